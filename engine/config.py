@@ -1,0 +1,239 @@
+"""Configuration: ``config.toml`` into frozen, typed, validated dataclasses.
+
+Every tunable of the engine lives in one TOML file with one section per subsystem. Loading
+rejects unknown keys, wrong types and out-of-range values with a message that names the file,
+the key and what was expected, so a typo never silently falls back to a default. Command-line
+flags override single keys through :func:`apply_overrides` (``section.key=value``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from engine.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.toml"
+
+
+def _key(default: Any, doc: str, *, lo: float | None = None, hi: float | None = None,
+         choices: tuple[Any, ...] | None = None) -> Any:
+    """A config key: its default, one line of documentation, and its allowed range or choices."""
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices})
+
+
+PHASE_METHODS = ("rtpghi", "rtisi-la", "gsrtisi-la", "rtpghi+gsrtisi", "pv", "input", "random",
+                 "fgla", "pghi")
+WINDOWS = ("hann",)
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Sample rate shared by every part of the engine."""
+
+    sample_rate: int = _key(48000, "sample rate in Hz", lo=8000, hi=192000)
+
+
+@dataclass(frozen=True)
+class StftConfig:
+    """Short-time Fourier transform settings, shared by analysis, models and synthesis."""
+
+    n_fft: int = _key(1024, "FFT size and window length in samples (a power of two)", lo=64, hi=16384)
+    hop: int = _key(256, "hop size in samples; n_fft / hop is the redundancy", lo=16, hi=8192)
+    window: str = _key("hann", "analysis window (periodic)", choices=WINDOWS)
+
+    def __post_init__(self) -> None:
+        if self.n_fft & (self.n_fft - 1):
+            raise ConfigError(f"stft.n_fft: expected a power of two, got {self.n_fft}")
+        if self.n_fft % self.hop or self.n_fft // self.hop < 2:
+            raise ConfigError(
+                f"stft.hop: expected a divisor of n_fft={self.n_fft} giving a redundancy of at "
+                f"least 2, got {self.hop}")
+
+    @property
+    def n_bins(self) -> int:
+        """Number of non-negative frequency bins, ``n_fft // 2 + 1``."""
+        return self.n_fft // 2 + 1
+
+    @property
+    def redundancy(self) -> int:
+        """Window overlap factor ``n_fft // hop``."""
+        return self.n_fft // self.hop
+
+
+@dataclass(frozen=True)
+class PhaseConfig:
+    """Phase recovery: which method turns magnitude frames back into complex frames."""
+
+    method: str = _key("rtpghi+gsrtisi", "phase recovery method", choices=PHASE_METHODS)
+    lookahead: int = _key(2, "look-ahead in frames for the streaming methods that take one", lo=0, hi=8)
+    iterations: int = _key(16, "iterations per frame (rtisi-la, gsrtisi-la, rtpghi+gsrtisi)", lo=1, hi=200)
+    offline_iterations: int = _key(100, "iterations of the offline fgla method", lo=1, hi=10000)
+    tolerance_db: float = _key(-100.0, "RTPGHI: bins this far below the loudest get random phase, in dB",
+                               lo=-200.0, hi=-20.0)
+    seed: int = _key(0, "seed of the random phases (random method and RTPGHI's quiet bins)", lo=0,
+                     hi=2**31 - 1)
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """Offline rendering to a sound file."""
+
+    subtype: str = _key("PCM_24", "sample format of rendered files",
+                        choices=("PCM_16", "PCM_24", "FLOAT"))
+    ceiling_db: float = _key(-0.3, "safety limiter ceiling in dBFS", lo=-24.0, hi=0.0)
+    limiter_release_ms: float = _key(80.0, "safety limiter release time in milliseconds", lo=1.0,
+                                     hi=2000.0)
+    progress: bool = _key(True, "show a progress bar on long renders")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, one attribute per ``config.toml`` section."""
+
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    stft: StftConfig = field(default_factory=StftConfig)
+    phase: PhaseConfig = field(default_factory=PhaseConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+
+
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]
+
+
+def _check_value(section: str, spec: dataclasses.Field, value: Any, where: str) -> Any:
+    """Check one value against its field's type, range and choices; return it converted."""
+    name = f"{section}.{spec.name}"
+    kind = type(spec.default)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {name}: expected true or false, got {value!r}")
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: {name}: expected an integer, got {value!r}")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: {name}: expected a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: {name}: expected a finite number, got {value!r}")
+    elif kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {name}: expected a string, got {value!r}")
+    meta = spec.metadata
+    if meta.get("choices") is not None and value not in meta["choices"]:
+        options = ", ".join(repr(c) for c in meta["choices"])
+        raise ConfigError(f"{where}: {name}: expected one of {options}, got {value!r}")
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ConfigError(f"{where}: {name}: expected a value in [{lo}, {hi}], got {value!r}")
+    return value
+
+
+def _build_section(section: str, values: Mapping[str, Any], where: str) -> Any:
+    cls = SECTIONS[section]
+    specs = {f.name: f for f in dataclasses.fields(cls)}
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{where}: [{section}] must be a table, got {values!r}")
+    for key in values:
+        if key not in specs:
+            known = ", ".join(specs)
+            raise ConfigError(f"{where}: unknown key {section}.{key}; [{section}] takes: {known}")
+    checked = {k: _check_value(section, specs[k], v, where) for k, v in values.items()}
+    try:
+        return cls(**checked)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def config_from_mapping(data: Mapping[str, Any], where: str = "<config>") -> Config:
+    """Build a :class:`Config` from parsed TOML, validating every key.
+
+    Parameters
+    ----------
+    data : mapping
+        Sections to key-value tables, as ``tomllib`` returns them. Missing keys take defaults.
+    where : str
+        Name of the source, used in error messages (usually the file path).
+    """
+    for section in data:
+        if section not in SECTIONS:
+            raise ConfigError(f"{where}: unknown section [{section}]; known sections: "
+                              f"{', '.join(SECTIONS)}")
+    parts = {name: _build_section(name, data.get(name, {}), where) for name in SECTIONS}
+    return Config(**parts)
+
+
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Load and validate a configuration file, then apply command-line overrides.
+
+    Parameters
+    ----------
+    path : path, optional
+        The TOML file. ``None`` loads the project's ``config.toml``, or the built-in defaults
+        when that file is absent (an installed package without the source tree).
+    overrides : mapping of ``"section.key"`` to value, optional
+        Values that replace the file's; checked like the file's.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, is not valid TOML, or holds an unknown key or a bad value.
+    """
+    if path is None and not DEFAULT_CONFIG_PATH.exists():
+        data: dict[str, Any] = {}
+        where = "<defaults>"
+    else:
+        file = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+        where = str(file)
+        try:
+            with open(file, "rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(f"{where}: configuration file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    data = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+    for dotted, value in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        if section not in SECTIONS or not key:
+            raise ConfigError(f"override {dotted!r}: expected section.key with a section among "
+                              f"{', '.join(SECTIONS)}")
+        table = data.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: [{section}] must be a table")
+        table[key] = value
+    return config_from_mapping(data, where)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse one ``section.key=value`` command-line override; the value is read as TOML.
+
+    A value that is not valid TOML (``phase.method=pv``) is taken as a plain string.
+    """
+    dotted, sep, raw = text.partition("=")
+    if not sep or "." not in dotted:
+        raise ConfigError(f"override {text!r}: expected section.key=value")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return dotted.strip(), value
+
+
+def describe(config: Config) -> str:
+    """Render a configuration back to TOML with each key's documentation as a comment."""
+    lines: list[str] = []
+    for section in SECTIONS:
+        lines.append(f"[{section}]")
+        part = getattr(config, section)
+        for spec in dataclasses.fields(part):
+            value = getattr(part, spec.name)
+            text = ("true" if value else "false") if isinstance(value, bool) else (
+                f'"{value}"' if isinstance(value, str) else repr(value))
+            lines.append(f"{spec.name} = {text}  # {spec.metadata['doc']}")
+        lines.append("")
+    return "\n".join(lines)
