@@ -1,0 +1,155 @@
+"""Tests of engine.metrics against naive references and known cases, and a benchmark smoke test."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.corpus import PERTURBATIONS, load_corpus, perturb
+from engine.config import StftConfig
+from engine.errors import ParameterError
+from engine.metrics import (estimate_magnitudes, log_spectral_distance_db,
+                            spectral_convergence_db)
+from engine.spectral import istft, stft
+
+CFG = StftConfig(n_fft=512, hop=128)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def naive_sc_db(estimate_mags: np.ndarray, target: np.ndarray) -> float:
+    """Spectral convergence written out with loops over frames and bins."""
+    num = den = 0.0
+    for m in range(target.shape[0]):
+        for k in range(target.shape[1]):
+            num += (estimate_mags[m, k] - target[m, k]) ** 2
+            den += target[m, k] ** 2
+    return 20.0 * np.log10(np.sqrt(num) / np.sqrt(den))
+
+
+def naive_lsd_db(estimate_mags: np.ndarray, target: np.ndarray, floor_db: float) -> float:
+    """Log-spectral distance written out with loops over frames and bins."""
+    floor = target.max() * 10.0 ** (floor_db / 20.0)
+    per_frame = []
+    for m in range(target.shape[0]):
+        acc = 0.0
+        for k in range(target.shape[1]):
+            acc += (20.0 * np.log10((estimate_mags[m, k] + floor) / (target[m, k] + floor))) ** 2
+        per_frame.append(np.sqrt(acc / target.shape[1]))
+    return float(np.mean(per_frame))
+
+
+@pytest.fixture
+def signal(rng: np.random.Generator) -> np.ndarray:
+    """0.2 s of white noise plus a 1 kHz sine, 48 kHz."""
+    t = np.arange(9600) / 48_000
+    return 0.1 * rng.standard_normal(len(t)) + 0.5 * np.sin(2 * np.pi * 1000.0 * t)
+
+
+def test_sc_and_lsd_match_naive_reference(signal: np.ndarray, rng: np.random.Generator) -> None:
+    target = np.abs(stft(signal, CFG))
+    other = signal + 0.05 * rng.standard_normal(len(signal))
+    other_mags = np.abs(stft(other, CFG))
+    assert spectral_convergence_db(other, target, CFG) == pytest.approx(
+        naive_sc_db(other_mags, target), abs=1e-9)
+    assert log_spectral_distance_db(other, target, CFG, floor_db=-60.0) == pytest.approx(
+        naive_lsd_db(other_mags, target, -60.0), abs=1e-9)
+
+
+def test_identical_estimate(signal: np.ndarray) -> None:
+    target = np.abs(stft(signal, CFG))
+    assert spectral_convergence_db(target, target, CFG) == -np.inf
+    assert spectral_convergence_db(signal, target, CFG) == -np.inf
+    # complex frames are synthesised and analysed again: only rounding error remains
+    assert spectral_convergence_db(stft(signal, CFG), target, CFG, length=len(signal)) < -250.0
+    assert log_spectral_distance_db(signal, target, CFG) == 0.0
+
+
+def test_scaled_by_two(signal: np.ndarray) -> None:
+    target = np.abs(stft(signal, CFG)) + 1e-3  # no bin near the floor
+    assert spectral_convergence_db(2.0 * target, target, CFG) == pytest.approx(0.0, abs=1e-12)
+    assert log_spectral_distance_db(2.0 * target, target, CFG, floor_db=-300.0) == pytest.approx(
+        20.0 * np.log10(2.0), abs=1e-9)
+    assert spectral_convergence_db(0.5 * target, target, CFG) == pytest.approx(
+        20.0 * np.log10(0.5), abs=1e-12)
+
+
+def test_silent_estimate_is_zero_db(signal: np.ndarray) -> None:
+    target = np.abs(stft(signal, CFG))
+    assert spectral_convergence_db(np.zeros(len(signal)), target, CFG) == pytest.approx(0.0)
+
+
+def test_floor_bounds_lsd_of_silence(signal: np.ndarray) -> None:
+    """Against silence every bin's error is at most -floor_db, so LSD <= |floor_db|."""
+    target = np.abs(stft(signal, CFG))
+    lsd = log_spectral_distance_db(np.zeros_like(target), target, CFG, floor_db=-40.0)
+    assert 0.0 < lsd <= 40.0
+
+
+def test_random_phase_is_worse_than_true_phase(signal: np.ndarray,
+                                               rng: np.random.Generator) -> None:
+    spectrum = stft(signal, CFG)
+    target = np.abs(spectrum)
+    scrambled = target * np.exp(2j * np.pi * rng.random(target.shape))
+    sc = spectral_convergence_db(scrambled, target, CFG, length=len(signal))
+    assert -15.0 < sc < -1.0
+    assert log_spectral_distance_db(scrambled, target, CFG, length=len(signal)) > 1.0
+
+
+def test_frame_count_mismatch_pads_with_silence(signal: np.ndarray) -> None:
+    target = np.abs(stft(signal, CFG))
+    short = target[:-5]
+    padded = estimate_magnitudes(short, CFG, len(target))
+    assert padded.shape == target.shape and np.all(padded[-5:] == 0.0)
+    assert estimate_magnitudes(istft(stft(signal, CFG), CFG), CFG, len(target)).shape == \
+        target.shape
+
+
+def test_bad_inputs_are_rejected(signal: np.ndarray) -> None:
+    target = np.abs(stft(signal, CFG))
+    with pytest.raises(ParameterError, match="estimate"):
+        spectral_convergence_db(np.zeros((3, 7)), target, CFG)
+    with pytest.raises(ParameterError, match="target_magnitudes"):
+        spectral_convergence_db(signal, -target, CFG)
+    with pytest.raises(ParameterError, match="floor_db"):
+        log_spectral_distance_db(signal, target, CFG, floor_db=3.0)
+
+
+@pytest.mark.parametrize("kind", PERTURBATIONS)
+def test_perturbations_are_seeded_and_sized(kind: str, signal: np.ndarray) -> None:
+    target = np.abs(stft(signal, CFG))
+    a = perturb(target, kind, "x", seed=1)
+    assert np.array_equal(a, perturb(target, kind, "x", seed=1))
+    assert a.shape == target.shape and np.all(a >= 0.0)
+    sc = spectral_convergence_db(a, target, CFG)
+    assert -40.0 < sc < -3.0  # a damage, not a different sound
+    if kind == "magnitude_noise":
+        level = 20 * np.log10(a[target > 0] / target[target > 0])
+        assert np.std(level) == pytest.approx(2.0, rel=0.05)
+
+
+def test_corpus_signals_are_valid() -> None:
+    for sig in load_corpus(seconds=0.5):
+        assert sig.samples.ndim == 1 and np.all(np.isfinite(sig.samples))
+        assert 0.1 < np.max(np.abs(sig.samples)) <= 1.0, sig.name
+
+
+def test_benchmark_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "phase.py"), "--quick", "--methods", "random",
+         "--signals", "tonal", "speech_en", "--json", str(out)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(out.read_text())
+    assert len(rows) == 2 * 4
+    for row in rows:
+        assert {"signal", "target", "method", "lookahead_frames", "iterations", "sc_db", "lsd_db",
+                "us_per_frame_p50", "us_per_frame_p99"} <= set(row)
+        assert row["method"] == "random" and -10.0 < row["sc_db"] < 0.0
+        assert 0.0 < row["us_per_frame_p50"] <= row["us_per_frame_p99"]
+    assert "Mean over signals" in result.stdout
