@@ -288,7 +288,7 @@ class SafetyLimiter:
     @property
     def max_reduction_db(self) -> float:
         """Largest gain reduction since the last reset, in dB (0 when the limiter never acted)."""
-        return -20.0 * math.log10(max(self._floats[_MIN_GAIN], 1e-300))
+        return max(0.0, -20.0 * math.log10(max(self._floats[_MIN_GAIN], 1e-300)))
 
 
 def limit_offline(samples: np.ndarray, limiter: SafetyLimiter, block: int = 65536) -> np.ndarray:
