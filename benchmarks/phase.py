@@ -123,8 +123,9 @@ def _time_streaming(spec: Spec, stft: StftConfig, mags: np.ndarray,
     Returns
     -------
     frames : ndarray, shape (n_frames, n_bins), complex128
-    ns : ndarray, shape (n_frames + lookahead,), int64
-        Nanoseconds of each call.
+    ns : ndarray, shape (2, n_frames + lookahead), int64
+        Nanoseconds of each call: wall clock (``perf_counter_ns``), then this thread's CPU time
+        (``thread_time_ns``), which leaves out the time other processes held the core.
     lookahead : int
         The look-ahead the method actually uses, in frames.
     """
@@ -143,14 +144,16 @@ def _time_streaming(spec: Spec, stft: StftConfig, mags: np.ndarray,
     frame = np.zeros(n_bins, dtype=np.complex128)
     silence = np.zeros(n_bins)
     delay = phase.lookahead_frames
-    ns = np.empty(n_frames + delay, dtype=np.int64)
-    clock = time.perf_counter_ns
+    ns = np.empty((2, n_frames + delay), dtype=np.int64)
+    clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
     for m in range(n_frames + delay):
         mag = mags[m] if m < n_frames else silence
         ref = reference[m] if m < n_frames else None
+        cpu_start = cpu_clock()
         start = clock()
         phase.process(mag, frame, ref)
-        ns[m] = clock() - start
+        ns[0, m] = clock() - start
+        ns[1, m] = cpu_clock() - cpu_start
         if m >= delay:
             out[m - delay] = frame
     return out, ns, delay
@@ -191,20 +194,24 @@ def run_one(spec: Spec, stft: StftConfig, x: np.ndarray, target: np.ndarray,
         frames, ns, delay = _time_streaming(spec, stft, target, reference)
         row["lookahead_frames"] = delay
         estimate = istft(frames, stft, length=len(x))
-        us = ns / 1e3
-        p50, p99 = float(np.percentile(us, 50)), float(np.percentile(us, 99))
+        p50, p99 = (float(v) for v in np.percentile(ns[0] / 1e3, [50, 99]))
+        cpu50, cpu99 = (float(v) for v in np.percentile(ns[1] / 1e3, [50, 99]))
     else:
         if spec.method not in _WARMED:  # first-call costs (numba cache load, librosa import)
             _run_offline(spec, stft, target[:32], 32 * stft.hop)
             _WARMED.add(spec.method)
+        cpu_start = time.thread_time_ns()
         start = time.perf_counter_ns()
         estimate = _run_offline(spec, stft, target, len(x))
         elapsed = time.perf_counter_ns() - start
-        ns = np.array([elapsed / len(target)])
-        p50 = p99 = float(ns[0] / 1e3)
+        cpu_elapsed = time.thread_time_ns() - cpu_start
+        ns = np.array([[elapsed / len(target)], [cpu_elapsed / len(target)]])
+        p50 = p99 = float(ns[0, 0] / 1e3)
+        cpu50 = cpu99 = float(ns[1, 0] / 1e3)
     row.update(sc_db=spectral_convergence_db(estimate, target, stft),
                lsd_db=log_spectral_distance_db(estimate, target, stft),
-               us_per_frame_p50=p50, us_per_frame_p99=p99)
+               us_per_frame_p50=p50, us_per_frame_p99=p99,
+               cpu_us_per_frame_p50=cpu50, cpu_us_per_frame_p99=cpu99)
     return row, ns
 
 
@@ -217,7 +224,7 @@ def _fmt(value: float | None, width: int, digits: int = 2) -> str:
 
 
 ROW_HEADER = (f"{'signal':14s} {'target':16s} {'method':26s} {'SC dB':>8s} {'LSD dB':>8s} "
-              f"{'p50 us':>9s} {'p99 us':>9s}")
+              f"{'p50 us':>9s} {'p99 us':>9s} {'p99 cpu':>9s}")
 
 
 def format_row(row: dict) -> str:
@@ -226,7 +233,7 @@ def format_row(row: dict) -> str:
         return f"{row['signal']:14s} {row['target']:16s} {label:26s} skipped: {row['skipped']}"
     return (f"{row['signal']:14s} {row['target']:16s} {label:26s} {_fmt(row['sc_db'], 8)} "
             f"{_fmt(row['lsd_db'], 8)} {_fmt(row['us_per_frame_p50'], 9, 1)} "
-            f"{_fmt(row['us_per_frame_p99'], 9, 1)}")
+            f"{_fmt(row['us_per_frame_p99'], 9, 1)} {_fmt(row['cpu_us_per_frame_p99'], 9, 1)}")
 
 
 def _mean(values: list[float]) -> float | None:
@@ -253,27 +260,35 @@ def summarize(rows: list[dict], timings: dict[str, list[np.ndarray]], stft: Stft
                       if t in targets and (label, s, t) in by and (ref, s, t) in by])
 
     hop_us = stft.hop / SAMPLE_RATE * 1e6
-    lines = ["", "Mean over signals (SC, LSD in dB; lower is better). dSC = method - reference, "
-             "same signals and targets, same run.",
-             f"{'method':26s} {'SC clean':>9s} {'SC pert':>8s} {'LSD cln':>8s} {'LSD prt':>8s} "
-             f"{'dSC100 c':>9s} {'dSC100 p':>9s} {'dSC32 c':>8s} {'dSC32 p':>8s} "
-             f"{'p50 us':>8s} {'p99 us':>8s} {'p99/hop':>8s}"]
     clean, pert = ("clean",), PERTURBATIONS
+    lines = ["", "Quality: mean over signals (SC, LSD in dB; lower is better). dSC = method minus "
+             "reference on the same signals and targets, same run (negative: better).",
+             f"{'method':26s} {'SC clean':>9s} {'SC pert':>8s} {'LSD cln':>8s} {'LSD prt':>8s} "
+             f"{'dSC100 c':>9s} {'dSC100 p':>9s} {'dSC32 c':>8s} {'dSC32 p':>8s}"]
     for label in labels:
-        pooled = np.concatenate(timings[label]) / 1e3 if timings.get(label) else None
-        p50 = float(np.percentile(pooled, 50)) if pooled is not None else None
-        p99 = float(np.percentile(pooled, 99)) if pooled is not None else None
-        ratio = None if p99 is None else 100.0 * p99 / hop_us
         lines.append(
             f"{label:26s} {_fmt(mean_of(label, 'sc_db', clean), 9)} "
             f"{_fmt(mean_of(label, 'sc_db', pert), 8)} {_fmt(mean_of(label, 'lsd_db', clean), 8)} "
             f"{_fmt(mean_of(label, 'lsd_db', pert), 8)} {_fmt(delta(label, 'fgla100', clean), 9)} "
             f"{_fmt(delta(label, 'fgla100', pert), 9)} {_fmt(delta(label, 'fgla32', clean), 8)} "
-            f"{_fmt(delta(label, 'fgla32', pert), 8)} {_fmt(p50, 8, 1)} {_fmt(p99, 8, 1)} "
-            f"{_fmt(ratio, 7, 1)}%")
-    lines += ["", f"p50/p99: percentiles of all frames of all runs of the configuration "
-              f"(offline methods: total time / frames); p99/hop: p99 as a share of the hop "
-              f"duration {hop_us:.0f} us ({stft.hop} samples at {SAMPLE_RATE} Hz).",
+            f"{_fmt(delta(label, 'fgla32', pert), 8)}")
+    lines += ["", "Cost per frame (us): wall clock and this thread's CPU time; share of the hop.",
+              f"{'method':26s} {'look-ahead':>10s} {'p50 wall':>9s} {'p99 wall':>9s} "
+              f"{'p50 cpu':>8s} {'p99 cpu':>8s} {'p99w/hop':>9s} {'p99c/hop':>9s}"]
+    for label in labels:
+        pooled = np.concatenate(timings[label], axis=1) / 1e3
+        p50, p99 = np.percentile(pooled[0], [50, 99])
+        c50, c99 = np.percentile(pooled[1], [50, 99])
+        la = next(r["lookahead_frames"] for r in done if Spec(
+            r["method"], r["lookahead_frames"], r["iterations"]).label == label)
+        la_text = "file" if la is None else f"{la} fr {la * stft.hop / SAMPLE_RATE * 1e3:.1f} ms"
+        lines.append(f"{label:26s} {la_text:>10s} {_fmt(p50, 9, 1)} {_fmt(p99, 9, 1)} "
+                     f"{_fmt(c50, 8, 1)} {_fmt(c99, 8, 1)} {_fmt(100 * p99 / hop_us, 8, 1)}% "
+                     f"{_fmt(100 * c99 / hop_us, 8, 1)}%")
+    lines += ["", f"p50/p99: percentiles over all frames of all runs of the configuration "
+              f"(offline methods: total time / frames); p99/hop: p99 as a share of the hop, "
+              f"{hop_us:.0f} us ({stft.hop} samples at {SAMPLE_RATE} Hz). Wall-clock p99 includes "
+              f"time other processes held the core; CPU time does not.",
               "", "Mean SC per target (dB):",
               f"{'method':26s} " + " ".join(f"{t:>16s}" for t in TARGETS)]
     for label in labels:

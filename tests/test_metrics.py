@@ -152,4 +152,5 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
                 "us_per_frame_p50", "us_per_frame_p99"} <= set(row)
         assert row["method"] == "random" and -10.0 < row["sc_db"] < 0.0
         assert 0.0 < row["us_per_frame_p50"] <= row["us_per_frame_p99"]
-    assert "Mean over signals" in result.stdout
+        assert 0.0 <= row["cpu_us_per_frame_p50"] <= row["cpu_us_per_frame_p99"]
+    assert "Quality: mean over signals" in result.stdout and "Cost per frame" in result.stdout
