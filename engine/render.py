@@ -13,8 +13,6 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 from tqdm import tqdm
 
@@ -22,14 +20,13 @@ from engine.audio_io import read_audio, write_audio_atomic
 from engine.config import Config
 from engine.dynamics import DcBlocker, SafetyLimiter, limit_offline
 from engine.errors import ParameterError
-from engine.phase import OFFLINE_METHODS, STREAMING_METHODS, make_streaming, reconstruct
-from engine.phase.base import StreamingPhase
+from engine.phase import (OFFLINE_METHODS, STREAMING_METHODS, make_streaming, reconstruct,
+                          run_streaming)
 from engine.spectral import istft, latency_samples, n_frames_for, stft
 
 MAX_STRETCH = 100.0  # longest stretch factor accepted; 1 minute becomes 100
 MIN_STRETCH = 0.01  # shortest
 PROGRESS_MIN_SECONDS = 5.0  # renders of shorter output need no progress bar
-_PROGRESS_EVERY = 64  # frames between progress-bar updates
 # One step of each output sample format near full scale: the limiter aims this much below the
 # ceiling so that rounding to the file's format cannot carry a sample over it.
 _FORMAT_STEP = {"PCM_16": 2.0**-15, "PCM_24": 2.0**-23, "FLOAT": 2.0**-23}
@@ -170,31 +167,6 @@ def _check_request(method: str, stretch: float, freeze_at: float | None) -> None
                              "phase no longer matches the moved magnitudes; use pv or rtpghi")
 
 
-def _recover_streaming(method: StreamingPhase, magnitudes: np.ndarray,
-                       reference: np.ndarray | None, advance: Callable[[int], None]) -> np.ndarray:
-    """Drive a streaming method frame by frame, as :func:`engine.phase.run_streaming` does.
-
-    Done here rather than through ``run_streaming`` so that ``advance(frames)`` can move a
-    progress bar during long channels; output frame ``m`` belongs to input frame ``m``.
-    """
-    method.reset()
-    n_frames, n_bins = magnitudes.shape
-    out = np.zeros((n_frames, n_bins), dtype=np.complex128)
-    frame = np.zeros(n_bins, dtype=np.complex128)
-    silence = np.zeros(n_bins)
-    delay = method.lookahead_frames
-    for m in range(n_frames + delay):
-        inside = m < n_frames
-        method.process(magnitudes[m] if inside else silence, frame,
-                       reference[m] if reference is not None and inside else None)
-        if m >= delay:
-            out[m - delay] = frame
-        if inside and (m + 1) % _PROGRESS_EVERY == 0:
-            advance(_PROGRESS_EVERY)
-    advance(n_frames % _PROGRESS_EVERY)
-    return out
-
-
 def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -289,7 +261,8 @@ def render(in_path: str | os.PathLike, out_path: str | os.PathLike, config: Conf
                 recovered = reconstruct(magnitudes, method, config.stft, config.phase)
                 bar.update(1)
             else:
-                recovered = _recover_streaming(streaming, magnitudes, reference, bar.update)
+                streaming.reset()
+                recovered = run_streaming(streaming, magnitudes, reference, bar.update)
             output[:, channel] = istft(recovered, config.stft, length=n_out)
 
     DcBlocker(rate, info.channels).process(output, output)

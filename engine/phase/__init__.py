@@ -20,6 +20,8 @@ a whole magnitude spectrogram.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from engine.config import PhaseConfig, StftConfig
@@ -89,7 +91,8 @@ def make_streaming(method: str, stft: StftConfig, phase: PhaseConfig | None = No
 
 
 def run_streaming(method: StreamingPhase, magnitudes: np.ndarray,
-                  reference: np.ndarray | None = None) -> np.ndarray:
+                  reference: np.ndarray | None = None,
+                  progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Drive a streaming method over a whole spectrogram and align its output.
 
     The method's look-ahead is flushed with silent frames, so output frame ``m`` belongs to input
@@ -103,7 +106,10 @@ def run_streaming(method: StreamingPhase, magnitudes: np.ndarray,
         Linear magnitudes.
     reference : ndarray, shape (n_frames, n_bins), complex, optional
         The source's analysis frames, for methods that read them.
+    progress : callable, optional
+        Called with a number of frames done, every few dozen frames (a progress bar's update).
     """
+    every = 64  # frames between progress calls
     n_frames, n_bins = magnitudes.shape
     mags = np.ascontiguousarray(magnitudes, dtype=np.float64)
     out = np.zeros((n_frames, n_bins), dtype=np.complex128)
@@ -117,6 +123,10 @@ def run_streaming(method: StreamingPhase, magnitudes: np.ndarray,
         method.process(mags[m] if m < n_frames else silence, frame, ref)
         if m >= delay:
             out[m - delay] = frame
+        if progress is not None and m < n_frames and (m + 1) % every == 0:
+            progress(every)
+    if progress is not None:
+        progress(n_frames % every)
     return out
 
 
