@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
@@ -245,25 +246,36 @@ def render(in_path: str | os.PathLike, out_path: str | os.PathLike, config: Conf
         hide = not progress
     steps = info.channels * (1 if streaming is None else n_frames_out)
     output = np.zeros((n_out, info.channels))
+
+    def render_channel(channel: int, bar: tqdm) -> None:
+        frames = stft(samples[:, channel], config.stft)
+        magnitudes = np.abs(frames)
+        reference = frames if method == "input" else None
+        if stretch != 1.0:
+            magnitudes = stretch_magnitudes(magnitudes, stretch, n_frames_out)
+        elif freeze_at is not None:
+            held = freeze_frame(freeze_at, len(magnitudes), config)
+            magnitudes[held + 1:] = magnitudes[held]
+        del frames
+        if streaming is None:
+            recovered = reconstruct(magnitudes, method, config.stft, config.phase)
+            bar.update(1)
+        else:
+            # One method instance per channel: each keeps its own history.
+            phase = streaming if channel == 0 else make_streaming(method, config.stft,
+                                                                  config.phase)
+            phase.reset()
+            recovered = run_streaming(phase, magnitudes, reference, bar.update)
+        output[:, channel] = istft(recovered, config.stft, length=n_out)
+
     with tqdm(total=steps, desc=f"render {method}", unit="frame" if streaming else "channel",
               disable=hide, leave=False) as bar:
-        for channel in range(info.channels):
-            frames = stft(samples[:, channel], config.stft)
-            magnitudes = np.abs(frames)
-            reference = frames if method == "input" else None
-            if stretch != 1.0:
-                magnitudes = stretch_magnitudes(magnitudes, stretch, n_frames_out)
-            elif freeze_at is not None:
-                held = freeze_frame(freeze_at, len(magnitudes), config)
-                magnitudes[held + 1:] = magnitudes[held]
-            del frames
-            if streaming is None:
-                recovered = reconstruct(magnitudes, method, config.stft, config.phase)
-                bar.update(1)
-            else:
-                streaming.reset()
-                recovered = run_streaming(streaming, magnitudes, reference, bar.update)
-            output[:, channel] = istft(recovered, config.stft, length=n_out)
+        # Channels are independent and the phase kernels release the GIL, so threads render
+        # them in parallel: a stereo render takes about the time of a mono one on 2 cores.
+        workers = min(info.channels, os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for done in [pool.submit(render_channel, c, bar) for c in range(info.channels)]:
+                done.result()
 
     DcBlocker(rate, info.channels).process(output, output)
     ceiling = 10.0 ** (config.render.ceiling_db / 20.0) - _FORMAT_STEP[config.render.subtype]
