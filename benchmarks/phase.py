@@ -4,7 +4,7 @@ Runs each method of ``engine.phase`` (and configurations of its look-ahead and i
 the corpus of ``benchmarks/corpus.py``, clean and perturbed, next to librosa's Fast Griffin-Lim
 measured in the same run, and writes one JSON row per signal x target x configuration.
 
-    python benchmarks/phase.py --json phase.json          # full grid, about 10-15 min on 2 cores
+    python benchmarks/phase.py --json phase.json          # full grid, about 8 min on one core
     python benchmarks/phase.py --quick                    # 1 s excerpts, default settings only
 """
 

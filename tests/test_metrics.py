@@ -154,3 +154,18 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
         assert 0.0 < row["us_per_frame_p50"] <= row["us_per_frame_p99"]
         assert 0.0 <= row["cpu_us_per_frame_p50"] <= row["cpu_us_per_frame_p99"]
     assert "Quality: mean over signals" in result.stdout and "Cost per frame" in result.stdout
+
+
+def test_benchmark_loop_matches_run_streaming() -> None:
+    """The timed loop of the benchmark produces exactly what engine.phase.run_streaming does."""
+    from benchmarks.phase import Spec, _time_streaming
+    from engine.phase import make_streaming, run_streaming
+
+    cfg = StftConfig()
+    x = load_corpus(["tonal"], seconds=0.3)[0].samples
+    spectrum = stft(x, cfg)
+    mags = np.abs(spectrum)
+    frames, ns, delay = _time_streaming(Spec("rtpghi", 1, None), cfg, mags, spectrum)
+    expected = run_streaming(make_streaming("rtpghi", cfg, lookahead=1), mags, spectrum)
+    assert delay == 1 and ns.shape == (2, len(mags) + 1)
+    np.testing.assert_array_equal(frames, expected)
