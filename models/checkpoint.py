@@ -79,7 +79,9 @@ def plain(value: Any, where: str = "checkpoint") -> Any:
     if isinstance(value, (list, tuple)):
         return [plain(v, where) for v in value]
     if isinstance(value, dict):
-        return {str(k): plain(v, f"{where}.{k}") for k, v in value.items()}
+        # Integer keys stay integers: optimiser states are keyed by parameter index.
+        return {(k if isinstance(k, int) else str(k)): plain(v, f"{where}.{k}")
+                for k, v in value.items()}
     raise CheckpointError(f"{where}: cannot store a {type(value).__name__} in a checkpoint")
 
 

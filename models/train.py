@@ -1,0 +1,554 @@
+"""Training loop of the spectral autoencoder: corpus frames in, a finished checkpoint out.
+
+Called by ``caminos train autoencoder`` after :mod:`models.data` has read the folder. Shows train
+and validation loss with a time estimate, stops early when validation stops improving, halves the
+batch on out-of-memory, saves a usable checkpoint on Ctrl-C, resumes from a checkpoint, runs under
+``torchrun`` with torch.distributed (DDP; gloo on CPU, nccl on CUDA), and finishes every
+checkpoint with the latent rotation, axis descriptors, metrics and a loss-curve PNG beside it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from engine.config import Config
+from engine.errors import CaminosError, CheckpointError
+from models.autoencoder import (MAGNITUDE_FLOOR, ModelShape, SpectralVAE,
+                                count_parameters, describe_axes, kl_divergence,
+                                measure_latency_us, stack_context)
+from models.checkpoint import load_checkpoint, save_checkpoint
+from models.data import Corpus
+
+DB_PER_NEPER = 20.0 / math.log(10.0)  # natural-log magnitude difference to dB
+
+
+class TrainingError(CaminosError):
+    """Training cannot start or continue (bad settings, device missing, resume mismatch)."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """What to train and how.
+
+    Attributes
+    ----------
+    latent_dim : int
+        Latent dimensions, 8 to 32.
+    hidden : tuple of int
+        Hidden layer widths of the encoder (the decoder mirrors them).
+    context : int
+        Past frames at the input, 0 to 8.
+    beta : float
+        Weight of the KL term per bin: ``loss = mean_bins(w * err**2) + beta * KL / n_bins`` with
+        errors in per-bin standard units weighted by :func:`bin_weights`. Larger is smoother to
+        walk, blurrier to reconstruct.
+    warmup_epochs : int
+        Epochs over which ``beta`` ramps up from 0 (avoids an early collapse of the latent).
+    epochs : int
+        Most epochs (in total, counting those of a resumed checkpoint).
+    batch_size : int
+        Frames per step (over all processes); halved automatically on out-of-memory.
+    learning_rate : float
+        Adam step size.
+    patience : int
+        Stop after this many epochs without a validation improvement.
+    decay_after : int
+        Halve the learning rate after this many epochs without improvement (again every time).
+    gain_db : float
+        Each training frame is played at a random gain within +-gain_db (uniform in dB), so the
+        model learns spectra, not the corpus's levels; 0 disables it.
+    seed : int
+        Seeds initial weights, shuffling and the posterior noise.
+    device : str
+        ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (CUDA when present).
+    save_every_s : float
+        While training, save an improved checkpoint at most this often, in seconds, so a crash
+        loses little.
+    """
+
+    latent_dim: int = 16
+    hidden: tuple[int, ...] = (256, 128)
+    context: int = 0
+    beta: float = 0.01
+    warmup_epochs: int = 5
+    epochs: int = 200
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    patience: int = 20
+    decay_after: int = 5
+    gain_db: float = 12.0
+    seed: int = 0
+    device: str = "auto"
+    save_every_s: float = 120.0
+
+    def to_dict(self) -> dict:
+        """Plain types, for a checkpoint."""
+        data = asdict(self)
+        data["hidden"] = list(self.hidden)
+        return data
+
+
+@dataclass
+class TrainResult:
+    """What a training run did.
+
+    Attributes
+    ----------
+    path : Path
+        The checkpoint written.
+    epochs : int
+        Epochs completed in total (with those before a resume).
+    best_epoch : int
+        The epoch whose weights were kept (1-based).
+    best_validation_loss : float
+        Its validation loss.
+    seconds : float
+        Training time of this run, in seconds.
+    interrupted : bool
+        Stopped by Ctrl-C (the checkpoint is still complete and usable).
+    stopped_early : bool
+        Stopped because validation loss stopped improving.
+    metrics : dict
+        Final metrics (see :func:`evaluate_metrics`).
+    history : dict
+        ``train_loss``, ``validation_loss`` per epoch.
+    """
+
+    path: Path
+    epochs: int
+    best_epoch: int
+    best_validation_loss: float
+    seconds: float
+    interrupted: bool = False
+    stopped_early: bool = False
+    metrics: dict = field(default_factory=dict)
+    history: dict = field(default_factory=dict)
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """The torch device for ``cpu``, ``cuda``, ``cuda:N`` or ``auto``; refuses missing CUDA."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise TrainingError(f"device {name!r}: CUDA is not available here (torch "
+                                f"{torch.__version__}); use --device cpu")
+        if name == "cuda":
+            name = f"cuda:{local_rank}"
+    elif name != "cpu":
+        raise TrainingError(f"device {name!r}: expected cpu, cuda, cuda:N or auto")
+    return torch.device(name)
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from the torchrun environment; (0, 1, 0) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return rank, world, local
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+def random_gain(model: SpectralVAE, batch: torch.Tensor, gain_db: float) -> torch.Tensor:
+    """Normalised inputs as if each frame were played ``U(-gain_db, gain_db)`` dB louder."""
+    log_mags = batch * model.input_std + model.input_mean
+    gains = torch.empty(len(batch), 1, device=batch.device).uniform_(-gain_db, gain_db)
+    mags = torch.clamp(torch.exp(log_mags) - MAGNITUDE_FLOOR, min=0.0) * 10.0 ** (gains / 20.0)
+    return model.normalise(torch.log(mags + MAGNITUDE_FLOOR))
+
+
+def bin_weights(model: SpectralVAE) -> torch.Tensor:
+    """Per-bin weights of the squared error in normalised units: ``std**2 / mean(std**2)``.
+
+    Errors are computed on normalised log-magnitudes; weighting them by each bin's variance makes
+    the loss proportional to the plain squared log-magnitude error (which LSD measures), while its
+    scale stays near that of the normalised error, so ``beta`` keeps its meaning.
+    """
+    var = model.input_std[-model.shape.n_bins:].square()
+    return var / var.mean()
+
+
+def _train_step(network: torch.nn.Module, model: SpectralVAE, optimizer: torch.optim.Optimizer,
+                batch: torch.Tensor, beta: float) -> float:
+    """One optimiser step on a batch of normalised inputs; returns the batch loss."""
+    optimizer.zero_grad(set_to_none=True)
+    recon, mu, logvar = network(batch)
+    error = ((recon - model.target(batch)).square() * bin_weights(model)).mean(dim=1)
+    loss = (error + beta * kl_divergence(mu, logvar) / model.shape.n_bins).mean()
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+@torch.no_grad()
+def validation_loss(model: SpectralVAE, inputs: torch.Tensor, beta: float,
+                    batch: int = 4096) -> float:
+    """Mean loss over normalised inputs with the posterior mean (no sampling noise)."""
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(inputs), batch):
+        x = inputs[start:start + batch]
+        recon, mu, logvar = model(x, sample=False)
+        error = ((recon - model.target(x)).square() * bin_weights(model)).mean(dim=1)
+        total += float((error + beta * kl_divergence(mu, logvar) / model.shape.n_bins).sum())
+        count += len(x)
+    model.train()
+    return total / max(count, 1)
+
+
+def lsd_db(log_true: np.ndarray, log_estimate: np.ndarray) -> float:
+    """Mean over frames of the RMS over bins of ``20 log10`` level differences, in dB.
+
+    Both are natural-log magnitudes with :data:`~models.autoencoder.MAGNITUDE_FLOOR` added
+    before the logarithm, so bins below about -108 dB re a full-scale sine count as equal.
+    """
+    diff = (np.asarray(log_true, np.float64) - np.asarray(log_estimate, np.float64)) * DB_PER_NEPER
+    return float(np.mean(np.sqrt(np.mean(diff**2, axis=1))))
+
+
+class PcaBaseline:
+    """Principal-component projection of log-magnitude frames: the linear baseline.
+
+    Parameters
+    ----------
+    frames : ndarray, shape (n, n_bins)
+        Training log-magnitudes.
+    n_components : int
+        Dimensions kept (the autoencoder's latent size, for a fair comparison).
+    """
+
+    def __init__(self, frames: np.ndarray, n_components: int) -> None:
+        x = np.asarray(frames, np.float64)
+        self.mean = x.mean(axis=0)
+        _, _, vt = np.linalg.svd(x - self.mean, full_matrices=False)
+        self.components = vt[:n_components].astype(np.float32)  # (k, n_bins)
+        self.mean = self.mean.astype(np.float32)
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        """Coordinates, shape (n, k)."""
+        return (np.asarray(frames, np.float32) - self.mean) @ self.components.T
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Log-magnitudes, shape (n, n_bins)."""
+        return z @ self.components + self.mean
+
+    def reconstruct(self, frames: np.ndarray) -> np.ndarray:
+        """Project onto the components and back."""
+        return self.decode(self.encode(frames))
+
+
+def _subsample(n: int, most: int, seed: int) -> np.ndarray:
+    if n <= most:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, most, replace=False))
+
+
+def evaluate_metrics(model: SpectralVAE, corpus: Corpus, seed: int = 0) -> dict:
+    """Validation reconstruction in dB, against PCA with the same number of dimensions.
+
+    Returns
+    -------
+    dict
+        ``validation_lsd_db`` (model), ``pca_validation_lsd_db`` (PCA fitted on up to 20000
+        training frames), ``lsd_floor``, ``parameters``, ``encode_decode_us_p50`` and ``_p99``
+        (batch 1, fused, the current thread count).
+    """
+    context = model.shape.context
+    val = corpus.validation
+    inputs = stack_context(val.frames, context, val.starts)
+    z = model.encode_numpy(inputs)
+    with torch.inference_mode():
+        decoded = model.decode_log(torch.as_tensor(z)).numpy()
+    pick = _subsample(len(corpus.train), 20000, seed)
+    pca = PcaBaseline(corpus.train.frames[pick], model.shape.latent_dim)
+    p50, p99 = measure_latency_us(model, repeats=1000, warmup=100)
+    return {"validation_lsd_db": round(lsd_db(val.frames, decoded), 3),
+            "pca_validation_lsd_db": round(lsd_db(val.frames, pca.reconstruct(val.frames)), 3),
+            "lsd_floor": f"magnitude + {MAGNITUDE_FLOOR:g} before the log",
+            "parameters": count_parameters(model),
+            "encode_decode_us_p50": round(p50, 1), "encode_decode_us_p99": round(p99, 1)}
+
+
+def finalise(model: SpectralVAE, corpus: Corpus, config: Config, seed: int = 0) -> dict:
+    """Rotate the latent by PCA of the training means and describe the axes; returns descriptors."""
+    context = model.shape.context
+    pick = _subsample(len(corpus.train), 30000, seed)
+    inputs = stack_context(corpus.train.frames, context, corpus.train.starts)[pick]
+    model.set_latent_statistics(inputs)
+    mags = np.maximum(np.exp(corpus.train.frames[pick].astype(np.float64)) - MAGNITUDE_FLOOR, 0.0)
+    return describe_axes(model, inputs, mags, config.stft, config.audio.sample_rate)
+
+
+def plot_losses(history: dict, path: Path, best_epoch: int) -> None:
+    """Write the loss curves (train and validation per epoch) as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    epochs = np.arange(1, len(history["train_loss"]) + 1)
+    ax.plot(epochs, history["train_loss"], label="train")
+    ax.plot(epochs, history["validation_loss"], label="validation")
+    if best_epoch:
+        ax.axvline(best_epoch, color="grey", linestyle=":", label=f"kept (epoch {best_epoch})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (per-bin squared error + KL)")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    temporary = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(temporary)
+    plt.close(fig)
+    os.replace(temporary, path)
+
+
+def loss_plot_path(checkpoint: str | os.PathLike) -> Path:
+    """Where the loss curve of a checkpoint goes: ``NAME-loss.png`` beside it."""
+    path = Path(checkpoint)
+    return path.with_name(f"{path.stem}-loss.png")
+
+
+def train_autoencoder(corpus: Corpus, out: str | os.PathLike, config: Config,
+                      settings: TrainSettings = TrainSettings(), *,
+                      resume: str | os.PathLike | None = None, progress: bool = True,
+                      command: str | None = None,
+                      on_epoch_end: Callable[[int, float, float], None] | None = None) -> TrainResult:
+    """Train (or continue training) a spectral VAE and write a finished checkpoint.
+
+    Parameters
+    ----------
+    corpus : Corpus
+        Training and validation frames in ``config``'s STFT settings.
+    out : path
+        Checkpoint to write; ``NAME-loss.png`` is written beside it.
+    config : Config
+        Running configuration (STFT settings and sample rate go into the checkpoint).
+    settings : TrainSettings
+        Model size and optimisation. On resume, the model size comes from the checkpoint and a
+        different ``latent_dim``/``hidden``/``context`` is refused.
+    resume : path, optional
+        A checkpoint written by this function: training continues from its best epoch with its
+        optimiser state, up to ``settings.epochs`` epochs in total.
+    progress : bool
+        Show a progress bar (rank 0 only).
+    command : str, optional
+        The command line, recorded in the provenance (default: ``sys.argv``).
+    on_epoch_end : callable, optional
+        Called as ``on_epoch_end(epoch, train_loss, validation_loss)`` after each epoch.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    TrainingError
+        Unusable settings, CUDA requested but absent, resume mismatch, out of memory at a batch
+        of one.
+    CheckpointError
+        The resume checkpoint is unreadable or does not match the running configuration.
+
+    Notes
+    -----
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) each process trains on its share of every epoch's
+    shuffled frames with DistributedDataParallel; every process evaluates the whole validation
+    set (so early stopping agrees everywhere) and only rank 0 writes files.
+    """
+    rank, world, local_rank = _distributed()
+    device = resolve_device(settings.device, local_rank)
+    out_path = Path(out)
+    if rank == 0 and not out_path.parent.is_dir():
+        raise TrainingError(f"{out_path}: folder {out_path.parent} does not exist")
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        torch.distributed.init_process_group(backend=backend)
+    try:
+        return _train(corpus, out_path, config, settings, resume, progress and rank == 0, command,
+                      on_epoch_end, device, rank, world)
+    finally:
+        if world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettings,
+           resume: str | os.PathLike | None, progress: bool, command: str | None,
+           on_epoch_end: Callable[[int, float, float], None] | None, device: torch.device,
+           rank: int, world: int) -> TrainResult:
+    started = time.monotonic()
+    torch.manual_seed(settings.seed)
+    state: dict = {}
+    previous_seconds = 0.0
+    if resume is not None:
+        loaded = load_checkpoint(resume, config.stft, config.audio.sample_rate)
+        model = loaded.model
+        for key in ("latent_dim", "context"):
+            if getattr(settings, key) != getattr(model.shape, key):
+                raise TrainingError(f"{resume}: the checkpoint has {key}={getattr(model.shape, key)}"
+                                    f" but {getattr(settings, key)} was asked; leave it out to "
+                                    "resume, or train a new model")
+        if not loaded.training:
+            raise CheckpointError(f"{resume}: holds no training state to resume from")
+        state = loaded.training
+        previous_seconds = float(loaded.provenance.get("training_seconds", 0.0))
+    else:
+        shape = ModelShape(n_bins=config.stft.n_bins, latent_dim=settings.latent_dim,
+                           hidden=tuple(settings.hidden), context=settings.context)
+        model = SpectralVAE(shape)
+        model.set_input_statistics(stack_context(corpus.train.frames, settings.context,
+                                                 corpus.train.starts))
+    if corpus.train.frames.shape[1] != model.shape.n_bins:
+        raise TrainingError(f"corpus frames have {corpus.train.frames.shape[1]} bins, the model "
+                            f"{model.shape.n_bins}")
+    model.to(device)
+    model.train()
+
+    def prepare(frames) -> torch.Tensor:
+        stacked = stack_context(frames.frames, model.shape.context, frames.starts)
+        with torch.no_grad():
+            return model.normalise(torch.as_tensor(stacked, dtype=torch.float32, device=device))
+
+    train_x, val_x = prepare(corpus.train), prepare(corpus.validation)
+    if len(train_x) < world or len(val_x) == 0:
+        raise TrainingError(f"too few frames to train: {len(train_x)} training, {len(val_x)} "
+                            "validation")
+    network: torch.nn.Module = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+        network = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+                                          else None)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    history = {"train_loss": [], "validation_loss": []}
+    best_val, best_epoch, since_best = math.inf, 0, 0
+    if state:
+        optimizer.load_state_dict(state["optimizer"])
+        history = {k: list(v) for k, v in state["history"].items()}
+        best_val, best_epoch = float(state["best_validation_loss"]), int(state["best_epoch"])
+        since_best = int(state["epochs_since_best"])
+    best_state = copy.deepcopy(model.state_dict())
+    best_optimizer = copy.deepcopy(optimizer.state_dict())
+    batch_size = max(1, settings.batch_size // world)
+    first_epoch = len(history["train_loss"])
+    interrupted = stopped_early = False
+    last_save = time.monotonic()
+
+    def provenance(elapsed: float) -> dict:
+        return {"command": command if command is not None else " ".join(sys.argv),
+                "data": corpus.summary(), "seed": settings.seed, "settings": settings.to_dict(),
+                "epochs": len(history["train_loss"]), "best_epoch": best_epoch,
+                "best_validation_loss": best_val, "training_seconds": round(elapsed, 1),
+                "world_size": world, "device": str(device), "torch": str(torch.__version__),
+                "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+    def write(final: bool) -> tuple[dict, dict]:
+        """Finish a copy of the best weights and save it; returns (metrics, descriptors)."""
+        elapsed = previous_seconds + time.monotonic() - started
+        keeper = SpectralVAE(model.shape)
+        keeper.load_state_dict(best_state)
+        descriptors = finalise(keeper, corpus, config, settings.seed)
+        metrics = evaluate_metrics(keeper, corpus, settings.seed) if final else {}
+        info = provenance(elapsed)
+        info["metrics"] = metrics
+        info["finished"] = final
+        training = {"optimizer": best_optimizer, "history": history,
+                    "best_validation_loss": best_val, "best_epoch": best_epoch,
+                    "epochs_since_best": since_best}
+        save_checkpoint(out_path, keeper, config.stft, config.audio.sample_rate, descriptors,
+                        info, training)
+        return metrics, descriptors
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=settings.epochs, initial=first_epoch, unit="epoch", desc="training",
+                   dynamic_ncols=True)
+    epoch = first_epoch
+    try:
+        for epoch in range(first_epoch, settings.epochs):
+            torch.manual_seed(settings.seed * 100003 + epoch)  # same noise on resume
+            beta = settings.beta * min(1.0, (epoch + 1) / max(1, settings.warmup_epochs))
+            order = np.random.default_rng([settings.seed, epoch]).permutation(len(train_x))
+            share = len(order) // world
+            order = order[rank::world][:share]
+            total, count, start = 0.0, 0, 0
+            while start < share:
+                index = torch.as_tensor(order[start:start + batch_size], device=device)
+                try:
+                    batch = train_x[index]
+                    if settings.gain_db > 0:
+                        batch = random_gain(model, batch, settings.gain_db)
+                    loss = _train_step(network, model, optimizer, batch, beta)
+                except Exception as exc:
+                    if not _is_out_of_memory(exc) or world > 1:
+                        raise
+                    if device.type == "cuda":
+                        torch.cuda.empty_cache()
+                    if batch_size == 1:
+                        raise TrainingError("out of memory even at a batch of one frame; use a "
+                                            "smaller model or another device") from None
+                    batch_size //= 2
+                    if bar is not None:
+                        bar.write(f"out of memory: batch size halved to {batch_size * world}")
+                    continue
+                total += loss * len(index)
+                count += len(index)
+                start += len(index)
+            train_loss = total / max(count, 1)
+            val_loss = validation_loss(model, val_x, settings.beta)
+            history["train_loss"].append(train_loss)
+            history["validation_loss"].append(val_loss)
+            # Warm-up epochs use a smaller beta, so their losses are not comparable to later ones.
+            if val_loss < best_val or epoch < settings.warmup_epochs:
+                best_val, best_epoch, since_best = val_loss, epoch + 1, 0
+                best_state = copy.deepcopy(model.state_dict())
+                best_optimizer = copy.deepcopy(optimizer.state_dict())
+            else:
+                since_best += 1
+                if settings.decay_after and since_best % settings.decay_after == 0:
+                    for group in optimizer.param_groups:
+                        group["lr"] *= 0.5
+            if bar is not None:
+                bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}",
+                                best=f"{best_val:.4f}@{best_epoch}", batch=batch_size * world)
+                bar.update(1)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1, train_loss, val_loss)
+            if rank == 0 and since_best == 0 and time.monotonic() - last_save > settings.save_every_s:
+                write(final=False)
+                last_save = time.monotonic()
+            if since_best >= settings.patience:
+                stopped_early = True
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+        if bar is not None:
+            bar.write("interrupted: saving the best weights so far")
+    finally:
+        if bar is not None:
+            bar.close()
+    if not history["train_loss"]:
+        best_state = copy.deepcopy(model.state_dict())  # interrupted in the first epoch
+    metrics: dict = {}
+    if rank == 0:
+        model.cpu()
+        metrics, _ = write(final=True)
+        if history["train_loss"]:
+            plot_losses(history, loss_plot_path(out_path), best_epoch)
+    return TrainResult(path=out_path, epochs=len(history["train_loss"]), best_epoch=best_epoch,
+                       best_validation_loss=best_val, seconds=time.monotonic() - started,
+                       interrupted=interrupted, stopped_early=stopped_early, metrics=metrics,
+                       history=history)

@@ -1,0 +1,195 @@
+"""Tests of models.train and ``caminos train autoencoder``: learning, determinism, resume, Ctrl-C,
+early stopping, out-of-memory fallback, distributed training on two CPU processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import models.train as train_module
+from engine.config import config_from_mapping
+from models.checkpoint import load_checkpoint
+from models.commands import main
+from models.data import load_corpus
+from models.train import (PcaBaseline, TrainingError, TrainSettings, loss_plot_path,
+                          train_autoencoder, validation_loss)
+
+torch.set_num_threads(1)
+RATE = 16_000
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_TEXT = "[audio]\nsample_rate = 16000\n[stft]\nn_fft = 256\nhop = 64\n"
+TINY = dict(latent_dim=8, hidden=(48, 24), batch_size=64, device="cpu", warmup_epochs=2)
+
+
+def make_corpus(folder: Path, n_files: int = 8, seconds: float = 0.6, seed: int = 0) -> Path:
+    """Harmonic tones and noise bands: a corpus with structure a small model can learn."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * RATE)) / RATE
+    for i in range(n_files):
+        f0 = rng.uniform(100, 800)
+        x = sum(np.sin(2 * np.pi * f0 * k * t) * rng.uniform(0.2, 1.0) / k for k in range(1, 6))
+        x = 0.1 * x + rng.uniform(0.0, 0.05) * rng.standard_normal(len(t))
+        sf.write(folder / f"s{i}.wav", x, RATE)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory) -> Path:
+    return make_corpus(tmp_path_factory.mktemp("corpus") / "sounds")
+
+
+@pytest.fixture(scope="module")
+def config():
+    return config_from_mapping({"audio": {"sample_rate": RATE}, "stft": {"n_fft": 256, "hop": 64}})
+
+
+@pytest.fixture(scope="module")
+def corpus(corpus_dir, config):
+    return load_corpus(corpus_dir, config, min_seconds=1.0, cache_dir=None)
+
+
+def test_training_lowers_validation_loss_and_writes_a_usable_checkpoint(tmp_path, corpus, config):
+    out = tmp_path / "m.pt"
+    result = train_autoencoder(corpus, out, config, TrainSettings(epochs=12, **TINY),
+                               progress=False, command="test")
+    losses = result.history["validation_loss"]
+    assert len(losses) == 12 and result.epochs == 12
+    assert result.best_validation_loss < 0.6 * losses[0]
+    loaded = load_checkpoint(out, config.stft, RATE)
+    assert loaded.provenance["command"] == "test" and loaded.provenance["finished"]
+    assert loaded.provenance["data"]["train_files"] == 7
+    assert len(loaded.descriptors["axes"]) == 8
+    metrics = result.metrics
+    assert metrics["validation_lsd_db"] > 0 and metrics["pca_validation_lsd_db"] > 0
+    assert metrics["encode_decode_us_p50"] > 0
+    assert loss_plot_path(out).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_same_seed_same_model(tmp_path, corpus, config):
+    settings = TrainSettings(epochs=3, seed=7, **TINY)
+    train_autoencoder(corpus, tmp_path / "a.pt", config, settings, progress=False)
+    train_autoencoder(corpus, tmp_path / "b.pt", config, settings, progress=False)
+    a = load_checkpoint(tmp_path / "a.pt").model.state_dict()
+    b = load_checkpoint(tmp_path / "b.pt").model.state_dict()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_resume_continues_exactly_where_training_stopped(tmp_path, corpus, config):
+    # During warm-up every epoch is kept, so the resumed run starts from the last epoch.
+    settings = dict(TINY, warmup_epochs=5)
+    train_autoencoder(corpus, tmp_path / "full.pt", config, TrainSettings(epochs=4, **settings),
+                      progress=False)
+    train_autoencoder(corpus, tmp_path / "part.pt", config, TrainSettings(epochs=2, **settings),
+                      progress=False)
+    result = train_autoencoder(corpus, tmp_path / "part.pt", config,
+                               TrainSettings(epochs=4, **settings), resume=tmp_path / "part.pt",
+                               progress=False)
+    assert result.epochs == 4 and len(result.history["train_loss"]) == 4
+    full = load_checkpoint(tmp_path / "full.pt").model.state_dict()
+    resumed = load_checkpoint(tmp_path / "part.pt").model.state_dict()
+    for key in full:
+        torch.testing.assert_close(resumed[key], full[key], rtol=1e-5, atol=1e-6)
+    with pytest.raises(TrainingError, match="latent_dim=8 but 12 was asked"):
+        train_autoencoder(corpus, tmp_path / "x.pt", config,
+                          TrainSettings(epochs=5, **dict(settings, latent_dim=12)),
+                          resume=tmp_path / "part.pt", progress=False)
+
+
+def test_ctrl_c_saves_a_usable_checkpoint(tmp_path, corpus, config):
+    def interrupt(epoch, train_loss, val_loss):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "m.pt"
+    result = train_autoencoder(corpus, out, config, TrainSettings(epochs=50, **TINY),
+                               progress=False, on_epoch_end=interrupt)
+    assert result.interrupted and result.epochs == 2
+    loaded = load_checkpoint(out, config.stft, RATE)
+    assert loaded.training["history"]["train_loss"] and len(loaded.descriptors["axes"]) == 8
+    z = loaded.model.encode_numpy(corpus.validation.frames[:4])
+    assert np.isfinite(loaded.model.decode_numpy(z)).all()
+
+
+def test_early_stopping_when_validation_stops_improving(tmp_path, corpus, config):
+    settings = TrainSettings(epochs=40, learning_rate=0.0, patience=3, **TINY)
+    result = train_autoencoder(corpus, tmp_path / "m.pt", config, settings, progress=False)
+    assert result.stopped_early
+    assert result.epochs == TINY["warmup_epochs"] + 3
+
+
+def test_batch_size_halves_on_out_of_memory(tmp_path, corpus, config, monkeypatch):
+    real_step = train_module._train_step
+    seen = []
+
+    def step(network, model, optimizer, batch, beta):
+        seen.append(len(batch))
+        if len(batch) > 16:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_step(network, model, optimizer, batch, beta)
+
+    monkeypatch.setattr(train_module, "_train_step", step)
+    result = train_autoencoder(corpus, tmp_path / "m.pt", config, TrainSettings(epochs=1, **TINY),
+                               progress=False)
+    assert result.epochs == 1
+    assert seen[:3] == [64, 32, 16] and max(seen[3:]) == 16
+
+
+def test_a_missing_cuda_device_is_a_clear_error(tmp_path, corpus, config):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present here")
+    with pytest.raises(TrainingError, match="CUDA is not available"):
+        train_autoencoder(corpus, tmp_path / "m.pt", config,
+                          TrainSettings(epochs=1, **dict(TINY, device="cuda")), progress=False)
+
+
+def test_the_model_beats_pca_on_a_structured_corpus(tmp_path, corpus, config):
+    # Loss of the untrained model vs after training, and PCA as a reference point.
+    settings = TrainSettings(epochs=25, **TINY)
+    result = train_autoencoder(corpus, tmp_path / "m.pt", config, settings, progress=False)
+    model = load_checkpoint(tmp_path / "m.pt").model
+    x = model.normalise(torch.as_tensor(corpus.validation.frames))
+    assert validation_loss(model, x, settings.beta) == pytest.approx(result.best_validation_loss,
+                                                                     rel=1e-4)
+    pca = PcaBaseline(corpus.train.frames, 8)
+    assert pca.components.shape == (8, 129)
+    assert result.metrics["validation_lsd_db"] < 1.5 * result.metrics["pca_validation_lsd_db"]
+
+
+def test_train_command_reports_data_errors(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG_TEXT)
+    status = main(["train", "autoencoder", "--data", str(tmp_path / "empty"), "--out",
+                   str(tmp_path / "m.pt"), "--config", str(config), "--cache-dir",
+                   str(tmp_path / "cache")])
+    assert status == 2
+    assert "no sound files found" in capsys.readouterr().err
+
+
+def test_train_command_and_distributed_training_on_two_processes(tmp_path, corpus_dir):
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG_TEXT)
+    out = tmp_path / "ddp.pt"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", "-m", "models.commands", "train", "autoencoder",
+               "--data", str(corpus_dir), "--out", str(out), "--epochs", "3", "--latent-dim", "8",
+               "--hidden", "48,24", "--batch-size", "64", "--device", "cpu", "--threads", "1",
+               "--min-seconds", "1", "--no-progress", "--config", str(config),
+               "--cache-dir", str(tmp_path / "cache")]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "3 epochs" in done.stdout
+    loaded = load_checkpoint(out)
+    assert loaded.provenance["world_size"] == 2
+    assert loaded.provenance["command"].startswith("caminos train autoencoder")
+    assert len(loaded.training["history"]["validation_loss"]) == 3
