@@ -62,16 +62,23 @@ def envelope(n: int, attack_s: float, release_s: float) -> np.ndarray:
 
 
 def harmonic_tone(rng: np.random.Generator) -> np.ndarray:
-    """A harmonic tone: random f0 (55-880 Hz), spectral slope, odd/even balance, vibrato."""
+    """A harmonic tone: random f0 (55-880 Hz), spectral slope, odd/even balance, vibrato.
+
+    Half the tones glide over up to an octave and a half, so that the frames cover fundamentals
+    continuously rather than at 40-odd fixed pitches (what lets a model place partials of an
+    unseen pitch).
+    """
     seconds = rng.uniform(1.5, 2.5)
     n = int(seconds * SAMPLE_RATE)
     t = np.arange(n) / SAMPLE_RATE
     f0 = 55.0 * 2.0 ** rng.uniform(0.0, 4.0)
+    glide = rng.uniform(-1.5, 1.5) if rng.uniform() < 0.5 else 0.0  # octaves over the tone
     vibrato = 1.0 + rng.uniform(0.0, 0.01) * np.sin(2 * np.pi * rng.uniform(4.0, 6.5) * t)
+    vibrato = vibrato * 2.0 ** (glide * t / seconds)
     phase = 2 * np.pi * np.cumsum(f0 * vibrato) / SAMPLE_RATE
     slope, even = rng.uniform(0.6, 2.0), rng.uniform(0.0, 1.0)
     x = np.zeros(n)
-    for k in range(1, int(min(40, 16000 / f0)) + 1):
+    for k in range(1, int(min(40, 16000 / (f0 * max(1.0, 2.0 ** glide)))) + 1):
         x += (even if k % 2 == 0 else 1.0) * k ** -slope * np.sin(k * phase + rng.uniform(0, 6.3))
     x *= envelope(n, rng.uniform(0.01, 0.3), rng.uniform(0.05, 0.5))
     return x
@@ -170,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="build/corpus", help="output folder (default build/corpus)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
-    build(Path(args.out), args.seed, {"harmonic": 40, "noise": 30, "pluck": 30, "bell": 24},
+    build(Path(args.out), args.seed, {"harmonic": 80, "noise": 30, "pluck": 40, "bell": 24},
           {"harmonic": 4, "noise": 3, "pluck": 3, "bell": 3})
 
 
