@@ -11,7 +11,7 @@ from engine.config import StftConfig
 from engine.errors import ParameterError
 from engine.spectral import stft
 from models.autoencoder import (DESCRIPTORS, FusedCodec, ModelShape, SpectralVAE, describe_axes,
-                                frame_descriptors, log_magnitude, measure_latency_us, stack_context)
+                                frame_descriptors, measure_latency_us, stack_context)
 from models.checkpoint import save_checkpoint
 from models.commands import main, morph_trajectory
 

@@ -113,3 +113,28 @@ def test_saving_into_a_missing_folder_fails_clearly_and_leaves_nothing(tmp_path,
         save_checkpoint(tmp_path / "no" / "m.pt", model, STFT, RATE)
     save_checkpoint(tmp_path / "m.pt", model, STFT, RATE)
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temporary file left behind
+
+
+def test_the_shipped_default_checkpoint_loads_with_the_project_config():
+    from pathlib import Path
+
+    from engine.config import load_config
+    from models.autoencoder import FusedCodec
+    from models.commands import DEFAULT_CHECKPOINT
+
+    assert DEFAULT_CHECKPOINT == Path(__file__).resolve().parent.parent / "models" / \
+        "checkpoints" / "default.pt"
+    config = load_config()
+    loaded = load_checkpoint(DEFAULT_CHECKPOINT, config.stft, config.audio.sample_rate)
+    d = loaded.model.shape.latent_dim
+    assert 8 <= d <= 32 and len(loaded.descriptors["axes"]) == d
+    assert loaded.provenance["command"].startswith("caminos train autoencoder")
+    assert loaded.provenance["metrics"]["validation_lsd_db"] < \
+        loaded.provenance["metrics"]["pca_validation_lsd_db"]
+    std = loaded.model.latent_std.numpy()
+    assert np.all(np.diff(std) <= 0)
+    frames = np.log(np.full((3, config.stft.n_bins), 0.5, np.float32) + 1e-3)
+    codec = FusedCodec.from_model(loaded.model)
+    with torch.inference_mode():
+        mags = codec.decode(codec.encode(torch.as_tensor(frames))).numpy()
+    assert mags.shape == (3, config.stft.n_bins) and np.isfinite(mags).all()
