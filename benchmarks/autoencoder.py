@@ -80,15 +80,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="held-out sounds")
     parser.add_argument("--phase", help="phase recovery method (default: phase.method)")
     parser.add_argument("--max-files", type=int, default=0, help="only the first N held-out files")
+    parser.add_argument("--config", help="configuration file (default: the project's config.toml)")
+    parser.add_argument("--cache-dir", help="frame cache of the training data (default: the "
+                                            "training command's, ~/.cache/caminos/frames)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    config = load_config()
+    config = load_config(args.config)
     method = args.phase or config.phase.method
     checkpoint = load_checkpoint(args.model, config.stft, config.audio.sample_rate)
     model, name = checkpoint.model, checkpoint.name
     d = model.shape.latent_dim
     seed = int(checkpoint.provenance.get("seed", 0))
-    corpus = load_corpus(args.train_data, config, seed=seed, min_seconds=0.0)
+    corpus = load_corpus(args.train_data, config, seed=seed, min_seconds=0.0,
+                         cache_dir=args.cache_dir or "default")
     pick = np.random.default_rng(seed).choice(len(corpus.train), min(20000, len(corpus.train)),
                                               replace=False)
     pca = PcaBaseline(corpus.train.frames[np.sort(pick)], d)

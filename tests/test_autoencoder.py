@@ -216,3 +216,32 @@ def test_command_errors_name_the_file(small_setup, capsys):
     assert main(["morph", str(folder / "a.wav"), str(folder / "b.wav"), "-o",
                  str(folder / "m.wav"), "--seconds", "0", *options]) == 2
     assert "--seconds" in capsys.readouterr().err
+
+
+def test_benchmark_writes_model_pca_and_oracle_rows(small_setup, tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.autoencoder import main as benchmark
+
+    folder, options = small_setup
+    train, test = folder / "train", folder / "test"
+    train.mkdir()
+    test.mkdir()
+    t = np.arange(RATE) / RATE
+    for i in range(3):
+        sf.write(train / f"t{i}.wav", 0.2 * np.sin(2 * np.pi * (200 + 100 * i) * t), RATE)
+    sf.write(test / "h.wav", 0.2 * np.sin(2 * np.pi * 250 * t[:RATE // 2]), RATE)
+    out = tmp_path / "rows.json"
+    assert benchmark(["--json", str(out), "--model", options[1], "--config", options[3],
+                      "--train-data", str(train), "--test-data", str(test),
+                      "--cache-dir", str(tmp_path / "cache")]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["model"] for r in rows] == ["small", "pca", "oracle"]
+    for row in rows:
+        assert {"signal", "model", "latent_dim", "lsd_db", "sc_db", "encode_decode_us_p50",
+                "encode_decode_us_p99"} <= set(row)
+        assert row["signal"] == "h"
+    assert rows[0]["latent_dim"] == rows[1]["latent_dim"] == 8
+    assert rows[2]["lsd_db"] < rows[1]["lsd_db"]  # the oracle is the ceiling
