@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="caminos", description="Real-time audio/OSC performance engine for sound art.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from models.commands import register  # train, encode, reconstruct, morph, map
+    register(commands)
 
     render = commands.add_parser(
         "render", help="render a sound file through phase recovery into a new file",
@@ -138,7 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"render": _render, "config": _config}
     try:
-        return handlers[args.command](args)
+        if args.command in handlers:
+            return handlers[args.command](args)
+        return args.handler(args)
     except CaminosError as exc:
         print(f"caminos: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

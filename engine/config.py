@@ -92,6 +92,19 @@ class RenderConfig:
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    """The spectral autoencoder the commands and the engine load."""
+
+    checkpoint: str = _key("models/checkpoints/default.pt",
+                           "autoencoder checkpoint; a relative path is taken from the project root")
+
+    def checkpoint_path(self) -> Path:
+        """:attr:`checkpoint` as an absolute path (relative ones from the project root)."""
+        path = Path(self.checkpoint).expanduser()
+        return path if path.is_absolute() else DEFAULT_CONFIG_PATH.parent / path
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, one attribute per ``config.toml`` section."""
 
@@ -99,6 +112,7 @@ class Config:
     stft: StftConfig = field(default_factory=StftConfig)
     phase: PhaseConfig = field(default_factory=PhaseConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
 
 
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]

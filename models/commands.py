@@ -40,8 +40,8 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="CHECKPOINT", default=None,
-                        help=f"autoencoder checkpoint (default: {DEFAULT_CHECKPOINT.name} shipped "
-                             "in models/checkpoints)")
+                        help="autoencoder checkpoint (default: model.checkpoint of the configuration, "
+                             "the shipped models/checkpoints/default.pt)")
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -51,7 +51,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 def _checkpoint(args: argparse.Namespace, config: Config):
     from models.checkpoint import load_checkpoint
-    path = args.model if getattr(args, "model", None) else DEFAULT_CHECKPOINT
+    path = args.model if getattr(args, "model", None) else config.model.checkpoint_path()
     return load_checkpoint(path, config.stft, config.audio.sample_rate)
 
 

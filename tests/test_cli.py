@@ -122,3 +122,18 @@ def test_usage_errors_exit_2_as_argparse_does(capsys: pytest.CaptureFixture) -> 
         main(["render", "in.wav"])  # no -o
     assert caught.value.code == 2
     assert "-o/--output" in capsys.readouterr().err
+
+
+def test_model_commands_are_wired_into_caminos(sine_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rec.wav"
+    assert main(["reconstruct", str(sine_file), "-o", str(out), "--phase", "rtpghi"]) == 0
+    data, rate = sf.read(out)
+    assert rate == SAMPLE_RATE and np.all(np.isfinite(data)) and np.max(np.abs(data)) > 0.01
+
+
+def test_model_checkpoint_comes_from_the_configuration(sine_file: Path, tmp_path: Path) -> None:
+    result = caminos("reconstruct", sine_file, "-o", tmp_path / "x.wav", "--set",
+                     "model.checkpoint=missing.pt", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "missing.pt" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "x.wav").exists()
