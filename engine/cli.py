@@ -12,7 +12,7 @@ import sys
 from typing import Any, Sequence
 
 from engine.config import Config, config_from_mapping, describe, load_config, parse_override
-from engine.errors import CaminosError, ConfigError
+from engine.errors import CaminosError
 
 EXIT_ERROR = 2  # the same status argparse uses for a bad command line
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -27,7 +27,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+    """The argument parser of every subcommand; each sets ``handler`` in its defaults."""
     parser = argparse.ArgumentParser(
         prog="caminos", description="Real-time audio/OSC performance engine for sound art.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -55,11 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="look-ahead in frames (sets phase.lookahead)")
     render.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_config_options(render)
+    render.set_defaults(handler=_render)
 
     config = commands.add_parser("config", help="print the effective configuration",
                                  description="Print the configuration after the file and "
                                              "overrides, with each key's meaning.")
     _add_config_options(config)
+    config.set_defaults(handler=_config)
     return parser
 
 
@@ -138,10 +140,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         interrupted.
     """
     args = build_parser().parse_args(argv)
-    handlers = {"render": _render, "config": _config}
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
+    return run_handler(args)
+
+
+def run_handler(args: argparse.Namespace) -> int:
+    """Call the subcommand's handler (``args.handler``), turning caminos errors into status 2."""
     try:
-        if args.command in handlers:
-            return handlers[args.command](args)
         return args.handler(args)
     except CaminosError as exc:
         print(f"caminos: error: {exc}", file=sys.stderr)

@@ -14,7 +14,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -22,7 +22,6 @@ from engine.config import Config, load_config, parse_override
 from engine.errors import CaminosError
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.pt"
-EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
@@ -387,26 +386,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     latent_map.set_defaults(handler=map_command)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Call the handler of parsed arguments, turning caminos errors into exit status 2."""
-    handler: Callable[[argparse.Namespace], int] = args.handler
-    try:
-        return handler(args)
-    except CaminosError as exc:
-        print(f"caminos: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("caminos: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run these subcommands without the rest of ``caminos`` (``python -m models.commands``)."""
     parser = argparse.ArgumentParser(prog="caminos", description=__doc__.splitlines()[0])
     register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     args = parser.parse_args(argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]
-    return run(args)
+    from engine.cli import run_handler
+    return run_handler(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

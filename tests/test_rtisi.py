@@ -130,7 +130,7 @@ def _naive(magnitudes: np.ndarray, stft_cfg: StftConfig, lookahead: int, iterati
            gauss_seidel: bool) -> np.ndarray:
     """Plain numpy RTISI-LA: overlay summed afresh from the frame list for every update."""
     n_fft, hop = stft_cfg.n_fft, stft_cfg.hop
-    g, gd = analysis_window(stft_cfg), synthesis_window(stft_cfg)
+    gd = synthesis_window(stft_cfg)
     lookback = stft_cfg.redundancy - 1
     iterate_windows, initial_window = compensated_windows(stft_cfg, lookahead)
     n_total = lookback + lookahead + 1
