@@ -321,23 +321,22 @@ class FusedCodec(nn.Module):
 
     def encode(self, log_mags: torch.Tensor) -> torch.Tensor:
         """Log-magnitudes, shape (batch, n_inputs), to rotated latent coordinates (batch, d)."""
-        h = log_mags
-        last = len(self.encoder_weights) - 1
-        for i, (w, b) in enumerate(zip(self.encoder_weights, self.encoder_biases)):
-            h = torch.nn.functional.linear(h, w, b)
-            if i < last:
-                h = torch.nn.functional.silu(h)
-        return h
+        return _dense_stack(log_mags, self.encoder_weights, self.encoder_biases)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Rotated latent coordinates, shape (batch, d), to linear magnitudes (batch, n_bins)."""
-        h = z
-        last = len(self.decoder_weights) - 1
-        for i, (w, b) in enumerate(zip(self.decoder_weights, self.decoder_biases)):
-            h = torch.nn.functional.linear(h, w, b)
-            if i < last:
-                h = torch.nn.functional.silu(h)
+        h = _dense_stack(z, self.decoder_weights, self.decoder_biases)
         return torch.clamp(torch.exp(h) - MAGNITUDE_FLOOR, min=0.0)
+
+
+def _dense_stack(h: torch.Tensor, weights, biases) -> torch.Tensor:
+    """Linear layers with SiLU between them (none after the last), as the fused codec runs them."""
+    last = len(weights) - 1
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        h = torch.nn.functional.linear(h, w, b)
+        if i < last:
+            h = torch.nn.functional.silu(h)
+    return h
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
