@@ -249,28 +249,26 @@ class SpectralVAE(nn.Module):
     @torch.inference_mode()
     def encode_numpy(self, log_mags: np.ndarray, batch: int = 4096, raw: bool = False) -> np.ndarray:
         """:meth:`encode` over a numpy array in batches; float32 (n, latent_dim)."""
-        was_training = self.training
-        self.eval()
-        device = self.input_mean.device
-        out = []
-        for start in range(0, len(log_mags), batch):
-            chunk = torch.as_tensor(log_mags[start:start + batch], dtype=torch.float32, device=device)
-            out.append((self.encode_raw(chunk) if raw else self.encode(chunk)).cpu().numpy())
-        self.train(was_training)
-        return np.concatenate(out) if out else np.zeros((0, self.shape.latent_dim), np.float32)
+        out = self._batched(self.encode_raw if raw else self.encode, log_mags, batch)
+        return out if len(out) else np.zeros((0, self.shape.latent_dim), np.float32)
 
     @torch.inference_mode()
     def decode_numpy(self, z: np.ndarray, batch: int = 4096) -> np.ndarray:
         """:meth:`decode` over a numpy array in batches; float64 magnitudes (n, n_bins)."""
+        out = self._batched(self.decode, z, batch).astype(np.float64)
+        return out if len(out) else np.zeros((0, self.shape.n_bins))
+
+    def _batched(self, fn, array: np.ndarray, batch: int) -> np.ndarray:
+        """Apply a tensor function to ``array`` in batches in eval mode; float32 numpy result."""
         was_training = self.training
         self.eval()
         device = self.input_mean.device
         out = []
-        for start in range(0, len(z), batch):
-            chunk = torch.as_tensor(z[start:start + batch], dtype=torch.float32, device=device)
-            out.append(self.decode(chunk).cpu().numpy().astype(np.float64))
+        for start in range(0, len(array), batch):
+            chunk = torch.as_tensor(array[start:start + batch], dtype=torch.float32, device=device)
+            out.append(fn(chunk).cpu().numpy())
         self.train(was_training)
-        return np.concatenate(out) if out else np.zeros((0, self.shape.n_bins))
+        return np.concatenate(out) if out else np.zeros((0,), np.float32)
 
 
 class FusedCodec(nn.Module):
