@@ -36,6 +36,16 @@ class AudioConfig:
     """Sample rate shared by every part of the engine."""
 
     sample_rate: int = _key(48000, "sample rate in Hz", lo=8000, hi=192000)
+    output_device: str = _key("", "output device: a name (or part of one) or an index from "
+                              "`caminos devices`; empty for the system default")
+    input_device: str = _key("", "input device, as output_device; \"none\" for no live input")
+    host_api: str = _key("", "PortAudio host API (JACK, ALSA, ...); empty for any")
+    channels: int = _key(2, "output channels; the engine's mono output is sent to each", lo=1, hi=64)
+    input_channels: int = _key(1, "input channels, mixed to mono for the live input source "
+                               "(0 = no live input)", lo=0, hi=64)
+    block_size: int = _key(256, "frames per audio callback; 0 lets the host choose", lo=0, hi=8192)
+    buffer_hops: int = _key(2, "hops the DSP worker computes ahead of the device (latency vs "
+                            "safety against xruns)", lo=1, hi=64)
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,67 @@ class ModelConfig:
         return path if path.is_absolute() else DEFAULT_CONFIG_PATH.parent / path
 
 
+ENGINE_PHASE_METHODS = PHASE_METHODS[:7]  # the streaming ones
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """The hop-clocked engine: live phase recovery, smoothing, sources, installation mode."""
+
+    phase_method: str = _key("gsrtisi-la", "live phase recovery (the engine's; [phase] is for "
+                             "`caminos render`)", choices=ENGINE_PHASE_METHODS)
+    lookahead: int = _key(1, "live phase look-ahead in frames; each adds one hop of latency",
+                          lo=0, hi=8)
+    iterations: int = _key(16, "live iterations per frame (rtisi-la, gsrtisi-la, rtpghi+gsrtisi)",
+                           lo=1, hi=200)
+    smoothing_ms: float = _key(20.0, "time constant of parameter smoothing in milliseconds",
+                               lo=0.0, hi=10000.0)
+    crossfade_ms: float = _key(50.0, "crossfade when the phase method changes, in milliseconds",
+                               lo=0.0, hi=2000.0)
+    gain_db: float = _key(0.0, "output gain in dB before the limiter", lo=-96.0, hi=24.0)
+    file: str = _key("", "sound file the file player opens at start (empty: none)")
+    loop: bool = _key(True, "the file player loops")
+    seed: int = _key(0, "seed of latent noise and random phases", lo=0, hi=2**31 - 1)
+    installation: bool = _key(False, "installation mode: unattended, restarts the stream when "
+                              "the device fails, logs to log_file")
+    log_file: str = _key("caminos.log", "installation mode's log file (relative: project root)")
+    log_max_bytes: int = _key(1_000_000, "size at which the log rotates (two files kept)",
+                              lo=10_000, hi=1_000_000_000)
+    start_time: str = _key("", "installation: daily start time HH:MM (empty: always on)")
+    stop_time: str = _key("", "installation: daily stop time HH:MM (empty: always on)")
+
+    def __post_init__(self) -> None:
+        for name in ("start_time", "stop_time"):
+            text = getattr(self, name)
+            if text and not _is_clock_time(text):
+                raise ConfigError(f"engine.{name}: expected a time HH:MM (24 h), got {text!r}")
+        if bool(self.start_time) != bool(self.stop_time):
+            raise ConfigError("engine.start_time and engine.stop_time: give both or neither")
+
+
+@dataclass(frozen=True)
+class OscConfig:
+    """The OSC server: where it listens, where it replies, whom it accepts."""
+
+    host: str = _key("127.0.0.1", "address the OSC server binds; \"0.0.0.0\" listens on every "
+                     "interface (then set allow)")
+    port: int = _key(9000, "UDP port the OSC server listens on (0: any free port)", lo=0, hi=65535)
+    reply_port: int = _key(0, "UDP port replies go to on the sender's host; 0 = the port the "
+                           "message came from", lo=0, hi=65535)
+    allow: str = _key("", "client IP addresses allowed to send, comma-separated; empty allows any")
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        """:attr:`allow` as a set of addresses; empty when every client is allowed."""
+        return frozenset(a.strip() for a in self.allow.split(",") if a.strip())
+
+
+def _is_clock_time(text: str) -> bool:
+    hours, sep, minutes = text.partition(":")
+    return (sep == ":" and hours.isdigit() and minutes.isdigit() and len(minutes) == 2
+            and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60)
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration, one attribute per ``config.toml`` section."""
@@ -113,6 +184,8 @@ class Config:
     phase: PhaseConfig = field(default_factory=PhaseConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    osc: OscConfig = field(default_factory=OscConfig)
 
 
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]

@@ -1,0 +1,226 @@
+"""The hop clock: Engine.tick() from sources through the model and phase to safe samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engine.config import load_config
+from engine.engine import Engine
+from engine.errors import ControlError
+from engine.spectral import stft
+from models.autoencoder import log_magnitude
+from tests.conftest import sine
+
+HOP_SECONDS = 256 / 48000
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    engine = Engine(load_config())
+    engine.warm_up()
+    return engine
+
+
+@pytest.fixture
+def fresh(engine: Engine) -> Engine:
+    """The module's engine, back at hop 0 with default controls and no file."""
+    engine.reset()
+    engine.queue.clear()
+    engine.mixer.reset()
+    for smoothed in engine._gains:
+        smoothed.jump(1.0)
+    engine.out_gain.jump(1.0)
+    engine.player.file = None
+    engine.player.playing = False
+    engine.player.speed = 1.0
+    engine.recorders.clear()
+    engine.counters.update(bad_model_frames=0, bad_source_frames=0, control_errors=0)
+    if engine.phase.method != engine.config.engine.phase_method:
+        engine.phase.switch(engine.phase.build(engine.config.engine.phase_method))
+        engine.phase.reset()
+    return engine
+
+
+def _run(engine: Engine, hops: int) -> np.ndarray:
+    return np.concatenate([engine.tick().copy() for _ in range(hops)])
+
+
+def test_silent_without_sources(fresh: Engine) -> None:
+    out = _run(fresh, 50)
+    assert out.shape == (50 * 256, 2)
+    assert np.all(out == 0.0)
+
+
+def test_file_player_frames_decode_as_the_model_decodes_the_file(fresh: Engine,
+                                                                 write_sound) -> None:
+    """Golden: at speed 1 the engine decodes exactly the model's offline reconstruction."""
+    tone = sine(330.0, 2.0, amplitude=0.3) + sine(660.0, 2.0, amplitude=0.1)
+    path = write_sound("tone.wav", tone)
+    fresh.post("/source/file/open", str(path))
+    fresh.post("/source/file/loop", 0)
+    fresh.post("/source/file/play", 1)
+    decoded, outs = [], []
+    for _ in range(int(2.0 / HOP_SECONDS) + 10):
+        outs.append(fresh.tick().copy())
+        decoded.append(fresh._decoded.copy())
+    model = fresh.checkpoint.model
+    frames = np.abs(stft(tone, fresh.stft))
+    with torch.no_grad():
+        expected = model.decode(model.encode(log_magnitude(
+            torch.tensor(frames, dtype=torch.float32)))).numpy()
+    got = np.array(decoded)[40:len(frames)]  # after the fade-in of presence
+    np.testing.assert_allclose(got, expected[40:], rtol=1e-3, atol=1e-3 * expected.max())
+    out = np.concatenate(outs)
+    assert np.isfinite(out).all() and np.abs(out).max() > 0.01
+    assert np.array_equal(out[:, 0], out[:, 1])
+    # a non-looping file stops, and the output fades to silence
+    assert not fresh.player.playing
+    tail = _run(fresh, 40)
+    assert np.abs(tail[-256:]).max() < 1e-3
+
+
+def test_live_input_is_analysed_as_offline_and_played_with_its_own_phase(fresh: Engine) -> None:
+    x = sine(440.0, 1.0, amplitude=0.4)
+    fresh.post("/phase/method", "input")
+    for _ in range(fresh.phase.crossfade_hops + 2):
+        fresh.tick()
+    fresh.reset()
+    frames, outs = [], []
+    for m in range(len(x) // 256):
+        fresh.push_input(np.column_stack([x[m * 256:(m + 1) * 256]] * 2))  # stereo in, mixed
+        outs.append(fresh.tick().copy())
+        frames.append(fresh._refs[0].copy())
+    expected = stft(x, fresh.stft)[:len(frames)]
+    np.testing.assert_allclose(np.array(frames), expected, atol=1e-9)
+    out = np.concatenate(outs)[:, 0]
+    assert np.isfinite(out).all()
+    # the input's own phase keeps the pitch exact through the model
+    power = np.abs(np.fft.rfft(out[12000:48000])) ** 2
+    freqs = np.fft.rfftfreq(36000, 1 / 48000)
+    assert abs(freqs[np.argmax(power)] - 440.0) < 2.0
+
+
+def test_controls_validate_and_apply_at_the_next_hop(fresh: Engine) -> None:
+    with pytest.raises(ControlError, match="/latent/axis: argument 1"):
+        fresh.post("/latent/axis", 99, 0.0)
+    with pytest.raises(ControlError, match="unknown address"):
+        fresh.post("/no/such", 1)
+    assert fresh.status()["control_errors"] == 2
+    fresh.post("/latent/axis", 1, 2.0)
+    assert fresh.mixer.offset_target[1] == 0.0  # not before the hop
+    fresh.tick()
+    assert fresh.mixer.offset_target[1] == 2.0
+    assert fresh.get("/latent/z")[1] == 2.0
+
+
+def test_scheduled_events_apply_at_their_hop(fresh: Engine) -> None:
+    applied = []
+    fresh.recorders.append(lambda hop, address, args: applied.append((hop, address, args)))
+    fresh.post("/out/gain", -6.0, hop=10)
+    fresh.post("/latent/noise", 0.5)
+    _run(fresh, 12)
+    assert applied == [(0, "/latent/noise", (0.5,)), (10, "/out/gain", (-6.0,))]
+
+
+def test_unreadable_file_is_refused_before_the_hop(fresh: Engine, tmp_path) -> None:
+    with pytest.raises(ControlError, match="missing.wav"):
+        fresh.post("/source/file/open", str(tmp_path / "missing.wav"))
+    assert fresh.queue.pending() == 0
+
+
+def test_bad_model_frame_becomes_silence_and_is_counted(fresh: Engine, write_sound) -> None:
+    path = write_sound("tone.wav", sine(220.0, 1.0, amplitude=0.3))
+    fresh.post("/source/file/open", str(path))
+    fresh.post("/source/file/play", 1)
+    _run(fresh, 20)
+    weight = fresh.codec.decoder_weights[0]
+    saved = weight.detach().clone()
+    with torch.no_grad():
+        weight[0, 0] = float("nan")
+    try:
+        out = _run(fresh, 20)
+    finally:
+        with torch.no_grad():
+            weight.copy_(saved)
+    assert np.isfinite(out).all()
+    assert fresh.status()["bad_model_frames"] == 20
+
+
+def test_phase_switch_crossfades_without_a_jump(fresh: Engine, write_sound) -> None:
+    path = write_sound("tone.wav", sine(220.0, 2.0, amplitude=0.4))
+    fresh.post("/source/file/open", str(path))
+    fresh.post("/source/file/play", 1)
+    _run(fresh, 60)
+    fresh.post("/phase/method", "random")
+    out = _run(fresh, fresh.phase.crossfade_hops + 10)[:, 0]
+    assert fresh.phase.method == "random" and fresh.phase.incoming is None
+    # no sample-to-sample step larger than the signal's own steepest slope allows
+    assert np.abs(np.diff(out)).max() < 0.2
+
+
+def test_gain_changes_are_ramped(fresh: Engine, write_sound) -> None:
+    path = write_sound("tone.wav", sine(100.0, 2.0, amplitude=0.4))
+    fresh.post("/source/file/open", str(path))
+    fresh.post("/source/file/play", 1)
+    _run(fresh, 60)
+    fresh.post("/out/gain", -40.0)
+    out = _run(fresh, 30)[:, 0]
+    assert np.abs(np.diff(out)).max() < 0.05  # a 100 Hz tone of 0.4 moves < 0.006 per sample
+
+
+def test_output_never_passes_the_ceiling(fresh: Engine, write_sound, rng) -> None:
+    loud = np.clip(rng.standard_normal(48000) * 3.0, -1, 1)
+    path = write_sound("loud.wav", loud)
+    fresh.post("/source/file/open", str(path))
+    fresh.post("/source/file/play", 1)
+    fresh.post("/out/gain", 24.0)
+    fresh.post("/latent/noise", 4.0)
+    out = _run(fresh, 200)
+    ceiling = 10 ** (fresh.config.render.ceiling_db / 20)
+    assert np.isfinite(out).all() and np.abs(out).max() <= ceiling
+
+
+def test_same_events_give_the_same_samples(engine: Engine, write_sound) -> None:
+    path = str(write_sound("tone.wav", sine(250.0, 1.0, amplitude=0.3)))
+    events = [(0, "/source/file/open", (path,)), (0, "/source/file/play", (1,)),
+              (30, "/latent/axis", (0, 1.5)), (50, "/latent/noise", (0.3,)),
+              (70, "/phase/method", ("rtpghi",)), (90, "/source/file/speed", (-0.5,))]
+
+    def render() -> np.ndarray:
+        e = Engine(load_config(), checkpoint=engine.checkpoint)
+        for hop, address, args in events:
+            e.post(address, *args, hop=hop)
+        return _run(e, 150)
+
+    assert np.array_equal(render(), render())
+
+
+def test_tick_allocates_little(fresh: Engine, write_sound) -> None:
+    """The hop path keeps its buffers: memory does not grow over many hops."""
+    import tracemalloc
+
+    path = write_sound("tone.wav", sine(220.0, 1.0, amplitude=0.3))
+    fresh.post("/source/file/open", str(path))
+    fresh.post("/source/file/play", 1)
+    _run(fresh, 50)
+    tracemalloc.start()
+    _run(fresh, 10)
+    before = tracemalloc.take_snapshot()
+    for _ in range(500):
+        fresh.tick()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    growth = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    assert growth < 64 * 1024
+
+
+def test_status_reports_latency_and_timing(fresh: Engine) -> None:
+    _run(fresh, 20)
+    status = fresh.status()
+    latency = fresh.latency
+    assert latency.input_to_output == 768 + 256 * fresh.phase.lookahead + 72
+    assert status["latency_ms"] == pytest.approx(latency.ms(latency.input_to_output))
+    assert status["hop"] == 20 and status["tick_ms_p50"] > 0
+    assert status["phase_method"] == fresh.config.engine.phase_method
