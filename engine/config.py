@@ -175,6 +175,42 @@ def _is_clock_time(text: str) -> bool:
             and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60)
 
 
+VOICE_ENGINES = ("neural", "espeak")
+VOICE_LANGUAGES = ("es", "en", "fr", "de", "it", "pt", "ca", "nl")
+
+
+@dataclass(frozen=True)
+class VoiceConfig:
+    """The voice source: which engine speaks, its model, and the prosody and babble it starts with."""
+
+    engine: str = _key("neural", "neural (the trained acoustic model) or espeak (espeak-ng audio "
+                       "analysed into frames; needs no model)", choices=VOICE_ENGINES)
+    checkpoint: str = _key("models/checkpoints/voice.pt",
+                           "voice checkpoint; a relative path is taken from the project root")
+    language: str = _key("es", "language of say and babble", choices=VOICE_LANGUAGES)
+    pitch: float = _key(0.0, "base pitch in semitones relative to 110 Hz (A2)", lo=-24.0, hi=36.0)
+    range: float = _key(4.0, "intonation range in semitones (0: monotone, exactly the pitch)",
+                        lo=0.0, hi=24.0)
+    rate: float = _key(1.0, "speaking rate, 1 the model's own; 2 twice as fast", lo=0.25, hi=4.0)
+    vibrato: float = _key(0.0, "vibrato depth in semitones (5.5 Hz)", lo=0.0, hi=3.0)
+    jitter: float = _key(0.0, "random pitch wander in semitones", lo=0.0, hi=3.0)
+    breathiness: float = _key(0.0, "0 as modelled .. 1 whispered", lo=0.0, hi=1.0)
+    formant: float = _key(0.0, "formant shift in semitones (negative: larger, darker voice)",
+                          lo=-12.0, hi=12.0)
+    style: int = _key(0, "voice style (espeak-ng variant the model learnt: 0 default, 1-7 male, "
+                      "8-11 female)", lo=0, hi=11)
+    temperature: float = _key(1.0, "babble: sharper (< 1) or wilder (> 1) phoneme choices",
+                              lo=0.05, hi=5.0)
+    likeness: float = _key(0.8, "babble: 0 phoneme noise .. 0.9 the language's phonotactics .. "
+                           "1 real words", lo=0.0, hi=1.0)
+    word_length: float = _key(1.0, "babble: scale of the mean word length", lo=0.25, hi=4.0)
+
+    def checkpoint_path(self) -> Path:
+        """:attr:`checkpoint` as an absolute path (relative ones from the project root)."""
+        path = Path(self.checkpoint).expanduser()
+        return path if path.is_absolute() else DEFAULT_CONFIG_PATH.parent / path
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration, one attribute per ``config.toml`` section."""
@@ -184,6 +220,7 @@ class Config:
     phase: PhaseConfig = field(default_factory=PhaseConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     osc: OscConfig = field(default_factory=OscConfig)
 

@@ -37,7 +37,7 @@ class Language:
 LANGUAGES: tuple[Language, ...] = (
     Language("es", "es", "es", "Spanish"),
     Language("en", "en-us", "en", "English"),
-    Language("fr", "fr-fr", "fr", "French"),
+    Language("fr", "fr", "fr", "French"),
     Language("de", "de", "de", "German"),
     Language("it", "it", "it", "Italian"),
     Language("pt", "pt", "pt", "Portuguese"),
