@@ -343,6 +343,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     auto.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_config_options(auto)
     auto.set_defaults(handler=train_autoencoder_command)
+    from models.voice.commands import add_train_voice
+    add_train_voice(kinds)
 
     encode = subparsers.add_parser("encode", help="encode a sound into a landmark (.npz)",
                                    description="Write a sound's latent trajectory: arrays "

@@ -1,0 +1,97 @@
+"""The voice's commands: ``caminos say``, ``caminos babble`` and ``caminos train voice``.
+
+Outermost layer over :mod:`models.voice.stream` (offline render of an utterance or of babble) and
+:mod:`models.voice.train`. :func:`register` adds ``say`` and ``babble`` to ``caminos``'s
+subcommands; :func:`add_train_voice` adds ``voice`` under ``caminos train``. Offline renders go
+through the same phase recovery, overlap-add, DC blocker and safety limiter as every other
+command (:func:`models.commands.synthesize`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from engine.errors import CaminosError
+
+DEFAULT_MINUTES = 5.0
+DEFAULT_UTTERANCES = 150
+
+
+def _config(args: argparse.Namespace):
+    from models.commands import _config as load
+    config = load(args)
+    changes = {}
+    for name in ("language", "pitch", "rate", "range", "style", "temperature", "likeness",
+                 "engine"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[f"voice.{name}"] = value
+    if changes:
+        from engine.config import load_config, parse_override
+        overrides = dict(parse_override(text) for text in getattr(args, "overrides", []))
+        overrides.update(changes)
+        config = load_config(getattr(args, "config", None), overrides)
+    return config
+
+
+def train_voice_command(args: argparse.Namespace) -> int:
+    """``caminos train voice``: build or read the teacher corpus, train, write the checkpoint."""
+    import torch
+    from models.commands import _check_output
+    from models.voice.corpus import TeacherCorpus, build_corpus
+    from models.voice.train import train_voice
+    config = _config(args)
+    out = _check_output(args.out)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    if args.data == "espeak":
+        corpus = build_corpus(config, args.utterances, seed=args.seed, progress=not args.no_progress)
+        source = (f"espeak-ng teacher, {args.utterances} utterances per language, seed {args.seed}")
+        if args.save_corpus:
+            Path(args.save_corpus).mkdir(parents=True, exist_ok=True)
+            print(f"corpus saved: {corpus.save(args.save_corpus)}")
+    else:
+        corpus = TeacherCorpus.load(args.data)
+        source = f"saved teacher corpus {args.data}"
+    corpus_seconds = time.perf_counter() - started
+    provenance = {"command": "caminos " + " ".join(getattr(args, "argv", []) or []),
+                  "corpus": source, "corpus_seconds": corpus_seconds}
+    result = train_voice(corpus, out, config, minutes=args.minutes, max_epochs=args.epochs,
+                         width=args.width, seed=args.seed, device=args.device,
+                         progress=not args.no_progress, provenance=provenance)
+    print(f"{out}: voice model, {result.parameters} parameters, {len(corpus)} utterances "
+          f"({corpus.hops} hops), corpus {corpus_seconds:.0f} s, training {result.seconds:.0f} s, "
+          f"{result.epochs} epochs (best {result.best_epoch}), validation MCD "
+          f"{result.mcd_db:.2f} dB, duration error {result.duration_error_hops:.2f} hops")
+    return 0
+
+
+def add_train_voice(kinds: argparse._SubParsersAction) -> None:
+    """Add ``voice`` to the models of ``caminos train``."""
+    from models.commands import _add_config_options
+    voice = kinds.add_parser(
+        "voice", help="the voice's acoustic model",
+        description="Train the voice's acoustic model on a teacher corpus: 'espeak' builds one "
+                    "with espeak-ng (random rates, pitches, ranges and variants; real and "
+                    "asemic sentences in every language), a folder reads one saved with "
+                    "--save-corpus. Stops after --minutes and keeps the best epoch.")
+    voice.add_argument("--data", required=True, metavar="DIR|espeak",
+                       help="'espeak' or a folder holding voice_corpus.npz")
+    voice.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (.pt)")
+    voice.add_argument("--minutes", type=float, default=DEFAULT_MINUTES,
+                       help=f"training time budget in minutes (default {DEFAULT_MINUTES:g})")
+    voice.add_argument("--epochs", type=int, default=1000, help="most epochs (default 1000)")
+    voice.add_argument("--utterances", type=int, default=DEFAULT_UTTERANCES,
+                       help=f"teacher utterances per language (default {DEFAULT_UTTERANCES})")
+    voice.add_argument("--width", type=int, default=128, help="model channels (default 128)")
+    voice.add_argument("--save-corpus", metavar="DIR", help="also write the teacher corpus here")
+    voice.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    voice.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    voice.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+    voice.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_config_options(voice)
+    voice.set_defaults(handler=train_voice_command)

@@ -1,0 +1,513 @@
+"""The voice as an engine source: text or babble in, one STFT magnitude frame per hop out.
+
+:class:`VoiceStream` is what the engine's DSP thread calls once per hop. Requests (``say``,
+``babble``) and controls (``set``) only post work and change targets, so they are cheap on any
+thread; a worker thread phonemizes, generates asemic words and runs the acoustic model one phrase
+at a time (the look-ahead is one phrase), filling a bounded ring of per-hop synthesis parameters
+(:mod:`models.voice.queue`). :meth:`VoiceStream.next_frame` reads the ring at the speaking rate and
+renders the harmonic-plus-noise magnitude frame for the current, smoothed pitch, formant and
+breathiness (:mod:`models.voice.envelope`), so prosody controls act at the next hop without
+clicks. With ``voice.engine = "espeak"`` the worker instead analyses espeak-ng's own audio into
+magnitude frames. :func:`render_offline` runs the same stream to the end without real-time pacing:
+a streamed utterance equals its offline render (tested).
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from typing import Iterator
+
+import numpy as np
+
+from engine.config import Config
+from engine.controls import Arg, Control
+from engine.errors import CaminosError
+from engine.spectral import stft as stft_frames
+from models.voice.babble import MAX_WORDS, AsemicGenerator, BabbleSettings
+from models.voice.envelope import N_BANDS, FrameRenderer
+from models.voice.errors import VoiceError
+from models.voice.languages import CODES, language, language_index
+from models.voice.phonemes import check_text, espeak_program, phonemize
+from models.voice.prosody import phrase_contour
+from models.voice.queue import FrameRing
+
+REFERENCE_HZ = 110.0  # pitch 0 (A2)
+SMOOTHING_S = 0.03  # time constant of every continuous control, in seconds
+VIBRATO_HZ = 5.5
+JITTER_MEMORY = 0.95  # per-hop correlation of the pitch wander
+FADE_HOPS = 3  # an interrupted sound fades out over this many hops
+RING_SECONDS = 6.0  # synthesis look-ahead held at most
+PHRASE_WORDS = (3, 7)  # babble phrases hold this many words, inclusive
+PAUSE = ("_:", "_")  # appended to each phrase, as espeak-ng ends a clause
+
+# name: (lo, hi, unit, doc); every continuous control, smoothed per hop
+CONTINUOUS = {
+    "pitch": (-24.0, 36.0, "st", "base pitch, semitones relative to 110 Hz (A2)"),
+    "range": (0.0, 24.0, "st", "intonation range; 0 holds exactly the pitch"),
+    "rate": (0.25, 4.0, "", "speaking rate, 1 the model's own"),
+    "vibrato": (0.0, 3.0, "st", "vibrato depth at 5.5 Hz"),
+    "jitter": (0.0, 3.0, "st", "random pitch wander"),
+    "breathiness": (0.0, 1.0, "", "0 as modelled .. 1 whispered"),
+    "formant": (-12.0, 12.0, "st", "formant shift; negative: larger, darker voice"),
+}
+BABBLE = {
+    "temperature": (0.05, 5.0, "", "babble: sharper (< 1) or wilder (> 1) phoneme choices"),
+    "likeness": (0.0, 1.0, "", "babble: 0 phoneme noise .. 0.9 phonotactics .. 1 real words"),
+    "word_length": (0.25, 4.0, "", "babble: scale of the mean word length"),
+}
+N_STYLES = 12
+
+
+_LIVE: "weakref.WeakSet[VoiceStream]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Stop every worker before the interpreter tears torch and espeak-ng down under them."""
+    for stream in list(_LIVE):
+        stream.close()
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """``"es:2,en:1"`` (or ``"es en"``) into language weights; raises :class:`VoiceError`."""
+    if not isinstance(text, str) or not text.strip():
+        raise VoiceError(f"language mix must be like 'es:1,en:0.5', got {text!r}")
+    weights: dict[str, float] = {}
+    for part in text.replace(" ", ",").split(","):
+        if not part:
+            continue
+        code, _, weight = part.partition(":")
+        language(code)
+        try:
+            value = float(weight) if weight else 1.0
+        except ValueError:
+            raise VoiceError(f"language mix {text!r}: weight {weight!r} of {code} is not a number") from None
+        if not (math.isfinite(value) and value >= 0):
+            raise VoiceError(f"language mix {text!r}: weight of {code} must be >= 0")
+        weights[code] = value
+    if sum(weights.values()) <= 0:
+        raise VoiceError(f"language mix {text!r}: at least one weight must be above 0")
+    return weights
+
+
+class VoiceStream:
+    """Speech and babble, one magnitude frame per hop.
+
+    Parameters
+    ----------
+    config : Config
+        STFT settings, sample rate and the ``[voice]`` section (engine, checkpoint, initial
+        language, prosody and babble controls).
+    checkpoint : path, optional
+        Voice model for the ``neural`` engine; defaults to ``config.voice.checkpoint``.
+    seed : int
+        Seeds the babble, the melody, the jitter and the noise: same seed, same requests and
+        same controls give the same frames.
+
+    Raises
+    ------
+    CheckpointError
+        The neural engine's checkpoint is missing, corrupt or made for other STFT settings.
+    """
+
+    def __init__(self, config: Config, checkpoint: str | os.PathLike | None = None,
+                 seed: int = 0) -> None:
+        voice = config.voice
+        self.config = config
+        self.engine = voice.engine
+        self.n_bins = config.stft.n_bins
+        self.sample_rate = config.audio.sample_rate
+        self.hop_s = config.stft.hop / self.sample_rate
+        self.seed = int(seed)
+        self.model = None
+        if self.engine == "neural":
+            import torch
+            from models.voice.checkpoint import load_voice_checkpoint
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+            path = checkpoint if checkpoint is not None else voice.checkpoint_path()
+            self.model = load_voice_checkpoint(path, config.stft, self.sample_rate, self.device)
+        self.renderer = FrameRenderer(config.stft, self.sample_rate, seed=self.seed)
+        width = 2 * N_BANDS + 1 if self.engine == "neural" else self.n_bins
+        self.ring = FrameRing(int(RING_SECONDS / self.hop_s), width)
+        self._row = np.zeros(width)
+        self._last = np.zeros(self.n_bins)
+        self._smoothing = math.exp(-self.hop_s / SMOOTHING_S)
+        self.targets = {name: float(getattr(voice, name)) for name in CONTINUOUS}
+        self.values = dict(self.targets)
+        self.language = voice.language
+        self.style = int(voice.style)
+        self.generator = AsemicGenerator(
+            BabbleSettings({voice.language: 1.0}, likeness=voice.likeness,
+                           temperature=voice.temperature, word_length=voice.word_length),
+            seed=self.seed)
+        self._warm_up()
+        self.last_error: str | None = None
+        self._jobs: deque = deque()
+        self._wake = threading.Condition()
+        self._worker: threading.Thread | None = None
+        self._closed = False
+        self._busy = False
+        self.reset()
+
+    def _warm_up(self) -> None:
+        """Run the model and the renderer once, so the first request pays no start-up cost."""
+        if self.model is not None:
+            from models.voice.acoustic import synthesize_phrase
+            ck = self.model
+            synthesize_phrase(ck.model, ck.normaliser, ck.phoneme_ids(["a", "_"]), np.zeros(2, int),
+                              0, self.device)
+        scratch = np.zeros(self.n_bins)
+        self.renderer.render(np.zeros(N_BANDS), np.zeros(N_BANDS), REFERENCE_HZ, scratch)
+        self.renderer.reset()
+
+    # -- requests, from any thread -------------------------------------------------------------
+    def say(self, text: str) -> None:
+        """Speak ``text`` in the current language, interrupting whatever is sounding.
+
+        Raises
+        ------
+        VoiceError
+            ``text`` is empty or not a string.
+        EspeakMissingError
+            The espeak-ng program (the phonemizer) is not installed.
+        """
+        text = check_text(text)
+        espeak_program()
+        self._request("say", text)
+
+    def babble(self, words: int) -> None:
+        """Babble ``words`` asemic words (0 to 10000), interrupting; 0 stops the voice."""
+        if isinstance(words, bool) or not isinstance(words, (int, np.integer)) or not 0 <= words <= MAX_WORDS:
+            raise VoiceError(f"babble: number of words must be an integer in [0, {MAX_WORDS}], "
+                             f"got {words!r}")
+        self._request("babble" if words else None, int(words))
+
+    def set(self, name: str, value) -> None:
+        """Change a control: continuous ones glide there from the next hop, the others apply to
+        the next phrase.
+
+        Parameters
+        ----------
+        name : str
+            ``pitch``, ``range``, ``rate``, ``vibrato``, ``jitter``, ``breathiness``, ``formant``
+            (see :data:`CONTINUOUS`), ``temperature``, ``likeness``, ``word_length``,
+            ``language`` (a code), ``mix`` (``"es:1,en:0.5"``) or ``style`` (0 to 11).
+
+        Raises
+        ------
+        VoiceError
+            Unknown name, or a value of the wrong type or out of range (the message says which).
+        """
+        if name in CONTINUOUS or name in BABBLE:
+            lo, hi = (CONTINUOUS.get(name) or BABBLE[name])[:2]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value) and lo <= value <= hi):
+                raise VoiceError(f"voice {name} must be a number in [{lo:g}, {hi:g}], got {value!r}")
+            if name in CONTINUOUS:
+                self.targets[name] = float(value)
+            else:
+                self.generator.update(**{name: float(value)})
+        elif name == "language":
+            self.language = language(value).code
+            self.generator.update(languages={self.language: 1.0})
+        elif name == "mix":
+            weights = parse_mix(value)
+            self.generator.update(languages=weights)
+            self.language = max(weights, key=weights.get)
+        elif name == "style":
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < N_STYLES:
+                raise VoiceError(f"voice style must be an integer in [0, {N_STYLES - 1}], got {value!r}")
+            self.style = int(value)
+        else:
+            known = ", ".join(list(CONTINUOUS) + list(BABBLE) + ["language", "mix", "style"])
+            raise VoiceError(f"unknown voice control {name!r}; known: {known}")
+
+    def get(self, name: str):
+        """Current target of a control (as :meth:`set` takes it)."""
+        if name in CONTINUOUS:
+            return self.targets[name]
+        if name in BABBLE:
+            return getattr(self.generator.settings, name)
+        if name == "language":
+            return self.language
+        if name == "style":
+            return self.style
+        if name == "mix":
+            return ",".join(f"{c}:{w:g}" for c, w in self.generator.settings.languages.items())
+        raise VoiceError(f"unknown voice control {name!r}")
+
+    def reset(self) -> None:
+        """Silence at once: drop queued requests and frames, controls at their targets."""
+        self.generation = getattr(self, "generation", 0) + 1
+        self._jobs.clear()
+        self.ring.clear()
+        self.position = float(self.ring.written)
+        self.renderer.reset()
+        self._jitter_rng = np.random.default_rng(self.seed + 2)
+        self._jitter = 0.0
+        self._vibrato_phase = 0.0
+        self.values = dict(self.targets)
+        self._fade = 0
+        self._sounding = False
+
+    @property
+    def active(self) -> bool:
+        """True while something is sounding or about to (queued requests, frames, a fade)."""
+        return bool(self._fade or self._jobs or self._busy
+                    or self._current_available(int(self.position)) is not None)
+
+    def close(self) -> None:
+        """Stop the worker thread and wait for it (at most 2 s); the stream can no longer speak."""
+        self._closed = True
+        self.reset()
+        with self._wake:
+            self._wake.notify_all()
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout=2.0)
+
+    def _request(self, kind: str | None, payload) -> None:
+        if self._sounding:
+            self._fade = FADE_HOPS
+        self.generation += 1
+        self._jobs.clear()
+        if kind is not None:
+            if self._closed:
+                raise VoiceError("this voice stream is closed")
+            self._ensure_worker()
+            self._jobs.append((self.generation, kind, payload))
+            with self._wake:
+                self._wake.notify_all()
+
+    # -- the DSP thread ------------------------------------------------------------------------
+    def _current_available(self, index: int, stop: int | None = None) -> int | None:
+        """First row in ``[index, stop)`` (stop: rows written) of the current generation, or None."""
+        ring = self.ring
+        stop = ring.written if stop is None else stop
+        while index < stop:
+            if ring.generation_of(index) == self.generation:
+                return index
+            index += 1
+        return None
+
+    def next_frame(self, out: np.ndarray) -> bool:
+        """Write the next hop's magnitude frame into ``out`` (shape (n_bins,), float64).
+
+        Returns False, with ``out`` zeroed, when the voice is silent (nothing requested, or the
+        worker has not caught up). Never raises; a failure is kept in :attr:`last_error`.
+        """
+        try:
+            return self._next_frame(out)
+        except Exception as exc:  # the DSP thread must go on whatever happens here
+            self.last_error = f"next_frame: {type(exc).__name__}: {exc}"
+            out[:] = 0.0
+            return False
+
+    def _next_frame(self, out: np.ndarray) -> bool:
+        if self._fade:
+            out[:] = self._last * (self._fade / (FADE_HOPS + 1))
+            self._fade -= 1
+            self._sounding = False
+            return True
+        ring = self.ring
+        index = int(self.position)
+        written = ring.written  # snapshot: rows the worker adds meanwhile wait for the next hop
+        current = self._current_available(index, written)
+        if current is None:
+            if index < written:  # everything there belongs to an interrupted request
+                self.position = float(written)
+                ring.release(written)
+            out[:] = 0.0
+            self._sounding = False
+            self.values.update(self.targets)  # silent: nothing to glide from
+            return False
+        if current != index:  # rows of an interrupted request: skip them
+            self.position = float(current)
+            index = current
+        fraction = self.position - index
+        after = index + 1
+        has_after = after < ring.written and ring.generation_of(after) == self.generation
+        if fraction > 0.0 and not has_after:
+            if self._busy or self._jobs:  # the worker has not written the next row yet
+                out[:] = 0.0
+                return False
+            fraction = 0.0
+        if fraction > 0.0:
+            np.multiply(ring.row(index), 1.0 - fraction, out=self._row)
+            self._row += fraction * ring.row(after)
+        else:
+            self._row[:] = ring.row(index)
+        self._glide()
+        if self.engine == "neural":
+            self._render(out)
+        else:
+            out[:] = self._row
+        self.position += self.values["rate"]
+        ring.release(int(self.position) if int(self.position) < ring.written else ring.written)
+        self._last[:] = out
+        self._sounding = True
+        return True
+
+    def _glide(self) -> None:
+        a = self._smoothing
+        for name, target in self.targets.items():
+            self.values[name] = a * self.values[name] + (1.0 - a) * target
+
+    def _render(self, out: np.ndarray) -> None:
+        v = self.values
+        self._jitter = JITTER_MEMORY * self._jitter + math.sqrt(1 - JITTER_MEMORY**2) * float(
+            self._jitter_rng.standard_normal())
+        self._vibrato_phase = (self._vibrato_phase + 2 * math.pi * VIBRATO_HZ * self.hop_s) % (2 * math.pi)
+        semitones = (v["pitch"] + v["range"] * self._row[2 * N_BANDS]
+                     + v["vibrato"] * math.sin(self._vibrato_phase) + v["jitter"] * self._jitter)
+        f0 = REFERENCE_HZ * 2.0 ** (semitones / 12.0)
+        self.renderer.render(self._row[:N_BANDS], self._row[N_BANDS:2 * N_BANDS], f0, out,
+                             formant=2.0 ** (v["formant"] / 12.0), breathiness=v["breathiness"])
+
+    # -- the worker thread ---------------------------------------------------------------------
+    def _ensure_worker(self) -> None:
+        if self._worker is None or not self._worker.is_alive():
+            _LIVE.add(self)
+            self._worker = threading.Thread(target=self._work, name="caminos-voice", daemon=True)
+            self._worker.start()
+
+    def _work(self) -> None:
+        self._prosody_rng = np.random.default_rng(self.seed + 1)
+        self._phrase_rng = np.random.default_rng(self.seed + 3)
+        while not self._closed:
+            with self._wake:
+                while not self._jobs and not self._closed:
+                    self._wake.wait(0.5)
+                if self._closed:
+                    return
+                self._busy = True
+                try:
+                    generation, kind, payload = self._jobs.popleft()
+                except IndexError:
+                    self._busy = False
+                    continue
+            wanted = lambda: generation == self.generation and not self._closed  # noqa: E731
+            try:
+                for rows in self._phrases(kind, payload, wanted):
+                    if not self.ring.push(rows, generation, wanted):
+                        break
+            except CaminosError as exc:
+                self.last_error = str(exc)
+            except Exception as exc:  # a worker failure must not kill the voice
+                self.last_error = f"voice worker: {type(exc).__name__}: {exc}"
+            finally:
+                self._busy = False
+                with self.ring.changed:
+                    self.ring.changed.notify_all()
+
+    def _phrases(self, kind: str, payload, wanted) -> Iterator[np.ndarray]:
+        if kind == "say":
+            code = self.language
+            for clause in phonemize(payload, code):
+                if not wanted():
+                    return
+                yield self._phrase([(code, tuple(word)) for word in clause])
+        else:
+            left = payload
+            while left > 0 and wanted():
+                n = min(int(self._phrase_rng.integers(PHRASE_WORDS[0], PHRASE_WORDS[1] + 1)), left)
+                yield self._phrase(self.generator.words(n))
+                left -= n
+
+    def _phrase(self, words: list[tuple[str, tuple[str, ...]]]) -> np.ndarray:
+        """Rows of one phrase (a clause, or a group of babbled words)."""
+        if self.engine == "espeak":
+            return self._espeak_phrase(words)
+        from models.voice.acoustic import synthesize_phrase
+        mnemonics, languages, spans = [], [], []
+        for code, word in words:
+            spans.append((len(mnemonics), len(mnemonics) + len(word)))
+            mnemonics.extend(word)
+            languages.extend([language_index(code)] * len(word))
+        mnemonics.extend(PAUSE)
+        languages.extend([languages[-1]] * len(PAUSE))
+        ck = self.model
+        durations, log_power, aperiodicity = synthesize_phrase(
+            ck.model, ck.normaliser, ck.phoneme_ids(mnemonics), np.array(languages),
+            min(self.style, ck.model.shape.n_styles - 1), self.device)
+        contour = phrase_contour(durations, spans, self._prosody_rng)
+        return np.hstack([log_power, aperiodicity, contour[:, None]])
+
+    def _espeak_phrase(self, words: list[tuple[str, tuple[str, ...]]]) -> np.ndarray:
+        import soxr
+        from models.voice.teacher import VARIANTS, speak
+        code = words[0][0]
+        text = "[[" + " ".join("".join(w) for _, w in words) + "]]"
+        pitch = int(min(max(50 + 2.0 * self.targets["pitch"], 0), 99))
+        spread = int(min(max(12.5 * self.targets["range"], 0), 99))
+        spoken = speak(text, code, pitch=pitch, pitch_range=spread,
+                       variant=VARIANTS[self.style], phonemes=True)
+        audio = soxr.resample(spoken.audio, spoken.sample_rate, self.sample_rate)
+        return np.abs(stft_frames(audio, self.config.stft))
+
+    def wait_ready(self, timeout_s: float = 10.0) -> None:
+        """Block until the next hop's rows are written or the worker is idle (offline use only)."""
+        deadline = time.monotonic() + timeout_s
+        with self.ring.changed:
+            while (self.ring.written < int(self.position) + 2 and (self._busy or self._jobs)
+                   and time.monotonic() < deadline):
+                self.ring.changed.wait(0.01)
+
+
+def render_offline(stream: VoiceStream, max_seconds: float = 600.0) -> np.ndarray:
+    """Run a stream whose request is already posted to its end, without real-time pacing.
+
+    Returns
+    -------
+    ndarray, shape (n_hops, n_bins), float64
+        Every frame :meth:`VoiceStream.next_frame` wrote while the stream was active.
+    """
+    frames = []
+    out = np.zeros(stream.n_bins)
+    limit = int(max_seconds / stream.hop_s)
+    while stream.active and len(frames) < limit:
+        stream.wait_ready()
+        if stream.next_frame(out):
+            frames.append(out.copy())
+    if stream.last_error:
+        raise VoiceError(stream.last_error)
+    return np.array(frames).reshape(-1, stream.n_bins)
+
+
+def voice_controls(stream: VoiceStream) -> list[Control]:
+    """The ``/voice/*`` addresses of a stream, for the engine's control registry.
+
+    Voice gain is the engine's (``/source/voice/gain``), not registered here.
+    """
+    controls = [
+        Control("/voice/say", (Arg("text", "s"),), "speak the text in the current language "
+                "(interrupts)", lambda text: stream.say(text), group="voice"),
+        Control("/voice/babble", (Arg("words", "i", 0, MAX_WORDS),),
+                "babble this many asemic words (interrupts); 0 stops",
+                lambda words: stream.babble(words), group="voice"),
+        Control("/voice/stop", (), "fade the voice out and drop what is queued",
+                lambda: stream.babble(0), group="voice"),
+        Control("/voice/language", (Arg("code", "s", choices=CODES),),
+                "language of say and babble", lambda code: stream.set("language", code),
+                get=lambda: (stream.get("language"),), group="voice"),
+        Control("/voice/mix", (Arg("weights", "s"),),
+                "babble language weights, e.g. 'es:1,fr:0.5'", lambda text: stream.set("mix", text),
+                get=lambda: (stream.get("mix"),), group="voice"),
+        Control("/voice/style", (Arg("style", "i", 0, N_STYLES - 1),),
+                "voice style: 0 default, 1-7 male, 8-11 female (espeak-ng variants)",
+                lambda style: stream.set("style", style), get=lambda: (stream.get("style"),),
+                group="voice"),
+    ]
+    for table in (CONTINUOUS, BABBLE):
+        for name, (lo, hi, unit, doc) in table.items():
+            controls.append(Control(
+                f"/voice/{name}", (Arg(name, "f", lo, hi, unit),), doc,
+                (lambda n: lambda value: stream.set(n, value))(name),
+                get=(lambda n: lambda: (stream.get(n),))(name), group="voice"))
+    return controls
