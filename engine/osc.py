@@ -1,0 +1,397 @@
+"""The OSC server: UDP datagrams from Max, Pd, SuperCollider or any controller into engine events.
+
+Outermost control layer (DESIGN.md section 7): one thread receives datagrams, parses them with
+python-osc's packet classes, and posts each message to :meth:`engine.engine.Engine.post`, which
+validates it against the one control registry and queues it on the hop clock. Timetagged bundles
+land at the hop their time names (:meth:`Engine.hop_for_time`), immediate messages at the next
+hop, in the order they arrived. Every bad packet is answered with ``/error s s`` (address,
+reason), counted, and changes nothing; the server thread never dies of its input. Queries
+(``/engine/list``, ``/engine/get``, ``/engine/status``) are answered to the sender, or to the
+configured reply port. ``python -m engine.osc --doc`` writes ``docs/osc.md`` from the registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import socket
+import sys
+import threading
+from typing import Any, Iterable, Sequence
+
+from pythonosc import osc_bundle, osc_message
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from engine.config import OscConfig
+from engine.controls import Arg, ControlRegistry
+from engine.errors import ControlError
+
+MAX_DATAGRAM = 65536  # bytes; the largest UDP payload
+POLL_SECONDS = 0.1  # the receive timeout, so that stop() returns within this time
+ERROR_ADDRESS = "/error"
+
+
+class MalformedPacket(ValueError):
+    """A datagram that is not an OSC message or bundle."""
+
+
+def parse_packet(data: bytes) -> list[tuple[float | None, str, list]]:
+    """Parse one datagram into its messages, in order, with their bundle time.
+
+    Parameters
+    ----------
+    data : bytes
+        One UDP datagram.
+
+    Returns
+    -------
+    list of (time, address, args)
+        ``time`` is the enclosing bundle's timetag in Unix seconds, or None for a bare message or
+        an "immediately" bundle. Nested bundles are flattened depth first, keeping order.
+
+    Raises
+    ------
+    MalformedPacket
+        The datagram is empty, truncated, or neither a message nor a bundle.
+    """
+    out: list[tuple[float | None, str, list]] = []
+    try:
+        if osc_bundle.OscBundle.dgram_is_bundle(data):
+            _flatten(osc_bundle.OscBundle(data), None, out)
+        elif osc_message.OscMessage.dgram_is_message(data):
+            message = osc_message.OscMessage(data)
+            out.append((None, message.address, list(message.params)))
+        else:
+            raise MalformedPacket("not an OSC message or bundle (it must start with / or "
+                                  "#bundle)")
+    except MalformedPacket:
+        raise
+    except Exception as exc:  # python-osc raises ParseError, IndexError, struct.error, ...
+        raise MalformedPacket(f"malformed OSC packet: {exc}") from None
+    return out
+
+
+def _flatten(bundle: osc_bundle.OscBundle, outer: float | None,
+             out: list[tuple[float | None, str, list]]) -> None:
+    stamp = bundle.timestamp
+    time = outer if stamp == 0 else float(stamp)  # 0 is python-osc's "immediately"
+    count = 0
+    for content in bundle:
+        count += 1
+        if isinstance(content, osc_bundle.OscBundle):
+            _flatten(content, time, out)
+        else:
+            out.append((time, content.address, list(content.params)))
+    if count != _declared_elements(bundle.dgram):
+        raise MalformedPacket("bundle elements do not match their declared sizes, or one is "
+                              "neither a message nor a bundle")
+
+
+def _declared_elements(dgram: bytes) -> int:
+    """Number of size-prefixed elements in a bundle datagram; -1 when the sizes do not tile it
+    exactly (python-osc accepts a truncated last element and skips unknown ones)."""
+    index, count = 16, 0
+    while index + 4 <= len(dgram):
+        size = int.from_bytes(dgram[index:index + 4], "big", signed=True)
+        if size < 0 or size % 4:
+            return -1
+        index += 4 + size
+        count += 1
+    return count if index == len(dgram) else -1
+
+
+def encode_message(address: str, args: Iterable[Any]) -> bytes:
+    """One OSC message as bytes; numbers as int32 or float32, booleans as ints, None as ``""``."""
+    builder = OscMessageBuilder(address=address)
+    for value in args:
+        if isinstance(value, bool):
+            builder.add_arg(int(value), "i")
+        elif isinstance(value, int) or (hasattr(value, "dtype") and value.dtype.kind in "iu"):
+            number = int(value)
+            if -2**31 <= number < 2**31:
+                builder.add_arg(number, "i")
+            else:
+                builder.add_arg(float(number), "f")
+        elif isinstance(value, float) or hasattr(value, "dtype"):
+            builder.add_arg(float(value), "f")
+        elif value is None:
+            builder.add_arg("", "s")
+        else:
+            builder.add_arg(str(value), "s")
+    return builder.build().dgram
+
+
+class OscServer:
+    """Receives OSC over UDP in its own thread and plays it into an engine.
+
+    Parameters
+    ----------
+    engine : Engine
+        Receives every message through :meth:`Engine.post`; its ``status()`` gains the server's
+        counters (``osc_messages``, ``osc_malformed``, ``osc_refused``, ``osc_replies``,
+        ``osc_errors_answered``).
+    config : OscConfig
+        Host, port (0 picks a free one), reply port and allow-list.
+
+    Attributes
+    ----------
+    address : tuple of (str, int)
+        Where the server listens, once :meth:`start` has bound it.
+    """
+
+    def __init__(self, engine: Any, config: OscConfig | None = None) -> None:
+        self.engine = engine
+        self.config = config or OscConfig()
+        self.allowed = self.config.allowed
+        self.counters = {"osc_messages": 0, "osc_malformed": 0, "osc_refused": 0,
+                         "osc_replies": 0, "osc_errors_answered": 0, "osc_internal_errors": 0}
+        self.reply_ports: dict[str, int] = {}  # client IP -> port asked for by /osc/reply_port
+        self._sender: tuple[str, int] | None = None
+        self._socket: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        engine.extra_status.append(lambda: dict(self.counters))
+        if "/osc/reply_port" not in engine.registry:
+            engine.add_control(
+                "/osc/reply_port", (Arg("port", "i", 0, 65535),),
+                "replies to this client's host go to this UDP port (0: back to the port each "
+                "message came from); answers /osc/reply_port i", self._set_reply_port,
+                group="engine", query=True)
+
+    # ------------------------------------------------------------------------ lifecycle
+    def start(self) -> "OscServer":
+        """Bind the socket and start the receiving thread; returns self."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        try:
+            sock.bind((self.config.host, self.config.port))
+        except OSError as exc:
+            sock.close()
+            raise ControlError(f"osc: cannot listen on {self.config.host}:{self.config.port} "
+                               f"({exc.strerror or exc})") from None
+        sock.settimeout(POLL_SECONDS)
+        self._socket = sock
+        self.address = sock.getsockname()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._serve, name="caminos-osc", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread and close the socket (returns within about 0.1 s)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    def __enter__(self) -> "OscServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The UDP port bound."""
+        return self.address[1]
+
+    # ---------------------------------------------------------------------- receiving
+    def _serve(self) -> None:
+        sock = self._socket
+        while not self._stop.is_set():
+            try:
+                data, sender = sock.recvfrom(MAX_DATAGRAM)
+            except socket.timeout:
+                continue
+            except OSError:  # an ICMP "port unreachable" from an earlier reply, or closing
+                continue
+            try:
+                for reply, target in self.handle(data, sender):
+                    self._send(reply, target)
+            except Exception:  # never let one datagram stop the server
+                self.counters["osc_internal_errors"] += 1
+
+    def _send(self, data: bytes, target: tuple[str, int]) -> None:
+        try:
+            self._socket.sendto(data, target)
+            self.counters["osc_replies"] += 1
+        except OSError:
+            pass
+
+    def handle(self, data: bytes, sender: tuple[str, int]) -> list[tuple[bytes, tuple[str, int]]]:
+        """Play one datagram into the engine; return the replies to send.
+
+        Parameters
+        ----------
+        data : bytes
+            The datagram.
+        sender : (host, port)
+            Where it came from.
+
+        Returns
+        -------
+        list of (bytes, (host, port))
+            Encoded replies (answers to queries, ``/error`` for each bad message) and where they go.
+        """
+        if self.allowed and sender[0] not in self.allowed:
+            self.counters["osc_refused"] += 1
+            return []
+        target = self.reply_target(sender)
+        try:
+            messages = parse_packet(data)
+        except MalformedPacket as exc:
+            self.counters["osc_malformed"] += 1
+            self.engine._count_error(f"osc: {exc}")
+            return [self._error("", str(exc), target)]
+        replies = []
+        for time, address, args in messages:
+            self.counters["osc_messages"] += 1
+            hop = -1 if time is None else self.engine.hop_for_time(time)
+            self._sender = sender
+            try:
+                answer = self.engine.post(address, *args, hop=hop)
+            except ControlError as exc:
+                replies.append(self._error(address, str(exc), target))
+                continue
+            except Exception as exc:  # a query's own failure
+                self.engine._count_error(f"{address}: {exc}")
+                replies.append(self._error(address, f"{address}: {exc}", target))
+                continue
+            finally:
+                self._sender = None
+            if answer is not None:
+                if isinstance(answer, tuple):  # a query answering one message under its address
+                    answer = [(address, *answer)]
+                target = self.reply_target(sender)  # /osc/reply_port may have changed it
+                replies.extend((encode_message(a[0], a[1:]), target) for a in answer)
+        return replies
+
+    def reply_target(self, sender: tuple[str, int]) -> tuple[str, int]:
+        """Where replies to ``sender`` go: a port the client asked for, the configured reply
+        port, or back to the sending port."""
+        port = self.reply_ports.get(sender[0]) or self.config.reply_port or sender[1]
+        return sender[0], port
+
+    def _error(self, address: str, reason: str, target: tuple[str, int]) -> tuple[bytes, tuple]:
+        self.counters["osc_errors_answered"] += 1
+        return encode_message(ERROR_ADDRESS, (address, reason)), target
+
+    def _set_reply_port(self, port: int) -> list[tuple]:
+        if self._sender is None:
+            raise ControlError("/osc/reply_port: only an OSC client can ask for a reply port")
+        if port:
+            self.reply_ports[self._sender[0]] = port
+        else:
+            self.reply_ports.pop(self._sender[0], None)
+        return [("/osc/reply_port", port)]
+
+
+# ------------------------------------------------------------------------- queries
+def register_queries(engine: Any) -> None:
+    """Register ``/engine/list``, ``/engine/get`` and ``/engine/status`` on ``engine``.
+
+    Each is a query: answered at once, where it was received, with a list of reply messages
+    ``(address, *args)``.
+    """
+    registry = engine.registry
+
+    def list_controls() -> list[tuple]:
+        rows = [("/engine/list", c.address, c.type_tags.replace("…", "..."),
+                 c.signature().replace("…", "..."), c.doc) for c in registry]
+        return rows + [("/engine/list/done", len(rows))]
+
+    def get(address: str) -> list[tuple]:
+        return [("/engine/get", address, *engine.get(address))]
+
+    def status() -> list[tuple]:
+        flat: list[Any] = []
+        for key, value in engine.status().items():
+            if isinstance(value, float) and not math.isfinite(value):
+                value = str(value)
+            flat.extend((key, value))
+        return [("/engine/status", *flat)]
+
+    add = engine.add_control
+    add("/engine/list", (), "answers one /engine/list s s s s (address, type tags, arguments with "
+        "ranges and units, description) per address, then /engine/list/done i (count)",
+        list_controls, group="engine", query=True)
+    add("/engine/get", (Arg("address", "s"),), "answers /engine/get s ... (address, current "
+        "value); /error when the address has no value", get, group="engine", query=True)
+    add("/engine/status", (), "answers /engine/status with key, value pairs: hop, cpu_load, "
+        "xruns, latency_ms, model, sample_rate, error counts ...", status, group="engine",
+        query=True)
+
+
+# --------------------------------------------------------------------- documentation
+DOC_HEADER = """\
+# OSC address space
+
+Generated from the engine's control registry by `python -m engine.osc --doc > docs/osc.md`;
+`tests/test_osc_docs.py` fails when this file is out of date. Every address below is also a line
+of a score (`engine/score.py`) and answers `/engine/list`.
+
+- The server listens on UDP `[osc] host:port` of `config.toml` (127.0.0.1:9000 by default) and,
+  when `[osc] allow` lists addresses, accepts only those clients.
+- Messages apply at the next hop (5.3 ms at 48 kHz / 256); a timetagged bundle applies at the hop
+  its time names, messages within it in order. Changes are smoothed (`engine.smoothing_ms`).
+- Replies go back to the port the message came from, or to `[osc] reply_port`, or to the port a
+  client asks for with `/osc/reply_port i`.
+- A bad message (unknown address, wrong number or types of arguments, NaN, out of range, a
+  malformed packet) changes nothing and is answered with `/error s s`: the address (empty for an
+  unreadable packet) and the reason. Errors are counted in `/engine/status` (`control_errors`,
+  `osc_malformed`).
+- Types: `f` float (an integer is accepted), `i` integer (Pd's floats with integral values are
+  accepted), `s` string; `...` after the last type: one or more of it.
+"""
+
+
+def registry_markdown(registry: ControlRegistry) -> str:
+    """The registry as Markdown: one table per group, one row per address."""
+    lines = [DOC_HEADER]
+    group = None
+    for control in registry:
+        if control.group != group:
+            group = control.group
+            lines += ["", f"## {group or 'other'}", "",
+                      "| address | types | arguments | what it does |", "|---|---|---|---|"]
+        kind = " (query)" if control.query else ""
+        tags = control.type_tags.replace("…", "...") or "-"
+        args = control.signature().replace("…", "...").replace("|", "\\|")
+        doc = control.doc.replace("|", "\\|")
+        lines.append(f"| `{control.address}` | `{tags}` | {args} | {doc}{kind} |")
+    return "\n".join(lines) + "\n"
+
+
+def documented_engine(config: Any = None) -> Any:
+    """An engine with every control registered (navigation, scores, queries, OSC), for the
+    documentation and the Max patch check."""
+    from engine.config import load_config
+    from engine.engine import Engine
+    from engine.surface import attach
+
+    config = config or load_config()
+    engine = Engine(config)
+    attach(engine)
+    OscServer(engine, config.osc)
+    return engine
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m engine.osc --doc``: print docs/osc.md."""
+    parser = argparse.ArgumentParser(prog="python -m engine.osc",
+                                     description="The OSC address space of caminos.")
+    parser.add_argument("--doc", action="store_true", help="print docs/osc.md (Markdown)")
+    args = parser.parse_args(argv)
+    if args.doc:
+        sys.stdout.write(registry_markdown(documented_engine().registry))
+        return 0
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

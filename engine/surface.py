@@ -1,0 +1,47 @@
+"""Every control beyond the engine's core, attached in one call: navigation, scenes, scores, queries.
+
+Sits between :class:`engine.engine.Engine` and its players (the OSC server, ``caminos play``,
+``caminos render --score``): whatever plays an engine attaches the same controls, so a score
+recorded live replays offline and ``docs/osc.md`` lists what a performer can send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.navigation import Navigator
+from engine.osc import register_queries
+from engine.scenes import SceneBank
+from engine.score import ScoreRecorder
+
+
+@dataclass(frozen=True)
+class Surface:
+    """What :func:`attach` added to an engine."""
+
+    navigator: Navigator
+    scenes: SceneBank
+    recorder: ScoreRecorder
+
+
+def attach(engine: Any, patches: str | Path | None = None,
+           recordings: str | Path | None = None) -> Surface:
+    """Register landmarks, paths, the 2-D map, scenes, recording and the queries on ``engine``.
+
+    Parameters
+    ----------
+    engine : Engine
+        A freshly built engine.
+    patches : path, optional
+        Folder holding ``paths/`` and ``scenes/``; default the project's ``patches/``.
+    recordings : path, optional
+        Where ``/engine/record`` writes; default the project's ``recordings/``.
+    """
+    folder = Path(patches) if patches is not None else None
+    navigator = Navigator(engine, folder / "paths" if folder else None)
+    scenes = SceneBank(engine, folder / "scenes" if folder else None)
+    recorder = ScoreRecorder(engine, recordings)
+    register_queries(engine)
+    return Surface(navigator, scenes, recorder)

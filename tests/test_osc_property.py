@@ -1,0 +1,99 @@
+"""Property tests: random and malformed packets never escape, never change the sound's finiteness,
+and every bad one is answered."""
+
+from __future__ import annotations
+
+import struct
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pythonosc.osc_message import OscMessage
+
+from engine.config import OscConfig, load_config
+from engine.engine import Engine
+from engine.osc import OscServer, encode_message
+from engine.surface import attach
+
+SENDER = ("127.0.0.1", 40000)
+
+
+@pytest.fixture(scope="module")
+def rendering(tmp_path_factory):
+    """An engine ticking in a thread, and a server (not bound: packets go to handle())."""
+    engine = Engine(load_config())
+    attach(engine, patches=tmp_path_factory.mktemp("patches"),
+           recordings=tmp_path_factory.mktemp("recordings"))
+    server = OscServer(engine, OscConfig(port=0))
+    stop = threading.Event()
+    finite = []
+
+    def render():
+        while not stop.is_set():
+            finite.append(bool(np.isfinite(engine.tick()).all()))
+
+    thread = threading.Thread(target=render)
+    thread.start()
+    yield engine, server, finite
+    stop.set()
+    thread.join()
+    assert all(finite)
+
+
+ADDRESSES = st.sampled_from(["/latent/axis", "/latent/z", "/latent/xy", "/latent/follow",
+                             "/out/gain", "/path/speed", "/path/interp", "/scene/store",
+                             "/phase/iterations", "/nowhere", "/latent", "/", "//x"])
+VALUES = st.one_of(st.integers(-2**31, 2**31 - 1), st.floats(width=32),
+                   st.text(max_size=12), st.booleans())
+MESSAGES = st.tuples(ADDRESSES, st.lists(VALUES, max_size=20))
+
+
+def _errors(replies):
+    return sum(OscMessage(data).address == "/error" for data, _ in replies)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=200))
+def test_random_bytes_are_answered_never_raised(rendering, data):
+    engine, server, _ = rendering
+    before = engine.counters["control_errors"]
+    replies = server.handle(data, SENDER)  # raises nothing, by the property
+    errors = _errors(replies)
+    assert engine.counters["control_errors"] - before == errors
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(messages=st.lists(MESSAGES, min_size=1, max_size=5), timed=st.booleans(),
+       cut=st.integers(0, 64))
+def test_random_messages_and_bundles_are_answered_or_applied(rendering, messages, timed, cut):
+    engine, server, _ = rendering
+    from pythonosc.osc_bundle_builder import OscBundleBuilder
+    from pythonosc.osc_message_builder import OscMessageBuilder
+    packets = []
+    for address, args in messages:
+        try:
+            packets.append(encode_message(address, args))
+        except Exception:
+            continue
+    if not packets:
+        return
+    if timed:
+        builder = OscBundleBuilder(0)
+        for p in packets:
+            builder.add_content(OscMessage(p))
+        packets = [builder.build().dgram]
+    if cut:  # truncate the last packet: malformed on purpose
+        packets[-1] = packets[-1][:max(len(packets[-1]) - cut, 0)]
+    for data in packets:
+        before = engine.counters["control_errors"]
+        replies = server.handle(data, SENDER)
+        assert engine.counters["control_errors"] - before == _errors(replies)
+
+
+def test_the_engine_kept_rendering(rendering):
+    engine, server, finite = rendering
+    assert len(finite) > 0 and all(finite)
+    assert server.counters["osc_internal_errors"] == 0
+    assert engine.status()["nonfinite_out"] == 0
