@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from models.commands import register  # train, encode, reconstruct, morph, map
     register(commands)
+    from models.voice.commands import register as register_voice; register_voice(commands)
 
     render = commands.add_parser(
         "render", help="render a sound file through phase recovery into a new file",

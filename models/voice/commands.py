@@ -95,3 +95,90 @@ def add_train_voice(kinds: argparse._SubParsersAction) -> None:
     voice.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_config_options(voice)
     voice.set_defaults(handler=train_voice_command)
+
+
+def _render(args: argparse.Namespace, request) -> int:
+    """Make a stream, apply the command's controls, post the request, render, write."""
+    from models.commands import _check_output, synthesize
+    from models.voice.stream import VoiceStream, render_offline
+    config = _config(args)
+    out = _check_output(args.output)
+    started = time.perf_counter()
+    stream = VoiceStream(config, checkpoint=args.voice_model, seed=args.seed)
+    try:
+        for name in ("vibrato", "jitter", "breathiness", "formant", "word_length"):
+            value = getattr(args, name, None)
+            if value is not None:
+                stream.set(name, value)
+        if getattr(args, "mix", None):
+            stream.set("mix", args.mix)
+        request(stream)
+        frames = render_offline(stream, max_seconds=getattr(args, "seconds", None) or 600.0)
+    finally:
+        stream.close()
+    if not len(frames):
+        raise CaminosError("the voice produced no sound")
+    n_samples = len(frames) * config.stft.hop
+    peak = synthesize(frames, out, config, args.phase or config.phase.method, n_samples)
+    seconds = n_samples / config.audio.sample_rate
+    wall = time.perf_counter() - started
+    print(f"{out}: {seconds:.2f} s of voice ({config.voice.engine}, {config.voice.language}), "
+          f"peak {peak:.1f} dBFS, rendered in {wall:.2f} s ({seconds / wall:.1f}x real time)")
+    return 0
+
+
+def say_command(args: argparse.Namespace) -> int:
+    """``caminos say TEXT -o OUT``."""
+    return _render(args, lambda stream: stream.say(args.text))
+
+
+def babble_command(args: argparse.Namespace) -> int:
+    """``caminos babble --seconds S -o OUT``: asemic words until the duration is filled."""
+    from models.voice.errors import VoiceError
+    if not (args.seconds > 0 and args.seconds <= 600):
+        raise VoiceError(f"--seconds must lie in (0, 600], got {args.seconds}")
+    # About 3 words per second at rate 1; ask for more than enough and cut at the duration.
+    words = min(10000, int(args.seconds * 4 * max(args.rate or 1.0, 1.0)) + 4)
+    return _render(args, lambda stream: stream.babble(words))
+
+
+def _add_voice_options(parser: argparse.ArgumentParser) -> None:
+    from models.commands import _add_config_options
+    parser.add_argument("-o", "--output", metavar="OUT", required=True, help="sound file to write")
+    parser.add_argument("--language", help="es, en, fr, de, it, pt, ca or nl (default: voice.language)")
+    parser.add_argument("--engine", choices=("neural", "espeak"), help="default: voice.engine")
+    parser.add_argument("--pitch", type=float, help="semitones relative to 110 Hz (default 0)")
+    parser.add_argument("--range", type=float, help="intonation range in semitones (default 4)")
+    parser.add_argument("--rate", type=float, help="speaking rate, 1 the model's own")
+    parser.add_argument("--style", type=int, help="0 default, 1-7 male, 8-11 female")
+    parser.add_argument("--vibrato", type=float, help="vibrato depth in semitones")
+    parser.add_argument("--jitter", type=float, help="random pitch wander in semitones")
+    parser.add_argument("--breathiness", type=float, help="0 .. 1")
+    parser.add_argument("--formant", type=float, help="formant shift in semitones")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--phase", metavar="METHOD", help="phase recovery (default: phase.method)")
+    parser.add_argument("--voice-model", metavar="CHECKPOINT",
+                        help="voice checkpoint (default: voice.checkpoint)")
+    _add_config_options(parser)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``say`` and ``babble`` to ``caminos``'s subcommands."""
+    say = subparsers.add_parser("say", help="speak a text into a sound file",
+                                description="Speak TEXT with the voice (neural or espeak engine) "
+                                            "and write it through phase recovery.")
+    say.add_argument("text", metavar="TEXT")
+    _add_voice_options(say)
+    say.set_defaults(handler=say_command)
+
+    babble = subparsers.add_parser("babble", help="babble asemic words into a sound file",
+                                   description="Invented words with the sound of a language (or "
+                                               "a mix), written through phase recovery.")
+    babble.add_argument("--seconds", type=float, required=True, help="duration in seconds")
+    babble.add_argument("--temperature", type=float, help="0.05 .. 5 (default 1)")
+    babble.add_argument("--likeness", type=float,
+                        help="0 phoneme noise .. 0.9 phonotactics .. 1 real words (default 0.8)")
+    babble.add_argument("--word-length", dest="word_length", type=float, help="0.25 .. 4")
+    babble.add_argument("--mix", help="language weights, e.g. 'es:1,fr:0.5' (overrides --language)")
+    _add_voice_options(babble)
+    babble.set_defaults(handler=babble_command)
