@@ -13,7 +13,7 @@ TORCH_VERSION=2.13.0
 # Debian packages caminos needs: none at run time so far (soundfile's wheel carries libsndfile,
 # soxr's its own library; libportaudio2 will come with live audio). python3-venv is added below
 # when the interpreter cannot make virtual environments without it.
-APT_PACKAGES=()
+APT_PACKAGES=(espeak-ng libespeak-ng1)  # the voice: phonemizer program and teacher library
 
 with_tests=0
 for arg in "$@"; do
