@@ -133,6 +133,9 @@ class OscServer:
     config : OscConfig
         Host, port (0 picks a free one), reply port and allow-list.
 
+    A server given an engine without the queries first attaches :func:`engine.surface.attach`
+    (navigation, scenes, recording, queries), so every address of ``docs/osc.md`` answers.
+
     Attributes
     ----------
     address : tuple of (str, int)
@@ -151,6 +154,9 @@ class OscServer:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         engine.extra_status.append(lambda: dict(self.counters))
+        if "/engine/list" not in engine.registry:  # a bare engine: every documented address
+            from engine.surface import attach
+            attach(engine)
         if "/osc/reply_port" not in engine.registry:
             engine.add_control(
                 "/osc/reply_port", (Arg("port", "i", 0, 65535),),
