@@ -159,6 +159,7 @@ class Engine:
         self.registry = ControlRegistry()
         self.recorders: list[Callable[[int, str, tuple], None]] = []
         self.hop_hooks: list[Callable[[int], None]] = []
+        self.output_hooks: list[Callable[[int, np.ndarray], None]] = []  # (hop, block): recording
         self.clock_origin: float | None = None  # wall time (time.time()) at which hop 0 sounds
         self.hop_index = 0
         self.counters = {"bad_model_frames": 0, "bad_source_frames": 0, "control_errors": 0,
@@ -382,6 +383,8 @@ class Engine:
             block[:, c] = self._mono
         self.dc.process(block, block)
         self.limiter.process(block, block)
+        for hook in self.output_hooks:  # score recording copies the block; nothing slow here
+            hook(hop_index, block)
 
         self._times[hop_index % TIMING_WINDOW] = time.perf_counter() - started
         self.hop_index = hop_index + 1
