@@ -18,6 +18,7 @@ from models.voice.errors import VoiceError
 
 MAX_ORDER = 4
 DISCOUNT = 0.75  # absolute discount; the usual value for type counts
+FOREIGN = 1e-6  # share of the order-0 distribution over phonemes the language never uses
 FLOOR = 1e-3  # share of the order-0 distribution spread over the language's whole inventory
 
 
@@ -77,7 +78,8 @@ class NgramModel:
         unigram = np.zeros(size)
         unigram[ids] = counts
         self.inventory = unigram > 0
-        self._base = (1.0 - FLOOR) * unigram / unigram.sum() + FLOOR * self.inventory / self.inventory.sum()
+        base = (1.0 - FLOOR) * unigram / unigram.sum() + FLOOR * self.inventory / self.inventory.sum()
+        self._base = (1.0 - FOREIGN) * base + FOREIGN / size  # no symbol impossible: finite scores
 
     @property
     def unigram(self) -> np.ndarray:
