@@ -1,0 +1,260 @@
+"""Latent navigation: interpolation, the path player, gesture recording, the 2-D map, scenes and
+their files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.config import load_config
+from engine.engine import Engine
+from engine.errors import ControlError
+from engine.navigation import LatentPath
+from engine.surface import attach
+
+DEMO = Path(__file__).resolve().parent.parent / "patches" / "demo" / "demo.wav"
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory):
+    engine = Engine(load_config())
+    folder = tmp_path_factory.mktemp("patches")
+    surface = attach(engine, patches=folder, recordings=tmp_path_factory.mktemp("rec"))
+    return engine, surface, folder
+
+
+def run(engine: Engine, hops: int = 1) -> None:
+    for _ in range(hops):
+        engine.tick()
+
+
+def std_point(engine: Engine, *values: float) -> np.ndarray:
+    point = np.zeros(engine.dims)
+    point[:len(values)] = values
+    return point * engine.mixer.std
+
+
+# ---------------------------------------------------------------------------- interpolation
+@pytest.fixture
+def square():
+    points = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+    return LatentPath("sq", points, np.array([0.0, 1.0, 2.0, 3.0]))
+
+
+@pytest.mark.parametrize("interp", ["linear", "cubic", "spherical"])
+def test_every_interpolation_passes_through_its_points(square, interp):
+    out = np.zeros(2)
+    for point, t in zip(square.points, square.times):
+        np.testing.assert_allclose(square.evaluate(t, interp, out), point, atol=1e-12)
+    np.testing.assert_allclose(square.evaluate(99.0, interp, out), square.points[-1])
+
+
+def test_linear_midpoint_and_spherical_keeps_the_radius(square):
+    out = np.zeros(2)
+    np.testing.assert_allclose(square.evaluate(0.5, "linear", out), [0.5, 0.5])
+    np.testing.assert_allclose(square.evaluate(0.5, "spherical", out),
+                               [np.sqrt(0.5), np.sqrt(0.5)])
+    for t in np.linspace(0, 3, 31):
+        assert np.linalg.norm(square.evaluate(t, "spherical", out)) == pytest.approx(1.0)
+
+
+def test_cubic_is_smooth_where_linear_has_a_corner(square):
+    out = np.zeros(2)
+    eps = 1e-4
+
+    def slope(t, interp):
+        a = square.evaluate(t - eps, interp, out).copy()
+        b = square.evaluate(t + eps, interp, out).copy()
+        return b - a
+
+    before = slope(1.0 - 2 * eps, "cubic")
+    after = slope(1.0 + 2 * eps, "cubic")
+    np.testing.assert_allclose(before, after, atol=1e-6)
+    assert np.abs(slope(1.0 - 2 * eps, "linear") - slope(1.0 + 2 * eps, "linear")).max() > 1e-4
+
+
+# ------------------------------------------------------------------------------- the player
+def test_path_plays_at_its_speed_and_holds_its_end(rig):
+    engine, surface, _ = rig
+    nav = surface.navigator
+    for address, *args in [("/path/new", "line"), ("/path/step", 1.0),
+                           ("/path/point", "line", 0.0), ("/path/point", "line", 2.0),
+                           ("/path/interp", "linear"), ("/path/loop", 0), ("/path/speed", 1.0),
+                           ("/path/play", "line")]:
+        engine.post(address, *args)
+    run(engine)
+    hops_half = round(0.5 * engine.sample_rate / engine.hop)
+    run(engine, hops_half)
+    assert nav.time == pytest.approx((hops_half + 1) * engine.hop / engine.sample_rate)
+    assert engine.mixer.path_active and nav.playing
+    run(engine, 3 * hops_half)
+    assert not nav.playing and nav.time == 1.0  # held at the end
+    np.testing.assert_allclose(nav._target, std_point(engine, 2.0))
+    engine.post("/path/stop")
+    run(engine)
+    assert not engine.mixer.path_active
+
+
+def test_negative_speed_loop_pingpong_and_scrub(rig):
+    engine, surface, _ = rig
+    nav = surface.navigator
+    hop_s = engine.hop / engine.sample_rate
+    for address, *args in [("/path/new", "pp"), ("/path/step", 10 * hop_s),
+                           ("/path/point", "pp", 0.0), ("/path/point", "pp", 1.0),
+                           ("/path/speed", -1.0), ("/path/loop", 1), ("/path/play", "pp")]:
+        engine.post(address, *args)
+    run(engine)
+    assert nav.time == pytest.approx(9 * hop_s)  # started at the end, went back one hop
+    run(engine, 12)
+    assert nav.time == pytest.approx(7 * hop_s)  # wrapped around
+    engine.post("/path/loop", 2)
+    engine.post("/path/speed", 4.0)
+    run(engine, 2)
+    assert nav.direction == -1.0 and nav.time == pytest.approx(5 * hop_s)  # bounced at the end
+    engine.post("/path/speed", 0.0)
+    engine.post("/path/pos", 0.25)
+    run(engine)
+    assert nav.time == pytest.approx(0.25 * 10 * hop_s)
+    assert engine.get("/path/pos") == (pytest.approx(0.25),)
+    np.testing.assert_allclose(nav._target, std_point(engine, 0.25))
+    engine.post("/path/stop")
+
+
+def test_play_of_unknown_path_is_counted_and_harmless(rig):
+    engine, _, _ = rig
+    before = engine.counters["control_errors"]
+    engine.post("/path/play", "nowhere")
+    run(engine)
+    assert engine.counters["control_errors"] == before + 1
+
+
+def test_recording_a_gesture_makes_a_path(rig):
+    engine, surface, _ = rig
+    nav = surface.navigator
+    engine.post("/path/stop")
+    engine.post("/path/record", "gesture")
+    for value in (0.5, 1.0, 1.0, 1.5):
+        engine.post("/latent/axis", 3, value)
+        run(engine, 2)
+    engine.post("/path/record/stop")
+    engine.post("/latent/axis", 3, 0.0)
+    run(engine)
+    path = nav.paths["gesture"]
+    np.testing.assert_allclose(path.points[:, 3] / engine.mixer.std[3], [0.5, 1.0, 1.5])
+    np.testing.assert_allclose(path.times / (engine.hop / engine.sample_rate), [0, 2, 6])
+
+
+# ------------------------------------------------------------------------------- the map
+def test_xy_on_the_axes_and_on_a_landmark_plane(rig):
+    engine, surface, _ = rig
+    nav = surface.navigator
+    engine.post("/latent/plane", "", "", "")
+    engine.post("/latent/xy", 1.0, 0.25)
+    run(engine)
+    np.testing.assert_allclose(nav._target, std_point(engine, 2.0, -1.0))
+    np.testing.assert_allclose(engine.mixer.path_position, nav._target)  # jumped from silence
+    for name, values in (("o", (0.0, 0.0, 1.0)), ("x", (2.0, 0.0, 1.0)), ("y", (0.0, 2.0, 1.0))):
+        engine.post("/landmark/point", name, *values)
+    engine.post("/latent/plane", "o", "x", "y")
+    engine.post("/latent/xy", 0.5, 0.25)
+    run(engine)
+    np.testing.assert_allclose(nav._target, std_point(engine, 1.0, 0.5, 1.0))
+    engine.post("/path/stop")
+    run(engine)
+
+
+def test_landmarks_from_a_sound_file_and_live(rig):
+    engine, surface, _ = rig
+    engine.post("/landmark/add", "demo", str(DEMO))
+    engine.post("/landmark/add", "now", "live")
+    z_last_hop = engine._z64.copy()  # a live landmark is the z of the hop before it applies
+    run(engine)
+    demo = surface.navigator.landmarks["demo"]
+    assert demo.points.shape[1] == engine.dims and len(demo.points) > 100
+    assert np.isfinite(demo.points).all()
+    np.testing.assert_array_equal(surface.navigator.landmarks["now"].points[0], z_last_hop)
+    with pytest.raises(ControlError, match="/landmark/add"):
+        engine.post("/landmark/add", "x", "/no/such/file.wav")
+
+
+# ------------------------------------------------------------------------------- scenes
+def test_scene_recall_crossfades_numeric_controls_and_switches_others(rig):
+    engine, _, _ = rig
+    engine.post("/latent/follow", 0.2)
+    engine.post("/path/interp", "linear")
+    engine.post("/scene/store", 7)
+    run(engine)
+    engine.post("/latent/follow", 1.0)
+    engine.post("/path/interp", "spherical")
+    run(engine)
+    hops = 10
+    engine.post("/scene/recall", 7, hops * engine.hop / engine.sample_rate)
+    run(engine)
+    assert engine.get("/path/interp") == ("linear",)
+    assert engine.get("/latent/follow")[0] == pytest.approx(1.0 - 0.8 / hops)
+    run(engine, 4)
+    assert engine.get("/latent/follow")[0] == pytest.approx(1.0 - 0.8 * 5 / hops)
+    run(engine, 10)
+    assert engine.get("/latent/follow") == (pytest.approx(0.2),)
+    before = engine.counters["control_errors"]
+    engine.post("/scene/recall", 99, 1.0)
+    run(engine)
+    assert engine.counters["control_errors"] == before + 1  # empty scene: counted, nothing else
+
+
+# ------------------------------------------------------------------------------- files
+def test_path_scene_and_landmark_files_round_trip(rig):
+    engine, surface, folder = rig
+    for address, *args in [("/path/new", "saved"), ("/path/step", 0.5),
+                           ("/path/point", "saved", 1.0, -1.0), ("/path/point", "saved", 0.5),
+                           ("/landmark/point", "lm", 0.25, 0.75), ("/scene/store", 3)]:
+        engine.post(address, *args)
+    run(engine)
+    assert engine.post("/path/save", "saved")[0][1].endswith("saved.json")
+    engine.post("/landmark/save", "lm")
+    engine.post("/scene/save", 3, "three")
+    data = json.loads((folder / "paths" / "saved.json").read_text())
+    assert data["points_std"][0][:2] == [1.0, -1.0] and data["times_s"] == [0.0, 0.5]
+    original = surface.navigator.paths["saved"]
+    engine.post("/path/new", "saved")
+    engine.post("/path/load", "saved")
+    engine.post("/landmark/load", "lm")
+    engine.post("/scene/load", 4, "three")
+    run(engine)
+    loaded = surface.navigator.paths["saved"]
+    np.testing.assert_allclose(loaded.points, original.points, atol=1e-6)
+    np.testing.assert_array_equal(loaded.times, original.times)
+    assert surface.scenes.slots[4] == surface.scenes.slots[3]
+
+
+def test_a_broken_file_is_reported_with_its_line_and_disturbs_nothing(rig):
+    engine, surface, folder = rig
+    nav = surface.navigator
+    engine.post("/path/new", "keep")
+    engine.post("/path/point", "keep", 0.0)
+    engine.post("/path/point", "keep", 1.0)
+    engine.post("/path/loop", 1)
+    engine.post("/path/speed", 1.0)
+    engine.post("/path/play", "keep")
+    run(engine, 3)
+    (folder / "paths").mkdir(exist_ok=True)
+    (folder / "paths" / "broken.json").write_text(
+        '{\n  "caminos": "path",\n  "points_std": [[1, 2],\n    [3, oops]]\n}\n')
+    with pytest.raises(ControlError, match=r"broken\.json:4:9: not valid JSON"):
+        engine.post("/path/load", "broken")
+    (folder / "scenes").mkdir(exist_ok=True)
+    (folder / "scenes" / "odd.json").write_text(
+        '{"caminos": "scene", "controls": {"/latent/follow": [7.0]}}')
+    with pytest.raises(ControlError, match=r"odd\.json: /latent/follow.*out of range"):
+        engine.post("/scene/load", 5, "odd")
+    with pytest.raises(ControlError, match="name"):
+        engine.post("/path/load", "../../etc/passwd")
+    time_before = nav.time
+    run(engine, 2)
+    assert nav.playing and nav.path.name == "keep" and nav.time > time_before
+    assert "broken" not in nav.paths and 5 not in surface.scenes.slots
+    engine.post("/path/stop")
+    run(engine)
