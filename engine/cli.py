@@ -12,7 +12,7 @@ import sys
 from typing import Any, Sequence
 
 from engine.config import Config, config_from_mapping, describe, load_config, parse_override
-from engine.errors import CaminosError
+from engine.errors import CaminosError, ParameterError
 
 EXIT_ERROR = 2  # the same status argparse uses for a bad command line
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -39,7 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
         "render", help="render a sound file through phase recovery into a new file",
         description="Take a sound file's STFT magnitudes, optionally stretch or freeze them, "
                     "recover a phase, resynthesise, DC-block and limit, and write a new file.")
-    render.add_argument("input", metavar="IN", help="sound file to read (wav, flac, ogg, aiff, mp3)")
+    render.add_argument("input", metavar="IN", nargs="?",
+                        help="sound file to read (wav, flac, ogg, aiff, mp3); not with --score")
+    render.add_argument("--score", metavar="SCORE", help="replay a score (control events with "
+                        "their hops, as /engine/record writes) through the engine instead")
+    render.add_argument("--seconds", metavar="S", type=float, help="with --score: length to "
+                        "render (default: to the score's end line)")
     render.add_argument("-o", "--output", metavar="OUT", required=True,
                         help="file to write; the extension picks the format (.wav, .flac, ...)")
     render.add_argument("--phase", metavar="METHOD",
@@ -57,6 +62,31 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_config_options(render)
     render.set_defaults(handler=_render)
+
+    play = commands.add_parser(
+        "play", help="play the engine live on an audio device",
+        description="Run the engine live: a DSP worker process computes hops ahead of a "
+                    "PortAudio stream; a status line shows CPU per hop, xruns, level and latency. "
+                    "The stream is restarted with backoff if the device fails. Ctrl-C stops.")
+    play.add_argument("--file", metavar="SOUND", help="sound file for the file player, playing "
+                      "from the start (default: engine.file)")
+    play.add_argument("--no-loop", action="store_true", help="play the file once")
+    play.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds")
+    play.add_argument("--installation", action="store_true",
+                      help="installation mode: log to engine.log_file, follow engine.start_time "
+                           "and stop_time, never give up on the device")
+    play.add_argument("--report", metavar="PATH", help="write a JSON report at the end")
+    play.add_argument("--record", metavar="PREFIX", help="write PREFIX.wav (the output) and "
+                      "PREFIX.events.json (every control event with its hop) at the end")
+    play.add_argument("--status-every", type=float, default=1.0, metavar="S",
+                      help="seconds between status lines (0: none)")
+    play.add_argument("--no-osc", action="store_true", help="do not start the OSC server")
+    _add_config_options(play)
+    play.set_defaults(handler=_play)
+
+    devices = commands.add_parser("devices", help="list audio devices",
+                                  description="List PortAudio's host APIs and devices.")
+    devices.set_defaults(handler=_devices)
 
     config = commands.add_parser("config", help="print the effective configuration",
                                  description="Print the configuration after the file and "
@@ -103,6 +133,12 @@ def _render(args: argparse.Namespace) -> int:
     from engine.render import render  # numba kernels compile on first import; config needs none
 
     config = load_with_overrides(args)
+    if (args.score is None) == (args.input is None):
+        raise ParameterError("caminos render: give a sound file IN or --score SCORE (one of them)")
+    if args.score is not None:
+        from engine.score import render_score_file
+        print(render_score_file(args.score, args.output, config, args.seconds))
+        return 0
     method = args.phase or config.phase.method
     extra: dict[str, Any] = {}
     if args.phase is not None:
@@ -118,6 +154,28 @@ def _render(args: argparse.Namespace) -> int:
                     stretch=args.stretch, freeze_at=args.freeze_at,
                     progress=False if args.no_progress else None)
     print(report.summary())
+    return 0
+
+
+def _play(args: argparse.Namespace) -> int:
+    from engine.play import play  # imports sounddevice, which needs PortAudio
+
+    extra: dict[str, Any] = {}
+    if args.file is not None:
+        extra["engine.file"] = ("--file", args.file)
+    if args.no_loop:
+        extra["engine.loop"] = ("--no-loop", False)
+    if args.installation:
+        extra["engine.installation"] = ("--installation", True)
+    config = load_with_overrides(args, extra)
+    return play(config, seconds=args.seconds, report_path=args.report, record=args.record,
+                status_every=args.status_every, osc=not args.no_osc)
+
+
+def _devices(args: argparse.Namespace) -> int:
+    from engine.audio import describe_devices
+
+    print(describe_devices())
     return 0
 
 

@@ -38,6 +38,9 @@ from engine.spectral import latency_samples
 from models.autoencoder import MAGNITUDE_FLOOR, FusedCodec
 from models.checkpoint import Checkpoint, load_checkpoint
 
+# A source's weight in the latent mix grows with its level up to this level of a sine (dBFS), so a
+# silent live input does not pull a playing file towards the latent of silence.
+FULL_WEIGHT_DBFS = -60.0
 TIMING_WINDOW = 4096  # hops of tick durations kept for the status percentiles (22 s at 5.3 ms)
 LIMITER_LOOKAHEAD_MS = 1.5
 
@@ -154,6 +157,8 @@ class Engine:
         self._gain_ramp = np.arange(1, self.hop + 1) / self.hop
         self._gain_line = np.zeros(self.hop)
         self._times = np.zeros(TIMING_WINDOW)
+        # Frame energy of a Hann-windowed sine at FULL_WEIGHT_DBFS: its three main bins.
+        self._full_weight_energy = 1.5 * (10 ** (FULL_WEIGHT_DBFS / 20) * stft.n_fft / 4) ** 2
 
         self.queue = ControlQueue()
         self.registry = ControlRegistry()
@@ -344,7 +349,8 @@ class Engine:
                     self._refs[i] = 0.0
                     self.counters["bad_source_frames"] += 1
                     continue
-                weights[i] = gain
+                energy = float(np.vdot(self._mags[i], self._mags[i]))
+                weights[i] = gain * min(1.0, math.sqrt(energy / self._full_weight_energy))
             else:
                 self._mags[i] = 0.0
                 self._refs[i] = 0.0
@@ -392,9 +398,15 @@ class Engine:
 
     def warm_up(self, hops: int = 8) -> None:
         """Run every kernel and the model once, then return to the start-up state (call before
-        a stream starts: the first FFT and model calls cost milliseconds)."""
-        for _ in range(hops):
-            self.tick()
+        a stream starts: the first FFT and model calls cost milliseconds). Control events
+        already posted wait for the first real hop; recorders see nothing of the warm-up."""
+        queue, recorders = self.queue, self.recorders
+        self.queue, self.recorders = ControlQueue(), []
+        try:
+            for _ in range(hops):
+                self.tick()
+        finally:
+            self.queue, self.recorders = queue, recorders
         self.reset()
 
     def reset(self) -> None:

@@ -1,0 +1,67 @@
+"""``caminos play``: start the live engine, report its latency, supervise it until stopped.
+
+Between the command line (:mod:`engine.cli`) and the live machinery (:mod:`engine.audio`): prints
+what a performer needs at start-up (devices, latency broken down, OSC port), a status line while
+playing, and a final report; in installation mode it logs to a rotating file instead and follows
+the daily schedule.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from engine.audio import LivePlayer, Schedule, installation_logger
+from engine.config import Config
+
+
+def play(config: Config, seconds: float | None = None, report_path: str | None = None,
+         record: str | None = None, status_every: float = 1.0, osc: bool = True) -> int:
+    """Play live until ``seconds`` pass or Ctrl-C; returns the exit status (0).
+
+    Raises
+    ------
+    AudioDeviceError
+        No PortAudio or no usable device (the message lists what was found).
+    CaminosError
+        The engine failed to start (bad checkpoint, unreadable file...).
+    """
+    installation = config.engine.installation
+    log = installation_logger(config) if installation else logging.getLogger("caminos.play")
+    if not installation:
+        log.addHandler(logging.StreamHandler(sys.stderr))
+        log.setLevel(logging.INFO)
+    schedule = (Schedule(config.engine.start_time, config.engine.stop_time)
+                if installation and config.engine.start_time else None)
+    player = LivePlayer(config, record=record, osc=osc, log=log)
+    say = log.info if installation else print
+    say(f"caminos play: {player.devices.description}; starting the engine...")
+    try:
+        player.start()
+    except BaseException:
+        player.stop()
+        raise
+    lat = player.latency_breakdown()
+    hop_ms = 1000.0 * config.stft.hop / config.audio.sample_rate
+    osc_port = int(player.dsp["osc_port"])
+    say(f"playing at {config.audio.sample_rate} Hz, hop {config.stft.hop} ({hop_ms:.2f} ms), "
+        f"phase {config.engine.phase_method} look-ahead {config.engine.lookahead}"
+        + (f", OSC on port {osc_port}" if osc_port else ", no OSC server"))
+    say(f"latency: input->output {lat['input_to_output_ms']:.1f} ms (device in "
+        f"{lat['device_in_ms']:.1f} + engine {lat['algorithmic_ms']:.1f} + buffer "
+        f"{lat['buffer_ms']:.1f} + device out {lat['device_out_ms']:.1f}); control->sound "
+        f"{lat['control_to_sound_ms']:.1f} ms")
+    try:
+        player.run(seconds, status_every=0.0 if installation else status_every,
+                   on_status=say, schedule=schedule)
+    except KeyboardInterrupt:
+        say("stopping")
+    finally:
+        report = player.stop()
+        if report_path:
+            Path(report_path).write_text(report.to_json())
+        say(f"played {report.seconds:.1f} s: {report.callbacks} callbacks, "
+            f"{report.xruns + report.underruns} xruns, {report.restarts} restarts, peak "
+            f"{report.peak_dbfs:.1f} dBFS")
+    return 0
