@@ -95,11 +95,16 @@ class AsemicGenerator:
     settings : BabbleSettings, optional
     seed : int
         Same seed and settings give the same words.
+    models : mapping of str to NgramModel, optional
+        Models to use instead of the ones counted over each whole lexicon (the benchmark
+        generates from one half of a lexicon and judges with the other).
     """
 
-    def __init__(self, settings: BabbleSettings | None = None, seed: int = 0) -> None:
+    def __init__(self, settings: BabbleSettings | None = None, seed: int = 0,
+                 models: Mapping[str, NgramModel] | None = None) -> None:
         self.settings = settings or BabbleSettings()
         self.rng = np.random.default_rng(seed)
+        self.models = dict(models or {})
 
     def update(self, **changes) -> None:
         """Change settings (``likeness=0.5``, ``languages={"es": 1}``...), validated."""
@@ -154,7 +159,7 @@ class AsemicGenerator:
             ranks = np.arange(1, len(words) + 1, dtype=np.float64)
             zipf = 1.0 / ranks
             return code, words[int(self.rng.choice(len(words), p=zipf / zipf.sum()))]
-        model = language_model(code)
+        model = self.models[code] if code in self.models else language_model(code)
         known = real_words(code)
         for _ in range(MAX_TRIES):
             candidate = self._draw(model)

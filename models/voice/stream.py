@@ -153,6 +153,7 @@ class VoiceStream:
         self._worker: threading.Thread | None = None
         self._closed = False
         self._busy = False
+        self._busy_generation = 0
         self.reset()
 
     def _warm_up(self) -> None:
@@ -259,8 +260,12 @@ class VoiceStream:
     @property
     def active(self) -> bool:
         """True while something is sounding or about to (queued requests, frames, a fade)."""
-        return bool(self._fade or self._jobs or self._busy
+        return bool(self._fade or self._pending()
                     or self._current_available(int(self.position)) is not None)
+
+    def _pending(self) -> bool:
+        """The worker has, or is working on, a request of the current generation."""
+        return bool(self._jobs) or (self._busy and self._busy_generation == self.generation)
 
     def close(self) -> None:
         """Stop the worker thread and wait for it (at most 2 s); the stream can no longer speak."""
@@ -325,7 +330,6 @@ class VoiceStream:
                 ring.release(written)
             out[:] = 0.0
             self._sounding = False
-            self.values.update(self.targets)  # silent: nothing to glide from
             return False
         if current != index:  # rows of an interrupted request: skip them
             self.position = float(current)
@@ -334,7 +338,7 @@ class VoiceStream:
         after = index + 1
         has_after = after < ring.written and ring.generation_of(after) == self.generation
         if fraction > 0.0 and not has_after:
-            if self._busy or self._jobs:  # the worker has not written the next row yet
+            if self._pending():  # the worker has not written the next row yet
                 out[:] = 0.0
                 return False
             fraction = 0.0
@@ -343,7 +347,10 @@ class VoiceStream:
             self._row += fraction * ring.row(after)
         else:
             self._row[:] = ring.row(index)
-        self._glide()
+        if self._sounding:
+            self._glide()
+        else:  # starting from silence: nothing to glide from
+            self.values.update(self.targets)
         if self.engine == "neural":
             self._render(out)
         else:
@@ -386,9 +393,12 @@ class VoiceStream:
                     self._wake.wait(0.5)
                 if self._closed:
                     return
+                # busy before the job leaves the queue, so `active` never sees a gap
+                self._busy_generation = self.generation
                 self._busy = True
                 try:
                     generation, kind, payload = self._jobs.popleft()
+                    self._busy_generation = generation
                 except IndexError:
                     self._busy = False
                     continue
@@ -407,7 +417,9 @@ class VoiceStream:
                     self.ring.changed.notify_all()
 
     def _phrases(self, kind: str, payload, wanted) -> Iterator[np.ndarray]:
-        if kind == "say":
+        if kind == "say" and self.engine == "espeak":
+            yield self._espeak_frames(payload, self.language, phonemes=False)
+        elif kind == "say":
             code = self.language
             for clause in phonemize(payload, code):
                 if not wanted():
@@ -440,14 +452,17 @@ class VoiceStream:
         return np.hstack([log_power, aperiodicity, contour[:, None]])
 
     def _espeak_phrase(self, words: list[tuple[str, tuple[str, ...]]]) -> np.ndarray:
+        text = "[[" + " ".join("".join(w) for _, w in words) + "]]"
+        return self._espeak_frames(text, words[0][0], phonemes=True)
+
+    def _espeak_frames(self, text: str, code: str, phonemes: bool) -> np.ndarray:
+        """espeak-ng's audio of ``text`` as magnitude frames; pitch, range, style set now."""
         import soxr
         from models.voice.teacher import VARIANTS, speak
-        code = words[0][0]
-        text = "[[" + " ".join("".join(w) for _, w in words) + "]]"
         pitch = int(min(max(50 + 2.0 * self.targets["pitch"], 0), 99))
         spread = int(min(max(12.5 * self.targets["range"], 0), 99))
         spoken = speak(text, code, pitch=pitch, pitch_range=spread,
-                       variant=VARIANTS[self.style], phonemes=True)
+                       variant=VARIANTS[self.style], phonemes=phonemes)
         audio = soxr.resample(spoken.audio, spoken.sample_rate, self.sample_rate)
         return np.abs(stft_frames(audio, self.config.stft))
 
@@ -455,7 +470,7 @@ class VoiceStream:
         """Block until the next hop's rows are written or the worker is idle (offline use only)."""
         deadline = time.monotonic() + timeout_s
         with self.ring.changed:
-            while (self.ring.written < int(self.position) + 2 and (self._busy or self._jobs)
+            while (self.ring.written < int(self.position) + 2 and self._pending()
                    and time.monotonic() < deadline):
                 self.ring.changed.wait(0.01)
 

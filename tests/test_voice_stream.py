@@ -1,0 +1,243 @@
+"""The voice as a stream: streaming equals offline, exact pitch, live controls, OSC controls."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+
+from engine.config import Config, load_config
+from engine.controls import ControlRegistry
+from engine.errors import ControlError
+from engine.phase import reconstruct
+from engine.spectral import istft
+from models.voice.errors import EspeakMissingError, VoiceError
+from models.voice.languages import CODES
+from models.voice.stream import (CONTINUOUS, FADE_HOPS, REFERENCE_HZ, VoiceStream, parse_mix,
+                                 render_offline, voice_controls)
+
+
+@pytest.fixture(scope="module")
+def voice_config() -> Config:
+    return load_config()
+
+
+def stream_for(config: Config, seed: int = 0, **voice) -> VoiceStream:
+    if voice:
+        config = dataclasses.replace(config, voice=dataclasses.replace(config.voice, **voice))
+    return VoiceStream(config, seed=seed)
+
+
+def paced(stream: VoiceStream, limit_s: float = 20.0) -> list[np.ndarray]:
+    """next_frame called as a DSP thread would, without waiting for the worker."""
+    frames, out = [], np.zeros(stream.n_bins)
+    deadline = time.monotonic() + limit_s
+    while stream.active and time.monotonic() < deadline:
+        if stream.next_frame(out):
+            frames.append(out.copy())
+        time.sleep(0.0005)
+    return frames
+
+
+def test_config_languages_match_the_voice(voice_config):
+    from engine.config import VOICE_LANGUAGES
+    assert VOICE_LANGUAGES == CODES
+
+
+def test_idle_stream_writes_zeros(voice_config):
+    stream = stream_for(voice_config)
+    out = np.ones(stream.n_bins)
+    assert not stream.active
+    assert stream.next_frame(out) is False
+    assert not out.any()
+
+
+def test_streaming_equals_offline(voice_config):
+    a = stream_for(voice_config, seed=4)
+    a.set("vibrato", 0.5)
+    a.set("jitter", 0.3)
+    a.say("hola mundo, esto suena.")
+    offline = render_offline(a)
+    b = stream_for(voice_config, seed=4)
+    b.set("vibrato", 0.5)
+    b.set("jitter", 0.3)
+    b.say("hola mundo, esto suena.")
+    streamed = np.array(paced(b))
+    assert len(offline) > 100
+    np.testing.assert_array_equal(streamed, offline)
+
+
+def test_babble_streaming_equals_offline_and_is_seeded(voice_config):
+    runs = []
+    for seed in (1, 1, 2):
+        stream = stream_for(voice_config, seed=seed, language="fr")
+        stream.babble(6)
+        runs.append(render_offline(stream))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert runs[0].shape != runs[2].shape or not np.array_equal(runs[0], runs[2])
+    stream = stream_for(voice_config, seed=1, language="fr")
+    stream.babble(6)
+    np.testing.assert_array_equal(np.array(paced(stream)), runs[0])
+
+
+def f0_of(x: np.ndarray, rate: int, lo_hz: float = 60.0, hi_hz: float = 400.0) -> float:
+    """Fundamental by autocorrelation with parabolic interpolation of the peak."""
+    x = x - x.mean()
+    r = np.correlate(x, x, "full")[len(x) - 1:]
+    lo, hi = int(rate / hi_hz), int(rate / lo_hz)
+    k = lo + int(np.argmax(r[lo:hi]))
+    a, b, c = r[k - 1], r[k], r[k + 1]
+    return rate / (k + 0.5 * (a - c) / (a - 2 * b + c))
+
+
+@pytest.mark.parametrize("semitones", [-5.0, 0.0, 7.0, 19.0])
+def test_pitch_is_exact(voice_config, semitones):
+    """The harmonics of a rendered vowel sit at the requested f0 (to 0.01 %, the estimator's
+    precision); after the default phase recovery the sound keeps it to 1 % (17 cents) from
+    110 Hz up. Below about 95 Hz harmonics lie under 2 bins apart at n_fft 1024 and every
+    magnitude-only method blurs the period (measured; docs/voice.md), so that is not asserted."""
+    stream = stream_for(voice_config, range=0.0, rate=0.25, pitch=semitones)
+    harmonic_frames = []
+    render = stream.renderer.render
+
+    def keep_harmonics(*args, **kwargs):  # the complex harmonic sum of each frame, before noise
+        render(*args, **kwargs)
+        harmonic_frames.append(stream.renderer.scratch.copy())
+
+    stream.renderer.render = keep_harmonics
+    stream.say("a")
+    frames = render_offline(stream)
+    expected = REFERENCE_HZ * 2 ** (semitones / 12)
+    rate = voice_config.audio.sample_rate
+    checks = [(istft(np.array(harmonic_frames), voice_config.stft), 1e-4)]
+    if semitones >= 0:
+        recovered = reconstruct(frames, voice_config.phase.method, voice_config.stft,
+                                voice_config.phase)
+        checks.append((istft(recovered, voice_config.stft), 0.01))
+    for y, tolerance in checks:
+        energy = np.convolve(y**2, np.ones(4800), "same")
+        middle = int(np.argmax(energy))
+        measured = f0_of(y[middle - 3600:middle + 3600], rate, expected / 1.4, expected * 1.4)
+        assert measured == pytest.approx(expected, rel=tolerance)
+
+
+def test_controls_glide_without_jumps(voice_config):
+    stream = stream_for(voice_config)
+    stream.babble(20)
+    out = np.zeros(stream.n_bins)
+    while not stream.next_frame(out):
+        stream.wait_ready()
+    stream.set("pitch", 12.0)
+    stream.wait_ready()
+    stream.next_frame(out)
+    first = stream.values["pitch"]
+    assert 0.0 < first < 6.0  # moved, but not all the way in one hop
+    for _ in range(60):
+        stream.wait_ready()
+        stream.next_frame(out)
+    assert stream.values["pitch"] == pytest.approx(12.0, abs=0.01)
+    stream.close()
+
+
+def test_interrupt_fades_then_stops(voice_config):
+    stream = stream_for(voice_config)
+    stream.babble(50)
+    out = np.zeros(stream.n_bins)
+    for _ in range(40):
+        stream.wait_ready()
+        stream.next_frame(out)
+    level = np.abs(out).sum()
+    stream.babble(0)
+    fades = []
+    for _ in range(FADE_HOPS):
+        assert stream.next_frame(out)
+        fades.append(np.abs(out).sum())
+    assert level > fades[0] > fades[-1] > 0
+    assert stream.next_frame(out) is False and not stream.active
+
+
+def test_rate_changes_duration(voice_config):
+    lengths = []
+    for rate in (1.0, 2.0):
+        stream = stream_for(voice_config, rate=rate)
+        stream.say("una frase corta")
+        lengths.append(len(render_offline(stream)))
+    assert lengths[1] == pytest.approx(lengths[0] / 2, rel=0.05)
+
+
+def test_requests_and_controls_are_checked(voice_config):
+    stream = stream_for(voice_config)
+    with pytest.raises(VoiceError, match="empty"):
+        stream.say("  ")
+    with pytest.raises(VoiceError, match="number of words"):
+        stream.babble(10001)
+    with pytest.raises(VoiceError, match="unknown language"):
+        stream.set("language", "xx")
+    with pytest.raises(VoiceError, match=r"pitch must be a number in \[-24, 36\]"):
+        stream.set("pitch", 99)
+    with pytest.raises(VoiceError, match="unknown voice control 'volume'"):
+        stream.set("volume", 1.0)
+    with pytest.raises(VoiceError, match="style"):
+        stream.set("style", 12)
+    assert parse_mix("es:2,en") == {"es": 2.0, "en": 1.0}
+    with pytest.raises(VoiceError, match="not a number"):
+        parse_mix("es:loud")
+    stream.set("mix", "fr:1,de:3")
+    assert stream.get("language") == "de"
+
+
+def test_missing_espeak_is_reported_by_say(voice_config, monkeypatch, tmp_path):
+    stream = stream_for(voice_config)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(EspeakMissingError, match="apt-get install espeak-ng"):
+        stream.say("hola")
+
+
+def test_next_frame_never_raises(voice_config):
+    stream = stream_for(voice_config)
+    stream.babble(3)
+    stream.wait_ready()
+    wrong = np.zeros(7)
+    assert stream.next_frame(wrong) is False
+    assert "next_frame" in stream.last_error
+    stream.close()
+
+
+def test_voice_controls_register_validate_and_apply(voice_config):
+    stream = stream_for(voice_config)
+    registry = ControlRegistry()
+    for control in voice_controls(stream):
+        registry.add(control)
+    addresses = {c.address for c in registry}
+    assert {"/voice/say", "/voice/babble", "/voice/language", "/voice/temperature",
+            "/voice/pitch", "/voice/rate"} <= addresses
+    assert {f"/voice/{name}" for name in CONTINUOUS} <= addresses
+    assert "/voice/gain" not in addresses
+    args = registry.validate("/voice/pitch", [5])
+    registry["/voice/pitch"].apply(*args)
+    assert stream.targets["pitch"] == 5.0 and registry["/voice/pitch"].get() == (5.0,)
+    with pytest.raises(ControlError, match="out of range"):
+        registry.validate("/voice/pitch", [50.0])
+    with pytest.raises(ControlError, match="expected one of"):
+        registry.validate("/voice/language", ["xx"])
+    with pytest.raises(ControlError, match="integer"):
+        registry.validate("/voice/babble", [2.5])
+    registry["/voice/language"].apply(*registry.validate("/voice/language", ["it"]))
+    registry["/voice/temperature"].apply(0.5)
+    assert stream.get("language") == "it" and stream.get("temperature") == 0.5
+    registry["/voice/say"].apply("ciao")
+    assert stream.active
+    with pytest.raises(VoiceError, match="empty"):
+        registry["/voice/say"].apply("")
+    registry["/voice/stop"].apply()
+    stream.close()
+
+
+def test_espeak_engine_speaks_without_a_model(voice_config):
+    stream = stream_for(voice_config, engine="espeak", language="en")
+    assert stream.model is None
+    stream.say("hello there")
+    frames = render_offline(stream)
+    assert len(frames) > 50 and frames.max() > 0
