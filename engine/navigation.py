@@ -312,6 +312,9 @@ class Navigator:
             "the 2-D map's plane through three landmarks (x runs origin to x, y origin to y); "
             f"three empty strings: axes 0 and 1, -{XY_RANGE_STD:g} .. +{XY_RANGE_STD:g} std",
             self._set_plane, lambda: self.plane, "latent")
+        add("/latent/plane/axes", (), f"the 2-D map back on axes 0 and 1 (-{XY_RANGE_STD:g} .. "
+            f"+{XY_RANGE_STD:g} std), as /latent/plane with three empty strings",
+            lambda: self._set_plane("", "", ""), group="latent")
 
     def _std_point(self, values: tuple) -> np.ndarray:
         if len(values) > self.dims:

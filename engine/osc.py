@@ -373,8 +373,9 @@ def registry_markdown(registry: ControlRegistry) -> str:
 
 
 def documented_engine(config: Any = None) -> Any:
-    """An engine with every control registered (navigation, scores, queries, OSC), for the
-    documentation and the Max patch check."""
+    """An engine with every control registered (navigation, scenes, scores, queries, OSC and
+    the voice's ``/voice/*``), for the documentation and the patch checks; its voice controls
+    are documentation only (they drive no stream)."""
     from engine.config import load_config
     from engine.engine import Engine
     from engine.surface import attach
@@ -383,6 +384,13 @@ def documented_engine(config: Any = None) -> Any:
     engine = Engine(config)
     attach(engine)
     OscServer(engine, config.osc)
+    try:  # the voice's addresses, registered live when caminos play attaches the voice
+        from models.voice.stream import voice_controls
+    except ImportError:
+        return engine
+    for control in voice_controls(None):
+        if control.address not in engine.registry:
+            engine.registry.add(control)
     return engine
 
 

@@ -1,0 +1,215 @@
+"""The shipped control patches against a running engine: oscsend/oscdump, Pure Data and
+SuperCollider run headless for real; the Max patch is checked as Max JSON against the registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.config import OscConfig, load_config
+from engine.controls import ControlRegistry
+from engine.engine import Engine
+from engine.osc import OscServer, documented_engine
+
+PATCHES = Path(__file__).resolve().parent.parent / "patches"
+needs = lambda program: pytest.mark.skipif(shutil.which(program) is None,  # noqa: E731
+                                           reason=f"{program} is not installed")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """An engine ticking in real time in a thread, with the OSC server on a free port."""
+    engine = Engine(load_config())
+    engine.warm_up()
+    server = OscServer(engine, OscConfig(port=0)).start()
+    stop = threading.Event()
+    hop_seconds = engine.hop / engine.sample_rate
+    finite = []
+
+    def run():
+        engine.clock_origin = time.time()
+        while not stop.is_set():
+            finite.append(bool(np.isfinite(engine.tick()).all()))
+            ahead = engine.clock_origin + engine.hop_index * hop_seconds - time.time()
+            if ahead > 0:
+                time.sleep(ahead)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    yield engine, server
+    stop.set()
+    thread.join()
+    server.stop()
+    assert all(finite)
+
+
+@pytest.fixture(scope="module")
+def registry() -> ControlRegistry:
+    return documented_engine().registry
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, seconds: float = 2.0) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+# ------------------------------------------------------------------------------ liblo
+@needs("oscsend")
+@needs("oscdump")
+def test_oscsend_changes_the_engine_and_oscdump_reads_the_reply(live):
+    engine, server = live
+    reply_port = free_port()
+    dump = subprocess.Popen(["oscdump", "-L", str(reply_port)], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.2)
+        send = lambda *a: subprocess.run(["oscsend", "127.0.0.1", str(server.port), *a],  # noqa
+                                         check=True, timeout=10)
+        # oscsend sends from a new port each time: ask for replies on oscdump's port
+        send("/osc/reply_port", "i", str(reply_port))
+        send("/latent/axis", "if", "5", "-1.25")
+        assert wait_for(lambda: engine.mixer.offset_target[5] == -1.25)
+        send("/engine/get", "s", "/latent/z")
+        send("/latent/axis", "if", "5", "nan")
+        time.sleep(0.3)
+    finally:
+        dump.terminate()
+        out = dump.communicate(timeout=5)[0]
+        server.reply_ports.clear()
+    assert "/engine/get s" in out and '"/latent/z"' in out and "-1.250000" in out
+    assert "/error ss" in out and "finite" in out
+    assert engine.mixer.offset_target[5] == -1.25  # the bad message changed nothing
+
+
+# ---------------------------------------------------------------------------- Pure Data
+@needs("pd")
+def test_pd_patch_plays_the_engine_and_reads_replies(live):
+    engine, server = live
+    reply_port = free_port()
+    done = subprocess.run(
+        ["pd", "-nogui", "-nosound", "-stderr", "-path", str(PATCHES / "pd"),
+         "-send", f"go {server.port} {reply_port}", str(PATCHES / "pd" / "test" / "caminos-test.pd")],
+        capture_output=True, text=True, timeout=30)
+    log = done.stdout + done.stderr
+    server.reply_ports.clear()
+    assert done.returncode == 0, log
+    assert engine.mixer.offset_target[0] == 0.5
+    assert engine.get("/latent/follow") == (0.25,)
+    assert engine.get("/path/interp") == ("cubic",)
+    assert "caminos-reply: engine get /latent/follow 0.25" in log
+    assert "caminos-reply: error /latent/axis" in log
+    hop = int(re.search(r"caminos-status-hop: (\d+)", log).group(1))
+    assert hop > 0
+    assert "caminos-status-cpu:" in log
+
+
+@needs("pd")
+def test_pd_patches_load_without_errors():
+    for patch in ("caminos.pd", "caminos-osc.pd", "caminos-status.pd"):
+        done = subprocess.run(["pd", "-nogui", "-nosound", "-stderr", "-path", str(PATCHES / "pd"),
+                               "-send", "pd quit", str(PATCHES / "pd" / patch)],
+                              capture_output=True, text=True, timeout=30)
+        log = done.stdout + done.stderr
+        assert done.returncode == 0 and "couldn't create" not in log and "error" not in log, log
+
+
+def _validate(registry: ControlRegistry, text: str, where: str) -> None:
+    """An OSC message written in a patch (``/latent/axis 0 $1``) against the registry, with
+    each ``$n`` replaced by a value its argument accepts."""
+    address, *args = text.split()
+    assert address in registry, f"{where}: {address} is not a caminos address"
+    control = registry[address]
+    values = []
+    for i, token in enumerate(args):
+        spec = control.args[min(i, len(control.args) - 1)] if control.args else None
+        assert spec is not None, f"{where}: {address} takes no arguments"
+        if token.startswith("$") or token.startswith("\\$"):
+            values.append("x" if spec.kind == "s" else (spec.lo if spec.lo is not None else 0.0))
+        elif spec.kind == "s":
+            values.append(token)
+        else:
+            values.append(float(token))
+    control.validate(values)
+
+
+def test_pd_messages_match_the_registry(registry):
+    text = (PATCHES / "pd" / "caminos.pd").read_text()
+    sent = [part.strip()[len("caminos "):]
+            for box in re.findall(r"^#X msg \d+ \d+ (.*);$", text, flags=re.M)
+            for part in box.split("\\;") if part.strip().startswith("caminos /")]
+    assert len(sent) > 30
+    for message in sent:
+        _validate(registry, message.replace("\\$", "$"), "caminos.pd")
+    harness = (PATCHES / "pd" / "test" / "caminos-test.pd").read_text()
+    for box in re.findall(r"#X msg \d+ \d+ (/.*?);\n", harness):
+        for message in box.split(" \\, "):
+            if "99" not in message:  # the harness's deliberate out-of-range axis
+                _validate(registry, message.replace("\\$", "$"), "caminos-test.pd")
+
+
+# ------------------------------------------------------------------------ SuperCollider
+@needs("sclang")
+def test_sclang_script_plays_the_engine_and_reads_replies(live):
+    engine, server = live
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QTWEBENGINE_DISABLE_SANDBOX="1")
+    done = subprocess.run(["sclang", "-D", str(PATCHES / "supercollider" / "test" /
+                                                "caminos-test.scd"), str(server.port)],
+                          capture_output=True, text=True, timeout=120, env=env)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-3000:]
+    assert engine.mixer.offset_target[1] == 0.75
+    assert engine.get("/path/loop") == (2,)
+    assert "caminos-value follow 0.5" in log
+    assert "caminos-errors 1" in log and "caminos error: /latent/axis" in log
+    assert int(re.search(r"caminos-status hop (\d+)", log).group(1)) > 0
+
+
+def test_supercollider_messages_match_the_registry(registry):
+    text = (PATCHES / "supercollider" / "caminos.scd").read_text()
+    addresses = set(re.findall(r"msg\('(/[a-z/_]+)'", text))
+    assert len(addresses) > 20
+    assert addresses <= {c.address for c in registry}, addresses - {c.address for c in registry}
+
+
+# -------------------------------------------------------------------------------- Max
+def test_max_patch_is_valid_and_matches_the_registry(registry):
+    patch = json.loads((PATCHES / "max" / "caminos.maxpat").read_text())["patcher"]
+    boxes = {b["box"]["id"]: b["box"] for b in patch["boxes"]}
+    assert len(boxes) == len(patch["boxes"]), "duplicate box ids"
+    for line in patch["lines"]:
+        (source, outlet), (target, inlet) = (line["patchline"]["source"],
+                                             line["patchline"]["destination"])
+        assert source in boxes and target in boxes
+        assert 0 <= outlet < boxes[source]["numoutlets"], line
+        assert 0 <= inlet < boxes[target]["numinlets"], line
+    objects = [b["text"].split()[0] for b in boxes.values() if b["maxclass"] == "newobj"]
+    assert "udpsend" in objects and "udpreceive" in objects
+    send = next(b for b in boxes.values() if b.get("text", "").startswith("udpsend"))
+    assert send["text"].split()[1:] == ["127.0.0.1", str(load_config().osc.port)]
+    messages = [b["text"] for b in boxes.values() if b["maxclass"] == "message"]
+    sent = [m.strip() for text in messages for m in text.split(",")]
+    for message in sent:
+        _validate(registry, message, "caminos.maxpat")
+    covered = {m.split()[0] for m in sent}
+    for needed in ("/latent/xy", "/latent/axis", "/path/play", "/path/stop", "/scene/recall",
+                   "/voice/say", "/engine/status"):
+        assert needed in covered
