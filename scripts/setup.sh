@@ -14,6 +14,9 @@ TORCH_VERSION=2.13.0
 # soxr's its own library; libportaudio2 will come with live audio). python3-venv is added below
 # when the interpreter cannot make virtual environments without it.
 APT_PACKAGES=(espeak-ng libespeak-ng1)  # the voice: phonemizer program and teacher library
+# The real OSC peers the tests play the engine with (tests/test_patches.py), --test only:
+# Pure Data, sclang (about 240 MB with Qt; scsynth is not needed), oscsend and oscdump.
+TEST_APT_PACKAGES=(puredata-core supercollider-language liblo-tools)
 
 with_tests=0
 for arg in "$@"; do
@@ -23,6 +26,10 @@ for arg in "$@"; do
     *) echo "setup.sh: unknown option $arg (expected --test)" >&2; exit 2 ;;
   esac
 done
+
+if ((with_tests)); then
+  APT_PACKAGES+=("${TEST_APT_PACKAGES[@]}")
+fi
 
 step() { printf '==> %s\n' "$*"; }
 
