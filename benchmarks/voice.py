@@ -8,7 +8,9 @@ phonotactic_percentile}``, per language:
   ``next_frame``), phase recovery excluded (the engine's, the same for every source);
   ``first_frame_ms`` the median time from ``say`` to the first sounding frame on a warm stream;
   ``mcd_db`` (speech only) the mel-cepstral distortion of the model's envelopes against the
-  teacher's on held-out sentences (a corpus of another seed), with the teacher's durations.
+  teacher's on held-out sentences (a corpus of another seed), with the teacher's durations;
+  ``mean-envelope`` the same distance for a baseline that always outputs the training corpus's
+  mean envelope, to show what the number means.
 - ``babble``: ``novel_word_ratio`` the share of 1000 generated words (likeness 0.8) not in the
   language's lexicon; ``phonotactic_percentile`` the percentile, among real words, of the median
   per-phoneme log-probability of the generated words, all scored by a held-out 4-gram judge: the
@@ -90,18 +92,21 @@ def stream_speed(config, request, repeats: int = 3) -> tuple[float, float]:
     return audio_s / cpu_s, float(np.median(firsts))
 
 
-def held_out_mcd(config, corpus, code) -> float:
+def held_out_mcd(config, corpus, code) -> tuple[float, float]:
+    """MCD of the model, and of the baseline that always says the training corpus's mean envelope."""
     stream = VoiceStream(config)
     ck = stream.model
-    scores = []
+    scores, baseline = [], []
     for i in np.flatnonzero(corpus.languages == CODES.index(code)):
         ids = ck.phoneme_ids(corpus.phonemes[i])
         _, log_power, _ = synthesize_phrase(ck.model, ck.normaliser, ids,
                                             np.full(len(ids), corpus.languages[i]),
                                             int(corpus.styles[i]), durations=corpus.durations[i])
         scores.append(mcd_db(corpus.log_power[i].astype(np.float64), log_power))
+        mean = np.broadcast_to(ck.normaliser.mean, log_power.shape)
+        baseline.append(mcd_db(corpus.log_power[i].astype(np.float64), mean))
     stream.close()
-    return float(np.mean(scores))
+    return float(np.mean(scores)), float(np.mean(baseline))
 
 
 def per_phoneme_logp(model: NgramModel, word) -> float:
@@ -141,8 +146,11 @@ def main(argv: list[str] | None = None) -> int:
             espeak_config.voice, language=code))
         text = ", ".join(SENTENCES[code])
         rtf, first = stream_speed(neural, lambda s: s.say(text))
+        mcd, mcd_baseline = held_out_mcd(neural, held_out, code)
         rows.append({"case": "speech", "language": code, "rtf_cpu": rtf, "first_frame_ms": first,
-                     "mcd_db": held_out_mcd(neural, held_out, code), "novel_word_ratio": None,
+                     "mcd_db": mcd, "novel_word_ratio": None, "phonotactic_percentile": None})
+        rows.append({"case": "mean-envelope", "language": code, "rtf_cpu": None,
+                     "first_frame_ms": None, "mcd_db": mcd_baseline, "novel_word_ratio": None,
                      "phonotactic_percentile": None})
         rtf, first = stream_speed(espeak, lambda s: s.say(text))
         rows.append({"case": "espeak", "language": code, "rtf_cpu": rtf, "first_frame_ms": first,
@@ -151,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         novel, percentile = babble_quality(code)
         rows.append({"case": "babble", "language": code, "rtf_cpu": rtf, "first_frame_ms": first,
                      "mcd_db": None, "novel_word_ratio": novel, "phonotactic_percentile": percentile})
-        for row in rows[-3:]:
+        for row in rows[-4:]:
             shown = {k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in row.items()}
             print(" ".join(f"{k}={v}" for k, v in shown.items()), flush=True)
     print(f"{len(rows)} rows in {time.perf_counter() - started:.0f} s")
