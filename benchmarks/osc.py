@@ -174,7 +174,9 @@ def run(seconds: float, rates: list[float], realtime: bool = False) -> list[dict
             xruns, rises, late = dsp.xruns, len(dsp.rises), len(dsp.late)
             done = subprocess.run([sys.executable, __file__, "--sender", str(server.port),
                                    str(rate), str(seconds)], capture_output=True, text=True,
-                                  check=True, cwd=ROOT)  # vfork/posix_spawn: forking a process holding torch stalls its threads for milliseconds
+                                  check=True, cwd=ROOT)
+            # (no preexec_fn, so Python spawns with vfork: a fork of a process holding torch
+            # would stall its threads for milliseconds while the page tables are copied)
             time.sleep(0.3)  # the last probe's rise
             report = json.loads(done.stdout)
             handled = server.counters["osc_messages"] - before

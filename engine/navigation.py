@@ -250,7 +250,8 @@ class Navigator:
         std_arg = dict(lo=-8.0, hi=8.0, unit="std")
         add("/landmark/add", (Arg("name", "s"), Arg("sound", "s")),
             "a landmark from a sound file (its latent trajectory, encoded before it reaches the "
-            "hop clock) or \"live\" (a snapshot of the current latent)", self._add_landmark,
+            "hop clock), a .npz from caminos encode, or \"live\" (a snapshot of the current "
+            "latent)", self._add_landmark,
             group="landmark", prepare=self._prepare_landmark)
         add("/landmark/point", (Arg("name", "s"), Arg("offset", "f", repeat=True, **std_arg)),
             f"a landmark at a point given by the first N axes (N <= {dims}), in standard "
@@ -327,11 +328,30 @@ class Navigator:
     def _prepare_landmark(self, name: str, sound: str) -> tuple[str, np.ndarray | None, str]:
         if sound == "live":
             return name, None, "live"
+        if sound.endswith(".npz"):
+            return name, self._read_encoded(sound), sound
         from models.commands import latent_trajectory, read_mono
         engine = self.engine
         latent, _ = latent_trajectory(read_mono(sound, engine.config), engine.checkpoint,
                                       engine.config)
         return name, np.asarray(latent, dtype=np.float64), sound
+
+    def _read_encoded(self, path: str) -> np.ndarray:
+        """A landmark file written by ``caminos encode SOUND -o LANDMARK.npz``."""
+        try:
+            with np.load(path) as data:
+                latent = np.asarray(data["latent"], dtype=np.float64)
+                model = str(data["checkpoint"]) if "checkpoint" in data else ""
+        except (OSError, KeyError, ValueError) as exc:
+            raise ControlError(f"/landmark/add: {path}: not a landmark from caminos encode "
+                               f"({exc})") from None
+        if latent.ndim != 2 or latent.shape[1] != self.dims or len(latent) == 0:
+            raise ControlError(f"/landmark/add: {path}: expected latent frames of {self.dims} "
+                               f"dims, got shape {latent.shape}")
+        if model and model != self.engine.checkpoint.name:
+            raise ControlError(f"/landmark/add: {path}: encoded with model {model!r}; the engine "
+                               f"plays {self.engine.checkpoint.name!r}")
+        return latent
 
     def _add_landmark(self, made: tuple[str, np.ndarray | None, str]) -> None:
         name, points, source = made
@@ -435,7 +455,8 @@ class Navigator:
         target = file_for(self.folder, "/path/save", name, ".json")
         write_json(target, "/path/save", {
             "caminos": "path", "version": FILE_VERSION, "name": name,
-            "model": self.engine.checkpoint.name, "times_s": [round(float(t), 6) for t in path.times],
+            "model": self.engine.checkpoint.name,
+            "times_s": [round(float(t), 6) for t in path.times],
             "points_std": _rows(path.points / self.std)})
         return [("/path/save", str(target))]
 

@@ -1,4 +1,4 @@
-"""Every control beyond the engine's core, attached in one call: navigation, scenes, scores, queries.
+"""Every control beyond the engine's core in one call: navigation, scenes, scores, queries.
 
 Sits between :class:`engine.engine.Engine` and its players (the OSC server, ``caminos play``,
 ``caminos render --score``): whatever plays an engine attaches the same controls, so a score

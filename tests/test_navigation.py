@@ -180,6 +180,21 @@ def test_landmarks_from_a_sound_file_and_live(rig):
         engine.post("/landmark/add", "x", "/no/such/file.wav")
 
 
+def test_landmark_from_caminos_encode(rig, tmp_path):
+    from engine.cli import main
+    engine, surface, _ = rig
+    npz = tmp_path / "demo.npz"
+    assert main(["encode", str(DEMO), "-o", str(npz)]) == 0
+    engine.post("/landmark/add", "encoded", str(npz))
+    engine.post("/landmark/add", "heard", str(DEMO))
+    run(engine)
+    landmarks = surface.navigator.landmarks
+    np.testing.assert_allclose(landmarks["encoded"].points, landmarks["heard"].points, atol=1e-5)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(ControlError, match="not a landmark"):
+        engine.post("/landmark/add", "bad", str(tmp_path / "bad.npz"))
+
+
 # ------------------------------------------------------------------------------- scenes
 def test_scene_recall_crossfades_numeric_controls_and_switches_others(rig):
     engine, _, _ = rig

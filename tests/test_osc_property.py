@@ -3,13 +3,13 @@ and every bad one is answered."""
 
 from __future__ import annotations
 
-import struct
 import threading
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 
 from engine.config import OscConfig, load_config
@@ -54,7 +54,8 @@ def _errors(replies):
     return sum(OscMessage(data).address == "/error" for data, _ in replies)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=200))
 def test_random_bytes_are_answered_never_raised(rendering, data):
     engine, server, _ = rendering
@@ -64,13 +65,12 @@ def test_random_bytes_are_answered_never_raised(rendering, data):
     assert engine.counters["control_errors"] - before == errors
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(messages=st.lists(MESSAGES, min_size=1, max_size=5), timed=st.booleans(),
        cut=st.integers(0, 64))
 def test_random_messages_and_bundles_are_answered_or_applied(rendering, messages, timed, cut):
     engine, server, _ = rendering
-    from pythonosc.osc_bundle_builder import OscBundleBuilder
-    from pythonosc.osc_message_builder import OscMessageBuilder
     packets = []
     for address, args in messages:
         try:

@@ -107,7 +107,8 @@ def test_pd_patch_plays_the_engine_and_reads_replies(live):
     reply_port = free_port()
     done = subprocess.run(
         ["pd", "-nogui", "-nosound", "-stderr", "-path", str(PATCHES / "pd"),
-         "-send", f"go {server.port} {reply_port}", str(PATCHES / "pd" / "test" / "caminos-test.pd")],
+         "-send", f"go {server.port} {reply_port}",
+         str(PATCHES / "pd" / "test" / "caminos-test.pd")],
         capture_output=True, text=True, timeout=30)
     log = done.stdout + done.stderr
     server.reply_ports.clear()
