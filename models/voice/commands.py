@@ -114,6 +114,7 @@ def _render(args: argparse.Namespace, request) -> int:
             stream.set("mix", args.mix)
         request(stream)
         frames = render_offline(stream, max_seconds=getattr(args, "seconds", None) or 600.0)
+        languages = stream.get("mix") if getattr(args, "mix", None) else stream.get("language")
     finally:
         stream.close()
     if not len(frames):
@@ -122,7 +123,7 @@ def _render(args: argparse.Namespace, request) -> int:
     peak = synthesize(frames, out, config, args.phase or config.phase.method, n_samples)
     seconds = n_samples / config.audio.sample_rate
     wall = time.perf_counter() - started
-    print(f"{out}: {seconds:.2f} s of voice ({config.voice.engine}, {config.voice.language}), "
+    print(f"{out}: {seconds:.2f} s of voice ({config.voice.engine}, {languages}), "
           f"peak {peak:.1f} dBFS, rendered in {wall:.2f} s ({seconds / wall:.1f}x real time)")
     return 0
 
