@@ -172,9 +172,14 @@ def test_pd_messages_match_the_registry(registry):
 def test_sclang_script_plays_the_engine_and_reads_replies(live):
     engine, server = live
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QTWEBENGINE_DISABLE_SANDBOX="1")
-    done = subprocess.run(["sclang", "-D", str(PATCHES / "supercollider" / "test" /
-                                                "caminos-test.scd"), str(server.port)],
-                          capture_output=True, text=True, timeout=120, env=env)
+    applied = []
+    engine.recorders.append(lambda hop, address, args: applied.append((hop, address, args)))
+    try:
+        done = subprocess.run(["sclang", "-D", str(PATCHES / "supercollider" / "test" /
+                                                    "caminos-test.scd"), str(server.port)],
+                              capture_output=True, text=True, timeout=120, env=env)
+    finally:
+        engine.recorders.pop()
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-3000:]
     assert engine.mixer.offset_target[1] == 0.75
@@ -182,6 +187,10 @@ def test_sclang_script_plays_the_engine_and_reads_replies(live):
     assert "caminos-value follow 0.5" in log
     assert "caminos-errors 1" in log and "caminos error: /latent/axis" in log
     assert int(re.search(r"caminos-status hop (\d+)", log).group(1)) > 0
+    # the bundle sent with 0.25 s of latency lands about 47 hops after the messages before it
+    hops = {args[0]: hop for hop, address, args in applied if address == "/latent/axis"}
+    waited = (hops[2] - hops[1]) * engine.hop / engine.sample_rate
+    assert 0.2 <= waited <= 0.3, waited
 
 
 def test_supercollider_messages_match_the_registry(registry):
