@@ -499,6 +499,33 @@ class Navigator:
                                            for n in (origin, x, y)])
         self.plane = (origin, x, y)
 
+    def definitions(self) -> list[tuple[str, tuple]]:
+        """Control events that rebuild the landmarks and paths (for a score begun mid-way):
+        point landmarks by value, file landmarks by their file, paths point by point."""
+        events: list[tuple[str, tuple]] = []
+        for name, landmark in self.landmarks.items():
+            if len(landmark.points) == 1:
+                events.append(("/landmark/point", (name, *self._std_values(landmark.points[0]))))
+            elif landmark.source not in ("live", "numbers"):
+                events.append(("/landmark/add", (name, landmark.source)))
+        for name, path in self.paths.items():
+            events.append(("/path/new", (name,)))
+            previous = 0.0
+            for point, t in zip(path.points, path.times):
+                events.append(("/path/step", (float(t - previous),)))
+                events.append(("/path/point", (name, *self._std_values(point))))
+                previous = float(t)
+        return events
+
+    def transport(self) -> list[tuple[str, tuple]]:
+        """Control events that resume a playing path where it is."""
+        if self.path is None or not self.playing or self.path.name not in self.paths:
+            return []
+        return [("/path/play", (self.path.name,)), ("/path/pos", (self._position(),))]
+
+    def _std_values(self, point: np.ndarray) -> list[float]:
+        return [float(v) for v in np.clip(point / self.std, -8.0, 8.0)]
+
     def status(self) -> dict[str, Any]:
         """Navigation's part of ``/engine/status``."""
         return {"path": self.path.name if self.path is not None else "",

@@ -12,7 +12,8 @@ A score is a text file a person can read and write (DESIGN.md sections 1 and 7):
 
 ``/engine/record NAME`` (:class:`ScoreRecorder`) writes ``NAME.wav`` (the engine's output, 32-bit
 float) and ``NAME.score`` (every control event applied while recording, with its hop counted from
-the start of the recording); the DSP thread only copies each hop into a preallocated ring buffer
+the start of the recording, after hop-0 lines restoring the controls' state when the recording
+began later than the engine's first hop); the DSP thread only copies each hop into a preallocated ring buffer
 and appends events to a queue, and a writer thread does the file I/O. :func:`render_score`
 replays a score through :meth:`Engine.tick` on a virtual clock: a recording started at an
 engine's first hop renders to the same samples, bit for bit.
@@ -27,7 +28,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import soundfile as sf
@@ -38,6 +39,8 @@ from engine.patch_files import check_name
 
 RECORDINGS_FOLDER = Path(__file__).resolve().parent.parent / "recordings"
 NOT_SCORED = frozenset({"/engine/record", "/engine/record/stop"})
+# Positions that state_after restores in order, after the path or file they belong to.
+STATE_SKIPPED = frozenset({"/path/pos"})
 RING_SECONDS = 20.0  # output the writer thread may fall behind by before hops are lost
 WRITER_POLL_SECONDS = 0.02
 TAIL_SECONDS = 2.0  # rendered after the last event of a score without an ``end`` line
@@ -96,8 +99,8 @@ def format_value(value: Any) -> str:
     """One argument as score text: floats exactly (``repr``), strings quoted when needed."""
     if isinstance(value, str):
         return shlex.quote(value)
-    if isinstance(value, float):
-        return repr(value)
+    if isinstance(value, float):  # numpy's floats too, which repr as np.float64(...)
+        return repr(float(value))
     return str(int(value))
 
 
@@ -295,6 +298,7 @@ class _Recording:
         self.start_hop = -1
         self.stop_hop = -1
         self.events: deque[tuple[int, str, tuple]] = deque()
+        self.state: list[tuple[str, tuple]] = []  # hop-0 lines: the state when it began
         self.done = threading.Event()
         self.error = ""
         self.wav = sf.SoundFile(self.wav_path, "w", engine.sample_rate, engine.channels,
@@ -335,6 +339,13 @@ class _Recording:
             self.done.set()
 
     def _drain(self) -> None:
+        if self.state:
+            self.score.write("# the state when recording began (replayed approximately: sources'\n"
+                             "# positions and phase history are not part of it)\n")
+            for address, args in self.state:
+                self.score.write(format_event(0, address, args) + "\n")
+            self.score.write("# the performance\n")
+            self.state = []
         count = self.count
         while self.written < count:
             index = self.written % len(self.ring)
@@ -372,6 +383,10 @@ class ScoreRecorder:
         engine.recorders.append(self._event)
         engine.output_hooks.append(self._output)
         engine.extra_status.append(self.status)
+        # Values at start-up: a recording begun later starts its score with what differs.
+        self.defaults = {c.address: tuple(c.get()) for c in engine.registry if c.get is not None}
+        self.state_before: list[Callable[[], list[tuple[str, tuple]]]] = []
+        self.state_after: list[Callable[[], list[tuple[str, tuple]]]] = []
 
     def _prepare(self, name: str) -> _Recording:
         check_name("/engine/record", name)
@@ -387,7 +402,22 @@ class ScoreRecorder:
             recording.start_hop = recording.stop_hop = self.engine.hop_index
             return
         recording.start_hop = self.engine.hop_index
+        if recording.start_hop > 0:
+            recording.state = self.state()
         self.recording = recording
+
+    def state(self) -> list[tuple[str, tuple]]:
+        """Control events that bring a fresh engine to the current state, as far as controls
+        can: definitions (landmarks, paths) from :attr:`state_before`, every control whose
+        value differs from start-up, then :attr:`state_after` (a playing path's transport)."""
+        events = [e for source in self.state_before for e in source()]
+        for control in self.engine.registry:
+            if control.get is None or control.address in STATE_SKIPPED:
+                continue
+            value = tuple(control.get())
+            if value != self.defaults.get(control.address, value):
+                events.append((control.address, value))
+        return events + [e for source in self.state_after for e in source()]
 
     def _stop(self) -> None:
         recording = self.recording

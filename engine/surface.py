@@ -43,5 +43,7 @@ def attach(engine: Any, patches: str | Path | None = None,
     navigator = Navigator(engine, folder / "paths" if folder else None)
     scenes = SceneBank(engine, folder / "scenes" if folder else None)
     recorder = ScoreRecorder(engine, recordings)
+    recorder.state_before.append(navigator.definitions)
+    recorder.state_after.append(navigator.transport)
     register_queries(engine)
     return Surface(navigator, scenes, recorder)

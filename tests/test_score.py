@@ -132,3 +132,35 @@ def test_render_score_command(tmp_path):
     bad = tmp_path / "bad.score"
     bad.write_text("sample_rate 48000\nhop_size 256\nhop 0 /latent/axis 0 9000\n")
     assert main(["render", "--score", str(bad), "-o", str(out)]) == 2
+
+
+def test_a_recording_begun_later_starts_from_the_state_it_found(config, tmp_path):
+    live, surface = fresh(config, tmp_path)
+    for address, *args in [("/latent/follow", 0.3), ("/latent/axis", 4, -1.5),
+                           ("/phase/iterations", 8), ("/landmark/point", "lm", 1.0, 2.0),
+                           ("/path/step", 0.25), ("/path/point", "p", 0.5),
+                           ("/path/landmark", "p", "lm"), ("/path/interp", "spherical"),
+                           ("/path/loop", 1), ("/path/play", "p")]:
+        live.post(address, *args)
+    for _ in range(40):
+        live.tick()
+    live.post("/engine/record", "later")
+    live.tick()
+    live.post("/latent/noise", 0.25)
+    for _ in range(20):
+        live.tick()
+    live.post("/engine/record/stop")
+    live.tick()
+    recording = surface.recorder.wait()
+    text = recording.score_path.read_text()
+    assert "hop 0 /latent/follow 0.3" in text and "hop 0 /path/play p" in text
+    assert "hop 0 /phase/iterations 8" in text and "/latent/freeze" not in text  # unchanged
+    replay, replay_surface = fresh(config, tmp_path / "replay")
+    out = render_score(recording.score_path, replay)
+    assert len(out) == 20 * replay.hop + replay.hop and np.isfinite(out).all()
+    for control in live.registry:
+        if control.get is not None and control.address not in ("/path/pos", "/source/file/pos"):
+            assert replay.get(control.address) == pytest.approx(live.get(control.address)), \
+                control.address
+    np.testing.assert_allclose(replay_surface.navigator.paths["p"].points,
+                               surface.navigator.paths["p"].points, rtol=1e-12)
