@@ -164,3 +164,15 @@ def test_a_recording_begun_later_starts_from_the_state_it_found(config, tmp_path
                 control.address
     np.testing.assert_allclose(replay_surface.navigator.paths["p"].points,
                                surface.navigator.paths["p"].points, rtol=1e-12)
+
+
+def test_the_example_score_renders_with_its_path_and_scene(config):
+    engine = Engine(config)
+    surface = attach(engine)  # the project's patches/: paths/dawn.json, scenes/still.json
+    example = Path(__file__).resolve().parent.parent / "patches" / "scores" / "dawn.score"
+    out = render_score(example, engine)
+    assert out.shape[0] == 1875 * engine.hop and np.isfinite(out).all()
+    assert np.abs(out[engine.sample_rate:]).max() > 1e-3
+    assert engine.get("/latent/z")[:2] == (pytest.approx(0.5), pytest.approx(-0.5))
+    assert engine.get("/path/speed") == (-1.0,)
+    assert surface.navigator.path.name == "dawn"
