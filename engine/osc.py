@@ -168,7 +168,8 @@ class OscServer:
     def start(self) -> "OscServer":
         """Bind the socket and start the receiving thread; returns self."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # No SO_REUSEADDR: with it a second engine could bind the same UDP port and silently
+        # take the messages; without it the second one is told the port is busy.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
         try:
             sock.bind((self.config.host, self.config.port))

@@ -14,6 +14,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from engine.config import OscConfig, load_config
 from engine.engine import Engine
+from engine.errors import ControlError
 from engine.osc import MalformedPacket, OscServer, encode_message, parse_packet
 from engine.surface import attach
 
@@ -166,6 +167,11 @@ def test_allow_list_refuses_other_clients(engine):
             client.receive()
         client.sock.close()
         assert guarded.counters["osc_refused"] == 1
+
+
+def test_a_busy_port_is_refused_by_name(engine, server):
+    with pytest.raises(ControlError, match=f"127.0.0.1:{server.port}"):
+        OscServer(engine, OscConfig(port=server.port)).start()
 
 
 def test_configured_reply_port(engine):
