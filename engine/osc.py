@@ -149,7 +149,6 @@ class OscServer:
         self.counters = {"osc_messages": 0, "osc_malformed": 0, "osc_refused": 0,
                          "osc_replies": 0, "osc_errors_answered": 0, "osc_internal_errors": 0}
         self.reply_ports: dict[str, int] = {}  # client IP -> port asked for by /osc/reply_port
-        self._sender: tuple[str, int] | None = None
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -161,7 +160,7 @@ class OscServer:
             engine.add_control(
                 "/osc/reply_port", (Arg("port", "i", 0, 65535),),
                 "replies to this client's host go to this UDP port (0: back to the port each "
-                "message came from); answers /osc/reply_port i", self._set_reply_port,
+                "message came from); answers /osc/reply_port i", _set_reply_port,
                 group="engine", query=True)
 
     # ------------------------------------------------------------------------ lifecycle
@@ -258,7 +257,7 @@ class OscServer:
         for time, address, args in messages:
             self.counters["osc_messages"] += 1
             hop = -1 if time is None else self.engine.hop_for_time(time)
-            self._sender = sender
+            _HANDLING.server, _HANDLING.sender = self, sender
             try:
                 answer = self.engine.post(address, *args, hop=hop)
             except ControlError as exc:
@@ -269,7 +268,7 @@ class OscServer:
                 replies.append(self._error(address, f"{address}: {exc}", target))
                 continue
             finally:
-                self._sender = None
+                _HANDLING.server = _HANDLING.sender = None
             if answer is not None:
                 if isinstance(answer, tuple):  # a query answering one message under its address
                     answer = [(address, *answer)]
@@ -287,14 +286,23 @@ class OscServer:
         self.counters["osc_errors_answered"] += 1
         return encode_message(ERROR_ADDRESS, (address, reason)), target
 
-    def _set_reply_port(self, port: int) -> list[tuple]:
-        if self._sender is None:
-            raise ControlError("/osc/reply_port: only an OSC client can ask for a reply port")
-        if port:
-            self.reply_ports[self._sender[0]] = port
-        else:
-            self.reply_ports.pop(self._sender[0], None)
-        return [("/osc/reply_port", port)]
+
+
+# The server and client of the message being handled, for /osc/reply_port (one engine may have
+# several servers; each thread handles one message at a time).
+_HANDLING = threading.local()
+
+
+def _set_reply_port(port: int) -> list[tuple]:
+    server = getattr(_HANDLING, "server", None)
+    if server is None:
+        raise ControlError("/osc/reply_port: only an OSC client can ask for a reply port")
+    host = _HANDLING.sender[0]
+    if port:
+        server.reply_ports[host] = port
+    else:
+        server.reply_ports.pop(host, None)
+    return [("/osc/reply_port", port)]
 
 
 # ------------------------------------------------------------------------- queries

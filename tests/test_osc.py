@@ -169,6 +169,23 @@ def test_allow_list_refuses_other_clients(engine):
         assert guarded.counters["osc_refused"] == 1
 
 
+def test_reply_port_is_per_server_and_only_for_osc_clients(engine, server):
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.settimeout(2.0)
+    with OscServer(engine, OscConfig(port=0)) as second:
+        client = Client(second.port)
+        client.send(encode_message("/osc/reply_port", (listener.getsockname()[1],)))
+        assert OscMessage(listener.recvfrom(65536)[0]).params == [listener.getsockname()[1]]
+        assert second.reply_ports == {"127.0.0.1": listener.getsockname()[1]}
+        assert "127.0.0.1" not in server.reply_ports or server.reply_ports["127.0.0.1"] != \
+            listener.getsockname()[1]
+        client.sock.close()
+    listener.close()
+    with pytest.raises(ControlError, match="only an OSC client"):
+        engine.post("/osc/reply_port", 9001)
+
+
 def test_a_busy_port_is_refused_by_name(engine, server):
     with pytest.raises(ControlError, match=f"127.0.0.1:{server.port}"):
         OscServer(engine, OscConfig(port=server.port)).start()
