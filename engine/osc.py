@@ -152,7 +152,7 @@ class OscServer:
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        engine.extra_status.append(lambda: dict(self.counters))
+        engine.extra_status.append(self.status)
         if "/engine/list" not in engine.registry:  # a bare engine: every documented address
             from engine.surface import attach
             attach(engine)
@@ -193,6 +193,12 @@ class OscServer:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+        if self.status in self.engine.extra_status:
+            self.engine.extra_status.remove(self.status)
+
+    def status(self) -> dict[str, int]:
+        """The server's counters, for ``/engine/status``."""
+        return dict(self.counters)
 
     def __enter__(self) -> "OscServer":
         return self.start()
