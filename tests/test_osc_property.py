@@ -3,6 +3,7 @@ and every bad one is answered."""
 
 from __future__ import annotations
 
+import socket
 import threading
 
 import numpy as np
@@ -97,3 +98,44 @@ def test_the_engine_kept_rendering(rendering):
     assert len(finite) > 0 and all(finite)
     assert server.counters["osc_internal_errors"] == 0
     assert engine.status()["nonfinite_out"] == 0
+
+
+@pytest.fixture(scope="module")
+def bound(rendering):
+    engine, _, _ = rendering
+    with OscServer(engine, OscConfig(port=0)) as server:
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        client.bind(("127.0.0.1", 0))
+        client.settimeout(2.0)
+        yield engine, server, client
+        client.close()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(st.binary(max_size=120),
+                      st.tuples(ADDRESSES, st.lists(VALUES, max_size=6)).map(
+                          lambda m: _encode_or_garbage(*m))))
+def test_over_loopback_every_bad_packet_is_answered(bound, data):
+    """Random datagrams over real UDP, then a query as a fence: the /error replies before the
+    fence's answer are exactly the errors counted for the datagram."""
+    engine, server, client = bound
+    before = server.counters["osc_errors_answered"]
+    client.sendto(data, ("127.0.0.1", server.port))
+    client.sendto(encode_message("/engine/get", ("/latent/follow",)), ("127.0.0.1", server.port))
+    errors = 0
+    while True:
+        reply = OscMessage(client.recvfrom(65536)[0])
+        if reply.address == "/engine/get":
+            break
+        assert reply.address == "/error" and isinstance(reply.params[1], str)
+        errors += 1
+    assert server.counters["osc_errors_answered"] - before == errors
+    assert server._thread.is_alive()
+
+
+def _encode_or_garbage(address, args):
+    try:
+        return encode_message(address, args)
+    except Exception:
+        return b"\x00garbage"
