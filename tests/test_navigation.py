@@ -273,3 +273,26 @@ def test_a_broken_file_is_reported_with_its_line_and_disturbs_nothing(rig):
     assert "broken" not in nav.paths and 5 not in surface.scenes.slots
     engine.post("/path/stop")
     run(engine)
+
+
+@pytest.mark.parametrize("interp", ["linear", "cubic", "spherical"])
+def test_playing_a_path_allocates_next_to_nothing_per_hop(rig, interp):
+    import tracemalloc
+    engine, surface, _ = rig
+    nav = surface.navigator
+    for address, *args in [("/path/new", "alloc"), ("/path/point", "alloc", 1.0, 0.0),
+                           ("/path/point", "alloc", 0.0, 1.0), ("/path/point", "alloc", -1.0),
+                           ("/path/interp", interp), ("/path/loop", 2), ("/path/speed", 3.0),
+                           ("/path/play", "alloc")]:
+        engine.post(address, *args)
+    run(engine)
+    for hop in range(10):
+        nav.on_hop(hop)
+    tracemalloc.start()
+    for hop in range(1000):
+        nav.on_hop(hop)
+    retained, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    engine.post("/path/stop")
+    run(engine)
+    assert retained < 2048 and peak < 8192, (retained, peak)  # temporaries of 16 floats only
