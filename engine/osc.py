@@ -13,7 +13,9 @@ configured reply port. ``python -m engine.osc --doc`` writes ``docs/osc.md`` fro
 from __future__ import annotations
 
 import argparse
+import functools
 import math
+import re
 import socket
 import sys
 import threading
@@ -100,6 +102,46 @@ def _declared_elements(dgram: bytes) -> int:
     return count if index == len(dgram) else -1
 
 
+PATTERN_CHARACTERS = frozenset("*?[{")
+
+
+def match_addresses(pattern: str, addresses: Iterable[str]) -> list[str]:
+    """The addresses an OSC 1.0 address pattern matches, in the given order.
+
+    ``*`` matches any characters within one part (not ``/``), ``?`` one character, ``[abc]``,
+    ``[a-z]`` and ``[!abc]`` one character of a set, ``{foo,bar}`` one of the strings:
+    ``/source/*/gain`` matches the gain of every source.
+    """
+    regex = _pattern_regex(pattern)
+    return [a for a in addresses if regex.fullmatch(a)]
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern_regex(pattern: str) -> re.Pattern:
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[" and "]" in pattern[i + 1:]:
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1:end]
+            negate = body.startswith("!")
+            body = re.escape(body[1:] if negate else body).replace("\\-", "-")
+            out.append(f"[{'^' if negate else ''}{body}]")
+            i = end
+        elif c == "{" and "}" in pattern[i + 1:]:
+            end = pattern.index("}", i + 1)
+            out.append("(?:" + "|".join(re.escape(s) for s in pattern[i + 1:end].split(",")) + ")")
+            i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out))
+
+
 def encode_message(address: str, args: Iterable[Any]) -> bytes:
     """One OSC message as bytes; numbers as int32 or float32, booleans as ints, None as ``""``."""
     builder = OscMessageBuilder(address=address)
@@ -149,6 +191,8 @@ class OscServer:
         self.counters = {"osc_messages": 0, "osc_malformed": 0, "osc_refused": 0,
                          "osc_replies": 0, "osc_errors_answered": 0, "osc_internal_errors": 0}
         self.reply_ports: dict[str, int] = {}  # client IP -> port asked for by /osc/reply_port
+        self._known: list[str] = []
+        self._known_count = -1
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -259,28 +303,51 @@ class OscServer:
             self.counters["osc_malformed"] += 1
             self.engine._count_error(f"osc: {exc}")
             return [self._error("", str(exc), target)]
-        replies = []
+        replies: list[tuple[bytes, tuple[str, int]]] = []
         for time, address, args in messages:
             self.counters["osc_messages"] += 1
             hop = -1 if time is None else self.engine.hop_for_time(time)
-            _HANDLING.server, _HANDLING.sender = self, sender
-            try:
-                answer = self.engine.post(address, *args, hop=hop)
-            except ControlError as exc:
-                replies.append(self._error(address, str(exc), target))
-                continue
-            except Exception as exc:  # a query's own failure
-                self.engine._count_error(f"{address}: {exc}")
-                replies.append(self._error(address, f"{address}: {exc}", target))
-                continue
-            finally:
-                _HANDLING.server = _HANDLING.sender = None
-            if answer is not None:
-                if isinstance(answer, tuple):  # a query answering one message under its address
-                    answer = [(address, *answer)]
-                target = self.reply_target(sender)  # /osc/reply_port may have changed it
-                replies.extend((encode_message(a[0], a[1:]), target) for a in answer)
+            args = [int(a) if isinstance(a, bool) else a for a in args]  # OSC T and F: 1 and 0
+            if any(c in address for c in PATTERN_CHARACTERS):
+                targets = [a for a in match_addresses(address, self._addresses())
+                           if not self.engine.registry[a].query]
+                if not targets:
+                    reason = f"{address}: the pattern matches no address; /engine/list lists them"
+                    self.engine._count_error(reason)
+                    replies.append(self._error(address, reason, target))
+                    continue
+            else:
+                targets = [address]
+            for one in targets:
+                answer = self._post(one, args, hop, sender, target, replies)
+                if answer is not None:
+                    if isinstance(answer, tuple):  # a query answering under its own address
+                        answer = [(one, *answer)]
+                    target = self.reply_target(sender)  # /osc/reply_port may have changed it
+                    replies.extend((encode_message(a[0], a[1:]), target) for a in answer)
         return replies
+
+    def _post(self, address: str, args: list, hop: int, sender: tuple[str, int],
+              target: tuple[str, int], replies: list) -> Any:
+        """Post one message; a refusal becomes an ``/error`` in ``replies``."""
+        _HANDLING.server, _HANDLING.sender = self, sender
+        try:
+            return self.engine.post(address, *args, hop=hop)
+        except ControlError as exc:
+            replies.append(self._error(address, str(exc), target))
+        except Exception as exc:  # a query's own failure
+            self.engine._count_error(f"{address}: {exc}")
+            replies.append(self._error(address, f"{address}: {exc}", target))
+        finally:
+            _HANDLING.server = _HANDLING.sender = None
+        return None
+
+    def _addresses(self) -> list[str]:
+        registry = self.engine.registry
+        if len(registry) != self._known_count:  # controls are added at set-up; cache the list
+            self._known = [c.address for c in registry]
+            self._known_count = len(registry)
+        return self._known
 
     def reply_target(self, sender: tuple[str, int]) -> tuple[str, int]:
         """Where replies to ``sender`` go: a port the client asked for, the configured reply
@@ -366,7 +433,10 @@ of a score (`engine/score.py`) and answers `/engine/list`.
   unreadable packet) and the reason. Errors are counted in `/engine/status` (`control_errors`,
   `osc_malformed`).
 - Types: `f` float (an integer is accepted), `i` integer (Pd's floats with integral values are
-  accepted), `s` string; `...` after the last type: one or more of it.
+  accepted; OSC true and false are 1 and 0), `s` string; `...` after the last type: one or more
+  of it.
+- Address patterns (OSC 1.0: `*`, `?`, `[a-z]`, `[!a]`, `{a,b}`) send one message to every
+  matching address except the queries: `/source/*/gain 0` mutes every source.
 """
 
 

@@ -265,3 +265,25 @@ def test_server_survives_a_flood_while_the_engine_renders(engine, server):
     assert server.counters["osc_errors_answered"] - errors_before == bad
     assert all(finite) and len(finite) > 0
     assert server._thread.is_alive()
+
+
+def test_address_patterns_reach_every_matching_address(engine, client):
+    from engine.osc import match_addresses
+    addresses = [c.address for c in engine.registry]
+    assert match_addresses("/source/*/gain", addresses) == [
+        "/source/file/gain", "/source/input/gain", "/source/voice/gain"]
+    assert match_addresses("/path/{play,stop}", addresses) == ["/path/play", "/path/stop"]
+    assert match_addresses("/latent/[xz]", addresses) == ["/latent/z"]
+    assert match_addresses("/latent/[!z]y", addresses) == ["/latent/xy"]
+    assert match_addresses("/p?th/loop", addresses) == ["/path/loop"]
+    client.send(encode_message("/source/*/gain", (0.5,)))
+    client.send(encode_message("/latent/freeze", (True,)))  # OSC true: 1
+    reply = client.ask("/nothing/*", 1.0)[0]
+    assert reply.address == "/error" and "matches no address" in reply.params[1]
+    engine.tick()
+    assert [engine.get(f"/source/{s}/gain") for s in ("file", "input", "voice")] == [(0.5,)] * 3
+    assert engine.get("/latent/freeze") == (1,)
+    engine.post("/latent/freeze", 0)
+    for source in ("file", "input", "voice"):
+        engine.post(f"/source/{source}/gain", 1.0)
+    engine.tick()
