@@ -41,6 +41,25 @@ def test_analyse_tells_harmonics_from_noise(rng):
     assert np.median(ap_n[60:120, 1:30]) > 0.8
 
 
+def test_aperiodicity_stays_low_while_pitch_glides_and_measures_noise_share(rng):
+    """Periodicity is measured at one pitch period, so a glide (120 to 160 Hz in one second)
+    still reads as harmonic; harmonics plus noise of equal power read about one half."""
+    layout = BandLayout(StftConfig(), RATE)
+    t = np.arange(RATE) / RATE
+    phase = 2 * np.pi * np.cumsum(np.linspace(120.0, 160.0, RATE)) / RATE
+    glide = sum(0.05 * np.cos(h * phase) for h in range(1, 60))
+    _, ap = analyse(glide, StftConfig(), layout)
+    assert np.median(ap[50:150, :24]) < 0.1
+    tone = sum(0.05 * np.cos(2 * np.pi * h * 150.0 * t) for h in range(1, 40))
+    tone_power = np.abs(stft(tone, StftConfig())) ** 2
+    noise = rng.standard_normal(RATE)
+    noise_power = np.abs(stft(noise, StftConfig())) ** 2
+    band = layout.mean_matrix[10]  # a band around 1.5 kHz: scale the noise to the tone's power there
+    noise *= np.sqrt((tone_power[50:150] @ band).mean() / (noise_power[50:150] @ band).mean())
+    _, ap = analyse(tone + noise, StftConfig(), layout)
+    assert np.median(ap[50:150, 10]) == pytest.approx(0.5, abs=0.15)
+
+
 def test_rendered_harmonics_match_the_analyser_of_a_real_sound():
     """Lobe shape, level and phase: a flat 400 Hz harmonic series rendered from its exact power
     density gives the engine's own STFT magnitudes of that sound, peaks and valleys."""

@@ -29,8 +29,8 @@ MAX_HARMONIC_HZ = 20000.0  # harmonics above are dropped (their power is negligi
 LOBE_HALF_BINS = 3  # each harmonic is written over +-3 bins: the Hann main lobe and first side lobe
 LOBE_OVERSAMPLING = 256  # table points per bin of the window transform
 POWER_FLOOR = 1e-10  # per-bin power below which a band counts as silent
-APERIODICITY_N_FFT = 4096  # 85 ms at 48 kHz: 8.5 bins between harmonics of a 100 Hz voice
-FLATNESS_OF_NOISE = math.exp(-0.5772156649)  # geometric/arithmetic mean of exponential power
+APERIODICITY_N_FFT = 2048  # 43 ms at 48 kHz: two periods of the lowest pitch searched, 60 Hz
+MIN_F0_HZ, MAX_F0_HZ = 60.0, 450.0  # pitch search range of the teacher analysis
 
 
 def band_edges_hz(sample_rate: int, n_bands: int = N_BANDS) -> np.ndarray:
@@ -83,24 +83,52 @@ class BandLayout:
 
 
 def _long_frames_power(x: np.ndarray, stft: StftConfig) -> np.ndarray:
-    """Power spectra over :data:`APERIODICITY_N_FFT` samples centred on each caminos frame."""
+    """Power spectra of :data:`APERIODICITY_N_FFT` samples centred on each caminos frame, Hann
+    windowed and zero-padded to twice that (so their inverse is a linear autocorrelation)."""
     n_frames = n_frames_for(len(x), stft)
     long = APERIODICITY_N_FFT
     padded = np.zeros(len(x) + 2 * long + n_frames * stft.hop)
     padded[long:long + len(x)] = x
     first = long + stft.n_fft // 2 - (stft.n_fft - stft.hop) - long // 2  # start of frame 0
     frames = np.lib.stride_tricks.sliding_window_view(padded[first:], long)[::stft.hop][:n_frames]
-    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(long) / long)
-    return np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
+    return np.abs(np.fft.rfft(frames * _hann(long), n=2 * long, axis=1)) ** 2 + POWER_FLOOR
+
+
+def _hann(n: int) -> np.ndarray:
+    return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
+
+
+def pitch_periods(power: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Period in samples (fractional) of each frame, from the autocorrelation of its power.
+
+    The lag of the highest window-normalised autocorrelation between 1/450 and 1/60 s; the
+    shortest lag within 90 % of that highest is taken, which avoids picking twice the period.
+    """
+    long = APERIODICITY_N_FFT
+    window = _hann(long)
+    rho = np.correlate(window, window, "full")[long - 1:] / np.sum(window**2)
+    r = np.fft.irfft(power, axis=1)[:, :long]
+    lo, hi = int(sample_rate / MAX_F0_HZ), int(sample_rate / MIN_F0_HZ)
+    norm = r[:, lo:hi] / (r[:, :1] * rho[lo:hi])
+    rows = np.arange(len(norm))
+    i = np.argmax(norm >= 0.9 * norm.max(axis=1, keepdims=True), axis=1)
+    a = norm[rows, np.maximum(i - 1, 0)]
+    b = norm[rows, i]
+    c = norm[rows, np.minimum(i + 1, hi - lo - 1)]
+    curvature = a - 2.0 * b + c
+    shift = np.where(np.abs(curvature) > 1e-12, 0.5 * (a - c) / np.where(curvature == 0, 1, curvature), 0.0)
+    return lo + i + np.clip(shift, -0.5, 0.5)
 
 
 def analyse(x: np.ndarray, stft: StftConfig, layout: BandLayout) -> tuple[np.ndarray, np.ndarray]:
     """Envelope and aperiodicity of a signal, frame by frame in caminos' framing.
 
-    The envelope comes from the caminos frames themselves; the aperiodicity from a longer
-    window (:data:`APERIODICITY_N_FFT` samples, same centres), where harmonics of voices down
-    to 80 Hz stand apart: a band's spectral flatness (geometric over arithmetic mean power) is
-    near 0 for harmonics and near that of white noise (0.56) for noise.
+    The envelope comes from the caminos frames themselves. The aperiodicity of a band is one
+    minus its periodicity: the band's autocorrelation at the frame's pitch period (found by
+    :func:`pitch_periods`), over a :data:`APERIODICITY_N_FFT`-sample window centred on the hop and
+    normalised by the window's own autocorrelation. Harmonics give 0 even while the pitch glides
+    (the lag is one period, a few ms), noise gives about 0.9, and a mix gives the noise's share
+    of the power, which is what :class:`FrameRenderer` takes.
 
     Parameters
     ----------
@@ -112,16 +140,22 @@ def analyse(x: np.ndarray, stft: StftConfig, layout: BandLayout) -> tuple[np.nda
     log_power : ndarray, shape (n_frames, n_bands), float32
         Natural log of the mean power per bin in each band (|X|**2 units).
     aperiodicity : ndarray, shape (n_frames, n_bands), float32
-        0 (harmonic) .. 1 (noise): each band's flatness over that of white noise, clipped.
+        0 (harmonic) .. 1 (noise).
     """
     power = np.abs(stft_frames(x, stft)) ** 2 + POWER_FLOOR
     mean = power @ layout.mean_matrix.T
-    long_layout = BandLayout(StftConfig(n_fft=APERIODICITY_N_FFT, hop=stft.hop), layout.sample_rate,
+    long = APERIODICITY_N_FFT
+    long_power = _long_frames_power(x, stft)
+    period = pitch_periods(long_power, layout.sample_rate)
+    window = _hann(long)
+    rho = np.correlate(window, window, "full")[long - 1:] / np.sum(window**2)
+    long_layout = BandLayout(StftConfig(n_fft=2 * long, hop=stft.hop), layout.sample_rate,
                              layout.n_bands)
-    long_power = _long_frames_power(x, stft) + POWER_FLOOR
-    geometric = np.exp(np.log(long_power) @ long_layout.mean_matrix.T)
-    arithmetic = long_power @ long_layout.mean_matrix.T
-    aperiodicity = np.clip(geometric / arithmetic / FLATNESS_OF_NOISE, 0.0, 1.0)
+    cosine = np.cos(2.0 * np.pi * np.outer(period, np.arange(long + 1)) / (2 * long))
+    periodicity = ((long_power * cosine) @ long_layout.mean_matrix.T
+                   / (long_power @ long_layout.mean_matrix.T)
+                   / np.interp(period, np.arange(long), rho)[:, None])
+    aperiodicity = np.clip(1.0 - periodicity, 0.0, 1.0)
     return np.log(mean).astype(np.float32), aperiodicity.astype(np.float32)
 
 
