@@ -163,3 +163,24 @@ def test_word_count_is_checked():
     for bad in (-1, 10001, 2.5, True):
         with pytest.raises(VoiceError, match="number of words"):
             generator.words(bad)
+
+
+def test_missing_espeak_library_names_the_package(monkeypatch):
+    import models.voice.teacher as teacher
+    monkeypatch.setattr(teacher, "_instance", None)
+    monkeypatch.setattr(teacher, "LIBRARY_NAMES", ("libno-such-espeak.so.9",))
+    monkeypatch.setattr(teacher.ctypes.util, "find_library", lambda name: None)
+    with pytest.raises(EspeakMissingError, match="libespeak-ng1"):
+        teacher.speak("hola", "es")
+
+
+def test_teacher_gives_audio_and_phoneme_starts():
+    from models.voice.teacher import speak
+    spoken = speak("hola mundo", "es", rate=200, pitch=40, variant="f2")
+    assert spoken.sample_rate == 22050 and len(spoken.audio) > 0.3 * 22050
+    assert spoken.phonemes[:3] == ("o", "l", "a")
+    assert np.all(np.diff(spoken.starts) >= 0)
+    with pytest.raises(VoiceError, match="variant"):
+        speak("hola", "es", variant="x9")
+    with pytest.raises(VoiceError, match="rate"):
+        speak("hola", "es", rate=10)
