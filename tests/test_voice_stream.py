@@ -241,3 +241,25 @@ def test_espeak_engine_speaks_without_a_model(voice_config):
     stream.say("hello there")
     frames = render_offline(stream)
     assert len(frames) > 50 and frames.max() > 0
+
+
+def test_next_frame_allocates_nothing_per_hop(voice_config):
+    """Once the worker is done, 200 hops (rate, vibrato and jitter on, so every path runs) stay
+    under 4 KB of peak traced memory: less than one 513-bin frame."""
+    import tracemalloc
+    stream = stream_for(voice_config, rate=0.7, vibrato=0.3, jitter=0.2)
+    stream.say("una frase bastante larga para medir la memoria de cada salto")
+    while stream._pending():
+        time.sleep(0.01)
+    out = np.zeros(stream.n_bins)
+    for _ in range(20):
+        stream.next_frame(out)
+    tracemalloc.start()
+    try:
+        sounding = sum(stream.next_frame(out) for _ in range(200))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sounding == 200
+    assert peak < 4096
+    stream.close()

@@ -77,9 +77,34 @@ class BandLayout:
         """Spread per-band values over bins by linear interpolation between band centres.
 
         ``formant`` > 1 moves every formant up by that factor (the envelope is read at
-        ``f / formant``).
+        ``f / formant``); beyond the outer centres the outer values hold. Allocates nothing when
+        ``out`` (shape (n_bins,), float64) is given.
         """
-        return np.interp(self.bin_freqs_hz / formant, self.centres_hz, band_values)
+        if out is None:
+            out = np.empty(len(self.bin_freqs_hz))
+        _interp_scaled(self.bin_freqs_hz, 1.0 / formant, self.centres_hz,
+                       np.asarray(band_values, dtype=np.float64), out)
+        return out
+
+
+@njit(cache=True, nogil=True)
+def _interp_scaled(x: np.ndarray, scale: float, xp: np.ndarray, fp: np.ndarray,
+                   out: np.ndarray) -> None:
+    """``out = interp(x * scale, xp, fp)`` for increasing ``x`` and ``xp``, in one merge pass."""
+    j = 0
+    last = xp.shape[0] - 1
+    for i in range(x.shape[0]):
+        q = x[i] * scale
+        if q <= xp[0]:
+            out[i] = fp[0]
+            continue
+        if q >= xp[last]:
+            out[i] = fp[last]
+            continue
+        while xp[j + 1] < q:
+            j += 1
+        w = (q - xp[j]) / (xp[j + 1] - xp[j])
+        out[i] = (1.0 - w) * fp[j] + w * fp[j + 1]
 
 
 def _long_frames_power(x: np.ndarray, stft: StftConfig) -> np.ndarray:
@@ -214,8 +239,7 @@ def _render(env_power: np.ndarray, aperiodicity: np.ndarray, f0_bins: float, pha
 class FrameRenderer:
     """Harmonic-plus-noise magnitude frames at caminos' STFT settings.
 
-    All buffers are allocated here; :meth:`render` allocates nothing but the small envelope
-    interpolation. Holds the fundamental's phase, advanced by one hop per call.
+    All buffers are allocated here; :meth:`render` allocates nothing. Holds the fundamental's phase, advanced by one hop per call.
 
     Parameters
     ----------
@@ -239,6 +263,8 @@ class FrameRenderer:
         self.seed = seed
         self.noise = np.zeros(2 * stft.n_bins)
         self.scratch = np.zeros(stft.n_bins, dtype=np.complex128)
+        self.envelope = np.zeros(stft.n_bins)
+        self.aperiodicity = np.zeros(stft.n_bins)
         self.reset()
 
     def reset(self) -> None:
@@ -262,10 +288,11 @@ class FrameRenderer:
         breathiness : float in [0, 1]
             Moves aperiodicity towards 1 (0 unchanged, 1 all noise).
         """
-        env = np.exp(self.layout.to_bins(log_power, formant))
-        ap = self.layout.to_bins(aperiodicity, formant)
-        if breathiness > 0.0:
-            ap += breathiness * (1.0 - ap)
+        env = np.exp(self.layout.to_bins(log_power, formant, out=self.envelope), out=self.envelope)
+        ap = self.layout.to_bins(aperiodicity, formant, out=self.aperiodicity)
+        if breathiness > 0.0:  # ap + b (1 - ap), in place
+            ap *= 1.0 - breathiness
+            ap += breathiness
         self.rng.standard_normal(out=self.noise)
         f0_bins = f0_hz / self.layout.bin_hz
         _render(env, ap, f0_bins, self.phase, self.table, LOBE_OVERSAMPLING, LOBE_HALF_BINS,

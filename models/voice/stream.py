@@ -136,6 +136,7 @@ class VoiceStream:
         width = 2 * N_BANDS + 1 if self.engine == "neural" else self.n_bins
         self.ring = FrameRing(int(RING_SECONDS / self.hop_s), width)
         self._row = np.zeros(width)
+        self._row_after = np.zeros(width)
         self._last = np.zeros(self.n_bins)
         self._smoothing = math.exp(-self.hop_s / SMOOTHING_S)
         self.targets = {name: float(getattr(voice, name)) for name in CONTINUOUS}
@@ -316,7 +317,7 @@ class VoiceStream:
 
     def _next_frame(self, out: np.ndarray) -> bool:
         if self._fade:
-            out[:] = self._last * (self._fade / (FADE_HOPS + 1))
+            np.multiply(self._last, self._fade / (FADE_HOPS + 1), out=out)
             self._fade -= 1
             self._sounding = False
             return True
@@ -344,7 +345,8 @@ class VoiceStream:
             fraction = 0.0
         if fraction > 0.0:
             np.multiply(ring.row(index), 1.0 - fraction, out=self._row)
-            self._row += fraction * ring.row(after)
+            np.multiply(ring.row(after), fraction, out=self._row_after)
+            self._row += self._row_after
         else:
             self._row[:] = ring.row(index)
         if self._sounding:
