@@ -440,8 +440,34 @@ of a score (`engine/score.py`) and answers `/engine/list`.
 """
 
 
+DOC_FOOTER = """
+## Files: paths, landmarks, scenes, scores
+
+Written by `/path/save`, `/landmark/save`, `/scene/save` and `/engine/record`, and as easily by
+hand (examples: `patches/paths/dawn.json`, `patches/scenes/still.json`,
+`patches/scores/dawn.score`). Names over OSC are plain names (letters, digits, `_ . -`) mapped
+into their folder. A file that does not parse is refused with its line and column, and nothing
+playing changes.
+
+- **Path** `patches/paths/NAME.json`: `{"caminos": "path", "times_s": [0, 2, ...],
+  "points_std": [[x0, x1, ...], ...]}`: one point per row, the first axes' offsets in standard
+  deviations (missing axes are 0), each point's time in seconds from the first (`times_s` may be
+  left out: then `/path/step` seconds apart).
+- **Landmark** `patches/paths/NAME.landmark.json`: `{"caminos": "landmark", "points_std":
+  [[...], ...]}`, one row per hop of its trajectory (one row for a point). `/landmark/add NAME
+  FILE.npz` also reads what `caminos encode SOUND -o FILE.npz` writes.
+- **Scene** `patches/scenes/NAME.json`: `{"caminos": "scene", "controls": {"/latent/follow":
+  [0.0], "/path/interp": ["cubic"], ...}}`: any address with a value, as `/engine/get` answers;
+  each is checked against the table above when the file loads.
+- **Score** `NAME.score`: a header `sample_rate 48000` and `hop_size 256`, then one event per
+  line, `hop N /address args...` in time order, `#` comments, and optionally `hop N end`.
+  Strings with spaces are quoted. `caminos render --score NAME.score -o OUT.wav` plays it through
+  the engine; one recorded from the engine's first hop renders to the same samples.
+"""
+
+
 def registry_markdown(registry: ControlRegistry) -> str:
-    """The registry as Markdown: one table per group, one row per address."""
+    """The registry as Markdown: one table per group, one row per address, then the files."""
     lines = [DOC_HEADER]
     group = None
     for control in registry:
@@ -454,7 +480,7 @@ def registry_markdown(registry: ControlRegistry) -> str:
         args = control.signature().replace("…", "...").replace("|", "\\|")
         doc = control.doc.replace("|", "\\|")
         lines.append(f"| `{control.address}` | `{tags}` | {args} | {doc}{kind} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + DOC_FOOTER
 
 
 def documented_engine(config: Any = None) -> Any:
