@@ -136,6 +136,13 @@ class PacedDsp:
             k += 1
 
 
+def _major_faults() -> int:
+    """Page faults of this process that had to read from disk (each can stall a thread for
+    milliseconds: a sign of memory pressure from outside, not of the engine's work)."""
+    with open("/proc/self/stat") as handle:
+        return int(handle.read().rsplit(")", 1)[1].split()[9])
+
+
 def latencies(probes: list[float], rises: list[float]) -> list[float]:
     """Match each probe with the first rise after it (within a probe period), in ms."""
     out = []
@@ -172,6 +179,7 @@ def run(seconds: float, rates: list[float], realtime: bool = False) -> list[dict
         for rate in rates:
             before = server.counters["osc_messages"]
             xruns, rises, late = dsp.xruns, len(dsp.rises), len(dsp.late)
+            faults = _major_faults()
             done = subprocess.run([sys.executable, __file__, "--sender", str(server.port),
                                    str(rate), str(seconds)], capture_output=True, text=True,
                                   check=True, cwd=ROOT)
@@ -193,6 +201,7 @@ def run(seconds: float, rates: list[float], realtime: bool = False) -> list[dict
                 "sent_per_s": round(report["sent"] / report["seconds"], 1),
                 "lost": report["sent"] + 2 * len(report["probes"]) + 1 - handled,
                 "probes": len(measured),
+                "major_page_faults": _major_faults() - faults,
                 "xrun_woke_late_ms_max": round(max((w for w, _ in dsp.late[late:]), default=0), 2),
                 "xrun_tick_ms_max": round(max((t for _, t in dsp.late[late:]), default=0), 2),
                 "hop_ms": round(1000 * dsp.hop_s, 3),
