@@ -124,6 +124,23 @@ def test_pd_patch_plays_the_engine_and_reads_replies(live):
 
 
 @needs("pd")
+def test_pd_main_patch_pad_and_controls_reach_the_engine(live):
+    """caminos.pd itself, opened as an abstraction: its 2-D pad (moved by [s caminos-pad-set],
+    read back by its poll) and a control sent through [s caminos] change the engine."""
+    engine, server = live
+    done = subprocess.run(
+        ["pd", "-nogui", "-nosound", "-stderr", "-path", str(PATCHES / "pd"),
+         "-send", f"go {server.port}", str(PATCHES / "pd" / "test" / "caminos-main-test.pd")],
+        capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # (its own start-up connects to 9000 and listens on 9001; those may be busy here)
+    assert "couldn't create" not in done.stderr, done.stderr
+    assert wait_for(lambda: engine.get("/latent/xy") == (0.25, 0.75))
+    assert engine.mixer.offset_target[2] == 1.5
+    engine.post("/path/stop")  # the pad started the map; silence it for the other tests
+
+
+@needs("pd")
 def test_pd_patches_load_without_errors():
     for patch in ("caminos.pd", "caminos-osc.pd", "caminos-status.pd"):
         done = subprocess.run(["pd", "-nogui", "-nosound", "-stderr", "-path", str(PATCHES / "pd"),
