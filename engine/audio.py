@@ -26,6 +26,7 @@ import logging.handlers
 import math
 import multiprocessing as mp
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,13 +40,15 @@ from engine.errors import AudioDeviceError, CaminosError
 from engine.ring import SharedCounters, SharedRing
 
 # Counters the audio callback writes (audio process) and those the DSP process writes.
-AUDIO_COUNTERS = ("callbacks", "frames", "xruns", "underruns", "overruns", "first_time",
-                  "last_time", "restarts")
+AUDIO_COUNTERS = ("callbacks", "frames", "xruns", "output_underflows", "input_overflows",
+                  "underruns", "overruns", "first_time", "last_time", "restarts")
 DSP_COUNTERS = ("ready", "failed", "hops", "peak", "rms", "nonfinite", "tick_ms_p50",
                 "tick_ms_p99", "tick_ms_max", "bad_model_frames", "control_errors",
                 "events_applied", "latency_samples", "control_latency_samples", "osc_port")
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # waits between attempts to reopen a device
 STALL_SECONDS = 1.0  # no callback for this long while the stream claims to run: device lost
+STARTUP_SECONDS = 5.0  # a new stream's first callback may take this long
+CONTROL_FLAGS = ("stop", "audio_stop", "input_latency_s", "output_latency_s")
 
 
 def import_sounddevice():
@@ -134,7 +137,7 @@ def choose_devices(config: Config) -> DeviceChoice:
     output = _find_device(sd, audio.output_device, audio.host_api, "output")
     if output is None:
         wanted = f"output device {audio.output_device!r}" if audio.output_device else \
-            "an output device"
+            "output device"
         api = f" on host API {audio.host_api!r}" if audio.host_api else ""
         raise AudioDeviceError(f"no {wanted}{api} found (audio.output_device, audio.host_api). "
                                f"PortAudio found:\n{describe_devices()}\nWithout a device, "
@@ -173,7 +176,6 @@ class _DspSetup:
     dsp_counters: str
     stop_flag: str
     record: str | None
-    record_seconds: float
     osc: bool
 
 
@@ -194,7 +196,7 @@ def _dsp_main(setup: _DspSetup) -> None:
     """Body of the DSP process: engine, warm-up, then one tick per hop the device consumes."""
     raise_priority()
     counters = SharedCounters(DSP_COUNTERS, setup.dsp_counters)
-    stop = SharedCounters(("stop", "output_latency_s"), setup.stop_flag)
+    stop = SharedCounters(CONTROL_FLAGS, setup.stop_flag)
     try:
         _dsp_loop(setup, counters, stop)
     except BaseException as exc:  # reported to the audio process, which prints it
@@ -207,18 +209,37 @@ def _dsp_main(setup: _DspSetup) -> None:
 
 
 def _failure_file(name: str) -> str:
-    return os.path.join(os.environ.get("TMPDIR", "/tmp"), f"caminos-dsp-{name}.err")
+    """Where a child process leaves its last error, named after a shared block it uses."""
+    return os.path.join(os.environ.get("TMPDIR", "/tmp"), f"caminos-{name}.err")
+
+
+def _read_failure(name: str) -> str:
+    path = Path(_failure_file(name))
+    if not path.exists():
+        return ""
+    text = path.read_text()
+    path.unlink()
+    return text
 
 
 def _dsp_loop(setup: _DspSetup, counters: SharedCounters, stop: SharedCounters) -> None:
     import torch
 
     from engine.engine import Engine
+    from engine.surface import attach
 
     torch.set_num_threads(1)
+    # The OSC thread shares this process: with Python's default 5 ms switch interval it could
+    # hold the GIL for a whole hop while the DSP thread waits; 0.5 ms bounds that wait.
+    sys.setswitchinterval(0.0005)
     config = setup.config
-    engine = Engine(config, channels=setup.output_channels)
+    engine = Engine(config, channels=setup.output_channels, startup_events=False)
     engine.warm_up()
+    record_folder = Path(setup.record).parent if setup.record else None
+    surface = attach(engine, recordings=record_folder)
+    if setup.record:  # first, so the score holds the start-up events too
+        engine.post("/engine/record", Path(setup.record).name)
+    engine.post_startup_events()
     out_ring = SharedRing(setup.ring_frames, setup.output_channels, setup.out_ring)
     in_ring = (SharedRing(setup.ring_frames, setup.input_channels, setup.in_ring)
                if setup.in_ring else None)
@@ -227,7 +248,6 @@ def _dsp_loop(setup: _DspSetup, counters: SharedCounters, stop: SharedCounters) 
     in_block = np.zeros((hop, max(setup.input_channels, 1)), dtype=np.float32)
     in_mono = np.zeros(hop)
     out32 = np.zeros((hop, setup.output_channels), dtype=np.float32)
-    recorder = _Recorder(engine, setup.record, setup.record_seconds) if setup.record else None
     server = _start_osc(engine, config) if setup.osc else None
     if server is not None:
         counters["osc_port"] = float(server.port)
@@ -243,9 +263,12 @@ def _dsp_loop(setup: _DspSetup, counters: SharedCounters, stop: SharedCounters) 
     meter_hops = max(1, round(sr / hop / 2))  # the meter covers half a second
     i_hops, i_peak, i_rms = counters.index("hops"), counters.index("peak"), counters.index("rms")
     values = counters.values
+    parent = os.getppid()
     try:
         while stop["stop"] == 0.0:
             if out_ring.free() < hop or (in_ring is not None and in_ring.available() < hop):
+                if os.getppid() != parent:  # the supervisor died: do not linger as an orphan
+                    break
                 time.sleep(hop_seconds / 8)
                 continue
             if in_ring is not None:
@@ -258,8 +281,6 @@ def _dsp_loop(setup: _DspSetup, counters: SharedCounters, stop: SharedCounters) 
             block = engine.tick()
             out32[:] = block
             out_ring.write(out32)
-            if recorder is not None:
-                recorder.add(block)
             peak = max(peak, float(np.abs(block).max()))
             energy += float(np.vdot(block[:, 0], block[:, 0]))
             hops = engine.hop_index
@@ -273,8 +294,10 @@ def _dsp_loop(setup: _DspSetup, counters: SharedCounters, stop: SharedCounters) 
         _publish_status(engine, counters)
         if server is not None:
             server.stop()
-        if recorder is not None:
-            recorder.save()
+        if setup.record and surface.recorder.recording is not None:
+            engine.post("/engine/record/stop")
+            engine.tick()  # applies the stop; this hop is not recorded
+            surface.recorder.wait(timeout=60.0)
         out_ring.close()
         if in_ring is not None:
             in_ring.close()
@@ -297,41 +320,6 @@ def _start_osc(engine, config: Config):
     return OscServer(engine, config.osc).start()
 
 
-class _Recorder:
-    """Keeps a live run's output hops and applied control events, for comparison offline.
-
-    Memory is bounded by ``seconds``; hops past it are dropped (and said so in the saved file).
-    Files are written when the run ends, never on the hop path.
-    """
-
-    def __init__(self, engine, prefix: str, seconds: float) -> None:
-        self.engine = engine
-        self.prefix = prefix
-        self.max_hops = int(seconds * engine.sample_rate / engine.hop)
-        self.blocks = np.zeros((self.max_hops, engine.hop, engine.channels), dtype=np.float64)
-        self.count = 0
-        self.events: list[tuple[int, str, tuple]] = []
-        engine.recorders.append(self._event)
-
-    def _event(self, hop: int, address: str, args: tuple) -> None:
-        if hop < self.max_hops:
-            self.events.append((hop, address, args))
-
-    def add(self, block: np.ndarray) -> None:
-        if self.count < self.max_hops:
-            self.blocks[self.count] = block
-            self.count += 1
-
-    def save(self) -> None:
-        from engine.audio_io import write_audio_atomic
-
-        samples = self.blocks[:self.count].reshape(-1, self.engine.channels)
-        write_audio_atomic(f"{self.prefix}.wav", samples, self.engine.sample_rate, "FLOAT")
-        Path(f"{self.prefix}.events.json").write_text(json.dumps(
-            {"sample_rate": self.engine.sample_rate, "hop": self.engine.hop, "hops": self.count,
-             "events": [[h, a, list(v)] for h, a, v in self.events]}, indent=1))
-
-
 # -------------------------------------------------------------------------------- audio process
 def _make_callback(out_ring: SharedRing, in_ring: SharedRing | None, counters: SharedCounters):
     """The PortAudio callback: copy rings, count; nothing else (no allocation of buffers)."""
@@ -339,6 +327,8 @@ def _make_callback(out_ring: SharedRing, in_ring: SharedRing | None, counters: S
     i_calls, i_frames = counters.index("callbacks"), counters.index("frames")
     i_xruns, i_under = counters.index("xruns"), counters.index("underruns")
     i_over = counters.index("overruns")
+    i_out_flag = counters.index("output_underflows")
+    i_in_flag = counters.index("input_overflows")
     i_first, i_last = counters.index("first_time"), counters.index("last_time")
     clock = time.monotonic
 
@@ -349,8 +339,12 @@ def _make_callback(out_ring: SharedRing, in_ring: SharedRing | None, counters: S
         values[i_last] = now
         values[i_calls] += 1.0
         values[i_frames] += frames
-        if status:
+        if status:  # PortAudio's flags: the host missed a deadline (ours or the server's)
             values[i_xruns] += 1.0
+            if status.output_underflow:
+                values[i_out_flag] += 1.0
+            if status.input_overflow:
+                values[i_in_flag] += 1.0
         if in_ring is not None and in_ring.write(indata) < frames:
             values[i_over] += 1.0
         got = out_ring.read_into(outdata)
@@ -382,30 +376,89 @@ class LiveReport:
         return json.dumps(self.__dict__, indent=1)
 
 
+@dataclass(frozen=True)
+class _StreamSetup:
+    config: Config
+    out_ring: str
+    in_ring: str | None
+    ring_frames: int
+    output_channels: int
+    input_channels: int
+    counters: str
+    control: str
+
+
+def _stream_main(setup: _StreamSetup) -> None:
+    """Body of the audio process: open the stream and keep it until told to stop.
+
+    Exits by itself when the stream stops running (device error); the supervisor starts a new
+    audio process then. It never closes a failed stream: with a vanished JACK server,
+    PortAudio's abort waits forever, and a process that exits cannot hang.
+    """
+    raise_priority()
+    counters = SharedCounters(AUDIO_COUNTERS, setup.counters)
+    control = SharedCounters(CONTROL_FLAGS, setup.control)
+    out_ring = SharedRing(setup.ring_frames, setup.output_channels, setup.out_ring)
+    in_ring = (SharedRing(setup.ring_frames * 2, setup.input_channels, setup.in_ring)
+               if setup.in_ring else None)
+    try:
+        sd = import_sounddevice()
+        devices = choose_devices(setup.config)
+        callback = _make_callback(out_ring, in_ring, counters)
+        common = dict(samplerate=setup.config.audio.sample_rate,
+                      blocksize=setup.config.audio.block_size, dtype="float32", latency="low")
+        if in_ring is not None and devices.input is not None:
+            stream = sd.Stream(device=(devices.input, devices.output),
+                               channels=(setup.input_channels, setup.output_channels),
+                               callback=callback, **common)
+            control["input_latency_s"], control["output_latency_s"] = stream.latency
+        else:
+            stream = sd.OutputStream(device=devices.output, channels=setup.output_channels,
+                                     callback=lambda out, n, t, s: callback(None, out, n, t, s),
+                                     **common)
+            control["output_latency_s"] = float(stream.latency)
+        stream.start()
+    except Exception as exc:  # device missing or busy: say why, let the supervisor retry
+        Path(_failure_file(setup.control)).write_text(f"{type(exc).__name__}: {exc}")
+        os._exit(3)
+    parent = os.getppid()
+    while control["audio_stop"] == 0.0:
+        if not stream.active or os.getppid() != parent:
+            os._exit(4)
+        time.sleep(0.05)
+    stream.stop()
+    stream.close()
+
+
 class LivePlayer:
-    """Plays the engine live: a DSP worker process and a PortAudio stream, restarted on failure.
+    """Plays the engine live: a DSP process, an audio process, and this supervisor.
+
+    The supervisor (this object, in the caller's process) starts the DSP process, waits until its
+    engine is warm and the output ring is full, then starts the audio process. It watches the
+    callbacks' clock: when they stop (device lost, server gone, stream error) it kills the audio
+    process and starts another, waiting longer after each failed attempt; the DSP process and
+    the engine's state are untouched meanwhile.
 
     Parameters
     ----------
     config : Config
     record : str, optional
-        Path prefix: at the end write ``PREFIX.wav`` (the engine's output, exactly) and
-        ``PREFIX.events.json`` (every applied control event with its hop).
-    record_seconds : float
-        Most seconds kept for ``record``.
+        Path prefix: record from the first hop as ``/engine/record`` does, into ``PREFIX.wav``
+        (the engine's output, exactly) and ``PREFIX.score`` (every control event with its hop;
+        ``caminos render --score PREFIX.score`` replays it to the same samples).
     osc : bool
         Start the OSC server in the DSP process (when :mod:`engine.osc` is present).
     log : logging.Logger, optional
         Where status and restarts are logged (installation mode: a rotating file).
     """
 
-    def __init__(self, config: Config, record: str | None = None, record_seconds: float = 600.0,
-                 osc: bool = True, log: logging.Logger | None = None) -> None:
+    def __init__(self, config: Config, record: str | None = None, osc: bool = True,
+                 log: logging.Logger | None = None) -> None:
         self.config = config
-        self.sd = import_sounddevice()
-        self.devices = choose_devices(config)
+        sd = import_sounddevice()
+        self.devices = choose_devices(config)  # fail now, with the list, if there is none
+        sd._terminate()  # the audio process opens its own PortAudio; this one must not linger
         self.record = record
-        self.record_seconds = record_seconds
         self.osc = osc
         self.log = log or logging.getLogger("caminos.audio")
         hop = config.stft.hop
@@ -415,33 +468,39 @@ class LivePlayer:
         self.ring_frames = config.audio.buffer_hops * hop + max(self.block_size, hop)
         self.counters = SharedCounters(AUDIO_COUNTERS)
         self.dsp = SharedCounters(DSP_COUNTERS)
-        self.control = SharedCounters(("stop", "output_latency_s"))
+        self.control = SharedCounters(CONTROL_FLAGS)
         self.out_ring = SharedRing(self.ring_frames, self.devices.output_channels)
         self.in_ring = (SharedRing(self.ring_frames * 2, self.devices.input_channels)
                         if self.devices.input_channels else None)
-        self.stream = None
+        self._context = mp.get_context("spawn")
         self.process: mp.Process | None = None
+        self.audio: mp.Process | None = None
+        self._audio_started = 0.0
+        self._failures = 0
         self.started = 0.0
-        self.stream_latency = (0.0, 0.0)
+
+    @property
+    def stream_latency(self) -> tuple[float, float]:
+        """The device's input and output latency in seconds, as PortAudio reports them."""
+        return self.control["input_latency_s"], self.control["output_latency_s"]
 
     # -- lifecycle
     def start(self, timeout: float = 300.0) -> None:
-        """Start the DSP process, wait until its engine is warm, then open the stream.
+        """Start the DSP process, wait until its engine is warm, then the audio process.
 
         Raises
         ------
         CaminosError
             The DSP process failed (its error is repeated) or did not get ready in time.
+        AudioDeviceError
+            The audio process could not open the device.
         """
         setup = _DspSetup(self.config, self.out_ring.name,
                           self.in_ring.name if self.in_ring else None, self.ring_frames,
                           self.devices.output_channels, self.devices.input_channels,
-                          self.dsp.name, self.control.name, self.record, self.record_seconds,
-                          self.osc)
-        raise_priority()  # before PortAudio starts its threads, which inherit it
-        context = mp.get_context("spawn")
-        self.process = context.Process(target=_dsp_main, args=(setup,), name="caminos-dsp",
-                                       daemon=True)
+                          self.dsp.name, self.control.name, self.record, self.osc)
+        self.process = self._context.Process(target=_dsp_main, args=(setup,),
+                                             name="caminos-dsp", daemon=True)
         self.process.start()
         deadline = time.monotonic() + timeout
         while self.dsp["ready"] == 0.0:
@@ -453,55 +512,56 @@ class LivePlayer:
         while (self.in_ring is None and self.out_ring.free() >= self.hop
                and time.monotonic() < deadline):
             time.sleep(0.005)  # let it fill the ring before the device starts pulling
-        self._open_stream()
+        self._start_audio()
+        while self.counters["callbacks"] == 0.0:
+            if not self.audio.is_alive():  # type: ignore[union-attr]
+                raise AudioDeviceError(f"the audio stream did not start: {self._audio_error()}")
+            if time.monotonic() > deadline:
+                raise AudioDeviceError("the audio device called back no sample in "
+                                       f"{timeout:.0f} s")
+            time.sleep(0.01)
         self.started = time.monotonic()
 
     def _dsp_error(self) -> str:
-        path = Path(_failure_file(self.dsp.name))
-        if path.exists():
-            text = path.read_text()
-            path.unlink()
-            return text
-        code = self.process.exitcode if self.process else None
-        return f"it exited with status {code}"
+        return _read_failure(self.dsp.name) or (
+            f"it exited with status {self.process.exitcode if self.process else None}")
 
-    def _open_stream(self) -> None:
-        sd, dev = self.sd, self.devices
-        callback = _make_callback(self.out_ring, self.in_ring, self.counters)
-        common = dict(samplerate=self.config.audio.sample_rate, blocksize=self.block_size,
-                      dtype="float32", latency="low")
-        if self.in_ring is not None:
-            stream = sd.Stream(device=(dev.input, dev.output),
-                               channels=(dev.input_channels, dev.output_channels),
-                               callback=callback, **common)
-            self.stream_latency = tuple(stream.latency)  # type: ignore[assignment]
-        else:
-            stream = sd.OutputStream(device=dev.output, channels=dev.output_channels,
-                                     callback=lambda out, n, t, s: callback(None, out, n, t, s),
-                                     **common)
-            self.stream_latency = (0.0, float(stream.latency))
-        self.control["output_latency_s"] = self.stream_latency[1]
-        stream.start()
-        self.stream = stream
+    def _audio_error(self) -> str:
+        return _read_failure(self.control.name) or (
+            f"it exited with status {self.audio.exitcode if self.audio else None}")
 
-    def _close_stream(self) -> None:
-        stream, self.stream = self.stream, None
-        if stream is not None:
-            try:
-                stream.abort()
-                stream.close()
-            except Exception:  # a stream whose device vanished may fail to close; drop it
-                pass
+    def _start_audio(self) -> None:
+        setup = _StreamSetup(self.config, self.out_ring.name,
+                             self.in_ring.name if self.in_ring else None, self.ring_frames,
+                             self.devices.output_channels, self.devices.input_channels,
+                             self.counters.name, self.control.name)
+        self.control["audio_stop"] = 0.0
+        self.counters["last_time"] = 0.0
+        self.audio = self._context.Process(target=_stream_main, args=(setup,),
+                                           name="caminos-audio", daemon=True)
+        self.audio.start()
+        self._audio_started = time.monotonic()
+
+    def _stop_audio(self, graceful: bool) -> None:
+        audio, self.audio = self.audio, None
+        if audio is None:
+            return
+        if graceful:
+            self.control["audio_stop"] = 1.0
+            audio.join(timeout=3.0)
+        if audio.is_alive():
+            audio.kill()
+            audio.join(timeout=3.0)
 
     def stop(self) -> LiveReport:
-        """Close the stream, stop the DSP process (it saves any recording), free shared memory."""
-        self._close_stream()
+        """Stop the audio and DSP processes (the DSP saves any recording); free shared memory."""
+        self._stop_audio(graceful=True)
         report = self.report()
         self.control["stop"] = 1.0
         if self.process is not None:
-            self.process.join(timeout=30)
+            self.process.join(timeout=60)
             if self.process.is_alive():
-                self.process.terminate()
+                self.process.kill()
         for shared in (self.out_ring, self.in_ring, self.counters, self.dsp, self.control):
             if shared is not None:
                 shared.close()
@@ -509,47 +569,35 @@ class LivePlayer:
 
     # -- supervision
     def healthy(self) -> bool:
-        """Whether the stream runs and its callback was called recently."""
-        if self.stream is None or not self.stream.active:
+        """Whether the audio process runs and its callback was called recently."""
+        if self.audio is None or not self.audio.is_alive():
             return False
         last = self.counters["last_time"]
-        return last == 0.0 or time.monotonic() - last < STALL_SECONDS
+        if last == 0.0:  # a new stream: give the device time to start calling back
+            return time.monotonic() - self._audio_started < STARTUP_SECONDS
+        return time.monotonic() - last < STALL_SECONDS
 
-    def restart(self, sleep: Callable[[float], None] = time.sleep,
-                attempts: int | None = None) -> bool:
-        """Close the failed stream and reopen it, waiting longer after each failed attempt.
-
-        PortAudio is re-initialised before each attempt so that a device (or JACK server) that
-        came back is found again. Returns True once a stream runs; False after ``attempts``.
-        """
-        self._close_stream()
-        tries = 0
-        while attempts is None or tries < attempts:
-            wait = RESTART_BACKOFF_S[min(tries, len(RESTART_BACKOFF_S) - 1)]
-            tries += 1
-            sleep(wait)
-            try:
-                self.sd._terminate()
-                self.sd._initialize()
-                self.devices = choose_devices(self.config)
-                self.counters["last_time"] = 0.0
-                self._open_stream()
-            except Exception as exc:  # device still missing: try again later
-                self.log.warning("audio device not back yet (attempt %d): %s", tries, exc)
-                continue
-            self.counters["restarts"] += 1
-            self.log.info("audio stream restarted after %d attempt(s): %s", tries,
-                          self.devices.description)
-            return True
-        return False
+    def restart(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Replace a failed audio process, after a wait that grows with each failed attempt."""
+        if self.audio is not None and not self.audio.is_alive():
+            reason = self._audio_error()
+        else:
+            reason = "no callback for a second (device or server gone)"
+        self._stop_audio(graceful=False)
+        wait = RESTART_BACKOFF_S[min(self._failures, len(RESTART_BACKOFF_S) - 1)]
+        self.log.warning("audio stream lost (%s); reopening in %.1f s", reason, wait)
+        self._failures += 1
+        sleep(wait)
+        self._start_audio()
+        self.counters["restarts"] += 1
 
     def run(self, seconds: float | None = None, status_every: float = 0.0,
             on_status: Callable[[str], None] = print, schedule: "Schedule | None" = None) -> None:
         """Supervise until ``seconds`` pass (forever when None) or KeyboardInterrupt.
 
-        Restarts the stream whenever :meth:`healthy` fails; checks the DSP process is alive;
-        prints a status line every ``status_every`` seconds; follows ``schedule`` (installation
-        start/stop times) by closing and reopening the stream.
+        Restarts the audio process whenever :meth:`healthy` fails; checks the DSP process is
+        alive; prints a status line every ``status_every`` seconds; follows ``schedule``
+        (installation start/stop times) by stopping and starting the audio process.
         """
         end = None if seconds is None else time.monotonic() + seconds
         next_status = time.monotonic() + status_every
@@ -558,19 +606,20 @@ class LivePlayer:
             if self.process is not None and not self.process.is_alive():
                 raise CaminosError(f"the DSP process stopped: {self._dsp_error()}")
             if schedule is not None and not schedule.on(datetime.now()):
-                if self.stream is not None:
+                if self.audio is not None:
                     self.log.info("outside the daily schedule: stream stopped")
-                    self._close_stream()
+                    self._stop_audio(graceful=True)
                 continue
-            if schedule is not None and self.stream is None:
+            if self.audio is None:
                 self.log.info("inside the daily schedule: stream starting")
-                self.restart(attempts=None)
+                self._start_audio()
                 continue
             if not self.healthy():
-                self.log.warning("audio stream failed or device lost; restarting")
                 self.restart()
+            elif self.counters["last_time"] > 0.0:
+                self._failures = 0  # calling back again: the next failure waits briefly
             if status_every and time.monotonic() >= next_status:
-                next_status += status_every
+                next_status = max(next_status + status_every, time.monotonic())
                 on_status(self.status_line())
 
     # -- reporting
@@ -614,9 +663,14 @@ class LivePlayer:
             peak_dbfs=20 * math.log10(peak) if peak > 0 else -math.inf,
             nonfinite=int(d["nonfinite"]), tick_ms_p99=d["tick_ms_p99"],
             latency=self.latency_breakdown(),
-            extra={"hops": int(d["hops"]), "control_errors": int(d["control_errors"]),
+            extra={"hops": int(d["hops"]),
+                   "last_callback_age_s": (time.monotonic() - c["last_time"]
+                                           if c["last_time"] else math.inf), "control_errors": int(d["control_errors"]),
                    "events_applied": int(d["events_applied"]), "osc_port": int(d["osc_port"]),
-                   "devices": self.devices.description})
+                   "output_underflows": int(c["output_underflows"]),
+                   "input_overflows": int(c["input_overflows"]),
+                   "devices": self.devices.description,
+                   "audio_failures_in_a_row": self._failures})
 
 
 # ---------------------------------------------------------------------------- installation mode

@@ -33,7 +33,8 @@ from engine.dynamics import DcBlocker, SafetyLimiter
 from engine.latent import LatentMixer, Smoothed, smoothing_coefficient
 from engine.phase import STREAMING_METHODS
 from engine.phase_stage import PhaseStage
-from engine.sources import FilePlayer, InputSource, Source, VoiceSource, load_player_file
+from engine.sources import (FilePlayer, InputSource, LoadedFile, Source, VoiceSource,
+                            load_player_file)
 from engine.spectral import latency_samples
 from models.autoencoder import MAGNITUDE_FLOOR, FusedCodec
 from models.checkpoint import Checkpoint, load_checkpoint
@@ -81,6 +82,33 @@ class Latency:
         return 1000.0 * samples / self.sample_rate
 
 
+def load_frame_model(path, stft, sample_rate: int) -> Checkpoint:
+    """Load an autoencoder for the engine; a frame-wise model may run at another hop.
+
+    A model without context sees one frame at a time, so the hop only sets how often frames
+    come: one trained at hop 256 plays at hop 128 unchanged (frame size, window and sample rate
+    must still match). Models with context are held to their hop.
+
+    Raises
+    ------
+    CheckpointError
+        As :func:`models.checkpoint.load_checkpoint`.
+    """
+    from dataclasses import replace
+
+    from models.checkpoint import peek
+
+    stored = peek(path)
+    saved_hop = (stored.get("stft") or {}).get("hop")
+    context = (stored.get("shape") or {}).get("context", 0)
+    if context == 0 and isinstance(saved_hop, int) and saved_hop != stft.hop:
+        try:
+            stft = replace(stft, hop=saved_hop)
+        except Exception:  # a hop that does not divide n_fft: let the full check explain
+            pass
+    return load_checkpoint(path, stft, sample_rate)
+
+
 class Engine:
     """The real-time engine, driven one hop at a time by an audio worker or an offline loop.
 
@@ -92,6 +120,15 @@ class Engine:
         The autoencoder; defaults to ``config.model.checkpoint``.
     channels : int, optional
         Output channels; defaults to ``config.audio.channels``.
+    startup_events : bool
+        Post the configuration's start-up controls (``engine.file``: open and play) now; False
+        leaves that to :meth:`post_startup_events` (after a recording starts, or never when a
+        score replays them).
+
+    Notes
+    -----
+    The engine sets torch to one thread: batch-1 inference gains nothing from more, and a fixed
+    count keeps live runs and offline renders bit-identical.
 
     Attributes
     ----------
@@ -102,7 +139,7 @@ class Engine:
     """
 
     def __init__(self, config: Config, checkpoint: Checkpoint | str | None = None,
-                 channels: int | None = None) -> None:
+                 channels: int | None = None, startup_events: bool = True) -> None:
         self.config = config
         stft = config.stft
         self.stft = stft
@@ -112,7 +149,7 @@ class Engine:
         self.channels = int(channels if channels is not None else config.audio.channels)
         if not isinstance(checkpoint, Checkpoint):
             path = checkpoint if checkpoint is not None else config.model.checkpoint_path()
-            checkpoint = load_checkpoint(path, stft, self.sample_rate)
+            checkpoint = load_frame_model(path, stft, self.sample_rate)
         if checkpoint.model.shape.context != 0:
             raise CheckpointError(f"{checkpoint.path}: the engine plays frame-wise models "
                                f"(context 0); this one stacks {checkpoint.model.shape.context} "
@@ -172,8 +209,14 @@ class Engine:
         self.last_error = ""
         self.extra_status: list[Callable[[], dict[str, Any]]] = []
         self._register_controls()
-        if eng.file:
-            self.post("/source/file/open", eng.file)
+        torch.set_num_threads(1)
+        if startup_events:
+            self.post_startup_events()
+
+    def post_startup_events(self) -> None:
+        """Post the controls the configuration asks for at start: open and play ``engine.file``."""
+        if self.config.engine.file:
+            self.post("/source/file/open", self.config.engine.file)
             self.post("/source/file/play", 1)
 
     # ----------------------------------------------------------------------------- controls
@@ -397,17 +440,32 @@ class Engine:
         return block
 
     def warm_up(self, hops: int = 8) -> None:
-        """Run every kernel and the model once, then return to the start-up state (call before
-        a stream starts: the first FFT and model calls cost milliseconds). Control events
-        already posted wait for the first real hop; recorders see nothing of the warm-up."""
-        queue, recorders = self.queue, self.recorders
-        self.queue, self.recorders = ControlQueue(), []
+        """Run every kernel and the model once, then return to the start-up state.
+
+        Call before a stream starts: the first FFT, model and kernel calls cost milliseconds
+        (loading compiled code), which would make the first hops late. The file player and the
+        live input play a short noise meanwhile, so their paths are warm too. Control events
+        already posted wait for the first real hop; recorders see nothing of the warm-up.
+        """
+        queue, recorders, hooks = self.queue, self.recorders, self.output_hooks
+        self.queue, self.recorders, self.output_hooks = ControlQueue(), [], []
+        player = self.player
+        saved = (player.file, player.position, player.playing, player.loop)
+        noise = np.random.default_rng(0).standard_normal(self.stft.n_fft * 4) * 0.1
+        pad = self.stft.n_fft - self.hop
+        samples = np.concatenate([np.zeros(pad), noise, np.zeros(self.stft.n_fft)])
+        player.file = LoadedFile("<warm-up noise>", samples, len(noise))
+        player.position, player.playing, player.loop = 0.0, True, True
         try:
-            for _ in range(hops):
+            for i in range(hops):
+                self.input.push(noise[i * self.hop % len(noise):][:self.hop])
                 self.tick()
         finally:
-            self.queue, self.recorders = queue, recorders
+            self.queue, self.recorders, self.output_hooks = queue, recorders, hooks
+            player.file, player.position, player.playing, player.loop = saved
         self.reset()
+        player.file, player.position, player.playing, player.loop = saved
+        self.mixer.reset()
 
     def reset(self) -> None:
         """Back to hop 0 with every buffer cleared; controls keep their values."""

@@ -270,7 +270,7 @@ def render_score_file(score_path: str | Path, out_path: str | Path, config: Any,
     from engine.engine import Engine
     from engine.surface import attach
 
-    engine = Engine(config)
+    engine = Engine(config, startup_events=False)  # the score holds the start-up events
     attach(engine)
     started = time.perf_counter()
     samples = render_score(score_path, engine, seconds)

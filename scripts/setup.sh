@@ -10,13 +10,15 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 TORCH_VERSION=2.13.0
-# Debian packages caminos needs: none at run time so far (soundfile's wheel carries libsndfile,
-# soxr's its own library; libportaudio2 will come with live audio). python3-venv is added below
-# when the interpreter cannot make virtual environments without it.
-APT_PACKAGES=(espeak-ng libespeak-ng1)  # the voice: phonemizer program and teacher library
+# Debian packages caminos needs at run time (soundfile's wheel carries libsndfile, soxr's its own
+# library): PortAudio for live audio (caminos play; offline work runs without it), and the voice's
+# phonemizer program and teacher library. python3-venv is added below when the interpreter cannot
+# make virtual environments without it.
+APT_PACKAGES=(libportaudio2 espeak-ng libespeak-ng1)
 # The real OSC peers the tests play the engine with (tests/test_patches.py), --test only:
 # Pure Data, sclang (about 240 MB with Qt; scsynth is not needed), oscsend and oscdump.
-TEST_APT_PACKAGES=(puredata-core supercollider-language liblo-tools)
+# JACK with its dummy driver is the real audio server of tests/test_live_jack.py.
+TEST_APT_PACKAGES=(puredata-core supercollider-language liblo-tools jackd2)
 
 with_tests=0
 for arg in "$@"; do
@@ -60,6 +62,9 @@ if ((${#missing[@]})); then
   else
     step "installing Debian packages: ${missing[*]}"
     "${as_root[@]}" apt-get update -qq
+    # jackd2 asks whether to allow real-time priority; answer no without a prompt (the tests
+    # run jackd as root, which has it anyway).
+    echo "jackd2 jackd/tweak_rt_limits boolean false" | "${as_root[@]}" debconf-set-selections
     "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
       --no-install-recommends "${missing[@]}" >/dev/null
   fi

@@ -1,0 +1,157 @@
+"""Live audio pieces that need no audio server: rings, device choice, errors, schedule, log."""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import types
+from dataclasses import replace
+from datetime import datetime
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import audio
+from engine.audio import Schedule, choose_devices, import_sounddevice, installation_logger
+from engine.config import load_config
+from engine.engine import Engine
+from engine.errors import AudioDeviceError
+from engine.ring import SharedCounters, SharedRing
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 700)), max_size=40))
+def test_ring_matches_a_plain_queue(operations) -> None:
+    ring = SharedRing(1000, 2)
+    model: list[float] = []
+    counter = 0.0
+    try:
+        for is_write, n in operations:
+            if is_write:
+                block = (counter + np.arange(n, dtype=np.float32))[:, None].repeat(2, axis=1)
+                wrote = ring.write(block)
+                assert wrote == min(n, 1000 - len(model))
+                model.extend(block[:wrote, 0].tolist())
+                counter += n
+            else:
+                out = np.full((n, 2), -1.0, dtype=np.float32)
+                got = ring.read_into(out)
+                assert got == min(n, len(model))
+                assert out[:got, 0].tolist() == model[:got]
+                assert np.array_equal(out[:got, 0], out[:got, 1])
+                del model[:got]
+            assert ring.available() == len(model) and ring.free() == 1000 - len(model)
+    finally:
+        ring.close()
+
+
+def test_ring_and_counters_are_shared_by_name() -> None:
+    ring = SharedRing(64, 1)
+    other = SharedRing(64, 1, ring.name)
+    counters = SharedCounters(("a", "b"))
+    seen = SharedCounters(("a", "b"), counters.name)
+    try:
+        ring.write(np.arange(10, dtype=np.float32)[:, None])
+        out = np.zeros((10, 1), dtype=np.float32)
+        assert other.read_into(out) == 10 and out[9, 0] == 9.0
+        assert ring.available() == 0
+        counters["b"] = 3.5
+        assert seen["b"] == 3.5 and seen.as_dict() == {"a": 0.0, "b": 3.5}
+    finally:
+        other.close()
+        ring.close()
+        seen.close()
+        counters.close()
+
+
+def test_missing_portaudio_names_the_package_and_the_offline_commands(monkeypatch) -> None:
+    real_import = builtins.__import__
+
+    def failing_import(name, *args, **kwargs):
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", failing_import)
+    with pytest.raises(AudioDeviceError, match="libportaudio2.*caminos render"):
+        import_sounddevice()
+
+
+def _fake_sounddevice(devices, apis):
+    module = types.SimpleNamespace()
+    module.query_devices = lambda index=None: devices if index is None else devices[index]
+    module.query_hostapis = lambda: apis
+    return module
+
+
+def test_no_output_device_lists_what_was_found(monkeypatch, config) -> None:
+    apis = [{"name": "ALSA", "devices": [0], "default_input_device": 0,
+             "default_output_device": -1}]
+    devices = [{"name": "USB mic", "hostapi": 0, "max_input_channels": 1,
+                "max_output_channels": 0, "default_samplerate": 48000.0}]
+    monkeypatch.setattr(audio, "import_sounddevice", lambda: _fake_sounddevice(devices, apis))
+    with pytest.raises(AudioDeviceError) as info:
+        choose_devices(config)
+    message = str(info.value)
+    assert "no output device found" in message and "USB mic (1 in, 0 out" in message
+    assert "caminos render" in message
+
+
+def test_devices_are_chosen_by_name_api_and_channels(monkeypatch, config) -> None:
+    apis = [{"name": "ALSA", "devices": [0], "default_input_device": -1,
+             "default_output_device": -1},
+            {"name": "JACK Audio Connection Kit", "devices": [1], "default_input_device": 1,
+             "default_output_device": 1}]
+    devices = [{"name": "hw:0", "hostapi": 0, "max_input_channels": 0, "max_output_channels": 8,
+                "default_samplerate": 48000.0},
+               {"name": "system", "hostapi": 1, "max_input_channels": 2,
+                "max_output_channels": 2, "default_samplerate": 48000.0}]
+    monkeypatch.setattr(audio, "import_sounddevice", lambda: _fake_sounddevice(devices, apis))
+    jack = choose_devices(replace(config, audio=replace(config.audio, host_api="jack",
+                                                        channels=4)))
+    assert (jack.output, jack.input, jack.output_channels, jack.input_channels) == (1, 1, 2, 1)
+    named = choose_devices(replace(config, audio=replace(config.audio, output_device="hw",
+                                                         input_device="none")))
+    assert named.output == 0 and named.input is None and named.input_channels == 0
+    with pytest.raises(AudioDeviceError, match="no input device 'mic'"):
+        choose_devices(replace(config, audio=replace(config.audio, input_device="mic")))
+
+
+def test_schedule_covers_windows_over_midnight() -> None:
+    day = Schedule("09:30", "18:00")
+    assert day.on(datetime(2026, 1, 1, 9, 30)) and not day.on(datetime(2026, 1, 1, 18, 0))
+    night = Schedule("22:00", "02:00")
+    assert night.on(datetime(2026, 1, 1, 23, 0)) and night.on(datetime(2026, 1, 1, 1, 59))
+    assert not night.on(datetime(2026, 1, 1, 12, 0))
+
+
+def test_schedule_times_are_validated() -> None:
+    from engine.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="engine.start_time: expected a time HH:MM"):
+        load_config(overrides={"engine.start_time": "25:00", "engine.stop_time": "02:00"})
+    with pytest.raises(ConfigError, match="give both or neither"):
+        load_config(overrides={"engine.start_time": "10:00"})
+
+
+def test_installation_log_stays_bounded(tmp_path) -> None:
+    config = load_config(overrides={"engine.log_file": str(tmp_path / "caminos.log"),
+                                    "engine.log_max_bytes": 10_000})
+    log = installation_logger(config)
+    for i in range(2000):
+        log.info("status line %d with some text to fill the file", i)
+    for handler in log.handlers:
+        handler.flush()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["caminos.log", "caminos.log.1"]
+    assert all((tmp_path / name).stat().st_size <= 10_100 for name in files)
+    logging.getLogger("caminos.installation").handlers.clear()
+
+
+def test_frame_model_plays_at_another_hop() -> None:
+    """The default model (trained at hop 256, one frame at a time) loads at hop 128."""
+    engine = Engine(load_config(overrides={"stft.hop": 128}))
+    assert engine.hop == 128 and engine.checkpoint.stft.hop == 256
+    assert engine.tick().shape == (128, 2)
