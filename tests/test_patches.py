@@ -212,6 +212,22 @@ def test_sclang_script_plays_the_engine_and_reads_replies(live):
     assert 0.2 <= waited <= 0.3, waited
 
 
+@needs("sclang")
+def test_sclang_gui_opens_offscreen_and_plays_the_engine(live):
+    engine, server = live
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QTWEBENGINE_DISABLE_SANDBOX="1")
+    done = subprocess.run(["sclang", "-D", str(PATCHES / "supercollider" / "test" /
+                                                "caminos-gui-test.scd"), str(server.port)],
+                          capture_output=True, text=True, timeout=120, env=env)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0 and "ERROR" not in log, log[-3000:]
+    assert "caminos-gui: window open" in log
+    assert engine.get("/latent/xy") == (pytest.approx(0.2), pytest.approx(0.6))
+    assert engine.mixer.offset_target[3] == pytest.approx(0.75 * 6 - 3)
+    assert int(re.search(r"caminos-gui-status hop (\d+)", log).group(1)) > 0  # read back
+    engine.post("/path/stop")
+
+
 def test_supercollider_messages_match_the_registry(registry):
     text = (PATCHES / "supercollider" / "caminos.scd").read_text()
     addresses = set(re.findall(r"msg\('(/[a-z/_]+)'", text))
