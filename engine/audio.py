@@ -233,7 +233,7 @@ def _dsp_loop(setup: _DspSetup, counters: SharedCounters, stop: SharedCounters) 
     # hold the GIL for a whole hop while the DSP thread waits; 0.5 ms bounds that wait.
     sys.setswitchinterval(0.0005)
     config = setup.config
-    engine = Engine(config, channels=setup.output_channels, startup_events=False)
+    engine = Engine(config, channels=setup.output_channels, startup_events=False, realtime=True)
     engine.warm_up()
     record_folder = Path(setup.record).parent if setup.record else None
     surface = attach(engine, recordings=record_folder)

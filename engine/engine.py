@@ -28,7 +28,7 @@ import torch
 
 from engine.config import Config
 from engine.controls import Arg, Control, ControlEvent, ControlQueue, ControlRegistry
-from engine.errors import CheckpointError, ControlError
+from engine.errors import CaminosError, CheckpointError, ControlError
 from engine.dynamics import DcBlocker, SafetyLimiter
 from engine.latent import LatentMixer, Smoothed, smoothing_coefficient
 from engine.phase import STREAMING_METHODS
@@ -124,6 +124,14 @@ class Engine:
         Post the configuration's start-up controls (``engine.file``: open and play) now; False
         leaves that to :meth:`post_startup_events` (after a recording starts, or never when a
         score replays them).
+    voice : bool
+        Load the voice model (``[voice]``) as the voice source with its ``/voice/*`` controls.
+        When it cannot load (no espeak-ng, a bad checkpoint) the engine plays without it and
+        says why in ``status()["voice_error"]``.
+    realtime : bool
+        True when ticks are paced by an audio device. Offline (False), the voice source waits
+        for its worker each hop instead of playing silence until the worker catches up, so
+        renders do not depend on how fast the machine is.
 
     Notes
     -----
@@ -139,7 +147,8 @@ class Engine:
     """
 
     def __init__(self, config: Config, checkpoint: Checkpoint | str | None = None,
-                 channels: int | None = None, startup_events: bool = True) -> None:
+                 channels: int | None = None, startup_events: bool = True, voice: bool = True,
+                 realtime: bool = False) -> None:
         self.config = config
         stft = config.stft
         self.stft = stft
@@ -164,7 +173,7 @@ class Engine:
         self.input = InputSource(stft)
         self.player = FilePlayer(stft)
         self.player.loop = eng.loop
-        self.voice = VoiceSource(stft)
+        self.voice = VoiceSource(stft, wait=not realtime)
         self.sources: list[Source] = [self.input, self.player, self.voice]
         n = len(self.sources)
         self._gains = [Smoothed(1.0, self.coefficient) for _ in self.sources]
@@ -209,6 +218,9 @@ class Engine:
         self.last_error = ""
         self.extra_status: list[Callable[[], dict[str, Any]]] = []
         self._register_controls()
+        self.voice_error = ""
+        if voice:
+            self._load_voice()
         torch.set_num_threads(1)
         if startup_events:
             self.post_startup_events()
@@ -346,6 +358,16 @@ class Engine:
             lambda: (20.0 * math.log10(max(self.out_gain.target, 1e-12)),), "out")
 
     # ------------------------------------------------------------------------------- voice
+    def _load_voice(self) -> None:
+        try:
+            from models.voice.stream import VoiceStream, voice_controls
+
+            stream = VoiceStream(self.config, seed=self.config.engine.seed)
+        except (CaminosError, ImportError, OSError) as exc:
+            self.voice_error = str(exc)
+            return
+        self.attach_voice(stream, voice_controls(stream))
+
     def attach_voice(self, stream: object, controls: list[Control] = ()) -> None:
         """Play a voice stream (``next_frame(out) -> bool``) as the voice source; register its
         controls."""
@@ -521,6 +543,7 @@ class Engine:
             "limiter_db": self.limiter.max_reduction_db,
             "nonfinite_out": self.limiter.nonfinite_samples,
             "last_error": self.last_error,
+            "voice_error": self.voice_error,
         }
         for extra in self.extra_status:
             status.update(extra())

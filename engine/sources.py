@@ -199,16 +199,32 @@ class FilePlayer(Source):
 
 class VoiceSource(Source):
     """The voice model's frames (:class:`models.voice.stream.VoiceStream` or any object with
-    ``next_frame(out) -> bool``); it has no analysis phase of its own."""
+    ``next_frame(out) -> bool``); it has no analysis phase of its own.
+
+    Parameters
+    ----------
+    stft : StftConfig
+    stream : object, optional
+        The voice stream; attached later by the engine.
+    wait : bool
+        Offline: before each frame, wait for the stream's worker (``wait_ready()``) rather than
+        play silence until it catches up, so a render does not depend on the machine's speed.
+    """
 
     name = "voice"
 
-    def __init__(self, stft: StftConfig, stream: object | None = None) -> None:
+    def __init__(self, stft: StftConfig, stream: object | None = None, wait: bool = False) -> None:
         super().__init__(stft)
         self.stream = stream
+        self.wait = wait
 
     def frame(self, magnitude: np.ndarray, reference: np.ndarray) -> bool:
-        if self.stream is None or not self.stream.next_frame(magnitude):  # type: ignore[attr-defined]
+        stream = self.stream
+        if stream is None:
+            return False
+        if self.wait and hasattr(stream, "wait_ready"):
+            stream.wait_ready()
+        if not stream.next_frame(magnitude):  # type: ignore[attr-defined]
             return False
         if self.gain != 1.0:
             magnitude *= self.gain
