@@ -155,3 +155,30 @@ def test_frame_model_plays_at_another_hop() -> None:
     engine = Engine(load_config(overrides={"stft.hop": 128}))
     assert engine.hop == 128 and engine.checkpoint.stft.hop == 256
     assert engine.tick().shape == (128, 2)
+
+
+def test_play_without_a_device_says_what_was_found_and_exits_2(capsys) -> None:
+    from engine.cli import main
+
+    code = main(["play", "--seconds", "1", "--set", "audio.host_api=no-such-host-api"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "no output device on host API 'no-such-host-api' found" in err
+    assert "PortAudio found:" in err and "caminos render" in err
+
+
+def test_systemd_unit_starts_installation_mode() -> None:
+    """The shipped unit's command line is one caminos accepts, in installation mode."""
+    import configparser
+    import shlex
+    from pathlib import Path
+
+    from engine.cli import build_parser
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.read(Path(__file__).resolve().parent.parent / "scripts" / "caminos-installation.service")
+    command = shlex.split(unit["Service"]["ExecStart"])
+    assert command[0].endswith("/caminos") and unit["Service"]["Restart"] == "always"
+    args = build_parser().parse_args(command[1:])
+    assert args.command == "play" and args.installation
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
