@@ -166,17 +166,25 @@ def choose_devices(config: Config) -> DeviceChoice:
 
 # ---------------------------------------------------------------------------------- DSP process
 @dataclass(frozen=True)
-class _DspSetup:
+class _Shared:
+    """What the child processes attach to: the configuration and the shared blocks' names."""
+
     config: Config
     out_ring: str
     in_ring: str | None
     ring_frames: int
     output_channels: int
     input_channels: int
+    audio_counters: str
     dsp_counters: str
-    stop_flag: str
-    record: str | None
-    osc: bool
+    control: str
+
+    def attach_rings(self) -> tuple[SharedRing, SharedRing | None]:
+        """The output ring and the input ring (None without input), attached by name."""
+        out_ring = SharedRing(self.ring_frames, self.output_channels, self.out_ring)
+        in_ring = (SharedRing(2 * self.ring_frames, self.input_channels, self.in_ring)
+                   if self.in_ring else None)
+        return out_ring, in_ring
 
 
 def raise_priority(niceness: int = -10) -> bool:
@@ -192,13 +200,13 @@ def raise_priority(niceness: int = -10) -> bool:
     return True
 
 
-def _dsp_main(setup: _DspSetup) -> None:
+def _dsp_main(setup: _Shared, record: str | None, osc: bool) -> None:
     """Body of the DSP process: engine, warm-up, then one tick per hop the device consumes."""
     raise_priority()
     counters = SharedCounters(DSP_COUNTERS, setup.dsp_counters)
-    stop = SharedCounters(CONTROL_FLAGS, setup.stop_flag)
+    stop = SharedCounters(CONTROL_FLAGS, setup.control)
     try:
-        _dsp_loop(setup, counters, stop)
+        _dsp_loop(setup, counters, stop, record, osc)
     except BaseException as exc:  # reported to the audio process, which prints it
         counters["failed"] = 1.0
         Path(_failure_file(setup.dsp_counters)).write_text(f"{type(exc).__name__}: {exc}")
@@ -222,7 +230,8 @@ def _read_failure(name: str) -> str:
     return text
 
 
-def _dsp_loop(setup: _DspSetup, counters: SharedCounters, stop: SharedCounters) -> None:
+def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
+              record: str | None, osc: bool) -> None:
     import torch
 
     from engine.engine import Engine
@@ -235,20 +244,17 @@ def _dsp_loop(setup: _DspSetup, counters: SharedCounters, stop: SharedCounters) 
     config = setup.config
     engine = Engine(config, channels=setup.output_channels, startup_events=False, realtime=True)
     engine.warm_up()
-    record_folder = Path(setup.record).parent if setup.record else None
-    surface = attach(engine, recordings=record_folder)
-    if setup.record:  # first, so the score holds the start-up events too
-        engine.post("/engine/record", Path(setup.record).name)
+    surface = attach(engine, recordings=Path(record).parent if record else None)
+    if record:  # first, so the score holds the start-up events too
+        engine.post("/engine/record", Path(record).name)
     engine.post_startup_events()
-    out_ring = SharedRing(setup.ring_frames, setup.output_channels, setup.out_ring)
-    in_ring = (SharedRing(setup.ring_frames, setup.input_channels, setup.in_ring)
-               if setup.in_ring else None)
+    out_ring, in_ring = setup.attach_rings()
     hop, sr = engine.hop, engine.sample_rate
     hop_seconds = hop / sr
     in_block = np.zeros((hop, max(setup.input_channels, 1)), dtype=np.float32)
     in_mono = np.zeros(hop)
     out32 = np.zeros((hop, setup.output_channels), dtype=np.float32)
-    server = _start_osc(engine, config) if setup.osc else None
+    server = _start_osc(engine, config) if osc else None
     if server is not None:
         counters["osc_port"] = float(server.port)
     if in_ring is not None:  # duplex: output follows input, after buffer_hops hops of silence
@@ -294,7 +300,7 @@ def _dsp_loop(setup: _DspSetup, counters: SharedCounters, stop: SharedCounters) 
         _publish_status(engine, counters)
         if server is not None:
             server.stop()
-        if setup.record and surface.recorder.recording is not None:
+        if record and surface.recorder.recording is not None:
             engine.post("/engine/record/stop")
             engine.tick()  # applies the stop; this hop is not recorded
             surface.recorder.wait(timeout=60.0)
@@ -376,19 +382,7 @@ class LiveReport:
         return json.dumps(self.__dict__, indent=1)
 
 
-@dataclass(frozen=True)
-class _StreamSetup:
-    config: Config
-    out_ring: str
-    in_ring: str | None
-    ring_frames: int
-    output_channels: int
-    input_channels: int
-    counters: str
-    control: str
-
-
-def _stream_main(setup: _StreamSetup) -> None:
+def _stream_main(setup: _Shared) -> None:
     """Body of the audio process: open the stream and keep it until told to stop.
 
     Exits by itself when the stream stops running (device error); the supervisor starts a new
@@ -396,11 +390,9 @@ def _stream_main(setup: _StreamSetup) -> None:
     PortAudio's abort waits forever, and a process that exits cannot hang.
     """
     raise_priority()
-    counters = SharedCounters(AUDIO_COUNTERS, setup.counters)
+    counters = SharedCounters(AUDIO_COUNTERS, setup.audio_counters)
     control = SharedCounters(CONTROL_FLAGS, setup.control)
-    out_ring = SharedRing(setup.ring_frames, setup.output_channels, setup.out_ring)
-    in_ring = (SharedRing(setup.ring_frames * 2, setup.input_channels, setup.in_ring)
-               if setup.in_ring else None)
+    out_ring, in_ring = setup.attach_rings()
     try:
         sd = import_sounddevice()
         devices = choose_devices(setup.config)
@@ -470,8 +462,12 @@ class LivePlayer:
         self.dsp = SharedCounters(DSP_COUNTERS)
         self.control = SharedCounters(CONTROL_FLAGS)
         self.out_ring = SharedRing(self.ring_frames, self.devices.output_channels)
-        self.in_ring = (SharedRing(self.ring_frames * 2, self.devices.input_channels)
+        self.in_ring = (SharedRing(2 * self.ring_frames, self.devices.input_channels)
                         if self.devices.input_channels else None)
+        self._shared = _Shared(config, self.out_ring.name,
+                               self.in_ring.name if self.in_ring else None, self.ring_frames,
+                               self.devices.output_channels, self.devices.input_channels,
+                               self.counters.name, self.dsp.name, self.control.name)
         self._context = mp.get_context("spawn")
         self.process: mp.Process | None = None
         self.audio: mp.Process | None = None
@@ -495,11 +491,8 @@ class LivePlayer:
         AudioDeviceError
             The audio process could not open the device.
         """
-        setup = _DspSetup(self.config, self.out_ring.name,
-                          self.in_ring.name if self.in_ring else None, self.ring_frames,
-                          self.devices.output_channels, self.devices.input_channels,
-                          self.dsp.name, self.control.name, self.record, self.osc)
-        self.process = self._context.Process(target=_dsp_main, args=(setup,),
+        self.process = self._context.Process(target=_dsp_main,
+                                             args=(self._shared, self.record, self.osc),
                                              name="caminos-dsp", daemon=True)
         self.process.start()
         deadline = time.monotonic() + timeout
@@ -531,13 +524,9 @@ class LivePlayer:
             f"it exited with status {self.audio.exitcode if self.audio else None}")
 
     def _start_audio(self) -> None:
-        setup = _StreamSetup(self.config, self.out_ring.name,
-                             self.in_ring.name if self.in_ring else None, self.ring_frames,
-                             self.devices.output_channels, self.devices.input_channels,
-                             self.counters.name, self.control.name)
         self.control["audio_stop"] = 0.0
         self.counters["last_time"] = 0.0
-        self.audio = self._context.Process(target=_stream_main, args=(setup,),
+        self.audio = self._context.Process(target=_stream_main, args=(self._shared,),
                                            name="caminos-audio", daemon=True)
         self.audio.start()
         self._audio_started = time.monotonic()

@@ -19,7 +19,29 @@ _WRITE, _READ = 0, 1
 _HEADER_BYTES = 64  # two counters, padded to a cache line
 
 
-class SharedRing:
+class _SharedBlock:
+    """A shared-memory block this process created (and frees) or attached to by name."""
+
+    def __init__(self, size: int, name: str | None) -> None:
+        self._owner = name is None
+        self._shm = shared_memory.SharedMemory(name=name, create=name is None, size=size)
+        self.name = self._shm.name
+
+    def close(self) -> None:
+        """Detach; the creating side also frees the memory."""
+        self._release_views()
+        self._shm.close()
+        if self._owner:
+            try:
+                self._shm.unlink()
+            except FileNotFoundError:
+                pass
+
+    def _release_views(self) -> None:
+        """Drop the arrays that view the block (the block cannot close while they live)."""
+
+
+class SharedRing(_SharedBlock):
     """Frames of ``channels`` float32 samples in a shared-memory ring.
 
     Parameters
@@ -36,10 +58,7 @@ class SharedRing:
     def __init__(self, capacity: int, channels: int, name: str | None = None) -> None:
         self.capacity = int(capacity)
         self.channels = int(channels)
-        size = _HEADER_BYTES + 4 * self.capacity * max(self.channels, 1)
-        self._owner = name is None
-        self._shm = shared_memory.SharedMemory(name=name, create=name is None, size=size)
-        self.name = self._shm.name
+        super().__init__(_HEADER_BYTES + 4 * self.capacity * max(self.channels, 1), name)
         buf = self._shm.buf
         self._pos = np.ndarray((2,), dtype=np.int64, buffer=buf, offset=0)
         self._data = np.ndarray((self.capacity, max(self.channels, 1)), dtype=np.float32,
@@ -84,27 +103,17 @@ class SharedRing:
         self._pos[_READ] = read + n
         return n
 
-    def close(self) -> None:
-        """Detach; the creating side also frees the memory."""
+    def _release_views(self) -> None:
         self._pos = self._data = None  # type: ignore[assignment]
-        self._shm.close()
-        if self._owner:
-            try:
-                self._shm.unlink()
-            except FileNotFoundError:
-                pass
 
 
-class SharedCounters:
+class SharedCounters(_SharedBlock):
     """A few float64 counters in shared memory, each written by one side only (statistics)."""
 
     def __init__(self, names: tuple[str, ...], name: str | None = None) -> None:
         self.names = names
         self._index = {n: i for i, n in enumerate(names)}
-        self._owner = name is None
-        self._shm = shared_memory.SharedMemory(name=name, create=name is None,
-                                               size=8 * max(len(names), 1))
-        self.name = self._shm.name
+        super().__init__(8 * max(len(names), 1), name)
         self.values = np.ndarray((len(names),), dtype=np.float64, buffer=self._shm.buf)
         if self._owner:
             self.values[:] = 0.0
@@ -123,12 +132,5 @@ class SharedCounters:
         """Every counter by name."""
         return {n: float(self.values[i]) for i, n in enumerate(self.names)}
 
-    def close(self) -> None:
-        """Detach; the creating side also frees the memory."""
+    def _release_views(self) -> None:
         self.values = None  # type: ignore[assignment]
-        self._shm.close()
-        if self._owner:
-            try:
-                self._shm.unlink()
-            except FileNotFoundError:
-                pass
