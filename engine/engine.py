@@ -25,7 +25,9 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from numba import njit
 
+from engine.codec import FrameCodec
 from engine.config import Config
 from engine.controls import Arg, Control, ControlEvent, ControlQueue, ControlRegistry
 from engine.errors import CaminosError, CheckpointError, ControlError
@@ -44,6 +46,15 @@ from models.checkpoint import Checkpoint, load_checkpoint
 FULL_WEIGHT_DBFS = -60.0
 TIMING_WINDOW = 4096  # hops of tick durations kept for the status percentiles (22 s at 5.3 ms)
 LIMITER_LOOKAHEAD_MS = 1.5
+
+
+@njit(cache=True, nogil=True)
+def _all_finite(values: np.ndarray) -> bool:
+    """Whether every value is finite (np.isfinite(...).all() allocates a mask)."""
+    for v in values:
+        if not np.isfinite(v):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -164,7 +175,7 @@ class Engine:
                                f"(context 0); this one stacks {checkpoint.model.shape.context} "
                                "past frames")
         self.checkpoint = checkpoint
-        self.codec = FusedCodec.from_model(checkpoint.model).eval()
+        self.codec = FusedCodec.from_model(checkpoint.model).eval()  # torch, for landmarks etc.
         self.dims = checkpoint.model.shape.latent_dim
         latent_std = checkpoint.model.latent_std.detach().double().numpy()
 
@@ -192,10 +203,9 @@ class Engine:
         self._silent_ref = np.zeros(self.n_bins, dtype=np.complex128)
         self._weights = np.zeros(n)
         self._log = np.zeros((n, self.n_bins), dtype=np.float32)
-        self._log_tensor = torch.from_numpy(self._log)
         self._z_sources = np.zeros((n, self.dims))
-        self._z = np.zeros(self.dims, dtype=np.float32)
-        self._z_tensor = torch.from_numpy(self._z).unsqueeze(0)
+        self._z_sources32 = np.zeros((n, self.dims), dtype=np.float32)
+        self.frame_codec = FrameCodec(self.codec, batch=n)  # the hop path's allocation-free twin
         self._z64 = np.zeros(self.dims)
         self._decoded = np.zeros(self.n_bins)
         self._mono = np.zeros(self.hop)
@@ -409,7 +419,7 @@ class Engine:
             source.gain = gain
             weights[i] = 0.0
             if source.frame(self._mags[i], self._refs[i]):
-                if not np.isfinite(self._mags[i]).all():
+                if not _all_finite(self._mags[i]):
                     self._mags[i] = 0.0
                     self._refs[i] = 0.0
                     self.counters["bad_source_frames"] += 1
@@ -426,22 +436,21 @@ class Engine:
                 reference = self._refs[i]
                 break
 
-        with torch.inference_mode():
-            if weights.any() and not self.mixer.frozen:
-                np.add(self._mags, MAGNITUDE_FLOOR, out=self._mags)
-                np.log(self._mags, out=self._log, casting="same_kind")
-                self._z_sources[:] = self.codec.encode(self._log_tensor).numpy()
-            presence = self.mixer.mix(self._z_sources, weights, self._z64)
-            if presence > 1e-6:
-                self._z[:] = self._z64
-                self._decoded[:] = self.codec.decode(self._z_tensor)[0].numpy()
-                if not np.isfinite(self._decoded).all():
-                    self._decoded[:] = 0.0
-                    self.counters["bad_model_frames"] += 1
-                elif presence < 1.0:
-                    self._decoded *= presence
-            else:
+        if weights.any() and not self.mixer.frozen:
+            np.add(self._mags, MAGNITUDE_FLOOR, out=self._mags)
+            np.log(self._mags, out=self._log, casting="same_kind")
+            self.frame_codec.encode(self._log, self._z_sources32)
+            self._z_sources[:] = self._z_sources32
+        presence = self.mixer.mix(self._z_sources, weights, self._z64)
+        if presence > 1e-6:
+            self.frame_codec.decode(self._z64, self._decoded)
+            if not _all_finite(self._decoded):
                 self._decoded[:] = 0.0
+                self.counters["bad_model_frames"] += 1
+            elif presence < 1.0:
+                self._decoded *= presence
+        else:
+            self._decoded[:] = 0.0
 
         self.phase.process(self._decoded, reference, self._mono)
 
