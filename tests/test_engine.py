@@ -211,7 +211,7 @@ def test_tick_allocates_little(fresh: Engine, write_sound) -> None:
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     growth = sum(s.size_diff for s in after.compare_to(before, "filename"))
-    assert growth < 64 * 1024
+    assert growth < 4 * 1024  # measured: under 1 KB over 1000 hops (tracemalloc's own)
 
 
 def test_status_reports_latency_and_timing(fresh: Engine) -> None:
