@@ -215,6 +215,75 @@ def run(seconds: float, rates: list[float], realtime: bool = False) -> list[dict
     return rows
 
 
+def run_live(seconds: float, rates: list[float]) -> list[dict]:
+    """The same floods against ``caminos play`` itself, through JACK's dummy driver (48 kHz,
+    256 frames): xruns as the live player counts them (DSP worker, audio process, OSC server
+    beside the engine). Latency is not measured here (the output is not visible); the row
+    carries the player's stated control-to-sound latency instead."""
+    import os
+    import shutil
+
+    if shutil.which("jackd") is None:
+        raise SystemExit("osc.py --live: jackd is not installed (scripts/setup.sh --test)")
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+    jackd = subprocess.Popen(["jackd", "-d", "dummy", "-r", "48000", "-p", "256"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                             start_new_session=True)
+    rows = []
+    try:
+        waited = subprocess.run(["jack_wait", "-w", "-t", "15"], capture_output=True, text=True)
+        if "server is available" not in waited.stdout:
+            raise SystemExit(f"osc.py --live: jackd did not start: {waited.stderr}")
+        for rate in rates:
+            rows.append(_live_case(seconds, rate))
+            print(json.dumps(rows[-1]), flush=True)
+    finally:
+        jackd.terminate()
+        jackd.wait(timeout=10)
+    return rows
+
+
+def _live_case(seconds: float, rate: float) -> dict:
+    import tempfile
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory() as folder:
+        report_path = Path(folder) / "report.json"
+        play = subprocess.Popen(
+            [sys.executable, "-m", "engine", "play", "--file",
+             str(ROOT / "patches" / "demo" / "demo.wav"), "--seconds", str(seconds + 3),
+             "--report", str(report_path), "--status-every", "0", "--set", f"osc.port={port}"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        output = []
+        for line in play.stdout:  # type: ignore[union-attr]
+            output.append(line)
+            if line.startswith("playing at"):
+                break
+        time.sleep(1.0)
+        done = subprocess.run([sys.executable, __file__, "--sender", str(port), str(rate),
+                               str(seconds)], capture_output=True, text=True, check=True,
+                              cwd=ROOT)
+        output.append(play.communicate(timeout=120)[0])
+        if not report_path.exists():
+            raise SystemExit("osc.py --live: caminos play wrote no report:\n" + "".join(output))
+        report = json.loads(report_path.read_text())
+    sent = json.loads(done.stdout)
+    return {
+        "case": f"live_jack_flood_{int(rate)}_per_s" if rate else "live_jack_idle",
+        "messages_per_s": round(report["extra"]["events_applied"] / sent["seconds"], 1),
+        "xruns": report["xruns"] + report["underruns"],
+        "control_to_sound_ms_p50": None,
+        "control_to_sound_ms_p99": None,
+        "control_to_sound_ms_stated": round(report["latency"]["control_to_sound_ms"], 2),
+        "sent_per_s": round(sent["sent"] / sent["seconds"], 1),
+        "callbacks": report["callbacks"],
+        "expected_callbacks": round(report["expected_callbacks"]),
+        "tick_ms_p99": round(report["tick_ms_p99"], 3),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
@@ -225,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the engine's threads under SCHED_FIFO (as an audio host runs "
                              "its DSP thread; needs root or rtprio), so other processes on a "
                              "loaded machine do not cause the xruns")
+    parser.add_argument("--live", action="store_true",
+                        help="flood caminos play itself through JACK's dummy driver instead "
+                             "(needs jackd and libportaudio2)")
     parser.add_argument("--sender", nargs=3, metavar=("PORT", "RATE", "SECONDS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -238,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         except (PermissionError, AttributeError) as exc:
             print(f"osc.py: --realtime not available ({exc}); running at normal priority",
                   file=sys.stderr)
-    rows = run(args.seconds, [float(r) for r in args.rates.split(",")], args.realtime)
+    rates = [float(r) for r in args.rates.split(",")]
+    rows = run_live(args.seconds, rates) if args.live else run(args.seconds, rates, args.realtime)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
