@@ -4,7 +4,7 @@ and control-to-sound latency (message sent to the first changed output sample).
 Usage::
 
     .venv/bin/python benchmarks/osc.py --json benchmarks/data/osc.json [--seconds 5]
-        [--rates 0,1000,5000,10000]
+        [--rates 0,1000,5000,10000] [--realtime | --live]
 
 One process holds the engine, its OSC server and a DSP thread paced against the wall clock like
 a sound card: hop ``k`` must be computed before ``start + (k + buffer_hops) * hop`` seconds (the
@@ -15,7 +15,9 @@ the DSP thread finds the first output sample that rises above the quiet level an
 that sample sounds (its hop's playback time). The difference is the control-to-sound latency:
 network, server, waiting for the hop, the hop itself, the limiter's look-ahead and the device
 buffer. Rows: ``{case, messages_per_s, xruns, control_to_sound_ms_p50, control_to_sound_ms_p99}``
-plus the sender's rate, lost datagrams and the number of probes.
+plus the sender's rate, lost datagrams and the number of probes. ``--live`` floods
+``caminos play`` itself through JACK's dummy driver instead and reads its report (xruns as the
+live player counts them; latency not measured there).
 """
 
 from __future__ import annotations
