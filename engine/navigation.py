@@ -213,7 +213,7 @@ class Navigator:
             while t > duration or t < 0.0:
                 t = 2.0 * duration - t if t > duration else -t
                 self.direction = -self.direction
-        elif t >= duration or t <= 0.0:
+        elif (t >= duration and self.speed > 0.0) or (t <= 0.0 and self.speed < 0.0):
             t = min(max(t, 0.0), duration)
             self.playing = False  # holds the end point until /path/stop
         self.time = t

@@ -98,6 +98,21 @@ def test_path_plays_at_its_speed_and_holds_its_end(rig):
     assert not engine.mixer.path_active
 
 
+def test_a_path_started_at_speed_0_waits_for_a_speed(rig):
+    engine, surface, _ = rig
+    for address, *args in [("/path/new", "wait"), ("/path/point", "wait", 0.0),
+                           ("/path/point", "wait", 1.0), ("/path/loop", 0), ("/path/speed", 0.0),
+                           ("/path/play", "wait")]:
+        engine.post(address, *args)
+    run(engine, 5)
+    assert surface.navigator.playing and surface.navigator.time == 0.0
+    engine.post("/path/speed", 2.0)
+    run(engine, 5)
+    assert surface.navigator.time > 0.0
+    engine.post("/path/stop")
+    run(engine)
+
+
 def test_negative_speed_loop_pingpong_and_scrub(rig):
     engine, surface, _ = rig
     nav = surface.navigator
