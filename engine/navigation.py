@@ -175,6 +175,7 @@ class Navigator:
         self._xy_active = False
         self._target = np.zeros(self.dims)
         self._jump = True
+        self._started = False
         self._recording: str | None = None
         self._record_buffer = np.zeros((0, self.dims))
         self._record_count = 0
@@ -189,7 +190,10 @@ class Navigator:
     def on_hop(self, hop: int) -> None:
         """Advance the player (or follow the 2-D map) and record gestures; DSP thread."""
         if self.path is not None and self.playing and not self._xy_active:
-            self._advance()
+            if self._started:  # the hop a path starts (or is scrubbed) sounds where it was put
+                self._started = False
+            else:
+                self._advance()
             self.path.evaluate(self.time, self.interpolation, self._target)
         if self.mixer.path_active:
             position = self.mixer.path_position
@@ -416,6 +420,7 @@ class Navigator:
         self.direction = 1.0
         self.time = path.seconds if self.speed < 0.0 else 0.0
         self.playing = True
+        self._started = True
         self._xy_active = False
         self._activate()
         path.evaluate(self.time, self.interpolation, self._target)
@@ -434,6 +439,7 @@ class Navigator:
         if self.path is None:
             raise ControlError("/path/pos: no path has been played yet (/path/play)")
         self.time = position * self.path.seconds
+        self._started = True
         self._xy_active = False
         self._activate()
         self.path.evaluate(self.time, self.interpolation, self._target)
