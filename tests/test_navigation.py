@@ -311,3 +311,21 @@ def test_playing_a_path_allocates_next_to_nothing_per_hop(rig, interp):
     engine.post("/path/stop")
     run(engine)
     assert retained < 2048 and peak < 8192, (retained, peak)  # temporaries of 16 floats only
+
+
+def test_scene_recall_prepares_slow_controls_off_the_dsp_thread(rig):
+    engine, surface, _ = rig
+    before = engine.get("/phase/method")
+    engine.post("/phase/method", "pv")
+    run(engine)
+    engine.post("/scene/store", 9)
+    run(engine)
+    engine.post("/phase/method", "rtpghi")
+    run(engine)
+    prepared = surface.scenes._prepare_recall(9, 0.0)[2]
+    assert list(prepared) == ["/phase/method"]  # built here, in the posting thread
+    engine.post("/scene/recall", 9, 0.0)
+    run(engine, 2)
+    assert engine.get("/phase/method") == ("pv",)
+    engine.post("/phase/method", before[0])
+    run(engine)
