@@ -207,9 +207,10 @@ def test_sclang_script_plays_the_engine_and_reads_replies(live):
     assert "caminos-errors 1" in log and "caminos error: /latent/axis" in log
     assert int(re.search(r"caminos-status hop (\d+)", log).group(1)) > 0
     # the bundle sent with 0.25 s of latency lands about 47 hops after the messages before it
+    # (less when a loaded machine delays those immediate ones; never sooner than its time)
     hops = {args[0]: hop for hop, address, args in applied if address == "/latent/axis"}
     waited = (hops[2] - hops[1]) * engine.hop / engine.sample_rate
-    assert 0.2 <= waited <= 0.3, waited
+    assert 0.1 <= waited <= 0.3, waited
 
 
 @needs("sclang")
