@@ -272,14 +272,15 @@ class Engine:
             payload = control.prepare(*values) if control.prepare is not None else None
             self.queue.post(address, values, hop, payload)
         except ControlError as exc:
-            self._count_error(str(exc))
+            self.count_error(str(exc))
             raise
         except Exception as exc:  # a prepare's own error (unreadable file, bad method)
-            self._count_error(f"{address}: {exc}")
+            self.count_error(f"{address}: {exc}")
             raise ControlError(f"{address}: {exc}") from None
         return None
 
-    def _count_error(self, message: str) -> None:
+    def count_error(self, message: str) -> None:
+        """Count a refused control (any front end: OSC, scores) and keep its message."""
         self.counters["control_errors"] += 1
         self.last_error = message
 
@@ -291,7 +292,7 @@ class Engine:
             else:
                 control.apply(*event.args)
         except Exception as exc:  # never let a control stop the audio
-            self._count_error(f"{event.address}: {exc}")
+            self.count_error(f"{event.address}: {exc}")
             return
         self.counters["events_applied"] += 1
         for record in self.recorders:
@@ -557,6 +558,11 @@ class Engine:
         for extra in self.extra_status:
             status.update(extra())
         return status
+
+    @property
+    def latent_position(self) -> np.ndarray:
+        """The latent the last hop decoded (rotated coordinates; a view, copy to keep it)."""
+        return self._z64
 
     def hop_for_time(self, wall_time: float) -> int:
         """The hop that sounds at ``wall_time`` (``time.time()`` seconds), for timetagged

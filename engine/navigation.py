@@ -360,7 +360,7 @@ class Navigator:
     def _add_landmark(self, made: tuple[str, np.ndarray | None, str]) -> None:
         name, points, source = made
         if points is None:  # a live snapshot of the z decoded last hop
-            points = self.engine._z64.copy()[None, :]
+            points = self.engine.latent_position.copy()[None, :]
         self.landmarks[name] = Landmark(name, points, source)
 
     def _save_landmark(self, name: str) -> list[tuple]:

@@ -301,7 +301,7 @@ class OscServer:
             messages = parse_packet(data)
         except MalformedPacket as exc:
             self.counters["osc_malformed"] += 1
-            self.engine._count_error(f"osc: {exc}")
+            self.engine.count_error(f"osc: {exc}")
             return [self._error("", str(exc), target)]
         replies: list[tuple[bytes, tuple[str, int]]] = []
         for time, address, args in messages:
@@ -313,7 +313,7 @@ class OscServer:
                            if not self.engine.registry[a].query]
                 if not targets:
                     reason = f"{address}: the pattern matches no address; /engine/list lists them"
-                    self.engine._count_error(reason)
+                    self.engine.count_error(reason)
                     replies.append(self._error(address, reason, target))
                     continue
             else:
@@ -336,7 +336,7 @@ class OscServer:
         except ControlError as exc:
             replies.append(self._error(address, str(exc), target))
         except Exception as exc:  # a query's own failure
-            self.engine._count_error(f"{address}: {exc}")
+            self.engine.count_error(f"{address}: {exc}")
             replies.append(self._error(address, f"{address}: {exc}", target))
         finally:
             _HANDLING.server = _HANDLING.sender = None

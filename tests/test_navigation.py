@@ -185,7 +185,7 @@ def test_landmarks_from_a_sound_file_and_live(rig):
     engine, surface, _ = rig
     engine.post("/landmark/add", "demo", str(DEMO))
     engine.post("/landmark/add", "now", "live")
-    z_last_hop = engine._z64.copy()  # a live landmark is the z of the hop before it applies
+    z_last_hop = engine.latent_position.copy()  # a live landmark is the z of the hop before it applies
     run(engine)
     demo = surface.navigator.landmarks["demo"]
     assert demo.points.shape[1] == engine.dims and len(demo.points) > 100
