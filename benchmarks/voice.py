@@ -99,7 +99,7 @@ def held_out_mcd(config, corpus, code) -> tuple[float, float]:
     scores, baseline = [], []
     for i in np.flatnonzero(corpus.languages == CODES.index(code)):
         ids = ck.phoneme_ids(corpus.phonemes[i])
-        _, log_power, _ = synthesize_phrase(ck.model, ck.normaliser, ids,
+        _, log_power, _, _ = synthesize_phrase(ck.model, ck.normaliser, ids,
                                             np.full(len(ids), corpus.languages[i]),
                                             int(corpus.styles[i]), durations=corpus.durations[i])
         scores.append(mcd_db(corpus.log_power[i].astype(np.float64), log_power))

@@ -35,10 +35,12 @@ def test_band_edges_cover_the_spectrum_and_are_wide_enough():
 
 def test_analyse_tells_harmonics_from_noise(rng):
     layout = BandLayout(StftConfig(), RATE)
-    _, ap_h = analyse(harmonics(120.0, 0.05, 15000.0, 1.0), StftConfig(), layout)
-    _, ap_n = analyse(0.1 * rng.standard_normal(RATE), StftConfig(), layout)
-    assert np.median(ap_h[60:120, 1:30]) < 0.1
-    assert np.median(ap_n[60:120, 1:30]) > 0.8
+    tone = analyse(harmonics(120.0, 0.05, 15000.0, 1.0), StftConfig(), layout)
+    noise = analyse(0.1 * rng.standard_normal(RATE), StftConfig(), layout)
+    assert np.median(tone.aperiodicity[60:120, 1:30]) < 0.1
+    assert np.median(noise.aperiodicity[60:120, 1:30]) > 0.8
+    assert np.all(tone.voiced[20:150]) and not np.any(noise.voiced[20:150])
+    np.testing.assert_allclose(tone.f0_hz[20:150], 120.0, rtol=1e-3)
 
 
 def test_aperiodicity_stays_low_while_pitch_glides_and_measures_noise_share(rng):
@@ -48,15 +50,17 @@ def test_aperiodicity_stays_low_while_pitch_glides_and_measures_noise_share(rng)
     t = np.arange(RATE) / RATE
     phase = 2 * np.pi * np.cumsum(np.linspace(120.0, 160.0, RATE)) / RATE
     glide = sum(0.05 * np.cos(h * phase) for h in range(1, 60))
-    _, ap = analyse(glide, StftConfig(), layout)
-    assert np.median(ap[50:150, :24]) < 0.1
+    analysis = analyse(glide, StftConfig(), layout)
+    assert np.median(analysis.aperiodicity[50:150, :24]) < 0.1
+    expected = np.linspace(120.0, 160.0, RATE)[np.arange(50, 150) * 256 - 256]  # frame centres
+    np.testing.assert_allclose(analysis.f0_hz[50:150], expected, rtol=0.01)
     tone = sum(0.05 * np.cos(2 * np.pi * h * 150.0 * t) for h in range(1, 40))
     tone_power = np.abs(stft(tone, StftConfig())) ** 2
     noise = rng.standard_normal(RATE)
     noise_power = np.abs(stft(noise, StftConfig())) ** 2
     band = layout.mean_matrix[10]  # a band around 1.5 kHz: scale the noise to the tone's power there
     noise *= np.sqrt((tone_power[50:150] @ band).mean() / (noise_power[50:150] @ band).mean())
-    _, ap = analyse(tone + noise, StftConfig(), layout)
+    ap = analyse(tone + noise, StftConfig(), layout).aperiodicity
     assert np.median(ap[50:150, 10]) == pytest.approx(0.5, abs=0.15)
 
 
@@ -117,14 +121,16 @@ def test_model_shapes():
     encoding, log_duration = model.encode(p, torch.zeros_like(p), torch.tensor([0, 1]))
     assert encoding.shape == (2, 16, 7) and log_duration.shape == (2, 7)
     frame_phoneme = torch.randint(0, 7, (2, 30))
-    z, ap = model.decode(encoding, frame_phoneme, torch.rand(2, 30))
+    z, ap, intonation = model.decode(encoding, frame_phoneme, torch.rand(2, 30))
     assert z.shape == ap.shape == (2, 30, N_BANDS)
+    assert intonation.shape == (2, 30)
     assert torch.all((ap > 0) & (ap < 1))
     norm = VoiceNormaliser(np.zeros(N_BANDS), np.ones(N_BANDS))
-    durations, log_power, aperiodicity = synthesize_phrase(model, norm, np.arange(2, 9),
-                                                           np.zeros(7, int), 1)
+    durations, log_power, aperiodicity, intonation = synthesize_phrase(
+        model, norm, np.arange(2, 9), np.zeros(7, int), 1)
     assert durations.shape == (7,) and np.all(durations >= 1)
     assert log_power.shape == aperiodicity.shape == (durations.sum(), N_BANDS)
+    assert intonation.shape == (durations.sum(),)
 
 
 def test_mcd_is_zero_for_equal_envelopes_and_ignores_gain(rng):
@@ -145,10 +151,15 @@ def test_teacher_corpus_is_labelled_consistently(tiny_corpus, tmp_path):
         assert len(tiny_corpus.durations[i]) == len(tiny_corpus.phonemes[i])
         assert tiny_corpus.durations[i].sum() == len(tiny_corpus.log_power[i])
         assert tiny_corpus.aperiodicity[i].shape == tiny_corpus.log_power[i].shape
+        assert tiny_corpus.intonation[i].shape == (len(tiny_corpus.log_power[i]),)
+        voiced = tiny_corpus.intonation[i][~np.isnan(tiny_corpus.intonation[i])]
+        assert len(voiced) > 0.3 * len(tiny_corpus.intonation[i])
+        assert np.all(np.abs(voiced) <= 8.0)
     tiny_corpus.save(tmp_path)
     again = TeacherCorpus.load(tmp_path)
     assert again.phonemes == tiny_corpus.phonemes and again.texts == tiny_corpus.texts
     np.testing.assert_array_equal(again.log_power[3], tiny_corpus.log_power[3])
+    np.testing.assert_array_equal(again.intonation[3], tiny_corpus.intonation[3])
 
 
 def test_training_writes_a_loadable_checkpoint(tiny_corpus, tmp_path):

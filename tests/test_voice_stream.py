@@ -117,9 +117,8 @@ def test_pitch_is_exact(voice_config, semitones):
                                 voice_config.phase)
         checks.append((istft(recovered, voice_config.stft), 0.01))
     for y, tolerance in checks:
-        energy = np.convolve(y**2, np.ones(4800), "same")
-        middle = int(np.argmax(energy))
-        measured = f0_of(y[middle - 3600:middle + 3600], rate, expected / 1.4, expected * 1.4)
+        start = int(np.argmax(np.convolve(y**2, np.ones(7200), "valid")))  # loudest 150 ms
+        measured = f0_of(y[start:start + 7200], rate, expected / 1.4, expected * 1.4)
         assert measured == pytest.approx(expected, rel=tolerance)
 
 
@@ -288,3 +287,26 @@ def test_frames_play_through_the_engine_chain_hop_by_hop(voice_config):
     assert np.all(np.isfinite(y))
     assert np.sqrt(np.mean(y**2)) > 1e-3
     assert not stream.active
+
+
+def test_range_scales_the_learnt_intonation(voice_config):
+    """The pitch each hop is rendered at: constant with range 0, moving with the model's
+    intonation otherwise, by an amount proportional to range."""
+    spreads = []
+    for spread in (0.0, 3.0, 6.0):
+        stream = stream_for(voice_config, range=spread)
+        pitches = []
+        render = stream.renderer.render
+
+        def keep_pitch(log_power, aperiodicity, f0_hz, out, **kwargs):
+            pitches.append(f0_hz)
+            render(log_power, aperiodicity, f0_hz, out, **kwargs)
+
+        stream.renderer.render = keep_pitch
+        stream.say("el viento mueve las hojas del camino")
+        render_offline(stream)
+        semitones = 12 * np.log2(np.array(pitches) / REFERENCE_HZ)
+        spreads.append(np.subtract(*np.percentile(semitones, [95, 5])))
+    assert spreads[0] == pytest.approx(0.0, abs=1e-9)
+    assert spreads[1] > 1.0
+    assert spreads[2] == pytest.approx(2 * spreads[1], rel=1e-6)

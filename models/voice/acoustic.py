@@ -4,9 +4,10 @@ Non-autoregressive and small (about 0.6 M parameters): phoneme, language and sty
 through a convolutional encoder over the phoneme sequence, which predicts each phoneme's
 duration in hops; the encoding is repeated over those hops with the position inside the phoneme,
 and a convolutional decoder gives each hop's envelope (log power in
-:data:`~models.voice.envelope.N_BANDS` bands) and aperiodicity. Pitch is not an output: it is
-given from outside when :class:`~models.voice.envelope.FrameRenderer` turns these frames into
-magnitude frames, so pitch controls are exact. Convolutions see one phrase at a time, which
+:data:`~models.voice.envelope.N_BANDS` bands), aperiodicity and intonation (pitch relative to the
+phrase, in units the ``range`` control scales). Absolute pitch is not an output: it is given from
+outside when :class:`~models.voice.envelope.FrameRenderer` turns these frames into magnitude
+frames, so pitch controls are exact (with range 0, exactly the pitch asked for). Convolutions see one phrase at a time, which
 bounds the look-ahead to the phrase being spoken.
 """
 
@@ -82,7 +83,7 @@ class VoiceModel(nn.Module):
         self.duration = nn.Conv1d(w, 1, 1)
         self.frame_in = nn.Conv1d(w + 2, w, 1)
         self.decoder = nn.Sequential(*[_ConvBlock(w, shape.kernel) for _ in range(3)])
-        self.out = nn.Conv1d(w, 2 * shape.n_bands, 1)
+        self.out = nn.Conv1d(w, 2 * shape.n_bands + 1, 1)
 
     def encode(self, phonemes: torch.Tensor, languages: torch.Tensor,
                style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,6 +123,8 @@ class VoiceModel(nn.Module):
             Envelope, normalised (see :class:`VoiceNormaliser`).
         aperiodicity : Tensor, shape (B, T, n_bands)
             In (0, 1).
+        intonation : Tensor, shape (B, T)
+            Pitch relative to the phrase in units of the teacher corpus's intonation spread.
         """
         index = frame_phoneme[:, None, :].expand(-1, encoding.shape[1], -1)
         frames = torch.gather(encoding, 2, index)
@@ -129,7 +132,7 @@ class VoiceModel(nn.Module):
         x = self.decoder(self.frame_in(torch.cat([frames, position], dim=1)))
         y = self.out(x).transpose(1, 2)
         n = self.shape.n_bands
-        return y[..., :n], torch.sigmoid(y[..., n:])
+        return y[..., :n], torch.sigmoid(y[..., n:2 * n]), y[..., 2 * n]
 
 
 def alignment(durations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -156,10 +159,21 @@ def alignment(durations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class VoiceNormaliser:
-    """Per-band mean and standard deviation of the teacher's log power (model targets are z-scores)."""
+    """Per-band mean and standard deviation of the teacher's log power (model targets are z-scores),
+    and the teacher's intonation spread.
+
+    Attributes
+    ----------
+    mean, std : ndarray, shape (n_bands,)
+    intonation_spread_st : float
+        Mean over teacher utterances of the 5th-to-95th percentile spread of voiced pitch, in
+        semitones: the model's intonation unit, so that ``range`` semitones of the controls span
+        what the teacher's average utterance spans.
+    """
 
     mean: np.ndarray
     std: np.ndarray
+    intonation_spread_st: float = 1.0
 
     def normalise(self, log_power: np.ndarray) -> np.ndarray:
         return (log_power - self.mean) / self.std
@@ -171,8 +185,9 @@ class VoiceNormaliser:
 @torch.no_grad()
 def synthesize_phrase(model: VoiceModel, normaliser: VoiceNormaliser, phonemes: np.ndarray,
                       languages: np.ndarray, style: int, device: torch.device | str = "cpu",
-                      durations: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One phrase: durations, then envelope and aperiodicity per hop.
+                      durations: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One phrase: durations, then envelope, aperiodicity and intonation per hop.
 
     Parameters
     ----------
@@ -186,6 +201,8 @@ def synthesize_phrase(model: VoiceModel, normaliser: VoiceNormaliser, phonemes: 
     durations : ndarray of int64, shape (P,)
     log_power : ndarray, shape (T, n_bands), float64
     aperiodicity : ndarray, shape (T, n_bands), float64
+    intonation : ndarray, shape (T,), float64
+        In units of ``normaliser.intonation_spread_st``.
     """
     p = torch.as_tensor(phonemes, dtype=torch.long, device=device)[None]
     lang = torch.as_tensor(languages, dtype=torch.long, device=device)[None]
@@ -195,7 +212,8 @@ def synthesize_phrase(model: VoiceModel, normaliser: VoiceNormaliser, phonemes: 
         durations = np.maximum(np.rint(np.expm1(log_duration[0].clamp(min=0).cpu().numpy())), 1)
     durations = np.asarray(durations, dtype=np.int64)
     frame_phoneme, position = alignment(durations)
-    z, ap = model.decode(encoding, torch.as_tensor(frame_phoneme, device=device)[None],
-                         torch.as_tensor(position, device=device)[None])
+    z, ap, intonation = model.decode(encoding, torch.as_tensor(frame_phoneme, device=device)[None],
+                                     torch.as_tensor(position, device=device)[None])
     log_power = normaliser.denormalise(z[0].double().cpu().numpy())
-    return durations, log_power, ap[0].double().cpu().numpy()
+    return (durations, log_power, ap[0].double().cpu().numpy(),
+            intonation[0].double().cpu().numpy())

@@ -20,7 +20,7 @@ from engine.errors import CheckpointError
 from models.voice.acoustic import VoiceModel, VoiceNormaliser, VoiceShape
 
 FORMAT = "caminos-voice"
-VERSION = 1
+VERSION = 2  # 2: intonation output and spread
 
 
 @dataclass
@@ -71,6 +71,7 @@ def save_voice_checkpoint(path: str | os.PathLike, model: VoiceModel, normaliser
         "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "norm_mean": torch.from_numpy(np.asarray(normaliser.mean, dtype=np.float64)),
         "norm_std": torch.from_numpy(np.asarray(normaliser.std, dtype=np.float64)),
+        "intonation_spread_st": float(normaliser.intonation_spread_st),
         "phonemes": list(phonemes), "languages": list(languages), "styles": list(styles),
         "stft": {"n_fft": stft.n_fft, "hop": stft.hop, "window": stft.window},
         "sample_rate": int(sample_rate), "provenance": provenance,
@@ -130,7 +131,8 @@ def load_voice_checkpoint(path: str | os.PathLike, stft: StftConfig | None = Non
     model.eval().to(device)
     return VoiceCheckpoint(
         model=model,
-        normaliser=VoiceNormaliser(data["norm_mean"].numpy(), data["norm_std"].numpy()),
+        normaliser=VoiceNormaliser(data["norm_mean"].numpy(), data["norm_std"].numpy(),
+                                   float(data["intonation_spread_st"])),
         phonemes=tuple(data["phonemes"]), languages=tuple(data["languages"]),
         styles=tuple(data["styles"]), stft=saved, sample_rate=int(data["sample_rate"]),
         provenance=dict(data.get("provenance", {})), path=where)

@@ -4,7 +4,8 @@ Each utterance is either a sentence of real words in random order (spelled words
 read by espeak-ng as text) or a phrase of asemic words (given to espeak-ng as phonemes), spoken
 with a random rate, pitch, pitch range and voice variant. The teacher's phoneme events give each
 phoneme's start, so every hop is labelled with its phoneme; :func:`~models.voice.envelope.analyse`
-gives its envelope and aperiodicity at caminos' STFT settings. Deterministic for a seed and an
+gives its envelope, aperiodicity and pitch at caminos' STFT settings; the pitch becomes an
+intonation target in semitones from the utterance's median. Deterministic for a seed and an
 espeak-ng version.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import soxr
+from scipy.ndimage import median_filter
 from tqdm import tqdm
 
 from engine.config import Config
@@ -30,6 +32,7 @@ CORPUS_FILE = "voice_corpus.npz"
 ASEMIC_SHARE = 0.25  # share of utterances made of asemic words
 SENTENCE_WORDS = (3, 12)  # words per sentence, inclusive
 SPELLED_WORDS = 5000  # sentences draw from this many most frequent words
+MAX_INTONATION_ST = 8.0  # espeak-ng's widest intonation stays within this of an utterance's median
 PAUSE_BEFORE = "_"  # label of the silence before the first phoneme event
 
 
@@ -48,6 +51,8 @@ class TeacherCorpus:
     durations : list of ndarray of int64
         Hops per phoneme.
     log_power, aperiodicity : list of ndarray, shape (n_hops, n_bands), float32
+    intonation : list of ndarray, shape (n_hops,), float32
+        Pitch in semitones from the utterance's median voiced pitch; NaN where unvoiced.
     texts : list of str
         What was spoken (text, or ``[[mnemonics]]``).
     """
@@ -58,6 +63,7 @@ class TeacherCorpus:
     durations: list[np.ndarray]
     log_power: list[np.ndarray]
     aperiodicity: list[np.ndarray]
+    intonation: list[np.ndarray]
     texts: list[str]
 
     def __len__(self) -> int:
@@ -76,7 +82,8 @@ class TeacherCorpus:
             path, phonemes=np.array([p for u in self.phonemes for p in u]), offsets=offsets,
             frame_offsets=frame_offsets, languages=self.languages, styles=self.styles,
             durations=np.concatenate(self.durations), log_power=np.concatenate(self.log_power),
-            aperiodicity=np.concatenate(self.aperiodicity), texts=np.array(self.texts))
+            aperiodicity=np.concatenate(self.aperiodicity),
+            intonation=np.concatenate(self.intonation), texts=np.array(self.texts))
         return path
 
     @classmethod
@@ -92,6 +99,7 @@ class TeacherCorpus:
                            [data["durations"][o[i]:o[i + 1]] for i in range(len(o) - 1)],
                            [data["log_power"][f[i]:f[i + 1]] for i in range(len(f) - 1)],
                            [data["aperiodicity"][f[i]:f[i + 1]] for i in range(len(f) - 1)],
+                           [data["intonation"][f[i]:f[i + 1]] for i in range(len(f) - 1)],
                            data["texts"].tolist())
         except FileNotFoundError:
             raise VoiceError(f"{path}: no voice corpus there; use --data espeak to build one "
@@ -100,8 +108,23 @@ class TeacherCorpus:
             raise VoiceError(f"{path}: not a readable voice corpus ({exc})") from None
 
 
+def intonation_semitones(f0_hz: np.ndarray, voiced: np.ndarray) -> np.ndarray:
+    """Pitch in semitones from the median voiced pitch, NaN where unvoiced.
+
+    A 5-hop median filter first removes single-hop octave slips of the pitch tracker; hops further
+    than 8 semitones from the median (longer slips) count as unvoiced.
+    """
+    out = np.full(len(f0_hz), np.nan, dtype=np.float32)
+    if voiced.sum() < 3:
+        return out
+    semitones = median_filter(12.0 * np.log2(f0_hz), size=5, mode="nearest")
+    out[voiced] = semitones[voiced] - np.median(semitones[voiced])
+    out[np.abs(out) > MAX_INTONATION_ST] = np.nan  # octave errors of the tracker, not intonation
+    return out
+
+
 def label(utterance: TeacherUtterance, config: Config, layout: BandLayout):
-    """Envelope, aperiodicity and per-phoneme hop counts of one teacher utterance."""
+    """Phonemes, hops per phoneme, envelope, aperiodicity and intonation of one teacher utterance."""
     rate = config.audio.sample_rate
     audio = soxr.resample(utterance.audio, utterance.sample_rate, rate)
     phonemes = list(utterance.phonemes)
@@ -109,13 +132,14 @@ def label(utterance: TeacherUtterance, config: Config, layout: BandLayout):
     if not phonemes or starts[0] > 0:
         phonemes.insert(0, PAUSE_BEFORE)
         starts = np.concatenate([[0.0], starts])
-    log_power, aperiodicity = analyse(audio, config.stft, layout)
+    analysis = analyse(audio, config.stft, layout)
     n = n_frames_for(len(audio), config.stft)
     stft = config.stft
     centres = np.arange(n) * stft.hop - (stft.n_fft - stft.hop) + stft.n_fft / 2
     owner = np.clip(np.searchsorted(starts, centres, side="right") - 1, 0, len(phonemes) - 1)
     durations = np.bincount(owner, minlength=len(phonemes)).astype(np.int64)
-    return phonemes, durations, log_power, aperiodicity
+    return (phonemes, durations, analysis.log_power, analysis.aperiodicity,
+            intonation_semitones(analysis.f0_hz, analysis.voiced))
 
 
 def _sentence(rng: np.random.Generator, words: list[str]) -> str:
@@ -151,7 +175,7 @@ def build_corpus(config: Config, utterances_per_language: int = 150, seed: int =
         raise VoiceError(f"utterances per language must be >= 1, got {utterances_per_language}")
     rng = np.random.default_rng(seed)
     layout = BandLayout(config.stft, config.audio.sample_rate)
-    out = TeacherCorpus([], np.zeros(0, np.int64), np.zeros(0, np.int64), [], [], [], [])
+    out = TeacherCorpus([], np.zeros(0, np.int64), np.zeros(0, np.int64), [], [], [], [], [])
     languages, styles = [], []
     total = utterances_per_language * len(codes)
     with tqdm(total=total, desc="teacher corpus", unit="utt", disable=not progress) as bar:
@@ -172,11 +196,12 @@ def build_corpus(config: Config, utterances_per_language: int = 150, seed: int =
                                pitch=int(rng.integers(25, 76)),
                                pitch_range=int(rng.integers(20, 81)),
                                variant=VARIANTS[variant], phonemes=asemic)
-                phonemes, durations, log_power, aperiodicity = label(spoken, config, layout)
+                phonemes, durations, log_power, aperiodicity, intonation = label(spoken, config, layout)
                 out.phonemes.append(phonemes)
                 out.durations.append(durations)
                 out.log_power.append(log_power)
                 out.aperiodicity.append(aperiodicity)
+                out.intonation.append(intonation)
                 out.texts.append(text)
                 languages.append(CODES.index(code))
                 styles.append(variant)

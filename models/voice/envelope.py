@@ -15,6 +15,7 @@ at another pitch keeps its loudness and its formants, and the pitch is exactly t
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -31,6 +32,9 @@ LOBE_OVERSAMPLING = 256  # table points per bin of the window transform
 POWER_FLOOR = 1e-10  # per-bin power below which a band counts as silent
 APERIODICITY_N_FFT = 2048  # 43 ms at 48 kHz: two periods of the lowest pitch searched, 60 Hz
 MIN_F0_HZ, MAX_F0_HZ = 60.0, 450.0  # pitch search range of the teacher analysis
+VOICING_TOP_HZ = 2000.0  # voicing is judged on the bands below this
+VOICED_PERIODICITY = 0.6  # power-weighted periodicity below 2 kHz above which a hop is voiced
+SILENCE_NATS = 11.5  # hops 50 dB below the loudest band power of the signal are never voiced
 
 
 def band_edges_hz(sample_rate: int, n_bands: int = N_BANDS) -> np.ndarray:
@@ -145,8 +149,29 @@ def pitch_periods(power: np.ndarray, sample_rate: int) -> np.ndarray:
     return lo + i + np.clip(shift, -0.5, 0.5)
 
 
-def analyse(x: np.ndarray, stft: StftConfig, layout: BandLayout) -> tuple[np.ndarray, np.ndarray]:
-    """Envelope and aperiodicity of a signal, frame by frame in caminos' framing.
+class Analysis(NamedTuple):
+    """What :func:`analyse` measures per hop.
+
+    Attributes
+    ----------
+    log_power : ndarray, shape (n_frames, n_bands), float32
+        Natural log of the mean power per bin in each band (|X|**2 units).
+    aperiodicity : ndarray, shape (n_frames, n_bands), float32
+        0 (harmonic) .. 1 (noise).
+    f0_hz : ndarray, shape (n_frames,), float64
+        Pitch from :func:`pitch_periods` (meaningful where ``voiced``).
+    voiced : ndarray of bool, shape (n_frames,)
+        Periodic below 2 kHz (power-weighted periodicity above :data:`VOICED_PERIODICITY`).
+    """
+
+    log_power: np.ndarray
+    aperiodicity: np.ndarray
+    f0_hz: np.ndarray
+    voiced: np.ndarray
+
+
+def analyse(x: np.ndarray, stft: StftConfig, layout: BandLayout) -> Analysis:
+    """Envelope, aperiodicity and pitch of a signal, frame by frame in caminos' framing.
 
     The envelope comes from the caminos frames themselves. The aperiodicity of a band is one
     minus its periodicity: the band's autocorrelation at the frame's pitch period (found by
@@ -162,10 +187,7 @@ def analyse(x: np.ndarray, stft: StftConfig, layout: BandLayout) -> tuple[np.nda
 
     Returns
     -------
-    log_power : ndarray, shape (n_frames, n_bands), float32
-        Natural log of the mean power per bin in each band (|X|**2 units).
-    aperiodicity : ndarray, shape (n_frames, n_bands), float32
-        0 (harmonic) .. 1 (noise).
+    Analysis
     """
     power = np.abs(stft_frames(x, stft)) ** 2 + POWER_FLOOR
     mean = power @ layout.mean_matrix.T
@@ -177,11 +199,16 @@ def analyse(x: np.ndarray, stft: StftConfig, layout: BandLayout) -> tuple[np.nda
     long_layout = BandLayout(StftConfig(n_fft=2 * long, hop=stft.hop), layout.sample_rate,
                              layout.n_bands)
     cosine = np.cos(2.0 * np.pi * np.outer(period, np.arange(long + 1)) / (2 * long))
-    periodicity = ((long_power * cosine) @ long_layout.mean_matrix.T
-                   / (long_power @ long_layout.mean_matrix.T)
+    band_power = long_power @ long_layout.mean_matrix.T
+    periodicity = ((long_power * cosine) @ long_layout.mean_matrix.T / band_power
                    / np.interp(period, np.arange(long), rho)[:, None])
     aperiodicity = np.clip(1.0 - periodicity, 0.0, 1.0)
-    return np.log(mean).astype(np.float32), aperiodicity.astype(np.float32)
+    low = layout.centres_hz < VOICING_TOP_HZ
+    weights = band_power[:, low]
+    low_periodicity = (periodicity[:, low] * weights).sum(axis=1) / weights.sum(axis=1)
+    loud = np.log(mean.max(axis=1)) > np.log(mean.max()) - SILENCE_NATS
+    return Analysis(np.log(mean).astype(np.float32), aperiodicity.astype(np.float32),
+                    layout.sample_rate / period, (low_periodicity > VOICED_PERIODICITY) & loud)
 
 
 def window_transform_table(stft: StftConfig) -> np.ndarray:

@@ -34,7 +34,6 @@ from models.voice.envelope import N_BANDS, FrameRenderer
 from models.voice.errors import VoiceError
 from models.voice.languages import CODES, language, language_index
 from models.voice.phonemes import check_text, espeak_program, phonemize
-from models.voice.prosody import phrase_contour
 from models.voice.queue import FrameRing
 
 REFERENCE_HZ = 110.0  # pitch 0 (A2)
@@ -107,8 +106,8 @@ class VoiceStream:
     checkpoint : path, optional
         Voice model for the ``neural`` engine; defaults to ``config.voice.checkpoint``.
     seed : int
-        Seeds the babble, the melody, the jitter and the noise: same seed, same requests and
-        same controls give the same frames.
+        Seeds the babble (words and phrase lengths), the jitter and the noise: same seed, same
+        requests and same controls give the same frames.
 
     Raises
     ------
@@ -387,7 +386,6 @@ class VoiceStream:
             self._worker.start()
 
     def _work(self) -> None:
-        self._prosody_rng = np.random.default_rng(self.seed + 1)
         self._phrase_rng = np.random.default_rng(self.seed + 3)
         while not self._closed:
             with self._wake:
@@ -439,19 +437,17 @@ class VoiceStream:
         if self.engine == "espeak":
             return self._espeak_phrase(words)
         from models.voice.acoustic import synthesize_phrase
-        mnemonics, languages, spans = [], [], []
+        mnemonics, languages = [], []
         for code, word in words:
-            spans.append((len(mnemonics), len(mnemonics) + len(word)))
             mnemonics.extend(word)
             languages.extend([language_index(code)] * len(word))
         mnemonics.extend(PAUSE)
         languages.extend([languages[-1]] * len(PAUSE))
         ck = self.model
-        durations, log_power, aperiodicity = synthesize_phrase(
+        _, log_power, aperiodicity, intonation = synthesize_phrase(
             ck.model, ck.normaliser, ck.phoneme_ids(mnemonics), np.array(languages),
             min(self.style, ck.model.shape.n_styles - 1), self.device)
-        contour = phrase_contour(durations, spans, self._prosody_rng)
-        return np.hstack([log_power, aperiodicity, contour[:, None]])
+        return np.hstack([log_power, aperiodicity, intonation[:, None]])
 
     def _espeak_phrase(self, words: list[tuple[str, tuple[str, ...]]]) -> np.ndarray:
         text = "[[" + " ".join("".join(w) for _, w in words) + "]]"

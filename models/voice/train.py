@@ -4,7 +4,8 @@
 :mod:`models.voice.corpus` or read from a folder) is split by utterance into training and
 validation sets, batched by length, and the model is fitted to the teacher's durations (log hops),
 envelopes (z-scored log power) and aperiodicities until the time budget or the epoch limit ends;
-the epoch with the lowest validation loss is kept and saved with its metrics.
+intonation (semitones from the utterance's median on voiced hops, in units of the corpus's mean
+5-95 % spread); the epoch with the lowest validation loss is kept and saved with its metrics.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ BATCH_HOPS = 12000  # hops per batch (padding included)
 VALIDATION_SHARE = 0.05
 DURATION_WEIGHT = 0.5
 APERIODICITY_WEIGHT = 1.0
+INTONATION_WEIGHT = 0.5
 
 
 @dataclass
@@ -55,7 +57,10 @@ def alphabet(corpus: TeacherCorpus) -> tuple[str, ...]:
 
 
 def _tensors(corpus: TeacherCorpus, index: dict, normaliser: VoiceNormaliser, items: list[int]):
-    """One padded batch: phonemes, languages, styles, durations, alignment, targets, masks."""
+    """One padded batch: phonemes, languages, styles, durations, alignment, targets, masks.
+
+    Unvoiced hops have no intonation target: their mask is 0.
+    """
     n_ph = max(len(corpus.phonemes[i]) for i in items)
     n_fr = max(len(corpus.log_power[i]) for i in items)
     b, bands = len(items), corpus.log_power[0].shape[1]
@@ -67,6 +72,8 @@ def _tensors(corpus: TeacherCorpus, index: dict, normaliser: VoiceNormaliser, it
     frame_pos = np.zeros((b, n_fr), np.float32)
     target = np.zeros((b, n_fr, bands), np.float32)
     ap = np.zeros((b, n_fr, bands), np.float32)
+    intonation = np.zeros((b, n_fr), np.float32)
+    voiced = np.zeros((b, n_fr), np.float32)
     fr_mask = np.zeros((b, n_fr), np.float32)
     for row, i in enumerate(items):
         p = len(corpus.phonemes[i])
@@ -79,10 +86,14 @@ def _tensors(corpus: TeacherCorpus, index: dict, normaliser: VoiceNormaliser, it
         frame_ph[row, :t], frame_pos[row, :t] = fp, pos
         target[row, :t] = normaliser.normalise(corpus.log_power[i])
         ap[row, :t] = corpus.aperiodicity[i]
+        known = ~np.isnan(corpus.intonation[i])
+        intonation[row, :t][known] = corpus.intonation[i][known] / normaliser.intonation_spread_st
+        voiced[row, :t] = known
         fr_mask[row, :t] = 1.0
     styles = corpus.styles[items]
     return [torch.from_numpy(x) for x in (phonemes, languages, np.asarray(styles), log_dur, ph_mask,
-                                          frame_ph, frame_pos, target, ap, fr_mask)]
+                                          frame_ph, frame_pos, target, ap, intonation, voiced,
+                                          fr_mask)]
 
 
 def _batches(corpus: TeacherCorpus, items: list[int], rng: np.random.Generator) -> list[list[int]]:
@@ -101,15 +112,17 @@ def _batches(corpus: TeacherCorpus, items: list[int], rng: np.random.Generator) 
 
 
 def _loss(model: VoiceModel, batch, device) -> torch.Tensor:
-    (phonemes, languages, styles, log_dur, ph_mask, frame_ph, frame_pos, target, ap,
-     fr_mask) = [x.to(device) for x in batch]
+    (phonemes, languages, styles, log_dur, ph_mask, frame_ph, frame_pos, target, ap, intonation,
+     voiced, fr_mask) = [x.to(device) for x in batch]
     encoding, pred_dur = model.encode(phonemes, languages, styles)
-    z, pred_ap = model.decode(encoding, frame_ph, frame_pos)
+    z, pred_ap, pred_intonation = model.decode(encoding, frame_ph, frame_pos)
     frames = fr_mask.sum() * target.shape[2]
     envelope = (((z - target) ** 2).sum(dim=2) * fr_mask).sum() / frames
     aperiodic = (((pred_ap - ap) ** 2).sum(dim=2) * fr_mask).sum() / frames
     duration = (((pred_dur - log_dur) ** 2) * ph_mask).sum() / ph_mask.sum()
-    return envelope + APERIODICITY_WEIGHT * aperiodic + DURATION_WEIGHT * duration
+    melody = (((pred_intonation - intonation) ** 2) * voiced).sum() / voiced.sum().clamp(min=1.0)
+    return (envelope + APERIODICITY_WEIGHT * aperiodic + DURATION_WEIGHT * duration
+            + INTONATION_WEIGHT * melody)
 
 
 def evaluate(model: VoiceModel, normaliser: VoiceNormaliser, corpus: TeacherCorpus, index: dict,
@@ -120,10 +133,11 @@ def evaluate(model: VoiceModel, normaliser: VoiceNormaliser, corpus: TeacherCorp
     for i in items:
         ids = np.array([index.get(x, 1) for x in corpus.phonemes[i]])
         langs = np.full(len(ids), corpus.languages[i])
-        _, log_power, _ = synthesize_phrase(model, normaliser, ids, langs, int(corpus.styles[i]),
-                                            device, durations=corpus.durations[i])
+        _, log_power, _, _ = synthesize_phrase(model, normaliser, ids, langs, int(corpus.styles[i]),
+                                               device, durations=corpus.durations[i])
         mcds.append(mcd_db(corpus.log_power[i].astype(np.float64), log_power))
-        predicted, _, _ = synthesize_phrase(model, normaliser, ids, langs, int(corpus.styles[i]), device)
+        predicted, _, _, _ = synthesize_phrase(model, normaliser, ids, langs, int(corpus.styles[i]),
+                                               device)
         errors.append(float(np.mean(np.abs(predicted - corpus.durations[i]))))
     return float(np.mean(mcds)), float(np.mean(errors))
 
@@ -166,7 +180,10 @@ def train_voice(corpus: TeacherCorpus, out: str | os.PathLike, config: Config, m
     phonemes = alphabet(corpus)
     index = {p: i for i, p in enumerate(phonemes)}
     stacked = np.concatenate(corpus.log_power).astype(np.float64)
-    normaliser = VoiceNormaliser(stacked.mean(axis=0), np.maximum(stacked.std(axis=0), 0.1))
+    spreads = [np.subtract(*np.nanpercentile(t, [95, 5])) for t in corpus.intonation
+               if np.sum(~np.isnan(t)) >= 10]
+    normaliser = VoiceNormaliser(stacked.mean(axis=0), np.maximum(stacked.std(axis=0), 0.1),
+                                 float(np.mean(spreads)) if spreads else 1.0)
     del stacked
     order = rng.permutation(len(corpus)).tolist()
     n_val = max(2, int(round(VALIDATION_SHARE * len(corpus))))
@@ -202,7 +219,7 @@ def train_voice(corpus: TeacherCorpus, out: str | os.PathLike, config: Config, m
     result = VoiceTrainResult(seconds, epoch, best[1], best[0], mcd, duration_error,
                               sum(p.numel() for p in model.parameters()))
     info = dict(provenance or {})
-    info.update({"seconds": seconds, "epochs": epoch, "best_epoch": best[1],
+    info.update({"intonation_spread_st": normaliser.intonation_spread_st, "seconds": seconds, "epochs": epoch, "best_epoch": best[1],
                  "validation_loss": best[0], "validation_mcd_db": mcd,
                  "validation_duration_error_hops": duration_error,
                  "utterances": len(corpus), "hops": corpus.hops, "seed": seed,
