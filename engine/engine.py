@@ -35,6 +35,7 @@ from engine.dynamics import DcBlocker, SafetyLimiter
 from engine.latent import LatentMixer, Smoothed, smoothing_coefficient
 from engine.phase import STREAMING_METHODS
 from engine.phase_stage import PhaseStage
+from engine.render import limiter_ceiling_db
 from engine.sources import (FilePlayer, InputSource, LoadedFile, Source, VoiceSource,
                             load_player_file)
 from engine.spectral import latency_samples
@@ -194,7 +195,7 @@ class Engine:
                                 eng.iterations, crossfade_hops)
         self.out_gain = Smoothed(10.0 ** (eng.gain_db / 20.0), self.coefficient)
         self.dc = DcBlocker(self.sample_rate, self.channels)
-        self.limiter = SafetyLimiter(self.sample_rate, self.channels, config.render.ceiling_db,
+        self.limiter = SafetyLimiter(self.sample_rate, self.channels, limiter_ceiling_db(config),
                                      LIMITER_LOOKAHEAD_MS, config.render.limiter_release_ms)
 
         # Per-hop buffers, allocated once.

@@ -33,6 +33,13 @@ PROGRESS_MIN_SECONDS = 5.0  # renders of shorter output need no progress bar
 _FORMAT_STEP = {"PCM_16": 2.0**-15, "PCM_24": 2.0**-23, "FLOAT": 2.0**-23}
 
 
+def limiter_ceiling_db(config: Config) -> float:
+    """The safety limiter's aim: ``render.ceiling_db`` less one step of ``render.subtype``, so
+    rounding to the file's format (or to a device's float32) cannot carry a sample over it."""
+    ceiling = 10.0 ** (config.render.ceiling_db / 20.0) - _FORMAT_STEP[config.render.subtype]
+    return 20.0 * math.log10(ceiling)
+
+
 @dataclass(frozen=True)
 class RenderReport:
     """What a render did and how fast.
@@ -278,8 +285,7 @@ def render(in_path: str | os.PathLike, out_path: str | os.PathLike, config: Conf
                 done.result()
 
     DcBlocker(rate, info.channels).process(output, output)
-    ceiling = 10.0 ** (config.render.ceiling_db / 20.0) - _FORMAT_STEP[config.render.subtype]
-    limiter = SafetyLimiter(rate, info.channels, 20.0 * math.log10(ceiling),
+    limiter = SafetyLimiter(rate, info.channels, limiter_ceiling_db(config),
                             release_ms=config.render.limiter_release_ms)
     output = limit_offline(output, limiter)
     peak = float(np.max(np.abs(output)))
