@@ -70,14 +70,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _onsets(x: np.ndarray, rate: int) -> np.ndarray:
+    """Sample indices where ``x`` first rises over a tenth of its peak, at least 0.5 s apart."""
+    above = np.flatnonzero(np.abs(x) > 0.1 * np.abs(x).max())
+    found = [above[0]]
+    for i in above[1:]:
+        if i - found[-1] > rate // 2:
+            found.append(i)
+    return np.array(found)
+
+
 class Play:
     """``caminos play`` in a subprocess; :meth:`wait_playing` returns once its stream runs."""
 
-    def __init__(self, tmp_path: Path, seconds: float, *extra: str) -> None:
+    def __init__(self, tmp_path: Path, seconds: float, *extra: str, file: bool = True) -> None:
         self.report_path = tmp_path / "report.json"
         self.lines: list[str] = []
+        sound = ["--file", str(DEMO)] if file else []
         self.process = subprocess.Popen(
-            CAMINOS + ["play", "--file", str(DEMO), "--seconds", str(seconds), "--report",
+            CAMINOS + ["play", *sound, "--seconds", str(seconds), "--report",
                        str(self.report_path), "--status-every", "0", *extra],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._playing = threading.Event()
@@ -201,3 +212,34 @@ def test_live_recording_renders_offline_to_the_same_samples(jackd, tmp_path: Pat
     again, _ = sf.read(offline, dtype="float32")
     assert live.shape == again.shape and np.abs(live).max() > 0.01
     assert np.array_equal(live, again)
+
+
+def test_measured_input_to_output_latency_matches_the_reported_one(jackd, tmp_path: Path) -> None:
+    """Clicks from jack_metro into the live input, recorded beside the engine's output."""
+    play = Play(tmp_path, 14, "--no-osc", file=False)
+    play.wait_playing()
+    metro = subprocess.Popen(["jack_metro", "-b", "60", "-f", "880", "-A", "0.5", "-D", "40",
+                              "-n", "metro"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        subprocess.run(["jack_disconnect", "system:capture_1", "PortAudio:in_0"],
+                       capture_output=True)
+        connected = subprocess.run(["jack_connect", "metro:60_bpm", "PortAudio:in_0"],
+                                   capture_output=True, text=True)
+        assert connected.returncode == 0, connected.stderr
+        recording = tmp_path / "latency.wav"
+        subprocess.run(["jack_rec", "-f", str(recording), "-d", "5", "metro:60_bpm",
+                        "PortAudio:out_0"], capture_output=True, timeout=30, check=True)
+    finally:
+        metro.kill()
+    report = play.finish()
+    samples, rate = sf.read(recording)
+    clicks, out = _onsets(samples[:, 0], rate), _onsets(samples[:, 1], rate)
+    n = min(len(clicks), len(out))
+    assert n >= 3
+    measured_ms = 1000.0 * float(np.median(out[:n] - clicks[:n])) / rate
+    # jack_rec sees our output in the cycle we write it: no device latency on this path
+    expected_ms = report["latency"]["algorithmic_ms"] + report["latency"]["buffer_ms"]
+    hop_ms = 1000.0 * 256 / 48000
+    assert expected_ms - 1.0 <= measured_ms <= expected_ms + hop_ms, (measured_ms, expected_ms)
