@@ -7,6 +7,7 @@ Rows (``--json PATH`` writes them; a table is printed either way):
   the hop's duration (p50, p99, max), the same in thread CPU time (``cpu_*``: on a shared
   machine, wall-clock tails mostly measure other processes), and ``render_rtf``, the offline
   speed as a multiple of real time.
+- ``rtpghi``: the same with the cheapest method that integrates phase (RTPGHI, look-ahead 1).
 - ``phase_only``: the live phase method alone on the same frames: the reference measured in the
   same run, so ``ratio_to_phase`` says what the rest of the chain costs on top of it.
 - ``jack_idle`` / ``jack_load``: ``caminos play`` for ``--seconds`` on ``jackd -d dummy`` (when
@@ -52,10 +53,12 @@ def _fractions(seconds: np.ndarray, hop_seconds: float, prefix: str = "") -> dic
             f"{prefix}max_fraction": seconds.max() / hop_seconds}
 
 
-def measure_chain(case: str, hop: int, seconds: float) -> tuple[dict, np.ndarray]:
+def measure_chain(case: str, hop: int, seconds: float,
+                  **overrides: object) -> tuple[dict, np.ndarray]:
     """Tick the default engine over ``seconds`` of the demo; returns its row and the decoded
-    magnitude frames (for the phase-only reference)."""
-    config = load_config(overrides={"stft.hop": hop})
+    magnitude frames (for the phase-only reference). ``overrides``: ``engine.*`` keys."""
+    config = load_config(overrides={"stft.hop": hop,
+                                    **{f"engine.{k}": v for k, v in overrides.items()}})
     engine = Engine(config)
     engine.warm_up()
     engine.post("/source/file/open", str(DEMO))
@@ -193,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         phase["case"] = f"phase_only_{hop}"
         rows.append(phase)
         row["ratio_to_phase"] = row["p50_fraction"] / phase["p50_fraction"]
+    row, _ = measure_chain("rtpghi", 256, min(args.seconds, 20.0), phase_method="rtpghi")
+    rows.append(row)
     if not args.no_jack:
         if shutil.which("jackd") is None:
             print("jackd not installed: JACK rows skipped", file=sys.stderr)
