@@ -180,6 +180,12 @@ def measure_jack(seconds: float, load: bool) -> list[dict]:
     return rows
 
 
+def _cell(row: dict, key: str, scale: float = 100.0, fmt: str = "{:7.1f}%") -> str:
+    """One column of the printed table (a dash where the row has no value)."""
+    value = row.get(key)
+    return " " + (fmt.format(value * scale) if value is not None else f"{'-':>7} ")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
@@ -208,12 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'case':<22}{'hop':>5}{'p50':>8}{'p99':>8}{'max':>8}{'cpu p99':>9}{'rtf':>8}"
           f"{'xruns':>7}")
     for row in rows:
-        def cell(key: str, scale: float = 100.0, fmt: str = "{:7.1f}%") -> str:
-            value = row.get(key)
-            return " " + (fmt.format(value * scale) if value is not None else f"{'-':>7} ")
-        print(f"{row['case']:<22}{row['hop']:>5}{cell('p50_fraction')}{cell('p99_fraction')}"
-              f"{cell('max_fraction')}{cell('cpu_p99_fraction')}"
-              f"{cell('render_rtf', 1.0, '{:7.1f}x')}"
+        print(f"{row['case']:<22}{row['hop']:>5}{_cell(row, 'p50_fraction')}"
+              f"{_cell(row, 'p99_fraction')}{_cell(row, 'max_fraction')}"
+              f"{_cell(row, 'cpu_p99_fraction')}{_cell(row, 'render_rtf', 1.0, '{:7.1f}x')}"
               f"{row['xruns'] if row['xruns'] is not None else '-':>7}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -33,7 +33,7 @@ class _Stack:
         h = x
         last = len(self.weights) - 1
         for i, (w, b, out, tmp) in enumerate(zip(self.weights, self.biases, self.outputs,
-                                                 self.scratch)):
+                                                 self.scratch, strict=True)):
             np.matmul(h, w, out=out)
             out += b
             if i < last:  # SiLU: out * sigmoid(out) = out / (1 + exp(-out))

@@ -194,9 +194,9 @@ def test_live_recording_renders_offline_to_the_same_samples(jackd, tmp_path: Pat
     from pythonosc.udp_client import SimpleUDPClient
 
     client = SimpleUDPClient("127.0.0.1", port)
-    for i, (address, args) in enumerate([("/latent/axis", [0, 1.5]), ("/latent/noise", [0.3]),
-                                         ("/source/file/speed", [0.5]),
-                                         ("/phase/method", ["rtpghi"]), ("/out/gain", [-6.0])]):
+    for address, args in [("/latent/axis", [0, 1.5]), ("/latent/noise", [0.3]),
+                          ("/source/file/speed", [0.5]), ("/phase/method", ["rtpghi"]),
+                          ("/out/gain", [-6.0])]:
         time.sleep(0.8)
         client.send_message(address, args)
     report = play.finish()
