@@ -10,7 +10,6 @@ command (:func:`models.commands.synthesize`).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
