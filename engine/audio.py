@@ -20,6 +20,7 @@ was found and pointing to ``caminos render``; nothing else in caminos imports so
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import logging.handlers
@@ -45,6 +46,7 @@ AUDIO_COUNTERS = ("callbacks", "frames", "xruns", "output_underflows", "input_ov
 DSP_COUNTERS = ("ready", "failed", "hops", "peak", "rms", "nonfinite", "tick_ms_p50",
                 "tick_ms_p99", "tick_ms_max", "bad_model_frames", "control_errors",
                 "events_applied", "latency_samples", "control_latency_samples", "osc_port")
+_MCL_CURRENT, _MCL_FUTURE = 1, 2  # mlockall flags (Linux)
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # waits between attempts to reopen a device
 STALL_SECONDS = 1.0  # no callback for this long while the stream claims to run: device lost
 STARTUP_SECONDS = 5.0  # a new stream's first callback may take this long
@@ -200,6 +202,18 @@ def raise_priority(niceness: int = -10) -> bool:
     return True
 
 
+def lock_memory() -> bool:
+    """Keep every page of this process in RAM, now and later (``mlockall``); returns whether it
+    could. Without it, the kernel may reclaim the pages of code that runs once a hop (this
+    machine's proactive reclaim did, every few seconds), and the next callback waits for the disk:
+    JACK logged hundreds of "client was not finished" xruns in 30 s that way."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.mlockall(_MCL_CURRENT | _MCL_FUTURE) == 0
+    except (OSError, AttributeError):
+        return False
+
+
 def _dsp_main(setup: _Shared, record: str | None, osc: bool) -> None:
     """Body of the DSP process: engine, warm-up, then one tick per hop the device consumes."""
     raise_priority()
@@ -244,6 +258,7 @@ def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
     config = setup.config
     engine = Engine(config, channels=setup.output_channels, startup_events=False, realtime=True)
     engine.warm_up()
+    lock_memory()
     surface = attach(engine, recordings=Path(record).parent if record else None)
     if record:  # first, so the score holds the start-up events too
         engine.post("/engine/record", Path(record).name)
@@ -304,6 +319,7 @@ def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
             engine.post("/engine/record/stop")
             engine.tick()  # applies the stop; this hop is not recorded
             surface.recorder.wait(timeout=60.0)
+        engine.close()
         out_ring.close()
         if in_ring is not None:
             in_ring.close()
@@ -409,15 +425,19 @@ def _stream_main(setup: _Shared) -> None:
                                      callback=lambda out, n, t, s: callback(None, out, n, t, s),
                                      **common)
             control["output_latency_s"] = float(stream.latency)
+        lock_memory()
         stream.start()
     except Exception as exc:  # device missing or busy: say why, let the supervisor retry
         Path(_failure_file(setup.control)).write_text(f"{type(exc).__name__}: {exc}")
         os._exit(3)
+    # Only shared flags are polled here: asking PortAudio about the stream (stream.active) from
+    # this thread contends with the callback inside the JACK host and made it late. A failed
+    # stream stops calling back, which the supervisor sees and answers by replacing us.
     parent = os.getppid()
     while control["audio_stop"] == 0.0:
-        if not stream.active or os.getppid() != parent:
+        if os.getppid() != parent:
             os._exit(4)
-        time.sleep(0.05)
+        time.sleep(0.2)
     stream.stop()
     stream.close()
 

@@ -380,6 +380,12 @@ class Engine:
             return
         self.attach_voice(stream, voice_controls(stream))
 
+    def close(self) -> None:
+        """Stop the voice stream's worker thread; call when done with the engine."""
+        stream = self.voice.stream
+        if stream is not None and hasattr(stream, "close"):
+            stream.close()
+
     def attach_voice(self, stream: object, controls: list[Control] = ()) -> None:
         """Play a voice stream (``next_frame(out) -> bool``) as the voice source; register its
         controls."""

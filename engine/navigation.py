@@ -257,6 +257,11 @@ class Navigator:
             "hop clock), a .npz from caminos encode, or \"live\" (a snapshot of the current "
             "latent)", self._add_landmark,
             group="landmark", prepare=self._prepare_landmark)
+        add("/landmark/voice", (Arg("name", "s"), Arg("language", "s"), Arg("text", "s")),
+            "a landmark from the voice speaking the text in a language (es, en, fr, de, it, pt, "
+            "ca, nl): its latent trajectory, rendered and encoded before it reaches the hop "
+            "clock; text \"babble:N\" babbles N asemic words instead", self._add_landmark,
+            group="landmark", prepare=self._prepare_voice_landmark)
         add("/landmark/point", (Arg("name", "s"), Arg("offset", "f", repeat=True, **std_arg)),
             f"a landmark at a point given by the first N axes (N <= {dims}), in standard "
             "deviations", self._add_landmark, group="landmark",
@@ -339,6 +344,31 @@ class Navigator:
         latent, _ = latent_trajectory(read_mono(sound, engine.config), engine.checkpoint,
                                       engine.config)
         return name, np.asarray(latent, dtype=np.float64), sound
+
+    def _prepare_voice_landmark(self, name: str, language: str,
+                                text: str) -> tuple[str, np.ndarray, str]:
+        """Render the voice offline with its own stream and encode its frames (posting thread)."""
+        import torch
+
+        from models.autoencoder import log_magnitude
+        from models.voice.stream import VoiceStream, render_offline
+
+        stream = VoiceStream(self.engine.config, seed=self.engine.config.engine.seed)
+        try:
+            stream.set("language", language)
+            if text.startswith("babble:") and text[7:].strip().isdigit():
+                stream.babble(int(text[7:]))
+            else:
+                stream.say(text)
+            frames = render_offline(stream, max_seconds=120.0)
+        finally:
+            stream.close()
+        if len(frames) == 0:
+            raise ControlError(f"/landmark/voice: the voice rendered nothing for {text!r}")
+        with torch.no_grad():
+            logs = log_magnitude(torch.tensor(frames, dtype=torch.float32))
+            latent = self.engine.codec.encode(logs).double().numpy()
+        return name, latent, f"voice {language}: {text}"
 
     def _read_encoded(self, path: str) -> np.ndarray:
         """A landmark file written by ``caminos encode SOUND -o LANDMARK.npz``."""

@@ -273,7 +273,10 @@ def render_score_file(score_path: str | Path, out_path: str | Path, config: Any,
     engine = Engine(config, startup_events=False)  # the score holds the start-up events
     attach(engine)
     started = time.perf_counter()
-    samples = render_score(score_path, engine, seconds)
+    try:
+        samples = render_score(score_path, engine, seconds)
+    finally:
+        engine.close()
     elapsed = time.perf_counter() - started
     write_audio_atomic(out_path, samples, engine.sample_rate, config.render.subtype)
     length = len(samples) / engine.sample_rate

@@ -329,3 +329,18 @@ def test_scene_recall_prepares_slow_controls_off_the_dsp_thread(rig):
     assert engine.get("/phase/method") == ("pv",)
     engine.post("/phase/method", before[0])
     run(engine)
+
+
+def test_voice_landmark_is_the_encoded_voice(rig) -> None:
+    """/landmark/voice renders the voice offline and keeps its latent trajectory."""
+    from engine.errors import ControlError
+
+    engine, surface, _ = rig
+    engine.post("/landmark/voice", "hola", "es", "hola, buenos días")
+    run(engine)
+    landmark = surface.navigator.landmarks["hola"]
+    assert landmark.points.shape[1] == engine.dims and len(landmark.points) > 20  # > 0.1 s
+    assert np.isfinite(landmark.points).all() and landmark.points.std(axis=0).max() > 0.1
+    with pytest.raises(ControlError, match="/landmark/voice"):
+        engine.post("/landmark/voice", "bad", "xx", "hola")
+    assert "bad" not in surface.navigator.landmarks
