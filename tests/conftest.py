@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -54,3 +56,23 @@ def write_sound(tmp_path: Path) -> Callable[..., Path]:
 def sine_file(write_sound: Callable[..., Path]) -> Path:
     """One second of a 440 Hz sine at -6 dBFS, mono, 48 kHz, float samples."""
     return write_sound("sine.wav", sine(440.0, 1.0))
+
+
+@contextmanager
+def ticking(engine) -> Iterator[list[bool]]:
+    """Tick ``engine`` in a thread as fast as it goes while the block runs; yields a list that
+    gets, per hop, whether every output sample was finite."""
+    stop = threading.Event()
+    finite: list[bool] = []
+
+    def render() -> None:
+        while not stop.is_set():
+            finite.append(bool(np.isfinite(engine.tick()).all()))
+
+    thread = threading.Thread(target=render)
+    thread.start()
+    try:
+        yield finite
+    finally:
+        stop.set()
+        thread.join()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import numpy as np
@@ -17,6 +16,7 @@ from engine.engine import Engine
 from engine.errors import ControlError
 from engine.osc import MalformedPacket, OscServer, encode_message, parse_packet
 from engine.surface import attach
+from tests.conftest import ticking
 
 
 @pytest.fixture(scope="module")
@@ -230,19 +230,10 @@ def test_timetagged_bundle_applies_at_the_hop_it_names_in_order(engine, server, 
 
 def test_server_survives_a_flood_while_the_engine_renders(engine, server):
     """Mixed good and bad packets from one peer while a thread ticks: every bad one answered."""
-    stop = threading.Event()
-    finite = []
-
-    def render():
-        while not stop.is_set():
-            finite.append(bool(np.isfinite(engine.tick()).all()))
-
-    thread = threading.Thread(target=render)
-    thread.start()
     client = Client(server.port)
     errors_before = server.counters["osc_errors_answered"]
     bad = 0
-    try:
+    with ticking(engine) as finite:
         for i in range(300):
             if i % 3 == 0:
                 client.send(encode_message("/latent/axis", (i % 16, 100.0)))
@@ -257,10 +248,7 @@ def test_server_survives_a_flood_while_the_engine_renders(engine, server):
         while errors < bad:
             if OscMessage(client.sock.recvfrom(65536)[0]).address == "/error":
                 errors += 1
-    finally:
-        stop.set()
-        thread.join()
-        client.sock.close()
+    client.sock.close()
     assert errors == bad
     assert server.counters["osc_errors_answered"] - errors_before == bad
     assert all(finite) and len(finite) > 0

@@ -4,9 +4,7 @@ and every bad one is answered."""
 from __future__ import annotations
 
 import socket
-import threading
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,6 +15,7 @@ from engine.config import OscConfig, load_config
 from engine.engine import Engine
 from engine.osc import OscServer, encode_message
 from engine.surface import attach
+from tests.conftest import ticking
 
 SENDER = ("127.0.0.1", 40000)
 
@@ -28,18 +27,8 @@ def rendering(tmp_path_factory):
     attach(engine, patches=tmp_path_factory.mktemp("patches"),
            recordings=tmp_path_factory.mktemp("recordings"))
     server = OscServer(engine, OscConfig(port=0))
-    stop = threading.Event()
-    finite = []
-
-    def render():
-        while not stop.is_set():
-            finite.append(bool(np.isfinite(engine.tick()).all()))
-
-    thread = threading.Thread(target=render)
-    thread.start()
-    yield engine, server, finite
-    stop.set()
-    thread.join()
+    with ticking(engine) as finite:
+        yield engine, server, finite
     assert all(finite)
 
 
