@@ -182,3 +182,23 @@ def test_systemd_unit_starts_installation_mode() -> None:
     args = build_parser().parse_args(command[1:])
     assert args.command == "play" and args.installation
     assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_low_latency_profile_plays_its_own_model_and_the_espeak_voice() -> None:
+    """patches/configs/low-latency.toml: 512-point frames, its checkpoint, no look-ahead."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    config = load_config(root / "patches" / "configs" / "low-latency.toml")
+    engine = Engine(config)
+    try:
+        assert engine.checkpoint.stft.n_fft == 512 and engine.voice_error == ""
+        latency = engine.latency
+        assert latency.ms(latency.input_to_output) == pytest.approx(1000 * (384 + 72) / 48000)
+        engine.post("/source/file/open", str(root / "patches" / "demo" / "demo.wav"))
+        engine.post("/source/file/play", 1)
+        out = np.concatenate([engine.tick().copy() for _ in range(200)])
+        assert out.shape == (200 * 128, 2) and np.isfinite(out).all()
+        assert np.abs(out).max() > 0.01
+    finally:
+        engine.close()
