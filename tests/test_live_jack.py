@@ -155,15 +155,19 @@ def _check_sound(report: dict) -> None:
 
 
 def _check_healthy(report: dict, reference: dict, max_xruns: int = 2) -> None:
-    """At most ``max_xruns`` of the engine's own and callbacks on time, beyond what a bare
+    """At most ``max_xruns`` xruns of the engine's own and callbacks on time, beyond what a bare
     stream beside it suffered in the same seconds.
 
-    The engine's own: ``underruns``, the DSP process late with a hop. PortAudio's xrun flags and
-    lost callbacks are compared with the reference stream's: on a quiet machine both are near
-    zero (0 to 3 in 30 s here); when the machine stalls, a client writing silence sees as many.
+    The engine's own: ``underruns``, the DSP process late with a hop. With two hops of buffer
+    that takes a stall of more than 10 ms, which the bare stream, with no buffer at all, feels
+    as an xrun too; so the engine may have as many as the bare stream had. PortAudio's xrun flags
+    and lost callbacks are compared with the bare stream's likewise: on a quiet machine both
+    are near zero (0 to 3 in 30 s here); when this virtual machine stalls, a client writing
+    silence sees as many.
     """
+    print("engine:", json.dumps(report), "\nbare stream beside it:", json.dumps(reference))
     _check_sound(report)
-    assert report["underruns"] <= max_xruns, report
+    assert report["underruns"] <= max(max_xruns, reference["xruns"]), (report, reference)
     assert report["xruns"] <= max_xruns + 2 * reference["xruns"], (report, reference)
     lost = max(1.0 - reference["callbacks"] / reference["expected"], 0.0)
     assert report["callbacks"] >= (0.99 - 2 * lost) * report["expected_callbacks"], \
