@@ -294,7 +294,11 @@ def test_measured_input_to_output_latency_matches_the_reported_one(jackd, tmp_pa
     clicks, out = _onsets(samples[:, 0], rate), _onsets(samples[:, 1], rate)
     n = min(len(clicks), len(out))
     assert n >= 3
-    measured_ms = 1000.0 * float(np.median(out[:n] - clicks[:n])) / rate
+    # The fastest click is the engine's own path: a cycle in which this VM made the client late
+    # delivers its output a cycle later (seen: 42 ms instead of 37 once in CI).
+    offsets_ms = 1000.0 * (out[:n] - clicks[:n]) / rate
+    print("click to output, ms:", offsets_ms.round(2).tolist())
+    measured_ms = float(offsets_ms.min())
     # jack_rec sees our output in the cycle we write it: no device latency on this path
     expected_ms = report["latency"]["algorithmic_ms"] + report["latency"]["buffer_ms"]
     hop_ms = 1000.0 * 256 / 48000
