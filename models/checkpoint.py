@@ -130,10 +130,23 @@ def save_checkpoint(path: str | os.PathLike, model: SpectralVAE, stft: StftConfi
         raise
 
 
-def _read(path: Path) -> dict:
-    """The raw dict of a checkpoint file, or a CheckpointError saying why not."""
+def read_checkpoint_file(path: Path, fmt: str = FORMAT, version: int = VERSION,
+                         kind: str = "autoencoder", missing_hint: str = "") -> dict:
+    """The raw dict of a caminos checkpoint file of one format, or a CheckpointError saying why
+    not (missing, a folder, unreadable, objects beyond tensors, another format or version).
+
+    Parameters
+    ----------
+    path : Path
+    fmt, version : str, int
+        The ``format`` and ``version`` entries the file must carry.
+    kind : str
+        What the checkpoint holds, for messages (``autoencoder``, ``voice``).
+    missing_hint : str
+        Appended to the message for a missing file (how to make one).
+    """
     if not path.exists():
-        raise CheckpointError(f"{path}: checkpoint not found")
+        raise CheckpointError(f"{path}: checkpoint not found{missing_hint}")
     if path.is_dir():
         raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
     try:
@@ -147,12 +160,12 @@ def _read(path: Path) -> dict:
             reason = "not a torch file, or damaged"
         raise CheckpointError(f"{path}: not a readable checkpoint (corrupt, truncated or not saved "
                               f"by torch: {reason[:200]})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a caminos autoencoder checkpoint (no "
-                              f"format={FORMAT!r} entry)")
-    if data.get("version") != VERSION:
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise CheckpointError(f"{path}: not a caminos {kind} checkpoint (no "
+                              f"format={fmt!r} entry)")
+    if data.get("version") != version:
         raise CheckpointError(f"{path}: checkpoint format version {data.get('version')!r}; this "
-                              f"caminos reads version {VERSION}")
+                              f"caminos reads version {version}")
     return data
 
 
@@ -182,7 +195,7 @@ def load_checkpoint(path: str | os.PathLike, stft: StftConfig | None = None,
         message lists each difference and how to resolve it).
     """
     file = Path(path)
-    data = _read(file)
+    data = read_checkpoint_file(file)
     try:
         shape = ModelShape.from_dict(data["shape"])
         saved_stft = StftConfig(**{k: data["stft"][k] for k in ("n_fft", "hop", "window")})
@@ -216,6 +229,6 @@ def load_checkpoint(path: str | os.PathLike, stft: StftConfig | None = None,
 
 def peek(path: str | os.PathLike) -> dict[str, Any]:
     """The stored settings of a checkpoint without building its model (for ``caminos doctor``)."""
-    data = _read(Path(path))
+    data = read_checkpoint_file(Path(path))
     return {"shape": data.get("shape"), "stft": data.get("stft"),
             "sample_rate": data.get("sample_rate"), "provenance": data.get("provenance")}

@@ -17,6 +17,7 @@ import torch
 
 from engine.config import StftConfig
 from engine.errors import CheckpointError
+from models.checkpoint import read_checkpoint_file
 from models.voice.acoustic import VoiceModel, VoiceNormaliser, VoiceShape
 
 FORMAT = "caminos-voice"
@@ -100,20 +101,8 @@ def load_voice_checkpoint(path: str | os.PathLike, stft: StftConfig | None = Non
         Missing, unreadable, not a voice checkpoint, another version, or mismatched settings.
     """
     where = os.fspath(path)
-    if not Path(where).is_file():
-        raise CheckpointError(f"{where}: voice checkpoint not found; train one with "
-                              "`caminos train voice --data espeak --out PATH`")
-    try:
-        data = torch.load(where, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for a corrupt or foreign file
-        raise CheckpointError(f"{where}: not a readable checkpoint ({type(exc).__name__}: "
-                              f"{str(exc)[:200]})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(f"{where}: not a caminos voice checkpoint (format "
-                              f"{data.get('format') if isinstance(data, dict) else None!r})")
-    if data.get("version") != VERSION:
-        raise CheckpointError(f"{where}: voice checkpoint version {data.get('version')!r}; "
-                              f"this caminos reads version {VERSION}")
+    data = read_checkpoint_file(Path(where), FORMAT, VERSION, "voice", missing_hint=(
+        "; train one with `caminos train voice --data espeak --out PATH`"))
     saved = StftConfig(**data["stft"])
     if stft is not None and (saved.n_fft, saved.hop, saved.window) != (stft.n_fft, stft.hop, stft.window):
         raise CheckpointError(f"{where}: trained with n_fft={saved.n_fft}, hop={saved.hop}; the "
