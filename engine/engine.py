@@ -389,7 +389,7 @@ class Engine:
     def attach_voice(self, stream: object, controls: list[Control] = ()) -> None:
         """Play a voice stream (``next_frame(out) -> bool``) as the voice source; register its
         controls."""
-        self.voice.stream = stream
+        self.voice.attach(stream)
         for control in controls:
             self.registry.add(control)
 
@@ -422,6 +422,7 @@ class Engine:
             hook(hop_index)
 
         weights = self._weights
+        reference = self._silent_ref  # the first sounding source's own analysis frame
         for i, source in enumerate(self.sources):
             gain = self._gains[i].step()
             source.gain = gain
@@ -434,15 +435,11 @@ class Engine:
                     continue
                 energy = float(np.vdot(self._mags[i], self._mags[i]))
                 weights[i] = gain * min(1.0, math.sqrt(energy / self._full_weight_energy))
+                if weights[i] > 0.0 and source.has_reference and reference is self._silent_ref:
+                    reference = self._refs[i]
             else:
                 self._mags[i] = 0.0
                 self._refs[i] = 0.0
-
-        reference = self._silent_ref
-        for i, source in enumerate(self.sources):
-            if weights[i] > 0.0 and source.has_reference:
-                reference = self._refs[i]
-                break
 
         if weights.any() and not self.mixer.frozen:
             np.add(self._mags, MAGNITUDE_FLOOR, out=self._mags)

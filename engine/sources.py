@@ -215,15 +215,22 @@ class VoiceSource(Source):
 
     def __init__(self, stft: StftConfig, stream: object | None = None, wait: bool = False) -> None:
         super().__init__(stft)
-        self.stream = stream
         self.wait = wait
+        self.stream: object | None = None
+        self._wait_ready = None
+        self.attach(stream)
+
+    def attach(self, stream: object | None) -> None:
+        """Play ``stream``; what it offers is looked up here once, not every hop."""
+        self.stream = stream
+        self._wait_ready = getattr(stream, "wait_ready", None) if self.wait else None
 
     def frame(self, magnitude: np.ndarray, reference: np.ndarray) -> bool:
         stream = self.stream
         if stream is None:
             return False
-        if self.wait and hasattr(stream, "wait_ready"):
-            stream.wait_ready()
+        if self._wait_ready is not None:
+            self._wait_ready()
         if not stream.next_frame(magnitude):  # type: ignore[attr-defined]
             return False
         if self.gain != 1.0:
