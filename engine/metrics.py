@@ -1,4 +1,4 @@
-"""Quality metrics of phase recovery: spectral convergence and log-spectral distance, in dB.
+"""Quality metrics: spectral convergence, log-spectral distance (dB) and partial survival.
 
 Used by the phase benchmark (``benchmarks/phase.py``) and the tests: an estimate (a signal, or
 complex frames synthesised to one, or magnitudes) is compared with the target magnitudes it was
@@ -149,3 +149,66 @@ def log_spectral_distance_db(estimate: np.ndarray, target_magnitudes: np.ndarray
     floor = peak * 10.0 ** (floor_db / 20.0)
     level_error = 20.0 * np.log10((mags + floor) / (target + floor))
     return float(np.mean(np.sqrt(np.mean(level_error**2, axis=1))))
+
+
+def partial_survival(estimate: np.ndarray, target_magnitudes: np.ndarray, stft: StftConfig,
+                     frame_range_db: float = 30.0, peak_range_db: float = 40.0,
+                     tolerance_db: float = 6.0, length: int | None = None) -> float:
+    """Share of the target's spectral peaks (partials) that the estimate keeps, 0 to 1.
+
+    In the target's loud frames (frame energy within ``frame_range_db`` of the loudest frame's),
+    every local maximum over frequency within ``peak_range_db`` of its frame's largest magnitude
+    is a partial. A partial survives when the estimate's magnitude at its bin or at one of the
+    two neighbouring bins is at most ``tolerance_db`` below the target's. A smeared partial (its
+    energy spread over many bins) or one moved by two bins or more does not survive; one that is
+    merely quieter by less than the tolerance does. Louder output is not penalised here: read it
+    beside :func:`log_spectral_distance_db` and :func:`spectral_convergence_db`.
+
+    Parameters
+    ----------
+    estimate : ndarray
+        A signal, complex frames or magnitudes; see :func:`estimate_magnitudes`.
+    target_magnitudes : ndarray, shape (n_frames, n_bins)
+        The input's linear magnitudes, in caminos' framing (n_fft 1024, hop 256 by default).
+    stft : StftConfig
+        Frame settings of the target.
+    frame_range_db, peak_range_db, tolerance_db : float
+        The three thresholds above, in dB (positive).
+    length : int, optional
+        Samples to synthesise complex frames to, in samples.
+
+    Returns
+    -------
+    float
+        Surviving partials over all partials of all loud frames; ``nan`` when the target has
+        none (silence).
+    """
+    if min(frame_range_db, peak_range_db, tolerance_db) <= 0.0:
+        raise ParameterError("frame_range_db, peak_range_db and tolerance_db must be positive")
+    target = _target(target_magnitudes, stft)
+    mags = estimate_magnitudes(estimate, stft, len(target), length)
+    survived, total = partial_counts(mags, target, frame_range_db, peak_range_db, tolerance_db)
+    return float(survived / total) if total else float("nan")
+
+
+def partial_counts(estimate_magnitudes: np.ndarray, target_magnitudes: np.ndarray,
+                   frame_range_db: float = 30.0, peak_range_db: float = 40.0,
+                   tolerance_db: float = 6.0) -> tuple[int, int]:
+    """Surviving partials and all partials, as :func:`partial_survival` counts them.
+
+    Both arguments are linear magnitudes of the same shape (n_frames, n_bins); the counts can
+    be summed over files to pool them.
+    """
+    target = np.asarray(target_magnitudes, dtype=np.float64)
+    mags = np.asarray(estimate_magnitudes, dtype=np.float64)
+    energy = np.sum(target**2, axis=1)
+    if energy.max(initial=0.0) <= 0.0:
+        return 0, 0
+    loud = energy >= energy.max() * 10.0 ** (-frame_range_db / 10.0)
+    target, mags = target[loud], mags[loud]
+    centre = target[:, 1:-1]
+    is_peak = (centre > target[:, :-2]) & (centre >= target[:, 2:])
+    is_peak &= centre >= target.max(axis=1, keepdims=True) * 10.0 ** (-peak_range_db / 20.0)
+    nearby = np.maximum(np.maximum(mags[:, :-2], mags[:, 1:-1]), mags[:, 2:])
+    kept = is_peak & (nearby >= centre * 10.0 ** (-tolerance_db / 20.0))
+    return int(kept.sum()), int(is_peak.sum())
