@@ -18,7 +18,10 @@ APT_PACKAGES=(libportaudio2 espeak-ng libespeak-ng1)
 # The real OSC peers the tests play the engine with (tests/test_patches.py), --test only:
 # Pure Data, sclang (about 240 MB with Qt; scsynth is not needed), oscsend and oscdump.
 # JACK with its dummy driver is the real audio server of tests/test_live_jack.py.
-TEST_APT_PACKAGES=(puredata-core supercollider-language liblo-tools jackd2)
+# The recorded part of the autoencoder's training corpus (models/corpus/recorded.py): FluidR3's
+# sampled instruments rendered by fluidsynth, and sonic-pi's CC0 recordings (about 190 MB).
+TEST_APT_PACKAGES=(puredata-core supercollider-language liblo-tools jackd2
+                   fluid-soundfont-gm fluidsynth sonic-pi-samples)
 
 with_tests=0
 for arg in "$@"; do

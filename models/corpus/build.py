@@ -1,11 +1,15 @@
-"""Build the default training corpus: synthetic timbres and espeak-ng speech, all made here.
+"""Build the default training corpus: recorded instruments, CC0 recordings, synthetic timbres, speech.
 
 Run before ``caminos train autoencoder`` to recreate the data behind
 ``models/checkpoints/default.pt`` (the audio is not committed; this script makes it again,
 identically for a given seed and espeak-ng version). Sources and licences: ``SOURCES.md``.
 
-Usage: ``python -m models.corpus.build [--out build/corpus] [--seed 0]``; writes ``train/`` and
-``heldout/`` (different seeds and sentences, never trained on, for ``benchmarks/autoencoder.py``).
+Usage: ``python -m models.corpus.build [--out build/corpus] [--seed 0] [--synthetic-only]``;
+writes ``train/`` and ``heldout/`` (whole instruments, every fourth pitch of the others, other
+seeds and sentences: never trained on, for ``benchmarks/autoencoder.py``), and ``sources.tsv``
+naming the package, origin and licence of every recorded file. The recorded part
+(:mod:`models.corpus.recorded`) needs the Debian packages ``fluid-soundfont-gm``, ``fluidsynth``
+and ``sonic-pi-samples`` (``scripts/setup.sh --test`` installs them).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from scipy import signal
+
+from models.corpus import recorded
 
 SAMPLE_RATE = 48_000  # Hz; the synthetic files are written at the engine's default rate
 
@@ -146,10 +152,19 @@ def speak(text: str, voice: str, pitch: int, speed: int, path: Path) -> None:
                     text], check=True, capture_output=True)
 
 
-def build(out: Path, seed: int, counts: dict[str, int], heldout_counts: dict[str, int]) -> None:
-    """Write ``out/train`` and ``out/heldout``."""
+def build(out: Path, seed: int, counts: dict[str, int], heldout_counts: dict[str, int],
+          with_recorded: bool = True, programs: dict[int, str] | None = None,
+          heldout_programs: dict[int, str] | None = None) -> None:
+    """Write ``out/train``, ``out/heldout`` and ``out/sources.tsv``.
+
+    ``programs`` and ``heldout_programs`` default to :data:`recorded.TRAIN_PROGRAMS` and
+    :data:`recorded.HELDOUT_PROGRAMS` (a test builds a smaller corpus with fewer).
+    """
     if shutil.which("espeak-ng") is None:
         sys.exit("espeak-ng is not installed: apt-get install espeak-ng")
+    if with_recorded and recorded.available():
+        sys.exit("the recorded part of the corpus needs " + ", ".join(recorded.available())
+                 + " (or pass --synthetic-only)")
     for split, split_counts, split_seed, sentences in (
             ("train", counts, seed, slice(0, 3)), ("heldout", heldout_counts, seed + 1000, slice(3, 4))):
         folder = out / split
@@ -167,6 +182,22 @@ def build(out: Path, seed: int, counts: dict[str, int], heldout_counts: dict[str
                     pitch, speed = int(rng.integers(20, 80)), int(rng.integers(130, 190))
                     speak(text, language + variant, pitch, speed,
                           folder / f"speech-{language}-{j}-{take}.wav")
+    records: list[recorded.SourceRecord] = []
+    if with_recorded:
+        rng = np.random.default_rng(seed + 2000)
+        train, heldout = out / "train", out / "heldout"
+        for program, name in (recorded.TRAIN_PROGRAMS if programs is None else programs).items():
+            records += recorded.render_instrument(program, name, train, heldout, rng)
+        for program, name in (recorded.HELDOUT_PROGRAMS if heldout_programs is None
+                              else heldout_programs).items():
+            records += recorded.render_instrument(program, name, None, heldout, rng)
+        records += recorded.copy_sonic_pi(train, heldout, rng)
+    with open(out / "sources.tsv", "w") as table:
+        table.write("file\tpackage\torigin\tlicence\n")
+        for r in records:
+            table.write(f"{r.file}\t{r.package}\t{r.origin}\t{r.licence}\n")
+    for split in ("train", "heldout"):
+        folder = out / split
         total = sum(sf.info(p).duration for p in folder.iterdir())
         print(f"{folder}: {len(list(folder.iterdir()))} files, {total:.1f} s")
 
@@ -175,9 +206,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="build/corpus", help="output folder (default build/corpus)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--synthetic-only", action="store_true",
+                        help="leave out the recorded instruments and samples (no Debian packages)")
     args = parser.parse_args(argv)
     build(Path(args.out), args.seed, {"harmonic": 80, "noise": 30, "pluck": 40, "bell": 24},
-          {"harmonic": 4, "noise": 3, "pluck": 3, "bell": 3})
+          {"harmonic": 4, "noise": 3, "pluck": 3, "bell": 3},
+          with_recorded=not args.synthetic_only)
 
 
 if __name__ == "__main__":
