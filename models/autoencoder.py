@@ -52,12 +52,31 @@ class ModelShape:
     context : int
         Past frames stacked before the current one at the input (0 = the frame alone). Past
         frames only, so context adds no latency.
+    level : bool
+        Take each frame's level out of the learned latent: the encoder sees the frame's
+        log-magnitudes less their level (:func:`frame_level`), the level becomes one explicit
+        latent channel, and the decoder adds it back to its output. The learned part then spends
+        its ``latent_dim - 1`` dimensions on the spectrum's shape, not on loudness.
+    decoder_hidden : tuple of int
+        Widths of the decoder's hidden layers; empty mirrors ``hidden``.
+    pitch : bool
+        Give the latent an explicit pitch channel: each frame's fundamental as tracked by
+        :class:`models.pitch.PitchTracker` (semitones, in its own standard units), which the
+        decoder reads and uses to raise partials on a harmonic comb (:func:`harmonic_comb_torch`)
+        with learnt per-bin heights. The comb puts partials of a pitch never trained on where
+        they belong, and transposing is moving this channel.
+    bin_hz : float
+        Width of a frequency bin, ``sample_rate / n_fft`` in Hz (needed with ``pitch``).
     """
 
     n_bins: int = 513
     latent_dim: int = 16
     hidden: tuple[int, ...] = (512, 256)
     context: int = 0
+    level: bool = False
+    decoder_hidden: tuple[int, ...] = ()
+    pitch: bool = False
+    bin_hz: float = 0.0
 
     def __post_init__(self) -> None:
         if not 8 <= self.latent_dim <= 32:
@@ -66,6 +85,30 @@ class ModelShape:
             raise ParameterError(f"context must be in 0..8 frames, got {self.context}")
         if self.n_bins < 2 or not self.hidden or min(self.hidden) < 1:
             raise ParameterError(f"bad model shape: n_bins={self.n_bins}, hidden={self.hidden}")
+        if self.decoder_hidden and min(self.decoder_hidden) < 1:
+            raise ParameterError(f"bad decoder widths: {self.decoder_hidden}")
+        if self.pitch and not self.bin_hz > 0.0:
+            raise ParameterError("a model with a pitch channel needs bin_hz > 0")
+
+    @property
+    def learned_dim(self) -> int:
+        """Latent dimensions the encoder learns (``latent_dim`` less the explicit channels)."""
+        return self.latent_dim - int(self.level) - int(self.pitch)
+
+    @property
+    def level_index(self) -> int:
+        """Index of the level channel in the unrotated latent (right after the learned dims)."""
+        return self.learned_dim
+
+    @property
+    def pitch_index(self) -> int:
+        """Index of the pitch channel in the unrotated latent (the last)."""
+        return self.latent_dim - 1
+
+    @property
+    def decoder_widths(self) -> tuple[int, ...]:
+        """Hidden widths of the decoder, first to last."""
+        return self.decoder_hidden or tuple(reversed(self.hidden))
 
     @property
     def n_inputs(self) -> int:
@@ -76,13 +119,17 @@ class ModelShape:
         """Plain types, for a checkpoint."""
         data = asdict(self)
         data["hidden"] = list(self.hidden)
+        data["decoder_hidden"] = list(self.decoder_hidden)
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelShape":
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (version-1 checkpoints lack the last two keys)."""
         return cls(n_bins=int(data["n_bins"]), latent_dim=int(data["latent_dim"]),
-                   hidden=tuple(int(h) for h in data["hidden"]), context=int(data["context"]))
+                   hidden=tuple(int(h) for h in data["hidden"]), context=int(data["context"]),
+                   level=bool(data.get("level", False)),
+                   decoder_hidden=tuple(int(h) for h in data.get("decoder_hidden", ())),
+                   pitch=bool(data.get("pitch", False)), bin_hz=float(data.get("bin_hz", 0.0)))
 
 
 def log_magnitude(magnitudes: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
@@ -90,6 +137,40 @@ def log_magnitude(magnitudes: np.ndarray | torch.Tensor) -> np.ndarray | torch.T
     if isinstance(magnitudes, torch.Tensor):
         return torch.log(magnitudes + MAGNITUDE_FLOOR)
     return np.log(np.asarray(magnitudes) + MAGNITUDE_FLOOR)
+
+
+# Largest decoded natural-log magnitude: exp(12) = 1.6e5, above any real STFT bin (a full-scale
+# sine peaks at n_fft/4 = 256). Clamping before exp keeps a wild latent from giving inf or NaN.
+MAX_LOG_MAGNITUDE = 12.0
+
+
+def frame_level(log_mags: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """Level of log-magnitude frames: the natural log of their RMS magnitude over bins.
+
+    ``0.5 * log(mean_k exp(2 x_k))`` over the last axis, computed stably; for ``x =
+    log(|X| + MAGNITUDE_FLOOR)`` this is ``log(rms_k(|X_k| + floor))``, so a silent frame has
+    the floor's level, ``log(1e-3) = -6.9``.
+    """
+    if isinstance(log_mags, torch.Tensor):
+        n = log_mags.shape[-1]
+        return 0.5 * (torch.logsumexp(2.0 * log_mags, dim=-1) - float(np.log(n)))
+    x = np.asarray(log_mags)
+    top = x.max(axis=-1, keepdims=True)
+    inner = np.log(np.mean(np.exp(2.0 * (x - top)), axis=-1))
+    return top[..., 0] + 0.5 * inner
+
+
+def harmonic_comb_torch(f0_hz: torch.Tensor, n_bins: int, bin_hz: float) -> torch.Tensor:
+    """:func:`models.pitch.harmonic_comb` for tensors: (batch,) Hz to (batch, n_bins), 0 to 1."""
+    f0_bins = torch.clamp(f0_hz / bin_hz, min=1.0)[:, None]
+    k = torch.arange(n_bins, device=f0_hz.device, dtype=f0_hz.dtype)[None, :]
+    harmonic = torch.clamp(torch.round(k / f0_bins), min=1.0)
+    d = torch.abs(k - harmonic * f0_bins)
+    near_one = torch.abs(d - 1.0) < 1e-4
+    safe = torch.where(near_one, torch.zeros_like(d), d)
+    lobe = torch.abs(torch.sinc(safe) / (1.0 - safe**2))
+    lobe = torch.where(near_one, torch.full_like(d, 0.5), lobe)
+    return torch.where(d < 2.0, lobe, torch.zeros_like(d))
 
 
 def stack_context(log_mags: np.ndarray, context: int, starts: np.ndarray | None = None) -> np.ndarray:
@@ -131,9 +212,10 @@ class SpectralVAE(nn.Module):
 
     Notes
     -----
-    Training uses :meth:`forward` on normalised inputs. Everything else uses :meth:`encode`
+    Training uses :meth:`forward` on log-magnitudes. Everything else uses :meth:`encode`
     (log-magnitudes to latent coordinates) and :meth:`decode` (latent coordinates to linear
-    magnitudes). Latent coordinates are the posterior means, centred and rotated by
+    magnitudes). Latent coordinates are the posterior means (and, with ``shape.level``, the
+    frame's level in its own standard units as the last raw channel), centred and rotated by
     :meth:`set_latent_statistics` so that axis 0 has the largest variance; ``latent_std`` gives
     each axis's standard deviation, the unit of OSC offsets.
     """
@@ -146,17 +228,32 @@ class SpectralVAE(nn.Module):
         for a, b in zip(widths[:-1], widths[1:]):
             encoder += [nn.Linear(a, b), nn.SiLU()]
         self.encoder = nn.Sequential(*encoder)
-        self.to_latent = nn.Linear(widths[-1], 2 * shape.latent_dim)  # mean and log-variance
-        back = (shape.latent_dim, *reversed(shape.hidden))
+        self.to_latent = nn.Linear(widths[-1], 2 * shape.learned_dim)  # mean and log-variance
+        back = (shape.latent_dim, *shape.decoder_widths)
         decoder: list[nn.Module] = []
         for a, b in zip(back[:-1], back[1:]):
             decoder += [nn.Linear(a, b), nn.SiLU()]
-        decoder.append(nn.Linear(back[-1], shape.n_bins))
+        # With a pitch channel the last layer also gives each bin's comb height (before softplus).
+        decoder.append(nn.Linear(back[-1], shape.n_bins * (2 if shape.pitch else 1)))
         self.decoder = nn.Sequential(*decoder)
         d = shape.latent_dim
-        # Per-bin statistics of the training log-magnitudes (inputs are normalised by them).
+        # Per-bin statistics of the training log-magnitudes (inputs are normalised by them; with
+        # shape.level, of the log-magnitudes less each frame's level).
         self.register_buffer("input_mean", torch.zeros(shape.n_inputs))
         self.register_buffer("input_std", torch.ones(shape.n_inputs))
+        # Mean and std of the training frames' levels (natural log), the level channel's units.
+        if shape.level:
+            self.register_buffer("level_stats", torch.tensor([0.0, 1.0]))
+        if shape.pitch:
+            # Mean and std of the training frames' pitch in semitones above A0, the pitch
+            # channel's units; the tracker's matrix is derived from the shape, so it is not saved.
+            self.register_buffer("pitch_stats", torch.tensor([36.0, 12.0]))
+            from models.pitch import PitchTracker
+            n_fft = 2 * (shape.n_bins - 1)
+            tracker = PitchTracker(n_fft, round(shape.bin_hz * n_fft))
+            self.register_buffer("pitch_matrix", torch.as_tensor(tracker.matrix_t),
+                                 persistent=False)
+            self.pitch_grid = (float(tracker.candidates[0]), float(tracker._log_step))
         # Latent rotation: coordinates = (mu - latent_center) @ latent_rotation.
         self.register_buffer("latent_center", torch.zeros(d))
         self.register_buffer("latent_rotation", torch.eye(d))
@@ -165,47 +262,113 @@ class SpectralVAE(nn.Module):
 
     # -- training ------------------------------------------------------------------------------
     def set_input_statistics(self, log_mags: np.ndarray) -> None:
-        """Fit the per-bin input normalisation on training inputs, shape (n, n_inputs)."""
-        mean = log_mags.mean(axis=0)
-        std = np.maximum(log_mags.std(axis=0), 1e-3)
+        """Fit the input normalisation on training inputs, shape (n, n_inputs)."""
+        x = np.asarray(log_mags, dtype=np.float64)
+        if self.shape.level:
+            level = frame_level(x[:, -self.shape.n_bins:])
+            self.level_stats.copy_(torch.tensor([level.mean(), max(level.std(), 1e-3)],
+                                                dtype=self.level_stats.dtype))
+            x = x - level[:, None]
+        if self.shape.pitch:
+            with torch.no_grad():
+                semitones = self.pitch_semitones(
+                    torch.as_tensor(np.asarray(log_mags)[:, -self.shape.n_bins:],
+                                    dtype=torch.float32)).numpy().astype(np.float64)
+            self.pitch_stats.copy_(torch.tensor([semitones.mean(), max(semitones.std(), 1e-3)],
+                                                dtype=self.pitch_stats.dtype))
+        mean = x.mean(axis=0)
+        std = np.maximum(x.std(axis=0), 1e-3)
         self.input_mean.copy_(torch.as_tensor(mean, dtype=self.input_mean.dtype))
         self.input_std.copy_(torch.as_tensor(std, dtype=self.input_std.dtype))
 
-    def normalise(self, log_mags: torch.Tensor) -> torch.Tensor:
-        """Inputs in per-bin standard units."""
+    @torch.no_grad()
+    def pitch_semitones(self, log_mags: torch.Tensor) -> torch.Tensor:
+        """Tracked pitch of each input's current frame, semitones above A0, shape (batch,).
+
+        The same subharmonic summation as :class:`models.pitch.PitchTracker`, on tensors.
+        """
+        current = log_mags[:, -self.shape.n_bins:]
+        root = torch.sqrt(torch.clamp(torch.exp(current) - MAGNITUDE_FLOOR, min=0.0))
+        scores = root @ self.pitch_matrix
+        first, log_step = self.pitch_grid
+        return track_scores_torch(scores, first, log_step)
+
+    def level(self, log_mags: torch.Tensor) -> torch.Tensor:
+        """Level of each input's current frame (:func:`frame_level`), shape (batch,)."""
+        return frame_level(log_mags[:, -self.shape.n_bins:])
+
+    def normalise(self, log_mags: torch.Tensor, level: torch.Tensor | None = None) -> torch.Tensor:
+        """Inputs in per-bin standard units (less the current frame's level, with shape.level)."""
+        if self.shape.level:
+            level = self.level(log_mags) if level is None else level
+            log_mags = log_mags - level[:, None]
         return (log_mags - self.input_mean) / self.input_std
 
-    def forward(self, x: torch.Tensor, sample: bool = True) -> tuple[torch.Tensor, torch.Tensor,
-                                                                     torch.Tensor]:
-        """One training pass on normalised inputs.
+    def _posterior(self, log_mags: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
+                                                          list[torch.Tensor]]:
+        """Posterior mean and log-variance of the learned dims, and the scaled explicit channels
+        (level, pitch: those the shape has, each (batch,))."""
+        level = self.level(log_mags) if self.shape.level else None
+        mu, logvar = self.to_latent(self.encoder(self.normalise(log_mags, level))).chunk(2, dim=-1)
+        channels = []
+        if level is not None:
+            channels.append((level - self.level_stats[0]) / self.level_stats[1])
+        if self.shape.pitch:
+            channels.append((self.pitch_semitones(log_mags) - self.pitch_stats[0])
+                            / self.pitch_stats[1])
+        return mu, logvar, channels
+
+    def _decode_unrotated(self, raw: torch.Tensor) -> torch.Tensor:
+        """Unrotated latent (batch, latent_dim) to the current frame's log-magnitudes."""
+        shape = self.shape
+        n = shape.n_bins
+        out = self.decoder(raw)
+        log_mags = out[:, :n] * self.input_std[-n:] + self.input_mean[-n:]
+        if shape.level:
+            index = shape.level_index
+            log_mags = log_mags + (raw[:, index:index + 1] * self.level_stats[1]
+                                   + self.level_stats[0])
+        if shape.pitch:
+            semitones = raw[:, shape.pitch_index] * self.pitch_stats[1] + self.pitch_stats[0]
+            f0 = 27.5 * torch.pow(2.0, semitones / 12.0)
+            comb = harmonic_comb_torch(f0.detach(), n, shape.bin_hz)
+            log_mags = log_mags + torch.nn.functional.softplus(out[:, n:]) * comb
+        return log_mags
+
+    def forward(self, log_mags: torch.Tensor, sample: bool = True) -> tuple[torch.Tensor,
+                                                                            torch.Tensor,
+                                                                            torch.Tensor]:
+        """One training pass.
 
         Parameters
         ----------
-        x : Tensor, shape (batch, n_inputs)
-            Normalised log-magnitudes (:meth:`normalise`).
+        log_mags : Tensor, shape (batch, n_inputs)
+            Log-magnitudes (:func:`log_magnitude`), with context stacked.
         sample : bool
             Draw ``z`` from the posterior (training) or take its mean (validation).
 
         Returns
         -------
         recon : Tensor, shape (batch, n_bins)
-            The current frame's normalised log-magnitudes as decoded.
-        mu, logvar : Tensor, shape (batch, latent_dim)
-            Posterior mean and log-variance, in the unrotated latent.
+            The current frame's log-magnitudes as decoded (natural log, floor included).
+        mu, logvar : Tensor, shape (batch, learned_dim)
+            Posterior mean and log-variance of the learned dims, in the unrotated latent.
         """
-        mu, logvar = self.to_latent(self.encoder(x)).chunk(2, dim=-1)
+        mu, logvar, channels = self._posterior(log_mags)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
-        return self.decoder(z), mu, logvar
+        if channels:
+            z = torch.cat([z, *(c[:, None] for c in channels)], dim=1)
+        return self._decode_unrotated(z), mu, logvar
 
-    def target(self, x: torch.Tensor) -> torch.Tensor:
-        """The part of a normalised input that the decoder reproduces (the current frame)."""
-        return x[:, -self.shape.n_bins:]
+    def target(self, log_mags: torch.Tensor) -> torch.Tensor:
+        """The part of an input that the decoder reproduces (the current frame)."""
+        return log_mags[:, -self.shape.n_bins:]
 
     # -- inference -----------------------------------------------------------------------------
     def encode_raw(self, log_mags: torch.Tensor) -> torch.Tensor:
-        """Posterior means in the unrotated latent, shape (batch, latent_dim)."""
-        h = self.encoder(self.normalise(log_mags))
-        return self.to_latent(h)[:, :self.shape.latent_dim]
+        """Posterior means and explicit channels in the unrotated latent, (batch, latent_dim)."""
+        mu, _, channels = self._posterior(log_mags)
+        return torch.cat([mu, *(c[:, None] for c in channels)], dim=1) if channels else mu
 
     def encode(self, log_mags: torch.Tensor) -> torch.Tensor:
         """Log-magnitudes, shape (batch, n_inputs), to rotated latent coordinates (batch, d)."""
@@ -213,13 +376,12 @@ class SpectralVAE(nn.Module):
 
     def decode_log(self, z: torch.Tensor) -> torch.Tensor:
         """Rotated latent coordinates, shape (batch, d), to log-magnitudes (batch, n_bins)."""
-        raw = z @ self.latent_rotation.T + self.latent_center
-        n = self.shape.n_bins
-        return self.decoder(raw) * self.input_std[-n:] + self.input_mean[-n:]
+        return self._decode_unrotated(z @ self.latent_rotation.T + self.latent_center)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Rotated latent coordinates, shape (batch, d), to linear magnitudes (batch, n_bins)."""
-        return torch.clamp(torch.exp(self.decode_log(z)) - MAGNITUDE_FLOOR, min=0.0)
+        log_mags = torch.clamp(self.decode_log(z), max=MAX_LOG_MAGNITUDE)
+        return torch.clamp(torch.exp(log_mags) - MAGNITUDE_FLOOR, min=0.0)
 
     def set_latent_statistics(self, log_mags: np.ndarray, batch: int = 4096) -> None:
         """Rotate the latent by PCA of the training posterior means; store per-axis statistics.
@@ -275,14 +437,18 @@ class FusedCodec(nn.Module):
     """The real-time twin of a trained :class:`SpectralVAE`: same numbers, fewer operations.
 
     Input normalisation, the latent rotation and the output de-normalisation are folded into the
-    first and last linear layers, so batch-1 encode+decode is six matrix products and a handful
-    of element-wise operations (each torch call costs a few microseconds at batch 1, about as much
-    as a 256x512 product). Built by :meth:`from_model`; equal to the model to float32 rounding
-    (tested).
+    first and last linear layers, so batch-1 encode+decode is a handful of matrix products and
+    element-wise operations (each torch call costs a few microseconds at batch 1, about as much
+    as a 256x512 product). The explicit channels add rank-one terms: the frame's level times a
+    vector after the first encoder layer, level and tracked pitch times vectors after the latent
+    layer, the level read back from ``z`` (a dot product) added to every output bin, and the
+    pitch read back from ``z`` setting the harmonic comb. Built by :meth:`from_model`; equal to
+    the model to float32 rounding (tested).
     """
 
     def __init__(self, encoder: list[tuple[torch.Tensor, torch.Tensor]],
-                 decoder: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+                 decoder: list[tuple[torch.Tensor, torch.Tensor]], shape: ModelShape,
+                 terms: dict[str, torch.Tensor] | None = None) -> None:
         super().__init__()
         self.encoder_weights = nn.ParameterList(
             [nn.Parameter(w, requires_grad=False) for w, _ in encoder])
@@ -292,39 +458,115 @@ class FusedCodec(nn.Module):
             [nn.Parameter(w, requires_grad=False) for w, _ in decoder])
         self.decoder_biases = nn.ParameterList(
             [nn.Parameter(b, requires_grad=False) for _, b in decoder])
+        self.shape = shape
+        self.n_bins = shape.n_bins
+        self.has_level, self.has_pitch = shape.level, shape.pitch
+        # level_in (first width), level_latent (d), level_out (d); pitch_latent (d), pitch_out
+        # (d), pitch_bias (1); pitch_matrix (bins, candidates), pitch_grid (2).
+        for name, value in (terms or {}).items():
+            self.register_buffer(name, value.contiguous())
 
     @classmethod
     @torch.no_grad()
     def from_model(cls, model: SpectralVAE) -> "FusedCodec":
-        """Fold ``model``'s normalisation and latent rotation into its linear layers."""
-        d, n = model.shape.latent_dim, model.shape.n_bins
+        """Fold ``model``'s normalisation, channels and latent rotation into its layers."""
+        shape = model.shape
+        learned, n = shape.learned_dim, shape.n_bins
         enc = [(m.weight.detach().clone(), m.bias.detach().clone())
                for m in model.encoder if isinstance(m, nn.Linear)]
         w, b = enc[0]
         w = w / model.input_std
         enc[0] = (w, b - w @ model.input_mean)
         rotation, center = model.latent_rotation, model.latent_center
-        w_mu = model.to_latent.weight[:d].detach()
-        b_mu = model.to_latent.bias[:d].detach()
-        enc.append((rotation.T @ w_mu, rotation.T @ (b_mu - center)))
+        w_mu = model.to_latent.weight[:learned].detach()
+        b_mu = model.to_latent.bias[:learned].detach()
+        top = rotation[:learned]  # rows of the rotation that the learned dims feed
+        bias = top.T @ b_mu - rotation.T @ center
+        terms: dict[str, torch.Tensor] = {}
+        shift = model.input_mean[-n:].clone()
+        if shape.level:
+            mean, std, row = model.level_stats[0], model.level_stats[1], shape.level_index
+            terms["level_in"] = -w.sum(dim=1)  # x - level * 1 through the first layer
+            terms["level_latent"] = rotation[row] / std
+            bias = bias - mean * terms["level_latent"]
+            terms["level_out"] = std * rotation[row]  # level = std * (R[L] . z + c[L]) + mean
+            shift = shift + std * center[row] + mean
+        if shape.pitch:
+            mean, std, row = model.pitch_stats[0], model.pitch_stats[1], shape.pitch_index
+            terms["pitch_latent"] = rotation[row] / std
+            bias = bias - mean * terms["pitch_latent"]
+            terms["pitch_out"] = std * rotation[row]
+            terms["pitch_bias"] = (std * center[row] + mean).reshape(1)
+            terms["pitch_matrix"] = model.pitch_matrix.clone()
+            terms["pitch_grid"] = torch.tensor(model.pitch_grid)
+        enc.append((top.T @ w_mu, bias))
         dec = [(m.weight.detach().clone(), m.bias.detach().clone())
                for m in model.decoder if isinstance(m, nn.Linear)]
         w, b = dec[0]
         dec[0] = (w @ rotation, w @ center + b)
         w, b = dec[-1]
-        scale, shift = model.input_std[-n:], model.input_mean[-n:]
-        dec[-1] = (scale[:, None] * w, scale * b + shift)
+        scale = torch.ones(len(b))
+        scale[:n] = model.input_std[-n:]
+        offset = torch.zeros(len(b))
+        offset[:n] = shift
+        dec[-1] = (scale[:, None] * w, scale * b + offset)
         return cls([(w.contiguous(), b.contiguous()) for w, b in enc],
-                   [(w.contiguous(), b.contiguous()) for w, b in dec])
+                   [(w.contiguous(), b.contiguous()) for w, b in dec], shape, terms)
+
+    def _pitch(self, log_mags: torch.Tensor) -> torch.Tensor:
+        """Tracked pitch of the current frames, semitones above A0, (batch,)."""
+        current = log_mags[:, -self.n_bins:]
+        root = torch.sqrt(torch.clamp(torch.exp(current) - MAGNITUDE_FLOOR, min=0.0))
+        scores = root @ self.pitch_matrix
+        first, log_step = float(self.pitch_grid[0]), float(self.pitch_grid[1])
+        return track_scores_torch(scores, first, log_step)
 
     def encode(self, log_mags: torch.Tensor) -> torch.Tensor:
         """Log-magnitudes, shape (batch, n_inputs), to rotated latent coordinates (batch, d)."""
-        return _dense_stack(log_mags, self.encoder_weights, self.encoder_biases)
+        weights, biases = self.encoder_weights, self.encoder_biases
+        h = torch.nn.functional.linear(log_mags, weights[0], biases[0])
+        level = frame_level(log_mags[:, -self.n_bins:])[:, None] if self.has_level else None
+        if level is not None:
+            h = h + level * self.level_in
+        for w, b in zip(weights[1:], biases[1:]):
+            h = torch.nn.functional.linear(torch.nn.functional.silu(h), w, b)
+        if level is not None:
+            h = h + level * self.level_latent
+        if self.has_pitch:
+            h = h + self._pitch(log_mags)[:, None] * self.pitch_latent
+        return h
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Rotated latent coordinates, shape (batch, d), to linear magnitudes (batch, n_bins)."""
-        h = _dense_stack(z, self.decoder_weights, self.decoder_biases)
+        out = _dense_stack(z, self.decoder_weights, self.decoder_biases)
+        n = self.n_bins
+        h = out[:, :n]
+        if self.has_level:
+            h = h + (z @ self.level_out)[:, None]
+        if self.has_pitch:
+            semitones = z @ self.pitch_out + self.pitch_bias
+            comb = harmonic_comb_torch(27.5 * torch.pow(2.0, semitones / 12.0), n,
+                                       self.shape.bin_hz)
+            h = h + torch.nn.functional.softplus(out[:, n:]) * comb
+        h = torch.clamp(h, max=MAX_LOG_MAGNITUDE)
         return torch.clamp(torch.exp(h) - MAGNITUDE_FLOOR, min=0.0)
+
+
+def track_scores_torch(scores: torch.Tensor, first_hz: float, log_step: float) -> torch.Tensor:
+    """Best candidate of each row of subharmonic-summation scores, refined by a parabola, in
+    semitones above A0 (the tensor twin of :meth:`models.pitch.PitchTracker._refine`)."""
+    n = scores.shape[1]
+    best = torch.argmax(scores, dim=1)
+    inner = torch.clamp(best, 1, n - 2)
+    rows = torch.arange(len(scores), device=scores.device)
+    left, centre, right = scores[rows, inner - 1], scores[rows, inner], scores[rows, inner + 1]
+    curve = left - 2.0 * centre + right
+    shift = torch.where(curve < 0.0, 0.5 * (left - right)
+                        / torch.where(curve < 0.0, curve, -torch.ones_like(curve)),
+                        torch.zeros_like(curve))
+    shift = torch.where(best == inner, torch.clamp(shift, -0.5, 0.5), torch.zeros_like(shift))
+    octaves = (best.to(scores.dtype) + shift) * log_step
+    return 12.0 * (octaves + float(np.log2(first_hz / 27.5)))
 
 
 def _dense_stack(h: torch.Tensor, weights, biases) -> torch.Tensor:

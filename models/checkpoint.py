@@ -23,7 +23,8 @@ from engine.errors import CheckpointError
 from models.autoencoder import ModelShape, SpectralVAE
 
 FORMAT = "caminos-spectral-vae"
-VERSION = 1
+VERSION = 2  # 2: level channel, decoder widths of its own, level_stats; version 1 still loads
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass
@@ -130,7 +131,8 @@ def save_checkpoint(path: str | os.PathLike, model: SpectralVAE, stft: StftConfi
         raise
 
 
-def read_checkpoint_file(path: Path, fmt: str = FORMAT, version: int = VERSION,
+def read_checkpoint_file(path: Path, fmt: str = FORMAT,
+                         version: int | tuple[int, ...] = READABLE_VERSIONS,
                          kind: str = "autoencoder", missing_hint: str = "") -> dict:
     """The raw dict of a caminos checkpoint file of one format, or a CheckpointError saying why
     not (missing, a folder, unreadable, objects beyond tensors, another format or version).
@@ -138,8 +140,8 @@ def read_checkpoint_file(path: Path, fmt: str = FORMAT, version: int = VERSION,
     Parameters
     ----------
     path : Path
-    fmt, version : str, int
-        The ``format`` and ``version`` entries the file must carry.
+    fmt, version : str, int or tuple of int
+        The ``format`` entry the file must carry, and the ``version`` (or versions) it may.
     kind : str
         What the checkpoint holds, for messages (``autoencoder``, ``voice``).
     missing_hint : str
@@ -163,9 +165,10 @@ def read_checkpoint_file(path: Path, fmt: str = FORMAT, version: int = VERSION,
     if not isinstance(data, dict) or data.get("format") != fmt:
         raise CheckpointError(f"{path}: not a caminos {kind} checkpoint (no "
                               f"format={fmt!r} entry)")
-    if data.get("version") != version:
+    versions = (version,) if isinstance(version, int) else tuple(version)
+    if data.get("version") not in versions:
         raise CheckpointError(f"{path}: checkpoint format version {data.get('version')!r}; this "
-                              f"caminos reads version {version}")
+                              f"caminos reads version {' or '.join(map(str, versions))}")
     return data
 
 

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from engine.config import Config, load_config, parse_override
-from engine.errors import CaminosError
+from engine.errors import CaminosError, ParameterError
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.pt"
 EXIT_INTERRUPTED = 130
@@ -139,12 +139,19 @@ def train_autoencoder_command(args: argparse.Namespace) -> int:
         for path, reason in corpus.skipped:
             print(f"skipped {path}: {reason}")
     fields: dict[str, Any] = {"seed": args.seed, "device": args.device}
-    for name in ("epochs", "latent_dim", "batch_size", "patience", "beta", "context"):
+    for name in ("epochs", "latent_dim", "batch_size", "patience", "beta", "context", "loss",
+                 "max_minutes", "level", "pitch"):
         value = getattr(args, name)
         if value is not None:
             fields[name] = value
-    if args.hidden:
-        fields["hidden"] = tuple(int(v) for v in args.hidden.split(","))
+    for name in ("hidden", "decoder_hidden"):
+        text = getattr(args, name)
+        if text:
+            try:
+                fields[name] = tuple(int(v) for v in text.split(","))
+            except ValueError:
+                raise ParameterError(f"--{name.replace('_', '-')} {text!r}: expected widths "
+                                     "separated by commas, like 512,256") from None
     if args.resume and args.latent_dim is None:
         from models.checkpoint import peek
         fields["latent_dim"] = int(peek(args.resume)["shape"]["latent_dim"])
@@ -328,7 +335,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     auto.add_argument("--out", metavar="PATH", required=True, help="checkpoint to write (.pt)")
     auto.add_argument("--epochs", type=int, help="most epochs (default 200; early stopping)")
     auto.add_argument("--latent-dim", type=int, help="latent dimensions, 8 to 32 (default 16)")
-    auto.add_argument("--hidden", metavar="W1,W2", help="hidden layer widths (default 256,128)")
+    auto.add_argument("--hidden", metavar="W1,W2", help="encoder hidden widths (default 512,256)")
+    auto.add_argument("--decoder-hidden", metavar="W1,W2",
+                      help="decoder hidden widths (default 512,1024)")
+    auto.add_argument("--loss", choices=("spectral", "log_mse"),
+                      help="spectral: spectral convergence + log-magnitude L1 (default); "
+                           "log_mse: squared log-magnitude error (version-1 models)")
+    auto.add_argument("--level", action=argparse.BooleanOptionalAction, default=None,
+                      help="frame level as its own latent channel (default on)")
+    auto.add_argument("--pitch", action=argparse.BooleanOptionalAction, default=None,
+                      help="tracked pitch as its own latent channel, partials drawn on its "
+                           "harmonic comb (default on)")
+    auto.add_argument("--max-minutes", type=float,
+                      help="stop after the epoch that passes this much training time")
     auto.add_argument("--context", type=int, help="past frames at the input, 0 to 8 (default 0)")
     auto.add_argument("--beta", type=float, help="weight of the KL term (default 0.01)")
     auto.add_argument("--batch-size", type=int, help="frames per step (default 256)")

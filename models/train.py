@@ -23,7 +23,7 @@ import torch
 
 from engine.config import Config
 from engine.errors import CaminosError, CheckpointError
-from models.autoencoder import (MAGNITUDE_FLOOR, ModelShape, SpectralVAE,
+from models.autoencoder import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, ModelShape, SpectralVAE,
                                 count_parameters, describe_axes, kl_divergence,
                                 measure_latency_us, stack_context)
 from models.checkpoint import load_checkpoint, save_checkpoint
@@ -36,6 +36,9 @@ class TrainingError(CaminosError):
     """Training cannot start or continue (bad settings, device missing, resume mismatch)."""
 
 
+LOSSES = ("spectral", "log_mse")
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """What to train and how.
@@ -45,13 +48,25 @@ class TrainSettings:
     latent_dim : int
         Latent dimensions, 8 to 32.
     hidden : tuple of int
-        Hidden layer widths of the encoder (the decoder mirrors them).
+        Hidden layer widths of the encoder.
+    decoder_hidden : tuple of int
+        Hidden layer widths of the decoder; empty mirrors ``hidden``.
     context : int
         Past frames at the input, 0 to 8.
+    level : bool
+        Take each frame's level out of the learned latent (``ModelShape.level``).
+    pitch : bool
+        An explicit pitch channel and the decoder's harmonic comb (``ModelShape.pitch``).
+    loss : str
+        ``spectral``: spectral convergence of the linear magnitudes plus ``log_weight`` times the
+        mean absolute natural-log magnitude error (:func:`spectral_loss`), which sees partials;
+        ``log_mse``: the squared log-magnitude error of caminos' first models, which spends
+        itself on the noise floor.
+    log_weight : float
+        Weight of the log-magnitude L1 term of the ``spectral`` loss.
     beta : float
-        Weight of the KL term per bin: ``loss = mean_bins(w * err**2) + beta * KL / n_bins`` with
-        errors in per-bin standard units weighted by :func:`bin_weights`. Larger is smoother to
-        walk, blurrier to reconstruct.
+        Weight of the KL term per bin: ``loss = reconstruction + beta * KL / n_bins``. Larger is
+        smoother to walk, blurrier to reconstruct.
     warmup_epochs : int
         Epochs over which ``beta`` ramps up from 0 (avoids an early collapse of the latent).
     epochs : int
@@ -74,11 +89,19 @@ class TrainSettings:
     save_every_s : float
         While training, save an improved checkpoint at most this often, in seconds, so a crash
         loses little.
+    max_minutes : float
+        Stop after the epoch that passes this much training time, in minutes (0: no limit), so a
+        training run fits a time budget whatever the machine.
     """
 
     latent_dim: int = 16
-    hidden: tuple[int, ...] = (256, 128)
+    hidden: tuple[int, ...] = (512, 256)
+    decoder_hidden: tuple[int, ...] = (512, 1024)
     context: int = 0
+    level: bool = True
+    pitch: bool = True
+    loss: str = "spectral"
+    log_weight: float = 1.0
     beta: float = 0.01
     warmup_epochs: int = 5
     epochs: int = 200
@@ -90,12 +113,19 @@ class TrainSettings:
     seed: int = 0
     device: str = "auto"
     save_every_s: float = 120.0
+    max_minutes: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise TrainingError(f"loss {self.loss!r}: expected one of {', '.join(LOSSES)}")
 
     def to_dict(self) -> dict:
         """Plain types, for a checkpoint."""
         data = asdict(self)
         data["hidden"] = list(self.hidden)
+        data["decoder_hidden"] = list(self.decoder_hidden)
         return data
+
 
 
 @dataclass
@@ -163,32 +193,54 @@ def _is_out_of_memory(exc: BaseException) -> bool:
         isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
 
 
-def random_gain(model: SpectralVAE, batch: torch.Tensor, gain_db: float) -> torch.Tensor:
-    """Normalised inputs as if each frame were played ``U(-gain_db, gain_db)`` dB louder."""
-    log_mags = batch * model.input_std + model.input_mean
+def random_gain(batch: torch.Tensor, gain_db: float) -> torch.Tensor:
+    """Log-magnitude inputs as if each frame were played ``U(-gain_db, gain_db)`` dB louder."""
     gains = torch.empty(len(batch), 1, device=batch.device).uniform_(-gain_db, gain_db)
-    mags = torch.clamp(torch.exp(log_mags) - MAGNITUDE_FLOOR, min=0.0) * 10.0 ** (gains / 20.0)
-    return model.normalise(torch.log(mags + MAGNITUDE_FLOOR))
+    mags = torch.clamp(torch.exp(batch) - MAGNITUDE_FLOOR, min=0.0) * 10.0 ** (gains / 20.0)
+    return torch.log(mags + MAGNITUDE_FLOOR)
 
 
-def bin_weights(model: SpectralVAE) -> torch.Tensor:
-    """Per-bin weights of the squared error in normalised units: ``std**2 / mean(std**2)``.
+def spectral_loss(decoded_log: torch.Tensor, target_log: torch.Tensor,
+                  log_weight: float = 1.0) -> torch.Tensor:
+    """Per-frame spectral convergence plus weighted log-magnitude L1, shape (batch,).
 
-    Errors are computed on normalised log-magnitudes; weighting them by each bin's variance makes
-    the loss proportional to the plain squared log-magnitude error (which LSD measures), while its
-    scale stays near that of the normalised error, so ``beta`` keeps its meaning.
+    ``||exp(y) - exp(x)||_2 / ||exp(x)||_2 + log_weight * mean_k |y_k - x_k|`` over the bins of
+    each frame, with ``x``, ``y`` natural-log magnitudes (floor included). The first term is
+    dominated by the loud bins, the partials, which a squared log error spread over 513 bins
+    lets the model smear; the second keeps the quiet bins in shape. The decoded log-magnitudes
+    are clamped at :data:`~models.autoencoder.MAX_LOG_MAGNITUDE` before the exponential.
     """
-    var = model.input_std[-model.shape.n_bins:].square()
-    return var / var.mean()
+    estimate = torch.exp(torch.clamp(decoded_log, max=MAX_LOG_MAGNITUDE))
+    target = torch.exp(target_log)
+    convergence = (torch.linalg.vector_norm(estimate - target, dim=1)
+                   / torch.linalg.vector_norm(target, dim=1).clamp_min(1e-8))
+    return convergence + log_weight * (decoded_log - target_log).abs().mean(dim=1)
+
+
+def reconstruction_loss(model: SpectralVAE, decoded_log: torch.Tensor, target_log: torch.Tensor,
+                        loss: str, log_weight: float) -> torch.Tensor:
+    """The reconstruction term of ``loss`` (see :class:`TrainSettings`), shape (batch,)."""
+    if loss == "spectral":
+        return spectral_loss(decoded_log, target_log, log_weight)
+    # log_mse: plain squared log error over the mean per-bin variance of the training frames,
+    # the scale of the per-bin normalised error that version-1 models were trained on.
+    variance = model.input_std[-model.shape.n_bins:].square().mean()
+    return (decoded_log - target_log).square().mean(dim=1) / variance
+
+
+def _batch_loss(network: torch.nn.Module, model: SpectralVAE, batch: torch.Tensor, beta: float,
+                settings: "TrainSettings", sample: bool = True) -> torch.Tensor:
+    recon, mu, logvar = network(batch) if sample else network(batch, False)
+    error = reconstruction_loss(model, recon, model.target(batch), settings.loss,
+                                settings.log_weight)
+    return error + beta * kl_divergence(mu, logvar) / model.shape.n_bins
 
 
 def _train_step(network: torch.nn.Module, model: SpectralVAE, optimizer: torch.optim.Optimizer,
-                batch: torch.Tensor, beta: float) -> float:
-    """One optimiser step on a batch of normalised inputs; returns the batch loss."""
+                batch: torch.Tensor, beta: float, settings: "TrainSettings") -> float:
+    """One optimiser step on a batch of log-magnitude inputs; returns the batch loss."""
     optimizer.zero_grad(set_to_none=True)
-    recon, mu, logvar = network(batch)
-    error = ((recon - model.target(batch)).square() * bin_weights(model)).mean(dim=1)
-    loss = (error + beta * kl_divergence(mu, logvar) / model.shape.n_bins).mean()
+    loss = _batch_loss(network, model, batch, beta, settings).mean()
     loss.backward()
     optimizer.step()
     return float(loss.detach())
@@ -196,15 +248,14 @@ def _train_step(network: torch.nn.Module, model: SpectralVAE, optimizer: torch.o
 
 @torch.no_grad()
 def validation_loss(model: SpectralVAE, inputs: torch.Tensor, beta: float,
-                    batch: int = 4096) -> float:
-    """Mean loss over normalised inputs with the posterior mean (no sampling noise)."""
+                    settings: "TrainSettings | None" = None, batch: int = 4096) -> float:
+    """Mean loss over log-magnitude inputs with the posterior mean (no sampling noise)."""
+    settings = settings or TrainSettings()
     model.eval()
     total, count = 0.0, 0
     for start in range(0, len(inputs), batch):
         x = inputs[start:start + batch]
-        recon, mu, logvar = model(x, sample=False)
-        error = ((recon - model.target(x)).square() * bin_weights(model)).mean(dim=1)
-        total += float((error + beta * kl_divergence(mu, logvar) / model.shape.n_bins).sum())
+        total += float(_batch_loss(model, model, x, beta, settings, sample=False).sum())
         count += len(x)
     model.train()
     return total / max(count, 1)
@@ -407,7 +458,10 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         previous_seconds = float(loaded.provenance.get("training_seconds", 0.0))
     else:
         shape = ModelShape(n_bins=config.stft.n_bins, latent_dim=settings.latent_dim,
-                           hidden=tuple(settings.hidden), context=settings.context)
+                           hidden=tuple(settings.hidden), context=settings.context,
+                           level=settings.level, decoder_hidden=tuple(settings.decoder_hidden),
+                           pitch=settings.pitch,
+                           bin_hz=config.audio.sample_rate / config.stft.n_fft)
         model = SpectralVAE(shape)
         model.set_input_statistics(stack_context(corpus.train.frames, settings.context,
                                                  corpus.train.starts))
@@ -419,8 +473,7 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
 
     def prepare(frames) -> torch.Tensor:
         stacked = stack_context(frames.frames, model.shape.context, frames.starts)
-        with torch.no_grad():
-            return model.normalise(torch.as_tensor(stacked, dtype=torch.float32, device=device))
+        return torch.as_tensor(stacked, dtype=torch.float32, device=device)
 
     train_x, val_x = prepare(corpus.train), prepare(corpus.validation)
     if len(train_x) < world or len(val_x) == 0:
@@ -490,8 +543,8 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
                 try:
                     batch = train_x[index]
                     if settings.gain_db > 0:
-                        batch = random_gain(model, batch, settings.gain_db)
-                    loss = _train_step(network, model, optimizer, batch, beta)
+                        batch = random_gain(batch, settings.gain_db)
+                    loss = _train_step(network, model, optimizer, batch, beta, settings)
                 except Exception as exc:
                     if not _is_out_of_memory(exc) or world > 1:
                         raise
@@ -508,7 +561,7 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
                 count += len(index)
                 start += len(index)
             train_loss = total / max(count, 1)
-            val_loss = validation_loss(model, val_x, settings.beta)
+            val_loss = validation_loss(model, val_x, settings.beta, settings)
             history["train_loss"].append(train_loss)
             history["validation_loss"].append(val_loss)
             # Warm-up epochs use a smaller beta, so their losses are not comparable to later ones.
@@ -532,6 +585,10 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
                 last_save = time.monotonic()
             if since_best >= settings.patience:
                 stopped_early = True
+                break
+            if settings.max_minutes and time.monotonic() - started > 60.0 * settings.max_minutes:
+                if bar is not None:
+                    bar.write(f"time budget of {settings.max_minutes:g} min reached")
                 break
     except KeyboardInterrupt:
         interrupted = True

@@ -138,3 +138,42 @@ def test_the_shipped_default_checkpoint_loads_with_the_project_config():
     with torch.inference_mode():
         mags = codec.decode(codec.encode(torch.as_tensor(frames))).numpy()
     assert mags.shape == (3, config.stft.n_bins) and np.isfinite(mags).all()
+
+
+def test_a_model_with_level_and_pitch_channels_round_trips(tmp_path):
+    torch.manual_seed(0)
+    shape = ModelShape(n_bins=STFT.n_bins, latent_dim=8, hidden=(32, 16), decoder_hidden=(16, 48),
+                       level=True, pitch=True, bin_hz=RATE / STFT.n_fft)
+    m = SpectralVAE(shape)
+    inputs = np.random.default_rng(0).normal(-3.0, 2.0, (400, STFT.n_bins)).astype(np.float32)
+    m.set_input_statistics(inputs)
+    m.set_latent_statistics(inputs)
+    save_checkpoint(tmp_path / "p.pt", m, STFT, RATE, {}, {})
+    loaded = load_checkpoint(tmp_path / "p.pt", STFT, RATE).model
+    assert loaded.shape == shape and peek(tmp_path / "p.pt")["shape"]["pitch"] is True
+    np.testing.assert_array_equal(loaded.encode_numpy(inputs[:5]), m.encode_numpy(inputs[:5]))
+    z = m.encode_numpy(inputs[:5])
+    np.testing.assert_array_equal(loaded.decode_numpy(z), m.decode_numpy(z))
+
+
+def test_a_version_1_checkpoint_still_loads(tmp_path, model):
+    """Version 1 (before the level and pitch channels) had no such keys in its shape."""
+    save_checkpoint(tmp_path / "v1.pt", model, STFT, RATE, {}, {})
+    data = torch.load(tmp_path / "v1.pt", weights_only=True)
+    data["version"] = 1
+    for key in ("level", "decoder_hidden", "pitch", "bin_hz"):
+        data["shape"].pop(key)
+    torch.save(data, tmp_path / "v1.pt")
+    loaded = load_checkpoint(tmp_path / "v1.pt", STFT, RATE).model
+    assert not loaded.shape.level and not loaded.shape.pitch
+    x = np.random.default_rng(1).normal(-3.0, 2.0, (5, STFT.n_bins)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.encode_numpy(x), model.encode_numpy(x))
+
+
+def test_an_unknown_version_is_refused_with_its_number(tmp_path, model):
+    save_checkpoint(tmp_path / "v9.pt", model, STFT, RATE, {}, {})
+    data = torch.load(tmp_path / "v9.pt", weights_only=True)
+    data["version"] = 9
+    torch.save(data, tmp_path / "v9.pt")
+    with pytest.raises(CheckpointError, match="format version 9; this caminos reads version 1 or 2"):
+        load_checkpoint(tmp_path / "v9.pt")
