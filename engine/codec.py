@@ -12,10 +12,52 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from models.autoencoder import MAGNITUDE_FLOOR, FusedCodec
+from models.autoencoder import MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, FusedCodec
 
 
 _EXP_LIMIT = 80.0  # exp(80) = 5.5e34 fits float32 (max 3.4e38); larger arguments would overflow
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(tensor.detach().numpy(), dtype=np.float32)
+
+
+class LobeScratch:
+    """Fixed buffers for :func:`hann_lobe_into` over ``n`` bins."""
+
+    def __init__(self, n: int) -> None:
+        self.num = np.zeros(n)
+        self.den = np.zeros(n)
+        self.fill = np.zeros(n)
+        self.ok = np.zeros(n, dtype=bool)
+        self.tiny = np.zeros(n, dtype=bool)
+
+
+def hann_lobe_into(d: np.ndarray, out: np.ndarray, scratch: LobeScratch) -> None:
+    """:func:`models.pitch.hann_lobe` of distances ``d`` (bins, >= 0) into ``out``, no allocation.
+
+    ``|sin(pi d) / (pi d (1 - d**2))|`` below 2 bins and 0 beyond, with the limits 1 at d = 0
+    and 0.5 at d = 1 where the quotient is 0/0.
+    """
+    num, den = scratch.num, scratch.den
+    np.multiply(d, np.pi, out=num)
+    np.sin(num, out=num)
+    np.multiply(d, d, out=den)
+    np.subtract(1.0, den, out=den)
+    den *= d
+    den *= np.pi
+    np.abs(den, out=scratch.fill)
+    np.greater_equal(scratch.fill, 1e-12, out=scratch.ok)
+    np.less(scratch.fill, 1e-12, out=scratch.tiny)
+    out[:] = 0.0
+    np.divide(num, den, out=out, where=scratch.ok)
+    np.round(d, out=scratch.fill)  # 0 or 1 where the quotient is 0/0
+    scratch.fill *= -0.5
+    scratch.fill += 1.0
+    np.copyto(out, scratch.fill, where=scratch.tiny)
+    np.abs(out, out=out)
+    np.greater_equal(d, 2.0, out=scratch.ok)
+    np.copyto(out, 0.0, where=scratch.ok)
 
 
 class _Stack:
@@ -28,14 +70,20 @@ class _Stack:
         self.outputs = [np.zeros((batch, w.shape[1]), dtype=np.float32) for w in self.weights]
         self.scratch = [np.zeros((batch, w.shape[1]), dtype=np.float32) for w in self.weights]
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """``x`` (batch, inputs) float32 through every layer; returns the last output buffer."""
+    def run(self, x: np.ndarray, first_extra: np.ndarray | None = None) -> np.ndarray:
+        """``x`` (batch, inputs) float32 through every layer; returns the last output buffer.
+
+        ``first_extra`` (batch, first width), when given, is added to the first layer's output
+        before its SiLU (the level term of a model with a level channel).
+        """
         h = x
         last = len(self.weights) - 1
         for i, (w, b, out, tmp) in enumerate(zip(self.weights, self.biases, self.outputs,
                                                  self.scratch, strict=True)):
             np.matmul(h, w, out=out)
             out += b
+            if i == 0 and first_extra is not None:
+                out += first_extra
             if i < last:  # SiLU: out * sigmoid(out) = out / (1 + exp(-out))
                 np.negative(out, out=tmp)
                 np.minimum(tmp, _EXP_LIMIT, out=tmp)  # silu(-80) is 0 to float32 anyway
@@ -62,18 +110,114 @@ class FrameCodec:
             self._encoder = _Stack(codec.encoder_weights, codec.encoder_biases, batch)
             self._decoder = _Stack(codec.decoder_weights, codec.decoder_biases, 1)
         self.latent_dim = self._encoder.weights[-1].shape[1]
-        self.n_bins = self._decoder.weights[-1].shape[1]
+        self.n_bins = int(codec.n_bins)
         self._z = np.zeros((1, self.latent_dim), dtype=np.float32)
+        self.has_level, self.has_pitch = bool(codec.has_level), bool(codec.has_pitch)
+        n = self.n_bins
+        self._first = np.zeros((batch, self._encoder.weights[0].shape[1]), dtype=np.float32)
+        self._latent_term = np.zeros((batch, self.latent_dim), dtype=np.float32)
+        self._level = np.zeros((batch, 1), dtype=np.float32)
+        self._peak = np.zeros((batch, 1), dtype=np.float32)
+        self._power = np.zeros((batch, n), dtype=np.float32)
+        if self.has_level:  # the rank-one level terms (see FusedCodec)
+            self._level_in = _numpy(codec.level_in)
+            self._level_latent = _numpy(codec.level_latent)
+            self._level_out = _numpy(codec.level_out)
+        if self.has_pitch:
+            self._pitch_latent = _numpy(codec.pitch_latent)
+            self._pitch_out = _numpy(codec.pitch_out)
+            self._pitch_bias = float(codec.pitch_bias[0])
+            self._pitch_matrix = _numpy(codec.pitch_matrix)
+            first, self._log_step = (float(v) for v in codec.pitch_grid)
+            self._first_octave = float(np.log2(first / 27.5))
+            self._scores = np.zeros((batch, self._pitch_matrix.shape[1]), dtype=np.float32)
+            self._semitones = np.zeros((batch, 1), dtype=np.float32)
+            self._bin_hz = float(codec.shape.bin_hz)
+            self._bins = np.arange(n, dtype=np.float64)
+            self._comb = np.zeros(n)
+            self._harmonic = np.zeros(n)
+            self._comb_height = np.zeros(n, dtype=np.float32)
+            self._lobe = LobeScratch(n)
+
+    def _frame_level(self, log_mags: np.ndarray) -> np.ndarray:
+        """:func:`models.autoencoder.frame_level` of each row's current frame, into (batch, 1)."""
+        current = log_mags[:, -self.n_bins:]
+        np.max(current, axis=1, keepdims=True, out=self._peak)
+        np.subtract(current, self._peak, out=self._power)
+        self._power *= 2.0
+        np.exp(self._power, out=self._power)
+        np.mean(self._power, axis=1, keepdims=True, out=self._level)
+        np.log(self._level, out=self._level)
+        self._level *= 0.5
+        self._level += self._peak
+        return self._level
+
+    def _pitch(self, log_mags: np.ndarray) -> np.ndarray:
+        """Tracked pitch of each row's current frame, semitones above A0, into (batch, 1)."""
+        np.exp(log_mags[:, -self.n_bins:], out=self._power)
+        self._power -= MAGNITUDE_FLOOR
+        np.maximum(self._power, 0.0, out=self._power)
+        np.sqrt(self._power, out=self._power)
+        np.matmul(self._power, self._pitch_matrix, out=self._scores)
+        scores = self._scores
+        last = scores.shape[1] - 2
+        for row in range(len(scores)):  # a parabola through the best candidate and neighbours
+            best = int(np.argmax(scores[row]))
+            shift = 0.0
+            if 1 <= best <= last:
+                left, centre, right = scores[row, best - 1], scores[row, best], scores[row, best + 1]
+                curve = left - 2.0 * centre + right
+                if curve < 0.0:
+                    shift = min(max(0.5 * (left - right) / curve, -0.5), 0.5)
+            self._semitones[row, 0] = 12.0 * ((best + shift) * self._log_step + self._first_octave)
+        return self._semitones
 
     def encode(self, log_mags: np.ndarray, out: np.ndarray) -> None:
         """Log-magnitudes (batch, n_inputs) float32 to latents ``out`` (batch, latent_dim)."""
-        out[:] = self._encoder.run(log_mags)
+        if not (self.has_level or self.has_pitch):
+            out[:] = self._encoder.run(log_mags)
+            return
+        first = None
+        if self.has_level:
+            level = self._frame_level(log_mags)
+            np.multiply(level, self._level_in, out=self._first)
+            first = self._first
+        z = self._encoder.run(log_mags, first)
+        out[:] = z
+        if self.has_level:
+            np.multiply(self._level, self._level_latent, out=self._latent_term)
+            out += self._latent_term
+        if self.has_pitch:
+            np.multiply(self._pitch(log_mags), self._pitch_latent, out=self._latent_term)
+            out += self._latent_term
+
+    def _add_comb(self, z: np.ndarray, heights: np.ndarray, h: np.ndarray) -> None:
+        """``h += softplus(heights) * comb(f0)`` with f0 read from ``z`` (see FusedCodec)."""
+        semitones = float(np.dot(z, self._pitch_out)) + self._pitch_bias
+        f0_bins = max(27.5 * 2.0 ** (semitones / 12.0) / self._bin_hz, 1.0)
+        comb, harmonic = self._comb, self._harmonic
+        np.divide(self._bins, f0_bins, out=harmonic)
+        np.round(harmonic, out=harmonic)
+        np.maximum(harmonic, 1.0, out=harmonic)
+        harmonic *= f0_bins
+        np.subtract(self._bins, harmonic, out=comb)
+        np.abs(comb, out=comb)  # distance to the nearest harmonic, in bins
+        hann_lobe_into(comb, harmonic, self._lobe)
+        comb = harmonic
+        np.logaddexp(0.0, heights, out=self._comb_height)  # softplus
+        comb *= self._comb_height
+        h += comb
 
     def decode(self, z: np.ndarray, out: np.ndarray) -> None:
         """One latent (latent_dim,) to linear magnitudes ``out`` (n_bins,), float64."""
         self._z[0] = z
-        h = self._decoder.run(self._z)[0]
-        np.minimum(h, _EXP_LIMIT, out=h)  # no overflow warning from a wild latent; NaN stays NaN
+        full = self._decoder.run(self._z)[0]
+        h = full[:self.n_bins]
+        if self.has_level:
+            h += float(np.dot(self._z[0], self._level_out))
+        if self.has_pitch:
+            self._add_comb(self._z[0], full[self.n_bins:], h)
+        np.minimum(h, MAX_LOG_MAGNITUDE, out=h)  # no overflow from a wild latent; NaN stays NaN
         np.exp(h, out=h)
         h -= MAGNITUDE_FLOOR
         np.maximum(h, 0.0, out=h)

@@ -94,6 +94,19 @@ class Latency:
         return 1000.0 * samples / self.sample_rate
 
 
+def pitch_direction(model) -> np.ndarray | None:
+    """Latent change of a one-semitone transposition of ``model``, or None without pitch channel.
+
+    Moving the rotated latent along row ``P`` of the rotation moves the unrotated latent along
+    channel ``P`` alone (the rotation is orthonormal); one semitone is ``1 / pitch_std`` there.
+    """
+    shape = model.shape
+    if not shape.pitch:
+        return None
+    row = model.latent_rotation[shape.pitch_index].detach().double().numpy()
+    return row / float(model.pitch_stats[1])
+
+
 def load_frame_model(path, stft, sample_rate: int) -> Checkpoint:
     """Load an autoencoder for the engine; a frame-wise model may run at another hop.
 
@@ -189,7 +202,8 @@ class Engine:
         self.sources: list[Source] = [self.input, self.player, self.voice]
         n = len(self.sources)
         self._gains = [Smoothed(1.0, self.coefficient) for _ in self.sources]
-        self.mixer = LatentMixer(latent_std, self.coefficient, seed=eng.seed)
+        self.mixer = LatentMixer(latent_std, self.coefficient, seed=eng.seed,
+                                 pitch_direction=pitch_direction(checkpoint.model))
         crossfade_hops = round(eng.crossfade_ms * 1e-3 * self.sample_rate / self.hop)
         self.phase = PhaseStage(stft, config.phase, eng.phase_method, eng.lookahead,
                                 eng.iterations, crossfade_hops)
@@ -325,6 +339,12 @@ class Engine:
         add("/latent/freeze", (Arg("on", "i", 0, 1),),
             "1 holds the sources' latent where it is (offsets, noise, path still move)",
             lambda v: mixer.freeze(bool(v)), lambda: (int(mixer.frozen),), "latent")
+        if self.checkpoint.model.shape.pitch:
+            add("/latent/pitch", (Arg("semitones", "f", -24.0, 24.0, "semitones"),),
+                "transpose the decoded sound along the model's pitch channel (partials move, "
+                "the timbre stays), in semitones",
+                lambda v: setattr(mixer.pitch, "target", v), lambda: (mixer.pitch.target,),
+                "latent")
         for i, source in enumerate(self.sources):
             smoothed = self._gains[i]
             add(f"/source/{source.name}/gain", (Arg("gain", "f", 0.0, 4.0, "x"),),

@@ -51,10 +51,12 @@ class Smoothed:
 class LatentMixer:
     """Mixes the latent sources of one hop into the ``z`` the decoder receives.
 
-    ``z = follow * z_sources + (1 - follow) * z_path + std * (offset + noise)``, where
+    ``z = follow * z_sources + (1 - follow) * z_path + std * (offset + noise) + pitch * d``, where
     ``z_sources`` is the gain-weighted mean of the sounding sources' latents (held while frozen),
     ``z_path`` the path position (0, the mean sound, when no path plays), ``offset`` the per-axis
-    offsets and ``noise`` a random walk, both in standard deviations.
+    offsets and ``noise`` a random walk, both in standard deviations, and ``pitch * d`` a
+    transposition in semitones along the model's pitch channel (``d``: the latent change of one
+    semitone; zero for a model without a pitch channel).
 
     Parameters
     ----------
@@ -67,10 +69,12 @@ class LatentMixer:
     noise_rate : float
         Per-hop innovation of the random walk relative to its amplitude (how fast it wanders):
         0.05 at hop 256 and 48 kHz wanders over about a tenth of a second.
+    pitch_direction : ndarray, shape (dims,), optional
+        Latent change of a one-semitone transposition; None for a model without pitch channel.
     """
 
     def __init__(self, latent_std: np.ndarray, coefficient: float, seed: int = 0,
-                 noise_rate: float = 0.05) -> None:
+                 noise_rate: float = 0.05, pitch_direction: np.ndarray | None = None) -> None:
         self.std = np.asarray(latent_std, dtype=np.float64).copy()
         self.dims = len(self.std)
         self.coefficient = float(coefficient)
@@ -81,6 +85,10 @@ class LatentMixer:
         self.follow = Smoothed(1.0, coefficient)
         self.noise = Smoothed(0.0, coefficient)
         self.presence = Smoothed(0.0, coefficient)  # how much of the mix has something to decode
+        self.pitch = Smoothed(0.0, coefficient)  # transposition, semitones
+        self.pitch_direction = (np.zeros(self.dims) if pitch_direction is None
+                                else np.asarray(pitch_direction, dtype=np.float64).copy())
+        self._transpose = np.zeros(self.dims)
         self.frozen = False
         self.path_position = np.zeros(self.dims)
         self.path_active = False
@@ -97,6 +105,7 @@ class LatentMixer:
         self.follow.jump(1.0)
         self.noise.jump(0.0)
         self.presence.jump(0.0)
+        self.pitch.jump(0.0)
         self.frozen = False
         self.path_position[:] = 0.0
         self.path_active = False
@@ -158,6 +167,10 @@ class LatentMixer:
         np.add(self.offset, self._walk, out=self._innovation)
         self._innovation *= self.std
         out += self._innovation
+        semitones = self.pitch.step()
+        if semitones != 0.0:
+            np.multiply(self.pitch_direction, semitones, out=self._transpose)
+            out += self._transpose
         return presence
 
     def _step_walk(self, amplitude: float) -> None:

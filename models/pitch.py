@@ -1,0 +1,139 @@
+"""Frame-wise fundamental frequency from a magnitude spectrum, and the harmonic comb it draws.
+
+The autoencoder's pitch channel. :class:`PitchTracker` estimates each frame's fundamental by
+subharmonic summation (Hermes 1988) with an interharmonic contrast: every candidate on a
+quarter-semitone grid scores the compressed magnitudes (square roots) at its first harmonics
+less those halfway between them, weighted ``0.84**(h - 1)``. The decay makes a candidate an
+octave too low, which also collects the true harmonics, score less; the contrast makes one an
+octave too high lose (its interharmonics are the odd harmonics) and keeps low candidates from
+adding up the skirts of a few wide partials (at n_fft 1024 and 48 kHz a partial's main lobe is
+four bins, 188 Hz, wide). The best candidate is refined by a parabola through its neighbours'
+scores. It reads one frame and keeps
+no state, so the streaming path (the engine, one frame per hop) and the offline path (training,
+``caminos reconstruct``) give the same numbers, and adds no latency. The scores are one matrix
+product, precomputed as a dense (candidates x bins) matrix.
+
+:func:`harmonic_comb` is the decoder's side: for a fundamental in Hz it gives, per bin, the
+height of the Hann window's main lobe centred on the nearest harmonic (1 on a harmonic, 0 two
+bins or more away), so a decoder can raise partials exactly where the pitch puts them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+F0_MIN_HZ = 40.0
+F0_MAX_HZ = 1600.0
+STEPS_PER_SEMITONE = 4
+HARMONICS = 12
+HARMONIC_DECAY = 0.84  # Hermes' compression of higher harmonics' weights
+
+
+def hz_to_semitones(f0_hz: np.ndarray | float) -> np.ndarray | float:
+    """Pitch in semitones above A0 = 27.5 Hz (MIDI note less 21)."""
+    return 12.0 * np.log2(np.asarray(f0_hz) / 27.5)
+
+
+def semitones_to_hz(semitones: np.ndarray | float) -> np.ndarray | float:
+    """Inverse of :func:`hz_to_semitones`."""
+    return 27.5 * 2.0 ** (np.asarray(semitones) / 12.0)
+
+
+class PitchTracker:
+    """Fundamental frequency of magnitude frames by subharmonic summation.
+
+    Parameters
+    ----------
+    n_fft : int
+        Frame size, in samples.
+    sample_rate : int
+        In Hz.
+    f0_min, f0_max : float
+        Search range, in Hz.
+    batch : int
+        Rows of the preallocated buffers of :meth:`track_into` (the streaming path).
+    """
+
+    def __init__(self, n_fft: int, sample_rate: int, f0_min: float = F0_MIN_HZ,
+                 f0_max: float = F0_MAX_HZ, batch: int = 1) -> None:
+        self.n_bins = n_fft // 2 + 1
+        bin_hz = sample_rate / n_fft
+        steps = int(np.floor(STEPS_PER_SEMITONE * 12 * np.log2(f0_max / f0_min))) + 1
+        self.candidates = f0_min * 2.0 ** (np.arange(steps) / (12 * STEPS_PER_SEMITONE))
+        matrix = np.zeros((steps, self.n_bins))
+        weights = HARMONIC_DECAY ** np.arange(HARMONICS)
+        for c, f0 in enumerate(self.candidates):
+            for h in range(HARMONICS):
+                for position, sign in (((h + 1) * f0 / bin_hz, 1.0),
+                                       ((h + 0.5) * f0 / bin_hz, -1.0)):
+                    low = int(np.floor(position))
+                    if low + 1 >= self.n_bins:
+                        continue
+                    frac = position - low  # linear interpolation between the two nearest bins
+                    matrix[c, low] += sign * weights[h] * (1.0 - frac)
+                    matrix[c, low + 1] += sign * weights[h] * frac
+        self.matrix_t = np.ascontiguousarray(matrix.T.astype(np.float32))  # (bins, candidates)
+        self._log_step = np.log2(self.candidates[1] / self.candidates[0]) if steps > 1 else 0.0
+        self._root = np.zeros((batch, self.n_bins), np.float32)
+        self._scores = np.zeros((batch, steps), np.float32)
+
+    def track(self, magnitudes: np.ndarray) -> np.ndarray:
+        """Fundamentals of linear magnitude frames (n, n_bins), in Hz, shape (n,), float64."""
+        root = np.sqrt(np.maximum(np.asarray(magnitudes, np.float32), 0.0))
+        return self._refine(root @ self.matrix_t)
+
+    def track_into(self, magnitudes: np.ndarray, out: np.ndarray) -> None:
+        """:meth:`track` of ``batch`` frames into ``out`` (batch,), through fixed buffers."""
+        np.maximum(magnitudes, 0.0, out=self._root)
+        np.sqrt(self._root, out=self._root)
+        np.matmul(self._root, self.matrix_t, out=self._scores)
+        out[:] = self._refine(self._scores)
+
+    def _refine(self, scores: np.ndarray) -> np.ndarray:
+        """Best candidate of each row, moved by a parabola through its neighbours' scores."""
+        n = scores.shape[1]
+        best = np.argmax(scores, axis=1)
+        rows = np.arange(len(scores))
+        inner = np.clip(best, 1, n - 2)
+        left, centre, right = (scores[rows, inner - 1], scores[rows, inner],
+                               scores[rows, inner + 1])
+        curve = left - 2.0 * centre + right
+        shift = np.where(curve < 0.0, 0.5 * (left - right) / np.where(curve < 0, curve, -1.0), 0.0)
+        shift = np.where(best == inner, np.clip(shift, -0.5, 0.5), 0.0)
+        return self.candidates[0] * 2.0 ** ((best + shift) * self._log_step)
+
+
+def harmonic_comb(f0_hz: np.ndarray, n_bins: int, bin_hz: float) -> np.ndarray:
+    """Main-lobe heights of a Hann window on the harmonics of ``f0_hz``, per bin, 0 to 1.
+
+    Parameters
+    ----------
+    f0_hz : ndarray, shape (n,)
+        Fundamentals in Hz (clipped to at least one bin's width).
+    n_bins : int
+        Bins per frame.
+    bin_hz : float
+        Width of a bin, ``sample_rate / n_fft``, in Hz.
+
+    Returns
+    -------
+    ndarray, shape (n, n_bins)
+        ``lobe(d)`` with ``d`` the distance in bins from each bin to the nearest harmonic (the
+        first harmonic at least): ``lobe(d) = |sinc(d) / (1 - d**2)|`` for ``d < 2``, else 0
+        (the Hann window's normalised main lobe).
+    """
+    f0_bins = np.maximum(np.asarray(f0_hz, np.float64), bin_hz)[:, None] / bin_hz
+    k = np.arange(n_bins)[None, :]
+    harmonic = np.maximum(np.round(k / f0_bins), 1.0)
+    d = np.abs(k - harmonic * f0_bins)
+    return hann_lobe(d)
+
+
+def hann_lobe(d: np.ndarray) -> np.ndarray:
+    """The Hann window's normalised main lobe at ``d`` bins from its centre (0 beyond 2)."""
+    d = np.asarray(d, np.float64)
+    near_one = np.abs(np.abs(d) - 1.0) < 1e-6
+    safe = np.where(near_one, 0.0, d)
+    lobe = np.abs(np.sinc(safe) / (1.0 - safe**2))
+    lobe = np.where(near_one, 0.5, lobe)  # the limit at one bin
+    return np.where(np.abs(d) < 2.0, lobe, 0.0)

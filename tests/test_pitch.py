@@ -1,0 +1,140 @@
+"""The pitch channel: tracker against known fundamentals, the harmonic comb, the codecs' pitch
+terms against the model, and /latent/pitch moving decoded partials by the right number of bins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engine.codec import FrameCodec, LobeScratch, hann_lobe_into
+from engine.config import StftConfig
+from engine.engine import pitch_direction
+from engine.latent import LatentMixer
+from engine.spectral import stft
+from models.autoencoder import (FusedCodec, ModelShape, SpectralVAE, harmonic_comb_torch,
+                                log_magnitude)
+from models.pitch import (PitchTracker, harmonic_comb, hann_lobe, hz_to_semitones,
+                          semitones_to_hz)
+
+RATE = 48_000
+CFG = StftConfig()  # n_fft 1024, hop 256
+BIN_HZ = RATE / CFG.n_fft
+
+
+def tone(f0: float, seconds: float = 0.5, odd_only: bool = False) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    step = 2 if odd_only else 1
+    return sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, int(16000 / f0), step))
+
+
+@pytest.mark.parametrize("f0", [150.0, 196.0, 261.6, 440.0, 587.3, 880.0, 1250.0])
+@pytest.mark.parametrize("odd_only", [False, True])
+def test_tracker_finds_the_fundamental_within_ten_cents(f0: float, odd_only: bool) -> None:
+    """Ten cents keeps the 16th harmonic of 440 Hz within half a bin at n_fft 1024 (over 80
+    random tones from 150 to 1200 Hz the error was 1.4 cents median, 7.5 at p99, 9 at most)."""
+    mags = np.abs(stft(tone(f0, odd_only=odd_only), CFG))[4:-4]
+    estimate = np.median(PitchTracker(CFG.n_fft, RATE).track(mags))
+    assert abs(1200 * np.log2(estimate / f0)) < 10.0
+
+
+def test_tracker_streaming_buffers_equal_the_batch_path() -> None:
+    mags = np.abs(stft(tone(330.0), CFG))[:3].astype(np.float32)
+    tracker = PitchTracker(CFG.n_fft, RATE, batch=3)
+    out = np.zeros(3)
+    tracker.track_into(mags, out)
+    np.testing.assert_allclose(out, tracker.track(mags), rtol=1e-6)
+
+
+def test_semitone_conversions() -> None:
+    assert hz_to_semitones(440.0) == pytest.approx(48.0)
+    assert semitones_to_hz(hz_to_semitones(123.4)) == pytest.approx(123.4)
+
+
+def test_comb_peaks_on_harmonics_and_is_zero_between() -> None:
+    comb = harmonic_comb(np.array([4 * BIN_HZ]), CFG.n_bins, BIN_HZ)[0]
+    assert comb[[4, 8, 12, 400]].tolist() == [1.0, 1.0, 1.0, 1.0]
+    assert comb[[6, 10, 2]].max() == 0.0  # two bins from any harmonic (and below the first)
+    assert comb[5] == pytest.approx(0.5)
+    torch_comb = harmonic_comb_torch(torch.tensor([4.3 * BIN_HZ], dtype=torch.float64),
+                                     CFG.n_bins, BIN_HZ)[0].numpy()
+    np.testing.assert_allclose(torch_comb, harmonic_comb(np.array([4.3 * BIN_HZ]), CFG.n_bins,
+                                                         BIN_HZ)[0], atol=1e-9)
+
+
+def test_lobe_matches_the_hann_window_spectrum() -> None:
+    """The lobe is the magnitude of a Hann window's DFT between bins, normalised (a reference)."""
+    n = 4096
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
+    d = np.linspace(0.0, 1.99, 200)
+    exact = np.abs([np.sum(window * np.exp(-2j * np.pi * x * np.arange(n) / n)) for x in d])
+    np.testing.assert_allclose(hann_lobe(d), exact / exact[0], atol=2e-3)
+    out = np.zeros_like(d)
+    hann_lobe_into(d.copy(), out, LobeScratch(len(d)))
+    np.testing.assert_allclose(out, hann_lobe(d), atol=1e-12)
+    edges = np.array([0.0, 1.0, 2.0, 3.0])
+    hann_lobe_into(edges.copy(), out[:4], LobeScratch(4))
+    np.testing.assert_allclose(out[:4], [1.0, 0.5, 0.0, 0.0])
+
+
+@pytest.fixture(scope="module")
+def pitch_model() -> SpectralVAE:
+    """A small untrained model with level and pitch channels and trained-like statistics."""
+    torch.manual_seed(0)
+    frames = np.concatenate([log_magnitude(np.abs(stft(0.1 * tone(f0), CFG)))
+                             for f0 in (165.0, 220.0, 330.0, 494.0)]).astype(np.float32)
+    model = SpectralVAE(ModelShape(n_bins=CFG.n_bins, latent_dim=8, hidden=(32, 16),
+                                   decoder_hidden=(16, 32), level=True, pitch=True,
+                                   bin_hz=BIN_HZ))
+    model.set_input_statistics(frames)
+    model.set_latent_statistics(frames)
+    model.frames = frames
+    return model.eval()
+
+
+def test_codecs_equal_the_model(pitch_model: SpectralVAE) -> None:
+    frames = torch.as_tensor(pitch_model.frames)
+    fused = FusedCodec.from_model(pitch_model)
+    with torch.no_grad():
+        z = pitch_model.encode(frames)
+        np.testing.assert_allclose(fused.encode(frames), z, atol=1e-4)
+        decoded = pitch_model.decode(z)
+        np.testing.assert_allclose(fused.decode(z), decoded, rtol=1e-4, atol=1e-6)
+    codec = FrameCodec(fused, batch=2)
+    out = np.zeros((2, 8), np.float32)
+    codec.encode(pitch_model.frames[20:22], out)
+    np.testing.assert_allclose(out, z[20:22].numpy(), atol=1e-4)
+    mags = np.zeros(CFG.n_bins)
+    codec.decode(z[20].numpy(), mags)
+    np.testing.assert_allclose(mags, decoded[20].numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_pitch_offset_moves_the_decoded_partials(pitch_model: SpectralVAE) -> None:
+    """/latent/pitch +12 semitones puts the comb's partials at twice their bin."""
+    model = SpectralVAE(pitch_model.shape)
+    model.load_state_dict(pitch_model.state_dict())
+    with torch.no_grad():  # a decoder whose output is the comb alone: partials 5 nepers high
+        model.input_mean.zero_()  # over a flat spectrum at the frame's level
+        last = model.decoder[-1]
+        last.weight.zero_()
+        last.bias[:CFG.n_bins] = 0.0
+        last.bias[CFG.n_bins:] = 5.0
+    codec = FrameCodec(FusedCodec.from_model(model), batch=1)
+    std = model.latent_std.double().numpy()
+    mixer = LatentMixer(std, 1.0, pitch_direction=pitch_direction(model))
+    z_source = np.zeros((1, 8), np.float32)
+    codec.encode(log_magnitude(np.abs(stft(0.1 * tone(220.0), CFG)))[10:11].astype(np.float32),
+                 z_source)
+    z, mags = np.zeros(8), np.zeros(CFG.n_bins)
+
+    def partials(semitones: float) -> np.ndarray:
+        mixer.pitch.jump(semitones)
+        mixer.mix(z_source.astype(np.float64), np.ones(1), z)
+        codec.decode(z, mags)
+        peaks = np.flatnonzero((mags[1:-1] > mags[:-2]) & (mags[1:-1] >= mags[2:])) + 1
+        return peaks[mags[peaks] > 0.5 * mags.max()][:4]
+
+    base = partials(0.0)
+    assert np.allclose(base, np.round(220.0 * np.arange(1, 5) / BIN_HZ), atol=1)
+    np.testing.assert_allclose(partials(12.0), 2 * base, atol=1)
+    np.testing.assert_allclose(partials(-12.0)[:2], base[:2] / 2, atol=1)
