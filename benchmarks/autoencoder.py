@@ -1,12 +1,26 @@
-"""Autoencoder benchmark: reconstruction of held-out sounds by the model, PCA and the oracle.
+"""Autoencoder benchmark: held-out sounds through each model, beside PCA and the oracle.
 
-Each held-out file (never trained on) goes through encode, decode, phase recovery and synthesis;
-its re-analysed magnitudes are compared with the original's (LSD and SC of ``engine.metrics``).
-``pca`` projects log-magnitudes on as many principal components as the model has latent
-dimensions, fitted on the model's own training frames in this run; ``oracle`` puts the true
-magnitudes through the same phase recovery, the ceiling of both. One JSON row per signal x model.
+Each held-out file (never trained on: whole instruments, every fourth pitch of the others, other
+recordings, seeds and sentences) is analysed, and its magnitudes are replaced by:
 
-    python benchmarks/autoencoder.py --json autoencoder.json   # after python -m models.corpus.build
+- each ``--model``'s encode and decode (what ``caminos reconstruct`` and the engine with a source
+  playing do; for these frame-wise models it is also exactly what a landmark of the file replays
+  with ``/path/landmark`` and ``/latent/follow 0``, since the path player visits every stored
+  hop-rate point and the decoder sees nothing but the latent);
+- ``pca``: projection on as many principal components as the first model has latent
+  dimensions, fitted on that model's training frames in this run;
+- ``oracle``: the true magnitudes, the ceiling of all.
+
+All go through the same phase recovery and overlap-add and are analysed again; LSD, SC
+(``engine.metrics``) and partial survival (:func:`engine.metrics.partial_survival`) compare them
+with the original. One JSON row per file x model, then tables by model and by class. It also
+measures batch-1 encode+decode time on one thread, and how peaked the spectra halfway between
+two sounds' landmarks are (``midpoint_crest_ratio``: mean spectral crest of the midpoints over
+the endpoints'; 1 keeps partials, near 0 decodes noise).
+
+    python -m models.corpus.build --out build/corpus
+    python benchmarks/autoencoder.py --json autoencoder.json [--model A.pt --model B.pt ...]
+    python benchmarks/autoencoder.py --listen listen/      # WAVs and spectrogram PNGs
 """
 
 from __future__ import annotations
@@ -18,8 +32,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -30,9 +46,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from engine.config import load_config  # noqa: E402
-from engine.metrics import log_spectral_distance_db, spectral_convergence_db  # noqa: E402
+from engine.metrics import (log_spectral_distance_db, partial_counts,  # noqa: E402
+                            spectral_convergence_db)
 from engine.phase import reconstruct  # noqa: E402
-from engine.spectral import stft as analyze  # noqa: E402
+from engine.spectral import istft, stft as analyze  # noqa: E402
 from models.autoencoder import (MAGNITUDE_FLOOR, FusedCodec, log_magnitude,  # noqa: E402
                                 measure_latency_us, stack_context)
 from models.checkpoint import load_checkpoint  # noqa: E402
@@ -40,6 +57,34 @@ from models.data import find_sound_files, load_corpus, read_mono  # noqa: E402
 from models.train import PcaBaseline  # noqa: E402
 
 LSD_FLOOR_DB = -80.0  # engine.metrics' floor, relative to each signal's loudest bin
+
+
+def sound_class(path: Path) -> str:
+    """The class a held-out file belongs to, from its corpus name.
+
+    ``gm-violin-067-v100`` is ``violin``; ``sonicpi-ambi_choir`` is ``sonicpi-ambi``;
+    ``speech-en-3-0`` is ``speech``; ``harmonic-02`` is ``harmonic``; anything else its stem.
+    """
+    stem = path.stem
+    if stem.startswith("gm-"):
+        return re.sub(r"-\d{3}-v\d{3}$", "", stem[3:])
+    if stem.startswith("sonicpi-"):
+        return "sonicpi-" + stem[8:].split("_")[0]
+    return stem.split("-")[0]
+
+
+def pick_files(files: list[Path], per_class: int) -> list[Path]:
+    """At most ``per_class`` files of each class, spread evenly over the class's sorted files."""
+    if per_class <= 0:
+        return files
+    groups: dict[str, list[Path]] = defaultdict(list)
+    for path in files:
+        groups[sound_class(path)].append(path)
+    chosen = []
+    for members in groups.values():
+        index = np.unique(np.linspace(0, len(members) - 1, min(per_class, len(members))).round())
+        chosen += [members[int(i)] for i in index]
+    return sorted(chosen)
 
 
 def pca_latency_us(pca: PcaBaseline, frame: np.ndarray, repeats: int = 2000) -> tuple[float, float]:
@@ -54,32 +99,105 @@ def pca_latency_us(pca: PcaBaseline, frame: np.ndarray, repeats: int = 2000) -> 
     return float(p50), float(p99)
 
 
-def measure(name: str, model: str, latent_dim: int, magnitudes: np.ndarray, target: np.ndarray,
-            n_samples: int, config, method: str, timing: tuple[float, float] | None) -> dict:
-    """One row: phase recovery of ``magnitudes``, scored against ``target``."""
+def spectral_crest(mags: np.ndarray) -> np.ndarray:
+    """Peak over mean magnitude of each frame (1 for a flat spectrum, large for a few partials)."""
+    return mags.max(axis=-1) / np.maximum(mags.mean(axis=-1), 1e-12)
+
+
+def midpoint_crest_ratio(codec: FusedCodec, landmarks: list[np.ndarray]) -> float | None:
+    """Mean crest of decoded midpoints between consecutive landmarks over their endpoints' mean.
+
+    Each landmark is the mean latent of a file's loud frames; None for fewer than two.
+    """
+    if len(landmarks) < 2:
+        return None
+    points = np.stack(landmarks).astype(np.float32)
+    mids = 0.5 * (points[:-1] + points[1:])
+    with torch.inference_mode():
+        ends = codec.decode(torch.as_tensor(points)).numpy().astype(np.float64)
+        halfway = codec.decode(torch.as_tensor(mids)).numpy().astype(np.float64)
+    return float(spectral_crest(halfway).mean() / spectral_crest(ends).mean())
+
+
+def measure(signal: str, cls: str, model: str, magnitudes: np.ndarray, target: np.ndarray,
+            n_samples: int, config, method: str) -> tuple[dict, np.ndarray]:
+    """One row: phase recovery of ``magnitudes``, scored against ``target``; and the sound."""
     recovered = reconstruct(magnitudes, method, config.stft, config.phase)
-    return {"signal": name, "model": model, "latent_dim": latent_dim,
-            "lsd_db": round(log_spectral_distance_db(recovered, target, config.stft, LSD_FLOOR_DB,
-                                                     length=n_samples), 3),
-            "sc_db": round(spectral_convergence_db(recovered, target, config.stft,
-                                                   length=n_samples), 3),
-            "lsd_magnitudes_db": round(log_spectral_distance_db(magnitudes, target, config.stft,
-                                                                LSD_FLOOR_DB), 3),
-            "encode_decode_us_p50": None if timing is None else round(timing[0], 1),
-            "encode_decode_us_p99": None if timing is None else round(timing[1], 1),
-            "phase": method}
+    sound = istft(recovered, config.stft, length=n_samples)
+    heard = np.abs(analyze(sound, config.stft))[:len(target)]
+    survived, partials = partial_counts(heard, target)
+    row = {"signal": signal, "class": cls, "model": model,
+           "lsd_db": round(log_spectral_distance_db(heard, target, config.stft, LSD_FLOOR_DB), 3),
+           "sc_db": round(spectral_convergence_db(heard, target, config.stft), 3),
+           "partials": partials, "partials_kept": survived,
+           "partial_survival": round(survived / partials, 4) if partials else None,
+           "lsd_magnitudes_db": round(log_spectral_distance_db(magnitudes, target, config.stft,
+                                                               LSD_FLOOR_DB), 3),
+           "phase": method}
+    return row, sound
+
+
+def summarise(rows: list[dict], names: list[str]) -> None:
+    """Print the table by model and the table by class (survival / LSD)."""
+    print("\nmodel | LSD (dB) | SC (dB) | partial survival | files")
+    for name in names:
+        mine = [r for r in rows if r["model"] == name]
+        kept, total = sum(r["partials_kept"] for r in mine), sum(r["partials"] for r in mine)
+        print(f"{name} | {np.mean([r['lsd_db'] for r in mine]):.2f} | "
+              f"{np.mean([r['sc_db'] for r in mine]):.2f} | {kept / max(total, 1):.3f} | "
+              f"{len(mine)}")
+    classes = sorted({r["class"] for r in rows})
+    print("\nclass | " + " | ".join(f"{n} survival / LSD" for n in names))
+    for cls in classes:
+        cells = []
+        for name in names:
+            mine = [r for r in rows if r["model"] == name and r["class"] == cls]
+            kept, total = sum(r["partials_kept"] for r in mine), sum(r["partials"] for r in mine)
+            cells.append(f"{kept / max(total, 1):.2f} / {np.mean([r['lsd_db'] for r in mine]):.2f}")
+        print(f"{cls} | " + " | ".join(cells))
+
+
+def spectrogram_png(path: Path, title: str, panels: list[tuple[str, np.ndarray]], rate: int,
+                    hop: int) -> None:
+    """Stacked dB spectrograms (one panel per version of the sound), 0-6 kHz, 80 dB range."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.0 * len(panels)), dpi=80, sharex=True)
+    top = max(float(np.max(m)) for _, m in panels) + 1e-12
+    n_fft = 2 * (panels[0][1].shape[1] - 1)
+    shown = int(6000 * n_fft / rate) + 1  # bins up to 6 kHz, where partials are told apart
+    for ax, (label, mags) in zip(axes, panels):
+        db = 20 * np.log10(np.maximum(mags[:, :shown], 1e-12) / top)
+        extent = (0, len(mags) * hop / rate, 0, shown * rate / n_fft / 1000)
+        ax.imshow(db.T, origin="lower", aspect="auto", vmin=-80, vmax=0, cmap="magma",
+                  extent=extent)
+        ax.set_ylabel("kHz")
+        ax.set_title(label, fontsize=9, loc="left")
+    axes[-1].set_xlabel("seconds")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="PATH", help="write the rows here")
-    parser.add_argument("--model", default=str(ROOT / "models" / "checkpoints" / "default.pt"))
+    parser.add_argument("--model", action="append", metavar="CHECKPOINT",
+                        help="a checkpoint to measure (repeat for several; default: the shipped "
+                             "default.pt)")
     parser.add_argument("--train-data", default=str(ROOT / "build" / "corpus" / "train"),
-                        help="the model's training folder (PCA is fitted on the same frames)")
+                        help="the first model's training folder (PCA is fitted on its frames)")
     parser.add_argument("--test-data", default=str(ROOT / "build" / "corpus" / "heldout"),
                         help="held-out sounds")
+    parser.add_argument("--per-class", type=int, default=4,
+                        help="held-out files per class, spread over the class (0: all)")
     parser.add_argument("--phase", help="phase recovery method (default: phase.method)")
-    parser.add_argument("--max-files", type=int, default=0, help="only the first N held-out files")
+    parser.add_argument("--listen", metavar="DIR",
+                        help="write input, reconstruction and oracle WAVs and a spectrogram PNG "
+                             "for a few held-out files (one per class, at most 6) into DIR")
     parser.add_argument("--config", help="configuration file (default: the project's config.toml)")
     parser.add_argument("--cache-dir", help="frame cache of the training data (default: the "
                                             "training command's, ~/.cache/caminos/frames)")
@@ -87,49 +205,92 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     config = load_config(args.config)
     method = args.phase or config.phase.method
-    checkpoint = load_checkpoint(args.model, config.stft, config.audio.sample_rate)
-    model, name = checkpoint.model, checkpoint.name
-    d = model.shape.latent_dim
-    seed = int(checkpoint.provenance.get("seed", 0))
+    paths = args.model or [str(ROOT / "models" / "checkpoints" / "default.pt")]
+    checkpoints = [load_checkpoint(p, config.stft, config.audio.sample_rate) for p in paths]
+    names = [Path(p).stem for p in paths]
+    if len(set(names)) != len(names):
+        sys.exit("two checkpoints share a file name; give them distinct names")
+    d = checkpoints[0].model.shape.latent_dim
+    seed = int(checkpoints[0].provenance.get("seed", 0))
     corpus = load_corpus(args.train_data, config, seed=seed, min_seconds=0.0,
                          cache_dir=args.cache_dir or "default")
     pick = np.random.default_rng(seed).choice(len(corpus.train), min(20000, len(corpus.train)),
                                               replace=False)
     pca = PcaBaseline(corpus.train.frames[np.sort(pick)], d)
-    fused = FusedCodec.from_model(model)
-    model_timing = measure_latency_us(model, repeats=5000, warmup=500)
-    pca_timing = pca_latency_us(pca, corpus.train.frames[0])
-    files = find_sound_files(args.test_data)
-    if args.max_files:
-        files = files[:args.max_files]
+    fused = [FusedCodec.from_model(c.model) for c in checkpoints]
+    timings = {name: measure_latency_us(c.model, repeats=5000, warmup=500)
+               for name, c in zip(names, checkpoints)}
+    timings["pca"] = pca_latency_us(pca, corpus.train.frames[0])
+    files = pick_files(find_sound_files(args.test_data), args.per_class)
     if not files:
         sys.exit(f"{args.test_data}: no held-out sound files (run python -m models.corpus.build)")
-    rows = []
+    listen = Path(args.listen) if args.listen else None
+    heard_classes: set[str] = set()
+    if listen is not None:
+        listen.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    landmarks: dict[str, list[np.ndarray]] = defaultdict(list)
+    rate = config.audio.sample_rate
     for path in files:
-        x = read_mono(path, config.audio.sample_rate)
+        x = read_mono(path, rate)
         target = np.abs(analyze(x, config.stft))
         log_mags = log_magnitude(target).astype(np.float32)
-        with torch.inference_mode():
-            inputs = torch.as_tensor(stack_context(log_mags, model.shape.context))
-            decoded = fused.decode(fused.encode(inputs)).numpy().astype(np.float64)
+        loud = np.sum(target**2, axis=1) >= 1e-3 * np.max(np.sum(target**2, axis=1))
+        signal, cls = path.stem, sound_class(path)
+        versions = []
+        for name, codec, checkpoint in zip(names, fused, checkpoints):
+            with torch.inference_mode():
+                inputs = torch.as_tensor(stack_context(log_mags, checkpoint.model.shape.context))
+                z = codec.encode(inputs)
+                decoded = codec.decode(z).numpy().astype(np.float64)
+            landmarks[name].append(z.numpy()[loud].mean(axis=0))
+            versions.append((name, decoded))
         projected = np.maximum(np.exp(pca.reconstruct(log_mags).astype(np.float64))
                                - MAGNITUDE_FLOOR, 0.0)
-        signal = path.stem
-        rows.append(measure(signal, name, d, decoded, target, len(x), config, method, model_timing))
-        rows.append(measure(signal, "pca", d, projected, target, len(x), config, method, pca_timing))
-        rows.append(measure(signal, "oracle", 0, target, target, len(x), config, method, None))
-        print(" | ".join(f"{r['model']:>8s} {r['lsd_db']:6.2f} dB" for r in rows[-3:]),
-              signal, flush=True)
-    for model_name in (name, "pca", "oracle"):
-        mine = [r for r in rows if r["model"] == model_name]
-        print(f"{model_name:>8s}: LSD {np.mean([r['lsd_db'] for r in mine]):.2f} dB, "
-              f"SC {np.mean([r['sc_db'] for r in mine]):.2f} dB, magnitudes-only LSD "
-              f"{np.mean([r['lsd_magnitudes_db'] for r in mine]):.2f} dB over {len(mine)} files")
-    print(f"encode+decode batch 1, one thread: p50 {model_timing[0]:.0f} us, p99 "
-          f"{model_timing[1]:.0f} us ({name}); PCA p50 {pca_timing[0]:.0f} us")
+        versions += [("pca", projected), ("oracle", target)]
+        sounds = {}
+        for name, mags in versions:
+            row, sounds[name] = measure(signal, cls, name, mags, target, len(x), config, method)
+            rows.append(row)
+        print(" | ".join(f"{r['model']} {r['partial_survival'] or 0:.2f} {r['lsd_db']:5.2f} dB"
+                         for r in rows[-len(versions):]), signal, flush=True)
+        if listen is not None and cls not in heard_classes and len(heard_classes) < 6:
+            heard_classes.add(cls)
+            from engine.audio_io import write_audio_atomic
+            panels = [("input", target)]
+            write_audio_atomic(listen / f"{signal}-input.wav", x[:, None], rate, "PCM_16")
+            for name, sound in sounds.items():
+                write_audio_atomic(listen / f"{signal}-{name}.wav", sound[:, None], rate, "PCM_16")
+                panels.append((f"{name} (phase: {method})",
+                               np.abs(analyze(sound, config.stft))[:len(target)]))
+            spectrogram_png(listen / f"{signal}.png", f"{signal}: input, models, PCA, oracle",
+                            panels, rate, config.stft.hop)
+    all_names = names + ["pca", "oracle"]
+    summarise(rows, all_names)
+    print()
+    summary = []
+    for name in all_names:
+        mine = [r for r in rows if r["model"] == name]
+        kept, total = sum(r["partials_kept"] for r in mine), sum(r["partials"] for r in mine)
+        entry = {"model": name, "files": len(mine),
+                 "lsd_db": round(float(np.mean([r["lsd_db"] for r in mine])), 3),
+                 "sc_db": round(float(np.mean([r["sc_db"] for r in mine])), 3),
+                 "partial_survival": round(kept / total, 4) if total else None}
+        if name in timings:
+            entry["encode_decode_us_p50"] = round(timings[name][0], 1)
+            entry["encode_decode_us_p99"] = round(timings[name][1], 1)
+        if name in landmarks:
+            crest = midpoint_crest_ratio(fused[names.index(name)], landmarks[name])
+            entry["midpoint_crest_ratio"] = None if crest is None else round(crest, 3)
+            entry["latent_dim"] = checkpoints[names.index(name)].model.shape.latent_dim
+            print(f"{name}: encode+decode batch 1, one thread: p50 {timings[name][0]:.0f} us, "
+                  f"p99 {timings[name][1]:.0f} us; midpoint crest ratio "
+                  f"{'-' if crest is None else f'{crest:.2f}'}")
+        summary.append(entry)
+    print(f"pca: project and back p50 {timings['pca'][0]:.0f} us")
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
-        print(f"wrote {len(rows)} rows to {args.json}")
+        Path(args.json).write_text(json.dumps({"summary": summary, "rows": rows}, indent=1) + "\n")
+        print(f"wrote {len(summary)} summary rows and {len(rows)} rows to {args.json}")
     return 0
 
 

@@ -233,15 +233,20 @@ def test_benchmark_writes_model_pca_and_oracle_rows(small_setup, tmp_path):
     for i in range(3):
         sf.write(train / f"t{i}.wav", 0.2 * np.sin(2 * np.pi * (200 + 100 * i) * t), RATE)
     sf.write(test / "h.wav", 0.2 * np.sin(2 * np.pi * 250 * t[:RATE // 2]), RATE)
+    sf.write(test / "i.wav", 0.2 * np.sin(2 * np.pi * 350 * t[:RATE // 2]), RATE)
     out = tmp_path / "rows.json"
     assert benchmark(["--json", str(out), "--model", options[1], "--config", options[3],
                       "--train-data", str(train), "--test-data", str(test),
-                      "--cache-dir", str(tmp_path / "cache")]) == 0
-    rows = json.loads(out.read_text())
-    assert [r["model"] for r in rows] == ["small", "pca", "oracle"]
+                      "--cache-dir", str(tmp_path / "cache"), "--listen", str(tmp_path / "hear")]) == 0
+    data = json.loads(out.read_text())
+    rows, summary = data["rows"], data["summary"]
+    assert [r["model"] for r in rows] == ["small", "pca", "oracle"] * 2
     for row in rows:
-        assert {"signal", "model", "latent_dim", "lsd_db", "sc_db", "encode_decode_us_p50",
-                "encode_decode_us_p99"} <= set(row)
-        assert row["signal"] == "h"
-    assert rows[0]["latent_dim"] == rows[1]["latent_dim"] == 8
-    assert rows[2]["lsd_db"] < rows[1]["lsd_db"]  # the oracle is the ceiling
+        assert {"signal", "class", "model", "lsd_db", "sc_db", "partial_survival"} <= set(row)
+    assert [s["model"] for s in summary] == ["small", "pca", "oracle"]
+    assert summary[0]["latent_dim"] == 8 and summary[0]["encode_decode_us_p99"] > 0
+    assert summary[0]["midpoint_crest_ratio"] > 0
+    assert summary[2]["lsd_db"] < summary[1]["lsd_db"]  # the oracle is the ceiling
+    assert summary[2]["partial_survival"] == 1.0
+    heard = sorted(p.name for p in (tmp_path / "hear").iterdir())
+    assert "h.png" in heard and "h-input.wav" in heard and "h-small.wav" in heard
