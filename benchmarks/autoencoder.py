@@ -14,7 +14,8 @@ recordings, seeds and sentences) is analysed, and its magnitudes are replaced by
 All go through the same phase recovery and overlap-add and are analysed again; LSD, SC
 (``engine.metrics``) and partial survival (:func:`engine.metrics.partial_survival`) compare them
 with the original. One JSON row per file x model, then tables by model and by class. It also
-measures batch-1 encode+decode time on one thread, and how peaked the spectra halfway between
+measures batch-1 encode+decode time on one thread (the engine's numpy hop path and the torch
+codec), and how peaked the spectra halfway between
 two sounds' landmarks are (``midpoint_crest_ratio``: mean spectral crest of the midpoints over
 the endpoints'; 1 keeps partials, near 0 decodes noise).
 
@@ -45,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from engine.codec import FrameCodec  # noqa: E402
 from engine.config import load_config  # noqa: E402
 from engine.metrics import (log_spectral_distance_db, partial_counts,  # noqa: E402
                             spectral_convergence_db)
@@ -95,6 +97,25 @@ def pca_latency_us(pca: PcaBaseline, frame: np.ndarray, repeats: int = 2000) -> 
         start = time.perf_counter()
         np.exp(pca.reconstruct(x))
         times[i] = time.perf_counter() - start
+    p50, p99 = np.percentile(times * 1e6, [50, 99])
+    return float(p50), float(p99)
+
+
+def hop_path_latency_us(codec: FusedCodec, frame: np.ndarray, repeats: int = 5000,
+                        warmup: int = 500) -> tuple[float, float]:
+    """Batch-1 encode+decode through the engine's numpy path (:class:`engine.codec.FrameCodec`),
+    one thread, in microseconds (p50, p99)."""
+    numpy_codec = FrameCodec(codec, batch=1)
+    x = np.ascontiguousarray(frame[None, :], dtype=np.float32)
+    z = np.zeros((1, numpy_codec.latent_dim), np.float32)
+    out = np.zeros(numpy_codec.n_bins)
+    times = np.empty(repeats)
+    for i in range(warmup + repeats):
+        start = time.perf_counter()
+        numpy_codec.encode(x, z)
+        numpy_codec.decode(z[0], out)
+        if i >= warmup:
+            times[i - warmup] = time.perf_counter() - start
     p50, p99 = np.percentile(times * 1e6, [50, 99])
     return float(p50), float(p99)
 
@@ -221,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     timings = {name: measure_latency_us(c.model, repeats=5000, warmup=500)
                for name, c in zip(names, checkpoints)}
     timings["pca"] = pca_latency_us(pca, corpus.train.frames[0])
+    loud_frame = corpus.train.frames[int(np.argmax(corpus.train.frames.max(axis=1)))]
+    hop_path = {name: hop_path_latency_us(codec, loud_frame) for name, codec in zip(names, fused)}
     files = pick_files(find_sound_files(args.test_data), args.per_class)
     if not files:
         sys.exit(f"{args.test_data}: no held-out sound files (run python -m models.corpus.build)")
@@ -279,12 +302,16 @@ def main(argv: list[str] | None = None) -> int:
         if name in timings:
             entry["encode_decode_us_p50"] = round(timings[name][0], 1)
             entry["encode_decode_us_p99"] = round(timings[name][1], 1)
+        if name in hop_path:
+            entry["hop_path_us_p50"] = round(hop_path[name][0], 1)
+            entry["hop_path_us_p99"] = round(hop_path[name][1], 1)
         if name in landmarks:
             crest = midpoint_crest_ratio(fused[names.index(name)], landmarks[name])
             entry["midpoint_crest_ratio"] = None if crest is None else round(crest, 3)
             entry["latent_dim"] = checkpoints[names.index(name)].model.shape.latent_dim
-            print(f"{name}: encode+decode batch 1, one thread: p50 {timings[name][0]:.0f} us, "
-                  f"p99 {timings[name][1]:.0f} us; midpoint crest ratio "
+            print(f"{name}: encode+decode batch 1, one thread: numpy hop path p50 "
+                  f"{hop_path[name][0]:.0f} us, p99 {hop_path[name][1]:.0f} us; torch p50 "
+                  f"{timings[name][0]:.0f} us, p99 {timings[name][1]:.0f} us; midpoint crest ratio "
                   f"{'-' if crest is None else f'{crest:.2f}'}")
         summary.append(entry)
     print(f"pca: project and back p50 {timings['pca'][0]:.0f} us")

@@ -245,6 +245,7 @@ def test_benchmark_writes_model_pca_and_oracle_rows(small_setup, tmp_path):
         assert {"signal", "class", "model", "lsd_db", "sc_db", "partial_survival"} <= set(row)
     assert [s["model"] for s in summary] == ["small", "pca", "oracle"]
     assert summary[0]["latent_dim"] == 8 and summary[0]["encode_decode_us_p99"] > 0
+    assert summary[0]["hop_path_us_p99"] > 0
     assert summary[0]["midpoint_crest_ratio"] > 0
     assert summary[2]["lsd_db"] < summary[1]["lsd_db"]  # the oracle is the ceiling
     assert summary[2]["partial_survival"] == 1.0
