@@ -17,6 +17,7 @@ Rows (``--json PATH`` writes them; a table is printed either way):
 
     python benchmarks/engine.py --json engine.json             # about 5 minutes
     python benchmarks/engine.py --seconds 10 --no-jack         # the per-hop rows only
+    python benchmarks/engine.py --no-jack --compare-model old.pt   # beside another model
 """
 
 from __future__ import annotations
@@ -53,11 +54,13 @@ def _fractions(seconds: np.ndarray, hop_seconds: float, prefix: str = "") -> dic
             f"{prefix}max_fraction": seconds.max() / hop_seconds}
 
 
-def measure_chain(case: str, hop: int, seconds: float,
+def measure_chain(case: str, hop: int, seconds: float, model: str | None = None,
                   **overrides: object) -> tuple[dict, np.ndarray]:
     """Tick the default engine over ``seconds`` of the demo; returns its row and the decoded
-    magnitude frames (for the phase-only reference). ``overrides``: ``engine.*`` keys."""
+    magnitude frames (for the phase-only reference). ``overrides``: ``engine.*`` keys;
+    ``model``: another checkpoint than the configured one."""
     config = load_config(overrides={"stft.hop": hop,
+                                    **({"model.checkpoint": model} if model else {}),
                                     **{f"engine.{k}": v for k, v in overrides.items()}})
     engine = Engine(config)
     engine.warm_up()
@@ -192,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0,
                         help="seconds per JACK run and of demo per hop measurement (default 60)")
     parser.add_argument("--no-jack", action="store_true", help="skip the JACK rows")
+    parser.add_argument("--compare-model", metavar="CHECKPOINT", action="append", default=[],
+                        help="also the whole chain at hop 256 with this checkpoint (a row "
+                             "named after its file), measured in the same run")
     args = parser.parse_args(argv)
 
     rows = []
@@ -204,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         row["ratio_to_phase"] = row["p50_fraction"] / phase["p50_fraction"]
     row, _ = measure_chain("rtpghi", 256, min(args.seconds, 20.0), phase_method="rtpghi")
     rows.append(row)
+    for other in args.compare_model:
+        row, _ = measure_chain(f"model_{Path(other).stem}", 256, min(args.seconds, 20.0),
+                               model=str(Path(other).resolve()))
+        rows.append(row)
     if not args.no_jack:
         if shutil.which("jackd") is None:
             print("jackd not installed: JACK rows skipped", file=sys.stderr)

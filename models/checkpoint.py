@@ -131,6 +131,19 @@ def save_checkpoint(path: str | os.PathLike, model: SpectralVAE, stft: StftConfi
         raise
 
 
+def without_training_state(path: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Copy a checkpoint without its optimiser state and loss history (for shipping: a model
+    trained with Adam is then a third of its size). The copy plays and can be trained from
+    anew, not resumed.
+
+    ``python -c "from models.checkpoint import without_training_state as w; w('A.pt', 'B.pt')"``
+    """
+    checkpoint = load_checkpoint(path)
+    provenance = dict(checkpoint.provenance, training_state="left out for shipping")
+    save_checkpoint(out, checkpoint.model, checkpoint.stft, checkpoint.sample_rate,
+                    checkpoint.descriptors, provenance, {})
+
+
 def read_checkpoint_file(path: Path, fmt: str = FORMAT,
                          version: int | tuple[int, ...] = READABLE_VERSIONS,
                          kind: str = "autoencoder", missing_hint: str = "") -> dict:

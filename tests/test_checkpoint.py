@@ -177,3 +177,13 @@ def test_an_unknown_version_is_refused_with_its_number(tmp_path, model):
     torch.save(data, tmp_path / "v9.pt")
     with pytest.raises(CheckpointError, match="format version 9; this caminos reads version 1 or 2"):
         load_checkpoint(tmp_path / "v9.pt")
+
+
+def test_a_shipped_copy_drops_the_training_state_and_keeps_the_model(saved, tmp_path, model):
+    from models.checkpoint import without_training_state
+    without_training_state(saved, tmp_path / "ship.pt")
+    shipped = load_checkpoint(tmp_path / "ship.pt", STFT, RATE)
+    assert shipped.training == {} and shipped.provenance["seed"] == 3
+    x = np.random.default_rng(1).normal(-3.0, 2.0, (5, STFT.n_bins)).astype(np.float32)
+    np.testing.assert_array_equal(shipped.model.encode_numpy(x), model.encode_numpy(x))
+    assert shipped.descriptors == load_checkpoint(saved).descriptors
