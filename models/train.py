@@ -357,7 +357,7 @@ def plot_losses(history: dict, path: Path, best_epoch: int) -> None:
     if best_epoch:
         ax.axvline(best_epoch, color="grey", linestyle=":", label=f"kept (epoch {best_epoch})")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (per-bin squared error + KL)")
+    ax.set_ylabel("loss (reconstruction + KL)")
     ax.set_yscale("log")
     ax.legend()
     ax.grid(alpha=0.3)
