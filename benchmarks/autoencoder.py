@@ -3,10 +3,12 @@
 Each held-out file (never trained on: whole instruments, every fourth pitch of the others, other
 recordings, seeds and sentences) is analysed, and its magnitudes are replaced by:
 
-- each ``--model``'s encode and decode (what ``caminos reconstruct`` and the engine with a source
-  playing do; for these frame-wise models it is also exactly what a landmark of the file replays
-  with ``/path/landmark`` and ``/latent/follow 0``, since the path player visits every stored
-  hop-rate point and the decoder sees nothing but the latent);
+- each ``--model``'s encode and decode (case 1, "through the model": what ``caminos
+  reconstruct`` and the engine with a source playing do);
+- ``MODEL/replay`` (case 2, "from the latent alone"): the file's landmark (its hop-rate latent
+  trajectory) decoded as the engine plays it with ``/path/landmark``, ``/latent/follow 0`` and
+  every source muted, that is through the path position's one-pole smoother
+  (``engine.smoothing_ms``; tested against the engine in ``tests/test_navigation.py``);
 - ``pca``: projection on as many principal components as the first model has latent
   dimensions, fitted on that model's training frames in this run;
 - ``oracle``: the true magnitudes, the ceiling of all.
@@ -48,6 +50,7 @@ if str(ROOT) not in sys.path:
 
 from engine.codec import FrameCodec  # noqa: E402
 from engine.config import load_config  # noqa: E402
+from engine.latent import smoothing_coefficient  # noqa: E402
 from engine.metrics import (log_spectral_distance_db, partial_counts,  # noqa: E402
                             spectral_convergence_db)
 from engine.phase import reconstruct  # noqa: E402
@@ -118,6 +121,15 @@ def hop_path_latency_us(codec: FusedCodec, frame: np.ndarray, repeats: int = 500
             times[i - warmup] = time.perf_counter() - start
     p50, p99 = np.percentile(times * 1e6, [50, 99])
     return float(p50), float(p99)
+
+
+def replay(z: np.ndarray, coefficient: float) -> np.ndarray:
+    """A landmark trajectory as the path player plays it: a one-pole smoother per hop, starting
+    on the first point."""
+    out = np.array(z, dtype=np.float64)
+    for k in range(1, len(out)):
+        out[k] = out[k - 1] + coefficient * (z[k] - out[k - 1])
+    return out
 
 
 def spectral_crest(mags: np.ndarray) -> np.ndarray:
@@ -254,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     landmarks: dict[str, list[np.ndarray]] = defaultdict(list)
     rate = config.audio.sample_rate
+    smoothing = smoothing_coefficient(config.engine.smoothing_ms, config.stft.hop, rate)
     for path in files:
         x = read_mono(path, rate)
         target = np.abs(analyze(x, config.stft))
@@ -266,8 +279,10 @@ def main(argv: list[str] | None = None) -> int:
                 inputs = torch.as_tensor(stack_context(log_mags, checkpoint.model.shape.context))
                 z = codec.encode(inputs)
                 decoded = codec.decode(z).numpy().astype(np.float64)
+                path_z = torch.as_tensor(replay(z.numpy(), smoothing), dtype=torch.float32)
+                replayed = codec.decode(path_z).numpy().astype(np.float64)
             landmarks[name].append(z.numpy()[loud].mean(axis=0))
-            versions.append((name, decoded))
+            versions += [(name, decoded), (f"{name}/replay", replayed)]
         projected = np.maximum(np.exp(pca.reconstruct(log_mags).astype(np.float64))
                                - MAGNITUDE_FLOOR, 0.0)
         versions += [("pca", projected), ("oracle", target)]
@@ -283,12 +298,13 @@ def main(argv: list[str] | None = None) -> int:
             panels = [("input", target)]
             write_audio_atomic(listen / f"{signal}-input.wav", x[:, None], rate, "PCM_16")
             for name, sound in sounds.items():
-                write_audio_atomic(listen / f"{signal}-{name}.wav", sound[:, None], rate, "PCM_16")
+                file = f"{signal}-{name.replace('/', '-')}.wav"
+                write_audio_atomic(listen / file, sound[:, None], rate, "PCM_16")
                 panels.append((f"{name} (phase: {method})",
                                np.abs(analyze(sound, config.stft))[:len(target)]))
             spectrogram_png(listen / f"{signal}.png", f"{signal}: input, models, PCA, oracle",
                             panels, rate, config.stft.hop)
-    all_names = names + ["pca", "oracle"]
+    all_names = [n for name in names for n in (name, f"{name}/replay")] + ["pca", "oracle"]
     summarise(rows, all_names)
     print()
     summary = []

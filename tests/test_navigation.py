@@ -344,3 +344,27 @@ def test_voice_landmark_is_the_encoded_voice(rig) -> None:
     with pytest.raises(ControlError, match="/landmark/voice"):
         engine.post("/landmark/voice", "bad", "xx", "hola")
     assert "bad" not in surface.navigator.landmarks
+
+
+def test_a_landmark_replayed_as_a_path_is_its_trajectory_smoothed_per_hop(tmp_path):
+    """/path/landmark + /latent/follow 0 decodes the landmark's hop-rate trajectory through the
+    path position's one-pole smoother (what benchmarks/autoencoder.py replays as case 2), once
+    the follow crossfade has settled."""
+    from engine.latent import smoothing_coefficient
+    engine = Engine(load_config())
+    surface = attach(engine, patches=tmp_path, recordings=tmp_path)
+    engine.post("/landmark/add", "demo", str(DEMO))
+    engine.post("/path/landmark", "p", "demo")
+    engine.post("/latent/follow", 0.0)
+    engine.post("/path/play", "p")
+    heard = []
+    for _ in range(120):
+        engine.tick()
+        heard.append(engine.latent_position.copy())
+    points = surface.navigator.landmarks["demo"].points
+    c = smoothing_coefficient(engine.config.engine.smoothing_ms, engine.hop, engine.sample_rate)
+    smoothed = points.copy()
+    for k in range(1, len(smoothed)):
+        smoothed[k] = smoothed[k - 1] + c * (points[k] - smoothed[k - 1])
+    scale = np.abs(points[:120]).max()
+    np.testing.assert_allclose(np.array(heard)[60:], smoothed[60:120], atol=1e-3 * scale)
