@@ -9,6 +9,8 @@ codec to float32 rounding (tested).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -194,7 +196,11 @@ class FrameCodec:
     def _add_comb(self, z: np.ndarray, heights: np.ndarray, h: np.ndarray) -> None:
         """``h += softplus(heights) * comb(f0)`` with f0 read from ``z`` (see FusedCodec)."""
         semitones = float(np.dot(z, self._pitch_out)) + self._pitch_bias
-        f0_bins = max(27.5 * 2.0 ** (semitones / 12.0) / self._bin_hz, 1.0)
+        if not (math.isfinite(semitones) and np.isfinite(heights[0])):
+            h += math.nan  # a broken model frame: the engine counts it and plays silence
+            return
+        f0_bins = min(max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / self._bin_hz, 1.0),
+                      float(self.n_bins))
         comb, harmonic = self._comb, self._harmonic
         np.divide(self._bins, f0_bins, out=harmonic)
         np.round(harmonic, out=harmonic)
