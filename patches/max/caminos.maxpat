@@ -1136,6 +1136,55 @@
      "numinlets": 2,
      "numoutlets": 1
     }
+   },
+   {
+    "box": {
+     "id": "obj-pitch-label",
+     "maxclass": "comment",
+     "patching_rect": [
+      340,
+      330,
+      300,
+      22
+     ],
+     "text": "pitch: transpose, semitones (model with pitch)",
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pitch-slider",
+     "maxclass": "slider",
+     "patching_rect": [
+      340,
+      350,
+      150,
+      20
+     ],
+     "numinlets": 1,
+     "numoutlets": 1,
+     "parameter_enable": 0,
+     "floatoutput": 1,
+     "size": 24.0,
+     "min": -12.0,
+     "orientation": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pitch-message",
+     "maxclass": "message",
+     "patching_rect": [
+      500,
+      350,
+      130,
+      22
+     ],
+     "text": "/latent/pitch $1",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
    }
   ],
   "lines": [
@@ -1911,6 +1960,30 @@
     "patchline": {
      "source": [
       "obj-73",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pitch-slider",
+      0
+     ],
+     "destination": [
+      "obj-pitch-message",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pitch-message",
       0
      ],
      "destination": [
