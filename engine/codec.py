@@ -139,6 +139,13 @@ class FrameCodec:
             self._comb = np.zeros(n)
             self._harmonic = np.zeros(n)
             self._comb_height = np.zeros(n, dtype=np.float32)
+            self._bands = int(codec.shape.comb_bands)
+            if self._bands:
+                from models.autoencoder import band_interpolation
+                self._band_lower, weight = band_interpolation(n, self._bands)
+                self._band_upper = self._band_lower + 1
+                self._band_weight = weight.astype(np.float32)
+                self._band_scratch = np.zeros(n, dtype=np.float32)
             self._lobe = LobeScratch(n)
 
     def _frame_level(self, log_mags: np.ndarray) -> np.ndarray:
@@ -210,6 +217,13 @@ class FrameCodec:
         np.abs(comb, out=comb)  # distance to the nearest harmonic, in bins
         hann_lobe_into(comb, harmonic, self._lobe)
         comb = harmonic
+        if self._bands:  # band heights to bins: linear interpolation between band centres
+            np.take(heights, self._band_upper, out=self._band_scratch)
+            np.take(heights, self._band_lower, out=self._comb_height)
+            self._band_scratch -= self._comb_height
+            self._band_scratch *= self._band_weight
+            self._comb_height += self._band_scratch
+            heights = self._comb_height
         np.logaddexp(0.0, heights, out=self._comb_height)  # softplus
         comb *= self._comb_height
         h += comb

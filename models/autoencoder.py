@@ -67,6 +67,11 @@ class ModelShape:
         they belong, and transposing is moving this channel.
     bin_hz : float
         Width of a frequency bin, ``sample_rate / n_fft`` in Hz (needed with ``pitch``).
+    comb_bands : int
+        With ``pitch``: the decoder gives the comb's heights for this many bands, linearly
+        interpolated to the bins (:func:`band_interpolation`), instead of one per bin; how much
+        partials stand out varies slowly with frequency, and a smaller last layer is a faster
+        decoder. 0: one height per bin.
     """
 
     n_bins: int = 513
@@ -77,6 +82,7 @@ class ModelShape:
     decoder_hidden: tuple[int, ...] = ()
     pitch: bool = False
     bin_hz: float = 0.0
+    comb_bands: int = 0
 
     def __post_init__(self) -> None:
         if not 8 <= self.latent_dim <= 32:
@@ -89,6 +95,15 @@ class ModelShape:
             raise ParameterError(f"bad decoder widths: {self.decoder_hidden}")
         if self.pitch and not self.bin_hz > 0.0:
             raise ParameterError("a model with a pitch channel needs bin_hz > 0")
+        if not 0 <= self.comb_bands <= self.n_bins or self.comb_bands == 1:
+            raise ParameterError(f"comb_bands must be 0 or 2..{self.n_bins}, got {self.comb_bands}")
+
+    @property
+    def comb_outputs(self) -> int:
+        """Comb heights the decoder's last layer gives (0 without a pitch channel)."""
+        if not self.pitch:
+            return 0
+        return self.comb_bands or self.n_bins
 
     @property
     def learned_dim(self) -> int:
@@ -129,7 +144,8 @@ class ModelShape:
                    hidden=tuple(int(h) for h in data["hidden"]), context=int(data["context"]),
                    level=bool(data.get("level", False)),
                    decoder_hidden=tuple(int(h) for h in data.get("decoder_hidden", ())),
-                   pitch=bool(data.get("pitch", False)), bin_hz=float(data.get("bin_hz", 0.0)))
+                   pitch=bool(data.get("pitch", False)), bin_hz=float(data.get("bin_hz", 0.0)),
+                   comb_bands=int(data.get("comb_bands", 0)))
 
 
 def log_magnitude(magnitudes: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
@@ -158,6 +174,22 @@ def frame_level(log_mags: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tenso
     top = x.max(axis=-1, keepdims=True)
     inner = np.log(np.mean(np.exp(2.0 * (x - top)), axis=-1))
     return top[..., 0] + 0.5 * inner
+
+
+def band_interpolation(n_bins: int, bands: int) -> tuple[np.ndarray, np.ndarray]:
+    """How ``bands`` values spread over ``n_bins`` by linear interpolation between band centres
+    (equally spaced over the bins, the first on bin 0 and the last on the top bin).
+
+    Returns
+    -------
+    lower : ndarray of int, shape (n_bins,)
+        Each bin's lower band.
+    weight : ndarray, shape (n_bins,)
+        The upper band's share (0 to 1); the lower band gets the rest.
+    """
+    position = np.arange(n_bins) * (bands - 1) / (n_bins - 1)
+    lower = np.minimum(np.floor(position).astype(np.int64), bands - 2)
+    return lower, position - lower
 
 
 def harmonic_comb_torch(f0_hz: torch.Tensor, n_bins: int, bin_hz: float) -> torch.Tensor:
@@ -233,8 +265,8 @@ class SpectralVAE(nn.Module):
         decoder: list[nn.Module] = []
         for a, b in zip(back[:-1], back[1:]):
             decoder += [nn.Linear(a, b), nn.SiLU()]
-        # With a pitch channel the last layer also gives each bin's comb height (before softplus).
-        decoder.append(nn.Linear(back[-1], shape.n_bins * (2 if shape.pitch else 1)))
+        # With a pitch channel the last layer also gives the comb's heights (before softplus).
+        decoder.append(nn.Linear(back[-1], shape.n_bins + shape.comb_outputs))
         self.decoder = nn.Sequential(*decoder)
         d = shape.latent_dim
         # Per-bin statistics of the training log-magnitudes (inputs are normalised by them; with
@@ -254,6 +286,12 @@ class SpectralVAE(nn.Module):
             self.register_buffer("pitch_matrix", torch.as_tensor(tracker.matrix_t),
                                  persistent=False)
             self.pitch_grid = (float(tracker.candidates[0]), float(tracker._log_step))
+            if shape.comb_bands:
+                lower, weight = band_interpolation(shape.n_bins, shape.comb_bands)
+                spread = np.zeros((shape.comb_bands, shape.n_bins), np.float32)
+                spread[lower, np.arange(shape.n_bins)] = 1.0 - weight
+                spread[lower + 1, np.arange(shape.n_bins)] += weight
+                self.register_buffer("comb_spread", torch.as_tensor(spread), persistent=False)
         # Latent rotation: coordinates = (mu - latent_center) @ latent_rotation.
         self.register_buffer("latent_center", torch.zeros(d))
         self.register_buffer("latent_rotation", torch.eye(d))
@@ -332,7 +370,8 @@ class SpectralVAE(nn.Module):
             semitones = raw[:, shape.pitch_index] * self.pitch_stats[1] + self.pitch_stats[0]
             f0 = 27.5 * torch.pow(2.0, semitones / 12.0)
             comb = harmonic_comb_torch(f0.detach(), n, shape.bin_hz)
-            log_mags = log_mags + torch.nn.functional.softplus(out[:, n:]) * comb
+            heights = out[:, n:] @ self.comb_spread if shape.comb_bands else out[:, n:]
+            log_mags = log_mags + torch.nn.functional.softplus(heights) * comb
         return log_mags
 
     def forward(self, log_mags: torch.Tensor, sample: bool = True) -> tuple[torch.Tensor,
@@ -499,6 +538,8 @@ class FusedCodec(nn.Module):
             terms["pitch_bias"] = (std * center[row] + mean).reshape(1)
             terms["pitch_matrix"] = model.pitch_matrix.clone()
             terms["pitch_grid"] = torch.tensor(model.pitch_grid)
+            if shape.comb_bands:
+                terms["comb_spread"] = model.comb_spread.clone()
         enc.append((top.T @ w_mu, bias))
         dec = [(m.weight.detach().clone(), m.bias.detach().clone())
                for m in model.decoder if isinstance(m, nn.Linear)]
@@ -547,7 +588,8 @@ class FusedCodec(nn.Module):
             semitones = z @ self.pitch_out + self.pitch_bias
             comb = harmonic_comb_torch(27.5 * torch.pow(2.0, semitones / 12.0), n,
                                        self.shape.bin_hz)
-            h = h + torch.nn.functional.softplus(out[:, n:]) * comb
+            heights = out[:, n:] @ self.comb_spread if self.shape.comb_bands else out[:, n:]
+            h = h + torch.nn.functional.softplus(heights) * comb
         h = torch.clamp(h, max=MAX_LOG_MAGNITUDE)
         return torch.clamp(torch.exp(h) - MAGNITUDE_FLOOR, min=0.0)
 

@@ -140,7 +140,7 @@ def train_autoencoder_command(args: argparse.Namespace) -> int:
             print(f"skipped {path}: {reason}")
     fields: dict[str, Any] = {"seed": args.seed, "device": args.device}
     for name in ("epochs", "latent_dim", "batch_size", "patience", "beta", "context", "loss",
-                 "max_minutes", "level", "pitch"):
+                 "max_minutes", "level", "pitch", "comb_bands"):
         value = getattr(args, name)
         if value is not None:
             fields[name] = value
@@ -346,6 +346,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     auto.add_argument("--pitch", action=argparse.BooleanOptionalAction, default=None,
                       help="tracked pitch as its own latent channel, partials drawn on its "
                            "harmonic comb (default on)")
+    auto.add_argument("--comb-bands", type=int,
+                      help="bands of the comb's heights, interpolated to the bins (0: per bin)")
     auto.add_argument("--max-minutes", type=float,
                       help="stop after the epoch that passes this much training time")
     auto.add_argument("--context", type=int, help="past frames at the input, 0 to 8 (default 0)")

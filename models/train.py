@@ -57,6 +57,8 @@ class TrainSettings:
         Take each frame's level out of the learned latent (``ModelShape.level``).
     pitch : bool
         An explicit pitch channel and the decoder's harmonic comb (``ModelShape.pitch``).
+    comb_bands : int
+        Bands of the comb's heights (``ModelShape.comb_bands``; 0: one per bin).
     loss : str
         ``spectral``: spectral convergence of the linear magnitudes plus ``log_weight`` times the
         mean absolute natural-log magnitude error (:func:`spectral_loss`), which sees partials;
@@ -100,6 +102,7 @@ class TrainSettings:
     context: int = 0
     level: bool = True
     pitch: bool = True
+    comb_bands: int = 0
     loss: str = "spectral"
     log_weight: float = 1.0
     beta: float = 0.01
@@ -460,7 +463,7 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         shape = ModelShape(n_bins=config.stft.n_bins, latent_dim=settings.latent_dim,
                            hidden=tuple(settings.hidden), context=settings.context,
                            level=settings.level, decoder_hidden=tuple(settings.decoder_hidden),
-                           pitch=settings.pitch,
+                           pitch=settings.pitch, comb_bands=settings.comb_bands,
                            bin_hz=config.audio.sample_rate / config.stft.n_fft)
         model = SpectralVAE(shape)
         model.set_input_statistics(stack_context(corpus.train.frames, settings.context,

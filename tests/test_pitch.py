@@ -138,3 +138,38 @@ def test_pitch_offset_moves_the_decoded_partials(pitch_model: SpectralVAE) -> No
     assert np.allclose(base, np.round(220.0 * np.arange(1, 5) / BIN_HZ), atol=1)
     np.testing.assert_allclose(partials(12.0), 2 * base, atol=1)
     np.testing.assert_allclose(partials(-12.0)[:2], base[:2] / 2, atol=1)
+
+
+def test_comb_heights_by_band_equal_the_model_in_both_codecs(pitch_model: SpectralVAE) -> None:
+    torch.manual_seed(1)
+    shape = ModelShape(n_bins=CFG.n_bins, latent_dim=8, hidden=(32, 16), decoder_hidden=(16, 32),
+                       level=True, pitch=True, bin_hz=BIN_HZ, comb_bands=16)
+    model = SpectralVAE(shape)
+    assert model.decoder[-1].out_features == CFG.n_bins + 16
+    with torch.no_grad():
+        model.decoder[-1].bias[CFG.n_bins:] = torch.linspace(-2.0, 2.0, 16)
+    model.set_input_statistics(pitch_model.frames)
+    model.set_latent_statistics(pitch_model.frames)
+    model.eval()
+    frames = torch.as_tensor(pitch_model.frames)
+    # The comb at bin k moves by k * df / f0 bins for a relative pitch error df / f0: float32's
+    # 1e-7 between the two ways of reading the pitch from z becomes up to 3e-4 at the top bins
+    # with heights of 2 nepers. Hence 1e-3 here rather than the 1e-4 of the pitch-free terms.
+    with torch.no_grad():
+        z = model.encode(frames)
+        decoded = model.decode(z)
+        np.testing.assert_allclose(FusedCodec.from_model(model).decode(z), decoded, rtol=1e-3,
+                                   atol=1e-6)
+    codec = FrameCodec(FusedCodec.from_model(model), batch=1)
+    mags = np.zeros(CFG.n_bins)
+    codec.decode(z[30].numpy(), mags)
+    np.testing.assert_allclose(mags, decoded[30].numpy(), rtol=1e-3, atol=1e-6)
+
+
+def test_band_interpolation_reaches_every_bin() -> None:
+    from models.autoencoder import band_interpolation
+    lower, weight = band_interpolation(513, 64)
+    values = np.arange(64.0) ** 2
+    spread = values[lower] * (1 - weight) + values[lower + 1] * weight
+    assert spread[0] == 0.0 and spread[-1] == 63.0**2
+    assert np.all(np.diff(spread) > 0) and lower.max() == 62
