@@ -335,9 +335,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     auto.add_argument("--out", metavar="PATH", required=True, help="checkpoint to write (.pt)")
     auto.add_argument("--epochs", type=int, help="most epochs (default 200; early stopping)")
     auto.add_argument("--latent-dim", type=int, help="latent dimensions, 8 to 32 (default 16)")
-    auto.add_argument("--hidden", metavar="W1,W2", help="encoder hidden widths (default 512,256)")
+    auto.add_argument("--hidden", metavar="W1,W2", help="encoder hidden widths (default 256,128)")
     auto.add_argument("--decoder-hidden", metavar="W1,W2",
-                      help="decoder hidden widths (default 512,1024)")
+                      help="decoder hidden widths (default 512,512)")
     auto.add_argument("--loss", choices=("spectral", "log_mse"),
                       help="spectral: spectral convergence + log-magnitude L1 (default); "
                            "log_mse: squared log-magnitude error (version-1 models)")
@@ -347,7 +347,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="tracked pitch as its own latent channel, partials drawn on its "
                            "harmonic comb (default on)")
     auto.add_argument("--comb-bands", type=int,
-                      help="bands of the comb's heights, interpolated to the bins (0: per bin)")
+                      help="bands of the comb's heights, interpolated to the bins (default 64; 0: "
+                           "one per bin)")
     auto.add_argument("--max-minutes", type=float,
                       help="stop after the epoch that passes this much training time")
     auto.add_argument("--context", type=int, help="past frames at the input, 0 to 8 (default 0)")

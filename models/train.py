@@ -97,12 +97,12 @@ class TrainSettings:
     """
 
     latent_dim: int = 16
-    hidden: tuple[int, ...] = (512, 256)
-    decoder_hidden: tuple[int, ...] = (512, 1024)
+    hidden: tuple[int, ...] = (256, 128)
+    decoder_hidden: tuple[int, ...] = (512, 512)
     context: int = 0
     level: bool = True
     pitch: bool = True
-    comb_bands: int = 0
+    comb_bands: int = 64
     loss: str = "spectral"
     log_weight: float = 1.0
     beta: float = 0.01
