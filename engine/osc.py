@@ -1,7 +1,9 @@
 """The OSC server: UDP datagrams from Max, Pd, SuperCollider or any controller into engine events.
 
-Outermost control layer (DESIGN.md section 7): one thread receives datagrams, parses them with
-python-osc's packet classes, and posts each message to :meth:`engine.engine.Engine.post`, which
+Outermost control layer (DESIGN.md section 7): one thread receives datagrams and hands each to
+its client's lane (a thread per sending address, so one client's slow request, a long voice
+landmark or a big file, never delays another's messages, and each client's order is kept); the
+lane parses it with python-osc's packet classes, and posts each message to :meth:`engine.engine.Engine.post`, which
 validates it against the one control registry and queues it on the hop clock. Timetagged bundles
 land at the hop their time names (:meth:`Engine.hop_for_time`), immediate messages at the next
 hop, in the order they arrived. Every bad packet is answered with ``/error s s`` (address,
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import functools
 import math
+import queue
 import re
 import socket
 import sys
@@ -30,6 +33,8 @@ from engine.errors import ControlError
 
 MAX_DATAGRAM = 65536  # bytes; the largest UDP payload
 POLL_SECONDS = 0.1  # the receive timeout, so that stop() returns within this time
+LANE_IDLE_SECONDS = 5.0  # a client's lane thread ends after this long without a datagram
+MAX_LANES = 64  # clients handled side by side; more share the lanes by address
 ERROR_ADDRESS = "/error"
 
 
@@ -196,6 +201,8 @@ class OscServer:
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._lanes: dict[tuple[str, int], queue.SimpleQueue] = {}
+        self._lanes_lock = threading.Lock()  # the receiving thread and ending lanes only
         engine.extra_status.append(self.status)
         if "/engine/list" not in engine.registry:  # a bare engine: every documented address
             from engine.surface import attach
@@ -265,15 +272,45 @@ class OscServer:
                 continue
             except OSError:  # an ICMP "port unreachable" from an earlier reply, or closing
                 continue
+            self._dispatch(data, sender)
+
+    def _dispatch(self, data: bytes, sender: tuple[str, int]) -> None:
+        """Queue a datagram on ``sender``'s lane, starting the lane's thread when it has none
+        (under the lock an idle lane ends with, so nothing is put on a lane that has ended)."""
+        with self._lanes_lock:
+            lane = self._lanes.get(sender)
+            if lane is None:
+                if len(self._lanes) >= MAX_LANES:  # very many clients: share by address
+                    lane = list(self._lanes.values())[hash(sender) % len(self._lanes)]
+                else:
+                    lane = self._lanes[sender] = queue.SimpleQueue()
+                    threading.Thread(target=self._run_lane, args=(sender, lane), daemon=True,
+                                     name="caminos-osc-lane").start()
+            lane.put((data, sender))
+
+    def _run_lane(self, sender: tuple[str, int], lane: queue.SimpleQueue) -> None:
+        """Handle one client's datagrams in order until it has been idle a while."""
+        while not self._stop.is_set():
             try:
-                for reply, target in self.handle(data, sender):
+                data, origin = lane.get(timeout=LANE_IDLE_SECONDS)
+            except queue.Empty:
+                with self._lanes_lock:
+                    if lane.empty():
+                        self._lanes.pop(sender, None)
+                        return
+                continue
+            try:
+                for reply, target in self.handle(data, origin):
                     self._send(reply, target)
             except Exception:  # never let one datagram stop the server
                 self.counters["osc_internal_errors"] += 1
 
     def _send(self, data: bytes, target: tuple[str, int]) -> None:
+        sock = self._socket
+        if sock is None:  # stopped meanwhile
+            return
         try:
-            self._socket.sendto(data, target)
+            sock.sendto(data, target)
             self.counters["osc_replies"] += 1
         except OSError:
             pass
