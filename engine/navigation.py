@@ -474,6 +474,11 @@ class Navigator:
         self._activate()
         self.path.evaluate(self.time, self.interpolation, self._target)
 
+    @property
+    def position(self) -> float:
+        """Where the player is along its path, 0 (start) .. 1 (end); 0 without a path."""
+        return self._position()
+
     def _position(self) -> float:
         if self.path is None or self.path.seconds <= 0.0:
             return 0.0

@@ -44,7 +44,7 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
         raise
     lat = player.latency_breakdown()
     hop_ms = 1000.0 * config.stft.hop / config.audio.sample_rate
-    osc_port = int(player.dsp["osc_port"])
+    osc_port = int(player.front["osc_port"])
     say(f"playing at {config.audio.sample_rate} Hz, hop {config.stft.hop} ({hop_ms:.2f} ms), "
         f"phase {config.engine.phase_method} look-ahead {config.engine.lookahead}"
         + (f", OSC on port {osc_port}" if osc_port else ", no OSC server"))

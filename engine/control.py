@@ -1,0 +1,322 @@
+"""The control process: OSC, validation, ``/error`` replies, queries and slow preparation, live.
+
+Between the OSC clients and the hop clock (:mod:`engine.audio`'s DSP process). Everything a
+control message costs in Python (parsing, pattern matching, validation, replies, reading a sound
+file, encoding a landmark, rendering ``/landmark/voice``) runs here, in a process of its own, so
+none of it holds the GIL that :meth:`engine.engine.Engine.tick` needs. The hop clock receives
+compact, already-validated events through a pipe it reads without blocking at each hop
+(:class:`EventReceiver`) and applies them at their hop, as before.
+
+To validate and prepare as the engine would, this process keeps a *replica*: an engine built from
+the same configuration with the same controls, never ticked, to which every event is applied as it
+is forwarded. A control whose ``apply`` refuses (a path, landmark or scene that does not exist, an
+empty ``/voice/say``) is answered with ``/error`` here and never reaches the hop clock. Queries
+read the replica for values set by controls, and what the DSP and audio processes publish in
+shared memory (:class:`~engine.ring.SharedCounters`) for what only they know: the hop, tick times,
+positions, xruns. Large arrays in a payload (a sound file's samples) travel through a file in
+``/dev/shm`` that the DSP process maps and unlinks, so the hop clock never unpickles them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import mmap
+import os
+import pickle
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.config import Config
+from engine.controls import ControlQueue
+from engine.errors import ControlError
+from engine.ring import SharedCounters
+
+# Counters the control process writes (the supervisor and queries read them).
+FRONT_COUNTERS = ("ready", "failed", "osc_port", "pid", "control_errors", "events_sent")
+# Controls prepared and applied only where the hop clock runs: recording needs its output.
+LOCAL_CONTROLS = frozenset({"/engine/record", "/engine/record/stop"})
+SHARE_BYTES = 1 << 16  # arrays this large or larger travel through /dev/shm, not the pipe
+SHM_DIR = Path("/dev/shm")
+_names = itertools.count()
+
+
+# ------------------------------------------------------------------------------- transport
+def _share_array(array: np.ndarray) -> tuple[str, str, tuple[int, ...]]:
+    """Copy ``array`` into a new file under ``/dev/shm``; returns what :func:`_attach_array`
+    needs. The receiving side unlinks the file once it has mapped it."""
+    name = f"caminos-{os.getpid()}-{next(_names)}-{time.monotonic_ns()}"
+    array = np.ascontiguousarray(array)
+    fd = os.open(SHM_DIR / name, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    try:
+        os.ftruncate(fd, array.nbytes)
+        with mmap.mmap(fd, array.nbytes) as block:
+            view = np.frombuffer(block, dtype=array.dtype, count=array.size)
+            view[:] = array.reshape(-1)
+            del view
+    finally:
+        os.close(fd)
+    return name, array.dtype.str, array.shape
+
+
+def _attach_array(name: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+    """The array :func:`_share_array` wrote, mapped without a copy; its file is unlinked."""
+    path = SHM_DIR / name
+    fd = os.open(path, os.O_RDWR)
+    try:
+        size = os.fstat(fd).st_size
+        block = mmap.mmap(fd, size)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return np.frombuffer(block, dtype=np.dtype(dtype), count=math.prod(shape)).reshape(shape)
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles an event; large arrays go to shared memory (their names are kept in ``shared``)."""
+
+    def __init__(self, file) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.shared: list[str] = []
+
+    def reducer_override(self, obj: Any) -> Any:
+        if (isinstance(obj, np.ndarray) and obj.nbytes >= SHARE_BYTES and obj.dtype.kind in "biufc"
+                and SHM_DIR.is_dir()):
+            args = _share_array(obj)
+            self.shared.append(args[0])
+            return _attach_array, args
+        return NotImplemented
+
+
+def encode_event(hop: int, address: str, args: tuple, payload: Any,
+                 local: bool) -> tuple[bytes, list[str]]:
+    """One event as bytes for the pipe, and the shared-memory files it refers to."""
+    import io
+
+    buffer = io.BytesIO()
+    pickler = _Pickler(buffer)
+    pickler.dump((int(hop), address, tuple(args), payload, bool(local)))
+    return buffer.getvalue(), pickler.shared
+
+
+def _unlink(names: list[str]) -> None:
+    for name in names:
+        try:
+            os.unlink(SHM_DIR / name)
+        except OSError:
+            pass
+
+
+class EventReceiver:
+    """The hop clock's end of the event pipe: takes what arrived, never waits.
+
+    Parameters
+    ----------
+    connection : multiprocessing.connection.Connection
+        The read end of the pipe the control process writes.
+    """
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+
+    def receive(self, engine: Any) -> int:
+        """Queue every event that has arrived on ``engine`` (call once per hop, before
+        :meth:`~engine.engine.Engine.tick`); returns how many.
+
+        An event already prepared in the control process is queued with its payload; a local
+        one (recording) is posted here, where its ``prepare`` opens the files.
+        """
+        connection = self.connection
+        count = 0
+        while connection is not None and connection.poll():
+            try:
+                hop, address, args, payload, local = pickle.loads(connection.recv_bytes())
+            except (EOFError, OSError):  # the control process ended
+                self.connection = None
+                break
+            count += 1
+            if address not in engine.registry:
+                engine.count_error(f"{address}: not available in this engine")
+            elif local:
+                try:
+                    engine.post(address, *args, hop=hop)
+                except ControlError:
+                    pass  # counted by post
+            else:
+                engine.queue.post(address, args, hop, payload)
+        return count
+
+
+class ForwardingQueue(ControlQueue):
+    """The replica's queue: each event is applied to the replica and sent to the hop clock.
+
+    Applying first is what lets a control that names something missing be refused with
+    ``/error`` before anything reaches the hop clock; the lock keeps the replica's order and the
+    pipe's the same when several clients post at once (the hop clock never takes it).
+    """
+
+    def __init__(self, engine: Any, connection, counters: SharedCounters | None = None) -> None:
+        super().__init__()
+        self.engine = engine
+        self.connection = connection
+        self.counters = counters
+        self._lock = threading.Lock()
+
+    def post(self, address: str, args: tuple, hop: int = -1, payload: Any = None) -> None:
+        local = address in LOCAL_CONTROLS
+        data, shared = encode_event(hop, address, args, payload, local)
+        control = self.engine.registry[address]
+        with self._lock:
+            try:
+                if control.prepare is not None:
+                    control.apply(payload)
+                else:
+                    control.apply(*args)
+            except ControlError:
+                _unlink(shared)
+                raise
+            except Exception as exc:  # VoiceError and other refusals of a control's apply
+                _unlink(shared)
+                raise ControlError(f"{address}: {exc}") from None
+            # the replica plays no sound: a scene's crossfade lands on its values at once
+            for hook in self.engine.hop_hooks:
+                if getattr(hook, "__name__", "") == "on_hop" and hasattr(hook.__self__, "slots"):
+                    hook(2**62)
+            try:
+                self.connection.send_bytes(data)
+            except (OSError, ValueError) as exc:
+                _unlink(shared)
+                raise ControlError(f"{address}: the engine is not running ({exc})") from None
+            if self.counters is not None:
+                self.counters.values[self.counters.index("events_sent")] += 1
+
+
+# ---------------------------------------------------------------------------- the process
+@dataclass(frozen=True)
+class ControlSetup:
+    """What the control process attaches to: configuration, the shared blocks' names, and
+    whether the engine has a voice."""
+
+    config: Config
+    channels: int
+    dsp_counters: str
+    audio_counters: str
+    flags: str
+    front_counters: str
+    voice: bool
+
+
+def build_replica(setup: ControlSetup, connection, front: SharedCounters | None,
+                  dsp: SharedCounters, audio: SharedCounters):
+    """The replica engine with every control, whose posts go to the hop clock.
+
+    Returns
+    -------
+    Engine
+        Never ticked; its ``status()`` merges what the DSP and audio processes publish, its
+        ``hop_for_time`` reads the DSP's clock.
+    """
+    from engine.engine import Engine
+    from engine.patch_files import check_name
+    from engine.surface import attach
+
+    config = setup.config
+    replica = Engine(config, channels=setup.channels, startup_events=False, voice=False)
+    surface = attach(replica)
+    if setup.voice:
+        from models.voice.stream import VoiceSettings, voice_controls
+
+        for control in voice_controls(VoiceSettings(config, seed=config.engine.seed)):
+            replica.registry.add(control)
+    # The engine's start-up file, as the DSP process opened it (applied here, not forwarded).
+    replica.post_startup_events()
+    for event in replica.queue.due(0):
+        replica._apply(event)
+    controls = replica.registry._controls
+    controls["/engine/record"] = dataclasses.replace(
+        controls["/engine/record"], prepare=None,
+        apply=lambda name: check_name("/engine/record", name))
+    controls["/engine/record/stop"] = dataclasses.replace(controls["/engine/record/stop"],
+                                                          apply=lambda: None)
+    controls["/source/file/pos"] = dataclasses.replace(
+        controls["/source/file/pos"], get=lambda: (dsp["file_seconds"],))
+    controls["/path/pos"] = dataclasses.replace(controls["/path/pos"],
+                                                get=lambda: (dsp["path_position"],))
+    replica.queue = ForwardingQueue(replica, connection, front)
+    sample_rate, hop = replica.sample_rate, replica.hop
+
+    def hop_for_time(wall_time: float) -> int:
+        origin = dsp["clock_origin"]
+        if origin == 0.0:
+            return -1
+        return max(int(math.floor((wall_time - origin) * sample_rate / hop)), -1)
+
+    own_status = replica.status
+
+    def status() -> dict[str, Any]:
+        merged = own_status()
+        hops = int(dsp["hops"])
+        merged.update(
+            hop=hops, seconds=hops * hop / sample_rate, tick_ms_p50=dsp["tick_ms_p50"],
+            tick_ms_p99=dsp["tick_ms_p99"], tick_ms_max=dsp["tick_ms_max"],
+            cpu_load=dsp["cpu_load"], bad_model_frames=int(dsp["bad_model_frames"]),
+            bad_source_frames=int(dsp["bad_source_frames"]),
+            control_errors=int(dsp["control_errors"]) + replica.counters["control_errors"],
+            events_applied=int(dsp["events_applied"]), nonfinite_out=int(dsp["nonfinite"]),
+            xruns=int(audio["xruns"]), underruns=int(audio["underruns"]),
+            restarts=int(audio["restarts"]), path_position=dsp["path_position"],
+            path_playing=int(dsp["path_playing"]), dsp_pid=int(dsp["pid"]),
+            osc_pid=os.getpid(), voice_pid=int(dsp["voice_pid"]),
+            clock_origin=repr(dsp["clock_origin"]))  # text: an OSC float has 7 digits
+        return merged
+
+    replica.hop_for_time = hop_for_time
+    replica.status = status
+    replica.surface = surface
+    return replica
+
+
+def control_main(setup: ControlSetup, connection, parent: int) -> None:
+    """Body of the control process: the replica and the OSC server until told to stop."""
+    from engine.audio import AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS, _failure_file
+
+    front = SharedCounters(FRONT_COUNTERS, setup.front_counters)
+    dsp = SharedCounters(DSP_COUNTERS, setup.dsp_counters)
+    audio = SharedCounters(AUDIO_COUNTERS, setup.audio_counters)
+    flags = SharedCounters(CONTROL_FLAGS, setup.flags)
+    server = None
+    try:
+        import torch
+
+        from engine.osc import OscServer
+
+        torch.set_num_threads(1)
+        # Lanes of several clients share this process's GIL: a short switch interval lets a
+        # quick message through while another lane renders a voice landmark.
+        sys.setswitchinterval(0.0005)
+        replica = build_replica(setup, connection, front, dsp, audio)
+        server = OscServer(replica, setup.config.osc).start()
+        front["osc_port"] = float(server.port)
+        front["pid"] = float(os.getpid())
+        front["ready"] = 1.0
+        while flags["stop"] == 0.0 and os.getppid() == parent:
+            time.sleep(0.05)
+            front["control_errors"] = float(replica.counters["control_errors"])
+        front["control_errors"] = float(replica.counters["control_errors"])
+    except BaseException as exc:
+        front["failed"] = 1.0
+        Path(_failure_file(setup.front_counters)).write_text(f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if server is not None:
+            server.stop()
+        connection.close()
+        for shared in (front, dsp, audio, flags):
+            shared.close()

@@ -1,0 +1,104 @@
+"""The control process's side of live playing: events prepared in one process, applied at their
+hop in another (engine/control.py), with the real pipe, shared memory and engines."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+
+import numpy as np
+import pytest
+
+from engine.audio import AUDIO_COUNTERS, DSP_COUNTERS
+from engine.control import (FRONT_COUNTERS, SHM_DIR, ControlSetup, EventReceiver, build_replica,
+                            encode_event)
+from engine.engine import Engine
+from engine.errors import ControlError
+from engine.ring import SharedCounters
+from engine.surface import attach
+
+
+def test_large_arrays_travel_through_shared_memory_and_are_freed() -> None:
+    here, there = mp.Pipe(duplex=False)
+    samples = np.random.default_rng(0).standard_normal((3, 40_000))
+    data, shared = encode_event(12, "/x", (1, "a"), {"samples": samples, "small": np.ones(3)},
+                                False)
+    assert len(shared) == 1 and len(data) < 2_000  # the big array is not in the pickle
+    assert (SHM_DIR / shared[0]).exists()
+    there.send_bytes(data)
+    import pickle
+
+    hop, address, args, payload, local = pickle.loads(here.recv_bytes())
+    assert (hop, address, args, local) == (12, "/x", (1, "a"), False)
+    np.testing.assert_array_equal(payload["samples"], samples)
+    np.testing.assert_array_equal(payload["small"], np.ones(3))
+    assert not (SHM_DIR / shared[0]).exists()  # mapped, then unlinked by the receiver
+
+
+@pytest.fixture(scope="module")
+def linked(request):
+    """A replica (the control process's engine) whose posts reach a real engine through a
+    pipe, as in caminos play, both in this process."""
+    from engine.config import load_config
+
+    config = load_config()
+    receive, send = mp.Pipe(duplex=False)
+    dsp, audio, front = (SharedCounters(DSP_COUNTERS), SharedCounters(AUDIO_COUNTERS),
+                         SharedCounters(FRONT_COUNTERS))
+    engine = Engine(config, voice=False)
+    attach(engine)
+    setup = ControlSetup(config, config.audio.channels, dsp.name, audio.name, "", front.name,
+                         voice=False)
+    replica = build_replica(setup, send, front, dsp, audio)
+    yield replica, engine, EventReceiver(receive), dsp, audio
+    for shared in (dsp, audio, front):
+        shared.close()
+
+
+def test_events_reach_the_engine_and_apply_at_their_hop(linked, sine_file) -> None:
+    replica, engine, receiver, _, _ = linked
+    start = engine.hop_index
+    replica.post("/latent/axis", 2, 1.5, hop=start + 3)
+    replica.post("/source/file/open", str(sine_file))  # the file is read here, by the replica
+    assert receiver.receive(engine) == 2
+    engine.tick()
+    assert engine.player.file is not None and engine.player.file.n_samples == 48_000
+    assert engine.mixer.offset_target[2] == 0.0
+    engine.tick()
+    engine.tick()
+    assert engine.mixer.offset_target[2] == 0.0
+    engine.tick()  # hop start + 3
+    assert engine.mixer.offset_target[2] == 1.5
+
+
+def test_a_control_naming_what_does_not_exist_is_refused_before_the_hop_clock(linked) -> None:
+    replica, engine, receiver, _, _ = linked
+    applied, errors = engine.counters["events_applied"], engine.counters["control_errors"]
+    for address, args in [("/path/play", ("nowhere",)), ("/latent/plane", ("a", "b", "c")),
+                          ("/scene/recall", (77, 1.0)), ("/path/landmark", ("p", "missing"))]:
+        with pytest.raises(ControlError, match=address):
+            replica.post(address, *args)
+    assert receiver.receive(engine) == 0
+    replica.post("/landmark/point", "here", 1.0, -1.0)
+    replica.post("/path/new", "walk")
+    replica.post("/path/landmark", "walk", "here")
+    replica.post("/path/play", "walk")
+    assert receiver.receive(engine) == 4
+    engine.tick()
+    assert engine.counters["events_applied"] == applied + 4
+    assert engine.counters["control_errors"] == errors  # the hop clock refused nothing
+    assert engine.mixer.path_active
+
+
+def test_status_and_clock_come_from_the_engines_processes(linked) -> None:
+    replica, _, _, dsp, audio = linked
+    dsp["hops"] = 1234
+    dsp["pid"] = 42
+    audio["xruns"] = 3
+    audio["underruns"] = 2
+    status = replica.status()
+    assert status["hop"] == 1234 and status["xruns"] == 3 and status["underruns"] == 2
+    assert status["dsp_pid"] == 42 and status["osc_pid"] == os.getpid()
+    assert replica.hop_for_time(1000.0) == -1  # no clock yet
+    dsp["clock_origin"] = 1000.0
+    assert replica.hop_for_time(1000.0 + 10 * 256 / 48000 + 1e-6) == 10
