@@ -691,14 +691,15 @@ class LivePlayer:
                 "control_to_sound_ms": control + ahead + device_out}
 
     def status_line(self) -> str:
-        """One line: time, CPU of a hop, xruns, level, latency."""
+        """One line: time, CPU of a hop, xruns (the device's flags), underruns (the engine late
+        with a hop: a hole in the sound), level, latency, restarts."""
         c, d = self.counters, self.dsp
         lat = self.latency_breakdown()
         peak = d["peak"]
         level = f"{20 * math.log10(peak):6.1f} dBFS" if peak > 0 else "  silent  "
         return (f"{time.monotonic() - self.started:7.1f} s | hop p99 {d['tick_ms_p99']:.2f} ms "
                 f"of {1000 * self.hop / self.config.audio.sample_rate:.2f} | xruns "
-                f"{int(c['xruns'] + c['underruns'])} | peak {level} | latency in->out "
+                f"{int(c['xruns'])} | underruns {int(c['underruns'])} | peak {level} | latency in->out "
                 f"{lat['input_to_output_ms']:.1f} ms, control->sound "
                 f"{lat['control_to_sound_ms']:.1f} ms | restarts {int(c['restarts'])}")
 

@@ -140,6 +140,8 @@ class EngineConfig:
     log_file: str = _key("caminos.log", "installation mode's log file (relative: project root)")
     log_max_bytes: int = _key(1_000_000, "size at which the log rotates (two files kept)",
                               lo=10_000, hi=1_000_000_000)
+    status_every: float = _key(60.0, "installation: seconds between status lines in the log "
+                               "(0: none)", lo=0.0, hi=86400.0)
     start_time: str = _key("", "installation: daily start time HH:MM (empty: always on)")
     stop_time: str = _key("", "installation: daily stop time HH:MM (empty: always on)")
 

@@ -53,7 +53,10 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
         f"{lat['buffer_ms']:.1f} + device out {lat['device_out_ms']:.1f}); control->sound "
         f"{lat['control_to_sound_ms']:.1f} ms")
     try:
-        player.run(seconds, status_every=0.0 if installation else status_every,
+        # installation mode logs a status line every engine.status_every seconds: a failing
+        # installation leaves a trace of when its xruns, underruns and restarts began
+        player.run(seconds,
+                   status_every=config.engine.status_every if installation else status_every,
                    on_status=say, schedule=schedule)
     except KeyboardInterrupt:
         say("stopping")
@@ -62,6 +65,6 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
         if report_path:
             Path(report_path).write_text(report.to_json())
         say(f"played {report.seconds:.1f} s: {report.callbacks} callbacks, "
-            f"{report.xruns + report.underruns} xruns, {report.restarts} restarts, peak "
-            f"{report.peak_dbfs:.1f} dBFS")
+            f"{report.xruns} xruns, {report.underruns} underruns, {report.restarts} restarts, "
+            f"peak {report.peak_dbfs:.1f} dBFS")
     return 0

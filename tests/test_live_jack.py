@@ -417,3 +417,15 @@ def test_voice_and_controls_run_beside_the_hop_clock(jackd, tmp_path: Path) -> N
     # The landmark was still rendering while the performer's messages went through.
     assert landmark and landmark[0][0] > max(xy.values()), (landmark, xy)
     assert sorted(delays)[len(delays) // 2] <= 2, delays
+
+
+def test_installation_mode_logs_status_lines(jackd, tmp_path: Path) -> None:
+    log = tmp_path / "installation.log"
+    play = Play(tmp_path, 6, "--no-osc", "--installation", "--set", "engine.status_every=1",
+                "--set", f"engine.log_file={json.dumps(str(log))}")
+    report = play.finish()
+    _check_sound(report)
+    lines = [line for line in log.read_text().splitlines() if "| hop p99" in line]
+    assert len(lines) >= 4, log.read_text()
+    assert all(" | xruns " in line and " | underruns " in line and "| restarts " in line
+               for line in lines)
