@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import math
 import queue
 import re
 import socket
 import sys
 import threading
+import time as clock
 from typing import Any, Iterable, Sequence
 
 from pythonosc import osc_bundle, osc_message
@@ -36,10 +38,34 @@ POLL_SECONDS = 0.1  # the receive timeout, so that stop() returns within this ti
 LANE_IDLE_SECONDS = 5.0  # a client's lane thread ends after this long without a datagram
 MAX_LANES = 64  # clients handled side by side; more share the lanes by address
 ERROR_ADDRESS = "/error"
+MALFORMED_LOG_SECONDS = 1.0  # a summary of malformed packets is logged at most this often
+log = logging.getLogger("caminos.osc")
 
 
 class MalformedPacket(ValueError):
     """A datagram that is not an OSC message or bundle."""
+
+
+class _PythonOscWarnings(logging.Filter):
+    """Keeps python-osc's parse warnings (``Unhandled parameter type: x``, which it logs on the
+    root logger for every such packet, hundreds a second under a flood) off the log: the thread
+    parsing the packet notes the warning, and :func:`parse_packet` refuses the packet."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "pythonosc" not in (record.pathname or ""):
+            return True
+        _PARSING.warning = record.getMessage()
+        return False
+
+
+_PARSING = threading.local()
+_FILTER = _PythonOscWarnings()
+
+
+def _catch_python_osc_warnings() -> None:
+    root = logging.getLogger()
+    if _FILTER not in root.filters:
+        root.addFilter(_FILTER)
 
 
 def parse_packet(data: bytes) -> list[tuple[float | None, str, list]]:
@@ -59,8 +85,11 @@ def parse_packet(data: bytes) -> list[tuple[float | None, str, list]]:
     Raises
     ------
     MalformedPacket
-        The datagram is empty, truncated, or neither a message nor a bundle.
+        The datagram is empty, truncated, neither a message nor a bundle, or holds an argument
+        type python-osc cannot read (it would drop the argument and log a warning).
     """
+    _catch_python_osc_warnings()
+    _PARSING.warning = ""
     out: list[tuple[float | None, str, list]] = []
     try:
         if osc_bundle.OscBundle.dgram_is_bundle(data):
@@ -75,6 +104,8 @@ def parse_packet(data: bytes) -> list[tuple[float | None, str, list]]:
         raise
     except Exception as exc:  # python-osc raises ParseError, IndexError, struct.error, ...
         raise MalformedPacket(f"malformed OSC packet: {exc}") from None
+    if _PARSING.warning:
+        raise MalformedPacket(f"malformed OSC packet: {_PARSING.warning}")
     return out
 
 
@@ -196,6 +227,7 @@ class OscServer:
         self.counters = {"osc_messages": 0, "osc_malformed": 0, "osc_refused": 0,
                          "osc_replies": 0, "osc_errors_answered": 0, "osc_internal_errors": 0}
         self.reply_ports: dict[str, int] = {}  # client IP -> port asked for by /osc/reply_port
+        self._malformed_logged = (-math.inf, 0)  # (when, osc_malformed then)
         self._known: list[str] = []
         self._known_count = -1
         self._socket: socket.socket | None = None
@@ -339,6 +371,7 @@ class OscServer:
         except MalformedPacket as exc:
             self.counters["osc_malformed"] += 1
             self.engine.count_error(f"osc: {exc}")
+            self._log_malformed(exc)
             return [self._error("", str(exc), target)]
         replies: list[tuple[bytes, tuple[str, int]]] = []
         for time, address, args in messages:
@@ -378,6 +411,16 @@ class OscServer:
         finally:
             _HANDLING.server = _HANDLING.sender = None
         return None
+
+    def _log_malformed(self, exc: MalformedPacket) -> None:
+        """One warning a second at most, however many malformed packets arrive."""
+        now = clock.monotonic()
+        since, count = self._malformed_logged
+        if now - since >= MALFORMED_LOG_SECONDS:
+            total = self.counters["osc_malformed"]
+            self._malformed_logged = (now, total)
+            log.warning("OSC: %d malformed packet(s) since the last report, %d in all (the "
+                        "latest: %s)", total - count, total, exc)
 
     def _addresses(self) -> list[str]:
         registry = self.engine.registry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 
@@ -275,3 +276,19 @@ def test_address_patterns_reach_every_matching_address(engine, client):
     for source in ("file", "input", "voice"):
         engine.post(f"/source/{source}/gain", 1.0)
     engine.tick()
+
+
+def test_an_unreadable_argument_type_is_refused_and_summarised_once_a_second(engine, caplog):
+    bad = b"/latent/noise\x00\x00\x00,x\x00\x00\x00\x00\x00\x01"  # type x does not exist
+    with OscServer(engine, OscConfig(port=0)) as server, caplog.at_level(logging.WARNING):
+        client = Client(server.port)
+        for _ in range(50):
+            client.send(bad)
+            reply = client.receive()[0]
+            assert reply.address == "/error" and "Unhandled parameter type" in reply.params[1]
+        client.sock.close()
+        assert server.counters["osc_malformed"] == 50
+    messages = [r.getMessage() for r in caplog.records]
+    assert not any(m.startswith("Unhandled parameter type") for m in messages)
+    summaries = [m for m in messages if "malformed packet" in m]
+    assert 1 <= len(summaries) <= 2, messages  # 50 packets in well under two seconds
