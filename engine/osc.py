@@ -509,7 +509,9 @@ of a score (`engine/score.py`) and answers `/engine/list`.
 - Replies go back to the port the message came from, or to `[osc] reply_port`, or to the port a
   client asks for with `/osc/reply_port i`.
 - A bad message (unknown address, wrong number or types of arguments, NaN, out of range, a
-  malformed packet) changes nothing and is answered with `/error s s`: the address (empty for an
+  malformed packet or an argument type that cannot be read, and, in `caminos play`, a control
+  naming a path, landmark or scene that does not exist, an empty `/voice/say` or a malformed
+  `/voice/mix`) changes nothing and is answered with `/error s s`: the address (empty for an
   unreadable packet) and the reason. Errors are counted in `/engine/status` (`control_errors`,
   `osc_malformed`).
 - Types: `f` float (an integer is accepted), `i` integer (Pd's floats with integral values are

@@ -102,3 +102,28 @@ def test_status_and_clock_come_from_the_engines_processes(linked) -> None:
     assert replica.hop_for_time(1000.0) == -1  # no clock yet
     dsp["clock_origin"] = 1000.0
     assert replica.hop_for_time(1000.0 + 10 * 256 / 48000 + 1e-6) == 10
+
+
+def test_voice_requests_that_cannot_speak_are_refused_before_the_hop_clock() -> None:
+    from engine.config import load_config
+
+    config = load_config()
+    receive, send = mp.Pipe(duplex=False)
+    blocks = [SharedCounters(names) for names in (DSP_COUNTERS, AUDIO_COUNTERS, FRONT_COUNTERS)]
+    dsp, audio, front = blocks
+    try:
+        setup = ControlSetup(config, 2, dsp.name, audio.name, "", front.name, voice=True)
+        replica = build_replica(setup, send, front, dsp, audio)
+        for address, args in [("/voice/say", ("",)), ("/voice/say", ("   ",)),
+                              ("/voice/mix", ("zz:1",)), ("/voice/mix", ("es:x",)),
+                              ("/voice/mix", ("es:0",))]:
+            with pytest.raises(ControlError, match=address):
+                replica.post(address, *args)
+        assert not receive.poll()
+        replica.post("/voice/mix", "es:1,fr:0.5")
+        replica.post("/voice/say", "hola")
+        assert replica.get("/voice/mix") == ("es:1,fr:0.5",)
+        assert EventReceiver(receive).receive(Engine(config, voice=False)) == 2
+    finally:
+        for block in blocks:
+            block.close()

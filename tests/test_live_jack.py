@@ -381,6 +381,12 @@ def test_voice_and_controls_run_beside_the_hop_clock(jackd, tmp_path: Path) -> N
         pids = {status["dsp_pid"], status["osc_pid"], status["voice_pid"], play.process.pid}
         assert len(pids) == 4 and 0 not in pids, status
         performer.send("/voice/babble", 40)
+        # Controls naming what does not exist are answered, not only counted.
+        for address, args in [("/path/play", ("nowhere",)), ("/scene/recall", (99, 1.0)),
+                              ("/voice/say", ("",))]:
+            performer.send(address, *args)
+            error = performer.reply("/error")
+            assert error[0] == address, error
         # A timetagged event lands on the hop that sounds at its time.
         status = performer.status()
         when = time.time() + 0.5
