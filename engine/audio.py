@@ -58,7 +58,7 @@ _MCL_CURRENT, _MCL_FUTURE = 1, 2  # mlockall flags (Linux)
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # waits between attempts to reopen a device
 STALL_SECONDS = 1.0  # no callback for this long while the stream claims to run: device lost
 STARTUP_SECONDS = 5.0  # a new stream's first callback may take this long
-CONTROL_FLAGS = ("stop", "audio_stop", "input_latency_s", "output_latency_s")
+CONTROL_FLAGS = ("stop", "audio_stop", "input_latency_s", "output_latency_s", "go")
 
 
 def import_sounddevice():
@@ -222,14 +222,15 @@ def lock_memory() -> bool:
         return False
 
 
-def _dsp_main(setup: _Shared, record: str | None, events) -> None:
+def _dsp_main(setup: _Shared, record: str | None, events, score: bool = False) -> None:
     """Body of the DSP process: engine, warm-up, then one tick per hop the device consumes;
-    ``events`` is the read end of the control process's pipe (None without OSC)."""
+    ``events`` is the read end of the control process's pipe (None without it); with
+    ``score``, the first hop waits until the control process has queued the score's start."""
     raise_priority()
     counters = SharedCounters(DSP_COUNTERS, setup.dsp_counters)
     stop = SharedCounters(CONTROL_FLAGS, setup.control)
     try:
-        _dsp_loop(setup, counters, stop, record, events)
+        _dsp_loop(setup, counters, stop, record, events, score)
     except BaseException as exc:  # reported to the audio process, which prints it
         counters["failed"] = 1.0
         Path(_failure_file(setup.dsp_counters)).write_text(f"{type(exc).__name__}: {exc}")
@@ -254,7 +255,7 @@ def _read_failure(name: str) -> str:
 
 
 def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
-              record: str | None, events) -> None:
+              record: str | None, events, score: bool) -> None:
     import torch
 
     from engine.control import EventReceiver
@@ -271,7 +272,8 @@ def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
     surface = attach(engine, recordings=Path(record).parent if record else None)
     if record:  # first, so the score holds the start-up events too
         engine.post("/engine/record", Path(record).name)
-    engine.post_startup_events()
+    if not score:  # a score holds its own start-up events
+        engine.post_startup_events()
     out_ring, in_ring = setup.attach_rings()
     hop, sr = engine.hop, engine.sample_rate
     hop_seconds = hop / sr
@@ -287,10 +289,14 @@ def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
     if in_ring is not None:  # duplex: output follows input, after buffer_hops hops of silence
         out_ring.write(np.zeros((config.audio.buffer_hops * hop, setup.output_channels),
                                 dtype=np.float32))
+    parent = os.getppid()
     latency = engine.latency
     counters["latency_samples"] = latency.input_to_output
     counters["control_latency_samples"] = latency.control_to_output
     counters["ready"] = 1.0
+    while score and stop["go"] == 0.0 and stop["stop"] == 0.0 and os.getppid() == parent:
+        receiver.receive(engine)  # the score's first second, queued before the first hop
+        time.sleep(0.005)
     peak = 0.0
     energy = 0.0
     meter_hops = max(1, round(sr / hop / 2))  # the meter covers half a second
@@ -301,7 +307,6 @@ def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
     applied = engine.counters
     player = engine.player
     values = counters.values
-    parent = os.getppid()
     try:
         while stop["stop"] == 0.0:
             if out_ring.free() < hop or (in_ring is not None and in_ring.available() < hop):
@@ -473,18 +478,25 @@ class LivePlayer:
         ``caminos render --score PREFIX.score`` replays it to the same samples).
     osc : bool
         Start the control process with the OSC server (:mod:`engine.control`).
+    score : str, optional
+        A score to play from the first hop (its events land on their hops, as offline).
+    loop_score : bool
+        Play the score again from its start after its end, forever.
     log : logging.Logger, optional
         Where status and restarts are logged (installation mode: a rotating file).
     """
 
     def __init__(self, config: Config, record: str | None = None, osc: bool = True,
-                 log: logging.Logger | None = None) -> None:
+                 log: logging.Logger | None = None, score: str | None = None,
+                 loop_score: bool = False) -> None:
         self.config = config
         sd = import_sounddevice()
         self.devices = choose_devices(config)  # fail now, with the list, if there is none
         sd._terminate()  # the audio process opens its own PortAudio; this one must not linger
         self.record = record
         self.osc = osc
+        self.score = score
+        self.loop_score = loop_score
         self.log = log or logging.getLogger("caminos.audio")
         hop = config.stft.hop
         self.hop = hop
@@ -526,10 +538,12 @@ class LivePlayer:
         AudioDeviceError
             The audio process could not open the device.
         """
-        receive, send = self._context.Pipe(duplex=False) if self.osc else (None, None)
+        control = self.osc or self.score is not None
+        receive, send = self._context.Pipe(duplex=False) if control else (None, None)
         # Not a daemon: it starts the voice's own process.
         self.process = self._context.Process(target=_dsp_main,
-                                             args=(self._shared, self.record, receive),
+                                             args=(self._shared, self.record, receive,
+                                                   self.score is not None),
                                              name="caminos-dsp", daemon=False)
         self.process.start()
         if receive is not None:
@@ -557,10 +571,11 @@ class LivePlayer:
         self.started = time.monotonic()
 
     def _start_control(self, send, deadline: float) -> None:
-        """Start the control process (OSC) once the engine is ready; wait until it listens."""
+        """Start the control process (OSC, a score) once the engine is ready; wait until it
+        listens and has queued the score's start."""
         setup = ControlSetup(self.config, self.devices.output_channels, self.dsp.name,
                              self.counters.name, self.control.name, self.front.name,
-                             bool(self.dsp["voice"]))
+                             bool(self.dsp["voice"]), self.osc, self.score, self.loop_score)
         self.controller = self._context.Process(target=control_main,
                                                 args=(setup, send, os.getpid()),
                                                 name="caminos-control", daemon=True)

@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--status-every", type=float, default=1.0, metavar="S",
                       help="seconds between status lines (0: none)")
     play.add_argument("--no-osc", action="store_true", help="do not start the OSC server")
+    play.add_argument("--score", metavar="SCORE", help="play a score from the first hop (an "
+                      "installation playing a composed piece; OSC controls it on top); its events "
+                      "land on their hops, as caminos render --score places them")
+    play.add_argument("--loop", action="store_true", help="with --score: start the score again "
+                      "after its end, forever")
     _add_config_options(play)
     play.set_defaults(handler=_play)
 
@@ -194,9 +199,13 @@ def _play(args: argparse.Namespace) -> int:
         extra["engine.loop"] = ("--no-loop", False)
     if args.installation:
         extra["engine.installation"] = ("--installation", True)
+    if args.loop and args.score is None:
+        raise ParameterError("caminos play: --loop loops a --score (the file player loops by "
+                             "default; --no-loop plays the file once)")
     config = load_with_overrides(args, extra)
     return play(config, seconds=args.seconds, report_path=args.report, record=args.record,
-                status_every=args.status_every, osc=not args.no_osc)
+                status_every=args.status_every, osc=not args.no_osc, score=args.score,
+                loop_score=args.loop)
 
 
 def _devices(args: argparse.Namespace) -> int:

@@ -44,6 +44,10 @@ FRONT_COUNTERS = ("ready", "failed", "osc_port", "pid", "control_errors", "event
 # Controls prepared and applied only where the hop clock runs: recording needs its output.
 LOCAL_CONTROLS = frozenset({"/engine/record", "/engine/record/stop"})
 SHARE_BYTES = 1 << 16  # arrays this large or larger travel through /dev/shm, not the pipe
+# A pipe write up to PIPE_BUF bytes arrives whole, so the hop clock, which reads once poll() says
+# something is there, never waits for the rest; a longer event goes through a /dev/shm file.
+PIPE_ATOMIC_BYTES = 4096
+_IN_FILE = b"@"  # an event in a file: this, then the file's name (a pickle starts with \x80)
 SHM_DIR = Path("/dev/shm")
 _names = itertools.count()
 
@@ -97,13 +101,29 @@ class _Pickler(pickle.Pickler):
 
 def encode_event(hop: int, address: str, args: tuple, payload: Any,
                  local: bool) -> tuple[bytes, list[str]]:
-    """One event as bytes for the pipe, and the shared-memory files it refers to."""
+    """One event as bytes for the pipe (at most :data:`PIPE_ATOMIC_BYTES`), and the
+    shared-memory files it refers to."""
     import io
 
     buffer = io.BytesIO()
     pickler = _Pickler(buffer)
     pickler.dump((int(hop), address, tuple(args), payload, bool(local)))
-    return buffer.getvalue(), pickler.shared
+    data = buffer.getvalue()
+    if len(data) > PIPE_ATOMIC_BYTES and SHM_DIR.is_dir():
+        name, _, _ = _share_array(np.frombuffer(data, dtype=np.uint8))
+        return _IN_FILE + name.encode(), pickler.shared + [name]
+    return data, pickler.shared
+
+
+def decode_event(data: bytes) -> tuple[int, str, tuple, Any, bool]:
+    """The event :func:`encode_event` made: ``(hop, address, args, payload, local)``."""
+    if data[:1] == _IN_FILE:
+        path = SHM_DIR / data[1:].decode()
+        try:
+            data = path.read_bytes()
+        finally:
+            path.unlink()
+    return pickle.loads(data)
 
 
 def _unlink(names: list[str]) -> None:
@@ -137,7 +157,7 @@ class EventReceiver:
         count = 0
         while connection is not None and connection.poll():
             try:
-                hop, address, args, payload, local = pickle.loads(connection.recv_bytes())
+                hop, address, args, payload, local = decode_event(connection.recv_bytes())
             except (EOFError, OSError):  # the control process ended
                 self.connection = None
                 break
@@ -201,8 +221,8 @@ class ForwardingQueue(ControlQueue):
 # ---------------------------------------------------------------------------- the process
 @dataclass(frozen=True)
 class ControlSetup:
-    """What the control process attaches to: configuration, the shared blocks' names, and
-    whether the engine has a voice."""
+    """What the control process attaches to: configuration, the shared blocks' names, whether
+    the engine has a voice, and what it serves (OSC, a score to play)."""
 
     config: Config
     channels: int
@@ -211,6 +231,74 @@ class ControlSetup:
     flags: str
     front_counters: str
     voice: bool
+    osc: bool = True
+    score: str | None = None
+    loop_score: bool = False
+
+
+SCORE_LEAD_SECONDS = 1.0  # a score's events are sent this far ahead of the hop clock
+FEED_SECONDS = 0.05  # how often the control process sends the next ones
+
+
+class ScorePlayer:
+    """Plays a score live: its events are posted to the replica with their hops, up to
+    :data:`SCORE_LEAD_SECONDS` ahead of the hop the DSP process has reached, so each is queued
+    on the hop clock before its hop and lands on it exactly, as an offline render does.
+
+    Parameters
+    ----------
+    replica : Engine
+        The control process's replica (its posts go to the hop clock).
+    path : path
+        The score (:mod:`engine.score`).
+    loop : bool
+        Start again after the score's end (its ``end`` line, or two seconds after its last
+        event), forever.
+    reached : callable
+        Returns the hop the DSP process has computed up to.
+
+    Raises
+    ------
+    ControlError
+        A bad score, or one recorded at another sample rate or hop size (file and line named).
+    """
+
+    def __init__(self, replica: Any, path: str, loop: bool, reached) -> None:
+        from engine.score import TAIL_SECONDS, read_score
+
+        self.replica = replica
+        self.score = read_score(path, replica.registry)
+        if (self.score.sample_rate, self.score.hop_size) != (replica.sample_rate, replica.hop):
+            raise ControlError(f"{path}: recorded at {self.score.sample_rate} Hz, hop "
+                               f"{self.score.hop_size}; the engine runs at "
+                               f"{replica.sample_rate} Hz, hop {replica.hop}")
+        self.path = path
+        self.loop = loop
+        self.reached = reached
+        self.length = self.score.n_hops(round(TAIL_SECONDS * replica.sample_rate / replica.hop))
+        self.lead = round(SCORE_LEAD_SECONDS * replica.sample_rate / replica.hop)
+        self.offset = 0
+        self.index = 0
+
+    def feed(self) -> None:
+        """Post the events due up to the lead ahead of the hop clock."""
+        events = self.score.events
+        horizon = int(self.reached()) + self.lead
+        while events:
+            if self.index == len(events):
+                if not self.loop:
+                    return
+                self.offset += self.length
+                self.index = 0
+            event = events[self.index]
+            hop = self.offset + event.hop
+            if hop > horizon:
+                return
+            self.index += 1
+            try:
+                self.replica.post(event.address, *event.args, hop=hop)
+            except ControlError:
+                pass  # counted in control_errors; the rest of the score plays on
 
 
 def build_replica(setup: ControlSetup, connection, front: SharedCounters | None,
@@ -235,10 +323,12 @@ def build_replica(setup: ControlSetup, connection, front: SharedCounters | None,
 
         for control in voice_controls(VoiceSettings(config, seed=config.engine.seed)):
             replica.registry.add(control)
-    # The engine's start-up file, as the DSP process opened it (applied here, not forwarded).
-    replica.post_startup_events()
-    for event in replica.queue.due(0):
-        replica._apply(event)
+    # The engine's start-up file, as the DSP process opened it (applied here, not forwarded);
+    # a score holds its own start-up events.
+    if setup.score is None:
+        replica.post_startup_events()
+        for event in replica.queue.due(0):
+            replica._apply(event)
     controls = replica.registry._controls
     controls["/engine/record"] = dataclasses.replace(
         controls["/engine/record"], prepare=None,
@@ -302,12 +392,20 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
         # quick message through while another lane renders a voice landmark.
         sys.setswitchinterval(0.0005)
         replica = build_replica(setup, connection, front, dsp, audio)
-        server = OscServer(replica, setup.config.osc).start()
-        front["osc_port"] = float(server.port)
+        score = (ScorePlayer(replica, setup.score, setup.loop_score, lambda: dsp["hops"])
+                 if setup.score else None)
+        if score is not None:
+            score.feed()  # the first second is queued before the hop clock starts
+            flags["go"] = 1.0
+        if setup.osc:
+            server = OscServer(replica, setup.config.osc).start()
+            front["osc_port"] = float(server.port)
         front["pid"] = float(os.getpid())
         front["ready"] = 1.0
         while flags["stop"] == 0.0 and os.getppid() == parent:
-            time.sleep(0.05)
+            time.sleep(FEED_SECONDS)
+            if score is not None:
+                score.feed()
             front["control_errors"] = float(replica.counters["control_errors"])
         front["control_errors"] = float(replica.counters["control_errors"])
     except BaseException as exc:

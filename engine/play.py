@@ -17,8 +17,12 @@ from engine.config import Config
 
 
 def play(config: Config, seconds: float | None = None, report_path: str | None = None,
-         record: str | None = None, status_every: float = 1.0, osc: bool = True) -> int:
+         record: str | None = None, status_every: float = 1.0, osc: bool = True,
+         score: str | None = None, loop_score: bool = False) -> int:
     """Play live until ``seconds`` pass or Ctrl-C; returns the exit status (0).
+
+    With ``score``, the score plays from the first hop (looping with ``loop_score``), its events
+    on their hops as ``caminos render --score`` places them; OSC controls it on top.
 
     Raises
     ------
@@ -34,7 +38,8 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
         log.setLevel(logging.INFO)
     schedule = (Schedule(config.engine.start_time, config.engine.stop_time)
                 if installation and config.engine.start_time else None)
-    player = LivePlayer(config, record=record, osc=osc, log=log)
+    player = LivePlayer(config, record=record, osc=osc, log=log, score=score,
+                        loop_score=loop_score)
     say = log.info if installation else print
     say(f"caminos play: {player.devices.description}; starting the engine...")
     try:
@@ -47,7 +52,8 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
     osc_port = int(player.front["osc_port"])
     say(f"playing at {config.audio.sample_rate} Hz, hop {config.stft.hop} ({hop_ms:.2f} ms), "
         f"phase {config.engine.phase_method} look-ahead {config.engine.lookahead}"
-        + (f", OSC on port {osc_port}" if osc_port else ", no OSC server"))
+        + (f", OSC on port {osc_port}" if osc_port else ", no OSC server")
+        + (f", score {score}" + (" (looping)" if loop_score else "") if score else ""))
     say(f"latency: input->output {lat['input_to_output_ms']:.1f} ms (device in "
         f"{lat['device_in_ms']:.1f} + engine {lat['algorithmic_ms']:.1f} + buffer "
         f"{lat['buffer_ms']:.1f} + device out {lat['device_out_ms']:.1f}); control->sound "

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from engine.audio import AUDIO_COUNTERS, DSP_COUNTERS
-from engine.control import (FRONT_COUNTERS, SHM_DIR, ControlSetup, EventReceiver, build_replica,
-                            encode_event)
+from engine.control import (FRONT_COUNTERS, PIPE_ATOMIC_BYTES, SHM_DIR, ControlSetup,
+                            EventReceiver, build_replica, decode_event, encode_event)
 from engine.engine import Engine
 from engine.errors import ControlError
 from engine.ring import SharedCounters
@@ -26,13 +26,20 @@ def test_large_arrays_travel_through_shared_memory_and_are_freed() -> None:
     assert len(shared) == 1 and len(data) < 2_000  # the big array is not in the pickle
     assert (SHM_DIR / shared[0]).exists()
     there.send_bytes(data)
-    import pickle
-
-    hop, address, args, payload, local = pickle.loads(here.recv_bytes())
+    hop, address, args, payload, local = decode_event(here.recv_bytes())
     assert (hop, address, args, local) == (12, "/x", (1, "a"), False)
     np.testing.assert_array_equal(payload["samples"], samples)
     np.testing.assert_array_equal(payload["small"], np.ones(3))
     assert not (SHM_DIR / shared[0]).exists()  # mapped, then unlinked by the receiver
+
+
+def test_a_long_event_goes_through_a_file_so_the_pipe_never_holds_half_of_one() -> None:
+    payload = [np.full(500, float(i)) for i in range(20)]  # 80 KB in arrays below SHARE_BYTES
+    data, shared = encode_event(3, "/y", (), payload, False)
+    assert len(data) <= PIPE_ATOMIC_BYTES and len(shared) == 1
+    hop, _, _, again, _ = decode_event(data)
+    assert hop == 3 and all(np.array_equal(a, b) for a, b in zip(again, payload))
+    assert not (SHM_DIR / shared[0]).exists()
 
 
 @pytest.fixture(scope="module")

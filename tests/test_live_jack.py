@@ -435,3 +435,31 @@ def test_installation_mode_logs_status_lines(jackd, tmp_path: Path) -> None:
     assert len(lines) >= 4, log.read_text()
     assert all(" | xruns " in line and " | underruns " in line and "| restarts " in line
                for line in lines)
+
+
+def test_a_score_played_live_records_what_it_renders_offline(jackd, tmp_path: Path) -> None:
+    """caminos play --score --loop: every event on its hop, the first pass the same samples as
+    caminos render --score, the next passes the events again, one score length later."""
+    score = tmp_path / "piece.score"
+    score.write_text(f"sample_rate 48000\nhop_size 256\nhop 0 /source/file/open {DEMO}\n"
+                     "hop 0 /source/file/play 1\nhop 40 /latent/axis 0 1.5\n"
+                     "hop 100 /latent/noise 0.3\nhop 160 /phase/method rtpghi\n"
+                     "hop 220 /source/file/speed 0.5\nhop 300 /out/gain -6.0\nhop 400 end\n")
+    prefix = tmp_path / "live"
+    play = Play(tmp_path, 8, "--no-osc", "--score", str(score), "--loop", "--record",
+                str(prefix), file=False)
+    report = play.finish()
+    _check_sound(report)
+    recorded = (tmp_path / "live.score").read_text()
+    hops = [hop for hop, rest in _score_hops(recorded, "/latent/axis") if rest == "0 1.5"]
+    assert hops[:3] == [40, 440, 840], recorded
+    offline = tmp_path / "offline.wav"
+    rendered = subprocess.run(CAMINOS + ["render", "--score", str(score), "-o", str(offline),
+                                         "--set", "render.subtype=FLOAT"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rendered.returncode == 0, rendered.stderr
+    live, _ = sf.read(tmp_path / "live.wav", dtype="float32")
+    again, _ = sf.read(offline, dtype="float32")
+    assert len(again) == 400 * 256 and len(live) > 2 * len(again)
+    assert np.abs(again).max() > 0.01
+    assert np.array_equal(live[:len(again)], again)
