@@ -17,20 +17,32 @@ from engine.engine import Engine
 from engine.errors import ControlError
 from engine.osc import MalformedPacket, OscServer, encode_message, parse_packet
 from engine.surface import attach
-from tests.conftest import ticking
+from tests.conftest import control_values, restore, ticking
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
+def shared(tmp_path_factory):
     engine = Engine(load_config())
-    attach(engine, patches=tmp_path_factory.mktemp("patches"),
-           recordings=tmp_path_factory.mktemp("recordings"))
-    return engine
+    surface = attach(engine, patches=tmp_path_factory.mktemp("patches"),
+                     recordings=tmp_path_factory.mktemp("recordings"))
+    return engine, surface, control_values(engine)
+
+
+@pytest.fixture(autouse=True)
+def restored(shared):
+    """Every test starts from the module engine's start-up state."""
+    engine, surface, values = shared
+    restore(engine, values, surface)
+
+
+@pytest.fixture
+def engine(shared):
+    return shared[0]
 
 
 @pytest.fixture(scope="module")
-def server(engine):
-    with OscServer(engine, OscConfig(port=0)) as server:
+def server(shared):
+    with OscServer(shared[0], OscConfig(port=0)) as server:
         yield server
 
 
