@@ -25,6 +25,7 @@ import math
 import mmap
 import os
 import pickle
+import queue
 import sys
 import threading
 import time
@@ -134,6 +135,9 @@ def _unlink(names: list[str]) -> None:
             pass
 
 
+EVENTS_PER_HOP = 16  # at most this many events are taken from the pipe before a hop
+
+
 class EventReceiver:
     """The hop clock's end of the event pipe: takes what arrived, never waits.
 
@@ -141,21 +145,26 @@ class EventReceiver:
     ----------
     connection : multiprocessing.connection.Connection
         The read end of the pipe the control process writes.
+    engine : Engine
+        Where events go. A local event (``/engine/record``, whose ``prepare`` opens files: 17 ms
+        once in a flood) is posted by a thread of this process, started here, so the hop clock
+        only ever unpickles.
     """
 
-    def __init__(self, connection) -> None:
+    def __init__(self, connection, engine: Any) -> None:
         self.connection = connection
+        self.engine = engine
+        self._local: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._post_local, name="caminos-local-controls",
+                         daemon=True).start()
 
-    def receive(self, engine: Any) -> int:
-        """Queue every event that has arrived on ``engine`` (call once per hop, before
-        :meth:`~engine.engine.Engine.tick`); returns how many.
-
-        An event already prepared in the control process is queued with its payload; a local
-        one (recording) is posted here, where its ``prepare`` opens the files.
-        """
-        connection = self.connection
+    def receive(self, limit: int = EVENTS_PER_HOP) -> int:
+        """Queue up to ``limit`` events that have arrived (call once per hop, before
+        :meth:`~engine.engine.Engine.tick`); returns how many. Under a flood the rest wait in
+        the pipe for the next hops, so a burst of events never makes one hop late."""
+        connection, engine = self.connection, self.engine
         count = 0
-        while connection is not None and connection.poll():
+        while count < limit and connection is not None and connection.poll():
             try:
                 hop, address, args, payload, local = decode_event(connection.recv_bytes())
             except (EOFError, OSError):  # the control process ended
@@ -165,13 +174,18 @@ class EventReceiver:
             if address not in engine.registry:
                 engine.count_error(f"{address}: not available in this engine")
             elif local:
-                try:
-                    engine.post(address, *args, hop=hop)
-                except ControlError:
-                    pass  # counted by post
+                self._local.put((hop, address, args))
             else:
                 engine.queue.post(address, args, hop, payload)
         return count
+
+    def _post_local(self) -> None:
+        while True:
+            hop, address, args = self._local.get()
+            try:
+                self.engine.post(address, *args, hop=hop)
+            except ControlError:
+                pass  # counted by post
 
 
 class ForwardingQueue(ControlQueue):

@@ -57,7 +57,7 @@ def linked(request):
     setup = ControlSetup(config, config.audio.channels, dsp.name, audio.name, "", front.name,
                          voice=False)
     replica = build_replica(setup, send, front, dsp, audio)
-    yield replica, engine, EventReceiver(receive), dsp, audio
+    yield replica, engine, EventReceiver(receive, engine), dsp, audio
     for shared in (dsp, audio, front):
         shared.close()
 
@@ -67,7 +67,7 @@ def test_events_reach_the_engine_and_apply_at_their_hop(linked, sine_file) -> No
     start = engine.hop_index
     replica.post("/latent/axis", 2, 1.5, hop=start + 3)
     replica.post("/source/file/open", str(sine_file))  # the file is read here, by the replica
-    assert receiver.receive(engine) == 2
+    assert receiver.receive() == 2
     engine.tick()
     assert engine.player.file is not None and engine.player.file.n_samples == 48_000
     assert engine.mixer.offset_target[2] == 0.0
@@ -85,12 +85,12 @@ def test_a_control_naming_what_does_not_exist_is_refused_before_the_hop_clock(li
                           ("/scene/recall", (77, 1.0)), ("/path/landmark", ("p", "missing"))]:
         with pytest.raises(ControlError, match=address):
             replica.post(address, *args)
-    assert receiver.receive(engine) == 0
+    assert receiver.receive() == 0
     replica.post("/landmark/point", "here", 1.0, -1.0)
     replica.post("/path/new", "walk")
     replica.post("/path/landmark", "walk", "here")
     replica.post("/path/play", "walk")
-    assert receiver.receive(engine) == 4
+    assert receiver.receive() == 4
     engine.tick()
     assert engine.counters["events_applied"] == applied + 4
     assert engine.counters["control_errors"] == errors  # the hop clock refused nothing
@@ -130,7 +130,19 @@ def test_voice_requests_that_cannot_speak_are_refused_before_the_hop_clock() -> 
         replica.post("/voice/mix", "es:1,fr:0.5")
         replica.post("/voice/say", "hola")
         assert replica.get("/voice/mix") == ("es:1,fr:0.5",)
-        assert EventReceiver(receive).receive(Engine(config, voice=False)) == 2
+        assert EventReceiver(receive, Engine(config, voice=False)).receive() == 2
     finally:
         for block in blocks:
             block.close()
+
+
+def test_a_burst_of_events_is_taken_a_few_per_hop(linked) -> None:
+    from engine.control import EVENTS_PER_HOP
+
+    replica, engine, receiver, _, _ = linked
+    for i in range(EVENTS_PER_HOP + 4):
+        replica.post("/latent/noise", 0.01 * i)
+    assert receiver.receive() == EVENTS_PER_HOP  # the rest wait: no hop is made late by a burst
+    assert receiver.receive() == 4
+    engine.tick()
+    assert engine.mixer.noise.target == pytest.approx(0.01 * (EVENTS_PER_HOP + 3))
