@@ -490,8 +490,9 @@ def register_queries(engine: Any) -> None:
     add("/engine/get", (Arg("address", "s"),), "answers /engine/get s ... (address, current "
         "value); /error when the address has no value", get, group="engine", query=True)
     add("/engine/status", (), "answers /engine/status with key, value pairs: hop, cpu_load, "
-        "xruns, latency_ms, model, sample_rate, error counts ...", status, group="engine",
-        query=True)
+        "latency_ms, model, sample_rate, error counts ...; in caminos play also the device's "
+        "xruns, the engine's underruns, restarts and the process ids (dsp_pid, osc_pid, "
+        "voice_pid)", status, group="engine", query=True)
 
 
 # --------------------------------------------------------------------- documentation
