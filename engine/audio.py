@@ -371,6 +371,8 @@ def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
                 _publish_status(engine, counters)
     finally:
         _publish_status(engine, counters)
+        if receiver is not None:
+            receiver.drain()
         if record and surface.recorder.recording is not None:
             engine.post("/engine/record/stop")
             engine.tick()  # applies the stop; this hop is not recorded

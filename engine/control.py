@@ -179,6 +179,20 @@ class EventReceiver:
                 engine.queue.post(address, args, hop, payload)
         return count
 
+    def drain(self) -> int:
+        """Read and drop what is left in the pipe (at shutdown), so the ``/dev/shm`` files of
+        events never applied are unlinked too; returns how many."""
+        count = 0
+        while self.connection is not None:
+            try:
+                if not self.connection.poll():
+                    break
+                decode_event(self.connection.recv_bytes())  # unlinks the event's files
+            except (EOFError, OSError):
+                break
+            count += 1
+        return count
+
     def _post_local(self) -> None:
         while True:
             hop, address, args = self._local.get()

@@ -146,3 +146,13 @@ def test_a_burst_of_events_is_taken_a_few_per_hop(linked) -> None:
     assert receiver.receive() == 4
     engine.tick()
     assert engine.mixer.noise.target == pytest.approx(0.01 * (EVENTS_PER_HOP + 3))
+
+
+def test_events_left_at_shutdown_leave_no_files_behind(linked, sine_file) -> None:
+    replica, engine, receiver, _, _ = linked
+    before = set(SHM_DIR.glob("caminos-*"))
+    replica.post("/source/file/open", str(sine_file))  # its samples travel through /dev/shm
+    replica.post("/phase/method", "rtpghi")  # a long event: through a file too
+    assert len(set(SHM_DIR.glob("caminos-*")) - before) >= 2
+    assert receiver.drain() == 2
+    assert set(SHM_DIR.glob("caminos-*")) - before == set()
