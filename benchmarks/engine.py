@@ -14,10 +14,18 @@ Rows (``--json PATH`` writes them; a table is printed either way):
   installed), without and with one busy process per core; ``jack_reference_*``: a bare PortAudio
   stream writing silence under the same conditions, so xruns of the server and machine are told
   apart from the engine's.
+- ``--live``: ``caminos play`` (demo file, OSC on) while something else happens, each case beside
+  a bare PortAudio stream on the same JACK server in the same seconds, with ``/engine/status``
+  asked every 50 ms from another client (its round trip, p50 and p99): ``idle`` (nothing),
+  ``voice_babble`` (the voice babbling all the time), ``voice_say`` (a sentence every 2 s),
+  ``osc_fuzz`` (2,000 random and malformed packets a second, mixed with valid messages to every
+  address, those setting the engine's own cost kept within the defaults: :data:`FUZZ_LIMITS`) and ``all`` (the three at once, with 5,000 packets a second). The JACK server is the
+  benchmark's own, named (``JACK_DEFAULT_SERVER``); only it is stopped.
 
     python benchmarks/engine.py --json engine.json             # about 5 minutes
     python benchmarks/engine.py --seconds 10 --no-jack         # the per-hop rows only
     python benchmarks/engine.py --no-jack --compare-model old.pt   # beside another model
+    python benchmarks/engine.py --live --seconds 60 --json live.json   # about 8 minutes
 """
 
 from __future__ import annotations
@@ -30,9 +38,11 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 import argparse  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
+import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -136,11 +146,15 @@ print(json.dumps(counts))
 _BUSY = "while True: pass"
 
 
+JACK_SERVER = f"caminos-bench-{os.getpid()}"  # the benchmark's own server; only it is stopped
+
+
 def _jackd() -> subprocess.Popen:
-    subprocess.run(["pkill", "-x", "jackd"], capture_output=True)
-    time.sleep(0.5)
-    process = subprocess.Popen(["jackd", "-d", "dummy", "-r", "48000", "-p", "256"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    """Start the benchmark's named JACK dummy server; every client started after finds it."""
+    os.environ["JACK_DEFAULT_SERVER"] = JACK_SERVER
+    os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
+    process = subprocess.Popen(["jackd", "-n", JACK_SERVER, "-d", "dummy", "-r", "48000", "-p",
+                                "256"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     subprocess.run(["jack_wait", "-w", "-t", "15"], capture_output=True)
     return process
@@ -183,6 +197,240 @@ def measure_jack(seconds: float, load: bool) -> list[dict]:
     return rows
 
 
+# ------------------------------------------------------------------------------- live cases
+LIVE_CASES = ("idle", "voice_babble", "voice_say", "osc_fuzz", "all")
+SENTENCES = ("el viento mueve las hojas del camino", "la luz cae despacio sobre el agua",
+             "nadie sabe de donde viene este sonido", "una voz lejana cuenta los pasos")
+STATUS_EVERY_S = 0.05
+# Valid fuzz values for the settings that set the engine's own cost stay within the defaults:
+# 200 iterations per frame at look-ahead 8 cost 20 ms a hop however the message arrived (a first
+# run without these limits measured that, not the control traffic).
+FUZZ_LIMITS = {"/phase/iterations": (1, 16), "/phase/lookahead": (0, 1)}
+
+_FUZZ = """
+import json, random, socket, struct, sys, time
+port, rate, seconds = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+with open(sys.argv[4]) as f:
+    controls = json.load(f)
+rng = random.Random(7)
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("127.0.0.1", 0))
+sock.setblocking(False)
+NAMES = ["a", "b", "walk", "still", "live", "dawn"]
+
+def pad(b):
+    return b + b"\\0" * (4 - len(b) % 4)
+
+def message(address, args):
+    tags, data = ",", b""
+    for a in args:
+        if isinstance(a, str):
+            tags += "s"; data += pad(a.encode())
+        elif isinstance(a, int):
+            tags += "i"; data += struct.pack(">i", a)
+        else:
+            tags += "f"; data += struct.pack(">f", a)
+    return pad(address.encode()) + pad(tags.encode()) + data
+
+def value(spec):
+    kind, lo, hi, choices = spec
+    if kind == "s":
+        return rng.choice(choices) if choices else rng.choice(NAMES)
+    lo = -1.0 if lo is None else lo
+    hi = lo + 2.0 if hi is None else hi
+    if kind == "i":
+        return rng.randint(int(lo), int(min(hi, lo + 1000)))
+    return rng.uniform(lo, min(hi, lo + 1000.0))
+
+def valid():
+    address, specs, repeat = rng.choice(controls)
+    args = [value(s) for s in specs]
+    if repeat:
+        args += [value(specs[-1]) for _ in range(rng.randint(0, 2))]
+    return message(address, args)
+
+def malformed():
+    kind = rng.randrange(5)
+    if kind == 0:
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+    if kind == 1:
+        good = valid()
+        return good[:rng.randrange(1, len(good))]
+    if kind == 2:
+        return pad(b"/latent/noise") + pad(b",x") + b"\\0\\0\\0\\1"
+    if kind == 3:
+        return b"#bundle\\0" + bytes(8) + struct.pack(">i", 1000) + b"/x"
+    return message(rng.choice(controls)[0], [rng.choice([1, 2.5, "z", float("nan")])
+                                              for _ in range(rng.randrange(4))])
+
+sent, start = 0, time.monotonic()
+while time.monotonic() - start < seconds:
+    for _ in range(max(int(rate / 100), 1)):
+        data = valid() if rng.random() < 0.5 else malformed()
+        try:
+            sock.sendto(data, ("127.0.0.1", port))
+            sent += 1
+        except (BlockingIOError, OSError):
+            pass
+    try:
+        while True:
+            sock.recvfrom(65536)  # replies: drop them
+    except (BlockingIOError, OSError):
+        pass
+    next_batch = start + (sent / rate)
+    time.sleep(max(next_batch - time.monotonic(), 0.0))
+print(sent)
+"""
+
+
+def _fuzz_controls() -> list:
+    """Every address a client may send, with its arguments' kinds and ranges, for the fuzzer
+    (not /osc/reply_port: it would send the status prober's replies elsewhere)."""
+    from engine.osc import documented_engine
+
+    rows = []
+    for control in documented_engine().registry:
+        if control.query or control.address == "/osc/reply_port":
+            continue
+        lo, hi = FUZZ_LIMITS.get(control.address, (None, None))
+        specs = [(a.kind, a.lo if lo is None else lo, a.hi if hi is None else hi,
+                  list(a.choices) if a.choices else None) for a in control.args]
+        rows.append((control.address, specs, bool(control.args and control.args[-1].repeat)))
+    return rows
+
+
+class _StatusProbe:
+    """Asks ``/engine/status`` every 50 ms from its own socket; keeps each round trip."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.round_trips: list[float] = []
+        self.lost = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "_StatusProbe":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        from pythonosc.osc_message import OscMessage
+
+        from engine.osc import encode_message
+
+        query = encode_message("/engine/status", ())
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.settimeout(1.0)
+            while not self._stop.is_set():
+                sent = time.perf_counter()
+                sock.sendto(query, ("127.0.0.1", self.port))
+                try:
+                    while OscMessage(sock.recvfrom(65536)[0]).address != "/engine/status":
+                        pass
+                    self.round_trips.append(time.perf_counter() - sent)
+                except (socket.timeout, OSError):
+                    self.lost += 1
+                time.sleep(max(STATUS_EVERY_S - (time.perf_counter() - sent), 0.0))
+
+
+def _send(port: int, address: str, *args) -> None:
+    from engine.osc import encode_message
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(encode_message(address, args), ("127.0.0.1", port))
+
+
+def measure_live(case: str, seconds: float, controls: list) -> dict:
+    """One live case: ``caminos play`` with its load, beside a bare stream, status probed."""
+    server = _jackd()
+    play = None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            report_path = Path(tmp) / "report.json"
+            play = subprocess.Popen(
+                [sys.executable, "-m", "engine", "play", "--file", str(DEMO), "--seconds",
+                 str(seconds + 4), "--status-every", "0", "--report", str(report_path), "--set",
+                 f"osc.port={port}", "--set", f"paths.recordings={json.dumps(tmp)}", "--set",
+                 f"paths.patches={json.dumps(tmp)}"], cwd=ROOT, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, text=True)
+            for line in play.stdout:  # type: ignore[union-attr]
+                if line.startswith("playing at"):
+                    break
+            else:
+                raise RuntimeError("caminos play did not start")
+            threading.Thread(target=play.stdout.read, daemon=True).start()  # type: ignore
+            time.sleep(1.0)
+            reference = subprocess.Popen([sys.executable, "-c", _REFERENCE_STREAM,
+                                          str(seconds)], stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True)
+            status = _StatusProbe(port).start()
+            fuzz = None
+            if case in ("osc_fuzz", "all"):
+                rate = 5000.0 if case == "all" else 2000.0
+                table = Path(tmp) / "controls.json"
+                table.write_text(json.dumps(controls))
+                fuzz = subprocess.Popen([sys.executable, "-c", _FUZZ, str(port), str(rate),
+                                         str(seconds), str(table)], stdout=subprocess.PIPE,
+                                        text=True)
+            if case in ("voice_babble", "all"):
+                _send(port, "/voice/babble", 10000)
+            started = time.monotonic()
+            said = 0
+            while time.monotonic() - started < seconds:
+                if case in ("voice_say", "all"):
+                    _send(port, "/voice/say", SENTENCES[said % len(SENTENCES)])
+                    said += 1
+                    if case == "all" and said % 8 == 0:
+                        _send(port, "/voice/babble", 10000)  # the fuzz may have stopped it
+                time.sleep(2.0)
+            status.stop()
+            sent = int(fuzz.communicate(timeout=60)[0]) if fuzz is not None else 0
+            counts = json.loads(reference.communicate(timeout=60)[0])
+            play.wait(timeout=seconds + 120)
+            report = json.loads(report_path.read_text())
+    finally:
+        if play is not None and play.poll() is None:
+            play.kill()
+        server.terminate()
+        server.wait(timeout=10)
+    trips = np.array(status.round_trips) * 1000.0
+    return {"case": case, "seconds": seconds, "engine_underruns": report["underruns"],
+            "xruns": report["xruns"], "bare_xruns": counts["xruns"],
+            "callbacks": report["callbacks"],
+            "expected_callbacks": round(report["expected_callbacks"]),
+            "bare_callbacks": counts["callbacks"],
+            "status_p50_ms": float(np.percentile(trips, 50)) if len(trips) else None,
+            "status_p99_ms": float(np.percentile(trips, 99)) if len(trips) else None,
+            "status_max_ms": float(trips.max()) if len(trips) else None,
+            "status_lost": status.lost, "packets_sent": sent, "sentences": said,
+            "events_applied": report["extra"]["events_applied"],
+            "control_errors": report["extra"]["control_errors"],
+            "tick_ms_p99": report["tick_ms_p99"]}
+
+
+def print_live(rows: list[dict]) -> None:
+    """The live cases as the table of docs/benchmarks.md."""
+    print("| case | engine underruns | xruns | bare stream xruns | callbacks / expected | "
+          "/engine/status p50 / p99 / max ms (lost) | packets sent | events applied | "
+          "tick p99 ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        status = (f"{r['status_p50_ms']:.1f} / {r['status_p99_ms']:.1f} / "
+                  f"{r['status_max_ms']:.1f} ({r['status_lost']})"
+                  if r["status_p50_ms"] is not None else "-")
+        print(f"| `{r['case']}` | {r['engine_underruns']} | {r['xruns']} | {r['bare_xruns']} | "
+              f"{r['callbacks']} / {r['expected_callbacks']} | {status} | "
+              f"{r['packets_sent'] or '-'} | {r['events_applied']} | {r['tick_ms_p99']:.2f} |")
+
+
 def _cell(row: dict, key: str, scale: float = 100.0, fmt: str = "{:7.1f}%") -> str:
     """One column of the printed table (a dash where the row has no value)."""
     value = row.get(key)
@@ -198,7 +446,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-model", metavar="CHECKPOINT", action="append", default=[],
                         help="also the whole chain at hop 256 with this checkpoint (a row "
                              "named after its file), measured in the same run")
+    parser.add_argument("--live", action="store_true", help="only the live cases (JACK): the "
+                        "voice, an OSC fuzz, both, each beside a bare stream")
+    parser.add_argument("--cases", default=",".join(LIVE_CASES),
+                        help=f"with --live: which, comma-separated (default {','.join(LIVE_CASES)})")
     args = parser.parse_args(argv)
+
+    if args.live:
+        if shutil.which("jackd") is None:
+            print("jackd not installed: the live cases need it", file=sys.stderr)
+            return 2
+        controls = _fuzz_controls()
+        live_rows = []
+        for case in args.cases.split(","):
+            if case not in LIVE_CASES:
+                parser.error(f"--cases: unknown case {case!r}; known: {', '.join(LIVE_CASES)}")
+            live_rows.append(measure_live(case, args.seconds, controls))
+            print(json.dumps(live_rows[-1]), flush=True)
+        print_live(live_rows)
+        if args.json:
+            Path(args.json).write_text(json.dumps(live_rows, indent=1))
+        return 0
 
     rows = []
     for case, hop in (("default", 256), ("hop128", 128)):

@@ -12,7 +12,12 @@ to do, so its callback gets the GIL at once.
   device fails or disappears, and prints status.
 - **DSP process** (:func:`_dsp_main`): builds the :class:`~engine.engine.Engine`, warms it, and
   keeps the output ring ``buffer_hops`` hops ahead of the device, one ``tick()`` per hop, fed by
-  the input ring. Control (OSC, when it runs) lives there too, beside the engine it controls.
+  the input ring, taking the events that arrived from the control process before each hop. It
+  runs nothing else that holds the GIL for long: the voice phrases in a process of its own
+  (:class:`models.voice.stream.VoiceStream` with ``process=True``).
+- **Control process** (:func:`engine.control.control_main`): the OSC server, validation,
+  ``/error`` replies, queries and slow preparation (files, landmarks), sending compact events
+  to the DSP process through a pipe it reads without blocking.
 
 A missing PortAudio library or device raises :class:`~engine.errors.AudioDeviceError` listing what
 was found and pointing to ``caminos render``; nothing else in caminos imports sounddevice.
@@ -21,6 +26,7 @@ was found and pointing to ``caminos render``; nothing else in caminos imports so
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import logging
 import logging.handlers
@@ -37,6 +43,7 @@ from typing import Any, Callable
 import numpy as np
 
 from engine.config import DEFAULT_CONFIG_PATH, Config
+from engine.control import FRONT_COUNTERS, ControlSetup, control_main
 from engine.errors import AudioDeviceError, CaminosError
 from engine.ring import SharedCounters, SharedRing
 
@@ -45,12 +52,14 @@ AUDIO_COUNTERS = ("callbacks", "frames", "xruns", "output_underflows", "input_ov
                   "underruns", "overruns", "first_time", "last_time", "restarts")
 DSP_COUNTERS = ("ready", "failed", "hops", "peak", "rms", "nonfinite", "tick_ms_p50",
                 "tick_ms_p99", "tick_ms_max", "bad_model_frames", "control_errors",
-                "events_applied", "latency_samples", "control_latency_samples", "osc_port")
+                "events_applied", "latency_samples", "control_latency_samples", "clock_origin",
+                "cpu_load", "bad_source_frames", "file_seconds", "path_position",
+                "path_playing", "pid", "voice", "voice_pid", "realtime")
 _MCL_CURRENT, _MCL_FUTURE = 1, 2  # mlockall flags (Linux)
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # waits between attempts to reopen a device
 STALL_SECONDS = 1.0  # no callback for this long while the stream claims to run: device lost
 STARTUP_SECONDS = 5.0  # a new stream's first callback may take this long
-CONTROL_FLAGS = ("stop", "audio_stop", "input_latency_s", "output_latency_s")
+CONTROL_FLAGS = ("stop", "audio_stop", "input_latency_s", "output_latency_s", "go")
 
 
 def import_sounddevice():
@@ -202,6 +211,28 @@ def raise_priority(niceness: int = -10) -> bool:
     return True
 
 
+DSP_REALTIME_PRIORITY = 5  # SCHED_FIFO: above every ordinary process, below JACK's own threads
+
+
+def raise_to_realtime(priority: int = DSP_REALTIME_PRIORITY) -> bool:
+    """Run this thread under the real-time FIFO scheduler where permitted (root, or an
+    ``rtprio`` limit as audio groups set); returns whether it did.
+
+    Niceness only weighs a process against others: on a 2-core machine with training jobs, a
+    flood of OSC packets being parsed and a voice rendering, the hop clock still waited for a
+    core for milliseconds at a time (288 underruns in 60 s of the OSC fuzz at nice -10). A FIFO
+    thread runs as soon as it wakes. It sleeps whenever the ring is full, and the kernel keeps 5 %
+    of each second for ordinary processes (``sched_rt_runtime_us``) should a tick ever run away.
+    Processes started later (the voice's) do not inherit it (``SCHED_RESET_ON_FORK``).
+    """
+    try:
+        policy = os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0)
+        os.sched_setscheduler(0, policy, os.sched_param(priority))
+    except (PermissionError, OSError, AttributeError):
+        return False
+    return True
+
+
 def lock_memory() -> bool:
     """Keep every page of this process in RAM, now and later (``mlockall``); returns whether it
     could. Without it, the kernel may reclaim the pages of code that runs once a hop (this
@@ -214,13 +245,15 @@ def lock_memory() -> bool:
         return False
 
 
-def _dsp_main(setup: _Shared, record: str | None, osc: bool) -> None:
-    """Body of the DSP process: engine, warm-up, then one tick per hop the device consumes."""
+def _dsp_main(setup: _Shared, record: str | None, events, score: bool = False) -> None:
+    """Body of the DSP process: engine, warm-up, then one tick per hop the device consumes;
+    ``events`` is the read end of the control process's pipe (None without it); with
+    ``score``, the first hop waits until the control process has queued the score's start."""
     raise_priority()
     counters = SharedCounters(DSP_COUNTERS, setup.dsp_counters)
     stop = SharedCounters(CONTROL_FLAGS, setup.control)
     try:
-        _dsp_loop(setup, counters, stop, record, osc)
+        _dsp_loop(setup, counters, stop, record, events, score)
     except BaseException as exc:  # reported to the audio process, which prints it
         counters["failed"] = 1.0
         Path(_failure_file(setup.dsp_counters)).write_text(f"{type(exc).__name__}: {exc}")
@@ -245,15 +278,15 @@ def _read_failure(name: str) -> str:
 
 
 def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
-              record: str | None, osc: bool) -> None:
+              record: str | None, events, score: bool) -> None:
     import torch
 
+    from engine.control import EventReceiver
     from engine.engine import Engine
     from engine.surface import attach
 
     torch.set_num_threads(1)
-    # The OSC thread shares this process: with Python's default 5 ms switch interval it could
-    # hold the GIL for a whole hop while the DSP thread waits; 0.5 ms bounds that wait.
+    # Threads that remain here (a recording's writer) wait at most 0.5 ms for the GIL.
     sys.setswitchinterval(0.0005)
     config = setup.config
     engine = Engine(config, channels=setup.output_channels, startup_events=False, realtime=True)
@@ -262,29 +295,47 @@ def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
     surface = attach(engine, recordings=Path(record).parent if record else None)
     if record:  # first, so the score holds the start-up events too
         engine.post("/engine/record", Path(record).name)
-    engine.post_startup_events()
+    if not score:  # a score holds its own start-up events
+        engine.post_startup_events()
     out_ring, in_ring = setup.attach_rings()
     hop, sr = engine.hop, engine.sample_rate
     hop_seconds = hop / sr
     in_block = np.zeros((hop, max(setup.input_channels, 1)), dtype=np.float32)
     in_mono = np.zeros(hop)
     out32 = np.zeros((hop, setup.output_channels), dtype=np.float32)
-    server = _start_osc(engine, config) if osc else None
-    if server is not None:
-        counters["osc_port"] = float(server.port)
+    receiver = EventReceiver(events, engine) if events is not None else None
+    counters["pid"] = float(os.getpid())
+    stream = engine.voice.stream
+    counters["voice"] = float(stream is not None)
+    counters["voice_pid"] = float(getattr(stream, "worker_pid", 0))
+    navigator = surface.navigator
     if in_ring is not None:  # duplex: output follows input, after buffer_hops hops of silence
         out_ring.write(np.zeros((config.audio.buffer_hops * hop, setup.output_channels),
                                 dtype=np.float32))
+    parent = os.getppid()
     latency = engine.latency
     counters["latency_samples"] = latency.input_to_output
     counters["control_latency_samples"] = latency.control_to_output
+    # Everything built so far (torch, numba, the engine) stays out of the garbage collector's
+    # passes: a full pass over it took milliseconds, and events arriving by the thousand make
+    # the collector run often. Only what is made from now on is scanned.
+    gc.collect()
+    gc.freeze()
+    counters["realtime"] = float(raise_to_realtime())  # warm: nothing slow left to do
     counters["ready"] = 1.0
+    while score and stop["go"] == 0.0 and stop["stop"] == 0.0 and os.getppid() == parent:
+        receiver.receive(limit=1 << 30)  # the score's first second, queued before the first hop
+        time.sleep(0.005)
     peak = 0.0
     energy = 0.0
     meter_hops = max(1, round(sr / hop / 2))  # the meter covers half a second
     i_hops, i_peak, i_rms = counters.index("hops"), counters.index("peak"), counters.index("rms")
+    i_origin, i_file = counters.index("clock_origin"), counters.index("file_seconds")
+    i_path, i_playing = counters.index("path_position"), counters.index("path_playing")
+    i_applied = counters.index("events_applied")
+    applied = engine.counters
+    player = engine.player
     values = counters.values
-    parent = os.getppid()
     try:
         while stop["stop"] == 0.0:
             if out_ring.free() < hop or (in_ring is not None and in_ring.available() < hop):
@@ -299,13 +350,20 @@ def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
             # the hop computed now sounds after what waits in the ring and the device's buffer
             engine.clock_origin = (time.time() + out_ring.available() / sr
                                    + stop["output_latency_s"] - engine.hop_index * hop_seconds)
+            values[i_origin] = engine.clock_origin
+            if receiver is not None:
+                receiver.receive()
             block = engine.tick()
             out32[:] = block
             out_ring.write(out32)
             peak = max(peak, float(np.abs(block).max()))
             energy += float(np.vdot(block[:, 0], block[:, 0]))
             hops = engine.hop_index
-            values[i_hops] = hops
+            values[i_file] = player.position / sr
+            values[i_path] = navigator.position
+            values[i_playing] = navigator.playing
+            values[i_applied] = applied["events_applied"]
+            values[i_hops] = hops  # last: a query that sees this hop sees its events applied
             if hops % meter_hops == 0:
                 values[i_peak] = peak
                 values[i_rms] = math.sqrt(energy / (meter_hops * hop))
@@ -313,8 +371,8 @@ def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
                 _publish_status(engine, counters)
     finally:
         _publish_status(engine, counters)
-        if server is not None:
-            server.stop()
+        if receiver is not None:
+            receiver.drain()
         if record and surface.recorder.recording is not None:
             engine.post("/engine/record/stop")
             engine.tick()  # applies the stop; this hop is not recorded
@@ -328,18 +386,9 @@ def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
 def _publish_status(engine, counters: SharedCounters) -> None:
     status = engine.status()
     for key in ("tick_ms_p50", "tick_ms_p99", "tick_ms_max", "bad_model_frames",
-                "control_errors", "events_applied"):
+                "control_errors", "events_applied", "cpu_load", "bad_source_frames"):
         counters[key] = float(status[key])
     counters["nonfinite"] = float(status["nonfinite_out"])
-
-
-def _start_osc(engine, config: Config):
-    """The OSC server beside the engine, when the OSC module is installed."""
-    try:
-        from engine.osc import OscServer  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return OscServer(engine, config.osc).start()
 
 
 # -------------------------------------------------------------------------------- audio process
@@ -459,19 +508,26 @@ class LivePlayer:
         (the engine's output, exactly) and ``PREFIX.score`` (every control event with its hop;
         ``caminos render --score PREFIX.score`` replays it to the same samples).
     osc : bool
-        Start the OSC server in the DSP process (when :mod:`engine.osc` is present).
+        Start the control process with the OSC server (:mod:`engine.control`).
+    score : str, optional
+        A score to play from the first hop (its events land on their hops, as offline).
+    loop_score : bool
+        Play the score again from its start after its end, forever.
     log : logging.Logger, optional
         Where status and restarts are logged (installation mode: a rotating file).
     """
 
     def __init__(self, config: Config, record: str | None = None, osc: bool = True,
-                 log: logging.Logger | None = None) -> None:
+                 log: logging.Logger | None = None, score: str | None = None,
+                 loop_score: bool = False) -> None:
         self.config = config
         sd = import_sounddevice()
         self.devices = choose_devices(config)  # fail now, with the list, if there is none
         sd._terminate()  # the audio process opens its own PortAudio; this one must not linger
         self.record = record
         self.osc = osc
+        self.score = score
+        self.loop_score = loop_score
         self.log = log or logging.getLogger("caminos.audio")
         hop = config.stft.hop
         self.hop = hop
@@ -481,6 +537,7 @@ class LivePlayer:
         self.counters = SharedCounters(AUDIO_COUNTERS)
         self.dsp = SharedCounters(DSP_COUNTERS)
         self.control = SharedCounters(CONTROL_FLAGS)
+        self.front = SharedCounters(FRONT_COUNTERS)
         self.out_ring = SharedRing(self.ring_frames, self.devices.output_channels)
         self.in_ring = (SharedRing(2 * self.ring_frames, self.devices.input_channels)
                         if self.devices.input_channels else None)
@@ -491,6 +548,7 @@ class LivePlayer:
         self._context = mp.get_context("spawn")
         self.process: mp.Process | None = None
         self.audio: mp.Process | None = None
+        self.controller: mp.Process | None = None
         self._audio_started = 0.0
         self._failures = 0
         self.started = 0.0
@@ -511,10 +569,16 @@ class LivePlayer:
         AudioDeviceError
             The audio process could not open the device.
         """
+        control = self.osc or self.score is not None
+        receive, send = self._context.Pipe(duplex=False) if control else (None, None)
+        # Not a daemon: it starts the voice's own process.
         self.process = self._context.Process(target=_dsp_main,
-                                             args=(self._shared, self.record, self.osc),
-                                             name="caminos-dsp", daemon=True)
+                                             args=(self._shared, self.record, receive,
+                                                   self.score is not None),
+                                             name="caminos-dsp", daemon=False)
         self.process.start()
+        if receive is not None:
+            receive.close()  # the DSP process has its own copy
         deadline = time.monotonic() + timeout
         while self.dsp["ready"] == 0.0:
             if self.dsp["failed"] or not self.process.is_alive():
@@ -522,6 +586,8 @@ class LivePlayer:
             if time.monotonic() > deadline:
                 raise CaminosError(f"the DSP process was not ready after {timeout:.0f} s")
             time.sleep(0.05)
+        if send is not None:
+            self._start_control(send, deadline)
         while (self.in_ring is None and self.out_ring.free() >= self.hop
                and time.monotonic() < deadline):
             time.sleep(0.005)  # let it fill the ring before the device starts pulling
@@ -534,6 +600,26 @@ class LivePlayer:
                                        f"{timeout:.0f} s")
             time.sleep(0.01)
         self.started = time.monotonic()
+
+    def _start_control(self, send, deadline: float) -> None:
+        """Start the control process (OSC, a score) once the engine is ready; wait until it
+        listens and has queued the score's start."""
+        setup = ControlSetup(self.config, self.devices.output_channels, self.dsp.name,
+                             self.counters.name, self.control.name, self.front.name,
+                             bool(self.dsp["voice"]), self.osc, self.score, self.loop_score)
+        self.controller = self._context.Process(target=control_main,
+                                                args=(setup, send, os.getpid()),
+                                                name="caminos-control", daemon=True)
+        self.controller.start()
+        send.close()
+        while self.front["ready"] == 0.0:
+            if self.front["failed"] or not self.controller.is_alive():
+                error = _read_failure(self.front.name) or (
+                    f"it exited with status {self.controller.exitcode}")
+                raise CaminosError(f"the control process failed: {error}")
+            if time.monotonic() > deadline:
+                raise CaminosError("the control process was not ready in time")
+            time.sleep(0.05)
 
     def _dsp_error(self) -> str:
         return _read_failure(self.dsp.name) or (
@@ -565,13 +651,18 @@ class LivePlayer:
     def stop(self) -> LiveReport:
         """Stop the audio and DSP processes (the DSP saves any recording); free shared memory."""
         self._stop_audio(graceful=True)
-        report = self.report()
         self.control["stop"] = 1.0
+        if self.controller is not None:
+            self.controller.join(timeout=10)
+            if self.controller.is_alive():
+                self.controller.kill()
+        report = self.report()
         if self.process is not None:
             self.process.join(timeout=60)
             if self.process.is_alive():
                 self.process.kill()
-        for shared in (self.out_ring, self.in_ring, self.counters, self.dsp, self.control):
+        for shared in (self.out_ring, self.in_ring, self.counters, self.dsp, self.control,
+                       self.front):
             if shared is not None:
                 shared.close()
         return report
@@ -646,14 +737,15 @@ class LivePlayer:
                 "control_to_sound_ms": control + ahead + device_out}
 
     def status_line(self) -> str:
-        """One line: time, CPU of a hop, xruns, level, latency."""
+        """One line: time, CPU of a hop, xruns (the device's flags), underruns (the engine late
+        with a hop: a hole in the sound), level, latency, restarts."""
         c, d = self.counters, self.dsp
         lat = self.latency_breakdown()
         peak = d["peak"]
         level = f"{20 * math.log10(peak):6.1f} dBFS" if peak > 0 else "  silent  "
         return (f"{time.monotonic() - self.started:7.1f} s | hop p99 {d['tick_ms_p99']:.2f} ms "
                 f"of {1000 * self.hop / self.config.audio.sample_rate:.2f} | xruns "
-                f"{int(c['xruns'] + c['underruns'])} | peak {level} | latency in->out "
+                f"{int(c['xruns'])} | underruns {int(c['underruns'])} | peak {level} | latency in->out "
                 f"{lat['input_to_output_ms']:.1f} ms, control->sound "
                 f"{lat['control_to_sound_ms']:.1f} ms | restarts {int(c['restarts'])}")
 
@@ -674,8 +766,10 @@ class LivePlayer:
             latency=self.latency_breakdown(),
             extra={"hops": int(d["hops"]),
                    "last_callback_age_s": (time.monotonic() - c["last_time"]
-                                           if c["last_time"] else math.inf), "control_errors": int(d["control_errors"]),
-                   "events_applied": int(d["events_applied"]), "osc_port": int(d["osc_port"]),
+                                           if c["last_time"] else math.inf), 
+                   "control_errors": int(d["control_errors"] + self.front["control_errors"]),
+                   "events_applied": int(d["events_applied"]),
+                   "osc_port": int(self.front["osc_port"]),
                    "output_underflows": int(c["output_underflows"]),
                    "input_overflows": int(c["input_overflows"]),
                    "devices": self.devices.description,

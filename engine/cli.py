@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="file to write; the extension picks the format (.wav, .flac, ...)")
     render.add_argument("--phase", metavar="METHOD",
                         help="phase recovery: rtpghi, rtisi-la, gsrtisi-la, rtpghi+gsrtisi, pv, "
-                             "input, random, pghi, fgla (default: phase.method)")
+                             "input, random, pghi, fgla (default: phase.method); with --score, "
+                             "the streaming method the engine starts with (engine.phase_method)")
     render.add_argument("--stretch", metavar="R", type=float, default=1.0,
                         help="duration factor, 0.01 to 100: 2 renders twice as long")
     render.add_argument("--freeze-at", metavar="SECONDS", type=float,
@@ -82,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--status-every", type=float, default=1.0, metavar="S",
                       help="seconds between status lines (0: none)")
     play.add_argument("--no-osc", action="store_true", help="do not start the OSC server")
+    play.add_argument("--score", metavar="SCORE", help="play a score from the first hop (an "
+                      "installation playing a composed piece; OSC controls it on top); its events "
+                      "land on their hops, as caminos render --score places them")
+    play.add_argument("--loop", action="store_true", help="with --score: start the score again "
+                      "after its end, forever")
     _add_config_options(play)
     play.set_defaults(handler=_play)
 
@@ -137,9 +143,7 @@ def _render(args: argparse.Namespace) -> int:
     if (args.score is None) == (args.input is None):
         raise ParameterError("caminos render: give a sound file IN or --score SCORE (one of them)")
     if args.score is not None:
-        from engine.score import render_score_file
-        print(render_score_file(args.score, args.output, config, args.seconds))
-        return 0
+        return _render_score(args)
     method = args.phase or config.phase.method
     extra: dict[str, Any] = {}
     if args.phase is not None:
@@ -158,6 +162,33 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _render_score(args: argparse.Namespace) -> int:
+    """``caminos render --score``: the score plays through the engine, whose phase settings are
+    ``[engine]``'s; ``--phase``, ``--lookahead`` and ``--iterations`` set them for the start."""
+    from engine.config import ENGINE_PHASE_METHODS
+    from engine.score import render_score_file
+
+    refused = [flag for flag, given in (("--stretch", args.stretch != 1.0),
+                                        ("--freeze-at", args.freeze_at is not None)) if given]
+    if refused:
+        raise ParameterError(f"caminos render --score: {' and '.join(refused)} apply to a sound "
+                             "file IN, not to a score, which plays at the engine's pace (use "
+                             "/source/file/speed and /latent/freeze in the score)")
+    extra: dict[str, Any] = {}
+    if args.phase is not None:
+        if args.phase not in ENGINE_PHASE_METHODS:
+            raise ParameterError(f"caminos render --score: --phase {args.phase}: a score starts "
+                                 f"with a streaming method: {', '.join(ENGINE_PHASE_METHODS)}")
+        extra["engine.phase_method"] = ("--phase", args.phase)
+    if args.lookahead is not None:
+        extra["engine.lookahead"] = ("--lookahead", args.lookahead)
+    if args.iterations is not None:
+        extra["engine.iterations"] = ("--iterations", args.iterations)
+    config = load_with_overrides(args, extra)
+    print(render_score_file(args.score, args.output, config, args.seconds))
+    return 0
+
+
 def _play(args: argparse.Namespace) -> int:
     from engine.play import play  # imports sounddevice, which needs PortAudio
 
@@ -168,9 +199,13 @@ def _play(args: argparse.Namespace) -> int:
         extra["engine.loop"] = ("--no-loop", False)
     if args.installation:
         extra["engine.installation"] = ("--installation", True)
+    if args.loop and args.score is None:
+        raise ParameterError("caminos play: --loop loops a --score (the file player loops by "
+                             "default; --no-loop plays the file once)")
     config = load_with_overrides(args, extra)
     return play(config, seconds=args.seconds, report_path=args.report, record=args.record,
-                status_every=args.status_every, osc=not args.no_osc)
+                status_every=args.status_every, osc=not args.no_osc, score=args.score,
+                loop_score=args.loop)
 
 
 def _devices(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import Any, Mapping
 
 from engine.errors import ConfigError
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.toml"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"
 
 
 def _key(default: Any, doc: str, *, lo: float | None = None, hi: float | None = None,
@@ -140,6 +142,8 @@ class EngineConfig:
     log_file: str = _key("caminos.log", "installation mode's log file (relative: project root)")
     log_max_bytes: int = _key(1_000_000, "size at which the log rotates (two files kept)",
                               lo=10_000, hi=1_000_000_000)
+    status_every: float = _key(60.0, "installation: seconds between status lines in the log "
+                               "(0: none)", lo=0.0, hi=86400.0)
     start_time: str = _key("", "installation: daily start time HH:MM (empty: always on)")
     stop_time: str = _key("", "installation: daily stop time HH:MM (empty: always on)")
 
@@ -173,6 +177,40 @@ def _is_clock_time(text: str) -> bool:
     hours, sep, minutes = text.partition(":")
     return (sep == ":" and hours.isdigit() and minutes.isdigit() and len(minutes) == 2
             and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60)
+
+
+def is_checkout(root: Path = PROJECT_ROOT) -> bool:
+    """Whether caminos runs from its source tree (a clone, or an editable install of one) rather
+    than from an installed package, whose folder may be read-only (site-packages)."""
+    return (root / "pyproject.toml").is_file() and (root / "engine").is_dir()
+
+
+def user_data_folder() -> Path:
+    """``$XDG_DATA_HOME/caminos``, or ``~/.local/share/caminos``."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "caminos"
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    """Where caminos writes what a performance makes: paths, landmarks, scenes, recordings."""
+
+    patches: str = _key("", "folder of paths/ and scenes/ (/path/save, /scene/save ... and "
+                        "their loading; the shipped examples are found too); empty: the "
+                        "checkout's patches/ when run from one, else the user's data folder; "
+                        "relative paths from the working directory")
+    recordings: str = _key("", "folder /engine/record writes NAME.wav and NAME.score to; empty: "
+                           "the checkout's recordings/ when run from one, else the user's data "
+                           "folder; relative paths from the working directory")
+
+    def folder(self, name: str, root: Path = PROJECT_ROOT) -> Path:
+        """The folder of ``patches`` or ``recordings`` as an absolute path."""
+        value = getattr(self, name)
+        if value:
+            return Path(value).expanduser().absolute()
+        if is_checkout(root):
+            return root / name
+        return user_data_folder() / name
 
 
 VOICE_ENGINES = ("neural", "espeak")
@@ -223,6 +261,7 @@ class Config:
     voice: VoiceConfig = field(default_factory=VoiceConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     osc: OscConfig = field(default_factory=OscConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
 
 
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]
@@ -358,6 +397,9 @@ def describe(config: Config) -> str:
             value = getattr(part, spec.name)
             text = ("true" if value else "false") if isinstance(value, bool) else (
                 f'"{value}"' if isinstance(value, str) else repr(value))
-            lines.append(f"{spec.name} = {text}  # {spec.metadata['doc']}")
+            doc = spec.metadata["doc"]
+            if isinstance(part, PathsConfig):
+                doc += f" (now: {part.folder(spec.name)})"
+            lines.append(f"{spec.name} = {text}  # {doc}")
         lines.append("")
     return "\n".join(lines)

@@ -154,9 +154,10 @@ class Engine:
         When it cannot load (no espeak-ng, a bad checkpoint) the engine plays without it and
         says why in ``status()["voice_error"]``.
     realtime : bool
-        True when ticks are paced by an audio device. Offline (False), the voice source waits
-        for its worker each hop instead of playing silence until the worker catches up, so
-        renders do not depend on how fast the machine is.
+        True when ticks are paced by an audio device: the voice's worker then runs in a process
+        of its own. Offline (False), it is a thread and the voice source waits for it each hop
+        instead of playing silence until it catches up, so renders do not depend on how fast
+        the machine is.
 
     Notes
     -----
@@ -198,6 +199,7 @@ class Engine:
         self.input = InputSource(stft)
         self.player = FilePlayer(stft)
         self.player.loop = eng.loop
+        self.realtime = realtime
         self.voice = VoiceSource(stft, wait=not realtime)
         self.sources: list[Source] = [self.input, self.player, self.voice]
         n = len(self.sources)
@@ -394,14 +396,16 @@ class Engine:
         try:
             from models.voice.stream import VoiceStream, voice_controls
 
-            stream = VoiceStream(self.config, seed=self.config.engine.seed)
+            # live, the voice phrases in its own process: its Python work never holds this GIL
+            stream = VoiceStream(self.config, seed=self.config.engine.seed,
+                                 process=self.realtime)
         except (CaminosError, ImportError, OSError) as exc:
             self.voice_error = str(exc)
             return
         self.attach_voice(stream, voice_controls(stream))
 
     def close(self) -> None:
-        """Stop the voice stream's worker thread; call when done with the engine."""
+        """Stop the voice stream's worker (thread or process); call when done with the engine."""
         stream = self.voice.stream
         if stream is not None and hasattr(stream, "close"):
             stream.close()

@@ -19,7 +19,8 @@ import numpy as np
 
 from engine.controls import Arg
 from engine.errors import ControlError
-from engine.patch_files import PATCHES_FOLDER, file_for, number_rows, read_json, write_json
+from engine.patch_files import (PATCHES_FOLDER, file_for, file_to_read, number_rows,
+                                 read_json, write_json)
 
 INTERPOLATIONS = ("linear", "cubic", "spherical")
 LOOP_ONCE, LOOP_LOOP, LOOP_PINGPONG = 0, 1, 2
@@ -403,7 +404,7 @@ class Navigator:
         return [("/landmark/save", str(path))]
 
     def _load_landmark(self, name: str) -> tuple[str, np.ndarray, str]:
-        path = file_for(self.folder, "/landmark/load", name, ".landmark.json")
+        path = file_to_read(self.folder, "/landmark/load", name, ".landmark.json")
         data = read_json(path, "/landmark/load", "landmark")
         rows = number_rows(data.get("points_std"), f"/landmark/load: {path}: points_std",
                            self.dims)
@@ -474,6 +475,11 @@ class Navigator:
         self._activate()
         self.path.evaluate(self.time, self.interpolation, self._target)
 
+    @property
+    def position(self) -> float:
+        """Where the player is along its path, 0 (start) .. 1 (end); 0 without a path."""
+        return self._position()
+
     def _position(self) -> float:
         if self.path is None or self.path.seconds <= 0.0:
             return 0.0
@@ -497,7 +503,7 @@ class Navigator:
         return [("/path/save", str(target))]
 
     def _load_path(self, name: str) -> LatentPath:
-        path = file_for(self.folder, "/path/load", name, ".json")
+        path = file_to_read(self.folder, "/path/load", name, ".json")
         where = f"/path/load: {path}"
         data = read_json(path, "/path/load", "path")
         rows = number_rows(data.get("points_std"), f"{where}: points_std", self.dims)

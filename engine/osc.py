@@ -1,7 +1,9 @@
 """The OSC server: UDP datagrams from Max, Pd, SuperCollider or any controller into engine events.
 
-Outermost control layer (DESIGN.md section 7): one thread receives datagrams, parses them with
-python-osc's packet classes, and posts each message to :meth:`engine.engine.Engine.post`, which
+Outermost control layer (DESIGN.md section 7): one thread receives datagrams and hands each to
+its client's lane (a thread per sending address, so one client's slow request, a long voice
+landmark or a big file, never delays another's messages, and each client's order is kept); the
+lane parses it with python-osc's packet classes, and posts each message to :meth:`engine.engine.Engine.post`, which
 validates it against the one control registry and queues it on the hop clock. Timetagged bundles
 land at the hop their time names (:meth:`Engine.hop_for_time`), immediate messages at the next
 hop, in the order they arrived. Every bad packet is answered with ``/error s s`` (address,
@@ -14,11 +16,14 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import math
+import queue
 import re
 import socket
 import sys
 import threading
+import time as clock
 from typing import Any, Iterable, Sequence
 
 from pythonosc import osc_bundle, osc_message
@@ -30,11 +35,37 @@ from engine.errors import ControlError
 
 MAX_DATAGRAM = 65536  # bytes; the largest UDP payload
 POLL_SECONDS = 0.1  # the receive timeout, so that stop() returns within this time
+LANE_IDLE_SECONDS = 5.0  # a client's lane thread ends after this long without a datagram
+MAX_LANES = 64  # clients handled side by side; more share the lanes by address
 ERROR_ADDRESS = "/error"
+MALFORMED_LOG_SECONDS = 1.0  # a summary of malformed packets is logged at most this often
+log = logging.getLogger("caminos.osc")
 
 
 class MalformedPacket(ValueError):
     """A datagram that is not an OSC message or bundle."""
+
+
+class _PythonOscWarnings(logging.Filter):
+    """Keeps python-osc's parse warnings (``Unhandled parameter type: x``, which it logs on the
+    root logger for every such packet, hundreds a second under a flood) off the log: the thread
+    parsing the packet notes the warning, and :func:`parse_packet` refuses the packet."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "pythonosc" not in (record.pathname or ""):
+            return True
+        _PARSING.warning = record.getMessage()
+        return False
+
+
+_PARSING = threading.local()
+_FILTER = _PythonOscWarnings()
+
+
+def _catch_python_osc_warnings() -> None:
+    root = logging.getLogger()
+    if _FILTER not in root.filters:
+        root.addFilter(_FILTER)
 
 
 def parse_packet(data: bytes) -> list[tuple[float | None, str, list]]:
@@ -54,8 +85,11 @@ def parse_packet(data: bytes) -> list[tuple[float | None, str, list]]:
     Raises
     ------
     MalformedPacket
-        The datagram is empty, truncated, or neither a message nor a bundle.
+        The datagram is empty, truncated, neither a message nor a bundle, or holds an argument
+        type python-osc cannot read (it would drop the argument and log a warning).
     """
+    _catch_python_osc_warnings()
+    _PARSING.warning = ""
     out: list[tuple[float | None, str, list]] = []
     try:
         if osc_bundle.OscBundle.dgram_is_bundle(data):
@@ -70,6 +104,8 @@ def parse_packet(data: bytes) -> list[tuple[float | None, str, list]]:
         raise
     except Exception as exc:  # python-osc raises ParseError, IndexError, struct.error, ...
         raise MalformedPacket(f"malformed OSC packet: {exc}") from None
+    if _PARSING.warning:
+        raise MalformedPacket(f"malformed OSC packet: {_PARSING.warning}")
     return out
 
 
@@ -191,11 +227,14 @@ class OscServer:
         self.counters = {"osc_messages": 0, "osc_malformed": 0, "osc_refused": 0,
                          "osc_replies": 0, "osc_errors_answered": 0, "osc_internal_errors": 0}
         self.reply_ports: dict[str, int] = {}  # client IP -> port asked for by /osc/reply_port
+        self._malformed_logged = (-math.inf, 0)  # (when, osc_malformed then)
         self._known: list[str] = []
         self._known_count = -1
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._lanes: dict[tuple[str, int], queue.SimpleQueue] = {}
+        self._lanes_lock = threading.Lock()  # the receiving thread and ending lanes only
         engine.extra_status.append(self.status)
         if "/engine/list" not in engine.registry:  # a bare engine: every documented address
             from engine.surface import attach
@@ -265,15 +304,45 @@ class OscServer:
                 continue
             except OSError:  # an ICMP "port unreachable" from an earlier reply, or closing
                 continue
+            self._dispatch(data, sender)
+
+    def _dispatch(self, data: bytes, sender: tuple[str, int]) -> None:
+        """Queue a datagram on ``sender``'s lane, starting the lane's thread when it has none
+        (under the lock an idle lane ends with, so nothing is put on a lane that has ended)."""
+        with self._lanes_lock:
+            lane = self._lanes.get(sender)
+            if lane is None:
+                if len(self._lanes) >= MAX_LANES:  # very many clients: share by address
+                    lane = list(self._lanes.values())[hash(sender) % len(self._lanes)]
+                else:
+                    lane = self._lanes[sender] = queue.SimpleQueue()
+                    threading.Thread(target=self._run_lane, args=(sender, lane), daemon=True,
+                                     name="caminos-osc-lane").start()
+            lane.put((data, sender))
+
+    def _run_lane(self, sender: tuple[str, int], lane: queue.SimpleQueue) -> None:
+        """Handle one client's datagrams in order until it has been idle a while."""
+        while not self._stop.is_set():
             try:
-                for reply, target in self.handle(data, sender):
+                data, origin = lane.get(timeout=LANE_IDLE_SECONDS)
+            except queue.Empty:
+                with self._lanes_lock:
+                    if lane.empty():
+                        self._lanes.pop(sender, None)
+                        return
+                continue
+            try:
+                for reply, target in self.handle(data, origin):
                     self._send(reply, target)
             except Exception:  # never let one datagram stop the server
                 self.counters["osc_internal_errors"] += 1
 
     def _send(self, data: bytes, target: tuple[str, int]) -> None:
+        sock = self._socket
+        if sock is None:  # stopped meanwhile
+            return
         try:
-            self._socket.sendto(data, target)
+            sock.sendto(data, target)
             self.counters["osc_replies"] += 1
         except OSError:
             pass
@@ -302,6 +371,7 @@ class OscServer:
         except MalformedPacket as exc:
             self.counters["osc_malformed"] += 1
             self.engine.count_error(f"osc: {exc}")
+            self._log_malformed(exc)
             return [self._error("", str(exc), target)]
         replies: list[tuple[bytes, tuple[str, int]]] = []
         for time, address, args in messages:
@@ -341,6 +411,16 @@ class OscServer:
         finally:
             _HANDLING.server = _HANDLING.sender = None
         return None
+
+    def _log_malformed(self, exc: MalformedPacket) -> None:
+        """One warning a second at most, however many malformed packets arrive."""
+        now = clock.monotonic()
+        since, count = self._malformed_logged
+        if now - since >= MALFORMED_LOG_SECONDS:
+            total = self.counters["osc_malformed"]
+            self._malformed_logged = (now, total)
+            log.warning("OSC: %d malformed packet(s) since the last report, %d in all (the "
+                        "latest: %s)", total - count, total, exc)
 
     def _addresses(self) -> list[str]:
         registry = self.engine.registry
@@ -410,8 +490,9 @@ def register_queries(engine: Any) -> None:
     add("/engine/get", (Arg("address", "s"),), "answers /engine/get s ... (address, current "
         "value); /error when the address has no value", get, group="engine", query=True)
     add("/engine/status", (), "answers /engine/status with key, value pairs: hop, cpu_load, "
-        "xruns, latency_ms, model, sample_rate, error counts ...", status, group="engine",
-        query=True)
+        "latency_ms, model, sample_rate, error counts ...; in caminos play also the device's "
+        "xruns, the engine's underruns, restarts and the process ids (dsp_pid, osc_pid, "
+        "voice_pid)", status, group="engine", query=True)
 
 
 # --------------------------------------------------------------------- documentation
@@ -429,7 +510,9 @@ of a score (`engine/score.py`) and answers `/engine/list`.
 - Replies go back to the port the message came from, or to `[osc] reply_port`, or to the port a
   client asks for with `/osc/reply_port i`.
 - A bad message (unknown address, wrong number or types of arguments, NaN, out of range, a
-  malformed packet) changes nothing and is answered with `/error s s`: the address (empty for an
+  malformed packet or an argument type that cannot be read, and, in `caminos play`, a control
+  naming a path, landmark or scene that does not exist, an empty `/voice/say` or a malformed
+  `/voice/mix`) changes nothing and is answered with `/error s s`: the address (empty for an
   unreadable packet) and the reason. Errors are counted in `/engine/status` (`control_errors`,
   `osc_malformed`).
 - Types: `f` float (an integer is accepted), `i` integer (Pd's floats with integral values are

@@ -33,6 +33,18 @@ def file_for(folder: Path, address: str, name: str, suffix: str) -> Path:
     return Path(folder) / (check_name(address, name) + suffix)
 
 
+def file_to_read(folder: Path, address: str, name: str, suffix: str) -> Path:
+    """``folder/name + suffix``, or the shipped example of that name (``patches/`` of caminos,
+    same sub-folder) when ``folder`` has none: ``[paths] patches`` may point elsewhere, and the
+    examples are still found. A file in ``folder`` wins."""
+    path = file_for(folder, address, name, suffix)
+    if not path.exists():
+        shipped = PATCHES_FOLDER / Path(folder).name / path.name
+        if shipped.is_file():
+            return shipped
+    return path
+
+
 def read_json(path: Path, address: str, kind: str) -> dict[str, Any]:
     """Read one JSON file of ``kind`` (``path``, ``landmark``, ``scene``).
 

@@ -17,8 +17,12 @@ from engine.config import Config
 
 
 def play(config: Config, seconds: float | None = None, report_path: str | None = None,
-         record: str | None = None, status_every: float = 1.0, osc: bool = True) -> int:
+         record: str | None = None, status_every: float = 1.0, osc: bool = True,
+         score: str | None = None, loop_score: bool = False) -> int:
     """Play live until ``seconds`` pass or Ctrl-C; returns the exit status (0).
+
+    With ``score``, the score plays from the first hop (looping with ``loop_score``), its events
+    on their hops as ``caminos render --score`` places them; OSC controls it on top.
 
     Raises
     ------
@@ -34,7 +38,8 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
         log.setLevel(logging.INFO)
     schedule = (Schedule(config.engine.start_time, config.engine.stop_time)
                 if installation and config.engine.start_time else None)
-    player = LivePlayer(config, record=record, osc=osc, log=log)
+    player = LivePlayer(config, record=record, osc=osc, log=log, score=score,
+                        loop_score=loop_score)
     say = log.info if installation else print
     say(f"caminos play: {player.devices.description}; starting the engine...")
     try:
@@ -44,16 +49,20 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
         raise
     lat = player.latency_breakdown()
     hop_ms = 1000.0 * config.stft.hop / config.audio.sample_rate
-    osc_port = int(player.dsp["osc_port"])
+    osc_port = int(player.front["osc_port"])
     say(f"playing at {config.audio.sample_rate} Hz, hop {config.stft.hop} ({hop_ms:.2f} ms), "
         f"phase {config.engine.phase_method} look-ahead {config.engine.lookahead}"
-        + (f", OSC on port {osc_port}" if osc_port else ", no OSC server"))
+        + (f", OSC on port {osc_port}" if osc_port else ", no OSC server")
+        + (f", score {score}" + (" (looping)" if loop_score else "") if score else ""))
     say(f"latency: input->output {lat['input_to_output_ms']:.1f} ms (device in "
         f"{lat['device_in_ms']:.1f} + engine {lat['algorithmic_ms']:.1f} + buffer "
         f"{lat['buffer_ms']:.1f} + device out {lat['device_out_ms']:.1f}); control->sound "
         f"{lat['control_to_sound_ms']:.1f} ms")
     try:
-        player.run(seconds, status_every=0.0 if installation else status_every,
+        # installation mode logs a status line every engine.status_every seconds: a failing
+        # installation leaves a trace of when its xruns, underruns and restarts began
+        player.run(seconds,
+                   status_every=config.engine.status_every if installation else status_every,
                    on_status=say, schedule=schedule)
     except KeyboardInterrupt:
         say("stopping")
@@ -62,6 +71,6 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
         if report_path:
             Path(report_path).write_text(report.to_json())
         say(f"played {report.seconds:.1f} s: {report.callbacks} callbacks, "
-            f"{report.xruns + report.underruns} xruns, {report.restarts} restarts, peak "
-            f"{report.peak_dbfs:.1f} dBFS")
+            f"{report.xruns} xruns, {report.underruns} underruns, {report.restarts} restarts, "
+            f"peak {report.peak_dbfs:.1f} dBFS")
     return 0

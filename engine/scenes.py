@@ -16,7 +16,7 @@ from typing import Any
 
 from engine.controls import Arg, Control
 from engine.errors import ControlError
-from engine.patch_files import PATCHES_FOLDER, file_for, read_json, write_json
+from engine.patch_files import PATCHES_FOLDER, file_for, file_to_read, read_json, write_json
 
 SLOTS = 128
 # Positions move by themselves; recalling them would jump a playing file or path backwards.
@@ -134,7 +134,7 @@ class SceneBank:
         return [("/scene/save", str(path))]
 
     def _load(self, slot: int, name: str) -> tuple[int, dict[str, tuple]]:
-        path = file_for(self.folder, "/scene/load", name, ".json")
+        path = file_to_read(self.folder, "/scene/load", name, ".json")
         data = read_json(path, "/scene/load", "scene")
         controls = data.get("controls")
         if not isinstance(controls, dict):

@@ -35,14 +35,17 @@ def attach(engine: Any, patches: str | Path | None = None,
     engine : Engine
         A freshly built engine.
     patches : path, optional
-        Folder holding ``paths/`` and ``scenes/``; default the project's ``patches/``.
+        Folder holding ``paths/`` and ``scenes/``; default ``[paths] patches`` of the engine's
+        configuration.
     recordings : path, optional
-        Where ``/engine/record`` writes; default the project's ``recordings/``.
+        Where ``/engine/record`` writes; default ``[paths] recordings``.
     """
-    folder = Path(patches) if patches is not None else None
-    navigator = Navigator(engine, folder / "paths" if folder else None)
-    scenes = SceneBank(engine, folder / "scenes" if folder else None)
-    recorder = ScoreRecorder(engine, recordings)
+    paths = engine.config.paths
+    folder = Path(patches) if patches is not None else paths.folder("patches")
+    navigator = Navigator(engine, folder / "paths")
+    scenes = SceneBank(engine, folder / "scenes")
+    recorder = ScoreRecorder(engine, recordings if recordings is not None
+                             else paths.folder("recordings"))
     recorder.state_before.append(navigator.definitions)
     recorder.state_after.append(navigator.transport)
     register_queries(engine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -76,3 +77,61 @@ def ticking(engine) -> Iterator[list[bool]]:
     finally:
         stop.set()
         thread.join()
+
+
+POSITIONS = frozenset({"/source/file/pos", "/path/pos"})  # they move by themselves
+
+
+def control_values(engine) -> dict[str, tuple]:
+    """The value of every control that has one (positions aside), to restore later
+    (:func:`restore`)."""
+    return {c.address: tuple(c.get()) for c in engine.registry
+            if c.get is not None and c.address not in POSITIONS}
+
+
+def restore(engine, values: dict[str, tuple], surface=None) -> None:
+    """Bring an engine that tests share back to the state ``values`` were taken in: controls at
+    those values, no events waiting, hop 0, and (with the ``surface`` attached to it) no
+    landmarks, paths, path playing, recording of gestures or stored scenes; so a test sees the
+    state it sets up, not what the previous test left."""
+    engine.queue.clear()
+    for control in engine.registry:
+        value = values.get(control.address)
+        if value is None or control.get is None or tuple(control.get()) == value:
+            continue
+        if control.address == "/source/file/open":
+            engine.player.file = None  # no file: nothing to prepare
+        elif control.prepare is not None:
+            control.apply(control.prepare(*value))
+        else:
+            control.apply(*value)
+    if surface is not None:
+        navigator = surface.navigator
+        navigator.landmarks.clear()
+        navigator.paths.clear()
+        navigator.path = None
+        navigator._stop()
+        navigator._recording = None
+        navigator._plane_points, navigator.plane = None, ("", "", "")
+        surface.scenes.slots.clear()
+        surface.scenes._fades = []
+    engine.reset()
+    engine.mixer.reset()
+
+
+def restore_by_events(engine, values: dict[str, tuple], seconds: float = 5.0) -> None:
+    """:func:`restore` for an engine that a thread is ticking: the values are posted as events
+    (prepared here, applied at the next hop) and this waits until they have applied."""
+    waiting = []
+    for control in engine.registry:
+        value = values.get(control.address)
+        if value is None or control.get is None or control.address == "/source/file/open":
+            continue
+        if tuple(control.get()) != value:
+            engine.post(control.address, *value)
+            waiting.append((control, value))
+    deadline = time.monotonic() + seconds
+    while any(tuple(c.get()) != v for c, v in waiting) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    left = [(c.address, tuple(c.get()), v) for c, v in waiting if tuple(c.get()) != v]
+    assert not left, f"the engine did not apply the restore: {left}"

@@ -137,3 +137,8 @@ def test_model_checkpoint_comes_from_the_configuration(sine_file: Path, tmp_path
     assert result.returncode == 2
     assert "missing.pt" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_play_loop_needs_a_score(capsys: pytest.CaptureFixture) -> None:
+    assert main(["play", "--loop", "--seconds", "1"]) == 2
+    assert "--loop loops a --score" in capsys.readouterr().err

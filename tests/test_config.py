@@ -96,3 +96,43 @@ def test_overrides_replace_the_files_values_and_are_checked(tmp_path: Path) -> N
 def test_describe_round_trips_through_toml(tmp_path: Path) -> None:
     config = load_config(None, {"phase.iterations": 7, "render.subtype": "FLOAT"})
     assert load_config(write_toml(tmp_path, describe(config))) == config
+
+
+def test_paths_default_to_the_checkout_and_otherwise_to_the_users_data(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.config import PROJECT_ROOT, PathsConfig
+
+    paths = PathsConfig()
+    assert paths.folder("patches") == PROJECT_ROOT / "patches"
+    assert paths.folder("recordings") == PROJECT_ROOT / "recordings"
+    installed = tmp_path / "site-packages"  # what an installed package's parent folder looks like
+    (installed / "engine").mkdir(parents=True)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert paths.folder("patches", installed) == tmp_path / "data" / "caminos" / "patches"
+    assert paths.folder("recordings", installed) == tmp_path / "data" / "caminos" / "recordings"
+    monkeypatch.chdir(tmp_path)
+    chosen = load_config(overrides={"paths.patches": "mine", "paths.recordings": "/srv/takes"})
+    assert chosen.paths.folder("patches") == tmp_path / "mine"
+    assert chosen.paths.folder("recordings") == Path("/srv/takes")
+    text = describe(chosen)
+    assert "[paths]" in text and f"(now: {tmp_path / 'mine'})" in text
+
+
+def test_saved_patches_go_to_the_configured_folder_and_the_shipped_ones_still_load(
+        tmp_path: Path) -> None:
+    from engine.engine import Engine
+    from engine.surface import attach
+
+    config = load_config(overrides={"paths.patches": str(tmp_path / "patches"),
+                                    "paths.recordings": str(tmp_path / "takes")})
+    engine = Engine(config, voice=False)
+    surface = attach(engine)
+    engine.post("/path/load", "dawn")  # shipped in the project's patches/paths/
+    engine.post("/scene/load", 3, "still")
+    engine.tick()
+    assert "dawn" in surface.navigator.paths and 3 in surface.scenes.slots
+    saved = engine.post("/path/save", "dawn")
+    assert saved == [("/path/save", str(tmp_path / "patches" / "paths" / "dawn.json"))]
+    assert surface.recorder.folder == tmp_path / "takes"
+    with pytest.raises(Exception, match="cannot read"):
+        engine.post("/path/load", "nowhere")

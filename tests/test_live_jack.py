@@ -3,6 +3,8 @@
 Each test runs ``caminos play`` as its own process against ``jackd -d dummy -r 48000 -p 256``, as a
 performer would, and reads its JSON report: callback counts against the clock, xruns, level,
 recovery when the server disappears, and a live recording replayed offline to the same samples.
+The JACK server is the tests' own, named (``JACK_DEFAULT_SERVER``), so a server someone else runs
+on the machine is never touched; each test stops only the process it started.
 CI installs jackd2 and libportaudio2 (scripts/setup.sh --test); elsewhere these tests skip
 without them.
 """
@@ -10,6 +12,7 @@ without them.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -33,17 +36,22 @@ pytestmark = pytest.mark.skipif(
     reason="jackd not installed (scripts/setup.sh --test installs it)")
 
 
+SERVER_NAME = f"caminos-test-{os.getpid()}"  # JACK_DEFAULT_SERVER of every client below
+
+
 class JackServer:
-    """``jackd -d dummy`` at 48 kHz, 256 frames, its messages kept in a file."""
+    """``jackd -n SERVER_NAME -d dummy`` at 48 kHz, 256 frames, its messages kept in a file."""
 
     def __init__(self, log: Path) -> None:
         self.log = log
-        env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+        env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_DEFAULT_SERVER=SERVER_NAME)
         with open(log, "ab") as out:
-            self.process = subprocess.Popen(["jackd", "-d", "dummy", "-r", "48000", "-p", "256"],
+            self.process = subprocess.Popen(["jackd", "-n", SERVER_NAME, "-d", "dummy", "-r",
+                                             "48000", "-p", "256"],
                                             stdout=out, stderr=subprocess.STDOUT, env=env,
                                             start_new_session=True)
-        waited = subprocess.run(["jack_wait", "-w", "-t", "15"], capture_output=True, text=True)
+        waited = subprocess.run(["jack_wait", "-w", "-t", "15"], capture_output=True, text=True,
+                                env=env)
         assert "server is available" in waited.stdout, waited.stdout + waited.stderr
 
     def stop(self) -> None:
@@ -56,15 +64,15 @@ class JackServer:
 
 
 @pytest.fixture
-def jackd(tmp_path: Path):
-    """A JACK dummy server for one test (the device-loss test stops and restarts its own)."""
-    subprocess.run(["pkill", "-x", "jackd"], capture_output=True)
-    time.sleep(0.3)
+def jackd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The tests' own JACK dummy server for one test (the device-loss test stops and restarts
+    it); every process the test starts finds it through ``JACK_DEFAULT_SERVER``."""
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", SERVER_NAME)
+    monkeypatch.setenv("JACK_NO_AUDIO_RESERVATION", "1")
     server = JackServer(tmp_path / "jackd.log")
     yield server
     if server.process.poll() is None:
         server.stop()
-    subprocess.run(["pkill", "-x", "jackd"], capture_output=True)
 
 
 def _free_port() -> int:
@@ -303,3 +311,155 @@ def test_measured_input_to_output_latency_matches_the_reported_one(jackd, tmp_pa
     expected_ms = report["latency"]["algorithmic_ms"] + report["latency"]["buffer_ms"]
     hop_ms = 1000.0 * 256 / 48000
     assert expected_ms - 1.0 <= measured_ms <= expected_ms + hop_ms, (measured_ms, expected_ms)
+
+
+class Client:
+    """An OSC client on its own UDP port, reading the engine's replies to it."""
+
+    def __init__(self, port: int) -> None:
+        self.target = ("127.0.0.1", port)
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.settimeout(10.0)
+
+    def send(self, address: str, *args) -> None:
+        from engine.osc import encode_message
+
+        self.socket.sendto(encode_message(address, args), self.target)
+
+    def send_at(self, wall_time: float, address: str, *args) -> None:
+        """A bundle timetagged ``wall_time`` (Unix seconds) holding one message."""
+        from pythonosc.osc_bundle_builder import OscBundleBuilder
+        from pythonosc.osc_message_builder import OscMessageBuilder
+
+        message = OscMessageBuilder(address=address)
+        for value in args:
+            message.add_arg(value)
+        bundle = OscBundleBuilder(wall_time)
+        bundle.add_content(message.build())
+        self.socket.sendto(bundle.build().dgram, self.target)
+
+    def reply(self, address: str) -> list:
+        """The next reply to ``address`` (others are skipped)."""
+        from pythonosc.osc_message import OscMessage
+
+        while True:
+            data, _ = self.socket.recvfrom(65536)
+            message = OscMessage(data)
+            if message.address == address:
+                return list(message.params)
+
+    def status(self) -> dict:
+        self.send("/engine/status")
+        flat = self.reply("/engine/status")
+        return dict(zip(flat[::2], flat[1::2]))
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def _score_hops(score: str, address: str) -> list[tuple[int, str]]:
+    """``(hop, rest of the line)`` of every event of ``address`` in a score's text."""
+    found = []
+    for line in score.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) >= 3 and parts[0] == "hop" and parts[2] == address:
+            found.append((int(parts[1]), parts[3] if len(parts) > 3 else ""))
+    return found
+
+
+def test_voice_and_controls_run_beside_the_hop_clock(jackd, tmp_path: Path) -> None:
+    """The voice and the OSC server work in processes of their own; events still land on their
+    hop; a long /landmark/voice from one client does not hold up another client's messages."""
+    port = _free_port()
+    prefix = tmp_path / "live"
+    play = Play(tmp_path, 40, "--record", str(prefix), "--set", f"osc.port={port}")
+    play.wait_playing()
+    performer, other = Client(port), Client(port)
+    try:
+        status = performer.status()
+        pids = {status["dsp_pid"], status["osc_pid"], status["voice_pid"], play.process.pid}
+        assert len(pids) == 4 and 0 not in pids, status
+        performer.send("/voice/babble", 40)
+        # Controls naming what does not exist are answered, not only counted.
+        for address, args in [("/path/play", ("nowhere",)), ("/scene/recall", (99, 1.0)),
+                              ("/voice/say", ("",))]:
+            performer.send(address, *args)
+            error = performer.reply("/error")
+            assert error[0] == address, error
+        # A timetagged event lands on the hop that sounds at its time.
+        status = performer.status()
+        when = time.time() + 0.5
+        performer.send_at(when, "/latent/axis", 3, 1.25)
+        expected_hop = math.floor((when - float(status["clock_origin"])) * 48000 / 256)
+        time.sleep(1.0)
+        # A voice landmark takes seconds to render in the control process.
+        other.send("/landmark/voice", "long", "es", "babble:300")
+        time.sleep(0.3)
+        sent = []  # (hop computed when the performer sent it, x)
+        for i in range(8):
+            x = 0.1 + 0.1 * i
+            hop = performer.status()["hop"]
+            performer.send("/latent/xy", x, 0.5)
+            sent.append((hop, x))
+            time.sleep(0.25)
+        deadline = time.monotonic() + 120
+        while ("/landmark/voice" not in (tmp_path / "live.score").read_text()
+               and time.monotonic() < deadline):
+            time.sleep(0.2)
+    finally:
+        performer.close()
+        other.close()
+    play.process.send_signal(signal.SIGINT)
+    report = play.finish()
+    _check_sound(report)
+    score = (tmp_path / "live.score").read_text()
+    axis = [hop for hop, rest in _score_hops(score, "/latent/axis") if rest == "3 1.25"]
+    assert len(axis) == 1 and abs(axis[0] - expected_hop) <= 1, (axis, expected_hop)
+    xy = {round(float(rest.split()[0]), 3): hop for hop, rest in _score_hops(score, "/latent/xy")}
+    delays = [xy[round(x, 3)] - hop for hop, x in sent]
+    print("hops from the /engine/status before each /latent/xy to its hop:", delays)
+    landmark = _score_hops(score, "/landmark/voice")
+    # The landmark was still rendering while the performer's messages went through.
+    assert landmark and landmark[0][0] > max(xy.values()), (landmark, xy)
+    assert sorted(delays)[len(delays) // 2] <= 2, delays
+
+
+def test_installation_mode_logs_status_lines(jackd, tmp_path: Path) -> None:
+    log = tmp_path / "installation.log"
+    play = Play(tmp_path, 6, "--no-osc", "--installation", "--set", "engine.status_every=1",
+                "--set", f"engine.log_file={json.dumps(str(log))}")
+    report = play.finish()
+    _check_sound(report)
+    lines = [line for line in log.read_text().splitlines() if "| hop p99" in line]
+    assert len(lines) >= 4, log.read_text()
+    assert all(" | xruns " in line and " | underruns " in line and "| restarts " in line
+               for line in lines)
+
+
+def test_a_score_played_live_records_what_it_renders_offline(jackd, tmp_path: Path) -> None:
+    """caminos play --score --loop: every event on its hop, the first pass the same samples as
+    caminos render --score, the next passes the events again, one score length later."""
+    score = tmp_path / "piece.score"
+    score.write_text(f"sample_rate 48000\nhop_size 256\nhop 0 /source/file/open {DEMO}\n"
+                     "hop 0 /source/file/play 1\nhop 40 /latent/axis 0 1.5\n"
+                     "hop 100 /latent/noise 0.3\nhop 160 /phase/method rtpghi\n"
+                     "hop 220 /source/file/speed 0.5\nhop 300 /out/gain -6.0\nhop 400 end\n")
+    prefix = tmp_path / "live"
+    play = Play(tmp_path, 8, "--no-osc", "--score", str(score), "--loop", "--record",
+                str(prefix), file=False)
+    report = play.finish()
+    _check_sound(report)
+    recorded = (tmp_path / "live.score").read_text()
+    hops = [hop for hop, rest in _score_hops(recorded, "/latent/axis") if rest == "0 1.5"]
+    assert hops[:3] == [40, 440, 840], recorded
+    offline = tmp_path / "offline.wav"
+    rendered = subprocess.run(CAMINOS + ["render", "--score", str(score), "-o", str(offline),
+                                         "--set", "render.subtype=FLOAT"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rendered.returncode == 0, rendered.stderr
+    live, _ = sf.read(tmp_path / "live.wav", dtype="float32")
+    again, _ = sf.read(offline, dtype="float32")
+    assert len(again) == 400 * 256 and len(live) > 2 * len(again)
+    assert np.abs(again).max() > 0.01
+    assert np.array_equal(live[:len(again)], again)

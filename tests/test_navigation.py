@@ -14,15 +14,24 @@ from engine.engine import Engine
 from engine.errors import ControlError
 from engine.navigation import LatentPath
 from engine.surface import attach
+from tests.conftest import control_values, restore
 
 DEMO = Path(__file__).resolve().parent.parent / "patches" / "demo" / "demo.wav"
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory):
+def shared_rig(tmp_path_factory):
     engine = Engine(load_config())
     folder = tmp_path_factory.mktemp("patches")
     surface = attach(engine, patches=folder, recordings=tmp_path_factory.mktemp("rec"))
+    return engine, surface, folder, control_values(engine)
+
+
+@pytest.fixture
+def rig(shared_rig):
+    """The module's engine and surface, restored to their start-up state for each test."""
+    engine, surface, folder, values = shared_rig
+    restore(engine, values, surface)
     return engine, surface, folder
 
 

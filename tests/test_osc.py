@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 
@@ -16,20 +17,32 @@ from engine.engine import Engine
 from engine.errors import ControlError
 from engine.osc import MalformedPacket, OscServer, encode_message, parse_packet
 from engine.surface import attach
-from tests.conftest import ticking
+from tests.conftest import control_values, restore, ticking
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
+def shared(tmp_path_factory):
     engine = Engine(load_config())
-    attach(engine, patches=tmp_path_factory.mktemp("patches"),
-           recordings=tmp_path_factory.mktemp("recordings"))
-    return engine
+    surface = attach(engine, patches=tmp_path_factory.mktemp("patches"),
+                     recordings=tmp_path_factory.mktemp("recordings"))
+    return engine, surface, control_values(engine)
+
+
+@pytest.fixture(autouse=True)
+def restored(shared):
+    """Every test starts from the module engine's start-up state."""
+    engine, surface, values = shared
+    restore(engine, values, surface)
+
+
+@pytest.fixture
+def engine(shared):
+    return shared[0]
 
 
 @pytest.fixture(scope="module")
-def server(engine):
-    with OscServer(engine, OscConfig(port=0)) as server:
+def server(shared):
+    with OscServer(shared[0], OscConfig(port=0)) as server:
         yield server
 
 
@@ -275,3 +288,19 @@ def test_address_patterns_reach_every_matching_address(engine, client):
     for source in ("file", "input", "voice"):
         engine.post(f"/source/{source}/gain", 1.0)
     engine.tick()
+
+
+def test_an_unreadable_argument_type_is_refused_and_summarised_once_a_second(engine, caplog):
+    bad = b"/latent/noise\x00\x00\x00,x\x00\x00\x00\x00\x00\x01"  # type x does not exist
+    with OscServer(engine, OscConfig(port=0)) as server, caplog.at_level(logging.WARNING):
+        client = Client(server.port)
+        for _ in range(50):
+            client.send(bad)
+            reply = client.receive()[0]
+            assert reply.address == "/error" and "Unhandled parameter type" in reply.params[1]
+        client.sock.close()
+        assert server.counters["osc_malformed"] == 50
+    messages = [r.getMessage() for r in caplog.records]
+    assert not any(m.startswith("Unhandled parameter type") for m in messages)
+    summaries = [m for m in messages if "malformed packet" in m]
+    assert 1 <= len(summaries) <= 2, messages  # 50 packets in well under two seconds

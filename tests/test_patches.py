@@ -20,6 +20,7 @@ from engine.config import OscConfig, load_config
 from engine.controls import ControlRegistry
 from engine.engine import Engine
 from engine.osc import OscServer, documented_engine
+from tests.conftest import control_values, restore_by_events
 
 PATCHES = Path(__file__).resolve().parent.parent / "patches"
 needs = lambda program: pytest.mark.skipif(shutil.which(program) is None,  # noqa: E731
@@ -27,7 +28,7 @@ needs = lambda program: pytest.mark.skipif(shutil.which(program) is None,  # noq
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
+def live_engine(tmp_path_factory):
     """An engine ticking in real time in a thread, with the OSC server on a free port."""
     engine = Engine(load_config())
     engine.warm_up()
@@ -46,11 +47,20 @@ def live(tmp_path_factory):
 
     thread = threading.Thread(target=run)
     thread.start()
+    engine.defaults = control_values(engine)
     yield engine, server
     stop.set()
     thread.join()
     server.stop()
     assert all(finite)
+
+
+@pytest.fixture
+def live(live_engine):
+    """The module's live engine, its controls back at their start-up values for this test."""
+    engine, server = live_engine
+    restore_by_events(engine, engine.defaults)
+    return engine, server
 
 
 @pytest.fixture(scope="module")

@@ -134,6 +134,33 @@ def test_render_score_command(tmp_path):
     assert main(["render", "--score", str(bad), "-o", str(out)]) == 2
 
 
+def test_render_score_takes_the_starting_phase_and_refuses_stretch_and_freeze(tmp_path, capsys):
+    score = tmp_path / "s.score"
+    score.write_text("sample_rate 48000\nhop_size 256\nhop 0 /latent/follow 0\n"
+                     "hop 0 /path/point w 1 1\nhop 0 /path/play w\n")
+    out = tmp_path / "out.wav"
+    for flags in (["--stretch", "2"], ["--freeze-at", "0.1"]):
+        capsys.readouterr()
+        assert main(["render", "--score", str(score), "-o", str(out), *flags]) == 2
+        error = capsys.readouterr().err
+        assert flags[0] in error and "not to a score" in error and error.count("\n") == 1
+    assert main(["render", "--score", str(score), "-o", str(out), "--phase", "fgla"]) == 2
+    assert "streaming method" in capsys.readouterr().err
+    assert not out.exists()
+    rendered = {}
+    for method in ("rtpghi", "random"):
+        assert main(["render", "--score", str(score), "-o", str(out), "--seconds", "0.3",
+                     "--phase", method, "--set", "render.subtype=FLOAT"]) == 0
+        rendered[method], _ = sf.read(out)
+    from engine.config import load_config
+    from engine.score import render_score_file
+    config = load_config(overrides={"engine.phase_method": "rtpghi", "render.subtype": "FLOAT"})
+    render_score_file(score, tmp_path / "expected.wav", config, 0.3)
+    expected, _ = sf.read(tmp_path / "expected.wav")
+    np.testing.assert_array_equal(rendered["rtpghi"], expected)  # --phase applied
+    assert not np.array_equal(rendered["rtpghi"], rendered["random"])
+
+
 def test_a_recording_begun_later_starts_from_the_state_it_found(config, tmp_path):
     live, surface = fresh(config, tmp_path)
     for address, *args in [("/latent/follow", 0.3), ("/latent/axis", 4, -1.5),

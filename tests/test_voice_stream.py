@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 
 import numpy as np
@@ -66,6 +67,34 @@ def test_streaming_equals_offline(voice_config):
     b.say("hola mundo, esto suena.")
     streamed = np.array(paced(b))
     assert len(offline) > 100
+    np.testing.assert_array_equal(streamed, offline)
+
+
+def test_a_worker_process_streams_what_a_worker_thread_renders(voice_config):
+    """Live, the voice phrases in a process of its own, so its Python work never holds the GIL
+    of the hop clock; its frames equal the offline render of a worker thread (both with torch
+    on one thread, as the engine runs it)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a = stream_for(voice_config, seed=4)
+        a.set("language", "en")
+        a.say("the wind moves the leaves.")
+        offline = render_offline(a)
+    finally:
+        torch.set_num_threads(threads)
+    live = VoiceStream(voice_config, seed=4, process=True)
+    try:
+        assert live.worker_pid != os.getpid()
+        assert live.model is None  # the model is loaded in the worker, not here
+        live.set("language", "en")
+        live.say("the wind moves the leaves.")
+        streamed = np.array(paced(live))
+    finally:
+        live.close()
+    assert len(offline) > 50
     np.testing.assert_array_equal(streamed, offline)
 
 

@@ -1,17 +1,28 @@
 """A bounded single-producer, single-consumer ring of frames for the voice.
 
-The voice's worker thread (producer) writes rows of synthesis parameters or magnitude frames;
-the engine's DSP thread (consumer) reads them one hop at a time without locks: the producer only
-advances :attr:`FrameRing.written`, the consumer only :attr:`FrameRing.read`, and each is a
-plain int whose assignment is atomic under the GIL. Each row carries the generation of the
-request that made it, so rows of an interrupted utterance are skipped, never played.
+The voice's worker (producer: a thread offline, its own process live) writes rows of synthesis
+parameters or magnitude frames; the engine's DSP thread (consumer) reads them one hop at a time
+without locks: the producer only advances :attr:`FrameRing.written`, the consumer only
+:attr:`FrameRing.read`. Both counters, and the generation the consumer currently plays, are int64
+cells of one state array, in shared memory when the worker is another process (an aligned int64
+store is atomic on x86-64 and AArch64, and rows are stored before the counter that publishes
+them, as in :mod:`engine.ring`). Each row carries the generation of the request that made it, so
+rows of an interrupted utterance are skipped, never played.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
+
+from engine.ring import _SharedBlock
+
+# Cells of the state array.
+WRITTEN, READ, GENERATION, DONE = 0, 1, 2, 3
+_STATE_CELLS = 8  # one cache line of int64
+PRODUCER_POLL_S = 0.002  # how often a producer in another process looks for room
 
 
 class FrameRing:
@@ -23,15 +34,56 @@ class FrameRing:
         Rows held at most (the producer waits when it is full).
     width : int
         Values per row.
+    shared : bool
+        Keep the rows and counters in a shared-memory block (:attr:`name`) that a worker process
+        attaches to with ``name``; False keeps them in this process (a worker thread).
+    name : str, optional
+        Attach to the shared ring another process made.
+
+    Attributes
+    ----------
+    state : ndarray, shape (8,), int64
+        ``state[WRITTEN]`` rows ever written (producer), ``state[READ]`` rows ever released
+        (consumer), ``state[GENERATION]`` the request the consumer plays now, ``state[DONE]``
+        the last request the producer finished or abandoned.
     """
 
-    def __init__(self, capacity: int, width: int) -> None:
+    def __init__(self, capacity: int, width: int, shared: bool = False,
+                 name: str | None = None) -> None:
         self.capacity = int(capacity)
-        self.rows = np.zeros((self.capacity, width))
-        self.generation = np.zeros(self.capacity, dtype=np.int64)
-        self.written = 0  # rows ever written (producer)
-        self.read = 0  # rows ever released (consumer)
-        self.changed = threading.Condition()
+        self.width = int(width)
+        self._block: _SharedBlock | None = None
+        if shared or name is not None:
+            size = 8 * (_STATE_CELLS + self.capacity + self.capacity * self.width)
+            self._block = _SharedBlock(size, name)
+            buf = self._block._shm.buf
+            self.state = np.ndarray((_STATE_CELLS,), np.int64, buf, 0)
+            self.generation = np.ndarray((self.capacity,), np.int64, buf, 8 * _STATE_CELLS)
+            self.rows = np.ndarray((self.capacity, self.width), np.float64, buf,
+                                   8 * (_STATE_CELLS + self.capacity))
+            if name is None:
+                self.state[:] = 0
+                self.generation[:] = 0
+        else:
+            self.state = np.zeros(_STATE_CELLS, dtype=np.int64)
+            self.generation = np.zeros(self.capacity, dtype=np.int64)
+            self.rows = np.zeros((self.capacity, self.width))
+        self.changed = threading.Condition()  # wakes waiters of this process (threads only)
+
+    @property
+    def name(self) -> str | None:
+        """The shared block's name (None for a ring of this process only)."""
+        return self._block.name if self._block is not None else None
+
+    @property
+    def written(self) -> int:
+        """Rows ever written (producer)."""
+        return int(self.state[WRITTEN])
+
+    @property
+    def read(self) -> int:
+        """Rows ever released (consumer)."""
+        return int(self.state[READ])
 
     def available(self) -> int:
         """Rows written and not yet released."""
@@ -47,8 +99,8 @@ class FrameRing:
     def release(self, upto: int) -> None:
         """Consumer: rows before absolute index ``upto`` may be overwritten."""
         if upto > self.read:
-            self.read = min(upto, self.written)
-            if self.changed.acquire(blocking=False):  # never wait on the DSP thread
+            self.state[READ] = min(upto, self.written)
+            if self._block is None and self.changed.acquire(blocking=False):  # never wait here
                 try:
                     self.changed.notify_all()
                 finally:
@@ -61,25 +113,37 @@ class FrameRing:
         """
         done = 0
         while done < len(rows):
-            with self.changed:
-                while self.written - self.read >= self.capacity:
-                    if not still_wanted():
-                        return False
-                    self.changed.wait(0.01)
+            while self.written - self.read >= self.capacity:
+                if not still_wanted():
+                    return False
+                if self._block is None:
+                    with self.changed:
+                        if self.written - self.read >= self.capacity:
+                            self.changed.wait(0.01)
+                else:  # the consumer is in another process: poll
+                    time.sleep(PRODUCER_POLL_S)
             if not still_wanted():
                 return False
-            room = self.capacity - (self.written - self.read)
-            count = min(room, len(rows) - done)
+            written = self.written
+            count = min(self.capacity - (written - self.read), len(rows) - done)
             for i in range(count):
-                slot = (self.written + i) % self.capacity
+                slot = (written + i) % self.capacity
                 self.rows[slot] = rows[done + i]
                 self.generation[slot] = generation
-            self.written += count
+            self.state[WRITTEN] = written + count  # after the rows: publishes them
             done += count
-            with self.changed:
-                self.changed.notify_all()
+            if self._block is None:
+                with self.changed:
+                    self.changed.notify_all()
         return True
 
     def clear(self) -> None:
-        """Forget every row (only when the producer is idle)."""
-        self.read = self.written
+        """Forget every row (consumer; rows written meanwhile belong to an older generation)."""
+        self.state[READ] = self.written
+
+    def close(self) -> None:
+        """Detach from the shared block (the creating side frees it)."""
+        if self._block is not None:
+            self.state = self.generation = self.rows = None  # type: ignore[assignment]
+            self._block.close()
+            self._block = None

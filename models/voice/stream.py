@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import math
+import multiprocessing as mp
 import os
 import threading
 import time
@@ -34,7 +35,7 @@ from models.voice.envelope import N_BANDS, FrameRenderer
 from models.voice.errors import VoiceError
 from models.voice.languages import CODES, language, language_index
 from models.voice.phonemes import check_text, espeak_program, phonemize
-from models.voice.queue import FrameRing
+from models.voice.queue import DONE, GENERATION, FrameRing
 
 REFERENCE_HZ = 110.0  # pitch 0 (A2)
 SMOOTHING_S = 0.03  # time constant of every continuous control, in seconds
@@ -42,6 +43,7 @@ VIBRATO_HZ = 5.5
 JITTER_MEMORY = 0.95  # per-hop correlation of the pitch wander
 FADE_HOPS = 3  # an interrupted sound fades out over this many hops
 RING_SECONDS = 6.0  # synthesis look-ahead held at most
+WORKER_START_S = 300.0  # a worker process loads torch and the model: allow for a busy machine
 PHRASE_WORDS = (3, 7)  # babble phrases hold this many words, inclusive
 PAUSE = ("_:", "_")  # appended to each phrase, as espeak-ng ends a clause
 
@@ -108,15 +110,20 @@ class VoiceStream:
     seed : int
         Seeds the babble (words and phrase lengths), the jitter and the noise: same seed, same
         requests and same controls give the same frames.
+    process : bool
+        Run the worker in its own process (live): the model loads there, not here, and
+        :attr:`worker_pid` names it. False (offline) runs it in a thread of this process.
 
     Raises
     ------
     CheckpointError
         The neural engine's checkpoint is missing, corrupt or made for other STFT settings.
+    VoiceError
+        The worker process could not start (its error is repeated).
     """
 
     def __init__(self, config: Config, checkpoint: str | os.PathLike | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, process: bool = False, _attach: str | None = None) -> None:
         voice = config.voice
         self.config = config
         self.engine = voice.engine
@@ -125,7 +132,8 @@ class VoiceStream:
         self.hop_s = config.stft.hop / self.sample_rate
         self.seed = int(seed)
         self.model = None
-        if self.engine == "neural":
+        self.process = bool(process)
+        if self.engine == "neural" and not self.process:  # a worker process loads its own
             import torch
             from models.voice.checkpoint import load_voice_checkpoint
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -133,7 +141,8 @@ class VoiceStream:
             self.model = load_voice_checkpoint(path, config.stft, self.sample_rate, self.device)
         self.renderer = FrameRenderer(config.stft, self.sample_rate, seed=self.seed)
         width = 2 * N_BANDS + 1 if self.engine == "neural" else self.n_bins
-        self.ring = FrameRing(int(RING_SECONDS / self.hop_s), width)
+        self.ring = FrameRing(int(RING_SECONDS / self.hop_s), width, shared=self.process,
+                              name=_attach)
         self._row = np.zeros(width)
         self._row_after = np.zeros(width)
         self._last = np.zeros(self.n_bins)
@@ -154,7 +163,51 @@ class VoiceStream:
         self._closed = False
         self._busy = False
         self._busy_generation = 0
+        self._requested = 0  # process mode: the generation of the last job sent
+        self._conn = None
+        self._process = None
+        if _attach is not None:  # the worker's side of a process-mode stream: no consumer state
+            return
         self.reset()
+        if self.process:
+            self._start_process(checkpoint)
+
+    @property
+    def generation(self) -> int:
+        """The request now playing; rows of other generations are skipped (shared with the
+        worker, which abandons a request as soon as it is no longer this one)."""
+        return int(self.ring.state[GENERATION])
+
+    @generation.setter
+    def generation(self, value: int) -> None:
+        self.ring.state[GENERATION] = value
+
+    @property
+    def worker_pid(self) -> int:
+        """Process id of the worker: another process live, this one offline."""
+        return self._process.pid if self._process is not None else os.getpid()
+
+    def _start_process(self, checkpoint) -> None:
+        context = mp.get_context("spawn")
+        here, there = context.Pipe()
+        self._process = context.Process(
+            target=_worker_main, name="caminos-voice", daemon=True,
+            args=(self.config, checkpoint, self.seed, self.ring.name, self.ring.capacity,
+                  self.ring.width, there, os.getpid()))
+        self._process.start()
+        there.close()
+        self._conn = here
+        _LIVE.add(self)
+        if not here.poll(WORKER_START_S):
+            self.close()
+            raise VoiceError(f"the voice process did not start in {WORKER_START_S:.0f} s")
+        try:
+            kind, detail = here.recv()
+        except EOFError:
+            kind, detail = "error", f"it exited with status {self._process.exitcode}"
+        if kind != "ready":
+            self.close()
+            raise VoiceError(f"the voice process failed: {detail}")
 
     def _warm_up(self) -> None:
         """Run the model and the renderer once, so the first request pays no start-up cost."""
@@ -228,6 +281,8 @@ class VoiceStream:
         else:
             known = ", ".join(list(CONTINUOUS) + list(BABBLE) + ["language", "mix", "style"])
             raise VoiceError(f"unknown voice control {name!r}; known: {known}")
+        if self._conn is not None and name not in _CONSUMER_ONLY:  # the worker phrases with it
+            self._send(("set", name, value))
 
     def get(self, name: str):
         """Current target of a control (as :meth:`set` takes it)."""
@@ -265,10 +320,16 @@ class VoiceStream:
 
     def _pending(self) -> bool:
         """The worker has, or is working on, a request of the current generation."""
+        if self._conn is not None:  # a worker process marks each request done in the ring
+            return (self._requested == self.generation
+                    and int(self.ring.state[DONE]) < self._requested)
         return bool(self._jobs) or (self._busy and self._busy_generation == self.generation)
 
     def close(self) -> None:
-        """Stop the worker thread and wait for it (at most 2 s); the stream can no longer speak."""
+        """Stop the worker (thread or process) and wait for it (at most 2 s); the stream can no
+        longer speak."""
+        if self._closed:
+            return
         self._closed = True
         self.reset()
         with self._wake:
@@ -276,6 +337,24 @@ class VoiceStream:
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():
             worker.join(timeout=2.0)
+        process, self._process = self._process, None
+        if process is not None:
+            self._send(("close",))
+            process.join(timeout=2.0)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=2.0)
+            self._conn.close()
+            self._conn = None
+            self.ring.close()
+
+    def _send(self, message: tuple) -> None:
+        """To the worker process: a small pickle written to its pipe, which a thread there reads
+        at once, so the pipe never fills while the worker is busy with a phrase."""
+        try:
+            self._conn.send(message)
+        except (OSError, ValueError) as exc:  # the worker died: the voice falls silent
+            self.last_error = f"voice process: {exc}"
 
     def _request(self, kind: str | None, payload) -> None:
         if self._sounding:
@@ -285,6 +364,10 @@ class VoiceStream:
         if kind is not None:
             if self._closed:
                 raise VoiceError("this voice stream is closed")
+            if self._conn is not None:
+                self._requested = self.generation
+                self._send(("job", self.generation, kind, payload))
+                return
             self._ensure_worker()
             self._jobs.append((self.generation, kind, payload))
             with self._wake:
@@ -413,6 +496,7 @@ class VoiceStream:
                 self.last_error = f"voice worker: {type(exc).__name__}: {exc}"
             finally:
                 self._busy = False
+                self.ring.state[DONE] = generation
                 with self.ring.changed:
                     self.ring.changed.notify_all()
 
@@ -471,6 +555,83 @@ class VoiceStream:
             while (self.ring.written < int(self.position) + 2 and self._pending()
                    and time.monotonic() < deadline):
                 self.ring.changed.wait(0.01)
+
+
+class VoiceSettings(VoiceStream):
+    """The voice's controls without a voice: checks requests and keeps every value as
+    :class:`VoiceStream` does, rendering nothing (the control process's copy of the state)."""
+
+    def __init__(self, config: Config, seed: int = 0) -> None:  # noqa: D107 (no model, no ring)
+        voice = config.voice
+        self.config = config
+        self.engine = voice.engine
+        self.targets = {name: float(getattr(voice, name)) for name in CONTINUOUS}
+        self.language = voice.language
+        self.style = int(voice.style)
+        self.generator = AsemicGenerator(
+            BabbleSettings({voice.language: 1.0}, likeness=voice.likeness,
+                           temperature=voice.temperature, word_length=voice.word_length),
+            seed=int(seed))
+        self._conn = None
+        self.last_error = None
+
+    def _request(self, kind: str | None, payload) -> None:
+        """Checked already; the engine's own stream speaks."""
+
+
+# Controls that only shape the per-hop rendering on the consumer's side (glides, vibrato).
+_CONSUMER_ONLY = frozenset({"rate", "vibrato", "jitter", "breathiness", "formant"})
+
+
+def _worker_main(config: Config, checkpoint, seed: int, ring: str, capacity: int, width: int,
+                 conn, parent: int) -> None:
+    """Body of a voice worker process: load the model, then phrase requests into the ring.
+
+    A reader thread takes every message off the pipe as it arrives (requests, settings, close)
+    and hands it to the worker loop (:meth:`VoiceStream._work`, the same as a worker thread
+    runs), so the engine's side never waits on a full pipe.
+    """
+    try:
+        import torch
+        torch.set_num_threads(1)
+        stream = VoiceStream(config, checkpoint, seed, _attach=ring)
+        if (stream.ring.capacity, stream.ring.width) != (capacity, width):
+            raise VoiceError("the frame ring does not match the engine's")
+    except Exception as exc:  # reported to the engine, which plays without a voice
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", os.getpid()))
+
+    def read() -> None:
+        while not stream._closed:
+            try:
+                if not conn.poll(0.5):
+                    if os.getppid() != parent:  # the engine's process died: do not linger
+                        break
+                    continue
+                message = conn.recv()
+            except (EOFError, OSError):
+                break
+            if message[0] == "job":
+                _, generation, kind, payload = message
+                with stream._wake:
+                    stream._jobs.clear()
+                    stream._jobs.append((generation, kind, payload))
+                    stream._wake.notify_all()
+            elif message[0] == "set":
+                try:
+                    stream.set(message[1], message[2])
+                except VoiceError as exc:  # checked on the engine's side already
+                    stream.last_error = str(exc)
+            else:
+                break
+        stream._closed = True
+        with stream._wake:
+            stream._wake.notify_all()
+
+    threading.Thread(target=read, name="caminos-voice-pipe", daemon=True).start()
+    stream._work()
+    stream.ring.close()
 
 
 def render_offline(stream: VoiceStream, max_seconds: float = 600.0) -> np.ndarray:
