@@ -1,15 +1,19 @@
 """Spectral variational autoencoder: log-magnitude STFT frames to a small latent and back.
 
-The model between analysis and phase recovery (DESIGN.md section 1): sources' magnitude frames are
-encoded to ``z``, the latent mixer moves ``z``, and the decoder gives magnitudes back. After
-training, the latent is rotated so axis 0 carries the most variance, and each axis is described by
-the audio descriptors it moves most (:func:`describe_axes`), so a performer knows what it does.
+The model between analysis and phase recovery (``docs/architecture.md`` sections 1 and 6):
+sources' magnitude frames are encoded to ``z``, the latent mixer moves ``z``, and the decoder gives
+magnitudes back. Two latent channels are measured rather than learnt, the frame's level and its
+pitch (:mod:`models.pitch`); the decoder adds the level back and raises partials on the harmonic
+comb of the pitch. After training, the latent is rotated so axis 0 carries the most variance, and
+each axis is described by the audio descriptors it moves most (:func:`describe_axes`), so a
+performer knows what it does.
 
-Why this shape (see ``docs/architecture.md``): like CANNe/ANNe, a fully connected network on single
-magnitude frames (optionally with a few past frames, which adds no latency); unlike them it is
-variational, as in Latent Timbre Synthesis, so points between two sounds decode to in-between
-spectra; unlike RAVE it works on STFT frames, so phase recovery and time-stretch stay in the
-engine and batch-1 encode+decode costs tens of microseconds on one CPU thread.
+Why this shape: like CANNe/ANNe, a fully connected network on single magnitude frames (optionally
+with a few past frames, which adds no latency); unlike them it is variational, as in Latent Timbre
+Synthesis, so points between two sounds decode to in-between spectra; unlike RAVE it works on STFT
+frames, so phase recovery and time-stretch stay in the engine and batch-1 encode+decode costs a
+fraction of a millisecond on one CPU thread; like DDSP and vschaos2 it takes pitch out of the
+learnt latent, so unseen pitches keep their partials.
 """
 
 from __future__ import annotations
