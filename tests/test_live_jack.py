@@ -81,9 +81,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _onsets(x: np.ndarray, rate: int) -> np.ndarray:
-    """Sample indices where ``x`` first rises over a tenth of its peak, at least 0.5 s apart."""
-    above = np.flatnonzero(np.abs(x) > 0.1 * np.abs(x).max())
+def _onsets(x: np.ndarray, rate: int, fraction: float = 0.1) -> np.ndarray:
+    """Sample indices where ``x`` first rises over ``fraction`` of its peak, at least 0.5 s apart."""
+    above = np.flatnonzero(np.abs(x) > fraction * np.abs(x).max())
     found = [above[0]]
     for i in above[1:]:
         if i - found[-1] > rate // 2:
@@ -299,7 +299,11 @@ def test_measured_input_to_output_latency_matches_the_reported_one(jackd, tmp_pa
         metro.kill()
     report = play.finish()
     samples, rate = sf.read(recording)
-    clicks, out = _onsets(samples[:, 0], rate), _onsets(samples[:, 1], rate)
+    # A click comes out of the spectral path with an attack ramped over the analysis window, whose
+    # shape depends on the model (the version-2 autoencoder reaches a tenth of the peak 2.4 ms
+    # later than version 1, its energy centroid at the same time): the sound's first arrival,
+    # 2 % of the peak (-34 dB), is what the stated latency describes.
+    clicks, out = _onsets(samples[:, 0], rate, 0.02), _onsets(samples[:, 1], rate, 0.02)
     n = min(len(clicks), len(out))
     assert n >= 3
     # The fastest click is the engine's own path: a cycle in which this VM made the client late
