@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 import torch
+from numba import njit
 
 from models.autoencoder import MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, FusedCodec
 
@@ -24,42 +25,45 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(tensor.detach().numpy(), dtype=np.float32)
 
 
-class LobeScratch:
-    """Fixed buffers for :func:`hann_lobe_into` over ``n`` bins."""
+@njit(cache=True, nogil=True)
+def _comb_at(k: int, f0_bins: float) -> float:
+    """The Hann main lobe at bin ``k`` of the nearest harmonic (the first at least) of
+    ``f0_bins``: :func:`models.pitch.hann_lobe` of the distance, one bin at a time."""
+    harmonic = max(np.round(k / f0_bins), 1.0)
+    d = abs(k - harmonic * f0_bins)
+    if d >= 2.0:
+        return 0.0
+    den = np.pi * d * (1.0 - d * d)
+    if abs(den) < 1e-12:
+        return 1.0 - 0.5 * np.round(d)  # the limits: 1 at d = 0, 0.5 at d = 1
+    return abs(np.sin(np.pi * d) / den)
 
-    def __init__(self, n: int) -> None:
-        self.num = np.zeros(n)
-        self.den = np.zeros(n)
-        self.fill = np.zeros(n)
-        self.ok = np.zeros(n, dtype=bool)
-        self.tiny = np.zeros(n, dtype=bool)
+
+@njit(cache=True, nogil=True)
+def _softplus(x: float) -> float:
+    return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
 
 
-def hann_lobe_into(d: np.ndarray, out: np.ndarray, scratch: LobeScratch) -> None:
-    """:func:`models.pitch.hann_lobe` of distances ``d`` (bins, >= 0) into ``out``, no allocation.
+@njit(cache=True, nogil=True)
+def add_comb_per_bin(h: np.ndarray, heights: np.ndarray, f0_bins: float) -> None:
+    """``h[k] += softplus(heights[k]) * comb_k(f0)`` in one pass, allocation-free (hop path)."""
+    for k in range(h.shape[0]):
+        lobe = _comb_at(k, f0_bins)
+        if lobe > 0.0:
+            h[k] += _softplus(heights[k]) * lobe
 
-    ``|sin(pi d) / (pi d (1 - d**2))|`` below 2 bins and 0 beyond, with the limits 1 at d = 0
-    and 0.5 at d = 1 where the quotient is 0/0.
-    """
-    num, den = scratch.num, scratch.den
-    np.multiply(d, np.pi, out=num)
-    np.sin(num, out=num)
-    np.multiply(d, d, out=den)
-    np.subtract(1.0, den, out=den)
-    den *= d
-    den *= np.pi
-    np.abs(den, out=scratch.fill)
-    np.greater_equal(scratch.fill, 1e-12, out=scratch.ok)
-    np.less(scratch.fill, 1e-12, out=scratch.tiny)
-    out[:] = 0.0
-    np.divide(num, den, out=out, where=scratch.ok)
-    np.round(d, out=scratch.fill)  # 0 or 1 where the quotient is 0/0
-    scratch.fill *= -0.5
-    scratch.fill += 1.0
-    np.copyto(out, scratch.fill, where=scratch.tiny)
-    np.abs(out, out=out)
-    np.greater_equal(d, 2.0, out=scratch.ok)
-    np.copyto(out, 0.0, where=scratch.ok)
+
+@njit(cache=True, nogil=True)
+def add_comb_banded(h: np.ndarray, bands: np.ndarray, lower: np.ndarray, weight: np.ndarray,
+                    f0_bins: float) -> None:
+    """:func:`add_comb_per_bin` with heights interpolated between band centres
+    (:func:`models.autoencoder.band_interpolation`)."""
+    for k in range(h.shape[0]):
+        lobe = _comb_at(k, f0_bins)
+        if lobe > 0.0:
+            i = lower[k]
+            height = bands[i] + weight[k] * (bands[i + 1] - bands[i])
+            h[k] += _softplus(height) * lobe
 
 
 class _Stack:
@@ -135,18 +139,10 @@ class FrameCodec:
             self._scores = np.zeros((batch, self._pitch_matrix.shape[1]), dtype=np.float32)
             self._semitones = np.zeros((batch, 1), dtype=np.float32)
             self._bin_hz = float(codec.shape.bin_hz)
-            self._bins = np.arange(n, dtype=np.float64)
-            self._comb = np.zeros(n)
-            self._harmonic = np.zeros(n)
-            self._comb_height = np.zeros(n, dtype=np.float32)
             self._bands = int(codec.shape.comb_bands)
             if self._bands:
                 from models.autoencoder import band_interpolation
-                self._band_lower, weight = band_interpolation(n, self._bands)
-                self._band_upper = self._band_lower + 1
-                self._band_weight = weight.astype(np.float32)
-                self._band_scratch = np.zeros(n, dtype=np.float32)
-            self._lobe = LobeScratch(n)
+                self._band_lower, self._band_weight = band_interpolation(n, self._bands)
 
     def _frame_level(self, log_mags: np.ndarray) -> np.ndarray:
         """:func:`models.autoencoder.frame_level` of each row's current frame, into (batch, 1)."""
@@ -208,25 +204,10 @@ class FrameCodec:
             return
         f0_bins = min(max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / self._bin_hz, 1.0),
                       float(self.n_bins))
-        comb, harmonic = self._comb, self._harmonic
-        np.divide(self._bins, f0_bins, out=harmonic)
-        np.round(harmonic, out=harmonic)
-        np.maximum(harmonic, 1.0, out=harmonic)
-        harmonic *= f0_bins
-        np.subtract(self._bins, harmonic, out=comb)
-        np.abs(comb, out=comb)  # distance to the nearest harmonic, in bins
-        hann_lobe_into(comb, harmonic, self._lobe)
-        comb = harmonic
-        if self._bands:  # band heights to bins: linear interpolation between band centres
-            np.take(heights, self._band_upper, out=self._band_scratch)
-            np.take(heights, self._band_lower, out=self._comb_height)
-            self._band_scratch -= self._comb_height
-            self._band_scratch *= self._band_weight
-            self._comb_height += self._band_scratch
-            heights = self._comb_height
-        np.logaddexp(0.0, heights, out=self._comb_height)  # softplus
-        comb *= self._comb_height
-        h += comb
+        if self._bands:
+            add_comb_banded(h, heights, self._band_lower, self._band_weight, f0_bins)
+        else:
+            add_comb_per_bin(h, heights, f0_bins)
 
     def decode(self, z: np.ndarray, out: np.ndarray) -> None:
         """One latent (latent_dim,) to linear magnitudes ``out`` (n_bins,), float64."""

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.codec import FrameCodec, LobeScratch, hann_lobe_into
+from engine.codec import FrameCodec, add_comb_banded, add_comb_per_bin
 from engine.config import StftConfig
 from engine.engine import pitch_direction
 from engine.latent import LatentMixer
@@ -69,12 +69,27 @@ def test_lobe_matches_the_hann_window_spectrum() -> None:
     d = np.linspace(0.0, 1.99, 200)
     exact = np.abs([np.sum(window * np.exp(-2j * np.pi * x * np.arange(n) / n)) for x in d])
     np.testing.assert_allclose(hann_lobe(d), exact / exact[0], atol=2e-3)
-    out = np.zeros_like(d)
-    hann_lobe_into(d.copy(), out, LobeScratch(len(d)))
-    np.testing.assert_allclose(out, hann_lobe(d), atol=1e-12)
-    edges = np.array([0.0, 1.0, 2.0, 3.0])
-    hann_lobe_into(edges.copy(), out[:4], LobeScratch(4))
-    np.testing.assert_allclose(out[:4], [1.0, 0.5, 0.0, 0.0])
+    np.testing.assert_allclose(hann_lobe(np.array([0.0, 1.0, 2.0, 3.0])), [1.0, 0.5, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("f0_bins", [1.0, 2.5, 4.0, 4.3, 9.387, 40.0])
+def test_hop_path_comb_kernels_equal_the_reference(f0_bins: float) -> None:
+    """The numba kernels add softplus(heights) times the comb of models.pitch, per bin or from
+    bands, in place."""
+    from models.autoencoder import band_interpolation
+    rng = np.random.default_rng(0)
+    heights = rng.normal(0.0, 2.0, CFG.n_bins).astype(np.float32)
+    comb = harmonic_comb(np.array([f0_bins * BIN_HZ]), CFG.n_bins, BIN_HZ)[0]
+    softplus = np.logaddexp(0.0, heights.astype(np.float64))
+    h = np.zeros(CFG.n_bins, np.float32)
+    add_comb_per_bin(h, heights, f0_bins)
+    np.testing.assert_allclose(h, softplus * comb, rtol=1e-5, atol=1e-6)
+    bands = rng.normal(0.0, 2.0, 16).astype(np.float32)
+    lower, weight = band_interpolation(CFG.n_bins, 16)
+    spread = bands[lower] * (1 - weight) + bands[lower + 1] * weight
+    h[:] = 1.0
+    add_comb_banded(h, bands, lower, weight, f0_bins)
+    np.testing.assert_allclose(h, 1.0 + np.logaddexp(0.0, spread) * comb, rtol=1e-5, atol=1e-6)
 
 
 @pytest.fixture(scope="module")
