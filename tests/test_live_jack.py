@@ -313,10 +313,10 @@ def test_measured_input_to_output_latency_matches_the_reported_one(jackd, tmp_pa
     # A click comes out of the spectral path with its attack spread over the synthesis window
     # (some of it before the stated latency, as pre-echo), in a shape that depends on the model:
     # the version-2 autoencoder reaches a tenth of the peak 2.4 ms later than version 1 did (39.4
-    # against 37.1 ms here) while the bursts' energy centroids come out at the same time (42.4 and
-    # 42.5 ms), so the engine's latency is unchanged. The attack allowance is that 2.4 ms, rounded
-    # up to 3; the first arrival cannot be used instead, the pre-echo makes it earlier than the
-    # stated latency by up to a frame.
+    # against 37.1 ms here) while the bursts' energy centroids come out at the same time (means
+    # 42.4 and 42.7 ms), so the engine's latency is unchanged. The attack allowance is that
+    # 2.4 ms, rounded up to 3; the first arrival cannot be used instead, the pre-echo makes it
+    # earlier than the stated latency by up to a frame.
     attack_ms = 3.0
     assert expected_ms - 1.0 <= measured_ms <= expected_ms + hop_ms + attack_ms, (
         measured_ms, expected_ms)
