@@ -123,7 +123,7 @@ class FrameCodec:
         self._first = np.zeros((batch, self._encoder.weights[0].shape[1]), dtype=np.float32)
         self._latent_term = np.zeros((batch, self.latent_dim), dtype=np.float32)
         self._level = np.zeros((batch, 1), dtype=np.float32)
-        self._peak = np.zeros((batch, 1), dtype=np.float32)
+        self._mags = np.zeros((batch, n), dtype=np.float32)
         self._power = np.zeros((batch, n), dtype=np.float32)
         if self.has_level:  # the rank-one level terms (see FusedCodec)
             self._level_in = _numpy(codec.level_in)
@@ -144,23 +144,19 @@ class FrameCodec:
                 from models.autoencoder import band_interpolation
                 self._band_lower, self._band_weight = band_interpolation(n, self._bands)
 
-    def _frame_level(self, log_mags: np.ndarray) -> np.ndarray:
-        """:func:`models.autoencoder.frame_level` of each row's current frame, into (batch, 1)."""
-        current = log_mags[:, -self.n_bins:]
-        np.max(current, axis=1, keepdims=True, out=self._peak)
-        np.subtract(current, self._peak, out=self._power)
-        self._power *= 2.0
-        np.exp(self._power, out=self._power)
+    def _frame_level(self, mags: np.ndarray) -> np.ndarray:
+        """:func:`models.autoencoder.frame_level` of each row, into (batch, 1), from ``mags``, the
+        rows' ``exp(log_mags)`` (``|X| + floor``): half the log of their mean square."""
+        np.multiply(mags, mags, out=self._power)
         np.mean(self._power, axis=1, keepdims=True, out=self._level)
         np.log(self._level, out=self._level)
         self._level *= 0.5
-        self._level += self._peak
         return self._level
 
-    def _pitch(self, log_mags: np.ndarray) -> np.ndarray:
-        """Tracked pitch of each row's current frame, semitones above A0, into (batch, 1)."""
-        np.exp(log_mags[:, -self.n_bins:], out=self._power)
-        self._power -= MAGNITUDE_FLOOR
+    def _pitch(self, mags: np.ndarray) -> np.ndarray:
+        """Tracked pitch of each row, semitones above A0, into (batch, 1), from ``mags``, the rows'
+        ``exp(log_mags)``."""
+        np.subtract(mags, MAGNITUDE_FLOOR, out=self._power)
         np.maximum(self._power, 0.0, out=self._power)
         np.sqrt(self._power, out=self._power)
         np.matmul(self._power, self._pitch_matrix, out=self._scores)
@@ -182,18 +178,19 @@ class FrameCodec:
         if not (self.has_level or self.has_pitch):
             out[:] = self._encoder.run(log_mags)
             return
+        mags = self._mags
+        np.exp(log_mags[:, -self.n_bins:], out=mags)  # once, for both channels
         first = None
         if self.has_level:
-            level = self._frame_level(log_mags)
+            level = self._frame_level(mags)
             np.multiply(level, self._level_in, out=self._first)
             first = self._first
-        z = self._encoder.run(log_mags, first)
-        out[:] = z
+        out[:] = self._encoder.run(log_mags, first)
         if self.has_level:
-            np.multiply(self._level, self._level_latent, out=self._latent_term)
+            np.multiply(level, self._level_latent, out=self._latent_term)
             out += self._latent_term
         if self.has_pitch:
-            np.multiply(self._pitch(log_mags), self._pitch_latent, out=self._latent_term)
+            np.multiply(self._pitch(mags), self._pitch_latent, out=self._latent_term)
             out += self._latent_term
 
     def _add_comb(self, z: np.ndarray, heights: np.ndarray, h: np.ndarray) -> None:

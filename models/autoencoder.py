@@ -329,11 +329,9 @@ class SpectralVAE(nn.Module):
 
         The same subharmonic summation as :class:`models.pitch.PitchTracker`, on tensors.
         """
-        current = log_mags[:, -self.shape.n_bins:]
-        root = torch.sqrt(torch.clamp(torch.exp(current) - MAGNITUDE_FLOOR, min=0.0))
-        scores = root @ self.pitch_matrix
         first, log_step = self.pitch_grid
-        return track_scores_torch(scores, first, log_step)
+        return track_pitch_torch(log_mags[:, -self.shape.n_bins:], self.pitch_matrix, first,
+                                 log_step)
 
     def level(self, log_mags: torch.Tensor) -> torch.Tensor:
         """Level of each input's current frame (:func:`frame_level`), shape (batch,)."""
@@ -560,11 +558,8 @@ class FusedCodec(nn.Module):
 
     def _pitch(self, log_mags: torch.Tensor) -> torch.Tensor:
         """Tracked pitch of the current frames, semitones above A0, (batch,)."""
-        current = log_mags[:, -self.n_bins:]
-        root = torch.sqrt(torch.clamp(torch.exp(current) - MAGNITUDE_FLOOR, min=0.0))
-        scores = root @ self.pitch_matrix
-        first, log_step = float(self.pitch_grid[0]), float(self.pitch_grid[1])
-        return track_scores_torch(scores, first, log_step)
+        return track_pitch_torch(log_mags[:, -self.n_bins:], self.pitch_matrix,
+                                 float(self.pitch_grid[0]), float(self.pitch_grid[1]))
 
     def encode(self, log_mags: torch.Tensor) -> torch.Tensor:
         """Log-magnitudes, shape (batch, n_inputs), to rotated latent coordinates (batch, d)."""
@@ -596,6 +591,15 @@ class FusedCodec(nn.Module):
             h = h + torch.nn.functional.softplus(heights) * comb
         h = torch.clamp(h, max=MAX_LOG_MAGNITUDE)
         return torch.clamp(torch.exp(h) - MAGNITUDE_FLOOR, min=0.0)
+
+
+def track_pitch_torch(log_mags: torch.Tensor, matrix: torch.Tensor, first_hz: float,
+                      log_step: float) -> torch.Tensor:
+    """Pitch of log-magnitude frames (batch, n_bins), semitones above A0, by subharmonic
+    summation with the tracker's (bins, candidates) ``matrix`` (:class:`models.pitch.PitchTracker`
+    on tensors)."""
+    root = torch.sqrt(torch.clamp(torch.exp(log_mags) - MAGNITUDE_FLOOR, min=0.0))
+    return track_scores_torch(root @ matrix, first_hz, log_step)
 
 
 def track_scores_torch(scores: torch.Tensor, first_hz: float, log_step: float) -> torch.Tensor:
