@@ -1,6 +1,6 @@
 """Live audio: a sounddevice stream fed by a DSP worker process through shared-memory rings.
 
-The last stage of the live flow (DESIGN.md sections 1 and 3). Two processes, because the GIL is
+The last stage of the live flow (docs/architecture.md). Two processes, because the GIL is
 the real danger: a DSP worker running ``Engine.tick()`` holds the GIL for most of every hop
 (Python between the numba and torch calls), and PortAudio's callback thread needs the GIL to run
 at all. In one process that contention turns into xruns; here the audio process has nothing else

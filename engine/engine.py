@@ -1,6 +1,6 @@
 """The hop clock: :meth:`Engine.tick` turns control events and sources into one hop of samples.
 
-The centre of caminos (DESIGN.md section 1). Live playing (:mod:`engine.audio`) and offline
+The centre of caminos (docs/architecture.md). Live playing (:mod:`engine.audio`) and offline
 rendering (:mod:`engine.score`) call the same :meth:`Engine.tick`; with the same control events at
 the same hops they produce the same samples. Each tick:
 

@@ -1,6 +1,6 @@
 """Latent mixing: the sources' latents, a path position, offsets and noise into one ``z`` per hop.
 
-Fourth stage of ``Engine.tick()`` (DESIGN.md section 1), between the batched encode and the
+Fourth stage of ``Engine.tick()`` (docs/architecture.md), between the batched encode and the
 decode. Coordinates are the model's rotated latent (axis 0 varies most, 0 is the training mean);
 offsets and noise are given in standard deviations of each axis and scaled here. Every control
 moves a target; the value used follows it with a one-pole smoother stepped once per hop, so

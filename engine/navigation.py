@@ -1,6 +1,6 @@
 """Latent navigation: landmarks, paths (caminos) and the 2-D map, played on the hop clock.
 
-Feeds the latent mixer's path input (DESIGN.md section 6): a :class:`Navigator` registers the
+Feeds the latent mixer's path input (docs/architecture.md): a :class:`Navigator` registers the
 ``/landmark/*``, ``/path/*``, ``/latent/xy`` and ``/latent/plane`` controls on an engine and, once
 per hop (an engine hop hook), writes ``engine.mixer.path_position`` (rotated latent coordinates)
 and ``engine.mixer.path_active``. ``/latent/follow 0`` makes the output follow the path alone.

@@ -1,6 +1,6 @@
 """The OSC server: UDP datagrams from Max, Pd, SuperCollider or any controller into engine events.
 
-Outermost control layer (DESIGN.md section 7): one thread receives datagrams and hands each to
+Outermost control layer (docs/architecture.md): one thread receives datagrams and hands each to
 its client's lane (a thread per sending address, so one client's slow request, a long voice
 landmark or a big file, never delays another's messages, and each client's order is kept); the
 lane parses it with python-osc's packet classes, and posts each message to :meth:`engine.engine.Engine.post`, which

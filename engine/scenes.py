@@ -1,6 +1,6 @@
 """Scenes: the whole control state stored in numbered slots and recalled with a crossfade.
 
-Part of latent navigation (DESIGN.md section 6). ``/scene/store i`` takes the value of every
+Part of latent navigation (docs/architecture.md). ``/scene/store i`` takes the value of every
 control that has one (``Control.get``: latent offsets, follow, noise, gains, phase method, path
 speed ...); ``/scene/recall i f`` moves every numeric control from where it is to the stored value
 linearly over ``f`` seconds (one step per hop, through a hop hook; each control's own smoothing

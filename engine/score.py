@@ -1,6 +1,6 @@
 """Scores: control events with their hops, recorded live and replayed offline to the same samples.
 
-A score is a text file a person can read and write (DESIGN.md sections 1 and 7)::
+A score is a text file a person can read and write (docs/architecture.md)::
 
     # caminos score: one control event per line at the hop it applies (hop 0 = the first)
     sample_rate 48000

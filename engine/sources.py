@@ -1,6 +1,6 @@
 """Sources: where the engine's magnitude frames come from, one frame per source per hop.
 
-First stage of ``Engine.tick()`` (DESIGN.md section 1): the live input, the file player and the
+First stage of ``Engine.tick()`` (docs/architecture.md): the live input, the file player and the
 voice each write one magnitude frame per hop (and their own analysis frame, for the ``input``
 phase method, where they have one). Buffers are allocated when a source is built or a file is
 loaded; :meth:`Source.frame` allocates nothing. Loading a file happens in the thread that posts

@@ -1,4 +1,4 @@
-"""caminos play through a real audio server: JACK with its dummy driver (DESIGN.md section 8).
+"""caminos play through a real audio server: JACK with its dummy driver (docs/architecture.md).
 
 Each test runs ``caminos play`` as its own process against ``jackd -d dummy -r 48000 -p 256``, as a
 performer would, and reads its JSON report: callback counts against the clock, xruns, level,
