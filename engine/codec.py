@@ -1,24 +1,32 @@
-"""The autoencoder on the hop path: the fused codec's layers as numpy products into fixed buffers.
+"""The autoencoder on the hop path: the fused codec's layers in two compiled calls per hop.
 
 Stages three and five of ``Engine.tick()``. :class:`models.autoencoder.FusedCodec` folds the
-model's normalisation and latent rotation into its layers; this runs the same layers with
-``np.matmul(..., out=)`` and in-place SiLU, so a hop allocates nothing for the model and pays no
-torch dispatch (about 10 us per call at batch 1 here, twelve calls a hop). Equal to the torch
-codec to float32 rounding (tested).
+model's normalisation and latent rotation into its layers; this runs the same layers in numba
+kernels (:func:`encode_frames`, :func:`decode_frame`) that write into buffers made once, so a
+hop allocates nothing for the model, pays no torch dispatch (about 10 us per call at batch 1
+here) and no numpy call per element-wise step (about 1 us each, some forty a hop before). The
+matrix products go to BLAS through ``np.dot``. Equal to the torch codec to float32 rounding
+(tested).
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from numba import njit
 
-from models.autoencoder import MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, FusedCodec
+from models.autoencoder import MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, FusedCodec, band_interpolation
 
 
-_EXP_LIMIT = 80.0  # exp(80) = 5.5e34 fits float32 (max 3.4e38); larger arguments would overflow
+# SiLU's exponential never sees more than this: exp(80) = 5.5e34 fits float32 (max 3.4e38), and
+# silu(-80) is 0 to float32 anyway.
+_EXP_LIMIT = np.float32(80.0)
+_ONE = np.float32(1.0)
+_NO_ARRAY = np.zeros(0, np.float32)  # a channel the model lacks
+_NO_INDEX = np.zeros(0, np.int64)
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
@@ -66,38 +74,190 @@ def add_comb_banded(h: np.ndarray, bands: np.ndarray, lower: np.ndarray, weight:
             h[k] += _softplus(height) * lobe
 
 
-class _Stack:
-    """Dense layers with SiLU between them, for a fixed batch size, into preallocated rows."""
+def make_layers(weights, biases, batch: int) -> tuple[tuple, tuple, tuple]:
+    """Dense layers for a fixed batch size from torch ``(outputs, inputs)`` weights and their
+    biases: tuples of the weights as (inputs, outputs) float32 in C order, the biases, and an
+    output buffer (batch, outputs) per layer, as :func:`run_layers` reads them.
 
-    def __init__(self, weights, biases, batch: int) -> None:
-        self.weights = [np.ascontiguousarray(w.detach().numpy().T, dtype=np.float32)
-                        for w in weights]  # (inputs, outputs): x @ W^T as x @ this
-        self.biases = [b.detach().numpy().astype(np.float32) for b in biases]
-        self.outputs = [np.zeros((batch, w.shape[1]), dtype=np.float32) for w in self.weights]
-        self.scratch = [np.zeros((batch, w.shape[1]), dtype=np.float32) for w in self.weights]
+    Plain tuples of arrays, not named tuples: numba's dispatcher keeps a little memory per call
+    for a named tuple argument, which would grow over an engine's millions of hops.
+    """
+    ws = tuple(np.ascontiguousarray(w.detach().numpy().T, dtype=np.float32) for w in weights)
+    bs = tuple(_numpy(b) for b in biases)
+    outs = tuple(np.zeros((batch, w.shape[1]), np.float32) for w in ws)
+    return ws, bs, outs
 
-    def run(self, x: np.ndarray, first_extra: np.ndarray | None = None) -> np.ndarray:
-        """``x`` (batch, inputs) float32 through every layer; returns the last output buffer.
 
-        ``first_extra`` (batch, first width), when given, is added to the first layer's output
-        before its SiLU (the level term of a model with a level channel).
-        """
-        h = x
-        last = len(self.weights) - 1
-        for i, (w, b, out, tmp) in enumerate(zip(self.weights, self.biases, self.outputs,
-                                                 self.scratch, strict=True)):
-            np.matmul(h, w, out=out)
-            out += b
-            if i == 0 and first_extra is not None:
-                out += first_extra
-            if i < last:  # SiLU: out * sigmoid(out) = out / (1 + exp(-out))
-                np.negative(out, out=tmp)
-                np.minimum(tmp, _EXP_LIMIT, out=tmp)  # silu(-80) is 0 to float32 anyway
-                np.exp(tmp, out=tmp)
-                tmp += 1.0
-                np.divide(out, tmp, out=out)
-            h = out
-        return h
+@njit(cache=True, nogil=True)
+def run_layers(x: np.ndarray, weights: tuple, biases: tuple, outputs: tuple,
+               first_extra: np.ndarray, use_extra: bool) -> np.ndarray:
+    """``x`` (batch, inputs) float32 through every layer (``x @ weights[i] + biases[i]`` into
+    ``outputs[i]``, SiLU between them); returns the last output buffer.
+
+    ``first_extra`` (batch, first width) is added to the first layer's output before its SiLU
+    when ``use_extra`` (the level term of a model with a level channel).
+    """
+    h = x
+    last = len(weights) - 1
+    for i in range(last + 1):
+        out = outputs[i]
+        np.dot(h, weights[i], out)
+        bias = biases[i]
+        for row in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                v = out[row, j] + bias[j]
+                if i == 0 and use_extra:
+                    v += first_extra[row, j]
+                if i < last:  # SiLU: v * sigmoid(v) = v / (1 + exp(-v))
+                    v = v / (_ONE + np.exp(min(-v, _EXP_LIMIT)))
+                out[row, j] = v
+        h = out
+    return h
+
+
+class EncoderState(NamedTuple):
+    """What :func:`encode_frames` reads and the scratch it writes, made once per batch size;
+    passed field by field (``*state``)."""
+
+    weights: tuple            # of (inputs, outputs) float32, see make_layers
+    biases: tuple
+    outputs: tuple
+    n_bins: int
+    has_level: bool
+    has_pitch: bool
+    level_in: np.ndarray      # (first width,): the level through the first layer
+    level_latent: np.ndarray  # (d,): the level into the latent
+    pitch_latent: np.ndarray  # (d,): the tracked pitch (semitones above A0) into the latent
+    pitch_matrix: np.ndarray  # (bins, candidates): subharmonic summation
+    first_octave: float       # octaves of the first candidate above A0
+    log_step: float           # octaves between candidates
+    root: np.ndarray          # (batch, bins) scratch: sqrt of the magnitudes
+    scores: np.ndarray        # (batch, candidates) scratch
+    first_extra: np.ndarray   # (batch, first width) scratch
+    level: np.ndarray         # (batch,) scratch: each row's level, nepers
+
+
+@njit(cache=True, nogil=True)
+def _frame_levels(log_mags: np.ndarray, n_bins: int, root: np.ndarray, level: np.ndarray,
+                  with_root: bool) -> None:
+    """Each row's level (:func:`models.autoencoder.frame_level`: half the log of the mean square
+    of ``exp(log_mags)``, nepers) into ``level``, and, when ``with_root``, the square roots of its
+    magnitudes above the floor (the pitch tracker's input) into ``root``; one ``exp`` per bin."""
+    start = log_mags.shape[1] - n_bins  # the current frame, after any context
+    for row in range(log_mags.shape[0]):
+        power = 0.0
+        for k in range(n_bins):
+            mag = np.exp(log_mags[row, start + k])
+            power += mag * mag
+            if with_root:
+                root[row, k] = np.sqrt(max(mag - MAGNITUDE_FLOOR, 0.0))
+        level[row] = 0.5 * np.log(power / n_bins)
+
+
+@njit(cache=True, nogil=True)
+def _refined_semitones(scores: np.ndarray, row: int, first_octave: float,
+                       log_step: float) -> float:
+    """The best candidate of one row of scores, moved by a parabola through its neighbours, in
+    semitones above A0 (:meth:`models.pitch.PitchTracker._refine`)."""
+    best = int(np.argmax(scores[row]))
+    shift = 0.0
+    if 1 <= best <= scores.shape[1] - 2:
+        left, centre, right = scores[row, best - 1], scores[row, best], scores[row, best + 1]
+        curve = left - 2.0 * centre + right
+        if curve < 0.0:
+            shift = min(max(0.5 * (left - right) / curve, -0.5), 0.5)
+    return 12.0 * ((best + shift) * log_step + first_octave)
+
+
+@njit(cache=True, nogil=True)
+def encode_frames(log_mags: np.ndarray, out: np.ndarray, weights: tuple, biases: tuple,
+                  outputs: tuple, n_bins: int, has_level: bool, has_pitch: bool,
+                  level_in: np.ndarray, level_latent: np.ndarray, pitch_latent: np.ndarray,
+                  pitch_matrix: np.ndarray, first_octave: float, log_step: float,
+                  root: np.ndarray, scores: np.ndarray, first_extra: np.ndarray,
+                  level: np.ndarray) -> None:
+    """Log-magnitudes (batch, n_inputs) float32 to latents ``out`` (batch, d), allocation-free;
+    the other arguments are an :class:`EncoderState`'s fields."""
+    if has_level or has_pitch:
+        _frame_levels(log_mags, n_bins, root, level, has_pitch)
+    if has_level:
+        for row in range(log_mags.shape[0]):
+            for j in range(level_in.shape[0]):
+                first_extra[row, j] = level[row] * level_in[j]
+    z = run_layers(log_mags, weights, biases, outputs, first_extra, has_level)
+    if has_pitch:
+        np.dot(root, pitch_matrix, scores)
+    for row in range(out.shape[0]):
+        semitones = 0.0
+        if has_pitch:
+            semitones = _refined_semitones(scores, row, first_octave, log_step)
+        for j in range(out.shape[1]):
+            v = z[row, j]
+            if has_level:
+                v += level[row] * level_latent[j]
+            if has_pitch:
+                v += semitones * pitch_latent[j]
+            out[row, j] = v
+
+
+class DecoderState(NamedTuple):
+    """What :func:`decode_frame` reads and the scratch it writes; passed field by field."""
+
+    weights: tuple
+    biases: tuple
+    outputs: tuple
+    n_bins: int
+    has_level: bool
+    has_pitch: bool
+    level_out: np.ndarray     # (d,): the level read back from z
+    pitch_out: np.ndarray     # (d,): the pitch (semitones above A0) read back from z
+    pitch_bias: float
+    bin_hz: float
+    band_lower: np.ndarray    # (bins,) int: each bin's lower comb band (empty: a height per bin)
+    band_weight: np.ndarray   # (bins,): the upper band's share
+    z_row: np.ndarray         # (1, d) float32 scratch
+
+
+@njit(cache=True, nogil=True)
+def decode_frame(z: np.ndarray, out: np.ndarray, weights: tuple, biases: tuple, outputs: tuple,
+                 n_bins: int, has_level: bool, has_pitch: bool, level_out: np.ndarray,
+                 pitch_out: np.ndarray, pitch_bias: float, bin_hz: float,
+                 band_lower: np.ndarray, band_weight: np.ndarray, z_row: np.ndarray) -> None:
+    """One latent (d,) to linear magnitudes ``out`` (n_bins,), allocation-free; the other
+    arguments are a :class:`DecoderState`'s fields.
+
+    A non-finite latent or decoder output gives NaN magnitudes (the engine counts the frame and
+    plays silence); a finite one never overflows (log-magnitudes clipped at
+    ``MAX_LOG_MAGNITUDE``).
+    """
+    n = n_bins
+    for j in range(z.shape[0]):
+        z_row[0, j] = z[j]
+    full = run_layers(z_row, weights, biases, outputs, z_row, False)[0]  # no first extra
+    offset = 0.0
+    if has_level:
+        offset = np.dot(z_row[0], level_out)
+    h = full[:n]
+    if has_pitch:
+        semitones = np.dot(z_row[0], pitch_out) + pitch_bias
+        heights = full[n:]
+        if math.isfinite(semitones) and math.isfinite(heights[0]):
+            f0_bins = min(max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / bin_hz, 1.0),
+                          float(n))
+            if band_lower.shape[0]:
+                add_comb_banded(h, heights, band_lower, band_weight, f0_bins)
+            else:
+                add_comb_per_bin(h, heights, f0_bins)
+        else:
+            offset = math.nan
+    for k in range(n):
+        v = h[k] + offset
+        if v > MAX_LOG_MAGNITUDE:  # NaN stays NaN
+            v = MAX_LOG_MAGNITUDE
+        v = np.exp(v) - MAGNITUDE_FLOOR
+        if v < 0.0:
+            v = 0.0
+        out[k] = v
 
 
 class FrameCodec:
@@ -113,110 +273,47 @@ class FrameCodec:
 
     def __init__(self, codec: FusedCodec, batch: int) -> None:
         with torch.no_grad():
-            self._encoder = _Stack(codec.encoder_weights, codec.encoder_biases, batch)
-            self._decoder = _Stack(codec.decoder_weights, codec.decoder_biases, 1)
-        self.latent_dim = self._encoder.weights[-1].shape[1]
-        self.n_bins = int(codec.n_bins)
-        self._z = np.zeros((1, self.latent_dim), dtype=np.float32)
+            encoder = make_layers(codec.encoder_weights, codec.encoder_biases, batch)
+            decoder = make_layers(codec.decoder_weights, codec.decoder_biases, 1)
+        self.latent_dim = encoder[0][-1].shape[1]
+        self.n_bins = n = int(codec.n_bins)
         self.has_level, self.has_pitch = bool(codec.has_level), bool(codec.has_pitch)
-        n = self.n_bins
-        self._first = np.zeros((batch, self._encoder.weights[0].shape[1]), dtype=np.float32)
-        self._latent_term = np.zeros((batch, self.latent_dim), dtype=np.float32)
-        self._level = np.zeros((batch, 1), dtype=np.float32)
-        self._mags = np.zeros((batch, n), dtype=np.float32)
-        self._power = np.zeros((batch, n), dtype=np.float32)
+        self.decoder_weights = decoder[0]  # (inputs, outputs) float32, read every hop
+        level_in = level_latent = level_out = _NO_ARRAY
+        pitch_latent = pitch_out = pitch_matrix = _NO_ARRAY
+        pitch_bias = first_octave = log_step = 0.0
+        band_lower, band_weight = _NO_INDEX, _NO_ARRAY
         if self.has_level:  # the rank-one level terms (see FusedCodec)
-            self._level_in = _numpy(codec.level_in)
-            self._level_latent = _numpy(codec.level_latent)
-            self._level_out = _numpy(codec.level_out)
+            level_in, level_latent = _numpy(codec.level_in), _numpy(codec.level_latent)
+            level_out = _numpy(codec.level_out)
         if self.has_pitch:
-            self._pitch_latent = _numpy(codec.pitch_latent)
-            self._pitch_out = _numpy(codec.pitch_out)
-            self._pitch_bias = float(codec.pitch_bias[0])
-            self._pitch_matrix = _numpy(codec.pitch_matrix)
-            first, self._log_step = (float(v) for v in codec.pitch_grid)
-            self._first_octave = float(np.log2(first / 27.5))
-            self._scores = np.zeros((batch, self._pitch_matrix.shape[1]), dtype=np.float32)
-            self._semitones = np.zeros((batch, 1), dtype=np.float32)
-            self._bin_hz = float(codec.shape.bin_hz)
-            self._bands = int(codec.shape.comb_bands)
-            if self._bands:
-                from models.autoencoder import band_interpolation
-                self._band_lower, self._band_weight = band_interpolation(n, self._bands)
-
-    def _frame_level(self, mags: np.ndarray) -> np.ndarray:
-        """:func:`models.autoencoder.frame_level` of each row, into (batch, 1), from ``mags``, the
-        rows' ``exp(log_mags)`` (``|X| + floor``): half the log of their mean square."""
-        np.multiply(mags, mags, out=self._power)
-        np.mean(self._power, axis=1, keepdims=True, out=self._level)
-        np.log(self._level, out=self._level)
-        self._level *= 0.5
-        return self._level
-
-    def _pitch(self, mags: np.ndarray) -> np.ndarray:
-        """Tracked pitch of each row, semitones above A0, into (batch, 1), from ``mags``, the rows'
-        ``exp(log_mags)``."""
-        np.subtract(mags, MAGNITUDE_FLOOR, out=self._power)
-        np.maximum(self._power, 0.0, out=self._power)
-        np.sqrt(self._power, out=self._power)
-        np.matmul(self._power, self._pitch_matrix, out=self._scores)
-        scores = self._scores
-        last = scores.shape[1] - 2
-        for row in range(len(scores)):  # a parabola through the best candidate and neighbours
-            best = int(np.argmax(scores[row]))
-            shift = 0.0
-            if 1 <= best <= last:
-                left, centre, right = scores[row, best - 1], scores[row, best], scores[row, best + 1]
-                curve = left - 2.0 * centre + right
-                if curve < 0.0:
-                    shift = min(max(0.5 * (left - right) / curve, -0.5), 0.5)
-            self._semitones[row, 0] = 12.0 * ((best + shift) * self._log_step + self._first_octave)
-        return self._semitones
+            pitch_latent, pitch_out = _numpy(codec.pitch_latent), _numpy(codec.pitch_out)
+            pitch_bias = float(codec.pitch_bias[0])
+            pitch_matrix = _numpy(codec.pitch_matrix)
+            first, log_step = (float(v) for v in codec.pitch_grid)
+            first_octave = math.log2(first / 27.5)
+            if codec.shape.comb_bands:
+                band_lower, weight = band_interpolation(n, int(codec.shape.comb_bands))
+                band_weight = weight.astype(np.float32)
+        candidates = pitch_matrix.shape[1] if self.has_pitch else 0
+        first_width = encoder[0][0].shape[1]
+        self._encoder = EncoderState(
+            *encoder, n, self.has_level, self.has_pitch,
+            level_in if self.has_level else np.zeros(first_width, np.float32),
+            level_latent, pitch_latent,
+            pitch_matrix if self.has_pitch else np.zeros((n, 0), np.float32),
+            first_octave, log_step,
+            np.zeros((batch, n), np.float32), np.zeros((batch, candidates), np.float32),
+            np.zeros((batch, first_width), np.float32), np.zeros(batch, np.float32))
+        self._decoder = DecoderState(
+            *decoder, n, self.has_level, self.has_pitch, level_out, pitch_out, pitch_bias,
+            float(codec.shape.bin_hz), band_lower, band_weight,
+            np.zeros((1, self.latent_dim), np.float32))
 
     def encode(self, log_mags: np.ndarray, out: np.ndarray) -> None:
-        """Log-magnitudes (batch, n_inputs) float32 to latents ``out`` (batch, latent_dim)."""
-        if not (self.has_level or self.has_pitch):
-            out[:] = self._encoder.run(log_mags)
-            return
-        mags = self._mags
-        np.exp(log_mags[:, -self.n_bins:], out=mags)  # once, for both channels
-        first = None
-        if self.has_level:
-            level = self._frame_level(mags)
-            np.multiply(level, self._level_in, out=self._first)
-            first = self._first
-        out[:] = self._encoder.run(log_mags, first)
-        if self.has_level:
-            np.multiply(level, self._level_latent, out=self._latent_term)
-            out += self._latent_term
-        if self.has_pitch:
-            np.multiply(self._pitch(mags), self._pitch_latent, out=self._latent_term)
-            out += self._latent_term
-
-    def _add_comb(self, z: np.ndarray, heights: np.ndarray, h: np.ndarray) -> None:
-        """``h += softplus(heights) * comb(f0)`` with f0 read from ``z`` (see FusedCodec)."""
-        semitones = float(np.dot(z, self._pitch_out)) + self._pitch_bias
-        if not (math.isfinite(semitones) and np.isfinite(heights[0])):
-            h += math.nan  # a broken model frame: the engine counts it and plays silence
-            return
-        f0_bins = min(max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / self._bin_hz, 1.0),
-                      float(self.n_bins))
-        if self._bands:
-            add_comb_banded(h, heights, self._band_lower, self._band_weight, f0_bins)
-        else:
-            add_comb_per_bin(h, heights, f0_bins)
+        """Log-magnitudes (batch, n_inputs) float32, C order, to latents ``out`` (batch, d)."""
+        encode_frames(log_mags, out, *self._encoder)
 
     def decode(self, z: np.ndarray, out: np.ndarray) -> None:
         """One latent (latent_dim,) to linear magnitudes ``out`` (n_bins,), float64."""
-        self._z[0] = z
-        full = self._decoder.run(self._z)[0]
-        h = full[:self.n_bins]
-        if self.has_level:
-            h += float(np.dot(self._z[0], self._level_out))
-        if self.has_pitch:
-            self._add_comb(self._z[0], full[self.n_bins:], h)
-        np.minimum(h, MAX_LOG_MAGNITUDE, out=h)  # no overflow from a wild latent; NaN stays NaN
-        np.exp(h, out=h)
-        h -= MAGNITUDE_FLOOR
-        np.maximum(h, 0.0, out=h)
-        out[:] = h
+        decode_frame(z, out, *self._decoder)

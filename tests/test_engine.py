@@ -135,7 +135,7 @@ def test_bad_model_frame_becomes_silence_and_is_counted(fresh: Engine, write_sou
     fresh.post("/source/file/open", str(path))
     fresh.post("/source/file/play", 1)
     _run(fresh, 20)
-    weight = fresh.frame_codec._decoder.weights[0]
+    weight = fresh.frame_codec.decoder_weights[0]
     saved = weight[0, 0]
     weight[0, 0] = np.nan
     try:
