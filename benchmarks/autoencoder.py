@@ -109,7 +109,8 @@ def hop_path_latency_us(codec: FusedCodec, frame: np.ndarray, repeats: int = 500
     """Batch-1 encode+decode through the engine's numpy path (:class:`engine.codec.FrameCodec`),
     one thread, in microseconds (p50, p99)."""
     numpy_codec = FrameCodec(codec, batch=1)
-    x = np.ascontiguousarray(frame[None, :], dtype=np.float32)
+    frames = codec.shape.context + 1  # a model with context reads that many frames a hop
+    x = np.ascontiguousarray(np.tile(frame, frames)[None, :], dtype=np.float32)
     z = np.zeros((1, numpy_codec.latent_dim), np.float32)
     out = np.zeros(numpy_codec.n_bins)
     times = np.empty(repeats)
