@@ -140,7 +140,8 @@ def train_autoencoder_command(args: argparse.Namespace) -> int:
             print(f"skipped {path}: {reason}")
     fields: dict[str, Any] = {"seed": args.seed, "device": args.device}
     for name in ("epochs", "latent_dim", "batch_size", "patience", "beta", "context", "loss",
-                 "max_minutes", "level", "pitch", "comb_bands"):
+                 "max_minutes", "level", "pitch", "comb_bands", "partial_weight",
+                 "magnitude_power"):
         value = getattr(args, name)
         if value is not None:
             fields[name] = value
@@ -341,6 +342,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     auto.add_argument("--loss", choices=("spectral", "log_mse"),
                       help="spectral: spectral convergence + log-magnitude L1 (default); "
                            "log_mse: squared log-magnitude error (version-1 models)")
+    auto.add_argument("--partial-weight", type=float,
+                      help="weight of the spectral loss's log-magnitude L1 over each frame's "
+                           "top 40 dB, its partials (default 1; 0: the models before it)")
+    auto.add_argument("--magnitude-power", type=float,
+                      help="power of the magnitudes in the spectral loss's convergence term "
+                           "(default 1: linear)")
     auto.add_argument("--level", action=argparse.BooleanOptionalAction, default=None,
                       help="frame level as its own latent channel (default on)")
     auto.add_argument("--pitch", action=argparse.BooleanOptionalAction, default=None,

@@ -37,6 +37,7 @@ class TrainingError(CaminosError):
 
 
 LOSSES = ("spectral", "log_mse")
+PARTIAL_RANGE_DB = 40.0  # the top of each frame that partial_weights counts, dB
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ class TrainSettings:
         itself on the noise floor.
     log_weight : float
         Weight of the log-magnitude L1 term of the ``spectral`` loss.
+    partial_weight : float
+        Weight of its partial-weighted log-magnitude L1 term (:func:`partial_weights`: the top
+        40 dB of each frame); 0 for the models before it.
+    magnitude_power : float
+        Power of the magnitudes in its spectral convergence term (1: linear magnitudes).
     beta : float
         Weight of the KL term per bin: ``loss = reconstruction + beta * KL / n_bins``. Larger is
         smoother to walk, blurrier to reconstruct.
@@ -105,6 +111,8 @@ class TrainSettings:
     comb_bands: int = 64
     loss: str = "spectral"
     log_weight: float = 1.0
+    partial_weight: float = 1.0
+    magnitude_power: float = 1.0
     beta: float = 0.01
     warmup_epochs: int = 5
     epochs: int = 200
@@ -121,6 +129,11 @@ class TrainSettings:
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise TrainingError(f"loss {self.loss!r}: expected one of {', '.join(LOSSES)}")
+        if not (math.isfinite(self.partial_weight) and self.partial_weight >= 0.0):
+            raise TrainingError(f"partial_weight {self.partial_weight}: expected 0 or more")
+        if not 0.0 < self.magnitude_power <= 2.0:
+            raise TrainingError(f"magnitude_power {self.magnitude_power}: expected more than 0 "
+                                "and at most 2")
 
     def to_dict(self) -> dict:
         """Plain types, for a checkpoint."""
@@ -203,28 +216,52 @@ def random_gain(batch: torch.Tensor, gain_db: float) -> torch.Tensor:
     return torch.log(mags + MAGNITUDE_FLOOR)
 
 
-def spectral_loss(decoded_log: torch.Tensor, target_log: torch.Tensor,
-                  log_weight: float = 1.0) -> torch.Tensor:
-    """Per-frame spectral convergence plus weighted log-magnitude L1, shape (batch,).
+def partial_weights(target_log: torch.Tensor, range_db: float = PARTIAL_RANGE_DB) -> torch.Tensor:
+    """How much each bin of each frame counts as a partial, 0 to 1, shape of ``target_log``.
 
-    ``||exp(y) - exp(x)||_2 / ||exp(x)||_2 + log_weight * mean_k |y_k - x_k|`` over the bins of
-    each frame, with ``x``, ``y`` natural-log magnitudes (floor included). The first term is
-    dominated by the loud bins, the partials, which a squared log error spread over 513 bins
-    lets the model smear; the second keeps the quiet bins in shape. The decoded log-magnitudes
-    are clamped at :data:`~models.autoencoder.MAX_LOG_MAGNITUDE` before the exponential.
+    1 at the frame's loudest bin, falling linearly in dB to 0 at ``range_db`` below it and under:
+    the part of the spectrum a listener hears as the sound's partials, where a quieter frame's
+    noise floor and the skirts far under its peaks do not count.
     """
-    estimate = torch.exp(torch.clamp(decoded_log, max=MAX_LOG_MAGNITUDE))
-    target = torch.exp(target_log)
+    top = target_log.max(dim=1, keepdim=True).values
+    span = range_db / DB_PER_NEPER
+    return torch.clamp((target_log - (top - span)) / span, 0.0, 1.0)
+
+
+def spectral_loss(decoded_log: torch.Tensor, target_log: torch.Tensor, log_weight: float = 1.0,
+                  partial_weight: float = 0.0, power: float = 1.0) -> torch.Tensor:
+    """Per-frame spectral convergence plus weighted log-magnitude L1 terms, shape (batch,).
+
+    ``||y^p - x^p||_2 / ||x^p||_2`` on magnitudes raised to ``power`` ``p``, plus ``log_weight``
+    times ``mean_k |ln y_k - ln x_k|``, plus ``partial_weight`` times the same error averaged
+    with the weights of :func:`partial_weights`, over the bins of each frame (magnitudes with
+    their floor). Spectral convergence on linear magnitudes (``p = 1``) is dominated by the
+    loudest partials, which a squared log error spread over all the bins lets the model smear;
+    the plain L1 keeps the quiet bins in shape; the partial-weighted L1 holds the partials in
+    the top 40 dB of each frame, the quieter ones included, to their level. The decoded
+    log-magnitudes are clamped at :data:`~models.autoencoder.MAX_LOG_MAGNITUDE` before the
+    exponential.
+    """
+    estimate = torch.exp(power * torch.clamp(decoded_log, max=MAX_LOG_MAGNITUDE))
+    target = torch.exp(power * target_log)
     convergence = (torch.linalg.vector_norm(estimate - target, dim=1)
                    / torch.linalg.vector_norm(target, dim=1).clamp_min(1e-8))
-    return convergence + log_weight * (decoded_log - target_log).abs().mean(dim=1)
+    error = (decoded_log - target_log).abs()
+    loss = convergence + log_weight * error.mean(dim=1)
+    if partial_weight:
+        weights = partial_weights(target_log)
+        loss = loss + partial_weight * ((weights * error).sum(dim=1)
+                                        / weights.sum(dim=1).clamp_min(1.0))
+    return loss
 
 
 def reconstruction_loss(model: SpectralVAE, decoded_log: torch.Tensor, target_log: torch.Tensor,
-                        loss: str, log_weight: float) -> torch.Tensor:
-    """The reconstruction term of ``loss`` (see :class:`TrainSettings`), shape (batch,)."""
-    if loss == "spectral":
-        return spectral_loss(decoded_log, target_log, log_weight)
+                        settings: "TrainSettings") -> torch.Tensor:
+    """The reconstruction term of ``settings.loss`` (see :class:`TrainSettings`), shape
+    (batch,)."""
+    if settings.loss == "spectral":
+        return spectral_loss(decoded_log, target_log, settings.log_weight,
+                             settings.partial_weight, settings.magnitude_power)
     # log_mse: plain squared log error over the mean per-bin variance of the training frames,
     # the scale of the per-bin normalised error that version-1 models were trained on.
     variance = model.input_std[-model.shape.n_bins:].square().mean()
@@ -234,8 +271,7 @@ def reconstruction_loss(model: SpectralVAE, decoded_log: torch.Tensor, target_lo
 def _batch_loss(network: torch.nn.Module, model: SpectralVAE, batch: torch.Tensor, beta: float,
                 settings: "TrainSettings", sample: bool = True) -> torch.Tensor:
     recon, mu, logvar = network(batch) if sample else network(batch, False)
-    error = reconstruction_loss(model, recon, model.target(batch), settings.loss,
-                                settings.log_weight)
+    error = reconstruction_loss(model, recon, model.target(batch), settings)
     return error + beta * kl_divergence(mu, logvar) / model.shape.n_bins
 
 

@@ -223,3 +223,41 @@ def test_train_command_and_distributed_training_on_two_processes(tmp_path, corpu
     assert loaded.provenance["world_size"] == 2
     assert loaded.provenance["command"].startswith("caminos train autoencoder")
     assert len(loaded.training["history"]["validation_loss"]) == 3
+
+
+def test_partial_weights_count_the_top_forty_db_of_each_frame():
+    from models.train import partial_weights
+
+    db = torch.tensor([[0.0, -10.0, -20.0, -40.0, -60.0], [-30.0, -50.0, -70.0, -80.0, -90.0]])
+    weights = partial_weights(db / (20.0 / np.log(10.0)))  # dB to natural-log magnitudes
+    np.testing.assert_allclose(weights, [[1.0, 0.75, 0.5, 0.0, 0.0], [1.0, 0.5, 0.0, 0.0, 0.0]],
+                               atol=1e-6)
+
+
+def test_the_partial_weighted_term_counts_a_lost_quiet_partial():
+    """A partial 30 dB under the frame's peak, flattened into the floor: spectral convergence
+    hardly sees it (3 % of the peak's amplitude) and the plain L1 spreads it over every bin;
+    the partial-weighted term counts it among the few bins in the frame's top 40 dB."""
+    from models.train import spectral_loss
+
+    floor_db, bins = -80.0, 513
+    target_db = np.full(bins, floor_db)
+    target_db[[40, 80]] = [0.0, -30.0]
+    lost_db = target_db.copy()
+    lost_db[80] = floor_db
+    to_log = 1.0 / (20.0 / np.log(10.0))
+    target = torch.tensor(target_db * to_log)[None, :]
+    lost = torch.tensor(lost_db * to_log)[None, :]
+    plain = float(spectral_loss(lost, target, 1.0, 0.0))
+    weighted = float(spectral_loss(lost, target, 1.0, 1.0))
+    assert plain < 0.05  # the lost partial costs next to nothing without the term
+    # ...with it, the lost 50 dB (5.8 nepers) at weight 0.25 over a total weight of 1.25
+    assert weighted - plain == pytest.approx(0.25 * 50.0 / (20.0 / np.log(10.0)) / 1.25, rel=1e-3)
+    assert float(spectral_loss(target, target, 1.0, 1.0)) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_bad_loss_settings_are_refused():
+    with pytest.raises(TrainingError, match="partial_weight"):
+        TrainSettings(partial_weight=-1.0)
+    with pytest.raises(TrainingError, match="magnitude_power"):
+        TrainSettings(magnitude_power=0.0)
