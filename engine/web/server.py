@@ -124,6 +124,7 @@ class WebServer:
         if not self._ready.wait(timeout):
             raise ControlError(f"web: the server did not start in {timeout:.0f} s")
         if self._error is not None:
+            self.stop()
             raise ControlError(f"web: cannot listen on {self.config.host}:{self.config.port} "
                                f"({getattr(self._error, 'strerror', None) or self._error})")
         return self
@@ -161,6 +162,7 @@ class WebServer:
         except BaseException as exc:  # reported by start()
             self._error = exc
             self._ready.set()
+            loop.close()
             return
         self._ready.set()
         loop.run_forever()
