@@ -20,8 +20,8 @@ the machine alone does to a client):
 
 A probe turns ``/out/gain`` up to 0 dB, then down again 0.15 s later, every 0.4 s; the first
 recorded output sample that rises above the quiet level after it, placed on the wall clock by
-the engine's ``clock_origin`` (``/engine/status``: when hop 0 sounds, device latency included),
-gives its control-to-sound latency. A page's update latency is the time from a value being sent
+the engine's ``clock_origin`` (``/engine/status``, polled twice a second: when hop 0 sounds,
+device latency included), gives its control-to-sound latency. A page's update latency is the time from a value being sent
 (a probe's gain, a page's ``/latent/xy``) to a ``state`` message holding it on a page (every
 page, including the one that sent it; in ``osc`` one page only watches). Rows: ``{case,
 clients, messages_per_s, xruns, control_to_sound_ms_p50, control_to_sound_ms_p99,
@@ -265,11 +265,10 @@ def run(seconds: float, flood: float) -> list[dict]:
             for case, clients, flooding in (("bare_stream", 0, False), ("osc", 0, True),
                                             ("web_1", 1, True), ("web_4", 4, True)):
                 cases.append(_case(case, clients, flooding, seconds, flood, osc, url, osc_port))
-                print(json.dumps({k: v for k, v in cases[-1].items() if k != "probes_up"}),
+                print(json.dumps({k: v for k, v in cases[-1].items()
+                                  if k not in ("probes_up", "origins")}),
                       file=sys.stderr, flush=True)
                 time.sleep(1.0)
-            status = osc.status()
-            origin = float(status["clock_origin"])
             play.wait(timeout=total + 120)
             samples, rate = sf.read(str(prefix) + ".wav", dtype="float64")
     finally:
@@ -278,7 +277,8 @@ def run(seconds: float, flood: float) -> list[dict]:
         jackd.terminate()
         jackd.wait(timeout=10)
     mono = samples[:, 0] if samples.ndim > 1 else samples
-    rise_times = [origin + n / rate for n in rises(mono, 256)]
+    origins = sorted(o for c in cases for o in c.pop("origins"))
+    rise_times = [_sounds_at(n / rate, origins) for n in rises(mono, 256)]
     rows = []
     bare_total = sum(c["bare_xruns"] for c in cases)
     for c in cases:
@@ -291,9 +291,46 @@ def run(seconds: float, flood: float) -> list[dict]:
     return rows
 
 
+def _sounds_at(offset: float, origins: list[tuple[float, float]]) -> float:
+    """Wall time at which the output sample ``offset`` seconds from the first sounds, by the
+    engine's ``clock_origin`` as published nearest that time (the device's sample clock and the
+    wall clock drift apart by milliseconds a minute, so one origin for the whole run would not
+    do)."""
+    guess = origins[-1][1] + offset
+    when, origin = min(origins, key=lambda pair: abs(pair[0] - guess))
+    return origin + offset
+
+
+class _Origins:
+    """Polls ``/engine/status`` twice a second from its own OSC client: ``(time, clock_origin)``
+    pairs."""
+
+    def __init__(self, port: int) -> None:
+        import threading
+
+        self.pairs: list[tuple[float, float]] = []
+        self._osc = Osc(port)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            status = self._osc.status()
+            self.pairs.append((time.time(), float(status["clock_origin"])))
+            self._stop.wait(0.5)
+
+    def stop(self) -> list[tuple[float, float]]:
+        self._stop.set()
+        self._thread.join()
+        self._osc.sock.close()
+        return self.pairs
+
+
 def _case(case: str, clients: int, flooding: bool, seconds: float, flood: float, osc: Osc,
           url: str, osc_port: int) -> dict:
     before = osc.status()
+    origins = _Origins(osc_port)
     reference = subprocess.Popen([sys.executable, "-c", _REFERENCE_STREAM, str(seconds)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     flooder = subprocess.Popen([sys.executable, "-c", _FLOOD, str(osc_port), str(flood),
@@ -312,6 +349,7 @@ def _case(case: str, clients: int, flooding: bool, seconds: float, flood: float,
     bare = json.loads(reference.communicate(timeout=60)[0])
     time.sleep(0.5)  # the last events applied
     after = osc.status()
+    polled = origins.stop()
     applied = int(after["events_applied"]) - int(before["events_applied"])
     return {"case": case, "clients": clients,
             "messages_per_s": round(applied / elapsed, 1),
@@ -323,7 +361,7 @@ def _case(case: str, clients: int, flooding: bool, seconds: float, flood: float,
             "page_updates": len(probes.updates),
             "osc_sent_per_s": round(flooded / elapsed, 1),
             "page_sent_per_s": round(page_messages / elapsed, 1),
-            "probes_up": probes.up}
+            "probes_up": probes.up, "origins": polled}
 
 
 def _free_port(kind: int) -> int:

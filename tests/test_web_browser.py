@@ -132,6 +132,7 @@ def test_the_page_loads_fits_a_phone_and_shows_the_map(live, browser) -> None:
     from PIL import Image
 
     assert any(f"?token={TOKEN}" in line for line in live["play"].lines), live["play"].lines
+    assert sum("\u2588" in line for line in live["play"].lines) >= 10  # the QR code
     _open_page(live, browser)
     # nothing wider than the phone's screen
     assert browser.execute_script("return document.documentElement.scrollWidth") <= WIDTH

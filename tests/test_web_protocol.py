@@ -99,6 +99,19 @@ def test_web_config_knows_loopback() -> None:
     assert config_from_mapping({"web": {"port": 0}}).web.port == 0
 
 
+def test_caminos_play_prints_the_page_s_address_and_off_loopback_a_qr_code() -> None:
+    from engine.play import web_lines
+
+    assert web_lines(config_from_mapping({}), 8080, "unused") == [
+        "control page: http://127.0.0.1:8080/"]
+    lines = web_lines(config_from_mapping({"web": {"host": "192.168.1.20"}}), 8081, "tok")
+    assert lines[0].startswith("control page: http://192.168.1.20:8081/?token=tok")
+    qr = lines[1:]
+    # a version-2 code at least (25 modules) with its quiet zone, two modules per line
+    assert len(qr) >= 14 and len({len(line) for line in qr}) == 1
+    assert set("".join(qr)) <= {" ", "\u2588", "\u2580", "\u2584"} and "\u2588" in "".join(qr)
+
+
 # ------------------------------------------------------------------------ spectrum tap
 def test_the_spectrum_tap_shows_a_sine_in_its_band_at_its_level() -> None:
     tap = SpectrumTap(dims=4)

@@ -103,6 +103,7 @@ class WebServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        self._broadcaster: asyncio.Task | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._posting = ThreadPoolExecutor(max_workers=4, thread_name_prefix="caminos-web-post")
@@ -181,9 +182,11 @@ class WebServer:
         self.port = int(self._runner.addresses[0][1])
         self._hello = json.dumps(self.state.hello())
         self._last = self.state.snapshot()
-        asyncio.get_running_loop().create_task(self._broadcast())
+        self._broadcaster = asyncio.get_running_loop().create_task(self._broadcast())
 
     async def _shutdown(self) -> None:
+        if self._broadcaster is not None:
+            self._broadcaster.cancel()
         for page in list(self._pages):
             await page.socket.close()
         if self._runner is not None:
