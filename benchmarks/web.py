@@ -282,7 +282,8 @@ def run(seconds: float, flood: float) -> list[dict]:
     rows = []
     bare_total = sum(c["bare_xruns"] for c in cases)
     for c in cases:
-        measured = latencies(c.pop("probes_up"), rise_times) if c["case"] != "bare_stream" else []
+        up = c.pop("probes_up")
+        measured = latencies(up, rise_times) if c["case"] != "bare_stream" else []
         if c["case"] == "bare_stream":
             c.update(xruns_engine=c["xruns"], xruns=bare_total)
         c.update(control_to_sound_ms_p50=_percentile(measured, 50),
