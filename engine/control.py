@@ -218,6 +218,7 @@ class ForwardingQueue(ControlQueue):
         self.connection = connection
         self.counters = counters
         self.lock = threading.Lock()
+        self.after_apply: list = []  # called, under the lock, after each event is applied
 
     def post(self, address: str, args: tuple, hop: int = -1, payload: Any = None) -> None:
         local = address in LOCAL_CONTROLS
@@ -239,6 +240,8 @@ class ForwardingQueue(ControlQueue):
             for hook in self.engine.hop_hooks:
                 if getattr(hook, "__name__", "") == "on_hop" and hasattr(hook.__self__, "slots"):
                     hook(2**62)
+            for after in self.after_apply:
+                after()
             try:
                 self.connection.send_bytes(data)
             except (OSError, ValueError) as exc:
@@ -335,6 +338,31 @@ class ScorePlayer:
                 pass  # counted in control_errors; the rest of the score plays on
 
 
+def _record_gestures_in(replica: Any, navigator: Any, hop) -> None:
+    """Let the never-ticked replica record gestures as the hop clock does, so a path recorded
+    with ``/path/record`` exists on both sides and ``/path/play`` of it is not refused.
+
+    The hop clock records one point per hop in which the gesture changed; the replica records one
+    after each event it applies while recording (at the hop the DSP process has reached), and the
+    gesture where it is when recording stops, so its path is never empty. The two paths have the
+    same name and shape; only the hop clock's is played.
+    """
+    def record() -> None:
+        if navigator._recording is not None:
+            navigator._record(hop())
+
+    def stop() -> None:
+        if navigator._recording is not None:
+            navigator._last_recorded[:] = np.nan  # the end point is kept even if unchanged
+            navigator._record(hop() + 1)
+        navigator._finish_recording()
+
+    controls = replica.registry._controls
+    controls["/path/record/stop"] = dataclasses.replace(controls["/path/record/stop"],
+                                                        apply=stop)
+    replica.queue.after_apply.append(record)
+
+
 def build_replica(setup: ControlSetup, connection, front: SharedCounters | None,
                   dsp: SharedCounters, audio: SharedCounters):
     """The replica engine with every control, whose posts go to the hop clock.
@@ -374,6 +402,7 @@ def build_replica(setup: ControlSetup, connection, front: SharedCounters | None,
     controls["/path/pos"] = dataclasses.replace(controls["/path/pos"],
                                                 get=lambda: (dsp["path_position"],))
     replica.queue = ForwardingQueue(replica, connection, front)
+    _record_gestures_in(replica, surface.navigator, lambda: int(dsp["hops"]))
     sample_rate, hop = replica.sample_rate, replica.hop
 
     def hop_for_time(wall_time: float) -> int:
