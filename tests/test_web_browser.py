@@ -171,6 +171,37 @@ def test_a_drag_on_the_map_moves_the_engine(live, browser) -> None:
     assert (x, y) == pytest.approx(expected, abs=0.03)
 
 
+def test_a_gesture_drawn_on_the_map_becomes_a_path_that_plays(live, browser) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.support.ui import Select
+
+    _open_page(live, browser)
+    browser.find_element("css selector", "input[name=map-mode][value=draw]").click()
+    name = browser.find_element("css selector", "#gesture-name")
+    name.clear()
+    name.send_keys("stroke")
+    canvas = browser.find_element("css selector", "#map")
+    step = canvas.size["width"] // 30
+    actions = ActionChains(browser)
+    actions.move_to_element(canvas).click_and_hold()
+    for i in range(12):
+        actions.move_by_offset(step if i < 6 else -step, -step).pause(0.05)
+    actions.release().perform()
+    browser.find_element("css selector", "input[name=map-mode][value=move]").click()
+    button = "#paths button[data-path='stroke']"
+    _wait(lambda: browser.find_elements("css selector", button), 5, "the drawn path's button")
+    Select(browser.find_element("css selector", "[data-address='/path/loop']")).select_by_value("1")
+    _wait(lambda: _get(live, "/path/loop") == [1], 5, "the loop mode from the page")
+    browser.find_element("css selector", button).click()
+    _wait(lambda: live["osc"].status()["path_playing"] == 1, 5, "the drawn path to play")
+    _wait(lambda: browser.execute_script(
+        f"return document.querySelector(\"{button}\").classList.contains('playing')"), 5,
+        "the page to show it playing")
+    browser.find_element("css selector", "#path-stop").click()
+    _wait(lambda: live["osc"].status()["path_playing"] == 0, 5, "the path to stop")
+    live["osc"].send("/path/loop", 0)
+
+
 def test_a_change_over_osc_shows_on_the_page(live, browser) -> None:
     _open_page(live, browser)
     live["osc"].send("/latent/noise", 0.7)
