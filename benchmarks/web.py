@@ -21,11 +21,11 @@ the machine alone does to a client):
 A probe turns ``/out/gain`` up to 0 dB, then down again 0.15 s later, every 0.4 s; the first
 recorded output sample that rises above the quiet level after it, placed on the wall clock by
 the engine's ``clock_origin`` (``/engine/status``, polled twice a second: when hop 0 sounds,
-device latency included), gives its control-to-sound latency. A page's update latency is the time from a value being sent
-(a probe's gain, a page's ``/latent/xy``) to a ``state`` message holding it on a page (every
-page, including the one that sent it; in ``osc`` one page only watches). Rows: ``{case,
-clients, messages_per_s, xruns, control_to_sound_ms_p50, control_to_sound_ms_p99,
-page_update_ms_p99}`` plus ``bare_xruns``, probes and updates counted; ``xruns`` are the
+device latency included), gives its control-to-sound latency. A page's update latency is the
+time from a value being sent (a probe's gain, a page's ``/latent/xy``) to a ``state`` message
+holding it on a page (every page, including the one that sent it; in ``osc`` one page only
+watches). Rows: ``{case, clients, messages_per_s, xruns, control_to_sound_ms_p50,
+control_to_sound_ms_p99, page_update_ms_p99}`` plus ``bare_xruns``, probes and updates counted; ``xruns`` are the
 engine's xruns and underruns in the case (``/engine/status`` before and after), and
 ``messages_per_s`` the events the engine applied per second.
 """
@@ -80,7 +80,8 @@ sys.path.insert(0, sys.argv[4])
 from engine.osc import encode_message
 port, rate, seconds = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-packets = [encode_message("/latent/axis", (2 + i % 6, 0.5 * math.sin(i / 40.0))) for i in range(240)]
+packets = [encode_message("/latent/axis", (2 + i % 6, 0.5 * math.sin(i / 40.0)))
+           for i in range(240)]
 start, sent = time.monotonic(), 0
 while time.monotonic() - start < seconds:
     due = int((time.monotonic() - start) * rate)
