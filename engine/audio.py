@@ -33,6 +33,7 @@ import logging.handlers
 import math
 import multiprocessing as mp
 import os
+import secrets
 import sys
 import time
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from engine.config import DEFAULT_CONFIG_PATH, Config
 from engine.control import FRONT_COUNTERS, ControlSetup, control_main
 from engine.errors import AudioDeviceError, CaminosError
 from engine.ring import SharedCounters, SharedRing
+from engine.spectrum_tap import SpectrumTap, SpectrumWriter
 
 # Counters the audio callback writes (audio process) and those the DSP process writes.
 AUDIO_COUNTERS = ("callbacks", "frames", "xruns", "output_underflows", "input_overflows",
@@ -189,6 +191,7 @@ class _Shared:
     audio_counters: str
     dsp_counters: str
     control: str
+    spectrum: str
 
     def attach_rings(self) -> tuple[SharedRing, SharedRing | None]:
         """The output ring and the input ring (None without input), attached by name."""
@@ -304,6 +307,10 @@ def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
     in_mono = np.zeros(hop)
     out32 = np.zeros((hop, setup.output_channels), dtype=np.float32)
     receiver = EventReceiver(events, engine) if events is not None else None
+    spectrum_tap = SpectrumTap(name=setup.spectrum)
+    spectrum = SpectrumWriter(spectrum_tap, config.stft.n_fft, hop, sr)
+    latent = engine.latent_position
+    spectrum.warm_up(np.zeros((hop, setup.output_channels))[:, 0], latent)
     counters["pid"] = float(os.getpid())
     stream = engine.voice.stream
     counters["voice"] = float(stream is not None)
@@ -356,6 +363,7 @@ def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
             block = engine.tick()
             out32[:] = block
             out_ring.write(out32)
+            spectrum.push(block[:, 0], latent)
             peak = max(peak, float(np.abs(block).max()))
             energy += float(np.vdot(block[:, 0], block[:, 0]))
             hops = engine.hop_index
@@ -379,6 +387,7 @@ def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
             surface.recorder.wait(timeout=60.0)
         engine.close()
         out_ring.close()
+        spectrum_tap.close()
         if in_ring is not None:
             in_ring.close()
 
@@ -513,13 +522,16 @@ class LivePlayer:
         A score to play from the first hop (its events land on their hops, as offline).
     loop_score : bool
         Play the score again from its start after its end, forever.
+    web : bool
+        Serve the control page from the control process (:mod:`engine.web`), on ``[web]``'s
+        host and port; off loopback a page must present :attr:`web_token`.
     log : logging.Logger, optional
         Where status and restarts are logged (installation mode: a rotating file).
     """
 
     def __init__(self, config: Config, record: str | None = None, osc: bool = True,
                  log: logging.Logger | None = None, score: str | None = None,
-                 loop_score: bool = False) -> None:
+                 loop_score: bool = False, web: bool = False) -> None:
         self.config = config
         sd = import_sounddevice()
         self.devices = choose_devices(config)  # fail now, with the list, if there is none
@@ -528,6 +540,8 @@ class LivePlayer:
         self.osc = osc
         self.score = score
         self.loop_score = loop_score
+        self.web = web
+        self.web_token = (config.web.token or secrets.token_urlsafe(18)) if web else ""
         self.log = log or logging.getLogger("caminos.audio")
         hop = config.stft.hop
         self.hop = hop
@@ -538,13 +552,15 @@ class LivePlayer:
         self.dsp = SharedCounters(DSP_COUNTERS)
         self.control = SharedCounters(CONTROL_FLAGS)
         self.front = SharedCounters(FRONT_COUNTERS)
+        self.spectrum = SpectrumTap()
         self.out_ring = SharedRing(self.ring_frames, self.devices.output_channels)
         self.in_ring = (SharedRing(2 * self.ring_frames, self.devices.input_channels)
                         if self.devices.input_channels else None)
         self._shared = _Shared(config, self.out_ring.name,
                                self.in_ring.name if self.in_ring else None, self.ring_frames,
                                self.devices.output_channels, self.devices.input_channels,
-                               self.counters.name, self.dsp.name, self.control.name)
+                               self.counters.name, self.dsp.name, self.control.name,
+                               self.spectrum.name)
         self._context = mp.get_context("spawn")
         self.process: mp.Process | None = None
         self.audio: mp.Process | None = None
@@ -569,7 +585,7 @@ class LivePlayer:
         AudioDeviceError
             The audio process could not open the device.
         """
-        control = self.osc or self.score is not None
+        control = self.osc or self.score is not None or self.web
         receive, send = self._context.Pipe(duplex=False) if control else (None, None)
         # Not a daemon: it starts the voice's own process.
         self.process = self._context.Process(target=_dsp_main,
@@ -606,7 +622,8 @@ class LivePlayer:
         listens and has queued the score's start."""
         setup = ControlSetup(self.config, self.devices.output_channels, self.dsp.name,
                              self.counters.name, self.control.name, self.front.name,
-                             bool(self.dsp["voice"]), self.osc, self.score, self.loop_score)
+                             bool(self.dsp["voice"]), self.osc, self.score, self.loop_score,
+                             spectrum=self.spectrum.name, web=self.web, web_token=self.web_token)
         self.controller = self._context.Process(target=control_main,
                                                 args=(setup, send, os.getpid()),
                                                 name="caminos-control", daemon=True)
@@ -662,7 +679,7 @@ class LivePlayer:
             if self.process.is_alive():
                 self.process.kill()
         for shared in (self.out_ring, self.in_ring, self.counters, self.dsp, self.control,
-                       self.front):
+                       self.front, self.spectrum):
             if shared is not None:
                 shared.close()
         return report
@@ -770,6 +787,7 @@ class LivePlayer:
                    "control_errors": int(d["control_errors"] + self.front["control_errors"]),
                    "events_applied": int(d["events_applied"]),
                    "osc_port": int(self.front["osc_port"]),
+                   "web_port": int(self.front["web_port"]),
                    "output_underflows": int(c["output_underflows"]),
                    "input_overflows": int(c["input_overflows"]),
                    "devices": self.devices.description,

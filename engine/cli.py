@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "land on their hops, as caminos render --score places them")
     play.add_argument("--loop", action="store_true", help="with --score: start the score again "
                       "after its end, forever")
+    play.add_argument("--web", action="store_true", help="serve the control page on web.host:"
+                      "web.port (127.0.0.1:8080 by default; elsewhere with a token, whose URL "
+                      "and QR code are printed); as [web] enabled = true")
     _add_config_options(play)
     play.set_defaults(handler=_play)
 
@@ -199,13 +202,15 @@ def _play(args: argparse.Namespace) -> int:
         extra["engine.loop"] = ("--no-loop", False)
     if args.installation:
         extra["engine.installation"] = ("--installation", True)
+    if args.web:
+        extra["web.enabled"] = ("--web", True)
     if args.loop and args.score is None:
         raise ParameterError("caminos play: --loop loops a --score (the file player loops by "
                              "default; --no-loop plays the file once)")
     config = load_with_overrides(args, extra)
     return play(config, seconds=args.seconds, report_path=args.report, record=args.record,
                 status_every=args.status_every, osc=not args.no_osc, score=args.score,
-                loop_score=args.loop)
+                loop_score=args.loop, web=config.web.enabled)
 
 
 def _devices(args: argparse.Namespace) -> int:

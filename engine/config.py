@@ -173,6 +173,24 @@ class OscConfig:
         return frozenset(a.strip() for a in self.allow.split(",") if a.strip())
 
 
+@dataclass(frozen=True)
+class WebConfig:
+    """The control page (``caminos play --web``): where its HTTP and WebSocket server listens."""
+
+    enabled: bool = _key(False, "serve the control page with caminos play (as --web does)")
+    host: str = _key("127.0.0.1", "address the page's server binds; any other than a loopback "
+                     "address requires the token printed at start")
+    port: int = _key(8080, "TCP port of the page and its WebSocket (0: any free port)",
+                     lo=0, hi=65535)
+    token: str = _key("", "the token a page must present when the server is not on loopback; "
+                      "empty: a new random one at each start")
+
+    @property
+    def loopback(self) -> bool:
+        """Whether :attr:`host` is a loopback address (no token needed there)."""
+        return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
+
+
 def _is_clock_time(text: str) -> bool:
     hours, sep, minutes = text.partition(":")
     return (sep == ":" and hours.isdigit() and minutes.isdigit() and len(minutes) == 2
@@ -261,6 +279,7 @@ class Config:
     voice: VoiceConfig = field(default_factory=VoiceConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     osc: OscConfig = field(default_factory=OscConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 

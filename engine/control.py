@@ -41,7 +41,8 @@ from engine.errors import ControlError
 from engine.ring import SharedCounters
 
 # Counters the control process writes (the supervisor and queries read them).
-FRONT_COUNTERS = ("ready", "failed", "osc_port", "pid", "control_errors", "events_sent")
+FRONT_COUNTERS = ("ready", "failed", "osc_port", "pid", "control_errors", "events_sent",
+                  "web_port")
 # Controls prepared and applied only where the hop clock runs: recording needs its output.
 LOCAL_CONTROLS = frozenset({"/engine/record", "/engine/record/stop"})
 SHARE_BYTES = 1 << 16  # arrays this large or larger travel through /dev/shm, not the pipe
@@ -206,8 +207,9 @@ class ForwardingQueue(ControlQueue):
     """The replica's queue: each event is applied to the replica and sent to the hop clock.
 
     Applying first is what lets a control that names something missing be refused with
-    ``/error`` before anything reaches the hop clock; the lock keeps the replica's order and the
-    pipe's the same when several clients post at once (the hop clock never takes it).
+    ``/error`` before anything reaches the hop clock; :attr:`lock` keeps the replica's order and
+    the pipe's the same when several clients post at once (the hop clock never takes it), and
+    lets a reader (the control page's snapshots) see the replica between two events.
     """
 
     def __init__(self, engine: Any, connection, counters: SharedCounters | None = None) -> None:
@@ -215,13 +217,14 @@ class ForwardingQueue(ControlQueue):
         self.engine = engine
         self.connection = connection
         self.counters = counters
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
+        self.after_apply: list = []  # called, under the lock, after each event is applied
 
     def post(self, address: str, args: tuple, hop: int = -1, payload: Any = None) -> None:
         local = address in LOCAL_CONTROLS
         data, shared = encode_event(hop, address, args, payload, local)
         control = self.engine.registry[address]
-        with self._lock:
+        with self.lock:
             try:
                 if control.prepare is not None:
                     control.apply(payload)
@@ -237,6 +240,8 @@ class ForwardingQueue(ControlQueue):
             for hook in self.engine.hop_hooks:
                 if getattr(hook, "__name__", "") == "on_hop" and hasattr(hook.__self__, "slots"):
                     hook(2**62)
+            for after in self.after_apply:
+                after()
             try:
                 self.connection.send_bytes(data)
             except (OSError, ValueError) as exc:
@@ -250,7 +255,8 @@ class ForwardingQueue(ControlQueue):
 @dataclass(frozen=True)
 class ControlSetup:
     """What the control process attaches to: configuration, the shared blocks' names, whether
-    the engine has a voice, and what it serves (OSC, a score to play)."""
+    the engine has a voice, and what it serves (OSC, a score to play, the control page with the
+    token a page off loopback must present)."""
 
     config: Config
     channels: int
@@ -262,6 +268,9 @@ class ControlSetup:
     osc: bool = True
     score: str | None = None
     loop_score: bool = False
+    spectrum: str = ""
+    web: bool = False
+    web_token: str = ""
 
 
 SCORE_LEAD_SECONDS = 1.0  # a score's events are sent this far ahead of the hop clock
@@ -329,6 +338,31 @@ class ScorePlayer:
                 pass  # counted in control_errors; the rest of the score plays on
 
 
+def _record_gestures_in(replica: Any, navigator: Any, hop) -> None:
+    """Let the never-ticked replica record gestures as the hop clock does, so a path recorded
+    with ``/path/record`` exists on both sides and ``/path/play`` of it is not refused.
+
+    The hop clock records one point per hop in which the gesture changed; the replica records one
+    after each event it applies while recording (at the hop the DSP process has reached), and the
+    gesture where it is when recording stops, so its path is never empty. The two paths have the
+    same name and shape; only the hop clock's is played.
+    """
+    def record() -> None:
+        if navigator._recording is not None:
+            navigator._record(hop())
+
+    def stop() -> None:
+        if navigator._recording is not None:
+            navigator._last_recorded[:] = np.nan  # the end point is kept even if unchanged
+            navigator._record(hop() + 1)
+        navigator._finish_recording()
+
+    controls = replica.registry._controls
+    controls["/path/record/stop"] = dataclasses.replace(controls["/path/record/stop"],
+                                                        apply=stop)
+    replica.queue.after_apply.append(record)
+
+
 def build_replica(setup: ControlSetup, connection, front: SharedCounters | None,
                   dsp: SharedCounters, audio: SharedCounters):
     """The replica engine with every control, whose posts go to the hop clock.
@@ -368,6 +402,7 @@ def build_replica(setup: ControlSetup, connection, front: SharedCounters | None,
     controls["/path/pos"] = dataclasses.replace(controls["/path/pos"],
                                                 get=lambda: (dsp["path_position"],))
     replica.queue = ForwardingQueue(replica, connection, front)
+    _record_gestures_in(replica, surface.navigator, lambda: int(dsp["hops"]))
     sample_rate, hop = replica.sample_rate, replica.hop
 
     def hop_for_time(wall_time: float) -> int:
@@ -409,7 +444,7 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
     dsp = SharedCounters(DSP_COUNTERS, setup.dsp_counters)
     audio = SharedCounters(AUDIO_COUNTERS, setup.audio_counters)
     flags = SharedCounters(CONTROL_FLAGS, setup.flags)
-    server = None
+    server = web = None
     try:
         import torch
 
@@ -428,6 +463,12 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
         if setup.osc:
             server = OscServer(replica, setup.config.osc).start()
             front["osc_port"] = float(server.port)
+        if setup.web:
+            from engine.web.server import WebServer
+
+            web = WebServer(replica, setup.config.web, setup.web_token, dsp=dsp, audio=audio,
+                            flags=flags, spectrum=setup.spectrum).start()
+            front["web_port"] = float(web.port)
         front["pid"] = float(os.getpid())
         front["ready"] = 1.0
         while flags["stop"] == 0.0 and os.getppid() == parent:
@@ -441,6 +482,8 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
         Path(_failure_file(setup.front_counters)).write_text(f"{type(exc).__name__}: {exc}")
         raise
     finally:
+        if web is not None:
+            web.stop()
         if server is not None:
             server.stop()
         connection.close()

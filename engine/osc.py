@@ -492,7 +492,8 @@ def register_queries(engine: Any) -> None:
     add("/engine/status", (), "answers /engine/status with key, value pairs: hop, cpu_load, "
         "latency_ms, model, sample_rate, error counts ...; in caminos play also the device's "
         "xruns, the engine's underruns, restarts and the process ids (dsp_pid, osc_pid, "
-        "voice_pid)", status, group="engine", query=True)
+        "voice_pid); with --web the control page's counts (web_pages, web_messages, "
+        "web_refused, web_errors, web_forbidden)", status, group="engine", query=True)
 
 
 # --------------------------------------------------------------------- documentation

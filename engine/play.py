@@ -18,11 +18,13 @@ from engine.config import Config
 
 def play(config: Config, seconds: float | None = None, report_path: str | None = None,
          record: str | None = None, status_every: float = 1.0, osc: bool = True,
-         score: str | None = None, loop_score: bool = False) -> int:
+         score: str | None = None, loop_score: bool = False, web: bool = False) -> int:
     """Play live until ``seconds`` pass or Ctrl-C; returns the exit status (0).
 
     With ``score``, the score plays from the first hop (looping with ``loop_score``), its events
-    on their hops as ``caminos render --score`` places them; OSC controls it on top.
+    on their hops as ``caminos render --score`` places them; OSC controls it on top. With
+    ``web``, the control page is served (:mod:`engine.web`) and its address printed, with a QR
+    code for a phone when it is reachable from other machines.
 
     Raises
     ------
@@ -39,7 +41,7 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
     schedule = (Schedule(config.engine.start_time, config.engine.stop_time)
                 if installation and config.engine.start_time else None)
     player = LivePlayer(config, record=record, osc=osc, log=log, score=score,
-                        loop_score=loop_score)
+                        loop_score=loop_score, web=web)
     say = log.info if installation else print
     say(f"caminos play: {player.devices.description}; starting the engine...")
     try:
@@ -54,6 +56,9 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
         f"phase {config.engine.phase_method} look-ahead {config.engine.lookahead}"
         + (f", OSC on port {osc_port}" if osc_port else ", no OSC server")
         + (f", score {score}" + (" (looping)" if loop_score else "") if score else ""))
+    if web:
+        for line in web_lines(config, int(player.front["web_port"]), player.web_token):
+            say(line)
     say(f"latency: input->output {lat['input_to_output_ms']:.1f} ms (device in "
         f"{lat['device_in_ms']:.1f} + engine {lat['algorithmic_ms']:.1f} + buffer "
         f"{lat['buffer_ms']:.1f} + device out {lat['device_out_ms']:.1f}); control->sound "
@@ -74,3 +79,43 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
             f"{report.xruns} xruns, {report.underruns} underruns, {report.restarts} restarts, "
             f"peak {report.peak_dbfs:.1f} dBFS")
     return 0
+
+
+def web_lines(config: Config, port: int, token: str) -> list[str]:
+    """What ``caminos play --web`` prints: the page's URL (with its token off loopback) and, off
+    loopback, the URL as a QR code of text lines for a phone's camera."""
+    web = config.web
+    if web.loopback:
+        return [f"control page: http://{web.host}:{port}/"]
+    host = web.host if web.host not in ("0.0.0.0", "::", "") else _own_address()
+    url = f"http://{host}:{port}/?token={token}"
+    lines = [f"control page: {url} (the token is needed off this machine)"]
+    import segno
+
+    qr = segno.make(url, error="m")
+    lines.extend(_qr_text(qr))
+    return lines
+
+
+def _own_address() -> str:
+    """This machine's address on its network (what a phone on the same network reaches)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: no packet is sent by connect()
+            return probe.getsockname()[0]
+        except OSError:
+            return socket.gethostname()
+
+
+def _qr_text(qr) -> list[str]:
+    """A QR code as lines of half-block characters (two modules a character, quiet zone of 2),
+    readable from a terminal with dark text on a light background or the reverse."""
+    rows = [[bool(v) for v in row] for row in qr.matrix_iter(scale=1, border=2)]
+    if len(rows) % 2:
+        rows.append([False] * len(rows[0]))
+    blocks = {(True, True): "\u2588", (True, False): "\u2580", (False, True): "\u2584",
+              (False, False): " "}
+    return ["".join(blocks[(top, bottom)] for top, bottom in zip(rows[i], rows[i + 1]))
+            for i in range(0, len(rows), 2)]

@@ -3,7 +3,7 @@
 # virtual environment in .venv, torch's CPU build, then caminos itself. Safe to run again.
 #
 #   ./scripts/setup.sh          caminos and its run-time dependencies
-#   ./scripts/setup.sh --test   the same, plus the test tools (pytest, hypothesis)
+#   ./scripts/setup.sh --test   the same, plus the test tools (pytest, hypothesis, selenium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +20,10 @@ APT_PACKAGES=(libportaudio2 espeak-ng libespeak-ng1)
 # JACK with its dummy driver is the real audio server of tests/test_live_jack.py.
 # The recorded part of the autoencoder's training corpus (models/corpus/recorded.py): FluidR3's
 # sampled instruments rendered by fluidsynth, and sonic-pi's CC0 recordings (about 190 MB).
+# Chromium and its WebDriver: the real browser tests/test_web_browser.py drives the control page
+# with (headless, through selenium).
 TEST_APT_PACKAGES=(puredata-core supercollider-language liblo-tools jackd2
-                   fluid-soundfont-gm fluidsynth sonic-pi-samples)
+                   fluid-soundfont-gm fluidsynth sonic-pi-samples chromium chromium-driver)
 
 with_tests=0
 for arg in "$@"; do

@@ -156,3 +156,23 @@ def test_events_left_at_shutdown_leave_no_files_behind(linked, sine_file) -> Non
     assert len(set(SHM_DIR.glob("caminos-*")) - before) >= 2
     assert receiver.drain() == 2
     assert set(SHM_DIR.glob("caminos-*")) - before == set()
+
+
+def test_a_gesture_recorded_live_is_a_path_on_both_sides(linked) -> None:
+    """The replica is never ticked; it records gestures as events arrive, so /path/play of a
+    path drawn on the control page (or sent over OSC) is not refused."""
+    replica, engine, receiver, dsp, _ = linked
+    dsp["hops"] = 90
+    replica.post("/path/record", "drawn")
+    for i, x in enumerate((0.2, 0.4, 0.6, 0.8)):
+        dsp["hops"] = 100 + 10 * i
+        replica.post("/latent/xy", x, 0.5)
+    replica.post("/path/record/stop")
+    replica.post("/path/play", "drawn")  # refused before the fix: no path named 'drawn'
+    mine = replica.surface.navigator.paths["drawn"]
+    # from the hop recording started to the hop after the last gesture (the end point)
+    assert len(mine.points) >= 4 and mine.seconds == pytest.approx(41 * 256 / 48000)
+    while receiver.receive(limit=1):  # one event a hop, as a drawing hand sends them
+        engine.tick()
+    navigator = engine.hop_hooks[0].__self__
+    assert "drawn" in navigator.paths and navigator.playing

@@ -1,0 +1,343 @@
+"""The control page in a real browser: Debian's chromium, headless, driven by selenium, against
+``caminos play --web`` on the tests' own JACK dummy server (as tests/test_live_jack.py runs it).
+
+One ``caminos play`` serves every test of this module, bound off loopback (``0.0.0.0``) with a
+known token, so the token's refusals are tested on the same server; the browser loads the page
+at a phone's width (375 px). Values the page changes are read back over OSC with
+``/engine/get``; values changed over OSC are looked for on the page. Skipped, with the reason,
+where chromium, chromedriver or jackd are not installed (scripts/setup.sh --test installs them).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.test_live_jack import SERVER_NAME, Client, JackServer, Play, _free_port
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+TOKEN = "test-token-0123"
+WIDTH = 375  # a phone's screen, in CSS pixels
+
+# As tests/test_live_jack.py: in CI (which runs scripts/setup.sh --test) a missing program fails
+# the tests instead of skipping them.
+pytestmark = [
+    pytest.mark.skipif(shutil.which("jackd") is None and not os.environ.get("CI"),
+                       reason="jackd not installed (scripts/setup.sh --test installs it)"),
+    pytest.mark.skipif((CHROMIUM is None or CHROMEDRIVER is None) and not os.environ.get("CI"),
+                       reason="chromium and chromium-driver not installed (scripts/setup.sh "
+                              "--test installs them)"),
+]
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed "
+                                "(pip install -e '.[test]')")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory):
+    """The JACK server, ``caminos play --web`` and an OSC client, for the whole module."""
+    tmp = tmp_path_factory.mktemp("web")
+    saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
+    os.environ.update(JACK_DEFAULT_SERVER=SERVER_NAME, JACK_NO_AUDIO_RESERVATION="1")
+    server = JackServer(tmp / "jackd.log")
+    osc_port, web_port = _free_port(), _free_port()
+    play = Play(tmp, 600, "--web", "--set", f"osc.port={osc_port}", "--set",
+                "web.host=\"0.0.0.0\"", "--set", f"web.port={web_port}", "--set",
+                f"web.token=\"{TOKEN}\"")
+    client = None
+    try:
+        play.wait_playing()
+        client = Client(osc_port)
+        yield {"play": play, "osc": client, "port": web_port, "tmp": tmp}
+    finally:
+        if client is not None:
+            client.close()
+        if play.process.poll() is None:
+            play.process.terminate()  # our own process, by its handle
+            try:
+                play.process.wait(timeout=60)
+            except Exception:
+                play.process.kill()
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def browser(live):
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", f"--window-size={WIDTH},900"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    _phone(driver)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _phone(driver) -> None:
+    """Lay pages out as a phone's browser does: 375 CSS pixels wide, touch (headless chromium's
+    window is at least 500 pixels wide, so the window size alone cannot say it)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": WIDTH, "height": 812, "deviceScaleFactor": 1, "mobile": True})
+
+
+def _url(live, path: str = "/", token: str | None = TOKEN) -> str:
+    query = f"?token={token}" if token is not None else ""
+    return f"http://127.0.0.1:{live['port']}{path}{query}"
+
+
+def _wait(test, timeout: float = 10.0, what: str = "") -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = test()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what or test}")
+        time.sleep(0.05)
+
+
+def _get(live, address: str) -> list:
+    live["osc"].send("/engine/get", address)
+    reply = live["osc"].reply("/engine/get")
+    assert reply[0] == address
+    return reply[1:]
+
+
+def _open_page(live, browser) -> None:
+    browser.get(_url(live))
+    _wait(lambda: browser.execute_script(
+        "return document.querySelector('#connection').className === 'on' && "
+        "document.querySelectorAll('#scenes button').length === 16"), 20, "the page to connect")
+
+
+def test_the_page_loads_fits_a_phone_and_shows_the_map(live, browser) -> None:
+    from PIL import Image
+
+    assert any(f"?token={TOKEN}" in line for line in live["play"].lines), live["play"].lines
+    assert sum("\u2588" in line for line in live["play"].lines) >= 10  # the QR code
+    _open_page(live, browser)
+    # nothing wider than the phone's screen
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= WIDTH
+    time.sleep(1.5)  # a second of spectrum frames: the trail and the spectrogram fill
+    canvas = browser.find_element("css selector", "#map")
+    shot = Image.open(io.BytesIO(canvas.screenshot_as_png)).convert("RGB")
+    pixels = np.asarray(shot, dtype=np.int16)
+    assert shot.width >= WIDTH - 60 and shot.height >= WIDTH - 60
+    # not blank: grid, the position's dot (accent blue) and its ring (white) are drawn
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20
+    blue = (pixels[..., 2] > 200) & (pixels[..., 1] > 150) & (pixels[..., 0] < 120)
+    assert blue.sum() > 30, "no position dot on the map"
+    page = Image.open(io.BytesIO(browser.get_screenshot_as_png())).convert("L")
+    assert np.asarray(page).std() > 10, "the page's screenshot is blank"
+    spectrogram = browser.find_element("css selector", "#spectrogram")
+    columns = np.asarray(Image.open(io.BytesIO(spectrogram.screenshot_as_png)).convert("L"))
+    assert columns[:, -columns.shape[1] // 4:].std() > 3, "the spectrogram draws nothing"
+
+
+def test_a_drag_on_the_map_moves_the_engine(live, browser) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    _open_page(live, browser)
+    canvas = browser.find_element("css selector", "#map")
+    width, height = canvas.size["width"], canvas.size["height"]
+    # from the centre to three quarters right and three quarters up, in steps, as a finger
+    step_x, step_y = width // 40, height // 40
+    expected = (0.5 + 10 * step_x / width, 0.5 + 10 * step_y / height)
+    actions = ActionChains(browser)
+    actions.move_to_element(canvas).click_and_hold()
+    for _ in range(10):
+        actions.move_by_offset(step_x, -step_y)
+    actions.pause(0.2).release().perform()
+    x, y = _wait(lambda: (lambda v: v if abs(v[0] - expected[0]) < 0.03 else None)(
+        _get(live, "/latent/xy")), 5, "/latent/xy to follow the drag")
+    assert (x, y) == pytest.approx(expected, abs=0.03)
+
+
+def test_a_gesture_drawn_on_the_map_becomes_a_path_that_plays(live, browser) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.support.ui import Select
+
+    _open_page(live, browser)
+    browser.find_element("css selector", "input[name=map-mode][value=draw]").click()
+    name = browser.find_element("css selector", "#gesture-name")
+    name.clear()
+    name.send_keys("stroke")
+    canvas = browser.find_element("css selector", "#map")
+    step = canvas.size["width"] // 30
+    actions = ActionChains(browser)
+    actions.move_to_element(canvas).click_and_hold()
+    for i in range(12):
+        actions.move_by_offset(step if i < 6 else -step, -step).pause(0.05)
+    actions.release().perform()
+    browser.find_element("css selector", "input[name=map-mode][value=move]").click()
+    button = "#paths button[data-path='stroke']"
+    _wait(lambda: browser.find_elements("css selector", button), 5, "the drawn path's button")
+    Select(browser.find_element("css selector", "[data-address='/path/loop']")).select_by_value("1")
+    _wait(lambda: _get(live, "/path/loop") == [1], 5, "the loop mode from the page")
+    browser.find_element("css selector", button).click()
+    _wait(lambda: live["osc"].status()["path_playing"] == 1, 5, "the drawn path to play")
+    _wait(lambda: browser.execute_script(
+        f"return document.querySelector(\"{button}\").classList.contains('playing')"), 5,
+        "the page to show it playing")
+    browser.find_element("css selector", "#path-stop").click()
+    _wait(lambda: live["osc"].status()["path_playing"] == 0, 5, "the path to stop")
+    live["osc"].send("/path/loop", 0)
+
+
+def test_a_change_over_osc_shows_on_the_page(live, browser) -> None:
+    _open_page(live, browser)
+    live["osc"].send("/latent/noise", 0.7)
+    live["osc"].send("/source/file/speed", -1.5)
+    script = "return document.querySelector('[data-address=\"%s\"]').value"
+    started = time.monotonic()
+    _wait(lambda: browser.execute_script(script % "/latent/noise") == "0.7", 5, "the noise")
+    _wait(lambda: browser.execute_script(script % "/source/file/speed") == "-1.5", 5, "speed")
+    print(f"OSC to page: {1000 * (time.monotonic() - started):.0f} ms (polled every 50 ms)")
+    live["osc"].send("/latent/noise", 0.0)
+    live["osc"].send("/source/file/speed", 1.0)
+
+
+def test_a_scene_pad_stores_and_recalls(live, browser) -> None:
+    _open_page(live, browser)
+    live["osc"].send("/out/gain", -9.0)
+    _wait(lambda: _get(live, "/out/gain")[0] == pytest.approx(-9.0), 5, "the gain")
+    browser.find_element("css selector", "#scene-store").click()
+    browser.find_element("css selector", "#scenes button[data-scene='5']").click()
+    _wait(lambda: browser.execute_script(
+        "return document.querySelector(\"#scenes button[data-scene='5']\")"
+        ".classList.contains('stored')"), 5, "pad 5 to show it holds a scene")
+    browser.find_element("css selector", "#scene-store").click()  # back to recalling
+    live["osc"].send("/out/gain", 0.0)
+    _wait(lambda: _get(live, "/out/gain")[0] == pytest.approx(0.0), 5, "the gain at 0")
+    fade = browser.find_element("css selector", "#scene-fade")
+    fade.clear()
+    fade.send_keys("0")
+    browser.find_element("css selector", "#scenes button[data-scene='5']").click()
+    _wait(lambda: _get(live, "/out/gain")[0] == pytest.approx(-9.0), 5, "the scene's gain")
+    live["osc"].send("/out/gain", 0.0)
+
+
+def test_the_meters_show_the_engine_s_real_xrun_count(live, browser) -> None:
+    _open_page(live, browser)
+    # Make the counts real: the DSP process (our caminos play's child, by its pid) paused for
+    # 0.3 s leaves the device without hops, which the audio process counts as underruns.
+    status = live["osc"].status()
+    pid = int(status["dsp_pid"])
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(0.3)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    _wait(lambda: live["osc"].status()["underruns"] > status["underruns"], 5, "underruns")
+
+    def same() -> bool:
+        status = live["osc"].status()
+        shown = browser.execute_script("return document.querySelector('#m-xruns').textContent")
+        underruns = browser.execute_script(
+            "return document.querySelector('#m-underruns').textContent")
+        return shown == str(int(status["xruns"])) and underruns == str(int(status["underruns"]))
+
+    _wait(same, 10, "the page's xruns and underruns to equal /engine/status's")
+    uptime = browser.execute_script("return document.querySelector('#m-uptime').textContent")
+    assert uptime.count(":") == 2 and uptime != "0:00:00", uptime
+    assert "ms" in browser.execute_script("return document.querySelector('#m-cpu').textContent")
+
+
+def test_without_the_right_token_the_page_is_403_and_nothing_changes(live, browser) -> None:
+    before = _get(live, "/latent/follow")
+    browser.delete_all_cookies()
+    for url in (_url(live, token=None), _url(live, token="wrong"),
+                _url(live, "/ws", token="wrong")):
+        browser.get(url)
+        body = browser.find_element("css selector", "body").text
+        assert body.startswith("403 Forbidden"), (url, body)
+    assert _get(live, "/latent/follow") == before
+
+
+_ATTACK = """<!doctype html><title>another site</title><script>
+window.result = "pending";
+const socket = new WebSocket("ws://127.0.0.1:%d/ws?token=%s");
+socket.onopen = () => { socket.send(JSON.stringify({address: "/latent/follow", args: [0.123]}));
+                        window.result = "open"; };
+socket.onclose = (event) => { if (window.result === "pending") window.result = "refused"; };
+</script>"""
+
+
+def test_a_page_of_another_site_cannot_drive_the_engine(live, browser) -> None:
+    """Cross-site WebSocket hijacking: a page served from another origin, even one that knows
+    the token, is refused at the handshake (its Origin is not the page's own)."""
+    page = (_ATTACK % (live["port"], TOKEN)).encode()
+
+    class Attack(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Attack)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        before = _get(live, "/latent/follow")
+        browser.get(f"http://localhost:{other.server_address[1]}/")
+        result = _wait(lambda: (lambda r: r if r != "pending" else None)(
+            browser.execute_script("return window.result")), 10, "the handshake's outcome")
+        assert result == "refused"
+        assert _get(live, "/latent/follow") == before
+    finally:
+        other.shutdown()
+        other.server_close()
+
+
+def test_screenshot_for_the_readme(live, browser) -> None:
+    """A screenshot of the page at a laptop's width, kept with the test's files (and written to
+    ``$CAMINOS_WEB_SCREENSHOT`` when set: how docs/images/web.png is made)."""
+    from PIL import Image
+
+    live["osc"].send("/landmark/point", "bright", 1.2, 0.6)
+    live["osc"].send("/landmark/point", "dark", -1.0, -0.8)
+    live["osc"].send("/landmark/point", "middle", 0.1, 0.9)
+    live["osc"].send("/path/new", "walk")
+    for x, y in ((0.0, 0.0), (1.0, 0.5), (-0.5, 1.0), (-1.0, -0.5)):
+        live["osc"].send("/path/point", "walk", x, y)
+    live["osc"].send("/scene/store", 0)
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        _open_page(live, browser)
+        time.sleep(3.0)
+        png = browser.get_screenshot_as_png()
+    finally:
+        _phone(browser)
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image = image.resize((image.width * 3 // 4, image.height * 3 // 4), Image.LANCZOS)
+    image = image.quantize(colors=64)
+    path = Path(live["tmp"]) / "web.png"
+    image.save(path, optimize=True)
+    assert path.stat().st_size > 10_000
+    target = os.environ.get("CAMINOS_WEB_SCREENSHOT")
+    if target:
+        shutil.copyfile(path, target)
