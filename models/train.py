@@ -432,7 +432,8 @@ def finalise(model: SpectralVAE, corpus: Corpus, config: Config, seed: int = 0) 
 
 
 def plot_losses(history: dict, path: Path, best_epoch: int) -> None:
-    """Write the loss curves (train and validation per epoch) as a PNG."""
+    """Write the loss curves (train and validation per epoch) as a PNG, with the validation
+    partial survival on a second axis when the epochs were kept by it."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -446,7 +447,15 @@ def plot_losses(history: dict, path: Path, best_epoch: int) -> None:
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (reconstruction + KL)")
     ax.set_yscale("log")
-    ax.legend()
+    handles, labels = ax.get_legend_handles_labels()
+    survival = np.asarray(history.get("validation_survival", []), dtype=np.float64)
+    if len(survival) == len(epochs) and np.isfinite(survival).any():
+        right = ax.twinx()
+        right.plot(epochs, survival, color="tab:green", label="validation partial survival")
+        right.set_ylabel("partial survival")
+        more_handles, more_labels = right.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    ax.legend(handles, labels, fontsize="small", loc="best", framealpha=0.8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     temporary = path.with_name(f".{path.name}.tmp.png")
