@@ -16,7 +16,7 @@ recordings, seeds and sentences) is analysed, and its magnitudes are replaced by
 All go through the same phase recovery and overlap-add and are analysed again; LSD, SC
 (``engine.metrics``) and partial survival (:func:`engine.metrics.partial_survival`) compare them
 with the original. One JSON row per file x model, then tables by model and by class. It also
-measures batch-1 encode+decode time on one thread (the engine's numpy hop path and the torch
+measures batch-1 encode+decode time on one thread (the engine's hop path and the torch
 codec), and how peaked the spectra halfway between
 two sounds' landmarks are (``midpoint_crest_ratio``: mean spectral crest of the midpoints over
 the endpoints'; 1 keeps partials, near 0 decodes noise).
@@ -106,18 +106,18 @@ def pca_latency_us(pca: PcaBaseline, frame: np.ndarray, repeats: int = 2000) -> 
 
 def hop_path_latency_us(codec: FusedCodec, frame: np.ndarray, repeats: int = 5000,
                         warmup: int = 500) -> tuple[float, float]:
-    """Batch-1 encode+decode through the engine's numpy path (:class:`engine.codec.FrameCodec`),
+    """Batch-1 encode+decode through the engine's hop path (:class:`engine.codec.FrameCodec`),
     one thread, in microseconds (p50, p99)."""
-    numpy_codec = FrameCodec(codec, batch=1)
+    hop_codec = FrameCodec(codec, batch=1)
     frames = codec.shape.context + 1  # a model with context reads that many frames a hop
     x = np.ascontiguousarray(np.tile(frame, frames)[None, :], dtype=np.float32)
-    z = np.zeros((1, numpy_codec.latent_dim), np.float32)
-    out = np.zeros(numpy_codec.n_bins)
+    z = np.zeros((1, hop_codec.latent_dim), np.float32)
+    out = np.zeros(hop_codec.n_bins)
     times = np.empty(repeats)
     for i in range(warmup + repeats):
         start = time.perf_counter()
-        numpy_codec.encode(x, z)
-        numpy_codec.decode(z[0], out)
+        hop_codec.encode(x, z)
+        hop_codec.decode(z[0], out)
         if i >= warmup:
             times[i - warmup] = time.perf_counter() - start
     p50, p99 = np.percentile(times * 1e6, [50, 99])
@@ -232,6 +232,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", metavar="DIR",
                         help="write input, reconstruction and oracle WAVs and a spectrogram PNG "
                              "for a few held-out files (one per class, at most 6) into DIR")
+    parser.add_argument("--timing-only", action="store_true",
+                        help="only the batch-1 timings of each model, several rounds interleaved "
+                             "(for a quiet machine), then stop")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --timing-only")
     parser.add_argument("--config", help="configuration file (default: the project's config.toml)")
     parser.add_argument("--cache-dir", help="frame cache of the training data (default: the "
                                             "training command's, ~/.cache/caminos/frames)")
@@ -252,6 +256,14 @@ def main(argv: list[str] | None = None) -> int:
                                               replace=False)
     pca = PcaBaseline(corpus.train.frames[np.sort(pick)], d)
     fused = [FusedCodec.from_model(c.model) for c in checkpoints]
+    if args.timing_only:
+        loud_frame = corpus.train.frames[int(np.argmax(corpus.train.frames.max(axis=1)))]
+        for round_ in range(args.rounds):  # interleaved, so each round sees the same machine
+            for name, codec in zip(names, fused):
+                p50, p99 = hop_path_latency_us(codec, loud_frame)
+                print(f"round {round_ + 1}: {name}: encode+decode batch 1, one thread: hop path "
+                      f"p50 {p50:.0f} us, p99 {p99:.0f} us", flush=True)
+        return 0
     timings = {name: measure_latency_us(c.model, repeats=5000, warmup=500)
                for name, c in zip(names, checkpoints)}
     timings["pca"] = pca_latency_us(pca, corpus.train.frames[0])
@@ -326,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             crest = midpoint_crest_ratio(fused[names.index(name)], landmarks[name])
             entry["midpoint_crest_ratio"] = None if crest is None else round(crest, 3)
             entry["latent_dim"] = checkpoints[names.index(name)].model.shape.latent_dim
-            print(f"{name}: encode+decode batch 1, one thread: numpy hop path p50 "
+            print(f"{name}: encode+decode batch 1, one thread: hop path p50 "
                   f"{hop_path[name][0]:.0f} us, p99 {hop_path[name][1]:.0f} us; torch p50 "
                   f"{timings[name][0]:.0f} us, p99 {timings[name][1]:.0f} us; midpoint crest ratio "
                   f"{'-' if crest is None else f'{crest:.2f}'}")
