@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.cli import main
+from caminos.engine.cli.main import main
 from tests.conftest import SAMPLE_RATE, sine
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def caminos(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
-    """Run ``python -m engine`` as a user would, from another folder."""
+    """Run ``python -m caminos.engine`` as a user would, from another folder."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "engine", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)

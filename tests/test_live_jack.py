@@ -332,7 +332,7 @@ class Client:
         self.socket.settimeout(10.0)
 
     def send(self, address: str, *args) -> None:
-        from engine.osc import encode_message
+        from caminos.engine.control.osc import encode_message
 
         self.socket.sendto(encode_message(address, args), self.target)
 

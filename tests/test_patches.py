@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.config import OscConfig, load_config
-from engine.controls import ControlRegistry
-from engine.engine import Engine
-from engine.osc import OscServer, documented_engine
+from caminos.engine.core.config import OscConfig, load_config
+from caminos.engine.core.controls import ControlRegistry
+from caminos.engine.clock.engine import Engine
+from caminos.engine.control.osc import OscServer, documented_engine
 from tests.conftest import control_values, restore_by_events
 
 PATCHES = Path(__file__).resolve().parent.parent / "patches"

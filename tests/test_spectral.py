@@ -11,9 +11,9 @@ import scipy.signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config import StftConfig
-from engine.errors import ParameterError
-from engine.spectral import (
+from caminos.engine.core.config import StftConfig
+from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.spectral import (
     OverlapAddSynthesizer,
     StftAnalyzer,
     analysis_window,
