@@ -31,11 +31,10 @@ from caminos.engine.clock.codec import FrameCodec
 from caminos.engine.core.config import Config
 from caminos.engine.core.controls import Arg, Control, ControlEvent, ControlQueue, ControlRegistry
 from caminos.engine.core.errors import CaminosError, CheckpointError, ControlError
-from caminos.engine.dsp.dynamics import DcBlocker, SafetyLimiter
 from caminos.engine.clock.latent import LatentMixer, Smoothed, smoothing_coefficient
+from caminos.engine.dsp.output import OutputChain
 from caminos.engine.dsp.phase import STREAMING_METHODS
 from caminos.engine.clock.phase_stage import PhaseStage
-from caminos.engine.dsp.render import limiter_ceiling_db
 from caminos.engine.clock.sources import (FilePlayer, InputSource, LoadedFile, Source, VoiceSource,
                             load_player_file)
 from caminos.engine.dsp.spectral import latency_samples
@@ -46,7 +45,6 @@ from caminos.models.checkpoint import Checkpoint, load_checkpoint
 # silent live input does not pull a playing file towards the latent of silence.
 FULL_WEIGHT_DBFS = -60.0
 TIMING_WINDOW = 4096  # hops of tick durations kept for the status percentiles (22 s at 5.3 ms)
-LIMITER_LOOKAHEAD_MS = 1.5
 
 
 @njit(cache=True, nogil=True)
@@ -210,9 +208,7 @@ class Engine:
         self.phase = PhaseStage(stft, config.phase, eng.phase_method, eng.lookahead,
                                 eng.iterations, crossfade_hops)
         self.out_gain = Smoothed(10.0 ** (eng.gain_db / 20.0), self.coefficient)
-        self.dc = DcBlocker(self.sample_rate, self.channels)
-        self.limiter = SafetyLimiter(self.sample_rate, self.channels, limiter_ceiling_db(config),
-                                     LIMITER_LOOKAHEAD_MS, config.render.limiter_release_ms)
+        self.output = OutputChain(self.sample_rate, self.channels, config, block=self.hop)
 
         # Per-hop buffers, allocated once.
         self._mags = np.zeros((n, self.n_bins))
@@ -227,8 +223,6 @@ class Engine:
         self._decoded = np.zeros(self.n_bins)
         self._mono = np.zeros(self.hop)
         self._block = np.zeros((self.hop, self.channels))
-        self._gain_ramp = np.arange(1, self.hop + 1) / self.hop
-        self._gain_line = np.zeros(self.hop)
         self._times = np.zeros(TIMING_WINDOW)
         # Frame energy of a Hann-windowed sine at FULL_WEIGHT_DBFS: its three main bins.
         self._full_weight_energy = 1.5 * (10 ** (FULL_WEIGHT_DBFS / 20) * stft.n_fft / 4) ** 2
@@ -241,7 +235,7 @@ class Engine:
         self.clock_origin: float | None = None  # wall time (time.time()) at which hop 0 sounds
         self.hop_index = 0
         self.counters = {"bad_model_frames": 0, "bad_source_frames": 0, "control_errors": 0,
-                         "events_applied": 0, "xruns": 0}
+                         "events_applied": 0}
         self.last_error = ""
         self.extra_status: list[Callable[[], dict[str, Any]]] = []
         self._register_controls()
@@ -484,14 +478,10 @@ class Engine:
         self.phase.process(self._decoded, reference, self._mono)
 
         gain_before = self.out_gain.value
-        gain_after = self.out_gain.step()
-        np.multiply(self._gain_ramp, gain_after - gain_before, out=self._gain_line)
-        self._gain_line += gain_before
-        self._mono *= self._gain_line
+        self.output.gain(self._mono, gain_before, self.out_gain.step())
         for c in range(self.channels):
             block[:, c] = self._mono
-        self.dc.process(block, block)
-        self.limiter.process(block, block)
+        self.output.process(block)
         for hook in self.output_hooks:  # score recording copies the block; nothing slow here
             hook(hop_index, block)
 
@@ -520,11 +510,10 @@ class Engine:
             for i in range(hops):
                 self.input.push(noise[i * self.hop % len(noise):][:self.hop])
                 self.tick()
+            self.reset()
         finally:
             self.queue, self.recorders, self.output_hooks = queue, recorders, hooks
             player.file, player.position, player.playing, player.loop = saved
-        self.reset()
-        player.file, player.position, player.playing, player.loop = saved
         self.mixer.reset()
 
     def reset(self) -> None:
@@ -532,8 +521,7 @@ class Engine:
         for source in self.sources:
             source.reset()
         self.phase.reset()
-        self.dc.reset()
-        self.limiter.reset()
+        self.output.reset()
         self.hop_index = 0
         self._times[:] = 0.0
 
@@ -542,7 +530,7 @@ class Engine:
     def latency(self) -> Latency:
         """The engine's algorithmic latency (buffering is the audio layer's)."""
         return Latency(latency_samples(self.stft), self.phase.lookahead * self.hop,
-                       self.limiter.latency_samples, self.sample_rate)
+                       self.output.latency_samples, self.sample_rate)
 
     def tick_seconds(self) -> np.ndarray:
         """Durations of the last ticks in seconds (up to :data:`TIMING_WINDOW`)."""
@@ -556,7 +544,8 @@ class Engine:
         ``model``, ``phase_method``, ``lookahead``, ``latency_ms`` (input to output, algorithmic),
         ``control_latency_ms`` (algorithmic), ``tick_ms_p50``/``tick_ms_p99``/``tick_ms_max``,
         ``cpu_load`` (mean tick time over the hop duration), counters (``bad_model_frames``,
-        ``bad_source_frames``, ``control_errors``, ``events_applied``, ``xruns``),
+        ``bad_source_frames``, ``control_errors``, ``events_applied``), ``xruns`` (the device's:
+        always 0 here, where no device plays; ``caminos play`` reports the audio process's),
         ``limiter_db`` (largest reduction), ``nonfinite_out``, ``last_error``, plus what
         subsystems add.
         """
@@ -578,8 +567,9 @@ class Engine:
             "tick_ms_max": 1000.0 * float(times.max()) if len(times) else 0.0,
             "cpu_load": float(times.mean()) / hop_seconds if len(times) else 0.0,
             **self.counters,
-            "limiter_db": self.limiter.max_reduction_db,
-            "nonfinite_out": self.limiter.nonfinite_samples,
+            "xruns": 0,
+            "limiter_db": self.output.limiter.max_reduction_db,
+            "nonfinite_out": self.output.limiter.nonfinite_samples,
             "last_error": self.last_error,
             "voice_error": self.voice_error,
         }

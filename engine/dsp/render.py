@@ -2,8 +2,8 @@
 
 The ``caminos render`` command (:mod:`caminos.engine.cli.main`) in library form: read and resample
 (:mod:`caminos.engine.dsp.audio_io`), take magnitudes, optionally stretch or freeze them, recover a phase
-(:mod:`caminos.engine.dsp.phase`), overlap-add, DC-block and limit (:mod:`caminos.engine.dsp.dynamics`), write
-atomically. Each channel is processed on its own, so inter-channel phase is kept only by the
+(:mod:`caminos.engine.dsp.phase`), overlap-add, DC-block and limit (the output chain,
+:mod:`caminos.engine.dsp.output`), write atomically. Each channel is processed on its own, so inter-channel phase is kept only by the
 ``input`` method: that is the known limitation of stereo renders with the other methods.
 """
 
@@ -14,30 +14,21 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
 import numpy as np
 from tqdm import tqdm
 
-from caminos.engine.dsp.audio_io import read_audio, write_audio_atomic
 from caminos.engine.core.config import Config
-from caminos.engine.dsp.dynamics import DcBlocker, SafetyLimiter, limit_offline
 from caminos.engine.core.errors import ParameterError
-from caminos.engine.dsp.phase import (OFFLINE_METHODS, STREAMING_METHODS, make_streaming, reconstruct,
-                          run_streaming)
+from caminos.engine.dsp.audio_io import read_audio, write_audio_atomic
+from caminos.engine.dsp.output import OutputChain
+from caminos.engine.dsp.phase import (OFFLINE_METHODS, STREAMING_METHODS, make_streaming,
+                                      reconstruct, run_streaming)
 from caminos.engine.dsp.spectral import istft, latency_samples, n_frames_for, stft
 
 MAX_STRETCH = 100.0  # longest stretch factor accepted; 1 minute becomes 100
 MIN_STRETCH = 0.01  # shortest
 PROGRESS_MIN_SECONDS = 5.0  # renders of shorter output need no progress bar
-# One step of each output sample format near full scale: the limiter aims this much below the
-# ceiling so that rounding to the file's format cannot carry a sample over it.
-_FORMAT_STEP = {"PCM_16": 2.0**-15, "PCM_24": 2.0**-23, "FLOAT": 2.0**-23}
-
-
-def limiter_ceiling_db(config: Config) -> float:
-    """The safety limiter's aim: ``render.ceiling_db`` less one step of ``render.subtype``, so
-    rounding to the file's format (or to a device's float32) cannot carry a sample over it."""
-    ceiling = 10.0 ** (config.render.ceiling_db / 20.0) - _FORMAT_STEP[config.render.subtype]
-    return 20.0 * math.log10(ceiling)
 
 
 @dataclass(frozen=True)
@@ -284,10 +275,9 @@ def render(in_path: str | os.PathLike, out_path: str | os.PathLike, config: Conf
             for done in [pool.submit(render_channel, c, bar) for c in range(info.channels)]:
                 done.result()
 
-    DcBlocker(rate, info.channels).process(output, output)
-    limiter = SafetyLimiter(rate, info.channels, limiter_ceiling_db(config),
-                            release_ms=config.render.limiter_release_ms)
-    output = limit_offline(output, limiter)
+    chain = OutputChain(rate, info.channels, config)
+    output = chain.process_offline(output)
+    limiter = chain.limiter
     peak = float(np.max(np.abs(output)))
     write_audio_atomic(out_path, output, rate, config.render.subtype)
 
@@ -303,3 +293,37 @@ def render(in_path: str | os.PathLike, out_path: str | os.PathLike, config: Conf
         limiter_reduction_db=limiter.max_reduction_db,
         limiter_seconds=limiter.reduced_samples / rate, latency_samples=live_latency,
         nonfinite_samples=limiter.nonfinite_samples)
+
+
+def synthesize(magnitudes: np.ndarray, out: str | os.PathLike, config: Config, method: str,
+               n_samples: int | None = None) -> float:
+    """Magnitudes to a mono sound file: phase recovery, overlap-add, then the output chain
+    (DC blocker and safety limiter), written atomically in ``render.subtype``.
+
+    The last step of ``caminos reconstruct``, ``morph``, ``say`` and ``babble``.
+
+    Parameters
+    ----------
+    magnitudes : ndarray, shape (n_frames, n_bins)
+        Linear STFT magnitudes.
+    out : path
+        The file to write.
+    config : Config
+        STFT, phase and render settings.
+    method : str
+        Phase-recovery method (:mod:`caminos.engine.dsp.phase`).
+    n_samples : int, optional
+        Length of the output in samples (default: what the frames span).
+
+    Returns
+    -------
+    float
+        The output's peak in dBFS.
+    """
+    recovered = reconstruct(magnitudes, method, config.stft, config.phase)
+    y = istft(recovered, config.stft, length=n_samples)[:, None]
+    rate = config.audio.sample_rate
+    y = OutputChain(rate, 1, config).process_offline(y)
+    write_audio_atomic(out, y, rate, config.render.subtype)
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    return 20.0 * math.log10(peak) if peak > 0 else -math.inf
