@@ -340,7 +340,7 @@ class Navigator:
             return name, None, "live"
         if sound.endswith(".npz"):
             return name, self._read_encoded(sound), sound
-        from caminos.engine.cli.model import latent_trajectory, read_mono
+        from caminos.models.api import latent_trajectory, read_mono
         engine = self.engine
         latent, _ = latent_trajectory(read_mono(sound, engine.config), engine.checkpoint,
                                       engine.config)
