@@ -1,8 +1,11 @@
-"""The ``caminos`` command: subcommands over the engine's library functions.
+"""The ``caminos`` command: every subcommand, over the library functions of the layers below.
 
-Outermost layer: parses arguments, loads the configuration with command-line overrides, calls
-:func:`caminos.engine.dsp.render.render` or :func:`caminos.engine.core.config.describe`, and turns every
-:class:`~caminos.engine.core.errors.CaminosError` into one line on stderr and exit status 2.
+The top layer (docs/architecture.md, "Layers"): :func:`build_parser` gathers ``render``,
+``play``, ``devices`` and ``config`` from here, the autoencoder's commands from
+:mod:`caminos.engine.cli.model` and the voice's from :mod:`caminos.engine.cli.voice`; they share
+one copy of the configuration options and their loading (:mod:`caminos.engine.cli.options`),
+and every :class:`~caminos.engine.core.errors.CaminosError` becomes one line on stderr and exit
+status 2.
 """
 
 from __future__ import annotations
@@ -11,20 +14,9 @@ import argparse
 import sys
 from typing import Any, Sequence
 
-from caminos.engine.core.config import Config, config_from_mapping, describe, load_config, parse_override
-from caminos.engine.core.errors import CaminosError, ParameterError
-
-EXIT_ERROR = 2  # the same status argparse uses for a bad command line
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
-
-
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="PATH",
-                        help="configuration file (default: the project's config.toml)")
-    parser.add_argument("--set", dest="overrides", metavar="SECTION.KEY=VALUE", action="append",
-                        default=[], help="override one configuration key; repeatable "
-                        "(e.g. --set phase.iterations=24 --set render.subtype=FLOAT)")
-
+from caminos.engine.cli.options import add_config_options, load_with_overrides, run_handler
+from caminos.engine.core.config import describe
+from caminos.engine.core.errors import ParameterError
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand; each sets ``handler`` in its defaults."""
@@ -61,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--lookahead", metavar="N", type=int,
                         help="look-ahead in frames (sets phase.lookahead)")
     render.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_config_options(render)
+    add_config_options(render)
     render.set_defaults(handler=_render)
 
     play = commands.add_parser(
@@ -91,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--web", action="store_true", help="serve the control page on web.host:"
                       "web.port (127.0.0.1:8080 by default; elsewhere with a token, whose URL "
                       "and QR code are printed); as [web] enabled = true")
-    _add_config_options(play)
+    add_config_options(play)
     play.set_defaults(handler=_play)
 
     devices = commands.add_parser("devices", help="list audio devices",
@@ -101,42 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     config = commands.add_parser("config", help="print the effective configuration",
                                  description="Print the configuration after the file and "
                                              "overrides, with each key's meaning.")
-    _add_config_options(config)
+    add_config_options(config)
     config.set_defaults(handler=_config)
     return parser
-
-
-# Keys whose validity depends on each other: checked only together, by load_config.
-_JOINTLY_CHECKED = ("stft.n_fft", "stft.hop")
-
-
-def _check_override(origin: str, dotted: str, value: Any) -> None:
-    """Validate one override on its own, so that its error names the flag, not the file."""
-    if dotted in _JOINTLY_CHECKED:
-        return
-    section, _, key = dotted.partition(".")
-    config_from_mapping({section: {key: value}}, where=origin)
-
-
-def load_with_overrides(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> Config:
-    """The configuration file named by ``--config`` with every ``--set`` and ``extra`` applied.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        Parsed arguments holding ``config`` and ``overrides``.
-    extra : dict, optional
-        ``section.key`` to value from dedicated flags (``--iterations``), applied last.
-    """
-    overrides: dict[str, Any] = {}
-    for text in args.overrides:
-        dotted, value = parse_override(text)
-        _check_override(f"--set {text}", dotted, value)
-        overrides[dotted] = value
-    for dotted, (flag, value) in (extra or {}).items():
-        _check_override(flag, dotted, value)
-        overrides[dotted] = value
-    return load_config(args.config, overrides)
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -169,7 +128,7 @@ def _render_score(args: argparse.Namespace) -> int:
     """``caminos render --score``: the score plays through the engine, whose phase settings are
     ``[engine]``'s; ``--phase``, ``--lookahead`` and ``--iterations`` set them for the start."""
     from caminos.engine.core.config import ENGINE_PHASE_METHODS
-    from caminos.engine.control.score import render_score_file
+    from caminos.engine.control.surface import render_score_file
 
     refused = [flag for flag, given in (("--stretch", args.stretch != 1.0),
                                         ("--freeze-at", args.freeze_at is not None)) if given]
@@ -242,18 +201,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]
     return run_handler(args)
-
-
-def run_handler(args: argparse.Namespace) -> int:
-    """Call the subcommand's handler (``args.handler``), turning caminos errors into status 2."""
-    try:
-        return args.handler(args)
-    except CaminosError as exc:
-        print(f"caminos: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("caminos: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

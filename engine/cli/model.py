@@ -10,7 +10,6 @@ runs them on their own (and under ``torchrun`` for distributed training).
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path
@@ -18,101 +17,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from caminos.engine.core.config import Config, load_config, parse_override
-from caminos.engine.core.errors import CaminosError, ParameterError
-
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "checkpoints" / "default.pt"
-EXIT_INTERRUPTED = 130
-
-
-class OutputError(CaminosError):
-    """An output file (landmark, picture) cannot be written where asked."""
-
-
-# -- shared helpers ----------------------------------------------------------------------------
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="PATH",
-                        help="configuration file (default: the project's config.toml)")
-    parser.add_argument("--set", dest="overrides", metavar="SECTION.KEY=VALUE", action="append",
-                        default=[], help="override one configuration key; repeatable")
-
-
-def _add_model_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", metavar="CHECKPOINT", default=None,
-                        help="autoencoder checkpoint (default: model.checkpoint of the configuration, "
-                             "the shipped models/checkpoints/default.pt)")
-
-
-def _config(args: argparse.Namespace) -> Config:
-    overrides = dict(parse_override(text) for text in getattr(args, "overrides", []))
-    return load_config(getattr(args, "config", None), overrides)
+from caminos.engine.cli.options import (EXIT_INTERRUPTED, OutputError, add_config_options,
+                                        add_model_option, check_output, load_with_overrides,
+                                        run_handler)
+from caminos.engine.core.config import Config
+from caminos.engine.core.errors import ParameterError
 
 
 def _checkpoint(args: argparse.Namespace, config: Config):
     from caminos.models.checkpoint import load_checkpoint
     path = args.model if getattr(args, "model", None) else config.model.checkpoint_path()
     return load_checkpoint(path, config.stft, config.audio.sample_rate)
-
-
-def _check_output(path: str | os.PathLike) -> Path:
-    target = Path(path)
-    if target.is_dir():
-        raise OutputError(f"{target}: is a folder; give a file name to write")
-    if not target.parent.is_dir():
-        raise OutputError(f"{target}: folder {target.parent} does not exist")
-    return target
-
-
-def read_mono(path: str | os.PathLike, config: Config) -> np.ndarray:
-    """A sound file as mono float64 at the configured rate (channels averaged)."""
-    from caminos.engine.dsp.audio_io import read_audio
-    samples, _ = read_audio(path, config.audio.sample_rate)
-    return samples.mean(axis=1)
-
-
-def latent_trajectory(x: np.ndarray, checkpoint, config: Config) -> tuple[np.ndarray, np.ndarray]:
-    """Encode a mono signal frame by frame.
-
-    Returns
-    -------
-    latent : ndarray, shape (n_frames, latent_dim), float32
-        Rotated latent coordinates (not yet in std units).
-    times_s : ndarray, shape (n_frames,), float64
-        Centre of each frame's window in the signal, in seconds (negative for the first frames,
-        whose window starts before the signal).
-    """
-    from caminos.engine.dsp.spectral import stft
-    from caminos.models.autoencoder import log_magnitude, stack_context
-    frames = log_magnitude(np.abs(stft(x, config.stft))).astype(np.float32)
-    latent = checkpoint.model.encode_numpy(stack_context(frames, checkpoint.model.shape.context))
-    n = np.arange(len(frames))
-    times = (n * config.stft.hop - (config.stft.n_fft - config.stft.hop) + config.stft.n_fft / 2)
-    return latent, times / config.audio.sample_rate
-
-
-def synthesize(magnitudes: np.ndarray, out: Path, config: Config, method: str,
-               n_samples: int | None = None) -> float:
-    """Phase recovery, overlap-add, DC blocking and the safety limiter, then write ``out``.
-
-    Returns the output's peak in dBFS.
-    """
-    from caminos.engine.dsp.audio_io import write_audio_atomic
-    from caminos.engine.dsp.dynamics import DcBlocker, SafetyLimiter, limit_offline
-    from caminos.engine.dsp.phase import reconstruct
-    from caminos.engine.dsp.spectral import istft
-    recovered = reconstruct(magnitudes, method, config.stft, config.phase)
-    y = istft(recovered, config.stft, length=n_samples)[:, None]
-    rate = config.audio.sample_rate
-    DcBlocker(rate, 1).process(y, y)
-    # One quantisation step below the ceiling, as engine.render does, so rounding cannot clip.
-    step = 2.0**-15 if config.render.subtype == "PCM_16" else 2.0**-23
-    ceiling = 10.0 ** (config.render.ceiling_db / 20.0) - step
-    limiter = SafetyLimiter(rate, 1, 20.0 * math.log10(ceiling),
-                            release_ms=config.render.limiter_release_ms)
-    y = limit_offline(y, limiter)
-    write_audio_atomic(out, y, rate, config.render.subtype)
-    peak = float(np.max(np.abs(y))) if len(y) else 0.0
-    return 20.0 * math.log10(peak) if peak > 0 else -math.inf
 
 
 # -- handlers ----------------------------------------------------------------------------------
@@ -123,11 +38,11 @@ def train_autoencoder_command(args: argparse.Namespace) -> int:
     from caminos.models.data import load_corpus
     from caminos.models.train import TrainSettings, loss_plot_path, train_autoencoder
 
-    config = _config(args)
+    config = load_with_overrides(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     rank = int(os.environ.get("RANK", "0"))
-    out = _check_output(args.out)
+    out = check_output(args.out)
     corpus = load_corpus(args.data, config, seed=args.seed, min_seconds=args.min_seconds,
                          cache_dir=args.cache_dir if args.cache_dir else "default",
                          progress=not args.no_progress and rank == 0)
@@ -176,8 +91,9 @@ def train_autoencoder_command(args: argparse.Namespace) -> int:
 
 def encode_command(args: argparse.Namespace) -> int:
     """``caminos encode SOUND -o LANDMARK.npz``: a sound's latent trajectory."""
-    config = _config(args)
-    out = _check_output(args.output)
+    from caminos.models.api import latent_trajectory, read_mono
+    config = load_with_overrides(args)
+    out = check_output(args.output)
     checkpoint = _checkpoint(args, config)
     latent, times = latent_trajectory(read_mono(args.sound, config), checkpoint, config)
     std = checkpoint.model.latent_std.numpy()
@@ -197,8 +113,10 @@ def encode_command(args: argparse.Namespace) -> int:
 
 def reconstruct_command(args: argparse.Namespace) -> int:
     """``caminos reconstruct SOUND -o OUT.wav``: encode, decode, recover phase, write."""
-    config = _config(args)
-    out = _check_output(args.output)
+    from caminos.engine.dsp.render import synthesize
+    from caminos.models.api import latent_trajectory, read_mono
+    config = load_with_overrides(args)
+    out = check_output(args.output)
     checkpoint = _checkpoint(args, config)
     x = read_mono(args.sound, config)
     latent, _ = latent_trajectory(x, checkpoint, config)
@@ -238,11 +156,13 @@ def morph_trajectory(a: np.ndarray, b: np.ndarray, n_frames: int) -> np.ndarray:
 
 def morph_command(args: argparse.Namespace) -> int:
     """``caminos morph A B -o OUT.wav --seconds S``."""
+    from caminos.engine.dsp.render import synthesize
+    from caminos.models.api import latent_trajectory, read_mono
     from caminos.models.data import DataError
-    config = _config(args)
+    config = load_with_overrides(args)
     if not 0.05 <= args.seconds <= 3600:
         raise DataError(f"--seconds: expected 0.05 to 3600 seconds, got {args.seconds}")
-    out = _check_output(args.output)
+    out = check_output(args.output)
     checkpoint = _checkpoint(args, config)
     za, _ = latent_trajectory(read_mono(args.a, config), checkpoint, config)
     zb, _ = latent_trajectory(read_mono(args.b, config), checkpoint, config)
@@ -258,14 +178,15 @@ def morph_command(args: argparse.Namespace) -> int:
 
 def map_command(args: argparse.Namespace) -> int:
     """``caminos map CHECKPOINT [SOUNDS...] -o map.png``: the plane of the first two axes."""
+    from caminos.models.api import latent_trajectory, read_mono
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from caminos.models.autoencoder import frame_descriptors
     from caminos.models.checkpoint import load_checkpoint
-    config = _config(args)
-    out = _check_output(args.output)
+    config = load_with_overrides(args)
+    out = check_output(args.output)
     checkpoint = load_checkpoint(args.checkpoint, config.stft, config.audio.sample_rate)
     model = checkpoint.model
     std = model.latent_std.numpy().astype(np.float64)
@@ -370,7 +291,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     auto.add_argument("--cache-dir", metavar="DIR", help="frame cache (default ~/.cache/caminos)")
     auto.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
     auto.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_config_options(auto)
+    add_config_options(auto)
     auto.set_defaults(handler=train_autoencoder_command)
     from caminos.engine.cli.voice import add_train_voice
     add_train_voice(kinds)
@@ -381,8 +302,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    "and the checkpoint's name.")
     encode.add_argument("sound", metavar="SOUND")
     encode.add_argument("-o", "--output", metavar="LANDMARK.npz", required=True)
-    _add_model_option(encode)
-    _add_config_options(encode)
+    add_model_option(encode)
+    add_config_options(encode)
     encode.set_defaults(handler=encode_command)
 
     rec = subparsers.add_parser("reconstruct", help="a sound through the autoencoder",
@@ -390,8 +311,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec.add_argument("sound", metavar="SOUND")
     rec.add_argument("-o", "--output", metavar="OUT", required=True)
     rec.add_argument("--phase", metavar="METHOD", help="phase recovery (default: phase.method)")
-    _add_model_option(rec)
-    _add_config_options(rec)
+    add_model_option(rec)
+    add_config_options(rec)
     rec.set_defaults(handler=reconstruct_command)
 
     morph = subparsers.add_parser("morph", help="walk from one sound's latent trajectory to another's",
@@ -402,8 +323,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     morph.add_argument("-o", "--output", metavar="OUT", required=True)
     morph.add_argument("--seconds", type=float, required=True, help="duration in seconds")
     morph.add_argument("--phase", metavar="METHOD", help="phase recovery (default: phase.method)")
-    _add_model_option(morph)
-    _add_config_options(morph)
+    add_model_option(morph)
+    add_config_options(morph)
     morph.set_defaults(handler=morph_command)
 
     latent_map = subparsers.add_parser(
@@ -413,7 +334,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     latent_map.add_argument("checkpoint", metavar="CHECKPOINT")
     latent_map.add_argument("sounds", metavar="SOUND", nargs="*")
     latent_map.add_argument("-o", "--output", metavar="PNG", required=True)
-    _add_config_options(latent_map)
+    add_config_options(latent_map)
     latent_map.set_defaults(handler=map_command)
 
 
@@ -423,7 +344,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     args = parser.parse_args(argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]
-    from caminos.engine.cli.main import run_handler
     return run_handler(args)
 
 

@@ -4,7 +4,7 @@ Outermost layer over :mod:`caminos.models.voice.stream` (offline render of an ut
 :mod:`caminos.models.voice.train`. :func:`register` adds ``say`` and ``babble`` to ``caminos``'s
 subcommands; :func:`add_train_voice` adds ``voice`` under ``caminos train``. Offline renders go
 through the same phase recovery, overlap-add, DC blocker and safety limiter as every other
-command (:func:`caminos.engine.cli.model.synthesize`).
+command (:func:`caminos.engine.dsp.render.synthesize`).
 """
 
 from __future__ import annotations
@@ -13,37 +13,31 @@ import argparse
 import time
 from pathlib import Path
 
+from caminos.engine.cli.options import add_config_options, check_output, load_with_overrides
 from caminos.engine.core.errors import CaminosError
 
 DEFAULT_MINUTES = 5.0
 DEFAULT_UTTERANCES = 150
 
 
+# The voice flags that set a [voice] key of the configuration, each blamed by name when invalid.
+_VOICE_KEYS = ("language", "pitch", "rate", "range", "style", "temperature", "likeness", "engine")
+
+
 def _config(args: argparse.Namespace):
-    from caminos.engine.cli.model import _config as load
-    config = load(args)
-    changes = {}
-    for name in ("language", "pitch", "rate", "range", "style", "temperature", "likeness",
-                 "engine"):
-        value = getattr(args, name, None)
-        if value is not None:
-            changes[f"voice.{name}"] = value
-    if changes:
-        from caminos.engine.core.config import load_config, parse_override
-        overrides = dict(parse_override(text) for text in getattr(args, "overrides", []))
-        overrides.update(changes)
-        config = load_config(getattr(args, "config", None), overrides)
-    return config
+    """The configuration with ``--set`` and the voice flags (``--language``, ...) applied."""
+    extra = {f"voice.{name}": (f"--{name}", getattr(args, name)) for name in _VOICE_KEYS
+             if getattr(args, name, None) is not None}
+    return load_with_overrides(args, extra)
 
 
 def train_voice_command(args: argparse.Namespace) -> int:
     """``caminos train voice``: build or read the teacher corpus, train, write the checkpoint."""
     import torch
-    from caminos.engine.cli.model import _check_output
     from caminos.models.voice.corpus import TeacherCorpus, build_corpus
     from caminos.models.voice.train import train_voice
     config = _config(args)
-    out = _check_output(args.out)
+    out = check_output(args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
@@ -71,7 +65,6 @@ def train_voice_command(args: argparse.Namespace) -> int:
 
 def add_train_voice(kinds: argparse._SubParsersAction) -> None:
     """Add ``voice`` to the models of ``caminos train``."""
-    from caminos.engine.cli.model import _add_config_options
     voice = kinds.add_parser(
         "voice", help="the voice's acoustic model",
         description="Train the voice's acoustic model on a teacher corpus: 'espeak' builds one "
@@ -92,16 +85,16 @@ def add_train_voice(kinds: argparse._SubParsersAction) -> None:
     voice.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     voice.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
     voice.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_config_options(voice)
+    add_config_options(voice)
     voice.set_defaults(handler=train_voice_command)
 
 
 def _render(args: argparse.Namespace, request) -> int:
     """Make a stream, apply the command's controls, post the request, render, write."""
-    from caminos.engine.cli.model import _check_output, synthesize
+    from caminos.engine.dsp.render import synthesize
     from caminos.models.voice.stream import VoiceStream, render_offline
     config = _config(args)
-    out = _check_output(args.output)
+    out = check_output(args.output)
     started = time.perf_counter()
     stream = VoiceStream(config, checkpoint=args.voice_model, seed=args.seed)
     try:
@@ -143,7 +136,6 @@ def babble_command(args: argparse.Namespace) -> int:
 
 
 def _add_voice_options(parser: argparse.ArgumentParser) -> None:
-    from caminos.engine.cli.model import _add_config_options
     parser.add_argument("-o", "--output", metavar="OUT", required=True, help="sound file to write")
     parser.add_argument("--language", help="es, en, fr, de, it, pt, ca or nl (default: voice.language)")
     parser.add_argument("--engine", choices=("neural", "espeak"), help="default: voice.engine")
@@ -159,7 +151,7 @@ def _add_voice_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--phase", metavar="METHOD", help="phase recovery (default: phase.method)")
     parser.add_argument("--voice-model", metavar="CHECKPOINT",
                         help="voice checkpoint (default: voice.checkpoint)")
-    _add_config_options(parser)
+    add_config_options(parser)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
