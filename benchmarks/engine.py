@@ -169,7 +169,7 @@ def measure_jack(seconds: float, load: bool) -> list[dict]:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             report_path = Path(tmp) / "report.json"
-            subprocess.run([sys.executable, "-m", "engine", "play", "--file", str(DEMO),
+            subprocess.run([sys.executable, "-m", "caminos.engine", "play", "--file", str(DEMO),
                             "--seconds", str(seconds), "--no-osc", "--status-every", "0",
                             "--report", str(report_path)], cwd=ROOT, check=True,
                            capture_output=True, timeout=seconds + 300)
@@ -286,7 +286,7 @@ print(sent)
 def _fuzz_controls() -> list:
     """Every address a client may send, with its arguments' kinds and ranges, for the fuzzer
     (not /osc/reply_port: it would send the status prober's replies elsewhere)."""
-    from caminos.engine.control.osc import documented_engine
+    from caminos.engine.control.osc.docs import documented_engine
 
     rows = []
     for control in documented_engine().registry:
@@ -320,7 +320,7 @@ class _StatusProbe:
     def _run(self) -> None:
         from pythonosc.osc_message import OscMessage
 
-        from caminos.engine.control.osc import encode_message
+        from caminos.engine.control.osc.messages import encode_message
 
         query = encode_message("/engine/status", ())
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -339,7 +339,7 @@ class _StatusProbe:
 
 
 def _send(port: int, address: str, *args) -> None:
-    from caminos.engine.control.osc import encode_message
+    from caminos.engine.control.osc.messages import encode_message
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(encode_message(address, args), ("127.0.0.1", port))
@@ -356,7 +356,7 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
                 port = probe.getsockname()[1]
             report_path = Path(tmp) / "report.json"
             play = subprocess.Popen(
-                [sys.executable, "-m", "engine", "play", "--file", str(DEMO), "--seconds",
+                [sys.executable, "-m", "caminos.engine", "play", "--file", str(DEMO), "--seconds",
                  str(seconds + 4), "--status-every", "0", "--report", str(report_path), "--set",
                  f"osc.port={port}", "--set", f"paths.recordings={json.dumps(tmp)}", "--set",
                  f"paths.patches={json.dumps(tmp)}"], cwd=ROOT, stdout=subprocess.PIPE,

@@ -15,7 +15,8 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from caminos.engine.core.config import OscConfig, load_config
 from caminos.engine.clock.engine import Engine
 from caminos.engine.core.errors import ControlError
-from caminos.engine.control.osc import MalformedPacket, OscServer, encode_message, parse_packet
+from caminos.engine.control.osc.messages import MalformedPacket, encode_message, parse_packet
+from caminos.engine.control.osc.server import OscServer
 from caminos.engine.control.surface import attach
 from tests.conftest import control_values, restore, ticking
 
@@ -269,7 +270,7 @@ def test_server_survives_a_flood_while_the_engine_renders(engine, server):
 
 
 def test_address_patterns_reach_every_matching_address(engine, client):
-    from caminos.engine.control.osc import match_addresses
+    from caminos.engine.control.osc.addresses import match_addresses
     addresses = [c.address for c in engine.registry]
     assert match_addresses("/source/*/gain", addresses) == [
         "/source/file/gain", "/source/input/gain", "/source/voice/gain"]

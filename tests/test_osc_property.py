@@ -13,7 +13,8 @@ from pythonosc.osc_message import OscMessage
 
 from caminos.engine.core.config import OscConfig, load_config
 from caminos.engine.clock.engine import Engine
-from caminos.engine.control.osc import OscServer, encode_message
+from caminos.engine.control.osc.messages import encode_message
+from caminos.engine.control.osc.server import OscServer
 from caminos.engine.control.surface import attach
 from tests.conftest import ticking
 

@@ -19,7 +19,8 @@ import pytest
 from caminos.engine.core.config import OscConfig, load_config
 from caminos.engine.core.controls import ControlRegistry
 from caminos.engine.clock.engine import Engine
-from caminos.engine.control.osc import OscServer, documented_engine
+from caminos.engine.control.osc.docs import documented_engine
+from caminos.engine.control.osc.server import OscServer
 from tests.conftest import control_values, restore_by_events
 
 PATCHES = Path(__file__).resolve().parent.parent / "patches"

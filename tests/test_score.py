@@ -153,7 +153,7 @@ def test_render_score_takes_the_starting_phase_and_refuses_stretch_and_freeze(tm
                      "--phase", method, "--set", "render.subtype=FLOAT"]) == 0
         rendered[method], _ = sf.read(out)
     from caminos.engine.core.config import load_config
-    from caminos.engine.control.score import render_score_file
+    from caminos.engine.control.surface import render_score_file
     config = load_config(overrides={"engine.phase_method": "rtpghi", "render.subtype": "FLOAT"})
     render_score_file(score, tmp_path / "expected.wav", config, 0.3)
     expected, _ = sf.read(tmp_path / "expected.wav")

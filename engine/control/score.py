@@ -257,33 +257,6 @@ def render_score(score_path: str | Path, engine: Any, seconds: float | None = No
     return out
 
 
-def render_score_file(score_path: str | Path, out_path: str | Path, config: Any,
-                      seconds: float | None = None) -> str:
-    """``caminos render --score SCORE -o OUT``: a fresh engine replays the score into a file.
-
-    Returns
-    -------
-    str
-        One line: what was written, its length and the real-time factor.
-    """
-    from caminos.engine.dsp.audio_io import write_audio_atomic
-    from caminos.engine.clock.engine import Engine
-    from caminos.engine.control.surface import attach
-
-    engine = Engine(config, startup_events=False)  # the score holds the start-up events
-    attach(engine)
-    started = time.perf_counter()
-    try:
-        samples = render_score(score_path, engine, seconds)
-    finally:
-        engine.close()
-    elapsed = time.perf_counter() - started
-    write_audio_atomic(out_path, samples, engine.sample_rate, config.render.subtype)
-    length = len(samples) / engine.sample_rate
-    return (f"{out_path}: {length:.2f} s from {score_path} "
-            f"({length / max(elapsed, 1e-9):.1f}x real time)")
-
-
 # ---------------------------------------------------------------------------- recording
 class _Recording:
     """One recording in progress: files, the output ring buffer and the writer thread."""

@@ -1,20 +1,26 @@
-"""Every control beyond the engine's core in one call: navigation, scenes, scores, queries.
+"""The control surface's composition root: every control beyond the engine's core in one call.
 
-Sits between :class:`caminos.engine.clock.engine.Engine` and its players (the OSC server, ``caminos play``,
-``caminos render --score``): whatever plays an engine attaches the same controls, so a score
-recorded live replays offline and ``docs/osc.md`` lists what a performer can send.
+:func:`attach` wires navigation, scenes, score recording and the queries onto one
+:class:`caminos.engine.clock.engine.Engine`; nothing else in the control layer builds or wires
+subsystems. It sits between the engine and its players (the OSC server, ``caminos play``'s
+control process, ``caminos render --score`` through :func:`render_score_file`): whatever plays
+an engine attaches the same controls, so a score recorded live replays offline and
+``docs/osc.md`` lists what a performer can send.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from caminos.engine.clock.engine import Engine
 from caminos.engine.control.navigation import Navigator
-from caminos.engine.control.osc import register_queries
+from caminos.engine.control.queries import register_queries
 from caminos.engine.control.scenes import SceneBank
-from caminos.engine.control.score import ScoreRecorder
+from caminos.engine.control.score import ScoreRecorder, render_score
+from caminos.engine.dsp.audio_io import write_audio_atomic
 
 
 @dataclass(frozen=True)
@@ -50,3 +56,26 @@ def attach(engine: Any, patches: str | Path | None = None,
     recorder.state_after.append(navigator.transport)
     register_queries(engine)
     return Surface(navigator, scenes, recorder)
+
+
+def render_score_file(score_path: str | Path, out_path: str | Path, config: Any,
+                      seconds: float | None = None) -> str:
+    """``caminos render --score SCORE -o OUT``: a fresh engine replays the score into a file.
+
+    Returns
+    -------
+    str
+        One line: what was written, its length and the real-time factor.
+    """
+    engine = Engine(config, startup_events=False)  # the score holds the start-up events
+    attach(engine)
+    started = time.perf_counter()
+    try:
+        samples = render_score(score_path, engine, seconds)
+    finally:
+        engine.close()
+    elapsed = time.perf_counter() - started
+    write_audio_atomic(out_path, samples, engine.sample_rate, config.render.subtype)
+    length = len(samples) / engine.sample_rate
+    return (f"{out_path}: {length:.2f} s from {score_path} "
+            f"({length / max(elapsed, 1e-9):.1f}x real time)")

@@ -44,24 +44,17 @@ from typing import Any, Callable
 import numpy as np
 
 from caminos.engine.core.config import DEFAULT_CONFIG_PATH, Config
-from caminos.engine.live.control_process import FRONT_COUNTERS, ControlSetup, control_main
+from caminos.engine.live.control_process import ControlSetup, control_main
+from caminos.engine.live.shared import (AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS,
+                                        FRONT_COUNTERS, failure_file, read_failure)
 from caminos.engine.core.errors import AudioDeviceError, CaminosError
 from caminos.engine.core.ring import SharedCounters, SharedRing
 from caminos.engine.dsp.spectrum_tap import SpectrumTap, SpectrumWriter
 
-# Counters the audio callback writes (audio process) and those the DSP process writes.
-AUDIO_COUNTERS = ("callbacks", "frames", "xruns", "output_underflows", "input_overflows",
-                  "underruns", "overruns", "first_time", "last_time", "restarts")
-DSP_COUNTERS = ("ready", "failed", "hops", "peak", "rms", "nonfinite", "tick_ms_p50",
-                "tick_ms_p99", "tick_ms_max", "bad_model_frames", "control_errors",
-                "events_applied", "latency_samples", "control_latency_samples", "clock_origin",
-                "cpu_load", "bad_source_frames", "file_seconds", "path_position",
-                "path_playing", "pid", "voice", "voice_pid", "realtime")
 _MCL_CURRENT, _MCL_FUTURE = 1, 2  # mlockall flags (Linux)
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # waits between attempts to reopen a device
 STALL_SECONDS = 1.0  # no callback for this long while the stream claims to run: device lost
 STARTUP_SECONDS = 5.0  # a new stream's first callback may take this long
-CONTROL_FLAGS = ("stop", "audio_stop", "input_latency_s", "output_latency_s", "go")
 
 
 def import_sounddevice():
@@ -259,25 +252,11 @@ def _dsp_main(setup: _Shared, record: str | None, events, score: bool = False) -
         _dsp_loop(setup, counters, stop, record, events, score)
     except BaseException as exc:  # reported to the audio process, which prints it
         counters["failed"] = 1.0
-        Path(_failure_file(setup.dsp_counters)).write_text(f"{type(exc).__name__}: {exc}")
+        Path(failure_file(setup.dsp_counters)).write_text(f"{type(exc).__name__}: {exc}")
         raise
     finally:
         counters.close()
         stop.close()
-
-
-def _failure_file(name: str) -> str:
-    """Where a child process leaves its last error, named after a shared block it uses."""
-    return os.path.join(os.environ.get("TMPDIR", "/tmp"), f"caminos-{name}.err")
-
-
-def _read_failure(name: str) -> str:
-    path = Path(_failure_file(name))
-    if not path.exists():
-        return ""
-    text = path.read_text()
-    path.unlink()
-    return text
 
 
 def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
@@ -486,7 +465,7 @@ def _stream_main(setup: _Shared) -> None:
         lock_memory()
         stream.start()
     except Exception as exc:  # device missing or busy: say why, let the supervisor retry
-        Path(_failure_file(setup.control)).write_text(f"{type(exc).__name__}: {exc}")
+        Path(failure_file(setup.control)).write_text(f"{type(exc).__name__}: {exc}")
         os._exit(3)
     # Only shared flags are polled here: asking PortAudio about the stream (stream.active) from
     # this thread contends with the callback inside the JACK host and made it late. A failed
@@ -631,7 +610,7 @@ class LivePlayer:
         send.close()
         while self.front["ready"] == 0.0:
             if self.front["failed"] or not self.controller.is_alive():
-                error = _read_failure(self.front.name) or (
+                error = read_failure(self.front.name) or (
                     f"it exited with status {self.controller.exitcode}")
                 raise CaminosError(f"the control process failed: {error}")
             if time.monotonic() > deadline:
@@ -639,11 +618,11 @@ class LivePlayer:
             time.sleep(0.05)
 
     def _dsp_error(self) -> str:
-        return _read_failure(self.dsp.name) or (
+        return read_failure(self.dsp.name) or (
             f"it exited with status {self.process.exitcode if self.process else None}")
 
     def _audio_error(self) -> str:
-        return _read_failure(self.control.name) or (
+        return read_failure(self.control.name) or (
             f"it exited with status {self.audio.exitcode if self.audio else None}")
 
     def _start_audio(self) -> None:

@@ -39,10 +39,10 @@ from caminos.engine.core.config import Config
 from caminos.engine.core.controls import ControlQueue
 from caminos.engine.core.errors import ControlError
 from caminos.engine.core.ring import SharedCounters
+from caminos.engine.live.shared import (AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS,
+                                        FRONT_COUNTERS, failure_file)
 
 # Counters the control process writes (the supervisor and queries read them).
-FRONT_COUNTERS = ("ready", "failed", "osc_port", "pid", "control_errors", "events_sent",
-                  "web_port")
 # Controls prepared and applied only where the hop clock runs: recording needs its output.
 LOCAL_CONTROLS = frozenset({"/engine/record", "/engine/record/stop"})
 SHARE_BYTES = 1 << 16  # arrays this large or larger travel through /dev/shm, not the pipe
@@ -438,7 +438,6 @@ def build_replica(setup: ControlSetup, connection, front: SharedCounters | None,
 
 def control_main(setup: ControlSetup, connection, parent: int) -> None:
     """Body of the control process: the replica and the OSC server until told to stop."""
-    from caminos.engine.live.audio import AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS, _failure_file
 
     front = SharedCounters(FRONT_COUNTERS, setup.front_counters)
     dsp = SharedCounters(DSP_COUNTERS, setup.dsp_counters)
@@ -448,7 +447,7 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
     try:
         import torch
 
-        from caminos.engine.control.osc import OscServer
+        from caminos.engine.control.osc.server import OscServer
 
         torch.set_num_threads(1)
         # Lanes of several clients share this process's GIL: a short switch interval lets a
@@ -479,7 +478,7 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
         front["control_errors"] = float(replica.counters["control_errors"])
     except BaseException as exc:
         front["failed"] = 1.0
-        Path(_failure_file(setup.front_counters)).write_text(f"{type(exc).__name__}: {exc}")
+        Path(failure_file(setup.front_counters)).write_text(f"{type(exc).__name__}: {exc}")
         raise
     finally:
         if web is not None:
