@@ -15,7 +15,7 @@ import sys
 from typing import Any, Sequence
 
 from caminos.engine.cli.options import add_config_options, load_with_overrides, run_handler
-from caminos.engine.core.config import describe
+from caminos.engine.core.config import PHASE_METHODS, STREAMING_PHASE_METHODS, describe
 from caminos.engine.core.errors import ParameterError
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", metavar="OUT", required=True,
                         help="file to write; the extension picks the format (.wav, .flac, ...)")
     render.add_argument("--phase", metavar="METHOD",
-                        help="phase recovery: rtpghi, rtisi-la, gsrtisi-la, rtpghi+gsrtisi, pv, "
-                             "input, random, pghi, fgla (default: phase.method); with --score, "
+                        help=f"phase recovery: {', '.join(PHASE_METHODS)} (default: "
+                             "phase.method); with --score, "
                              "the streaming method the engine starts with (engine.phase_method)")
     render.add_argument("--stretch", metavar="R", type=float, default=1.0,
                         help="duration factor, 0.01 to 100: 2 renders twice as long")
@@ -127,7 +127,6 @@ def _render(args: argparse.Namespace) -> int:
 def _render_score(args: argparse.Namespace) -> int:
     """``caminos render --score``: the score plays through the engine, whose phase settings are
     ``[engine]``'s; ``--phase``, ``--lookahead`` and ``--iterations`` set them for the start."""
-    from caminos.engine.core.config import ENGINE_PHASE_METHODS
     from caminos.engine.control.surface import render_score_file
 
     refused = [flag for flag, given in (("--stretch", args.stretch != 1.0),
@@ -138,9 +137,9 @@ def _render_score(args: argparse.Namespace) -> int:
                              "/source/file/speed and /latent/freeze in the score)")
     extra: dict[str, Any] = {}
     if args.phase is not None:
-        if args.phase not in ENGINE_PHASE_METHODS:
+        if args.phase not in STREAMING_PHASE_METHODS:
             raise ParameterError(f"caminos render --score: --phase {args.phase}: a score starts "
-                                 f"with a streaming method: {', '.join(ENGINE_PHASE_METHODS)}")
+                                 f"with a streaming method: {', '.join(STREAMING_PHASE_METHODS)}")
         extra["engine.phase_method"] = ("--phase", args.phase)
     if args.lookahead is not None:
         extra["engine.lookahead"] = ("--lookahead", args.lookahead)

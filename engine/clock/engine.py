@@ -31,7 +31,7 @@ from caminos.engine.clock.codec import FrameCodec
 from caminos.engine.core.config import Config
 from caminos.engine.core.controls import Arg, Control, ControlEvent, ControlQueue, ControlRegistry
 from caminos.engine.core.errors import CaminosError, CheckpointError, ControlError
-from caminos.engine.clock.latent import LatentMixer, Smoothed, smoothing_coefficient
+from caminos.engine.clock.latent import STD_BOUND, LatentMixer, Smoothed, smoothing_coefficient
 from caminos.engine.dsp.output import OutputChain
 from caminos.engine.dsp.phase import STREAMING_METHODS
 from caminos.engine.clock.phase_stage import PhaseStage
@@ -319,7 +319,7 @@ class Engine:
         add = self.add_control
         mixer = self.mixer
         dims = self.dims
-        std_range = dict(lo=-8.0, hi=8.0, unit="std")
+        std_range = dict(lo=-STD_BOUND, hi=STD_BOUND, unit="std")
         add("/latent/z", (Arg("offset", "f", repeat=True, **std_range),),
             f"offsets of the first N latent axes (N <= {dims}), in standard deviations",
             lambda *v: mixer.set_offsets(v), lambda: tuple(mixer.offset_target), "latent")
@@ -387,13 +387,13 @@ class Engine:
 
     # ------------------------------------------------------------------------------- voice
     def _load_voice(self) -> None:
-        try:
-            from caminos.models.voice.stream import VoiceStream, voice_controls
+        from caminos.models.voice.stream import VoiceStream, voice_controls
 
+        try:
             # live, the voice phrases in its own process: its Python work never holds this GIL
             stream = VoiceStream(self.config, seed=self.config.engine.seed,
                                  process=self.realtime)
-        except (CaminosError, ImportError, OSError) as exc:
+        except (CaminosError, OSError) as exc:
             self.voice_error = str(exc)
             return
         self.attach_voice(stream, voice_controls(stream))

@@ -13,6 +13,10 @@ import math
 
 import numpy as np
 
+# Latent offsets and points in standard deviations of each axis are accepted within this bound
+# (the /latent/*, /path/* and /landmark/* controls), and written back within it.
+STD_BOUND = 8.0
+
 
 def smoothing_coefficient(smoothing_ms: float, hop: int, sample_rate: int) -> float:
     """Per-hop coefficient of a one-pole smoother with time constant ``smoothing_ms``.

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from caminos.engine.clock.latent import STD_BOUND
 from caminos.engine.core.controls import Arg
 from caminos.engine.core.errors import ControlError
 from caminos.engine.control.patch_files import (PATCHES_FOLDER, file_for, file_to_read, number_rows,
@@ -252,7 +253,7 @@ class Navigator:
     def _register(self) -> None:
         add = self.engine.add_control
         dims = self.dims
-        std_arg = dict(lo=-8.0, hi=8.0, unit="std")
+        std_arg = dict(lo=-STD_BOUND, hi=STD_BOUND, unit="std")
         add("/landmark/add", (Arg("name", "s"), Arg("sound", "s")),
             "a landmark from a sound file (its latent trajectory, encoded before it reaches the "
             "hop clock), a .npz from caminos encode, or \"live\" (a snapshot of the current "
@@ -566,7 +567,7 @@ class Navigator:
         return [("/path/play", (self.path.name,)), ("/path/pos", (self._position(),))]
 
     def _std_values(self, point: np.ndarray) -> list[float]:
-        return [float(v) for v in np.clip(point / self.std, -8.0, 8.0)]
+        return [float(v) for v in np.clip(point / self.std, -STD_BOUND, STD_BOUND)]
 
     def status(self) -> dict[str, Any]:
         """Navigation's part of ``/engine/status``."""

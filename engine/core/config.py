@@ -28,8 +28,12 @@ def _key(default: Any, doc: str, *, lo: float | None = None, hi: float | None = 
     return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices})
 
 
-PHASE_METHODS = ("rtpghi", "rtisi-la", "gsrtisi-la", "rtpghi+gsrtisi", "pv", "input", "random",
-                 "fgla", "pghi")
+# The phase-recovery methods, the one list of their names (engine/dsp/phase builds them):
+# streaming ones run frame by frame (live and offline), offline ones need the whole spectrogram.
+STREAMING_PHASE_METHODS = ("rtpghi", "rtisi-la", "gsrtisi-la", "rtpghi+gsrtisi", "pv", "input",
+                           "random")
+OFFLINE_PHASE_METHODS = ("pghi", "fgla")
+PHASE_METHODS = STREAMING_PHASE_METHODS + OFFLINE_PHASE_METHODS
 WINDOWS = ("hann",)
 
 
@@ -116,15 +120,12 @@ class ModelConfig:
         return path if path.is_absolute() else DEFAULT_CONFIG_PATH.parent / path
 
 
-ENGINE_PHASE_METHODS = PHASE_METHODS[:7]  # the streaming ones
-
-
 @dataclass(frozen=True)
 class EngineConfig:
     """The hop-clocked engine: live phase recovery, smoothing, sources, installation mode."""
 
     phase_method: str = _key("gsrtisi-la", "live phase recovery (the engine's; [phase] is for "
-                             "`caminos render`)", choices=ENGINE_PHASE_METHODS)
+                             "`caminos render`)", choices=STREAMING_PHASE_METHODS)
     lookahead: int = _key(1, "live phase look-ahead in frames; each adds one hop of latency",
                           lo=0, hi=8)
     iterations: int = _key(16, "live iterations per frame (rtisi-la, gsrtisi-la, rtpghi+gsrtisi)",

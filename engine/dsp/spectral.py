@@ -220,11 +220,6 @@ class StftAnalyzer:
         self._buf[self._fill:self._fill + n] = block
         self._fill += n
 
-    def frames_ready(self) -> int:
-        """Number of frames :meth:`pull_frame` can deliver now."""
-        available = self._fill - self._start - self.stft.n_fft
-        return 0 if available < 0 else available // self.stft.hop + 1
-
     def pull_frame(self, out: np.ndarray) -> bool:
         """Write the next complex frame into ``out`` (complex128, n_bins); False if none is ready."""
         if self._fill - self._start < self.stft.n_fft:
@@ -257,10 +252,6 @@ class OverlapAddSynthesizer:
         """Forget all frames, as if newly constructed."""
         self._acc[:] = 0.0
         self._ready = 0
-
-    def samples_ready(self) -> int:
-        """Samples that :meth:`pull` can deliver now."""
-        return self._ready
 
     def push_frame(self, frame: np.ndarray) -> None:
         """Overlap-add one complex frame; makes ``hop`` more samples ready."""

@@ -1,15 +1,14 @@
-"""Live audio: a sounddevice stream fed by a DSP worker process through shared-memory rings.
+"""Live audio: a sounddevice stream fed by the DSP process through shared-memory rings.
 
-The last stage of the live flow (docs/architecture.md). Two processes, because the GIL is
-the real danger: a DSP worker running ``Engine.tick()`` holds the GIL for most of every hop
+The last stage of the live flow (docs/architecture.md). Separate processes, because the GIL is
+the real danger: the DSP process running ``Engine.tick()`` holds the GIL for most of every hop
 (Python between the numba and torch calls), and PortAudio's callback thread needs the GIL to run
 at all. In one process that contention turns into xruns; here the audio process has nothing else
-to do, so its callback gets the GIL at once.
+to do, so its callback gets the GIL at once. Four processes play, under the supervisor:
 
-- **Audio process** (:class:`LivePlayer`): the PortAudio stream. Its callback only copies input
+- **Audio process** (:func:`_stream_main`): the PortAudio stream. Its callback only copies input
   into one ring and output out of another and counts xruns: no allocation of buffers, no locks,
-  no torch, no logging. The main thread watches the stream, restarts it with backoff when the
-  device fails or disappears, and prints status.
+  no torch, no logging.
 - **DSP process** (:func:`_dsp_main`): builds the :class:`~caminos.engine.clock.engine.Engine`, warms it, and
   keeps the output ring ``buffer_hops`` hops ahead of the device, one ``tick()`` per hop, fed by
   the input ring, taking the events that arrived from the control process before each hop. It
@@ -18,6 +17,11 @@ to do, so its callback gets the GIL at once.
 - **Control process** (:func:`caminos.engine.live.control_process.control_main`): the OSC server, validation,
   ``/error`` replies, queries and slow preparation (files, landmarks), sending compact events
   to the DSP process through a pipe it reads without blocking.
+- **Voice process** (:class:`caminos.models.voice.stream.VoiceStream`'s worker): phrases into a
+  frame ring the DSP process reads.
+- **Supervisor** (:class:`LivePlayer`, in the ``caminos play`` process): starts them, watches the
+  callbacks, replaces the audio process with backoff when the device fails or disappears, and
+  prints status. The installation schedule (:class:`Schedule`) and log live here too.
 
 A missing PortAudio library or device raises :class:`~caminos.engine.core.errors.AudioDeviceError` listing what
 was found and pointing to ``caminos render``; nothing else in caminos imports sounddevice.

@@ -24,12 +24,13 @@ from typing import Callable
 
 import numpy as np
 
-from caminos.engine.core.config import PhaseConfig, StftConfig
+from caminos.engine.core.config import (OFFLINE_PHASE_METHODS, STREAMING_PHASE_METHODS,
+                                        PhaseConfig, StftConfig)
 from caminos.engine.core.errors import ParameterError
 from caminos.engine.dsp.phase.base import StreamingPhase
 
-STREAMING_METHODS = ("rtpghi", "rtisi-la", "gsrtisi-la", "rtpghi+gsrtisi", "pv", "input", "random")
-OFFLINE_METHODS = ("pghi", "fgla")
+STREAMING_METHODS = STREAMING_PHASE_METHODS  # the names' one list is the configuration's
+OFFLINE_METHODS = OFFLINE_PHASE_METHODS
 
 
 def make_streaming(method: str, stft: StftConfig, phase: PhaseConfig | None = None,
