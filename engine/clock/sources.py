@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 from caminos.engine.dsp.audio_io import read_audio
-from caminos.engine.core.config import Config, StftConfig
+from caminos.engine.core.config import Config, StftConfig, shipped_file
 from caminos.engine.dsp.spectral import _AXES, StftAnalyzer, _analyze_frame, analysis_window
 
 
@@ -116,13 +116,15 @@ def load_player_file(path: str | os.PathLike, config: Config) -> LoadedFile:
     """Read a sound file for the file player (any format libsndfile reads, resampled).
 
     Runs in the thread that posts ``/source/file/open``, so the DSP thread only swaps a reference.
+    A relative path missing from the working directory is looked for in the shipped files
+    (:func:`caminos.engine.core.config.shipped_file`).
 
     Raises
     ------
     AudioFileError
         Missing, unreadable, empty or non-finite file (the message names it).
     """
-    samples, _info = read_audio(path, config.audio.sample_rate)
+    samples, _info = read_audio(shipped_file(path), config.audio.sample_rate)
     mono = samples.mean(axis=1) if samples.ndim == 2 else samples
     pad = config.stft.n_fft - config.stft.hop
     padded = np.zeros(pad + len(mono) + config.stft.n_fft)

@@ -204,6 +204,18 @@ def is_checkout(root: Path = PROJECT_ROOT) -> bool:
     return (root / "pyproject.toml").is_file() and (root / "engine").is_dir()
 
 
+def shipped_file(path: str | os.PathLike) -> Path:
+    """``path`` as given when it exists (relative ones from the working directory); otherwise,
+    for a relative path, the same path under :data:`PROJECT_ROOT` when a file is there: the
+    checkout, or the installed package, which ships ``patches/`` and ``models/`` as data. So
+    ``patches/demo/demo.wav`` in the demo score plays from any folder."""
+    given = Path(path).expanduser()
+    if given.exists() or given.is_absolute():
+        return given
+    shipped = PROJECT_ROOT / given
+    return shipped if shipped.is_file() else given
+
+
 def user_data_folder() -> Path:
     """``$XDG_DATA_HOME/caminos``, or ``~/.local/share/caminos``."""
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
