@@ -29,14 +29,13 @@ from numba import njit
 
 from caminos.engine.clock.codec import FrameCodec
 from caminos.engine.core.config import Config
-from caminos.engine.core.controls import Arg, Control, ControlEvent, ControlQueue, ControlRegistry
+from caminos.engine.core.controls import (Arg, Control, ControlEvent, ControlQueue, ControlRegistry,
+                                         ControlTable)
 from caminos.engine.core.errors import CaminosError, CheckpointError, ControlError
-from caminos.engine.clock.latent import STD_BOUND, LatentMixer, Smoothed, smoothing_coefficient
+from caminos.engine.clock.latent import LatentMixer, Smoothed, smoothing_coefficient
 from caminos.engine.dsp.output import OutputChain
-from caminos.engine.dsp.phase import STREAMING_METHODS
 from caminos.engine.clock.phase_stage import PhaseStage
-from caminos.engine.clock.sources import (FilePlayer, InputSource, LoadedFile, Source, VoiceSource,
-                            load_player_file)
+from caminos.engine.clock.sources import FilePlayer, InputSource, LoadedFile, Source, VoiceSource
 from caminos.engine.dsp.spectral import latency_samples
 from caminos.models.autoencoder import MAGNITUDE_FLOOR, FusedCodec
 from caminos.models.checkpoint import Checkpoint, load_checkpoint
@@ -130,6 +129,29 @@ def load_frame_model(path, stft, sample_rate: int) -> Checkpoint:
         except Exception:  # a hop that does not divide n_fft: let the full check explain
             pass
     return load_checkpoint(path, stft, sample_rate)
+
+
+def gain_controls(sources: list[Source], gains: list[Smoothed]) -> ControlTable:
+    """``/source/NAME/gain`` for every source and ``/voice/gain``, as data."""
+    table = ControlTable()
+    for source, smoothed in zip(sources, gains):
+        table.add(f"/source/{source.name}/gain", (Arg("gain", "f", 0.0, 4.0, "x"),),
+                  f"gain of the {source.name} source (linear amplitude factor; 0 mutes it)",
+                  smoothed.set_target, smoothed.get_target, "source")
+    voice = gains[[source.name for source in sources].index("voice")]
+    table.add("/voice/gain", (Arg("gain", "f", 0.0, 4.0, "x"),),
+              "gain of the voice source (the same as /source/voice/gain)",
+              voice.set_target, voice.get_target, "voice")
+    return table
+
+
+def output_controls(out_gain: Smoothed) -> ControlTable:
+    """``/out/gain``, as data."""
+    table = ControlTable()
+    table.add("/out/gain", (Arg("gain_db", "f", -96.0, 24.0, "dB"),),
+              "output gain before the safety limiter, in dB",
+              out_gain.set_target_db, out_gain.get_target_db, "out")
+    return table
 
 
 class Engine:
@@ -316,74 +338,15 @@ class Engine:
         return self.registry.add(Control(address, args, doc, apply, get, prepare, query, group))
 
     def _register_controls(self) -> None:
-        add = self.add_control
-        mixer = self.mixer
-        dims = self.dims
-        std_range = dict(lo=-STD_BOUND, hi=STD_BOUND, unit="std")
-        add("/latent/z", (Arg("offset", "f", repeat=True, **std_range),),
-            f"offsets of the first N latent axes (N <= {dims}), in standard deviations",
-            lambda *v: mixer.set_offsets(v), lambda: tuple(mixer.offset_target), "latent")
-        add("/latent/axis", (Arg("axis", "i", 0, dims - 1), Arg("offset", "f", **std_range)),
-            "offset of one latent axis (0 varies most), in standard deviations",
-            mixer.set_axis, None, "latent")
-        add("/latent/follow", (Arg("follow", "f", 0.0, 1.0),),
-            "0 = the path position only ... 1 = the sources only",
-            lambda v: setattr(mixer.follow, "target", v), lambda: (mixer.follow.target,), "latent")
-        add("/latent/noise", (Arg("amplitude", "f", 0.0, 4.0, "std"),),
-            "amplitude of a slow random walk added to every axis, in standard deviations",
-            lambda v: setattr(mixer.noise, "target", v), lambda: (mixer.noise.target,), "latent")
-        add("/latent/freeze", (Arg("on", "i", 0, 1),),
-            "1 holds the sources' latent where it is (offsets, noise, path still move)",
-            lambda v: mixer.freeze(bool(v)), lambda: (int(mixer.frozen),), "latent")
-        if self.checkpoint.model.shape.pitch:
-            add("/latent/pitch", (Arg("semitones", "f", -24.0, 24.0, "semitones"),),
-                "transpose the decoded sound along the model's pitch channel (partials move, "
-                "the timbre stays), in semitones",
-                lambda v: setattr(mixer.pitch, "target", v), lambda: (mixer.pitch.target,),
-                "latent")
-        for i, source in enumerate(self.sources):
-            smoothed = self._gains[i]
-            add(f"/source/{source.name}/gain", (Arg("gain", "f", 0.0, 4.0, "x"),),
-                f"gain of the {source.name} source (linear amplitude factor; 0 mutes it)",
-                lambda v, s=smoothed: setattr(s, "target", v), lambda s=smoothed: (s.target,),
-                "source")
-        add("/voice/gain", (Arg("gain", "f", 0.0, 4.0, "x"),),
-            "gain of the voice source (the same as /source/voice/gain)",
-            lambda v, s=self._gains[2]: setattr(s, "target", v),
-            lambda s=self._gains[2]: (s.target,), "voice")
-        player = self.player
-        add("/source/file/open", (Arg("path", "s"),),
-            "open a sound file in the file player (read before it reaches the hop clock); stopped",
-            player.open, lambda: (player.file.path if player.file else "",), "source",
-            prepare=lambda path: load_player_file(path, self.config))
-        add("/source/file/play", (Arg("on", "i", 0, 1),), "1 plays the file, 0 stops it",
-            lambda v: setattr(player, "playing", bool(v) and player.file is not None),
-            lambda: (int(player.playing),), "source")
-        add("/source/file/loop", (Arg("on", "i", 0, 1),), "1 loops the file",
-            lambda v: setattr(player, "loop", bool(v)), lambda: (int(player.loop),), "source")
-        add("/source/file/speed", (Arg("speed", "f", -8.0, 8.0, "x"),),
-            "playback speed, pitch kept (negative plays backwards)",
-            lambda v: setattr(player, "speed", v), lambda: (player.speed,), "source")
-        add("/source/file/pos", (Arg("seconds", "f", 0.0, None, "s"),),
-            "jump to a time in the file, in seconds",
-            lambda v: player.seek(v, self.sample_rate),
-            lambda: (player.position / self.sample_rate,), "source")
-        phase = self.phase
-        add("/phase/method", (Arg("method", "s", choices=STREAMING_METHODS),),
-            "live phase recovery; switches with a crossfade of engine.crossfade_ms",
-            phase.switch, lambda: (phase.method,), "phase",
-            prepare=lambda name: phase.build(name))
-        add("/phase/lookahead", (Arg("frames", "i", 0, 8, "hops"),),
-            "look-ahead of the phase method in frames; changes the latency by a hop per frame",
-            phase.switch, lambda: (phase.lookahead,), "phase",
-            prepare=lambda frames: phase.build(phase.method, frames))
-        add("/phase/iterations", (Arg("iterations", "i", 1, 200),),
-            "iterations per frame (rtisi-la, gsrtisi-la, rtpghi+gsrtisi)",
-            phase.set_iterations, lambda: (phase.iterations,), "phase")
-        add("/out/gain", (Arg("gain_db", "f", -96.0, 24.0, "dB"),),
-            "output gain before the safety limiter, in dB",
-            lambda v: setattr(self.out_gain, "target", 10.0 ** (v / 20.0)),
-            lambda: (20.0 * math.log10(max(self.out_gain.target, 1e-12)),), "out")
+        """The hop clock's controls, each subsystem's table in the documented order: the latent
+        mixer's, the sources' gains, the file player's, the phase stage's, the output gain."""
+        for table in (self.mixer.controls(pitch=bool(self.checkpoint.model.shape.pitch)),
+                      gain_controls(self.sources, self._gains),
+                      self.player.controls(self.config, self.sample_rate),
+                      self.phase.controls(),
+                      output_controls(self.out_gain)):
+            for control in table:
+                self.registry.add(control)
 
     # ------------------------------------------------------------------------------- voice
     def _load_voice(self) -> None:

@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from caminos.engine.core.controls import Arg, ControlTable
+
 # Latent offsets and points in standard deviations of each axis are accepted within this bound
 # (the /latent/*, /path/* and /landmark/* controls), and written back within it.
 STD_BOUND = 8.0
@@ -50,6 +52,21 @@ class Smoothed:
     def jump(self, value: float) -> None:
         """Set value and target at once (start-up, reset)."""
         self.target = self.value = float(value)
+
+    # As a control's handlers (apply and get):
+    def set_target(self, value: float) -> None:
+        """Move the target; the value follows from the next hop."""
+        self.target = value
+
+    def get_target(self) -> tuple[float]:
+        return (self.target,)
+
+    def set_target_db(self, level_db: float) -> None:
+        """Move the target of a gain given in dB (the value is the linear factor)."""
+        self.target = 10.0 ** (level_db / 20.0)
+
+    def get_target_db(self) -> tuple[float]:
+        return (20.0 * math.log10(max(self.target, 1e-12)),)
 
 
 class LatentMixer:
@@ -129,6 +146,43 @@ class LatentMixer:
     def freeze(self, on: bool) -> None:
         """Hold the sources' latent where it is now (offsets, noise and path still move)."""
         self.frozen = bool(on)
+
+    def controls(self, pitch: bool) -> ControlTable:
+        """The ``/latent/*`` controls of the mixer, as data; ``/latent/pitch`` only for a model
+        with a pitch channel."""
+        table = ControlTable()
+        add = table.add
+        std_range = dict(lo=-STD_BOUND, hi=STD_BOUND, unit="std")
+        add("/latent/z", (Arg("offset", "f", repeat=True, **std_range),),
+            f"offsets of the first N latent axes (N <= {self.dims}), in standard deviations",
+            self._set_offset_args, self._offset_targets, "latent")
+        add("/latent/axis", (Arg("axis", "i", 0, self.dims - 1), Arg("offset", "f", **std_range)),
+            "offset of one latent axis (0 varies most), in standard deviations",
+            self.set_axis, None, "latent")
+        add("/latent/follow", (Arg("follow", "f", 0.0, 1.0),),
+            "0 = the path position only ... 1 = the sources only",
+            self.follow.set_target, self.follow.get_target, "latent")
+        add("/latent/noise", (Arg("amplitude", "f", 0.0, 4.0, "std"),),
+            "amplitude of a slow random walk added to every axis, in standard deviations",
+            self.noise.set_target, self.noise.get_target, "latent")
+        add("/latent/freeze", (Arg("on", "i", 0, 1),),
+            "1 holds the sources' latent where it is (offsets, noise, path still move)",
+            self.freeze, self._frozen_state, "latent")
+        if pitch:
+            add("/latent/pitch", (Arg("semitones", "f", -24.0, 24.0, "semitones"),),
+                "transpose the decoded sound along the model's pitch channel (partials move, "
+                "the timbre stays), in semitones",
+                self.pitch.set_target, self.pitch.get_target, "latent")
+        return table
+
+    def _set_offset_args(self, *values_std: float) -> None:
+        self.set_offsets(values_std)
+
+    def _offset_targets(self) -> tuple:
+        return tuple(self.offset_target)
+
+    def _frozen_state(self) -> tuple[int]:
+        return (int(self.frozen),)
 
     def mix(self, z_sources: np.ndarray, weights: np.ndarray, out: np.ndarray) -> float:
         """Mix one hop.

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from caminos.engine.core.config import PhaseConfig, StftConfig
-from caminos.engine.dsp.phase import make_streaming
+from caminos.engine.core.controls import Arg, ControlTable
+from caminos.engine.dsp.phase import STREAMING_METHODS, make_streaming
 from caminos.engine.dsp.phase.base import StreamingPhase
 from caminos.engine.dsp.spectral import OverlapAddSynthesizer
 
@@ -131,6 +132,33 @@ class PhaseStage:
             self.incoming = voice
             self._fade_done = 0
         self.switches += 1
+
+    def controls(self) -> ControlTable:
+        """The ``/phase/*`` controls of the live phase stage, as data."""
+        table = ControlTable()
+        add = table.add
+        add("/phase/method", (Arg("method", "s", choices=STREAMING_METHODS),),
+            "live phase recovery; switches with a crossfade of engine.crossfade_ms",
+            self.switch, self._method, "phase", prepare=self.build)
+        add("/phase/lookahead", (Arg("frames", "i", 0, 8, "hops"),),
+            "look-ahead of the phase method in frames; changes the latency by a hop per frame",
+            self.switch, self._lookahead, "phase", prepare=self._build_lookahead)
+        add("/phase/iterations", (Arg("iterations", "i", 1, 200),),
+            "iterations per frame (rtisi-la, gsrtisi-la, rtpghi+gsrtisi)",
+            self.set_iterations, self._iterations, "phase")
+        return table
+
+    def _method(self) -> tuple[str]:
+        return (self.method,)
+
+    def _lookahead(self) -> tuple[int]:
+        return (self.lookahead,)
+
+    def _iterations(self) -> tuple[int]:
+        return (self.iterations,)
+
+    def _build_lookahead(self, frames: int) -> PhaseVoice:
+        return self.build(self.method, frames)
 
     def set_iterations(self, iterations: int) -> None:
         """Iterations per frame of the playing methods, from the next frame on."""

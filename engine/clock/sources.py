@@ -9,6 +9,7 @@ the control (:func:`load_player_file`), never on the DSP thread.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from numba import njit
 
 from caminos.engine.dsp.audio_io import read_audio
 from caminos.engine.core.config import Config, StftConfig, shipped_file
+from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.dsp.spectral import _AXES, StftAnalyzer, _analyze_frame, analysis_window
 
 
@@ -169,6 +171,51 @@ class FilePlayer(Source):
         if self.file is not None:
             self.position = min(max(seconds * sample_rate, 0.0), float(self.file.n_samples))
 
+
+    def controls(self, config: Config, sample_rate: int) -> ControlTable:
+        """The ``/source/file/*`` controls of the player, as data."""
+        table = ControlTable()
+        add = table.add
+        add("/source/file/open", (Arg("path", "s"),),
+            "open a sound file in the file player (read before it reaches the hop clock); stopped",
+            self.open, self._path, "source",
+            prepare=functools.partial(load_player_file, config=config))
+        add("/source/file/play", (Arg("on", "i", 0, 1),), "1 plays the file, 0 stops it",
+            self._set_playing, self._playing, "source")
+        add("/source/file/loop", (Arg("on", "i", 0, 1),), "1 loops the file",
+            self._set_loop, self._loop, "source")
+        add("/source/file/speed", (Arg("speed", "f", -8.0, 8.0, "x"),),
+            "playback speed, pitch kept (negative plays backwards)",
+            self._set_speed, self._speed, "source")
+        add("/source/file/pos", (Arg("seconds", "f", 0.0, None, "s"),),
+            "jump to a time in the file, in seconds",
+            functools.partial(self.seek, sample_rate=sample_rate),
+            functools.partial(self._seconds, sample_rate), "source")
+        return table
+
+    def _path(self) -> tuple[str]:
+        return (self.file.path if self.file else "",)
+
+    def _set_playing(self, on: int) -> None:
+        self.playing = bool(on) and self.file is not None
+
+    def _playing(self) -> tuple[int]:
+        return (int(self.playing),)
+
+    def _set_loop(self, on: int) -> None:
+        self.loop = bool(on)
+
+    def _loop(self) -> tuple[int]:
+        return (int(self.loop),)
+
+    def _set_speed(self, speed: float) -> None:
+        self.speed = speed
+
+    def _speed(self) -> tuple[float]:
+        return (self.speed,)
+
+    def _seconds(self, sample_rate: int) -> tuple[float]:
+        return (self.position / sample_rate,)
     def frame(self, magnitude: np.ndarray, reference: np.ndarray) -> bool:
         loaded = self.file
         if loaded is None or not self.playing or loaded.n_samples == 0:

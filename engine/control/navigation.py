@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from caminos.engine.clock.latent import STD_BOUND
-from caminos.engine.core.controls import Arg
+from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.errors import ControlError
 from caminos.engine.control.patch_files import (PATCHES_FOLDER, file_for, file_to_read, number_rows,
                                  read_json, write_json)
@@ -147,7 +147,8 @@ class Navigator:
     Parameters
     ----------
     engine : Engine
-        Gets the controls (``engine.add_control``) and a hop hook.
+        Read and driven (its mixer, registry, hop); :meth:`controls`, :meth:`on_hop` and
+        :meth:`status` are wired onto it by :func:`caminos.engine.control.surface.attach`.
     folder : path, optional
         Where ``/path/save``, ``/path/load``, ``/landmark/save`` and ``/landmark/load`` read and
         write (``<folder>/<name>.json`` and ``<folder>/<name>.landmark.json``); default
@@ -184,9 +185,6 @@ class Navigator:
         self._record_start = 0
         self._last_recorded = np.zeros(self.dims)
         self._gesture = np.zeros(self.dims)
-        self._register()
-        engine.hop_hooks.append(self.on_hop)
-        engine.extra_status.append(self.status)
 
     # --------------------------------------------------------------------------- per hop
     def on_hop(self, hop: int) -> None:
@@ -250,8 +248,10 @@ class Navigator:
         self.paths[name] = LatentPath(name, rows[:, :self.dims].copy(), times.copy())
 
     # -------------------------------------------------------------------------- controls
-    def _register(self) -> None:
-        add = self.engine.add_control
+    def controls(self) -> ControlTable:
+        """The ``/landmark/*``, ``/path/*`` and ``/latent/xy|plane`` controls, as data."""
+        table = ControlTable()
+        add = table.add
         dims = self.dims
         std_arg = dict(lo=-STD_BOUND, hi=STD_BOUND, unit="std")
         add("/landmark/add", (Arg("name", "s"), Arg("sound", "s")),
@@ -327,6 +327,7 @@ class Navigator:
         add("/latent/plane/axes", (), f"the 2-D map back on axes 0 and 1 (-{XY_RANGE_STD:g} .. "
             f"+{XY_RANGE_STD:g} std), as /latent/plane with three empty strings",
             lambda: self._set_plane("", "", ""), group="latent")
+        return table
 
     def _std_point(self, values: tuple) -> np.ndarray:
         if len(values) > self.dims:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from caminos.engine.core.controls import Arg
+from caminos.engine.core.controls import Arg, ControlTable
 
 
-def register_queries(engine: Any) -> None:
-    """Register ``/engine/list``, ``/engine/get`` and ``/engine/status`` on ``engine``.
+def query_controls(engine: Any) -> ControlTable:
+    """``/engine/list``, ``/engine/get`` and ``/engine/status`` of ``engine``, as data.
 
     Each is a query: answered at once, where it was received, with a list of reply messages
     ``(address, *args)``.
@@ -36,7 +36,8 @@ def register_queries(engine: Any) -> None:
             flat.extend((key, value))
         return [("/engine/status", *flat)]
 
-    add = engine.add_control
+    table = ControlTable()
+    add = table.add
     add("/engine/list", (), "answers one /engine/list s s s s (address, type tags, arguments with "
         "ranges and units, description) per address, then /engine/list/done i (count)",
         list_controls, group="engine", query=True)
@@ -47,3 +48,4 @@ def register_queries(engine: Any) -> None:
         "xruns, the engine's underruns, restarts and the process ids (dsp_pid, osc_pid, "
         "voice_pid); with --web the control page's counts (web_pages, web_messages, "
         "web_refused, web_errors, web_forbidden)", status, group="engine", query=True)
+    return table

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from caminos.engine.core.controls import Arg, Control
+from caminos.engine.core.controls import Arg, Control, ControlTable
 from caminos.engine.core.errors import ControlError
 from caminos.engine.control.patch_files import PATCHES_FOLDER, file_for, file_to_read, read_json, write_json
 
@@ -34,7 +34,8 @@ class SceneBank:
     Parameters
     ----------
     engine : Engine
-        Whose registry is stored and recalled; gets the ``/scene/*`` controls and a hop hook.
+        Whose registry is stored and recalled; :meth:`controls` and :meth:`on_hop` are wired
+        onto it by :func:`caminos.engine.control.surface.attach`.
     folder : path, optional
         Where ``/scene/save`` and ``/scene/load`` go; default ``patches/scenes``.
     """
@@ -46,11 +47,11 @@ class SceneBank:
         self._fades: list[tuple[Control, tuple, tuple]] = []
         self._fade_start = 0
         self._fade_hops = 0
-        self._register()
-        engine.hop_hooks.append(self.on_hop)
 
-    def _register(self) -> None:
-        add = self.engine.add_control
+    def controls(self) -> ControlTable:
+        """The ``/scene/*`` controls, as data."""
+        table = ControlTable()
+        add = table.add
         slot = Arg("scene", "i", 0, SLOTS - 1)
         add("/scene/store", (slot,), "store the value of every control in a scene",
             self.store, group="scene")
@@ -63,6 +64,7 @@ class SceneBank:
         add("/scene/load", (slot, Arg("name", "s")), "read patches/scenes/NAME.json into a scene "
             "(a file that fails to parse is reported with its line; nothing changes)",
             lambda made: self.slots.__setitem__(*made), group="scene", prepare=self._load)
+        return table
 
     def snapshot(self) -> dict[str, tuple]:
         """The current value of every control that has one (except positions)."""

@@ -33,7 +33,7 @@ from typing import Any, Callable
 import numpy as np
 import soundfile as sf
 
-from caminos.engine.core.controls import Arg, ControlRegistry
+from caminos.engine.core.controls import Arg, ControlRegistry, ControlTable
 from caminos.engine.core.errors import ControlError
 from caminos.engine.control.patch_files import check_name
 
@@ -340,7 +340,9 @@ class ScoreRecorder:
     Parameters
     ----------
     engine : Engine
-        Gets the controls, a recorder of applied events and an output hook.
+        Recorded; :meth:`controls`, :meth:`on_event` (each applied event), :meth:`on_output`
+        (each hop's output) and :meth:`status` are wired onto it by
+        :func:`caminos.engine.control.surface.attach`.
     folder : path, optional
         Where ``NAME.wav`` and ``NAME.score`` go; default ``recordings/`` in the project.
     """
@@ -350,19 +352,21 @@ class ScoreRecorder:
         self.folder = Path(folder) if folder is not None else RECORDINGS_FOLDER
         self.recording: _Recording | None = None
         self.finished: _Recording | None = None
-        engine.add_control("/engine/record", (Arg("name", "s"),),
-                           "record the output to recordings/NAME.wav and every control event "
-                           "to recordings/NAME.score (replay: caminos render --score)",
-                           self._start, group="engine", prepare=self._prepare)
-        engine.add_control("/engine/record/stop", (), "stop recording; the files are complete "
-                           "a moment later", self._stop, group="engine")
-        engine.recorders.append(self._event)
-        engine.output_hooks.append(self._output)
-        engine.extra_status.append(self.status)
         # Values at start-up: a recording begun later starts its score with what differs.
         self.defaults = {c.address: tuple(c.get()) for c in engine.registry if c.get is not None}
         self.state_before: list[Callable[[], list[tuple[str, tuple]]]] = []
         self.state_after: list[Callable[[], list[tuple[str, tuple]]]] = []
+
+    def controls(self) -> ControlTable:
+        """``/engine/record`` and ``/engine/record/stop``, as data."""
+        table = ControlTable()
+        table.add("/engine/record", (Arg("name", "s"),),
+                  "record the output to recordings/NAME.wav and every control event "
+                  "to recordings/NAME.score (replay: caminos render --score)",
+                  self._start, group="engine", prepare=self._prepare)
+        table.add("/engine/record/stop", (), "stop recording; the files are complete "
+                  "a moment later", self._stop, group="engine")
+        return table
 
     def _prepare(self, name: str) -> _Recording:
         check_name("/engine/record", name)
@@ -403,12 +407,12 @@ class ScoreRecorder:
         self.recording = None
         self.finished = recording
 
-    def _event(self, hop: int, address: str, args: tuple) -> None:
+    def on_event(self, hop: int, address: str, args: tuple) -> None:
         recording = self.recording
         if recording is not None and address not in NOT_SCORED:
             recording.events.append((hop, address, args))
 
-    def _output(self, hop: int, block: np.ndarray) -> None:
+    def on_output(self, hop: int, block: np.ndarray) -> None:
         recording = self.recording
         if recording is not None:
             recording.take(hop, block)

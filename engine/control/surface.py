@@ -17,7 +17,7 @@ from typing import Any
 
 from caminos.engine.clock.engine import Engine
 from caminos.engine.control.navigation import Navigator
-from caminos.engine.control.queries import register_queries
+from caminos.engine.control.queries import query_controls
 from caminos.engine.control.scenes import SceneBank
 from caminos.engine.control.score import ScoreRecorder, render_score
 from caminos.engine.dsp.audio_io import write_audio_atomic
@@ -49,13 +49,38 @@ def attach(engine: Any, patches: str | Path | None = None,
     paths = engine.config.paths
     folder = Path(patches) if patches is not None else paths.folder("patches")
     navigator = Navigator(engine, folder / "paths")
+    _register(engine, navigator.controls())
+    engine.hop_hooks.append(navigator.on_hop)
+    engine.extra_status.append(navigator.status)
     scenes = SceneBank(engine, folder / "scenes")
+    _register(engine, scenes.controls())
+    engine.hop_hooks.append(scenes.on_hop)
     recorder = ScoreRecorder(engine, recordings if recordings is not None
                              else paths.folder("recordings"))
+    _register(engine, recorder.controls())
+    engine.recorders.append(recorder.on_event)
+    engine.output_hooks.append(recorder.on_output)
+    engine.extra_status.append(recorder.status)
     recorder.state_before.append(navigator.definitions)
     recorder.state_after.append(navigator.transport)
-    register_queries(engine)
+    _register(engine, query_controls(engine))
     return Surface(navigator, scenes, recorder)
+
+
+def attach_osc(engine: Any, server: Any) -> None:
+    """Wire an OSC server onto ``engine``: on an engine without the surface, :func:`attach`
+    first (every address of ``docs/osc.md``); the server's counters in the status; its
+    ``/osc/reply_port`` (once per engine, whatever the number of servers)."""
+    engine.extra_status.append(server.status)
+    if "/engine/list" not in engine.registry:
+        attach(engine)
+    if "/osc/reply_port" not in engine.registry:
+        _register(engine, server.controls())
+
+
+def _register(engine: Any, controls: Any) -> None:
+    for control in controls:
+        engine.registry.add(control)
 
 
 def render_score_file(score_path: str | Path, out_path: str | Path, config: Any,

@@ -173,6 +173,21 @@ class Control:
         return ", ".join(a.describe() for a in self.args) or "no arguments"
 
 
+class ControlTable(list):
+    """A subsystem's controls as data, in the order they are documented: built by the
+    subsystem, registered by whoever wires it (the engine for its own parts,
+    :func:`caminos.engine.control.surface.attach` for the surface's)."""
+
+    def add(self, address: str, args: tuple[Arg, ...], doc: str, apply: Callable[..., Any],
+            get: Callable[[], tuple] | None = None, group: str = "",
+            prepare: Callable[..., Any] | None = None, query: bool = False) -> Control:
+        """Append one control; the arguments of :class:`Control`, ``group`` before
+        ``prepare``, as ``Engine.add_control`` takes them."""
+        control = Control(address, args, doc, apply, get, prepare, query, group)
+        self.append(control)
+        return control
+
+
 class ControlRegistry:
     """Every control the engine answers, by address.
 

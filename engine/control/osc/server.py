@@ -25,7 +25,7 @@ from typing import Any
 from caminos.engine.control.osc.addresses import PATTERN_CHARACTERS, match_addresses
 from caminos.engine.control.osc.messages import MalformedPacket, encode_message, parse_packet
 from caminos.engine.core.config import OscConfig
-from caminos.engine.core.controls import Arg
+from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.errors import ControlError
 
 MAX_DATAGRAM = 65536  # bytes; the largest UDP payload
@@ -49,8 +49,10 @@ class OscServer:
     config : OscConfig
         Host, port (0 picks a free one), reply port and allow-list.
 
-    A server given an engine without the queries first attaches :func:`caminos.engine.control.surface.attach`
-    (navigation, scenes, recording, queries), so every address of ``docs/osc.md`` answers.
+    Built, a server is wired onto its engine by :func:`caminos.engine.control.surface.attach_osc`
+    (its counters in the status, ``/osc/reply_port``, and, on an engine without the surface,
+    :func:`caminos.engine.control.surface.attach` first, so every address of ``docs/osc.md``
+    answers).
 
     Attributes
     ----------
@@ -73,16 +75,18 @@ class OscServer:
         self._stop = threading.Event()
         self._lanes: dict[tuple[str, int], queue.SimpleQueue] = {}
         self._lanes_lock = threading.Lock()  # the receiving thread and ending lanes only
-        engine.extra_status.append(self.status)
-        if "/engine/list" not in engine.registry:  # a bare engine: every documented address
-            from caminos.engine.control.surface import attach
-            attach(engine)
-        if "/osc/reply_port" not in engine.registry:
-            engine.add_control(
-                "/osc/reply_port", (Arg("port", "i", 0, 65535),),
-                "replies to this client's host go to this UDP port (0: back to the port each "
-                "message came from); answers /osc/reply_port i", _set_reply_port,
-                group="engine", query=True)
+        from caminos.engine.control.surface import attach_osc
+        attach_osc(engine, self)  # the composition root wires the server onto the engine
+
+    def controls(self) -> ControlTable:
+        """``/osc/reply_port``, the OSC server's own control, as data (one per engine: it
+        answers whichever server received it)."""
+        table = ControlTable()
+        table.add("/osc/reply_port", (Arg("port", "i", 0, 65535),),
+                  "replies to this client's host go to this UDP port (0: back to the port each "
+                  "message came from); answers /osc/reply_port i", _set_reply_port,
+                  group="engine", query=True)
+        return table
 
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> "OscServer":
