@@ -14,7 +14,8 @@ recordings, seeds and sentences) is analysed, and its magnitudes are replaced by
 - ``oracle``: the true magnitudes, the ceiling of all.
 
 All go through the same phase recovery and overlap-add and are analysed again; LSD, SC
-(``engine.metrics``) and partial survival (:func:`caminos.engine.dsp.metrics.partial_survival`) compare them
+(``engine.metrics``) and partial survival (:func:`caminos.engine.dsp.metrics.partial_survival`)
+compare them
 with the original. One JSON row per file x model, then tables by model and by class. It also
 measures batch-1 encode+decode time on one thread (the engine's numpy hop path and the torch
 codec), and how peaked the spectra halfway between

@@ -157,10 +157,10 @@ def latencies(probes: list[float], rises: list[float]) -> list[float]:
 
 
 def run(seconds: float, rates: list[float], realtime: bool = False) -> list[dict]:
-    from caminos.engine.core.config import load_config
     from caminos.engine.clock.engine import Engine
     from caminos.engine.control.osc.server import OscServer
     from caminos.engine.control.surface import attach
+    from caminos.engine.core.config import load_config
 
     import torch
 

@@ -116,7 +116,8 @@ def _time_streaming(spec: Spec, stft: StftConfig, mags: np.ndarray,
                     reference: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Run a streaming method frame by frame, timing every ``process()`` call.
 
-    Same loop as :func:`caminos.engine.dsp.phase.run_streaming` (look-ahead flushed with silent frames,
+    Same loop as :func:`caminos.engine.dsp.phase.run_streaming` (look-ahead flushed with silent
+    frames,
     output aligned to its input frame). A throwaway instance first runs a few frames so numba's
     compilation and first-call costs stay out of the timings.
 

@@ -3,7 +3,8 @@
 The model between analysis and phase recovery (``docs/architecture.md`` sections 1 and 6):
 sources' magnitude frames are encoded to ``z``, the latent mixer moves ``z``, and the decoder gives
 magnitudes back. Two latent channels are measured rather than learnt, the frame's level and its
-pitch (:mod:`caminos.models.pitch`); the decoder adds the level back and raises partials on the harmonic
+pitch (:mod:`caminos.models.pitch`); the decoder adds the level back and raises partials on the
+harmonic
 comb of the pitch. After training, the latent is rotated so axis 0 carries the most variance, and
 each axis is described by the audio descriptors it moves most (:func:`describe_axes`), so a
 performer knows what it does.
@@ -65,7 +66,8 @@ class ModelShape:
         Widths of the decoder's hidden layers; empty mirrors ``hidden``.
     pitch : bool
         Give the latent an explicit pitch channel: each frame's fundamental as tracked by
-        :class:`caminos.models.pitch.PitchTracker` (semitones, in its own standard units), which the
+        :class:`caminos.models.pitch.PitchTracker` (semitones, in its own standard units), which
+        the
         decoder reads and uses to raise partials on a harmonic comb (:func:`harmonic_comb_torch`)
         with learnt per-bin heights. The comb puts partials of a pitch never trained on where
         they belong, and transposing is moving this channel.
@@ -596,7 +598,8 @@ class FusedCodec(nn.Module):
 def track_pitch_torch(log_mags: torch.Tensor, matrix: torch.Tensor, first_hz: float,
                       log_step: float) -> torch.Tensor:
     """Pitch of log-magnitude frames (batch, n_bins), semitones above A0, by subharmonic
-    summation with the tracker's (bins, candidates) ``matrix`` (:class:`caminos.models.pitch.PitchTracker`
+    summation with the tracker's (bins, candidates) ``matrix``
+    (:class:`caminos.models.pitch.PitchTracker`
     on tensors)."""
     root = torch.sqrt(torch.clamp(torch.exp(log_mags) - MAGNITUDE_FLOOR, min=0.0))
     return track_scores_torch(root @ matrix, first_hz, log_step)

@@ -1,6 +1,7 @@
 """Training loop of the spectral autoencoder: corpus frames in, a finished checkpoint out.
 
-Called by ``caminos train autoencoder`` after :mod:`caminos.models.data` has read the folder. Shows train
+Called by ``caminos train autoencoder`` after :mod:`caminos.models.data` has read the folder. Shows
+train
 and validation loss with a time estimate, stops early when validation stops improving, halves the
 batch on out-of-memory, saves a usable checkpoint on Ctrl-C, resumes from a checkpoint, runs under
 ``torchrun`` with torch.distributed (DDP; gloo on CPU, nccl on CUDA), and finishes every
@@ -23,9 +24,9 @@ import torch
 
 from caminos.engine.core.config import Config
 from caminos.engine.core.errors import CaminosError, CheckpointError
-from caminos.models.autoencoder import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, ModelShape, SpectralVAE,
-                                count_parameters, describe_axes, kl_divergence,
-                                measure_latency_us, stack_context)
+from caminos.models.autoencoder import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, ModelShape,
+                                        SpectralVAE, count_parameters, describe_axes,
+                                        kl_divergence, measure_latency_us, stack_context)
 from caminos.models.checkpoint import load_checkpoint, save_checkpoint
 from caminos.models.data import Corpus
 

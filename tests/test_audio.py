@@ -13,12 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from caminos.engine.live import audio
-from caminos.engine.live.audio import Schedule, choose_devices, import_sounddevice, installation_logger
-from caminos.engine.core.config import load_config
 from caminos.engine.clock.engine import Engine
+from caminos.engine.core.config import load_config
 from caminos.engine.core.errors import AudioDeviceError
 from caminos.engine.core.ring import SharedCounters, SharedRing
+from caminos.engine.live import audio
+from caminos.engine.live.audio import (Schedule, choose_devices, import_sounddevice,
+                                       installation_logger)
 
 
 @settings(max_examples=60, deadline=None)

@@ -119,8 +119,8 @@ def test_the_shipped_default_checkpoint_loads_with_the_project_config():
     from pathlib import Path
 
     from caminos.engine.core.config import load_config
-    from caminos.models.autoencoder import FusedCodec
     from caminos.models.api import DEFAULT_CHECKPOINT
+    from caminos.models.autoencoder import FusedCodec
 
     assert DEFAULT_CHECKPOINT == Path(__file__).resolve().parent.parent / "models" / \
         "checkpoints" / "default.pt"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from caminos.engine.core.config import (DEFAULT_CONFIG_PATH, Config, describe, load_config, parse_override)
+from caminos.engine.core.config import (DEFAULT_CONFIG_PATH, Config, describe, load_config,
+                                        parse_override)
 from caminos.engine.core.errors import ConfigError
 
 

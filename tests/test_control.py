@@ -9,13 +9,14 @@ import os
 import numpy as np
 import pytest
 
-from caminos.engine.live.audio import AUDIO_COUNTERS, DSP_COUNTERS
-from caminos.engine.live.control_process import (FRONT_COUNTERS, PIPE_ATOMIC_BYTES, SHM_DIR, ControlSetup,
-                            EventReceiver, build_replica, decode_event, encode_event)
 from caminos.engine.clock.engine import Engine
+from caminos.engine.control.surface import attach
 from caminos.engine.core.errors import ControlError
 from caminos.engine.core.ring import SharedCounters
-from caminos.engine.control.surface import attach
+from caminos.engine.live.audio import AUDIO_COUNTERS, DSP_COUNTERS
+from caminos.engine.live.control_process import (FRONT_COUNTERS, PIPE_ATOMIC_BYTES, SHM_DIR,
+                                                 ControlSetup, EventReceiver, build_replica,
+                                                 decode_event, encode_event)
 
 
 def test_large_arrays_travel_through_shared_memory_and_are_freed() -> None:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from caminos.engine.core.config import load_config
 from caminos.engine.clock.engine import Engine
+from caminos.engine.core.config import load_config
 from caminos.engine.core.errors import ControlError
 from caminos.engine.dsp.spectral import stft
 from caminos.models.autoencoder import log_magnitude

@@ -14,7 +14,7 @@ from benchmarks.corpus import PERTURBATIONS, load_corpus, perturb
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
 from caminos.engine.dsp.metrics import (estimate_magnitudes, log_spectral_distance_db,
-                            spectral_convergence_db)
+                                        spectral_convergence_db)
 from caminos.engine.dsp.spectral import istft, stft
 
 CFG = StftConfig(n_fft=512, hop=128)

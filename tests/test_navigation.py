@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from caminos.engine.core.config import load_config
 from caminos.engine.clock.engine import Engine
-from caminos.engine.core.errors import ControlError
 from caminos.engine.control.navigation import LatentPath
 from caminos.engine.control.surface import attach
+from caminos.engine.core.config import load_config
+from caminos.engine.core.errors import ControlError
 from tests.conftest import control_values, restore
 
 DEMO = Path(__file__).resolve().parent.parent / "patches" / "demo" / "demo.wav"

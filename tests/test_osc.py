@@ -12,12 +12,12 @@ from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from caminos.engine.core.config import OscConfig, load_config
 from caminos.engine.clock.engine import Engine
-from caminos.engine.core.errors import ControlError
 from caminos.engine.control.osc.messages import MalformedPacket, encode_message, parse_packet
 from caminos.engine.control.osc.server import OscServer
 from caminos.engine.control.surface import attach
+from caminos.engine.core.config import OscConfig, load_config
+from caminos.engine.core.errors import ControlError
 from tests.conftest import control_values, restore, ticking
 
 

@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from caminos.engine.clock.codec import FrameCodec, add_comb_banded, add_comb_per_bin
-from caminos.engine.core.config import StftConfig
 from caminos.engine.clock.engine import pitch_direction
 from caminos.engine.clock.latent import LatentMixer
+from caminos.engine.core.config import StftConfig
 from caminos.engine.dsp.spectral import stft
 from caminos.models.autoencoder import (FusedCodec, ModelShape, SpectralVAE, harmonic_comb_torch,
-                                log_magnitude)
+                                        log_magnitude)
 from caminos.models.pitch import (PitchTracker, harmonic_comb, hann_lobe, hz_to_semitones,
-                          semitones_to_hz)
+                                  semitones_to_hz)
 
 RATE = 48_000
 CFG = StftConfig()  # n_fft 1024, hop 256

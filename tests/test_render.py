@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 
 from caminos.engine.core.config import Config, load_config
-from caminos.engine.dsp.dynamics import DcBlocker
 from caminos.engine.core.errors import AudioFileError, ParameterError
+from caminos.engine.dsp.dynamics import DcBlocker
 from caminos.engine.dsp.render import freeze_frame, render, stretch_magnitudes
 from caminos.engine.dsp.spectral import latency_samples
 from tests.conftest import SAMPLE_RATE, sine

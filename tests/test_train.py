@@ -14,12 +14,12 @@ import soundfile as sf
 import torch
 
 import caminos.models.train as train_module
+from caminos.engine.cli.model import main
 from caminos.engine.core.config import config_from_mapping
 from caminos.models.checkpoint import load_checkpoint
-from caminos.engine.cli.model import main
 from caminos.models.data import load_corpus
 from caminos.models.train import (PcaBaseline, TrainingError, TrainSettings, loss_plot_path,
-                          train_autoencoder, validation_loss)
+                                  train_autoencoder, validation_loss)
 
 torch.set_num_threads(1)
 RATE = 16_000

@@ -16,8 +16,8 @@ from caminos.engine.dsp.phase import reconstruct
 from caminos.engine.dsp.spectral import istft
 from caminos.models.voice.errors import EspeakMissingError, VoiceError
 from caminos.models.voice.languages import CODES
-from caminos.models.voice.stream import (CONTINUOUS, FADE_HOPS, REFERENCE_HZ, VoiceStream, parse_mix,
-                                 render_offline, voice_controls)
+from caminos.models.voice.stream import (CONTINUOUS, FADE_HOPS, REFERENCE_HZ, VoiceStream,
+                                         parse_mix, render_offline, voice_controls)
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from caminos.models.voice.babble import (AsemicGenerator, BabbleSettings, language_model, real_words,
-                                 shared_vocab)
+from caminos.models.voice.babble import (AsemicGenerator, BabbleSettings, language_model,
+                                         real_words, shared_vocab)
 from caminos.models.voice.errors import EspeakMissingError, VoiceError
 from caminos.models.voice.languages import CODES, language
 from caminos.models.voice.lexicon import lexicon

@@ -12,12 +12,12 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from caminos.engine.control.web.protocol import (MAX_MESSAGE_BYTES, RateLimiter, check_host,
+                                                 check_origin, check_token, parse_message)
+from caminos.engine.control.web.state import MapProjection, axis_words, changes
 from caminos.engine.core.config import WebConfig, config_from_mapping
 from caminos.engine.core.errors import ControlError
 from caminos.engine.dsp.spectrum_tap import FRAMES, SpectrumTap, SpectrumWriter, band_edges
-from caminos.engine.control.web.protocol import (MAX_MESSAGE_BYTES, RateLimiter, check_host, check_origin,
-                                 check_token, parse_message)
-from caminos.engine.control.web.state import MapProjection, axis_words, changes
 from tests.conftest import ticking
 
 aiohttp = pytest.importorskip("aiohttp")
@@ -208,9 +208,9 @@ def test_changes_hold_only_what_differs() -> None:
 # ------------------------------------------------------------------------------ the server
 @pytest.fixture(scope="module")
 def engine():
-    from caminos.engine.core.config import load_config
     from caminos.engine.clock.engine import Engine
     from caminos.engine.control.surface import attach
+    from caminos.engine.core.config import load_config
 
     engine = Engine(load_config(), startup_events=False, voice=False)
     engine.surface = attach(engine)

@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from caminos.engine.cli.model import register  # train, encode, reconstruct, morph, map
     register(commands)
-    from caminos.engine.cli.voice import register as register_voice; register_voice(commands)
+    from caminos.engine.cli.voice import register as register_voice  # say, babble, train voice
+    register_voice(commands)
 
     render = commands.add_parser(
         "render", help="render a sound file through phase recovery into a new file",

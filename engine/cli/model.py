@@ -1,9 +1,11 @@
 """The autoencoder's commands: train, encode, reconstruct, morph, map.
 
-Outermost layer over :mod:`caminos.models.data`, :mod:`caminos.models.train` and :mod:`caminos.models.checkpoint`:
+Outermost layer over :mod:`caminos.models.data`, :mod:`caminos.models.train` and
+:mod:`caminos.models.checkpoint`:
 :func:`register` adds the subcommands to ``caminos``'s argument parser, each handler takes the
 parsed arguments and returns an exit status, and every failure is a
-:class:`~caminos.engine.core.errors.CaminosError` whose message names the file. ``python -m caminos.engine.cli.model``
+:class:`~caminos.engine.core.errors.CaminosError` whose message names the file. ``python -m
+caminos.engine.cli.model``
 runs them on their own (and under ``torchrun`` for distributed training).
 """
 

@@ -1,6 +1,7 @@
 """The voice's commands: ``caminos say``, ``caminos babble`` and ``caminos train voice``.
 
-Outermost layer over :mod:`caminos.models.voice.stream` (offline render of an utterance or of babble) and
+Outermost layer over :mod:`caminos.models.voice.stream` (offline render of an utterance or of
+babble) and
 :mod:`caminos.models.voice.train`. :func:`register` adds ``say`` and ``babble`` to ``caminos``'s
 subcommands; :func:`add_train_voice` adds ``voice`` under ``caminos train``. Offline renders go
 through the same phase recovery, overlap-add, DC blocker and safety limiter as every other

@@ -1,6 +1,7 @@
 """The autoencoder on the hop path: the fused codec's layers in two compiled calls per hop.
 
-Stages three and five of ``Engine.tick()``. :class:`caminos.models.autoencoder.FusedCodec` folds the
+Stages three and five of ``Engine.tick()``. :class:`caminos.models.autoencoder.FusedCodec` folds
+the
 model's normalisation and latent rotation into its layers; this runs the same layers in numba
 kernels (:func:`encode_frames`, :func:`decode_frame`) that write into buffers made once, so a
 hop allocates nothing for the model, pays no torch dispatch (about 10 us per call at batch 1
@@ -18,7 +19,8 @@ import numpy as np
 import torch
 from numba import njit
 
-from caminos.models.autoencoder import MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, FusedCodec, band_interpolation
+from caminos.models.autoencoder import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, FusedCodec,
+                                        band_interpolation)
 
 
 # SiLU's exponential never sees more than this: exp(80) = 5.5e34 fits float32 (max 3.4e38), and

@@ -1,7 +1,9 @@
 """The hop clock: :meth:`Engine.tick` turns control events and sources into one hop of samples.
 
-The centre of caminos (docs/architecture.md). Live playing (:mod:`caminos.engine.live.audio`) and offline
-rendering (:mod:`caminos.engine.control.score`) call the same :meth:`Engine.tick`; with the same control events at
+The centre of caminos (docs/architecture.md). Live playing (:mod:`caminos.engine.live.audio`) and
+offline
+rendering (:mod:`caminos.engine.control.score`) call the same :meth:`Engine.tick`; with the same
+control events at
 the same hops they produce the same samples. Each tick:
 
 1. applies the control events due at this hop (:class:`caminos.engine.core.controls.ControlQueue`);
@@ -28,14 +30,14 @@ import torch
 from numba import njit
 
 from caminos.engine.clock.codec import FrameCodec
-from caminos.engine.core.config import Config
-from caminos.engine.core.controls import (Arg, Control, ControlEvent, ControlQueue, ControlRegistry,
-                                         ControlTable)
-from caminos.engine.core.errors import CaminosError, CheckpointError, ControlError
 from caminos.engine.clock.latent import LatentMixer, Smoothed, smoothing_coefficient
-from caminos.engine.dsp.output import OutputChain
 from caminos.engine.clock.phase_stage import PhaseStage
 from caminos.engine.clock.sources import FilePlayer, InputSource, LoadedFile, Source, VoiceSource
+from caminos.engine.core.config import Config
+from caminos.engine.core.controls import (Arg, Control, ControlEvent, ControlQueue,
+                                          ControlRegistry, ControlTable)
+from caminos.engine.core.errors import CaminosError, CheckpointError, ControlError
+from caminos.engine.dsp.output import OutputChain
 from caminos.engine.dsp.spectral import latency_samples
 from caminos.models.autoencoder import MAGNITUDE_FLOOR, FusedCodec
 from caminos.models.checkpoint import Checkpoint, load_checkpoint

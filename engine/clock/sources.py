@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from caminos.engine.dsp.audio_io import read_audio
 from caminos.engine.core.config import Config, StftConfig, shipped_file
 from caminos.engine.core.controls import Arg, ControlTable
+from caminos.engine.dsp.audio_io import read_audio
 from caminos.engine.dsp.spectral import _AXES, StftAnalyzer, _analyze_frame, analysis_window
 
 
@@ -139,7 +139,8 @@ class FilePlayer(Source):
 
     The position ``p`` (in samples of the file) is where the newest hop of the next frame
     starts: the frame covers ``[p - (n_fft - hop), p + hop)``, as frame ``p / hop`` of
-    :func:`caminos.engine.dsp.spectral.stft` does, and ``p`` advances ``speed * hop`` per hop. Only the
+    :func:`caminos.engine.dsp.spectral.stft` does, and ``p`` advances ``speed * hop`` per hop. Only
+    the
     magnitudes leave the player and phase is recovered afterwards, so speed changes the tempo,
     not the pitch; at speed 1 the frames equal the offline analysis of the file exactly (so the
     ``input`` method reproduces it). Looping, frames that cross the loop point read across it.

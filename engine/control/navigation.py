@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from caminos.engine.clock.latent import STD_BOUND
+from caminos.engine.control.patch_files import (PATCHES_FOLDER, file_for, file_to_read,
+                                                number_rows, read_json, write_json)
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.errors import ControlError
-from caminos.engine.control.patch_files import (PATCHES_FOLDER, file_for, file_to_read, number_rows,
-                                 read_json, write_json)
 
 INTERPOLATIONS = ("linear", "cubic", "spherical")
 LOOP_ONCE, LOOP_LOOP, LOOP_PINGPONG = 0, 1, 2

@@ -1,6 +1,7 @@
 """Human-readable files of paths, landmarks and scenes under ``patches/``: names, reading, writing.
 
-Used by :mod:`caminos.engine.control.navigation` and :mod:`caminos.engine.control.scenes` from the posting thread (a control's
+Used by :mod:`caminos.engine.control.navigation` and :mod:`caminos.engine.control.scenes` from the
+posting thread (a control's
 ``prepare``, or a query), never from the DSP thread. Names that come over OSC are plain names
 (``dawn``, ``scene-3``) mapped into one folder, so a remote client cannot read or write elsewhere;
 a file that fails to parse is reported with its line and column.

@@ -14,9 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from caminos.engine.control.patch_files import (PATCHES_FOLDER, file_for, file_to_read, read_json,
+                                                write_json)
 from caminos.engine.core.controls import Arg, Control, ControlTable
 from caminos.engine.core.errors import ControlError
-from caminos.engine.control.patch_files import PATCHES_FOLDER, file_for, file_to_read, read_json, write_json
 
 SLOTS = 128
 # Positions move by themselves; recalling them would jump a playing file or path backwards.

@@ -33,9 +33,9 @@ from typing import Any, Callable
 import numpy as np
 import soundfile as sf
 
+from caminos.engine.control.patch_files import check_name
 from caminos.engine.core.controls import Arg, ControlRegistry, ControlTable
 from caminos.engine.core.errors import ControlError
-from caminos.engine.control.patch_files import check_name
 
 RECORDINGS_FOLDER = Path(__file__).resolve().parents[2] / "recordings"
 NOT_SCORED = frozenset({"/engine/record", "/engine/record/stop"})

@@ -3,7 +3,8 @@
 One registry serves every way of playing caminos: the engine's own control API, the OSC server,
 scores and ``docs/osc.md``. Each :class:`Control` names its arguments with types, ranges and units
 and one line of documentation; :meth:`ControlRegistry.validate` refuses a bad message with a
-:class:`~caminos.engine.core.errors.ControlError` naming the address and what was wrong, before anything
+:class:`~caminos.engine.core.errors.ControlError` naming the address and what was wrong, before
+anything
 changes. :class:`ControlQueue` carries validated events from any thread to the DSP thread, which
 applies them at hop boundaries (immediately-posted ones at the next hop, scheduled ones at the hop
 they name), in the order they were posted.

@@ -1,6 +1,7 @@
 """Sound files in and out: decoding, checking and resampling on read; atomic writing.
 
-First and last stage of an offline render (:mod:`caminos.engine.dsp.render`), and the file player's loader:
+First and last stage of an offline render (:mod:`caminos.engine.dsp.render`), and the file player's
+loader:
 everything downstream may assume finite float64 samples at the engine's sample rate, and a
 render that fails half-way never leaves a partial or clobbered output file behind.
 """

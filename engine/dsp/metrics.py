@@ -2,7 +2,8 @@
 
 Used by the phase benchmark (``benchmarks/phase.py``) and the tests: an estimate (a signal, or
 complex frames synthesised to one, or magnitudes) is compared with the target magnitudes it was
-asked to reproduce, always through :func:`caminos.engine.dsp.spectral.stft` so both sides share window,
+asked to reproduce, always through :func:`caminos.engine.dsp.spectral.stft` so both sides share
+window,
 ``n_fft``, hop and framing.
 """
 
@@ -23,7 +24,8 @@ def estimate_magnitudes(estimate: np.ndarray, stft: StftConfig, n_frames: int,
     ----------
     estimate : ndarray
         One of: a mono signal, shape (n_samples,), real; complex STFT frames, shape
-        (frames, n_bins), which are first synthesised with :func:`caminos.engine.dsp.spectral.istft` and
+        (frames, n_bins), which are first synthesised with
+        :func:`caminos.engine.dsp.spectral.istft` and
         analysed again (an inconsistent spectrogram's own magnitudes would equal any target, so
         only the sound it makes is measured); or linear magnitudes, shape (frames, n_bins), real,
         used as they are.

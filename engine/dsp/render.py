@@ -1,9 +1,11 @@
 """Offline rendering: a sound file through STFT, phase recovery and the safety stages to a file.
 
 The ``caminos render`` command (:mod:`caminos.engine.cli.main`) in library form: read and resample
-(:mod:`caminos.engine.dsp.audio_io`), take magnitudes, optionally stretch or freeze them, recover a phase
+(:mod:`caminos.engine.dsp.audio_io`), take magnitudes, optionally stretch or freeze them, recover a
+phase
 (:mod:`caminos.engine.dsp.phase`), overlap-add, DC-block and limit (the output chain,
-:mod:`caminos.engine.dsp.output`), write atomically. Each channel is processed on its own, so inter-channel phase is kept only by the
+:mod:`caminos.engine.dsp.output`), write atomically. Each channel is processed on its own, so
+inter-channel phase is kept only by the
 ``input`` method: that is the known limitation of stereo renders with the other methods.
 """
 
@@ -178,7 +180,8 @@ def render(in_path: str | os.PathLike, out_path: str | os.PathLike, config: Conf
            progress: bool | None = None) -> RenderReport:
     """Render a sound file through magnitude-only phase recovery into a new sound file.
 
-    Per channel: :func:`caminos.engine.dsp.spectral.stft`, magnitudes, optional time-stretch or freeze,
+    Per channel: :func:`caminos.engine.dsp.spectral.stft`, magnitudes, optional time-stretch or
+    freeze,
     :func:`caminos.engine.dsp.phase.reconstruct` (or its streaming methods frame by frame), then
     :func:`caminos.engine.dsp.spectral.istft`; then a 5 Hz DC blocker and the safety limiter at
     ``config.render.ceiling_db``, and an atomic write in ``config.render.subtype``. The output
@@ -196,7 +199,8 @@ def render(in_path: str | os.PathLike, out_path: str | os.PathLike, config: Conf
     config : Config
         STFT, phase and render settings.
     method : str, optional
-        Phase-recovery method (see :mod:`caminos.engine.dsp.phase`); defaults to ``config.phase.method``.
+        Phase-recovery method (see :mod:`caminos.engine.dsp.phase`); defaults to
+        ``config.phase.method``.
     stretch : float in [0.01, 100]
         Duration factor: 2.0 renders twice as long (magnitudes interpolated between frames).
     freeze_at : float, optional

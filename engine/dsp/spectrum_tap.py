@@ -2,7 +2,8 @@
 memory: what the control page draws as its scrolling spectrogram and its map's current position.
 
 The DSP process writes (:class:`SpectrumWriter`), the control process reads
-(:class:`SpectrumTap`), as :class:`caminos.engine.core.ring.SharedCounters` publishes counters. On the hop
+(:class:`SpectrumTap`), as :class:`caminos.engine.core.ring.SharedCounters` publishes counters. On
+the hop
 clock it costs one copy of the hop's output into a history buffer, and every ``every_hops`` hops
 one windowed FFT of that history reduced to :data:`BANDS` peak levels: numba kernels on buffers
 made in ``__init__``, no allocation, no lock. Frames go into a small ring whose count is stored

@@ -9,12 +9,14 @@ to do, so its callback gets the GIL at once. Four processes play, under the supe
 - **Audio process** (:func:`_stream_main`): the PortAudio stream. Its callback only copies input
   into one ring and output out of another and counts xruns: no allocation of buffers, no locks,
   no torch, no logging.
-- **DSP process** (:func:`_dsp_main`): builds the :class:`~caminos.engine.clock.engine.Engine`, warms it, and
+- **DSP process** (:func:`_dsp_main`): builds the :class:`~caminos.engine.clock.engine.Engine`,
+  warms it, and
   keeps the output ring ``buffer_hops`` hops ahead of the device, one ``tick()`` per hop, fed by
   the input ring, taking the events that arrived from the control process before each hop. It
   runs nothing else that holds the GIL for long: the voice phrases in a process of its own
   (:class:`caminos.models.voice.stream.VoiceStream` with ``process=True``).
-- **Control process** (:func:`caminos.engine.live.control_process.control_main`): the OSC server, validation,
+- **Control process** (:func:`caminos.engine.live.control_process.control_main`): the OSC server,
+  validation,
   ``/error`` replies, queries and slow preparation (files, landmarks), sending compact events
   to the DSP process through a pipe it reads without blocking.
 - **Voice process** (:class:`caminos.models.voice.stream.VoiceStream`'s worker): phrases into a
@@ -23,7 +25,8 @@ to do, so its callback gets the GIL at once. Four processes play, under the supe
   callbacks, replaces the audio process with backoff when the device fails or disappears, and
   prints status. The installation schedule (:class:`Schedule`) and log live here too.
 
-A missing PortAudio library or device raises :class:`~caminos.engine.core.errors.AudioDeviceError` listing what
+A missing PortAudio library or device raises :class:`~caminos.engine.core.errors.AudioDeviceError`
+listing what
 was found and pointing to ``caminos render``; nothing else in caminos imports sounddevice.
 """
 
@@ -48,12 +51,12 @@ from typing import Any, Callable
 import numpy as np
 
 from caminos.engine.core.config import DEFAULT_CONFIG_PATH, Config
-from caminos.engine.live.control_process import ControlSetup, control_main
-from caminos.engine.live.shared import (AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS,
-                                        FRONT_COUNTERS, failure_file, read_failure)
 from caminos.engine.core.errors import AudioDeviceError, CaminosError
 from caminos.engine.core.ring import SharedCounters, SharedRing
 from caminos.engine.dsp.spectrum_tap import SpectrumTap, SpectrumWriter
+from caminos.engine.live.control_process import ControlSetup, control_main
+from caminos.engine.live.shared import (AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS,
+                                        FRONT_COUNTERS, failure_file, read_failure)
 
 _MCL_CURRENT, _MCL_FUTURE = 1, 2  # mlockall flags (Linux)
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # waits between attempts to reopen a device
@@ -267,9 +270,9 @@ def _dsp_loop(setup: _Shared, counters: SharedCounters, stop: SharedCounters,
               record: str | None, events, score: bool) -> None:
     import torch
 
-    from caminos.engine.live.control_process import EventReceiver
     from caminos.engine.clock.engine import Engine
     from caminos.engine.control.surface import attach
+    from caminos.engine.live.control_process import EventReceiver
 
     torch.set_num_threads(1)
     # Threads that remain here (a recording's writer) wait at most 0.5 ms for the GIL.
@@ -506,7 +509,8 @@ class LivePlayer:
     loop_score : bool
         Play the score again from its start after its end, forever.
     web : bool
-        Serve the control page from the control process (:mod:`caminos.engine.control.web`), on ``[web]``'s
+        Serve the control page from the control process (:mod:`caminos.engine.control.web`), on
+        ``[web]``'s
         host and port; off loopback a page must present :attr:`web_token`.
     log : logging.Logger, optional
         Where status and restarts are logged (installation mode: a rotating file).

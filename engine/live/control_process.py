@@ -1,9 +1,11 @@
 """The control process: OSC, validation, ``/error`` replies, queries and slow preparation, live.
 
-Between the OSC clients and the hop clock (:mod:`caminos.engine.live.audio`'s DSP process). Everything a
+Between the OSC clients and the hop clock (:mod:`caminos.engine.live.audio`'s DSP process).
+Everything a
 control message costs in Python (parsing, pattern matching, validation, replies, reading a sound
 file, encoding a landmark, rendering ``/landmark/voice``) runs here, in a process of its own, so
-none of it holds the GIL that :meth:`caminos.engine.clock.engine.Engine.tick` needs. The hop clock receives
+none of it holds the GIL that :meth:`caminos.engine.clock.engine.Engine.tick` needs. The hop clock
+receives
 compact, already-validated events through a pipe it reads without blocking at each hop
 (:class:`EventReceiver`) and applies them at their hop, as before.
 
@@ -12,7 +14,8 @@ the same configuration with the same controls, never ticked, to which every even
 is forwarded. A control whose ``apply`` refuses (a path, landmark or scene that does not exist, an
 empty ``/voice/say``) is answered with ``/error`` here and never reaches the hop clock. Queries
 read the replica for values set by controls, and what the DSP and audio processes publish in
-shared memory (:class:`~caminos.engine.core.ring.SharedCounters`) for what only they know: the hop, tick times,
+shared memory (:class:`~caminos.engine.core.ring.SharedCounters`) for what only they know: the hop,
+tick times,
 positions, xruns. Large arrays in a payload (a sound file's samples) travel through a file in
 ``/dev/shm`` that the DSP process maps and unlinks, so the hop clock never unpickles them.
 """
@@ -161,7 +164,8 @@ class EventReceiver:
 
     def receive(self, limit: int = EVENTS_PER_HOP) -> int:
         """Queue up to ``limit`` events that have arrived (call once per hop, before
-        :meth:`~caminos.engine.clock.engine.Engine.tick`); returns how many. Under a flood the rest wait in
+        :meth:`~caminos.engine.clock.engine.Engine.tick`); returns how many. Under a flood the rest
+        wait in
         the pipe for the next hops, so a burst of events never makes one hop late."""
         connection, engine = self.connection, self.engine
         count = 0

@@ -1,6 +1,7 @@
 """``caminos play``: start the live engine, report its latency, supervise it until stopped.
 
-Between the command line (:mod:`caminos.engine.cli.main`) and the live machinery (:mod:`caminos.engine.live.audio`): prints
+Between the command line (:mod:`caminos.engine.cli.main`) and the live machinery
+(:mod:`caminos.engine.live.audio`): prints
 what a performer needs at start-up (devices, latency broken down, OSC port), a status line while
 playing, and a final report; in installation mode it logs to a rotating file instead and follows
 the daily schedule.
@@ -12,8 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
-from caminos.engine.live.audio import LivePlayer, Schedule, installation_logger
 from caminos.engine.core.config import Config
+from caminos.engine.live.audio import LivePlayer, Schedule, installation_logger
 
 
 def play(config: Config, seconds: float | None = None, report_path: str | None = None,
@@ -23,7 +24,8 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
 
     With ``score``, the score plays from the first hop (looping with ``loop_score``), its events
     on their hops as ``caminos render --score`` places them; OSC controls it on top. With
-    ``web``, the control page is served (:mod:`caminos.engine.control.web`) and its address printed, with a QR
+    ``web``, the control page is served (:mod:`caminos.engine.control.web`) and its address
+    printed, with a QR
     code for a phone when it is reachable from other machines.
 
     Raises

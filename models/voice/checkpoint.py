@@ -1,8 +1,10 @@
 """Voice checkpoints: the acoustic model with its alphabet, languages, styles and STFT settings.
 
-Written by :mod:`caminos.models.voice.train`, read by :class:`~caminos.models.voice.stream.VoiceStream`. One
+Written by :mod:`caminos.models.voice.train`, read by
+:class:`~caminos.models.voice.stream.VoiceStream`. One
 ``torch.save`` file of tensors and plain types, loaded with ``weights_only=True``; refused with
-a :class:`~caminos.engine.core.errors.CheckpointError` naming the file when it is missing, corrupt, not a
+a :class:`~caminos.engine.core.errors.CheckpointError` naming the file when it is missing, corrupt,
+not a
 voice checkpoint, or made for other STFT settings or another sample rate than the running ones.
 """
 

@@ -3,7 +3,8 @@
 Each utterance is either a sentence of real words in random order (spelled words from wordfreq,
 read by espeak-ng as text) or a phrase of asemic words (given to espeak-ng as phonemes), spoken
 with a random rate, pitch, pitch range and voice variant. The teacher's phoneme events give each
-phoneme's start, so every hop is labelled with its phoneme; :func:`~caminos.models.voice.envelope.analyse`
+phoneme's start, so every hop is labelled with its phoneme;
+:func:`~caminos.models.voice.envelope.analyse`
 gives its envelope, aperiodicity and pitch at caminos' STFT settings; the pitch becomes an
 intonation target in semitones from the utterance's median. Deterministic for a seed and an
 espeak-ng version.

@@ -1,6 +1,7 @@
 """Errors of the voice: one :class:`VoiceError` under caminos' root, and the missing-espeak case.
 
-Raised by every module of :mod:`caminos.models.voice` for input the voice cannot take (unknown language,
+Raised by every module of :mod:`caminos.models.voice` for input the voice cannot take (unknown
+language,
 empty text, a babble request out of range) or a missing system dependency; the messages name
 the value that was wrong and what was expected.
 """

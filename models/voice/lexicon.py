@@ -2,7 +2,8 @@
 
 The asemic generator counts its n-gram tables from these words and rejects generated words found
 among them; the voice benchmark judges phonotactics against a held-out half of them. Built once
-offline by :func:`build_lexicons` (``python -m caminos.models.voice.lexicon``) from the PyPI package
+offline by :func:`build_lexicons` (``python -m caminos.models.voice.lexicon``) from the PyPI
+package
 ``wordfreq`` (data CC BY-SA 4.0, see ``SOURCES.md``) and shipped as ``data/lexicons.json.gz``, so
 nothing is downloaded or phonemized at run time.
 """

@@ -3,7 +3,8 @@
 Every utterance starts here: ``espeak-ng -q -x --sep=" "`` turns text into espeak's phoneme
 mnemonics (``p ** u 'e B a`` for Spanish *prueba*), words separated by two spaces and clauses
 by new lines. The same mnemonics name the phoneme events of espeak's library
-(:mod:`caminos.models.voice.teacher`), so the acoustic model's training alignment and its input at run
+(:mod:`caminos.models.voice.teacher`), so the acoustic model's training alignment and its input at
+run
 time share one alphabet, and mnemonics in ``[[...]]`` are spoken back by espeak itself.
 """
 

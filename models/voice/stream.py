@@ -4,7 +4,8 @@
 ``babble``) and controls (``set``) only post work and change targets, so they are cheap on any
 thread; a worker thread phonemizes, generates asemic words and runs the acoustic model one phrase
 at a time (the look-ahead is one phrase), filling a bounded ring of per-hop synthesis parameters
-(:mod:`caminos.models.voice.queue`). :meth:`VoiceStream.next_frame` reads the ring at the speaking rate and
+(:mod:`caminos.models.voice.queue`). :meth:`VoiceStream.next_frame` reads the ring at the speaking
+rate and
 renders the harmonic-plus-noise magnitude frame for the current, smoothed pitch, formant and
 breathiness (:mod:`caminos.models.voice.envelope`), so prosody controls act at the next hop without
 clicks. With ``voice.engine = "espeak"`` the worker instead analyses espeak-ng's own audio into

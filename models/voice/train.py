@@ -20,7 +20,8 @@ import torch
 from tqdm import tqdm
 
 from caminos.engine.core.config import Config
-from caminos.models.voice.acoustic import PAD, UNKNOWN, VoiceModel, VoiceNormaliser, VoiceShape, alignment, synthesize_phrase
+from caminos.models.voice.acoustic import (PAD, UNKNOWN, VoiceModel, VoiceNormaliser, VoiceShape,
+                                           alignment, synthesize_phrase)
 from caminos.models.voice.babble import shared_vocab
 from caminos.models.voice.checkpoint import save_voice_checkpoint
 from caminos.models.voice.corpus import TeacherCorpus

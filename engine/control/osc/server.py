@@ -3,7 +3,8 @@
 Outermost control layer (docs/architecture.md): one thread receives datagrams and hands each to
 its client's lane (a thread per sending address, so one client's slow request, a long voice
 landmark or a big file, never delays another's messages, and each client's order is kept); the
-lane parses it (:mod:`caminos.engine.control.osc.messages`), and posts each message to :meth:`caminos.engine.clock.engine.Engine.post`, which
+lane parses it (:mod:`caminos.engine.control.osc.messages`), and posts each message to
+:meth:`caminos.engine.clock.engine.Engine.post`, which
 validates it against the one control registry and queues it on the hop clock. Timetagged bundles
 land at the hop their time names (:meth:`Engine.hop_for_time`), immediate messages at the next
 hop, in the order they arrived. Every bad packet is answered with ``/error s s`` (address,

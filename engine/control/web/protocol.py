@@ -1,11 +1,13 @@
 """The control page's WebSocket protocol: what a page may send, and the checks on who sends it.
 
-Between the page (``engine/control/web/static/app.js``) and the server (:mod:`caminos.engine.control.web.server`); the
+Between the page (``engine/control/web/static/app.js``) and the server
+(:mod:`caminos.engine.control.web.server`); the
 messages are described in ``docs/web.md``. Everything here is pure (no sockets, no engine), so
 each check is tested on its own:
 
 - :func:`parse_message` turns a text frame into an address and its arguments, or raises
-  :class:`~caminos.engine.core.errors.ControlError` naming what was wrong; the address and arguments are then
+  :class:`~caminos.engine.core.errors.ControlError` naming what was wrong; the address and
+  arguments are then
   validated by the control registry exactly as an OSC message is.
 - :class:`RateLimiter`: a token bucket per page, so a flood from one page is refused, counted
   and answered, never queued without bound.

@@ -2,19 +2,22 @@
 process (``caminos play --web``).
 
 It runs an asyncio loop (aiohttp) in a thread of the control process
-(:func:`caminos.engine.live.control_process.control_main`), beside the OSC server and never in the DSP process, so it
+(:func:`caminos.engine.live.control_process.control_main`), beside the OSC server and never in the
+DSP process, so it
 shares no GIL with the hop clock. Every message from a page goes through
 :meth:`Engine.post <engine.engine.Engine.post>` of the replica, exactly as an OSC message does:
 the registry validates it, a refusal comes back as an ``error`` message (and is counted in
 ``control_errors``), an accepted one is forwarded to the hop clock, lands at the next hop and is
 recorded in a score like any other event. Every :data:`TICK_SECONDS` the server takes a snapshot
-(:class:`caminos.engine.control.web.state.PageState`) and sends each page what changed, so a change from one page,
+(:class:`caminos.engine.control.web.state.PageState`) and sends each page what changed, so a change
+from one page,
 from OSC or from a score shows on every page; spectrum frames go out as they arrive.
 
 Safety (``docs/web.md``): on loopback only loopback ``Host`` names are served; off loopback
 every request needs the token (``?token=`` or the cookie the page sets); a WebSocket whose
 ``Origin`` is another site is refused; each page's messages are rate-limited
-(:class:`caminos.engine.control.web.protocol.RateLimiter`) and a page that stops reading gets its queue replaced
+(:class:`caminos.engine.control.web.protocol.RateLimiter`) and a page that stops reading gets its
+queue replaced
 by one full snapshot rather than growing it.
 """
 
@@ -31,11 +34,11 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from caminos.engine.control.web.protocol import (MAX_MESSAGE_BYTES, RateLimiter, check_host,
+                                                 check_origin, check_token, parse_message)
+from caminos.engine.control.web.state import PageState, changes
 from caminos.engine.core.config import WebConfig
 from caminos.engine.core.errors import ControlError
-from caminos.engine.control.web.protocol import (MAX_MESSAGE_BYTES, RateLimiter, check_host, check_origin,
-                                 check_token, parse_message)
-from caminos.engine.control.web.state import PageState, changes
 
 log = logging.getLogger("caminos.web")
 

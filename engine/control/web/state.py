@@ -1,8 +1,10 @@
 """What the control page shows, read from the control process: the registry's description, a
 snapshot of every value, the map, the meters, and the spectrum frames.
 
-Between the replica engine (:func:`caminos.engine.live.control_process.build_replica`) with the counters the DSP and
-audio processes publish, and the page's server (:mod:`caminos.engine.control.web.server`), which sends what
+Between the replica engine (:func:`caminos.engine.live.control_process.build_replica`) with the
+counters the DSP and
+audio processes publish, and the page's server (:mod:`caminos.engine.control.web.server`), which
+sends what
 changed since the last snapshot to every page. Reading only (nothing here posts a control), so a
 change made over OSC, by a score or by another page shows on every page the same way.
 """

@@ -15,7 +15,8 @@ a whole magnitude spectrogram.
 | input            | streaming | 0                     | :mod:`caminos.engine.dsp.phase.simple`  |
 | random           | streaming | 0                     | :mod:`caminos.engine.dsp.phase.simple`  |
 | pghi             | offline   | whole file            | :mod:`caminos.engine.dsp.phase.pghi`    |
-| fgla             | offline   | whole file            | :mod:`caminos.engine.dsp.phase.griffin_lim` |
+| fgla             | offline   | whole file            |
+:mod:`caminos.engine.dsp.phase.griffin_lim` |
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ class StreamingPhase(ABC):
     Parameters
     ----------
     stft : StftConfig
-        Frame size, hop and window of the frames (caminos' framing, see :mod:`caminos.engine.dsp.spectral`).
+        Frame size, hop and window of the frames (caminos' framing, see
+        :mod:`caminos.engine.dsp.spectral`).
 
     Attributes
     ----------

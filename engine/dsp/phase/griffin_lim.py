@@ -58,7 +58,8 @@ def fgla(magnitudes: np.ndarray, stft: StftConfig, n_iter: int = 100, momentum: 
     momentum : float in [0, 1)
         FGLA's alpha; 0 is plain Griffin-Lim, 0.99 the published choice.
     initial : ndarray (complex, same shape) or {"zeros", "random"}
-        Initial phase: taken from a complex spectrogram (e.g. :func:`caminos.engine.dsp.phase.pghi.pghi`), or
+        Initial phase: taken from a complex spectrogram (e.g.
+        :func:`caminos.engine.dsp.phase.pghi.pghi`), or
         zero, or uniformly random.
     seed : int
         Seed of the random initial phase.

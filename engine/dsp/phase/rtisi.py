@@ -2,7 +2,8 @@
 
 Between the magnitude source and overlap-add synthesis: each pushed magnitude frame is iterated
 Griffin-Lim style against the frames around it and committed ``lookahead`` hops later; GSRTISI-LA
-also refines RTPGHI's estimate in the ``rtpghi+gsrtisi`` combination (:mod:`caminos.engine.dsp.phase.combined`).
+also refines RTPGHI's estimate in the ``rtpghi+gsrtisi`` combination
+(:mod:`caminos.engine.dsp.phase.combined`).
 
 References: Zhu, Beauregard & Wyse, "Real-Time Signal Estimation From Modified Short-Time Fourier
 Transform Magnitude Spectra", IEEE TASLP 15(5), 2007 (RTISI-LA, Jacobi updates); Průša,
@@ -17,7 +18,8 @@ oldest in-progress frame sees all of its overlapping neighbours)::
 
 Frame ``i`` starts ``i * hop`` samples into ``ola``, the running overlap-add of every buffered
 time-domain frame ``synthesis_window * irfft(C_i)``: exactly what
-:class:`caminos.engine.dsp.spectral.OverlapAddSynthesizer` adds, so the committed spectra are consistent with
+:class:`caminos.engine.dsp.spectral.OverlapAddSynthesizer` adds, so the committed spectra are
+consistent with
 what is heard.
 """
 

@@ -6,7 +6,8 @@ it (Laroche & Dolson's identity phase locking, 1999). Without the source's phase
 instantaneous frequency comes from the log-magnitude's slope across frequency, which for a
 Gaussian window gives a sinusoid's exact frequency in every bin of its lobe:
 ``s(k) = -pi lambda (k - f)**2 / N**2`` gives ``tgrad(k) = 2 pi a f / N`` (see
-:mod:`caminos.engine.dsp.phase.pghi`). Bins between peaks integrate the frequency-direction gradient from their
+:mod:`caminos.engine.dsp.phase.pghi`). Bins between peaks integrate the frequency-direction
+gradient from their
 peak, which is zero for a frozen frame, so a freeze holds a rigid, non-phasey image.
 """
 
