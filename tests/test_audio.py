@@ -17,9 +17,9 @@ from caminos.engine.clock.engine import Engine
 from caminos.engine.core.config import load_config
 from caminos.engine.core.errors import AudioDeviceError
 from caminos.engine.core.ring import SharedCounters, SharedRing
-from caminos.engine.live import audio
-from caminos.engine.live.audio import (Schedule, choose_devices, import_sounddevice,
-                                       installation_logger)
+from caminos.engine.live import devices as audio
+from caminos.engine.live.devices import choose_devices, import_sounddevice
+from caminos.engine.live.schedule import Schedule, installation_logger
 
 
 @settings(max_examples=60, deadline=None)

@@ -13,7 +13,7 @@ from caminos.engine.clock.engine import Engine
 from caminos.engine.control.surface import attach
 from caminos.engine.core.errors import ControlError
 from caminos.engine.core.ring import SharedCounters
-from caminos.engine.live.audio import AUDIO_COUNTERS, DSP_COUNTERS
+from caminos.engine.live.shared import AUDIO_COUNTERS, DSP_COUNTERS
 from caminos.engine.live.control_process import (FRONT_COUNTERS, PIPE_ATOMIC_BYTES, SHM_DIR,
                                                  ControlSetup, EventReceiver, build_replica,
                                                  decode_event, encode_event)

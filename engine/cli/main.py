@@ -173,7 +173,7 @@ def _play(args: argparse.Namespace) -> int:
 
 
 def _devices(args: argparse.Namespace) -> int:
-    from caminos.engine.live.audio import describe_devices
+    from caminos.engine.live.devices import describe_devices
 
     print(describe_devices())
     return 0

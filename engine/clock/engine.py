@@ -1,6 +1,6 @@
 """The hop clock: :meth:`Engine.tick` turns control events and sources into one hop of samples.
 
-The centre of caminos (docs/architecture.md). Live playing (:mod:`caminos.engine.live.audio`) and
+The centre of caminos (docs/architecture.md). Live playing (:mod:`caminos.engine.live.dsp_process`) and
 offline
 rendering (:mod:`caminos.engine.control.score`) call the same :meth:`Engine.tick`; with the same
 control events at

@@ -1,7 +1,7 @@
 """A single-producer, single-consumer ring buffer of audio frames in shared memory.
 
 Between the DSP worker (producer of output, consumer of input) and the audio callback, which may
-live in another process (:mod:`caminos.engine.live.audio`). Reading and writing are slice copies
+live in another process (:mod:`caminos.engine.live.dsp_process`). Reading and writing are slice copies
 into
 preallocated arrays; neither side ever waits on a lock. Positions are two int64 counters that only
 grow: the producer alone writes ``write``, the consumer alone writes ``read``. An aligned int64

@@ -1,6 +1,6 @@
 """The control process: OSC, validation, ``/error`` replies, queries and slow preparation, live.
 
-Between the OSC clients and the hop clock (:mod:`caminos.engine.live.audio`'s DSP process).
+Between the OSC clients and the hop clock (:mod:`caminos.engine.live.dsp_process`).
 Everything a
 control message costs in Python (parsing, pattern matching, validation, replies, reading a sound
 file, encoding a landmark, rendering ``/landmark/voice``) runs here, in a process of its own, so

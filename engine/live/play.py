@@ -1,7 +1,7 @@
 """``caminos play``: start the live engine, report its latency, supervise it until stopped.
 
 Between the command line (:mod:`caminos.engine.cli.main`) and the live machinery
-(:mod:`caminos.engine.live.audio`): prints
+(:mod:`caminos.engine.live.supervisor`): prints
 what a performer needs at start-up (devices, latency broken down, OSC port), a status line while
 playing, and a final report; in installation mode it logs to a rotating file instead and follows
 the daily schedule.
@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from caminos.engine.core.config import Config
-from caminos.engine.live.audio import LivePlayer, Schedule, installation_logger
+from caminos.engine.live.schedule import Schedule, installation_logger
+from caminos.engine.live.supervisor import LivePlayer
 
 
 def play(config: Config, seconds: float | None = None, report_path: str | None = None,
