@@ -88,7 +88,11 @@ def test_the_installed_wheel_renders_the_demo_score_from_an_empty_folder(wheel: 
     where = _run([python, "-c", "import caminos.engine as e, caminos.models as m; "
                   "print(e.__file__); print(m.__file__)"], empty, env).stdout.split()
     assert all(Path(path).is_relative_to(site) for path in where), where
-    score = site / "caminos" / "patches" / "scores" / "demo.score"
+    # As the README finds it.
+    patches = _run([python, "-c", "import caminos.patches as p; print(p.__path__[0])"], empty,
+                   env).stdout.strip()
+    assert Path(patches) == site / "caminos" / "patches"
+    score = Path(patches) / "scores" / "demo.score"
     done = _run([venv / "bin" / "caminos", "render", "--score", score, "-o", "out.wav"], empty,
                 env)
     assert "out.wav: 16.00 s from" in done.stdout
