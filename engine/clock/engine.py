@@ -333,12 +333,6 @@ class Engine:
         for record in self.recorders:
             record(event.hop, event.address, event.args)
 
-    def add_control(self, address: str, args: tuple[Arg, ...], doc: str, apply: Callable,
-                    get: Callable[[], tuple] | None = None, group: str = "",
-                    prepare: Callable | None = None, query: bool = False) -> Control:
-        """Register one more control (navigation, voice, OSC queries)."""
-        return self.registry.add(Control(address, args, doc, apply, get, prepare, query, group))
-
     def _register_controls(self) -> None:
         """The hop clock's controls, each subsystem's table in the documented order: the latent
         mixer's, the sources' gains, the file player's, the phase stage's, the output gain."""

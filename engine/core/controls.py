@@ -182,8 +182,8 @@ class ControlTable(list):
     def add(self, address: str, args: tuple[Arg, ...], doc: str, apply: Callable[..., Any],
             get: Callable[[], tuple] | None = None, group: str = "",
             prepare: Callable[..., Any] | None = None, query: bool = False) -> Control:
-        """Append one control; the arguments of :class:`Control`, ``group`` before
-        ``prepare``, as ``Engine.add_control`` takes them."""
+        """Append one control: the fields of :class:`Control`, with ``group`` before
+        ``prepare`` (the order the tables read best in)."""
         control = Control(address, args, doc, apply, get, prepare, query, group)
         self.append(control)
         return control
