@@ -38,6 +38,7 @@ class TrainingError(CaminosError):
 
 
 LOSSES = ("spectral", "log_mse")
+KEEP_BY = ("survival", "loss")
 PARTIAL_RANGE_DB = 40.0  # the top of each frame that partial_weights counts, dB
 
 
@@ -73,6 +74,12 @@ class TrainSettings:
         40 dB of each frame); 0 for the models before it.
     magnitude_power : float
         Power of the magnitudes in its spectral convergence term (1: linear magnitudes).
+    keep : str
+        Which epoch's weights are kept and what early stopping and the learning-rate decay
+        watch: ``survival``, the best partial survival of the validation split through the model
+        (:func:`validation_survival`); ``loss``, the lowest validation loss (the models before
+        it). Each of the first ``warmup_epochs`` epochs replaces the kept weights whatever its
+        score, so no epoch trained before the KL term reached its full weight is kept.
     beta : float
         Weight of the KL term per bin: ``loss = reconstruction + beta * KL / n_bins``. Larger is
         smoother to walk, blurrier to reconstruct.
@@ -114,6 +121,7 @@ class TrainSettings:
     log_weight: float = 1.0
     partial_weight: float = 1.0
     magnitude_power: float = 1.0
+    keep: str = "survival"
     beta: float = 0.01
     warmup_epochs: int = 5
     epochs: int = 200
@@ -132,6 +140,8 @@ class TrainSettings:
             raise TrainingError(f"loss {self.loss!r}: expected one of {', '.join(LOSSES)}")
         if not (math.isfinite(self.partial_weight) and self.partial_weight >= 0.0):
             raise TrainingError(f"partial_weight {self.partial_weight}: expected 0 or more")
+        if self.keep not in KEEP_BY:
+            raise TrainingError(f"keep {self.keep!r}: expected one of {', '.join(KEEP_BY)}")
         if not 0.0 < self.magnitude_power <= 2.0:
             raise TrainingError(f"magnitude_power {self.magnitude_power}: expected more than 0 "
                                 "and at most 2")
@@ -168,7 +178,8 @@ class TrainResult:
     metrics : dict
         Final metrics (see :func:`evaluate_metrics`).
     history : dict
-        ``train_loss``, ``validation_loss`` per epoch.
+        ``train_loss``, ``validation_loss`` and ``validation_survival`` (nan unless kept by
+        survival) per epoch.
     """
 
     path: Path
@@ -287,6 +298,43 @@ def _train_step(network: torch.nn.Module, model: SpectralVAE, optimizer: torch.o
 
 
 @torch.no_grad()
+def validation_survival(model: SpectralVAE, inputs: torch.Tensor, starts: np.ndarray,
+                        batch: int = 4096) -> float:
+    """Partial survival of validation frames through the model, pooled over their files.
+
+    :func:`engine.metrics.partial_counts` of each file's decoded magnitudes (posterior mean, no
+    phase recovery) against its true ones, summed over files: the measure the model is chosen by
+    (``TrainSettings.keep``), on the validation split, never on held-out sounds.
+
+    Parameters
+    ----------
+    inputs : Tensor, shape (n, n_inputs)
+        Validation log-magnitudes (context stacked), files one after another.
+    starts : ndarray of int
+        Each file's first frame in ``inputs``.
+    """
+    from engine.metrics import partial_counts
+
+    model.eval()
+    decoded, target = [], []
+    for start in range(0, len(inputs), batch):
+        x = inputs[start:start + batch]
+        recon, _, _ = model(x, False)
+        decoded.append(torch.clamp(torch.exp(torch.clamp(recon, max=MAX_LOG_MAGNITUDE))
+                                   - MAGNITUDE_FLOOR, min=0.0).cpu().numpy())
+        target.append(torch.clamp(torch.exp(model.target(x)) - MAGNITUDE_FLOOR,
+                                  min=0.0).cpu().numpy())
+    model.train()
+    estimate, truth = np.concatenate(decoded), np.concatenate(target)
+    ends = list(starts[1:]) + [len(truth)]
+    kept = total = 0
+    for first, end in zip(starts, ends):
+        k, n = partial_counts(estimate[first:end], truth[first:end])
+        kept, total = kept + k, total + n
+    return kept / total if total else math.nan
+
+
+@torch.no_grad()
 def validation_loss(model: SpectralVAE, inputs: torch.Tensor, beta: float,
                     settings: "TrainSettings | None" = None, batch: int = 4096) -> float:
     """Mean loss over log-magnitude inputs with the posterior mean (no sampling noise)."""
@@ -385,7 +433,8 @@ def finalise(model: SpectralVAE, corpus: Corpus, config: Config, seed: int = 0) 
 
 
 def plot_losses(history: dict, path: Path, best_epoch: int) -> None:
-    """Write the loss curves (train and validation per epoch) as a PNG."""
+    """Write the loss curves (train and validation per epoch) as a PNG, with the validation
+    partial survival on a second axis when the epochs were kept by it."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -399,7 +448,15 @@ def plot_losses(history: dict, path: Path, best_epoch: int) -> None:
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (reconstruction + KL)")
     ax.set_yscale("log")
-    ax.legend()
+    handles, labels = ax.get_legend_handles_labels()
+    survival = np.asarray(history.get("validation_survival", []), dtype=np.float64)
+    if len(survival) == len(epochs) and np.isfinite(survival).any():
+        right = ax.twinx()
+        right.plot(epochs, survival, color="tab:green", label="validation partial survival")
+        right.set_ylabel("partial survival")
+        more_handles, more_labels = right.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    ax.legend(handles, labels, fontsize="small", loc="best", framealpha=0.8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     temporary = path.with_name(f".{path.name}.tmp.png")
@@ -525,13 +582,16 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         network = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
                                           else None)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
-    history = {"train_loss": [], "validation_loss": []}
+    history: dict[str, list] = {"train_loss": [], "validation_loss": [],
+                                "validation_survival": []}
     best_val, best_epoch, since_best = math.inf, 0, 0
+    best_score = -math.inf  # what settings.keep maximises: survival, or minus the loss
     if state:
         optimizer.load_state_dict(state["optimizer"])
-        history = {k: list(v) for k, v in state["history"].items()}
+        history.update({k: list(v) for k, v in state["history"].items()})
         best_val, best_epoch = float(state["best_validation_loss"]), int(state["best_epoch"])
         since_best = int(state["epochs_since_best"])
+        best_score = float(state.get("best_score", -best_val))
     best_state = copy.deepcopy(model.state_dict())
     best_optimizer = copy.deepcopy(optimizer.state_dict())
     batch_size = max(1, settings.batch_size // world)
@@ -543,7 +603,10 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         return {"command": command if command is not None else " ".join(sys.argv),
                 "data": corpus.summary(), "seed": settings.seed, "settings": settings.to_dict(),
                 "epochs": len(history["train_loss"]), "best_epoch": best_epoch,
-                "best_validation_loss": best_val, "training_seconds": round(elapsed, 1),
+                "best_validation_loss": best_val, "keep": settings.keep,
+                "best_validation_survival": (best_score if settings.keep == "survival"
+                                             else None),
+                "training_seconds": round(elapsed, 1),
                 "world_size": world, "device": str(device), "torch": str(torch.__version__),
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
@@ -559,7 +622,7 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         info["finished"] = final
         training = {"optimizer": best_optimizer, "history": history,
                     "best_validation_loss": best_val, "best_epoch": best_epoch,
-                    "epochs_since_best": since_best}
+                    "epochs_since_best": since_best, "best_score": best_score}
         save_checkpoint(out_path, keeper, config.stft, config.audio.sample_rate, descriptors,
                         info, training)
         return metrics, descriptors
@@ -602,11 +665,17 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
                 start += len(index)
             train_loss = total / max(count, 1)
             val_loss = validation_loss(model, val_x, settings.beta, settings)
+            survival = (validation_survival(model, val_x, corpus.validation.starts)
+                        if settings.keep == "survival" else math.nan)
             history["train_loss"].append(train_loss)
             history["validation_loss"].append(val_loss)
-            # Warm-up epochs use a smaller beta, so their losses are not comparable to later ones.
-            if val_loss < best_val or epoch < settings.warmup_epochs:
+            history["validation_survival"].append(survival)
+            score = survival if settings.keep == "survival" else -val_loss
+            # Warm-up epochs use a smaller beta, so their losses are not comparable to later
+            # ones, and their latents are less regular: each replaces the one before.
+            if score > best_score or epoch < settings.warmup_epochs:
                 best_val, best_epoch, since_best = val_loss, epoch + 1, 0
+                best_score = score
                 best_state = copy.deepcopy(model.state_dict())
                 best_optimizer = copy.deepcopy(optimizer.state_dict())
             else:
@@ -616,7 +685,8 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
                         group["lr"] *= 0.5
             if bar is not None:
                 bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}",
-                                best=f"{best_val:.4f}@{best_epoch}", batch=batch_size * world)
+                                survival=f"{survival:.3f}", best=f"@{best_epoch}",
+                                batch=batch_size * world)
                 bar.update(1)
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, train_loss, val_loss)

@@ -62,7 +62,7 @@ def test_training_lowers_validation_loss_and_writes_a_usable_checkpoint(tmp_path
     out = tmp_path / "m.pt"
     result = train_autoencoder(corpus, out, config,
                                TrainSettings(epochs=12, loss="log_mse", level=False, pitch=False,
-                                             **TINY),
+                                             keep="loss", **TINY),
                                progress=False, command="test")
     losses = result.history["validation_loss"]
     assert len(losses) == 12 and result.epochs == 12
@@ -261,3 +261,16 @@ def test_bad_loss_settings_are_refused():
         TrainSettings(partial_weight=-1.0)
     with pytest.raises(TrainingError, match="magnitude_power"):
         TrainSettings(magnitude_power=0.0)
+
+
+def test_the_epoch_kept_is_the_best_validation_survival_after_the_warm_up(tmp_path, corpus,
+                                                                          config):
+    result = train_autoencoder(corpus, tmp_path / "m.pt", config,
+                               TrainSettings(epochs=8, **TINY), progress=False, command="test")
+    survival = np.array(result.history["validation_survival"])
+    assert len(survival) == 8 and np.all((survival > 0.0) & (survival <= 1.0))
+    warm = TINY["warmup_epochs"]  # epochs 1..warm replace each other; the best from there on
+    assert result.best_epoch == warm + int(np.argmax(survival[warm - 1:]))
+    provenance = load_checkpoint(tmp_path / "m.pt", config.stft, RATE).provenance
+    assert provenance["keep"] == "survival"
+    assert provenance["best_validation_survival"] == pytest.approx(survival[result.best_epoch - 1])

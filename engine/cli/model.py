@@ -58,7 +58,7 @@ def train_autoencoder_command(args: argparse.Namespace) -> int:
     fields: dict[str, Any] = {"seed": args.seed, "device": args.device}
     for name in ("epochs", "latent_dim", "batch_size", "patience", "beta", "context", "loss",
                  "max_minutes", "level", "pitch", "comb_bands", "partial_weight",
-                 "magnitude_power"):
+                 "magnitude_power", "keep"):
         value = getattr(args, name)
         if value is not None:
             fields[name] = value
@@ -81,10 +81,14 @@ def train_autoencoder_command(args: argparse.Namespace) -> int:
                                progress=not args.no_progress, command=command)
     if rank == 0:
         m = result.metrics
+        kept = result.history["validation_survival"][result.best_epoch - 1] \
+            if result.best_epoch else float("nan")
+        survival_note = "" if math.isnan(kept) else f", partial survival {kept:.3f}"
         how = ("interrupted" if result.interrupted else
                "stopped early" if result.stopped_early else "done")
         print(f"{how}: {result.epochs} epochs in {result.seconds:.0f} s; kept epoch "
-              f"{result.best_epoch} (validation loss {result.best_validation_loss:.4f}); "
+              f"{result.best_epoch} (validation loss {result.best_validation_loss:.4f}"
+              f"{survival_note}); "
               f"validation LSD {m.get('validation_lsd_db', float('nan')):.2f} dB vs PCA "
               f"{m.get('pca_validation_lsd_db', float('nan')):.2f} dB; wrote {out} and "
               f"{loss_plot_path(out)}")
@@ -268,6 +272,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     auto.add_argument("--partial-weight", type=float,
                       help="weight of the spectral loss's log-magnitude L1 over each frame's "
                            "top 40 dB, its partials (default 1; 0: the models before it)")
+    auto.add_argument("--keep", choices=("survival", "loss"),
+                      help="keep the epoch with the best partial survival of the validation "
+                           "files through the model (default), or the lowest validation loss")
     auto.add_argument("--magnitude-power", type=float,
                       help="power of the magnitudes in the spectral loss's convergence term "
                            "(default 1: linear)")
