@@ -313,7 +313,7 @@ def validation_survival(model: SpectralVAE, inputs: torch.Tensor, starts: np.nda
     starts : ndarray of int
         Each file's first frame in ``inputs``.
     """
-    from engine.metrics import partial_counts
+    from caminos.engine.dsp.metrics import partial_counts
 
     model.eval()
     decoded, target = [], []

@@ -147,6 +147,21 @@ def test_the_graph_sees_function_level_and_relative_imports(tmp_path, monkeypatc
     assert cycles(graph) == [["caminos.engine.a.x", "caminos.engine.a.y"]]
 
 
+def test_every_import_names_the_caminos_namespace():
+    """``engine`` and ``models`` are folders, not packages: an import of ``engine.x`` would only
+    work where the checkout happens to be on sys.path, and never from an install."""
+    bare = []
+    for folder in ("engine", "models", "tests", "benchmarks", "patches"):
+        for file in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(file.read_text(), str(file))):
+                names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom)
+                         and not node.level else [])
+                bare += [f"{file.relative_to(ROOT)}:{node.lineno}: {name}" for name in names
+                         if name.split(".")[0] in ("engine", "models")]
+    assert bare == []
+
+
 def test_pyproject_lists_every_package():
     """Packages are listed by hand (the namespace mapping needs it); a new folder must be too."""
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]

@@ -12,6 +12,7 @@ runs them on their own (and under ``torchrun`` for distributed training).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
