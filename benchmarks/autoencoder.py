@@ -14,14 +14,14 @@ recordings, seeds and sentences) is analysed, and its magnitudes are replaced by
 - ``oracle``: the true magnitudes, the ceiling of all.
 
 All go through the same phase recovery and overlap-add and are analysed again; LSD, SC
-(``engine.metrics``) and partial survival (:func:`engine.metrics.partial_survival`) compare them
-with the original. One JSON row per file x model, then tables by model and by class. It also
+(``caminos.engine.dsp.metrics``) and partial survival
+(:func:`caminos.engine.dsp.metrics.partial_survival`) compare them with the original. One JSON row per file x model, then tables by model and by class. It also
 measures batch-1 encode+decode time on one thread (the engine's hop path and the torch
 codec), and how peaked the spectra halfway between
 two sounds' landmarks are (``midpoint_crest_ratio``: mean spectral crest of the midpoints over
 the endpoints'; 1 keeps partials, near 0 decodes noise).
 
-    python -m models.corpus.build --out build/corpus
+    python -m caminos.models.corpus.build --out build/corpus
     python benchmarks/autoencoder.py --json autoencoder.json [--model A.pt --model B.pt ...]
     python benchmarks/autoencoder.py --listen listen/      # WAVs and spectrogram PNGs
 """
@@ -48,20 +48,20 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from engine.codec import FrameCodec  # noqa: E402
-from engine.config import load_config  # noqa: E402
-from engine.latent import smoothing_coefficient  # noqa: E402
-from engine.metrics import (log_spectral_distance_db, partial_counts,  # noqa: E402
+from caminos.engine.clock.codec import FrameCodec  # noqa: E402
+from caminos.engine.core.config import load_config  # noqa: E402
+from caminos.engine.clock.latent import smoothing_coefficient  # noqa: E402
+from caminos.engine.dsp.metrics import (log_spectral_distance_db, partial_counts,  # noqa: E402
                             spectral_convergence_db)
-from engine.phase import reconstruct  # noqa: E402
-from engine.spectral import istft, stft as analyze  # noqa: E402
-from models.autoencoder import (MAGNITUDE_FLOOR, FusedCodec, log_magnitude,  # noqa: E402
+from caminos.engine.dsp.phase import reconstruct  # noqa: E402
+from caminos.engine.dsp.spectral import istft, stft as analyze  # noqa: E402
+from caminos.models.autoencoder import (MAGNITUDE_FLOOR, FusedCodec, log_magnitude,  # noqa: E402
                                 measure_latency_us, stack_context)
-from models.checkpoint import load_checkpoint  # noqa: E402
-from models.data import find_sound_files, load_corpus, read_mono  # noqa: E402
-from models.train import PcaBaseline  # noqa: E402
+from caminos.models.checkpoint import load_checkpoint  # noqa: E402
+from caminos.models.data import find_sound_files, load_corpus, read_mono  # noqa: E402
+from caminos.models.train import PcaBaseline  # noqa: E402
 
-LSD_FLOOR_DB = -80.0  # engine.metrics' floor, relative to each signal's loudest bin
+LSD_FLOOR_DB = -80.0  # caminos.engine.dsp.metrics' floor, relative to each signal's loudest bin
 
 
 def sound_class(path: Path) -> str:
@@ -106,7 +106,8 @@ def pca_latency_us(pca: PcaBaseline, frame: np.ndarray, repeats: int = 2000) -> 
 
 def hop_path_latency_us(codec: FusedCodec, frame: np.ndarray, repeats: int = 5000,
                         warmup: int = 500) -> tuple[float, float]:
-    """Batch-1 encode+decode through the engine's hop path (:class:`engine.codec.FrameCodec`),
+    """Batch-1 encode+decode through the engine's hop path
+    (:class:`caminos.engine.clock.codec.FrameCodec`),
     one thread, in microseconds (p50, p99)."""
     hop_codec = FrameCodec(codec, batch=1)
     frames = codec.shape.context + 1  # a model with context reads that many frames a hop
@@ -271,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     hop_path = {name: hop_path_latency_us(codec, loud_frame) for name, codec in zip(names, fused)}
     files = pick_files(find_sound_files(args.test_data), args.per_class)
     if not files:
-        sys.exit(f"{args.test_data}: no held-out sound files (run python -m models.corpus.build)")
+        sys.exit(f"{args.test_data}: no held-out sound files (run python -m caminos.models.corpus.build)")
     listen = Path(args.listen) if args.listen else None
     heard_classes: set[str] = set()
     if listen is not None:
@@ -307,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
                          for r in rows[-len(versions):]), signal, flush=True)
         if listen is not None and cls not in heard_classes and len(heard_classes) < 6:
             heard_classes.add(cls)
-            from engine.audio_io import write_audio_atomic
+            from caminos.engine.dsp.audio_io import write_audio_atomic
             panels = [("input", target)]
             write_audio_atomic(listen / f"{signal}-input.wav", x[:, None], rate, "PCM_16")
             for name, sound in sounds.items():

@@ -52,8 +52,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from engine.config import load_config  # noqa: E402
-from engine.engine import Engine  # noqa: E402
+from caminos.engine.core.config import load_config  # noqa: E402
+from caminos.engine.clock.engine import Engine  # noqa: E402
 
 DEMO = ROOT / "patches" / "demo" / "demo.wav"
 
@@ -99,7 +99,7 @@ def measure_chain(case: str, hop: int, seconds: float, model: str | None = None,
 
 def measure_phase_only(frames: np.ndarray, hop: int, seconds: float) -> dict:
     """The live phase method alone (its own overlap-add included) on the chain's frames."""
-    from engine.phase_stage import PhaseStage
+    from caminos.engine.clock.phase_stage import PhaseStage
 
     config = load_config(overrides={"stft.hop": hop})
     eng = config.engine
@@ -169,7 +169,7 @@ def measure_jack(seconds: float, load: bool) -> list[dict]:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             report_path = Path(tmp) / "report.json"
-            subprocess.run([sys.executable, "-m", "engine", "play", "--file", str(DEMO),
+            subprocess.run([sys.executable, "-m", "caminos.engine", "play", "--file", str(DEMO),
                             "--seconds", str(seconds), "--no-osc", "--status-every", "0",
                             "--report", str(report_path)], cwd=ROOT, check=True,
                            capture_output=True, timeout=seconds + 300)
@@ -286,7 +286,7 @@ print(sent)
 def _fuzz_controls() -> list:
     """Every address a client may send, with its arguments' kinds and ranges, for the fuzzer
     (not /osc/reply_port: it would send the status prober's replies elsewhere)."""
-    from engine.osc import documented_engine
+    from caminos.engine.control.osc.docs import documented_engine
 
     rows = []
     for control in documented_engine().registry:
@@ -320,7 +320,7 @@ class _StatusProbe:
     def _run(self) -> None:
         from pythonosc.osc_message import OscMessage
 
-        from engine.osc import encode_message
+        from caminos.engine.control.osc.messages import encode_message
 
         query = encode_message("/engine/status", ())
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -339,7 +339,7 @@ class _StatusProbe:
 
 
 def _send(port: int, address: str, *args) -> None:
-    from engine.osc import encode_message
+    from caminos.engine.control.osc.messages import encode_message
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(encode_message(address, args), ("127.0.0.1", port))
@@ -356,7 +356,7 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
                 port = probe.getsockname()[1]
             report_path = Path(tmp) / "report.json"
             play = subprocess.Popen(
-                [sys.executable, "-m", "engine", "play", "--file", str(DEMO), "--seconds",
+                [sys.executable, "-m", "caminos.engine", "play", "--file", str(DEMO), "--seconds",
                  str(seconds + 4), "--status-every", "0", "--report", str(report_path), "--set",
                  f"osc.port={port}", "--set", f"paths.recordings={json.dumps(tmp)}", "--set",
                  f"paths.patches={json.dumps(tmp)}"], cwd=ROOT, stdout=subprocess.PIPE,

@@ -49,7 +49,7 @@ def sender(port: int, rate: float, seconds: float) -> None:
     """Flood /latent/axis at ``rate`` messages/s and probe /out/gain; print a JSON report."""
     import os
 
-    from engine.osc import encode_message
+    from caminos.engine.control.osc.messages import encode_message
 
     try:  # an ordinary program, whatever the engine's priority
         os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
@@ -157,10 +157,10 @@ def latencies(probes: list[float], rises: list[float]) -> list[float]:
 
 
 def run(seconds: float, rates: list[float], realtime: bool = False) -> list[dict]:
-    from engine.config import load_config
-    from engine.engine import Engine
-    from engine.osc import OscServer
-    from engine.surface import attach
+    from caminos.engine.clock.engine import Engine
+    from caminos.engine.control.osc.server import OscServer
+    from caminos.engine.control.surface import attach
+    from caminos.engine.core.config import load_config
 
     import torch
 
@@ -254,7 +254,7 @@ def _live_case(seconds: float, rate: float) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         report_path = Path(folder) / "report.json"
         play = subprocess.Popen(
-            [sys.executable, "-m", "engine", "play", "--file",
+            [sys.executable, "-m", "caminos.engine", "play", "--file",
              str(ROOT / "patches" / "demo" / "demo.wav"), "--seconds", str(seconds + 3),
              "--report", str(report_path), "--status-every", "0", "--set", f"osc.port={port}"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -33,10 +33,10 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.corpus import (PERTURBATIONS, SAMPLE_RATE, TARGETS, load_corpus,  # noqa: E402
                                perturb, signal_names)
-from engine.config import PhaseConfig, StftConfig  # noqa: E402
-from engine.metrics import log_spectral_distance_db, spectral_convergence_db  # noqa: E402
-from engine.phase import OFFLINE_METHODS, STREAMING_METHODS, make_streaming, reconstruct  # noqa: E402
-from engine.spectral import istft, stft as analyze  # noqa: E402
+from caminos.engine.core.config import PhaseConfig, StftConfig  # noqa: E402
+from caminos.engine.dsp.metrics import log_spectral_distance_db, spectral_convergence_db  # noqa: E402
+from caminos.engine.dsp.phase import OFFLINE_METHODS, STREAMING_METHODS, make_streaming, reconstruct  # noqa: E402
+from caminos.engine.dsp.spectral import istft, stft as analyze  # noqa: E402
 
 REFERENCES = ("fgla32", "fgla100")  # librosa.griffinlim, random start, 32 / 100 iterations
 ALL_METHODS = STREAMING_METHODS + OFFLINE_METHODS + REFERENCES
@@ -116,7 +116,8 @@ def _time_streaming(spec: Spec, stft: StftConfig, mags: np.ndarray,
                     reference: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Run a streaming method frame by frame, timing every ``process()`` call.
 
-    Same loop as :func:`engine.phase.run_streaming` (look-ahead flushed with silent frames,
+    Same loop as :func:`caminos.engine.dsp.phase.run_streaming` (look-ahead flushed with silent
+    frames,
     output aligned to its input frame). A throwaway instance first runs a few frames so numba's
     compilation and first-call costs stay out of the timings.
 

@@ -43,15 +43,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from engine.config import load_config  # noqa: E402
-from models.voice.babble import AsemicGenerator, BabbleSettings, real_words, shared_vocab  # noqa: E402
-from models.voice.corpus import build_corpus  # noqa: E402
-from models.voice.languages import CODES  # noqa: E402
-from models.voice.lexicon import lexicon  # noqa: E402
-from models.voice.ngram import NgramModel  # noqa: E402
-from models.voice.quality import mcd_db  # noqa: E402
-from models.voice.acoustic import synthesize_phrase  # noqa: E402
-from models.voice.stream import VoiceStream, render_offline  # noqa: E402
+from caminos.engine.core.config import load_config  # noqa: E402
+from caminos.models.voice.babble import AsemicGenerator, BabbleSettings, real_words, shared_vocab  # noqa: E402
+from caminos.models.voice.corpus import build_corpus  # noqa: E402
+from caminos.models.voice.languages import CODES  # noqa: E402
+from caminos.models.voice.lexicon import lexicon  # noqa: E402
+from caminos.models.voice.ngram import NgramModel  # noqa: E402
+from caminos.models.voice.quality import mcd_db  # noqa: E402
+from caminos.models.voice.acoustic import synthesize_phrase  # noqa: E402
+from caminos.models.voice.stream import VoiceStream, render_offline  # noqa: E402
 
 HELD_OUT_SEED = 9001  # the training corpus uses seed 0
 SENTENCES = {

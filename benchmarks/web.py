@@ -77,7 +77,7 @@ print(json.dumps(counts))
 _FLOOD = """
 import math, socket, sys, time
 sys.path.insert(0, sys.argv[4])
-from engine.osc import encode_message
+from caminos.engine.control.osc.messages import encode_message
 port, rate, seconds = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 packets = [encode_message("/latent/axis", (2 + i % 6, 0.5 * math.sin(i / 40.0)))
@@ -103,7 +103,7 @@ class Osc:
         self.sock.settimeout(5.0)
 
     def send(self, address: str, *args) -> None:
-        from engine.osc import encode_message
+        from caminos.engine.control.osc.messages import encode_message
 
         self.sock.sendto(encode_message(address, args), self.target)
 
@@ -245,7 +245,7 @@ def run(seconds: float, flood: float) -> list[dict]:
             prefix = Path(tmp) / "live"
             total = 4 * (seconds + 3) + 20
             play = subprocess.Popen(
-                [sys.executable, "-m", "engine", "play", "--web", "--file", str(DEMO),
+                [sys.executable, "-m", "caminos.engine", "play", "--web", "--file", str(DEMO),
                  "--seconds", str(total), "--status-every", "0", "--record", str(prefix),
                  "--set", f"osc.port={osc_port}", "--set", f"web.port={web_port}",
                  "--set", f"paths.patches={json.dumps(tmp)}"],

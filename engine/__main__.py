@@ -1,7 +1,7 @@
-"""``python -m engine``: the ``caminos`` command without the installed console script."""
+"""``python -m caminos.engine``: the ``caminos`` command without the installed console script."""
 
 import sys
 
-from engine.cli import main
+from caminos.engine.cli.main import main
 
 sys.exit(main())

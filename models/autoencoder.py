@@ -3,7 +3,8 @@
 The model between analysis and phase recovery (``docs/architecture.md`` sections 1 and 6):
 sources' magnitude frames are encoded to ``z``, the latent mixer moves ``z``, and the decoder gives
 magnitudes back. Two latent channels are measured rather than learnt, the frame's level and its
-pitch (:mod:`models.pitch`); the decoder adds the level back and raises partials on the harmonic
+pitch (:mod:`caminos.models.pitch`); the decoder adds the level back and raises partials on the
+harmonic
 comb of the pitch. After training, the latent is rotated so axis 0 carries the most variance, and
 each axis is described by the audio descriptors it moves most (:func:`describe_axes`), so a
 performer knows what it does.
@@ -24,8 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.config import StftConfig
-from engine.errors import ParameterError
+from caminos.engine.core.config import StftConfig
+from caminos.engine.core.errors import ParameterError
 
 # Magnitude floor added before the logarithm, in linear STFT magnitude units. A full-scale sine
 # gives a peak bin of n_fft/4 = 256 at n_fft = 1024, so 1e-3 sits 108 dB below it: quieter detail
@@ -65,7 +66,8 @@ class ModelShape:
         Widths of the decoder's hidden layers; empty mirrors ``hidden``.
     pitch : bool
         Give the latent an explicit pitch channel: each frame's fundamental as tracked by
-        :class:`models.pitch.PitchTracker` (semitones, in its own standard units), which the
+        :class:`caminos.models.pitch.PitchTracker` (semitones, in its own standard units), which
+        the
         decoder reads and uses to raise partials on a harmonic comb (:func:`harmonic_comb_torch`)
         with learnt per-bin heights. The comb puts partials of a pitch never trained on where
         they belong, and transposing is moving this channel.
@@ -197,7 +199,7 @@ def band_interpolation(n_bins: int, bands: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def harmonic_comb_torch(f0_hz: torch.Tensor, n_bins: int, bin_hz: float) -> torch.Tensor:
-    """:func:`models.pitch.harmonic_comb` for tensors: (batch,) Hz to (batch, n_bins), 0 to 1."""
+    """:func:`caminos.models.pitch.harmonic_comb` for tensors: (batch,) Hz to (batch, n_bins), 0 to 1."""
     f0_bins = torch.clamp(f0_hz / bin_hz, min=1.0)[:, None]
     k = torch.arange(n_bins, device=f0_hz.device, dtype=f0_hz.dtype)[None, :]
     harmonic = torch.clamp(torch.round(k / f0_bins), min=1.0)
@@ -284,7 +286,7 @@ class SpectralVAE(nn.Module):
             # Mean and std of the training frames' pitch in semitones above A0, the pitch
             # channel's units; the tracker's matrix is derived from the shape, so it is not saved.
             self.register_buffer("pitch_stats", torch.tensor([36.0, 12.0]))
-            from models.pitch import PitchTracker
+            from caminos.models.pitch import PitchTracker
             n_fft = 2 * (shape.n_bins - 1)
             tracker = PitchTracker(n_fft, round(shape.bin_hz * n_fft))
             self.register_buffer("pitch_matrix", torch.as_tensor(tracker.matrix_t),
@@ -327,7 +329,7 @@ class SpectralVAE(nn.Module):
     def pitch_semitones(self, log_mags: torch.Tensor) -> torch.Tensor:
         """Tracked pitch of each input's current frame, semitones above A0, shape (batch,).
 
-        The same subharmonic summation as :class:`models.pitch.PitchTracker`, on tensors.
+        The same subharmonic summation as :class:`caminos.models.pitch.PitchTracker`, on tensors.
         """
         first, log_step = self.pitch_grid
         return track_pitch_torch(log_mags[:, -self.shape.n_bins:], self.pitch_matrix, first,
@@ -596,7 +598,8 @@ class FusedCodec(nn.Module):
 def track_pitch_torch(log_mags: torch.Tensor, matrix: torch.Tensor, first_hz: float,
                       log_step: float) -> torch.Tensor:
     """Pitch of log-magnitude frames (batch, n_bins), semitones above A0, by subharmonic
-    summation with the tracker's (bins, candidates) ``matrix`` (:class:`models.pitch.PitchTracker`
+    summation with the tracker's (bins, candidates) ``matrix``
+    (:class:`caminos.models.pitch.PitchTracker`
     on tensors)."""
     root = torch.sqrt(torch.clamp(torch.exp(log_mags) - MAGNITUDE_FLOOR, min=0.0))
     return track_scores_torch(root @ matrix, first_hz, log_step)
@@ -604,7 +607,7 @@ def track_pitch_torch(log_mags: torch.Tensor, matrix: torch.Tensor, first_hz: fl
 
 def track_scores_torch(scores: torch.Tensor, first_hz: float, log_step: float) -> torch.Tensor:
     """Best candidate of each row of subharmonic-summation scores, refined by a parabola, in
-    semitones above A0 (the tensor twin of :meth:`models.pitch.PitchTracker._refine`)."""
+    semitones above A0 (the tensor twin of :meth:`caminos.models.pitch.PitchTracker._refine`)."""
     n = scores.shape[1]
     best = torch.argmax(scores, dim=1)
     inner = torch.clamp(best, 1, n - 2)

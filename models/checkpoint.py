@@ -1,9 +1,10 @@
 """Model checkpoints: one file per trained autoencoder, saved atomically, loaded safely.
 
-Written by :mod:`models.train` and read by every command and the engine before they touch a
+Written by :mod:`caminos.models.train` and read by every command and the engine before they touch a
 model. A checkpoint is ``torch.save`` of a dict of tensors and plain types, loaded with
 ``weights_only=True`` (no pickled code runs), and is refused with a
-:class:`~engine.errors.CheckpointError` naming the file when it is corrupt, is not a caminos
+:class:`~caminos.engine.core.errors.CheckpointError` naming the file when it is corrupt, is not a
+caminos
 checkpoint, or was trained with other STFT settings or another sample rate than the running ones.
 """
 
@@ -18,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.config import StftConfig
-from engine.errors import CheckpointError
-from models.autoencoder import ModelShape, SpectralVAE
+from caminos.engine.core.config import StftConfig
+from caminos.engine.core.errors import CheckpointError
+from caminos.models.autoencoder import ModelShape, SpectralVAE
 
 FORMAT = "caminos-spectral-vae"
 VERSION = 2  # 2: level channel, decoder widths of its own, level_stats; version 1 still loads
@@ -40,7 +41,8 @@ class Checkpoint:
     sample_rate : int
         In Hz.
     descriptors : dict
-        :func:`models.autoencoder.describe_axes` output (empty if the model was never finalised).
+        :func:`caminos.models.autoencoder.describe_axes` output (empty if the model was never
+        finalised).
     provenance : dict
         Command, data summary, seed, epochs, training time, metrics.
     training : dict
@@ -136,7 +138,8 @@ def without_training_state(path: str | os.PathLike, out: str | os.PathLike) -> N
     trained with Adam is then a third of its size). The copy plays and can be trained from
     anew, not resumed.
 
-    ``python -c "from models.checkpoint import without_training_state as w; w('A.pt', 'B.pt')"``
+    ``python -c "from caminos.models.checkpoint import without_training_state as w; w('A.pt',
+    'B.pt')"``
     """
     checkpoint = load_checkpoint(path)
     provenance = dict(checkpoint.provenance, training_state="left out for shipping")

@@ -18,10 +18,10 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from engine.config import Config
-from engine.errors import CaminosError
-from engine.spectral import stft as stft_frames
-from models.autoencoder import log_magnitude
+from caminos.engine.core.config import Config
+from caminos.engine.core.errors import CaminosError
+from caminos.engine.dsp.spectral import stft as stft_frames
+from caminos.models.autoencoder import log_magnitude
 
 EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3")
 CACHE_VERSION = 1  # bump when the frame computation changes, so stale caches are not reused

@@ -1,6 +1,7 @@
 """Training loop of the spectral autoencoder: corpus frames in, a finished checkpoint out.
 
-Called by ``caminos train autoencoder`` after :mod:`models.data` has read the folder. Shows train
+Called by ``caminos train autoencoder`` after :mod:`caminos.models.data` has read the folder. Shows
+train
 and validation loss with a time estimate, stops early when validation stops improving, halves the
 batch on out-of-memory, saves a usable checkpoint on Ctrl-C, resumes from a checkpoint, runs under
 ``torchrun`` with torch.distributed (DDP; gloo on CPU, nccl on CUDA), and finishes every
@@ -21,13 +22,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from engine.config import Config
-from engine.errors import CaminosError, CheckpointError
-from models.autoencoder import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, ModelShape, SpectralVAE,
-                                count_parameters, describe_axes, kl_divergence,
-                                measure_latency_us, stack_context)
-from models.checkpoint import load_checkpoint, save_checkpoint
-from models.data import Corpus
+from caminos.engine.core.config import Config
+from caminos.engine.core.errors import CaminosError, CheckpointError
+from caminos.models.autoencoder import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, ModelShape,
+                                        SpectralVAE, count_parameters, describe_axes,
+                                        kl_divergence, measure_latency_us, stack_context)
+from caminos.models.checkpoint import load_checkpoint, save_checkpoint
+from caminos.models.data import Corpus
 
 DB_PER_NEPER = 20.0 / math.log(10.0)  # natural-log magnitude difference to dB
 
@@ -250,7 +251,7 @@ def spectral_loss(decoded_log: torch.Tensor, target_log: torch.Tensor, log_weigh
     loudest partials, which a squared log error spread over all the bins lets the model smear;
     the plain L1 keeps the quiet bins in shape; the partial-weighted L1 holds the partials in
     the top 40 dB of each frame, the quieter ones included, to their level. The decoded
-    log-magnitudes are clamped at :data:`~models.autoencoder.MAX_LOG_MAGNITUDE` before the
+    log-magnitudes are clamped at :data:`~caminos.models.autoencoder.MAX_LOG_MAGNITUDE` before the
     exponential.
     """
     estimate = torch.exp(power * torch.clamp(decoded_log, max=MAX_LOG_MAGNITUDE))
@@ -312,7 +313,7 @@ def validation_survival(model: SpectralVAE, inputs: torch.Tensor, starts: np.nda
     starts : ndarray of int
         Each file's first frame in ``inputs``.
     """
-    from engine.metrics import partial_counts
+    from caminos.engine.dsp.metrics import partial_counts
 
     model.eval()
     decoded, target = [], []
@@ -351,7 +352,7 @@ def validation_loss(model: SpectralVAE, inputs: torch.Tensor, beta: float,
 def lsd_db(log_true: np.ndarray, log_estimate: np.ndarray) -> float:
     """Mean over frames of the RMS over bins of ``20 log10`` level differences, in dB.
 
-    Both are natural-log magnitudes with :data:`~models.autoencoder.MAGNITUDE_FLOOR` added
+    Both are natural-log magnitudes with :data:`~caminos.models.autoencoder.MAGNITUDE_FLOOR` added
     before the logarithm, so bins below about -108 dB re a full-scale sine count as equal.
     """
     diff = (np.asarray(log_true, np.float64) - np.asarray(log_estimate, np.float64)) * DB_PER_NEPER

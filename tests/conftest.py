@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.config import Config, load_config
+from caminos.engine.core.config import Config, load_config
 
 SAMPLE_RATE = 48_000  # Hz, the default of config.toml
 

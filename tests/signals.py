@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.config import StftConfig
-from engine import metrics
+from caminos.engine.core.config import StftConfig
+from caminos.engine.dsp import metrics
 
 SAMPLE_RATE = 48_000
 

@@ -13,12 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import audio
-from engine.audio import Schedule, choose_devices, import_sounddevice, installation_logger
-from engine.config import load_config
-from engine.engine import Engine
-from engine.errors import AudioDeviceError
-from engine.ring import SharedCounters, SharedRing
+from caminos.engine.clock.engine import Engine
+from caminos.engine.core.config import load_config
+from caminos.engine.core.errors import AudioDeviceError
+from caminos.engine.core.ring import SharedCounters, SharedRing
+from caminos.engine.live import devices as audio
+from caminos.engine.live.devices import choose_devices, import_sounddevice
+from caminos.engine.live.schedule import Schedule, installation_logger
 
 
 @settings(max_examples=60, deadline=None)
@@ -128,7 +129,7 @@ def test_schedule_covers_windows_over_midnight() -> None:
 
 
 def test_schedule_times_are_validated() -> None:
-    from engine.errors import ConfigError
+    from caminos.engine.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="engine.start_time: expected a time HH:MM"):
         load_config(overrides={"engine.start_time": "25:00", "engine.stop_time": "02:00"})
@@ -158,7 +159,7 @@ def test_frame_model_plays_at_another_hop() -> None:
 
 
 def test_play_without_a_device_says_what_was_found_and_exits_2(capsys) -> None:
-    from engine.cli import main
+    from caminos.engine.cli.main import main
 
     code = main(["play", "--seconds", "1", "--set", "audio.host_api=no-such-host-api"])
     err = capsys.readouterr().err
@@ -173,7 +174,7 @@ def test_systemd_unit_starts_installation_mode() -> None:
     import shlex
     from pathlib import Path
 
-    from engine.cli import build_parser
+    from caminos.engine.cli.main import build_parser
 
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.read(Path(__file__).resolve().parent.parent / "scripts" / "caminos-installation.service")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.audio_io import read_audio, write_audio_atomic
-from engine.errors import AudioFileError
+from caminos.engine.core.errors import AudioFileError
+from caminos.engine.dsp.audio_io import read_audio, write_audio_atomic
 from tests.conftest import SAMPLE_RATE, sine
 
 

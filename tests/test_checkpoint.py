@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import StftConfig
-from engine.errors import CheckpointError
-from models.autoencoder import ModelShape, SpectralVAE
-from models.checkpoint import FORMAT, load_checkpoint, peek, plain, save_checkpoint
+from caminos.engine.core.config import StftConfig
+from caminos.engine.core.errors import CheckpointError
+from caminos.models.autoencoder import ModelShape, SpectralVAE
+from caminos.models.checkpoint import FORMAT, load_checkpoint, peek, plain, save_checkpoint
 
 torch.set_num_threads(1)
 STFT = StftConfig(n_fft=256, hop=64)
@@ -118,9 +118,9 @@ def test_saving_into_a_missing_folder_fails_clearly_and_leaves_nothing(tmp_path,
 def test_the_shipped_default_checkpoint_loads_with_the_project_config():
     from pathlib import Path
 
-    from engine.config import load_config
-    from models.autoencoder import FusedCodec
-    from models.commands import DEFAULT_CHECKPOINT
+    from caminos.engine.core.config import load_config
+    from caminos.models.api import DEFAULT_CHECKPOINT
+    from caminos.models.autoencoder import FusedCodec
 
     assert DEFAULT_CHECKPOINT == Path(__file__).resolve().parent.parent / "models" / \
         "checkpoints" / "default.pt"
@@ -180,7 +180,7 @@ def test_an_unknown_version_is_refused_with_its_number(tmp_path, model):
 
 
 def test_a_shipped_copy_drops_the_training_state_and_keeps_the_model(saved, tmp_path, model):
-    from models.checkpoint import without_training_state
+    from caminos.models.checkpoint import without_training_state
     without_training_state(saved, tmp_path / "ship.pt")
     shipped = load_checkpoint(tmp_path / "ship.pt", STFT, RATE)
     assert shipped.training == {} and shipped.provenance["seed"] == 3

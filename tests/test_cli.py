@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.cli import main
+from caminos.engine.cli.main import main
 from tests.conftest import SAMPLE_RATE, sine
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def caminos(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
-    """Run ``python -m engine`` as a user would, from another folder."""
+    """Run ``python -m caminos.engine`` as a user would, from another folder."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "engine", *map(str, args)], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "caminos.engine", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -142,3 +142,26 @@ def test_model_checkpoint_comes_from_the_configuration(sine_file: Path, tmp_path
 def test_play_loop_needs_a_score(capsys: pytest.CaptureFixture) -> None:
     assert main(["play", "--loop", "--seconds", "1"]) == 2
     assert "--loop loops a --score" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [
+    ["render", "in.wav", "-o", "out.wav"],
+    ["train", "autoencoder", "--data", ".", "--out", "out.pt"],
+    ["train", "voice", "--data", "espeak", "--out", "out.pt"],
+    ["encode", "in.wav", "-o", "out.npz"],
+    ["say", "hola", "-o", "out.wav"],
+    ["babble", "--seconds", "1", "-o", "out.wav"],
+    ["config"],
+])
+def test_a_bad_set_is_blamed_on_the_flag_in_every_command(command: list[str],
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """One copy of the configuration options: the model's and the voice's commands once blamed
+    a bad --set on config.toml."""
+    assert main([*command, "--set", "audio.sample_rate=5"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("caminos: error: --set audio.sample_rate=5: ") and "toml" not in error
+
+
+def test_a_bad_voice_flag_is_blamed_on_the_flag(capsys: pytest.CaptureFixture) -> None:
+    assert main(["say", "hola", "-o", "out.wav", "--language", "xx"]) == 2
+    assert capsys.readouterr().err.startswith("caminos: error: --language: voice.language: ")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.config import StftConfig
-from engine.errors import ParameterError
-from engine.phase import reconstruct, run_streaming
-from engine.phase.combined import PghiGsRtisi
-from engine.spectral import stft
+from caminos.engine.core.config import StftConfig
+from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.phase import reconstruct, run_streaming
+from caminos.engine.dsp.phase.combined import PghiGsRtisi
+from caminos.engine.dsp.spectral import stft
 from tests.signals import chirp, noise_and_clicks, spectral_convergence_db
 
 CFG = StftConfig()

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import (DEFAULT_CONFIG_PATH, Config, describe, load_config, parse_override)
-from engine.errors import ConfigError
+from caminos.engine.core.config import (DEFAULT_CONFIG_PATH, Config, describe, load_config,
+                                        parse_override)
+from caminos.engine.core.errors import ConfigError
 
 
 def write_toml(tmp_path: Path, text: str) -> Path:
@@ -100,7 +101,7 @@ def test_describe_round_trips_through_toml(tmp_path: Path) -> None:
 
 def test_paths_default_to_the_checkout_and_otherwise_to_the_users_data(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.config import PROJECT_ROOT, PathsConfig
+    from caminos.engine.core.config import PROJECT_ROOT, PathsConfig
 
     paths = PathsConfig()
     assert paths.folder("patches") == PROJECT_ROOT / "patches"
@@ -120,8 +121,8 @@ def test_paths_default_to_the_checkout_and_otherwise_to_the_users_data(
 
 def test_saved_patches_go_to_the_configured_folder_and_the_shipped_ones_still_load(
         tmp_path: Path) -> None:
-    from engine.engine import Engine
-    from engine.surface import attach
+    from caminos.engine.clock.engine import Engine
+    from caminos.engine.control.surface import attach
 
     config = load_config(overrides={"paths.patches": str(tmp_path / "patches"),
                                     "paths.recordings": str(tmp_path / "takes")})

@@ -1,5 +1,5 @@
 """The control process's side of live playing: events prepared in one process, applied at their
-hop in another (engine/control.py), with the real pipe, shared memory and engines."""
+hop in another (engine/live/control_process.py), with the real pipe, shared memory and engines."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import os
 import numpy as np
 import pytest
 
-from engine.audio import AUDIO_COUNTERS, DSP_COUNTERS
-from engine.control import (FRONT_COUNTERS, PIPE_ATOMIC_BYTES, SHM_DIR, ControlSetup,
-                            EventReceiver, build_replica, decode_event, encode_event)
-from engine.engine import Engine
-from engine.errors import ControlError
-from engine.ring import SharedCounters
-from engine.surface import attach
+from caminos.engine.clock.engine import Engine
+from caminos.engine.control.surface import attach
+from caminos.engine.core.errors import ControlError
+from caminos.engine.core.ring import SharedCounters
+from caminos.engine.live.shared import AUDIO_COUNTERS, DSP_COUNTERS
+from caminos.engine.live.control_process import (FRONT_COUNTERS, PIPE_ATOMIC_BYTES, SHM_DIR,
+                                                 ControlSetup, EventReceiver, build_replica,
+                                                 decode_event, encode_event)
 
 
 def test_large_arrays_travel_through_shared_memory_and_are_freed() -> None:
@@ -46,7 +47,7 @@ def test_a_long_event_goes_through_a_file_so_the_pipe_never_holds_half_of_one() 
 def linked(request):
     """A replica (the control process's engine) whose posts reach a real engine through a
     pipe, as in caminos play, both in this process."""
-    from engine.config import load_config
+    from caminos.engine.core.config import load_config
 
     config = load_config()
     receive, send = mp.Pipe(duplex=False)
@@ -112,7 +113,7 @@ def test_status_and_clock_come_from_the_engines_processes(linked) -> None:
 
 
 def test_voice_requests_that_cannot_speak_are_refused_before_the_hop_clock() -> None:
-    from engine.config import load_config
+    from caminos.engine.core.config import load_config
 
     config = load_config()
     receive, send = mp.Pipe(duplex=False)
@@ -137,7 +138,7 @@ def test_voice_requests_that_cannot_speak_are_refused_before_the_hop_clock() -> 
 
 
 def test_a_burst_of_events_is_taken_a_few_per_hop(linked) -> None:
-    from engine.control import EVENTS_PER_HOP
+    from caminos.engine.live.control_process import EVENTS_PER_HOP
 
     replica, engine, receiver, _, _ = linked
     for i in range(EVENTS_PER_HOP + 4):

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.controls import Arg, Control, ControlQueue, ControlRegistry
-from engine.errors import ControlError
+from caminos.engine.core.controls import Arg, Control, ControlQueue, ControlRegistry
+from caminos.engine.core.errors import ControlError
 
 
 def _control(address: str = "/x", *args: Arg) -> Control:

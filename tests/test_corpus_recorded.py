@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from models.corpus import build, recorded
+from caminos.models.corpus import build, recorded
 
 MISSING = recorded.available()
 needs_packages = pytest.mark.skipif(

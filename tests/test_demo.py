@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from engine.cli import main
+from caminos.engine.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

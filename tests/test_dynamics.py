@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.dynamics import DcBlocker, SafetyLimiter, limit_offline
-from engine.errors import ParameterError
+from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.dynamics import DcBlocker, SafetyLimiter, limit_offline
 from tests.conftest import SAMPLE_RATE, sine
 
 BLOCK_SIZES = (1, 7, 256, 4096)

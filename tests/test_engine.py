@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import load_config
-from engine.engine import Engine
-from engine.errors import ControlError
-from engine.spectral import stft
-from models.autoencoder import log_magnitude
+from caminos.engine.clock.engine import Engine
+from caminos.engine.core.config import load_config
+from caminos.engine.core.errors import ControlError
+from caminos.engine.dsp.spectral import stft
+from caminos.models.autoencoder import log_magnitude
 from tests.conftest import sine
 
 HOP_SECONDS = 256 / 48000
@@ -225,7 +225,7 @@ def test_status_reports_latency_and_timing(fresh: Engine) -> None:
 
 
 def test_frame_codec_equals_the_torch_codec(engine: Engine, rng) -> None:
-    from engine.codec import FrameCodec
+    from caminos.engine.clock.codec import FrameCodec
 
     frames = rng.uniform(-7, 3, size=(3, engine.n_bins)).astype(np.float32)
     codec = FrameCodec(engine.codec, batch=3)

@@ -29,7 +29,7 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "patches" / "demo" / "demo.wav"
-CAMINOS = [sys.executable, "-m", "engine"]
+CAMINOS = [sys.executable, "-m", "caminos.engine"]
 
 pytestmark = pytest.mark.skipif(
     shutil.which("jackd") is None and not os.environ.get("CI"),
@@ -332,7 +332,7 @@ class Client:
         self.socket.settimeout(10.0)
 
     def send(self, address: str, *args) -> None:
-        from engine.osc import encode_message
+        from caminos.engine.control.osc.messages import encode_message
 
         self.socket.sendto(encode_message(address, args), self.target)
 

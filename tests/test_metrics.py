@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from benchmarks.corpus import PERTURBATIONS, load_corpus, perturb
-from engine.config import StftConfig
-from engine.errors import ParameterError
-from engine.metrics import (estimate_magnitudes, log_spectral_distance_db,
-                            spectral_convergence_db)
-from engine.spectral import istft, stft
+from caminos.engine.core.config import StftConfig
+from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.metrics import (estimate_magnitudes, log_spectral_distance_db,
+                                        spectral_convergence_db)
+from caminos.engine.dsp.spectral import istft, stft
 
 CFG = StftConfig(n_fft=512, hop=128)
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,7 +159,7 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
 def test_benchmark_loop_matches_run_streaming() -> None:
     """The timed loop of the benchmark produces exactly what engine.phase.run_streaming does."""
     from benchmarks.phase import Spec, _time_streaming
-    from engine.phase import make_streaming, run_streaming
+    from caminos.engine.dsp.phase import make_streaming, run_streaming
 
     cfg = StftConfig()
     x = load_corpus(["tonal"], seconds=0.3)[0].samples

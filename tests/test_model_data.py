@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import models.data as data
-from engine.config import config_from_mapping
-from models.autoencoder import MAGNITUDE_FLOOR
-from models.data import DataError, load_corpus, trim_silence
+import caminos.models.data as data
+from caminos.engine.core.config import config_from_mapping
+from caminos.models.autoencoder import MAGNITUDE_FLOOR
+from caminos.models.data import DataError, load_corpus, trim_silence
 
 RATE = 16_000  # Hz; small settings keep these tests fast
 
@@ -122,7 +122,7 @@ def test_a_single_file_is_split_by_time(tmp_path, small_config):
 
 
 def test_frames_are_log_magnitudes_of_the_stft(tmp_path, small_config):
-    from engine.spectral import stft
+    from caminos.engine.dsp.spectral import stft
     x = tone(1.0)
     write(tmp_path / "in", "a.wav", x)
     corpus = load_corpus(tmp_path / "in", small_config, min_seconds=0.5, cache_dir=None,

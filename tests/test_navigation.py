@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.config import load_config
-from engine.engine import Engine
-from engine.errors import ControlError
-from engine.navigation import LatentPath
-from engine.surface import attach
+from caminos.engine.clock.engine import Engine
+from caminos.engine.control.navigation import LatentPath
+from caminos.engine.control.surface import attach
+from caminos.engine.core.config import load_config
+from caminos.engine.core.errors import ControlError
 from tests.conftest import control_values, restore
 
 DEMO = Path(__file__).resolve().parent.parent / "patches" / "demo" / "demo.wav"
@@ -205,7 +205,7 @@ def test_landmarks_from_a_sound_file_and_live(rig):
 
 
 def test_landmark_from_caminos_encode(rig, tmp_path):
-    from engine.cli import main
+    from caminos.engine.cli.main import main
     engine, surface, _ = rig
     npz = tmp_path / "demo.npz"
     assert main(["encode", str(DEMO), "-o", str(npz)]) == 0
@@ -342,7 +342,7 @@ def test_scene_recall_prepares_slow_controls_off_the_dsp_thread(rig):
 
 def test_voice_landmark_is_the_encoded_voice(rig) -> None:
     """/landmark/voice renders the voice offline and keeps its latent trajectory."""
-    from engine.errors import ControlError
+    from caminos.engine.core.errors import ControlError
 
     engine, surface, _ = rig
     engine.post("/landmark/voice", "hola", "es", "hola, buenos días")
@@ -359,7 +359,7 @@ def test_a_landmark_replayed_as_a_path_is_its_trajectory_smoothed_per_hop(tmp_pa
     """/path/landmark + /latent/follow 0 decodes the landmark's hop-rate trajectory through the
     path position's one-pole smoother (what benchmarks/autoencoder.py replays as case 2), once
     the follow crossfade has settled."""
-    from engine.latent import smoothing_coefficient
+    from caminos.engine.clock.latent import smoothing_coefficient
     engine = Engine(load_config())
     surface = attach(engine, patches=tmp_path, recordings=tmp_path)
     engine.post("/landmark/add", "demo", str(DEMO))

@@ -12,11 +12,12 @@ from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from engine.config import OscConfig, load_config
-from engine.engine import Engine
-from engine.errors import ControlError
-from engine.osc import MalformedPacket, OscServer, encode_message, parse_packet
-from engine.surface import attach
+from caminos.engine.clock.engine import Engine
+from caminos.engine.control.osc.messages import MalformedPacket, encode_message, parse_packet
+from caminos.engine.control.osc.server import OscServer
+from caminos.engine.control.surface import attach
+from caminos.engine.core.config import OscConfig, load_config
+from caminos.engine.core.errors import ControlError
 from tests.conftest import control_values, restore, ticking
 
 
@@ -269,7 +270,7 @@ def test_server_survives_a_flood_while_the_engine_renders(engine, server):
 
 
 def test_address_patterns_reach_every_matching_address(engine, client):
-    from engine.osc import match_addresses
+    from caminos.engine.control.osc.addresses import match_addresses
     addresses = [c.address for c in engine.registry]
     assert match_addresses("/source/*/gain", addresses) == [
         "/source/file/gain", "/source/input/gain", "/source/voice/gain"]

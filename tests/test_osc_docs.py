@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.osc import documented_engine, registry_markdown
+from caminos.engine.control.osc.docs import documented_engine, registry_markdown
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "osc.md"
 
@@ -13,7 +13,7 @@ def test_docs_osc_md_is_current():
     engine = documented_engine()
     expected = registry_markdown(engine.registry)
     assert DOC.read_text(encoding="utf-8") == expected, (
-        "docs/osc.md is out of date: run `python -m engine.osc --doc > docs/osc.md`")
+        "docs/osc.md is out of date: run `python -m caminos.engine.control.osc.docs --doc > docs/osc.md`")
     for control in engine.registry:
         assert f"`{control.address}`" in expected
         assert control.doc, f"{control.address} has no documentation"

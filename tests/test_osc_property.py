@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 
-from engine.config import OscConfig, load_config
-from engine.engine import Engine
-from engine.osc import OscServer, encode_message
-from engine.surface import attach
+from caminos.engine.clock.engine import Engine
+from caminos.engine.control.osc.messages import encode_message
+from caminos.engine.control.osc.server import OscServer
+from caminos.engine.control.surface import attach
+from caminos.engine.core.config import OscConfig, load_config
 from tests.conftest import ticking
 
 SENDER = ("127.0.0.1", 40000)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.config import StftConfig
-from engine.errors import ParameterError
-from engine.metrics import partial_counts, partial_survival
-from engine.spectral import stft
+from caminos.engine.core.config import StftConfig
+from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.metrics import partial_counts, partial_survival
+from caminos.engine.dsp.spectral import stft
 
 CFG = StftConfig()  # n_fft 1024, hop 256, Hann: the definition's own framing
 

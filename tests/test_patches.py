@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.config import OscConfig, load_config
-from engine.controls import ControlRegistry
-from engine.engine import Engine
-from engine.osc import OscServer, documented_engine
+from caminos.engine.clock.engine import Engine
+from caminos.engine.control.osc.docs import documented_engine
+from caminos.engine.control.osc.server import OscServer
+from caminos.engine.core.config import OscConfig, load_config
+from caminos.engine.core.controls import ControlRegistry
 from tests.conftest import control_values, restore_by_events
 
 PATCHES = Path(__file__).resolve().parent.parent / "patches"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.config import StftConfig
-from engine.errors import ParameterError
-from engine.phase import reconstruct, run_streaming
-from engine.phase.pghi import RtPghi, _time_gradient, pghi
-from engine.spectral import gaussian_lambda, stft
+from caminos.engine.core.config import StftConfig
+from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.phase import reconstruct, run_streaming
+from caminos.engine.dsp.phase.pghi import RtPghi, _time_gradient, pghi
+from caminos.engine.dsp.spectral import gaussian_lambda, stft
 from tests.signals import SAMPLE_RATE, chirp, noise_and_clicks, spectral_convergence_db, vibrato_tone
 
 CFG = StftConfig()

@@ -8,12 +8,12 @@ import librosa
 import numpy as np
 import pytest
 
-from engine.config import PhaseConfig, StftConfig
-from engine.errors import ParameterError
-from engine.phase import STREAMING_METHODS, make_streaming, reconstruct, run_streaming
-from engine.phase.griffin_lim import fgla
-from engine.phase.pghi import pghi
-from engine.spectral import stft
+from caminos.engine.core.config import PhaseConfig, StftConfig
+from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.phase import STREAMING_METHODS, make_streaming, reconstruct, run_streaming
+from caminos.engine.dsp.phase.griffin_lim import fgla
+from caminos.engine.dsp.phase.pghi import pghi
+from caminos.engine.dsp.spectral import stft
 from tests.signals import chirp, spectral_convergence_db, vibrato_tone
 
 CFG = StftConfig()

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from engine.codec import FrameCodec, add_comb_banded, add_comb_per_bin
-from engine.config import StftConfig
-from engine.engine import pitch_direction
-from engine.latent import LatentMixer
-from engine.spectral import stft
-from models.autoencoder import (FusedCodec, ModelShape, SpectralVAE, harmonic_comb_torch,
-                                log_magnitude)
-from models.pitch import (PitchTracker, harmonic_comb, hann_lobe, hz_to_semitones,
-                          semitones_to_hz)
+from caminos.engine.clock.codec import FrameCodec, add_comb_banded, add_comb_per_bin
+from caminos.engine.clock.engine import pitch_direction
+from caminos.engine.clock.latent import LatentMixer
+from caminos.engine.core.config import StftConfig
+from caminos.engine.dsp.spectral import stft
+from caminos.models.autoencoder import (FusedCodec, ModelShape, SpectralVAE, harmonic_comb_torch,
+                                        log_magnitude)
+from caminos.models.pitch import (PitchTracker, harmonic_comb, hann_lobe, hz_to_semitones,
+                                  semitones_to_hz)
 
 RATE = 48_000
 CFG = StftConfig()  # n_fft 1024, hop 256
@@ -76,7 +76,7 @@ def test_lobe_matches_the_hann_window_spectrum() -> None:
 def test_hop_path_comb_kernels_equal_the_reference(f0_bins: float) -> None:
     """The numba kernels add softplus(heights) times the comb of models.pitch, per bin or from
     bands, in place."""
-    from models.autoencoder import band_interpolation
+    from caminos.models.autoencoder import band_interpolation
     rng = np.random.default_rng(0)
     heights = rng.normal(0.0, 2.0, CFG.n_bins).astype(np.float32)
     comb = harmonic_comb(np.array([f0_bins * BIN_HZ]), CFG.n_bins, BIN_HZ)[0]
@@ -182,7 +182,7 @@ def test_comb_heights_by_band_equal_the_model_in_both_codecs(pitch_model: Spectr
 
 
 def test_band_interpolation_reaches_every_bin() -> None:
-    from models.autoencoder import band_interpolation
+    from caminos.models.autoencoder import band_interpolation
     lower, weight = band_interpolation(513, 64)
     values = np.arange(64.0) ** 2
     spread = values[lower] * (1 - weight) + values[lower + 1] * weight

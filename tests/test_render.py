@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.config import Config, load_config
-from engine.dynamics import DcBlocker
-from engine.errors import AudioFileError, ParameterError
-from engine.render import freeze_frame, render, stretch_magnitudes
-from engine.spectral import latency_samples
+from caminos.engine.core.config import Config, load_config
+from caminos.engine.core.errors import AudioFileError, ParameterError
+from caminos.engine.dsp.dynamics import DcBlocker
+from caminos.engine.dsp.render import freeze_frame, render, stretch_magnitudes
+from caminos.engine.dsp.spectral import latency_samples
 from tests.conftest import SAMPLE_RATE, sine
 
 FAST_METHODS = ("random", "pv", "rtpghi", "pghi")  # the cheap ones; the rest in test_cli

@@ -12,12 +12,12 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from engine.config import StftConfig
-from engine.errors import ParameterError
-from engine.phase import make_streaming, run_streaming
-from engine.phase.rtisi import GsRtisiLa, RtisiLa, compensated_windows
-from engine.phase.simple import RandomPhase
-from engine.spectral import analysis_window, istft, stft, synthesis_window
+from caminos.engine.core.config import StftConfig
+from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.phase import make_streaming, run_streaming
+from caminos.engine.dsp.phase.rtisi import GsRtisiLa, RtisiLa, compensated_windows
+from caminos.engine.dsp.phase.simple import RandomPhase
+from caminos.engine.dsp.spectral import analysis_window, istft, stft, synthesis_window
 
 SAMPLE_RATE = 48000
 CFG = StftConfig(n_fft=1024, hop=256)

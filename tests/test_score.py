@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.cli import main
-from engine.config import load_config
-from engine.engine import Engine
-from engine.errors import ControlError
-from engine.score import format_event, parse_score, render_score, score_header
-from engine.surface import attach
+from caminos.engine.cli.main import main
+from caminos.engine.clock.engine import Engine
+from caminos.engine.control.score import format_event, parse_score, render_score, score_header
+from caminos.engine.control.surface import attach
+from caminos.engine.core.config import load_config
+from caminos.engine.core.errors import ControlError
 
 DEMO = Path(__file__).resolve().parent.parent / "patches" / "demo" / "demo.wav"
 
@@ -152,8 +152,8 @@ def test_render_score_takes_the_starting_phase_and_refuses_stretch_and_freeze(tm
         assert main(["render", "--score", str(score), "-o", str(out), "--seconds", "0.3",
                      "--phase", method, "--set", "render.subtype=FLOAT"]) == 0
         rendered[method], _ = sf.read(out)
-    from engine.config import load_config
-    from engine.score import render_score_file
+    from caminos.engine.control.surface import render_score_file
+    from caminos.engine.core.config import load_config
     config = load_config(overrides={"engine.phase_method": "rtpghi", "render.subtype": "FLOAT"})
     render_score_file(score, tmp_path / "expected.wav", config, 0.3)
     expected, _ = sf.read(tmp_path / "expected.wav")

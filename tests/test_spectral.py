@@ -11,18 +11,11 @@ import scipy.signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config import StftConfig
-from engine.errors import ParameterError
-from engine.spectral import (
-    OverlapAddSynthesizer,
-    StftAnalyzer,
-    analysis_window,
-    istft,
-    latency_samples,
-    n_frames_for,
-    stft,
-    synthesis_window,
-)
+from caminos.engine.core.config import StftConfig
+from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.spectral import (OverlapAddSynthesizer, StftAnalyzer, analysis_window,
+                                         istft, latency_samples, n_frames_for, stft,
+                                         synthesis_window)
 
 SETTINGS = [StftConfig(), StftConfig(n_fft=2048, hop=256), StftConfig(n_fft=512, hop=256),
             StftConfig(n_fft=1024, hop=128)]

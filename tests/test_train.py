@@ -13,13 +13,13 @@ import pytest
 import soundfile as sf
 import torch
 
-import models.train as train_module
-from engine.config import config_from_mapping
-from models.checkpoint import load_checkpoint
-from models.commands import main
-from models.data import load_corpus
-from models.train import (PcaBaseline, TrainingError, TrainSettings, loss_plot_path,
-                          train_autoencoder, validation_loss)
+import caminos.models.train as train_module
+from caminos.engine.cli.model import main
+from caminos.engine.core.config import config_from_mapping
+from caminos.models.checkpoint import load_checkpoint
+from caminos.models.data import load_corpus
+from caminos.models.train import (PcaBaseline, TrainingError, TrainSettings, loss_plot_path,
+                                  train_autoencoder, validation_loss)
 
 torch.set_num_threads(1)
 RATE = 16_000
@@ -211,7 +211,7 @@ def test_train_command_and_distributed_training_on_two_processes(tmp_path, corpu
     out = tmp_path / "ddp.pt"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node=2", "-m", "models.commands", "train", "autoencoder",
+               "--nproc_per_node=2", "-m", "caminos.engine.cli.model", "train", "autoencoder",
                "--data", str(corpus_dir), "--out", str(out), "--epochs", "3", "--latent-dim", "8",
                "--hidden", "48,24", "--batch-size", "64", "--device", "cpu", "--threads", "1",
                "--min-seconds", "1", "--no-progress", "--config", str(config),
@@ -226,7 +226,7 @@ def test_train_command_and_distributed_training_on_two_processes(tmp_path, corpu
 
 
 def test_partial_weights_count_the_top_forty_db_of_each_frame():
-    from models.train import partial_weights
+    from caminos.models.train import partial_weights
 
     db = torch.tensor([[0.0, -10.0, -20.0, -40.0, -60.0], [-30.0, -50.0, -70.0, -80.0, -90.0]])
     weights = partial_weights(db / (20.0 / np.log(10.0)))  # dB to natural-log magnitudes
@@ -238,7 +238,7 @@ def test_the_partial_weighted_term_counts_a_lost_quiet_partial():
     """A partial 30 dB under the frame's peak, flattened into the floor: spectral convergence
     hardly sees it (3 % of the peak's amplitude) and the plain L1 spreads it over every bin;
     the partial-weighted term counts it among the few bins in the frame's top 40 dB."""
-    from models.train import spectral_loss
+    from caminos.models.train import spectral_loss
 
     floor_db, bins = -80.0, 513
     target_db = np.full(bins, floor_db)

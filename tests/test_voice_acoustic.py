@@ -7,15 +7,17 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import Config, StftConfig
-from engine.errors import CheckpointError
-from engine.spectral import stft
-from models.voice.acoustic import VoiceModel, VoiceNormaliser, VoiceShape, alignment, synthesize_phrase
-from models.voice.checkpoint import load_voice_checkpoint, save_voice_checkpoint
-from models.voice.corpus import TeacherCorpus, build_corpus
-from models.voice.envelope import N_BANDS, BandLayout, FrameRenderer, analyse, band_edges_hz
-from models.voice.quality import mcd_db
-from models.voice.train import train_voice
+from caminos.engine.core.config import Config, StftConfig
+from caminos.engine.core.errors import CheckpointError
+from caminos.engine.dsp.spectral import stft
+from caminos.models.voice.acoustic import (VoiceModel, VoiceNormaliser, VoiceShape, alignment,
+                                           synthesize_phrase)
+from caminos.models.voice.checkpoint import load_voice_checkpoint, save_voice_checkpoint
+from caminos.models.voice.corpus import TeacherCorpus, build_corpus
+from caminos.models.voice.envelope import (N_BANDS, BandLayout, FrameRenderer, analyse,
+                                           band_edges_hz)
+from caminos.models.voice.quality import mcd_db
+from caminos.models.voice.train import train_voice
 
 RATE = 48000
 

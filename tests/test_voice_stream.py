@@ -9,15 +9,15 @@ import time
 import numpy as np
 import pytest
 
-from engine.config import Config, load_config
-from engine.controls import ControlRegistry
-from engine.errors import ControlError
-from engine.phase import reconstruct
-from engine.spectral import istft
-from models.voice.errors import EspeakMissingError, VoiceError
-from models.voice.languages import CODES
-from models.voice.stream import (CONTINUOUS, FADE_HOPS, REFERENCE_HZ, VoiceStream, parse_mix,
-                                 render_offline, voice_controls)
+from caminos.engine.core.config import Config, load_config
+from caminos.engine.core.controls import ControlRegistry
+from caminos.engine.core.errors import ControlError
+from caminos.engine.dsp.phase import reconstruct
+from caminos.engine.dsp.spectral import istft
+from caminos.models.voice.errors import EspeakMissingError, VoiceError
+from caminos.models.voice.languages import CODES
+from caminos.models.voice.stream import (CONTINUOUS, FADE_HOPS, REFERENCE_HZ, VoiceStream,
+                                         parse_mix, render_offline, voice_controls)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def paced(stream: VoiceStream, limit_s: float = 20.0) -> list[np.ndarray]:
 
 
 def test_config_languages_match_the_voice(voice_config):
-    from engine.config import VOICE_LANGUAGES
+    from caminos.engine.core.config import VOICE_LANGUAGES
     assert VOICE_LANGUAGES == CODES
 
 
@@ -296,8 +296,8 @@ def test_next_frame_allocates_nothing_per_hop(voice_config):
 def test_frames_play_through_the_engine_chain_hop_by_hop(voice_config):
     """As the engine will run it: one next_frame, one streaming phase-recovery step and one
     overlap-add hop per tick; the result is finite, audible speech."""
-    from engine.phase import make_streaming
-    from engine.spectral import OverlapAddSynthesizer
+    from caminos.engine.dsp.phase import make_streaming
+    from caminos.engine.dsp.spectral import OverlapAddSynthesizer
     stream = stream_for(voice_config)
     phase = make_streaming(voice_config.phase.method, voice_config.stft, voice_config.phase)
     synthesizer = OverlapAddSynthesizer(voice_config.stft)

@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from models.voice.babble import (AsemicGenerator, BabbleSettings, language_model, real_words,
-                                 shared_vocab)
-from models.voice.errors import EspeakMissingError, VoiceError
-from models.voice.languages import CODES, language
-from models.voice.lexicon import lexicon
-from models.voice.ngram import NgramModel
-from models.voice.phonemes import phonemize, phonemize_words, split_token
+from caminos.models.voice.babble import (AsemicGenerator, BabbleSettings, language_model,
+                                         real_words, shared_vocab)
+from caminos.models.voice.errors import EspeakMissingError, VoiceError
+from caminos.models.voice.languages import CODES, language
+from caminos.models.voice.lexicon import lexicon
+from caminos.models.voice.ngram import NgramModel
+from caminos.models.voice.phonemes import phonemize, phonemize_words, split_token
 
 
 def test_phonemize_spanish_clauses_and_words():
@@ -166,7 +166,7 @@ def test_word_count_is_checked():
 
 
 def test_missing_espeak_library_names_the_package(monkeypatch):
-    import models.voice.teacher as teacher
+    import caminos.models.voice.teacher as teacher
     monkeypatch.setattr(teacher, "_instance", None)
     monkeypatch.setattr(teacher, "LIBRARY_NAMES", ("libno-such-espeak.so.9",))
     monkeypatch.setattr(teacher.ctypes.util, "find_library", lambda name: None)
@@ -175,7 +175,7 @@ def test_missing_espeak_library_names_the_package(monkeypatch):
 
 
 def test_teacher_gives_audio_and_phoneme_starts():
-    from models.voice.teacher import speak
+    from caminos.models.voice.teacher import speak
     spoken = speak("hola mundo", "es", rate=200, pitch=40, variant="f2")
     assert spoken.sample_rate == 22050 and len(spoken.audio) > 0.3 * 22050
     assert spoken.phonemes[:3] == ("o", "l", "a")

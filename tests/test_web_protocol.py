@@ -1,6 +1,6 @@
 """The control page without a browser: message parsing, rate limit, Origin, Host and token
-checks (engine/web/protocol.py), the page's snapshots (engine/web/state.py), the spectrum tap
-(engine/spectrum_tap.py), and the server itself against an engine ticking in a thread."""
+checks (engine/control/web/protocol.py), the page's snapshots (engine/control/web/state.py), the spectrum tap
+(engine/dsp/spectrum_tap.py), and the server itself against an engine ticking in a thread."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from engine.config import WebConfig, config_from_mapping
-from engine.errors import ControlError
-from engine.spectrum_tap import FRAMES, SpectrumTap, SpectrumWriter, band_edges
-from engine.web.protocol import (MAX_MESSAGE_BYTES, RateLimiter, check_host, check_origin,
-                                 check_token, parse_message)
-from engine.web.state import MapProjection, axis_words, changes
+from caminos.engine.control.web.protocol import (MAX_MESSAGE_BYTES, RateLimiter, check_host,
+                                                 check_origin, check_token, parse_message)
+from caminos.engine.control.web.state import MapProjection, axis_words, changes
+from caminos.engine.core.config import WebConfig, config_from_mapping
+from caminos.engine.core.errors import ControlError
+from caminos.engine.dsp.spectrum_tap import FRAMES, SpectrumTap, SpectrumWriter, band_edges
 from tests.conftest import ticking
 
 aiohttp = pytest.importorskip("aiohttp")
@@ -100,7 +100,7 @@ def test_web_config_knows_loopback() -> None:
 
 
 def test_caminos_play_prints_the_page_s_address_and_off_loopback_a_qr_code() -> None:
-    from engine.play import web_lines
+    from caminos.engine.live.play import web_lines
 
     assert web_lines(config_from_mapping({}), 8080, "unused") == [
         "control page: http://127.0.0.1:8080/"]
@@ -208,9 +208,9 @@ def test_changes_hold_only_what_differs() -> None:
 # ------------------------------------------------------------------------------ the server
 @pytest.fixture(scope="module")
 def engine():
-    from engine.config import load_config
-    from engine.engine import Engine
-    from engine.surface import attach
+    from caminos.engine.clock.engine import Engine
+    from caminos.engine.control.surface import attach
+    from caminos.engine.core.config import load_config
 
     engine = Engine(load_config(), startup_events=False, voice=False)
     engine.surface = attach(engine)
@@ -219,7 +219,7 @@ def engine():
 
 
 def _serve(engine, **web):
-    from engine.web.server import WebServer
+    from caminos.engine.control.web.server import WebServer
 
     config = WebConfig(**{"port": 0, **web})
     return WebServer(engine, config, token="sesame" if not config.loopback else "").start()

@@ -4,11 +4,13 @@ Run before ``caminos train autoencoder`` to recreate the data behind
 ``models/checkpoints/default.pt`` (the audio is not committed; this script makes it again,
 identically for a given seed and espeak-ng version). Sources and licences: ``SOURCES.md``.
 
-Usage: ``python -m models.corpus.build [--out build/corpus] [--seed 0] [--synthetic-only]``;
+Usage: ``python -m caminos.models.corpus.build [--out build/corpus] [--seed 0]
+[--synthetic-only]``;
 writes ``train/`` and ``heldout/`` (whole instruments, every fourth pitch of the others, other
 seeds and sentences: never trained on, for ``benchmarks/autoencoder.py``), and ``sources.tsv``
 naming the package, origin and licence of every recorded file. The recorded part
-(:mod:`models.corpus.recorded`) needs the Debian packages ``fluid-soundfont-gm``, ``fluidsynth``
+(:mod:`caminos.models.corpus.recorded`) needs the Debian packages ``fluid-soundfont-gm``,
+``fluidsynth``
 and ``sonic-pi-samples`` (``scripts/setup.sh --test`` installs them).
 """
 
@@ -24,7 +26,7 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-from models.corpus import recorded
+from caminos.models.corpus import recorded
 
 SAMPLE_RATE = 48_000  # Hz; the synthetic files are written at the engine's default rate
 

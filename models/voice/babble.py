@@ -17,10 +17,10 @@ from typing import Mapping
 
 import numpy as np
 
-from models.voice.errors import VoiceError
-from models.voice.languages import CODES, language
-from models.voice.lexicon import MAX_WORD_PHONEMES, lexicon
-from models.voice.ngram import MAX_ORDER, NgramModel
+from caminos.models.voice.errors import VoiceError
+from caminos.models.voice.languages import CODES, language
+from caminos.models.voice.lexicon import MAX_WORD_PHONEMES, lexicon
+from caminos.models.voice.ngram import MAX_ORDER, NgramModel
 
 INVENTORY_LIKENESS = 0.2  # likeness at which the language's own unigram is reached
 NGRAM_LIKENESS = 0.9  # likeness at which the full n-gram order is reached

@@ -1,8 +1,10 @@
 """Voice checkpoints: the acoustic model with its alphabet, languages, styles and STFT settings.
 
-Written by :mod:`models.voice.train`, read by :class:`~models.voice.stream.VoiceStream`. One
+Written by :mod:`caminos.models.voice.train`, read by
+:class:`~caminos.models.voice.stream.VoiceStream`. One
 ``torch.save`` file of tensors and plain types, loaded with ``weights_only=True``; refused with
-a :class:`~engine.errors.CheckpointError` naming the file when it is missing, corrupt, not a
+a :class:`~caminos.engine.core.errors.CheckpointError` naming the file when it is missing, corrupt,
+not a
 voice checkpoint, or made for other STFT settings or another sample rate than the running ones.
 """
 
@@ -15,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.config import StftConfig
-from engine.errors import CheckpointError
-from models.checkpoint import read_checkpoint_file
-from models.voice.acoustic import VoiceModel, VoiceNormaliser, VoiceShape
+from caminos.engine.core.config import StftConfig
+from caminos.engine.core.errors import CheckpointError
+from caminos.models.checkpoint import read_checkpoint_file
+from caminos.models.voice.acoustic import VoiceModel, VoiceNormaliser, VoiceShape
 
 FORMAT = "caminos-voice"
 VERSION = 2  # 2: intonation output and spread

@@ -3,7 +3,8 @@
 Each utterance is either a sentence of real words in random order (spelled words from wordfreq,
 read by espeak-ng as text) or a phrase of asemic words (given to espeak-ng as phonemes), spoken
 with a random rate, pitch, pitch range and voice variant. The teacher's phoneme events give each
-phoneme's start, so every hop is labelled with its phoneme; :func:`~models.voice.envelope.analyse`
+phoneme's start, so every hop is labelled with its phoneme;
+:func:`~caminos.models.voice.envelope.analyse`
 gives its envelope, aperiodicity and pitch at caminos' STFT settings; the pitch becomes an
 intonation target in semitones from the utterance's median. Deterministic for a seed and an
 espeak-ng version.
@@ -20,13 +21,13 @@ import soxr
 from scipy.ndimage import median_filter
 from tqdm import tqdm
 
-from engine.config import Config
-from engine.spectral import n_frames_for
-from models.voice.babble import AsemicGenerator, BabbleSettings
-from models.voice.envelope import BandLayout, analyse
-from models.voice.errors import VoiceError
-from models.voice.languages import CODES, language
-from models.voice.teacher import VARIANTS, TeacherUtterance, speak
+from caminos.engine.core.config import Config
+from caminos.engine.dsp.spectral import n_frames_for
+from caminos.models.voice.babble import AsemicGenerator, BabbleSettings
+from caminos.models.voice.envelope import BandLayout, analyse
+from caminos.models.voice.errors import VoiceError
+from caminos.models.voice.languages import CODES, language
+from caminos.models.voice.teacher import VARIANTS, TeacherUtterance, speak
 
 CORPUS_FILE = "voice_corpus.npz"
 ASEMIC_SHARE = 0.25  # share of utterances made of asemic words
@@ -45,9 +46,9 @@ class TeacherCorpus:
     phonemes : list of list of str
         Mnemonics per utterance, pauses included.
     languages : ndarray of int64, shape (n_utterances,)
-        Language index (:data:`models.voice.languages.CODES`).
+        Language index (:data:`caminos.models.voice.languages.CODES`).
     styles : ndarray of int64, shape (n_utterances,)
-        Variant index (:data:`models.voice.teacher.VARIANTS`).
+        Variant index (:data:`caminos.models.voice.teacher.VARIANTS`).
     durations : list of ndarray of int64
         Hops per phoneme.
     log_power, aperiodicity : list of ndarray, shape (n_hops, n_bands), float32

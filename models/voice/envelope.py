@@ -20,8 +20,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from engine.config import StftConfig
-from engine.spectral import analysis_window, n_frames_for, stft as stft_frames
+from caminos.engine.core.config import StftConfig
+from caminos.engine.dsp.spectral import analysis_window, n_frames_for, stft as stft_frames
 
 N_BANDS = 40
 MIN_BAND_HZ = 250.0  # narrowest band: wider than the harmonic spacing of most voices, so a

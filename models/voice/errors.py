@@ -1,13 +1,14 @@
 """Errors of the voice: one :class:`VoiceError` under caminos' root, and the missing-espeak case.
 
-Raised by every module of :mod:`models.voice` for input the voice cannot take (unknown language,
+Raised by every module of :mod:`caminos.models.voice` for input the voice cannot take (unknown
+language,
 empty text, a babble request out of range) or a missing system dependency; the messages name
 the value that was wrong and what was expected.
 """
 
 from __future__ import annotations
 
-from engine.errors import CaminosError
+from caminos.engine.core.errors import CaminosError
 
 
 class VoiceError(CaminosError, ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.voice.errors import VoiceError
+from caminos.models.voice.errors import VoiceError
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 The asemic generator counts its n-gram tables from these words and rejects generated words found
 among them; the voice benchmark judges phonotactics against a held-out half of them. Built once
-offline by :func:`build_lexicons` (``python -m models.voice.lexicon``) from the PyPI package
+offline by :func:`build_lexicons` (``python -m caminos.models.voice.lexicon``) from the PyPI
+package
 ``wordfreq`` (data CC BY-SA 4.0, see ``SOURCES.md``) and shipped as ``data/lexicons.json.gz``, so
 nothing is downloaded or phonemized at run time.
 """
@@ -16,9 +17,9 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from models.voice.errors import VoiceError
-from models.voice.languages import CODES, language
-from models.voice.phonemes import phonemize_words
+from caminos.models.voice.errors import VoiceError
+from caminos.models.voice.languages import CODES, language
+from caminos.models.voice.phonemes import phonemize_words
 
 LEXICON_PATH = Path(__file__).resolve().parent / "data" / "lexicons.json.gz"
 WORDS_PER_LANGUAGE = 20000  # wordfreq's most frequent words, before filtering
@@ -85,10 +86,10 @@ def _load(path: str) -> dict[str, tuple[tuple[str, ...], ...]]:
             payload = json.load(handle)
     except FileNotFoundError:
         raise VoiceError(f"{path}: lexicon file missing; rebuild it with "
-                         "`python -m models.voice.lexicon`") from None
+                         "`python -m caminos.models.voice.lexicon`") from None
     except (OSError, ValueError) as exc:
         raise VoiceError(f"{path}: lexicon file unreadable ({exc}); rebuild it with "
-                         "`python -m models.voice.lexicon`") from None
+                         "`python -m caminos.models.voice.lexicon`") from None
     return {code: tuple(tuple(w.split(" ")) for w in words)
             for code, words in payload["lexicons"].items()}
 

@@ -1,7 +1,8 @@
 """Phoneme n-gram language model with interpolated absolute-discount back-off (orders 1 to 4).
 
 The asemic generator's model of each language's phonotactics: counted over the word types of a
-lexicon (:mod:`models.voice.lexicon`), each word between a start symbol and an end symbol, so it
+lexicon (:mod:`caminos.models.voice.lexicon`), each word between a start symbol and an end symbol,
+so it
 also learns how words begin, end and how long they are. :meth:`NgramModel.distribution` gives the
 next-phoneme distribution at any order up to the one counted; lower orders fill in where a
 context was never seen (Ney, Essen and Kneser 1994 absolute discounting).
@@ -14,7 +15,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from models.voice.errors import VoiceError
+from caminos.models.voice.errors import VoiceError
 
 MAX_ORDER = 4
 DISCOUNT = 0.75  # absolute discount; the usual value for type counts

@@ -3,7 +3,8 @@
 Every utterance starts here: ``espeak-ng -q -x --sep=" "`` turns text into espeak's phoneme
 mnemonics (``p ** u 'e B a`` for Spanish *prueba*), words separated by two spaces and clauses
 by new lines. The same mnemonics name the phoneme events of espeak's library
-(:mod:`models.voice.teacher`), so the acoustic model's training alignment and its input at run
+(:mod:`caminos.models.voice.teacher`), so the acoustic model's training alignment and its input at
+run
 time share one alphabet, and mnemonics in ``[[...]]`` are spoken back by espeak itself.
 """
 
@@ -12,8 +13,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from models.voice.errors import EspeakMissingError, VoiceError
-from models.voice.languages import language
+from caminos.models.voice.errors import EspeakMissingError, VoiceError
+from caminos.models.voice.languages import language
 
 MAX_TEXT_CHARS = 20000  # one utterance; longer text is refused rather than stalling the worker
 STRESS_MARKS = "',"  # primary and secondary stress, written before a vowel; not phonemes
@@ -84,7 +85,7 @@ def phonemize(text: str, code: str) -> list[list[list[str]]]:
     text : str
         Any text espeak-ng reads (numbers and punctuation included); not empty.
     code : str
-        A language code of :data:`models.voice.languages.CODES`.
+        A language code of :data:`caminos.models.voice.languages.CODES`.
 
     Returns
     -------

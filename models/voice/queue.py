@@ -6,7 +6,8 @@ without locks: the producer only advances :attr:`FrameRing.written`, the consume
 :attr:`FrameRing.read`. Both counters, and the generation the consumer currently plays, are int64
 cells of one state array, in shared memory when the worker is another process (an aligned int64
 store is atomic on x86-64 and AArch64, and rows are stored before the counter that publishes
-them, as in :mod:`engine.ring`). Each row carries the generation of the request that made it, so
+them, as in :mod:`caminos.engine.core.ring`). Each row carries the generation of the request that
+made it, so
 rows of an interrupted utterance are skipped, never played.
 """
 
@@ -17,7 +18,7 @@ import time
 
 import numpy as np
 
-from engine.ring import _SharedBlock
+from caminos.engine.core.ring import _SharedBlock
 
 # Cells of the state array.
 WRITTEN, READ, GENERATION, DONE = 0, 1, 2, 3

@@ -4,9 +4,10 @@
 ``babble``) and controls (``set``) only post work and change targets, so they are cheap on any
 thread; a worker thread phonemizes, generates asemic words and runs the acoustic model one phrase
 at a time (the look-ahead is one phrase), filling a bounded ring of per-hop synthesis parameters
-(:mod:`models.voice.queue`). :meth:`VoiceStream.next_frame` reads the ring at the speaking rate and
+(:mod:`caminos.models.voice.queue`). :meth:`VoiceStream.next_frame` reads the ring at the speaking
+rate and
 renders the harmonic-plus-noise magnitude frame for the current, smoothed pitch, formant and
-breathiness (:mod:`models.voice.envelope`), so prosody controls act at the next hop without
+breathiness (:mod:`caminos.models.voice.envelope`), so prosody controls act at the next hop without
 clicks. With ``voice.engine = "espeak"`` the worker instead analyses espeak-ng's own audio into
 magnitude frames. :func:`render_offline` runs the same stream to the end without real-time pacing:
 a streamed utterance equals its offline render (tested).
@@ -26,16 +27,16 @@ from typing import Iterator
 
 import numpy as np
 
-from engine.config import Config
-from engine.controls import Arg, Control
-from engine.errors import CaminosError
-from engine.spectral import stft as stft_frames
-from models.voice.babble import MAX_WORDS, AsemicGenerator, BabbleSettings
-from models.voice.envelope import N_BANDS, FrameRenderer
-from models.voice.errors import VoiceError
-from models.voice.languages import CODES, language, language_index
-from models.voice.phonemes import check_text, espeak_program, phonemize
-from models.voice.queue import DONE, GENERATION, FrameRing
+from caminos.engine.core.config import Config
+from caminos.engine.core.controls import Arg, Control
+from caminos.engine.core.errors import CaminosError
+from caminos.engine.dsp.spectral import stft as stft_frames
+from caminos.models.voice.babble import MAX_WORDS, AsemicGenerator, BabbleSettings
+from caminos.models.voice.envelope import N_BANDS, FrameRenderer
+from caminos.models.voice.errors import VoiceError
+from caminos.models.voice.languages import CODES, language, language_index
+from caminos.models.voice.phonemes import check_text, espeak_program, phonemize
+from caminos.models.voice.queue import DONE, GENERATION, FrameRing
 
 REFERENCE_HZ = 110.0  # pitch 0 (A2)
 SMOOTHING_S = 0.03  # time constant of every continuous control, in seconds
@@ -135,7 +136,7 @@ class VoiceStream:
         self.process = bool(process)
         if self.engine == "neural" and not self.process:  # a worker process loads its own
             import torch
-            from models.voice.checkpoint import load_voice_checkpoint
+            from caminos.models.voice.checkpoint import load_voice_checkpoint
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
             path = checkpoint if checkpoint is not None else voice.checkpoint_path()
             self.model = load_voice_checkpoint(path, config.stft, self.sample_rate, self.device)
@@ -212,7 +213,7 @@ class VoiceStream:
     def _warm_up(self) -> None:
         """Run the model and the renderer once, so the first request pays no start-up cost."""
         if self.model is not None:
-            from models.voice.acoustic import synthesize_phrase
+            from caminos.models.voice.acoustic import synthesize_phrase
             ck = self.model
             synthesize_phrase(ck.model, ck.normaliser, ck.phoneme_ids(["a", "_"]), np.zeros(2, int),
                               0, self.device)
@@ -520,7 +521,7 @@ class VoiceStream:
         """Rows of one phrase (a clause, or a group of babbled words)."""
         if self.engine == "espeak":
             return self._espeak_phrase(words)
-        from models.voice.acoustic import synthesize_phrase
+        from caminos.models.voice.acoustic import synthesize_phrase
         mnemonics, languages = [], []
         for code, word in words:
             mnemonics.extend(word)
@@ -540,7 +541,7 @@ class VoiceStream:
     def _espeak_frames(self, text: str, code: str, phonemes: bool) -> np.ndarray:
         """espeak-ng's audio of ``text`` as magnitude frames; pitch, range, style set now."""
         import soxr
-        from models.voice.teacher import VARIANTS, speak
+        from caminos.models.voice.teacher import VARIANTS, speak
         pitch = int(min(max(50 + 2.0 * self.targets["pitch"], 0), 99))
         spread = int(min(max(12.5 * self.targets["range"], 0), 99))
         spoken = speak(text, code, pitch=pitch, pitch_range=spread,

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.voice.errors import EspeakMissingError, VoiceError
-from models.voice.languages import language
+from caminos.models.voice.errors import EspeakMissingError, VoiceError
+from caminos.models.voice.languages import language
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 INITIALIZE_PHONEME_EVENTS = 0x0001
@@ -150,7 +150,7 @@ def speak(text: str, code: str, *, rate: int = 175, pitch: int = 50, pitch_range
     text : str
         Text, or phoneme mnemonics inside ``[[ ]]``.
     code : str
-        Language code (:mod:`models.voice.languages`).
+        Language code (:mod:`caminos.models.voice.languages`).
     rate : int in [80, 450]
         Words per minute.
     pitch, pitch_range : int in [0, 99]

@@ -1,7 +1,7 @@
 """Training the acoustic model on a teacher corpus, within a time budget.
 
 ``caminos train voice`` calls :func:`train_voice`: the corpus (built by
-:mod:`models.voice.corpus` or read from a folder) is split by utterance into training and
+:mod:`caminos.models.voice.corpus` or read from a folder) is split by utterance into training and
 validation sets, batched by length, and the model is fitted to the teacher's durations (log hops),
 envelopes (z-scored log power) and aperiodicities until the time budget or the epoch limit ends;
 intonation (semitones from the utterance's median on voiced hops, in units of the corpus's mean
@@ -19,15 +19,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from engine.config import Config
-from models.voice.acoustic import PAD, UNKNOWN, VoiceModel, VoiceNormaliser, VoiceShape, alignment, synthesize_phrase
-from models.voice.babble import shared_vocab
-from models.voice.checkpoint import save_voice_checkpoint
-from models.voice.corpus import TeacherCorpus
-from models.voice.errors import VoiceError
-from models.voice.languages import CODES
-from models.voice.quality import mcd_db
-from models.voice.teacher import VARIANTS
+from caminos.engine.core.config import Config
+from caminos.models.voice.acoustic import (PAD, UNKNOWN, VoiceModel, VoiceNormaliser, VoiceShape,
+                                           alignment, synthesize_phrase)
+from caminos.models.voice.babble import shared_vocab
+from caminos.models.voice.checkpoint import save_voice_checkpoint
+from caminos.models.voice.corpus import TeacherCorpus
+from caminos.models.voice.errors import VoiceError
+from caminos.models.voice.languages import CODES
+from caminos.models.voice.quality import mcd_db
+from caminos.models.voice.teacher import VARIANTS
 
 PAUSES = ("_", "_:")
 BATCH_HOPS = 12000  # hops per batch (padding included)

@@ -1,0 +1,361 @@
+"""The autoencoder's commands: train, encode, reconstruct, morph, map.
+
+Outermost layer over :mod:`caminos.models.data`, :mod:`caminos.models.train` and
+:mod:`caminos.models.checkpoint`:
+:func:`register` adds the subcommands to ``caminos``'s argument parser, each handler takes the
+parsed arguments and returns an exit status, and every failure is a
+:class:`~caminos.engine.core.errors.CaminosError` whose message names the file. ``python -m
+caminos.engine.cli.model``
+runs them on their own (and under ``torchrun`` for distributed training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from caminos.engine.cli.options import (EXIT_INTERRUPTED, OutputError, add_config_options,
+                                        add_model_option, check_output, load_with_overrides,
+                                        run_handler)
+from caminos.engine.core.config import Config
+from caminos.engine.core.errors import ParameterError
+
+
+def _checkpoint(args: argparse.Namespace, config: Config):
+    from caminos.models.checkpoint import load_checkpoint
+    path = args.model if getattr(args, "model", None) else config.model.checkpoint_path()
+    return load_checkpoint(path, config.stft, config.audio.sample_rate)
+
+
+# -- handlers ----------------------------------------------------------------------------------
+def train_autoencoder_command(args: argparse.Namespace) -> int:
+    """``caminos train autoencoder``: read the folder, train, write the checkpoint."""
+    import torch
+
+    from caminos.models.data import load_corpus
+    from caminos.models.train import TrainSettings, loss_plot_path, train_autoencoder
+
+    config = load_with_overrides(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rank = int(os.environ.get("RANK", "0"))
+    out = check_output(args.out)
+    corpus = load_corpus(args.data, config, seed=args.seed, min_seconds=args.min_seconds,
+                         cache_dir=args.cache_dir if args.cache_dir else "default",
+                         progress=not args.no_progress and rank == 0)
+    if rank == 0:
+        s = corpus.summary()
+        print(f"data: {s['train_files']} training files ({s['train_seconds']:.1f} s, "
+              f"{s['train_frames']} frames), {s['validation_files']} validation files "
+              f"({s['validation_seconds']:.1f} s)")
+        for path, reason in corpus.skipped:
+            print(f"skipped {path}: {reason}")
+    fields: dict[str, Any] = {"seed": args.seed, "device": args.device}
+    for name in ("epochs", "latent_dim", "batch_size", "patience", "beta", "context", "loss",
+                 "max_minutes", "level", "pitch", "comb_bands", "partial_weight",
+                 "magnitude_power", "keep"):
+        value = getattr(args, name)
+        if value is not None:
+            fields[name] = value
+    for name in ("hidden", "decoder_hidden"):
+        text = getattr(args, name)
+        if text:
+            try:
+                fields[name] = tuple(int(v) for v in text.split(","))
+            except ValueError:
+                raise ParameterError(f"--{name.replace('_', '-')} {text!r}: expected widths "
+                                     "separated by commas, like 512,256") from None
+    if args.resume and args.latent_dim is None:
+        from caminos.models.checkpoint import peek
+        fields["latent_dim"] = int(peek(args.resume)["shape"]["latent_dim"])
+        fields["context"] = int(peek(args.resume)["shape"]["context"])
+    settings = TrainSettings(**fields)
+    command = "caminos " + " ".join(sys.argv[1:]) if getattr(args, "argv", None) is None \
+        else "caminos " + " ".join(args.argv)
+    result = train_autoencoder(corpus, out, config, settings, resume=args.resume,
+                               progress=not args.no_progress, command=command)
+    if rank == 0:
+        m = result.metrics
+        kept = result.history["validation_survival"][result.best_epoch - 1] \
+            if result.best_epoch else float("nan")
+        survival_note = "" if math.isnan(kept) else f", partial survival {kept:.3f}"
+        how = ("interrupted" if result.interrupted else
+               "stopped early" if result.stopped_early else "done")
+        print(f"{how}: {result.epochs} epochs in {result.seconds:.0f} s; kept epoch "
+              f"{result.best_epoch} (validation loss {result.best_validation_loss:.4f}"
+              f"{survival_note}); "
+              f"validation LSD {m.get('validation_lsd_db', float('nan')):.2f} dB vs PCA "
+              f"{m.get('pca_validation_lsd_db', float('nan')):.2f} dB; wrote {out} and "
+              f"{loss_plot_path(out)}")
+    return EXIT_INTERRUPTED if result.interrupted else 0
+
+
+def encode_command(args: argparse.Namespace) -> int:
+    """``caminos encode SOUND -o LANDMARK.npz``: a sound's latent trajectory."""
+    from caminos.models.api import latent_trajectory, read_mono
+    config = load_with_overrides(args)
+    out = check_output(args.output)
+    checkpoint = _checkpoint(args, config)
+    latent, times = latent_trajectory(read_mono(args.sound, config), checkpoint, config)
+    std = checkpoint.model.latent_std.numpy()
+    try:
+        with open(out, "wb") as handle:
+            np.savez(handle, latent=latent, latent_std_units=latent / std, times_s=times,
+                     latent_std=std, checkpoint=np.array(checkpoint.name),
+                     checkpoint_path=np.array(str(Path(checkpoint.path).resolve())),
+                     sound=np.array(str(args.sound)), sample_rate=config.audio.sample_rate,
+                     hop=config.stft.hop, n_fft=config.stft.n_fft)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write the landmark ({exc.strerror})") from None
+    print(f"{out}: {len(latent)} frames x {latent.shape[1]} dims ({times[-1]:.2f} s) with "
+          f"{checkpoint.name}")
+    return 0
+
+
+def reconstruct_command(args: argparse.Namespace) -> int:
+    """``caminos reconstruct SOUND -o OUT.wav``: encode, decode, recover phase, write."""
+    from caminos.engine.dsp.render import synthesize
+    from caminos.models.api import latent_trajectory, read_mono
+    config = load_with_overrides(args)
+    out = check_output(args.output)
+    checkpoint = _checkpoint(args, config)
+    x = read_mono(args.sound, config)
+    latent, _ = latent_trajectory(x, checkpoint, config)
+    magnitudes = checkpoint.model.decode_numpy(latent)
+    peak = synthesize(magnitudes, out, config, args.phase or config.phase.method, len(x))
+    print(f"{out}: {len(x) / config.audio.sample_rate:.2f} s through {checkpoint.name} "
+          f"({latent.shape[1]} dims), phase {args.phase or config.phase.method}, peak "
+          f"{peak:.1f} dBFS")
+    return 0
+
+
+def morph_trajectory(a: np.ndarray, b: np.ndarray, n_frames: int) -> np.ndarray:
+    """Walk from trajectory ``a`` to trajectory ``b`` in ``n_frames`` frames.
+
+    Both trajectories are time-scaled to ``n_frames`` (linear interpolation between frames);
+    the weight of ``b`` rises along a smoothstep from 0 at the first frame to 1 at the last.
+
+    Parameters
+    ----------
+    a, b : ndarray, shape (n_a, d) and (n_b, d)
+    n_frames : int >= 1
+
+    Returns
+    -------
+    ndarray, shape (n_frames, d), float32
+    """
+    u = np.linspace(0.0, 1.0, n_frames)
+
+    def resample(z: np.ndarray) -> np.ndarray:
+        position = u * (len(z) - 1)
+        return np.stack([np.interp(position, np.arange(len(z)), z[:, k])
+                         for k in range(z.shape[1])], axis=1)
+
+    weight = (u * u * (3.0 - 2.0 * u))[:, None]
+    return ((1.0 - weight) * resample(a) + weight * resample(b)).astype(np.float32)
+
+
+def morph_command(args: argparse.Namespace) -> int:
+    """``caminos morph A B -o OUT.wav --seconds S``."""
+    from caminos.engine.dsp.render import synthesize
+    from caminos.models.api import latent_trajectory, read_mono
+    from caminos.models.data import DataError
+    config = load_with_overrides(args)
+    if not 0.05 <= args.seconds <= 3600:
+        raise DataError(f"--seconds: expected 0.05 to 3600 seconds, got {args.seconds}")
+    out = check_output(args.output)
+    checkpoint = _checkpoint(args, config)
+    za, _ = latent_trajectory(read_mono(args.a, config), checkpoint, config)
+    zb, _ = latent_trajectory(read_mono(args.b, config), checkpoint, config)
+    n_samples = int(round(args.seconds * config.audio.sample_rate))
+    from caminos.engine.dsp.spectral import n_frames_for
+    z = morph_trajectory(za, zb, n_frames_for(n_samples, config.stft))
+    peak = synthesize(checkpoint.model.decode_numpy(z), out, config,
+                      args.phase or config.phase.method, n_samples)
+    print(f"{out}: {args.seconds:.2f} s from {args.a} to {args.b} through {checkpoint.name}, "
+          f"peak {peak:.1f} dBFS")
+    return 0
+
+
+def map_command(args: argparse.Namespace) -> int:
+    """``caminos map CHECKPOINT [SOUNDS...] -o map.png``: the plane of the first two axes."""
+    from caminos.models.api import latent_trajectory, read_mono
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from caminos.models.autoencoder import frame_descriptors
+    from caminos.models.checkpoint import load_checkpoint
+    config = load_with_overrides(args)
+    out = check_output(args.output)
+    checkpoint = load_checkpoint(args.checkpoint, config.stft, config.audio.sample_rate)
+    model = checkpoint.model
+    std = model.latent_std.numpy().astype(np.float64)
+    extent, steps = 3.0, 61  # +-3 std on each axis
+    grid = np.linspace(-extent, extent, steps)
+    gx, gy = np.meshgrid(grid, grid)
+    z = np.zeros((steps * steps, model.shape.latent_dim), np.float32)
+    z[:, 0], z[:, 1] = gx.ravel() * std[0], gy.ravel() * std[1]
+    described = frame_descriptors(model.decode_numpy(z), config.stft, config.audio.sample_rate)
+    centroid = described["centroid_hz"].reshape(steps, steps)
+    loudness = described["loudness_db"].reshape(steps, steps)
+    fig, ax = plt.subplots(figsize=(7.5, 6.5), dpi=110)
+    image = ax.imshow(centroid, origin="lower", extent=(-extent, extent, -extent, extent),
+                      cmap="viridis", aspect="equal")
+    fig.colorbar(image, ax=ax, label="spectral centroid of the decoded frame (Hz)")
+    contours = ax.contour(gx, gy, loudness, colors="white", linewidths=0.6, alpha=0.7)
+    ax.clabel(contours, fmt="%.0f dB", fontsize=7)
+    axes = checkpoint.descriptors.get("axes", [])
+
+    def label(k: int) -> str:
+        share = float(model.explained_variance[k]) * 100
+        words = axes[k]["summary"] if k < len(axes) else ""
+        return f"axis {k} ({share:.0f} % of variance): {words}"
+
+    ax.set_xlabel(label(0), fontsize=8)
+    ax.set_ylabel(label(1), fontsize=8)
+    colours = plt.cm.tab10.colors
+    for i, sound in enumerate(args.sounds):
+        latent, _ = latent_trajectory(read_mono(sound, config), checkpoint, config)
+        units = latent / std.astype(np.float32)
+        colour = colours[i % len(colours)]
+        ax.plot(units[:, 0], units[:, 1], color=colour, linewidth=1.0, alpha=0.9,
+                label=Path(sound).name)
+        ax.plot(units[0, 0], units[0, 1], marker="o", color=colour)
+        ax.plot(units[-1, 0], units[-1, 1], marker="s", color=colour)
+    if args.sounds:
+        ax.legend(fontsize=7, loc="upper right")
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_title(f"{checkpoint.name}: first two latent axes (std units); white lines: loudness",
+                 fontsize=9)
+    fig.tight_layout()
+    try:
+        fig.savefig(out)
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{out}: cannot write the picture ({exc})") from None
+    finally:
+        plt.close(fig)
+    print(f"{out}: map of {checkpoint.name} with {len(args.sounds)} trajectories")
+    return 0
+
+
+# -- argument parsing --------------------------------------------------------------------------
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``train``, ``encode``, ``reconstruct``, ``morph`` and ``map`` to a subparsers object.
+
+    Each parser sets ``handler`` (``args.handler(args)`` returns the exit status).
+    """
+    train = subparsers.add_parser("train", help="train a model on a folder of sounds",
+                                  description="Train a model on a folder of your own sounds.")
+    kinds = train.add_subparsers(dest="model_kind", required=True, metavar="MODEL")
+    auto = kinds.add_parser(
+        "autoencoder", help="the spectral autoencoder",
+        description="Train the spectral autoencoder on every wav/flac/ogg/aiff file under a "
+                    "folder (any rate and channels). Shows train and validation loss, stops "
+                    "early, saves on Ctrl-C; run under torchrun to train on several processes.")
+    auto.add_argument("--data", metavar="DIR", required=True, help="folder of sound files")
+    auto.add_argument("--out", metavar="PATH", required=True, help="checkpoint to write (.pt)")
+    auto.add_argument("--epochs", type=int, help="most epochs (default 200; early stopping)")
+    auto.add_argument("--latent-dim", type=int, help="latent dimensions, 8 to 32 (default 16)")
+    auto.add_argument("--hidden", metavar="W1,W2", help="encoder hidden widths (default 256,128)")
+    auto.add_argument("--decoder-hidden", metavar="W1,W2",
+                      help="decoder hidden widths (default 512,512)")
+    auto.add_argument("--loss", choices=("spectral", "log_mse"),
+                      help="spectral: spectral convergence + log-magnitude L1 (default); "
+                           "log_mse: squared log-magnitude error (version-1 models)")
+    auto.add_argument("--partial-weight", type=float,
+                      help="weight of the spectral loss's log-magnitude L1 over each frame's "
+                           "top 40 dB, its partials (default 1; 0: the models before it)")
+    auto.add_argument("--keep", choices=("survival", "loss"),
+                      help="keep the epoch with the best partial survival of the validation "
+                           "files through the model (default), or the lowest validation loss")
+    auto.add_argument("--magnitude-power", type=float,
+                      help="power of the magnitudes in the spectral loss's convergence term "
+                           "(default 1: linear)")
+    auto.add_argument("--level", action=argparse.BooleanOptionalAction, default=None,
+                      help="frame level as its own latent channel (default on)")
+    auto.add_argument("--pitch", action=argparse.BooleanOptionalAction, default=None,
+                      help="tracked pitch as its own latent channel, partials drawn on its "
+                           "harmonic comb (default on)")
+    auto.add_argument("--comb-bands", type=int,
+                      help="bands of the comb's heights, interpolated to the bins (default 64; 0: "
+                           "one per bin)")
+    auto.add_argument("--max-minutes", type=float,
+                      help="stop after the epoch that passes this much training time")
+    auto.add_argument("--context", type=int, help="past frames at the input, 0 to 8 (default 0)")
+    auto.add_argument("--beta", type=float, help="weight of the KL term (default 0.01)")
+    auto.add_argument("--batch-size", type=int, help="frames per step (default 256)")
+    auto.add_argument("--patience", type=int, help="epochs without improvement before stopping")
+    auto.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    auto.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    auto.add_argument("--resume", metavar="CHECKPOINT", help="continue training this checkpoint")
+    auto.add_argument("--min-seconds", type=float, default=10.0,
+                      help="least audio to train on, in seconds (default 10)")
+    auto.add_argument("--cache-dir", metavar="DIR", help="frame cache (default ~/.cache/caminos)")
+    auto.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+    auto.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config_options(auto)
+    auto.set_defaults(handler=train_autoencoder_command)
+    from caminos.engine.cli.voice import add_train_voice
+    add_train_voice(kinds)
+
+    encode = subparsers.add_parser("encode", help="encode a sound into a landmark (.npz)",
+                                   description="Write a sound's latent trajectory: arrays "
+                                   "latent (frames, dims), latent_std_units, times_s, latent_std, "
+                                   "and the checkpoint's name.")
+    encode.add_argument("sound", metavar="SOUND")
+    encode.add_argument("-o", "--output", metavar="LANDMARK.npz", required=True)
+    add_model_option(encode)
+    add_config_options(encode)
+    encode.set_defaults(handler=encode_command)
+
+    rec = subparsers.add_parser("reconstruct", help="a sound through the autoencoder",
+                                description="Encode a sound, decode it, recover a phase, write.")
+    rec.add_argument("sound", metavar="SOUND")
+    rec.add_argument("-o", "--output", metavar="OUT", required=True)
+    rec.add_argument("--phase", metavar="METHOD", help="phase recovery (default: phase.method)")
+    add_model_option(rec)
+    add_config_options(rec)
+    rec.set_defaults(handler=reconstruct_command)
+
+    morph = subparsers.add_parser("morph", help="walk from one sound's latent trajectory to another's",
+                                  description="Both trajectories are stretched to the duration; "
+                                  "the mix moves from A to B along a smoothstep.")
+    morph.add_argument("a", metavar="A")
+    morph.add_argument("b", metavar="B")
+    morph.add_argument("-o", "--output", metavar="OUT", required=True)
+    morph.add_argument("--seconds", type=float, required=True, help="duration in seconds")
+    morph.add_argument("--phase", metavar="METHOD", help="phase recovery (default: phase.method)")
+    add_model_option(morph)
+    add_config_options(morph)
+    morph.set_defaults(handler=morph_command)
+
+    latent_map = subparsers.add_parser(
+        "map", help="picture of the latent space with sounds drawn on it",
+        description="The plane of the first two latent axes (+-3 std), coloured by the decoded "
+                    "spectral centroid, with loudness contours and each sound's trajectory.")
+    latent_map.add_argument("checkpoint", metavar="CHECKPOINT")
+    latent_map.add_argument("sounds", metavar="SOUND", nargs="*")
+    latent_map.add_argument("-o", "--output", metavar="PNG", required=True)
+    add_config_options(latent_map)
+    latent_map.set_defaults(handler=map_command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run these subcommands without the rest of ``caminos`` (``python -m caminos.engine.cli.model``)."""
+    parser = argparse.ArgumentParser(prog="caminos", description=__doc__.splitlines()[0])
+    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    args = parser.parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
+    return run_handler(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,321 @@
+"""The autoencoder on the hop path: the fused codec's layers in two compiled calls per hop.
+
+Stages three and five of ``Engine.tick()``. :class:`caminos.models.autoencoder.FusedCodec` folds
+the
+model's normalisation and latent rotation into its layers; this runs the same layers in numba
+kernels (:func:`encode_frames`, :func:`decode_frame`) that write into buffers made once, so a
+hop allocates nothing for the model, pays no torch dispatch (about 10 us per call at batch 1
+here) and no numpy call per element-wise step (about 1 us each, some forty a hop before). The
+matrix products go to BLAS through ``np.dot``. Equal to the torch codec to float32 rounding
+(tested).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from numba import njit
+
+from caminos.models.autoencoder import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, FusedCodec,
+                                        band_interpolation)
+
+
+# SiLU's exponential never sees more than this: exp(80) = 5.5e34 fits float32 (max 3.4e38), and
+# silu(-80) is 0 to float32 anyway.
+_EXP_LIMIT = np.float32(80.0)
+_ONE = np.float32(1.0)
+_NO_ARRAY = np.zeros(0, np.float32)  # a channel the model lacks
+_NO_INDEX = np.zeros(0, np.int64)
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(tensor.detach().numpy(), dtype=np.float32)
+
+
+@njit(cache=True, nogil=True)
+def _comb_at(k: int, f0_bins: float) -> float:
+    """The Hann main lobe at bin ``k`` of the nearest harmonic (the first at least) of
+    ``f0_bins``: :func:`caminos.models.pitch.hann_lobe` of the distance, one bin at a time."""
+    harmonic = max(np.round(k / f0_bins), 1.0)
+    d = abs(k - harmonic * f0_bins)
+    if d >= 2.0:
+        return 0.0
+    den = np.pi * d * (1.0 - d * d)
+    if abs(den) < 1e-12:
+        return 1.0 - 0.5 * np.round(d)  # the limits: 1 at d = 0, 0.5 at d = 1
+    return abs(np.sin(np.pi * d) / den)
+
+
+@njit(cache=True, nogil=True)
+def _softplus(x: float) -> float:
+    return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
+
+
+@njit(cache=True, nogil=True)
+def add_comb_per_bin(h: np.ndarray, heights: np.ndarray, f0_bins: float) -> None:
+    """``h[k] += softplus(heights[k]) * comb_k(f0)`` in one pass, allocation-free (hop path)."""
+    for k in range(h.shape[0]):
+        lobe = _comb_at(k, f0_bins)
+        if lobe > 0.0:
+            h[k] += _softplus(heights[k]) * lobe
+
+
+@njit(cache=True, nogil=True)
+def add_comb_banded(h: np.ndarray, bands: np.ndarray, lower: np.ndarray, weight: np.ndarray,
+                    f0_bins: float) -> None:
+    """:func:`add_comb_per_bin` with heights interpolated between band centres
+    (:func:`caminos.models.autoencoder.band_interpolation`)."""
+    for k in range(h.shape[0]):
+        lobe = _comb_at(k, f0_bins)
+        if lobe > 0.0:
+            i = lower[k]
+            height = bands[i] + weight[k] * (bands[i + 1] - bands[i])
+            h[k] += _softplus(height) * lobe
+
+
+def make_layers(weights, biases, batch: int) -> tuple[tuple, tuple, tuple]:
+    """Dense layers for a fixed batch size from torch ``(outputs, inputs)`` weights and their
+    biases: tuples of the weights as (inputs, outputs) float32 in C order, the biases, and an
+    output buffer (batch, outputs) per layer, as :func:`run_layers` reads them.
+
+    Plain tuples of arrays, not named tuples: numba's dispatcher keeps a little memory per call
+    for a named tuple argument, which would grow over an engine's millions of hops.
+    """
+    ws = tuple(np.ascontiguousarray(w.detach().numpy().T, dtype=np.float32) for w in weights)
+    bs = tuple(_numpy(b) for b in biases)
+    outs = tuple(np.zeros((batch, w.shape[1]), np.float32) for w in ws)
+    return ws, bs, outs
+
+
+@njit(cache=True, nogil=True)
+def run_layers(x: np.ndarray, weights: tuple, biases: tuple, outputs: tuple,
+               first_extra: np.ndarray, use_extra: bool) -> np.ndarray:
+    """``x`` (batch, inputs) float32 through every layer (``x @ weights[i] + biases[i]`` into
+    ``outputs[i]``, SiLU between them); returns the last output buffer.
+
+    ``first_extra`` (batch, first width) is added to the first layer's output before its SiLU
+    when ``use_extra`` (the level term of a model with a level channel).
+    """
+    h = x
+    last = len(weights) - 1
+    for i in range(last + 1):
+        out = outputs[i]
+        np.dot(h, weights[i], out)
+        bias = biases[i]
+        for row in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                v = out[row, j] + bias[j]
+                if i == 0 and use_extra:
+                    v += first_extra[row, j]
+                if i < last:  # SiLU: v * sigmoid(v) = v / (1 + exp(-v))
+                    v = v / (_ONE + np.exp(min(-v, _EXP_LIMIT)))
+                out[row, j] = v
+        h = out
+    return h
+
+
+class EncoderState(NamedTuple):
+    """What :func:`encode_frames` reads and the scratch it writes, made once per batch size;
+    passed field by field (``*state``)."""
+
+    weights: tuple            # of (inputs, outputs) float32, see make_layers
+    biases: tuple
+    outputs: tuple
+    n_bins: int
+    has_level: bool
+    has_pitch: bool
+    level_in: np.ndarray      # (first width,): the level through the first layer
+    level_latent: np.ndarray  # (d,): the level into the latent
+    pitch_latent: np.ndarray  # (d,): the tracked pitch (semitones above A0) into the latent
+    pitch_matrix: np.ndarray  # (bins, candidates): subharmonic summation
+    first_octave: float       # octaves of the first candidate above A0
+    log_step: float           # octaves between candidates
+    root: np.ndarray          # (batch, bins) scratch: sqrt of the magnitudes
+    scores: np.ndarray        # (batch, candidates) scratch
+    first_extra: np.ndarray   # (batch, first width) scratch
+    level: np.ndarray         # (batch,) scratch: each row's level, nepers
+
+
+@njit(cache=True, nogil=True)
+def _frame_levels(log_mags: np.ndarray, n_bins: int, root: np.ndarray, level: np.ndarray,
+                  with_root: bool) -> None:
+    """Each row's level (:func:`caminos.models.autoencoder.frame_level`: half the log of the mean square
+    of ``exp(log_mags)``, nepers) into ``level``, and, when ``with_root``, the square roots of its
+    magnitudes above the floor (the pitch tracker's input) into ``root``; one ``exp`` per bin."""
+    start = log_mags.shape[1] - n_bins  # the current frame, after any context
+    for row in range(log_mags.shape[0]):
+        power = 0.0
+        for k in range(n_bins):
+            mag = np.exp(log_mags[row, start + k])
+            power += mag * mag
+            if with_root:
+                root[row, k] = np.sqrt(max(mag - MAGNITUDE_FLOOR, 0.0))
+        level[row] = 0.5 * np.log(power / n_bins)
+
+
+@njit(cache=True, nogil=True)
+def _refined_semitones(scores: np.ndarray, row: int, first_octave: float,
+                       log_step: float) -> float:
+    """The best candidate of one row of scores, moved by a parabola through its neighbours, in
+    semitones above A0 (:meth:`caminos.models.pitch.PitchTracker._refine`)."""
+    best = int(np.argmax(scores[row]))
+    shift = 0.0
+    if 1 <= best <= scores.shape[1] - 2:
+        left, centre, right = scores[row, best - 1], scores[row, best], scores[row, best + 1]
+        curve = left - 2.0 * centre + right
+        if curve < 0.0:
+            shift = min(max(0.5 * (left - right) / curve, -0.5), 0.5)
+    return 12.0 * ((best + shift) * log_step + first_octave)
+
+
+@njit(cache=True, nogil=True)
+def encode_frames(log_mags: np.ndarray, out: np.ndarray, weights: tuple, biases: tuple,
+                  outputs: tuple, n_bins: int, has_level: bool, has_pitch: bool,
+                  level_in: np.ndarray, level_latent: np.ndarray, pitch_latent: np.ndarray,
+                  pitch_matrix: np.ndarray, first_octave: float, log_step: float,
+                  root: np.ndarray, scores: np.ndarray, first_extra: np.ndarray,
+                  level: np.ndarray) -> None:
+    """Log-magnitudes (batch, n_inputs) float32 to latents ``out`` (batch, d), allocation-free;
+    the other arguments are an :class:`EncoderState`'s fields."""
+    if has_level or has_pitch:
+        _frame_levels(log_mags, n_bins, root, level, has_pitch)
+    if has_level:
+        for row in range(log_mags.shape[0]):
+            for j in range(level_in.shape[0]):
+                first_extra[row, j] = level[row] * level_in[j]
+    z = run_layers(log_mags, weights, biases, outputs, first_extra, has_level)
+    if has_pitch:
+        np.dot(root, pitch_matrix, scores)
+    for row in range(out.shape[0]):
+        semitones = 0.0
+        if has_pitch:
+            semitones = _refined_semitones(scores, row, first_octave, log_step)
+        for j in range(out.shape[1]):
+            v = z[row, j]
+            if has_level:
+                v += level[row] * level_latent[j]
+            if has_pitch:
+                v += semitones * pitch_latent[j]
+            out[row, j] = v
+
+
+class DecoderState(NamedTuple):
+    """What :func:`decode_frame` reads and the scratch it writes; passed field by field."""
+
+    weights: tuple
+    biases: tuple
+    outputs: tuple
+    n_bins: int
+    has_level: bool
+    has_pitch: bool
+    level_out: np.ndarray     # (d,): the level read back from z
+    pitch_out: np.ndarray     # (d,): the pitch (semitones above A0) read back from z
+    pitch_bias: float
+    bin_hz: float
+    band_lower: np.ndarray    # (bins,) int: each bin's lower comb band (empty: a height per bin)
+    band_weight: np.ndarray   # (bins,): the upper band's share
+    z_row: np.ndarray         # (1, d) float32 scratch
+
+
+@njit(cache=True, nogil=True)
+def decode_frame(z: np.ndarray, out: np.ndarray, weights: tuple, biases: tuple, outputs: tuple,
+                 n_bins: int, has_level: bool, has_pitch: bool, level_out: np.ndarray,
+                 pitch_out: np.ndarray, pitch_bias: float, bin_hz: float,
+                 band_lower: np.ndarray, band_weight: np.ndarray, z_row: np.ndarray) -> None:
+    """One latent (d,) to linear magnitudes ``out`` (n_bins,), allocation-free; the other
+    arguments are a :class:`DecoderState`'s fields.
+
+    A non-finite latent or decoder output gives NaN magnitudes (the engine counts the frame and
+    plays silence); a finite one never overflows (log-magnitudes clipped at
+    ``MAX_LOG_MAGNITUDE``).
+    """
+    n = n_bins
+    for j in range(z.shape[0]):
+        z_row[0, j] = z[j]
+    full = run_layers(z_row, weights, biases, outputs, z_row, False)[0]  # no first extra
+    offset = 0.0
+    if has_level:
+        offset = np.dot(z_row[0], level_out)
+    h = full[:n]
+    if has_pitch:
+        semitones = np.dot(z_row[0], pitch_out) + pitch_bias
+        heights = full[n:]
+        if math.isfinite(semitones) and math.isfinite(heights[0]):
+            f0_bins = min(max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / bin_hz, 1.0),
+                          float(n))
+            if band_lower.shape[0]:
+                add_comb_banded(h, heights, band_lower, band_weight, f0_bins)
+            else:
+                add_comb_per_bin(h, heights, f0_bins)
+        else:
+            offset = math.nan
+    for k in range(n):
+        v = h[k] + offset
+        if v > MAX_LOG_MAGNITUDE:  # NaN stays NaN
+            v = MAX_LOG_MAGNITUDE
+        v = np.exp(v) - MAGNITUDE_FLOOR
+        if v < 0.0:
+            v = 0.0
+        out[k] = v
+
+
+class FrameCodec:
+    """Encode a batch of log-magnitude frames and decode one latent, allocation-free.
+
+    Parameters
+    ----------
+    codec : FusedCodec
+        The model's real-time form.
+    batch : int
+        Rows of every :meth:`encode` call (the engine's number of sources).
+    """
+
+    def __init__(self, codec: FusedCodec, batch: int) -> None:
+        with torch.no_grad():
+            encoder = make_layers(codec.encoder_weights, codec.encoder_biases, batch)
+            decoder = make_layers(codec.decoder_weights, codec.decoder_biases, 1)
+        self.latent_dim = encoder[0][-1].shape[1]
+        self.n_bins = n = int(codec.n_bins)
+        self.has_level, self.has_pitch = bool(codec.has_level), bool(codec.has_pitch)
+        self.decoder_weights = decoder[0]  # (inputs, outputs) float32, read every hop
+        level_in = level_latent = level_out = _NO_ARRAY
+        pitch_latent = pitch_out = pitch_matrix = _NO_ARRAY
+        pitch_bias = first_octave = log_step = 0.0
+        band_lower, band_weight = _NO_INDEX, _NO_ARRAY
+        if self.has_level:  # the rank-one level terms (see FusedCodec)
+            level_in, level_latent = _numpy(codec.level_in), _numpy(codec.level_latent)
+            level_out = _numpy(codec.level_out)
+        if self.has_pitch:
+            pitch_latent, pitch_out = _numpy(codec.pitch_latent), _numpy(codec.pitch_out)
+            pitch_bias = float(codec.pitch_bias[0])
+            pitch_matrix = _numpy(codec.pitch_matrix)
+            first, log_step = (float(v) for v in codec.pitch_grid)
+            first_octave = math.log2(first / 27.5)
+            if codec.shape.comb_bands:
+                band_lower, weight = band_interpolation(n, int(codec.shape.comb_bands))
+                band_weight = weight.astype(np.float32)
+        candidates = pitch_matrix.shape[1] if self.has_pitch else 0
+        first_width = encoder[0][0].shape[1]
+        self._encoder = EncoderState(
+            *encoder, n, self.has_level, self.has_pitch,
+            level_in if self.has_level else np.zeros(first_width, np.float32),
+            level_latent, pitch_latent,
+            pitch_matrix if self.has_pitch else np.zeros((n, 0), np.float32),
+            first_octave, log_step,
+            np.zeros((batch, n), np.float32), np.zeros((batch, candidates), np.float32),
+            np.zeros((batch, first_width), np.float32), np.zeros(batch, np.float32))
+        self._decoder = DecoderState(
+            *decoder, n, self.has_level, self.has_pitch, level_out, pitch_out, pitch_bias,
+            float(codec.shape.bin_hz), band_lower, band_weight,
+            np.zeros((1, self.latent_dim), np.float32))
+
+    def encode(self, log_mags: np.ndarray, out: np.ndarray) -> None:
+        """Log-magnitudes (batch, n_inputs) float32, C order, to latents ``out`` (batch, d)."""
+        encode_frames(log_mags, out, *self._encoder)
+
+    def decode(self, z: np.ndarray, out: np.ndarray) -> None:
+        """One latent (latent_dim,) to linear magnitudes ``out`` (n_bins,), float64."""
+        decode_frame(z, out, *self._decoder)

@@ -1,0 +1,557 @@
+"""The hop clock: :meth:`Engine.tick` turns control events and sources into one hop of samples.
+
+The centre of caminos (docs/architecture.md). Live playing (:mod:`caminos.engine.live.dsp_process`) and
+offline
+rendering (:mod:`caminos.engine.control.score`) call the same :meth:`Engine.tick`; with the same
+control events at
+the same hops they produce the same samples. Each tick:
+
+1. applies the control events due at this hop (:class:`caminos.engine.core.controls.ControlQueue`);
+2. takes one magnitude frame from each source (:mod:`caminos.engine.clock.sources`);
+3. encodes them in one batched model call (:class:`caminos.models.autoencoder.FusedCodec`);
+4. mixes the latents (:class:`caminos.engine.clock.latent.LatentMixer`);
+5. decodes to magnitudes; a non-finite frame becomes silence and is counted;
+6. recovers phase and overlap-adds (:class:`caminos.engine.clock.phase_stage.PhaseStage`);
+7. applies the output gain (ramped across the hop), DC blocker and safety limiter.
+
+All buffers are allocated in ``__init__``; slow work that a control needs (loading a file,
+building a phase method) runs in the posting thread through the control's ``prepare``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from numba import njit
+
+from caminos.engine.clock.codec import FrameCodec
+from caminos.engine.clock.latent import LatentMixer, Smoothed, smoothing_coefficient
+from caminos.engine.clock.phase_stage import PhaseStage
+from caminos.engine.clock.sources import FilePlayer, InputSource, LoadedFile, Source, VoiceSource
+from caminos.engine.core.config import Config
+from caminos.engine.core.controls import (Arg, Control, ControlEvent, ControlQueue,
+                                          ControlRegistry, ControlTable)
+from caminos.engine.core.errors import CaminosError, CheckpointError, ControlError
+from caminos.engine.dsp.output import OutputChain
+from caminos.engine.dsp.spectral import latency_samples
+from caminos.models.autoencoder import MAGNITUDE_FLOOR, FusedCodec
+from caminos.models.checkpoint import Checkpoint, load_checkpoint
+
+# A source's weight in the latent mix grows with its level up to this level of a sine (dBFS), so a
+# silent live input does not pull a playing file towards the latent of silence.
+FULL_WEIGHT_DBFS = -60.0
+TIMING_WINDOW = 4096  # hops of tick durations kept for the status percentiles (22 s at 5.3 ms)
+
+
+@njit(cache=True, nogil=True)
+def _all_finite(values: np.ndarray) -> bool:
+    """Whether every value is finite (np.isfinite(...).all() allocates a mask)."""
+    for v in values:
+        if not np.isfinite(v):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Latency:
+    """What the engine itself adds between a sound or a control and its output, in samples.
+
+    Attributes
+    ----------
+    analysis_synthesis : int
+        ``n_fft - hop``: framing of STFT analysis and overlap-add (input to output only).
+    lookahead : int
+        ``lookahead * hop``: the phase method's look-ahead (every path).
+    limiter : int
+        The safety limiter's look-ahead.
+    sample_rate : int
+        In Hz, to convert.
+    """
+
+    analysis_synthesis: int
+    lookahead: int
+    limiter: int
+    sample_rate: int
+
+    @property
+    def input_to_output(self) -> int:
+        """Algorithmic delay from an input sample to the output, in samples."""
+        return self.analysis_synthesis + self.lookahead + self.limiter
+
+    @property
+    def control_to_output(self) -> int:
+        """Algorithmic delay from a control change at a hop to its first output, in samples."""
+        return self.lookahead + self.limiter
+
+    def ms(self, samples: int) -> float:
+        """``samples`` in milliseconds."""
+        return 1000.0 * samples / self.sample_rate
+
+
+def pitch_direction(model) -> np.ndarray | None:
+    """Latent change of a one-semitone transposition of ``model``, or None without pitch channel.
+
+    Moving the rotated latent along row ``P`` of the rotation moves the unrotated latent along
+    channel ``P`` alone (the rotation is orthonormal); one semitone is ``1 / pitch_std`` there.
+    """
+    shape = model.shape
+    if not shape.pitch:
+        return None
+    row = model.latent_rotation[shape.pitch_index].detach().double().numpy()
+    return row / float(model.pitch_stats[1])
+
+
+def load_frame_model(path, stft, sample_rate: int) -> Checkpoint:
+    """Load an autoencoder for the engine; a frame-wise model may run at another hop.
+
+    A model without context sees one frame at a time, so the hop only sets how often frames
+    come: one trained at hop 256 plays at hop 128 unchanged (frame size, window and sample rate
+    must still match). Models with context are held to their hop.
+
+    Raises
+    ------
+    CheckpointError
+        As :func:`caminos.models.checkpoint.load_checkpoint`.
+    """
+    from dataclasses import replace
+
+    from caminos.models.checkpoint import peek
+
+    stored = peek(path)
+    saved_hop = (stored.get("stft") or {}).get("hop")
+    context = (stored.get("shape") or {}).get("context", 0)
+    if context == 0 and isinstance(saved_hop, int) and saved_hop != stft.hop:
+        try:
+            stft = replace(stft, hop=saved_hop)
+        except Exception:  # a hop that does not divide n_fft: let the full check explain
+            pass
+    return load_checkpoint(path, stft, sample_rate)
+
+
+def gain_controls(sources: list[Source], gains: list[Smoothed]) -> ControlTable:
+    """``/source/NAME/gain`` for every source and ``/voice/gain``, as data."""
+    table = ControlTable()
+    for source, smoothed in zip(sources, gains):
+        table.add(f"/source/{source.name}/gain", (Arg("gain", "f", 0.0, 4.0, "x"),),
+                  f"gain of the {source.name} source (linear amplitude factor; 0 mutes it)",
+                  smoothed.set_target, smoothed.get_target, "source")
+    voice = gains[[source.name for source in sources].index("voice")]
+    table.add("/voice/gain", (Arg("gain", "f", 0.0, 4.0, "x"),),
+              "gain of the voice source (the same as /source/voice/gain)",
+              voice.set_target, voice.get_target, "voice")
+    return table
+
+
+def output_controls(out_gain: Smoothed) -> ControlTable:
+    """``/out/gain``, as data."""
+    table = ControlTable()
+    table.add("/out/gain", (Arg("gain_db", "f", -96.0, 24.0, "dB"),),
+              "output gain before the safety limiter, in dB",
+              out_gain.set_target_db, out_gain.get_target_db, "out")
+    return table
+
+
+class Engine:
+    """The real-time engine, driven one hop at a time by an audio worker or an offline loop.
+
+    Parameters
+    ----------
+    config : Config
+        The whole configuration: STFT, live phase recovery ([engine]), audio channels.
+    checkpoint : Checkpoint or path, optional
+        The autoencoder; defaults to ``config.model.checkpoint``.
+    channels : int, optional
+        Output channels; defaults to ``config.audio.channels``.
+    startup_events : bool
+        Post the configuration's start-up controls (``engine.file``: open and play) now; False
+        leaves that to :meth:`post_startup_events` (after a recording starts, or never when a
+        score replays them).
+    voice : bool
+        Load the voice model (``[voice]``) as the voice source with its ``/voice/*`` controls.
+        When it cannot load (no espeak-ng, a bad checkpoint) the engine plays without it and
+        says why in ``status()["voice_error"]``.
+    realtime : bool
+        True when ticks are paced by an audio device: the voice's worker then runs in a process
+        of its own. Offline (False), it is a thread and the voice source waits for it each hop
+        instead of playing silence until it catches up, so renders do not depend on how fast
+        the machine is.
+
+    Notes
+    -----
+    The engine sets torch to one thread: batch-1 inference gains nothing from more, and a fixed
+    count keeps live runs and offline renders bit-identical.
+
+    Attributes
+    ----------
+    registry : ControlRegistry
+        Every control address the engine answers (subsystems add theirs).
+    hop_index : int
+        Index of the next hop :meth:`tick` will compute.
+    """
+
+    def __init__(self, config: Config, checkpoint: Checkpoint | str | None = None,
+                 channels: int | None = None, startup_events: bool = True, voice: bool = True,
+                 realtime: bool = False) -> None:
+        self.config = config
+        stft = config.stft
+        self.stft = stft
+        self.hop = stft.hop
+        self.n_bins = stft.n_bins
+        self.sample_rate = config.audio.sample_rate
+        self.channels = int(channels if channels is not None else config.audio.channels)
+        if not isinstance(checkpoint, Checkpoint):
+            path = checkpoint if checkpoint is not None else config.model.checkpoint_path()
+            checkpoint = load_frame_model(path, stft, self.sample_rate)
+        if checkpoint.model.shape.context != 0:
+            raise CheckpointError(f"{checkpoint.path}: the engine plays frame-wise models "
+                               f"(context 0); this one stacks {checkpoint.model.shape.context} "
+                               "past frames")
+        self.checkpoint = checkpoint
+        self.codec = FusedCodec.from_model(checkpoint.model).eval()  # torch, for landmarks etc.
+        self.dims = checkpoint.model.shape.latent_dim
+        latent_std = checkpoint.model.latent_std.detach().double().numpy()
+
+        eng = config.engine
+        self.coefficient = smoothing_coefficient(eng.smoothing_ms, self.hop, self.sample_rate)
+        self.input = InputSource(stft)
+        self.player = FilePlayer(stft)
+        self.player.loop = eng.loop
+        self.realtime = realtime
+        self.voice = VoiceSource(stft, wait=not realtime)
+        self.sources: list[Source] = [self.input, self.player, self.voice]
+        n = len(self.sources)
+        self._gains = [Smoothed(1.0, self.coefficient) for _ in self.sources]
+        self.mixer = LatentMixer(latent_std, self.coefficient, seed=eng.seed,
+                                 pitch_direction=pitch_direction(checkpoint.model))
+        crossfade_hops = round(eng.crossfade_ms * 1e-3 * self.sample_rate / self.hop)
+        self.phase = PhaseStage(stft, config.phase, eng.phase_method, eng.lookahead,
+                                eng.iterations, crossfade_hops)
+        self.out_gain = Smoothed(10.0 ** (eng.gain_db / 20.0), self.coefficient)
+        self.output = OutputChain(self.sample_rate, self.channels, config, block=self.hop)
+
+        # Per-hop buffers, allocated once.
+        self._mags = np.zeros((n, self.n_bins))
+        self._refs = np.zeros((n, self.n_bins), dtype=np.complex128)
+        self._silent_ref = np.zeros(self.n_bins, dtype=np.complex128)
+        self._weights = np.zeros(n)
+        self._log = np.zeros((n, self.n_bins), dtype=np.float32)
+        self._z_sources = np.zeros((n, self.dims))
+        self._z_sources32 = np.zeros((n, self.dims), dtype=np.float32)
+        self.frame_codec = FrameCodec(self.codec, batch=n)  # the hop path's allocation-free twin
+        self._z64 = np.zeros(self.dims)
+        self._decoded = np.zeros(self.n_bins)
+        self._mono = np.zeros(self.hop)
+        self._block = np.zeros((self.hop, self.channels))
+        self._times = np.zeros(TIMING_WINDOW)
+        # Frame energy of a Hann-windowed sine at FULL_WEIGHT_DBFS: its three main bins.
+        self._full_weight_energy = 1.5 * (10 ** (FULL_WEIGHT_DBFS / 20) * stft.n_fft / 4) ** 2
+
+        self.queue = ControlQueue()
+        self.registry = ControlRegistry()
+        self.recorders: list[Callable[[int, str, tuple], None]] = []
+        self.hop_hooks: list[Callable[[int], None]] = []
+        self.output_hooks: list[Callable[[int, np.ndarray], None]] = []  # (hop, block): recording
+        self.clock_origin: float | None = None  # wall time (time.time()) at which hop 0 sounds
+        self.hop_index = 0
+        self.counters = {"bad_model_frames": 0, "bad_source_frames": 0, "control_errors": 0,
+                         "events_applied": 0}
+        self.last_error = ""
+        self.extra_status: list[Callable[[], dict[str, Any]]] = []
+        self._register_controls()
+        self.voice_error = ""
+        if voice:
+            self._load_voice()
+        torch.set_num_threads(1)
+        if startup_events:
+            self.post_startup_events()
+
+    def post_startup_events(self) -> None:
+        """Post the controls the configuration asks for at start: open and play ``engine.file``."""
+        if self.config.engine.file:
+            self.post("/source/file/open", self.config.engine.file)
+            self.post("/source/file/play", 1)
+
+    # ----------------------------------------------------------------------------- controls
+    def post(self, address: str, *args: Any, hop: int = -1) -> Any:
+        """Validate a control message and schedule it; callable from any thread.
+
+        Parameters
+        ----------
+        address : str
+            A registered address (``/latent/axis``).
+        *args
+            Its arguments.
+        hop : int, optional
+            Hop at whose start it applies; ``-1`` (default) or a past hop: the next hop.
+
+        Returns
+        -------
+        The reply's arguments for a query (``/engine/status``); None otherwise.
+
+        Raises
+        ------
+        ControlError
+            Unknown address, wrong arguments, or a failed ``prepare`` (a file that cannot be
+            read); nothing changes and the error is counted in the status.
+        """
+        try:
+            control = self.registry[address]
+            values = control.validate(args)
+            if control.query:
+                return control.apply(*values)
+            payload = control.prepare(*values) if control.prepare is not None else None
+            self.queue.post(address, values, hop, payload)
+        except ControlError as exc:
+            self.count_error(str(exc))
+            raise
+        except Exception as exc:  # a prepare's own error (unreadable file, bad method)
+            self.count_error(f"{address}: {exc}")
+            raise ControlError(f"{address}: {exc}") from None
+        return None
+
+    def count_error(self, message: str) -> None:
+        """Count a refused control (any front end: OSC, scores) and keep its message."""
+        self.counters["control_errors"] += 1
+        self.last_error = message
+
+    def _apply(self, event: ControlEvent) -> None:
+        control = self.registry[event.address]
+        try:
+            if control.prepare is not None:
+                control.apply(event.payload)
+            else:
+                control.apply(*event.args)
+        except Exception as exc:  # never let a control stop the audio
+            self.count_error(f"{event.address}: {exc}")
+            return
+        self.counters["events_applied"] += 1
+        for record in self.recorders:
+            record(event.hop, event.address, event.args)
+
+    def _register_controls(self) -> None:
+        """The hop clock's controls, each subsystem's table in the documented order: the latent
+        mixer's, the sources' gains, the file player's, the phase stage's, the output gain."""
+        for table in (self.mixer.controls(pitch=bool(self.checkpoint.model.shape.pitch)),
+                      gain_controls(self.sources, self._gains),
+                      self.player.controls(self.config, self.sample_rate),
+                      self.phase.controls(),
+                      output_controls(self.out_gain)):
+            for control in table:
+                self.registry.add(control)
+
+    # ------------------------------------------------------------------------------- voice
+    def _load_voice(self) -> None:
+        from caminos.models.voice.stream import VoiceStream, voice_controls
+
+        try:
+            # live, the voice phrases in its own process: its Python work never holds this GIL
+            stream = VoiceStream(self.config, seed=self.config.engine.seed,
+                                 process=self.realtime)
+        except (CaminosError, OSError) as exc:
+            self.voice_error = str(exc)
+            return
+        self.attach_voice(stream, voice_controls(stream))
+
+    def close(self) -> None:
+        """Stop the voice stream's worker (thread or process); call when done with the engine."""
+        stream = self.voice.stream
+        if stream is not None and hasattr(stream, "close"):
+            stream.close()
+
+    def attach_voice(self, stream: object, controls: list[Control] = ()) -> None:
+        """Play a voice stream (``next_frame(out) -> bool``) as the voice source; register its
+        controls."""
+        self.voice.attach(stream)
+        for control in controls:
+            self.registry.add(control)
+
+    # -------------------------------------------------------------------------------- tick
+    def push_input(self, samples: np.ndarray) -> None:
+        """Give the live input source one hop of input (mono, or (n, channels) mixed to mono)."""
+        if samples.ndim == 2:
+            samples = samples.mean(axis=1)
+        self.input.push(samples)
+
+    def tick(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Compute one hop of output.
+
+        Parameters
+        ----------
+        out : ndarray, shape (hop, channels), float64, optional
+            Receives the samples; by default an internal buffer (overwritten next tick).
+
+        Returns
+        -------
+        ndarray, shape (hop, channels), float64
+            Finite samples within the limiter's ceiling.
+        """
+        started = time.perf_counter()
+        block = self._block if out is None else out
+        hop_index = self.hop_index
+        for event in self.queue.due(hop_index):
+            self._apply(event)
+        for hook in self.hop_hooks:  # path players and other per-hop navigation
+            hook(hop_index)
+
+        weights = self._weights
+        reference = self._silent_ref  # the first sounding source's own analysis frame
+        for i, source in enumerate(self.sources):
+            gain = self._gains[i].step()
+            source.gain = gain
+            weights[i] = 0.0
+            if source.frame(self._mags[i], self._refs[i]):
+                if not _all_finite(self._mags[i]):
+                    self._mags[i] = 0.0
+                    self._refs[i] = 0.0
+                    self.counters["bad_source_frames"] += 1
+                    continue
+                energy = float(np.vdot(self._mags[i], self._mags[i]))
+                weights[i] = gain * min(1.0, math.sqrt(energy / self._full_weight_energy))
+                if weights[i] > 0.0 and source.has_reference and reference is self._silent_ref:
+                    reference = self._refs[i]
+            else:
+                self._mags[i] = 0.0
+                self._refs[i] = 0.0
+
+        if weights.any() and not self.mixer.frozen:
+            np.add(self._mags, MAGNITUDE_FLOOR, out=self._mags)
+            np.log(self._mags, out=self._log, casting="same_kind")
+            self.frame_codec.encode(self._log, self._z_sources32)
+            self._z_sources[:] = self._z_sources32
+        presence = self.mixer.mix(self._z_sources, weights, self._z64)
+        if presence > 1e-6:
+            self.frame_codec.decode(self._z64, self._decoded)
+            if not _all_finite(self._decoded):
+                self._decoded[:] = 0.0
+                self.counters["bad_model_frames"] += 1
+            elif presence < 1.0:
+                self._decoded *= presence
+        else:
+            self._decoded[:] = 0.0
+
+        self.phase.process(self._decoded, reference, self._mono)
+
+        gain_before = self.out_gain.value
+        self.output.gain(self._mono, gain_before, self.out_gain.step())
+        for c in range(self.channels):
+            block[:, c] = self._mono
+        self.output.process(block)
+        for hook in self.output_hooks:  # score recording copies the block; nothing slow here
+            hook(hop_index, block)
+
+        self._times[hop_index % TIMING_WINDOW] = time.perf_counter() - started
+        self.hop_index = hop_index + 1
+        return block
+
+    def warm_up(self, hops: int = 8) -> None:
+        """Run every kernel and the model once, then return to the start-up state.
+
+        Call before a stream starts: the first FFT, model and kernel calls cost milliseconds
+        (loading compiled code), which would make the first hops late. The file player and the
+        live input play a short noise meanwhile, so their paths are warm too. Control events
+        already posted wait for the first real hop; recorders see nothing of the warm-up.
+        """
+        queue, recorders, hooks = self.queue, self.recorders, self.output_hooks
+        self.queue, self.recorders, self.output_hooks = ControlQueue(), [], []
+        player = self.player
+        saved = (player.file, player.position, player.playing, player.loop)
+        noise = np.random.default_rng(0).standard_normal(self.stft.n_fft * 4) * 0.1
+        pad = self.stft.n_fft - self.hop
+        samples = np.concatenate([np.zeros(pad), noise, np.zeros(self.stft.n_fft)])
+        player.file = LoadedFile("<warm-up noise>", samples, len(noise))
+        player.position, player.playing, player.loop = 0.0, True, True
+        try:
+            for i in range(hops):
+                self.input.push(noise[i * self.hop % len(noise):][:self.hop])
+                self.tick()
+            self.reset()
+        finally:
+            self.queue, self.recorders, self.output_hooks = queue, recorders, hooks
+            player.file, player.position, player.playing, player.loop = saved
+        self.mixer.reset()
+
+    def reset(self) -> None:
+        """Back to hop 0 with every buffer cleared; controls keep their values."""
+        for source in self.sources:
+            source.reset()
+        self.phase.reset()
+        self.output.reset()
+        self.hop_index = 0
+        self._times[:] = 0.0
+
+    # ------------------------------------------------------------------------------ status
+    @property
+    def latency(self) -> Latency:
+        """The engine's algorithmic latency (buffering is the audio layer's)."""
+        return Latency(latency_samples(self.stft), self.phase.lookahead * self.hop,
+                       self.output.latency_samples, self.sample_rate)
+
+    def tick_seconds(self) -> np.ndarray:
+        """Durations of the last ticks in seconds (up to :data:`TIMING_WINDOW`)."""
+        n = min(self.hop_index, TIMING_WINDOW)
+        return self._times[:n].copy()
+
+    def status(self) -> dict[str, Any]:
+        """The engine's state for ``/engine/status`` and the play command's status line.
+
+        Keys: ``hop`` (hops computed), ``seconds`` (output time), ``sample_rate``, ``hop_size``,
+        ``model``, ``phase_method``, ``lookahead``, ``latency_ms`` (input to output, algorithmic),
+        ``control_latency_ms`` (algorithmic), ``tick_ms_p50``/``tick_ms_p99``/``tick_ms_max``,
+        ``cpu_load`` (mean tick time over the hop duration), counters (``bad_model_frames``,
+        ``bad_source_frames``, ``control_errors``, ``events_applied``), ``xruns`` (the device's:
+        always 0 here, where no device plays; ``caminos play`` reports the audio process's),
+        ``limiter_db`` (largest reduction), ``nonfinite_out``, ``last_error``, plus what
+        subsystems add.
+        """
+        times = self.tick_seconds()
+        hop_seconds = self.hop / self.sample_rate
+        latency = self.latency
+        status: dict[str, Any] = {
+            "hop": self.hop_index,
+            "seconds": self.hop_index * hop_seconds,
+            "sample_rate": self.sample_rate,
+            "hop_size": self.hop,
+            "model": self.checkpoint.name,
+            "phase_method": self.phase.method,
+            "lookahead": self.phase.lookahead,
+            "latency_ms": latency.ms(latency.input_to_output),
+            "control_latency_ms": latency.ms(latency.control_to_output),
+            "tick_ms_p50": 1000.0 * float(np.percentile(times, 50)) if len(times) else 0.0,
+            "tick_ms_p99": 1000.0 * float(np.percentile(times, 99)) if len(times) else 0.0,
+            "tick_ms_max": 1000.0 * float(times.max()) if len(times) else 0.0,
+            "cpu_load": float(times.mean()) / hop_seconds if len(times) else 0.0,
+            **self.counters,
+            "xruns": 0,
+            "limiter_db": self.output.limiter.max_reduction_db,
+            "nonfinite_out": self.output.limiter.nonfinite_samples,
+            "last_error": self.last_error,
+            "voice_error": self.voice_error,
+        }
+        for extra in self.extra_status:
+            status.update(extra())
+        return status
+
+    @property
+    def latent_position(self) -> np.ndarray:
+        """The latent the last hop decoded (rotated coordinates; a view, copy to keep it)."""
+        return self._z64
+
+    def hop_for_time(self, wall_time: float) -> int:
+        """The hop that sounds at ``wall_time`` (``time.time()`` seconds), for timetagged
+        bundles; -1 (the next hop) when the engine runs without a clock (offline)."""
+        if self.clock_origin is None:
+            return -1
+        return max(int(math.floor((wall_time - self.clock_origin) * self.sample_rate / self.hop)),
+                   -1)
+
+    def get(self, address: str) -> tuple:
+        """Current value of a control, for ``/engine/get``."""
+        control = self.registry[address]
+        if control.get is None:
+            raise ControlError(f"{address}: has no value to get (it is an action)")
+        return tuple(control.get())

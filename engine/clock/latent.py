@@ -1,0 +1,240 @@
+"""Latent mixing: the sources' latents, a path position, offsets and noise into one ``z`` per hop.
+
+Fourth stage of ``Engine.tick()`` (docs/architecture.md), between the batched encode and the
+decode. Coordinates are the model's rotated latent (axis 0 varies most, 0 is the training mean);
+offsets and noise are given in standard deviations of each axis and scaled here. Every control
+moves a target; the value used follows it with a one-pole smoother stepped once per hop, so
+nothing jumps. :meth:`LatentMixer.mix` allocates nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from caminos.engine.core.controls import Arg, ControlTable
+
+# Latent offsets and points in standard deviations of each axis are accepted within this bound
+# (the /latent/*, /path/* and /landmark/* controls), and written back within it.
+STD_BOUND = 8.0
+
+
+def smoothing_coefficient(smoothing_ms: float, hop: int, sample_rate: int) -> float:
+    """Per-hop coefficient of a one-pole smoother with time constant ``smoothing_ms``.
+
+    Returns 1 (no smoothing) for a zero time constant; 0.22 for 20 ms at hop 256 and 48 kHz.
+    """
+    if smoothing_ms <= 0.0:
+        return 1.0
+    return 1.0 - math.exp(-hop / (smoothing_ms * 1e-3 * sample_rate))
+
+
+class Smoothed:
+    """A scalar that follows its target by a one-pole step per hop."""
+
+    __slots__ = ("target", "value", "coefficient")
+
+    def __init__(self, value: float, coefficient: float) -> None:
+        self.target = float(value)
+        self.value = float(value)
+        self.coefficient = float(coefficient)
+
+    def step(self) -> float:
+        """Advance one hop; returns the new value (snaps to the target within 1e-9)."""
+        difference = self.target - self.value
+        if abs(difference) < 1e-9:
+            self.value = self.target
+        else:
+            self.value += self.coefficient * difference
+        return self.value
+
+    def jump(self, value: float) -> None:
+        """Set value and target at once (start-up, reset)."""
+        self.target = self.value = float(value)
+
+    # As a control's handlers (apply and get):
+    def set_target(self, value: float) -> None:
+        """Move the target; the value follows from the next hop."""
+        self.target = value
+
+    def get_target(self) -> tuple[float]:
+        return (self.target,)
+
+    def set_target_db(self, level_db: float) -> None:
+        """Move the target of a gain given in dB (the value is the linear factor)."""
+        self.target = 10.0 ** (level_db / 20.0)
+
+    def get_target_db(self) -> tuple[float]:
+        return (20.0 * math.log10(max(self.target, 1e-12)),)
+
+
+class LatentMixer:
+    """Mixes the latent sources of one hop into the ``z`` the decoder receives.
+
+    ``z = follow * z_sources + (1 - follow) * z_path + std * (offset + noise) + pitch * d``, where
+    ``z_sources`` is the gain-weighted mean of the sounding sources' latents (held while frozen),
+    ``z_path`` the path position (0, the mean sound, when no path plays), ``offset`` the per-axis
+    offsets and ``noise`` a random walk, both in standard deviations, and ``pitch * d`` a
+    transposition in semitones along the model's pitch channel (``d``: the latent change of one
+    semitone; zero for a model without a pitch channel).
+
+    Parameters
+    ----------
+    latent_std : ndarray, shape (dims,)
+        Standard deviation of each latent axis over the training data.
+    coefficient : float
+        Per-hop smoothing coefficient (:func:`smoothing_coefficient`).
+    seed : int
+        Seed of the random walk, so renders repeat.
+    noise_rate : float
+        Per-hop innovation of the random walk relative to its amplitude (how fast it wanders):
+        0.05 at hop 256 and 48 kHz wanders over about a tenth of a second.
+    pitch_direction : ndarray, shape (dims,), optional
+        Latent change of a one-semitone transposition; None for a model without pitch channel.
+    """
+
+    def __init__(self, latent_std: np.ndarray, coefficient: float, seed: int = 0,
+                 noise_rate: float = 0.05, pitch_direction: np.ndarray | None = None) -> None:
+        self.std = np.asarray(latent_std, dtype=np.float64).copy()
+        self.dims = len(self.std)
+        self.coefficient = float(coefficient)
+        self.noise_rate = float(noise_rate)
+        self.seed = int(seed)
+        self.offset_target = np.zeros(self.dims)
+        self.offset = np.zeros(self.dims)
+        self.follow = Smoothed(1.0, coefficient)
+        self.noise = Smoothed(0.0, coefficient)
+        self.presence = Smoothed(0.0, coefficient)  # how much of the mix has something to decode
+        self.pitch = Smoothed(0.0, coefficient)  # transposition, semitones
+        self.pitch_direction = (np.zeros(self.dims) if pitch_direction is None
+                                else np.asarray(pitch_direction, dtype=np.float64).copy())
+        self._transpose = np.zeros(self.dims)
+        self.frozen = False
+        self.path_position = np.zeros(self.dims)
+        self.path_active = False
+        self._held = np.zeros(self.dims)
+        self._walk = np.zeros(self.dims)
+        self._innovation = np.zeros(self.dims)
+        self._sources = np.zeros(self.dims)
+        self._rng = np.random.default_rng(self.seed)
+
+    def reset(self) -> None:
+        """Back to the start-up state: no offsets, no noise, follow 1, not frozen."""
+        self.offset_target[:] = 0.0
+        self.offset[:] = 0.0
+        self.follow.jump(1.0)
+        self.noise.jump(0.0)
+        self.presence.jump(0.0)
+        self.pitch.jump(0.0)
+        self.frozen = False
+        self.path_position[:] = 0.0
+        self.path_active = False
+        self._held[:] = 0.0
+        self._walk[:] = 0.0
+        self._rng = np.random.default_rng(self.seed)
+
+    def set_axis(self, axis: int, value_std: float) -> None:
+        """Target offset of one axis, in standard deviations."""
+        self.offset_target[axis] = value_std
+
+    def set_offsets(self, values_std) -> None:
+        """Target offsets of the first ``len(values_std)`` axes, in standard deviations."""
+        n = min(len(values_std), self.dims)
+        self.offset_target[:n] = values_std[:n]
+
+    def freeze(self, on: bool) -> None:
+        """Hold the sources' latent where it is now (offsets, noise and path still move)."""
+        self.frozen = bool(on)
+
+    def controls(self, pitch: bool) -> ControlTable:
+        """The ``/latent/*`` controls of the mixer, as data; ``/latent/pitch`` only for a model
+        with a pitch channel."""
+        table = ControlTable()
+        add = table.add
+        std_range = dict(lo=-STD_BOUND, hi=STD_BOUND, unit="std")
+        add("/latent/z", (Arg("offset", "f", repeat=True, **std_range),),
+            f"offsets of the first N latent axes (N <= {self.dims}), in standard deviations",
+            self._set_offset_args, self._offset_targets, "latent")
+        add("/latent/axis", (Arg("axis", "i", 0, self.dims - 1), Arg("offset", "f", **std_range)),
+            "offset of one latent axis (0 varies most), in standard deviations",
+            self.set_axis, None, "latent")
+        add("/latent/follow", (Arg("follow", "f", 0.0, 1.0),),
+            "0 = the path position only ... 1 = the sources only",
+            self.follow.set_target, self.follow.get_target, "latent")
+        add("/latent/noise", (Arg("amplitude", "f", 0.0, 4.0, "std"),),
+            "amplitude of a slow random walk added to every axis, in standard deviations",
+            self.noise.set_target, self.noise.get_target, "latent")
+        add("/latent/freeze", (Arg("on", "i", 0, 1),),
+            "1 holds the sources' latent where it is (offsets, noise, path still move)",
+            self.freeze, self._frozen_state, "latent")
+        if pitch:
+            add("/latent/pitch", (Arg("semitones", "f", -24.0, 24.0, "semitones"),),
+                "transpose the decoded sound along the model's pitch channel (partials move, "
+                "the timbre stays), in semitones",
+                self.pitch.set_target, self.pitch.get_target, "latent")
+        return table
+
+    def _set_offset_args(self, *values_std: float) -> None:
+        self.set_offsets(values_std)
+
+    def _offset_targets(self) -> tuple:
+        return tuple(self.offset_target)
+
+    def _frozen_state(self) -> tuple[int]:
+        return (int(self.frozen),)
+
+    def mix(self, z_sources: np.ndarray, weights: np.ndarray, out: np.ndarray) -> float:
+        """Mix one hop.
+
+        Parameters
+        ----------
+        z_sources : ndarray, shape (n_sources, dims)
+            Each source's latent this hop (rows of idle sources are ignored).
+        weights : ndarray, shape (n_sources,)
+            Each source's weight: its gain while it sounds, 0 while idle.
+        out : ndarray, shape (dims,)
+            Receives ``z``.
+
+        Returns
+        -------
+        float
+            Presence in [0, 1]: the smoothed share of the mix that has something to decode
+            (sounding sources, or a playing path). The engine scales the decoded magnitudes by it,
+            so a stopped source fades out instead of decoding the mean sound.
+        """
+        follow = self.follow.step()
+        noise = self.noise.step()
+        self.offset += self.coefficient * (self.offset_target - self.offset)
+        total = float(weights.sum())
+        if not self.frozen:
+            if total > 0.0:
+                np.dot(weights, z_sources, out=self._sources)
+                self._sources *= 1.0 / total
+                self._held[:] = self._sources
+            sounding = min(total, 1.0)
+        else:
+            sounding = 1.0
+        self.presence.target = follow * sounding + (1.0 - follow) * float(self.path_active)
+        presence = self.presence.step()
+        np.multiply(self._held, follow, out=out)
+        if follow < 1.0:
+            out += (1.0 - follow) * self.path_position
+        if noise > 0.0 or self._walk.any():
+            self._step_walk(noise)
+        np.add(self.offset, self._walk, out=self._innovation)
+        self._innovation *= self.std
+        out += self._innovation
+        semitones = self.pitch.step()
+        if semitones != 0.0:
+            np.multiply(self.pitch_direction, semitones, out=self._transpose)
+            out += self._transpose
+        return presence
+
+    def _step_walk(self, amplitude: float) -> None:
+        """A mean-reverting random walk (Ornstein-Uhlenbeck) with stationary std ``amplitude``."""
+        rate = self.noise_rate
+        self._rng.standard_normal(out=self._innovation)
+        self._walk *= 1.0 - rate
+        self._innovation *= amplitude * math.sqrt(rate * (2.0 - rate))
+        self._walk += self._innovation

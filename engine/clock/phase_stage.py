@@ -1,0 +1,201 @@
+"""The engine's phase stage: the live phase method, its overlap-add, and click-free switching.
+
+Sixth and seventh stages of ``Engine.tick()``: one magnitude frame in, one hop of samples out.
+Every method is aligned to the engine's look-ahead (a method with less look-ahead has its input
+delayed by the difference), so switching methods keeps the timing; the outgoing and incoming
+methods run side by side for the crossfade, each with its own overlap-add, and their samples are
+crossfaded linearly. Building a method allocates, so it happens in the thread that posts the
+change (:meth:`PhaseStage.build`); :meth:`PhaseStage.process` allocates nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from caminos.engine.core.config import PhaseConfig, StftConfig
+from caminos.engine.core.controls import Arg, ControlTable
+from caminos.engine.dsp.phase import STREAMING_METHODS, make_streaming
+from caminos.engine.dsp.phase.base import StreamingPhase
+from caminos.engine.dsp.spectral import OverlapAddSynthesizer
+
+
+class PhaseVoice:
+    """One streaming method with the frame delay that aligns it, and its own overlap-add.
+
+    Parameters
+    ----------
+    method : StreamingPhase
+    lookahead : int
+        The engine's look-ahead in frames; ``lookahead - method.lookahead_frames`` frames of
+        delay are put before the method (never negative: methods are built with at most it).
+    """
+
+    def __init__(self, method: StreamingPhase, lookahead: int) -> None:
+        stft = method.stft
+        self.method = method
+        self.lookahead = int(lookahead)
+        self.delay = max(self.lookahead - method.lookahead_frames, 0)
+        self._mags = np.zeros((self.delay + 1, stft.n_bins))
+        self._refs = np.zeros((self.delay + 1, stft.n_bins), dtype=np.complex128)
+        self._slot = 0
+        self._frame = np.zeros(stft.n_bins, dtype=np.complex128)
+        self._synth = OverlapAddSynthesizer(stft, max_pending=stft.hop)
+
+    @property
+    def name(self) -> str:
+        """The method's name (``/phase/method``)."""
+        return self.method.name
+
+    def process(self, magnitude: np.ndarray, reference: np.ndarray, out: np.ndarray) -> None:
+        """Push one frame, write one hop of samples into ``out`` (shape (hop,))."""
+        if self.delay:
+            slot = self._slot
+            oldest = (slot + 1) % (self.delay + 1)
+            self._mags[slot] = magnitude
+            self._refs[slot] = reference
+            self.method.process(self._mags[oldest], self._frame, self._refs[oldest])
+            self._slot = oldest
+        else:
+            self.method.process(magnitude, self._frame, reference)
+        self._synth.push_frame(self._frame)
+        self._synth.pull(out)
+
+    def reset(self) -> None:
+        """Forget all frames."""
+        self.method.reset()
+        self._mags[:] = 0.0
+        self._refs[:] = 0.0
+        self._synth.reset()
+
+
+class PhaseStage:
+    """The live phase method; switches to another with a crossfade of ``crossfade_hops`` hops.
+
+    Parameters
+    ----------
+    stft : StftConfig
+    phase : PhaseConfig
+        Tolerance and seed for the methods that use them.
+    method : str
+        The starting method, a streaming one.
+    lookahead, iterations : int
+        Look-ahead in frames and iterations per frame.
+    crossfade_hops : int
+        Length of a method switch in hops (0: an immediate switch).
+    """
+
+    def __init__(self, stft: StftConfig, phase: PhaseConfig, method: str, lookahead: int,
+                 iterations: int, crossfade_hops: int) -> None:
+        self.stft = stft
+        self.phase = phase
+        self.lookahead = int(lookahead)
+        self.iterations = int(iterations)
+        self.crossfade_hops = int(crossfade_hops)
+        self.current = self.build(method)
+        self.incoming: PhaseVoice | None = None
+        self._fade_done = 0
+        hop = stft.hop
+        self._mine = np.zeros(hop)
+        self._theirs = np.zeros(hop)
+        self._ramp = np.arange(1, hop + 1) / hop  # 1/hop .. 1 within one hop
+        self._weight = np.zeros(hop)
+        self.switches = 0
+
+    def build(self, method: str, lookahead: int | None = None) -> PhaseVoice:
+        """Build (allocate) a method aligned to ``lookahead`` (default: the current one).
+
+        Raises
+        ------
+        ParameterError
+            Unknown or offline-only method.
+        """
+        lookahead = self.lookahead if lookahead is None else int(lookahead)
+        streaming = make_streaming(method, self.stft, self.phase, lookahead=lookahead,
+                                   iterations=self.iterations)
+        return PhaseVoice(streaming, lookahead)
+
+    @property
+    def method(self) -> str:
+        """Name of the method now playing (the incoming one once a switch has begun)."""
+        return (self.incoming or self.current).name
+
+    def switch(self, voice: PhaseVoice) -> None:
+        """Start crossfading to a built method (:meth:`build`); its look-ahead becomes the stage's.
+
+        A switch during a switch replaces the incoming method and restarts the fade.
+        """
+        voice.reset()
+        self.lookahead = voice.lookahead
+        if self.crossfade_hops == 0:
+            self.current, self.incoming = voice, None
+        else:
+            self.incoming = voice
+            self._fade_done = 0
+        self.switches += 1
+
+    def controls(self) -> ControlTable:
+        """The ``/phase/*`` controls of the live phase stage, as data."""
+        table = ControlTable()
+        add = table.add
+        add("/phase/method", (Arg("method", "s", choices=STREAMING_METHODS),),
+            "live phase recovery; switches with a crossfade of engine.crossfade_ms",
+            self.switch, self._method, "phase", prepare=self.build)
+        add("/phase/lookahead", (Arg("frames", "i", 0, 8, "hops"),),
+            "look-ahead of the phase method in frames; changes the latency by a hop per frame",
+            self.switch, self._lookahead, "phase", prepare=self._build_lookahead)
+        add("/phase/iterations", (Arg("iterations", "i", 1, 200),),
+            "iterations per frame (rtisi-la, gsrtisi-la, rtpghi+gsrtisi)",
+            self.set_iterations, self._iterations, "phase")
+        return table
+
+    def _method(self) -> tuple[str]:
+        return (self.method,)
+
+    def _lookahead(self) -> tuple[int]:
+        return (self.lookahead,)
+
+    def _iterations(self) -> tuple[int]:
+        return (self.iterations,)
+
+    def _build_lookahead(self, frames: int) -> PhaseVoice:
+        return self.build(self.method, frames)
+
+    def set_iterations(self, iterations: int) -> None:
+        """Iterations per frame of the playing methods, from the next frame on."""
+        self.iterations = int(iterations)
+        for voice in (self.current, self.incoming):
+            if voice is not None:
+                _set_iterations(voice.method, self.iterations)
+
+    def process(self, magnitude: np.ndarray, reference: np.ndarray, out: np.ndarray) -> None:
+        """One frame in, one hop of samples out (shape (hop,)), crossfading during a switch."""
+        incoming = self.incoming
+        if incoming is None:
+            self.current.process(magnitude, reference, out)
+            return
+        self.current.process(magnitude, reference, self._mine)
+        incoming.process(magnitude, reference, self._theirs)
+        # Linear fade over crossfade_hops hops: weight of the incoming method, sample by sample.
+        np.add(self._ramp, self._fade_done, out=self._weight)
+        self._weight *= 1.0 / self.crossfade_hops
+        np.subtract(self._theirs, self._mine, out=out)
+        out *= self._weight
+        out += self._mine
+        self._fade_done += 1
+        if self._fade_done >= self.crossfade_hops:
+            self.current, self.incoming = incoming, None
+
+    def reset(self) -> None:
+        """Forget all frames and end any switch."""
+        if self.incoming is not None:
+            self.current, self.incoming = self.incoming, None
+        self.current.reset()
+
+
+def _set_iterations(method: StreamingPhase, iterations: int) -> None:
+    """Set iterations on a method that has them (the RTISI family, also inside the combination)."""
+    if hasattr(method, "iterations"):
+        method.iterations = iterations  # type: ignore[attr-defined]
+    inner = getattr(method, "_gs", None)
+    if inner is not None:
+        inner.iterations = iterations

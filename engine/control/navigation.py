@@ -1,0 +1,581 @@
+"""Latent navigation: landmarks, paths (caminos) and the 2-D map, played on the hop clock.
+
+Feeds the latent mixer's path input (docs/architecture.md): a :class:`Navigator` registers the
+``/landmark/*``, ``/path/*``, ``/latent/xy`` and ``/latent/plane`` controls on an engine and, once
+per hop (an engine hop hook), writes ``engine.mixer.path_position`` (rotated latent coordinates)
+and ``engine.mixer.path_active``. ``/latent/follow 0`` makes the output follow the path alone.
+Sound files are encoded and files read in the posting thread (each control's ``prepare``); on the
+DSP thread only small arrays are touched, and the per-hop work writes into preallocated buffers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from caminos.engine.clock.latent import STD_BOUND
+from caminos.engine.control.patch_files import (PATCHES_FOLDER, file_for, file_to_read,
+                                                number_rows, read_json, write_json)
+from caminos.engine.core.controls import Arg, ControlTable
+from caminos.engine.core.errors import ControlError
+
+INTERPOLATIONS = ("linear", "cubic", "spherical")
+LOOP_ONCE, LOOP_LOOP, LOOP_PINGPONG = 0, 1, 2
+XY_RANGE_STD = 2.0  # /latent/xy on the axes plane: 0 .. 1 spans -2 .. +2 standard deviations
+RECORD_SECONDS = 300.0  # longest gesture recording (7 MB of buffer); a longer one stops there
+FILE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Landmark:
+    """A named place in the latent space: one point or a trajectory (one point per hop).
+
+    Attributes
+    ----------
+    name : str
+    points : ndarray, shape (n, dims), float64
+        Rotated latent coordinates (not std units); ``n == 1`` for a point.
+    source : str
+        Where it came from: a sound file, ``live`` or ``numbers``.
+    """
+
+    name: str
+    points: np.ndarray
+    source: str
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The trajectory's mean point, shape (dims,)."""
+        return self.points.mean(axis=0)
+
+
+@dataclass(frozen=True)
+class LatentPath:
+    """An ordered list of latent points with the time of each, in seconds from the first.
+
+    Attributes
+    ----------
+    name : str
+    points : ndarray, shape (n, dims), float64
+        Rotated latent coordinates.
+    times : ndarray, shape (n,), float64
+        Non-decreasing times in seconds; ``times[0] == 0``.
+    """
+
+    name: str
+    points: np.ndarray
+    times: np.ndarray
+
+    @property
+    def seconds(self) -> float:
+        """Duration in seconds (0 for fewer than two points)."""
+        return float(self.times[-1]) if len(self.times) else 0.0
+
+    def appended(self, points: np.ndarray, gap: float, spacing: float) -> "LatentPath":
+        """A new path with ``points`` added: the first ``gap`` seconds after the current last
+        point, the others ``spacing`` seconds apart."""
+        start = self.seconds + gap if len(self.times) else 0.0
+        times = start + spacing * np.arange(len(points))
+        return LatentPath(self.name, np.vstack([self.points, points]),
+                          np.concatenate([self.times, times]))
+
+    def evaluate(self, t: float, interpolation: str, out: np.ndarray) -> np.ndarray:
+        """The point at time ``t`` (seconds, clamped to the path), written into ``out``.
+
+        ``linear`` joins points by straight segments; ``cubic`` by a Catmull-Rom spline through
+        every point; ``spherical`` turns the direction from the origin (the mean sound) along a
+        great circle and moves the distance linearly, so a path between two timbres keeps its
+        intensity instead of passing near the mean sound.
+        """
+        points, times = self.points, self.times
+        n = len(points)
+        if n == 0:
+            out[:] = 0.0
+            return out
+        if n == 1 or t <= 0.0:
+            out[:] = points[0]
+            return out
+        if t >= times[-1]:
+            out[:] = points[-1]
+            return out
+        i = min(max(int(np.searchsorted(times, t, side="right")) - 1, 0), n - 2)
+        span = times[i + 1] - times[i]
+        u = (t - times[i]) / span if span > 0.0 else 1.0
+        a, b = points[i], points[i + 1]
+        if interpolation == "cubic":
+            p0 = points[i - 1] if i > 0 else a
+            p3 = points[i + 2] if i + 2 < n else b
+            u2, u3 = u * u, u * u * u
+            # Catmull-Rom basis: passes through a at u = 0 and b at u = 1.
+            out[:] = 0.5 * ((-u3 + 2 * u2 - u) * p0 + (3 * u3 - 5 * u2 + 2) * a
+                            + (-3 * u3 + 4 * u2 + u) * b + (u3 - u2) * p3)
+        elif interpolation == "spherical":
+            _slerp(a, b, u, out)
+        else:
+            np.subtract(b, a, out=out)
+            out *= u
+            out += a
+        return out
+
+
+def _slerp(a: np.ndarray, b: np.ndarray, u: float, out: np.ndarray) -> None:
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na < 1e-12 or nb < 1e-12:
+        np.subtract(b, a, out=out)
+        out *= u
+        out += a
+        return
+    cosine = min(max(float(np.dot(a, b)) / (na * nb), -1.0), 1.0)
+    omega = math.acos(cosine)
+    if omega < 1e-6:
+        wa, wb = 1.0 - u, u
+    else:
+        wa = math.sin((1.0 - u) * omega) / math.sin(omega)
+        wb = math.sin(u * omega) / math.sin(omega)
+    radius = (1.0 - u) * na + u * nb
+    np.multiply(a, wa * radius / na, out=out)
+    out += (wb * radius / nb) * b
+
+
+class Navigator:
+    """Landmarks, paths, a path player, a gesture recorder and the 2-D map of one engine.
+
+    Parameters
+    ----------
+    engine : Engine
+        Read and driven (its mixer, registry, hop); :meth:`controls`, :meth:`on_hop` and
+        :meth:`status` are wired onto it by :func:`caminos.engine.control.surface.attach`.
+    folder : path, optional
+        Where ``/path/save``, ``/path/load``, ``/landmark/save`` and ``/landmark/load`` read and
+        write (``<folder>/<name>.json`` and ``<folder>/<name>.landmark.json``); default
+        ``patches/paths``.
+    """
+
+    def __init__(self, engine: Any, folder: str | Path | None = None) -> None:
+        self.engine = engine
+        self.mixer = engine.mixer
+        self.std = engine.mixer.std
+        self.dims = engine.mixer.dims
+        self.folder = Path(folder) if folder is not None else PATCHES_FOLDER / "paths"
+        self.hop_seconds = engine.hop / engine.sample_rate
+        self.landmarks: dict[str, Landmark] = {}
+        self.paths: dict[str, LatentPath] = {}
+        self.path: LatentPath | None = None  # the one the player plays
+        self.playing = False
+        self.time = 0.0  # seconds along self.path
+        self.direction = 1.0  # -1 on the way back of a ping-pong
+        self.speed = 1.0
+        self.loop = LOOP_ONCE
+        self.interpolation = "linear"
+        self.step_seconds = 1.0
+        self.xy = (0.5, 0.5)
+        self.plane: tuple[str, str, str] = ("", "", "")
+        self._plane_points: np.ndarray | None = None  # (3, dims): origin, x end, y end
+        self._xy_active = False
+        self._target = np.zeros(self.dims)
+        self._jump = True
+        self._started = False
+        self._recording: str | None = None
+        self._record_buffer = np.zeros((0, self.dims))
+        self._record_count = 0
+        self._record_start = 0
+        self._last_recorded = np.zeros(self.dims)
+        self._gesture = np.zeros(self.dims)
+
+    # --------------------------------------------------------------------------- per hop
+    def on_hop(self, hop: int) -> None:
+        """Advance the player (or follow the 2-D map) and record gestures; DSP thread."""
+        if self.path is not None and self.playing and not self._xy_active:
+            if self._started:  # the hop a path starts (or is scrubbed) sounds where it was put
+                self._started = False
+            else:
+                self._advance()
+            self.path.evaluate(self.time, self.interpolation, self._target)
+        if self.mixer.path_active:
+            position = self.mixer.path_position
+            if self._jump:
+                position[:] = self._target
+                self._jump = False
+            else:
+                position += self.mixer.coefficient * (self._target - position)
+        if self._recording is not None:
+            self._record(hop)
+
+    def _advance(self) -> None:
+        duration = self.path.seconds
+        t = self.time + self.speed * self.direction * self.hop_seconds
+        if duration <= 0.0:
+            self.time = 0.0
+            return
+        if self.loop == LOOP_LOOP:
+            t %= duration
+        elif self.loop == LOOP_PINGPONG:
+            while t > duration or t < 0.0:
+                t = 2.0 * duration - t if t > duration else -t
+                self.direction = -self.direction
+        elif (t >= duration and self.speed > 0.0) or (t <= 0.0 and self.speed < 0.0):
+            t = min(max(t, 0.0), duration)
+            self.playing = False  # holds the end point until /path/stop
+        self.time = t
+
+    def _record(self, hop: int) -> None:
+        gesture = self._gesture
+        np.multiply(self.mixer.offset_target, self.std, out=gesture)
+        if self.mixer.path_active:
+            gesture += self._target
+        if self._record_count and np.array_equal(gesture, self._last_recorded):
+            return
+        if self._record_count >= len(self._record_buffer):
+            self._finish_recording()
+            return
+        row = self._record_buffer[self._record_count]
+        row[:self.dims] = gesture
+        row[self.dims] = (hop - self._record_start) * self.hop_seconds
+        self._last_recorded[:] = gesture
+        self._record_count += 1
+
+    def _finish_recording(self) -> None:
+        name, count = self._recording, self._record_count
+        self._recording = None
+        if name is None or count == 0:
+            return
+        rows = self._record_buffer[:count]
+        times = rows[:, self.dims] - rows[0, self.dims]
+        self.paths[name] = LatentPath(name, rows[:, :self.dims].copy(), times.copy())
+
+    # -------------------------------------------------------------------------- controls
+    def controls(self) -> ControlTable:
+        """The ``/landmark/*``, ``/path/*`` and ``/latent/xy|plane`` controls, as data."""
+        table = ControlTable()
+        add = table.add
+        dims = self.dims
+        std_arg = dict(lo=-STD_BOUND, hi=STD_BOUND, unit="std")
+        add("/landmark/add", (Arg("name", "s"), Arg("sound", "s")),
+            "a landmark from a sound file (its latent trajectory, encoded before it reaches the "
+            "hop clock), a .npz from caminos encode, or \"live\" (a snapshot of the current "
+            "latent)", self._add_landmark,
+            group="landmark", prepare=self._prepare_landmark)
+        add("/landmark/voice", (Arg("name", "s"), Arg("language", "s"), Arg("text", "s")),
+            "a landmark from the voice speaking the text in a language (es, en, fr, de, it, pt, "
+            "ca, nl): its latent trajectory, rendered and encoded before it reaches the hop "
+            "clock; text \"babble:N\" babbles N asemic words instead", self._add_landmark,
+            group="landmark", prepare=self._prepare_voice_landmark)
+        add("/landmark/point", (Arg("name", "s"), Arg("offset", "f", repeat=True, **std_arg)),
+            f"a landmark at a point given by the first N axes (N <= {dims}), in standard "
+            "deviations", self._add_landmark, group="landmark",
+            prepare=lambda name, *values: (name, self._std_point(values)[None, :], "numbers"))
+        add("/landmark/save", (Arg("name", "s"),), "write a landmark to "
+            "patches/paths/NAME.landmark.json; answers /landmark/save s (file)",
+            self._save_landmark, group="landmark", query=True)
+        add("/landmark/load", (Arg("name", "s"),), "read patches/paths/NAME.landmark.json "
+            "(a file that fails to parse is reported with its line; nothing changes)",
+            self._add_landmark, group="landmark", prepare=self._load_landmark)
+
+        add("/path/new", (Arg("path", "s"),), "an empty path (replaces one of that name)",
+            lambda name: self._set_path(LatentPath(name, np.zeros((0, dims)), np.zeros(0))),
+            group="path")
+        add("/path/point", (Arg("path", "s"), Arg("offset", "f", repeat=True, **std_arg)),
+            f"append a point (first N axes, N <= {dims}, in standard deviations) /path/step "
+            "seconds after the last", self._append, group="path",
+            prepare=lambda name, *values: (name, self._std_point(values)[None, :], None))
+        add("/path/landmark", (Arg("path", "s"), Arg("landmark", "s")),
+            "append a landmark: its trajectory at its own pace (one point per hop), or its "
+            "point, /path/step seconds after the last", self._append_landmark, group="path")
+        add("/path/step", (Arg("seconds", "f", 0.0, 600.0, "s"),),
+            "time between a path's last point and the next one added",
+            lambda v: setattr(self, "step_seconds", v), lambda: (self.step_seconds,), "path")
+        add("/path/play", (Arg("path", "s"),), "play a path from its start (its end when the "
+            "speed is negative); set /latent/follow 0 to hear the path alone", self._play,
+            group="path")
+        add("/path/stop", (), "stop the path; the mix returns to the sources", self._stop,
+            group="path")
+        add("/path/speed", (Arg("speed", "f", -16.0, 16.0, "x"),),
+            "playback speed (negative plays backwards)",
+            lambda v: setattr(self, "speed", v), lambda: (self.speed,), "path")
+        add("/path/pos", (Arg("position", "f", 0.0, 1.0),),
+            "jump to a position along the path (0 start .. 1 end) and sound it (scrub)",
+            self._scrub, lambda: (self._position(),), "path")
+        add("/path/loop", (Arg("mode", "i", 0, 2),), "0 plays once and holds the end, 1 loops, "
+            "2 ping-pongs", lambda v: setattr(self, "loop", v), lambda: (self.loop,), "path")
+        add("/path/interp", (Arg("interpolation", "s", choices=INTERPOLATIONS),),
+            "interpolation between points", lambda v: setattr(self, "interpolation", v),
+            lambda: (self.interpolation,), "path")
+        add("/path/record", (Arg("path", "s"),), "record incoming gestures (/latent/axis, "
+            "/latent/z, /latent/xy, a playing path) into a path, one point per changed hop",
+            self._start_recording, group="path",
+            prepare=lambda name: (name, np.zeros((int(RECORD_SECONDS / self.hop_seconds),
+                                                  dims + 1))))
+        add("/path/record/stop", (), "stop recording; the path is ready to play",
+            self._finish_recording, group="path")
+        add("/path/save", (Arg("path", "s"),), "write a path to patches/paths/NAME.json; "
+            "answers /path/save s (file)", self._save_path, group="path", query=True)
+        add("/path/load", (Arg("path", "s"),), "read patches/paths/NAME.json (a file that "
+            "fails to parse is reported with its line; nothing changes)",
+            self._set_path, group="path", prepare=self._load_path)
+
+        add("/latent/xy", (Arg("x", "f", 0.0, 1.0), Arg("y", "f", 0.0, 1.0)),
+            "position on the 2-D map (the plane of /latent/plane); stops a playing path; "
+            "set /latent/follow 0 to hear it alone", self._set_xy, lambda: self.xy, "latent")
+        add("/latent/plane", (Arg("origin", "s"), Arg("x", "s"), Arg("y", "s")),
+            "the 2-D map's plane through three landmarks (x runs origin to x, y origin to y); "
+            f"three empty strings: axes 0 and 1, -{XY_RANGE_STD:g} .. +{XY_RANGE_STD:g} std",
+            self._set_plane, lambda: self.plane, "latent")
+        add("/latent/plane/axes", (), f"the 2-D map back on axes 0 and 1 (-{XY_RANGE_STD:g} .. "
+            f"+{XY_RANGE_STD:g} std), as /latent/plane with three empty strings",
+            lambda: self._set_plane("", "", ""), group="latent")
+        return table
+
+    def _std_point(self, values: tuple) -> np.ndarray:
+        if len(values) > self.dims:
+            raise ControlError(f"at most {self.dims} axes, got {len(values)}")
+        point = np.zeros(self.dims)
+        point[:len(values)] = values
+        return point * self.std
+
+    # landmarks
+    def _prepare_landmark(self, name: str, sound: str) -> tuple[str, np.ndarray | None, str]:
+        if sound == "live":
+            return name, None, "live"
+        if sound.endswith(".npz"):
+            return name, self._read_encoded(sound), sound
+        from caminos.models.api import latent_trajectory, read_mono
+        engine = self.engine
+        latent, _ = latent_trajectory(read_mono(sound, engine.config), engine.checkpoint,
+                                      engine.config)
+        return name, np.asarray(latent, dtype=np.float64), sound
+
+    def _prepare_voice_landmark(self, name: str, language: str,
+                                text: str) -> tuple[str, np.ndarray, str]:
+        """Render the voice offline with its own stream and encode its frames (posting thread)."""
+        import torch
+
+        from caminos.models.autoencoder import log_magnitude
+        from caminos.models.voice.stream import VoiceStream, render_offline
+
+        stream = VoiceStream(self.engine.config, seed=self.engine.config.engine.seed)
+        try:
+            stream.set("language", language)
+            if text.startswith("babble:") and text[7:].strip().isdigit():
+                stream.babble(int(text[7:]))
+            else:
+                stream.say(text)
+            frames = render_offline(stream, max_seconds=120.0)
+        finally:
+            stream.close()
+        if len(frames) == 0:
+            raise ControlError(f"/landmark/voice: the voice rendered nothing for {text!r}")
+        with torch.no_grad():
+            logs = log_magnitude(torch.tensor(frames, dtype=torch.float32))
+            latent = self.engine.codec.encode(logs).double().numpy()
+        return name, latent, f"voice {language}: {text}"
+
+    def _read_encoded(self, path: str) -> np.ndarray:
+        """A landmark file written by ``caminos encode SOUND -o LANDMARK.npz``."""
+        try:
+            with np.load(path) as data:
+                latent = np.asarray(data["latent"], dtype=np.float64)
+                model = str(data["checkpoint"]) if "checkpoint" in data else ""
+        except (OSError, KeyError, ValueError) as exc:
+            raise ControlError(f"/landmark/add: {path}: not a landmark from caminos encode "
+                               f"({exc})") from None
+        if latent.ndim != 2 or latent.shape[1] != self.dims or len(latent) == 0:
+            raise ControlError(f"/landmark/add: {path}: expected latent frames of {self.dims} "
+                               f"dims, got shape {latent.shape}")
+        if model and model != self.engine.checkpoint.name:
+            raise ControlError(f"/landmark/add: {path}: encoded with model {model!r}; the engine "
+                               f"plays {self.engine.checkpoint.name!r}")
+        return latent
+
+    def _add_landmark(self, made: tuple[str, np.ndarray | None, str]) -> None:
+        name, points, source = made
+        if points is None:  # a live snapshot of the z decoded last hop
+            points = self.engine.latent_position.copy()[None, :]
+        self.landmarks[name] = Landmark(name, points, source)
+
+    def _save_landmark(self, name: str) -> list[tuple]:
+        landmark = self._landmark("/landmark/save", name)
+        path = file_for(self.folder, "/landmark/save", name, ".landmark.json")
+        write_json(path, "/landmark/save", {
+            "caminos": "landmark", "version": FILE_VERSION, "name": name,
+            "source": landmark.source, "model": self.engine.checkpoint.name,
+            "hop_seconds": self.hop_seconds, "points_std": _rows(landmark.points / self.std)})
+        return [("/landmark/save", str(path))]
+
+    def _load_landmark(self, name: str) -> tuple[str, np.ndarray, str]:
+        path = file_to_read(self.folder, "/landmark/load", name, ".landmark.json")
+        data = read_json(path, "/landmark/load", "landmark")
+        rows = number_rows(data.get("points_std"), f"/landmark/load: {path}: points_std",
+                           self.dims)
+        return name, self._rows_to_points(rows), str(data.get("source", path))
+
+    def _landmark(self, address: str, name: str) -> Landmark:
+        try:
+            return self.landmarks[name]
+        except KeyError:
+            raise ControlError(f"{address}: no landmark named {name!r}") from None
+
+    def _rows_to_points(self, rows: list[list[float]]) -> np.ndarray:
+        points = np.zeros((len(rows), self.dims))
+        for i, row in enumerate(rows):
+            points[i, :len(row)] = row
+        return points * self.std
+
+    # paths
+    def _set_path(self, path: LatentPath) -> None:
+        self.paths[path.name] = path
+        if self.path is not None and self.path.name == path.name:
+            self.path = path
+
+    def _edit(self, name: str) -> LatentPath:
+        path = self.paths.get(name)
+        return path if path is not None else LatentPath(name, np.zeros((0, self.dims)),
+                                                        np.zeros(0))
+
+    def _append(self, made: tuple[str, np.ndarray, Any]) -> None:
+        name, points, _ = made
+        self._set_path(self._edit(name).appended(points, self.step_seconds, self.step_seconds))
+
+    def _append_landmark(self, name: str, landmark: str) -> None:
+        points = self._landmark("/path/landmark", landmark).points
+        self._set_path(self._edit(name).appended(points, self.step_seconds, self.hop_seconds))
+
+    def _play(self, name: str) -> None:
+        path = self.paths.get(name)
+        if path is None:
+            raise ControlError(f"/path/play: no path named {name!r}")
+        if len(path.points) == 0:
+            raise ControlError(f"/path/play: path {name!r} has no points")
+        self.path = path
+        self.direction = 1.0
+        self.time = path.seconds if self.speed < 0.0 else 0.0
+        self.playing = True
+        self._started = True
+        self._xy_active = False
+        self._activate()
+        path.evaluate(self.time, self.interpolation, self._target)
+
+    def _stop(self) -> None:
+        self.playing = False
+        self._xy_active = False
+        self.mixer.path_active = False
+
+    def _activate(self) -> None:
+        if not self.mixer.path_active:
+            self._jump = True  # from silence, start at the point rather than glide to it
+            self.mixer.path_active = True
+
+    def _scrub(self, position: float) -> None:
+        if self.path is None:
+            raise ControlError("/path/pos: no path has been played yet (/path/play)")
+        self.time = position * self.path.seconds
+        self._started = True
+        self._xy_active = False
+        self._activate()
+        self.path.evaluate(self.time, self.interpolation, self._target)
+
+    @property
+    def position(self) -> float:
+        """Where the player is along its path, 0 (start) .. 1 (end); 0 without a path."""
+        return self._position()
+
+    def _position(self) -> float:
+        if self.path is None or self.path.seconds <= 0.0:
+            return 0.0
+        return self.time / self.path.seconds
+
+    def _start_recording(self, made: tuple[str, np.ndarray]) -> None:
+        self._recording, self._record_buffer = made
+        self._record_count = 0
+        self._record_start = self.engine.hop_index
+
+    def _save_path(self, name: str) -> list[tuple]:
+        path = self.paths.get(name)
+        if path is None:
+            raise ControlError(f"/path/save: no path named {name!r}")
+        target = file_for(self.folder, "/path/save", name, ".json")
+        write_json(target, "/path/save", {
+            "caminos": "path", "version": FILE_VERSION, "name": name,
+            "model": self.engine.checkpoint.name,
+            "times_s": [round(float(t), 6) for t in path.times],
+            "points_std": _rows(path.points / self.std)})
+        return [("/path/save", str(target))]
+
+    def _load_path(self, name: str) -> LatentPath:
+        path = file_to_read(self.folder, "/path/load", name, ".json")
+        where = f"/path/load: {path}"
+        data = read_json(path, "/path/load", "path")
+        rows = number_rows(data.get("points_std"), f"{where}: points_std", self.dims)
+        times = data.get("times_s")
+        if times is None:
+            times = [i * self.step_seconds for i in range(len(rows))]
+        if (not isinstance(times, list) or len(times) != len(rows)
+                or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in times)
+                or any(b < a for a, b in zip(times, times[1:])) or (times and times[0] < 0)):
+            raise ControlError(f"{where}: times_s: expected {len(rows)} non-decreasing times in "
+                               "seconds, one per point")
+        times = np.asarray(times, dtype=np.float64)
+        return LatentPath(name, self._rows_to_points(rows), times - times[0])
+
+    # the 2-D map
+    def _set_xy(self, x: float, y: float) -> None:
+        self.xy = (x, y)
+        self.playing = False
+        self._xy_active = True
+        if self._plane_points is None:
+            self._target[:] = 0.0
+            self._target[0] = (2.0 * x - 1.0) * XY_RANGE_STD * self.std[0]
+            if self.dims > 1:
+                self._target[1] = (2.0 * y - 1.0) * XY_RANGE_STD * self.std[1]
+        else:
+            origin, x_end, y_end = self._plane_points
+            self._target[:] = origin + x * (x_end - origin) + y * (y_end - origin)
+        self._activate()
+
+    def _set_plane(self, origin: str, x: str, y: str) -> None:
+        if not (origin or x or y):
+            self._plane_points = None
+        else:
+            self._plane_points = np.stack([self._landmark("/latent/plane", n).mean
+                                           for n in (origin, x, y)])
+        self.plane = (origin, x, y)
+
+    def definitions(self) -> list[tuple[str, tuple]]:
+        """Control events that rebuild the landmarks and paths (for a score begun mid-way):
+        point landmarks by value, file landmarks by their file, paths point by point."""
+        events: list[tuple[str, tuple]] = []
+        for name, landmark in self.landmarks.items():
+            if len(landmark.points) == 1:
+                events.append(("/landmark/point", (name, *self._std_values(landmark.points[0]))))
+            elif landmark.source not in ("live", "numbers"):
+                events.append(("/landmark/add", (name, landmark.source)))
+        for name, path in self.paths.items():
+            events.append(("/path/new", (name,)))
+            previous = 0.0
+            for point, t in zip(path.points, path.times):
+                events.append(("/path/step", (float(t - previous),)))
+                events.append(("/path/point", (name, *self._std_values(point))))
+                previous = float(t)
+        return events
+
+    def transport(self) -> list[tuple[str, tuple]]:
+        """Control events that resume a playing path where it is."""
+        if self.path is None or not self.playing or self.path.name not in self.paths:
+            return []
+        return [("/path/play", (self.path.name,)), ("/path/pos", (self._position(),))]
+
+    def _std_values(self, point: np.ndarray) -> list[float]:
+        return [float(v) for v in np.clip(point / self.std, -STD_BOUND, STD_BOUND)]
+
+    def status(self) -> dict[str, Any]:
+        """Navigation's part of ``/engine/status``."""
+        return {"path": self.path.name if self.path is not None else "",
+                "path_playing": int(self.playing), "path_position": self._position(),
+                "recording": self._recording or ""}
+
+
+def _rows(points: np.ndarray) -> list[list[float]]:
+    return [[round(float(v), 6) for v in row] for row in points]

@@ -1,0 +1,106 @@
+"""The control surface's composition root: every control beyond the engine's core in one call.
+
+:func:`attach` wires navigation, scenes, score recording and the queries onto one
+:class:`caminos.engine.clock.engine.Engine`; nothing else in the control layer builds or wires
+subsystems. It sits between the engine and its players (the OSC server, ``caminos play``'s
+control process, ``caminos render --score`` through :func:`render_score_file`): whatever plays
+an engine attaches the same controls, so a score recorded live replays offline and
+``docs/osc.md`` lists what a performer can send.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from caminos.engine.clock.engine import Engine
+from caminos.engine.control.navigation import Navigator
+from caminos.engine.control.queries import query_controls
+from caminos.engine.control.scenes import SceneBank
+from caminos.engine.control.score import ScoreRecorder, render_score
+from caminos.engine.dsp.audio_io import write_audio_atomic
+
+
+@dataclass(frozen=True)
+class Surface:
+    """What :func:`attach` added to an engine."""
+
+    navigator: Navigator
+    scenes: SceneBank
+    recorder: ScoreRecorder
+
+
+def attach(engine: Any, patches: str | Path | None = None,
+           recordings: str | Path | None = None) -> Surface:
+    """Register landmarks, paths, the 2-D map, scenes, recording and the queries on ``engine``.
+
+    Parameters
+    ----------
+    engine : Engine
+        A freshly built engine.
+    patches : path, optional
+        Folder holding ``paths/`` and ``scenes/``; default ``[paths] patches`` of the engine's
+        configuration.
+    recordings : path, optional
+        Where ``/engine/record`` writes; default ``[paths] recordings``.
+    """
+    paths = engine.config.paths
+    folder = Path(patches) if patches is not None else paths.folder("patches")
+    navigator = Navigator(engine, folder / "paths")
+    _register(engine, navigator.controls())
+    engine.hop_hooks.append(navigator.on_hop)
+    engine.extra_status.append(navigator.status)
+    scenes = SceneBank(engine, folder / "scenes")
+    _register(engine, scenes.controls())
+    engine.hop_hooks.append(scenes.on_hop)
+    recorder = ScoreRecorder(engine, recordings if recordings is not None
+                             else paths.folder("recordings"))
+    _register(engine, recorder.controls())
+    engine.recorders.append(recorder.on_event)
+    engine.output_hooks.append(recorder.on_output)
+    engine.extra_status.append(recorder.status)
+    recorder.state_before.append(navigator.definitions)
+    recorder.state_after.append(navigator.transport)
+    _register(engine, query_controls(engine))
+    return Surface(navigator, scenes, recorder)
+
+
+def attach_osc(engine: Any, server: Any) -> None:
+    """Wire an OSC server onto ``engine``: on an engine without the surface, :func:`attach`
+    first (every address of ``docs/osc.md``); the server's counters in the status; its
+    ``/osc/reply_port`` (once per engine, whatever the number of servers)."""
+    engine.extra_status.append(server.status)
+    if "/engine/list" not in engine.registry:
+        attach(engine)
+    if "/osc/reply_port" not in engine.registry:
+        _register(engine, server.controls())
+
+
+def _register(engine: Any, controls: Any) -> None:
+    for control in controls:
+        engine.registry.add(control)
+
+
+def render_score_file(score_path: str | Path, out_path: str | Path, config: Any,
+                      seconds: float | None = None) -> str:
+    """``caminos render --score SCORE -o OUT``: a fresh engine replays the score into a file.
+
+    Returns
+    -------
+    str
+        One line: what was written, its length and the real-time factor.
+    """
+    engine = Engine(config, startup_events=False)  # the score holds the start-up events
+    attach(engine)
+    started = time.perf_counter()
+    try:
+        samples = render_score(score_path, engine, seconds)
+    finally:
+        engine.close()
+    elapsed = time.perf_counter() - started
+    write_audio_atomic(out_path, samples, engine.sample_rate, config.render.subtype)
+    length = len(samples) / engine.sample_rate
+    return (f"{out_path}: {length:.2f} s from {score_path} "
+            f"({length / max(elapsed, 1e-9):.1f}x real time)")

@@ -1,0 +1,233 @@
+"""What the control page shows, read from the control process: the registry's description, a
+snapshot of every value, the map, the meters, and the spectrum frames.
+
+Between the replica engine (:func:`caminos.engine.live.control_process.build_replica`) with the
+counters the DSP and
+audio processes publish, and the page's server (:mod:`caminos.engine.control.web.server`), which
+sends what
+changed since the last snapshot to every page. Reading only (nothing here posts a control), so a
+change made over OSC, by a score or by another page shows on every page the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from typing import Any
+
+import numpy as np
+
+from caminos.engine.control.navigation import XY_RANGE_STD
+from caminos.engine.dsp.spectrum_tap import SpectrumTap, band_centres_hz, band_edges
+
+# Values that move by themselves; the page gets them with the meters, not as control values.
+MOVING = frozenset({"/source/file/pos", "/path/pos"})
+DIGITS = 5  # values are rounded to this many decimals, so only real changes are sent
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, DIGITS) if math.isfinite(value) else None
+    if isinstance(value, (np.floating, np.integer)):
+        return _round(value.item())
+    return value
+
+
+def describe_controls(registry: Any) -> list[dict[str, Any]]:
+    """Every control as the page needs it to build sliders and menus: address, group, doc,
+    whether it is a query, and its arguments (name, kind, range, unit, choices, repeat)."""
+    described = []
+    for control in registry:
+        described.append({
+            "address": control.address, "group": control.group, "doc": control.doc,
+            "query": control.query, "value": control.get is not None,
+            "args": [{"name": a.name, "kind": a.kind, "lo": a.lo, "hi": a.hi, "unit": a.unit,
+                      "choices": list(a.choices) if a.choices else None, "repeat": a.repeat}
+                     for a in control.args]})
+    return described
+
+
+def axis_words(descriptors: dict[str, Any], dims: int) -> list[dict[str, Any]]:
+    """Each latent axis's words at its two ends (``brighter`` / ``darker``), from the model's
+    descriptor analysis: the two descriptors a +1 std step moves most (by at least 0.05 of
+    their spread), as :func:`caminos.models.autoencoder.describe_axes` ranks them."""
+    from caminos.models.autoencoder import DESCRIPTOR_WORDS
+
+    found = descriptors.get("axes", []) if isinstance(descriptors, dict) else []
+    axes = []
+    for k in range(dims):
+        plus: list[str] = []
+        minus: list[str] = []
+        if k < len(found):
+            relative = found[k].get("change_in_spread", {})
+            ranked = sorted(relative, key=lambda name: -abs(relative[name]))
+            for name in ranked[:2]:
+                if abs(relative[name]) >= 0.05 and name in DESCRIPTOR_WORDS:
+                    up, down = DESCRIPTOR_WORDS[name]
+                    plus.append(up if relative[name] > 0 else down)
+                    minus.append(down if relative[name] > 0 else up)
+        axes.append({"axis": k, "plus": plus, "minus": minus})
+    return axes
+
+
+class MapProjection:
+    """Latent points onto the 2-D map of ``/latent/xy``: axes 0 and 1 (-2 .. +2 std as 0 .. 1),
+    or the plane of three landmarks (least squares onto origin -> x, origin -> y)."""
+
+    def __init__(self, std: np.ndarray) -> None:
+        self.std = np.asarray(std, dtype=np.float64)
+        self.points: np.ndarray | None = None
+        self._basis: np.ndarray | None = None
+
+    def set_plane(self, points: np.ndarray | None) -> None:
+        """The plane's origin, x end and y end (rows, latent units), or None for the axes."""
+        if points is None:
+            self.points = self._basis = None
+            return
+        self.points = np.array(points, dtype=np.float64)
+        self._basis = np.linalg.pinv(np.stack([self.points[1] - self.points[0],
+                                               self.points[2] - self.points[0]], axis=1))
+
+    def project(self, z: np.ndarray) -> tuple[float, float]:
+        """``(x, y)`` of a latent point on the map (outside 0 .. 1 when it is off the map)."""
+        z = np.asarray(z, dtype=np.float64)
+        if self._basis is None:
+            x = (z[0] / self.std[0] / XY_RANGE_STD + 1.0) / 2.0
+            y = (z[1] / self.std[1] / XY_RANGE_STD + 1.0) / 2.0 if len(z) > 1 else 0.5
+            return float(x), float(y)
+        n = min(len(z), self._basis.shape[1])
+        x, y = self._basis[:, :n] @ (z[:n] - self.points[0, :n])
+        return float(x), float(y)
+
+
+class PageState:
+    """Snapshots of the replica and the shared counters for the page.
+
+    Parameters
+    ----------
+    replica : Engine
+        The control process's replica (its ``surface`` attached), whose values the controls'
+        ``get`` read; its queue's ``lock`` (when it has one) is held while reading, so a
+        snapshot never sees half of an event.
+    dsp, audio, flags : SharedCounters, optional
+        What the DSP process, the audio process and the supervisor publish (hop, levels, tick
+        times, xruns, latency); without them the meters hold the replica's own status.
+    spectrum : SpectrumTap, optional
+        The DSP process's spectrum frames.
+    """
+
+    def __init__(self, replica: Any, dsp=None, audio=None, flags=None,
+                 spectrum: SpectrumTap | None = None) -> None:
+        self.replica = replica
+        self.dsp, self.audio, self.flags = dsp, audio, flags
+        self.spectrum = spectrum
+        self.navigator = replica.surface.navigator
+        self.scenes = replica.surface.scenes
+        self.projection = MapProjection(self.navigator.std)
+        self._plane: tuple | None = None
+        self._seen = spectrum.count if spectrum is not None else 0
+        config = replica.config
+        self.edges = band_edges(config.stft.n_fft, replica.sample_rate,
+                                spectrum.bands if spectrum is not None else 64)
+
+    def hello(self) -> dict[str, Any]:
+        """The first message to a page: what it needs to build itself."""
+        replica = self.replica
+        return {
+            "type": "hello",
+            "controls": describe_controls(replica.registry),
+            "axes": axis_words(getattr(replica.checkpoint, "descriptors", {}), replica.dims),
+            "dims": int(replica.dims),
+            "model": replica.checkpoint.name,
+            "sample_rate": int(replica.sample_rate), "hop": int(replica.hop),
+            "bands_hz": band_centres_hz(self.edges, replica.config.stft.n_fft,
+                                        replica.sample_rate),
+            "xy_range_std": XY_RANGE_STD,
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every value the page shows, keyed so that :func:`changes` can compare two."""
+        lock = getattr(self.replica.queue, "lock", None) or nullcontext()
+        with lock:
+            values = {c.address: [_round(v) for v in c.get()] for c in self.replica.registry
+                      if c.get is not None and c.address not in MOVING}
+            nav = self.navigator
+            plane = tuple(nav.plane)
+            if plane != self._plane:
+                self._plane = plane
+                self.projection.set_plane(nav._plane_points)
+            landmarks = sorted((name, self.projection.project(mark.mean))
+                               for name, mark in nav.landmarks.items())
+            paths = sorted((name, round(float(path.seconds), 3), len(path.points))
+                           for name, path in nav.paths.items())
+            current = nav.path.name if nav.path is not None else ""
+            recording = nav._recording or ""
+            scenes = sorted(self.scenes.slots)
+        return {
+            "values": values,
+            "landmarks": [[n, _round(x), _round(y)] for n, (x, y) in landmarks],
+            "paths": [list(p) for p in paths],
+            "path": current, "recording": recording, "scenes": scenes,
+            "meters": self.meters(),
+        }
+
+    def meters(self) -> dict[str, Any]:
+        """Output level, CPU per hop, xruns and underruns, latency, uptime, restarts, errors."""
+        replica = self.replica
+        sr, hop = replica.sample_rate, replica.hop
+        if self.dsp is None or self.audio is None:
+            status = replica.status()
+            return {"cpu_load": _round(status["cpu_load"]),
+                    "control_errors": status["control_errors"]}
+        dsp, audio = self.dsp, self.audio
+        peak, rms = dsp["peak"], dsp["rms"]
+        device_out = self.flags["output_latency_s"] if self.flags is not None else 0.0
+        buffer = replica.config.audio.buffer_hops * hop
+        first = audio["first_time"]
+        return {  # the hop and the file's position move every hop: not sent, the page needs neither
+            "peak_dbfs": _round(20 * math.log10(peak)) if peak > 0 else None,
+            "rms_dbfs": _round(20 * math.log10(rms)) if rms > 0 else None,
+            "cpu_load": _round(dsp["cpu_load"]),
+            "tick_ms_p50": _round(dsp["tick_ms_p50"]), "tick_ms_p99": _round(dsp["tick_ms_p99"]),
+            "hop_ms": _round(1000.0 * hop / sr),
+            "xruns": int(audio["xruns"]), "underruns": int(audio["underruns"]),
+            "restarts": int(audio["restarts"]),
+            "control_errors": int(dsp["control_errors"]) + int(replica.counters["control_errors"]),
+            "latency_in_out_ms": _round(1000.0 * (dsp["latency_samples"] + buffer) / sr
+                                        + 1000.0 * device_out),
+            "latency_control_ms": _round(1000.0 * (dsp["control_latency_samples"] + buffer) / sr
+                                         + 1000.0 * device_out),
+            "uptime_s": int(time.monotonic() - first) if first > 0 else 0,
+            "path_position": _round(dsp["path_position"]),
+            "path_playing": int(dsp["path_playing"]),
+        }
+
+    def spectrum_frames(self) -> dict[str, Any] | None:
+        """The spectrum frames published since the last call, as a ``spectrum`` message (levels
+        in whole dBFS, and each frame's latent on the map), or None when there are none."""
+        if self.spectrum is None:
+            return None
+        count, levels, latents = self.spectrum.since(self._seen)
+        self._seen = count
+        if not len(levels):
+            return None
+        return {"type": "spectrum",
+                "frames": np.rint(levels).astype(int).tolist(),
+                "xy": [[_round(v) for v in self.projection.project(z[:self.replica.dims])]
+                       for z in latents]}
+
+
+def changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """What differs between two snapshots, one level deep into ``values`` and ``meters``
+    (a key that holds the same as before is left out)."""
+    out: dict[str, Any] = {}
+    for key, value in new.items():
+        if key in ("values", "meters"):
+            before = old.get(key, {})
+            diff = {k: v for k, v in value.items() if before.get(k) != v}
+            if diff:
+                out[key] = diff
+        elif old.get(key) != value:
+            out[key] = value
+    return out

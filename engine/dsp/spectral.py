@@ -1,0 +1,273 @@
+"""Streaming STFT analysis and overlap-add synthesis, with their offline twins.
+
+First and last stage of the spectral flow: sources are cut into windowed frames here, and after
+phase recovery the complex frames are overlap-added back into samples here. The streaming classes
+accept any block size, allocate nothing after construction and produce exactly the same frames and
+samples as the offline functions :func:`stft` and :func:`istft` (tested).
+
+Framing convention (shared by every part of caminos): the signal is preceded by
+``n_fft - hop`` zeros; frame ``m`` holds padded samples ``[m*hop, m*hop + n_fft)``, multiplied by
+the periodic analysis window, and its FFT is taken with the window's first sample at time 0 of
+the FFT (librosa's ``center=False``). Synthesis uses the canonical dual window
+``w / sum_k w(n - k*hop)**2``, so analysis followed by synthesis is the identity. The first
+complete output sample of input sample ``n`` leaves at ``n + n_fft - hop``: that is the
+algorithmic latency of the pair, before any phase-recovery look-ahead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import rocket_fft  # noqa: F401  (registers numpy.fft for numba; r2c/c2r below)
+from numba import njit
+from rocket_fft import c2r, r2c
+
+from caminos.engine.core.config import StftConfig
+from caminos.engine.core.errors import ParameterError
+
+_AXES = np.zeros(1, dtype=np.int64)  # transform along axis 0 of a 1-D frame
+_AXES_LAST = np.ones(1, dtype=np.int64)  # transform along axis 1 of a (frames, samples) array
+
+
+def analysis_window(stft: StftConfig) -> np.ndarray:
+    """The periodic analysis window, float64 of length ``n_fft``.
+
+    Periodic (DFT-even) windows sum to a constant under overlap at any hop dividing ``n_fft``,
+    which is what overlap-add synthesis needs.
+    """
+    if stft.window != "hann":  # pragma: no cover - config validation allows only hann
+        raise ParameterError(f"window {stft.window!r} is not supported; use 'hann'")
+    n = np.arange(stft.n_fft)
+    return 0.5 - 0.5 * np.cos(2.0 * np.pi * n / stft.n_fft)
+
+
+def synthesis_window(stft: StftConfig) -> np.ndarray:
+    """The canonical dual of :func:`analysis_window` for overlap-add synthesis.
+
+    ``g = w / sum_k w(n - k*hop)**2``, the window that makes ``istft(stft(x)) == x`` and the
+    least-squares inverse of a modified STFT (Griffin & Lim 1984).
+    """
+    w = analysis_window(stft)
+    energy = (w**2).reshape(stft.redundancy, stft.hop).sum(axis=0)
+    return w / np.tile(energy, stft.redundancy)
+
+
+def gaussian_lambda(stft: StftConfig) -> float:
+    """Time-frequency ratio ``lambda`` (samples squared) of the Gaussian closest to the window.
+
+    PGHI's phase-gradient relations are exact for ``exp(-pi t**2 / lambda)``; for a Hann window of
+    length L, ``lambda = 0.25645 L**2`` (Prusa & Soendergaard 2016, Table 1).
+    """
+    return 0.25645 * stft.n_fft**2
+
+
+def latency_samples(stft: StftConfig, lookahead_frames: int = 0) -> int:
+    """Algorithmic latency in samples of analysis, phase recovery with look-ahead, and synthesis."""
+    return stft.n_fft - stft.hop + lookahead_frames * stft.hop
+
+
+def n_frames_for(n_samples: int, stft: StftConfig) -> int:
+    """Number of frames whose synthesis covers ``n_samples`` input samples completely."""
+    return -(-n_samples // stft.hop) + stft.redundancy - 1
+
+
+def stft(x: np.ndarray, stft: StftConfig) -> np.ndarray:
+    """Offline STFT of a mono signal in caminos' framing.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples,)
+        Mono signal.
+    stft : StftConfig
+        Frame size, hop and window.
+
+    Returns
+    -------
+    ndarray, shape (n_frames, n_fft // 2 + 1), complex128
+        ``n_frames = n_frames_for(n_samples, stft)``; frame ``m`` starts at sample
+        ``m*hop - (n_fft - hop)`` of ``x``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1:
+        raise ParameterError(f"stft expects a mono signal, got shape {x.shape}")
+    n_frames = n_frames_for(len(x), stft)
+    pad = stft.n_fft - stft.hop
+    padded = np.zeros((n_frames - 1) * stft.hop + stft.n_fft)
+    padded[pad:pad + len(x)] = x
+    frames = np.lib.stride_tricks.sliding_window_view(padded, stft.n_fft)[::stft.hop]
+    return np.fft.rfft(frames * analysis_window(stft), axis=1)
+
+
+def istft(spectrogram: np.ndarray, stft: StftConfig, length: int | None = None) -> np.ndarray:
+    """Offline overlap-add synthesis, the inverse of :func:`stft`.
+
+    Parameters
+    ----------
+    spectrogram : ndarray, shape (n_frames, n_fft // 2 + 1), complex
+        Complex STFT frames in caminos' framing.
+    stft : StftConfig
+        Frame size, hop and window.
+    length : int, optional
+        Number of output samples; defaults to everything the frames cover after the padding.
+
+    Returns
+    -------
+    ndarray, shape (length,), float64
+    """
+    spectrogram = np.asarray(spectrogram)
+    if spectrogram.ndim != 2 or spectrogram.shape[1] != stft.n_bins:
+        raise ParameterError(f"istft expects frames of {stft.n_bins} bins, got shape "
+                             f"{spectrogram.shape}")
+    frames = np.fft.irfft(spectrogram, n=stft.n_fft, axis=1) * synthesis_window(stft)
+    n_frames = len(frames)
+    out = np.zeros((n_frames - 1) * stft.hop + stft.n_fft)
+    _overlap_add(frames, stft.hop, out)
+    pad = stft.n_fft - stft.hop
+    total = len(out) - pad
+    if length is None:
+        length = total
+    result = np.zeros(length)
+    keep = min(length, total)
+    result[:keep] = out[pad:pad + keep]
+    return result
+
+
+@njit(cache=True, nogil=True)
+def _overlap_add(frames: np.ndarray, hop: int, out: np.ndarray) -> None:
+    """Add ``frames[m]`` into ``out`` at ``m*hop``, in place."""
+    n_frames, n_fft = frames.shape
+    for m in range(n_frames):
+        start = m * hop
+        for n in range(n_fft):
+            out[start + n] += frames[m, n]
+
+
+@njit(cache=True, nogil=True)
+def _shift_left(buf: np.ndarray, start: int, stop: int) -> None:
+    """Move ``buf[start:stop]`` to the front of ``buf`` without a temporary copy."""
+    for i in range(stop - start):
+        buf[i] = buf[start + i]
+
+
+@njit(cache=True, nogil=True)
+def _analyze_frame(buf: np.ndarray, start: int, window: np.ndarray, scratch: np.ndarray,
+                   out: np.ndarray, axes: np.ndarray) -> None:
+    """Window ``buf[start:start+n_fft]`` into ``scratch`` and write its real FFT into ``out``."""
+    n_fft = window.shape[0]
+    for n in range(n_fft):
+        scratch[n] = buf[start + n] * window[n]
+    r2c(scratch, out, axes, True, 1.0, 1)
+
+
+@njit(cache=True, nogil=True)
+def _synthesize_frame(frame: np.ndarray, window: np.ndarray, scratch: np.ndarray,
+                      acc: np.ndarray, axes: np.ndarray) -> None:
+    """Inverse FFT of ``frame``, times the synthesis window, added into ``acc``."""
+    n_fft = window.shape[0]
+    c2r(frame, scratch, axes, False, 1.0 / n_fft, 1)
+    for n in range(n_fft):
+        acc[n] += scratch[n] * window[n]
+
+
+class StftAnalyzer:
+    """Streaming STFT analysis: samples in, in blocks of any size; frames out, one per hop.
+
+    Parameters
+    ----------
+    stft : StftConfig
+        Frame size, hop and window.
+    max_block : int
+        Largest block :meth:`push` accepts, in samples. Buffers are sized for it once.
+
+    Examples
+    --------
+    >>> analyzer = StftAnalyzer(StftConfig())
+    >>> frame = np.zeros(513, dtype=np.complex128)
+    >>> analyzer.push(np.zeros(300))
+    >>> analyzer.pull_frame(frame), analyzer.pull_frame(frame)
+    (True, False)
+    """
+
+    def __init__(self, stft: StftConfig, max_block: int = 8192) -> None:
+        self.stft = stft
+        self.max_block = int(max_block)
+        self._window = analysis_window(stft)
+        self._scratch = np.zeros(stft.n_fft)
+        # History of n_fft - hop samples, then room for one block and one pending hop.
+        self._buf = np.zeros(stft.n_fft + self.max_block + stft.hop)
+        self._start = 0  # first sample of the next frame
+        self._fill = stft.n_fft - stft.hop  # zeros stand for the signal before time 0
+
+    @property
+    def latency_samples(self) -> int:
+        """Samples from an input sample's arrival until it is in a frame, at the latest."""
+        return self.stft.hop - 1
+
+    def reset(self) -> None:
+        """Forget all input, as if newly constructed."""
+        self._buf[:] = 0.0
+        self._start = 0
+        self._fill = self.stft.n_fft - self.stft.hop
+
+    def push(self, block: np.ndarray) -> None:
+        """Append a block of samples (any length up to ``max_block``)."""
+        n = len(block)
+        if n > self.max_block:
+            raise ParameterError(f"block of {n} samples exceeds max_block={self.max_block}")
+        if self._fill + n > len(self._buf):
+            _shift_left(self._buf, self._start, self._fill)
+            self._fill -= self._start
+            self._start = 0
+        self._buf[self._fill:self._fill + n] = block
+        self._fill += n
+
+    def pull_frame(self, out: np.ndarray) -> bool:
+        """Write the next complex frame into ``out`` (complex128, n_bins); False if none is ready."""
+        if self._fill - self._start < self.stft.n_fft:
+            return False
+        _analyze_frame(self._buf, self._start, self._window, self._scratch, out, _AXES)
+        self._start += self.stft.hop
+        return True
+
+
+class OverlapAddSynthesizer:
+    """Streaming overlap-add synthesis: complex frames in, one hop of samples out per frame.
+
+    Parameters
+    ----------
+    stft : StftConfig
+        Frame size, hop and window; must match the analysis.
+    max_pending : int
+        Most samples that may wait to be pulled, in samples. Buffers are sized for it once.
+    """
+
+    def __init__(self, stft: StftConfig, max_pending: int = 8192) -> None:
+        self.stft = stft
+        self._window = synthesis_window(stft)
+        self._scratch = np.zeros(stft.n_fft)
+        self._acc = np.zeros(stft.n_fft)
+        self._out = np.zeros(int(max_pending) + stft.hop)
+        self._ready = 0
+
+    def reset(self) -> None:
+        """Forget all frames, as if newly constructed."""
+        self._acc[:] = 0.0
+        self._ready = 0
+
+    def push_frame(self, frame: np.ndarray) -> None:
+        """Overlap-add one complex frame; makes ``hop`` more samples ready."""
+        hop = self.stft.hop
+        if self._ready + hop > len(self._out):
+            raise ParameterError(f"{self._ready} samples are waiting; pull before pushing more")
+        _synthesize_frame(frame, self._window, self._scratch, self._acc, _AXES)
+        self._out[self._ready:self._ready + hop] = self._acc[:hop]
+        self._ready += hop
+        _shift_left(self._acc, hop, self.stft.n_fft)
+        self._acc[self.stft.n_fft - hop:] = 0.0
+
+    def pull(self, out: np.ndarray) -> int:
+        """Move up to ``len(out)`` ready samples into ``out``; returns how many were written."""
+        n = min(len(out), self._ready)
+        out[:n] = self._out[:n]
+        _shift_left(self._out, n, self._ready)
+        self._ready -= n
+        return n

@@ -1,0 +1,53 @@
+"""What the engine may ask of the models: read a sound, encode it to a latent trajectory.
+
+The small surface through which the engine's layers above the models (navigation's landmarks,
+the commands) use a trained autoencoder, so that none of them reaches into training code or the
+command line. ``DEFAULT_CHECKPOINT`` is the shipped model (package data in an install).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from caminos.engine.core.config import Config
+from caminos.engine.dsp.audio_io import read_audio
+from caminos.engine.dsp.spectral import stft
+from caminos.models.autoencoder import log_magnitude, stack_context
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.pt"
+
+
+def read_mono(path: str | os.PathLike, config: Config) -> np.ndarray:
+    """A sound file as mono float64 at the configured rate (channels averaged)."""
+    samples, _ = read_audio(path, config.audio.sample_rate)
+    return samples.mean(axis=1)
+
+
+def latent_trajectory(x: np.ndarray, checkpoint, config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """Encode a mono signal frame by frame.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples,), float64
+        The signal at ``config.audio.sample_rate``.
+    checkpoint : Checkpoint
+        A loaded autoencoder (:func:`caminos.models.checkpoint.load_checkpoint`).
+    config : Config
+        STFT settings and the sample rate.
+
+    Returns
+    -------
+    latent : ndarray, shape (n_frames, latent_dim), float32
+        Rotated latent coordinates (not yet in std units).
+    times_s : ndarray, shape (n_frames,), float64
+        Centre of each frame's window in the signal, in seconds (negative for the first frames,
+        whose window starts before the signal).
+    """
+    frames = log_magnitude(np.abs(stft(x, config.stft))).astype(np.float32)
+    latent = checkpoint.model.encode_numpy(stack_context(frames, checkpoint.model.shape.context))
+    n = np.arange(len(frames))
+    times = (n * config.stft.hop - (config.stft.n_fft - config.stft.hop) + config.stft.n_fft / 2)
+    return latent, times / config.audio.sample_rate
