@@ -268,7 +268,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     auto.add_argument("--decoder-hidden", metavar="W1,W2",
                       help="decoder hidden widths (default 512,512)")
     auto.add_argument("--loss", choices=("spectral", "log_mse"),
-                      help="spectral: spectral convergence + log-magnitude L1 (default); "
+                      help="spectral: spectral convergence + log-magnitude L1, plus the L1 "
+                           "over each frame's top 40 dB (--partial-weight) (default); "
                            "log_mse: squared log-magnitude error (version-1 models)")
     auto.add_argument("--partial-weight", type=float,
                       help="weight of the spectral loss's log-magnitude L1 over each frame's "
