@@ -54,6 +54,7 @@ if str(ROOT) not in sys.path:
 
 from caminos.engine.core.config import load_config  # noqa: E402
 from caminos.engine.clock.engine import Engine  # noqa: E402
+from benchmarks.live import REFERENCE_STREAM, free_port, start_jackd, stop_jackd  # noqa: E402
 
 DEMO = ROOT / "patches" / "demo" / "demo.wav"
 
@@ -127,44 +128,17 @@ def measure_phase_only(frames: np.ndarray, hop: int, seconds: float) -> dict:
 
 
 # ---------------------------------------------------------------------------------------- JACK
-_REFERENCE_STREAM = """
-import sys, time, json
-import sounddevice as sd
-seconds = float(sys.argv[1])
-counts = {"callbacks": 0, "xruns": 0}
-def callback(outdata, frames, t, status):
-    counts["callbacks"] += 1
-    if status:
-        counts["xruns"] += 1
-    outdata.fill(0)
-with sd.OutputStream(samplerate=48000, blocksize=256, channels=2, dtype="float32",
-                     latency="low", callback=callback):
-    time.sleep(seconds)
-print(json.dumps(counts))
-"""
-
 _BUSY = "while True: pass"
 
 
 JACK_SERVER = f"caminos-bench-{os.getpid()}"  # the benchmark's own server; only it is stopped
 
 
-def _jackd() -> subprocess.Popen:
-    """Start the benchmark's named JACK dummy server; every client started after finds it."""
-    os.environ["JACK_DEFAULT_SERVER"] = JACK_SERVER
-    os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
-    process = subprocess.Popen(["jackd", "-n", JACK_SERVER, "-d", "dummy", "-r", "48000", "-p",
-                                "256"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    subprocess.run(["jack_wait", "-w", "-t", "15"], capture_output=True)
-    return process
-
-
 def measure_jack(seconds: float, load: bool) -> list[dict]:
     """``caminos play`` and a bare reference stream on JACK dummy, with or without load."""
     busy = [subprocess.Popen([sys.executable, "-c", _BUSY]) for _ in range(os.cpu_count() or 1)
             ] if load else []
-    server = _jackd()
+    server = start_jackd(JACK_SERVER)
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -181,7 +155,7 @@ def measure_jack(seconds: float, load: bool) -> list[dict]:
                      "engine_underruns": report["underruns"], "callbacks": report["callbacks"],
                      "expected_callbacks": round(report["expected_callbacks"]),
                      "tick_ms_p99": report["tick_ms_p99"], "seconds": seconds})
-        reference = subprocess.run([sys.executable, "-c", _REFERENCE_STREAM, str(seconds)],
+        reference = subprocess.run([sys.executable, "-c", REFERENCE_STREAM, str(seconds)],
                                    capture_output=True, text=True, timeout=seconds + 60,
                                    check=True)
         counts = json.loads(reference.stdout)
@@ -192,8 +166,7 @@ def measure_jack(seconds: float, load: bool) -> list[dict]:
     finally:
         for process in busy:
             process.kill()
-        server.terminate()
-        server.wait(timeout=10)
+        stop_jackd(server)
     return rows
 
 
@@ -347,13 +320,11 @@ def _send(port: int, address: str, *args) -> None:
 
 def measure_live(case: str, seconds: float, controls: list) -> dict:
     """One live case: ``caminos play`` with its load, beside a bare stream, status probed."""
-    server = _jackd()
+    server = start_jackd(JACK_SERVER)
     play = None
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-                probe.bind(("127.0.0.1", 0))
-                port = probe.getsockname()[1]
+            port = free_port()
             report_path = Path(tmp) / "report.json"
             play = subprocess.Popen(
                 [sys.executable, "-m", "caminos.engine", "play", "--file", str(DEMO), "--seconds",
@@ -368,7 +339,7 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
                 raise RuntimeError("caminos play did not start")
             threading.Thread(target=play.stdout.read, daemon=True).start()  # type: ignore
             time.sleep(1.0)
-            reference = subprocess.Popen([sys.executable, "-c", _REFERENCE_STREAM,
+            reference = subprocess.Popen([sys.executable, "-c", REFERENCE_STREAM,
                                           str(seconds)], stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True)
             status = _StatusProbe(port).start()
@@ -399,8 +370,7 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
     finally:
         if play is not None and play.poll() is None:
             play.kill()
-        server.terminate()
-        server.wait(timeout=10)
+        stop_jackd(server)
     trips = np.array(status.round_trips) * 1000.0
     return {"case": case, "seconds": seconds, "engine_underruns": report["underruns"],
             "xruns": report["xruns"], "bare_xruns": counts["xruns"],

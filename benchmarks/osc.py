@@ -227,30 +227,25 @@ def run_live(seconds: float, rates: list[float]) -> list[dict]:
 
     if shutil.which("jackd") is None:
         raise SystemExit("osc.py --live: jackd is not installed (scripts/setup.sh --test)")
-    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-    jackd = subprocess.Popen(["jackd", "-d", "dummy", "-r", "48000", "-p", "256"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                             start_new_session=True)
+    from benchmarks.live import start_jackd, stop_jackd
+
+    jackd = start_jackd(f"caminos-bench-osc-{os.getpid()}")  # its own server; only it stops
     rows = []
     try:
-        waited = subprocess.run(["jack_wait", "-w", "-t", "15"], capture_output=True, text=True)
-        if "server is available" not in waited.stdout:
-            raise SystemExit(f"osc.py --live: jackd did not start: {waited.stderr}")
         for rate in rates:
             rows.append(_live_case(seconds, rate))
             print(json.dumps(rows[-1]), flush=True)
     finally:
-        jackd.terminate()
-        jackd.wait(timeout=10)
+        stop_jackd(jackd)
     return rows
 
 
 def _live_case(seconds: float, rate: float) -> dict:
     import tempfile
 
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    from benchmarks.live import free_port
+
+    port = free_port()
     with tempfile.TemporaryDirectory() as folder:
         report_path = Path(folder) / "report.json"
         play = subprocess.Popen(

@@ -51,6 +51,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.live import (REFERENCE_STREAM, OscClient, free_port, start_jackd,  # noqa: E402
+                             stop_jackd)
+
 DEMO = ROOT / "patches" / "demo" / "demo.wav"
 JACK_SERVER = f"caminos-bench-web-{os.getpid()}"  # the benchmark's own server; only it is stopped
 PROBE_PERIOD_S = 0.4
@@ -58,21 +61,6 @@ PROBE_ON_S = 0.15
 LOUD = 1e-5  # as benchmarks/osc.py: a sample above this after a quiet hop is the probe's rise
 QUIET = 5e-6
 DRAG_PER_S = 60.0  # one /latent/xy per animation frame, as the page sends while dragged
-
-_REFERENCE_STREAM = """
-import sys, time, json
-import sounddevice as sd
-seconds = float(sys.argv[1])
-counts = {"callbacks": 0, "xruns": 0}
-def callback(outdata, frames, t, status):
-    counts["callbacks"] += 1
-    counts["xruns"] += bool(status)
-    outdata.fill(0)
-with sd.OutputStream(samplerate=48000, blocksize=256, channels=2, dtype="float32",
-                     latency="low", callback=callback):
-    time.sleep(seconds)
-print(json.dumps(counts))
-"""
 
 _FLOOD = """
 import math, socket, sys, time
@@ -91,31 +79,6 @@ while time.monotonic() - start < seconds:
     time.sleep(0.002)
 print(sent)
 """
-
-
-class Osc:
-    """An OSC client on its own port: sends, and reads the replies it asks for."""
-
-    def __init__(self, port: int) -> None:
-        self.target = ("127.0.0.1", port)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(5.0)
-
-    def send(self, address: str, *args) -> None:
-        from caminos.engine.control.osc.messages import encode_message
-
-        self.sock.sendto(encode_message(address, args), self.target)
-
-    def status(self) -> dict:
-        from pythonosc.osc_message import OscMessage
-
-        self.send("/engine/status")
-        while True:
-            message = OscMessage(self.sock.recvfrom(65536)[0])
-            if message.address == "/engine/status":
-                flat = list(message.params)
-                return dict(zip(flat[::2], flat[1::2]))
 
 
 class Probes:
@@ -139,7 +102,7 @@ class Probes:
 
 
 async def _page(url: str, index: int, drag: bool, probes: Probes, stop: asyncio.Event,
-                prober: bool, osc: Osc | None) -> int:
+                prober: bool, osc: OscClient | None) -> int:
     """One page: reads every state message (update latencies), drags if asked, sends the
     probes if it is the prober (or over ``osc`` when given); returns the messages it sent."""
     import aiohttp
@@ -191,7 +154,7 @@ async def _page(url: str, index: int, drag: bool, probes: Probes, stop: asyncio.
 
 
 async def _pages(url: str, clients: int, seconds: float, probes: Probes,
-                 osc: Osc | None) -> int:
+                 osc: OscClient | None) -> int:
     stop = asyncio.Event()
     count = max(clients, 1)  # the osc case has one page that only watches
     tasks = [asyncio.get_running_loop().create_task(
@@ -232,16 +195,12 @@ def _percentile(values: list[float], q: float) -> float | None:
 def run(seconds: float, flood: float) -> list[dict]:
     import soundfile as sf
 
-    os.environ.update(JACK_DEFAULT_SERVER=JACK_SERVER, JACK_NO_AUDIO_RESERVATION="1")
-    jackd = subprocess.Popen(["jackd", "-n", JACK_SERVER, "-d", "dummy", "-r", "48000", "-p",
-                              "256"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+    jackd = start_jackd(JACK_SERVER)
     play = None
     cases: list[dict] = []
     try:
-        subprocess.run(["jack_wait", "-w", "-t", "15"], capture_output=True, check=True)
         with tempfile.TemporaryDirectory() as tmp:
-            osc_port, web_port = _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_STREAM)
+            osc_port, web_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
             prefix = Path(tmp) / "live"
             total = 4 * (seconds + 3) + 20
             play = subprocess.Popen(
@@ -257,7 +216,7 @@ def run(seconds: float, flood: float) -> list[dict]:
                 raise SystemExit("benchmarks/web.py: caminos play did not start")
             import threading
             threading.Thread(target=play.stdout.read, daemon=True).start()  # type: ignore
-            osc = Osc(osc_port)
+            osc = OscClient(osc_port)
             for address, *args in [("/path/point", "bench", 1.0, -0.5), ("/path/play", "bench"),
                                    ("/latent/follow", 0.0), ("/out/gain", -96.0)]:
                 osc.send(address, *args)
@@ -275,8 +234,7 @@ def run(seconds: float, flood: float) -> list[dict]:
     finally:
         if play is not None and play.poll() is None:
             play.kill()
-        jackd.terminate()
-        jackd.wait(timeout=10)
+        stop_jackd(jackd)
     mono = samples[:, 0] if samples.ndim > 1 else samples
     origins = sorted(o for c in cases for o in c.pop("origins"))
     rise_times = [_sounds_at(n / rate, origins) for n in rises(mono, 256)]
@@ -311,7 +269,7 @@ class _Origins:
         import threading
 
         self.pairs: list[tuple[float, float]] = []
-        self._osc = Osc(port)
+        self._osc = OscClient(port)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -325,15 +283,15 @@ class _Origins:
     def stop(self) -> list[tuple[float, float]]:
         self._stop.set()
         self._thread.join()
-        self._osc.sock.close()
+        self._osc.close()
         return self.pairs
 
 
-def _case(case: str, clients: int, flooding: bool, seconds: float, flood: float, osc: Osc,
+def _case(case: str, clients: int, flooding: bool, seconds: float, flood: float, osc: OscClient,
           url: str, osc_port: int) -> dict:
     before = osc.status()
     origins = _Origins(osc_port)
-    reference = subprocess.Popen([sys.executable, "-c", _REFERENCE_STREAM, str(seconds)],
+    reference = subprocess.Popen([sys.executable, "-c", REFERENCE_STREAM, str(seconds)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     flooder = subprocess.Popen([sys.executable, "-c", _FLOOD, str(osc_port), str(flood),
                                 str(seconds), str(ROOT)], stdout=subprocess.PIPE,
@@ -364,12 +322,6 @@ def _case(case: str, clients: int, flooding: bool, seconds: float, flood: float,
             "osc_sent_per_s": round(flooded / elapsed, 1),
             "page_sent_per_s": round(page_messages / elapsed, 1),
             "probes_up": probes.up, "origins": polled}
-
-
-def _free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def print_table(rows: list[dict]) -> None:
