@@ -140,16 +140,16 @@ class EncoderState(NamedTuple):
 
 
 @njit(cache=True, nogil=True)
-def _frame_levels(log_mags: np.ndarray, n_bins: int, root: np.ndarray, level: np.ndarray,
-                  with_root: bool) -> None:
-    """Each row's level (:func:`caminos.models.autoencoder.frame_level`: half the log of the mean square
-    of ``exp(log_mags)``, nepers) into ``level``, and, when ``with_root``, the square roots of its
-    magnitudes above the floor (the pitch tracker's input) into ``root``; one ``exp`` per bin."""
-    start = log_mags.shape[1] - n_bins  # the current frame, after any context
-    for row in range(log_mags.shape[0]):
+def _frame_levels(mags: np.ndarray, root: np.ndarray, level: np.ndarray, with_root: bool) -> None:
+    """Each row's level (:func:`caminos.models.autoencoder.frame_level`: half the log of the mean
+    square of ``mags``, nepers) into ``level``, and, when ``with_root``, the square roots of its
+    magnitudes above the floor (the pitch tracker's input) into ``root``. ``mags`` (batch,
+    n_bins) are the current frames' linear magnitudes with the floor, ``exp(log_mags)``."""
+    n_bins = mags.shape[1]
+    for row in range(mags.shape[0]):
         power = 0.0
         for k in range(n_bins):
-            mag = np.exp(log_mags[row, start + k])
+            mag = mags[row, k]
             power += mag * mag
             if with_root:
                 root[row, k] = np.sqrt(max(mag - MAGNITUDE_FLOOR, 0.0))
@@ -172,16 +172,17 @@ def _refined_semitones(scores: np.ndarray, row: int, first_octave: float,
 
 
 @njit(cache=True, nogil=True)
-def encode_frames(log_mags: np.ndarray, out: np.ndarray, weights: tuple, biases: tuple,
-                  outputs: tuple, n_bins: int, has_level: bool, has_pitch: bool,
+def encode_frames(log_mags: np.ndarray, mags: np.ndarray, out: np.ndarray, weights: tuple,
+                  biases: tuple, outputs: tuple, n_bins: int, has_level: bool, has_pitch: bool,
                   level_in: np.ndarray, level_latent: np.ndarray, pitch_latent: np.ndarray,
                   pitch_matrix: np.ndarray, first_octave: float, log_step: float,
                   root: np.ndarray, scores: np.ndarray, first_extra: np.ndarray,
                   level: np.ndarray) -> None:
     """Log-magnitudes (batch, n_inputs) float32 to latents ``out`` (batch, d), allocation-free;
-    the other arguments are an :class:`EncoderState`'s fields."""
+    ``mags`` (batch, n_bins) are the current frames' ``exp(log_mags)`` (read by the level and
+    pitch channels), the other arguments an :class:`EncoderState`'s fields."""
     if has_level or has_pitch:
-        _frame_levels(log_mags, n_bins, root, level, has_pitch)
+        _frame_levels(mags, root, level, has_pitch)
     if has_level:
         for row in range(log_mags.shape[0]):
             for j in range(level_in.shape[0]):
@@ -307,14 +308,24 @@ class FrameCodec:
             first_octave, log_step,
             np.zeros((batch, n), np.float32), np.zeros((batch, candidates), np.float32),
             np.zeros((batch, first_width), np.float32), np.zeros(batch, np.float32))
+        self._mags = np.zeros((batch, n))  # exp(log_mags) for callers that pass no mags
         self._decoder = DecoderState(
             *decoder, n, self.has_level, self.has_pitch, level_out, pitch_out, pitch_bias,
             float(codec.shape.bin_hz), band_lower, band_weight,
             np.zeros((1, self.latent_dim), np.float32))
 
-    def encode(self, log_mags: np.ndarray, out: np.ndarray) -> None:
-        """Log-magnitudes (batch, n_inputs) float32, C order, to latents ``out`` (batch, d)."""
-        encode_frames(log_mags, out, *self._encoder)
+    def encode(self, log_mags: np.ndarray, out: np.ndarray,
+               mags: np.ndarray | None = None) -> None:
+        """Log-magnitudes (batch, n_inputs) float32, C order, to latents ``out`` (batch, d).
+
+        ``mags`` (batch, n_bins) float64, when the caller has them, are the current frames'
+        linear magnitudes with the floor (``exp`` of the last ``n_bins`` columns): the engine
+        passes those it took the log of, so the hop does not take the exponential back.
+        """
+        if mags is None:
+            mags = self._mags
+            np.exp(log_mags[:, -self.n_bins:], out=mags)
+        encode_frames(log_mags, mags, out, *self._encoder)
 
     def decode(self, z: np.ndarray, out: np.ndarray) -> None:
         """One latent (latent_dim,) to linear magnitudes ``out`` (n_bins,), float64."""

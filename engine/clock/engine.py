@@ -1,14 +1,13 @@
 """The hop clock: :meth:`Engine.tick` turns control events and sources into one hop of samples.
 
-The centre of caminos (docs/architecture.md). Live playing (:mod:`caminos.engine.live.dsp_process`) and
-offline
-rendering (:mod:`caminos.engine.control.score`) call the same :meth:`Engine.tick`; with the same
-control events at
-the same hops they produce the same samples. Each tick:
+The centre of caminos (docs/architecture.md). Live playing
+(:mod:`caminos.engine.live.dsp_process`) and offline rendering
+(:mod:`caminos.engine.control.score`) call the same :meth:`Engine.tick`; with the same control
+events at the same hops they produce the same samples. Each tick:
 
 1. applies the control events due at this hop (:class:`caminos.engine.core.controls.ControlQueue`);
 2. takes one magnitude frame from each source (:mod:`caminos.engine.clock.sources`);
-3. encodes them in one batched model call (:class:`caminos.models.autoencoder.FusedCodec`);
+3. encodes them in one batched call of the model (:class:`caminos.engine.clock.codec.FrameCodec`);
 4. mixes the latents (:class:`caminos.engine.clock.latent.LatentMixer`);
 5. decodes to magnitudes; a non-finite frame becomes silence and is counted;
 6. recovers phase and overlap-adds (:class:`caminos.engine.clock.phase_stage.PhaseStage`);
@@ -421,7 +420,7 @@ class Engine:
         if weights.any() and not self.mixer.frozen:
             np.add(self._mags, MAGNITUDE_FLOOR, out=self._mags)
             np.log(self._mags, out=self._log, casting="same_kind")
-            self.frame_codec.encode(self._log, self._z_sources32)
+            self.frame_codec.encode(self._log, self._z_sources32, self._mags)
             self._z_sources[:] = self._z_sources32
         presence = self.mixer.mix(self._z_sources, weights, self._z64)
         if presence > 1e-6:
