@@ -205,6 +205,23 @@ class Navigator:
         if self._recording is not None:
             self._record(hop)
 
+    # ----------------------------------------------------- for an engine that is never ticked
+    def record_event(self, hop: int) -> None:
+        """While recording, note the gesture at ``hop`` (if it changed) without a tick: the
+        control process's replica calls this after each event it applies, so a recorded path
+        exists there too (its hop clock records in :meth:`on_hop`)."""
+        if self._recording is not None:
+            self._record(hop)
+
+    def stop_recording_at(self, hop: int) -> None:
+        """``/path/record/stop`` for an engine that is never ticked: the gesture where it is at
+        ``hop`` becomes the path's last point even if unchanged (so the path is never empty),
+        then the path is stored."""
+        if self._recording is not None:
+            self._last_recorded[:] = np.nan
+            self._record(hop)
+        self._finish_recording()
+
     def _advance(self) -> None:
         duration = self.path.seconds
         t = self.time + self.speed * self.direction * self.hop_seconds

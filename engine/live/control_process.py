@@ -351,20 +351,10 @@ def _record_gestures_in(replica: Any, navigator: Any, hop) -> None:
     gesture where it is when recording stops, so its path is never empty. The two paths have the
     same name and shape; only the hop clock's is played.
     """
-    def record() -> None:
-        if navigator._recording is not None:
-            navigator._record(hop())
-
-    def stop() -> None:
-        if navigator._recording is not None:
-            navigator._last_recorded[:] = np.nan  # the end point is kept even if unchanged
-            navigator._record(hop() + 1)
-        navigator._finish_recording()
-
     controls = replica.registry._controls
-    controls["/path/record/stop"] = dataclasses.replace(controls["/path/record/stop"],
-                                                        apply=stop)
-    replica.queue.after_apply.append(record)
+    controls["/path/record/stop"] = dataclasses.replace(
+        controls["/path/record/stop"], apply=lambda: navigator.stop_recording_at(hop() + 1))
+    replica.queue.after_apply.append(lambda: navigator.record_event(hop()))
 
 
 def build_replica(setup: ControlSetup, connection, front: SharedCounters | None,
