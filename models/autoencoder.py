@@ -166,6 +166,13 @@ def log_magnitude(magnitudes: np.ndarray | torch.Tensor) -> np.ndarray | torch.T
 MAX_LOG_MAGNITUDE = 12.0
 
 
+def linear_magnitude(log_mags: torch.Tensor) -> torch.Tensor:
+    """Decoded natural-log magnitudes back to linear ones: the inverse of :func:`log_magnitude`,
+    clamped at :data:`MAX_LOG_MAGNITUDE` before the exponential and at 0 after the floor."""
+    return torch.clamp(torch.exp(torch.clamp(log_mags, max=MAX_LOG_MAGNITUDE)) - MAGNITUDE_FLOOR,
+                       min=0.0)
+
+
 def frame_level(log_mags: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
     """Level of log-magnitude frames: the natural log of their RMS magnitude over bins.
 
@@ -423,8 +430,7 @@ class SpectralVAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Rotated latent coordinates, shape (batch, d), to linear magnitudes (batch, n_bins)."""
-        log_mags = torch.clamp(self.decode_log(z), max=MAX_LOG_MAGNITUDE)
-        return torch.clamp(torch.exp(log_mags) - MAGNITUDE_FLOOR, min=0.0)
+        return linear_magnitude(self.decode_log(z))
 
     def set_latent_statistics(self, log_mags: np.ndarray, batch: int = 4096) -> None:
         """Rotate the latent by PCA of the training posterior means; store per-axis statistics.
@@ -591,8 +597,7 @@ class FusedCodec(nn.Module):
                                        self.shape.bin_hz)
             heights = out[:, n:] @ self.comb_spread if self.shape.comb_bands else out[:, n:]
             h = h + torch.nn.functional.softplus(heights) * comb
-        h = torch.clamp(h, max=MAX_LOG_MAGNITUDE)
-        return torch.clamp(torch.exp(h) - MAGNITUDE_FLOOR, min=0.0)
+        return linear_magnitude(h)
 
 
 def track_pitch_torch(log_mags: torch.Tensor, matrix: torch.Tensor, first_hz: float,

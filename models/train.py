@@ -26,7 +26,8 @@ from caminos.engine.core.config import Config
 from caminos.engine.core.errors import CaminosError, CheckpointError
 from caminos.models.autoencoder import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, ModelShape,
                                         SpectralVAE, count_parameters, describe_axes,
-                                        kl_divergence, measure_latency_us, stack_context)
+                                        kl_divergence, linear_magnitude, measure_latency_us,
+                                        stack_context)
 from caminos.models.checkpoint import load_checkpoint, save_checkpoint
 from caminos.models.data import Corpus
 
@@ -77,7 +78,7 @@ class TrainSettings:
     keep : str
         Which epoch's weights are kept and what early stopping and the learning-rate decay
         watch: ``survival``, the best partial survival of the validation split through the model
-        (:func:`validation_survival`); ``loss``, the lowest validation loss (the models before
+        (:func:`validation_metrics`); ``loss``, the lowest validation loss (the models before
         it). Each of the first ``warmup_epochs`` epochs replaces the kept weights whatever its
         score, so no epoch trained before the KL term reached its full weight is kept.
     beta : float
@@ -178,7 +179,7 @@ class TrainResult:
     metrics : dict
         Final metrics (see :func:`evaluate_metrics`).
     history : dict
-        ``train_loss``, ``validation_loss`` and ``validation_survival`` (nan unless kept by
+        ``train_loss``, ``validation_loss`` and ``validation_metrics`` (nan unless kept by
         survival) per epoch.
     """
 
@@ -280,11 +281,18 @@ def reconstruction_loss(model: SpectralVAE, decoded_log: torch.Tensor, target_lo
     return (decoded_log - target_log).square().mean(dim=1) / variance
 
 
-def _batch_loss(network: torch.nn.Module, model: SpectralVAE, batch: torch.Tensor, beta: float,
-                settings: "TrainSettings", sample: bool = True) -> torch.Tensor:
-    recon, mu, logvar = network(batch) if sample else network(batch, False)
-    error = reconstruction_loss(model, recon, model.target(batch), settings)
+def _loss_terms(model: SpectralVAE, recon: torch.Tensor, target_log: torch.Tensor,
+                mu: torch.Tensor, logvar: torch.Tensor, beta: float,
+                settings: "TrainSettings") -> torch.Tensor:
+    """Reconstruction plus ``beta`` times the KL per bin, per frame (batch,)."""
+    error = reconstruction_loss(model, recon, target_log, settings)
     return error + beta * kl_divergence(mu, logvar) / model.shape.n_bins
+
+
+def _batch_loss(network: torch.nn.Module, model: SpectralVAE, batch: torch.Tensor, beta: float,
+                settings: "TrainSettings") -> torch.Tensor:
+    recon, mu, logvar = network(batch)
+    return _loss_terms(model, recon, model.target(batch), mu, logvar, beta, settings)
 
 
 def _train_step(network: torch.nn.Module, model: SpectralVAE, optimizer: torch.optim.Optimizer,
@@ -298,55 +306,60 @@ def _train_step(network: torch.nn.Module, model: SpectralVAE, optimizer: torch.o
 
 
 @torch.no_grad()
-def validation_survival(model: SpectralVAE, inputs: torch.Tensor, starts: np.ndarray,
-                        batch: int = 4096) -> float:
-    """Partial survival of validation frames through the model, pooled over their files.
+def validation_metrics(model: SpectralVAE, inputs: torch.Tensor, beta: float,
+                       settings: "TrainSettings | None" = None, starts: np.ndarray | None = None,
+                       batch: int = 4096) -> tuple[float, float]:
+    """Mean loss over validation frames with the posterior mean (no sampling noise) and, given
+    the files' ``starts``, their partial survival through the model, in one pass of the model.
 
-    :func:`engine.metrics.partial_counts` of each file's decoded magnitudes (posterior mean, no
-    phase recovery) against its true ones, summed over files: the measure the model is chosen by
-    (``TrainSettings.keep``), on the validation split, never on held-out sounds.
+    The survival is :func:`caminos.engine.dsp.metrics.partial_counts` of each file's decoded
+    magnitudes (no phase recovery) against its true ones, summed over files: the measure the
+    model is chosen by (``TrainSettings.keep``), on the validation split, never on held-out
+    sounds.
 
     Parameters
     ----------
     inputs : Tensor, shape (n, n_inputs)
         Validation log-magnitudes (context stacked), files one after another.
-    starts : ndarray of int
-        Each file's first frame in ``inputs``.
+    starts : ndarray of int, optional
+        Each file's first frame in ``inputs``; without them the survival is ``nan``.
+
+    Returns
+    -------
+    loss, survival : float
     """
     from caminos.engine.dsp.metrics import partial_counts
 
-    model.eval()
-    decoded, target = [], []
-    for start in range(0, len(inputs), batch):
-        x = inputs[start:start + batch]
-        recon, _, _ = model(x, False)
-        decoded.append(torch.clamp(torch.exp(torch.clamp(recon, max=MAX_LOG_MAGNITUDE))
-                                   - MAGNITUDE_FLOOR, min=0.0).cpu().numpy())
-        target.append(torch.clamp(torch.exp(model.target(x)) - MAGNITUDE_FLOOR,
-                                  min=0.0).cpu().numpy())
-    model.train()
-    estimate, truth = np.concatenate(decoded), np.concatenate(target)
-    ends = list(starts[1:]) + [len(truth)]
-    kept = total = 0
-    for first, end in zip(starts, ends):
-        k, n = partial_counts(estimate[first:end], truth[first:end])
-        kept, total = kept + k, total + n
-    return kept / total if total else math.nan
-
-
-@torch.no_grad()
-def validation_loss(model: SpectralVAE, inputs: torch.Tensor, beta: float,
-                    settings: "TrainSettings | None" = None, batch: int = 4096) -> float:
-    """Mean loss over log-magnitude inputs with the posterior mean (no sampling noise)."""
     settings = settings or TrainSettings()
     model.eval()
     total, count = 0.0, 0
+    decoded, target = [], []
     for start in range(0, len(inputs), batch):
         x = inputs[start:start + batch]
-        total += float(_batch_loss(model, model, x, beta, settings, sample=False).sum())
+        recon, mu, logvar = model(x, False)
+        true_log = model.target(x)
+        total += float(_loss_terms(model, recon, true_log, mu, logvar, beta, settings).sum())
         count += len(x)
+        if starts is not None:
+            decoded.append(linear_magnitude(recon).cpu().numpy())
+            target.append(linear_magnitude(true_log).cpu().numpy())
     model.train()
-    return total / max(count, 1)
+    survival = math.nan
+    if starts is not None:
+        estimate, truth = np.concatenate(decoded), np.concatenate(target)
+        ends = list(starts[1:]) + [len(truth)]
+        kept = partials = 0
+        for first, end in zip(starts, ends):
+            k, n = partial_counts(estimate[first:end], truth[first:end])
+            kept, partials = kept + k, partials + n
+        survival = kept / partials if partials else math.nan
+    return total / max(count, 1), survival
+
+
+def validation_loss(model: SpectralVAE, inputs: torch.Tensor, beta: float,
+                    settings: "TrainSettings | None" = None, batch: int = 4096) -> float:
+    """Mean loss over log-magnitude inputs with the posterior mean (no sampling noise)."""
+    return validation_metrics(model, inputs, beta, settings, batch=batch)[0]
 
 
 def lsd_db(log_true: np.ndarray, log_estimate: np.ndarray) -> float:
@@ -664,9 +677,9 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
                 count += len(index)
                 start += len(index)
             train_loss = total / max(count, 1)
-            val_loss = validation_loss(model, val_x, settings.beta, settings)
-            survival = (validation_survival(model, val_x, corpus.validation.starts)
-                        if settings.keep == "survival" else math.nan)
+            val_loss, survival = validation_metrics(
+                model, val_x, settings.beta, settings,
+                corpus.validation.starts if settings.keep == "survival" else None)
             history["train_loss"].append(train_loss)
             history["validation_loss"].append(val_loss)
             history["validation_survival"].append(survival)
