@@ -253,22 +253,21 @@ def main(argv: list[str] | None = None) -> int:
     seed = int(checkpoints[0].provenance.get("seed", 0))
     corpus = load_corpus(args.train_data, config, seed=seed, min_seconds=0.0,
                          cache_dir=args.cache_dir or "default")
-    pick = np.random.default_rng(seed).choice(len(corpus.train), min(20000, len(corpus.train)),
-                                              replace=False)
-    pca = PcaBaseline(corpus.train.frames[np.sort(pick)], d)
     fused = [FusedCodec.from_model(c.model) for c in checkpoints]
+    loud_frame = corpus.train.frames[int(np.argmax(corpus.train.frames.max(axis=1)))]
     if args.timing_only:
-        loud_frame = corpus.train.frames[int(np.argmax(corpus.train.frames.max(axis=1)))]
         for round_ in range(args.rounds):  # interleaved, so each round sees the same machine
             for name, codec in zip(names, fused):
                 p50, p99 = hop_path_latency_us(codec, loud_frame)
                 print(f"round {round_ + 1}: {name}: encode+decode batch 1, one thread: hop path "
                       f"p50 {p50:.0f} us, p99 {p99:.0f} us", flush=True)
         return 0
+    pick = np.random.default_rng(seed).choice(len(corpus.train), min(20000, len(corpus.train)),
+                                              replace=False)
+    pca = PcaBaseline(corpus.train.frames[np.sort(pick)], d)
     timings = {name: measure_latency_us(c.model, repeats=5000, warmup=500)
                for name, c in zip(names, checkpoints)}
     timings["pca"] = pca_latency_us(pca, corpus.train.frames[0])
-    loud_frame = corpus.train.frames[int(np.argmax(corpus.train.frames.max(axis=1)))]
     hop_path = {name: hop_path_latency_us(codec, loud_frame) for name, codec in zip(names, fused)}
     files = pick_files(find_sound_files(args.test_data), args.per_class)
     if not files:

@@ -125,9 +125,10 @@ def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounter
             block = engine.tick()
             out32[:] = block
             out_ring.write(out32)
-            spectrum.push(block[:, 0], latent)
+            mono = block[:, 0]
+            spectrum.push(mono, latent)
             peak = max(peak, float(np.abs(block).max()))
-            energy += float(np.vdot(block[:, 0], block[:, 0]))
+            energy += float(np.vdot(mono, mono))
             hops = engine.hop_index
             values[i_file] = player.position / sr
             values[i_path] = navigator.position
