@@ -99,6 +99,10 @@ class TrainSettings:
     gain_db : float
         Each training frame is played at a random gain within +-gain_db (uniform in dB), so the
         model learns spectra, not the corpus's levels; 0 disables it.
+    transpose_semitones : float
+        Each training frame is stretched along frequency by a random amount within
+        +-transpose_semitones (:func:`random_transpose`), so a few notes teach the model their
+        neighbours' pitches too; 0 disables it.
     seed : int
         Seeds initial weights, shuffling and the posterior noise.
     device : str
@@ -131,6 +135,7 @@ class TrainSettings:
     patience: int = 20
     decay_after: int = 5
     gain_db: float = 12.0
+    transpose_semitones: float = 0.0
     seed: int = 0
     device: str = "auto"
     save_every_s: float = 120.0
@@ -179,8 +184,11 @@ class TrainResult:
     metrics : dict
         Final metrics (see :func:`evaluate_metrics`).
     history : dict
-        ``train_loss``, ``validation_loss`` and ``validation_metrics`` (nan unless kept by
+        ``train_loss``, ``validation_loss`` and ``validation_survival`` (nan unless kept by
         survival) per epoch.
+    start_validation_survival : float
+        A fine-tune's starting weights' validation survival (nan otherwise, or unless kept by
+        survival); ``best_epoch`` is 0 when no epoch beat them.
     """
 
     path: Path
@@ -192,6 +200,7 @@ class TrainResult:
     stopped_early: bool = False
     metrics: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
+    start_validation_survival: float = math.nan
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -227,6 +236,43 @@ def random_gain(batch: torch.Tensor, gain_db: float) -> torch.Tensor:
     gains = torch.empty(len(batch), 1, device=batch.device).uniform_(-gain_db, gain_db)
     mags = torch.clamp(torch.exp(batch) - MAGNITUDE_FLOOR, min=0.0) * 10.0 ** (gains / 20.0)
     return torch.log(mags + MAGNITUDE_FLOOR)
+
+
+def random_transpose(batch: torch.Tensor, n_bins: int, most_semitones: float) -> torch.Tensor:
+    """:func:`transpose_spectra` of each frame by a random ``U(-most_semitones, most_semitones)``
+    semitones, as if each were played that much higher or lower."""
+    semitones = torch.empty(len(batch), device=batch.device).uniform_(-most_semitones,
+                                                                      most_semitones)
+    return transpose_spectra(batch, n_bins, semitones)
+
+
+def transpose_spectra(batch: torch.Tensor, n_bins: int, semitones: torch.Tensor) -> torch.Tensor:
+    """Log-magnitude frames stretched along frequency by ``semitones`` each.
+
+    Bin ``k`` of the result takes the magnitude at bin ``k / r`` of the input (``r = 2**(s /
+    12)``), linearly interpolated between bins; above the input's last bin it keeps that bin's
+    value. Partials move with the pitch and so do the formants (a resampling, not a
+    formant-preserving shift); a 3-semitone stretch widens each partial's main lobe by 19 %.
+
+    Parameters
+    ----------
+    batch : Tensor, shape (n, frames * n_bins)
+        Natural-log magnitudes; every frame of a context stack is stretched by the same ratio.
+    n_bins : int
+        Bins per frame.
+    semitones : Tensor, shape (n,)
+        Stretch of each row, in semitones (positive: higher).
+    """
+    frames = batch.reshape(len(batch), -1, n_bins)
+    ratio = 2.0 ** (semitones.reshape(-1, 1, 1).to(batch.dtype) / 12.0)
+    bins = torch.arange(n_bins, device=batch.device, dtype=batch.dtype)
+    source = torch.clamp(bins / ratio, max=n_bins - 1.0)
+    below = torch.clamp(source.floor().long(), max=n_bins - 2)
+    fraction = (source - below).expand(-1, frames.shape[1], -1)
+    below = below.expand(-1, frames.shape[1], -1)
+    low = torch.gather(frames, 2, below)
+    high = torch.gather(frames, 2, below + 1)
+    return (low + fraction * (high - low)).reshape(batch.shape)
 
 
 def partial_weights(target_log: torch.Tensor, range_db: float = PARTIAL_RANGE_DB) -> torch.Tensor:
@@ -486,7 +532,8 @@ def loss_plot_path(checkpoint: str | os.PathLike) -> Path:
 
 def train_autoencoder(corpus: Corpus, out: str | os.PathLike, config: Config,
                       settings: TrainSettings = TrainSettings(), *,
-                      resume: str | os.PathLike | None = None, progress: bool = True,
+                      resume: str | os.PathLike | None = None,
+                      fine_tune: str | os.PathLike | None = None, progress: bool = True,
                       command: str | None = None,
                       on_epoch_end: Callable[[int, float, float], None] | None = None) -> TrainResult:
     """Train (or continue training) a spectral VAE and write a finished checkpoint.
@@ -505,6 +552,13 @@ def train_autoencoder(corpus: Corpus, out: str | os.PathLike, config: Config,
     resume : path, optional
         A checkpoint written by this function: training continues from its best epoch with its
         optimiser state, up to ``settings.epochs`` epochs in total.
+    fine_tune : path, optional
+        A finished checkpoint (a shipped model, or one trained before) whose weights and input
+        statistics are the starting point for training on ``corpus``: a new optimiser, a new
+        epoch count, the KL term at full weight from the first epoch (the latent is already
+        regular), and the starting weights scored on the validation split before the first
+        epoch, so the result is never kept worse than where it started. The model size comes
+        from the checkpoint. Not with ``resume``.
     progress : bool
         Show a progress bar (rank 0 only).
     command : str, optional
@@ -519,10 +573,11 @@ def train_autoencoder(corpus: Corpus, out: str | os.PathLike, config: Config,
     Raises
     ------
     TrainingError
-        Unusable settings, CUDA requested but absent, resume mismatch, out of memory at a batch
-        of one.
+        Unusable settings, CUDA requested but absent, resume or fine-tune mismatch, both given,
+        out of memory at a batch of one.
     CheckpointError
-        The resume checkpoint is unreadable or does not match the running configuration.
+        The resume or fine-tune checkpoint is unreadable or does not match the running
+        configuration.
 
     Notes
     -----
@@ -530,6 +585,9 @@ def train_autoencoder(corpus: Corpus, out: str | os.PathLike, config: Config,
     shuffled frames with DistributedDataParallel; every process evaluates the whole validation
     set (so early stopping agrees everywhere) and only rank 0 writes files.
     """
+    if resume is not None and fine_tune is not None:
+        raise TrainingError("resume and fine-tune: give one; resume continues a training run, "
+                            "fine-tune starts a new one from a finished model")
     rank, world, local_rank = _distributed()
     device = resolve_device(settings.device, local_rank)
     out_path = Path(out)
@@ -539,22 +597,36 @@ def train_autoencoder(corpus: Corpus, out: str | os.PathLike, config: Config,
         backend = "nccl" if device.type == "cuda" else "gloo"
         torch.distributed.init_process_group(backend=backend)
     try:
-        return _train(corpus, out_path, config, settings, resume, progress and rank == 0, command,
-                      on_epoch_end, device, rank, world)
+        return _train(corpus, out_path, config, settings, resume, fine_tune, progress and rank == 0,
+                      command, on_epoch_end, device, rank, world)
     finally:
         if world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
 
 
 def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettings,
-           resume: str | os.PathLike | None, progress: bool, command: str | None,
-           on_epoch_end: Callable[[int, float, float], None] | None, device: torch.device,
+           resume: str | os.PathLike | None, fine_tune: str | os.PathLike | None, progress: bool,
+           command: str | None, on_epoch_end: Callable[[int, float, float], None] | None, device: torch.device,
            rank: int, world: int) -> TrainResult:
     started = time.monotonic()
     torch.manual_seed(settings.seed)
     state: dict = {}
     previous_seconds = 0.0
-    if resume is not None:
+    base: dict | None = None  # the model fine-tuned from, for the provenance
+    warmup_epochs = settings.warmup_epochs
+    if fine_tune is not None:
+        loaded = load_checkpoint(fine_tune, config.stft, config.audio.sample_rate)
+        model = loaded.model
+        for key in ("latent_dim", "context"):
+            if getattr(settings, key) != getattr(model.shape, key):
+                raise TrainingError(f"{fine_tune}: the checkpoint has {key}="
+                                    f"{getattr(model.shape, key)} but {getattr(settings, key)} "
+                                    "was asked; leave it out to fine-tune, or train a new model")
+        base = {"path": str(fine_tune), "command": loaded.provenance.get("command"),
+                "data": loaded.provenance.get("data"),
+                "training_seconds": loaded.provenance.get("training_seconds")}
+        warmup_epochs = 0
+    elif resume is not None:
         loaded = load_checkpoint(resume, config.stft, config.audio.sample_rate)
         model = loaded.model
         for key in ("latent_dim", "context"):
@@ -605,6 +677,14 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         best_val, best_epoch = float(state["best_validation_loss"]), int(state["best_epoch"])
         since_best = int(state["epochs_since_best"])
         best_score = float(state.get("best_score", -best_val))
+    if base is not None:
+        # The starting weights are the score to beat: a fine-tune never keeps a worse model.
+        best_val, start_survival = validation_metrics(
+            model, val_x, settings.beta, settings,
+            corpus.validation.starts if settings.keep == "survival" else None)
+        best_score = start_survival if settings.keep == "survival" else -best_val
+        base["validation_survival"] = start_survival
+        base["validation_loss"] = best_val
     best_state = copy.deepcopy(model.state_dict())
     best_optimizer = copy.deepcopy(optimizer.state_dict())
     batch_size = max(1, settings.batch_size // world)
@@ -621,7 +701,7 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
                                              else None),
                 "training_seconds": round(elapsed, 1),
                 "world_size": world, "device": str(device), "torch": str(torch.__version__),
-                "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "fine_tuned_from": base}
 
     def write(final: bool) -> tuple[dict, dict]:
         """Finish a copy of the best weights and save it; returns (metrics, descriptors)."""
@@ -649,7 +729,7 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
     try:
         for epoch in range(first_epoch, settings.epochs):
             torch.manual_seed(settings.seed * 100003 + epoch)  # same noise on resume
-            beta = settings.beta * min(1.0, (epoch + 1) / max(1, settings.warmup_epochs))
+            beta = settings.beta * min(1.0, (epoch + 1) / max(1, warmup_epochs))
             order = np.random.default_rng([settings.seed, epoch]).permutation(len(train_x))
             share = len(order) // world
             order = order[rank::world][:share]
@@ -660,6 +740,9 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
                     batch = train_x[index]
                     if settings.gain_db > 0:
                         batch = random_gain(batch, settings.gain_db)
+                    if settings.transpose_semitones > 0:
+                        batch = random_transpose(batch, model.shape.n_bins,
+                                                 settings.transpose_semitones)
                     loss = _train_step(network, model, optimizer, batch, beta, settings)
                 except Exception as exc:
                     if not _is_out_of_memory(exc) or world > 1:
@@ -686,7 +769,7 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
             score = survival if settings.keep == "survival" else -val_loss
             # Warm-up epochs use a smaller beta, so their losses are not comparable to later
             # ones, and their latents are less regular: each replaces the one before.
-            if score > best_score or epoch < settings.warmup_epochs:
+            if score > best_score or epoch < warmup_epochs:
                 best_val, best_epoch, since_best = val_loss, epoch + 1, 0
                 best_score = score
                 best_state = copy.deepcopy(model.state_dict())
@@ -731,4 +814,6 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
     return TrainResult(path=out_path, epochs=len(history["train_loss"]), best_epoch=best_epoch,
                        best_validation_loss=best_val, seconds=time.monotonic() - started,
                        interrupted=interrupted, stopped_early=stopped_early, metrics=metrics,
-                       history=history)
+                       history=history,
+                       start_validation_survival=(base or {}).get("validation_survival",
+                                                                  math.nan))

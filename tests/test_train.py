@@ -274,3 +274,121 @@ def test_the_epoch_kept_is_the_best_validation_survival_after_the_warm_up(tmp_pa
     provenance = load_checkpoint(tmp_path / "m.pt", config.stft, RATE).provenance
     assert provenance["keep"] == "survival"
     assert provenance["best_validation_survival"] == pytest.approx(survival[result.best_epoch - 1])
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory, corpus, config) -> Path:
+    """A small finished model to fine-tune from."""
+    out = tmp_path_factory.mktemp("base") / "base.pt"
+    train_autoencoder(corpus, out, config, TrainSettings(epochs=4, **TINY), progress=False,
+                      command="base")
+    return out
+
+
+@pytest.fixture(scope="module")
+def other_corpus(tmp_path_factory, config):
+    folder = make_corpus(tmp_path_factory.mktemp("other") / "sounds", seed=5)
+    return load_corpus(folder, config, min_seconds=1.0, cache_dir=None)
+
+
+def test_fine_tuning_starts_from_the_model_and_adapts_it_to_new_sounds(tmp_path, base_model,
+                                                                        other_corpus, config):
+    base = load_checkpoint(base_model, config.stft, RATE)
+    val_x = torch.as_tensor(other_corpus.validation.frames)
+    before = validation_loss(base.model, val_x, 0.01)
+    result = train_autoencoder(other_corpus, tmp_path / "tuned.pt", config,
+                               TrainSettings(epochs=6, learning_rate=3e-3, **TINY),
+                               fine_tune=base_model, progress=False, command="tune")
+    assert result.epochs == 6 and len(result.history["train_loss"]) == 6
+    tuned = load_checkpoint(tmp_path / "tuned.pt", config.stft, RATE)
+    assert validation_loss(tuned.model, val_x, 0.01) < before
+    origin = tuned.provenance["fine_tuned_from"]
+    assert origin["path"] == str(base_model) and origin["command"] == "base"
+    assert origin["validation_loss"] == pytest.approx(before, rel=1e-5)
+    # The kept epoch is the best survival of the validation split, the start included.
+    survival = np.array(result.history["validation_survival"])
+    assert tuned.provenance["best_validation_survival"] >= origin["validation_survival"]
+    if result.best_epoch:
+        assert survival[result.best_epoch - 1] == survival.max()
+
+
+def test_fine_tuning_keeps_the_starting_weights_when_no_epoch_beats_them(tmp_path, base_model,
+                                                                         other_corpus, config):
+    """With a zero step size no epoch improves: the model written is the one started from,
+    not the last epoch, and not a warm-up epoch kept whatever its score."""
+    result = train_autoencoder(other_corpus, tmp_path / "same.pt", config,
+                               TrainSettings(epochs=3, learning_rate=0.0, **TINY),
+                               fine_tune=base_model, progress=False)
+    assert result.best_epoch == 0
+    start = load_checkpoint(tmp_path / "same.pt").provenance["fine_tuned_from"]
+    assert 0.0 < result.start_validation_survival == start["validation_survival"] <= 1.0
+    base = load_checkpoint(base_model).model.state_dict()
+    same = load_checkpoint(tmp_path / "same.pt").model.state_dict()
+    for key in base:
+        if not key.startswith(("latent_", "explained_")):  # recomputed on the new sounds
+            torch.testing.assert_close(same[key], base[key], rtol=0, atol=0)
+
+
+def test_fine_tuning_refuses_a_different_size_and_resume_beside_it(tmp_path, base_model,
+                                                                   other_corpus, config):
+    with pytest.raises(TrainingError, match="latent_dim=8 but 12 was asked"):
+        train_autoencoder(other_corpus, tmp_path / "x.pt", config,
+                          TrainSettings(epochs=1, **dict(TINY, latent_dim=12)),
+                          fine_tune=base_model, progress=False)
+    with pytest.raises(TrainingError, match="give one"):
+        train_autoencoder(other_corpus, tmp_path / "x.pt", config, TrainSettings(epochs=1, **TINY),
+                          fine_tune=base_model, resume=base_model, progress=False)
+
+
+def test_train_command_fine_tunes_with_the_model_s_own_size(tmp_path, base_model, capsys):
+    """No --hidden given: the model's size comes from the checkpoint, not the defaults."""
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG_TEXT)
+    sounds = make_corpus(tmp_path / "sounds", seed=9)
+    common = ["train", "autoencoder", "--data", str(sounds), "--config", str(config),
+              "--cache-dir", str(tmp_path / "cache"), "--min-seconds", "1", "--device", "cpu",
+              "--no-progress", "--epochs", "2", "--batch-size", "64"]
+    assert main(common + ["--out", str(tmp_path / "t.pt"), "--fine-tune", str(base_model)]) == 0
+    tuned = load_checkpoint(tmp_path / "t.pt")
+    assert tuned.model.shape == load_checkpoint(base_model).model.shape
+    settings = tuned.provenance["settings"]
+    assert settings["hidden"] == [48, 24] and settings["learning_rate"] == 3e-4
+    assert main(common + ["--out", str(tmp_path / "u.pt"), "--fine-tune", str(base_model),
+                          "--resume", str(base_model)]) == 2
+    assert "give one" in capsys.readouterr().err
+
+
+def _tone_log_spectrum(f0_hz: float, rate: int = 48_000, n_fft: int = 1024) -> np.ndarray:
+    """Natural-log magnitude of one Hann-windowed frame of a five-partial tone."""
+    t = np.arange(n_fft) / rate
+    tone = sum(np.sin(2 * np.pi * f0_hz * k * t + k) / k for k in range(1, 6))
+    return np.log(np.abs(np.fft.rfft(np.hanning(n_fft) * tone)) + 1e-5)
+
+
+def test_a_transposed_spectrum_matches_the_spectrum_of_the_transposed_tone():
+    from caminos.engine.dsp.metrics import partial_counts
+    from caminos.models.train import transpose_spectra
+
+    low = _tone_log_spectrum(440.0)
+    frames = torch.as_tensor(np.stack([low, low]), dtype=torch.float32)
+    for semitones in (2.0, -3.0):
+        moved = transpose_spectra(frames, 513, torch.tensor([semitones, semitones]))[0].numpy()
+        truth = _tone_log_spectrum(440.0 * 2.0 ** (semitones / 12.0))
+        kept, total = partial_counts(np.exp(moved)[None], np.exp(truth)[None])
+        assert total == 5 and kept == 5
+        unmoved, _ = partial_counts(np.exp(low)[None], np.exp(truth)[None])
+        assert unmoved <= 2  # the higher partials are where the transposition put them
+    same = transpose_spectra(frames, 513, torch.zeros(2))
+    torch.testing.assert_close(same, frames)
+
+
+def test_random_transposition_moves_every_frame_of_a_context_stack_together():
+    from caminos.models.train import random_transpose
+
+    n = 513
+    stack = torch.full((64, 3 * n), -9.0)
+    stack[:, [100, n + 100, 2 * n + 100]] = 0.0
+    moved = random_transpose(stack, n, 3.0).reshape(64, 3, n).argmax(dim=2)
+    assert torch.all(moved == moved[:, :1])  # the three frames of a row moved alike
+    assert moved.min() >= round(100 * 2 ** (-3 / 12)) and moved.max() <= round(100 * 2 ** (3 / 12))
+    assert len(torch.unique(moved)) > 5  # and the rows by different amounts

@@ -23,8 +23,12 @@ import numpy as np
 from caminos.engine.cli.options import (EXIT_INTERRUPTED, OutputError, add_config_options,
                                         add_model_option, check_output, load_with_overrides,
                                         run_handler)
-from caminos.engine.core.config import Config
+from caminos.engine.core.config import Config, shipped_file
 from caminos.engine.core.errors import ParameterError
+
+# Adam's step size when fine-tuning a finished model: a third of a new model's, so a few minutes
+# on one's own sounds adapt the model without first undoing what it knew.
+FINE_TUNE_LEARNING_RATE = 3e-4
 
 
 def _checkpoint(args: argparse.Namespace, config: Config):
@@ -59,7 +63,7 @@ def train_autoencoder_command(args: argparse.Namespace) -> int:
     fields: dict[str, Any] = {"seed": args.seed, "device": args.device}
     for name in ("epochs", "latent_dim", "batch_size", "patience", "beta", "context", "loss",
                  "max_minutes", "level", "pitch", "comb_bands", "partial_weight",
-                 "magnitude_power", "keep"):
+                 "magnitude_power", "keep", "transpose_semitones"):
         value = getattr(args, name)
         if value is not None:
             fields[name] = value
@@ -71,25 +75,47 @@ def train_autoencoder_command(args: argparse.Namespace) -> int:
             except ValueError:
                 raise ParameterError(f"--{name.replace('_', '-')} {text!r}: expected widths "
                                      "separated by commas, like 512,256") from None
-    if args.resume and args.latent_dim is None:
+    if args.learning_rate is not None:
+        fields["learning_rate"] = args.learning_rate
+    fine_tune = None
+    if args.fine_tune:
+        if args.resume:
+            raise ParameterError("--resume and --fine-tune: give one (--resume continues a "
+                                 "training run, --fine-tune starts one from a finished model)")
+        fine_tune = shipped_file(args.fine_tune)
+        fields.setdefault("learning_rate", FINE_TUNE_LEARNING_RATE)
+    started_from = args.resume or fine_tune
+    if started_from:
         from caminos.models.checkpoint import peek
-        fields["latent_dim"] = int(peek(args.resume)["shape"]["latent_dim"])
-        fields["context"] = int(peek(args.resume)["shape"]["context"])
+        shape = peek(started_from)["shape"] or {}
+        for name in ("latent_dim", "context"):
+            if getattr(args, name) is None and name in shape:
+                fields[name] = int(shape[name])
+        if fine_tune:  # the settings recorded in the provenance describe the model trained
+            fields.update(level=bool(shape.get("level", False)),
+                          pitch=bool(shape.get("pitch", False)),
+                          comb_bands=int(shape.get("comb_bands", 0)),
+                          hidden=tuple(int(v) for v in shape.get("hidden", ())),
+                          decoder_hidden=tuple(int(v) for v in shape.get("decoder_hidden", ())))
     settings = TrainSettings(**fields)
     command = "caminos " + " ".join(sys.argv[1:]) if getattr(args, "argv", None) is None \
         else "caminos " + " ".join(args.argv)
     result = train_autoencoder(corpus, out, config, settings, resume=args.resume,
-                               progress=not args.no_progress, command=command)
+                               fine_tune=fine_tune, progress=not args.no_progress,
+                               command=command)
     if rank == 0:
         m = result.metrics
-        kept = result.history["validation_survival"][result.best_epoch - 1] \
-            if result.best_epoch else float("nan")
+        if result.best_epoch:
+            kept = result.history["validation_survival"][result.best_epoch - 1]
+            which = f"epoch {result.best_epoch}"
+        else:  # a fine-tune that no epoch improved on
+            kept = result.start_validation_survival
+            which = f"the weights of {args.fine_tune}, which no epoch beat"
         survival_note = "" if math.isnan(kept) else f", partial survival {kept:.3f}"
         how = ("interrupted" if result.interrupted else
                "stopped early" if result.stopped_early else "done")
-        print(f"{how}: {result.epochs} epochs in {result.seconds:.0f} s; kept epoch "
-              f"{result.best_epoch} (validation loss {result.best_validation_loss:.4f}"
-              f"{survival_note}); "
+        print(f"{how}: {result.epochs} epochs in {result.seconds:.0f} s; kept {which} "
+              f"(validation loss {result.best_validation_loss:.4f}{survival_note}); "
               f"validation LSD {m.get('validation_lsd_db', float('nan')):.2f} dB vs PCA "
               f"{m.get('pca_validation_lsd_db', float('nan')):.2f} dB; wrote {out} and "
               f"{loss_plot_path(out)}")
@@ -297,6 +323,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     auto.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     auto.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     auto.add_argument("--resume", metavar="CHECKPOINT", help="continue training this checkpoint")
+    auto.add_argument("--fine-tune", metavar="CHECKPOINT",
+                      help="start from this finished model's weights (for instance the shipped "
+                           "models/checkpoints/default.pt) and train it on --data: a few minutes "
+                           "adapt it to one's own sounds")
+    auto.add_argument("--transpose", dest="transpose_semitones", type=float, metavar="SEMITONES",
+                      help="stretch each training frame by up to this many semitones up or down, "
+                           "so a few notes teach their neighbours' pitches (default 0: off)")
+    auto.add_argument("--learning-rate", type=float,
+                      help=f"Adam step size (default 0.001; {FINE_TUNE_LEARNING_RATE:g} with "
+                           "--fine-tune)")
     auto.add_argument("--min-seconds", type=float, default=10.0,
                       help="least audio to train on, in seconds (default 10)")
     auto.add_argument("--cache-dir", metavar="DIR", help="frame cache (default ~/.cache/caminos)")
