@@ -102,7 +102,7 @@ class TrainSettings:
     transpose_semitones : float
         Each training frame is stretched along frequency by a random amount within
         +-transpose_semitones (:func:`random_transpose`), so a few notes teach the model their
-        neighbours' pitches too; 0 disables it.
+        neighbours' pitches too; 0 disables it (the models before it).
     seed : int
         Seeds initial weights, shuffling and the posterior noise.
     device : str
@@ -135,7 +135,7 @@ class TrainSettings:
     patience: int = 20
     decay_after: int = 5
     gain_db: float = 12.0
-    transpose_semitones: float = 0.0
+    transpose_semitones: float = 3.0
     seed: int = 0
     device: str = "auto"
     save_every_s: float = 120.0

@@ -329,7 +329,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            "adapt it to one's own sounds")
     auto.add_argument("--transpose", dest="transpose_semitones", type=float, metavar="SEMITONES",
                       help="stretch each training frame by up to this many semitones up or down, "
-                           "so a few notes teach their neighbours' pitches (default 0: off)")
+                           "so a few notes teach their neighbours' pitches (default 3; 0: off)")
     auto.add_argument("--learning-rate", type=float,
                       help=f"Adam step size (default 0.001; {FINE_TUNE_LEARNING_RATE:g} with "
                            "--fine-tune)")
