@@ -353,9 +353,17 @@ def test_train_command_fine_tunes_with_the_model_s_own_size(tmp_path, base_model
     assert tuned.model.shape == load_checkpoint(base_model).model.shape
     settings = tuned.provenance["settings"]
     assert settings["hidden"] == [48, 24] and settings["learning_rate"] == 3e-4
+    capsys.readouterr()
     assert main(common + ["--out", str(tmp_path / "u.pt"), "--fine-tune", str(base_model),
                           "--resume", str(base_model)]) == 2
     assert "give one" in capsys.readouterr().err
+    assert main(common + ["--out", str(tmp_path / "u.pt"), "--fine-tune", str(base_model),
+                          "--hidden", "64,32"]) == 2
+    assert "hidden=(48, 24); a fine-tune keeps the model's size" in capsys.readouterr().err
+    assert main(common + ["--out", str(tmp_path / "u.pt"), "--fine-tune",
+                          str(tmp_path / "absent.pt")]) == 2
+    told = capsys.readouterr()
+    assert "absent.pt: checkpoint not found" in told.err and "data:" not in told.out
 
 
 def _tone_log_spectrum(f0_hz: float, rate: int = 48_000, n_fft: int = 1024) -> np.ndarray:

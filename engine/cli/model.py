@@ -37,6 +37,24 @@ def _checkpoint(args: argparse.Namespace, config: Config):
     return load_checkpoint(path, config.stft, config.audio.sample_rate)
 
 
+def _size_of(checkpoint: str | os.PathLike | None, whole: bool) -> dict[str, Any]:
+    """Training settings that a resumed or fine-tuned checkpoint fixes: its latent size and
+    context, and with ``whole`` every field of its shape, so the settings recorded in the new
+    checkpoint's provenance describe the model trained."""
+    if not checkpoint:
+        return {}
+    from caminos.models.checkpoint import peek
+    shape = peek(checkpoint)["shape"] or {}
+    fixed: dict[str, Any] = {name: int(shape[name]) for name in ("latent_dim", "context")
+                             if name in shape}
+    if whole:
+        fixed.update(level=bool(shape.get("level", False)), pitch=bool(shape.get("pitch", False)),
+                     comb_bands=int(shape.get("comb_bands", 0)),
+                     hidden=tuple(int(v) for v in shape.get("hidden", ())),
+                     decoder_hidden=tuple(int(v) for v in shape.get("decoder_hidden", ())))
+    return fixed
+
+
 # -- handlers ----------------------------------------------------------------------------------
 def train_autoencoder_command(args: argparse.Namespace) -> int:
     """``caminos train autoencoder``: read the folder, train, write the checkpoint."""
@@ -50,16 +68,12 @@ def train_autoencoder_command(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     rank = int(os.environ.get("RANK", "0"))
     out = check_output(args.out)
-    corpus = load_corpus(args.data, config, seed=args.seed, min_seconds=args.min_seconds,
-                         cache_dir=args.cache_dir if args.cache_dir else "default",
-                         progress=not args.no_progress and rank == 0)
-    if rank == 0:
-        s = corpus.summary()
-        print(f"data: {s['train_files']} training files ({s['train_seconds']:.1f} s, "
-              f"{s['train_frames']} frames), {s['validation_files']} validation files "
-              f"({s['validation_seconds']:.1f} s)")
-        for path, reason in corpus.skipped:
-            print(f"skipped {path}: {reason}")
+    fine_tune = shipped_file(args.fine_tune) if args.fine_tune else None
+    if fine_tune and args.resume:
+        raise ParameterError("--resume and --fine-tune: give one (--resume continues a training "
+                             "run, --fine-tune starts one from a finished model)")
+    # Settings and checkpoint are checked before the data is read, so a mistake is told at once.
+    from_checkpoint = _size_of(args.resume or fine_tune, whole=fine_tune is not None)
     fields: dict[str, Any] = {"seed": args.seed, "device": args.device}
     for name in ("epochs", "latent_dim", "batch_size", "patience", "beta", "context", "loss",
                  "max_minutes", "level", "pitch", "comb_bands", "partial_weight",
@@ -77,27 +91,24 @@ def train_autoencoder_command(args: argparse.Namespace) -> int:
                                      "separated by commas, like 512,256") from None
     if args.learning_rate is not None:
         fields["learning_rate"] = args.learning_rate
-    fine_tune = None
-    if args.fine_tune:
-        if args.resume:
-            raise ParameterError("--resume and --fine-tune: give one (--resume continues a "
-                                 "training run, --fine-tune starts one from a finished model)")
-        fine_tune = shipped_file(args.fine_tune)
-        fields.setdefault("learning_rate", FINE_TUNE_LEARNING_RATE)
-    started_from = args.resume or fine_tune
-    if started_from:
-        from caminos.models.checkpoint import peek
-        shape = peek(started_from)["shape"] or {}
-        for name in ("latent_dim", "context"):
-            if getattr(args, name) is None and name in shape:
-                fields[name] = int(shape[name])
-        if fine_tune:  # the settings recorded in the provenance describe the model trained
-            fields.update(level=bool(shape.get("level", False)),
-                          pitch=bool(shape.get("pitch", False)),
-                          comb_bands=int(shape.get("comb_bands", 0)),
-                          hidden=tuple(int(v) for v in shape.get("hidden", ())),
-                          decoder_hidden=tuple(int(v) for v in shape.get("decoder_hidden", ())))
+    elif fine_tune:
+        fields["learning_rate"] = FINE_TUNE_LEARNING_RATE
+    for name, value in from_checkpoint.items():
+        given = fields.setdefault(name, value)
+        if given != value and name not in ("latent_dim", "context"):  # those: told by training
+            raise ParameterError(f"--{name.replace('_', '-')}: {args.fine_tune} has "
+                                 f"{name}={value}; a fine-tune keeps the model's size")
     settings = TrainSettings(**fields)
+    corpus = load_corpus(args.data, config, seed=args.seed, min_seconds=args.min_seconds,
+                         cache_dir=args.cache_dir if args.cache_dir else "default",
+                         progress=not args.no_progress and rank == 0)
+    if rank == 0:
+        s = corpus.summary()
+        print(f"data: {s['train_files']} training files ({s['train_seconds']:.1f} s, "
+              f"{s['train_frames']} frames), {s['validation_files']} validation files "
+              f"({s['validation_seconds']:.1f} s)")
+        for path, reason in corpus.skipped:
+            print(f"skipped {path}: {reason}")
     command = "caminos " + " ".join(sys.argv[1:]) if getattr(args, "argv", None) is None \
         else "caminos " + " ".join(args.argv)
     result = train_autoencoder(corpus, out, config, settings, resume=args.resume,
