@@ -614,26 +614,22 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
     previous_seconds = 0.0
     base: dict | None = None  # the model fine-tuned from, for the provenance
     warmup_epochs = settings.warmup_epochs
-    if fine_tune is not None:
-        loaded = load_checkpoint(fine_tune, config.stft, config.audio.sample_rate)
+    started_from = fine_tune if fine_tune is not None else resume
+    if started_from is not None:
+        loaded = load_checkpoint(started_from, config.stft, config.audio.sample_rate)
         model = loaded.model
+        verb = "fine-tune" if fine_tune is not None else "resume"
         for key in ("latent_dim", "context"):
             if getattr(settings, key) != getattr(model.shape, key):
-                raise TrainingError(f"{fine_tune}: the checkpoint has {key}="
+                raise TrainingError(f"{started_from}: the checkpoint has {key}="
                                     f"{getattr(model.shape, key)} but {getattr(settings, key)} "
-                                    "was asked; leave it out to fine-tune, or train a new model")
+                                    f"was asked; leave it out to {verb}, or train a new model")
+    if fine_tune is not None:
         base = {"path": str(fine_tune), "command": loaded.provenance.get("command"),
                 "data": loaded.provenance.get("data"),
                 "training_seconds": loaded.provenance.get("training_seconds")}
         warmup_epochs = 0
     elif resume is not None:
-        loaded = load_checkpoint(resume, config.stft, config.audio.sample_rate)
-        model = loaded.model
-        for key in ("latent_dim", "context"):
-            if getattr(settings, key) != getattr(model.shape, key):
-                raise TrainingError(f"{resume}: the checkpoint has {key}={getattr(model.shape, key)}"
-                                    f" but {getattr(settings, key)} was asked; leave it out to "
-                                    "resume, or train a new model")
         if not loaded.training:
             raise CheckpointError(f"{resume}: holds no training state to resume from")
         state = loaded.training
