@@ -169,3 +169,19 @@ def test_benchmark_loop_matches_run_streaming() -> None:
     expected = run_streaming(make_streaming("rtpghi", cfg, lookahead=1), mags, spectrum)
     assert delay == 1 and ns.shape == (2, len(mags) + 1)
     np.testing.assert_array_equal(frames, expected)
+
+
+def test_lsd_by_level_puts_each_bin_s_error_in_the_band_of_its_true_level():
+    from benchmarks.lsd_by_level import BANDS, band_errors
+
+    true = np.full((4, 64), 10 ** (-70 / 20))  # floor: 70 dB under the peak
+    true[:, 10] = 1.0  # the peak
+    true[:, 20:30] = 10 ** (-20 / 20)  # in the top 40 dB
+    true[:, 40:50] = 10 ** (-50 / 20)  # 40-60 dB under
+    decoded = true.copy()
+    decoded[:, 40:50] *= 10 ** (3 / 20)  # 3 dB too loud in the middle band only
+    top, middle, floor = band_errors(true, decoded)
+    assert [name for name, _, _ in BANDS][0].startswith("top 40 dB")
+    assert len(top) == 4 * 11 and len(middle) == 4 * 10 and len(floor) == 4 * 43
+    np.testing.assert_allclose(middle, 3.0, atol=1e-9)
+    assert np.abs(top).max() < 1e-9 and np.abs(floor).max() < 1e-9
