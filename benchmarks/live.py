@@ -14,19 +14,24 @@ import subprocess
 
 # A PortAudio stream of silence on the same JACK server, run as ``python -c REFERENCE_STREAM
 # SECONDS``: prints its callbacks and xruns as JSON, the reference that caminos' xruns are read
-# against in the same seconds.
+# against in the same seconds, with the monotonic times of its first and last callbacks and the
+# callbacks expected between them (``expected``: a shortfall is callbacks the machine lost).
 REFERENCE_STREAM = """
-import sys, time, json
+import json, sys, time
 import sounddevice as sd
 seconds = float(sys.argv[1])
-counts = {"callbacks": 0, "xruns": 0}
+counts = {"callbacks": 0, "xruns": 0, "first": 0.0, "last": 0.0}
 def callback(outdata, frames, t, status):
+    now = time.monotonic()
+    counts["first"] = counts["first"] or now
+    counts["last"] = now
     counts["callbacks"] += 1
     counts["xruns"] += bool(status)
     outdata.fill(0)
 with sd.OutputStream(samplerate=48000, blocksize=256, channels=2, dtype="float32",
                      latency="low", callback=callback):
     time.sleep(seconds)
+counts["expected"] = (counts["last"] - counts["first"]) * 48000 / 256 + 1
 print(json.dumps(counts))
 """
 

@@ -27,6 +27,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from benchmarks.live import REFERENCE_STREAM
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "patches" / "demo" / "demo.wav"
 CAMINOS = [sys.executable, "-m", "caminos.engine"]
@@ -140,30 +142,10 @@ class Play:
         return json.loads(self.report_path.read_text())
 
 
-_REFERENCE = """
-import json, sys, time
-import sounddevice as sd
-seconds = float(sys.argv[1])
-counts = {"callbacks": 0, "xruns": 0, "first": 0.0, "last": 0.0}
-def callback(outdata, frames, t, status):
-    now = time.monotonic()
-    counts["first"] = counts["first"] or now
-    counts["last"] = now
-    counts["callbacks"] += 1
-    counts["xruns"] += bool(status)
-    outdata.fill(0)
-with sd.OutputStream(samplerate=48000, blocksize=256, channels=2, dtype="float32",
-                     latency="low", callback=callback):
-    time.sleep(seconds)
-counts["expected"] = (counts["last"] - counts["first"]) * 48000 / 256 + 1
-print(json.dumps(counts))
-"""
-
-
 def _reference(seconds: float) -> subprocess.Popen:
     """A bare PortAudio stream writing silence beside the engine, for the same time: what the
     machine alone does to a client (this 2-core virtual machine stalls clients now and then)."""
-    return subprocess.Popen([sys.executable, "-c", _REFERENCE, str(seconds)],
+    return subprocess.Popen([sys.executable, "-c", REFERENCE_STREAM, str(seconds)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
