@@ -606,8 +606,8 @@ def train_autoencoder(corpus: Corpus, out: str | os.PathLike, config: Config,
 
 def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettings,
            resume: str | os.PathLike | None, fine_tune: str | os.PathLike | None, progress: bool,
-           command: str | None, on_epoch_end: Callable[[int, float, float], None] | None, device: torch.device,
-           rank: int, world: int) -> TrainResult:
+           command: str | None, on_epoch_end: Callable[[int, float, float], None] | None,
+           device: torch.device, rank: int, world: int) -> TrainResult:
     started = time.monotonic()
     torch.manual_seed(settings.seed)
     state: dict = {}
@@ -654,6 +654,12 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         return torch.as_tensor(stacked, dtype=torch.float32, device=device)
 
     train_x, val_x = prepare(corpus.train), prepare(corpus.validation)
+    survival_starts = corpus.validation.starts if settings.keep == "survival" else None
+
+    def validate() -> tuple[float, float]:
+        """The model's validation loss and, when kept by it, partial survival."""
+        return validation_metrics(model, val_x, settings.beta, settings, survival_starts)
+
     if len(train_x) < world or len(val_x) == 0:
         raise TrainingError(f"too few frames to train: {len(train_x)} training, {len(val_x)} "
                             "validation")
@@ -675,9 +681,7 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         best_score = float(state.get("best_score", -best_val))
     if base is not None:
         # The starting weights are the score to beat: a fine-tune never keeps a worse model.
-        best_val, start_survival = validation_metrics(
-            model, val_x, settings.beta, settings,
-            corpus.validation.starts if settings.keep == "survival" else None)
+        best_val, start_survival = validate()
         best_score = start_survival if settings.keep == "survival" else -best_val
         base["validation_survival"] = start_survival
         base["validation_loss"] = best_val
@@ -756,9 +760,7 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
                 count += len(index)
                 start += len(index)
             train_loss = total / max(count, 1)
-            val_loss, survival = validation_metrics(
-                model, val_x, settings.beta, settings,
-                corpus.validation.starts if settings.keep == "survival" else None)
+            val_loss, survival = validate()
             history["train_loss"].append(train_loss)
             history["validation_loss"].append(val_loss)
             history["validation_survival"].append(survival)
