@@ -1,10 +1,11 @@
 """Where an autoencoder's log-spectral distance comes from: the error split by each bin's level.
 
-Each held-out file's loud frames (within 30 dB of its loudest, as partial survival takes them)
+Each held-out file's loud frames (those whose loudest bin is within 30 dB of the file's loudest)
 go through each ``--model``'s encode and decode and through PCA with as many components (fitted
 in this run on the first model's training frames), magnitudes only (no phase recovery). Every
-bin's error ``20 log10(decoded / true)`` in dB (both floored 80 dB under the file's loudest bin,
-as ``caminos.engine.dsp.metrics`` does) is pooled into three bands by the true bin's level under
+bin's error ``20 log10(decoded / true)`` in dB (both levels clipped at 80 dB under the file's
+loudest bin, the depth of the LSD's floor in ``caminos.engine.dsp.metrics``, which adds its floor
+instead of clipping at it) is pooled into three bands by the true bin's level under
 its frame's peak: the partials' band (the top 40 dB, where partial survival looks), the band
 40-60 dB under the peak, and the floor below. Each band prints its share of the bins, its mean
 signed error (a bias: positive, the decode is too loud there), its RMS error and its share of the
@@ -47,8 +48,8 @@ from caminos.models.train import PcaBaseline  # noqa: E402
 # Bands of a bin's level under its frame's peak, in dB: (name, upper, lower).
 BANDS = (("top 40 dB (partials)", 0.0, -40.0), ("40-60 dB under", -40.0, -60.0),
          ("floor, > 60 dB under", -60.0, -math.inf))
-LOUD_FRAMES_DB = 30.0  # frames within this of the file's loudest, as partial survival takes them
-FLOOR_DB = 80.0  # levels floored this far under the file's loudest bin
+LOUD_FRAMES_DB = 30.0  # frames whose loudest bin is within this of the file's loudest
+FLOOR_DB = 80.0  # levels clipped this far under the file's loudest bin
 RAYLEIGH_DB_STD = 20.0 / math.log(10.0) * math.pi / math.sqrt(24.0)  # 5.57 dB
 
 
