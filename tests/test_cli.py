@@ -131,6 +131,22 @@ def test_model_commands_are_wired_into_caminos(sine_file: Path, tmp_path: Path) 
     assert rate == SAMPLE_RATE and np.all(np.isfinite(data)) and np.max(np.abs(data)) > 0.01
 
 
+def test_reconstruct_texture_is_an_amount_and_zero_is_the_model_alone(sine_file: Path,
+                                                                       tmp_path: Path) -> None:
+    """--texture 0 and model.texture=0 give the same file; an amount out of 0..1 is refused by
+    name before anything is written."""
+    alone, configured = tmp_path / "alone.wav", tmp_path / "configured.wav"
+    assert main(["reconstruct", str(sine_file), "-o", str(alone), "--texture", "0"]) == 0
+    assert main(["reconstruct", str(sine_file), "-o", str(configured),
+                 "--set", "model.texture=0"]) == 0
+    assert np.array_equal(sf.read(alone)[0], sf.read(configured)[0])
+    result = caminos("reconstruct", sine_file, "-o", tmp_path / "bad.wav", "--texture", "1.5",
+                     cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--texture" in result.stderr and "1.5" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "bad.wav").exists()
+
+
 def test_model_checkpoint_comes_from_the_configuration(sine_file: Path, tmp_path: Path) -> None:
     result = caminos("reconstruct", sine_file, "-o", tmp_path / "x.wav", "--set",
                      "model.checkpoint=missing.pt", cwd=tmp_path)

@@ -10,7 +10,8 @@ from caminos.engine.clock.engine import Engine
 from caminos.engine.core.config import load_config
 from caminos.engine.core.errors import ControlError
 from caminos.engine.dsp.spectral import stft
-from caminos.models.autoencoder import log_magnitude
+from caminos.engine.dsp.texture import TEXTURE_HIGH_DB, TEXTURE_LOW_DB, add_texture
+from caminos.models.autoencoder import MAGNITUDE_FLOOR, log_magnitude
 from tests.conftest import sine
 
 HOP_SECONDS = 256 / 48000
@@ -32,6 +33,7 @@ def fresh(engine: Engine) -> Engine:
     for smoothed in engine._gains:
         smoothed.jump(1.0)
     engine.out_gain.jump(1.0)
+    engine.texture.amount.jump(engine.config.model.texture)
     engine.player.file = None
     engine.player.playing = False
     engine.player.speed = 1.0
@@ -55,9 +57,11 @@ def test_silent_without_sources(fresh: Engine) -> None:
 
 def test_file_player_frames_decode_as_the_model_decodes_the_file(fresh: Engine,
                                                                  write_sound) -> None:
-    """Golden: at speed 1 the engine decodes exactly the model's offline reconstruction."""
+    """Golden: at speed 1 and without texture the engine decodes exactly the model's offline
+    reconstruction."""
     tone = sine(330.0, 2.0, amplitude=0.3) + sine(660.0, 2.0, amplitude=0.1)
     path = write_sound("tone.wav", tone)
+    fresh.texture.amount.jump(0.0)
     fresh.post("/source/file/open", str(path))
     fresh.post("/source/file/loop", 0)
     fresh.post("/source/file/play", 1)
@@ -79,6 +83,41 @@ def test_file_player_frames_decode_as_the_model_decodes_the_file(fresh: Engine,
     assert not fresh.player.playing
     tail = _run(fresh, 40)
     assert np.abs(tail[-256:]).max() < 1e-3
+
+
+def _decoded_frames(engine: Engine, hops: int) -> np.ndarray:
+    frames = []
+    for _ in range(hops):
+        engine.tick()
+        frames.append(engine._decoded.copy())
+    return np.array(frames)
+
+
+def test_texture_lays_the_sources_grain_over_the_decoded_frames_as_offline(fresh: Engine,
+                                                                           write_sound,
+                                                                           rng) -> None:
+    """Golden: with /latent/texture 1 the engine's frames are the offline twin's
+    (:func:`add_texture` of the model's decode and the file's own log magnitudes), each bin
+    within the texture's limits of the plain decode."""
+    noisy = sine(330.0, 1.5, amplitude=0.3) + 0.05 * rng.standard_normal(72000)
+    path = write_sound("noisy.wav", noisy)
+    fresh.post("/source/file/open", str(path))
+    fresh.post("/source/file/loop", 0)
+    fresh.post("/source/file/play", 1)
+    got = _decoded_frames(fresh, int(1.5 / HOP_SECONDS))
+    frames = np.abs(stft(noisy, fresh.stft))
+    source_log = log_magnitude(frames)
+    model = fresh.checkpoint.model
+    with torch.no_grad():
+        plain = model.decode(model.encode(torch.tensor(source_log, dtype=torch.float32))).numpy()
+    expected = add_texture(plain, source_log, 1.0, fresh.stft.n_fft, fresh.sample_rate,
+                           MAGNITUDE_FLOOR)
+    n = min(len(got), len(frames))
+    np.testing.assert_allclose(got[40:n], expected[40:n], rtol=2e-3,
+                               atol=1e-3 * expected.max())
+    ratio_db = 20 * np.log10(got[40:n] / plain[40:n])
+    assert ratio_db.min() >= TEXTURE_LOW_DB - 0.05 and ratio_db.max() <= TEXTURE_HIGH_DB + 0.05
+    assert np.std(ratio_db) > 1.0  # the noise's grain is there, not a constant gain
 
 
 def test_live_input_is_analysed_as_offline_and_played_with_its_own_phase(fresh: Engine) -> None:

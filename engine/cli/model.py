@@ -156,19 +156,30 @@ def encode_command(args: argparse.Namespace) -> int:
 
 
 def reconstruct_command(args: argparse.Namespace) -> int:
-    """``caminos reconstruct SOUND -o OUT.wav``: encode, decode, recover phase, write."""
+    """``caminos reconstruct SOUND -o OUT.wav``: encode, decode, lay the sound's texture on the
+    decoded frames (``--texture``, default ``model.texture``), recover phase, write."""
     from caminos.engine.dsp.render import synthesize
+    from caminos.engine.dsp.spectral import stft
+    from caminos.engine.dsp.texture import add_texture
     from caminos.models.api import latent_trajectory, read_mono
+    from caminos.models.autoencoder import MAGNITUDE_FLOOR, log_magnitude
     config = load_with_overrides(args)
     out = check_output(args.output)
+    texture = config.model.texture if args.texture is None else args.texture
+    if not 0.0 <= texture <= 1.0:
+        raise ParameterError(f"--texture: expected an amount from 0 to 1, got {texture}")
     checkpoint = _checkpoint(args, config)
     x = read_mono(args.sound, config)
     latent, _ = latent_trajectory(x, checkpoint, config)
     magnitudes = checkpoint.model.decode_numpy(latent)
+    if texture > 0.0:
+        source_log = log_magnitude(np.abs(stft(x, config.stft)))
+        magnitudes = add_texture(magnitudes, source_log, texture, config.stft.n_fft,
+                                 config.audio.sample_rate, MAGNITUDE_FLOOR)
     peak = synthesize(magnitudes, out, config, args.phase or config.phase.method, len(x))
     print(f"{out}: {len(x) / config.audio.sample_rate:.2f} s through {checkpoint.name} "
-          f"({latent.shape[1]} dims), phase {args.phase or config.phase.method}, peak "
-          f"{peak:.1f} dBFS")
+          f"({latent.shape[1]} dims, texture {texture:g}), phase "
+          f"{args.phase or config.phase.method}, peak {peak:.1f} dBFS")
     return 0
 
 
@@ -369,6 +380,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec.add_argument("sound", metavar="SOUND")
     rec.add_argument("-o", "--output", metavar="OUT", required=True)
     rec.add_argument("--phase", metavar="METHOD", help="phase recovery (default: phase.method)")
+    rec.add_argument("--texture", type=float, metavar="AMOUNT",
+                     help="how much the sound's own spectral grain (each bin's level beyond its "
+                          "envelope) replaces the decoded frames' (each bin moved -12 .. +3 dB at "
+                          "most), 0 (the model alone) to 1 (default: model.texture, 1)")
     add_model_option(rec)
     add_config_options(rec)
     rec.set_defaults(handler=reconstruct_command)

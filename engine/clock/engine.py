@@ -9,7 +9,9 @@ events at the same hops they produce the same samples. Each tick:
 2. takes one magnitude frame from each source (:mod:`caminos.engine.clock.sources`);
 3. encodes them in one batched call of the model (:class:`caminos.engine.clock.codec.FrameCodec`);
 4. mixes the latents (:class:`caminos.engine.clock.latent.LatentMixer`);
-5. decodes to magnitudes; a non-finite frame becomes silence and is counted;
+5. decodes to magnitudes; a non-finite frame becomes silence and is counted; lays the sounding
+   sources' fine structure on it (:class:`caminos.engine.clock.texture_stage.TextureStage`,
+   ``/latent/texture``);
 6. recovers phase and overlap-adds (:class:`caminos.engine.clock.phase_stage.PhaseStage`);
 7. applies the output gain (ramped across the hop), DC blocker and safety limiter.
 
@@ -32,6 +34,7 @@ from caminos.engine.clock.codec import FrameCodec
 from caminos.engine.clock.latent import LatentMixer, Smoothed, smoothing_coefficient
 from caminos.engine.clock.phase_stage import PhaseStage
 from caminos.engine.clock.sources import FilePlayer, InputSource, LoadedFile, Source, VoiceSource
+from caminos.engine.clock.texture_stage import TextureStage
 from caminos.engine.core.config import Config
 from caminos.engine.core.controls import (Arg, Control, ControlEvent, ControlQueue,
                                           ControlRegistry, ControlTable)
@@ -227,6 +230,8 @@ class Engine:
         self._gains = [Smoothed(1.0, self.coefficient) for _ in self.sources]
         self.mixer = LatentMixer(latent_std, self.coefficient, seed=eng.seed,
                                  pitch_direction=pitch_direction(checkpoint.model))
+        self.texture = TextureStage(self.n_bins, stft.n_fft, self.sample_rate,
+                                    config.model.texture, self.coefficient, MAGNITUDE_FLOOR)
         crossfade_hops = round(eng.crossfade_ms * 1e-3 * self.sample_rate / self.hop)
         self.phase = PhaseStage(stft, config.phase, eng.phase_method, eng.lookahead,
                                 eng.iterations, crossfade_hops)
@@ -334,8 +339,10 @@ class Engine:
 
     def _register_controls(self) -> None:
         """The hop clock's controls, each subsystem's table in the documented order: the latent
-        mixer's, the sources' gains, the file player's, the phase stage's, the output gain."""
+        mixer's, the texture's, the sources' gains, the file player's, the phase stage's, the
+        output gain."""
         for table in (self.mixer.controls(pitch=bool(self.checkpoint.model.shape.pitch)),
+                      self.texture.controls(),
                       gain_controls(self.sources, self._gains),
                       self.player.controls(self.config, self.sample_rate),
                       self.phase.controls(),
@@ -417,7 +424,8 @@ class Engine:
                 self._mags[i] = 0.0
                 self._refs[i] = 0.0
 
-        if weights.any() and not self.mixer.frozen:
+        encoded = weights.any() and not self.mixer.frozen
+        if encoded:
             np.add(self._mags, MAGNITUDE_FLOOR, out=self._mags)
             np.log(self._mags, out=self._log, casting="same_kind")
             self.frame_codec.encode(self._log, self._z_sources32, self._mags)
@@ -428,8 +436,12 @@ class Engine:
             if not _all_finite(self._decoded):
                 self._decoded[:] = 0.0
                 self.counters["bad_model_frames"] += 1
-            elif presence < 1.0:
-                self._decoded *= presence
+            else:
+                if presence < 1.0:
+                    self._decoded *= presence
+                if encoded:
+                    self.texture.process(self._decoded, self._log, weights,
+                                         self.mixer.follow.value, self.mixer.pitch.value)
         else:
             self._decoded[:] = 0.0
 

@@ -113,6 +113,9 @@ class ModelConfig:
 
     checkpoint: str = _key("models/checkpoints/default.pt",
                            "autoencoder checkpoint; a relative path is taken from the project root")
+    texture: float = _key(1.0, "how much a source's spectral grain (each bin's level beyond its "
+                          "envelope) replaces the decoded sound's, in reconstruct and in the "
+                          "engine (/latent/texture); 0 = the model alone", lo=0.0, hi=1.0)
 
     def checkpoint_path(self) -> Path:
         """:attr:`checkpoint` as an absolute path (relative ones from the project root)."""

@@ -1,0 +1,84 @@
+"""The texture stage of ``Engine.tick()``: the sounding sources' fine structure in place of the
+decoded frame's (:mod:`caminos.engine.dsp.texture`), as much as ``/latent/texture`` asks, scaled
+by how much the latent follows the sources and moved with ``/latent/pitch``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from caminos.engine.clock.latent import Smoothed
+from caminos.engine.core.controls import Arg, ControlTable
+from caminos.engine.dsp.texture import (fine_structure, lay_texture, shift_texture,
+                                        texture_limits_nepers, texture_width_bins,
+                                        weighted_mean_rows)
+
+
+class TextureStage:
+    """Buffers, made once, and the smoothed amount of the texture laid on each decoded frame.
+
+    Parameters
+    ----------
+    n_bins : int
+        Bins per frame.
+    n_fft : int
+        FFT size in samples.
+    sample_rate : int
+        In Hz.
+    amount : float
+        Starting amount, 0 .. 1 (``model.texture``).
+    coefficient : float
+        The one-pole smoothing coefficient per hop of every control.
+    floor : float
+        The floor added to magnitudes before their logarithm (the model's).
+    """
+
+    def __init__(self, n_bins: int, n_fft: int, sample_rate: int, amount: float,
+                 coefficient: float, floor: float) -> None:
+        self.amount = Smoothed(amount, coefficient)
+        self.floor = float(floor)
+        self.width = texture_width_bins(n_fft, sample_rate)
+        self.low, self.high = texture_limits_nepers()
+        self._mean_log = np.zeros(n_bins)
+        self._texture = np.zeros(n_bins)
+        self._moved = np.zeros(n_bins)
+        self._scratch_log = np.zeros(n_bins)
+        self._scratch_fine = np.zeros(n_bins)
+
+    def controls(self) -> ControlTable:
+        """``/latent/texture``, as data."""
+        table = ControlTable()
+        table.add("/latent/texture", (Arg("amount", "f", 0.0, 1.0),),
+                  "how much the sounding sources' spectral grain (each bin's level beyond "
+                  "their envelope) replaces the decoded sound's, each bin moved -12 .. +3 dB at "
+                  "most: 0 = the model alone; scaled by /latent/follow, moved by /latent/pitch",
+                  self.amount.set_target, self.amount.get_target, "latent")
+        return table
+
+    def process(self, decoded: np.ndarray, source_logs: np.ndarray, weights: np.ndarray,
+                follow: float, semitones: float) -> None:
+        """Lay this hop's texture on ``decoded`` in place; allocation-free.
+
+        Parameters
+        ----------
+        decoded : ndarray, shape (n_bins,), float64
+            The decoded linear magnitudes.
+        source_logs : ndarray, shape (n_sources, n_bins)
+            Each source's natural-log magnitudes this hop.
+        weights : ndarray, shape (n_sources,)
+            Each source's weight this hop (0: idle).
+        follow : float
+            The latent's share that follows the sources, 0 .. 1.
+        semitones : float
+            The decoded sound's transposition (``/latent/pitch``).
+        """
+        amount = self.amount.step() * follow
+        if amount <= 0.0 or weighted_mean_rows(source_logs, weights, self._mean_log) <= 0.0:
+            return
+        fine_structure(self._mean_log, self.width, -np.inf, np.inf, self._texture)
+        texture = self._texture
+        if semitones != 0.0:
+            shift_texture(self._texture, 2.0 ** (semitones / 12.0), self._moved)
+            texture = self._moved
+        lay_texture(decoded, texture, amount, self.width, self.low, self.high, self.floor,
+                    self._scratch_log, self._scratch_fine)
+
