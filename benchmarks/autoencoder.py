@@ -5,6 +5,10 @@ recordings, seeds and sentences) is analysed, and its magnitudes are replaced by
 
 - each ``--model``'s encode and decode (case 1, "through the model": what ``caminos
   reconstruct`` and the engine with a source playing do);
+- ``MODEL+texture``: the same decode with its fine structure replaced by the file's
+  (:mod:`caminos.engine.dsp.texture`, ``--texture``, default ``model.texture``), which is what
+  ``caminos reconstruct`` and the engine play by default (case 1 with the source's fine
+  structure; case 2 has no source, so no texture);
 - ``MODEL/replay`` (case 2, "from the latent alone"): the file's landmark (its hop-rate latent
   trajectory) decoded as the engine plays it with ``/path/landmark``, ``/latent/follow 0`` and
   every source muted, that is through the path position's one-pole smoother
@@ -55,6 +59,7 @@ from caminos.engine.dsp.metrics import (log_spectral_distance_db, partial_counts
                             spectral_convergence_db)
 from caminos.engine.dsp.phase import reconstruct  # noqa: E402
 from caminos.engine.dsp.spectral import istft, stft as analyze  # noqa: E402
+from caminos.engine.dsp.texture import add_texture  # noqa: E402
 from caminos.models.autoencoder import (MAGNITUDE_FLOOR, FusedCodec, log_magnitude,  # noqa: E402
                                 measure_latency_us, stack_context)
 from caminos.models.checkpoint import load_checkpoint  # noqa: E402
@@ -230,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-class", type=int, default=4,
                         help="held-out files per class, spread over the class (0: all)")
     parser.add_argument("--phase", help="phase recovery method (default: phase.method)")
+    parser.add_argument("--texture", type=float, metavar="AMOUNT",
+                        help="also measure each model with this much of the file's own texture "
+                             "(default: model.texture; 0: no texture rows)")
     parser.add_argument("--listen", metavar="DIR",
                         help="write input, reconstruction and oracle WAVs and a spectrogram PNG "
                              "for a few held-out files (one per class, at most 6) into DIR")
@@ -244,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     config = load_config(args.config)
     method = args.phase or config.phase.method
+    texture = config.model.texture if args.texture is None else args.texture
     paths = args.model or [str(ROOT / "models" / "checkpoints" / "default.pt")]
     checkpoints = [load_checkpoint(p, config.stft, config.audio.sample_rate) for p in paths]
     names = [Path(p).stem for p in paths]
@@ -295,7 +304,12 @@ def main(argv: list[str] | None = None) -> int:
                 path_z = torch.as_tensor(replay(z.numpy(), smoothing), dtype=torch.float32)
                 replayed = codec.decode(path_z).numpy().astype(np.float64)
             landmarks[name].append(z.numpy()[loud].mean(axis=0))
-            versions += [(name, decoded), (f"{name}/replay", replayed)]
+            versions += [(name, decoded)]
+            if texture > 0.0:
+                versions += [(f"{name}+texture", add_texture(decoded, log_mags, texture,
+                                                             config.stft.n_fft, rate,
+                                                             MAGNITUDE_FLOOR))]
+            versions += [(f"{name}/replay", replayed)]
         projected = np.maximum(np.exp(pca.reconstruct(log_mags).astype(np.float64))
                                - MAGNITUDE_FLOOR, 0.0)
         versions += [("pca", projected), ("oracle", target)]
@@ -317,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
                                np.abs(analyze(sound, config.stft))[:len(target)]))
             spectrogram_png(listen / f"{signal}.png", f"{signal}: input, models, PCA, oracle",
                             panels, rate, config.stft.hop)
-    all_names = [n for name in names for n in (name, f"{name}/replay")] + ["pca", "oracle"]
+    all_names = [n for name in names
+                 for n in (name, *([f"{name}+texture"] if texture > 0.0 else []),
+                           f"{name}/replay")] + ["pca", "oracle"]
     summarise(rows, all_names)
     print()
     summary = []

@@ -8,6 +8,7 @@ Rows (``--json PATH`` writes them; a table is printed either way):
   machine, wall-clock tails mostly measure other processes), and ``render_rtf``, the offline
   speed as a multiple of real time.
 - ``rtpghi``: the same with the cheapest method that integrates phase (RTPGHI, look-ahead 1).
+- ``no_texture``: the default chain with ``model.texture`` 0 (the model alone, no source grain).
 - ``phase_only``: the live phase method alone on the same frames: the reference measured in the
   same run, so ``ratio_to_phase`` says what the rest of the chain costs on top of it.
 - ``jack_idle`` / ``jack_load``: ``caminos play`` for ``--seconds`` on ``jackd -d dummy`` (when
@@ -66,12 +67,14 @@ def _fractions(seconds: np.ndarray, hop_seconds: float, prefix: str = "") -> dic
 
 
 def measure_chain(case: str, hop: int, seconds: float, model: str | None = None,
-                  **overrides: object) -> tuple[dict, np.ndarray]:
+                  texture: float | None = None, **overrides: object) -> tuple[dict, np.ndarray]:
     """Tick the default engine over ``seconds`` of the demo; returns its row and the decoded
     magnitude frames (for the phase-only reference). ``overrides``: ``engine.*`` keys;
-    ``model``: another checkpoint than the configured one."""
+    ``model``: another checkpoint than the configured one; ``texture``: another
+    ``model.texture``."""
     config = load_config(overrides={"stft.hop": hop,
                                     **({"model.checkpoint": model} if model else {}),
+                                    **({"model.texture": texture} if texture is not None else {}),
                                     **{f"engine.{k}": v for k, v in overrides.items()}})
     engine = Engine(config)
     engine.warm_up()
@@ -447,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(phase)
         row["ratio_to_phase"] = row["p50_fraction"] / phase["p50_fraction"]
     row, _ = measure_chain("rtpghi", 256, min(args.seconds, 20.0), phase_method="rtpghi")
+    rows.append(row)
+    row, _ = measure_chain("no_texture", 256, min(args.seconds, 20.0), texture=0.0)
     rows.append(row)
     for other in args.compare_model:
         row, _ = measure_chain(f"model_{Path(other).stem}", 256, min(args.seconds, 20.0),

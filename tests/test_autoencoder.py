@@ -241,15 +241,16 @@ def test_benchmark_writes_model_pca_and_oracle_rows(small_setup, tmp_path):
                       "--cache-dir", str(tmp_path / "cache"), "--listen", str(tmp_path / "hear")]) == 0
     data = json.loads(out.read_text())
     rows, summary = data["rows"], data["summary"]
-    assert [r["model"] for r in rows] == ["small", "small/replay", "pca", "oracle"] * 2
+    names = ["small", "small+texture", "small/replay", "pca", "oracle"]
+    assert [r["model"] for r in rows] == names * 2
     for row in rows:
         assert {"signal", "class", "model", "lsd_db", "sc_db", "partial_survival"} <= set(row)
-    assert [s["model"] for s in summary] == ["small", "small/replay", "pca", "oracle"]
+    assert [s["model"] for s in summary] == names
     assert summary[0]["latent_dim"] == 8 and summary[0]["encode_decode_us_p99"] > 0
     assert summary[0]["hop_path_us_p99"] > 0
     assert summary[0]["midpoint_crest_ratio"] > 0
-    assert summary[3]["lsd_db"] < summary[2]["lsd_db"]  # the oracle is the ceiling
-    assert summary[3]["partial_survival"] == 1.0
+    assert summary[4]["lsd_db"] < summary[3]["lsd_db"]  # the oracle is the ceiling
+    assert summary[4]["partial_survival"] == 1.0
     heard = sorted(p.name for p in (tmp_path / "hear").iterdir())
     assert "h.png" in heard and "h-input.wav" in heard and "h-small.wav" in heard
-    assert "h-small-replay.wav" in heard
+    assert "h-small-replay.wav" in heard and "h-small+texture.wav" in heard
