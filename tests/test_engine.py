@@ -120,6 +120,21 @@ def test_texture_lays_the_sources_grain_over_the_decoded_frames_as_offline(fresh
     assert np.std(ratio_db) > 1.0  # the noise's grain is there, not a constant gain
 
 
+def test_a_frozen_sound_keeps_its_texture(fresh: Engine, write_sound, rng) -> None:
+    """/latent/freeze holds the latent and the grain of the hop it froze on: every frozen frame
+    is the same, and it is not the bare decode of the held latent."""
+    noisy = sine(330.0, 1.5, amplitude=0.3) + 0.05 * rng.standard_normal(72000)
+    fresh.post("/source/file/open", str(write_sound("noisy.wav", noisy)))
+    fresh.post("/source/file/play", 1)
+    _decoded_frames(fresh, 60)
+    fresh.post("/latent/freeze", 1)
+    frozen = _decoded_frames(fresh, 30)[5:]
+    assert np.allclose(frozen, frozen[0], rtol=1e-6)  # presence settles in the last digits
+    fresh.post("/latent/texture", 0.0)
+    bare = _decoded_frames(fresh, 30)[-1]  # the amount glides to 0 (20 ms)
+    assert np.abs(np.log(frozen[0] / bare)).max() > 0.1
+
+
 def test_live_input_is_analysed_as_offline_and_played_with_its_own_phase(fresh: Engine) -> None:
     x = sine(440.0, 1.0, amplitude=0.4)
     fresh.post("/phase/method", "input")

@@ -136,6 +136,25 @@ def test_stage_scales_by_follow_and_moves_with_pitch(rng) -> None:
     assert np.array_equal(out, decoded)  # nothing sounding
 
 
+def test_stage_holds_the_frozen_hops_texture(rng) -> None:
+    """While the latent is frozen the texture of the hop it froze on is laid again, whatever the
+    sources do now; after a reset there is none to hold."""
+    logs = rng.normal(size=(3, 513)).astype(np.float32)
+    weights = np.array([0.0, 1.0, 0.0])
+    decoded = rng.random(513) + 0.1
+    stage = _stage(1.0)
+    first = decoded.copy()
+    stage.process(first, logs, weights, follow=1.0, semitones=0.0)
+    held = decoded.copy()
+    stage.process(held, rng.normal(size=(3, 513)).astype(np.float32), np.zeros(3), follow=1.0,
+                  semitones=0.0, held=True)
+    np.testing.assert_array_equal(held, first)
+    stage.reset()
+    after = decoded.copy()
+    stage.process(after, logs, weights, follow=1.0, semitones=0.0, held=True)
+    assert np.array_equal(after, decoded)
+
+
 def test_stage_amount_is_the_latent_texture_control() -> None:
     stage = _stage(1.0)
     (control,) = list(stage.controls())

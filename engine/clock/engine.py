@@ -424,8 +424,7 @@ class Engine:
                 self._mags[i] = 0.0
                 self._refs[i] = 0.0
 
-        encoded = weights.any() and not self.mixer.frozen
-        if encoded:
+        if weights.any() and not self.mixer.frozen:
             np.add(self._mags, MAGNITUDE_FLOOR, out=self._mags)
             np.log(self._mags, out=self._log, casting="same_kind")
             self.frame_codec.encode(self._log, self._z_sources32, self._mags)
@@ -439,9 +438,8 @@ class Engine:
             else:
                 if presence < 1.0:
                     self._decoded *= presence
-                if encoded:
-                    self.texture.process(self._decoded, self._log, weights,
-                                         self.mixer.follow.value, self.mixer.pitch.value)
+                self.texture.process(self._decoded, self._log, weights, self.mixer.follow.value,
+                                     self.mixer.pitch.value, held=self.mixer.frozen)
         else:
             self._decoded[:] = 0.0
 
@@ -491,6 +489,7 @@ class Engine:
         for source in self.sources:
             source.reset()
         self.phase.reset()
+        self.texture.reset()
         self.output.reset()
         self.hop_index = 0
         self._times[:] = 0.0

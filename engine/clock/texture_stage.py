@@ -43,6 +43,7 @@ class TextureStage:
         self._moved = np.zeros(n_bins)
         self._scratch_log = np.zeros(n_bins)
         self._scratch_fine = np.zeros(n_bins)
+        self._ready = False  # _texture holds a sounding hop's fine structure
 
     def controls(self) -> ControlTable:
         """``/latent/texture``, as data."""
@@ -54,8 +55,12 @@ class TextureStage:
                   self.amount.set_target, self.amount.get_target, "latent")
         return table
 
+    def reset(self) -> None:
+        """Forget the last hop's texture (the engine's reset)."""
+        self._ready = False
+
     def process(self, decoded: np.ndarray, source_logs: np.ndarray, weights: np.ndarray,
-                follow: float, semitones: float) -> None:
+                follow: float, semitones: float, held: bool = False) -> None:
         """Lay this hop's texture on ``decoded`` in place; allocation-free.
 
         Parameters
@@ -70,15 +75,20 @@ class TextureStage:
             The latent's share that follows the sources, 0 .. 1.
         semitones : float
             The decoded sound's transposition (``/latent/pitch``).
+        held : bool
+            The latent is frozen (``/latent/freeze``): the texture of the hop it froze on is
+            laid again, so a frozen sound keeps its grain instead of losing it at once.
         """
         amount = self.amount.step() * follow
-        if amount <= 0.0 or weighted_mean_rows(source_logs, weights, self._mean_log) <= 0.0:
+        if not held:
+            self._ready = weighted_mean_rows(source_logs, weights, self._mean_log) > 0.0
+            if self._ready:
+                fine_structure(self._mean_log, self.width, -np.inf, np.inf, self._texture)
+        if amount <= 0.0 or not self._ready:
             return
-        fine_structure(self._mean_log, self.width, -np.inf, np.inf, self._texture)
         texture = self._texture
         if semitones != 0.0:
             shift_texture(self._texture, 2.0 ** (semitones / 12.0), self._moved)
             texture = self._moved
         lay_texture(decoded, texture, amount, self.width, self.low, self.high, self.floor,
                     self._scratch_log, self._scratch_fine)
-
