@@ -11,8 +11,10 @@ recordings, seeds and sentences) is analysed, and its magnitudes are replaced by
   structure; case 2 has no source, so no texture);
 - ``MODEL/replay`` (case 2, "from the latent alone"): the file's landmark (its hop-rate latent
   trajectory) decoded as the engine plays it with ``/path/landmark``, ``/latent/follow 0`` and
-  every source muted, that is through the path position's one-pole smoother
-  (``engine.smoothing_ms``; tested against the engine in ``tests/test_navigation.py``);
+  every source muted: frame for frame, the path player carrying the motion along a landmark's
+  one-hop segments exactly (:func:`replay`; tested against the engine in
+  ``tests/test_navigation.py``). Before that change the path position went through the
+  one-pole smoother, which blurred attacks (``--smoothed-replay`` measures it that way);
 - ``pca``: projection on as many principal components as the first model has latent
   dimensions, fitted on that model's training frames in this run;
 - ``oracle``: the true magnitudes, the ceiling of all.
@@ -130,10 +132,16 @@ def hop_path_latency_us(codec: FusedCodec, frame: np.ndarray, repeats: int = 500
     return float(p50), float(p99)
 
 
-def replay(z: np.ndarray, coefficient: float) -> np.ndarray:
-    """A landmark trajectory as the path player plays it: a one-pole smoother per hop, starting
-    on the first point."""
+def replay(z: np.ndarray, coefficient: float | None = None) -> np.ndarray:
+    """A landmark trajectory as the path player plays it from silence.
+
+    Without ``coefficient``: frame for frame (the player starts on the first point and carries
+    the motion along one-hop segments exactly, as the engine does now). With it: through a
+    one-pole smoother per hop, starting on the first point (the engine before that change).
+    """
     out = np.array(z, dtype=np.float64)
+    if coefficient is None:
+        return out
     for k in range(1, len(out)):
         out[k] = out[k - 1] + coefficient * (z[k] - out[k - 1])
     return out
@@ -238,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texture", type=float, metavar="AMOUNT",
                         help="also measure each model with this much of the file's own texture "
                              "(default: model.texture; 0: no texture rows)")
+    parser.add_argument("--smoothed-replay", action="store_true",
+                        help="replay landmarks through the path position's one-pole smoother, as "
+                             "the engine did before it carried a landmark's motion exactly")
     parser.add_argument("--listen", metavar="DIR",
                         help="write input, reconstruction and oracle WAVs and a spectrogram PNG "
                              "for a few held-out files (one per class, at most 6) into DIR")
@@ -288,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     landmarks: dict[str, list[np.ndarray]] = defaultdict(list)
     rate = config.audio.sample_rate
-    smoothing = smoothing_coefficient(config.engine.smoothing_ms, config.stft.hop, rate)
+    smoothing = (smoothing_coefficient(config.engine.smoothing_ms, config.stft.hop, rate)
+                 if args.smoothed_replay else None)
     for path in files:
         x = read_mono(path, rate)
         target = np.abs(analyze(x, config.stft))

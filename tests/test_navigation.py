@@ -355,10 +355,13 @@ def test_voice_landmark_is_the_encoded_voice(rig) -> None:
     assert "bad" not in surface.navigator.landmarks
 
 
-def test_a_landmark_replayed_as_a_path_is_its_trajectory_smoothed_per_hop(tmp_path):
-    """/path/landmark + /latent/follow 0 decodes the landmark's hop-rate trajectory through the
-    path position's one-pole smoother (what benchmarks/autoencoder.py replays as case 2), once
-    the follow crossfade has settled."""
+def test_a_landmark_replayed_as_a_path_is_its_trajectory_frame_for_frame(tmp_path):
+    """/path/landmark + /latent/follow 0 decodes the landmark's hop-rate trajectory exactly,
+    frame for frame from the first point (what benchmarks/autoencoder.py replays as case 2),
+    once the follow crossfade has settled; a jump into the path still glides."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.autoencoder import replay
     from caminos.engine.clock.latent import smoothing_coefficient
     engine = Engine(load_config())
     surface = attach(engine, patches=tmp_path, recordings=tmp_path)
@@ -371,9 +374,14 @@ def test_a_landmark_replayed_as_a_path_is_its_trajectory_smoothed_per_hop(tmp_pa
         engine.tick()
         heard.append(engine.latent_position.copy())
     points = surface.navigator.landmarks["demo"].points
-    c = smoothing_coefficient(engine.config.engine.smoothing_ms, engine.hop, engine.sample_rate)
-    smoothed = points.copy()
-    for k in range(1, len(smoothed)):
-        smoothed[k] = smoothed[k - 1] + c * (points[k] - smoothed[k - 1])
     scale = np.abs(points[:120]).max()
-    np.testing.assert_allclose(np.array(heard)[60:], smoothed[60:120], atol=1e-3 * scale)
+    np.testing.assert_allclose(np.array(heard)[60:], replay(points)[60:120], atol=1e-6 * scale)
+    # scrubbing is a jump: the position glides from where it was to the new place
+    engine.post("/path/pos", 0.5)
+    c = smoothing_coefficient(engine.config.engine.smoothing_ms, engine.hop, engine.sample_rate)
+    before = engine.latent_position.copy()
+    engine.tick()
+    engine.tick()
+    target = surface.navigator._target
+    moved = np.linalg.norm(engine.latent_position - before)
+    assert 0.0 < moved < np.linalg.norm(target - before)

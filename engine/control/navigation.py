@@ -83,6 +83,13 @@ class LatentPath:
         return LatentPath(self.name, np.vstack([self.points, points]),
                           np.concatenate([self.times, times]))
 
+    def segment_at(self, t: float) -> int:
+        """Index of the segment (points ``i`` to ``i + 1``) that holds time ``t``, in seconds."""
+        n = len(self.times)
+        if n < 2:
+            return 0
+        return min(max(int(np.searchsorted(self.times, t, side="right")) - 1, 0), n - 2)
+
     def evaluate(self, t: float, interpolation: str, out: np.ndarray) -> np.ndarray:
         """The point at time ``t`` (seconds, clamped to the path), written into ``out``.
 
@@ -177,6 +184,8 @@ class Navigator:
         self._plane_points: np.ndarray | None = None  # (3, dims): origin, x end, y end
         self._xy_active = False
         self._target = np.zeros(self.dims)
+        self._previous_target = np.zeros(self.dims)
+        self._wrapped = False  # the last advance wrapped a loop around
         self._jump = True
         self._started = False
         self._recording: str | None = None
@@ -188,12 +197,24 @@ class Navigator:
 
     # --------------------------------------------------------------------------- per hop
     def on_hop(self, hop: int) -> None:
-        """Advance the player (or follow the 2-D map) and record gestures; DSP thread."""
+        """Advance the player (or follow the 2-D map) and record gestures; DSP thread.
+
+        The path position glides to its target through the one-pole smoother
+        (``engine.smoothing_ms``): jumps (a path's start, a scrub, the 2-D map, a loop's wrap)
+        are smoothed. Along a sound's own trajectory (segments one hop long, as
+        ``/path/landmark`` appends a landmark) the target's motion is carried exactly, the
+        smoother only closing what a jump left: a landmark replays frame for frame, its attacks
+        as sharp as the sound's.
+        """
+        along_trajectory = False
         if self.path is not None and self.playing and not self._xy_active:
             if self._started:  # the hop a path starts (or is scrubbed) sounds where it was put
                 self._started = False
             else:
+                before = self.time
                 self._advance()
+                along_trajectory = self._hop_rate_between(before, self.time)
+            self._previous_target[:] = self._target
             self.path.evaluate(self.time, self.interpolation, self._target)
         if self.mixer.path_active:
             position = self.mixer.path_position
@@ -201,6 +222,9 @@ class Navigator:
                 position[:] = self._target
                 self._jump = False
             else:
+                if along_trajectory:
+                    position += self._target
+                    position -= self._previous_target
                 position += self.mixer.coefficient * (self._target - position)
         if self._recording is not None:
             self._record(hop)
@@ -222,13 +246,27 @@ class Navigator:
             self._record(hop)
         self._finish_recording()
 
+    def _hop_rate_between(self, t0: float, t1: float) -> bool:
+        """True when the player moved from ``t0`` to ``t1`` seconds continuously, within
+        segments one hop long (a sound's own trajectory), without a loop's wrap."""
+        if self._wrapped or t0 == t1:
+            return False
+        first, last = sorted((self.path.segment_at(t0), self.path.segment_at(t1)))
+        times = self.path.times
+        for i in range(first, last + 1):
+            if abs(float(times[i + 1] - times[i]) - self.hop_seconds) > 1e-9:
+                return False
+        return True
+
     def _advance(self) -> None:
         duration = self.path.seconds
         t = self.time + self.speed * self.direction * self.hop_seconds
+        self._wrapped = False
         if duration <= 0.0:
             self.time = 0.0
             return
         if self.loop == LOOP_LOOP:
+            self._wrapped = not 0.0 <= t < duration
             t %= duration
         elif self.loop == LOOP_PINGPONG:
             while t > duration or t < 0.0:
