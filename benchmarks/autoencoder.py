@@ -19,6 +19,10 @@ recordings, seeds and sentences) is analysed, and its magnitudes are replaced by
   dimensions, fitted on that model's training frames in this run;
 - ``oracle``: the true magnitudes, the ceiling of all.
 
+With ``--chords N``, N chords of three held-out instrument notes, mixed, are measured the same
+way (class ``chord``): the corpus has single notes only, and a frame model with one pitch channel
+meets polyphony there.
+
 All go through the same phase recovery and overlap-add and are analysed again; LSD, SC
 (``caminos.engine.dsp.metrics``) and partial survival
 (:func:`caminos.engine.dsp.metrics.partial_survival`) compare them with the original. One JSON row per file x model, then tables by model and by class. It also
@@ -97,6 +101,28 @@ def pick_files(files: list[Path], per_class: int) -> list[Path]:
         index = np.unique(np.linspace(0, len(members) - 1, min(per_class, len(members))).round())
         chosen += [members[int(i)] for i in index]
     return sorted(chosen)
+
+
+def chord_mixes(files: list[Path], count: int, seed: int) -> list[tuple[str, list[Path]]]:
+    """``count`` chords of three held-out instrument notes (``gm-*`` at velocity 100), drawn with
+    ``seed`` from ``files``: each a name (``chord-`` and its notes) and the notes' paths, which
+    the benchmark mixes in equal parts, cut to the shortest."""
+    notes = sorted(p for p in files if p.stem.startswith("gm-") and p.stem.endswith("-v100"))
+    if len(notes) < 3:
+        return []
+    rng = np.random.default_rng(seed)
+    chords = []
+    for _ in range(count):
+        members = [notes[int(i)] for i in sorted(rng.choice(len(notes), 3, replace=False))]
+        chords.append(("chord-" + "+".join(m.stem[3:-5] for m in members), members))
+    return chords
+
+
+def read_mix(paths: list[Path], rate: int) -> np.ndarray:
+    """The sound files at ``rate``, mixed in equal parts and cut to the shortest."""
+    sounds = [read_mono(p, rate) for p in paths]
+    n = min(len(x) for x in sounds)
+    return sum(x[:n] for x in sounds) / len(sounds)
 
 
 def pca_latency_us(pca: PcaBaseline, frame: np.ndarray, repeats: int = 2000) -> tuple[float, float]:
@@ -249,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoothed-replay", action="store_true",
                         help="replay landmarks through the path position's one-pole smoother, as "
                              "the engine did before it carried a landmark's motion exactly")
+    parser.add_argument("--chords", type=int, default=0, metavar="N",
+                        help="also N chords, each three held-out instrument notes mixed (class "
+                             "\"chord\"; drawn with the first model's seed)")
     parser.add_argument("--listen", metavar="DIR",
                         help="write input, reconstruction and oracle WAVs and a spectrogram PNG "
                              "for a few held-out files (one per class, at most 6) into DIR")
@@ -301,12 +330,14 @@ def main(argv: list[str] | None = None) -> int:
     rate = config.audio.sample_rate
     smoothing = (smoothing_coefficient(config.engine.smoothing_ms, config.stft.hop, rate)
                  if args.smoothed_replay else None)
-    for path in files:
-        x = read_mono(path, rate)
+    items = [(path.stem, sound_class(path), [path]) for path in files]
+    items += [(name, "chord", members) for name, members
+              in chord_mixes(find_sound_files(args.test_data), args.chords, seed)]
+    for signal, cls, members in items:
+        x = read_mix(members, rate)
         target = np.abs(analyze(x, config.stft))
         log_mags = log_magnitude(target).astype(np.float32)
         loud = np.sum(target**2, axis=1) >= 1e-3 * np.max(np.sum(target**2, axis=1))
-        signal, cls = path.stem, sound_class(path)
         versions = []
         for name, codec, checkpoint in zip(names, fused, checkpoints):
             with torch.inference_mode():

@@ -254,3 +254,28 @@ def test_benchmark_writes_model_pca_and_oracle_rows(small_setup, tmp_path):
     heard = sorted(p.name for p in (tmp_path / "hear").iterdir())
     assert "h.png" in heard and "h-input.wav" in heard and "h-small.wav" in heard
     assert "h-small-replay.wav" in heard and "h-small+texture.wav" in heard
+
+
+def test_benchmark_chords_mix_three_held_out_notes(tmp_path):
+    """--chords: three gm-* notes at velocity 100 each, drawn with the seed, mixed in equal parts
+    and cut to the shortest."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.autoencoder import chord_mixes, read_mix
+
+    names = ["gm-viola-060-v100", "gm-viola-063-v100", "gm-cello-045-v100", "gm-cello-045-v045",
+             "speech-en-0-0"]
+    paths = []
+    for i, name in enumerate(names):
+        paths.append(tmp_path / f"{name}.wav")
+        sf.write(paths[-1], np.full(RATE // (i + 2), 0.1 * (i + 1)), RATE)
+    chords = chord_mixes(paths, 2, seed=0)
+    assert len(chords) == 2 and chords == chord_mixes(paths, 2, seed=0)
+    for name, members in chords:
+        assert len(members) == 3 and all(m.stem.endswith("-v100") for m in members)
+        assert name == "chord-" + "+".join(m.stem[3:-5] for m in members)
+    mix = read_mix(paths[:3], RATE)
+    assert len(mix) == RATE // 4  # the shortest
+    np.testing.assert_allclose(mix[100], (0.1 + 0.2 + 0.3) / 3, atol=1e-3)
+    assert chord_mixes(paths[3:], 1, seed=0) == []  # fewer than three notes
