@@ -1185,6 +1185,55 @@
      "numinlets": 2,
      "numoutlets": 1
     }
+   },
+   {
+    "box": {
+     "id": "obj-texture-label",
+     "maxclass": "comment",
+     "patching_rect": [
+      340,
+      380,
+      300,
+      22
+     ],
+     "text": "texture: 0 the model alone, 1 the sources' grain",
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-texture-slider",
+     "maxclass": "slider",
+     "patching_rect": [
+      340,
+      400,
+      150,
+      20
+     ],
+     "numinlets": 1,
+     "numoutlets": 1,
+     "parameter_enable": 0,
+     "floatoutput": 1,
+     "size": 1.0,
+     "min": 0.0,
+     "orientation": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-texture-message",
+     "maxclass": "message",
+     "patching_rect": [
+      500,
+      400,
+      130,
+      22
+     ],
+     "text": "/latent/texture $1",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
    }
   ],
   "lines": [
@@ -1984,6 +2033,30 @@
     "patchline": {
      "source": [
       "obj-pitch-message",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-texture-slider",
+      0
+     ],
+     "destination": [
+      "obj-texture-message",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-texture-message",
       0
      ],
      "destination": [
