@@ -103,6 +103,9 @@ class TrainSettings:
         Each training frame is stretched along frequency by a random amount within
         +-transpose_semitones (:func:`random_transpose`), so a few notes teach the model their
         neighbours' pitches too; 0 disables it (the models before it).
+    mix_probability : float
+        Share of training frames mixed with another frame of their batch (:func:`random_mix`),
+        so the model also hears two sounds at once, as in a chord; 0 disables it.
     seed : int
         Seeds initial weights, shuffling and the posterior noise.
     device : str
@@ -136,6 +139,7 @@ class TrainSettings:
     decay_after: int = 5
     gain_db: float = 12.0
     transpose_semitones: float = 3.0
+    mix_probability: float = 0.0
     seed: int = 0
     device: str = "auto"
     save_every_s: float = 120.0
@@ -151,6 +155,8 @@ class TrainSettings:
         if not 0.0 < self.magnitude_power <= 2.0:
             raise TrainingError(f"magnitude_power {self.magnitude_power}: expected more than 0 "
                                 "and at most 2")
+        if not 0.0 <= self.mix_probability <= 1.0:
+            raise TrainingError(f"mix_probability {self.mix_probability}: expected 0 to 1")
 
     def to_dict(self) -> dict:
         """Plain types, for a checkpoint."""
@@ -236,6 +242,20 @@ def random_gain(batch: torch.Tensor, gain_db: float) -> torch.Tensor:
     gains = torch.empty(len(batch), 1, device=batch.device).uniform_(-gain_db, gain_db)
     mags = torch.clamp(torch.exp(batch) - MAGNITUDE_FLOOR, min=0.0) * 10.0 ** (gains / 20.0)
     return torch.log(mags + MAGNITUDE_FLOOR)
+
+
+def random_mix(batch: torch.Tensor, probability: float, most_db: float = 12.0) -> torch.Tensor:
+    """Each row, with ``probability``, mixed with another row of the batch played
+    ``U(-most_db, 0)`` dB quieter: magnitudes add (their floor counted once), every frame of a
+    context stack with its partner's same frame."""
+    n = len(batch)
+    chosen = torch.rand(n, 1, device=batch.device) < probability
+    partner = batch[torch.randperm(n, device=batch.device)]
+    gains = 10.0 ** (torch.empty(n, 1, device=batch.device).uniform_(-most_db, 0.0) / 20.0)
+    mags = torch.clamp(torch.exp(batch) - MAGNITUDE_FLOOR, min=0.0)
+    other = torch.clamp(torch.exp(partner) - MAGNITUDE_FLOOR, min=0.0)
+    mixed = torch.log(mags + gains * other + MAGNITUDE_FLOOR)
+    return torch.where(chosen, mixed, batch)
 
 
 def random_transpose(batch: torch.Tensor, n_bins: int, most_semitones: float) -> torch.Tensor:
@@ -743,6 +763,8 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
                     if settings.transpose_semitones > 0:
                         batch = random_transpose(batch, model.shape.n_bins,
                                                  settings.transpose_semitones)
+                    if settings.mix_probability > 0:
+                        batch = random_mix(batch, settings.mix_probability)
                     loss = _train_step(network, model, optimizer, batch, beta, settings)
                 except Exception as exc:
                     if not _is_out_of_memory(exc) or world > 1:

@@ -400,3 +400,24 @@ def test_random_transposition_moves_every_frame_of_a_context_stack_together():
     assert torch.all(moved == moved[:, :1])  # the three frames of a row moved alike
     assert moved.min() >= round(100 * 2 ** (-3 / 12)) and moved.max() <= round(100 * 2 ** (3 / 12))
     assert len(torch.unique(moved)) > 5  # and the rows by different amounts
+
+
+def test_random_mix_adds_another_frame_of_the_batch_at_most_as_loud():
+    """--mix: a mixed frame's magnitudes are its own plus one other frame's times a gain of -12
+    to 0 dB (floor counted once); probability 0 changes nothing."""
+    from caminos.models.autoencoder import MAGNITUDE_FLOOR
+    from caminos.models.train import random_mix
+    torch.manual_seed(0)
+    mags = torch.rand(16, 40) * torch.rand(16, 1) * 10.0
+    batch = torch.log(mags + MAGNITUDE_FLOOR)
+    assert torch.equal(random_mix(batch, 0.0), batch)
+    mixed = torch.exp(random_mix(batch, 1.0)) - MAGNITUDE_FLOOR
+    for row in range(16):
+        added = (mixed[row] - mags[row]).double()
+        ratios = added[None, :] / mags.double()  # the gain, if that row was the partner
+        constant = (ratios.std(dim=1) < 1e-4 * ratios.mean(dim=1).abs() + 1e-6)
+        gains = ratios.mean(dim=1)[constant]
+        assert len(gains) >= 1
+        assert ((gains >= 10 ** (-12 / 20) - 1e-4) & (gains <= 1.0 + 1e-4)).any()
+    with pytest.raises(TrainingError, match="mix_probability"):
+        TrainSettings(mix_probability=1.5)

@@ -77,7 +77,7 @@ def train_autoencoder_command(args: argparse.Namespace) -> int:
     fields: dict[str, Any] = {"seed": args.seed, "device": args.device}
     for name in ("epochs", "latent_dim", "batch_size", "patience", "beta", "context", "loss",
                  "max_minutes", "level", "pitch", "comb_bands", "partial_weight",
-                 "magnitude_power", "keep", "transpose_semitones"):
+                 "magnitude_power", "keep", "transpose_semitones", "mix_probability"):
         value = getattr(args, name)
         if value is not None:
             fields[name] = value
@@ -352,6 +352,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     auto.add_argument("--transpose", dest="transpose_semitones", type=float, metavar="SEMITONES",
                       help="stretch each training frame by up to this many semitones up or down, "
                            "so a few notes teach their neighbours' pitches (default 3; 0: off)")
+    auto.add_argument("--mix", dest="mix_probability", type=float, metavar="P",
+                      help="mix this share of training frames with another frame (up to 12 dB "
+                           "quieter), so the model also hears two sounds at once (default 0)")
     auto.add_argument("--learning-rate", type=float,
                       help=f"Adam step size (default 0.001; {FINE_TUNE_LEARNING_RATE:g} with "
                            "--fine-tune)")
