@@ -195,7 +195,7 @@ def test_plays_while_a_second_process_floods_controls(jackd, tmp_path: Path) -> 
     port = _free_port()
     play = Play(tmp_path, 20, "--set", f"osc.port={port}")
     play.wait_playing()
-    reference = _reference(15)
+    reference = _reference(19)  # the bare stream beside the whole play, not just the flood
     flood = subprocess.run(
         [sys.executable, "-c", _FLOOD, str(port), "15"], capture_output=True, text=True,
         timeout=60)
