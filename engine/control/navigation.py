@@ -109,7 +109,7 @@ class LatentPath:
         if t >= times[-1]:
             out[:] = points[-1]
             return out
-        i = min(max(int(np.searchsorted(times, t, side="right")) - 1, 0), n - 2)
+        i = self.segment_at(t)
         span = times[i + 1] - times[i]
         u = (t - times[i]) / span if span > 0.0 else 1.0
         a, b = points[i], points[i + 1]
