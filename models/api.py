@@ -1,4 +1,4 @@
-"""What the engine may ask of the models: read a sound, encode it to a latent trajectory.
+"""What the engine may ask of the models: read a sound, its log frames, its latent trajectory.
 
 The small surface through which the engine's layers above the models (navigation's landmarks,
 the commands) use a trained autoencoder, so that none of them reaches into training code or the
@@ -26,7 +26,14 @@ def read_mono(path: str | os.PathLike, config: Config) -> np.ndarray:
     return samples.mean(axis=1)
 
 
-def latent_trajectory(x: np.ndarray, checkpoint, config: Config) -> tuple[np.ndarray, np.ndarray]:
+def log_frames(x: np.ndarray, config: Config) -> np.ndarray:
+    """A mono signal's natural-log STFT magnitudes as the model reads them (floor added),
+    shape (n_frames, n_bins), float32."""
+    return log_magnitude(np.abs(stft(x, config.stft))).astype(np.float32)
+
+
+def latent_trajectory(x: np.ndarray, checkpoint, config: Config,
+                      frames: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Encode a mono signal frame by frame.
 
     Parameters
@@ -37,6 +44,8 @@ def latent_trajectory(x: np.ndarray, checkpoint, config: Config) -> tuple[np.nda
         A loaded autoencoder (:func:`caminos.models.checkpoint.load_checkpoint`).
     config : Config
         STFT settings and the sample rate.
+    frames : ndarray, optional
+        ``log_frames(x, config)`` when the caller has them already.
 
     Returns
     -------
@@ -46,7 +55,8 @@ def latent_trajectory(x: np.ndarray, checkpoint, config: Config) -> tuple[np.nda
         Centre of each frame's window in the signal, in seconds (negative for the first frames,
         whose window starts before the signal).
     """
-    frames = log_magnitude(np.abs(stft(x, config.stft))).astype(np.float32)
+    if frames is None:
+        frames = log_frames(x, config)
     latent = checkpoint.model.encode_numpy(stack_context(frames, checkpoint.model.shape.context))
     n = np.arange(len(frames))
     times = (n * config.stft.hop - (config.stft.n_fft - config.stft.hop) + config.stft.n_fft / 2)

@@ -159,10 +159,9 @@ def reconstruct_command(args: argparse.Namespace) -> int:
     """``caminos reconstruct SOUND -o OUT.wav``: encode, decode, lay the sound's texture on the
     decoded frames (``--texture``, default ``model.texture``), recover phase, write."""
     from caminos.engine.dsp.render import synthesize
-    from caminos.engine.dsp.spectral import stft
     from caminos.engine.dsp.texture import add_texture
-    from caminos.models.api import latent_trajectory, read_mono
-    from caminos.models.autoencoder import MAGNITUDE_FLOOR, log_magnitude
+    from caminos.models.api import latent_trajectory, log_frames, read_mono
+    from caminos.models.autoencoder import MAGNITUDE_FLOOR
     config = load_with_overrides(args)
     out = check_output(args.output)
     texture = config.model.texture if args.texture is None else args.texture
@@ -170,11 +169,11 @@ def reconstruct_command(args: argparse.Namespace) -> int:
         raise ParameterError(f"--texture: expected an amount from 0 to 1, got {texture}")
     checkpoint = _checkpoint(args, config)
     x = read_mono(args.sound, config)
-    latent, _ = latent_trajectory(x, checkpoint, config)
+    frames = log_frames(x, config)
+    latent, _ = latent_trajectory(x, checkpoint, config, frames)
     magnitudes = checkpoint.model.decode_numpy(latent)
     if texture > 0.0:
-        source_log = log_magnitude(np.abs(stft(x, config.stft)))
-        magnitudes = add_texture(magnitudes, source_log, texture, config.stft.n_fft,
+        magnitudes = add_texture(magnitudes, frames, texture, config.stft.n_fft,
                                  config.audio.sample_rate, MAGNITUDE_FLOOR)
     peak = synthesize(magnitudes, out, config, args.phase or config.phase.method, len(x))
     print(f"{out}: {len(x) / config.audio.sample_rate:.2f} s through {checkpoint.name} "
