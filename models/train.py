@@ -237,11 +237,15 @@ def _is_out_of_memory(exc: BaseException) -> bool:
         isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
 
 
+def _input_magnitudes(batch: torch.Tensor) -> torch.Tensor:
+    """Log-magnitude inputs back to linear magnitudes (their floor taken off, clamped at 0)."""
+    return torch.clamp(torch.exp(batch) - MAGNITUDE_FLOOR, min=0.0)
+
+
 def random_gain(batch: torch.Tensor, gain_db: float) -> torch.Tensor:
     """Log-magnitude inputs as if each frame were played ``U(-gain_db, gain_db)`` dB louder."""
     gains = torch.empty(len(batch), 1, device=batch.device).uniform_(-gain_db, gain_db)
-    mags = torch.clamp(torch.exp(batch) - MAGNITUDE_FLOOR, min=0.0) * 10.0 ** (gains / 20.0)
-    return torch.log(mags + MAGNITUDE_FLOOR)
+    return torch.log(_input_magnitudes(batch) * 10.0 ** (gains / 20.0) + MAGNITUDE_FLOOR)
 
 
 def random_mix(batch: torch.Tensor, probability: float, most_db: float = 12.0) -> torch.Tensor:
@@ -252,9 +256,8 @@ def random_mix(batch: torch.Tensor, probability: float, most_db: float = 12.0) -
     chosen = torch.rand(n, 1, device=batch.device) < probability
     partner = batch[torch.randperm(n, device=batch.device)]
     gains = 10.0 ** (torch.empty(n, 1, device=batch.device).uniform_(-most_db, 0.0) / 20.0)
-    mags = torch.clamp(torch.exp(batch) - MAGNITUDE_FLOOR, min=0.0)
-    other = torch.clamp(torch.exp(partner) - MAGNITUDE_FLOOR, min=0.0)
-    mixed = torch.log(mags + gains * other + MAGNITUDE_FLOOR)
+    mixed = torch.log(_input_magnitudes(batch) + gains * _input_magnitudes(partner)
+                      + MAGNITUDE_FLOOR)
     return torch.where(chosen, mixed, batch)
 
 
