@@ -344,8 +344,11 @@ def main(argv: list[str] | None = None) -> int:
                 inputs = torch.as_tensor(stack_context(log_mags, checkpoint.model.shape.context))
                 z = codec.encode(inputs)
                 decoded = codec.decode(z).numpy().astype(np.float64)
-                path_z = torch.as_tensor(replay(z.numpy(), smoothing), dtype=torch.float32)
-                replayed = codec.decode(path_z).numpy().astype(np.float64)
+                if smoothing is None:  # frame for frame: the same latents, the same frames
+                    replayed = decoded
+                else:
+                    path_z = torch.as_tensor(replay(z.numpy(), smoothing), dtype=torch.float32)
+                    replayed = codec.decode(path_z).numpy().astype(np.float64)
             landmarks[name].append(z.numpy()[loud].mean(axis=0))
             versions += [(name, decoded)]
             if texture > 0.0:
@@ -357,8 +360,15 @@ def main(argv: list[str] | None = None) -> int:
                                - MAGNITUDE_FLOOR, 0.0)
         versions += [("pca", projected), ("oracle", target)]
         sounds = {}
+        measured: dict[int, tuple[dict, np.ndarray]] = {}  # frames already measured, by identity
         for name, mags in versions:
-            row, sounds[name] = measure(signal, cls, name, mags, target, len(x), config, method)
+            if id(mags) in measured:  # the same frames: the same row (phase recovery is seeded)
+                row, sounds[name] = measured[id(mags)]
+                row = dict(row, model=name)
+            else:
+                row, sounds[name] = measure(signal, cls, name, mags, target, len(x), config,
+                                            method)
+                measured[id(mags)] = row, sounds[name]
             rows.append(row)
         print(" | ".join(f"{r['model']} {r['partial_survival'] or 0:.2f} {r['lsd_db']:5.2f} dB"
                          for r in rows[-len(versions):]), signal, flush=True)
