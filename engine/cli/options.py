@@ -19,8 +19,9 @@ from caminos.engine.core.errors import CaminosError
 
 EXIT_ERROR = 2  # the same status argparse uses for a bad command line
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
-# Keys whose validity depends on each other: checked only together, by load_config.
-_JOINTLY_CHECKED = ("stft.n_fft", "stft.hop")
+# Keys whose validity depends on each other: checked only together, by load_config
+# (field.voices must equal audio.channels, which another flag or the file may set).
+_JOINTLY_CHECKED = ("stft.n_fft", "stft.hop", "field.voices")
 
 
 class OutputError(CaminosError):

@@ -35,6 +35,7 @@ STREAMING_PHASE_METHODS = ("rtpghi", "rtisi-la", "gsrtisi-la", "rtpghi+gsrtisi",
 OFFLINE_PHASE_METHODS = ("pghi", "fgla")
 PHASE_METHODS = STREAMING_PHASE_METHODS + OFFLINE_PHASE_METHODS
 WINDOWS = ("hann",)
+MAX_CHANNELS = 64  # output channels, and speakers of a layout
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ class AudioConfig:
                               "`caminos devices`; empty for the system default")
     input_device: str = _key("", "input device, as output_device; \"none\" for no live input")
     host_api: str = _key("", "PortAudio host API (JACK, ALSA, ...); empty for any")
-    channels: int = _key(2, "output channels; the engine's mono output is sent to each", lo=1, hi=64)
+    channels: int = _key(2, "output channels: one voice per channel, placed by [field]",
+                         lo=1, hi=MAX_CHANNELS)
     input_channels: int = _key(1, "input channels, mixed to mono for the live input source "
                                "(0 = no live input)", lo=0, hi=64)
     block_size: int = _key(256, "frames per audio callback; 0 lets the host choose", lo=0, hi=8192)
@@ -247,6 +249,48 @@ class PathsConfig:
         return user_data_folder() / name
 
 
+@dataclass(frozen=True)
+class FieldConfig:
+    """The field of voices: one voice per output channel, each at the latent map's centre plus
+    its speaker's offset on the map's current plane (``caminos.engine.core.layouts``).
+
+    The layout's speaker count is the whole room. ``first_channel`` and ``voices`` pick the
+    speakers this caminos renders, so that several machines can share one room: with
+    ``voices = 0`` it renders every speaker from ``first_channel`` to the layout's last; with
+    ``voices > 0`` it renders speakers ``first_channel .. first_channel + voices - 1``, and
+    ``audio.channels`` must equal ``voices``.
+    """
+
+    layout: str = _key("", "speaker layout: mono, stereo, quad, ring-N, line-N, or a layout "
+                       "file (NAME or path of NAME.toml, looked up in the patches folder's "
+                       "layouts/ and the shipped patches/layouts/); empty: the default for "
+                       "audio.channels (mono for 1, stereo for 2, quad for 4, else ring-N)")
+    spread: float = _key(0.5, "distance of the farthest speaker's voice from the field's centre, "
+                         "in latent standard deviations (0: every voice at the centre)",
+                         lo=0.0, hi=8.0)
+    rotate: float = _key(0.0, "rotation of the layout on the map, in degrees counter-clockwise",
+                         lo=-360.0, hi=360.0)
+    spin: float = _key(0.0, "continuous rotation of the layout, in degrees per second "
+                       "(positive: counter-clockwise)", lo=-360.0, hi=360.0)
+    wander: float = _key(0.0, "how far each voice drifts on its own around its speaker's place, "
+                         "in latent standard deviations", lo=0.0, hi=4.0)
+    decorrelate: float = _key(0.0, "how much the voices' random parts differ: 0 the same in "
+                              "every voice, 1 independent", lo=0.0, hi=1.0)
+    first_channel: int = _key(1, "the layout's speaker this caminos renders on its first output "
+                              "channel (channel groups across machines)", lo=1, hi=MAX_CHANNELS)
+    voices: int = _key(0, "how many of the layout's speakers this caminos renders, from "
+                       "first_channel; must equal audio.channels (0: every speaker from "
+                       "first_channel to the layout's last)", lo=0, hi=MAX_CHANNELS)
+
+    def __post_init__(self) -> None:
+        last = self.first_channel + self.voices - 1
+        if self.voices and last > MAX_CHANNELS:
+            raise ConfigError(
+                f"field.first_channel + field.voices - 1: expected at most {MAX_CHANNELS} "
+                f"(the most speakers a layout has), got {self.first_channel} + {self.voices} "
+                f"- 1 = {last}")
+
+
 VOICE_ENGINES = ("neural", "espeak")
 VOICE_LANGUAGES = ("es", "en", "fr", "de", "it", "pt", "ca", "nl")
 
@@ -297,6 +341,15 @@ class Config:
     osc: OscConfig = field(default_factory=OscConfig)
     web: WebConfig = field(default_factory=WebConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    # Last: from this line on, ``field`` in this class body names the attribute, not the function.
+    field: FieldConfig = field(default_factory=FieldConfig)
+
+    def __post_init__(self) -> None:
+        if self.field.voices and self.field.voices != self.audio.channels:
+            raise ConfigError(
+                f"field.voices = {self.field.voices} but audio.channels = "
+                f"{self.audio.channels}: a caminos rendering part of a layout has one output "
+                f"channel per voice (set both alike, or field.voices = 0)")
 
 
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]
@@ -362,7 +415,10 @@ def config_from_mapping(data: Mapping[str, Any], where: str = "<config>") -> Con
             raise ConfigError(f"{where}: unknown section [{section}]; known sections: "
                               f"{', '.join(SECTIONS)}")
     parts = {name: _build_section(name, data.get(name, {}), where) for name in SECTIONS}
-    return Config(**parts)
+    try:
+        return Config(**parts)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
