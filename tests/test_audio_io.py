@@ -125,12 +125,10 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
     path = tmp_path / "out.wav"
     path.write_bytes(b"previous render")
 
-    def broken_write(file, *args, **kwargs):
-        with open(file, "wb") as handle:
-            handle.write(b"half a file")
+    def broken_write(handle, *args, **kwargs):  # the header is on disk, the samples are not
         raise sf.LibsndfileError(0, "disk full (simulated)")
 
-    monkeypatch.setattr(sf, "write", broken_write)
+    monkeypatch.setattr(sf.SoundFile, "write", broken_write)
     with pytest.raises(AudioFileError, match="writing failed") as caught:
         write_audio_atomic(path, sine(440.0, 0.1), SAMPLE_RATE)
     assert str(path) in str(caught.value)
@@ -142,7 +140,7 @@ def test_an_interrupted_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sf, "write", interrupted)
+    monkeypatch.setattr(sf.SoundFile, "write", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_audio_atomic(tmp_path / "out.wav", sine(440.0, 0.1), SAMPLE_RATE)
     assert list(tmp_path.iterdir()) == []

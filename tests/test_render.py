@@ -181,3 +181,16 @@ def test_a_bad_input_raises_and_leaves_the_old_output_alone(
     assert out.read_bytes() == b"an earlier render"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         {"out.wav"} | ({source.name} if source.exists() else set()))
+
+
+def test_an_unwritable_output_is_refused_before_the_work(
+        sine_file: Path, tmp_path: Path, config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    from caminos.engine.dsp import render as render_module
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the render started")
+
+    monkeypatch.setattr(render_module, "stft", no_work)
+    with pytest.raises(AudioFileError, match="unknown sound file extension '.xyz'"):
+        render(sine_file, tmp_path / "out.xyz", config, "random")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sine.wav"]

@@ -203,3 +203,22 @@ def test_the_example_score_renders_with_its_path_and_scene(config):
     assert engine.get("/latent/z")[:2] == (pytest.approx(0.5), pytest.approx(-0.5))
     assert engine.get("/path/speed") == (-1.0,)
     assert surface.navigator.path.name == "dawn"
+
+
+def test_a_score_render_to_a_file_that_cannot_hold_its_channels_is_refused_first(
+        tmp_path, monkeypatch):
+    from caminos.engine.control import surface
+    from caminos.engine.control.surface import render_score_file
+    from caminos.engine.core.errors import AudioFileError
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("the engine was built")
+
+    monkeypatch.setattr(surface, "Engine", no_engine)
+    score = tmp_path / "s.score"
+    score.write_text("sample_rate 48000\nhop_size 256\nhop 0 /latent/follow 0\n")
+    config = load_config(overrides={"audio.channels": 10})
+    with pytest.raises(AudioFileError, match=r"out\.flac: FLAC files hold at most 8 channels, "
+                                             r"not 10; write \.w64 or \.caf"):
+        render_score_file(score, tmp_path / "out.flac", config, 0.3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.score"]

@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import soundfile as sf
 
 from caminos.engine.control.patch_files import check_name
 from caminos.engine.core.controls import Arg, ControlRegistry, ControlTable
-from caminos.engine.core.errors import ControlError
+from caminos.engine.core.errors import AudioFileError, ControlError
+from caminos.engine.dsp.audio_io import AudioWriter
 
 RECORDINGS_FOLDER = Path(__file__).resolve().parents[2] / "recordings"
 NOT_SCORED = frozenset({"/engine/record", "/engine/record/stop"})
@@ -43,6 +43,8 @@ NOT_SCORED = frozenset({"/engine/record", "/engine/record/stop"})
 STATE_SKIPPED = frozenset({"/path/pos"})
 RING_SECONDS = 20.0  # output the writer thread may fall behind by before hops are lost
 WRITER_POLL_SECONDS = 0.02
+# As ``caminos render --score --set render.subtype=FLOAT`` writes: the same samples, bit for bit.
+RECORD_SUBTYPE = "FLOAT"
 TAIL_SECONDS = 2.0  # rendered after the last event of a score without an ``end`` line
 
 
@@ -259,7 +261,14 @@ def render_score(score_path: str | Path, engine: Any, seconds: float | None = No
 
 # ---------------------------------------------------------------------------- recording
 class _Recording:
-    """One recording in progress: files, the output ring buffer and the writer thread."""
+    """One recording in progress: files, the output ring buffer and the writer thread.
+
+    ``NAME.wav`` holds one channel per engine output channel, in :data:`RECORD_SUBTYPE`,
+    written by :class:`~caminos.engine.dsp.audio_io.AudioWriter` as offline renders are:
+    WAVE_FORMAT_EXTENSIBLE beyond two channels, with no speaker positions (mask 0). A WAVE
+    file ends at 4 GiB: at 48 kHz, about 3 hours of stereo, 45 minutes of 8 channels or 6 of
+    64; what is recorded beyond is lost to most readers.
+    """
 
     def __init__(self, name: str, folder: Path, engine: Any) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -277,8 +286,7 @@ class _Recording:
         self.state: list[tuple[str, tuple]] = []  # hop-0 lines: the state when it began
         self.done = threading.Event()
         self.error = ""
-        self.wav = sf.SoundFile(self.wav_path, "w", engine.sample_rate, engine.channels,
-                                subtype="FLOAT")
+        self.wav = AudioWriter(self.wav_path, engine.sample_rate, engine.channels, RECORD_SUBTYPE)
         self.score = open(self.score_path, "w", encoding="utf-8")
         self.score.write(score_header(engine.sample_rate, engine.hop,
                                       f"recorded {time.strftime('%Y-%m-%d %H:%M:%S')} with model "
@@ -310,7 +318,10 @@ class _Recording:
         except Exception as exc:  # a full disk: reported in the status, the audio goes on
             self.error = str(exc)
         finally:
-            self.wav.close()
+            try:
+                self.wav.close()  # then its speaker mask
+            except Exception as exc:
+                self.error = self.error or str(exc)
             self.score.close()
             self.done.set()
 
@@ -374,7 +385,9 @@ class ScoreRecorder:
             raise ControlError("/engine/record: already recording; /engine/record/stop first")
         try:
             return _Recording(name, self.folder, self.engine)
-        except (OSError, sf.LibsndfileError) as exc:
+        except AudioFileError as exc:
+            raise ControlError(f"/engine/record: {exc}") from None
+        except OSError as exc:
             raise ControlError(f"/engine/record: cannot write in {self.folder} ({exc})") from None
 
     def _start(self, recording: _Recording) -> None:

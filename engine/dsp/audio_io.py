@@ -3,11 +3,14 @@
 First and last stage of an offline render (:mod:`caminos.engine.dsp.render`), and the file player's
 loader:
 everything downstream may assume finite float64 samples at the engine's sample rate, and a
-render that fails half-way never leaves a partial or clobbered output file behind.
+render that fails half-way never leaves a partial or clobbered output file behind. Files are
+read mono or stereo and written with any number of channels (one per speaker), in a container
+:func:`check_output_format` checks before any work.
 """
 
 from __future__ import annotations
 
+import numbers
 import os
 import secrets
 from dataclasses import dataclass
@@ -18,8 +21,10 @@ import soundfile as sf
 import soxr
 
 from caminos.engine.core.errors import AudioFileError
+from caminos.engine.dsp.wav_header import check_channel_mask, write_channel_mask
 
-MAX_CHANNELS = 2  # caminos plays mono and stereo; see read_audio for why not more
+MAX_CHANNELS = 2  # caminos reads mono and stereo; see read_audio for why not more
+_CHANNEL_LIMITS = {"FLAC": 8, "MP3": 2}  # most channels libsndfile writes in these containers
 _EXTENSION_ALIASES = {"AIF": "AIFF", "OGA": "OGG"}  # extensions libsndfile names otherwise
 
 
@@ -134,37 +139,171 @@ def _output_format(path: Path, subtype: str) -> str:
     formats = sf.available_formats()
     if extension not in formats:
         raise AudioFileError(f"{path}: unknown sound file extension {path.suffix!r}; use .wav, "
-                             ".flac, .aiff or another that libsndfile writes")
+                             ".flac, .w64, .caf, .aiff or another that libsndfile writes")
     if not sf.check_format(extension, subtype):
         raise AudioFileError(f"{path}: {extension} files cannot hold {subtype} samples; choose "
                              "another extension (.wav, .flac) or render.subtype")
     return extension
 
 
+def check_output_format(path: str | os.PathLike, channels: int, subtype: str,
+                        channel_mask: int | None = None) -> str:
+    """Check that ``path`` can be written with ``channels`` channels of ``subtype``; returns
+    libsndfile's container name for it.
+
+    Cheap and writes nothing, so a render or recording calls it before any work. The extension
+    chooses the container: ``.wav`` is plain WAVE for one or two channels without a mask and
+    WAVE_FORMAT_EXTENSIBLE (``WAVEX``) otherwise, with ``channel_mask`` as its speaker mask (0,
+    no speaker positions, when none is given); ``.flac`` holds at most 8 channels and ``.mp3``
+    2; ``.w64`` (Sony Wave64) and ``.caf`` (Apple Core Audio Format) hold any number. WAVE
+    files end at 4 GiB (past it libsndfile's header sizes saturate and readers stop there: at
+    48 kHz, 24-bit, about 4 hours of stereo or 8 minutes of 64 channels); longer recordings
+    belong in ``.w64``, ``.rf64`` or ``.caf``.
+
+    Parameters
+    ----------
+    path : path
+        The file to be written.
+    channels : int >= 1
+        Channels to write.
+    subtype : str
+        libsndfile sample format: ``PCM_16``, ``PCM_24``, ``FLOAT`` and the like.
+    channel_mask : int, optional
+        Speaker mask of a ``.wav`` file (``dwChannelMask``: 0x3 stereo, 0x33 quad, 0 no
+        positions); see :mod:`caminos.engine.dsp.wav_header`.
+
+    Returns
+    -------
+    str
+        The container for :class:`soundfile.SoundFile`'s ``format`` (``WAV``, ``WAVEX``,
+        ``FLAC``, ``W64``, ``CAF``...).
+
+    Raises
+    ------
+    AudioFileError
+        ``path`` is a folder or in a missing folder, its extension is unknown or cannot hold
+        ``subtype`` or that many channels, or the mask is wrong or given for another container
+        than WAVE. The message names the path.
+    """
+    target = Path(path)
+    if isinstance(channels, bool) or not isinstance(channels, numbers.Integral) or channels < 1:
+        raise AudioFileError(f"{target}: cannot write {channels!r} channels; give 1 or more")
+    if target.is_dir():
+        raise AudioFileError(f"{target}: is a folder; give a file name to write")
+    folder = target.parent
+    if not folder.is_dir():
+        raise AudioFileError(f"{target}: folder {folder} does not exist")
+    container = _output_format(target, subtype)
+    if container == "WAV" and (channels > 2 or channel_mask is not None):
+        container = "WAVEX"
+    if channel_mask is not None:
+        if container != "WAVEX":
+            raise AudioFileError(f"{target}: a channel mask is written only in .wav files, not in "
+                                 f"{container} files; leave it out or write .wav")
+        check_channel_mask(channel_mask, channels, str(target))
+    limit = _CHANNEL_LIMITS.get(container)
+    if limit is not None and channels > limit:
+        raise AudioFileError(f"{target}: {container} files hold at most {limit} channels, not "
+                             f"{channels}; write .w64 or .caf instead (or .wav, up to 4 GiB)")
+    return container
+
+
+class AudioWriter:
+    """A sound file written block by block, in the container :func:`check_output_format`
+    chooses; a WAVE_FORMAT_EXTENSIBLE file gets its speaker mask when closed.
+
+    Shared by :func:`write_audio_atomic` and live recording
+    (:class:`caminos.engine.control.score.ScoreRecorder`), so that both write the same bytes
+    for the same samples.
+
+    Parameters
+    ----------
+    path : path
+        The file written (created or truncated).
+    sample_rate : int > 0
+        Sample rate in Hz.
+    channels : int >= 1
+        Channels of every block written.
+    subtype : str
+        libsndfile sample format: ``PCM_16``, ``PCM_24``, ``FLOAT`` and the like.
+    channel_mask : int, optional
+        Speaker mask of a ``.wav`` file; default 0 (no positions) beyond two channels.
+    name : path, optional
+        The file whose extension chooses the format and that errors name; default ``path``
+        (another one when ``path`` is a temporary file).
+
+    Raises
+    ------
+    AudioFileError
+        As :func:`check_output_format`, or the file cannot be created.
+    """
+
+    def __init__(self, path: str | os.PathLike, sample_rate: int, channels: int, subtype: str,
+                 channel_mask: int | None = None, name: str | os.PathLike | None = None) -> None:
+        self.path = Path(path)
+        self.name = Path(name) if name is not None else self.path
+        container = check_output_format(self.name, channels, subtype, channel_mask)
+        self._mask = None  # libsndfile's own for one or two channels: unchanged files
+        if container == "WAVEX" and (channel_mask is not None or channels > 2):
+            self._mask = channel_mask or 0
+        try:
+            self._file = sf.SoundFile(self.path, "w", int(sample_rate), channels, subtype=subtype,
+                                      format=container)
+        except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
+            raise AudioFileError(f"{self.name}: cannot write ({exc})") from None
+
+    def write(self, samples: np.ndarray) -> None:
+        """Append samples of shape (n_samples, channels), or (n_samples,) for one channel."""
+        self._file.write(samples)
+
+    def close(self) -> None:
+        """Finish the file: its header, then the speaker mask of a WAVE_FORMAT_EXTENSIBLE one.
+        A second call does nothing."""
+        if self._file.closed:
+            return
+        self._file.close()
+        if self._mask is not None:
+            write_channel_mask(self.path, self._mask)
+
+    def __enter__(self) -> AudioWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 def write_audio_atomic(path: str | os.PathLike, samples: np.ndarray, sample_rate: int,
-                       subtype: str = "PCM_24") -> None:
+                       subtype: str = "PCM_24", channel_mask: int | None = None) -> None:
     """Write a sound file so that it appears whole or not at all.
 
     The samples go to a hidden temporary file in the same folder, which is renamed over
     ``path`` only once it is complete (a rename within one file system is atomic). On any
     failure the temporary file is removed and an existing file at ``path`` is left untouched.
+    Formats follow :func:`check_output_format`: mono and stereo without a mask exactly as
+    before, more channels as WAVE_FORMAT_EXTENSIBLE in ``.wav`` (up to 4 GiB), at most 8 in
+    ``.flac``, any number in ``.w64`` and ``.caf``.
 
     Parameters
     ----------
     path : path
-        The output file; its extension chooses the container (``.wav``, ``.flac``, ``.aiff``...).
+        The output file; its extension chooses the container (``.wav``, ``.flac``, ``.w64``,
+        ``.caf``, ``.aiff``...).
     samples : ndarray, shape (n_samples,) or (n_samples, channels), float
         Finite samples; integer subtypes clip them to [-1, 1).
     sample_rate : int > 0
         Sample rate in Hz.
     subtype : str
         libsndfile sample format: ``PCM_16``, ``PCM_24``, ``FLOAT`` and the like.
+    channel_mask : int, optional
+        Speaker mask of a ``.wav`` file (``dwChannelMask``: 0x3 stereo, 0x33 quad); given, the
+        file is WAVE_FORMAT_EXTENSIBLE whatever its channels. Default: none for one or two
+        channels, 0 (no speaker positions) beyond.
 
     Raises
     ------
     AudioFileError
-        The folder is missing or not writable, the extension or subtype is unusable, the
-        samples are not finite, or writing failed. The message names the path.
+        The folder is missing or not writable, the extension, subtype, channel count or mask
+        is unusable, the samples are not finite, or writing failed. The message names the path.
     """
     target = Path(path)
     samples = np.asarray(samples, dtype=np.float64)
@@ -172,12 +311,9 @@ def write_audio_atomic(path: str | os.PathLike, samples: np.ndarray, sample_rate
         raise AudioFileError(f"{target}: nothing to write (samples of shape {samples.shape})")
     if not np.isfinite(samples).all():
         raise AudioFileError(f"{target}: refusing to write NaN or infinite samples")
-    if target.is_dir():
-        raise AudioFileError(f"{target}: is a folder; give a file name to write")
+    channels = 1 if samples.ndim == 1 else samples.shape[1]
+    check_output_format(target, channels, subtype, channel_mask)
     folder = target.parent
-    if not folder.is_dir():
-        raise AudioFileError(f"{target}: folder {folder} does not exist")
-    container = _output_format(target, subtype)
     # A fresh name opened with O_EXCL, so two renders never share a temporary file, and mode
     # 0o666 under the user's umask, so the result gets the permissions of any new file.
     temporary = None
@@ -194,7 +330,9 @@ def write_audio_atomic(path: str | os.PathLike, samples: np.ndarray, sample_rate
     if temporary is None:  # pragma: no cover - 16 collisions of 32 random bits
         raise AudioFileError(f"{target}: could not create a temporary file in {folder}")
     try:
-        sf.write(temporary, samples, int(sample_rate), subtype=subtype, format=container)
+        with AudioWriter(temporary, sample_rate, channels, subtype, channel_mask,
+                         name=target) as writer:
+            writer.write(samples)
         os.replace(temporary, target)
     except BaseException as exc:
         temporary.unlink(missing_ok=True)

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from caminos.engine.core.config import Config
 from caminos.engine.core.errors import ParameterError
-from caminos.engine.dsp.audio_io import read_audio, write_audio_atomic
+from caminos.engine.dsp.audio_io import check_output_format, read_audio, write_audio_atomic
 from caminos.engine.dsp.output import OutputChain
 from caminos.engine.dsp.phase import (OFFLINE_METHODS, STREAMING_METHODS, make_streaming,
                                       reconstruct, run_streaming)
@@ -217,7 +217,8 @@ def render(in_path: str | os.PathLike, out_path: str | os.PathLike, config: Conf
     Raises
     ------
     AudioFileError
-        The input is missing, unreadable, empty or not finite, or the output cannot be written.
+        The input is missing, unreadable, empty or not finite, or the output cannot be written
+        (its folder, extension and sample format are checked before any work).
     ParameterError
         Unknown method, stretch out of range, freeze time past the end, ``input`` with a
         stretch or freeze, or an output path that is the input.
@@ -235,6 +236,7 @@ def render(in_path: str | os.PathLike, out_path: str | os.PathLike, config: Conf
                  else make_streaming(method, config.stft, config.phase))
 
     samples, info = read_audio(in_path, config.audio.sample_rate)
+    check_output_format(out_path, info.channels, config.render.subtype)  # before the work
     rate = config.audio.sample_rate
     n_in = len(samples)
     if freeze_at is not None and freeze_at >= n_in / rate:

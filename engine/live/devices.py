@@ -32,7 +32,12 @@ def import_sounddevice():
 
 
 def describe_devices() -> str:
-    """Every host API and device PortAudio finds, for ``caminos devices`` and error messages."""
+    """Every host API and device PortAudio finds, for ``caminos devices`` and error messages.
+
+    One line per device: its index, name, most input and output channels and default sample
+    rate, as ``3: Fireface UCX (18 in, 18 out, 48000 Hz) [default out]``; ``audio.channels``
+    may be at most the output device's ``out``.
+    """
     sd = import_sounddevice()
     lines = []
     for api_index, api in enumerate(sd.query_hostapis()):
@@ -88,11 +93,16 @@ class DeviceChoice:
 def choose_devices(config: Config) -> DeviceChoice:
     """Resolve ``[audio]`` device settings against what PortAudio finds.
 
+    The stream opens with exactly ``audio.channels`` output channels, one per speaker: an
+    output device with fewer is refused rather than silently dropping speakers. Input
+    channels are capped at what the input device has (they are mixed to mono for the live
+    input, so fewer only means fewer microphones).
+
     Raises
     ------
     AudioDeviceError
-        No output device (or not the one named): the message lists what was found and points
-        to offline rendering.
+        No output device (or not the one named), or one with fewer output channels than
+        ``audio.channels``: the message lists what was found, or names both numbers.
     """
     sd = import_sounddevice()
     audio = config.audio
@@ -117,7 +127,13 @@ def choose_devices(config: Config) -> DeviceChoice:
             input_channels = min(audio.input_channels,
                                  int(sd.query_devices(input_index)["max_input_channels"]))
     out_dev = sd.query_devices(output)
-    output_channels = min(audio.channels, int(out_dev["max_output_channels"]))
+    available = int(out_dev["max_output_channels"])
+    if audio.channels > available:
+        raise AudioDeviceError(f"audio.channels = {audio.channels} but output device "
+                               f"{out_dev['name']!r} has {available} output channels; set "
+                               f"audio.channels to {available} or choose another device "
+                               "(caminos devices)")
+    output_channels = audio.channels
     text = f"out: {out_dev['name']} ({output_channels} ch)"
     if input_index is not None and input_channels:
         text += f", in: {sd.query_devices(input_index)['name']} ({input_channels} ch)"
