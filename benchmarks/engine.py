@@ -11,6 +11,10 @@ Rows (``--json PATH`` writes them; a table is printed either way):
 - ``no_texture``: the default chain with ``model.texture`` 0 (the model alone, no source grain).
 - ``phase_only``: the live phase method alone on the same frames: the reference measured in the
   same run, so ``ratio_to_phase`` says what the rest of the chain costs on top of it.
+- ``--channels 1,2,8``: only the field rows, ``voices_N``: N voices (1: the mono layout, one
+  channel; 2: stereo; 4: quad; else ring-N) at spread 1 with wander and decorrelation on,
+  ``p99_vs_mono`` their p99 over the same run's ``voices_1``; ``--phase-method`` adds the rows
+  again with another live method (what a larger field may need).
 - ``jack_idle`` / ``jack_load``: ``caminos play`` for ``--seconds`` on ``jackd -d dummy`` (when
   installed), without and with one busy process per core; ``jack_reference_*``: a bare PortAudio
   stream writing silence under the same conditions, so xruns of the server and machine are told
@@ -27,6 +31,7 @@ Rows (``--json PATH`` writes them; a table is printed either way):
     python benchmarks/engine.py --seconds 10 --no-jack         # the per-hop rows only
     python benchmarks/engine.py --no-jack --compare-model old.pt   # beside another model
     python benchmarks/engine.py --live --seconds 60 --json live.json   # about 8 minutes
+    python benchmarks/engine.py --channels 1,2,8 --seconds 20   # the field's cost per voice
 """
 
 from __future__ import annotations
@@ -66,13 +71,25 @@ def _fractions(seconds: np.ndarray, hop_seconds: float, prefix: str = "") -> dic
             f"{prefix}max_fraction": seconds.max() / hop_seconds}
 
 
+def field_overrides(voices: int) -> dict:
+    """The configuration of a field of ``voices`` (1: the mono layout on one channel): spread
+    1 std, each voice wandering and decorrelated, so every per-voice stage runs."""
+    if voices == 1:
+        return {"audio.channels": 1, "field.layout": "mono"}
+    layout = {2: "stereo", 4: "quad"}.get(voices, f"ring-{voices}")
+    return {"audio.channels": voices, "field.layout": layout, "field.spread": 1.0,
+            "field.wander": 0.3, "field.decorrelate": 1.0}
+
+
 def measure_chain(case: str, hop: int, seconds: float, model: str | None = None,
-                  texture: float | None = None, **overrides: object) -> tuple[dict, np.ndarray]:
-    """Tick the default engine over ``seconds`` of the demo; returns its row and the decoded
-    magnitude frames (for the phase-only reference). ``overrides``: ``engine.*`` keys;
+                  texture: float | None = None, voices: int = 1,
+                  **overrides: object) -> tuple[dict, np.ndarray]:
+    """Tick the engine over ``seconds`` of the demo; returns its row and the first voice's
+    decoded magnitude frames (for the phase-only reference). ``overrides``: ``engine.*`` keys;
     ``model``: another checkpoint than the configured one; ``texture``: another
-    ``model.texture``."""
-    config = load_config(overrides={"stft.hop": hop,
+    ``model.texture``; ``voices``: the field (:func:`field_overrides`; 1, the mono layout on one
+    channel, is the chain as it was before the field)."""
+    config = load_config(overrides={"stft.hop": hop, **field_overrides(voices),
                                     **({"model.checkpoint": model} if model else {}),
                                     **({"model.texture": texture} if texture is not None else {}),
                                     **{f"engine.{k}": v for k, v in overrides.items()}})
@@ -91,13 +108,15 @@ def measure_chain(case: str, hop: int, seconds: float, model: str | None = None,
         engine.tick()
         cpu[i] = time.thread_time() - c0
         wall[i] = time.perf_counter() - t0
-        frames[i] = engine._decoded
+        frames[i] = engine.decoded_frames[0]
     elapsed = time.perf_counter() - started
     hop_seconds = hop / config.audio.sample_rate
     row = {"case": case, "hop": hop, **_fractions(wall, hop_seconds),
            **_fractions(cpu, hop_seconds, "cpu_"),
            "render_rtf": hops * hop_seconds / elapsed, "xruns": None, "seconds": seconds,
-           "phase_method": config.engine.phase_method, "lookahead": config.engine.lookahead}
+           "phase_method": config.engine.phase_method, "lookahead": config.engine.lookahead,
+           "voices": engine.voices}
+    engine.close()
     return row, frames
 
 
@@ -421,6 +440,10 @@ def main(argv: list[str] | None = None) -> int:
                              "named after its file), measured in the same run")
     parser.add_argument("--live", action="store_true", help="only the live cases (JACK): the "
                         "voice, an OSC fuzz, both, each beside a bare stream")
+    parser.add_argument("--channels", metavar="N,N,...",
+                        help="only the field rows: these voice counts (1 is the mono layout)")
+    parser.add_argument("--phase-method", metavar="METHOD",
+                        help="with --channels: the rows again with this live phase method")
     parser.add_argument("--cases", default=",".join(LIVE_CASES),
                         help=f"with --live: which, comma-separated (default {','.join(LIVE_CASES)})")
     args = parser.parse_args(argv)
@@ -439,6 +462,14 @@ def main(argv: list[str] | None = None) -> int:
         print_live(live_rows)
         if args.json:
             Path(args.json).write_text(json.dumps(live_rows, indent=1))
+        return 0
+
+    if args.channels:
+        rows = measure_field([int(n) for n in args.channels.split(",")],
+                             min(args.seconds, 20.0), args.phase_method)
+        print_rows(rows, extra="p99_vs_mono")
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1))
         return 0
 
     rows = []
@@ -464,16 +495,39 @@ def main(argv: list[str] | None = None) -> int:
             rows += measure_jack(args.seconds, load=False)
             rows += measure_jack(args.seconds, load=True)
 
-    print(f"{'case':<22}{'hop':>5}{'p50':>8}{'p99':>8}{'max':>8}{'cpu p99':>9}{'rtf':>8}"
-          f"{'xruns':>7}")
-    for row in rows:
-        print(f"{row['case']:<22}{row['hop']:>5}{_cell(row, 'p50_fraction')}"
-              f"{_cell(row, 'p99_fraction')}{_cell(row, 'max_fraction')}"
-              f"{_cell(row, 'cpu_p99_fraction')}{_cell(row, 'render_rtf', 1.0, '{:7.1f}x')}"
-              f"{row['xruns'] if row['xruns'] is not None else '-':>7}")
+    print_rows(rows)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
+
+
+def measure_field(counts: list[int], seconds: float, method: str | None) -> list[dict]:
+    """``voices_N`` rows for each count (with ``method``: again with that live phase method),
+    each with ``p99_vs_mono``, its p99 over the same run's one-voice p99."""
+    rows = []
+    methods = [None] + ([method] if method else [])
+    for phase_method in methods:
+        for voices in counts:
+            overrides = {"phase_method": phase_method} if phase_method else {}
+            name = f"voices_{voices}" + (f"_{phase_method}" if phase_method else "")
+            row, _ = measure_chain(name, 256, seconds, voices=voices, **overrides)
+            rows.append(row)
+    mono = next((r for r in rows if r["voices"] == 1), None)  # the default method's
+    for row in rows:
+        row["p99_vs_mono"] = row["p99_fraction"] / mono["p99_fraction"] if mono else None
+    return rows
+
+
+def print_rows(rows: list[dict], extra: str | None = None) -> None:
+    """The rows as a table: fractions of the hop's duration, real-time factor, xruns."""
+    print(f"{'case':<26}{'hop':>5}{'p50':>8}{'p99':>8}{'max':>8}{'cpu p99':>9}{'rtf':>8}"
+          f"{'xruns':>7}" + (f"{extra:>13}" if extra else ""))
+    for row in rows:
+        print(f"{row['case']:<26}{row['hop']:>5}{_cell(row, 'p50_fraction')}"
+              f"{_cell(row, 'p99_fraction')}{_cell(row, 'max_fraction')}"
+              f"{_cell(row, 'cpu_p99_fraction')}{_cell(row, 'render_rtf', 1.0, '{:7.1f}x')}"
+              f"{row['xruns'] if row['xruns'] is not None else '-':>7}"
+              + (f"{_cell(row, extra, 1.0, '{:12.2f}x')}" if extra else ""))
 
 
 if __name__ == "__main__":

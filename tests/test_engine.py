@@ -19,7 +19,9 @@ HOP_SECONDS = 256 / 48000
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    engine = Engine(load_config())
+    """One voice copied to every channel (the mono layout): the chain these tests follow frame by
+    frame; the voices of a field are tests/test_field.py's."""
+    engine = Engine(load_config(overrides={"field.layout": "mono"}))
     engine.warm_up()
     return engine
 
@@ -68,7 +70,7 @@ def test_file_player_frames_decode_as_the_model_decodes_the_file(fresh: Engine,
     decoded, outs = [], []
     for _ in range(int(2.0 / HOP_SECONDS) + 10):
         outs.append(fresh.tick().copy())
-        decoded.append(fresh._decoded.copy())
+        decoded.append(fresh.decoded_frames[0].copy())
     model = fresh.checkpoint.model
     frames = np.abs(stft(tone, fresh.stft))
     with torch.no_grad():
@@ -89,7 +91,7 @@ def _decoded_frames(engine: Engine, hops: int) -> np.ndarray:
     frames = []
     for _ in range(hops):
         engine.tick()
-        frames.append(engine._decoded.copy())
+        frames.append(engine.decoded_frames[0].copy())
     return np.array(frames)
 
 

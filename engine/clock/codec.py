@@ -3,7 +3,7 @@
 Stages three and five of ``Engine.tick()``. :class:`caminos.models.autoencoder.FusedCodec` folds
 the
 model's normalisation and latent rotation into its layers; this runs the same layers in numba
-kernels (:func:`encode_frames`, :func:`decode_frame`) that write into buffers made once, so a
+kernels (:func:`encode_frames`, :func:`decode_frames`) that write into buffers made once, so a
 hop allocates nothing for the model, pays no torch dispatch (about 10 us per call at batch 1
 here) and no numpy call per element-wise step (about 1 us each, some forty a hop before). The
 matrix products go to BLAS through ``np.dot``. Equal to the torch codec to float32 rounding
@@ -92,18 +92,29 @@ def make_layers(weights, biases, batch: int) -> tuple[tuple, tuple, tuple]:
 
 @njit(cache=True, nogil=True)
 def run_layers(x: np.ndarray, weights: tuple, biases: tuple, outputs: tuple,
-               first_extra: np.ndarray, use_extra: bool) -> np.ndarray:
+               first_extra: np.ndarray, use_extra: bool, per_row: bool = False) -> np.ndarray:
     """``x`` (batch, inputs) float32 through every layer (``x @ weights[i] + biases[i]`` into
     ``outputs[i]``, SiLU between them); returns the last output buffer.
 
     ``first_extra`` (batch, first width) is added to the first layer's output before its SiLU
     when ``use_extra`` (the level term of a model with a level channel).
+
+    With ``per_row``, each row is its own matrix product, so a row's result never depends on the
+    batch around it (BLAS sums in another order for other batch sizes): the decoder runs so, and
+    a voice sounds the same, bit for bit, in a field of any size and on any instance of a room
+    split in channel groups. The encoder's batch is one matrix product (its rows are the same
+    on every instance of a room, so its sums are too), as it always was: the mono layout renders
+    the samples caminos rendered before the field.
     """
     h = x
     last = len(weights) - 1
     for i in range(last + 1):
         out = outputs[i]
-        np.dot(h, weights[i], out)
+        if per_row:
+            for row in range(out.shape[0]):
+                np.dot(h[row:row + 1], weights[i], out[row:row + 1])
+        else:
+            np.dot(h, weights[i], out)
         bias = biases[i]
         for row in range(out.shape[0]):
             for j in range(out.shape[1]):
@@ -204,7 +215,7 @@ def encode_frames(log_mags: np.ndarray, mags: np.ndarray, out: np.ndarray, weigh
 
 
 class DecoderState(NamedTuple):
-    """What :func:`decode_frame` reads and the scratch it writes; passed field by field."""
+    """What :func:`decode_frames` reads and the scratch it writes; passed field by field."""
 
     weights: tuple
     biases: tuple
@@ -218,66 +229,71 @@ class DecoderState(NamedTuple):
     bin_hz: float
     band_lower: np.ndarray    # (bins,) int: each bin's lower comb band (empty: a height per bin)
     band_weight: np.ndarray   # (bins,): the upper band's share
-    z_row: np.ndarray         # (1, d) float32 scratch
+    z_rows: np.ndarray        # (batch, d) float32 scratch
 
 
 @njit(cache=True, nogil=True)
-def decode_frame(z: np.ndarray, out: np.ndarray, weights: tuple, biases: tuple, outputs: tuple,
-                 n_bins: int, has_level: bool, has_pitch: bool, level_out: np.ndarray,
-                 pitch_out: np.ndarray, pitch_bias: float, bin_hz: float,
-                 band_lower: np.ndarray, band_weight: np.ndarray, z_row: np.ndarray) -> None:
-    """One latent (d,) to linear magnitudes ``out`` (n_bins,), allocation-free; the other
-    arguments are a :class:`DecoderState`'s fields.
+def decode_frames(z: np.ndarray, out: np.ndarray, weights: tuple, biases: tuple,
+                  outputs: tuple, n_bins: int, has_level: bool, has_pitch: bool,
+                  level_out: np.ndarray, pitch_out: np.ndarray, pitch_bias: float,
+                  bin_hz: float, band_lower: np.ndarray, band_weight: np.ndarray,
+                  z_rows: np.ndarray) -> None:
+    """Latents ``z`` (batch, d) to linear magnitudes ``out`` (batch, n_bins) in one pass of the
+    layers, allocation-free; the other arguments are a :class:`DecoderState`'s fields.
 
-    A non-finite latent or decoder output gives NaN magnitudes (the engine counts the frame and
-    plays silence); a finite one never overflows (log-magnitudes clipped at
+    A non-finite latent or decoder output gives NaN magnitudes in its row (the engine counts
+    the frame and plays silence there); a finite one never overflows (log-magnitudes clipped at
     ``MAX_LOG_MAGNITUDE``).
     """
     n = n_bins
-    for j in range(z.shape[0]):
-        z_row[0, j] = z[j]
-    full = run_layers(z_row, weights, biases, outputs, z_row, False)[0]  # no first extra
-    offset = 0.0
-    if has_level:
-        offset = np.dot(z_row[0], level_out)
-    h = full[:n]
-    if has_pitch:
-        semitones = np.dot(z_row[0], pitch_out) + pitch_bias
-        heights = full[n:]
-        if math.isfinite(semitones) and math.isfinite(heights[0]):
-            f0_bins = min(max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / bin_hz, 1.0),
-                          float(n))
-            if band_lower.shape[0]:
-                add_comb_banded(h, heights, band_lower, band_weight, f0_bins)
+    for row in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            z_rows[row, j] = z[row, j]
+    full = run_layers(z_rows, weights, biases, outputs, z_rows, False, True)  # row by row
+    for row in range(z.shape[0]):
+        offset = 0.0
+        if has_level:
+            offset = np.dot(z_rows[row], level_out)
+        h = full[row, :n]
+        if has_pitch:
+            semitones = np.dot(z_rows[row], pitch_out) + pitch_bias
+            heights = full[row, n:]
+            if math.isfinite(semitones) and math.isfinite(heights[0]):
+                f0_bins = min(max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / bin_hz, 1.0),
+                              float(n))
+                if band_lower.shape[0]:
+                    add_comb_banded(h, heights, band_lower, band_weight, f0_bins)
+                else:
+                    add_comb_per_bin(h, heights, f0_bins)
             else:
-                add_comb_per_bin(h, heights, f0_bins)
-        else:
-            offset = math.nan
-    for k in range(n):
-        v = h[k] + offset
-        if v > MAX_LOG_MAGNITUDE:  # NaN stays NaN
-            v = MAX_LOG_MAGNITUDE
-        v = np.exp(v) - MAGNITUDE_FLOOR
-        if v < 0.0:
-            v = 0.0
-        out[k] = v
+                offset = math.nan
+        for k in range(n):
+            v = h[k] + offset
+            if v > MAX_LOG_MAGNITUDE:  # NaN stays NaN
+                v = MAX_LOG_MAGNITUDE
+            v = np.exp(v) - MAGNITUDE_FLOOR
+            if v < 0.0:
+                v = 0.0
+            out[row, k] = v
 
 
 class FrameCodec:
-    """Encode a batch of log-magnitude frames and decode one latent, allocation-free.
+    """Encode a batch of log-magnitude frames and decode a batch of latents, allocation-free.
 
     Parameters
     ----------
     codec : FusedCodec
         The model's real-time form.
     batch : int
-        Rows of every :meth:`encode` call (the engine's number of sources).
+        Rows of every :meth:`encode` call (the engine's source channels).
+    decode_batch : int
+        Rows of every :meth:`decode_batch` call (the engine's voices, one per output channel).
     """
 
-    def __init__(self, codec: FusedCodec, batch: int) -> None:
+    def __init__(self, codec: FusedCodec, batch: int, decode_batch: int = 1) -> None:
         with torch.no_grad():
             encoder = make_layers(codec.encoder_weights, codec.encoder_biases, batch)
-            decoder = make_layers(codec.decoder_weights, codec.decoder_biases, 1)
+            decoder = make_layers(codec.decoder_weights, codec.decoder_biases, decode_batch)
         self.latent_dim = encoder[0][-1].shape[1]
         self.n_bins = n = int(codec.n_bins)
         self.has_level, self.has_pitch = bool(codec.has_level), bool(codec.has_pitch)
@@ -312,7 +328,7 @@ class FrameCodec:
         self._decoder = DecoderState(
             *decoder, n, self.has_level, self.has_pitch, level_out, pitch_out, pitch_bias,
             float(codec.shape.bin_hz), band_lower, band_weight,
-            np.zeros((1, self.latent_dim), np.float32))
+            np.zeros((decode_batch, self.latent_dim), np.float32))
 
     def encode(self, log_mags: np.ndarray, out: np.ndarray,
                mags: np.ndarray | None = None) -> None:
@@ -327,6 +343,12 @@ class FrameCodec:
             np.exp(log_mags[:, -self.n_bins:], out=mags)
         encode_frames(log_mags, mags, out, *self._encoder)
 
+    def decode_batch(self, z: np.ndarray, out: np.ndarray) -> None:
+        """Latents (decode_batch, latent_dim) to linear magnitudes ``out`` (decode_batch,
+        n_bins), float64, in one pass of the layers."""
+        decode_frames(z, out, *self._decoder)
+
     def decode(self, z: np.ndarray, out: np.ndarray) -> None:
-        """One latent (latent_dim,) to linear magnitudes ``out`` (n_bins,), float64."""
-        decode_frame(z, out, *self._decoder)
+        """One latent (latent_dim,) to linear magnitudes ``out`` (n_bins,), float64 (a codec
+        made with ``decode_batch=1``)."""
+        decode_frames(z[None, :], out[None, :], *self._decoder)

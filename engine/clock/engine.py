@@ -6,14 +6,20 @@ The centre of caminos (docs/architecture.md). Live playing
 events at the same hops they produce the same samples. Each tick:
 
 1. applies the control events due at this hop (:class:`caminos.engine.core.controls.ControlQueue`);
-2. takes one magnitude frame from each source (:mod:`caminos.engine.clock.sources`);
+2. takes one magnitude frame from each channel of each source (:mod:`caminos.engine.clock.sources`);
 3. encodes them in one batched call of the model (:class:`caminos.engine.clock.codec.FrameCodec`);
-4. mixes the latents (:class:`caminos.engine.clock.latent.LatentMixer`);
-5. decodes to magnitudes; a non-finite frame becomes silence and is counted; lays the sounding
-   sources' fine structure on it (:class:`caminos.engine.clock.texture_stage.TextureStage`,
-   ``/latent/texture``);
-6. recovers phase and overlap-adds (:class:`caminos.engine.clock.phase_stage.PhaseStage`);
-7. applies the output gain (ramped across the hop), DC blocker and safety limiter.
+4. mixes the latents of every voice, one per output channel, each from its own channel of the
+   sources (:class:`caminos.engine.clock.latent.LatentMixer`), and places each voice in the
+   latent field (:class:`caminos.engine.clock.field.LatentField`: layout, spread, offsets);
+5. decodes every voice in one batched call; a non-finite frame becomes silence and is counted;
+   lays the sounding sources' fine structure on it
+   (:class:`caminos.engine.clock.texture_stage.TextureStage`, ``/latent/texture``);
+6. recovers phase and overlap-adds per voice (:class:`caminos.engine.clock.phase_stage.PhaseStage`);
+7. applies the output gain (ramped across the hop), each channel's gain and mute, the DC blocker
+   per channel and the safety limiter linked across channels (one gain for all).
+
+With the ``mono`` layout one voice is computed and copied to every channel: the sound of caminos
+before the field, sample for sample.
 
 All buffers are allocated in ``__init__``; slow work that a control needs (loading a file,
 building a phase method) runs in the posting thread through the control's ``prepare``.
@@ -29,8 +35,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from numba import njit
+from threadpoolctl import threadpool_limits
 
+from caminos.engine.clock.channel_gains import ChannelGains
 from caminos.engine.clock.codec import FrameCodec
+from caminos.engine.clock.field import LatentField
 from caminos.engine.clock.latent import LatentMixer, Smoothed, smoothing_coefficient
 from caminos.engine.clock.phase_stage import PhaseStage
 from caminos.engine.clock.sources import FilePlayer, InputSource, LoadedFile, Source, VoiceSource
@@ -39,6 +48,7 @@ from caminos.engine.core.config import Config
 from caminos.engine.core.controls import (Arg, Control, ControlEvent, ControlQueue,
                                           ControlRegistry, ControlTable)
 from caminos.engine.core.errors import CaminosError, CheckpointError, ControlError
+from caminos.engine.core.layouts import field_layout
 from caminos.engine.dsp.output import OutputChain
 from caminos.engine.dsp.spectral import latency_samples
 from caminos.models.autoencoder import MAGNITUDE_FLOOR, FusedCodec
@@ -168,7 +178,8 @@ class Engine:
     checkpoint : Checkpoint or path, optional
         The autoencoder; defaults to ``config.model.checkpoint``.
     channels : int, optional
-        Output channels; defaults to ``config.audio.channels``.
+        Output channels; defaults to ``config.audio.channels``. The layout (``[field]``) makes
+        one voice per channel, or one voice copied to every channel (``mono``).
     startup_events : bool
         Post the configuration's start-up controls (``engine.file``: open and play) now; False
         leaves that to :meth:`post_startup_events` (after a recording starts, or never when a
@@ -185,8 +196,8 @@ class Engine:
 
     Notes
     -----
-    The engine sets torch to one thread: batch-1 inference gains nothing from more, and a fixed
-    count keeps live runs and offline renders bit-identical.
+    The engine sets torch and BLAS to one thread: the hop's small products gain nothing from
+    more, and a fixed count keeps live runs and offline renders bit-identical.
 
     Attributes
     ----------
@@ -220,36 +231,70 @@ class Engine:
 
         eng = config.engine
         self.coefficient = smoothing_coefficient(eng.smoothing_ms, self.hop, self.sample_rate)
-        self.input = InputSource(stft)
-        self.player = FilePlayer(stft)
+        self.layout, first, voices = field_layout(config, self.channels)
+        self.mono = self.layout.name == "mono"
+        self.voices = 1 if self.mono else voices
+        room_channels = self.channels if self.mono else self.layout.n_speakers
+        self.room_channels = [first + 1 + c for c in range(self.channels)]  # from 1
+        voice_rooms = self.room_channels[:self.voices]
+        positions = self.layout.offsets()[first:first + self.voices]
+
+        # Sources keep up to one channel per voice of the room (not only of this instance), so
+        # that every instance of a room split in channel groups encodes the same rows.
+        room_voices = 1 if self.mono else self.layout.n_speakers
+        self._voice_index = np.arange(first, first + self.voices)  # each voice's room index
+        self.input = InputSource(stft, rows=max(1, min(room_voices, config.audio.input_channels)))
+        self.player = FilePlayer(stft, rows=room_voices)
         self.player.loop = eng.loop
         self.realtime = realtime
         self.voice = VoiceSource(stft, wait=not realtime)
         self.sources: list[Source] = [self.input, self.player, self.voice]
-        n = len(self.sources)
+        rows = [source.rows for source in self.sources]
+        self._source_base = np.cumsum([0] + rows[:-1]).astype(np.int64)
+        n = int(sum(rows))  # source channels encoded each hop
         self._gains = [Smoothed(1.0, self.coefficient) for _ in self.sources]
         self.mixer = LatentMixer(latent_std, self.coefficient, seed=eng.seed,
-                                 pitch_direction=pitch_direction(checkpoint.model))
+                                 pitch_direction=pitch_direction(checkpoint.model),
+                                 voices=self.voices)
+        self.field = LatentField(positions, voice_rooms, room_channels, latent_std,
+                                 self.coefficient, self.hop / self.sample_rate, seed=eng.seed,
+                                 spread=config.field.spread, rotate=config.field.rotate,
+                                 spin=config.field.spin, wander=config.field.wander,
+                                 decorrelate=config.field.decorrelate)
+        self.channel_gains = ChannelGains(self.room_channels, room_channels, self.coefficient)
         self.texture = TextureStage(self.n_bins, stft.n_fft, self.sample_rate,
-                                    config.model.texture, self.coefficient, MAGNITUDE_FLOOR)
+                                    config.model.texture, self.coefficient, MAGNITUDE_FLOOR,
+                                    voices=self.voices)
         crossfade_hops = round(eng.crossfade_ms * 1e-3 * self.sample_rate / self.hop)
+        # voice k's seeds move with its room channel, so a channel sounds the same whichever
+        # instance plays it (channel groups); channel 1 keeps the configured seed
         self.phase = PhaseStage(stft, config.phase, eng.phase_method, eng.lookahead,
-                                eng.iterations, crossfade_hops)
+                                eng.iterations, crossfade_hops,
+                                seed_offsets=[c - 1 for c in voice_rooms])
         self.out_gain = Smoothed(10.0 ** (eng.gain_db / 20.0), self.coefficient)
         self.output = OutputChain(self.sample_rate, self.channels, config, block=self.hop)
 
         # Per-hop buffers, allocated once.
         self._mags = np.zeros((n, self.n_bins))
         self._refs = np.zeros((n, self.n_bins), dtype=np.complex128)
-        self._silent_ref = np.zeros(self.n_bins, dtype=np.complex128)
-        self._weights = np.zeros(n)
+        self._source_mags = [self._mags[b:b + r] for b, r in zip(self._source_base, rows)]
+        self._source_refs = [self._refs[b:b + r] for b, r in zip(self._source_base, rows)]
+        self._sounding = np.zeros(len(self.sources), dtype=np.int64)  # channels sounding
+        self._row_weights = np.zeros(n)
+        self._weights = np.zeros((self.voices, n))  # each voice's weight of each row
         self._log = np.zeros((n, self.n_bins), dtype=np.float32)
         self._z_sources = np.zeros((n, self.dims))
         self._z_sources32 = np.zeros((n, self.dims), dtype=np.float32)
-        self.frame_codec = FrameCodec(self.codec, batch=n)  # the hop path's allocation-free twin
-        self._z64 = np.zeros(self.dims)
-        self._decoded = np.zeros(self.n_bins)
-        self._mono = np.zeros(self.hop)
+        # the hop path's allocation-free twin of the model
+        self.frame_codec = FrameCodec(self.codec, batch=n, decode_batch=self.voices)
+        self._z = np.zeros((self.voices, self.dims))
+        # the field's centre: the voices' mean latent before their places (one voice's own)
+        self._centre = self._z[0] if self.mono else np.zeros(self.dims)
+        self._presence = np.zeros(self.voices)
+        self._decoded = np.zeros((self.voices, self.n_bins))
+        self._voice_refs = np.zeros((self.voices, self.n_bins), dtype=np.complex128)
+        self._voice_out = np.zeros((self.voices, self.hop))
+        self._mono = self._voice_out[0]
         self._block = np.zeros((self.hop, self.channels))
         self._times = np.zeros(TIMING_WINDOW)
         # Frame energy of a Hann-windowed sine at FULL_WEIGHT_DBFS: its three main bins.
@@ -271,6 +316,9 @@ class Engine:
         if voice:
             self._load_voice()
         torch.set_num_threads(1)
+        # One BLAS thread too: the hop's small products lose to threads' start-up (a batch of 10
+        # rows took 2.4 ms with two threads on this project's machine, 0.16 ms with one).
+        threadpool_limits(1, user_api="blas")
         if startup_events:
             self.post_startup_events()
 
@@ -339,14 +387,18 @@ class Engine:
 
     def _register_controls(self) -> None:
         """The hop clock's controls, each subsystem's table in the documented order: the latent
-        mixer's, the texture's, the sources' gains, the file player's, the phase stage's, the
-        output gain."""
+        mixer's, the texture's, the field's (not with the mono layout), the sources' gains, the
+        file player's, the phase stage's, the output gain, the channels' gains."""
+        field = ([] if self.mono
+                 else [self.field.controls(voice_follow=self.mixer.voice_follow)])
         for table in (self.mixer.controls(pitch=bool(self.checkpoint.model.shape.pitch)),
                       self.texture.controls(),
+                      *field,
                       gain_controls(self.sources, self._gains),
                       self.player.controls(self.config, self.sample_rate),
                       self.phase.controls(),
-                      output_controls(self.out_gain)):
+                      output_controls(self.out_gain),
+                      self.channel_gains.controls()):
             for control in table:
                 self.registry.add(control)
 
@@ -378,9 +430,8 @@ class Engine:
 
     # -------------------------------------------------------------------------------- tick
     def push_input(self, samples: np.ndarray) -> None:
-        """Give the live input source one hop of input (mono, or (n, channels) mixed to mono)."""
-        if samples.ndim == 2:
-            samples = samples.mean(axis=1)
+        """Give the live input source one hop of input: (n,) mono or (n, channels), each
+        channel followed by the voices (:class:`caminos.engine.clock.sources.InputSource`)."""
         self.input.push(samples)
 
     def tick(self, out: np.ndarray | None = None) -> np.ndarray:
@@ -404,51 +455,55 @@ class Engine:
         for hook in self.hop_hooks:  # path players and other per-hop navigation
             hook(hop_index)
 
+        self._read_sources()
         weights = self._weights
-        reference = self._silent_ref  # the first sounding source's own analysis frame
-        for i, source in enumerate(self.sources):
-            gain = self._gains[i].step()
-            source.gain = gain
-            weights[i] = 0.0
-            if source.frame(self._mags[i], self._refs[i]):
-                if not _all_finite(self._mags[i]):
-                    self._mags[i] = 0.0
-                    self._refs[i] = 0.0
-                    self.counters["bad_source_frames"] += 1
-                    continue
-                energy = float(np.vdot(self._mags[i], self._mags[i]))
-                weights[i] = gain * min(1.0, math.sqrt(energy / self._full_weight_energy))
-                if weights[i] > 0.0 and source.has_reference and reference is self._silent_ref:
-                    reference = self._refs[i]
-            else:
-                self._mags[i] = 0.0
-                self._refs[i] = 0.0
-
-        if weights.any() and not self.mixer.frozen:
+        if self._row_weights.any() and not self.mixer.frozen:
             np.add(self._mags, MAGNITUDE_FLOOR, out=self._mags)
             np.log(self._mags, out=self._log, casting="same_kind")
             self.frame_codec.encode(self._log, self._z_sources32, self._mags)
             self._z_sources[:] = self._z_sources32
-        presence = self.mixer.mix(self._z_sources, weights, self._z64)
-        if presence > 1e-6:
-            self.frame_codec.decode(self._z64, self._decoded)
-            if not _all_finite(self._decoded):
-                self._decoded[:] = 0.0
-                self.counters["bad_model_frames"] += 1
+        self.mixer.mix_voices(self._z_sources, weights, self._z, self._presence)
+        if not self.mono:
+            np.sum(self._z, axis=0, out=self._centre)
+            self._centre *= 1.0 / self.voices
+            self.field.step(self._z)
+        self.frame_codec.decode_batch(self._z, self._decoded)
+        texture = self.texture
+        texture.step()
+        pitch, frozen = self.mixer.pitch.value, self.mixer.frozen
+        follow_shared = self.mixer.follow.value
+        decorrelate = 0.0 if self.mono else self.field.decorrelate.value
+        for k in range(self.voices):
+            decoded = self._decoded[k]
+            presence = self._presence[k]
+            if presence > 1e-6:
+                if not _all_finite(decoded):
+                    decoded[:] = 0.0
+                    self.counters["bad_model_frames"] += 1
+                else:
+                    if presence < 1.0:
+                        decoded *= presence
+                    own = self.mixer.voice_follow[k]
+                    texture.process_voice(k, decoded, self._log, weights[k],
+                                          follow_shared if own < 0.0 else float(own), pitch,
+                                          held=frozen)
             else:
-                if presence < 1.0:
-                    self._decoded *= presence
-                self.texture.process(self._decoded, self._log, weights, self.mixer.follow.value,
-                                     self.mixer.pitch.value, held=self.mixer.frozen)
-        else:
-            self._decoded[:] = 0.0
-
-        self.phase.process(self._decoded, reference, self._mono)
+                decoded[:] = 0.0
+            self.phase.process_voice(k, decoded, self._voice_refs[k], self._voice_out[k],
+                                     decorrelate)
+        self.phase.end_hop()
 
         gain_before = self.out_gain.value
-        self.output.gain(self._mono, gain_before, self.out_gain.step())
-        for c in range(self.channels):
-            block[:, c] = self._mono
+        gain_after = self.out_gain.step()
+        for k in range(self.voices):
+            self.output.gain(self._voice_out[k], gain_before, gain_after)
+        if self.mono:
+            for c in range(self.channels):
+                block[:, c] = self._mono
+        else:
+            for c in range(self.channels):
+                block[:, c] = self._voice_out[c]
+        self.channel_gains.process(block)
         self.output.process(block)
         for hook in self.output_hooks:  # score recording copies the block; nothing slow here
             hook(hop_index, block)
@@ -456,6 +511,46 @@ class Engine:
         self._times[hop_index % TIMING_WINDOW] = time.perf_counter() - started
         self.hop_index = hop_index + 1
         return block
+
+    def _read_sources(self) -> None:
+        """Every source's frames of this hop into the rows; each row's weight (its gain, up to
+        its level) and each voice's weights of the rows it follows and its reference frame."""
+        rows = self._row_weights
+        weights = self._weights
+        weights[:] = 0.0
+        references = self._voice_refs
+        references[:] = 0.0
+        voices_referenced = 0  # voices whose reference was taken (from the first sounding)
+        for i, source in enumerate(self.sources):
+            gain = self._gains[i].step()
+            source.gain = gain
+            base = int(self._source_base[i])
+            mags, refs = self._source_mags[i], self._source_refs[i]
+            sounding = source.frames(mags, refs)
+            self._sounding[i] = sounding
+            for r in range(source.rows):
+                row = base + r
+                rows[row] = 0.0
+                if r >= sounding:
+                    self._mags[row] = 0.0
+                    self._refs[row] = 0.0
+                    continue
+                if not _all_finite(self._mags[row]):
+                    self._mags[row] = 0.0
+                    self._refs[row] = 0.0
+                    self.counters["bad_source_frames"] += 1
+                    continue
+                energy = float(np.vdot(self._mags[row], self._mags[row]))
+                rows[row] = gain * min(1.0, math.sqrt(energy / self._full_weight_energy))
+            if sounding == 0:
+                continue
+            for k in range(self.voices):
+                row = base + int(self._voice_index[k]) % sounding
+                weights[k, row] = rows[row]
+                if (rows[row] > 0.0 and source.has_reference
+                        and not voices_referenced >> k & 1):
+                    references[k] = self._refs[row]
+                    voices_referenced |= 1 << k
 
     def warm_up(self, hops: int = 8) -> None:
         """Run every kernel and the model once, then return to the start-up state.
@@ -472,7 +567,8 @@ class Engine:
         noise = np.random.default_rng(0).standard_normal(self.stft.n_fft * 4) * 0.1
         pad = self.stft.n_fft - self.hop
         samples = np.concatenate([np.zeros(pad), noise, np.zeros(self.stft.n_fft)])
-        player.file = LoadedFile("<warm-up noise>", samples, len(noise))
+        player.file = LoadedFile("<warm-up noise>", np.tile(samples, (self.voices, 1)),
+                                 len(noise))
         player.position, player.playing, player.loop = 0.0, True, True
         try:
             for i in range(hops):
@@ -490,6 +586,8 @@ class Engine:
             source.reset()
         self.phase.reset()
         self.texture.reset()
+        self.field.reset()
+        self.channel_gains.reset()
         self.output.reset()
         self.hop_index = 0
         self._times[:] = 0.0
@@ -548,8 +646,20 @@ class Engine:
 
     @property
     def latent_position(self) -> np.ndarray:
-        """The latent the last hop decoded (rotated coordinates; a view, copy to keep it)."""
-        return self._z64
+        """The field's centre at the last hop: the latent one voice decoded, or the voices' mean
+        before the field placed them (rotated coordinates; a view, copy to keep it)."""
+        return self._centre
+
+    @property
+    def decoded_frames(self) -> np.ndarray:
+        """The magnitudes the last hop decoded, textured, one row per voice (voices, n_bins): what
+        the phase stage received (a view, copy to keep it)."""
+        return self._decoded
+
+    @property
+    def voice_positions(self) -> np.ndarray:
+        """The latents the last hop decoded, one row per voice (a view, copy to keep it)."""
+        return self._z
 
     def hop_for_time(self, wall_time: float) -> int:
         """The hop that sounds at ``wall_time`` (``time.time()`` seconds), for timetagged

@@ -4,7 +4,7 @@ Fourth stage of ``Engine.tick()`` (docs/architecture.md), between the batched en
 decode. Coordinates are the model's rotated latent (axis 0 varies most, 0 is the training mean);
 offsets and noise are given in standard deviations of each axis and scaled here. Every control
 moves a target; the value used follows it with a one-pole smoother stepped once per hop, so
-nothing jumps. :meth:`LatentMixer.mix` allocates nothing.
+nothing jumps. :meth:`LatentMixer.mix_voices` allocates no arrays.
 """
 
 from __future__ import annotations
@@ -92,10 +92,14 @@ class LatentMixer:
         0.05 at hop 256 and 48 kHz wanders over about a tenth of a second.
     pitch_direction : ndarray, shape (dims,), optional
         Latent change of a one-semitone transposition; None for a model without pitch channel.
+    voices : int
+        Output voices mixed every hop (:meth:`mix_voices`): each has its own sources' latent
+        (its channel of each source), presence, and optionally its own follow and path.
     """
 
     def __init__(self, latent_std: np.ndarray, coefficient: float, seed: int = 0,
-                 noise_rate: float = 0.05, pitch_direction: np.ndarray | None = None) -> None:
+                 noise_rate: float = 0.05, pitch_direction: np.ndarray | None = None,
+                 voices: int = 1) -> None:
         self.std = np.asarray(latent_std, dtype=np.float64).copy()
         self.dims = len(self.std)
         self.coefficient = float(coefficient)
@@ -105,7 +109,6 @@ class LatentMixer:
         self.offset = np.zeros(self.dims)
         self.follow = Smoothed(1.0, coefficient)
         self.noise = Smoothed(0.0, coefficient)
-        self.presence = Smoothed(0.0, coefficient)  # how much of the mix has something to decode
         self.pitch = Smoothed(0.0, coefficient)  # transposition, semitones
         self.pitch_direction = (np.zeros(self.dims) if pitch_direction is None
                                 else np.asarray(pitch_direction, dtype=np.float64).copy())
@@ -113,11 +116,22 @@ class LatentMixer:
         self.frozen = False
         self.path_position = np.zeros(self.dims)
         self.path_active = False
-        self._held = np.zeros(self.dims)
+        self.voices = int(voices)
+        self._held = np.zeros((self.voices, self.dims))  # each voice's sources' latent
+        self._presence = np.zeros(self.voices)  # each voice's presence (the smoothed value)
         self._walk = np.zeros(self.dims)
         self._innovation = np.zeros(self.dims)
         self._sources = np.zeros(self.dims)
         self._rng = np.random.default_rng(self.seed)
+        # A voice's own follow (-1: the shared one) and own path (a voice playing its own path:
+        # /channel/K/path/play); written by the field's controls and its path players.
+        self.voice_follow = np.full(self.voices, -1.0)
+        self.voice_path_position = np.zeros((self.voices, self.dims))
+        self.voice_path_active = np.zeros(self.voices, dtype=np.bool_)
+        # One voice's views for mix(), made once.
+        self._one_weights = np.zeros((1, 0))
+        self._one_out = np.zeros((1, self.dims))
+        self._one_presence = np.zeros(1)
 
     def reset(self) -> None:
         """Back to the start-up state: no offsets, no noise, follow 1, not frozen."""
@@ -125,14 +139,17 @@ class LatentMixer:
         self.offset[:] = 0.0
         self.follow.jump(1.0)
         self.noise.jump(0.0)
-        self.presence.jump(0.0)
         self.pitch.jump(0.0)
         self.frozen = False
         self.path_position[:] = 0.0
         self.path_active = False
         self._held[:] = 0.0
+        self._presence[:] = 0.0
         self._walk[:] = 0.0
         self._rng = np.random.default_rng(self.seed)
+        self.voice_follow[:] = -1.0
+        self.voice_path_position[:] = 0.0
+        self.voice_path_active[:] = False
 
     def set_axis(self, axis: int, value_std: float) -> None:
         """Target offset of one axis, in standard deviations."""
@@ -185,7 +202,7 @@ class LatentMixer:
         return (int(self.frozen),)
 
     def mix(self, z_sources: np.ndarray, weights: np.ndarray, out: np.ndarray) -> float:
-        """Mix one hop.
+        """Mix one hop of a single-voice mixer (``voices=1``).
 
         Parameters
         ----------
@@ -199,37 +216,74 @@ class LatentMixer:
         Returns
         -------
         float
-            Presence in [0, 1]: the smoothed share of the mix that has something to decode
-            (sounding sources, or a playing path). The engine scales the decoded magnitudes by it,
-            so a stopped source fades out instead of decoding the mean sound.
+            Presence in [0, 1] (see :meth:`mix_voices`).
         """
-        follow = self.follow.step()
+        if self._one_weights.shape[1] != len(weights):
+            self._one_weights = np.zeros((1, len(weights)))
+        self._one_weights[0] = weights
+        self.mix_voices(z_sources, self._one_weights, self._one_out, self._one_presence)
+        out[:] = self._one_out[0]
+        return float(self._one_presence[0])
+
+    def mix_voices(self, z_rows: np.ndarray, weights: np.ndarray, out: np.ndarray,
+                   presence: np.ndarray) -> None:
+        """Mix one hop for every voice.
+
+        Parameters
+        ----------
+        z_rows : ndarray, shape (n_rows, dims)
+            Each source channel's latent this hop (rows of idle channels are ignored).
+        weights : ndarray, shape (voices, n_rows)
+            Each voice's weight of each row: the gain of the source channel the voice follows
+            while it sounds, 0 for rows the voice does not follow and for idle ones.
+        out : ndarray, shape (voices, dims)
+            Receives each voice's ``z``.
+        presence : ndarray, shape (voices,)
+            Receives each voice's presence in [0, 1]: the smoothed share of its mix that has
+            something to decode (sounding sources, or a playing path). The engine scales the
+            decoded magnitudes by it, so a stopped source fades out instead of decoding the
+            mean sound.
+        """
+        follow_shared = self.follow.step()
         noise = self.noise.step()
         self.offset += self.coefficient * (self.offset_target - self.offset)
-        total = float(weights.sum())
-        if not self.frozen:
-            if total > 0.0:
-                np.dot(weights, z_sources, out=self._sources)
-                self._sources *= 1.0 / total
-                self._held[:] = self._sources
-            sounding = min(total, 1.0)
-        else:
-            sounding = 1.0
-        self.presence.target = follow * sounding + (1.0 - follow) * float(self.path_active)
-        presence = self.presence.step()
-        np.multiply(self._held, follow, out=out)
-        if follow < 1.0:
-            out += (1.0 - follow) * self.path_position
         if noise > 0.0 or self._walk.any():
             self._step_walk(noise)
         np.add(self.offset, self._walk, out=self._innovation)
         self._innovation *= self.std
-        out += self._innovation
         semitones = self.pitch.step()
         if semitones != 0.0:
             np.multiply(self.pitch_direction, semitones, out=self._transpose)
-            out += self._transpose
-        return presence
+        for k in range(self.voices):
+            own = self.voice_follow[k]
+            follow = follow_shared if own < 0.0 else float(own)
+            row = weights[k]
+            total = float(row.sum())
+            if not self.frozen:
+                if total > 0.0:
+                    np.dot(row, z_rows, out=self._sources)
+                    self._sources *= 1.0 / total
+                    self._held[k] = self._sources
+                sounding = min(total, 1.0)
+            else:
+                sounding = 1.0
+            own_path = bool(self.voice_path_active[k])
+            path_active = own_path or self.path_active
+            target = follow * sounding + (1.0 - follow) * float(path_active)
+            difference = target - self._presence[k]  # one step of a Smoothed
+            if abs(difference) < 1e-9:
+                self._presence[k] = target
+            else:
+                self._presence[k] += self.coefficient * difference
+            presence[k] = self._presence[k]
+            z = out[k]
+            np.multiply(self._held[k], follow, out=z)
+            if follow < 1.0:
+                z += (1.0 - follow) * (self.voice_path_position[k] if own_path
+                                       else self.path_position)
+            z += self._innovation
+            if semitones != 0.0:
+                z += self._transpose
 
     def _step_walk(self, amplitude: float) -> None:
         """A mean-reverting random walk (Ornstein-Uhlenbeck) with stationary std ``amplitude``."""

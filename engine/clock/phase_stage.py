@@ -1,6 +1,8 @@
 """The engine's phase stage: the live phase method, its overlap-add, and click-free switching.
 
-Sixth and seventh stages of ``Engine.tick()``: one magnitude frame in, one hop of samples out.
+Sixth and seventh stages of ``Engine.tick()``: one magnitude frame per voice in, one hop of
+samples per voice out. Each voice has its own method state, random seed and overlap-add, and an
+optional spectral decorrelator (:mod:`caminos.engine.dsp.decorrelate`) between them.
 Every method is aligned to the engine's look-ahead (a method with less look-ahead has its input
 delayed by the difference), so switching methods keeps the timing; the outgoing and incoming
 methods run side by side for the crossfade, each with its own overlap-add, and their samples are
@@ -10,10 +12,13 @@ change (:meth:`PhaseStage.build`); :meth:`PhaseStage.process` allocates nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from caminos.engine.core.config import PhaseConfig, StftConfig
 from caminos.engine.core.controls import Arg, ControlTable
+from caminos.engine.dsp.decorrelate import PhaseDecorrelator
 from caminos.engine.dsp.phase import STREAMING_METHODS, make_streaming
 from caminos.engine.dsp.phase.base import StreamingPhase
 from caminos.engine.dsp.spectral import OverlapAddSynthesizer
@@ -46,8 +51,11 @@ class PhaseVoice:
         """The method's name (``/phase/method``)."""
         return self.method.name
 
-    def process(self, magnitude: np.ndarray, reference: np.ndarray, out: np.ndarray) -> None:
-        """Push one frame, write one hop of samples into ``out`` (shape (hop,))."""
+    def process(self, magnitude: np.ndarray, reference: np.ndarray, out: np.ndarray,
+                rotation: np.ndarray | None = None) -> None:
+        """Push one frame, write one hop of samples into ``out`` (shape (hop,)); the complex
+        frame is multiplied by ``rotation`` (unit phasors, a decorrelator's) on its way to the
+        overlap-add."""
         if self.delay:
             slot = self._slot
             oldest = (slot + 1) % (self.delay + 1)
@@ -57,6 +65,8 @@ class PhaseVoice:
             self._slot = oldest
         else:
             self.method.process(magnitude, self._frame, reference)
+        if rotation is not None:
+            self._frame *= rotation
         self._synth.push_frame(self._frame)
         self._synth.pull(out)
 
@@ -69,30 +79,39 @@ class PhaseVoice:
 
 
 class PhaseStage:
-    """The live phase method; switches to another with a crossfade of ``crossfade_hops`` hops.
+    """The live phase method of every voice; switches to another with a crossfade of
+    ``crossfade_hops`` hops.
 
     Parameters
     ----------
     stft : StftConfig
     phase : PhaseConfig
-        Tolerance and seed for the methods that use them.
+        Tolerance and seed for the methods that use them; voice ``k`` plays with seed
+        ``phase.seed + seed_offsets[k]``.
     method : str
         The starting method, a streaming one.
     lookahead, iterations : int
         Look-ahead in frames and iterations per frame.
     crossfade_hops : int
         Length of a method switch in hops (0: an immediate switch).
+    seed_offsets : sequence of int, optional
+        One per voice (default ``(0,)``: one voice with the configured seed). A voice's offset
+        also seeds its decorrelator, so a voice sounds the same whichever others play beside it.
     """
 
     def __init__(self, stft: StftConfig, phase: PhaseConfig, method: str, lookahead: int,
-                 iterations: int, crossfade_hops: int) -> None:
+                 iterations: int, crossfade_hops: int, seed_offsets=(0,)) -> None:
         self.stft = stft
         self.phase = phase
         self.lookahead = int(lookahead)
         self.iterations = int(iterations)
         self.crossfade_hops = int(crossfade_hops)
+        self.seed_offsets = tuple(int(k) for k in seed_offsets)
+        self.voices = len(self.seed_offsets)
+        self.decorrelators = tuple(PhaseDecorrelator(stft.n_bins, _seed(phase.seed, 7919 + k))
+                                   for k in self.seed_offsets)
         self.current = self.build(method)
-        self.incoming: PhaseVoice | None = None
+        self.incoming: tuple[PhaseVoice, ...] | None = None
         self._fade_done = 0
         hop = stft.hop
         self._mine = np.zeros(hop)
@@ -101,8 +120,9 @@ class PhaseStage:
         self._weight = np.zeros(hop)
         self.switches = 0
 
-    def build(self, method: str, lookahead: int | None = None) -> PhaseVoice:
-        """Build (allocate) a method aligned to ``lookahead`` (default: the current one).
+    def build(self, method: str, lookahead: int | None = None) -> tuple[PhaseVoice, ...]:
+        """Build (allocate) a method for every voice, aligned to ``lookahead`` (default: the
+        current one).
 
         Raises
         ------
@@ -110,26 +130,33 @@ class PhaseStage:
             Unknown or offline-only method.
         """
         lookahead = self.lookahead if lookahead is None else int(lookahead)
-        streaming = make_streaming(method, self.stft, self.phase, lookahead=lookahead,
-                                   iterations=self.iterations)
-        return PhaseVoice(streaming, lookahead)
+        built = []
+        for offset in self.seed_offsets:
+            phase = self.phase if offset == 0 else replace(self.phase,
+                                                           seed=_seed(self.phase.seed, offset))
+            streaming = make_streaming(method, self.stft, phase, lookahead=lookahead,
+                                       iterations=self.iterations)
+            built.append(PhaseVoice(streaming, lookahead))
+        return tuple(built)
 
     @property
     def method(self) -> str:
         """Name of the method now playing (the incoming one once a switch has begun)."""
-        return (self.incoming or self.current).name
+        return (self.incoming or self.current)[0].name
 
-    def switch(self, voice: PhaseVoice) -> None:
-        """Start crossfading to a built method (:meth:`build`); its look-ahead becomes the stage's.
+    def switch(self, voices: tuple[PhaseVoice, ...]) -> None:
+        """Start crossfading to built methods (:meth:`build`); their look-ahead becomes the
+        stage's.
 
-        A switch during a switch replaces the incoming method and restarts the fade.
+        A switch during a switch replaces the incoming methods and restarts the fade.
         """
-        voice.reset()
-        self.lookahead = voice.lookahead
+        for voice in voices:
+            voice.reset()
+        self.lookahead = voices[0].lookahead
         if self.crossfade_hops == 0:
-            self.current, self.incoming = voice, None
+            self.current, self.incoming = voices, None
         else:
-            self.incoming = voice
+            self.incoming = voices
             self._fade_done = 0
         self.switches += 1
 
@@ -157,39 +184,77 @@ class PhaseStage:
     def _iterations(self) -> tuple[int]:
         return (self.iterations,)
 
-    def _build_lookahead(self, frames: int) -> PhaseVoice:
+    def _build_lookahead(self, frames: int) -> tuple[PhaseVoice, ...]:
         return self.build(self.method, frames)
 
     def set_iterations(self, iterations: int) -> None:
         """Iterations per frame of the playing methods, from the next frame on."""
         self.iterations = int(iterations)
-        for voice in (self.current, self.incoming):
-            if voice is not None:
+        for voices in (self.current, self.incoming):
+            for voice in voices or ():
                 _set_iterations(voice.method, self.iterations)
 
-    def process(self, magnitude: np.ndarray, reference: np.ndarray, out: np.ndarray) -> None:
-        """One frame in, one hop of samples out (shape (hop,)), crossfading during a switch."""
+    def process(self, magnitude: np.ndarray, reference: np.ndarray, out: np.ndarray,
+                decorrelate: float = 0.0) -> None:
+        """One frame in, one hop of samples out for a single-voice stage (shapes (n_bins,) and
+        (hop,)); see :meth:`process_voice`."""
+        self.process_voice(0, magnitude, reference, out, decorrelate)
+        self.end_hop()
+
+    def process_voice(self, k: int, magnitude: np.ndarray, reference: np.ndarray,
+                      out: np.ndarray, decorrelate: float = 0.0) -> None:
+        """Voice ``k``'s frame in, its hop of samples out (shape (hop,)), crossfading during a
+        switch; call :meth:`end_hop` once every voice has played its hop.
+
+        Parameters
+        ----------
+        k : int
+            The voice.
+        magnitude : ndarray, shape (n_bins,)
+            Its linear magnitudes this hop.
+        reference : ndarray, shape (n_bins,), complex128
+            The analysis frame of the source it follows (zeros when none), for ``input``.
+        out : ndarray, shape (hop,)
+            Receives its samples.
+        decorrelate : float
+            0 .. 1, the amount of its spectral decorrelator
+            (:class:`caminos.engine.dsp.decorrelate.PhaseDecorrelator`).
+        """
+        rotation = self.decorrelators[k].step(decorrelate) if decorrelate > 0.0 else None
         incoming = self.incoming
         if incoming is None:
-            self.current.process(magnitude, reference, out)
+            self.current[k].process(magnitude, reference, out, rotation)
             return
-        self.current.process(magnitude, reference, self._mine)
-        incoming.process(magnitude, reference, self._theirs)
+        self.current[k].process(magnitude, reference, self._mine, rotation)
+        incoming[k].process(magnitude, reference, self._theirs, rotation)
         # Linear fade over crossfade_hops hops: weight of the incoming method, sample by sample.
         np.add(self._ramp, self._fade_done, out=self._weight)
         self._weight *= 1.0 / self.crossfade_hops
         np.subtract(self._theirs, self._mine, out=out)
         out *= self._weight
         out += self._mine
+
+    def end_hop(self) -> None:
+        """Advance a switch's crossfade by one hop (after every voice's :meth:`process_voice`)."""
+        if self.incoming is None:
+            return
         self._fade_done += 1
         if self._fade_done >= self.crossfade_hops:
-            self.current, self.incoming = incoming, None
+            self.current, self.incoming = self.incoming, None
 
     def reset(self) -> None:
         """Forget all frames and end any switch."""
         if self.incoming is not None:
             self.current, self.incoming = self.incoming, None
-        self.current.reset()
+        for voice in self.current:
+            voice.reset()
+        for decorrelator in self.decorrelators:
+            decorrelator.reset()
+
+
+def _seed(seed: int, offset: int) -> int:
+    """A voice's seed: the configured one moved by the voice's offset, within 0 .. 2**31 - 1."""
+    return (int(seed) + int(offset)) % 2**31
 
 
 def _set_iterations(method: StreamingPhase, iterations: int) -> None:

@@ -1,8 +1,11 @@
-"""Sources: where the engine's magnitude frames come from, one frame per source per hop.
+"""Sources: where the engine's magnitude frames come from, one frame per source channel per hop.
 
 First stage of ``Engine.tick()`` (docs/architecture.md): the live input, the file player and the
-voice each write one magnitude frame per hop (and their own analysis frame, for the ``input``
-phase method, where they have one). Buffers are allocated when a source is built or a file is
+voice each write one magnitude frame per channel per hop (and their own analysis frames, for the
+``input`` phase method, where they have them). Sources keep their channels: a stereo file or a
+multichannel input gives one frame per channel, up to :attr:`Source.rows` (the engine's voices;
+channels beyond are folded onto them, channel ``c`` onto row ``c mod rows``), and voice ``k`` of
+the engine follows channel ``k mod C`` of a source with ``C`` channels sounding. Buffers are allocated when a source is built or a file is
 loaded; :meth:`Source.frame` allocates nothing. Loading a file happens in the thread that posts
 the control (:func:`load_player_file`), never on the DSP thread.
 """
@@ -33,30 +36,36 @@ class Source:
     gain : float
         Linear gain applied to the source's magnitudes before encoding (0 silences it).
     has_reference : bool
-        Whether :meth:`frame` writes the source's own analysis frame (usable by ``input`` phase).
+        Whether :meth:`frames` writes the source's own analysis frames (usable by ``input``
+        phase).
+    rows : int
+        Most channels it gives per hop (the rows of :meth:`frames`' buffers).
     """
 
     name = ""
     has_reference = False
 
-    def __init__(self, stft: StftConfig) -> None:
+    def __init__(self, stft: StftConfig, rows: int = 1) -> None:
         self.stft = stft
         self.gain = 1.0
+        self.rows = int(rows)
 
-    def frame(self, magnitude: np.ndarray, reference: np.ndarray) -> bool:
-        """Write this hop's magnitude frame (and analysis frame where there is one).
+    def frames(self, magnitudes: np.ndarray, references: np.ndarray) -> int:
+        """Write this hop's magnitude frame of each channel (and analysis frames where there
+        are).
 
         Parameters
         ----------
-        magnitude : ndarray, shape (n_bins,), float64
-            Receives linear magnitudes times :attr:`gain`.
-        reference : ndarray, shape (n_bins,), complex128
-            Receives the analysis frame (times gain) when :attr:`has_reference`; untouched else.
+        magnitudes : ndarray, shape (rows, n_bins), float64
+            Row ``c`` receives channel ``c``'s linear magnitudes times :attr:`gain`.
+        references : ndarray, shape (rows, n_bins), complex128
+            Receive the analysis frames (times gain) when :attr:`has_reference`; untouched else.
 
         Returns
         -------
-        bool
-            True when the source sounds this hop; False when it is idle (frame left at zero).
+        int
+            How many channels sound this hop (rows ``0 .. n - 1`` written); 0 when the source is
+            idle (frames left as they were).
         """
         raise NotImplementedError
 
@@ -67,44 +76,73 @@ class Source:
 class InputSource(Source):
     """The live input: samples pushed by the audio layer, analysed with the engine's STFT.
 
-    The audio layer pushes one hop of (mono-mixed) input samples before each tick; offline and
+    The audio layer pushes one hop of input samples before each tick, one column per input
+    channel; channels beyond :attr:`rows` are mixed onto row ``c mod rows`` (mean). Offline and
     without an input device nothing is pushed and the source stays idle.
+
+    Parameters
+    ----------
+    stft : StftConfig
+    max_block : int
+        Most samples pushed at once.
+    rows : int
+        Channels analysed (one analyser each).
     """
 
     name = "input"
     has_reference = True
 
-    def __init__(self, stft: StftConfig, max_block: int = 8192) -> None:
-        super().__init__(stft)
-        self._analyzer = StftAnalyzer(stft, max_block=max_block)
-        self._pushed = False
+    def __init__(self, stft: StftConfig, max_block: int = 8192, rows: int = 1) -> None:
+        super().__init__(stft, rows)
+        self._analyzers = [StftAnalyzer(stft, max_block=max_block) for _ in range(self.rows)]
+        self._channels = 0  # channels pushed (at most rows)
+        self._fold = np.zeros(max_block)
 
     def push(self, samples: np.ndarray) -> None:
-        """Append mono input samples (float64, any length up to ``max_block``)."""
-        self._analyzer.push(samples)
-        self._pushed = True
+        """Append input samples: (n,) mono or (n, channels), float64, n up to ``max_block``."""
+        if samples.ndim == 1:
+            self._analyzers[0].push(samples)
+            self._channels = 1
+            return
+        n, channels = samples.shape
+        if self.rows == 1:
+            self._analyzers[0].push(samples.mean(axis=1) if channels > 1 else samples[:, 0])
+            self._channels = 1
+            return
+        used = min(channels, self.rows)
+        fold = self._fold[:n]
+        for row in range(used):
+            if channels <= self.rows:
+                self._analyzers[row].push(samples[:, row])
+            else:  # channels row, row + rows, ... mixed onto this row
+                np.mean(samples[:, row::self.rows], axis=1, out=fold)
+                self._analyzers[row].push(fold)
+        self._channels = used
 
-    def frame(self, magnitude: np.ndarray, reference: np.ndarray) -> bool:
-        if not self._pushed or not self._analyzer.pull_frame(reference):
-            return False
-        _scaled_magnitude(reference, self.gain, magnitude)
-        return True
+    def frames(self, magnitudes: np.ndarray, references: np.ndarray) -> int:
+        channels = self._channels
+        for row in range(channels):
+            if not self._analyzers[row].pull_frame(references[row]):
+                return 0
+            _scaled_magnitude(references[row], self.gain, magnitudes[row])
+        return channels
 
     def reset(self) -> None:
-        self._analyzer.reset()
-        self._pushed = False
+        for analyzer in self._analyzers:
+            analyzer.reset()
+        self._channels = 0
 
 
 @dataclass(frozen=True)
 class LoadedFile:
-    """A sound file ready for the file player: mono samples at the engine's rate.
+    """A sound file ready for the file player: its channels at the engine's rate.
 
     Attributes
     ----------
     path : str
-    samples : ndarray, shape (pad + n + n_fft,), float64
-        ``pad = n_fft - hop`` zeros, the mono mix, then ``n_fft`` zeros: the framing of
-        :func:`caminos.engine.dsp.spectral.stft`, so frame ``m`` starts at ``samples[m * hop]``.
+    samples : ndarray, shape (channels, pad + n + n_fft), float64
+        Per channel, ``pad = n_fft - hop`` zeros, the sound, then ``n_fft`` zeros: the framing of
+        :func:`caminos.engine.dsp.spectral.stft`, so frame ``m`` starts at ``samples[:, m * hop]``.
     n_samples : int
         Length of the sound in samples (without the padding).
     """
@@ -114,12 +152,21 @@ class LoadedFile:
     n_samples: int
 
 
-def load_player_file(path: str | os.PathLike, config: Config) -> LoadedFile:
+def load_player_file(path: str | os.PathLike, config: Config, channels: int = 1) -> LoadedFile:
     """Read a sound file for the file player (any format libsndfile reads, resampled).
 
     Runs in the thread that posts ``/source/file/open``, so the DSP thread only swaps a reference.
     A relative path missing from the working directory is looked for in the shipped files
     (:func:`caminos.engine.core.config.shipped_file`).
+
+    Parameters
+    ----------
+    path : path
+    config : Config
+        The sample rate and framing.
+    channels : int
+        Most channels kept (the engine's voices): a file with more has channel ``c`` mixed
+        onto channel ``c mod channels`` (mean); 1 is the mono mix of every channel.
 
     Raises
     ------
@@ -127,11 +174,19 @@ def load_player_file(path: str | os.PathLike, config: Config) -> LoadedFile:
         Missing, unreadable, empty or non-finite file (the message names it).
     """
     samples, _info = read_audio(shipped_file(path), config.audio.sample_rate)
-    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
+    if samples.ndim == 1:
+        samples = samples[:, None]
+    keep = max(1, min(int(channels), samples.shape[1]))
+    if keep == 1:
+        folded = [samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]]
+    else:
+        folded = [samples[:, row::keep].mean(axis=1) for row in range(keep)]
+    n = samples.shape[0]
     pad = config.stft.n_fft - config.stft.hop
-    padded = np.zeros(pad + len(mono) + config.stft.n_fft)
-    padded[pad:pad + len(mono)] = mono
-    return LoadedFile(str(path), padded, len(mono))
+    padded = np.zeros((keep, pad + n + config.stft.n_fft))
+    for row, signal in enumerate(folded):
+        padded[row, pad:pad + n] = signal
+    return LoadedFile(str(path), padded, n)
 
 
 class FilePlayer(Source):
@@ -149,8 +204,8 @@ class FilePlayer(Source):
     name = "file"
     has_reference = True
 
-    def __init__(self, stft: StftConfig) -> None:
-        super().__init__(stft)
+    def __init__(self, stft: StftConfig, rows: int = 1) -> None:
+        super().__init__(stft, rows)
         self._window = analysis_window(stft)
         self._scratch = np.zeros(stft.n_fft)
         self._wrap = np.zeros(stft.n_fft)
@@ -174,13 +229,14 @@ class FilePlayer(Source):
 
 
     def controls(self, config: Config, sample_rate: int) -> ControlTable:
-        """The ``/source/file/*`` controls of the player, as data."""
+        """The ``/source/file/*`` controls of the player, as data (a file keeps up to
+        :attr:`rows` channels)."""
         table = ControlTable()
         add = table.add
         add("/source/file/open", (Arg("path", "s"),),
             "open a sound file in the file player (read before it reaches the hop clock); stopped",
             self.open, self._path, "source",
-            prepare=functools.partial(load_player_file, config=config))
+            prepare=functools.partial(load_player_file, config=config, channels=self.rows))
         add("/source/file/play", (Arg("on", "i", 0, 1),), "1 plays the file, 0 stops it",
             self._set_playing, self._playing, "source")
         add("/source/file/loop", (Arg("on", "i", 0, 1),), "1 loops the file",
@@ -217,30 +273,34 @@ class FilePlayer(Source):
 
     def _seconds(self, sample_rate: int) -> tuple[float]:
         return (self.position / sample_rate,)
-    def frame(self, magnitude: np.ndarray, reference: np.ndarray) -> bool:
+    def frames(self, magnitudes: np.ndarray, references: np.ndarray) -> int:
         loaded = self.file
         if loaded is None or not self.playing or loaded.n_samples == 0:
-            return False
+            return 0
         n, pad, hop = loaded.n_samples, self._pad, self.stft.hop
         start = int(math.floor(self.position))
         if not self.loop and not -hop < start < n + pad:
             self.playing = False
             self.position = 0.0 if self.speed >= 0 else float(n)
-            return False
-        if self.loop and (start < pad or start + hop > n):
-            _copy_wrapped(loaded.samples[pad:pad + n], n, (start - pad) % n, self._wrap)
-            _analyze_frame(self._wrap, 0, self._window, self._scratch, reference, _AXES)
-        elif start < 0:  # playing backwards past the start, not looping: one partial frame
-            self._wrap[:] = 0.0
-            self._wrap[-start:] = loaded.samples[:self.stft.n_fft + start]
-            _analyze_frame(self._wrap, 0, self._window, self._scratch, reference, _AXES)
-        else:
-            _analyze_frame(loaded.samples, start, self._window, self._scratch, reference, _AXES)
-        _scaled_magnitude(reference, self.gain, magnitude)
+            return 0
+        channels = min(loaded.samples.shape[0], self.rows)
+        for row in range(channels):
+            samples = loaded.samples[row]
+            reference = references[row]
+            if self.loop and (start < pad or start + hop > n):
+                _copy_wrapped(samples[pad:pad + n], n, (start - pad) % n, self._wrap)
+                _analyze_frame(self._wrap, 0, self._window, self._scratch, reference, _AXES)
+            elif start < 0:  # playing backwards past the start, not looping: one partial frame
+                self._wrap[:] = 0.0
+                self._wrap[-start:] = samples[:self.stft.n_fft + start]
+                _analyze_frame(self._wrap, 0, self._window, self._scratch, reference, _AXES)
+            else:
+                _analyze_frame(samples, start, self._window, self._scratch, reference, _AXES)
+            _scaled_magnitude(reference, self.gain, magnitudes[row])
         self.position += self.speed * hop
         if self.loop:
             self.position %= n
-        return True
+        return channels
 
     def reset(self) -> None:
         self.position = 0.0
@@ -275,17 +335,18 @@ class VoiceSource(Source):
         self.stream = stream
         self._wait_ready = getattr(stream, "wait_ready", None) if self.wait else None
 
-    def frame(self, magnitude: np.ndarray, reference: np.ndarray) -> bool:
+    def frames(self, magnitudes: np.ndarray, references: np.ndarray) -> int:
         stream = self.stream
         if stream is None:
-            return False
+            return 0
         if self._wait_ready is not None:
             self._wait_ready()
+        magnitude = magnitudes[0]
         if not stream.next_frame(magnitude):  # type: ignore[attr-defined]
-            return False
+            return 0
         if self.gain != 1.0:
             magnitude *= self.gain
-        return True
+        return 1
 
     def reset(self) -> None:
         if self.stream is not None and hasattr(self.stream, "reset"):

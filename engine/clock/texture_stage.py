@@ -14,7 +14,8 @@ from caminos.engine.dsp.texture import (fine_structure, lay_texture, shift_textu
 
 
 class TextureStage:
-    """Buffers, made once, and the smoothed amount of the texture laid on each decoded frame.
+    """Buffers, made once per voice, and the smoothed amount of the texture laid on each decoded
+    frame.
 
     Parameters
     ----------
@@ -30,20 +31,24 @@ class TextureStage:
         The one-pole smoothing coefficient per hop of every control.
     floor : float
         The floor added to magnitudes before their logarithm (the model's).
+    voices : int
+        Voices, each with its own texture (the one of the source channels it follows).
     """
 
     def __init__(self, n_bins: int, n_fft: int, sample_rate: int, amount: float,
-                 coefficient: float, floor: float) -> None:
+                 coefficient: float, floor: float, voices: int = 1) -> None:
         self.amount = Smoothed(amount, coefficient)
         self.floor = float(floor)
         self.width = texture_width_bins(n_fft, sample_rate)
         self.low, self.high = texture_limits_nepers()
-        self._mean_log = np.zeros(n_bins)
-        self._texture = np.zeros(n_bins)
+        self.voices = int(voices)
+        self._mean_log = np.zeros((voices, n_bins))
+        self._texture = np.zeros((voices, n_bins))
         self._moved = np.zeros(n_bins)
         self._scratch_log = np.zeros(n_bins)
         self._scratch_fine = np.zeros(n_bins)
-        self._ready = False  # _texture holds a sounding hop's fine structure
+        self._ready = np.zeros(voices, dtype=np.bool_)  # a voice's _texture holds a sounding hop's
+        self._amount = 0.0  # this hop's amount (step)
 
     def controls(self) -> ControlTable:
         """``/latent/texture``, as data."""
@@ -57,20 +62,34 @@ class TextureStage:
 
     def reset(self) -> None:
         """Forget the last hop's texture (the engine's reset)."""
-        self._ready = False
+        self._ready[:] = False
+
+    def step(self) -> float:
+        """Advance the amount's smoother one hop (once per hop, before :meth:`process_voice`)."""
+        self._amount = self.amount.step()
+        return self._amount
 
     def process(self, decoded: np.ndarray, source_logs: np.ndarray, weights: np.ndarray,
                 follow: float, semitones: float, held: bool = False) -> None:
-        """Lay this hop's texture on ``decoded`` in place; allocation-free.
+        """One hop of a single voice: :meth:`step`, then :meth:`process_voice` for voice 0."""
+        self.step()
+        self.process_voice(0, decoded, source_logs, weights, follow, semitones, held)
+
+    def process_voice(self, voice: int, decoded: np.ndarray, source_logs: np.ndarray,
+                      weights: np.ndarray, follow: float, semitones: float,
+                      held: bool = False) -> None:
+        """Lay this hop's texture on one voice's ``decoded`` in place; allocation-free.
 
         Parameters
         ----------
+        voice : int
+            Which voice (its own texture buffers).
         decoded : ndarray, shape (n_bins,), float64
-            The decoded linear magnitudes.
-        source_logs : ndarray, shape (n_sources, n_bins)
-            Each source's natural-log magnitudes this hop.
-        weights : ndarray, shape (n_sources,)
-            Each source's weight this hop (0: idle).
+            The voice's decoded linear magnitudes.
+        source_logs : ndarray, shape (n_rows, n_bins)
+            Each source channel's natural-log magnitudes this hop.
+        weights : ndarray, shape (n_rows,)
+            The voice's weight of each source channel this hop (0: idle or not followed).
         follow : float
             The latent's share that follows the sources, 0 .. 1.
         semitones : float
@@ -79,16 +98,18 @@ class TextureStage:
             The latent is frozen (``/latent/freeze``): the texture of the hop it froze on is
             laid again, so a frozen sound keeps its grain instead of losing it at once.
         """
-        amount = self.amount.step() * follow
+        amount = self._amount * follow
+        own = self._texture[voice]
         if not held:
-            self._ready = weighted_mean_rows(source_logs, weights, self._mean_log) > 0.0
-            if self._ready:
-                fine_structure(self._mean_log, self.width, -np.inf, np.inf, self._texture)
-        if amount <= 0.0 or not self._ready:
+            mean_log = self._mean_log[voice]
+            self._ready[voice] = weighted_mean_rows(source_logs, weights, mean_log) > 0.0
+            if self._ready[voice]:
+                fine_structure(mean_log, self.width, -np.inf, np.inf, own)
+        if amount <= 0.0 or not self._ready[voice]:
             return
-        texture = self._texture
+        texture = own
         if semitones != 0.0:
-            shift_texture(self._texture, 2.0 ** (semitones / 12.0), self._moved)
+            shift_texture(own, 2.0 ** (semitones / 12.0), self._moved)
             texture = self._moved
         lay_texture(decoded, texture, amount, self.width, self.low, self.high, self.floor,
                     self._scratch_log, self._scratch_fine)

@@ -591,11 +591,15 @@ class Navigator:
         self._activate()
 
     def _set_plane(self, origin: str, x: str, y: str) -> None:
+        field = self.engine.field  # the speakers' voices lie on the map's plane
         if not (origin or x or y):
             self._plane_points = None
+            field.set_axes_plane()
         else:
             self._plane_points = np.stack([self._landmark("/latent/plane", n).mean
                                            for n in (origin, x, y)])
+            start, x_end, y_end = self._plane_points
+            field.set_plane(x_end - start, y_end - start)
         self.plane = (origin, x, y)
 
     def definitions(self) -> list[tuple[str, tuple]]:

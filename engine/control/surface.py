@@ -19,8 +19,9 @@ from caminos.engine.clock.engine import Engine
 from caminos.engine.control.navigation import Navigator
 from caminos.engine.control.queries import query_controls
 from caminos.engine.control.scenes import SceneBank
+from caminos.engine.control.voice_paths import VoicePaths
 from caminos.engine.control.score import ScoreRecorder, render_score
-from caminos.engine.dsp.audio_io import write_audio_atomic
+from caminos.engine.dsp.audio_io import check_output_format, write_audio_atomic
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Surface:
     navigator: Navigator
     scenes: SceneBank
     recorder: ScoreRecorder
+    voice_paths: VoicePaths | None
 
 
 def attach(engine: Any, patches: str | Path | None = None,
@@ -52,6 +54,11 @@ def attach(engine: Any, patches: str | Path | None = None,
     _register(engine, navigator.controls())
     engine.hop_hooks.append(navigator.on_hop)
     engine.extra_status.append(navigator.status)
+    voice_paths = None
+    if not engine.mono:  # one voice per channel: each may play a path of its own
+        voice_paths = VoicePaths(engine, navigator)
+        _register(engine, voice_paths.controls())
+        engine.hop_hooks.append(voice_paths.on_hop)
     scenes = SceneBank(engine, folder / "scenes")
     _register(engine, scenes.controls())
     engine.hop_hooks.append(scenes.on_hop)
@@ -64,7 +71,7 @@ def attach(engine: Any, patches: str | Path | None = None,
     recorder.state_before.append(navigator.definitions)
     recorder.state_after.append(navigator.transport)
     _register(engine, query_controls(engine))
-    return Surface(navigator, scenes, recorder)
+    return Surface(navigator, scenes, recorder, voice_paths)
 
 
 def attach_osc(engine: Any, server: Any) -> None:
@@ -91,7 +98,15 @@ def render_score_file(score_path: str | Path, out_path: str | Path, config: Any,
     -------
     str
         One line: what was written, its length and the real-time factor.
+
+    Raises
+    ------
+    AudioFileError
+        ``out_path`` cannot hold the engine's channels in ``render.subtype`` (a ``.flac`` of
+        more than 8 channels, an unknown extension, a missing folder): refused before the
+        score is replayed.
     """
+    check_output_format(out_path, config.audio.channels, config.render.subtype)  # before the work
     engine = Engine(config, startup_events=False)  # the score holds the start-up events
     attach(engine)
     started = time.perf_counter()

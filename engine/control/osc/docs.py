@@ -9,6 +9,7 @@ surface, the OSC server's own ``/osc/reply_port`` and the voice's addresses);
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Any, Sequence
 
@@ -67,20 +68,44 @@ playing changes.
 """
 
 
+_CHANNEL = re.compile(r"^/channel/(\d+)/")
+CHANNEL_NOTE = """`K` is a channel of the room, 1 .. its speakers (`[field] layout`; 2 at the defaults). An
+instance that plays a slice of the room (`field.first_channel`, `field.voices`) answers every
+channel's addresses and applies its own; a channel outside the room is answered with `/error`.
+`xy`, `offset`, `follow` and `path` exist when each channel has a voice of its own (any layout
+but `mono`)."""
+
+
 def registry_markdown(registry: ControlRegistry) -> str:
-    """The registry as Markdown: one table per group, one row per address, then the files."""
+    """The registry as Markdown: one table per group, one row per address, then the files.
+
+    Groups come in the order of their first address; the addresses of each channel
+    (``/channel/K/...``) are listed once, as channel K's.
+    """
     lines = [DOC_HEADER]
     group = None
+    order: dict[str, int] = {}  # each group's first place: one table per group
     for control in registry:
+        order.setdefault(control.group, len(order))
+    for control in sorted(registry, key=lambda c: order[c.group]):
+        channel = _CHANNEL.match(control.address)
+        if channel is not None and channel.group(1) != "1":
+            continue
         if control.group != group:
             group = control.group
-            lines += ["", f"## {group or 'other'}", "",
-                      "| address | types | arguments | what it does |", "|---|---|---|---|"]
+            lines += ["", f"## {group or 'other'}", ""]
+            if group == "channel":
+                lines += [CHANNEL_NOTE, ""]
+            lines += ["| address | types | arguments | what it does |", "|---|---|---|---|"]
         kind = " (query)" if control.query else ""
         tags = control.type_tags.replace("…", "...") or "-"
         args = control.signature().replace("…", "...").replace("|", "\\|")
         doc = control.doc.replace("|", "\\|")
-        lines.append(f"| `{control.address}` | `{tags}` | {args} | {doc}{kind} |")
+        address = control.address
+        if channel is not None:
+            address = "/channel/K/" + address[channel.end():]
+            doc = re.sub(r"\bchannel 1\b", "channel K", doc).replace("/channel/1/", "/channel/K/")
+        lines.append(f"| `{address}` | `{tags}` | {args} | {doc}{kind} |")
     return "\n".join(lines) + "\n" + DOC_FOOTER
 
 

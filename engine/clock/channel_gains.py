@@ -1,0 +1,105 @@
+"""Each output channel's own gain and mute, ramped across the hop: ``/channel/K/gain``, ``/mute``.
+
+After the phase stage and the output gain, before the DC blocker and the linked limiter, in
+``Engine.tick()``. Channels are numbered from 1 in the room (:mod:`caminos.engine.clock.field`);
+an instance playing a slice of the room answers every channel's controls and applies its own.
+:meth:`ChannelGains.process` allocates nothing, and leaves a block untouched (bit for bit) while
+every gain rests at 1.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from numba import njit
+
+from caminos.engine.core.controls import Arg, ControlTable
+
+
+@njit(cache=True, nogil=True)
+def _ramp_columns(block: np.ndarray, before: np.ndarray, after: np.ndarray) -> None:
+    """Multiply column ``c`` of ``block`` (n, channels) by a gain ramped linearly from
+    ``before[c]`` (reached at the previous block's last sample) to ``after[c]`` (at this
+    block's last sample)."""
+    n = block.shape[0]
+    for c in range(block.shape[1]):
+        step = (after[c] - before[c]) / n
+        for i in range(n):
+            block[i, c] *= before[c] + step * (i + 1)
+
+
+class ChannelGains:
+    """Per-channel gain (linear factor) and mute with one-pole smoothing per hop.
+
+    Parameters
+    ----------
+    channels : sequence of int
+        The room's channel number (from 1) of each output column here.
+    room_channels : int
+        Channels in the room: the controls answer K = 1 .. this.
+    coefficient : float
+        Per-hop smoothing coefficient.
+    """
+
+    def __init__(self, channels, room_channels: int, coefficient: float) -> None:
+        self.channels = tuple(int(c) for c in channels)
+        self.room_channels = int(room_channels)
+        self.coefficient = float(coefficient)
+        n = len(self.channels)
+        self.gain = np.ones(n)  # the gains set, before mute
+        self.muted = np.zeros(n, dtype=np.bool_)
+        self._value = np.ones(n)  # the smoothed gain applied at the last sample of a hop
+        self._before = np.ones(n)
+        self._column_of = {c: k for k, c in enumerate(self.channels)}
+
+    def process(self, block: np.ndarray) -> None:
+        """Ramp each column of ``block`` (hop, channels) to its channel's gain, in place."""
+        value = self._value
+        resting = True
+        for k in range(value.shape[0]):
+            target = 0.0 if self.muted[k] else self.gain[k]
+            self._before[k] = value[k]
+            difference = target - value[k]
+            if abs(difference) < 1e-9:
+                value[k] = target
+            else:
+                value[k] += self.coefficient * difference
+            if value[k] != 1.0 or self._before[k] != 1.0:
+                resting = False
+        if not resting:
+            _ramp_columns(block, self._before, value)
+
+    def reset(self) -> None:
+        """Gains at their targets at once (the engine's reset)."""
+        for k in range(self._value.shape[0]):
+            self._value[k] = 0.0 if self.muted[k] else self.gain[k]
+
+    def controls(self) -> ControlTable:
+        """``/channel/K/gain`` and ``/channel/K/mute`` for every channel of the room."""
+        table = ControlTable()
+        for channel in range(1, self.room_channels + 1):
+            column = self._column_of.get(channel)
+            table.add(f"/channel/{channel}/gain", (Arg("gain", "f", 0.0, 4.0, "x"),),
+                      f"gain of output channel {channel} (linear amplitude factor)",
+                      functools.partial(self._set_gain, column),
+                      functools.partial(self._gain, column), "channel")
+            table.add(f"/channel/{channel}/mute", (Arg("on", "i", 0, 1),),
+                      f"1 mutes output channel {channel} (with the smoothing of a gain change)",
+                      functools.partial(self._set_mute, column),
+                      functools.partial(self._mute, column), "channel")
+        return table
+
+    def _set_gain(self, column: int | None, gain: float) -> None:
+        if column is not None:
+            self.gain[column] = gain
+
+    def _gain(self, column: int | None) -> tuple[float]:
+        return (float(self.gain[column]) if column is not None else 1.0,)
+
+    def _set_mute(self, column: int | None, on: int) -> None:
+        if column is not None:
+            self.muted[column] = bool(on)
+
+    def _mute(self, column: int | None) -> tuple[int]:
+        return (int(self.muted[column]) if column is not None else 0,)

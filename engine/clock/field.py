@@ -1,0 +1,275 @@
+"""The latent field: one voice per output channel, each at the field's centre plus its own place.
+
+Between the latent mixer and the decoder in ``Engine.tick()`` (docs/architecture.md, "Many
+speakers"). The mixer gives every voice the shared latent that ``/latent/*``, paths and scenes
+move (the field's *centre*, each voice with its own channel of the sources); the field adds each
+voice's place: its speaker's position from the layout (:mod:`caminos.engine.core.layouts`),
+turned by ``/field/rotate`` and ``/field/spin`` and scaled by ``/field/spread`` on the 2-D map's
+plane, so that sound moving through the latent moves through the room; the voice's own offset
+on that plane (``/channel/K/xy``) and on every axis (``/channel/K/offset``); and its own slow
+random walk (``/field/wander``, a seed per voice). Offsets are in standard deviations of the
+latent axes. Every target glides with the engine's one-pole smoothing; :meth:`LatentField.step`
+allocates nothing.
+
+Channels are numbered from 1 as on a mixing desk and in the layout (``/channel/1/...`` is the
+first speaker of the room). An instance that plays a slice of the room (``field.first_channel``,
+``field.voices``: channel groups across machines) answers every channel's controls and applies
+only its own, so all instances can take the same OSC messages and scores.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from numba import njit
+
+from caminos.engine.clock.latent import STD_BOUND, Smoothed
+from caminos.engine.core.controls import Arg, ControlTable
+
+WANDER_RATE = 0.01  # per-hop innovation of each voice's walk: about half a second at hop 256
+SPREAD_MAX_STD = 8.0
+SPIN_MAX_DEG_S = 360.0
+
+
+@njit(cache=True, nogil=True)
+def _glide(value: np.ndarray, target: np.ndarray, coefficient: float) -> None:
+    """One one-pole step of every element of ``value`` towards ``target`` (snaps within 1e-9)."""
+    flat_value = value.reshape(-1)
+    flat_target = target.reshape(-1)
+    for i in range(flat_value.shape[0]):
+        difference = flat_target[i] - flat_value[i]
+        if abs(difference) < 1e-9:
+            flat_value[i] = flat_target[i]
+        else:
+            flat_value[i] += coefficient * difference
+
+
+@njit(cache=True, nogil=True)
+def _add_places(z: np.ndarray, positions: np.ndarray, cos_a: float, sin_a: float,
+                spread: float, xy: np.ndarray, plane: np.ndarray, offset: np.ndarray,
+                walk: np.ndarray, std: np.ndarray) -> None:
+    """``z[k] += (spread * R(a) p_k + xy_k) . plane + (offset_k + walk_k) * std`` for every voice."""
+    for k in range(z.shape[0]):
+        px, py = positions[k, 0], positions[k, 1]
+        x = spread * (px * cos_a - py * sin_a) + xy[k, 0]
+        y = spread * (px * sin_a + py * cos_a) + xy[k, 1]
+        for j in range(z.shape[1]):
+            z[k, j] += x * plane[0, j] + y * plane[1, j] + (offset[k, j] + walk[k, j]) * std[j]
+
+
+@njit(cache=True, nogil=True)
+def _step_walks(walk: np.ndarray, noise: np.ndarray, keep: float, kick: float) -> None:
+    """One Ornstein-Uhlenbeck step of each voice's walk (``noise``: unit normal draws)."""
+    for k in range(walk.shape[0]):
+        for j in range(walk.shape[1]):
+            walk[k, j] = keep * walk[k, j] + kick * noise[k, j]
+
+
+class LatentField:
+    """Each voice's place in the latent: layout, spread, rotation, own offsets and wander.
+
+    Parameters
+    ----------
+    positions : ndarray, shape (voices, 2)
+        This instance's speakers on the map's plane, the room centred and scaled so its
+        farthest speaker sits at radius 1 (:meth:`caminos.engine.core.layouts.SpeakerLayout.offsets`).
+    channels : sequence of int
+        The room's channel number (from 1) of each voice.
+    room_channels : int
+        Speakers in the whole room: the ``/channel/K/...`` controls answer K = 1 .. this.
+    latent_std : ndarray, shape (dims,)
+        Standard deviation of each latent axis: offsets are given in them.
+    coefficient : float
+        Per-hop smoothing coefficient of every target.
+    hop_seconds : float
+        Duration of a hop, for ``/field/spin`` (degrees per second).
+    seed : int
+        Seed of the voices' walks; voice of channel K draws from ``(seed, K)``, so a channel
+        sounds the same whichever instance plays it.
+    spread, rotate, spin, wander, decorrelate : float
+        Starting values (``[field]``): latent std, degrees, degrees per second, latent std, 0..1.
+
+    Attributes
+    ----------
+    decorrelate : Smoothed
+        The phase decorrelation amount each voice's phase stage reads
+        (:class:`caminos.engine.dsp.decorrelate.PhaseDecorrelator`).
+    plane : ndarray, shape (2, dims)
+        The map's plane: the latent change of one std along its x and y. The navigation layer
+        sets it with :meth:`set_plane` when ``/latent/plane`` changes.
+    """
+
+    def __init__(self, positions: np.ndarray, channels, room_channels: int,
+                 latent_std: np.ndarray, coefficient: float, hop_seconds: float, seed: int = 0,
+                 spread: float = 0.0, rotate: float = 0.0, spin: float = 0.0,
+                 wander: float = 0.0, decorrelate: float = 0.0) -> None:
+        self.positions = np.ascontiguousarray(positions, dtype=np.float64).reshape(-1, 2)
+        self.channels = tuple(int(c) for c in channels)
+        self.voices = len(self.channels)
+        if self.positions.shape[0] != self.voices:
+            raise ValueError(f"{self.positions.shape[0]} positions for {self.voices} voices")
+        self.room_channels = int(room_channels)
+        self.std = np.asarray(latent_std, dtype=np.float64).copy()
+        self.dims = len(self.std)
+        self.coefficient = float(coefficient)
+        self.hop_seconds = float(hop_seconds)
+        self.seed = int(seed)
+        self.spread = Smoothed(spread, coefficient)
+        self.rotate = Smoothed(rotate, coefficient)
+        self.spin = Smoothed(spin, coefficient)
+        self.wander = Smoothed(wander, coefficient)
+        self.decorrelate = Smoothed(decorrelate, coefficient)
+        self.plane = np.zeros((2, self.dims))
+        self.set_axes_plane()
+        n, d = self.voices, self.dims
+        self.xy_target = np.zeros((n, 2))
+        self.xy = np.zeros((n, 2))
+        self.offset_target = np.zeros((n, d))
+        self.offset = np.zeros((n, d))
+        self._walk = np.zeros((n, d))
+        self._noise = np.zeros((n, d))
+        self._walking = False
+        self._spin_angle = 0.0  # degrees turned by /field/spin
+        self._rngs = [np.random.default_rng([self.seed, c]) for c in self.channels]
+        self._voice_of = {c: k for k, c in enumerate(self.channels)}
+        self.keep = 1.0 - WANDER_RATE
+        self.kick = math.sqrt(WANDER_RATE * (2.0 - WANDER_RATE))
+
+    # ------------------------------------------------------------------------------- plane
+    def set_axes_plane(self) -> None:
+        """The map's plane on latent axes 0 and 1 (one std each)."""
+        self.plane[:] = 0.0
+        self.plane[0, 0] = self.std[0]
+        if self.dims > 1:
+            self.plane[1, 1] = self.std[1]
+
+    def set_plane(self, x_direction: np.ndarray, y_direction: np.ndarray) -> None:
+        """The map's plane along two latent directions (rotated coordinates), each scaled to one
+        std of length (its length measured in standard deviations of the axes)."""
+        for row, direction in enumerate((x_direction, y_direction)):
+            direction = np.asarray(direction, dtype=np.float64)
+            length = float(np.linalg.norm(direction / self.std))
+            self.plane[row] = direction / length if length > 0.0 else 0.0
+
+    # ------------------------------------------------------------------------------ per hop
+    def step(self, z: np.ndarray) -> None:
+        """Add every voice's place to its latent ``z`` (voices, dims) in place; one hop."""
+        spread = self.spread.step()
+        rotate = self.rotate.step()
+        spin = self.spin.step()
+        wander = self.wander.step()
+        self.decorrelate.step()
+        if spin != 0.0:
+            self._spin_angle = (self._spin_angle + spin * self.hop_seconds) % 360.0
+        _glide(self.xy, self.xy_target, self.coefficient)
+        _glide(self.offset, self.offset_target, self.coefficient)
+        if wander > 0.0 or self._walking:
+            for k, rng in enumerate(self._rngs):
+                rng.standard_normal(out=self._noise[k])
+            _step_walks(self._walk, self._noise, self.keep, self.kick * wander)
+            self._walking = wander > 0.0
+            if not self._walking:
+                self._walk[:] = 0.0
+        angle = math.radians(rotate + self._spin_angle)
+        _add_places(z, self.positions, math.cos(angle), math.sin(angle), spread, self.xy,
+                    self.plane, self.offset, self._walk, self.std)
+
+    def places(self, out: np.ndarray) -> None:
+        """Each voice's place on the map's plane now, in std (voices, 2), for the page."""
+        angle = math.radians(self.rotate.value + self._spin_angle)
+        c, s = math.cos(angle), math.sin(angle)
+        spread = self.spread.value
+        for k in range(self.voices):
+            px, py = self.positions[k]
+            out[k, 0] = spread * (px * c - py * s) + self.xy[k, 0]
+            out[k, 1] = spread * (px * s + py * c) + self.xy[k, 1]
+
+    def reset(self) -> None:
+        """Back to the start: the spin's angle, walks and own offsets; targets kept."""
+        self._spin_angle = 0.0
+        self._walk[:] = 0.0
+        self._walking = False
+        self.xy[:] = self.xy_target
+        self.offset[:] = self.offset_target
+        self._rngs = [np.random.default_rng([self.seed, c]) for c in self.channels]
+
+    # ----------------------------------------------------------------------------- controls
+    def voice_of(self, channel: int) -> int | None:
+        """The voice playing room channel ``channel`` (from 1) here; None when another
+        instance plays it."""
+        return self._voice_of.get(channel)
+
+    def controls(self, voice_follow: np.ndarray | None = None) -> ControlTable:
+        """The ``/field/*`` controls and each channel's ``xy``, ``offset`` and, given the
+        mixer's per-voice follow (:attr:`caminos.engine.clock.latent.LatentMixer.voice_follow`),
+        ``follow``, as data."""
+        table = ControlTable()
+        add = table.add
+        add("/field/spread", (Arg("spread", "f", 0.0, SPREAD_MAX_STD, "std"),),
+            "how far the speakers' voices sit from the field's centre on the map's plane, in "
+            "standard deviations (0: every voice at the centre)",
+            self.spread.set_target, self.spread.get_target, "field")
+        add("/field/rotate", (Arg("degrees", "f", -360.0, 360.0, "deg"),),
+            "turn the room on the map's plane (counter-clockwise), in degrees",
+            self.rotate.set_target, self.rotate.get_target, "field")
+        add("/field/spin", (Arg("rate", "f", -SPIN_MAX_DEG_S, SPIN_MAX_DEG_S, "deg/s"),),
+            "keep turning the room through the latent, in degrees per second (0 stops)",
+            self.spin.set_target, self.spin.get_target, "field")
+        add("/field/wander", (Arg("amplitude", "f", 0.0, 4.0, "std"),),
+            "each voice's own slow random walk on every axis (a seed per channel), in standard "
+            "deviations",
+            self.wander.set_target, self.wander.get_target, "field")
+        add("/field/decorrelate", (Arg("amount", "f", 0.0, 1.0),),
+            "each voice's own slow phase walk per bin, so voices differ even at spread 0 "
+            "(0: identical voices sound as dual mono; 1: coherence about 0.1)",
+            self.decorrelate.set_target, self.decorrelate.get_target, "field")
+        std_range = dict(lo=-STD_BOUND, hi=STD_BOUND, unit="std")
+        for channel in range(1, self.room_channels + 1):
+            voice = self.voice_of(channel)
+            add(f"/channel/{channel}/xy", (Arg("x", "f", **std_range), Arg("y", "f", **std_range)),
+                f"channel {channel}'s voice moved on the map's plane from its speaker's place, "
+                "in standard deviations",
+                functools.partial(self._set_xy, voice), functools.partial(self._xy, voice),
+                "channel")
+            add(f"/channel/{channel}/offset", (Arg("offset", "f", repeat=True, **std_range),),
+                f"channel {channel}'s voice offset on the first N latent axes (N <= "
+                f"{self.dims}), in standard deviations",
+                functools.partial(self._set_offset, voice),
+                functools.partial(self._offsets, voice), "channel")
+            if voice_follow is not None:
+                add(f"/channel/{channel}/follow", (Arg("follow", "f", -1.0, 1.0),),
+                    f"channel {channel}'s voice's own follow: 0 = its path or the shared one "
+                    "... 1 = its sources; -1 = the shared /latent/follow",
+                    functools.partial(self._set_follow, voice_follow, voice),
+                    functools.partial(self._follow, voice_follow, voice), "channel")
+        return table
+
+    @staticmethod
+    def _set_follow(voice_follow: np.ndarray, voice: int | None, follow: float) -> None:
+        if voice is not None:
+            voice_follow[voice] = follow
+
+    @staticmethod
+    def _follow(voice_follow: np.ndarray, voice: int | None) -> tuple[float]:
+        return (float(voice_follow[voice]) if voice is not None else -1.0,)
+
+    def _set_xy(self, voice: int | None, x: float, y: float) -> None:
+        if voice is not None:
+            self.xy_target[voice] = (x, y)
+
+    def _xy(self, voice: int | None) -> tuple[float, float]:
+        if voice is None:
+            return (0.0, 0.0)
+        return (float(self.xy_target[voice, 0]), float(self.xy_target[voice, 1]))
+
+    def _set_offset(self, voice: int | None, *values: float) -> None:
+        if voice is not None:
+            n = min(len(values), self.dims)
+            self.offset_target[voice, :n] = values[:n]
+
+    def _offsets(self, voice: int | None) -> tuple:
+        if voice is None:
+            return (0.0,) * self.dims
+        return tuple(float(v) for v in self.offset_target[voice])
