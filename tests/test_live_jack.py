@@ -42,14 +42,15 @@ SERVER_NAME = f"caminos-test-{os.getpid()}"  # JACK_DEFAULT_SERVER of every clie
 
 
 class JackServer:
-    """``jackd -n SERVER_NAME -d dummy`` at 48 kHz, 256 frames, its messages kept in a file."""
+    """``jackd -n SERVER_NAME -d dummy`` at 48 kHz, 256 frames, its messages kept in a file;
+    ``playback`` output ports (the dummy driver's default: 2)."""
 
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, playback: int = 2) -> None:
         self.log = log
         env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_DEFAULT_SERVER=SERVER_NAME)
         with open(log, "ab") as out:
             self.process = subprocess.Popen(["jackd", "-n", SERVER_NAME, "-d", "dummy", "-r",
-                                             "48000", "-p", "256"],
+                                             "48000", "-p", "256", "-P", str(playback)],
                                             stdout=out, stderr=subprocess.STDOUT, env=env,
                                             start_new_session=True)
         waited = subprocess.run(["jack_wait", "-w", "-t", "15"], capture_output=True, text=True,

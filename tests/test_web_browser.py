@@ -2,8 +2,9 @@
 ``caminos play --web`` on the tests' own JACK dummy server (as tests/test_live_jack.py runs it).
 
 One ``caminos play`` serves every test of this module, bound off loopback (``0.0.0.0``) with a
-known token, so the token's refusals are tested on the same server; the browser loads the page
-at a phone's width (375 px). Values the page changes are read back over OSC with
+known token, so the token's refusals are tested on the same server, and with four output
+channels (JACK's dummy driver with four playback ports), so the page shows a quad layout's field
+of four voices; the browser loads the page at a phone's width (375 px). Values the page changes are read back over OSC with
 ``/engine/get``; values changed over OSC are looked for on the page. Skipped, with the reason,
 where chromium, chromedriver or jackd are not installed (scripts/setup.sh --test installs them).
 """
@@ -28,6 +29,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 TOKEN = "test-token-0123"
 WIDTH = 375  # a phone's screen, in CSS pixels
+CHANNELS = 4  # output channels: a voice each, on the quad layout
+QUARTER = 0.25  # one latent std on the map (it spans -2 .. +2 std on the axes plane)
 
 # As tests/test_live_jack.py: in CI (which runs scripts/setup.sh --test) a missing program fails
 # the tests instead of skipping them.
@@ -48,11 +51,11 @@ def live(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("web")
     saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
     os.environ.update(JACK_DEFAULT_SERVER=SERVER_NAME, JACK_NO_AUDIO_RESERVATION="1")
-    server = JackServer(tmp / "jackd.log")
+    server = JackServer(tmp / "jackd.log", playback=CHANNELS)
     osc_port, web_port = _free_port(), _free_port()
     play = Play(tmp, 600, "--web", "--set", f"osc.port={osc_port}", "--set",
                 "web.host=\"0.0.0.0\"", "--set", f"web.port={web_port}", "--set",
-                f"web.token=\"{TOKEN}\"")
+                f"web.token=\"{TOKEN}\"", "--set", f"audio.channels={CHANNELS}")
     client = None
     try:
         play.wait_playing()
@@ -147,6 +150,11 @@ def test_the_page_loads_fits_a_phone_and_shows_the_map(live, browser) -> None:
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20
     blue = (pixels[..., 2] > 200) & (pixels[..., 1] > 150) & (pixels[..., 0] < 120)
     assert blue.sum() > 30, "no position dot on the map"
+    # the four voices of the quad layout, each in its colour: the first one's is pink
+    assert browser.execute_script("return state.layout.name + ' ' + state.field.voices.length"
+                                  ) == f"quad {CHANNELS}"
+    pink = (pixels[..., 0] > 200) & (pixels[..., 1] < 130) & (pixels[..., 2] > 120)
+    assert pink.sum() > 20, "no first voice's dot on the map"
     page = Image.open(io.BytesIO(browser.get_screenshot_as_png())).convert("L")
     assert np.asarray(page).std() > 10, "the page's screenshot is blank"
     spectrogram = browser.find_element("css selector", "#spectrogram")
@@ -215,6 +223,36 @@ def test_a_change_over_osc_shows_on_the_page(live, browser) -> None:
     print(f"OSC to page: {1000 * (time.monotonic() - started):.0f} ms (polled every 50 ms)")
     live["osc"].send("/latent/noise", 0.0)
     live["osc"].send("/source/file/speed", 1.0)
+
+
+def _ring(browser) -> list:
+    return browser.execute_script("return state.field.ring || []")
+
+
+def test_the_field_s_sliders_move_the_voices_on_the_map(live, browser) -> None:
+    _open_page(live, browser)
+    assert browser.execute_script("return document.querySelector('#field-section').hidden") is False
+    layout = browser.execute_script("return document.querySelector('#layout').textContent")
+    assert layout.startswith(f"quad · {CHANNELS} voices"), layout
+    # a slider moved on the page (its own input handler) reaches the engine
+    browser.execute_script("""const el = document.querySelector('[data-address="/field/spread"]');
+        el.value = 1.5; el.dispatchEvent(new Event('input'));""")
+    _wait(lambda: _get(live, "/field/spread") == [pytest.approx(1.5)], 5, "/field/spread")
+    # a rotation sent over OSC moves the page's slider, and the speakers' places on its map:
+    # the front-left speaker (45 degrees) turned 45 more is straight above the centre
+    live["osc"].send("/field/rotate", 45.0)
+    script = "return document.querySelector('[data-address=\"/field/rotate\"]').value"
+    _wait(lambda: browser.execute_script(script) == "45", 5, "the rotate slider")
+
+    def front_left_above() -> bool:
+        centre = browser.execute_script("return state.field.centre")
+        ring = _ring(browser)
+        return len(ring) == CHANNELS and np.allclose(
+            ring[0], [centre[0], centre[1] + 1.5 * QUARTER], atol=0.01)
+
+    _wait(front_left_above, 10, "the front-left speaker's place above the centre")
+    live["osc"].send("/field/spread", 0.5)
+    live["osc"].send("/field/rotate", 0.0)
 
 
 def test_a_scene_pad_stores_and_recalls(live, browser) -> None:
@@ -319,11 +357,19 @@ def test_screenshot_for_the_readme(live, browser) -> None:
 
     live["osc"].send("/landmark/point", "bright", 1.2, 0.6)
     live["osc"].send("/landmark/point", "dark", -1.0, -0.8)
-    live["osc"].send("/landmark/point", "middle", 0.1, 0.9)
+    live["osc"].send("/landmark/point", "middle", -0.4, 1.0)
     live["osc"].send("/path/new", "walk")
     for x, y in ((0.0, 0.0), (1.0, 0.5), (-0.5, 1.0), (-1.0, -0.5)):
         live["osc"].send("/path/point", "walk", x, y)
     live["osc"].send("/scene/store", 0)
+    # the field's centre near the middle of the map, following the file a little; its four
+    # voices well apart, each wandering a bit
+    follow = _get(live, "/latent/follow")[0]
+    live["osc"].send("/latent/xy", 0.5, 0.45)
+    live["osc"].send("/latent/follow", 0.25)
+    live["osc"].send("/field/spread", 1.2)
+    live["osc"].send("/field/rotate", 20.0)
+    live["osc"].send("/field/wander", 0.15)
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
         "width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
     try:
@@ -332,9 +378,13 @@ def test_screenshot_for_the_readme(live, browser) -> None:
         png = browser.get_screenshot_as_png()
     finally:
         _phone(browser)
+        live["osc"].send("/latent/follow", follow)
+        live["osc"].send("/field/spread", 0.5)
+        live["osc"].send("/field/rotate", 0.0)
+        live["osc"].send("/field/wander", 0.0)
     image = Image.open(io.BytesIO(png)).convert("RGB")
     image = image.resize((image.width * 3 // 4, image.height * 3 // 4), Image.LANCZOS)
-    image = image.quantize(colors=64)
+    image = image.quantize(colors=64, method=Image.Quantize.FASTOCTREE)  # keeps the voices' hues
     path = Path(live["tmp"]) / "web.png"
     image.save(path, optimize=True)
     assert path.stat().st_size > 10_000

@@ -1,6 +1,7 @@
 """The control page without a browser: message parsing, rate limit, Origin, Host and token
-checks (engine/control/web/protocol.py), the page's snapshots (engine/control/web/state.py), the spectrum tap
-(engine/dsp/spectrum_tap.py), and the server itself against an engine ticking in a thread."""
+checks (engine/control/web/protocol.py), the page's snapshots (engine/control/web/state.py) with
+the field of voices on the map, the spectrum tap (engine/dsp/spectrum_tap.py), and the server
+itself against an engine ticking in a thread."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ import pytest
 
 from caminos.engine.control.web.protocol import (MAX_MESSAGE_BYTES, RateLimiter, check_host,
                                                  check_origin, check_token, parse_message)
-from caminos.engine.control.web.state import MapProjection, axis_words, changes
+from caminos.engine.control.web.state import (MapProjection, PageState, axis_words, changes,
+                                              field_on_map)
 from caminos.engine.core.config import WebConfig, config_from_mapping
 from caminos.engine.core.errors import ControlError
-from caminos.engine.dsp.spectrum_tap import FRAMES, SpectrumTap, SpectrumWriter, band_edges
+from caminos.engine.dsp.spectrum_tap import (FRAMES, MAX_VOICES, SpectrumTap, SpectrumWriter,
+                                             band_edges)
 from tests.conftest import ticking
 
 aiohttp = pytest.importorskip("aiohttp")
@@ -122,12 +125,15 @@ def test_the_spectrum_tap_shows_a_sine_in_its_band_at_its_level() -> None:
         latent = np.array([1.0, -2.0, 0.5, 0.25, 9.0])
         for i in range(4 * writer.every_hops):
             writer.push(0.5 * np.sin(2 * np.pi * 1000.0 * (t + 256 * i) / 48000), latent)
-        count, levels, latents = tap.since(0)
+        count, levels, latents, places = tap.since(0)
         assert count == 4 and levels.shape == (4, tap.bands)
         band = np.searchsorted(writer.edges, 1000.0 * 1024 / 48000, side="right") - 1
         assert int(np.argmax(levels[-1])) == band
         assert levels[-1, band] == pytest.approx(-6.0, abs=1.0)  # half scale: -6 dBFS
-        assert np.array_equal(latents[-1], latent[:4].astype(np.float32))
+        # one voice: its latent's first axes, and no place (no field given)
+        assert latents.shape == (4, 1, 4) and places.shape == (4, 1, 2)
+        assert np.array_equal(latents[-1, 0], latent[:4].astype(np.float32))
+        assert not places.any()
         assert tap.since(count)[1].shape == (0, tap.bands)
     finally:
         tap.close()
@@ -139,20 +145,55 @@ def test_a_reader_far_behind_gets_the_newest_frames_in_order() -> None:
         writer = SpectrumWriter(tap, 1024, 256, 48000)
         for i in range((FRAMES + 10) * writer.every_hops):
             writer.push(np.zeros(256), np.array([float(i // writer.every_hops)]))
-        count, _, latents = tap.since(0)
+        count, _, latents, _ = tap.since(0)
         assert count == FRAMES + 10
         assert len(latents) == FRAMES - 1  # the oldest row may be being written: skipped
-        assert np.array_equal(latents[:, 0], np.arange(11, FRAMES + 10))
+        assert np.array_equal(latents[:, 0, 0], np.arange(11, FRAMES + 10))
     finally:
         tap.close()
 
 
-def test_the_spectrum_writer_allocates_nothing_per_hop() -> None:
-    tap = SpectrumTap()
+def test_every_voice_s_latent_and_place_go_through_and_a_reader_learns_the_shape() -> None:
+    tap = SpectrumTap(dims=3, voices=8)
+    reader = None
     try:
-        writer = SpectrumWriter(tap, 1024, 256, 48000)
+        def places(out: np.ndarray) -> None:  # as LatentField.places: the voices' rows only
+            out[:3] = [[1.0, 0.0], [0.0, -1.0], [0.5, 0.25]]
+
+        writer = SpectrumWriter(tap, 1024, 256, 48000, places=places)
+        latents = np.arange(15.0).reshape(3, 5)  # 3 voices of the 8 the tap holds, 5 axes
+        for _ in range(writer.every_hops):
+            writer.push(np.zeros(256), latents)
+        reader = SpectrumTap(name=tap.name)  # attached by name: the shape is the block's
+        assert (reader.bands, reader.dims, reader.frames, reader.voices) == (
+            tap.bands, 3, tap.frames, 8)
+        assert reader.used == 3
+        count, _, got, where = reader.since(0)
+        assert count == 1 and got.shape == (1, 3, 3) and where.shape == (1, 3, 2)
+        assert np.array_equal(got[0], latents[:, :3].astype(np.float32))
+        assert np.array_equal(where[0], [[1.0, 0.0], [0.0, -1.0], [0.5, 0.25]])
+        newest_latents, newest_places = reader.latest()
+        assert np.array_equal(newest_latents, got[0]) and np.array_equal(newest_places, where[0])
+        with pytest.raises(ValueError, match=f"1 .. {MAX_VOICES} voices"):
+            SpectrumTap(voices=MAX_VOICES + 1)
+    finally:
+        if reader is not None:
+            reader.close()
+        tap.close()
+
+
+def test_the_spectrum_writer_allocates_nothing_per_hop() -> None:
+    from caminos.engine.clock.field import LatentField
+    from caminos.engine.core.layouts import load_layout
+
+    voices = 8
+    tap = SpectrumTap(voices=voices)
+    try:
+        field = LatentField(load_layout("ring-8", voices).offsets(), range(1, voices + 1),
+                            voices, np.ones(16), 0.1, 256 / 48000, spread=1.0, spin=90.0)
+        writer = SpectrumWriter(tap, 1024, 256, 48000, places=field.places)
         block = np.zeros((256, 2))
-        latent = np.zeros(16)
+        latent = np.zeros((voices, 16))
         writer.warm_up(block[:, 0], latent)
         assert tap.count == 0
         tracemalloc.start()
@@ -164,7 +205,8 @@ def test_the_spectrum_writer_allocates_nothing_per_hop() -> None:
         finally:
             tracemalloc.stop()
         assert after - before < 1024, after - before
-        assert tap.count == 10
+        assert tap.count == 10 and tap.used == voices
+        assert np.abs(tap.latest()[1]).max() == pytest.approx(1.0)  # ring-8 at spread 1
     finally:
         tap.close()
 
@@ -198,6 +240,24 @@ def test_the_map_projection_inverts_xy_on_the_axes_and_on_a_plane() -> None:
     assert projection.project(point) == pytest.approx((0.3, 0.6))
 
 
+def test_the_field_on_the_map_is_its_centre_each_voice_and_each_speaker_s_place() -> None:
+    std = np.array([2.0, 0.5, 1.0])
+    projection = MapProjection(std)
+    plane = np.array([[2.0, 0.0, 0.0], [0.0, 0.5, 0.0]])  # one std along axes 0 and 1
+    centre = np.array([0.0, 0.0, 0.3])
+    places = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0]])  # std on the plane
+    wander = np.array([[0.0, 0.5, 0.0], [0.0, -0.5, 0.0], [0.0, 0.0, 0.0]])  # sums to 0
+    latents = centre + places @ plane + wander
+    field = field_on_map(projection, latents, places, plane)
+    # one std is a quarter of the map (it spans -2 .. 2 std)
+    assert field["centre"] == pytest.approx([0.5, 0.5])
+    assert np.allclose(field["ring"], [[0.75, 0.5], [0.25, 0.5], [0.5, 1.0]])
+    assert np.allclose(field["voices"], [[0.75, 0.75], [0.25, 0.25], [0.5, 1.0]])
+    # one voice with no place (the mono layout): the centre is that voice
+    single = field_on_map(projection, latents[:1], np.zeros((1, 2)), plane)
+    assert single["centre"] == single["voices"][0] == single["ring"][0]
+
+
 def test_changes_hold_only_what_differs() -> None:
     old = {"values": {"/a": [1], "/b": [2]}, "meters": {"x": 1}, "paths": []}
     new = {"values": {"/a": [1], "/b": [3]}, "meters": {"x": 1}, "paths": [["p", 1.0, 2]]}
@@ -216,6 +276,49 @@ def engine():
     engine.surface = attach(engine)
     yield engine
     engine.close()
+
+
+def test_the_snapshot_holds_the_layout_the_voices_on_the_map_and_the_field_s_values(engine):
+    assert engine.voices == 2 and engine.layout.name == "stereo"  # the default: 2 channels
+    tap = SpectrumTap(voices=engine.channels)
+    attached = SpectrumTap(name=tap.name)
+    try:
+        writer = SpectrumWriter(tap, engine.stft.n_fft, engine.hop, engine.sample_rate,
+                                places=engine.field.places)
+        from_tap = PageState(engine, spectrum=attached)
+        engine.post("/field/spread", 1.0)
+        engine.post("/field/rotate", 90.0)
+        for _ in range(2000):  # until both have glided to their targets
+            writer.push(engine.tick()[:, 0], engine.voice_positions)
+            if engine.field.spread.value == 1.0 and engine.field.rotate.value == 90.0:
+                break
+        for _ in range(writer.every_hops):
+            writer.push(engine.tick()[:, 0], engine.voice_positions)
+        state = PageState(engine)  # without a tap: from the engine itself
+        assert state.hello()["layout"] == {"name": "stereo", "speakers": 2, "voices": 2,
+                                           "mono": False, "channels": [1, 2],
+                                           "labels": ["L", "R"]}
+        snapshot = state.snapshot()
+        assert snapshot["values"]["/field/spread"] == [1.0]
+        assert snapshot["values"]["/field/rotate"] == [90.0]
+        assert {"/field/spin", "/field/wander", "/field/decorrelate",
+                "/channel/2/gain", "/channel/2/xy"} <= set(snapshot["values"])
+        field = snapshot["field"]
+        # L (+y) and R (-y) turned a quarter counter-clockwise: L to the left of the centre,
+        # R to the right, one std (a quarter of the map) away; the voices at their places
+        (cx, cy), ring = field["centre"], field["ring"]
+        assert np.allclose(ring, [[cx - 0.25, cy], [cx + 0.25, cy]], atol=1e-4)
+        assert np.allclose(field["voices"], ring, atol=1e-4)
+        # the DSP process's tap says the same
+        assert from_tap.snapshot()["field"] == field
+        frames = from_tap.spectrum_frames()
+        assert frames is not None and frames["xy"][-1] == field["centre"]
+    finally:
+        attached.close()
+        tap.close()
+        engine.post("/field/spread", engine.config.field.spread)
+        engine.post("/field/rotate", engine.config.field.rotate)
+        engine.tick()
 
 
 def _serve(engine, **web):
@@ -272,6 +375,13 @@ def test_pages_stay_in_step_and_bad_messages_are_answered(engine) -> None:
                 assert sorted(delays)[5] < 0.1, delays
                 await one.send_str(json.dumps({"address": "/latent/noise", "args": [0.7]}))
                 await _until(two, lambda m: m.get("values", {}).get("/latent/noise") == [0.7])
+                # the field's sliders: a page's spread reaches the engine and the other page;
+                # both know the layout and see every voice on the map
+                assert hello["layout"]["voices"] == engine.voices == 2
+                assert len(first["field"]["voices"]) == len(first["field"]["ring"]) == 2
+                await one.send_str(json.dumps({"address": "/field/spread", "args": [1.5]}))
+                await _until(two, lambda m: m.get("values", {}).get("/field/spread") == [1.5])
+                assert engine.field.spread.target == 1.5
                 # the same validation as OSC, answered to the sender only
                 await one.send_str(json.dumps({"address": "/latent/axis", "args": [99, 0.0]}))
                 error = await _receive(one, "error")
@@ -292,6 +402,7 @@ def test_pages_stay_in_step_and_bad_messages_are_answered(engine) -> None:
         server.stop()
         engine.post("/latent/noise", 0.0)
         engine.post("/out/gain", 0.0)
+        engine.post("/field/spread", engine.config.field.spread)
         engine.tick()
 
 

@@ -40,6 +40,7 @@ from threadpoolctl import threadpool_limits
 from caminos.engine.clock.channel_gains import ChannelGains
 from caminos.engine.clock.codec import FrameCodec
 from caminos.engine.clock.field import LatentField
+from caminos.engine.clock.latency import Latency
 from caminos.engine.clock.latent import LatentMixer, Smoothed, smoothing_coefficient
 from caminos.engine.clock.phase_stage import PhaseStage
 from caminos.engine.clock.sources import FilePlayer, InputSource, LoadedFile, Source, VoiceSource
@@ -67,42 +68,6 @@ def _all_finite(values: np.ndarray) -> bool:
         if not np.isfinite(v):
             return False
     return True
-
-
-@dataclass(frozen=True)
-class Latency:
-    """What the engine itself adds between a sound or a control and its output, in samples.
-
-    Attributes
-    ----------
-    analysis_synthesis : int
-        ``n_fft - hop``: framing of STFT analysis and overlap-add (input to output only).
-    lookahead : int
-        ``lookahead * hop``: the phase method's look-ahead (every path).
-    limiter : int
-        The safety limiter's look-ahead.
-    sample_rate : int
-        In Hz, to convert.
-    """
-
-    analysis_synthesis: int
-    lookahead: int
-    limiter: int
-    sample_rate: int
-
-    @property
-    def input_to_output(self) -> int:
-        """Algorithmic delay from an input sample to the output, in samples."""
-        return self.analysis_synthesis + self.lookahead + self.limiter
-
-    @property
-    def control_to_output(self) -> int:
-        """Algorithmic delay from a control change at a hop to its first output, in samples."""
-        return self.lookahead + self.limiter
-
-    def ms(self, samples: int) -> float:
-        """``samples`` in milliseconds."""
-        return 1000.0 * samples / self.sample_rate
 
 
 def pitch_direction(model) -> np.ndarray | None:
@@ -595,8 +560,10 @@ class Engine:
     # ------------------------------------------------------------------------------ status
     @property
     def latency(self) -> Latency:
-        """The engine's algorithmic latency (buffering is the audio layer's)."""
-        return Latency(latency_samples(self.stft), self.phase.lookahead * self.hop,
+        """The engine's algorithmic latency, the one place it is computed: the sources'
+        framing, the phase stage's look-ahead and the limiter's (buffering and the device are
+        the audio layer's: :meth:`Latency.live`). It changes with ``/phase/lookahead``."""
+        return Latency(latency_samples(self.stft), self.phase.latency_samples,
                        self.output.latency_samples, self.sample_rate)
 
     def tick_seconds(self) -> np.ndarray:
@@ -649,6 +616,14 @@ class Engine:
         """The field's centre at the last hop: the latent one voice decoded, or the voices' mean
         before the field placed them (rotated coordinates; a view, copy to keep it)."""
         return self._centre
+
+    @property
+    def channel_mask(self) -> int | None:
+        """The WAV speaker mask of the output (stereo 0x3, quad 0x33), for files that record it;
+        None with the mono layout, a layout without a standard mask, or a slice of the room."""
+        if self.mono or self.channels != self.layout.n_speakers:
+            return None
+        return self.layout.channel_mask
 
     @property
     def decoded_frames(self) -> np.ndarray:

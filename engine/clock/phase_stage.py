@@ -144,6 +144,12 @@ class PhaseStage:
         """Name of the method now playing (the incoming one once a switch has begun)."""
         return (self.incoming or self.current)[0].name
 
+    @property
+    def latency_samples(self) -> int:
+        """The look-ahead's delay in samples (``lookahead * hop``), what the stage adds to every
+        path; it changes with ``/phase/lookahead``."""
+        return self.lookahead * self.stft.hop
+
     def switch(self, voices: tuple[PhaseVoice, ...]) -> None:
         """Start crossfading to built methods (:meth:`build`); their look-ahead becomes the
         stage's.

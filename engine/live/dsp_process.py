@@ -42,6 +42,16 @@ def dsp_main(setup: ProcessSetup, record: str | None, events, score: bool = Fals
         stop.close()
 
 
+def publish_latency(engine, counters: SharedCounters) -> int:
+    """The engine's latency (:attr:`~caminos.engine.clock.engine.Engine.latency`, the one place
+    it is computed) into the shared counters every reader takes it from; returns the look-ahead
+    it was computed with, so the loop publishes again when ``/phase/lookahead`` changes it."""
+    latency = engine.latency
+    counters["latency_samples"] = latency.algorithmic
+    counters["control_latency_samples"] = latency.control_algorithmic
+    return engine.phase.lookahead
+
+
 def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounters,
               record: str | None, events, score: bool) -> None:
     import torch
@@ -66,13 +76,15 @@ def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounter
     hop, sr = engine.hop, engine.sample_rate
     hop_seconds = hop / sr
     in_block = np.zeros((hop, max(setup.input_channels, 1)), dtype=np.float32)
-    in_mono = np.zeros(hop)
+    in_block64 = np.zeros(in_block.shape)  # each channel for the voices that follow it
     out32 = np.zeros((hop, setup.output_channels), dtype=np.float32)
     receiver = EventReceiver(events, engine) if events is not None else None
     spectrum_tap = SpectrumTap(name=setup.spectrum)
-    spectrum = SpectrumWriter(spectrum_tap, config.stft.n_fft, hop, sr)
-    latent = engine.latent_position
-    spectrum.warm_up(np.zeros((hop, setup.output_channels))[:, 0], latent)
+    # every voice's latent and place on the map, for the control page
+    spectrum = SpectrumWriter(spectrum_tap, config.stft.n_fft, hop, sr,
+                              places=engine.field.places)
+    latents = engine.voice_positions
+    spectrum.warm_up(np.zeros((hop, setup.output_channels))[:, 0], latents)
     counters["pid"] = float(os.getpid())
     stream = engine.voice.stream
     counters["voice"] = float(stream is not None)
@@ -82,9 +94,7 @@ def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounter
         out_ring.write(np.zeros((config.audio.buffer_hops * hop, setup.output_channels),
                                 dtype=np.float32))
     parent = os.getppid()
-    latency = engine.latency
-    counters["latency_samples"] = latency.input_to_output
-    counters["control_latency_samples"] = latency.control_to_output
+    published_lookahead = publish_latency(engine, counters)
     # Everything built so far (torch, numba, the engine) stays out of the garbage collector's
     # passes: a full pass over it took milliseconds, and events arriving by the thousand make
     # the collector run often. Only what is made from now on is scanned.
@@ -114,8 +124,8 @@ def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounter
                 continue
             if in_ring is not None:
                 in_ring.read_into(in_block)
-                np.mean(in_block, axis=1, out=in_mono)
-                engine.input.push(in_mono)
+                in_block64[:] = in_block
+                engine.push_input(in_block64)
             # the hop computed now sounds after what waits in the ring and the device's buffer
             engine.clock_origin = (time.time() + out_ring.available() / sr
                                    + stop["output_latency_s"] - engine.hop_index * hop_seconds)
@@ -123,10 +133,12 @@ def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounter
             if receiver is not None:
                 receiver.receive()
             block = engine.tick()
+            if engine.phase.lookahead != published_lookahead:  # /phase/lookahead moved it
+                published_lookahead = publish_latency(engine, counters)
             out32[:] = block
             out_ring.write(out32)
             mono = block[:, 0]
-            spectrum.push(mono, latent)
+            spectrum.push(mono, latents)
             peak = max(peak, float(np.abs(block).max()))
             energy += float(np.vdot(mono, mono))
             hops = engine.hop_index

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
+from caminos.engine.clock.latency import Latency
 from caminos.engine.core.config import Config
 from caminos.engine.core.errors import AudioDeviceError, CaminosError
 from caminos.engine.core.ring import SharedCounters, SharedRing
@@ -136,7 +137,7 @@ class LivePlayer:
         self.dsp = SharedCounters(DSP_COUNTERS)
         self.control = SharedCounters(CONTROL_FLAGS)
         self.front = SharedCounters(FRONT_COUNTERS)
-        self.spectrum = SpectrumTap()
+        self.spectrum = SpectrumTap(voices=self.devices.output_channels)  # a voice each
         self.out_ring = SharedRing(self.ring_frames, self.devices.output_channels)
         self.in_ring = (SharedRing(2 * self.ring_frames, self.devices.input_channels)
                         if self.devices.input_channels else None)
@@ -325,17 +326,13 @@ class LivePlayer:
 
     # -- reporting
     def latency_breakdown(self) -> dict[str, float]:
-        """Latency in milliseconds: algorithmic, buffering, device, and the two totals."""
+        """Latency in milliseconds (:meth:`caminos.engine.clock.latency.Latency.breakdown_ms`):
+        the engine's as the DSP process publishes it now, buffering, the device's, the totals."""
         sr = self.config.audio.sample_rate
-        algorithmic = 1000.0 * self.dsp["latency_samples"] / sr
-        control = 1000.0 * self.dsp["control_latency_samples"] / sr
-        ahead = 1000.0 * self.config.audio.buffer_hops * self.hop / sr
-        device_out = 1000.0 * self.stream_latency[1]
-        device_in = 1000.0 * self.stream_latency[0]
-        return {"algorithmic_ms": algorithmic, "buffer_ms": ahead, "device_out_ms": device_out,
-                "device_in_ms": device_in,
-                "input_to_output_ms": device_in + algorithmic + ahead + device_out,
-                "control_to_sound_ms": control + ahead + device_out}
+        engine = Latency.from_totals(self.dsp["latency_samples"],
+                                     self.dsp["control_latency_samples"], sr)
+        return engine.live(self.config.audio.buffer_hops * self.hop,
+                           *self.stream_latency).breakdown_ms()
 
     def status_line(self) -> str:
         """One line: time, CPU of a hop, xruns (the device's flags), underruns (the engine late

@@ -1,5 +1,6 @@
 """What the control page shows, read from the control process: the registry's description, a
-snapshot of every value, the map, the meters, and the spectrum frames.
+snapshot of every value, the map (with the field of voices), the meters, and the spectrum
+frames.
 
 Between the replica engine (:func:`caminos.engine.live.control_process.build_replica`) with the
 counters the DSP and
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from caminos.engine.clock.latency import Latency
 from caminos.engine.control.navigation import XY_RANGE_STD
 from caminos.engine.dsp.spectrum_tap import SpectrumTap, band_centres_hz, band_edges
 
@@ -101,6 +103,63 @@ class MapProjection:
         return float(x), float(y)
 
 
+def field_on_map(projection: MapProjection, latents: np.ndarray, places: np.ndarray,
+                 plane: np.ndarray) -> dict[str, Any]:
+    """The field of voices on the map: its centre, each voice, each speaker's place.
+
+    Parameters
+    ----------
+    projection : MapProjection
+        The map's current projection.
+    latents : ndarray, shape (voices, dims)
+        Each voice's latent as decoded (rotated coordinates, latent units).
+    places : ndarray, shape (voices, 2)
+        Each voice's place on the map's plane (latent std along its two directions):
+        :meth:`caminos.engine.clock.field.LatentField.places`.
+    plane : ndarray, shape (2, dims)
+        The latent change of one std along the plane's x and y
+        (:attr:`caminos.engine.clock.field.LatentField.plane`).
+
+    Returns
+    -------
+    dict
+        ``centre`` ``[x, y]``: the voices' mean less their mean place (the shared latent every
+        ``/latent/*`` control moves, up to the mean of the voices' own offsets and wander);
+        ``voices`` ``[[x, y], ...]``: where each voice is; ``ring`` ``[[x, y], ...]``: each
+        speaker's place around the centre at the current spread and rotation (with the
+        channel's own ``/channel/K/xy``); all in map units (0 .. 1 across the map).
+    """
+    centre, latents, offsets = _centre(latents, places, plane)
+
+    def point(z: np.ndarray) -> list:
+        return [_round(v) for v in projection.project(z)]
+
+    return {"centre": point(centre), "voices": [point(z) for z in latents],
+            "ring": [point(centre + offset) for offset in offsets]}
+
+
+def _centre(latents: np.ndarray, places: np.ndarray,
+            plane: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The field's centre (latent units), the latents on the plane's axes, and each place in
+    latent units (see :func:`field_on_map`)."""
+    latents = np.asarray(latents, dtype=np.float64)
+    dims = min(latents.shape[1], plane.shape[1])
+    offsets = np.asarray(places, dtype=np.float64) @ plane[:, :dims]
+    latents = latents[:, :dims]
+    return latents.mean(axis=0) - offsets.mean(axis=0), latents, offsets
+
+
+def layout_of(replica: Any) -> dict[str, Any]:
+    """The speaker layout as the page shows it: its name, the voices this instance computes,
+    and each voice's room channel (from 1) and label."""
+    layout = replica.layout
+    voices = int(replica.voices)
+    channels = [int(c) for c in replica.room_channels[:voices]]
+    labels = [layout.labels[c - 1] if c - 1 < len(layout.labels) else str(c) for c in channels]
+    return {"name": layout.name, "speakers": int(layout.n_speakers), "voices": voices,
+            "mono": bool(replica.mono), "channels": channels, "labels": labels}
+
+
 class PageState:
     """Snapshots of the replica and the shared counters for the page.
 
@@ -114,7 +173,8 @@ class PageState:
         What the DSP process, the audio process and the supervisor publish (hop, levels, tick
         times, xruns, latency); without them the meters hold the replica's own status.
     spectrum : SpectrumTap, optional
-        The DSP process's spectrum frames.
+        The DSP process's spectrum frames, with every voice's latent and place; without it the
+        field is read from the replica itself (an engine that ticks in this process).
     """
 
     def __init__(self, replica: Any, dsp=None, audio=None, flags=None,
@@ -126,6 +186,7 @@ class PageState:
         self.scenes = replica.surface.scenes
         self.projection = MapProjection(self.navigator.std)
         self._plane: tuple | None = None
+        self._places = np.zeros((replica.voices, 2))
         self._seen = spectrum.count if spectrum is not None else 0
         config = replica.config
         self.edges = band_edges(config.stft.n_fft, replica.sample_rate,
@@ -144,6 +205,7 @@ class PageState:
             "bands_hz": band_centres_hz(self.edges, replica.config.stft.n_fft,
                                         replica.sample_rate),
             "xy_range_std": XY_RANGE_STD,
+            "layout": layout_of(replica),
         }
 
     def snapshot(self) -> dict[str, Any]:
@@ -164,13 +226,29 @@ class PageState:
             current = nav.path.name if nav.path is not None else ""
             recording = nav._recording or ""
             scenes = sorted(self.scenes.slots)
+            field = self.field()
         return {
             "values": values,
             "landmarks": [[n, _round(x), _round(y)] for n, (x, y) in landmarks],
             "paths": [list(p) for p in paths],
-            "path": current, "recording": recording, "scenes": scenes,
+            "path": current, "recording": recording, "scenes": scenes, "field": field,
             "meters": self.meters(),
         }
+
+    def field(self) -> dict[str, Any]:
+        """The field of voices on the map now (:func:`field_on_map`): from the newest spectrum
+        frame, or from the replica when there is no tap; empty before the first frame."""
+        if self.spectrum is not None:
+            latest = self.spectrum.latest()
+            if latest is None:
+                return {}
+            latents, places = latest
+        else:
+            latents = np.array(self.replica.voice_positions)
+            self.replica.field.places(self._places)
+            places = self._places
+        return field_on_map(self.projection, latents[:, :self.replica.dims], places,
+                            self.replica.field.plane)
 
     def meters(self) -> dict[str, Any]:
         """Output level, CPU per hop, xruns and underruns, latency, uptime, restarts, errors."""
@@ -182,8 +260,11 @@ class PageState:
                     "control_errors": status["control_errors"]}
         dsp, audio = self.dsp, self.audio
         peak, rms = dsp["peak"], dsp["rms"]
-        device_out = self.flags["output_latency_s"] if self.flags is not None else 0.0
-        buffer = replica.config.audio.buffer_hops * hop
+        flags = self.flags
+        device = ((flags["input_latency_s"], flags["output_latency_s"]) if flags is not None
+                  else (0.0, 0.0))
+        latency = Latency.from_totals(dsp["latency_samples"], dsp["control_latency_samples"],
+                                      sr).live(replica.config.audio.buffer_hops * hop, *device)
         first = audio["first_time"]
         return {  # the hop and the file's position move every hop: not sent, the page needs neither
             "peak_dbfs": _round(20 * math.log10(peak)) if peak > 0 else None,
@@ -194,10 +275,8 @@ class PageState:
             "xruns": int(audio["xruns"]), "underruns": int(audio["underruns"]),
             "restarts": int(audio["restarts"]),
             "control_errors": int(dsp["control_errors"]) + int(replica.counters["control_errors"]),
-            "latency_in_out_ms": _round(1000.0 * (dsp["latency_samples"] + buffer) / sr
-                                        + 1000.0 * device_out),
-            "latency_control_ms": _round(1000.0 * (dsp["control_latency_samples"] + buffer) / sr
-                                         + 1000.0 * device_out),
+            "latency_in_out_ms": _round(latency.ms(latency.input_to_output)),
+            "latency_control_ms": _round(latency.ms(latency.control_to_output)),
             "uptime_s": int(time.monotonic() - first) if first > 0 else 0,
             "path_position": _round(dsp["path_position"]),
             "path_playing": int(dsp["path_playing"]),
@@ -205,17 +284,21 @@ class PageState:
 
     def spectrum_frames(self) -> dict[str, Any] | None:
         """The spectrum frames published since the last call, as a ``spectrum`` message (levels
-        in whole dBFS, and each frame's latent on the map), or None when there are none."""
+        in whole dBFS, and where the field's centre was on the map at each frame), or None
+        when there are none."""
         if self.spectrum is None:
             return None
-        count, levels, latents = self.spectrum.since(self._seen)
+        count, levels, latents, places = self.spectrum.since(self._seen)
         self._seen = count
         if not len(levels):
             return None
+        plane = self.replica.field.plane
+        dims = self.replica.dims
         return {"type": "spectrum",
                 "frames": np.rint(levels).astype(int).tolist(),
-                "xy": [[_round(v) for v in self.projection.project(z[:self.replica.dims])]
-                       for z in latents]}
+                "xy": [[_round(v) for v in self.projection.project(_centre(z[:, :dims], p,
+                                                                             plane)[0])]
+                       for z, p in zip(latents, places)]}
 
 
 def changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

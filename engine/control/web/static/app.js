@@ -5,7 +5,7 @@
 
 const state = { controls: {}, values: {}, meters: {}, landmarks: [], paths: [], path: "",
                 recording: "", scenes: [], dims: 0, axes: [], trail: [], held: new Set(),
-                recalled: -1, socket: null, hello: null };
+                recalled: -1, socket: null, hello: null, layout: null, field: {} };
 const AXES_SHOWN = 4; // axes with a slider in view; the others fold under "more axes"
 const TRAIL = 45; // positions kept for the trail (three seconds of spectrum frames)
 const $ = (selector) => document.querySelector(selector);
@@ -56,6 +56,7 @@ function build(hello) {
   buildAxes();
   buildScenes();
   $("#voice-section").hidden = !("/voice/say" in state.controls);
+  buildField(hello.layout);
   $("#pitch-row").hidden = !("/latent/pitch" in state.controls);
 }
 
@@ -127,6 +128,23 @@ function buildAxes() {
   }
 }
 
+// The field of voices: its sliders show only when the layout places voices (not with mono).
+function buildField(layout) {
+  state.layout = layout || null;
+  $("#field-section").hidden = !("/field/spread" in state.controls);
+  if (!layout) return;
+  const channels = layout.channels.length > 1
+    ? `channels ${layout.channels[0]}–${layout.channels[layout.channels.length - 1]}`
+    : `channel ${layout.channels[0]}`;
+  $("#layout").textContent = `${layout.name} · ${layout.voices} voice${layout.voices === 1 ? "" : "s"}` +
+    ` · ${channels} of ${layout.speakers}`;
+}
+
+// Voice k of n: a hue of its own, around the colour wheel.
+function voiceColour(k, n) {
+  return `hsl(${(330 + (360 * k) / Math.max(n, 1)) % 360}, 80%, 64%)`;
+}
+
 function buildScenes() {
   const box = $("#scenes");
   box.textContent = "";
@@ -152,7 +170,7 @@ function update(message) {
   if (message.full) { state.values = {}; state.meters = {}; }
   Object.assign(state.values, message.values || {});
   Object.assign(state.meters, message.meters || {});
-  for (const key of ["landmarks", "paths", "path", "recording", "scenes"]) {
+  for (const key of ["landmarks", "paths", "path", "recording", "scenes", "field"]) {
     if (key in message) state[key] = message[key];
   }
   for (const [address, value] of Object.entries(message.values || {})) showValue(address, value);
@@ -323,6 +341,9 @@ function drawMap() {
     ctx.fillStyle = "#e6e6e6";
     ctx.fillText(name, px(x) + 9, py(y) + 4);
   }
+  const field = state.field || {};
+  const many = (field.voices || []).length > 1 && field.centre; // one voice is the centre
+  if (many) drawRing(ctx, px, py, field);
   const trail = state.trail;
   for (let i = 1; i < trail.length; i++) {
     ctx.strokeStyle = `rgba(79, 195, 247, ${i / trail.length})`;
@@ -337,12 +358,56 @@ function drawMap() {
     ctx.fillStyle = "#4fc3f7";
     ctx.beginPath(); ctx.arc(px(x), py(y), 8, 0, 2 * Math.PI); ctx.fill();
   }
+  if (many) drawVoices(ctx, px, py, field);
   const xy = state.values["/latent/xy"];
   if (xy) {
     ctx.strokeStyle = state.recording ? "#ff5252" : "#ffffff";
     ctx.lineWidth = 2;
     ctx.beginPath(); ctx.arc(px(xy[0]), py(xy[1]), 12, 0, 2 * Math.PI); ctx.stroke();
   }
+}
+
+// The speakers' places: a dashed ring around the field's centre, through them in angle order.
+function drawRing(ctx, px, py, field) {
+  const ring = field.ring || [];
+  const [cx, cy] = [px(field.centre[0]), py(field.centre[1])];
+  const order = ring.map((p, k) => [Math.atan2(py(p[1]) - cy, px(p[0]) - cx), k])
+    .sort((a, b) => a[0] - b[0]);
+  ctx.save();
+  ctx.setLineDash([5, 4]);
+  ctx.strokeStyle = "rgba(230, 230, 230, 0.5)";
+  ctx.lineWidth = 1.5;
+  ctx.beginPath();
+  order.forEach(([, k], i) => {
+    const [x, y] = [px(ring[k][0]), py(ring[k][1])];
+    if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+  });
+  ctx.closePath();
+  ctx.stroke();
+  ctx.restore();
+}
+
+// Each voice's dot in its colour with its speaker's label, joined to its speaker's place (a
+// small circle on the ring): how far its own offsets and wander took it.
+function drawVoices(ctx, px, py, field) {
+  const voices = field.voices, ring = field.ring || [];
+  const labels = (state.layout && state.layout.labels) || [];
+  const n = voices.length;
+  ctx.font = "12px system-ui, sans-serif";
+  voices.forEach(([x, y], k) => {
+    const colour = voiceColour(k, n);
+    const [rx, ry] = ring[k] ? [px(ring[k][0]), py(ring[k][1])] : [px(x), py(y)];
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = 1.5;
+    ctx.beginPath(); ctx.arc(rx, ry, 4, 0, 2 * Math.PI); ctx.stroke();
+    ctx.beginPath(); ctx.moveTo(rx, ry); ctx.lineTo(px(x), py(y)); ctx.stroke();
+    ctx.fillStyle = colour;
+    ctx.beginPath(); ctx.arc(px(x), py(y), 6, 0, 2 * Math.PI); ctx.fill();
+    ctx.strokeStyle = "#0a0c0f";
+    ctx.lineWidth = 1;
+    ctx.stroke();
+    ctx.fillText(labels[k] || String(k + 1), px(x) + 8, py(y) - 6);
+  });
 }
 
 // ------------------------------------------------------------------------------ spectrum
