@@ -148,6 +148,11 @@ def test_pd_main_patch_pad_and_controls_reach_the_engine(live):
     assert "couldn't create" not in done.stderr, done.stderr
     assert wait_for(lambda: engine.get("/latent/xy") == (0.25, 0.75))
     assert engine.mixer.offset_target[2] == 1.5
+    # the field's spread slider, and channel 2's number box, gain, mute and xy
+    assert wait_for(lambda: engine.get("/channel/2/xy") == (0.5, -0.5))
+    assert engine.get("/field/spread") == (1.25,)
+    assert engine.get("/channel/2/gain") == (0.5,) and engine.get("/channel/2/mute") == (1,)
+    assert engine.get("/channel/1/gain") == (1.0,) and engine.get("/channel/1/mute") == (0,)
     engine.post("/path/stop")  # the pad started the map; silence it for the other tests
 
 
@@ -163,17 +168,22 @@ def test_pd_patches_load_without_errors():
         assert done.returncode == 0 and "couldn't create" not in log and not errors, log
 
 
+CHANNEL_IN_ADDRESS = re.compile(r"\\?\$\d+|%l?[di]")  # Pd's $1, Max's sprintf %ld, SC's %
+
+
 def _validate(registry: ControlRegistry, text: str, where: str) -> None:
     """An OSC message written in a patch (``/latent/axis 0 $1``) against the registry, with
-    each ``$n`` replaced by a value its argument accepts."""
+    each ``$n`` replaced by a value its argument accepts, and a channel number built into the
+    address (``/channel/$1/gain $2``, ``/channel/%ld/gain %f``) by channel 1."""
     address, *args = text.split()
+    address = CHANNEL_IN_ADDRESS.sub("1", address)
     assert address in registry, f"{where}: {address} is not a caminos address"
     control = registry[address]
     values = []
     for i, token in enumerate(args):
         spec = control.args[min(i, len(control.args) - 1)] if control.args else None
         assert spec is not None, f"{where}: {address} takes no arguments"
-        if token.startswith("$") or token.startswith("\\$"):
+        if token.startswith(("$", "\\$", "%")):
             values.append("x" if spec.kind == "s" else (spec.lo if spec.lo is not None else 0.0))
         elif spec.kind == "s":
             values.append(token)
@@ -190,6 +200,10 @@ def test_pd_messages_match_the_registry(registry):
     assert len(sent) > 30
     for message in sent:
         _validate(registry, message.replace("\\$", "$"), "caminos.pd")
+    covered = {CHANNEL_IN_ADDRESS.sub("K", m.replace("\\$", "$").split()[0]) for m in sent}
+    assert {"/field/spread", "/field/rotate", "/field/spin", "/field/wander",
+            "/field/decorrelate", "/channel/K/gain", "/channel/K/mute",
+            "/channel/K/xy"} <= covered, covered
     harness = (PATCHES / "pd" / "test" / "caminos-test.pd").read_text()
     for box in re.findall(r"#X msg \d+ \d+ (/.*?);\n", harness):
         for message in box.split(" \\, "):
@@ -214,6 +228,11 @@ def test_sclang_script_plays_the_engine_and_reads_replies(live):
     assert done.returncode == 0, log[-3000:]
     assert engine.mixer.offset_target[1] == 0.75
     assert engine.get("/path/loop") == (2,)
+    assert engine.get("/field/spread") == (1.5,) and engine.get("/field/rotate") == (30.0,)
+    assert engine.get("/field/wander") == (0.25,) and engine.get("/field/decorrelate") == (0.5,)
+    assert engine.get("/channel/2/gain") == (0.5,) and engine.get("/channel/2/mute") == (1,)
+    assert engine.get("/channel/2/xy") == (0.25, -0.5)
+    assert engine.get("/channel/1/offset")[:3] == (0.5, -0.25, 0.0)
     assert "caminos-value follow 0.5" in log
     assert "caminos-errors 1" in log and "caminos error: /latent/axis" in log
     assert int(re.search(r"caminos-status hop (\d+)", log).group(1)) > 0
@@ -236,6 +255,10 @@ def test_sclang_gui_opens_offscreen_and_plays_the_engine(live):
     assert "caminos-gui: window open" in log
     assert engine.get("/latent/xy") == (pytest.approx(0.2), pytest.approx(0.6))
     assert engine.mixer.offset_target[3] == pytest.approx(0.75 * 6 - 3)
+    assert engine.get("/field/spread") == (pytest.approx(2.0),)
+    assert engine.get("/channel/2/gain") == (pytest.approx(0.5),)
+    assert engine.get("/channel/2/mute") == (1,) and engine.get("/channel/1/mute") == (0,)
+    assert engine.get("/channel/2/xy") == (pytest.approx(1.5), pytest.approx(-1.5))
     assert int(re.search(r"caminos-gui-status hop (\d+)", log).group(1)) > 0  # read back
     engine.post("/path/stop")
 
@@ -244,6 +267,13 @@ def test_supercollider_messages_match_the_registry(registry):
     text = (PATCHES / "supercollider" / "caminos.scd").read_text()
     addresses = set(re.findall(r"msg\('(/[a-z/_]+)'", text))
     assert len(addresses) > 20
+    assert {"/field/spread", "/field/rotate", "/field/spin", "/field/wander",
+            "/field/decorrelate"} <= addresses
+    # a channel's addresses are built from its number: channelAddress(k, "gain")
+    template = re.search(r'channelAddress: \{.*"(/channel/%/)"', text).group(1)
+    controls = set(re.findall(r'channelAddress\(k, "([a-z/]+)"\)', text))
+    assert {"gain", "mute", "xy"} <= controls
+    addresses |= {template.replace("%", "1") + control for control in controls}
     assert addresses <= {c.address for c in registry}, addresses - {c.address for c in registry}
 
 
@@ -264,9 +294,17 @@ def test_max_patch_is_valid_and_matches_the_registry(registry):
     assert send["text"].split()[1:] == ["127.0.0.1", str(load_config().osc.port)]
     messages = [b["text"] for b in boxes.values() if b["maxclass"] == "message"]
     sent = [m.strip() for text in messages for m in text.split(",")]
-    for message in sent:
+    # a channel's messages: [sprintf /channel/%ld/gain %f], its number in the hot left inlet
+    formats = [b["text"].split(maxsplit=1)[1] for b in boxes.values()
+               if b["maxclass"] == "newobj" and b["text"].startswith("sprintf ")]
+    for text in formats:
+        box = next(b for b in boxes.values() if b.get("text") == f"sprintf {text}")
+        assert box["numinlets"] == text.count("%"), text
+    for message in sent + formats:
         _validate(registry, message, "caminos.maxpat")
-    covered = {m.split()[0] for m in sent}
+    covered = {CHANNEL_IN_ADDRESS.sub("K", m.split()[0]) for m in sent + formats}
     for needed in ("/latent/xy", "/latent/axis", "/path/play", "/path/stop", "/scene/recall",
-                   "/voice/say", "/engine/status"):
-        assert needed in covered
+                   "/voice/say", "/engine/status", "/field/spread", "/field/rotate",
+                   "/field/spin", "/field/wander", "/field/decorrelate", "/channel/K/gain",
+                   "/channel/K/mute", "/channel/K/xy"):
+        assert needed in covered, needed

@@ -13,7 +13,7 @@
    60.0,
    60.0,
    1100.0,
-   760.0
+   830.0
   ],
   "bglocked": 0,
   "openinpresentation": 0,
@@ -1234,6 +1234,460 @@
      "numinlets": 2,
      "numoutlets": 1
     }
+   },
+   {
+    "box": {
+     "id": "obj-field-label",
+     "maxclass": "comment",
+     "patching_rect": [
+      700,
+      340,
+      380,
+      22
+     ],
+     "text": "field of voices (not with mono): spread std, rotate deg, spin deg/s, wander std, decorrelate",
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-field-spread-slider",
+     "maxclass": "slider",
+     "patching_rect": [
+      700,
+      362,
+      150,
+      20
+     ],
+     "parameter_enable": 0,
+     "floatoutput": 1,
+     "size": 8.0,
+     "min": 0.0,
+     "orientation": 1,
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-field-spread-message",
+     "maxclass": "message",
+     "patching_rect": [
+      860,
+      362,
+      170,
+      22
+     ],
+     "text": "/field/spread $1",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-field-rotate-slider",
+     "maxclass": "slider",
+     "patching_rect": [
+      700,
+      388,
+      150,
+      20
+     ],
+     "parameter_enable": 0,
+     "floatoutput": 1,
+     "size": 360.0,
+     "min": -180.0,
+     "orientation": 1,
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-field-rotate-message",
+     "maxclass": "message",
+     "patching_rect": [
+      860,
+      388,
+      170,
+      22
+     ],
+     "text": "/field/rotate $1",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-field-spin-slider",
+     "maxclass": "slider",
+     "patching_rect": [
+      700,
+      414,
+      150,
+      20
+     ],
+     "parameter_enable": 0,
+     "floatoutput": 1,
+     "size": 180.0,
+     "min": -90.0,
+     "orientation": 1,
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-field-spin-message",
+     "maxclass": "message",
+     "patching_rect": [
+      860,
+      414,
+      170,
+      22
+     ],
+     "text": "/field/spin $1",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-field-wander-slider",
+     "maxclass": "slider",
+     "patching_rect": [
+      700,
+      440,
+      150,
+      20
+     ],
+     "parameter_enable": 0,
+     "floatoutput": 1,
+     "size": 2.0,
+     "min": 0.0,
+     "orientation": 1,
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-field-wander-message",
+     "maxclass": "message",
+     "patching_rect": [
+      860,
+      440,
+      170,
+      22
+     ],
+     "text": "/field/wander $1",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-field-decorrelate-slider",
+     "maxclass": "slider",
+     "patching_rect": [
+      700,
+      466,
+      150,
+      20
+     ],
+     "parameter_enable": 0,
+     "floatoutput": 1,
+     "size": 1.0,
+     "min": 0.0,
+     "orientation": 1,
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-field-decorrelate-message",
+     "maxclass": "message",
+     "patching_rect": [
+      860,
+      466,
+      170,
+      22
+     ],
+     "text": "/field/decorrelate $1",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-label",
+     "maxclass": "comment",
+     "patching_rect": [
+      750,
+      500,
+      340,
+      22
+     ],
+     "text": "channel (from 1), then its gain, mute and xy (std)",
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-loadmess",
+     "maxclass": "newobj",
+     "patching_rect": [
+      750,
+      525,
+      75,
+      22
+     ],
+     "text": "loadmess 1",
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-number",
+     "maxclass": "number",
+     "patching_rect": [
+      750,
+      552,
+      50,
+      22
+     ],
+     "parameter_enable": 0,
+     "minimum": 1,
+     "maximum": 64,
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-gain-i",
+     "maxclass": "newobj",
+     "patching_rect": [
+      900,
+      610,
+      40,
+      22
+     ],
+     "text": "i 1",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-gain-sprintf",
+     "maxclass": "newobj",
+     "patching_rect": [
+      900,
+      635,
+      190,
+      22
+     ],
+     "text": "sprintf /channel/%ld/gain %f",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-mute-i",
+     "maxclass": "newobj",
+     "patching_rect": [
+      900,
+      685,
+      40,
+      22
+     ],
+     "text": "i 1",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-mute-sprintf",
+     "maxclass": "newobj",
+     "patching_rect": [
+      900,
+      710,
+      190,
+      22
+     ],
+     "text": "sprintf /channel/%ld/mute %ld",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-xy-i",
+     "maxclass": "newobj",
+     "patching_rect": [
+      900,
+      740,
+      40,
+      22
+     ],
+     "text": "i 1",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-xy-sprintf",
+     "maxclass": "newobj",
+     "patching_rect": [
+      900,
+      767,
+      190,
+      22
+     ],
+     "text": "sprintf /channel/%ld/xy %f %f",
+     "numinlets": 3,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-gain-slider",
+     "maxclass": "slider",
+     "patching_rect": [
+      750,
+      585,
+      140,
+      20
+     ],
+     "parameter_enable": 0,
+     "floatoutput": 1,
+     "size": 4.0,
+     "min": 0.0,
+     "orientation": 1,
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-gain-t",
+     "maxclass": "newobj",
+     "patching_rect": [
+      750,
+      610,
+      50,
+      22
+     ],
+     "text": "t b f",
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-mute-toggle",
+     "maxclass": "toggle",
+     "patching_rect": [
+      750,
+      660,
+      20,
+      20
+     ],
+     "parameter_enable": 0,
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-mute-t",
+     "maxclass": "newobj",
+     "patching_rect": [
+      750,
+      685,
+      50,
+      22
+     ],
+     "text": "t b i",
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-x-slider",
+     "maxclass": "slider",
+     "patching_rect": [
+      750,
+      715,
+      140,
+      20
+     ],
+     "parameter_enable": 0,
+     "floatoutput": 1,
+     "size": 6.0,
+     "min": -3.0,
+     "orientation": 1,
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-x-t",
+     "maxclass": "newobj",
+     "patching_rect": [
+      750,
+      767,
+      50,
+      22
+     ],
+     "text": "t b f",
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-y-slider",
+     "maxclass": "slider",
+     "patching_rect": [
+      750,
+      741,
+      140,
+      20
+     ],
+     "parameter_enable": 0,
+     "floatoutput": 1,
+     "size": 6.0,
+     "min": -3.0,
+     "orientation": 1,
+     "numinlets": 1,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-channel-y-t",
+     "maxclass": "newobj",
+     "patching_rect": [
+      810,
+      767,
+      50,
+      22
+     ],
+     "text": "t b f",
+     "numinlets": 1,
+     "numoutlets": 2
+    }
    }
   ],
   "lines": [
@@ -2061,6 +2515,390 @@
      ],
      "destination": [
       "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-field-spread-slider",
+      0
+     ],
+     "destination": [
+      "obj-field-spread-message",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-field-spread-message",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-field-rotate-slider",
+      0
+     ],
+     "destination": [
+      "obj-field-rotate-message",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-field-rotate-message",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-field-spin-slider",
+      0
+     ],
+     "destination": [
+      "obj-field-spin-message",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-field-spin-message",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-field-wander-slider",
+      0
+     ],
+     "destination": [
+      "obj-field-wander-message",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-field-wander-message",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-field-decorrelate-slider",
+      0
+     ],
+     "destination": [
+      "obj-field-decorrelate-message",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-field-decorrelate-message",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-loadmess",
+      0
+     ],
+     "destination": [
+      "obj-channel-number",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-number",
+      0
+     ],
+     "destination": [
+      "obj-channel-gain-i",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-gain-i",
+      0
+     ],
+     "destination": [
+      "obj-channel-gain-sprintf",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-gain-sprintf",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-number",
+      0
+     ],
+     "destination": [
+      "obj-channel-mute-i",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-mute-i",
+      0
+     ],
+     "destination": [
+      "obj-channel-mute-sprintf",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-mute-sprintf",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-number",
+      0
+     ],
+     "destination": [
+      "obj-channel-xy-i",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-xy-i",
+      0
+     ],
+     "destination": [
+      "obj-channel-xy-sprintf",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-xy-sprintf",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-gain-slider",
+      0
+     ],
+     "destination": [
+      "obj-channel-gain-t",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-gain-t",
+      1
+     ],
+     "destination": [
+      "obj-channel-gain-sprintf",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-gain-t",
+      0
+     ],
+     "destination": [
+      "obj-channel-gain-i",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-mute-toggle",
+      0
+     ],
+     "destination": [
+      "obj-channel-mute-t",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-mute-t",
+      1
+     ],
+     "destination": [
+      "obj-channel-mute-sprintf",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-mute-t",
+      0
+     ],
+     "destination": [
+      "obj-channel-mute-i",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-x-slider",
+      0
+     ],
+     "destination": [
+      "obj-channel-x-t",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-x-t",
+      1
+     ],
+     "destination": [
+      "obj-channel-xy-sprintf",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-x-t",
+      0
+     ],
+     "destination": [
+      "obj-channel-xy-i",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-y-slider",
+      0
+     ],
+     "destination": [
+      "obj-channel-y-t",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-y-t",
+      1
+     ],
+     "destination": [
+      "obj-channel-xy-sprintf",
+      2
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-channel-y-t",
+      0
+     ],
+     "destination": [
+      "obj-channel-xy-i",
       0
      ]
     }
