@@ -286,7 +286,8 @@ class _Recording:
         self.state: list[tuple[str, tuple]] = []  # hop-0 lines: the state when it began
         self.done = threading.Event()
         self.error = ""
-        self.wav = AudioWriter(self.wav_path, engine.sample_rate, engine.channels, RECORD_SUBTYPE)
+        self.wav = AudioWriter(self.wav_path, engine.sample_rate, engine.channels, RECORD_SUBTYPE,
+                               channel_mask=engine.channel_mask)
         self.score = open(self.score_path, "w", encoding="utf-8")
         self.score.write(score_header(engine.sample_rate, engine.hop,
                                       f"recorded {time.strftime('%Y-%m-%d %H:%M:%S')} with model "

@@ -115,7 +115,9 @@ def render_score_file(score_path: str | Path, out_path: str | Path, config: Any,
     finally:
         engine.close()
     elapsed = time.perf_counter() - started
-    write_audio_atomic(out_path, samples, engine.sample_rate, config.render.subtype)
+    mask = engine.channel_mask if Path(out_path).suffix.lower() == ".wav" else None
+    write_audio_atomic(out_path, samples, engine.sample_rate, config.render.subtype,
+                       channel_mask=mask)
     length = len(samples) / engine.sample_rate
     return (f"{out_path}: {length:.2f} s from {score_path} "
             f"({length / max(elapsed, 1e-9):.1f}x real time)")
