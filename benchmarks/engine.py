@@ -193,7 +193,8 @@ def measure_jack(seconds: float, load: bool) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------- live cases
-LIVE_CASES = ("idle", "voice_babble", "voice_say", "osc_fuzz", "all")
+LIVE_CASES = ("idle", "voice_babble", "voice_say", "osc_fuzz", "all", "field_8")
+FIELD_VOICES = 8  # the field_8 case: a ring of 8 speakers, a path per voice, the voice babbling
 SENTENCES = ("el viento mueve las hojas del camino", "la luz cae despacio sobre el agua",
              "nadie sabe de donde viene este sonido", "una voz lejana cuenta los pasos")
 STATUS_EVERY_S = 0.05
@@ -334,15 +335,29 @@ class _StatusProbe:
 
 
 def _send(port: int, address: str, *args) -> None:
+    _send_all(port, [(address, *args)])
+
+
+def _send_all(port: int, messages: list[tuple]) -> None:
+    """Messages from one socket, so they keep their order (one client, one lane)."""
     from caminos.engine.control.osc.messages import encode_message
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.sendto(encode_message(address, args), ("127.0.0.1", port))
+        for address, *args in messages:
+            sock.sendto(encode_message(address, args), ("127.0.0.1", port))
 
 
 def measure_live(case: str, seconds: float, controls: list) -> dict:
-    """One live case: ``caminos play`` with its load, beside a bare stream, status probed."""
-    server = start_jackd(JACK_SERVER)
+    """One live case: ``caminos play`` with its load, beside a bare stream, status probed.
+
+    ``field_8``: eight output ports, a ring of eight voices (spread 1, wander, decorrelation),
+    each on its own slow path, the voice babbling; the bare stream writes eight channels too.
+    """
+    channels = FIELD_VOICES if case == "field_8" else 2
+    field = (["--set", f"audio.channels={channels}", "--set", f'field.layout="ring-{channels}"',
+              "--set", "field.spread=1", "--set", "field.wander=0.3", "--set",
+              "field.decorrelate=1"] if case == "field_8" else [])
+    server = start_jackd(JACK_SERVER, playback=channels)
     play = None
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -352,7 +367,7 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
                 [sys.executable, "-m", "caminos.engine", "play", "--file", str(DEMO), "--seconds",
                  str(seconds + 4), "--status-every", "0", "--report", str(report_path), "--set",
                  f"osc.port={port}", "--set", f"paths.recordings={json.dumps(tmp)}", "--set",
-                 f"paths.patches={json.dumps(tmp)}"], cwd=ROOT, stdout=subprocess.PIPE,
+                 f"paths.patches={json.dumps(tmp)}", *field], cwd=ROOT, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, text=True)
             for line in play.stdout:  # type: ignore[union-attr]
                 if line.startswith("playing at"):
@@ -362,7 +377,7 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
             threading.Thread(target=play.stdout.read, daemon=True).start()  # type: ignore
             time.sleep(1.0)
             reference = subprocess.Popen([sys.executable, "-c", REFERENCE_STREAM,
-                                          str(seconds)], stdout=subprocess.PIPE,
+                                          str(seconds), str(channels)], stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True)
             status = _StatusProbe(port).start()
             fuzz = None
@@ -373,8 +388,20 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
                 fuzz = subprocess.Popen([sys.executable, "-c", _FUZZ, str(port), str(rate),
                                          str(seconds), str(table)], stdout=subprocess.PIPE,
                                         text=True)
-            if case in ("voice_babble", "all"):
+            if case in ("voice_babble", "all", "field_8"):
                 _send(port, "/voice/babble", 10000)
+            if case == "field_8":
+                messages = []
+                for k in range(channels):  # a slow circle of its own for each voice
+                    name = f"v{k + 1}"
+                    messages.append(("/path/new", name))
+                    for step in range(5):
+                        angle = 2 * np.pi * (step / 4 + k / channels)
+                        messages.append(("/path/point", name, 1.5 * float(np.cos(angle)),
+                                         1.5 * float(np.sin(angle))))
+                    messages += [(f"/channel/{k + 1}/follow", 0.5),
+                                 (f"/channel/{k + 1}/path/play", name)]
+                _send_all(port, messages)
             started = time.monotonic()
             said = 0
             while time.monotonic() - started < seconds:

@@ -13,13 +13,14 @@ import socket
 import subprocess
 
 # A PortAudio stream of silence on the same JACK server, run as ``python -c REFERENCE_STREAM
-# SECONDS``: prints its callbacks and xruns as JSON, the reference that caminos' xruns are read
+# SECONDS [CHANNELS]`` (2 channels unless given): prints its callbacks and xruns as JSON, the reference that caminos' xruns are read
 # against in the same seconds, with the monotonic times of its first and last callbacks and the
 # callbacks expected between them (``expected``: a shortfall is callbacks the machine lost).
 REFERENCE_STREAM = """
 import json, sys, time
 import sounddevice as sd
 seconds = float(sys.argv[1])
+channels = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 counts = {"callbacks": 0, "xruns": 0, "first": 0.0, "last": 0.0}
 def callback(outdata, frames, t, status):
     now = time.monotonic()
@@ -28,7 +29,7 @@ def callback(outdata, frames, t, status):
     counts["callbacks"] += 1
     counts["xruns"] += bool(status)
     outdata.fill(0)
-with sd.OutputStream(samplerate=48000, blocksize=256, channels=2, dtype="float32",
+with sd.OutputStream(samplerate=48000, blocksize=256, channels=channels, dtype="float32",
                      latency="low", callback=callback):
     time.sleep(seconds)
 counts["expected"] = (counts["last"] - counts["first"]) * 48000 / 256 + 1
@@ -36,9 +37,10 @@ print(json.dumps(counts))
 """
 
 
-def start_jackd(name: str) -> subprocess.Popen:
-    """Start a JACK dummy server (48 kHz, 256 frames) named ``name`` and wait until it serves;
-    every JACK client this process starts afterwards finds it (``JACK_DEFAULT_SERVER``).
+def start_jackd(name: str, playback: int = 2) -> subprocess.Popen:
+    """Start a JACK dummy server (48 kHz, 256 frames, ``playback`` output ports) named ``name``
+    and wait until it serves; every JACK client this process starts afterwards finds it
+    (``JACK_DEFAULT_SERVER``).
 
     Raises
     ------
@@ -46,7 +48,8 @@ def start_jackd(name: str) -> subprocess.Popen:
         The server did not come up within 15 s (with what ``jack_wait`` said).
     """
     os.environ.update(JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
-    server = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", "48000", "-p", "256"],
+    server = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", "48000", "-p", "256",
+                               "-P", str(playback)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
     waited = subprocess.run(["jack_wait", "-w", "-t", "15"], capture_output=True, text=True)

@@ -67,12 +67,14 @@ class JackServer:
 
 
 @pytest.fixture
-def jackd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def jackd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request):
     """The tests' own JACK dummy server for one test (the device-loss test stops and restarts
-    it); every process the test starts finds it through ``JACK_DEFAULT_SERVER``."""
+    it); every process the test starts finds it through ``JACK_DEFAULT_SERVER``. A test marked
+    ``@pytest.mark.playback(N)`` gets N output ports (2 otherwise)."""
     monkeypatch.setenv("JACK_DEFAULT_SERVER", SERVER_NAME)
     monkeypatch.setenv("JACK_NO_AUDIO_RESERVATION", "1")
-    server = JackServer(tmp_path / "jackd.log")
+    marker = request.node.get_closest_marker("playback")
+    server = JackServer(tmp_path / "jackd.log", playback=marker.args[0] if marker else 2)
     yield server
     if server.process.poll() is None:
         server.stop()
@@ -143,10 +145,11 @@ class Play:
         return json.loads(self.report_path.read_text())
 
 
-def _reference(seconds: float) -> subprocess.Popen:
+def _reference(seconds: float, channels: int = 2) -> subprocess.Popen:
     """A bare PortAudio stream writing silence beside the engine, for the same time: what the
     machine alone does to a client (this 2-core virtual machine stalls clients now and then)."""
-    return subprocess.Popen([sys.executable, "-c", REFERENCE_STREAM, str(seconds)],
+    return subprocess.Popen([sys.executable, "-c", REFERENCE_STREAM, str(seconds),
+                             str(channels)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -470,3 +473,62 @@ def test_a_score_played_live_records_what_it_renders_offline(jackd, tmp_path: Pa
     assert len(again) == 400 * 256 and len(live) > 2 * len(again)
     assert np.abs(again).max() > 0.01
     assert np.array_equal(live[:len(again)], again)
+
+
+FIELD = ["--set", "field.spread=1", "--set", "field.wander=0.3", "--set", "field.decorrelate=0.7"]
+
+
+@pytest.mark.playback(4)
+def test_four_voices_record_live_what_they_render_offline(jackd, tmp_path: Path) -> None:
+    """A quad field played live from a score records, channel for channel, the samples
+    caminos render --score gives (each voice its own phase state, seed and walk)."""
+    score = tmp_path / "field.score"
+    score.write_text(f"sample_rate 48000\nhop_size 256\nhop 0 /source/file/open {DEMO}\n"
+                     "hop 0 /source/file/play 1\nhop 40 /field/spin 40\n"
+                     "hop 120 /channel/2/xy 1 -1\nhop 200 /channel/3/gain 0.5\n"
+                     "hop 260 /field/spread 2\nhop 400 end\n")
+    field = ["--set", "audio.channels=4", "--set", 'field.layout="quad"', *FIELD]
+    play = Play(tmp_path, 4, "--no-osc", "--score", str(score), "--record",
+                str(tmp_path / "live"), *field, file=False)
+    report = play.finish()
+    _check_sound(report)
+    offline = tmp_path / "offline.wav"
+    rendered = subprocess.run(CAMINOS + ["render", "--score", str(score), "-o", str(offline),
+                                         "--set", "render.subtype=FLOAT", *field],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rendered.returncode == 0, rendered.stderr
+    live, _ = sf.read(tmp_path / "live.wav", dtype="float32")
+    again, _ = sf.read(offline, dtype="float32")
+    assert live.shape[1] == again.shape[1] == 4 and len(again) == 400 * 256
+    assert sf.info(offline).format == "WAVEX"  # quad: the speaker mask written
+    assert min(np.abs(again[:, c]).max() for c in range(4)) > 0.01
+    assert not np.array_equal(again[:, 0], again[:, 1])  # four voices, not one copied
+    assert np.array_equal(live[:len(again)], again)
+
+
+@pytest.mark.playback(8)
+def test_eight_speakers_play_a_path_each_while_the_voice_babbles(jackd, tmp_path: Path) -> None:
+    """Eight output ports, a ring of eight voices each on its own path, the voice babbling:
+    the engine keeps time as a bare eight-channel stream beside it does."""
+    port = _free_port()
+    seconds = 12
+    play = Play(tmp_path, seconds + 4, "--set", f"osc.port={port}", "--set",
+                "audio.channels=8", "--set", 'field.layout="ring-8"', *FIELD)
+    play.wait_playing()
+    from pythonosc.udp_client import SimpleUDPClient
+
+    client = SimpleUDPClient("127.0.0.1", port)  # one client: its messages keep their order
+    for k in range(8):
+        name = f"v{k + 1}"
+        client.send_message("/path/new", name)
+        for step in range(5):
+            angle = 2 * math.pi * (step / 4 + k / 8)
+            client.send_message("/path/point", [name, 1.5 * math.cos(angle),
+                                                1.5 * math.sin(angle)])
+        client.send_message(f"/channel/{k + 1}/follow", 0.5)
+        client.send_message(f"/channel/{k + 1}/path/play", name)
+    client.send_message("/voice/babble", 10000)
+    reference = _reference(seconds, channels=8)
+    report = play.finish()
+    _check_healthy(report, _reference_result(reference))
+    assert report["extra"]["control_errors"] == 0, report
