@@ -329,6 +329,14 @@ class FrameCodec:
             *decoder, n, self.has_level, self.has_pitch, level_out, pitch_out, pitch_bias,
             float(codec.shape.bin_hz), band_lower, band_weight,
             np.zeros((decode_batch, self.latent_dim), np.float32))
+        with torch.no_grad():  # one row: decode() of any latent, beside the batch
+            single = make_layers(codec.decoder_weights, codec.decoder_biases, 1)
+        self._single = DecoderState(
+            *single, n, self.has_level, self.has_pitch, level_out, pitch_out, pitch_bias,
+            float(codec.shape.bin_hz), band_lower, band_weight,
+            np.zeros((1, self.latent_dim), np.float32))
+        self._z_one = np.zeros((1, self.latent_dim))
+        self._out_one = np.zeros((1, n))
 
     def encode(self, log_mags: np.ndarray, out: np.ndarray,
                mags: np.ndarray | None = None) -> None:
@@ -349,6 +357,8 @@ class FrameCodec:
         decode_frames(z, out, *self._decoder)
 
     def decode(self, z: np.ndarray, out: np.ndarray) -> None:
-        """One latent (latent_dim,) to linear magnitudes ``out`` (n_bins,), float64 (a codec
-        made with ``decode_batch=1``)."""
-        decode_frames(z[None, :], out[None, :], *self._decoder)
+        """One latent (latent_dim,) to linear magnitudes ``out`` (n_bins,), float64; the same
+        numbers as that row of :meth:`decode_batch`."""
+        self._z_one[0] = z
+        decode_frames(self._z_one, self._out_one, *self._single)
+        out[:] = self._out_one[0]

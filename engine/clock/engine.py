@@ -12,7 +12,8 @@ events at the same hops they produce the same samples. Each tick:
    sources (:class:`caminos.engine.clock.latent.LatentMixer`), and places each voice in the
    latent field (:class:`caminos.engine.clock.field.LatentField`: layout, spread, offsets);
 5. decodes every voice in one batched call; a non-finite frame becomes silence and is counted;
-   lays the sounding sources' fine structure on it
+   keeps a multichannel source's image (:class:`caminos.engine.clock.image_stage.ImageStage`,
+   ``/field/image``); lays the sounding sources' fine structure on it
    (:class:`caminos.engine.clock.texture_stage.TextureStage`, ``/latent/texture``);
 6. recovers phase and overlap-adds per voice (:class:`caminos.engine.clock.phase_stage.PhaseStage`);
 7. applies the output gain (ramped across the hop), each channel's gain and mute, the DC blocker
@@ -40,6 +41,7 @@ from threadpoolctl import threadpool_limits
 from caminos.engine.clock.channel_gains import ChannelGains
 from caminos.engine.clock.codec import FrameCodec
 from caminos.engine.clock.field import LatentField
+from caminos.engine.clock.image_stage import ImageStage
 from caminos.engine.clock.latency import Latency
 from caminos.engine.clock.latent import LatentMixer, Smoothed, smoothing_coefficient
 from caminos.engine.clock.phase_stage import PhaseStage
@@ -227,6 +229,8 @@ class Engine:
                                  spin=config.field.spin, wander=config.field.wander,
                                  decorrelate=config.field.decorrelate)
         self.channel_gains = ChannelGains(self.room_channels, room_channels, self.coefficient)
+        self.image = ImageStage(self.n_bins, stft.n_fft, self.sample_rate, self.hop, n,
+                                config.field.image, self.coefficient, MAGNITUDE_FLOOR)
         self.texture = TextureStage(self.n_bins, stft.n_fft, self.sample_rate,
                                     config.model.texture, self.coefficient, MAGNITUDE_FLOOR,
                                     voices=self.voices)
@@ -355,7 +359,8 @@ class Engine:
         mixer's, the texture's, the field's (not with the mono layout), the sources' gains, the
         file player's, the phase stage's, the output gain, the channels' gains."""
         field = ([] if self.mono
-                 else [self.field.controls(voice_follow=self.mixer.voice_follow)])
+                 else [self.field.controls(voice_follow=self.mixer.voice_follow),
+                       self.image.controls()])
         for table in (self.mixer.controls(pitch=bool(self.checkpoint.model.shape.pitch)),
                       self.texture.controls(),
                       *field,
@@ -428,6 +433,12 @@ class Engine:
             self.frame_codec.encode(self._log, self._z_sources32, self._mags)
             self._z_sources[:] = self._z_sources32
         self.mixer.mix_voices(self._z_sources, weights, self._z, self._presence)
+        image = 0.0 if self.mono else self.image.step()
+        if image > 0.0 and not self.mixer.frozen:  # each multichannel source's channels
+            for i in range(len(self.sources)):
+                if self._sounding[i] >= 1:
+                    self.image.measure(self.frame_codec, self._z_sources, self._log,
+                                       int(self._source_base[i]), int(self._sounding[i]))
         if not self.mono:
             np.sum(self._z, axis=0, out=self._centre)
             self._centre *= 1.0 / self.voices
@@ -449,8 +460,10 @@ class Engine:
                     if presence < 1.0:
                         decoded *= presence
                     own = self.mixer.voice_follow[k]
-                    texture.process_voice(k, decoded, self._log, weights[k],
-                                          follow_shared if own < 0.0 else float(own), pitch,
+                    follow = follow_shared if own < 0.0 else float(own)
+                    if image > 0.0:
+                        self.image.apply(decoded, weights[k], follow)
+                    texture.process_voice(k, decoded, self._log, weights[k], follow, pitch,
                                           held=frozen)
             else:
                 decoded[:] = 0.0
@@ -552,6 +565,7 @@ class Engine:
         self.phase.reset()
         self.texture.reset()
         self.field.reset()
+        self.image.reset()
         self.channel_gains.reset()
         self.output.reset()
         self.hop_index = 0

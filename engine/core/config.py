@@ -274,8 +274,12 @@ class FieldConfig:
                        "(positive: counter-clockwise)", lo=-360.0, hi=360.0)
     wander: float = _key(0.0, "how far each voice drifts on its own around its speaker's place, "
                          "in latent standard deviations", lo=0.0, hi=4.0)
-    decorrelate: float = _key(0.0, "how much the voices' random parts differ: 0 the same in "
-                              "every voice, 1 independent", lo=0.0, hi=1.0)
+    decorrelate: float = _key(0.0, "each voice's own slow phase walk per bin, so voices at the "
+                              "same place still differ: 0 identical (dual mono), 1 adjacent "
+                              "speakers' coherence about 0.3", lo=0.0, hi=1.0)
+    image: float = _key(1.0, "how much a multichannel source keeps its image through the model: "
+                        "each channel's envelope error that the others do not share is removed "
+                        "(0: the model alone per channel)", lo=0.0, hi=1.0)
     first_channel: int = _key(1, "the layout's speaker this caminos renders on its first output "
                               "channel (channel groups across machines)", lo=1, hi=MAX_CHANNELS)
     voices: int = _key(0, "how many of the layout's speakers this caminos renders, from "
