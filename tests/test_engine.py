@@ -32,7 +32,7 @@ def fresh(engine: Engine) -> Engine:
     engine.reset()
     engine.queue.clear()
     engine.mixer.reset()
-    for smoothed in engine._gains:
+    for smoothed in engine.source_gains:
         smoothed.jump(1.0)
     engine.out_gain.jump(1.0)
     engine.texture.amount.jump(engine.config.model.texture)
@@ -147,7 +147,7 @@ def test_live_input_is_analysed_as_offline_and_played_with_its_own_phase(fresh: 
     for m in range(len(x) // 256):
         fresh.push_input(np.column_stack([x[m * 256:(m + 1) * 256]] * 2))  # stereo in, mixed
         outs.append(fresh.tick().copy())
-        frames.append(fresh._refs[0].copy())
+        frames.append(fresh.buffers.refs[0].copy())
     expected = stft(x, fresh.stft)[:len(frames)]
     np.testing.assert_allclose(np.array(frames), expected, atol=1e-9)
     out = np.concatenate(outs)[:, 0]

@@ -156,7 +156,7 @@ def test_a_mono_file_feeds_every_voice_and_a_stereo_one_folds_on_the_mono_layout
     start_file(ring, path)
     play(ring, 2)
     assert ring.player.file.samples.shape[0] == 2  # kept: voices 1, 3 follow L; 2, 4 follow R
-    weights = ring._weights
+    weights = ring.buffers.weights
     np.testing.assert_array_equal(weights[0] > 0, weights[2] > 0)
     np.testing.assert_array_equal(weights[1] > 0, weights[3] > 0)
     assert not np.array_equal(weights[0] > 0, weights[1] > 0)

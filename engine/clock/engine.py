@@ -30,12 +30,10 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import torch
-from numba import njit
 from threadpoolctl import threadpool_limits
 
 from caminos.engine.clock.channel_gains import ChannelGains
@@ -47,29 +45,18 @@ from caminos.engine.clock.latent import LatentMixer, Smoothed, smoothing_coeffic
 from caminos.engine.clock.phase_stage import PhaseStage
 from caminos.engine.clock.sources import FilePlayer, InputSource, LoadedFile, Source, VoiceSource
 from caminos.engine.clock.texture_stage import TextureStage
+from caminos.engine.clock.units import (DecodeUnit, EncodeUnit, FieldUnit, HopBuffers, ImageUnit,
+                                        MixUnit, OutputUnit, PhaseUnit, ShapeUnit, SourcesUnit,
+                                        Unit, units_latency)
 from caminos.engine.core.config import Config
-from caminos.engine.core.controls import (Arg, Control, ControlEvent, ControlQueue,
-                                          ControlRegistry, ControlTable)
+from caminos.engine.core.controls import Control, ControlEvent, ControlQueue, ControlRegistry
 from caminos.engine.core.errors import CaminosError, CheckpointError, ControlError
 from caminos.engine.core.layouts import field_layout
 from caminos.engine.dsp.output import OutputChain
-from caminos.engine.dsp.spectral import latency_samples
 from caminos.models.autoencoder import MAGNITUDE_FLOOR, FusedCodec
 from caminos.models.checkpoint import Checkpoint, load_checkpoint
 
-# A source's weight in the latent mix grows with its level up to this level of a sine (dBFS), so a
-# silent live input does not pull a playing file towards the latent of silence.
-FULL_WEIGHT_DBFS = -60.0
 TIMING_WINDOW = 4096  # hops of tick durations kept for the status percentiles (22 s at 5.3 ms)
-
-
-@njit(cache=True, nogil=True)
-def _all_finite(values: np.ndarray) -> bool:
-    """Whether every value is finite (np.isfinite(...).all() allocates a mask)."""
-    for v in values:
-        if not np.isfinite(v):
-            return False
-    return True
 
 
 def pitch_direction(model) -> np.ndarray | None:
@@ -110,29 +97,6 @@ def load_frame_model(path, stft, sample_rate: int) -> Checkpoint:
         except Exception:  # a hop that does not divide n_fft: let the full check explain
             pass
     return load_checkpoint(path, stft, sample_rate)
-
-
-def gain_controls(sources: list[Source], gains: list[Smoothed]) -> ControlTable:
-    """``/source/NAME/gain`` for every source and ``/voice/gain``, as data."""
-    table = ControlTable()
-    for source, smoothed in zip(sources, gains):
-        table.add(f"/source/{source.name}/gain", (Arg("gain", "f", 0.0, 4.0, "x"),),
-                  f"gain of the {source.name} source (linear amplitude factor; 0 mutes it)",
-                  smoothed.set_target, smoothed.get_target, "source")
-    voice = gains[[source.name for source in sources].index("voice")]
-    table.add("/voice/gain", (Arg("gain", "f", 0.0, 4.0, "x"),),
-              "gain of the voice source (the same as /source/voice/gain)",
-              voice.set_target, voice.get_target, "voice")
-    return table
-
-
-def output_controls(out_gain: Smoothed) -> ControlTable:
-    """``/out/gain``, as data."""
-    table = ControlTable()
-    table.add("/out/gain", (Arg("gain_db", "f", -96.0, 24.0, "dB"),),
-              "output gain before the safety limiter, in dB",
-              out_gain.set_target_db, out_gain.get_target_db, "out")
-    return table
 
 
 class Engine:
@@ -209,17 +173,14 @@ class Engine:
         # Sources keep up to one channel per voice of the room (not only of this instance), so
         # that every instance of a room split in channel groups encodes the same rows.
         room_voices = 1 if self.mono else self.layout.n_speakers
-        self._voice_index = np.arange(first, first + self.voices)  # each voice's room index
+        voice_index = np.arange(first, first + self.voices)  # each voice's room index
         self.input = InputSource(stft, rows=max(1, min(room_voices, config.audio.input_channels)))
         self.player = FilePlayer(stft, rows=room_voices)
         self.player.loop = eng.loop
         self.realtime = realtime
         self.voice = VoiceSource(stft, wait=not realtime)
         self.sources: list[Source] = [self.input, self.player, self.voice]
-        rows = [source.rows for source in self.sources]
-        self._source_base = np.cumsum([0] + rows[:-1]).astype(np.int64)
-        n = int(sum(rows))  # source channels encoded each hop
-        self._gains = [Smoothed(1.0, self.coefficient) for _ in self.sources]
+        self.source_gains = [Smoothed(1.0, self.coefficient) for _ in self.sources]
         self.mixer = LatentMixer(latent_std, self.coefficient, seed=eng.seed,
                                  pitch_direction=pitch_direction(checkpoint.model),
                                  voices=self.voices)
@@ -229,8 +190,6 @@ class Engine:
                                  spin=config.field.spin, wander=config.field.wander,
                                  decorrelate=config.field.decorrelate)
         self.channel_gains = ChannelGains(self.room_channels, room_channels, self.coefficient)
-        self.image = ImageStage(self.n_bins, stft.n_fft, self.sample_rate, self.hop, n,
-                                config.field.image, self.coefficient, MAGNITUDE_FLOOR)
         self.texture = TextureStage(self.n_bins, stft.n_fft, self.sample_rate,
                                     config.model.texture, self.coefficient, MAGNITUDE_FLOOR,
                                     voices=self.voices)
@@ -242,32 +201,33 @@ class Engine:
                                 seed_offsets=[c - 1 for c in voice_rooms])
         self.out_gain = Smoothed(10.0 ** (eng.gain_db / 20.0), self.coefficient)
         self.output = OutputChain(self.sample_rate, self.channels, config, block=self.hop)
+        self.counters = {"bad_model_frames": 0, "bad_source_frames": 0, "control_errors": 0,
+                         "events_applied": 0}
 
-        # Per-hop buffers, allocated once.
-        self._mags = np.zeros((n, self.n_bins))
-        self._refs = np.zeros((n, self.n_bins), dtype=np.complex128)
-        self._source_mags = [self._mags[b:b + r] for b, r in zip(self._source_base, rows)]
-        self._source_refs = [self._refs[b:b + r] for b, r in zip(self._source_base, rows)]
-        self._sounding = np.zeros(len(self.sources), dtype=np.int64)  # channels sounding
-        self._row_weights = np.zeros(n)
-        self._weights = np.zeros((self.voices, n))  # each voice's weight of each row
-        self._log = np.zeros((n, self.n_bins), dtype=np.float32)
-        self._z_sources = np.zeros((n, self.dims))
-        self._z_sources32 = np.zeros((n, self.dims), dtype=np.float32)
+        # The units of one hop, in order (engine/clock/units.py), and the buffers they share.
+        sources = SourcesUnit(self.sources, self.source_gains, voice_index, config,
+                              self.counters)
+        rows = sources.total_rows
         # the hop path's allocation-free twin of the model
-        self.frame_codec = FrameCodec(self.codec, batch=n, decode_batch=self.voices)
-        self._z = np.zeros((self.voices, self.dims))
-        # the field's centre: the voices' mean latent before their places (one voice's own)
-        self._centre = self._z[0] if self.mono else np.zeros(self.dims)
-        self._presence = np.zeros(self.voices)
-        self._decoded = np.zeros((self.voices, self.n_bins))
-        self._voice_refs = np.zeros((self.voices, self.n_bins), dtype=np.complex128)
-        self._voice_out = np.zeros((self.voices, self.hop))
-        self._mono = self._voice_out[0]
-        self._block = np.zeros((self.hop, self.channels))
+        self.frame_codec = FrameCodec(self.codec, batch=rows, decode_batch=self.voices)
+        self.image = ImageStage(self.n_bins, stft.n_fft, self.sample_rate, self.hop, rows,
+                                config.field.image, self.coefficient, MAGNITUDE_FLOOR)
+        has_pitch = bool(checkpoint.model.shape.pitch)
+        field_units: list[Unit] = [] if self.mono else [
+            FieldUnit(self.field, self.mixer.voice_follow),
+            ImageUnit(self.image, self.frame_codec, sources, self.mixer)]
+        self.units: list[Unit] = [
+            sources, EncodeUnit(self.frame_codec, self.mixer),
+            MixUnit(self.mixer, self.mono, has_pitch), *field_units,
+            DecodeUnit(self.frame_codec),
+            ShapeUnit(self.texture, None if self.mono else self.image, self.mixer,
+                      self.counters),
+            PhaseUnit(self.phase, None if self.mono else self.field),
+            OutputUnit(self.out_gain, self.output, self.channel_gains, self.mono)]
+        self.buffers = HopBuffers.make(rows, len(self.sources), self.voices, self.dims,
+                                       self.n_bins, self.hop, self.channels, self.mono)
+        sources.bind(self.buffers)
         self._times = np.zeros(TIMING_WINDOW)
-        # Frame energy of a Hann-windowed sine at FULL_WEIGHT_DBFS: its three main bins.
-        self._full_weight_energy = 1.5 * (10 ** (FULL_WEIGHT_DBFS / 20) * stft.n_fft / 4) ** 2
 
         self.queue = ControlQueue()
         self.registry = ControlRegistry()
@@ -276,8 +236,6 @@ class Engine:
         self.output_hooks: list[Callable[[int, np.ndarray], None]] = []  # (hop, block): recording
         self.clock_origin: float | None = None  # wall time (time.time()) at which hop 0 sounds
         self.hop_index = 0
-        self.counters = {"bad_model_frames": 0, "bad_source_frames": 0, "control_errors": 0,
-                         "events_applied": 0}
         self.last_error = ""
         self.extra_status: list[Callable[[], dict[str, Any]]] = []
         self._register_controls()
@@ -355,21 +313,11 @@ class Engine:
             record(event.hop, event.address, event.args)
 
     def _register_controls(self) -> None:
-        """The hop clock's controls, each subsystem's table in the documented order: the latent
-        mixer's, the texture's, the field's (not with the mono layout), the sources' gains, the
-        file player's, the phase stage's, the output gain, the channels' gains."""
-        field = ([] if self.mono
-                 else [self.field.controls(voice_follow=self.mixer.voice_follow),
-                       self.image.controls()])
-        for table in (self.mixer.controls(pitch=bool(self.checkpoint.model.shape.pitch)),
-                      self.texture.controls(),
-                      *field,
-                      gain_controls(self.sources, self._gains),
-                      self.player.controls(self.config, self.sample_rate),
-                      self.phase.controls(),
-                      output_controls(self.out_gain),
-                      self.channel_gains.controls()):
-            for control in table:
+        """Every unit's controls (the latent mixer's, the field's where each channel has a voice,
+        the sources' gains and the file player's, the texture's, the phase stage's, the output
+        gain and the channels' gains)."""
+        for unit in self.units:
+            for control in unit.controls():
                 self.registry.add(control)
 
     # ------------------------------------------------------------------------------- voice
@@ -418,117 +366,25 @@ class Engine:
             Finite samples within the limiter's ceiling.
         """
         started = time.perf_counter()
-        block = self._block if out is None else out
+        block = self.buffers.block if out is None else out
         hop_index = self.hop_index
         for event in self.queue.due(hop_index):
             self._apply(event)
         for hook in self.hop_hooks:  # path players and other per-hop navigation
             hook(hop_index)
 
-        self._read_sources()
-        weights = self._weights
-        if self._row_weights.any() and not self.mixer.frozen:
-            np.add(self._mags, MAGNITUDE_FLOOR, out=self._mags)
-            np.log(self._mags, out=self._log, casting="same_kind")
-            self.frame_codec.encode(self._log, self._z_sources32, self._mags)
-            self._z_sources[:] = self._z_sources32
-        self.mixer.mix_voices(self._z_sources, weights, self._z, self._presence)
-        image = 0.0 if self.mono else self.image.step()
-        if image > 0.0 and not self.mixer.frozen:  # each multichannel source's channels
-            for i in range(len(self.sources)):
-                if self._sounding[i] >= 1:
-                    self.image.measure(self.frame_codec, self._z_sources, self._log,
-                                       int(self._source_base[i]), int(self._sounding[i]))
-        if not self.mono:
-            np.sum(self._z, axis=0, out=self._centre)
-            self._centre *= 1.0 / self.voices
-            self.field.step(self._z)
-        self.frame_codec.decode_batch(self._z, self._decoded)
-        texture = self.texture
-        texture.step()
-        pitch, frozen = self.mixer.pitch.value, self.mixer.frozen
-        follow_shared = self.mixer.follow.value
-        decorrelate = 0.0 if self.mono else self.field.decorrelate.value
-        for k in range(self.voices):
-            decoded = self._decoded[k]
-            presence = self._presence[k]
-            if presence > 1e-6:
-                if not _all_finite(decoded):
-                    decoded[:] = 0.0
-                    self.counters["bad_model_frames"] += 1
-                else:
-                    if presence < 1.0:
-                        decoded *= presence
-                    own = self.mixer.voice_follow[k]
-                    follow = follow_shared if own < 0.0 else float(own)
-                    if image > 0.0:
-                        self.image.apply(decoded, weights[k], follow)
-                    texture.process_voice(k, decoded, self._log, weights[k], follow, pitch,
-                                          held=frozen)
-            else:
-                decoded[:] = 0.0
-            self.phase.process_voice(k, decoded, self._voice_refs[k], self._voice_out[k],
-                                     decorrelate)
-        self.phase.end_hop()
-
-        gain_before = self.out_gain.value
-        gain_after = self.out_gain.step()
-        for k in range(self.voices):
-            self.output.gain(self._voice_out[k], gain_before, gain_after)
-        if self.mono:
-            for c in range(self.channels):
-                block[:, c] = self._mono
-        else:
-            for c in range(self.channels):
-                block[:, c] = self._voice_out[c]
-        self.channel_gains.process(block)
-        self.output.process(block)
+        hop = self.buffers
+        hop.index = hop_index
+        for unit in self.units:
+            unit.process(hop)
+        if out is not None:
+            out[:] = hop.block
         for hook in self.output_hooks:  # score recording copies the block; nothing slow here
             hook(hop_index, block)
 
         self._times[hop_index % TIMING_WINDOW] = time.perf_counter() - started
         self.hop_index = hop_index + 1
         return block
-
-    def _read_sources(self) -> None:
-        """Every source's frames of this hop into the rows; each row's weight (its gain, up to
-        its level) and each voice's weights of the rows it follows and its reference frame."""
-        rows = self._row_weights
-        weights = self._weights
-        weights[:] = 0.0
-        references = self._voice_refs
-        references[:] = 0.0
-        voices_referenced = 0  # voices whose reference was taken (from the first sounding)
-        for i, source in enumerate(self.sources):
-            gain = self._gains[i].step()
-            source.gain = gain
-            base = int(self._source_base[i])
-            mags, refs = self._source_mags[i], self._source_refs[i]
-            sounding = source.frames(mags, refs)
-            self._sounding[i] = sounding
-            for r in range(source.rows):
-                row = base + r
-                rows[row] = 0.0
-                if r >= sounding:
-                    self._mags[row] = 0.0
-                    self._refs[row] = 0.0
-                    continue
-                if not _all_finite(self._mags[row]):
-                    self._mags[row] = 0.0
-                    self._refs[row] = 0.0
-                    self.counters["bad_source_frames"] += 1
-                    continue
-                energy = float(np.vdot(self._mags[row], self._mags[row]))
-                rows[row] = gain * min(1.0, math.sqrt(energy / self._full_weight_energy))
-            if sounding == 0:
-                continue
-            for k in range(self.voices):
-                row = base + int(self._voice_index[k]) % sounding
-                weights[k, row] = rows[row]
-                if (rows[row] > 0.0 and source.has_reference
-                        and not voices_referenced >> k & 1):
-                    references[k] = self._refs[row]
-                    voices_referenced |= 1 << k
 
     def warm_up(self, hops: int = 8) -> None:
         """Run every kernel and the model once, then return to the start-up state.
@@ -560,25 +416,20 @@ class Engine:
 
     def reset(self) -> None:
         """Back to hop 0 with every buffer cleared; controls keep their values."""
-        for source in self.sources:
-            source.reset()
-        self.phase.reset()
-        self.texture.reset()
-        self.field.reset()
-        self.image.reset()
-        self.channel_gains.reset()
-        self.output.reset()
+        for unit in self.units:
+            unit.reset()
         self.hop_index = 0
         self._times[:] = 0.0
 
     # ------------------------------------------------------------------------------ status
     @property
     def latency(self) -> Latency:
-        """The engine's algorithmic latency, the one place it is computed: the sources'
-        framing, the phase stage's look-ahead and the limiter's (buffering and the device are
-        the audio layer's: :meth:`Latency.live`). It changes with ``/phase/lookahead``."""
-        return Latency(latency_samples(self.stft), self.phase.latency_samples,
-                       self.output.latency_samples, self.sample_rate)
+        """The engine's algorithmic latency, the one place it is computed: the units' delays
+        summed (the sources' framing on the input's path; the phase stage's look-ahead and the
+        limiter's on every path). Buffering and the device are the audio layer's
+        (:meth:`Latency.live`). It changes with ``/phase/lookahead``."""
+        input_only, every_path = units_latency(self.units)
+        return Latency(input_only, every_path, self.sample_rate)
 
     def tick_seconds(self) -> np.ndarray:
         """Durations of the last ticks in seconds (up to :data:`TIMING_WINDOW`)."""
@@ -629,7 +480,7 @@ class Engine:
     def latent_position(self) -> np.ndarray:
         """The field's centre at the last hop: the latent one voice decoded, or the voices' mean
         before the field placed them (rotated coordinates; a view, copy to keep it)."""
-        return self._centre
+        return self.buffers.centre
 
     @property
     def channel_mask(self) -> int | None:
@@ -643,12 +494,12 @@ class Engine:
     def decoded_frames(self) -> np.ndarray:
         """The magnitudes the last hop decoded, textured, one row per voice (voices, n_bins): what
         the phase stage received (a view, copy to keep it)."""
-        return self._decoded
+        return self.buffers.decoded
 
     @property
     def voice_positions(self) -> np.ndarray:
         """The latents the last hop decoded, one row per voice (a view, copy to keep it)."""
-        return self._z
+        return self.buffers.z
 
     def hop_for_time(self, wall_time: float) -> int:
         """The hop that sounds at ``wall_time`` (``time.time()`` seconds), for timetagged

@@ -1,7 +1,8 @@
 """Latency, computed in one place: what the engine adds, and what buffering and the device add live.
 
-:attr:`caminos.engine.clock.engine.Engine.latency` sums the engine's stages (the sources' STFT
-framing, the phase stage's look-ahead, the output limiter's look-ahead); :meth:`Latency.live`
+:attr:`caminos.engine.clock.engine.Engine.latency` sums the delays of the hop's units
+(:mod:`caminos.engine.clock.units`: the sources' STFT framing, the phase stage's look-ahead, the
+output limiter's look-ahead); :meth:`Latency.live`
 adds the hops computed ahead of the device and the device's own latencies as PortAudio reports
 them. Every reader (the engine's status, ``caminos play``'s start-up line and status line, the
 installation log, the control page's meters) takes its numbers from :meth:`Latency.breakdown_ms`,
@@ -19,12 +20,12 @@ class Latency:
 
     Attributes
     ----------
-    analysis_synthesis : int
-        ``n_fft - hop``: framing of STFT analysis and overlap-add (input to output only).
-    lookahead : int
-        ``lookahead * hop``: the phase method's look-ahead (every path).
-    limiter : int
-        The safety limiter's look-ahead.
+    input_only : int
+        What delays the input alone: ``n_fft - hop``, the framing of STFT analysis and
+        overlap-add.
+    every_path : int
+        What delays every path, a control's as an input's: the phase method's look-ahead
+        (``lookahead * hop``) and the safety limiter's.
     sample_rate : int
         In Hz, to convert.
     buffer : int
@@ -34,9 +35,8 @@ class Latency:
         (fractional); 0 offline.
     """
 
-    analysis_synthesis: int
-    lookahead: int
-    limiter: int
+    input_only: int
+    every_path: int
     sample_rate: int
     buffer: int = 0
     device_in: float = 0.0
@@ -45,12 +45,12 @@ class Latency:
     @property
     def algorithmic(self) -> int:
         """The engine's own delay from an input sample to the output, in samples."""
-        return self.analysis_synthesis + self.lookahead + self.limiter
+        return self.input_only + self.every_path
 
     @property
     def control_algorithmic(self) -> int:
         """The engine's own delay from a control change at a hop to its first output, samples."""
-        return self.lookahead + self.limiter
+        return self.every_path
 
     @property
     def input_to_output(self) -> float:
@@ -69,7 +69,7 @@ class Latency:
                     sample_rate: int) -> "Latency":
         """The engine's latency from its two totals in samples (what the DSP process publishes
         to the other processes: :attr:`algorithmic`, :attr:`control_algorithmic`)."""
-        return cls(int(algorithmic) - int(control_algorithmic), int(control_algorithmic), 0,
+        return cls(int(algorithmic) - int(control_algorithmic), int(control_algorithmic),
                    int(sample_rate))
 
     def live(self, buffer_samples: int, device_in_s: float, device_out_s: float) -> "Latency":

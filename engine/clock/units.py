@@ -1,0 +1,432 @@
+"""The hop clock's units: one hop of every voice, stage by stage, on buffers made at start.
+
+``Engine.tick()`` applies the hop's events, runs the hop hooks (navigation), then calls each
+unit's :meth:`Unit.process` in order on one :class:`HopBuffers`, the arrays the stages hand each
+other; ``Engine.reset``, control registration and the latency loop over the same units. Each
+unit wraps one stage (:mod:`~caminos.engine.clock.sources`, :mod:`~caminos.engine.clock.latent`,
+:mod:`~caminos.engine.clock.field`, :mod:`~caminos.engine.clock.image_stage`,
+:mod:`~caminos.engine.clock.texture_stage`, :mod:`~caminos.engine.clock.phase_stage`, the output
+chain) with the one interface: ``process(hop)`` for all voices at once, ``reset()``, its delay
+(``latency_samples`` on every path, ``input_latency_samples`` on the input's only) and its
+``controls()``. No unit allocates arrays in :meth:`~Unit.process`.
+
+Order, with what each reads and writes of :class:`HopBuffers`:
+
+1. :class:`SourcesUnit`: the sources' frames (``mags``, ``refs``), each row's weight, each
+   voice's weights of the rows it follows (``weights``) and its reference frame.
+2. :class:`EncodeUnit`: ``log``, ``z_rows`` (one batched encode).
+3. :class:`MixUnit`: each voice's latent ``z``, ``presence``, ``follow``; the field's ``centre``.
+4. :class:`FieldUnit` (not with the mono layout): each voice's place added to ``z``.
+5. :class:`ImageUnit` (not with the mono layout): each multichannel source's channel corrections.
+6. :class:`DecodeUnit`: ``decoded`` (every voice, row by row).
+7. :class:`ShapeUnit`: per voice, non-finite frames silenced, presence, image, texture.
+8. :class:`PhaseUnit`: ``voice_out``, each voice's phase recovery and overlap-add.
+9. :class:`OutputUnit`: output gain, voices into ``block``, channel gains, DC blocker, limiter.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from caminos.engine.clock.channel_gains import ChannelGains
+from caminos.engine.clock.codec import FrameCodec
+from caminos.engine.clock.field import LatentField
+from caminos.engine.clock.image_stage import ImageStage
+from caminos.engine.clock.latent import LatentMixer, Smoothed
+from caminos.engine.clock.phase_stage import PhaseStage
+from caminos.engine.clock.sources import FilePlayer, Source
+from caminos.engine.clock.texture_stage import TextureStage
+from caminos.engine.core.config import Config
+from caminos.engine.core.controls import Arg, ControlTable
+from caminos.engine.dsp.output import OutputChain
+from caminos.models.autoencoder import MAGNITUDE_FLOOR
+
+# A source's weight in the latent mix grows with its level up to this level of a sine (dBFS), so a
+# silent live input does not pull a playing file towards the latent of silence.
+FULL_WEIGHT_DBFS = -60.0
+
+
+@njit(cache=True, nogil=True)
+def all_finite(values: np.ndarray) -> bool:
+    """Whether every value is finite (np.isfinite(...).all() allocates a mask)."""
+    for v in values:
+        if not np.isfinite(v):
+            return False
+    return True
+
+
+@dataclass
+class HopBuffers:
+    """The arrays one hop passes from unit to unit, made once by :meth:`make`.
+
+    Rows are source channels (``R``: the rows of the batched encode), voices are the output
+    voices (``V``), bins and samples as the STFT's. ``index`` is the hop being computed.
+    """
+
+    mags: np.ndarray        # (R, bins): each source channel's magnitudes
+    refs: np.ndarray        # (R, bins) complex: its analysis frame
+    log: np.ndarray         # (R, bins) float32: log magnitudes with the model's floor
+    row_weights: np.ndarray  # (R,): each row's weight (gain, up to its level), 0 when idle
+    weights: np.ndarray     # (V, R): each voice's weight of each row
+    sounding: np.ndarray    # (sources,) int: channels each source sounds this hop
+    z_rows: np.ndarray      # (R, dims): each row's latent
+    z_rows32: np.ndarray    # (R, dims) float32: the same, as the encoder writes it
+    z: np.ndarray           # (V, dims): each voice's latent
+    centre: np.ndarray      # (dims,): the field's centre (voice 0's latent with one voice)
+    presence: np.ndarray    # (V,): each voice's presence, 0 .. 1
+    follow: np.ndarray      # (V,): each voice's follow this hop (own or shared)
+    decoded: np.ndarray     # (V, bins): each voice's magnitudes into the phase stage
+    voice_refs: np.ndarray  # (V, bins) complex: each voice's source analysis frame
+    voice_out: np.ndarray   # (V, hop): each voice's samples
+    block: np.ndarray       # (hop, channels): the output
+    index: int = 0
+
+    @classmethod
+    def make(cls, rows: int, sources: int, voices: int, dims: int, n_bins: int, hop: int,
+             channels: int, mono: bool) -> "HopBuffers":
+        """Zeroed buffers for these sizes (``mono``: the centre is voice 0's latent itself)."""
+        z = np.zeros((voices, dims))
+        return cls(np.zeros((rows, n_bins)), np.zeros((rows, n_bins), dtype=np.complex128),
+                   np.zeros((rows, n_bins), dtype=np.float32), np.zeros(rows),
+                   np.zeros((voices, rows)), np.zeros(sources, dtype=np.int64),
+                   np.zeros((rows, dims)), np.zeros((rows, dims), dtype=np.float32), z,
+                   z[0] if mono else np.zeros(dims), np.zeros(voices), np.ones(voices),
+                   np.zeros((voices, n_bins)), np.zeros((voices, n_bins), dtype=np.complex128),
+                   np.zeros((voices, hop)), np.zeros((hop, channels)))
+
+
+class Unit:
+    """One stage of the hop for all voices.
+
+    Attributes
+    ----------
+    latency_samples : int
+        What it delays every path (a control's and an input's), in samples.
+    input_latency_samples : int
+        What it delays the live input only (the STFT's framing), in samples.
+    """
+
+    latency_samples = 0
+    input_latency_samples = 0
+
+    def process(self, hop: HopBuffers) -> None:
+        """Compute this unit's part of one hop, in place, allocating no arrays."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget the signal's state (buffers, phases, walks); controls keep their values."""
+
+    def controls(self) -> ControlTable:
+        """Its controls, as data (empty for most)."""
+        return ControlTable()
+
+
+def gain_controls(sources: list[Source], gains: list[Smoothed]) -> ControlTable:
+    """``/source/NAME/gain`` for every source and ``/voice/gain``, as data."""
+    table = ControlTable()
+    for source, smoothed in zip(sources, gains):
+        table.add(f"/source/{source.name}/gain", (Arg("gain", "f", 0.0, 4.0, "x"),),
+                  f"gain of the {source.name} source (linear amplitude factor; 0 mutes it)",
+                  smoothed.set_target, smoothed.get_target, "source")
+    voice = gains[[source.name for source in sources].index("voice")]
+    table.add("/voice/gain", (Arg("gain", "f", 0.0, 4.0, "x"),),
+              "gain of the voice source (the same as /source/voice/gain)",
+              voice.set_target, voice.get_target, "voice")
+    return table
+
+
+class SourcesUnit(Unit):
+    """Every source's frames into the rows; each row's weight; each voice's weights of the rows it
+    follows (channel ``k mod C`` of each source, by its room index) and its reference frame (the
+    first sounding source's own analysis frame, for the ``input`` phase method).
+
+    Parameters
+    ----------
+    sources : list of Source
+    gains : list of Smoothed
+        Each source's gain (``/source/NAME/gain``).
+    voice_index : ndarray of int
+        Each voice's index in the room.
+    config : Config
+        For the file player's controls.
+    counters : dict
+        The engine's counters (``bad_source_frames``).
+    """
+
+    def __init__(self, sources: list[Source], gains: list[Smoothed], voice_index: np.ndarray,
+                 config: Config, counters: dict[str, int]) -> None:
+        self.sources = sources
+        self.gains = gains
+        self.voice_index = voice_index
+        self.config = config
+        self.counters = counters
+        stft = config.stft
+        self.rows = [source.rows for source in sources]
+        self.base = np.cumsum([0] + self.rows[:-1]).astype(np.int64)
+        self.input_latency_samples = stft.n_fft - stft.hop  # analysis framing and overlap-add
+        # Frame energy of a Hann-windowed sine at FULL_WEIGHT_DBFS: its three main bins.
+        self.full_weight_energy = 1.5 * (10 ** (FULL_WEIGHT_DBFS / 20) * stft.n_fft / 4) ** 2
+        self._views: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def bind(self, hop: HopBuffers) -> None:
+        """Each source's rows of the buffers, as views made once."""
+        self._views = [(hop.mags[b:b + r], hop.refs[b:b + r])
+                       for b, r in zip(self.base, self.rows)]
+
+    @property
+    def total_rows(self) -> int:
+        """Rows of the batched encode."""
+        return int(sum(self.rows))
+
+    def process(self, hop: HopBuffers) -> None:
+        rows, weights, references = hop.row_weights, hop.weights, hop.voice_refs
+        weights[:] = 0.0
+        references[:] = 0.0
+        referenced = 0  # voices whose reference was taken (a bit each)
+        for i, source in enumerate(self.sources):
+            gain = self.gains[i].step()
+            source.gain = gain
+            base = int(self.base[i])
+            mags, refs = self._views[i]
+            sounding = source.frames(mags, refs)
+            hop.sounding[i] = sounding
+            for r in range(source.rows):
+                row = base + r
+                rows[row] = 0.0
+                if r >= sounding:
+                    hop.mags[row] = 0.0
+                    hop.refs[row] = 0.0
+                    continue
+                if not all_finite(hop.mags[row]):
+                    hop.mags[row] = 0.0
+                    hop.refs[row] = 0.0
+                    self.counters["bad_source_frames"] += 1
+                    continue
+                energy = float(np.vdot(hop.mags[row], hop.mags[row]))
+                rows[row] = gain * min(1.0, math.sqrt(energy / self.full_weight_energy))
+            if sounding == 0:
+                continue
+            for k in range(weights.shape[0]):
+                row = base + int(self.voice_index[k]) % sounding
+                weights[k, row] = rows[row]
+                if rows[row] > 0.0 and source.has_reference and not referenced >> k & 1:
+                    references[k] = hop.refs[row]
+                    referenced |= 1 << k
+
+    def reset(self) -> None:
+        for source in self.sources:
+            source.reset()
+
+    def controls(self) -> ControlTable:
+        table = gain_controls(self.sources, self.gains)
+        for source in self.sources:
+            if isinstance(source, FilePlayer):
+                table.extend(source.controls(self.config, self.config.audio.sample_rate))
+        return table
+
+
+class EncodeUnit(Unit):
+    """The sounding rows' log magnitudes encoded in one batch (held while the latent is frozen)."""
+
+    def __init__(self, codec: FrameCodec, mixer: LatentMixer) -> None:
+        self.codec = codec
+        self.mixer = mixer
+
+    def process(self, hop: HopBuffers) -> None:
+        if hop.row_weights.any() and not self.mixer.frozen:
+            np.add(hop.mags, MAGNITUDE_FLOOR, out=hop.mags)
+            np.log(hop.mags, out=hop.log, casting="same_kind")
+            self.codec.encode(hop.log, hop.z_rows32, hop.mags)
+            hop.z_rows[:] = hop.z_rows32
+
+
+class MixUnit(Unit):
+    """Each voice's latent from the rows it follows, the path, offsets, noise and pitch
+    (:meth:`~caminos.engine.clock.latent.LatentMixer.mix_voices`); the field's centre."""
+
+    def __init__(self, mixer: LatentMixer, mono: bool, pitch: bool) -> None:
+        self.mixer = mixer
+        self.mono = mono
+        self.pitch = pitch
+
+    def process(self, hop: HopBuffers) -> None:
+        mixer = self.mixer
+        mixer.mix_voices(hop.z_rows, hop.weights, hop.z, hop.presence)
+        shared = mixer.follow.value
+        for k in range(hop.follow.shape[0]):
+            own = mixer.voice_follow[k]
+            hop.follow[k] = shared if own < 0.0 else own
+        if not self.mono:  # the voices' mean before their places
+            np.sum(hop.z, axis=0, out=hop.centre)
+            hop.centre *= 1.0 / hop.z.shape[0]
+
+    def controls(self) -> ControlTable:
+        return self.mixer.controls(pitch=self.pitch)
+
+
+class FieldUnit(Unit):
+    """Each voice's place in the latent field added to its latent."""
+
+    def __init__(self, field: LatentField, voice_follow: np.ndarray) -> None:
+        self.field = field
+        self.voice_follow = voice_follow
+
+    def process(self, hop: HopBuffers) -> None:
+        self.field.step(hop.z)
+
+    def reset(self) -> None:
+        self.field.reset()
+
+    def controls(self) -> ControlTable:
+        return self.field.controls(voice_follow=self.voice_follow)
+
+
+class ImageUnit(Unit):
+    """Each multichannel source's channel corrections measured (applied by :class:`ShapeUnit`)."""
+
+    def __init__(self, image: ImageStage, codec: FrameCodec, sources: SourcesUnit,
+                 mixer: LatentMixer) -> None:
+        self.image = image
+        self.codec = codec
+        self.sources = sources
+        self.mixer = mixer
+
+    def process(self, hop: HopBuffers) -> None:
+        if self.image.step() > 0.0 and not self.mixer.frozen:
+            for i in range(hop.sounding.shape[0]):
+                if hop.sounding[i] >= 1:
+                    self.image.measure(self.codec, hop.z_rows, hop.log,
+                                       int(self.sources.base[i]), int(hop.sounding[i]))
+
+    def reset(self) -> None:
+        self.image.reset()
+
+    def controls(self) -> ControlTable:
+        return self.image.controls()
+
+
+class DecodeUnit(Unit):
+    """Every voice's latent decoded to magnitudes (row by row: see :mod:`~.codec`)."""
+
+    def __init__(self, codec: FrameCodec) -> None:
+        self.codec = codec
+
+    def process(self, hop: HopBuffers) -> None:
+        self.codec.decode_batch(hop.z, hop.decoded)
+
+
+class ShapeUnit(Unit):
+    """Per voice: a non-finite decoded frame becomes silence (counted), the frame is scaled by
+    the voice's presence, takes its image correction and its sources' texture; silence below a
+    presence of 1e-6."""
+
+    def __init__(self, texture: TextureStage, image: ImageStage | None, mixer: LatentMixer,
+                 counters: dict[str, int]) -> None:
+        self.texture = texture
+        self.image = image
+        self.mixer = mixer
+        self.counters = counters
+
+    def process(self, hop: HopBuffers) -> None:
+        texture = self.texture
+        texture.step()
+        pitch, frozen = self.mixer.pitch.value, self.mixer.frozen
+        image = self.image
+        for k in range(hop.decoded.shape[0]):
+            decoded = hop.decoded[k]
+            presence = hop.presence[k]
+            if presence <= 1e-6:
+                decoded[:] = 0.0
+                continue
+            if not all_finite(decoded):
+                decoded[:] = 0.0
+                self.counters["bad_model_frames"] += 1
+                continue
+            if presence < 1.0:
+                decoded *= presence
+            follow = float(hop.follow[k])
+            if image is not None and image.amount.value > 0.0:
+                image.apply(decoded, hop.weights[k], follow)
+            texture.process_voice(k, decoded, hop.log, hop.weights[k], follow, pitch,
+                                  held=frozen)
+
+    def reset(self) -> None:
+        self.texture.reset()
+
+    def controls(self) -> ControlTable:
+        return self.texture.controls()
+
+
+class PhaseUnit(Unit):
+    """Each voice's phase recovery and overlap-add, decorrelated as the field asks."""
+
+    def __init__(self, phase: PhaseStage, field: LatentField | None) -> None:
+        self.phase = phase
+        self.field = field
+
+    @property
+    def latency_samples(self) -> int:  # type: ignore[override]
+        return self.phase.latency_samples
+
+    def process(self, hop: HopBuffers) -> None:
+        decorrelate = 0.0 if self.field is None else self.field.decorrelate.value
+        for k in range(hop.decoded.shape[0]):
+            self.phase.process_voice(k, hop.decoded[k], hop.voice_refs[k], hop.voice_out[k],
+                                     decorrelate)
+        self.phase.end_hop()
+
+    def reset(self) -> None:
+        self.phase.reset()
+
+    def controls(self) -> ControlTable:
+        return self.phase.controls()
+
+
+class OutputUnit(Unit):
+    """The output gain (ramped across the hop), the voices into the channels (one voice copied
+    to every channel with the mono layout), each channel's gain, the DC blocker per channel and
+    the safety limiter linked across channels."""
+
+    def __init__(self, out_gain: Smoothed, output: OutputChain, gains: ChannelGains,
+                 mono: bool) -> None:
+        self.out_gain = out_gain
+        self.output = output
+        self.gains = gains
+        self.mono = mono
+
+    @property
+    def latency_samples(self) -> int:  # type: ignore[override]
+        return self.output.latency_samples
+
+    def process(self, hop: HopBuffers) -> None:
+        before = self.out_gain.value
+        after = self.out_gain.step()
+        for k in range(hop.voice_out.shape[0]):
+            self.output.gain(hop.voice_out[k], before, after)
+        block = hop.block
+        for c in range(block.shape[1]):
+            block[:, c] = hop.voice_out[0 if self.mono else c]
+        self.gains.process(block)
+        self.output.process(block)
+
+    def reset(self) -> None:
+        self.gains.reset()
+        self.output.reset()
+
+    def controls(self) -> ControlTable:
+        table = ControlTable()
+        table.add("/out/gain", (Arg("gain_db", "f", -96.0, 24.0, "dB"),),
+                  "output gain before the safety limiter, in dB",
+                  self.out_gain.set_target_db, self.out_gain.get_target_db, "out")
+        table.extend(self.gains.controls())
+        return table
+
+
+def units_latency(units: list[Unit]) -> tuple[int, int]:
+    """``(input_only, every_path)``: the units' delays summed, in samples."""
+    return (sum(unit.input_latency_samples for unit in units),
+            sum(unit.latency_samples for unit in units))
