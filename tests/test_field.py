@@ -304,3 +304,23 @@ def test_a_stereo_sources_image_is_kept_per_band_through_the_model(write_sound) 
         errors[amount] = np.abs(_band_differences(out, edges) - wanted)
     assert errors[1.0].max() < 1.0  # measured 0.49 dB (the model alone per channel: 3.0)
     assert errors[1.0].mean() < 0.6 * errors[0.0].mean()
+
+
+def test_a_channel_outside_the_room_is_answered_on_error_over_osc() -> None:
+    from pythonosc.osc_message import OscMessage
+
+    from caminos.engine.control.osc.messages import encode_message
+    from caminos.engine.control.osc.server import OscServer
+    from caminos.engine.core.config import OscConfig
+
+    engine = field_engine(4, "ring-4")
+    server = OscServer(engine, OscConfig(port=0))
+    replies = server.handle(encode_message("/channel/9/gain", [0.5]), ("127.0.0.1", 40000))
+    answers = [OscMessage(data) for data, _ in replies]
+    assert [a.address for a in answers] == ["/error"]
+    assert answers[0].params[0] == "/channel/9/gain"
+    assert server.handle(encode_message("/channel/4/gain", [0.5]), ("127.0.0.1", 40000)) == []
+    replies = server.handle(encode_message("/channel/*/mute", [1]), ("127.0.0.1", 40000))
+    assert replies == []  # a pattern reaches every channel of the room
+    engine.tick()
+    assert [engine.get(f"/channel/{k}/mute") for k in range(1, 5)] == [(1,)] * 4
