@@ -54,6 +54,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from caminos.models.pitch import hann_lobe_at
+
 F0_MIN_HZ = 65.0  # about C2
 F0_MAX_HZ = 2100.0  # about C7
 SLOTS = 4
@@ -118,18 +120,6 @@ def salience_taps(candidates: np.ndarray, n_bins: int, bin_hz: float, harmonics:
     inside = index + 1 < n_bins
     return (np.where(inside, index, 0), np.where(inside, position - index, 0.0),
             np.where(inside, weight, 0.0))
-
-
-@njit(cache=True, nogil=True)
-def _lobe(d: float) -> float:
-    """The Hann window's normalised main lobe at ``d`` bins (``models.pitch.hann_lobe``)."""
-    d = abs(d)
-    if d >= 2.0:
-        return 0.0
-    den = np.pi * d * (1.0 - d * d)
-    if abs(den) < 1e-12:
-        return 1.0 - 0.5 * np.round(d)  # the limits: 1 at d = 0, 0.5 at d = 1
-    return abs(np.sin(np.pi * d) / den)
 
 
 @njit(cache=True, nogil=True)
@@ -198,7 +188,7 @@ def cancel_partials(f0_bins: float, residual: np.ndarray, depth: float, amps: np
         position = (m + 1) * f0_bins
         centre = int(np.round(position))
         for k in range(max(0, centre - 2), min(n_bins, centre + 3)):
-            detected[k] += smooth * _lobe(k - position)
+            detected[k] += smooth * hann_lobe_at(k - position)
     for k in range(n_bins):
         residual[k] = max(0.0, residual[k] - depth * detected[k])
 

@@ -21,6 +21,7 @@ bins or more away), so a decoder can raise partials exactly where the pitch puts
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 F0_MIN_HZ = 40.0
 F0_MAX_HZ = 1600.0
@@ -127,6 +128,19 @@ def harmonic_comb(f0_hz: np.ndarray, n_bins: int, bin_hz: float) -> np.ndarray:
     harmonic = np.maximum(np.round(k / f0_bins), 1.0)
     d = np.abs(k - harmonic * f0_bins)
     return hann_lobe(d)
+
+
+@njit(cache=True, nogil=True)
+def hann_lobe_at(d: float) -> float:
+    """:func:`hann_lobe` of one distance ``d`` in bins, compiled, for kernels (the hop path's
+    comb, the multi-pitch tracker's cancellation)."""
+    d = abs(d)
+    if d >= 2.0:
+        return 0.0
+    den = np.pi * d * (1.0 - d * d)
+    if abs(den) < 1e-12:
+        return 1.0 - 0.5 * np.round(d)  # the limits: 1 at d = 0, 0.5 at d = 1
+    return abs(np.sin(np.pi * d) / den)
 
 
 def hann_lobe(d: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from numba import njit
 
 from caminos.models.autoencoder import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, FusedCodec,
                                         band_interpolation)
+from caminos.models.pitch import hann_lobe_at
 
 
 # SiLU's exponential never sees more than this: exp(80) = 5.5e34 fits float32 (max 3.4e38), and
@@ -40,13 +41,7 @@ def _comb_at(k: int, f0_bins: float) -> float:
     """The Hann main lobe at bin ``k`` of the nearest harmonic (the first at least) of
     ``f0_bins``: :func:`caminos.models.pitch.hann_lobe` of the distance, one bin at a time."""
     harmonic = max(np.round(k / f0_bins), 1.0)
-    d = abs(k - harmonic * f0_bins)
-    if d >= 2.0:
-        return 0.0
-    den = np.pi * d * (1.0 - d * d)
-    if abs(den) < 1e-12:
-        return 1.0 - 0.5 * np.round(d)  # the limits: 1 at d = 0, 0.5 at d = 1
-    return abs(np.sin(np.pi * d) / den)
+    return hann_lobe_at(k - harmonic * f0_bins)
 
 
 @njit(cache=True, nogil=True)

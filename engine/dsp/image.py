@@ -22,6 +22,8 @@ import math
 import numpy as np
 from numba import njit
 
+from caminos.engine.dsp.texture import fine_structure
+
 IMAGE_WIDTH_HZ = 250.0
 """Width of the moving mean that defines a channel's envelope here, in Hz (5 bins at 1024 points
 and 48 kHz): about a third of an octave at 800 Hz."""
@@ -32,29 +34,18 @@ IMAGE_TIME_S = 0.1
 
 
 @njit(cache=True, nogil=True)
-def _moving_mean(values: np.ndarray, width: int, out: np.ndarray) -> None:
-    """The mean of the ``width`` (odd) bins around each bin, the edges extended."""
-    n = values.shape[0]
-    half = width // 2
-    total = 0.0
-    for j in range(-half, half + 1):
-        total += values[min(max(j, 0), n - 1)]
-    for k in range(n):
-        out[k] = total / width
-        total += values[min(k + half + 1, n - 1)] - values[max(k - half, 0)]
-
-
-@njit(cache=True, nogil=True)
 def envelope_error(decoded: np.ndarray, floor: float, source_log: np.ndarray, width: int,
                    scratch: np.ndarray, envelope: np.ndarray, out: np.ndarray) -> None:
     """``out`` = the envelope of ``log(decoded + floor)`` less the envelope of ``source_log``,
-    in nepers (natural-log units); ``scratch`` and ``envelope`` are (n_bins,) buffers."""
+    in nepers (natural-log units), the envelope being the mean of the ``width`` bins around
+    each bin (a level less its fine structure, :func:`~caminos.engine.dsp.texture.fine_structure`);
+    ``scratch`` and ``envelope`` are (n_bins,) buffers."""
     for k in range(decoded.shape[0]):
         scratch[k] = math.log(decoded[k] + floor)
-    _moving_mean(scratch, width, out)
-    _moving_mean(source_log, width, envelope)
+    fine_structure(scratch, width, -np.inf, np.inf, out)
+    fine_structure(source_log, width, -np.inf, np.inf, envelope)
     for k in range(out.shape[0]):
-        out[k] -= envelope[k]
+        out[k] = (scratch[k] - out[k]) - (source_log[k] - envelope[k])
 
 
 @njit(cache=True, nogil=True)
