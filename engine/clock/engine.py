@@ -72,6 +72,14 @@ def pitch_direction(model) -> np.ndarray | None:
     return row / float(model.pitch_stats[1])
 
 
+def level_readout(codec: FusedCodec) -> np.ndarray | None:
+    """How the decoder reads the overall level from a latent: ``z . r`` nepers added to every
+    bin (:class:`~caminos.models.autoencoder.FusedCodec`'s level channel); None without one."""
+    if not codec.has_level:
+        return None
+    return codec.level_out.detach().double().numpy().copy()
+
+
 def load_frame_model(path, stft, sample_rate: int) -> Checkpoint:
     """Load an autoencoder for the engine; a frame-wise model may run at another hop.
 
@@ -188,7 +196,9 @@ class Engine:
                                  self.coefficient, self.hop / self.sample_rate, seed=eng.seed,
                                  spread=config.field.spread, rotate=config.field.rotate,
                                  spin=config.field.spin, wander=config.field.wander,
-                                 decorrelate=config.field.decorrelate)
+                                 decorrelate=config.field.decorrelate,
+                                 level_readout=level_readout(self.codec),
+                                 keep_level=config.field.keep_level)
         self.channel_gains = ChannelGains(self.room_channels, room_channels, self.coefficient)
         self.texture = TextureStage(self.n_bins, stft.n_fft, self.sample_rate,
                                     config.model.texture, self.coefficient, MAGNITUDE_FLOOR,

@@ -49,14 +49,21 @@ def _glide(value: np.ndarray, target: np.ndarray, coefficient: float) -> None:
 @njit(cache=True, nogil=True)
 def _add_places(z: np.ndarray, positions: np.ndarray, cos_a: float, sin_a: float,
                 spread: float, xy: np.ndarray, plane: np.ndarray, offset: np.ndarray,
-                walk: np.ndarray, std: np.ndarray) -> None:
-    """``z[k] += (spread * R(a) p_k + xy_k) . plane + (offset_k + walk_k) * std`` for every voice."""
+                walk: np.ndarray, std: np.ndarray, level_readout: np.ndarray,
+                level_shift: np.ndarray) -> None:
+    """``z[k] += (spread * R(a) p_k + xy_k) . plane + (offset_k + walk_k) * std`` for every voice,
+    and ``level_shift[k]``: that move read by the model's level channel (nepers)."""
     for k in range(z.shape[0]):
         px, py = positions[k, 0], positions[k, 1]
         x = spread * (px * cos_a - py * sin_a) + xy[k, 0]
         y = spread * (px * sin_a + py * cos_a) + xy[k, 1]
+        shift = 0.0
         for j in range(z.shape[1]):
-            z[k, j] += x * plane[0, j] + y * plane[1, j] + (offset[k, j] + walk[k, j]) * std[j]
+            move = x * plane[0, j] + y * plane[1, j] + (offset[k, j] + walk[k, j]) * std[j]
+            z[k, j] += move
+            if level_readout.shape[0]:
+                shift += move * level_readout[j]
+        level_shift[k] = shift
 
 
 @njit(cache=True, nogil=True)
@@ -90,6 +97,13 @@ class LatentField:
         sounds the same whichever instance plays it.
     spread, rotate, spin, wander, decorrelate : float
         Starting values (``[field]``): latent std, degrees, degrees per second, latent std, 0..1.
+    level_readout : ndarray, shape (dims,), optional
+        How the model's decoder reads the overall level from a latent (nepers per latent unit:
+        ``decode`` adds ``z . level_readout`` to every bin's log magnitude); None for a model
+        without a level channel. With it, :meth:`step` says how much each voice's place moved
+        its level, so the engine can keep the voices' levels (``/field/keep_level``).
+    keep_level : float
+        Starting ``/field/keep_level``, 0 .. 1.
 
     Attributes
     ----------
@@ -104,7 +118,8 @@ class LatentField:
     def __init__(self, positions: np.ndarray, channels, room_channels: int,
                  latent_std: np.ndarray, coefficient: float, hop_seconds: float, seed: int = 0,
                  spread: float = 0.0, rotate: float = 0.0, spin: float = 0.0,
-                 wander: float = 0.0, decorrelate: float = 0.0) -> None:
+                 wander: float = 0.0, decorrelate: float = 0.0,
+                 level_readout: np.ndarray | None = None, keep_level: float = 1.0) -> None:
         self.positions = np.ascontiguousarray(positions, dtype=np.float64).reshape(-1, 2)
         self.channels = tuple(int(c) for c in channels)
         self.voices = len(self.channels)
@@ -121,6 +136,9 @@ class LatentField:
         self.spin = Smoothed(spin, coefficient)
         self.wander = Smoothed(wander, coefficient)
         self.decorrelate = Smoothed(decorrelate, coefficient)
+        self.keep_level = Smoothed(keep_level, coefficient)
+        self.level_readout = (np.zeros(0) if level_readout is None
+                              else np.asarray(level_readout, dtype=np.float64).copy())
         self.plane = np.zeros((2, self.dims))
         self.set_axes_plane()
         n, d = self.voices, self.dims
@@ -154,9 +172,15 @@ class LatentField:
             self.plane[row] = direction / length if length > 0.0 else 0.0
 
     # ------------------------------------------------------------------------------ per hop
-    def step(self, z: np.ndarray) -> None:
-        """Add every voice's place to its latent ``z`` (voices, dims) in place; one hop."""
+    def step(self, z: np.ndarray, level_shift: np.ndarray) -> None:
+        """Add every voice's place to its latent ``z`` (voices, dims) in place; one hop.
+
+        ``level_shift`` (voices,) receives how much each voice's move changed the level the
+        model reads from its latent, in nepers, times ``/field/keep_level``: the engine divides
+        the voice's decoded magnitudes by its exponential, so a place changes a voice's timbre,
+        not its loudness (0 without a level channel)."""
         spread = self.spread.step()
+        keep = self.keep_level.step()
         rotate = self.rotate.step()
         spin = self.spin.step()
         wander = self.wander.step()
@@ -174,7 +198,10 @@ class LatentField:
                 self._walk[:] = 0.0
         angle = math.radians(rotate + self._spin_angle)
         _add_places(z, self.positions, math.cos(angle), math.sin(angle), spread, self.xy,
-                    self.plane, self.offset, self._walk, self.std)
+                    self.plane, self.offset, self._walk, self.std, self.level_readout,
+                    level_shift)
+        if keep != 1.0:
+            level_shift *= keep
 
     def places(self, out: np.ndarray) -> None:
         """Each voice's place on the map's plane now, in std (voices, 2), for the page."""
@@ -225,6 +252,11 @@ class LatentField:
             "each voice's own slow phase walk per bin, so voices differ even at spread 0 "
             "(0: identical voices sound as dual mono; 1: coherence about 0.1)",
             self.decorrelate.set_target, self.decorrelate.get_target, "field")
+        add("/field/keep_level", (Arg("amount", "f", 0.0, 1.0),),
+            "1: a voice's place changes its timbre, not its loudness (the model's level channel "
+            "read back and undone); 0: places change the level too (axis 1 of the default "
+            "model is about 10 dB per std)",
+            self.keep_level.set_target, self.keep_level.get_target, "field")
         std_range = dict(lo=-STD_BOUND, hi=STD_BOUND, unit="std")
         for channel in range(1, self.room_channels + 1):
             voice = self.voice_of(channel)

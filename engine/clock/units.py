@@ -79,6 +79,7 @@ class HopBuffers:
     centre: np.ndarray      # (dims,): the field's centre (voice 0's latent with one voice)
     presence: np.ndarray    # (V,): each voice's presence, 0 .. 1
     follow: np.ndarray      # (V,): each voice's follow this hop (own or shared)
+    level_shift: np.ndarray  # (V,): the level each voice's place added, nepers, to undo
     decoded: np.ndarray     # (V, bins): each voice's magnitudes into the phase stage
     voice_refs: np.ndarray  # (V, bins) complex: each voice's source analysis frame
     voice_out: np.ndarray   # (V, hop): each voice's samples
@@ -95,7 +96,7 @@ class HopBuffers:
                    np.zeros((voices, rows)), np.zeros(sources, dtype=np.int64),
                    np.zeros((rows, dims)), np.zeros((rows, dims), dtype=np.float32), z,
                    z[0] if mono else np.zeros(dims), np.zeros(voices), np.ones(voices),
-                   np.zeros((voices, n_bins)), np.zeros((voices, n_bins), dtype=np.complex128),
+                   np.zeros(voices), np.zeros((voices, n_bins)), np.zeros((voices, n_bins), dtype=np.complex128),
                    np.zeros((voices, hop)), np.zeros((hop, channels)))
 
 
@@ -276,7 +277,7 @@ class FieldUnit(Unit):
         self.voice_follow = voice_follow
 
     def process(self, hop: HopBuffers) -> None:
-        self.field.step(hop.z)
+        self.field.step(hop.z, hop.level_shift)
 
     def reset(self) -> None:
         self.field.reset()
@@ -321,8 +322,8 @@ class DecodeUnit(Unit):
 
 class ShapeUnit(Unit):
     """Per voice: a non-finite decoded frame becomes silence (counted), the frame is scaled by
-    the voice's presence, takes its image correction and its sources' texture; silence below a
-    presence of 1e-6."""
+    the voice's presence and back by the level its place added (``/field/keep_level``), takes its
+    image correction and its sources' texture; silence below a presence of 1e-6."""
 
     def __init__(self, texture: TextureStage, image: ImageStage | None, mixer: LatentMixer,
                  counters: dict[str, int]) -> None:
@@ -348,6 +349,8 @@ class ShapeUnit(Unit):
                 continue
             if presence < 1.0:
                 decoded *= presence
+            if hop.level_shift[k] != 0.0:
+                decoded *= math.exp(-hop.level_shift[k])
             follow = float(hop.follow[k])
             if image is not None and image.amount.value > 0.0:
                 image.apply(decoded, hop.weights[k], follow)

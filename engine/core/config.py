@@ -277,6 +277,9 @@ class FieldConfig:
     decorrelate: float = _key(0.0, "each voice's own slow phase walk per bin, so voices at the "
                               "same place still differ: 0 identical (dual mono), 1 adjacent "
                               "speakers' coherence about 0.3", lo=0.0, hi=1.0)
+    keep_level: float = _key(1.0, "how much each voice keeps the centre's loudness: its place "
+                             "changes its timbre, the model's level channel read back and "
+                             "undone (0: places change the level too)", lo=0.0, hi=1.0)
     image: float = _key(1.0, "how much a multichannel source keeps its image through the model: "
                         "each channel's envelope error that the others do not share is removed "
                         "(0: the model alone per channel)", lo=0.0, hi=1.0)
