@@ -21,14 +21,21 @@ precision, recall and F (a pitch is right within half a semitone, matched one to
 frame), and the chroma F (octave errors forgiven), with ``mir_eval.multipitch`` when it is
 installed, else counted here (closest pairs first; the notes of a chord are a semitone or more
 apart, so this is mir_eval's matching but for pitches exactly between two notes), printed
-which. Two trackers: :class:`caminos.models.multipitch.MultiPitchTracker` (defaults, 4 slots)
-and the reference row, :class:`caminos.models.pitch.PitchTracker`, one pitch per frame; then
-their ratio. Rows: all chords of 2 to 4 notes, then each size, single notes included (where
-the one-pitch tracker is at home). A last line gives the share of the frames from
-:data:`SILENT_AFTER_S` after a note-off to the next note-on (release tails fading out, then
-silence) in which the multi-pitch tracker still reports a pitch, and how loud those are.
+which. Two trackers: :class:`caminos.models.multipitch.MultiPitchTracker` (defaults, 4 slots,
+run over the whole recording in order from a reset state, as the hop clock would; ``--set
+NAME=VALUE`` overrides one of its keyword arguments, e.g. ``--set spectrum_release=0``) and the
+reference row, :class:`caminos.models.pitch.PitchTracker`, one pitch per frame; then their
+ratio. Rows: all chords of 2 to 4 notes, then each size, single notes included (where the
+one-pitch tracker is at home). Then the single notes' octave errors: the share of their scored
+frames in which a tracker reports a pitch within half a semitone of one or two octaves above or
+below the note. A last line gives the share of the frames from :data:`SILENT_AFTER_S` after a
+note-off to the next note-on (release tails fading out, then silence) in which the multi-pitch
+tracker still reports a pitch, and how loud those are. Cost per frame: both trackers batched,
+and the multi-pitch tracker's per-frame path (``track_frame``, the hop clock's), one thread.
 
-    python benchmarks/multipitch.py [--chords 64] [--seed 0] [--own-metrics]
+Tune on ``--seed 1`` (development), report ``--seed 0``.
+
+    python benchmarks/multipitch.py [--chords 64] [--seed 0] [--own-metrics] [--set NAME=VALUE]
 
 About 15 s on one core with the defaults (64 chords, 123 s of audio).
 """
@@ -227,7 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--own-metrics", action="store_true",
                         help="count here even when mir_eval is installed")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a keyword argument of MultiPitchTracker (a number), repeatable")
     args = parser.parse_args(argv)
+    settings = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        settings[name] = int(value) if name in ("slots", "harmonics",
+                                                "steps_per_semitone") else float(value)
     missing = [m for m in recorded.available() if "sonic-pi" not in m]
     if missing:
         sys.exit("needs " + ", ".join(missing))
@@ -247,11 +261,17 @@ def main(argv: list[str] | None = None) -> int:
     mags = np.abs(stft(audio, config))
     chord_of, silent = frame_labels(chords, len(mags), config)
 
-    multi = MultiPitchTracker(config.n_fft, RATE)
+    multi = MultiPitchTracker(config.n_fft, RATE, **settings)
     multi.track(mags[:8])  # compile before timing
     started = time.perf_counter()
     f0_multi, _ = multi.track(mags)
     multi_us = (time.perf_counter() - started) / len(mags) * 1e6
+    f0_out, salience_out = np.zeros(multi.slots), np.zeros(multi.slots)
+    multi.reset()
+    started = time.perf_counter()
+    for frame in mags:
+        multi.track_frame(frame, f0_out, salience_out)
+    frame_us = (time.perf_counter() - started) / len(mags) * 1e6
     single = PitchTracker(config.n_fft, RATE)
     started = time.perf_counter()
     f0_single = single.track(mags)
@@ -262,8 +282,10 @@ def main(argv: list[str] | None = None) -> int:
           f"scored frames; metrics: "
           + ("mir_eval.multipitch" if use_mir_eval else "own counts (mir_eval's definitions)")
           + f", {TOLERANCE_CENTS:.0f} cents")
+    if settings:
+        print("multi-pitch settings: " + ", ".join(f"{k}={v:g}" for k, v in settings.items()))
     print(f"per frame: multi-pitch {multi_us:.0f} us, one-pitch {single_us:.0f} us (batched, "
-          "one thread)")
+          f"one thread); multi-pitch per-frame path (track_frame) {frame_us:.0f} us")
     header = f"{'chords':<12}{'frames':>7}  {'tracker':<12}{'P':>6}{'R':>6}{'F':>6}{'chroma F':>9}"
     print(header)
     print("-" * len(header))
@@ -284,6 +306,16 @@ def main(argv: list[str] | None = None) -> int:
                  for k in ("P", "R", "F")}
         print(f"{'':<12}{'':>7}  {'ratio':<12}{ratio['P']:>6.2f}{ratio['R']:>6.2f}"
               f"{ratio['F']:>6.2f}")
+    frames = np.flatnonzero([c >= 0 and len(chords[c]) == 1 for c in chord_of])
+    keys = np.array([chords[chord_of[i]][0][0] for i in frames], float)
+    shares = []
+    for est in (f0_multi[frames], f0_single[frames][:, None]):
+        semis = 12.0 * np.log2(np.where(est > 0, est, 1.0) / 440.0) + 69.0
+        away = np.abs(semis - keys[:, None])
+        octave = (est > 0) & (np.minimum(np.abs(away - 12.0), np.abs(away - 24.0)) <= 0.5)
+        shares.append(np.any(octave, axis=1).mean())
+    print(f"single notes' octave errors (a pitch one or two octaves off, {len(frames)} frames): "
+          f"multi-pitch {shares[0]:.1%}, one-pitch {shares[1]:.1%}")
     voiced = np.any(f0_multi[silent] > 0, axis=1)
     level = 20.0 * np.log10(np.maximum(mags[silent].max(axis=1), 1e-30) / (config.n_fft / 4))
     print(f"release tails ({np.sum(silent)} frames from {SILENT_AFTER_S} s after a note-off to "

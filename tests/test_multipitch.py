@@ -1,6 +1,8 @@
 """The multi-pitch tracker: synthetic chords through the project's STFT give their notes, a note
-with strong even partials gives no octave, silence gives no slots, the per-frame path equals the
-batched one, and its kernels against numpy references."""
+with strong even partials gives no octave (held or decaying, with vibrato), silence gives no
+slots, the per-frame path equals the batched one from a reset state, the state holds a
+wavering chord's slots steady yet follows a chord change within a few frames, and its kernels
+against numpy references."""
 
 from __future__ import annotations
 
@@ -26,15 +28,28 @@ def midi_hz(key: int) -> float:
     return 440.0 * 2.0 ** ((key - 69) / 12.0)
 
 
+# The tracker without its state: no held spectrum, one threshold (the previous release's),
+# whatever the past frames held.
+STATELESS = dict(spectrum_release=0.0, min_relative_salience=0.45, held_relative_salience=0.45,
+                 later_pick_factor=1.0)
+
+
 def tone(f0: float, rng: np.random.Generator, even_gain: float = 1.0,
-         seconds: float = 0.4) -> np.ndarray:
-    """Harmonics up to 16 kHz with amplitudes 1/k (``even_gain``/k for even k), random phases."""
+         seconds: float = 0.4, vibrato_cents: float = 0.0, tremolo: float = 0.0,
+         decay_per_s: float = 0.0) -> np.ndarray:
+    """Harmonics up to 16 kHz with amplitudes 1/k (``even_gain``/k for even k), random phases;
+    optionally a 5.5 Hz vibrato of ``vibrato_cents`` (peak), a 4 Hz tremolo of depth
+    ``tremolo`` (share of the level) and an exponential decay (1/s)."""
     t = np.arange(int(seconds * RATE)) / RATE
+    wobble = vibrato_cents / 1200.0 * np.log(2.0) * np.sin(2 * np.pi * 5.5 * t
+                                                          + rng.uniform(0.0, 2 * np.pi))
+    phase = 2 * np.pi * f0 * np.cumsum(1.0 + wobble) / RATE
     x = np.zeros_like(t)
     for k in range(1, int(16000 / f0) + 1):
         gain = even_gain if k % 2 == 0 else 1.0
-        x += gain / k * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0.0, 2 * np.pi))
-    return x
+        x += gain / k * np.sin(k * phase + rng.uniform(0.0, 2 * np.pi))
+    envelope = (1.0 + tremolo * np.sin(2 * np.pi * 4.0 * t + rng.uniform(0.0, 2 * np.pi)))
+    return x * envelope * np.exp(-decay_per_s * t)
 
 
 def chord_frames(keys: list[int], seed: int) -> np.ndarray:
@@ -59,9 +74,10 @@ CHORDS = {
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("name", list(CHORDS))
 def test_chords_give_their_notes(name: str, seed: int) -> None:
-    """Each note within half a semitone in at least 80% of the frames (the worst note of 3
-    seeds, the minor seventh's lowest, was found in 87%), and at most 0.25 other pitches per
-    frame on average (0.18 at worst)."""
+    """Each note within half a semitone in at least 80% of the frames (the worst note of these
+    seeds, the minor seventh's lowest, was found in 99%; over seeds 0 to 4 the worst is 63%,
+    57% without the state), and at most 0.25 other pitches per frame on average (0.014 at
+    worst here; 0.37 over seeds 0 to 4, 0.59 without the state)."""
     keys = CHORDS[name]
     f0, salience = MultiPitchTracker(CFG.n_fft, RATE).track(chord_frames(keys, seed))
     notes = semitones(f0)
@@ -108,17 +124,126 @@ def test_silence_and_sound_under_the_gate_give_empty_slots() -> None:
     assert np.all(tracker.track(audible)[0][:, 0] > 0)  # the gate is not above a -50 dB note
 
 
+@pytest.mark.parametrize("key", [57, 64, 72, 84])
+def test_a_decaying_wavering_note_gives_no_octave_error(key: int) -> None:
+    """A single note whose second partial is louder than its first (even partials 2.5/k), with
+    a 30-cent vibrato, a tremolo and a decay of 20 dB over the frames: one slot in every frame,
+    on the note, never an octave above or below, though the held spectrum and the presence
+    carry each frame into the next. (Under A3 the partials are under 5 bins apart and such a
+    note fails with or without the state: D3 gets its octave in most frames.)"""
+    rng = np.random.default_rng(key)
+    x = 0.3 * tone(midi_hz(key), rng, even_gain=2.5, seconds=0.8, vibrato_cents=30.0,
+                   tremolo=0.3, decay_per_s=2.9)
+    f0, _ = MultiPitchTracker(CFG.n_fft, RATE).track(np.abs(stft(x, CFG))[EDGE:-EDGE])
+    cents = 1200.0 * np.log2(np.where(f0 > 0, f0, 1.0) / midi_hz(key))
+    assert np.all(np.abs(cents[:, 0]) < 50.0)
+    assert not np.any((f0 > 0) & (np.abs(np.abs(cents) - 1200.0) < 50.0))
+    assert np.all(np.count_nonzero(f0, axis=1) == 1)
+
+
 def test_the_frame_path_equals_the_batched_path() -> None:
+    """:meth:`track` is :meth:`reset` then :meth:`track_frame` frame by frame, to the bit, and
+    a second :meth:`track` starts again from the reset state."""
     mags = chord_frames([57, 60, 64, 71], seed=5)[:12]
     tracker = MultiPitchTracker(CFG.n_fft, RATE, slots=3)
     f0, salience = tracker.track(mags)
     assert f0.shape == salience.shape == (12, 3)
+    tracker.reset()
     f0_out, salience_out = np.full(3, np.nan), np.full(3, np.nan)
     for i, frame in enumerate(mags):
         filled = tracker.track_frame(frame, f0_out, salience_out)
         np.testing.assert_array_equal(f0_out, f0[i])
         np.testing.assert_array_equal(salience_out, salience[i])
         assert filled == np.count_nonzero(f0[i])
+    again = tracker.track(mags)
+    np.testing.assert_array_equal(again[0], f0)
+    np.testing.assert_array_equal(again[1], salience)
+
+
+def test_reset_forgets_the_past_frames() -> None:
+    """After a chord, the next chord's first frames depend on it (the state), until
+    :meth:`reset`: then they are those of a fresh tracker."""
+    first = chord_frames([60, 64, 67], seed=8)
+    second = chord_frames([62, 65, 69, 72], seed=9)[:8]
+    fresh_f0, fresh_salience = MultiPitchTracker(CFG.n_fft, RATE).track(second)
+    tracker = MultiPitchTracker(CFG.n_fft, RATE)
+    f0_out, salience_out = np.zeros(4), np.zeros(4)
+    for frame in first:
+        tracker.track_frame(frame, f0_out, salience_out)
+    carried = np.zeros_like(fresh_f0)
+    for i, frame in enumerate(second):
+        tracker.track_frame(frame, carried[i], salience_out)
+    assert not np.array_equal(carried, fresh_f0)  # the first chord's state is felt
+    for frame in first:
+        tracker.track_frame(frame, f0_out, salience_out)
+    tracker.reset()
+    for i, frame in enumerate(second):
+        tracker.track_frame(frame, f0_out, salience_out)
+        np.testing.assert_array_equal(f0_out, fresh_f0[i])
+        np.testing.assert_array_equal(salience_out, fresh_salience[i])
+
+
+def pitch_sets(f0: np.ndarray) -> list[frozenset]:
+    """Each frame's pitches, rounded to MIDI keys."""
+    return [frozenset(np.round(semitones(row[row > 0])).astype(int).tolist()) for row in f0]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_wavering_sustained_chord_keeps_its_slots(seed: int) -> None:
+    """D4 F4 A4 C5 held for a second, each note with a 20-cent vibrato and a 30% tremolo: the
+    set of pitches changes in at most 5% of the 182 frame steps (5 and 1 here; 1 and 4 with
+    seeds 2 and 3), each note is found in at least 90% of the frames (97.8% at worst; 94.5%
+    with seeds 2 and 3) and other pitches fill at most 0.05 slots a frame (0.022); without the
+    state the set changes in more than a third of the steps (116 and 86; its worst note is
+    found in 78% and 89%), the chord's difficulty that the state answers."""
+    keys = [62, 65, 69, 72]
+    rng = np.random.default_rng(seed)
+    x = 0.3 * sum(tone(midi_hz(k), rng, seconds=1.0, vibrato_cents=20.0, tremolo=0.3)
+                  for k in keys) / len(keys)
+    mags = np.abs(stft(x, CFG))[EDGE:-EDGE]
+    changes = {}
+    for name, settings in (("stateful", {}), ("stateless", STATELESS)):
+        sets = pitch_sets(MultiPitchTracker(CFG.n_fft, RATE, **settings).track(mags)[0])
+        changes[name] = sum(a != b for a, b in zip(sets, sets[1:])) / (len(sets) - 1)
+        if name == "stateful":
+            for key in keys:
+                assert np.mean([key in s for s in sets]) >= 0.9, key
+            assert np.mean([len(s - set(keys)) for s in sets]) <= 0.05
+    assert changes["stateful"] <= 0.05, changes
+    assert changes["stateless"] > 1.0 / 3.0, changes
+
+
+def test_a_chord_change_is_followed_within_two_frames() -> None:
+    """C4 E4 G4, then D4 F4 A4 at once: the new chord is whole from at most 1 frame after the
+    first frame whose window lies inside it, and the old notes are gone 2 frames after it at
+    the latest (the held spectrum's release; seeds 3 to 5 give +1 and -1, 0 and -2, 0 and +2).
+    Without the state: -1 and -2 (the windows that straddle the change already hold it)."""
+    rng = np.random.default_rng(3)
+    old, new = [60, 64, 67], [62, 65, 69]
+    half = [0.3 * sum(tone(midi_hz(k), rng, seconds=0.5) for k in keys) / 3 for keys in (old, new)]
+    mags = np.abs(stft(np.concatenate(half), CFG))[:-EDGE]
+    inside = int(np.ceil((len(half[0]) + CFG.n_fft - CFG.hop) / CFG.hop))  # the first such frame
+    sets = pitch_sets(MultiPitchTracker(CFG.n_fft, RATE).track(mags)[0])
+    assert all(set(new) <= s for s in sets[inside + 1:])
+    assert not any(s & set(old) for s in sets[inside + 3:])
+    assert all(set(old) <= s and not s & set(new) for s in sets[EDGE:inside - 4])
+
+
+def test_a_frame_of_nan_is_silence_and_leaves_the_state_sound() -> None:
+    """A frame holding NaN (or infinity) gives no slots and counts as a silent frame in the
+    state: the frames after it are those after a frame of zeros."""
+    mags = chord_frames([57, 60, 64], seed=4)[:10]
+    bad = mags.copy()
+    bad[4, 100] = np.nan
+    bad[5, 3] = np.inf
+    zeroed = mags.copy()
+    zeroed[4:6] = 0.0
+    tracker = MultiPitchTracker(CFG.n_fft, RATE)
+    f0_bad, salience_bad = tracker.track(bad)
+    f0_zero, salience_zero = tracker.track(zeroed)
+    assert not f0_bad[4:6].any() and np.all(f0_bad[6:, 0] > 0)
+    np.testing.assert_array_equal(f0_bad, f0_zero)
+    np.testing.assert_array_equal(salience_bad, salience_zero)
 
 
 def test_the_frame_path_keeps_no_memory_per_frame() -> None:
@@ -189,3 +314,6 @@ def test_bad_arguments_are_refused() -> None:
         MultiPitchTracker(CFG.n_fft, RATE, f0_min=500.0, f0_max=400.0)
     with pytest.raises(ValueError):
         MultiPitchTracker(CFG.n_fft, RATE).track(np.zeros((3, CFG.n_bins + 1)))
+    for name in ("presence_decay", "spectrum_release"):
+        with pytest.raises(ValueError):
+            MultiPitchTracker(CFG.n_fft, RATE, **{name: 1.0})
