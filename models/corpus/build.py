@@ -27,6 +27,7 @@ import soundfile as sf
 from scipy import signal
 
 from caminos.models.corpus import recorded
+from caminos.models.corpus.chords import render_chords
 
 SAMPLE_RATE = 48_000  # Hz; the synthetic files are written at the engine's default rate
 
@@ -156,11 +157,14 @@ def speak(text: str, voice: str, pitch: int, speed: int, path: Path) -> None:
 
 def build(out: Path, seed: int, counts: dict[str, int], heldout_counts: dict[str, int],
           with_recorded: bool = True, programs: dict[int, str] | None = None,
-          heldout_programs: dict[int, str] | None = None) -> None:
+          heldout_programs: dict[int, str] | None = None, chords: int = 0) -> None:
     """Write ``out/train``, ``out/heldout`` and ``out/sources.tsv``.
 
     ``programs`` and ``heldout_programs`` default to :data:`recorded.TRAIN_PROGRAMS` and
-    :data:`recorded.HELDOUT_PROGRAMS` (a test builds a smaller corpus with fewer).
+    :data:`recorded.HELDOUT_PROGRAMS` (a test builds a smaller corpus with fewer). ``chords``
+    adds that many chords of the training instruments to ``train`` and an eighth as many of the
+    held-out instruments to ``heldout`` (:mod:`caminos.models.corpus.chords`); the shipped models
+    were trained without them.
     """
     if shutil.which("espeak-ng") is None:
         sys.exit("espeak-ng is not installed: apt-get install espeak-ng")
@@ -194,6 +198,14 @@ def build(out: Path, seed: int, counts: dict[str, int], heldout_counts: dict[str
                               else heldout_programs).items():
             records += recorded.render_instrument(program, name, None, heldout, rng)
         records += recorded.copy_sonic_pi(train, heldout, rng)
+        if chords:
+            chord_rng = np.random.default_rng(seed + 3000)
+            records += render_chords(train, chords, recorded.TRAIN_PROGRAMS if programs is None
+                                     else programs, chord_rng)
+            records += render_chords(heldout, max(1, chords // 8),
+                                     recorded.HELDOUT_PROGRAMS if heldout_programs is None
+                                     else heldout_programs, chord_rng,
+                                     prefix="chord-heldout")
     with open(out / "sources.tsv", "w") as table:
         table.write("file\tpackage\torigin\tlicence\n")
         for r in records:
@@ -210,10 +222,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--synthetic-only", action="store_true",
                         help="leave out the recorded instruments and samples (no Debian packages)")
+    parser.add_argument("--chords", type=int, default=0, metavar="N",
+                        help="also N chords of 2 to 4 notes of the training instruments (and N/8 "
+                             "of the held-out ones); default 0, as the shipped models were built")
     args = parser.parse_args(argv)
     build(Path(args.out), args.seed, {"harmonic": 80, "noise": 30, "pluck": 40, "bell": 24},
           {"harmonic": 4, "noise": 3, "pluck": 3, "bell": 3},
-          with_recorded=not args.synthetic_only)
+          with_recorded=not args.synthetic_only, chords=args.chords)
 
 
 if __name__ == "__main__":

@@ -100,7 +100,8 @@ def midi_file(program: int, notes: list[tuple[float, float, int, int]]) -> bytes
     program : int
         General MIDI program, 0-127.
     notes : list of (onset_s, duration_s, key, velocity)
-        Non-overlapping notes in time order; times in seconds.
+        Notes, times in seconds; notes of different keys may overlap (a chord: the events are
+        sorted by time, a note-off before a note-on at the same tick).
 
     Returns
     -------
