@@ -21,9 +21,12 @@ Three measures, each beside its reference in the same run:
   worst band.
 
 Pictures (``--pictures DIR``): the voices' spectrograms stacked, and the map with each voice's
-place and latent path.
+place and latent path. Sound (``--listen DIR``): the demo through a stereo pair as dual mono,
+decorrelated at spread 0, and at spread 0.5 and 1.5; and through a ring of eight (an 8-channel
+WAV) at spread 1 with the room spinning, to hear what the measures say.
 
     python benchmarks/field.py --voices 8 --seconds 20 --pictures docs/images
+    python benchmarks/field.py --measures none --listen listen/
 """
 
 from __future__ import annotations
@@ -217,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pictures", metavar="DIR", help="write field-spectrogram.png and "
                         "field-map.png there (with the spread measure)")
     parser.add_argument("--json", metavar="PATH", help="write the numbers as JSON")
+    parser.add_argument("--listen", metavar="DIR", help="write the listening examples there")
     args = parser.parse_args(argv)
     n = args.voices
     measures = set(args.measures.split(","))
@@ -234,9 +238,31 @@ def main(argv: list[str] | None = None) -> int:
                 draw(Path(args.pictures), out, np.array(latents), n)
         if "stereo" in measures:
             results["stereo_image"] = measure_stereo(Path(tmp))
+        if args.listen:
+            write_examples(Path(args.listen), mono)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0
+
+
+def write_examples(folder: Path, mono: Path, seconds: float = 7.0) -> None:
+    """The listening examples (see the module's docstring) as WAV files in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    examples = {
+        "stereo-dual-mono": (2, "stereo", {"spread": 0.0}, 0.0),
+        "stereo-decorrelated": (2, "stereo", {"spread": 0.0, "decorrelate": 1.0}, 0.0),
+        "stereo-spread-0.5": (2, "stereo", {"spread": 0.5}, 0.0),
+        "stereo-spread-1.5": (2, "stereo", {"spread": 1.5, "decorrelate": 0.5}, 0.0),
+        "ring-8-spinning": (8, "ring-8", {"spread": 1.0, "decorrelate": 0.5}, 30.0),
+    }
+    for name, (voices, layout, field, spin) in examples.items():
+        engine = field_engine(voices, layout, **field)
+        if spin:
+            engine.post("/field/spin", spin)
+        out = play(engine, mono, seconds + 0.5)
+        path = folder / f"{name}.wav"
+        sf.write(path, out, SAMPLE_RATE, subtype="PCM_24")
+        print(f"wrote {path} ({voices} channels)")
 
 
 def draw(folder: Path, out: np.ndarray, latents: np.ndarray, n: int) -> None:
