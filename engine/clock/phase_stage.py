@@ -18,7 +18,7 @@ import numpy as np
 
 from caminos.engine.core.config import PhaseConfig, StftConfig
 from caminos.engine.core.controls import Arg, ControlTable
-from caminos.engine.dsp.decorrelate import PhaseDecorrelator
+from caminos.engine.dsp.decorrelate import PhaseDecorrelator, decorrelation_gain
 from caminos.engine.dsp.phase import STREAMING_METHODS, make_streaming
 from caminos.engine.dsp.phase.base import StreamingPhase
 from caminos.engine.dsp.spectral import OverlapAddSynthesizer
@@ -224,21 +224,24 @@ class PhaseStage:
             Receives its samples.
         decorrelate : float
             0 .. 1, the amount of its spectral decorrelator
-            (:class:`caminos.engine.dsp.decorrelate.PhaseDecorrelator`).
+            (:class:`caminos.engine.dsp.decorrelate.PhaseDecorrelator`); its level loss is made
+            up (:func:`~caminos.engine.dsp.decorrelate.decorrelation_gain`).
         """
         rotation = self.decorrelators[k].step(decorrelate) if decorrelate > 0.0 else None
         incoming = self.incoming
         if incoming is None:
             self.current[k].process(magnitude, reference, out, rotation)
-            return
-        self.current[k].process(magnitude, reference, self._mine, rotation)
-        incoming[k].process(magnitude, reference, self._theirs, rotation)
-        # Linear fade over crossfade_hops hops: weight of the incoming method, sample by sample.
-        np.add(self._ramp, self._fade_done, out=self._weight)
-        self._weight *= 1.0 / self.crossfade_hops
-        np.subtract(self._theirs, self._mine, out=out)
-        out *= self._weight
-        out += self._mine
+        else:
+            self.current[k].process(magnitude, reference, self._mine, rotation)
+            incoming[k].process(magnitude, reference, self._theirs, rotation)
+            # Linear fade over crossfade_hops hops: the incoming method's weight, sample by sample.
+            np.add(self._ramp, self._fade_done, out=self._weight)
+            self._weight *= 1.0 / self.crossfade_hops
+            np.subtract(self._theirs, self._mine, out=out)
+            out *= self._weight
+            out += self._mine
+        if decorrelate > 0.0:  # the level the rotation took, given back
+            out *= decorrelation_gain(decorrelate)
 
     def end_hop(self) -> None:
         """Advance a switch's crossfade by one hop (after every voice's :meth:`process_voice`)."""

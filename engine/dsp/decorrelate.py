@@ -25,6 +25,20 @@ from numba import njit
 
 MAX_STD_RADIANS = 1.0  # stationary standard deviation of each bin's phase at amount 1, radians
 DEFAULT_RATE = 0.02  # per-hop innovation rate of the walk: a correlation time of 50 hops
+SMEARED_ENERGY = 0.46
+"""Of the energy a rotation takes out of a frame's coherent part, the share the overlap-add
+keeps, measured (Hann frames of 1024 at hop 256, noise, a harmonic tone and the demo alike):
+rotated bins spread the frame's signal over the whole frame, where the synthesis window tapers
+it. With the coherent share ``exp(-sigma**2)`` of a phase of standard deviation ``sigma``, a
+voice keeps ``exp(-sigma**2) + (1 - exp(-sigma**2)) * SMEARED_ENERGY`` of its energy:
+-0.55 dB at amount 0.5, -1.8 dB at 1 (measured -0.52 .. -0.64 and -1.69 .. -2.07)."""
+
+
+def decorrelation_gain(amount: float) -> float:
+    """The amplitude factor that gives a decorrelated voice back the level the rotation took
+    (:data:`SMEARED_ENERGY`); 1 at amount 0."""
+    coherent = math.exp(-(amount * MAX_STD_RADIANS) ** 2)
+    return 1.0 / math.sqrt(coherent + (1.0 - coherent) * SMEARED_ENERGY)
 
 
 @njit(cache=True, nogil=True)
