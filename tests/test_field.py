@@ -356,3 +356,22 @@ def test_places_change_the_voices_timbre_not_their_loudness(mono_demo) -> None:
     # rest is what the decoder's layers make of level beyond its level channel)
     assert np.ptp(levels[0.0]) > 10.0
     assert np.ptp(levels[1.0]) < min(3.0, np.ptp(levels[0.0]) / 5)
+
+
+def test_wander_fades_back_to_the_place_when_it_stops() -> None:
+    """/field/wander 0 lets each voice's walk fade (about half a second) instead of jumping."""
+    engine = field_engine(2, "stereo", spread=0.0, wander=1.0)
+    play(engine, 200)
+    walk = float(np.abs(engine.voice_positions - engine.latent_position).max())
+    engine.post("/field/wander", 0.0)
+    moves = []
+    last = engine.voice_positions.copy()
+    for _ in range(400):
+        engine.tick()
+        moves.append(float(np.abs(engine.voice_positions - last).max()))
+        last = engine.voice_positions.copy()
+    std = engine.mixer.std.max()
+    # the amount glides out over about 80 hops (to 1e-9), the walk decaying 1 % a hop: no hop
+    # moves a voice by more than a few % of how far it had walked (it jumped back all the way)
+    assert max(moves[20:]) < 0.05 * walk
+    assert np.abs(engine.voice_positions - engine.latent_position).max() < 0.05 * std

@@ -67,6 +67,15 @@ def _add_places(z: np.ndarray, positions: np.ndarray, cos_a: float, sin_a: float
 
 
 @njit(cache=True, nogil=True)
+def _largest(values: np.ndarray) -> float:
+    """The largest absolute value of ``values`` (no temporary array)."""
+    largest = 0.0
+    for v in values.reshape(-1):
+        largest = max(largest, abs(v))
+    return largest
+
+
+@njit(cache=True, nogil=True)
 def _step_walks(walk: np.ndarray, noise: np.ndarray, keep: float, kick: float) -> None:
     """One Ornstein-Uhlenbeck step of each voice's walk (``noise``: unit normal draws)."""
     for k in range(walk.shape[0]):
@@ -189,13 +198,14 @@ class LatentField:
             self._spin_angle = (self._spin_angle + spin * self.hop_seconds) % 360.0
         _glide(self.xy, self.xy_target, self.coefficient)
         _glide(self.offset, self.offset_target, self.coefficient)
-        if wander > 0.0 or self._walking:
+        if wander > 0.0:
             for k, rng in enumerate(self._rngs):
                 rng.standard_normal(out=self._noise[k])
             _step_walks(self._walk, self._noise, self.keep, self.kick * wander)
-            self._walking = wander > 0.0
-            if not self._walking:
-                self._walk[:] = 0.0
+            self._walking = True
+        elif self._walking:  # wander off: the walks fade back to the place (no jump)
+            _step_walks(self._walk, self._noise, self.keep, 0.0)
+            self._walking = _largest(self._walk) > 1e-9
         angle = math.radians(rotate + self._spin_angle)
         _add_places(z, self.positions, math.cos(angle), math.sin(angle), spread, self.xy,
                     self.plane, self.offset, self._walk, self.std, self.level_readout,
