@@ -375,3 +375,24 @@ def test_wander_fades_back_to_the_place_when_it_stops() -> None:
     # moves a voice by more than a few % of how far it had walked (it jumped back all the way)
     assert max(moves[20:]) < 0.05 * walk
     assert np.abs(engine.voice_positions - engine.latent_position).max() < 0.05 * std
+
+
+def test_a_voices_own_follow_glides(mono_demo, tmp_path) -> None:
+    """/channel/K/follow glides from the shared follow to its own and back, as /latent/follow
+    does, instead of jumping."""
+    engine = field_engine(2, "stereo", spread=0.0)
+    start_file(engine, mono_demo)
+    play(engine, 40)
+    engine.post("/channel/2/follow", 0.0)
+    values = []
+    for _ in range(120):
+        engine.tick()
+        values.append(float(engine.buffers.follow[1]))
+    assert 0.5 < values[0] < 1.0 and values[-1] == 0.0  # a smoothing step, then it settles
+    assert all(b <= a for a, b in zip(values, values[1:]))
+    assert engine.buffers.follow[0] == 1.0  # the other voice keeps the shared one
+    engine.post("/channel/2/follow", -1.0)
+    engine.tick()
+    assert 0.0 < engine.buffers.follow[1] < 0.5  # back towards the shared 1, gliding
+    play(engine, 120)
+    assert engine.buffers.follow[1] == engine.mixer.follow.value

@@ -126,6 +126,9 @@ class LatentMixer:
         # A voice's own follow (-1: the shared one) and own path (a voice playing its own path:
         # /channel/K/path/play); written by the field's controls and its path players.
         self.voice_follow = np.full(self.voices, -1.0)
+        # each voice's follow this hop: the shared one, or gliding to and from its own
+        self.voice_follow_value = np.ones(self.voices)
+        self._follow_settled = np.ones(self.voices, dtype=np.bool_)  # on the shared one
         self.voice_path_position = np.zeros((self.voices, self.dims))
         self.voice_path_active = np.zeros(self.voices, dtype=np.bool_)
         # One voice's views for mix(), made once.
@@ -148,6 +151,8 @@ class LatentMixer:
         self._walk[:] = 0.0
         self._rng = np.random.default_rng(self.seed)
         self.voice_follow[:] = -1.0
+        self.voice_follow_value[:] = 1.0
+        self._follow_settled[:] = True
         self.voice_path_position[:] = 0.0
         self.voice_path_active[:] = False
 
@@ -255,8 +260,7 @@ class LatentMixer:
         if semitones != 0.0:
             np.multiply(self.pitch_direction, semitones, out=self._transpose)
         for k in range(self.voices):
-            own = self.voice_follow[k]
-            follow = follow_shared if own < 0.0 else float(own)
+            follow = self._voice_follow(k, follow_shared)
             row = weights[k]
             total = float(row.sum())
             if not self.frozen:
@@ -284,6 +288,25 @@ class LatentMixer:
             z += self._innovation
             if semitones != 0.0:
                 z += self._transpose
+
+    def _voice_follow(self, k: int, shared: float) -> float:
+        """Voice ``k``'s follow this hop: the shared one, or its own (``voice_follow`` >= 0),
+        gliding with the mixer's smoothing between them so a change never jumps."""
+        own = self.voice_follow[k]
+        value = self.voice_follow_value[k]
+        if own < 0.0 and self._follow_settled[k]:
+            follow = shared
+        else:
+            target = shared if own < 0.0 else float(own)
+            difference = target - value
+            if abs(difference) < 1e-9:
+                follow = target
+                self._follow_settled[k] = own < 0.0
+            else:
+                follow = float(value + self.coefficient * difference)
+                self._follow_settled[k] = False
+        self.voice_follow_value[k] = follow
+        return follow
 
     def _step_walk(self, amplitude: float) -> None:
         """A mean-reverting random walk (Ornstein-Uhlenbeck) with stationary std ``amplitude``."""

@@ -257,10 +257,7 @@ class MixUnit(Unit):
     def process(self, hop: HopBuffers) -> None:
         mixer = self.mixer
         mixer.mix_voices(hop.z_rows, hop.weights, hop.z, hop.presence)
-        shared = mixer.follow.value
-        for k in range(hop.follow.shape[0]):
-            own = mixer.voice_follow[k]
-            hop.follow[k] = shared if own < 0.0 else own
+        hop.follow[:] = mixer.voice_follow_value
         if not self.mono:  # the voices' mean before their places
             np.sum(hop.z, axis=0, out=hop.centre)
             hop.centre *= 1.0 / hop.z.shape[0]
