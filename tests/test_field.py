@@ -396,3 +396,23 @@ def test_a_voices_own_follow_glides(mono_demo, tmp_path) -> None:
     assert 0.0 < engine.buffers.follow[1] < 0.5  # back towards the shared 1, gliding
     play(engine, 120)
     assert engine.buffers.follow[1] == engine.mixer.follow.value
+
+
+def test_scenes_store_and_recall_the_field(tmp_path) -> None:
+    """A scene holds the field's controls and each channel's: recalled, they glide back."""
+    engine = field_engine(4, "quad", spread=0.5)
+    attach(engine, patches=tmp_path, recordings=tmp_path)
+    engine.post("/field/rotate", 45.0)
+    engine.post("/channel/3/gain", 0.25)
+    engine.post("/channel/2/xy", 1.0, -0.5)
+    engine.post("/scene/store", 1)
+    play(engine, 2)
+    for address, args in (("/field/spread", (2.0,)), ("/field/rotate", (-90.0,)),
+                          ("/channel/3/gain", (1.0,)), ("/channel/2/xy", (0.0, 0.0))):
+        engine.post(address, *args)
+    engine.post("/scene/recall", 1, 0.2)
+    play(engine, round(0.3 * SAMPLE_RATE / engine.hop))
+    assert engine.get("/field/spread") == pytest.approx((0.5,))
+    assert engine.get("/field/rotate") == pytest.approx((45.0,))
+    assert engine.get("/channel/3/gain") == pytest.approx((0.25,))
+    assert engine.get("/channel/2/xy") == pytest.approx((1.0, -0.5))
