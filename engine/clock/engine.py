@@ -235,7 +235,8 @@ class Engine:
             PhaseUnit(self.phase, None if self.mono else self.field),
             OutputUnit(self.out_gain, self.output, self.channel_gains, self.mono)]
         self.buffers = HopBuffers.make(rows, len(self.sources), self.voices, self.dims,
-                                       self.n_bins, self.hop, self.channels, self.mono)
+                                       self.n_bins, self.hop, self.channels, self.mono,
+                                       self.mixer.voice_follow_value)
         sources.bind(self.buffers)
         self._times = np.zeros(TIMING_WINDOW)
 

@@ -105,12 +105,14 @@ class InputSource(Source):
             self._channels = 1
             return
         n, channels = samples.shape
+        fold = self._fold[:n]
         if self.rows == 1:
-            self._analyzers[0].push(samples.mean(axis=1) if channels > 1 else samples[:, 0])
+            if channels > 1:  # every channel mixed onto the one row, into the buffer made once
+                np.mean(samples, axis=1, out=fold)
+            self._analyzers[0].push(fold if channels > 1 else samples[:, 0])
             self._channels = 1
             return
         used = min(channels, self.rows)
-        fold = self._fold[:n]
         for row in range(used):
             if channels <= self.rows:
                 self._analyzers[row].push(samples[:, row])

@@ -78,7 +78,7 @@ class HopBuffers:
     z: np.ndarray           # (V, dims): each voice's latent
     centre: np.ndarray      # (dims,): the field's centre (voice 0's latent with one voice)
     presence: np.ndarray    # (V,): each voice's presence, 0 .. 1
-    follow: np.ndarray      # (V,): each voice's follow this hop (own or shared)
+    follow: np.ndarray      # (V,): each voice's follow this hop: the mixer's own array
     level_shift: np.ndarray  # (V,): the level each voice's place added, nepers, to undo
     decoded: np.ndarray     # (V, bins): each voice's magnitudes into the phase stage
     voice_refs: np.ndarray  # (V, bins) complex: each voice's source analysis frame
@@ -88,14 +88,16 @@ class HopBuffers:
 
     @classmethod
     def make(cls, rows: int, sources: int, voices: int, dims: int, n_bins: int, hop: int,
-             channels: int, mono: bool) -> "HopBuffers":
-        """Zeroed buffers for these sizes (``mono``: the centre is voice 0's latent itself)."""
+             channels: int, mono: bool, follow: np.ndarray) -> "HopBuffers":
+        """Zeroed buffers for these sizes (``mono``: the centre is voice 0's latent itself);
+        ``follow`` is the mixer's per-voice follow (``LatentMixer.voice_follow_value``), which
+        the mixer writes every hop, shared rather than copied."""
         z = np.zeros((voices, dims))
         return cls(np.zeros((rows, n_bins)), np.zeros((rows, n_bins), dtype=np.complex128),
                    np.zeros((rows, n_bins), dtype=np.float32), np.zeros(rows),
                    np.zeros((voices, rows)), np.zeros(sources, dtype=np.int64),
                    np.zeros((rows, dims)), np.zeros((rows, dims), dtype=np.float32), z,
-                   z[0] if mono else np.zeros(dims), np.zeros(voices), np.ones(voices),
+                   z[0] if mono else np.zeros(dims), np.zeros(voices), follow,
                    np.zeros(voices), np.zeros((voices, n_bins)), np.zeros((voices, n_bins), dtype=np.complex128),
                    np.zeros((voices, hop)), np.zeros((hop, channels)))
 
@@ -256,8 +258,7 @@ class MixUnit(Unit):
 
     def process(self, hop: HopBuffers) -> None:
         mixer = self.mixer
-        mixer.mix_voices(hop.z_rows, hop.weights, hop.z, hop.presence)
-        hop.follow[:] = mixer.voice_follow_value
+        mixer.mix_voices(hop.z_rows, hop.weights, hop.z, hop.presence)  # and hop.follow
         if not self.mono:  # the voices' mean before their places
             np.sum(hop.z, axis=0, out=hop.centre)
             hop.centre *= 1.0 / hop.z.shape[0]
@@ -295,8 +296,8 @@ class ImageUnit(Unit):
 
     def process(self, hop: HopBuffers) -> None:
         if self.image.step() > 0.0 and not self.mixer.frozen:
-            for i in range(hop.sounding.shape[0]):
-                if hop.sounding[i] >= 1:
+            for i in range(hop.sounding.shape[0]):  # a one-channel source has no image
+                if self.sources.rows[i] >= 2 and hop.sounding[i] >= 1:
                     self.image.measure(self.codec, hop.z_rows, hop.log,
                                        int(self.sources.base[i]), int(hop.sounding[i]))
 
