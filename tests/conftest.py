@@ -59,16 +59,35 @@ def sine_file(write_sound: Callable[..., Path]) -> Path:
     return write_sound("sine.wav", sine(440.0, 1.0))
 
 
+class Rendered(list):
+    """Per hop rendered, whether every output sample was finite; :meth:`wait_for` waits on the
+    count (the rendering thread notifies each hop)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = threading.Condition()
+
+    def add(self, finite: bool) -> None:
+        with self.changed:
+            self.append(finite)
+            self.changed.notify_all()
+
+    def wait_for(self, hops: int, timeout: float) -> bool:
+        """Whether ``hops`` hops were rendered within ``timeout`` seconds."""
+        with self.changed:
+            return self.changed.wait_for(lambda: len(self) >= hops, timeout)
+
+
 @contextmanager
-def ticking(engine) -> Iterator[list[bool]]:
-    """Tick ``engine`` in a thread as fast as it goes while the block runs; yields a list that
-    gets, per hop, whether every output sample was finite."""
+def ticking(engine) -> Iterator[Rendered]:
+    """Tick ``engine`` in a thread as fast as it goes while the block runs; yields a
+    :class:`Rendered` that gets, per hop, whether every output sample was finite."""
     stop = threading.Event()
-    finite: list[bool] = []
+    finite = Rendered()
 
     def render() -> None:
         while not stop.is_set():
-            finite.append(bool(np.isfinite(engine.tick()).all()))
+            finite.add(bool(np.isfinite(engine.tick()).all()))
 
     thread = threading.Thread(target=render)
     thread.start()
