@@ -78,6 +78,17 @@ class ModelShape:
         interpolated to the bins (:func:`band_interpolation`), instead of one per bin; how much
         partials stand out varies slowly with frequency, and a smaller last layer is a faster
         decoder. 0: one height per bin.
+    pitch_slots : int
+        With ``pitch``: pitch slots per frame, 1 to 4. With more than one, each slot is an
+        explicit pitch channel and a presence channel (0 to 1), found per frame by estimate and
+        cancel (:class:`caminos.models.partials.PartialAnalyser`), and the decoder draws one
+        comb per slot with heights of its own, so chords keep their notes.
+    free_peaks : int
+        With ``pitch``: free spectral peaks per frame, 0 to 8, each an explicit frequency
+        channel (semitones, in the pitch channel's units, so a transposition moves them too) and
+        a magnitude channel (natural log, relative to the frame's level): the largest partials
+        no slot explains (bells, gongs, a chord's extra notes), drawn by the decoder as the
+        window's main lobe.
     """
 
     n_bins: int = 513
@@ -89,32 +100,85 @@ class ModelShape:
     pitch: bool = False
     bin_hz: float = 0.0
     comb_bands: int = 0
+    pitch_slots: int = 1
+    free_peaks: int = 0
 
     def __post_init__(self) -> None:
-        if not 8 <= self.latent_dim <= 32:
-            raise ParameterError(f"latent_dim must be in 8..32, got {self.latent_dim}")
+        if not 8 <= self.latent_dim <= 48:
+            raise ParameterError(f"latent_dim must be in 8..48, got {self.latent_dim}")
+        if not 1 <= self.pitch_slots <= 4 or not 0 <= self.free_peaks <= 8:
+            raise ParameterError(f"pitch_slots must be in 1..4 and free_peaks in 0..8, got "
+                                 f"{self.pitch_slots} and {self.free_peaks}")
+        if (self.pitch_slots > 1 or self.free_peaks) and not self.pitch:
+            raise ParameterError("pitch slots and free peaks need the pitch channel (pitch=True)")
+        if self.learned_dim < 4:
+            raise ParameterError(f"latent_dim {self.latent_dim} leaves {self.learned_dim} learned "
+                                 f"dimensions beside the explicit channels; at least 4 are needed")
         if not 0 <= self.context <= 8:
             raise ParameterError(f"context must be in 0..8 frames, got {self.context}")
         if self.n_bins < 2 or not self.hidden or min(self.hidden) < 1:
             raise ParameterError(f"bad model shape: n_bins={self.n_bins}, hidden={self.hidden}")
         if self.decoder_hidden and min(self.decoder_hidden) < 1:
             raise ParameterError(f"bad decoder widths: {self.decoder_hidden}")
+        if self.many_pitches and not self.level:
+            raise ParameterError("pitch slots and free peaks need the level channel (level=True)")
         if self.pitch and not self.bin_hz > 0.0:
             raise ParameterError("a model with a pitch channel needs bin_hz > 0")
         if not 0 <= self.comb_bands <= self.n_bins or self.comb_bands == 1:
             raise ParameterError(f"comb_bands must be 0 or 2..{self.n_bins}, got {self.comb_bands}")
 
     @property
-    def comb_outputs(self) -> int:
-        """Comb heights the decoder's last layer gives (0 without a pitch channel)."""
+    def many_pitches(self) -> bool:
+        """Several pitch slots or free peaks (checkpoint version 3), rather than one comb."""
+        return self.pitch_slots > 1 or self.free_peaks > 0
+
+    @property
+    def comb_heights(self) -> int:
+        """Heights of one slot's comb the decoder's last layer gives (0 without pitch)."""
         if not self.pitch:
             return 0
         return self.comb_bands or self.n_bins
 
     @property
+    def comb_outputs(self) -> int:
+        """Comb heights the decoder's last layer gives, every slot's (0 without pitch)."""
+        return self.comb_heights * self.pitch_slots
+
+    @property
+    def presence_channels(self) -> int:
+        """Presence channels: one per slot when there are several, none for one."""
+        return self.pitch_slots if self.pitch_slots > 1 else 0
+
+    @property
+    def explicit_dim(self) -> int:
+        """Measured latent channels: level, slot pitches, presences, peak pitches and levels."""
+        slots = self.pitch_slots if self.pitch else 0
+        return int(self.level) + slots + self.presence_channels + 2 * self.free_peaks
+
+    @property
     def learned_dim(self) -> int:
         """Latent dimensions the encoder learns (``latent_dim`` less the explicit channels)."""
-        return self.latent_dim - int(self.level) - int(self.pitch)
+        return self.latent_dim - self.explicit_dim
+
+    @property
+    def slot_index(self) -> int:
+        """Index of the first slot's pitch channel in the unrotated latent; the others follow."""
+        return self.learned_dim + int(self.level)
+
+    @property
+    def presence_index(self) -> int:
+        """Index of the first slot's presence channel (with several slots)."""
+        return self.slot_index + self.pitch_slots
+
+    @property
+    def peak_pitch_index(self) -> int:
+        """Index of the first free peak's frequency channel (semitones)."""
+        return self.presence_index + self.presence_channels
+
+    @property
+    def peak_level_index(self) -> int:
+        """Index of the first free peak's magnitude channel (nepers over the frame's level)."""
+        return self.peak_pitch_index + self.free_peaks
 
     @property
     def level_index(self) -> int:
@@ -123,8 +187,18 @@ class ModelShape:
 
     @property
     def pitch_index(self) -> int:
-        """Index of the pitch channel in the unrotated latent (the last)."""
-        return self.latent_dim - 1
+        """Index of the (first slot's) pitch channel in the unrotated latent (the last of a
+        one-slot model)."""
+        return self.slot_index
+
+    @property
+    def semitone_indices(self) -> tuple[int, ...]:
+        """Every channel in semitones (slot pitches, peak frequencies): what a transposition
+        moves."""
+        if not self.pitch:
+            return ()
+        return (tuple(range(self.slot_index, self.slot_index + self.pitch_slots))
+                + tuple(range(self.peak_pitch_index, self.peak_pitch_index + self.free_peaks)))
 
     @property
     def decoder_widths(self) -> tuple[int, ...]:
@@ -145,13 +219,15 @@ class ModelShape:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelShape":
-        """Inverse of :meth:`to_dict` (version-1 checkpoints lack the last two keys)."""
+        """Inverse of :meth:`to_dict` (older checkpoints lack the last keys)."""
         return cls(n_bins=int(data["n_bins"]), latent_dim=int(data["latent_dim"]),
                    hidden=tuple(int(h) for h in data["hidden"]), context=int(data["context"]),
                    level=bool(data.get("level", False)),
                    decoder_hidden=tuple(int(h) for h in data.get("decoder_hidden", ())),
                    pitch=bool(data.get("pitch", False)), bin_hz=float(data.get("bin_hz", 0.0)),
-                   comb_bands=int(data.get("comb_bands", 0)))
+                   comb_bands=int(data.get("comb_bands", 0)),
+                   pitch_slots=int(data.get("pitch_slots", 1)),
+                   free_peaks=int(data.get("free_peaks", 0)))
 
 
 def log_magnitude(magnitudes: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
@@ -216,6 +292,101 @@ def harmonic_comb_torch(f0_hz: torch.Tensor, n_bins: int, bin_hz: float) -> torc
     lobe = torch.abs(torch.sinc(safe) / (1.0 - safe**2))
     lobe = torch.where(near_one, torch.full_like(d, 0.5), lobe)
     return torch.where(d < 2.0, lobe, torch.zeros_like(d))
+
+
+def hann_lobe_torch(d: torch.Tensor) -> torch.Tensor:
+    """The Hann window's normalised main lobe at ``d`` bins from its centre (0 beyond 2), for
+    tensors (:func:`caminos.models.pitch.hann_lobe`)."""
+    d = torch.abs(d)
+    near_one = torch.abs(d - 1.0) < 1e-4
+    safe = torch.where(near_one, torch.zeros_like(d), d)
+    lobe = torch.abs(torch.sinc(safe) / (1.0 - safe**2))
+    lobe = torch.where(near_one, torch.full_like(d, 0.5), lobe)
+    return torch.where(d < 2.0, lobe, torch.zeros_like(d))
+
+
+def semitones_to_bins(semitones: torch.Tensor, bin_hz: float) -> torch.Tensor:
+    """Semitones above A0 to a frequency in bins of ``bin_hz`` Hz."""
+    return 27.5 * torch.pow(2.0, torch.clamp(semitones, max=200.0) / 12.0) / bin_hz
+
+
+def draw_partials_torch(log_mags: torch.Tensor, heights: torch.Tensor, semitones: torch.Tensor,
+                        gates: torch.Tensor, peak_semitones: torch.Tensor,
+                        peak_log_mags: torch.Tensor, bin_hz: float) -> torch.Tensor:
+    """Raise one harmonic comb per pitch slot and draw the free peaks on decoded spectra.
+
+    Parameters
+    ----------
+    log_mags : Tensor, shape (batch, n_bins)
+        The decoded spectrum's shape and level, natural-log magnitudes.
+    heights : Tensor, shape (batch, slots, n_bins)
+        Each slot's comb heights before softplus (nepers on a harmonic).
+    semitones, gates : Tensor, shape (batch, slots)
+        Each slot's pitch (semitones above A0) and the share of its comb drawn (0 to 1).
+    peak_semitones, peak_log_mags : Tensor, shape (batch, peaks)
+        Each free peak's frequency (semitones above A0) and natural-log magnitude.
+    bin_hz : float
+        Width of a bin, in Hz.
+
+    Returns
+    -------
+    Tensor, shape (batch, n_bins)
+        ``log(exp(x) * (1 + sum_s (exp(g_s) - 1)))`` with ``g_s = softplus(height) * comb_s *
+        gate_s``: each slot multiplies the bins it raises as a one-slot comb would, and bins two
+        slots share add their raises as magnitudes add, not as their logarithms (a unison is not
+        twice as loud in nepers). Then each peak's main lobe replaces the bins it overtops:
+        ``max(that, log(|peak| lobe + floor))``.
+    """
+    batch, slots, n = heights.shape
+    f0_bins = semitones_to_bins(semitones.detach(), bin_hz).reshape(-1)
+    comb = harmonic_comb_torch(f0_bins * bin_hz, n, bin_hz).view(batch, slots, n)
+    raise_ = torch.clamp(torch.nn.functional.softplus(heights) * comb * gates[:, :, None],
+                         max=MAX_LOG_MAGNITUDE)
+    out = log_mags + torch.log1p(torch.expm1(raise_).sum(dim=1))
+    if peak_semitones.shape[1]:
+        bins = semitones_to_bins(peak_semitones.detach(), bin_hz)
+        k = torch.arange(n, device=log_mags.device, dtype=log_mags.dtype)
+        lobe = hann_lobe_torch(k[None, None, :] - bins[:, :, None])
+        peak = torch.exp(torch.clamp(peak_log_mags.detach(), max=MAX_LOG_MAGNITUDE))
+        drawn = torch.log(peak[:, :, None] * lobe + MAGNITUDE_FLOOR).amax(dim=1)
+        out = torch.maximum(out, drawn)
+    return out
+
+
+def partial_values_numpy(analyser, log_mags: np.ndarray, fallback_hz: np.ndarray,
+                         shape: ModelShape) -> np.ndarray:
+    """:meth:`SpectralVAE.partial_values` on numpy: current frames' log-magnitudes (batch,
+    n_bins) float64 and each frame's one-pitch estimate (Hz) to the channels (batch, J)."""
+    mags = np.maximum(np.exp(log_mags) - MAGNITUDE_FLOOR, 0.0)
+    f0, presence, peak_bins, peak_mags = analyser.analyse(mags, fallback_hz)
+    columns = [12.0 * np.log2(np.maximum(f0, 1.0) / 27.5)]
+    if shape.presence_channels:
+        columns.append(presence)
+    if shape.free_peaks:
+        level = frame_level(log_mags)
+        hz = np.maximum(peak_bins, 0.5) * shape.bin_hz
+        columns.append(12.0 * np.log2(hz / 27.5))
+        columns.append(np.log(peak_mags + MAGNITUDE_FLOOR) - level[:, None])
+    return np.concatenate(columns, axis=1)
+
+
+def draw_from_values(log_mags: torch.Tensor, heights: torch.Tensor, values: torch.Tensor,
+                     level: torch.Tensor, shape: ModelShape,
+                     comb_spread: torch.Tensor | None) -> torch.Tensor:
+    """:func:`draw_partials_torch` from the many-pitch channels in natural units (batch, J),
+    the frame's level (batch,) nepers and the decoder's comb outputs (batch, slots * heights)."""
+    slots, peaks = shape.pitch_slots, shape.free_peaks
+    heights = heights.reshape(len(heights), slots, shape.comb_heights)
+    if comb_spread is not None:
+        heights = heights @ comb_spread
+    semitones = values[:, :slots]
+    gates = (torch.clamp(values[:, slots:2 * slots], 0.0, 1.0) if shape.presence_channels
+             else torch.ones_like(semitones))
+    start = slots + shape.presence_channels
+    peak_semitones = values[:, start:start + peaks]
+    peak_log = values[:, start + peaks:start + 2 * peaks] + level[:, None]
+    return draw_partials_torch(log_mags, heights, semitones, gates, peak_semitones, peak_log,
+                               shape.bin_hz)
 
 
 def stack_context(log_mags: np.ndarray, context: int, starts: np.ndarray | None = None) -> np.ndarray:
@@ -305,6 +476,13 @@ class SpectralVAE(nn.Module):
                 spread[lower, np.arange(shape.n_bins)] = 1.0 - weight
                 spread[lower + 1, np.arange(shape.n_bins)] += weight
                 self.register_buffer("comb_spread", torch.as_tensor(spread), persistent=False)
+            if shape.many_pitches:
+                from caminos.models.partials import PartialAnalyser
+                self.partials = PartialAnalyser(n_fft, round(shape.bin_hz * n_fft),
+                                                shape.pitch_slots, shape.free_peaks)
+            if shape.free_peaks:
+                # Mean and std of the free peaks' magnitudes, nepers over their frame's level.
+                self.register_buffer("peak_stats", torch.tensor([-2.0, 2.0]))
         # Latent rotation: coordinates = (mu - latent_center) @ latent_rotation.
         self.register_buffer("latent_center", torch.zeros(d))
         self.register_buffer("latent_rotation", torch.eye(d))
@@ -321,10 +499,17 @@ class SpectralVAE(nn.Module):
                                                 dtype=self.level_stats.dtype))
             x = x - level[:, None]
         if self.shape.pitch:
+            current = torch.as_tensor(np.asarray(log_mags)[:, -self.shape.n_bins:],
+                                      dtype=torch.float32)
             with torch.no_grad():
-                semitones = self.pitch_semitones(
-                    torch.as_tensor(np.asarray(log_mags)[:, -self.shape.n_bins:],
-                                    dtype=torch.float32)).numpy().astype(np.float64)
+                semitones = self.pitch_semitones(current).numpy().astype(np.float64)
+            if self.shape.many_pitches:
+                values = self.partial_values(current)
+                semitones = values[:, 0]
+                if self.shape.free_peaks:
+                    relative = values[:, self.shape.peak_level_index - self.shape.slot_index:]
+                    self.peak_stats.copy_(torch.tensor(
+                        [relative.mean(), max(relative.std(), 1e-3)], dtype=self.peak_stats.dtype))
             self.pitch_stats.copy_(torch.tensor([semitones.mean(), max(semitones.std(), 1e-3)],
                                                 dtype=self.pitch_stats.dtype))
         mean = x.mean(axis=0)
@@ -341,6 +526,35 @@ class SpectralVAE(nn.Module):
         first, log_step = self.pitch_grid
         return track_pitch_torch(log_mags[:, -self.shape.n_bins:], self.pitch_matrix, first,
                                  log_step)
+
+    @torch.no_grad()
+    def partial_values(self, log_mags: torch.Tensor) -> np.ndarray:
+        """The many-pitch channels of each input's current frame, in natural units, (batch, J).
+
+        Columns in the latent's order from :attr:`ModelShape.slot_index`: slot pitches
+        (semitones above A0), presences (0 to 1, with several slots), free peaks' frequencies
+        (semitones) and magnitudes (nepers over the frame's level, :func:`frame_level`). Measured
+        by :class:`caminos.models.partials.PartialAnalyser` on the frame alone.
+        """
+        current = log_mags[:, -self.shape.n_bins:]
+        fallback = 27.5 * 2.0 ** (self.pitch_semitones(current).cpu().numpy().astype(np.float64)
+                                  / 12.0)
+        x = current.detach().cpu().numpy().astype(np.float64)
+        return partial_values_numpy(self.partials, x, fallback, self.shape)
+
+    def channel_statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and std of each many-pitch channel (natural units to the unrotated latent's
+        standard units), shape (J,) each, in :meth:`partial_values`' order."""
+        shape = self.shape
+        mean = [self.pitch_stats[0]] * shape.pitch_slots + [torch.tensor(0.0)] * \
+            shape.presence_channels + [self.pitch_stats[0]] * shape.free_peaks
+        std = [self.pitch_stats[1]] * shape.pitch_slots + [torch.tensor(1.0)] * \
+            shape.presence_channels + [self.pitch_stats[1]] * shape.free_peaks
+        if shape.free_peaks:
+            mean += [self.peak_stats[0]] * shape.free_peaks
+            std += [self.peak_stats[1]] * shape.free_peaks
+        return (torch.stack([torch.as_tensor(m, dtype=torch.float32) for m in mean]),
+                torch.stack([torch.as_tensor(v, dtype=torch.float32) for v in std]))
 
     def level(self, log_mags: torch.Tensor) -> torch.Tensor:
         """Level of each input's current frame (:func:`frame_level`), shape (batch,)."""
@@ -362,7 +576,13 @@ class SpectralVAE(nn.Module):
         channels = []
         if level is not None:
             channels.append((level - self.level_stats[0]) / self.level_stats[1])
-        if self.shape.pitch:
+        if self.shape.many_pitches:
+            mean, std = self.channel_statistics()
+            values = torch.as_tensor(self.partial_values(log_mags), dtype=mu.dtype,
+                                     device=mu.device)
+            scaled = (values - mean.to(mu.device)) / std.to(mu.device)
+            channels.extend(scaled.unbind(dim=1))
+        elif self.shape.pitch:
             channels.append((self.pitch_semitones(log_mags) - self.pitch_stats[0])
                             / self.pitch_stats[1])
         return mu, logvar, channels
@@ -377,6 +597,12 @@ class SpectralVAE(nn.Module):
             index = shape.level_index
             log_mags = log_mags + (raw[:, index:index + 1] * self.level_stats[1]
                                    + self.level_stats[0])
+        if shape.many_pitches:
+            mean, std = self.channel_statistics()
+            values = raw[:, shape.slot_index:] * std.to(raw.device) + mean.to(raw.device)
+            level = raw[:, shape.level_index] * self.level_stats[1] + self.level_stats[0]
+            return draw_from_values(log_mags, out[:, n:], values, level, shape,
+                                    self.comb_spread if shape.comb_bands else None)
         if shape.pitch:
             semitones = raw[:, shape.pitch_index] * self.pitch_stats[1] + self.pitch_stats[0]
             f0 = 27.5 * torch.pow(2.0, semitones / 12.0)
@@ -514,6 +740,12 @@ class FusedCodec(nn.Module):
         # (d), pitch_bias (1); pitch_matrix (bins, candidates), pitch_grid (2).
         for name, value in (terms or {}).items():
             self.register_buffer(name, value.contiguous())
+        self.many_pitches = shape.many_pitches
+        if shape.many_pitches:
+            from caminos.models.partials import PartialAnalyser
+            n_fft = 2 * (shape.n_bins - 1)
+            self.partials = PartialAnalyser(n_fft, round(shape.bin_hz * n_fft),
+                                            shape.pitch_slots, shape.free_peaks)
 
     @classmethod
     @torch.no_grad()
@@ -540,7 +772,20 @@ class FusedCodec(nn.Module):
             bias = bias - mean * terms["level_latent"]
             terms["level_out"] = std * rotation[row]  # level = std * (R[L] . z + c[L]) + mean
             shift = shift + std * center[row] + mean
-        if shape.pitch:
+        if shape.many_pitches:
+            mean, std = model.channel_statistics()
+            rows = rotation[shape.slot_index:]  # (J, d): the channels' rows of the rotation
+            terms["channel_latent"] = rows / std[:, None]
+            bias = bias - mean @ terms["channel_latent"]
+            terms["channel_out"] = std[:, None] * rows
+            terms["channel_bias"] = std * center[shape.slot_index:] + mean
+            level_mean, level_std = model.level_stats[0], model.level_stats[1]
+            terms["level_bias"] = (level_std * center[shape.level_index] + level_mean).reshape(1)
+            terms["pitch_matrix"] = model.pitch_matrix.clone()
+            terms["pitch_grid"] = torch.tensor(model.pitch_grid)
+            if shape.comb_bands:
+                terms["comb_spread"] = model.comb_spread.clone()
+        elif shape.pitch:
             mean, std, row = model.pitch_stats[0], model.pitch_stats[1], shape.pitch_index
             terms["pitch_latent"] = rotation[row] / std
             bias = bias - mean * terms["pitch_latent"]
@@ -580,7 +825,13 @@ class FusedCodec(nn.Module):
             h = torch.nn.functional.linear(torch.nn.functional.silu(h), w, b)
         if level is not None:
             h = h + level * self.level_latent
-        if self.has_pitch:
+        if self.many_pitches:
+            fallback = 27.5 * 2.0 ** (self._pitch(log_mags).numpy().astype(np.float64) / 12.0)
+            values = partial_values_numpy(
+                self.partials, log_mags[:, -self.n_bins:].numpy().astype(np.float64), fallback,
+                self.shape)
+            h = h + torch.as_tensor(values, dtype=h.dtype) @ self.channel_latent
+        elif self.has_pitch:
             h = h + self._pitch(log_mags)[:, None] * self.pitch_latent
         return h
 
@@ -591,7 +842,12 @@ class FusedCodec(nn.Module):
         h = out[:, :n]
         if self.has_level:
             h = h + (z @ self.level_out)[:, None]
-        if self.has_pitch:
+        if self.many_pitches:
+            values = z @ self.channel_out.T + self.channel_bias
+            level = z @ self.level_out + self.level_bias
+            h = draw_from_values(h, out[:, n:], values, level, self.shape,
+                                 self.comb_spread if self.shape.comb_bands else None)
+        elif self.has_pitch:
             semitones = z @ self.pitch_out + self.pitch_bias
             comb = harmonic_comb_torch(27.5 * torch.pow(2.0, semitones / 12.0), n,
                                        self.shape.bin_hz)

@@ -24,8 +24,12 @@ from caminos.engine.core.errors import CheckpointError
 from caminos.models.autoencoder import ModelShape, SpectralVAE
 
 FORMAT = "caminos-spectral-vae"
-VERSION = 2  # 2: level channel, decoder widths of its own, level_stats; version 1 still loads
-READABLE_VERSIONS = (1, 2)
+# 2: level channel, decoder widths of its own, level_stats; version 1 still loads.
+# 3: several pitch slots and free peaks (ModelShape.many_pitches); a one-comb model is still
+# written as version 2, so a caminos from before reads it.
+VERSION = 2
+MANY_PITCHES_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 @dataclass
@@ -116,7 +120,9 @@ def save_checkpoint(path: str | os.PathLike, model: SpectralVAE, stft: StftConfi
         raise CheckpointError(f"{target}: folder {target.parent} does not exist")
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     data = {
-        "format": FORMAT, "version": VERSION, "shape": model.shape.to_dict(), "state": state,
+        "format": FORMAT,
+        "version": MANY_PITCHES_VERSION if model.shape.many_pitches else VERSION,
+        "shape": model.shape.to_dict(), "state": state,
         "stft": {"n_fft": stft.n_fft, "hop": stft.hop, "window": stft.window},
         "sample_rate": int(sample_rate), "descriptors": plain(descriptors or {}, "descriptors"),
         "provenance": plain(provenance or {}, "provenance"),

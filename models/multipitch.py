@@ -468,6 +468,31 @@ class MultiPitchTracker:
         self._scores = np.zeros(len(self.candidates))
         self._amps = np.zeros(int(self.n_bins * bin_hz / f0_min) + 1)  # every partial, to Nyquist
 
+    @property
+    def taps_index(self) -> np.ndarray:
+        """(C, taps) bins each candidate reads (:func:`salience_taps`)."""
+        return self._index
+
+    @property
+    def taps_frac(self) -> np.ndarray:
+        """(C, taps) how far past its bin each tap lies."""
+        return self._frac
+
+    @property
+    def taps_weight(self) -> np.ndarray:
+        """(C, taps) each tap's weight."""
+        return self._weight
+
+    @property
+    def settings(self) -> np.ndarray:
+        """The settings array :func:`track_frame_kernel` reads (see its docstring)."""
+        return self._settings
+
+    @property
+    def partials_scratch(self) -> int:
+        """Length of the partial-amplitude scratch :func:`cancel_partials` needs here."""
+        return len(self._amps)
+
     def reset(self) -> None:
         """Forget every past frame: an empty held spectrum, no candidate present."""
         self._held[:] = 0.0

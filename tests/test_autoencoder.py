@@ -49,7 +49,7 @@ def test_shapes_and_dtypes():
 
 
 def test_shape_limits_are_checked():
-    with pytest.raises(ParameterError, match="latent_dim must be in 8..32, got 4"):
+    with pytest.raises(ParameterError, match="latent_dim must be in 8..48, got 4"):
         ModelShape(latent_dim=4)
     with pytest.raises(ParameterError, match="context must be in 0..8"):
         ModelShape(context=9)

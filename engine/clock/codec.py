@@ -225,6 +225,22 @@ class DecoderState(NamedTuple):
     band_lower: np.ndarray    # (bins,) int: each bin's lower comb band (empty: a height per bin)
     band_weight: np.ndarray   # (bins,): the upper band's share
     z_rows: np.ndarray        # (batch, d) float32 scratch
+    many: bool                # several pitch slots or free peaks (a version-3 model)
+    channel_out: np.ndarray   # (J, d): the many-pitch channels read back from z
+    channel_bias: np.ndarray  # (J,)
+    level_bias: float         # the level, nepers: z . level_out + level_bias
+    has_presence: bool        # the slots have presence channels
+    peaks: int                # free peaks
+    width: int                # comb heights per slot
+    slot_gain: np.ndarray     # (slots,) control: 1 draws the slot, 0 not (/latent/pitches)
+    chord: np.ndarray         # (CHORD_MOST,) control: semitones above the first slot
+    chord_count: np.ndarray   # (1,) int control: chord intervals drawn (/latent/chord)
+    values: np.ndarray        # (J,) scratch
+    slot_semitones: np.ndarray  # (slots,) scratch
+    gates: np.ndarray         # (slots,) scratch
+    peak_semitones: np.ndarray  # (peaks,) scratch
+    peak_logs: np.ndarray     # (peaks,) scratch
+    acc: np.ndarray           # (bins,) scratch
 
 
 @njit(cache=True, nogil=True)
@@ -232,7 +248,12 @@ def decode_frames(z: np.ndarray, out: np.ndarray, weights: tuple, biases: tuple,
                   outputs: tuple, n_bins: int, has_level: bool, has_pitch: bool,
                   level_out: np.ndarray, pitch_out: np.ndarray, pitch_bias: float,
                   bin_hz: float, band_lower: np.ndarray, band_weight: np.ndarray,
-                  z_rows: np.ndarray) -> None:
+                  z_rows: np.ndarray, many: bool, channel_out: np.ndarray,
+                  channel_bias: np.ndarray, level_bias: float, has_presence: bool, peaks: int,
+                  width: int, slot_gain: np.ndarray, chord: np.ndarray,
+                  chord_count: np.ndarray, values: np.ndarray, slot_semitones: np.ndarray,
+                  gates: np.ndarray, peak_semitones: np.ndarray, peak_logs: np.ndarray,
+                  acc: np.ndarray) -> None:
     """Latents ``z`` (batch, d) to linear magnitudes ``out`` (batch, n_bins) in one pass of the
     layers, allocation-free; the other arguments are a :class:`DecoderState`'s fields.
 
@@ -250,10 +271,42 @@ def decode_frames(z: np.ndarray, out: np.ndarray, weights: tuple, biases: tuple,
         if has_level:
             offset = np.dot(z_rows[row], level_out)
         h = full[row, :n]
-        if has_pitch:
+        chords = chord_count[0]
+        if many:
+            heights = full[row, n:]
+            finite = math.isfinite(heights[0])
+            for j in range(values.shape[0]):
+                values[j] = np.dot(z_rows[row], channel_out[j]) + channel_bias[j]
+                finite = finite and math.isfinite(values[j])
+            if finite:
+                slots = slot_semitones.shape[0]
+                level = np.dot(z_rows[row], level_out) + level_bias
+                for s in range(slots):
+                    gate = min(max(values[slots + s], 0.0), 1.0) if has_presence else 1.0
+                    slot_semitones[s] = values[s]
+                    gates[s] = gate * slot_gain[s]
+                start = slots + (slots if has_presence else 0)
+                for k in range(n):  # the level first: a peak replaces bins it overtops
+                    h[k] += offset
+                offset = 0.0
+                for p in range(peaks):
+                    peak_semitones[p] = values[start + p]
+                    peak_logs[p] = values[start + peaks + p] + level
+                draw_slots_and_peaks(h, heights, width, slot_semitones, gates, chord, chords,
+                                     peak_semitones, peak_logs, bin_hz, band_lower,
+                                     band_weight, acc)
+            else:
+                offset = math.nan
+        elif has_pitch:
             semitones = np.dot(z_rows[row], pitch_out) + pitch_bias
             heights = full[row, n:]
-            if math.isfinite(semitones) and math.isfinite(heights[0]):
+            if math.isfinite(semitones) and math.isfinite(heights[0]) and chords > 0:
+                slot_semitones[0] = semitones
+                gates[0] = 1.0
+                draw_slots_and_peaks(h, heights, width, slot_semitones[:1], gates[:1], chord,
+                                     chords, peak_semitones[:0], peak_logs[:0], bin_hz,
+                                     band_lower, band_weight, acc)
+            elif math.isfinite(semitones) and math.isfinite(heights[0]):
                 f0_bins = min(max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / bin_hz, 1.0),
                               float(n))
                 if band_lower.shape[0]:
@@ -270,6 +323,120 @@ def decode_frames(z: np.ndarray, out: np.ndarray, weights: tuple, biases: tuple,
             if v < 0.0:
                 v = 0.0
             out[row, k] = v
+
+
+@njit(cache=True, nogil=True)
+def clean_magnitudes(mags: np.ndarray, scores: np.ndarray, first_octave: float,
+                     log_step: float, clean: np.ndarray, fallback_hz: np.ndarray) -> None:
+    """The analyser's inputs: ``mags`` (with the floor) less the floor, at least 0, into
+    ``clean``; each row's one-pitch estimate from the encoder's ``scores`` (its subharmonic
+    summation, :func:`_refined_semitones`), in Hz, into ``fallback_hz``."""
+    for row in range(mags.shape[0]):
+        for k in range(mags.shape[1]):
+            clean[row, k] = max(mags[row, k] - MAGNITUDE_FLOOR, 0.0)
+        semitones = _refined_semitones(scores, row, first_octave, log_step)
+        fallback_hz[row] = 27.5 * 2.0 ** (semitones / 12.0)
+
+
+@njit(cache=True, nogil=True)
+def add_partial_channels(z: np.ndarray, level: np.ndarray, f0: np.ndarray,
+                         presence: np.ndarray, peak_bins: np.ndarray, peak_mags: np.ndarray,
+                         has_presence: bool, bin_hz: float, values: np.ndarray,
+                         channel_latent: np.ndarray) -> None:
+    """Add each row's many-pitch channels to its latent, allocation-free.
+
+    The channels in natural units (:func:`caminos.models.autoencoder.partial_values_numpy`:
+    slot pitches and peak frequencies in semitones above A0, presences 0 to 1, peak magnitudes
+    in nepers over the frame's ``level``) go into ``values`` (J,) one row at a time, and
+    ``values @ channel_latent`` (J, d) is added to ``z`` (batch, d).
+    """
+    slots = f0.shape[1]
+    peaks = peak_bins.shape[1]
+    for row in range(z.shape[0]):
+        j = 0
+        for k in range(slots):
+            values[j] = 12.0 * np.log2(max(f0[row, k], 1.0) / 27.5)
+            j += 1
+        if has_presence:
+            for k in range(slots):
+                values[j] = presence[row, k]
+                j += 1
+        for p in range(peaks):
+            values[j] = 12.0 * np.log2(max(peak_bins[row, p], 0.5) * bin_hz / 27.5)
+            j += 1
+        for p in range(peaks):
+            values[j] = np.log(peak_mags[row, p] + MAGNITUDE_FLOOR) - level[row]
+            j += 1
+        for i in range(z.shape[1]):
+            v = 0.0
+            for c in range(values.shape[0]):
+                v += values[c] * channel_latent[c, i]
+            z[row, i] += v
+
+
+@njit(cache=True, nogil=True)
+def _slot_heights(bands: np.ndarray, slot: int, width: int, lower: np.ndarray,
+                  weight: np.ndarray, k: int) -> float:
+    """Slot ``slot``'s comb height at bin ``k`` (before softplus): its band values
+    ``bands[slot * width:(slot + 1) * width]`` interpolated (or one per bin when ``lower`` is
+    empty)."""
+    base = slot * width
+    if lower.shape[0] == 0:
+        return bands[base + k]
+    i = lower[k]
+    return bands[base + i] + weight[k] * (bands[base + i + 1] - bands[base + i])
+
+
+@njit(cache=True, nogil=True)
+def draw_slots_and_peaks(h: np.ndarray, bands: np.ndarray, width: int, slot_semitones,
+                         gates: np.ndarray, chord: np.ndarray, chord_count: int,
+                         peak_semitones: np.ndarray, peak_log_mags: np.ndarray,
+                         bin_hz: float, lower: np.ndarray, weight: np.ndarray,
+                         acc: np.ndarray) -> None:
+    """Raise one comb per slot (and per chord interval) and draw the free peaks on ``h``.
+
+    :func:`caminos.models.autoencoder.draw_partials_torch` for one frame, allocation-free:
+    ``h`` (n_bins,) natural-log magnitudes, changed in place. ``bands`` holds every slot's comb
+    heights (``width`` each); ``slot_semitones`` and ``gates`` (slots,) each slot's pitch and
+    drawn share (0 draws nothing). Each of the first ``chord_count`` entries of ``chord``
+    (semitones) draws one more comb that far above the first slot, with its heights and gate
+    (``/latent/chord``). ``peak_semitones`` and ``peak_log_mags`` (peaks,): the free peaks.
+    ``acc`` (n_bins,) is scratch.
+    """
+    n = h.shape[0]
+    acc[:] = 0.0
+    slots = slot_semitones.shape[0]
+    for s in range(slots + chord_count):
+        slot = s if s < slots else 0
+        gate = gates[slot]
+        if not gate > 0.0:
+            continue
+        semitones = slot_semitones[slot]
+        if s >= slots:
+            semitones += chord[s - slots]
+        f0_bins = min(max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / bin_hz, 1.0),
+                      float(n))
+        for k in range(n):
+            lobe = _comb_at(k, f0_bins)
+            if lobe > 0.0:
+                g = min(_softplus(_slot_heights(bands, slot, width, lower, weight, k)) * lobe
+                        * gate, MAX_LOG_MAGNITUDE)
+                acc[k] += np.expm1(g)
+    for k in range(n):
+        if acc[k] > 0.0:
+            h[k] += np.log1p(acc[k])
+    for p in range(peak_semitones.shape[0]):
+        centre = 27.5 * 2.0 ** (min(peak_semitones[p], 200.0) / 12.0) / bin_hz
+        peak = np.exp(min(peak_log_mags[p], MAX_LOG_MAGNITUDE))
+        first = max(0, int(np.ceil(centre - 2.0)))
+        last = min(n - 1, int(np.floor(centre + 2.0)))
+        for k in range(first, last + 1):
+            drawn = np.log(peak * hann_lobe_at(k - centre) + MAGNITUDE_FLOOR)
+            if drawn > h[k]:
+                h[k] = drawn
+
+
+CHORD_MOST = 4  # intervals /latent/chord draws above the first slot, at most
 
 
 class FrameCodec:
@@ -289,25 +456,36 @@ class FrameCodec:
         with torch.no_grad():
             encoder = make_layers(codec.encoder_weights, codec.encoder_biases, batch)
             decoder = make_layers(codec.decoder_weights, codec.decoder_biases, decode_batch)
-        self.latent_dim = encoder[0][-1].shape[1]
+        self.latent_dim = d = encoder[0][-1].shape[1]
         self.n_bins = n = int(codec.n_bins)
+        shape = codec.shape
         self.has_level, self.has_pitch = bool(codec.has_level), bool(codec.has_pitch)
+        self.many = bool(shape.many_pitches)
+        self.pitch_slots = int(shape.pitch_slots) if self.has_pitch else 0
         self.decoder_weights = decoder[0]  # (inputs, outputs) float32, read every hop
         level_in = level_latent = level_out = _NO_ARRAY
         pitch_latent = pitch_out = pitch_matrix = _NO_ARRAY
-        pitch_bias = first_octave = log_step = 0.0
+        pitch_bias = first_octave = log_step = level_bias = 0.0
         band_lower, band_weight = _NO_INDEX, _NO_ARRAY
+        channel_latent = channel_out = np.zeros((0, d), np.float32)
+        channel_bias = _NO_ARRAY
         if self.has_level:  # the rank-one level terms (see FusedCodec)
             level_in, level_latent = _numpy(codec.level_in), _numpy(codec.level_latent)
             level_out = _numpy(codec.level_out)
-        if self.has_pitch:
+        if self.many:
+            channel_latent, channel_out = _numpy(codec.channel_latent), _numpy(codec.channel_out)
+            channel_bias = _numpy(codec.channel_bias)
+            level_bias = float(codec.level_bias[0])
+            pitch_latent, pitch_out = np.zeros(d, np.float32), np.zeros(d, np.float32)
+        elif self.has_pitch:
             pitch_latent, pitch_out = _numpy(codec.pitch_latent), _numpy(codec.pitch_out)
             pitch_bias = float(codec.pitch_bias[0])
+        if self.has_pitch:
             pitch_matrix = _numpy(codec.pitch_matrix)
             first, log_step = (float(v) for v in codec.pitch_grid)
             first_octave = math.log2(first / 27.5)
-            if codec.shape.comb_bands:
-                band_lower, weight = band_interpolation(n, int(codec.shape.comb_bands))
+            if shape.comb_bands:
+                band_lower, weight = band_interpolation(n, int(shape.comb_bands))
                 band_weight = weight.astype(np.float32)
         candidates = pitch_matrix.shape[1] if self.has_pitch else 0
         first_width = encoder[0][0].shape[1]
@@ -320,18 +498,58 @@ class FrameCodec:
             np.zeros((batch, n), np.float32), np.zeros((batch, candidates), np.float32),
             np.zeros((batch, first_width), np.float32), np.zeros(batch, np.float32))
         self._mags = np.zeros((batch, n))  # exp(log_mags) for callers that pass no mags
-        self._decoder = DecoderState(
-            *decoder, n, self.has_level, self.has_pitch, level_out, pitch_out, pitch_bias,
-            float(codec.shape.bin_hz), band_lower, band_weight,
-            np.zeros((decode_batch, self.latent_dim), np.float32))
+        if self.many:  # the analyser of pitch slots and free peaks, and its inputs
+            from caminos.models.partials import PartialAnalyser
+            n_fft = 2 * (n - 1)
+            self._analyser = PartialAnalyser(n_fft, round(shape.bin_hz * n_fft),
+                                             shape.pitch_slots, shape.free_peaks, batch=batch)
+            self._clean = np.zeros((batch, n))
+            self._fallback_hz = np.zeros(batch)
+            self._values_in = np.zeros(len(channel_latent))
+            self._channel_latent = channel_latent.astype(np.float64)
+        # Controls the decoder reads every hop (set from the control thread between hops).
+        slots = max(self.pitch_slots, 1)
+        self.slot_gain = np.ones(slots)
+        self.chord = np.zeros(CHORD_MOST)
+        self.chord_count = np.zeros(1, np.int64)
+        width = int(shape.comb_heights) if self.has_pitch else 0
+        peaks = int(shape.free_peaks) if self.has_pitch else 0
+
+        def decoder_state(layers: tuple, rows: int) -> DecoderState:
+            return DecoderState(
+                *layers, n, self.has_level, self.has_pitch, level_out, pitch_out, pitch_bias,
+                float(shape.bin_hz), band_lower, band_weight, np.zeros((rows, d), np.float32),
+                self.many, channel_out, channel_bias, level_bias,
+                bool(shape.presence_channels), peaks, width, self.slot_gain, self.chord,
+                self.chord_count, np.zeros(len(channel_out)), np.zeros(slots), np.zeros(slots),
+                np.zeros(peaks), np.zeros(peaks), np.zeros(n))
+
+        self._decoder = decoder_state(decoder, decode_batch)
         with torch.no_grad():  # one row: decode() of any latent, beside the batch
             single = make_layers(codec.decoder_weights, codec.decoder_biases, 1)
-        self._single = DecoderState(
-            *single, n, self.has_level, self.has_pitch, level_out, pitch_out, pitch_bias,
-            float(codec.shape.bin_hz), band_lower, band_weight,
-            np.zeros((1, self.latent_dim), np.float32))
+        self._single = decoder_state(single, 1)
         self._z_one = np.zeros((1, self.latent_dim))
         self._out_one = np.zeros((1, n))
+
+    def set_pitch_slots(self, count: int) -> None:
+        """Draw the first ``count`` pitch slots (1 to the model's), the others not
+        (``/latent/pitches``); more than the model has draws them all."""
+        count = max(1, int(count))
+        for k in range(len(self.slot_gain)):
+            self.slot_gain[k] = 1.0 if k < count else 0.0
+
+    def set_chord(self, semitones) -> None:
+        """Draw one more comb per interval (semitones above the first slot, at most
+        :data:`CHORD_MOST`), with the first slot's heights (``/latent/chord``); none: no chord.
+
+        The intervals are written before their count, so a hop that reads them between two
+        writes draws the old count of valid intervals.
+        """
+        values = [float(v) for v in semitones][:CHORD_MOST]
+        self.chord_count[0] = min(int(self.chord_count[0]), len(values))
+        for i, v in enumerate(values):
+            self.chord[i] = v
+        self.chord_count[0] = len(values)
 
     def encode(self, log_mags: np.ndarray, out: np.ndarray,
                mags: np.ndarray | None = None) -> None:
@@ -345,6 +563,16 @@ class FrameCodec:
             mags = self._mags
             np.exp(log_mags[:, -self.n_bins:], out=mags)
         encode_frames(log_mags, mags, out, *self._encoder)
+        if self.many:
+            state = self._encoder
+            clean_magnitudes(mags, state.scores, state.first_octave, state.log_step,
+                             self._clean, self._fallback_hz)
+            analyser = self._analyser
+            analyser.analyse_into(self._clean, self._fallback_hz)
+            add_partial_channels(out, state.level, analyser.f0, analyser.presence,
+                                 analyser.peak_bins, analyser.peak_mags,
+                                 analyser.slots > 1, analyser.bin_hz, self._values_in,
+                                 self._channel_latent)
 
     def decode_batch(self, z: np.ndarray, out: np.ndarray) -> None:
         """Latents (decode_batch, latent_dim) to linear magnitudes ``out`` (decode_batch,

@@ -64,12 +64,15 @@ def pitch_direction(model) -> np.ndarray | None:
 
     Moving the rotated latent along row ``P`` of the rotation moves the unrotated latent along
     channel ``P`` alone (the rotation is orthonormal); one semitone is ``1 / pitch_std`` there.
+    A many-pitch model moves every pitch slot and free peak (their rows are orthogonal, so the
+    sum moves each by one semitone).
     """
     shape = model.shape
     if not shape.pitch:
         return None
-    row = model.latent_rotation[shape.pitch_index].detach().double().numpy()
-    return row / float(model.pitch_stats[1])
+    rotation = model.latent_rotation.detach().double().numpy()
+    # Every channel in semitones moves: each pitch slot's and each free peak's.
+    return rotation[list(shape.semitone_indices)].sum(axis=0) / float(model.pitch_stats[1])
 
 
 def level_readout(codec: FusedCodec) -> np.ndarray | None:

@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from caminos.engine.clock.channel_gains import ChannelGains
-from caminos.engine.clock.codec import FrameCodec
+from caminos.engine.clock.codec import CHORD_MOST, FrameCodec
 from caminos.engine.clock.field import LatentField
 from caminos.engine.clock.image_stage import ImageStage
 from caminos.engine.clock.latent import LatentMixer, Smoothed
@@ -309,13 +309,47 @@ class ImageUnit(Unit):
 
 
 class DecodeUnit(Unit):
-    """Every voice's latent decoded to magnitudes (row by row: see :mod:`~.codec`)."""
+    """Every voice's latent decoded to magnitudes (row by row: see :mod:`~.codec`); owns the
+    decoder's drawing controls, ``/latent/pitches`` and ``/latent/chord``."""
 
     def __init__(self, codec: FrameCodec) -> None:
         self.codec = codec
+        self._pitches = codec.pitch_slots
+        self._chord: tuple[float, ...] = (0.0,)
 
     def process(self, hop: HopBuffers) -> None:
         self.codec.decode_batch(hop.z, hop.decoded)
+
+    def controls(self) -> ControlTable:
+        table = ControlTable()
+        if not self.codec.has_pitch:
+            return table
+        if self.codec.pitch_slots > 1:
+            table.add("/latent/pitches", (Arg("count", "i", 1, self.codec.pitch_slots),),
+                      "how many of the model's pitch slots the decoder draws, the most salient "
+                      "first (not the output voices of a field); fewer thins a chord to its "
+                      "strongest notes", self._set_pitches, self._get_pitches, "latent")
+        table.add("/latent/chord",
+                  (Arg("semitones", "f", -24.0, 36.0, "semitones", repeat=True),),
+                  f"draw the strongest pitch's partials again at up to {CHORD_MOST} intervals "
+                  "above it, with its timbre, so one held note plays as a chord (4 7: a major "
+                  "triad); 0 alone: no chord", self._set_chord, self._get_chord, "latent")
+        return table
+
+    def _set_pitches(self, count: int) -> None:
+        self._pitches = int(count)
+        self.codec.set_pitch_slots(self._pitches)
+
+    def _get_pitches(self) -> tuple[int]:
+        return (self._pitches,)
+
+    def _set_chord(self, *semitones: float) -> None:
+        intervals = [float(v) for v in semitones if float(v) != 0.0][:CHORD_MOST]
+        self._chord = tuple(intervals) if intervals else (0.0,)
+        self.codec.set_chord(intervals)
+
+    def _get_chord(self) -> tuple[float, ...]:
+        return self._chord
 
 
 class ShapeUnit(Unit):
