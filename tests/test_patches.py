@@ -12,15 +12,18 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from caminos.engine.clock.engine import Engine
+from caminos.engine.clock.units import DecodeUnit
 from caminos.engine.control.osc.docs import documented_engine
 from caminos.engine.control.osc.server import OscServer
 from caminos.engine.core.config import OscConfig, load_config
 from caminos.engine.core.controls import ControlRegistry
+from caminos.models.multipitch import SLOTS
 from tests.conftest import control_values, restore_by_events
 
 PATCHES = Path(__file__).resolve().parent.parent / "patches"
@@ -66,7 +69,12 @@ def live(live_engine):
 
 @pytest.fixture(scope="module")
 def registry() -> ControlRegistry:
-    return documented_engine().registry
+    """The documented engine's controls and ``/latent/pitches``, which only a model with several
+    pitch slots registers (the shipped one has one); the patches offer it all the same."""
+    registry = documented_engine().registry
+    several = DecodeUnit(SimpleNamespace(has_pitch=True, pitch_slots=SLOTS))
+    registry.add(next(c for c in several.controls() if c.address == "/latent/pitches"))
+    return registry
 
 
 def free_port() -> int:
@@ -202,8 +210,8 @@ def test_pd_messages_match_the_registry(registry):
         _validate(registry, message.replace("\\$", "$"), "caminos.pd")
     covered = {CHANNEL_IN_ADDRESS.sub("K", m.replace("\\$", "$").split()[0]) for m in sent}
     assert {"/field/spread", "/field/rotate", "/field/spin", "/field/wander",
-            "/field/decorrelate", "/channel/K/gain", "/channel/K/mute",
-            "/channel/K/xy"} <= covered, covered
+            "/field/decorrelate", "/channel/K/gain", "/channel/K/mute", "/channel/K/xy",
+            "/latent/pitch", "/latent/pitches", "/latent/chord"} <= covered, covered
     harness = (PATCHES / "pd" / "test" / "caminos-test.pd").read_text()
     for box in re.findall(r"#X msg \d+ \d+ (/.*?);\n", harness):
         for message in box.split(" \\, "):
@@ -233,6 +241,7 @@ def test_sclang_script_plays_the_engine_and_reads_replies(live):
     assert engine.get("/channel/2/gain") == (0.5,) and engine.get("/channel/2/mute") == (1,)
     assert engine.get("/channel/2/xy") == (0.25, -0.5)
     assert engine.get("/channel/1/offset")[:3] == (0.5, -0.25, 0.0)
+    assert engine.get("/latent/chord") == (4.0, 7.0)
     assert "caminos-value follow 0.5" in log
     assert "caminos-errors 1" in log and "caminos error: /latent/axis" in log
     assert int(re.search(r"caminos-status hop (\d+)", log).group(1)) > 0
@@ -268,7 +277,7 @@ def test_supercollider_messages_match_the_registry(registry):
     addresses = set(re.findall(r"msg\('(/[a-z/_]+)'", text))
     assert len(addresses) > 20
     assert {"/field/spread", "/field/rotate", "/field/spin", "/field/wander",
-            "/field/decorrelate"} <= addresses
+            "/field/decorrelate", "/latent/pitch", "/latent/pitches", "/latent/chord"} <= addresses
     # a channel's addresses are built from its number: channelAddress(k, "gain")
     template = re.search(r'channelAddress: \{.*"(/channel/%/)"', text).group(1)
     controls = set(re.findall(r'channelAddress\(k, "([a-z/]+)"\)', text))
@@ -306,5 +315,6 @@ def test_max_patch_is_valid_and_matches_the_registry(registry):
     for needed in ("/latent/xy", "/latent/axis", "/path/play", "/path/stop", "/scene/recall",
                    "/voice/say", "/engine/status", "/field/spread", "/field/rotate",
                    "/field/spin", "/field/wander", "/field/decorrelate", "/channel/K/gain",
-                   "/channel/K/mute", "/channel/K/xy"):
+                   "/channel/K/mute", "/channel/K/xy", "/latent/pitch", "/latent/pitches",
+                   "/latent/chord"):
         assert needed in covered, needed

@@ -225,6 +225,28 @@ def test_a_change_over_osc_shows_on_the_page(live, browser) -> None:
     live["osc"].send("/source/file/speed", 1.0)
 
 
+def test_the_chord_row_sends_its_intervals(live, browser) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    _open_page(live, browser)
+    # the shipped model has a pitch channel (a chord) and one pitch slot (no /latent/pitches)
+    hidden = "return document.querySelector('%s').hidden"
+    assert browser.execute_script(hidden % "#chord-row") is False
+    assert browser.execute_script(hidden % "#pitches-row") is True
+    chord = browser.find_element("css selector", "#chord")
+    chord.clear()
+    chord.send_keys("4 7", Keys.ENTER)
+    _wait(lambda: _get(live, "/latent/chord") == [4.0, 7.0], 5, "/latent/chord 4 7 from the page")
+    browser.find_element("css selector", "#chord-row button[data-chord='3 7']").click()
+    _wait(lambda: _get(live, "/latent/chord") == [3.0, 7.0], 5, "the minor preset's chord")
+    # a chord sent over OSC shows in the row's field
+    live["osc"].send("/latent/chord", 12.0)
+    _wait(lambda: browser.execute_script("return document.querySelector('#chord').value") == "12",
+          5, "the chord over OSC on the page")
+    browser.find_element("css selector", "#chord-row button[data-chord='0']").click()
+    _wait(lambda: _get(live, "/latent/chord") == [0.0], 5, "no chord from the page")
+
+
 def _ring(browser) -> list:
     return browser.execute_script("return state.field.ring || []")
 

@@ -13,7 +13,7 @@
    60.0,
    60.0,
    1100.0,
-   830.0
+   880.0
   ],
   "bglocked": 0,
   "openinpresentation": 0,
@@ -1231,6 +1231,143 @@
       22
      ],
      "text": "/latent/texture $1",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pitches-label",
+     "maxclass": "comment",
+     "patching_rect": [
+      20,
+      740,
+      300,
+      22
+     ],
+     "text": "pitches: pitch slots drawn (a model with several)",
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pitches-number",
+     "maxclass": "number",
+     "patching_rect": [
+      20,
+      762,
+      50,
+      22
+     ],
+     "parameter_enable": 0,
+     "minimum": 1,
+     "maximum": 4,
+     "numinlets": 1,
+     "numoutlets": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pitches-message",
+     "maxclass": "message",
+     "patching_rect": [
+      80,
+      762,
+      130,
+      22
+     ],
+     "text": "/latent/pitches $1",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-chord-label",
+     "maxclass": "comment",
+     "patching_rect": [
+      20,
+      792,
+      560,
+      22
+     ],
+     "text": "chord: the strongest pitch again, semitones above it (model with pitch): none, major, minor, fifth, octave",
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-chord-none",
+     "maxclass": "message",
+     "patching_rect": [
+      20,
+      814,
+      100,
+      22
+     ],
+     "text": "/latent/chord 0",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-chord-major",
+     "maxclass": "message",
+     "patching_rect": [
+      125,
+      814,
+      110,
+      22
+     ],
+     "text": "/latent/chord 4 7",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-chord-minor",
+     "maxclass": "message",
+     "patching_rect": [
+      240,
+      814,
+      110,
+      22
+     ],
+     "text": "/latent/chord 3 7",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-chord-fifth",
+     "maxclass": "message",
+     "patching_rect": [
+      355,
+      814,
+      100,
+      22
+     ],
+     "text": "/latent/chord 7",
+     "numinlets": 2,
+     "numoutlets": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-chord-octave",
+     "maxclass": "message",
+     "patching_rect": [
+      460,
+      814,
+      105,
+      22
+     ],
+     "text": "/latent/chord 12",
      "numinlets": 2,
      "numoutlets": 1
     }
@@ -2511,6 +2648,90 @@
     "patchline": {
      "source": [
       "obj-texture-message",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pitches-number",
+      0
+     ],
+     "destination": [
+      "obj-pitches-message",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pitches-message",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-chord-none",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-chord-major",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-chord-minor",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-chord-fifth",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-chord-octave",
       0
      ],
      "destination": [

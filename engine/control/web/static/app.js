@@ -58,6 +58,8 @@ function build(hello) {
   $("#voice-section").hidden = !("/voice/say" in state.controls);
   buildField(hello.layout);
   $("#pitch-row").hidden = !("/latent/pitch" in state.controls);
+  $("#pitches-row").hidden = !("/latent/pitches" in state.controls);
+  $("#chord-row").hidden = !("/latent/chord" in state.controls);
 }
 
 function argOf(address, index = 0) {
@@ -195,6 +197,9 @@ function showValue(address, value) {
   }
   if (address === "/source/file/open" && document.activeElement !== $("#file-path")) {
     $("#file-path").value = value[0];
+  }
+  if (address === "/latent/chord" && document.activeElement !== $("#chord")) {
+    $("#chord").value = value.filter((v) => v !== 0).join(" "); // (0) is no chord
   }
 }
 
@@ -446,5 +451,22 @@ $("#voice-stop").addEventListener("click", () => send("/voice/stop"));
 $("#voice-babble").addEventListener("click", () => send("/voice/babble", Number($("#voice-words").value) || 0));
 $("#voice-mix-set").addEventListener("click", () => send("/voice/mix", $("#voice-mix").value));
 $("#file-open").addEventListener("click", () => send("/source/file/open", $("#file-path").value));
+
+// A chord: the intervals typed (4 7) or a preset's, one /latent/chord with them all; nothing
+// typed is 0, no chord. A word that is not a number goes as it is, for the registry to refuse.
+function sendChord(text) {
+  const words = text.trim().split(/[\s,]+/).filter(Boolean);
+  const args = words.map((w) => (Number.isFinite(Number(w)) ? Number(w) : w));
+  send("/latent/chord", ...(args.length ? args : [0]));
+}
+$("#chord").addEventListener("keydown", (event) => {
+  if (event.key === "Enter") sendChord($("#chord").value);
+});
+for (const button of document.querySelectorAll("#chord-row button[data-chord]")) {
+  button.addEventListener("click", () => {
+    $("#chord").value = button.dataset.chord === "0" ? "" : button.dataset.chord;
+    sendChord(button.dataset.chord);
+  });
+}
 
 connect();
