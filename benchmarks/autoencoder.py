@@ -61,8 +61,9 @@ if str(ROOT) not in sys.path:
 from caminos.engine.clock.codec import FrameCodec  # noqa: E402
 from caminos.engine.core.config import load_config  # noqa: E402
 from caminos.engine.clock.latent import smoothing_coefficient  # noqa: E402
-from caminos.engine.dsp.metrics import (log_spectral_distance_db, partial_counts,  # noqa: E402
-                            spectral_convergence_db)
+from caminos.engine.dsp.metrics import (held_partial_jitter_db,  # noqa: E402
+                                        log_spectral_distance_db, partial_counts,
+                                        spectral_convergence_db)
 from caminos.engine.dsp.phase import reconstruct  # noqa: E402
 from caminos.engine.dsp.spectral import istft, stft as analyze  # noqa: E402
 from caminos.engine.dsp.texture import add_texture  # noqa: E402
@@ -73,6 +74,9 @@ from caminos.models.data import find_sound_files, load_corpus, read_mono  # noqa
 from caminos.models.train import PcaBaseline  # noqa: E402
 
 LSD_FLOOR_DB = -80.0  # caminos.engine.dsp.metrics' floor, relative to each signal's loudest bin
+
+
+LISTEN_FIRST = ("chord", "bell", "glockenspiel", "tubular-bells", "vibraphone")
 
 
 def sound_class(path: Path) -> str:
@@ -196,6 +200,8 @@ def midpoint_crest_ratio(codec: FusedCodec, landmarks: list[np.ndarray]) -> floa
 def measure(signal: str, cls: str, model: str, magnitudes: np.ndarray, target: np.ndarray,
             n_samples: int, config, method: str) -> tuple[dict, np.ndarray]:
     """One row: phase recovery of ``magnitudes``, scored against ``target``; and the sound."""
+    jitter, held = held_partial_jitter_db(magnitudes, target)
+    jitter = round(jitter, 3) if held else None
     recovered = reconstruct(magnitudes, method, config.stft, config.phase)
     sound = istft(recovered, config.stft, length=n_samples)
     heard = np.abs(analyze(sound, config.stft))[:len(target)]
@@ -207,6 +213,8 @@ def measure(signal: str, cls: str, model: str, magnitudes: np.ndarray, target: n
            "partial_survival": round(survived / partials, 4) if partials else None,
            "lsd_magnitudes_db": round(log_spectral_distance_db(magnitudes, target, config.stft,
                                                                LSD_FLOOR_DB), 3),
+           # frame-to-frame flicker of held partials in the decoded magnitudes (before phase)
+           "held_jitter_db": jitter, "held_partials": held,
            "phase": method}
     return row, sound
 
@@ -280,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
                              "\"chord\"; drawn with the first model's seed)")
     parser.add_argument("--listen", metavar="DIR",
                         help="write input, reconstruction and oracle WAVs and a spectrogram PNG "
-                             "for a few held-out files (one per class, at most 6) into DIR")
+                             "for a few held-out files (one per class, at most 6: a chord and "
+                             "the bells first) into DIR")
     parser.add_argument("--timing-only", action="store_true",
                         help="only the batch-1 timings of each model, several rounds interleaved "
                              "(for a quiet machine), then stop")
@@ -333,6 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     items = [(path.stem, sound_class(path), [path]) for path in files]
     items += [(name, "chord", members) for name, members
               in chord_mixes(find_sound_files(args.test_data), args.chords, seed)]
+    # --listen: a chord and the bells first (what the many-pitch model is for), then other
+    # classes in file order, six in all.
+    classes = list(dict.fromkeys(cls for _, cls, _ in items))
+    listened = [c for c in LISTEN_FIRST if c in classes]
+    listened += [c for c in classes if c not in listened][:max(0, 6 - len(listened))]
     for signal, cls, members in items:
         x = read_mix(members, rate)
         target = np.abs(analyze(x, config.stft))
@@ -372,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
         print(" | ".join(f"{r['model']} {r['partial_survival'] or 0:.2f} {r['lsd_db']:5.2f} dB"
                          for r in rows[-len(versions):]), signal, flush=True)
-        if listen is not None and cls not in heard_classes and len(heard_classes) < 6:
+        if listen is not None and cls in listened and cls not in heard_classes:
             heard_classes.add(cls)
             from caminos.engine.dsp.audio_io import write_audio_atomic
             panels = [("input", target)]
@@ -397,6 +411,11 @@ def main(argv: list[str] | None = None) -> int:
                  "lsd_db": round(float(np.mean([r["lsd_db"] for r in mine])), 3),
                  "sc_db": round(float(np.mean([r["sc_db"] for r in mine])), 3),
                  "partial_survival": round(kept / total, 4) if total else None}
+        held = [r for r in mine if r["held_partials"]]
+        weight = sum(r["held_partials"] for r in held)
+        entry["held_jitter_db"] = (round(float(np.sqrt(sum(
+            r["held_partials"] * r["held_jitter_db"] ** 2 for r in held) / weight)), 3)
+            if weight else None)
         if name in timings:
             entry["encode_decode_us_p50"] = round(timings[name][0], 1)
             entry["encode_decode_us_p99"] = round(timings[name][1], 1)

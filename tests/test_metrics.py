@@ -185,3 +185,21 @@ def test_lsd_by_level_puts_each_bin_s_error_in_the_band_of_its_true_level():
     assert len(top) == 4 * 11 and len(middle) == 4 * 10 and len(floor) == 4 * 43
     np.testing.assert_allclose(middle, 3.0, atol=1e-9)
     assert np.abs(top).max() < 1e-9 and np.abs(floor).max() < 1e-9
+
+
+def test_held_partial_jitter_measures_flicker_only_where_the_source_holds():
+    from caminos.engine.dsp.metrics import held_partial_jitter_db
+
+    frames, bins = 40, 64
+    target = np.full((frames, bins), 1e-3)
+    target[:, 10] = 1.0  # a partial held steady
+    target[::2, 30] = 0.5  # one that comes and goes: not held, not measured
+    steady = target.copy()
+    jitter, count = held_partial_jitter_db(steady, target)
+    assert jitter == 0.0 and count == frames - 1
+    flicker = target.copy()
+    flicker[::2, 10] *= 10 ** (3 / 20)  # +3 dB every other frame
+    jitter, count = held_partial_jitter_db(flicker, target)
+    assert jitter == pytest.approx(3.0) and count == frames - 1
+    flicker[:, 30] = 0.7  # steadying a partial that the source does not hold changes nothing
+    assert held_partial_jitter_db(flicker, target)[0] == pytest.approx(3.0)

@@ -9,6 +9,8 @@ window,
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from caminos.engine.core.config import StftConfig
@@ -214,3 +216,50 @@ def partial_counts(estimate_magnitudes: np.ndarray, target_magnitudes: np.ndarra
     nearby = np.maximum(np.maximum(mags[:, :-2], mags[:, 1:-1]), mags[:, 2:])
     kept = is_peak & (nearby >= centre * 10.0 ** (-tolerance_db / 20.0))
     return int(kept.sum()), int(is_peak.sum())
+
+
+def held_partial_jitter_db(estimate_magnitudes: np.ndarray, target_magnitudes: np.ndarray,
+                           frame_range_db: float = 30.0, peak_range_db: float = 40.0,
+                           held_db: float = 1.0) -> tuple[float, int]:
+    """How much an estimate's partials flicker where the target's hold steady, in dB.
+
+    A *held partial* is a bin that is a spectral peak of the target (as in
+    :func:`partial_counts`: a local maximum within ``peak_range_db`` of its frame's loudest
+    bin, in frames within ``frame_range_db`` of the loudest frame) in two consecutive frames,
+    its level changing by less than ``held_db`` between them. For each, the estimate's level
+    change at the same bin over the same two frames is compared with the target's; the result
+    is the root mean square of the difference (0: the estimate moves exactly as the source).
+
+    Parameters
+    ----------
+    estimate_magnitudes, target_magnitudes : ndarray, shape (n_frames, n_bins)
+        Linear magnitudes, frame for frame.
+
+    Returns
+    -------
+    jitter_db : float
+        RMS frame-to-frame level error over held partials, dB (nan without any).
+    count : int
+        Held partials measured (to pool files: sum ``count * jitter_db**2``).
+    """
+    target = np.asarray(target_magnitudes, dtype=np.float64)
+    mags = np.asarray(estimate_magnitudes, dtype=np.float64)
+    if len(target) < 2:
+        return math.nan, 0
+    energy = np.sum(target**2, axis=1)
+    if energy.max(initial=0.0) <= 0.0:
+        return math.nan, 0
+    loud = energy >= energy.max() * 10.0 ** (-frame_range_db / 10.0)
+    centre = target[:, 1:-1]
+    is_peak = (centre > target[:, :-2]) & (centre >= target[:, 2:])
+    is_peak &= centre >= target.max(axis=1, keepdims=True) * 10.0 ** (-peak_range_db / 20.0)
+    is_peak &= loud[:, None]
+    target_db = 20.0 * np.log10(centre + 1e-12)
+    mags_db = 20.0 * np.log10(mags[:, 1:-1] + 1e-12)
+    target_step = np.diff(target_db, axis=0)
+    held = is_peak[:-1] & is_peak[1:] & (np.abs(target_step) < held_db)
+    count = int(held.sum())
+    if count == 0:
+        return math.nan, 0
+    error = np.diff(mags_db, axis=0)[held] - target_step[held]
+    return float(np.sqrt(np.mean(error**2))), count
