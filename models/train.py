@@ -63,6 +63,12 @@ class TrainSettings:
         An explicit pitch channel and the decoder's harmonic comb (``ModelShape.pitch``).
     comb_bands : int
         Bands of the comb's heights (``ModelShape.comb_bands``; 0: one per bin).
+    pitch_slots : int
+        Pitch slots per frame (``ModelShape.pitch_slots``); a model without the pitch or level
+        channel has one.
+    free_peaks : int
+        Free spectral peaks per frame (``ModelShape.free_peaks``); none without the pitch or
+        level channel.
     loss : str
         ``spectral``: spectral convergence of the linear magnitudes plus ``log_weight`` times the
         mean absolute natural-log magnitude error (:func:`spectral_loss`), which sees partials;
@@ -118,13 +124,15 @@ class TrainSettings:
         training run fits a time budget whatever the machine.
     """
 
-    latent_dim: int = 16
+    latent_dim: int = 28
     hidden: tuple[int, ...] = (256, 128)
     decoder_hidden: tuple[int, ...] = (512, 512)
     context: int = 0
     level: bool = True
     pitch: bool = True
     comb_bands: int = 64
+    pitch_slots: int = 3
+    free_peaks: int = 4
     loss: str = "spectral"
     log_weight: float = 1.0
     partial_weight: float = 1.0
@@ -658,10 +666,13 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         state = loaded.training
         previous_seconds = float(loaded.provenance.get("training_seconds", 0.0))
     else:
+        many = settings.pitch and settings.level  # slots and peaks need both channels
         shape = ModelShape(n_bins=config.stft.n_bins, latent_dim=settings.latent_dim,
                            hidden=tuple(settings.hidden), context=settings.context,
                            level=settings.level, decoder_hidden=tuple(settings.decoder_hidden),
                            pitch=settings.pitch, comb_bands=settings.comb_bands,
+                           pitch_slots=settings.pitch_slots if many else 1,
+                           free_peaks=settings.free_peaks if many else 0,
                            bin_hz=config.audio.sample_rate / config.stft.n_fft)
         model = SpectralVAE(shape)
         model.set_input_statistics(stack_context(corpus.train.frames, settings.context,

@@ -26,7 +26,7 @@ RATE = 16_000
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_TEXT = "[audio]\nsample_rate = 16000\n[stft]\nn_fft = 256\nhop = 64\n"
 TINY = dict(latent_dim=8, hidden=(48, 24), decoder_hidden=(24, 48), batch_size=64, device="cpu",
-            warmup_epochs=2)
+            warmup_epochs=2, pitch_slots=1, free_peaks=0)  # one comb: the quickest to train
 
 
 def make_corpus(folder: Path, n_files: int = 8, seconds: float = 0.6, seed: int = 0) -> Path:
@@ -212,7 +212,8 @@ def test_train_command_and_distributed_training_on_two_processes(tmp_path, corpu
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                "--nproc_per_node=2", "-m", "caminos.engine.cli.model", "train", "autoencoder",
-               "--data", str(corpus_dir), "--out", str(out), "--epochs", "3", "--latent-dim", "8",
+               "--data", str(corpus_dir), "--out", str(out), "--epochs", "3", "--latent-dim", "16",
+               "--pitch-slots", "2", "--free-peaks", "2",
                "--hidden", "48,24", "--batch-size", "64", "--device", "cpu", "--threads", "1",
                "--min-seconds", "1", "--no-progress", "--config", str(config),
                "--cache-dir", str(tmp_path / "cache")]
@@ -223,6 +224,7 @@ def test_train_command_and_distributed_training_on_two_processes(tmp_path, corpu
     assert loaded.provenance["world_size"] == 2
     assert loaded.provenance["command"].startswith("caminos train autoencoder")
     assert len(loaded.training["history"]["validation_loss"]) == 3
+    assert (loaded.model.shape.pitch_slots, loaded.model.shape.free_peaks) == (2, 2)
 
 
 def test_partial_weights_count_the_top_forty_db_of_each_frame():

@@ -50,6 +50,8 @@ def _size_of(checkpoint: str | os.PathLike | None, whole: bool) -> dict[str, Any
     if whole:
         fixed.update(level=bool(shape.get("level", False)), pitch=bool(shape.get("pitch", False)),
                      comb_bands=int(shape.get("comb_bands", 0)),
+                     pitch_slots=int(shape.get("pitch_slots", 1)),
+                     free_peaks=int(shape.get("free_peaks", 0)),
                      hidden=tuple(int(v) for v in shape.get("hidden", ())),
                      decoder_hidden=tuple(int(v) for v in shape.get("decoder_hidden", ())))
     return fixed
@@ -76,7 +78,8 @@ def train_autoencoder_command(args: argparse.Namespace) -> int:
     from_checkpoint = _size_of(args.resume or fine_tune, whole=fine_tune is not None)
     fields: dict[str, Any] = {"seed": args.seed, "device": args.device}
     for name in ("epochs", "latent_dim", "batch_size", "patience", "beta", "context", "loss",
-                 "max_minutes", "level", "pitch", "comb_bands", "partial_weight",
+                 "max_minutes", "level", "pitch", "comb_bands", "pitch_slots", "free_peaks",
+                 "partial_weight",
                  "magnitude_power", "keep", "transpose_semitones", "mix_probability"):
         value = getattr(args, name)
         if value is not None:
@@ -310,7 +313,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     auto.add_argument("--data", metavar="DIR", required=True, help="folder of sound files")
     auto.add_argument("--out", metavar="PATH", required=True, help="checkpoint to write (.pt)")
     auto.add_argument("--epochs", type=int, help="most epochs (default 200; early stopping)")
-    auto.add_argument("--latent-dim", type=int, help="latent dimensions, 8 to 32 (default 16)")
+    auto.add_argument("--latent-dim", type=int,
+                      help="latent dimensions, 8 to 48 (default 28: 13 learned beside the "
+                           "level, 3 pitch slots and 4 free peaks)")
     auto.add_argument("--hidden", metavar="W1,W2", help="encoder hidden widths (default 256,128)")
     auto.add_argument("--decoder-hidden", metavar="W1,W2",
                       help="decoder hidden widths (default 512,512)")
@@ -335,6 +340,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     auto.add_argument("--comb-bands", type=int,
                       help="bands of the comb's heights, interpolated to the bins (default 64; 0: "
                            "one per bin)")
+    auto.add_argument("--pitch-slots", type=int,
+                      help="pitch slots per frame, 1 to 4, each its own comb (default 3)")
+    auto.add_argument("--free-peaks", type=int,
+                      help="free spectral peaks per frame, 0 to 8, for partials off every comb "
+                           "(bells, gongs; default 4)")
     auto.add_argument("--max-minutes", type=float,
                       help="stop after the epoch that passes this much training time")
     auto.add_argument("--context", type=int, help="past frames at the input, 0 to 8 (default 0)")

@@ -29,6 +29,8 @@ from scipy import signal
 from caminos.models.corpus import recorded
 from caminos.models.corpus.chords import render_chords
 
+CHORDS = 320  # chords in the shipped models' corpus
+
 SAMPLE_RATE = 48_000  # Hz; the synthetic files are written at the engine's default rate
 
 # Sentences written for this corpus (CC0). Training and held-out sentences differ.
@@ -163,8 +165,9 @@ def build(out: Path, seed: int, counts: dict[str, int], heldout_counts: dict[str
     ``programs`` and ``heldout_programs`` default to :data:`recorded.TRAIN_PROGRAMS` and
     :data:`recorded.HELDOUT_PROGRAMS` (a test builds a smaller corpus with fewer). ``chords``
     adds that many chords of the training instruments to ``train`` and an eighth as many of the
-    held-out instruments to ``heldout`` (:mod:`caminos.models.corpus.chords`); the shipped models
-    were trained without them.
+    held-out instruments to ``heldout`` (:mod:`caminos.models.corpus.chords`), with the recorded
+    instruments only; the shipped many-pitch models were trained with 320 (the command's
+    default), the one-comb models before them without.
     """
     if shutil.which("espeak-ng") is None:
         sys.exit("espeak-ng is not installed: apt-get install espeak-ng")
@@ -222,9 +225,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--synthetic-only", action="store_true",
                         help="leave out the recorded instruments and samples (no Debian packages)")
-    parser.add_argument("--chords", type=int, default=0, metavar="N",
+    parser.add_argument("--chords", type=int, default=CHORDS, metavar="N",
                         help="also N chords of 2 to 4 notes of the training instruments (and N/8 "
-                             "of the held-out ones); default 0, as the shipped models were built")
+                             f"of the held-out ones); default {CHORDS}, as the shipped models "
+                             "were built; 0 for none, as the one-comb models before them")
     args = parser.parse_args(argv)
     build(Path(args.out), args.seed, {"harmonic": 80, "noise": 30, "pluck": 40, "bell": 24},
           {"harmonic": 4, "noise": 3, "pluck": 3, "bell": 3},
