@@ -142,20 +142,20 @@ def pca_latency_us(pca: PcaBaseline, frame: np.ndarray, repeats: int = 2000) -> 
 
 
 def hop_path_latency_us(codec: FusedCodec, frame: np.ndarray, repeats: int = 5000,
-                        warmup: int = 500) -> tuple[float, float]:
-    """Batch-1 encode+decode through the engine's hop path
-    (:class:`caminos.engine.clock.codec.FrameCodec`),
-    one thread, in microseconds (p50, p99)."""
-    hop_codec = FrameCodec(codec, batch=1)
+                        warmup: int = 500, batch: int = 1) -> tuple[float, float]:
+    """Encode+decode of ``batch`` rows (sources in, voices out: a field of ``batch`` speakers
+    fed by as many source channels, the most a hop does) through the engine's hop path
+    (:class:`caminos.engine.clock.codec.FrameCodec`), one thread, in microseconds (p50, p99)."""
+    hop_codec = FrameCodec(codec, batch=batch, decode_batch=batch)
     frames = codec.shape.context + 1  # a model with context reads that many frames a hop
-    x = np.ascontiguousarray(np.tile(frame, frames)[None, :], dtype=np.float32)
-    z = np.zeros((1, hop_codec.latent_dim), np.float32)
-    out = np.zeros(hop_codec.n_bins)
+    x = np.ascontiguousarray(np.tile(frame, (batch, frames)), dtype=np.float32)
+    z = np.zeros((batch, hop_codec.latent_dim), np.float32)
+    out = np.zeros((batch, hop_codec.n_bins))
     times = np.empty(repeats)
     for i in range(warmup + repeats):
         start = time.perf_counter()
         hop_codec.encode(x, z)
-        hop_codec.decode(z[0], out)
+        hop_codec.decode_batch(z, out)
         if i >= warmup:
             times[i - warmup] = time.perf_counter() - start
     p50, p99 = np.percentile(times * 1e6, [50, 99])
@@ -316,9 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.timing_only:
         for round_ in range(args.rounds):  # interleaved, so each round sees the same machine
             for name, codec in zip(names, fused):
-                p50, p99 = hop_path_latency_us(codec, loud_frame)
-                print(f"round {round_ + 1}: {name}: encode+decode batch 1, one thread: hop path "
-                      f"p50 {p50:.0f} us, p99 {p99:.0f} us", flush=True)
+                for batch in (1, 8):
+                    p50, p99 = hop_path_latency_us(codec, loud_frame, batch=batch,
+                                                   repeats=5000 if batch == 1 else 2000)
+                    print(f"round {round_ + 1}: {name}: encode+decode batch {batch}, one "
+                          f"thread: hop path p50 {p50:.0f} us, p99 {p99:.0f} us", flush=True)
         return 0
     pick = np.random.default_rng(seed).choice(len(corpus.train), min(20000, len(corpus.train)),
                                               replace=False)

@@ -275,3 +275,25 @@ def test_chord_is_a_control_that_scenes_store_and_recall(tmp_path):
         engine.tick()
     assert engine.get("/latent/chord") == (4.0, 7.0)
     assert engine.frame_codec.chord_count[0] == 2
+
+
+def test_a_chord_landmark_replays_as_a_chord(config):
+    """The shipped model: a held three-note chord's latent, decoded with no source (a landmark
+    replayed), keeps each note's first partials within 6 dB."""
+    model = load_checkpoint(config.model.checkpoint_path(), config.stft,
+                            config.audio.sample_rate).model.eval()
+    assert model.shape.pitch_slots >= 3
+    notes = (196.0, 246.9, 293.7)  # G3 B3 D4
+    frames = np.stack([frame([p for f0 in notes for p in note(f0, 8)], seed) for seed in range(8)])
+    x = log_magnitude(frames).astype(np.float32)
+    hop = FrameCodec(FusedCodec.from_model(model), batch=len(x))
+    z = np.zeros((len(x), hop.latent_dim), np.float32)
+    hop.encode(x, z)
+    decoded = np.zeros(hop.n_bins)
+    hop.decode(z[0], decoded)  # one frame's latent alone, as a landmark replays it
+    for f0 in notes:
+        for m in (1, 2):
+            k = int(round(m * f0 / BIN_HZ))
+            kept = decoded[k - 1:k + 2].max()
+            true = frames[0, k - 1:k + 2].max()
+            assert 20 * np.log10(kept / true) > -6.0, (f0, m, kept, true)

@@ -12,18 +12,15 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from caminos.engine.clock.engine import Engine
-from caminos.engine.clock.units import DecodeUnit
 from caminos.engine.control.osc.docs import documented_engine
 from caminos.engine.control.osc.server import OscServer
 from caminos.engine.core.config import OscConfig, load_config
 from caminos.engine.core.controls import ControlRegistry
-from caminos.models.multipitch import SLOTS
 from tests.conftest import control_values, restore_by_events
 
 PATCHES = Path(__file__).resolve().parent.parent / "patches"
@@ -69,12 +66,7 @@ def live(live_engine):
 
 @pytest.fixture(scope="module")
 def registry() -> ControlRegistry:
-    """The documented engine's controls and ``/latent/pitches``, which only a model with several
-    pitch slots registers (the shipped one has one); the patches offer it all the same."""
-    registry = documented_engine().registry
-    several = DecodeUnit(SimpleNamespace(has_pitch=True, pitch_slots=SLOTS))
-    registry.add(next(c for c in several.controls() if c.address == "/latent/pitches"))
-    return registry
+    return documented_engine().registry
 
 
 def free_port() -> int:

@@ -225,14 +225,20 @@ def test_a_change_over_osc_shows_on_the_page(live, browser) -> None:
     live["osc"].send("/source/file/speed", 1.0)
 
 
-def test_the_chord_row_sends_its_intervals(live, browser) -> None:
+def test_the_pitches_and_chord_rows_send_their_values(live, browser) -> None:
     from selenium.webdriver.common.keys import Keys
 
     _open_page(live, browser)
-    # the shipped model has a pitch channel (a chord) and one pitch slot (no /latent/pitches)
+    # the shipped model has three pitch slots: both rows show, the slider's range is the model's
     hidden = "return document.querySelector('%s').hidden"
     assert browser.execute_script(hidden % "#chord-row") is False
-    assert browser.execute_script(hidden % "#pitches-row") is True
+    assert browser.execute_script(hidden % "#pitches-row") is False
+    slider = 'document.querySelector(\'[data-address="/latent/pitches"]\')'
+    assert browser.execute_script(f"return {slider}.max") == "3"
+    browser.execute_script(f"const el = {slider}; el.value = 2; "
+                           "el.dispatchEvent(new Event('input'));")
+    _wait(lambda: _get(live, "/latent/pitches") == [2], 5, "/latent/pitches 2 from the page")
+    live["osc"].send("/latent/pitches", 3)
     chord = browser.find_element("css selector", "#chord")
     chord.clear()
     chord.send_keys("4 7", Keys.ENTER)
