@@ -338,6 +338,12 @@ def draw_partials_torch(log_mags: torch.Tensor, heights: torch.Tensor, semitones
         ``max(that, log(|peak| lobe + floor))``.
     """
     batch, slots, n = heights.shape
+    dtype = log_mags.dtype
+    # In float64, as the hop path's kernel computes it: sums of exponentials of raises of up to
+    # 12 nepers lose a few 1e-4 of a neper to float32 rounding otherwise.
+    log_mags, heights, semitones, gates = (t.double() for t in (log_mags, heights, semitones,
+                                                                 gates))
+    peak_semitones, peak_log_mags = peak_semitones.double(), peak_log_mags.double()
     f0_bins = semitones_to_bins(semitones.detach(), bin_hz).reshape(-1)
     comb = harmonic_comb_torch(f0_bins * bin_hz, n, bin_hz).view(batch, slots, n)
     raise_ = torch.clamp(torch.nn.functional.softplus(heights) * comb * gates[:, :, None],
@@ -350,7 +356,7 @@ def draw_partials_torch(log_mags: torch.Tensor, heights: torch.Tensor, semitones
         peak = torch.exp(torch.clamp(peak_log_mags.detach(), max=MAX_LOG_MAGNITUDE))
         drawn = torch.log(peak[:, :, None] * lobe + MAGNITUDE_FLOOR).amax(dim=1)
         out = torch.maximum(out, drawn)
-    return out
+    return out.to(dtype)
 
 
 def partial_values_numpy(analyser, log_mags: np.ndarray, fallback_hz: np.ndarray,
@@ -376,9 +382,9 @@ def draw_from_values(log_mags: torch.Tensor, heights: torch.Tensor, values: torc
     """:func:`draw_partials_torch` from the many-pitch channels in natural units (batch, J),
     the frame's level (batch,) nepers and the decoder's comb outputs (batch, slots * heights)."""
     slots, peaks = shape.pitch_slots, shape.free_peaks
-    heights = heights.reshape(len(heights), slots, shape.comb_heights)
+    heights = heights.reshape(len(heights), slots, shape.comb_heights).double()
     if comb_spread is not None:
-        heights = heights @ comb_spread
+        heights = heights @ comb_spread.double()
     semitones = values[:, :slots]
     gates = (torch.clamp(values[:, slots:2 * slots], 0.0, 1.0) if shape.presence_channels
              else torch.ones_like(semitones))
@@ -843,8 +849,11 @@ class FusedCodec(nn.Module):
         if self.has_level:
             h = h + (z @ self.level_out)[:, None]
         if self.many_pitches:
-            values = z @ self.channel_out.T + self.channel_bias
-            level = z @ self.level_out + self.level_bias
+            # In float64: a peak's place is some 100 semitones read from z, and float32 sums of
+            # it differ by 1e-5 semitones with their order (3e-4 bins at the top of the spectrum)
+            z64 = z.double()
+            values = z64 @ self.channel_out.T.double() + self.channel_bias.double()
+            level = z64 @ self.level_out.double() + self.level_bias.double()
             h = draw_from_values(h, out[:, n:], values, level, self.shape,
                                  self.comb_spread if self.shape.comb_bands else None)
         elif self.has_pitch:

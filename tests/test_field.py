@@ -343,19 +343,21 @@ def test_a_channel_outside_the_room_is_answered_on_error_over_osc() -> None:
 
 
 def test_places_change_the_voices_timbre_not_their_loudness(mono_demo) -> None:
-    """Axis 1 of the default model is about 10 dB per std: a ring at spread 1 made its voices
-    20 dB apart. /field/keep_level 1 (the default) reads the model's level channel back and
-    undoes it, so the voices sound about as loud as each other, their spectra still apart."""
+    """Axis 1 of the default model is about 16 dB per std: a ring at spread 1 makes its voices
+    30 dB apart. /field/keep_level 1 (the default) reads the level each place adds back through
+    the model (measured along each axis: ``engine.level_readout``) and undoes it, so the voices
+    sound about as loud as each other, their spectra still apart."""
     levels = {}
     for keep in (0.0, 1.0):
         engine = field_engine(4, "ring-4", spread=1.0, keep_level=keep)
         start_file(engine, mono_demo)
         out = play(engine, 600)[SAMPLE_RATE // 2:]
         levels[keep] = 10 * np.log10(np.mean(out ** 2, axis=0))
-    # measured: 22.4 dB between the loudest and the quietest voice without, 2.1 dB with (the
-    # rest is what the decoder's layers make of level beyond its level channel)
+    # measured with the many-pitch default: 30.6 dB between the loudest and the quietest voice
+    # without, 3.4 dB with (the one-comb model before: 22.4 and 2.1 dB); what is left is the
+    # level's bend away from the centre, where the sources lie, which a slope cannot undo
     assert np.ptp(levels[0.0]) > 10.0
-    assert np.ptp(levels[1.0]) < min(3.0, np.ptp(levels[0.0]) / 5)
+    assert np.ptp(levels[1.0]) < np.ptp(levels[0.0]) / 8
 
 
 def test_wander_fades_back_to_the_place_when_it_stops() -> None:

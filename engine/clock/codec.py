@@ -275,12 +275,17 @@ def decode_frames(z: np.ndarray, out: np.ndarray, weights: tuple, biases: tuple,
         if many:
             heights = full[row, n:]
             finite = math.isfinite(heights[0])
-            for j in range(values.shape[0]):
-                values[j] = np.dot(z_rows[row], channel_out[j]) + channel_bias[j]
-                finite = finite and math.isfinite(values[j])
+            for j in range(values.shape[0]):  # float64 sums, as the torch codec's (numba's
+                v = np.float64(channel_bias[j])  # float() keeps a float32 a float32)
+                for i in range(z_rows.shape[1]):
+                    v += np.float64(z_rows[row, i]) * np.float64(channel_out[j, i])
+                values[j] = v
+                finite = finite and math.isfinite(v)
             if finite:
                 slots = slot_semitones.shape[0]
-                level = np.dot(z_rows[row], level_out) + level_bias
+                level = level_bias
+                for i in range(z_rows.shape[1]):
+                    level += np.float64(z_rows[row, i]) * np.float64(level_out[i])
                 for s in range(slots):
                     gate = min(max(values[slots + s], 0.0), 1.0) if has_presence else 1.0
                     slot_semitones[s] = values[s]
