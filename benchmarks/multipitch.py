@@ -234,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--own-metrics", action="store_true",
                         help="count here even when mir_eval is installed")
+    parser.add_argument("--frame-alone", type=int, metavar="SLOTS", default=0,
+                        help="instead, the many-pitch model's analysis with this many slots "
+                             "(caminos.models.partials.PartialAnalyser: each frame read alone, "
+                             "the tracker's state reset every frame)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a keyword argument of MultiPitchTracker (a number), repeatable")
     args = parser.parse_args(argv)
@@ -266,6 +270,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     f0_multi, _ = multi.track(mags)
     multi_us = (time.perf_counter() - started) / len(mags) * 1e6
+    if args.frame_alone:  # what the many-pitch model reads: empty slots (presence 0) are 0 Hz
+        from caminos.models.partials import PartialAnalyser
+        analyser = PartialAnalyser(config.n_fft, RATE, args.frame_alone, 0)
+        started = time.perf_counter()
+        f0, presence, _, _ = analyser.analyse(mags, np.full(len(mags), 100.0))
+        multi_us = (time.perf_counter() - started) / len(mags) * 1e6
+        f0_multi = np.where(presence > 0.0, f0, 0.0)
     f0_out, salience_out = np.zeros(multi.slots), np.zeros(multi.slots)
     multi.reset()
     started = time.perf_counter()
