@@ -286,12 +286,7 @@ def harmonic_comb_torch(f0_hz: torch.Tensor, n_bins: int, bin_hz: float) -> torc
     f0_bins = torch.clamp(f0_hz / bin_hz, min=1.0)[:, None]
     k = torch.arange(n_bins, device=f0_hz.device, dtype=f0_hz.dtype)[None, :]
     harmonic = torch.clamp(torch.round(k / f0_bins), min=1.0)
-    d = torch.abs(k - harmonic * f0_bins)
-    near_one = torch.abs(d - 1.0) < 1e-4
-    safe = torch.where(near_one, torch.zeros_like(d), d)
-    lobe = torch.abs(torch.sinc(safe) / (1.0 - safe**2))
-    lobe = torch.where(near_one, torch.full_like(d, 0.5), lobe)
-    return torch.where(d < 2.0, lobe, torch.zeros_like(d))
+    return hann_lobe_torch(k - harmonic * f0_bins)
 
 
 def hann_lobe_torch(d: torch.Tensor) -> torch.Tensor:
@@ -344,8 +339,8 @@ def draw_partials_torch(log_mags: torch.Tensor, heights: torch.Tensor, semitones
     log_mags, heights, semitones, gates = (t.double() for t in (log_mags, heights, semitones,
                                                                  gates))
     peak_semitones, peak_log_mags = peak_semitones.double(), peak_log_mags.double()
-    f0_bins = semitones_to_bins(semitones.detach(), bin_hz).reshape(-1)
-    comb = harmonic_comb_torch(f0_bins * bin_hz, n, bin_hz).view(batch, slots, n)
+    f0_hz = semitones_to_bins(semitones.detach(), bin_hz).reshape(-1) * bin_hz
+    comb = harmonic_comb_torch(f0_hz, n, bin_hz).view(batch, slots, n)
     raise_ = torch.clamp(torch.nn.functional.softplus(heights) * comb * gates[:, :, None],
                          max=MAX_LOG_MAGNITUDE)
     out = log_mags + torch.log1p(torch.expm1(raise_).sum(dim=1))
@@ -363,17 +358,14 @@ def partial_values_numpy(analyser, log_mags: np.ndarray, fallback_hz: np.ndarray
                          shape: ModelShape) -> np.ndarray:
     """:meth:`SpectralVAE.partial_values` on numpy: current frames' log-magnitudes (batch,
     n_bins) float64 and each frame's one-pitch estimate (Hz) to the channels (batch, J)."""
+    from caminos.models.partials import channel_values
+
     mags = np.maximum(np.exp(log_mags) - MAGNITUDE_FLOOR, 0.0)
     f0, presence, peak_bins, peak_mags = analyser.analyse(mags, fallback_hz)
-    columns = [12.0 * np.log2(np.maximum(f0, 1.0) / 27.5)]
-    if shape.presence_channels:
-        columns.append(presence)
-    if shape.free_peaks:
-        level = frame_level(log_mags)
-        hz = np.maximum(peak_bins, 0.5) * shape.bin_hz
-        columns.append(12.0 * np.log2(hz / 27.5))
-        columns.append(np.log(peak_mags + MAGNITUDE_FLOOR) - level[:, None])
-    return np.concatenate(columns, axis=1)
+    values = np.zeros((len(log_mags), shape.latent_dim - shape.slot_index))
+    channel_values(frame_level(log_mags), f0, presence, peak_bins, peak_mags,
+                   bool(shape.presence_channels), shape.bin_hz, values)
+    return values
 
 
 def draw_from_values(log_mags: torch.Tensor, heights: torch.Tensor, values: torch.Tensor,
@@ -787,16 +779,13 @@ class FusedCodec(nn.Module):
             terms["channel_bias"] = std * center[shape.slot_index:] + mean
             level_mean, level_std = model.level_stats[0], model.level_stats[1]
             terms["level_bias"] = (level_std * center[shape.level_index] + level_mean).reshape(1)
-            terms["pitch_matrix"] = model.pitch_matrix.clone()
-            terms["pitch_grid"] = torch.tensor(model.pitch_grid)
-            if shape.comb_bands:
-                terms["comb_spread"] = model.comb_spread.clone()
         elif shape.pitch:
             mean, std, row = model.pitch_stats[0], model.pitch_stats[1], shape.pitch_index
             terms["pitch_latent"] = rotation[row] / std
             bias = bias - mean * terms["pitch_latent"]
             terms["pitch_out"] = std * rotation[row]
             terms["pitch_bias"] = (std * center[row] + mean).reshape(1)
+        if shape.pitch:  # the one-pitch tracker (a many-pitch model's fallback) and the comb
             terms["pitch_matrix"] = model.pitch_matrix.clone()
             terms["pitch_grid"] = torch.tensor(model.pitch_grid)
             if shape.comb_bands:

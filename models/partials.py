@@ -152,20 +152,43 @@ def analyse_rows(mags: np.ndarray, fallback_hz: np.ndarray, index, frac, weight,
                 presence_out[row, k] = 0.0
         if peak_bins_out.shape[1] == 0:
             continue
-        finite = True
-        for k in range(mag.shape[0]):
-            if not np.isfinite(mag[k]):
-                finite = False
-        for k in range(mag.shape[0]):
-            residual[k] = np.sqrt(max(mag[k], 0.0)) if finite else 0.0
+        # The tracker's held spectrum, reset before the frame, is the frame's square-rooted
+        # magnitudes (zero for a frame holding NaN or infinity, which then has no peaks)
+        residual[:] = held
         for k in range(filled):
             cancel_partials(f0_row[k] / bin_hz, residual, 1.0, amps, detected)
         for p in range(peak_bins_out.shape[1]):
             peak_bins_out[row, p] = first / bin_hz
             peak_mags_out[row, p] = 0.0
-        if finite:
-            pick_peaks(mag, residual, np.sqrt(settings[0]), peak_bins_out[row],
-                       peak_mags_out[row], order)
+        pick_peaks(mag, residual, np.sqrt(settings[0]), peak_bins_out[row], peak_mags_out[row],
+                   order)
+
+
+@njit(cache=True, nogil=True)
+def channel_values(level: np.ndarray, f0: np.ndarray, presence: np.ndarray,
+                   peak_bins: np.ndarray, peak_mags: np.ndarray, has_presence: bool,
+                   bin_hz: float, out: np.ndarray) -> None:
+    """The many-pitch latent channels in natural units, one row per frame, into ``out``
+    (batch, J), allocation-free: slot pitches (semitones above A0), presences (0 to 1, with
+    ``has_presence``), free peaks' frequencies (semitones) and magnitudes (nepers over the
+    frame's ``level``, :func:`caminos.models.autoencoder.frame_level`). Both the model and the
+    hop path read the analysis through this."""
+    slots, peaks = f0.shape[1], peak_bins.shape[1]
+    for row in range(out.shape[0]):
+        j = 0
+        for k in range(slots):
+            out[row, j] = 12.0 * np.log2(max(f0[row, k], 1.0) / 27.5)
+            j += 1
+        if has_presence:
+            for k in range(slots):
+                out[row, j] = presence[row, k]
+                j += 1
+        for p in range(peaks):
+            out[row, j] = 12.0 * np.log2(max(peak_bins[row, p], 0.5) * bin_hz / 27.5)
+            j += 1
+        for p in range(peaks):
+            out[row, j] = np.log(peak_mags[row, p] + MAGNITUDE_FLOOR) - level[row]
+            j += 1
 
 
 class PartialAnalyser:

@@ -21,6 +21,7 @@ from numba import njit
 
 from caminos.models.autoencoder import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, FusedCodec,
                                         band_interpolation)
+from caminos.models.partials import channel_values
 from caminos.models.pitch import hann_lobe_at
 
 
@@ -196,15 +197,16 @@ def encode_frames(log_mags: np.ndarray, mags: np.ndarray, out: np.ndarray, weigh
     z = run_layers(log_mags, weights, biases, outputs, first_extra, has_level)
     if has_pitch:
         np.dot(root, pitch_matrix, scores)
+    one_pitch = has_pitch and pitch_latent.shape[0] > 0  # a many-pitch model: scores only
     for row in range(out.shape[0]):
         semitones = 0.0
-        if has_pitch:
+        if one_pitch:
             semitones = _refined_semitones(scores, row, first_octave, log_step)
         for j in range(out.shape[1]):
             v = z[row, j]
             if has_level:
                 v += level[row] * level_latent[j]
-            if has_pitch:
+            if one_pitch:
                 v += semitones * pitch_latent[j]
             out[row, j] = v
 
@@ -344,38 +346,16 @@ def clean_magnitudes(mags: np.ndarray, scores: np.ndarray, first_octave: float,
 
 
 @njit(cache=True, nogil=True)
-def add_partial_channels(z: np.ndarray, level: np.ndarray, f0: np.ndarray,
-                         presence: np.ndarray, peak_bins: np.ndarray, peak_mags: np.ndarray,
-                         has_presence: bool, bin_hz: float, values: np.ndarray,
+def add_partial_channels(z: np.ndarray, values: np.ndarray,
                          channel_latent: np.ndarray) -> None:
-    """Add each row's many-pitch channels to its latent, allocation-free.
-
-    The channels in natural units (:func:`caminos.models.autoencoder.partial_values_numpy`:
-    slot pitches and peak frequencies in semitones above A0, presences 0 to 1, peak magnitudes
-    in nepers over the frame's ``level``) go into ``values`` (J,) one row at a time, and
-    ``values @ channel_latent`` (J, d) is added to ``z`` (batch, d).
-    """
-    slots = f0.shape[1]
-    peaks = peak_bins.shape[1]
+    """``z += values @ channel_latent``, allocation-free: each row's many-pitch channels in
+    natural units (``values`` (batch, J), :func:`caminos.models.partials.channel_values`) into
+    its latent ``z`` (batch, d)."""
     for row in range(z.shape[0]):
-        j = 0
-        for k in range(slots):
-            values[j] = 12.0 * np.log2(max(f0[row, k], 1.0) / 27.5)
-            j += 1
-        if has_presence:
-            for k in range(slots):
-                values[j] = presence[row, k]
-                j += 1
-        for p in range(peaks):
-            values[j] = 12.0 * np.log2(max(peak_bins[row, p], 0.5) * bin_hz / 27.5)
-            j += 1
-        for p in range(peaks):
-            values[j] = np.log(peak_mags[row, p] + MAGNITUDE_FLOOR) - level[row]
-            j += 1
         for i in range(z.shape[1]):
             v = 0.0
-            for c in range(values.shape[0]):
-                v += values[c] * channel_latent[c, i]
+            for c in range(values.shape[1]):
+                v += values[row, c] * channel_latent[c, i]
             z[row, i] += v
 
 
@@ -481,7 +461,7 @@ class FrameCodec:
             channel_latent, channel_out = _numpy(codec.channel_latent), _numpy(codec.channel_out)
             channel_bias = _numpy(codec.channel_bias)
             level_bias = float(codec.level_bias[0])
-            pitch_latent, pitch_out = np.zeros(d, np.float32), np.zeros(d, np.float32)
+            pitch_out = np.zeros(d, np.float32)  # the encoder reads the scores alone
         elif self.has_pitch:
             pitch_latent, pitch_out = _numpy(codec.pitch_latent), _numpy(codec.pitch_out)
             pitch_bias = float(codec.pitch_bias[0])
@@ -510,7 +490,7 @@ class FrameCodec:
                                              shape.pitch_slots, shape.free_peaks, batch=batch)
             self._clean = np.zeros((batch, n))
             self._fallback_hz = np.zeros(batch)
-            self._values_in = np.zeros(len(channel_latent))
+            self._values_in = np.zeros((batch, len(channel_latent)))
             self._channel_latent = channel_latent.astype(np.float64)
         # Controls the decoder reads every hop (set from the control thread between hops).
         slots = max(self.pitch_slots, 1)
@@ -543,18 +523,27 @@ class FrameCodec:
         for k in range(len(self.slot_gain)):
             self.slot_gain[k] = 1.0 if k < count else 0.0
 
+    def pitch_slots_drawn(self) -> int:
+        """How many pitch slots the decoder draws (:meth:`set_pitch_slots`)."""
+        return int(np.count_nonzero(self.slot_gain))
+
     def set_chord(self, semitones) -> None:
         """Draw one more comb per interval (semitones above the first slot, at most
-        :data:`CHORD_MOST`), with the first slot's heights (``/latent/chord``); none: no chord.
+        :data:`CHORD_MOST`; 0, a unison, draws none), with the first slot's heights
+        (``/latent/chord``); none: no chord.
 
         The intervals are written before their count, so a hop that reads them between two
         writes draws the old count of valid intervals.
         """
-        values = [float(v) for v in semitones][:CHORD_MOST]
+        values = [float(v) for v in semitones if float(v) != 0.0][:CHORD_MOST]
         self.chord_count[0] = min(int(self.chord_count[0]), len(values))
         for i, v in enumerate(values):
             self.chord[i] = v
         self.chord_count[0] = len(values)
+
+    def chord_intervals(self) -> tuple[float, ...]:
+        """The intervals :meth:`set_chord` draws, semitones; empty: no chord."""
+        return tuple(float(v) for v in self.chord[:int(self.chord_count[0])])
 
     def encode(self, log_mags: np.ndarray, out: np.ndarray,
                mags: np.ndarray | None = None) -> None:
@@ -574,10 +563,10 @@ class FrameCodec:
                              self._clean, self._fallback_hz)
             analyser = self._analyser
             analyser.analyse_into(self._clean, self._fallback_hz)
-            add_partial_channels(out, state.level, analyser.f0, analyser.presence,
-                                 analyser.peak_bins, analyser.peak_mags,
-                                 analyser.slots > 1, analyser.bin_hz, self._values_in,
-                                 self._channel_latent)
+            channel_values(state.level, analyser.f0, analyser.presence, analyser.peak_bins,
+                           analyser.peak_mags, analyser.slots > 1, analyser.bin_hz,
+                           self._values_in)
+            add_partial_channels(out, self._values_in, self._channel_latent)
 
     def decode_batch(self, z: np.ndarray, out: np.ndarray) -> None:
         """Latents (decode_batch, latent_dim) to linear magnitudes ``out`` (decode_batch,

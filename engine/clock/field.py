@@ -263,9 +263,9 @@ class LatentField:
             "(0: identical voices sound as dual mono; 1: coherence about 0.1)",
             self.decorrelate.set_target, self.decorrelate.get_target, "field")
         add("/field/keep_level", (Arg("amount", "f", 0.0, 1.0),),
-            "1: a voice's place changes its timbre, not its loudness (the model's level channel "
-            "read back and undone); 0: places change the level too (axis 1 of the default "
-            "model is about 10 dB per std)",
+            "1: a voice's place changes its timbre, not its loudness (the level the move adds "
+            "through the model read back and undone); 0: places change the level too (axis 1 "
+            "of the default model is about 16 dB per std)",
             self.keep_level.set_target, self.keep_level.get_target, "field")
         std_range = dict(lo=-STD_BOUND, hi=STD_BOUND, unit="std")
         for channel in range(1, self.room_channels + 1):

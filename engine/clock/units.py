@@ -98,7 +98,8 @@ class HopBuffers:
                    np.zeros((voices, rows)), np.zeros(sources, dtype=np.int64),
                    np.zeros((rows, dims)), np.zeros((rows, dims), dtype=np.float32), z,
                    z[0] if mono else np.zeros(dims), np.zeros(voices), follow,
-                   np.zeros(voices), np.zeros((voices, n_bins)), np.zeros((voices, n_bins), dtype=np.complex128),
+                   np.zeros(voices), np.zeros((voices, n_bins)),
+                   np.zeros((voices, n_bins), dtype=np.complex128),
                    np.zeros((voices, hop)), np.zeros((hop, channels)))
 
 
@@ -314,8 +315,6 @@ class DecodeUnit(Unit):
 
     def __init__(self, codec: FrameCodec) -> None:
         self.codec = codec
-        self._pitches = codec.pitch_slots
-        self._chord: tuple[float, ...] = (0.0,)
 
     def process(self, hop: HopBuffers) -> None:
         self.codec.decode_batch(hop.z, hop.decoded)
@@ -328,7 +327,7 @@ class DecodeUnit(Unit):
             table.add("/latent/pitches", (Arg("count", "i", 1, self.codec.pitch_slots),),
                       "how many of the model's pitch slots the decoder draws, the most salient "
                       "first (not the output voices of a field); fewer thins a chord to its "
-                      "strongest notes", self._set_pitches, self._get_pitches, "latent")
+                      "strongest notes", self.codec.set_pitch_slots, self._get_pitches, "latent")
         table.add("/latent/chord",
                   (Arg("semitones", "f", -24.0, 36.0, "semitones", repeat=True),),
                   f"draw the strongest pitch's partials again at up to {CHORD_MOST} intervals "
@@ -336,20 +335,14 @@ class DecodeUnit(Unit):
                   "triad); 0 alone: no chord", self._set_chord, self._get_chord, "latent")
         return table
 
-    def _set_pitches(self, count: int) -> None:
-        self._pitches = int(count)
-        self.codec.set_pitch_slots(self._pitches)
-
     def _get_pitches(self) -> tuple[int]:
-        return (self._pitches,)
+        return (self.codec.pitch_slots_drawn(),)
 
     def _set_chord(self, *semitones: float) -> None:
-        intervals = [float(v) for v in semitones if float(v) != 0.0][:CHORD_MOST]
-        self._chord = tuple(intervals) if intervals else (0.0,)
-        self.codec.set_chord(intervals)
+        self.codec.set_chord(semitones)
 
     def _get_chord(self) -> tuple[float, ...]:
-        return self._chord
+        return self.codec.chord_intervals() or (0.0,)
 
 
 class ShapeUnit(Unit):
