@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     register(commands)
     from caminos.engine.cli.voice import register as register_voice  # say, babble, train voice
     register_voice(commands)
+    from caminos.engine.cli.export import register as register_export  # export nn
+    register_export(commands)
 
     render = commands.add_parser(
         "render", help="render a sound file through phase recovery into a new file",
