@@ -23,7 +23,15 @@ from caminos.engine.core.errors import CaminosError
 from caminos.engine.dsp.spectral import stft as stft_frames
 from caminos.models.autoencoder import log_magnitude
 
-EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3")
+# Every container libsndfile reads (soundfile.available_formats(), by their usual extensions).
+EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".aifc", ".mp3",
+              ".caf", ".au", ".snd", ".w64", ".rf64", ".avr", ".htk", ".sf", ".ircam", ".mat",
+              ".mpc", ".nist", ".paf", ".pvf", ".sd2", ".sds", ".svx", ".8svx", ".voc", ".wve",
+              ".xi")
+SPLITS = ("auto", "files", "time")
+SMALL_DATA_SECONDS = 300.0  # below this much audio a folder is small data: split by time
+VALIDATION_BLOCK_S = 0.4  # length of each held-out stretch of a time split, seconds
+MIN_SECONDS = 2.0  # least audio a folder must hold to train on, seconds
 CACHE_VERSION = 1  # bump when the frame computation changes, so stale caches are not reused
 TRIM_DB = 60.0  # leading/trailing hops this far below the file's loudest hop are silence
 SILENCE_DBFS = -90.0  # a hop quieter than this is silence whatever the file's loudest hop
@@ -67,20 +75,39 @@ class Corpus:
     folder : str
         The folder.
     train, validation : FrameSet
-        Split by file (by time when the folder holds a single file).
+        Split by file, or by time (stretches of every file, see :func:`time_split`). A FrameSet
+        of a time split holds one entry per stretch, so one file may appear several times.
     skipped : list of (str, str)
         Files that were not used, with the reason.
+    split : str
+        ``files`` or ``time``: how ``validation`` was chosen.
+    held_out : dict of str to list of (int, int)
+        Each usable file's held-out frame ranges (half-open, in the file's own frames; empty for
+        a file trained on whole), so a report can score what training never saw.
     """
 
     folder: str
     train: FrameSet
     validation: FrameSet
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    split: str = "files"
+    held_out: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        """Usable audio of the folder after trimming silence, in seconds."""
+        return self.train.seconds + self.validation.seconds
+
+    @property
+    def small(self) -> bool:
+        """Less than :data:`SMALL_DATA_SECONDS` of audio: what a few of one's own files are."""
+        return self.seconds < SMALL_DATA_SECONDS
 
     def summary(self) -> dict:
         """Plain-type description for a checkpoint's provenance."""
-        return {"folder": self.folder, "train_files": len(self.train.files),
-                "validation_files": len(self.validation.files),
+        return {"folder": self.folder, "split": self.split,
+                "train_files": len(set(self.train.files)),
+                "validation_files": len(set(self.validation.files)),
                 "train_seconds": round(self.train.seconds, 2),
                 "validation_seconds": round(self.validation.seconds, 2),
                 "train_frames": len(self.train), "validation_frames": len(self.validation),
@@ -188,9 +215,54 @@ def _frame_set(items: list[tuple[str, np.ndarray, float]], n_bins: int) -> Frame
                     seconds=float(sum(s for _, _, s in items)))
 
 
-def load_corpus(folder: str | os.PathLike, config: Config, *, validation_fraction: float = 0.1,
-                seed: int = 0, min_seconds: float = 10.0, cache_dir: Path | None | str = "default",
-                progress: bool = False) -> Corpus:
+def time_split(n_frames: int, block: int, every: int, gap: int, offset: int = 0
+               ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Held-out stretches of one file, and the training stretches between them.
+
+    Every ``every``-th block of ``block`` frames (starting with block ``offset % every``) is held
+    out; ``gap`` frames on each side of a held-out stretch belong to neither part, so no training
+    frame shares a sample with a validation frame when ``gap >= n_fft / hop - 1``. A file too short
+    for one block and two gaps beside training frames holds out its last ``block`` frames or
+    nothing.
+
+    Parameters
+    ----------
+    n_frames : int
+        Frames of the file.
+    block, every, gap : int
+        Frames per held-out stretch, one block in ``every`` held out, frames left out beside each.
+    offset : int
+        Which block of each ``every`` is held out (varies from file to file).
+
+    Returns
+    -------
+    train, validation : list of (start, end)
+        Frame ranges, half-open, in order.
+    """
+    if n_frames < block + 2 * gap + 2:  # too short to split: everything trains
+        return [(0, n_frames)], []
+    validation = []
+    n_blocks = n_frames // block
+    if n_blocks < every:  # a short file: its last stretch is held out
+        validation.append((n_frames - block, n_frames))
+    else:
+        for b in range(offset % every, n_blocks, every):
+            validation.append((b * block, min(n_frames, (b + 1) * block)))
+    train, cursor = [], 0
+    for start, end in validation:
+        if start - gap > cursor:
+            train.append((cursor, start - gap))
+        cursor = end + gap
+    if cursor < n_frames:
+        train.append((cursor, n_frames))
+    return train, validation
+
+
+def load_corpus(folder: str | os.PathLike, config: Config, *,
+                validation_fraction: float | None = None,
+                seed: int = 0, min_seconds: float = MIN_SECONDS,
+                cache_dir: Path | None | str = "default", progress: bool = False,
+                split: str = "auto") -> Corpus:
     """Read a folder of sound files into training and validation frames.
 
     Parameters
@@ -199,9 +271,10 @@ def load_corpus(folder: str | os.PathLike, config: Config, *, validation_fractio
         Searched recursively for wav, flac, ogg, aiff (and mp3) files of any rate and channels.
     config : Config
         Sample rate and STFT settings of the frames.
-    validation_fraction : float in (0, 0.5]
-        Share of the files held out for validation (at least one file). With a single file, the
-        last part of it, by time, is held out instead.
+    validation_fraction : float in (0, 0.5], optional
+        Share held out for validation: of the files (at least one file; with a single file, its
+        last part by time; default 0.1), or with a time split of every file's frames (default
+        0.2, so a handful of files gives a validation set that means something).
     seed : int
         Seed of the file split.
     min_seconds : float
@@ -210,6 +283,11 @@ def load_corpus(folder: str | os.PathLike, config: Config, *, validation_fractio
         Where frames are cached (:func:`default_cache_dir` by default); ``None`` disables caching.
     progress : bool
         Show a progress bar while reading.
+    split : str
+        ``files``: whole files are held out; ``time``: stretches of
+        :data:`VALIDATION_BLOCK_S` of every file, with a gap of ``n_fft / hop`` frames on both
+        sides (:func:`time_split`), so a handful of files is validated on every one of them;
+        ``auto``: ``time`` below :data:`SMALL_DATA_SECONDS` of audio, ``files`` above.
 
     Raises
     ------
@@ -220,14 +298,16 @@ def load_corpus(folder: str | os.PathLike, config: Config, *, validation_fractio
     root = Path(folder)
     if not root.is_dir():
         raise DataError(f"{root}: training folder not found")
-    if not 0.0 < validation_fraction <= 0.5:
+    if validation_fraction is not None and not 0.0 < validation_fraction <= 0.5:
         raise DataError(f"validation_fraction must be in (0, 0.5], got {validation_fraction}")
+    if split not in SPLITS:
+        raise DataError(f"split {split!r}: expected one of {', '.join(SPLITS)}")
     cache = default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None)
     paths = find_sound_files(root)
     if not paths:
-        raise DataError(f"{root}: no sound files found (looked for "
-                        f"{', '.join(EXTENSIONS)}, in subfolders too); 0.0 s of audio found, "
-                        f"{min_seconds:g} s needed")
+        raise DataError(f"{root}: no sound files found (looked for the formats libsndfile "
+                        "reads: wav, flac, ogg, aiff, mp3, caf and others, in subfolders too); "
+                        f"0.0 s of audio found, {min_seconds:g} s needed")
     if progress:
         from tqdm import tqdm
         paths_iter = tqdm(paths, desc="reading", unit="file", leave=False)
@@ -245,13 +325,20 @@ def load_corpus(folder: str | os.PathLike, config: Config, *, validation_fractio
     found = sum(s for _, _, s in usable)
     listing = "".join(f"\n  skipped {p}: {r}" for p, r in skipped)
     if not usable:
-        raise DataError(f"{root}: none of the {len(paths)} sound files is usable; 0.0 s of audio "
+        silent = all(reason.startswith("silent") for _, reason in skipped)
+        raise DataError(f"{root}: none of the {len(paths)} sound files is usable"
+                        f"{' (every one is silent)' if silent else ''}; 0.0 s of audio "
                         f"found, {min_seconds:g} s needed{listing}")
     if found < min_seconds:
         raise DataError(f"{root}: too little audio to train on: {found:.1f} s found in "
                         f"{len(usable)} usable file(s) after trimming silence, {min_seconds:g} s "
                         f"needed{listing}")
     n_bins = config.stft.n_bins
+    if split == "auto":
+        split = "time" if found < SMALL_DATA_SECONDS else "files"
+    if split == "time":
+        return _time_split_corpus(root, usable, skipped, config, validation_fraction or 0.2)
+    validation_fraction = validation_fraction or 0.1
     if len(usable) == 1:
         path, frames, seconds = usable[0]
         cut = max(1, int(round(len(frames) * (1.0 - validation_fraction))))
@@ -259,10 +346,39 @@ def load_corpus(folder: str | os.PathLike, config: Config, *, validation_fractio
         share = cut / len(frames)
         train = _frame_set([(path, frames[:cut], seconds * share)], n_bins)
         validation = _frame_set([(path, frames[cut:], seconds * (1 - share))], n_bins)
+        held_out = {path: [(cut, len(frames))]}
     else:
         order = np.random.default_rng(seed).permutation(len(usable))
         n_val = min(len(usable) - 1, max(1, int(round(validation_fraction * len(usable)))))
         held = set(order[:n_val].tolist())
         train = _frame_set([u for i, u in enumerate(usable) if i not in held], n_bins)
         validation = _frame_set([u for i, u in enumerate(usable) if i in held], n_bins)
-    return Corpus(folder=str(root), train=train, validation=validation, skipped=skipped)
+        held_out = {u[0]: ([(0, len(u[1]))] if i in held else []) for i, u in enumerate(usable)}
+    return Corpus(folder=str(root), train=train, validation=validation, skipped=skipped,
+                  split="files", held_out=held_out)
+
+
+def _time_split_corpus(root: Path, usable: list[tuple[str, np.ndarray, float]],
+                       skipped: list[tuple[str, str]], config: Config,
+                       validation_fraction: float) -> Corpus:
+    """Every file's stretches of :func:`time_split` into one corpus."""
+    hop_s = config.stft.hop / config.audio.sample_rate
+    block = max(4, int(round(VALIDATION_BLOCK_S / hop_s)))
+    every = max(2, int(round(1.0 / validation_fraction)))
+    gap = config.stft.n_fft // config.stft.hop
+    train_items, validation_items = [], []
+    held_out = {}
+    for index, (path, frames, seconds) in enumerate(usable):
+        per_frame = seconds / len(frames)
+        train, validation = time_split(len(frames), block, every, gap, offset=index)
+        held_out[path] = validation
+        train_items += [(path, frames[a:b], (b - a) * per_frame) for a, b in train]
+        validation_items += [(path, frames[a:b], (b - a) * per_frame) for a, b in validation]
+    if not validation_items:
+        raise DataError(f"{root}: every file is too short to hold out a stretch of "
+                        f"{block + 2 * gap + 2} frames for validation; give longer files or "
+                        "more of them")
+    n_bins = config.stft.n_bins
+    return Corpus(folder=str(root), train=_frame_set(train_items, n_bins),
+                  validation=_frame_set(validation_items, n_bins), skipped=skipped,
+                  split="time", held_out=held_out)

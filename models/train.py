@@ -28,6 +28,7 @@ from caminos.models.autoencoder import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, Mode
                                         SpectralVAE, count_parameters, describe_axes,
                                         kl_divergence, linear_magnitude, measure_latency_us,
                                         stack_context)
+from caminos.models.augment import random_gain, random_mix, random_stretch, random_transpose
 from caminos.models.checkpoint import load_checkpoint, save_checkpoint
 from caminos.models.data import Corpus
 
@@ -99,7 +100,16 @@ class TrainSettings:
     learning_rate : float
         Adam step size.
     patience : int
-        Stop after this many epochs without a validation improvement.
+        Stop after this many epochs without a validation improvement (unless
+        ``patience_minutes`` is set).
+    patience_minutes : float
+        Stop after this many minutes of training without a validation improvement, whatever
+        the number of epochs (0: count ``patience`` epochs instead). A handful of files makes
+        epochs of a second, and epochs then say nothing about how long a model has had.
+    epoch_frames : int
+        Frames drawn per epoch at least: a small folder's frames are drawn several times over
+        (a new permutation each time) so an epoch is long enough for its validation to mean
+        something; 0: one pass.
     decay_after : int
         Halve the learning rate after this many epochs without improvement (again every time).
     gain_db : float
@@ -112,6 +122,14 @@ class TrainSettings:
     mix_probability : float
         Share of training frames mixed with another frame of their batch (:func:`random_mix`),
         so the model also hears two sounds at once, as in a chord; 0 disables it.
+    stretch_probability : float
+        Share of training frames replaced by a frame between them and the next
+        (:func:`random_stretch`: a time stretch by frame interpolation); 0 disables it.
+    refit_latent : bool
+        Rotate and scale the finished latent by PCA of the training data's posterior means
+        (:meth:`SpectralVAE.set_latent_statistics`). Off, a fine-tune keeps its base model's
+        latent frame (centre, rotation, scale), so landmarks, paths and scenes made with the
+        base still point where they did and the new sounds spread over the map one knows.
     seed : int
         Seeds initial weights, shuffling and the posterior noise.
     device : str
@@ -144,10 +162,14 @@ class TrainSettings:
     batch_size: int = 256
     learning_rate: float = 1e-3
     patience: int = 20
+    patience_minutes: float = 0.0
+    epoch_frames: int = 0
     decay_after: int = 5
     gain_db: float = 12.0
     transpose_semitones: float = 3.0
     mix_probability: float = 0.0
+    stretch_probability: float = 0.0
+    refit_latent: bool = True
     seed: int = 0
     device: str = "auto"
     save_every_s: float = 120.0
@@ -163,8 +185,13 @@ class TrainSettings:
         if not 0.0 < self.magnitude_power <= 2.0:
             raise TrainingError(f"magnitude_power {self.magnitude_power}: expected more than 0 "
                                 "and at most 2")
-        if not 0.0 <= self.mix_probability <= 1.0:
-            raise TrainingError(f"mix_probability {self.mix_probability}: expected 0 to 1")
+        for name in ("mix_probability", "stretch_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise TrainingError(f"{name} {getattr(self, name)}: expected 0 to 1")
+        if not (math.isfinite(self.patience_minutes) and self.patience_minutes >= 0.0):
+            raise TrainingError(f"patience_minutes {self.patience_minutes}: expected 0 or more")
+        if self.epoch_frames < 0:
+            raise TrainingError(f"epoch_frames {self.epoch_frames}: expected 0 or more")
 
     def to_dict(self) -> dict:
         """Plain types, for a checkpoint."""
@@ -245,65 +272,31 @@ def _is_out_of_memory(exc: BaseException) -> bool:
         isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
 
 
-def _input_magnitudes(batch: torch.Tensor) -> torch.Tensor:
-    """Log-magnitude inputs back to linear magnitudes (their floor taken off, clamped at 0)."""
-    return torch.clamp(torch.exp(batch) - MAGNITUDE_FLOOR, min=0.0)
-
-
-def random_gain(batch: torch.Tensor, gain_db: float) -> torch.Tensor:
-    """Log-magnitude inputs as if each frame were played ``U(-gain_db, gain_db)`` dB louder."""
-    gains = torch.empty(len(batch), 1, device=batch.device).uniform_(-gain_db, gain_db)
-    return torch.log(_input_magnitudes(batch) * 10.0 ** (gains / 20.0) + MAGNITUDE_FLOOR)
-
-
-def random_mix(batch: torch.Tensor, probability: float, most_db: float = 12.0) -> torch.Tensor:
-    """Each row, with ``probability``, mixed with another row of the batch played
-    ``U(-most_db, 0)`` dB quieter: magnitudes add (their floor counted once), every frame of a
-    context stack with its partner's same frame."""
-    n = len(batch)
-    chosen = torch.rand(n, 1, device=batch.device) < probability
-    partner = batch[torch.randperm(n, device=batch.device)]
-    gains = 10.0 ** (torch.empty(n, 1, device=batch.device).uniform_(-most_db, 0.0) / 20.0)
-    mixed = torch.log(_input_magnitudes(batch) + gains * _input_magnitudes(partner)
-                      + MAGNITUDE_FLOOR)
-    return torch.where(chosen, mixed, batch)
-
-
-def random_transpose(batch: torch.Tensor, n_bins: int, most_semitones: float) -> torch.Tensor:
-    """:func:`transpose_spectra` of each frame by a random ``U(-most_semitones, most_semitones)``
-    semitones, as if each were played that much higher or lower."""
-    semitones = torch.empty(len(batch), device=batch.device).uniform_(-most_semitones,
-                                                                      most_semitones)
-    return transpose_spectra(batch, n_bins, semitones)
-
-
-def transpose_spectra(batch: torch.Tensor, n_bins: int, semitones: torch.Tensor) -> torch.Tensor:
-    """Log-magnitude frames stretched along frequency by ``semitones`` each.
-
-    Bin ``k`` of the result takes the magnitude at bin ``k / r`` of the input (``r = 2**(s /
-    12)``), linearly interpolated between bins; above the input's last bin it keeps that bin's
-    value. Partials move with the pitch and so do the formants (a resampling, not a
-    formant-preserving shift); a 3-semitone stretch widens each partial's main lobe by 19 %.
+def following_frames(starts: np.ndarray, n_frames: int) -> np.ndarray:
+    """Index of the frame after each frame in its file; a file's last frame points at itself.
 
     Parameters
     ----------
-    batch : Tensor, shape (n, frames * n_bins)
-        Natural-log magnitudes; every frame of a context stack is stretched by the same ratio.
-    n_bins : int
-        Bins per frame.
-    semitones : Tensor, shape (n,)
-        Stretch of each row, in semitones (positive: higher).
+    starts : ndarray of int
+        Each file's (or stretch's) first frame, in order.
+    n_frames : int
+        Frames in all.
     """
-    frames = batch.reshape(len(batch), -1, n_bins)
-    ratio = 2.0 ** (semitones.reshape(-1, 1, 1).to(batch.dtype) / 12.0)
-    bins = torch.arange(n_bins, device=batch.device, dtype=batch.dtype)
-    source = torch.clamp(bins / ratio, max=n_bins - 1.0)
-    below = torch.clamp(source.floor().long(), max=n_bins - 2)
-    fraction = (source - below).expand(-1, frames.shape[1], -1)
-    below = below.expand(-1, frames.shape[1], -1)
-    low = torch.gather(frames, 2, below)
-    high = torch.gather(frames, 2, below + 1)
-    return (low + fraction * (high - low)).reshape(batch.shape)
+    following = np.arange(1, n_frames + 1, dtype=np.int64)
+    ends = np.append(np.asarray(starts[1:], np.int64), n_frames) - 1
+    following[ends[ends >= 0]] = ends[ends >= 0]
+    return following
+
+
+def epoch_order(n_frames: int, least: int, rng: np.random.Generator) -> np.ndarray:
+    """The frames one epoch draws: permutations of all frames, as many as make ``least``.
+
+    Each frame is drawn as often as every other (the last permutation is cut short), so a small
+    folder's epoch passes over it several times rather than ending after a few steps.
+    """
+    passes = max(1, -(-least // max(n_frames, 1)))
+    order = np.concatenate([rng.permutation(n_frames) for _ in range(passes)])
+    return order[:max(n_frames, least)]
 
 
 def partial_weights(target_log: torch.Tensor, range_db: float = PARTIAL_RANGE_DB) -> torch.Tensor:
@@ -512,12 +505,15 @@ def evaluate_metrics(model: SpectralVAE, corpus: Corpus, seed: int = 0) -> dict:
             "encode_decode_us_p50": round(p50, 1), "encode_decode_us_p99": round(p99, 1)}
 
 
-def finalise(model: SpectralVAE, corpus: Corpus, config: Config, seed: int = 0) -> dict:
-    """Rotate the latent by PCA of the training means and describe the axes; returns descriptors."""
+def finalise(model: SpectralVAE, corpus: Corpus, config: Config, seed: int = 0,
+             refit: bool = True) -> dict:
+    """Rotate the latent by PCA of the training means (unless not ``refit``: the model keeps the
+    frame it has) and describe the axes; returns descriptors."""
     context = model.shape.context
     pick = _subsample(len(corpus.train), 30000, seed)
     inputs = stack_context(corpus.train.frames, context, corpus.train.starts)[pick]
-    model.set_latent_statistics(inputs)
+    if refit:
+        model.set_latent_statistics(inputs)
     mags = np.maximum(np.exp(corpus.train.frames[pick].astype(np.float64)) - MAGNITUDE_FLOOR, 0.0)
     return describe_axes(model, inputs, mags, config.stft, config.audio.sample_rate)
 
@@ -688,6 +684,8 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         return torch.as_tensor(stacked, dtype=torch.float32, device=device)
 
     train_x, val_x = prepare(corpus.train), prepare(corpus.validation)
+    following = torch.as_tensor(following_frames(corpus.train.starts, len(train_x)),
+                                device=device)
     survival_starts = corpus.validation.starts if settings.keep == "survival" else None
 
     def validate() -> tuple[float, float]:
@@ -724,7 +722,7 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
     batch_size = max(1, settings.batch_size // world)
     first_epoch = len(history["train_loss"])
     interrupted = stopped_early = False
-    last_save = time.monotonic()
+    last_save = last_better = time.monotonic()
 
     def provenance(elapsed: float) -> dict:
         return {"command": command if command is not None else " ".join(sys.argv),
@@ -742,7 +740,8 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         elapsed = previous_seconds + time.monotonic() - started
         keeper = SpectralVAE(model.shape)
         keeper.load_state_dict(best_state)
-        descriptors = finalise(keeper, corpus, config, settings.seed)
+        descriptors = finalise(keeper, corpus, config, settings.seed,
+                               refit=settings.refit_latent or base is None)
         metrics = evaluate_metrics(keeper, corpus, settings.seed) if final else {}
         info = provenance(elapsed)
         info["metrics"] = metrics
@@ -764,7 +763,8 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         for epoch in range(first_epoch, settings.epochs):
             torch.manual_seed(settings.seed * 100003 + epoch)  # same noise on resume
             beta = settings.beta * min(1.0, (epoch + 1) / max(1, warmup_epochs))
-            order = np.random.default_rng([settings.seed, epoch]).permutation(len(train_x))
+            order = epoch_order(len(train_x), settings.epoch_frames,
+                                np.random.default_rng([settings.seed, epoch]))
             share = len(order) // world
             order = order[rank::world][:share]
             total, count, start = 0.0, 0, 0
@@ -772,6 +772,9 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
                 index = torch.as_tensor(order[start:start + batch_size], device=device)
                 try:
                     batch = train_x[index]
+                    if settings.stretch_probability > 0:
+                        batch = random_stretch(batch, train_x[following[index]],
+                                               settings.stretch_probability)
                     if settings.gain_db > 0:
                         batch = random_gain(batch, settings.gain_db)
                     if settings.transpose_semitones > 0:
@@ -808,6 +811,7 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
                 best_score = score
                 best_state = copy.deepcopy(model.state_dict())
                 best_optimizer = copy.deepcopy(optimizer.state_dict())
+                last_better = time.monotonic()
             else:
                 since_best += 1
                 if settings.decay_after and since_best % settings.decay_after == 0:
@@ -823,7 +827,12 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
             if rank == 0 and since_best == 0 and time.monotonic() - last_save > settings.save_every_s:
                 write(final=False)
                 last_save = time.monotonic()
-            if since_best >= settings.patience:
+            if settings.patience_minutes:
+                waited = time.monotonic() - last_better
+                if since_best and waited > 60.0 * settings.patience_minutes:
+                    stopped_early = True
+                    break
+            elif since_best >= settings.patience:
                 stopped_early = True
                 break
             if settings.max_minutes and time.monotonic() - started > 60.0 * settings.max_minutes:

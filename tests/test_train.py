@@ -54,7 +54,7 @@ def config():
 
 @pytest.fixture(scope="module")
 def corpus(corpus_dir, config):
-    return load_corpus(corpus_dir, config, min_seconds=1.0, cache_dir=None)
+    return load_corpus(corpus_dir, config, min_seconds=1.0, cache_dir=None, split="files")
 
 
 def test_training_lowers_validation_loss_and_writes_a_usable_checkpoint(tmp_path, corpus, config):
@@ -290,7 +290,7 @@ def base_model(tmp_path_factory, corpus, config) -> Path:
 @pytest.fixture(scope="module")
 def other_corpus(tmp_path_factory, config):
     folder = make_corpus(tmp_path_factory.mktemp("other") / "sounds", seed=5)
-    return load_corpus(folder, config, min_seconds=1.0, cache_dir=None)
+    return load_corpus(folder, config, min_seconds=1.0, cache_dir=None, split="files")
 
 
 def test_fine_tuning_starts_from_the_model_and_adapts_it_to_new_sounds(tmp_path, base_model,
@@ -342,8 +342,11 @@ def test_fine_tuning_refuses_a_different_size_and_resume_beside_it(tmp_path, bas
                           fine_tune=base_model, resume=base_model, progress=False)
 
 
-def test_train_command_fine_tunes_with_the_model_s_own_size(tmp_path, base_model, capsys):
+def test_train_command_fine_tunes_with_the_model_s_own_size(tmp_path, base_model, capsys,
+                                                           monkeypatch):
     """No --hidden given: the model's size comes from the checkpoint, not the defaults."""
+    import caminos.models.data as data_module
+    monkeypatch.setattr(data_module, "SMALL_DATA_SECONDS", 0.0)  # a folder of a large one's kind
     config = tmp_path / "config.toml"
     config.write_text(CONFIG_TEXT)
     sounds = make_corpus(tmp_path / "sounds", seed=9)
@@ -377,7 +380,7 @@ def _tone_log_spectrum(f0_hz: float, rate: int = 48_000, n_fft: int = 1024) -> n
 
 def test_a_transposed_spectrum_matches_the_spectrum_of_the_transposed_tone():
     from caminos.engine.dsp.metrics import partial_counts
-    from caminos.models.train import transpose_spectra
+    from caminos.models.augment import transpose_spectra
 
     low = _tone_log_spectrum(440.0)
     frames = torch.as_tensor(np.stack([low, low]), dtype=torch.float32)
@@ -393,7 +396,7 @@ def test_a_transposed_spectrum_matches_the_spectrum_of_the_transposed_tone():
 
 
 def test_random_transposition_moves_every_frame_of_a_context_stack_together():
-    from caminos.models.train import random_transpose
+    from caminos.models.augment import random_transpose
 
     n = 513
     stack = torch.full((64, 3 * n), -9.0)
@@ -408,7 +411,7 @@ def test_random_mix_adds_another_frame_of_the_batch_at_most_as_loud():
     """--mix: a mixed frame's magnitudes are its own plus one other frame's times a gain of -12
     to 0 dB (floor counted once); probability 0 changes nothing."""
     from caminos.models.autoencoder import MAGNITUDE_FLOOR
-    from caminos.models.train import random_mix
+    from caminos.models.augment import random_mix
     torch.manual_seed(0)
     mags = torch.rand(16, 40) * torch.rand(16, 1) * 10.0
     batch = torch.log(mags + MAGNITUDE_FLOOR)
