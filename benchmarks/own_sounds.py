@@ -150,8 +150,8 @@ def score_folder(folder: Path, models: dict, pca: PcaBaseline | None, config,
     files = sorted(folder.glob("*.flac"))
     for path in files:
         frames, seconds = file_frames(path, config, None)
-        result, _ = score_file(frames, seconds, [], reconstructors, config, method,
-                               file=path.name)
+        result, _, _ = score_file(frames, seconds, [], reconstructors, config, method,
+                                  file=path.name)
         for name in reconstructors:
             scores[name].append(result.whole[name])
     return {name: pooled(s) for name, s in scores.items()}

@@ -135,12 +135,13 @@ def pca_reconstructor(pca: PcaBaseline) -> Reconstructor:
     return run
 
 
-def heard_magnitudes(magnitudes: np.ndarray, n_samples: int, config: Config,
-                     method: str) -> np.ndarray:
-    """Decoded magnitudes as they sound: phase recovered, synthesised, analysed again."""
+def heard(magnitudes: np.ndarray, n_samples: int, config: Config,
+          method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Decoded magnitudes as they sound: phase recovered and synthesised (the sound, float64
+    samples) and analysed again (its magnitudes, shape of ``magnitudes``)."""
     recovered = reconstruct(magnitudes, method, config.stft, config.phase)
     sound = istft(recovered, config.stft, length=n_samples)
-    return np.abs(analyze(sound, config.stft))[:len(magnitudes)]
+    return sound, np.abs(analyze(sound, config.stft))[:len(magnitudes)]
 
 
 def score(heard: np.ndarray, target: np.ndarray, config: Config) -> Score:
@@ -170,21 +171,20 @@ def score_file(frames: np.ndarray, seconds: float, held_out: list[tuple[int, int
 
     Returns
     -------
-    FileScores, dict of str to ndarray
-        The scores, and each model's heard magnitudes (n, n_bins).
+    FileScores, dict of str to ndarray, dict of str to ndarray
+        The scores, each model's heard magnitudes (n, n_bins), and its sound (samples).
     """
     target = np.maximum(np.exp(frames.astype(np.float64)) - MAGNITUDE_FLOOR, 0.0)
     n_samples = int(round(seconds * config.audio.sample_rate))
     result = FileScores(file=file, seconds=seconds)
-    heard_by_model = {}
+    spectra, sounds = {}, {}
     held = np.concatenate([np.arange(a, b) for a, b in held_out]) if held_out else None
     for name, run in reconstructors.items():
-        heard = heard_magnitudes(run(frames), n_samples, config, method)
-        heard_by_model[name] = heard
-        result.whole[name] = score(heard, target, config)
+        sounds[name], spectra[name] = heard(run(frames), n_samples, config, method)
+        result.whole[name] = score(spectra[name], target, config)
         if held is not None:
-            result.held_out[name] = score(heard[held], target[held], config)
-    return result, heard_by_model
+            result.held_out[name] = score(spectra[name][held], target[held], config)
+    return result, spectra, sounds
 
 
 def judge(report: FolderReport, kept_base_weights: bool, out: str, base: str) -> None:
@@ -340,7 +340,7 @@ def folder_report(corpus, new: SpectralVAE, default: SpectralVAE, config: Config
         The report (verdict not yet filled in: :func:`judge`), and the spectra of its best and
         worst file for :func:`plot`.
     """
-    from caminos.models.data import file_frames
+    from caminos.models.data import file_frames, read_mono, trim_silence
 
     pick = np.arange(len(corpus.train))
     if len(pick) > 20000:
@@ -350,24 +350,70 @@ def folder_report(corpus, new: SpectralVAE, default: SpectralVAE, config: Config
                       f"PCA-{PCA_DIMS}": pca_reconstructor(pca)}
     report = FolderReport(folder=corpus.folder, names=list(reconstructors), files=[],
                           phase=method)
-    heard_all = []
+    spectra_all, sounds_all = [], []
     for file, held_out in corpus.held_out.items():
         frames, seconds = file_frames(Path(file), config, cache_dir)
-        scores, heard = score_file(frames, seconds, held_out, reconstructors, config, method,
-                                   file=os.path.relpath(file, corpus.folder))
+        scores, spectra, sounds = score_file(frames, seconds, held_out, reconstructors, config,
+                                             method, file=os.path.relpath(file, corpus.folder))
         report.files.append(scores)
-        heard["original"] = np.maximum(np.exp(frames.astype(np.float64)) - MAGNITUDE_FLOOR, 0.0)
-        heard_all.append(heard)
+        spectra["original"] = np.maximum(np.exp(frames.astype(np.float64)) - MAGNITUDE_FLOOR,
+                                         0.0)
+        spectra_all.append(spectra)
+        sounds_all.append(sounds)
     best, worst = best_and_worst(report)
-    return report, {best: heard_all[best], worst: heard_all[worst]}
+    for index in {best, worst}:  # the sounds to listen to, beside the originals
+        original = trim_silence(read_mono(Path(list(corpus.held_out)[index]),
+                                          config.audio.sample_rate), config.stft.hop)
+        sounds_all[index]["original"] = original
+        spectra_all[index]["sounds"] = sounds_all[index]
+    return report, {best: spectra_all[best], worst: spectra_all[worst]}
+
+
+
+LISTEN_GAP_S = 0.5  # silence between the versions in a listening file, seconds
+
+
+def listening(sounds: dict[str, np.ndarray], order: list[str], rate: int) -> np.ndarray:
+    """The versions of one file one after another, with :data:`LISTEN_GAP_S` of silence between,
+    scaled together (never apart: their levels stay comparable) to peak at most -1 dBFS."""
+    gap = np.zeros(int(LISTEN_GAP_S * rate))
+    parts = []
+    for name in order:
+        parts += [np.asarray(sounds[name], np.float64), gap]
+    out = np.concatenate(parts[:-1])
+    peak = np.max(np.abs(out), initial=0.0)
+    limit = 10.0 ** (-1.0 / 20.0)
+    return out * (limit / peak) if peak > limit else out
 
 
 def write_report(report: FolderReport, spectra: dict, checkpoint: str | os.PathLike,
                  config: Config) -> tuple[Path, Path]:
-    """Write ``NAME-report.md`` and ``NAME-report.png`` beside ``checkpoint``; returns both."""
+    """Write ``NAME-report.md``, ``NAME-report.png`` and the listening files
+    ``NAME-report-best.wav`` and ``-worst.wav`` (the original, the new model, the default)
+    beside ``checkpoint``; returns the first two."""
+    import soundfile as sf
+
     md_path, png_path = report_paths(checkpoint)
     plot(report, spectra, png_path, config)
+    best, worst = best_and_worst(report)
+    wavs = []
+    for index, kind in ((best, "best"), (worst, "worst")):
+        sounds = spectra[index].get("sounds")
+        if sounds is None or (kind == "worst" and best == worst):
+            continue
+        wav = md_path.with_name(f"{md_path.stem}-{kind}.wav")
+        temporary = wav.with_name(f".{wav.stem}.tmp.wav")
+        sf.write(temporary, listening(sounds, ["original", *report.names[:2]],
+                                      config.audio.sample_rate),
+                 config.audio.sample_rate, subtype="PCM_24")
+        os.replace(temporary, wav)
+        wavs.append((kind, report.files[index].file, wav.name))
+    text = markdown(report, png_path.name)
+    for kind, file, name in wavs:
+        text += (f"\nListen to the {kind} file, `{file}`: `{name}` plays the original, then "
+                 f"{report.names[0]}, then {report.names[1]}, each through "
+                 f"`{report.phase}` phase recovery.\n")
     temporary = md_path.with_name(f".{md_path.name}.tmp")
-    temporary.write_text(markdown(report, png_path.name))
+    temporary.write_text(text)
     os.replace(temporary, md_path)
     return md_path, png_path

@@ -221,6 +221,11 @@ def test_train_on_a_handful_of_files_names_the_unreadable_one_and_reports_true_n
     assert f"fine-tuning {config.model.checkpoint_path()}" in printed
     md = (tmp_path / "mine-report.md").read_text()
     assert (tmp_path / "mine-report.png").stat().st_size > 10_000
+    for kind in ("best", "worst"):  # the original, then the new model, then the default
+        sound, rate = sf.read(tmp_path / f"mine-report-{kind}.wav")
+        assert rate == RATE and np.isfinite(sound).all() and np.max(np.abs(sound)) < 1.0
+        assert len(sound) > 3 * 2.0 * RATE * 0.8
+        assert f"mine-report-{kind}.wav" in md
     verdict = md.splitlines()[2]
     assert verdict.startswith("**") and ("better than the default" in verdict
                                          or "the default is kept" in verdict)
