@@ -138,9 +138,32 @@ def restore(engine, values: dict[str, tuple], surface=None) -> None:
     engine.mixer.reset()
 
 
-def restore_by_events(engine, values: dict[str, tuple], seconds: float = 5.0) -> None:
-    """:func:`restore` for an engine that a thread is ticking: the values are posted as events
-    (prepared here, applied at the next hop) and this waits until they have applied."""
+def wait_until(predicate: Callable[[], object], timeout_s: float, what: str,
+               poll_s: float = 0.01) -> object:
+    """Poll ``predicate`` until it returns something true, and return that; fail the test,
+    naming ``what``, when ``timeout_s`` seconds pass first.
+
+    For a condition the code under test signals no other way (a value read back over OSC, a
+    page's state in the browser, another process's output or file, a JACK port appearing).
+    Where the code exposes an event, wait on it instead: a reply, a
+    :class:`threading.Condition`, the hop count of :class:`Rendered`. The deadline only bounds
+    a failing test; a passing one returns as soon as the condition holds.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}", pytrace=False)
+        time.sleep(poll_s)
+
+
+def restore_by_events(engine, values: dict[str, tuple], rendered: Rendered,
+                      timeout_s: float = 5.0) -> None:
+    """:func:`restore` for an engine that a thread is ticking, counting its hops in ``rendered``:
+    the values are posted as events (prepared here, applied at the start of the next hop) and
+    this waits two hops, by which every one of them has been applied, then checks they were."""
     waiting = []
     for control in engine.registry:
         value = values.get(control.address)
@@ -149,8 +172,10 @@ def restore_by_events(engine, values: dict[str, tuple], seconds: float = 5.0) ->
         if tuple(control.get()) != value:
             engine.post(control.address, *value)
             waiting.append((control, value))
-    deadline = time.monotonic() + seconds
-    while any(tuple(c.get()) != v for c, v in waiting) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    if waiting:
+        # A hop under way when the events were posted may have taken its events already; the
+        # one after it applies them.
+        hops = len(rendered) + 2
+        assert rendered.wait_for(hops, timeout_s), f"the engine did not reach hop {hops}"
     left = [(c.address, tuple(c.get()), v) for c, v in waiting if tuple(c.get()) != v]
     assert not left, f"the engine did not apply the restore: {left}"

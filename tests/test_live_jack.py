@@ -28,10 +28,12 @@ import pytest
 import soundfile as sf
 
 from benchmarks.live import REFERENCE_STREAM
+from tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "patches" / "demo" / "demo.wav"
 CAMINOS = [sys.executable, "-m", "caminos.engine"]
+RATE, HOP = 48000, 256  # the dummy server's rate; the engine's hop (config.toml)
 
 pytestmark = pytest.mark.skipif(
     shutil.which("jackd") is None and not os.environ.get("CI"),
@@ -138,6 +140,11 @@ class Play:
             self.process.kill()
             pytest.fail("caminos play did not start:\n" + "".join(self.lines))
 
+    def wait_line(self, text: str, timeout: float = 30.0) -> str:
+        """The first line it has printed (or prints within ``timeout``) that holds ``text``."""
+        return wait_until(lambda: next((line for line in list(self.lines) if text in line), None),
+                          timeout, f"caminos play to print {text!r}")
+
     def finish(self, timeout: float = 120.0) -> dict:
         code = self.process.wait(timeout=timeout)
         self._reader.join(timeout=5)
@@ -201,45 +208,79 @@ def test_plays_while_a_second_process_floods_controls(jackd, tmp_path: Path) -> 
     play.wait_playing()
     reference = _reference(19)  # the bare stream beside the whole play, not just the flood
     flood = subprocess.run(
-        [sys.executable, "-c", _FLOOD, str(port), "15"], capture_output=True, text=True,
-        timeout=60)
+        [sys.executable, "-c", _FLOOD, str(port), str(round(15 * RATE / HOP))],
+        capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert flood.returncode == 0, flood.stderr
     sent = int(flood.stdout.split()[0])
     report = play.finish()
     _check_healthy(report, _reference_result(reference))
-    assert sent > 15 * 1000  # over 1,000 messages a second for 15 s
+    assert sent > 15 * 1000  # over 1,000 messages a second for 15 s of hops
     # the engine applied them (valid ones) and counted the invalid tenth
     assert report["extra"]["events_applied"] > 0.8 * sent
     assert report["extra"]["control_errors"] >= sent // 10 - 5
 
 
+# A controller flooding the engine for HOPS hops of its clock: 20 messages every 2 hops (1,875 a
+# second), paced by the engine's hop counter (/engine/status), not by the flood's own clock.
 _FLOOD = """
-import sys, time, math
-from pythonosc.udp_client import SimpleUDPClient
-port, seconds = int(sys.argv[1]), float(sys.argv[2])
-client = SimpleUDPClient("127.0.0.1", port)
-sent, start = 0, time.monotonic()
-while time.monotonic() - start < seconds:
+import math, socket, sys
+from pythonosc.osc_message import OscMessage
+from caminos.engine.control.osc.messages import encode_message
+from tests.conftest import wait_until
+port, hops = int(sys.argv[1]), int(sys.argv[2])
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("127.0.0.1", 0))
+sock.settimeout(10.0)
+engine = ("127.0.0.1", port)
+
+def send(address, *args):
+    sock.sendto(encode_message(address, args), engine)
+
+def hop():
+    # the reply comes after every message sent before it (one client's messages keep their order)
+    send("/engine/status")
+    while True:
+        reply = OscMessage(sock.recvfrom(65536)[0])  # the /error answers are skipped
+        if reply.address == "/engine/status":
+            return int(dict(zip(reply.params[::2], reply.params[1::2]))["hop"])
+
+sent, start = 0, hop()
+for batch in range(hops // 2):
+    wait_until(lambda: hop() >= start + 2 * batch, 10.0, f"hop {start + 2 * batch}", poll_s=0.005)
     for k in range(20):
         i = sent + k
         if i % 10 == 9:
-            client.send_message("/latent/axis", [99, 0.0])  # out of range: answered, counted
+            send("/latent/axis", 99, 0.0)  # out of range: answered, counted
         elif i % 2:
-            client.send_message("/latent/axis", [i % 8, math.sin(i / 50.0)])
+            send("/latent/axis", i % 8, math.sin(i / 50.0))
         else:
-            client.send_message("/latent/noise", [0.2 + 0.1 * math.sin(i / 70.0)])
+            send("/latent/noise", 0.2 + 0.1 * math.sin(i / 70.0))
     sent += 20
-    time.sleep(0.01)
 print(sent)
 """
 
 
+def _recorded_hops(wav: Path, channels: int = 2) -> int:
+    """Hops a live recording (``--record``: float samples, written hop by hop from the first)
+    holds so far, its header (under a hop's bytes) left out: the DSP process's hop count, read
+    without a control process."""
+    try:
+        size = wav.stat().st_size
+    except FileNotFoundError:
+        return 0
+    return size // (HOP * channels * 4) - 1
+
+
 def test_recovers_when_the_server_goes_away_and_returns(jackd, tmp_path: Path) -> None:
-    play = Play(tmp_path, 25, "--no-osc")
+    # No control process (it would take a second to stop, which the report's age of the last
+    # callback would count): the recording is the hop counter.
+    play = Play(tmp_path, 25, "--no-osc", "--record", str(tmp_path / "live"))
     play.wait_playing()
-    time.sleep(4)
+    hops = round(4 * RATE / HOP)
+    wait_until(lambda: _recorded_hops(tmp_path / "live.wav") >= hops, 30,
+               f"{hops} hops (four seconds) played")
     jackd.stop()
-    time.sleep(3)
+    play.wait_line("audio stream lost")  # the supervisor noticed the server gone
     restarted = JackServer(tmp_path / "jackd-again.log")
     try:
         report = play.finish()
@@ -257,14 +298,17 @@ def test_live_recording_renders_offline_to_the_same_samples(jackd, tmp_path: Pat
     prefix = tmp_path / "live"
     play = Play(tmp_path, 8, "--record", str(prefix), "--set", f"osc.port={port}")
     play.wait_playing()
-    from pythonosc.udp_client import SimpleUDPClient
-
-    client = SimpleUDPClient("127.0.0.1", port)
-    for address, args in [("/latent/axis", [0, 1.5]), ("/latent/noise", [0.3]),
-                          ("/source/file/speed", [0.5]), ("/phase/method", ["rtpghi"]),
-                          ("/out/gain", [-6.0])]:
-        time.sleep(0.8)
-        client.send_message(address, args)
+    client = Client(port)
+    try:
+        hop = client.status()["hop"]
+        for address, args in [("/latent/axis", [0, 1.5]), ("/latent/noise", [0.3]),
+                              ("/source/file/speed", [0.5]), ("/phase/method", ["rtpghi"]),
+                              ("/out/gain", [-6.0])]:
+            hop += 150  # an event every 150 hops (0.8 s)
+            client.wait_hop(hop)
+            client.send(address, *args)
+    finally:
+        client.close()
     report = play.finish()
     _check_sound(report)
     score = (tmp_path / "live.score").read_text()
@@ -288,7 +332,9 @@ def test_measured_input_to_output_latency_matches_the_reported_one(jackd, tmp_pa
                               "-n", "metro"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     try:
-        time.sleep(1.0)
+        wait_until(lambda: "metro:60_bpm" in subprocess.run(
+            ["jack_lsp"], capture_output=True, text=True, timeout=10).stdout, 10,
+            "jack_metro's port")
         subprocess.run(["jack_disconnect", "system:capture_1", "PortAudio:in_0"],
                        capture_output=True)
         connected = subprocess.run(["jack_connect", "metro:60_bpm", "PortAudio:in_0"],
@@ -364,6 +410,11 @@ class Client:
         flat = self.reply("/engine/status")
         return dict(zip(flat[::2], flat[1::2]))
 
+    def wait_hop(self, hop: int, timeout: float = 30.0) -> int:
+        """Return the engine's hop counter once it has reached ``hop``."""
+        return wait_until(lambda: (lambda now: now if now >= hop else None)(self.status()["hop"]),
+                          timeout, f"the engine's hop {hop}", poll_s=HOP / RATE)
+
     def close(self) -> None:
         self.socket.close()
 
@@ -402,21 +453,26 @@ def test_voice_and_controls_run_beside_the_hop_clock(jackd, tmp_path: Path) -> N
         when = time.time() + 0.5
         performer.send_at(when, "/latent/axis", 3, 1.25)
         expected_hop = math.floor((when - float(status["clock_origin"])) * 48000 / 256)
-        time.sleep(1.0)
+        performer.wait_hop(expected_hop + 1)  # its hop has sounded
         # A voice landmark takes seconds to render in the control process.
+        counted = performer.status()["osc_messages"]  # the messages it has taken, this one too
         other.send("/landmark/voice", "long", "es", "babble:300")
-        time.sleep(0.3)
+        asked = []
+
+        def landmark_taken() -> bool:  # each status query counts itself, the landmark one more
+            asked.append(1)
+            return performer.status()["osc_messages"] > counted + len(asked)
+
+        wait_until(landmark_taken, 10, "the control process to take /landmark/voice")
         sent = []  # (hop computed when the performer sent it, x)
         for i in range(8):
             x = 0.1 + 0.1 * i
             hop = performer.status()["hop"]
             performer.send("/latent/xy", x, 0.5)
             sent.append((hop, x))
-            time.sleep(0.25)
-        deadline = time.monotonic() + 120
-        while ("/landmark/voice" not in (tmp_path / "live.score").read_text()
-               and time.monotonic() < deadline):
-            time.sleep(0.2)
+            performer.wait_hop(hop + 47)  # the next one 47 hops (a quarter second) later
+        wait_until(lambda: "/landmark/voice" in (tmp_path / "live.score").read_text(), 120,
+                   "the voice landmark in the live score")
     finally:
         performer.close()
         other.close()

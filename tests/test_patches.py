@@ -21,7 +21,7 @@ from caminos.engine.control.osc.docs import documented_engine
 from caminos.engine.control.osc.server import OscServer
 from caminos.engine.core.config import OscConfig, load_config
 from caminos.engine.core.controls import ControlRegistry
-from tests.conftest import control_values, restore_by_events
+from tests.conftest import Rendered, control_values, restore_by_events, wait_until
 
 PATCHES = Path(__file__).resolve().parent.parent / "patches"
 needs = lambda program: pytest.mark.skipif(shutil.which(program) is None,  # noqa: E731
@@ -30,37 +30,42 @@ needs = lambda program: pytest.mark.skipif(shutil.which(program) is None,  # noq
 
 @pytest.fixture(scope="module")
 def live_engine(tmp_path_factory):
-    """An engine ticking in real time in a thread, with the OSC server on a free port."""
+    """An engine ticking in real time in a thread, with the OSC server on a free port; and the
+    :class:`Rendered` hops it has ticked, to wait on.
+
+    Real time, as an audio device would clock it (hop ``i`` sounds at ``clock_origin + i *
+    hop / sample_rate``): the peers send timetagged bundles, which land on the hop their
+    wall-clock time names. The wait is that clock's, not a wait for a state; the tests wait
+    on hops (:meth:`Rendered.wait_for`) or on the engine's values.
+    """
     engine = Engine(load_config())
     engine.warm_up()
     server = OscServer(engine, OscConfig(port=0)).start()
     stop = threading.Event()
     hop_seconds = engine.hop / engine.sample_rate
-    finite = []
+    rendered = Rendered()
 
     def run():
         engine.clock_origin = time.time()
         while not stop.is_set():
-            finite.append(bool(np.isfinite(engine.tick()).all()))
-            ahead = engine.clock_origin + engine.hop_index * hop_seconds - time.time()
-            if ahead > 0:
-                time.sleep(ahead)
+            rendered.add(bool(np.isfinite(engine.tick()).all()))
+            stop.wait(engine.clock_origin + engine.hop_index * hop_seconds - time.time())
 
     thread = threading.Thread(target=run)
     thread.start()
     engine.defaults = control_values(engine)
-    yield engine, server
+    yield engine, server, rendered
     stop.set()
     thread.join()
     server.stop()
-    assert all(finite)
+    assert all(rendered)
 
 
 @pytest.fixture
 def live(live_engine):
     """The module's live engine, its controls back at their start-up values for this test."""
-    engine, server = live_engine
-    restore_by_events(engine, engine.defaults)
+    engine, server, rendered = live_engine
+    restore_by_events(engine, engine.defaults, rendered)
     return engine, server
 
 
@@ -75,13 +80,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(condition, seconds: float = 2.0) -> bool:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if condition():
+def udp_bound(port: int) -> bool:
+    """Whether a socket of this machine is bound to UDP ``port`` (IPv4 or IPv6), read from
+    /proc/net without touching the port."""
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        if any(int(line.split()[1].rsplit(":", 1)[1], 16) == port for line in lines):
             return True
-        time.sleep(0.01)
-    return condition()
+    return False
+
+
+def read_lines(process: subprocess.Popen) -> list[str]:
+    """The lines ``process`` writes to its stdout, collected as they come by a thread."""
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
 
 
 # ------------------------------------------------------------------------------ liblo
@@ -91,20 +112,24 @@ def test_oscsend_changes_the_engine_and_oscdump_reads_the_reply(live):
     engine, server = live
     reply_port = free_port()
     dump = subprocess.Popen(["oscdump", "-L", str(reply_port)], stdout=subprocess.PIPE, text=True)
+    lines = read_lines(dump)
     try:
-        time.sleep(0.2)
+        wait_until(lambda: udp_bound(reply_port), 10, f"oscdump to listen on port {reply_port}")
         send = lambda *a: subprocess.run(["oscsend", "127.0.0.1", str(server.port), *a],  # noqa
                                          check=True, timeout=10)
         # oscsend sends from a new port each time: ask for replies on oscdump's port
         send("/osc/reply_port", "i", str(reply_port))
         send("/latent/axis", "if", "5", "-1.25")
-        assert wait_for(lambda: engine.mixer.offset_target[5] == -1.25)
+        wait_until(lambda: engine.mixer.offset_target[5] == -1.25, 2, "/latent/axis 5 -1.25")
         send("/engine/get", "s", "/latent/z")
         send("/latent/axis", "if", "5", "nan")
-        time.sleep(0.3)
+        printed = lambda: {w for line in lines for w in line.split()[:2]}  # noqa: E731
+        wait_until(lambda: {"/engine/get", "/error"} <= printed(), 10,
+                   "oscdump to print the reply and the error")
     finally:
         dump.terminate()
-        out = dump.communicate(timeout=5)[0]
+        dump.wait(timeout=5)
+        out = "".join(lines)
         server.reply_ports.clear()
     assert "/engine/get s" in out and '"/latent/z"' in out and "-1.250000" in out
     assert "/error ss" in out and "finite" in out
@@ -146,10 +171,10 @@ def test_pd_main_patch_pad_and_controls_reach_the_engine(live):
     assert done.returncode == 0, done.stdout + done.stderr
     # (its own start-up connects to 9000 and listens on 9001; those may be busy here)
     assert "couldn't create" not in done.stderr, done.stderr
-    assert wait_for(lambda: engine.get("/latent/xy") == (0.25, 0.75))
+    wait_until(lambda: engine.get("/latent/xy") == (0.25, 0.75), 2, "/latent/xy 0.25 0.75")
     assert engine.mixer.offset_target[2] == 1.5
     # the field's spread slider, and channel 2's number box, gain, mute and xy
-    assert wait_for(lambda: engine.get("/channel/2/xy") == (0.5, -0.5))
+    wait_until(lambda: engine.get("/channel/2/xy") == (0.5, -0.5), 2, "/channel/2/xy 0.5 -0.5")
     assert engine.get("/field/spread") == (1.25,)
     assert engine.get("/channel/2/gain") == (0.5,) and engine.get("/channel/2/mute") == (1,)
     assert engine.get("/channel/1/gain") == (1.0,) and engine.get("/channel/1/mute") == (0,)

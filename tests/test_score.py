@@ -100,15 +100,15 @@ def _live_session(engine: Engine) -> tuple[np.ndarray, int]:
 
 
 def test_recording_replays_to_the_same_samples(config, tmp_path):
-    live, stop_hop = _live_session(*fresh(config, tmp_path)[:1])
+    recorded_engine, recorded_surface = fresh(config, tmp_path)
+    live, stop_hop = _live_session(recorded_engine)
+    # /engine/record/stop was applied: the recorder's writer thread completes the files
+    finished = recorded_surface.recorder.wait(timeout=30.0)
+    assert finished is not None and finished.done.is_set(), "the recording's files never completed"
+    assert finished.error == ""
     engine, surface = fresh(config, tmp_path / "replay")
     folder = tmp_path / "rec"
     score_path = folder / "take.score"
-    for _ in range(200):  # the writer thread finishes within a few polls
-        if score_path.exists() and score_path.read_text().rstrip().endswith("end"):
-            break
-        import time
-        time.sleep(0.02)
     text = score_path.read_text()
     assert "hop 10 /path/point p 1.0 1.0" in text and "/engine/record" not in text
     assert text.rstrip().endswith(f"hop {stop_hop} end")

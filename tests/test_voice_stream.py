@@ -32,13 +32,17 @@ def stream_for(config: Config, seed: int = 0, **voice) -> VoiceStream:
 
 
 def paced(stream: VoiceStream, limit_s: float = 20.0) -> list[np.ndarray]:
-    """next_frame called as a DSP thread would, without waiting for the worker."""
+    """next_frame called as a DSP thread would, without waiting for the worker first: it
+    returns False while the worker has not caught up, and only then does this wait, on the
+    stream's own :meth:`VoiceStream.wait_ready` (the worker's next rows, or its end)."""
     frames, out = [], np.zeros(stream.n_bins)
     deadline = time.monotonic() + limit_s
     while stream.active and time.monotonic() < deadline:
         if stream.next_frame(out):
             frames.append(out.copy())
-        time.sleep(0.0005)
+        else:
+            stream.wait_ready(timeout_s=max(deadline - time.monotonic(), 0.0))
+    assert not stream.active, f"the voice still sounded after {limit_s} s"
     return frames
 
 
@@ -277,8 +281,9 @@ def test_next_frame_allocates_nothing_per_hop(voice_config):
     import tracemalloc
     stream = stream_for(voice_config, rate=0.7, vibrato=0.3, jitter=0.2)
     stream.say("una frase bastante larga para medir la memoria de cada salto")
-    while stream._pending():
-        time.sleep(0.01)
+    with stream.ring.changed:  # the worker notifies it with each row it writes, and at its end
+        assert stream.ring.changed.wait_for(lambda: not stream._pending(), timeout=60.0), \
+            "the worker did not finish the phrase"
     out = np.zeros(stream.n_bins)
     for _ in range(20):
         stream.next_frame(out)

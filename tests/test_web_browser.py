@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from caminos.engine.dsp.spectrum_tap import FRAMES_PER_SECOND
+from tests.conftest import wait_until
 from tests.test_live_jack import SERVER_NAME, Client, JackServer, Play, _free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -109,14 +111,14 @@ def _url(live, path: str = "/", token: str | None = TOKEN) -> str:
 
 
 def _wait(test, timeout: float = 10.0, what: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = test()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or test}")
-        time.sleep(0.05)
+    """:func:`tests.conftest.wait_until`, polling every 50 ms (a page or a reply over OSC)."""
+    return wait_until(test, timeout, what or str(test), poll_s=0.05)
+
+
+def _spectrum_frames(browser, frames: int, what: str) -> None:
+    """Wait until the page has received ``frames`` spectrum frames since it loaded (its trail
+    keeps the map position of each, up to three seconds' worth)."""
+    _wait(lambda: browser.execute_script("return state.trail.length") >= frames, 30, what)
 
 
 def _get(live, address: str) -> list:
@@ -152,7 +154,8 @@ def _check_the_page_and_the_map(live, browser) -> None:
     _open_page(live, browser)
     # nothing wider than the phone's screen
     assert browser.execute_script("return document.documentElement.scrollWidth") <= WIDTH
-    time.sleep(1.5)  # a second of spectrum frames: the trail and the spectrogram fill
+    # a second and a half of spectrum frames: the trail and the spectrogram fill
+    _spectrum_frames(browser, round(1.5 * FRAMES_PER_SECOND), "the trail and the spectrogram")
     canvas = browser.find_element("css selector", "#map")
     shot = Image.open(io.BytesIO(canvas.screenshot_as_png)).convert("RGB")
     pixels = np.asarray(shot, dtype=np.int16)
@@ -335,8 +338,9 @@ def test_the_meters_show_the_engine_s_real_xrun_count(live, browser) -> None:
     status = live["osc"].status()
     pid = int(status["dsp_pid"])
     os.kill(pid, signal.SIGSTOP)
-    try:
-        time.sleep(0.3)
+    try:  # stopped until the audio process has counted the hops it did not get
+        _wait(lambda: live["osc"].status()["underruns"] > status["underruns"], 5,
+              "underruns while the DSP process is stopped")
     finally:
         os.kill(pid, signal.SIGCONT)
     _wait(lambda: live["osc"].status()["underruns"] > status["underruns"], 5, "underruns")
@@ -427,7 +431,13 @@ def test_screenshot_for_the_readme(live, browser) -> None:
         "width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
     try:
         _open_page(live, browser)
-        time.sleep(3.0)
+        # what the screenshot shows: the landmarks, the path, the stored scene, a full trail
+        _wait(lambda: browser.execute_script(
+            "const names = state.landmarks.map((l) => l[0]);"
+            "return ['bright', 'dark', 'middle'].every((n) => names.includes(n)) && "
+            "state.paths.some((p) => p[0] === 'walk') && state.scenes.includes(0)"), 10,
+            "the landmarks, the path and the scene on the page")
+        _spectrum_frames(browser, 3 * round(FRAMES_PER_SECOND), "a full trail on the map")
         png = browser.get_screenshot_as_png()
     finally:
         _phone(browser)
