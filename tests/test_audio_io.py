@@ -136,7 +136,8 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
     assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
 
 
-def test_an_interrupted_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_write_leaves_nothing(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 

@@ -1,4 +1,5 @@
-"""Tests of models.autoencoder (shapes, rotation, fused twin, descriptors) and the sound commands."""
+"""Tests of models.autoencoder (shapes, rotation, fused twin, descriptors) and the sound
+commands."""
 
 from __future__ import annotations
 
@@ -186,7 +187,8 @@ def test_encode_writes_a_landmark(small_setup):
 def test_reconstruct_and_morph_write_sound_files(small_setup):
     folder, options = small_setup
     out = folder / "r.wav"
-    assert main(["reconstruct", str(folder / "a.wav"), "-o", str(out), "--phase", "pv", *options]) == 0
+    assert main(["reconstruct", str(folder / "a.wav"), "-o", str(out), "--phase", "pv",
+                 *options]) == 0
     samples, rate = sf.read(out)
     assert rate == RATE and len(samples) == RATE // 2 and np.isfinite(samples).all()
     out = folder / "m.wav"
@@ -208,7 +210,8 @@ def test_command_errors_name_the_file(small_setup, capsys):
     folder, options = small_setup
     assert main(["encode", str(folder / "missing.wav"), "-o", str(folder / "x.npz"), *options]) == 2
     assert "missing.wav" in capsys.readouterr().err
-    assert main(["encode", str(folder / "a.wav"), "-o", str(folder / "no" / "x.npz"), *options]) == 2
+    assert main(["encode", str(folder / "a.wav"), "-o", str(folder / "no" / "x.npz"),
+                 *options]) == 2
     assert "folder" in capsys.readouterr().err
     # The checkpoint was trained at 16 kHz; the project's config runs at 48 kHz.
     assert main(["encode", str(folder / "a.wav"), "-o", str(folder / "x.npz"),
@@ -238,7 +241,8 @@ def test_benchmark_writes_model_pca_and_oracle_rows(small_setup, tmp_path):
     out = tmp_path / "rows.json"
     assert benchmark(["--json", str(out), "--model", options[1], "--config", options[3],
                       "--train-data", str(train), "--test-data", str(test),
-                      "--cache-dir", str(tmp_path / "cache"), "--listen", str(tmp_path / "hear")]) == 0
+                      "--cache-dir", str(tmp_path / "cache"), "--listen",
+                      str(tmp_path / "hear")]) == 0
     data = json.loads(out.read_text())
     rows, summary = data["rows"], data["summary"]
     names = ["small", "small+texture", "small/replay", "pca", "oracle"]

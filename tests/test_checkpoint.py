@@ -57,7 +57,8 @@ def test_round_trip_keeps_weights_settings_and_metadata(saved, model):
 ])
 def test_a_mismatch_with_the_running_settings_is_refused_and_named(saved, running, differs):
     kwargs = {"stft": STFT, "sample_rate": RATE, **running}
-    with pytest.raises(CheckpointError, match="m.pt: does not match the running configuration") as info:
+    with pytest.raises(CheckpointError,
+                       match="m.pt: does not match the running configuration") as info:
         load_checkpoint(saved, **kwargs)
     assert differs in str(info.value)
 
@@ -179,7 +180,8 @@ def test_an_unknown_version_is_refused_with_its_number(tmp_path, model):
     data = torch.load(tmp_path / "v9.pt", weights_only=True)
     data["version"] = 9
     torch.save(data, tmp_path / "v9.pt")
-    with pytest.raises(CheckpointError, match="format version 9; this caminos reads version 1 or 2"):
+    with pytest.raises(CheckpointError,
+                       match="format version 9; this caminos reads version 1 or 2"):
         load_checkpoint(tmp_path / "v9.pt")
 
 

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def caminos(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
     """Run ``python -m caminos.engine`` as a user would, from another folder."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "caminos.engine", *map(str, args)], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "caminos.engine", *map(str, args)], cwd=cwd,
+                          env=env,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -1,4 +1,5 @@
-"""DC blocker and safety limiter: ceiling guaranteed, smooth gain, latency, block-size invariance."""
+"""DC blocker and safety limiter: ceiling guaranteed, smooth gain, latency, block-size
+invariance."""
 
 from __future__ import annotations
 
@@ -159,7 +160,8 @@ def test_processing_allocates_nothing_per_block(rng: np.random.Generator) -> Non
         for _ in range(200):
             for stage in stages:
                 stage.process(x, y)
-        growth = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+        growth = sum(s.size_diff
+                     for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
     finally:
         tracemalloc.stop()
     assert growth < 4096  # bytes over 400 calls: nothing per block

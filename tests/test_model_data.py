@@ -73,7 +73,8 @@ def test_bad_and_silent_files_are_skipped_and_listed(tmp_path, small_config):
 
 def test_empty_or_missing_folder_is_a_clear_error(tmp_path, small_config):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match=r"empty: no sound files found.*0\.0 s of audio found, 2 s needed"):
+    with pytest.raises(DataError,
+                       match=r"empty: no sound files found.*0\.0 s of audio found, 2 s needed"):
         load_corpus(tmp_path / "empty", small_config, cache_dir=None)
     with pytest.raises(DataError, match="missing: training folder not found"):
         load_corpus(tmp_path / "missing", small_config, cache_dir=None)
@@ -148,7 +149,8 @@ def test_frames_are_cached_by_content_and_settings(tmp_path, small_config, monke
     monkeypatch.setattr(data, "read_mono", fail)
     second = load_corpus(folder, small_config, min_seconds=1.0, cache_dir=cache)
     np.testing.assert_array_equal(first.train.frames, second.train.frames)
-    other = config_from_mapping({"audio": {"sample_rate": RATE}, "stft": {"n_fft": 512, "hop": 128}})
+    other = config_from_mapping({"audio": {"sample_rate": RATE},
+                                 "stft": {"n_fft": 512, "hop": 128}})
     monkeypatch.undo()
     load_corpus(folder, other, min_seconds=1.0, cache_dir=cache)
     assert len(list(cache.glob("*.npz"))) == 4  # other settings, other entries

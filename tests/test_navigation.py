@@ -194,7 +194,8 @@ def test_landmarks_from_a_sound_file_and_live(rig):
     engine, surface, _ = rig
     engine.post("/landmark/add", "demo", str(DEMO))
     engine.post("/landmark/add", "now", "live")
-    z_last_hop = engine.latent_position.copy()  # a live landmark is the z of the hop before it applies
+    # a live landmark is the z of the hop before it applies
+    z_last_hop = engine.latent_position.copy()
     run(engine)
     demo = surface.navigator.landmarks["demo"]
     assert demo.points.shape[1] == engine.dims and len(demo.points) > 100
@@ -362,7 +363,6 @@ def test_a_landmark_replayed_as_a_path_is_its_trajectory_frame_for_frame(tmp_pat
     import sys
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from benchmarks.autoencoder import replay
-    from caminos.engine.clock.latent import smoothing_coefficient
     engine = Engine(load_config())
     surface = attach(engine, patches=tmp_path, recordings=tmp_path)
     engine.post("/landmark/add", "demo", str(DEMO))
@@ -378,7 +378,6 @@ def test_a_landmark_replayed_as_a_path_is_its_trajectory_frame_for_frame(tmp_pat
     np.testing.assert_allclose(np.array(heard)[60:], replay(points)[60:120], atol=1e-6 * scale)
     # scrubbing is a jump: the position glides from where it was to the new place
     engine.post("/path/pos", 0.5)
-    c = smoothing_coefficient(engine.config.engine.smoothing_ms, engine.hop, engine.sample_rate)
     before = engine.latent_position.copy()
     engine.tick()
     engine.tick()

@@ -10,7 +10,8 @@ from caminos.engine.core.errors import ParameterError
 from caminos.engine.dsp.phase import reconstruct, run_streaming
 from caminos.engine.dsp.phase.pghi import RtPghi, _time_gradient, pghi
 from caminos.engine.dsp.spectral import gaussian_lambda, stft
-from tests.signals import SAMPLE_RATE, chirp, noise_and_clicks, spectral_convergence_db, vibrato_tone
+from tests.signals import (SAMPLE_RATE, chirp, noise_and_clicks, spectral_convergence_db,
+                           vibrato_tone)
 
 CFG = StftConfig()
 

@@ -135,7 +135,8 @@ def test_fgla_improves_on_its_pghi_start_and_momentum_helps() -> None:
     start = pghi(target, CFG)
     sc_start = spectral_convergence_db(start, target, CFG)
     sc_fgla = spectral_convergence_db(fgla(target, CFG, 30, initial=start), target, CFG)
-    sc_gla = spectral_convergence_db(fgla(target, CFG, 30, momentum=0.0, initial=start), target, CFG)
+    sc_gla = spectral_convergence_db(fgla(target, CFG, 30, momentum=0.0, initial=start), target,
+                                     CFG)
     assert sc_fgla < sc_start - 3.0
     assert sc_fgla < sc_gla
 

@@ -1,4 +1,5 @@
-"""Streaming STFT analysis and overlap-add synthesis against librosa, scipy and their offline twins."""
+"""Streaming STFT analysis and overlap-add synthesis against librosa, scipy and their offline
+twins."""
 
 from __future__ import annotations
 

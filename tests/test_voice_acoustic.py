@@ -59,7 +59,7 @@ def test_aperiodicity_stays_low_while_pitch_glides_and_measures_noise_share(rng)
     tone_power = np.abs(stft(tone, StftConfig())) ** 2
     noise = rng.standard_normal(RATE)
     noise_power = np.abs(stft(noise, StftConfig())) ** 2
-    band = layout.mean_matrix[10]  # a band around 1.5 kHz: scale the noise to the tone's power there
+    band = layout.mean_matrix[10]  # around 1.5 kHz: scale the noise to the tone's power there
     noise *= np.sqrt((tone_power[50:150] @ band).mean() / (noise_power[50:150] @ band).mean())
     ap = analyse(tone + noise, StftConfig(), layout).aperiodicity
     assert np.median(ap[50:150, 10]) == pytest.approx(0.5, abs=0.15)
@@ -79,7 +79,8 @@ def test_rendered_harmonics_match_the_analyser_of_a_real_sound():
     edges = renderer.layout.centres_hz
     log_power = np.where(edges < 6000.0, np.log(density), np.log(density) - 40)
     # frame 40 starts at sample 40*hop - (n_fft - hop): the fundamental's phase there
-    renderer.phase = (2 * np.pi * f0 * (40 * config.hop - (config.n_fft - config.hop)) / RATE) % (2 * np.pi)
+    renderer.phase = ((2 * np.pi * f0 * (40 * config.hop - (config.n_fft - config.hop)) / RATE)
+                      % (2 * np.pi))
     out = np.zeros(config.n_bins)
     renderer.render(log_power, np.zeros(N_BANDS), f0, out)
     real = np.abs(stft(x, config))[40]

@@ -4,9 +4,10 @@
 One ``caminos play`` serves every test of this module, bound off loopback (``0.0.0.0``) with a
 known token, so the token's refusals are tested on the same server, and with four output
 channels (JACK's dummy driver with four playback ports), so the page shows a quad layout's field
-of four voices; the browser loads the page at a phone's width (375 px). Values the page changes are read back over OSC with
-``/engine/get``; values changed over OSC are looked for on the page. Skipped, with the reason,
-where chromium, chromedriver or jackd are not installed (scripts/setup.sh --test installs them).
+of four voices; the browser loads the page at a phone's width (375 px). Values the page changes
+are read back over OSC with ``/engine/get``; values changed over OSC are looked for on the page.
+Skipped, with the reason, where chromium, chromedriver or jackd are not installed
+(scripts/setup.sh --test installs them).
 """
 
 from __future__ import annotations
