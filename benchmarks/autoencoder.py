@@ -25,11 +25,11 @@ meets polyphony there.
 
 All go through the same phase recovery and overlap-add and are analysed again; LSD, SC
 (``caminos.engine.dsp.metrics``) and partial survival
-(:func:`caminos.engine.dsp.metrics.partial_survival`) compare them with the original. One JSON row per file x model, then tables by model and by class. It also
-measures batch-1 encode+decode time on one thread (the engine's hop path and the torch
-codec), and how peaked the spectra halfway between
-two sounds' landmarks are (``midpoint_crest_ratio``: mean spectral crest of the midpoints over
-the endpoints'; 1 keeps partials, near 0 decodes noise).
+(:func:`caminos.engine.dsp.metrics.partial_survival`) compare them with the original. One JSON row
+per file x model, then tables by model and by class. It also measures batch-1 encode+decode time on
+one thread (the engine's hop path and the torch codec), and how peaked the spectra halfway between
+two sounds' landmarks are (``midpoint_crest_ratio``: mean spectral crest of the midpoints over the
+endpoints'; 1 keeps partials, near 0 decodes noise).
 
     python -m caminos.models.corpus.build --out build/corpus
     python benchmarks/autoencoder.py --json autoencoder.json [--model A.pt --model B.pt ...]
@@ -331,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     hop_path = {name: hop_path_latency_us(codec, loud_frame) for name, codec in zip(names, fused)}
     files = pick_files(find_sound_files(args.test_data), args.per_class)
     if not files:
-        sys.exit(f"{args.test_data}: no held-out sound files (run python -m caminos.models.corpus.build)")
+        sys.exit(f"{args.test_data}: no held-out sound files "
+                 "(run python -m caminos.models.corpus.build)")
     listen = Path(args.listen) if args.listen else None
     heard_classes: set[str] = set()
     if listen is not None:

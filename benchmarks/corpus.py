@@ -259,7 +259,8 @@ RECORDINGS: dict[str, Recording] = {
         "alarm.flac", "a recorded mechanical alarm clock ringing (first 5 s)",
         "sound-theme-freedesktop", lambda: _read(_FREEDESKTOP / "alarm-clock-elapsed.oga")),
     "effects": Recording(
-        "effects.flac", "camera shutter, crumpling paper, bells: transients and inharmonic partials",
+        "effects.flac",
+        "camera shutter, crumpling paper, bells: transients and inharmonic partials",
         "sound-theme-freedesktop",
         lambda: _join([_read(_FREEDESKTOP / f) for f in
                        ("camera-shutter.oga", "trash-empty.oga", "complete.oga", "bell.oga")])),

@@ -24,8 +24,9 @@ Rows (``--json PATH`` writes them; a table is printed either way):
   asked every 50 ms from another client (its round trip, p50 and p99): ``idle`` (nothing),
   ``voice_babble`` (the voice babbling all the time), ``voice_say`` (a sentence every 2 s),
   ``osc_fuzz`` (2,000 random and malformed packets a second, mixed with valid messages to every
-  address, those setting the engine's own cost kept within the defaults: :data:`FUZZ_LIMITS`) and ``all`` (the three at once, with 5,000 packets a second). The JACK server is the
-  benchmark's own, named (``JACK_DEFAULT_SERVER``); only it is stopped.
+  address, those setting the engine's own cost kept within the defaults: :data:`FUZZ_LIMITS`) and
+  ``all`` (the three at once, with 5,000 packets a second). The JACK server is the benchmark's own,
+  named (``JACK_DEFAULT_SERVER``); only it is stopped.
 
     python benchmarks/engine.py --json engine.json             # about 5 minutes
     python benchmarks/engine.py --seconds 10 --no-jack         # the per-hop rows only
@@ -472,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phase-method", metavar="METHOD",
                         help="with --channels: the rows again with this live phase method")
     parser.add_argument("--cases", default=",".join(LIVE_CASES),
-                        help=f"with --live: which, comma-separated (default {','.join(LIVE_CASES)})")
+                        help="with --live: which, comma-separated "
+                             f"(default {','.join(LIVE_CASES)})")
     args = parser.parse_args(argv)
 
     if args.live:

@@ -13,9 +13,10 @@ import socket
 import subprocess
 
 # A PortAudio stream of silence on the same JACK server, run as ``python -c REFERENCE_STREAM
-# SECONDS [CHANNELS]`` (2 channels unless given): prints its callbacks and xruns as JSON, the reference that caminos' xruns are read
-# against in the same seconds, with the monotonic times of its first and last callbacks and the
-# callbacks expected between them (``expected``: a shortfall is callbacks the machine lost).
+# SECONDS [CHANNELS]`` (2 channels unless given): prints its callbacks and xruns as JSON, the
+# reference that caminos' xruns are read against in the same seconds, with the monotonic times of
+# its first and last callbacks and the callbacks expected between them (``expected``: a shortfall is
+# callbacks the machine lost).
 REFERENCE_STREAM = """
 import json, sys, time
 import sounddevice as sd

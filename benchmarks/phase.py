@@ -304,7 +304,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the rows to PATH")
     parser.add_argument("--methods", nargs="+", choices=ALL_METHODS, default=list(ALL_METHODS),
-                        metavar="METHOD", help=f"methods to run (default all: {' '.join(ALL_METHODS)})")
+                        metavar="METHOD",
+                        help=f"methods to run (default all: {' '.join(ALL_METHODS)})")
     parser.add_argument("--signals", nargs="+", choices=signal_names(), metavar="SIGNAL",
                         help=f"signals (default all: {' '.join(signal_names())})")
     parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS),

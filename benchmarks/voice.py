@@ -1,4 +1,5 @@
-"""Voice benchmark: speed of the stream, distance to the teacher, novelty and phonotactics of babble.
+"""Voice benchmark: speed of the stream, distance to the teacher, novelty and phonotactics \
+of babble.
 
 Rows ``{case, language, rtf_cpu, first_frame_ms, mcd_db, novel_word_ratio,
 phonotactic_percentile}``, per language:
@@ -57,7 +58,8 @@ HELD_OUT_SEED = 9001  # the training corpus uses seed 0
 SENTENCES = {
     "es": ["el viento mueve las hojas del camino", "mañana volveremos a la casa vieja"],
     "en": ["the wind moves the leaves along the road", "tomorrow we will go back to the old house"],
-    "fr": ["le vent pousse les feuilles sur le chemin", "demain nous rentrerons à la vieille maison"],
+    "fr": ["le vent pousse les feuilles sur le chemin",
+           "demain nous rentrerons à la vieille maison"],
     "de": ["der wind bewegt die blätter auf dem weg", "morgen gehen wir zurück in das alte haus"],
     "it": ["il vento muove le foglie sul sentiero", "domani torneremo alla vecchia casa"],
     "pt": ["o vento move as folhas do caminho", "amanhã voltaremos para a casa velha"],
@@ -93,7 +95,8 @@ def stream_speed(config, request, repeats: int = 3) -> tuple[float, float]:
 
 
 def held_out_mcd(config, corpus, code) -> tuple[float, float]:
-    """MCD of the model, and of the baseline that always says the training corpus's mean envelope."""
+    """MCD of the model, and of the baseline that always says the training corpus's mean
+    envelope."""
     stream = VoiceStream(config)
     ck = stream.model
     scores, baseline = [], []
@@ -136,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     codes = [c for c in args.languages.split(",") if c]
     config = load_config()
-    espeak_config = dataclasses.replace(config, voice=dataclasses.replace(config.voice, engine="espeak"))
+    espeak_config = dataclasses.replace(config,
+                                        voice=dataclasses.replace(config.voice, engine="espeak"))
     started = time.perf_counter()
     held_out = build_corpus(config, 5, seed=HELD_OUT_SEED, codes=tuple(codes), progress=False)
     rows = []
@@ -158,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         rtf, first = stream_speed(neural, lambda s: s.babble(12))
         novel, percentile = babble_quality(code)
         rows.append({"case": "babble", "language": code, "rtf_cpu": rtf, "first_frame_ms": first,
-                     "mcd_db": None, "novel_word_ratio": novel, "phonotactic_percentile": percentile})
+                     "mcd_db": None, "novel_word_ratio": novel,
+                     "phonotactic_percentile": percentile})
         for row in rows[-4:]:
             shown = {k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in row.items()}
             print(" ".join(f"{k}={v}" for k, v in shown.items()), flush=True)

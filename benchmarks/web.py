@@ -25,9 +25,9 @@ device latency included), gives its control-to-sound latency. A page's update la
 time from a value being sent (a probe's gain, a page's ``/latent/xy``) to a ``state`` message
 holding it on a page (every page, including the one that sent it; in ``osc`` one page only
 watches). Rows: ``{case, clients, messages_per_s, xruns, control_to_sound_ms_p50,
-control_to_sound_ms_p99, page_update_ms_p99}`` plus ``bare_xruns``, probes and updates counted; ``xruns`` are the
-engine's xruns and underruns in the case (``/engine/status`` before and after), and
-``messages_per_s`` the events the engine applied per second.
+control_to_sound_ms_p99, page_update_ms_p99}`` plus ``bare_xruns``, probes and updates counted;
+``xruns`` are the engine's xruns and underruns in the case (``/engine/status`` before and after),
+and ``messages_per_s`` the events the engine applied per second.
 """
 
 from __future__ import annotations

@@ -1,1 +1,2 @@
-"""Neural models of caminos: the spectral autoencoder and the voice (trained with `caminos train`)."""
+"""Neural models of caminos: the spectral autoencoder and the voice (trained with
+`caminos train`)."""

@@ -75,7 +75,8 @@ def transpose_spectra(batch: torch.Tensor, n_bins: int, semitones: torch.Tensor)
     return (low + fraction * (high - low)).reshape(batch.shape)
 
 
-def random_stretch(batch: torch.Tensor, following: torch.Tensor, probability: float) -> torch.Tensor:
+def random_stretch(batch: torch.Tensor, following: torch.Tensor,
+                   probability: float) -> torch.Tensor:
     """Each row, with ``probability``, replaced by a frame between it and the one after it.
 
     A time stretch by frame interpolation: slowed down, a sound passes through frames between

@@ -282,7 +282,8 @@ def band_interpolation(n_bins: int, bands: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def harmonic_comb_torch(f0_hz: torch.Tensor, n_bins: int, bin_hz: float) -> torch.Tensor:
-    """:func:`caminos.models.pitch.harmonic_comb` for tensors: (batch,) Hz to (batch, n_bins), 0 to 1."""
+    """:func:`caminos.models.pitch.harmonic_comb` for tensors: (batch,) Hz to (batch, n_bins),
+    0 to 1."""
     f0_bins = torch.clamp(f0_hz / bin_hz, min=1.0)[:, None]
     k = torch.arange(n_bins, device=f0_hz.device, dtype=f0_hz.dtype)[None, :]
     harmonic = torch.clamp(torch.round(k / f0_bins), min=1.0)
@@ -387,7 +388,8 @@ def draw_from_values(log_mags: torch.Tensor, heights: torch.Tensor, values: torc
                                shape.bin_hz)
 
 
-def stack_context(log_mags: np.ndarray, context: int, starts: np.ndarray | None = None) -> np.ndarray:
+def stack_context(log_mags: np.ndarray, context: int,
+                  starts: np.ndarray | None = None) -> np.ndarray:
     """Stack each frame with its ``context`` past frames, oldest first.
 
     Parameters
@@ -682,7 +684,8 @@ class SpectralVAE(nn.Module):
         self.explained_variance.copy_(torch.as_tensor(share, dtype=dtype))
 
     @torch.inference_mode()
-    def encode_numpy(self, log_mags: np.ndarray, batch: int = 4096, raw: bool = False) -> np.ndarray:
+    def encode_numpy(self, log_mags: np.ndarray, batch: int = 4096,
+                     raw: bool = False) -> np.ndarray:
         """:meth:`encode` over a numpy array in batches; float32 (n, latent_dim)."""
         out = self._batched(self.encode_raw if raw else self.encode, log_mags, batch)
         return out if len(out) else np.zeros((0, self.shape.latent_dim), np.float32)
@@ -897,7 +900,8 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 # -- descriptors -------------------------------------------------------------------------------
-def frame_descriptors(magnitudes: np.ndarray, stft: StftConfig, sample_rate: int) -> dict[str, np.ndarray]:
+def frame_descriptors(magnitudes: np.ndarray, stft: StftConfig,
+                      sample_rate: int) -> dict[str, np.ndarray]:
     """Audio descriptors of magnitude frames.
 
     Parameters
@@ -984,7 +988,8 @@ def describe_axes(model: SpectralVAE, inputs: np.ndarray, magnitudes: np.ndarray
     axes = []
     explained = model.explained_variance.detach().cpu().numpy()
     for k in range(d):
-        change = {name: float(decoded[name][2 * k + 1] - decoded[name][2 * k]) for name in DESCRIPTORS}
+        change = {name: float(decoded[name][2 * k + 1] - decoded[name][2 * k])
+                  for name in DESCRIPTORS}
         relative = {name: change[name] / spread[name] for name in DESCRIPTORS}
         ranked = sorted(DESCRIPTORS, key=lambda name: -abs(relative[name]))
         words = []

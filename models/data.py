@@ -210,7 +210,8 @@ def _frame_set(items: list[tuple[str, np.ndarray, float]], n_bins: int) -> Frame
     lengths = [len(f) for _, f, _ in items]
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if items else \
         np.zeros(0, np.int64)
-    frames = np.concatenate([f for _, f, _ in items]) if items else np.zeros((0, n_bins), np.float32)
+    frames = np.concatenate([f for _, f, _ in items]) if items else \
+        np.zeros((0, n_bins), np.float32)
     return FrameSet(frames=frames, starts=starts, files=[p for p, _, _ in items],
                     seconds=float(sum(s for _, _, s in items)))
 
@@ -302,7 +303,8 @@ def load_corpus(folder: str | os.PathLike, config: Config, *,
         raise DataError(f"validation_fraction must be in (0, 0.5], got {validation_fraction}")
     if split not in SPLITS:
         raise DataError(f"split {split!r}: expected one of {', '.join(SPLITS)}")
-    cache = default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None)
+    cache = default_cache_dir() if cache_dir == "default" else (
+        Path(cache_dir) if cache_dir else None)
     paths = find_sound_files(root)
     if not paths:
         raise DataError(f"{root}: no sound files found (looked for the formats libsndfile "

@@ -562,7 +562,8 @@ def train_autoencoder(corpus: Corpus, out: str | os.PathLike, config: Config,
                       resume: str | os.PathLike | None = None,
                       fine_tune: str | os.PathLike | None = None, progress: bool = True,
                       command: str | None = None,
-                      on_epoch_end: Callable[[int, float, float], None] | None = None) -> TrainResult:
+                      on_epoch_end: Callable[[int, float, float], None] | None = None
+                      ) -> TrainResult:
     """Train (or continue training) a spectral VAE and write a finished checkpoint.
 
     Parameters
@@ -824,7 +825,8 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
                 bar.update(1)
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, train_loss, val_loss)
-            if rank == 0 and since_best == 0 and time.monotonic() - last_save > settings.save_every_s:
+            if rank == 0 and since_best == 0 and (
+                    time.monotonic() - last_save > settings.save_every_s):
                 write(final=False)
                 last_save = time.monotonic()
             if settings.patience_minutes:

@@ -72,9 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="installation mode: log to engine.log_file, follow engine.start_time "
                            "and stop_time, never give up on the device")
     play.add_argument("--report", metavar="PATH", help="write a JSON report at the end")
-    play.add_argument("--record", metavar="PREFIX", help="record from the first hop: PREFIX.wav (the "
-                      "output) and PREFIX.score (every control event with its hop; replay with "
-                      "caminos render --score PREFIX.score)")
+    play.add_argument("--record", metavar="PREFIX",
+                      help="record from the first hop: PREFIX.wav (the output) and PREFIX.score "
+                           "(every control event with its hop; replay with caminos render --score "
+                           "PREFIX.score)")
     play.add_argument("--status-every", type=float, default=1.0, metavar="S",
                       help="seconds between status lines (0: none)")
     play.add_argument("--no-osc", action="store_true", help="do not start the OSC server")
@@ -102,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from caminos.engine.dsp.render import render  # numba kernels compile on first import; config needs none
+    # numba kernels compile on first import; config needs none
+    from caminos.engine.dsp.render import render
 
     config = load_with_overrides(args)
     if (args.score is None) == (args.input is None):

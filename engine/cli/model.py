@@ -493,8 +493,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            "small folder; 0: off)")
     auto.add_argument("--mix", dest="mix_probability", type=float, metavar="P",
                       help="mix this share of training frames with another frame (up to 12 dB "
-                           "quieter), so the model also hears two sounds at once (default 0; 0.2 for a "
-                           "small folder)")
+                           "quieter), so the model also hears two sounds at once (default 0; 0.2 "
+                           "for a small folder)")
     auto.add_argument("--stretch", dest="stretch_probability", type=float, metavar="P",
                       help="replace this share of training frames by a frame between them and "
                            "the next, a time stretch (default 0; 0.25 for a small folder)")
@@ -550,7 +550,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_config_options(rec)
     rec.set_defaults(handler=reconstruct_command)
 
-    morph = subparsers.add_parser("morph", help="walk from one sound's latent trajectory to another's",
+    morph = subparsers.add_parser("morph",
+                                  help="walk from one sound's latent trajectory to another's",
                                   description="Both trajectories are stretched to the duration; "
                                   "the mix moves from A to B along a smoothstep.")
     morph.add_argument("a", metavar="A")
@@ -574,7 +575,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run these subcommands without the rest of ``caminos`` (``python -m caminos.engine.cli.model``)."""
+    """Run these subcommands without the rest of ``caminos``
+    (``python -m caminos.engine.cli.model``)."""
     parser = argparse.ArgumentParser(prog="caminos", description=__doc__.splitlines()[0])
     register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     args = parser.parse_args(argv)

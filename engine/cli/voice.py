@@ -43,7 +43,8 @@ def train_voice_command(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
     if args.data == "espeak":
-        corpus = build_corpus(config, args.utterances, seed=args.seed, progress=not args.no_progress)
+        corpus = build_corpus(config, args.utterances, seed=args.seed,
+                              progress=not args.no_progress)
         source = (f"espeak-ng teacher, {args.utterances} utterances per language, seed {args.seed}")
         if args.save_corpus:
             Path(args.save_corpus).mkdir(parents=True, exist_ok=True)
@@ -138,7 +139,8 @@ def babble_command(args: argparse.Namespace) -> int:
 
 def _add_voice_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="OUT", required=True, help="sound file to write")
-    parser.add_argument("--language", help="es, en, fr, de, it, pt, ca or nl (default: voice.language)")
+    parser.add_argument("--language",
+                        help="es, en, fr, de, it, pt, ca or nl (default: voice.language)")
     parser.add_argument("--engine", choices=("neural", "espeak"), help="default: voice.engine")
     parser.add_argument("--pitch", type=float, help="semitones relative to 110 Hz (default 0)")
     parser.add_argument("--range", type=float, help="intonation range in semitones (default 4)")

@@ -89,8 +89,8 @@ class LatentField:
     Parameters
     ----------
     positions : ndarray, shape (voices, 2)
-        This instance's speakers on the map's plane, the room centred and scaled so its
-        farthest speaker sits at radius 1 (:meth:`caminos.engine.core.layouts.SpeakerLayout.offsets`).
+        This instance's speakers on the map's plane, the room centred and scaled so its farthest
+        speaker sits at radius 1 (:meth:`caminos.engine.core.layouts.SpeakerLayout.offsets`).
     channels : sequence of int
         The room's channel number (from 1) of each voice.
     room_channels : int

@@ -5,9 +5,10 @@ voice each write one magnitude frame per channel per hop (and their own analysis
 ``input`` phase method, where they have them). Sources keep their channels: a stereo file or a
 multichannel input gives one frame per channel, up to :attr:`Source.rows` (the engine's voices;
 channels beyond are folded onto them, channel ``c`` onto row ``c mod rows``), and voice ``k`` of
-the engine follows channel ``k mod C`` of a source with ``C`` channels sounding. Buffers are allocated when a source is built or a file is
-loaded; :meth:`Source.frame` allocates nothing. Loading a file happens in the thread that posts
-the control (:func:`load_player_file`), never on the DSP thread.
+the engine follows channel ``k mod C`` of a source with ``C`` channels sounding. Buffers are
+allocated when a source is built or a file is loaded; :meth:`Source.frame` allocates nothing.
+Loading a file happens in the thread that posts the control (:func:`load_player_file`), never on the
+DSP thread.
 """
 
 from __future__ import annotations

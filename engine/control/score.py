@@ -13,10 +13,10 @@ A score is a text file a person can read and write (docs/architecture.md)::
 ``/engine/record NAME`` (:class:`ScoreRecorder`) writes ``NAME.wav`` (the engine's output, 32-bit
 float) and ``NAME.score`` (every control event applied while recording, with its hop counted from
 the start of the recording, after hop-0 lines restoring the controls' state when the recording
-began later than the engine's first hop); the DSP thread only copies each hop into a preallocated ring buffer
-and appends events to a queue, and a writer thread does the file I/O. :func:`render_score`
-replays a score through :meth:`Engine.tick` on a virtual clock: a recording started at an
-engine's first hop renders to the same samples, bit for bit.
+began later than the engine's first hop); the DSP thread only copies each hop into a preallocated
+ring buffer and appends events to a queue, and a writer thread does the file I/O.
+:func:`render_score` replays a score through :meth:`Engine.tick` on a virtual clock: a recording
+started at an engine's first hop renders to the same samples, bit for bit.
 """
 
 from __future__ import annotations

@@ -60,7 +60,8 @@ class AudioConfig:
 class StftConfig:
     """Short-time Fourier transform settings, shared by analysis, models and synthesis."""
 
-    n_fft: int = _key(1024, "FFT size and window length in samples (a power of two)", lo=64, hi=16384)
+    n_fft: int = _key(1024, "FFT size and window length in samples (a power of two)", lo=64,
+                      hi=16384)
     hop: int = _key(256, "hop size in samples; n_fft / hop is the redundancy", lo=16, hi=8192)
     window: str = _key("hann", "analysis window (periodic)", choices=WINDOWS)
 
@@ -88,10 +89,13 @@ class PhaseConfig:
     """Phase recovery: which method turns magnitude frames back into complex frames."""
 
     method: str = _key("rtpghi+gsrtisi", "phase recovery method", choices=PHASE_METHODS)
-    lookahead: int = _key(2, "look-ahead in frames for the streaming methods that take one", lo=0, hi=8)
-    iterations: int = _key(16, "iterations per frame (rtisi-la, gsrtisi-la, rtpghi+gsrtisi)", lo=1, hi=200)
+    lookahead: int = _key(2, "look-ahead in frames for the streaming methods that take one", lo=0,
+                          hi=8)
+    iterations: int = _key(16, "iterations per frame (rtisi-la, gsrtisi-la, rtpghi+gsrtisi)", lo=1,
+                           hi=200)
     offline_iterations: int = _key(100, "iterations of the offline fgla method", lo=1, hi=10000)
-    tolerance_db: float = _key(-100.0, "RTPGHI: bins this far below the loudest get random phase, in dB",
+    tolerance_db: float = _key(-100.0,
+                               "RTPGHI: bins this far below the loudest get random phase, in dB",
                                lo=-200.0, hi=-20.0)
     seed: int = _key(0, "seed of the random phases (random method and RTPGHI's quiet bins)", lo=0,
                      hi=2**31 - 1)
@@ -304,7 +308,8 @@ VOICE_LANGUAGES = ("es", "en", "fr", "de", "it", "pt", "ca", "nl")
 
 @dataclass(frozen=True)
 class VoiceConfig:
-    """The voice source: which engine speaks, its model, and the prosody and babble it starts with."""
+    """The voice source: which engine speaks, its model, and the prosody and babble it starts
+    with."""
 
     engine: str = _key("neural", "neural (the trained acoustic model) or espeak (espeak-ng audio "
                        "analysed into frames; needs no model)", choices=VOICE_ENGINES)
@@ -428,7 +433,8 @@ def config_from_mapping(data: Mapping[str, Any], where: str = "<config>") -> Con
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+def load_config(path: str | Path | None = None,
+                overrides: Mapping[str, Any] | None = None) -> Config:
     """Load and validate a configuration file, then apply command-line overrides.
 
     Parameters

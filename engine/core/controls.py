@@ -56,7 +56,8 @@ class Arg:
 
     def __post_init__(self) -> None:
         if self.kind not in ARG_KINDS:
-            raise ValueError(f"argument {self.name}: kind must be one of f, i, s; got {self.kind!r}")
+            raise ValueError(f"argument {self.name}: kind must be one of f, i, s; "
+                             f"got {self.kind!r}")
 
     def describe(self) -> str:
         """``name (float, -4 .. 4 std)`` as the documentation shows it."""

@@ -1,13 +1,12 @@
 """A single-producer, single-consumer ring buffer of audio frames in shared memory.
 
 Between the DSP worker (producer of output, consumer of input) and the audio callback, which may
-live in another process (:mod:`caminos.engine.live.dsp_process`). Reading and writing are slice copies
-into
-preallocated arrays; neither side ever waits on a lock. Positions are two int64 counters that only
-grow: the producer alone writes ``write``, the consumer alone writes ``read``. An aligned int64
-store is atomic on x86-64 and AArch64, and the data is stored before the counter that publishes
-it, so the other side never sees a frame before it is complete (x86 keeps stores in order; this is
-why the counters are plain int64 in the same shared block).
+live in another process (:mod:`caminos.engine.live.dsp_process`). Reading and writing are slice
+copies into preallocated arrays; neither side ever waits on a lock. Positions are two int64 counters
+that only grow: the producer alone writes ``write``, the consumer alone writes ``read``. An aligned
+int64 store is atomic on x86-64 and AArch64, and the data is stored before the counter that
+publishes it, so the other side never sees a frame before it is complete (x86 keeps stores in order;
+this is why the counters are plain int64 in the same shared block).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Spectral decorrelation: a slow random phase walk per bin, so voices made of the same frames differ.
+"""Spectral decorrelation: a slow random phase walk per bin, so voices made of the same frames
+differ.
 
 Two loudspeakers fed the same signal (dual mono) sound as one phantom source between them; their
 magnitude-squared coherence is 1 at every frequency. No fixed filter changes that (coherence is

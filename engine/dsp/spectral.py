@@ -221,7 +221,8 @@ class StftAnalyzer:
         self._fill += n
 
     def pull_frame(self, out: np.ndarray) -> bool:
-        """Write the next complex frame into ``out`` (complex128, n_bins); False if none is ready."""
+        """Write the next complex frame into ``out`` (complex128, n_bins); False if none is
+        ready."""
         if self._fill - self._start < self.stft.n_fft:
             return False
         _analyze_frame(self._buf, self._start, self._window, self._scratch, out, _AXES)

@@ -1,4 +1,5 @@
-"""Scheduling for the live processes: a higher priority, real time where permitted, locked memory."""
+"""Scheduling for the live processes: a higher priority, real time where permitted, locked
+memory."""
 
 from __future__ import annotations
 

@@ -3,8 +3,8 @@ child attaches to (:class:`ProcessSetup`), and where a child process that fails 
 error for the supervisor to report.
 
 The supervisor (:class:`caminos.engine.live.supervisor.LivePlayer`), the DSP and audio processes
-(:mod:`caminos.engine.live.dsp_process`, :mod:`caminos.engine.live.audio_process`) and the control process
-(:mod:`caminos.engine.live.control_process`) each open the same blocks of
+(:mod:`caminos.engine.live.dsp_process`, :mod:`caminos.engine.live.audio_process`) and the control
+process (:mod:`caminos.engine.live.control_process`) each open the same blocks of
 :class:`caminos.engine.core.ring.SharedCounters` with these names.
 """
 

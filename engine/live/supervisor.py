@@ -343,8 +343,8 @@ class LivePlayer:
         level = f"{20 * math.log10(peak):6.1f} dBFS" if peak > 0 else "  silent  "
         return (f"{time.monotonic() - self.started:7.1f} s | hop p99 {d['tick_ms_p99']:.2f} ms "
                 f"of {1000 * self.hop / self.config.audio.sample_rate:.2f} | xruns "
-                f"{int(c['xruns'])} | underruns {int(c['underruns'])} | peak {level} | latency in->out "
-                f"{lat['input_to_output_ms']:.1f} ms, control->sound "
+                f"{int(c['xruns'])} | underruns {int(c['underruns'])} | peak {level} | "
+                f"latency in->out {lat['input_to_output_ms']:.1f} ms, control->sound "
                 f"{lat['control_to_sound_ms']:.1f} ms | restarts {int(c['restarts'])}")
 
     def report(self) -> LiveReport:
@@ -364,7 +364,7 @@ class LivePlayer:
             latency=self.latency_breakdown(),
             extra={"hops": int(d["hops"]),
                    "last_callback_age_s": (time.monotonic() - c["last_time"]
-                                           if c["last_time"] else math.inf), 
+                                           if c["last_time"] else math.inf),
                    "control_errors": int(d["control_errors"] + self.front["control_errors"]),
                    "events_applied": int(d["events_applied"]),
                    "osc_port": int(self.front["osc_port"]),

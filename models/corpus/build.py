@@ -1,4 +1,5 @@
-"""Build the default training corpus: recorded instruments, CC0 recordings, synthetic timbres, speech.
+"""Build the default training corpus: recorded instruments, CC0 recordings, synthetic timbres, \
+speech.
 
 Run before ``caminos train autoencoder`` to recreate the data behind
 ``models/checkpoints/default.pt`` (the audio is not committed; this script makes it again,
@@ -175,7 +176,8 @@ def build(out: Path, seed: int, counts: dict[str, int], heldout_counts: dict[str
         sys.exit("the recorded part of the corpus needs " + ", ".join(recorded.available())
                  + " (or pass --synthetic-only)")
     for split, split_counts, split_seed, sentences in (
-            ("train", counts, seed, slice(0, 3)), ("heldout", heldout_counts, seed + 1000, slice(3, 4))):
+            ("train", counts, seed, slice(0, 3)),
+            ("heldout", heldout_counts, seed + 1000, slice(3, 4))):
         folder = out / split
         if folder.exists():
             shutil.rmtree(folder)
@@ -221,7 +223,8 @@ def build(out: Path, seed: int, counts: dict[str, int], heldout_counts: dict[str
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="build/corpus", help="output folder (default build/corpus)")
+    parser.add_argument("--out", default="build/corpus",
+                        help="output folder (default build/corpus)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--synthetic-only", action="store_true",
                         help="leave out the recorded instruments and samples (no Debian packages)")

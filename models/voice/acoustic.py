@@ -5,12 +5,10 @@ through a convolutional encoder over the phoneme sequence, which predicts each p
 duration in hops; the encoding is repeated over those hops with the position inside the phoneme,
 and a convolutional decoder gives each hop's envelope (log power in
 :data:`~caminos.models.voice.envelope.N_BANDS` bands), aperiodicity and intonation (pitch relative
-to the
-phrase, in units the ``range`` control scales). Absolute pitch is not an output: it is given from
-outside when :class:`~caminos.models.voice.envelope.FrameRenderer` turns these frames into
-magnitude
-frames, so pitch controls are exact (with range 0, exactly the pitch asked for). Convolutions see one phrase at a time, which
-bounds the look-ahead to the phrase being spoken.
+to the phrase, in units the ``range`` control scales). Absolute pitch is not an output: it is given
+from outside when :class:`~caminos.models.voice.envelope.FrameRenderer` turns these frames into
+magnitude frames, so pitch controls are exact (with range 0, exactly the pitch asked for).
+Convolutions see one phrase at a time, which bounds the look-ahead to the phrase being spoken.
 """
 
 from __future__ import annotations

@@ -55,7 +55,8 @@ class BabbleSettings:
         for code, weight in langs.items():
             language(code)
             if not (isinstance(weight, (int, float)) and math.isfinite(weight) and weight >= 0):
-                raise VoiceError(f"language weight of {code!r} must be a number >= 0, got {weight!r}")
+                raise VoiceError(f"language weight of {code!r} must be a number >= 0, "
+                                 f"got {weight!r}")
         if not langs or sum(langs.values()) <= 0:
             raise VoiceError("language weights: at least one language needs a weight above 0")
         object.__setattr__(self, "languages", langs)
@@ -121,7 +122,8 @@ class AsemicGenerator:
             uniform[model.eos] = model.unigram[model.eos]
             p = (1.0 - mix) * uniform + mix * model.unigram
         else:
-            span = (min(likeness, NGRAM_LIKENESS) - INVENTORY_LIKENESS) / (NGRAM_LIKENESS - INVENTORY_LIKENESS)
+            span = ((min(likeness, NGRAM_LIKENESS) - INVENTORY_LIKENESS)
+                    / (NGRAM_LIKENESS - INVENTORY_LIKENESS))
             position = 1.0 + span * (MAX_ORDER - 1)
             low = int(math.floor(position))
             frac = position - low
@@ -154,7 +156,8 @@ class AsemicGenerator:
         weights = np.array([self.settings.languages[c] for c in codes], dtype=np.float64)
         code = codes[int(self.rng.choice(len(codes), p=weights / weights.sum()))]
         likeness = self.settings.likeness
-        if likeness > NGRAM_LIKENESS and self.rng.random() < (likeness - NGRAM_LIKENESS) / (1 - NGRAM_LIKENESS):
+        if likeness > NGRAM_LIKENESS and (
+                self.rng.random() < (likeness - NGRAM_LIKENESS) / (1 - NGRAM_LIKENESS)):
             words = lexicon(code)
             ranks = np.arange(1, len(words) + 1, dtype=np.float64)
             zipf = 1.0 / ranks

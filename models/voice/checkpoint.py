@@ -106,7 +106,8 @@ def load_voice_checkpoint(path: str | os.PathLike, stft: StftConfig | None = Non
     data = read_checkpoint_file(Path(where), FORMAT, VERSION, "voice", missing_hint=(
         "; train one with `caminos train voice --data espeak --out PATH`"))
     saved = StftConfig(**data["stft"])
-    if stft is not None and (saved.n_fft, saved.hop, saved.window) != (stft.n_fft, stft.hop, stft.window):
+    if stft is not None and (saved.n_fft, saved.hop, saved.window) != (
+            stft.n_fft, stft.hop, stft.window):
         raise CheckpointError(f"{where}: trained with n_fft={saved.n_fft}, hop={saved.hop}; the "
                               f"configuration has n_fft={stft.n_fft}, hop={stft.hop}; retrain "
                               "or change [stft]")

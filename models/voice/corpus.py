@@ -125,7 +125,8 @@ def intonation_semitones(f0_hz: np.ndarray, voiced: np.ndarray) -> np.ndarray:
 
 
 def label(utterance: TeacherUtterance, config: Config, layout: BandLayout):
-    """Phonemes, hops per phoneme, envelope, aperiodicity and intonation of one teacher utterance."""
+    """Phonemes, hops per phoneme, envelope, aperiodicity and intonation of one teacher
+    utterance."""
     rate = config.audio.sample_rate
     audio = soxr.resample(utterance.audio, utterance.sample_rate, rate)
     phonemes = list(utterance.phonemes)
@@ -197,7 +198,8 @@ def build_corpus(config: Config, utterances_per_language: int = 150, seed: int =
                                pitch=int(rng.integers(25, 76)),
                                pitch_range=int(rng.integers(20, 81)),
                                variant=VARIANTS[variant], phonemes=asemic)
-                phonemes, durations, log_power, aperiodicity, intonation = label(spoken, config, layout)
+                phonemes, durations, log_power, aperiodicity, intonation = label(
+                    spoken, config, layout)
                 out.phonemes.append(phonemes)
                 out.durations.append(durations)
                 out.log_power.append(log_power)

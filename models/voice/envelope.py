@@ -145,7 +145,8 @@ def pitch_periods(power: np.ndarray, sample_rate: int) -> np.ndarray:
     b = norm[rows, i]
     c = norm[rows, np.minimum(i + 1, hi - lo - 1)]
     curvature = a - 2.0 * b + c
-    shift = np.where(np.abs(curvature) > 1e-12, 0.5 * (a - c) / np.where(curvature == 0, 1, curvature), 0.0)
+    shift = np.where(np.abs(curvature) > 1e-12,
+                     0.5 * (a - c) / np.where(curvature == 0, 1, curvature), 0.0)
     return lo + i + np.clip(shift, -0.5, 0.5)
 
 
@@ -266,7 +267,8 @@ def _render(env_power: np.ndarray, aperiodicity: np.ndarray, f0_bins: float, pha
 class FrameRenderer:
     """Harmonic-plus-noise magnitude frames at caminos' STFT settings.
 
-    All buffers are allocated here; :meth:`render` allocates nothing. Holds the fundamental's phase, advanced by one hop per call.
+    All buffers are allocated here; :meth:`render` allocates nothing. Holds the fundamental's phase,
+    advanced by one hop per call.
 
     Parameters
     ----------

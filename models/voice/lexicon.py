@@ -67,7 +67,8 @@ def build_lexicons(path: str | os.PathLike = LEXICON_PATH, codes: tuple[str, ...
     from tqdm import tqdm
     import wordfreq
     lexicons = {code: build_lexicon(code, n_words) for code in tqdm(codes, desc="lexicons")}
-    payload = {"source": f"wordfreq {wordfreq.__version__ if hasattr(wordfreq, '__version__') else ''}"
+    payload = {"source": "wordfreq "
+                         f"{wordfreq.__version__ if hasattr(wordfreq, '__version__') else ''}"
                          .strip() + f", top {n_words} words per language, espeak-ng phonemes",
                "licence": "CC BY-SA 4.0 (wordfreq data)", "lexicons": lexicons}
     target = Path(path)

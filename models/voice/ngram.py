@@ -44,7 +44,8 @@ class NgramModel:
         Phonemes (and end of word) seen in this language.
     """
 
-    def __init__(self, vocab: Sequence[str], words: Iterable[Sequence[str]], order: int = MAX_ORDER):
+    def __init__(self, vocab: Sequence[str], words: Iterable[Sequence[str]],
+                 order: int = MAX_ORDER):
         if not 1 <= order <= MAX_ORDER:
             raise VoiceError(f"n-gram order must lie in [1, {MAX_ORDER}], got {order}")
         self.vocab = tuple(vocab)
@@ -60,7 +61,8 @@ class NgramModel:
             try:
                 ids = [index[p] for p in word] + [self.eos]
             except KeyError as exc:
-                raise VoiceError(f"phoneme {exc.args[0]!r} is not in the model's vocabulary") from None
+                raise VoiceError(f"phoneme {exc.args[0]!r} is not in the model's "
+                                 "vocabulary") from None
             n_words += 1
             history = (self._bos,) * (order - 1)
             for token in ids:
@@ -79,7 +81,8 @@ class NgramModel:
         unigram = np.zeros(size)
         unigram[ids] = counts
         self.inventory = unigram > 0
-        base = (1.0 - FLOOR) * unigram / unigram.sum() + FLOOR * self.inventory / self.inventory.sum()
+        base = ((1.0 - FLOOR) * unigram / unigram.sum()
+                + FLOOR * self.inventory / self.inventory.sum())
         self._base = (1.0 - FOREIGN) * base + FOREIGN / size  # no symbol impossible: finite scores
 
     @property

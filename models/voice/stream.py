@@ -89,7 +89,8 @@ def parse_mix(text: str) -> dict[str, float]:
         try:
             value = float(weight) if weight else 1.0
         except ValueError:
-            raise VoiceError(f"language mix {text!r}: weight {weight!r} of {code} is not a number") from None
+            raise VoiceError(f"language mix {text!r}: weight {weight!r} of {code} "
+                             "is not a number") from None
         if not (math.isfinite(value) and value >= 0):
             raise VoiceError(f"language mix {text!r}: weight of {code} must be >= 0")
         weights[code] = value
@@ -238,7 +239,8 @@ class VoiceStream:
 
     def babble(self, words: int) -> None:
         """Babble ``words`` asemic words (0 to 10000), interrupting; 0 stops the voice."""
-        if isinstance(words, bool) or not isinstance(words, (int, np.integer)) or not 0 <= words <= MAX_WORDS:
+        if isinstance(words, bool) or not isinstance(words, (int, np.integer)) or not (
+                0 <= words <= MAX_WORDS):
             raise VoiceError(f"babble: number of words must be an integer in [0, {MAX_WORDS}], "
                              f"got {words!r}")
         self._request("babble" if words else None, int(words))
@@ -263,7 +265,8 @@ class VoiceStream:
             lo, hi = (CONTINUOUS.get(name) or BABBLE[name])[:2]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
                     math.isfinite(value) and lo <= value <= hi):
-                raise VoiceError(f"voice {name} must be a number in [{lo:g}, {hi:g}], got {value!r}")
+                raise VoiceError(f"voice {name} must be a number in [{lo:g}, {hi:g}], "
+                                 f"got {value!r}")
             if name in CONTINUOUS:
                 self.targets[name] = float(value)
             else:
@@ -276,8 +279,10 @@ class VoiceStream:
             self.generator.update(languages=weights)
             self.language = max(weights, key=weights.get)
         elif name == "style":
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < N_STYLES:
-                raise VoiceError(f"voice style must be an integer in [0, {N_STYLES - 1}], got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not (
+                    0 <= value < N_STYLES):
+                raise VoiceError(f"voice style must be an integer in [0, {N_STYLES - 1}], "
+                                 f"got {value!r}")
             self.style = int(value)
         else:
             known = ", ".join(list(CONTINUOUS) + list(BABBLE) + ["language", "mix", "style"])
@@ -376,7 +381,8 @@ class VoiceStream:
 
     # -- the DSP thread ------------------------------------------------------------------------
     def _current_available(self, index: int, stop: int | None = None) -> int | None:
-        """First row in ``[index, stop)`` (stop: rows written) of the current generation, or None."""
+        """First row in ``[index, stop)`` (stop: rows written) of the current generation, or
+        None."""
         ring = self.ring
         stop = ring.written if stop is None else stop
         while index < stop:
@@ -455,7 +461,8 @@ class VoiceStream:
         v = self.values
         self._jitter = JITTER_MEMORY * self._jitter + math.sqrt(1 - JITTER_MEMORY**2) * float(
             self._jitter_rng.standard_normal())
-        self._vibrato_phase = (self._vibrato_phase + 2 * math.pi * VIBRATO_HZ * self.hop_s) % (2 * math.pi)
+        self._vibrato_phase = ((self._vibrato_phase + 2 * math.pi * VIBRATO_HZ * self.hop_s)
+                               % (2 * math.pi))
         semitones = (v["pitch"] + v["range"] * self._row[2 * N_BANDS]
                      + v["vibrato"] * math.sin(self._vibrato_phase) + v["jitter"] * self._jitter)
         f0 = REFERENCE_HZ * 2.0 ** (semitones / 12.0)

@@ -113,7 +113,8 @@ class _Espeak:
             self._chunks, self._events = [], []
             if self.lib.espeak_SetVoiceByName(voice.encode("ascii")) != 0:
                 raise VoiceError(f"espeak-ng has no voice {voice!r}")
-            for param, value in ((PARAM_RATE, rate), (PARAM_PITCH, pitch), (PARAM_RANGE, pitch_range)):
+            for param, value in ((PARAM_RATE, rate), (PARAM_PITCH, pitch),
+                                 (PARAM_RANGE, pitch_range)):
                 self.lib.espeak_SetParameter(param, int(value), 0)
             data = text.encode("utf-8") + b"\0"
             buffer = ctypes.create_string_buffer(data)

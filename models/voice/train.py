@@ -212,7 +212,8 @@ def train_voice(corpus: TeacherCorpus, out: str | os.PathLike, config: Config, m
             with torch.no_grad():
                 val_loss = float(np.mean([_loss(model, b, dev).item() for b in val_batches]))
             if val_loss < best[0]:
-                best = (val_loss, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+                best = (val_loss, epoch,
+                        {k: v.detach().clone() for k, v in model.state_dict().items()})
             bar.set_postfix(epoch=epoch, val=f"{val_loss:.3f}", best=best[1])
     model.load_state_dict(best[2])
     mcd, duration_error = evaluate(model, normaliser, corpus, index, val, dev)
@@ -220,7 +221,8 @@ def train_voice(corpus: TeacherCorpus, out: str | os.PathLike, config: Config, m
     result = VoiceTrainResult(seconds, epoch, best[1], best[0], mcd, duration_error,
                               sum(p.numel() for p in model.parameters()))
     info = dict(provenance or {})
-    info.update({"intonation_spread_st": normaliser.intonation_spread_st, "seconds": seconds, "epochs": epoch, "best_epoch": best[1],
+    info.update({"intonation_spread_st": normaliser.intonation_spread_st, "seconds": seconds,
+                 "epochs": epoch, "best_epoch": best[1],
                  "validation_loss": best[0], "validation_mcd_db": mcd,
                  "validation_duration_error_hops": duration_error,
                  "utterances": len(corpus), "hops": corpus.hops, "seed": seed,

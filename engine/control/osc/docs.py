@@ -18,7 +18,8 @@ from caminos.engine.core.controls import ControlRegistry
 DOC_HEADER = """\
 # OSC address space
 
-Generated from the engine's control registry by `python -m caminos.engine.control.osc.docs --doc > docs/osc.md`;
+Generated from the engine's control registry by \
+`python -m caminos.engine.control.osc.docs --doc > docs/osc.md`;
 `tests/test_osc_docs.py` fails when this file is out of date. Every address below is also a line
 of a score (`engine/control/score.py`) and answers `/engine/list`.
 
@@ -69,7 +70,8 @@ playing changes.
 
 
 _CHANNEL = re.compile(r"^/channel/(\d+)/")
-CHANNEL_NOTE = """`K` is a channel of the room, 1 .. its speakers (`[field] layout`; 2 at the defaults). An
+CHANNEL_NOTE = """\
+`K` is a channel of the room, 1 .. its speakers (`[field] layout`; 2 at the defaults). An
 instance that plays a slice of the room (`field.first_channel`, `field.voices`) answers every
 channel's addresses and applies its own; a channel outside the room is answered with `/error`.
 `xy`, `offset`, `follow` and `path` exist when each channel has a voice of its own (any layout

@@ -59,7 +59,8 @@ def make_streaming(method: str, stft: StftConfig, phase: PhaseConfig | None = No
               "tolerance_db": phase.tolerance_db, "seed": phase.seed}
     unknown = set(overrides) - set(params)
     if unknown:
-        raise ParameterError(f"unknown phase parameter(s) {sorted(unknown)}; expected {sorted(params)}")
+        raise ParameterError(f"unknown phase parameter(s) {sorted(unknown)}; "
+                             f"expected {sorted(params)}")
     params.update(overrides)  # type: ignore[arg-type]
     lookahead, iterations = int(params["lookahead"]), int(params["iterations"])
     tolerance_db, seed = float(params["tolerance_db"]), int(params["seed"])
