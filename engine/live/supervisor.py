@@ -151,6 +151,7 @@ class LivePlayer:
         self.audio: mp.Process | None = None
         self.controller: mp.Process | None = None
         self._audio_started = 0.0
+        self._audio_stopped_at: float | None = None  # monotonic time the audio process ended
         self._failures = 0
         self.started = 0.0
 
@@ -238,6 +239,7 @@ class LivePlayer:
                                            name="caminos-audio", daemon=True)
         self.audio.start()
         self._audio_started = time.monotonic()
+        self._audio_stopped_at = None
 
     def _stop_audio(self, graceful: bool) -> None:
         audio, self.audio = self.audio, None
@@ -249,6 +251,7 @@ class LivePlayer:
         if audio.is_alive():
             audio.kill()
             audio.join(timeout=3.0)
+        self._audio_stopped_at = time.monotonic()
 
     def stop(self) -> LiveReport:
         """Stop the audio and DSP processes (the DSP saves any recording); free shared memory."""
@@ -363,8 +366,10 @@ class LivePlayer:
             nonfinite=int(d["nonfinite"]), tick_ms_p99=d["tick_ms_p99"],
             latency=self.latency_breakdown(),
             extra={"hops": int(d["hops"]),
-                   "last_callback_age_s": (time.monotonic() - c["last_time"]
-                                           if c["last_time"] else math.inf),
+                   # at the moment the audio stopped, once it has: joining the other
+                   # processes afterwards is not an age of the stream
+                   "last_callback_age_s": ((self._audio_stopped_at or time.monotonic())
+                                           - c["last_time"] if c["last_time"] else math.inf),
                    "control_errors": int(d["control_errors"] + self.front["control_errors"]),
                    "events_applied": int(d["events_applied"]),
                    "osc_port": int(self.front["osc_port"]),
