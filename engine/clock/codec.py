@@ -438,6 +438,7 @@ class FrameCodec:
     """
 
     def __init__(self, codec: FusedCodec, batch: int, decode_batch: int = 1) -> None:
+        self.batch = batch  # rows of every encode (EncodeUnit sizes its buffers by it)
         with torch.no_grad():
             encoder = make_layers(codec.encoder_weights, codec.encoder_biases, batch)
             decoder = make_layers(codec.decoder_weights, codec.decoder_biases, decode_batch)

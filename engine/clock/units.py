@@ -27,7 +27,7 @@ Order, with what each reads and writes of :class:`HopBuffers`:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import dataclasses
 
 import numpy as np
 from numba import njit
@@ -59,7 +59,28 @@ def all_finite(values: np.ndarray) -> bool:
     return True
 
 
-@dataclass
+@njit(cache=True, nogil=True)
+def mean_of_rows(rows: np.ndarray, out: np.ndarray) -> None:
+    """``out = rows.sum(axis=0) * (1 / len(rows))``, the same sums in the same order (numpy's
+    reduction starts from 0 and adds row by row), without the reduction's temporaries."""
+    for j in range(out.shape[0]):
+        out[j] = 0.0
+    for i in range(rows.shape[0]):
+        for j in range(out.shape[0]):
+            out[j] += rows[i, j]
+    scale = 1.0 / rows.shape[0]
+    for j in range(out.shape[0]):
+        out[j] *= scale
+
+
+@njit(cache=True, nogil=True)
+def scale_in_place(values: np.ndarray, factor: float) -> None:
+    """``values *= factor`` (numpy's makes an array of the factor first)."""
+    for i in range(values.shape[0]):
+        values[i] *= factor
+
+
+@dataclasses.dataclass
 class HopBuffers:
     """The arrays one hop passes from unit to unit, made once by :meth:`make`.
 
@@ -85,6 +106,23 @@ class HopBuffers:
     voice_out: np.ndarray   # (V, hop): each voice's samples
     block: np.ndarray       # (hop, channels): the output
     index: int = 0
+    # Views made once, so a stage does not make one per row or voice every hop.
+    mag_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
+    ref_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
+    decoded_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
+    voice_ref_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
+    voice_out_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
+    weight_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
+    block_columns: list[np.ndarray] = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.mag_rows = list(self.mags)
+        self.ref_rows = list(self.refs)
+        self.decoded_rows = list(self.decoded)
+        self.voice_ref_rows = list(self.voice_refs)
+        self.voice_out_rows = list(self.voice_out)
+        self.weight_rows = list(self.weights)
+        self.block_columns = list(self.block.T)
 
     @classmethod
     def make(cls, rows: int, sources: int, voices: int, dims: int, n_bins: int, hop: int,
@@ -187,9 +225,10 @@ class SourcesUnit(Unit):
         return int(sum(self.rows))
 
     def process(self, hop: HopBuffers) -> None:
-        rows, weights, references = hop.row_weights, hop.weights, hop.voice_refs
-        weights[:] = 0.0
-        references[:] = 0.0
+        rows, weights = hop.row_weights, hop.weights
+        mag_rows, ref_rows, references = hop.mag_rows, hop.ref_rows, hop.voice_ref_rows
+        weights.fill(0.0)
+        hop.voice_refs.fill(0.0)
         referenced = 0  # voices whose reference was taken (a bit each)
         for i, source in enumerate(self.sources):
             gain = self.gains[i].step()
@@ -201,16 +240,17 @@ class SourcesUnit(Unit):
             for r in range(source.rows):
                 row = base + r
                 rows[row] = 0.0
+                mag = mag_rows[row]
                 if r >= sounding:
-                    hop.mags[row] = 0.0
-                    hop.refs[row] = 0.0
+                    mag.fill(0.0)
+                    ref_rows[row].fill(0.0)
                     continue
-                if not all_finite(hop.mags[row]):
-                    hop.mags[row] = 0.0
-                    hop.refs[row] = 0.0
+                if not all_finite(mag):
+                    mag.fill(0.0)
+                    ref_rows[row].fill(0.0)
                     self.counters["bad_source_frames"] += 1
                     continue
-                energy = float(np.vdot(hop.mags[row], hop.mags[row]))
+                energy = float(mag.dot(mag))  # np.vdot's sum (BLAS ddot), with less around it
                 rows[row] = gain * min(1.0, math.sqrt(energy / self.full_weight_energy))
             if sounding == 0:
                 continue
@@ -218,7 +258,7 @@ class SourcesUnit(Unit):
                 row = base + int(self.voice_index[k]) % sounding
                 weights[k, row] = rows[row]
                 if rows[row] > 0.0 and source.has_reference and not referenced >> k & 1:
-                    references[k] = hop.refs[row]
+                    np.copyto(references[k], ref_rows[row])
                     referenced |= 1 << k
 
     def reset(self) -> None:
@@ -239,13 +279,17 @@ class EncodeUnit(Unit):
     def __init__(self, codec: FrameCodec, mixer: LatentMixer) -> None:
         self.codec = codec
         self.mixer = mixer
+        # The log in float64 before its cast to the model's float32: np.log straight into a
+        # float32 output casts through a buffer numpy allocates every call (12 KB for 3 rows).
+        self._log64 = np.zeros((codec.batch, codec.n_bins))
 
     def process(self, hop: HopBuffers) -> None:
-        if hop.row_weights.any() and not self.mixer.frozen:
+        if np.count_nonzero(hop.row_weights) and not self.mixer.frozen:  # any() allocates
             np.add(hop.mags, MAGNITUDE_FLOOR, out=hop.mags)
-            np.log(hop.mags, out=hop.log, casting="same_kind")
+            np.log(hop.mags, out=self._log64)
+            np.copyto(hop.log, self._log64, casting="same_kind")
             self.codec.encode(hop.log, hop.z_rows32, hop.mags)
-            hop.z_rows[:] = hop.z_rows32
+            np.copyto(hop.z_rows, hop.z_rows32)
 
 
 class MixUnit(Unit):
@@ -261,8 +305,7 @@ class MixUnit(Unit):
         mixer = self.mixer
         mixer.mix_voices(hop.z_rows, hop.weights, hop.z, hop.presence)  # and hop.follow
         if not self.mono:  # the voices' mean before their places
-            np.sum(hop.z, axis=0, out=hop.centre)
-            hop.centre *= 1.0 / hop.z.shape[0]
+            mean_of_rows(hop.z, hop.centre)
 
     def controls(self) -> ControlTable:
         return self.mixer.controls(pitch=self.pitch)
@@ -362,25 +405,24 @@ class ShapeUnit(Unit):
         texture.step()
         pitch, frozen = self.mixer.pitch.value, self.mixer.frozen
         image = self.image
-        for k in range(hop.decoded.shape[0]):
-            decoded = hop.decoded[k]
+        for k, decoded in enumerate(hop.decoded_rows):
             presence = hop.presence[k]
             if presence <= 1e-6:
-                decoded[:] = 0.0
+                decoded.fill(0.0)
                 continue
             if not all_finite(decoded):
-                decoded[:] = 0.0
+                decoded.fill(0.0)
                 self.counters["bad_model_frames"] += 1
                 continue
             if presence < 1.0:
-                decoded *= presence
+                scale_in_place(decoded, presence)
             if hop.level_shift[k] != 0.0:
-                decoded *= math.exp(-hop.level_shift[k])
+                scale_in_place(decoded, math.exp(-hop.level_shift[k]))
             follow = float(hop.follow[k])
+            weights = hop.weight_rows[k]
             if image is not None and image.amount.value > 0.0:
-                image.apply(decoded, hop.weights[k], follow)
-            texture.process_voice(k, decoded, hop.log, hop.weights[k], follow, pitch,
-                                  held=frozen)
+                image.apply(decoded, weights, follow)
+            texture.process_voice(k, decoded, hop.log, weights, follow, pitch, held=frozen)
 
     def reset(self) -> None:
         self.texture.reset()
@@ -402,8 +444,8 @@ class PhaseUnit(Unit):
 
     def process(self, hop: HopBuffers) -> None:
         decorrelate = 0.0 if self.field is None else self.field.decorrelate.value
-        for k in range(hop.decoded.shape[0]):
-            self.phase.process_voice(k, hop.decoded[k], hop.voice_refs[k], hop.voice_out[k],
+        for k, decoded in enumerate(hop.decoded_rows):
+            self.phase.process_voice(k, decoded, hop.voice_ref_rows[k], hop.voice_out_rows[k],
                                      decorrelate)
         self.phase.end_hop()
 
@@ -433,11 +475,12 @@ class OutputUnit(Unit):
     def process(self, hop: HopBuffers) -> None:
         before = self.out_gain.value
         after = self.out_gain.step()
-        for k in range(hop.voice_out.shape[0]):
-            self.output.gain(hop.voice_out[k], before, after)
+        voices = hop.voice_out_rows
+        for samples in voices:
+            self.output.gain(samples, before, after)
         block = hop.block
-        for c in range(block.shape[1]):
-            block[:, c] = hop.voice_out[0 if self.mono else c]
+        for c, column in enumerate(hop.block_columns):
+            np.copyto(column, voices[0 if self.mono else c])
         self.gains.process(block)
         self.output.process(block)
 
