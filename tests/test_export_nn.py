@@ -303,6 +303,161 @@ def test_the_partial_analysis_port_matches_the_models(demo):
     assert float(((mags - mags_model).abs().max()) / mags_model.abs().max()) <= 1e-4
 
 
+def test_cancelling_notes_together_equals_one_after_the_other(demo):
+    """The partial analysis cancels the slots' notes before picking free peaks with their
+    geometry computed at once (fewer tensor operations a call): the same bits as one
+    :meth:`cancel` after the other, with notes of different lowest fundamentals (so different
+    partial counts) and rows a note does not cancel in."""
+    checkpoint = load_checkpoint(CHECKPOINTS / "default.pt")
+    frames = log_magnitude(np.abs(stft(demo.mean(axis=0)[:24000].astype(np.float64),
+                                       checkpoint.stft))).astype(np.float32)
+    partials = torch.jit.script(codec_from(checkpoint.model)).partials
+    held = torch.sqrt(torch.clamp(torch.exp(torch.as_tensor(frames).double()) - 1e-3, min=0.0))
+    rows = len(held)
+    generator = torch.Generator().manual_seed(0)
+    f0 = torch.stack([torch.full((rows,), 2.3, dtype=torch.float64),  # 108 Hz: many partials
+                      4.0 + 20.0 * torch.rand(rows, generator=generator, dtype=torch.float64),
+                      torch.full((rows,), 40.5, dtype=torch.float64)], dim=1)
+    on = torch.rand(rows, 3, generator=generator) < 0.7
+    on[:, 2] = False  # a note that cancels nowhere
+    with torch.inference_mode():
+        together = partials.cancel_notes(f0, held, 1.0, on)
+        apart = held
+        for note in range(3):
+            apart = partials.cancel(f0[:, note], apart, 1.0, on[:, note])
+    assert torch.equal(together, apart)
+    assert float((together - held).abs().max()) > 0.1  # it cancelled
+
+
+def _one_comb_model(frames: np.ndarray):
+    """A small untrained model with one pitch comb (no slots), statistics fitted on ``frames``."""
+    from caminos.models.autoencoder import ModelShape, SpectralVAE
+
+    torch.manual_seed(0)
+    shape = ModelShape(n_bins=frames.shape[1], latent_dim=16, hidden=(32,), decoder_hidden=(48,),
+                       level=True, pitch=True, bin_hz=48000 / 1024, comb_bands=16)
+    model = SpectralVAE(shape)
+    model.set_input_statistics(frames)
+    model.set_latent_statistics(frames)
+    return model.eval()
+
+
+DRAWING = [(3, []), (1, []), (2, []), (3, [4.0, 7.0]), (1, [7.0, -5.0, 12.0, 24.0]),
+           (2, [36.0]), (3, [-24.0, 0.0, 3.0]), (3, [])]  # (pitches, chord): engine settings
+
+
+def test_pitches_and_chord_draw_as_the_engines_decoder(exported, demo):
+    """/latent/pitches and /latent/chord in the export: the same magnitudes as the engine's
+    FrameCodec for the same latents and settings, set through the exported file's attributes
+    (shipped many-pitch model) and on a one-comb model's codec."""
+    from caminos.engine.clock.codec import CHORD_MOST, FrameCodec
+    from caminos.models.autoencoder import FusedCodec
+    from caminos.models.export.codec_ts import CHORD_MOST as EXPORT_CHORD_MOST
+
+    assert EXPORT_CHORD_MOST == CHORD_MOST
+    checkpoint = load_checkpoint(CHECKPOINTS / "default.pt")
+    frames = log_magnitude(np.abs(stft(demo.mean(axis=0)[:48000].astype(np.float64),
+                                       checkpoint.stft))).astype(np.float32)
+    exported_model = load(exported, "default")
+    one = _one_comb_model(frames)
+    one_codec = torch.jit.script(codec_from(one))
+    for model, codec in ((checkpoint.model, None), (one, one_codec)):
+        with torch.inference_mode():
+            z = (exported_model.codec if codec is None else codec).encode(
+                torch.as_tensor(frames))
+        engine = FrameCodec(FusedCodec.from_model(model), batch=len(z), decode_batch=len(z))
+        plain = None
+        for pitches, chord in DRAWING:
+            engine.set_pitch_slots(pitches)
+            engine.set_chord(chord)
+            theirs = np.zeros((len(z), engine.n_bins))
+            engine.decode_batch(z.numpy(), theirs)
+            padded = (chord + [0.0] * 4)[:4]
+            if codec is None:  # through nn~'s setters, as a patch sets them
+                assert exported_model.set_pitches(pitches) == 0
+                assert exported_model.set_chord(*padded) == 0
+                assert exported_model.get_pitches() == (pitches,)
+                assert exported_model.get_chord() == tuple(
+                    ([v for v in chord if v != 0.0] + [0.0] * 4)[:4])
+                with torch.inference_mode():
+                    ours = exported_model.codec.decode(z).numpy()
+            else:
+                codec.set_drawn_slots(pitches)
+                codec.set_chord(chord)
+                with torch.inference_mode():
+                    ours = codec.decode(z).numpy()
+            # the engine's float32 hop path against the export's float64 drawing: as the port
+            # of decode is held to the model (measured: 2e-6 many-pitch, 3e-5 one comb)
+            assert np.abs(ours - theirs).max() <= 1e-4 * np.abs(theirs).max(), (pitches, chord)
+            if plain is None:
+                plain = ours
+            elif (pitches, chord) == (3, []):
+                np.testing.assert_array_equal(ours, plain)  # cleared: as never set
+            elif codec is None or chord:  # every setting moves the sound (a one-comb model
+                assert np.abs(ours - plain).max() > 1e-2 * np.abs(plain).max()  # has one slot)
+
+
+def test_pitches_and_chord_attributes_set_clear_and_refuse(exported, demo):
+    from caminos.models.export.nn_module import CaminosNN
+    from caminos.models.export.writer import pitch_direction
+
+    model = load(exported, "default")
+    attributes = list(model.get_attributes())
+    assert "pitches" in attributes and "chord" in attributes
+    assert model.pitches_params.tolist() == [1] and model.chord_params.tolist() == [2] * 4
+    assert model.get_pitches() == (3,) and model.get_chord() == (0.0, 0.0, 0.0, 0.0)
+    signal = torch.as_tensor(demo[:1, 24000:24000 + 8192])[:, None]
+    with torch.inference_mode():
+        model.reset()
+        plain = model(signal)
+        assert model.set_chord(4.0, 0.0, 7.0, 0.0) == 0
+        assert model.get_chord() == (4.0, 7.0, 0.0, 0.0)  # 0: unused, the others in order
+        model.reset()
+        triad = model(signal)
+        assert model.set_pitches(1) == 0
+        model.reset()
+        thinned = model(signal)
+        cases = [(lambda: model.set_pitches(0), "pitches expects 1 to 3 slots, got 0"),
+                 (lambda: model.set_pitches(4), "pitches expects 1 to 3 slots, got 4"),
+                 (lambda: model.set_chord(40.0, 0.0, 0.0, 0.0),
+                  "chord expects -24 to 36 semitones, got 40"),
+                 (lambda: model.set_chord(4.0, float("nan"), 0.0, 0.0),
+                  "chord expects -24 to 36 semitones, got nan")]
+        for call, message in cases:
+            with pytest.raises(Exception) as error:
+                call()
+            assert message in str(error.value), str(error.value)
+        assert model.get_pitches() == (1,) and model.get_chord() == (4.0, 7.0, 0.0, 0.0)
+        model.set_pitches(3)
+        assert model.set_chord(0.0, 0.0, 0.0, 0.0) == 0 and model.get_chord() == (0.0,) * 4
+        model.reset()
+        cleared = model(signal)
+    assert float((triad - plain).abs().max()) > 1e-2
+    assert float((thinned - triad).abs().max()) > 1e-2
+    assert float((cleared - plain).abs().max()) == 0.0  # cleared: the sound as never set
+
+    # a one-comb model: chord as the engine offers it, no pitches (one slot)
+    checkpoint = load_checkpoint(CHECKPOINTS / "default.pt")
+    one = _one_comb_model(log_magnitude(np.abs(stft(demo.mean(axis=0)[:24000].astype(
+        np.float64), checkpoint.stft))).astype(np.float32))
+    module = torch.jit.script(CaminosNN(codec_from(one), 1024, 256, 48000, 1,
+                                        pitch_direction(one), 0.1, ["axis"] * 16).eval())
+    assert "chord" in module.get_attributes() and "pitches" not in module.get_attributes()
+    with pytest.raises(Exception, match="pitches needs a model with several pitch slots"):
+        module.set_pitches(1)
+    with torch.inference_mode():
+        module.reset()
+        plain = module(signal)
+        assert module.set_chord(7.0, 0.0, 0.0, 0.0) == 0
+        module.reset()
+        fifth = module(signal)
+        module.set_chord(0.0, 0.0, 0.0, 0.0)
+        module.reset()
+        cleared = module(signal)
+    assert float((fifth - plain).abs().max()) > 1e-3
+    assert float((cleared - plain).abs().max()) == 0.0
+
+
 def test_the_texture_port_matches_the_engines(demo):
     from caminos.engine.dsp.texture import add_texture
     from caminos.models.export.texture_ts import Texture

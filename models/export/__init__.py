@@ -6,7 +6,8 @@
 | module | job |
 |---|---|
 | ``partials_ts`` | the many-pitch channels (pitch slots, free peaks) in tensor operations |
-| ``codec_ts`` | the autoencoder's encode and decode, scriptable |
+| ``pitch_ts`` | the one-pitch tracker (the one-comb channel, the slots' fallback) |
+| ``codec_ts`` | the autoencoder's encode and decode, with the drawing controls (pitches, chord) |
 | ``stft_ts`` | streaming STFT analysis and overlap-add synthesis, one state per voice |
 | ``phase_ts`` | vectorised RTPGHI, the input's phase, random phase, streaming |
 | ``controls_ts`` | the latent controls (follow, offsets, noise walk, pitch), smoothed per hop |

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import List
 
 import torch
 from torch import nn
 
 from caminos.models.export.partials_ts import MAGNITUDE_FLOOR, PartialChannels, \
     partial_channels_from
+from caminos.models.export.pitch_ts import OnePitchTracker
 from caminos.models.export.rows_ts import stable_linear, stable_mm
 
 MAX_LOG_MAGNITUDE = 12.0  # of caminos.models.autoencoder: exp(12) is above any real STFT bin
+CHORD_MOST = 4  # of caminos.engine.clock.codec: chord intervals drawn above the first slot
 
 
 def _unused_partials() -> PartialChannels:
@@ -70,12 +73,10 @@ class ScriptCodec(nn.Module):
                              if shape.level else torch.tensor([0.0, 1.0]))
         self.register_buffer("pitch_stats", model.pitch_stats.detach().clone().float()
                              if shape.pitch else torch.tensor([36.0, 12.0]))
-        self.register_buffer("pitch_matrix", model.pitch_matrix.detach().clone().float()
-                             if shape.pitch else torch.zeros(shape.n_bins, 3))
-        grid = model.pitch_grid if shape.pitch else (1.0, 1.0)
-        self.pitch_first = float(grid[0])
-        self.pitch_log_step = float(grid[1])
-        self.pitch_offset = math.log2(self.pitch_first / 27.5)
+        self.one_pitch = OnePitchTracker(
+            model.pitch_matrix if shape.pitch else torch.zeros(shape.n_bins, 3),
+            (float(model.pitch_grid[0]), float(model.pitch_grid[1])) if shape.pitch
+            else (1.0, 1.0), MAGNITUDE_FLOOR)
         self.register_buffer("comb_spread", model.comb_spread.detach().clone().float()
                              if shape.comb_bands else torch.zeros(1, 1))
         if self.many:
@@ -87,6 +88,51 @@ class ScriptCodec(nn.Module):
             self.register_buffer("channel_mean", torch.zeros(1))
             self.register_buffer("channel_std", torch.ones(1))
             self.partials = _unused_partials()
+        # The decoder's drawing controls, as the engine's FrameCodec (/latent/pitches,
+        # /latent/chord): how many slots are drawn, and the chord's intervals (semitones
+        # above the first slot; the first ``chord_count`` entries are drawn).
+        self.drawn_slots = self.slots
+        self.register_buffer("slot_gain", torch.ones(self.slots, dtype=torch.float64))
+        self.register_buffer("chord", torch.zeros(CHORD_MOST, dtype=torch.float64))
+        self.chord_count = 0
+        # every bin's index, made once (each tensor operation costs a few microseconds in
+        # TorchScript's interpreter, whatever its size)
+        self.register_buffer("bin_index", torch.arange(self.n_bins, dtype=torch.float64),
+                             persistent=False)
+
+    # -- drawing controls ----------------------------------------------------------------------
+    @torch.jit.export
+    def set_drawn_slots(self, count: int) -> None:
+        """Draw the first ``count`` pitch slots (at least 1; more than the model has draws them
+        all), the others not (:meth:`caminos.engine.clock.codec.FrameCodec.set_pitch_slots`)."""
+        count = max(1, count)
+        self.drawn_slots = min(count, self.slots)
+        gain = (torch.arange(self.slots) < count).to(torch.float64)
+        self.slot_gain.copy_(gain)
+
+    @torch.jit.export
+    def set_chord(self, semitones: List[float]) -> None:
+        """Draw one more comb per interval (semitones above the first slot, with its heights
+        and gate), at most :data:`CHORD_MOST`; 0 (a unison) draws none; an empty list: no chord
+        (:meth:`caminos.engine.clock.codec.FrameCodec.set_chord`).
+
+        As the engine, the intervals are written before their count (nn~ calls a setter while
+        its thread may be running a method), so a call that reads them between two writes
+        draws at most the old count of written intervals.
+        """
+        values: List[float] = []
+        for v in semitones:
+            if v != 0.0 and len(values) < self.chord.shape[0]:
+                values.append(float(v))
+        self.chord_count = min(self.chord_count, len(values))
+        for i, v in enumerate(values):
+            self.chord[i] = v
+        self.chord_count = len(values)
+
+    @torch.jit.export
+    def chord_intervals(self) -> List[float]:
+        """The intervals drawn, semitones; empty: no chord."""
+        return [float(self.chord[i]) for i in range(self.chord_count)]
 
     # -- encode --------------------------------------------------------------------------------
     def frame_level(self, log_mags: torch.Tensor) -> torch.Tensor:
@@ -95,24 +141,7 @@ class ScriptCodec(nn.Module):
 
     def pitch_semitones(self, log_mags: torch.Tensor) -> torch.Tensor:
         """The one-pitch tracker's pitch of each frame, semitones above A0, (batch,)."""
-        return self.partials.fallback_semitones(log_mags) if self.many else \
-            self._track(log_mags)
-
-    def _track(self, log_mags: torch.Tensor) -> torch.Tensor:
-        root = torch.sqrt(torch.clamp(torch.exp(log_mags) - self.floor, min=0.0))
-        scores = stable_mm(root, self.pitch_matrix)
-        n = scores.shape[1]
-        best = torch.argmax(scores, dim=1)
-        inner = torch.clamp(best, 1, n - 2)
-        rows = torch.arange(scores.shape[0], device=scores.device)
-        left, centre, right = scores[rows, inner - 1], scores[rows, inner], scores[rows, inner + 1]
-        curve = left - 2.0 * centre + right
-        shift = torch.where(curve < 0.0, 0.5 * (left - right)
-                            / torch.where(curve < 0.0, curve, -torch.ones_like(curve)),
-                            torch.zeros_like(curve))
-        shift = torch.where(best == inner, torch.clamp(shift, -0.5, 0.5), torch.zeros_like(shift))
-        octaves = (best.to(scores.dtype) + shift) * self.pitch_log_step
-        return 12.0 * (octaves + self.pitch_offset)
+        return self.one_pitch(log_mags)
 
     @torch.jit.export
     def encode_raw(self, log_mags: torch.Tensor) -> torch.Tensor:
@@ -133,7 +162,7 @@ class ScriptCodec(nn.Module):
             values = self.partials(log_mags).to(h.dtype)
             columns.append((values - self.channel_mean) / self.channel_std)
         elif self.has_pitch:
-            columns.append(((self._track(log_mags) - self.pitch_stats[0])
+            columns.append(((self.one_pitch(log_mags) - self.pitch_stats[0])
                             / self.pitch_stats[1])[:, None])
         return torch.cat(columns, dim=1)
 
@@ -147,7 +176,7 @@ class ScriptCodec(nn.Module):
         """Harmonic combs of Hann main lobes at fundamentals ``f0_bins`` (rows,) in bins,
         (rows, n_bins), 0 to 1 (:func:`caminos.models.autoencoder.harmonic_comb_torch`)."""
         f0 = torch.clamp(f0_bins, min=1.0)[:, None]
-        k = torch.arange(self.n_bins, device=f0.device, dtype=f0.dtype)[None, :]
+        k = self.bin_index.to(f0.dtype)[None, :]
         harmonic = torch.clamp(torch.round(k / f0), min=1.0)
         return self._lobe(k - harmonic * f0)
 
@@ -155,10 +184,10 @@ class ScriptCodec(nn.Module):
         """:func:`caminos.models.autoencoder.hann_lobe_torch`."""
         d = torch.abs(d)
         near_one = torch.abs(d - 1.0) < 1e-4
-        safe = torch.where(near_one, torch.zeros_like(d), d)
+        safe = torch.where(near_one, 0.0, d)
         lobe = torch.abs(torch.sinc(safe) / (1.0 - safe * safe))
-        lobe = torch.where(near_one, torch.full_like(d, 0.5), lobe)
-        return torch.where(d < 2.0, lobe, torch.zeros_like(d))
+        lobe = torch.where(near_one, 0.5, lobe)
+        return torch.where(d < 2.0, lobe, 0.0)
 
     def _semitone_bins(self, semitones: torch.Tensor) -> torch.Tensor:
         return 27.5 * torch.pow(2.0, torch.clamp(semitones, max=200.0) / 12.0) / self.bin_hz
@@ -184,20 +213,52 @@ class ScriptCodec(nn.Module):
         peak_semitones = values[:, start:start + self.peaks]
         peak_log = values[:, start + self.peaks:start + 2 * self.peaks] + level.double()[:, None]
         base = log_mags.double()
+        slots = self.slots
+        if self.drawn_slots < self.slots:  # /latent/pitches: the first slots alone
+            gates = gates * self.slot_gain[None, :]
         # through Hz and back, as the model rounds it
         f0_bins = self._semitone_bins(semitones).reshape(-1) * self.bin_hz / self.bin_hz
-        comb = self._comb(f0_bins).view(batch, self.slots, n)
+        if self.chord_count > 0:  # /latent/chord: the first slot again at each interval
+            count = self.chord_count
+            slots = self.slots + count
+            chord = self._chord_bins(semitones[:, 0], count)
+            f0_bins = torch.cat([f0_bins.view(batch, self.slots), chord], dim=1).reshape(-1)
+            heights = torch.cat([heights, heights[:, :1].expand(batch, count, n)], dim=1)
+            gates = torch.cat([gates, gates[:, :1].expand(batch, count)], dim=1)
+        comb = self._comb(f0_bins).view(batch, slots, n)
         raise_ = torch.clamp(nn.functional.softplus(heights) * comb * gates[:, :, None],
                              max=self.max_log)
         out = base + torch.log1p(torch.expm1(raise_).sum(dim=1))
         if self.peaks > 0:
             bins = self._semitone_bins(peak_semitones)
-            k = torch.arange(n, device=base.device, dtype=base.dtype)
+            k = self.bin_index
             lobe = self._lobe(k[None, None, :] - bins[:, :, None])
             peak = torch.exp(torch.clamp(peak_log, max=self.max_log))
             drawn = torch.log(peak[:, :, None] * lobe + self.floor).amax(dim=1)
             out = torch.maximum(out, drawn)
         return out.to(dtype)
+
+    def _chord_bins(self, first: torch.Tensor, count: int) -> torch.Tensor:
+        """Fundamentals (rows, count) in bins of the chord's combs above the first slot's
+        pitch ``first`` (rows,) semitones, within 1 to ``n_bins`` bins as the engine's kernel
+        clamps them (:func:`caminos.engine.clock.codec.draw_slots_and_peaks`)."""
+        semitones = first.double()[:, None] + self.chord[:count][None, :]
+        return torch.clamp(self._semitone_bins(semitones), 1.0, float(self.n_bins))
+
+    def _one_comb_chord(self, log_mags: torch.Tensor, heights: torch.Tensor,
+                        semitones: torch.Tensor) -> torch.Tensor:
+        """A one-comb model's comb and the chord's: ``log(exp(x) (1 + sum_c (exp(g_c) - 1)))``
+        with ``g_c = min(softplus(heights) comb_c, 12)``, in float64, as the engine draws a
+        one-comb model's chord (one slot, gate 1)."""
+        batch, n = log_mags.shape[0], self.n_bins
+        count = self.chord_count
+        first = torch.clamp(self._semitone_bins(semitones.double()), 1.0, float(n))
+        f0_bins = torch.cat([first[:, None], self._chord_bins(semitones, count)], dim=1)
+        comb = self._comb(f0_bins.reshape(-1)).view(batch, 1 + count, n)
+        raise_ = torch.clamp(nn.functional.softplus(heights.double())[:, None, :] * comb,
+                             max=self.max_log)
+        out = log_mags.double() + torch.log1p(torch.expm1(raise_).sum(dim=1))
+        return out.to(log_mags.dtype)
 
     @torch.jit.export
     def decode_raw(self, raw: torch.Tensor) -> torch.Tensor:
@@ -219,8 +280,10 @@ class ScriptCodec(nn.Module):
             return self._draw(log_mags, out[:, n:], values, level)
         if self.has_pitch:
             semitones = raw[:, self.pitch_index] * self.pitch_stats[1] + self.pitch_stats[0]
-            comb = self._comb(27.5 * torch.pow(2.0, semitones / 12.0) / self.bin_hz)
             heights = stable_mm(out[:, n:], self.comb_spread) if self.has_spread else out[:, n:]
+            if self.chord_count > 0:
+                return self._one_comb_chord(log_mags, heights, semitones)
+            comb = self._comb(27.5 * torch.pow(2.0, semitones / 12.0) / self.bin_hz)
             log_mags = log_mags + nn.functional.softplus(heights) * comb
         return log_mags
 

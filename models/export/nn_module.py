@@ -27,13 +27,14 @@ from typing import List, Tuple
 import torch
 from torch import nn
 
-from caminos.models.export.codec_ts import ScriptCodec
+from caminos.models.export.codec_ts import CHORD_MOST, ScriptCodec
 from caminos.models.export.controls_ts import LatentControls
 from caminos.models.export.phase_ts import METHOD_NAMES, StreamingPhase
 from caminos.models.export.stft_ts import StreamingAnalyzer, StreamingSynthesizer
 from caminos.models.export.texture_ts import Texture
 
 STD_BOUND = 8.0  # offsets within +-8 standard deviations (of the engine's mixer)
+CHORD_RANGE = (-24.0, 36.0)  # semitones per interval (of the engine's /latent/chord)
 
 
 class CaminosNN(nn.Module):
@@ -102,12 +103,17 @@ class CaminosNN(nn.Module):
         self._methods: List[str] = ["forward", "encode", "decode"]
 
         # nn~ attributes: argument types 0 bool, 1 int, 2 float, 3 str
-        self._attributes: List[str] = ["follow", "noise", "pitch", "texture", "offset", "x",
-                                       "y", "phase", "seed"]
+        # pitches and chord as the engine offers /latent/pitches (a model with several pitch
+        # slots) and /latent/chord (a model with a pitch channel)
+        drawing = (["pitches"] if codec.has_pitch and codec.slots > 1 else []) + \
+            (["chord"] if codec.has_pitch else [])
+        self._attributes: List[str] = ["follow", "noise", "pitch"] + drawing + \
+            ["texture", "offset", "x", "y", "phase", "seed"]
         for name, types in (("follow", [2]), ("noise", [2]), ("pitch", [2]), ("texture", [2]),
                             ("offset", [1, 2]), ("x", [2]), ("y", [2]), ("phase", [3]),
-                            ("seed", [1])):
+                            ("seed", [1]), ("pitches", [1]), ("chord", [2] * CHORD_MOST)):
             self.register_buffer(f"{name}_params", torch.tensor(types))
+        self.chord_low, self.chord_high = CHORD_RANGE
         self.register_buffer("target", torch.cat([torch.tensor([1.0, 0.0, 0.0]),
                                                   torch.zeros(d)]).double())
         self.last_axis = 0
@@ -226,6 +232,46 @@ class CaminosNN(nn.Module):
     def set_pitch(self, value: float) -> int:
         """Transposition along the model's pitch channels, -48 to 48 semitones."""
         self.target[2] = self._bounded("pitch", value, -48.0, 48.0, " semitones")
+        return 0
+
+    @torch.jit.export
+    def get_pitches(self) -> Tuple[int]:
+        """How many pitch slots the decoder draws, the most salient first."""
+        return (self.codec.drawn_slots,)
+
+    @torch.jit.export
+    def set_pitches(self, count: int) -> int:
+        """Draw the first ``count`` of the model's pitch slots (1 to all of them, the most
+        salient first), the engine's ``/latent/pitches``: fewer thins a chord to its strongest
+        notes."""
+        slots = self.codec.slots
+        if not self.codec.has_pitch or slots < 2:
+            raise ValueError("caminos: pitches needs a model with several pitch slots; this "
+                             "one has " + ("one" if self.codec.has_pitch else "none"))
+        if count < 1 or count > slots:
+            raise ValueError("caminos: pitches expects 1 to " + str(slots) + " slots, got "
+                             + str(count))
+        self.codec.set_drawn_slots(count)
+        return 0
+
+    @torch.jit.export
+    def get_chord(self) -> Tuple[float, float, float, float]:
+        """The chord's intervals in semitones above the first slot, 0 for each unused one."""
+        c = self.codec.chord_intervals() + [0.0, 0.0, 0.0, 0.0]
+        return (c[0], c[1], c[2], c[3])
+
+    @torch.jit.export
+    def set_chord(self, first: float, second: float, third: float, fourth: float) -> int:
+        """The engine's ``/latent/chord``: the first slot's partials drawn again, with its
+        timbre, at each interval (semitones, -24 to 36) above it, so one held note plays as a
+        chord (``4 7 0 0``: a major triad). Always four numbers: 0 is an unused interval (a
+        unison draws nothing), and ``0 0 0 0`` clears the chord."""
+        intervals = [first, second, third, fourth]
+        for value in intervals:
+            self._bounded("chord", value, self.chord_low, self.chord_high, " semitones")
+        if not self.codec.has_pitch:
+            raise ValueError("caminos: chord needs a model with a pitch channel")
+        self.codec.set_chord(intervals)
         return 0
 
     @torch.jit.export

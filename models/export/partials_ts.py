@@ -25,12 +25,13 @@ Units: frequencies in bins or Hz as named, magnitudes linear STFT magnitudes, le
 from __future__ import annotations
 
 import math
-from typing import Tuple
+from typing import List, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from caminos.models.export.pitch_ts import OnePitchTracker
 from caminos.models.export.rows_ts import stable_mm
 
 MAGNITUDE_FLOOR = 1e-3  # of caminos.models.autoencoder, linear STFT magnitude
@@ -40,11 +41,12 @@ def hann_lobe(d: torch.Tensor) -> torch.Tensor:
     """The Hann window's normalised main lobe at ``d`` bins from its centre, 0 beyond 2 bins
     (:func:`caminos.models.pitch.hann_lobe_at` on tensors, float64)."""
     d = torch.abs(d)
-    den = math.pi * d * (1.0 - d * d)
+    pi_d = math.pi * d
+    den = pi_d * (1.0 - d * d)
     tiny = torch.abs(den) < 1e-12
-    lobe = torch.abs(torch.sin(math.pi * d) / torch.where(tiny, torch.ones_like(den), den))
+    lobe = torch.abs(torch.sin(pi_d) / torch.where(tiny, 1.0, den))
     lobe = torch.where(tiny, 1.0 - 0.5 * torch.round(d), lobe)
-    return torch.where(d < 2.0, lobe, torch.zeros_like(d))
+    return torch.where(d < 2.0, lobe, 0.0)
 
 
 class PartialChannels(nn.Module):
@@ -78,8 +80,17 @@ class PartialChannels(nn.Module):
         super().__init__()
         self.register_buffer("salience", salience.double())
         self.register_buffer("candidates", candidates.double())
-        self.register_buffer("pitch_matrix", pitch_matrix.float())
-        self.register_buffer("offsets", torch.arange(-2, 3), persistent=False)
+        self.one_pitch = OnePitchTracker(pitch_matrix, pitch_grid, MAGNITUDE_FLOOR)
+        # constants of every call, made once (each tensor operation costs a few microseconds
+        # in TorchScript's interpreter, whatever its size)
+        self.register_buffer("offsets_f", torch.arange(-2.0, 3.0, dtype=torch.float64),
+                             persistent=False)
+        self.register_buffer("harmonics", torch.arange(1, int(partials) + 1,
+                                                       dtype=torch.float64), persistent=False)
+        self.register_buffer("slot_index", torch.arange(int(slots))[None, :], persistent=False)
+        semitone_step = 12.0 * float(settings[5])
+        self.register_buffer("grid", (torch.arange(candidates.shape[0], dtype=torch.float64)
+                                      * semitone_step)[None, :], persistent=False)
         values = [float(v) for v in settings.tolist()]
         self.gate = values[0]
         self.bin_hz = values[1]
@@ -93,27 +104,10 @@ class PartialChannels(nn.Module):
         self.peaks = int(peaks)
         self.has_presence = bool(has_presence)
         self.floor = MAGNITUDE_FLOOR
-        self.pitch_first = float(pitch_grid[0])
-        self.pitch_log_step = float(pitch_grid[1])
-        self.pitch_offset = math.log2(self.pitch_first / 27.5)  # octaves above A0
 
     def fallback_semitones(self, log_mags: torch.Tensor) -> torch.Tensor:
-        """The one-pitch tracker's estimate of each frame, semitones above A0, (batch,)
-        (:func:`caminos.models.autoencoder.track_pitch_torch`, in float32 as the model runs it)."""
-        root = torch.sqrt(torch.clamp(torch.exp(log_mags) - self.floor, min=0.0))
-        scores = stable_mm(root, self.pitch_matrix)
-        n = scores.shape[1]
-        best = torch.argmax(scores, dim=1)
-        inner = torch.clamp(best, 1, n - 2)
-        rows = torch.arange(scores.shape[0], device=scores.device)
-        left, centre, right = scores[rows, inner - 1], scores[rows, inner], scores[rows, inner + 1]
-        curve = left - 2.0 * centre + right
-        shift = torch.where(curve < 0.0, 0.5 * (left - right)
-                            / torch.where(curve < 0.0, curve, -torch.ones_like(curve)),
-                            torch.zeros_like(curve))
-        shift = torch.where(best == inner, torch.clamp(shift, -0.5, 0.5), torch.zeros_like(shift))
-        octaves = (best.to(scores.dtype) + shift) * self.pitch_log_step
-        return 12.0 * (octaves + self.pitch_offset)
+        """The one-pitch tracker's estimate of each frame, semitones above A0, (batch,)."""
+        return self.one_pitch(log_mags)
 
     def cancel(self, f0_bins: torch.Tensor, residual: torch.Tensor, depth: float,
                rows: torch.Tensor) -> torch.Tensor:
@@ -131,38 +125,96 @@ class PartialChannels(nn.Module):
         rows : Tensor of bool, shape (batch,)
             Rows to cancel in; the others are returned as they are.
         """
-        batch, n = residual.shape
         if not bool(rows.any()):
             return residual
-        # partials up to the third-last bin of the lowest fundamental cancelled here (the
-        # kernel's loop stops there), at most the tracker's scratch length
-        lowest = float(torch.where(rows, f0_bins, torch.full_like(f0_bins, 1e9)).min())
-        count = min(self.partials, int(math.ceil((n - 2.5) / max(lowest, 1e-3))) + 1)
+        lowest = float(torch.where(rows, f0_bins, 1e9).min())
+        count = self._partial_count(lowest, residual.shape[1])
         if count < 1:
             return residual
-        m = torch.arange(1, count + 1, dtype=torch.float64, device=residual.device)[None, :]
-        position = m * f0_bins[:, None]
-        k = torch.clamp(torch.round(position), min=1.0).long()
-        valid = ((k + 3) <= n) & rows[:, None]
+        valid, nearest, norm, inside, lobe, index = self._partials_of(f0_bins, rows, count,
+                                                                      residual.shape[1])
+        return self._take(residual, depth, rows, valid, nearest, norm, inside, lobe, index)
+
+    def cancel_notes(self, f0_bins: torch.Tensor, residual: torch.Tensor, depth: float,
+                     rows: torch.Tensor) -> torch.Tensor:
+        """:meth:`cancel` of several notes one after the other (each reads the residual the
+        one before left), with what does not depend on the residual (each partial's bins,
+        validity and lobe) computed for every note at once: the same numbers, fewer tensor
+        operations.
+
+        Parameters
+        ----------
+        f0_bins : Tensor, shape (batch, notes)
+            Each note's fundamental, in bins.
+        residual : Tensor, shape (batch, n_bins)
+            Square-rooted magnitudes, float64.
+        depth : float
+            Share of the smoothed partials taken out, 0 to 1.
+        rows : Tensor of bool, shape (batch, notes)
+            Rows each note cancels in.
+        """
+        n = residual.shape[1]
+        notes = f0_bins.shape[1]
+        active: List[bool] = rows.any(dim=0).tolist()
+        lowest: List[float] = torch.where(rows, f0_bins, 1e9).min(dim=0).values.tolist()
+        # One count for every note, the largest: a note's partials beyond its own count are
+        # invalid in every row it cancels in (their bin is past n - 3), so they take nothing.
+        count = 0
+        for note in range(notes):
+            if active[note]:
+                count = max(count, self._partial_count(lowest[note], n))
+        if count < 1:
+            return residual
+        valid, nearest, norm, inside, lobe, index = self._partials_of(f0_bins, rows, count, n)
+        for note in range(notes):
+            if active[note]:
+                residual = self._take(residual, depth, rows[:, note], valid[:, note],
+                                      nearest[:, note], norm[:, note], inside[:, note],
+                                      lobe[:, note], index[:, note])
+        return residual
+
+    def _partial_count(self, lowest: float, n: int) -> int:
+        """Partials cancelled for a lowest fundamental of ``lowest`` bins: up to the
+        third-last bin (the kernel's loop stops there), at most the tracker's scratch length."""
+        return min(self.partials, int(math.ceil((n - 2.5) / max(lowest, 1e-3))) + 1)
+
+    def _partials_of(self, f0_bins: torch.Tensor, rows: torch.Tensor, count: int, n: int
+                     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
+                                torch.Tensor, torch.Tensor]:
+        """What a cancellation needs that does not depend on the residual, for fundamentals
+        ``f0_bins`` (..., ) in bins and their ``rows`` (...,): each of the first ``count``
+        partials' validity, nearest inner bin and smoothing norm (..., count); whether each of
+        the five bins around it is in the frame and its lobe there (..., count, 5); the bins'
+        indices (..., count * 5)."""
+        position = self.harmonics[:count] * f0_bins[..., None]
+        centre = torch.round(position)
+        k = torch.clamp(centre, min=1.0).long()
+        valid = ((k + 3) <= n) & rows[..., None]
+        nearest = torch.clamp(k, 1, n - 2)
+        exists = nn.functional.pad(valid.double(), [1, 1])
+        norm = 2.0 + exists[..., :-2] + exists[..., 2:]  # a missing neighbour counts 0
+        # the five bins around each partial; a valid partial's are below n (its centre is at
+        # most n - 3), so only the low edge is checked
+        bins = centre[..., None] + self.offsets_f
+        inside = valid[..., None] & (bins >= 0.0)
+        lobe = hann_lobe(bins - position[..., None])
+        index = torch.clamp(bins, 0.0, n - 1.0).long().flatten(-2)
+        return valid, nearest, norm, inside, lobe, index
+
+    def _take(self, residual: torch.Tensor, depth: float, rows: torch.Tensor,
+              valid: torch.Tensor, nearest: torch.Tensor, norm: torch.Tensor,
+              inside: torch.Tensor, lobe: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """``residual`` (batch, n_bins) less ``depth`` times one note's smoothed partials
+        (:meth:`_partials_of`'s, (batch, ...)) in ``rows`` (batch,)."""
         # each partial's amplitude: the largest of the three bins nearest it
         widest = nn.functional.max_pool1d(residual[:, None, :], 3, 1, 1)[:, 0]
-        amps = torch.where(valid, widest.gather(1, torch.clamp(k, 1, n - 2)),
-                           torch.zeros(k.shape, dtype=torch.float64, device=residual.device))
+        amps = torch.where(valid, widest.gather(1, nearest), 0.0)
         padded = nn.functional.pad(amps, [1, 1])
-        exists = nn.functional.pad(valid.double(), [1, 1])
-        has_before, has_after = exists[:, :-2], exists[:, 2:]
         total = 2.0 * amps + padded[:, :-2] + padded[:, 2:]  # a missing neighbour's amp is 0
-        norm = 2.0 + has_before + has_after
-        smooth = torch.where(valid, torch.minimum(amps, total / norm), torch.zeros_like(amps))
-        centre = torch.round(position)
-        # the five bins around each partial at once, (batch, partials, 5)
-        bins = centre[:, :, None] + self.offsets[None, None, :].double()
-        inside = valid[:, :, None] & (bins >= 0.0) & (bins < n)
-        value = smooth[:, :, None] * hann_lobe(bins - position[:, :, None])
-        value = torch.where(inside, value, torch.zeros_like(value))
-        detected = torch.zeros_like(residual).scatter_add(
-            1, torch.clamp(bins, 0.0, n - 1.0).long().reshape(batch, -1),
-            value.reshape(batch, -1))
+        smooth = torch.where(valid, torch.minimum(amps, total / norm), 0.0)
+        value = torch.where(inside, smooth[:, :, None] * lobe, 0.0)
+        detected = torch.zeros_like(residual).scatter_add(1, index,
+                                                          value.reshape(residual.shape[0], -1))
         cancelled = torch.clamp(residual - depth * detected, min=0.0)
         return torch.where(rows[:, None], cancelled, residual)
 
@@ -172,42 +224,40 @@ class PartialChannels(nn.Module):
         how many it filled; (batch, slots), (batch, slots), (batch,)."""
         batch = mags.shape[0]
         n_candidates = self.candidates.shape[0]
-        semitone_step = 12.0 * self.log_step
-        grid = torch.arange(n_candidates, dtype=torch.float64, device=mags.device) * semitone_step
         f0 = torch.zeros(batch, self.slots, dtype=torch.float64, device=mags.device)
         salience = torch.zeros_like(f0)
         active = sounding.clone()
         filled = torch.zeros(batch, dtype=torch.long, device=mags.device)
         residual = held
         top = torch.zeros(batch, dtype=torch.float64, device=mags.device)
-        rows = torch.arange(batch, device=mags.device)
+        excluded = torch.zeros(batch, n_candidates, dtype=torch.bool, device=mags.device)
         for i in range(self.slots):
             scores = stable_mm(residual, self.salience)
             if i == 0:
                 top = scores.max(dim=1).values
-            for j in range(i):
-                picked = 12.0 * torch.log2(torch.clamp(f0[:, j], min=1e-30) / self.candidates[0])
-                near = torch.abs(grid[None, :] - picked[:, None]) < self.exclusion
-                scores = torch.where(near, torch.full_like(scores, -math.inf), scores)
+            else:  # candidates near a slot picked before are out
+                scores = torch.where(excluded, -math.inf, scores)
             floor = torch.zeros_like(top) if i == 0 else top * self.later ** (i - 1)
             best = torch.argmax(scores, dim=1)
-            s = scores[rows, best]
-            ok = active & (s > 0.0) & (s >= floor * self.new_relative)
             lo = torch.clamp(best - 1, min=0)
             hi = torch.clamp(best + 1, max=n_candidates - 1)
-            left, right = scores[rows, lo], scores[rows, hi]
+            three = scores.gather(1, torch.stack([best, lo, hi], dim=1))
+            s, left, right = three[:, 0], three[:, 1], three[:, 2]
+            ok = active & (s > 0.0) & (s >= floor * self.new_relative)
             inner = (best > 0) & (best < n_candidates - 1) & torch.isfinite(left) & \
                 torch.isfinite(right)
             curve = left - 2.0 * s + right
             bend = inner & (curve < 0.0)
             shift = torch.where(bend, torch.clamp(0.5 * (left - right) / torch.where(
-                bend, curve, -torch.ones_like(curve)), -0.5, 0.5), torch.zeros_like(curve))
+                bend, curve, -1.0), -0.5, 0.5), 0.0)
             pitch = self.candidates[0] * torch.pow(2.0, (best.double() + shift) * self.log_step)
             f0[:, i] = torch.where(ok, pitch, f0[:, i])
             salience[:, i] = torch.where(ok, s, salience[:, i])
             filled = filled + ok.long()
             active = ok
             if i + 1 < self.slots:
+                picked = 12.0 * torch.log2(torch.clamp(f0[:, i], min=1e-30) / self.candidates[0])
+                excluded = excluded | (torch.abs(self.grid - picked[:, None]) < self.exclusion)
                 residual = self.cancel(pitch / self.bin_hz, residual, self.depth, ok)
         return f0, salience, filled
 
@@ -272,13 +322,12 @@ class PartialChannels(nn.Module):
         sounding = finite & (loudest >= self.gate)
         f0, salience, filled = self.slots_of(safe, held, sounding)
         # highest salience first, equal ones in pick order; unfilled slots last
-        key = torch.where(salience > 0.0, salience, torch.full_like(salience, -1.0))
-        key = torch.where(torch.arange(self.slots, device=f0.device)[None, :] < filled[:, None],
-                          key, torch.full_like(key, -2.0))
+        key = torch.where(salience > 0.0, salience, -1.0)
+        has = self.slot_index < filled[:, None]
+        key = torch.where(has, key, -2.0)
         key, order = torch.sort(key, dim=1, descending=True, stable=True)
         f0 = f0.gather(1, order)
         salience = salience.gather(1, order)
-        has = torch.arange(self.slots, device=f0.device)[None, :] < filled[:, None]
         first = torch.where(filled > 0, f0[:, 0], fallback)
         top = torch.where(salience[:, :1] > 0.0, salience[:, :1], torch.ones_like(salience[:, :1]))
         presence = torch.where(has, torch.clamp(salience / top, max=1.0), torch.zeros_like(f0))
@@ -287,9 +336,7 @@ class PartialChannels(nn.Module):
         if self.has_presence:
             columns.append(presence)
         if self.peaks > 0:
-            residual = held
-            for s in range(self.slots):
-                residual = self.cancel(f0[:, s] / self.bin_hz, residual, 1.0, has[:, s])
+            residual = self.cancel_notes(f0 / self.bin_hz, held, 1.0, has)
             bins, level = self.pick_peaks(safe, residual, first)
             log_level = 0.5 * (torch.logsumexp(2.0 * x, dim=1) - math.log(x.shape[1]))
             columns.append(12.0 * torch.log2(torch.clamp(bins, min=0.5) * self.bin_hz / 27.5))

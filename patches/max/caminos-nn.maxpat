@@ -752,6 +752,112 @@
      "numoutlets": 0,
      "text": "decode has the attributes too (set pitch, set noise ...)"
     }
+   },
+   {
+    "box": {
+     "id": "obj-49",
+     "maxclass": "comment",
+     "patching_rect": [
+      600,
+      240,
+      130,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 0,
+     "text": "pitches (1 to 3)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-50",
+     "maxclass": "number",
+     "patching_rect": [
+      600,
+      262,
+      50,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 2,
+     "minimum": 1,
+     "maximum": 3
+    }
+   },
+   {
+    "box": {
+     "id": "obj-51",
+     "maxclass": "newobj",
+     "patching_rect": [
+      600,
+      288,
+      130,
+      22
+     ],
+     "numinlets": 1,
+     "numoutlets": 1,
+     "text": "prepend set pitches"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-52",
+     "maxclass": "message",
+     "patching_rect": [
+      760,
+      240,
+      130,
+      22
+     ],
+     "numinlets": 2,
+     "numoutlets": 1,
+     "text": "set chord 4 7 0 0"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-53",
+     "maxclass": "message",
+     "patching_rect": [
+      760,
+      264,
+      130,
+      22
+     ],
+     "numinlets": 2,
+     "numoutlets": 1,
+     "text": "set chord 3 7 10 0"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-54",
+     "maxclass": "message",
+     "patching_rect": [
+      760,
+      288,
+      130,
+      22
+     ],
+     "numinlets": 2,
+     "numoutlets": 1,
+     "text": "set chord 0 0 0 0"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-55",
+     "maxclass": "comment",
+     "patching_rect": [
+      600,
+      318,
+      330,
+      80
+     ],
+     "numinlets": 1,
+     "numoutlets": 0,
+     "text": "pitches: how many of the model's pitch slots are drawn, the most salient first (fewer thins a chord to its strongest notes). chord: the strongest pitch drawn again, with its timbre, at up to four intervals above it (semitones, -24 to 36); always four numbers, 0 unused: 4 7 0 0 a major triad, 0 0 0 0 no chord."
+    }
    }
   ],
   "lines": [
@@ -1495,6 +1601,66 @@
      ],
      "destination": [
       "obj-38",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-50",
+      0
+     ],
+     "destination": [
+      "obj-51",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-51",
+      0
+     ],
+     "destination": [
+      "obj-5",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-52",
+      0
+     ],
+     "destination": [
+      "obj-5",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-53",
+      0
+     ],
+     "destination": [
+      "obj-5",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-54",
+      0
+     ],
+     "destination": [
+      "obj-5",
       0
      ]
     }
