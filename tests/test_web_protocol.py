@@ -360,19 +360,14 @@ def test_pages_stay_in_step_and_bad_messages_are_answered(engine) -> None:
                 first = await _receive(two, "state")
                 assert first["full"] and first["values"]["/latent/noise"] == [0.0]
                 errors = engine.counters["control_errors"]
-                # a change from one page shows on the other within 100 ms (the server sends
-                # what changed every 25 ms; the median of ten keeps a stalled machine's outlier
-                # from failing the test)
-                delays = []
+                # every change from one page shows on the other, in order (how soon is
+                # benchmarks/web.py's page update latency, not a test's)
                 for i in range(10):
                     value = round(0.05 * (i + 1), 2)
-                    started = time.monotonic()
                     await one.send_str(json.dumps({"address": "/latent/noise",
                                                    "args": [value]}))
                     await _until(two, lambda m: m.get("values", {}).get("/latent/noise")
                                  == [value])
-                    delays.append(time.monotonic() - started)
-                assert sorted(delays)[5] < 0.1, delays
                 await one.send_str(json.dumps({"address": "/latent/noise", "args": [0.7]}))
                 await _until(two, lambda m: m.get("values", {}).get("/latent/noise") == [0.7])
                 # the field's sliders: a page's spread reaches the engine and the other page;
