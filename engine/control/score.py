@@ -205,6 +205,24 @@ def read_score(path: str | Path, registry: ControlRegistry) -> Score:
     return parse_score(text, registry, str(path))
 
 
+def load_score(path: str | Path, engine: Any) -> Score:
+    """:func:`read_score` against an engine's controls, refusing a score recorded at another
+    sample rate or hop size: what ``caminos render --score`` and ``caminos play --score`` (before
+    any process starts, and in the control process) both check.
+
+    Raises
+    ------
+    ControlError
+        A bad line (``FILE:LINE: reason``), or another sample rate or hop size (file named).
+    """
+    score = read_score(path, engine.registry)
+    if (score.sample_rate, score.hop_size) != (engine.sample_rate, engine.hop):
+        raise ControlError(f"{path}: recorded at {score.sample_rate} Hz, hop "
+                           f"{score.hop_size}; the engine runs at {engine.sample_rate} Hz, hop "
+                           f"{engine.hop} (set audio.sample_rate and stft.hop to match)")
+    return score
+
+
 # ---------------------------------------------------------------------------- rendering
 def render_score(score_path: str | Path, engine: Any, seconds: float | None = None) -> np.ndarray:
     """Replay a score through an engine's :meth:`~Engine.tick`, as fast as it computes.
@@ -233,11 +251,7 @@ def render_score(score_path: str | Path, engine: Any, seconds: float | None = No
         A bad line, a score recorded at another sample rate or hop size, or an event that
         fails on replay (a missing sound file), each naming the file and line.
     """
-    score = read_score(score_path, engine.registry)
-    if (score.sample_rate, score.hop_size) != (engine.sample_rate, engine.hop):
-        raise ControlError(f"{score_path}: recorded at {score.sample_rate} Hz, hop "
-                           f"{score.hop_size}; the engine runs at {engine.sample_rate} Hz, hop "
-                           f"{engine.hop} (set audio.sample_rate and stft.hop to match)")
+    score = load_score(score_path, engine)
     hop = engine.hop
     if seconds is not None:
         n_hops = max(math.ceil(seconds * engine.sample_rate / hop), 1)
@@ -286,6 +300,7 @@ class _Recording:
         self.state: list[tuple[str, tuple]] = []  # hop-0 lines: the state when it began
         self.done = threading.Event()
         self.error = ""
+        self.discarding = False  # set by discard(): the writer stops and removes both files
         self.wav = AudioWriter(self.wav_path, engine.sample_rate, engine.channels, RECORD_SUBTYPE,
                                channel_mask=engine.channel_mask)
         self.score = open(self.score_path, "w", encoding="utf-8")
@@ -305,17 +320,24 @@ class _Recording:
         self.ring[self.count % len(self.ring)] = block
         self.count += 1
 
+    def discard(self, timeout: float = 10.0) -> None:
+        """Stop writing and remove both files (a run that ended before its sound was heard
+        leaves no recording behind); returns once they are gone, or after ``timeout``."""
+        self.discarding = True
+        self.done.wait(timeout)
+
     # writer thread
     def _write(self) -> None:
         try:
-            while True:
+            while not self.discarding:
                 stopping = self.stop_hop >= 0
                 self._drain()
                 if stopping:
                     break
                 time.sleep(WRITER_POLL_SECONDS)
-            self._drain()
-            self.score.write(f"hop {self.stop_hop - self.start_hop} end\n")
+            if not self.discarding:
+                self._drain()
+                self.score.write(f"hop {self.stop_hop - self.start_hop} end\n")
         except Exception as exc:  # a full disk: reported in the status, the audio goes on
             self.error = str(exc)
         finally:
@@ -324,6 +346,9 @@ class _Recording:
             except Exception as exc:
                 self.error = self.error or str(exc)
             self.score.close()
+            if self.discarding:
+                self.wav_path.unlink(missing_ok=True)
+                self.score_path.unlink(missing_ok=True)
             self.done.set()
 
     def _drain(self) -> None:
@@ -364,6 +389,7 @@ class ScoreRecorder:
         self.folder = Path(folder) if folder is not None else RECORDINGS_FOLDER
         self.recording: _Recording | None = None
         self.finished: _Recording | None = None
+        self.prepared: list[_Recording] = []  # files open, not begun (their hop not reached)
         # Values at start-up: a recording begun later starts its score with what differs.
         self.defaults = {c.address: tuple(c.get()) for c in engine.registry if c.get is not None}
         self.state_before: list[Callable[[], list[tuple[str, tuple]]]] = []
@@ -385,13 +411,17 @@ class ScoreRecorder:
         if self.recording is not None:
             raise ControlError("/engine/record: already recording; /engine/record/stop first")
         try:
-            return _Recording(name, self.folder, self.engine)
+            recording = _Recording(name, self.folder, self.engine)
         except AudioFileError as exc:
             raise ControlError(f"/engine/record: {exc}") from None
         except OSError as exc:
             raise ControlError(f"/engine/record: cannot write in {self.folder} ({exc})") from None
+        self.prepared.append(recording)
+        return recording
 
     def _start(self, recording: _Recording) -> None:
+        if recording in self.prepared:
+            self.prepared.remove(recording)
         if self.recording is not None:  # two starts queued: the later one closes at once
             recording.start_hop = recording.stop_hop = self.engine.hop_index
             return
@@ -420,6 +450,17 @@ class ScoreRecorder:
         recording.stop_hop = self.engine.hop_index
         self.recording = None
         self.finished = recording
+
+    def discard(self, started: bool = True) -> None:
+        """Remove the files of recordings prepared but never begun (their ``/engine/record``
+        was still queued) and, with ``started``, of the one in progress: what a run that ends
+        before its sound was heard calls at shutdown, so that it leaves no recording behind."""
+        doomed, self.prepared = self.prepared, []
+        if started and self.recording is not None:
+            doomed.append(self.recording)
+            self.recording = None
+        for recording in doomed:
+            recording.discard()
 
     def on_event(self, hop: int, address: str, args: tuple) -> None:
         recording = self.recording

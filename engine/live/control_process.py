@@ -43,7 +43,7 @@ from caminos.engine.core.controls import ControlQueue
 from caminos.engine.core.errors import ControlError
 from caminos.engine.core.ring import SharedCounters
 from caminos.engine.live.shared import (AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS,
-                                        FRONT_COUNTERS, failure_file)
+                                        EXIT_FAILED, FRONT_COUNTERS, report_failure)
 
 # Counters the control process writes (the supervisor and queries read them).
 # Controls prepared and applied only where the hop clock runs: recording needs its output.
@@ -305,14 +305,10 @@ class ScorePlayer:
     """
 
     def __init__(self, replica: Any, path: str, loop: bool, reached) -> None:
-        from caminos.engine.control.score import TAIL_SECONDS, read_score
+        from caminos.engine.control.score import TAIL_SECONDS, load_score
 
         self.replica = replica
-        self.score = read_score(path, replica.registry)
-        if (self.score.sample_rate, self.score.hop_size) != (replica.sample_rate, replica.hop):
-            raise ControlError(f"{path}: recorded at {self.score.sample_rate} Hz, hop "
-                               f"{self.score.hop_size}; the engine runs at "
-                               f"{replica.sample_rate} Hz, hop {replica.hop}")
+        self.score = load_score(path, replica)
         self.path = path
         self.loop = loop
         self.reached = reached
@@ -357,6 +353,34 @@ def _record_gestures_in(replica: Any, navigator: Any, hop) -> None:
     replica.queue.after_apply.append(lambda: navigator.record_event(hop()))
 
 
+def control_engine(config: Config, channels: int, voice: bool):
+    """An engine with every control a live run accepts: the surface's (paths, scenes,
+    recording, queries) and, with ``voice``, the voice's, without a voice process of its own.
+
+    The control process's replica (:func:`build_replica`), and what ``caminos play --score``
+    checks the score against before any process starts
+    (:func:`caminos.engine.live.preflight.check_play`), so both refuse the same lines.
+
+    Returns
+    -------
+    engine : Engine
+        Built and never ticked.
+    surface : Surface
+        What :func:`caminos.engine.control.surface.attach` registered on it.
+    """
+    from caminos.engine.clock.engine import Engine
+    from caminos.engine.control.surface import attach
+
+    engine = Engine(config, channels=channels, startup_events=False, voice=False)
+    surface = attach(engine)
+    if voice:
+        from caminos.models.voice.stream import VoiceSettings, voice_controls
+
+        for control in voice_controls(VoiceSettings(config, seed=config.engine.seed)):
+            engine.registry.add(control)
+    return engine, surface
+
+
 def build_replica(setup: ControlSetup, connection, front: SharedCounters | None,
                   dsp: SharedCounters, audio: SharedCounters):
     """The replica engine with every control, whose posts go to the hop clock.
@@ -367,18 +391,10 @@ def build_replica(setup: ControlSetup, connection, front: SharedCounters | None,
         Never ticked; its ``status()`` merges what the DSP and audio processes publish, its
         ``hop_for_time`` reads the DSP's clock.
     """
-    from caminos.engine.clock.engine import Engine
     from caminos.engine.control.patch_files import check_name
-    from caminos.engine.control.surface import attach
 
     config = setup.config
-    replica = Engine(config, channels=setup.channels, startup_events=False, voice=False)
-    surface = attach(replica)
-    if setup.voice:
-        from caminos.models.voice.stream import VoiceSettings, voice_controls
-
-        for control in voice_controls(VoiceSettings(config, seed=config.engine.seed)):
-            replica.registry.add(control)
+    replica, surface = control_engine(config, setup.channels, setup.voice)
     # The engine's start-up file, as the DSP process opened it (applied here, not forwarded);
     # a score holds its own start-up events.
     if setup.score is None:
@@ -438,6 +454,7 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
     audio = SharedCounters(AUDIO_COUNTERS, setup.audio_counters)
     flags = SharedCounters(CONTROL_FLAGS, setup.flags)
     server = web = None
+    status = 0
     try:
         import torch
 
@@ -470,10 +487,10 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
                 score.feed()
             front["control_errors"] = float(replica.counters["control_errors"])
         front["control_errors"] = float(replica.counters["control_errors"])
-    except BaseException as exc:
-        front["failed"] = 1.0
-        Path(failure_file(setup.front_counters)).write_text(f"{type(exc).__name__}: {exc}")
-        raise
+    except BaseException as exc:  # one line for the supervisor, which prints it; no traceback
+        status = report_failure(setup.front_counters, exc)  # the line first: "failed" makes it read
+        if status == EXIT_FAILED:
+            front["failed"] = 1.0
     finally:
         if web is not None:
             web.stop()
@@ -482,3 +499,5 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
         connection.close()
         for shared in (front, dsp, audio, flags):
             shared.close()
+    if status:
+        sys.exit(status)

@@ -22,7 +22,8 @@ import numpy as np
 from caminos.engine.core.ring import SharedCounters
 from caminos.engine.dsp.spectrum_tap import SpectrumTap, SpectrumWriter
 from caminos.engine.live.priority import lock_memory, raise_priority, raise_to_realtime
-from caminos.engine.live.shared import CONTROL_FLAGS, DSP_COUNTERS, ProcessSetup, failure_file
+from caminos.engine.live.shared import (CONTROL_FLAGS, DSP_COUNTERS, EXIT_FAILED, ProcessSetup,
+                                        report_failure)
 
 def dsp_main(setup: ProcessSetup, record: str | None, events, score: bool = False) -> None:
     """Body of the DSP process: engine, warm-up, then one tick per hop the device consumes;
@@ -31,15 +32,18 @@ def dsp_main(setup: ProcessSetup, record: str | None, events, score: bool = Fals
     raise_priority()
     counters = SharedCounters(DSP_COUNTERS, setup.dsp_counters)
     stop = SharedCounters(CONTROL_FLAGS, setup.control)
+    status = 0
     try:
         _dsp_loop(setup, counters, stop, record, events, score)
-    except BaseException as exc:  # reported to the audio process, which prints it
-        counters["failed"] = 1.0
-        Path(failure_file(setup.dsp_counters)).write_text(f"{type(exc).__name__}: {exc}")
-        raise
+    except BaseException as exc:  # one line for the supervisor, which prints it; no traceback
+        status = report_failure(setup.dsp_counters, exc)  # the line first: "failed" makes it read
+        if status == EXIT_FAILED:
+            counters["failed"] = 1.0
     finally:
         counters.close()
         stop.close()
+    if status:
+        sys.exit(status)
 
 
 def publish_latency(engine, counters: SharedCounters) -> int:
@@ -68,10 +72,15 @@ def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounter
     engine.warm_up()
     lock_memory()
     surface = attach(engine, recordings=Path(record).parent if record else None)
-    if record:  # first, so the score holds the start-up events too
-        engine.post("/engine/record", Path(record).name)
-    if not score:  # a score holds its own start-up events
-        engine.post_startup_events()
+    try:
+        if record:  # first, so the score holds the start-up events too
+            engine.post("/engine/record", Path(record).name)
+        if not score:  # a score holds its own start-up events
+            engine.post_startup_events()
+    except BaseException:  # nothing will play: leave no recording, stop the voice's process
+        surface.recorder.discard()
+        engine.close()
+        raise
     out_ring, in_ring = setup.attach_rings()
     hop, sr = engine.hop, engine.sample_rate
     hop_seconds = hop / sr
@@ -156,10 +165,13 @@ def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounter
         _publish_status(engine, counters)
         if receiver is not None:
             receiver.drain()
-        if record and surface.recorder.recording is not None:
+        recorder = surface.recorder
+        heard = stop["discard"] == 0.0  # else the run failed before the device played a hop
+        if heard and recorder.recording is not None:
             engine.post("/engine/record/stop")
             engine.tick()  # applies the stop; this hop is not recorded
-            surface.recorder.wait(timeout=60.0)
+            recorder.wait(timeout=60.0)
+        recorder.discard(started=not heard)  # and any recording whose hop never came
         engine.close()
         out_ring.close()
         spectrum_tap.close()

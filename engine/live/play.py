@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from caminos.engine.core.config import Config
+from caminos.engine.live.preflight import check_play
 from caminos.engine.live.schedule import Schedule, installation_logger
 from caminos.engine.live.supervisor import LivePlayer
 
@@ -34,8 +35,12 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
     AudioDeviceError
         No PortAudio or no usable device (the message lists what was found).
     CaminosError
-        The engine failed to start (bad checkpoint, unreadable file...).
+        An input a live process would refuse (a bad score line, a missing file, a
+        ``--record`` folder that cannot be written), before any process starts
+        (:func:`caminos.engine.live.preflight.check_play`); or the engine failed to start.
     """
+    # before any process starts
+    check_play(config, score=score, record=record, report=report_path, osc=osc, web=web)
     installation = config.engine.installation
     log = installation_logger(config) if installation else logging.getLogger("caminos.play")
     if not installation:

@@ -11,10 +11,12 @@ process (:mod:`caminos.engine.live.control_process`) each open the same blocks o
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from caminos.engine.core.config import Config
+from caminos.engine.core.errors import CaminosError
 from caminos.engine.core.ring import SharedRing
 
 # Counters the audio callback writes (audio process) and those the DSP process writes.
@@ -29,7 +31,10 @@ DSP_COUNTERS = ("ready", "failed", "hops", "peak", "rms", "nonfinite", "tick_ms_
 # Counters the control process writes, and the flags the supervisor raises for its children.
 FRONT_COUNTERS = ("ready", "failed", "osc_port", "pid", "control_errors", "events_sent",
                   "web_port")
-CONTROL_FLAGS = ("stop", "audio_stop", "input_latency_s", "output_latency_s", "go")
+# "discard": the run ends before its sound was heard; the DSP process removes its recording.
+CONTROL_FLAGS = ("stop", "audio_stop", "input_latency_s", "output_latency_s", "go", "discard")
+EXIT_FAILED = 1  # a child process's status when it failed and left its error for the supervisor
+DEBUG_ENV = "CAMINOS_DEBUG"  # set (to anything but "" or 0): a child's traceback on stderr too
 
 
 def failure_file(name: str) -> str:
@@ -45,6 +50,41 @@ def read_failure(name: str) -> str:
     text = path.read_text()
     path.unlink()
     return text
+
+
+def report_failure(name: str, exc: BaseException) -> int:
+    """Leave a child process's error for the supervisor (:func:`read_failure`), as one line.
+
+    A :class:`~caminos.engine.core.errors.CaminosError` is a refusal with a message written for
+    the user (a bad score line, a missing file): its message alone. Anything else is a bug or
+    a failure of the system: its type and message, with the traceback kept in a log file that
+    the line names (and on stderr too when ``CAMINOS_DEBUG`` is set). Ctrl-C, which reaches
+    every process of the terminal, leaves nothing: the supervisor stops them all.
+
+    Returns
+    -------
+    int
+        The status the child exits with: :data:`EXIT_FAILED`, or 130 after Ctrl-C.
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        return 130
+    if isinstance(exc, CaminosError):
+        line = str(exc)
+    else:
+        import traceback
+
+        text = "".join(traceback.format_exception(exc))
+        log = Path(failure_file(name)).with_suffix(".log")
+        line = f"{type(exc).__name__}: {exc}"
+        try:
+            log.write_text(text)
+            line += f" (traceback in {log})"
+        except OSError:
+            pass
+        if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            sys.stderr.write(text)
+    Path(failure_file(name)).write_text(" ".join(line.split("\n")))
+    return EXIT_FAILED
 
 
 @dataclass(frozen=True)

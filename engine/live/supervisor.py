@@ -254,8 +254,11 @@ class LivePlayer:
         self._audio_stopped_at = time.monotonic()
 
     def stop(self) -> LiveReport:
-        """Stop the audio and DSP processes (the DSP saves any recording); free shared memory."""
+        """Stop the audio and DSP processes (the DSP saves any recording, or removes it when
+        the device never played a hop); free shared memory."""
         self._stop_audio(graceful=True)
+        if self.counters["callbacks"] == 0.0:  # failed before the device played a hop
+            self.control["discard"] = 1.0  # so the DSP process leaves no --record files
         self.control["stop"] = 1.0
         if self.controller is not None:
             self.controller.join(timeout=10)
