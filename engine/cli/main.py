@@ -14,7 +14,8 @@ import argparse
 import sys
 from typing import Any, Sequence
 
-from caminos.engine.cli.options import add_config_options, load_with_overrides, run_handler
+from caminos.engine.cli.options import (add_config_options, check_output, load_with_overrides,
+                                        run_handler)
 from caminos.engine.core.config import PHASE_METHODS, STREAMING_PHASE_METHODS, describe
 from caminos.engine.core.errors import ParameterError
 
@@ -171,6 +172,8 @@ def _play(args: argparse.Namespace) -> int:
         raise ParameterError("caminos play: --loop loops a --score (the file player loops by "
                              "default; --no-loop plays the file once)")
     config = load_with_overrides(args, extra)
+    if args.report:
+        check_output(args.report, "--report")  # before anything starts, not after the run
     return play(config, seconds=args.seconds, report_path=args.report, record=args.record,
                 status_every=args.status_every, osc=not args.no_osc, score=args.score,
                 loop_score=args.loop, web=config.web.enabled)

@@ -80,19 +80,21 @@ def load_with_overrides(args: argparse.Namespace,
     return load_config(getattr(args, "config", None), overrides)
 
 
-def check_output(path: str | os.PathLike) -> Path:
+def check_output(path: str | os.PathLike, flag: str = "") -> Path:
     """``path`` as a file that can be written: not a folder, in a folder that exists.
 
     Raises
     ------
     OutputError
-        It names a folder, or its folder is missing.
+        It names a folder, or its folder is missing (the message starts with ``flag``, the
+        option that gave the path, when one is given).
     """
     target = Path(path)
+    named = f"{flag} {target}" if flag else str(target)
     if target.is_dir():
-        raise OutputError(f"{target}: is a folder; give a file name to write")
+        raise OutputError(f"{named}: is a folder; give a file name to write")
     if not target.parent.is_dir():
-        raise OutputError(f"{target}: folder {target.parent} does not exist")
+        raise OutputError(f"{named}: folder {target.parent} does not exist")
     return target
 
 

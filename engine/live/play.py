@@ -40,7 +40,7 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
         (:func:`caminos.engine.live.preflight.check_play`); or the engine failed to start.
     """
     # before any process starts
-    check_play(config, score=score, record=record, report=report_path, osc=osc, web=web)
+    check_play(config, score=score, record=record, osc=osc, web=web)
     installation = config.engine.installation
     log = installation_logger(config) if installation else logging.getLogger("caminos.play")
     if not installation:

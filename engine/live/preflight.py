@@ -27,7 +27,7 @@ from caminos.engine.core.errors import (AudioFileError, CheckpointError, Control
 
 
 def check_play(config: Config, score: str | None = None, record: str | None = None,
-               report: str | None = None, osc: bool = False, web: bool = False) -> None:
+               osc: bool = False, web: bool = False) -> None:
     """Refuse now, with one message, whatever a live process would refuse once started.
 
     Parameters
@@ -39,8 +39,6 @@ def check_play(config: Config, score: str | None = None, record: str | None = No
         the configuration's sample rate and hop.
     record : str, optional
         ``--record PREFIX``: a name the recorder accepts, in a folder that can be written.
-    report : str, optional
-        ``--report PATH``: a file name in a folder that exists.
     osc, web : bool
         Whether the OSC server and the control page will listen: their ports must be free
         (a port taken between this check and the control process's start is still refused
@@ -53,8 +51,6 @@ def check_play(config: Config, score: str | None = None, record: str | None = No
     """
     if record is not None:
         check_record(record)
-    if report is not None:
-        _check_output("--report", Path(report))
     if osc:
         check_port("osc", config.osc.host, config.osc.port, udp=True)
     if web:
@@ -195,9 +191,3 @@ def check_sound_file(path: str, key: str) -> None:
         raise AudioFileError(f"{path}: not a sound file caminos can read ({key}: "
                              f"{reason[:200]})") from None
 
-
-def _check_output(flag: str, target: Path) -> None:
-    if target.is_dir():
-        raise ParameterError(f"{flag} {target}: is a folder; give a file name to write")
-    if not target.parent.is_dir():
-        raise ParameterError(f"{flag} {target}: folder {target.parent} does not exist")
