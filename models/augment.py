@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import torch
 
-from caminos.models.autoencoder import MAGNITUDE_FLOOR
-
-
-def _input_magnitudes(batch: torch.Tensor) -> torch.Tensor:
-    """Log-magnitude inputs back to linear magnitudes (their floor taken off, clamped at 0)."""
-    return torch.clamp(torch.exp(batch) - MAGNITUDE_FLOOR, min=0.0)
+from caminos.models.autoencoder import MAGNITUDE_FLOOR, linear_magnitude
 
 
 def random_gain(batch: torch.Tensor, gain_db: float) -> torch.Tensor:
     """Log-magnitude inputs as if each frame were played ``U(-gain_db, gain_db)`` dB louder."""
     gains = torch.empty(len(batch), 1, device=batch.device).uniform_(-gain_db, gain_db)
-    return torch.log(_input_magnitudes(batch) * 10.0 ** (gains / 20.0) + MAGNITUDE_FLOOR)
+    return torch.log(linear_magnitude(batch) * 10.0 ** (gains / 20.0) + MAGNITUDE_FLOOR)
 
 
 def random_mix(batch: torch.Tensor, probability: float, most_db: float = 12.0) -> torch.Tensor:
@@ -33,7 +28,7 @@ def random_mix(batch: torch.Tensor, probability: float, most_db: float = 12.0) -
     chosen = torch.rand(n, 1, device=batch.device) < probability
     partner = batch[torch.randperm(n, device=batch.device)]
     gains = 10.0 ** (torch.empty(n, 1, device=batch.device).uniform_(-most_db, 0.0) / 20.0)
-    mixed = torch.log(_input_magnitudes(batch) + gains * _input_magnitudes(partner)
+    mixed = torch.log(linear_magnitude(batch) + gains * linear_magnitude(partner)
                       + MAGNITUDE_FLOOR)
     return torch.where(chosen, mixed, batch)
 
@@ -97,6 +92,6 @@ def random_stretch(batch: torch.Tensor, following: torch.Tensor,
     n = len(batch)
     chosen = torch.rand(n, 1, device=batch.device) < probability
     a = torch.rand(n, 1, device=batch.device, dtype=batch.dtype)
-    between = torch.log((1.0 - a) * _input_magnitudes(batch) + a * _input_magnitudes(following)
+    between = torch.log((1.0 - a) * linear_magnitude(batch) + a * linear_magnitude(following)
                         + MAGNITUDE_FLOOR)
     return torch.where(chosen, between, batch)

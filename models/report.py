@@ -27,7 +27,6 @@ from caminos.models.autoencoder import MAGNITUDE_FLOOR, SpectralVAE, stack_conte
 from caminos.models.train import PcaBaseline
 
 PCA_DIMS = 16  # the linear baseline's dimensions, as in benchmarks/autoencoder.py
-LSD_FLOOR_DB = -80.0  # bins this far below a file's loudest count as equal, dB
 BETTER_SURVIVAL = 0.005  # held-out partial survival a model must gain to count as better
 BETTER_LSD_DB = 0.1  # ... or, at equal survival, the LSD it must lose, dB
 
@@ -44,7 +43,8 @@ class Score:
     kept, partials : int
         Counted by :func:`~caminos.engine.dsp.metrics.partial_counts`.
     lsd_db : float
-        Log-spectral distance, dB (floor :data:`LSD_FLOOR_DB`).
+        Log-spectral distance, dB (the metric's floor: bins 80 dB under the file's loudest
+        count as equal).
     frames : int
         Frames measured, the weight of ``lsd_db`` when scores are pooled.
     """
@@ -127,11 +127,16 @@ def model_reconstructor(model: SpectralVAE) -> Reconstructor:
     return run
 
 
+def magnitudes_of(log_frames: np.ndarray) -> np.ndarray:
+    """Log-magnitude frames back to linear magnitudes, float64 (the floor taken off, at least
+    0)."""
+    return np.maximum(np.exp(np.asarray(log_frames, np.float64)) - MAGNITUDE_FLOOR, 0.0)
+
+
 def pca_reconstructor(pca: PcaBaseline) -> Reconstructor:
     """Project onto PCA's components and back."""
     def run(frames: np.ndarray) -> np.ndarray:
-        return np.maximum(np.exp(pca.reconstruct(frames).astype(np.float64)) - MAGNITUDE_FLOOR,
-                          0.0)
+        return magnitudes_of(pca.reconstruct(frames))
     return run
 
 
@@ -147,13 +152,14 @@ def heard(magnitudes: np.ndarray, n_samples: int, config: Config,
 def score(heard: np.ndarray, target: np.ndarray, config: Config) -> Score:
     """:class:`Score` of heard magnitudes against the true ones (same shape)."""
     kept, partials = partial_counts(heard, target)
-    lsd = log_spectral_distance_db(heard, target, config.stft, LSD_FLOOR_DB)
+    lsd = log_spectral_distance_db(heard, target, config.stft)
     return Score(kept, partials, float(lsd), len(target))
 
 
 def score_file(frames: np.ndarray, seconds: float, held_out: list[tuple[int, int]],
                reconstructors: dict[str, Reconstructor], config: Config, method: str,
-               file: str = "") -> tuple[FileScores, dict[str, np.ndarray]]:
+               file: str = "") -> tuple[FileScores, dict[str, np.ndarray],
+                                        dict[str, np.ndarray]]:
     """One file's scores through every model, and what each model's reconstruction sounds like.
 
     Parameters
@@ -172,12 +178,13 @@ def score_file(frames: np.ndarray, seconds: float, held_out: list[tuple[int, int
     Returns
     -------
     FileScores, dict of str to ndarray, dict of str to ndarray
-        The scores, each model's heard magnitudes (n, n_bins), and its sound (samples).
+        The scores, each model's heard magnitudes (n, n_bins) with the file's own under
+        ``"original"``, and each model's sound (samples).
     """
-    target = np.maximum(np.exp(frames.astype(np.float64)) - MAGNITUDE_FLOOR, 0.0)
+    target = magnitudes_of(frames)
     n_samples = int(round(seconds * config.audio.sample_rate))
     result = FileScores(file=file, seconds=seconds)
-    spectra, sounds = {}, {}
+    spectra, sounds = {"original": target}, {}
     held = np.concatenate([np.arange(a, b) for a, b in held_out]) if held_out else None
     for name, run in reconstructors.items():
         sounds[name], spectra[name] = heard(run(frames), n_samples, config, method)
@@ -356,8 +363,6 @@ def folder_report(corpus, new: SpectralVAE, default: SpectralVAE, config: Config
         scores, spectra, sounds = score_file(frames, seconds, held_out, reconstructors, config,
                                              method, file=os.path.relpath(file, corpus.folder))
         report.files.append(scores)
-        spectra["original"] = np.maximum(np.exp(frames.astype(np.float64)) - MAGNITUDE_FLOOR,
-                                         0.0)
         spectra_all.append(spectra)
         sounds_all.append(sounds)
     best, worst = best_and_worst(report)

@@ -293,7 +293,7 @@ def test_a_hop_allocates_little_even_for_a_moment_at_one_and_eight_voices(voices
     8 voices: every tick's 2.1 KB (13.1 and 41.9 KB before the encoder's log was cast without
     numpy's buffer), EncodeUnit's 1.0 KB, the largest unit's 2.1 KB (ImageUnit at 8 voices,
     DecodeUnit 1.9 KB); bounds 4 KB a tick, 2 KB the encoder, 3 KB any unit."""
-    from tests.test_engine import hop_allocation_peaks
+    from tests.test_engine import assert_hop_allocates_little, hop_allocation_peaks
 
     if voices == 1:
         engine = field_engine(1, "mono", spread=0.0, wander=0.0, decorrelate=0.0)
@@ -303,10 +303,7 @@ def test_a_hop_allocates_little_even_for_a_moment_at_one_and_eight_voices(voices
     if voices == 8:
         engine.post("/field/spin", 30.0)
     play(engine, 60)
-    peaks = hop_allocation_peaks(engine)
-    assert peaks["tick"] < 4096, peaks
-    assert peaks["EncodeUnit"] < 2048, peaks
-    assert max(peaks.values()) < 3072, peaks
+    assert_hop_allocates_little(hop_allocation_peaks(engine))
 
 
 def _band_differences(stereo: np.ndarray, edges_hz) -> np.ndarray:

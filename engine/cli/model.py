@@ -135,7 +135,6 @@ def train_autoencoder_command(args: argparse.Namespace) -> int:
     if args.from_scratch and (fine_tune or args.resume):
         raise ParameterError("--from-scratch with --fine-tune or --resume: give one")
     # Settings and checkpoint are checked before the data is read, so a mistake is told at once.
-    from_checkpoint = _size_of(args.resume or fine_tune, whole=fine_tune is not None)
     fields: dict[str, Any] = {"seed": args.seed, "device": args.device}
     for name in ("epochs", "latent_dim", "batch_size", "patience", "beta", "context", "loss",
                  "max_minutes", "level", "pitch", "comb_bands", "pitch_slots", "free_peaks",
@@ -156,8 +155,8 @@ def train_autoencoder_command(args: argparse.Namespace) -> int:
         fields["learning_rate"] = args.learning_rate
     if fine_tune:
         _fix_size(fields, fine_tune, str(args.fine_tune))
-    else:
-        for name, value in from_checkpoint.items():
+    else:  # a resumed run's size is its checkpoint's
+        for name, value in _size_of(args.resume, whole=False).items():
             fields.setdefault(name, value)
     TrainSettings(**fields)  # refused here, before the data is read
     corpus = load_corpus(args.data, config, seed=args.seed, min_seconds=args.min_seconds,
