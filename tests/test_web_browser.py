@@ -312,6 +312,30 @@ def test_the_field_s_sliders_move_the_voices_on_the_map(live, browser) -> None:
     live["osc"].send("/field/rotate", 0.0)
 
 
+def _armed(live) -> str:
+    """The address MIDI learning waits for ("" for none), over OSC."""
+    live["osc"].send("/midi/list")
+    return live["osc"].reply("/midi/list/done")[1]
+
+
+def test_a_slider_s_midi_button_arms_learning_and_stops_it(live, browser) -> None:
+    _open_page(live, browser)
+    selector = "button.learn[data-learn='%s']"
+    noise = browser.find_element("css selector", selector % '["/latent/noise"]')
+    axis = browser.find_element("css selector", selector % '["/latent/axis",2]')
+    assert noise.is_displayed() and noise.size["width"] < WIDTH / 4  # beside the slider
+    noise.click()
+    _wait(lambda: _armed(live) == "/latent/noise", 5, "learning armed for /latent/noise")
+    _wait(lambda: "armed" in noise.get_attribute("class"), 5, "the button to show it is armed")
+    browser.execute_script("arguments[0].scrollIntoView()", axis)
+    axis.click()  # another slider: learning waits for that one instead
+    _wait(lambda: _armed(live) == "/latent/axis", 5, "learning armed for axis 2")
+    _wait(lambda: "armed" not in noise.get_attribute("class"), 5, "the first to disarm")
+    axis.click()  # pressed again: learning stops
+    _wait(lambda: _armed(live) == "", 5, "learning stopped")
+    _wait(lambda: "armed" not in axis.get_attribute("class"), 5, "the button to show it")
+
+
 def test_a_scene_pad_stores_and_recalls(live, browser) -> None:
     _open_page(live, browser)
     live["osc"].send("/out/gain", -9.0)

@@ -19,8 +19,8 @@ from caminos.engine.control.web.state import (MapProjection, PageState, axis_wor
                                               field_on_map)
 from caminos.engine.core.config import WebConfig, config_from_mapping
 from caminos.engine.core.errors import ControlError
-from caminos.engine.dsp.spectrum_tap import (FRAMES, MAX_VOICES, SpectrumTap, SpectrumWriter,
-                                             band_edges)
+from caminos.engine.dsp.spectrum_tap import FRAMES, MAX_VOICES, SpectrumTap, band_edges
+from caminos.engine.dsp.spectrum_writer import SpectrumWriter
 from tests.conftest import ticking
 
 aiohttp = pytest.importorskip("aiohttp")
@@ -267,13 +267,14 @@ def test_changes_hold_only_what_differs() -> None:
 
 # ------------------------------------------------------------------------------ the server
 @pytest.fixture(scope="module")
-def engine():
+def engine(tmp_path_factory):
     from caminos.engine.clock.engine import Engine
     from caminos.engine.control.surface import attach
     from caminos.engine.core.config import load_config
 
     engine = Engine(load_config(), startup_events=False, voice=False)
-    engine.surface = attach(engine)
+    # what it saves (MIDI mappings) goes to a folder of the tests' own
+    engine.surface = attach(engine, patches=tmp_path_factory.mktemp("patches"))
     yield engine
     engine.close()
 
@@ -399,6 +400,45 @@ def test_pages_stay_in_step_and_bad_messages_are_answered(engine) -> None:
         engine.post("/out/gain", 0.0)
         engine.post("/field/spread", engine.config.field.spread)
         engine.tick()
+
+
+def test_a_page_arms_midi_learn_and_sees_what_a_controller_learnt(engine) -> None:
+    server = _serve(engine)
+    url = f"http://127.0.0.1:{server.port}"
+    midi = engine.surface.midi
+
+    async def run() -> None:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"{url}/ws") as page:
+                hello = await _receive(page, "hello")
+                assert "/midi/learn" in {c["address"] for c in hello["controls"]}
+                first = await _receive(page, "state")
+                assert first["midi"] == {"armed": None, "mappings": []}
+                # the learn button beside the axis 1 slider
+                await page.send_str(json.dumps({"address": "/midi/learn",
+                                                "args": ["/latent/axis", 1]}))
+                while True:  # the page sees learning armed (and is not refused)
+                    message = json.loads((await page.receive(timeout=5.0)).data)
+                    assert message["type"] != "error", message["reason"]
+                    if message.get("midi", {}).get("armed") == ["/latent/axis", 1]:
+                        break
+                assert midi.armed is not None and midi.armed.given == (1,)
+                # a knob moved on the MIDI controller (what MidiInput hands the mappings)
+                assert midi.receive("cc", 1, 7, 0) == []
+                learnt = await _until(page, lambda m: m.get("midi", {}).get("mappings"))
+                assert learnt["midi"] == {"armed": None, "mappings": [
+                    ["CC 7 on channel 1", "/latent/axis", 1]]}
+                # refused like any message, answered to the page
+                await page.send_str(json.dumps({"address": "/midi/learn",
+                                                "args": ["/latent/xy"]}))
+                error = await _receive(page, "error")
+                assert "give x to drive y" in error["reason"], error
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.stop()
+        midi.forget()
 
 
 def test_a_flood_from_a_page_is_rate_limited_and_counted(engine) -> None:

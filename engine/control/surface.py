@@ -1,6 +1,6 @@
 """The control surface's composition root: every control beyond the engine's core in one call.
 
-:func:`attach` wires navigation, scenes, score recording and the queries onto one
+:func:`attach` wires navigation, scenes, score recording, the queries and MIDI learn onto one
 :class:`caminos.engine.clock.engine.Engine`; nothing else in the control layer builds or wires
 subsystems. It sits between the engine and its players (the OSC server, ``caminos play``'s
 control process, ``caminos render --score`` through :func:`render_score_file`): whatever plays
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from caminos.engine.clock.engine import Engine
+from caminos.engine.control.midi_map import MidiMap
 from caminos.engine.control.navigation import Navigator
 from caminos.engine.control.queries import query_controls
 from caminos.engine.control.scenes import SceneBank
@@ -32,19 +33,21 @@ class Surface:
     scenes: SceneBank
     recorder: ScoreRecorder
     voice_paths: VoicePaths | None
+    midi: MidiMap
 
 
 def attach(engine: Any, patches: str | Path | None = None,
            recordings: str | Path | None = None) -> Surface:
-    """Register landmarks, paths, the 2-D map, scenes, recording and the queries on ``engine``.
+    """Register landmarks, paths, the 2-D map, scenes, recording, the queries and the MIDI
+    mappings (``/midi/*``, read from ``midi.json`` when first used) on ``engine``.
 
     Parameters
     ----------
     engine : Engine
         A freshly built engine.
     patches : path, optional
-        Folder holding ``paths/`` and ``scenes/``; default ``[paths] patches`` of the engine's
-        configuration.
+        Folder holding ``paths/``, ``scenes/`` and ``midi.json``; default ``[paths] patches``
+        of the engine's configuration.
     recordings : path, optional
         Where ``/engine/record`` writes; default ``[paths] recordings``.
     """
@@ -71,7 +74,9 @@ def attach(engine: Any, patches: str | Path | None = None,
     recorder.state_before.append(navigator.definitions)
     recorder.state_after.append(navigator.transport)
     _register(engine, query_controls(engine))
-    return Surface(navigator, scenes, recorder, voice_paths)
+    midi = MidiMap(engine.registry, folder)
+    _register(engine, midi.controls())
+    return Surface(navigator, scenes, recorder, voice_paths, midi)
 
 
 def attach_osc(engine: Any, server: Any) -> None:
@@ -83,6 +88,12 @@ def attach_osc(engine: Any, server: Any) -> None:
         attach(engine)
     if "/osc/reply_port" not in engine.registry:
         _register(engine, server.controls())
+
+
+def attach_midi(engine: Any, midi: Any) -> None:
+    """Wire a MIDI input (:class:`caminos.engine.control.midi.MidiInput`) onto ``engine``: its
+    counters in the status."""
+    engine.extra_status.append(midi.status)
 
 
 def _register(engine: Any, controls: Any) -> None:

@@ -201,6 +201,21 @@ class WebConfig:
         return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
 
 
+MIDI_APIS = ("", "jack", "alsa")
+
+
+@dataclass(frozen=True)
+class MidiConfig:
+    """MIDI input (``docs/midi.md``): which port the control process listens to, through which
+    MIDI system; what each control does is learnt (``/midi/learn``) and kept in the patches
+    folder's ``midi.json``."""
+
+    input: str = _key("", "MIDI input port: its name, part of it, or its number in the list "
+                      "`python -m caminos.engine.control.midi` prints; empty: no MIDI")
+    api: str = _key("", "MIDI system: \"jack\" (JACK MIDI), \"alsa\" (the ALSA sequencer), or "
+                    "empty for rtmidi's default (ALSA where there is one)", choices=MIDI_APIS)
+
+
 def _is_clock_time(text: str) -> bool:
     hours, sep, minutes = text.partition(":")
     return (sep == ":" and hours.isdigit() and minutes.isdigit() and len(minutes) == 2
@@ -353,6 +368,7 @@ class Config:
     osc: OscConfig = field(default_factory=OscConfig)
     web: WebConfig = field(default_factory=WebConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    midi: MidiConfig = field(default_factory=MidiConfig)
     # Last: from this line on, ``field`` in this class body names the attribute, not the function.
     field: FieldConfig = field(default_factory=FieldConfig)
 

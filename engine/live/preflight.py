@@ -55,6 +55,10 @@ def check_play(config: Config, score: str | None = None, record: str | None = No
         check_port("osc", config.osc.host, config.osc.port, udp=True)
     if web:
         check_port("web", config.web.host, config.web.port, udp=False)
+    if config.midi.input:  # the port is there, before any process starts
+        from caminos.engine.control.midi import find_port, input_names
+
+        find_port(config.midi.input, input_names(config.midi.api))
     checkpoint = config.model.checkpoint_path()
     if checkpoint.is_dir():
         raise CheckpointError(f"{checkpoint}: is a folder, not a checkpoint file "

@@ -37,14 +37,14 @@ of a score (`engine/control/score.py`) and answers `/engine/list`.
   `osc_malformed`).
 - Types: `f` float (an integer is accepted), `i` integer (Pd's floats with integral values are
   accepted; OSC true and false are 1 and 0), `s` string; `...` after the last type: one or more
-  of it.
+  of it; `[...]`: may be left out; `*`: any number of numbers or strings (`/midi/learn`).
 - Address patterns (OSC 1.0: `*`, `?`, `[a-z]`, `[!a]`, `{a,b}`) send one message to every
   matching address except the queries: `/source/*/gain 0` mutes every source.
 """
 
 
 DOC_FOOTER = """
-## Files: paths, landmarks, scenes, scores
+## Files: paths, landmarks, scenes, scores, MIDI mappings
 
 Written by `/path/save`, `/landmark/save`, `/scene/save` and `/engine/record`, and as easily by
 hand (examples: `patches/paths/dawn.json`, `patches/scenes/still.json`,
@@ -66,6 +66,9 @@ playing changes.
   line, `hop N /address args...` in time order, `#` comments, and optionally `hop N end`.
   Strings with spaces are quoted. `caminos render --score NAME.score -o OUT.wav` plays it through
   the engine; one recorded from the engine's first hop renders to the same samples.
+- **MIDI mappings** `patches/midi.json`: written by `/midi/learn` and `/midi/forget`, read at
+  start: `{"caminos": "midi", "mappings": [{"kind": "cc", "channel": 1, "number": 7, "address":
+  "/out/gain", "args": []}, ...]}` (`docs/midi.md`).
 """
 
 
@@ -119,14 +122,14 @@ def documented_engine(config: Any = None) -> Any:
     from caminos.engine.control.osc.server import OscServer
     from caminos.engine.control.surface import attach
     from caminos.engine.core.config import load_config
-    from caminos.models.voice.stream import voice_controls
+    from caminos.models.voice.settings import VoiceSettings, voice_controls
 
     config = config or load_config()
     engine = Engine(config)
     attach(engine)
     OscServer(engine, config.osc)
     # The voice's addresses, registered live when caminos play attaches the voice.
-    for control in voice_controls(None):
+    for control in voice_controls(VoiceSettings(config)):
         if control.address not in engine.registry:
             engine.registry.add(control)
     return engine

@@ -47,6 +47,8 @@ COOKIE = "caminos_token"
 STATIC = {"app.js": "application/javascript", "style.css": "text/css"}
 PAGE_QUEUE = 64  # messages waiting for one page; past this it gets one full snapshot instead
 RATE_NOTICE_SECONDS = 1.0  # at most one "rate limited" error a second per page
+# Queries a page may send: they act (MIDI learn beside a slider) rather than answer a value.
+PAGE_QUERIES = frozenset({"/midi/learn", "/midi/forget"})
 
 
 class _Page:
@@ -71,8 +73,6 @@ class WebServer:
         Host and port; a host that is not loopback needs ``token``.
     token : str
         What a page must present off loopback (ignored on loopback).
-    dsp, audio, flags : SharedCounters, optional
-        What the DSP process, audio process and supervisor publish, for the meters.
     spectrum : str, optional
         Name of the DSP process's :class:`~caminos.engine.dsp.spectrum_tap.SpectrumTap`.
 
@@ -85,8 +85,8 @@ class WebServer:
         ``web_errors`` (refused messages), ``web_forbidden`` (403s); also in ``/engine/status``.
     """
 
-    def __init__(self, replica: Any, config: WebConfig, token: str = "", dsp=None, audio=None,
-                 flags=None, spectrum: str = "") -> None:
+    def __init__(self, replica: Any, config: WebConfig, token: str = "",
+                 spectrum: str = "") -> None:
         from caminos.engine.dsp.spectrum_tap import SpectrumTap
 
         self.replica = replica
@@ -96,7 +96,7 @@ class WebServer:
             raise ControlError(f"web: the page's server on {config.host} needs a token "
                                "(web.token, or the random one caminos play makes)")
         self._tap = SpectrumTap(name=spectrum) if spectrum else None
-        self.state = PageState(replica, dsp, audio, flags, self._tap)
+        self.state = PageState(replica, self._tap)
         self.counters = {"web_pages": 0, "web_messages": 0, "web_refused": 0, "web_errors": 0,
                          "web_forbidden": 0}
         self.port = 0
@@ -269,7 +269,8 @@ class WebServer:
         address = ""
         try:
             address, args = parse_message(data)
-            if address in self.replica.registry and self.replica.registry[address].query:
+            if (address in self.replica.registry and self.replica.registry[address].query
+                    and address not in PAGE_QUERIES):
                 raise ControlError(f"{address}: a query; the page receives every value "
                                    "without asking")
             loop = asyncio.get_running_loop()
@@ -279,13 +280,7 @@ class WebServer:
             self._enqueue(page, {"type": "error", "address": address, "reason": str(exc)})
 
     def _post(self, address: str, args: tuple) -> None:
-        try:
-            self.replica.post(address, *args)
-        except ControlError:
-            raise
-        except Exception as exc:  # never let a message stop the server
-            self.replica.count_error(f"{address}: {exc}")
-            raise ControlError(f"{address}: {exc}") from None
+        self.replica.post(address, *args)  # any refusal arrives as a ControlError, counted
 
     # ----------------------------------------------------------------------- sending
     def _enqueue(self, page: _Page, message: dict[str, Any] | str) -> None:

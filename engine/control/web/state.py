@@ -1,25 +1,22 @@
 """What the control page shows, read from the control process: the registry's description, a
-snapshot of every value, the map (with the field of voices), the meters, and the spectrum
-frames.
+snapshot of every value, the map (with the field of voices), the MIDI mappings and the learning
+armed, the meters, and the spectrum frames.
 
-Between the replica engine (:func:`caminos.engine.live.control_process.build_replica`) with the
-counters the DSP and
-audio processes publish, and the page's server (:mod:`caminos.engine.control.web.server`), which
-sends what
-changed since the last snapshot to every page. Reading only (nothing here posts a control), so a
-change made over OSC, by a score or by another page shows on every page the same way.
+Between the replica engine (:func:`caminos.engine.live.control_process.build_replica`), whose
+status is what the DSP and audio processes publish, and the page's server
+(:mod:`caminos.engine.control.web.server`), which sends what changed since the last snapshot to
+every page. Reading only (nothing here posts a control), so a change made over OSC, by a score
+or by another page shows on every page the same way.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
 
-from caminos.engine.clock.latency import Latency
 from caminos.engine.control.navigation import XY_RANGE_STD
 from caminos.engine.dsp.spectrum_tap import SpectrumTap, band_centres_hz, band_edges
 
@@ -34,6 +31,14 @@ def _round(value: Any) -> Any:
     if isinstance(value, (np.floating, np.integer)):
         return _round(value.item())
     return value
+
+
+METERS = {"peak_dbfs": "peak_dbfs", "rms_dbfs": "rms_dbfs", "cpu_load": "cpu_load",
+          "tick_ms_p50": "tick_ms_p50", "tick_ms_p99": "tick_ms_p99", "xruns": "xruns",
+          "underruns": "underruns", "restarts": "restarts", "control_errors": "control_errors",
+          "latency_in_out_ms": "latency_ms", "latency_control_ms": "control_latency_ms",
+          "path_position": "path_position", "path_playing": "path_playing"}
+"""The page's meters, by the status key each shows."""
 
 
 def describe_controls(registry: Any) -> list[dict[str, Any]]:
@@ -167,23 +172,20 @@ class PageState:
     ----------
     replica : Engine
         The control process's replica (its ``surface`` attached), whose values the controls'
-        ``get`` read; its queue's ``lock`` (when it has one) is held while reading, so a
-        snapshot never sees half of an event.
-    dsp, audio, flags : SharedCounters, optional
-        What the DSP process, the audio process and the supervisor publish (hop, levels, tick
-        times, xruns, latency); without them the meters hold the replica's own status.
+        ``get`` read and whose status the meters show (live, what the DSP and audio processes
+        publish); its queue's ``lock`` (when it has one) is held while reading, so a snapshot
+        never sees half of an event.
     spectrum : SpectrumTap, optional
         The DSP process's spectrum frames, with every voice's latent and place; without it the
         field is read from the replica itself (an engine that ticks in this process).
     """
 
-    def __init__(self, replica: Any, dsp=None, audio=None, flags=None,
-                 spectrum: SpectrumTap | None = None) -> None:
+    def __init__(self, replica: Any, spectrum: SpectrumTap | None = None) -> None:
         self.replica = replica
-        self.dsp, self.audio, self.flags = dsp, audio, flags
         self.spectrum = spectrum
         self.navigator = replica.surface.navigator
         self.scenes = replica.surface.scenes
+        self.midi = replica.surface.midi
         self.projection = MapProjection(self.navigator.std)
         self._plane: tuple | None = None
         self._places = np.zeros((replica.voices, 2))
@@ -218,13 +220,13 @@ class PageState:
             plane = tuple(nav.plane)
             if plane != self._plane:
                 self._plane = plane
-                self.projection.set_plane(nav._plane_points)
+                self.projection.set_plane(nav.plane_points)
             landmarks = sorted((name, self.projection.project(mark.mean))
                                for name, mark in nav.landmarks.items())
             paths = sorted((name, round(float(path.seconds), 3), len(path.points))
                            for name, path in nav.paths.items())
             current = nav.path.name if nav.path is not None else ""
-            recording = nav._recording or ""
+            recording = nav.recording
             scenes = sorted(self.scenes.slots)
             field = self.field()
         return {
@@ -232,6 +234,7 @@ class PageState:
             "landmarks": [[n, _round(x), _round(y)] for n, (x, y) in landmarks],
             "paths": [list(p) for p in paths],
             "path": current, "recording": recording, "scenes": scenes, "field": field,
+            "midi": self.midi.snapshot(),
             "meters": self.meters(),
         }
 
@@ -251,36 +254,15 @@ class PageState:
                             self.replica.field.plane)
 
     def meters(self) -> dict[str, Any]:
-        """Output level, CPU per hop, xruns and underruns, latency, uptime, restarts, errors."""
-        replica = self.replica
-        sr, hop = replica.sample_rate, replica.hop
-        if self.dsp is None or self.audio is None:
-            status = replica.status()
-            return {"cpu_load": _round(status["cpu_load"]),
-                    "control_errors": status["control_errors"]}
-        dsp, audio = self.dsp, self.audio
-        peak, rms = dsp["peak"], dsp["rms"]
-        flags = self.flags
-        device = ((flags["input_latency_s"], flags["output_latency_s"]) if flags is not None
-                  else (0.0, 0.0))
-        latency = Latency.from_totals(dsp["latency_samples"], dsp["control_latency_samples"],
-                                      sr).live(replica.config.audio.buffer_hops * hop, *device)
-        first = audio["first_time"]
-        return {  # the hop and the file's position move every hop: not sent, the page needs neither
-            "peak_dbfs": _round(20 * math.log10(peak)) if peak > 0 else None,
-            "rms_dbfs": _round(20 * math.log10(rms)) if rms > 0 else None,
-            "cpu_load": _round(dsp["cpu_load"]),
-            "tick_ms_p50": _round(dsp["tick_ms_p50"]), "tick_ms_p99": _round(dsp["tick_ms_p99"]),
-            "hop_ms": _round(1000.0 * hop / sr),
-            "xruns": int(audio["xruns"]), "underruns": int(audio["underruns"]),
-            "restarts": int(audio["restarts"]),
-            "control_errors": int(dsp["control_errors"]) + int(replica.counters["control_errors"]),
-            "latency_in_out_ms": _round(latency.ms(latency.input_to_output)),
-            "latency_control_ms": _round(latency.ms(latency.control_to_output)),
-            "uptime_s": int(time.monotonic() - first) if first > 0 else 0,
-            "path_position": _round(dsp["path_position"]),
-            "path_playing": int(dsp["path_playing"]),
-        }
+        """Output level, CPU per hop, xruns and underruns, latency, uptime, restarts, errors: the
+        replica's status (:func:`caminos.engine.clock.status.measured_status`, the numbers
+        ``/engine/status`` and the status line show), under the page's names."""
+        status = self.replica.status()
+        meters = {page: status[key] for page, key in METERS.items()}
+        meters = {k: (_round(v) if isinstance(v, float) else v) for k, v in meters.items()}
+        meters["hop_ms"] = _round(1000.0 * self.replica.hop / self.replica.sample_rate)
+        meters["uptime_s"] = int(status["uptime_s"])
+        return meters  # the hop and the file's position move every hop: the page needs neither
 
     def spectrum_frames(self) -> dict[str, Any] | None:
         """The spectrum frames published since the last call, as a ``spectrum`` message (levels

@@ -5,7 +5,8 @@
 
 const state = { controls: {}, values: {}, meters: {}, landmarks: [], paths: [], path: "",
                 recording: "", scenes: [], dims: 0, axes: [], trail: [], held: new Set(),
-                recalled: -1, socket: null, hello: null, layout: null, field: {} };
+                recalled: -1, socket: null, hello: null, layout: null, field: {},
+                midi: { armed: null, mappings: [] } };
 const AXES_SHOWN = 4; // axes with a slider in view; the others fold under "more axes"
 const TRAIL = 45; // positions kept for the trail (three seconds of spectrum frames)
 const $ = (selector) => document.querySelector(selector);
@@ -53,6 +54,7 @@ function build(hello) {
   state.axes = hello.axes;
   $("#model").textContent = `${hello.model} · ${hello.sample_rate} Hz · hop ${hello.hop}`;
   for (const el of document.querySelectorAll("[data-address]")) bindControl(el);
+  learnButton($("#path-scrub"), "/path/pos");
   buildAxes();
   buildScenes();
   $("#voice-section").hidden = !("/voice/say" in state.controls);
@@ -76,6 +78,7 @@ function bindControl(el) {
   if (el.type === "range") {
     el.min = arg.lo; el.max = arg.hi;
     hold(el);
+    learnButton(el, address);
     el.addEventListener("input", () => {
       showOutput(el);
       send(address, Number(el.value));
@@ -126,7 +129,43 @@ function buildAxes() {
     input.setAttribute("aria-label", `latent axis ${k}`);
     hold(input);
     input.addEventListener("input", () => { showOutput(input); send("/latent/axis", k, Number(input.value)); });
+    learnButton(input, "/latent/axis", k);
     (k < AXES_SHOWN ? shown : more).appendChild(label);
+  }
+}
+
+// MIDI learn: a button beside a slider arms /midi/learn for its address (and the arguments
+// before its value, as the axis's number); the next MIDI control moved then drives the slider.
+// Pressed again while armed, it stops learning. Armed and learnt show from the state.
+function learnButton(input, address, ...given) {
+  if (!("/midi/learn" in state.controls) || input.dataset.learn) return;
+  const key = JSON.stringify([address, ...given]);
+  input.dataset.learn = key;
+  const button = document.createElement("button");
+  button.className = "learn";
+  button.textContent = "MIDI";
+  button.dataset.learn = key;
+  button.title = "MIDI learn: press, then move a control of your MIDI controller";
+  button.setAttribute("aria-label", `MIDI learn ${address} ${given.join(" ")}`.trim());
+  button.addEventListener("click", (event) => {
+    event.preventDefault(); // a button inside a label: do not move the slider
+    if (JSON.stringify(state.midi.armed) === key) send("/midi/learn");
+    else send("/midi/learn", address, ...given);
+  });
+  (input.parentElement.querySelector("output") || input).after(button);
+  paintLearn();
+}
+
+function paintLearn() {
+  const armed = JSON.stringify(state.midi.armed);
+  const learnt = new Map(state.midi.mappings.map((m) => [JSON.stringify(m.slice(1)), m[0]]));
+  for (const button of document.querySelectorAll("button.learn")) {
+    const key = button.dataset.learn;
+    button.classList.toggle("armed", key === armed);
+    button.classList.toggle("learnt", learnt.has(key));
+    button.title = key === armed ? "MIDI learn: move a control now (press again to stop)"
+      : learnt.has(key) ? `MIDI: ${learnt.get(key)} (press to learn another)`
+        : "MIDI learn: press, then move a control of your MIDI controller";
   }
 }
 
@@ -172,13 +211,14 @@ function update(message) {
   if (message.full) { state.values = {}; state.meters = {}; }
   Object.assign(state.values, message.values || {});
   Object.assign(state.meters, message.meters || {});
-  for (const key of ["landmarks", "paths", "path", "recording", "scenes", "field"]) {
+  for (const key of ["landmarks", "paths", "path", "recording", "scenes", "field", "midi"]) {
     if (key in message) state[key] = message[key];
   }
   for (const [address, value] of Object.entries(message.values || {})) showValue(address, value);
   if ("landmarks" in message) planeChoices();
   if ("paths" in message || "path" in message || "meters" in message) paintPaths();
   if ("scenes" in message) paintScenes();
+  if ("midi" in message) paintLearn();
   paintMeters();
   drawMap();
 }
