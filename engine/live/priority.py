@@ -6,7 +6,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-_MCL_CURRENT, _MCL_FUTURE = 1, 2  # mlockall flags (Linux)
+_MCL_CURRENT, _MCL_FUTURE, _MCL_ONFAULT = 1, 2, 4  # mlockall flags (Linux; ONFAULT since 4.4)
 
 
 def raise_priority(niceness: int = -10) -> bool:
@@ -45,12 +45,21 @@ def raise_to_realtime(priority: int = DSP_REALTIME_PRIORITY) -> bool:
 
 
 def lock_memory() -> bool:
-    """Keep every page of this process in RAM, now and later (``mlockall``); returns whether it
-    could. Without it, the kernel may reclaim the pages of code that runs once a hop (this
-    machine's proactive reclaim did, every few seconds), and the next callback waits for the disk:
-    JACK logged hundreds of "client was not finished" xruns in 30 s that way."""
+    """Keep every page this process has touched in RAM, now and later (``mlockall``); returns
+    whether it could. Without it, the kernel may reclaim the pages of code that runs once a hop
+    (this machine's proactive reclaim did, every few seconds), and the next callback waits for the
+    disk: JACK logged hundreds of "client was not finished" xruns in 30 s that way.
+
+    ``MCL_ONFAULT`` locks the pages already resident (the DSP process locks after its warm-up,
+    when every page a hop touches is) and each page touched later as it is first touched, and
+    leaves the rest on disk: without it, ``mlockall`` read in and pinned every page mapped, all
+    of libtorch's and LLVM's code and buffers reserved but never written, 1.1 GB resident in the
+    DSP process (0.41 GB with it) and 0.26 GB in the audio process (0.15 GB, of which 0.11 GB is
+    JACK's shared memory). Kernels before 4.4 refuse the flag: they lock everything, as before.
+    """
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.mlockall(_MCL_CURRENT | _MCL_FUTURE) == 0
+        mlockall = ctypes.CDLL(None, use_errno=True).mlockall
     except (OSError, AttributeError):
         return False
+    return (mlockall(_MCL_CURRENT | _MCL_FUTURE | _MCL_ONFAULT) == 0
+            or mlockall(_MCL_CURRENT | _MCL_FUTURE) == 0)  # before Linux 4.4 (EINVAL)

@@ -4,7 +4,7 @@ Non-autoregressive and small (about 0.6 M parameters): phoneme, language and sty
 through a convolutional encoder over the phoneme sequence, which predicts each phoneme's
 duration in hops; the encoding is repeated over those hops with the position inside the phoneme,
 and a convolutional decoder gives each hop's envelope (log power in
-:data:`~caminos.models.voice.envelope.N_BANDS` bands), aperiodicity and intonation (pitch relative
+:data:`~caminos.models.voice.frame_rows.N_BANDS` bands), aperiodicity and intonation (pitch relative
 to the phrase, in units the ``range`` control scales). Absolute pitch is not an output: it is given
 from outside when :class:`~caminos.models.voice.envelope.FrameRenderer` turns these frames into
 magnitude frames, so pitch controls are exact (with range 0, exactly the pitch asked for).
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from caminos.models.voice.envelope import N_BANDS
+from caminos.models.voice.frame_rows import N_BANDS
 
 PAD, UNKNOWN = "<pad>", "<unk>"
 

@@ -22,8 +22,8 @@ from numba import njit
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.dsp.spectral import analysis_window, n_frames_for, stft as stft_frames
+from caminos.models.voice.frame_rows import N_BANDS
 
-N_BANDS = 40
 MIN_BAND_HZ = 250.0  # narrowest band: wider than the harmonic spacing of most voices, so a
 # band's mean power measures the envelope rather than whether a harmonic happens to fall in it
 MAX_HARMONIC_HZ = 20000.0  # harmonics above are dropped (their power is negligible in speech)
