@@ -60,7 +60,7 @@ if str(ROOT) not in sys.path:
 
 from caminos.engine.clock.codec import FrameCodec  # noqa: E402
 from caminos.engine.core.config import load_config  # noqa: E402
-from caminos.engine.clock.latent import smoothing_coefficient  # noqa: E402
+from caminos.engine.core.parameters import smoothing_coefficient  # noqa: E402
 from caminos.engine.dsp.metrics import (held_partial_jitter_db,  # noqa: E402
                                         log_spectral_distance_db, partial_counts,
                                         spectral_convergence_db)

@@ -15,6 +15,10 @@ Synthesis, so points between two sounds decode to in-between spectra; unlike RAV
 frames, so phase recovery and time-stretch stay in the engine and batch-1 encode+decode costs a
 fraction of a millisecond on one CPU thread; like DDSP and vschaos2 it takes pitch out of the
 learnt latent, so unseen pitches keep their partials.
+
+Why this file is longer than 500 lines: the spectral model and its fused real-time form: encoder,
+decoder, the pitch and level channels, the harmonic comb and free peaks drawn in torch, the latent
+rotation and statistics, which the training, the export and the hop clock's codec all read.
 """
 
 from __future__ import annotations
@@ -469,7 +473,7 @@ class SpectralVAE(nn.Module):
             tracker = PitchTracker(n_fft, round(shape.bin_hz * n_fft))
             self.register_buffer("pitch_matrix", torch.as_tensor(tracker.matrix_t),
                                  persistent=False)
-            self.pitch_grid = (float(tracker.candidates[0]), float(tracker._log_step))
+            self.pitch_grid = (float(tracker.candidates[0]), float(tracker.log_step))
             if shape.comb_bands:
                 lower, weight = band_interpolation(shape.n_bins, shape.comb_bands)
                 spread = np.zeros((shape.comb_bands, shape.n_bins), np.float32)

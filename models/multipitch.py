@@ -85,6 +85,9 @@ it. About 30 us a frame, one thread (the one-pitch tracker: 4). Empty slots are 
 salience 0; filled ones are sorted by salience, highest first. Salience is in units of
 square-rooted magnitude (it grows as the square root of the frame's level); compare it within
 a frame. Inharmonic partials (pianos' stretched upper partials, bells) are not modelled.
+
+Why this file is longer than 500 lines: the many-pitch tracker's compiled kernels (salience, peak
+picking, continuity) and their torch twins, which must stay equal.
 """
 
 from __future__ import annotations

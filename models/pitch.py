@@ -74,7 +74,8 @@ class PitchTracker:
                     matrix[c, low] += sign * weights[h] * (1.0 - frac)
                     matrix[c, low + 1] += sign * weights[h] * frac
         self.matrix_t = np.ascontiguousarray(matrix.T.astype(np.float32))  # (bins, candidates)
-        self._log_step = np.log2(self.candidates[1] / self.candidates[0]) if steps > 1 else 0.0
+        # octaves between neighbouring candidates
+        self.log_step = np.log2(self.candidates[1] / self.candidates[0]) if steps > 1 else 0.0
         self._root = np.zeros((batch, self.n_bins), np.float32)
         self._scores = np.zeros((batch, steps), np.float32)
 
@@ -101,7 +102,7 @@ class PitchTracker:
         curve = left - 2.0 * centre + right
         shift = np.where(curve < 0.0, 0.5 * (left - right) / np.where(curve < 0, curve, -1.0), 0.0)
         shift = np.where(best == inner, np.clip(shift, -0.5, 0.5), 0.0)
-        return self.candidates[0] * 2.0 ** ((best + shift) * self._log_step)
+        return self.candidates[0] * 2.0 ** ((best + shift) * self.log_step)
 
 
 def harmonic_comb(f0_hz: np.ndarray, n_bins: int, bin_hz: float) -> np.ndarray:

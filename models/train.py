@@ -6,6 +6,9 @@ and validation loss with a time estimate, stops early when validation stops impr
 batch on out-of-memory, saves a usable checkpoint on Ctrl-C, resumes from a checkpoint, runs under
 ``torchrun`` with torch.distributed (DDP; gloo on CPU, nccl on CUDA), and finishes every
 checkpoint with the latent rotation, axis descriptors, metrics and a loss-curve PNG beside it.
+
+Why this file is longer than 500 lines: the training loop with its settings, losses, validation,
+early stopping, budgets, resume and DDP, which share the loop's state.
 """
 
 from __future__ import annotations

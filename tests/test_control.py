@@ -1,5 +1,6 @@
 """The control process's side of live playing: events prepared in one process, applied at their
-hop in another (engine/live/control_process.py), with the real pipe, shared memory and engines."""
+hop in another (engine/live/control_process.py, engine/live/events.py), with the real pipe,
+shared memory and engines."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from caminos.engine.clock.engine import Engine
 from caminos.engine.control.surface import attach
 from caminos.engine.core.errors import ControlError
 from caminos.engine.core.ring import SharedCounters
-from caminos.engine.live.shared import AUDIO_COUNTERS, DSP_COUNTERS
-from caminos.engine.live.control_process import (FRONT_COUNTERS, PIPE_ATOMIC_BYTES, SHM_DIR,
-                                                 ControlSetup, EventReceiver, build_replica,
-                                                 decode_event, encode_event)
+from caminos.engine.live.shared import (AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS,
+                                        FRONT_COUNTERS)
+from caminos.engine.live.control_process import ControlSetup, build_replica
+from caminos.engine.live.events import (PIPE_ATOMIC_BYTES, SHM_DIR, EventReceiver, decode_event,
+                                        encode_event)
 
 
 def test_large_arrays_travel_through_shared_memory_and_are_freed() -> None:
@@ -51,15 +53,16 @@ def linked(request):
 
     config = load_config()
     receive, send = mp.Pipe(duplex=False)
-    dsp, audio, front = (SharedCounters(DSP_COUNTERS), SharedCounters(AUDIO_COUNTERS),
-                         SharedCounters(FRONT_COUNTERS))
+    dsp, audio, front, flags = (SharedCounters(DSP_COUNTERS), SharedCounters(AUDIO_COUNTERS),
+                                SharedCounters(FRONT_COUNTERS), SharedCounters(CONTROL_FLAGS))
+    front["pid"] = float(os.getpid())  # as the control process publishes it
     engine = Engine(config, voice=False)
     attach(engine)
     setup = ControlSetup(config, config.audio.channels, dsp.name, audio.name, "", front.name,
                          voice=False)
-    replica = build_replica(setup, send, front, dsp, audio)
+    replica = build_replica(setup, send, front, dsp, audio, flags)
     yield replica, engine, EventReceiver(receive, engine), dsp, audio
-    for shared in (dsp, audio, front):
+    for shared in (dsp, audio, front, flags):
         shared.close()
 
 
@@ -117,11 +120,12 @@ def test_voice_requests_that_cannot_speak_are_refused_before_the_hop_clock() -> 
 
     config = load_config()
     receive, send = mp.Pipe(duplex=False)
-    blocks = [SharedCounters(names) for names in (DSP_COUNTERS, AUDIO_COUNTERS, FRONT_COUNTERS)]
-    dsp, audio, front = blocks
+    blocks = [SharedCounters(names)
+              for names in (DSP_COUNTERS, AUDIO_COUNTERS, FRONT_COUNTERS, CONTROL_FLAGS)]
+    dsp, audio, front, flags = blocks
     try:
         setup = ControlSetup(config, 2, dsp.name, audio.name, "", front.name, voice=True)
-        replica = build_replica(setup, send, front, dsp, audio)
+        replica = build_replica(setup, send, front, dsp, audio, flags)
         for address, args in [("/voice/say", ("",)), ("/voice/say", ("   ",)),
                               ("/voice/mix", ("zz:1",)), ("/voice/mix", ("es:x",)),
                               ("/voice/mix", ("es:0",))]:
@@ -138,7 +142,7 @@ def test_voice_requests_that_cannot_speak_are_refused_before_the_hop_clock() -> 
 
 
 def test_a_burst_of_events_is_taken_a_few_per_hop(linked) -> None:
-    from caminos.engine.live.control_process import EVENTS_PER_HOP
+    from caminos.engine.live.events import EVENTS_PER_HOP
 
     replica, engine, receiver, _, _ = linked
     for i in range(EVENTS_PER_HOP + 4):

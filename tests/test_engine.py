@@ -38,7 +38,7 @@ def fresh(engine: Engine) -> Engine:
     engine.texture.amount.jump(engine.config.model.texture)
     engine.player.file = None
     engine.player.playing = False
-    engine.player.speed = 1.0
+    engine.player.speed.jump(1.0)
     engine.recorders.clear()
     engine.counters.update(bad_model_frames=0, bad_source_frames=0, control_errors=0)
     if engine.phase.method != engine.config.engine.phase_method:

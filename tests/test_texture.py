@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter1d
 
-from caminos.engine.clock.latent import smoothing_coefficient
+from caminos.engine.core.parameters import smoothing_coefficient
 from caminos.engine.clock.texture_stage import TextureStage
 from caminos.engine.core.config import load_config
 from caminos.engine.dsp.metrics import log_spectral_distance_db, partial_counts
@@ -160,7 +160,7 @@ def test_stage_amount_is_the_latent_texture_control() -> None:
     (control,) = list(stage.controls())
     assert control.address == "/latent/texture"
     control.apply(0.25)
-    assert stage.amount.get_target() == (0.25,)
+    assert stage.amount.get() == (0.25,) and control.get() == (0.25,)
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from caminos.engine.dsp.phase import reconstruct
 from caminos.engine.dsp.spectral import istft
 from caminos.models.voice.errors import EspeakMissingError, VoiceError
 from caminos.models.voice.languages import CODES
-from caminos.models.voice.stream import (CONTINUOUS, FADE_HOPS, REFERENCE_HZ, VoiceStream,
-                                         parse_mix, render_offline, voice_controls)
+from caminos.models.voice.settings import CONTINUOUS, parse_mix, voice_controls
+from caminos.models.voice.stream import FADE_HOPS, REFERENCE_HZ, VoiceStream, render_offline
 
 
 @pytest.fixture(scope="module")
@@ -164,12 +164,12 @@ def test_controls_glide_without_jumps(voice_config):
     stream.set("pitch", 12.0)
     stream.wait_ready()
     stream.next_frame(out)
-    first = stream.values["pitch"]
+    first = stream.prosody["pitch"].value
     assert 0.0 < first < 6.0  # moved, but not all the way in one hop
     for _ in range(60):
         stream.wait_ready()
         stream.next_frame(out)
-    assert stream.values["pitch"] == pytest.approx(12.0, abs=0.01)
+    assert stream.prosody["pitch"].value == pytest.approx(12.0, abs=0.01)
     stream.close()
 
 
@@ -249,7 +249,7 @@ def test_voice_controls_register_validate_and_apply(voice_config):
     assert "/voice/gain" not in addresses
     args = registry.validate("/voice/pitch", [5])
     registry["/voice/pitch"].apply(*args)
-    assert stream.targets["pitch"] == 5.0 and registry["/voice/pitch"].get() == (5.0,)
+    assert stream.get("pitch") == 5.0 and registry["/voice/pitch"].get() == (5.0,)
     with pytest.raises(ControlError, match="out of range"):
         registry.validate("/voice/pitch", [50.0])
     with pytest.raises(ControlError, match="expected one of"):

@@ -7,6 +7,10 @@ parsed arguments and returns an exit status, and every failure is a
 :class:`~caminos.engine.core.errors.CaminosError` whose message names the file. ``python -m
 caminos.engine.cli.model``
 runs them on their own (and under ``torchrun`` for distributed training).
+
+Why this file is longer than 500 lines: every model subcommand (train, encode, reconstruct, morph,
+map), each a parser and a body of a few dozen lines; the small-data training defaults and its
+report are here because only this command applies them.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from caminos.engine.core.controls import Arg, ControlTable
+from caminos.engine.core.parameters import Parameter
 
 
 @njit(cache=True, nogil=True)
@@ -32,6 +33,10 @@ def _ramp_columns(block: np.ndarray, before: np.ndarray, after: np.ndarray) -> N
 class ChannelGains:
     """Per-channel gain (linear factor) and mute with one-pole smoothing per hop.
 
+    Each room channel's gain is a :class:`~caminos.engine.core.parameters.Parameter` (set at
+    once); what this instance plays ramps to it, or to 0 while muted, with the same one-pole
+    step as a smoothed parameter's, applied to its columns together.
+
     Parameters
     ----------
     channels : sequence of int
@@ -47,7 +52,11 @@ class ChannelGains:
         self.room_channels = int(room_channels)
         self.coefficient = float(coefficient)
         n = len(self.channels)
-        self.gain = np.ones(n)  # the gains set, before mute
+        self.gains = [Parameter(f"/channel/{c}/gain", Arg("gain", "f", 0.0, 4.0, "x"),
+                                f"gain of output channel {c} (linear amplitude factor)",
+                                "channel", 1.0, smoothed=False)
+                      for c in range(1, self.room_channels + 1)]
+        self._played = [self.gains[c - 1] for c in self.channels]  # this instance's columns'
         self.muted = np.zeros(n, dtype=np.bool_)
         self._value = np.ones(n)  # the smoothed gain applied at the last sample of a hop
         self._before = np.ones(n)
@@ -58,7 +67,7 @@ class ChannelGains:
         value = self._value
         resting = True
         for k in range(value.shape[0]):
-            target = 0.0 if self.muted[k] else self.gain[k]
+            target = 0.0 if self.muted[k] else self._played[k].value
             self._before[k] = value[k]
             difference = target - value[k]
             if abs(difference) < 1e-9:
@@ -73,29 +82,19 @@ class ChannelGains:
     def reset(self) -> None:
         """Gains at their targets at once (the engine's reset)."""
         for k in range(self._value.shape[0]):
-            self._value[k] = 0.0 if self.muted[k] else self.gain[k]
+            self._value[k] = 0.0 if self.muted[k] else self._played[k].value
 
     def controls(self) -> ControlTable:
         """``/channel/K/gain`` and ``/channel/K/mute`` for every channel of the room."""
         table = ControlTable()
         for channel in range(1, self.room_channels + 1):
             column = self._column_of.get(channel)
-            table.add(f"/channel/{channel}/gain", (Arg("gain", "f", 0.0, 4.0, "x"),),
-                      f"gain of output channel {channel} (linear amplitude factor)",
-                      functools.partial(self._set_gain, column),
-                      functools.partial(self._gain, column), "channel")
+            table.append(self.gains[channel - 1].control())
             table.add(f"/channel/{channel}/mute", (Arg("on", "i", 0, 1),),
                       f"1 mutes output channel {channel} (with the smoothing of a gain change)",
                       functools.partial(self._set_mute, column),
                       functools.partial(self._mute, column), "channel")
         return table
-
-    def _set_gain(self, column: int | None, gain: float) -> None:
-        if column is not None:
-            self.gain[column] = gain
-
-    def _gain(self, column: int | None) -> tuple[float]:
-        return (float(self.gain[column]) if column is not None else 1.0,)
 
     def _set_mute(self, column: int | None, on: int) -> None:
         if column is not None:

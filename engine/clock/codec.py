@@ -8,6 +8,10 @@ hop allocates nothing for the model, pays no torch dispatch (about 10 us per cal
 here) and no numpy call per element-wise step (about 1 us each, some forty a hop before). The
 matrix products go to BLAS through ``np.dot``. Equal to the torch codec to float32 rounding
 (tested).
+
+Why this file is longer than 500 lines: the hop path's twin of the model: the compiled kernels
+(partial analysis, drawing, dense layers) sit beside the codec that calls them, so the one file to
+keep equal to the torch codec is this one.
 """
 
 from __future__ import annotations

@@ -24,6 +24,10 @@ before the field, sample for sample.
 
 All buffers are allocated in ``__init__``; slow work that a control needs (loading a file,
 building a phase method) runs in the posting thread through the control's ``prepare``.
+
+Why this file is longer than 500 lines: the composition of one hop: the stages and units are built
+in the order they depend on each other, beside the tick, the status and the voice's attachment;
+split, the construction order would be spread over files.
 """
 
 from __future__ import annotations
@@ -41,22 +45,38 @@ from caminos.engine.clock.codec import FrameCodec
 from caminos.engine.clock.field import LatentField
 from caminos.engine.clock.image_stage import ImageStage
 from caminos.engine.clock.latency import Latency
-from caminos.engine.clock.latent import LatentMixer, Smoothed, smoothing_coefficient
+from caminos.engine.clock.latent import LatentMixer
 from caminos.engine.clock.phase_stage import PhaseStage
+from caminos.engine.clock.status import TIMING_WINDOW, Clock, OwnClock, measured_status
 from caminos.engine.clock.sources import FilePlayer, InputSource, LoadedFile, Source, VoiceSource
 from caminos.engine.clock.texture_stage import TextureStage
 from caminos.engine.clock.units import (DecodeUnit, EncodeUnit, FieldUnit, HopBuffers, ImageUnit,
                                         MixUnit, OutputUnit, PhaseUnit, ShapeUnit, SourcesUnit,
                                         Unit, units_latency)
 from caminos.engine.core.config import Config
-from caminos.engine.core.controls import Control, ControlEvent, ControlQueue, ControlRegistry
+from caminos.engine.core.controls import (Arg, Control, ControlEvent, ControlQueue,
+                                          ControlRegistry)
+from caminos.engine.core.parameters import Parameter, smoothing_coefficient
 from caminos.engine.core.errors import CaminosError, CheckpointError, ControlError
 from caminos.engine.core.layouts import field_layout
 from caminos.engine.dsp.output import OutputChain
 from caminos.models.autoencoder import MAGNITUDE_FLOOR, FusedCodec, frame_level
 from caminos.models.checkpoint import Checkpoint, load_checkpoint
 
-TIMING_WINDOW = 4096  # hops of tick durations kept for the status percentiles (22 s at 5.3 ms)
+
+
+def source_gain(name: str, coefficient: float) -> Parameter:
+    """``/source/NAME/gain``: a source's gain, a linear amplitude factor, smoothed."""
+    return Parameter(f"/source/{name}/gain", Arg("gain", "f", 0.0, 4.0, "x"),
+                     f"gain of the {name} source (linear amplitude factor; 0 mutes it)", "source",
+                     1.0, coefficient)
+
+
+def engine_counters() -> dict[str, int]:
+    """The counters an engine keeps, at zero: frames the model or a source made non-finite,
+    controls refused, events applied."""
+    return {"bad_model_frames": 0, "bad_source_frames": 0, "control_errors": 0,
+            "events_applied": 0}
 
 
 def pitch_direction(model) -> np.ndarray | None:
@@ -155,6 +175,19 @@ class Engine:
         of its own. Offline (False), it is a thread and the voice source waits for it each hop
         instead of playing silence until it catches up, so renders do not depend on how fast
         the machine is.
+    clock : Clock, optional
+        What the engine's status and timetags read (:mod:`caminos.engine.clock.status`): by
+        default its own ticks; the control process's replica, never ticked, is given the
+        clock the DSP and audio processes publish.
+    registry, queue : optional
+        The control registry and event queue, when the composition root builds them for another
+        job (the replica's queue applies each event at once and forwards it to the hop clock).
+    counters : dict, optional
+        Where the engine counts (:func:`engine_counters`), when a clock of its own reads them too.
+    tick_times : ndarray, shape (TIMING_WINDOW,), float64, optional
+        Where each tick's duration is written (seconds, hop ``i`` at ``i % TIMING_WINDOW``): live,
+        an array in shared memory, so the status readers take the percentiles in their own
+        processes, not on the hop clock.
 
     Notes
     -----
@@ -171,7 +204,10 @@ class Engine:
 
     def __init__(self, config: Config, checkpoint: Checkpoint | str | None = None,
                  channels: int | None = None, startup_events: bool = True, voice: bool = True,
-                 realtime: bool = False) -> None:
+                 realtime: bool = False, clock: Clock | None = None,
+                 registry: ControlRegistry | None = None, queue: ControlQueue | None = None,
+                 counters: dict[str, int] | None = None,
+                 tick_times: np.ndarray | None = None) -> None:
         self.config = config
         stft = config.stft
         self.stft = stft
@@ -211,10 +247,7 @@ class Engine:
         self.realtime = realtime
         self.voice = VoiceSource(stft, wait=not realtime)
         self.sources: list[Source] = [self.input, self.player, self.voice]
-        self.source_gains = [Smoothed(1.0, self.coefficient) for _ in self.sources]
-        self.mixer = LatentMixer(latent_std, self.coefficient, seed=eng.seed,
-                                 pitch_direction=pitch_direction(checkpoint.model),
-                                 voices=self.voices)
+        self.source_gains = [source_gain(source.name, self.coefficient) for source in self.sources]
         self.field = LatentField(positions, voice_rooms, room_channels, latent_std,
                                  self.coefficient, self.hop / self.sample_rate, seed=eng.seed,
                                  spread=config.field.spread, rotate=config.field.rotate,
@@ -222,6 +255,9 @@ class Engine:
                                  decorrelate=config.field.decorrelate,
                                  level_readout=level_readout(self.codec, latent_std),
                                  keep_level=config.field.keep_level)
+        self.mixer = LatentMixer(latent_std, self.coefficient, seed=eng.seed,
+                                 pitch_direction=pitch_direction(checkpoint.model),
+                                 voice_follows=self.field.voice_follows)
         self.channel_gains = ChannelGains(self.room_channels, room_channels, self.coefficient)
         self.texture = TextureStage(self.n_bins, stft.n_fft, self.sample_rate,
                                     config.model.texture, self.coefficient, MAGNITUDE_FLOOR,
@@ -232,10 +268,11 @@ class Engine:
         self.phase = PhaseStage(stft, config.phase, eng.phase_method, eng.lookahead,
                                 eng.iterations, crossfade_hops,
                                 seed_offsets=[c - 1 for c in voice_rooms])
-        self.out_gain = Smoothed(10.0 ** (eng.gain_db / 20.0), self.coefficient)
+        self.out_gain = Parameter("/out/gain", Arg("gain_db", "f", -96.0, 24.0, "dB"),
+                                  "output gain before the safety limiter, in dB", "out",
+                                  10.0 ** (eng.gain_db / 20.0), self.coefficient, decibels=True)
         self.output = OutputChain(self.sample_rate, self.channels, config, block=self.hop)
-        self.counters = {"bad_model_frames": 0, "bad_source_frames": 0, "control_errors": 0,
-                         "events_applied": 0}
+        self.counters = counters if counters is not None else engine_counters()
 
         # The units of one hop, in order (engine/clock/units.py), and the buffers they share.
         sources = SourcesUnit(self.sources, self.source_gains, voice_index, config,
@@ -247,7 +284,7 @@ class Engine:
                                 config.field.image, self.coefficient, MAGNITUDE_FLOOR)
         has_pitch = bool(checkpoint.model.shape.pitch)
         field_units: list[Unit] = [] if self.mono else [
-            FieldUnit(self.field, self.mixer.voice_follow),
+            FieldUnit(self.field),
             ImageUnit(self.image, self.frame_codec, sources, self.mixer)]
         self.units: list[Unit] = [
             sources, EncodeUnit(self.frame_codec, self.mixer),
@@ -261,10 +298,13 @@ class Engine:
                                        self.n_bins, self.hop, self.channels, self.mono,
                                        self.mixer.voice_follow_value)
         sources.bind(self.buffers)
-        self._times = np.zeros(TIMING_WINDOW)
+        self._times = tick_times if tick_times is not None else np.zeros(TIMING_WINDOW)
+        if self._times.shape != (TIMING_WINDOW,):
+            raise ValueError(f"tick_times must hold {TIMING_WINDOW} durations")
 
-        self.queue = ControlQueue()
-        self.registry = ControlRegistry()
+        self.queue = queue if queue is not None else ControlQueue()
+        self.registry = registry if registry is not None else ControlRegistry()
+        self.clock: Clock = clock if clock is not None else OwnClock(self)
         self.recorders: list[Callable[[int, str, tuple], None]] = []
         self.hop_hooks: list[Callable[[int], None]] = []
         self.output_hooks: list[Callable[[int, np.ndarray], None]] = []  # (hop, block): recording
@@ -283,11 +323,28 @@ class Engine:
         if startup_events:
             self.post_startup_events()
 
+    def startup_events(self) -> list[tuple[str, tuple]]:
+        """The controls the configuration asks for at start, as ``(address, args)``: open and
+        play ``engine.file``."""
+        if not self.config.engine.file:
+            return []
+        return [("/source/file/open", (self.config.engine.file,)), ("/source/file/play", (1,))]
+
     def post_startup_events(self) -> None:
-        """Post the controls the configuration asks for at start: open and play ``engine.file``."""
-        if self.config.engine.file:
-            self.post("/source/file/open", self.config.engine.file)
-            self.post("/source/file/play", 1)
+        """Post :meth:`startup_events` for the first hop."""
+        for address, args in self.startup_events():
+            self.post(address, *args)
+
+    def apply_now(self, address: str, *args: Any) -> None:
+        """Validate, prepare and apply a control at once, outside the queue: for an engine that
+        is never ticked (the control process's replica takes the start-up file so, as the DSP
+        process opened it, without forwarding it there)."""
+        control = self.registry[address]
+        values = control.validate(args)
+        if control.prepare is not None:
+            control.apply(control.prepare(*values))
+        else:
+            control.apply(*values)
 
     # ----------------------------------------------------------------------------- controls
     def post(self, address: str, *args: Any, hop: int = -1) -> Any:
@@ -332,6 +389,13 @@ class Engine:
         self.counters["control_errors"] += 1
         self.last_error = message
 
+    def apply_due(self, hop: int) -> None:
+        """Apply the events due at ``hop``, in order, as :meth:`tick` does at its start (an
+        engine that is never ticked, the control process's replica, applies its start-up
+        events this way)."""
+        for event in self.queue.due(hop):
+            self._apply(event)
+
     def _apply(self, event: ControlEvent) -> None:
         control = self.registry[event.address]
         try:
@@ -356,7 +420,8 @@ class Engine:
 
     # ------------------------------------------------------------------------------- voice
     def _load_voice(self) -> None:
-        from caminos.models.voice.stream import VoiceStream, voice_controls
+        from caminos.models.voice.settings import voice_controls
+        from caminos.models.voice.stream import VoiceStream
 
         try:
             # live, the voice phrases in its own process: its Python work never holds this GIL
@@ -402,8 +467,7 @@ class Engine:
         started = time.perf_counter()
         block = self.buffers.block if out is None else out
         hop_index = self.hop_index
-        for event in self.queue.due(hop_index):
-            self._apply(event)
+        self.apply_due(hop_index)
         for hook in self.hop_hooks:  # path players and other per-hop navigation
             hook(hop_index)
 
@@ -471,38 +535,23 @@ class Engine:
         return self._times[:n].copy()
 
     def status(self) -> dict[str, Any]:
-        """The engine's state for ``/engine/status`` and the play command's status line.
+        """The engine's state for ``/engine/status``, the control page and the status line.
 
-        Keys: ``hop`` (hops computed), ``seconds`` (output time), ``sample_rate``, ``hop_size``,
-        ``model``, ``phase_method``, ``lookahead``, ``latency_ms`` (input to output, algorithmic),
-        ``control_latency_ms`` (algorithmic), ``tick_ms_p50``/``tick_ms_p99``/``tick_ms_max``,
-        ``cpu_load`` (mean tick time over the hop duration), counters (``bad_model_frames``,
-        ``bad_source_frames``, ``control_errors``, ``events_applied``), ``xruns`` (the device's:
-        always 0 here, where no device plays; ``caminos play`` reports the audio process's),
-        ``limiter_db`` (largest reduction), ``nonfinite_out``, ``last_error``, plus what
+        What the engine is set to (``sample_rate``, ``hop_size``, ``model``, ``phase_method``,
+        ``lookahead``, ``limiter_db``: the largest reduction, ``last_error``, ``voice_error``),
+        what its clock measured (:func:`caminos.engine.clock.status.measured_status`: the
+        hop, tick times, ``cpu_load``, latencies in ms, counters, levels; offline from this
+        engine's own ticks, live from what the DSP and audio processes publish), plus what
         subsystems add.
         """
-        times = self.tick_seconds()
-        hop_seconds = self.hop / self.sample_rate
-        latency = self.latency
         status: dict[str, Any] = {
-            "hop": self.hop_index,
-            "seconds": self.hop_index * hop_seconds,
             "sample_rate": self.sample_rate,
             "hop_size": self.hop,
             "model": self.checkpoint.name,
             "phase_method": self.phase.method,
             "lookahead": self.phase.lookahead,
-            "latency_ms": latency.ms(latency.input_to_output),
-            "control_latency_ms": latency.ms(latency.control_to_output),
-            "tick_ms_p50": 1000.0 * float(np.percentile(times, 50)) if len(times) else 0.0,
-            "tick_ms_p99": 1000.0 * float(np.percentile(times, 99)) if len(times) else 0.0,
-            "tick_ms_max": 1000.0 * float(times.max()) if len(times) else 0.0,
-            "cpu_load": float(times.mean()) / hop_seconds if len(times) else 0.0,
-            **self.counters,
-            "xruns": 0,
+            **measured_status(self.clock.measure()),
             "limiter_db": self.output.limiter.max_reduction_db,
-            "nonfinite_out": self.output.limiter.nonfinite_samples,
             "last_error": self.last_error,
             "voice_error": self.voice_error,
         }
@@ -538,10 +587,10 @@ class Engine:
     def hop_for_time(self, wall_time: float) -> int:
         """The hop that sounds at ``wall_time`` (``time.time()`` seconds), for timetagged
         bundles; -1 (the next hop) when the engine runs without a clock (offline)."""
-        if self.clock_origin is None:
+        origin = self.clock.origin()
+        if origin is None:
             return -1
-        return max(int(math.floor((wall_time - self.clock_origin) * self.sample_rate / self.hop)),
-                   -1)
+        return max(int(math.floor((wall_time - origin) * self.sample_rate / self.hop)), -1)
 
     def get(self, address: str) -> tuple:
         """Current value of a control, for ``/engine/get``."""

@@ -25,7 +25,8 @@ import math
 import numpy as np
 from numba import njit
 
-from caminos.engine.clock.latent import STD_BOUND, Smoothed
+from caminos.engine.clock.latent import STD_BOUND, own_follow
+from caminos.engine.core.parameters import Parameter
 from caminos.engine.core.controls import Arg, ControlTable
 
 WANDER_RATE = 0.01  # per-hop innovation of each voice's walk: about half a second at hop 256
@@ -116,7 +117,7 @@ class LatentField:
 
     Attributes
     ----------
-    decorrelate : Smoothed
+    decorrelate : Parameter
         The phase decorrelation amount each voice's phase stage reads
         (:class:`caminos.engine.dsp.decorrelate.PhaseDecorrelator`).
     plane : ndarray, shape (2, dims)
@@ -140,12 +141,35 @@ class LatentField:
         self.coefficient = float(coefficient)
         self.hop_seconds = float(hop_seconds)
         self.seed = int(seed)
-        self.spread = Smoothed(spread, coefficient)
-        self.rotate = Smoothed(rotate, coefficient)
-        self.spin = Smoothed(spin, coefficient)
-        self.wander = Smoothed(wander, coefficient)
-        self.decorrelate = Smoothed(decorrelate, coefficient)
-        self.keep_level = Smoothed(keep_level, coefficient)
+        self.spread = Parameter(
+            "/field/spread", Arg("spread", "f", 0.0, SPREAD_MAX_STD, "std"),
+            "how far the speakers' voices sit from the field's centre on the map's plane, in "
+            "standard deviations (0: every voice at the centre)", "field", spread, coefficient)
+        self.rotate = Parameter(
+            "/field/rotate", Arg("degrees", "f", -360.0, 360.0, "deg"),
+            "turn the room on the map's plane (counter-clockwise), in degrees", "field", rotate,
+            coefficient)
+        self.spin = Parameter(
+            "/field/spin", Arg("rate", "f", -SPIN_MAX_DEG_S, SPIN_MAX_DEG_S, "deg/s"),
+            "keep turning the room through the latent, in degrees per second (0 stops)",
+            "field", spin, coefficient)
+        self.wander = Parameter(
+            "/field/wander", Arg("amplitude", "f", 0.0, 4.0, "std"),
+            "each voice's own slow random walk on every axis (a seed per channel), in standard "
+            "deviations", "field", wander, coefficient)
+        self.decorrelate = Parameter(
+            "/field/decorrelate", Arg("amount", "f", 0.0, 1.0),
+            "each voice's own slow phase walk per bin, so voices differ even at spread 0 (0: "
+            "identical voices sound as dual mono; 1: coherence about 0.1)", "field",
+            decorrelate, coefficient)
+        self.keep_level = Parameter(
+            "/field/keep_level", Arg("amount", "f", 0.0, 1.0),
+            "1: a voice's place changes its timbre, not its loudness (the level the move adds "
+            "through the model read back and undone); 0: places change the level too (axis 1 "
+            "of the default model is about 16 dB per std)", "field", keep_level, coefficient)
+        # every room channel's own follow; this instance's voices' are read by the mixer
+        self.follows = [own_follow(c) for c in range(1, self.room_channels + 1)]
+        self.voice_follows = [self.follows[c - 1] for c in self.channels]
         self.level_readout = (np.zeros(0) if level_readout is None
                               else np.asarray(level_readout, dtype=np.float64).copy())
         self.plane = np.zeros((2, self.dims))
@@ -238,35 +262,12 @@ class LatentField:
         instance plays it."""
         return self._voice_of.get(channel)
 
-    def controls(self, voice_follow: np.ndarray | None = None) -> ControlTable:
-        """The ``/field/*`` controls and each channel's ``xy``, ``offset`` and, given the
-        mixer's per-voice follow (:attr:`caminos.engine.clock.latent.LatentMixer.voice_follow`),
-        ``follow``, as data."""
-        table = ControlTable()
+    def controls(self) -> ControlTable:
+        """The ``/field/*`` controls and each channel's ``xy``, ``offset`` and ``follow``, as
+        data."""
+        table = ControlTable(parameter.control() for parameter in (
+            self.spread, self.rotate, self.spin, self.wander, self.decorrelate, self.keep_level))
         add = table.add
-        add("/field/spread", (Arg("spread", "f", 0.0, SPREAD_MAX_STD, "std"),),
-            "how far the speakers' voices sit from the field's centre on the map's plane, in "
-            "standard deviations (0: every voice at the centre)",
-            self.spread.set_target, self.spread.get_target, "field")
-        add("/field/rotate", (Arg("degrees", "f", -360.0, 360.0, "deg"),),
-            "turn the room on the map's plane (counter-clockwise), in degrees",
-            self.rotate.set_target, self.rotate.get_target, "field")
-        add("/field/spin", (Arg("rate", "f", -SPIN_MAX_DEG_S, SPIN_MAX_DEG_S, "deg/s"),),
-            "keep turning the room through the latent, in degrees per second (0 stops)",
-            self.spin.set_target, self.spin.get_target, "field")
-        add("/field/wander", (Arg("amplitude", "f", 0.0, 4.0, "std"),),
-            "each voice's own slow random walk on every axis (a seed per channel), in standard "
-            "deviations",
-            self.wander.set_target, self.wander.get_target, "field")
-        add("/field/decorrelate", (Arg("amount", "f", 0.0, 1.0),),
-            "each voice's own slow phase walk per bin, so voices differ even at spread 0 "
-            "(0: identical voices sound as dual mono; 1: coherence about 0.1)",
-            self.decorrelate.set_target, self.decorrelate.get_target, "field")
-        add("/field/keep_level", (Arg("amount", "f", 0.0, 1.0),),
-            "1: a voice's place changes its timbre, not its loudness (the level the move adds "
-            "through the model read back and undone); 0: places change the level too (axis 1 "
-            "of the default model is about 16 dB per std)",
-            self.keep_level.set_target, self.keep_level.get_target, "field")
         std_range = dict(lo=-STD_BOUND, hi=STD_BOUND, unit="std")
         for channel in range(1, self.room_channels + 1):
             voice = self.voice_of(channel)
@@ -280,22 +281,8 @@ class LatentField:
                 f"{self.dims}), in standard deviations",
                 functools.partial(self._set_offset, voice),
                 functools.partial(self._offsets, voice), "channel")
-            if voice_follow is not None:
-                add(f"/channel/{channel}/follow", (Arg("follow", "f", -1.0, 1.0),),
-                    f"channel {channel}'s voice's own follow: 0 = its path or the shared one "
-                    "... 1 = its sources; -1 = the shared /latent/follow",
-                    functools.partial(self._set_follow, voice_follow, voice),
-                    functools.partial(self._follow, voice_follow, voice), "channel")
+            table.append(self.follows[channel - 1].control())
         return table
-
-    @staticmethod
-    def _set_follow(voice_follow: np.ndarray, voice: int | None, follow: float) -> None:
-        if voice is not None:
-            voice_follow[voice] = follow
-
-    @staticmethod
-    def _follow(voice_follow: np.ndarray, voice: int | None) -> tuple[float]:
-        return (float(voice_follow[voice]) if voice is not None else -1.0,)
 
     def _set_xy(self, voice: int | None, x: float, y: float) -> None:
         if voice is not None:

@@ -15,8 +15,8 @@ import math
 import numpy as np
 
 from caminos.engine.clock.codec import FrameCodec
-from caminos.engine.clock.latent import Smoothed, smoothing_coefficient
 from caminos.engine.core.controls import Arg, ControlTable
+from caminos.engine.core.parameters import Parameter, smoothing_coefficient
 from caminos.engine.dsp.image import (IMAGE_LIMIT_DB, IMAGE_TIME_S, apply_image, envelope_error,
                                       image_width_bins, update_corrections)
 
@@ -40,7 +40,11 @@ class ImageStage:
 
     def __init__(self, n_bins: int, n_fft: int, sample_rate: int, hop: int, rows: int,
                  amount: float, coefficient: float, floor: float) -> None:
-        self.amount = Smoothed(amount, coefficient)
+        self.amount = Parameter(
+            "/field/image", Arg("amount", "f", 0.0, 1.0),
+            "how much a stereo or multichannel source keeps its image through the model: each "
+            "channel's own envelope error (the part its other channels do not share) removed, "
+            "per bin (0: the model alone per channel)", "field", amount, coefficient)
         self.floor = float(floor)
         self.width = image_width_bins(n_fft, sample_rate)
         self.coefficient = smoothing_coefficient(1000.0 * IMAGE_TIME_S, hop, sample_rate)
@@ -54,13 +58,7 @@ class ImageStage:
 
     def controls(self) -> ControlTable:
         """``/field/image``, as data."""
-        table = ControlTable()
-        table.add("/field/image", (Arg("amount", "f", 0.0, 1.0),),
-                  "how much a stereo or multichannel source keeps its image through the model: "
-                  "each channel's own envelope error (the part its other channels do not share) "
-                  "removed, per bin (0: the model alone per channel)",
-                  self.amount.set_target, self.amount.get_target, "field")
-        return table
+        return ControlTable([self.amount.control()])
 
     def step(self) -> float:
         """Advance the amount one hop (once per hop, first); returns it."""

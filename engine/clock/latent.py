@@ -14,59 +14,20 @@ import math
 import numpy as np
 
 from caminos.engine.core.controls import Arg, ControlTable
+from caminos.engine.core.parameters import Parameter
 
 # Latent offsets and points in standard deviations of each axis are accepted within this bound
 # (the /latent/*, /path/* and /landmark/* controls), and written back within it.
 STD_BOUND = 8.0
 
 
-def smoothing_coefficient(smoothing_ms: float, hop: int, sample_rate: int) -> float:
-    """Per-hop coefficient of a one-pole smoother with time constant ``smoothing_ms``.
-
-    Returns 1 (no smoothing) for a zero time constant; 0.22 for 20 ms at hop 256 and 48 kHz.
-    """
-    if smoothing_ms <= 0.0:
-        return 1.0
-    return 1.0 - math.exp(-hop / (smoothing_ms * 1e-3 * sample_rate))
-
-
-class Smoothed:
-    """A scalar that follows its target by a one-pole step per hop."""
-
-    __slots__ = ("target", "value", "coefficient")
-
-    def __init__(self, value: float, coefficient: float) -> None:
-        self.target = float(value)
-        self.value = float(value)
-        self.coefficient = float(coefficient)
-
-    def step(self) -> float:
-        """Advance one hop; returns the new value (snaps to the target within 1e-9)."""
-        difference = self.target - self.value
-        if abs(difference) < 1e-9:
-            self.value = self.target
-        else:
-            self.value += self.coefficient * difference
-        return self.value
-
-    def jump(self, value: float) -> None:
-        """Set value and target at once (start-up, reset)."""
-        self.target = self.value = float(value)
-
-    # As a control's handlers (apply and get):
-    def set_target(self, value: float) -> None:
-        """Move the target; the value follows from the next hop."""
-        self.target = value
-
-    def get_target(self) -> tuple[float]:
-        return (self.target,)
-
-    def set_target_db(self, level_db: float) -> None:
-        """Move the target of a gain given in dB (the value is the linear factor)."""
-        self.target = 10.0 ** (level_db / 20.0)
-
-    def get_target_db(self) -> tuple[float]:
-        return (20.0 * math.log10(max(self.target, 1e-12)),)
+def own_follow(channel: int) -> Parameter:
+    """``/channel/K/follow``: a voice's own follow, -1 .. 1 (below 0: the shared
+    ``/latent/follow``); set at once, the mixer glides to and from it."""
+    return Parameter(f"/channel/{channel}/follow", Arg("follow", "f", -1.0, 1.0),
+                     f"channel {channel}'s voice's own follow: 0 = its path or the shared one "
+                     "... 1 = its sources; -1 = the shared /latent/follow", "channel", -1.0,
+                     smoothed=False)
 
 
 class LatentMixer:
@@ -84,7 +45,8 @@ class LatentMixer:
     latent_std : ndarray, shape (dims,)
         Standard deviation of each latent axis over the training data.
     coefficient : float
-        Per-hop smoothing coefficient (:func:`smoothing_coefficient`).
+        Per-hop smoothing coefficient
+        (:func:`~caminos.engine.core.parameters.smoothing_coefficient`).
     seed : int
         Seed of the random walk, so renders repeat.
     noise_rate : float
@@ -92,14 +54,16 @@ class LatentMixer:
         0.05 at hop 256 and 48 kHz wanders over about a tenth of a second.
     pitch_direction : ndarray, shape (dims,), optional
         Latent change of a one-semitone transposition; None for a model without pitch channel.
-    voices : int
-        Output voices mixed every hop (:meth:`mix_voices`): each has its own sources' latent
-        (its channel of each source), presence, and optionally its own follow and path.
+    voice_follows : list of Parameter, optional
+        One per output voice mixed every hop (:meth:`mix_voices`): its own follow
+        (``/channel/K/follow``, the field's; below 0: the shared one). Each voice has its own
+        sources' latent (its channel of each source), presence, and optionally its own path.
+        Default: one voice on the shared follow.
     """
 
     def __init__(self, latent_std: np.ndarray, coefficient: float, seed: int = 0,
                  noise_rate: float = 0.05, pitch_direction: np.ndarray | None = None,
-                 voices: int = 1) -> None:
+                 voice_follows: list[Parameter] | None = None) -> None:
         self.std = np.asarray(latent_std, dtype=np.float64).copy()
         self.dims = len(self.std)
         self.coefficient = float(coefficient)
@@ -107,28 +71,37 @@ class LatentMixer:
         self.seed = int(seed)
         self.offset_target = np.zeros(self.dims)
         self.offset = np.zeros(self.dims)
-        self.follow = Smoothed(1.0, coefficient)
-        self.noise = Smoothed(0.0, coefficient)
-        self.pitch = Smoothed(0.0, coefficient)  # transposition, semitones
+        self.follow = Parameter(
+            "/latent/follow", Arg("follow", "f", 0.0, 1.0),
+            "0 = the path position only ... 1 = the sources only", "latent", 1.0, coefficient)
+        self.noise = Parameter(
+            "/latent/noise", Arg("amplitude", "f", 0.0, 4.0, "std"),
+            "amplitude of a slow random walk added to every axis, in standard deviations",
+            "latent", 0.0, coefficient)
+        self.pitch = Parameter(
+            "/latent/pitch", Arg("semitones", "f", -24.0, 24.0, "semitones"),
+            "transpose the decoded sound along the model's pitch channel (partials move, the "
+            "timbre stays), in semitones", "latent", 0.0, coefficient)
         self.pitch_direction = (np.zeros(self.dims) if pitch_direction is None
                                 else np.asarray(pitch_direction, dtype=np.float64).copy())
         self._transpose = np.zeros(self.dims)
         self.frozen = False
         self.path_position = np.zeros(self.dims)
         self.path_active = False
-        self.voices = int(voices)
+        self.voice_follow = (list(voice_follows) if voice_follows is not None
+                             else [own_follow(1)])
+        self.voices = len(self.voice_follow)
         self._held = np.zeros((self.voices, self.dims))  # each voice's sources' latent
         self._presence = np.zeros(self.voices)  # each voice's presence (the smoothed value)
         self._walk = np.zeros(self.dims)
         self._innovation = np.zeros(self.dims)
         self._sources = np.zeros(self.dims)
         self._rng = np.random.default_rng(self.seed)
-        # A voice's own follow (-1: the shared one) and own path (a voice playing its own path:
-        # /channel/K/path/play); written by the field's controls and its path players.
-        self.voice_follow = np.full(self.voices, -1.0)
         # each voice's follow this hop: the shared one, or gliding to and from its own
         self.voice_follow_value = np.ones(self.voices)
         self._follow_settled = np.ones(self.voices, dtype=np.bool_)  # on the shared one
+        # A voice's own path (a voice playing its own path: /channel/K/path/play), written by
+        # the field's path players.
         self.voice_path_position = np.zeros((self.voices, self.dims))
         self.voice_path_active = np.zeros(self.voices, dtype=np.bool_)
         # One voice's views for mix(), made once.
@@ -150,7 +123,8 @@ class LatentMixer:
         self._presence[:] = 0.0
         self._walk[:] = 0.0
         self._rng = np.random.default_rng(self.seed)
-        self.voice_follow[:] = -1.0
+        for follow in self.voice_follow:
+            follow.jump(-1.0)
         self.voice_follow_value[:] = 1.0
         self._follow_settled[:] = True
         self.voice_path_position[:] = 0.0
@@ -181,20 +155,13 @@ class LatentMixer:
         add("/latent/axis", (Arg("axis", "i", 0, self.dims - 1), Arg("offset", "f", **std_range)),
             "offset of one latent axis (0 varies most), in standard deviations",
             self.set_axis, None, "latent")
-        add("/latent/follow", (Arg("follow", "f", 0.0, 1.0),),
-            "0 = the path position only ... 1 = the sources only",
-            self.follow.set_target, self.follow.get_target, "latent")
-        add("/latent/noise", (Arg("amplitude", "f", 0.0, 4.0, "std"),),
-            "amplitude of a slow random walk added to every axis, in standard deviations",
-            self.noise.set_target, self.noise.get_target, "latent")
+        table.append(self.follow.control())
+        table.append(self.noise.control())
         add("/latent/freeze", (Arg("on", "i", 0, 1),),
             "1 holds the sources' latent where it is (offsets, noise, path still move)",
             self.freeze, self._frozen_state, "latent")
         if pitch:
-            add("/latent/pitch", (Arg("semitones", "f", -24.0, 24.0, "semitones"),),
-                "transpose the decoded sound along the model's pitch channel (partials move, "
-                "the timbre stays), in semitones",
-                self.pitch.set_target, self.pitch.get_target, "latent")
+            table.append(self.pitch.control())
         return table
 
     def _set_offset_args(self, *values_std: float) -> None:
@@ -274,7 +241,7 @@ class LatentMixer:
             own_path = bool(self.voice_path_active[k])
             path_active = own_path or self.path_active
             target = follow * sounding + (1.0 - follow) * float(path_active)
-            difference = target - self._presence[k]  # one step of a Smoothed
+            difference = target - self._presence[k]  # a Parameter's step, per voice
             if abs(difference) < 1e-9:
                 self._presence[k] = target
             else:
@@ -292,7 +259,7 @@ class LatentMixer:
     def _voice_follow(self, k: int, shared: float) -> float:
         """Voice ``k``'s follow this hop: the shared one, or its own (``voice_follow`` >= 0),
         gliding with the mixer's smoothing between them so a change never jumps."""
-        own = self.voice_follow[k]
+        own = self.voice_follow[k].value
         value = self.voice_follow_value[k]
         if own < 0.0 and self._follow_settled[k]:
             follow = shared

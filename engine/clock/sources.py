@@ -23,6 +23,7 @@ from numba import njit
 
 from caminos.engine.core.config import Config, StftConfig, shipped_file
 from caminos.engine.core.controls import Arg, ControlTable
+from caminos.engine.core.parameters import Parameter
 from caminos.engine.dsp.audio_io import read_audio
 from caminos.engine.dsp.spectral import _AXES, StftAnalyzer, _analyze_frame, analysis_window
 
@@ -215,7 +216,9 @@ class FilePlayer(Source):
         self._pad = stft.n_fft - stft.hop
         self.file: LoadedFile | None = None
         self.position = 0.0  # samples of the file
-        self.speed = 1.0
+        self.speed = Parameter("/source/file/speed", Arg("speed", "f", -8.0, 8.0, "x"),
+                               "playback speed, pitch kept (negative plays backwards)", "source",
+                               1.0, smoothed=False)
         self.loop = True
         self.playing = False
 
@@ -244,9 +247,7 @@ class FilePlayer(Source):
             self._set_playing, self._playing, "source")
         add("/source/file/loop", (Arg("on", "i", 0, 1),), "1 loops the file",
             self._set_loop, self._loop, "source")
-        add("/source/file/speed", (Arg("speed", "f", -8.0, 8.0, "x"),),
-            "playback speed, pitch kept (negative plays backwards)",
-            self._set_speed, self._speed, "source")
+        table.append(self.speed.control())
         add("/source/file/pos", (Arg("seconds", "f", 0.0, None, "s"),),
             "jump to a time in the file, in seconds",
             functools.partial(self.seek, sample_rate=sample_rate),
@@ -268,12 +269,6 @@ class FilePlayer(Source):
     def _loop(self) -> tuple[int]:
         return (int(self.loop),)
 
-    def _set_speed(self, speed: float) -> None:
-        self.speed = speed
-
-    def _speed(self) -> tuple[float]:
-        return (self.speed,)
-
     def _seconds(self, sample_rate: int) -> tuple[float]:
         return (self.position / sample_rate,)
     def frames(self, magnitudes: np.ndarray, references: np.ndarray) -> int:
@@ -284,7 +279,7 @@ class FilePlayer(Source):
         start = int(math.floor(self.position))
         if not self.loop and not -hop < start < n + pad:
             self.playing = False
-            self.position = 0.0 if self.speed >= 0 else float(n)
+            self.position = 0.0 if self.speed.value >= 0 else float(n)
             return 0
         channels = min(loaded.samples.shape[0], self.rows)
         for row in range(channels):
@@ -300,7 +295,7 @@ class FilePlayer(Source):
             else:
                 _analyze_frame(samples, start, self._window, self._scratch, reference, _AXES)
             _scaled_magnitude(reference, self.gain, magnitudes[row])
-        self.position += self.speed * hop
+        self.position += self.speed.value * hop
         if self.loop:
             self.position %= n
         return channels

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from caminos.engine.clock.latent import Smoothed
 from caminos.engine.core.controls import Arg, ControlTable
+from caminos.engine.core.parameters import Parameter
 from caminos.engine.dsp.texture import (fine_structure, lay_texture, shift_texture,
                                         texture_limits_nepers, texture_width_bins,
                                         weighted_mean_rows)
@@ -37,7 +37,12 @@ class TextureStage:
 
     def __init__(self, n_bins: int, n_fft: int, sample_rate: int, amount: float,
                  coefficient: float, floor: float, voices: int = 1) -> None:
-        self.amount = Smoothed(amount, coefficient)
+        self.amount = Parameter(
+            "/latent/texture", Arg("amount", "f", 0.0, 1.0),
+            "how much the sounding sources' spectral grain (each bin's level beyond their "
+            "envelope) replaces the decoded sound's, each bin moved -12 .. +3 dB at most: 0 = "
+            "the model alone; scaled by /latent/follow, moved by /latent/pitch", "latent",
+            amount, coefficient)
         self.floor = float(floor)
         self.width = texture_width_bins(n_fft, sample_rate)
         self.low, self.high = texture_limits_nepers()
@@ -52,13 +57,7 @@ class TextureStage:
 
     def controls(self) -> ControlTable:
         """``/latent/texture``, as data."""
-        table = ControlTable()
-        table.add("/latent/texture", (Arg("amount", "f", 0.0, 1.0),),
-                  "how much the sounding sources' spectral grain (each bin's level beyond "
-                  "their envelope) replaces the decoded sound's, each bin moved -12 .. +3 dB at "
-                  "most: 0 = the model alone; scaled by /latent/follow, moved by /latent/pitch",
-                  self.amount.set_target, self.amount.get_target, "latent")
-        return table
+        return ControlTable([self.amount.control()])
 
     def reset(self) -> None:
         """Forget the last hop's texture (the engine's reset)."""

@@ -36,12 +36,13 @@ from caminos.engine.clock.channel_gains import ChannelGains
 from caminos.engine.clock.codec import CHORD_MOST, FrameCodec
 from caminos.engine.clock.field import LatentField
 from caminos.engine.clock.image_stage import ImageStage
-from caminos.engine.clock.latent import LatentMixer, Smoothed
+from caminos.engine.clock.latent import LatentMixer
 from caminos.engine.clock.phase_stage import PhaseStage
 from caminos.engine.clock.sources import FilePlayer, Source
 from caminos.engine.clock.texture_stage import TextureStage
 from caminos.engine.core.config import Config
 from caminos.engine.core.controls import Arg, ControlTable
+from caminos.engine.core.parameters import Parameter
 from caminos.engine.dsp.output import OutputChain
 from caminos.models.autoencoder import MAGNITUDE_FLOOR
 
@@ -167,17 +168,12 @@ class Unit:
         return ControlTable()
 
 
-def gain_controls(sources: list[Source], gains: list[Smoothed]) -> ControlTable:
+def gain_controls(sources: list[Source], gains: list[Parameter]) -> ControlTable:
     """``/source/NAME/gain`` for every source and ``/voice/gain``, as data."""
-    table = ControlTable()
-    for source, smoothed in zip(sources, gains):
-        table.add(f"/source/{source.name}/gain", (Arg("gain", "f", 0.0, 4.0, "x"),),
-                  f"gain of the {source.name} source (linear amplitude factor; 0 mutes it)",
-                  smoothed.set_target, smoothed.get_target, "source")
+    table = ControlTable(gain.control() for gain in gains)
     voice = gains[[source.name for source in sources].index("voice")]
-    table.add("/voice/gain", (Arg("gain", "f", 0.0, 4.0, "x"),),
-              "gain of the voice source (the same as /source/voice/gain)",
-              voice.set_target, voice.get_target, "voice")
+    table.append(voice.control("/voice/gain", "gain of the voice source (the same as "
+                               "/source/voice/gain)", "voice"))
     return table
 
 
@@ -189,7 +185,7 @@ class SourcesUnit(Unit):
     Parameters
     ----------
     sources : list of Source
-    gains : list of Smoothed
+    gains : list of Parameter
         Each source's gain (``/source/NAME/gain``).
     voice_index : ndarray of int
         Each voice's index in the room.
@@ -199,7 +195,7 @@ class SourcesUnit(Unit):
         The engine's counters (``bad_source_frames``).
     """
 
-    def __init__(self, sources: list[Source], gains: list[Smoothed], voice_index: np.ndarray,
+    def __init__(self, sources: list[Source], gains: list[Parameter], voice_index: np.ndarray,
                  config: Config, counters: dict[str, int]) -> None:
         self.sources = sources
         self.gains = gains
@@ -314,9 +310,8 @@ class MixUnit(Unit):
 class FieldUnit(Unit):
     """Each voice's place in the latent field added to its latent."""
 
-    def __init__(self, field: LatentField, voice_follow: np.ndarray) -> None:
+    def __init__(self, field: LatentField) -> None:
         self.field = field
-        self.voice_follow = voice_follow
 
     def process(self, hop: HopBuffers) -> None:
         self.field.step(hop.z, hop.level_shift)
@@ -325,7 +320,7 @@ class FieldUnit(Unit):
         self.field.reset()
 
     def controls(self) -> ControlTable:
-        return self.field.controls(voice_follow=self.voice_follow)
+        return self.field.controls()
 
 
 class ImageUnit(Unit):
@@ -461,7 +456,7 @@ class OutputUnit(Unit):
     to every channel with the mono layout), each channel's gain, the DC blocker per channel and
     the safety limiter linked across channels."""
 
-    def __init__(self, out_gain: Smoothed, output: OutputChain, gains: ChannelGains,
+    def __init__(self, out_gain: Parameter, output: OutputChain, gains: ChannelGains,
                  mono: bool) -> None:
         self.out_gain = out_gain
         self.output = output
@@ -489,10 +484,7 @@ class OutputUnit(Unit):
         self.output.reset()
 
     def controls(self) -> ControlTable:
-        table = ControlTable()
-        table.add("/out/gain", (Arg("gain_db", "f", -96.0, 24.0, "dB"),),
-                  "output gain before the safety limiter, in dB",
-                  self.out_gain.set_target_db, self.out_gain.get_target_db, "out")
+        table = ControlTable([self.out_gain.control()])
         table.extend(self.gains.controls())
         return table
 

@@ -6,6 +6,10 @@ per hop (an engine hop hook), writes ``engine.mixer.path_position`` (rotated lat
 and ``engine.mixer.path_active``. ``/latent/follow 0`` makes the output follow the path alone.
 Sound files are encoded and files read in the posting thread (each control's ``prepare``); on the
 DSP thread only small arrays are touched, and the per-hop work writes into preallocated buffers.
+
+Why this file is longer than 500 lines: the navigator keeps landmarks, paths, the path player,
+gesture recording and the 2-D map, which share one store of paths and landmarks; splitting it into
+one object per job is the step after this one.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from caminos.engine.control.patch_files import (PATCHES_FOLDER, file_for, file_t
                                                 number_rows, read_json, write_json)
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.errors import ControlError
+from caminos.engine.core.parameters import Parameter
 
 INTERPOLATIONS = ("linear", "cubic", "spherical")
 LOOP_ONCE, LOOP_LOOP, LOOP_PINGPONG = 0, 1, 2
@@ -175,10 +180,14 @@ class Navigator:
         self.playing = False
         self.time = 0.0  # seconds along self.path
         self.direction = 1.0  # -1 on the way back of a ping-pong
-        self.speed = 1.0
+        self.speed = Parameter("/path/speed", Arg("speed", "f", -16.0, 16.0, "x"),
+                               "playback speed (negative plays backwards)", "path", 1.0,
+                               smoothed=False)
         self.loop = LOOP_ONCE
         self.interpolation = "linear"
-        self.step_seconds = 1.0
+        self.step_seconds = Parameter("/path/step", Arg("seconds", "f", 0.0, 600.0, "s"),
+                              "time between a path's last point and the next one added", "path",
+                              1.0, smoothed=False)
         self.xy = (0.5, 0.5)
         self.plane: tuple[str, str, str] = ("", "", "")
         self._plane_points: np.ndarray | None = None  # (3, dims): origin, x end, y end
@@ -230,20 +239,23 @@ class Navigator:
             self._record(hop)
 
     # ----------------------------------------------------- for an engine that is never ticked
-    def record_event(self, hop: int) -> None:
-        """While recording, note the gesture at ``hop`` (if it changed) without a tick: the
-        control process's replica calls this after each event it applies, so a recorded path
-        exists there too (its hop clock records in :meth:`on_hop`)."""
+    def after_event(self) -> None:
+        """While recording, note the gesture (if it changed) at the hop the engine's clock has
+        reached, without a tick: an engine that is never ticked (the control process's
+        replica) calls this after each event it applies, so a path recorded with
+        ``/path/record`` exists there too (its hop clock records in :meth:`on_hop`), and
+        ``/path/play`` of it is not refused. The two paths have the same name and shape; only
+        the hop clock's is played."""
         if self._recording is not None:
-            self._record(hop)
+            self._record(self.engine.clock.hops())
 
-    def stop_recording_at(self, hop: int) -> None:
+    def _stop_untick(self) -> None:
         """``/path/record/stop`` for an engine that is never ticked: the gesture where it is at
-        ``hop`` becomes the path's last point even if unchanged (so the path is never empty),
-        then the path is stored."""
+        the next hop becomes the path's last point even if unchanged (so the path is never
+        empty), then the path is stored."""
         if self._recording is not None:
             self._last_recorded[:] = np.nan
-            self._record(hop)
+            self._record(self.engine.clock.hops() + 1)
         self._finish_recording()
 
     def _hop_rate_between(self, t0: float, t1: float) -> bool:
@@ -260,7 +272,7 @@ class Navigator:
 
     def _advance(self) -> None:
         duration = self.path.seconds
-        t = self.time + self.speed * self.direction * self.hop_seconds
+        t = self.time + self.speed.value * self.direction * self.hop_seconds
         self._wrapped = False
         if duration <= 0.0:
             self.time = 0.0
@@ -272,7 +284,7 @@ class Navigator:
             while t > duration or t < 0.0:
                 t = 2.0 * duration - t if t > duration else -t
                 self.direction = -self.direction
-        elif (t >= duration and self.speed > 0.0) or (t <= 0.0 and self.speed < 0.0):
+        elif (t >= duration and self.speed.value > 0.0) or (t <= 0.0 and self.speed.value < 0.0):
             t = min(max(t, 0.0), duration)
             self.playing = False  # holds the end point until /path/stop
         self.time = t
@@ -322,7 +334,7 @@ class Navigator:
         add("/landmark/point", (Arg("name", "s"), Arg("offset", "f", repeat=True, **std_arg)),
             f"a landmark at a point given by the first N axes (N <= {dims}), in standard "
             "deviations", self._add_landmark, group="landmark",
-            prepare=lambda name, *values: (name, self._std_point(values)[None, :], "numbers"))
+            prepare=self._prepare_point_landmark)
         add("/landmark/save", (Arg("name", "s"),), "write a landmark to "
             "patches/paths/NAME.landmark.json; answers /landmark/save s (file)",
             self._save_landmark, group="landmark", query=True)
@@ -331,41 +343,35 @@ class Navigator:
             self._add_landmark, group="landmark", prepare=self._load_landmark)
 
         add("/path/new", (Arg("path", "s"),), "an empty path (replaces one of that name)",
-            lambda name: self._set_path(LatentPath(name, np.zeros((0, dims)), np.zeros(0))),
-            group="path")
+            self._new_path, group="path")
         add("/path/point", (Arg("path", "s"), Arg("offset", "f", repeat=True, **std_arg)),
             f"append a point (first N axes, N <= {dims}, in standard deviations) /path/step "
             "seconds after the last", self._append, group="path",
-            prepare=lambda name, *values: (name, self._std_point(values)[None, :], None))
+            prepare=self._prepare_point)
         add("/path/landmark", (Arg("path", "s"), Arg("landmark", "s")),
             "append a landmark: its trajectory at its own pace (one point per hop), or its "
             "point, /path/step seconds after the last", self._append_landmark, group="path")
-        add("/path/step", (Arg("seconds", "f", 0.0, 600.0, "s"),),
-            "time between a path's last point and the next one added",
-            lambda v: setattr(self, "step_seconds", v), lambda: (self.step_seconds,), "path")
+        table.append(self.step_seconds.control())
         add("/path/play", (Arg("path", "s"),), "play a path from its start (its end when the "
             "speed is negative); set /latent/follow 0 to hear the path alone", self._play,
             group="path")
         add("/path/stop", (), "stop the path; the mix returns to the sources", self._stop,
             group="path")
-        add("/path/speed", (Arg("speed", "f", -16.0, 16.0, "x"),),
-            "playback speed (negative plays backwards)",
-            lambda v: setattr(self, "speed", v), lambda: (self.speed,), "path")
+        table.append(self.speed.control())
         add("/path/pos", (Arg("position", "f", 0.0, 1.0),),
             "jump to a position along the path (0 start .. 1 end) and sound it (scrub)",
-            self._scrub, lambda: (self._position(),), "path")
+            self._scrub, self._position_now, "path")
         add("/path/loop", (Arg("mode", "i", 0, 2),), "0 plays once and holds the end, 1 loops, "
-            "2 ping-pongs", lambda v: setattr(self, "loop", v), lambda: (self.loop,), "path")
+            "2 ping-pongs", self._set_loop, self._loop_mode, "path")
         add("/path/interp", (Arg("interpolation", "s", choices=INTERPOLATIONS),),
-            "interpolation between points", lambda v: setattr(self, "interpolation", v),
-            lambda: (self.interpolation,), "path")
+            "interpolation between points", self._set_interpolation, self._interpolation,
+            "path")
         add("/path/record", (Arg("path", "s"),), "record incoming gestures (/latent/axis, "
             "/latent/z, /latent/xy, a playing path) into a path, one point per changed hop",
-            self._start_recording, group="path",
-            prepare=lambda name: (name, np.zeros((int(RECORD_SECONDS / self.hop_seconds),
-                                                  dims + 1))))
+            self._start_recording, group="path", prepare=self._prepare_recording)
         add("/path/record/stop", (), "stop recording; the path is ready to play",
-            self._finish_recording, group="path")
+            self._finish_recording if self.engine.clock.ticked else self._stop_untick,
+            group="path")
         add("/path/save", (Arg("path", "s"),), "write a path to patches/paths/NAME.json; "
             "answers /path/save s (file)", self._save_path, group="path", query=True)
         add("/path/load", (Arg("path", "s"),), "read patches/paths/NAME.json (a file that "
@@ -374,15 +380,52 @@ class Navigator:
 
         add("/latent/xy", (Arg("x", "f", 0.0, 1.0), Arg("y", "f", 0.0, 1.0)),
             "position on the 2-D map (the plane of /latent/plane); stops a playing path; "
-            "set /latent/follow 0 to hear it alone", self._set_xy, lambda: self.xy, "latent")
+            "set /latent/follow 0 to hear it alone", self._set_xy, self._xy_now, "latent")
         add("/latent/plane", (Arg("origin", "s"), Arg("x", "s"), Arg("y", "s")),
             "the 2-D map's plane through three landmarks (x runs origin to x, y origin to y); "
             f"three empty strings: axes 0 and 1, -{XY_RANGE_STD:g} .. +{XY_RANGE_STD:g} std",
-            self._set_plane, lambda: self.plane, "latent")
+            self._set_plane, self._plane_now, "latent")
         add("/latent/plane/axes", (), f"the 2-D map back on axes 0 and 1 (-{XY_RANGE_STD:g} .. "
             f"+{XY_RANGE_STD:g} std), as /latent/plane with three empty strings",
-            lambda: self._set_plane("", "", ""), group="latent")
+            self._plane_on_axes, group="latent")
         return table
+
+    # the controls' handlers
+    def _prepare_point_landmark(self, name: str, *values_std: float) -> tuple:
+        return name, self._std_point(values_std)[None, :], "numbers"
+
+    def _prepare_point(self, name: str, *values_std: float) -> tuple:
+        return name, self._std_point(values_std)[None, :], None
+
+    def _new_path(self, name: str) -> None:
+        self._set_path(LatentPath(name, np.zeros((0, self.dims)), np.zeros(0)))
+
+    def _position_now(self) -> tuple[float]:
+        return (self._position(),)
+
+    def _set_loop(self, mode: int) -> None:
+        self.loop = mode
+
+    def _loop_mode(self) -> tuple[int]:
+        return (self.loop,)
+
+    def _set_interpolation(self, interpolation: str) -> None:
+        self.interpolation = interpolation
+
+    def _interpolation(self) -> tuple[str]:
+        return (self.interpolation,)
+
+    def _prepare_recording(self, name: str) -> tuple[str, np.ndarray]:
+        return name, np.zeros((int(RECORD_SECONDS / self.hop_seconds), self.dims + 1))
+
+    def _xy_now(self) -> tuple[float, float]:
+        return self.xy
+
+    def _plane_now(self) -> tuple[str, str, str]:
+        return self.plane
+
+    def _plane_on_axes(self) -> None:
+        self._set_plane("", "", "")
 
     def _std_point(self, values: tuple) -> np.ndarray:
         if len(values) > self.dims:
@@ -492,11 +535,13 @@ class Navigator:
 
     def _append(self, made: tuple[str, np.ndarray, Any]) -> None:
         name, points, _ = made
-        self._set_path(self._edit(name).appended(points, self.step_seconds, self.step_seconds))
+        step = self.step_seconds.value
+        self._set_path(self._edit(name).appended(points, step, step))
 
     def _append_landmark(self, name: str, landmark: str) -> None:
         points = self._landmark("/path/landmark", landmark).points
-        self._set_path(self._edit(name).appended(points, self.step_seconds, self.hop_seconds))
+        self._set_path(self._edit(name).appended(points, self.step_seconds.value,
+                                                 self.hop_seconds))
 
     def _play(self, name: str) -> None:
         path = self.paths.get(name)
@@ -506,7 +551,7 @@ class Navigator:
             raise ControlError(f"/path/play: path {name!r} has no points")
         self.path = path
         self.direction = 1.0
-        self.time = path.seconds if self.speed < 0.0 else 0.0
+        self.time = path.seconds if self.speed.value < 0.0 else 0.0
         self.playing = True
         self._started = True
         self._xy_active = False
@@ -531,6 +576,17 @@ class Navigator:
         self._xy_active = False
         self._activate()
         self.path.evaluate(self.time, self.interpolation, self._target)
+
+    @property
+    def recording(self) -> str:
+        """The name of the path being recorded; empty while not recording."""
+        return self._recording or ""
+
+    @property
+    def plane_points(self) -> np.ndarray | None:
+        """The map's plane as three latent points (origin, x end, y end), shape (3, dims);
+        None while the map is on axes 0 and 1."""
+        return self._plane_points
 
     @property
     def position(self) -> float:
@@ -566,7 +622,7 @@ class Navigator:
         rows = number_rows(data.get("points_std"), f"{where}: points_std", self.dims)
         times = data.get("times_s")
         if times is None:
-            times = [i * self.step_seconds for i in range(len(rows))]
+            times = [i * self.step_seconds.value for i in range(len(rows))]
         if (not isinstance(times, list) or len(times) != len(rows)
                 or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in times)
                 or any(b < a for a, b in zip(times, times[1:])) or (times and times[0] < 0)):
@@ -630,10 +686,13 @@ class Navigator:
         return [float(v) for v in np.clip(point / self.std, -STD_BOUND, STD_BOUND)]
 
     def status(self) -> dict[str, Any]:
-        """Navigation's part of ``/engine/status``."""
-        return {"path": self.path.name if self.path is not None else "",
-                "path_playing": int(self.playing), "path_position": self._position(),
-                "recording": self._recording or ""}
+        """Navigation's part of ``/engine/status``: the path and the recording; where the
+        path plays too when this engine ticks (a replica's clock reports the hop clock's)."""
+        status = {"path": self.path.name if self.path is not None else "",
+                  "recording": self._recording or ""}
+        if self.engine.clock.ticked:
+            status.update(path_playing=int(self.playing), path_position=self._position())
+        return status
 
 
 def _rows(points: np.ndarray) -> list[list[float]]:

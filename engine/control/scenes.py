@@ -64,8 +64,12 @@ class SceneBank:
             group="scene", query=True)
         add("/scene/load", (slot, Arg("name", "s")), "read patches/scenes/NAME.json into a scene "
             "(a file that fails to parse is reported with its line; nothing changes)",
-            lambda made: self.slots.__setitem__(*made), group="scene", prepare=self._load)
+            self._store, group="scene", prepare=self._load)
         return table
+
+    def _store(self, loaded: tuple[int, dict[str, tuple]]) -> None:
+        slot, scene = loaded
+        self.slots[slot] = scene
 
     def snapshot(self) -> dict[str, tuple]:
         """The current value of every control that has one (except positions)."""
@@ -112,6 +116,10 @@ class SceneBank:
                     control.apply(prepared[address])
             else:
                 control.apply(*target)
+        if not self.engine.clock.ticked:  # an engine never ticked lands on the scene at once,
+            for control, start, end in fades:  # on the values the hop clock's last step reaches
+                control.apply(*(a + (b - a) for a, b in zip(start, end)))
+            fades = []
         self._fades = fades
         self._fade_start = self.engine.hop_index
         self._fade_hops = max(round(seconds * self.engine.sample_rate / self.engine.hop), 1)

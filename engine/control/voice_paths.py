@@ -79,7 +79,7 @@ class VoicePaths:
 
     def on_hop(self, hop: int) -> None:
         """Advance every voice's path one hop and glide its position towards it; DSP thread."""
-        speed = self.navigator.speed
+        speed = self.navigator.speed.value
         interpolation = self.navigator.interpolation
         positions = self.mixer.voice_path_position
         coefficient = self.mixer.coefficient

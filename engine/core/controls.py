@@ -4,10 +4,9 @@ One registry serves every way of playing caminos: the engine's own control API, 
 scores and ``docs/osc.md``. Each :class:`Control` names its arguments with types, ranges and units
 and one line of documentation; :meth:`ControlRegistry.validate` refuses a bad message with a
 :class:`~caminos.engine.core.errors.ControlError` naming the address and what was wrong, before
-anything
-changes. :class:`ControlQueue` carries validated events from any thread to the DSP thread, which
-applies them at hop boundaries (immediately-posted ones at the next hop, scheduled ones at the hop
-they name), in the order they were posted.
+anything changes. :class:`ControlQueue` carries validated events from any thread to the DSP
+thread, which applies them at hop boundaries (immediately-posted ones at the next hop,
+scheduled ones at the hop they name), in the order they were posted.
 """
 
 from __future__ import annotations
@@ -17,8 +16,8 @@ import itertools
 import math
 import threading
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from caminos.engine.core.errors import ControlError
 
@@ -58,6 +57,13 @@ class Arg:
         if self.kind not in ARG_KINDS:
             raise ValueError(f"argument {self.name}: kind must be one of f, i, s; "
                              f"got {self.kind!r}")
+
+    @property
+    def curve(self) -> str:
+        """How a fader or a MIDI controller sweeps the range: ``log`` for a frequency in Hz
+        with a positive lower bound (equal steps, equal musical intervals), ``linear`` otherwise
+        (dB, semitones and standard deviations are already logarithmic or perceptual units)."""
+        return "log" if self.unit == "Hz" and self.lo is not None and self.lo > 0 else "linear"
 
     def describe(self) -> str:
         """``name (float, -4 .. 4 std)`` as the documentation shows it."""
@@ -195,15 +201,26 @@ class ControlRegistry:
 
     The engine registers its own controls; subsystems (navigation, voice) add theirs to the same
     registry, so the OSC server, scores and the documentation see one list.
+
+    Parameters
+    ----------
+    overrides : mapping of str to dict, optional
+        For a registry built for another job (the control process's replica, which plays no
+        sound): fields of :class:`Control` that replace those of the control registered at an
+        address (``{"/engine/record/stop": {"apply": ...}}``), applied as it is added.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self._controls: dict[str, Control] = {}
+        self._overrides = dict(overrides or {})
 
     def add(self, control: Control) -> Control:
         """Register a control; an address may be registered once."""
         if control.address in self._controls:
             raise ValueError(f"control {control.address} is registered twice")
+        changes = self._overrides.get(control.address)
+        if changes:
+            control = replace(control, **changes)
         self._controls[control.address] = control
         return control
 

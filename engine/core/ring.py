@@ -27,6 +27,11 @@ class _SharedBlock:
         self._shm = shared_memory.SharedMemory(name=name, create=name is None, size=size)
         self.name = self._shm.name
 
+    @property
+    def buffer(self) -> memoryview:
+        """The block's bytes, for arrays laid over them."""
+        return self._shm.buf
+
     def close(self) -> None:
         """Detach; the creating side also frees the memory."""
         self._release_views()
@@ -105,6 +110,29 @@ class SharedRing(_SharedBlock):
 
     def _release_views(self) -> None:
         self._pos = self._data = None  # type: ignore[assignment]
+
+
+class SharedArray(_SharedBlock):
+    """A float64 array in shared memory, written by one process and read by others (the hop
+    clock's recent tick durations: the DSP process writes one a hop, the status readers take
+    their percentiles where they run).
+
+    Parameters
+    ----------
+    length : int
+        Values held.
+    name : str, optional
+        Attach to an array another process made (its :attr:`name`); by default a new one, zeroed.
+    """
+
+    def __init__(self, length: int, name: str | None = None) -> None:
+        super().__init__(8 * max(int(length), 1), name)
+        self.values = np.ndarray((int(length),), dtype=np.float64, buffer=self._shm.buf)
+        if self._owner:
+            self.values[:] = 0.0
+
+    def _release_views(self) -> None:
+        self.values = None  # type: ignore[assignment]
 
 
 class SharedCounters(_SharedBlock):

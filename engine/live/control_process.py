@@ -1,259 +1,37 @@
 """The control process: OSC, validation, ``/error`` replies, queries and slow preparation, live.
 
-Between the OSC clients and the hop clock (:mod:`caminos.engine.live.dsp_process`).
-Everything a
+Between the OSC clients and the hop clock (:mod:`caminos.engine.live.dsp_process`). Everything a
 control message costs in Python (parsing, pattern matching, validation, replies, reading a sound
 file, encoding a landmark, rendering ``/landmark/voice``) runs here, in a process of its own, so
 none of it holds the GIL that :meth:`caminos.engine.clock.engine.Engine.tick` needs. The hop clock
-receives
-compact, already-validated events through a pipe it reads without blocking at each hop
-(:class:`EventReceiver`) and applies them at their hop, as before.
+receives compact, already-validated events through a pipe it reads without blocking at each hop
+(:mod:`caminos.engine.live.events`) and applies them at their hop.
 
 To validate and prepare as the engine would, this process keeps a *replica*: an engine built from
 the same configuration with the same controls, never ticked, to which every event is applied as it
-is forwarded. A control whose ``apply`` refuses (a path, landmark or scene that does not exist, an
-empty ``/voice/say``) is answered with ``/error`` here and never reaches the hop clock. Queries
-read the replica for values set by controls, and what the DSP and audio processes publish in
-shared memory (:class:`~caminos.engine.core.ring.SharedCounters`) for what only they know: the hop,
-tick times,
-positions, xruns. Large arrays in a payload (a sound file's samples) travel through a file in
-``/dev/shm`` that the DSP process maps and unlinks, so the hop clock never unpickles them.
+is forwarded (:func:`build_replica`). A control whose ``apply`` refuses (a path, landmark or scene
+that does not exist, an empty ``/voice/say``) is answered with ``/error`` here and never reaches
+the hop clock. Queries read the replica for values set by controls, and its clock
+(:class:`~caminos.engine.live.published.PublishedClock`) for what only the DSP and audio processes
+know: the hop, tick times, positions, xruns, latency.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
-import math
-import mmap
 import os
-import pickle
-import queue
 import sys
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
 from typing import Any
 
-import numpy as np
-
 from caminos.engine.core.config import Config
-from caminos.engine.core.controls import ControlQueue
 from caminos.engine.core.errors import ControlError
-from caminos.engine.core.ring import SharedCounters
+from caminos.engine.clock.status import TIMING_WINDOW
+from caminos.engine.core.ring import SharedArray, SharedCounters
+from caminos.engine.live.events import ForwardingQueue
 from caminos.engine.live.shared import (AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS,
                                         EXIT_FAILED, FRONT_COUNTERS, report_failure)
-
-# Counters the control process writes (the supervisor and queries read them).
-# Controls prepared and applied only where the hop clock runs: recording needs its output.
-LOCAL_CONTROLS = frozenset({"/engine/record", "/engine/record/stop"})
-SHARE_BYTES = 1 << 16  # arrays this large or larger travel through /dev/shm, not the pipe
-# A pipe write up to PIPE_BUF bytes arrives whole, so the hop clock, which reads once poll() says
-# something is there, never waits for the rest; a longer event goes through a /dev/shm file.
-PIPE_ATOMIC_BYTES = 4096
-_IN_FILE = b"@"  # an event in a file: this, then the file's name (a pickle starts with \x80)
-SHM_DIR = Path("/dev/shm")
-_names = itertools.count()
-
-
-# ------------------------------------------------------------------------------- transport
-def _share_array(array: np.ndarray) -> tuple[str, str, tuple[int, ...]]:
-    """Copy ``array`` into a new file under ``/dev/shm``; returns what :func:`_attach_array`
-    needs. The receiving side unlinks the file once it has mapped it."""
-    name = f"caminos-{os.getpid()}-{next(_names)}-{time.monotonic_ns()}"
-    array = np.ascontiguousarray(array)
-    fd = os.open(SHM_DIR / name, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
-    try:
-        os.ftruncate(fd, array.nbytes)
-        with mmap.mmap(fd, array.nbytes) as block:
-            view = np.frombuffer(block, dtype=array.dtype, count=array.size)
-            view[:] = array.reshape(-1)
-            del view
-    finally:
-        os.close(fd)
-    return name, array.dtype.str, array.shape
-
-
-def _attach_array(name: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
-    """The array :func:`_share_array` wrote, mapped without a copy; its file is unlinked."""
-    path = SHM_DIR / name
-    fd = os.open(path, os.O_RDWR)
-    try:
-        size = os.fstat(fd).st_size
-        block = mmap.mmap(fd, size)
-    finally:
-        os.close(fd)
-        os.unlink(path)
-    return np.frombuffer(block, dtype=np.dtype(dtype), count=math.prod(shape)).reshape(shape)
-
-
-class _Pickler(pickle.Pickler):
-    """Pickles an event; large arrays go to shared memory (their names are kept in ``shared``)."""
-
-    def __init__(self, file) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self.shared: list[str] = []
-
-    def reducer_override(self, obj: Any) -> Any:
-        if (isinstance(obj, np.ndarray) and obj.nbytes >= SHARE_BYTES and obj.dtype.kind in "biufc"
-                and SHM_DIR.is_dir()):
-            args = _share_array(obj)
-            self.shared.append(args[0])
-            return _attach_array, args
-        return NotImplemented
-
-
-def encode_event(hop: int, address: str, args: tuple, payload: Any,
-                 local: bool) -> tuple[bytes, list[str]]:
-    """One event as bytes for the pipe (at most :data:`PIPE_ATOMIC_BYTES`), and the
-    shared-memory files it refers to."""
-    import io
-
-    buffer = io.BytesIO()
-    pickler = _Pickler(buffer)
-    pickler.dump((int(hop), address, tuple(args), payload, bool(local)))
-    data = buffer.getvalue()
-    if len(data) > PIPE_ATOMIC_BYTES and SHM_DIR.is_dir():
-        name, _, _ = _share_array(np.frombuffer(data, dtype=np.uint8))
-        return _IN_FILE + name.encode(), pickler.shared + [name]
-    return data, pickler.shared
-
-
-def decode_event(data: bytes) -> tuple[int, str, tuple, Any, bool]:
-    """The event :func:`encode_event` made: ``(hop, address, args, payload, local)``."""
-    if data[:1] == _IN_FILE:
-        path = SHM_DIR / data[1:].decode()
-        try:
-            data = path.read_bytes()
-        finally:
-            path.unlink()
-    return pickle.loads(data)
-
-
-def _unlink(names: list[str]) -> None:
-    for name in names:
-        try:
-            os.unlink(SHM_DIR / name)
-        except OSError:
-            pass
-
-
-EVENTS_PER_HOP = 16  # at most this many events are taken from the pipe before a hop
-
-
-class EventReceiver:
-    """The hop clock's end of the event pipe: takes what arrived, never waits.
-
-    Parameters
-    ----------
-    connection : multiprocessing.connection.Connection
-        The read end of the pipe the control process writes.
-    engine : Engine
-        Where events go. A local event (``/engine/record``, whose ``prepare`` opens files: 17 ms
-        once in a flood) is posted by a thread of this process, started here, so the hop clock
-        only ever unpickles.
-    """
-
-    def __init__(self, connection, engine: Any) -> None:
-        self.connection = connection
-        self.engine = engine
-        self._local: queue.SimpleQueue = queue.SimpleQueue()
-        threading.Thread(target=self._post_local, name="caminos-local-controls",
-                         daemon=True).start()
-
-    def receive(self, limit: int = EVENTS_PER_HOP) -> int:
-        """Queue up to ``limit`` events that have arrived (call once per hop, before
-        :meth:`~caminos.engine.clock.engine.Engine.tick`); returns how many. Under a flood the rest
-        wait in
-        the pipe for the next hops, so a burst of events never makes one hop late."""
-        connection, engine = self.connection, self.engine
-        count = 0
-        while count < limit and connection is not None and connection.poll():
-            try:
-                hop, address, args, payload, local = decode_event(connection.recv_bytes())
-            except (EOFError, OSError):  # the control process ended
-                self.connection = None
-                break
-            count += 1
-            if address not in engine.registry:
-                engine.count_error(f"{address}: not available in this engine")
-            elif local:
-                self._local.put((hop, address, args))
-            else:
-                engine.queue.post(address, args, hop, payload)
-        return count
-
-    def drain(self) -> int:
-        """Read and drop what is left in the pipe (at shutdown), so the ``/dev/shm`` files of
-        events never applied are unlinked too; returns how many."""
-        count = 0
-        while self.connection is not None:
-            try:
-                if not self.connection.poll():
-                    break
-                decode_event(self.connection.recv_bytes())  # unlinks the event's files
-            except (EOFError, OSError):
-                break
-            count += 1
-        return count
-
-    def _post_local(self) -> None:
-        while True:
-            hop, address, args = self._local.get()
-            try:
-                self.engine.post(address, *args, hop=hop)
-            except ControlError:
-                pass  # counted by post
-
-
-class ForwardingQueue(ControlQueue):
-    """The replica's queue: each event is applied to the replica and sent to the hop clock.
-
-    Applying first is what lets a control that names something missing be refused with
-    ``/error`` before anything reaches the hop clock; :attr:`lock` keeps the replica's order and
-    the pipe's the same when several clients post at once (the hop clock never takes it), and
-    lets a reader (the control page's snapshots) see the replica between two events.
-    """
-
-    def __init__(self, engine: Any, connection, counters: SharedCounters | None = None) -> None:
-        super().__init__()
-        self.engine = engine
-        self.connection = connection
-        self.counters = counters
-        self.lock = threading.Lock()
-        self.after_apply: list = []  # called, under the lock, after each event is applied
-
-    def post(self, address: str, args: tuple, hop: int = -1, payload: Any = None) -> None:
-        local = address in LOCAL_CONTROLS
-        data, shared = encode_event(hop, address, args, payload, local)
-        control = self.engine.registry[address]
-        with self.lock:
-            try:
-                if control.prepare is not None:
-                    control.apply(payload)
-                else:
-                    control.apply(*args)
-            except ControlError:
-                _unlink(shared)
-                raise
-            except Exception as exc:  # VoiceError and other refusals of a control's apply
-                _unlink(shared)
-                raise ControlError(f"{address}: {exc}") from None
-            # the replica plays no sound: a scene's crossfade lands on its values at once
-            for hook in self.engine.hop_hooks:
-                if getattr(hook, "__name__", "") == "on_hop" and hasattr(hook.__self__, "slots"):
-                    hook(2**62)
-            for after in self.after_apply:
-                after()
-            try:
-                self.connection.send_bytes(data)
-            except (OSError, ValueError) as exc:
-                _unlink(shared)
-                raise ControlError(f"{address}: the engine is not running ({exc})") from None
-            if self.counters is not None:
-                self.counters.values[self.counters.index("events_sent")] += 1
-
 
 # ---------------------------------------------------------------------------- the process
 @dataclass(frozen=True)
@@ -275,6 +53,7 @@ class ControlSetup:
     spectrum: str = ""
     web: bool = False
     web_token: str = ""
+    tick_times: str = ""  # the DSP process's tick durations (a SharedArray); "" = none
 
 
 SCORE_LEAD_SECONDS = 1.0  # a score's events are sent this far ahead of the hop clock
@@ -338,26 +117,12 @@ class ScorePlayer:
                 pass  # counted in control_errors; the rest of the score plays on
 
 
-def _record_gestures_in(replica: Any, navigator: Any, hop) -> None:
-    """Let the never-ticked replica record gestures as the hop clock does, so a path recorded
-    with ``/path/record`` exists on both sides and ``/path/play`` of it is not refused.
-
-    The hop clock records one point per hop in which the gesture changed; the replica records one
-    after each event it applies while recording (at the hop the DSP process has reached), and the
-    gesture where it is when recording stops, so its path is never empty. The two paths have the
-    same name and shape; only the hop clock's is played.
-    """
-    controls = replica.registry._controls
-    controls["/path/record/stop"] = dataclasses.replace(
-        controls["/path/record/stop"], apply=lambda: navigator.stop_recording_at(hop() + 1))
-    replica.queue.after_apply.append(lambda: navigator.record_event(hop()))
-
-
-def control_engine(config: Config, channels: int, voice: bool):
+def control_engine(config: Config, channels: int, voice: bool, **engine_options: Any):
     """An engine with every control a live run accepts: the surface's (paths, scenes,
     recording, queries) and, with ``voice``, the voice's, without a voice process of its own.
 
-    The control process's replica (:func:`build_replica`), and what ``caminos play --score``
+    The control process's replica (:func:`build_replica`, which passes the clock, registry,
+    queue and counters of its job in ``engine_options``), and what ``caminos play --score``
     checks the score against before any process starts
     (:func:`caminos.engine.live.preflight.check_play`), so both refuse the same lines.
 
@@ -371,77 +136,61 @@ def control_engine(config: Config, channels: int, voice: bool):
     from caminos.engine.clock.engine import Engine
     from caminos.engine.control.surface import attach
 
-    engine = Engine(config, channels=channels, startup_events=False, voice=False)
+    engine = Engine(config, channels=channels, startup_events=False, voice=False,
+                    **engine_options)
     surface = attach(engine)
     if voice:
-        from caminos.models.voice.stream import VoiceSettings, voice_controls
+        from caminos.models.voice.settings import VoiceSettings, voice_controls
 
         for control in voice_controls(VoiceSettings(config, seed=config.engine.seed)):
             engine.registry.add(control)
     return engine, surface
 
 
-def build_replica(setup: ControlSetup, connection, front: SharedCounters | None,
-                  dsp: SharedCounters, audio: SharedCounters):
+def _plays_no_sound() -> None:
+    """``/engine/record/stop`` in the replica: the recording is the hop clock's."""
+
+
+def build_replica(setup: ControlSetup, connection, front: SharedCounters,
+                  dsp: SharedCounters, audio: SharedCounters, control: SharedCounters,
+                  tick_times: SharedArray | None = None):
     """The replica engine with every control, whose posts go to the hop clock.
+
+    Built for its job: its clock is what the DSP and audio processes publish
+    (:class:`~caminos.engine.live.published.PublishedClock`: its ``status()``, its timetags,
+    the positions ``/engine/get`` answers), its queue applies each event at once and forwards it
+    (:class:`ForwardingQueue`), recording is the hop clock's (the replica only checks the name),
+    and gestures are recorded after each event (the replica is never ticked).
 
     Returns
     -------
     Engine
-        Never ticked; its ``status()`` merges what the DSP and audio processes publish, its
-        ``hop_for_time`` reads the DSP's clock.
+        Never ticked.
     """
+    from caminos.engine.clock.engine import engine_counters
     from caminos.engine.control.patch_files import check_name
+    from caminos.engine.core.controls import ControlRegistry
+    from caminos.engine.live.published import PublishedClock
 
     config = setup.config
-    replica, surface = control_engine(config, setup.channels, setup.voice)
+    counters = engine_counters()
+    clock = PublishedClock(dsp, audio, control, front, counters, config.audio.sample_rate,
+                           config.stft.hop, config.audio.buffer_hops * config.stft.hop,
+                           tick_times.values if tick_times is not None else None)
+    registry = ControlRegistry(overrides={
+        "/engine/record": {"prepare": None, "apply": partial(check_name, "/engine/record")},
+        "/engine/record/stop": {"apply": _plays_no_sound},
+        "/source/file/pos": {"get": clock.file_seconds},
+        "/path/pos": {"get": clock.path_position}})
+    queue = ForwardingQueue(registry, connection, front)
+    replica, surface = control_engine(config, setup.channels, setup.voice, clock=clock,
+                                      registry=registry, queue=queue, counters=counters)
+    queue.after_apply.append(surface.navigator.after_event)
     # The engine's start-up file, as the DSP process opened it (applied here, not forwarded);
     # a score holds its own start-up events.
     if setup.score is None:
-        replica.post_startup_events()
-        for event in replica.queue.due(0):
-            replica._apply(event)
-    controls = replica.registry._controls
-    controls["/engine/record"] = dataclasses.replace(
-        controls["/engine/record"], prepare=None,
-        apply=lambda name: check_name("/engine/record", name))
-    controls["/engine/record/stop"] = dataclasses.replace(controls["/engine/record/stop"],
-                                                          apply=lambda: None)
-    controls["/source/file/pos"] = dataclasses.replace(
-        controls["/source/file/pos"], get=lambda: (dsp["file_seconds"],))
-    controls["/path/pos"] = dataclasses.replace(controls["/path/pos"],
-                                                get=lambda: (dsp["path_position"],))
-    replica.queue = ForwardingQueue(replica, connection, front)
-    _record_gestures_in(replica, surface.navigator, lambda: int(dsp["hops"]))
-    sample_rate, hop = replica.sample_rate, replica.hop
-
-    def hop_for_time(wall_time: float) -> int:
-        origin = dsp["clock_origin"]
-        if origin == 0.0:
-            return -1
-        return max(int(math.floor((wall_time - origin) * sample_rate / hop)), -1)
-
-    own_status = replica.status
-
-    def status() -> dict[str, Any]:
-        merged = own_status()
-        hops = int(dsp["hops"])
-        merged.update(
-            hop=hops, seconds=hops * hop / sample_rate, tick_ms_p50=dsp["tick_ms_p50"],
-            tick_ms_p99=dsp["tick_ms_p99"], tick_ms_max=dsp["tick_ms_max"],
-            cpu_load=dsp["cpu_load"], bad_model_frames=int(dsp["bad_model_frames"]),
-            bad_source_frames=int(dsp["bad_source_frames"]),
-            control_errors=int(dsp["control_errors"]) + replica.counters["control_errors"],
-            events_applied=int(dsp["events_applied"]), nonfinite_out=int(dsp["nonfinite"]),
-            xruns=int(audio["xruns"]), underruns=int(audio["underruns"]),
-            restarts=int(audio["restarts"]), path_position=dsp["path_position"],
-            path_playing=int(dsp["path_playing"]), dsp_pid=int(dsp["pid"]),
-            osc_pid=os.getpid(), voice_pid=int(dsp["voice_pid"]),
-            clock_origin=repr(dsp["clock_origin"]))  # text: an OSC float has 7 digits
-        return merged
-
-    replica.hop_for_time = hop_for_time
-    replica.status = status
+        for address, args in replica.startup_events():
+            replica.apply_now(address, *args)
     replica.surface = surface
     return replica
 
@@ -453,7 +202,8 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
     dsp = SharedCounters(DSP_COUNTERS, setup.dsp_counters)
     audio = SharedCounters(AUDIO_COUNTERS, setup.audio_counters)
     flags = SharedCounters(CONTROL_FLAGS, setup.flags)
-    server = web = None
+    ticks = SharedArray(TIMING_WINDOW, setup.tick_times) if setup.tick_times else None
+    server = web = midi = None
     status = 0
     try:
         import torch
@@ -464,7 +214,8 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
         # Lanes of several clients share this process's GIL: a short switch interval lets a
         # quick message through while another lane renders a voice landmark.
         sys.setswitchinterval(0.0005)
-        replica = build_replica(setup, connection, front, dsp, audio)
+        front["pid"] = float(os.getpid())
+        replica = build_replica(setup, connection, front, dsp, audio, flags, ticks)
         score = (ScorePlayer(replica, setup.score, setup.loop_score, lambda: dsp["hops"])
                  if setup.score else None)
         if score is not None:
@@ -476,10 +227,13 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
         if setup.web:
             from caminos.engine.control.web.server import WebServer
 
-            web = WebServer(replica, setup.config.web, setup.web_token, dsp=dsp, audio=audio,
-                            flags=flags, spectrum=setup.spectrum).start()
+            web = WebServer(replica, setup.config.web, setup.web_token,
+                            spectrum=setup.spectrum).start()
             front["web_port"] = float(web.port)
-        front["pid"] = float(os.getpid())
+        if setup.config.midi.input:
+            from caminos.engine.control.midi import MidiInput
+
+            midi = MidiInput(replica, replica.surface.midi, setup.config.midi).start()
         front["ready"] = 1.0
         while flags["stop"] == 0.0 and os.getppid() == parent:
             time.sleep(FEED_SECONDS)
@@ -492,12 +246,15 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
         if status == EXIT_FAILED:
             front["failed"] = 1.0
     finally:
+        if midi is not None:
+            midi.stop()
         if web is not None:
             web.stop()
         if server is not None:
             server.stop()
         connection.close()
-        for shared in (front, dsp, audio, flags):
-            shared.close()
+        for shared in (front, dsp, audio, flags, ticks):
+            if shared is not None:
+                shared.close()
     if status:
         sys.exit(status)

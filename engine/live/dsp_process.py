@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from caminos.engine.core.ring import SharedCounters
-from caminos.engine.dsp.spectrum_tap import SpectrumTap, SpectrumWriter
+from caminos.engine.clock.status import TIMING_WINDOW
+from caminos.engine.core.ring import SharedArray, SharedCounters
 from caminos.engine.live.priority import lock_memory, raise_priority, raise_to_realtime
 from caminos.engine.live.shared import (CONTROL_FLAGS, DSP_COUNTERS, EXIT_FAILED, ProcessSetup,
                                         report_failure)
@@ -58,17 +58,21 @@ def publish_latency(engine, counters: SharedCounters) -> int:
 
 def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounters,
               record: str | None, events, score: bool) -> None:
-    import torch
-
+    # Imported here, not with this module: the supervisor imports it to name the process's
+    # body, and must not load the engine's torch and numba (hundreds of MB) with it.
     from caminos.engine.clock.engine import Engine
     from caminos.engine.control.surface import attach
-    from caminos.engine.live.control_process import EventReceiver
+    from caminos.engine.dsp.spectrum_tap import SpectrumTap
+    from caminos.engine.dsp.spectrum_writer import SpectrumWriter
+    from caminos.engine.live.events import EventReceiver
 
-    torch.set_num_threads(1)
     # Threads that remain here (a recording's writer) wait at most 0.5 ms for the GIL.
     sys.setswitchinterval(0.0005)
     config = setup.config
-    engine = Engine(config, channels=setup.output_channels, startup_events=False, realtime=True)
+    # each tick's duration, for the status readers' percentiles (they compute them, not this)
+    tick_times = SharedArray(TIMING_WINDOW, setup.tick_times)
+    engine = Engine(config, channels=setup.output_channels, startup_events=False, realtime=True,
+                    tick_times=tick_times.values)
     engine.warm_up()
     lock_memory()
     surface = attach(engine, recordings=Path(record).parent if record else None)
@@ -175,16 +179,17 @@ def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounter
         engine.close()
         out_ring.close()
         spectrum_tap.close()
+        tick_times.close()
         if in_ring is not None:
             in_ring.close()
 
 
 def _publish_status(engine, counters: SharedCounters) -> None:
-    status = engine.status()
-    for key in ("tick_ms_p50", "tick_ms_p99", "tick_ms_max", "bad_model_frames",
-                "control_errors", "events_applied", "cpu_load", "bad_source_frames"):
-        counters[key] = float(status[key])
-    counters["nonfinite"] = float(status["nonfinite_out"])
+    """The engine's counters, copied for the status readers (the tick times are shared as they
+    are written; nothing here computes a statistic on the hop clock)."""
+    for key, value in engine.counters.items():
+        counters[key] = float(value)
+    counters["nonfinite"] = float(engine.output.limiter.nonfinite_samples)
 
 
 # -------------------------------------------------------------------------------- audio process

@@ -19,14 +19,13 @@ from caminos.engine.core.config import Config
 from caminos.engine.core.errors import CaminosError
 from caminos.engine.core.ring import SharedRing
 
-# Counters the audio callback writes (audio process) and those the DSP process writes.
-
+# Counters the audio callback writes (audio process) and those the DSP process writes (its tick
+# durations go to a SharedArray of their own: the readers take the percentiles, not the hop clock).
 AUDIO_COUNTERS = ("callbacks", "frames", "xruns", "output_underflows", "input_overflows",
                   "underruns", "overruns", "first_time", "last_time", "restarts")
-DSP_COUNTERS = ("ready", "failed", "hops", "peak", "rms", "nonfinite", "tick_ms_p50",
-                "tick_ms_p99", "tick_ms_max", "bad_model_frames", "control_errors",
-                "events_applied", "latency_samples", "control_latency_samples", "clock_origin",
-                "cpu_load", "bad_source_frames", "file_seconds", "path_position",
+DSP_COUNTERS = ("ready", "failed", "hops", "peak", "rms", "nonfinite", "bad_model_frames",
+                "control_errors", "events_applied", "latency_samples", "control_latency_samples",
+                "clock_origin", "bad_source_frames", "file_seconds", "path_position",
                 "path_playing", "pid", "voice", "voice_pid", "realtime")
 # Counters the control process writes, and the flags the supervisor raises for its children.
 FRONT_COUNTERS = ("ready", "failed", "osc_port", "pid", "control_errors", "events_sent",
@@ -101,6 +100,7 @@ class ProcessSetup:
     dsp_counters: str
     control: str
     spectrum: str
+    tick_times: str
 
     def attach_rings(self) -> tuple[SharedRing, SharedRing | None]:
         """The output ring and the input ring (None without input), attached by name."""

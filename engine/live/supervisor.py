@@ -44,15 +44,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from caminos.engine.clock.latency import Latency
+from caminos.engine.clock.status import TIMING_WINDOW, measured_status
 from caminos.engine.core.config import Config
 from caminos.engine.core.errors import AudioDeviceError, CaminosError
-from caminos.engine.core.ring import SharedCounters, SharedRing
+from caminos.engine.core.ring import SharedArray, SharedCounters, SharedRing
 from caminos.engine.dsp.spectrum_tap import SpectrumTap
 from caminos.engine.live.audio_process import stream_main
 from caminos.engine.live.control_process import ControlSetup, control_main
 from caminos.engine.live.devices import choose_devices, import_sounddevice
 from caminos.engine.live.dsp_process import dsp_main
+from caminos.engine.live.published import PublishedClock
 from caminos.engine.live.schedule import Schedule
 from caminos.engine.live.shared import (AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS,
                                         FRONT_COUNTERS, ProcessSetup, read_failure)
@@ -137,6 +138,11 @@ class LivePlayer:
         self.dsp = SharedCounters(DSP_COUNTERS)
         self.control = SharedCounters(CONTROL_FLAGS)
         self.front = SharedCounters(FRONT_COUNTERS)
+        self.tick_times = SharedArray(TIMING_WINDOW)  # the DSP process writes one a hop
+        # what every reader of a live run's status reads (the control process builds the same)
+        self.clock = PublishedClock(self.dsp, self.counters, self.control, self.front, self.front,
+                                    config.audio.sample_rate, hop, config.audio.buffer_hops * hop,
+                                    self.tick_times.values)
         self.spectrum = SpectrumTap(voices=self.devices.output_channels)  # a voice each
         self.out_ring = SharedRing(self.ring_frames, self.devices.output_channels)
         self.in_ring = (SharedRing(2 * self.ring_frames, self.devices.input_channels)
@@ -145,7 +151,7 @@ class LivePlayer:
                                self.in_ring.name if self.in_ring else None, self.ring_frames,
                                self.devices.output_channels, self.devices.input_channels,
                                self.counters.name, self.dsp.name, self.control.name,
-                               self.spectrum.name)
+                               self.spectrum.name, self.tick_times.name)
         self._context = mp.get_context("spawn")
         self.process: mp.Process | None = None
         self.audio: mp.Process | None = None
@@ -209,7 +215,8 @@ class LivePlayer:
         setup = ControlSetup(self.config, self.devices.output_channels, self.dsp.name,
                              self.counters.name, self.control.name, self.front.name,
                              bool(self.dsp["voice"]), self.osc, self.score, self.loop_score,
-                             spectrum=self.spectrum.name, web=self.web, web_token=self.web_token)
+                             spectrum=self.spectrum.name, web=self.web, web_token=self.web_token,
+                             tick_times=self.tick_times.name)
         self.controller = self._context.Process(target=control_main,
                                                 args=(setup, send, os.getpid()),
                                                 name="caminos-control", daemon=True)
@@ -270,7 +277,7 @@ class LivePlayer:
             if self.process.is_alive():
                 self.process.kill()
         for shared in (self.out_ring, self.in_ring, self.counters, self.dsp, self.control,
-                       self.front, self.spectrum):
+                       self.front, self.spectrum, self.tick_times):
             if shared is not None:
                 shared.close()
         return report
@@ -334,24 +341,21 @@ class LivePlayer:
     def latency_breakdown(self) -> dict[str, float]:
         """Latency in milliseconds (:meth:`caminos.engine.clock.latency.Latency.breakdown_ms`):
         the engine's as the DSP process publishes it now, buffering, the device's, the totals."""
-        sr = self.config.audio.sample_rate
-        engine = Latency.from_totals(self.dsp["latency_samples"],
-                                     self.dsp["control_latency_samples"], sr)
-        return engine.live(self.config.audio.buffer_hops * self.hop,
-                           *self.stream_latency).breakdown_ms()
+        return self.clock.latency().breakdown_ms()
 
     def status_line(self) -> str:
-        """One line: time, CPU of a hop, xruns (the device's flags), underruns (the engine late
-        with a hop: a hole in the sound), level, latency, restarts."""
-        c, d = self.counters, self.dsp
-        lat = self.latency_breakdown()
-        peak = d["peak"]
-        level = f"{20 * math.log10(peak):6.1f} dBFS" if peak > 0 else "  silent  "
-        return (f"{time.monotonic() - self.started:7.1f} s | hop p99 {d['tick_ms_p99']:.2f} ms "
+        """One line of the status every reader shows
+        (:func:`caminos.engine.clock.status.measured_status`): time, CPU of a hop, xruns (the
+        device's flags), underruns (the engine late with a hop: a hole in the sound), level,
+        latency, restarts."""
+        status = measured_status(self.clock.measure())
+        peak = status["peak_dbfs"]
+        level = f"{peak:6.1f} dBFS" if peak is not None else "  silent  "
+        return (f"{status['uptime_s']:7.1f} s | hop p99 {status['tick_ms_p99']:.2f} ms "
                 f"of {1000 * self.hop / self.config.audio.sample_rate:.2f} | xruns "
-                f"{int(c['xruns'])} | underruns {int(c['underruns'])} | peak {level} | "
-                f"latency in->out {lat['input_to_output_ms']:.1f} ms, control->sound "
-                f"{lat['control_to_sound_ms']:.1f} ms | restarts {int(c['restarts'])}")
+                f"{status['xruns']} | underruns {status['underruns']} | peak {level} | "
+                f"latency in->out {status['latency_ms']:.1f} ms, control->sound "
+                f"{status['control_latency_ms']:.1f} ms | restarts {status['restarts']}")
 
     def report(self) -> LiveReport:
         """Counts so far (callbacks against those expected over the time they spanned)."""
@@ -366,7 +370,7 @@ class LivePlayer:
             xruns=int(c["xruns"]), underruns=int(c["underruns"]),
             restarts=int(c["restarts"]),
             peak_dbfs=20 * math.log10(peak) if peak > 0 else -math.inf,
-            nonfinite=int(d["nonfinite"]), tick_ms_p99=d["tick_ms_p99"],
+            nonfinite=int(d["nonfinite"]), tick_ms_p99=self.clock.ticks().p99_ms,
             latency=self.latency_breakdown(),
             extra={"hops": int(d["hops"]),
                    # at the moment the audio stopped, once it has: joining the other

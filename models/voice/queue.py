@@ -57,7 +57,7 @@ class FrameRing:
         if shared or name is not None:
             size = 8 * (_STATE_CELLS + self.capacity + self.capacity * self.width)
             self._block = _SharedBlock(size, name)
-            buf = self._block._shm.buf
+            buf = self._block.buffer
             self.state = np.ndarray((_STATE_CELLS,), np.int64, buf, 0)
             self.generation = np.ndarray((self.capacity,), np.int64, buf, 8 * _STATE_CELLS)
             self.rows = np.ndarray((self.capacity, self.width), np.float64, buf,

@@ -11,6 +11,9 @@ breathiness (:mod:`caminos.models.voice.envelope`), so prosody controls act at t
 clicks. With ``voice.engine = "espeak"`` the worker instead analyses espeak-ng's own audio into
 magnitude frames. :func:`render_offline` runs the same stream to the end without real-time pacing:
 a streamed utterance equals its offline render (tested).
+
+Why this file is longer than 500 lines: the voice as a source: the consumer's per-hop reading and
+rendering and the worker's phrasing (thread or process) share the ring and the request generations.
 """
 
 from __future__ import annotations
@@ -28,18 +31,16 @@ from typing import Iterator
 import numpy as np
 
 from caminos.engine.core.config import Config
-from caminos.engine.core.controls import Arg, Control
 from caminos.engine.core.errors import CaminosError
-from caminos.engine.dsp.spectral import stft as stft_frames
-from caminos.models.voice.babble import MAX_WORDS, AsemicGenerator, BabbleSettings
-from caminos.models.voice.envelope import N_BANDS, FrameRenderer
 from caminos.models.voice.errors import VoiceError
-from caminos.models.voice.languages import CODES, language, language_index
-from caminos.models.voice.phonemes import check_text, espeak_program, phonemize
+from caminos.models.voice.frame_rows import (APERIODICITY, INTONATION, LOG_POWER, N_BANDS,
+                                             row_width)
+from caminos.models.voice.languages import language_index
+from caminos.models.voice.phonemes import phonemize
 from caminos.models.voice.queue import DONE, GENERATION, FrameRing
+from caminos.models.voice.settings import VoiceSettings
 
 REFERENCE_HZ = 110.0  # pitch 0 (A2)
-SMOOTHING_S = 0.03  # time constant of every continuous control, in seconds
 VIBRATO_HZ = 5.5
 JITTER_MEMORY = 0.95  # per-hop correlation of the pitch wander
 FADE_HOPS = 3  # an interrupted sound fades out over this many hops
@@ -48,22 +49,6 @@ WORKER_START_S = 300.0  # a worker process loads torch and the model: allow for 
 PHRASE_WORDS = (3, 7)  # babble phrases hold this many words, inclusive
 PAUSE = ("_:", "_")  # appended to each phrase, as espeak-ng ends a clause
 
-# name: (lo, hi, unit, doc); every continuous control, smoothed per hop
-CONTINUOUS = {
-    "pitch": (-24.0, 36.0, "st", "base pitch, semitones relative to 110 Hz (A2)"),
-    "range": (0.0, 24.0, "st", "intonation range; 0 holds exactly the pitch"),
-    "rate": (0.25, 4.0, "", "speaking rate, 1 the model's own"),
-    "vibrato": (0.0, 3.0, "st", "vibrato depth at 5.5 Hz"),
-    "jitter": (0.0, 3.0, "st", "random pitch wander"),
-    "breathiness": (0.0, 1.0, "", "0 as modelled .. 1 whispered"),
-    "formant": (-12.0, 12.0, "st", "formant shift; negative: larger, darker voice"),
-}
-BABBLE = {
-    "temperature": (0.05, 5.0, "", "babble: sharper (< 1) or wilder (> 1) phoneme choices"),
-    "likeness": (0.0, 1.0, "", "babble: 0 phoneme noise .. 0.9 phonotactics .. 1 real words"),
-    "word_length": (0.25, 4.0, "", "babble: scale of the mean word length"),
-}
-N_STYLES = 12
 
 
 _LIVE: "weakref.WeakSet[VoiceStream]" = weakref.WeakSet()
@@ -74,29 +59,6 @@ def _close_all() -> None:
     """Stop every worker before the interpreter tears torch and espeak-ng down under them."""
     for stream in list(_LIVE):
         stream.close()
-
-
-def parse_mix(text: str) -> dict[str, float]:
-    """``"es:2,en:1"`` (or ``"es en"``) into language weights; raises :class:`VoiceError`."""
-    if not isinstance(text, str) or not text.strip():
-        raise VoiceError(f"language mix must be like 'es:1,en:0.5', got {text!r}")
-    weights: dict[str, float] = {}
-    for part in text.replace(" ", ",").split(","):
-        if not part:
-            continue
-        code, _, weight = part.partition(":")
-        language(code)
-        try:
-            value = float(weight) if weight else 1.0
-        except ValueError:
-            raise VoiceError(f"language mix {text!r}: weight {weight!r} of {code} "
-                             "is not a number") from None
-        if not (math.isfinite(value) and value >= 0):
-            raise VoiceError(f"language mix {text!r}: weight of {code} must be >= 0")
-        weights[code] = value
-    if sum(weights.values()) <= 0:
-        raise VoiceError(f"language mix {text!r}: at least one weight must be above 0")
-    return weights
 
 
 class VoiceStream:
@@ -141,22 +103,17 @@ class VoiceStream:
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
             path = checkpoint if checkpoint is not None else voice.checkpoint_path()
             self.model = load_voice_checkpoint(path, config.stft, self.sample_rate, self.device)
-        self.renderer = FrameRenderer(config.stft, self.sample_rate, seed=self.seed)
-        width = 2 * N_BANDS + 1 if self.engine == "neural" else self.n_bins
+        # Only the consumer renders frames: a worker process (``_attach``) writes rows, and never
+        # loads the renderer's compiled kernels (numba and LLVM: 128 of its 380 MB).
+        self.renderer = _frame_renderer(config, self.seed) if _attach is None else None
+        width = row_width(self.engine, self.n_bins)
         self.ring = FrameRing(int(RING_SECONDS / self.hop_s), width, shared=self.process,
                               name=_attach)
         self._row = np.zeros(width)
         self._row_after = np.zeros(width)
         self._last = np.zeros(self.n_bins)
-        self._smoothing = math.exp(-self.hop_s / SMOOTHING_S)
-        self.targets = {name: float(getattr(voice, name)) for name in CONTINUOUS}
-        self.values = dict(self.targets)
-        self.language = voice.language
-        self.style = int(voice.style)
-        self.generator = AsemicGenerator(
-            BabbleSettings({voice.language: 1.0}, likeness=voice.likeness,
-                           temperature=voice.temperature, word_length=voice.word_length),
-            seed=self.seed)
+        self.settings = VoiceSettings(config, self.seed, changed=self._forward)
+        self.prosody = self.settings.prosody  # read each hop
         self._warm_up()
         self.last_error: str | None = None
         self._jobs: deque = deque()
@@ -218,9 +175,10 @@ class VoiceStream:
             ck = self.model
             synthesize_phrase(ck.model, ck.normaliser, ck.phoneme_ids(["a", "_"]), np.zeros(2, int),
                               0, self.device)
-        scratch = np.zeros(self.n_bins)
-        self.renderer.render(np.zeros(N_BANDS), np.zeros(N_BANDS), REFERENCE_HZ, scratch)
-        self.renderer.reset()
+        if self.renderer is not None:
+            scratch = np.zeros(self.n_bins)
+            self.renderer.render(np.zeros(N_BANDS), np.zeros(N_BANDS), REFERENCE_HZ, scratch)
+            self.renderer.reset()
 
     # -- requests, from any thread -------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -233,76 +191,30 @@ class VoiceStream:
         EspeakMissingError
             The espeak-ng program (the phonemizer) is not installed.
         """
-        text = check_text(text)
-        espeak_program()
-        self._request("say", text)
+        self._request("say", self.settings.say(text))
 
     def babble(self, words: int) -> None:
         """Babble ``words`` asemic words (0 to 10000), interrupting; 0 stops the voice."""
-        if isinstance(words, bool) or not isinstance(words, (int, np.integer)) or not (
-                0 <= words <= MAX_WORDS):
-            raise VoiceError(f"babble: number of words must be an integer in [0, {MAX_WORDS}], "
-                             f"got {words!r}")
-        self._request("babble" if words else None, int(words))
+        words = self.settings.babble(words)
+        self._request("babble" if words else None, words)
+
+    def stop(self) -> None:
+        """Fade the voice out and drop what is queued."""
+        self.babble(0)
 
     def set(self, name: str, value) -> None:
-        """Change a control: continuous ones glide there from the next hop, the others apply to
-        the next phrase.
-
-        Parameters
-        ----------
-        name : str
-            ``pitch``, ``range``, ``rate``, ``vibrato``, ``jitter``, ``breathiness``, ``formant``
-            (see :data:`CONTINUOUS`), ``temperature``, ``likeness``, ``word_length``,
-            ``language`` (a code), ``mix`` (``"es:1,en:0.5"``) or ``style`` (0 to 11).
-
-        Raises
-        ------
-        VoiceError
-            Unknown name, or a value of the wrong type or out of range (the message says which).
-        """
-        if name in CONTINUOUS or name in BABBLE:
-            lo, hi = (CONTINUOUS.get(name) or BABBLE[name])[:2]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                    math.isfinite(value) and lo <= value <= hi):
-                raise VoiceError(f"voice {name} must be a number in [{lo:g}, {hi:g}], "
-                                 f"got {value!r}")
-            if name in CONTINUOUS:
-                self.targets[name] = float(value)
-            else:
-                self.generator.update(**{name: float(value)})
-        elif name == "language":
-            self.language = language(value).code
-            self.generator.update(languages={self.language: 1.0})
-        elif name == "mix":
-            weights = parse_mix(value)
-            self.generator.update(languages=weights)
-            self.language = max(weights, key=weights.get)
-        elif name == "style":
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not (
-                    0 <= value < N_STYLES):
-                raise VoiceError(f"voice style must be an integer in [0, {N_STYLES - 1}], "
-                                 f"got {value!r}")
-            self.style = int(value)
-        else:
-            known = ", ".join(list(CONTINUOUS) + list(BABBLE) + ["language", "mix", "style"])
-            raise VoiceError(f"unknown voice control {name!r}; known: {known}")
-        if self._conn is not None and name not in _CONSUMER_ONLY:  # the worker phrases with it
-            self._send(("set", name, value))
+        """Change a control (:meth:`caminos.models.voice.settings.VoiceSettings.set`): the
+        prosody glides there from the next hop, the others apply to the next phrase."""
+        self.settings.set(name, value)
 
     def get(self, name: str):
         """Current target of a control (as :meth:`set` takes it)."""
-        if name in CONTINUOUS:
-            return self.targets[name]
-        if name in BABBLE:
-            return getattr(self.generator.settings, name)
-        if name == "language":
-            return self.language
-        if name == "style":
-            return self.style
-        if name == "mix":
-            return ",".join(f"{c}:{w:g}" for c, w in self.generator.settings.languages.items())
-        raise VoiceError(f"unknown voice control {name!r}")
+        return self.settings.get(name)
+
+    def _forward(self, name: str, value) -> None:
+        """A changed control, to the worker process when it phrases with it."""
+        if self._conn is not None and name not in _CONSUMER_ONLY:
+            self._send(("set", name, value))
 
     def reset(self) -> None:
         """Silence at once: drop queued requests and frames, controls at their targets."""
@@ -310,11 +222,12 @@ class VoiceStream:
         self._jobs.clear()
         self.ring.clear()
         self.position = float(self.ring.written)
-        self.renderer.reset()
+        if self.renderer is not None:
+            self.renderer.reset()
         self._jitter_rng = np.random.default_rng(self.seed + 2)
         self._jitter = 0.0
         self._vibrato_phase = 0.0
-        self.values = dict(self.targets)
+        self.settings.land()
         self._fade = 0
         self._sounding = False
 
@@ -439,35 +352,32 @@ class VoiceStream:
         else:
             self._row[:] = ring.row(index)
         if self._sounding:
-            self._glide()
+            self.settings.glide()
         else:  # starting from silence: nothing to glide from
-            self.values.update(self.targets)
+            self.settings.land()
         if self.engine == "neural":
             self._render(out)
         else:
             out[:] = self._row
-        self.position += self.values["rate"]
+        self.position += self.prosody["rate"].value
         ring.release(int(self.position) if int(self.position) < ring.written else ring.written)
         self._last[:] = out
         self._sounding = True
         return True
 
-    def _glide(self) -> None:
-        a = self._smoothing
-        for name, target in self.targets.items():
-            self.values[name] = a * self.values[name] + (1.0 - a) * target
-
     def _render(self, out: np.ndarray) -> None:
-        v = self.values
+        v = self.prosody
         self._jitter = JITTER_MEMORY * self._jitter + math.sqrt(1 - JITTER_MEMORY**2) * float(
             self._jitter_rng.standard_normal())
         self._vibrato_phase = ((self._vibrato_phase + 2 * math.pi * VIBRATO_HZ * self.hop_s)
                                % (2 * math.pi))
-        semitones = (v["pitch"] + v["range"] * self._row[2 * N_BANDS]
-                     + v["vibrato"] * math.sin(self._vibrato_phase) + v["jitter"] * self._jitter)
+        semitones = (v["pitch"].value + v["range"].value * self._row[INTONATION]
+                     + v["vibrato"].value * math.sin(self._vibrato_phase)
+                     + v["jitter"].value * self._jitter)
         f0 = REFERENCE_HZ * 2.0 ** (semitones / 12.0)
-        self.renderer.render(self._row[:N_BANDS], self._row[N_BANDS:2 * N_BANDS], f0, out,
-                             formant=2.0 ** (v["formant"] / 12.0), breathiness=v["breathiness"])
+        self.renderer.render(self._row[LOG_POWER], self._row[APERIODICITY], f0, out,
+                             formant=2.0 ** (v["formant"].value / 12.0),
+                             breathiness=v["breathiness"].value)
 
     # -- the worker thread ---------------------------------------------------------------------
     def _ensure_worker(self) -> None:
@@ -510,9 +420,9 @@ class VoiceStream:
 
     def _phrases(self, kind: str, payload, wanted) -> Iterator[np.ndarray]:
         if kind == "say" and self.engine == "espeak":
-            yield self._espeak_frames(payload, self.language, phonemes=False)
+            yield self._espeak_frames(payload, self.settings.language, phonemes=False)
         elif kind == "say":
-            code = self.language
+            code = self.settings.language
             for clause in phonemize(payload, code):
                 if not wanted():
                     return
@@ -521,7 +431,7 @@ class VoiceStream:
             left = payload
             while left > 0 and wanted():
                 n = min(int(self._phrase_rng.integers(PHRASE_WORDS[0], PHRASE_WORDS[1] + 1)), left)
-                yield self._phrase(self.generator.words(n))
+                yield self._phrase(self.settings.generator.words(n))
                 left -= n
 
     def _phrase(self, words: list[tuple[str, tuple[str, ...]]]) -> np.ndarray:
@@ -538,7 +448,7 @@ class VoiceStream:
         ck = self.model
         _, log_power, aperiodicity, intonation = synthesize_phrase(
             ck.model, ck.normaliser, ck.phoneme_ids(mnemonics), np.array(languages),
-            min(self.style, ck.model.shape.n_styles - 1), self.device)
+            min(self.settings.style, ck.model.shape.n_styles - 1), self.device)
         return np.hstack([log_power, aperiodicity, intonation[:, None]])
 
     def _espeak_phrase(self, words: list[tuple[str, tuple[str, ...]]]) -> np.ndarray:
@@ -548,11 +458,13 @@ class VoiceStream:
     def _espeak_frames(self, text: str, code: str, phonemes: bool) -> np.ndarray:
         """espeak-ng's audio of ``text`` as magnitude frames; pitch, range, style set now."""
         import soxr
+
+        from caminos.engine.dsp.spectral import stft as stft_frames
         from caminos.models.voice.teacher import VARIANTS, speak
-        pitch = int(min(max(50 + 2.0 * self.targets["pitch"], 0), 99))
-        spread = int(min(max(12.5 * self.targets["range"], 0), 99))
+        pitch = int(min(max(50 + 2.0 * self.prosody["pitch"].target, 0), 99))
+        spread = int(min(max(12.5 * self.prosody["range"].target, 0), 99))
         spoken = speak(text, code, pitch=pitch, pitch_range=spread,
-                       variant=VARIANTS[self.style], phonemes=phonemes)
+                       variant=VARIANTS[self.settings.style], phonemes=phonemes)
         audio = soxr.resample(spoken.audio, spoken.sample_rate, self.sample_rate)
         return np.abs(stft_frames(audio, self.config.stft))
 
@@ -565,26 +477,12 @@ class VoiceStream:
                 self.ring.changed.wait(0.01)
 
 
-class VoiceSettings(VoiceStream):
-    """The voice's controls without a voice: checks requests and keeps every value as
-    :class:`VoiceStream` does, rendering nothing (the control process's copy of the state)."""
+def _frame_renderer(config: Config, seed: int):
+    """The consumer's :class:`~caminos.models.voice.envelope.FrameRenderer` (imported here, so
+    a worker process that only runs the acoustic model never loads its numba kernels)."""
+    from caminos.models.voice.envelope import FrameRenderer
 
-    def __init__(self, config: Config, seed: int = 0) -> None:  # noqa: D107 (no model, no ring)
-        voice = config.voice
-        self.config = config
-        self.engine = voice.engine
-        self.targets = {name: float(getattr(voice, name)) for name in CONTINUOUS}
-        self.language = voice.language
-        self.style = int(voice.style)
-        self.generator = AsemicGenerator(
-            BabbleSettings({voice.language: 1.0}, likeness=voice.likeness,
-                           temperature=voice.temperature, word_length=voice.word_length),
-            seed=int(seed))
-        self._conn = None
-        self.last_error = None
-
-    def _request(self, kind: str | None, payload) -> None:
-        """Checked already; the engine's own stream speaks."""
+    return FrameRenderer(config.stft, config.audio.sample_rate, seed=seed)
 
 
 # Controls that only shape the per-hop rendering on the consumer's side (glides, vibrato).
@@ -660,36 +558,3 @@ def render_offline(stream: VoiceStream, max_seconds: float = 600.0) -> np.ndarra
     if stream.last_error:
         raise VoiceError(stream.last_error)
     return np.array(frames).reshape(-1, stream.n_bins)
-
-
-def voice_controls(stream: VoiceStream) -> list[Control]:
-    """The ``/voice/*`` addresses of a stream, for the engine's control registry.
-
-    Voice gain is the engine's (``/source/voice/gain``), not registered here.
-    """
-    controls = [
-        Control("/voice/say", (Arg("text", "s"),), "speak the text in the current language "
-                "(interrupts)", lambda text: stream.say(text), group="voice"),
-        Control("/voice/babble", (Arg("words", "i", 0, MAX_WORDS),),
-                "babble this many asemic words (interrupts); 0 stops",
-                lambda words: stream.babble(words), group="voice"),
-        Control("/voice/stop", (), "fade the voice out and drop what is queued",
-                lambda: stream.babble(0), group="voice"),
-        Control("/voice/language", (Arg("code", "s", choices=CODES),),
-                "language of say and babble", lambda code: stream.set("language", code),
-                get=lambda: (stream.get("language"),), group="voice"),
-        Control("/voice/mix", (Arg("weights", "s"),),
-                "babble language weights, e.g. 'es:1,fr:0.5'", lambda text: stream.set("mix", text),
-                get=lambda: (stream.get("mix"),), group="voice"),
-        Control("/voice/style", (Arg("style", "i", 0, N_STYLES - 1),),
-                "voice style: 0 default, 1-7 male, 8-11 female (espeak-ng variants)",
-                lambda style: stream.set("style", style), get=lambda: (stream.get("style"),),
-                group="voice"),
-    ]
-    for table in (CONTINUOUS, BABBLE):
-        for name, (lo, hi, unit, doc) in table.items():
-            controls.append(Control(
-                f"/voice/{name}", (Arg(name, "f", lo, hi, unit),), doc,
-                (lambda n: lambda value: stream.set(n, value))(name),
-                get=(lambda n: lambda: (stream.get(n),))(name), group="voice"))
-    return controls
