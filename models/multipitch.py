@@ -282,15 +282,26 @@ def track_frame_kernel(mag: np.ndarray, index: np.ndarray, frac: np.ndarray,
     int
         Filled slots.
     """
-    gate, bin_hz, depth = settings[0], settings[1], settings[2]
-    new_relative, exclusion, log_step = settings[3], settings[4], settings[5]
-    held_relative, hold_width, presence_decay = settings[6], settings[7], settings[8]
-    release, later = settings[9], settings[10]
-    semitone_step = 12.0 * log_step  # semitones between neighbouring candidates
-    slots = f0_out.shape[0]
-    n = scores.shape[0]
+    gate, release = settings[0], settings[9]
     f0_out[:] = 0.0
     salience_out[:] = 0.0
+    loudest, finite = _hold_spectrum(mag, held, release)
+    filled = 0
+    if finite and loudest >= gate:
+        for k in range(mag.shape[0]):
+            residual[k] = held[k]
+        filled = _pick_pitches(residual, index, frac, weight, candidates, settings, presence,
+                               detected, scores, amps, f0_out, salience_out)
+    _update_presence(presence, candidates, settings, f0_out, filled)
+    _sort_by_salience(f0_out, salience_out, filled)
+    return filled
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hold_spectrum(mag: np.ndarray, held: np.ndarray, release: float) -> tuple[float, bool]:
+    """The held spectrum's step (square-rooted magnitudes that rise at once and fall by the
+    release); returns the frame's largest magnitude and whether every value is finite (a frame
+    with a NaN or an infinity is held as silence)."""
     loudest = 0.0
     finite = True
     for k in range(mag.shape[0]):
@@ -304,46 +315,69 @@ def track_frame_kernel(mag: np.ndarray, index: np.ndarray, frac: np.ndarray,
             held[k] = x
         else:
             held[k] = release * held[k] + (1.0 - release) * x
+    return loudest, finite
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pick_pitches(residual: np.ndarray, index: np.ndarray, frac: np.ndarray, weight: np.ndarray,
+                  candidates: np.ndarray, settings: np.ndarray, presence: np.ndarray,
+                  detected: np.ndarray, scores: np.ndarray, amps: np.ndarray,
+                  f0_out: np.ndarray, salience_out: np.ndarray) -> int:
+    """Estimate and cancel: the most salient pitch of ``residual`` over its minimum, its
+    partials cancelled, again, until the slots are full or none is left; returns how many."""
+    bin_hz, depth = settings[1], settings[2]
+    new_relative, exclusion, log_step = settings[3], settings[4], settings[5]
+    held_relative, later = settings[6], settings[10]
+    semitone_step = 12.0 * log_step  # semitones between neighbouring candidates
+    slots = f0_out.shape[0]
+    n = scores.shape[0]
     filled = 0
-    if finite and loudest >= gate:
-        for k in range(mag.shape[0]):
-            residual[k] = held[k]
-        top = 0.0
-        while filled < slots:
-            saliences(residual, index, frac, weight, scores)
-            if filled == 0:
-                for c in range(n):
-                    top = max(top, scores[c])
-            for i in range(filled):  # no second pick near an earlier one
-                picked = 12.0 * np.log2(f0_out[i] / candidates[0])  # semitones up the grid
-                for c in range(n):
-                    if abs(c * semitone_step - picked) < exclusion:
-                        scores[c] = -np.inf
-            floor = 0.0  # the minimum relative salience, of a new pitch; a held one's is lower
-            if filled > 0:
-                floor = top * later ** (filled - 1)
-            best = -1
-            for c in range(n):  # the most salient of those over their own minimum
-                s = scores[c]
-                if s > 0.0 and (best < 0 or s > scores[best]) and s >= floor * (
-                        new_relative + (held_relative - new_relative) * presence[c]):
-                    best = c
-            if best < 0:
-                break
-            s = scores[best]
-            shift = 0.0
-            if 0 < best < n - 1 and np.isfinite(scores[best - 1]) and np.isfinite(scores[best + 1]):
-                curve = scores[best - 1] - 2.0 * s + scores[best + 1]
-                if curve < 0.0:
-                    shift = min(max(0.5 * (scores[best - 1] - scores[best + 1]) / curve, -0.5),
-                                0.5)
-            f0 = candidates[0] * 2.0 ** ((best + shift) * log_step)
-            f0_out[filled] = f0
-            salience_out[filled] = s
-            filled += 1
-            if filled < slots:
-                cancel_partials(f0 / bin_hz, residual, depth, amps, detected)
-    for c in range(n):  # one pole per candidate: whether a pick lies within the hold width
+    top = 0.0
+    while filled < slots:
+        saliences(residual, index, frac, weight, scores)
+        if filled == 0:
+            for c in range(n):
+                top = max(top, scores[c])
+        for i in range(filled):  # no second pick near an earlier one
+            picked = 12.0 * np.log2(f0_out[i] / candidates[0])  # semitones up the grid
+            for c in range(n):
+                if abs(c * semitone_step - picked) < exclusion:
+                    scores[c] = -np.inf
+        floor = 0.0  # the minimum relative salience, of a new pitch; a held one's is lower
+        if filled > 0:
+            floor = top * later ** (filled - 1)
+        best = -1
+        for c in range(n):  # the most salient of those over their own minimum
+            s = scores[c]
+            if s > 0.0 and (best < 0 or s > scores[best]) and s >= floor * (
+                    new_relative + (held_relative - new_relative) * presence[c]):
+                best = c
+        if best < 0:
+            break
+        s = scores[best]
+        shift = 0.0
+        if 0 < best < n - 1 and np.isfinite(scores[best - 1]) and np.isfinite(scores[best + 1]):
+            curve = scores[best - 1] - 2.0 * s + scores[best + 1]
+            if curve < 0.0:
+                shift = min(max(0.5 * (scores[best - 1] - scores[best + 1]) / curve, -0.5), 0.5)
+        f0 = candidates[0] * 2.0 ** ((best + shift) * log_step)
+        f0_out[filled] = f0
+        salience_out[filled] = s
+        filled += 1
+        if filled < slots:
+            cancel_partials(f0 / bin_hz, residual, depth, amps, detected)
+    return filled
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _update_presence(presence: np.ndarray, candidates: np.ndarray, settings: np.ndarray,
+                     f0_out: np.ndarray, filled: int) -> None:
+    """Per candidate, one pole (the presence's decay) of whether one of this frame's
+    ``filled`` picks lies within the hold width of it; a candidate near two picks counts once."""
+    log_step, hold_width, presence_decay = settings[5], settings[7], settings[8]
+    semitone_step = 12.0 * log_step
+    n = presence.shape[0]
+    for c in range(n):
         presence[c] *= presence_decay
     for i in range(filled):
         picked = 12.0 * np.log2(f0_out[i] / candidates[0])
@@ -358,7 +392,12 @@ def track_frame_kernel(mag: np.ndarray, index: np.ndarray, frac: np.ndarray,
                     counted = True
             if not counted:
                 presence[c] += 1.0 - presence_decay
-    for i in range(1, filled):  # insertion sort, highest salience first
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sort_by_salience(f0_out: np.ndarray, salience_out: np.ndarray, filled: int) -> None:
+    """The first ``filled`` slots sorted by salience, highest first (insertion sort, stable)."""
+    for i in range(1, filled):
         f, s = f0_out[i], salience_out[i]
         j = i - 1
         while j >= 0 and salience_out[j] < s:
@@ -367,7 +406,6 @@ def track_frame_kernel(mag: np.ndarray, index: np.ndarray, frac: np.ndarray,
             j -= 1
         f0_out[j + 1] = f
         salience_out[j + 1] = s
-    return filled
 
 
 @njit(cache=True, nogil=True)

@@ -91,6 +91,40 @@ _POS, _HOLD_AGE, _NONFINITE, _CLAMPED, _REDUCED = range(5)
 _ENV, _HOLD, _SUM, _MIN_GAIN = range(4)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _rescan_minimum(envelope: np.ndarray, pos: int) -> tuple[float, int]:
+    """The smallest of the ring ``envelope`` and how many samples ago it was written (``pos``
+    the newest), scanning back from the newest so the youngest of equal minima wins."""
+    size = envelope.shape[0]
+    hold = envelope[pos]
+    age = 0
+    for back in range(1, size):
+        j = pos - back
+        if j < 0:
+            j += size
+        if envelope[j] < hold:
+            hold = envelope[j]
+            age = back
+    return hold, age
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _write_gained(delay: np.ndarray, oldest: int, gain: float, ceiling: float, y: np.ndarray,
+                  i: int, ints: np.ndarray) -> None:
+    """Output sample ``i``: the leaving sample of every channel times ``gain``, clamped to the
+    ceiling as a last resort (never reached by the limiter's reasoning; counted if it ever
+    is)."""
+    for c in range(delay.shape[1]):
+        out = delay[oldest, c] * gain
+        if out > ceiling:
+            out = ceiling
+            ints[_CLAMPED] += 1
+        elif out < -ceiling:
+            out = -ceiling
+            ints[_CLAMPED] += 1
+        y[i, c] = out
+
+
 @njit(cache=True, nogil=True)
 def _limit(x: np.ndarray, y: np.ndarray, ceiling: float, release: float, delay: np.ndarray,
            envelope: np.ndarray, smoothed: np.ndarray, ints: np.ndarray,
@@ -141,15 +175,7 @@ def _limit(x: np.ndarray, y: np.ndarray, ceiling: float, release: float, delay: 
         else:
             hold_age += 1
             if hold_age >= size:
-                hold = envelope[pos]
-                hold_age = 0
-                for back in range(1, size):
-                    j = pos - back
-                    if j < 0:
-                        j += size
-                    if envelope[j] < hold:
-                        hold = envelope[j]
-                        hold_age = back
+                hold, hold_age = _rescan_minimum(envelope, pos)
         # Moving average of the last L+1 minima: every minimum in it covers the sample leaving
         # the delay line now, so the mean is below the gain that sample needs (ceiling kept),
         # and it moves by at most 1/(L+1) per sample (no clicks).
@@ -168,16 +194,7 @@ def _limit(x: np.ndarray, y: np.ndarray, ceiling: float, release: float, delay: 
             min_gain = gain
         if gain < 1.0:
             ints[_REDUCED] += 1
-        for c in range(channels):
-            out = delay[oldest, c] * gain
-            # Last resort, never reached by the reasoning above; counted if it ever is.
-            if out > ceiling:
-                out = ceiling
-                ints[_CLAMPED] += 1
-            elif out < -ceiling:
-                out = -ceiling
-                ints[_CLAMPED] += 1
-            y[i, c] = out
+        _write_gained(delay, oldest, gain, ceiling, y, i, ints)
         pos = oldest
     ints[_POS] = pos
     ints[_HOLD_AGE] = hold_age

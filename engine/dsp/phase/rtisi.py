@@ -147,6 +147,36 @@ def _replace_in_ola(ola: np.ndarray, start: int, frame: np.ndarray, seg: np.ndar
         frame[n] = new
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _shift_in(frames: np.ndarray, spectra: np.ndarray, mags: np.ndarray, magnitude: np.ndarray,
+              ola: np.ndarray, hop: int) -> None:
+    """Shift every buffer one frame towards the past (slot copies, nothing allocated), take the
+    newest target ``magnitude`` in, empty the newest frame, and rebuild ``ola``: the overlap-add
+    of every frame but the newest."""
+    n_total, n_fft = frames.shape
+    n_bins = spectra.shape[1]
+    n_progress = mags.shape[0]
+    newest = n_total - 1
+    for i in range(n_total - 1):
+        for n in range(n_fft):
+            frames[i, n] = frames[i + 1, n]
+        for k in range(n_bins):
+            spectra[i, k] = spectra[i + 1, k]
+    for j in range(n_progress - 1):
+        for k in range(n_bins):
+            mags[j, k] = mags[j + 1, k]
+    for k in range(n_bins):
+        mags[n_progress - 1, k] = magnitude[k]
+    for n in range(n_fft):
+        frames[newest, n] = 0.0
+    for n in range(ola.shape[0]):
+        ola[n] = 0.0
+    for i in range(newest):
+        start = i * hop
+        for n in range(n_fft):
+            ola[start + n] += frames[i, n]
+
+
 @njit(cache=True, nogil=True)
 def _rtisi_push(frames: np.ndarray, spectra: np.ndarray, mags: np.ndarray, ola: np.ndarray,
                 pending: np.ndarray, pending_spectra: np.ndarray, magnitude: np.ndarray,
@@ -177,28 +207,7 @@ def _rtisi_push(frames: np.ndarray, spectra: np.ndarray, mags: np.ndarray, ola: 
     n_bins = spectra.shape[1]
     n_progress = mags.shape[0]
     newest = n_total - 1
-
-    # Shift every buffer one frame towards the past (slot copies, nothing allocated).
-    for i in range(n_total - 1):
-        for n in range(n_fft):
-            frames[i, n] = frames[i + 1, n]
-        for k in range(n_bins):
-            spectra[i, k] = spectra[i + 1, k]
-    for j in range(n_progress - 1):
-        for k in range(n_bins):
-            mags[j, k] = mags[j + 1, k]
-    for k in range(n_bins):
-        mags[n_progress - 1, k] = magnitude[k]
-    for n in range(n_fft):
-        frames[newest, n] = 0.0
-
-    # Overlap-add of every frame but the newest (still empty).
-    for n in range(ola.shape[0]):
-        ola[n] = 0.0
-    for i in range(newest):
-        start = i * hop
-        for n in range(n_fft):
-            ola[start + n] += frames[i, n]
+    _shift_in(frames, spectra, mags, magnitude, ola, hop)
 
     # Initial estimate of the newest frame: given, or RTISI's phase of the partial reconstruction
     # at its position (zero phase where that is silent).
