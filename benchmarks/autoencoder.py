@@ -67,9 +67,10 @@ from caminos.engine.dsp.metrics import (held_partial_jitter_db,  # noqa: E402
 from caminos.engine.dsp.phase import reconstruct  # noqa: E402
 from caminos.engine.dsp.spectral import istft, stft as analyze  # noqa: E402
 from caminos.engine.dsp.texture import add_texture  # noqa: E402
-from caminos.models.autoencoder import (MAGNITUDE_FLOOR, FusedCodec, log_magnitude,  # noqa: E402
+from caminos.models.autoencoder import (FusedCodec, log_magnitude,  # noqa: E402
                                 measure_latency_us, stack_context)
 from caminos.models.checkpoint import load_checkpoint  # noqa: E402
+from caminos.models.shape import MAGNITUDE_FLOOR, HopModel  # noqa: E402
 from caminos.models.data import find_sound_files, load_corpus, read_mono  # noqa: E402
 from caminos.models.train import PcaBaseline  # noqa: E402
 
@@ -141,13 +142,13 @@ def pca_latency_us(pca: PcaBaseline, frame: np.ndarray, repeats: int = 2000) -> 
     return float(p50), float(p99)
 
 
-def hop_path_latency_us(codec: FusedCodec, frame: np.ndarray, repeats: int = 5000,
+def hop_path_latency_us(model: HopModel, frame: np.ndarray, repeats: int = 5000,
                         warmup: int = 500, batch: int = 1) -> tuple[float, float]:
     """Encode+decode of ``batch`` rows (sources in, voices out: a field of ``batch`` speakers
     fed by as many source channels, the most a hop does) through the engine's hop path
     (:class:`caminos.engine.clock.codec.FrameCodec`), one thread, in microseconds (p50, p99)."""
-    hop_codec = FrameCodec(codec, batch=batch, decode_batch=batch)
-    frames = codec.shape.context + 1  # a model with context reads that many frames a hop
+    hop_codec = FrameCodec(model, batch=batch, decode_batch=batch)
+    frames = model.shape.context + 1  # a model with context reads that many frames a hop
     x = np.ascontiguousarray(np.tile(frame, (batch, frames)), dtype=np.float32)
     z = np.zeros((batch, hop_codec.latent_dim), np.float32)
     out = np.zeros((batch, hop_codec.n_bins))
@@ -312,12 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     corpus = load_corpus(args.train_data, config, seed=seed, min_seconds=0.0,
                          cache_dir=args.cache_dir or "default")
     fused = [FusedCodec.from_model(c.model) for c in checkpoints]
+    hop_models = [c.hop_model() for c in checkpoints]
     loud_frame = corpus.train.frames[int(np.argmax(corpus.train.frames.max(axis=1)))]
     if args.timing_only:
         for round_ in range(args.rounds):  # interleaved, so each round sees the same machine
-            for name, codec in zip(names, fused):
+            for name, model in zip(names, hop_models):
                 for batch in (1, 8):
-                    p50, p99 = hop_path_latency_us(codec, loud_frame, batch=batch,
+                    p50, p99 = hop_path_latency_us(model, loud_frame, batch=batch,
                                                    repeats=5000 if batch == 1 else 2000)
                     print(f"round {round_ + 1}: {name}: encode+decode batch {batch}, one "
                           f"thread: hop path p50 {p50:.0f} us, p99 {p99:.0f} us", flush=True)
@@ -328,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     timings = {name: measure_latency_us(c.model, repeats=5000, warmup=500)
                for name, c in zip(names, checkpoints)}
     timings["pca"] = pca_latency_us(pca, corpus.train.frames[0])
-    hop_path = {name: hop_path_latency_us(codec, loud_frame) for name, codec in zip(names, fused)}
+    hop_path = {name: hop_path_latency_us(model, loud_frame)
+                for name, model in zip(names, hop_models)}
     files = pick_files(find_sound_files(args.test_data), args.per_class)
     if not files:
         sys.exit(f"{args.test_data}: no held-out sound files "

@@ -51,10 +51,10 @@ from caminos.engine.dsp.phase import reconstruct  # noqa: E402
 from caminos.engine.dsp.spectral import istft, stft  # noqa: E402
 from caminos.engine.dsp.texture import add_texture  # noqa: E402
 from caminos.models.api import latent_trajectory, log_frames, read_mono  # noqa: E402
-from caminos.models.autoencoder import MAGNITUDE_FLOOR  # noqa: E402
 from caminos.models.checkpoint import load_checkpoint  # noqa: E402
 from caminos.models.export import export_nn  # noqa: E402
 from caminos.models.export.phase_ts import StreamingPhase  # noqa: E402
+from caminos.models.shape import MAGNITUDE_FLOOR  # noqa: E402
 
 DEMO = ROOT / "patches" / "demo" / "demo.wav"
 

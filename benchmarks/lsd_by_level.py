@@ -40,9 +40,10 @@ if str(ROOT) not in sys.path:
 
 from caminos.engine.core.config import load_config  # noqa: E402
 from caminos.engine.dsp.spectral import stft  # noqa: E402
-from caminos.models.autoencoder import MAGNITUDE_FLOOR, log_magnitude  # noqa: E402
+from caminos.models.autoencoder import log_magnitude  # noqa: E402
 from caminos.models.checkpoint import load_checkpoint  # noqa: E402
 from caminos.models.data import find_sound_files, load_corpus, read_mono  # noqa: E402
+from caminos.models.shape import MAGNITUDE_FLOOR  # noqa: E402
 from caminos.models.train import PcaBaseline  # noqa: E402
 
 # Bands of a bin's level under its frame's peak, in dB: (name, upper, lower).

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from caminos.models.autoencoder import MAGNITUDE_FLOOR, linear_magnitude
+from caminos.models.autoencoder import linear_magnitude
+from caminos.models.shape import MAGNITUDE_FLOOR
 
 
 def random_gain(batch: torch.Tensor, gain_db: float) -> torch.Tensor:

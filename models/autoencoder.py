@@ -23,19 +23,13 @@ rotation and statistics, which the training, the export and the hop clock's code
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
 import torch
 from torch import nn
 
 from caminos.engine.core.config import StftConfig
-from caminos.engine.core.errors import ParameterError
-
-# Magnitude floor added before the logarithm, in linear STFT magnitude units. A full-scale sine
-# gives a peak bin of n_fft/4 = 256 at n_fft = 1024, so 1e-3 sits 108 dB below it: quieter detail
-# is noise the model should not spend capacity on.
-MAGNITUDE_FLOOR = 1e-3
+from caminos.models.shape import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, TERMS, HopModel,
+                                  ModelShape, band_interpolation, plain_json)
 
 DESCRIPTORS = ("loudness_db", "centroid_hz", "flatness_db", "harmonicity")
 DESCRIPTOR_WORDS = {  # what a positive change of each descriptor sounds like
@@ -46,204 +40,11 @@ DESCRIPTOR_WORDS = {  # what a positive change of each descriptor sounds like
 }
 
 
-@dataclass(frozen=True)
-class ModelShape:
-    """Hyper-parameters that fix the network's weights' shapes.
-
-    Attributes
-    ----------
-    n_bins : int
-        Frequency bins per frame, ``n_fft // 2 + 1``.
-    latent_dim : int
-        Latent dimensions, 8 to 32.
-    hidden : tuple of int
-        Widths of the hidden layers of the encoder; the decoder mirrors them.
-    context : int
-        Past frames stacked before the current one at the input (0 = the frame alone). Past
-        frames only, so context adds no latency.
-    level : bool
-        Take each frame's level out of the learned latent: the encoder sees the frame's
-        log-magnitudes less their level (:func:`frame_level`), the level becomes one explicit
-        latent channel, and the decoder adds it back to its output. The learned part then spends
-        its ``latent_dim - 1`` dimensions on the spectrum's shape, not on loudness.
-    decoder_hidden : tuple of int
-        Widths of the decoder's hidden layers; empty mirrors ``hidden``.
-    pitch : bool
-        Give the latent an explicit pitch channel: each frame's fundamental as tracked by
-        :class:`caminos.models.pitch.PitchTracker` (semitones, in its own standard units), which
-        the
-        decoder reads and uses to raise partials on a harmonic comb (:func:`harmonic_comb_torch`)
-        with learnt per-bin heights. The comb puts partials of a pitch never trained on where
-        they belong, and transposing is moving this channel.
-    bin_hz : float
-        Width of a frequency bin, ``sample_rate / n_fft`` in Hz (needed with ``pitch``).
-    comb_bands : int
-        With ``pitch``: the decoder gives the comb's heights for this many bands, linearly
-        interpolated to the bins (:func:`band_interpolation`), instead of one per bin; how much
-        partials stand out varies slowly with frequency, and a smaller last layer is a faster
-        decoder. 0: one height per bin.
-    pitch_slots : int
-        With ``pitch``: pitch slots per frame, 1 to 4. With more than one, each slot is an
-        explicit pitch channel and a presence channel (0 to 1), found per frame by estimate and
-        cancel (:class:`caminos.models.partials.PartialAnalyser`), and the decoder draws one
-        comb per slot with heights of its own, so chords keep their notes.
-    free_peaks : int
-        With ``pitch``: free spectral peaks per frame, 0 to 8, each an explicit frequency
-        channel (semitones, in the pitch channel's units, so a transposition moves them too) and
-        a magnitude channel (natural log, relative to the frame's level): the largest partials
-        no slot explains (bells, gongs, a chord's extra notes), drawn by the decoder as the
-        window's main lobe.
-    """
-
-    n_bins: int = 513
-    latent_dim: int = 16
-    hidden: tuple[int, ...] = (512, 256)
-    context: int = 0
-    level: bool = False
-    decoder_hidden: tuple[int, ...] = ()
-    pitch: bool = False
-    bin_hz: float = 0.0
-    comb_bands: int = 0
-    pitch_slots: int = 1
-    free_peaks: int = 0
-
-    def __post_init__(self) -> None:
-        if not 8 <= self.latent_dim <= 48:
-            raise ParameterError(f"latent_dim must be in 8..48, got {self.latent_dim}")
-        if not 1 <= self.pitch_slots <= 4 or not 0 <= self.free_peaks <= 8:
-            raise ParameterError(f"pitch_slots must be in 1..4 and free_peaks in 0..8, got "
-                                 f"{self.pitch_slots} and {self.free_peaks}")
-        if (self.pitch_slots > 1 or self.free_peaks) and not self.pitch:
-            raise ParameterError("pitch slots and free peaks need the pitch channel (pitch=True)")
-        if self.learned_dim < 4:
-            raise ParameterError(f"latent_dim {self.latent_dim} leaves {self.learned_dim} learned "
-                                 f"dimensions beside the explicit channels; at least 4 are needed")
-        if not 0 <= self.context <= 8:
-            raise ParameterError(f"context must be in 0..8 frames, got {self.context}")
-        if self.n_bins < 2 or not self.hidden or min(self.hidden) < 1:
-            raise ParameterError(f"bad model shape: n_bins={self.n_bins}, hidden={self.hidden}")
-        if self.decoder_hidden and min(self.decoder_hidden) < 1:
-            raise ParameterError(f"bad decoder widths: {self.decoder_hidden}")
-        if self.many_pitches and not self.level:
-            raise ParameterError("pitch slots and free peaks need the level channel (level=True)")
-        if self.pitch and not self.bin_hz > 0.0:
-            raise ParameterError("a model with a pitch channel needs bin_hz > 0")
-        if not 0 <= self.comb_bands <= self.n_bins or self.comb_bands == 1:
-            raise ParameterError(f"comb_bands must be 0 or 2..{self.n_bins}, got {self.comb_bands}")
-
-    @property
-    def many_pitches(self) -> bool:
-        """Several pitch slots or free peaks (checkpoint version 3), rather than one comb."""
-        return self.pitch_slots > 1 or self.free_peaks > 0
-
-    @property
-    def comb_heights(self) -> int:
-        """Heights of one slot's comb the decoder's last layer gives (0 without pitch)."""
-        if not self.pitch:
-            return 0
-        return self.comb_bands or self.n_bins
-
-    @property
-    def comb_outputs(self) -> int:
-        """Comb heights the decoder's last layer gives, every slot's (0 without pitch)."""
-        return self.comb_heights * self.pitch_slots
-
-    @property
-    def presence_channels(self) -> int:
-        """Presence channels: one per slot when there are several, none for one."""
-        return self.pitch_slots if self.pitch_slots > 1 else 0
-
-    @property
-    def explicit_dim(self) -> int:
-        """Measured latent channels: level, slot pitches, presences, peak pitches and levels."""
-        slots = self.pitch_slots if self.pitch else 0
-        return int(self.level) + slots + self.presence_channels + 2 * self.free_peaks
-
-    @property
-    def learned_dim(self) -> int:
-        """Latent dimensions the encoder learns (``latent_dim`` less the explicit channels)."""
-        return self.latent_dim - self.explicit_dim
-
-    @property
-    def slot_index(self) -> int:
-        """Index of the first slot's pitch channel in the unrotated latent; the others follow."""
-        return self.learned_dim + int(self.level)
-
-    @property
-    def presence_index(self) -> int:
-        """Index of the first slot's presence channel (with several slots)."""
-        return self.slot_index + self.pitch_slots
-
-    @property
-    def peak_pitch_index(self) -> int:
-        """Index of the first free peak's frequency channel (semitones)."""
-        return self.presence_index + self.presence_channels
-
-    @property
-    def peak_level_index(self) -> int:
-        """Index of the first free peak's magnitude channel (nepers over the frame's level)."""
-        return self.peak_pitch_index + self.free_peaks
-
-    @property
-    def level_index(self) -> int:
-        """Index of the level channel in the unrotated latent (right after the learned dims)."""
-        return self.learned_dim
-
-    @property
-    def pitch_index(self) -> int:
-        """Index of the (first slot's) pitch channel in the unrotated latent (the last of a
-        one-slot model)."""
-        return self.slot_index
-
-    @property
-    def semitone_indices(self) -> tuple[int, ...]:
-        """Every channel in semitones (slot pitches, peak frequencies): what a transposition
-        moves."""
-        if not self.pitch:
-            return ()
-        return (tuple(range(self.slot_index, self.slot_index + self.pitch_slots))
-                + tuple(range(self.peak_pitch_index, self.peak_pitch_index + self.free_peaks)))
-
-    @property
-    def decoder_widths(self) -> tuple[int, ...]:
-        """Hidden widths of the decoder, first to last."""
-        return self.decoder_hidden or tuple(reversed(self.hidden))
-
-    @property
-    def n_inputs(self) -> int:
-        """Input width: ``n_bins * (context + 1)``."""
-        return self.n_bins * (self.context + 1)
-
-    def to_dict(self) -> dict:
-        """Plain types, for a checkpoint."""
-        data = asdict(self)
-        data["hidden"] = list(self.hidden)
-        data["decoder_hidden"] = list(self.decoder_hidden)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "ModelShape":
-        """Inverse of :meth:`to_dict` (older checkpoints lack the last keys)."""
-        return cls(n_bins=int(data["n_bins"]), latent_dim=int(data["latent_dim"]),
-                   hidden=tuple(int(h) for h in data["hidden"]), context=int(data["context"]),
-                   level=bool(data.get("level", False)),
-                   decoder_hidden=tuple(int(h) for h in data.get("decoder_hidden", ())),
-                   pitch=bool(data.get("pitch", False)), bin_hz=float(data.get("bin_hz", 0.0)),
-                   comb_bands=int(data.get("comb_bands", 0)),
-                   pitch_slots=int(data.get("pitch_slots", 1)),
-                   free_peaks=int(data.get("free_peaks", 0)))
-
-
 def log_magnitude(magnitudes: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
     """``log(|X| + MAGNITUDE_FLOOR)``, natural log, for numpy arrays or tensors."""
     if isinstance(magnitudes, torch.Tensor):
         return torch.log(magnitudes + MAGNITUDE_FLOOR)
     return np.log(np.asarray(magnitudes) + MAGNITUDE_FLOOR)
-
-
-# Largest decoded natural-log magnitude: exp(12) = 1.6e5, above any real STFT bin (a full-scale
-# sine peaks at n_fft/4 = 256). Clamping before exp keeps a wild latent from giving inf or NaN.
-MAX_LOG_MAGNITUDE = 12.0
 
 
 def linear_magnitude(log_mags: torch.Tensor) -> torch.Tensor:
@@ -267,22 +68,6 @@ def frame_level(log_mags: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tenso
     top = x.max(axis=-1, keepdims=True)
     inner = np.log(np.mean(np.exp(2.0 * (x - top)), axis=-1))
     return top[..., 0] + 0.5 * inner
-
-
-def band_interpolation(n_bins: int, bands: int) -> tuple[np.ndarray, np.ndarray]:
-    """How ``bands`` values spread over ``n_bins`` by linear interpolation between band centres
-    (equally spaced over the bins, the first on bin 0 and the last on the top bin).
-
-    Returns
-    -------
-    lower : ndarray of int, shape (n_bins,)
-        Each bin's lower band.
-    weight : ndarray, shape (n_bins,)
-        The upper band's share (0 to 1); the lower band gets the rest.
-    """
-    position = np.arange(n_bins) * (bands - 1) / (n_bins - 1)
-    lower = np.minimum(np.floor(position).astype(np.int64), bands - 2)
-    return lower, position - lower
 
 
 def harmonic_comb_torch(f0_hz: torch.Tensor, n_bins: int, bin_hz: float) -> torch.Tensor:
@@ -859,6 +644,81 @@ class FusedCodec(nn.Module):
             heights = out[:, n:] @ self.comb_spread if self.shape.comb_bands else out[:, n:]
             h = h + torch.nn.functional.softplus(heights) * comb
         return linear_magnitude(h)
+
+
+def hop_model(model: SpectralVAE, name: str = "model", path: str = "",
+              descriptors: dict | None = None) -> HopModel:
+    """What the hop path reads of ``model`` (latent statistics set), as numpy arrays: its fused
+    codec's layers and terms (:class:`FusedCodec`), its latent's standard deviations, its
+    :func:`level_readout` and :func:`pitch_direction`, computed in torch as the engine always
+    has, so every number is the same bit for bit. ``name``, ``path`` and ``descriptors`` are
+    its checkpoint's (:meth:`caminos.models.checkpoint.Checkpoint.hop_model`)."""
+    codec = FusedCodec.from_model(model).eval()
+    latent_std = model.latent_std.detach().double().numpy()
+    terms = {term: _float32(getattr(codec, term)) for term in TERMS if hasattr(codec, term)}
+    numbers = {term: float(getattr(codec, term)[0]) for term in ("level_bias", "pitch_bias")
+               if hasattr(codec, term)}
+    grid = (tuple(float(v) for v in codec.pitch_grid) if hasattr(codec, "pitch_grid")
+            else None)
+    return HopModel(model.shape,
+                    encoder_weights=tuple(_float32(w.T) for w in codec.encoder_weights),
+                    encoder_biases=tuple(_float32(b) for b in codec.encoder_biases),
+                    decoder_weights=tuple(_float32(w.T) for w in codec.decoder_weights),
+                    decoder_biases=tuple(_float32(b) for b in codec.decoder_biases),
+                    latent_std=latent_std, level_readout=level_readout(codec, latent_std),
+                    pitch_direction=pitch_direction(model), **terms, **numbers,
+                    pitch_grid=grid, name=name, path=str(path),
+                    descriptors=plain_json(descriptors or {}))
+
+
+def _float32(tensor: torch.Tensor) -> np.ndarray:
+    """A tensor's values as a float32 C-order array (a copy; the hop path's layout for a
+    transposed weight)."""
+    return np.ascontiguousarray(tensor.detach().numpy(), dtype=np.float32)
+
+
+def pitch_direction(model) -> np.ndarray | None:
+    """Latent change of a one-semitone transposition of ``model``, or None without pitch channel.
+
+    Moving the rotated latent along row ``P`` of the rotation moves the unrotated latent along
+    channel ``P`` alone (the rotation is orthonormal); one semitone is ``1 / pitch_std`` there.
+    A many-pitch model moves every pitch slot and free peak (their rows are orthogonal, so the
+    sum moves each by one semitone).
+    """
+    shape = model.shape
+    if not shape.pitch:
+        return None
+    rotation = model.latent_rotation.detach().double().numpy()
+    # Every channel in semitones moves: each pitch slot's and each free peak's.
+    return rotation[list(shape.semitone_indices)].sum(axis=0) / float(model.pitch_stats[1])
+
+
+def level_readout(codec, std: np.ndarray) -> np.ndarray | None:
+    """How a move of the latent changes the decoded level: ``move . r`` nepers; None without a
+    level channel. ``codec`` is a :class:`FusedCodec`.
+
+    A one-comb model's level channel is the whole of it (``codec.level_out``: nepers added to
+    every bin). A many-pitch model's level also moves with the free peaks' magnitudes and with
+    what the learnt shape makes of the channels, so its readout is measured: the slope of the
+    decoded frame's level (:func:`frame_level`) from ``-std`` to
+    ``+std`` along each axis around the centre (``std``: each axis's standard deviation). A
+    curvature term per axis measured the same way made the field's voices less even, not more
+    (3.8 against 3.4 dB apart in the test of ``tests/test_field.py``): away from the centre,
+    where sources lie, the level bends differently.
+    """
+    if not codec.has_level:
+        return None
+    if not codec.shape.many_pitches:
+        return codec.level_out.detach().double().numpy().copy()
+    d = len(std)
+    spread = np.maximum(np.asarray(std, np.float64), 1e-9)
+    steps = np.zeros((2 * d, d), np.float32)
+    for j in range(d):
+        steps[2 * j, j], steps[2 * j + 1, j] = -spread[j], spread[j]
+    with torch.inference_mode():
+        levels = frame_level(torch.log(codec.decode(torch.as_tensor(steps)) + MAGNITUDE_FLOOR))
+    levels = levels.double().numpy()
+    return (levels[1::2] - levels[0::2]) / (2.0 * spread)
 
 
 def track_pitch_torch(log_mags: torch.Tensor, matrix: torch.Tensor, first_hz: float,

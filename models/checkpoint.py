@@ -21,7 +21,8 @@ import torch
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import CheckpointError
-from caminos.models.autoencoder import ModelShape, SpectralVAE
+from caminos.models.autoencoder import SpectralVAE, hop_model
+from caminos.models.shape import HopModel, ModelShape
 
 FORMAT = "caminos-spectral-vae"
 # 2: level channel, decoder widths of its own, level_stats; version 1 still loads.
@@ -67,6 +68,12 @@ class Checkpoint:
     def name(self) -> str:
         """The file's name without its extension (``default`` for ``default.pt``)."""
         return Path(self.path).stem if self.path else "model"
+
+    def hop_model(self) -> HopModel:
+        """What the hop path reads of the model, as numpy arrays
+        (:func:`caminos.models.autoencoder.hop_model`), with this checkpoint's name, path and
+        descriptors: what a process without torch builds its engine from."""
+        return hop_model(self.model, self.name, self.path, self.descriptors)
 
 
 def plain(value: Any, where: str = "checkpoint") -> Any:

@@ -23,7 +23,8 @@ from caminos.engine.core.config import Config
 from caminos.engine.dsp.metrics import log_spectral_distance_db, partial_counts
 from caminos.engine.dsp.phase import reconstruct
 from caminos.engine.dsp.spectral import istft, stft as analyze
-from caminos.models.autoencoder import MAGNITUDE_FLOOR, SpectralVAE, stack_context
+from caminos.models.autoencoder import SpectralVAE, stack_context
+from caminos.models.shape import MAGNITUDE_FLOOR
 from caminos.models.train import PcaBaseline
 
 PCA_DIMS = 16  # the linear baseline's dimensions, as in benchmarks/autoencoder.py

@@ -27,13 +27,13 @@ import torch
 
 from caminos.engine.core.config import Config
 from caminos.engine.core.errors import CaminosError, CheckpointError
-from caminos.models.autoencoder import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, ModelShape,
-                                        SpectralVAE, count_parameters, describe_axes,
+from caminos.models.autoencoder import (SpectralVAE, count_parameters, describe_axes,
                                         kl_divergence, linear_magnitude, measure_latency_us,
                                         stack_context)
 from caminos.models.augment import random_gain, random_mix, random_stretch, random_transpose
 from caminos.models.checkpoint import load_checkpoint, save_checkpoint
 from caminos.models.data import Corpus
+from caminos.models.shape import MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, ModelShape
 
 DB_PER_NEPER = 20.0 / math.log(10.0)  # natural-log magnitude difference to dB
 

@@ -12,10 +12,10 @@ from caminos.engine.cli.model import main, morph_trajectory
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
 from caminos.engine.dsp.spectral import stft
-from caminos.models.autoencoder import (DESCRIPTORS, FusedCodec, ModelShape, SpectralVAE,
-                                        describe_axes, frame_descriptors, measure_latency_us,
-                                        stack_context)
+from caminos.models.autoencoder import (DESCRIPTORS, FusedCodec, SpectralVAE, describe_axes,
+                                        frame_descriptors, measure_latency_us, stack_context)
 from caminos.models.checkpoint import save_checkpoint
+from caminos.models.shape import ModelShape
 
 torch.set_num_threads(1)
 STFT = StftConfig(n_fft=256, hop=64)

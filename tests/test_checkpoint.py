@@ -8,8 +8,9 @@ import torch
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import CheckpointError
-from caminos.models.autoencoder import ModelShape, SpectralVAE
+from caminos.models.autoencoder import SpectralVAE
 from caminos.models.checkpoint import FORMAT, load_checkpoint, peek, plain, save_checkpoint
+from caminos.models.shape import ModelShape
 
 torch.set_num_threads(1)
 STFT = StftConfig(n_fft=256, hop=64)

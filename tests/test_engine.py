@@ -11,7 +11,8 @@ from caminos.engine.core.config import load_config
 from caminos.engine.core.errors import ControlError
 from caminos.engine.dsp.spectral import stft
 from caminos.engine.dsp.texture import TEXTURE_HIGH_DB, TEXTURE_LOW_DB, add_texture
-from caminos.models.autoencoder import MAGNITUDE_FLOOR, log_magnitude
+from caminos.models.autoencoder import log_magnitude
+from caminos.models.shape import MAGNITUDE_FLOOR
 from tests.conftest import sine
 
 HOP_SECONDS = 256 / 48000
@@ -337,7 +338,7 @@ def test_frame_codec_equals_the_torch_codec(engine: Engine, rng) -> None:
     from caminos.engine.clock.codec import FrameCodec
 
     frames = rng.uniform(-7, 3, size=(3, engine.n_bins)).astype(np.float32)
-    codec = FrameCodec(engine.codec, batch=3)
+    codec = FrameCodec(engine.hop_model, batch=3)
     z = np.zeros((3, engine.dims), dtype=np.float32)
     codec.encode(frames, z)
     mags = np.zeros(engine.n_bins)

@@ -331,7 +331,8 @@ def test_cancelling_notes_together_equals_one_after_the_other(demo):
 
 def _one_comb_model(frames: np.ndarray):
     """A small untrained model with one pitch comb (no slots), statistics fitted on ``frames``."""
-    from caminos.models.autoencoder import ModelShape, SpectralVAE
+    from caminos.models.autoencoder import SpectralVAE
+    from caminos.models.shape import ModelShape
 
     torch.manual_seed(0)
     shape = ModelShape(n_bins=frames.shape[1], latent_dim=16, hidden=(32,), decoder_hidden=(48,),
@@ -351,7 +352,7 @@ def test_pitches_and_chord_draw_as_the_engines_decoder(exported, demo):
     FrameCodec for the same latents and settings, set through the exported file's attributes
     (shipped many-pitch model) and on a one-comb model's codec."""
     from caminos.engine.clock.codec import CHORD_MOST, FrameCodec
-    from caminos.models.autoencoder import FusedCodec
+    from caminos.models.autoencoder import hop_model
     from caminos.models.export.codec_ts import CHORD_MOST as EXPORT_CHORD_MOST
 
     assert EXPORT_CHORD_MOST == CHORD_MOST
@@ -365,7 +366,7 @@ def test_pitches_and_chord_draw_as_the_engines_decoder(exported, demo):
         with torch.inference_mode():
             z = (exported_model.codec if codec is None else codec).encode(
                 torch.as_tensor(frames))
-        engine = FrameCodec(FusedCodec.from_model(model), batch=len(z), decode_batch=len(z))
+        engine = FrameCodec(hop_model(model), batch=len(z), decode_batch=len(z))
         plain = None
         for pitches, chord in DRAWING:
             engine.set_pitch_slots(pitches)

@@ -364,8 +364,8 @@ def test_a_channel_outside_the_room_is_answered_on_error_over_osc() -> None:
 def test_places_change_the_voices_timbre_not_their_loudness(mono_demo) -> None:
     """Axis 1 of the default model is about 16 dB per std: a ring at spread 1 makes its voices
     30 dB apart. /field/keep_level 1 (the default) reads the level each place adds back through
-    the model (measured along each axis: ``engine.level_readout``) and undoes it, so the voices
-    sound about as loud as each other, their spectra still apart."""
+    the model (measured along each axis: ``caminos.models.autoencoder.level_readout``) and
+    undoes it, so the voices sound about as loud as each other, their spectra still apart."""
     levels = {}
     for keep in (0.0, 1.0):
         engine = field_engine(4, "ring-4", spread=1.0, keep_level=keep)

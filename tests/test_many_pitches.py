@@ -10,9 +10,10 @@ import torch
 from caminos.engine.clock.codec import FrameCodec, draw_slots_and_peaks
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import CheckpointError
-from caminos.models.autoencoder import (FusedCodec, ModelShape, SpectralVAE, log_magnitude)
+from caminos.models.autoencoder import SpectralVAE, hop_model, log_magnitude
 from caminos.models.checkpoint import load_checkpoint, save_checkpoint
 from caminos.models.partials import PartialAnalyser
+from caminos.models.shape import ModelShape
 
 RATE, N_FFT = 48000, 1024
 BIN_HZ = RATE / N_FFT
@@ -107,10 +108,9 @@ def many_model() -> SpectralVAE:
 
 
 def test_hop_path_equals_the_model(many_model):
-    codec = FusedCodec.from_model(many_model)
     x = log_magnitude(np.stack([frame(note(220.0) + note(330.0)),
                                 frame([(700.0, 0.2), (1873.0, 0.1)])])).astype(np.float32)
-    hop = FrameCodec(codec, batch=2, decode_batch=2)
+    hop = FrameCodec(hop_model(many_model), batch=2, decode_batch=2)
     z = np.zeros((2, hop.latent_dim), np.float32)
     hop.encode(x, z)
     decoded = np.zeros((2, hop.n_bins))
@@ -123,8 +123,7 @@ def test_hop_path_equals_the_model(many_model):
 
 
 def test_a_free_peak_survives_encode_and_decode(many_model):
-    codec = FusedCodec.from_model(many_model)
-    hop = FrameCodec(codec, batch=1)
+    hop = FrameCodec(hop_model(many_model), batch=1)
     inharmonic = 2689.0  # a "bell" partial 3.84 times its 700 Hz, above every slot's range
     x = log_magnitude(frame([(700.0, 0.2), (inharmonic, 0.1)]))[None].astype(np.float32)
     z = np.zeros((1, hop.latent_dim), np.float32)
@@ -143,7 +142,7 @@ def test_a_free_peak_survives_encode_and_decode(many_model):
 
 
 def test_pitches_control_draws_only_the_strongest_slots(many_model):
-    hop = FrameCodec(FusedCodec.from_model(many_model), batch=1)
+    hop = FrameCodec(hop_model(many_model), batch=1)
     x = log_magnitude(frame(note(220.0) + note(311.1) + note(392.0)))[None].astype(np.float32)
     z = np.zeros((1, hop.latent_dim), np.float32)
     hop.encode(x, z)
@@ -165,7 +164,7 @@ def test_chord_raises_the_partials_of_the_interval_and_no_other_bins(config):
                             config.audio.sample_rate).model.eval()
     f0 = 220.0
     x = log_magnitude(frame(note(f0, 12)))[None].astype(np.float32)
-    encoder = hop = FrameCodec(FusedCodec.from_model(model), batch=1)
+    encoder = hop = FrameCodec(hop_model(model), batch=1)
     z = np.zeros((1, hop.latent_dim), np.float32)
     encoder.encode(x, z)
     plain, fifth = np.zeros(hop.n_bins), np.zeros(hop.n_bins)
@@ -219,7 +218,7 @@ def test_a_one_comb_model_is_still_written_as_version_2(tmp_path):
 def test_hop_path_of_a_many_pitch_model_allocates_nothing(many_model):
     import tracemalloc
 
-    hop = FrameCodec(FusedCodec.from_model(many_model), batch=2, decode_batch=4)
+    hop = FrameCodec(hop_model(many_model), batch=2, decode_batch=4)
     x = log_magnitude(np.stack([frame(note(220.0) + note(330.0)),
                                 frame([(700.0, 0.2), (1873.0, 0.1)])])).astype(np.float32)
     z = np.zeros((2, hop.latent_dim), np.float32)
@@ -286,7 +285,7 @@ def test_a_chord_landmark_replays_as_a_chord(config):
     notes = (196.0, 246.9, 293.7)  # G3 B3 D4
     frames = np.stack([frame([p for f0 in notes for p in note(f0, 8)], seed) for seed in range(8)])
     x = log_magnitude(frames).astype(np.float32)
-    hop = FrameCodec(FusedCodec.from_model(model), batch=len(x))
+    hop = FrameCodec(hop_model(model), batch=len(x))
     z = np.zeros((len(x), hop.latent_dim), np.float32)
     hop.encode(x, z)
     decoded = np.zeros(hop.n_bins)

@@ -2,9 +2,11 @@
 where compiled kernels run (issue 21, "a lighter tree"; sizes in ``benchmarks/memory.py``).
 
 The supervisor and the audio process run no model: neither may import torch (200 MB a process).
-The voice process runs the acoustic model (torch) but renders no frame, so it must not load the
-renderer's numba kernels. Checked on the modules each process imports, in a fresh interpreter,
-and on the processes themselves, through JACK's dummy driver, from what they map
+The DSP and control processes run the autoencoder from its numbers in a file
+(:class:`caminos.models.shape.HopModel`), so they import no torch either unless a landmark is
+encoded. The voice process runs the acoustic model (torch) but renders no frame, so it must not
+load the renderer's numba kernels. Checked on the modules each process imports, in a fresh
+interpreter, and on the processes themselves, through JACK's dummy driver, from what they map
 (``/proc/PID/maps``).
 """
 
@@ -20,6 +22,8 @@ import pytest
 
 from benchmarks.memory import measure_tree, read_memory
 from caminos.engine.core.config import load_config
+from caminos.models.api import DEFAULT_CHECKPOINT
+from caminos.models.checkpoint import load_checkpoint
 from caminos.models.voice.stream import VoiceStream
 from tests.test_live_jack import jackd  # noqa: F401  (the JACK dummy server fixture)
 
@@ -48,6 +52,21 @@ def test_the_supervisor_and_the_audio_process_import_no_torch() -> None:
     assert audio == [], audio
 
 
+def test_an_engine_from_the_models_numbers_imports_no_torch(tmp_path) -> None:
+    """What the DSP and control processes do: an engine (and the replica's controls) built from
+    a :class:`~caminos.models.shape.HopModel` file runs numba and no torch."""
+    path = tmp_path / "model.npz"
+    load_checkpoint(DEFAULT_CHECKPOINT).hop_model().save(path)
+    loaded = _loaded_after(
+        "from caminos.engine.core.config import load_config\n"
+        "from caminos.engine.live.control_process import control_engine\n"
+        "from caminos.models.shape import HopModel\n"
+        f"engine, _ = control_engine(load_config(), 2, voice=True, "
+        f"hop_model=HopModel.load({str(path)!r}))\n"
+        "engine.warm_up()")
+    assert loaded == ["numba"], loaded
+
+
 def test_the_voice_process_runs_its_model_without_the_renderers_kernels() -> None:
     stream = VoiceStream(load_config(), seed=0, process=True)
     try:
@@ -68,3 +87,5 @@ def test_each_process_of_play_maps_only_what_it_runs(jackd) -> None:  # noqa: F8
     assert not rows["audio"].torch and not rows["audio"].numba, rows["audio"]
     assert rows["voice"].torch and not rows["voice"].numba, rows["voice"]
     assert rows["dsp"].numba, rows["dsp"]  # the hop path's kernels: the check sees numba
+    assert not rows["dsp"].torch, rows["dsp"]  # the engine runs on the model's numbers
+    assert not rows["control"].torch, rows["control"]  # torch waits for a landmark

@@ -10,8 +10,8 @@ import soundfile as sf
 
 import caminos.models.data as data
 from caminos.engine.core.config import config_from_mapping
-from caminos.models.autoencoder import MAGNITUDE_FLOOR
 from caminos.models.data import DataError, load_corpus, trim_silence
+from caminos.models.shape import MAGNITUDE_FLOOR
 
 RATE = 16_000  # Hz; small settings keep these tests fast
 

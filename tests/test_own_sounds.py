@@ -20,10 +20,11 @@ from caminos.engine.dsp.metrics import log_spectral_distance_db, partial_counts
 from caminos.engine.dsp.phase import reconstruct
 from caminos.engine.dsp.spectral import istft, stft as analyze
 from caminos.models.augment import random_gain, random_stretch, transpose_spectra
-from caminos.models.autoencoder import MAGNITUDE_FLOOR, log_magnitude
+from caminos.models.autoencoder import log_magnitude
 from caminos.models.checkpoint import load_checkpoint, save_checkpoint
 from caminos.models.data import DataError, file_frames, load_corpus, time_split
 from caminos.models.report import FolderReport, FileScores, Score, judge
+from caminos.models.shape import MAGNITUDE_FLOOR
 from caminos.models.train import epoch_order, following_frames
 
 torch.set_num_threads(1)

@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from caminos.engine.clock.codec import FrameCodec, add_comb_banded, add_comb_per_bin
-from caminos.engine.clock.engine import pitch_direction
 from caminos.engine.clock.latent import LatentMixer
 from caminos.engine.core.config import StftConfig
 from caminos.engine.dsp.spectral import stft
-from caminos.models.autoencoder import (FusedCodec, ModelShape, SpectralVAE, harmonic_comb_torch,
-                                        log_magnitude)
+from caminos.models.autoencoder import (FusedCodec, SpectralVAE, harmonic_comb_torch,
+                                        hop_model, log_magnitude, pitch_direction)
 from caminos.models.pitch import (PitchTracker, harmonic_comb, hann_lobe, hz_to_semitones,
                                   semitones_to_hz)
+from caminos.models.shape import ModelShape
 
 RATE = 48_000
 CFG = StftConfig()  # n_fft 1024, hop 256
@@ -76,7 +76,7 @@ def test_lobe_matches_the_hann_window_spectrum() -> None:
 def test_hop_path_comb_kernels_equal_the_reference(f0_bins: float) -> None:
     """The numba kernels add softplus(heights) times the comb of models.pitch, per bin or from
     bands, in place."""
-    from caminos.models.autoencoder import band_interpolation
+    from caminos.models.shape import band_interpolation
     rng = np.random.default_rng(0)
     heights = rng.normal(0.0, 2.0, CFG.n_bins).astype(np.float32)
     comb = harmonic_comb(np.array([f0_bins * BIN_HZ]), CFG.n_bins, BIN_HZ)[0]
@@ -115,7 +115,7 @@ def test_codecs_equal_the_model(pitch_model: SpectralVAE) -> None:
         np.testing.assert_allclose(fused.encode(frames), z, atol=1e-4)
         decoded = pitch_model.decode(z)
         np.testing.assert_allclose(fused.decode(z), decoded, rtol=1e-4, atol=1e-6)
-    codec = FrameCodec(fused, batch=2)
+    codec = FrameCodec(hop_model(pitch_model), batch=2)
     out = np.zeros((2, 8), np.float32)
     codec.encode(pitch_model.frames[20:22], out)
     np.testing.assert_allclose(out, z[20:22].numpy(), atol=1e-4)
@@ -134,7 +134,7 @@ def test_pitch_offset_moves_the_decoded_partials(pitch_model: SpectralVAE) -> No
         last.weight.zero_()
         last.bias[:CFG.n_bins] = 0.0
         last.bias[CFG.n_bins:] = 5.0
-    codec = FrameCodec(FusedCodec.from_model(model), batch=1)
+    codec = FrameCodec(hop_model(model), batch=1)
     std = model.latent_std.double().numpy()
     mixer = LatentMixer(std, 1.0, pitch_direction=pitch_direction(model))
     z_source = np.zeros((1, 8), np.float32)
@@ -175,14 +175,14 @@ def test_comb_heights_by_band_equal_the_model_in_both_codecs(pitch_model: Spectr
         decoded = model.decode(z)
         np.testing.assert_allclose(FusedCodec.from_model(model).decode(z), decoded, rtol=1e-3,
                                    atol=1e-6)
-    codec = FrameCodec(FusedCodec.from_model(model), batch=1)
+    codec = FrameCodec(hop_model(model), batch=1)
     mags = np.zeros(CFG.n_bins)
     codec.decode(z[30].numpy(), mags)
     np.testing.assert_allclose(mags, decoded[30].numpy(), rtol=1e-3, atol=1e-6)
 
 
 def test_band_interpolation_reaches_every_bin() -> None:
-    from caminos.models.autoencoder import band_interpolation
+    from caminos.models.shape import band_interpolation
     lower, weight = band_interpolation(513, 64)
     values = np.arange(64.0) ** 2
     spread = values[lower] * (1 - weight) + values[lower + 1] * weight

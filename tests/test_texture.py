@@ -18,8 +18,9 @@ from caminos.engine.dsp.texture import (TEXTURE_HIGH_DB, TEXTURE_LOW_DB, add_tex
                                         texture_limits_nepers, texture_width_bins,
                                         weighted_mean_rows)
 from caminos.models.api import latent_trajectory
-from caminos.models.autoencoder import MAGNITUDE_FLOOR as FLOOR, log_magnitude
+from caminos.models.autoencoder import log_magnitude
 from caminos.models.checkpoint import load_checkpoint
+from caminos.models.shape import MAGNITUDE_FLOOR as FLOOR
 from tests.conftest import sine
 
 

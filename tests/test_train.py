@@ -410,7 +410,7 @@ def test_random_transposition_moves_every_frame_of_a_context_stack_together():
 def test_random_mix_adds_another_frame_of_the_batch_at_most_as_loud():
     """--mix: a mixed frame's magnitudes are its own plus one other frame's times a gain of -12
     to 0 dB (floor counted once); probability 0 changes nothing."""
-    from caminos.models.autoencoder import MAGNITUDE_FLOOR
+    from caminos.models.shape import MAGNITUDE_FLOOR
     from caminos.models.augment import random_mix
     torch.manual_seed(0)
     mags = torch.rand(16, 40) * torch.rand(16, 1) * 10.0

@@ -290,7 +290,7 @@ def reconstruct_command(args: argparse.Namespace) -> int:
     from caminos.engine.dsp.render import synthesize
     from caminos.engine.dsp.texture import add_texture
     from caminos.models.api import latent_trajectory, log_frames, read_mono
-    from caminos.models.autoencoder import MAGNITUDE_FLOOR
+    from caminos.models.shape import MAGNITUDE_FLOOR
     config = load_with_overrides(args)
     out = check_output(args.output)
     texture = config.model.texture if args.texture is None else args.texture

@@ -1,13 +1,13 @@
 """The autoencoder on the hop path: the fused codec's layers in two compiled calls per hop.
 
 Stages three and five of ``Engine.tick()``. :class:`caminos.models.autoencoder.FusedCodec` folds
-the
-model's normalisation and latent rotation into its layers; this runs the same layers in numba
-kernels (:func:`encode_frames`, :func:`decode_frames`) that write into buffers made once, so a
-hop allocates nothing for the model, pays no torch dispatch (about 10 us per call at batch 1
-here) and no numpy call per element-wise step (about 1 us each, some forty a hop before). The
-matrix products go to BLAS through ``np.dot``. Equal to the torch codec to float32 rounding
-(tested).
+the model's normalisation and latent rotation into its layers, and
+:class:`caminos.models.shape.HopModel` holds their numbers as numpy arrays; this runs the same
+layers in numba kernels (:func:`encode_frames`, :func:`decode_frames`) that write into buffers
+made once, so a hop allocates nothing for the model, pays no torch dispatch (about 10 us per call
+at batch 1 here) and no numpy call per element-wise step (about 1 us each, some forty a hop
+before). The matrix products go to BLAS through ``np.dot``. Equal to the torch codec to float32
+rounding (tested). Nothing here imports torch.
 
 Why this file is longer than 500 lines: the hop path's twin of the model: the compiled kernels
 (partial analysis, drawing, dense layers) sit beside the codec that calls them, so the one file to
@@ -20,13 +20,13 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-import torch
 from numba import njit
 
-from caminos.models.autoencoder import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, FusedCodec,
-                                        band_interpolation)
+from caminos.engine.core.errors import CheckpointError
 from caminos.models.partials import channel_values
 from caminos.models.pitch import hann_lobe_at
+from caminos.models.shape import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, HopModel,
+                                  band_interpolation)
 
 
 # SiLU's exponential never sees more than this: exp(80) = 5.5e34 fits float32 (max 3.4e38), and
@@ -35,10 +35,6 @@ _EXP_LIMIT = np.float32(80.0)
 _ONE = np.float32(1.0)
 _NO_ARRAY = np.zeros(0, np.float32)  # a channel the model lacks
 _NO_INDEX = np.zeros(0, np.int64)
-
-
-def _numpy(tensor: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray(tensor.detach().numpy(), dtype=np.float32)
 
 
 @njit(cache=True, nogil=True)
@@ -67,7 +63,7 @@ def add_comb_per_bin(h: np.ndarray, heights: np.ndarray, f0_bins: float) -> None
 def add_comb_banded(h: np.ndarray, bands: np.ndarray, lower: np.ndarray, weight: np.ndarray,
                     f0_bins: float) -> None:
     """:func:`add_comb_per_bin` with heights interpolated between band centres
-    (:func:`caminos.models.autoencoder.band_interpolation`)."""
+    (:func:`caminos.models.shape.band_interpolation`)."""
     for k in range(h.shape[0]):
         lobe = _comb_at(k, f0_bins)
         if lobe > 0.0:
@@ -77,15 +73,16 @@ def add_comb_banded(h: np.ndarray, bands: np.ndarray, lower: np.ndarray, weight:
 
 
 def make_layers(weights, biases, batch: int) -> tuple[tuple, tuple, tuple]:
-    """Dense layers for a fixed batch size from torch ``(outputs, inputs)`` weights and their
-    biases: tuples of the weights as (inputs, outputs) float32 in C order, the biases, and an
-    output buffer (batch, outputs) per layer, as :func:`run_layers` reads them.
+    """Dense layers for a fixed batch size from ``(inputs, outputs)`` weights and their biases
+    (:class:`~caminos.models.shape.HopModel`'s): tuples of the weights as (inputs, outputs)
+    float32 in C order (the given arrays themselves when they are so already, not copies), the
+    biases, and an output buffer (batch, outputs) per layer, as :func:`run_layers` reads them.
 
     Plain tuples of arrays, not named tuples: numba's dispatcher keeps a little memory per call
     for a named tuple argument, which would grow over an engine's millions of hops.
     """
-    ws = tuple(np.ascontiguousarray(w.detach().numpy().T, dtype=np.float32) for w in weights)
-    bs = tuple(_numpy(b) for b in biases)
+    ws = tuple(np.ascontiguousarray(w, dtype=np.float32) for w in weights)
+    bs = tuple(np.ascontiguousarray(b, dtype=np.float32) for b in biases)
     return with_batch((ws, bs, ()), batch)
 
 
@@ -435,28 +432,51 @@ def draw_slots_and_peaks(h: np.ndarray, bands: np.ndarray, width: int, slot_semi
 CHORD_MOST = 4  # intervals /latent/chord draws above the first slot, at most
 
 
+def _term(model: HopModel, name: str) -> np.ndarray:
+    """One of ``model``'s channel terms as float32 in C order (the array itself when it is so).
+
+    Raises
+    ------
+    CheckpointError
+        The model's shape has the channel but its numbers lack the term.
+    """
+    value = getattr(model, name)
+    if value is None:
+        raise CheckpointError(f"{model.path or model.name}: the model has no {name}, which "
+                              "its shape needs")
+    return np.ascontiguousarray(value, dtype=np.float32)
+
+
+def _number(model: HopModel, name: str):
+    """One of ``model``'s numbers (a float, or the pitch grid's pair), as :func:`_term`."""
+    value = getattr(model, name)
+    if value is None:
+        raise CheckpointError(f"{model.path or model.name}: the model has no {name}, which "
+                              "its shape needs")
+    return value
+
+
 class FrameCodec:
     """Encode a batch of log-magnitude frames and decode a batch of latents, allocation-free.
 
     Parameters
     ----------
-    codec : FusedCodec
-        The model's real-time form.
+    model : HopModel
+        The model's numbers (``Checkpoint.hop_model()``, or :meth:`HopModel.load` of a file).
     batch : int
         Rows of every :meth:`encode` call (the engine's source channels).
     decode_batch : int
         Rows of every :meth:`decode_batch` call (the engine's voices, one per output channel).
     """
 
-    def __init__(self, codec: FusedCodec, batch: int, decode_batch: int = 1) -> None:
+    def __init__(self, model: HopModel, batch: int, decode_batch: int = 1) -> None:
         self.batch = batch  # rows of every encode (EncodeUnit sizes its buffers by it)
-        with torch.no_grad():
-            encoder = make_layers(codec.encoder_weights, codec.encoder_biases, batch)
-            decoder = make_layers(codec.decoder_weights, codec.decoder_biases, decode_batch)
+        encoder = make_layers(model.encoder_weights, model.encoder_biases, batch)
+        decoder = make_layers(model.decoder_weights, model.decoder_biases, decode_batch)
         self.latent_dim = d = encoder[0][-1].shape[1]
-        self.n_bins = n = int(codec.n_bins)
-        shape = codec.shape
-        self.has_level, self.has_pitch = bool(codec.has_level), bool(codec.has_pitch)
+        shape = model.shape
+        self.n_bins = n = int(shape.n_bins)
+        self.has_level, self.has_pitch = bool(shape.level), bool(shape.pitch)
         self.many = bool(shape.many_pitches)
         self.pitch_slots = int(shape.pitch_slots) if self.has_pitch else 0
         self.decoder_weights = decoder[0]  # (inputs, outputs) float32, read every hop
@@ -467,19 +487,20 @@ class FrameCodec:
         channel_latent = channel_out = np.zeros((0, d), np.float32)
         channel_bias = _NO_ARRAY
         if self.has_level:  # the rank-one level terms (see FusedCodec)
-            level_in, level_latent = _numpy(codec.level_in), _numpy(codec.level_latent)
-            level_out = _numpy(codec.level_out)
+            level_in, level_latent = _term(model, "level_in"), _term(model, "level_latent")
+            level_out = _term(model, "level_out")
         if self.many:
-            channel_latent, channel_out = _numpy(codec.channel_latent), _numpy(codec.channel_out)
-            channel_bias = _numpy(codec.channel_bias)
-            level_bias = float(codec.level_bias[0])
+            channel_latent = _term(model, "channel_latent")
+            channel_out = _term(model, "channel_out")
+            channel_bias = _term(model, "channel_bias")
+            level_bias = float(_number(model, "level_bias"))
             pitch_out = np.zeros(d, np.float32)  # the encoder reads the scores alone
         elif self.has_pitch:
-            pitch_latent, pitch_out = _numpy(codec.pitch_latent), _numpy(codec.pitch_out)
-            pitch_bias = float(codec.pitch_bias[0])
+            pitch_latent, pitch_out = _term(model, "pitch_latent"), _term(model, "pitch_out")
+            pitch_bias = float(_number(model, "pitch_bias"))
         if self.has_pitch:
-            pitch_matrix = _numpy(codec.pitch_matrix)
-            first, log_step = (float(v) for v in codec.pitch_grid)
+            pitch_matrix = _term(model, "pitch_matrix")
+            first, log_step = (float(v) for v in _number(model, "pitch_grid"))
             first_octave = math.log2(first / 27.5)
             if shape.comb_bands:
                 band_lower, weight = band_interpolation(n, int(shape.comb_bands))

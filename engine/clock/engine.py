@@ -33,11 +33,13 @@ split, the construction order would be spread over files.
 from __future__ import annotations
 
 import math
+import os
+import sys
+import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import torch
 from threadpoolctl import threadpool_limits
 
 from caminos.engine.clock.channel_gains import ChannelGains
@@ -60,9 +62,11 @@ from caminos.engine.core.parameters import Parameter, smoothing_coefficient
 from caminos.engine.core.errors import CaminosError, CheckpointError, ControlError
 from caminos.engine.core.layouts import field_layout
 from caminos.engine.dsp.output import OutputChain
-from caminos.models.autoencoder import MAGNITUDE_FLOOR, FusedCodec, frame_level
-from caminos.models.checkpoint import Checkpoint, load_checkpoint
+from caminos.models.shape import MAGNITUDE_FLOOR, HopModel
 
+if TYPE_CHECKING:  # torch's modules: imported where the torch form is loaded (TorchModel)
+    from caminos.models.autoencoder import FusedCodec
+    from caminos.models.checkpoint import Checkpoint
 
 
 def source_gain(name: str, coefficient: float) -> Parameter:
@@ -79,50 +83,6 @@ def engine_counters() -> dict[str, int]:
             "events_applied": 0}
 
 
-def pitch_direction(model) -> np.ndarray | None:
-    """Latent change of a one-semitone transposition of ``model``, or None without pitch channel.
-
-    Moving the rotated latent along row ``P`` of the rotation moves the unrotated latent along
-    channel ``P`` alone (the rotation is orthonormal); one semitone is ``1 / pitch_std`` there.
-    A many-pitch model moves every pitch slot and free peak (their rows are orthogonal, so the
-    sum moves each by one semitone).
-    """
-    shape = model.shape
-    if not shape.pitch:
-        return None
-    rotation = model.latent_rotation.detach().double().numpy()
-    # Every channel in semitones moves: each pitch slot's and each free peak's.
-    return rotation[list(shape.semitone_indices)].sum(axis=0) / float(model.pitch_stats[1])
-
-
-def level_readout(codec: FusedCodec, std: np.ndarray) -> np.ndarray | None:
-    """How a move of the latent changes the decoded level: ``move . r`` nepers; None without a
-    level channel.
-
-    A one-comb model's level channel is the whole of it (``codec.level_out``: nepers added to
-    every bin). A many-pitch model's level also moves with the free peaks' magnitudes and with
-    what the learnt shape makes of the channels, so its readout is measured: the slope of the
-    decoded frame's level (:func:`~caminos.models.autoencoder.frame_level`) from ``-std`` to
-    ``+std`` along each axis around the centre (``std``: each axis's standard deviation). A
-    curvature term per axis measured the same way made the field's voices less even, not more
-    (3.8 against 3.4 dB apart in the test of ``tests/test_field.py``): away from the centre,
-    where sources lie, the level bends differently.
-    """
-    if not codec.has_level:
-        return None
-    if not codec.shape.many_pitches:
-        return codec.level_out.detach().double().numpy().copy()
-    d = len(std)
-    spread = np.maximum(np.asarray(std, np.float64), 1e-9)
-    steps = np.zeros((2 * d, d), np.float32)
-    for j in range(d):
-        steps[2 * j, j], steps[2 * j + 1, j] = -spread[j], spread[j]
-    with torch.inference_mode():
-        levels = frame_level(torch.log(codec.decode(torch.as_tensor(steps)) + MAGNITUDE_FLOOR))
-    levels = levels.double().numpy()
-    return (levels[1::2] - levels[0::2]) / (2.0 * spread)
-
-
 def load_frame_model(path, stft, sample_rate: int) -> Checkpoint:
     """Load an autoencoder for the engine; a frame-wise model may run at another hop.
 
@@ -137,7 +97,7 @@ def load_frame_model(path, stft, sample_rate: int) -> Checkpoint:
     """
     from dataclasses import replace
 
-    from caminos.models.checkpoint import peek
+    from caminos.models.checkpoint import load_checkpoint, peek
 
     stored = peek(path)
     saved_hop = (stored.get("stft") or {}).get("hop")
@@ -150,6 +110,84 @@ def load_frame_model(path, stft, sample_rate: int) -> Checkpoint:
     return load_checkpoint(path, stft, sample_rate)
 
 
+def one_torch_thread() -> None:
+    """torch on one thread, where this process has loaded it (it loads nothing otherwise).
+
+    The hop's small products gain nothing from more, a pool of spinning threads takes cores
+    from the hop clock, and a fixed count keeps live runs and offline renders bit-identical.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+class TorchModel:
+    """An engine's model in torch, loaded on first use: the checkpoint and its fused codec.
+
+    The hop path runs on a :class:`~caminos.models.shape.HopModel`; torch is needed only to
+    encode sounds into landmarks (the control process's prepares, which call it from its
+    threads) and by tools and tests that compare the two forms. A process that never asks
+    never imports torch (about 200 MB). Loading sets torch to one thread
+    (:func:`one_torch_thread`).
+
+    Parameters
+    ----------
+    path : path
+        The checkpoint file (read by :func:`load_frame_model`); "" when there is none.
+    stft : StftConfig
+        The running STFT settings it is checked against.
+    sample_rate : int
+        The running sample rate in Hz.
+    checkpoint : Checkpoint, optional
+        Already loaded: used as it is.
+    """
+
+    def __init__(self, path: str | os.PathLike, stft, sample_rate: int,
+                 checkpoint: Checkpoint | None = None) -> None:
+        self.path = path
+        self.stft = stft
+        self.sample_rate = sample_rate
+        self._checkpoint = checkpoint
+        self._codec: FusedCodec | None = None
+        self._lock = threading.Lock()
+
+    def checkpoint(self) -> Checkpoint:
+        """The loaded checkpoint (loaded now, the first time).
+
+        Raises
+        ------
+        CheckpointError
+            As :func:`load_frame_model`, or no file to load from.
+        """
+        with self._lock:
+            return self._load()
+
+    def codec(self) -> FusedCodec:
+        """The fused codec of :meth:`checkpoint` (built now, the first time)."""
+        with self._lock:
+            if self._codec is None:
+                from caminos.models.autoencoder import FusedCodec
+
+                self._codec = FusedCodec.from_model(self._load().model).eval()
+            return self._codec
+
+    def _load(self) -> Checkpoint:
+        if self._checkpoint is None:
+            if not self.path:
+                raise CheckpointError("the engine was given its model's numbers without a "
+                                      "checkpoint file: it has no torch form to load")
+            self._checkpoint = load_frame_model(self.path, self.stft, self.sample_rate)
+        one_torch_thread()
+        return self._checkpoint
+
+
+def _check_frame_wise(shape, path: str) -> None:
+    """Refuse a model with context: the engine plays frame-wise models."""
+    if shape.context != 0:
+        raise CheckpointError(f"{path}: the engine plays frame-wise models (context 0); this "
+                              f"one stacks {shape.context} past frames")
+
+
 class Engine:
     """The real-time engine, driven one hop at a time by an audio worker or an offline loop.
 
@@ -158,7 +196,7 @@ class Engine:
     config : Config
         The whole configuration: STFT, live phase recovery ([engine]), audio channels.
     checkpoint : Checkpoint or path, optional
-        The autoencoder; defaults to ``config.model.checkpoint``.
+        The autoencoder; defaults to ``config.model.checkpoint`` (or ``hop_model``'s file).
     channels : int, optional
         Output channels; defaults to ``config.audio.channels``. The layout (``[field]``) makes
         one voice per channel, or one voice copied to every channel (``mono``).
@@ -188,14 +226,22 @@ class Engine:
         Where each tick's duration is written (seconds, hop ``i`` at ``i % TIMING_WINDOW``): live,
         an array in shared memory, so the status readers take the percentiles in their own
         processes, not on the hop clock.
+    hop_model : HopModel, optional
+        The model's numbers (live: read from the file the supervisor wrote, so the process
+        imports no torch); by default computed from ``checkpoint`` with torch.
 
     Notes
     -----
-    The engine sets torch and BLAS to one thread: the hop's small products gain nothing from
-    more, and a fixed count keeps live runs and offline renders bit-identical.
+    The engine sets BLAS, and torch where its process has loaded it, to one thread: the hop's
+    small products gain nothing from more, and a fixed count keeps live runs and offline
+    renders bit-identical.
 
     Attributes
     ----------
+    hop_model : HopModel
+        What the hop path reads of the model.
+    torch_model : TorchModel
+        The model in torch, loaded on first use (:attr:`checkpoint`, :attr:`codec`).
     registry : ControlRegistry
         Every control address the engine answers (subsystems add theirs).
     hop_index : int
@@ -207,7 +253,8 @@ class Engine:
                  realtime: bool = False, clock: Clock | None = None,
                  registry: ControlRegistry | None = None, queue: ControlQueue | None = None,
                  counters: dict[str, int] | None = None,
-                 tick_times: np.ndarray | None = None) -> None:
+                 tick_times: np.ndarray | None = None,
+                 hop_model: HopModel | None = None) -> None:
         self.config = config
         stft = config.stft
         self.stft = stft
@@ -215,17 +262,25 @@ class Engine:
         self.n_bins = stft.n_bins
         self.sample_rate = config.audio.sample_rate
         self.channels = int(channels if channels is not None else config.audio.channels)
-        if not isinstance(checkpoint, Checkpoint):
-            path = checkpoint if checkpoint is not None else config.model.checkpoint_path()
-            checkpoint = load_frame_model(path, stft, self.sample_rate)
-        if checkpoint.model.shape.context != 0:
-            raise CheckpointError(f"{checkpoint.path}: the engine plays frame-wise models "
-                               f"(context 0); this one stacks {checkpoint.model.shape.context} "
-                               "past frames")
-        self.checkpoint = checkpoint
-        self.codec = FusedCodec.from_model(checkpoint.model).eval()  # torch, for landmarks etc.
-        self.dims = checkpoint.model.shape.latent_dim
-        latent_std = checkpoint.model.latent_std.detach().double().numpy()
+        loaded = None  # a Checkpoint (torch), when given or loaded here
+        if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+            loaded, checkpoint = checkpoint, checkpoint.path
+        if hop_model is None:
+            if loaded is None:
+                path = checkpoint if checkpoint is not None else config.model.checkpoint_path()
+                loaded = load_frame_model(path, stft, self.sample_rate)
+            _check_frame_wise(loaded.model.shape, loaded.path)
+            hop_model = loaded.hop_model()
+        _check_frame_wise(hop_model.shape, hop_model.path)
+        if hop_model.shape.n_bins != self.n_bins:
+            raise CheckpointError(f"{hop_model.path or hop_model.name}: the model reads "
+                                  f"{hop_model.shape.n_bins} bins a frame; stft.n_fft "
+                                  f"{stft.n_fft} gives {self.n_bins}")
+        self.hop_model = hop_model
+        self.torch_model = TorchModel(checkpoint if checkpoint is not None else hop_model.path,
+                                      stft, self.sample_rate, loaded)
+        self.dims = hop_model.shape.latent_dim
+        latent_std = hop_model.latent_std.copy()
 
         eng = config.engine
         self.coefficient = smoothing_coefficient(eng.smoothing_ms, self.hop, self.sample_rate)
@@ -253,10 +308,10 @@ class Engine:
                                  spread=config.field.spread, rotate=config.field.rotate,
                                  spin=config.field.spin, wander=config.field.wander,
                                  decorrelate=config.field.decorrelate,
-                                 level_readout=level_readout(self.codec, latent_std),
+                                 level_readout=hop_model.level_readout,
                                  keep_level=config.field.keep_level)
         self.mixer = LatentMixer(latent_std, self.coefficient, seed=eng.seed,
-                                 pitch_direction=pitch_direction(checkpoint.model),
+                                 pitch_direction=hop_model.pitch_direction,
                                  voice_follows=self.field.voice_follows)
         self.channel_gains = ChannelGains(self.room_channels, room_channels, self.coefficient)
         self.texture = TextureStage(self.n_bins, stft.n_fft, self.sample_rate,
@@ -279,10 +334,10 @@ class Engine:
                               self.counters)
         rows = sources.total_rows
         # the hop path's allocation-free twin of the model
-        self.frame_codec = FrameCodec(self.codec, batch=rows, decode_batch=self.voices)
+        self.frame_codec = FrameCodec(hop_model, batch=rows, decode_batch=self.voices)
         self.image = ImageStage(self.n_bins, stft.n_fft, self.sample_rate, self.hop, rows,
                                 config.field.image, self.coefficient, MAGNITUDE_FLOOR)
-        has_pitch = bool(checkpoint.model.shape.pitch)
+        has_pitch = bool(hop_model.shape.pitch)
         field_units: list[Unit] = [] if self.mono else [
             FieldUnit(self.field),
             ImageUnit(self.image, self.frame_codec, sources, self.mixer)]
@@ -316,12 +371,24 @@ class Engine:
         self.voice_error = ""
         if voice:
             self._load_voice()
-        torch.set_num_threads(1)
+        one_torch_thread()  # the voice's thread runs torch offline
         # One BLAS thread too: the hop's small products lose to threads' start-up (a batch of 10
         # rows took 2.4 ms with two threads on this project's machine, 0.16 ms with one).
         threadpool_limits(1, user_api="blas")
         if startup_events:
             self.post_startup_events()
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """The model's checkpoint, in torch (:meth:`TorchModel.checkpoint`: loaded on first use,
+        so a process that never asks imports no torch)."""
+        return self.torch_model.checkpoint()
+
+    @property
+    def codec(self) -> FusedCodec:
+        """The model's fused codec, in torch, for encoding landmarks
+        (:meth:`TorchModel.codec`: built on first use)."""
+        return self.torch_model.codec()
 
     def startup_events(self) -> list[tuple[str, tuple]]:
         """The controls the configuration asks for at start, as ``(address, args)``: open and
@@ -547,7 +614,7 @@ class Engine:
         status: dict[str, Any] = {
             "sample_rate": self.sample_rate,
             "hop_size": self.hop,
-            "model": self.checkpoint.name,
+            "model": self.hop_model.name,
             "phase_method": self.phase.method,
             "lookahead": self.phase.lookahead,
             **measured_status(self.clock.measure()),

@@ -44,7 +44,7 @@ from caminos.engine.core.config import Config
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
 from caminos.engine.dsp.output import OutputChain
-from caminos.models.autoencoder import MAGNITUDE_FLOOR
+from caminos.models.shape import MAGNITUDE_FLOOR
 
 # A source's weight in the latent mix grows with its level up to this level of a sine (dBFS), so a
 # silent live input does not pull a playing file towards the latent of silence.

@@ -454,6 +454,8 @@ class Navigator:
         from caminos.models.autoencoder import log_magnitude
         from caminos.models.voice.stream import VoiceStream, render_offline
 
+        # the torch codec first: loading it sets torch to one thread, which the render uses too
+        codec = self.engine.codec
         stream = VoiceStream(self.engine.config, seed=self.engine.config.engine.seed)
         try:
             stream.set("language", language)
@@ -468,7 +470,7 @@ class Navigator:
             raise ControlError(f"/landmark/voice: the voice rendered nothing for {text!r}")
         with torch.no_grad():
             logs = log_magnitude(torch.tensor(frames, dtype=torch.float32))
-            latent = self.engine.codec.encode(logs).double().numpy()
+            latent = codec.encode(logs).double().numpy()
         return name, latent, f"voice {language}: {text}"
 
     def _read_encoded(self, path: str) -> np.ndarray:
@@ -483,9 +485,9 @@ class Navigator:
         if latent.ndim != 2 or latent.shape[1] != self.dims or len(latent) == 0:
             raise ControlError(f"/landmark/add: {path}: expected latent frames of {self.dims} "
                                f"dims, got shape {latent.shape}")
-        if model and model != self.engine.checkpoint.name:
+        if model and model != self.engine.hop_model.name:
             raise ControlError(f"/landmark/add: {path}: encoded with model {model!r}; the engine "
-                               f"plays {self.engine.checkpoint.name!r}")
+                               f"plays {self.engine.hop_model.name!r}")
         return latent
 
     def _add_landmark(self, made: tuple[str, np.ndarray | None, str]) -> None:
@@ -499,7 +501,7 @@ class Navigator:
         path = file_for(self.folder, "/landmark/save", name, ".landmark.json")
         write_json(path, "/landmark/save", {
             "caminos": "landmark", "version": FILE_VERSION, "name": name,
-            "source": landmark.source, "model": self.engine.checkpoint.name,
+            "source": landmark.source, "model": self.engine.hop_model.name,
             "hop_seconds": self.hop_seconds, "points_std": _rows(landmark.points / self.std)})
         return [("/landmark/save", str(path))]
 
@@ -610,7 +612,7 @@ class Navigator:
         target = file_for(self.folder, "/path/save", name, ".json")
         write_json(target, "/path/save", {
             "caminos": "path", "version": FILE_VERSION, "name": name,
-            "model": self.engine.checkpoint.name,
+            "model": self.engine.hop_model.name,
             "times_s": [round(float(t), 6) for t in path.times],
             "points_std": _rows(path.points / self.std)})
         return [("/path/save", str(target))]

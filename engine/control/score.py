@@ -306,7 +306,7 @@ class _Recording:
         self.score = open(self.score_path, "w", encoding="utf-8")
         self.score.write(score_header(engine.sample_rate, engine.hop,
                                       f"recorded {time.strftime('%Y-%m-%d %H:%M:%S')} with model "
-                                      f"{engine.checkpoint.name}"))
+                                      f"{engine.hop_model.name}"))
         self.thread = threading.Thread(target=self._write, name="caminos-record", daemon=True)
         self.thread.start()
 

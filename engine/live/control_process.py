@@ -54,6 +54,7 @@ class ControlSetup:
     web: bool = False
     web_token: str = ""
     tick_times: str = ""  # the DSP process's tick durations (a SharedArray); "" = none
+    model_file: str = ""  # the model's numbers (engine/live/model_file.py); "" = the checkpoint
 
 
 SCORE_LEAD_SECONDS = 1.0  # a score's events are sent this far ahead of the hop clock
@@ -171,6 +172,7 @@ def build_replica(setup: ControlSetup, connection, front: SharedCounters,
     from caminos.engine.control.patch_files import check_name
     from caminos.engine.core.controls import ControlRegistry
     from caminos.engine.live.published import PublishedClock
+    from caminos.models.shape import HopModel
 
     config = setup.config
     counters = engine_counters()
@@ -183,8 +185,11 @@ def build_replica(setup: ControlSetup, connection, front: SharedCounters,
         "/source/file/pos": {"get": clock.file_seconds},
         "/path/pos": {"get": clock.path_position}})
     queue = ForwardingQueue(registry, connection, front)
+    # the model's numbers from the supervisor's file: torch loads only to encode a landmark
+    hop_model = HopModel.load(setup.model_file) if setup.model_file else None
     replica, surface = control_engine(config, setup.channels, setup.voice, clock=clock,
-                                      registry=registry, queue=queue, counters=counters)
+                                      registry=registry, queue=queue, counters=counters,
+                                      hop_model=hop_model)
     queue.after_apply.append(surface.navigator.after_event)
     # The engine's start-up file, as the DSP process opened it (applied here, not forwarded);
     # a score holds its own start-up events.
@@ -206,11 +211,8 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
     server = web = midi = None
     status = 0
     try:
-        import torch
-
         from caminos.engine.control.osc.server import OscServer
 
-        torch.set_num_threads(1)
         # Lanes of several clients share this process's GIL: a short switch interval lets a
         # quick message through while another lane renders a voice landmark.
         sys.setswitchinterval(0.0005)

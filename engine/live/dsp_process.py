@@ -59,20 +59,23 @@ def publish_latency(engine, counters: SharedCounters) -> int:
 def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounters,
               record: str | None, events, score: bool) -> None:
     # Imported here, not with this module: the supervisor imports it to name the process's
-    # body, and must not load the engine's torch and numba (hundreds of MB) with it.
+    # body, and must not load the engine's numba (hundreds of MB) with it.
     from caminos.engine.clock.engine import Engine
     from caminos.engine.control.surface import attach
     from caminos.engine.dsp.spectrum_tap import SpectrumTap
     from caminos.engine.dsp.spectrum_writer import SpectrumWriter
     from caminos.engine.live.events import EventReceiver
+    from caminos.models.shape import HopModel
 
     # Threads that remain here (a recording's writer) wait at most 0.5 ms for the GIL.
     sys.setswitchinterval(0.0005)
     config = setup.config
     # each tick's duration, for the status readers' percentiles (they compute them, not this)
     tick_times = SharedArray(TIMING_WINDOW, setup.tick_times)
+    # the model's numbers from the supervisor's file: this process imports no torch
+    hop_model = HopModel.load(setup.model_file) if setup.model_file else None
     engine = Engine(config, channels=setup.output_channels, startup_events=False, realtime=True,
-                    tick_times=tick_times.values)
+                    tick_times=tick_times.values, hop_model=hop_model)
     engine.warm_up()
     lock_memory()
     surface = attach(engine, recordings=Path(record).parent if record else None)
@@ -108,7 +111,7 @@ def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounter
                                 dtype=np.float32))
     parent = os.getppid()
     published_lookahead = publish_latency(engine, counters)
-    # Everything built so far (torch, numba, the engine) stays out of the garbage collector's
+    # Everything built so far (numba, the engine) stays out of the garbage collector's
     # passes: a full pass over it took milliseconds, and events arriving by the thousand make
     # the collector run often. Only what is made from now on is scanned.
     gc.collect()

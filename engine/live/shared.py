@@ -88,7 +88,9 @@ def report_failure(name: str, exc: BaseException) -> int:
 
 @dataclass(frozen=True)
 class ProcessSetup:
-    """What the child processes attach to: the configuration and the shared blocks' names."""
+    """What the child processes attach to: the configuration, the shared blocks' names, and
+    the model's numbers (:mod:`caminos.engine.live.model_file`; "": the DSP process computes
+    them from the checkpoint, with torch)."""
 
     config: Config
     out_ring: str
@@ -101,6 +103,7 @@ class ProcessSetup:
     control: str
     spectrum: str
     tick_times: str
+    model_file: str = ""
 
     def attach_rings(self) -> tuple[SharedRing, SharedRing | None]:
         """The output ring and the input ring (None without input), attached by name."""

@@ -2,14 +2,15 @@
 
 The last stage of the live flow (docs/architecture.md). Separate processes, because the GIL is
 the real danger: the DSP process running ``Engine.tick()`` holds the GIL for most of every hop
-(Python between the numba and torch calls), and PortAudio's callback thread needs the GIL to run
+(Python between the numba calls), and PortAudio's callback thread needs the GIL to run
 at all. In one process that contention turns into xruns; here the audio process has nothing else
 to do, so its callback gets the GIL at once. Four processes play, under the supervisor:
 
 - **Audio process** (:func:`stream_main`): the PortAudio stream. Its callback only copies input
   into one ring and output out of another and counts xruns: no allocation of buffers, no locks,
   no torch, no logging.
-- **DSP process** (:func:`dsp_main`): builds the :class:`~caminos.engine.clock.engine.Engine`,
+- **DSP process** (:func:`dsp_main`): builds the :class:`~caminos.engine.clock.engine.Engine`
+  from the model's numbers (:class:`~caminos.engine.live.model_file.ModelFile`, no torch),
   warms it, and
   keeps the output ring ``buffer_hops`` hops ahead of the device, one ``tick()`` per hop, fed by
   the input ring, taking the events that arrived from the control process before each hop. It
@@ -40,7 +41,7 @@ import multiprocessing as mp
 import os
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
 
@@ -53,6 +54,7 @@ from caminos.engine.live.audio_process import stream_main
 from caminos.engine.live.control_process import ControlSetup, control_main
 from caminos.engine.live.devices import choose_devices, import_sounddevice
 from caminos.engine.live.dsp_process import dsp_main
+from caminos.engine.live.model_file import ModelFile
 from caminos.engine.live.published import PublishedClock
 from caminos.engine.live.schedule import Schedule
 from caminos.engine.live.shared import (AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS,
@@ -153,6 +155,7 @@ class LivePlayer:
                                self.counters.name, self.dsp.name, self.control.name,
                                self.spectrum.name, self.tick_times.name)
         self._context = mp.get_context("spawn")
+        self.model_file = ModelFile()  # the model's numbers for the DSP and control processes
         self.process: mp.Process | None = None
         self.audio: mp.Process | None = None
         self.controller: mp.Process | None = None
@@ -168,15 +171,19 @@ class LivePlayer:
 
     # -- lifecycle
     def start(self, timeout: float = 300.0) -> None:
-        """Start the DSP process, wait until its engine is warm, then the audio process.
+        """Compute the model's numbers (:class:`~caminos.engine.live.model_file.ModelFile`),
+        start the DSP process, wait until its engine is warm, then the audio process.
 
         Raises
         ------
+        CheckpointError
+            The checkpoint could not be read.
         CaminosError
             The DSP process failed (its error is repeated) or did not get ready in time.
         AudioDeviceError
             The audio process could not open the device.
         """
+        self._shared = replace(self._shared, model_file=self.model_file.write(self.config))
         control = self.osc or self.score is not None or self.web
         receive, send = self._context.Pipe(duplex=False) if control else (None, None)
         # Not a daemon: it starts the voice's own process.
@@ -216,7 +223,8 @@ class LivePlayer:
                              self.counters.name, self.control.name, self.front.name,
                              bool(self.dsp["voice"]), self.osc, self.score, self.loop_score,
                              spectrum=self.spectrum.name, web=self.web, web_token=self.web_token,
-                             tick_times=self.tick_times.name)
+                             tick_times=self.tick_times.name,
+                             model_file=self._shared.model_file)
         self.controller = self._context.Process(target=control_main,
                                                 args=(setup, send, os.getpid()),
                                                 name="caminos-control", daemon=True)
@@ -280,6 +288,7 @@ class LivePlayer:
                        self.front, self.spectrum, self.tick_times):
             if shared is not None:
                 shared.close()
+        self.model_file.remove()
         return report
 
     # -- supervision

@@ -200,9 +200,9 @@ class PageState:
         return {
             "type": "hello",
             "controls": describe_controls(replica.registry),
-            "axes": axis_words(getattr(replica.checkpoint, "descriptors", {}), replica.dims),
+            "axes": axis_words(replica.hop_model.descriptors, replica.dims),
             "dims": int(replica.dims),
-            "model": replica.checkpoint.name,
+            "model": replica.hop_model.name,
             "sample_rate": int(replica.sample_rate), "hop": int(replica.hop),
             "bands_hz": band_centres_hz(self.edges, replica.config.stft.n_fft,
                                         replica.sample_rate),
