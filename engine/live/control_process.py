@@ -18,6 +18,7 @@ know: the hop, tick times, positions, xruns, latency.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -218,6 +219,11 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
         sys.setswitchinterval(0.0005)
         front["pid"] = float(os.getpid())
         replica = build_replica(setup, connection, front, dsp, audio, flags, ticks)
+        # What lives as long as the process stays out of the collector's full passes (100 ms
+        # over the replica's objects, which would stall the OSC receive thread), as in the DSP
+        # process; only what is made from now on is scanned.
+        gc.collect()
+        gc.freeze()
         score = (ScorePlayer(replica, setup.score, setup.loop_score, lambda: dsp["hops"])
                  if setup.score else None)
         if score is not None:

@@ -34,7 +34,9 @@ of a score (`engine/control/score.py`) and answers `/engine/list`.
   naming a path, landmark or scene that does not exist, an empty `/voice/say` or a malformed
   `/voice/mix`) changes nothing and is answered with `/error s s`: the address (empty for an
   unreadable packet) and the reason. Errors are counted in `/engine/status` (`control_errors`,
-  `osc_malformed`).
+  `osc_malformed`). A client sending faster than the engine handles its messages (more than
+  8 MiB waiting) has the excess dropped unread and counted (`osc_dropped`); the server never
+  drops another client's messages for it.
 - Types: `f` float (an integer is accepted), `i` integer (Pd's floats with integral values are
   accepted; OSC true and false are 1 and 0), `s` string; `...` after the last type: one or more
   of it; `[...]`: may be left out; `*`: any number of numbers or strings (`/midi/learn`).

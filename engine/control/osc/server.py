@@ -11,6 +11,15 @@ hop, in the order they arrived. Every bad packet is answered with ``/error s s``
 reason), counted, and changes nothing; the server thread never dies of its input. Queries
 (``/engine/list``, ``/engine/get``, ``/engine/status``) are answered to the sender, or to the
 configured reply port.
+
+Under a flood from one client, the others' messages stay on time (issue 21): every client's
+datagrams share the kernel's receive buffer, so the receiving thread does nothing but read it
+(Linux's ``recvmmsg``, many datagrams a call, without giving up the GIL) and sort the datagrams
+onto their lanes; a lane with a large backlog waits while the kernel holds more than one read, so
+the reading comes first; ``/engine/status`` and ``/engine/get`` from a client with nothing
+waiting on its lane are answered by the receiving thread at once; and a client whose lane holds
+``lane_bytes`` already has its further datagrams dropped unread and counted (``osc_dropped``),
+never another client's.
 """
 
 from __future__ import annotations
@@ -18,21 +27,30 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import select
 import socket
 import threading
 import time as clock
 from typing import Any
 
 from caminos.engine.control.osc.addresses import PATTERN_CHARACTERS, match_addresses
-from caminos.engine.control.osc.messages import MalformedPacket, encode_message, parse_packet
+from caminos.engine.control.osc.messages import (RECEIVE_BATCH, DatagramReader, MalformedPacket,
+                                                 encode_message, parse_packet)
 from caminos.engine.core.config import OscConfig
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.errors import ControlError
 
-MAX_DATAGRAM = 65536  # bytes; the largest UDP payload
-POLL_SECONDS = 0.1  # the receive timeout, so that stop() returns within this time
+POLL_SECONDS = 0.1  # the receiving thread's wait for a datagram, so stop() returns within it
 LANE_IDLE_SECONDS = 5.0  # a client's lane thread ends after this long without a datagram
 MAX_LANES = 64  # clients handled side by side; more share the lanes by address
+LANE_BACKLOG_BYTES = 8 << 20  # a client's lane holds at most this much; more is dropped
+DATAGRAM_OVERHEAD = 256  # bytes a queued datagram costs beside its payload, for the backlog
+BUSY_LANE_BYTES = 32 << 10  # a lane holding more than this is busy (about 100 small messages)
+RECEIVER_FIRST_SECONDS = 0.005  # a busy lane waits at most this long, before each datagram,
+#                                for the receiving thread to catch up with the kernel's buffer
+# Answered by the receiving thread when the client has nothing waiting on its lane: they only
+# read values, so they never block it (a query that could wait on a lock must not be here).
+QUICK_QUERIES = (b"/engine/status\x00", b"/engine/get\x00")
 ERROR_ADDRESS = "/error"
 MALFORMED_LOG_SECONDS = 1.0  # a summary of malformed packets is logged at most this often
 log = logging.getLogger("caminos.osc")
@@ -46,9 +64,14 @@ class OscServer:
     engine : Engine
         Receives every message through :meth:`Engine.post`; its ``status()`` gains the server's
         counters (``osc_messages``, ``osc_malformed``, ``osc_refused``, ``osc_replies``,
-        ``osc_errors_answered``).
+        ``osc_errors_answered``, ``osc_dropped``, ``osc_internal_errors``).
     config : OscConfig
         Host, port (0 picks a free one), reply port and allow-list.
+    lane_bytes : int
+        The most one client's datagrams may take while they wait for its lane, in bytes (each
+        counts its length plus :data:`DATAGRAM_OVERHEAD`): 8 MiB, about what the kernel's
+        receive buffer holds. Beyond it the client's datagrams are dropped unread and counted
+        (``osc_dropped``), so a flood costs a bounded amount of memory.
 
     Built, a server is wired onto its engine by :func:`caminos.engine.control.surface.attach_osc`
     (its counters in the status, ``/osc/reply_port``, and, on an engine without the surface,
@@ -61,12 +84,18 @@ class OscServer:
         Where the server listens, once :meth:`start` has bound it.
     """
 
-    def __init__(self, engine: Any, config: OscConfig | None = None) -> None:
+    def __init__(self, engine: Any, config: OscConfig | None = None,
+                 lane_bytes: int = LANE_BACKLOG_BYTES) -> None:
+        if lane_bytes <= DATAGRAM_OVERHEAD:
+            raise ValueError(f"OscServer: lane_bytes must exceed {DATAGRAM_OVERHEAD} (one "
+                             f"datagram's overhead), not {lane_bytes}")
         self.engine = engine
         self.config = config or OscConfig()
+        self.lane_bytes = lane_bytes
         self.allowed = self.config.allowed
         self.counters = {"osc_messages": 0, "osc_malformed": 0, "osc_refused": 0,
-                         "osc_replies": 0, "osc_errors_answered": 0, "osc_internal_errors": 0}
+                         "osc_replies": 0, "osc_errors_answered": 0, "osc_internal_errors": 0,
+                         "osc_dropped": 0}
         self.reply_ports: dict[str, int] = {}  # client IP -> port asked for by /osc/reply_port
         self._malformed_logged = (-math.inf, 0)  # (when, osc_malformed then)
         self._known: list[str] = []
@@ -74,7 +103,9 @@ class OscServer:
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._lanes: dict[tuple[str, int], queue.SimpleQueue] = {}
+        self._caught_up = threading.Event()  # clear while the kernel holds more than one read
+        self._caught_up.set()
+        self._lanes: dict[tuple[str, int], _Lane] = {}
         self._lanes_lock = threading.Lock()  # the receiving thread and ending lanes only
         from caminos.engine.control.surface import attach_osc
         attach_osc(engine, self)  # the composition root wires the server onto the engine
@@ -102,7 +133,7 @@ class OscServer:
             sock.close()
             raise ControlError(f"osc: cannot listen on {self.config.host}:{self.config.port} "
                                f"({exc.strerror or exc})") from None
-        sock.settimeout(POLL_SECONDS)
+        sock.setblocking(False)  # the receiving thread polls, then reads what is there
         self._socket = sock
         self.address = sock.getsockname()
         self._stop.clear()
@@ -139,56 +170,107 @@ class OscServer:
 
     # ---------------------------------------------------------------------- receiving
     def _serve(self) -> None:
-        sock = self._socket
+        """Receive until stopped: wait for a datagram, then read every datagram the kernel holds
+        (:class:`~caminos.engine.control.osc.messages.DatagramReader`) and hand them to their
+        lanes, so that the kernel's buffer, which every client shares, never holds one client's
+        flood ahead of another's message for long. While a read comes back full (more is
+        waiting), busy lanes wait (``_caught_up`` clear)."""
+        reader = DatagramReader(self._socket)
+        poller = select.poll()
+        poller.register(self._socket, select.POLLIN)
+        full = False
         while not self._stop.is_set():
-            try:
-                data, sender = sock.recvfrom(MAX_DATAGRAM)
-            except socket.timeout:
+            if not full and not poller.poll(1000 * POLL_SECONDS):
                 continue
-            except OSError:  # an ICMP "port unreachable" from an earlier reply, or closing
-                continue
-            self._dispatch(data, sender)
+            batch = reader.read()
+            if (len(batch) == RECEIVE_BATCH) != full:  # more may be waiting: read again at once
+                full = not full
+                (self._caught_up.clear if full else self._caught_up.set)()
+            if batch:
+                self._dispatch(batch)
+        self._caught_up.set()
 
-    def _dispatch(self, data: bytes, sender: tuple[str, int]) -> None:
-        """Queue a datagram on ``sender``'s lane, starting the lane's thread when it has none
-        (under the lock an idle lane ends with, so nothing is put on a lane that has ended)."""
+    def _dispatch(self, batch: list[tuple[bytes, tuple[str, int]]]) -> None:
+        """Queue each datagram on its sender's lane, starting the lane's thread when it has none
+        (under the lock an idle lane ends with, so nothing is put on a lane that has ended).
+
+        A quick query (:data:`QUICK_QUERIES`) from a client with nothing waiting on its lane is
+        answered here at once, which keeps the client's order and spares it the wait for its
+        lane's thread. A lane holding ``lane_bytes`` already (a client sending faster than its
+        lane handles its messages) drops the datagram unread and counts it in ``osc_dropped``;
+        the other clients' lanes are untouched."""
+        pending: dict[int, tuple[_Lane, list]] = {}
+        last = None
         with self._lanes_lock:
-            lane = self._lanes.get(sender)
-            if lane is None:
-                if len(self._lanes) >= MAX_LANES:  # very many clients: share by address
-                    lane = list(self._lanes.values())[hash(sender) % len(self._lanes)]
+            for data, sender in batch:
+                if sender != last:  # a flood comes in runs from one sender
+                    (lane, own), last = self._lane(sender), sender
+                size = len(data) + DATAGRAM_OVERHEAD
+                backlog = lane.backlog()
+                if own and backlog == 0 and data.startswith(QUICK_QUERIES):
+                    self._answer(data, sender)
+                elif backlog + size > self.lane_bytes:
+                    self.counters["osc_dropped"] += 1
                 else:
-                    lane = self._lanes[sender] = queue.SimpleQueue()
-                    threading.Thread(target=self._run_lane, args=(sender, lane), daemon=True,
-                                     name="caminos-osc-lane").start()
-            lane.put((data, sender))
+                    lane.queued += size
+                    pending.setdefault(id(lane), (lane, []))[1].append((data, sender))
+            for lane, datagrams in pending.values():
+                lane.queue.put(datagrams)
 
-    def _run_lane(self, sender: tuple[str, int], lane: queue.SimpleQueue) -> None:
+    def _lane(self, sender: tuple[str, int]) -> tuple["_Lane", bool]:
+        """``sender``'s lane (started if it has none), and whether the lane is its own: beyond
+        :data:`MAX_LANES` clients, a new one shares a lane by address. Under the lanes' lock."""
+        lane = self._lanes.get(sender)
+        if lane is not None:
+            return lane, True
+        if len(self._lanes) >= MAX_LANES:
+            return list(self._lanes.values())[hash(sender) % len(self._lanes)], False
+        lane = self._lanes[sender] = _Lane()
+        threading.Thread(target=self._run_lane, args=(sender, lane), daemon=True,
+                         name="caminos-osc-lane").start()
+        return lane, True
+
+    def _run_lane(self, sender: tuple[str, int], lane: "_Lane") -> None:
         """Handle one client's datagrams in order until it has been idle a while."""
         while not self._stop.is_set():
             try:
-                data, origin = lane.get(timeout=LANE_IDLE_SECONDS)
+                datagrams = lane.queue.get(timeout=LANE_IDLE_SECONDS)
             except queue.Empty:
                 with self._lanes_lock:
-                    if lane.empty():
+                    if lane.queue.empty():
                         self._lanes.pop(sender, None)
                         return
                 continue
-            try:
-                for reply, target in self.handle(data, origin):
-                    self._send(reply, target)
-            except Exception:  # never let one datagram stop the server
-                self.counters["osc_internal_errors"] += 1
+            for data, origin in datagrams:
+                if lane.backlog() > BUSY_LANE_BYTES and not self._caught_up.is_set():
+                    self._caught_up.wait(RECEIVER_FIRST_SECONDS)  # a flood: let the kernel's
+                    #                                               buffer be read first
+                self._answer(data, origin)
+                lane.done += len(data) + DATAGRAM_OVERHEAD
+
+    def _answer(self, data: bytes, sender: tuple[str, int]) -> None:
+        """Handle one datagram and send its replies."""
+        try:
+            for reply, target in self.handle(data, sender):
+                self._send(reply, target)
+        except Exception:  # never let one datagram stop the server
+            self.counters["osc_internal_errors"] += 1
 
     def _send(self, data: bytes, target: tuple[str, int]) -> None:
+        """Send one reply; the socket does not block, so when its send buffer is full (a burst
+        of ``/engine/list`` rows to a slow network) wait up to :data:`POLL_SECONDS` for room."""
         sock = self._socket
         if sock is None:  # stopped meanwhile
             return
-        try:
-            sock.sendto(data, target)
-            self.counters["osc_replies"] += 1
-        except OSError:
-            pass
+        for _ in range(2):
+            try:
+                sock.sendto(data, target)
+                self.counters["osc_replies"] += 1
+                return
+            except BlockingIOError:
+                select.select([], [sock], [], POLL_SECONDS)
+            except OSError:
+                return
 
     def handle(self, data: bytes, sender: tuple[str, int]) -> list[tuple[bytes, tuple[str, int]]]:
         """Play one datagram into the engine; return the replies to send.
@@ -282,6 +364,23 @@ class OscServer:
         self.counters["osc_errors_answered"] += 1
         return encode_message(ERROR_ADDRESS, (address, reason)), target
 
+
+
+class _Lane:
+    """One client's datagrams waiting for its thread, in batches, with their size in bytes
+    (payload plus :data:`DATAGRAM_OVERHEAD` each): ``queued`` is written only by the receiving
+    thread, ``done`` only by the lane's, so neither needs a lock."""
+
+    __slots__ = ("queue", "queued", "done")
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.queued = 0
+        self.done = 0
+
+    def backlog(self) -> int:
+        """Bytes waiting."""
+        return self.queued - self.done
 
 
 # The server and client of the message being handled, for /osc/reply_port (one engine may have
