@@ -330,14 +330,21 @@ def decode_frames(z: np.ndarray, out: np.ndarray, weights: tuple, biases: tuple,
                     add_comb_per_bin(h, heights, f0_bins)
             else:
                 offset = math.nan
-        for k in range(n):
-            v = h[k] + offset
-            if v > MAX_LOG_MAGNITUDE:  # NaN stays NaN
-                v = MAX_LOG_MAGNITUDE
-            v = np.exp(v) - MAGNITUDE_FLOOR
-            if v < 0.0:
-                v = 0.0
-            out[row, k] = v
+        _write_magnitudes(h, offset, out[row])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _write_magnitudes(h: np.ndarray, offset: float, out: np.ndarray) -> None:
+    """Log-magnitudes ``h`` plus ``offset`` to linear magnitudes in ``out``, less the floor
+    and never below 0; clipped at ``MAX_LOG_MAGNITUDE`` (a NaN stays NaN)."""
+    for k in range(out.shape[0]):
+        v = h[k] + offset
+        if v > MAX_LOG_MAGNITUDE:  # NaN stays NaN
+            v = MAX_LOG_MAGNITUDE
+        v = np.exp(v) - MAGNITUDE_FLOOR
+        if v < 0.0:
+            v = 0.0
+        out[k] = v
 
 
 @njit(cache=True, nogil=True)

@@ -58,24 +58,42 @@ def publish_latency(engine, counters: SharedCounters) -> int:
 
 def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounters,
               record: str | None, events, score: bool) -> None:
+    """Build the engine, then tick until told to stop (:class:`HopLoop`)."""
+    # Threads that remain here (a recording's writer) wait at most 0.5 ms for the GIL.
+    sys.setswitchinterval(0.0005)
+    # each tick's duration, for the status readers' percentiles (they compute them, not this)
+    tick_times = SharedArray(TIMING_WINDOW, setup.tick_times)
+    try:
+        engine, surface = _build_engine(setup, tick_times, record, score)
+        try:
+            loop = HopLoop(setup, engine, surface, counters, stop, events)
+        except BaseException:  # nothing will play: leave no recording, stop the voice's process
+            surface.recorder.discard()
+            engine.close()
+            raise
+        try:
+            loop.wait_for_score(score)
+            loop.run()
+        finally:
+            loop.finish()
+    finally:
+        tick_times.close()
+
+
+def _build_engine(setup: ProcessSetup, tick_times: SharedArray, record: str | None,
+                  score: bool):
+    """The engine and its surface, warmed, memory locked, the recording and the start-up file
+    posted; returns ``(engine, surface)``. A failure leaves no recording and no voice process."""
     # Imported here, not with this module: the supervisor imports it to name the process's
     # body, and must not load the engine's numba (hundreds of MB) with it.
     from caminos.engine.clock.engine import Engine
     from caminos.engine.control.surface import attach
-    from caminos.engine.dsp.spectrum_tap import SpectrumTap
-    from caminos.engine.dsp.spectrum_writer import SpectrumWriter
-    from caminos.engine.live.events import EventReceiver
     from caminos.models.shape import HopModel
 
-    # Threads that remain here (a recording's writer) wait at most 0.5 ms for the GIL.
-    sys.setswitchinterval(0.0005)
-    config = setup.config
-    # each tick's duration, for the status readers' percentiles (they compute them, not this)
-    tick_times = SharedArray(TIMING_WINDOW, setup.tick_times)
     # the model's numbers from the supervisor's file: this process imports no torch
     hop_model = HopModel.load(setup.model_file) if setup.model_file else None
-    engine = Engine(config, channels=setup.output_channels, startup_events=False, realtime=True,
-                    tick_times=tick_times.values, hop_model=hop_model)
+    engine = Engine(setup.config, channels=setup.output_channels, startup_events=False,
+                    realtime=True, tick_times=tick_times.values, hop_model=hop_model)
     engine.warm_up()
     lock_memory()
     surface = attach(engine, recordings=Path(record).parent if record else None)
@@ -88,103 +106,148 @@ def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounter
         surface.recorder.discard()
         engine.close()
         raise
-    out_ring, in_ring = setup.attach_rings()
-    hop, sr = engine.hop, engine.sample_rate
-    hop_seconds = hop / sr
-    in_block = np.zeros((hop, max(setup.input_channels, 1)), dtype=np.float32)
-    in_block64 = np.zeros(in_block.shape)  # each channel for the voices that follow it
-    out32 = np.zeros((hop, setup.output_channels), dtype=np.float32)
-    receiver = EventReceiver(events, engine) if events is not None else None
-    spectrum_tap = SpectrumTap(name=setup.spectrum)
-    # every voice's latent and place on the map, for the control page
-    spectrum = SpectrumWriter(spectrum_tap, config.stft.n_fft, hop, sr,
-                              places=engine.field.places)
-    latents = engine.voice_positions
-    spectrum.warm_up(np.zeros((hop, setup.output_channels))[:, 0], latents)
-    counters["pid"] = float(os.getpid())
-    stream = engine.voice.stream
-    counters["voice"] = float(stream is not None)
-    counters["voice_pid"] = float(getattr(stream, "worker_pid", 0))
-    navigator = surface.navigator
-    if in_ring is not None:  # duplex: output follows input, after buffer_hops hops of silence
-        out_ring.write(np.zeros((config.audio.buffer_hops * hop, setup.output_channels),
-                                dtype=np.float32))
-    parent = os.getppid()
-    published_lookahead = publish_latency(engine, counters)
-    # Everything built so far (numba, the engine) stays out of the garbage collector's
-    # passes: a full pass over it took milliseconds, and events arriving by the thousand make
-    # the collector run often. Only what is made from now on is scanned.
-    gc.collect()
-    gc.freeze()
-    counters["realtime"] = float(raise_to_realtime())  # warm: nothing slow left to do
-    counters["ready"] = 1.0
-    while score and stop["go"] == 0.0 and stop["stop"] == 0.0 and os.getppid() == parent:
-        receiver.receive(limit=1 << 30)  # the score's first second, queued before the first hop
-        time.sleep(0.005)
-    peak = 0.0
-    energy = 0.0
-    meter_hops = max(1, round(sr / hop / 2))  # the meter covers half a second
-    i_hops, i_peak, i_rms = counters.index("hops"), counters.index("peak"), counters.index("rms")
-    i_origin, i_file = counters.index("clock_origin"), counters.index("file_seconds")
-    i_path, i_playing = counters.index("path_position"), counters.index("path_playing")
-    i_applied = counters.index("events_applied")
-    applied = engine.counters
-    player = engine.player
-    values = counters.values
-    try:
+    return engine, surface
+
+
+class HopLoop:
+    """One tick per hop the device consumes, the output ring kept ``buffer_hops`` hops ahead.
+
+    Parameters
+    ----------
+    setup : ProcessSetup
+        The rings' and the spectrum tap's names, the channels.
+    engine, surface
+        Built and warmed (:func:`_build_engine`).
+    counters, stop : SharedCounters
+        What this process publishes (``DSP_COUNTERS``) and the supervisor's flags.
+    events : multiprocessing connection or None
+        The read end of the control process's pipe.
+    """
+
+    def __init__(self, setup: ProcessSetup, engine, surface, counters: SharedCounters,
+                 stop: SharedCounters, events) -> None:
+        from caminos.engine.dsp.spectrum_tap import SpectrumTap
+        from caminos.engine.dsp.spectrum_writer import SpectrumWriter
+        from caminos.engine.live.events import EventReceiver
+
+        self.engine, self.surface, self.counters, self.stop = engine, surface, counters, stop
+        self.out_ring, self.in_ring = setup.attach_rings()
+        hop, sr = engine.hop, engine.sample_rate
+        self.hop_seconds = hop / sr
+        self.in_block = np.zeros((hop, max(setup.input_channels, 1)), dtype=np.float32)
+        self.in_block64 = np.zeros(self.in_block.shape)  # each channel for its voices
+        self.out32 = np.zeros((hop, setup.output_channels), dtype=np.float32)
+        self.receiver = EventReceiver(events, engine) if events is not None else None
+        self.spectrum_tap = SpectrumTap(name=setup.spectrum)
+        # every voice's latent and place on the map, for the control page
+        self.spectrum = SpectrumWriter(self.spectrum_tap, setup.config.stft.n_fft, hop, sr,
+                                       places=engine.field.places)
+        self.latents = engine.voice_positions
+        self.spectrum.warm_up(np.zeros((hop, setup.output_channels))[:, 0], self.latents)
+        counters["pid"] = float(os.getpid())
+        stream = engine.voice.stream
+        counters["voice"] = float(stream is not None)
+        counters["voice_pid"] = float(getattr(stream, "worker_pid", 0))
+        if self.in_ring is not None:  # duplex: output follows input, after buffer_hops hops
+            self.out_ring.write(np.zeros((setup.config.audio.buffer_hops * hop,
+                                          setup.output_channels), dtype=np.float32))
+        self.parent = os.getppid()
+        self.lookahead = publish_latency(engine, counters)
+        self.meter_hops = max(1, round(sr / hop / 2))  # the meter covers half a second
+        self.peak = self.energy = 0.0
+        self.index = {key: counters.index(key) for key in (
+            "hops", "peak", "rms", "clock_origin", "file_seconds", "path_position",
+            "path_playing", "events_applied")}
+        # Everything built so far (numba, the engine) stays out of the garbage collector's
+        # passes: a full pass over it took milliseconds, and events arriving by the thousand
+        # make the collector run often. Only what is made from now on is scanned.
+        gc.collect()
+        gc.freeze()
+        counters["realtime"] = float(raise_to_realtime())  # warm: nothing slow left to do
+        counters["ready"] = 1.0
+
+    def wait_for_score(self, score: bool) -> None:
+        """With a score, queue its first second before the first hop, until the supervisor
+        says go."""
+        stop = self.stop
+        while (score and stop["go"] == 0.0 and stop["stop"] == 0.0
+               and os.getppid() == self.parent):
+            self.receiver.receive(limit=1 << 30)
+            time.sleep(0.005)
+
+    def run(self) -> None:
+        """Tick whenever the output ring has room for a hop (and the input ring holds one),
+        until the supervisor says stop or dies."""
+        engine, stop = self.engine, self.stop
+        out_ring, in_ring, hop = self.out_ring, self.in_ring, engine.hop
         while stop["stop"] == 0.0:
             if out_ring.free() < hop or (in_ring is not None and in_ring.available() < hop):
-                if os.getppid() != parent:  # the supervisor died: do not linger as an orphan
+                if os.getppid() != self.parent:  # the supervisor died: do not linger
                     break
-                time.sleep(hop_seconds / 8)
+                time.sleep(self.hop_seconds / 8)
                 continue
-            if in_ring is not None:
-                in_ring.read_into(in_block)
-                in_block64[:] = in_block
-                engine.push_input(in_block64)
-            # the hop computed now sounds after what waits in the ring and the device's buffer
-            engine.clock_origin = (time.time() + out_ring.available() / sr
-                                   + stop["output_latency_s"] - engine.hop_index * hop_seconds)
-            values[i_origin] = engine.clock_origin
-            if receiver is not None:
-                receiver.receive()
-            block = engine.tick()
-            if engine.phase.lookahead != published_lookahead:  # /phase/lookahead moved it
-                published_lookahead = publish_latency(engine, counters)
-            out32[:] = block
-            out_ring.write(out32)
-            mono = block[:, 0]
-            spectrum.push(mono, latents)
-            peak = max(peak, float(np.abs(block).max()))
-            energy += float(np.vdot(mono, mono))
-            hops = engine.hop_index
-            values[i_file] = player.position / sr
-            values[i_path] = navigator.position
-            values[i_playing] = navigator.playing
-            values[i_applied] = applied["events_applied"]
-            values[i_hops] = hops  # last: a query that sees this hop sees its events applied
-            if hops % meter_hops == 0:
-                values[i_peak] = peak
-                values[i_rms] = math.sqrt(energy / (meter_hops * hop))
-                peak = energy = 0.0
-                _publish_status(engine, counters)
-    finally:
-        _publish_status(engine, counters)
-        if receiver is not None:
-            receiver.drain()
-        recorder = surface.recorder
-        heard = stop["discard"] == 0.0  # else the run failed before the device played a hop
+            self._hop()
+
+    def _hop(self) -> None:
+        """One hop: input in, events, tick, output out, counters published."""
+        engine, values, index = self.engine, self.counters.values, self.index
+        if self.in_ring is not None:
+            self.in_ring.read_into(self.in_block)
+            self.in_block64[:] = self.in_block
+            engine.push_input(self.in_block64)
+        # the hop computed now sounds after what waits in the ring and the device's buffer
+        engine.clock_origin = (time.time() + self.out_ring.available() / engine.sample_rate
+                               + self.stop["output_latency_s"]
+                               - engine.hop_index * self.hop_seconds)
+        values[index["clock_origin"]] = engine.clock_origin
+        if self.receiver is not None:
+            self.receiver.receive()
+        block = engine.tick()
+        if engine.phase.lookahead != self.lookahead:  # /phase/lookahead moved it
+            self.lookahead = publish_latency(engine, self.counters)
+        self.out32[:] = block
+        self.out_ring.write(self.out32)
+        mono = block[:, 0]
+        self.spectrum.push(mono, self.latents)
+        self.peak = max(self.peak, float(np.abs(block).max()))
+        self.energy += float(np.vdot(mono, mono))
+        self._publish_hop()
+
+    def _publish_hop(self) -> None:
+        """The hop's counters; every half second the level and the engine's counters."""
+        engine, values, index = self.engine, self.counters.values, self.index
+        navigator = self.surface.navigator
+        hops = engine.hop_index
+        values[index["file_seconds"]] = engine.player.position / engine.sample_rate
+        values[index["path_position"]] = navigator.position
+        values[index["path_playing"]] = navigator.playing
+        values[index["events_applied"]] = engine.counters["events_applied"]
+        values[index["hops"]] = hops  # last: a query that sees this hop sees its events applied
+        if hops % self.meter_hops == 0:
+            values[index["peak"]] = self.peak
+            values[index["rms"]] = math.sqrt(self.energy / (self.meter_hops * engine.hop))
+            self.peak = self.energy = 0.0
+            _publish_status(engine, self.counters)
+
+    def finish(self) -> None:
+        """Publish the last counters, drain the events, end a recording whose sound was heard
+        (discard one whose run failed before the device played), close everything."""
+        engine = self.engine
+        _publish_status(engine, self.counters)
+        if self.receiver is not None:
+            self.receiver.drain()
+        recorder = self.surface.recorder
+        heard = self.stop["discard"] == 0.0  # else the run failed before a hop was played
         if heard and recorder.recording is not None:
             engine.post("/engine/record/stop")
             engine.tick()  # applies the stop; this hop is not recorded
             recorder.wait(timeout=60.0)
         recorder.discard(started=not heard)  # and any recording whose hop never came
         engine.close()
-        out_ring.close()
-        spectrum_tap.close()
-        tick_times.close()
-        if in_ring is not None:
-            in_ring.close()
+        self.out_ring.close()
+        self.spectrum_tap.close()
+        if self.in_ring is not None:
+            self.in_ring.close()
 
 
 def _publish_status(engine, counters: SharedCounters) -> None:
