@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from caminos.engine.clock.engine import Engine
-from caminos.engine.control.navigation import LatentPath
+from caminos.engine.control.latent_paths import LatentPath
 from caminos.engine.control.surface import attach
 from caminos.engine.core.config import load_config
 from caminos.engine.core.errors import ControlError

@@ -4,153 +4,30 @@ Feeds the latent mixer's path input (docs/architecture.md): a :class:`Navigator`
 ``/landmark/*``, ``/path/*``, ``/latent/xy`` and ``/latent/plane`` controls on an engine and, once
 per hop (an engine hop hook), writes ``engine.mixer.path_position`` (rotated latent coordinates)
 and ``engine.mixer.path_active``. ``/latent/follow 0`` makes the output follow the path alone.
-Sound files are encoded and files read in the posting thread (each control's ``prepare``); on the
-DSP thread only small arrays are touched, and the per-hop work writes into preallocated buffers.
-
-Why this file is longer than 500 lines: the navigator keeps landmarks, paths, the path player,
-gesture recording and the 2-D map, which share one store of paths and landmarks; splitting it into
-one object per job is the step after this one.
+Landmarks are made in the posting thread (:mod:`~caminos.engine.control.landmark_making`); the
+paths' geometry is :mod:`~caminos.engine.control.latent_paths`; on the DSP thread only small
+arrays are touched, and the per-hop work writes into preallocated buffers.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from caminos.engine.clock.latent import STD_BOUND
+from caminos.engine.control.landmark_making import FILE_VERSION, LandmarkMaker, rows_of
+from caminos.engine.control.latent_paths import INTERPOLATIONS, Landmark, LatentPath
 from caminos.engine.control.patch_files import (PATCHES_FOLDER, file_for, file_to_read,
                                                 number_rows, read_json, write_json)
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.errors import ControlError
 from caminos.engine.core.parameters import Parameter
 
-INTERPOLATIONS = ("linear", "cubic", "spherical")
 LOOP_ONCE, LOOP_LOOP, LOOP_PINGPONG = 0, 1, 2
 XY_RANGE_STD = 2.0  # /latent/xy on the axes plane: 0 .. 1 spans -2 .. +2 standard deviations
 RECORD_SECONDS = 300.0  # longest gesture recording (7 MB of buffer); a longer one stops there
-FILE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Landmark:
-    """A named place in the latent space: one point or a trajectory (one point per hop).
-
-    Attributes
-    ----------
-    name : str
-    points : ndarray, shape (n, dims), float64
-        Rotated latent coordinates (not std units); ``n == 1`` for a point.
-    source : str
-        Where it came from: a sound file, ``live`` or ``numbers``.
-    """
-
-    name: str
-    points: np.ndarray
-    source: str
-
-    @property
-    def mean(self) -> np.ndarray:
-        """The trajectory's mean point, shape (dims,)."""
-        return self.points.mean(axis=0)
-
-
-@dataclass(frozen=True)
-class LatentPath:
-    """An ordered list of latent points with the time of each, in seconds from the first.
-
-    Attributes
-    ----------
-    name : str
-    points : ndarray, shape (n, dims), float64
-        Rotated latent coordinates.
-    times : ndarray, shape (n,), float64
-        Non-decreasing times in seconds; ``times[0] == 0``.
-    """
-
-    name: str
-    points: np.ndarray
-    times: np.ndarray
-
-    @property
-    def seconds(self) -> float:
-        """Duration in seconds (0 for fewer than two points)."""
-        return float(self.times[-1]) if len(self.times) else 0.0
-
-    def appended(self, points: np.ndarray, gap: float, spacing: float) -> "LatentPath":
-        """A new path with ``points`` added: the first ``gap`` seconds after the current last
-        point, the others ``spacing`` seconds apart."""
-        start = self.seconds + gap if len(self.times) else 0.0
-        times = start + spacing * np.arange(len(points))
-        return LatentPath(self.name, np.vstack([self.points, points]),
-                          np.concatenate([self.times, times]))
-
-    def segment_at(self, t: float) -> int:
-        """Index of the segment (points ``i`` to ``i + 1``) that holds time ``t``, in seconds."""
-        n = len(self.times)
-        if n < 2:
-            return 0
-        return min(max(int(np.searchsorted(self.times, t, side="right")) - 1, 0), n - 2)
-
-    def evaluate(self, t: float, interpolation: str, out: np.ndarray) -> np.ndarray:
-        """The point at time ``t`` (seconds, clamped to the path), written into ``out``.
-
-        ``linear`` joins points by straight segments; ``cubic`` by a Catmull-Rom spline through
-        every point; ``spherical`` turns the direction from the origin (the mean sound) along a
-        great circle and moves the distance linearly, so a path between two timbres keeps its
-        intensity instead of passing near the mean sound.
-        """
-        points, times = self.points, self.times
-        n = len(points)
-        if n == 0:
-            out[:] = 0.0
-            return out
-        if n == 1 or t <= 0.0:
-            out[:] = points[0]
-            return out
-        if t >= times[-1]:
-            out[:] = points[-1]
-            return out
-        i = self.segment_at(t)
-        span = times[i + 1] - times[i]
-        u = (t - times[i]) / span if span > 0.0 else 1.0
-        a, b = points[i], points[i + 1]
-        if interpolation == "cubic":
-            p0 = points[i - 1] if i > 0 else a
-            p3 = points[i + 2] if i + 2 < n else b
-            u2, u3 = u * u, u * u * u
-            # Catmull-Rom basis: passes through a at u = 0 and b at u = 1.
-            out[:] = 0.5 * ((-u3 + 2 * u2 - u) * p0 + (3 * u3 - 5 * u2 + 2) * a
-                            + (-3 * u3 + 4 * u2 + u) * b + (u3 - u2) * p3)
-        elif interpolation == "spherical":
-            _slerp(a, b, u, out)
-        else:
-            np.subtract(b, a, out=out)
-            out *= u
-            out += a
-        return out
-
-
-def _slerp(a: np.ndarray, b: np.ndarray, u: float, out: np.ndarray) -> None:
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    if na < 1e-12 or nb < 1e-12:
-        np.subtract(b, a, out=out)
-        out *= u
-        out += a
-        return
-    cosine = min(max(float(np.dot(a, b)) / (na * nb), -1.0), 1.0)
-    omega = math.acos(cosine)
-    if omega < 1e-6:
-        wa, wb = 1.0 - u, u
-    else:
-        wa = math.sin((1.0 - u) * omega) / math.sin(omega)
-        wb = math.sin(u * omega) / math.sin(omega)
-    radius = (1.0 - u) * na + u * nb
-    np.multiply(a, wa * radius / na, out=out)
-    out += (wb * radius / nb) * b
 
 
 class Navigator:
@@ -174,6 +51,7 @@ class Navigator:
         self.dims = engine.mixer.dims
         self.folder = Path(folder) if folder is not None else PATCHES_FOLDER / "paths"
         self.hop_seconds = engine.hop / engine.sample_rate
+        self.maker = LandmarkMaker(engine, self.folder)  # landmarks made in the posting thread
         self.landmarks: dict[str, Landmark] = {}
         self.paths: dict[str, LatentPath] = {}
         self.path: LatentPath | None = None  # the one the player plays
@@ -325,22 +203,22 @@ class Navigator:
             "a landmark from a sound file (its latent trajectory, encoded before it reaches the "
             "hop clock), a .npz from caminos encode, or \"live\" (a snapshot of the current "
             "latent)", self._add_landmark,
-            group="landmark", prepare=self._prepare_landmark)
+            group="landmark", prepare=self.maker.from_sound)
         add("/landmark/voice", (Arg("name", "s"), Arg("language", "s"), Arg("text", "s")),
             "a landmark from the voice speaking the text in a language (es, en, fr, de, it, pt, "
             "ca, nl): its latent trajectory, rendered and encoded before it reaches the hop "
             "clock; text \"babble:N\" babbles N asemic words instead", self._add_landmark,
-            group="landmark", prepare=self._prepare_voice_landmark)
+            group="landmark", prepare=self.maker.from_voice)
         add("/landmark/point", (Arg("name", "s"), Arg("offset", "f", repeat=True, **std_arg)),
             f"a landmark at a point given by the first N axes (N <= {dims}), in standard "
             "deviations", self._add_landmark, group="landmark",
-            prepare=self._prepare_point_landmark)
+            prepare=self.maker.from_numbers)
         add("/landmark/save", (Arg("name", "s"),), "write a landmark to "
             "patches/paths/NAME.landmark.json; answers /landmark/save s (file)",
             self._save_landmark, group="landmark", query=True)
         add("/landmark/load", (Arg("name", "s"),), "read patches/paths/NAME.landmark.json "
             "(a file that fails to parse is reported with its line; nothing changes)",
-            self._add_landmark, group="landmark", prepare=self._load_landmark)
+            self._add_landmark, group="landmark", prepare=self.maker.load)
 
         add("/path/new", (Arg("path", "s"),), "an empty path (replaces one of that name)",
             self._new_path, group="path")
@@ -391,11 +269,8 @@ class Navigator:
         return table
 
     # the controls' handlers
-    def _prepare_point_landmark(self, name: str, *values_std: float) -> tuple:
-        return name, self._std_point(values_std)[None, :], "numbers"
-
     def _prepare_point(self, name: str, *values_std: float) -> tuple:
-        return name, self._std_point(values_std)[None, :], None
+        return name, self.maker.point_from_std(values_std)[None, :], None
 
     def _new_path(self, name: str) -> None:
         self._set_path(LatentPath(name, np.zeros((0, self.dims)), np.zeros(0)))
@@ -427,69 +302,7 @@ class Navigator:
     def _plane_on_axes(self) -> None:
         self._set_plane("", "", "")
 
-    def _std_point(self, values: tuple) -> np.ndarray:
-        if len(values) > self.dims:
-            raise ControlError(f"at most {self.dims} axes, got {len(values)}")
-        point = np.zeros(self.dims)
-        point[:len(values)] = values
-        return point * self.std
-
     # landmarks
-    def _prepare_landmark(self, name: str, sound: str) -> tuple[str, np.ndarray | None, str]:
-        if sound == "live":
-            return name, None, "live"
-        if sound.endswith(".npz"):
-            return name, self._read_encoded(sound), sound
-        from caminos.models.api import latent_trajectory, read_mono
-        engine = self.engine
-        latent, _ = latent_trajectory(read_mono(sound, engine.config), engine.checkpoint,
-                                      engine.config)
-        return name, np.asarray(latent, dtype=np.float64), sound
-
-    def _prepare_voice_landmark(self, name: str, language: str,
-                                text: str) -> tuple[str, np.ndarray, str]:
-        """Render the voice offline with its own stream and encode its frames (posting thread)."""
-        import torch
-
-        from caminos.models.autoencoder import log_magnitude
-        from caminos.models.voice.stream import VoiceStream, render_offline
-
-        # the torch codec first: loading it sets torch to one thread, which the render uses too
-        codec = self.engine.codec
-        stream = VoiceStream(self.engine.config, seed=self.engine.config.engine.seed)
-        try:
-            stream.set("language", language)
-            if text.startswith("babble:") and text[7:].strip().isdigit():
-                stream.babble(int(text[7:]))
-            else:
-                stream.say(text)
-            frames = render_offline(stream, max_seconds=120.0)
-        finally:
-            stream.close()
-        if len(frames) == 0:
-            raise ControlError(f"/landmark/voice: the voice rendered nothing for {text!r}")
-        with torch.no_grad():
-            logs = log_magnitude(torch.tensor(frames, dtype=torch.float32))
-            latent = codec.encode(logs).double().numpy()
-        return name, latent, f"voice {language}: {text}"
-
-    def _read_encoded(self, path: str) -> np.ndarray:
-        """A landmark file written by ``caminos encode SOUND -o LANDMARK.npz``."""
-        try:
-            with np.load(path) as data:
-                latent = np.asarray(data["latent"], dtype=np.float64)
-                model = str(data["checkpoint"]) if "checkpoint" in data else ""
-        except (OSError, KeyError, ValueError) as exc:
-            raise ControlError(f"/landmark/add: {path}: not a landmark from caminos encode "
-                               f"({exc})") from None
-        if latent.ndim != 2 or latent.shape[1] != self.dims or len(latent) == 0:
-            raise ControlError(f"/landmark/add: {path}: expected latent frames of {self.dims} "
-                               f"dims, got shape {latent.shape}")
-        if model and model != self.engine.hop_model.name:
-            raise ControlError(f"/landmark/add: {path}: encoded with model {model!r}; the engine "
-                               f"plays {self.engine.hop_model.name!r}")
-        return latent
-
     def _add_landmark(self, made: tuple[str, np.ndarray | None, str]) -> None:
         name, points, source = made
         if points is None:  # a live snapshot of the z decoded last hop
@@ -497,32 +310,14 @@ class Navigator:
         self.landmarks[name] = Landmark(name, points, source)
 
     def _save_landmark(self, name: str) -> list[tuple]:
-        landmark = self._landmark("/landmark/save", name)
-        path = file_for(self.folder, "/landmark/save", name, ".landmark.json")
-        write_json(path, "/landmark/save", {
-            "caminos": "landmark", "version": FILE_VERSION, "name": name,
-            "source": landmark.source, "model": self.engine.hop_model.name,
-            "hop_seconds": self.hop_seconds, "points_std": _rows(landmark.points / self.std)})
+        path = self.maker.save(self._landmark("/landmark/save", name))
         return [("/landmark/save", str(path))]
-
-    def _load_landmark(self, name: str) -> tuple[str, np.ndarray, str]:
-        path = file_to_read(self.folder, "/landmark/load", name, ".landmark.json")
-        data = read_json(path, "/landmark/load", "landmark")
-        rows = number_rows(data.get("points_std"), f"/landmark/load: {path}: points_std",
-                           self.dims)
-        return name, self._rows_to_points(rows), str(data.get("source", path))
 
     def _landmark(self, address: str, name: str) -> Landmark:
         try:
             return self.landmarks[name]
         except KeyError:
             raise ControlError(f"{address}: no landmark named {name!r}") from None
-
-    def _rows_to_points(self, rows: list[list[float]]) -> np.ndarray:
-        points = np.zeros((len(rows), self.dims))
-        for i, row in enumerate(rows):
-            points[i, :len(row)] = row
-        return points * self.std
 
     # paths
     def _set_path(self, path: LatentPath) -> None:
@@ -614,7 +409,7 @@ class Navigator:
             "caminos": "path", "version": FILE_VERSION, "name": name,
             "model": self.engine.hop_model.name,
             "times_s": [round(float(t), 6) for t in path.times],
-            "points_std": _rows(path.points / self.std)})
+            "points_std": rows_of(path.points / self.std)})
         return [("/path/save", str(target))]
 
     def _load_path(self, name: str) -> LatentPath:
@@ -631,7 +426,7 @@ class Navigator:
             raise ControlError(f"{where}: times_s: expected {len(rows)} non-decreasing times in "
                                "seconds, one per point")
         times = np.asarray(times, dtype=np.float64)
-        return LatentPath(name, self._rows_to_points(rows), times - times[0])
+        return LatentPath(name, self.maker.points_from_rows(rows), times - times[0])
 
     # the 2-D map
     def _set_xy(self, x: float, y: float) -> None:
@@ -695,7 +490,3 @@ class Navigator:
         if self.engine.clock.ticked:
             status.update(path_playing=int(self.playing), path_position=self._position())
         return status
-
-
-def _rows(points: np.ndarray) -> list[list[float]]:
-    return [[round(float(v), 6) for v in row] for row in points]

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from caminos.engine.control.navigation import LatentPath, Navigator
+from caminos.engine.control.latent_paths import LatentPath
+from caminos.engine.control.navigation import Navigator
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.errors import ControlError
 
