@@ -44,8 +44,11 @@ def query_controls(engine: Any) -> ControlTable:
     add("/engine/get", (Arg("address", "s"),), "answers /engine/get s ... (address, current "
         "value); /error when the address has no value", get, group="engine", query=True)
     add("/engine/status", (), "answers /engine/status with key, value pairs: hop, cpu_load, "
-        "latency_ms, model, sample_rate, error counts ...; in caminos play also the device's "
+        "tick_ms_p50 and p99, latency_ms (input to output) and control_latency_ms (control to "
+        "sound), live with buffering and the device's, and their parts (latency_*_ms), peak "
+        "and rms dBFS, model, sample_rate, error counts ...; in caminos play also the device's "
         "xruns, the engine's underruns, restarts and the process ids (dsp_pid, osc_pid, "
         "voice_pid); with --web the control page's counts (web_pages, web_messages, "
-        "web_refused, web_errors, web_forbidden)", status, group="engine", query=True)
+        "web_refused, web_errors, web_forbidden); with MIDI its counts (midi_*)", status,
+        group="engine", query=True)
     return table
