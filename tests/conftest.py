@@ -125,15 +125,8 @@ def restore(engine, values: dict[str, tuple], surface=None) -> None:
         else:
             control.apply(*value)
     if surface is not None:
-        navigator = surface.navigator
-        navigator.landmarks.clear()
-        navigator.paths.clear()
-        navigator.path = None
-        navigator._stop()
-        navigator._recording = None
-        navigator._plane_points, navigator.plane = None, ("", "", "")
-        surface.scenes.slots.clear()
-        surface.scenes._fades = []
+        surface.navigator.clear()
+        surface.scenes.clear()
     engine.reset()
     engine.mixer.reset()
 

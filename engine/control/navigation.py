@@ -116,6 +116,15 @@ class Navigator:
         if self._recording is not None:
             self._record(hop)
 
+    def clear(self) -> None:
+        """Forget every landmark and path, stop playing and recording, map on axes 0 and 1."""
+        self.landmarks.clear()
+        self.paths.clear()
+        self.path = None
+        self._stop()
+        self._recording = None
+        self._plane_points, self.plane = None, ("", "", "")
+
     # ----------------------------------------------------- for an engine that is never ticked
     def after_event(self) -> None:
         """While recording, note the gesture (if it changed) at the hop the engine's clock has
@@ -381,8 +390,7 @@ class Navigator:
 
     @property
     def plane_points(self) -> np.ndarray | None:
-        """The map's plane as three latent points (origin, x end, y end), shape (3, dims);
-        None while the map is on axes 0 and 1."""
+        """The map's plane: origin, x end, y end, shape (3, dims); None on axes 0 and 1."""
         return self._plane_points
 
     @property
@@ -483,8 +491,8 @@ class Navigator:
         return [float(v) for v in np.clip(point / self.std, -STD_BOUND, STD_BOUND)]
 
     def status(self) -> dict[str, Any]:
-        """Navigation's part of ``/engine/status``: the path and the recording; where the
-        path plays too when this engine ticks (a replica's clock reports the hop clock's)."""
+        """The path, the recording, and where a ticking engine's path plays (a replica's clock
+        reports the hop clock's)."""
         status = {"path": self.path.name if self.path is not None else "",
                   "recording": self._recording or ""}
         if self.engine.clock.ticked:

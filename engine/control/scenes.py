@@ -49,6 +49,11 @@ class SceneBank:
         self._fade_start = 0
         self._fade_hops = 0
 
+    def clear(self) -> None:
+        """No stored scene and no fade running."""
+        self.slots.clear()
+        self._fades = []
+
     def controls(self) -> ControlTable:
         """The ``/scene/*`` controls, as data."""
         table = ControlTable()
