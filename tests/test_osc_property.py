@@ -124,7 +124,7 @@ def test_over_loopback_every_bad_packet_is_answered(bound, data):
         assert reply.address == "/error" and isinstance(reply.params[1], str)
         errors += 1
     assert server.counters["osc_errors_answered"] - before == errors
-    assert server._thread.is_alive()
+    assert server.receiving
 
 
 def _encode_or_garbage(address, args):

@@ -168,6 +168,11 @@ class OscServer:
         """The UDP port bound."""
         return self.address[1]
 
+    @property
+    def receiving(self) -> bool:
+        """True while the receive thread runs (started, not stopped, not dead of its input)."""
+        return self._thread is not None and self._thread.is_alive()
+
     # ---------------------------------------------------------------------- receiving
     def _serve(self) -> None:
         """Receive until stopped: wait for a datagram, then read every datagram the kernel holds
