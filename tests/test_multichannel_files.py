@@ -147,7 +147,7 @@ def test_a_mask_is_set_only_in_an_extensible_header(tmp_path: Path) -> None:
 
 def _fake_engine(channels: int) -> types.SimpleNamespace:
     return types.SimpleNamespace(registry=[], hop=256, sample_rate=SAMPLE_RATE, channels=channels,
-                                 hop_index=0, checkpoint=types.SimpleNamespace(name="model"),
+                                 hop_index=0, hop_model=types.SimpleNamespace(name="model"),
                                  channel_mask=None)
 
 
