@@ -184,11 +184,9 @@ def saliences(r: np.ndarray, index: np.ndarray, frac: np.ndarray, weight: np.nda
     """
     for c in range(index.shape[0]):
         s = 0.0
-        for t in range(index.shape[1]):
-            w = weight[c, t]
-            if w != 0.0:
-                k = index[c, t]
-                s += w * (r[k] + frac[c, t] * (r[k + 1] - r[k]))
+        for t in range(index.shape[1]):  # a tap past the spectrum (weight 0, bin 0) adds 0
+            k = index[c, t]
+            s += weight[c, t] * (r[k] + frac[c, t] * (r[k + 1] - r[k]))
         scores[c] = s
 
 
