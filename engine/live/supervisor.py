@@ -164,11 +164,6 @@ class LivePlayer:
         self._failures = 0
         self.started = 0.0
 
-    @property
-    def stream_latency(self) -> tuple[float, float]:
-        """The device's input and output latency in seconds, as PortAudio reports them."""
-        return self.control["input_latency_s"], self.control["output_latency_s"]
-
     # -- lifecycle
     def start(self, timeout: float = 300.0) -> None:
         """Compute the model's numbers (:class:`~caminos.engine.live.model_file.ModelFile`),

@@ -182,15 +182,8 @@ class VoiceStream:
 
     # -- requests, from any thread -------------------------------------------------------------
     def say(self, text: str) -> None:
-        """Speak ``text`` in the current language, interrupting whatever is sounding.
-
-        Raises
-        ------
-        VoiceError
-            ``text`` is empty or not a string.
-        EspeakMissingError
-            The espeak-ng program (the phonemizer) is not installed.
-        """
+        """Speak ``text`` in the current language, interrupting whatever is sounding; raises
+        as :meth:`caminos.models.voice.settings.VoiceSettings.say` checks it."""
         self._request("say", self.settings.say(text))
 
     def babble(self, words: int) -> None:

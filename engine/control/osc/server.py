@@ -333,11 +333,8 @@ class OscServer:
         _HANDLING.server, _HANDLING.sender = self, sender
         try:
             return self.engine.post(address, *args, hop=hop)
-        except ControlError as exc:
+        except ControlError as exc:  # Engine.post names and counts every refusal
             replies.append(self._error(address, str(exc), target))
-        except Exception as exc:  # a query's own failure
-            self.engine.count_error(f"{address}: {exc}")
-            replies.append(self._error(address, f"{address}: {exc}", target))
         finally:
             _HANDLING.server = _HANDLING.sender = None
         return None
