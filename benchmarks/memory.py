@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import threading
+from collections import deque
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -47,6 +48,8 @@ from benchmarks.live import OscClient, free_port, start_jackd, stop_jackd  # noq
 JACK_SERVER = f"caminos-memory-{os.getpid()}"
 RATE, HOP = 48000, 256  # the dummy server's rate; the engine's hop (config.toml)
 START_TIMEOUT_S = 300.0  # caminos play warms its engine and the voice before it plays
+STOP_TIMEOUT_S = 120  # after Ctrl-C, caminos play stops in about 80 s at most (its own joins)
+STOP_TAIL_LINES = 40  # lines of its output kept to report a stop that did not come
 # A PortAudio stream of silence on the benchmark's JACK server, ready once it has called back.
 _STREAM = """
 import threading
@@ -206,7 +209,9 @@ def measure_tree(play_seconds: float, overrides: list[str] = ()) -> list[Process
         else:
             raise SystemExit("benchmarks/memory.py: caminos play did not start:\n"
                              + "".join(lines))
-        threading.Thread(target=play.stdout.read, daemon=True).start()  # type: ignore
+        # the rest of its output, its last lines kept to say why if it does not stop
+        tail: deque[str] = deque(maxlen=STOP_TAIL_LINES)
+        threading.Thread(target=tail.extend, args=(play.stdout,), daemon=True).start()
         osc = OscClient(port)
         try:
             status = _wait_status(osc, round(play_seconds * RATE / HOP), play)
@@ -219,7 +224,11 @@ def measure_tree(play_seconds: float, overrides: list[str] = ()) -> list[Process
             except FileNotFoundError:
                 continue  # ended between the listing and the reading
         play.send_signal(signal.SIGINT)
-        play.wait(timeout=120)
+        try:
+            play.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise SystemExit(f"benchmarks/memory.py: caminos play did not stop {STOP_TIMEOUT_S} s "
+                             "after Ctrl-C; its last lines:\n" + "".join(tail)) from None
         return rows
     finally:
         if play.poll() is None:
