@@ -3,7 +3,7 @@
 # virtual environment in .venv, torch's CPU build, then caminos itself. Safe to run again.
 #
 #   ./scripts/setup.sh          caminos and its run-time dependencies
-#   ./scripts/setup.sh --test   the same, plus the test tools (pytest, hypothesis, selenium)
+#   ./scripts/setup.sh --test   the same, plus the test tools (pytest, pytest-xdist, hypothesis, selenium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -35,9 +35,12 @@ DEMO = ROOT / "patches" / "demo" / "demo.wav"
 CAMINOS = [sys.executable, "-m", "caminos.engine"]
 RATE, HOP = 48000, 256  # the dummy server's rate; the engine's hop (config.toml)
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("jackd") is None and not os.environ.get("CI"),
-    reason="jackd not installed (scripts/setup.sh --test installs it)")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("jackd") is None and not os.environ.get("CI"),
+                       reason="jackd not installed (scripts/setup.sh --test installs it)"),
+    # One worker of ``pytest -n`` plays these one after another, in real time, while the others
+    # run the quick tests (see the README's test command).
+    pytest.mark.xdist_group("real-time")]
 
 
 SERVER_NAME = f"caminos-test-{os.getpid()}"  # JACK_DEFAULT_SERVER of every client below
