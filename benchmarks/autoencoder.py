@@ -43,36 +43,38 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one thread, so the per-frame timings mean one core
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections import defaultdict  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import re
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from caminos.engine.clock.codec import FrameCodec  # noqa: E402
-from caminos.engine.core.config import load_config  # noqa: E402
-from caminos.engine.core.parameters import smoothing_coefficient  # noqa: E402
-from caminos.engine.dsp.metrics import (held_partial_jitter_db,  # noqa: E402
-                                        log_spectral_distance_db, partial_counts,
-                                        spectral_convergence_db)
-from caminos.engine.dsp.phase import reconstruct  # noqa: E402
-from caminos.engine.dsp.spectral import istft, stft as analyze  # noqa: E402
-from caminos.engine.dsp.texture import add_texture  # noqa: E402
-from caminos.models.autoencoder import (FusedCodec, log_magnitude,  # noqa: E402
-                                measure_latency_us, stack_context)
-from caminos.models.checkpoint import load_checkpoint  # noqa: E402
-from caminos.models.shape import MAGNITUDE_FLOOR, HopModel  # noqa: E402
-from caminos.models.data import find_sound_files, load_corpus, read_mono  # noqa: E402
-from caminos.models.train import PcaBaseline  # noqa: E402
+from caminos.engine.clock.codec import FrameCodec
+from caminos.engine.core.config import load_config
+from caminos.engine.core.parameters import smoothing_coefficient
+from caminos.engine.dsp.metrics import (
+    held_partial_jitter_db,
+    log_spectral_distance_db,
+    partial_counts,
+    spectral_convergence_db,
+)
+from caminos.engine.dsp.phase import reconstruct
+from caminos.engine.dsp.spectral import istft, stft as analyze
+from caminos.engine.dsp.texture import add_texture
+from caminos.models.autoencoder import FusedCodec, log_magnitude, measure_latency_us, stack_context
+from caminos.models.checkpoint import load_checkpoint
+from caminos.models.shape import MAGNITUDE_FLOOR, HopModel
+from caminos.models.data import find_sound_files, load_corpus, read_mono
+from caminos.models.train import PcaBaseline
 
 LSD_FLOOR_DB = -80.0  # caminos.engine.dsp.metrics' floor, relative to each signal's loudest bin
 
@@ -142,8 +144,9 @@ def pca_latency_us(pca: PcaBaseline, frame: np.ndarray, repeats: int = 2000) -> 
     return float(p50), float(p99)
 
 
-def hop_path_latency_us(model: HopModel, frame: np.ndarray, repeats: int = 5000,
-                        warmup: int = 500, batch: int = 1) -> tuple[float, float]:
+def hop_path_latency_us(
+    model: HopModel, frame: np.ndarray, repeats: int = 5000, warmup: int = 500, batch: int = 1
+) -> tuple[float, float]:
     """Encode+decode of ``batch`` rows (sources in, voices out: a field of ``batch`` speakers
     fed by as many source channels, the most a hop does) through the engine's hop path
     (:class:`caminos.engine.clock.codec.FrameCodec`), one thread, in microseconds (p50, p99)."""
@@ -198,25 +201,40 @@ def midpoint_crest_ratio(codec: FusedCodec, landmarks: list[np.ndarray]) -> floa
     return float(spectral_crest(halfway).mean() / spectral_crest(ends).mean())
 
 
-def measure(signal: str, cls: str, model: str, magnitudes: np.ndarray, target: np.ndarray,
-            n_samples: int, config, method: str) -> tuple[dict, np.ndarray]:
+def measure(
+    signal: str,
+    cls: str,
+    model: str,
+    magnitudes: np.ndarray,
+    target: np.ndarray,
+    n_samples: int,
+    config,
+    method: str,
+) -> tuple[dict, np.ndarray]:
     """One row: phase recovery of ``magnitudes``, scored against ``target``; and the sound."""
     jitter, held = held_partial_jitter_db(magnitudes, target)
     jitter = round(jitter, 3) if held else None
     recovered = reconstruct(magnitudes, method, config.stft, config.phase)
     sound = istft(recovered, config.stft, length=n_samples)
-    heard = np.abs(analyze(sound, config.stft))[:len(target)]
+    heard = np.abs(analyze(sound, config.stft))[: len(target)]
     survived, partials = partial_counts(heard, target)
-    row = {"signal": signal, "class": cls, "model": model,
-           "lsd_db": round(log_spectral_distance_db(heard, target, config.stft, LSD_FLOOR_DB), 3),
-           "sc_db": round(spectral_convergence_db(heard, target, config.stft), 3),
-           "partials": partials, "partials_kept": survived,
-           "partial_survival": round(survived / partials, 4) if partials else None,
-           "lsd_magnitudes_db": round(log_spectral_distance_db(magnitudes, target, config.stft,
-                                                               LSD_FLOOR_DB), 3),
-           # frame-to-frame flicker of held partials in the decoded magnitudes (before phase)
-           "held_jitter_db": jitter, "held_partials": held,
-           "phase": method}
+    row = {
+        "signal": signal,
+        "class": cls,
+        "model": model,
+        "lsd_db": round(log_spectral_distance_db(heard, target, config.stft, LSD_FLOOR_DB), 3),
+        "sc_db": round(spectral_convergence_db(heard, target, config.stft), 3),
+        "partials": partials,
+        "partials_kept": survived,
+        "partial_survival": round(survived / partials, 4) if partials else None,
+        "lsd_magnitudes_db": round(
+            log_spectral_distance_db(magnitudes, target, config.stft, LSD_FLOOR_DB), 3
+        ),
+        # frame-to-frame flicker of held partials in the decoded magnitudes (before phase)
+        "held_jitter_db": jitter,
+        "held_partials": held,
+        "phase": method,
+    }
     return row, sound
 
 
@@ -226,9 +244,11 @@ def summarise(rows: list[dict], names: list[str]) -> None:
     for name in names:
         mine = [r for r in rows if r["model"] == name]
         kept, total = sum(r["partials_kept"] for r in mine), sum(r["partials"] for r in mine)
-        print(f"{name} | {np.mean([r['lsd_db'] for r in mine]):.2f} | "
-              f"{np.mean([r['sc_db'] for r in mine]):.2f} | {kept / max(total, 1):.3f} | "
-              f"{len(mine)}")
+        print(
+            f"{name} | {np.mean([r['lsd_db'] for r in mine]):.2f} | "
+            f"{np.mean([r['sc_db'] for r in mine]):.2f} | {kept / max(total, 1):.3f} | "
+            f"{len(mine)}"
+        )
     classes = sorted({r["class"] for r in rows})
     print("\nclass | " + " | ".join(f"{n} survival / LSD" for n in names))
     for cls in classes:
@@ -240,10 +260,12 @@ def summarise(rows: list[dict], names: list[str]) -> None:
         print(f"{cls} | " + " | ".join(cells))
 
 
-def spectrogram_png(path: Path, title: str, panels: list[tuple[str, np.ndarray]], rate: int,
-                    hop: int) -> None:
+def spectrogram_png(
+    path: Path, title: str, panels: list[tuple[str, np.ndarray]], rate: int, hop: int
+) -> None:
     """Stacked dB spectrograms (one panel per version of the sound), 0-6 kHz, 80 dB range."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -254,8 +276,9 @@ def spectrogram_png(path: Path, title: str, panels: list[tuple[str, np.ndarray]]
     for ax, (label, mags) in zip(axes, panels):
         db = 20 * np.log10(np.maximum(mags[:, :shown], 1e-12) / top)
         extent = (0, len(mags) * hop / rate, 0, shown * rate / n_fft / 1000)
-        ax.imshow(db.T, origin="lower", aspect="auto", vmin=-80, vmax=0, cmap="magma",
-                  extent=extent)
+        ax.imshow(
+            db.T, origin="lower", aspect="auto", vmin=-80, vmax=0, cmap="magma", extent=extent
+        )
         ax.set_ylabel("kHz")
         ax.set_title(label, fontsize=9, loc="left")
     axes[-1].set_xlabel("seconds")
@@ -268,36 +291,68 @@ def spectrogram_png(path: Path, title: str, panels: list[tuple[str, np.ndarray]]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="PATH", help="write the rows here")
-    parser.add_argument("--model", action="append", metavar="CHECKPOINT",
-                        help="a checkpoint to measure (repeat for several; default: the shipped "
-                             "default.pt)")
-    parser.add_argument("--train-data", default=str(ROOT / "build" / "corpus" / "train"),
-                        help="the first model's training folder (PCA is fitted on its frames)")
-    parser.add_argument("--test-data", default=str(ROOT / "build" / "corpus" / "heldout"),
-                        help="held-out sounds")
-    parser.add_argument("--per-class", type=int, default=4,
-                        help="held-out files per class, spread over the class (0: all)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        metavar="CHECKPOINT",
+        help="a checkpoint to measure (repeat for several; default: the shipped default.pt)",
+    )
+    parser.add_argument(
+        "--train-data",
+        default=str(ROOT / "build" / "corpus" / "train"),
+        help="the first model's training folder (PCA is fitted on its frames)",
+    )
+    parser.add_argument(
+        "--test-data", default=str(ROOT / "build" / "corpus" / "heldout"), help="held-out sounds"
+    )
+    parser.add_argument(
+        "--per-class",
+        type=int,
+        default=4,
+        help="held-out files per class, spread over the class (0: all)",
+    )
     parser.add_argument("--phase", help="phase recovery method (default: phase.method)")
-    parser.add_argument("--texture", type=float, metavar="AMOUNT",
-                        help="also measure each model with this much of the file's own texture "
-                             "(default: model.texture; 0: no texture rows)")
-    parser.add_argument("--smoothed-replay", action="store_true",
-                        help="replay landmarks through the path position's one-pole smoother, as "
-                             "the engine did before it carried a landmark's motion exactly")
-    parser.add_argument("--chords", type=int, default=0, metavar="N",
-                        help="also N chords, each three held-out instrument notes mixed (class "
-                             "\"chord\"; drawn with the first model's seed)")
-    parser.add_argument("--listen", metavar="DIR",
-                        help="write input, reconstruction and oracle WAVs and a spectrogram PNG "
-                             "for a few held-out files (one per class, at most 6: a chord and "
-                             "the bells first) into DIR")
-    parser.add_argument("--timing-only", action="store_true",
-                        help="only the batch-1 timings of each model, several rounds interleaved "
-                             "(for a quiet machine), then stop")
+    parser.add_argument(
+        "--texture",
+        type=float,
+        metavar="AMOUNT",
+        help="also measure each model with this much of the file's own texture "
+        "(default: model.texture; 0: no texture rows)",
+    )
+    parser.add_argument(
+        "--smoothed-replay",
+        action="store_true",
+        help="replay landmarks through the path position's one-pole smoother, as "
+        "the engine did before it carried a landmark's motion exactly",
+    )
+    parser.add_argument(
+        "--chords",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also N chords, each three held-out instrument notes mixed (class "
+        '"chord"; drawn with the first model\'s seed)',
+    )
+    parser.add_argument(
+        "--listen",
+        metavar="DIR",
+        help="write input, reconstruction and oracle WAVs and a spectrogram PNG "
+        "for a few held-out files (one per class, at most 6: a chord and "
+        "the bells first) into DIR",
+    )
+    parser.add_argument(
+        "--timing-only",
+        action="store_true",
+        help="only the batch-1 timings of each model, several rounds interleaved "
+        "(for a quiet machine), then stop",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds of --timing-only")
     parser.add_argument("--config", help="configuration file (default: the project's config.toml)")
-    parser.add_argument("--cache-dir", help="frame cache of the training data (default: the "
-                                            "training command's, ~/.cache/caminos/frames)")
+    parser.add_argument(
+        "--cache-dir",
+        help="frame cache of the training data (default: the "
+        "training command's, ~/.cache/caminos/frames)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     config = load_config(args.config)
@@ -310,8 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit("two checkpoints share a file name; give them distinct names")
     d = checkpoints[0].model.shape.latent_dim
     seed = int(checkpoints[0].provenance.get("seed", 0))
-    corpus = load_corpus(args.train_data, config, seed=seed, min_seconds=0.0,
-                         cache_dir=args.cache_dir or "default")
+    corpus = load_corpus(
+        args.train_data, config, seed=seed, min_seconds=0.0, cache_dir=args.cache_dir or "default"
+    )
     fused = [FusedCodec.from_model(c.model) for c in checkpoints]
     hop_models = [c.hop_model() for c in checkpoints]
     loud_frame = corpus.train.frames[int(np.argmax(corpus.train.frames.max(axis=1)))]
@@ -319,23 +375,32 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(args.rounds):  # interleaved, so each round sees the same machine
             for name, model in zip(names, hop_models):
                 for batch in (1, 8):
-                    p50, p99 = hop_path_latency_us(model, loud_frame, batch=batch,
-                                                   repeats=5000 if batch == 1 else 2000)
-                    print(f"round {round_ + 1}: {name}: encode+decode batch {batch}, one "
-                          f"thread: hop path p50 {p50:.0f} us, p99 {p99:.0f} us", flush=True)
+                    p50, p99 = hop_path_latency_us(
+                        model, loud_frame, batch=batch, repeats=5000 if batch == 1 else 2000
+                    )
+                    print(
+                        f"round {round_ + 1}: {name}: encode+decode batch {batch}, one "
+                        f"thread: hop path p50 {p50:.0f} us, p99 {p99:.0f} us",
+                        flush=True,
+                    )
         return 0
-    pick = np.random.default_rng(seed).choice(len(corpus.train), min(20000, len(corpus.train)),
-                                              replace=False)
+    pick = np.random.default_rng(seed).choice(
+        len(corpus.train), min(20000, len(corpus.train)), replace=False
+    )
     pca = PcaBaseline(corpus.train.frames[np.sort(pick)], d)
-    timings = {name: measure_latency_us(c.model, repeats=5000, warmup=500)
-               for name, c in zip(names, checkpoints)}
+    timings = {
+        name: measure_latency_us(c.model, repeats=5000, warmup=500)
+        for name, c in zip(names, checkpoints)
+    }
     timings["pca"] = pca_latency_us(pca, corpus.train.frames[0])
-    hop_path = {name: hop_path_latency_us(model, loud_frame)
-                for name, model in zip(names, hop_models)}
+    hop_path = {
+        name: hop_path_latency_us(model, loud_frame) for name, model in zip(names, hop_models)
+    }
     files = pick_files(find_sound_files(args.test_data), args.per_class)
     if not files:
-        sys.exit(f"{args.test_data}: no held-out sound files "
-                 "(run python -m caminos.models.corpus.build)")
+        sys.exit(
+            f"{args.test_data}: no held-out sound files (run python -m caminos.models.corpus.build)"
+        )
     listen = Path(args.listen) if args.listen else None
     heard_classes: set[str] = set()
     if listen is not None:
@@ -343,16 +408,21 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     landmarks: dict[str, list[np.ndarray]] = defaultdict(list)
     rate = config.audio.sample_rate
-    smoothing = (smoothing_coefficient(config.engine.smoothing_ms, config.stft.hop, rate)
-                 if args.smoothed_replay else None)
+    smoothing = (
+        smoothing_coefficient(config.engine.smoothing_ms, config.stft.hop, rate)
+        if args.smoothed_replay
+        else None
+    )
     items = [(path.stem, sound_class(path), [path]) for path in files]
-    items += [(name, "chord", members) for name, members
-              in chord_mixes(find_sound_files(args.test_data), args.chords, seed)]
+    items += [
+        (name, "chord", members)
+        for name, members in chord_mixes(find_sound_files(args.test_data), args.chords, seed)
+    ]
     # --listen: a chord and the bells first (what the many-pitch model is for), then other
     # classes in file order, six in all.
     classes = list(dict.fromkeys(cls for _, cls, _ in items))
     listened = [c for c in LISTEN_FIRST if c in classes]
-    listened += [c for c in classes if c not in listened][:max(0, 6 - len(listened))]
+    listened += [c for c in classes if c not in listened][: max(0, 6 - len(listened))]
     for signal, cls, members in items:
         x = read_mix(members, rate)
         target = np.abs(analyze(x, config.stft))
@@ -372,12 +442,18 @@ def main(argv: list[str] | None = None) -> int:
             landmarks[name].append(z.numpy()[loud].mean(axis=0))
             versions += [(name, decoded)]
             if texture > 0.0:
-                versions += [(f"{name}+texture", add_texture(decoded, log_mags, texture,
-                                                             config.stft.n_fft, rate,
-                                                             MAGNITUDE_FLOOR))]
+                versions += [
+                    (
+                        f"{name}+texture",
+                        add_texture(
+                            decoded, log_mags, texture, config.stft.n_fft, rate, MAGNITUDE_FLOOR
+                        ),
+                    )
+                ]
             versions += [(f"{name}/replay", replayed)]
-        projected = np.maximum(np.exp(pca.reconstruct(log_mags).astype(np.float64))
-                               - MAGNITUDE_FLOOR, 0.0)
+        projected = np.maximum(
+            np.exp(pca.reconstruct(log_mags).astype(np.float64)) - MAGNITUDE_FLOOR, 0.0
+        )
         versions += [("pca", projected), ("oracle", target)]
         sounds = {}
         measured: dict[int, tuple[dict, np.ndarray]] = {}  # frames already measured, by identity
@@ -386,42 +462,71 @@ def main(argv: list[str] | None = None) -> int:
                 row, sounds[name] = measured[id(mags)]
                 row = dict(row, model=name)
             else:
-                row, sounds[name] = measure(signal, cls, name, mags, target, len(x), config,
-                                            method)
+                row, sounds[name] = measure(signal, cls, name, mags, target, len(x), config, method)
                 measured[id(mags)] = row, sounds[name]
             rows.append(row)
-        print(" | ".join(f"{r['model']} {r['partial_survival'] or 0:.2f} {r['lsd_db']:5.2f} dB"
-                         for r in rows[-len(versions):]), signal, flush=True)
+        print(
+            " | ".join(
+                f"{r['model']} {r['partial_survival'] or 0:.2f} {r['lsd_db']:5.2f} dB"
+                for r in rows[-len(versions) :]
+            ),
+            signal,
+            flush=True,
+        )
         if listen is not None and cls in listened and cls not in heard_classes:
             heard_classes.add(cls)
             from caminos.engine.dsp.audio_io import write_audio_atomic
+
             panels = [("input", target)]
             write_audio_atomic(listen / f"{signal}-input.wav", x[:, None], rate, "PCM_16")
             for name, sound in sounds.items():
                 file = f"{signal}-{name.replace('/', '-')}.wav"
                 write_audio_atomic(listen / file, sound[:, None], rate, "PCM_16")
-                panels.append((f"{name} (phase: {method})",
-                               np.abs(analyze(sound, config.stft))[:len(target)]))
-            spectrogram_png(listen / f"{signal}.png", f"{signal}: input, models, PCA, oracle",
-                            panels, rate, config.stft.hop)
-    all_names = [n for name in names
-                 for n in (name, *([f"{name}+texture"] if texture > 0.0 else []),
-                           f"{name}/replay")] + ["pca", "oracle"]
+                panels.append(
+                    (
+                        f"{name} (phase: {method})",
+                        np.abs(analyze(sound, config.stft))[: len(target)],
+                    )
+                )
+            spectrogram_png(
+                listen / f"{signal}.png",
+                f"{signal}: input, models, PCA, oracle",
+                panels,
+                rate,
+                config.stft.hop,
+            )
+    all_names = [
+        n
+        for name in names
+        for n in (name, *([f"{name}+texture"] if texture > 0.0 else []), f"{name}/replay")
+    ] + ["pca", "oracle"]
     summarise(rows, all_names)
     print()
     summary = []
     for name in all_names:
         mine = [r for r in rows if r["model"] == name]
         kept, total = sum(r["partials_kept"] for r in mine), sum(r["partials"] for r in mine)
-        entry = {"model": name, "files": len(mine),
-                 "lsd_db": round(float(np.mean([r["lsd_db"] for r in mine])), 3),
-                 "sc_db": round(float(np.mean([r["sc_db"] for r in mine])), 3),
-                 "partial_survival": round(kept / total, 4) if total else None}
+        entry = {
+            "model": name,
+            "files": len(mine),
+            "lsd_db": round(float(np.mean([r["lsd_db"] for r in mine])), 3),
+            "sc_db": round(float(np.mean([r["sc_db"] for r in mine])), 3),
+            "partial_survival": round(kept / total, 4) if total else None,
+        }
         held = [r for r in mine if r["held_partials"]]
         weight = sum(r["held_partials"] for r in held)
-        entry["held_jitter_db"] = (round(float(np.sqrt(sum(
-            r["held_partials"] * r["held_jitter_db"] ** 2 for r in held) / weight)), 3)
-            if weight else None)
+        entry["held_jitter_db"] = (
+            round(
+                float(
+                    np.sqrt(
+                        sum(r["held_partials"] * r["held_jitter_db"] ** 2 for r in held) / weight
+                    )
+                ),
+                3,
+            )
+            if weight
+            else None
+        )
         if name in timings:
             entry["encode_decode_us_p50"] = round(timings[name][0], 1)
             entry["encode_decode_us_p99"] = round(timings[name][1], 1)
@@ -432,10 +537,12 @@ def main(argv: list[str] | None = None) -> int:
             crest = midpoint_crest_ratio(fused[names.index(name)], landmarks[name])
             entry["midpoint_crest_ratio"] = None if crest is None else round(crest, 3)
             entry["latent_dim"] = checkpoints[names.index(name)].model.shape.latent_dim
-            print(f"{name}: encode+decode batch 1, one thread: hop path p50 "
-                  f"{hop_path[name][0]:.0f} us, p99 {hop_path[name][1]:.0f} us; torch p50 "
-                  f"{timings[name][0]:.0f} us, p99 {timings[name][1]:.0f} us; midpoint crest ratio "
-                  f"{'-' if crest is None else f'{crest:.2f}'}")
+            print(
+                f"{name}: encode+decode batch 1, one thread: hop path p50 "
+                f"{hop_path[name][0]:.0f} us, p99 {hop_path[name][1]:.0f} us; torch p50 "
+                f"{timings[name][0]:.0f} us, p99 {timings[name][1]:.0f} us; midpoint crest ratio "
+                f"{'-' if crest is None else f'{crest:.2f}'}"
+            )
         summary.append(entry)
     print(f"pca: project and back p50 {timings['pca'][0]:.0f} us")
     if args.json:

@@ -54,6 +54,7 @@ class Signal:
 
 # --------------------------------------------------------------------------- synthetic signals
 
+
 def _time(seconds: float) -> np.ndarray:
     return np.arange(int(round(seconds * SAMPLE_RATE))) / SAMPLE_RATE
 
@@ -64,7 +65,7 @@ def _fade(x: np.ndarray, ms: float = 10.0) -> np.ndarray:
     ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(n) / n)
     x = x.copy()
     x[:n] *= ramp
-    x[len(x) - n:] *= ramp[::-1]
+    x[len(x) - n :] *= ramp[::-1]
     return x
 
 
@@ -120,17 +121,23 @@ def noise_and_clicks(seconds: float = 4.0, seed: int = 7) -> np.ndarray:
     white = rng.standard_normal(n)
     half = n // 2
     x = np.concatenate([pink[:half] / pink[:half].std(), white[half:] / white[half:].std()]) * 0.1
-    x[SAMPLE_RATE // 8::SAMPLE_RATE // 4] += 0.8 * rng.choice([-1.0, 1.0], size=len(
-        x[SAMPLE_RATE // 8::SAMPLE_RATE // 4]))
+    x[SAMPLE_RATE // 8 :: SAMPLE_RATE // 4] += 0.8 * rng.choice(
+        [-1.0, 1.0], size=len(x[SAMPLE_RATE // 8 :: SAMPLE_RATE // 4])
+    )
     for start_s in (0.9, 3.1):  # 40 ms bursts, 12 dB above the bed
         start = int(start_s * SAMPLE_RATE)
-        x[start:start + 1920] += 0.4 * rng.standard_normal(1920) * np.hanning(1920)
+        x[start : start + 1920] += 0.4 * rng.standard_normal(1920) * np.hanning(1920)
     return _fade(x / max(1.0, np.max(np.abs(x)) / 0.95))
 
 
 # Formant frequencies (Hz) of five vowels, adult male (Peterson & Barney 1952, rounded).
-_VOWELS = {"a": (730, 1090, 2440), "e": (530, 1840, 2480), "i": (270, 2290, 3010),
-           "o": (570, 840, 2410), "u": (300, 870, 2240)}
+_VOWELS = {
+    "a": (730, 1090, 2440),
+    "e": (530, 1840, 2480),
+    "i": (270, 2290, 3010),
+    "o": (570, 840, 2410),
+    "u": (300, 870, 2240),
+}
 _BANDWIDTHS = (90.0, 110.0, 170.0)  # Hz
 
 
@@ -164,15 +171,16 @@ def babble(seconds: float = 4.0, seed: int = 11) -> np.ndarray:
         i = int(pos)
         glide = min(1.0, (pos - i) / 0.4)
         formants = (1 - glide) * np.array(_VOWELS[order[i]]) + glide * np.array(
-            _VOWELS[order[i + 1]])
-        seg = source[start:start + block]
+            _VOWELS[order[i + 1]]
+        )
+        seg = source[start : start + block]
         y = np.zeros_like(seg)
         for k, (fc, bw) in enumerate(zip(formants, _BANDWIDTHS)):
             r = np.exp(-np.pi * bw / SAMPLE_RATE)
             a = [1.0, -2 * r * np.cos(2 * np.pi * fc / SAMPLE_RATE), r * r]
             filtered, states[k] = lfilter([1.0 - r], a, seg, zi=states[k])
-            y += filtered * (0.5 ** k)
-        out[start:start + block] = y
+            y += filtered * (0.5**k)
+        out[start : start + block] = y
     # Syllable envelope: attack 20 ms, decay to 30 %; silences at 1.5-1.8 s and 3.0-3.2 s.
     phase_in_syllable = (t % syllable_s) / syllable_s
     env = np.minimum(1.0, phase_in_syllable / 0.08) * (1.0 - 0.7 * phase_in_syllable)
@@ -191,6 +199,7 @@ SYNTHETIC: dict[str, tuple[Callable[[], np.ndarray], str]] = {
 
 
 # --------------------------------------------------------------------------- recordings
+
 
 @dataclass(frozen=True)
 class Recording:
@@ -245,25 +254,42 @@ def _join(parts: list[np.ndarray], gap_s: float = 0.12) -> np.ndarray:
 
 RECORDINGS: dict[str, Recording] = {
     "speech_en": Recording(
-        "speech_en.flac", "espeak-ng English (en-us) speaking our own sentence", "espeak-ng",
-        lambda: _espeak("en-us", _TEXT_EN)),
+        "speech_en.flac",
+        "espeak-ng English (en-us) speaking our own sentence",
+        "espeak-ng",
+        lambda: _espeak("en-us", _TEXT_EN),
+    ),
     "speech_es": Recording(
-        "speech_es.flac", "espeak-ng Spanish (es) speaking our own sentence", "espeak-ng",
-        lambda: _espeak("es", _TEXT_ES)),
+        "speech_es.flac",
+        "espeak-ng Spanish (es) speaking our own sentence",
+        "espeak-ng",
+        lambda: _espeak("es", _TEXT_ES),
+    ),
     "voice": Recording(
-        "voice.flac", "a recorded human voice: ALSA's 'Front left', 'Front right', 'Rear center'",
+        "voice.flac",
+        "a recorded human voice: ALSA's 'Front left', 'Front right', 'Rear center'",
         "alsa-utils",
-        lambda: _join([_read(_ALSA / f) for f in
-                       ("Front_Left.wav", "Front_Right.wav", "Rear_Center.wav")])),
+        lambda: _join(
+            [_read(_ALSA / f) for f in ("Front_Left.wav", "Front_Right.wav", "Rear_Center.wav")]
+        ),
+    ),
     "alarm": Recording(
-        "alarm.flac", "a recorded mechanical alarm clock ringing (first 5 s)",
-        "sound-theme-freedesktop", lambda: _read(_FREEDESKTOP / "alarm-clock-elapsed.oga")),
+        "alarm.flac",
+        "a recorded mechanical alarm clock ringing (first 5 s)",
+        "sound-theme-freedesktop",
+        lambda: _read(_FREEDESKTOP / "alarm-clock-elapsed.oga"),
+    ),
     "effects": Recording(
         "effects.flac",
         "camera shutter, crumpling paper, bells: transients and inharmonic partials",
         "sound-theme-freedesktop",
-        lambda: _join([_read(_FREEDESKTOP / f) for f in
-                       ("camera-shutter.oga", "trash-empty.oga", "complete.oga", "bell.oga")])),
+        lambda: _join(
+            [
+                _read(_FREEDESKTOP / f)
+                for f in ("camera-shutter.oga", "trash-empty.oga", "complete.oga", "bell.oga")
+            ]
+        ),
+    ),
 }
 
 MAX_RECORDING_S = 5.0
@@ -285,7 +311,7 @@ def rebuild_recordings(names: list[str] | None = None) -> list[Path]:
     written = []
     for name in names or list(RECORDINGS):
         rec = RECORDINGS[name]
-        x = rec.build()[:int(MAX_RECORDING_S * SAMPLE_RATE)]
+        x = rec.build()[: int(MAX_RECORDING_S * SAMPLE_RATE)]
         x = _fade(x) * (10 ** (-1 / 20) / np.max(np.abs(x)))
         path = DATA_DIR / rec.file
         sf.write(path, x, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
@@ -294,6 +320,7 @@ def rebuild_recordings(names: list[str] | None = None) -> list[Path]:
 
 
 # --------------------------------------------------------------------------- loading
+
 
 def signal_names() -> list[str]:
     """Every corpus name, synthetic first."""
@@ -328,29 +355,41 @@ def load_corpus(names: list[str] | None = None, seconds: float | None = None) ->
             rec = RECORDINGS[name]
             path = DATA_DIR / rec.file
             if not path.exists():
-                raise FileNotFoundError(f"{path} is missing; run python benchmarks/corpus.py "
-                                        f"--rebuild (needs the {rec.package} package)")
+                raise FileNotFoundError(
+                    f"{path} is missing; run python benchmarks/corpus.py "
+                    f"--rebuild (needs the {rec.package} package)"
+                )
             x, rate = sf.read(path, dtype="float64")
             if rate != SAMPLE_RATE or x.ndim != 1:
-                raise ValueError(f"{path}: expected mono {SAMPLE_RATE} Hz, got {rate} Hz, "
-                                 f"shape {x.shape}")
+                raise ValueError(
+                    f"{path}: expected mono {SAMPLE_RATE} Hz, got {rate} Hz, shape {x.shape}"
+                )
             kind, description = "recording", rec.description
         if seconds is not None:
-            x = _fade(x[:int(seconds * SAMPLE_RATE)])
+            x = _fade(x[: int(seconds * SAMPLE_RATE)])
         out.append(Signal(name, kind, x, description))
     return out
 
 
 # --------------------------------------------------------------------------- perturbations
 
+
 def _seed(signal_name: str, target: str, seed: int) -> np.random.Generator:
     """A generator fixed by the seed, signal and perturbation (crc32: stable across runs)."""
-    return np.random.default_rng([seed, zlib.crc32(signal_name.encode()),
-                                  zlib.crc32(target.encode())])
+    return np.random.default_rng(
+        [seed, zlib.crc32(signal_name.encode()), zlib.crc32(target.encode())]
+    )
 
 
-def perturb(magnitudes: np.ndarray, target: str, signal_name: str = "", seed: int = 0,
-            noise_db: float = 2.0, blur_frames: int = 3, jitter_db: float = 1.0) -> np.ndarray:
+def perturb(
+    magnitudes: np.ndarray,
+    target: str,
+    signal_name: str = "",
+    seed: int = 0,
+    noise_db: float = 2.0,
+    blur_frames: int = 3,
+    jitter_db: float = 1.0,
+) -> np.ndarray:
     """Damage magnitudes the way an autoencoder's output might be damaged.
 
     Parameters
@@ -400,17 +439,26 @@ def perturb(magnitudes: np.ndarray, target: str, signal_name: str = "", seed: in
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rebuild", action="store_true",
-                        help="regenerate benchmarks/data/ from espeak-ng and Debian sound packages")
-    parser.add_argument("--write", metavar="DIR", type=Path,
-                        help="write every signal as a 48 kHz WAV into DIR, to listen to")
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="regenerate benchmarks/data/ from espeak-ng and Debian sound packages",
+    )
+    parser.add_argument(
+        "--write",
+        metavar="DIR",
+        type=Path,
+        help="write every signal as a 48 kHz WAV into DIR, to listen to",
+    )
     args = parser.parse_args(argv)
     if args.rebuild:
         for path in rebuild_recordings():
             print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
     for sig in load_corpus():
-        print(f"{sig.name:14s} {sig.kind:10s} {len(sig.samples) / SAMPLE_RATE:4.2f} s  "
-              f"{sig.description}")
+        print(
+            f"{sig.name:14s} {sig.kind:10s} {len(sig.samples) / SAMPLE_RATE:4.2f} s  "
+            f"{sig.description}"
+        )
         if args.write:
             args.write.mkdir(parents=True, exist_ok=True)
             sf.write(args.write / f"{sig.name}.wav", sig.samples, SAMPLE_RATE, subtype="PCM_16")

@@ -42,34 +42,37 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one thread: the per-hop timings mean one core
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from caminos.engine.core.config import load_config  # noqa: E402
-from caminos.engine.clock.engine import Engine  # noqa: E402
-from benchmarks.live import REFERENCE_STREAM, free_port, start_jackd, stop_jackd  # noqa: E402
+from caminos.engine.core.config import load_config
+from caminos.engine.clock.engine import Engine
+from benchmarks.live import REFERENCE_STREAM, free_port, start_jackd, stop_jackd
 
 DEMO = ROOT / "patches" / "demo" / "demo.wav"
 
 
 def _fractions(seconds: np.ndarray, hop_seconds: float, prefix: str = "") -> dict:
     p50, p99 = np.percentile(seconds, [50, 99])
-    return {f"{prefix}p50_fraction": p50 / hop_seconds, f"{prefix}p99_fraction": p99 / hop_seconds,
-            f"{prefix}max_fraction": seconds.max() / hop_seconds}
+    return {
+        f"{prefix}p50_fraction": p50 / hop_seconds,
+        f"{prefix}p99_fraction": p99 / hop_seconds,
+        f"{prefix}max_fraction": seconds.max() / hop_seconds,
+    }
 
 
 def field_overrides(voices: int) -> dict:
@@ -78,22 +81,38 @@ def field_overrides(voices: int) -> dict:
     if voices == 1:
         return {"audio.channels": 1, "field.layout": "mono"}
     layout = {2: "stereo", 4: "quad"}.get(voices, f"ring-{voices}")
-    return {"audio.channels": voices, "field.layout": layout, "field.spread": 1.0,
-            "field.wander": 0.3, "field.decorrelate": 1.0}
+    return {
+        "audio.channels": voices,
+        "field.layout": layout,
+        "field.spread": 1.0,
+        "field.wander": 0.3,
+        "field.decorrelate": 1.0,
+    }
 
 
-def measure_chain(case: str, hop: int, seconds: float, model: str | None = None,
-                  texture: float | None = None, voices: int = 1,
-                  **overrides: object) -> tuple[dict, np.ndarray]:
+def measure_chain(
+    case: str,
+    hop: int,
+    seconds: float,
+    model: str | None = None,
+    texture: float | None = None,
+    voices: int = 1,
+    **overrides: object,
+) -> tuple[dict, np.ndarray]:
     """Tick the engine over ``seconds`` of the demo; returns its row and the first voice's
     decoded magnitude frames (for the phase-only reference). ``overrides``: ``engine.*`` keys;
     ``model``: another checkpoint than the configured one; ``texture``: another
     ``model.texture``; ``voices``: the field (:func:`field_overrides`; 1, the mono layout on one
     channel, is the chain as it was before the field)."""
-    config = load_config(overrides={"stft.hop": hop, **field_overrides(voices),
-                                    **({"model.checkpoint": model} if model else {}),
-                                    **({"model.texture": texture} if texture is not None else {}),
-                                    **{f"engine.{k}": v for k, v in overrides.items()}})
+    config = load_config(
+        overrides={
+            "stft.hop": hop,
+            **field_overrides(voices),
+            **({"model.checkpoint": model} if model else {}),
+            **({"model.texture": texture} if texture is not None else {}),
+            **{f"engine.{k}": v for k, v in overrides.items()},
+        }
+    )
     engine = Engine(config)
     engine.warm_up()
     engine.post("/source/file/open", str(DEMO))
@@ -112,11 +131,18 @@ def measure_chain(case: str, hop: int, seconds: float, model: str | None = None,
         frames[i] = engine.decoded_frames[0]
     elapsed = time.perf_counter() - started
     hop_seconds = hop / config.audio.sample_rate
-    row = {"case": case, "hop": hop, **_fractions(wall, hop_seconds),
-           **_fractions(cpu, hop_seconds, "cpu_"),
-           "render_rtf": hops * hop_seconds / elapsed, "xruns": None, "seconds": seconds,
-           "phase_method": config.engine.phase_method, "lookahead": config.engine.lookahead,
-           "voices": engine.voices}
+    row = {
+        "case": case,
+        "hop": hop,
+        **_fractions(wall, hop_seconds),
+        **_fractions(cpu, hop_seconds, "cpu_"),
+        "render_rtf": hops * hop_seconds / elapsed,
+        "xruns": None,
+        "seconds": seconds,
+        "phase_method": config.engine.phase_method,
+        "lookahead": config.engine.lookahead,
+        "voices": engine.voices,
+    }
     engine.close()
     return row, frames
 
@@ -127,8 +153,9 @@ def measure_phase_only(frames: np.ndarray, hop: int, seconds: float) -> dict:
 
     config = load_config(overrides={"stft.hop": hop})
     eng = config.engine
-    stage = PhaseStage(config.stft, config.phase, eng.phase_method, eng.lookahead, eng.iterations,
-                       0)
+    stage = PhaseStage(
+        config.stft, config.phase, eng.phase_method, eng.lookahead, eng.iterations, 0
+    )
     out = np.zeros(hop)
     reference = np.zeros(config.stft.n_bins, dtype=np.complex128)
     for frame in frames[:16]:
@@ -144,10 +171,17 @@ def measure_phase_only(frames: np.ndarray, hop: int, seconds: float) -> dict:
         wall[i] = time.perf_counter() - t0
     elapsed = time.perf_counter() - started
     hop_seconds = hop / config.audio.sample_rate
-    return {"case": "phase_only", "hop": hop, **_fractions(wall, hop_seconds),
-            **_fractions(cpu, hop_seconds, "cpu_"),
-            "render_rtf": len(frames) * hop_seconds / elapsed, "xruns": None, "seconds": seconds,
-            "phase_method": eng.phase_method, "lookahead": eng.lookahead}
+    return {
+        "case": "phase_only",
+        "hop": hop,
+        **_fractions(wall, hop_seconds),
+        **_fractions(cpu, hop_seconds, "cpu_"),
+        "render_rtf": len(frames) * hop_seconds / elapsed,
+        "xruns": None,
+        "seconds": seconds,
+        "phase_method": eng.phase_method,
+        "lookahead": eng.lookahead,
+    }
 
 
 # ---------------------------------------------------------------------------------------- JACK
@@ -159,33 +193,76 @@ JACK_SERVER = f"caminos-bench-{os.getpid()}"  # the benchmark's own server; only
 
 def measure_jack(seconds: float, load: bool) -> list[dict]:
     """``caminos play`` and a bare reference stream on JACK dummy, with or without load."""
-    busy = [subprocess.Popen([sys.executable, "-c", _BUSY]) for _ in range(os.cpu_count() or 1)
-            ] if load else []
+    busy = (
+        [subprocess.Popen([sys.executable, "-c", _BUSY]) for _ in range(os.cpu_count() or 1)]
+        if load
+        else []
+    )
     server = start_jackd(JACK_SERVER)
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             report_path = Path(tmp) / "report.json"
-            subprocess.run([sys.executable, "-m", "caminos.engine", "play", "--file", str(DEMO),
-                            "--seconds", str(seconds), "--no-osc", "--status-every", "0",
-                            "--report", str(report_path)], cwd=ROOT, check=True,
-                           capture_output=True, timeout=seconds + 300)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "caminos.engine",
+                    "play",
+                    "--file",
+                    str(DEMO),
+                    "--seconds",
+                    str(seconds),
+                    "--no-osc",
+                    "--status-every",
+                    "0",
+                    "--report",
+                    str(report_path),
+                ],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                timeout=seconds + 300,
+            )
             report = json.loads(report_path.read_text())
         suffix = "load" if load else "idle"
-        rows.append({"case": f"jack_{suffix}", "hop": 256, "p50_fraction": None,
-                     "p99_fraction": None, "max_fraction": None, "render_rtf": None,
-                     "xruns": report["xruns"] + report["underruns"],
-                     "engine_underruns": report["underruns"], "callbacks": report["callbacks"],
-                     "expected_callbacks": round(report["expected_callbacks"]),
-                     "tick_ms_p99": report["tick_ms_p99"], "seconds": seconds})
-        reference = subprocess.run([sys.executable, "-c", REFERENCE_STREAM, str(seconds)],
-                                   capture_output=True, text=True, timeout=seconds + 60,
-                                   check=True)
+        rows.append(
+            {
+                "case": f"jack_{suffix}",
+                "hop": 256,
+                "p50_fraction": None,
+                "p99_fraction": None,
+                "max_fraction": None,
+                "render_rtf": None,
+                "xruns": report["xruns"] + report["underruns"],
+                "engine_underruns": report["underruns"],
+                "callbacks": report["callbacks"],
+                "expected_callbacks": round(report["expected_callbacks"]),
+                "tick_ms_p99": report["tick_ms_p99"],
+                "seconds": seconds,
+            }
+        )
+        reference = subprocess.run(
+            [sys.executable, "-c", REFERENCE_STREAM, str(seconds)],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=True,
+        )
         counts = json.loads(reference.stdout)
-        rows.append({"case": f"jack_reference_{suffix}", "hop": 256, "p50_fraction": None,
-                     "p99_fraction": None, "max_fraction": None, "render_rtf": None,
-                     "xruns": counts["xruns"], "callbacks": counts["callbacks"],
-                     "seconds": seconds})
+        rows.append(
+            {
+                "case": f"jack_reference_{suffix}",
+                "hop": 256,
+                "p50_fraction": None,
+                "p99_fraction": None,
+                "max_fraction": None,
+                "render_rtf": None,
+                "xruns": counts["xruns"],
+                "callbacks": counts["callbacks"],
+                "seconds": seconds,
+            }
+        )
     finally:
         for process in busy:
             process.kill()
@@ -196,8 +273,12 @@ def measure_jack(seconds: float, load: bool) -> list[dict]:
 # ------------------------------------------------------------------------------- live cases
 LIVE_CASES = ("idle", "voice_babble", "voice_say", "osc_fuzz", "all", "field_8")
 FIELD_VOICES = 8  # the field_8 case: a ring of 8 speakers, a path per voice, the voice babbling
-SENTENCES = ("el viento mueve las hojas del camino", "la luz cae despacio sobre el agua",
-             "nadie sabe de donde viene este sonido", "una voz lejana cuenta los pasos")
+SENTENCES = (
+    "el viento mueve las hojas del camino",
+    "la luz cae despacio sobre el agua",
+    "nadie sabe de donde viene este sonido",
+    "una voz lejana cuenta los pasos",
+)
 STATUS_EVERY_S = 0.05
 # Valid fuzz values for the settings that set the engine's own cost stay within the defaults:
 # 200 iterations per frame at look-ahead 8 cost 20 ms a hop however the message arrived (a first
@@ -290,8 +371,15 @@ def _fuzz_controls() -> list:
         if control.query or control.address == "/osc/reply_port":
             continue
         lo, hi = FUZZ_LIMITS.get(control.address, (None, None))
-        specs = [(a.kind, a.lo if lo is None else lo, a.hi if hi is None else hi,
-                  list(a.choices) if a.choices else None) for a in control.args]
+        specs = [
+            (
+                a.kind,
+                a.lo if lo is None else lo,
+                a.hi if hi is None else hi,
+                list(a.choices) if a.choices else None,
+            )
+            for a in control.args
+        ]
         rows.append((control.address, specs, bool(control.args and control.args[-1].repeat)))
     return rows
 
@@ -355,9 +443,22 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
     each on its own slow path, the voice babbling; the bare stream writes eight channels too.
     """
     channels = FIELD_VOICES if case == "field_8" else 2
-    field = (["--set", f"audio.channels={channels}", "--set", f'field.layout="ring-{channels}"',
-              "--set", "field.spread=1", "--set", "field.wander=0.3", "--set",
-              "field.decorrelate=1"] if case == "field_8" else [])
+    field = (
+        [
+            "--set",
+            f"audio.channels={channels}",
+            "--set",
+            f'field.layout="ring-{channels}"',
+            "--set",
+            "field.spread=1",
+            "--set",
+            "field.wander=0.3",
+            "--set",
+            "field.decorrelate=1",
+        ]
+        if case == "field_8"
+        else []
+    )
     server = start_jackd(JACK_SERVER, playback=channels)
     play = None
     try:
@@ -365,11 +466,32 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
             port = free_port()
             report_path = Path(tmp) / "report.json"
             play = subprocess.Popen(
-                [sys.executable, "-m", "caminos.engine", "play", "--file", str(DEMO), "--seconds",
-                 str(seconds + 4), "--status-every", "0", "--report", str(report_path), "--set",
-                 f"osc.port={port}", "--set", f"paths.recordings={json.dumps(tmp)}", "--set",
-                 f"paths.patches={json.dumps(tmp)}", *field], cwd=ROOT, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "caminos.engine",
+                    "play",
+                    "--file",
+                    str(DEMO),
+                    "--seconds",
+                    str(seconds + 4),
+                    "--status-every",
+                    "0",
+                    "--report",
+                    str(report_path),
+                    "--set",
+                    f"osc.port={port}",
+                    "--set",
+                    f"paths.recordings={json.dumps(tmp)}",
+                    "--set",
+                    f"paths.patches={json.dumps(tmp)}",
+                    *field,
+                ],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
             for line in play.stdout:  # type: ignore[union-attr]
                 if line.startswith("playing at"):
                     break
@@ -377,18 +499,23 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
                 raise RuntimeError("caminos play did not start")
             threading.Thread(target=play.stdout.read, daemon=True).start()  # type: ignore
             time.sleep(1.0)
-            reference = subprocess.Popen([sys.executable, "-c", REFERENCE_STREAM,
-                                          str(seconds), str(channels)], stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, text=True)
+            reference = subprocess.Popen(
+                [sys.executable, "-c", REFERENCE_STREAM, str(seconds), str(channels)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             status = _StatusProbe(port).start()
             fuzz = None
             if case in ("osc_fuzz", "all"):
                 rate = 5000.0 if case == "all" else 2000.0
                 table = Path(tmp) / "controls.json"
                 table.write_text(json.dumps(controls))
-                fuzz = subprocess.Popen([sys.executable, "-c", _FUZZ, str(port), str(rate),
-                                         str(seconds), str(table)], stdout=subprocess.PIPE,
-                                        text=True)
+                fuzz = subprocess.Popen(
+                    [sys.executable, "-c", _FUZZ, str(port), str(rate), str(seconds), str(table)],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
             if case in ("voice_babble", "all", "field_8"):
                 _send(port, "/voice/babble", 10000)
             if case == "field_8":
@@ -398,10 +525,18 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
                     messages.append(("/path/new", name))
                     for step in range(5):
                         angle = 2 * np.pi * (step / 4 + k / channels)
-                        messages.append(("/path/point", name, 1.5 * float(np.cos(angle)),
-                                         1.5 * float(np.sin(angle))))
-                    messages += [(f"/channel/{k + 1}/follow", 0.5),
-                                 (f"/channel/{k + 1}/path/play", name)]
+                        messages.append(
+                            (
+                                "/path/point",
+                                name,
+                                1.5 * float(np.cos(angle)),
+                                1.5 * float(np.sin(angle)),
+                            )
+                        )
+                    messages += [
+                        (f"/channel/{k + 1}/follow", 0.5),
+                        (f"/channel/{k + 1}/path/play", name),
+                    ]
                 _send_all(port, messages)
             started = time.monotonic()
             said = 0
@@ -422,33 +557,47 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
             play.kill()
         stop_jackd(server)
     trips = np.array(status.round_trips) * 1000.0
-    return {"case": case, "seconds": seconds, "engine_underruns": report["underruns"],
-            "xruns": report["xruns"], "bare_xruns": counts["xruns"],
-            "callbacks": report["callbacks"],
-            "expected_callbacks": round(report["expected_callbacks"]),
-            "bare_callbacks": counts["callbacks"],
-            "status_p50_ms": float(np.percentile(trips, 50)) if len(trips) else None,
-            "status_p99_ms": float(np.percentile(trips, 99)) if len(trips) else None,
-            "status_max_ms": float(trips.max()) if len(trips) else None,
-            "status_lost": status.lost, "packets_sent": sent, "sentences": said,
-            "events_applied": report["extra"]["events_applied"],
-            "control_errors": report["extra"]["control_errors"],
-            "tick_ms_p99": report["tick_ms_p99"]}
+    return {
+        "case": case,
+        "seconds": seconds,
+        "engine_underruns": report["underruns"],
+        "xruns": report["xruns"],
+        "bare_xruns": counts["xruns"],
+        "callbacks": report["callbacks"],
+        "expected_callbacks": round(report["expected_callbacks"]),
+        "bare_callbacks": counts["callbacks"],
+        "status_p50_ms": float(np.percentile(trips, 50)) if len(trips) else None,
+        "status_p99_ms": float(np.percentile(trips, 99)) if len(trips) else None,
+        "status_max_ms": float(trips.max()) if len(trips) else None,
+        "status_lost": status.lost,
+        "packets_sent": sent,
+        "sentences": said,
+        "events_applied": report["extra"]["events_applied"],
+        "control_errors": report["extra"]["control_errors"],
+        "tick_ms_p99": report["tick_ms_p99"],
+    }
 
 
 def print_live(rows: list[dict]) -> None:
     """The live cases as the table of docs/benchmarks.md."""
-    print("| case | engine underruns | xruns | bare stream xruns | callbacks / expected | "
-          "/engine/status p50 / p99 / max ms (lost) | packets sent | events applied | "
-          "tick p99 ms |")
+    print(
+        "| case | engine underruns | xruns | bare stream xruns | callbacks / expected | "
+        "/engine/status p50 / p99 / max ms (lost) | packets sent | events applied | "
+        "tick p99 ms |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        status = (f"{r['status_p50_ms']:.1f} / {r['status_p99_ms']:.1f} / "
-                  f"{r['status_max_ms']:.1f} ({r['status_lost']})"
-                  if r["status_p50_ms"] is not None else "-")
-        print(f"| `{r['case']}` | {r['engine_underruns']} | {r['xruns']} | {r['bare_xruns']} | "
-              f"{r['callbacks']} / {r['expected_callbacks']} | {status} | "
-              f"{r['packets_sent'] or '-'} | {r['events_applied']} | {r['tick_ms_p99']:.2f} |")
+        status = (
+            f"{r['status_p50_ms']:.1f} / {r['status_p99_ms']:.1f} / "
+            f"{r['status_max_ms']:.1f} ({r['status_lost']})"
+            if r["status_p50_ms"] is not None
+            else "-"
+        )
+        print(
+            f"| `{r['case']}` | {r['engine_underruns']} | {r['xruns']} | {r['bare_xruns']} | "
+            f"{r['callbacks']} / {r['expected_callbacks']} | {status} | "
+            f"{r['packets_sent'] or '-'} | {r['events_applied']} | {r['tick_ms_p99']:.2f} |"
+        )
 
 
 def _cell(row: dict, key: str, scale: float = 100.0, fmt: str = "{:7.1f}%") -> str:
@@ -460,21 +609,41 @@ def _cell(row: dict, key: str, scale: float = 100.0, fmt: str = "{:7.1f}%") -> s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
-    parser.add_argument("--seconds", type=float, default=60.0,
-                        help="seconds per JACK run and of demo per hop measurement (default 60)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=60.0,
+        help="seconds per JACK run and of demo per hop measurement (default 60)",
+    )
     parser.add_argument("--no-jack", action="store_true", help="skip the JACK rows")
-    parser.add_argument("--compare-model", metavar="CHECKPOINT", action="append", default=[],
-                        help="also the whole chain at hop 256 with this checkpoint (a row "
-                             "named after its file), measured in the same run")
-    parser.add_argument("--live", action="store_true", help="only the live cases (JACK): the "
-                        "voice, an OSC fuzz, both, each beside a bare stream")
-    parser.add_argument("--channels", metavar="N,N,...",
-                        help="only the field rows: these voice counts (1 is the mono layout)")
-    parser.add_argument("--phase-method", metavar="METHOD",
-                        help="with --channels: the rows again with this live phase method")
-    parser.add_argument("--cases", default=",".join(LIVE_CASES),
-                        help="with --live: which, comma-separated "
-                             f"(default {','.join(LIVE_CASES)})")
+    parser.add_argument(
+        "--compare-model",
+        metavar="CHECKPOINT",
+        action="append",
+        default=[],
+        help="also the whole chain at hop 256 with this checkpoint (a row "
+        "named after its file), measured in the same run",
+    )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="only the live cases (JACK): the voice, an OSC fuzz, both, each beside a bare stream",
+    )
+    parser.add_argument(
+        "--channels",
+        metavar="N,N,...",
+        help="only the field rows: these voice counts (1 is the mono layout)",
+    )
+    parser.add_argument(
+        "--phase-method",
+        metavar="METHOD",
+        help="with --channels: the rows again with this live phase method",
+    )
+    parser.add_argument(
+        "--cases",
+        default=",".join(LIVE_CASES),
+        help=f"with --live: which, comma-separated (default {','.join(LIVE_CASES)})",
+    )
     args = parser.parse_args(argv)
 
     if args.live:
@@ -494,8 +663,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.channels:
-        rows = measure_field([int(n) for n in args.channels.split(",")],
-                             min(args.seconds, 20.0), args.phase_method)
+        rows = measure_field(
+            [int(n) for n in args.channels.split(",")], min(args.seconds, 20.0), args.phase_method
+        )
         print_rows(rows, extra="p99_vs_mono")
         if args.json:
             Path(args.json).write_text(json.dumps(rows, indent=1))
@@ -514,8 +684,12 @@ def main(argv: list[str] | None = None) -> int:
     row, _ = measure_chain("no_texture", 256, min(args.seconds, 20.0), texture=0.0)
     rows.append(row)
     for other in args.compare_model:
-        row, _ = measure_chain(f"model_{Path(other).stem}", 256, min(args.seconds, 20.0),
-                               model=str(Path(other).resolve()))
+        row, _ = measure_chain(
+            f"model_{Path(other).stem}",
+            256,
+            min(args.seconds, 20.0),
+            model=str(Path(other).resolve()),
+        )
         rows.append(row)
     if not args.no_jack:
         if shutil.which("jackd") is None:
@@ -549,14 +723,18 @@ def measure_field(counts: list[int], seconds: float, method: str | None) -> list
 
 def print_rows(rows: list[dict], extra: str | None = None) -> None:
     """The rows as a table: fractions of the hop's duration, real-time factor, xruns."""
-    print(f"{'case':<26}{'hop':>5}{'p50':>8}{'p99':>8}{'max':>8}{'cpu p99':>9}{'rtf':>8}"
-          f"{'xruns':>7}" + (f"{extra:>13}" if extra else ""))
+    print(
+        f"{'case':<26}{'hop':>5}{'p50':>8}{'p99':>8}{'max':>8}{'cpu p99':>9}{'rtf':>8}"
+        f"{'xruns':>7}" + (f"{extra:>13}" if extra else "")
+    )
     for row in rows:
-        print(f"{row['case']:<26}{row['hop']:>5}{_cell(row, 'p50_fraction')}"
-              f"{_cell(row, 'p99_fraction')}{_cell(row, 'max_fraction')}"
-              f"{_cell(row, 'cpu_p99_fraction')}{_cell(row, 'render_rtf', 1.0, '{:7.1f}x')}"
-              f"{row['xruns'] if row['xruns'] is not None else '-':>7}"
-              + (f"{_cell(row, extra, 1.0, '{:12.2f}x')}" if extra else ""))
+        print(
+            f"{row['case']:<26}{row['hop']:>5}{_cell(row, 'p50_fraction')}"
+            f"{_cell(row, 'p99_fraction')}{_cell(row, 'max_fraction')}"
+            f"{_cell(row, 'cpu_p99_fraction')}{_cell(row, 'render_rtf', 1.0, '{:7.1f}x')}"
+            f"{row['xruns'] if row['xruns'] is not None else '-':>7}"
+            + (f"{_cell(row, extra, 1.0, '{:12.2f}x')}" if extra else "")
+        )
 
 
 if __name__ == "__main__":

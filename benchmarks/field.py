@@ -36,22 +36,22 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
-from scipy.signal import coherence, stft as scipy_stft  # noqa: E402
+import numpy as np
+import soundfile as sf
+from scipy.signal import coherence, stft as scipy_stft
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from caminos.engine.clock.engine import Engine  # noqa: E402
-from caminos.engine.core.config import load_config  # noqa: E402
+from caminos.engine.clock.engine import Engine
+from caminos.engine.core.config import load_config
 
 DEMO = ROOT / "patches" / "demo" / "demo.wav"
 SONIC_PI = Path("/usr/share/sonic-pi/samples")  # Debian package sonic-pi-samples (CC0)
@@ -74,10 +74,10 @@ def play(engine: Engine, sound: Path, seconds: float, latents: list | None = Non
     hops = int(seconds * SAMPLE_RATE / engine.hop)
     out = np.zeros((hops * engine.hop, engine.channels))
     for i in range(hops):
-        out[i * engine.hop:(i + 1) * engine.hop] = engine.tick()
+        out[i * engine.hop : (i + 1) * engine.hop] = engine.tick()
         if latents is not None:
             latents.append(engine.voice_positions.copy())
-    return out[SAMPLE_RATE // 2:]  # past the fade-in
+    return out[SAMPLE_RATE // 2 :]  # past the fade-in
 
 
 def adjacent_coherence(out: np.ndarray) -> float:
@@ -97,8 +97,7 @@ def centroids(out: np.ndarray) -> np.ndarray:
     power = np.abs(spec) ** 2  # (channels, bins, frames)
     frame_energy = power.sum(axis=1)
     frame_centroid = (f[None, :, None] * power).sum(axis=1) / np.maximum(frame_energy, 1e-20)
-    return (frame_centroid * frame_energy).sum(axis=1) / np.maximum(frame_energy.sum(axis=1),
-                                                                     1e-20)
+    return (frame_centroid * frame_energy).sum(axis=1) / np.maximum(frame_energy.sum(axis=1), 1e-20)
 
 
 def band_level_differences(stereo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -118,12 +117,17 @@ def band_level_differences(stereo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def measure_coherence(n: int, mono: Path, seconds: float) -> dict:
     """Adjacent channels' coherence of a ring at spread 0 for decorrelation 0, 0.5 and 1."""
     layout = f"ring-{n}"
-    found = {f"decorrelate_{amount:g}": adjacent_coherence(
-        play(field_engine(n, layout, spread=0.0, decorrelate=amount), mono, seconds))
-        for amount in (0.0, 0.5, 1.0)}
-    print(f"adjacent coherence at spread 0 ({n} voices): decorrelate 0 (dual mono) "
-          f"{found['decorrelate_0']:.3f}, 0.5 {found['decorrelate_0.5']:.3f}, 1 "
-          f"{found['decorrelate_1']:.3f} (goal <= 0.5)")
+    found = {
+        f"decorrelate_{amount:g}": adjacent_coherence(
+            play(field_engine(n, layout, spread=0.0, decorrelate=amount), mono, seconds)
+        )
+        for amount in (0.0, 0.5, 1.0)
+    }
+    print(
+        f"adjacent coherence at spread 0 ({n} voices): decorrelate 0 (dual mono) "
+        f"{found['decorrelate_0']:.3f}, 0.5 {found['decorrelate_0.5']:.3f}, 1 "
+        f"{found['decorrelate_1']:.3f} (goal <= 0.5)"
+    )
     return found
 
 
@@ -134,22 +138,40 @@ def measure_spread(n: int, mono: Path, seconds: float, spreads: list[float]) -> 
     for spread in spreads:
         latents: list = []
         out = play(field_engine(n, f"ring-{n}", spread=spread), mono, seconds, latents)
-        z = np.array(latents[len(latents) // 4:])  # (hops, voices, dims)
-        distance = float(np.mean([np.linalg.norm(z[:, a] - z[:, b], axis=1).mean()
-                                  for a in range(n) for b in range(a + 1, n)]))
+        z = np.array(latents[len(latents) // 4 :])  # (hops, voices, dims)
+        distance = float(
+            np.mean(
+                [
+                    np.linalg.norm(z[:, a] - z[:, b], axis=1).mean()
+                    for a in range(n)
+                    for b in range(a + 1, n)
+                ]
+            )
+        )
         c = centroids(out)
-        rows.append({"spread": spread, "centroid_std_hz": float(np.std(c)),
-                     "centroid_range_hz": float(np.ptp(c)), "latent_distance": distance})
-        print(f"spread {spread:4.2f} std: voices' centroids {np.std(c):7.1f} Hz apart (std; "
-              f"range {np.ptp(c):7.1f} Hz), mean latent distance {distance:6.2f}")
+        rows.append(
+            {
+                "spread": spread,
+                "centroid_std_hz": float(np.std(c)),
+                "centroid_range_hz": float(np.ptp(c)),
+                "latent_distance": distance,
+            }
+        )
+        print(
+            f"spread {spread:4.2f} std: voices' centroids {np.std(c):7.1f} Hz apart (std; "
+            f"range {np.ptp(c):7.1f} Hz), mean latent distance {distance:6.2f}"
+        )
         if spread == 1.0:
             keep_out, keep_latents = out, latents
     stds = [r["centroid_std_hz"] for r in rows]
     distances = [r["latent_distance"] for r in rows]
     monotonic = (bool(np.all(np.diff(stds) > 0)), bool(np.all(np.diff(distances) > 0)))
     print(f"monotonic: centroids {monotonic[0]}, latent distances {monotonic[1]}")
-    return ({"rows": rows, "centroids_monotonic": monotonic[0],
-             "distances_monotonic": monotonic[1]}, keep_out, keep_latents)
+    return (
+        {"rows": rows, "centroids_monotonic": monotonic[0], "distances_monotonic": monotonic[1]},
+        keep_out,
+        keep_latents,
+    )
 
 
 def stereo_recordings() -> list[Path]:
@@ -175,6 +197,7 @@ def measure_stereo(folder: Path) -> dict:
         source, rate = sf.read(path)
         if rate != SAMPLE_RATE:  # the engine resamples; compare at its rate
             import soxr
+
             source = soxr.resample(source, rate, SAMPLE_RATE)
         copy = folder / f"{path.stem}.wav"
         sf.write(copy, source, SAMPLE_RATE, subtype="FLOAT")
@@ -182,43 +205,69 @@ def measure_stereo(folder: Path) -> dict:
         centres, wanted = band_level_differences(source)
         wide = centres * (2 ** (1 / 6) - 2 ** (-1 / 6)) >= 2 * bin_hz
         row = {"recording": path.stem, "input_spread_db": float(np.ptp(wanted[wide]))}
-        for case, layout, image in (("stereo", "stereo", 1.0), ("model_alone", "stereo", 0.0),
-                                    ("mono", "mono", 1.0)):
-            out = play(field_engine(2, layout, spread=0.0, image=image), copy,
-                       seconds)[:len(source)]
+        for case, layout, image in (
+            ("stereo", "stereo", 1.0),
+            ("model_alone", "stereo", 0.0),
+            ("mono", "mono", 1.0),
+        ):
+            out = play(field_engine(2, layout, spread=0.0, image=image), copy, seconds)[
+                : len(source)
+            ]
             _, got = band_level_differences(out)
             error = np.abs(got - wanted)
             row[f"{case}_worst_db"] = float(error.max())
             row[f"{case}_worst_resolved_db"] = float(error[wide].max())
         rows.append(row)
-        print(f"| {row['recording']} | {row['input_spread_db']:.1f} dB | "
-              f"{row['model_alone_worst_resolved_db']:.2f} | {row['stereo_worst_resolved_db']:.2f} "
-              f"({row['stereo_worst_db']:.2f} over every band) | "
-              f"{row['mono_worst_resolved_db']:.2f} |")
-    keys = [f"{case}_worst{part}_db" for case in ("stereo", "model_alone", "mono")
-            for part in ("_resolved", "")]
+        print(
+            f"| {row['recording']} | {row['input_spread_db']:.1f} dB | "
+            f"{row['model_alone_worst_resolved_db']:.2f} | {row['stereo_worst_resolved_db']:.2f} "
+            f"({row['stereo_worst_db']:.2f} over every band) | "
+            f"{row['mono_worst_resolved_db']:.2f} |"
+        )
+    keys = [
+        f"{case}_worst{part}_db"
+        for case in ("stereo", "model_alone", "mono")
+        for part in ("_resolved", "")
+    ]
     summary = {key: float(np.median([r[key] for r in rows])) for key in keys}
-    within = {case: sum(r[f"{case}_worst_resolved_db"] <= 1.0 for r in rows)
-              for case in ("stereo", "model_alone", "mono")}
-    print(f"median of the worst bands (from {centres[wide][0]:.0f} Hz): stereo layout "
-          f"{summary['stereo_worst_resolved_db']:.2f} dB (the model alone per channel "
-          f"{summary['model_alone_worst_resolved_db']:.2f}), mono layout "
-          f"{summary['mono_worst_resolved_db']:.2f} dB; within 1 dB: {within['stereo']} of "
-          f"{len(rows)} ({within['model_alone']} alone, {within['mono']} folded)")
-    return {"recordings": rows, "median": summary, "within_1db": within,
-            "resolved_from_hz": float(centres[wide][0])}
+    within = {
+        case: sum(r[f"{case}_worst_resolved_db"] <= 1.0 for r in rows)
+        for case in ("stereo", "model_alone", "mono")
+    }
+    print(
+        f"median of the worst bands (from {centres[wide][0]:.0f} Hz): stereo layout "
+        f"{summary['stereo_worst_resolved_db']:.2f} dB (the model alone per channel "
+        f"{summary['model_alone_worst_resolved_db']:.2f}), mono layout "
+        f"{summary['mono_worst_resolved_db']:.2f} dB; within 1 dB: {within['stereo']} of "
+        f"{len(rows)} ({within['model_alone']} alone, {within['mono']} folded)"
+    )
+    return {
+        "recordings": rows,
+        "median": summary,
+        "within_1db": within,
+        "resolved_from_hz": float(centres[wide][0]),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--voices", type=int, default=8, help="voices of the ring (default 8)")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds per run (default 20)")
-    parser.add_argument("--spreads", default="0,0.25,0.5,1,2,4",
-                        help="spreads for the centroid measure, std (default 0,0.25,0.5,1,2,4)")
-    parser.add_argument("--measures", default="coherence,spread,stereo",
-                        help="which measures (default coherence,spread,stereo)")
-    parser.add_argument("--pictures", metavar="DIR", help="write field-spectrogram.png and "
-                        "field-map.png there (with the spread measure)")
+    parser.add_argument(
+        "--spreads",
+        default="0,0.25,0.5,1,2,4",
+        help="spreads for the centroid measure, std (default 0,0.25,0.5,1,2,4)",
+    )
+    parser.add_argument(
+        "--measures",
+        default="coherence,spread,stereo",
+        help="which measures (default coherence,spread,stereo)",
+    )
+    parser.add_argument(
+        "--pictures",
+        metavar="DIR",
+        help="write field-spectrogram.png and field-map.png there (with the spread measure)",
+    )
     parser.add_argument("--json", metavar="PATH", help="write the numbers as JSON")
     parser.add_argument("--listen", metavar="DIR", help="write the listening examples there")
     args = parser.parse_args(argv)
@@ -275,19 +324,27 @@ def draw(folder: Path, out: np.ndarray, latents: np.ndarray, n: int) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     seconds = min(len(out) / SAMPLE_RATE, 4.0)
-    part = out[:int(seconds * SAMPLE_RATE)]
+    part = out[: int(seconds * SAMPLE_RATE)]
     fig, axes = plt.subplots(n, 1, figsize=(8, 0.9 * n + 0.6), sharex=True)
     for c, ax in enumerate(axes):
         f, t, spec = scipy_stft(part[:, c], fs=SAMPLE_RATE, nperseg=1024, noverlap=768)
         level = 20 * np.log10(np.abs(spec) + 1e-9)
-        ax.pcolormesh(t, f / 1000, level, vmin=level.max() - 80, vmax=level.max(),
-                      shading="auto", cmap="magma")
+        ax.pcolormesh(
+            t,
+            f / 1000,
+            level,
+            vmin=level.max() - 80,
+            vmax=level.max(),
+            shading="auto",
+            cmap="magma",
+        )
         ax.set_ylim(0, 8)
         ax.set_ylabel(f"ch {c + 1}\nkHz", fontsize=7)
         ax.tick_params(labelsize=7)
     axes[-1].set_xlabel("seconds")
-    fig.suptitle(f"{n} voices on ring-{n}, spread 1 std: the demo (mono) through each speaker",
-                 fontsize=9)
+    fig.suptitle(
+        f"{n} voices on ring-{n}, spread 1 std: the demo (mono) through each speaker", fontsize=9
+    )
     fig.tight_layout()
     fig.savefig(folder / "field-spectrogram.png", dpi=80)
     plt.close(fig)
@@ -298,11 +355,21 @@ def draw(folder: Path, out: np.ndarray, latents: np.ndarray, n: int) -> None:
     colours = plt.cm.hsv(np.linspace(0, 1, n, endpoint=False))
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
     centre = latents.mean(axis=1)
-    ax.plot(centre[:, 0] / std[0], centre[:, 1] / std[1], color="0.6", lw=0.6,
-            label="centre (the sound's own path)")
+    ax.plot(
+        centre[:, 0] / std[0],
+        centre[:, 1] / std[1],
+        color="0.6",
+        lw=0.6,
+        label="centre (the sound's own path)",
+    )
     for k in range(n):
-        ax.plot(latents[:, k, 0] / std[0], latents[:, k, 1] / std[1], color=colours[k], lw=0.5,
-                alpha=0.7)
+        ax.plot(
+            latents[:, k, 0] / std[0],
+            latents[:, k, 1] / std[1],
+            color=colours[k],
+            lw=0.5,
+            alpha=0.7,
+        )
         ax.scatter(places[k, 0], places[k, 1], color=colours[k], s=60, edgecolor="k", zorder=3)
         ax.annotate(str(k + 1), places[k], textcoords="offset points", xytext=(6, 6), fontsize=8)
     ax.add_patch(plt.Circle((0, 0), 1.0, fill=False, ls="--", color="0.4"))

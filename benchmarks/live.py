@@ -49,10 +49,12 @@ def start_jackd(name: str, playback: int = 2) -> subprocess.Popen:
         The server did not come up within 15 s (with what ``jack_wait`` said).
     """
     os.environ.update(JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
-    server = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", "48000", "-p", "256",
-                               "-P", str(playback)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        ["jackd", "-n", name, "-d", "dummy", "-r", "48000", "-p", "256", "-P", str(playback)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     waited = subprocess.run(["jack_wait", "-w", "-t", "15"], capture_output=True, text=True)
     if "server is available" not in waited.stdout:
         stop_jackd(server)

@@ -27,28 +27,31 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import math  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import math
+import sys
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from caminos.engine.core.config import load_config  # noqa: E402
-from caminos.engine.dsp.spectral import stft  # noqa: E402
-from caminos.models.autoencoder import log_magnitude  # noqa: E402
-from caminos.models.checkpoint import load_checkpoint  # noqa: E402
-from caminos.models.data import find_sound_files, load_corpus, read_mono  # noqa: E402
-from caminos.models.shape import MAGNITUDE_FLOOR  # noqa: E402
-from caminos.models.train import PcaBaseline  # noqa: E402
+from caminos.engine.core.config import load_config
+from caminos.engine.dsp.spectral import stft
+from caminos.models.autoencoder import log_magnitude
+from caminos.models.checkpoint import load_checkpoint
+from caminos.models.data import find_sound_files, load_corpus, read_mono
+from caminos.models.shape import MAGNITUDE_FLOOR
+from caminos.models.train import PcaBaseline
 
 # Bands of a bin's level under its frame's peak, in dB: (name, upper, lower).
-BANDS = (("top 40 dB (partials)", 0.0, -40.0), ("40-60 dB under", -40.0, -60.0),
-         ("floor, > 60 dB under", -60.0, -math.inf))
+BANDS = (
+    ("top 40 dB (partials)", 0.0, -40.0),
+    ("40-60 dB under", -40.0, -60.0),
+    ("floor, > 60 dB under", -60.0, -math.inf),
+)
 LOUD_FRAMES_DB = 30.0  # frames whose loudest bin is within this of the file's loudest
 FLOOR_DB = 80.0  # levels clipped this far under the file's loudest bin
 RAYLEIGH_DB_STD = 20.0 / math.log(10.0) * math.pi / math.sqrt(24.0)  # 5.57 dB
@@ -76,12 +79,20 @@ def band_errors(true: np.ndarray, decoded: np.ndarray) -> list[np.ndarray]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", metavar="CHECKPOINT",
-                        help="a checkpoint (repeat for several; default: the shipped default.pt)")
-    parser.add_argument("--train-data", default=str(ROOT / "build" / "corpus" / "train"),
-                        help="the first model's training folder (PCA is fitted on its frames)")
-    parser.add_argument("--test-data", default=str(ROOT / "build" / "corpus" / "heldout"),
-                        help="held-out sounds")
+    parser.add_argument(
+        "--model",
+        action="append",
+        metavar="CHECKPOINT",
+        help="a checkpoint (repeat for several; default: the shipped default.pt)",
+    )
+    parser.add_argument(
+        "--train-data",
+        default=str(ROOT / "build" / "corpus" / "train"),
+        help="the first model's training folder (PCA is fitted on its frames)",
+    )
+    parser.add_argument(
+        "--test-data", default=str(ROOT / "build" / "corpus" / "heldout"), help="held-out sounds"
+    )
     parser.add_argument("--every", type=int, default=3, help="take every Nth held-out file")
     parser.add_argument("--config", help="configuration file (default: the project's)")
     args = parser.parse_args(argv)
@@ -91,13 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     names = [Path(p).stem for p in paths] + ["pca"]
     seed = int(checkpoints[0].provenance.get("seed", 0))
     corpus = load_corpus(args.train_data, config, seed=seed, min_seconds=0.0, cache_dir="default")
-    pick = np.random.default_rng(seed).choice(len(corpus.train), min(20000, len(corpus.train)),
-                                              replace=False)
+    pick = np.random.default_rng(seed).choice(
+        len(corpus.train), min(20000, len(corpus.train)), replace=False
+    )
     pca = PcaBaseline(corpus.train.frames[np.sort(pick)], checkpoints[0].model.shape.latent_dim)
-    files = find_sound_files(args.test_data)[::max(1, args.every)]
+    files = find_sound_files(args.test_data)[:: max(1, args.every)]
     if not files:
-        sys.exit(f"{args.test_data}: no held-out sound files (run python -m "
-                 "caminos.models.corpus.build)")
+        sys.exit(
+            f"{args.test_data}: no held-out sound files (run python -m caminos.models.corpus.build)"
+        )
     pooled: dict[str, list[list[np.ndarray]]] = {name: [[] for _ in BANDS] for name in names}
     for path in files:
         true = np.abs(stft(read_mono(path, config.audio.sample_rate), config.stft))
@@ -109,18 +122,24 @@ def main(argv: list[str] | None = None) -> int:
         for name, decoded in zip(names, decodes):
             for band, error in zip(pooled[name], band_errors(true, decoded)):
                 band.append(error)
-    print(f"{len(files)} held-out files from {args.test_data}; reference: noise bins keep "
-          f"{RAYLEIGH_DB_STD:.2f} dB RMS error under any decoder of their expected spectrum")
-    print("model | band | share of bins | mean signed error (dB) | RMS error (dB) | "
-          "share of squared error")
+    print(
+        f"{len(files)} held-out files from {args.test_data}; reference: noise bins keep "
+        f"{RAYLEIGH_DB_STD:.2f} dB RMS error under any decoder of their expected spectrum"
+    )
+    print(
+        "model | band | share of bins | mean signed error (dB) | RMS error (dB) | "
+        "share of squared error"
+    )
     for name in names:
         errors = [np.concatenate(band) for band in pooled[name]]
         total_bins = sum(len(e) for e in errors)
         total_squared = sum(float(np.sum(e.astype(np.float64) ** 2)) for e in errors)
         for (band_name, _, _), e in zip(BANDS, errors):
             squared = float(np.sum(e.astype(np.float64) ** 2))
-            print(f"{name} | {band_name} | {len(e) / total_bins:.2f} | {e.mean():+.2f} | "
-                  f"{math.sqrt(squared / max(len(e), 1)):.2f} | {squared / total_squared:.2f}")
+            print(
+                f"{name} | {band_name} | {len(e) / total_bins:.2f} | {e.mean():+.2f} | "
+                f"{math.sqrt(squared / max(len(e), 1)):.2f} | {squared / total_squared:.2f}"
+            )
     return 0
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.live import OscClient, free_port, start_jackd, stop_jackd  # noqa: E402
+from benchmarks.live import OscClient, free_port, start_jackd, stop_jackd
 
 JACK_SERVER = f"caminos-memory-{os.getpid()}"
 RATE, HOP = 48000, 256  # the dummy server's rate; the engine's hop (config.toml)
@@ -65,9 +65,11 @@ if not called.wait(30):
     raise SystemExit("no callback in 30 s")
 """
 # Reference processes: code run by a bare interpreter, which then says "ready" and waits.
-REFERENCES = {"python + numpy": "import numpy",
-              "python + torch": "import numpy, torch",
-              "PortAudio stream on JACK": _STREAM}
+REFERENCES = {
+    "python + numpy": "import numpy",
+    "python + torch": "import numpy, torch",
+    "PortAudio stream on JACK": _STREAM,
+}
 _WAIT = "\nimport sys\nprint('ready', flush=True)\nsys.stdin.read()\n"
 _SIZES = ("rss", "pss", "uss", "locked", "jack_shm")
 
@@ -112,10 +114,17 @@ def read_memory(pid: int, role: str) -> ProcessMemory:
         elif in_jack and parts[0] == "Rss:":
             jack += int(parts[1]) * 1024 / 1e6
     maps = Path(f"/proc/{pid}/maps").read_text()
-    return ProcessMemory(role, pid, round(sizes["Rss"], 1), round(sizes["Pss"], 1),
-                         round(sizes["Private_Clean"] + sizes["Private_Dirty"], 1),
-                         round(sizes.get("Locked", 0.0), 1), round(jack, 1),
-                         "libtorch" in maps, "llvmlite" in maps)
+    return ProcessMemory(
+        role,
+        pid,
+        round(sizes["Rss"], 1),
+        round(sizes["Pss"], 1),
+        round(sizes["Private_Clean"] + sizes["Private_Dirty"], 1),
+        round(sizes.get("Locked", 0.0), 1),
+        round(jack, 1),
+        "libtorch" in maps,
+        "llvmlite" in maps,
+    )
 
 
 def descendants(pid: int) -> list[int]:
@@ -143,8 +152,11 @@ def role_of(pid: int, status: dict) -> str:
     """A process's role in the tree: by the pids ``/engine/status`` names (``dsp_pid``,
     ``osc_pid``, ``voice_pid``), else by its command line: multiprocessing's resource tracker,
     or ``audio`` for the other process multiprocessing spawned (the supervisor's)."""
-    named = {int(status.get("dsp_pid", 0)): "dsp", int(status.get("osc_pid", 0)): "control",
-             int(status.get("voice_pid", 0)): "voice"}
+    named = {
+        int(status.get("dsp_pid", 0)): "dsp",
+        int(status.get("osc_pid", 0)): "control",
+        int(status.get("voice_pid", 0)): "voice",
+    }
     if pid in named:
         return named[pid]
     command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -157,8 +169,13 @@ def role_of(pid: int, status: dict) -> str:
 
 def measure_reference(code: str, label: str) -> ProcessMemory:
     """A bare interpreter running ``code`` then waiting, measured alone."""
-    process = subprocess.Popen([sys.executable, "-c", code + _WAIT], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code + _WAIT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         if process.stdout.readline().strip() != "ready":  # type: ignore[union-attr]
             raise SystemExit(f"benchmarks/memory.py: the reference {label!r} did not start")
@@ -193,13 +210,23 @@ def measure_tree(play_seconds: float, overrides: list[str] = ()) -> list[Process
         caminos play did not start, or stopped before it had played.
     """
     port = free_port()
-    command = [sys.executable, "-m", "caminos.engine", "play", "--status-every", "0",
-               "--seconds", str(START_TIMEOUT_S + play_seconds + 60), "--set",
-               f"osc.port={port}"]
+    command = [
+        sys.executable,
+        "-m",
+        "caminos.engine",
+        "play",
+        "--status-every",
+        "0",
+        "--seconds",
+        str(START_TIMEOUT_S + play_seconds + 60),
+        "--set",
+        f"osc.port={port}",
+    ]
     for override in overrides:
         command += ["--set", override]
-    play = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    play = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         lines: list[str] = []
         for line in play.stdout:  # type: ignore[union-attr]
@@ -207,8 +234,7 @@ def measure_tree(play_seconds: float, overrides: list[str] = ()) -> list[Process
             if line.startswith("playing at"):
                 break
         else:
-            raise SystemExit("benchmarks/memory.py: caminos play did not start:\n"
-                             + "".join(lines))
+            raise SystemExit("benchmarks/memory.py: caminos play did not start:\n" + "".join(lines))
         # the rest of its output, its last lines kept to say why if it does not stop
         tail: deque[str] = deque(maxlen=STOP_TAIL_LINES)
         threading.Thread(target=tail.extend, args=(play.stdout,), daemon=True).start()
@@ -227,8 +253,10 @@ def measure_tree(play_seconds: float, overrides: list[str] = ()) -> list[Process
         try:
             play.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            raise SystemExit(f"benchmarks/memory.py: caminos play did not stop {STOP_TIMEOUT_S} s "
-                             "after Ctrl-C; its last lines:\n" + "".join(tail)) from None
+            raise SystemExit(
+                f"benchmarks/memory.py: caminos play did not stop {STOP_TIMEOUT_S} s "
+                "after Ctrl-C; its last lines:\n" + "".join(tail)
+            ) from None
         return rows
     finally:
         if play.poll() is None:
@@ -236,14 +264,18 @@ def measure_tree(play_seconds: float, overrides: list[str] = ()) -> list[Process
             play.wait()
 
 
-def run(play_seconds: float, overrides: list[str], references: bool
-        ) -> tuple[list[ProcessMemory], list[ProcessMemory]]:
+def run(
+    play_seconds: float, overrides: list[str], references: bool
+) -> tuple[list[ProcessMemory], list[ProcessMemory]]:
     """One measurement on a JACK dummy server of its own: the references (unless not
     ``references``), then the tree of ``caminos play``."""
     jackd = start_jackd(JACK_SERVER)
     try:
-        refs = ([measure_reference(code, label) for label, code in REFERENCES.items()]
-                if references else [])
+        refs = (
+            [measure_reference(code, label) for label, code in REFERENCES.items()]
+            if references
+            else []
+        )
         return refs, measure_tree(play_seconds, overrides)
     finally:
         stop_jackd(jackd)
@@ -251,9 +283,13 @@ def run(play_seconds: float, overrides: list[str], references: bool
 
 def total(rows: list[ProcessMemory], label: str) -> ProcessMemory:
     """The sum of ``rows`` as one row (pid 0; torch and numba where any row has them)."""
-    return ProcessMemory(label, 0, *(round(sum(getattr(r, k) for r in rows), 1)
-                                     for k in _SIZES),
-                         any(r.torch for r in rows), any(r.numba for r in rows))
+    return ProcessMemory(
+        label,
+        0,
+        *(round(sum(getattr(r, k) for r in rows), 1) for k in _SIZES),
+        any(r.torch for r in rows),
+        any(r.numba for r in rows),
+    )
 
 
 def medians(runs: list[list[ProcessMemory]]) -> list[ProcessMemory]:
@@ -263,9 +299,15 @@ def medians(runs: list[list[ProcessMemory]]) -> list[ProcessMemory]:
     for role in dict.fromkeys(r.role for r in runs[0]):
         seen = [r for rows_ in runs for r in rows_ if r.role == role]
         last = seen[-1]
-        rows.append(ProcessMemory(role, last.pid, *(
-            round(statistics.median(getattr(r, k) for r in seen), 1) for k in _SIZES),
-            last.torch, last.numba))
+        rows.append(
+            ProcessMemory(
+                role,
+                last.pid,
+                *(round(statistics.median(getattr(r, k) for r in seen), 1) for k in _SIZES),
+                last.torch,
+                last.numba,
+            )
+        )
     return rows
 
 
@@ -277,52 +319,87 @@ def print_table(references: list[ProcessMemory], rows: list[ProcessMemory]) -> N
     """A Markdown table: the references, then the tree and its sum, with each RSS as a
     multiple of the bare numpy interpreter's."""
     unit = references[0].rss if references else 0.0
-    print("| process | pid | RSS MB | PSS MB | USS MB | locked MB | JACK shm MB | torch | numba "
-          "| RSS / bare |")
+    print(
+        "| process | pid | RSS MB | PSS MB | USS MB | locked MB | JACK shm MB | torch | numba "
+        "| RSS / bare |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in [*references, *rows, total(rows, "caminos play (sum)")]:
         ratio = f"{r.rss / unit:.1f}" if unit else "-"
-        print(f"| {r.role} | {r.pid or ''} | {r.rss:.1f} | {r.pss:.1f} | {r.uss:.1f} | "
-              f"{r.locked:.1f} | {r.jack_shm:.1f} | {'yes' if r.torch else 'no'} | "
-              f"{'yes' if r.numba else 'no'} | {ratio} |")
+        print(
+            f"| {r.role} | {r.pid or ''} | {r.rss:.1f} | {r.pss:.1f} | {r.uss:.1f} | "
+            f"{r.locked:.1f} | {r.jack_shm:.1f} | {'yes' if r.torch else 'no'} | "
+            f"{'yes' if r.numba else 'no'} | {ratio} |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--play-seconds", type=float, default=3.0,
-                        help="seconds of output the engine plays before the tree is read")
-    parser.add_argument("--runs", type=int, default=1,
-                        help="measure this many times and report medians")
+    parser.add_argument(
+        "--play-seconds",
+        type=float,
+        default=3.0,
+        help="seconds of output the engine plays before the tree is read",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=1, help="measure this many times and report medians"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write every run's rows as JSON")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="a configuration override for "
-                        "caminos play (repeatable); none measures the defaults")
-    parser.add_argument("--no-reference", action="store_true",
-                        help="skip the reference processes")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a configuration override for caminos play (repeatable); none measures the defaults",
+    )
+    parser.add_argument("--no-reference", action="store_true", help="skip the reference processes")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error(f"--runs must be at least 1, got {args.runs}")
     if shutil.which("jackd") is None:
-        print("benchmarks/memory.py: jackd is not installed (scripts/setup.sh --test)",
-              file=sys.stderr)
+        print(
+            "benchmarks/memory.py: jackd is not installed (scripts/setup.sh --test)",
+            file=sys.stderr,
+        )
         return 2
-    measured = [run(args.play_seconds, args.overrides, not args.no_reference)
-                for _ in range(args.runs)]
+    measured = [
+        run(args.play_seconds, args.overrides, not args.no_reference) for _ in range(args.runs)
+    ]
     references = medians([refs for refs, _ in measured]) if not args.no_reference else []
     rows = medians([tree for _, tree in measured])
     if args.runs > 1:
         sums = [total(tree, "sum") for _, tree in measured]
-        print("sums of the runs, RSS / PSS MB: "
-              + ", ".join(f"{s.rss:.0f} / {s.pss:.0f}" for s in sums))
+        print(
+            "sums of the runs, RSS / PSS MB: "
+            + ", ".join(f"{s.rss:.0f} / {s.pss:.0f}" for s in sums)
+        )
     print_table(references, rows)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(
-            {"units": "MB", "fields": [f.name for f in fields(ProcessMemory)],
-             "runs": [{"references": _dicts(refs), "processes": _dicts(tree),
-                       "sum": asdict(total(tree, "sum"))} for refs, tree in measured],
-             "median": {"references": _dicts(references), "processes": _dicts(rows),
-                        "sum": asdict(total(rows, "sum"))}}, indent=1) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "units": "MB",
+                    "fields": [f.name for f in fields(ProcessMemory)],
+                    "runs": [
+                        {
+                            "references": _dicts(refs),
+                            "processes": _dicts(tree),
+                            "sum": asdict(total(tree, "sum")),
+                        }
+                        for refs, tree in measured
+                    ],
+                    "median": {
+                        "references": _dicts(references),
+                        "processes": _dicts(rows),
+                        "sum": asdict(total(rows, "sum")),
+                    },
+                },
+                indent=1,
+            )
+            + "\n"
+        )
     return 0
 
 

@@ -29,9 +29,12 @@ SAMPLE_RATE = 48000
 
 def start_jack(name: str, period: int) -> subprocess.Popen:
     """``jackd -n NAME -d dummy`` at 48 kHz and ``period`` frames; returns when it answers."""
-    process = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", str(SAMPLE_RATE),
-                                "-p", str(period)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        ["jackd", "-n", name, "-d", "dummy", "-r", str(SAMPLE_RATE), "-p", str(period)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     subprocess.run(["jack_wait", "-w", "-t", "15"], capture_output=True, check=False)
     return process
 
@@ -73,8 +76,9 @@ def measure(count: int) -> np.ndarray:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=400, help="CCs timed (default 400)")
-    parser.add_argument("--period", type=int, default=256,
-                        help="JACK period in frames (default 256)")
+    parser.add_argument(
+        "--period", type=int, default=256, help="JACK period in frames (default 256)"
+    )
     args = parser.parse_args()
     if shutil.which("jackd") is None:
         print("jackd is not installed (scripts/setup.sh --test installs it)", file=sys.stderr)
@@ -90,8 +94,11 @@ def main() -> int:
     period_ms = 1000.0 * args.period / SAMPLE_RATE
     print("| measure | CC to event (ms) | JACK period (ms) | ratio |")
     print("|---|---|---|---|")
-    for label, value in (("median", np.median(ms)), ("p99", np.percentile(ms, 99)),
-                         ("max", ms.max())):
+    for label, value in (
+        ("median", np.median(ms)),
+        ("p99", np.percentile(ms, 99)),
+        ("max", ms.max()),
+    ):
         print(f"| {label} | {value:.2f} | {period_ms:.2f} | {value / period_ms:.2f} |")
     print(f"{len(ms)} CCs, dummy driver at {SAMPLE_RATE} Hz, {args.period} frames")
     return 0

@@ -47,22 +47,22 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from caminos.engine.core.config import StftConfig  # noqa: E402
-from caminos.engine.dsp.spectral import stft  # noqa: E402
-from caminos.models.corpus import recorded  # noqa: E402
-from caminos.models.multipitch import MultiPitchTracker  # noqa: E402
-from caminos.models.pitch import PitchTracker  # noqa: E402
+from caminos.engine.core.config import StftConfig
+from caminos.engine.dsp.spectral import stft
+from caminos.models.corpus import recorded
+from caminos.models.multipitch import MultiPitchTracker
+from caminos.models.pitch import PitchTracker
 
 RATE = recorded.SAMPLE_RATE  # Hz
 HOLD_S = 1.0  # each chord's held part, in seconds
@@ -76,19 +76,51 @@ TOLERANCE_CENTS = 50.0  # half a semitone, mir_eval.multipitch's default window
 # General MIDI programs (0-based): keyboards, organ, guitar, bowed strings, choir, brass, reeds,
 # flute; some are training programs of the corpus, some held out. No mallets or bells: their
 # partials are not harmonic, which the tracker does not model.
-PROGRAMS = {0: "piano", 4: "electric-piano", 19: "church-organ",
-            21: "accordion", 24: "nylon-guitar", 40: "violin", 42: "cello", 52: "choir-aahs",
-            56: "trumpet", 60: "french-horn", 65: "alto-sax", 68: "oboe", 70: "bassoon",
-            71: "clarinet", 73: "flute"}
+PROGRAMS = {
+    0: "piano",
+    4: "electric-piano",
+    19: "church-organ",
+    21: "accordion",
+    24: "nylon-guitar",
+    40: "violin",
+    42: "cello",
+    52: "choir-aahs",
+    56: "trumpet",
+    60: "french-horn",
+    65: "alto-sax",
+    68: "oboe",
+    70: "bassoon",
+    71: "clarinet",
+    73: "flute",
+}
 
 # Chord shapes: semitones above the lowest note, by number of notes.
 SHAPES = {
     1: [(0,)],
     2: [(0, 3), (0, 4), (0, 5), (0, 7), (0, 8), (0, 9), (0, 2), (0, 10)],
-    3: [(0, 4, 7), (0, 3, 7), (0, 3, 8), (0, 5, 9), (0, 4, 9), (0, 5, 8), (0, 3, 6),
-        (0, 7, 16), (0, 4, 10), (0, 2, 7)],
-    4: [(0, 4, 7, 11), (0, 3, 7, 10), (0, 4, 7, 10), (0, 3, 6, 9), (0, 4, 7, 14),
-        (0, 3, 7, 14), (0, 7, 16, 23), (0, 5, 7, 10), (0, 2, 4, 7)],
+    3: [
+        (0, 4, 7),
+        (0, 3, 7),
+        (0, 3, 8),
+        (0, 5, 9),
+        (0, 4, 9),
+        (0, 5, 8),
+        (0, 3, 6),
+        (0, 7, 16),
+        (0, 4, 10),
+        (0, 2, 7),
+    ],
+    4: [
+        (0, 4, 7, 11),
+        (0, 3, 7, 10),
+        (0, 4, 7, 10),
+        (0, 3, 6, 9),
+        (0, 4, 7, 14),
+        (0, 3, 7, 14),
+        (0, 7, 16, 23),
+        (0, 5, 7, 10),
+        (0, 2, 4, 7),
+    ],
 }
 
 
@@ -107,8 +139,11 @@ def draw_chords(count: int, rng: np.random.Generator) -> list[list[tuple[int, in
     for i in range(count):
         shape = SHAPES[1 + i % 4][rng.integers(len(SHAPES[1 + i % 4]))]
         one = rng.uniform() < 0.5
-        chosen = [programs[rng.integers(len(programs))]] * len(shape) if one else \
-            [programs[j] for j in rng.integers(len(programs), size=len(shape))]
+        chosen = (
+            [programs[rng.integers(len(programs))]] * len(shape)
+            if one
+            else [programs[j] for j in rng.integers(len(programs), size=len(shape))]
+        )
         lows, highs = zip(*(recorded.RANGES.get(p, (36, 84)) for p in chosen))
         low = max(LOWEST_KEY, *[lo - s for lo, s in zip(lows, shape)])
         high = min(HIGHEST_KEY - shape[-1], *[hi - s for hi, s in zip(highs, shape)])
@@ -117,8 +152,9 @@ def draw_chords(count: int, rng: np.random.Generator) -> list[list[tuple[int, in
             low, high = LOWEST_KEY, HIGHEST_KEY - shape[-1]
         root = int(rng.integers(low, high + 1))
         gains = {p: float(rng.uniform(-SPREAD_DB, 0.0)) for p in sorted(set(chosen))}
-        chords.append([(root + s, p, int(rng.integers(60, 111)), gains[p])
-                       for s, p in zip(shape, chosen)])
+        chords.append(
+            [(root + s, p, int(rng.integers(60, 111)), gains[p]) for s, p in zip(shape, chosen)]
+        )
     return chords
 
 
@@ -140,7 +176,7 @@ def render_chords(chords: list[list[tuple[int, int, int, float]]]) -> np.ndarray
     for program, notes in sorted(by_program.items()):
         audio = np.zeros(length)
         rendered = recorded.render_midi(recorded.midi_file(program, notes))[:length]
-        audio[:len(rendered)] = rendered
+        audio[: len(rendered)] = rendered
         for i, chord in enumerate(chords):
             gains = [g for _, p, _, g in chord if p == program]
             if not gains:
@@ -153,8 +189,9 @@ def render_chords(chords: list[list[tuple[int, int, int, float]]]) -> np.ndarray
     return mix
 
 
-def frame_labels(chords: list, n_frames: int, stft_config: StftConfig
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def frame_labels(
+    chords: list, n_frames: int, stft_config: StftConfig
+) -> tuple[np.ndarray, np.ndarray]:
     """Which chord each frame scores, and the silent frames.
 
     Returns
@@ -181,8 +218,9 @@ def key_hz(key: int) -> float:
     return 440.0 * 2.0 ** ((key - 69) / 12.0)
 
 
-def own_counts(ref: list[np.ndarray], est: list[np.ndarray], chroma: bool = False
-               ) -> tuple[int, int, int]:
+def own_counts(
+    ref: list[np.ndarray], est: list[np.ndarray], chroma: bool = False
+) -> tuple[int, int, int]:
     """True positives, reference pitches and estimated pitches over frames: in each frame a
     reference and an estimate match, one to one, within :data:`TOLERANCE_CENTS` (modulo the
     octave when ``chroma``), the closest pairs first."""
@@ -208,8 +246,7 @@ def own_counts(ref: list[np.ndarray], est: list[np.ndarray], chroma: bool = Fals
     return tp, n_ref, n_est
 
 
-def scores(ref: list[np.ndarray], est: list[np.ndarray], use_mir_eval: bool
-           ) -> dict[str, float]:
+def scores(ref: list[np.ndarray], est: list[np.ndarray], use_mir_eval: bool) -> dict[str, float]:
     """Precision, recall, F and chroma F of frame-level pitch sets."""
     if use_mir_eval:
         import mir_eval.multipitch
@@ -229,23 +266,39 @@ def scores(ref: list[np.ndarray], est: list[np.ndarray], use_mir_eval: bool
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chords", type=int, default=64,
-                        help="chords rendered, a quarter each of 1 to 4 notes (default 64)")
+    parser.add_argument(
+        "--chords",
+        type=int,
+        default=64,
+        help="chords rendered, a quarter each of 1 to 4 notes (default 64)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--own-metrics", action="store_true",
-                        help="count here even when mir_eval is installed")
-    parser.add_argument("--frame-alone", type=int, metavar="SLOTS", default=0,
-                        help="instead, the many-pitch model's analysis with this many slots "
-                             "(caminos.models.partials.PartialAnalyser: each frame read alone, "
-                             "the tracker's state reset every frame)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="a keyword argument of MultiPitchTracker (a number), repeatable")
+    parser.add_argument(
+        "--own-metrics", action="store_true", help="count here even when mir_eval is installed"
+    )
+    parser.add_argument(
+        "--frame-alone",
+        type=int,
+        metavar="SLOTS",
+        default=0,
+        help="instead, the many-pitch model's analysis with this many slots "
+        "(caminos.models.partials.PartialAnalyser: each frame read alone, "
+        "the tracker's state reset every frame)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a keyword argument of MultiPitchTracker (a number), repeatable",
+    )
     args = parser.parse_args(argv)
     settings = {}
     for item in args.set:
         name, _, value = item.partition("=")
-        settings[name] = int(value) if name in ("slots", "harmonics",
-                                                "steps_per_semitone") else float(value)
+        settings[name] = (
+            int(value) if name in ("slots", "harmonics", "steps_per_semitone") else float(value)
+        )
     missing = [m for m in recorded.available() if "sonic-pi" not in m]
     if missing:
         sys.exit("needs " + ", ".join(missing))
@@ -272,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     multi_us = (time.perf_counter() - started) / len(mags) * 1e6
     if args.frame_alone:  # what the many-pitch model reads: empty slots (presence 0) are 0 Hz
         from caminos.models.partials import PartialAnalyser
+
         analyser = PartialAnalyser(config.n_fft, RATE, args.frame_alone, 0)
         started = time.perf_counter()
         f0, presence, _, _ = analyser.analyse(mags, np.full(len(mags), 100.0))
@@ -288,35 +342,46 @@ def main(argv: list[str] | None = None) -> int:
     f0_single = single.track(mags)
     single_us = (time.perf_counter() - started) / len(mags) * 1e6
 
-    print(f"{len(chords)} chords ({sum(map(len, chords))} notes, {len(PROGRAMS)} instruments), "
-          f"{len(audio) / RATE:.0f} s rendered in {rendered:.1f} s; {np.sum(chord_of >= 0)} "
-          f"scored frames; metrics: "
-          + ("mir_eval.multipitch" if use_mir_eval else "own counts (mir_eval's definitions)")
-          + f", {TOLERANCE_CENTS:.0f} cents")
+    print(
+        f"{len(chords)} chords ({sum(map(len, chords))} notes, {len(PROGRAMS)} instruments), "
+        f"{len(audio) / RATE:.0f} s rendered in {rendered:.1f} s; {np.sum(chord_of >= 0)} "
+        f"scored frames; metrics: "
+        + ("mir_eval.multipitch" if use_mir_eval else "own counts (mir_eval's definitions)")
+        + f", {TOLERANCE_CENTS:.0f} cents"
+    )
     if settings:
         print("multi-pitch settings: " + ", ".join(f"{k}={v:g}" for k, v in settings.items()))
-    print(f"per frame: multi-pitch {multi_us:.0f} us, one-pitch {single_us:.0f} us (batched, "
-          f"one thread); multi-pitch per-frame path (track_frame) {frame_us:.0f} us")
+    print(
+        f"per frame: multi-pitch {multi_us:.0f} us, one-pitch {single_us:.0f} us (batched, "
+        f"one thread); multi-pitch per-frame path (track_frame) {frame_us:.0f} us"
+    )
     header = f"{'chords':<12}{'frames':>7}  {'tracker':<12}{'P':>6}{'R':>6}{'F':>6}{'chroma F':>9}"
     print(header)
     print("-" * len(header))
-    groups = [("2-4 notes", {2, 3, 4})] + [(f"{n} note" + ("s" if n > 1 else ""), {n})
-                                           for n in (1, 2, 3, 4)]
+    groups = [("2-4 notes", {2, 3, 4})] + [
+        (f"{n} note" + ("s" if n > 1 else ""), {n}) for n in (1, 2, 3, 4)
+    ]
     for name, sizes in groups:
         frames = np.flatnonzero([c >= 0 and len(chords[c]) in sizes for c in chord_of])
         ref = [np.array([key_hz(n[0]) for n in chords[chord_of[i]]]) for i in frames]
-        rows = (("multi-pitch", [f[f > 0] for f in f0_multi[frames]]),
-                ("one-pitch", [f0_single[i:i + 1] for i in frames]))
+        rows = (
+            ("multi-pitch", [f[f > 0] for f in f0_multi[frames]]),
+            ("one-pitch", [f0_single[i : i + 1] for i in frames]),
+        )
         values = {}
         for tracker, est in rows:
             values[tracker] = scores(ref, est, use_mir_eval)
             v = values[tracker]
-            print(f"{name:<12}{len(frames):>7}  {tracker:<12}{v['P']:>6.3f}{v['R']:>6.3f}"
-                  f"{v['F']:>6.3f}{v['chroma F']:>9.3f}")
-        ratio = {k: values["multi-pitch"][k] / max(values["one-pitch"][k], 1e-9)
-                 for k in ("P", "R", "F")}
-        print(f"{'':<12}{'':>7}  {'ratio':<12}{ratio['P']:>6.2f}{ratio['R']:>6.2f}"
-              f"{ratio['F']:>6.2f}")
+            print(
+                f"{name:<12}{len(frames):>7}  {tracker:<12}{v['P']:>6.3f}{v['R']:>6.3f}"
+                f"{v['F']:>6.3f}{v['chroma F']:>9.3f}"
+            )
+        ratio = {
+            k: values["multi-pitch"][k] / max(values["one-pitch"][k], 1e-9) for k in ("P", "R", "F")
+        }
+        print(
+            f"{'':<12}{'':>7}  {'ratio':<12}{ratio['P']:>6.2f}{ratio['R']:>6.2f}{ratio['F']:>6.2f}"
+        )
     frames = np.flatnonzero([c >= 0 and len(chords[c]) == 1 for c in chord_of])
     keys = np.array([chords[chord_of[i]][0][0] for i in frames], float)
     shares = []
@@ -325,15 +390,19 @@ def main(argv: list[str] | None = None) -> int:
         away = np.abs(semis - keys[:, None])
         octave = (est > 0) & (np.minimum(np.abs(away - 12.0), np.abs(away - 24.0)) <= 0.5)
         shares.append(np.any(octave, axis=1).mean())
-    print(f"single notes' octave errors (a pitch one or two octaves off, {len(frames)} frames): "
-          f"multi-pitch {shares[0]:.1%}, one-pitch {shares[1]:.1%}")
+    print(
+        f"single notes' octave errors (a pitch one or two octaves off, {len(frames)} frames): "
+        f"multi-pitch {shares[0]:.1%}, one-pitch {shares[1]:.1%}"
+    )
     voiced = np.any(f0_multi[silent] > 0, axis=1)
     level = 20.0 * np.log10(np.maximum(mags[silent].max(axis=1), 1e-30) / (config.n_fft / 4))
-    print(f"release tails ({np.sum(silent)} frames from {SILENT_AFTER_S} s after a note-off to "
-          f"the next note-on, {np.mean(level < -120.0):.0%} of them under -120 dB): multi-pitch "
-          f"reports a pitch in {voiced.mean():.1%}, whose loudest bin has a median of "
-          f"{np.median(level[voiced]) if voiced.any() else float('nan'):.0f} dB re a full-scale "
-          "sine's")
+    print(
+        f"release tails ({np.sum(silent)} frames from {SILENT_AFTER_S} s after a note-off to "
+        f"the next note-on, {np.mean(level < -120.0):.0%} of them under -120 dB): multi-pitch "
+        f"reports a pitch in {voiced.mean():.1%}, whose loudest bin has a median of "
+        f"{np.median(level[voiced]) if voiced.any() else float('nan'):.0f} dB re a full-scale "
+        "sine's"
+    )
     return 0
 
 

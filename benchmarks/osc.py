@@ -171,8 +171,12 @@ def run(seconds: float, rates: list[float], realtime: bool = False) -> list[dict
     engine.warm_up()
     server = OscServer(engine, config.osc.__class__(port=0)).start()
     # a steady sound to probe: the path's one point, heard alone, at -96 dB until a probe
-    for address, *args in [("/path/point", "bench", 1.0, -0.5), ("/path/play", "bench"),
-                           ("/latent/follow", 0.0), ("/out/gain", -96.0)]:
+    for address, *args in [
+        ("/path/point", "bench", 1.0, -0.5),
+        ("/path/play", "bench"),
+        ("/latent/follow", 0.0),
+        ("/out/gain", -96.0),
+    ]:
         engine.post(address, *args)
     dsp = PacedDsp(engine, config.audio.buffer_hops).start()
     time.sleep(0.5)
@@ -182,33 +186,43 @@ def run(seconds: float, rates: list[float], realtime: bool = False) -> list[dict
             before = server.counters["osc_messages"]
             xruns, rises, late = dsp.xruns, len(dsp.rises), len(dsp.late)
             faults = _major_faults()
-            done = subprocess.run([sys.executable, __file__, "--sender", str(server.port),
-                                   str(rate), str(seconds)], capture_output=True, text=True,
-                                  check=True, cwd=ROOT)
+            done = subprocess.run(
+                [sys.executable, __file__, "--sender", str(server.port), str(rate), str(seconds)],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            )
             # (no preexec_fn, so Python spawns with vfork: a fork of a process holding torch
             # would stall its threads for milliseconds while the page tables are copied)
             time.sleep(0.3)  # the last probe's rise
             report = json.loads(done.stdout)
             handled = server.counters["osc_messages"] - before
             measured = latencies(report["probes"], dsp.rises[rises:])
-            rows.append({
-                "case": (f"flood_{int(rate)}_per_s" if rate else "idle")
-                + ("_realtime" if realtime else ""),
-                "messages_per_s": round(handled / report["seconds"], 1),
-                "xruns": dsp.xruns - xruns,
-                "control_to_sound_ms_p50": round(float(np.percentile(measured, 50)), 2)
-                if measured else None,
-                "control_to_sound_ms_p99": round(float(np.percentile(measured, 99)), 2)
-                if measured else None,
-                "sent_per_s": round(report["sent"] / report["seconds"], 1),
-                "lost": report["sent"] + 2 * len(report["probes"]) + 1 - handled,
-                "probes": len(measured),
-                "major_page_faults": _major_faults() - faults,
-                "xrun_woke_late_ms_max": round(max((w for w, _ in dsp.late[late:]), default=0), 2),
-                "xrun_tick_ms_max": round(max((t for _, t in dsp.late[late:]), default=0), 2),
-                "hop_ms": round(1000 * dsp.hop_s, 3),
-                "device_buffer_ms": round(1000 * dsp.hop_s * config.audio.buffer_hops, 3),
-            })
+            rows.append(
+                {
+                    "case": (f"flood_{int(rate)}_per_s" if rate else "idle")
+                    + ("_realtime" if realtime else ""),
+                    "messages_per_s": round(handled / report["seconds"], 1),
+                    "xruns": dsp.xruns - xruns,
+                    "control_to_sound_ms_p50": round(float(np.percentile(measured, 50)), 2)
+                    if measured
+                    else None,
+                    "control_to_sound_ms_p99": round(float(np.percentile(measured, 99)), 2)
+                    if measured
+                    else None,
+                    "sent_per_s": round(report["sent"] / report["seconds"], 1),
+                    "lost": report["sent"] + 2 * len(report["probes"]) + 1 - handled,
+                    "probes": len(measured),
+                    "major_page_faults": _major_faults() - faults,
+                    "xrun_woke_late_ms_max": round(
+                        max((w for w, _ in dsp.late[late:]), default=0), 2
+                    ),
+                    "xrun_tick_ms_max": round(max((t for _, t in dsp.late[late:]), default=0), 2),
+                    "hop_ms": round(1000 * dsp.hop_s, 3),
+                    "device_buffer_ms": round(1000 * dsp.hop_s * config.audio.buffer_hops, 3),
+                }
+            )
             print(json.dumps(rows[-1]), flush=True)
     finally:
         dsp.stop.set()
@@ -249,19 +263,40 @@ def _live_case(seconds: float, rate: float) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         report_path = Path(folder) / "report.json"
         play = subprocess.Popen(
-            [sys.executable, "-m", "caminos.engine", "play", "--file",
-             str(ROOT / "patches" / "demo" / "demo.wav"), "--seconds", str(seconds + 3),
-             "--report", str(report_path), "--status-every", "0", "--set", f"osc.port={port}"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                "-m",
+                "caminos.engine",
+                "play",
+                "--file",
+                str(ROOT / "patches" / "demo" / "demo.wav"),
+                "--seconds",
+                str(seconds + 3),
+                "--report",
+                str(report_path),
+                "--status-every",
+                "0",
+                "--set",
+                f"osc.port={port}",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         output = []
         for line in play.stdout:  # type: ignore[union-attr]
             output.append(line)
             if line.startswith("playing at"):
                 break
         time.sleep(1.0)
-        done = subprocess.run([sys.executable, __file__, "--sender", str(port), str(rate),
-                               str(seconds)], capture_output=True, text=True, check=True,
-                              cwd=ROOT)
+        done = subprocess.run(
+            [sys.executable, __file__, "--sender", str(port), str(rate), str(seconds)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         output.append(play.communicate(timeout=120)[0])
         if not report_path.exists():
             raise SystemExit("osc.py --live: caminos play wrote no report:\n" + "".join(output))
@@ -285,28 +320,39 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per case")
-    parser.add_argument("--rates", default="0,1000,5000,10000",
-                        help="flood rates in messages/s, comma-separated")
-    parser.add_argument("--realtime", action="store_true",
-                        help="run the engine's threads under SCHED_FIFO (as an audio host runs "
-                             "its DSP thread; needs root or rtprio), so other processes on a "
-                             "loaded machine do not cause the xruns")
-    parser.add_argument("--live", action="store_true",
-                        help="flood caminos play itself through JACK's dummy driver instead "
-                             "(needs jackd and libportaudio2)")
-    parser.add_argument("--sender", nargs=3, metavar=("PORT", "RATE", "SECONDS"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--rates", default="0,1000,5000,10000", help="flood rates in messages/s, comma-separated"
+    )
+    parser.add_argument(
+        "--realtime",
+        action="store_true",
+        help="run the engine's threads under SCHED_FIFO (as an audio host runs "
+        "its DSP thread; needs root or rtprio), so other processes on a "
+        "loaded machine do not cause the xruns",
+    )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="flood caminos play itself through JACK's dummy driver instead "
+        "(needs jackd and libportaudio2)",
+    )
+    parser.add_argument(
+        "--sender", nargs=3, metavar=("PORT", "RATE", "SECONDS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.sender:
         sender(int(args.sender[0]), float(args.sender[1]), float(args.sender[2]))
         return 0
     if args.realtime:
         import os
+
         try:  # threads started from here on inherit the policy
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(20))
         except (PermissionError, AttributeError) as exc:
-            print(f"osc.py: --realtime not available ({exc}); running at normal priority",
-                  file=sys.stderr)
+            print(
+                f"osc.py: --realtime not available ({exc}); running at normal priority",
+                file=sys.stderr,
+            )
     rates = [float(r) for r in args.rates.split(",")]
     rows = run_live(args.seconds, rates) if args.live else run(args.seconds, rates, args.realtime)
     if args.json:

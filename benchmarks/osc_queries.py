@@ -75,8 +75,9 @@ def flood_packets(kind: str, count: int) -> list[bytes]:
 
     if kind == "malformed":
         rng = np.random.default_rng(21)
-        packets = list(MALFORMED) + [bytes(rng.integers(0, 256, 8 + 4 * k, dtype=np.uint8))
-                                     for k in range(8)]
+        packets = list(MALFORMED) + [
+            bytes(rng.integers(0, 256, 8 + 4 * k, dtype=np.uint8)) for k in range(8)
+        ]
     elif kind == "valid":
         packets = [encode_message("/latent/axis", (k % 8, 0.01 * (k % 5))) for k in range(40)]
     else:
@@ -218,17 +219,33 @@ class LiveServer:
         import shutil
 
         if shutil.which("jackd") is None:
-            raise SystemExit("osc_queries.py --live: jackd is not installed "
-                             "(scripts/setup.sh --test)")
+            raise SystemExit(
+                "osc_queries.py --live: jackd is not installed (scripts/setup.sh --test)"
+            )
         from benchmarks.live import free_port, start_jackd
 
         self.jackd = start_jackd(f"caminos-bench-queries-{os.getpid()}")
         self.port = free_port()
         self.play = subprocess.Popen(
-            [sys.executable, "-m", "caminos.engine", "play", "--file",
-             str(ROOT / "patches" / "demo" / "demo.wav"), "--seconds", str(PLAY_SECONDS),
-             "--status-every", "0", "--set", f"osc.port={self.port}"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                "-m",
+                "caminos.engine",
+                "play",
+                "--file",
+                str(ROOT / "patches" / "demo" / "demo.wav"),
+                "--seconds",
+                str(PLAY_SECONDS),
+                "--status-every",
+                "0",
+                "--set",
+                f"osc.port={self.port}",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for line in self.play.stdout:  # type: ignore[union-attr]
             if line.startswith("playing at"):
                 break
@@ -260,35 +277,61 @@ def _round(port: int, kind: str, packets: int, rate: float, max_s: float) -> dic
     seconds until then."""
     key = "osc_malformed" if kind == "malformed" else "osc_messages"
     start = time.monotonic() + FLOOD_DELAY_S + 1.0  # after both have started
-    prober = subprocess.Popen(_script("--probe", port, max_s, key, packets),
-                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    flooder = subprocess.Popen(_script("--flood", port, kind, packets, rate, start),
-                               stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    prober = subprocess.Popen(
+        _script("--probe", port, max_s, key, packets), stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    flooder = subprocess.Popen(
+        _script("--flood", port, kind, packets, rate, start),
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     sent = json.loads(flooder.communicate(timeout=max_s + 60)[0])
     rows = json.loads(prober.communicate(timeout=max_s + 60)[0])
     window = [r for r in rows if r[0] >= sent["began"]]
     counted = max((r[2] for r in window), default=0)
-    end = next((k for k, r in enumerate(window) if r[1] is not None and r[2] >= counted),
-               len(window) - 1)
-    window = window[:end + 1]
+    end = next(
+        (k for k, r in enumerate(window) if r[1] is not None and r[2] >= counted), len(window) - 1
+    )
+    window = window[: end + 1]
     last = window[-1] if window else None
-    return {"trips": [None if r[1] is None else 1000.0 * r[1] for r in window],
-            "sent": sent["sent"], "counted": counted,
-            "sent_per_s": sent["sent"] / max(sent["ended"] - sent["began"], 1e-9),
-            "drained": last[0] + last[1] - sent["began"] if last and last[1] is not None
-            else None}
+    return {
+        "trips": [None if r[1] is None else 1000.0 * r[1] for r in window],
+        "sent": sent["sent"],
+        "counted": counted,
+        "sent_per_s": sent["sent"] / max(sent["ended"] - sent["began"], 1e-9),
+        "drained": last[0] + last[1] - sent["began"] if last and last[1] is not None else None,
+    }
 
 
-def run_case(port: int, kind: str | None, packets: int, rate: float, rounds: int,
-             reference_s: float, max_s: float) -> dict:
+def run_case(
+    port: int,
+    kind: str | None,
+    packets: int,
+    rate: float,
+    rounds: int,
+    reference_s: float,
+    max_s: float,
+) -> dict:
     """One case: the quiet client's queries alone (``kind`` None), or beside ``rounds``
     floods one after another, their queries pooled."""
     if kind is None:
-        done = subprocess.run(_script("--probe", port, reference_s, "osc_messages", 0),
-                              capture_output=True, text=True, check=True, cwd=ROOT)
-        measured = [{"trips": [None if r[1] is None else 1000.0 * r[1]
-                               for r in json.loads(done.stdout)],
-                     "sent": 0, "counted": 0, "sent_per_s": 0.0, "drained": None}]
+        done = subprocess.run(
+            _script("--probe", port, reference_s, "osc_messages", 0),
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        measured = [
+            {
+                "trips": [None if r[1] is None else 1000.0 * r[1] for r in json.loads(done.stdout)],
+                "sent": 0,
+                "counted": 0,
+                "sent_per_s": 0.0,
+                "drained": None,
+            }
+        ]
     else:
         measured = [_round(port, kind, packets, rate, max_s) for _ in range(rounds)]
     all_trips = [t for m in measured for t in m["trips"]]
@@ -311,8 +354,15 @@ def run_case(port: int, kind: str | None, packets: int, rate: float, rounds: int
     }
 
 
-def run(packets: int, rate: float, rounds: int, kinds: list[str], live: bool,
-        reference_s: float, max_s: float) -> list[dict]:
+def run(
+    packets: int,
+    rate: float,
+    rounds: int,
+    kinds: list[str],
+    live: bool,
+    reference_s: float,
+    max_s: float,
+) -> list[dict]:
     """The reference, then each flood, against one server; ratios against the reference."""
     server = LiveServer() if live else InProcessServer()
     rows = []
@@ -321,8 +371,9 @@ def run(packets: int, rate: float, rounds: int, kinds: list[str], live: bool,
             row = run_case(server.port, kind, packets, rate, rounds, reference_s, max_s)
             row["server"] = "caminos_play" if live else "in_process"
             reference = rows[0]["p99_ms"] if rows else row["p99_ms"]
-            row["p99_vs_reference"] = (round(row["p99_ms"] / reference, 2)
-                                       if row["p99_ms"] and reference else None)
+            row["p99_vs_reference"] = (
+                round(row["p99_ms"] / reference, 2) if row["p99_ms"] and reference else None
+            )
             rows.append(row)
             print(json.dumps(row), flush=True)
     finally:
@@ -332,33 +383,53 @@ def run(packets: int, rate: float, rounds: int, kinds: list[str], live: bool,
 
 def print_table(rows: list[dict]) -> None:
     """The rows as the table of ``docs/benchmarks.md``."""
-    print("\n| case | queries answered / sent | p50 / p99 / max ms | p99 vs reference | "
-          "floods | sent per s (median) | flood packets sent / counted | drained s (median) |\n"
-          "|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| case | queries answered / sent | p50 / p99 / max ms | p99 vs reference | "
+        "floods | sent per s (median) | flood packets sent / counted | drained s (median) |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
     for r in rows:
-        times = (f"{r['p50_ms']} / {r['p99_ms']} / {r['max_ms']}" if r["answered"] else "-")
+        times = f"{r['p50_ms']} / {r['p99_ms']} / {r['max_ms']}" if r["answered"] else "-"
         flood_text = f"{r['flood_sent']:,} / {r['flood_counted']:,}" if r["flood_sent"] else "-"
         rate = f"{r['flood_sent_per_s']:,}" if r["flood_sent"] else "-"
-        print(f"| `{r['case']}` | {r['answered']} / {r['queries']} | {times} | "
-              f"{r['p99_vs_reference']} | {r['rounds'] or '-'} | {rate} | {flood_text} | "
-              f"{r['drained_s'] or '-'} |")
+        print(
+            f"| `{r['case']}` | {r['answered']} / {r['queries']} | {times} | "
+            f"{r['p99_vs_reference']} | {r['rounds'] or '-'} | {rate} | {flood_text} | "
+            f"{r['drained_s'] or '-'} |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--packets", type=int, default=16000, help="packets in each flood")
-    parser.add_argument("--rate", type=float, default=0.0,
-                        help="flood packets a second (0: as fast as the kernel takes them)")
-    parser.add_argument("--rounds", type=int, default=5,
-                        help="floods per case, one after another (their queries pooled)")
-    parser.add_argument("--kinds", default="malformed,valid",
-                        help="floods to run, comma-separated: malformed, valid")
-    parser.add_argument("--live", action="store_true",
-                        help="measure caminos play through JACK's dummy driver instead")
-    parser.add_argument("--reference-seconds", type=float, default=2.0,
-                        help="seconds of queries with no flood")
-    parser.add_argument("--max-seconds", type=float, default=30.0,
-                        help="longest a flood round lasts, in seconds")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="flood packets a second (0: as fast as the kernel takes them)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="floods per case, one after another (their queries pooled)",
+    )
+    parser.add_argument(
+        "--kinds",
+        default="malformed,valid",
+        help="floods to run, comma-separated: malformed, valid",
+    )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="measure caminos play through JACK's dummy driver instead",
+    )
+    parser.add_argument(
+        "--reference-seconds", type=float, default=2.0, help="seconds of queries with no flood"
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, default=30.0, help="longest a flood round lasts, in seconds"
+    )
     parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     parser.add_argument("--flood", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--probe", nargs=4, help=argparse.SUPPRESS)
@@ -372,8 +443,15 @@ def main(argv: list[str] | None = None) -> int:
         probe(int(port), float(seconds), key, int(count))
         return 0
     kinds = [k for k in args.kinds.split(",") if k]
-    rows = run(args.packets, args.rate, args.rounds, kinds, args.live, args.reference_seconds,
-               args.max_seconds)
+    rows = run(
+        args.packets,
+        args.rate,
+        args.rounds,
+        kinds,
+        args.live,
+        args.reference_seconds,
+        args.max_seconds,
+    )
     print_table(rows)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

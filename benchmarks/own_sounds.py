@@ -34,44 +34,95 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import soundfile as sf
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from caminos.engine.core.config import load_config  # noqa: E402
-from caminos.models.autoencoder import SpectralVAE, stack_context  # noqa: E402
-from caminos.models.checkpoint import load_checkpoint  # noqa: E402
-from caminos.models.corpus.recorded import SAMPLE_RATE, midi_file, render_midi  # noqa: E402
-from caminos.models.data import file_frames, load_corpus  # noqa: E402
-from caminos.models.report import (PCA_DIMS, model_reconstructor, pca_reconstructor,  # noqa: E402
-                                   pooled, score_file)
-from caminos.models.train import PcaBaseline  # noqa: E402
+from caminos.engine.core.config import load_config
+from caminos.models.autoencoder import SpectralVAE, stack_context
+from caminos.models.checkpoint import load_checkpoint
+from caminos.models.corpus.recorded import SAMPLE_RATE, midi_file, render_midi
+from caminos.models.data import file_frames, load_corpus
+from caminos.models.report import (
+    PCA_DIMS,
+    model_reconstructor,
+    pca_reconstructor,
+    pooled,
+    score_file,
+)
+from caminos.models.train import PcaBaseline
 
 # General MIDI programs (0-based) none of the shipped models trained on or was measured on.
 SETS = {
-    "mixed": {13: "xylophone", 16: "drawbar-organ", 22: "harmonica", 27: "clean-guitar",
-              53: "voice-oohs", 61: "brass-section", 64: "soprano-sax", 72: "piccolo"},
-    "family": {41: "viola", 43: "contrabass", 44: "tremolo-strings", 48: "string-ensemble-1",
-               49: "string-ensemble-2", 50: "synth-strings-1", 51: "synth-strings-2",
-               110: "fiddle"},
-    "tuning": {10: "music-box", 15: "dulcimer", 20: "reed-organ", 30: "distortion-guitar",
-               54: "synth-voice", 62: "synth-brass-1", 69: "english-horn", 74: "recorder"},
+    "mixed": {
+        13: "xylophone",
+        16: "drawbar-organ",
+        22: "harmonica",
+        27: "clean-guitar",
+        53: "voice-oohs",
+        61: "brass-section",
+        64: "soprano-sax",
+        72: "piccolo",
+    },
+    "family": {
+        41: "viola",
+        43: "contrabass",
+        44: "tremolo-strings",
+        48: "string-ensemble-1",
+        49: "string-ensemble-2",
+        50: "synth-strings-1",
+        51: "synth-strings-2",
+        110: "fiddle",
+    },
+    "tuning": {
+        10: "music-box",
+        15: "dulcimer",
+        20: "reed-organ",
+        30: "distortion-guitar",
+        54: "synth-voice",
+        62: "synth-brass-1",
+        69: "english-horn",
+        74: "recorder",
+    },
 }
 # A comfortable middle of each instrument's range (MIDI key of the phrase's first note).
-LOW = {13: 72, 16: 48, 22: 60, 27: 52, 53: 55, 61: 50, 64: 62, 72: 74, 41: 55, 43: 31, 44: 48,
-       48: 48, 49: 52, 50: 48, 51: 55, 110: 60, 10: 67, 15: 55, 20: 48, 30: 45, 54: 55, 62: 48,
-       69: 58, 74: 65}
+LOW = {
+    13: 72,
+    16: 48,
+    22: 60,
+    27: 52,
+    53: 55,
+    61: 50,
+    64: 62,
+    72: 74,
+    41: 55,
+    43: 31,
+    44: 48,
+    48: 48,
+    49: 52,
+    50: 48,
+    51: 55,
+    110: 60,
+    10: 67,
+    15: 55,
+    20: 48,
+    30: 45,
+    54: 55,
+    62: 48,
+    69: 58,
+    74: 65,
+}
 PHRASE = (0, 4, 7, 2)  # semitones above the first note: the folder's phrase
 OTHER = (9, 5, 12, 11)  # other notes of the same instruments, for generalisation
 NOTE_S, GAP_S = 0.8, 0.12  # seconds per note and between notes
@@ -85,7 +136,7 @@ def render_phrase(program: int, keys: list[int], seed: int) -> np.ndarray:
         schedule.append((onset, NOTE_S, key, int(rng.integers(60, 110))))
         onset += NOTE_S + GAP_S
     audio = render_midi(midi_file(program, schedule))
-    audio = audio[:int((onset + 0.4) * SAMPLE_RATE)]
+    audio = audio[: int((onset + 0.4) * SAMPLE_RATE)]
     return audio / (np.max(np.abs(audio)) + 1e-12) * 10 ** (rng.uniform(-6, -3) / 20)
 
 
@@ -96,12 +147,18 @@ def make_set(name: str, folder: Path) -> tuple[Path, Path]:
         path.mkdir(parents=True, exist_ok=True)
     for i, (program, instrument) in enumerate(SETS[name].items()):
         base = LOW[program]
-        sf.write(own / f"{instrument}.flac",
-                 render_phrase(program, [base + s for s in PHRASE], seed=i), SAMPLE_RATE,
-                 subtype="PCM_24")
-        sf.write(other / f"{instrument}-other.flac",
-                 render_phrase(program, [base + s for s in OTHER], seed=100 + i), SAMPLE_RATE,
-                 subtype="PCM_24")
+        sf.write(
+            own / f"{instrument}.flac",
+            render_phrase(program, [base + s for s in PHRASE], seed=i),
+            SAMPLE_RATE,
+            subtype="PCM_24",
+        )
+        sf.write(
+            other / f"{instrument}-other.flac",
+            render_phrase(program, [base + s for s in OTHER], seed=100 + i),
+            SAMPLE_RATE,
+            subtype="PCM_24",
+        )
     return own, other
 
 
@@ -140,8 +197,7 @@ def midpoint_crest_ratio(model: SpectralVAE, points_std: np.ndarray) -> float:
     return float(crest(mids).mean() / crest(ends).mean())
 
 
-def score_folder(folder: Path, models: dict, pca: PcaBaseline | None, config,
-                 method: str) -> dict:
+def score_folder(folder: Path, models: dict, pca: PcaBaseline | None, config, method: str) -> dict:
     """Pooled whole-file scores of every model (and PCA) on a folder's files."""
     reconstructors = {name: model_reconstructor(m) for name, m in models.items()}
     if pca is not None:
@@ -150,34 +206,59 @@ def score_folder(folder: Path, models: dict, pca: PcaBaseline | None, config,
     files = sorted(folder.glob("*.flac"))
     for path in files:
         frames, seconds = file_frames(path, config, None)
-        result, _, _ = score_file(frames, seconds, [], reconstructors, config, method,
-                                  file=path.name)
+        result, _, _ = score_file(
+            frames, seconds, [], reconstructors, config, method, file=path.name
+        )
         for name in reconstructors:
             scores[name].append(result.whole[name])
     return {name: pooled(s) for name, s in scores.items()}
 
 
-def run_set(name: str, work: Path, config, method: str, minutes: float | None,
-            extra: list[str], tag: str = "") -> dict:
+def run_set(
+    name: str,
+    work: Path,
+    config,
+    method: str,
+    minutes: float | None,
+    extra: list[str],
+    tag: str = "",
+) -> dict:
     own, other = make_set(name, work)
     out = work / f"{name}{tag}.pt"
-    command = [sys.executable, "-m", "caminos.engine.cli.main", "train", "autoencoder",
-               "--data", str(own), "--out", str(out), "--no-progress",
-               "--cache-dir", str(work / "cache")]
+    command = [
+        sys.executable,
+        "-m",
+        "caminos.engine.cli.main",
+        "train",
+        "autoencoder",
+        "--data",
+        str(own),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--cache-dir",
+        str(work / "cache"),
+    ]
     if minutes is not None:
         command += ["--max-minutes", str(minutes)]
     command += extra
     print(f"\n== {name}: {' '.join(['caminos'] + command[3:])}", flush=True)
     started = time.monotonic()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     wall = time.monotonic() - started
     print(done.stdout[-2500:], flush=True)
     if done.returncode != 0:
         sys.exit(f"training failed:\n{done.stderr[-3000:]}")
     new = load_checkpoint(out, config.stft, config.audio.sample_rate).model
-    default = load_checkpoint(config.model.checkpoint_path(), config.stft,
-                              config.audio.sample_rate).model
+    default = load_checkpoint(
+        config.model.checkpoint_path(), config.stft, config.audio.sample_rate
+    ).model
     corpus = load_corpus(own, config, cache_dir=work / "cache")
     pca = PcaBaseline(corpus.train.frames, PCA_DIMS)
     models = {"new": new, "default": default}
@@ -187,14 +268,24 @@ def run_set(name: str, work: Path, config, method: str, minutes: float | None,
     walk = {}
     for label, model in models.items():
         points = landmarks(model, frames)
-        walk[label] = {"landmark_distance": round(mean_distance(points), 3),
-                       "midpoint_crest_ratio": round(midpoint_crest_ratio(model, points), 3)}
-    row = {"set": name, "wall_s": round(wall, 1),
-           "own": {k: {"survival": round(v.survival, 4), "lsd_db": round(v.lsd_db, 3)}
-                   for k, v in own_scores.items()},
-           "other_notes": {k: {"survival": round(v.survival, 4), "lsd_db": round(v.lsd_db, 3)}
-                           for k, v in other_scores.items()},
-           "walk": walk, "kept_default": "holds the default's weights" in done.stdout}
+        walk[label] = {
+            "landmark_distance": round(mean_distance(points), 3),
+            "midpoint_crest_ratio": round(midpoint_crest_ratio(model, points), 3),
+        }
+    row = {
+        "set": name,
+        "wall_s": round(wall, 1),
+        "own": {
+            k: {"survival": round(v.survival, 4), "lsd_db": round(v.lsd_db, 3)}
+            for k, v in own_scores.items()
+        },
+        "other_notes": {
+            k: {"survival": round(v.survival, 4), "lsd_db": round(v.lsd_db, 3)}
+            for k, v in other_scores.items()
+        },
+        "walk": walk,
+        "kept_default": "holds the default's weights" in done.stdout,
+    }
     print_row(row)
     return row
 
@@ -204,29 +295,51 @@ def print_row(row: dict) -> None:
     print(f"\n{row['set']}: default command, wall {row['wall_s']:.0f} s")
     print("measure | new | default | PCA-16 | goal")
     pca = own.get(f"PCA-{PCA_DIMS}", {})
-    print(f"own files survival | {own['new']['survival']:.3f} | {own['default']['survival']:.3f} "
-          f"| {pca.get('survival', float('nan')):.3f} | >= 0.93, > PCA")
-    print(f"own files LSD (dB) | {own['new']['lsd_db']:.2f} | {own['default']['lsd_db']:.2f} "
-          f"| {pca.get('lsd_db', float('nan')):.2f} | <= default - 1, < PCA")
-    print(f"other notes survival | {other['new']['survival']:.3f} | "
-          f"{other['default']['survival']:.3f} | | >= default - 0.02")
-    print(f"other notes LSD (dB) | {other['new']['lsd_db']:.2f} | {other['default']['lsd_db']:.2f}"
-          " | |")
-    print(f"landmark mean distance (std units) | {walk['new']['landmark_distance']:.2f} | "
-          f"{walk['default']['landmark_distance']:.2f} | | >= default")
-    print(f"midpoint crest ratio | {walk['new']['midpoint_crest_ratio']:.2f} | "
-          f"{walk['default']['midpoint_crest_ratio']:.2f} | | >= 0.8")
+    print(
+        f"own files survival | {own['new']['survival']:.3f} | {own['default']['survival']:.3f} "
+        f"| {pca.get('survival', float('nan')):.3f} | >= 0.93, > PCA"
+    )
+    print(
+        f"own files LSD (dB) | {own['new']['lsd_db']:.2f} | {own['default']['lsd_db']:.2f} "
+        f"| {pca.get('lsd_db', float('nan')):.2f} | <= default - 1, < PCA"
+    )
+    print(
+        f"other notes survival | {other['new']['survival']:.3f} | "
+        f"{other['default']['survival']:.3f} | | >= default - 0.02"
+    )
+    print(
+        f"other notes LSD (dB) | {other['new']['lsd_db']:.2f} | {other['default']['lsd_db']:.2f}"
+        " | |"
+    )
+    print(
+        f"landmark mean distance (std units) | {walk['new']['landmark_distance']:.2f} | "
+        f"{walk['default']['landmark_distance']:.2f} | | >= default"
+    )
+    print(
+        f"midpoint crest ratio | {walk['new']['midpoint_crest_ratio']:.2f} | "
+        f"{walk['default']['midpoint_crest_ratio']:.2f} | | >= 0.8"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=["mixed", "family"], choices=list(SETS))
-    parser.add_argument("--work", default=str(ROOT / "build" / "own_sounds"),
-                        help="where the folders, models and reports go")
-    parser.add_argument("--minutes", type=float,
-                        help="--max-minutes for training (default: the command's own default)")
-    parser.add_argument("--train-args", default="", metavar="ARGS",
-                        help="more options for the training command (for tuning on --sets tuning)")
+    parser.add_argument(
+        "--work",
+        default=str(ROOT / "build" / "own_sounds"),
+        help="where the folders, models and reports go",
+    )
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        help="--max-minutes for training (default: the command's own default)",
+    )
+    parser.add_argument(
+        "--train-args",
+        default="",
+        metavar="ARGS",
+        help="more options for the training command (for tuning on --sets tuning)",
+    )
     parser.add_argument("--tag", default="", help="suffix of the model's file name")
     parser.add_argument("--json", metavar="PATH", help="write the rows here")
     args = parser.parse_args(argv)
@@ -234,8 +347,12 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    rows = [run_set(name, work, config, config.phase.method, args.minutes, args.train_args.split(),
-                    args.tag) for name in args.sets]
+    rows = [
+        run_set(
+            name, work, config, config.phase.method, args.minutes, args.train_args.split(), args.tag
+        )
+        for name in args.sets
+    ]
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

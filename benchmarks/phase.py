@@ -17,26 +17,32 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.corpus import (PERTURBATIONS, SAMPLE_RATE, TARGETS, load_corpus,  # noqa: E402
-                               perturb, signal_names)
-from caminos.engine.core.config import PhaseConfig, StftConfig  # noqa: E402
-from caminos.engine.dsp.metrics import log_spectral_distance_db, spectral_convergence_db  # noqa: E402
-from caminos.engine.dsp.phase import OFFLINE_METHODS, STREAMING_METHODS, make_streaming, reconstruct  # noqa: E402
-from caminos.engine.dsp.spectral import istft, stft as analyze  # noqa: E402
+from benchmarks.corpus import (
+    PERTURBATIONS,
+    SAMPLE_RATE,
+    TARGETS,
+    load_corpus,
+    perturb,
+    signal_names,
+)
+from caminos.engine.core.config import PhaseConfig, StftConfig
+from caminos.engine.dsp.metrics import log_spectral_distance_db, spectral_convergence_db
+from caminos.engine.dsp.phase import OFFLINE_METHODS, STREAMING_METHODS, make_streaming, reconstruct
+from caminos.engine.dsp.spectral import istft, stft as analyze
 
 REFERENCES = ("fgla32", "fgla100")  # librosa.griffinlim, random start, 32 / 100 iterations
 ALL_METHODS = STREAMING_METHODS + OFFLINE_METHODS + REFERENCES
@@ -83,8 +89,9 @@ class Spec:
         return " ".join(parts)
 
 
-def build_grid(methods: list[str], quick: bool, lookaheads: list[int] | None,
-               iterations: list[int] | None) -> list[Spec]:
+def build_grid(
+    methods: list[str], quick: bool, lookaheads: list[int] | None, iterations: list[int] | None
+) -> list[Spec]:
     """Configurations to run, in the order of ``methods``.
 
     ``--lookahead`` / ``--iterations`` replace the grid's values for the methods that take them;
@@ -99,8 +106,11 @@ def build_grid(methods: list[str], quick: bool, lookaheads: list[int] | None,
             it = default.iterations if method in TAKES_ITERATIONS else None
             grid = [(min(default.lookahead, 1) if method == "rtpghi" else default.lookahead, it)]
         if lookaheads is not None and method in TAKES_LOOKAHEAD:
-            grid = [(la, it) for la in lookaheads for it in sorted({g[1] for g in grid},
-                                                                  key=lambda v: v or 0)]
+            grid = [
+                (la, it)
+                for la in lookaheads
+                for it in sorted({g[1] for g in grid}, key=lambda v: v or 0)
+            ]
         if iterations is not None and method in TAKES_ITERATIONS:
             grid = [(la, it) for la in sorted({g[0] for g in grid}) for it in iterations]
         if method == "rtpghi":  # its gradient needs at most one frame of look-ahead
@@ -112,8 +122,10 @@ def build_grid(methods: list[str], quick: bool, lookaheads: list[int] | None,
 
 # --------------------------------------------------------------------------- running one method
 
-def _time_streaming(spec: Spec, stft: StftConfig, mags: np.ndarray,
-                    reference: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+
+def _time_streaming(
+    spec: Spec, stft: StftConfig, mags: np.ndarray, reference: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Run a streaming method frame by frame, timing every ``process()`` call.
 
     Same loop as :func:`caminos.engine.dsp.phase.run_streaming` (look-ahead flushed with silent
@@ -168,10 +180,19 @@ def _librosa_fgla(mags: np.ndarray, stft: StftConfig, n_iter: int, length: int) 
     """
     import librosa
 
-    y = librosa.griffinlim(mags.T, n_iter=n_iter, hop_length=stft.hop, win_length=stft.n_fft,
-                           n_fft=stft.n_fft, window="hann", center=False, momentum=0.99,
-                           init="random", random_state=0)
-    y = y[stft.n_fft - stft.hop:][:length]
+    y = librosa.griffinlim(
+        mags.T,
+        n_iter=n_iter,
+        hop_length=stft.hop,
+        win_length=stft.n_fft,
+        n_fft=stft.n_fft,
+        window="hann",
+        center=False,
+        momentum=0.99,
+        init="random",
+        random_state=0,
+    )
+    y = y[stft.n_fft - stft.hop :][:length]
     return np.pad(y, (0, length - len(y)))
 
 
@@ -186,11 +207,11 @@ def _run_offline(spec: Spec, stft: StftConfig, mags: np.ndarray, length: int) ->
 _WARMED: set[str] = set()
 
 
-def run_one(spec: Spec, stft: StftConfig, x: np.ndarray, target: np.ndarray,
-            reference: np.ndarray) -> dict:
+def run_one(
+    spec: Spec, stft: StftConfig, x: np.ndarray, target: np.ndarray, reference: np.ndarray
+) -> dict:
     """Measure one configuration on one target; returns the row (without signal and target)."""
-    row = {"method": spec.method, "lookahead_frames": spec.lookahead,
-           "iterations": spec.iterations}
+    row = {"method": spec.method, "lookahead_frames": spec.lookahead, "iterations": spec.iterations}
     if spec.method in STREAMING_METHODS:
         frames, ns, delay = _time_streaming(spec, stft, target, reference)
         row["lookahead_frames"] = delay
@@ -209,14 +230,19 @@ def run_one(spec: Spec, stft: StftConfig, x: np.ndarray, target: np.ndarray,
         ns = np.array([[elapsed / len(target)], [cpu_elapsed / len(target)]])
         p50 = p99 = float(ns[0, 0] / 1e3)
         cpu50 = cpu99 = float(ns[1, 0] / 1e3)
-    row.update(sc_db=spectral_convergence_db(estimate, target, stft),
-               lsd_db=log_spectral_distance_db(estimate, target, stft),
-               us_per_frame_p50=p50, us_per_frame_p99=p99,
-               cpu_us_per_frame_p50=cpu50, cpu_us_per_frame_p99=cpu99)
+    row.update(
+        sc_db=spectral_convergence_db(estimate, target, stft),
+        lsd_db=log_spectral_distance_db(estimate, target, stft),
+        us_per_frame_p50=p50,
+        us_per_frame_p99=p99,
+        cpu_us_per_frame_p50=cpu50,
+        cpu_us_per_frame_p99=cpu99,
+    )
     return row, ns
 
 
 # --------------------------------------------------------------------------- tables
+
 
 def _fmt(value: float | None, width: int, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
@@ -224,17 +250,21 @@ def _fmt(value: float | None, width: int, digits: int = 2) -> str:
     return f"{value:>{width}.{digits}f}"
 
 
-ROW_HEADER = (f"{'signal':14s} {'target':16s} {'method':26s} {'SC dB':>8s} {'LSD dB':>8s} "
-              f"{'p50 us':>9s} {'p99 us':>9s} {'p99 cpu':>9s}")
+ROW_HEADER = (
+    f"{'signal':14s} {'target':16s} {'method':26s} {'SC dB':>8s} {'LSD dB':>8s} "
+    f"{'p50 us':>9s} {'p99 us':>9s} {'p99 cpu':>9s}"
+)
 
 
 def format_row(row: dict) -> str:
     label = Spec(row["method"], row["lookahead_frames"], row["iterations"]).label
     if row.get("skipped"):
         return f"{row['signal']:14s} {row['target']:16s} {label:26s} skipped: {row['skipped']}"
-    return (f"{row['signal']:14s} {row['target']:16s} {label:26s} {_fmt(row['sc_db'], 8)} "
-            f"{_fmt(row['lsd_db'], 8)} {_fmt(row['us_per_frame_p50'], 9, 1)} "
-            f"{_fmt(row['us_per_frame_p99'], 9, 1)} {_fmt(row['cpu_us_per_frame_p99'], 9, 1)}")
+    return (
+        f"{row['signal']:14s} {row['target']:16s} {label:26s} {_fmt(row['sc_db'], 8)} "
+        f"{_fmt(row['lsd_db'], 8)} {_fmt(row['us_per_frame_p50'], 9, 1)} "
+        f"{_fmt(row['us_per_frame_p99'], 9, 1)} {_fmt(row['cpu_us_per_frame_p99'], 9, 1)}"
+    )
 
 
 def _mean(values: list[float]) -> float | None:
@@ -244,8 +274,9 @@ def _mean(values: list[float]) -> float | None:
 def summarize(rows: list[dict], timings: dict[str, list[np.ndarray]], stft: StftConfig) -> str:
     """Summary tables: mean quality per configuration, differences to the references, cost."""
     done = [r for r in rows if not r.get("skipped")]
-    labels = list(dict.fromkeys(Spec(r["method"], r["lookahead_frames"], r["iterations"]).label
-                                for r in done))
+    labels = list(
+        dict.fromkeys(Spec(r["method"], r["lookahead_frames"], r["iterations"]).label for r in done)
+    )
     by = {}
     for r in done:
         label = Spec(r["method"], r["lookahead_frames"], r["iterations"]).label
@@ -253,72 +284,128 @@ def summarize(rows: list[dict], timings: dict[str, list[np.ndarray]], stft: Stft
     keys = sorted({(r["signal"], r["target"]) for r in done})
 
     def mean_of(label: str, field: str, targets: tuple[str, ...]) -> float | None:
-        return _mean([by[(label, s, t)][field] for s, t in keys
-                      if t in targets and (label, s, t) in by])
+        return _mean(
+            [by[(label, s, t)][field] for s, t in keys if t in targets and (label, s, t) in by]
+        )
 
     def delta(label: str, ref: str, targets: tuple[str, ...]) -> float | None:
-        return _mean([by[(label, s, t)]["sc_db"] - by[(ref, s, t)]["sc_db"] for s, t in keys
-                      if t in targets and (label, s, t) in by and (ref, s, t) in by])
+        return _mean(
+            [
+                by[(label, s, t)]["sc_db"] - by[(ref, s, t)]["sc_db"]
+                for s, t in keys
+                if t in targets and (label, s, t) in by and (ref, s, t) in by
+            ]
+        )
 
     hop_us = stft.hop / SAMPLE_RATE * 1e6
     clean, pert = ("clean",), PERTURBATIONS
-    lines = ["", "Quality: mean over signals (SC, LSD in dB; lower is better). dSC = method minus "
-             "reference on the same signals and targets, same run (negative: better).",
-             f"{'method':26s} {'SC clean':>9s} {'SC pert':>8s} {'LSD cln':>8s} {'LSD prt':>8s} "
-             f"{'dSC100 c':>9s} {'dSC100 p':>9s} {'dSC32 c':>8s} {'dSC32 p':>8s}"]
+    lines = [
+        "",
+        "Quality: mean over signals (SC, LSD in dB; lower is better). dSC = method minus "
+        "reference on the same signals and targets, same run (negative: better).",
+        f"{'method':26s} {'SC clean':>9s} {'SC pert':>8s} {'LSD cln':>8s} {'LSD prt':>8s} "
+        f"{'dSC100 c':>9s} {'dSC100 p':>9s} {'dSC32 c':>8s} {'dSC32 p':>8s}",
+    ]
     for label in labels:
         lines.append(
             f"{label:26s} {_fmt(mean_of(label, 'sc_db', clean), 9)} "
             f"{_fmt(mean_of(label, 'sc_db', pert), 8)} {_fmt(mean_of(label, 'lsd_db', clean), 8)} "
             f"{_fmt(mean_of(label, 'lsd_db', pert), 8)} {_fmt(delta(label, 'fgla100', clean), 9)} "
             f"{_fmt(delta(label, 'fgla100', pert), 9)} {_fmt(delta(label, 'fgla32', clean), 8)} "
-            f"{_fmt(delta(label, 'fgla32', pert), 8)}")
-    lines += ["", "Cost per frame (us): wall clock and this thread's CPU time; share of the hop.",
-              f"{'method':26s} {'look-ahead':>10s} {'p50 wall':>9s} {'p99 wall':>9s} "
-              f"{'p50 cpu':>8s} {'p99 cpu':>8s} {'p99w/hop':>9s} {'p99c/hop':>9s}"]
+            f"{_fmt(delta(label, 'fgla32', pert), 8)}"
+        )
+    lines += [
+        "",
+        "Cost per frame (us): wall clock and this thread's CPU time; share of the hop.",
+        f"{'method':26s} {'look-ahead':>10s} {'p50 wall':>9s} {'p99 wall':>9s} "
+        f"{'p50 cpu':>8s} {'p99 cpu':>8s} {'p99w/hop':>9s} {'p99c/hop':>9s}",
+    ]
     for label in labels:
         pooled = np.concatenate(timings[label], axis=1) / 1e3
         p50, p99 = np.percentile(pooled[0], [50, 99])
         c50, c99 = np.percentile(pooled[1], [50, 99])
-        la = next(r["lookahead_frames"] for r in done if Spec(
-            r["method"], r["lookahead_frames"], r["iterations"]).label == label)
+        la = next(
+            r["lookahead_frames"]
+            for r in done
+            if Spec(r["method"], r["lookahead_frames"], r["iterations"]).label == label
+        )
         la_text = "file" if la is None else f"{la} fr {la * stft.hop / SAMPLE_RATE * 1e3:.1f} ms"
-        lines.append(f"{label:26s} {la_text:>10s} {_fmt(p50, 9, 1)} {_fmt(p99, 9, 1)} "
-                     f"{_fmt(c50, 8, 1)} {_fmt(c99, 8, 1)} {_fmt(100 * p99 / hop_us, 8, 1)}% "
-                     f"{_fmt(100 * c99 / hop_us, 8, 1)}%")
-    lines += ["", f"p50/p99: percentiles over all frames of all runs of the configuration "
-              f"(offline methods: total time / frames); p99/hop: p99 as a share of the hop, "
-              f"{hop_us:.0f} us ({stft.hop} samples at {SAMPLE_RATE} Hz). Wall-clock p99 includes "
-              f"time other processes held the core; CPU time does not.",
-              "", "Mean SC per target (dB):",
-              f"{'method':26s} " + " ".join(f"{t:>16s}" for t in TARGETS)]
+        lines.append(
+            f"{label:26s} {la_text:>10s} {_fmt(p50, 9, 1)} {_fmt(p99, 9, 1)} "
+            f"{_fmt(c50, 8, 1)} {_fmt(c99, 8, 1)} {_fmt(100 * p99 / hop_us, 8, 1)}% "
+            f"{_fmt(100 * c99 / hop_us, 8, 1)}%"
+        )
+    lines += [
+        "",
+        f"p50/p99: percentiles over all frames of all runs of the configuration "
+        f"(offline methods: total time / frames); p99/hop: p99 as a share of the hop, "
+        f"{hop_us:.0f} us ({stft.hop} samples at {SAMPLE_RATE} Hz). Wall-clock p99 includes "
+        f"time other processes held the core; CPU time does not.",
+        "",
+        "Mean SC per target (dB):",
+        f"{'method':26s} " + " ".join(f"{t:>16s}" for t in TARGETS),
+    ]
     for label in labels:
-        lines.append(f"{label:26s} " + " ".join(_fmt(mean_of(label, "sc_db", (t,)), 16)
-                                                for t in TARGETS))
+        lines.append(
+            f"{label:26s} " + " ".join(_fmt(mean_of(label, "sc_db", (t,)), 16) for t in TARGETS)
+        )
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- command line
 
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the rows to PATH")
-    parser.add_argument("--methods", nargs="+", choices=ALL_METHODS, default=list(ALL_METHODS),
-                        metavar="METHOD",
-                        help=f"methods to run (default all: {' '.join(ALL_METHODS)})")
-    parser.add_argument("--signals", nargs="+", choices=signal_names(), metavar="SIGNAL",
-                        help=f"signals (default all: {' '.join(signal_names())})")
-    parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS),
-                        metavar="TARGET", help=f"targets (default all: {' '.join(TARGETS)})")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK_SECONDS:g} s excerpts and only the default settings")
-    parser.add_argument("--lookahead", nargs="+", type=int, metavar="FRAMES",
-                        help="look-ahead values for the methods that take one (replaces the grid)")
-    parser.add_argument("--iterations", nargs="+", type=int, metavar="N",
-                        help="iterations per frame for rtisi-la, gsrtisi-la, rtpghi+gsrtisi")
-    parser.add_argument("--full-perturbed", action="store_true",
-                        help="run the whole iteration grid on perturbed targets too (default: "
-                             f"iterations {', '.join(map(str, PERTURBED_ITERATIONS))} only there)")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=ALL_METHODS,
+        default=list(ALL_METHODS),
+        metavar="METHOD",
+        help=f"methods to run (default all: {' '.join(ALL_METHODS)})",
+    )
+    parser.add_argument(
+        "--signals",
+        nargs="+",
+        choices=signal_names(),
+        metavar="SIGNAL",
+        help=f"signals (default all: {' '.join(signal_names())})",
+    )
+    parser.add_argument(
+        "--targets",
+        nargs="+",
+        choices=TARGETS,
+        default=list(TARGETS),
+        metavar="TARGET",
+        help=f"targets (default all: {' '.join(TARGETS)})",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_SECONDS:g} s excerpts and only the default settings",
+    )
+    parser.add_argument(
+        "--lookahead",
+        nargs="+",
+        type=int,
+        metavar="FRAMES",
+        help="look-ahead values for the methods that take one (replaces the grid)",
+    )
+    parser.add_argument(
+        "--iterations",
+        nargs="+",
+        type=int,
+        metavar="N",
+        help="iterations per frame for rtisi-la, gsrtisi-la, rtpghi+gsrtisi",
+    )
+    parser.add_argument(
+        "--full-perturbed",
+        action="store_true",
+        help="run the whole iteration grid on perturbed targets too (default: "
+        f"iterations {', '.join(map(str, PERTURBED_ITERATIONS))} only there)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the perturbations")
     return parser.parse_args(argv)
 
@@ -337,8 +424,11 @@ def main(argv: list[str] | None = None) -> int:
     timings: dict[str, list[np.ndarray]] = {}
     broken: dict[str, str] = {}
     started = time.perf_counter()
-    print(f"n_fft {stft.n_fft}, hop {stft.hop}, {SAMPLE_RATE} Hz; {len(corpus)} signals x "
-          f"{len(args.targets)} targets x {len(specs)} configurations", flush=True)
+    print(
+        f"n_fft {stft.n_fft}, hop {stft.hop}, {SAMPLE_RATE} Hz; {len(corpus)} signals x "
+        f"{len(args.targets)} targets x {len(specs)} configurations",
+        flush=True,
+    )
     print(ROW_HEADER, flush=True)
     for sig in corpus:
         analysis = analyze(sig.samples, stft)
@@ -346,30 +436,50 @@ def main(argv: list[str] | None = None) -> int:
         for target_name in args.targets:
             target = perturb(clean, target_name, sig.name, args.seed)
             for spec in specs:
-                if (target_name != "clean" and not args.full_perturbed and args.iterations is None
-                        and spec.method in TAKES_ITERATIONS
-                        and spec.iterations not in PERTURBED_ITERATIONS):
+                if (
+                    target_name != "clean"
+                    and not args.full_perturbed
+                    and args.iterations is None
+                    and spec.method in TAKES_ITERATIONS
+                    and spec.iterations not in PERTURBED_ITERATIONS
+                ):
                     continue
                 base = {"signal": sig.name, "target": target_name}
                 if spec.label in broken:
-                    row = {**base, "method": spec.method, "lookahead_frames": spec.lookahead,
-                           "iterations": spec.iterations, "skipped": broken[spec.label]}
+                    row = {
+                        **base,
+                        "method": spec.method,
+                        "lookahead_frames": spec.lookahead,
+                        "iterations": spec.iterations,
+                        "skipped": broken[spec.label],
+                    }
                 else:
                     try:
                         result, ns = run_one(spec, stft, sig.samples, target, analysis)
                         row = {**base, **result}
-                        label = Spec(row["method"], row["lookahead_frames"],
-                                     row["iterations"]).label
+                        label = Spec(
+                            row["method"], row["lookahead_frames"], row["iterations"]
+                        ).label
                         timings.setdefault(label, []).append(ns)
                     except ImportError as exc:  # module not written yet
                         broken[spec.label] = f"not available ({exc})"
-                        row = {**base, "method": spec.method, "lookahead_frames": spec.lookahead,
-                               "iterations": spec.iterations, "skipped": broken[spec.label]}
+                        row = {
+                            **base,
+                            "method": spec.method,
+                            "lookahead_frames": spec.lookahead,
+                            "iterations": spec.iterations,
+                            "skipped": broken[spec.label],
+                        }
                     except Exception as exc:  # noqa: BLE001 - one broken method must not end the run
                         traceback.print_exc(file=sys.stderr)
                         broken[spec.label] = f"error: {type(exc).__name__}: {exc}"
-                        row = {**base, "method": spec.method, "lookahead_frames": spec.lookahead,
-                               "iterations": spec.iterations, "skipped": broken[spec.label]}
+                        row = {
+                            **base,
+                            "method": spec.method,
+                            "lookahead_frames": spec.lookahead,
+                            "iterations": spec.iterations,
+                            "skipped": broken[spec.label],
+                        }
                 rows.append(row)
                 print(format_row(row), flush=True)
     print(summarize(rows, timings, stft))

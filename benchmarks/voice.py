@@ -30,36 +30,38 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one thread, so the timings mean one core
 
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from caminos.engine.core.config import load_config  # noqa: E402
-from caminos.models.voice.babble import AsemicGenerator, BabbleSettings, real_words, shared_vocab  # noqa: E402
-from caminos.models.voice.corpus import build_corpus  # noqa: E402
-from caminos.models.voice.languages import CODES  # noqa: E402
-from caminos.models.voice.lexicon import lexicon  # noqa: E402
-from caminos.models.voice.ngram import NgramModel  # noqa: E402
-from caminos.models.voice.quality import mcd_db  # noqa: E402
-from caminos.models.voice.acoustic import synthesize_phrase  # noqa: E402
-from caminos.models.voice.stream import VoiceStream, render_offline  # noqa: E402
+from caminos.engine.core.config import load_config
+from caminos.models.voice.babble import AsemicGenerator, BabbleSettings, real_words, shared_vocab
+from caminos.models.voice.corpus import build_corpus
+from caminos.models.voice.languages import CODES
+from caminos.models.voice.lexicon import lexicon
+from caminos.models.voice.ngram import NgramModel
+from caminos.models.voice.quality import mcd_db
+from caminos.models.voice.acoustic import synthesize_phrase
+from caminos.models.voice.stream import VoiceStream, render_offline
 
 HELD_OUT_SEED = 9001  # the training corpus uses seed 0
 SENTENCES = {
     "es": ["el viento mueve las hojas del camino", "mañana volveremos a la casa vieja"],
     "en": ["the wind moves the leaves along the road", "tomorrow we will go back to the old house"],
-    "fr": ["le vent pousse les feuilles sur le chemin",
-           "demain nous rentrerons à la vieille maison"],
+    "fr": [
+        "le vent pousse les feuilles sur le chemin",
+        "demain nous rentrerons à la vieille maison",
+    ],
     "de": ["der wind bewegt die blätter auf dem weg", "morgen gehen wir zurück in das alte haus"],
     "it": ["il vento muove le foglie sul sentiero", "domani torneremo alla vecchia casa"],
     "pt": ["o vento move as folhas do caminho", "amanhã voltaremos para a casa velha"],
@@ -102,9 +104,14 @@ def held_out_mcd(config, corpus, code) -> tuple[float, float]:
     scores, baseline = [], []
     for i in np.flatnonzero(corpus.languages == CODES.index(code)):
         ids = ck.phoneme_ids(corpus.phonemes[i])
-        _, log_power, _, _ = synthesize_phrase(ck.model, ck.normaliser, ids,
-                                            np.full(len(ids), corpus.languages[i]),
-                                            int(corpus.styles[i]), durations=corpus.durations[i])
+        _, log_power, _, _ = synthesize_phrase(
+            ck.model,
+            ck.normaliser,
+            ids,
+            np.full(len(ids), corpus.languages[i]),
+            int(corpus.styles[i]),
+            durations=corpus.durations[i],
+        )
         scores.append(mcd_db(corpus.log_power[i].astype(np.float64), log_power))
         mean = np.broadcast_to(ck.normaliser.mean, log_power.shape)
         baseline.append(mcd_db(corpus.log_power[i].astype(np.float64), mean))
@@ -121,8 +128,9 @@ def babble_quality(code: str, n: int = 1000) -> tuple[float, float]:
     vocab = shared_vocab()
     judge = NgramModel(vocab, words[0::2])
     generator_model = NgramModel(vocab, words[1::2])
-    generated = AsemicGenerator(BabbleSettings({code: 1.0}, likeness=0.8), seed=0,
-                                models={code: generator_model}).words(n)
+    generated = AsemicGenerator(
+        BabbleSettings({code: 1.0}, likeness=0.8), seed=0, models={code: generator_model}
+    ).words(n)
     known = real_words(code)
     novel = float(np.mean([w not in known for _, w in generated]))
     real_scores = np.array([per_phoneme_logp(judge, w) for w in words[1::2][:4000]])
@@ -139,31 +147,67 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     codes = [c for c in args.languages.split(",") if c]
     config = load_config()
-    espeak_config = dataclasses.replace(config,
-                                        voice=dataclasses.replace(config.voice, engine="espeak"))
+    espeak_config = dataclasses.replace(
+        config, voice=dataclasses.replace(config.voice, engine="espeak")
+    )
     started = time.perf_counter()
     held_out = build_corpus(config, 5, seed=HELD_OUT_SEED, codes=tuple(codes), progress=False)
     rows = []
     for code in codes:
         neural = dataclasses.replace(config, voice=dataclasses.replace(config.voice, language=code))
-        espeak = dataclasses.replace(espeak_config, voice=dataclasses.replace(
-            espeak_config.voice, language=code))
+        espeak = dataclasses.replace(
+            espeak_config, voice=dataclasses.replace(espeak_config.voice, language=code)
+        )
         text = ", ".join(SENTENCES[code])
         rtf, first = stream_speed(neural, lambda s: s.say(text))
         mcd, mcd_baseline = held_out_mcd(neural, held_out, code)
-        rows.append({"case": "speech", "language": code, "rtf_cpu": rtf, "first_frame_ms": first,
-                     "mcd_db": mcd, "novel_word_ratio": None, "phonotactic_percentile": None})
-        rows.append({"case": "mean-envelope", "language": code, "rtf_cpu": None,
-                     "first_frame_ms": None, "mcd_db": mcd_baseline, "novel_word_ratio": None,
-                     "phonotactic_percentile": None})
+        rows.append(
+            {
+                "case": "speech",
+                "language": code,
+                "rtf_cpu": rtf,
+                "first_frame_ms": first,
+                "mcd_db": mcd,
+                "novel_word_ratio": None,
+                "phonotactic_percentile": None,
+            }
+        )
+        rows.append(
+            {
+                "case": "mean-envelope",
+                "language": code,
+                "rtf_cpu": None,
+                "first_frame_ms": None,
+                "mcd_db": mcd_baseline,
+                "novel_word_ratio": None,
+                "phonotactic_percentile": None,
+            }
+        )
         rtf, first = stream_speed(espeak, lambda s: s.say(text))
-        rows.append({"case": "espeak", "language": code, "rtf_cpu": rtf, "first_frame_ms": first,
-                     "mcd_db": None, "novel_word_ratio": None, "phonotactic_percentile": None})
+        rows.append(
+            {
+                "case": "espeak",
+                "language": code,
+                "rtf_cpu": rtf,
+                "first_frame_ms": first,
+                "mcd_db": None,
+                "novel_word_ratio": None,
+                "phonotactic_percentile": None,
+            }
+        )
         rtf, first = stream_speed(neural, lambda s: s.babble(12))
         novel, percentile = babble_quality(code)
-        rows.append({"case": "babble", "language": code, "rtf_cpu": rtf, "first_frame_ms": first,
-                     "mcd_db": None, "novel_word_ratio": novel,
-                     "phonotactic_percentile": percentile})
+        rows.append(
+            {
+                "case": "babble",
+                "language": code,
+                "rtf_cpu": rtf,
+                "first_frame_ms": first,
+                "mcd_db": None,
+                "novel_word_ratio": novel,
+                "phonotactic_percentile": percentile,
+            }
+        )
         for row in rows[-4:]:
             shown = {k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in row.items()}
             print(" ".join(f"{k}={v}" for k, v in shown.items()), flush=True)

@@ -51,8 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.live import (REFERENCE_STREAM, OscClient, free_port, start_jackd,  # noqa: E402
-                             stop_jackd)
+from benchmarks.live import REFERENCE_STREAM, OscClient, free_port, start_jackd, stop_jackd
 
 DEMO = ROOT / "patches" / "demo" / "demo.wav"
 JACK_SERVER = f"caminos-bench-web-{os.getpid()}"  # the benchmark's own server; only it is stopped
@@ -101,8 +100,15 @@ class Probes:
                     self.updates.append(now - sent)
 
 
-async def _page(url: str, index: int, drag: bool, probes: Probes, stop: asyncio.Event,
-                prober: bool, osc: OscClient | None) -> int:
+async def _page(
+    url: str,
+    index: int,
+    drag: bool,
+    probes: Probes,
+    stop: asyncio.Event,
+    prober: bool,
+    osc: OscClient | None,
+) -> int:
     """One page: reads every state message (update latencies), drags if asked, sends the
     probes if it is the prober (or over ``osc`` when given); returns the messages it sent."""
     import aiohttp
@@ -110,6 +116,7 @@ async def _page(url: str, index: int, drag: bool, probes: Probes, stop: asyncio.
     sent = 0
     async with aiohttp.ClientSession() as session:
         async with session.ws_connect(url) as socket_:
+
             async def read() -> None:
                 async for message in socket_:
                     data = json.loads(message.data)
@@ -139,8 +146,7 @@ async def _page(url: str, index: int, drag: bool, probes: Probes, stop: asyncio.
                     if osc is not None:
                         osc.send("/out/gain", gain)
                     else:
-                        await socket_.send_str(json.dumps({"address": "/out/gain",
-                                                           "args": [gain]}))
+                        await socket_.send_str(json.dumps({"address": "/out/gain", "args": [gain]}))
                         sent += 1
                     next_probe += PROBE_ON_S if not probe_up else PROBE_PERIOD_S - PROBE_ON_S
                     probe_up = not probe_up
@@ -153,12 +159,17 @@ async def _page(url: str, index: int, drag: bool, probes: Probes, stop: asyncio.
     return sent
 
 
-async def _pages(url: str, clients: int, seconds: float, probes: Probes,
-                 osc: OscClient | None) -> int:
+async def _pages(
+    url: str, clients: int, seconds: float, probes: Probes, osc: OscClient | None
+) -> int:
     stop = asyncio.Event()
     count = max(clients, 1)  # the osc case has one page that only watches
-    tasks = [asyncio.get_running_loop().create_task(
-        _page(url, i, clients > 0, probes, stop, i == 0, osc)) for i in range(count)]
+    tasks = [
+        asyncio.get_running_loop().create_task(
+            _page(url, i, clients > 0, probes, stop, i == 0, osc)
+        )
+        for i in range(count)
+    ]
     await asyncio.sleep(seconds)
     stop.set()
     return sum(await asyncio.gather(*tasks))
@@ -168,7 +179,7 @@ def rises(samples: np.ndarray, hop: int) -> list[int]:
     """Sample indices where the output first rises above :data:`LOUD` after a quiet hop."""
     found, quiet = [], True
     for start in range(0, len(samples) - hop + 1, hop):
-        block = np.abs(samples[start:start + hop])
+        block = np.abs(samples[start : start + hop])
         peak = float(block.max())
         if quiet and peak > LOUD:
             found.append(start + int(np.argmax(block > LOUD)))
@@ -204,30 +215,64 @@ def run(seconds: float, flood: float) -> list[dict]:
             prefix = Path(tmp) / "live"
             total = 4 * (seconds + 3) + 20
             play = subprocess.Popen(
-                [sys.executable, "-m", "caminos.engine", "play", "--web", "--file", str(DEMO),
-                 "--seconds", str(total), "--status-every", "0", "--record", str(prefix),
-                 "--set", f"osc.port={osc_port}", "--set", f"web.port={web_port}",
-                 "--set", f"paths.patches={json.dumps(tmp)}"],
-                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "caminos.engine",
+                    "play",
+                    "--web",
+                    "--file",
+                    str(DEMO),
+                    "--seconds",
+                    str(total),
+                    "--status-every",
+                    "0",
+                    "--record",
+                    str(prefix),
+                    "--set",
+                    f"osc.port={osc_port}",
+                    "--set",
+                    f"web.port={web_port}",
+                    "--set",
+                    f"paths.patches={json.dumps(tmp)}",
+                ],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
             for line in play.stdout:  # type: ignore[union-attr]
                 if line.startswith("playing at"):
                     break
             else:
                 raise SystemExit("benchmarks/web.py: caminos play did not start")
             import threading
+
             threading.Thread(target=play.stdout.read, daemon=True).start()  # type: ignore
             osc = OscClient(osc_port)
-            for address, *args in [("/path/point", "bench", 1.0, -0.5), ("/path/play", "bench"),
-                                   ("/latent/follow", 0.0), ("/out/gain", -96.0)]:
+            for address, *args in [
+                ("/path/point", "bench", 1.0, -0.5),
+                ("/path/play", "bench"),
+                ("/latent/follow", 0.0),
+                ("/out/gain", -96.0),
+            ]:
                 osc.send(address, *args)
             time.sleep(1.0)
             url = f"http://127.0.0.1:{web_port}/ws"
-            for case, clients, flooding in (("bare_stream", 0, False), ("osc", 0, True),
-                                            ("web_1", 1, True), ("web_4", 4, True)):
+            for case, clients, flooding in (
+                ("bare_stream", 0, False),
+                ("osc", 0, True),
+                ("web_1", 1, True),
+                ("web_4", 4, True),
+            ):
                 cases.append(_case(case, clients, flooding, seconds, flood, osc, url, osc_port))
-                print(json.dumps({k: v for k, v in cases[-1].items()
-                                  if k not in ("probes_up", "origins")}),
-                      file=sys.stderr, flush=True)
+                print(
+                    json.dumps(
+                        {k: v for k, v in cases[-1].items() if k not in ("probes_up", "origins")}
+                    ),
+                    file=sys.stderr,
+                    flush=True,
+                )
                 time.sleep(1.0)
             play.wait(timeout=total + 120)
             samples, rate = sf.read(str(prefix) + ".wav", dtype="float64")
@@ -245,8 +290,11 @@ def run(seconds: float, flood: float) -> list[dict]:
         measured = latencies(up, rise_times) if c["case"] != "bare_stream" else []
         if c["case"] == "bare_stream":
             c.update(xruns_engine=c["xruns"], xruns=bare_total)
-        c.update(control_to_sound_ms_p50=_percentile(measured, 50),
-                 control_to_sound_ms_p99=_percentile(measured, 99), probes=len(measured))
+        c.update(
+            control_to_sound_ms_p50=_percentile(measured, 50),
+            control_to_sound_ms_p99=_percentile(measured, 99),
+            probes=len(measured),
+        )
         rows.append(c)
     return rows
 
@@ -287,23 +335,42 @@ class _Origins:
         return self.pairs
 
 
-def _case(case: str, clients: int, flooding: bool, seconds: float, flood: float, osc: OscClient,
-          url: str, osc_port: int) -> dict:
+def _case(
+    case: str,
+    clients: int,
+    flooding: bool,
+    seconds: float,
+    flood: float,
+    osc: OscClient,
+    url: str,
+    osc_port: int,
+) -> dict:
     before = osc.status()
     origins = _Origins(osc_port)
-    reference = subprocess.Popen([sys.executable, "-c", REFERENCE_STREAM, str(seconds)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    flooder = subprocess.Popen([sys.executable, "-c", _FLOOD, str(osc_port), str(flood),
-                                str(seconds), str(ROOT)], stdout=subprocess.PIPE,
-                               text=True) if flooding else None
+    reference = subprocess.Popen(
+        [sys.executable, "-c", REFERENCE_STREAM, str(seconds)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    flooder = (
+        subprocess.Popen(
+            [sys.executable, "-c", _FLOOD, str(osc_port), str(flood), str(seconds), str(ROOT)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if flooding
+        else None
+    )
     probes = Probes()
     started = time.monotonic()
     page_messages = 0
     if case == "bare_stream":
         time.sleep(seconds)
     else:
-        page_messages = asyncio.run(_pages(url, clients, seconds, probes,
-                                           osc if clients == 0 else None))
+        page_messages = asyncio.run(
+            _pages(url, clients, seconds, probes, osc if clients == 0 else None)
+        )
     elapsed = time.monotonic() - started
     flooded = int(flooder.communicate(timeout=60)[0]) if flooder is not None else 0
     bare = json.loads(reference.communicate(timeout=60)[0])
@@ -311,44 +378,69 @@ def _case(case: str, clients: int, flooding: bool, seconds: float, flood: float,
     after = osc.status()
     polled = origins.stop()
     applied = int(after["events_applied"]) - int(before["events_applied"])
-    return {"case": case, "clients": clients,
-            "messages_per_s": round(applied / elapsed, 1),
-            "xruns": (int(after["xruns"]) - int(before["xruns"])
-                      + int(after["underruns"]) - int(before["underruns"])),
-            "bare_xruns": int(bare["xruns"]),
-            "page_update_ms_p99": _percentile([1000 * u for u in probes.updates], 99),
-            "page_update_ms_p50": _percentile([1000 * u for u in probes.updates], 50),
-            "page_updates": len(probes.updates),
-            "osc_sent_per_s": round(flooded / elapsed, 1),
-            "page_sent_per_s": round(page_messages / elapsed, 1),
-            "probes_up": probes.up, "origins": polled}
+    return {
+        "case": case,
+        "clients": clients,
+        "messages_per_s": round(applied / elapsed, 1),
+        "xruns": (
+            int(after["xruns"])
+            - int(before["xruns"])
+            + int(after["underruns"])
+            - int(before["underruns"])
+        ),
+        "bare_xruns": int(bare["xruns"]),
+        "page_update_ms_p99": _percentile([1000 * u for u in probes.updates], 99),
+        "page_update_ms_p50": _percentile([1000 * u for u in probes.updates], 50),
+        "page_updates": len(probes.updates),
+        "osc_sent_per_s": round(flooded / elapsed, 1),
+        "page_sent_per_s": round(page_messages / elapsed, 1),
+        "probes_up": probes.up,
+        "origins": polled,
+    }
 
 
 def print_table(rows: list[dict]) -> None:
     """The rows as the table of docs/benchmarks.md."""
-    print("| case | pages | messages/s applied | xruns + underruns | bare stream xruns | "
-          "control→sound p50 / p99 ms | page update p50 / p99 ms |")
+    print(
+        "| case | pages | messages/s applied | xruns + underruns | bare stream xruns | "
+        "control→sound p50 / p99 ms | page update p50 / p99 ms |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        c2s = (f"{r['control_to_sound_ms_p50']} / {r['control_to_sound_ms_p99']}"
-               if r["control_to_sound_ms_p50"] is not None else "-")
-        page = (f"{r['page_update_ms_p50']} / {r['page_update_ms_p99']}"
-                if r["page_update_ms_p99"] is not None else "-")
-        print(f"| `{r['case']}` | {r['clients']} | {r['messages_per_s']} | {r['xruns']} | "
-              f"{r['bare_xruns']} | {c2s} | {page} |")
+        c2s = (
+            f"{r['control_to_sound_ms_p50']} / {r['control_to_sound_ms_p99']}"
+            if r["control_to_sound_ms_p50"] is not None
+            else "-"
+        )
+        page = (
+            f"{r['page_update_ms_p50']} / {r['page_update_ms_p99']}"
+            if r["page_update_ms_p99"] is not None
+            else "-"
+        )
+        print(
+            f"| `{r['case']}` | {r['clients']} | {r['messages_per_s']} | {r['xruns']} | "
+            f"{r['bare_xruns']} | {c2s} | {page} |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", nargs="?", const="-", metavar="PATH",
-                        help="write the rows as JSON (to PATH, or to stdout without one)")
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="PATH",
+        help="write the rows as JSON (to PATH, or to stdout without one)",
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds per case")
-    parser.add_argument("--flood", type=float, default=1000.0,
-                        help="OSC messages a second beside the pages")
+    parser.add_argument(
+        "--flood", type=float, default=1000.0, help="OSC messages a second beside the pages"
+    )
     args = parser.parse_args(argv)
     if shutil.which("jackd") is None:
-        print("benchmarks/web.py: jackd is not installed (scripts/setup.sh --test)",
-              file=sys.stderr)
+        print(
+            "benchmarks/web.py: jackd is not installed (scripts/setup.sh --test)", file=sys.stderr
+        )
         return 2
     rows = run(args.seconds, args.flood)
     if args.json == "-":

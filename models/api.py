@@ -32,8 +32,9 @@ def log_frames(x: np.ndarray, config: Config) -> np.ndarray:
     return log_magnitude(np.abs(stft(x, config.stft))).astype(np.float32)
 
 
-def latent_trajectory(x: np.ndarray, checkpoint, config: Config,
-                      frames: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def latent_trajectory(
+    x: np.ndarray, checkpoint, config: Config, frames: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Encode a mono signal frame by frame.
 
     Parameters
@@ -59,5 +60,5 @@ def latent_trajectory(x: np.ndarray, checkpoint, config: Config,
         frames = log_frames(x, config)
     latent = checkpoint.model.encode_numpy(stack_context(frames, checkpoint.model.shape.context))
     n = np.arange(len(frames))
-    times = (n * config.stft.hop - (config.stft.n_fft - config.stft.hop) + config.stft.n_fft / 2)
+    times = n * config.stft.hop - (config.stft.n_fft - config.stft.hop) + config.stft.n_fft / 2
     return latent, times / config.audio.sample_rate

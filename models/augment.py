@@ -29,16 +29,16 @@ def random_mix(batch: torch.Tensor, probability: float, most_db: float = 12.0) -
     chosen = torch.rand(n, 1, device=batch.device) < probability
     partner = batch[torch.randperm(n, device=batch.device)]
     gains = 10.0 ** (torch.empty(n, 1, device=batch.device).uniform_(-most_db, 0.0) / 20.0)
-    mixed = torch.log(linear_magnitude(batch) + gains * linear_magnitude(partner)
-                      + MAGNITUDE_FLOOR)
+    mixed = torch.log(linear_magnitude(batch) + gains * linear_magnitude(partner) + MAGNITUDE_FLOOR)
     return torch.where(chosen, mixed, batch)
 
 
 def random_transpose(batch: torch.Tensor, n_bins: int, most_semitones: float) -> torch.Tensor:
     """:func:`transpose_spectra` of each frame by a random ``U(-most_semitones, most_semitones)``
     semitones, as if each were played that much higher or lower."""
-    semitones = torch.empty(len(batch), device=batch.device).uniform_(-most_semitones,
-                                                                      most_semitones)
+    semitones = torch.empty(len(batch), device=batch.device).uniform_(
+        -most_semitones, most_semitones
+    )
     return transpose_spectra(batch, n_bins, semitones)
 
 
@@ -71,8 +71,9 @@ def transpose_spectra(batch: torch.Tensor, n_bins: int, semitones: torch.Tensor)
     return (low + fraction * (high - low)).reshape(batch.shape)
 
 
-def random_stretch(batch: torch.Tensor, following: torch.Tensor,
-                   probability: float) -> torch.Tensor:
+def random_stretch(
+    batch: torch.Tensor, following: torch.Tensor, probability: float
+) -> torch.Tensor:
     """Each row, with ``probability``, replaced by a frame between it and the one after it.
 
     A time stretch by frame interpolation: slowed down, a sound passes through frames between
@@ -93,6 +94,7 @@ def random_stretch(batch: torch.Tensor, following: torch.Tensor,
     n = len(batch)
     chosen = torch.rand(n, 1, device=batch.device) < probability
     a = torch.rand(n, 1, device=batch.device, dtype=batch.dtype)
-    between = torch.log((1.0 - a) * linear_magnitude(batch) + a * linear_magnitude(following)
-                        + MAGNITUDE_FLOOR)
+    between = torch.log(
+        (1.0 - a) * linear_magnitude(batch) + a * linear_magnitude(following) + MAGNITUDE_FLOOR
+    )
     return torch.where(chosen, between, batch)

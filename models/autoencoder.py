@@ -28,8 +28,15 @@ import torch
 from torch import nn
 
 from caminos.engine.core.config import StftConfig
-from caminos.models.shape import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, TERMS, HopModel,
-                                  ModelShape, band_interpolation, plain_json)
+from caminos.models.shape import (
+    MAGNITUDE_FLOOR,
+    MAX_LOG_MAGNITUDE,
+    TERMS,
+    HopModel,
+    ModelShape,
+    band_interpolation,
+    plain_json,
+)
 
 DESCRIPTORS = ("loudness_db", "centroid_hz", "flatness_db", "harmonicity")
 DESCRIPTOR_WORDS = {  # what a positive change of each descriptor sounds like
@@ -50,8 +57,9 @@ def log_magnitude(magnitudes: np.ndarray | torch.Tensor) -> np.ndarray | torch.T
 def linear_magnitude(log_mags: torch.Tensor) -> torch.Tensor:
     """Decoded natural-log magnitudes back to linear ones: the inverse of :func:`log_magnitude`,
     clamped at :data:`MAX_LOG_MAGNITUDE` before the exponential and at 0 after the floor."""
-    return torch.clamp(torch.exp(torch.clamp(log_mags, max=MAX_LOG_MAGNITUDE)) - MAGNITUDE_FLOOR,
-                       min=0.0)
+    return torch.clamp(
+        torch.exp(torch.clamp(log_mags, max=MAX_LOG_MAGNITUDE)) - MAGNITUDE_FLOOR, min=0.0
+    )
 
 
 def frame_level(log_mags: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
@@ -95,9 +103,15 @@ def semitones_to_bins(semitones: torch.Tensor, bin_hz: float) -> torch.Tensor:
     return 27.5 * torch.pow(2.0, torch.clamp(semitones, max=200.0) / 12.0) / bin_hz
 
 
-def draw_partials_torch(log_mags: torch.Tensor, heights: torch.Tensor, semitones: torch.Tensor,
-                        gates: torch.Tensor, peak_semitones: torch.Tensor,
-                        peak_log_mags: torch.Tensor, bin_hz: float) -> torch.Tensor:
+def draw_partials_torch(
+    log_mags: torch.Tensor,
+    heights: torch.Tensor,
+    semitones: torch.Tensor,
+    gates: torch.Tensor,
+    peak_semitones: torch.Tensor,
+    peak_log_mags: torch.Tensor,
+    bin_hz: float,
+) -> torch.Tensor:
     """Raise one harmonic comb per pitch slot and draw the free peaks on decoded spectra.
 
     Parameters
@@ -126,13 +140,15 @@ def draw_partials_torch(log_mags: torch.Tensor, heights: torch.Tensor, semitones
     dtype = log_mags.dtype
     # In float64, as the hop path's kernel computes it: sums of exponentials of raises of up to
     # 12 nepers lose a few 1e-4 of a neper to float32 rounding otherwise.
-    log_mags, heights, semitones, gates = (t.double() for t in (log_mags, heights, semitones,
-                                                                 gates))
+    log_mags, heights, semitones, gates = (
+        t.double() for t in (log_mags, heights, semitones, gates)
+    )
     peak_semitones, peak_log_mags = peak_semitones.double(), peak_log_mags.double()
     f0_hz = semitones_to_bins(semitones.detach(), bin_hz).reshape(-1) * bin_hz
     comb = harmonic_comb_torch(f0_hz, n, bin_hz).view(batch, slots, n)
-    raise_ = torch.clamp(torch.nn.functional.softplus(heights) * comb * gates[:, :, None],
-                         max=MAX_LOG_MAGNITUDE)
+    raise_ = torch.clamp(
+        torch.nn.functional.softplus(heights) * comb * gates[:, :, None], max=MAX_LOG_MAGNITUDE
+    )
     out = log_mags + torch.log1p(torch.expm1(raise_).sum(dim=1))
     if peak_semitones.shape[1]:
         bins = semitones_to_bins(peak_semitones.detach(), bin_hz)
@@ -144,8 +160,9 @@ def draw_partials_torch(log_mags: torch.Tensor, heights: torch.Tensor, semitones
     return out.to(dtype)
 
 
-def partial_values_numpy(analyser, log_mags: np.ndarray, fallback_hz: np.ndarray,
-                         shape: ModelShape) -> np.ndarray:
+def partial_values_numpy(
+    analyser, log_mags: np.ndarray, fallback_hz: np.ndarray, shape: ModelShape
+) -> np.ndarray:
     """:meth:`SpectralVAE.partial_values` on numpy: current frames' log-magnitudes (batch,
     n_bins) float64 and each frame's one-pitch estimate (Hz) to the channels (batch, J)."""
     from caminos.models.partials import channel_values
@@ -153,14 +170,27 @@ def partial_values_numpy(analyser, log_mags: np.ndarray, fallback_hz: np.ndarray
     mags = np.maximum(np.exp(log_mags) - MAGNITUDE_FLOOR, 0.0)
     f0, presence, peak_bins, peak_mags = analyser.analyse(mags, fallback_hz)
     values = np.zeros((len(log_mags), shape.latent_dim - shape.slot_index))
-    channel_values(frame_level(log_mags), f0, presence, peak_bins, peak_mags,
-                   bool(shape.presence_channels), shape.bin_hz, values)
+    channel_values(
+        frame_level(log_mags),
+        f0,
+        presence,
+        peak_bins,
+        peak_mags,
+        bool(shape.presence_channels),
+        shape.bin_hz,
+        values,
+    )
     return values
 
 
-def draw_from_values(log_mags: torch.Tensor, heights: torch.Tensor, values: torch.Tensor,
-                     level: torch.Tensor, shape: ModelShape,
-                     comb_spread: torch.Tensor | None) -> torch.Tensor:
+def draw_from_values(
+    log_mags: torch.Tensor,
+    heights: torch.Tensor,
+    values: torch.Tensor,
+    level: torch.Tensor,
+    shape: ModelShape,
+    comb_spread: torch.Tensor | None,
+) -> torch.Tensor:
     """:func:`draw_partials_torch` from the many-pitch channels in natural units (batch, J),
     the frame's level (batch,) nepers and the decoder's comb outputs (batch, slots * heights)."""
     slots, peaks = shape.pitch_slots, shape.free_peaks
@@ -168,17 +198,22 @@ def draw_from_values(log_mags: torch.Tensor, heights: torch.Tensor, values: torc
     if comb_spread is not None:
         heights = heights @ comb_spread.double()
     semitones = values[:, :slots]
-    gates = (torch.clamp(values[:, slots:2 * slots], 0.0, 1.0) if shape.presence_channels
-             else torch.ones_like(semitones))
+    gates = (
+        torch.clamp(values[:, slots : 2 * slots], 0.0, 1.0)
+        if shape.presence_channels
+        else torch.ones_like(semitones)
+    )
     start = slots + shape.presence_channels
-    peak_semitones = values[:, start:start + peaks]
-    peak_log = values[:, start + peaks:start + 2 * peaks] + level[:, None]
-    return draw_partials_torch(log_mags, heights, semitones, gates, peak_semitones, peak_log,
-                               shape.bin_hz)
+    peak_semitones = values[:, start : start + peaks]
+    peak_log = values[:, start + peaks : start + 2 * peaks] + level[:, None]
+    return draw_partials_torch(
+        log_mags, heights, semitones, gates, peak_semitones, peak_log, shape.bin_hz
+    )
 
 
-def stack_context(log_mags: np.ndarray, context: int,
-                  starts: np.ndarray | None = None) -> np.ndarray:
+def stack_context(
+    log_mags: np.ndarray, context: int, starts: np.ndarray | None = None
+) -> np.ndarray:
     """Stack each frame with its ``context`` past frames, oldest first.
 
     Parameters
@@ -254,10 +289,12 @@ class SpectralVAE(nn.Module):
             # channel's units; the tracker's matrix is derived from the shape, so it is not saved.
             self.register_buffer("pitch_stats", torch.tensor([36.0, 12.0]))
             from caminos.models.pitch import PitchTracker
+
             n_fft = 2 * (shape.n_bins - 1)
             tracker = PitchTracker(n_fft, round(shape.bin_hz * n_fft))
-            self.register_buffer("pitch_matrix", torch.as_tensor(tracker.matrix_t),
-                                 persistent=False)
+            self.register_buffer(
+                "pitch_matrix", torch.as_tensor(tracker.matrix_t), persistent=False
+            )
             self.pitch_grid = (float(tracker.candidates[0]), float(tracker.log_step))
             if shape.comb_bands:
                 lower, weight = band_interpolation(shape.n_bins, shape.comb_bands)
@@ -267,8 +304,10 @@ class SpectralVAE(nn.Module):
                 self.register_buffer("comb_spread", torch.as_tensor(spread), persistent=False)
             if shape.many_pitches:
                 from caminos.models.partials import PartialAnalyser
-                self.partials = PartialAnalyser(n_fft, round(shape.bin_hz * n_fft),
-                                                shape.pitch_slots, shape.free_peaks)
+
+                self.partials = PartialAnalyser(
+                    n_fft, round(shape.bin_hz * n_fft), shape.pitch_slots, shape.free_peaks
+                )
             if shape.free_peaks:
                 # Mean and std of the free peaks' magnitudes, nepers over their frame's level.
                 self.register_buffer("peak_stats", torch.tensor([-2.0, 2.0]))
@@ -283,24 +322,33 @@ class SpectralVAE(nn.Module):
         """Fit the input normalisation on training inputs, shape (n, n_inputs)."""
         x = np.asarray(log_mags, dtype=np.float64)
         if self.shape.level:
-            level = frame_level(x[:, -self.shape.n_bins:])
-            self.level_stats.copy_(torch.tensor([level.mean(), max(level.std(), 1e-3)],
-                                                dtype=self.level_stats.dtype))
+            level = frame_level(x[:, -self.shape.n_bins :])
+            self.level_stats.copy_(
+                torch.tensor([level.mean(), max(level.std(), 1e-3)], dtype=self.level_stats.dtype)
+            )
             x = x - level[:, None]
         if self.shape.pitch:
-            current = torch.as_tensor(np.asarray(log_mags)[:, -self.shape.n_bins:],
-                                      dtype=torch.float32)
+            current = torch.as_tensor(
+                np.asarray(log_mags)[:, -self.shape.n_bins :], dtype=torch.float32
+            )
             with torch.no_grad():
                 semitones = self.pitch_semitones(current).numpy().astype(np.float64)
             if self.shape.many_pitches:
                 values = self.partial_values(current)
                 semitones = values[:, 0]
                 if self.shape.free_peaks:
-                    relative = values[:, self.shape.peak_level_index - self.shape.slot_index:]
-                    self.peak_stats.copy_(torch.tensor(
-                        [relative.mean(), max(relative.std(), 1e-3)], dtype=self.peak_stats.dtype))
-            self.pitch_stats.copy_(torch.tensor([semitones.mean(), max(semitones.std(), 1e-3)],
-                                                dtype=self.pitch_stats.dtype))
+                    relative = values[:, self.shape.peak_level_index - self.shape.slot_index :]
+                    self.peak_stats.copy_(
+                        torch.tensor(
+                            [relative.mean(), max(relative.std(), 1e-3)],
+                            dtype=self.peak_stats.dtype,
+                        )
+                    )
+            self.pitch_stats.copy_(
+                torch.tensor(
+                    [semitones.mean(), max(semitones.std(), 1e-3)], dtype=self.pitch_stats.dtype
+                )
+            )
         mean = x.mean(axis=0)
         std = np.maximum(x.std(axis=0), 1e-3)
         self.input_mean.copy_(torch.as_tensor(mean, dtype=self.input_mean.dtype))
@@ -313,8 +361,9 @@ class SpectralVAE(nn.Module):
         The same subharmonic summation as :class:`caminos.models.pitch.PitchTracker`, on tensors.
         """
         first, log_step = self.pitch_grid
-        return track_pitch_torch(log_mags[:, -self.shape.n_bins:], self.pitch_matrix, first,
-                                 log_step)
+        return track_pitch_torch(
+            log_mags[:, -self.shape.n_bins :], self.pitch_matrix, first, log_step
+        )
 
     @torch.no_grad()
     def partial_values(self, log_mags: torch.Tensor) -> np.ndarray:
@@ -325,9 +374,10 @@ class SpectralVAE(nn.Module):
         (semitones) and magnitudes (nepers over the frame's level, :func:`frame_level`). Measured
         by :class:`caminos.models.partials.PartialAnalyser` on the frame alone.
         """
-        current = log_mags[:, -self.shape.n_bins:]
-        fallback = 27.5 * 2.0 ** (self.pitch_semitones(current).cpu().numpy().astype(np.float64)
-                                  / 12.0)
+        current = log_mags[:, -self.shape.n_bins :]
+        fallback = 27.5 * 2.0 ** (
+            self.pitch_semitones(current).cpu().numpy().astype(np.float64) / 12.0
+        )
         x = current.detach().cpu().numpy().astype(np.float64)
         return partial_values_numpy(self.partials, x, fallback, self.shape)
 
@@ -335,19 +385,27 @@ class SpectralVAE(nn.Module):
         """Mean and std of each many-pitch channel (natural units to the unrotated latent's
         standard units), shape (J,) each, in :meth:`partial_values`' order."""
         shape = self.shape
-        mean = [self.pitch_stats[0]] * shape.pitch_slots + [torch.tensor(0.0)] * \
-            shape.presence_channels + [self.pitch_stats[0]] * shape.free_peaks
-        std = [self.pitch_stats[1]] * shape.pitch_slots + [torch.tensor(1.0)] * \
-            shape.presence_channels + [self.pitch_stats[1]] * shape.free_peaks
+        mean = (
+            [self.pitch_stats[0]] * shape.pitch_slots
+            + [torch.tensor(0.0)] * shape.presence_channels
+            + [self.pitch_stats[0]] * shape.free_peaks
+        )
+        std = (
+            [self.pitch_stats[1]] * shape.pitch_slots
+            + [torch.tensor(1.0)] * shape.presence_channels
+            + [self.pitch_stats[1]] * shape.free_peaks
+        )
         if shape.free_peaks:
             mean += [self.peak_stats[0]] * shape.free_peaks
             std += [self.peak_stats[1]] * shape.free_peaks
-        return (torch.stack([torch.as_tensor(m, dtype=torch.float32) for m in mean]),
-                torch.stack([torch.as_tensor(v, dtype=torch.float32) for v in std]))
+        return (
+            torch.stack([torch.as_tensor(m, dtype=torch.float32) for m in mean]),
+            torch.stack([torch.as_tensor(v, dtype=torch.float32) for v in std]),
+        )
 
     def level(self, log_mags: torch.Tensor) -> torch.Tensor:
         """Level of each input's current frame (:func:`frame_level`), shape (batch,)."""
-        return frame_level(log_mags[:, -self.shape.n_bins:])
+        return frame_level(log_mags[:, -self.shape.n_bins :])
 
     def normalise(self, log_mags: torch.Tensor, level: torch.Tensor | None = None) -> torch.Tensor:
         """Inputs in per-bin standard units (less the current frame's level, with shape.level)."""
@@ -356,8 +414,9 @@ class SpectralVAE(nn.Module):
             log_mags = log_mags - level[:, None]
         return (log_mags - self.input_mean) / self.input_std
 
-    def _posterior(self, log_mags: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
-                                                          list[torch.Tensor]]:
+    def _posterior(
+        self, log_mags: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """Posterior mean and log-variance of the learned dims, and the scaled explicit channels
         (level, pitch: those the shape has, each (batch,))."""
         level = self.level(log_mags) if self.shape.level else None
@@ -367,13 +426,15 @@ class SpectralVAE(nn.Module):
             channels.append((level - self.level_stats[0]) / self.level_stats[1])
         if self.shape.many_pitches:
             mean, std = self.channel_statistics()
-            values = torch.as_tensor(self.partial_values(log_mags), dtype=mu.dtype,
-                                     device=mu.device)
+            values = torch.as_tensor(
+                self.partial_values(log_mags), dtype=mu.dtype, device=mu.device
+            )
             scaled = (values - mean.to(mu.device)) / std.to(mu.device)
             channels.extend(scaled.unbind(dim=1))
         elif self.shape.pitch:
-            channels.append((self.pitch_semitones(log_mags) - self.pitch_stats[0])
-                            / self.pitch_stats[1])
+            channels.append(
+                (self.pitch_semitones(log_mags) - self.pitch_stats[0]) / self.pitch_stats[1]
+            )
         return mu, logvar, channels
 
     def _decode_unrotated(self, raw: torch.Tensor) -> torch.Tensor:
@@ -384,14 +445,21 @@ class SpectralVAE(nn.Module):
         log_mags = out[:, :n] * self.input_std[-n:] + self.input_mean[-n:]
         if shape.level:
             index = shape.level_index
-            log_mags = log_mags + (raw[:, index:index + 1] * self.level_stats[1]
-                                   + self.level_stats[0])
+            log_mags = log_mags + (
+                raw[:, index : index + 1] * self.level_stats[1] + self.level_stats[0]
+            )
         if shape.many_pitches:
             mean, std = self.channel_statistics()
-            values = raw[:, shape.slot_index:] * std.to(raw.device) + mean.to(raw.device)
+            values = raw[:, shape.slot_index :] * std.to(raw.device) + mean.to(raw.device)
             level = raw[:, shape.level_index] * self.level_stats[1] + self.level_stats[0]
-            return draw_from_values(log_mags, out[:, n:], values, level, shape,
-                                    self.comb_spread if shape.comb_bands else None)
+            return draw_from_values(
+                log_mags,
+                out[:, n:],
+                values,
+                level,
+                shape,
+                self.comb_spread if shape.comb_bands else None,
+            )
         if shape.pitch:
             semitones = raw[:, shape.pitch_index] * self.pitch_stats[1] + self.pitch_stats[0]
             f0 = 27.5 * torch.pow(2.0, semitones / 12.0)
@@ -400,9 +468,9 @@ class SpectralVAE(nn.Module):
             log_mags = log_mags + torch.nn.functional.softplus(heights) * comb
         return log_mags
 
-    def forward(self, log_mags: torch.Tensor, sample: bool = True) -> tuple[torch.Tensor,
-                                                                            torch.Tensor,
-                                                                            torch.Tensor]:
+    def forward(
+        self, log_mags: torch.Tensor, sample: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One training pass.
 
         Parameters
@@ -427,7 +495,7 @@ class SpectralVAE(nn.Module):
 
     def target(self, log_mags: torch.Tensor) -> torch.Tensor:
         """The part of an input that the decoder reproduces (the current frame)."""
-        return log_mags[:, -self.shape.n_bins:]
+        return log_mags[:, -self.shape.n_bins :]
 
     # -- inference -----------------------------------------------------------------------------
     def encode_raw(self, log_mags: torch.Tensor) -> torch.Tensor:
@@ -473,8 +541,9 @@ class SpectralVAE(nn.Module):
         self.explained_variance.copy_(torch.as_tensor(share, dtype=dtype))
 
     @torch.inference_mode()
-    def encode_numpy(self, log_mags: np.ndarray, batch: int = 4096,
-                     raw: bool = False) -> np.ndarray:
+    def encode_numpy(
+        self, log_mags: np.ndarray, batch: int = 4096, raw: bool = False
+    ) -> np.ndarray:
         """:meth:`encode` over a numpy array in batches; float32 (n, latent_dim)."""
         out = self._batched(self.encode_raw if raw else self.encode, log_mags, batch)
         return out if len(out) else np.zeros((0, self.shape.latent_dim), np.float32)
@@ -492,7 +561,9 @@ class SpectralVAE(nn.Module):
         device = self.input_mean.device
         out = []
         for start in range(0, len(array), batch):
-            chunk = torch.as_tensor(array[start:start + batch], dtype=torch.float32, device=device)
+            chunk = torch.as_tensor(
+                array[start : start + batch], dtype=torch.float32, device=device
+            )
             out.append(fn(chunk).cpu().numpy())
         self.train(was_training)
         return np.concatenate(out) if out else np.zeros((0,), np.float32)
@@ -511,18 +582,26 @@ class FusedCodec(nn.Module):
     the model to float32 rounding (tested).
     """
 
-    def __init__(self, encoder: list[tuple[torch.Tensor, torch.Tensor]],
-                 decoder: list[tuple[torch.Tensor, torch.Tensor]], shape: ModelShape,
-                 terms: dict[str, torch.Tensor] | None = None) -> None:
+    def __init__(
+        self,
+        encoder: list[tuple[torch.Tensor, torch.Tensor]],
+        decoder: list[tuple[torch.Tensor, torch.Tensor]],
+        shape: ModelShape,
+        terms: dict[str, torch.Tensor] | None = None,
+    ) -> None:
         super().__init__()
         self.encoder_weights = nn.ParameterList(
-            [nn.Parameter(w, requires_grad=False) for w, _ in encoder])
+            [nn.Parameter(w, requires_grad=False) for w, _ in encoder]
+        )
         self.encoder_biases = nn.ParameterList(
-            [nn.Parameter(b, requires_grad=False) for _, b in encoder])
+            [nn.Parameter(b, requires_grad=False) for _, b in encoder]
+        )
         self.decoder_weights = nn.ParameterList(
-            [nn.Parameter(w, requires_grad=False) for w, _ in decoder])
+            [nn.Parameter(w, requires_grad=False) for w, _ in decoder]
+        )
         self.decoder_biases = nn.ParameterList(
-            [nn.Parameter(b, requires_grad=False) for _, b in decoder])
+            [nn.Parameter(b, requires_grad=False) for _, b in decoder]
+        )
         self.shape = shape
         self.n_bins = shape.n_bins
         self.has_level, self.has_pitch = shape.level, shape.pitch
@@ -533,9 +612,11 @@ class FusedCodec(nn.Module):
         self.many_pitches = shape.many_pitches
         if shape.many_pitches:
             from caminos.models.partials import PartialAnalyser
+
             n_fft = 2 * (shape.n_bins - 1)
-            self.partials = PartialAnalyser(n_fft, round(shape.bin_hz * n_fft),
-                                            shape.pitch_slots, shape.free_peaks)
+            self.partials = PartialAnalyser(
+                n_fft, round(shape.bin_hz * n_fft), shape.pitch_slots, shape.free_peaks
+            )
 
     @classmethod
     @torch.no_grad()
@@ -543,8 +624,11 @@ class FusedCodec(nn.Module):
         """Fold ``model``'s normalisation, channels and latent rotation into its layers."""
         shape = model.shape
         learned, n = shape.learned_dim, shape.n_bins
-        enc = [(m.weight.detach().clone(), m.bias.detach().clone())
-               for m in model.encoder if isinstance(m, nn.Linear)]
+        enc = [
+            (m.weight.detach().clone(), m.bias.detach().clone())
+            for m in model.encoder
+            if isinstance(m, nn.Linear)
+        ]
         w, b = enc[0]
         w = w / model.input_std
         enc[0] = (w, b - w @ model.input_mean)
@@ -564,11 +648,11 @@ class FusedCodec(nn.Module):
             shift = shift + std * center[row] + mean
         if shape.many_pitches:
             mean, std = model.channel_statistics()
-            rows = rotation[shape.slot_index:]  # (J, d): the channels' rows of the rotation
+            rows = rotation[shape.slot_index :]  # (J, d): the channels' rows of the rotation
             terms["channel_latent"] = rows / std[:, None]
             bias = bias - mean @ terms["channel_latent"]
             terms["channel_out"] = std[:, None] * rows
-            terms["channel_bias"] = std * center[shape.slot_index:] + mean
+            terms["channel_bias"] = std * center[shape.slot_index :] + mean
             level_mean, level_std = model.level_stats[0], model.level_stats[1]
             terms["level_bias"] = (level_std * center[shape.level_index] + level_mean).reshape(1)
         elif shape.pitch:
@@ -583,8 +667,11 @@ class FusedCodec(nn.Module):
             if shape.comb_bands:
                 terms["comb_spread"] = model.comb_spread.clone()
         enc.append((top.T @ w_mu, bias))
-        dec = [(m.weight.detach().clone(), m.bias.detach().clone())
-               for m in model.decoder if isinstance(m, nn.Linear)]
+        dec = [
+            (m.weight.detach().clone(), m.bias.detach().clone())
+            for m in model.decoder
+            if isinstance(m, nn.Linear)
+        ]
         w, b = dec[0]
         dec[0] = (w @ rotation, w @ center + b)
         w, b = dec[-1]
@@ -593,19 +680,27 @@ class FusedCodec(nn.Module):
         offset = torch.zeros(len(b))
         offset[:n] = shift
         dec[-1] = (scale[:, None] * w, scale * b + offset)
-        return cls([(w.contiguous(), b.contiguous()) for w, b in enc],
-                   [(w.contiguous(), b.contiguous()) for w, b in dec], shape, terms)
+        return cls(
+            [(w.contiguous(), b.contiguous()) for w, b in enc],
+            [(w.contiguous(), b.contiguous()) for w, b in dec],
+            shape,
+            terms,
+        )
 
     def _pitch(self, log_mags: torch.Tensor) -> torch.Tensor:
         """Tracked pitch of the current frames, semitones above A0, (batch,)."""
-        return track_pitch_torch(log_mags[:, -self.n_bins:], self.pitch_matrix,
-                                 float(self.pitch_grid[0]), float(self.pitch_grid[1]))
+        return track_pitch_torch(
+            log_mags[:, -self.n_bins :],
+            self.pitch_matrix,
+            float(self.pitch_grid[0]),
+            float(self.pitch_grid[1]),
+        )
 
     def encode(self, log_mags: torch.Tensor) -> torch.Tensor:
         """Log-magnitudes, shape (batch, n_inputs), to rotated latent coordinates (batch, d)."""
         weights, biases = self.encoder_weights, self.encoder_biases
         h = torch.nn.functional.linear(log_mags, weights[0], biases[0])
-        level = frame_level(log_mags[:, -self.n_bins:])[:, None] if self.has_level else None
+        level = frame_level(log_mags[:, -self.n_bins :])[:, None] if self.has_level else None
         if level is not None:
             h = h + level * self.level_in
         for w, b in zip(weights[1:], biases[1:]):
@@ -615,8 +710,11 @@ class FusedCodec(nn.Module):
         if self.many_pitches:
             fallback = 27.5 * 2.0 ** (self._pitch(log_mags).numpy().astype(np.float64) / 12.0)
             values = partial_values_numpy(
-                self.partials, log_mags[:, -self.n_bins:].numpy().astype(np.float64), fallback,
-                self.shape)
+                self.partials,
+                log_mags[:, -self.n_bins :].numpy().astype(np.float64),
+                fallback,
+                self.shape,
+            )
             h = h + torch.as_tensor(values, dtype=h.dtype) @ self.channel_latent
         elif self.has_pitch:
             h = h + self._pitch(log_mags)[:, None] * self.pitch_latent
@@ -635,19 +733,27 @@ class FusedCodec(nn.Module):
             z64 = z.double()
             values = z64 @ self.channel_out.T.double() + self.channel_bias.double()
             level = z64 @ self.level_out.double() + self.level_bias.double()
-            h = draw_from_values(h, out[:, n:], values, level, self.shape,
-                                 self.comb_spread if self.shape.comb_bands else None)
+            h = draw_from_values(
+                h,
+                out[:, n:],
+                values,
+                level,
+                self.shape,
+                self.comb_spread if self.shape.comb_bands else None,
+            )
         elif self.has_pitch:
             semitones = z @ self.pitch_out + self.pitch_bias
-            comb = harmonic_comb_torch(27.5 * torch.pow(2.0, semitones / 12.0), n,
-                                       self.shape.bin_hz)
+            comb = harmonic_comb_torch(
+                27.5 * torch.pow(2.0, semitones / 12.0), n, self.shape.bin_hz
+            )
             heights = out[:, n:] @ self.comb_spread if self.shape.comb_bands else out[:, n:]
             h = h + torch.nn.functional.softplus(heights) * comb
         return linear_magnitude(h)
 
 
-def hop_model(model: SpectralVAE, name: str = "model", path: str = "",
-              descriptors: dict | None = None) -> HopModel:
+def hop_model(
+    model: SpectralVAE, name: str = "model", path: str = "", descriptors: dict | None = None
+) -> HopModel:
     """What the hop path reads of ``model`` (latent statistics set), as numpy arrays: its fused
     codec's layers and terms (:class:`FusedCodec`), its latent's standard deviations, its
     :func:`level_readout` and :func:`pitch_direction`, computed in torch as the engine always
@@ -656,19 +762,28 @@ def hop_model(model: SpectralVAE, name: str = "model", path: str = "",
     codec = FusedCodec.from_model(model).eval()
     latent_std = model.latent_std.detach().double().numpy()
     terms = {term: _float32(getattr(codec, term)) for term in TERMS if hasattr(codec, term)}
-    numbers = {term: float(getattr(codec, term)[0]) for term in ("level_bias", "pitch_bias")
-               if hasattr(codec, term)}
-    grid = (tuple(float(v) for v in codec.pitch_grid) if hasattr(codec, "pitch_grid")
-            else None)
-    return HopModel(model.shape,
-                    encoder_weights=tuple(_float32(w.T) for w in codec.encoder_weights),
-                    encoder_biases=tuple(_float32(b) for b in codec.encoder_biases),
-                    decoder_weights=tuple(_float32(w.T) for w in codec.decoder_weights),
-                    decoder_biases=tuple(_float32(b) for b in codec.decoder_biases),
-                    latent_std=latent_std, level_readout=level_readout(codec, latent_std),
-                    pitch_direction=pitch_direction(model), **terms, **numbers,
-                    pitch_grid=grid, name=name, path=str(path),
-                    descriptors=plain_json(descriptors or {}))
+    numbers = {
+        term: float(getattr(codec, term)[0])
+        for term in ("level_bias", "pitch_bias")
+        if hasattr(codec, term)
+    }
+    grid = tuple(float(v) for v in codec.pitch_grid) if hasattr(codec, "pitch_grid") else None
+    return HopModel(
+        model.shape,
+        encoder_weights=tuple(_float32(w.T) for w in codec.encoder_weights),
+        encoder_biases=tuple(_float32(b) for b in codec.encoder_biases),
+        decoder_weights=tuple(_float32(w.T) for w in codec.decoder_weights),
+        decoder_biases=tuple(_float32(b) for b in codec.decoder_biases),
+        latent_std=latent_std,
+        level_readout=level_readout(codec, latent_std),
+        pitch_direction=pitch_direction(model),
+        **terms,
+        **numbers,
+        pitch_grid=grid,
+        name=name,
+        path=str(path),
+        descriptors=plain_json(descriptors or {}),
+    )
 
 
 def _float32(tensor: torch.Tensor) -> np.ndarray:
@@ -721,8 +836,9 @@ def level_readout(codec, std: np.ndarray) -> np.ndarray | None:
     return (levels[1::2] - levels[0::2]) / (2.0 * spread)
 
 
-def track_pitch_torch(log_mags: torch.Tensor, matrix: torch.Tensor, first_hz: float,
-                      log_step: float) -> torch.Tensor:
+def track_pitch_torch(
+    log_mags: torch.Tensor, matrix: torch.Tensor, first_hz: float, log_step: float
+) -> torch.Tensor:
     """Pitch of log-magnitude frames (batch, n_bins), semitones above A0, by subharmonic
     summation with the tracker's (bins, candidates) ``matrix``
     (:class:`caminos.models.pitch.PitchTracker`
@@ -740,9 +856,11 @@ def track_scores_torch(scores: torch.Tensor, first_hz: float, log_step: float) -
     rows = torch.arange(len(scores), device=scores.device)
     left, centre, right = scores[rows, inner - 1], scores[rows, inner], scores[rows, inner + 1]
     curve = left - 2.0 * centre + right
-    shift = torch.where(curve < 0.0, 0.5 * (left - right)
-                        / torch.where(curve < 0.0, curve, -torch.ones_like(curve)),
-                        torch.zeros_like(curve))
+    shift = torch.where(
+        curve < 0.0,
+        0.5 * (left - right) / torch.where(curve < 0.0, curve, -torch.ones_like(curve)),
+        torch.zeros_like(curve),
+    )
     shift = torch.where(best == inner, torch.clamp(shift, -0.5, 0.5), torch.zeros_like(shift))
     octaves = (best.to(scores.dtype) + shift) * log_step
     return 12.0 * (octaves + float(np.log2(first_hz / 27.5)))
@@ -764,8 +882,9 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 # -- descriptors -------------------------------------------------------------------------------
-def frame_descriptors(magnitudes: np.ndarray, stft: StftConfig,
-                      sample_rate: int) -> dict[str, np.ndarray]:
+def frame_descriptors(
+    magnitudes: np.ndarray, stft: StftConfig, sample_rate: int
+) -> dict[str, np.ndarray]:
     """Audio descriptors of magnitude frames.
 
     Parameters
@@ -803,14 +922,24 @@ def frame_descriptors(magnitudes: np.ndarray, stft: StftConfig,
     lo = max(1, int(sample_rate / 1000.0))
     hi = max(lo + 1, min(int(sample_rate / 50.0), n_fft // 2))
     peak = autocorr[:, lo:hi].max(axis=1)
-    harmonicity = np.clip(np.where(autocorr[:, 0] > 0, peak / np.maximum(autocorr[:, 0], 1e-30),
-                                   0.0), 0.0, 1.0)
-    return {"loudness_db": loudness, "centroid_hz": centroid, "flatness_db": flatness,
-            "harmonicity": harmonicity}
+    harmonicity = np.clip(
+        np.where(autocorr[:, 0] > 0, peak / np.maximum(autocorr[:, 0], 1e-30), 0.0), 0.0, 1.0
+    )
+    return {
+        "loudness_db": loudness,
+        "centroid_hz": centroid,
+        "flatness_db": flatness,
+        "harmonicity": harmonicity,
+    }
 
 
-def describe_axes(model: SpectralVAE, inputs: np.ndarray, magnitudes: np.ndarray, stft: StftConfig,
-                  sample_rate: int) -> dict:
+def describe_axes(
+    model: SpectralVAE,
+    inputs: np.ndarray,
+    magnitudes: np.ndarray,
+    stft: StftConfig,
+    sample_rate: int,
+) -> dict:
     """What each latent axis does, in audio descriptors, and descriptor directions in the latent.
 
     Each axis is swept to -1 and +1 standard deviations from the centre (all other axes at 0),
@@ -852,8 +981,9 @@ def describe_axes(model: SpectralVAE, inputs: np.ndarray, magnitudes: np.ndarray
     axes = []
     explained = model.explained_variance.detach().cpu().numpy()
     for k in range(d):
-        change = {name: float(decoded[name][2 * k + 1] - decoded[name][2 * k])
-                  for name in DESCRIPTORS}
+        change = {
+            name: float(decoded[name][2 * k + 1] - decoded[name][2 * k]) for name in DESCRIPTORS
+        }
         relative = {name: change[name] / spread[name] for name in DESCRIPTORS}
         ranked = sorted(DESCRIPTORS, key=lambda name: -abs(relative[name]))
         words = []
@@ -861,9 +991,16 @@ def describe_axes(model: SpectralVAE, inputs: np.ndarray, magnitudes: np.ndarray
             if abs(relative[name]) >= 0.05:
                 up, down = DESCRIPTOR_WORDS[name]
                 words.append(f"{up if relative[name] > 0 else down} ({relative[name]:+.2f} sd)")
-        axes.append({"axis": k, "std": float(std[k]), "explained_variance": float(explained[k]),
-                     "change": change, "change_in_spread": relative,
-                     "summary": ", ".join(words) if words else "little audible change"})
+        axes.append(
+            {
+                "axis": k,
+                "std": float(std[k]),
+                "explained_variance": float(explained[k]),
+                "change": change,
+                "change_in_spread": relative,
+                "summary": ", ".join(words) if words else "little audible change",
+            }
+        )
     z = model.encode_numpy(inputs) / std.astype(np.float32)
     design = np.concatenate([z, np.ones((len(z), 1), np.float32)], axis=1).astype(np.float64)
     directions = {}
@@ -874,8 +1011,11 @@ def describe_axes(model: SpectralVAE, inputs: np.ndarray, magnitudes: np.ndarray
         r2 = 1.0 - float(np.sum((y - fitted) ** 2) / max(float(np.sum(y**2)), 1e-12))
         vector = coef[:d]
         norm = float(np.linalg.norm(vector))
-        directions[name] = {"vector": [float(v) for v in (vector / norm if norm > 0 else vector)],
-                            "r2": r2, "words": list(DESCRIPTOR_WORDS[name])}
+        directions[name] = {
+            "vector": [float(v) for v in (vector / norm if norm > 0 else vector)],
+            "r2": r2,
+            "words": list(DESCRIPTOR_WORDS[name]),
+        }
     return {"axes": axes, "directions": directions, "spread": spread}
 
 
@@ -884,8 +1024,9 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def measure_latency_us(model: SpectralVAE, repeats: int = 2000, warmup: int = 200,
-                       fused: bool = True) -> tuple[float, float]:
+def measure_latency_us(
+    model: SpectralVAE, repeats: int = 2000, warmup: int = 200, fused: bool = True
+) -> tuple[float, float]:
     """Batch-1 encode+decode time on the current thread settings, in microseconds (p50, p99).
 
     ``fused`` times the real-time twin (:class:`FusedCodec`), otherwise the model itself.
@@ -906,4 +1047,3 @@ def measure_latency_us(model: SpectralVAE, repeats: int = 2000, warmup: int = 20
             times[i] = time.perf_counter() - start
     p50, p99 = np.percentile(times * 1e6, [50, 99])
     return float(p50), float(p99)
-

@@ -94,14 +94,22 @@ def plain(value: Any, where: str = "checkpoint") -> Any:
         return [plain(v, where) for v in value]
     if isinstance(value, dict):
         # Integer keys stay integers: optimiser states are keyed by parameter index.
-        return {(k if isinstance(k, int) else str(k)): plain(v, f"{where}.{k}")
-                for k, v in value.items()}
+        return {
+            (k if isinstance(k, int) else str(k)): plain(v, f"{where}.{k}")
+            for k, v in value.items()
+        }
     raise CheckpointError(f"{where}: cannot store a {type(value).__name__} in a checkpoint")
 
 
-def save_checkpoint(path: str | os.PathLike, model: SpectralVAE, stft: StftConfig, sample_rate: int,
-                    descriptors: dict | None = None, provenance: dict | None = None,
-                    training: dict | None = None) -> None:
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: SpectralVAE,
+    stft: StftConfig,
+    sample_rate: int,
+    descriptors: dict | None = None,
+    provenance: dict | None = None,
+    training: dict | None = None,
+) -> None:
     """Write a checkpoint so that it appears whole or not at all.
 
     Parameters
@@ -129,9 +137,11 @@ def save_checkpoint(path: str | os.PathLike, model: SpectralVAE, stft: StftConfi
     data = {
         "format": FORMAT,
         "version": MANY_PITCHES_VERSION if model.shape.many_pitches else VERSION,
-        "shape": model.shape.to_dict(), "state": state,
+        "shape": model.shape.to_dict(),
+        "state": state,
         "stft": {"n_fft": stft.n_fft, "hop": stft.hop, "window": stft.window},
-        "sample_rate": int(sample_rate), "descriptors": plain(descriptors or {}, "descriptors"),
+        "sample_rate": int(sample_rate),
+        "descriptors": plain(descriptors or {}, "descriptors"),
         "provenance": plain(provenance or {}, "provenance"),
         "training": plain(training or {}, "training"),
     }
@@ -156,13 +166,24 @@ def without_training_state(path: str | os.PathLike, out: str | os.PathLike) -> N
     """
     checkpoint = load_checkpoint(path)
     provenance = dict(checkpoint.provenance, training_state="left out for shipping")
-    save_checkpoint(out, checkpoint.model, checkpoint.stft, checkpoint.sample_rate,
-                    checkpoint.descriptors, provenance, {})
+    save_checkpoint(
+        out,
+        checkpoint.model,
+        checkpoint.stft,
+        checkpoint.sample_rate,
+        checkpoint.descriptors,
+        provenance,
+        {},
+    )
 
 
-def read_checkpoint_file(path: Path, fmt: str = FORMAT,
-                         version: int | tuple[int, ...] = READABLE_VERSIONS,
-                         kind: str = "autoencoder", missing_hint: str = "") -> dict:
+def read_checkpoint_file(
+    path: Path,
+    fmt: str = FORMAT,
+    version: int | tuple[int, ...] = READABLE_VERSIONS,
+    kind: str = "autoencoder",
+    missing_hint: str = "",
+) -> dict:
     """The raw dict of a caminos checkpoint file of one format, or a CheckpointError saying why
     not (missing, a folder, unreadable, objects beyond tensors, another format or version).
 
@@ -184,25 +205,31 @@ def read_checkpoint_file(path: Path, fmt: str = FORMAT,
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # zip, pickle and EOF errors all mean a damaged or foreign file
         if "unsupported global" in str(exc).lower():
-            raise CheckpointError(f"{path}: holds objects other than tensors and plain types; "
-                                  "refused, since loading it could run code") from None
+            raise CheckpointError(
+                f"{path}: holds objects other than tensors and plain types; "
+                "refused, since loading it could run code"
+            ) from None
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "weights only load failed" in reason.lower():
             reason = "not a torch file, or damaged"
-        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt, truncated or not saved "
-                              f"by torch: {reason[:200]})") from None
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (corrupt, truncated or not saved "
+            f"by torch: {reason[:200]})"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != fmt:
-        raise CheckpointError(f"{path}: not a caminos {kind} checkpoint (no "
-                              f"format={fmt!r} entry)")
+        raise CheckpointError(f"{path}: not a caminos {kind} checkpoint (no format={fmt!r} entry)")
     versions = (version,) if isinstance(version, int) else tuple(version)
     if data.get("version") not in versions:
-        raise CheckpointError(f"{path}: checkpoint format version {data.get('version')!r}; this "
-                              f"caminos reads version {' or '.join(map(str, versions))}")
+        raise CheckpointError(
+            f"{path}: checkpoint format version {data.get('version')!r}; this "
+            f"caminos reads version {' or '.join(map(str, versions))}"
+        )
     return data
 
 
-def load_checkpoint(path: str | os.PathLike, stft: StftConfig | None = None,
-                    sample_rate: int | None = None) -> Checkpoint:
+def load_checkpoint(
+    path: str | os.PathLike, stft: StftConfig | None = None, sample_rate: int | None = None
+) -> Checkpoint:
     """Load a checkpoint and check it against the running settings.
 
     Parameters
@@ -237,30 +264,48 @@ def load_checkpoint(path: str | os.PathLike, stft: StftConfig | None = None,
     except CheckpointError:
         raise
     except Exception as exc:
-        raise CheckpointError(f"{file}: damaged caminos checkpoint ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+        raise CheckpointError(
+            f"{file}: damaged caminos checkpoint ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200] if str(exc) else ''})"
+        ) from None
     differences = []
     if stft is not None:
         for key in ("n_fft", "hop", "window"):
             if getattr(stft, key) != getattr(saved_stft, key):
-                differences.append(f"stft.{key} is {getattr(saved_stft, key)!r} in the checkpoint "
-                                   f"but {getattr(stft, key)!r} in the running configuration")
+                differences.append(
+                    f"stft.{key} is {getattr(saved_stft, key)!r} in the checkpoint "
+                    f"but {getattr(stft, key)!r} in the running configuration"
+                )
     if sample_rate is not None and int(sample_rate) != saved_rate:
-        differences.append(f"audio.sample_rate is {saved_rate} in the checkpoint but "
-                           f"{int(sample_rate)} in the running configuration")
+        differences.append(
+            f"audio.sample_rate is {saved_rate} in the checkpoint but "
+            f"{int(sample_rate)} in the running configuration"
+        )
     if differences:
-        raise CheckpointError(f"{file}: does not match the running configuration: "
-                              + "; ".join(differences) + ". Set these keys to the checkpoint's "
-                              "values or train a model with the running ones.")
+        raise CheckpointError(
+            f"{file}: does not match the running configuration: "
+            + "; ".join(differences)
+            + ". Set these keys to the checkpoint's "
+            "values or train a model with the running ones."
+        )
     model.eval()
-    return Checkpoint(model=model, stft=saved_stft, sample_rate=saved_rate,
-                      descriptors=data.get("descriptors") or {},
-                      provenance=data.get("provenance") or {}, training=data.get("training") or {},
-                      path=str(file))
+    return Checkpoint(
+        model=model,
+        stft=saved_stft,
+        sample_rate=saved_rate,
+        descriptors=data.get("descriptors") or {},
+        provenance=data.get("provenance") or {},
+        training=data.get("training") or {},
+        path=str(file),
+    )
 
 
 def peek(path: str | os.PathLike) -> dict[str, Any]:
     """The stored settings of a checkpoint without building its model (for ``caminos doctor``)."""
     data = read_checkpoint_file(Path(path))
-    return {"shape": data.get("shape"), "stft": data.get("stft"),
-            "sample_rate": data.get("sample_rate"), "provenance": data.get("provenance")}
+    return {
+        "shape": data.get("shape"),
+        "stft": data.get("stft"),
+        "sample_rate": data.get("sample_rate"),
+        "provenance": data.get("provenance"),
+    }

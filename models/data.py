@@ -24,10 +24,39 @@ from caminos.engine.dsp.spectral import stft as stft_frames
 from caminos.models.autoencoder import log_magnitude
 
 # Every container libsndfile reads (soundfile.available_formats(), by their usual extensions).
-EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".aifc", ".mp3",
-              ".caf", ".au", ".snd", ".w64", ".rf64", ".avr", ".htk", ".sf", ".ircam", ".mat",
-              ".mpc", ".nist", ".paf", ".pvf", ".sd2", ".sds", ".svx", ".8svx", ".voc", ".wve",
-              ".xi")
+EXTENSIONS = (
+    ".wav",
+    ".wave",
+    ".flac",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".aiff",
+    ".aif",
+    ".aifc",
+    ".mp3",
+    ".caf",
+    ".au",
+    ".snd",
+    ".w64",
+    ".rf64",
+    ".avr",
+    ".htk",
+    ".sf",
+    ".ircam",
+    ".mat",
+    ".mpc",
+    ".nist",
+    ".paf",
+    ".pvf",
+    ".sd2",
+    ".sds",
+    ".svx",
+    ".8svx",
+    ".voc",
+    ".wve",
+    ".xi",
+)
 SPLITS = ("auto", "files", "time")
 SMALL_DATA_SECONDS = 300.0  # below this much audio a folder is small data: split by time
 VALIDATION_BLOCK_S = 0.4  # length of each held-out stretch of a time split, seconds
@@ -105,20 +134,27 @@ class Corpus:
 
     def summary(self) -> dict:
         """Plain-type description for a checkpoint's provenance."""
-        return {"folder": self.folder, "split": self.split,
-                "train_files": len(set(self.train.files)),
-                "validation_files": len(set(self.validation.files)),
-                "train_seconds": round(self.train.seconds, 2),
-                "validation_seconds": round(self.validation.seconds, 2),
-                "train_frames": len(self.train), "validation_frames": len(self.validation),
-                "skipped": [f"{path}: {reason}" for path, reason in self.skipped]}
+        return {
+            "folder": self.folder,
+            "split": self.split,
+            "train_files": len(set(self.train.files)),
+            "validation_files": len(set(self.validation.files)),
+            "train_seconds": round(self.train.seconds, 2),
+            "validation_seconds": round(self.validation.seconds, 2),
+            "train_frames": len(self.train),
+            "validation_frames": len(self.validation),
+            "skipped": [f"{path}: {reason}" for path, reason in self.skipped],
+        }
 
 
 def find_sound_files(folder: str | os.PathLike) -> list[Path]:
     """Sound files under ``folder`` (recursively), by extension, sorted for reproducibility."""
     root = Path(folder)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS
-                  and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith(".")
+    )
 
 
 def default_cache_dir() -> Path:
@@ -132,9 +168,11 @@ def _file_key(path: Path, config: Config) -> str:
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    settings = (f"v{CACHE_VERSION} sr={config.audio.sample_rate} n_fft={config.stft.n_fft} "
-                f"hop={config.stft.hop} window={config.stft.window} trim={TRIM_DB} "
-                f"silence={SILENCE_DBFS}")
+    settings = (
+        f"v{CACHE_VERSION} sr={config.audio.sample_rate} n_fft={config.stft.n_fft} "
+        f"hop={config.stft.hop} window={config.stft.window} trim={TRIM_DB} "
+        f"silence={SILENCE_DBFS}"
+    )
     digest.update(settings.encode())
     return digest.hexdigest()[:40]
 
@@ -170,13 +208,13 @@ def trim_silence(x: np.ndarray, hop: int) -> np.ndarray:
     n_hops = len(x) // hop
     if n_hops == 0:
         return x[:0]
-    rms = np.sqrt(np.mean(x[:n_hops * hop].reshape(n_hops, hop) ** 2, axis=1))
+    rms = np.sqrt(np.mean(x[: n_hops * hop].reshape(n_hops, hop) ** 2, axis=1))
     level = 20.0 * np.log10(rms + 1e-12)
     loud = level >= max(level.max() - TRIM_DB, SILENCE_DBFS)
     if not loud.any():
         return x[:0]
     first, last = np.argmax(loud), n_hops - 1 - np.argmax(loud[::-1])
-    return x[first * hop:(last + 1) * hop]
+    return x[first * hop : (last + 1) * hop]
 
 
 def file_frames(path: Path, config: Config, cache_dir: Path | None) -> tuple[np.ndarray, float]:
@@ -208,16 +246,25 @@ def file_frames(path: Path, config: Config, cache_dir: Path | None) -> tuple[np.
 
 def _frame_set(items: list[tuple[str, np.ndarray, float]], n_bins: int) -> FrameSet:
     lengths = [len(f) for _, f, _ in items]
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if items else \
-        np.zeros(0, np.int64)
-    frames = np.concatenate([f for _, f, _ in items]) if items else \
-        np.zeros((0, n_bins), np.float32)
-    return FrameSet(frames=frames, starts=starts, files=[p for p, _, _ in items],
-                    seconds=float(sum(s for _, _, s in items)))
+    starts = (
+        np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        if items
+        else np.zeros(0, np.int64)
+    )
+    frames = (
+        np.concatenate([f for _, f, _ in items]) if items else np.zeros((0, n_bins), np.float32)
+    )
+    return FrameSet(
+        frames=frames,
+        starts=starts,
+        files=[p for p, _, _ in items],
+        seconds=float(sum(s for _, _, s in items)),
+    )
 
 
-def time_split(n_frames: int, block: int, every: int, gap: int, offset: int = 0
-               ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+def time_split(
+    n_frames: int, block: int, every: int, gap: int, offset: int = 0
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Held-out stretches of one file, and the training stretches between them.
 
     Every ``every``-th block of ``block`` frames (starting with block ``offset % every``) is held
@@ -259,11 +306,17 @@ def time_split(n_frames: int, block: int, every: int, gap: int, offset: int = 0
     return train, validation
 
 
-def load_corpus(folder: str | os.PathLike, config: Config, *,
-                validation_fraction: float | None = None,
-                seed: int = 0, min_seconds: float = MIN_SECONDS,
-                cache_dir: Path | None | str = "default", progress: bool = False,
-                split: str = "auto") -> Corpus:
+def load_corpus(
+    folder: str | os.PathLike,
+    config: Config,
+    *,
+    validation_fraction: float | None = None,
+    seed: int = 0,
+    min_seconds: float = MIN_SECONDS,
+    cache_dir: Path | None | str = "default",
+    progress: bool = False,
+    split: str = "auto",
+) -> Corpus:
     """Read a folder of sound files into training and validation frames.
 
     Parameters
@@ -303,15 +356,19 @@ def load_corpus(folder: str | os.PathLike, config: Config, *,
         raise DataError(f"validation_fraction must be in (0, 0.5], got {validation_fraction}")
     if split not in SPLITS:
         raise DataError(f"split {split!r}: expected one of {', '.join(SPLITS)}")
-    cache = default_cache_dir() if cache_dir == "default" else (
-        Path(cache_dir) if cache_dir else None)
+    cache = (
+        default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None)
+    )
     paths = find_sound_files(root)
     if not paths:
-        raise DataError(f"{root}: no sound files found (looked for the formats libsndfile "
-                        "reads: wav, flac, ogg, aiff, mp3, caf and others, in subfolders too); "
-                        f"0.0 s of audio found, {min_seconds:g} s needed")
+        raise DataError(
+            f"{root}: no sound files found (looked for the formats libsndfile "
+            "reads: wav, flac, ogg, aiff, mp3, caf and others, in subfolders too); "
+            f"0.0 s of audio found, {min_seconds:g} s needed"
+        )
     if progress:
         from tqdm import tqdm
+
         paths_iter = tqdm(paths, desc="reading", unit="file", leave=False)
     else:
         paths_iter = paths
@@ -328,13 +385,17 @@ def load_corpus(folder: str | os.PathLike, config: Config, *,
     listing = "".join(f"\n  skipped {p}: {r}" for p, r in skipped)
     if not usable:
         silent = all(reason.startswith("silent") for _, reason in skipped)
-        raise DataError(f"{root}: none of the {len(paths)} sound files is usable"
-                        f"{' (every one is silent)' if silent else ''}; 0.0 s of audio "
-                        f"found, {min_seconds:g} s needed{listing}")
+        raise DataError(
+            f"{root}: none of the {len(paths)} sound files is usable"
+            f"{' (every one is silent)' if silent else ''}; 0.0 s of audio "
+            f"found, {min_seconds:g} s needed{listing}"
+        )
     if found < min_seconds:
-        raise DataError(f"{root}: too little audio to train on: {found:.1f} s found in "
-                        f"{len(usable)} usable file(s) after trimming silence, {min_seconds:g} s "
-                        f"needed{listing}")
+        raise DataError(
+            f"{root}: too little audio to train on: {found:.1f} s found in "
+            f"{len(usable)} usable file(s) after trimming silence, {min_seconds:g} s "
+            f"needed{listing}"
+        )
     n_bins = config.stft.n_bins
     if split == "auto":
         split = "time" if found < SMALL_DATA_SECONDS else "files"
@@ -356,13 +417,23 @@ def load_corpus(folder: str | os.PathLike, config: Config, *,
         train = _frame_set([u for i, u in enumerate(usable) if i not in held], n_bins)
         validation = _frame_set([u for i, u in enumerate(usable) if i in held], n_bins)
         held_out = {u[0]: ([(0, len(u[1]))] if i in held else []) for i, u in enumerate(usable)}
-    return Corpus(folder=str(root), train=train, validation=validation, skipped=skipped,
-                  split="files", held_out=held_out)
+    return Corpus(
+        folder=str(root),
+        train=train,
+        validation=validation,
+        skipped=skipped,
+        split="files",
+        held_out=held_out,
+    )
 
 
-def _time_split_corpus(root: Path, usable: list[tuple[str, np.ndarray, float]],
-                       skipped: list[tuple[str, str]], config: Config,
-                       validation_fraction: float) -> Corpus:
+def _time_split_corpus(
+    root: Path,
+    usable: list[tuple[str, np.ndarray, float]],
+    skipped: list[tuple[str, str]],
+    config: Config,
+    validation_fraction: float,
+) -> Corpus:
     """Every file's stretches of :func:`time_split` into one corpus."""
     hop_s = config.stft.hop / config.audio.sample_rate
     block = max(4, int(round(VALIDATION_BLOCK_S / hop_s)))
@@ -377,10 +448,17 @@ def _time_split_corpus(root: Path, usable: list[tuple[str, np.ndarray, float]],
         train_items += [(path, frames[a:b], (b - a) * per_frame) for a, b in train]
         validation_items += [(path, frames[a:b], (b - a) * per_frame) for a, b in validation]
     if not validation_items:
-        raise DataError(f"{root}: every file is too short to hold out a stretch of "
-                        f"{block + 2 * gap + 2} frames for validation; give longer files or "
-                        "more of them")
+        raise DataError(
+            f"{root}: every file is too short to hold out a stretch of "
+            f"{block + 2 * gap + 2} frames for validation; give longer files or "
+            "more of them"
+        )
     n_bins = config.stft.n_bins
-    return Corpus(folder=str(root), train=_frame_set(train_items, n_bins),
-                  validation=_frame_set(validation_items, n_bins), skipped=skipped,
-                  split="time", held_out=held_out)
+    return Corpus(
+        folder=str(root),
+        train=_frame_set(train_items, n_bins),
+        validation=_frame_set(validation_items, n_bins),
+        skipped=skipped,
+        split="time",
+        held_out=held_out,
+    )

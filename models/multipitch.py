@@ -122,9 +122,15 @@ def candidate_grid(f0_min: float, f0_max: float, steps_per_semitone: int) -> np.
     return f0_min * 2.0 ** (np.arange(steps) / (12.0 * steps_per_semitone))
 
 
-def salience_taps(candidates: np.ndarray, n_bins: int, bin_hz: float, harmonics: int,
-                  alpha: float, beta: float, contrast: float
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def salience_taps(
+    candidates: np.ndarray,
+    n_bins: int,
+    bin_hz: float,
+    harmonics: int,
+    alpha: float,
+    beta: float,
+    contrast: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where each candidate reads the spectrum, and with what weight.
 
     Parameters
@@ -164,13 +170,17 @@ def salience_taps(candidates: np.ndarray, n_bins: int, bin_hz: float, harmonics:
     weight[:, 1::2] = -contrast * g
     index = np.floor(position).astype(np.int64)
     inside = index + 1 < n_bins
-    return (np.where(inside, index, 0), np.where(inside, position - index, 0.0),
-            np.where(inside, weight, 0.0))
+    return (
+        np.where(inside, index, 0),
+        np.where(inside, position - index, 0.0),
+        np.where(inside, weight, 0.0),
+    )
 
 
 @njit(cache=True, nogil=True)
-def saliences(r: np.ndarray, index: np.ndarray, frac: np.ndarray, weight: np.ndarray,
-              scores: np.ndarray) -> None:
+def saliences(
+    r: np.ndarray, index: np.ndarray, frac: np.ndarray, weight: np.ndarray, scores: np.ndarray
+) -> None:
     """Every candidate's salience on the spectrum ``r``, into ``scores``.
 
     Parameters
@@ -191,8 +201,9 @@ def saliences(r: np.ndarray, index: np.ndarray, frac: np.ndarray, weight: np.nda
 
 
 @njit(cache=True, nogil=True)
-def cancel_partials(f0_bins: float, residual: np.ndarray, depth: float, amps: np.ndarray,
-                    detected: np.ndarray) -> None:
+def cancel_partials(
+    f0_bins: float, residual: np.ndarray, depth: float, amps: np.ndarray, detected: np.ndarray
+) -> None:
     """Take the smoothed partials of one note out of ``residual``, in place.
 
     Parameters
@@ -238,11 +249,22 @@ def cancel_partials(f0_bins: float, residual: np.ndarray, depth: float, amps: np
 
 
 @njit(cache=True, nogil=True)
-def track_frame_kernel(mag: np.ndarray, index: np.ndarray, frac: np.ndarray,
-                       weight: np.ndarray, candidates: np.ndarray, settings: np.ndarray,
-                       held: np.ndarray, presence: np.ndarray, residual: np.ndarray,
-                       detected: np.ndarray, scores: np.ndarray, amps: np.ndarray,
-                       f0_out: np.ndarray, salience_out: np.ndarray) -> int:
+def track_frame_kernel(
+    mag: np.ndarray,
+    index: np.ndarray,
+    frac: np.ndarray,
+    weight: np.ndarray,
+    candidates: np.ndarray,
+    settings: np.ndarray,
+    held: np.ndarray,
+    presence: np.ndarray,
+    residual: np.ndarray,
+    detected: np.ndarray,
+    scores: np.ndarray,
+    amps: np.ndarray,
+    f0_out: np.ndarray,
+    salience_out: np.ndarray,
+) -> int:
     """One frame's slots into ``f0_out`` and ``salience_out`` (slots,); returns how many filled.
 
     Parameters
@@ -288,8 +310,20 @@ def track_frame_kernel(mag: np.ndarray, index: np.ndarray, frac: np.ndarray,
     if finite and loudest >= gate:
         for k in range(mag.shape[0]):
             residual[k] = held[k]
-        filled = _pick_pitches(residual, index, frac, weight, candidates, settings, presence,
-                               detected, scores, amps, f0_out, salience_out)
+        filled = _pick_pitches(
+            residual,
+            index,
+            frac,
+            weight,
+            candidates,
+            settings,
+            presence,
+            detected,
+            scores,
+            amps,
+            f0_out,
+            salience_out,
+        )
     _update_presence(presence, candidates, settings, f0_out, filled)
     _sort_by_salience(f0_out, salience_out, filled)
     return filled
@@ -317,10 +351,20 @@ def _hold_spectrum(mag: np.ndarray, held: np.ndarray, release: float) -> tuple[f
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _pick_pitches(residual: np.ndarray, index: np.ndarray, frac: np.ndarray, weight: np.ndarray,
-                  candidates: np.ndarray, settings: np.ndarray, presence: np.ndarray,
-                  detected: np.ndarray, scores: np.ndarray, amps: np.ndarray,
-                  f0_out: np.ndarray, salience_out: np.ndarray) -> int:
+def _pick_pitches(
+    residual: np.ndarray,
+    index: np.ndarray,
+    frac: np.ndarray,
+    weight: np.ndarray,
+    candidates: np.ndarray,
+    settings: np.ndarray,
+    presence: np.ndarray,
+    detected: np.ndarray,
+    scores: np.ndarray,
+    amps: np.ndarray,
+    f0_out: np.ndarray,
+    salience_out: np.ndarray,
+) -> int:
     """Estimate and cancel: the most salient pitch of ``residual`` over its minimum, its
     partials cancelled, again, until the slots are full or none is left; returns how many."""
     bin_hz, depth = settings[1], settings[2]
@@ -347,8 +391,11 @@ def _pick_pitches(residual: np.ndarray, index: np.ndarray, frac: np.ndarray, wei
         best = -1
         for c in range(n):  # the most salient of those over their own minimum
             s = scores[c]
-            if s > 0.0 and (best < 0 or s > scores[best]) and s >= floor * (
-                    new_relative + (held_relative - new_relative) * presence[c]):
+            if (
+                s > 0.0
+                and (best < 0 or s > scores[best])
+                and s >= floor * (new_relative + (held_relative - new_relative) * presence[c])
+            ):
                 best = c
         if best < 0:
             break
@@ -368,8 +415,13 @@ def _pick_pitches(residual: np.ndarray, index: np.ndarray, frac: np.ndarray, wei
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _update_presence(presence: np.ndarray, candidates: np.ndarray, settings: np.ndarray,
-                     f0_out: np.ndarray, filled: int) -> None:
+def _update_presence(
+    presence: np.ndarray,
+    candidates: np.ndarray,
+    settings: np.ndarray,
+    f0_out: np.ndarray,
+    filled: int,
+) -> None:
     """Per candidate, one pole (the presence's decay) of whether one of this frame's
     ``filled`` picks lies within the hold width of it; a candidate near two picks counts once."""
     log_step, hold_width, presence_decay = settings[5], settings[7], settings[8]
@@ -407,13 +459,41 @@ def _sort_by_salience(f0_out: np.ndarray, salience_out: np.ndarray, filled: int)
 
 
 @njit(cache=True, nogil=True)
-def _track_frames(mags, index, frac, weight, candidates, settings, held, presence, residual,
-                  detected, scores, amps, f0, salience) -> None:
+def _track_frames(
+    mags,
+    index,
+    frac,
+    weight,
+    candidates,
+    settings,
+    held,
+    presence,
+    residual,
+    detected,
+    scores,
+    amps,
+    f0,
+    salience,
+) -> None:
     """:func:`track_frame_kernel` on every row of ``mags``, in order, into the rows of ``f0``
     and ``salience``."""
     for i in range(mags.shape[0]):
-        track_frame_kernel(mags[i], index, frac, weight, candidates, settings, held, presence,
-                           residual, detected, scores, amps, f0[i], salience[i])
+        track_frame_kernel(
+            mags[i],
+            index,
+            frac,
+            weight,
+            candidates,
+            settings,
+            held,
+            presence,
+            residual,
+            detected,
+            scores,
+            amps,
+            f0[i],
+            salience[i],
+        )
 
 
 class MultiPitchTracker:
@@ -466,26 +546,38 @@ class MultiPitchTracker:
         either, and counts as silence in the state).
     """
 
-    def __init__(self, n_fft: int, sample_rate: int, slots: int = SLOTS,
-                 f0_min: float = F0_MIN_HZ, f0_max: float = F0_MAX_HZ,
-                 harmonics: int = HARMONICS, steps_per_semitone: int = STEPS_PER_SEMITONE,
-                 alpha: float = ALPHA_HZ, beta: float = BETA_HZ, contrast: float = CONTRAST,
-                 cancel_depth: float = CANCEL_DEPTH,
-                 min_relative_salience: float = MIN_RELATIVE_SALIENCE,
-                 held_relative_salience: float = HELD_RELATIVE_SALIENCE,
-                 later_pick_factor: float = LATER_PICK_FACTOR,
-                 hold_semitones: float = HOLD_SEMITONES,
-                 presence_decay: float = PRESENCE_DECAY,
-                 spectrum_release: float = SPECTRUM_RELEASE,
-                 exclusion_semitones: float = EXCLUSION_SEMITONES,
-                 gate_db: float = GATE_DB) -> None:
+    def __init__(
+        self,
+        n_fft: int,
+        sample_rate: int,
+        slots: int = SLOTS,
+        f0_min: float = F0_MIN_HZ,
+        f0_max: float = F0_MAX_HZ,
+        harmonics: int = HARMONICS,
+        steps_per_semitone: int = STEPS_PER_SEMITONE,
+        alpha: float = ALPHA_HZ,
+        beta: float = BETA_HZ,
+        contrast: float = CONTRAST,
+        cancel_depth: float = CANCEL_DEPTH,
+        min_relative_salience: float = MIN_RELATIVE_SALIENCE,
+        held_relative_salience: float = HELD_RELATIVE_SALIENCE,
+        later_pick_factor: float = LATER_PICK_FACTOR,
+        hold_semitones: float = HOLD_SEMITONES,
+        presence_decay: float = PRESENCE_DECAY,
+        spectrum_release: float = SPECTRUM_RELEASE,
+        exclusion_semitones: float = EXCLUSION_SEMITONES,
+        gate_db: float = GATE_DB,
+    ) -> None:
         if slots < 1:
             raise ValueError(f"slots: expected at least 1, got {slots}")
         if not 0.0 < f0_min < f0_max < sample_rate / 2:
-            raise ValueError(f"expected 0 < f0_min < f0_max < {sample_rate / 2} Hz, got "
-                             f"{f0_min} and {f0_max}")
-        for name, value in (("presence_decay", presence_decay),
-                            ("spectrum_release", spectrum_release)):
+            raise ValueError(
+                f"expected 0 < f0_min < f0_max < {sample_rate / 2} Hz, got {f0_min} and {f0_max}"
+            )
+        for name, value in (
+            ("presence_decay", presence_decay),
+            ("spectrum_release", spectrum_release),
+        ):
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"{name}: expected 0 to 1 (1 excluded), got {value}")
         self.n_bins = n_fft // 2 + 1
@@ -493,12 +585,23 @@ class MultiPitchTracker:
         bin_hz = sample_rate / n_fft
         self.candidates = candidate_grid(f0_min, f0_max, steps_per_semitone)
         self._index, self._frac, self._weight = salience_taps(
-            self.candidates, self.n_bins, bin_hz, harmonics, alpha, beta, contrast)
-        self._settings = np.array([n_fft / 4.0 * 10.0 ** (gate_db / 20.0), bin_hz, cancel_depth,
-                                   min_relative_salience, exclusion_semitones,
-                                   1.0 / (12.0 * steps_per_semitone), held_relative_salience,
-                                   hold_semitones, presence_decay, spectrum_release,
-                                   later_pick_factor])
+            self.candidates, self.n_bins, bin_hz, harmonics, alpha, beta, contrast
+        )
+        self._settings = np.array(
+            [
+                n_fft / 4.0 * 10.0 ** (gate_db / 20.0),
+                bin_hz,
+                cancel_depth,
+                min_relative_salience,
+                exclusion_semitones,
+                1.0 / (12.0 * steps_per_semitone),
+                held_relative_salience,
+                hold_semitones,
+                presence_decay,
+                spectrum_release,
+                later_pick_factor,
+            ]
+        )
         self._mag = np.zeros(self.n_bins)
         self._held = np.zeros(self.n_bins)  # state
         self._presence = np.zeros(len(self.candidates))  # state
@@ -537,8 +640,9 @@ class MultiPitchTracker:
         self._held[:] = 0.0
         self._presence[:] = 0.0
 
-    def track_frame(self, magnitudes: np.ndarray, f0_out: np.ndarray,
-                    salience_out: np.ndarray) -> int:
+    def track_frame(
+        self, magnitudes: np.ndarray, f0_out: np.ndarray, salience_out: np.ndarray
+    ) -> int:
         """The next frame's slots, through the buffers made once (the hop clock's path).
 
         Reads and updates the state: frames must come in order, one hop apart.
@@ -557,10 +661,22 @@ class MultiPitchTracker:
             Filled slots.
         """
         self._mag[:] = magnitudes
-        return track_frame_kernel(self._mag, self._index, self._frac, self._weight,
-                                  self.candidates, self._settings, self._held, self._presence,
-                                  self._residual, self._detected, self._scores, self._amps,
-                                  f0_out, salience_out)
+        return track_frame_kernel(
+            self._mag,
+            self._index,
+            self._frac,
+            self._weight,
+            self.candidates,
+            self._settings,
+            self._held,
+            self._presence,
+            self._residual,
+            self._detected,
+            self._scores,
+            self._amps,
+            f0_out,
+            salience_out,
+        )
 
     def track(self, magnitudes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every frame's slots, in order from a reset state (:meth:`reset`, then
@@ -579,12 +695,26 @@ class MultiPitchTracker:
         """
         magnitudes = np.ascontiguousarray(magnitudes, np.float64)
         if magnitudes.ndim != 2 or magnitudes.shape[1] != self.n_bins:
-            raise ValueError(f"expected magnitudes of shape (frames, {self.n_bins}), got "
-                             f"{magnitudes.shape}")
+            raise ValueError(
+                f"expected magnitudes of shape (frames, {self.n_bins}), got {magnitudes.shape}"
+            )
         self.reset()
         f0 = np.zeros((len(magnitudes), self.slots))
         salience = np.zeros((len(magnitudes), self.slots))
-        _track_frames(magnitudes, self._index, self._frac, self._weight, self.candidates,
-                      self._settings, self._held, self._presence, self._residual,
-                      self._detected, self._scores, self._amps, f0, salience)
+        _track_frames(
+            magnitudes,
+            self._index,
+            self._frac,
+            self._weight,
+            self.candidates,
+            self._settings,
+            self._held,
+            self._presence,
+            self._residual,
+            self._detected,
+            self._scores,
+            self._amps,
+            f0,
+            salience,
+        )
         return f0, salience

@@ -55,8 +55,14 @@ class PitchTracker:
         Rows of the preallocated buffers of :meth:`track_into` (the streaming path).
     """
 
-    def __init__(self, n_fft: int, sample_rate: int, f0_min: float = F0_MIN_HZ,
-                 f0_max: float = F0_MAX_HZ, batch: int = 1) -> None:
+    def __init__(
+        self,
+        n_fft: int,
+        sample_rate: int,
+        f0_min: float = F0_MIN_HZ,
+        f0_max: float = F0_MAX_HZ,
+        batch: int = 1,
+    ) -> None:
         self.n_bins = n_fft // 2 + 1
         bin_hz = sample_rate / n_fft
         steps = int(np.floor(STEPS_PER_SEMITONE * 12 * np.log2(f0_max / f0_min))) + 1
@@ -65,8 +71,10 @@ class PitchTracker:
         weights = HARMONIC_DECAY ** np.arange(HARMONICS)
         for c, f0 in enumerate(self.candidates):
             for h in range(HARMONICS):
-                for position, sign in (((h + 1) * f0 / bin_hz, 1.0),
-                                       ((h + 0.5) * f0 / bin_hz, -1.0)):
+                for position, sign in (
+                    ((h + 1) * f0 / bin_hz, 1.0),
+                    ((h + 0.5) * f0 / bin_hz, -1.0),
+                ):
                     low = int(np.floor(position))
                     if low + 1 >= self.n_bins:
                         continue
@@ -97,8 +105,11 @@ class PitchTracker:
         best = np.argmax(scores, axis=1)
         rows = np.arange(len(scores))
         inner = np.clip(best, 1, n - 2)
-        left, centre, right = (scores[rows, inner - 1], scores[rows, inner],
-                               scores[rows, inner + 1])
+        left, centre, right = (
+            scores[rows, inner - 1],
+            scores[rows, inner],
+            scores[rows, inner + 1],
+        )
         curve = left - 2.0 * centre + right
         shift = np.where(curve < 0.0, 0.5 * (left - right) / np.where(curve < 0, curve, -1.0), 0.0)
         shift = np.where(best == inner, np.clip(shift, -0.5, 0.5), 0.0)

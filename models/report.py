@@ -8,6 +8,10 @@ training never saw; the stacked spectrograms of the best and the worst file; and
 says plainly whether the new model serves these sounds better than the default. The measures are
 the project's own (:func:`caminos.engine.dsp.metrics.partial_counts` and
 :func:`~caminos.engine.dsp.metrics.log_spectral_distance_db`), the ones ``benchmarks/`` uses.
+
+Why this file is longer than 500 lines: the measures, the verdict and the pictures of one report
+are made from the same renders and written together; apart, each would have to carry the others'
+data.
 """
 
 from __future__ import annotations
@@ -122,9 +126,11 @@ class FolderReport:
 
 def model_reconstructor(model: SpectralVAE) -> Reconstructor:
     """Encode and decode through ``model``: latent means, no texture."""
+
     def run(frames: np.ndarray) -> np.ndarray:
         inputs = stack_context(frames, model.shape.context, np.zeros(1, np.int64))
         return model.decode_numpy(model.encode_numpy(inputs))
+
     return run
 
 
@@ -136,18 +142,21 @@ def magnitudes_of(log_frames: np.ndarray) -> np.ndarray:
 
 def pca_reconstructor(pca: PcaBaseline) -> Reconstructor:
     """Project onto PCA's components and back."""
+
     def run(frames: np.ndarray) -> np.ndarray:
         return magnitudes_of(pca.reconstruct(frames))
+
     return run
 
 
-def heard(magnitudes: np.ndarray, n_samples: int, config: Config,
-          method: str) -> tuple[np.ndarray, np.ndarray]:
+def heard(
+    magnitudes: np.ndarray, n_samples: int, config: Config, method: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Decoded magnitudes as they sound: phase recovered and synthesised (the sound, float64
     samples) and analysed again (its magnitudes, shape of ``magnitudes``)."""
     recovered = reconstruct(magnitudes, method, config.stft, config.phase)
     sound = istft(recovered, config.stft, length=n_samples)
-    return sound, np.abs(analyze(sound, config.stft))[:len(magnitudes)]
+    return sound, np.abs(analyze(sound, config.stft))[: len(magnitudes)]
 
 
 def score(heard: np.ndarray, target: np.ndarray, config: Config) -> Score:
@@ -157,10 +166,15 @@ def score(heard: np.ndarray, target: np.ndarray, config: Config) -> Score:
     return Score(kept, partials, float(lsd), len(target))
 
 
-def score_file(frames: np.ndarray, seconds: float, held_out: list[tuple[int, int]],
-               reconstructors: dict[str, Reconstructor], config: Config, method: str,
-               file: str = "") -> tuple[FileScores, dict[str, np.ndarray],
-                                        dict[str, np.ndarray]]:
+def score_file(
+    frames: np.ndarray,
+    seconds: float,
+    held_out: list[tuple[int, int]],
+    reconstructors: dict[str, Reconstructor],
+    config: Config,
+    method: str,
+    file: str = "",
+) -> tuple[FileScores, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """One file's scores through every model, and what each model's reconstruction sounds like.
 
     Parameters
@@ -207,49 +221,86 @@ def judge(report: FolderReport, kept_base_weights: bool, out: str, base: str) ->
     a, b = report.total(new, part), report.total(default, part)
     gain = a.survival - b.survival
     report.better = (not kept_base_weights) and (
-        gain > BETTER_SURVIVAL or (abs(gain) <= BETTER_SURVIVAL and
-                                   a.lsd_db < b.lsd_db - BETTER_LSD_DB))
-    where = ("on the stretches of every file that training never heard" if part == "held_out"
-             else "on the whole files")
-    numbers = (f"partial survival {a.survival:.3f} vs {b.survival:.3f}, LSD {a.lsd_db:.2f} vs "
-               f"{b.lsd_db:.2f} dB {where}")
+        gain > BETTER_SURVIVAL
+        or (abs(gain) <= BETTER_SURVIVAL and a.lsd_db < b.lsd_db - BETTER_LSD_DB)
+    )
+    where = (
+        "on the stretches of every file that training never heard"
+        if part == "held_out"
+        else "on the whole files"
+    )
+    numbers = (
+        f"partial survival {a.survival:.3f} vs {b.survival:.3f}, LSD {a.lsd_db:.2f} vs "
+        f"{b.lsd_db:.2f} dB {where}"
+    )
     if report.better:
-        report.verdict = (f"The new model serves these sounds better than the default "
-                          f"({numbers}): {out} holds it.")
+        report.verdict = (
+            f"The new model serves these sounds better than the default "
+            f"({numbers}): {out} holds it."
+        )
     elif kept_base_weights:
-        report.verdict = (f"The default is kept: no epoch of training beat it {where} "
-                          f"({numbers}), so {out} holds the default's weights ({base}).")
+        report.verdict = (
+            f"The default is kept: no epoch of training beat it {where} "
+            f"({numbers}), so {out} holds the default's weights ({base})."
+        )
     else:
-        report.verdict = (f"The default serves these sounds as well or better ({numbers}), so "
-                          f"the default is kept: {out} holds the default's weights ({base}).")
+        report.verdict = (
+            f"The default serves these sounds as well or better ({numbers}), so "
+            f"the default is kept: {out} holds the default's weights ({base})."
+        )
 
 
 def markdown(report: FolderReport, image: str | None) -> str:
     """The report as Markdown: the verdict, the pooled scores and one row per file."""
     names = report.names
-    lines = [f"# How well the model serves `{report.folder}`", "", f"**{report.verdict}**", "",
-             f"Every sound went through each model alone (no texture), then `{report.phase}` "
-             "phase recovery, and was analysed again. Partial survival: the share of each frame's "
-             "partials (peaks within 40 dB of its loudest) still within 6 dB; LSD: the "
-             "log-spectral distance (lower is better). PCA-16: a linear projection fitted on "
-             "the same training frames.", "",
-             "| over | " + " | ".join(f"{n} survival" for n in names) + " | "
-             + " | ".join(f"{n} LSD (dB)" for n in names) + " |",
-             "|---|" + "---|" * (2 * len(names))]
+    lines = [
+        f"# How well the model serves `{report.folder}`",
+        "",
+        f"**{report.verdict}**",
+        "",
+        f"Every sound went through each model alone (no texture), then `{report.phase}` "
+        "phase recovery, and was analysed again. Partial survival: the share of each frame's "
+        "partials (peaks within 40 dB of its loudest) still within 6 dB; LSD: the "
+        "log-spectral distance (lower is better). PCA-16: a linear projection fitted on "
+        "the same training frames.",
+        "",
+        "| over | "
+        + " | ".join(f"{n} survival" for n in names)
+        + " | "
+        + " | ".join(f"{n} LSD (dB)" for n in names)
+        + " |",
+        "|---|" + "---|" * (2 * len(names)),
+    ]
     for part, label in (("held_out", "held-out stretches"), ("whole", "whole files")):
         if part == "held_out" and not any(f.held_out for f in report.files):
             continue
         totals = [report.total(n, part) for n in names]
-        lines.append(f"| {label} | " + " | ".join(f"{t.survival:.3f}" for t in totals) + " | "
-                     + " | ".join(f"{t.lsd_db:.2f}" for t in totals) + " |")
-    lines += ["", "Per file (whole file):", "",
-              "| file | seconds | " + " | ".join(f"{n} survival" for n in names) + " | "
-              + " | ".join(f"{n} LSD (dB)" for n in names) + " |",
-              "|---|---|" + "---|" * (2 * len(names))]
+        lines.append(
+            f"| {label} | "
+            + " | ".join(f"{t.survival:.3f}" for t in totals)
+            + " | "
+            + " | ".join(f"{t.lsd_db:.2f}" for t in totals)
+            + " |"
+        )
+    lines += [
+        "",
+        "Per file (whole file):",
+        "",
+        "| file | seconds | "
+        + " | ".join(f"{n} survival" for n in names)
+        + " | "
+        + " | ".join(f"{n} LSD (dB)" for n in names)
+        + " |",
+        "|---|---|" + "---|" * (2 * len(names)),
+    ]
     for f in report.files:
-        lines.append(f"| {f.file} | {f.seconds:.1f} | "
-                     + " | ".join(f"{f.whole[n].survival:.3f}" for n in names) + " | "
-                     + " | ".join(f"{f.whole[n].lsd_db:.2f}" for n in names) + " |")
+        lines.append(
+            f"| {f.file} | {f.seconds:.1f} | "
+            + " | ".join(f"{f.whole[n].survival:.3f}" for n in names)
+            + " | "
+            + " | ".join(f"{f.whole[n].lsd_db:.2f}" for n in names)
+            + " |"
+        )
     if image:
         lines += ["", f"![best and worst file]({image})"]
     return "\n".join(lines) + "\n"
@@ -262,8 +313,9 @@ def best_and_worst(report: FolderReport) -> tuple[int, int]:
     return int(np.argmax(values)), int(np.argmin(values))
 
 
-def plot(report: FolderReport, spectra: dict[int, dict[str, np.ndarray]], path: Path,
-         config: Config) -> None:
+def plot(
+    report: FolderReport, spectra: dict[int, dict[str, np.ndarray]], path: Path, config: Config
+) -> None:
     """Per-file survival bars, and the stacked spectrograms of the best and worst file.
 
     Parameters
@@ -272,26 +324,37 @@ def plot(report: FolderReport, spectra: dict[int, dict[str, np.ndarray]], path: 
         File index to ``{"original": target, name: heard, ...}`` magnitudes.
     """
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     best, worst = best_and_worst(report)
     columns = [best] if best == worst else [best, worst]
     rows = ["original", *report.names]
-    fig = plt.figure(figsize=(6.0 * len(columns), 1.8 + 2.0 * len(rows)), dpi=90,
-                     layout="constrained")
+    fig = plt.figure(
+        figsize=(6.0 * len(columns), 1.8 + 2.0 * len(rows)), dpi=90, layout="constrained"
+    )
     grid = fig.add_gridspec(len(rows) + 1, len(columns), height_ratios=[1.1] + [1] * len(rows))
     bars = fig.add_subplot(grid[0, :])
     x = np.arange(len(report.files))
     width = 0.8 / len(report.names)
     for k, name in enumerate(report.names):
-        bars.bar(x + (k - (len(report.names) - 1) / 2) * width,
-                 [f.whole[name].survival for f in report.files], width, label=name)
+        bars.bar(
+            x + (k - (len(report.names) - 1) / 2) * width,
+            [f.whole[name].survival for f in report.files],
+            width,
+            label=name,
+        )
     bars.set_xticks(x, [Path(f.file).stem[:14] for f in report.files], fontsize=7, rotation=20)
     bars.set_ylabel("partial survival")
     bars.set_ylim(0, 1)
-    bars.legend(fontsize=7, ncol=len(report.names), loc="lower center",
-                bbox_to_anchor=(0.5, 1.0), frameon=False)
+    bars.legend(
+        fontsize=7,
+        ncol=len(report.names),
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        frameon=False,
+    )
     hop_s = config.stft.hop / config.audio.sample_rate
     top_hz = min(config.audio.sample_rate / 2, 12000.0)
     n_top = int(top_hz / (config.audio.sample_rate / config.stft.n_fft)) + 1
@@ -302,11 +365,20 @@ def plot(report: FolderReport, spectra: dict[int, dict[str, np.ndarray]], path: 
             ax = fig.add_subplot(grid[r + 1, c])
             mags = spectra[index][name][:, :n_top]
             db = 20.0 * np.log10(mags / loudest + 1e-9)
-            ax.imshow(db.T, origin="lower", aspect="auto", vmin=-80, vmax=0, cmap="magma",
-                      extent=(0, len(mags) * hop_s, 0, top_hz / 1000))
+            ax.imshow(
+                db.T,
+                origin="lower",
+                aspect="auto",
+                vmin=-80,
+                vmax=0,
+                cmap="magma",
+                extent=(0, len(mags) * hop_s, 0, top_hz / 1000),
+            )
             f = report.files[index]
-            label = name if name == "original" else (
-                f"{name}: survival {f.whole[name].survival:.2f}, LSD {f.whole[name].lsd_db:.1f} dB")
+            label = name
+            if name != "original":
+                whole = f.whole[name]
+                label = f"{name}: survival {whole.survival:.2f}, LSD {whole.lsd_db:.1f} dB"
             ax.set_title(label if r else f"{kind}: {Path(f.file).name}\n{label}", fontsize=8)
             ax.set_ylabel("kHz", fontsize=7)
             ax.tick_params(labelsize=6)
@@ -324,9 +396,15 @@ def report_paths(checkpoint: str | os.PathLike) -> tuple[Path, Path]:
     return path.with_name(f"{path.stem}-report.md"), path.with_name(f"{path.stem}-report.png")
 
 
-def folder_report(corpus, new: SpectralVAE, default: SpectralVAE, config: Config, method: str,
-                  names: tuple[str, str] = ("new model", "default"),
-                  cache_dir: Path | None = None) -> tuple[FolderReport, dict]:
+def folder_report(
+    corpus,
+    new: SpectralVAE,
+    default: SpectralVAE,
+    config: Config,
+    method: str,
+    names: tuple[str, str] = ("new model", "default"),
+    cache_dir: Path | None = None,
+) -> tuple[FolderReport, dict]:
     """Score every usable file of a training corpus through the new model, the default and
     PCA-16 (fitted on the corpus's training frames).
 
@@ -354,26 +432,35 @@ def folder_report(corpus, new: SpectralVAE, default: SpectralVAE, config: Config
     if len(pick) > 20000:
         pick = np.sort(np.random.default_rng(0).choice(len(pick), 20000, replace=False))
     pca = PcaBaseline(corpus.train.frames[pick], PCA_DIMS)
-    reconstructors = {names[0]: model_reconstructor(new), names[1]: model_reconstructor(default),
-                      f"PCA-{PCA_DIMS}": pca_reconstructor(pca)}
-    report = FolderReport(folder=corpus.folder, names=list(reconstructors), files=[],
-                          phase=method)
+    reconstructors = {
+        names[0]: model_reconstructor(new),
+        names[1]: model_reconstructor(default),
+        f"PCA-{PCA_DIMS}": pca_reconstructor(pca),
+    }
+    report = FolderReport(folder=corpus.folder, names=list(reconstructors), files=[], phase=method)
     spectra_all, sounds_all = [], []
     for file, held_out in corpus.held_out.items():
         frames, seconds = file_frames(Path(file), config, cache_dir)
-        scores, spectra, sounds = score_file(frames, seconds, held_out, reconstructors, config,
-                                             method, file=os.path.relpath(file, corpus.folder))
+        scores, spectra, sounds = score_file(
+            frames,
+            seconds,
+            held_out,
+            reconstructors,
+            config,
+            method,
+            file=os.path.relpath(file, corpus.folder),
+        )
         report.files.append(scores)
         spectra_all.append(spectra)
         sounds_all.append(sounds)
     best, worst = best_and_worst(report)
     for index in {best, worst}:  # the sounds to listen to, beside the originals
-        original = trim_silence(read_mono(Path(list(corpus.held_out)[index]),
-                                          config.audio.sample_rate), config.stft.hop)
+        original = trim_silence(
+            read_mono(Path(list(corpus.held_out)[index]), config.audio.sample_rate), config.stft.hop
+        )
         sounds_all[index]["original"] = original
         spectra_all[index]["sounds"] = sounds_all[index]
     return report, {best: spectra_all[best], worst: spectra_all[worst]}
-
 
 
 LISTEN_GAP_S = 0.5  # silence between the versions in a listening file, seconds
@@ -392,8 +479,9 @@ def listening(sounds: dict[str, np.ndarray], order: list[str], rate: int) -> np.
     return out * (limit / peak) if peak > limit else out
 
 
-def write_report(report: FolderReport, spectra: dict, checkpoint: str | os.PathLike,
-                 config: Config) -> tuple[Path, Path]:
+def write_report(
+    report: FolderReport, spectra: dict, checkpoint: str | os.PathLike, config: Config
+) -> tuple[Path, Path]:
     """Write ``NAME-report.md``, ``NAME-report.png`` and the listening files
     ``NAME-report-best.wav`` and ``-worst.wav`` (the original, the new model, the default)
     beside ``checkpoint``; returns the first two."""
@@ -409,16 +497,21 @@ def write_report(report: FolderReport, spectra: dict, checkpoint: str | os.PathL
             continue
         wav = md_path.with_name(f"{md_path.stem}-{kind}.wav")
         temporary = wav.with_name(f".{wav.stem}.tmp.wav")
-        sf.write(temporary, listening(sounds, ["original", *report.names[:2]],
-                                      config.audio.sample_rate),
-                 config.audio.sample_rate, subtype="PCM_24")
+        sf.write(
+            temporary,
+            listening(sounds, ["original", *report.names[:2]], config.audio.sample_rate),
+            config.audio.sample_rate,
+            subtype="PCM_24",
+        )
         os.replace(temporary, wav)
         wavs.append((kind, report.files[index].file, wav.name))
     text = markdown(report, png_path.name)
     for kind, file, name in wavs:
-        text += (f"\nListen to the {kind} file, `{file}`: `{name}` plays the original, then "
-                 f"{report.names[0]}, then {report.names[1]}, each through "
-                 f"`{report.phase}` phase recovery.\n")
+        text += (
+            f"\nListen to the {kind} file, `{file}`: `{name}` plays the original, then "
+            f"{report.names[0]}, then {report.names[1]}, each through "
+            f"`{report.phase}` phase recovery.\n"
+        )
     temporary = md_path.with_name(f".{md_path.name}.tmp")
     temporary.write_text(text)
     os.replace(temporary, md_path)

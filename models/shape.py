@@ -11,6 +11,10 @@ engine from such a file never imports torch (about 200 MB a process: the live DS
 processes, ``docs/architecture.md`` section 8).
 
 This module imports no torch, and nothing that does.
+
+Why this file is longer than 500 lines: the model's shape, its numbers and their file form must
+agree field by field (a field added to one and not to the others would load a model wrongly); in
+one file a new field is added in one place.
 """
 
 from __future__ import annotations
@@ -103,13 +107,17 @@ class ModelShape:
         if not 8 <= self.latent_dim <= 48:
             raise ParameterError(f"latent_dim must be in 8..48, got {self.latent_dim}")
         if not 1 <= self.pitch_slots <= 4 or not 0 <= self.free_peaks <= 8:
-            raise ParameterError(f"pitch_slots must be in 1..4 and free_peaks in 0..8, got "
-                                 f"{self.pitch_slots} and {self.free_peaks}")
+            raise ParameterError(
+                f"pitch_slots must be in 1..4 and free_peaks in 0..8, got "
+                f"{self.pitch_slots} and {self.free_peaks}"
+            )
         if (self.pitch_slots > 1 or self.free_peaks) and not self.pitch:
             raise ParameterError("pitch slots and free peaks need the pitch channel (pitch=True)")
         if self.learned_dim < 4:
-            raise ParameterError(f"latent_dim {self.latent_dim} leaves {self.learned_dim} learned "
-                                 f"dimensions beside the explicit channels; at least 4 are needed")
+            raise ParameterError(
+                f"latent_dim {self.latent_dim} leaves {self.learned_dim} learned "
+                f"dimensions beside the explicit channels; at least 4 are needed"
+            )
         if not 0 <= self.context <= 8:
             raise ParameterError(f"context must be in 0..8 frames, got {self.context}")
         if self.n_bins < 2 or not self.hidden or min(self.hidden) < 1:
@@ -193,8 +201,9 @@ class ModelShape:
         moves."""
         if not self.pitch:
             return ()
-        return (tuple(range(self.slot_index, self.slot_index + self.pitch_slots))
-                + tuple(range(self.peak_pitch_index, self.peak_pitch_index + self.free_peaks)))
+        return tuple(range(self.slot_index, self.slot_index + self.pitch_slots)) + tuple(
+            range(self.peak_pitch_index, self.peak_pitch_index + self.free_peaks)
+        )
 
     @property
     def decoder_widths(self) -> tuple[int, ...]:
@@ -216,14 +225,19 @@ class ModelShape:
     @classmethod
     def from_dict(cls, data: dict) -> "ModelShape":
         """Inverse of :meth:`to_dict` (older checkpoints lack the last keys)."""
-        return cls(n_bins=int(data["n_bins"]), latent_dim=int(data["latent_dim"]),
-                   hidden=tuple(int(h) for h in data["hidden"]), context=int(data["context"]),
-                   level=bool(data.get("level", False)),
-                   decoder_hidden=tuple(int(h) for h in data.get("decoder_hidden", ())),
-                   pitch=bool(data.get("pitch", False)), bin_hz=float(data.get("bin_hz", 0.0)),
-                   comb_bands=int(data.get("comb_bands", 0)),
-                   pitch_slots=int(data.get("pitch_slots", 1)),
-                   free_peaks=int(data.get("free_peaks", 0)))
+        return cls(
+            n_bins=int(data["n_bins"]),
+            latent_dim=int(data["latent_dim"]),
+            hidden=tuple(int(h) for h in data["hidden"]),
+            context=int(data["context"]),
+            level=bool(data.get("level", False)),
+            decoder_hidden=tuple(int(h) for h in data.get("decoder_hidden", ())),
+            pitch=bool(data.get("pitch", False)),
+            bin_hz=float(data.get("bin_hz", 0.0)),
+            comb_bands=int(data.get("comb_bands", 0)),
+            pitch_slots=int(data.get("pitch_slots", 1)),
+            free_peaks=int(data.get("free_peaks", 0)),
+        )
 
 
 def band_interpolation(n_bins: int, bands: int) -> tuple[np.ndarray, np.ndarray]:
@@ -247,8 +261,17 @@ VERSION = 1
 _LAYERS = ("encoder_weights", "encoder_biases", "decoder_weights", "decoder_biases")
 _NUMBERS = ("pitch_bias", "level_bias", "pitch_grid")  # kept in the file's JSON header
 # The fused codec's rank-one channel terms and tracker matrix (FusedCodec buffers of these names)
-TERMS = ("level_in", "level_latent", "level_out", "pitch_latent", "pitch_out", "channel_latent",
-         "channel_out", "channel_bias", "pitch_matrix")
+TERMS = (
+    "level_in",
+    "level_latent",
+    "level_out",
+    "pitch_latent",
+    "pitch_out",
+    "channel_latent",
+    "channel_out",
+    "channel_bias",
+    "pitch_matrix",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -336,10 +359,15 @@ class HopModel:
             The file cannot be written (the message names it).
         """
         target = Path(path)
-        header: dict[str, Any] = {"format": FORMAT, "version": VERSION,
-                                  "shape": self.shape.to_dict(), "name": self.name,
-                                  "path": self.path, "descriptors": self.descriptors,
-                                  "layers": [len(getattr(self, k)) for k in _LAYERS]}
+        header: dict[str, Any] = {
+            "format": FORMAT,
+            "version": VERSION,
+            "shape": self.shape.to_dict(),
+            "name": self.name,
+            "path": self.path,
+            "descriptors": self.descriptors,
+            "layers": [len(getattr(self, k)) for k in _LAYERS],
+        }
         for key in _NUMBERS:
             value = getattr(self, key)
             header[key] = list(value) if isinstance(value, tuple) else value
@@ -358,8 +386,9 @@ class HopModel:
             os.replace(temporary, target)
         except OSError as exc:
             temporary.unlink(missing_ok=True)
-            raise CheckpointError(f"{target}: writing the hop model failed "
-                                  f"({exc.strerror or exc})") from None
+            raise CheckpointError(
+                f"{target}: writing the hop model failed ({exc.strerror or exc})"
+            ) from None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "HopModel":
@@ -380,28 +409,39 @@ class HopModel:
         try:
             header = json.loads(str(stored.pop("header")))
         except (KeyError, ValueError) as exc:
-            raise CheckpointError(f"{source}: not a hop model file (no readable header: "
-                                  f"{exc})") from None
+            raise CheckpointError(
+                f"{source}: not a hop model file (no readable header: {exc})"
+            ) from None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise CheckpointError(f"{source}: not a hop model file (no format={FORMAT!r})")
         if header.get("version") != VERSION:
-            raise CheckpointError(f"{source}: hop model version {header.get('version')!r}; "
-                                  f"this caminos reads version {VERSION}")
+            raise CheckpointError(
+                f"{source}: hop model version {header.get('version')!r}; "
+                f"this caminos reads version {VERSION}"
+            )
         try:
             shape = ModelShape.from_dict(header["shape"])
-            layers = {key: tuple(stored.pop(f"{key}_{i}") for i in range(count))
-                      for key, count in zip(_LAYERS, header["layers"])}
+            layers = {
+                key: tuple(stored.pop(f"{key}_{i}") for i in range(count))
+                for key, count in zip(_LAYERS, header["layers"])
+            }
             grid = header["pitch_grid"]
-            model = cls(shape, **layers, latent_std=stored.pop("latent_std"),
-                        **{key: stored.pop(key, None) for key in _array_fields()
-                           if key != "latent_std"},
-                        level_bias=header["level_bias"], pitch_bias=header["pitch_bias"],
-                        pitch_grid=tuple(grid) if grid is not None else None,
-                        name=str(header["name"]), path=str(header["path"]),
-                        descriptors=dict(header["descriptors"]))
+            model = cls(
+                shape,
+                **layers,
+                latent_std=stored.pop("latent_std"),
+                **{key: stored.pop(key, None) for key in _array_fields() if key != "latent_std"},
+                level_bias=header["level_bias"],
+                pitch_bias=header["pitch_bias"],
+                pitch_grid=tuple(grid) if grid is not None else None,
+                name=str(header["name"]),
+                path=str(header["path"]),
+                descriptors=dict(header["descriptors"]),
+            )
         except (KeyError, TypeError, ValueError, ParameterError) as exc:
-            raise CheckpointError(f"{source}: damaged hop model file ({type(exc).__name__}: "
-                                  f"{exc})") from None
+            raise CheckpointError(
+                f"{source}: damaged hop model file ({type(exc).__name__}: {exc})"
+            ) from None
         model.check(source)
         return model
 
@@ -415,25 +455,42 @@ class HopModel:
         """
         shape = self.shape
         for part, weights, biases, inputs, outputs in (
-                ("encoder", self.encoder_weights, self.encoder_biases, shape.n_inputs,
-                 shape.latent_dim),
-                ("decoder", self.decoder_weights, self.decoder_biases, shape.latent_dim,
-                 shape.n_bins + shape.comb_outputs)):
+            (
+                "encoder",
+                self.encoder_weights,
+                self.encoder_biases,
+                shape.n_inputs,
+                shape.latent_dim,
+            ),
+            (
+                "decoder",
+                self.decoder_weights,
+                self.decoder_biases,
+                shape.latent_dim,
+                shape.n_bins + shape.comb_outputs,
+            ),
+        ):
             width = inputs
             if not weights or len(weights) != len(biases):
-                raise CheckpointError(f"{where}: the {part} has {len(weights)} weight and "
-                                      f"{len(biases)} bias arrays")
+                raise CheckpointError(
+                    f"{where}: the {part} has {len(weights)} weight and {len(biases)} bias arrays"
+                )
             for i, (w, b) in enumerate(zip(weights, biases)):
                 if w.ndim != 2 or w.shape[0] != width or b.shape != (w.shape[1],):
-                    raise CheckpointError(f"{where}: {part} layer {i} has weights {w.shape} "
-                                          f"and biases {b.shape}; {width} inputs expected")
+                    raise CheckpointError(
+                        f"{where}: {part} layer {i} has weights {w.shape} "
+                        f"and biases {b.shape}; {width} inputs expected"
+                    )
                 width = w.shape[1]
             if width != outputs:
-                raise CheckpointError(f"{where}: the {part} gives {width} outputs; the shape "
-                                      f"needs {outputs}")
+                raise CheckpointError(
+                    f"{where}: the {part} gives {width} outputs; the shape needs {outputs}"
+                )
         if self.latent_std.shape != (shape.latent_dim,):
-            raise CheckpointError(f"{where}: latent_std has shape {self.latent_std.shape}; "
-                                  f"({shape.latent_dim},) expected")
+            raise CheckpointError(
+                f"{where}: latent_std has shape {self.latent_std.shape}; "
+                f"({shape.latent_dim},) expected"
+            )
 
 
 def _array_fields() -> tuple[str, ...]:

@@ -27,9 +27,15 @@ import torch
 
 from caminos.engine.core.config import Config
 from caminos.engine.core.errors import CaminosError, CheckpointError
-from caminos.models.autoencoder import (SpectralVAE, count_parameters, describe_axes,
-                                        kl_divergence, linear_magnitude, measure_latency_us,
-                                        stack_context)
+from caminos.models.autoencoder import (
+    SpectralVAE,
+    count_parameters,
+    describe_axes,
+    kl_divergence,
+    linear_magnitude,
+    measure_latency_us,
+    stack_context,
+)
 from caminos.models.augment import random_gain, random_mix, random_stretch, random_transpose
 from caminos.models.checkpoint import load_checkpoint, save_checkpoint
 from caminos.models.data import Corpus
@@ -186,8 +192,9 @@ class TrainSettings:
         if self.keep not in KEEP_BY:
             raise TrainingError(f"keep {self.keep!r}: expected one of {', '.join(KEEP_BY)}")
         if not 0.0 < self.magnitude_power <= 2.0:
-            raise TrainingError(f"magnitude_power {self.magnitude_power}: expected more than 0 "
-                                "and at most 2")
+            raise TrainingError(
+                f"magnitude_power {self.magnitude_power}: expected more than 0 and at most 2"
+            )
         for name in ("mix_probability", "stretch_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise TrainingError(f"{name} {getattr(self, name)}: expected 0 to 1")
@@ -202,7 +209,6 @@ class TrainSettings:
         data["hidden"] = list(self.hidden)
         data["decoder_hidden"] = list(self.decoder_hidden)
         return data
-
 
 
 @dataclass
@@ -253,8 +259,10 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise TrainingError(f"device {name!r}: CUDA is not available here (torch "
-                                f"{torch.__version__}); use --device cpu")
+            raise TrainingError(
+                f"device {name!r}: CUDA is not available here (torch "
+                f"{torch.__version__}); use --device cpu"
+            )
         if name == "cuda":
             name = f"cuda:{local_rank}"
     elif name != "cpu":
@@ -272,7 +280,8 @@ def _distributed() -> tuple[int, int, int]:
 
 def _is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, torch.OutOfMemoryError) or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
 
 
 def following_frames(starts: np.ndarray, n_frames: int) -> np.ndarray:
@@ -299,7 +308,7 @@ def epoch_order(n_frames: int, least: int, rng: np.random.Generator) -> np.ndarr
     """
     passes = max(1, -(-least // max(n_frames, 1)))
     order = np.concatenate([rng.permutation(n_frames) for _ in range(passes)])
-    return order[:max(n_frames, least)]
+    return order[: max(n_frames, least)]
 
 
 def partial_weights(target_log: torch.Tensor, range_db: float = PARTIAL_RANGE_DB) -> torch.Tensor:
@@ -314,8 +323,13 @@ def partial_weights(target_log: torch.Tensor, range_db: float = PARTIAL_RANGE_DB
     return torch.clamp((target_log - (top - span)) / span, 0.0, 1.0)
 
 
-def spectral_loss(decoded_log: torch.Tensor, target_log: torch.Tensor, log_weight: float = 1.0,
-                  partial_weight: float = 0.0, power: float = 1.0) -> torch.Tensor:
+def spectral_loss(
+    decoded_log: torch.Tensor,
+    target_log: torch.Tensor,
+    log_weight: float = 1.0,
+    partial_weight: float = 0.0,
+    power: float = 1.0,
+) -> torch.Tensor:
     """Per-frame spectral convergence plus weighted log-magnitude L1 terms, shape (batch,).
 
     ``||y^p - x^p||_2 / ||x^p||_2`` on magnitudes raised to ``power`` ``p``, plus ``log_weight``
@@ -330,46 +344,74 @@ def spectral_loss(decoded_log: torch.Tensor, target_log: torch.Tensor, log_weigh
     """
     estimate = torch.exp(power * torch.clamp(decoded_log, max=MAX_LOG_MAGNITUDE))
     target = torch.exp(power * target_log)
-    convergence = (torch.linalg.vector_norm(estimate - target, dim=1)
-                   / torch.linalg.vector_norm(target, dim=1).clamp_min(1e-8))
+    convergence = torch.linalg.vector_norm(estimate - target, dim=1) / torch.linalg.vector_norm(
+        target, dim=1
+    ).clamp_min(1e-8)
     error = (decoded_log - target_log).abs()
     loss = convergence + log_weight * error.mean(dim=1)
     if partial_weight:
         weights = partial_weights(target_log)
-        loss = loss + partial_weight * ((weights * error).sum(dim=1)
-                                        / weights.sum(dim=1).clamp_min(1.0))
+        loss = loss + partial_weight * (
+            (weights * error).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+        )
     return loss
 
 
-def reconstruction_loss(model: SpectralVAE, decoded_log: torch.Tensor, target_log: torch.Tensor,
-                        settings: "TrainSettings") -> torch.Tensor:
+def reconstruction_loss(
+    model: SpectralVAE,
+    decoded_log: torch.Tensor,
+    target_log: torch.Tensor,
+    settings: "TrainSettings",
+) -> torch.Tensor:
     """The reconstruction term of ``settings.loss`` (see :class:`TrainSettings`), shape
     (batch,)."""
     if settings.loss == "spectral":
-        return spectral_loss(decoded_log, target_log, settings.log_weight,
-                             settings.partial_weight, settings.magnitude_power)
+        return spectral_loss(
+            decoded_log,
+            target_log,
+            settings.log_weight,
+            settings.partial_weight,
+            settings.magnitude_power,
+        )
     # log_mse: plain squared log error over the mean per-bin variance of the training frames,
     # the scale of the per-bin normalised error that version-1 models were trained on.
-    variance = model.input_std[-model.shape.n_bins:].square().mean()
+    variance = model.input_std[-model.shape.n_bins :].square().mean()
     return (decoded_log - target_log).square().mean(dim=1) / variance
 
 
-def _loss_terms(model: SpectralVAE, recon: torch.Tensor, target_log: torch.Tensor,
-                mu: torch.Tensor, logvar: torch.Tensor, beta: float,
-                settings: "TrainSettings") -> torch.Tensor:
+def _loss_terms(
+    model: SpectralVAE,
+    recon: torch.Tensor,
+    target_log: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    beta: float,
+    settings: "TrainSettings",
+) -> torch.Tensor:
     """Reconstruction plus ``beta`` times the KL per bin, per frame (batch,)."""
     error = reconstruction_loss(model, recon, target_log, settings)
     return error + beta * kl_divergence(mu, logvar) / model.shape.n_bins
 
 
-def _batch_loss(network: torch.nn.Module, model: SpectralVAE, batch: torch.Tensor, beta: float,
-                settings: "TrainSettings") -> torch.Tensor:
+def _batch_loss(
+    network: torch.nn.Module,
+    model: SpectralVAE,
+    batch: torch.Tensor,
+    beta: float,
+    settings: "TrainSettings",
+) -> torch.Tensor:
     recon, mu, logvar = network(batch)
     return _loss_terms(model, recon, model.target(batch), mu, logvar, beta, settings)
 
 
-def _train_step(network: torch.nn.Module, model: SpectralVAE, optimizer: torch.optim.Optimizer,
-                batch: torch.Tensor, beta: float, settings: "TrainSettings") -> float:
+def _train_step(
+    network: torch.nn.Module,
+    model: SpectralVAE,
+    optimizer: torch.optim.Optimizer,
+    batch: torch.Tensor,
+    beta: float,
+    settings: "TrainSettings",
+) -> float:
     """One optimiser step on a batch of log-magnitude inputs; returns the batch loss."""
     optimizer.zero_grad(set_to_none=True)
     loss = _batch_loss(network, model, batch, beta, settings).mean()
@@ -379,9 +421,14 @@ def _train_step(network: torch.nn.Module, model: SpectralVAE, optimizer: torch.o
 
 
 @torch.no_grad()
-def validation_metrics(model: SpectralVAE, inputs: torch.Tensor, beta: float,
-                       settings: "TrainSettings | None" = None, starts: np.ndarray | None = None,
-                       batch: int = 4096) -> tuple[float, float]:
+def validation_metrics(
+    model: SpectralVAE,
+    inputs: torch.Tensor,
+    beta: float,
+    settings: "TrainSettings | None" = None,
+    starts: np.ndarray | None = None,
+    batch: int = 4096,
+) -> tuple[float, float]:
     """Mean loss over validation frames with the posterior mean (no sampling noise) and, given
     the files' ``starts``, their partial survival through the model, in one pass of the model.
 
@@ -408,7 +455,7 @@ def validation_metrics(model: SpectralVAE, inputs: torch.Tensor, beta: float,
     total, count = 0.0, 0
     decoded, target = [], []
     for start in range(0, len(inputs), batch):
-        x = inputs[start:start + batch]
+        x = inputs[start : start + batch]
         recon, mu, logvar = model(x, False)
         true_log = model.target(x)
         total += float(_loss_terms(model, recon, true_log, mu, logvar, beta, settings).sum())
@@ -429,8 +476,13 @@ def validation_metrics(model: SpectralVAE, inputs: torch.Tensor, beta: float,
     return total / max(count, 1), survival
 
 
-def validation_loss(model: SpectralVAE, inputs: torch.Tensor, beta: float,
-                    settings: "TrainSettings | None" = None, batch: int = 4096) -> float:
+def validation_loss(
+    model: SpectralVAE,
+    inputs: torch.Tensor,
+    beta: float,
+    settings: "TrainSettings | None" = None,
+    batch: int = 4096,
+) -> float:
     """Mean loss over log-magnitude inputs with the posterior mean (no sampling noise)."""
     return validation_metrics(model, inputs, beta, settings, batch=batch)[0]
 
@@ -501,15 +553,19 @@ def evaluate_metrics(model: SpectralVAE, corpus: Corpus, seed: int = 0) -> dict:
     pick = _subsample(len(corpus.train), 20000, seed)
     pca = PcaBaseline(corpus.train.frames[pick], model.shape.latent_dim)
     p50, p99 = measure_latency_us(model, repeats=1000, warmup=100)
-    return {"validation_lsd_db": round(lsd_db(val.frames, decoded), 3),
-            "pca_validation_lsd_db": round(lsd_db(val.frames, pca.reconstruct(val.frames)), 3),
-            "lsd_floor": f"magnitude + {MAGNITUDE_FLOOR:g} before the log",
-            "parameters": count_parameters(model),
-            "encode_decode_us_p50": round(p50, 1), "encode_decode_us_p99": round(p99, 1)}
+    return {
+        "validation_lsd_db": round(lsd_db(val.frames, decoded), 3),
+        "pca_validation_lsd_db": round(lsd_db(val.frames, pca.reconstruct(val.frames)), 3),
+        "lsd_floor": f"magnitude + {MAGNITUDE_FLOOR:g} before the log",
+        "parameters": count_parameters(model),
+        "encode_decode_us_p50": round(p50, 1),
+        "encode_decode_us_p99": round(p99, 1),
+    }
 
 
-def finalise(model: SpectralVAE, corpus: Corpus, config: Config, seed: int = 0,
-             refit: bool = True) -> dict:
+def finalise(
+    model: SpectralVAE, corpus: Corpus, config: Config, seed: int = 0, refit: bool = True
+) -> dict:
     """Rotate the latent by PCA of the training means (unless not ``refit``: the model keeps the
     frame it has) and describe the axes; returns descriptors."""
     context = model.shape.context
@@ -525,6 +581,7 @@ def plot_losses(history: dict, path: Path, best_epoch: int) -> None:
     """Write the loss curves (train and validation per epoch) as a PNG, with the validation
     partial survival on a second axis when the epochs were kept by it."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -560,13 +617,18 @@ def loss_plot_path(checkpoint: str | os.PathLike) -> Path:
     return path.with_name(f"{path.stem}-loss.png")
 
 
-def train_autoencoder(corpus: Corpus, out: str | os.PathLike, config: Config,
-                      settings: TrainSettings = TrainSettings(), *,
-                      resume: str | os.PathLike | None = None,
-                      fine_tune: str | os.PathLike | None = None, progress: bool = True,
-                      command: str | None = None,
-                      on_epoch_end: Callable[[int, float, float], None] | None = None
-                      ) -> TrainResult:
+def train_autoencoder(
+    corpus: Corpus,
+    out: str | os.PathLike,
+    config: Config,
+    settings: TrainSettings = TrainSettings(),
+    *,
+    resume: str | os.PathLike | None = None,
+    fine_tune: str | os.PathLike | None = None,
+    progress: bool = True,
+    command: str | None = None,
+    on_epoch_end: Callable[[int, float, float], None] | None = None,
+) -> TrainResult:
     """Train (or continue training) a spectral VAE and write a finished checkpoint.
 
     Parameters
@@ -617,8 +679,10 @@ def train_autoencoder(corpus: Corpus, out: str | os.PathLike, config: Config,
     set (so early stopping agrees everywhere) and only rank 0 writes files.
     """
     if resume is not None and fine_tune is not None:
-        raise TrainingError("resume and fine-tune: give one; resume continues a training run, "
-                            "fine-tune starts a new one from a finished model")
+        raise TrainingError(
+            "resume and fine-tune: give one; resume continues a training run, "
+            "fine-tune starts a new one from a finished model"
+        )
     rank, world, local_rank = _distributed()
     device = resolve_device(settings.device, local_rank)
     out_path = Path(out)
@@ -628,17 +692,39 @@ def train_autoencoder(corpus: Corpus, out: str | os.PathLike, config: Config,
         backend = "nccl" if device.type == "cuda" else "gloo"
         torch.distributed.init_process_group(backend=backend)
     try:
-        return _train(corpus, out_path, config, settings, resume, fine_tune, progress and rank == 0,
-                      command, on_epoch_end, device, rank, world)
+        return _train(
+            corpus,
+            out_path,
+            config,
+            settings,
+            resume,
+            fine_tune,
+            progress and rank == 0,
+            command,
+            on_epoch_end,
+            device,
+            rank,
+            world,
+        )
     finally:
         if world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
 
 
-def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettings,
-           resume: str | os.PathLike | None, fine_tune: str | os.PathLike | None, progress: bool,
-           command: str | None, on_epoch_end: Callable[[int, float, float], None] | None,
-           device: torch.device, rank: int, world: int) -> TrainResult:
+def _train(
+    corpus: Corpus,
+    out_path: Path,
+    config: Config,
+    settings: TrainSettings,
+    resume: str | os.PathLike | None,
+    fine_tune: str | os.PathLike | None,
+    progress: bool,
+    command: str | None,
+    on_epoch_end: Callable[[int, float, float], None] | None,
+    device: torch.device,
+    rank: int,
+    world: int,
+) -> TrainResult:
     started = time.monotonic()
     torch.manual_seed(settings.seed)
     state: dict = {}
@@ -652,13 +738,18 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         verb = "fine-tune" if fine_tune is not None else "resume"
         for key in ("latent_dim", "context"):
             if getattr(settings, key) != getattr(model.shape, key):
-                raise TrainingError(f"{started_from}: the checkpoint has {key}="
-                                    f"{getattr(model.shape, key)} but {getattr(settings, key)} "
-                                    f"was asked; leave it out to {verb}, or train a new model")
+                raise TrainingError(
+                    f"{started_from}: the checkpoint has {key}="
+                    f"{getattr(model.shape, key)} but {getattr(settings, key)} "
+                    f"was asked; leave it out to {verb}, or train a new model"
+                )
     if fine_tune is not None:
-        base = {"path": str(fine_tune), "command": loaded.provenance.get("command"),
-                "data": loaded.provenance.get("data"),
-                "training_seconds": loaded.provenance.get("training_seconds")}
+        base = {
+            "path": str(fine_tune),
+            "command": loaded.provenance.get("command"),
+            "data": loaded.provenance.get("data"),
+            "training_seconds": loaded.provenance.get("training_seconds"),
+        }
         warmup_epochs = 0
     elif resume is not None:
         if not loaded.training:
@@ -667,19 +758,28 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         previous_seconds = float(loaded.provenance.get("training_seconds", 0.0))
     else:
         many = settings.pitch and settings.level  # slots and peaks need both channels
-        shape = ModelShape(n_bins=config.stft.n_bins, latent_dim=settings.latent_dim,
-                           hidden=tuple(settings.hidden), context=settings.context,
-                           level=settings.level, decoder_hidden=tuple(settings.decoder_hidden),
-                           pitch=settings.pitch, comb_bands=settings.comb_bands,
-                           pitch_slots=settings.pitch_slots if many else 1,
-                           free_peaks=settings.free_peaks if many else 0,
-                           bin_hz=config.audio.sample_rate / config.stft.n_fft)
+        shape = ModelShape(
+            n_bins=config.stft.n_bins,
+            latent_dim=settings.latent_dim,
+            hidden=tuple(settings.hidden),
+            context=settings.context,
+            level=settings.level,
+            decoder_hidden=tuple(settings.decoder_hidden),
+            pitch=settings.pitch,
+            comb_bands=settings.comb_bands,
+            pitch_slots=settings.pitch_slots if many else 1,
+            free_peaks=settings.free_peaks if many else 0,
+            bin_hz=config.audio.sample_rate / config.stft.n_fft,
+        )
         model = SpectralVAE(shape)
-        model.set_input_statistics(stack_context(corpus.train.frames, settings.context,
-                                                 corpus.train.starts))
+        model.set_input_statistics(
+            stack_context(corpus.train.frames, settings.context, corpus.train.starts)
+        )
     if corpus.train.frames.shape[1] != model.shape.n_bins:
-        raise TrainingError(f"corpus frames have {corpus.train.frames.shape[1]} bins, the model "
-                            f"{model.shape.n_bins}")
+        raise TrainingError(
+            f"corpus frames have {corpus.train.frames.shape[1]} bins, the model "
+            f"{model.shape.n_bins}"
+        )
     model.to(device)
     model.train()
 
@@ -688,8 +788,7 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         return torch.as_tensor(stacked, dtype=torch.float32, device=device)
 
     train_x, val_x = prepare(corpus.train), prepare(corpus.validation)
-    following = torch.as_tensor(following_frames(corpus.train.starts, len(train_x)),
-                                device=device)
+    following = torch.as_tensor(following_frames(corpus.train.starts, len(train_x)), device=device)
     survival_starts = corpus.validation.starts if settings.keep == "survival" else None
 
     def validate() -> tuple[float, float]:
@@ -697,16 +796,18 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         return validation_metrics(model, val_x, settings.beta, settings, survival_starts)
 
     if len(train_x) < world or len(val_x) == 0:
-        raise TrainingError(f"too few frames to train: {len(train_x)} training, {len(val_x)} "
-                            "validation")
+        raise TrainingError(
+            f"too few frames to train: {len(train_x)} training, {len(val_x)} validation"
+        )
     network: torch.nn.Module = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
-        network = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
-                                          else None)
+
+        network = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
-    history: dict[str, list] = {"train_loss": [], "validation_loss": [],
-                                "validation_survival": []}
+    history: dict[str, list] = {"train_loss": [], "validation_loss": [], "validation_survival": []}
     best_val, best_epoch, since_best = math.inf, 0, 0
     best_score = -math.inf  # what settings.keep maximises: survival, or minus the loss
     if state:
@@ -729,61 +830,85 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
     last_save = last_better = time.monotonic()
 
     def provenance(elapsed: float) -> dict:
-        return {"command": command if command is not None else " ".join(sys.argv),
-                "data": corpus.summary(), "seed": settings.seed, "settings": settings.to_dict(),
-                "epochs": len(history["train_loss"]), "best_epoch": best_epoch,
-                "best_validation_loss": best_val, "keep": settings.keep,
-                "best_validation_survival": (best_score if settings.keep == "survival"
-                                             else None),
-                "training_seconds": round(elapsed, 1),
-                "world_size": world, "device": str(device), "torch": str(torch.__version__),
-                "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "fine_tuned_from": base}
+        return {
+            "command": command if command is not None else " ".join(sys.argv),
+            "data": corpus.summary(),
+            "seed": settings.seed,
+            "settings": settings.to_dict(),
+            "epochs": len(history["train_loss"]),
+            "best_epoch": best_epoch,
+            "best_validation_loss": best_val,
+            "keep": settings.keep,
+            "best_validation_survival": (best_score if settings.keep == "survival" else None),
+            "training_seconds": round(elapsed, 1),
+            "world_size": world,
+            "device": str(device),
+            "torch": str(torch.__version__),
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "fine_tuned_from": base,
+        }
 
     def write(final: bool) -> tuple[dict, dict]:
         """Finish a copy of the best weights and save it; returns (metrics, descriptors)."""
         elapsed = previous_seconds + time.monotonic() - started
         keeper = SpectralVAE(model.shape)
         keeper.load_state_dict(best_state)
-        descriptors = finalise(keeper, corpus, config, settings.seed,
-                               refit=settings.refit_latent or base is None)
+        descriptors = finalise(
+            keeper, corpus, config, settings.seed, refit=settings.refit_latent or base is None
+        )
         metrics = evaluate_metrics(keeper, corpus, settings.seed) if final else {}
         info = provenance(elapsed)
         info["metrics"] = metrics
         info["finished"] = final
-        training = {"optimizer": best_optimizer, "history": history,
-                    "best_validation_loss": best_val, "best_epoch": best_epoch,
-                    "epochs_since_best": since_best, "best_score": best_score}
-        save_checkpoint(out_path, keeper, config.stft, config.audio.sample_rate, descriptors,
-                        info, training)
+        training = {
+            "optimizer": best_optimizer,
+            "history": history,
+            "best_validation_loss": best_val,
+            "best_epoch": best_epoch,
+            "epochs_since_best": since_best,
+            "best_score": best_score,
+        }
+        save_checkpoint(
+            out_path, keeper, config.stft, config.audio.sample_rate, descriptors, info, training
+        )
         return metrics, descriptors
 
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=settings.epochs, initial=first_epoch, unit="epoch", desc="training",
-                   dynamic_ncols=True)
+
+        bar = tqdm(
+            total=settings.epochs,
+            initial=first_epoch,
+            unit="epoch",
+            desc="training",
+            dynamic_ncols=True,
+        )
     epoch = first_epoch
     try:
         for epoch in range(first_epoch, settings.epochs):
             torch.manual_seed(settings.seed * 100003 + epoch)  # same noise on resume
             beta = settings.beta * min(1.0, (epoch + 1) / max(1, warmup_epochs))
-            order = epoch_order(len(train_x), settings.epoch_frames,
-                                np.random.default_rng([settings.seed, epoch]))
+            order = epoch_order(
+                len(train_x), settings.epoch_frames, np.random.default_rng([settings.seed, epoch])
+            )
             share = len(order) // world
             order = order[rank::world][:share]
             total, count, start = 0.0, 0, 0
             while start < share:
-                index = torch.as_tensor(order[start:start + batch_size], device=device)
+                index = torch.as_tensor(order[start : start + batch_size], device=device)
                 try:
                     batch = train_x[index]
                     if settings.stretch_probability > 0:
-                        batch = random_stretch(batch, train_x[following[index]],
-                                               settings.stretch_probability)
+                        batch = random_stretch(
+                            batch, train_x[following[index]], settings.stretch_probability
+                        )
                     if settings.gain_db > 0:
                         batch = random_gain(batch, settings.gain_db)
                     if settings.transpose_semitones > 0:
-                        batch = random_transpose(batch, model.shape.n_bins,
-                                                 settings.transpose_semitones)
+                        batch = random_transpose(
+                            batch, model.shape.n_bins, settings.transpose_semitones
+                        )
                     if settings.mix_probability > 0:
                         batch = random_mix(batch, settings.mix_probability)
                     loss = _train_step(network, model, optimizer, batch, beta, settings)
@@ -793,8 +918,10 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
                     if device.type == "cuda":
                         torch.cuda.empty_cache()
                     if batch_size == 1:
-                        raise TrainingError("out of memory even at a batch of one frame; use a "
-                                            "smaller model or another device") from None
+                        raise TrainingError(
+                            "out of memory even at a batch of one frame; use a "
+                            "smaller model or another device"
+                        ) from None
                     batch_size //= 2
                     if bar is not None:
                         bar.write(f"out of memory: batch size halved to {batch_size * world}")
@@ -822,14 +949,21 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
                     for group in optimizer.param_groups:
                         group["lr"] *= 0.5
             if bar is not None:
-                bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}",
-                                survival=f"{survival:.3f}", best=f"@{best_epoch}",
-                                batch=batch_size * world)
+                bar.set_postfix(
+                    train=f"{train_loss:.4f}",
+                    val=f"{val_loss:.4f}",
+                    survival=f"{survival:.3f}",
+                    best=f"@{best_epoch}",
+                    batch=batch_size * world,
+                )
                 bar.update(1)
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, train_loss, val_loss)
-            if rank == 0 and since_best == 0 and (
-                    time.monotonic() - last_save > settings.save_every_s):
+            if (
+                rank == 0
+                and since_best == 0
+                and (time.monotonic() - last_save > settings.save_every_s)
+            ):
                 write(final=False)
                 last_save = time.monotonic()
             if settings.patience_minutes:
@@ -859,9 +993,15 @@ def _train(corpus: Corpus, out_path: Path, config: Config, settings: TrainSettin
         metrics, _ = write(final=True)
         if history["train_loss"]:
             plot_losses(history, loss_plot_path(out_path), best_epoch)
-    return TrainResult(path=out_path, epochs=len(history["train_loss"]), best_epoch=best_epoch,
-                       best_validation_loss=best_val, seconds=time.monotonic() - started,
-                       interrupted=interrupted, stopped_early=stopped_early, metrics=metrics,
-                       history=history,
-                       start_validation_survival=(base or {}).get("validation_survival",
-                                                                  math.nan))
+    return TrainResult(
+        path=out_path,
+        epochs=len(history["train_loss"]),
+        best_epoch=best_epoch,
+        best_validation_loss=best_val,
+        seconds=time.monotonic() - started,
+        interrupted=interrupted,
+        stopped_early=stopped_early,
+        metrics=metrics,
+        history=history,
+        start_validation_survival=(base or {}).get("validation_survival", math.nan),
+    )

@@ -17,8 +17,9 @@ from caminos.engine.core.config import Config, load_config
 SAMPLE_RATE = 48_000  # Hz, the default of config.toml
 
 
-def sine(frequency_hz: float, seconds: float, sample_rate: int = SAMPLE_RATE,
-         amplitude: float = 0.5) -> np.ndarray:
+def sine(
+    frequency_hz: float, seconds: float, sample_rate: int = SAMPLE_RATE, amplitude: float = 0.5
+) -> np.ndarray:
     """A sine wave, float64 of ``round(seconds * sample_rate)`` samples."""
     t = np.arange(round(seconds * sample_rate)) / sample_rate
     return amplitude * np.sin(2 * np.pi * frequency_hz * t)
@@ -44,8 +45,9 @@ def write_sound(tmp_path: Path) -> Callable[..., Path]:
     shape (n,) or (n, channels).
     """
 
-    def write(name: str, samples: np.ndarray, sample_rate: int = SAMPLE_RATE,
-              subtype: str = "FLOAT") -> Path:
+    def write(
+        name: str, samples: np.ndarray, sample_rate: int = SAMPLE_RATE, subtype: str = "FLOAT"
+    ) -> Path:
         path = tmp_path / name
         sf.write(path, samples, sample_rate, subtype=subtype)
         return path
@@ -104,8 +106,11 @@ POSITIONS = frozenset({"/source/file/pos", "/path/pos"})  # they move by themsel
 def control_values(engine) -> dict[str, tuple]:
     """The value of every control that has one (positions aside), to restore later
     (:func:`restore`)."""
-    return {c.address: tuple(c.get()) for c in engine.registry
-            if c.get is not None and c.address not in POSITIONS}
+    return {
+        c.address: tuple(c.get())
+        for c in engine.registry
+        if c.get is not None and c.address not in POSITIONS
+    }
 
 
 def restore(engine, values: dict[str, tuple], surface=None) -> None:
@@ -131,8 +136,9 @@ def restore(engine, values: dict[str, tuple], surface=None) -> None:
     engine.mixer.reset()
 
 
-def wait_until(predicate: Callable[[], object], timeout_s: float, what: str,
-               poll_s: float = 0.01) -> object:
+def wait_until(
+    predicate: Callable[[], object], timeout_s: float, what: str, poll_s: float = 0.01
+) -> object:
     """Poll ``predicate`` until it returns something true, and return that; fail the test,
     naming ``what``, when ``timeout_s`` seconds pass first.
 
@@ -152,8 +158,9 @@ def wait_until(predicate: Callable[[], object], timeout_s: float, what: str,
         time.sleep(poll_s)
 
 
-def restore_by_events(engine, values: dict[str, tuple], rendered: Rendered,
-                      timeout_s: float = 5.0) -> None:
+def restore_by_events(
+    engine, values: dict[str, tuple], rendered: Rendered, timeout_s: float = 5.0
+) -> None:
     """:func:`restore` for an engine that a thread is ticking, counting its hops in ``rendered``:
     the values are posted as events (prepared here, applied at the start of the next hop) and
     this waits two hops, by which every one of them has been applied, then checks they were."""

@@ -27,7 +27,7 @@ def chirp(seconds: float = 1.0) -> np.ndarray:
 def noise_and_clicks(seconds: float = 1.0, seed: int = 0) -> np.ndarray:
     """White noise at -20 dBFS RMS with a click every 0.25 s."""
     x = 0.1 * np.random.default_rng(seed).standard_normal(int(seconds * SAMPLE_RATE))
-    x[::SAMPLE_RATE // 4] += 0.9
+    x[:: SAMPLE_RATE // 4] += 0.9
     return x
 
 

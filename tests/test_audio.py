@@ -88,10 +88,18 @@ def _fake_sounddevice(devices, apis):
 
 
 def test_no_output_device_lists_what_was_found(monkeypatch, config) -> None:
-    apis = [{"name": "ALSA", "devices": [0], "default_input_device": 0,
-             "default_output_device": -1}]
-    devices = [{"name": "USB mic", "hostapi": 0, "max_input_channels": 1,
-                "max_output_channels": 0, "default_samplerate": 48000.0}]
+    apis = [
+        {"name": "ALSA", "devices": [0], "default_input_device": 0, "default_output_device": -1}
+    ]
+    devices = [
+        {
+            "name": "USB mic",
+            "hostapi": 0,
+            "max_input_channels": 1,
+            "max_output_channels": 0,
+            "default_samplerate": 48000.0,
+        }
+    ]
     monkeypatch.setattr(audio, "import_sounddevice", lambda: _fake_sounddevice(devices, apis))
     with pytest.raises(AudioDeviceError) as info:
         choose_devices(config)
@@ -101,20 +109,41 @@ def test_no_output_device_lists_what_was_found(monkeypatch, config) -> None:
 
 
 def test_devices_are_chosen_by_name_api_and_channels(monkeypatch, config) -> None:
-    apis = [{"name": "ALSA", "devices": [0], "default_input_device": -1,
-             "default_output_device": -1},
-            {"name": "JACK Audio Connection Kit", "devices": [1], "default_input_device": 1,
-             "default_output_device": 1}]
-    devices = [{"name": "hw:0", "hostapi": 0, "max_input_channels": 0, "max_output_channels": 8,
-                "default_samplerate": 48000.0},
-               {"name": "system", "hostapi": 1, "max_input_channels": 2,
-                "max_output_channels": 2, "default_samplerate": 48000.0}]
+    apis = [
+        {"name": "ALSA", "devices": [0], "default_input_device": -1, "default_output_device": -1},
+        {
+            "name": "JACK Audio Connection Kit",
+            "devices": [1],
+            "default_input_device": 1,
+            "default_output_device": 1,
+        },
+    ]
+    devices = [
+        {
+            "name": "hw:0",
+            "hostapi": 0,
+            "max_input_channels": 0,
+            "max_output_channels": 8,
+            "default_samplerate": 48000.0,
+        },
+        {
+            "name": "system",
+            "hostapi": 1,
+            "max_input_channels": 2,
+            "max_output_channels": 2,
+            "default_samplerate": 48000.0,
+        },
+    ]
     monkeypatch.setattr(audio, "import_sounddevice", lambda: _fake_sounddevice(devices, apis))
-    jack = choose_devices(replace(config, audio=replace(config.audio, host_api="jack",
-                                                        channels=2, input_channels=4)))
+    jack = choose_devices(
+        replace(config, audio=replace(config.audio, host_api="jack", channels=2, input_channels=4))
+    )
     assert (jack.output, jack.input, jack.output_channels, jack.input_channels) == (1, 1, 2, 2)
-    named = choose_devices(replace(config, audio=replace(config.audio, output_device="hw",
-                                                         input_device="none", channels=8)))
+    named = choose_devices(
+        replace(
+            config, audio=replace(config.audio, output_device="hw", input_device="none", channels=8)
+        )
+    )
     assert named.output == 0 and named.input is None and named.input_channels == 0
     assert named.output_channels == 8 and named.description == "out: hw:0 (8 ch)"
     with pytest.raises(AudioDeviceError, match="no input device 'mic'"):
@@ -122,35 +151,63 @@ def test_devices_are_chosen_by_name_api_and_channels(monkeypatch, config) -> Non
 
 
 def test_more_channels_than_the_output_device_has_are_refused(monkeypatch, config) -> None:
-    apis = [{"name": "ALSA", "devices": [0], "default_input_device": -1,
-             "default_output_device": 0}]
-    devices = [{"name": "dummy", "hostapi": 0, "max_input_channels": 0, "max_output_channels": 2,
-                "default_samplerate": 48000.0}]
+    apis = [
+        {"name": "ALSA", "devices": [0], "default_input_device": -1, "default_output_device": 0}
+    ]
+    devices = [
+        {
+            "name": "dummy",
+            "hostapi": 0,
+            "max_input_channels": 0,
+            "max_output_channels": 2,
+            "default_samplerate": 48000.0,
+        }
+    ]
     monkeypatch.setattr(audio, "import_sounddevice", lambda: _fake_sounddevice(devices, apis))
     with pytest.raises(AudioDeviceError) as info:
         choose_devices(replace(config, audio=replace(config.audio, channels=8)))
-    assert str(info.value) == ("audio.channels = 8 but output device 'dummy' has 2 output "
-                               "channels; set audio.channels to 2 or choose another device "
-                               "(caminos devices)")
+    assert str(info.value) == (
+        "audio.channels = 8 but output device 'dummy' has 2 output "
+        "channels; set audio.channels to 2 or choose another device "
+        "(caminos devices)"
+    )
     assert choose_devices(replace(config, audio=replace(config.audio, channels=2))).output == 0
 
 
 def test_devices_are_listed_with_their_channel_counts(monkeypatch) -> None:
-    apis = [{"name": "ALSA", "devices": [0, 1], "default_input_device": 1,
-             "default_output_device": 0},
-            {"name": "JACK Audio Connection Kit", "devices": [], "default_input_device": -1,
-             "default_output_device": -1}]
-    devices = [{"name": "MADI", "hostapi": 0, "max_input_channels": 64,
-                "max_output_channels": 64, "default_samplerate": 48000.0},
-               {"name": "USB mic", "hostapi": 0, "max_input_channels": 1,
-                "max_output_channels": 0, "default_samplerate": 44100.0}]
+    apis = [
+        {"name": "ALSA", "devices": [0, 1], "default_input_device": 1, "default_output_device": 0},
+        {
+            "name": "JACK Audio Connection Kit",
+            "devices": [],
+            "default_input_device": -1,
+            "default_output_device": -1,
+        },
+    ]
+    devices = [
+        {
+            "name": "MADI",
+            "hostapi": 0,
+            "max_input_channels": 64,
+            "max_output_channels": 64,
+            "default_samplerate": 48000.0,
+        },
+        {
+            "name": "USB mic",
+            "hostapi": 0,
+            "max_input_channels": 1,
+            "max_output_channels": 0,
+            "default_samplerate": 44100.0,
+        },
+    ]
     monkeypatch.setattr(audio, "import_sounddevice", lambda: _fake_sounddevice(devices, apis))
     assert audio.describe_devices().splitlines() == [
         "host API 0: ALSA",
         "  0: MADI (64 in, 64 out, 48000 Hz) [default out]",
         "  1: USB mic (1 in, 0 out, 44100 Hz) [default in]",
         "host API 1: JACK Audio Connection Kit",
-        "  (no devices)"]
+        "  (no devices)",
+    ]
 
 
 def test_schedule_covers_windows_over_midnight() -> None:
@@ -171,8 +228,9 @@ def test_schedule_times_are_validated() -> None:
 
 
 def test_installation_log_stays_bounded(tmp_path) -> None:
-    config = load_config(overrides={"engine.log_file": str(tmp_path / "caminos.log"),
-                                    "engine.log_max_bytes": 10_000})
+    config = load_config(
+        overrides={"engine.log_file": str(tmp_path / "caminos.log"), "engine.log_max_bytes": 10_000}
+    )
     log = installation_logger(config)
     for i in range(2000):
         log.info("status line %d with some text to fill the file", i)

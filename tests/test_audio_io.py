@@ -19,7 +19,7 @@ def dominant_frequency_hz(x: np.ndarray, sample_rate: int) -> float:
     """Frequency of the largest peak of a Hann-windowed spectrum, refined by a parabola."""
     spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
     k = int(np.argmax(spectrum))
-    a, b, c = np.log(spectrum[k - 1:k + 2])
+    a, b, c = np.log(spectrum[k - 1 : k + 2])
     return (k + 0.5 * (a - c) / (a - 2 * b + c)) * sample_rate / len(x)
 
 
@@ -41,8 +41,7 @@ def test_stereo_is_kept_channel_by_channel(write_sound: Callable[..., Path]) -> 
 
 def test_resampling_44k1_to_48k_keeps_a_sines_frequency(write_sound: Callable[..., Path]) -> None:
     x = sine(997.0, 1.0, sample_rate=44_100)
-    samples, info = read_audio(write_sound("r.wav", np.stack([x, x], axis=1), 44_100),
-                               SAMPLE_RATE)
+    samples, info = read_audio(write_sound("r.wav", np.stack([x, x], axis=1), 44_100), SAMPLE_RATE)
     assert info.resampled and info.file_sample_rate == 44_100
     assert samples.shape == (SAMPLE_RATE, 2)
     assert dominant_frequency_hz(samples[:, 1], SAMPLE_RATE) == pytest.approx(997.0, abs=0.05)
@@ -95,7 +94,8 @@ def test_non_finite_samples_are_refused(write_sound: Callable[..., Path], bad: f
 
 
 def test_more_than_two_channels_are_refused_with_the_count(
-        write_sound: Callable[..., Path]) -> None:
+    write_sound: Callable[..., Path],
+) -> None:
     path = write_sound("six.wav", np.zeros((100, 6)))
     with pytest.raises(AudioFileError, match="has 6 channels") as caught:
         read_audio(path, SAMPLE_RATE)
@@ -121,7 +121,8 @@ def test_a_written_file_gets_ordinary_permissions(tmp_path: Path) -> None:
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "out.wav"
     path.write_bytes(b"previous render")
 
@@ -136,8 +137,9 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
     assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
 
 
-def test_an_interrupted_write_leaves_nothing(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_write_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
@@ -147,14 +149,18 @@ def test_an_interrupted_write_leaves_nothing(tmp_path: Path,
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("name, subtype, words", [
-    ("out.xyz", "PCM_24", "unknown sound file extension"),
-    ("out.ogg", "PCM_24", "cannot hold PCM_24"),
-    ("missing/out.wav", "PCM_24", "does not exist"),
-    (".", "PCM_24", "is a folder"),
-])
-def test_unwritable_targets_are_refused(tmp_path: Path, name: str, subtype: str,
-                                        words: str) -> None:
+@pytest.mark.parametrize(
+    "name, subtype, words",
+    [
+        ("out.xyz", "PCM_24", "unknown sound file extension"),
+        ("out.ogg", "PCM_24", "cannot hold PCM_24"),
+        ("missing/out.wav", "PCM_24", "does not exist"),
+        (".", "PCM_24", "is a folder"),
+    ],
+)
+def test_unwritable_targets_are_refused(
+    tmp_path: Path, name: str, subtype: str, words: str
+) -> None:
     with pytest.raises(AudioFileError, match=words):
         write_audio_atomic(tmp_path / name, sine(440.0, 0.1), SAMPLE_RATE, subtype)
 

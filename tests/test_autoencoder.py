@@ -12,8 +12,15 @@ from caminos.engine.cli.model import main, morph_trajectory
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
 from caminos.engine.dsp.spectral import stft
-from caminos.models.autoencoder import (DESCRIPTORS, FusedCodec, SpectralVAE, describe_axes,
-                                        frame_descriptors, measure_latency_us, stack_context)
+from caminos.models.autoencoder import (
+    DESCRIPTORS,
+    FusedCodec,
+    SpectralVAE,
+    describe_axes,
+    frame_descriptors,
+    measure_latency_us,
+    stack_context,
+)
 from caminos.models.checkpoint import save_checkpoint
 from caminos.models.shape import ModelShape
 
@@ -25,8 +32,9 @@ RATE = 16_000
 def fitted_model(seed: int = 0, context: int = 0) -> tuple[SpectralVAE, np.ndarray]:
     """A small untrained model with input and latent statistics fitted on random frames."""
     torch.manual_seed(seed)
-    model = SpectralVAE(ModelShape(n_bins=STFT.n_bins, latent_dim=8, hidden=(32, 16),
-                                   context=context))
+    model = SpectralVAE(
+        ModelShape(n_bins=STFT.n_bins, latent_dim=8, hidden=(32, 16), context=context)
+    )
     inputs = np.random.default_rng(seed).normal(-3.0, 2.0, (500, model.shape.n_inputs))
     inputs = inputs.astype(np.float32)
     model.set_input_statistics(inputs)
@@ -164,8 +172,10 @@ def small_setup(tmp_path):
     model.set_input_statistics(np.random.default_rng(1).normal(-2, 1, (200, STFT.n_bins)))
     save_checkpoint(tmp_path / "small.pt", model, STFT, RATE)
     config = tmp_path / "config.toml"
-    config.write_text('[audio]\nsample_rate = 16000\n[stft]\nn_fft = 256\nhop = 64\n'
-                      '[phase]\nmethod = "rtpghi"\nlookahead = 1\n')
+    config.write_text(
+        "[audio]\nsample_rate = 16000\n[stft]\nn_fft = 256\nhop = 64\n"
+        '[phase]\nmethod = "rtpghi"\nlookahead = 1\n'
+    )
     t = np.arange(RATE // 2) / RATE
     sf.write(tmp_path / "a.wav", 0.3 * np.sin(2 * np.pi * 300 * t), RATE)
     sf.write(tmp_path / "b.wav", 0.1 * np.random.default_rng(0).standard_normal(len(t)), 22_050)
@@ -179,21 +189,36 @@ def test_encode_writes_a_landmark(small_setup):
         latent, times = landmark["latent"], landmark["times_s"]
         assert latent.shape[1] == 8 and len(latent) == len(times)
         assert str(landmark["checkpoint"]) == "small"
-        np.testing.assert_allclose(landmark["latent_std_units"] * landmark["latent_std"], latent,
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            landmark["latent_std_units"] * landmark["latent_std"], latent, rtol=1e-5
+        )
     assert times[-1] == pytest.approx(0.5, abs=256 / RATE)
 
 
 def test_reconstruct_and_morph_write_sound_files(small_setup):
     folder, options = small_setup
     out = folder / "r.wav"
-    assert main(["reconstruct", str(folder / "a.wav"), "-o", str(out), "--phase", "pv",
-                 *options]) == 0
+    assert (
+        main(["reconstruct", str(folder / "a.wav"), "-o", str(out), "--phase", "pv", *options]) == 0
+    )
     samples, rate = sf.read(out)
     assert rate == RATE and len(samples) == RATE // 2 and np.isfinite(samples).all()
     out = folder / "m.wav"
-    assert main(["morph", str(folder / "a.wav"), str(folder / "b.wav"), "-o", str(out),
-                 "--seconds", "0.75", *options]) == 0
+    assert (
+        main(
+            [
+                "morph",
+                str(folder / "a.wav"),
+                str(folder / "b.wav"),
+                "-o",
+                str(out),
+                "--seconds",
+                "0.75",
+                *options,
+            ]
+        )
+        == 0
+    )
     samples, rate = sf.read(out)
     assert len(samples) == int(0.75 * RATE) and np.abs(samples).max() <= 1.0
 
@@ -201,8 +226,20 @@ def test_reconstruct_and_morph_write_sound_files(small_setup):
 def test_map_draws_a_picture(small_setup):
     folder, options = small_setup
     out = folder / "map.png"
-    assert main(["map", str(folder / "small.pt"), str(folder / "a.wav"), "-o", str(out),
-                 options[2], options[3]]) == 0
+    assert (
+        main(
+            [
+                "map",
+                str(folder / "small.pt"),
+                str(folder / "a.wav"),
+                "-o",
+                str(out),
+                options[2],
+                options[3],
+            ]
+        )
+        == 0
+    )
     assert out.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -210,15 +247,40 @@ def test_command_errors_name_the_file(small_setup, capsys):
     folder, options = small_setup
     assert main(["encode", str(folder / "missing.wav"), "-o", str(folder / "x.npz"), *options]) == 2
     assert "missing.wav" in capsys.readouterr().err
-    assert main(["encode", str(folder / "a.wav"), "-o", str(folder / "no" / "x.npz"),
-                 *options]) == 2
+    assert (
+        main(["encode", str(folder / "a.wav"), "-o", str(folder / "no" / "x.npz"), *options]) == 2
+    )
     assert "folder" in capsys.readouterr().err
     # The checkpoint was trained at 16 kHz; the project's config runs at 48 kHz.
-    assert main(["encode", str(folder / "a.wav"), "-o", str(folder / "x.npz"),
-                 "--model", str(folder / "small.pt")]) == 2
+    assert (
+        main(
+            [
+                "encode",
+                str(folder / "a.wav"),
+                "-o",
+                str(folder / "x.npz"),
+                "--model",
+                str(folder / "small.pt"),
+            ]
+        )
+        == 2
+    )
     assert "audio.sample_rate is 16000 in the checkpoint but 48000" in capsys.readouterr().err
-    assert main(["morph", str(folder / "a.wav"), str(folder / "b.wav"), "-o",
-                 str(folder / "m.wav"), "--seconds", "0", *options]) == 2
+    assert (
+        main(
+            [
+                "morph",
+                str(folder / "a.wav"),
+                str(folder / "b.wav"),
+                "-o",
+                str(folder / "m.wav"),
+                "--seconds",
+                "0",
+                *options,
+            ]
+        )
+        == 2
+    )
     assert "--seconds" in capsys.readouterr().err
 
 
@@ -226,6 +288,7 @@ def test_benchmark_writes_model_pca_and_oracle_rows(small_setup, tmp_path):
     import json
     import sys
     from pathlib import Path
+
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from benchmarks.autoencoder import main as benchmark
 
@@ -236,13 +299,30 @@ def test_benchmark_writes_model_pca_and_oracle_rows(small_setup, tmp_path):
     t = np.arange(RATE) / RATE
     for i in range(3):
         sf.write(train / f"t{i}.wav", 0.2 * np.sin(2 * np.pi * (200 + 100 * i) * t), RATE)
-    sf.write(test / "h.wav", 0.2 * np.sin(2 * np.pi * 250 * t[:RATE // 2]), RATE)
-    sf.write(test / "i.wav", 0.2 * np.sin(2 * np.pi * 350 * t[:RATE // 2]), RATE)
+    sf.write(test / "h.wav", 0.2 * np.sin(2 * np.pi * 250 * t[: RATE // 2]), RATE)
+    sf.write(test / "i.wav", 0.2 * np.sin(2 * np.pi * 350 * t[: RATE // 2]), RATE)
     out = tmp_path / "rows.json"
-    assert benchmark(["--json", str(out), "--model", options[1], "--config", options[3],
-                      "--train-data", str(train), "--test-data", str(test),
-                      "--cache-dir", str(tmp_path / "cache"), "--listen",
-                      str(tmp_path / "hear")]) == 0
+    assert (
+        benchmark(
+            [
+                "--json",
+                str(out),
+                "--model",
+                options[1],
+                "--config",
+                options[3],
+                "--train-data",
+                str(train),
+                "--test-data",
+                str(test),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "--listen",
+                str(tmp_path / "hear"),
+            ]
+        )
+        == 0
+    )
     data = json.loads(out.read_text())
     rows, summary = data["rows"], data["summary"]
     names = ["small", "small+texture", "small/replay", "pca", "oracle"]
@@ -265,11 +345,17 @@ def test_benchmark_chords_mix_three_held_out_notes(tmp_path):
     and cut to the shortest."""
     import sys
     from pathlib import Path
+
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from benchmarks.autoencoder import chord_mixes, read_mix
 
-    names = ["gm-viola-060-v100", "gm-viola-063-v100", "gm-cello-045-v100", "gm-cello-045-v045",
-             "speech-en-0-0"]
+    names = [
+        "gm-viola-060-v100",
+        "gm-viola-063-v100",
+        "gm-cello-045-v100",
+        "gm-cello-045-v045",
+        "speech-en-0-0",
+    ]
     paths = []
     for i, name in enumerate(names):
         paths.append(tmp_path / f"{name}.wav")

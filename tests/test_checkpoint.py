@@ -30,9 +30,15 @@ def model() -> SpectralVAE:
 @pytest.fixture
 def saved(tmp_path, model):
     path = tmp_path / "m.pt"
-    save_checkpoint(path, model, STFT, RATE, descriptors={"axes": [{"axis": 0, "summary": "x"}]},
-                    provenance={"seed": 3, "metrics": {"lsd": np.float64(2.5)}},
-                    training={"history": {"train_loss": [1.0, 0.5]}})
+    save_checkpoint(
+        path,
+        model,
+        STFT,
+        RATE,
+        descriptors={"axes": [{"axis": 0, "summary": "x"}]},
+        provenance={"seed": 3, "metrics": {"lsd": np.float64(2.5)}},
+        training={"history": {"train_loss": [1.0, 0.5]}},
+    )
     return path
 
 
@@ -51,15 +57,19 @@ def test_round_trip_keeps_weights_settings_and_metadata(saved, model):
     assert peek(saved)["sample_rate"] == RATE
 
 
-@pytest.mark.parametrize("running, differs", [
-    (dict(stft=StftConfig(n_fft=512, hop=64)), "stft.n_fft is 256 in the checkpoint but 512"),
-    (dict(stft=StftConfig(n_fft=256, hop=128)), "stft.hop is 64 in the checkpoint but 128"),
-    (dict(sample_rate=48_000), "audio.sample_rate is 16000 in the checkpoint but 48000"),
-])
+@pytest.mark.parametrize(
+    "running, differs",
+    [
+        (dict(stft=StftConfig(n_fft=512, hop=64)), "stft.n_fft is 256 in the checkpoint but 512"),
+        (dict(stft=StftConfig(n_fft=256, hop=128)), "stft.hop is 64 in the checkpoint but 128"),
+        (dict(sample_rate=48_000), "audio.sample_rate is 16000 in the checkpoint but 48000"),
+    ],
+)
 def test_a_mismatch_with_the_running_settings_is_refused_and_named(saved, running, differs):
     kwargs = {"stft": STFT, "sample_rate": RATE, **running}
-    with pytest.raises(CheckpointError,
-                       match="m.pt: does not match the running configuration") as info:
+    with pytest.raises(
+        CheckpointError, match="m.pt: does not match the running configuration"
+    ) as info:
         load_checkpoint(saved, **kwargs)
     assert differs in str(info.value)
 
@@ -67,7 +77,7 @@ def test_a_mismatch_with_the_running_settings_is_refused_and_named(saved, runnin
 def test_truncated_or_garbage_files_are_refused(saved, tmp_path):
     blob = saved.read_bytes()
     truncated = tmp_path / "truncated.pt"
-    truncated.write_bytes(blob[:len(blob) // 2])
+    truncated.write_bytes(blob[: len(blob) // 2])
     with pytest.raises(CheckpointError, match="truncated.pt: not a readable checkpoint"):
         load_checkpoint(truncated)
     garbage = tmp_path / "garbage.pt"
@@ -124,8 +134,10 @@ def test_the_shipped_default_checkpoint_loads_with_the_project_config():
     from caminos.models.api import DEFAULT_CHECKPOINT
     from caminos.models.autoencoder import FusedCodec
 
-    assert DEFAULT_CHECKPOINT == Path(__file__).resolve().parent.parent / "models" / \
-        "checkpoints" / "default.pt"
+    assert (
+        DEFAULT_CHECKPOINT
+        == Path(__file__).resolve().parent.parent / "models" / "checkpoints" / "default.pt"
+    )
     config = load_config()
     loaded = load_checkpoint(DEFAULT_CHECKPOINT, config.stft, config.audio.sample_rate)
     d = loaded.model.shape.latent_dim
@@ -148,8 +160,15 @@ def test_the_shipped_default_checkpoint_loads_with_the_project_config():
 
 def test_a_model_with_level_and_pitch_channels_round_trips(tmp_path):
     torch.manual_seed(0)
-    shape = ModelShape(n_bins=STFT.n_bins, latent_dim=8, hidden=(32, 16), decoder_hidden=(16, 48),
-                       level=True, pitch=True, bin_hz=RATE / STFT.n_fft)
+    shape = ModelShape(
+        n_bins=STFT.n_bins,
+        latent_dim=8,
+        hidden=(32, 16),
+        decoder_hidden=(16, 48),
+        level=True,
+        pitch=True,
+        bin_hz=RATE / STFT.n_fft,
+    )
     m = SpectralVAE(shape)
     inputs = np.random.default_rng(0).normal(-3.0, 2.0, (400, STFT.n_bins)).astype(np.float32)
     m.set_input_statistics(inputs)
@@ -181,13 +200,15 @@ def test_an_unknown_version_is_refused_with_its_number(tmp_path, model):
     data = torch.load(tmp_path / "v9.pt", weights_only=True)
     data["version"] = 9
     torch.save(data, tmp_path / "v9.pt")
-    with pytest.raises(CheckpointError,
-                       match="format version 9; this caminos reads version 1 or 2"):
+    with pytest.raises(
+        CheckpointError, match="format version 9; this caminos reads version 1 or 2"
+    ):
         load_checkpoint(tmp_path / "v9.pt")
 
 
 def test_a_shipped_copy_drops_the_training_state_and_keeps_the_model(saved, tmp_path, model):
     from caminos.models.checkpoint import without_training_state
+
     without_training_state(saved, tmp_path / "ship.pt")
     shipped = load_checkpoint(tmp_path / "ship.pt", STFT, RATE)
     assert shipped.training == {} and shipped.provenance["seed"] == 3

@@ -32,8 +32,10 @@ def test_centred_rtpghi_seeds_better_than_causal_on_a_sweep() -> None:
     target = np.abs(stft(chirp(1.0), CFG))
     centred = run_streaming(PghiGsRtisi(CFG, lookahead=2, iterations=8, pghi_lookahead=1), target)
     causal = run_streaming(PghiGsRtisi(CFG, lookahead=2, iterations=8, pghi_lookahead=0), target)
-    assert (spectral_convergence_db(centred, target, CFG)
-            < spectral_convergence_db(causal, target, CFG) - 5.0)
+    assert (
+        spectral_convergence_db(centred, target, CFG)
+        < spectral_convergence_db(causal, target, CFG) - 5.0
+    )
 
 
 def test_lookahead_zero_runs_causally_and_bad_split_is_refused() -> None:

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from caminos.engine.core.config import (DEFAULT_CONFIG_PATH, Config, describe, load_config,
-                                        parse_override)
+from caminos.engine.core.config import (
+    DEFAULT_CONFIG_PATH,
+    Config,
+    describe,
+    load_config,
+    parse_override,
+)
 from caminos.engine.core.errors import ConfigError
 
 
@@ -25,19 +30,22 @@ def test_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:
     assert load_config(write_toml(tmp_path, "")) == Config()
 
 
-@pytest.mark.parametrize("text, key, words", [
-    ("[phase]\nitterations = 3\n", "phase.itterations", "unknown key"),
-    ("[phase]\niterations = \"many\"\n", "phase.iterations", "expected an integer"),
-    ("[phase]\niterations = 3.5\n", "phase.iterations", "expected an integer"),
-    ("[phase]\niterations = 0\n", "phase.iterations", "expected a value in [1, 200]"),
-    ("[render]\nceiling_db = 3.0\n", "render.ceiling_db", "expected a value in [-24.0, 0.0]"),
-    ("[render]\nprogress = 1\n", "render.progress", "expected true or false"),
-    ("[render]\nsubtype = \"PCM_8\"\n", "render.subtype", "expected one of"),
-    ("[phase]\nmethod = \"magic\"\n", "phase.method", "expected one of"),
-    ("[stft]\nn_fft = 1000\n", "stft.n_fft", "power of two"),
-    ("[stft]\nhop = 300\n", "stft.hop", "divisor"),
-    ("[stft]\nhop = 1024\n", "stft.hop", "redundancy"),
-])
+@pytest.mark.parametrize(
+    "text, key, words",
+    [
+        ("[phase]\nitterations = 3\n", "phase.itterations", "unknown key"),
+        ('[phase]\niterations = "many"\n', "phase.iterations", "expected an integer"),
+        ("[phase]\niterations = 3.5\n", "phase.iterations", "expected an integer"),
+        ("[phase]\niterations = 0\n", "phase.iterations", "expected a value in [1, 200]"),
+        ("[render]\nceiling_db = 3.0\n", "render.ceiling_db", "expected a value in [-24.0, 0.0]"),
+        ("[render]\nprogress = 1\n", "render.progress", "expected true or false"),
+        ('[render]\nsubtype = "PCM_8"\n', "render.subtype", "expected one of"),
+        ('[phase]\nmethod = "magic"\n', "phase.method", "expected one of"),
+        ("[stft]\nn_fft = 1000\n", "stft.n_fft", "power of two"),
+        ("[stft]\nhop = 300\n", "stft.hop", "divisor"),
+        ("[stft]\nhop = 1024\n", "stft.hop", "redundancy"),
+    ],
+)
 def test_a_bad_key_is_named_with_the_file(tmp_path: Path, text: str, key: str, words: str) -> None:
     path = write_toml(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
@@ -47,7 +55,7 @@ def test_a_bad_key_is_named_with_the_file(tmp_path: Path, text: str, key: str, w
 
 
 def test_an_unknown_section_is_named(tmp_path: Path) -> None:
-    path = write_toml(tmp_path, "[redner]\nsubtype = \"FLOAT\"\n")
+    path = write_toml(tmp_path, '[redner]\nsubtype = "FLOAT"\n')
     with pytest.raises(ConfigError, match=r"unknown section \[redner\]") as caught:
         load_config(path)
     assert str(path) in str(caught.value)
@@ -65,14 +73,17 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.toml")
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("phase.iterations=24", ("phase.iterations", 24)),
-    ("render.ceiling_db=-1.5", ("render.ceiling_db", -1.5)),
-    ("render.progress=false", ("render.progress", False)),
-    ("phase.method=pv", ("phase.method", "pv")),  # not TOML: taken as a plain string
-    ("phase.method=\"rtisi-la\"", ("phase.method", "rtisi-la")),
-    (" phase.seed =7", ("phase.seed", 7)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("phase.iterations=24", ("phase.iterations", 24)),
+        ("render.ceiling_db=-1.5", ("render.ceiling_db", -1.5)),
+        ("render.progress=false", ("render.progress", False)),
+        ("phase.method=pv", ("phase.method", "pv")),  # not TOML: taken as a plain string
+        ('phase.method="rtisi-la"', ("phase.method", "rtisi-la")),
+        (" phase.seed =7", ("phase.seed", 7)),
+    ],
+)
 def test_override_values_are_read_as_toml(text: str, expected: tuple) -> None:
     assert parse_override(text) == expected
 
@@ -100,7 +111,8 @@ def test_describe_round_trips_through_toml(tmp_path: Path) -> None:
 
 
 def test_paths_default_to_the_checkout_and_otherwise_to_the_users_data(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from caminos.engine.core.config import PROJECT_ROOT, PathsConfig
 
     paths = PathsConfig()
@@ -120,12 +132,17 @@ def test_paths_default_to_the_checkout_and_otherwise_to_the_users_data(
 
 
 def test_saved_patches_go_to_the_configured_folder_and_the_shipped_ones_still_load(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     from caminos.engine.clock.engine import Engine
     from caminos.engine.control.surface import attach
 
-    config = load_config(overrides={"paths.patches": str(tmp_path / "patches"),
-                                    "paths.recordings": str(tmp_path / "takes")})
+    config = load_config(
+        overrides={
+            "paths.patches": str(tmp_path / "patches"),
+            "paths.recordings": str(tmp_path / "takes"),
+        }
+    )
     engine = Engine(config, voice=False)
     surface = attach(engine)
     engine.post("/path/load", "dawn")  # shipped in the project's patches/paths/

@@ -14,18 +14,23 @@ from caminos.engine.clock.engine import Engine
 from caminos.engine.control.surface import attach
 from caminos.engine.core.errors import ControlError
 from caminos.engine.core.ring import SharedCounters
-from caminos.engine.live.shared import (AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS,
-                                        FRONT_COUNTERS)
+from caminos.engine.live.shared import AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS, FRONT_COUNTERS
 from caminos.engine.live.control_process import ControlSetup, build_replica
-from caminos.engine.live.events import (PIPE_ATOMIC_BYTES, SHM_DIR, EventReceiver, decode_event,
-                                        encode_event)
+from caminos.engine.live.events import (
+    PIPE_ATOMIC_BYTES,
+    SHM_DIR,
+    EventReceiver,
+    decode_event,
+    encode_event,
+)
 
 
 def test_large_arrays_travel_through_shared_memory_and_are_freed() -> None:
     here, there = mp.Pipe(duplex=False)
     samples = np.random.default_rng(0).standard_normal((3, 40_000))
-    data, shared = encode_event(12, "/x", (1, "a"), {"samples": samples, "small": np.ones(3)},
-                                False)
+    data, shared = encode_event(
+        12, "/x", (1, "a"), {"samples": samples, "small": np.ones(3)}, False
+    )
     assert len(shared) == 1 and len(data) < 2_000  # the big array is not in the pickle
     assert (SHM_DIR / shared[0]).exists()
     there.send_bytes(data)
@@ -53,13 +58,18 @@ def linked(request):
 
     config = load_config()
     receive, send = mp.Pipe(duplex=False)
-    dsp, audio, front, flags = (SharedCounters(DSP_COUNTERS), SharedCounters(AUDIO_COUNTERS),
-                                SharedCounters(FRONT_COUNTERS), SharedCounters(CONTROL_FLAGS))
+    dsp, audio, front, flags = (
+        SharedCounters(DSP_COUNTERS),
+        SharedCounters(AUDIO_COUNTERS),
+        SharedCounters(FRONT_COUNTERS),
+        SharedCounters(CONTROL_FLAGS),
+    )
     front["pid"] = float(os.getpid())  # as the control process publishes it
     engine = Engine(config, voice=False)
     attach(engine)
-    setup = ControlSetup(config, config.audio.channels, dsp.name, audio.name, "", front.name,
-                         voice=False)
+    setup = ControlSetup(
+        config, config.audio.channels, dsp.name, audio.name, "", front.name, voice=False
+    )
     replica = build_replica(setup, send, front, dsp, audio, flags)
     yield replica, engine, EventReceiver(receive, engine), dsp, audio
     for shared in (dsp, audio, front, flags):
@@ -85,8 +95,12 @@ def test_events_reach_the_engine_and_apply_at_their_hop(linked, sine_file) -> No
 def test_a_control_naming_what_does_not_exist_is_refused_before_the_hop_clock(linked) -> None:
     replica, engine, receiver, _, _ = linked
     applied, errors = engine.counters["events_applied"], engine.counters["control_errors"]
-    for address, args in [("/path/play", ("nowhere",)), ("/latent/plane", ("a", "b", "c")),
-                          ("/scene/recall", (77, 1.0)), ("/path/landmark", ("p", "missing"))]:
+    for address, args in [
+        ("/path/play", ("nowhere",)),
+        ("/latent/plane", ("a", "b", "c")),
+        ("/scene/recall", (77, 1.0)),
+        ("/path/landmark", ("p", "missing")),
+    ]:
         with pytest.raises(ControlError, match=address):
             replica.post(address, *args)
     assert receiver.receive() == 0
@@ -120,15 +134,21 @@ def test_voice_requests_that_cannot_speak_are_refused_before_the_hop_clock() -> 
 
     config = load_config()
     receive, send = mp.Pipe(duplex=False)
-    blocks = [SharedCounters(names)
-              for names in (DSP_COUNTERS, AUDIO_COUNTERS, FRONT_COUNTERS, CONTROL_FLAGS)]
+    blocks = [
+        SharedCounters(names)
+        for names in (DSP_COUNTERS, AUDIO_COUNTERS, FRONT_COUNTERS, CONTROL_FLAGS)
+    ]
     dsp, audio, front, flags = blocks
     try:
         setup = ControlSetup(config, 2, dsp.name, audio.name, "", front.name, voice=True)
         replica = build_replica(setup, send, front, dsp, audio, flags)
-        for address, args in [("/voice/say", ("",)), ("/voice/say", ("   ",)),
-                              ("/voice/mix", ("zz:1",)), ("/voice/mix", ("es:x",)),
-                              ("/voice/mix", ("es:0",))]:
+        for address, args in [
+            ("/voice/say", ("",)),
+            ("/voice/say", ("   ",)),
+            ("/voice/mix", ("zz:1",)),
+            ("/voice/mix", ("es:x",)),
+            ("/voice/mix", ("es:0",)),
+        ]:
             with pytest.raises(ControlError, match=address):
                 replica.post(address, *args)
         assert not receive.poll()

@@ -106,8 +106,18 @@ def test_posting_from_threads_loses_nothing() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True),
-                          st.text(max_size=5), st.booleans(), st.binary(max_size=4)), max_size=4))
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(-(10**6), 10**6),
+            st.floats(allow_nan=True),
+            st.text(max_size=5),
+            st.booleans(),
+            st.binary(max_size=4),
+        ),
+        max_size=4,
+    )
+)
 def test_validation_raises_only_control_errors(args: list) -> None:
     control = _control("/p", Arg("a", "i", 0, 10), Arg("b", "f", -1, 1))
     try:

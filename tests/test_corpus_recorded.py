@@ -13,7 +13,8 @@ from caminos.models.corpus import build, recorded
 
 MISSING = recorded.available()
 needs_packages = pytest.mark.skipif(
-    bool(MISSING), reason="needs " + ", ".join(MISSING) + " (scripts/setup.sh --test)")
+    bool(MISSING), reason="needs " + ", ".join(MISSING) + " (scripts/setup.sh --test)"
+)
 
 
 def test_midi_file_is_a_standard_format_zero_file() -> None:
@@ -35,16 +36,27 @@ def test_variable_length_quantities() -> None:
 
 
 def test_sonic_pi_listing_is_parsed(tmp_path) -> None:
-    (tmp_path / "README.md").write_text("# Samples\n\n* `:drum_heavy_kick` - http://x/4832/\n"
-                                        "* `:ambi_choir` - http://x/207809/\nother text\n")
-    assert recorded.sonic_pi_sources(tmp_path) == {"drum_heavy_kick": "http://x/4832/",
-                                                   "ambi_choir": "http://x/207809/"}
+    (tmp_path / "README.md").write_text(
+        "# Samples\n\n* `:drum_heavy_kick` - http://x/4832/\n"
+        "* `:ambi_choir` - http://x/207809/\nother text\n"
+    )
+    assert recorded.sonic_pi_sources(tmp_path) == {
+        "drum_heavy_kick": "http://x/4832/",
+        "ambi_choir": "http://x/207809/",
+    }
 
 
 @needs_packages
 def test_a_small_corpus_holds_out_whole_instruments_and_pitches(tmp_path) -> None:
-    build.build(tmp_path, 0, {"harmonic": 1}, {"harmonic": 1},
-                programs={40: "violin"}, heldout_programs={41: "viola"}, chords=2)
+    build.build(
+        tmp_path,
+        0,
+        {"harmonic": 1},
+        {"harmonic": 1},
+        programs={40: "violin"},
+        heldout_programs={41: "viola"},
+        chords=2,
+    )
     train = {p.name for p in (tmp_path / "train").iterdir()}
     heldout = {p.name for p in (tmp_path / "heldout").iterdir()}
     assert any(n.startswith("gm-violin-") for n in train)
@@ -52,8 +64,10 @@ def test_a_small_corpus_holds_out_whole_instruments_and_pitches(tmp_path) -> Non
     assert not any(n.startswith("gm-viola-") for n in train)
     assert any(n.startswith("gm-viola-") for n in heldout)
     # chords of the training instruments in train, of the held-out ones in heldout
-    assert {n for n in train if n.startswith("chord-")} == {"chord-000-2n.flac",
-                                                            "chord-001-3n.flac"}
+    assert {n for n in train if n.startswith("chord-")} == {
+        "chord-000-2n.flac",
+        "chord-001-3n.flac",
+    }
     assert {n for n in heldout if n.startswith("chord-")} == {"chord-heldout-000-2n.flac"}
     recorded_names = {n for n in train | heldout if n.startswith(("gm-", "sonicpi-", "chord-"))}
     assert not {n for n in train if n in recorded_names} & heldout  # a file in one split only
@@ -99,16 +113,20 @@ def test_chords_render_their_notes_into_the_corpus(tmp_path) -> None:
     rng = np.random.default_rng(7)
     organ = {19: "church-organ"}
     records = chords.render_chords(tmp_path, 3, organ, rng)
-    assert [r.file for r in records] == ["chord-000-2n.flac", "chord-001-3n.flac",
-                                         "chord-002-4n.flac"]
+    assert [r.file for r in records] == [
+        "chord-000-2n.flac",
+        "chord-001-3n.flac",
+        "chord-002-4n.flac",
+    ]
     tracker = MultiPitchTracker(1024, recorded.SAMPLE_RATE)
     for record in records:
         x, rate = sf.read(tmp_path / record.file)
         assert rate == recorded.SAMPLE_RATE and -24.5 < 20 * np.log10(np.abs(x).max()) < -2.5
-        keys = [int(part.split()[1]) for part in record.origin.split("(")[1].split(")")[0]
-                .split(", ")]
+        keys = [
+            int(part.split()[1]) for part in record.origin.split("(")[1].split(")")[0].split(", ")
+        ]
         mags = np.abs(stft(x, StftConfig(n_fft=1024, hop=256)))
         f0, _ = tracker.track(mags)
-        held = f0[len(f0) // 4:len(f0) // 2]  # inside the held part
+        held = f0[len(f0) // 4 : len(f0) // 2]  # inside the held part
         found = {round(69 + 12 * np.log2(f / 440.0)) for row in held for f in row if f > 0}
         assert len(found & set(keys)) >= 2, (record.origin, sorted(found))

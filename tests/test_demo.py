@@ -15,13 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_demo_score_renders(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(ROOT)  # the score names the demo sound relative to the project
     out = tmp_path / "demo-out.wav"
-    code = main(["render", "--score", "patches/scores/demo.score", "-o", str(out),
-                 "--seconds", "11"])
+    code = main(
+        ["render", "--score", "patches/scores/demo.score", "-o", str(out), "--seconds", "11"]
+    )
     assert code == 0, capsys.readouterr().err
     samples, rate = sf.read(out)
     assert rate == 48000 and samples.shape[1] == 2 and len(samples) >= 11 * 48000  # whole hops
     assert np.isfinite(samples).all()
     assert np.abs(samples).max() <= 10 ** (-0.3 / 20)
     for second in range(11):  # sounding throughout: file, voice, path
-        level = np.sqrt(np.mean(samples[second * rate:(second + 1) * rate, 0] ** 2))
+        level = np.sqrt(np.mean(samples[second * rate : (second + 1) * rate, 0] ** 2))
         assert level > 10 ** (-45 / 20), second

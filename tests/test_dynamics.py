@@ -21,7 +21,7 @@ def run_in_blocks(stage: DcBlocker | SafetyLimiter, x: np.ndarray, block: int) -
     """Feed ``x`` through ``stage`` ``block`` samples at a time (out of place)."""
     out = np.empty_like(x)
     for start in range(0, len(x), block):
-        stage.process(x[start:start + block], out[start:start + block])
+        stage.process(x[start : start + block], out[start : start + block])
     return out
 
 
@@ -36,13 +36,26 @@ def loud_signal(rng: np.random.Generator, n: int, channels: int) -> np.ndarray:
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 3000), channels=st.integers(1, 2),
-       ceiling_db=st.floats(-24.0, 0.0), lookahead_ms=st.floats(0.0, 5.0),
-       release_ms=st.floats(1.0, 2000.0), block=st.sampled_from(BLOCK_SIZES),
-       scale_db=st.floats(-30.0, 140.0))
-def test_the_output_never_exceeds_the_ceiling(seed: int, n: int, channels: int, ceiling_db: float,
-                                              lookahead_ms: float, release_ms: float, block: int,
-                                              scale_db: float) -> None:
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 3000),
+    channels=st.integers(1, 2),
+    ceiling_db=st.floats(-24.0, 0.0),
+    lookahead_ms=st.floats(0.0, 5.0),
+    release_ms=st.floats(1.0, 2000.0),
+    block=st.sampled_from(BLOCK_SIZES),
+    scale_db=st.floats(-30.0, 140.0),
+)
+def test_the_output_never_exceeds_the_ceiling(
+    seed: int,
+    n: int,
+    channels: int,
+    ceiling_db: float,
+    lookahead_ms: float,
+    release_ms: float,
+    block: int,
+    scale_db: float,
+) -> None:
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, channels)) * 10 ** (scale_db / 20)
     spike = rng.integers(0, n)
@@ -65,7 +78,7 @@ def test_loud_input_with_spikes_and_nans_stays_below_the_ceiling(rng: np.random.
 
 def test_gain_changes_by_at_most_one_over_lookahead_per_sample(rng: np.random.Generator) -> None:
     # Input without zeros, so the gain is output / delayed input at every sample.
-    x = (0.1 + 5.0 * np.abs(rng.standard_normal((SAMPLE_RATE, 1))))
+    x = 0.1 + 5.0 * np.abs(rng.standard_normal((SAMPLE_RATE, 1)))
     x[::4801] = 1e4  # spikes: the steepest case
     limiter = SafetyLimiter(SAMPLE_RATE, 1, ceiling_db=-1.0, lookahead_ms=1.5)
     gain = limit_offline(x, limiter)[:, 0] / x[:, 0]
@@ -103,8 +116,7 @@ def test_both_channels_share_one_gain() -> None:
     x[4000, 0] = 4.0
     y = limit_offline(x, SafetyLimiter(SAMPLE_RATE, 2, ceiling_db=-1.0))
     around = slice(3900, 4100)
-    np.testing.assert_allclose(y[around, 1] / x[around, 1], y[around, 0] / x[around, 0],
-                               rtol=1e-9)
+    np.testing.assert_allclose(y[around, 1] / x[around, 1], y[around, 0] / x[around, 0], rtol=1e-9)
 
 
 def test_nan_and_inf_become_silence_and_are_counted() -> None:
@@ -120,11 +132,14 @@ def test_nan_and_inf_become_silence_and_are_counted() -> None:
 
 
 @pytest.mark.parametrize("channels", [1, 2])
-def test_limiter_output_does_not_depend_on_block_size(rng: np.random.Generator,
-                                                       channels: int) -> None:
+def test_limiter_output_does_not_depend_on_block_size(
+    rng: np.random.Generator, channels: int
+) -> None:
     x = loud_signal(rng, 20_000, channels)
-    outputs = [run_in_blocks(SafetyLimiter(SAMPLE_RATE, channels, -3.0, 1.5, 20.0), x, block)
-               for block in BLOCK_SIZES]
+    outputs = [
+        run_in_blocks(SafetyLimiter(SAMPLE_RATE, channels, -3.0, 1.5, 20.0), x, block)
+        for block in BLOCK_SIZES
+    ]
     for y in outputs[1:]:
         np.testing.assert_array_equal(y, outputs[0])
 
@@ -160,18 +175,24 @@ def test_processing_allocates_nothing_per_block(rng: np.random.Generator) -> Non
         for _ in range(200):
             for stage in stages:
                 stage.process(x, y)
-        growth = sum(s.size_diff
-                     for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+        growth = sum(
+            s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename")
+        )
     finally:
         tracemalloc.stop()
     assert growth < 4096  # bytes over 400 calls: nothing per block
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"ceiling_db": 1.0}, "ceiling_db"), ({"ceiling_db": float("nan")}, "ceiling_db"),
-    ({"release_ms": 0.0}, "release_ms"), ({"lookahead_ms": -1.0}, "lookahead_ms"),
-    ({"channels": 0}, "channels"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"ceiling_db": 1.0}, "ceiling_db"),
+        ({"ceiling_db": float("nan")}, "ceiling_db"),
+        ({"release_ms": 0.0}, "release_ms"),
+        ({"lookahead_ms": -1.0}, "lookahead_ms"),
+        ({"channels": 0}, "channels"),
+    ],
+)
 def test_bad_limiter_parameters_are_named(kwargs: dict, words: str) -> None:
     arguments = {"sample_rate": SAMPLE_RATE, "channels": 1, **kwargs}
     with pytest.raises(ParameterError, match=words):
@@ -192,7 +213,7 @@ def test_dc_blocker_removes_dc_and_passes_audio() -> None:
     blocker.reset()
     tone = sine(100.0, 1.0)[:, None]
     out = run_in_blocks(blocker, tone, 4096)
-    gain_db = 20 * np.log10(np.max(np.abs(out[SAMPLE_RATE // 2:])) / 0.5)
+    gain_db = 20 * np.log10(np.max(np.abs(out[SAMPLE_RATE // 2 :])) / 0.5)
     assert abs(gain_db) < 0.02  # 100 Hz: 0.01 dB down in theory
 
 

@@ -58,8 +58,9 @@ def test_silent_without_sources(fresh: Engine) -> None:
     assert np.all(out == 0.0)
 
 
-def test_file_player_frames_decode_as_the_model_decodes_the_file(fresh: Engine,
-                                                                 write_sound) -> None:
+def test_file_player_frames_decode_as_the_model_decodes_the_file(
+    fresh: Engine, write_sound
+) -> None:
     """Golden: at speed 1 and without texture the engine decodes exactly the model's offline
     reconstruction."""
     tone = sine(330.0, 2.0, amplitude=0.3) + sine(660.0, 2.0, amplitude=0.1)
@@ -75,9 +76,10 @@ def test_file_player_frames_decode_as_the_model_decodes_the_file(fresh: Engine,
     model = fresh.checkpoint.model
     frames = np.abs(stft(tone, fresh.stft))
     with torch.no_grad():
-        expected = model.decode(model.encode(log_magnitude(
-            torch.tensor(frames, dtype=torch.float32)))).numpy()
-    got = np.array(decoded)[40:len(frames)]  # after the fade-in of presence
+        expected = model.decode(
+            model.encode(log_magnitude(torch.tensor(frames, dtype=torch.float32)))
+        ).numpy()
+    got = np.array(decoded)[40 : len(frames)]  # after the fade-in of presence
     np.testing.assert_allclose(got, expected[40:], rtol=1e-3, atol=1e-3 * expected.max())
     out = np.concatenate(outs)
     assert np.isfinite(out).all() and np.abs(out).max() > 0.01
@@ -96,9 +98,9 @@ def _decoded_frames(engine: Engine, hops: int) -> np.ndarray:
     return np.array(frames)
 
 
-def test_texture_lays_the_sources_grain_over_the_decoded_frames_as_offline(fresh: Engine,
-                                                                           write_sound,
-                                                                           rng) -> None:
+def test_texture_lays_the_sources_grain_over_the_decoded_frames_as_offline(
+    fresh: Engine, write_sound, rng
+) -> None:
     """Golden: with /latent/texture 1 the engine's frames are the offline twin's
     (:func:`add_texture` of the model's decode and the file's own log magnitudes), each bin
     within the texture's limits of the plain decode."""
@@ -113,11 +115,11 @@ def test_texture_lays_the_sources_grain_over_the_decoded_frames_as_offline(fresh
     model = fresh.checkpoint.model
     with torch.no_grad():
         plain = model.decode(model.encode(torch.tensor(source_log, dtype=torch.float32))).numpy()
-    expected = add_texture(plain, source_log, 1.0, fresh.stft.n_fft, fresh.sample_rate,
-                           MAGNITUDE_FLOOR)
+    expected = add_texture(
+        plain, source_log, 1.0, fresh.stft.n_fft, fresh.sample_rate, MAGNITUDE_FLOOR
+    )
     n = min(len(got), len(frames))
-    np.testing.assert_allclose(got[40:n], expected[40:n], rtol=2e-3,
-                               atol=1e-3 * expected.max())
+    np.testing.assert_allclose(got[40:n], expected[40:n], rtol=2e-3, atol=1e-3 * expected.max())
     ratio_db = 20 * np.log10(got[40:n] / plain[40:n])
     assert ratio_db.min() >= TEXTURE_LOW_DB - 0.05 and ratio_db.max() <= TEXTURE_HIGH_DB + 0.05
     assert np.std(ratio_db) > 1.0  # the noise's grain is there, not a constant gain
@@ -146,10 +148,10 @@ def test_live_input_is_analysed_as_offline_and_played_with_its_own_phase(fresh: 
     fresh.reset()
     frames, outs = [], []
     for m in range(len(x) // 256):
-        fresh.push_input(np.column_stack([x[m * 256:(m + 1) * 256]] * 2))  # stereo in, mixed
+        fresh.push_input(np.column_stack([x[m * 256 : (m + 1) * 256]] * 2))  # stereo in, mixed
         outs.append(fresh.tick().copy())
         frames.append(fresh.buffers.refs[0].copy())
-    expected = stft(x, fresh.stft)[:len(frames)]
+    expected = stft(x, fresh.stft)[: len(frames)]
     np.testing.assert_allclose(np.array(frames), expected, atol=1e-9)
     out = np.concatenate(outs)[:, 0]
     assert np.isfinite(out).all()
@@ -239,9 +241,14 @@ def test_output_never_passes_the_ceiling(fresh: Engine, write_sound, rng) -> Non
 
 def test_same_events_give_the_same_samples(engine: Engine, write_sound) -> None:
     path = str(write_sound("tone.wav", sine(250.0, 1.0, amplitude=0.3)))
-    events = [(0, "/source/file/open", (path,)), (0, "/source/file/play", (1,)),
-              (30, "/latent/axis", (0, 1.5)), (50, "/latent/noise", (0.3,)),
-              (70, "/phase/method", ("rtpghi",)), (90, "/source/file/speed", (-0.5,))]
+    events = [
+        (0, "/source/file/open", (path,)),
+        (0, "/source/file/play", (1,)),
+        (30, "/latent/axis", (0, 1.5)),
+        (50, "/latent/noise", (0.3,)),
+        (70, "/phase/method", ("rtpghi",)),
+        (90, "/source/file/speed", (-0.5,)),
+    ]
 
     def render() -> np.ndarray:
         e = Engine(load_config(), checkpoint=engine.checkpoint)

@@ -48,8 +48,10 @@ def one_thread():
 def exported(tmp_path_factory) -> dict:
     """Both shipped models exported once: name -> (report, path)."""
     folder = tmp_path_factory.mktemp("export")
-    return {name: (export_nn(CHECKPOINTS / f"{name}.pt", folder / f"{name}.ts"),
-                   folder / f"{name}.ts") for name in MODELS}
+    return {
+        name: (export_nn(CHECKPOINTS / f"{name}.pt", folder / f"{name}.ts"), folder / f"{name}.ts")
+        for name in MODELS
+    }
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,7 @@ def host(model, method: str, signal: torch.Tensor, buffer: int) -> torch.Tensor:
     outputs = []
     with torch.inference_mode():
         for start in range(0, signal.shape[2], buffer):
-            block = signal[:, :, start:start + buffer]
+            block = signal[:, :, start : start + buffer]
             x = block.reshape(batch, in_ch, buffer // in_ratio, in_ratio)[..., -1]
             y = getattr(model, method)(x.contiguous())
             assert y.dtype == torch.float32
@@ -86,11 +88,17 @@ def test_export_reports_methods_channels_and_latency(exported):
     for name in MODELS:
         report, path = exported[name]
         checkpoint = load_checkpoint(CHECKPOINTS / f"{name}.pt")
-        d, hop, n_fft = checkpoint.model.shape.latent_dim, checkpoint.stft.hop, \
-            checkpoint.stft.n_fft
+        d, hop, n_fft = (
+            checkpoint.model.shape.latent_dim,
+            checkpoint.stft.hop,
+            checkpoint.stft.n_fft,
+        )
         assert path.is_file()
-        assert report.methods == {"forward": (1, 1, 1, 1), "encode": (1, 1, d, hop),
-                                  "decode": (d, hop, 1, 1)}
+        assert report.methods == {
+            "forward": (1, 1, 1, 1),
+            "encode": (1, 1, d, hop),
+            "decode": (d, hop, 1, 1),
+        }
         assert report.latency == n_fft - hop + hop  # the STFT pair and one look-ahead frame
         model = load(exported, name)
         assert list(model.get_methods()) == ["forward", "encode", "decode"]
@@ -102,17 +110,24 @@ def test_export_reports_methods_channels_and_latency(exported):
 
 
 def test_the_file_loads_with_torch_alone(exported, tmp_path):
-    code = ("import sys, torch\n"
-            f"m = torch.jit.load({str(exported['default'][1])!r})\n"
-            "y = m(torch.zeros(1, 1, 2048))\n"
-            "z = m.encode(torch.zeros(2, 1, 512))\n"
-            "a = m.decode(z)\n"
-            "assert y.shape == (1, 1, 2048) and z.shape == (2, 28, 2) and a.shape == (2, 1, 512)\n"
-            "assert not [k for k in sys.modules if k.split('.')[0] == 'caminos'], 'caminos'\n"
-            "assert not [k for k in sys.modules if k.split('.')[0] == 'numba'], 'numba'\n"
-            "print('ok', m.get_latency())\n")
-    result = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys, torch\n"
+        f"m = torch.jit.load({str(exported['default'][1])!r})\n"
+        "y = m(torch.zeros(1, 1, 2048))\n"
+        "z = m.encode(torch.zeros(2, 1, 512))\n"
+        "a = m.decode(z)\n"
+        "assert y.shape == (1, 1, 2048) and z.shape == (2, 28, 2) and a.shape == (2, 1, 512)\n"
+        "assert not [k for k in sys.modules if k.split('.')[0] == 'caminos'], 'caminos'\n"
+        "assert not [k for k in sys.modules if k.split('.')[0] == 'numba'], 'numba'\n"
+        "print('ok', m.get_latency())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ok", "1024"]
 
@@ -121,7 +136,7 @@ def test_the_file_loads_with_torch_alone(exported, tmp_path):
 def test_a_host_to_nn_tilde_rules_runs_every_method(exported, demo, name):
     model = load(exported, name)
     d = int(model.decode_params[0])
-    signal = torch.as_tensor(demo[:, 24000:24000 + 8192])
+    signal = torch.as_tensor(demo[:, 24000 : 24000 + 8192])
     voices = torch.stack([signal[0], signal[1], signal[0] * 0.5, signal[1] * 0.0])[:, None]
     for batch in (1, 4):
         for buffer in (256, 1024, 4096):
@@ -140,7 +155,7 @@ def test_a_host_to_nn_tilde_rules_runs_every_method(exported, demo, name):
 @pytest.mark.parametrize("name", MODELS)
 def test_streamed_output_equals_one_call(exported, demo, name):
     model = load(exported, name)
-    signal = torch.as_tensor(demo[:1, 48000:48000 + 16384])[:, None]
+    signal = torch.as_tensor(demo[:1, 48000 : 48000 + 16384])[:, None]
     with torch.inference_mode():
         model.reset()
         whole = model(signal)
@@ -148,29 +163,41 @@ def test_streamed_output_equals_one_call(exported, demo, name):
         a_whole = model.decode(z_whole)
         for buffer in (256, 512, 2048, 4096):
             model.reset()
-            parts = torch.cat([model(signal[..., i:i + buffer])
-                               for i in range(0, signal.shape[2], buffer)], dim=-1)
+            parts = torch.cat(
+                [model(signal[..., i : i + buffer]) for i in range(0, signal.shape[2], buffer)],
+                dim=-1,
+            )
             assert float((parts - whole).abs().max()) <= 1e-6, buffer
             hop = int(model.encode_params[3])
-            latents = torch.cat([model.encode(signal[..., i:i + buffer])
-                                 for i in range(0, signal.shape[2], buffer)], dim=-1)
+            latents = torch.cat(
+                [
+                    model.encode(signal[..., i : i + buffer])
+                    for i in range(0, signal.shape[2], buffer)
+                ],
+                dim=-1,
+            )
             assert float((latents - z_whole).abs().max()) <= 1e-6, buffer
             frames = buffer // hop
-            back = torch.cat([model.decode(z_whole[..., i:i + frames])
-                              for i in range(0, z_whole.shape[2], frames)], dim=-1)
+            back = torch.cat(
+                [
+                    model.decode(z_whole[..., i : i + frames])
+                    for i in range(0, z_whole.shape[2], frames)
+                ],
+                dim=-1,
+            )
             assert float((back - a_whole).abs().max()) <= 1e-6, buffer
 
 
 def test_each_voice_of_a_batch_is_its_own_stream(exported, demo):
     model = load(exported, "default")
-    pair = torch.as_tensor(demo[:, 96000:96000 + 8192])[:, None]
+    pair = torch.as_tensor(demo[:, 96000 : 96000 + 8192])[:, None]
     with torch.inference_mode():
         model.reset()
         together = model(pair)
         alone = []
         for voice in range(2):
             model.reset()
-            alone.append(model(pair[voice:voice + 1]))
+            alone.append(model(pair[voice : voice + 1]))
     assert float((together - torch.cat(alone)).abs().max()) <= 1e-6
     assert float((together[0] - together[1]).abs().max()) > 1e-3  # two voices, two sounds
 
@@ -178,7 +205,7 @@ def test_each_voice_of_a_batch_is_its_own_stream(exported, demo):
 def test_no_step_at_buffer_joins_beyond_the_signals_own(exported, demo):
     model = load(exported, "default")
     buffer = 256
-    signal = torch.as_tensor(demo[:1, 12000:12000 + 32 * buffer])[:, None]
+    signal = torch.as_tensor(demo[:1, 12000 : 12000 + 32 * buffer])[:, None]
     y = host(model, "forward", signal, buffer)[0, 0].numpy()
     steps = np.abs(np.diff(y))
     joins = np.arange(buffer, len(y), buffer) - 1  # steps from the last sample of a buffer
@@ -216,17 +243,19 @@ def test_latency_is_the_delay_of_a_click(exported, tmp_path):
 
 def test_bad_input_is_refused_with_a_message(exported):
     model = load(exported, "default")
-    cases = [(lambda: model(torch.zeros(1, 2, 512)), "expected 1 input channels, got 2"),
-             (lambda: model(torch.zeros(1, 1, 100)), "multiple of the hop, 256 samples"),
-             (lambda: model.encode(torch.zeros(1, 1, 300)), "multiple of the hop"),
-             (lambda: model.decode(torch.zeros(1, 3, 4)), "expected 28 input channels, got 3"),
-             (lambda: model(torch.zeros(512)), "expected (batch, channels, samples)"),
-             (lambda: model.set_phase("heap"), "phase method 'heap' unknown"),
-             (lambda: model.set_pitch(100.0), "pitch expects -48 to 48 semitones, got 100"),
-             (lambda: model.set_offset(40, 1.0), "offset axis must be 0 to 27"),
-             (lambda: model.set_follow(float("nan")), "follow expects 0 to 1, got nan"),
-             (lambda: model.set_texture(2.0), "texture expects 0 to 1, got 2"),
-             (lambda: model.get_method_latency("stretch"), "unknown method 'stretch'")]
+    cases = [
+        (lambda: model(torch.zeros(1, 2, 512)), "expected 1 input channels, got 2"),
+        (lambda: model(torch.zeros(1, 1, 100)), "multiple of the hop, 256 samples"),
+        (lambda: model.encode(torch.zeros(1, 1, 300)), "multiple of the hop"),
+        (lambda: model.decode(torch.zeros(1, 3, 4)), "expected 28 input channels, got 3"),
+        (lambda: model(torch.zeros(512)), "expected (batch, channels, samples)"),
+        (lambda: model.set_phase("heap"), "phase method 'heap' unknown"),
+        (lambda: model.set_pitch(100.0), "pitch expects -48 to 48 semitones, got 100"),
+        (lambda: model.set_offset(40, 1.0), "offset axis must be 0 to 27"),
+        (lambda: model.set_follow(float("nan")), "follow expects 0 to 1, got nan"),
+        (lambda: model.set_texture(2.0), "texture expects 0 to 1, got 2"),
+        (lambda: model.get_method_latency("stretch"), "unknown method 'stretch'"),
+    ]
     for call, message in cases:
         with pytest.raises(Exception) as error:
             call()
@@ -245,7 +274,7 @@ def test_bad_input_is_refused_with_a_message(exported):
 
 def test_attributes_move_the_sound(exported, demo):
     model = load(exported, "default")
-    signal = torch.as_tensor(demo[:1, 24000:24000 + 8192])[:, None]
+    signal = torch.as_tensor(demo[:1, 24000 : 24000 + 8192])[:, None]
     with torch.inference_mode():
         model.reset()
         plain = model(signal)
@@ -284,8 +313,9 @@ def test_attributes_move_the_sound(exported, demo):
 
 def test_the_partial_analysis_port_matches_the_models(demo):
     checkpoint = load_checkpoint(CHECKPOINTS / "default.pt")
-    frames = log_magnitude(np.abs(stft(demo.mean(axis=0)[:96000].astype(np.float64),
-                                       checkpoint.stft))).astype(np.float32)
+    frames = log_magnitude(
+        np.abs(stft(demo.mean(axis=0)[:96000].astype(np.float64), checkpoint.stft))
+    ).astype(np.float32)
     current = torch.as_tensor(frames)
     codec = torch.jit.script(codec_from(checkpoint.model))
     with torch.inference_mode():
@@ -309,15 +339,21 @@ def test_cancelling_notes_together_equals_one_after_the_other(demo):
     :meth:`cancel` after the other, with notes of different lowest fundamentals (so different
     partial counts) and rows a note does not cancel in."""
     checkpoint = load_checkpoint(CHECKPOINTS / "default.pt")
-    frames = log_magnitude(np.abs(stft(demo.mean(axis=0)[:24000].astype(np.float64),
-                                       checkpoint.stft))).astype(np.float32)
+    frames = log_magnitude(
+        np.abs(stft(demo.mean(axis=0)[:24000].astype(np.float64), checkpoint.stft))
+    ).astype(np.float32)
     partials = torch.jit.script(codec_from(checkpoint.model)).partials
     held = torch.sqrt(torch.clamp(torch.exp(torch.as_tensor(frames).double()) - 1e-3, min=0.0))
     rows = len(held)
     generator = torch.Generator().manual_seed(0)
-    f0 = torch.stack([torch.full((rows,), 2.3, dtype=torch.float64),  # 108 Hz: many partials
-                      4.0 + 20.0 * torch.rand(rows, generator=generator, dtype=torch.float64),
-                      torch.full((rows,), 40.5, dtype=torch.float64)], dim=1)
+    f0 = torch.stack(
+        [
+            torch.full((rows,), 2.3, dtype=torch.float64),  # 108 Hz: many partials
+            4.0 + 20.0 * torch.rand(rows, generator=generator, dtype=torch.float64),
+            torch.full((rows,), 40.5, dtype=torch.float64),
+        ],
+        dim=1,
+    )
     on = torch.rand(rows, 3, generator=generator) < 0.7
     on[:, 2] = False  # a note that cancels nowhere
     with torch.inference_mode():
@@ -335,16 +371,32 @@ def _one_comb_model(frames: np.ndarray):
     from caminos.models.shape import ModelShape
 
     torch.manual_seed(0)
-    shape = ModelShape(n_bins=frames.shape[1], latent_dim=16, hidden=(32,), decoder_hidden=(48,),
-                       level=True, pitch=True, bin_hz=48000 / 1024, comb_bands=16)
+    shape = ModelShape(
+        n_bins=frames.shape[1],
+        latent_dim=16,
+        hidden=(32,),
+        decoder_hidden=(48,),
+        level=True,
+        pitch=True,
+        bin_hz=48000 / 1024,
+        comb_bands=16,
+    )
     model = SpectralVAE(shape)
     model.set_input_statistics(frames)
     model.set_latent_statistics(frames)
     return model.eval()
 
 
-DRAWING = [(3, []), (1, []), (2, []), (3, [4.0, 7.0]), (1, [7.0, -5.0, 12.0, 24.0]),
-           (2, [36.0]), (3, [-24.0, 0.0, 3.0]), (3, [])]  # (pitches, chord): engine settings
+DRAWING = [
+    (3, []),
+    (1, []),
+    (2, []),
+    (3, [4.0, 7.0]),
+    (1, [7.0, -5.0, 12.0, 24.0]),
+    (2, [36.0]),
+    (3, [-24.0, 0.0, 3.0]),
+    (3, []),
+]  # (pitches, chord): engine settings
 
 
 def test_pitches_and_chord_draw_as_the_engines_decoder(exported, demo):
@@ -357,15 +409,15 @@ def test_pitches_and_chord_draw_as_the_engines_decoder(exported, demo):
 
     assert EXPORT_CHORD_MOST == CHORD_MOST
     checkpoint = load_checkpoint(CHECKPOINTS / "default.pt")
-    frames = log_magnitude(np.abs(stft(demo.mean(axis=0)[:48000].astype(np.float64),
-                                       checkpoint.stft))).astype(np.float32)
+    frames = log_magnitude(
+        np.abs(stft(demo.mean(axis=0)[:48000].astype(np.float64), checkpoint.stft))
+    ).astype(np.float32)
     exported_model = load(exported, "default")
     one = _one_comb_model(frames)
     one_codec = torch.jit.script(codec_from(one))
     for model, codec in ((checkpoint.model, None), (one, one_codec)):
         with torch.inference_mode():
-            z = (exported_model.codec if codec is None else codec).encode(
-                torch.as_tensor(frames))
+            z = (exported_model.codec if codec is None else codec).encode(torch.as_tensor(frames))
         engine = FrameCodec(hop_model(model), batch=len(z), decode_batch=len(z))
         plain = None
         for pitches, chord in DRAWING:
@@ -379,7 +431,8 @@ def test_pitches_and_chord_draw_as_the_engines_decoder(exported, demo):
                 assert exported_model.set_chord(*padded) == 0
                 assert exported_model.get_pitches() == (pitches,)
                 assert exported_model.get_chord() == tuple(
-                    ([v for v in chord if v != 0.0] + [0.0] * 4)[:4])
+                    ([v for v in chord if v != 0.0] + [0.0] * 4)[:4]
+                )
                 with torch.inference_mode():
                     ours = exported_model.codec.decode(z).numpy()
             else:
@@ -407,7 +460,7 @@ def test_pitches_and_chord_attributes_set_clear_and_refuse(exported, demo):
     assert "pitches" in attributes and "chord" in attributes
     assert model.pitches_params.tolist() == [1] and model.chord_params.tolist() == [2] * 4
     assert model.get_pitches() == (3,) and model.get_chord() == (0.0, 0.0, 0.0, 0.0)
-    signal = torch.as_tensor(demo[:1, 24000:24000 + 8192])[:, None]
+    signal = torch.as_tensor(demo[:1, 24000 : 24000 + 8192])[:, None]
     with torch.inference_mode():
         model.reset()
         plain = model(signal)
@@ -418,12 +471,18 @@ def test_pitches_and_chord_attributes_set_clear_and_refuse(exported, demo):
         assert model.set_pitches(1) == 0
         model.reset()
         thinned = model(signal)
-        cases = [(lambda: model.set_pitches(0), "pitches expects 1 to 3 slots, got 0"),
-                 (lambda: model.set_pitches(4), "pitches expects 1 to 3 slots, got 4"),
-                 (lambda: model.set_chord(40.0, 0.0, 0.0, 0.0),
-                  "chord expects -24 to 36 semitones, got 40"),
-                 (lambda: model.set_chord(4.0, float("nan"), 0.0, 0.0),
-                  "chord expects -24 to 36 semitones, got nan")]
+        cases = [
+            (lambda: model.set_pitches(0), "pitches expects 1 to 3 slots, got 0"),
+            (lambda: model.set_pitches(4), "pitches expects 1 to 3 slots, got 4"),
+            (
+                lambda: model.set_chord(40.0, 0.0, 0.0, 0.0),
+                "chord expects -24 to 36 semitones, got 40",
+            ),
+            (
+                lambda: model.set_chord(4.0, float("nan"), 0.0, 0.0),
+                "chord expects -24 to 36 semitones, got nan",
+            ),
+        ]
         for call, message in cases:
             with pytest.raises(Exception) as error:
                 call()
@@ -439,10 +498,16 @@ def test_pitches_and_chord_attributes_set_clear_and_refuse(exported, demo):
 
     # a one-comb model: chord as the engine offers it, no pitches (one slot)
     checkpoint = load_checkpoint(CHECKPOINTS / "default.pt")
-    one = _one_comb_model(log_magnitude(np.abs(stft(demo.mean(axis=0)[:24000].astype(
-        np.float64), checkpoint.stft))).astype(np.float32))
-    module = torch.jit.script(CaminosNN(codec_from(one), 1024, 256, 48000, 1,
-                                        pitch_direction(one), 0.1, ["axis"] * 16).eval())
+    one = _one_comb_model(
+        log_magnitude(
+            np.abs(stft(demo.mean(axis=0)[:24000].astype(np.float64), checkpoint.stft))
+        ).astype(np.float32)
+    )
+    module = torch.jit.script(
+        CaminosNN(
+            codec_from(one), 1024, 256, 48000, 1, pitch_direction(one), 0.1, ["axis"] * 16
+        ).eval()
+    )
     assert "chord" in module.get_attributes() and "pitches" not in module.get_attributes()
     with pytest.raises(Exception, match="pitches needs a model with several pitch slots"):
         module.set_pitches(1)
@@ -464,14 +529,16 @@ def test_the_texture_port_matches_the_engines(demo):
     from caminos.models.export.texture_ts import Texture
 
     checkpoint = load_checkpoint(CHECKPOINTS / "default.pt")
-    frames = log_magnitude(np.abs(stft(demo.mean(axis=0)[:48000].astype(np.float64),
-                                       checkpoint.stft))).astype(np.float32)
+    frames = log_magnitude(
+        np.abs(stft(demo.mean(axis=0)[:48000].astype(np.float64), checkpoint.stft))
+    ).astype(np.float32)
     decoded = checkpoint.model.decode_numpy(checkpoint.model.encode_numpy(frames))
     texture = torch.jit.script(Texture(1024, 48000, 1e-3))
     for amount in (0.5, 1.0):
         theirs = add_texture(decoded, frames, amount, 1024, 48000, 1e-3)
-        ours = texture(torch.as_tensor(decoded).double(), torch.as_tensor(frames), amount,
-                       0.0).numpy()
+        ours = texture(
+            torch.as_tensor(decoded).double(), torch.as_tensor(frames), amount, 0.0
+        ).numpy()
         assert np.abs(ours - theirs).max() <= 1e-9 * max(1.0, np.abs(theirs).max())
     moved = texture.shift(torch.arange(513.0, dtype=torch.float64)[None], 12.0)[0]
     assert float(moved[100]) == 50.0 and float(moved[512]) == 256.0  # bin k reads k / 2
@@ -501,16 +568,26 @@ def test_the_command_prints_methods_and_latency(tmp_path, capsys):
     assert out.is_file()
     assert main(["export", "nn", str(tmp_path / "missing.pt"), "-o", str(out)]) == 2
     assert "missing.pt" in capsys.readouterr().err
-    assert main(["export", "nn", str(CHECKPOINTS / "lowlatency.pt"), "-o",
-                 str(tmp_path / "no" / "x.ts")]) == 2
+    assert (
+        main(
+            [
+                "export",
+                "nn",
+                str(CHECKPOINTS / "lowlatency.pt"),
+                "-o",
+                str(tmp_path / "no" / "x.ts"),
+            ]
+        )
+        == 2
+    )
 
 
 def test_a_model_with_context_is_refused_by_name(monkeypatch):
     from caminos.models.export import writer
+
     checkpoint = load_checkpoint(CHECKPOINTS / "lowlatency.pt")
     shape = checkpoint.model.shape
-    monkeypatch.setattr(checkpoint.model, "shape", type(shape)(**{**shape.__dict__,
-                                                                   "context": 2}))
+    monkeypatch.setattr(checkpoint.model, "shape", type(shape)(**{**shape.__dict__, "context": 2}))
     with pytest.raises(ExportError, match="2 frames of context"):
         writer.build(checkpoint)
 
@@ -544,14 +621,20 @@ def test_the_pd_patch_wires_every_latent_and_names_real_attributes(exported):
     messages = [" ".join(r.split()[4:]) for r in boxes if r.startswith("#X msg")]
     _check_patch_messages(model, objects, messages, "caminos-nn.pd")
     index = {i: " ".join(r.split()[4:]) for i, r in enumerate(boxes)}
-    connects = [tuple(int(v) for v in r.split()[2:6]) for r in records
-                if r.startswith("#X connect")]
+    connects = [
+        tuple(int(v) for v in r.split()[2:6]) for r in records if r.startswith("#X connect")
+    ]
     decoder = next(i for i, text in index.items() if text.startswith("nn~ default.ts decode"))
-    assert sorted({inlet for _, _, target, inlet in connects if target == decoder}) == \
-        list(range(int(model.decode_params[0])))  # every latent axis reaches decode
+    assert sorted({inlet for _, _, target, inlet in connects if target == decoder}) == list(
+        range(int(model.decode_params[0]))
+    )  # every latent axis reaches decode
     if shutil.which("pd"):  # Pd parses it; only nn~ itself (not installed here) is missing
-        done = subprocess.run(["pd", "-nogui", "-nosound", "-stderr", "-send", "pd quit",
-                               str(path)], capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            ["pd", "-nogui", "-nosound", "-stderr", "-send", "pd quit", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         log = (done.stdout + done.stderr).splitlines()
         missing = [line for line, after in zip(log, log[1:]) if "couldn't create" in after]
         assert all(line.split()[1] == "nn~" for line in missing), log
@@ -566,19 +649,28 @@ def test_the_max_patch_is_valid_and_names_real_attributes(exported):
     boxes = {b["box"]["id"]: b["box"] for b in patch["boxes"]}
     assert len(boxes) == len(patch["boxes"])
     for line in patch["lines"]:
-        (source, outlet), (target, inlet) = (line["patchline"]["source"],
-                                             line["patchline"]["destination"])
+        (source, outlet), (target, inlet) = (
+            line["patchline"]["source"],
+            line["patchline"]["destination"],
+        )
         assert 0 <= outlet < boxes[source]["numoutlets"], line
         assert 0 <= inlet < boxes[target]["numinlets"], line
     objects = [b["text"] for b in boxes.values() if b["maxclass"] == "newobj"]
     messages = [b["text"] for b in boxes.values() if b["maxclass"] == "message"]
-    messages += [text.replace("prepend ", "") + " $1" for text in objects
-                 if text.startswith("prepend set ")]
+    messages += [
+        text.replace("prepend ", "") + " $1" for text in objects if text.startswith("prepend set ")
+    ]
     _check_patch_messages(model, objects, messages, "caminos-nn.maxpat")
-    decoder = next(i for i, b in boxes.items() if b.get("text", "").startswith(
-        "nn~ default.ts decode"))
-    inlets = sorted({line["patchline"]["destination"][1] for line in patch["lines"]
-                     if line["patchline"]["destination"][0] == decoder})
+    decoder = next(
+        i for i, b in boxes.items() if b.get("text", "").startswith("nn~ default.ts decode")
+    )
+    inlets = sorted(
+        {
+            line["patchline"]["destination"][1]
+            for line in patch["lines"]
+            if line["patchline"]["destination"][0] == decoder
+        }
+    )
     assert inlets == list(range(int(model.decode_params[0])))
 
 

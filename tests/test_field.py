@@ -124,7 +124,7 @@ def test_decorrelation_makes_identical_voices_differ(mono_demo) -> None:
     band = (f >= 100) & (f <= 8000)
     assert float(c[band].mean()) < 0.5
     # the magnitudes stay the sound's: the channels' levels match within a dB
-    level = 10 * np.log10(np.mean(apart ** 2, axis=0))
+    level = 10 * np.log10(np.mean(apart**2, axis=0))
     assert abs(level[0] - level[1]) < 1.0
 
 
@@ -139,8 +139,8 @@ def test_decorrelation_keeps_the_level(mono_demo) -> None:
     for amount in (0.0, 1.0):
         engine = field_engine(2, "stereo", spread=0.0, decorrelate=amount)
         start_file(engine, mono_demo)
-        out = play(engine, 700)[SAMPLE_RATE // 2:]
-        levels.append(10 * np.log10(np.mean(out ** 2)))
+        out = play(engine, 700)[SAMPLE_RATE // 2 :]
+        levels.append(10 * np.log10(np.mean(out**2)))
     assert abs(levels[1] - levels[0]) < 0.5
 
 
@@ -151,7 +151,7 @@ def test_a_stereo_file_keeps_its_image_through_the_stereo_layout(write_sound) ->
     path = write_sound("lr.wav", np.column_stack([left, right]))
     engine = field_engine(2, "stereo", spread=0.0)
     start_file(engine, path)
-    out = play(engine, 300)[SAMPLE_RATE // 2:]
+    out = play(engine, 300)[SAMPLE_RATE // 2 :]
     spectrum = np.abs(np.fft.rfft(out * np.hanning(len(out))[:, None], axis=0))
     freqs = np.fft.rfftfreq(len(out), 1 / SAMPLE_RATE)
     tone = (freqs > 400) & (freqs < 480)
@@ -162,7 +162,8 @@ def test_a_stereo_file_keeps_its_image_through_the_stereo_layout(write_sound) ->
 
 
 def test_a_mono_file_feeds_every_voice_and_a_stereo_one_folds_on_the_mono_layout(
-        write_sound) -> None:
+    write_sound,
+) -> None:
     path = write_sound("lr.wav", np.column_stack([sine(440.0, 1.0), sine(660.0, 1.0)]))
     mono = field_engine(2, "mono")
     start_file(mono, path)
@@ -223,16 +224,18 @@ def test_channel_groups_render_the_samples_of_the_whole_room(tmp_path) -> None:
     """Two instances each playing half of a ring-4 room from the same score give the columns
     of one instance playing all four (below the limiter, which links the channels it has)."""
     score = tmp_path / "field.score"
-    score.write_text(f"sample_rate 48000\nhop_size 256\n"
-                     f"hop 0 /out/gain -24\n"
-                     f"hop 0 /source/file/open \"{DEMO}\"\n"
-                     f"hop 0 /source/file/play 1\n"
-                     f"hop 0 /field/wander 0.3\n"
-                     f"hop 0 /field/decorrelate 0.7\n"
-                     f"hop 40 /field/spin 45\n"
-                     f"hop 60 /channel/3/xy 0.5 -0.5\n"
-                     f"hop 80 /channel/2/gain 0.5\n"
-                     f"hop 300 end\n")
+    score.write_text(
+        f"sample_rate 48000\nhop_size 256\n"
+        f"hop 0 /out/gain -24\n"
+        f'hop 0 /source/file/open "{DEMO}"\n'
+        f"hop 0 /source/file/play 1\n"
+        f"hop 0 /field/wander 0.3\n"
+        f"hop 0 /field/decorrelate 0.7\n"
+        f"hop 40 /field/spin 45\n"
+        f"hop 60 /channel/3/xy 0.5 -0.5\n"
+        f"hop 80 /channel/2/gain 0.5\n"
+        f"hop 300 end\n"
+    )
 
     def render(**field) -> np.ndarray:
         overrides = {"field.layout": "ring-4", **{f"field.{k}": v for k, v in field.items()}}
@@ -335,7 +338,7 @@ def test_a_stereo_sources_image_is_kept_per_band_through_the_model(write_sound) 
     for amount in (0.0, 1.0):
         engine = field_engine(2, "stereo", spread=0.0, image=amount)
         start_file(engine, path)
-        out = play(engine, 700)[SAMPLE_RATE // 2:]
+        out = play(engine, 700)[SAMPLE_RATE // 2 :]
         errors[amount] = np.abs(_band_differences(out, edges) - wanted)
     assert errors[1.0].max() < 1.0  # measured 0.49 dB (the model alone per channel: 3.0)
     assert errors[1.0].mean() < 0.6 * errors[0.0].mean()
@@ -370,8 +373,8 @@ def test_places_change_the_voices_timbre_not_their_loudness(mono_demo) -> None:
     for keep in (0.0, 1.0):
         engine = field_engine(4, "ring-4", spread=1.0, keep_level=keep)
         start_file(engine, mono_demo)
-        out = play(engine, 600)[SAMPLE_RATE // 2:]
-        levels[keep] = 10 * np.log10(np.mean(out ** 2, axis=0))
+        out = play(engine, 600)[SAMPLE_RATE // 2 :]
+        levels[keep] = 10 * np.log10(np.mean(out**2, axis=0))
     # measured with the many-pitch default: 30.6 dB between the loudest and the quietest voice
     # without, 3.4 dB with (the one-comb model before: 22.4 and 2.1 dB); what is left is the
     # level's bend away from the centre, where the sources lie, which a slope cannot undo
@@ -428,8 +431,12 @@ def test_scenes_store_and_recall_the_field(tmp_path) -> None:
     engine.post("/channel/2/xy", 1.0, -0.5)
     engine.post("/scene/store", 1)
     play(engine, 2)
-    for address, args in (("/field/spread", (2.0,)), ("/field/rotate", (-90.0,)),
-                          ("/channel/3/gain", (1.0,)), ("/channel/2/xy", (0.0, 0.0))):
+    for address, args in (
+        ("/field/spread", (2.0,)),
+        ("/field/rotate", (-90.0,)),
+        ("/channel/3/gain", (1.0,)),
+        ("/channel/2/xy", (0.0, 0.0)),
+    ):
         engine.post(address, *args)
     engine.post("/scene/recall", 1, 0.2)
     play(engine, round(0.3 * SAMPLE_RATE / engine.hop))

@@ -33,8 +33,15 @@ def _small_model(pitch: bool) -> SpectralVAE:
     """An untrained one-comb model (pitch) or one without explicit channels, statistics set."""
     torch.manual_seed(0)
     frames = np.log(np.abs(np.random.default_rng(0).standard_normal((64, 513))) + 1e-3)
-    shape = ModelShape(n_bins=513, latent_dim=8, hidden=(32,), level=pitch, pitch=pitch,
-                       bin_hz=46.875 if pitch else 0.0, comb_bands=16 if pitch else 0)
+    shape = ModelShape(
+        n_bins=513,
+        latent_dim=8,
+        hidden=(32,),
+        level=pitch,
+        pitch=pitch,
+        bin_hz=46.875 if pitch else 0.0,
+        comb_bands=16 if pitch else 0,
+    )
     model = SpectralVAE(shape)
     model.set_input_statistics(frames.astype(np.float32))
     model.set_latent_statistics(frames.astype(np.float32))
@@ -57,8 +64,11 @@ def _assert_same(a: HopModel, b: HopModel) -> None:
 
 @pytest.mark.parametrize("which", ["default", "one comb", "no channels"])
 def test_the_numbers_survive_their_file_bit_for_bit(which, checkpoint, tmp_path) -> None:
-    model = (checkpoint.hop_model() if which == "default"
-             else hop_model(_small_model(pitch=which == "one comb")))
+    model = (
+        checkpoint.hop_model()
+        if which == "default"
+        else hop_model(_small_model(pitch=which == "one comb"))
+    )
     path = tmp_path / "model.npz"
     model.save(path)
     loaded = HopModel.load(path)
@@ -79,8 +89,10 @@ def test_an_engine_from_the_file_plays_as_one_from_the_checkpoint(checkpoint, tm
     path = tmp_path / "model.npz"
     checkpoint.hop_model().save(path)
     config = load_config()
-    engines = [Engine(config, checkpoint=checkpoint, voice=False),
-               Engine(config, voice=False, hop_model=HopModel.load(path))]
+    engines = [
+        Engine(config, checkpoint=checkpoint, voice=False),
+        Engine(config, voice=False, hop_model=HopModel.load(path)),
+    ]
     for engine in engines:
         engine.post("/source/file/open", str(DEMO))
         engine.post("/source/file/play", 1)
@@ -102,8 +114,9 @@ def test_the_torch_form_loads_when_asked(checkpoint, tmp_path) -> None:
     frames = np.log(np.abs(sine(440.0, 0.1)[:513])[None] + 1e-3).astype(np.float32)
     with torch.no_grad():
         expected = checkpoint.model.encode(torch.as_tensor(frames))
-        np.testing.assert_allclose(engine.codec.encode(torch.as_tensor(frames)), expected,
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            engine.codec.encode(torch.as_tensor(frames)), expected, atol=1e-4
+        )
     assert engine.checkpoint.path == str(DEFAULT_CHECKPOINT)
     orphan = Engine(load_config(), voice=False, hop_model=hop_model(checkpoint.model))
     with pytest.raises(CheckpointError, match="no torch form"):

@@ -20,8 +20,7 @@ from caminos.engine.core.ring import SharedArray, SharedCounters
 from caminos.engine.live.control_process import ControlSetup, build_replica
 from caminos.engine.live.dsp_process import publish_latency
 from caminos.engine.live.published import PublishedClock
-from caminos.engine.live.shared import (AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS,
-                                        FRONT_COUNTERS)
+from caminos.engine.live.shared import AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS, FRONT_COUNTERS
 
 DEVICE_IN_S, DEVICE_OUT_S = 0.004, 0.0107
 BUFFER = 512
@@ -29,8 +28,10 @@ BUFFER = 512
 
 @pytest.fixture
 def counters():
-    made = [SharedCounters(names)
-            for names in (DSP_COUNTERS, AUDIO_COUNTERS, CONTROL_FLAGS, FRONT_COUNTERS)]
+    made = [
+        SharedCounters(names)
+        for names in (DSP_COUNTERS, AUDIO_COUNTERS, CONTROL_FLAGS, FRONT_COUNTERS)
+    ]
     dsp, audio, flags, front = made
     flags["input_latency_s"], flags["output_latency_s"] = DEVICE_IN_S, DEVICE_OUT_S
     yield dsp, audio, flags, front
@@ -47,27 +48,30 @@ def test_the_engine_sums_its_stages_and_the_live_parts_add_up() -> None:
     live = latency.live(BUFFER, DEVICE_IN_S, DEVICE_OUT_S)
     ms = live.breakdown_ms()
     assert ms["input_to_output_ms"] == pytest.approx(
-        ms["device_in_ms"] + ms["algorithmic_ms"] + ms["buffer_ms"] + ms["device_out_ms"])
+        ms["device_in_ms"] + ms["algorithmic_ms"] + ms["buffer_ms"] + ms["device_out_ms"]
+    )
     assert ms["control_to_sound_ms"] == pytest.approx(
-        ms["control_algorithmic_ms"] + ms["buffer_ms"] + ms["device_out_ms"])
+        ms["control_algorithmic_ms"] + ms["buffer_ms"] + ms["device_out_ms"]
+    )
     assert ms["device_in_ms"] == pytest.approx(4.0)
 
 
-def test_every_reader_shows_the_published_status_and_follows_a_lookahead_change(
-        counters) -> None:
+def test_every_reader_shows_the_published_status_and_follows_a_lookahead_change(counters) -> None:
     dsp, audio, flags, front = counters
     config = load_config()
     engine = Engine(config, voice=False)  # the hop clock, as the DSP process runs it
     _, send = mp.Pipe(duplex=False)
-    setup = ControlSetup(config, config.audio.channels, dsp.name, audio.name, "", front.name,
-                         voice=False)
+    setup = ControlSetup(
+        config, config.audio.channels, dsp.name, audio.name, "", front.name, voice=False
+    )
     ticks = SharedArray(TIMING_WINDOW)  # the hop clock's tick durations, as the DSP shares them
     replica = build_replica(setup, send, front, dsp, audio, flags, ticks)  # the control process's
     page = PageState(replica)
     buffer = config.audio.buffer_hops * engine.hop
     # the supervisor's status line reads its own clock on the same blocks
-    supervisor = PublishedClock(dsp, audio, flags, front, front, engine.sample_rate,
-                                engine.hop, buffer, ticks.values)
+    supervisor = PublishedClock(
+        dsp, audio, flags, front, front, engine.sample_rate, engine.hop, buffer, ticks.values
+    )
     ticks.values[:100] = np.linspace(0.001, 0.002, 100)  # 100 hops ticked, in seconds
     dsp["hops"] = 100
     audio["xruns"], dsp["peak"] = 3, 0.5
@@ -84,12 +88,11 @@ def test_every_reader_shows_the_published_status_and_follows_a_lookahead_change(
             assert line[key] == status[key], key
         assert status["latency_ms"] == pytest.approx(expected.ms(expected.input_to_output))
         assert status["control_latency_ms"] == pytest.approx(
-            expected.ms(expected.control_to_output))
-        assert status["latency_algorithmic_ms"] == pytest.approx(
-            expected.ms(expected.algorithmic))
+            expected.ms(expected.control_to_output)
+        )
+        assert status["latency_algorithmic_ms"] == pytest.approx(expected.ms(expected.algorithmic))
         assert meters["latency_in_out_ms"] == pytest.approx(status["latency_ms"], abs=0.01)
-        assert meters["latency_control_ms"] == pytest.approx(status["control_latency_ms"],
-                                                             abs=0.01)
+        assert meters["latency_control_ms"] == pytest.approx(status["control_latency_ms"], abs=0.01)
         assert (status["xruns"], meters["xruns"]) == (3, 3)
         assert status["peak_dbfs"] == pytest.approx(-6.0206, abs=1e-3)
         assert status["control_errors"] == line["control_errors"] == 3

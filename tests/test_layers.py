@@ -126,11 +126,13 @@ def test_no_import_cycle():
 
 def test_imports_only_go_down():
     graph = import_graph(modules())
-    upward = [f"{module} ({LAYERS[layer_of(module)][0]}) -> {target} "
-              f"({LAYERS[layer_of(target)][0]})"
-              for module, targets in sorted(graph.items()) if layer_of(module) is not None
-              for target in sorted(targets)
-              if layer_of(target) is not None and layer_of(target) > layer_of(module)]
+    upward = [
+        f"{module} ({LAYERS[layer_of(module)][0]}) -> {target} ({LAYERS[layer_of(target)][0]})"
+        for module, targets in sorted(graph.items())
+        if layer_of(module) is not None
+        for target in sorted(targets)
+        if layer_of(target) is not None and layer_of(target) > layer_of(module)
+    ]
     assert upward == []
 
 
@@ -154,17 +156,25 @@ def test_every_import_names_the_caminos_namespace():
     for folder in ("engine", "models", "tests", "benchmarks", "patches"):
         for file in sorted((ROOT / folder).rglob("*.py")):
             for node in ast.walk(ast.parse(file.read_text(), str(file))):
-                names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                         else [node.module or ""] if isinstance(node, ast.ImportFrom)
-                         and not node.level else [])
-                bare += [f"{file.relative_to(ROOT)}:{node.lineno}: {name}" for name in names
-                         if name.split(".")[0] in ("engine", "models")]
+                names = (
+                    [alias.name for alias in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                    if isinstance(node, ast.ImportFrom) and not node.level
+                    else []
+                )
+                bare += [
+                    f"{file.relative_to(ROOT)}:{node.lineno}: {name}"
+                    for name in names
+                    if name.split(".")[0] in ("engine", "models")
+                ]
     assert bare == []
 
 
 def test_pyproject_lists_every_package():
     """Packages are listed by hand (the namespace mapping needs it); a new folder must be too."""
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-                 ["packages"])
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     folders = {name for name, file in modules().items() if file.name == "__init__.py"}
     assert folders <= listed

@@ -36,11 +36,14 @@ CAMINOS = [sys.executable, "-m", "caminos.engine"]
 RATE, HOP = 48000, 256  # the dummy server's rate; the engine's hop (config.toml)
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("jackd") is None and not os.environ.get("CI"),
-                       reason="jackd not installed (scripts/setup.sh --test installs it)"),
+    pytest.mark.skipif(
+        shutil.which("jackd") is None and not os.environ.get("CI"),
+        reason="jackd not installed (scripts/setup.sh --test installs it)",
+    ),
     # One worker of ``pytest -n`` plays these one after another, in real time, while the others
     # run the quick tests (see the README's test command).
-    pytest.mark.xdist_group("real-time")]
+    pytest.mark.xdist_group("real-time"),
+]
 
 
 SERVER_NAME = f"caminos-test-{os.getpid()}"  # JACK_DEFAULT_SERVER of every client below
@@ -54,12 +57,28 @@ class JackServer:
         self.log = log
         env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_DEFAULT_SERVER=SERVER_NAME)
         with open(log, "ab") as out:
-            self.process = subprocess.Popen(["jackd", "-n", SERVER_NAME, "-d", "dummy", "-r",
-                                             "48000", "-p", "256", "-P", str(playback)],
-                                            stdout=out, stderr=subprocess.STDOUT, env=env,
-                                            start_new_session=True)
-        waited = subprocess.run(["jack_wait", "-w", "-t", "15"], capture_output=True, text=True,
-                                env=env)
+            self.process = subprocess.Popen(
+                [
+                    "jackd",
+                    "-n",
+                    SERVER_NAME,
+                    "-d",
+                    "dummy",
+                    "-r",
+                    "48000",
+                    "-p",
+                    "256",
+                    "-P",
+                    str(playback),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        waited = subprocess.run(
+            ["jack_wait", "-w", "-t", "15"], capture_output=True, text=True, env=env
+        )
         assert "server is available" in waited.stdout, waited.stdout + waited.stderr
 
     def stop(self) -> None:
@@ -125,9 +144,23 @@ class Play:
         self.lines: list[str] = []
         sound = ["--file", str(DEMO)] if file else []
         self.process = subprocess.Popen(
-            CAMINOS + ["play", *sound, "--seconds", str(seconds), "--report",
-                       str(self.report_path), "--status-every", "0", *extra],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            CAMINOS
+            + [
+                "play",
+                *sound,
+                "--seconds",
+                str(seconds),
+                "--report",
+                str(self.report_path),
+                "--status-every",
+                "0",
+                *extra,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self._playing = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -145,8 +178,11 @@ class Play:
 
     def wait_line(self, text: str, timeout: float = 30.0) -> str:
         """The first line it has printed (or prints within ``timeout``) that holds ``text``."""
-        return wait_until(lambda: next((line for line in list(self.lines) if text in line), None),
-                          timeout, f"caminos play to print {text!r}")
+        return wait_until(
+            lambda: next((line for line in list(self.lines) if text in line), None),
+            timeout,
+            f"caminos play to print {text!r}",
+        )
 
     def finish(self, timeout: float = 120.0) -> dict:
         code = self.process.wait(timeout=timeout)
@@ -158,9 +194,12 @@ class Play:
 def _reference(seconds: float, channels: int = 2) -> subprocess.Popen:
     """A bare PortAudio stream writing silence beside the engine, for the same time: what the
     machine alone does to a client (this 2-core virtual machine stalls clients now and then)."""
-    return subprocess.Popen([sys.executable, "-c", REFERENCE_STREAM, str(seconds),
-                             str(channels)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", REFERENCE_STREAM, str(seconds), str(channels)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _reference_result(process: subprocess.Popen) -> dict:
@@ -190,8 +229,10 @@ def _check_healthy(report: dict, reference: dict, max_xruns: int = 2) -> None:
     assert report["underruns"] <= max(max_xruns, reference["xruns"]), (report, reference)
     assert report["xruns"] <= max_xruns + 2 * reference["xruns"], (report, reference)
     lost = max(1.0 - reference["callbacks"] / reference["expected"], 0.0)
-    assert report["callbacks"] >= (0.99 - 2 * lost) * report["expected_callbacks"], \
-        (report, reference)
+    assert report["callbacks"] >= (0.99 - 2 * lost) * report["expected_callbacks"], (
+        report,
+        reference,
+    )
     assert report["callbacks"] <= 1.01 * report["expected_callbacks"], report
 
 
@@ -212,7 +253,11 @@ def test_plays_while_a_second_process_floods_controls(jackd, tmp_path: Path) -> 
     reference = _reference(19)  # the bare stream beside the whole play, not just the flood
     flood = subprocess.run(
         [sys.executable, "-c", _FLOOD, str(port), str(round(15 * RATE / HOP))],
-        capture_output=True, text=True, timeout=60, cwd=ROOT)
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert flood.returncode == 0, flood.stderr
     sent = int(flood.stdout.split()[0])
     report = play.finish()
@@ -280,8 +325,11 @@ def test_recovers_when_the_server_goes_away_and_returns(jackd, tmp_path: Path) -
     play = Play(tmp_path, 25, "--no-osc", "--record", str(tmp_path / "live"))
     play.wait_playing()
     hops = round(4 * RATE / HOP)
-    wait_until(lambda: _recorded_hops(tmp_path / "live.wav") >= hops, 30,
-               f"{hops} hops (four seconds) played")
+    wait_until(
+        lambda: _recorded_hops(tmp_path / "live.wav") >= hops,
+        30,
+        f"{hops} hops (four seconds) played",
+    )
     jackd.stop()
     play.wait_line("audio stream lost")  # the supervisor noticed the server gone
     restarted = JackServer(tmp_path / "jackd-again.log")
@@ -304,9 +352,13 @@ def test_live_recording_renders_offline_to_the_same_samples(jackd, tmp_path: Pat
     client = Client(port)
     try:
         hop = client.status()["hop"]
-        for address, args in [("/latent/axis", [0, 1.5]), ("/latent/noise", [0.3]),
-                              ("/source/file/speed", [0.5]), ("/phase/method", ["rtpghi"]),
-                              ("/out/gain", [-6.0])]:
+        for address, args in [
+            ("/latent/axis", [0, 1.5]),
+            ("/latent/noise", [0.3]),
+            ("/source/file/speed", [0.5]),
+            ("/phase/method", ["rtpghi"]),
+            ("/out/gain", [-6.0]),
+        ]:
             hop += 150  # an event every 150 hops (0.8 s)
             client.wait_hop(hop)
             client.send(address, *args)
@@ -317,9 +369,22 @@ def test_live_recording_renders_offline_to_the_same_samples(jackd, tmp_path: Pat
     score = (tmp_path / "live.score").read_text()
     assert "/latent/axis 0 1.5" in score and "/phase/method rtpghi" in score
     offline = tmp_path / "offline.wav"
-    rendered = subprocess.run(CAMINOS + ["render", "--score", str(tmp_path / "live.score"),
-                                         "-o", str(offline), "--set", "render.subtype=FLOAT"],
-                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+    rendered = subprocess.run(
+        CAMINOS
+        + [
+            "render",
+            "--score",
+            str(tmp_path / "live.score"),
+            "-o",
+            str(offline),
+            "--set",
+            "render.subtype=FLOAT",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert rendered.returncode == 0, rendered.stderr
     live, _ = sf.read(tmp_path / "live.wav", dtype="float32")
     again, _ = sf.read(offline, dtype="float32")
@@ -331,21 +396,34 @@ def test_measured_input_to_output_latency_matches_the_reported_one(jackd, tmp_pa
     """Clicks from jack_metro into the live input, recorded beside the engine's output."""
     play = Play(tmp_path, 14, "--no-osc", file=False)
     play.wait_playing()
-    metro = subprocess.Popen(["jack_metro", "-b", "60", "-f", "880", "-A", "0.5", "-D", "40",
-                              "-n", "metro"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+    metro = subprocess.Popen(
+        ["jack_metro", "-b", "60", "-f", "880", "-A", "0.5", "-D", "40", "-n", "metro"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        wait_until(lambda: "metro:60_bpm" in subprocess.run(
-            ["jack_lsp"], capture_output=True, text=True, timeout=10).stdout, 10,
-            "jack_metro's port")
-        subprocess.run(["jack_disconnect", "system:capture_1", "PortAudio:in_0"],
-                       capture_output=True)
-        connected = subprocess.run(["jack_connect", "metro:60_bpm", "PortAudio:in_0"],
-                                   capture_output=True, text=True)
+        wait_until(
+            lambda: (
+                "metro:60_bpm"
+                in subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10).stdout
+            ),
+            10,
+            "jack_metro's port",
+        )
+        subprocess.run(
+            ["jack_disconnect", "system:capture_1", "PortAudio:in_0"], capture_output=True
+        )
+        connected = subprocess.run(
+            ["jack_connect", "metro:60_bpm", "PortAudio:in_0"], capture_output=True, text=True
+        )
         assert connected.returncode == 0, connected.stderr
         recording = tmp_path / "latency.wav"
-        subprocess.run(["jack_rec", "-f", str(recording), "-d", "5", "metro:60_bpm",
-                        "PortAudio:out_0"], capture_output=True, timeout=30, check=True)
+        subprocess.run(
+            ["jack_rec", "-f", str(recording), "-d", "5", "metro:60_bpm", "PortAudio:out_0"],
+            capture_output=True,
+            timeout=30,
+            check=True,
+        )
     finally:
         metro.kill()
     report = play.finish()
@@ -369,7 +447,9 @@ def test_measured_input_to_output_latency_matches_the_reported_one(jackd, tmp_pa
     # earlier than the stated latency by up to a frame.
     attack_ms = 3.0
     assert expected_ms - 1.0 <= measured_ms <= expected_ms + hop_ms + attack_ms, (
-        measured_ms, expected_ms)
+        measured_ms,
+        expected_ms,
+    )
 
 
 class Client:
@@ -415,8 +495,12 @@ class Client:
 
     def wait_hop(self, hop: int, timeout: float = 30.0) -> int:
         """Return the engine's hop counter once it has reached ``hop``."""
-        return wait_until(lambda: (lambda now: now if now >= hop else None)(self.status()["hop"]),
-                          timeout, f"the engine's hop {hop}", poll_s=HOP / RATE)
+        return wait_until(
+            lambda: (lambda now: now if now >= hop else None)(self.status()["hop"]),
+            timeout,
+            f"the engine's hop {hop}",
+            poll_s=HOP / RATE,
+        )
 
     def close(self) -> None:
         self.socket.close()
@@ -446,8 +530,11 @@ def test_voice_and_controls_run_beside_the_hop_clock(jackd, tmp_path: Path) -> N
         assert len(pids) == 4 and 0 not in pids, status
         performer.send("/voice/babble", 40)
         # Controls naming what does not exist are answered, not only counted.
-        for address, args in [("/path/play", ("nowhere",)), ("/scene/recall", (99, 1.0)),
-                              ("/voice/say", ("",))]:
+        for address, args in [
+            ("/path/play", ("nowhere",)),
+            ("/scene/recall", (99, 1.0)),
+            ("/voice/say", ("",)),
+        ]:
             performer.send(address, *args)
             error = performer.reply("/error")
             assert error[0] == address, error
@@ -474,8 +561,11 @@ def test_voice_and_controls_run_beside_the_hop_clock(jackd, tmp_path: Path) -> N
             performer.send("/latent/xy", x, 0.5)
             sent.append((hop, x))
             performer.wait_hop(hop + 47)  # the next one 47 hops (a quarter second) later
-        wait_until(lambda: "/landmark/voice" in (tmp_path / "live.score").read_text(), 120,
-                   "the voice landmark in the live score")
+        wait_until(
+            lambda: "/landmark/voice" in (tmp_path / "live.score").read_text(),
+            120,
+            "the voice landmark in the live score",
+        )
     finally:
         performer.close()
         other.close()
@@ -496,42 +586,67 @@ def test_voice_and_controls_run_beside_the_hop_clock(jackd, tmp_path: Path) -> N
 
 def test_installation_mode_logs_status_lines(jackd, tmp_path: Path) -> None:
     log = tmp_path / "installation.log"
-    play = Play(tmp_path, 6, "--no-osc", "--installation", "--set", "engine.status_every=1",
-                "--set", f"engine.log_file={json.dumps(str(log))}")
+    play = Play(
+        tmp_path,
+        6,
+        "--no-osc",
+        "--installation",
+        "--set",
+        "engine.status_every=1",
+        "--set",
+        f"engine.log_file={json.dumps(str(log))}",
+    )
     report = play.finish()
     _check_sound(report)
     lines = [line for line in log.read_text().splitlines() if "| hop p99" in line]
     assert len(lines) >= 4, log.read_text()
-    assert all(" | xruns " in line and " | underruns " in line and "| restarts " in line
-               for line in lines)
+    assert all(
+        " | xruns " in line and " | underruns " in line and "| restarts " in line for line in lines
+    )
 
 
 def test_a_score_played_live_records_what_it_renders_offline(jackd, tmp_path: Path) -> None:
     """caminos play --score --loop: every event on its hop, the first pass the same samples as
     caminos render --score, the next passes the events again, one score length later."""
     score = tmp_path / "piece.score"
-    score.write_text(f"sample_rate 48000\nhop_size 256\nhop 0 /source/file/open {DEMO}\n"
-                     "hop 0 /source/file/play 1\nhop 40 /latent/axis 0 1.5\n"
-                     "hop 100 /latent/noise 0.3\nhop 160 /phase/method rtpghi\n"
-                     "hop 220 /source/file/speed 0.5\nhop 300 /out/gain -6.0\nhop 400 end\n")
+    score.write_text(
+        f"sample_rate 48000\nhop_size 256\nhop 0 /source/file/open {DEMO}\n"
+        "hop 0 /source/file/play 1\nhop 40 /latent/axis 0 1.5\n"
+        "hop 100 /latent/noise 0.3\nhop 160 /phase/method rtpghi\n"
+        "hop 220 /source/file/speed 0.5\nhop 300 /out/gain -6.0\nhop 400 end\n"
+    )
     prefix = tmp_path / "live"
-    play = Play(tmp_path, 8, "--no-osc", "--score", str(score), "--loop", "--record",
-                str(prefix), file=False)
+    play = Play(
+        tmp_path,
+        8,
+        "--no-osc",
+        "--score",
+        str(score),
+        "--loop",
+        "--record",
+        str(prefix),
+        file=False,
+    )
     report = play.finish()
     _check_sound(report)
     recorded = (tmp_path / "live.score").read_text()
     hops = [hop for hop, rest in _score_hops(recorded, "/latent/axis") if rest == "0 1.5"]
     assert hops[:3] == [40, 440, 840], recorded
     offline = tmp_path / "offline.wav"
-    rendered = subprocess.run(CAMINOS + ["render", "--score", str(score), "-o", str(offline),
-                                         "--set", "render.subtype=FLOAT"],
-                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+    rendered = subprocess.run(
+        CAMINOS
+        + ["render", "--score", str(score), "-o", str(offline), "--set", "render.subtype=FLOAT"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert rendered.returncode == 0, rendered.stderr
     live, _ = sf.read(tmp_path / "live.wav", dtype="float32")
     again, _ = sf.read(offline, dtype="float32")
     assert len(again) == 400 * 256 and len(live) > 2 * len(again)
     assert np.abs(again).max() > 0.01
-    assert np.array_equal(live[:len(again)], again)
+    assert np.array_equal(live[: len(again)], again)
 
 
 FIELD = ["--set", "field.spread=1", "--set", "field.wander=0.3", "--set", "field.decorrelate=0.7"]
@@ -542,19 +657,44 @@ def test_four_voices_record_live_what_they_render_offline(jackd, tmp_path: Path)
     """A quad field played live from a score records, channel for channel, the samples
     caminos render --score gives (each voice its own phase state, seed and walk)."""
     score = tmp_path / "field.score"
-    score.write_text(f"sample_rate 48000\nhop_size 256\nhop 0 /source/file/open {DEMO}\n"
-                     "hop 0 /source/file/play 1\nhop 40 /field/spin 40\n"
-                     "hop 120 /channel/2/xy 1 -1\nhop 200 /channel/3/gain 0.5\n"
-                     "hop 260 /field/spread 2\nhop 400 end\n")
+    score.write_text(
+        f"sample_rate 48000\nhop_size 256\nhop 0 /source/file/open {DEMO}\n"
+        "hop 0 /source/file/play 1\nhop 40 /field/spin 40\n"
+        "hop 120 /channel/2/xy 1 -1\nhop 200 /channel/3/gain 0.5\n"
+        "hop 260 /field/spread 2\nhop 400 end\n"
+    )
     field = ["--set", "audio.channels=4", "--set", 'field.layout="quad"', *FIELD]
-    play = Play(tmp_path, 4, "--no-osc", "--score", str(score), "--record",
-                str(tmp_path / "live"), *field, file=False)
+    play = Play(
+        tmp_path,
+        4,
+        "--no-osc",
+        "--score",
+        str(score),
+        "--record",
+        str(tmp_path / "live"),
+        *field,
+        file=False,
+    )
     report = play.finish()
     _check_sound(report)
     offline = tmp_path / "offline.wav"
-    rendered = subprocess.run(CAMINOS + ["render", "--score", str(score), "-o", str(offline),
-                                         "--set", "render.subtype=FLOAT", *field],
-                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+    rendered = subprocess.run(
+        CAMINOS
+        + [
+            "render",
+            "--score",
+            str(score),
+            "-o",
+            str(offline),
+            "--set",
+            "render.subtype=FLOAT",
+            *field,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert rendered.returncode == 0, rendered.stderr
     live, _ = sf.read(tmp_path / "live.wav", dtype="float32")
     again, _ = sf.read(offline, dtype="float32")
@@ -562,7 +702,7 @@ def test_four_voices_record_live_what_they_render_offline(jackd, tmp_path: Path)
     assert sf.info(offline).format == "WAVEX"  # quad: the speaker mask written
     assert min(np.abs(again[:, c]).max() for c in range(4)) > 0.01
     assert not np.array_equal(again[:, 0], again[:, 1])  # four voices, not one copied
-    assert np.array_equal(live[:len(again)], again)
+    assert np.array_equal(live[: len(again)], again)
 
 
 @pytest.mark.playback(8)
@@ -578,9 +718,21 @@ def test_eight_speakers_play_a_path_each_while_the_voice_babbles(jackd, tmp_path
     field_8)."""
     port = _free_port()
     seconds = 12
-    play = Play(tmp_path, seconds + 4, "--set", f"osc.port={port}", "--set",
-                "audio.channels=8", "--set", 'field.layout="ring-8"', *FIELD, "--set",
-                'engine.phase_method="rtpghi"', "--set", "audio.buffer_hops=3")
+    play = Play(
+        tmp_path,
+        seconds + 4,
+        "--set",
+        f"osc.port={port}",
+        "--set",
+        "audio.channels=8",
+        "--set",
+        'field.layout="ring-8"',
+        *FIELD,
+        "--set",
+        'engine.phase_method="rtpghi"',
+        "--set",
+        "audio.buffer_hops=3",
+    )
     play.wait_playing()
     from pythonosc.udp_client import SimpleUDPClient
 
@@ -590,8 +742,7 @@ def test_eight_speakers_play_a_path_each_while_the_voice_babbles(jackd, tmp_path
         client.send_message("/path/new", name)
         for step in range(5):
             angle = 2 * math.pi * (step / 4 + k / 8)
-            client.send_message("/path/point", [name, 1.5 * math.cos(angle),
-                                                1.5 * math.sin(angle)])
+            client.send_message("/path/point", [name, 1.5 * math.cos(angle), 1.5 * math.sin(angle)])
         client.send_message(f"/channel/{k + 1}/follow", 0.5)
         client.send_message(f"/channel/{k + 1}/path/play", name)
     client.send_message("/voice/babble", 10000)

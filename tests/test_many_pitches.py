@@ -48,7 +48,7 @@ def test_analyser_finds_each_note_of_a_chord():
 
 def test_analyser_takes_no_octave_on_a_note_with_strong_even_partials():
     # Even partials twice as loud as the odd ones: the octave above must not win the first slot.
-    partials = [(196.0 * h, (0.3 if h % 2 == 0 else 0.15) / h ** 0.5) for h in range(1, 14)]
+    partials = [(196.0 * h, (0.3 if h % 2 == 0 else 0.15) / h**0.5) for h in range(1, 14)]
     analyser = PartialAnalyser(N_FFT, RATE, slots=3, peaks=0)
     f0, presence, _, _ = analyser.analyse(frame(partials)[None], np.array([100.0]))
     assert semitones_apart(f0[0, 0], 196.0) < 0.3, f0
@@ -67,8 +67,10 @@ def test_analyser_reports_partials_off_every_comb_as_free_peaks():
             assert mags[0, nearest] == pytest.approx(amplitude * N_FFT / 4, rel=0.1)
     # every partial is either a free peak or the fundamental of a slot
     for hz, _ in bell:
-        assert (np.min(np.abs(found - hz)) < BIN_HZ / 2
-                or min(semitones_apart(hz, f) for f in f0[0]) < 0.2), (hz, found, f0)
+        assert (
+            np.min(np.abs(found - hz)) < BIN_HZ / 2
+            or min(semitones_apart(hz, f) for f in f0[0]) < 0.2
+        ), (hz, found, f0)
 
 
 def test_the_peak_drawing_puts_a_partial_off_the_comb_within_half_a_bin():
@@ -77,9 +79,21 @@ def test_the_peak_drawing_puts_a_partial_off_the_comb_within_half_a_bin():
     centre = 57.37  # bins: 2689 Hz, no harmonic of the slot's 220 Hz
     semitones = 12.0 * np.log2(centre * BIN_HZ / 27.5)
     slot = np.array([12.0 * np.log2(220.0 / 27.5)])
-    draw_slots_and_peaks(h, np.full(16, -20.0), 16, slot, np.array([0.0]), np.zeros(4), 0,
-                         np.array([semitones]), np.array([np.log(50.0)]), BIN_HZ,
-                         np.zeros(0, np.int64), np.zeros(0), np.zeros(n))
+    draw_slots_and_peaks(
+        h,
+        np.full(16, -20.0),
+        16,
+        slot,
+        np.array([0.0]),
+        np.zeros(4),
+        0,
+        np.array([semitones]),
+        np.array([np.log(50.0)]),
+        BIN_HZ,
+        np.zeros(0, np.int64),
+        np.zeros(0),
+        np.zeros(n),
+    )
     k = int(np.argmax(h))
     a, b, c = h[k - 1], h[k], h[k + 1]
     vertex = k + 0.5 * (a - c) / (a - 2 * b + c)
@@ -92,8 +106,17 @@ def test_the_peak_drawing_puts_a_partial_off_the_comb_within_half_a_bin():
 def many_model() -> SpectralVAE:
     """A small untrained many-pitch model with its statistics fitted on chords and bells."""
     torch.manual_seed(0)
-    shape = ModelShape(latent_dim=16, hidden=(48,), decoder_hidden=(48,), level=True, pitch=True,
-                       bin_hz=BIN_HZ, comb_bands=16, pitch_slots=3, free_peaks=2)
+    shape = ModelShape(
+        latent_dim=16,
+        hidden=(48,),
+        decoder_hidden=(48,),
+        level=True,
+        pitch=True,
+        bin_hz=BIN_HZ,
+        comb_bands=16,
+        pitch_slots=3,
+        free_peaks=2,
+    )
     model = SpectralVAE(shape)
     rng = np.random.default_rng(0)
     frames = []
@@ -108,8 +131,9 @@ def many_model() -> SpectralVAE:
 
 
 def test_hop_path_equals_the_model(many_model):
-    x = log_magnitude(np.stack([frame(note(220.0) + note(330.0)),
-                                frame([(700.0, 0.2), (1873.0, 0.1)])])).astype(np.float32)
+    x = log_magnitude(
+        np.stack([frame(note(220.0) + note(330.0)), frame([(700.0, 0.2), (1873.0, 0.1)])])
+    ).astype(np.float32)
     hop = FrameCodec(hop_model(many_model), batch=2, decode_batch=2)
     z = np.zeros((2, hop.latent_dim), np.float32)
     hop.encode(x, z)
@@ -129,14 +153,15 @@ def test_a_free_peak_survives_encode_and_decode(many_model):
     z = np.zeros((1, hop.latent_dim), np.float32)
     hop.encode(x, z)
     _, _, bins, _ = PartialAnalyser(N_FFT, RATE, 3, 2).analyse(
-        np.exp(x.astype(np.float64)) - 1e-3, np.array([100.0]))
+        np.exp(x.astype(np.float64)) - 1e-3, np.array([100.0])
+    )
     assert np.min(np.abs(bins[0] * BIN_HZ - inharmonic)) < BIN_HZ / 2  # a free peak
     out = np.zeros(hop.n_bins)
     hop.decode(z[0], out)
     centre = inharmonic / BIN_HZ
     k = int(round(centre))
-    k = k - 1 + int(np.argmax(out[k - 1:k + 2]))
-    a, b, c = np.log(out[k - 1:k + 2] + 1e-3)
+    k = k - 1 + int(np.argmax(out[k - 1 : k + 2]))
+    a, b, c = np.log(out[k - 1 : k + 2] + 1e-3)
     assert abs(k + 0.5 * (a - c) / (a - 2 * b + c) - centre) < 0.5
     assert out[k] == pytest.approx(0.1 * N_FFT / 4, rel=0.2)
 
@@ -160,8 +185,9 @@ def test_pitches_control_draws_only_the_strongest_slots(many_model):
 
 def test_chord_raises_the_partials_of_the_interval_and_no_other_bins(config):
     """/latent/chord 7 on the shipped model: a fifth above the note's pitch appears."""
-    model = load_checkpoint(config.model.checkpoint_path(), config.stft,
-                            config.audio.sample_rate).model.eval()
+    model = load_checkpoint(
+        config.model.checkpoint_path(), config.stft, config.audio.sample_rate
+    ).model.eval()
     f0 = 220.0
     x = log_magnitude(frame(note(f0, 12)))[None].astype(np.float32)
     encoder = hop = FrameCodec(hop_model(model), batch=1)
@@ -183,8 +209,11 @@ def test_chord_raises_the_partials_of_the_interval_and_no_other_bins(config):
         near |= np.abs(bins - m * upper) < 2.0
     assert np.all(rise_db[~near] > -1e-6) and np.all(rise_db[~near] < 1e-3)  # elsewhere: unchanged
     lower = f0 / BIN_HZ
-    fresh = [round(m * upper) for m in range(1, 8)
-             if np.min(np.abs(m * upper - lower * np.arange(1, 40))) > 2.0]
+    fresh = [
+        round(m * upper)
+        for m in range(1, 8)
+        if np.min(np.abs(m * upper - lower * np.arange(1, 40))) > 2.0
+    ]
     assert np.median(rise_db[fresh]) > 6.0, rise_db[fresh]
 
 
@@ -198,8 +227,10 @@ def test_checkpoint_versions(many_model, tmp_path):
     assert loaded.shape == many_model.shape
     x = log_magnitude(frame(note(220.0)))[None].astype(np.float32)
     with torch.no_grad():
-        torch.testing.assert_close(loaded.decode(loaded.encode(torch.as_tensor(x))),
-                                   many_model.decode(many_model.encode(torch.as_tensor(x))))
+        torch.testing.assert_close(
+            loaded.decode(loaded.encode(torch.as_tensor(x))),
+            many_model.decode(many_model.encode(torch.as_tensor(x))),
+        )
     data["version"] = 4
     future = tmp_path / "future.pt"
     torch.save(data, future)
@@ -208,8 +239,9 @@ def test_checkpoint_versions(many_model, tmp_path):
 
 
 def test_a_one_comb_model_is_still_written_as_version_2(tmp_path):
-    shape = ModelShape(latent_dim=16, hidden=(32,), level=True, pitch=True, bin_hz=BIN_HZ,
-                       comb_bands=16)
+    shape = ModelShape(
+        latent_dim=16, hidden=(32,), level=True, pitch=True, bin_hz=BIN_HZ, comb_bands=16
+    )
     path = tmp_path / "one.pt"
     save_checkpoint(path, SpectralVAE(shape), StftConfig(), RATE)
     assert torch.load(path, weights_only=True)["version"] == 2
@@ -219,8 +251,9 @@ def test_hop_path_of_a_many_pitch_model_allocates_nothing(many_model):
     import tracemalloc
 
     hop = FrameCodec(hop_model(many_model), batch=2, decode_batch=4)
-    x = log_magnitude(np.stack([frame(note(220.0) + note(330.0)),
-                                frame([(700.0, 0.2), (1873.0, 0.1)])])).astype(np.float32)
+    x = log_magnitude(
+        np.stack([frame(note(220.0) + note(330.0)), frame([(700.0, 0.2), (1873.0, 0.1)])])
+    ).astype(np.float32)
     z = np.zeros((2, hop.latent_dim), np.float32)
     voices = np.zeros((4, hop.latent_dim), np.float32)
     out = np.zeros((4, hop.n_bins))
@@ -247,8 +280,9 @@ def test_shape_refuses_many_pitches_without_room_or_channels():
     from caminos.engine.core.errors import ParameterError
 
     with pytest.raises(ParameterError, match="learned"):
-        ModelShape(latent_dim=16, level=True, pitch=True, bin_hz=BIN_HZ, pitch_slots=4,
-                   free_peaks=4)
+        ModelShape(
+            latent_dim=16, level=True, pitch=True, bin_hz=BIN_HZ, pitch_slots=4, free_peaks=4
+        )
     with pytest.raises(ParameterError, match="pitch channel"):
         ModelShape(latent_dim=16, level=True, pitch=False, pitch_slots=3)
 
@@ -264,7 +298,7 @@ def test_chord_is_a_control_that_scenes_store_and_recall(tmp_path):
     engine.post("/latent/chord", 4, 7)
     engine.tick()
     assert engine.get("/latent/chord") == (4.0, 7.0)
-    assert list(engine.frame_codec.chord[:engine.frame_codec.chord_count[0]]) == [4.0, 7.0]
+    assert list(engine.frame_codec.chord[: engine.frame_codec.chord_count[0]]) == [4.0, 7.0]
     engine.post("/scene/store", 1)
     engine.post("/latent/chord", 0)
     engine.tick()
@@ -279,8 +313,9 @@ def test_chord_is_a_control_that_scenes_store_and_recall(tmp_path):
 def test_a_chord_landmark_replays_as_a_chord(config):
     """The shipped model: a held three-note chord's latent, decoded with no source (a landmark
     replayed), keeps each note's first partials within 6 dB."""
-    model = load_checkpoint(config.model.checkpoint_path(), config.stft,
-                            config.audio.sample_rate).model.eval()
+    model = load_checkpoint(
+        config.model.checkpoint_path(), config.stft, config.audio.sample_rate
+    ).model.eval()
     assert model.shape.pitch_slots >= 3
     notes = (196.0, 246.9, 293.7)  # G3 B3 D4
     frames = np.stack([frame([p for f0 in notes for p in note(f0, 8)], seed) for seed in range(8)])
@@ -293,6 +328,6 @@ def test_a_chord_landmark_replays_as_a_chord(config):
     for f0 in notes:
         for m in (1, 2):
             k = int(round(m * f0 / BIN_HZ))
-            kept = decoded[k - 1:k + 2].max()
-            true = frames[0, k - 1:k + 2].max()
+            kept = decoded[k - 1 : k + 2].max()
+            true = frames[0, k - 1 : k + 2].max()
             assert 20 * np.log10(kept / true) > -6.0, (f0, m, kept, true)

@@ -33,10 +33,12 @@ HEAVY = ("torch", "numba")
 
 def _loaded_after(code: str) -> list[str]:
     """Which of :data:`HEAVY` a fresh interpreter holds after running ``code``."""
-    probe = (f"{code}\nimport json, sys\n"
-             f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    probe = (
+        f"{code}\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.splitlines()[-1])
 
@@ -46,9 +48,11 @@ def test_the_supervisor_and_the_audio_process_import_no_torch() -> None:
     and what the audio process imports to open the stream."""
     supervisor = _loaded_after("from caminos.engine.live.play import play")
     assert supervisor == [], supervisor
-    audio = _loaded_after("from caminos.engine.live.audio_process import stream_main\n"
-                          "from caminos.engine.live.devices import import_sounddevice\n"
-                          "import_sounddevice()")
+    audio = _loaded_after(
+        "from caminos.engine.live.audio_process import stream_main\n"
+        "from caminos.engine.live.devices import import_sounddevice\n"
+        "import_sounddevice()"
+    )
     assert audio == [], audio
 
 
@@ -63,7 +67,8 @@ def test_an_engine_from_the_models_numbers_imports_no_torch(tmp_path) -> None:
         "from caminos.models.shape import HopModel\n"
         f"engine, _ = control_engine(load_config(), 2, voice=True, "
         f"hop_model=HopModel.load({str(path)!r}))\n"
-        "engine.warm_up()")
+        "engine.warm_up()"
+    )
     assert loaded == ["numba"], loaded
 
 
@@ -76,8 +81,10 @@ def test_the_voice_process_runs_its_model_without_the_renderers_kernels() -> Non
     assert worker.torch and not worker.numba, worker
 
 
-@pytest.mark.skipif(shutil.which("jackd") is None, reason="jackd not installed "
-                    "(scripts/setup.sh --test installs it)")
+@pytest.mark.skipif(
+    shutil.which("jackd") is None,
+    reason="jackd not installed (scripts/setup.sh --test installs it)",
+)
 def test_each_process_of_play_maps_only_what_it_runs(jackd) -> None:  # noqa: F811
     """``caminos play`` at the defaults, after a second of output: every role is there, and the
     libraries each maps are those it runs."""

@@ -13,8 +13,11 @@ import pytest
 from benchmarks.corpus import PERTURBATIONS, load_corpus, perturb
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
-from caminos.engine.dsp.metrics import (estimate_magnitudes, log_spectral_distance_db,
-                                        spectral_convergence_db)
+from caminos.engine.dsp.metrics import (
+    estimate_magnitudes,
+    log_spectral_distance_db,
+    spectral_convergence_db,
+)
 from caminos.engine.dsp.spectral import istft, stft
 
 CFG = StftConfig(n_fft=512, hop=128)
@@ -55,9 +58,11 @@ def test_sc_and_lsd_match_naive_reference(signal: np.ndarray, rng: np.random.Gen
     other = signal + 0.05 * rng.standard_normal(len(signal))
     other_mags = np.abs(stft(other, CFG))
     assert spectral_convergence_db(other, target, CFG) == pytest.approx(
-        naive_sc_db(other_mags, target), abs=1e-9)
+        naive_sc_db(other_mags, target), abs=1e-9
+    )
     assert log_spectral_distance_db(other, target, CFG, floor_db=-60.0) == pytest.approx(
-        naive_lsd_db(other_mags, target, -60.0), abs=1e-9)
+        naive_lsd_db(other_mags, target, -60.0), abs=1e-9
+    )
 
 
 def test_identical_estimate(signal: np.ndarray) -> None:
@@ -73,9 +78,11 @@ def test_scaled_by_two(signal: np.ndarray) -> None:
     target = np.abs(stft(signal, CFG)) + 1e-3  # no bin near the floor
     assert spectral_convergence_db(2.0 * target, target, CFG) == pytest.approx(0.0, abs=1e-12)
     assert log_spectral_distance_db(2.0 * target, target, CFG, floor_db=-300.0) == pytest.approx(
-        20.0 * np.log10(2.0), abs=1e-9)
+        20.0 * np.log10(2.0), abs=1e-9
+    )
     assert spectral_convergence_db(0.5 * target, target, CFG) == pytest.approx(
-        20.0 * np.log10(0.5), abs=1e-12)
+        20.0 * np.log10(0.5), abs=1e-12
+    )
 
 
 def test_silent_estimate_is_zero_db(signal: np.ndarray) -> None:
@@ -90,8 +97,9 @@ def test_floor_bounds_lsd_of_silence(signal: np.ndarray) -> None:
     assert 0.0 < lsd <= 40.0
 
 
-def test_random_phase_is_worse_than_true_phase(signal: np.ndarray,
-                                               rng: np.random.Generator) -> None:
+def test_random_phase_is_worse_than_true_phase(
+    signal: np.ndarray, rng: np.random.Generator
+) -> None:
     spectrum = stft(signal, CFG)
     target = np.abs(spectrum)
     scrambled = target * np.exp(2j * np.pi * rng.random(target.shape))
@@ -105,8 +113,9 @@ def test_frame_count_mismatch_pads_with_silence(signal: np.ndarray) -> None:
     short = target[:-5]
     padded = estimate_magnitudes(short, CFG, len(target))
     assert padded.shape == target.shape and np.all(padded[-5:] == 0.0)
-    assert estimate_magnitudes(istft(stft(signal, CFG), CFG), CFG, len(target)).shape == \
-        target.shape
+    assert (
+        estimate_magnitudes(istft(stft(signal, CFG), CFG), CFG, len(target)).shape == target.shape
+    )
 
 
 def test_bad_inputs_are_rejected(signal: np.ndarray) -> None:
@@ -141,15 +150,38 @@ def test_corpus_signals_are_valid() -> None:
 def test_benchmark_smoke(tmp_path: Path) -> None:
     out = tmp_path / "rows.json"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "phase.py"), "--quick", "--methods", "random",
-         "--signals", "tonal", "speech_en", "--json", str(out)],
-        capture_output=True, text=True, timeout=60, cwd=ROOT)
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "phase.py"),
+            "--quick",
+            "--methods",
+            "random",
+            "--signals",
+            "tonal",
+            "speech_en",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     rows = json.loads(out.read_text())
     assert len(rows) == 2 * 4
     for row in rows:
-        assert {"signal", "target", "method", "lookahead_frames", "iterations", "sc_db", "lsd_db",
-                "us_per_frame_p50", "us_per_frame_p99"} <= set(row)
+        assert {
+            "signal",
+            "target",
+            "method",
+            "lookahead_frames",
+            "iterations",
+            "sc_db",
+            "lsd_db",
+            "us_per_frame_p50",
+            "us_per_frame_p99",
+        } <= set(row)
         assert row["method"] == "random" and -10.0 < row["sc_db"] < 0.0
         assert 0.0 < row["us_per_frame_p50"] <= row["us_per_frame_p99"]
         assert 0.0 <= row["cpu_us_per_frame_p50"] <= row["cpu_us_per_frame_p99"]

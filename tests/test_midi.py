@@ -31,7 +31,8 @@ from tests.conftest import wait_until
 ROOT = Path(__file__).resolve().parent.parent
 needs_jackd = pytest.mark.skipif(
     shutil.which("jackd") is None and not os.environ.get("CI"),
-    reason="jackd not installed (scripts/setup.sh --test installs it)")
+    reason="jackd not installed (scripts/setup.sh --test installs it)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +86,7 @@ def test_an_integer_argument_is_rounded_to_the_nearest_integer() -> None:
     assert all(isinstance(v, int) for v in values)
     assert values[0] == 0 and values[-1] == 27 and sorted(set(values)) == list(range(28))
     assert scale(axis, 0.5) == 14  # 13.5 rounds up
-    assert scale(Arg("on", "i", 0, 1), 63 / 127) == 0 and scale(Arg("on", "i", 0, 1),
-                                                                64 / 127) == 1
+    assert scale(Arg("on", "i", 0, 1), 63 / 127) == 0 and scale(Arg("on", "i", 0, 1), 64 / 127) == 1
 
 
 def test_a_learnt_cc_drives_the_argument_after_those_given(midi: MidiMap) -> None:
@@ -99,7 +99,8 @@ def test_a_learnt_cc_drives_the_argument_after_those_given(midi: MidiMap) -> Non
 
 
 def test_a_14_bit_pair_is_learnt_from_its_msb_then_lsb_and_drives_finer_steps(
-        midi: MidiMap) -> None:
+    midi: MidiMap,
+) -> None:
     assert midi.learn("/out/gain") == [("/midi/learn", "/out/gain")]
     assert midi.receive("cc", 1, 1, 64) == []  # MSB: learnt as CC 1
     assert midi.receive("cc", 1, 33, 0) == []  # its LSB right after: a 14-bit pair
@@ -130,8 +131,7 @@ def test_triggers_send_on_a_note_on_or_a_cc_rising_past_its_middle(midi: MidiMap
     assert presses == [[], [("/path/stop", ())], [], [], [], [], [("/path/stop", ())], []]
 
 
-def test_a_note_on_a_continuous_control_plays_its_velocity_until_released(
-        midi: MidiMap) -> None:
+def test_a_note_on_a_continuous_control_plays_its_velocity_until_released(midi: MidiMap) -> None:
     learn(midi, "/latent/noise", by=("note_on", 1, 60, 100))
     assert midi.receive("note_on", 1, 60, 127) == [("/latent/noise", (4.0,))]
     assert midi.receive("note_off", 1, 60, 64) == [("/latent/noise", (0.0,))]
@@ -159,9 +159,9 @@ def test_mappings_are_saved_on_every_change_and_read_back(engine, tmp_path: Path
     saved = json.loads((tmp_path / "midi.json").read_text())
     assert saved["caminos"] == "midi" and saved["mappings"] == [
         {"kind": "cc", "channel": 3, "number": 21, "address": "/latent/axis", "args": [2]},
-        {"kind": "note", "channel": 10, "number": 40, "address": "/scene/recall",
-         "args": [1, 2.0]},
-        {"kind": "cc14", "channel": 1, "number": 0, "address": "/out/gain", "args": []}]
+        {"kind": "note", "channel": 10, "number": 40, "address": "/scene/recall", "args": [1, 2.0]},
+        {"kind": "cc14", "channel": 1, "number": 0, "address": "/out/gain", "args": []},
+    ]
     again = MidiMap(engine.registry, tmp_path)
     again.load()
     assert again.mappings == midi.mappings and again.problem == ""
@@ -169,7 +169,8 @@ def test_mappings_are_saved_on_every_change_and_read_back(engine, tmp_path: Path
         ("/midi/list", "cc", 3, 21, "/latent/axis", 2),
         ("/midi/list", "note", 10, 40, "/scene/recall", 1, 2.0),
         ("/midi/list", "cc14", 1, 0, "/out/gain"),
-        ("/midi/list/done", 3, "")]
+        ("/midi/list/done", 3, ""),
+    ]
     assert again.receive("cc", 3, 21, 127) == [("/latent/axis", (2, 8.0))]
     assert again.forget("/latent/axis") == [("/midi/forget", 1)]
     assert len(json.loads((tmp_path / "midi.json").read_text())["mappings"]) == 2
@@ -179,27 +180,47 @@ def test_mappings_are_saved_on_every_change_and_read_back(engine, tmp_path: Path
         again.forget("/no/such")
 
 
-@pytest.mark.parametrize("text, words", [
-    ('{"caminos": "midi", "mappings": [\n  {"kind": "cc",}\n]}',
-     r"midi.json:2:\d+: not valid JSON"),
-    ('{"caminos": "scene", "controls": {}}', "not a caminos midi file"),
-    ('{"caminos": "midi", "mappings": {}}', '"mappings" must be a list'),
-    ('{"caminos": "midi", "mappings": [{"kind": "cc", "channel": 1, "number": 7, '
-     '"address": "/out/gain"}, {"kind": "cc", "channel": 17, "number": 7, '
-     '"address": "/out/gain"}]}', r"mappings\[1\]: channel must be an integer 1 .. 16, got 17"),
-    ('{"caminos": "midi", "mappings": [{"kind": "cc14", "channel": 1, "number": 40, '
-     '"address": "/out/gain"}]}', r"mappings\[0\]: number must be an integer 0 .. 31"),
-    ('{"caminos": "midi", "mappings": [{"kind": "cc", "channel": 1, "number": 7, '
-     '"adress": "/out/gain"}]}', r"mappings\[0\]: unknown key\(s\) adress; missing address"),
-    ('{"caminos": "midi", "mappings": [{"kind": "cc", "channel": 1, "number": 7, '
-     '"address": "/latent/axis", "args": [99]}]}',
-     r"mappings\[0\]: /latent/axis: argument 1 \(axis\): 99 is out of range"),
-    ('{"caminos": "midi", "mappings": [{"kind": "cc", "channel": 1, "number": 7, '
-     '"address": "/out/gain"}, {"kind": "cc", "channel": 1, "number": 7, '
-     '"address": "/latent/noise"}]}', r"mappings\[1\]: CC 7 on channel 1 is mapped twice"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (
+            '{"caminos": "midi", "mappings": [\n  {"kind": "cc",}\n]}',
+            r"midi.json:2:\d+: not valid JSON",
+        ),
+        ('{"caminos": "scene", "controls": {}}', "not a caminos midi file"),
+        ('{"caminos": "midi", "mappings": {}}', '"mappings" must be a list'),
+        (
+            '{"caminos": "midi", "mappings": [{"kind": "cc", "channel": 1, "number": 7, '
+            '"address": "/out/gain"}, {"kind": "cc", "channel": 17, "number": 7, '
+            '"address": "/out/gain"}]}',
+            r"mappings\[1\]: channel must be an integer 1 .. 16, got 17",
+        ),
+        (
+            '{"caminos": "midi", "mappings": [{"kind": "cc14", "channel": 1, "number": 40, '
+            '"address": "/out/gain"}]}',
+            r"mappings\[0\]: number must be an integer 0 .. 31",
+        ),
+        (
+            '{"caminos": "midi", "mappings": [{"kind": "cc", "channel": 1, "number": 7, '
+            '"adress": "/out/gain"}]}',
+            r"mappings\[0\]: unknown key\(s\) adress; missing address",
+        ),
+        (
+            '{"caminos": "midi", "mappings": [{"kind": "cc", "channel": 1, "number": 7, '
+            '"address": "/latent/axis", "args": [99]}]}',
+            r"mappings\[0\]: /latent/axis: argument 1 \(axis\): 99 is out of range",
+        ),
+        (
+            '{"caminos": "midi", "mappings": [{"kind": "cc", "channel": 1, "number": 7, '
+            '"address": "/out/gain"}, {"kind": "cc", "channel": 1, "number": 7, '
+            '"address": "/latent/noise"}]}',
+            r"mappings\[1\]: CC 7 on channel 1 is mapped twice",
+        ),
+    ],
+)
 def test_a_malformed_file_is_named_left_alone_and_learning_waits_for_it(
-        engine, tmp_path: Path, text: str, words: str, caplog) -> None:
+    engine, tmp_path: Path, text: str, words: str, caplog
+) -> None:
     path = tmp_path / "midi.json"
     path.write_text(text)
     midi = MidiMap(engine.registry, tmp_path)
@@ -217,8 +238,9 @@ def test_a_malformed_file_is_named_left_alone_and_learning_waits_for_it(
     learn(midi, "/latent/noise")
 
 
-def test_a_mapping_to_a_control_this_engine_lacks_is_kept_in_the_file(engine,
-                                                                      tmp_path: Path) -> None:
+def test_a_mapping_to_a_control_this_engine_lacks_is_kept_in_the_file(
+    engine, tmp_path: Path
+) -> None:
     voice = {"kind": "cc", "channel": 1, "number": 1, "address": "/voice/pitch", "args": []}
     path = tmp_path / "midi.json"
     path.write_text(json.dumps({"caminos": "midi", "mappings": [voice]}))
@@ -232,18 +254,21 @@ def test_a_mapping_to_a_control_this_engine_lacks_is_kept_in_the_file(engine,
 
 
 # ------------------------------------------------------------------------------ refusals
-@pytest.mark.parametrize("args, words", [
-    (("/no/such",), "/midi/learn: /no/such: unknown address"),
-    (("/engine/status",), "/engine/status is a query"),
-    (("/latent/xy",), "give x to drive y"),
-    (("/latent/axis",), "give axis to drive offset"),
-    (("/latent/axis", 99), r"/latent/axis: argument 1 \(axis\): 99 is out of range"),
-    (("/latent/axis", "three"), r"argument 1 \(axis\): expected int"),
-    (("/phase/method",), r"argument 1 \(method\) is not a number with a range"),
-    (("/path/stop", 1), r"/path/stop: expected 0 argument\(s\)"),
-    (("/latent/noise", float("nan")), "expected a finite number or a string"),
-    ((3,), r"/midi/learn: argument 1 \(address\): expected a string"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("/no/such",), "/midi/learn: /no/such: unknown address"),
+        (("/engine/status",), "/engine/status is a query"),
+        (("/latent/xy",), "give x to drive y"),
+        (("/latent/axis",), "give axis to drive offset"),
+        (("/latent/axis", 99), r"/latent/axis: argument 1 \(axis\): 99 is out of range"),
+        (("/latent/axis", "three"), r"argument 1 \(axis\): expected int"),
+        (("/phase/method",), r"argument 1 \(method\) is not a number with a range"),
+        (("/path/stop", 1), r"/path/stop: expected 0 argument\(s\)"),
+        (("/latent/noise", float("nan")), "expected a finite number or a string"),
+        ((3,), r"/midi/learn: argument 1 \(address\): expected a string"),
+    ],
+)
 def test_a_bad_learn_is_refused_naming_what_is_wrong(engine, args: tuple, words: str) -> None:
     errors = engine.counters["control_errors"]
     with pytest.raises(ControlError, match=words):
@@ -256,15 +281,15 @@ def test_learning_is_a_query_answered_at_once_and_never_queued(engine) -> None:
     midi = engine.surface.midi
     pending = engine.queue.pending()
     assert engine.post("/midi/learn", "/scene/recall", 2) == [
-        ("/midi/learn", "/scene/recall", 2)]  # drives the crossfade's seconds
+        ("/midi/learn", "/scene/recall", 2)
+    ]  # drives the crossfade's seconds
     assert midi.armed.driven.name == "seconds" and engine.queue.pending() == pending
     assert engine.post("/midi/learn") == [("/midi/learn",)]
     assert engine.post("/midi/list")[-1][0] == "/midi/list/done"
     with pytest.raises(ControlError, match=r"/midi/forget: expected at most 1 argument"):
         engine.post("/midi/forget", "/a", "/b")
     control = engine.registry["/midi/learn"]
-    assert control.query and control.type_tags == "[s*]" and "stop learning" in \
-        control.signature()
+    assert control.query and control.type_tags == "[s*]" and "stop learning" in control.signature()
 
 
 def test_target_for_names_where_a_file_s_entry_went_wrong(engine) -> None:
@@ -280,7 +305,7 @@ def test_midi_config_takes_a_port_and_a_known_api(tmp_path: Path) -> None:
     path.write_text('[midi]\napi = "coreaudio"\n')
     with pytest.raises(ConfigError, match=r"midi.api: expected one of '', 'jack', 'alsa'"):
         load_config(path)
-    path.write_text('[midi]\ninput = 3\n')
+    path.write_text("[midi]\ninput = 3\n")
     with pytest.raises(ConfigError, match="midi.input: expected a string"):
         load_config(path)
 
@@ -290,8 +315,11 @@ def test_a_port_is_found_by_number_name_or_part_and_a_missing_one_lists_the_port
     assert find_port("1", names) == names[1]
     assert find_port("X-Touch:out", names) == names[2]
     assert find_port("nanokontrol", names) == names[1]
-    with pytest.raises(ControlError, match=r"no MIDI input port 'launchpad'; the ports there "
-                                           r"are: 0: Midi Through:Port-0; 1: nanoKONTROL2"):
+    with pytest.raises(
+        ControlError,
+        match=r"no MIDI input port 'launchpad'; the ports there "
+        r"are: 0: Midi Through:Port-0; 1: nanoKONTROL2",
+    ):
         find_port("launchpad", names)
     with pytest.raises(ControlError, match="'o' is part of 3 ports' names"):
         find_port("o", names)
@@ -302,16 +330,19 @@ def test_a_port_is_found_by_number_name_or_part_and_a_missing_one_lists_the_port
 
 
 def test_caminos_imports_no_midi_library_until_a_port_is_opened() -> None:
-    code = ("import sys\n"
-            "from caminos.engine.cli.main import main\n"
-            "import caminos.engine.live.control_process, caminos.engine.control.midi\n"
-            "from caminos.engine.clock.engine import Engine\n"
-            "from caminos.engine.control.surface import attach\n"
-            "from caminos.engine.core.config import load_config\n"
-            "attach(Engine(load_config(), startup_events=False, voice=False))\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mido', 'rtmidi')))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
+    code = (
+        "import sys\n"
+        "from caminos.engine.cli.main import main\n"
+        "import caminos.engine.live.control_process, caminos.engine.control.midi\n"
+        "from caminos.engine.clock.engine import Engine\n"
+        "from caminos.engine.control.surface import attach\n"
+        "from caminos.engine.core.config import load_config\n"
+        "attach(Engine(load_config(), startup_events=False, voice=False))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mido', 'rtmidi')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
@@ -344,7 +375,8 @@ CC_ON_CHANNEL_1 = 0xB0  # a control change's status byte on channel 1
 
 @needs_jackd
 def test_a_cc_from_a_jack_midi_port_is_learnt_and_moves_the_control(
-        jack_midi_out, tmp_path: Path) -> None:
+    jack_midi_out, tmp_path: Path
+) -> None:
     engine = Engine(load_config(), startup_events=False, voice=False)
     surface = attach(engine, patches=tmp_path)
     config = MidiConfig(input="caminos-test-knobs", api="jack")
@@ -365,20 +397,25 @@ def test_a_cc_from_a_jack_midi_port_is_learnt_and_moves_the_control(
             assert status["midi_messages"] == 4 and status["midi_events"] == 3
             assert status["midi_errors"] == 0
         assert json.loads((tmp_path / "midi.json").read_text())["mappings"] == [
-            {"kind": "cc", "channel": 1, "number": 7, "address": "/out/gain", "args": []}]
+            {"kind": "cc", "channel": 1, "number": 7, "address": "/out/gain", "args": []}
+        ]
     finally:
         engine.close()
 
 
 @needs_jackd
-def test_a_missing_jack_midi_port_is_named_with_the_ports_there_are(jack_midi_out,
-                                                                     tmp_path: Path) -> None:
+def test_a_missing_jack_midi_port_is_named_with_the_ports_there_are(
+    jack_midi_out, tmp_path: Path
+) -> None:
     engine = Engine(load_config(), startup_events=False, voice=False)
     surface = attach(engine, patches=tmp_path)
     try:
         midi = MidiInput(engine, surface.midi, MidiConfig(input="launchpad", api="jack"))
-        with pytest.raises(ControlError, match=r"no MIDI input port 'launchpad'; the ports "
-                                               r"there are: 0: caminos-test-knobs:out"):
+        with pytest.raises(
+            ControlError,
+            match=r"no MIDI input port 'launchpad'; the ports "
+            r"there are: 0: caminos-test-knobs:out",
+        ):
             midi.start()
     finally:
         engine.close()
@@ -405,9 +442,19 @@ def test_caminos_play_learns_a_cc_and_plays_it(jack_midi_out, tmp_path: Path) ->
     from tests.test_live_jack import Client, Play, _free_port
 
     port = _free_port()
-    play = Play(tmp_path, 120, "--set", f"osc.port={port}", "--set",
-                'midi.input="caminos-test-knobs"', "--set", 'midi.api="jack"', "--set",
-                f'paths.patches="{tmp_path}"', file=False)
+    play = Play(
+        tmp_path,
+        120,
+        "--set",
+        f"osc.port={port}",
+        "--set",
+        'midi.input="caminos-test-knobs"',
+        "--set",
+        'midi.api="jack"',
+        "--set",
+        f'paths.patches="{tmp_path}"',
+        file=False,
+    )
     client = None
     try:
         play.wait_playing()
@@ -419,8 +466,7 @@ def test_caminos_play_learns_a_cc_and_plays_it(jack_midi_out, tmp_path: Path) ->
             return _replies(client, "/midi/list", "/midi/list/done")
 
         jack_midi_out.send_message([CC_ON_CHANNEL_1, 21, 0])
-        assert wait_until(listed, 20, "the CC to be learnt") == [["cc", 1, 21, "/latent/axis",
-                                                                  2]]
+        assert wait_until(listed, 20, "the CC to be learnt") == [["cc", 1, 21, "/latent/axis", 2]]
         jack_midi_out.send_message([CC_ON_CHANNEL_1, 21, 127])
 
         def axis() -> float:
@@ -435,5 +481,6 @@ def test_caminos_play_learns_a_cc_and_plays_it(jack_midi_out, tmp_path: Path) ->
         play.process.terminate()  # our own process, by its handle
         play.process.wait(timeout=60)
     saved = json.loads((tmp_path / "midi.json").read_text())["mappings"]
-    assert saved == [{"kind": "cc", "channel": 1, "number": 21, "address": "/latent/axis",
-                      "args": [2]}]
+    assert saved == [
+        {"kind": "cc", "channel": 1, "number": 21, "address": "/latent/axis", "args": [2]}
+    ]

@@ -38,8 +38,9 @@ def test_any_rate_and_channel_count_is_read_as_mono_at_the_config_rate(tmp_path,
     stereo = np.stack([tone(1.0, 22_050), tone(1.0, 22_050, 660.0)], axis=1)
     write(tmp_path / "in", "a.wav", stereo, 22_050)
     write(tmp_path / "in", "b.flac", np.tile(tone(1.0, 48_000)[:, None], (1, 4)), 48_000)
-    corpus = load_corpus(tmp_path / "in", small_config, min_seconds=1.0, cache_dir=None,
-                         split="files")
+    corpus = load_corpus(
+        tmp_path / "in", small_config, min_seconds=1.0, cache_dir=None, split="files"
+    )
     assert corpus.skipped == []
     assert corpus.train.frames.dtype == np.float32
     assert corpus.train.frames.shape[1] == 129
@@ -73,8 +74,9 @@ def test_bad_and_silent_files_are_skipped_and_listed(tmp_path, small_config):
 
 def test_empty_or_missing_folder_is_a_clear_error(tmp_path, small_config):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError,
-                       match=r"empty: no sound files found.*0\.0 s of audio found, 2 s needed"):
+    with pytest.raises(
+        DataError, match=r"empty: no sound files found.*0\.0 s of audio found, 2 s needed"
+    ):
         load_corpus(tmp_path / "empty", small_config, cache_dir=None)
     with pytest.raises(DataError, match="missing: training folder not found"):
         load_corpus(tmp_path / "missing", small_config, cache_dir=None)
@@ -94,8 +96,11 @@ def test_no_usable_file_lists_every_file_and_reason(tmp_path, small_config):
 
 def test_too_little_audio_says_how_much_was_found_and_needed(tmp_path, small_config):
     write(tmp_path / "short", "a.wav", tone(1.5))
-    with pytest.raises(DataError, match=r"short: too little audio to train on: 1\.5 s found in 1 "
-                                        r"usable file\(s\).*2 s needed"):
+    with pytest.raises(
+        DataError,
+        match=r"short: too little audio to train on: 1\.5 s found in 1 "
+        r"usable file\(s\).*2 s needed",
+    ):
         load_corpus(tmp_path / "short", small_config, cache_dir=None)
 
 
@@ -108,8 +113,14 @@ def test_split_is_by_file_and_seeded(tmp_path, small_config):
     assert a.validation.files == b.validation.files
     assert len(a.validation.files) == 1 and len(a.train.files) == 9
     assert not set(a.validation.files) & set(a.train.files)
-    picks = {tuple(load_corpus(folder, small_config, min_seconds=1.0, seed=s, cache_dir=None,
-                               split="files").validation.files) for s in range(6)}
+    picks = {
+        tuple(
+            load_corpus(
+                folder, small_config, min_seconds=1.0, seed=s, cache_dir=None, split="files"
+            ).validation.files
+        )
+        for s in range(6)
+    }
     assert len(picks) > 1  # the seed chooses
     np.testing.assert_array_equal(a.train.starts[0], 0)
     assert len(a.train.starts) == 9
@@ -117,18 +128,31 @@ def test_split_is_by_file_and_seeded(tmp_path, small_config):
 
 def test_a_single_file_is_split_by_time(tmp_path, small_config):
     write(tmp_path / "one", "a.wav", tone(2.0))
-    corpus = load_corpus(tmp_path / "one", small_config, min_seconds=1.0, cache_dir=None,
-                         validation_fraction=0.25, split="files")
+    corpus = load_corpus(
+        tmp_path / "one",
+        small_config,
+        min_seconds=1.0,
+        cache_dir=None,
+        validation_fraction=0.25,
+        split="files",
+    )
     total = len(corpus.train) + len(corpus.validation)
     assert len(corpus.validation) == pytest.approx(0.25 * total, abs=1)
 
 
 def test_frames_are_log_magnitudes_of_the_stft(tmp_path, small_config):
     from caminos.engine.dsp.spectral import stft
+
     x = tone(1.0)
     write(tmp_path / "in", "a.wav", x)
-    corpus = load_corpus(tmp_path / "in", small_config, min_seconds=0.5, cache_dir=None,
-                         validation_fraction=0.5, split="files")
+    corpus = load_corpus(
+        tmp_path / "in",
+        small_config,
+        min_seconds=0.5,
+        cache_dir=None,
+        validation_fraction=0.5,
+        split="files",
+    )
     saved = sf.read(tmp_path / "in" / "a.wav")[0]
     expected = np.log(np.abs(stft(trim_silence(saved, 64), small_config.stft)) + MAGNITUDE_FLOOR)
     both = np.concatenate([corpus.train.frames, corpus.validation.frames])
@@ -149,8 +173,9 @@ def test_frames_are_cached_by_content_and_settings(tmp_path, small_config, monke
     monkeypatch.setattr(data, "read_mono", fail)
     second = load_corpus(folder, small_config, min_seconds=1.0, cache_dir=cache)
     np.testing.assert_array_equal(first.train.frames, second.train.frames)
-    other = config_from_mapping({"audio": {"sample_rate": RATE},
-                                 "stft": {"n_fft": 512, "hop": 128}})
+    other = config_from_mapping(
+        {"audio": {"sample_rate": RATE}, "stft": {"n_fft": 512, "hop": 128}}
+    )
     monkeypatch.undo()
     load_corpus(folder, other, min_seconds=1.0, cache_dir=cache)
     assert len(list(cache.glob("*.npz"))) == 4  # other settings, other entries

@@ -13,9 +13,16 @@ import pytest
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.dsp.spectral import stft
-from caminos.models.multipitch import (ALPHA_HZ, BETA_HZ, CONTRAST, MultiPitchTracker,
-                                       cancel_partials, candidate_grid, salience_taps,
-                                       saliences)
+from caminos.models.multipitch import (
+    ALPHA_HZ,
+    BETA_HZ,
+    CONTRAST,
+    MultiPitchTracker,
+    cancel_partials,
+    candidate_grid,
+    salience_taps,
+    saliences,
+)
 from caminos.models.pitch import hann_lobe
 
 RATE = 48_000
@@ -30,25 +37,39 @@ def midi_hz(key: int) -> float:
 
 # The tracker without its state: no held spectrum, one threshold (the previous release's),
 # whatever the past frames held.
-STATELESS = dict(spectrum_release=0.0, min_relative_salience=0.45, held_relative_salience=0.45,
-                 later_pick_factor=1.0)
+STATELESS = dict(
+    spectrum_release=0.0,
+    min_relative_salience=0.45,
+    held_relative_salience=0.45,
+    later_pick_factor=1.0,
+)
 
 
-def tone(f0: float, rng: np.random.Generator, even_gain: float = 1.0,
-         seconds: float = 0.4, vibrato_cents: float = 0.0, tremolo: float = 0.0,
-         decay_per_s: float = 0.0) -> np.ndarray:
+def tone(
+    f0: float,
+    rng: np.random.Generator,
+    even_gain: float = 1.0,
+    seconds: float = 0.4,
+    vibrato_cents: float = 0.0,
+    tremolo: float = 0.0,
+    decay_per_s: float = 0.0,
+) -> np.ndarray:
     """Harmonics up to 16 kHz with amplitudes 1/k (``even_gain``/k for even k), random phases;
     optionally a 5.5 Hz vibrato of ``vibrato_cents`` (peak), a 4 Hz tremolo of depth
     ``tremolo`` (share of the level) and an exponential decay (1/s)."""
     t = np.arange(int(seconds * RATE)) / RATE
-    wobble = vibrato_cents / 1200.0 * np.log(2.0) * np.sin(2 * np.pi * 5.5 * t
-                                                          + rng.uniform(0.0, 2 * np.pi))
+    wobble = (
+        vibrato_cents
+        / 1200.0
+        * np.log(2.0)
+        * np.sin(2 * np.pi * 5.5 * t + rng.uniform(0.0, 2 * np.pi))
+    )
     phase = 2 * np.pi * f0 * np.cumsum(1.0 + wobble) / RATE
     x = np.zeros_like(t)
     for k in range(1, int(16000 / f0) + 1):
         gain = even_gain if k % 2 == 0 else 1.0
         x += gain / k * np.sin(k * phase + rng.uniform(0.0, 2 * np.pi))
-    envelope = (1.0 + tremolo * np.sin(2 * np.pi * 4.0 * t + rng.uniform(0.0, 2 * np.pi)))
+    envelope = 1.0 + tremolo * np.sin(2 * np.pi * 4.0 * t + rng.uniform(0.0, 2 * np.pi))
     return x * envelope * np.exp(-decay_per_s * t)
 
 
@@ -132,8 +153,15 @@ def test_a_decaying_wavering_note_gives_no_octave_error(key: int) -> None:
     carry each frame into the next. (Under A3 the partials are under 5 bins apart and such a
     note fails with or without the state: D3 gets its octave in most frames.)"""
     rng = np.random.default_rng(key)
-    x = 0.3 * tone(midi_hz(key), rng, even_gain=2.5, seconds=0.8, vibrato_cents=30.0,
-                   tremolo=0.3, decay_per_s=2.9)
+    x = 0.3 * tone(
+        midi_hz(key),
+        rng,
+        even_gain=2.5,
+        seconds=0.8,
+        vibrato_cents=30.0,
+        tremolo=0.3,
+        decay_per_s=2.9,
+    )
     f0, _ = MultiPitchTracker(CFG.n_fft, RATE).track(np.abs(stft(x, CFG))[EDGE:-EDGE])
     cents = 1200.0 * np.log2(np.where(f0 > 0, f0, 1.0) / midi_hz(key))
     assert np.all(np.abs(cents[:, 0]) < 50.0)
@@ -198,8 +226,11 @@ def test_a_wavering_sustained_chord_keeps_its_slots(seed: int) -> None:
     found in 78% and 89%), the chord's difficulty that the state answers."""
     keys = [62, 65, 69, 72]
     rng = np.random.default_rng(seed)
-    x = 0.3 * sum(tone(midi_hz(k), rng, seconds=1.0, vibrato_cents=20.0, tremolo=0.3)
-                  for k in keys) / len(keys)
+    x = (
+        0.3
+        * sum(tone(midi_hz(k), rng, seconds=1.0, vibrato_cents=20.0, tremolo=0.3) for k in keys)
+        / len(keys)
+    )
     mags = np.abs(stft(x, CFG))[EDGE:-EDGE]
     changes = {}
     for name, settings in (("stateful", {}), ("stateless", STATELESS)):
@@ -224,9 +255,9 @@ def test_a_chord_change_is_followed_within_two_frames() -> None:
     mags = np.abs(stft(np.concatenate(half), CFG))[:-EDGE]
     inside = int(np.ceil((len(half[0]) + CFG.n_fft - CFG.hop) / CFG.hop))  # the first such frame
     sets = pitch_sets(MultiPitchTracker(CFG.n_fft, RATE).track(mags)[0])
-    assert all(set(new) <= s for s in sets[inside + 1:])
-    assert not any(s & set(old) for s in sets[inside + 3:])
-    assert all(set(old) <= s and not s & set(new) for s in sets[EDGE:inside - 4])
+    assert all(set(new) <= s for s in sets[inside + 1 :])
+    assert not any(s & set(old) for s in sets[inside + 3 :])
+    assert all(set(old) <= s and not s & set(new) for s in sets[EDGE : inside - 4])
 
 
 def test_a_frame_of_nan_is_silence_and_leaves_the_state_sound() -> None:
@@ -257,8 +288,9 @@ def test_the_frame_path_keeps_no_memory_per_frame() -> None:
         for _ in range(100):
             for frame in mags:
                 tracker.track_frame(frame, f0_out, salience_out)
-        growth = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before,
-                                                                                  "filename"))
+        growth = sum(
+            s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename")
+        )
     finally:
         tracemalloc.stop()
     assert growth < 4096  # bytes over 400 frames: nothing kept per frame
@@ -270,8 +302,9 @@ def test_the_salience_kernel_equals_a_direct_sum() -> None:
     rng = np.random.default_rng(11)
     r = rng.uniform(0.0, 2.0, CFG.n_bins)
     candidates = candidate_grid(65.0, 2100.0, 4)
-    index, frac, weight = salience_taps(candidates, CFG.n_bins, BIN_HZ, 20, ALPHA_HZ, BETA_HZ,
-                                        CONTRAST)
+    index, frac, weight = salience_taps(
+        candidates, CFG.n_bins, BIN_HZ, 20, ALPHA_HZ, BETA_HZ, CONTRAST
+    )
     scores = np.zeros(len(candidates))
     saliences(r, index, frac, weight, scores)
     bins = np.arange(CFG.n_bins)
@@ -293,11 +326,12 @@ def test_cancellation_equals_the_smoothed_lobes(f0_bins: float) -> None:
     amps, detected = np.zeros(400), np.zeros(CFG.n_bins)
     cancel_partials(f0_bins, residual, 0.8, amps, detected)
     partials = [m for m in range(1, 400) if round(m * f0_bins) + 3 <= CFG.n_bins]
-    a = np.array([before[round(m * f0_bins) - 1:round(m * f0_bins) + 2].max() for m in partials])
+    a = np.array([before[round(m * f0_bins) - 1 : round(m * f0_bins) + 2].max() for m in partials])
     padded = np.concatenate([[np.nan], a, [np.nan]])
     neighbours = np.stack([padded[:-2], 2 * a, padded[2:]])
-    smooth = np.minimum(a, np.nansum(neighbours, axis=0)
-                        / (2 + ~np.isnan(padded[:-2]) + ~np.isnan(padded[2:])))
+    smooth = np.minimum(
+        a, np.nansum(neighbours, axis=0) / (2 + ~np.isnan(padded[:-2]) + ~np.isnan(padded[2:]))
+    )
     expected = np.zeros(CFG.n_bins)
     for m, height in zip(partials, smooth):
         centre = round(m * f0_bins)

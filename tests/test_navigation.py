@@ -42,7 +42,7 @@ def run(engine: Engine, hops: int = 1) -> None:
 
 def std_point(engine: Engine, *values: float) -> np.ndarray:
     point = np.zeros(engine.dims)
-    point[:len(values)] = values
+    point[: len(values)] = values
     return point * engine.mixer.std
 
 
@@ -64,8 +64,7 @@ def test_every_interpolation_passes_through_its_points(square, interp):
 def test_linear_midpoint_and_spherical_keeps_the_radius(square):
     out = np.zeros(2)
     np.testing.assert_allclose(square.evaluate(0.5, "linear", out), [0.5, 0.5])
-    np.testing.assert_allclose(square.evaluate(0.5, "spherical", out),
-                               [np.sqrt(0.5), np.sqrt(0.5)])
+    np.testing.assert_allclose(square.evaluate(0.5, "spherical", out), [np.sqrt(0.5), np.sqrt(0.5)])
     for t in np.linspace(0, 3, 31):
         assert np.linalg.norm(square.evaluate(t, "spherical", out)) == pytest.approx(1.0)
 
@@ -89,10 +88,16 @@ def test_cubic_is_smooth_where_linear_has_a_corner(square):
 def test_path_plays_at_its_speed_and_holds_its_end(rig):
     engine, surface, _ = rig
     nav = surface.navigator
-    for address, *args in [("/path/new", "line"), ("/path/step", 1.0),
-                           ("/path/point", "line", 0.0), ("/path/point", "line", 2.0),
-                           ("/path/interp", "linear"), ("/path/loop", 0), ("/path/speed", 1.0),
-                           ("/path/play", "line")]:
+    for address, *args in [
+        ("/path/new", "line"),
+        ("/path/step", 1.0),
+        ("/path/point", "line", 0.0),
+        ("/path/point", "line", 2.0),
+        ("/path/interp", "linear"),
+        ("/path/loop", 0),
+        ("/path/speed", 1.0),
+        ("/path/play", "line"),
+    ]:
         engine.post(address, *args)
     run(engine)
     hops_half = round(0.5 * engine.sample_rate / engine.hop)
@@ -109,9 +114,14 @@ def test_path_plays_at_its_speed_and_holds_its_end(rig):
 
 def test_a_path_started_at_speed_0_waits_for_a_speed(rig):
     engine, surface, _ = rig
-    for address, *args in [("/path/new", "wait"), ("/path/point", "wait", 0.0),
-                           ("/path/point", "wait", 1.0), ("/path/loop", 0), ("/path/speed", 0.0),
-                           ("/path/play", "wait")]:
+    for address, *args in [
+        ("/path/new", "wait"),
+        ("/path/point", "wait", 0.0),
+        ("/path/point", "wait", 1.0),
+        ("/path/loop", 0),
+        ("/path/speed", 0.0),
+        ("/path/play", "wait"),
+    ]:
         engine.post(address, *args)
     run(engine, 5)
     assert surface.navigator.playing and surface.navigator.time == 0.0
@@ -126,9 +136,15 @@ def test_negative_speed_loop_pingpong_and_scrub(rig):
     engine, surface, _ = rig
     nav = surface.navigator
     hop_s = engine.hop / engine.sample_rate
-    for address, *args in [("/path/new", "pp"), ("/path/step", 10 * hop_s),
-                           ("/path/point", "pp", 0.0), ("/path/point", "pp", 1.0),
-                           ("/path/speed", -1.0), ("/path/loop", 1), ("/path/play", "pp")]:
+    for address, *args in [
+        ("/path/new", "pp"),
+        ("/path/step", 10 * hop_s),
+        ("/path/point", "pp", 0.0),
+        ("/path/point", "pp", 1.0),
+        ("/path/speed", -1.0),
+        ("/path/loop", 1),
+        ("/path/play", "pp"),
+    ]:
         engine.post(address, *args)
     run(engine, 2)
     assert nav.time == pytest.approx(9 * hop_s)  # started at the end, went back one hop
@@ -207,6 +223,7 @@ def test_landmarks_from_a_sound_file_and_live(rig):
 
 def test_landmark_from_caminos_encode(rig, tmp_path):
     from caminos.engine.cli.main import main
+
     engine, surface, _ = rig
     npz = tmp_path / "demo.npz"
     assert main(["encode", str(DEMO), "-o", str(npz)]) == 0
@@ -248,9 +265,14 @@ def test_scene_recall_crossfades_numeric_controls_and_switches_others(rig):
 # ------------------------------------------------------------------------------- files
 def test_path_scene_and_landmark_files_round_trip(rig):
     engine, surface, folder = rig
-    for address, *args in [("/path/new", "saved"), ("/path/step", 0.5),
-                           ("/path/point", "saved", 1.0, -1.0), ("/path/point", "saved", 0.5),
-                           ("/landmark/point", "lm", 0.25, 0.75), ("/scene/store", 3)]:
+    for address, *args in [
+        ("/path/new", "saved"),
+        ("/path/step", 0.5),
+        ("/path/point", "saved", 1.0, -1.0),
+        ("/path/point", "saved", 0.5),
+        ("/landmark/point", "lm", 0.25, 0.75),
+        ("/scene/store", 3),
+    ]:
         engine.post(address, *args)
     run(engine)
     assert engine.post("/path/save", "saved")[0][1].endswith("saved.json")
@@ -282,12 +304,14 @@ def test_a_broken_file_is_reported_with_its_line_and_disturbs_nothing(rig):
     run(engine, 3)
     (folder / "paths").mkdir(exist_ok=True)
     (folder / "paths" / "broken.json").write_text(
-        '{\n  "caminos": "path",\n  "points_std": [[1, 2],\n    [3, oops]]\n}\n')
+        '{\n  "caminos": "path",\n  "points_std": [[1, 2],\n    [3, oops]]\n}\n'
+    )
     with pytest.raises(ControlError, match=r"broken\.json:4:9: not valid JSON"):
         engine.post("/path/load", "broken")
     (folder / "scenes").mkdir(exist_ok=True)
     (folder / "scenes" / "odd.json").write_text(
-        '{"caminos": "scene", "controls": {"/latent/follow": [7.0]}}')
+        '{"caminos": "scene", "controls": {"/latent/follow": [7.0]}}'
+    )
     with pytest.raises(ControlError, match=r"odd\.json: /latent/follow.*out of range"):
         engine.post("/scene/load", 5, "odd")
     with pytest.raises(ControlError, match="name"):
@@ -303,12 +327,19 @@ def test_a_broken_file_is_reported_with_its_line_and_disturbs_nothing(rig):
 @pytest.mark.parametrize("interp", ["linear", "cubic", "spherical"])
 def test_playing_a_path_allocates_next_to_nothing_per_hop(rig, interp):
     import tracemalloc
+
     engine, surface, _ = rig
     nav = surface.navigator
-    for address, *args in [("/path/new", "alloc"), ("/path/point", "alloc", 1.0, 0.0),
-                           ("/path/point", "alloc", 0.0, 1.0), ("/path/point", "alloc", -1.0),
-                           ("/path/interp", interp), ("/path/loop", 2), ("/path/speed", 3.0),
-                           ("/path/play", "alloc")]:
+    for address, *args in [
+        ("/path/new", "alloc"),
+        ("/path/point", "alloc", 1.0, 0.0),
+        ("/path/point", "alloc", 0.0, 1.0),
+        ("/path/point", "alloc", -1.0),
+        ("/path/interp", interp),
+        ("/path/loop", 2),
+        ("/path/speed", 3.0),
+        ("/path/play", "alloc"),
+    ]:
         engine.post(address, *args)
     run(engine)
     for hop in range(10):
@@ -361,8 +392,10 @@ def test_a_landmark_replayed_as_a_path_is_its_trajectory_frame_for_frame(tmp_pat
     frame for frame from the first point (what benchmarks/autoencoder.py replays as case 2),
     once the follow crossfade has settled; a jump into the path still glides."""
     import sys
+
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from benchmarks.autoencoder import replay
+
     engine = Engine(load_config())
     surface = attach(engine, patches=tmp_path, recordings=tmp_path)
     engine.post("/landmark/add", "demo", str(DEMO))

@@ -24,8 +24,11 @@ from tests.conftest import control_values, restore, ticking
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
     engine = Engine(load_config())
-    surface = attach(engine, patches=tmp_path_factory.mktemp("patches"),
-                     recordings=tmp_path_factory.mktemp("recordings"))
+    surface = attach(
+        engine,
+        patches=tmp_path_factory.mktemp("patches"),
+        recordings=tmp_path_factory.mktemp("recordings"),
+    )
     return engine, surface, control_values(engine)
 
 
@@ -105,12 +108,23 @@ def test_parse_packet_flattens_nested_bundles_in_order():
     outer.add_content(inner.build())
     outer.add_content(OscMessageBuilder("/c").build())
     parsed = parse_packet(outer.build().dgram)
-    assert [(t, a) for t, a, _ in parsed] == [(None, "/a"), (pytest.approx(2_000_000_000.5), "/b"),
-                                              (None, "/c")]
+    assert [(t, a) for t, a, _ in parsed] == [
+        (None, "/a"),
+        (pytest.approx(2_000_000_000.5), "/b"),
+        (None, "/c"),
+    ]
 
 
-@pytest.mark.parametrize("data", [b"", b"hello", b"/latent/axis\x00\x00\x00\x00,if", b"#bundle\x00",
-                                  b"#bundle\x00" + b"\x00" * 8 + b"\x00\x00\x00\x40/a\x00\x00"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"hello",
+        b"/latent/axis\x00\x00\x00\x00,if",
+        b"#bundle\x00",
+        b"#bundle\x00" + b"\x00" * 8 + b"\x00\x00\x00\x40/a\x00\x00",
+    ],
+)
 def test_parse_packet_refuses_malformed(data):
     with pytest.raises(MalformedPacket):
         parse_packet(data)
@@ -131,18 +145,20 @@ def test_message_changes_the_engine_at_the_next_hop(engine, client):
     assert engine.hop_index == hop + 1
 
 
-@pytest.mark.parametrize("address, args, reason", [
-    ("/latent/nothing", (1.0,), "unknown address"),
-    ("/latent/axis", (0,), "expected 2 argument"),
-    ("/latent/axis", ("zero", 0.5), "expected int"),
-    ("/latent/axis", (0, float("nan")), "finite"),
-    ("/latent/axis", (0, 99.0), "out of range"),
-    ("/latent/axis", (99, 0.5), "out of range"),
-    ("/phase/method", ("fast",), "expected one of"),
-    ("/engine/get", ("/path/stop",), "no value"),
-])
-def test_bad_message_is_answered_counted_and_changes_nothing(engine, client, address, args,
-                                                             reason):
+@pytest.mark.parametrize(
+    "address, args, reason",
+    [
+        ("/latent/nothing", (1.0,), "unknown address"),
+        ("/latent/axis", (0,), "expected 2 argument"),
+        ("/latent/axis", ("zero", 0.5), "expected int"),
+        ("/latent/axis", (0, float("nan")), "finite"),
+        ("/latent/axis", (0, 99.0), "out of range"),
+        ("/latent/axis", (99, 0.5), "out of range"),
+        ("/phase/method", ("fast",), "expected one of"),
+        ("/engine/get", ("/path/stop",), "no value"),
+    ],
+)
+def test_bad_message_is_answered_counted_and_changes_nothing(engine, client, address, args, reason):
     before = engine.status()["control_errors"]
     offsets = engine.mixer.offset_target.copy()
     reply = client.ask(address, *args)[0]
@@ -197,8 +213,10 @@ def test_reply_port_is_per_server_and_only_for_osc_clients(engine, server):
         client.send(encode_message("/osc/reply_port", (listener.getsockname()[1],)))
         assert OscMessage(listener.recvfrom(65536)[0]).params == [listener.getsockname()[1]]
         assert second.reply_ports == {"127.0.0.1": listener.getsockname()[1]}
-        assert "127.0.0.1" not in server.reply_ports or server.reply_ports["127.0.0.1"] != \
-            listener.getsockname()[1]
+        assert (
+            "127.0.0.1" not in server.reply_ports
+            or server.reply_ports["127.0.0.1"] != listener.getsockname()[1]
+        )
         client.sock.close()
     listener.close()
     with pytest.raises(ControlError, match="only an OSC client"):
@@ -229,8 +247,11 @@ def test_timetagged_bundle_applies_at_the_hop_it_names_in_order(engine, server, 
         engine.clock_origin = time.time() - engine.hop_index * hop_seconds
         target = engine.hop_index + 40
         when = engine.clock_origin + (target + 0.5) * hop_seconds
-        client.send(bundle(when, ("/latent/axis", 0, 0.5), ("/latent/axis", 0, -0.5),
-                           ("/latent/noise", 0.0)))
+        client.send(
+            bundle(
+                when, ("/latent/axis", 0, 0.5), ("/latent/axis", 0, -0.5), ("/latent/noise", 0.0)
+            )
+        )
         client.send(encode_message("/latent/axis", (1, 0.25)))  # immediate: the next hop
         client.sync()  # all four are queued
         assert engine.queue.pending() == 4
@@ -241,8 +262,11 @@ def test_timetagged_bundle_applies_at_the_hop_it_names_in_order(engine, server, 
         engine.clock_origin = None
         engine.recorders.pop()
     assert applied[0] == (start, "/latent/axis", (1, 0.25))
-    assert applied[1:] == [(target, "/latent/axis", (0, 0.5)), (target, "/latent/axis", (0, -0.5)),
-                           (target, "/latent/noise", (0.0,))]
+    assert applied[1:] == [
+        (target, "/latent/axis", (0, 0.5)),
+        (target, "/latent/axis", (0, -0.5)),
+        (target, "/latent/noise", (0.0,)),
+    ]
     assert engine.mixer.offset_target[0] == -0.5
 
 
@@ -275,9 +299,13 @@ def test_server_survives_a_flood_while_the_engine_renders(engine, server):
 
 def test_address_patterns_reach_every_matching_address(engine, client):
     from caminos.engine.control.osc.addresses import match_addresses
+
     addresses = [c.address for c in engine.registry]
     assert match_addresses("/source/*/gain", addresses) == [
-        "/source/file/gain", "/source/input/gain", "/source/voice/gain"]
+        "/source/file/gain",
+        "/source/input/gain",
+        "/source/voice/gain",
+    ]
     assert match_addresses("/path/{play,stop}", addresses) == ["/path/play", "/path/stop"]
     assert match_addresses("/latent/[xz]", addresses) == ["/latent/z"]
     assert match_addresses("/latent/[!z]y", addresses) == ["/latent/xy"]

@@ -15,7 +15,8 @@ def test_docs_osc_md_is_current():
     expected = registry_markdown(engine.registry)
     assert DOC.read_text(encoding="utf-8") == expected, (
         "docs/osc.md is out of date: run "
-        "`python -m caminos.engine.control.osc.docs --doc > docs/osc.md`")
+        "`python -m caminos.engine.control.osc.docs --doc > docs/osc.md`"
+    )
     for control in engine.registry:
         # each channel's addresses are documented once, as /channel/K/...
         address = re.sub(r"^/channel/\d+/", "/channel/K/", control.address)

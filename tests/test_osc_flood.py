@@ -26,9 +26,12 @@ from tests.conftest import wait_until
 HOLD = "/test/hold"  # a query that blocks its lane until released
 WHERE = "/test/where"  # /engine/get of it answers the name of the thread that answered
 REPLY_TIMEOUT_S = 10.0  # bounds a failing test only
-MALFORMED = [b"hello, not OSC", b"/latent/axis\x00\x00\x00\x00,if",
-             b"/latent/noise\x00\x00\x00,x\x00\x00\x00\x00\x00\x01",
-             b"#bundle\x00" + b"\x00" * 8 + b"\x00\x00\x00\x40/a\x00\x00"]
+MALFORMED = [
+    b"hello, not OSC",
+    b"/latent/axis\x00\x00\x00\x00,if",
+    b"/latent/noise\x00\x00\x00,x\x00\x00\x00\x00\x00\x01",
+    b"#bundle\x00" + b"\x00" * 8 + b"\x00\x00\x00\x40/a\x00\x00",
+]
 
 
 class Hold:
@@ -63,8 +66,11 @@ class Holds:
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
     engine = Engine(load_config())
-    attach(engine, patches=tmp_path_factory.mktemp("patches"),
-           recordings=tmp_path_factory.mktemp("recordings"))
+    attach(
+        engine,
+        patches=tmp_path_factory.mktemp("patches"),
+        recordings=tmp_path_factory.mktemp("recordings"),
+    )
     return engine
 
 
@@ -73,10 +79,14 @@ def holds(engine):
     """:data:`HOLD` and :data:`WHERE` registered on the module's engine."""
     holds = Holds()
     table = ControlTable()
-    table.add(HOLD, (), "blocks the lane handling it until the test releases it", holds,
-              query=True)
-    table.add(WHERE, (), "its value is the name of the thread reading it", lambda: None,
-              get=lambda: (threading.current_thread().name,))
+    table.add(HOLD, (), "blocks the lane handling it until the test releases it", holds, query=True)
+    table.add(
+        WHERE,
+        (),
+        "its value is the name of the thread reading it",
+        lambda: None,
+        get=lambda: (threading.current_thread().name,),
+    )
     for control in table:
         engine.registry.add(control)
     return holds
@@ -157,8 +167,11 @@ def test_a_query_is_answered_while_another_clients_flood_waits(server, hold, cli
     status = _status(quiet.ask("/engine/status"))  # read after the flood, in the kernel's order
     assert status["osc_malformed"] == before["osc_malformed"]  # none of the flood handled yet
     hold.release()
-    wait_until(lambda: server.counters["osc_malformed"] - before["osc_malformed"] == flood,
-               REPLY_TIMEOUT_S, "the whole flood counted")
+    wait_until(
+        lambda: server.counters["osc_malformed"] - before["osc_malformed"] == flood,
+        REPLY_TIMEOUT_S,
+        "the whole flood counted",
+    )
     assert server.counters["osc_errors_answered"] - before["osc_errors_answered"] == flood
     assert server.counters["osc_dropped"] == before["osc_dropped"]
 
@@ -179,8 +192,9 @@ def test_quick_queries_are_answered_at_once_and_in_each_clients_order(server, ho
 def test_a_lane_holding_too_much_drops_its_own_clients_datagrams_counted(engine, hold):
     bad = MALFORMED[0]
     kept, dropped = 5, 7
-    limit = (len(encode_message(HOLD, ())) + DATAGRAM_OVERHEAD
-             + kept * (len(bad) + DATAGRAM_OVERHEAD))
+    limit = (
+        len(encode_message(HOLD, ())) + DATAGRAM_OVERHEAD + kept * (len(bad) + DATAGRAM_OVERHEAD)
+    )
     with OscServer(engine, OscConfig(port=0), lane_bytes=limit) as server:
         flooder, quiet = Client(server.port), Client(server.port)
         try:
@@ -192,8 +206,11 @@ def test_a_lane_holding_too_much_drops_its_own_clients_datagrams_counted(engine,
             assert server.counters["osc_dropped"] == dropped  # read before the quiet queries
             assert server.counters["osc_malformed"] == 0
             hold.release()
-            wait_until(lambda: server.counters["osc_malformed"] == kept, REPLY_TIMEOUT_S,
-                       "the kept datagrams handled")
+            wait_until(
+                lambda: server.counters["osc_malformed"] == kept,
+                REPLY_TIMEOUT_S,
+                "the kept datagrams handled",
+            )
             assert server.counters["osc_dropped"] == dropped
         finally:
             flooder.close()
@@ -207,9 +224,11 @@ def test_a_lane_must_hold_at_least_one_datagram(engine):
 
 @pytest.mark.parametrize("batched", [True, False])
 def test_the_reader_gives_every_datagram_in_order_with_its_sender(batched):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock, \
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as one, \
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as two:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as one,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as two,
+    ):
         for bound in (sock, one, two):
             bound.bind(("127.0.0.1", 0))
         sock.setblocking(False)

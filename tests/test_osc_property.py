@@ -25,19 +25,37 @@ SENDER = ("127.0.0.1", 40000)
 def rendering(tmp_path_factory):
     """An engine ticking in a thread, and a server (not bound: packets go to handle())."""
     engine = Engine(load_config())
-    attach(engine, patches=tmp_path_factory.mktemp("patches"),
-           recordings=tmp_path_factory.mktemp("recordings"))
+    attach(
+        engine,
+        patches=tmp_path_factory.mktemp("patches"),
+        recordings=tmp_path_factory.mktemp("recordings"),
+    )
     server = OscServer(engine, OscConfig(port=0))
     with ticking(engine) as finite:
         yield engine, server, finite
     assert all(finite)
 
 
-ADDRESSES = st.sampled_from(["/latent/axis", "/latent/z", "/latent/xy", "/latent/follow",
-                             "/out/gain", "/path/speed", "/path/interp", "/scene/store",
-                             "/phase/iterations", "/nowhere", "/latent", "/", "//x"])
-VALUES = st.one_of(st.integers(-2**31, 2**31 - 1), st.floats(width=32),
-                   st.text(max_size=12), st.booleans())
+ADDRESSES = st.sampled_from(
+    [
+        "/latent/axis",
+        "/latent/z",
+        "/latent/xy",
+        "/latent/follow",
+        "/out/gain",
+        "/path/speed",
+        "/path/interp",
+        "/scene/store",
+        "/phase/iterations",
+        "/nowhere",
+        "/latent",
+        "/",
+        "//x",
+    ]
+)
+VALUES = st.one_of(
+    st.integers(-(2**31), 2**31 - 1), st.floats(width=32), st.text(max_size=12), st.booleans()
+)
 MESSAGES = st.tuples(ADDRESSES, st.lists(VALUES, max_size=20))
 
 
@@ -45,8 +63,9 @@ def _errors(replies):
     return sum(OscMessage(data).address == "/error" for data, _ in replies)
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=200))
 def test_random_bytes_are_answered_never_raised(rendering, data):
     engine, server, _ = rendering
@@ -56,10 +75,12 @@ def test_random_bytes_are_answered_never_raised(rendering, data):
     assert engine.counters["control_errors"] - before == errors
 
 
-@settings(max_examples=200, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(messages=st.lists(MESSAGES, min_size=1, max_size=5), timed=st.booleans(),
-       cut=st.integers(0, 64))
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    messages=st.lists(MESSAGES, min_size=1, max_size=5), timed=st.booleans(), cut=st.integers(0, 64)
+)
 def test_random_messages_and_bundles_are_answered_or_applied(rendering, messages, timed, cut):
     engine, server, _ = rendering
     packets = []
@@ -76,7 +97,7 @@ def test_random_messages_and_bundles_are_answered_or_applied(rendering, messages
             builder.add_content(OscMessage(p))
         packets = [builder.build().dgram]
     if cut:  # truncate the last packet: malformed on purpose
-        packets[-1] = packets[-1][:max(len(packets[-1]) - cut, 0)]
+        packets[-1] = packets[-1][: max(len(packets[-1]) - cut, 0)]
     for data in packets:
         before = engine.counters["control_errors"]
         replies = server.handle(data, SENDER)
@@ -104,11 +125,15 @@ def bound(rendering):
         client.close()
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.one_of(st.binary(max_size=120),
-                      st.tuples(ADDRESSES, st.lists(VALUES, max_size=6)).map(
-                          lambda m: _encode_or_garbage(*m))))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.one_of(
+        st.binary(max_size=120),
+        st.tuples(ADDRESSES, st.lists(VALUES, max_size=6)).map(lambda m: _encode_or_garbage(*m)),
+    )
+)
 def test_over_loopback_every_bad_packet_is_answered(bound, data):
     """Random datagrams over real UDP, then a query as a fence: the /error replies before the
     fence's answer are exactly the errors counted for the datagram."""

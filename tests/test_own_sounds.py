@@ -39,16 +39,19 @@ def config():
 
 @pytest.fixture(scope="module")
 def default_model(config):
-    return load_checkpoint(config.model.checkpoint_path(), config.stft,
-                           config.audio.sample_rate).model
+    return load_checkpoint(
+        config.model.checkpoint_path(), config.stft, config.audio.sample_rate
+    ).model
 
 
 def note(f0: float, seconds: float, seed: int, partials: int = 8) -> np.ndarray:
     """A decaying harmonic note with a little noise, peak about -8 dBFS."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * RATE)) / RATE
-    x = sum(np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.28)) * rng.uniform(0.3, 1.0) / k
-            for k in range(1, partials + 1))
+    x = sum(
+        np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.28)) * rng.uniform(0.3, 1.0) / k
+        for k in range(1, partials + 1)
+    )
     x = x * np.exp(-t / (0.6 * seconds)) + 0.003 * rng.standard_normal(len(t))
     return 0.4 * x / np.max(np.abs(x))
 
@@ -57,16 +60,22 @@ def harmonic_frame(f0: float, n_fft: int = 1024) -> np.ndarray:
     """One log-magnitude frame of a steady harmonic tone, shape (1, n_fft // 2 + 1)."""
     t = np.arange(4 * n_fft) / RATE
     x = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 9)) * 0.1
-    frame = x[n_fft:2 * n_fft] * np.hanning(n_fft + 1)[:-1]
+    frame = x[n_fft : 2 * n_fft] * np.hanning(n_fft + 1)[:-1]
     return log_magnitude(np.abs(np.fft.rfft(frame)))[None, :].astype(np.float32)
 
 
 # -- the time split ----------------------------------------------------------------------------
 @settings(max_examples=200, deadline=None)
-@given(n_frames=st.integers(1, 3000), block=st.integers(4, 120), every=st.integers(2, 10),
-       gap=st.integers(0, 8), offset=st.integers(0, 20))
-def test_time_split_never_puts_a_training_frame_near_a_validation_frame(n_frames, block, every,
-                                                                       gap, offset):
+@given(
+    n_frames=st.integers(1, 3000),
+    block=st.integers(4, 120),
+    every=st.integers(2, 10),
+    gap=st.integers(0, 8),
+    offset=st.integers(0, 20),
+)
+def test_time_split_never_puts_a_training_frame_near_a_validation_frame(
+    n_frames, block, every, gap, offset
+):
     train, validation = time_split(n_frames, block, every, gap, offset)
     train_frames = np.concatenate([np.arange(a, b) for a, b in train] or [np.zeros(0, int)])
     val_frames = np.concatenate([np.arange(a, b) for a, b in validation] or [np.zeros(0, int)])
@@ -82,8 +91,9 @@ def test_time_split_never_puts_a_training_frame_near_a_validation_frame(n_frames
         assert len(validation) >= 1
 
 
-def test_a_small_folder_is_validated_on_stretches_of_every_file_that_share_no_sample(tmp_path,
-                                                                                       config):
+def test_a_small_folder_is_validated_on_stretches_of_every_file_that_share_no_sample(
+    tmp_path, config
+):
     folder = tmp_path / "mine"
     folder.mkdir()
     for i, f0 in enumerate((110.0, 196.0, 330.0)):
@@ -97,12 +107,18 @@ def test_a_small_folder_is_validated_on_stretches_of_every_file_that_share_no_sa
         held_frames = np.concatenate([np.arange(a, b) for a, b in held])
         # The validation set holds exactly these frames of the file ...
         for a, b in held:
-            assert any(np.array_equal(frames[a:b], corpus.validation.frames[s:s + (b - a)])
-                       for s in corpus.validation.starts)
+            assert any(
+                np.array_equal(frames[a:b], corpus.validation.frames[s : s + (b - a)])
+                for s in corpus.validation.starts
+            )
         # ... and no training frame within n_fft / hop frames of them, by the frames' values.
-        near = np.unique(np.clip(np.concatenate([held_frames + d for d in
-                                                 range(-(n_fft // hop) + 1, n_fft // hop)]),
-                                 0, len(frames) - 1))
+        near = np.unique(
+            np.clip(
+                np.concatenate([held_frames + d for d in range(-(n_fft // hop) + 1, n_fft // hop)]),
+                0,
+                len(frames) - 1,
+            )
+        )
         train_rows = {row.tobytes() for row in corpus.train.frames}
         assert not any(frames[k].tobytes() in train_rows for k in near)
     assert corpus.summary()["validation_files"] == 3
@@ -115,8 +131,11 @@ def test_a_folder_of_silence_or_under_two_seconds_is_refused(tmp_path, config):
     silent.mkdir()
     for i in range(3):
         sf.write(silent / f"s{i}.wav", np.zeros(RATE * 2), RATE)
-    with pytest.raises(DataError, match=r"(?s)none of the 3 sound files is usable \(every one is "
-                                         r"silent\).*s0\.wav: silent"):
+    with pytest.raises(
+        DataError,
+        match=r"(?s)none of the 3 sound files is usable \(every one is "
+        r"silent\).*s0\.wav: silent",
+    ):
         load_corpus(silent, config, cache_dir=None)
     short = tmp_path / "short"
     short.mkdir()
@@ -127,8 +146,7 @@ def test_a_folder_of_silence_or_under_two_seconds_is_refused(tmp_path, config):
 
 # -- augmentation ------------------------------------------------------------------------------
 @pytest.mark.parametrize("semitones", [-3.0, -1.0, 2.0, 3.0])
-def test_a_transposed_frame_carries_pitch_channels_transposed_by_as_much(default_model,
-                                                                         semitones):
+def test_a_transposed_frame_carries_pitch_channels_transposed_by_as_much(default_model, semitones):
     frame = torch.as_tensor(harmonic_frame(220.0))
     moved = transpose_spectra(frame, frame.shape[1], torch.tensor([semitones]))
     before = default_model.partial_values(frame)[0]
@@ -139,9 +157,8 @@ def test_a_transposed_frame_carries_pitch_channels_transposed_by_as_much(default
     shape = default_model.shape
     mean, std = default_model.channel_statistics()
     with torch.no_grad():
-        encoded = default_model.encode_raw(moved)[0, shape.slot_index:].double()
-    np.testing.assert_allclose((encoded * std.double() + mean.double()).numpy(), after,
-                               atol=1e-3)
+        encoded = default_model.encode_raw(moved)[0, shape.slot_index :].double()
+    np.testing.assert_allclose((encoded * std.double() + mean.double()).numpy(), after, atol=1e-3)
 
 
 def test_gain_moves_the_level_and_leaves_pitch_and_peaks_alone(default_model):
@@ -181,21 +198,39 @@ def test_a_small_folder_s_epoch_draws_every_frame_as_often():
 
 # -- the verdict -------------------------------------------------------------------------------
 def verdict_report(new: tuple[int, float], default: tuple[int, float]) -> FolderReport:
-    files = [FileScores("a.wav", 3.0, held_out={"mine": Score(new[0], 100, new[1], 50),
-                                                 "default": Score(default[0], 100, default[1], 50),
-                                                 "PCA-16": Score(50, 100, 6.0, 50)})]
+    files = [
+        FileScores(
+            "a.wav",
+            3.0,
+            held_out={
+                "mine": Score(new[0], 100, new[1], 50),
+                "default": Score(default[0], 100, default[1], 50),
+                "PCA-16": Score(50, 100, 6.0, 50),
+            },
+        )
+    ]
     files[0].whole = dict(files[0].held_out)
     return FolderReport("folder", ["mine", "default", "PCA-16"], files, "rtpghi")
 
 
-@pytest.mark.parametrize("new, default, kept_base, better, says", [
-    ((95, 3.0), (85, 4.0), False, True, "serves these sounds better than the default"),
-    ((85, 3.5), (85, 4.0), False, True, "serves these sounds better"),  # same partials, lower LSD
-    ((84, 3.0), (85, 4.0), False, False, "the default is kept"),
-    ((90, 3.0), (85, 4.0), True, False, "no epoch of training beat it"),
-])
-def test_the_verdict_says_plainly_which_model_serves_the_folder(new, default, kept_base, better,
-                                                                says):
+@pytest.mark.parametrize(
+    "new, default, kept_base, better, says",
+    [
+        ((95, 3.0), (85, 4.0), False, True, "serves these sounds better than the default"),
+        (
+            (85, 3.5),
+            (85, 4.0),
+            False,
+            True,
+            "serves these sounds better",
+        ),  # same partials, lower LSD
+        ((84, 3.0), (85, 4.0), False, False, "the default is kept"),
+        ((90, 3.0), (85, 4.0), True, False, "no epoch of training beat it"),
+    ],
+)
+def test_the_verdict_says_plainly_which_model_serves_the_folder(
+    new, default, kept_base, better, says
+):
     report = verdict_report(new, default)
     judge(report, kept_base, "mine.pt", "default.pt")
     assert report.better is better
@@ -205,16 +240,29 @@ def test_the_verdict_says_plainly_which_model_serves_the_folder(new, default, ke
 
 # -- end to end --------------------------------------------------------------------------------
 def test_train_on_a_handful_of_files_names_the_unreadable_one_and_reports_true_numbers(
-        tmp_path, config, capsys):
+    tmp_path, config, capsys
+):
     folder = tmp_path / "mysounds" / "sub"
     folder.mkdir(parents=True)
     for i, f0 in enumerate((98.0, 261.6, 440.0)):
         sf.write(folder / f"note{i}.flac", note(f0, 2.0, seed=i), RATE)
     (folder / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
     out = tmp_path / "mine.pt"
-    status = main(["train", "autoencoder", "--data", str(tmp_path / "mysounds"), "--out",
-                   str(out), "--max-minutes", "0.01", "--no-progress", "--cache-dir",
-                   str(tmp_path / "cache")])
+    status = main(
+        [
+            "train",
+            "autoencoder",
+            "--data",
+            str(tmp_path / "mysounds"),
+            "--out",
+            str(out),
+            "--max-minutes",
+            "0.01",
+            "--no-progress",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     printed = capsys.readouterr().out
     assert status == 0
     assert re.search(r"skipped .*broken\.wav: cannot decode", printed)
@@ -228,8 +276,9 @@ def test_train_on_a_handful_of_files_names_the_unreadable_one_and_reports_true_n
         assert len(sound) > 3 * 2.0 * RATE * 0.8
         assert f"mine-report-{kind}.wav" in md
     verdict = md.splitlines()[2]
-    assert verdict.startswith("**") and ("better than the default" in verdict
-                                         or "the default is kept" in verdict)
+    assert verdict.startswith("**") and (
+        "better than the default" in verdict or "the default is kept" in verdict
+    )
     assert verdict.strip("*") in printed
     # The report's numbers are the project's metrics computed separately, file by file.
     trained = tmp_path / "mine-not-kept.pt" if (tmp_path / "mine-not-kept.pt").exists() else out
@@ -241,7 +290,7 @@ def test_train_on_a_handful_of_files_names_the_unreadable_one_and_reports_true_n
         decoded = model.decode_numpy(model.encode_numpy(frames))
         recovered = reconstruct(decoded, config.phase.method, config.stft, config.phase)
         sound = istft(recovered, config.stft, length=int(round(seconds * RATE)))
-        heard = np.abs(analyze(sound, config.stft))[:len(target)]
+        heard = np.abs(analyze(sound, config.stft))[: len(target)]
         kept, partials = partial_counts(heard, target)
         lsd = log_spectral_distance_db(heard, target, config.stft, -80.0)
         assert float(row[3]) == pytest.approx(kept / partials, abs=5e-4)
@@ -249,23 +298,30 @@ def test_train_on_a_handful_of_files_names_the_unreadable_one_and_reports_true_n
 
 
 def test_when_the_default_serves_better_it_is_kept_and_the_trained_model_is_not_lost(
-        tmp_path, config, default_model):
+    tmp_path, config, default_model
+):
     folder = tmp_path / "mine"
     folder.mkdir()
     for i, f0 in enumerate((146.8, 392.0)):
         sf.write(folder / f"n{i}.wav", note(f0, 2.0, seed=10 + i), RATE)
     corpus = load_corpus(folder, config, cache_dir=None)
-    damaged = load_checkpoint(config.model.checkpoint_path(), config.stft,
-                              config.audio.sample_rate)
+    damaged = load_checkpoint(config.model.checkpoint_path(), config.stft, config.audio.sample_rate)
     with torch.no_grad():
         for parameter in damaged.model.decoder.parameters():
             parameter.mul_(0.3)  # a model that lost much of what it knew
     out = tmp_path / "mine.pt"
-    save_checkpoint(out, damaged.model, config.stft, config.audio.sample_rate,
-                    damaged.descriptors, {"command": "damaged for the test"})
+    save_checkpoint(
+        out,
+        damaged.model,
+        config.stft,
+        config.audio.sample_rate,
+        damaged.descriptors,
+        {"command": "damaged for the test"},
+    )
     trained_bytes = out.read_bytes()
-    _judge_against_default(corpus, out, config.model.checkpoint_path(), config, kept_base=False,
-                           cache_dir=None)
+    _judge_against_default(
+        corpus, out, config.model.checkpoint_path(), config, kept_base=False, cache_dir=None
+    )
     assert out.read_bytes() == config.model.checkpoint_path().read_bytes()
     assert (tmp_path / "mine-not-kept.pt").read_bytes() == trained_bytes
     md = (tmp_path / "mine-report.md").read_text()

@@ -21,12 +21,12 @@ ACTIONS = {
 
 
 def _parameter(**options) -> Parameter:
-    return Parameter("/test/value", Arg("value", "f", -10.0, 10.0, "x"), "a value", "test", 0.0,
-                     **options)
+    return Parameter(
+        "/test/value", Arg("value", "f", -10.0, 10.0, "x"), "a value", "test", 0.0, **options
+    )
 
 
-@given(st.lists(st.floats(-10.0, 10.0), min_size=1, max_size=8),
-       st.floats(0.01, 1.0))
+@given(st.lists(st.floats(-10.0, 10.0), min_size=1, max_size=8), st.floats(0.01, 1.0))
 def test_the_smoother_is_the_one_pole_reference(targets: list[float], coefficient: float) -> None:
     parameter = _parameter(coefficient=coefficient)
     reference = 0.0
@@ -73,8 +73,15 @@ def test_smoothing_coefficient_matches_the_time_constant() -> None:
 
 @given(st.floats(-96.0, 24.0))
 def test_a_decibel_parameter_holds_a_factor_and_answers_in_db(gain_db: float) -> None:
-    gain = Parameter("/out/gain", Arg("gain_db", "f", -96.0, 24.0, "dB"), "gain", "out", 1.0,
-                     coefficient=1.0, decibels=True)
+    gain = Parameter(
+        "/out/gain",
+        Arg("gain_db", "f", -96.0, 24.0, "dB"),
+        "gain",
+        "out",
+        1.0,
+        coefficient=1.0,
+        decibels=True,
+    )
     gain.control().apply(gain_db)
     assert gain.target == pytest.approx(10.0 ** (gain_db / 20.0))
     assert gain.control().get()[0] == pytest.approx(gain_db, abs=1e-9)
@@ -124,24 +131,32 @@ def registry():
 
 def test_every_continuous_control_is_a_parameter(registry) -> None:
     """One float argument that a fader holds: its apply and get are a Parameter's own."""
-    continuous = [c for c in registry
-                  if len(c.args) == 1 and c.args[0].kind == "f" and not c.args[0].repeat]
+    continuous = [
+        c for c in registry if len(c.args) == 1 and c.args[0].kind == "f" and not c.args[0].repeat
+    ]
     assert len(continuous) >= 30
     others = []
     for control in continuous:
         owner = getattr(control.apply, "__self__", None)
         if control.address in ACTIONS:
             continue
-        if (not isinstance(owner, Parameter) or control.apply != owner.set
-                or control.get != owner.get or owner.arg is not control.args[0]):
+        if (
+            not isinstance(owner, Parameter)
+            or control.apply != owner.set
+            or control.get != owner.get
+            or owner.arg is not control.args[0]
+        ):
             others.append(control.address)
     assert others == []
 
 
 def test_no_control_table_holds_a_lambda(registry) -> None:
-    lambdas = [f"{c.address} ({part})" for c in registry
-               for part, handler in (("apply", c.apply), ("get", c.get), ("prepare", c.prepare))
-               if handler is not None and getattr(handler, "__name__", "") == "<lambda>"]
+    lambdas = [
+        f"{c.address} ({part})"
+        for c in registry
+        for part, handler in (("apply", c.apply), ("get", c.get), ("prepare", c.prepare))
+        if handler is not None and getattr(handler, "__name__", "") == "<lambda>"
+    ]
     assert lambdas == []
 
 

@@ -65,8 +65,9 @@ def test_through_a_real_analysis() -> None:
     x = sum(np.sin(2 * np.pi * 220 * k * t) / k for k in range(1, 11))
     target = np.abs(stft(x, CFG))
     assert partial_survival(x, target, CFG, length=len(x)) == 1.0
-    quiet_noise = 0.1 * target.mean() * np.abs(
-        np.random.default_rng(0).standard_normal(target.shape))
+    quiet_noise = (
+        0.1 * target.mean() * np.abs(np.random.default_rng(0).standard_normal(target.shape))
+    )
     assert partial_survival(quiet_noise, target, CFG) < 0.05
 
 

@@ -24,8 +24,11 @@ from caminos.engine.core.controls import ControlRegistry
 from tests.conftest import Rendered, control_values, restore_by_events, wait_until
 
 PATCHES = Path(__file__).resolve().parent.parent / "patches"
-needs = lambda program: pytest.mark.skipif(shutil.which(program) is None,  # noqa: E731
-                                           reason=f"{program} is not installed")
+
+
+def needs(program: str) -> pytest.MarkDecorator:
+    """Skip a test when ``program`` is not installed (``scripts/setup.sh --test`` installs it)."""
+    return pytest.mark.skipif(shutil.which(program) is None, reason=f"{program} is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +118,12 @@ def test_oscsend_changes_the_engine_and_oscdump_reads_the_reply(live):
     lines = read_lines(dump)
     try:
         wait_until(lambda: udp_bound(reply_port), 10, f"oscdump to listen on port {reply_port}")
-        send = lambda *a: subprocess.run(["oscsend", "127.0.0.1", str(server.port), *a],  # noqa
-                                         check=True, timeout=10)
+
+        def send(*arguments: str) -> None:
+            subprocess.run(
+                ["oscsend", "127.0.0.1", str(server.port), *arguments], check=True, timeout=10
+            )
+
         # oscsend sends from a new port each time: ask for replies on oscdump's port
         send("/osc/reply_port", "i", str(reply_port))
         send("/latent/axis", "if", "5", "-1.25")
@@ -124,8 +131,11 @@ def test_oscsend_changes_the_engine_and_oscdump_reads_the_reply(live):
         send("/engine/get", "s", "/latent/z")
         send("/latent/axis", "if", "5", "nan")
         printed = lambda: {w for line in lines for w in line.split()[:2]}  # noqa: E731
-        wait_until(lambda: {"/engine/get", "/error"} <= printed(), 10,
-                   "oscdump to print the reply and the error")
+        wait_until(
+            lambda: {"/engine/get", "/error"} <= printed(),
+            10,
+            "oscdump to print the reply and the error",
+        )
     finally:
         dump.terminate()
         dump.wait(timeout=5)
@@ -142,10 +152,21 @@ def test_pd_patch_plays_the_engine_and_reads_replies(live):
     engine, server = live
     reply_port = free_port()
     done = subprocess.run(
-        ["pd", "-nogui", "-nosound", "-stderr", "-path", str(PATCHES / "pd"),
-         "-send", f"go {server.port} {reply_port}",
-         str(PATCHES / "pd" / "test" / "caminos-test.pd")],
-        capture_output=True, text=True, timeout=30)
+        [
+            "pd",
+            "-nogui",
+            "-nosound",
+            "-stderr",
+            "-path",
+            str(PATCHES / "pd"),
+            "-send",
+            f"go {server.port} {reply_port}",
+            str(PATCHES / "pd" / "test" / "caminos-test.pd"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     log = done.stdout + done.stderr
     server.reply_ports.clear()
     assert done.returncode == 0, log
@@ -165,9 +186,21 @@ def test_pd_main_patch_pad_and_controls_reach_the_engine(live):
     read back by its poll) and a control sent through [s caminos] change the engine."""
     engine, server = live
     done = subprocess.run(
-        ["pd", "-nogui", "-nosound", "-stderr", "-path", str(PATCHES / "pd"),
-         "-send", f"go {server.port}", str(PATCHES / "pd" / "test" / "caminos-main-test.pd")],
-        capture_output=True, text=True, timeout=30)
+        [
+            "pd",
+            "-nogui",
+            "-nosound",
+            "-stderr",
+            "-path",
+            str(PATCHES / "pd"),
+            "-send",
+            f"go {server.port}",
+            str(PATCHES / "pd" / "test" / "caminos-main-test.pd"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     # (its own start-up connects to 9000 and listens on 9001; those may be busy here)
     assert "couldn't create" not in done.stderr, done.stderr
@@ -184,12 +217,29 @@ def test_pd_main_patch_pad_and_controls_reach_the_engine(live):
 @needs("pd")
 def test_pd_patches_load_without_errors():
     for patch in ("caminos.pd", "caminos-osc.pd", "caminos-status.pd"):
-        done = subprocess.run(["pd", "-nogui", "-nosound", "-stderr", "-path", str(PATCHES / "pd"),
-                               "-send", "pd quit", str(PATCHES / "pd" / patch)],
-                              capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            [
+                "pd",
+                "-nogui",
+                "-nosound",
+                "-stderr",
+                "-path",
+                str(PATCHES / "pd"),
+                "-send",
+                "pd quit",
+                str(PATCHES / "pd" / patch),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         log = done.stdout + done.stderr
-        errors = [line for line in log.splitlines() if "error" in line
-                  and not any(w in line for w in ("listen", "bind", "connect", "Address"))]
+        errors = [
+            line
+            for line in log.splitlines()
+            if "error" in line
+            and not any(w in line for w in ("listen", "bind", "connect", "Address"))
+        ]
         assert done.returncode == 0 and "couldn't create" not in log and not errors, log
 
 
@@ -219,16 +269,29 @@ def _validate(registry: ControlRegistry, text: str, where: str) -> None:
 
 def test_pd_messages_match_the_registry(registry):
     text = (PATCHES / "pd" / "caminos.pd").read_text()
-    sent = [part.strip()[len("caminos "):]
-            for box in re.findall(r"^#X msg \d+ \d+ (.*);$", text, flags=re.M)
-            for part in box.split("\\;") if part.strip().startswith("caminos /")]
+    sent = [
+        part.strip()[len("caminos ") :]
+        for box in re.findall(r"^#X msg \d+ \d+ (.*);$", text, flags=re.M)
+        for part in box.split("\\;")
+        if part.strip().startswith("caminos /")
+    ]
     assert len(sent) > 30
     for message in sent:
         _validate(registry, message.replace("\\$", "$"), "caminos.pd")
     covered = {CHANNEL_IN_ADDRESS.sub("K", m.replace("\\$", "$").split()[0]) for m in sent}
-    assert {"/field/spread", "/field/rotate", "/field/spin", "/field/wander",
-            "/field/decorrelate", "/channel/K/gain", "/channel/K/mute", "/channel/K/xy",
-            "/latent/pitch", "/latent/pitches", "/latent/chord"} <= covered, covered
+    assert {
+        "/field/spread",
+        "/field/rotate",
+        "/field/spin",
+        "/field/wander",
+        "/field/decorrelate",
+        "/channel/K/gain",
+        "/channel/K/mute",
+        "/channel/K/xy",
+        "/latent/pitch",
+        "/latent/pitches",
+        "/latent/chord",
+    } <= covered, covered
     harness = (PATCHES / "pd" / "test" / "caminos-test.pd").read_text()
     for box in re.findall(r"#X msg \d+ \d+ (/.*?);\n", harness):
         for message in box.split(" \\, "):
@@ -244,9 +307,18 @@ def test_sclang_script_plays_the_engine_and_reads_replies(live):
     applied = []
     engine.recorders.append(lambda hop, address, args: applied.append((hop, address, args)))
     try:
-        done = subprocess.run(["sclang", "-D", str(PATCHES / "supercollider" / "test" /
-                                                    "caminos-test.scd"), str(server.port)],
-                              capture_output=True, text=True, timeout=120, env=env)
+        done = subprocess.run(
+            [
+                "sclang",
+                "-D",
+                str(PATCHES / "supercollider" / "test" / "caminos-test.scd"),
+                str(server.port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
     finally:
         engine.recorders.pop()
     log = done.stdout + done.stderr
@@ -273,9 +345,18 @@ def test_sclang_script_plays_the_engine_and_reads_replies(live):
 def test_sclang_gui_opens_offscreen_and_plays_the_engine(live):
     engine, server = live
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QTWEBENGINE_DISABLE_SANDBOX="1")
-    done = subprocess.run(["sclang", "-D", str(PATCHES / "supercollider" / "test" /
-                                                "caminos-gui-test.scd"), str(server.port)],
-                          capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run(
+        [
+            "sclang",
+            "-D",
+            str(PATCHES / "supercollider" / "test" / "caminos-gui-test.scd"),
+            str(server.port),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     log = done.stdout + done.stderr
     assert done.returncode == 0 and "ERROR" not in log, log[-3000:]
     assert "caminos-gui: window open" in log
@@ -293,8 +374,16 @@ def test_supercollider_messages_match_the_registry(registry):
     text = (PATCHES / "supercollider" / "caminos.scd").read_text()
     addresses = set(re.findall(r"msg\('(/[a-z/_]+)'", text))
     assert len(addresses) > 20
-    assert {"/field/spread", "/field/rotate", "/field/spin", "/field/wander",
-            "/field/decorrelate", "/latent/pitch", "/latent/pitches", "/latent/chord"} <= addresses
+    assert {
+        "/field/spread",
+        "/field/rotate",
+        "/field/spin",
+        "/field/wander",
+        "/field/decorrelate",
+        "/latent/pitch",
+        "/latent/pitches",
+        "/latent/chord",
+    } <= addresses
     # a channel's addresses are built from its number: channelAddress(k, "gain")
     template = re.search(r'channelAddress: \{.*"(/channel/%/)"', text).group(1)
     controls = set(re.findall(r'channelAddress\(k, "([a-z/]+)"\)', text))
@@ -309,8 +398,10 @@ def test_max_patch_is_valid_and_matches_the_registry(registry):
     boxes = {b["box"]["id"]: b["box"] for b in patch["boxes"]}
     assert len(boxes) == len(patch["boxes"]), "duplicate box ids"
     for line in patch["lines"]:
-        (source, outlet), (target, inlet) = (line["patchline"]["source"],
-                                             line["patchline"]["destination"])
+        (source, outlet), (target, inlet) = (
+            line["patchline"]["source"],
+            line["patchline"]["destination"],
+        )
         assert source in boxes and target in boxes
         assert 0 <= outlet < boxes[source]["numoutlets"], line
         assert 0 <= inlet < boxes[target]["numinlets"], line
@@ -321,17 +412,35 @@ def test_max_patch_is_valid_and_matches_the_registry(registry):
     messages = [b["text"] for b in boxes.values() if b["maxclass"] == "message"]
     sent = [m.strip() for text in messages for m in text.split(",")]
     # a channel's messages: [sprintf /channel/%ld/gain %f], its number in the hot left inlet
-    formats = [b["text"].split(maxsplit=1)[1] for b in boxes.values()
-               if b["maxclass"] == "newobj" and b["text"].startswith("sprintf ")]
+    formats = [
+        b["text"].split(maxsplit=1)[1]
+        for b in boxes.values()
+        if b["maxclass"] == "newobj" and b["text"].startswith("sprintf ")
+    ]
     for text in formats:
         box = next(b for b in boxes.values() if b.get("text") == f"sprintf {text}")
         assert box["numinlets"] == text.count("%"), text
     for message in sent + formats:
         _validate(registry, message, "caminos.maxpat")
     covered = {CHANNEL_IN_ADDRESS.sub("K", m.split()[0]) for m in sent + formats}
-    for needed in ("/latent/xy", "/latent/axis", "/path/play", "/path/stop", "/scene/recall",
-                   "/voice/say", "/engine/status", "/field/spread", "/field/rotate",
-                   "/field/spin", "/field/wander", "/field/decorrelate", "/channel/K/gain",
-                   "/channel/K/mute", "/channel/K/xy", "/latent/pitch", "/latent/pitches",
-                   "/latent/chord"):
+    for needed in (
+        "/latent/xy",
+        "/latent/axis",
+        "/path/play",
+        "/path/stop",
+        "/scene/recall",
+        "/voice/say",
+        "/engine/status",
+        "/field/spread",
+        "/field/rotate",
+        "/field/spin",
+        "/field/wander",
+        "/field/decorrelate",
+        "/channel/K/gain",
+        "/channel/K/mute",
+        "/channel/K/xy",
+        "/latent/pitch",
+        "/latent/pitches",
+        "/latent/chord",
+    ):
         assert needed in covered, needed

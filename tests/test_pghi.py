@@ -10,8 +10,13 @@ from caminos.engine.core.errors import ParameterError
 from caminos.engine.dsp.phase import reconstruct, run_streaming
 from caminos.engine.dsp.phase.pghi import RtPghi, _time_gradient, pghi
 from caminos.engine.dsp.spectral import gaussian_lambda, stft
-from tests.signals import (SAMPLE_RATE, chirp, noise_and_clicks, spectral_convergence_db,
-                           vibrato_tone)
+from tests.signals import (
+    SAMPLE_RATE,
+    chirp,
+    noise_and_clicks,
+    spectral_convergence_db,
+    vibrato_tone,
+)
 
 CFG = StftConfig()
 
@@ -45,9 +50,17 @@ def test_rtpghi_phase_advance_matches_the_true_stft_at_a_peak() -> None:
 
 # Bounds about 3 dB above what was measured (measured, lookahead 0 / 1: vibrato -27.7 / -32.5,
 # chirp -25.3 / -37.0, noise and clicks -10.3 / -13.1; random phase is about -4 on all three).
-@pytest.mark.parametrize("signal, lookahead, bound_db", [
-    (vibrato_tone, 0, -24.0), (vibrato_tone, 1, -29.0), (chirp, 0, -22.0), (chirp, 1, -33.0),
-    (noise_and_clicks, 0, -8.0), (noise_and_clicks, 1, -10.0)])
+@pytest.mark.parametrize(
+    "signal, lookahead, bound_db",
+    [
+        (vibrato_tone, 0, -24.0),
+        (vibrato_tone, 1, -29.0),
+        (chirp, 0, -22.0),
+        (chirp, 1, -33.0),
+        (noise_and_clicks, 0, -8.0),
+        (noise_and_clicks, 1, -10.0),
+    ],
+)
 def test_rtpghi_spectral_convergence(signal, lookahead: int, bound_db: float) -> None:
     target = np.abs(stft(signal(), CFG))
     got = reconstruct(target, "rtpghi", CFG, lookahead=lookahead)

@@ -118,11 +118,18 @@ def test_fgla_without_momentum_equals_librosa_griffin_lim() -> None:
     # once the known-silent start is not enforced.
     target = np.abs(stft(chirp(0.25), CFG))
     ours = fgla(target, CFG, n_iter=6, momentum=0.0, initial="zeros", silent_start=False)
-    signal = librosa.griffinlim(target.T, n_iter=5, hop_length=CFG.hop, win_length=CFG.n_fft,
-                                n_fft=CFG.n_fft, window="hann", center=False, momentum=0.0,
-                                init=None)
-    ref = librosa.stft(signal, n_fft=CFG.n_fft, hop_length=CFG.hop, window="hann",
-                       center=False).T
+    signal = librosa.griffinlim(
+        target.T,
+        n_iter=5,
+        hop_length=CFG.hop,
+        win_length=CFG.n_fft,
+        n_fft=CFG.n_fft,
+        window="hann",
+        center=False,
+        momentum=0.0,
+        init=None,
+    )
+    ref = librosa.stft(signal, n_fft=CFG.n_fft, hop_length=CFG.hop, window="hann", center=False).T
     # librosa returns the signal of its 5th iterate, whose STFT is our 6th projection. Its
     # istft normalises the edges by the actual window sum where ours assumes the periodic one;
     # that difference spreads about 3 frames per iteration, so compare the interior.
@@ -135,8 +142,9 @@ def test_fgla_improves_on_its_pghi_start_and_momentum_helps() -> None:
     start = pghi(target, CFG)
     sc_start = spectral_convergence_db(start, target, CFG)
     sc_fgla = spectral_convergence_db(fgla(target, CFG, 30, initial=start), target, CFG)
-    sc_gla = spectral_convergence_db(fgla(target, CFG, 30, momentum=0.0, initial=start), target,
-                                     CFG)
+    sc_gla = spectral_convergence_db(
+        fgla(target, CFG, 30, momentum=0.0, initial=start), target, CFG
+    )
     assert sc_fgla < sc_start - 3.0
     assert sc_fgla < sc_gla
 

@@ -11,10 +11,21 @@ from caminos.engine.clock.codec import FrameCodec, add_comb_banded, add_comb_per
 from caminos.engine.clock.latent import LatentMixer
 from caminos.engine.core.config import StftConfig
 from caminos.engine.dsp.spectral import stft
-from caminos.models.autoencoder import (FusedCodec, SpectralVAE, harmonic_comb_torch,
-                                        hop_model, log_magnitude, pitch_direction)
-from caminos.models.pitch import (PitchTracker, harmonic_comb, hann_lobe, hz_to_semitones,
-                                  semitones_to_hz)
+from caminos.models.autoencoder import (
+    FusedCodec,
+    SpectralVAE,
+    harmonic_comb_torch,
+    hop_model,
+    log_magnitude,
+    pitch_direction,
+)
+from caminos.models.pitch import (
+    PitchTracker,
+    harmonic_comb,
+    hann_lobe,
+    hz_to_semitones,
+    semitones_to_hz,
+)
 from caminos.models.shape import ModelShape
 
 RATE = 48_000
@@ -56,10 +67,12 @@ def test_comb_peaks_on_harmonics_and_is_zero_between() -> None:
     assert comb[[4, 8, 12, 400]].tolist() == [1.0, 1.0, 1.0, 1.0]
     assert comb[[6, 10, 2]].max() == 0.0  # two bins from any harmonic (and below the first)
     assert comb[5] == pytest.approx(0.5)
-    torch_comb = harmonic_comb_torch(torch.tensor([4.3 * BIN_HZ], dtype=torch.float64),
-                                     CFG.n_bins, BIN_HZ)[0].numpy()
-    np.testing.assert_allclose(torch_comb, harmonic_comb(np.array([4.3 * BIN_HZ]), CFG.n_bins,
-                                                         BIN_HZ)[0], atol=1e-9)
+    torch_comb = harmonic_comb_torch(
+        torch.tensor([4.3 * BIN_HZ], dtype=torch.float64), CFG.n_bins, BIN_HZ
+    )[0].numpy()
+    np.testing.assert_allclose(
+        torch_comb, harmonic_comb(np.array([4.3 * BIN_HZ]), CFG.n_bins, BIN_HZ)[0], atol=1e-9
+    )
 
 
 def test_lobe_matches_the_hann_window_spectrum() -> None:
@@ -77,6 +90,7 @@ def test_hop_path_comb_kernels_equal_the_reference(f0_bins: float) -> None:
     """The numba kernels add softplus(heights) times the comb of models.pitch, per bin or from
     bands, in place."""
     from caminos.models.shape import band_interpolation
+
     rng = np.random.default_rng(0)
     heights = rng.normal(0.0, 2.0, CFG.n_bins).astype(np.float32)
     comb = harmonic_comb(np.array([f0_bins * BIN_HZ]), CFG.n_bins, BIN_HZ)[0]
@@ -96,11 +110,20 @@ def test_hop_path_comb_kernels_equal_the_reference(f0_bins: float) -> None:
 def pitch_model() -> SpectralVAE:
     """A small untrained model with level and pitch channels and trained-like statistics."""
     torch.manual_seed(0)
-    frames = np.concatenate([log_magnitude(np.abs(stft(0.1 * tone(f0), CFG)))
-                             for f0 in (165.0, 220.0, 330.0, 494.0)]).astype(np.float32)
-    model = SpectralVAE(ModelShape(n_bins=CFG.n_bins, latent_dim=8, hidden=(32, 16),
-                                   decoder_hidden=(16, 32), level=True, pitch=True,
-                                   bin_hz=BIN_HZ))
+    frames = np.concatenate(
+        [log_magnitude(np.abs(stft(0.1 * tone(f0), CFG))) for f0 in (165.0, 220.0, 330.0, 494.0)]
+    ).astype(np.float32)
+    model = SpectralVAE(
+        ModelShape(
+            n_bins=CFG.n_bins,
+            latent_dim=8,
+            hidden=(32, 16),
+            decoder_hidden=(16, 32),
+            level=True,
+            pitch=True,
+            bin_hz=BIN_HZ,
+        )
+    )
     model.set_input_statistics(frames)
     model.set_latent_statistics(frames)
     model.frames = frames
@@ -132,14 +155,15 @@ def test_pitch_offset_moves_the_decoded_partials(pitch_model: SpectralVAE) -> No
         model.input_mean.zero_()  # over a flat spectrum at the frame's level
         last = model.decoder[-1]
         last.weight.zero_()
-        last.bias[:CFG.n_bins] = 0.0
-        last.bias[CFG.n_bins:] = 5.0
+        last.bias[: CFG.n_bins] = 0.0
+        last.bias[CFG.n_bins :] = 5.0
     codec = FrameCodec(hop_model(model), batch=1)
     std = model.latent_std.double().numpy()
     mixer = LatentMixer(std, 1.0, pitch_direction=pitch_direction(model))
     z_source = np.zeros((1, 8), np.float32)
-    codec.encode(log_magnitude(np.abs(stft(0.1 * tone(220.0), CFG)))[10:11].astype(np.float32),
-                 z_source)
+    codec.encode(
+        log_magnitude(np.abs(stft(0.1 * tone(220.0), CFG)))[10:11].astype(np.float32), z_source
+    )
     z, mags = np.zeros(8), np.zeros(CFG.n_bins)
 
     def partials(semitones: float) -> np.ndarray:
@@ -157,12 +181,20 @@ def test_pitch_offset_moves_the_decoded_partials(pitch_model: SpectralVAE) -> No
 
 def test_comb_heights_by_band_equal_the_model_in_both_codecs(pitch_model: SpectralVAE) -> None:
     torch.manual_seed(1)
-    shape = ModelShape(n_bins=CFG.n_bins, latent_dim=8, hidden=(32, 16), decoder_hidden=(16, 32),
-                       level=True, pitch=True, bin_hz=BIN_HZ, comb_bands=16)
+    shape = ModelShape(
+        n_bins=CFG.n_bins,
+        latent_dim=8,
+        hidden=(32, 16),
+        decoder_hidden=(16, 32),
+        level=True,
+        pitch=True,
+        bin_hz=BIN_HZ,
+        comb_bands=16,
+    )
     model = SpectralVAE(shape)
     assert model.decoder[-1].out_features == CFG.n_bins + 16
     with torch.no_grad():
-        model.decoder[-1].bias[CFG.n_bins:] = torch.linspace(-2.0, 2.0, 16)
+        model.decoder[-1].bias[CFG.n_bins :] = torch.linspace(-2.0, 2.0, 16)
     model.set_input_statistics(pitch_model.frames)
     model.set_latent_statistics(pitch_model.frames)
     model.eval()
@@ -173,8 +205,9 @@ def test_comb_heights_by_band_equal_the_model_in_both_codecs(pitch_model: Spectr
     with torch.no_grad():
         z = model.encode(frames)
         decoded = model.decode(z)
-        np.testing.assert_allclose(FusedCodec.from_model(model).decode(z), decoded, rtol=1e-3,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            FusedCodec.from_model(model).decode(z), decoded, rtol=1e-3, atol=1e-6
+        )
     codec = FrameCodec(hop_model(model), batch=1)
     mags = np.zeros(CFG.n_bins)
     codec.decode(z[30].numpy(), mags)
@@ -183,6 +216,7 @@ def test_comb_heights_by_band_equal_the_model_in_both_codecs(pitch_model: Spectr
 
 def test_band_interpolation_reaches_every_bin() -> None:
     from caminos.models.shape import band_interpolation
+
     lower, weight = band_interpolation(513, 64)
     values = np.arange(64.0) ** 2
     spread = values[lower] * (1 - weight) + values[lower + 1] * weight

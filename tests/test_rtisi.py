@@ -29,8 +29,9 @@ def _tones(seconds: float = 0.5) -> np.ndarray:
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
     phase = 2 * np.pi * np.cumsum(220 * (1 + 0.01 * np.sin(2 * np.pi * 5 * t))) / SAMPLE_RATE
     x = sum(0.3 / h * np.sin(h * phase) for h in range(1, 6))
-    return x + 0.2 * np.sin(2 * np.pi * np.cumsum(330 * (1 + 0.01 * np.sin(2 * np.pi * 4 * t)))
-                            / SAMPLE_RATE)
+    return x + 0.2 * np.sin(
+        2 * np.pi * np.cumsum(330 * (1 + 0.01 * np.sin(2 * np.pi * 4 * t))) / SAMPLE_RATE
+    )
 
 
 def _chirp(seconds: float = 0.5) -> np.ndarray:
@@ -44,7 +45,7 @@ def _noise_clicks(seconds: float = 0.5, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     x = 0.1 * rng.standard_normal(int(seconds * SAMPLE_RATE))
     for start in rng.integers(0, len(x) - 100, 10):
-        x[start:start + 20] += rng.choice([-1.0, 1.0]) * 0.9
+        x[start : start + 20] += rng.choice([-1.0, 1.0]) * 0.9
     return x
 
 
@@ -61,12 +62,16 @@ def _sc_of(method, x: np.ndarray) -> float:
 
 # --- quality ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("cls", METHODS)
-@pytest.mark.parametrize("signal, bound_db", [
-    (_tones, -18.0),  # measured -24.0 (Jacobi) / -24.3 (GS) dB
-    (_chirp, -17.0),  # -21.4 / -25.2 dB (0.5 s sweep: 16 kHz/s, harder than a slow one)
-    (_noise_clicks, -12.0),  # -15.2 / -16.1 dB
-])
+@pytest.mark.parametrize(
+    "signal, bound_db",
+    [
+        (_tones, -18.0),  # measured -24.0 (Jacobi) / -24.3 (GS) dB
+        (_chirp, -17.0),  # -21.4 / -25.2 dB (0.5 s sweep: 16 kHz/s, harder than a slow one)
+        (_noise_clicks, -12.0),  # -15.2 / -16.1 dB
+    ],
+)
 def test_far_better_than_random_phase(cls, signal, bound_db):
     x = signal()
     random_db = _sc_of(RandomPhase(CFG, seed=0), x)  # about -4 dB on all three
@@ -126,8 +131,14 @@ def test_newest_spectrum_is_the_newest_frames_estimate():
 
 # --- reference implementation ----------------------------------------------------------------
 
-def _naive(magnitudes: np.ndarray, stft_cfg: StftConfig, lookahead: int, iterations: int,
-           gauss_seidel: bool) -> np.ndarray:
+
+def _naive(
+    magnitudes: np.ndarray,
+    stft_cfg: StftConfig,
+    lookahead: int,
+    iterations: int,
+    gauss_seidel: bool,
+) -> np.ndarray:
     """Plain numpy RTISI-LA: overlay summed afresh from the frame list for every update."""
     n_fft, hop = stft_cfg.n_fft, stft_cfg.hop
     gd = synthesis_window(stft_cfg)
@@ -144,7 +155,7 @@ def _naive(magnitudes: np.ndarray, stft_cfg: StftConfig, lookahead: int, iterati
             shift = (i - j) * hop  # frame i starts this many samples after frame j
             if abs(shift) < n_fft:
                 lo, hi = max(0, shift), min(n_fft, n_fft + shift)
-                total[lo:hi] += frame[lo - shift:hi - shift]
+                total[lo:hi] += frame[lo - shift : hi - shift]
         return total
 
     def project(j: int, window: np.ndarray, magnitude: np.ndarray):
@@ -201,6 +212,7 @@ def test_compensated_window_is_plain_where_every_neighbour_is_present():
 
 # --- streaming contract ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("cls", METHODS)
 @pytest.mark.parametrize("lookahead", [0, 1, 3])
 def test_frame_comes_out_lookahead_calls_later(cls, lookahead):
@@ -232,8 +244,9 @@ def test_reset_repeats_output_exactly(cls):
     method.reset()
     second = run_streaming(method, magnitudes)
     np.testing.assert_array_equal(first, second)
-    np.testing.assert_array_equal(first, run_streaming(cls(CFG, lookahead=2, iterations=4),
-                                                       magnitudes))
+    np.testing.assert_array_equal(
+        first, run_streaming(cls(CFG, lookahead=2, iterations=4), magnitudes)
+    )
 
 
 @pytest.mark.parametrize("cls", METHODS)
@@ -259,6 +272,7 @@ def test_rejects_bad_parameters(kwargs):
 
 
 # --- real time -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("cls", METHODS)
 def test_process_allocates_nothing(cls):

@@ -35,9 +35,13 @@ def registry(config, tmp_path_factory):
 
 
 def test_events_round_trip_through_text(registry):
-    events = [(0, "/latent/axis", (0, 0.1 + 0.2)), (3, "/source/file/open", ("a file.wav",)),
-              (3, "/path/point", ("p", 1.5, -0.25, 1e-7)), (9, "/path/interp", ("cubic",)),
-              (9, "/landmark/add", ("5", "live"))]
+    events = [
+        (0, "/latent/axis", (0, 0.1 + 0.2)),
+        (3, "/source/file/open", ("a file.wav",)),
+        (3, "/path/point", ("p", 1.5, -0.25, 1e-7)),
+        (9, "/path/interp", ("cubic",)),
+        (9, "/landmark/add", ("5", "live")),
+    ]
     text = score_header(48000, 256) + "".join(format_event(*e) + "\n" for e in events)
     score = parse_score(text + "hop 12 end   # stop\n", registry)
     assert [(e.hop, e.address, e.args) for e in score.events] == events
@@ -45,14 +49,17 @@ def test_events_round_trip_through_text(registry):
     assert isinstance(score.events[0].args[1], float) and score.events[0].args[1] == 0.1 + 0.2
 
 
-@pytest.mark.parametrize("line, reason", [
-    ("hop 5 /latent/nothing 1", "unknown address"),
-    ("hop 5 /latent/axis 0 lots", "expected a number"),
-    ("hop 5 /latent/axis 0 99", "out of range"),
-    ("hop 1 /latent/axis 0 0.5", "comes before"),
-    ("hop five /latent/axis 0 0.5", "expected 'hop N"),
-    ("hop 5 /path/new 'unclosed", "quotation"),
-])
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ("hop 5 /latent/nothing 1", "unknown address"),
+        ("hop 5 /latent/axis 0 lots", "expected a number"),
+        ("hop 5 /latent/axis 0 99", "out of range"),
+        ("hop 1 /latent/axis 0 0.5", "comes before"),
+        ("hop five /latent/axis 0 0.5", "expected 'hop N"),
+        ("hop 5 /path/new 'unclosed", "quotation"),
+    ],
+)
 def test_parse_errors_name_file_and_line(registry, line, reason):
     text = score_header(48000, 256) + "hop 2 /latent/follow 0.5\n\n" + line + "\n"
     with pytest.raises(ControlError, match=rf"^my\.score:6: .*{reason}"):
@@ -67,12 +74,14 @@ def test_missing_header_is_refused(registry):
 def test_hand_written_score_renders(config, tmp_path):
     engine, _ = fresh(config, tmp_path)
     score = tmp_path / "hand.score"
-    score.write_text("# a path from the mean sound outwards\nsample_rate 48000\nhop_size 256\n"
-                     "hop 0 /latent/follow 0\nhop 0 /path/point walk 0 0\n"
-                     "hop 0 /path/point walk 2 -1\nhop 0 /path/play walk\nhop 200 end\n")
+    score.write_text(
+        "# a path from the mean sound outwards\nsample_rate 48000\nhop_size 256\n"
+        "hop 0 /latent/follow 0\nhop 0 /path/point walk 0 0\n"
+        "hop 0 /path/point walk 2 -1\nhop 0 /path/play walk\nhop 200 end\n"
+    )
     out = render_score(score, engine)
     assert out.shape == (200 * 256, 2)
-    assert np.isfinite(out).all() and np.abs(out[-48000 // 2:]).max() > 1e-3
+    assert np.isfinite(out).all() and np.abs(out[-48000 // 2 :]).max() > 1e-3
 
 
 def _live_session(engine: Engine) -> tuple[np.ndarray, int]:
@@ -80,9 +89,16 @@ def _live_session(engine: Engine) -> tuple[np.ndarray, int]:
     plan = {
         0: [("/engine/record", "take")],
         1: [("/source/file/open", str(DEMO)), ("/source/file/play", 1)],
-        10: [("/landmark/point", "a", 1.0, 0.5), ("/path/new", "p"), ("/path/step", 0.2),
-             ("/path/point", "p", 1, 1), ("/path/landmark", "p", "a"),
-             ("/path/point", "p", -1, 0.5), ("/path/interp", "cubic"), ("/path/loop", 2)],
+        10: [
+            ("/landmark/point", "a", 1.0, 0.5),
+            ("/path/new", "p"),
+            ("/path/step", 0.2),
+            ("/path/point", "p", 1, 1),
+            ("/path/landmark", "p", "a"),
+            ("/path/point", "p", -1, 0.5),
+            ("/path/interp", "cubic"),
+            ("/path/loop", 2),
+        ],
         12: [("/path/play", "p"), ("/latent/follow", 0.4)],
         30: [("/latent/axis", 2, 0.7), ("/scene/store", 1)],
         50: [("/out/gain", -6.0), ("/latent/noise", 0.5), ("/path/speed", -1.5)],
@@ -113,7 +129,7 @@ def test_recording_replays_to_the_same_samples(config, tmp_path):
     assert "hop 10 /path/point p 1.0 1.0" in text and "/engine/record" not in text
     assert text.rstrip().endswith(f"hop {stop_hop} end")
     replay = render_score(score_path, engine)
-    expected = live[:stop_hop * engine.hop]
+    expected = live[: stop_hop * engine.hop]
     assert np.abs(expected).max() > 1e-3  # the session sounds
     np.testing.assert_array_equal(replay, expected)  # bit for bit
     recorded, rate = sf.read(folder / "take.wav", dtype="float32")
@@ -123,8 +139,10 @@ def test_recording_replays_to_the_same_samples(config, tmp_path):
 
 def test_render_score_command(tmp_path):
     score = tmp_path / "s.score"
-    score.write_text("sample_rate 48000\nhop_size 256\nhop 0 /latent/follow 0\n"
-                     "hop 0 /path/point w 1 1\nhop 0 /path/play w\n")
+    score.write_text(
+        "sample_rate 48000\nhop_size 256\nhop 0 /latent/follow 0\n"
+        "hop 0 /path/point w 1 1\nhop 0 /path/play w\n"
+    )
     out = tmp_path / "out.wav"
     assert main(["render", "--score", str(score), "-o", str(out), "--seconds", "0.5"]) == 0
     samples, rate = sf.read(out)
@@ -136,8 +154,10 @@ def test_render_score_command(tmp_path):
 
 def test_render_score_takes_the_starting_phase_and_refuses_stretch_and_freeze(tmp_path, capsys):
     score = tmp_path / "s.score"
-    score.write_text("sample_rate 48000\nhop_size 256\nhop 0 /latent/follow 0\n"
-                     "hop 0 /path/point w 1 1\nhop 0 /path/play w\n")
+    score.write_text(
+        "sample_rate 48000\nhop_size 256\nhop 0 /latent/follow 0\n"
+        "hop 0 /path/point w 1 1\nhop 0 /path/play w\n"
+    )
     out = tmp_path / "out.wav"
     for flags in (["--stretch", "2"], ["--freeze-at", "0.1"]):
         capsys.readouterr()
@@ -149,11 +169,28 @@ def test_render_score_takes_the_starting_phase_and_refuses_stretch_and_freeze(tm
     assert not out.exists()
     rendered = {}
     for method in ("rtpghi", "random"):
-        assert main(["render", "--score", str(score), "-o", str(out), "--seconds", "0.3",
-                     "--phase", method, "--set", "render.subtype=FLOAT"]) == 0
+        assert (
+            main(
+                [
+                    "render",
+                    "--score",
+                    str(score),
+                    "-o",
+                    str(out),
+                    "--seconds",
+                    "0.3",
+                    "--phase",
+                    method,
+                    "--set",
+                    "render.subtype=FLOAT",
+                ]
+            )
+            == 0
+        )
         rendered[method], _ = sf.read(out)
     from caminos.engine.control.surface import render_score_file
     from caminos.engine.core.config import load_config
+
     config = load_config(overrides={"engine.phase_method": "rtpghi", "render.subtype": "FLOAT"})
     render_score_file(score, tmp_path / "expected.wav", config, 0.3)
     expected, _ = sf.read(tmp_path / "expected.wav")
@@ -163,11 +200,18 @@ def test_render_score_takes_the_starting_phase_and_refuses_stretch_and_freeze(tm
 
 def test_a_recording_begun_later_starts_from_the_state_it_found(config, tmp_path):
     live, surface = fresh(config, tmp_path)
-    for address, *args in [("/latent/follow", 0.3), ("/latent/axis", 4, -1.5),
-                           ("/phase/iterations", 8), ("/landmark/point", "lm", 1.0, 2.0),
-                           ("/path/step", 0.25), ("/path/point", "p", 0.5),
-                           ("/path/landmark", "p", "lm"), ("/path/interp", "spherical"),
-                           ("/path/loop", 1), ("/path/play", "p")]:
+    for address, *args in [
+        ("/latent/follow", 0.3),
+        ("/latent/axis", 4, -1.5),
+        ("/phase/iterations", 8),
+        ("/landmark/point", "lm", 1.0, 2.0),
+        ("/path/step", 0.25),
+        ("/path/point", "p", 0.5),
+        ("/path/landmark", "p", "lm"),
+        ("/path/interp", "spherical"),
+        ("/path/loop", 1),
+        ("/path/play", "p"),
+    ]:
         live.post(address, *args)
     for _ in range(40):
         live.tick()
@@ -187,10 +231,12 @@ def test_a_recording_begun_later_starts_from_the_state_it_found(config, tmp_path
     assert len(out) == 20 * replay.hop + replay.hop and np.isfinite(out).all()
     for control in live.registry:
         if control.get is not None and control.address not in ("/path/pos", "/source/file/pos"):
-            assert replay.get(control.address) == pytest.approx(live.get(control.address)), \
+            assert replay.get(control.address) == pytest.approx(live.get(control.address)), (
                 control.address
-    np.testing.assert_allclose(replay_surface.navigator.paths["p"].points,
-                               surface.navigator.paths["p"].points, rtol=1e-12)
+            )
+    np.testing.assert_allclose(
+        replay_surface.navigator.paths["p"].points, surface.navigator.paths["p"].points, rtol=1e-12
+    )
 
 
 def test_the_example_score_renders_with_its_path_and_scene(config):
@@ -199,14 +245,15 @@ def test_the_example_score_renders_with_its_path_and_scene(config):
     example = Path(__file__).resolve().parent.parent / "patches" / "scores" / "dawn.score"
     out = render_score(example, engine)
     assert out.shape[0] == 1875 * engine.hop and np.isfinite(out).all()
-    assert np.abs(out[engine.sample_rate:]).max() > 1e-3
+    assert np.abs(out[engine.sample_rate :]).max() > 1e-3
     assert engine.get("/latent/z")[:2] == (pytest.approx(0.5), pytest.approx(-0.5))
     assert engine.get("/path/speed") == (-1.0,)
     assert surface.navigator.path.name == "dawn"
 
 
 def test_a_score_render_to_a_file_that_cannot_hold_its_channels_is_refused_first(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     from caminos.engine.control import surface
     from caminos.engine.control.surface import render_score_file
     from caminos.engine.core.errors import AudioFileError
@@ -218,7 +265,10 @@ def test_a_score_render_to_a_file_that_cannot_hold_its_channels_is_refused_first
     score = tmp_path / "s.score"
     score.write_text("sample_rate 48000\nhop_size 256\nhop 0 /latent/follow 0\n")
     config = load_config(overrides={"audio.channels": 10})
-    with pytest.raises(AudioFileError, match=r"out\.flac: FLAC files hold at most 8 channels, "
-                                             r"not 10; write \.w64 or \.caf"):
+    with pytest.raises(
+        AudioFileError,
+        match=r"out\.flac: FLAC files hold at most 8 channels, "
+        r"not 10; write \.w64 or \.caf",
+    ):
         render_score_file(score, tmp_path / "out.flac", config, 0.3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.score"]

@@ -14,12 +14,23 @@ from hypothesis import strategies as st
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
-from caminos.engine.dsp.spectral import (OverlapAddSynthesizer, StftAnalyzer, analysis_window,
-                                         istft, latency_samples, n_frames_for, stft,
-                                         synthesis_window)
+from caminos.engine.dsp.spectral import (
+    OverlapAddSynthesizer,
+    StftAnalyzer,
+    analysis_window,
+    istft,
+    latency_samples,
+    n_frames_for,
+    stft,
+    synthesis_window,
+)
 
-SETTINGS = [StftConfig(), StftConfig(n_fft=2048, hop=256), StftConfig(n_fft=512, hop=256),
-            StftConfig(n_fft=1024, hop=128)]
+SETTINGS = [
+    StftConfig(),
+    StftConfig(n_fft=2048, hop=256),
+    StftConfig(n_fft=512, hop=256),
+    StftConfig(n_fft=1024, hop=128),
+]
 
 
 @pytest.fixture
@@ -30,15 +41,16 @@ def noise() -> np.ndarray:
 def _padded(x: np.ndarray, cfg: StftConfig) -> np.ndarray:
     n_frames = n_frames_for(len(x), cfg)
     out = np.zeros((n_frames - 1) * cfg.hop + cfg.n_fft)
-    out[cfg.n_fft - cfg.hop:cfg.n_fft - cfg.hop + len(x)] = x
+    out[cfg.n_fft - cfg.hop : cfg.n_fft - cfg.hop + len(x)] = x
     return out
 
 
 @pytest.mark.parametrize("cfg", SETTINGS, ids=str)
 def test_stft_matches_librosa_uncentred(cfg: StftConfig, noise: np.ndarray) -> None:
     ours = stft(noise, cfg)
-    ref = librosa.stft(_padded(noise, cfg), n_fft=cfg.n_fft, hop_length=cfg.hop, window="hann",
-                       center=False).T
+    ref = librosa.stft(
+        _padded(noise, cfg), n_fft=cfg.n_fft, hop_length=cfg.hop, window="hann", center=False
+    ).T
     assert ours.shape == ref.shape
     np.testing.assert_allclose(ours, ref, atol=1e-9)
 
@@ -71,7 +83,7 @@ def _stream(x: np.ndarray, cfg: StftConfig, blocks: list[int]) -> tuple[np.ndarr
     pos, i = 0, 0
     while pos < len(x):
         n = blocks[i % len(blocks)]
-        analyzer.push(x[pos:pos + n])
+        analyzer.push(x[pos : pos + n])
         pos, i = pos + n, i + 1
         while analyzer.pull_frame(frame):
             frames.append(frame.copy())
@@ -89,7 +101,7 @@ def test_streaming_analysis_equals_offline_for_any_block_sizes(blocks: list[int]
     frames, _ = _stream(x, cfg, blocks)
     offline = stft(x, cfg)
     assert len(frames) >= len(x) // cfg.hop
-    np.testing.assert_allclose(frames, offline[:len(frames)], atol=1e-9)
+    np.testing.assert_allclose(frames, offline[: len(frames)], atol=1e-9)
 
 
 @pytest.mark.parametrize("cfg", SETTINGS, ids=str)

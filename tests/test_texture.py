@@ -13,10 +13,17 @@ from caminos.engine.core.config import load_config
 from caminos.engine.dsp.metrics import log_spectral_distance_db, partial_counts
 from caminos.engine.dsp.phase import reconstruct
 from caminos.engine.dsp.spectral import istft, stft
-from caminos.engine.dsp.texture import (TEXTURE_HIGH_DB, TEXTURE_LOW_DB, add_texture,
-                                        fine_structure, lay_texture, shift_texture,
-                                        texture_limits_nepers, texture_width_bins,
-                                        weighted_mean_rows)
+from caminos.engine.dsp.texture import (
+    TEXTURE_HIGH_DB,
+    TEXTURE_LOW_DB,
+    add_texture,
+    fine_structure,
+    lay_texture,
+    shift_texture,
+    texture_limits_nepers,
+    texture_width_bins,
+    weighted_mean_rows,
+)
 from caminos.models.api import latent_trajectory
 from caminos.models.autoencoder import log_magnitude
 from caminos.models.checkpoint import load_checkpoint
@@ -43,9 +50,9 @@ def test_fine_structure_of_a_smooth_envelope_is_zero() -> None:
 
 
 def test_width_is_an_odd_bin_count_near_the_width_in_hz() -> None:
-    assert texture_width_bins(1024, 48000) == 9   # 400 Hz / 46.9 Hz per bin = 8.5
+    assert texture_width_bins(1024, 48000) == 9  # 400 Hz / 46.9 Hz per bin = 8.5
     assert texture_width_bins(512, 48000) == 5
-    assert texture_width_bins(64, 48000) == 3     # never under three bins
+    assert texture_width_bins(64, 48000) == 3  # never under three bins
     assert texture_width_bins(4096, 44100) % 2 == 1
 
 
@@ -97,9 +104,9 @@ def test_lay_texture_replaces_the_decoded_fine_structure_within_limits(rng) -> N
     low, high = texture_limits_nepers()
     bins = np.arange(513)
     envelope = -0.01 * bins
-    partials = np.where(bins % 20 == 10, 3.0, 0.0)                  # 26 dB peaks
+    partials = np.where(bins % 20 == 10, 3.0, 0.0)  # 26 dB peaks
     source_log = envelope + partials + 0.6 * rng.standard_normal(513)  # noise between them
-    decoded = np.exp(envelope + partials)                             # the model: no grain
+    decoded = np.exp(envelope + partials)  # the model: no grain
     out = decoded.copy()
     lay_texture(out, _fine(source_log), 1.0, 9, low, high, FLOOR, np.empty(513), np.empty(513))
     change = np.log(out / decoded)
@@ -107,8 +114,17 @@ def test_lay_texture_replaces_the_decoded_fine_structure_within_limits(rng) -> N
     np.testing.assert_allclose(change, reference, atol=1e-9)
     assert np.std(change[partials == 0]) > 0.4  # the grain is there
     same = decoded.copy()  # a source with the decoded partials, 20 dB louder, no noise
-    lay_texture(same, _fine(np.log(decoded + FLOOR) + 2.3), 1.0, 9, low, high, FLOOR,
-                np.empty(513), np.empty(513))
+    lay_texture(
+        same,
+        _fine(np.log(decoded + FLOOR) + 2.3),
+        1.0,
+        9,
+        low,
+        high,
+        FLOOR,
+        np.empty(513),
+        np.empty(513),
+    )
     np.testing.assert_allclose(same, decoded, rtol=1e-9)  # shared partials do not move
 
 
@@ -125,13 +141,15 @@ def test_stage_scales_by_follow_and_moves_with_pitch(rng) -> None:
     stage.process(out, logs, weights, follow=0.0, semitones=0.0)
     assert np.array_equal(out, decoded)  # the path alone: no source, no grain
     stage.process(out, logs, weights, follow=0.5, semitones=0.0)
-    np.testing.assert_allclose(np.log(out / decoded),
-                               0.5 * np.clip(source_fine - decoded_fine, low, high), atol=1e-6)
+    np.testing.assert_allclose(
+        np.log(out / decoded), 0.5 * np.clip(source_fine - decoded_fine, low, high), atol=1e-6
+    )
     out = decoded.copy()
     stage.process(out, logs, weights, follow=1.0, semitones=12.0)
     moved = np.interp(np.arange(513) / 2.0, np.arange(513), source_fine)  # an octave up
-    np.testing.assert_allclose(np.log(out / decoded),
-                               np.clip(moved - decoded_fine, low, high), atol=1e-6)
+    np.testing.assert_allclose(
+        np.log(out / decoded), np.clip(moved - decoded_fine, low, high), atol=1e-6
+    )
     out = decoded.copy()
     stage.process(out, logs, np.zeros(3), follow=1.0, semitones=0.0)
     assert np.array_equal(out, decoded)  # nothing sounding
@@ -147,8 +165,14 @@ def test_stage_holds_the_frozen_hops_texture(rng) -> None:
     first = decoded.copy()
     stage.process(first, logs, weights, follow=1.0, semitones=0.0)
     held = decoded.copy()
-    stage.process(held, rng.normal(size=(3, 513)).astype(np.float32), np.zeros(3), follow=1.0,
-                  semitones=0.0, held=True)
+    stage.process(
+        held,
+        rng.normal(size=(3, 513)).astype(np.float32),
+        np.zeros(3),
+        follow=1.0,
+        semitones=0.0,
+        held=True,
+    )
     np.testing.assert_array_equal(held, first)
     stage.reset()
     after = decoded.copy()
@@ -167,8 +191,9 @@ def test_stage_amount_is_the_latent_texture_control() -> None:
 @pytest.fixture(scope="module")
 def shipped():
     config = load_config()
-    return config, load_checkpoint(config.model.checkpoint_path(), config.stft,
-                                   config.audio.sample_rate)
+    return config, load_checkpoint(
+        config.model.checkpoint_path(), config.stft, config.audio.sample_rate
+    )
 
 
 def test_texture_brings_a_breathy_tone_through_the_model_closer_to_itself(shipped) -> None:
@@ -178,23 +203,30 @@ def test_texture_brings_a_breathy_tone_through_the_model_closer_to_itself(shippe
     estimate."""
     config, checkpoint = shipped
     rng = np.random.default_rng(3)
-    x = (sine(220.0, 1.5, amplitude=0.25) + sine(440.0, 1.5, amplitude=0.12)
-         + sine(660.0, 1.5, amplitude=0.06) + 0.02 * rng.standard_normal(72000))
+    x = (
+        sine(220.0, 1.5, amplitude=0.25)
+        + sine(440.0, 1.5, amplitude=0.12)
+        + sine(660.0, 1.5, amplitude=0.06)
+        + 0.02 * rng.standard_normal(72000)
+    )
     target = np.abs(stft(x, config.stft))
     latent, _ = latent_trajectory(x, checkpoint, config)
     plain = checkpoint.model.decode_numpy(latent).astype(np.float64)
-    grained = add_texture(plain, log_magnitude(target), 1.0, config.stft.n_fft,
-                          config.audio.sample_rate, FLOOR)
+    grained = add_texture(
+        plain, log_magnitude(target), 1.0, config.stft.n_fft, config.audio.sample_rate, FLOOR
+    )
     scores = []
     for mags in (plain, grained):
         spectrum = reconstruct(mags, "rtpghi", config.stft, config.phase)
         heard = np.abs(stft(istft(spectrum, config.stft, length=len(x)), config.stft))
-        heard = heard[:len(target)]
+        heard = heard[: len(target)]
         kept, partials = partial_counts(heard, target)
         scores.append((log_spectral_distance_db(heard, target, config.stft), kept / partials))
     (lsd_plain, kept_plain), (lsd_grained, kept_grained) = scores
-    print(f"LSD {lsd_plain:.2f} -> {lsd_grained:.2f} dB, survival {kept_plain:.3f} -> "
-          f"{kept_grained:.3f}")
+    print(
+        f"LSD {lsd_plain:.2f} -> {lsd_grained:.2f} dB, survival {kept_plain:.3f} -> "
+        f"{kept_grained:.3f}"
+    )
     assert lsd_grained < lsd_plain - 0.3
     assert kept_grained >= kept_plain - 0.02
     assert TEXTURE_LOW_DB < 0.0 < TEXTURE_HIGH_DB

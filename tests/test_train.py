@@ -18,15 +18,29 @@ from caminos.engine.cli.model import main
 from caminos.engine.core.config import config_from_mapping
 from caminos.models.checkpoint import load_checkpoint
 from caminos.models.data import load_corpus
-from caminos.models.train import (PcaBaseline, TrainingError, TrainSettings, loss_plot_path,
-                                  train_autoencoder, validation_loss)
+from caminos.models.train import (
+    PcaBaseline,
+    TrainingError,
+    TrainSettings,
+    loss_plot_path,
+    train_autoencoder,
+    validation_loss,
+)
 
 torch.set_num_threads(1)
 RATE = 16_000
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_TEXT = "[audio]\nsample_rate = 16000\n[stft]\nn_fft = 256\nhop = 64\n"
-TINY = dict(latent_dim=8, hidden=(48, 24), decoder_hidden=(24, 48), batch_size=64, device="cpu",
-            warmup_epochs=2, pitch_slots=1, free_peaks=0)  # one comb: the quickest to train
+TINY = dict(
+    latent_dim=8,
+    hidden=(48, 24),
+    decoder_hidden=(24, 48),
+    batch_size=64,
+    device="cpu",
+    warmup_epochs=2,
+    pitch_slots=1,
+    free_peaks=0,
+)  # one comb: the quickest to train
 
 
 def make_corpus(folder: Path, n_files: int = 8, seconds: float = 0.6, seed: int = 0) -> Path:
@@ -60,10 +74,14 @@ def corpus(corpus_dir, config):
 def test_training_lowers_validation_loss_and_writes_a_usable_checkpoint(tmp_path, corpus, config):
     """The version-1 design (squared log error, no level channel) on a pitch never trained on."""
     out = tmp_path / "m.pt"
-    result = train_autoencoder(corpus, out, config,
-                               TrainSettings(epochs=12, loss="log_mse", level=False, pitch=False,
-                                             keep="loss", **TINY),
-                               progress=False, command="test")
+    result = train_autoencoder(
+        corpus,
+        out,
+        config,
+        TrainSettings(epochs=12, loss="log_mse", level=False, pitch=False, keep="loss", **TINY),
+        progress=False,
+        command="test",
+    )
     losses = result.history["validation_loss"]
     assert len(losses) == 12 and result.epochs == 12
     assert result.best_validation_loss < 0.6 * losses[0]
@@ -90,22 +108,34 @@ def test_same_seed_same_model(tmp_path, corpus, config):
 def test_resume_continues_exactly_where_training_stopped(tmp_path, corpus, config):
     # During warm-up every epoch is kept, so the resumed run starts from the last epoch.
     settings = dict(TINY, warmup_epochs=5)
-    train_autoencoder(corpus, tmp_path / "full.pt", config, TrainSettings(epochs=4, **settings),
-                      progress=False)
-    train_autoencoder(corpus, tmp_path / "part.pt", config, TrainSettings(epochs=2, **settings),
-                      progress=False)
-    result = train_autoencoder(corpus, tmp_path / "part.pt", config,
-                               TrainSettings(epochs=4, **settings), resume=tmp_path / "part.pt",
-                               progress=False)
+    train_autoencoder(
+        corpus, tmp_path / "full.pt", config, TrainSettings(epochs=4, **settings), progress=False
+    )
+    train_autoencoder(
+        corpus, tmp_path / "part.pt", config, TrainSettings(epochs=2, **settings), progress=False
+    )
+    result = train_autoencoder(
+        corpus,
+        tmp_path / "part.pt",
+        config,
+        TrainSettings(epochs=4, **settings),
+        resume=tmp_path / "part.pt",
+        progress=False,
+    )
     assert result.epochs == 4 and len(result.history["train_loss"]) == 4
     full = load_checkpoint(tmp_path / "full.pt").model.state_dict()
     resumed = load_checkpoint(tmp_path / "part.pt").model.state_dict()
     for key in full:
         torch.testing.assert_close(resumed[key], full[key], rtol=1e-5, atol=1e-6)
     with pytest.raises(TrainingError, match="latent_dim=8 but 12 was asked"):
-        train_autoencoder(corpus, tmp_path / "x.pt", config,
-                          TrainSettings(epochs=5, **dict(settings, latent_dim=12)),
-                          resume=tmp_path / "part.pt", progress=False)
+        train_autoencoder(
+            corpus,
+            tmp_path / "x.pt",
+            config,
+            TrainSettings(epochs=5, **dict(settings, latent_dim=12)),
+            resume=tmp_path / "part.pt",
+            progress=False,
+        )
 
 
 def test_ctrl_c_saves_a_usable_checkpoint(tmp_path, corpus, config):
@@ -114,8 +144,14 @@ def test_ctrl_c_saves_a_usable_checkpoint(tmp_path, corpus, config):
             raise KeyboardInterrupt
 
     out = tmp_path / "m.pt"
-    result = train_autoencoder(corpus, out, config, TrainSettings(epochs=50, **TINY),
-                               progress=False, on_epoch_end=interrupt)
+    result = train_autoencoder(
+        corpus,
+        out,
+        config,
+        TrainSettings(epochs=50, **TINY),
+        progress=False,
+        on_epoch_end=interrupt,
+    )
     assert result.interrupted and result.epochs == 2
     loaded = load_checkpoint(out, config.stft, RATE)
     assert loaded.training["history"]["train_loss"] and len(loaded.descriptors["axes"]) == 8
@@ -131,8 +167,9 @@ def test_the_spectral_design_learns_and_round_trips(tmp_path, corpus, config):
     training loss, so only a decrease is asked of it.
     """
     out = tmp_path / "m.pt"
-    result = train_autoencoder(corpus, out, config, TrainSettings(epochs=12, **TINY),
-                               progress=False)
+    result = train_autoencoder(
+        corpus, out, config, TrainSettings(epochs=12, **TINY), progress=False
+    )
     train_loss, validation = result.history["train_loss"], result.history["validation_loss"]
     assert train_loss[-1] < 0.6 * train_loss[0]
     assert result.best_validation_loss < validation[0]
@@ -167,8 +204,9 @@ def test_batch_size_halves_on_out_of_memory(tmp_path, corpus, config, monkeypatc
         return real_step(network, model, optimizer, batch, beta, settings)
 
     monkeypatch.setattr(train_module, "_train_step", step)
-    result = train_autoencoder(corpus, tmp_path / "m.pt", config, TrainSettings(epochs=1, **TINY),
-                               progress=False)
+    result = train_autoencoder(
+        corpus, tmp_path / "m.pt", config, TrainSettings(epochs=1, **TINY), progress=False
+    )
     assert result.epochs == 1
     assert seen[:3] == [64, 32, 16] and max(seen[3:]) == 16
 
@@ -177,8 +215,13 @@ def test_a_missing_cuda_device_is_a_clear_error(tmp_path, corpus, config):
     if torch.cuda.is_available():
         pytest.skip("CUDA is present here")
     with pytest.raises(TrainingError, match="CUDA is not available"):
-        train_autoencoder(corpus, tmp_path / "m.pt", config,
-                          TrainSettings(epochs=1, **dict(TINY, device="cuda")), progress=False)
+        train_autoencoder(
+            corpus,
+            tmp_path / "m.pt",
+            config,
+            TrainSettings(epochs=1, **dict(TINY, device="cuda")),
+            progress=False,
+        )
 
 
 def test_the_model_beats_pca_on_a_structured_corpus(tmp_path, corpus, config):
@@ -188,7 +231,8 @@ def test_the_model_beats_pca_on_a_structured_corpus(tmp_path, corpus, config):
     model = load_checkpoint(tmp_path / "m.pt").model
     x = torch.as_tensor(corpus.validation.frames)
     assert validation_loss(model, x, settings.beta, settings) == pytest.approx(
-        result.best_validation_loss, rel=1e-4)
+        result.best_validation_loss, rel=1e-4
+    )
     pca = PcaBaseline(corpus.train.frames, 8)
     assert pca.components.shape == (8, 129)
     assert result.metrics["validation_lsd_db"] < 1.5 * result.metrics["pca_validation_lsd_db"]
@@ -198,9 +242,20 @@ def test_train_command_reports_data_errors(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     config = tmp_path / "config.toml"
     config.write_text(CONFIG_TEXT)
-    status = main(["train", "autoencoder", "--data", str(tmp_path / "empty"), "--out",
-                   str(tmp_path / "m.pt"), "--config", str(config), "--cache-dir",
-                   str(tmp_path / "cache")])
+    status = main(
+        [
+            "train",
+            "autoencoder",
+            "--data",
+            str(tmp_path / "empty"),
+            "--out",
+            str(tmp_path / "m.pt"),
+            "--config",
+            str(config),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     assert status == 2
     assert "no sound files found" in capsys.readouterr().err
 
@@ -210,13 +265,44 @@ def test_train_command_and_distributed_training_on_two_processes(tmp_path, corpu
     config.write_text(CONFIG_TEXT)
     out = tmp_path / "ddp.pt"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node=2", "-m", "caminos.engine.cli.model", "train", "autoencoder",
-               "--data", str(corpus_dir), "--out", str(out), "--epochs", "3", "--latent-dim", "16",
-               "--pitch-slots", "2", "--free-peaks", "2",
-               "--hidden", "48,24", "--batch-size", "64", "--device", "cpu", "--threads", "1",
-               "--min-seconds", "1", "--no-progress", "--config", str(config),
-               "--cache-dir", str(tmp_path / "cache")]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "caminos.engine.cli.model",
+        "train",
+        "autoencoder",
+        "--data",
+        str(corpus_dir),
+        "--out",
+        str(out),
+        "--epochs",
+        "3",
+        "--latent-dim",
+        "16",
+        "--pitch-slots",
+        "2",
+        "--free-peaks",
+        "2",
+        "--hidden",
+        "48,24",
+        "--batch-size",
+        "64",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--min-seconds",
+        "1",
+        "--no-progress",
+        "--config",
+        str(config),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "3 epochs" in done.stdout
@@ -232,8 +318,9 @@ def test_partial_weights_count_the_top_forty_db_of_each_frame():
 
     db = torch.tensor([[0.0, -10.0, -20.0, -40.0, -60.0], [-30.0, -50.0, -70.0, -80.0, -90.0]])
     weights = partial_weights(db / (20.0 / np.log(10.0)))  # dB to natural-log magnitudes
-    np.testing.assert_allclose(weights, [[1.0, 0.75, 0.5, 0.0, 0.0], [1.0, 0.5, 0.0, 0.0, 0.0]],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        weights, [[1.0, 0.75, 0.5, 0.0, 0.0], [1.0, 0.5, 0.0, 0.0, 0.0]], atol=1e-6
+    )
 
 
 def test_the_partial_weighted_term_counts_a_lost_quiet_partial():
@@ -265,14 +352,19 @@ def test_bad_loss_settings_are_refused():
         TrainSettings(magnitude_power=0.0)
 
 
-def test_the_epoch_kept_is_the_best_validation_survival_after_the_warm_up(tmp_path, corpus,
-                                                                          config):
-    result = train_autoencoder(corpus, tmp_path / "m.pt", config,
-                               TrainSettings(epochs=8, **TINY), progress=False, command="test")
+def test_the_epoch_kept_is_the_best_validation_survival_after_the_warm_up(tmp_path, corpus, config):
+    result = train_autoencoder(
+        corpus,
+        tmp_path / "m.pt",
+        config,
+        TrainSettings(epochs=8, **TINY),
+        progress=False,
+        command="test",
+    )
     survival = np.array(result.history["validation_survival"])
     assert len(survival) == 8 and np.all((survival > 0.0) & (survival <= 1.0))
     warm = TINY["warmup_epochs"]  # epochs 1..warm replace each other; the best from there on
-    assert result.best_epoch == warm + int(np.argmax(survival[warm - 1:]))
+    assert result.best_epoch == warm + int(np.argmax(survival[warm - 1 :]))
     provenance = load_checkpoint(tmp_path / "m.pt", config.stft, RATE).provenance
     assert provenance["keep"] == "survival"
     assert provenance["best_validation_survival"] == pytest.approx(survival[result.best_epoch - 1])
@@ -282,8 +374,9 @@ def test_the_epoch_kept_is_the_best_validation_survival_after_the_warm_up(tmp_pa
 def base_model(tmp_path_factory, corpus, config) -> Path:
     """A small finished model to fine-tune from."""
     out = tmp_path_factory.mktemp("base") / "base.pt"
-    train_autoencoder(corpus, out, config, TrainSettings(epochs=4, **TINY), progress=False,
-                      command="base")
+    train_autoencoder(
+        corpus, out, config, TrainSettings(epochs=4, **TINY), progress=False, command="base"
+    )
     return out
 
 
@@ -293,14 +386,21 @@ def other_corpus(tmp_path_factory, config):
     return load_corpus(folder, config, min_seconds=1.0, cache_dir=None, split="files")
 
 
-def test_fine_tuning_starts_from_the_model_and_adapts_it_to_new_sounds(tmp_path, base_model,
-                                                                        other_corpus, config):
+def test_fine_tuning_starts_from_the_model_and_adapts_it_to_new_sounds(
+    tmp_path, base_model, other_corpus, config
+):
     base = load_checkpoint(base_model, config.stft, RATE)
     val_x = torch.as_tensor(other_corpus.validation.frames)
     before = validation_loss(base.model, val_x, 0.01)
-    result = train_autoencoder(other_corpus, tmp_path / "tuned.pt", config,
-                               TrainSettings(epochs=6, learning_rate=3e-3, **TINY),
-                               fine_tune=base_model, progress=False, command="tune")
+    result = train_autoencoder(
+        other_corpus,
+        tmp_path / "tuned.pt",
+        config,
+        TrainSettings(epochs=6, learning_rate=3e-3, **TINY),
+        fine_tune=base_model,
+        progress=False,
+        command="tune",
+    )
     assert result.epochs == 6 and len(result.history["train_loss"]) == 6
     tuned = load_checkpoint(tmp_path / "tuned.pt", config.stft, RATE)
     assert validation_loss(tuned.model, val_x, 0.01) < before
@@ -314,13 +414,19 @@ def test_fine_tuning_starts_from_the_model_and_adapts_it_to_new_sounds(tmp_path,
         assert survival[result.best_epoch - 1] == survival.max()
 
 
-def test_fine_tuning_keeps_the_starting_weights_when_no_epoch_beats_them(tmp_path, base_model,
-                                                                         other_corpus, config):
+def test_fine_tuning_keeps_the_starting_weights_when_no_epoch_beats_them(
+    tmp_path, base_model, other_corpus, config
+):
     """With a zero step size no epoch improves: the model written is the one started from,
     not the last epoch, and not a warm-up epoch kept whatever its score."""
-    result = train_autoencoder(other_corpus, tmp_path / "same.pt", config,
-                               TrainSettings(epochs=3, learning_rate=0.0, **TINY),
-                               fine_tune=base_model, progress=False)
+    result = train_autoencoder(
+        other_corpus,
+        tmp_path / "same.pt",
+        config,
+        TrainSettings(epochs=3, learning_rate=0.0, **TINY),
+        fine_tune=base_model,
+        progress=False,
+    )
     assert result.best_epoch == 0
     start = load_checkpoint(tmp_path / "same.pt").provenance["fine_tuned_from"]
     assert 0.0 < result.start_validation_survival == start["validation_survival"] <= 1.0
@@ -331,42 +437,92 @@ def test_fine_tuning_keeps_the_starting_weights_when_no_epoch_beats_them(tmp_pat
             torch.testing.assert_close(same[key], base[key], rtol=0, atol=0)
 
 
-def test_fine_tuning_refuses_a_different_size_and_resume_beside_it(tmp_path, base_model,
-                                                                   other_corpus, config):
+def test_fine_tuning_refuses_a_different_size_and_resume_beside_it(
+    tmp_path, base_model, other_corpus, config
+):
     with pytest.raises(TrainingError, match="latent_dim=8 but 12 was asked"):
-        train_autoencoder(other_corpus, tmp_path / "x.pt", config,
-                          TrainSettings(epochs=1, **dict(TINY, latent_dim=12)),
-                          fine_tune=base_model, progress=False)
+        train_autoencoder(
+            other_corpus,
+            tmp_path / "x.pt",
+            config,
+            TrainSettings(epochs=1, **dict(TINY, latent_dim=12)),
+            fine_tune=base_model,
+            progress=False,
+        )
     with pytest.raises(TrainingError, match="give one"):
-        train_autoencoder(other_corpus, tmp_path / "x.pt", config, TrainSettings(epochs=1, **TINY),
-                          fine_tune=base_model, resume=base_model, progress=False)
+        train_autoencoder(
+            other_corpus,
+            tmp_path / "x.pt",
+            config,
+            TrainSettings(epochs=1, **TINY),
+            fine_tune=base_model,
+            resume=base_model,
+            progress=False,
+        )
 
 
-def test_train_command_fine_tunes_with_the_model_s_own_size(tmp_path, base_model, capsys,
-                                                           monkeypatch):
+def test_train_command_fine_tunes_with_the_model_s_own_size(
+    tmp_path, base_model, capsys, monkeypatch
+):
     """No --hidden given: the model's size comes from the checkpoint, not the defaults."""
     import caminos.models.data as data_module
+
     monkeypatch.setattr(data_module, "SMALL_DATA_SECONDS", 0.0)  # a folder of a large one's kind
     config = tmp_path / "config.toml"
     config.write_text(CONFIG_TEXT)
     sounds = make_corpus(tmp_path / "sounds", seed=9)
-    common = ["train", "autoencoder", "--data", str(sounds), "--config", str(config),
-              "--cache-dir", str(tmp_path / "cache"), "--min-seconds", "1", "--device", "cpu",
-              "--no-progress", "--epochs", "2", "--batch-size", "64"]
+    common = [
+        "train",
+        "autoencoder",
+        "--data",
+        str(sounds),
+        "--config",
+        str(config),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--min-seconds",
+        "1",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+    ]
     assert main(common + ["--out", str(tmp_path / "t.pt"), "--fine-tune", str(base_model)]) == 0
     tuned = load_checkpoint(tmp_path / "t.pt")
     assert tuned.model.shape == load_checkpoint(base_model).model.shape
     settings = tuned.provenance["settings"]
     assert settings["hidden"] == [48, 24] and settings["learning_rate"] == 3e-4
     capsys.readouterr()
-    assert main(common + ["--out", str(tmp_path / "u.pt"), "--fine-tune", str(base_model),
-                          "--resume", str(base_model)]) == 2
+    assert (
+        main(
+            common
+            + [
+                "--out",
+                str(tmp_path / "u.pt"),
+                "--fine-tune",
+                str(base_model),
+                "--resume",
+                str(base_model),
+            ]
+        )
+        == 2
+    )
     assert "give one" in capsys.readouterr().err
-    assert main(common + ["--out", str(tmp_path / "u.pt"), "--fine-tune", str(base_model),
-                          "--hidden", "64,32"]) == 2
+    assert (
+        main(
+            common
+            + ["--out", str(tmp_path / "u.pt"), "--fine-tune", str(base_model), "--hidden", "64,32"]
+        )
+        == 2
+    )
     assert "hidden=(48, 24); a fine-tune keeps the model's size" in capsys.readouterr().err
-    assert main(common + ["--out", str(tmp_path / "u.pt"), "--fine-tune",
-                          str(tmp_path / "absent.pt")]) == 2
+    assert (
+        main(common + ["--out", str(tmp_path / "u.pt"), "--fine-tune", str(tmp_path / "absent.pt")])
+        == 2
+    )
     told = capsys.readouterr()
     assert "absent.pt: checkpoint not found" in told.err and "data:" not in told.out
 
@@ -412,6 +568,7 @@ def test_random_mix_adds_another_frame_of_the_batch_at_most_as_loud():
     to 0 dB (floor counted once); probability 0 changes nothing."""
     from caminos.models.shape import MAGNITUDE_FLOOR
     from caminos.models.augment import random_mix
+
     torch.manual_seed(0)
     mags = torch.rand(16, 40) * torch.rand(16, 1) * 10.0
     batch = torch.log(mags + MAGNITUDE_FLOOR)
@@ -420,7 +577,7 @@ def test_random_mix_adds_another_frame_of_the_batch_at_most_as_loud():
     for row in range(16):
         added = (mixed[row] - mags[row]).double()
         ratios = added[None, :] / mags.double()  # the gain, if that row was the partner
-        constant = (ratios.std(dim=1) < 1e-4 * ratios.mean(dim=1).abs() + 1e-6)
+        constant = ratios.std(dim=1) < 1e-4 * ratios.mean(dim=1).abs() + 1e-6
         gains = ratios.mean(dim=1)[constant]
         assert len(gains) >= 1
         assert ((gains >= 10 ** (-12 / 20) - 1e-4) & (gains <= 1.0 + 1e-4)).any()

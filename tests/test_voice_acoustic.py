@@ -10,12 +10,16 @@ import torch
 from caminos.engine.core.config import Config, StftConfig
 from caminos.engine.core.errors import CheckpointError
 from caminos.engine.dsp.spectral import stft
-from caminos.models.voice.acoustic import (VoiceModel, VoiceNormaliser, VoiceShape, alignment,
-                                           synthesize_phrase)
+from caminos.models.voice.acoustic import (
+    VoiceModel,
+    VoiceNormaliser,
+    VoiceShape,
+    alignment,
+    synthesize_phrase,
+)
 from caminos.models.voice.checkpoint import load_voice_checkpoint, save_voice_checkpoint
 from caminos.models.voice.corpus import TeacherCorpus, build_corpus
-from caminos.models.voice.envelope import (N_BANDS, BandLayout, FrameRenderer, analyse,
-                                           band_edges_hz)
+from caminos.models.voice.envelope import N_BANDS, BandLayout, FrameRenderer, analyse, band_edges_hz
 from caminos.models.voice.quality import mcd_db
 from caminos.models.voice.train import train_voice
 
@@ -79,8 +83,9 @@ def test_rendered_harmonics_match_the_analyser_of_a_real_sound():
     edges = renderer.layout.centres_hz
     log_power = np.where(edges < 6000.0, np.log(density), np.log(density) - 40)
     # frame 40 starts at sample 40*hop - (n_fft - hop): the fundamental's phase there
-    renderer.phase = ((2 * np.pi * f0 * (40 * config.hop - (config.n_fft - config.hop)) / RATE)
-                      % (2 * np.pi))
+    renderer.phase = (2 * np.pi * f0 * (40 * config.hop - (config.n_fft - config.hop)) / RATE) % (
+        2 * np.pi
+    )
     out = np.zeros(config.n_bins)
     renderer.render(log_power, np.zeros(N_BANDS), f0, out)
     real = np.abs(stft(x, config))[40]
@@ -129,7 +134,8 @@ def test_model_shapes():
     assert torch.all((ap > 0) & (ap < 1))
     norm = VoiceNormaliser(np.zeros(N_BANDS), np.ones(N_BANDS))
     durations, log_power, aperiodicity, intonation = synthesize_phrase(
-        model, norm, np.arange(2, 9), np.zeros(7, int), 1)
+        model, norm, np.arange(2, 9), np.zeros(7, int), 1
+    )
     assert durations.shape == (7,) and np.all(durations >= 1)
     assert log_power.shape == aperiodicity.shape == (durations.sum(), N_BANDS)
     assert intonation.shape == (durations.sum(),)
@@ -166,8 +172,16 @@ def test_teacher_corpus_is_labelled_consistently(tiny_corpus, tmp_path):
 
 def test_training_writes_a_loadable_checkpoint(tiny_corpus, tmp_path):
     out = tmp_path / "voice.pt"
-    result = train_voice(tiny_corpus, out, Config(), minutes=1.0, max_epochs=2, width=16,
-                         progress=False, provenance={"command": "test"})
+    result = train_voice(
+        tiny_corpus,
+        out,
+        Config(),
+        minutes=1.0,
+        max_epochs=2,
+        width=16,
+        progress=False,
+        provenance={"command": "test"},
+    )
     assert result.epochs == 2 and np.isfinite(result.mcd_db)
     loaded = load_voice_checkpoint(out, StftConfig(), RATE)
     assert loaded.provenance["command"] == "test"
@@ -191,9 +205,17 @@ def test_bad_checkpoints_are_refused_with_the_file_name(tmp_path):
         load_voice_checkpoint(foreign)
     model = VoiceModel(VoiceShape(n_phonemes=5, n_languages=8, n_styles=12, width=8))
     wrong = tmp_path / "wrong.pt"
-    save_voice_checkpoint(wrong, model, VoiceNormaliser(np.zeros(N_BANDS), np.ones(N_BANDS)),
-                          ["<pad>", "<unk>", "a", "b", "c"], ["es"] * 8, ["x"] * 12, StftConfig(),
-                          RATE, {})
+    save_voice_checkpoint(
+        wrong,
+        model,
+        VoiceNormaliser(np.zeros(N_BANDS), np.ones(N_BANDS)),
+        ["<pad>", "<unk>", "a", "b", "c"],
+        ["es"] * 8,
+        ["x"] * 12,
+        StftConfig(),
+        RATE,
+        {},
+    )
     data = torch.load(wrong, weights_only=True)
     data["shape"]["width"] = 16
     torch.save(data, wrong)

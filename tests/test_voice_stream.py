@@ -48,6 +48,7 @@ def paced(stream: VoiceStream, limit_s: float = 20.0) -> list[np.ndarray]:
 
 def test_config_languages_match_the_voice(voice_config):
     from caminos.engine.core.config import VOICE_LANGUAGES
+
     assert VOICE_LANGUAGES == CODES
 
 
@@ -118,7 +119,7 @@ def test_babble_streaming_equals_offline_and_is_seeded(voice_config):
 def f0_of(x: np.ndarray, rate: int, lo_hz: float = 60.0, hi_hz: float = 400.0) -> float:
     """Fundamental by autocorrelation with parabolic interpolation of the peak."""
     x = x - x.mean()
-    r = np.correlate(x, x, "full")[len(x) - 1:]
+    r = np.correlate(x, x, "full")[len(x) - 1 :]
     lo, hi = int(rate / hi_hz), int(rate / lo_hz)
     k = lo + int(np.argmax(r[lo:hi]))
     a, b, c = r[k - 1], r[k], r[k + 1]
@@ -146,12 +147,13 @@ def test_pitch_is_exact(voice_config, semitones):
     rate = voice_config.audio.sample_rate
     checks = [(istft(np.array(harmonic_frames), voice_config.stft), 1e-4)]
     if semitones >= 0:
-        recovered = reconstruct(frames, voice_config.phase.method, voice_config.stft,
-                                voice_config.phase)
+        recovered = reconstruct(
+            frames, voice_config.phase.method, voice_config.stft, voice_config.phase
+        )
         checks.append((istft(recovered, voice_config.stft), 0.01))
     for y, tolerance in checks:
         start = int(np.argmax(np.convolve(y**2, np.ones(7200), "valid")))  # loudest 150 ms
-        measured = f0_of(y[start:start + 7200], rate, expected / 1.4, expected * 1.4)
+        measured = f0_of(y[start : start + 7200], rate, expected / 1.4, expected * 1.4)
         assert measured == pytest.approx(expected, rel=tolerance)
 
 
@@ -243,8 +245,14 @@ def test_voice_controls_register_validate_and_apply(voice_config):
     for control in voice_controls(stream):
         registry.add(control)
     addresses = {c.address for c in registry}
-    assert {"/voice/say", "/voice/babble", "/voice/language", "/voice/temperature",
-            "/voice/pitch", "/voice/rate"} <= addresses
+    assert {
+        "/voice/say",
+        "/voice/babble",
+        "/voice/language",
+        "/voice/temperature",
+        "/voice/pitch",
+        "/voice/rate",
+    } <= addresses
     assert {f"/voice/{name}" for name in CONTINUOUS} <= addresses
     assert "/voice/gain" not in addresses
     args = registry.validate("/voice/pitch", [5])
@@ -279,11 +287,13 @@ def test_next_frame_allocates_nothing_per_hop(voice_config):
     """Once the worker is done, 200 hops (rate, vibrato and jitter on, so every path runs) stay
     under 4 KB of peak traced memory: less than one 513-bin frame."""
     import tracemalloc
+
     stream = stream_for(voice_config, rate=0.7, vibrato=0.3, jitter=0.2)
     stream.say("una frase bastante larga para medir la memoria de cada salto")
     with stream.ring.changed:  # the worker notifies it with each row it writes, and at its end
-        assert stream.ring.changed.wait_for(lambda: not stream._pending(), timeout=60.0), \
+        assert stream.ring.changed.wait_for(lambda: not stream._pending(), timeout=60.0), (
             "the worker did not finish the phrase"
+        )
     out = np.zeros(stream.n_bins)
     for _ in range(20):
         stream.next_frame(out)
@@ -303,6 +313,7 @@ def test_frames_play_through_the_engine_chain_hop_by_hop(voice_config):
     overlap-add hop per tick; the result is finite, audible speech."""
     from caminos.engine.dsp.phase import make_streaming
     from caminos.engine.dsp.spectral import OverlapAddSynthesizer
+
     stream = stream_for(voice_config)
     phase = make_streaming(voice_config.phase.method, voice_config.stft, voice_config.phase)
     synthesizer = OverlapAddSynthesizer(voice_config.stft)
@@ -316,7 +327,7 @@ def test_frames_play_through_the_engine_chain_hop_by_hop(voice_config):
         stream.next_frame(magnitude)
         phase.process(magnitude, frame)
         synthesizer.push_frame(frame)
-        audio.append(block[:synthesizer.pull(block)].copy())
+        audio.append(block[: synthesizer.pull(block)].copy())
     y = np.concatenate(audio)
     assert np.all(np.isfinite(y))
     assert np.sqrt(np.mean(y**2)) > 1e-3

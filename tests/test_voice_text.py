@@ -7,8 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from caminos.models.voice.babble import (AsemicGenerator, BabbleSettings, language_model,
-                                         real_words, shared_vocab)
+from caminos.models.voice.babble import (
+    AsemicGenerator,
+    BabbleSettings,
+    language_model,
+    real_words,
+    shared_vocab,
+)
 from caminos.models.voice.errors import EspeakMissingError, VoiceError
 from caminos.models.voice.languages import CODES, language
 from caminos.models.voice.lexicon import lexicon
@@ -112,8 +117,12 @@ def _entropy_bits(words) -> float:
 
 
 def test_higher_temperature_gives_higher_phoneme_entropy():
-    entropies = [_entropy_bits(AsemicGenerator(BabbleSettings({"es": 1.0}, temperature=t),
-                                               seed=1).words(300)) for t in (0.3, 1.0, 3.0)]
+    entropies = [
+        _entropy_bits(
+            AsemicGenerator(BabbleSettings({"es": 1.0}, temperature=t), seed=1).words(300)
+        )
+        for t in (0.3, 1.0, 3.0)
+    ]
     assert entropies[0] < entropies[1] < entropies[2]
 
 
@@ -135,9 +144,11 @@ def test_likeness_one_gives_real_words_and_zero_gives_foreign_phonemes():
 
 def test_rising_likeness_makes_words_more_probable_under_the_language():
     model = language_model("es")
+
     def mean_logp(likeness):
         words = AsemicGenerator(BabbleSettings({"es": 1.0}, likeness=likeness), seed=2).words(100)
         return np.mean([model.log_probability(w) / (len(w) + 1) for _, w in words])
+
     scores = [mean_logp(x) for x in (0.0, 0.2, 0.5, 0.9)]
     assert scores == sorted(scores)
 
@@ -148,10 +159,17 @@ def test_word_length_scales_words():
     assert np.mean([len(w) for _, w in long]) > 1.3 * np.mean([len(w) for _, w in short])
 
 
-@pytest.mark.parametrize("changes, match", [
-    ({"likeness": 1.5}, "likeness"), ({"temperature": 0.0}, "temperature"),
-    ({"word_length": 9}, "word_length"), ({"languages": {"xx": 1}}, "unknown language"),
-    ({"languages": {"es": 0}}, "above 0"), ({"languages": {"es": -1}}, ">= 0")])
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"likeness": 1.5}, "likeness"),
+        ({"temperature": 0.0}, "temperature"),
+        ({"word_length": 9}, "word_length"),
+        ({"languages": {"xx": 1}}, "unknown language"),
+        ({"languages": {"es": 0}}, "above 0"),
+        ({"languages": {"es": -1}}, ">= 0"),
+    ],
+)
 def test_babble_settings_are_checked(changes, match):
     with pytest.raises(VoiceError, match=match):
         BabbleSettings(**{"languages": {"es": 1.0}, **changes})
@@ -167,6 +185,7 @@ def test_word_count_is_checked():
 
 def test_missing_espeak_library_names_the_package(monkeypatch):
     import caminos.models.voice.teacher as teacher
+
     monkeypatch.setattr(teacher, "_instance", None)
     monkeypatch.setattr(teacher, "LIBRARY_NAMES", ("libno-such-espeak.so.9",))
     monkeypatch.setattr(teacher.ctypes.util, "find_library", lambda name: None)
@@ -176,6 +195,7 @@ def test_missing_espeak_library_names_the_package(monkeypatch):
 
 def test_teacher_gives_audio_and_phoneme_starts():
     from caminos.models.voice.teacher import speak
+
     spoken = speak("hola mundo", "es", rate=200, pitch=40, variant="f2")
     assert spoken.sample_rate == 22050 and len(spoken.audio) > 0.3 * 22050
     assert spoken.phonemes[:3] == ("o", "l", "a")

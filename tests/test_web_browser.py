@@ -38,14 +38,18 @@ QUARTER = 0.25  # one latent std on the map (it spans -2 .. +2 std on the axes p
 # As tests/test_live_jack.py: in CI (which runs scripts/setup.sh --test) a missing program fails
 # the tests instead of skipping them.
 pytestmark = [
-    pytest.mark.skipif(shutil.which("jackd") is None and not os.environ.get("CI"),
-                       reason="jackd not installed (scripts/setup.sh --test installs it)"),
-    pytest.mark.skipif((CHROMIUM is None or CHROMEDRIVER is None) and not os.environ.get("CI"),
-                       reason="chromium and chromium-driver not installed (scripts/setup.sh "
-                              "--test installs them)"),
+    pytest.mark.skipif(
+        shutil.which("jackd") is None and not os.environ.get("CI"),
+        reason="jackd not installed (scripts/setup.sh --test installs it)",
+    ),
+    pytest.mark.skipif(
+        (CHROMIUM is None or CHROMEDRIVER is None) and not os.environ.get("CI"),
+        reason="chromium and chromium-driver not installed (scripts/setup.sh --test installs them)",
+    ),
 ]
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed "
-                                "(pip install -e '.[test]')")
+webdriver = pytest.importorskip(
+    "selenium.webdriver", reason="selenium not installed (pip install -e '.[test]')"
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +60,21 @@ def live(tmp_path_factory: pytest.TempPathFactory):
     os.environ.update(JACK_DEFAULT_SERVER=SERVER_NAME, JACK_NO_AUDIO_RESERVATION="1")
     server = JackServer(tmp / "jackd.log", playback=CHANNELS)
     osc_port, web_port = _free_port(), _free_port()
-    play = Play(tmp, 600, "--web", "--set", f"osc.port={osc_port}", "--set",
-                "web.host=\"0.0.0.0\"", "--set", f"web.port={web_port}", "--set",
-                f"web.token=\"{TOKEN}\"", "--set", f"audio.channels={CHANNELS}")
+    play = Play(
+        tmp,
+        600,
+        "--web",
+        "--set",
+        f"osc.port={osc_port}",
+        "--set",
+        'web.host="0.0.0.0"',
+        "--set",
+        f"web.port={web_port}",
+        "--set",
+        f'web.token="{TOKEN}"',
+        "--set",
+        f"audio.channels={CHANNELS}",
+    )
     client = None
     try:
         play.wait_playing()
@@ -87,8 +103,13 @@ def browser(live):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-dev-shm-usage", f"--window-size={WIDTH},900"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--window-size={WIDTH},900",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
@@ -102,8 +123,10 @@ def browser(live):
 def _phone(driver) -> None:
     """Lay pages out as a phone's browser does: 375 CSS pixels wide, touch (headless chromium's
     window is at least 500 pixels wide, so the window size alone cannot say it)."""
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": WIDTH, "height": 812, "deviceScaleFactor": 1, "mobile": True})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": WIDTH, "height": 812, "deviceScaleFactor": 1, "mobile": True},
+    )
 
 
 def _url(live, path: str = "/", token: str | None = TOKEN) -> str:
@@ -131,9 +154,14 @@ def _get(live, address: str) -> list:
 
 def _open_page(live, browser) -> None:
     browser.get(_url(live))
-    _wait(lambda: browser.execute_script(
-        "return document.querySelector('#connection').className === 'on' && "
-        "document.querySelectorAll('#scenes button').length === 16"), 20, "the page to connect")
+    _wait(
+        lambda: browser.execute_script(
+            "return document.querySelector('#connection').className === 'on' && "
+            "document.querySelectorAll('#scenes button').length === 16"
+        ),
+        20,
+        "the page to connect",
+    )
 
 
 def test_the_page_loads_fits_a_phone_and_shows_the_map(live, browser) -> None:
@@ -166,8 +194,10 @@ def _check_the_page_and_the_map(live, browser) -> None:
     blue = (pixels[..., 2] > 200) & (pixels[..., 1] > 150) & (pixels[..., 0] < 120)
     assert blue.sum() > 30, "no position dot on the map"
     # the four voices of the quad layout, each in its colour: the first one's is pink
-    assert browser.execute_script("return state.layout.name + ' ' + state.field.voices.length"
-                                  ) == f"quad {CHANNELS}"
+    assert (
+        browser.execute_script("return state.layout.name + ' ' + state.field.voices.length")
+        == f"quad {CHANNELS}"
+    )
     # Each voice's dot where the page's state puts it, in a saturated colour over the grey map
     # (the voices' places depend on where the playing sound's latent lies: some may be off the
     # map, and two voices following the same channel of the file may share a dot)
@@ -180,7 +210,7 @@ def _check_the_page_and_the_map(live, browser) -> None:
         col, row = round(x * shot.width), round((1.0 - y) * shot.height)
         if not (3 <= col < shot.width - 3 and 3 <= row < shot.height - 3):
             continue
-        patch = pixels[row - 2:row + 3, col - 2:col + 3]
+        patch = pixels[row - 2 : row + 3, col - 2 : col + 3]
         assert (patch.max(axis=-1) - patch.min(axis=-1)).max() > 80, (x, y, "no voice dot")
         drawn += 1
     assert drawn >= 1, voices
@@ -188,7 +218,7 @@ def _check_the_page_and_the_map(live, browser) -> None:
     assert np.asarray(page).std() > 10, "the page's screenshot is blank"
     spectrogram = browser.find_element("css selector", "#spectrogram")
     columns = np.asarray(Image.open(io.BytesIO(spectrogram.screenshot_as_png)).convert("L"))
-    assert columns[:, -columns.shape[1] // 4:].std() > 3, "the spectrogram draws nothing"
+    assert columns[:, -columns.shape[1] // 4 :].std() > 3, "the spectrogram draws nothing"
 
 
 def test_a_drag_on_the_map_moves_the_engine(live, browser) -> None:
@@ -205,8 +235,11 @@ def test_a_drag_on_the_map_moves_the_engine(live, browser) -> None:
     for _ in range(10):
         actions.move_by_offset(step_x, -step_y)
     actions.pause(0.2).release().perform()
-    x, y = _wait(lambda: (lambda v: v if abs(v[0] - expected[0]) < 0.03 else None)(
-        _get(live, "/latent/xy")), 5, "/latent/xy to follow the drag")
+    x, y = _wait(
+        lambda: (lambda v: v if abs(v[0] - expected[0]) < 0.03 else None)(_get(live, "/latent/xy")),
+        5,
+        "/latent/xy to follow the drag",
+    )
     assert (x, y) == pytest.approx(expected, abs=0.03)
 
 
@@ -233,9 +266,13 @@ def test_a_gesture_drawn_on_the_map_becomes_a_path_that_plays(live, browser) -> 
     _wait(lambda: _get(live, "/path/loop") == [1], 5, "the loop mode from the page")
     browser.find_element("css selector", button).click()
     _wait(lambda: live["osc"].status()["path_playing"] == 1, 5, "the drawn path to play")
-    _wait(lambda: browser.execute_script(
-        f"return document.querySelector(\"{button}\").classList.contains('playing')"), 5,
-        "the page to show it playing")
+    _wait(
+        lambda: browser.execute_script(
+            f"return document.querySelector(\"{button}\").classList.contains('playing')"
+        ),
+        5,
+        "the page to show it playing",
+    )
     browser.find_element("css selector", "#path-stop").click()
     _wait(lambda: live["osc"].status()["path_playing"] == 0, 5, "the path to stop")
     live["osc"].send("/path/loop", 0)
@@ -262,10 +299,11 @@ def test_the_pitches_and_chord_rows_send_their_values(live, browser) -> None:
     hidden = "return document.querySelector('%s').hidden"
     assert browser.execute_script(hidden % "#chord-row") is False
     assert browser.execute_script(hidden % "#pitches-row") is False
-    slider = 'document.querySelector(\'[data-address="/latent/pitches"]\')'
+    slider = "document.querySelector('[data-address=\"/latent/pitches\"]')"
     assert browser.execute_script(f"return {slider}.max") == "3"
-    browser.execute_script(f"const el = {slider}; el.value = 2; "
-                           "el.dispatchEvent(new Event('input'));")
+    browser.execute_script(
+        f"const el = {slider}; el.value = 2; el.dispatchEvent(new Event('input'));"
+    )
     _wait(lambda: _get(live, "/latent/pitches") == [2], 5, "/latent/pitches 2 from the page")
     live["osc"].send("/latent/pitches", 3)
     chord = browser.find_element("css selector", "#chord")
@@ -276,8 +314,11 @@ def test_the_pitches_and_chord_rows_send_their_values(live, browser) -> None:
     _wait(lambda: _get(live, "/latent/chord") == [3.0, 7.0], 5, "the minor preset's chord")
     # a chord sent over OSC shows in the row's field
     live["osc"].send("/latent/chord", 12.0)
-    _wait(lambda: browser.execute_script("return document.querySelector('#chord').value") == "12",
-          5, "the chord over OSC on the page")
+    _wait(
+        lambda: browser.execute_script("return document.querySelector('#chord').value") == "12",
+        5,
+        "the chord over OSC on the page",
+    )
     browser.find_element("css selector", "#chord-row button[data-chord='0']").click()
     _wait(lambda: _get(live, "/latent/chord") == [0.0], 5, "no chord from the page")
 
@@ -305,7 +346,8 @@ def test_the_field_s_sliders_move_the_voices_on_the_map(live, browser) -> None:
         centre = browser.execute_script("return state.field.centre")
         ring = _ring(browser)
         return len(ring) == CHANNELS and np.allclose(
-            ring[0], [centre[0], centre[1] + 1.5 * QUARTER], atol=0.01)
+            ring[0], [centre[0], centre[1] + 1.5 * QUARTER], atol=0.01
+        )
 
     _wait(front_left_above, 10, "the front-left speaker's place above the centre")
     live["osc"].send("/field/spread", 0.5)
@@ -342,9 +384,14 @@ def test_a_scene_pad_stores_and_recalls(live, browser) -> None:
     _wait(lambda: _get(live, "/out/gain")[0] == pytest.approx(-9.0), 5, "the gain")
     browser.find_element("css selector", "#scene-store").click()
     browser.find_element("css selector", "#scenes button[data-scene='5']").click()
-    _wait(lambda: browser.execute_script(
-        "return document.querySelector(\"#scenes button[data-scene='5']\")"
-        ".classList.contains('stored')"), 5, "pad 5 to show it holds a scene")
+    _wait(
+        lambda: browser.execute_script(
+            "return document.querySelector(\"#scenes button[data-scene='5']\")"
+            ".classList.contains('stored')"
+        ),
+        5,
+        "pad 5 to show it holds a scene",
+    )
     browser.find_element("css selector", "#scene-store").click()  # back to recalling
     live["osc"].send("/out/gain", 0.0)
     _wait(lambda: _get(live, "/out/gain")[0] == pytest.approx(0.0), 5, "the gain at 0")
@@ -364,8 +411,11 @@ def test_the_meters_show_the_engine_s_real_xrun_count(live, browser) -> None:
     pid = int(status["dsp_pid"])
     os.kill(pid, signal.SIGSTOP)
     try:  # stopped until the audio process has counted the hops it did not get
-        _wait(lambda: live["osc"].status()["underruns"] > status["underruns"], 5,
-              "underruns while the DSP process is stopped")
+        _wait(
+            lambda: live["osc"].status()["underruns"] > status["underruns"],
+            5,
+            "underruns while the DSP process is stopped",
+        )
     finally:
         os.kill(pid, signal.SIGCONT)
     _wait(lambda: live["osc"].status()["underruns"] > status["underruns"], 5, "underruns")
@@ -374,7 +424,8 @@ def test_the_meters_show_the_engine_s_real_xrun_count(live, browser) -> None:
         status = live["osc"].status()
         shown = browser.execute_script("return document.querySelector('#m-xruns').textContent")
         underruns = browser.execute_script(
-            "return document.querySelector('#m-underruns').textContent")
+            "return document.querySelector('#m-underruns').textContent"
+        )
         return shown == str(int(status["xruns"])) and underruns == str(int(status["underruns"]))
 
     _wait(same, 10, "the page's xruns and underruns to equal /engine/status's")
@@ -386,8 +437,11 @@ def test_the_meters_show_the_engine_s_real_xrun_count(live, browser) -> None:
 def test_without_the_right_token_the_page_is_403_and_nothing_changes(live, browser) -> None:
     before = _get(live, "/latent/follow")
     browser.delete_all_cookies()
-    for url in (_url(live, token=None), _url(live, token="wrong"),
-                _url(live, "/ws", token="wrong")):
+    for url in (
+        _url(live, token=None),
+        _url(live, token="wrong"),
+        _url(live, "/ws", token="wrong"),
+    ):
         browser.get(url)
         body = browser.find_element("css selector", "body").text
         assert body.startswith("403 Forbidden"), (url, body)
@@ -423,8 +477,13 @@ def test_a_page_of_another_site_cannot_drive_the_engine(live, browser) -> None:
     try:
         before = _get(live, "/latent/follow")
         browser.get(f"http://localhost:{other.server_address[1]}/")
-        result = _wait(lambda: (lambda r: r if r != "pending" else None)(
-            browser.execute_script("return window.result")), 10, "the handshake's outcome")
+        result = _wait(
+            lambda: (lambda r: r if r != "pending" else None)(
+                browser.execute_script("return window.result")
+            ),
+            10,
+            "the handshake's outcome",
+        )
         assert result == "refused"
         assert _get(live, "/latent/follow") == before
     finally:
@@ -452,16 +511,22 @@ def test_screenshot_for_the_readme(live, browser) -> None:
     live["osc"].send("/field/spread", 1.2)
     live["osc"].send("/field/rotate", 20.0)
     live["osc"].send("/field/wander", 0.15)
-    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+    )
     try:
         _open_page(live, browser)
         # what the screenshot shows: the landmarks, the path, the stored scene, a full trail
-        _wait(lambda: browser.execute_script(
-            "const names = state.landmarks.map((l) => l[0]);"
-            "return ['bright', 'dark', 'middle'].every((n) => names.includes(n)) && "
-            "state.paths.some((p) => p[0] === 'walk') && state.scenes.includes(0)"), 10,
-            "the landmarks, the path and the scene on the page")
+        _wait(
+            lambda: browser.execute_script(
+                "const names = state.landmarks.map((l) => l[0]);"
+                "return ['bright', 'dark', 'middle'].every((n) => names.includes(n)) && "
+                "state.paths.some((p) => p[0] === 'walk') && state.scenes.includes(0)"
+            ),
+            10,
+            "the landmarks, the path and the scene on the page",
+        )
         _spectrum_frames(browser, 3 * round(FRAMES_PER_SECOND), "a full trail on the map")
         png = browser.get_screenshot_as_png()
     finally:

@@ -13,10 +13,21 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from caminos.engine.control.web.protocol import (MAX_MESSAGE_BYTES, RateLimiter, check_host,
-                                                 check_origin, check_token, parse_message)
-from caminos.engine.control.web.state import (MapProjection, PageState, axis_words, changes,
-                                              field_on_map)
+from caminos.engine.control.web.protocol import (
+    MAX_MESSAGE_BYTES,
+    RateLimiter,
+    check_host,
+    check_origin,
+    check_token,
+    parse_message,
+)
+from caminos.engine.control.web.state import (
+    MapProjection,
+    PageState,
+    axis_words,
+    changes,
+    field_on_map,
+)
 from caminos.engine.core.config import WebConfig, config_from_mapping
 from caminos.engine.core.errors import ControlError
 from caminos.engine.dsp.spectrum_tap import FRAMES, MAX_VOICES, SpectrumTap, band_edges
@@ -29,27 +40,31 @@ aiohttp = pytest.importorskip("aiohttp")
 # ----------------------------------------------------------------------------- messages
 def test_a_message_is_an_address_and_its_arguments() -> None:
     assert parse_message('{"address": "/latent/xy", "args": [0.25, 1]}') == (
-        "/latent/xy", (0.25, 1))
+        "/latent/xy",
+        (0.25, 1),
+    )
     assert parse_message('{"address": "/path/stop"}') == ("/path/stop", ())
-    assert parse_message('{"address": "/voice/say", "args": ["hola"]}') == (
-        "/voice/say", ("hola",))
+    assert parse_message('{"address": "/voice/say", "args": ["hola"]}') == ("/voice/say", ("hola",))
 
 
-@pytest.mark.parametrize("text, words", [
-    (b'{"address": "/a"}', "binary frame"),
-    ("not json", "not valid JSON"),
-    ("[1, 2]", "a JSON object, got list"),
-    ('{"args": [1]}', "address must be a string"),
-    ('{"address": "latent/xy"}', "starting with /"),
-    ('{"address": "/latent/xy", "args": 3}', "args must be a list"),
-    ('{"address": "/latent/xy", "args": [true, 1]}', "argument 1 must be a number or a string"),
-    ('{"address": "/latent/xy", "args": [[1], 1]}', "argument 1 must be a number"),
-    ('{"address": "/latent/xy", "args": [NaN, 1]}', "NaN is not a number"),
-    ('{"address": "/latent/xy", "args": [1e999, 1]}', "argument 1 must be finite"),
-    ('{"address": "/latent/xy", "args": [1, 1], "hop": 4}', "unknown field(s) 'hop'"),
-    ('{"address": "/latent/z", "args": [' + ",".join(["0"] * 40) + "]}", "at most 32"),
-    ('{"address": "/voice/say", "args": ["' + "a" * MAX_MESSAGE_BYTES + '"]}', "at most 4096"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (b'{"address": "/a"}', "binary frame"),
+        ("not json", "not valid JSON"),
+        ("[1, 2]", "a JSON object, got list"),
+        ('{"args": [1]}', "address must be a string"),
+        ('{"address": "latent/xy"}', "starting with /"),
+        ('{"address": "/latent/xy", "args": 3}', "args must be a list"),
+        ('{"address": "/latent/xy", "args": [true, 1]}', "argument 1 must be a number or a string"),
+        ('{"address": "/latent/xy", "args": [[1], 1]}', "argument 1 must be a number"),
+        ('{"address": "/latent/xy", "args": [NaN, 1]}', "NaN is not a number"),
+        ('{"address": "/latent/xy", "args": [1e999, 1]}', "argument 1 must be finite"),
+        ('{"address": "/latent/xy", "args": [1, 1], "hop": 4}', "unknown field(s) 'hop'"),
+        ('{"address": "/latent/z", "args": [' + ",".join(["0"] * 40) + "]}", "at most 32"),
+        ('{"address": "/voice/say", "args": ["' + "a" * MAX_MESSAGE_BYTES + '"]}', "at most 4096"),
+    ],
+)
 def test_a_bad_message_is_refused_with_what_was_wrong(text, words: str) -> None:
     with pytest.raises(ControlError) as caught:
         parse_message(text)
@@ -66,15 +81,18 @@ def test_the_rate_limiter_lets_a_burst_through_then_the_sustained_rate() -> None
     assert all(limiter.allow(1.0 + (i + 1) / 95.0) for i in range(200))
 
 
-@pytest.mark.parametrize("origin, host, refused", [
-    (None, "127.0.0.1:8080", None),  # a program, not a web page
-    ("http://127.0.0.1:8080", "127.0.0.1:8080", None),
-    ("http://LOCALHOST:8080", "localhost:8080", None),
-    ("http://evil.example", "127.0.0.1:8080", "another site"),
-    ("http://127.0.0.1:9999", "127.0.0.1:8080", "another site"),
-    ("null", "127.0.0.1:8080", "not a web page's origin"),
-    ("http://127.0.0.1:8080", None, "no Host"),
-])
+@pytest.mark.parametrize(
+    "origin, host, refused",
+    [
+        (None, "127.0.0.1:8080", None),  # a program, not a web page
+        ("http://127.0.0.1:8080", "127.0.0.1:8080", None),
+        ("http://LOCALHOST:8080", "localhost:8080", None),
+        ("http://evil.example", "127.0.0.1:8080", "another site"),
+        ("http://127.0.0.1:9999", "127.0.0.1:8080", "another site"),
+        ("null", "127.0.0.1:8080", "not a web page's origin"),
+        ("http://127.0.0.1:8080", None, "no Host"),
+    ],
+)
 def test_origin_must_be_the_page_s_own(origin, host, refused) -> None:
     reason = check_origin(origin, host)
     assert (reason is None) if refused is None else (refused in reason), reason
@@ -106,7 +124,8 @@ def test_caminos_play_prints_the_page_s_address_and_off_loopback_a_qr_code() -> 
     from caminos.engine.live.play import web_lines
 
     assert web_lines(config_from_mapping({}), 8080, "unused") == [
-        "control page: http://127.0.0.1:8080/"]
+        "control page: http://127.0.0.1:8080/"
+    ]
     lines = web_lines(config_from_mapping({"web": {"host": "192.168.1.20"}}), 8081, "tok")
     assert lines[0].startswith("control page: http://192.168.1.20:8081/?token=tok")
     qr = lines[1:]
@@ -157,6 +176,7 @@ def test_every_voice_s_latent_and_place_go_through_and_a_reader_learns_the_shape
     tap = SpectrumTap(dims=3, voices=8)
     reader = None
     try:
+
         def places(out: np.ndarray) -> None:  # as LatentField.places: the voices' rows only
             out[:3] = [[1.0, 0.0], [0.0, -1.0], [0.5, 0.25]]
 
@@ -166,7 +186,11 @@ def test_every_voice_s_latent_and_place_go_through_and_a_reader_learns_the_shape
             writer.push(np.zeros(256), latents)
         reader = SpectrumTap(name=tap.name)  # attached by name: the shape is the block's
         assert (reader.bands, reader.dims, reader.frames, reader.voices) == (
-            tap.bands, 3, tap.frames, 8)
+            tap.bands,
+            3,
+            tap.frames,
+            8,
+        )
         assert reader.used == 3
         count, _, got, where = reader.since(0)
         assert count == 1 and got.shape == (1, 3, 3) and where.shape == (1, 3, 2)
@@ -189,8 +213,16 @@ def test_the_spectrum_writer_allocates_nothing_per_hop() -> None:
     voices = 8
     tap = SpectrumTap(voices=voices)
     try:
-        field = LatentField(load_layout("ring-8", voices).offsets(), range(1, voices + 1),
-                            voices, np.ones(16), 0.1, 256 / 48000, spread=1.0, spin=90.0)
+        field = LatentField(
+            load_layout("ring-8", voices).offsets(),
+            range(1, voices + 1),
+            voices,
+            np.ones(16),
+            0.1,
+            256 / 48000,
+            spread=1.0,
+            spin=90.0,
+        )
         writer = SpectrumWriter(tap, 1024, 256, 48000, places=field.places)
         block = np.zeros((256, 2))
         latent = np.zeros((voices, 16))
@@ -220,11 +252,20 @@ def test_band_edges_cover_the_spectrum_with_no_empty_band() -> None:
 
 # ------------------------------------------------------------------------ the page's state
 def test_axis_words_name_both_ends_of_an_axis() -> None:
-    descriptors = {"axes": [{"change_in_spread": {"centroid_hz": 0.8, "loudness_db": -0.3,
-                                                   "flatness_db": 0.01, "harmonicity": 0.0}}]}
+    descriptors = {
+        "axes": [
+            {
+                "change_in_spread": {
+                    "centroid_hz": 0.8,
+                    "loudness_db": -0.3,
+                    "flatness_db": 0.01,
+                    "harmonicity": 0.0,
+                }
+            }
+        ]
+    }
     words = axis_words(descriptors, 2)
-    assert words[0] == {"axis": 0, "plus": ["brighter", "quieter"],
-                        "minus": ["darker", "louder"]}
+    assert words[0] == {"axis": 0, "plus": ["brighter", "quieter"], "minus": ["darker", "louder"]}
     assert words[1] == {"axis": 1, "plus": [], "minus": []}
 
 
@@ -232,8 +273,7 @@ def test_the_map_projection_inverts_xy_on_the_axes_and_on_a_plane() -> None:
     std = np.array([2.0, 0.5, 1.0])
     projection = MapProjection(std)
     # /latent/xy 0.75 0.25 on the axes plane puts the target at +1 std, -1 std (2 std span)
-    assert projection.project(np.array([2.0 * 1.0, -0.5 * 1.0, 3.0])) == pytest.approx(
-        (0.75, 0.25))
+    assert projection.project(np.array([2.0 * 1.0, -0.5 * 1.0, 3.0])) == pytest.approx((0.75, 0.25))
     origin, x_end, y_end = np.eye(3)
     projection.set_plane(np.stack([origin, x_end, y_end]))
     point = origin + 0.3 * (x_end - origin) + 0.6 * (y_end - origin)
@@ -284,8 +324,9 @@ def test_the_snapshot_holds_the_layout_the_voices_on_the_map_and_the_field_s_val
     tap = SpectrumTap(voices=engine.channels)
     attached = SpectrumTap(name=tap.name)
     try:
-        writer = SpectrumWriter(tap, engine.stft.n_fft, engine.hop, engine.sample_rate,
-                                places=engine.field.places)
+        writer = SpectrumWriter(
+            tap, engine.stft.n_fft, engine.hop, engine.sample_rate, places=engine.field.places
+        )
         from_tap = PageState(engine, spectrum=attached)
         engine.post("/field/spread", 1.0)
         engine.post("/field/rotate", 90.0)
@@ -296,14 +337,24 @@ def test_the_snapshot_holds_the_layout_the_voices_on_the_map_and_the_field_s_val
         for _ in range(writer.every_hops):
             writer.push(engine.tick()[:, 0], engine.voice_positions)
         state = PageState(engine)  # without a tap: from the engine itself
-        assert state.hello()["layout"] == {"name": "stereo", "speakers": 2, "voices": 2,
-                                           "mono": False, "channels": [1, 2],
-                                           "labels": ["L", "R"]}
+        assert state.hello()["layout"] == {
+            "name": "stereo",
+            "speakers": 2,
+            "voices": 2,
+            "mono": False,
+            "channels": [1, 2],
+            "labels": ["L", "R"],
+        }
         snapshot = state.snapshot()
         assert snapshot["values"]["/field/spread"] == [1.0]
         assert snapshot["values"]["/field/rotate"] == [90.0]
-        assert {"/field/spin", "/field/wander", "/field/decorrelate",
-                "/channel/2/gain", "/channel/2/xy"} <= set(snapshot["values"])
+        assert {
+            "/field/spin",
+            "/field/wander",
+            "/field/decorrelate",
+            "/channel/2/gain",
+            "/channel/2/xy",
+        } <= set(snapshot["values"])
         field = snapshot["field"]
         # L (+y) and R (-y) turned a quarter counter-clockwise: L to the left of the centre,
         # R to the right, one std (a quarter of the map) away; the voices at their places
@@ -352,11 +403,12 @@ def test_pages_stay_in_step_and_bad_messages_are_answered(engine) -> None:
 
     async def run() -> None:
         async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(f"{url}/ws") as one, \
-                    session.ws_connect(f"{url}/ws", headers={"Origin": url}) as two:
+            async with (
+                session.ws_connect(f"{url}/ws") as one,
+                session.ws_connect(f"{url}/ws", headers={"Origin": url}) as two,
+            ):
                 hello = await _receive(one, "hello")
-                assert {"/latent/xy", "/scene/recall"} <= {c["address"]
-                                                            for c in hello["controls"]}
+                assert {"/latent/xy", "/scene/recall"} <= {c["address"] for c in hello["controls"]}
                 assert len(hello["axes"]) == engine.dims and hello["bands_hz"]
                 first = await _receive(two, "state")
                 assert first["full"] and first["values"]["/latent/noise"] == [0.0]
@@ -365,10 +417,8 @@ def test_pages_stay_in_step_and_bad_messages_are_answered(engine) -> None:
                 # benchmarks/web.py's page update latency, not a test's)
                 for i in range(10):
                     value = round(0.05 * (i + 1), 2)
-                    await one.send_str(json.dumps({"address": "/latent/noise",
-                                                   "args": [value]}))
-                    await _until(two, lambda m: m.get("values", {}).get("/latent/noise")
-                                 == [value])
+                    await one.send_str(json.dumps({"address": "/latent/noise", "args": [value]}))
+                    await _until(two, lambda m: m.get("values", {}).get("/latent/noise") == [value])
                 await one.send_str(json.dumps({"address": "/latent/noise", "args": [0.7]}))
                 await _until(two, lambda m: m.get("values", {}).get("/latent/noise") == [0.7])
                 # the field's sliders: a page's spread reaches the engine and the other page;
@@ -415,8 +465,9 @@ def test_a_page_arms_midi_learn_and_sees_what_a_controller_learnt(engine) -> Non
                 first = await _receive(page, "state")
                 assert first["midi"] == {"armed": None, "mappings": []}
                 # the learn button beside the axis 1 slider
-                await page.send_str(json.dumps({"address": "/midi/learn",
-                                                "args": ["/latent/axis", 1]}))
+                await page.send_str(
+                    json.dumps({"address": "/midi/learn", "args": ["/latent/axis", 1]})
+                )
                 while True:  # the page sees learning armed (and is not refused)
                     message = json.loads((await page.receive(timeout=5.0)).data)
                     assert message["type"] != "error", message["reason"]
@@ -426,11 +477,12 @@ def test_a_page_arms_midi_learn_and_sees_what_a_controller_learnt(engine) -> Non
                 # a knob moved on the MIDI controller (what MidiInput hands the mappings)
                 assert midi.receive("cc", 1, 7, 0) == []
                 learnt = await _until(page, lambda m: m.get("midi", {}).get("mappings"))
-                assert learnt["midi"] == {"armed": None, "mappings": [
-                    ["CC 7 on channel 1", "/latent/axis", 1]]}
+                assert learnt["midi"] == {
+                    "armed": None,
+                    "mappings": [["CC 7 on channel 1", "/latent/axis", 1]],
+                }
                 # refused like any message, answered to the page
-                await page.send_str(json.dumps({"address": "/midi/learn",
-                                                "args": ["/latent/xy"]}))
+                await page.send_str(json.dumps({"address": "/midi/learn", "args": ["/latent/xy"]}))
                 error = await _receive(page, "error")
                 assert "give x to drive y" in error["reason"], error
 
@@ -450,8 +502,9 @@ def test_a_flood_from_a_page_is_rate_limited_and_counted(engine) -> None:
             async with session.ws_connect(f"{url}/ws") as page:
                 await _receive(page, "hello")
                 for i in range(1000):
-                    await page.send_str(json.dumps({"address": "/latent/axis",
-                                                    "args": [i % 4, 0.001 * (i % 100)]}))
+                    await page.send_str(
+                        json.dumps({"address": "/latent/axis", "args": [i % 4, 0.001 * (i % 100)]})
+                    )
                 error = await _receive(page, "error")
                 assert "rate limited" in error["reason"], error
                 # The server reads a page's messages in order and answers the close after the
@@ -484,7 +537,7 @@ def test_off_loopback_the_token_is_needed_and_a_foreign_origin_is_refused(engine
                     assert response.status == 403, path
                     assert "Forbidden" in await response.text()
             async with session.get(url + "/?token=sesame") as response:
-                assert response.status == 200 and "<canvas id=\"map\"" in await response.text()
+                assert response.status == 200 and '<canvas id="map"' in await response.text()
             # the page's cookie carries the token for its scripts and its WebSocket
             async with session.get(url + "/app.js") as response:
                 assert response.status == 200

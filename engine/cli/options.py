@@ -30,18 +30,29 @@ class OutputError(CaminosError):
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
     """``--config PATH`` and ``--set SECTION.KEY=VALUE`` (repeatable)."""
-    parser.add_argument("--config", metavar="PATH",
-                        help="configuration file (default: the project's config.toml)")
-    parser.add_argument("--set", dest="overrides", metavar="SECTION.KEY=VALUE", action="append",
-                        default=[], help="override one configuration key; repeatable "
-                        "(e.g. --set phase.iterations=24 --set render.subtype=FLOAT)")
+    parser.add_argument(
+        "--config", metavar="PATH", help="configuration file (default: the project's config.toml)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="SECTION.KEY=VALUE",
+        action="append",
+        default=[],
+        help="override one configuration key; repeatable "
+        "(e.g. --set phase.iterations=24 --set render.subtype=FLOAT)",
+    )
 
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:
     """``--model CHECKPOINT``: the autoencoder to use instead of ``model.checkpoint``."""
-    parser.add_argument("--model", metavar="CHECKPOINT", default=None,
-                        help="autoencoder checkpoint (default: model.checkpoint of the "
-                             "configuration, the shipped models/checkpoints/default.pt)")
+    parser.add_argument(
+        "--model",
+        metavar="CHECKPOINT",
+        default=None,
+        help="autoencoder checkpoint (default: model.checkpoint of the "
+        "configuration, the shipped models/checkpoints/default.pt)",
+    )
 
 
 def _check_override(origin: str, dotted: str, value: Any) -> None:
@@ -52,8 +63,9 @@ def _check_override(origin: str, dotted: str, value: Any) -> None:
     config_from_mapping({section: {key: value}}, where=origin)
 
 
-def load_with_overrides(args: argparse.Namespace,
-                        extra: dict[str, tuple[str, Any]] | None = None) -> Config:
+def load_with_overrides(
+    args: argparse.Namespace, extra: dict[str, tuple[str, Any]] | None = None
+) -> Config:
     """The configuration file named by ``--config`` with every ``--set`` and ``extra`` applied.
 
     Parameters

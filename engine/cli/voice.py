@@ -27,8 +27,11 @@ _VOICE_KEYS = ("language", "pitch", "rate", "range", "style", "temperature", "li
 
 def _config(args: argparse.Namespace):
     """The configuration with ``--set`` and the voice flags (``--language``, ...) applied."""
-    extra = {f"voice.{name}": (f"--{name}", getattr(args, name)) for name in _VOICE_KEYS
-             if getattr(args, name, None) is not None}
+    extra = {
+        f"voice.{name}": (f"--{name}", getattr(args, name))
+        for name in _VOICE_KEYS
+        if getattr(args, name, None) is not None
+    }
     return load_with_overrides(args, extra)
 
 
@@ -37,15 +40,17 @@ def train_voice_command(args: argparse.Namespace) -> int:
     import torch
     from caminos.models.voice.corpus import TeacherCorpus, build_corpus
     from caminos.models.voice.train import train_voice
+
     config = _config(args)
     out = check_output(args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
     if args.data == "espeak":
-        corpus = build_corpus(config, args.utterances, seed=args.seed,
-                              progress=not args.no_progress)
-        source = (f"espeak-ng teacher, {args.utterances} utterances per language, seed {args.seed}")
+        corpus = build_corpus(
+            config, args.utterances, seed=args.seed, progress=not args.no_progress
+        )
+        source = f"espeak-ng teacher, {args.utterances} utterances per language, seed {args.seed}"
         if args.save_corpus:
             Path(args.save_corpus).mkdir(parents=True, exist_ok=True)
             print(f"corpus saved: {corpus.save(args.save_corpus)}")
@@ -53,34 +58,62 @@ def train_voice_command(args: argparse.Namespace) -> int:
         corpus = TeacherCorpus.load(args.data)
         source = f"saved teacher corpus {args.data}"
     corpus_seconds = time.perf_counter() - started
-    provenance = {"command": "caminos " + " ".join(getattr(args, "argv", []) or []),
-                  "corpus": source, "corpus_seconds": corpus_seconds}
-    result = train_voice(corpus, out, config, minutes=args.minutes, max_epochs=args.epochs,
-                         width=args.width, seed=args.seed, device=args.device,
-                         progress=not args.no_progress, provenance=provenance)
-    print(f"{out}: voice model, {result.parameters} parameters, {len(corpus)} utterances "
-          f"({corpus.hops} hops), corpus {corpus_seconds:.0f} s, training {result.seconds:.0f} s, "
-          f"{result.epochs} epochs (best {result.best_epoch}), validation MCD "
-          f"{result.mcd_db:.2f} dB, duration error {result.duration_error_hops:.2f} hops")
+    provenance = {
+        "command": "caminos " + " ".join(getattr(args, "argv", []) or []),
+        "corpus": source,
+        "corpus_seconds": corpus_seconds,
+    }
+    result = train_voice(
+        corpus,
+        out,
+        config,
+        minutes=args.minutes,
+        max_epochs=args.epochs,
+        width=args.width,
+        seed=args.seed,
+        device=args.device,
+        progress=not args.no_progress,
+        provenance=provenance,
+    )
+    print(
+        f"{out}: voice model, {result.parameters} parameters, {len(corpus)} utterances "
+        f"({corpus.hops} hops), corpus {corpus_seconds:.0f} s, training {result.seconds:.0f} s, "
+        f"{result.epochs} epochs (best {result.best_epoch}), validation MCD "
+        f"{result.mcd_db:.2f} dB, duration error {result.duration_error_hops:.2f} hops"
+    )
     return 0
 
 
 def add_train_voice(kinds: argparse._SubParsersAction) -> None:
     """Add ``voice`` to the models of ``caminos train``."""
     voice = kinds.add_parser(
-        "voice", help="the voice's acoustic model",
+        "voice",
+        help="the voice's acoustic model",
         description="Train the voice's acoustic model on a teacher corpus: 'espeak' builds one "
-                    "with espeak-ng (random rates, pitches, ranges and variants; real and "
-                    "asemic sentences in every language), a folder reads one saved with "
-                    "--save-corpus. Stops after --minutes and keeps the best epoch.")
-    voice.add_argument("--data", required=True, metavar="DIR|espeak",
-                       help="'espeak' or a folder holding voice_corpus.npz")
+        "with espeak-ng (random rates, pitches, ranges and variants; real and "
+        "asemic sentences in every language), a folder reads one saved with "
+        "--save-corpus. Stops after --minutes and keeps the best epoch.",
+    )
+    voice.add_argument(
+        "--data",
+        required=True,
+        metavar="DIR|espeak",
+        help="'espeak' or a folder holding voice_corpus.npz",
+    )
     voice.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (.pt)")
-    voice.add_argument("--minutes", type=float, default=DEFAULT_MINUTES,
-                       help=f"training time budget in minutes (default {DEFAULT_MINUTES:g})")
+    voice.add_argument(
+        "--minutes",
+        type=float,
+        default=DEFAULT_MINUTES,
+        help=f"training time budget in minutes (default {DEFAULT_MINUTES:g})",
+    )
     voice.add_argument("--epochs", type=int, default=1000, help="most epochs (default 1000)")
-    voice.add_argument("--utterances", type=int, default=DEFAULT_UTTERANCES,
-                       help=f"teacher utterances per language (default {DEFAULT_UTTERANCES})")
+    voice.add_argument(
+        "--utterances",
+        type=int,
+        default=DEFAULT_UTTERANCES,
+        help=f"teacher utterances per language (default {DEFAULT_UTTERANCES})",
+    )
     voice.add_argument("--width", type=int, default=128, help="model channels (default 128)")
     voice.add_argument("--save-corpus", metavar="DIR", help="also write the teacher corpus here")
     voice.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
@@ -95,6 +128,7 @@ def _render(args: argparse.Namespace, request) -> int:
     """Make a stream, apply the command's controls, post the request, render, write."""
     from caminos.engine.dsp.render import synthesize
     from caminos.models.voice.stream import VoiceStream, render_offline
+
     config = _config(args)
     out = check_output(args.output)
     started = time.perf_counter()
@@ -117,8 +151,10 @@ def _render(args: argparse.Namespace, request) -> int:
     peak = synthesize(frames, out, config, args.phase or config.phase.method, n_samples)
     seconds = n_samples / config.audio.sample_rate
     wall = time.perf_counter() - started
-    print(f"{out}: {seconds:.2f} s of voice ({config.voice.engine}, {languages}), "
-          f"peak {peak:.1f} dBFS, rendered in {wall:.2f} s ({seconds / wall:.1f}x real time)")
+    print(
+        f"{out}: {seconds:.2f} s of voice ({config.voice.engine}, {languages}), "
+        f"peak {peak:.1f} dBFS, rendered in {wall:.2f} s ({seconds / wall:.1f}x real time)"
+    )
     return 0
 
 
@@ -130,6 +166,7 @@ def say_command(args: argparse.Namespace) -> int:
 def babble_command(args: argparse.Namespace) -> int:
     """``caminos babble --seconds S -o OUT``: asemic words until the duration is filled."""
     from caminos.models.voice.errors import VoiceError
+
     if not (args.seconds > 0 and args.seconds <= 600):
         raise VoiceError(f"--seconds must lie in (0, 600], got {args.seconds}")
     # About 3 words per second at rate 1; ask for more than enough and cut at the duration.
@@ -139,8 +176,9 @@ def babble_command(args: argparse.Namespace) -> int:
 
 def _add_voice_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="OUT", required=True, help="sound file to write")
-    parser.add_argument("--language",
-                        help="es, en, fr, de, it, pt, ca or nl (default: voice.language)")
+    parser.add_argument(
+        "--language", help="es, en, fr, de, it, pt, ca or nl (default: voice.language)"
+    )
     parser.add_argument("--engine", choices=("neural", "espeak"), help="default: voice.engine")
     parser.add_argument("--pitch", type=float, help="semitones relative to 110 Hz (default 0)")
     parser.add_argument("--range", type=float, help="intonation range in semitones (default 4)")
@@ -152,27 +190,37 @@ def _add_voice_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--formant", type=float, help="formant shift in semitones")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--phase", metavar="METHOD", help="phase recovery (default: phase.method)")
-    parser.add_argument("--voice-model", metavar="CHECKPOINT",
-                        help="voice checkpoint (default: voice.checkpoint)")
+    parser.add_argument(
+        "--voice-model", metavar="CHECKPOINT", help="voice checkpoint (default: voice.checkpoint)"
+    )
     add_config_options(parser)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``say`` and ``babble`` to ``caminos``'s subcommands."""
-    say = subparsers.add_parser("say", help="speak a text into a sound file",
-                                description="Speak TEXT with the voice (neural or espeak engine) "
-                                            "and write it through phase recovery.")
+    say = subparsers.add_parser(
+        "say",
+        help="speak a text into a sound file",
+        description="Speak TEXT with the voice (neural or espeak engine) "
+        "and write it through phase recovery.",
+    )
     say.add_argument("text", metavar="TEXT")
     _add_voice_options(say)
     say.set_defaults(handler=say_command)
 
-    babble = subparsers.add_parser("babble", help="babble asemic words into a sound file",
-                                   description="Invented words with the sound of a language (or "
-                                               "a mix), written through phase recovery.")
+    babble = subparsers.add_parser(
+        "babble",
+        help="babble asemic words into a sound file",
+        description="Invented words with the sound of a language (or "
+        "a mix), written through phase recovery.",
+    )
     babble.add_argument("--seconds", type=float, required=True, help="duration in seconds")
     babble.add_argument("--temperature", type=float, help="0.05 .. 5 (default 1)")
-    babble.add_argument("--likeness", type=float,
-                        help="0 phoneme noise .. 0.9 phonotactics .. 1 real words (default 0.8)")
+    babble.add_argument(
+        "--likeness",
+        type=float,
+        help="0 phoneme noise .. 0.9 phonotactics .. 1 real words (default 0.8)",
+    )
     babble.add_argument("--word-length", dest="word_length", type=float, help="0.25 .. 4")
     babble.add_argument("--mix", help="language weights, e.g. 'es:1,fr:0.5' (overrides --language)")
     _add_voice_options(babble)

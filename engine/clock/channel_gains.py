@@ -52,10 +52,17 @@ class ChannelGains:
         self.room_channels = int(room_channels)
         self.coefficient = float(coefficient)
         n = len(self.channels)
-        self.gains = [Parameter(f"/channel/{c}/gain", Arg("gain", "f", 0.0, 4.0, "x"),
-                                f"gain of output channel {c} (linear amplitude factor)",
-                                "channel", 1.0, smoothed=False)
-                      for c in range(1, self.room_channels + 1)]
+        self.gains = [
+            Parameter(
+                f"/channel/{c}/gain",
+                Arg("gain", "f", 0.0, 4.0, "x"),
+                f"gain of output channel {c} (linear amplitude factor)",
+                "channel",
+                1.0,
+                smoothed=False,
+            )
+            for c in range(1, self.room_channels + 1)
+        ]
         self._played = [self.gains[c - 1] for c in self.channels]  # this instance's columns'
         self.muted = np.zeros(n, dtype=np.bool_)
         self._value = np.ones(n)  # the smoothed gain applied at the last sample of a hop
@@ -90,10 +97,14 @@ class ChannelGains:
         for channel in range(1, self.room_channels + 1):
             column = self._column_of.get(channel)
             table.append(self.gains[channel - 1].control())
-            table.add(f"/channel/{channel}/mute", (Arg("on", "i", 0, 1),),
-                      f"1 mutes output channel {channel} (with the smoothing of a gain change)",
-                      functools.partial(self._set_mute, column),
-                      functools.partial(self._mute, column), "channel")
+            table.add(
+                f"/channel/{channel}/mute",
+                (Arg("on", "i", 0, 1),),
+                f"1 mutes output channel {channel} (with the smoothing of a gain change)",
+                functools.partial(self._set_mute, column),
+                functools.partial(self._mute, column),
+                "channel",
+            )
         return table
 
     def _set_mute(self, column: int | None, on: int) -> None:

@@ -52,12 +52,22 @@ from caminos.engine.clock.phase_stage import PhaseStage
 from caminos.engine.clock.status import TIMING_WINDOW, Clock, OwnClock, measured_status
 from caminos.engine.clock.sources import FilePlayer, InputSource, LoadedFile, Source, VoiceSource
 from caminos.engine.clock.texture_stage import TextureStage
-from caminos.engine.clock.units import (DecodeUnit, EncodeUnit, FieldUnit, HopBuffers, ImageUnit,
-                                        MixUnit, OutputUnit, PhaseUnit, ShapeUnit, SourcesUnit,
-                                        Unit, units_latency)
+from caminos.engine.clock.units import (
+    DecodeUnit,
+    EncodeUnit,
+    FieldUnit,
+    HopBuffers,
+    ImageUnit,
+    MixUnit,
+    OutputUnit,
+    PhaseUnit,
+    ShapeUnit,
+    SourcesUnit,
+    Unit,
+    units_latency,
+)
 from caminos.engine.core.config import Config
-from caminos.engine.core.controls import (Arg, Control, ControlEvent, ControlQueue,
-                                          ControlRegistry)
+from caminos.engine.core.controls import Arg, Control, ControlEvent, ControlQueue, ControlRegistry
 from caminos.engine.core.parameters import Parameter, smoothing_coefficient
 from caminos.engine.core.errors import CaminosError, CheckpointError, ControlError
 from caminos.engine.core.layouts import field_layout
@@ -71,16 +81,20 @@ if TYPE_CHECKING:  # torch's modules: imported where the torch form is loaded (T
 
 def source_gain(name: str, coefficient: float) -> Parameter:
     """``/source/NAME/gain``: a source's gain, a linear amplitude factor, smoothed."""
-    return Parameter(f"/source/{name}/gain", Arg("gain", "f", 0.0, 4.0, "x"),
-                     f"gain of the {name} source (linear amplitude factor; 0 mutes it)", "source",
-                     1.0, coefficient)
+    return Parameter(
+        f"/source/{name}/gain",
+        Arg("gain", "f", 0.0, 4.0, "x"),
+        f"gain of the {name} source (linear amplitude factor; 0 mutes it)",
+        "source",
+        1.0,
+        coefficient,
+    )
 
 
 def engine_counters() -> dict[str, int]:
     """The counters an engine keeps, at zero: frames the model or a source made non-finite,
     controls refused, events applied."""
-    return {"bad_model_frames": 0, "bad_source_frames": 0, "control_errors": 0,
-            "events_applied": 0}
+    return {"bad_model_frames": 0, "bad_source_frames": 0, "control_errors": 0, "events_applied": 0}
 
 
 def load_frame_model(path, stft, sample_rate: int) -> Checkpoint:
@@ -142,8 +156,9 @@ class TorchModel:
         Already loaded: used as it is.
     """
 
-    def __init__(self, path: str | os.PathLike, stft, sample_rate: int,
-                 checkpoint: Checkpoint | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike, stft, sample_rate: int, checkpoint: Checkpoint | None = None
+    ) -> None:
         self.path = path
         self.stft = stft
         self.sample_rate = sample_rate
@@ -174,8 +189,10 @@ class TorchModel:
     def _load(self) -> Checkpoint:
         if self._checkpoint is None:
             if not self.path:
-                raise CheckpointError("the engine was given its model's numbers without a "
-                                      "checkpoint file: it has no torch form to load")
+                raise CheckpointError(
+                    "the engine was given its model's numbers without a "
+                    "checkpoint file: it has no torch form to load"
+                )
             self._checkpoint = load_frame_model(self.path, self.stft, self.sample_rate)
         one_torch_thread()
         return self._checkpoint
@@ -184,8 +201,10 @@ class TorchModel:
 def _check_frame_wise(shape, path: str) -> None:
     """Refuse a model with context: the engine plays frame-wise models."""
     if shape.context != 0:
-        raise CheckpointError(f"{path}: the engine plays frame-wise models (context 0); this "
-                              f"one stacks {shape.context} past frames")
+        raise CheckpointError(
+            f"{path}: the engine plays frame-wise models (context 0); this "
+            f"one stacks {shape.context} past frames"
+        )
 
 
 class Engine:
@@ -248,13 +267,21 @@ class Engine:
         Index of the next hop :meth:`tick` will compute.
     """
 
-    def __init__(self, config: Config, checkpoint: Checkpoint | str | None = None,
-                 channels: int | None = None, startup_events: bool = True, voice: bool = True,
-                 realtime: bool = False, clock: Clock | None = None,
-                 registry: ControlRegistry | None = None, queue: ControlQueue | None = None,
-                 counters: dict[str, int] | None = None,
-                 tick_times: np.ndarray | None = None,
-                 hop_model: HopModel | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        checkpoint: Checkpoint | str | None = None,
+        channels: int | None = None,
+        startup_events: bool = True,
+        voice: bool = True,
+        realtime: bool = False,
+        clock: Clock | None = None,
+        registry: ControlRegistry | None = None,
+        queue: ControlQueue | None = None,
+        counters: dict[str, int] | None = None,
+        tick_times: np.ndarray | None = None,
+        hop_model: HopModel | None = None,
+    ) -> None:
         self.config = config
         stft = config.stft
         self.stft = stft
@@ -273,12 +300,15 @@ class Engine:
             hop_model = loaded.hop_model()
         _check_frame_wise(hop_model.shape, hop_model.path)
         if hop_model.shape.n_bins != self.n_bins:
-            raise CheckpointError(f"{hop_model.path or hop_model.name}: the model reads "
-                                  f"{hop_model.shape.n_bins} bins a frame; stft.n_fft "
-                                  f"{stft.n_fft} gives {self.n_bins}")
+            raise CheckpointError(
+                f"{hop_model.path or hop_model.name}: the model reads "
+                f"{hop_model.shape.n_bins} bins a frame; stft.n_fft "
+                f"{stft.n_fft} gives {self.n_bins}"
+            )
         self.hop_model = hop_model
-        self.torch_model = TorchModel(checkpoint if checkpoint is not None else hop_model.path,
-                                      stft, self.sample_rate, loaded)
+        self.torch_model = TorchModel(
+            checkpoint if checkpoint is not None else hop_model.path, stft, self.sample_rate, loaded
+        )
         self.dims = hop_model.shape.latent_dim
         latent_std = hop_model.latent_std.copy()
 
@@ -289,8 +319,8 @@ class Engine:
         self.voices = 1 if self.mono else voices
         room_channels = self.channels if self.mono else self.layout.n_speakers
         self.room_channels = [first + 1 + c for c in range(self.channels)]  # from 1
-        voice_rooms = self.room_channels[:self.voices]
-        positions = self.layout.offsets()[first:first + self.voices]
+        voice_rooms = self.room_channels[: self.voices]
+        positions = self.layout.offsets()[first : first + self.voices]
 
         # Sources keep up to one channel per voice of the room (not only of this instance), so
         # that every instance of a room split in channel groups encodes the same rows.
@@ -303,55 +333,108 @@ class Engine:
         self.voice = VoiceSource(stft, wait=not realtime)
         self.sources: list[Source] = [self.input, self.player, self.voice]
         self.source_gains = [source_gain(source.name, self.coefficient) for source in self.sources]
-        self.field = LatentField(positions, voice_rooms, room_channels, latent_std,
-                                 self.coefficient, self.hop / self.sample_rate, seed=eng.seed,
-                                 spread=config.field.spread, rotate=config.field.rotate,
-                                 spin=config.field.spin, wander=config.field.wander,
-                                 decorrelate=config.field.decorrelate,
-                                 level_readout=hop_model.level_readout,
-                                 keep_level=config.field.keep_level)
-        self.mixer = LatentMixer(latent_std, self.coefficient, seed=eng.seed,
-                                 pitch_direction=hop_model.pitch_direction,
-                                 voice_follows=self.field.voice_follows)
+        self.field = LatentField(
+            positions,
+            voice_rooms,
+            room_channels,
+            latent_std,
+            self.coefficient,
+            self.hop / self.sample_rate,
+            seed=eng.seed,
+            spread=config.field.spread,
+            rotate=config.field.rotate,
+            spin=config.field.spin,
+            wander=config.field.wander,
+            decorrelate=config.field.decorrelate,
+            level_readout=hop_model.level_readout,
+            keep_level=config.field.keep_level,
+        )
+        self.mixer = LatentMixer(
+            latent_std,
+            self.coefficient,
+            seed=eng.seed,
+            pitch_direction=hop_model.pitch_direction,
+            voice_follows=self.field.voice_follows,
+        )
         self.channel_gains = ChannelGains(self.room_channels, room_channels, self.coefficient)
-        self.texture = TextureStage(self.n_bins, stft.n_fft, self.sample_rate,
-                                    config.model.texture, self.coefficient, MAGNITUDE_FLOOR,
-                                    voices=self.voices)
+        self.texture = TextureStage(
+            self.n_bins,
+            stft.n_fft,
+            self.sample_rate,
+            config.model.texture,
+            self.coefficient,
+            MAGNITUDE_FLOOR,
+            voices=self.voices,
+        )
         crossfade_hops = round(eng.crossfade_ms * 1e-3 * self.sample_rate / self.hop)
         # voice k's seeds move with its room channel, so a channel sounds the same whichever
         # instance plays it (channel groups); channel 1 keeps the configured seed
-        self.phase = PhaseStage(stft, config.phase, eng.phase_method, eng.lookahead,
-                                eng.iterations, crossfade_hops,
-                                seed_offsets=[c - 1 for c in voice_rooms])
-        self.out_gain = Parameter("/out/gain", Arg("gain_db", "f", -96.0, 24.0, "dB"),
-                                  "output gain before the safety limiter, in dB", "out",
-                                  10.0 ** (eng.gain_db / 20.0), self.coefficient, decibels=True)
+        self.phase = PhaseStage(
+            stft,
+            config.phase,
+            eng.phase_method,
+            eng.lookahead,
+            eng.iterations,
+            crossfade_hops,
+            seed_offsets=[c - 1 for c in voice_rooms],
+        )
+        self.out_gain = Parameter(
+            "/out/gain",
+            Arg("gain_db", "f", -96.0, 24.0, "dB"),
+            "output gain before the safety limiter, in dB",
+            "out",
+            10.0 ** (eng.gain_db / 20.0),
+            self.coefficient,
+            decibels=True,
+        )
         self.output = OutputChain(self.sample_rate, self.channels, config, block=self.hop)
         self.counters = counters if counters is not None else engine_counters()
 
         # The units of one hop, in order (engine/clock/units.py), and the buffers they share.
-        sources = SourcesUnit(self.sources, self.source_gains, voice_index, config,
-                              self.counters)
+        sources = SourcesUnit(self.sources, self.source_gains, voice_index, config, self.counters)
         rows = sources.total_rows
         # the hop path's allocation-free twin of the model
         self.frame_codec = FrameCodec(hop_model, batch=rows, decode_batch=self.voices)
-        self.image = ImageStage(self.n_bins, stft.n_fft, self.sample_rate, self.hop, rows,
-                                config.field.image, self.coefficient, MAGNITUDE_FLOOR)
+        self.image = ImageStage(
+            self.n_bins,
+            stft.n_fft,
+            self.sample_rate,
+            self.hop,
+            rows,
+            config.field.image,
+            self.coefficient,
+            MAGNITUDE_FLOOR,
+        )
         has_pitch = bool(hop_model.shape.pitch)
-        field_units: list[Unit] = [] if self.mono else [
-            FieldUnit(self.field),
-            ImageUnit(self.image, self.frame_codec, sources, self.mixer)]
+        field_units: list[Unit] = (
+            []
+            if self.mono
+            else [
+                FieldUnit(self.field),
+                ImageUnit(self.image, self.frame_codec, sources, self.mixer),
+            ]
+        )
         self.units: list[Unit] = [
-            sources, EncodeUnit(self.frame_codec, self.mixer),
-            MixUnit(self.mixer, self.mono, has_pitch), *field_units,
+            sources,
+            EncodeUnit(self.frame_codec, self.mixer),
+            MixUnit(self.mixer, self.mono, has_pitch),
+            *field_units,
             DecodeUnit(self.frame_codec),
-            ShapeUnit(self.texture, None if self.mono else self.image, self.mixer,
-                      self.counters),
+            ShapeUnit(self.texture, None if self.mono else self.image, self.mixer, self.counters),
             PhaseUnit(self.phase, None if self.mono else self.field),
-            OutputUnit(self.out_gain, self.output, self.channel_gains, self.mono)]
-        self.buffers = HopBuffers.make(rows, len(self.sources), self.voices, self.dims,
-                                       self.n_bins, self.hop, self.channels, self.mono,
-                                       self.mixer.voice_follow_value)
+            OutputUnit(self.out_gain, self.output, self.channel_gains, self.mono),
+        ]
+        self.buffers = HopBuffers.make(
+            rows,
+            len(self.sources),
+            self.voices,
+            self.dims,
+            self.n_bins,
+            self.hop,
+            self.channels,
+            self.mono,
+            self.mixer.voice_follow_value,
+        )
         sources.bind(self.buffers)
         self._times = tick_times if tick_times is not None else np.zeros(TIMING_WINDOW)
         if self._times.shape != (TIMING_WINDOW,):
@@ -492,8 +575,7 @@ class Engine:
 
         try:
             # live, the voice phrases in its own process: its Python work never holds this GIL
-            stream = VoiceStream(self.config, seed=self.config.engine.seed,
-                                 process=self.realtime)
+            stream = VoiceStream(self.config, seed=self.config.engine.seed, process=self.realtime)
         except (CaminosError, OSError) as exc:
             self.voice_error = str(exc)
             return
@@ -566,12 +648,11 @@ class Engine:
         noise = np.random.default_rng(0).standard_normal(self.stft.n_fft * 4) * 0.1
         pad = self.stft.n_fft - self.hop
         samples = np.concatenate([np.zeros(pad), noise, np.zeros(self.stft.n_fft)])
-        player.file = LoadedFile("<warm-up noise>", np.tile(samples, (self.voices, 1)),
-                                 len(noise))
+        player.file = LoadedFile("<warm-up noise>", np.tile(samples, (self.voices, 1)), len(noise))
         player.position, player.playing, player.loop = 0.0, True, True
         try:
             for i in range(hops):
-                self.input.push(noise[i * self.hop % len(noise):][:self.hop])
+                self.input.push(noise[i * self.hop % len(noise) :][: self.hop])
                 self.tick()
             self.reset()
         finally:

@@ -48,10 +48,20 @@ def _glide(value: np.ndarray, target: np.ndarray, coefficient: float) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _add_places(z: np.ndarray, positions: np.ndarray, cos_a: float, sin_a: float,
-                spread: float, xy: np.ndarray, plane: np.ndarray, offset: np.ndarray,
-                walk: np.ndarray, std: np.ndarray, level_readout: np.ndarray,
-                level_shift: np.ndarray) -> None:
+def _add_places(
+    z: np.ndarray,
+    positions: np.ndarray,
+    cos_a: float,
+    sin_a: float,
+    spread: float,
+    xy: np.ndarray,
+    plane: np.ndarray,
+    offset: np.ndarray,
+    walk: np.ndarray,
+    std: np.ndarray,
+    level_readout: np.ndarray,
+    level_shift: np.ndarray,
+) -> None:
     """``z[k] += (spread * R(a) p_k + xy_k) . plane + (offset_k + walk_k) * std`` for every voice,
     and ``level_shift[k]``: that move read by the model's level channel (nepers)."""
     for k in range(z.shape[0]):
@@ -125,11 +135,23 @@ class LatentField:
         sets it with :meth:`set_plane` when ``/latent/plane`` changes.
     """
 
-    def __init__(self, positions: np.ndarray, channels, room_channels: int,
-                 latent_std: np.ndarray, coefficient: float, hop_seconds: float, seed: int = 0,
-                 spread: float = 0.0, rotate: float = 0.0, spin: float = 0.0,
-                 wander: float = 0.0, decorrelate: float = 0.0,
-                 level_readout: np.ndarray | None = None, keep_level: float = 1.0) -> None:
+    def __init__(
+        self,
+        positions: np.ndarray,
+        channels,
+        room_channels: int,
+        latent_std: np.ndarray,
+        coefficient: float,
+        hop_seconds: float,
+        seed: int = 0,
+        spread: float = 0.0,
+        rotate: float = 0.0,
+        spin: float = 0.0,
+        wander: float = 0.0,
+        decorrelate: float = 0.0,
+        level_readout: np.ndarray | None = None,
+        keep_level: float = 1.0,
+    ) -> None:
         self.positions = np.ascontiguousarray(positions, dtype=np.float64).reshape(-1, 2)
         self.channels = tuple(int(c) for c in channels)
         self.voices = len(self.channels)
@@ -142,36 +164,66 @@ class LatentField:
         self.hop_seconds = float(hop_seconds)
         self.seed = int(seed)
         self.spread = Parameter(
-            "/field/spread", Arg("spread", "f", 0.0, SPREAD_MAX_STD, "std"),
+            "/field/spread",
+            Arg("spread", "f", 0.0, SPREAD_MAX_STD, "std"),
             "how far the speakers' voices sit from the field's centre on the map's plane, in "
-            "standard deviations (0: every voice at the centre)", "field", spread, coefficient)
+            "standard deviations (0: every voice at the centre)",
+            "field",
+            spread,
+            coefficient,
+        )
         self.rotate = Parameter(
-            "/field/rotate", Arg("degrees", "f", -360.0, 360.0, "deg"),
-            "turn the room on the map's plane (counter-clockwise), in degrees", "field", rotate,
-            coefficient)
+            "/field/rotate",
+            Arg("degrees", "f", -360.0, 360.0, "deg"),
+            "turn the room on the map's plane (counter-clockwise), in degrees",
+            "field",
+            rotate,
+            coefficient,
+        )
         self.spin = Parameter(
-            "/field/spin", Arg("rate", "f", -SPIN_MAX_DEG_S, SPIN_MAX_DEG_S, "deg/s"),
+            "/field/spin",
+            Arg("rate", "f", -SPIN_MAX_DEG_S, SPIN_MAX_DEG_S, "deg/s"),
             "keep turning the room through the latent, in degrees per second (0 stops)",
-            "field", spin, coefficient)
+            "field",
+            spin,
+            coefficient,
+        )
         self.wander = Parameter(
-            "/field/wander", Arg("amplitude", "f", 0.0, 4.0, "std"),
+            "/field/wander",
+            Arg("amplitude", "f", 0.0, 4.0, "std"),
             "each voice's own slow random walk on every axis (a seed per channel), in standard "
-            "deviations", "field", wander, coefficient)
+            "deviations",
+            "field",
+            wander,
+            coefficient,
+        )
         self.decorrelate = Parameter(
-            "/field/decorrelate", Arg("amount", "f", 0.0, 1.0),
+            "/field/decorrelate",
+            Arg("amount", "f", 0.0, 1.0),
             "each voice's own slow phase walk per bin, so voices differ even at spread 0 (0: "
-            "identical voices sound as dual mono; 1: coherence about 0.1)", "field",
-            decorrelate, coefficient)
+            "identical voices sound as dual mono; 1: coherence about 0.1)",
+            "field",
+            decorrelate,
+            coefficient,
+        )
         self.keep_level = Parameter(
-            "/field/keep_level", Arg("amount", "f", 0.0, 1.0),
+            "/field/keep_level",
+            Arg("amount", "f", 0.0, 1.0),
             "1: a voice's place changes its timbre, not its loudness (the level the move adds "
             "through the model read back and undone); 0: places change the level too (axis 1 "
-            "of the default model is about 16 dB per std)", "field", keep_level, coefficient)
+            "of the default model is about 16 dB per std)",
+            "field",
+            keep_level,
+            coefficient,
+        )
         # every room channel's own follow; this instance's voices' are read by the mixer
         self.follows = [own_follow(c) for c in range(1, self.room_channels + 1)]
         self.voice_follows = [self.follows[c - 1] for c in self.channels]
-        self.level_readout = (np.zeros(0) if level_readout is None
-                              else np.asarray(level_readout, dtype=np.float64).copy())
+        self.level_readout = (
+            np.zeros(0)
+            if level_readout is None
+            else np.asarray(level_readout, dtype=np.float64).copy()
+        )
         self.plane = np.zeros((2, self.dims))
         self.set_axes_plane()
         n, d = self.voices, self.dims
@@ -231,9 +283,20 @@ class LatentField:
             _step_walks(self._walk, self._noise, self.keep, 0.0)
             self._walking = _largest(self._walk) > 1e-9
         angle = math.radians(rotate + self._spin_angle)
-        _add_places(z, self.positions, math.cos(angle), math.sin(angle), spread, self.xy,
-                    self.plane, self.offset, self._walk, self.std, self.level_readout,
-                    level_shift)
+        _add_places(
+            z,
+            self.positions,
+            math.cos(angle),
+            math.sin(angle),
+            spread,
+            self.xy,
+            self.plane,
+            self.offset,
+            self._walk,
+            self.std,
+            self.level_readout,
+            level_shift,
+        )
         if keep != 1.0:
             level_shift *= keep
 
@@ -265,22 +328,39 @@ class LatentField:
     def controls(self) -> ControlTable:
         """The ``/field/*`` controls and each channel's ``xy``, ``offset`` and ``follow``, as
         data."""
-        table = ControlTable(parameter.control() for parameter in (
-            self.spread, self.rotate, self.spin, self.wander, self.decorrelate, self.keep_level))
+        table = ControlTable(
+            parameter.control()
+            for parameter in (
+                self.spread,
+                self.rotate,
+                self.spin,
+                self.wander,
+                self.decorrelate,
+                self.keep_level,
+            )
+        )
         add = table.add
         std_range = dict(lo=-STD_BOUND, hi=STD_BOUND, unit="std")
         for channel in range(1, self.room_channels + 1):
             voice = self.voice_of(channel)
-            add(f"/channel/{channel}/xy", (Arg("x", "f", **std_range), Arg("y", "f", **std_range)),
+            add(
+                f"/channel/{channel}/xy",
+                (Arg("x", "f", **std_range), Arg("y", "f", **std_range)),
                 f"channel {channel}'s voice moved on the map's plane from its speaker's place, "
                 "in standard deviations",
-                functools.partial(self._set_xy, voice), functools.partial(self._xy, voice),
-                "channel")
-            add(f"/channel/{channel}/offset", (Arg("offset", "f", repeat=True, **std_range),),
+                functools.partial(self._set_xy, voice),
+                functools.partial(self._xy, voice),
+                "channel",
+            )
+            add(
+                f"/channel/{channel}/offset",
+                (Arg("offset", "f", repeat=True, **std_range),),
                 f"channel {channel}'s voice offset on the first N latent axes (N <= "
                 f"{self.dims}), in standard deviations",
                 functools.partial(self._set_offset, voice),
-                functools.partial(self._offsets, voice), "channel")
+                functools.partial(self._offsets, voice),
+                "channel",
+            )
             table.append(self.follows[channel - 1].control())
         return table
 

@@ -17,8 +17,14 @@ import numpy as np
 from caminos.engine.clock.codec import FrameCodec
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter, smoothing_coefficient
-from caminos.engine.dsp.image import (IMAGE_LIMIT_DB, IMAGE_TIME_S, apply_image, envelope_error,
-                                      image_width_bins, update_corrections)
+from caminos.engine.dsp.image import (
+    IMAGE_LIMIT_DB,
+    IMAGE_TIME_S,
+    apply_image,
+    envelope_error,
+    image_width_bins,
+    update_corrections,
+)
 
 
 class ImageStage:
@@ -38,13 +44,27 @@ class ImageStage:
         The floor added to magnitudes before their logarithm (the model's).
     """
 
-    def __init__(self, n_bins: int, n_fft: int, sample_rate: int, hop: int, rows: int,
-                 amount: float, coefficient: float, floor: float) -> None:
+    def __init__(
+        self,
+        n_bins: int,
+        n_fft: int,
+        sample_rate: int,
+        hop: int,
+        rows: int,
+        amount: float,
+        coefficient: float,
+        floor: float,
+    ) -> None:
         self.amount = Parameter(
-            "/field/image", Arg("amount", "f", 0.0, 1.0),
+            "/field/image",
+            Arg("amount", "f", 0.0, 1.0),
             "how much a stereo or multichannel source keeps its image through the model: each "
             "channel's own envelope error (the part its other channels do not share) removed, "
-            "per bin (0: the model alone per channel)", "field", amount, coefficient)
+            "per bin (0: the model alone per channel)",
+            "field",
+            amount,
+            coefficient,
+        )
         self.floor = float(floor)
         self.width = image_width_bins(n_fft, sample_rate)
         self.coefficient = smoothing_coefficient(1000.0 * IMAGE_TIME_S, hop, sample_rate)
@@ -65,19 +85,28 @@ class ImageStage:
         self._amount = self.amount.step()
         return self._amount
 
-    def measure(self, codec: FrameCodec, z_rows: np.ndarray, logs: np.ndarray, first: int,
-                count: int) -> None:
+    def measure(
+        self, codec: FrameCodec, z_rows: np.ndarray, logs: np.ndarray, first: int, count: int
+    ) -> None:
         """One source's channels this hop: rows ``first .. first + count - 1`` of its latents
         ``z_rows`` and log magnitudes ``logs``; ``count`` below 2 clears their correction."""
         if count < 2:
-            self.corrections[first:first + max(count, 1)] = 0.0
+            self.corrections[first : first + max(count, 1)] = 0.0
             return
         for r in range(first, first + count):
             codec.decode(z_rows[r], self._decoded)
-            envelope_error(self._decoded, self.floor, logs[r], self.width, self._scratch,
-                           self._envelope, self._errors[r])
-        update_corrections(self._errors, first, count, self.coefficient, self.limit,
-                           self.corrections)
+            envelope_error(
+                self._decoded,
+                self.floor,
+                logs[r],
+                self.width,
+                self._scratch,
+                self._envelope,
+                self._errors[r],
+            )
+        update_corrections(
+            self._errors, first, count, self.coefficient, self.limit, self.corrections
+        )
 
     def apply(self, decoded: np.ndarray, weights: np.ndarray, follow: float) -> None:
         """A voice's decoded magnitudes (n_bins,) take the correction of the channels it follows

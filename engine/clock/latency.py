@@ -65,19 +65,22 @@ class Latency:
         return self.control_algorithmic + self.buffer + self.device_out
 
     @classmethod
-    def from_totals(cls, algorithmic: int, control_algorithmic: int,
-                    sample_rate: int) -> "Latency":
+    def from_totals(cls, algorithmic: int, control_algorithmic: int, sample_rate: int) -> "Latency":
         """The engine's latency from its two totals in samples (what the DSP process publishes
         to the other processes: :attr:`algorithmic`, :attr:`control_algorithmic`)."""
-        return cls(int(algorithmic) - int(control_algorithmic), int(control_algorithmic),
-                   int(sample_rate))
+        return cls(
+            int(algorithmic) - int(control_algorithmic), int(control_algorithmic), int(sample_rate)
+        )
 
     def live(self, buffer_samples: int, device_in_s: float, device_out_s: float) -> "Latency":
         """The same with the audio layer's share: ``buffer_samples`` computed ahead of the
         device and its input and output latencies in seconds."""
-        return replace(self, buffer=int(buffer_samples),
-                       device_in=float(device_in_s) * self.sample_rate,
-                       device_out=float(device_out_s) * self.sample_rate)
+        return replace(
+            self,
+            buffer=int(buffer_samples),
+            device_in=float(device_in_s) * self.sample_rate,
+            device_out=float(device_out_s) * self.sample_rate,
+        )
 
     def ms(self, samples: float) -> float:
         """``samples`` in milliseconds."""
@@ -85,9 +88,12 @@ class Latency:
 
     def breakdown_ms(self) -> dict[str, float]:
         """Every part and both totals in milliseconds, as every reader shows them."""
-        return {"algorithmic_ms": self.ms(self.algorithmic),
-                "control_algorithmic_ms": self.ms(self.control_algorithmic),
-                "buffer_ms": self.ms(self.buffer), "device_in_ms": self.ms(self.device_in),
-                "device_out_ms": self.ms(self.device_out),
-                "input_to_output_ms": self.ms(self.input_to_output),
-                "control_to_sound_ms": self.ms(self.control_to_output)}
+        return {
+            "algorithmic_ms": self.ms(self.algorithmic),
+            "control_algorithmic_ms": self.ms(self.control_algorithmic),
+            "buffer_ms": self.ms(self.buffer),
+            "device_in_ms": self.ms(self.device_in),
+            "device_out_ms": self.ms(self.device_out),
+            "input_to_output_ms": self.ms(self.input_to_output),
+            "control_to_sound_ms": self.ms(self.control_to_output),
+        }

@@ -24,10 +24,15 @@ STD_BOUND = 8.0
 def own_follow(channel: int) -> Parameter:
     """``/channel/K/follow``: a voice's own follow, -1 .. 1 (below 0: the shared
     ``/latent/follow``); set at once, the mixer glides to and from it."""
-    return Parameter(f"/channel/{channel}/follow", Arg("follow", "f", -1.0, 1.0),
-                     f"channel {channel}'s voice's own follow: 0 = its path or the shared one "
-                     "... 1 = its sources; -1 = the shared /latent/follow", "channel", -1.0,
-                     smoothed=False)
+    return Parameter(
+        f"/channel/{channel}/follow",
+        Arg("follow", "f", -1.0, 1.0),
+        f"channel {channel}'s voice's own follow: 0 = its path or the shared one "
+        "... 1 = its sources; -1 = the shared /latent/follow",
+        "channel",
+        -1.0,
+        smoothed=False,
+    )
 
 
 class LatentMixer:
@@ -61,9 +66,15 @@ class LatentMixer:
         Default: one voice on the shared follow.
     """
 
-    def __init__(self, latent_std: np.ndarray, coefficient: float, seed: int = 0,
-                 noise_rate: float = 0.05, pitch_direction: np.ndarray | None = None,
-                 voice_follows: list[Parameter] | None = None) -> None:
+    def __init__(
+        self,
+        latent_std: np.ndarray,
+        coefficient: float,
+        seed: int = 0,
+        noise_rate: float = 0.05,
+        pitch_direction: np.ndarray | None = None,
+        voice_follows: list[Parameter] | None = None,
+    ) -> None:
         self.std = np.asarray(latent_std, dtype=np.float64).copy()
         self.dims = len(self.std)
         self.coefficient = float(coefficient)
@@ -72,24 +83,40 @@ class LatentMixer:
         self.offset_target = np.zeros(self.dims)
         self.offset = np.zeros(self.dims)
         self.follow = Parameter(
-            "/latent/follow", Arg("follow", "f", 0.0, 1.0),
-            "0 = the path position only ... 1 = the sources only", "latent", 1.0, coefficient)
+            "/latent/follow",
+            Arg("follow", "f", 0.0, 1.0),
+            "0 = the path position only ... 1 = the sources only",
+            "latent",
+            1.0,
+            coefficient,
+        )
         self.noise = Parameter(
-            "/latent/noise", Arg("amplitude", "f", 0.0, 4.0, "std"),
+            "/latent/noise",
+            Arg("amplitude", "f", 0.0, 4.0, "std"),
             "amplitude of a slow random walk added to every axis, in standard deviations",
-            "latent", 0.0, coefficient)
+            "latent",
+            0.0,
+            coefficient,
+        )
         self.pitch = Parameter(
-            "/latent/pitch", Arg("semitones", "f", -24.0, 24.0, "semitones"),
+            "/latent/pitch",
+            Arg("semitones", "f", -24.0, 24.0, "semitones"),
             "transpose the decoded sound along the model's pitch channel (partials move, the "
-            "timbre stays), in semitones", "latent", 0.0, coefficient)
-        self.pitch_direction = (np.zeros(self.dims) if pitch_direction is None
-                                else np.asarray(pitch_direction, dtype=np.float64).copy())
+            "timbre stays), in semitones",
+            "latent",
+            0.0,
+            coefficient,
+        )
+        self.pitch_direction = (
+            np.zeros(self.dims)
+            if pitch_direction is None
+            else np.asarray(pitch_direction, dtype=np.float64).copy()
+        )
         self._transpose = np.zeros(self.dims)
         self.frozen = False
         self.path_position = np.zeros(self.dims)
         self.path_active = False
-        self.voice_follow = (list(voice_follows) if voice_follows is not None
-                             else [own_follow(1)])
+        self.voice_follow = list(voice_follows) if voice_follows is not None else [own_follow(1)]
         self.voices = len(self.voice_follow)
         self._held = np.zeros((self.voices, self.dims))  # each voice's sources' latent
         self._presence = np.zeros(self.voices)  # each voice's presence (the smoothed value)
@@ -149,17 +176,32 @@ class LatentMixer:
         table = ControlTable()
         add = table.add
         std_range = dict(lo=-STD_BOUND, hi=STD_BOUND, unit="std")
-        add("/latent/z", (Arg("offset", "f", repeat=True, **std_range),),
+        add(
+            "/latent/z",
+            (Arg("offset", "f", repeat=True, **std_range),),
             f"offsets of the first N latent axes (N <= {self.dims}), in standard deviations",
-            self._set_offset_args, self._offset_targets, "latent")
-        add("/latent/axis", (Arg("axis", "i", 0, self.dims - 1), Arg("offset", "f", **std_range)),
+            self._set_offset_args,
+            self._offset_targets,
+            "latent",
+        )
+        add(
+            "/latent/axis",
+            (Arg("axis", "i", 0, self.dims - 1), Arg("offset", "f", **std_range)),
             "offset of one latent axis (0 varies most), in standard deviations",
-            self.set_axis, None, "latent")
+            self.set_axis,
+            None,
+            "latent",
+        )
         table.append(self.follow.control())
         table.append(self.noise.control())
-        add("/latent/freeze", (Arg("on", "i", 0, 1),),
+        add(
+            "/latent/freeze",
+            (Arg("on", "i", 0, 1),),
             "1 holds the sources' latent where it is (offsets, noise, path still move)",
-            self.freeze, self._frozen_state, "latent")
+            self.freeze,
+            self._frozen_state,
+            "latent",
+        )
         if pitch:
             table.append(self.pitch.control())
         return table
@@ -197,8 +239,9 @@ class LatentMixer:
         out[:] = self._one_out[0]
         return float(self._one_presence[0])
 
-    def mix_voices(self, z_rows: np.ndarray, weights: np.ndarray, out: np.ndarray,
-                   presence: np.ndarray) -> None:
+    def mix_voices(
+        self, z_rows: np.ndarray, weights: np.ndarray, out: np.ndarray, presence: np.ndarray
+    ) -> None:
         """Mix one hop for every voice.
 
         Parameters
@@ -250,8 +293,9 @@ class LatentMixer:
             z = out[k]
             np.multiply(self._held[k], follow, out=z)
             if follow < 1.0:
-                z += (1.0 - follow) * (self.voice_path_position[k] if own_path
-                                       else self.path_position)
+                z += (1.0 - follow) * (
+                    self.voice_path_position[k] if own_path else self.path_position
+                )
             z += self._innovation
             if semitones != 0.0:
                 z += self._transpose

@@ -51,8 +51,13 @@ class PhaseVoice:
         """The method's name (``/phase/method``)."""
         return self.method.name
 
-    def process(self, magnitude: np.ndarray, reference: np.ndarray, out: np.ndarray,
-                rotation: np.ndarray | None = None) -> None:
+    def process(
+        self,
+        magnitude: np.ndarray,
+        reference: np.ndarray,
+        out: np.ndarray,
+        rotation: np.ndarray | None = None,
+    ) -> None:
         """Push one frame, write one hop of samples into ``out`` (shape (hop,)); the complex
         frame is multiplied by ``rotation`` (unit phasors, a decorrelator's) on its way to the
         overlap-add."""
@@ -99,8 +104,16 @@ class PhaseStage:
         also seeds its decorrelator, so a voice sounds the same whichever others play beside it.
     """
 
-    def __init__(self, stft: StftConfig, phase: PhaseConfig, method: str, lookahead: int,
-                 iterations: int, crossfade_hops: int, seed_offsets=(0,)) -> None:
+    def __init__(
+        self,
+        stft: StftConfig,
+        phase: PhaseConfig,
+        method: str,
+        lookahead: int,
+        iterations: int,
+        crossfade_hops: int,
+        seed_offsets=(0,),
+    ) -> None:
         self.stft = stft
         self.phase = phase
         self.lookahead = int(lookahead)
@@ -108,8 +121,9 @@ class PhaseStage:
         self.crossfade_hops = int(crossfade_hops)
         self.seed_offsets = tuple(int(k) for k in seed_offsets)
         self.voices = len(self.seed_offsets)
-        self.decorrelators = tuple(PhaseDecorrelator(stft.n_bins, _seed(phase.seed, 7919 + k))
-                                   for k in self.seed_offsets)
+        self.decorrelators = tuple(
+            PhaseDecorrelator(stft.n_bins, _seed(phase.seed, 7919 + k)) for k in self.seed_offsets
+        )
         self.current = self.build(method)
         self.incoming: tuple[PhaseVoice, ...] | None = None
         self._fade_done = 0
@@ -132,10 +146,14 @@ class PhaseStage:
         lookahead = self.lookahead if lookahead is None else int(lookahead)
         built = []
         for offset in self.seed_offsets:
-            phase = self.phase if offset == 0 else replace(self.phase,
-                                                           seed=_seed(self.phase.seed, offset))
-            streaming = make_streaming(method, self.stft, phase, lookahead=lookahead,
-                                       iterations=self.iterations)
+            phase = (
+                self.phase
+                if offset == 0
+                else replace(self.phase, seed=_seed(self.phase.seed, offset))
+            )
+            streaming = make_streaming(
+                method, self.stft, phase, lookahead=lookahead, iterations=self.iterations
+            )
             built.append(PhaseVoice(streaming, lookahead))
         return tuple(built)
 
@@ -170,15 +188,32 @@ class PhaseStage:
         """The ``/phase/*`` controls of the live phase stage, as data."""
         table = ControlTable()
         add = table.add
-        add("/phase/method", (Arg("method", "s", choices=STREAMING_METHODS),),
+        add(
+            "/phase/method",
+            (Arg("method", "s", choices=STREAMING_METHODS),),
             "live phase recovery; switches with a crossfade of engine.crossfade_ms",
-            self.switch, self._method, "phase", prepare=self.build)
-        add("/phase/lookahead", (Arg("frames", "i", 0, 8, "hops"),),
+            self.switch,
+            self._method,
+            "phase",
+            prepare=self.build,
+        )
+        add(
+            "/phase/lookahead",
+            (Arg("frames", "i", 0, 8, "hops"),),
             "look-ahead of the phase method in frames; changes the latency by a hop per frame",
-            self.switch, self._lookahead, "phase", prepare=self._build_lookahead)
-        add("/phase/iterations", (Arg("iterations", "i", 1, 200),),
+            self.switch,
+            self._lookahead,
+            "phase",
+            prepare=self._build_lookahead,
+        )
+        add(
+            "/phase/iterations",
+            (Arg("iterations", "i", 1, 200),),
             "iterations per frame (rtisi-la, gsrtisi-la, rtpghi+gsrtisi)",
-            self.set_iterations, self._iterations, "phase")
+            self.set_iterations,
+            self._iterations,
+            "phase",
+        )
         return table
 
     def _method(self) -> tuple[str]:
@@ -200,15 +235,26 @@ class PhaseStage:
             for voice in voices or ():
                 _set_iterations(voice.method, self.iterations)
 
-    def process(self, magnitude: np.ndarray, reference: np.ndarray, out: np.ndarray,
-                decorrelate: float = 0.0) -> None:
+    def process(
+        self,
+        magnitude: np.ndarray,
+        reference: np.ndarray,
+        out: np.ndarray,
+        decorrelate: float = 0.0,
+    ) -> None:
         """One frame in, one hop of samples out for a single-voice stage (shapes (n_bins,) and
         (hop,)); see :meth:`process_voice`."""
         self.process_voice(0, magnitude, reference, out, decorrelate)
         self.end_hop()
 
-    def process_voice(self, k: int, magnitude: np.ndarray, reference: np.ndarray,
-                      out: np.ndarray, decorrelate: float = 0.0) -> None:
+    def process_voice(
+        self,
+        k: int,
+        magnitude: np.ndarray,
+        reference: np.ndarray,
+        out: np.ndarray,
+        decorrelate: float = 0.0,
+    ) -> None:
         """Voice ``k``'s frame in, its hop of samples out (shape (hop,)), crossfading during a
         switch; call :meth:`end_hop` once every voice has played its hop.
 

@@ -119,7 +119,7 @@ class InputSource(Source):
             if channels <= self.rows:
                 self._analyzers[row].push(samples[:, row])
             else:  # channels row, row + rows, ... mixed onto this row
-                np.mean(samples[:, row::self.rows], axis=1, out=fold)
+                np.mean(samples[:, row :: self.rows], axis=1, out=fold)
                 self._analyzers[row].push(fold)
         self._channels = used
 
@@ -189,7 +189,7 @@ def load_player_file(path: str | os.PathLike, config: Config, channels: int = 1)
     pad = config.stft.n_fft - config.stft.hop
     padded = np.zeros((keep, pad + n + config.stft.n_fft))
     for row, signal in enumerate(folded):
-        padded[row, pad:pad + n] = signal
+        padded[row, pad : pad + n] = signal
     return LoadedFile(str(path), padded, n)
 
 
@@ -216,9 +216,14 @@ class FilePlayer(Source):
         self._pad = stft.n_fft - stft.hop
         self.file: LoadedFile | None = None
         self.position = 0.0  # samples of the file
-        self.speed = Parameter("/source/file/speed", Arg("speed", "f", -8.0, 8.0, "x"),
-                               "playback speed, pitch kept (negative plays backwards)", "source",
-                               1.0, smoothed=False)
+        self.speed = Parameter(
+            "/source/file/speed",
+            Arg("speed", "f", -8.0, 8.0, "x"),
+            "playback speed, pitch kept (negative plays backwards)",
+            "source",
+            1.0,
+            smoothed=False,
+        )
         self.loop = True
         self.playing = False
 
@@ -233,25 +238,45 @@ class FilePlayer(Source):
         if self.file is not None:
             self.position = min(max(seconds * sample_rate, 0.0), float(self.file.n_samples))
 
-
     def controls(self, config: Config, sample_rate: int) -> ControlTable:
         """The ``/source/file/*`` controls of the player, as data (a file keeps up to
         :attr:`rows` channels)."""
         table = ControlTable()
         add = table.add
-        add("/source/file/open", (Arg("path", "s"),),
+        add(
+            "/source/file/open",
+            (Arg("path", "s"),),
             "open a sound file in the file player (read before it reaches the hop clock); stopped",
-            self.open, self._path, "source",
-            prepare=functools.partial(load_player_file, config=config, channels=self.rows))
-        add("/source/file/play", (Arg("on", "i", 0, 1),), "1 plays the file, 0 stops it",
-            self._set_playing, self._playing, "source")
-        add("/source/file/loop", (Arg("on", "i", 0, 1),), "1 loops the file",
-            self._set_loop, self._loop, "source")
+            self.open,
+            self._path,
+            "source",
+            prepare=functools.partial(load_player_file, config=config, channels=self.rows),
+        )
+        add(
+            "/source/file/play",
+            (Arg("on", "i", 0, 1),),
+            "1 plays the file, 0 stops it",
+            self._set_playing,
+            self._playing,
+            "source",
+        )
+        add(
+            "/source/file/loop",
+            (Arg("on", "i", 0, 1),),
+            "1 loops the file",
+            self._set_loop,
+            self._loop,
+            "source",
+        )
         table.append(self.speed.control())
-        add("/source/file/pos", (Arg("seconds", "f", 0.0, None, "s"),),
+        add(
+            "/source/file/pos",
+            (Arg("seconds", "f", 0.0, None, "s"),),
             "jump to a time in the file, in seconds",
             functools.partial(self.seek, sample_rate=sample_rate),
-            functools.partial(self._seconds, sample_rate), "source")
+            functools.partial(self._seconds, sample_rate),
+            "source",
+        )
         return table
 
     def _path(self) -> tuple[str]:
@@ -271,6 +296,7 @@ class FilePlayer(Source):
 
     def _seconds(self, sample_rate: int) -> tuple[float]:
         return (self.position / sample_rate,)
+
     def frames(self, magnitudes: np.ndarray, references: np.ndarray) -> int:
         loaded = self.file
         if loaded is None or not self.playing or loaded.n_samples == 0:
@@ -286,11 +312,11 @@ class FilePlayer(Source):
             samples = loaded.samples[row]
             reference = references[row]
             if self.loop and (start < pad or start + hop > n):
-                _copy_wrapped(samples[pad:pad + n], n, (start - pad) % n, self._wrap)
+                _copy_wrapped(samples[pad : pad + n], n, (start - pad) % n, self._wrap)
                 _analyze_frame(self._wrap, 0, self._window, self._scratch, reference, _AXES)
             elif start < 0:  # playing backwards past the start, not looping: one partial frame
                 self._wrap[:] = 0.0
-                self._wrap[-start:] = samples[:self.stft.n_fft + start]
+                self._wrap[-start:] = samples[: self.stft.n_fft + start]
                 _analyze_frame(self._wrap, 0, self._window, self._scratch, reference, _AXES)
             else:
                 _analyze_frame(samples, start, self._window, self._scratch, reference, _AXES)
@@ -364,4 +390,3 @@ def _copy_wrapped(samples: np.ndarray, n: int, start: int, out: np.ndarray) -> N
     """``out[i] = samples[(start + i) % n]``: a frame that runs over a loop's end."""
     for i in range(out.shape[0]):
         out[i] = samples[(start + i) % n]
-

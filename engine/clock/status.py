@@ -22,8 +22,16 @@ from caminos.engine.clock.latency import Latency
 
 TIMING_WINDOW = 4096
 """Hops of tick durations the status's percentiles cover (22 s at 5.3 ms)."""
-COUNTS = ("bad_model_frames", "bad_source_frames", "control_errors", "events_applied",
-          "nonfinite_out", "xruns", "underruns", "restarts")
+COUNTS = (
+    "bad_model_frames",
+    "bad_source_frames",
+    "control_errors",
+    "events_applied",
+    "nonfinite_out",
+    "xruns",
+    "underruns",
+    "restarts",
+)
 """The counters every status holds, whichever clock measured them."""
 
 
@@ -51,8 +59,12 @@ class TickTimes:
         if not len(seconds):
             return cls()
         p50, p99 = np.percentile(seconds, (50, 99))
-        return cls(1000.0 * float(p50), 1000.0 * float(p99), 1000.0 * float(seconds.max()),
-                   float(seconds.mean()) / hop_seconds)
+        return cls(
+            1000.0 * float(p50),
+            1000.0 * float(p99),
+            1000.0 * float(seconds.max()),
+            float(seconds.mean()) / hop_seconds,
+        )
 
 
 @dataclass(frozen=True)
@@ -182,5 +194,6 @@ class OwnClock:
         counts = {key: 0 for key in COUNTS}
         counts.update(engine.counters)
         counts["nonfinite_out"] = limiter.nonfinite_samples
-        return Measured(self.hops(), engine.hop / engine.sample_rate, self.ticks(),
-                        engine.latency, counts)
+        return Measured(
+            self.hops(), engine.hop / engine.sample_rate, self.ticks(), engine.latency, counts
+        )

@@ -8,9 +8,14 @@ import numpy as np
 
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
-from caminos.engine.dsp.texture import (fine_structure, lay_texture, shift_texture,
-                                        texture_limits_nepers, texture_width_bins,
-                                        weighted_mean_rows)
+from caminos.engine.dsp.texture import (
+    fine_structure,
+    lay_texture,
+    shift_texture,
+    texture_limits_nepers,
+    texture_width_bins,
+    weighted_mean_rows,
+)
 
 
 class TextureStage:
@@ -35,14 +40,26 @@ class TextureStage:
         Voices, each with its own texture (the one of the source channels it follows).
     """
 
-    def __init__(self, n_bins: int, n_fft: int, sample_rate: int, amount: float,
-                 coefficient: float, floor: float, voices: int = 1) -> None:
+    def __init__(
+        self,
+        n_bins: int,
+        n_fft: int,
+        sample_rate: int,
+        amount: float,
+        coefficient: float,
+        floor: float,
+        voices: int = 1,
+    ) -> None:
         self.amount = Parameter(
-            "/latent/texture", Arg("amount", "f", 0.0, 1.0),
+            "/latent/texture",
+            Arg("amount", "f", 0.0, 1.0),
             "how much the sounding sources' spectral grain (each bin's level beyond their "
             "envelope) replaces the decoded sound's, each bin moved -12 .. +3 dB at most: 0 = "
-            "the model alone; scaled by /latent/follow, moved by /latent/pitch", "latent",
-            amount, coefficient)
+            "the model alone; scaled by /latent/follow, moved by /latent/pitch",
+            "latent",
+            amount,
+            coefficient,
+        )
         self.floor = float(floor)
         self.width = texture_width_bins(n_fft, sample_rate)
         self.low, self.high = texture_limits_nepers()
@@ -68,15 +85,29 @@ class TextureStage:
         self._amount = self.amount.step()
         return self._amount
 
-    def process(self, decoded: np.ndarray, source_logs: np.ndarray, weights: np.ndarray,
-                follow: float, semitones: float, held: bool = False) -> None:
+    def process(
+        self,
+        decoded: np.ndarray,
+        source_logs: np.ndarray,
+        weights: np.ndarray,
+        follow: float,
+        semitones: float,
+        held: bool = False,
+    ) -> None:
         """One hop of a single voice: :meth:`step`, then :meth:`process_voice` for voice 0."""
         self.step()
         self.process_voice(0, decoded, source_logs, weights, follow, semitones, held)
 
-    def process_voice(self, voice: int, decoded: np.ndarray, source_logs: np.ndarray,
-                      weights: np.ndarray, follow: float, semitones: float,
-                      held: bool = False) -> None:
+    def process_voice(
+        self,
+        voice: int,
+        decoded: np.ndarray,
+        source_logs: np.ndarray,
+        weights: np.ndarray,
+        follow: float,
+        semitones: float,
+        held: bool = False,
+    ) -> None:
         """Lay this hop's texture on one voice's ``decoded`` in place; allocation-free.
 
         Parameters
@@ -110,5 +141,14 @@ class TextureStage:
         if semitones != 0.0:
             shift_texture(own, 2.0 ** (semitones / 12.0), self._moved)
             texture = self._moved
-        lay_texture(decoded, texture, amount, self.width, self.low, self.high, self.floor,
-                    self._scratch_log, self._scratch_fine)
+        lay_texture(
+            decoded,
+            texture,
+            amount,
+            self.width,
+            self.low,
+            self.high,
+            self.floor,
+            self._scratch_log,
+            self._scratch_fine,
+        )

@@ -22,6 +22,10 @@ Order, with what each reads and writes of :class:`HopBuffers`:
 7. :class:`ShapeUnit`: per voice, non-finite frames silenced, presence, image, texture.
 8. :class:`PhaseUnit`: ``voice_out``, each voice's phase recovery and overlap-add.
 9. :class:`OutputUnit`: output gain, voices into ``block``, channel gains, DC blocker, limiter.
+
+Why this file is longer than 500 lines: the one :class:`Unit` interface and its implementations,
+each a thin wrapper of one stage, side by side in the order a hop runs them; a reader follows the
+hop down one file, and the stages themselves stay free of the clock's buffers.
 """
 
 from __future__ import annotations
@@ -89,23 +93,23 @@ class HopBuffers:
     voices (``V``), bins and samples as the STFT's. ``index`` is the hop being computed.
     """
 
-    mags: np.ndarray        # (R, bins): each source channel's magnitudes
-    refs: np.ndarray        # (R, bins) complex: its analysis frame
-    log: np.ndarray         # (R, bins) float32: log magnitudes with the model's floor
+    mags: np.ndarray  # (R, bins): each source channel's magnitudes
+    refs: np.ndarray  # (R, bins) complex: its analysis frame
+    log: np.ndarray  # (R, bins) float32: log magnitudes with the model's floor
     row_weights: np.ndarray  # (R,): each row's weight (gain, up to its level), 0 when idle
-    weights: np.ndarray     # (V, R): each voice's weight of each row
-    sounding: np.ndarray    # (sources,) int: channels each source sounds this hop
-    z_rows: np.ndarray      # (R, dims): each row's latent
-    z_rows32: np.ndarray    # (R, dims) float32: the same, as the encoder writes it
-    z: np.ndarray           # (V, dims): each voice's latent
-    centre: np.ndarray      # (dims,): the field's centre (voice 0's latent with one voice)
-    presence: np.ndarray    # (V,): each voice's presence, 0 .. 1
-    follow: np.ndarray      # (V,): each voice's follow this hop: the mixer's own array
+    weights: np.ndarray  # (V, R): each voice's weight of each row
+    sounding: np.ndarray  # (sources,) int: channels each source sounds this hop
+    z_rows: np.ndarray  # (R, dims): each row's latent
+    z_rows32: np.ndarray  # (R, dims) float32: the same, as the encoder writes it
+    z: np.ndarray  # (V, dims): each voice's latent
+    centre: np.ndarray  # (dims,): the field's centre (voice 0's latent with one voice)
+    presence: np.ndarray  # (V,): each voice's presence, 0 .. 1
+    follow: np.ndarray  # (V,): each voice's follow this hop: the mixer's own array
     level_shift: np.ndarray  # (V,): the level each voice's place added, nepers, to undo
-    decoded: np.ndarray     # (V, bins): each voice's magnitudes into the phase stage
+    decoded: np.ndarray  # (V, bins): each voice's magnitudes into the phase stage
     voice_refs: np.ndarray  # (V, bins) complex: each voice's source analysis frame
-    voice_out: np.ndarray   # (V, hop): each voice's samples
-    block: np.ndarray       # (hop, channels): the output
+    voice_out: np.ndarray  # (V, hop): each voice's samples
+    block: np.ndarray  # (hop, channels): the output
     index: int = 0
     # Views made once, so a stage does not make one per row or voice every hop.
     mag_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
@@ -126,20 +130,41 @@ class HopBuffers:
         self.block_columns = list(self.block.T)
 
     @classmethod
-    def make(cls, rows: int, sources: int, voices: int, dims: int, n_bins: int, hop: int,
-             channels: int, mono: bool, follow: np.ndarray) -> "HopBuffers":
+    def make(
+        cls,
+        rows: int,
+        sources: int,
+        voices: int,
+        dims: int,
+        n_bins: int,
+        hop: int,
+        channels: int,
+        mono: bool,
+        follow: np.ndarray,
+    ) -> "HopBuffers":
         """Zeroed buffers for these sizes (``mono``: the centre is voice 0's latent itself);
         ``follow`` is the mixer's per-voice follow (``LatentMixer.voice_follow_value``), which
         the mixer writes every hop, shared rather than copied."""
         z = np.zeros((voices, dims))
-        return cls(np.zeros((rows, n_bins)), np.zeros((rows, n_bins), dtype=np.complex128),
-                   np.zeros((rows, n_bins), dtype=np.float32), np.zeros(rows),
-                   np.zeros((voices, rows)), np.zeros(sources, dtype=np.int64),
-                   np.zeros((rows, dims)), np.zeros((rows, dims), dtype=np.float32), z,
-                   z[0] if mono else np.zeros(dims), np.zeros(voices), follow,
-                   np.zeros(voices), np.zeros((voices, n_bins)),
-                   np.zeros((voices, n_bins), dtype=np.complex128),
-                   np.zeros((voices, hop)), np.zeros((hop, channels)))
+        return cls(
+            np.zeros((rows, n_bins)),
+            np.zeros((rows, n_bins), dtype=np.complex128),
+            np.zeros((rows, n_bins), dtype=np.float32),
+            np.zeros(rows),
+            np.zeros((voices, rows)),
+            np.zeros(sources, dtype=np.int64),
+            np.zeros((rows, dims)),
+            np.zeros((rows, dims), dtype=np.float32),
+            z,
+            z[0] if mono else np.zeros(dims),
+            np.zeros(voices),
+            follow,
+            np.zeros(voices),
+            np.zeros((voices, n_bins)),
+            np.zeros((voices, n_bins), dtype=np.complex128),
+            np.zeros((voices, hop)),
+            np.zeros((hop, channels)),
+        )
 
 
 class Unit:
@@ -172,8 +197,11 @@ def gain_controls(sources: list[Source], gains: list[Parameter]) -> ControlTable
     """``/source/NAME/gain`` for every source and ``/voice/gain``, as data."""
     table = ControlTable(gain.control() for gain in gains)
     voice = gains[[source.name for source in sources].index("voice")]
-    table.append(voice.control("/voice/gain", "gain of the voice source (the same as "
-                               "/source/voice/gain)", "voice"))
+    table.append(
+        voice.control(
+            "/voice/gain", "gain of the voice source (the same as /source/voice/gain)", "voice"
+        )
+    )
     return table
 
 
@@ -195,8 +223,14 @@ class SourcesUnit(Unit):
         The engine's counters (``bad_source_frames``).
     """
 
-    def __init__(self, sources: list[Source], gains: list[Parameter], voice_index: np.ndarray,
-                 config: Config, counters: dict[str, int]) -> None:
+    def __init__(
+        self,
+        sources: list[Source],
+        gains: list[Parameter],
+        voice_index: np.ndarray,
+        config: Config,
+        counters: dict[str, int],
+    ) -> None:
         self.sources = sources
         self.gains = gains
         self.voice_index = voice_index
@@ -212,8 +246,9 @@ class SourcesUnit(Unit):
 
     def bind(self, hop: HopBuffers) -> None:
         """Each source's rows of the buffers, as views made once."""
-        self._views = [(hop.mags[b:b + r], hop.refs[b:b + r])
-                       for b, r in zip(self.base, self.rows)]
+        self._views = [
+            (hop.mags[b : b + r], hop.refs[b : b + r]) for b, r in zip(self.base, self.rows)
+        ]
 
     @property
     def total_rows(self) -> int:
@@ -326,8 +361,9 @@ class FieldUnit(Unit):
 class ImageUnit(Unit):
     """Each multichannel source's channel corrections measured (applied by :class:`ShapeUnit`)."""
 
-    def __init__(self, image: ImageStage, codec: FrameCodec, sources: SourcesUnit,
-                 mixer: LatentMixer) -> None:
+    def __init__(
+        self, image: ImageStage, codec: FrameCodec, sources: SourcesUnit, mixer: LatentMixer
+    ) -> None:
         self.image = image
         self.codec = codec
         self.sources = sources
@@ -337,8 +373,13 @@ class ImageUnit(Unit):
         if self.image.step() > 0.0 and not self.mixer.frozen:
             for i in range(hop.sounding.shape[0]):  # a one-channel source has no image
                 if self.sources.rows[i] >= 2 and hop.sounding[i] >= 1:
-                    self.image.measure(self.codec, hop.z_rows, hop.log,
-                                       int(self.sources.base[i]), int(hop.sounding[i]))
+                    self.image.measure(
+                        self.codec,
+                        hop.z_rows,
+                        hop.log,
+                        int(self.sources.base[i]),
+                        int(hop.sounding[i]),
+                    )
 
     def reset(self) -> None:
         self.image.reset()
@@ -362,15 +403,26 @@ class DecodeUnit(Unit):
         if not self.codec.has_pitch:
             return table
         if self.codec.pitch_slots > 1:
-            table.add("/latent/pitches", (Arg("count", "i", 1, self.codec.pitch_slots),),
-                      "how many of the model's pitch slots the decoder draws, the most salient "
-                      "first (not the output voices of a field); fewer thins a chord to its "
-                      "strongest notes", self.codec.set_pitch_slots, self._get_pitches, "latent")
-        table.add("/latent/chord",
-                  (Arg("semitones", "f", -24.0, 36.0, "semitones", repeat=True),),
-                  f"draw the strongest pitch's partials again at up to {CHORD_MOST} intervals "
-                  "above it, with its timbre, so one held note plays as a chord (4 7: a major "
-                  "triad); 0 alone: no chord", self._set_chord, self._get_chord, "latent")
+            table.add(
+                "/latent/pitches",
+                (Arg("count", "i", 1, self.codec.pitch_slots),),
+                "how many of the model's pitch slots the decoder draws, the most salient "
+                "first (not the output voices of a field); fewer thins a chord to its "
+                "strongest notes",
+                self.codec.set_pitch_slots,
+                self._get_pitches,
+                "latent",
+            )
+        table.add(
+            "/latent/chord",
+            (Arg("semitones", "f", -24.0, 36.0, "semitones", repeat=True),),
+            f"draw the strongest pitch's partials again at up to {CHORD_MOST} intervals "
+            "above it, with its timbre, so one held note plays as a chord (4 7: a major "
+            "triad); 0 alone: no chord",
+            self._set_chord,
+            self._get_chord,
+            "latent",
+        )
         return table
 
     def _get_pitches(self) -> tuple[int]:
@@ -388,8 +440,13 @@ class ShapeUnit(Unit):
     the voice's presence and back by the level its place added (``/field/keep_level``), takes its
     image correction and its sources' texture; silence below a presence of 1e-6."""
 
-    def __init__(self, texture: TextureStage, image: ImageStage | None, mixer: LatentMixer,
-                 counters: dict[str, int]) -> None:
+    def __init__(
+        self,
+        texture: TextureStage,
+        image: ImageStage | None,
+        mixer: LatentMixer,
+        counters: dict[str, int],
+    ) -> None:
         self.texture = texture
         self.image = image
         self.mixer = mixer
@@ -440,8 +497,9 @@ class PhaseUnit(Unit):
     def process(self, hop: HopBuffers) -> None:
         decorrelate = 0.0 if self.field is None else self.field.decorrelate.value
         for k, decoded in enumerate(hop.decoded_rows):
-            self.phase.process_voice(k, decoded, hop.voice_ref_rows[k], hop.voice_out_rows[k],
-                                     decorrelate)
+            self.phase.process_voice(
+                k, decoded, hop.voice_ref_rows[k], hop.voice_out_rows[k], decorrelate
+            )
         self.phase.end_hop()
 
     def reset(self) -> None:
@@ -456,8 +514,9 @@ class OutputUnit(Unit):
     to every channel with the mono layout), each channel's gain, the DC blocker per channel and
     the safety limiter linked across channels."""
 
-    def __init__(self, out_gain: Parameter, output: OutputChain, gains: ChannelGains,
-                 mono: bool) -> None:
+    def __init__(
+        self, out_gain: Parameter, output: OutputChain, gains: ChannelGains, mono: bool
+    ) -> None:
         self.out_gain = out_gain
         self.output = output
         self.gains = gains
@@ -491,5 +550,7 @@ class OutputUnit(Unit):
 
 def units_latency(units: list[Unit]) -> tuple[int, int]:
     """``(input_only, every_path)``: the units' delays summed, in samples."""
-    return (sum(unit.input_latency_samples for unit in units),
-            sum(unit.latency_samples for unit in units))
+    return (
+        sum(unit.input_latency_samples for unit in units),
+        sum(unit.latency_samples for unit in units),
+    )

@@ -12,8 +12,13 @@ from typing import Any
 import numpy as np
 
 from caminos.engine.control.latent_paths import Landmark
-from caminos.engine.control.patch_files import (file_for, file_to_read, number_rows, read_json,
-                                                write_json)
+from caminos.engine.control.patch_files import (
+    file_for,
+    file_to_read,
+    number_rows,
+    read_json,
+    write_json,
+)
 from caminos.engine.core.errors import ControlError
 
 FILE_VERSION = 1
@@ -54,9 +59,11 @@ class LandmarkMaker:
         if sound.endswith(".npz"):
             return name, self.read_encoded(sound), sound
         from caminos.models.api import latent_trajectory, read_mono
+
         engine = self.engine
-        latent, _ = latent_trajectory(read_mono(sound, engine.config), engine.checkpoint,
-                                      engine.config)
+        latent, _ = latent_trajectory(
+            read_mono(sound, engine.config), engine.checkpoint, engine.config
+        )
         return name, np.asarray(latent, dtype=np.float64), sound
 
     def from_voice(self, name: str, language: str, text: str) -> tuple[str, np.ndarray, str]:
@@ -96,7 +103,7 @@ class LandmarkMaker:
         if len(values_std) > self.dims:
             raise ControlError(f"at most {self.dims} axes, got {len(values_std)}")
         point = np.zeros(self.dims)
-        point[:len(values_std)] = values_std
+        point[: len(values_std)] = values_std
         return point * self.std
 
     def read_encoded(self, path: str) -> np.ndarray:
@@ -106,24 +113,38 @@ class LandmarkMaker:
                 latent = np.asarray(data["latent"], dtype=np.float64)
                 model = str(data["checkpoint"]) if "checkpoint" in data else ""
         except (OSError, KeyError, ValueError) as exc:
-            raise ControlError(f"/landmark/add: {path}: not a landmark from caminos encode "
-                               f"({exc})") from None
+            raise ControlError(
+                f"/landmark/add: {path}: not a landmark from caminos encode ({exc})"
+            ) from None
         if latent.ndim != 2 or latent.shape[1] != self.dims or len(latent) == 0:
-            raise ControlError(f"/landmark/add: {path}: expected latent frames of {self.dims} "
-                               f"dims, got shape {latent.shape}")
+            raise ControlError(
+                f"/landmark/add: {path}: expected latent frames of {self.dims} "
+                f"dims, got shape {latent.shape}"
+            )
         if model and model != self.engine.hop_model.name:
-            raise ControlError(f"/landmark/add: {path}: encoded with model {model!r}; the engine "
-                               f"plays {self.engine.hop_model.name!r}")
+            raise ControlError(
+                f"/landmark/add: {path}: encoded with model {model!r}; the engine "
+                f"plays {self.engine.hop_model.name!r}"
+            )
         return latent
 
     def save(self, landmark: Landmark) -> Path:
         """``/landmark/save``: the landmark as ``NAME.landmark.json`` (points in standard
         deviations); returns the file."""
         path = file_for(self.folder, "/landmark/save", landmark.name, ".landmark.json")
-        write_json(path, "/landmark/save", {
-            "caminos": "landmark", "version": FILE_VERSION, "name": landmark.name,
-            "source": landmark.source, "model": self.engine.hop_model.name,
-            "hop_seconds": self.hop_seconds, "points_std": rows_of(landmark.points / self.std)})
+        write_json(
+            path,
+            "/landmark/save",
+            {
+                "caminos": "landmark",
+                "version": FILE_VERSION,
+                "name": landmark.name,
+                "source": landmark.source,
+                "model": self.engine.hop_model.name,
+                "hop_seconds": self.hop_seconds,
+                "points_std": rows_of(landmark.points / self.std),
+            },
+        )
         return path
 
     def load(self, name: str) -> tuple[str, np.ndarray, str]:
@@ -131,8 +152,7 @@ class LandmarkMaker:
         its line."""
         path = file_to_read(self.folder, "/landmark/load", name, ".landmark.json")
         data = read_json(path, "/landmark/load", "landmark")
-        rows = number_rows(data.get("points_std"), f"/landmark/load: {path}: points_std",
-                           self.dims)
+        rows = number_rows(data.get("points_std"), f"/landmark/load: {path}: points_std", self.dims)
         return name, self.points_from_rows(rows), str(data.get("source", path))
 
     def points_from_rows(self, rows: list[list[float]]) -> np.ndarray:
@@ -140,5 +160,5 @@ class LandmarkMaker:
         points."""
         points = np.zeros((len(rows), self.dims))
         for i, row in enumerate(rows):
-            points[i, :len(row)] = row
+            points[i, : len(row)] = row
         return points * self.std

@@ -66,8 +66,9 @@ class LatentPath:
         point, the others ``spacing`` seconds apart."""
         start = self.seconds + gap if len(self.times) else 0.0
         times = start + spacing * np.arange(len(points))
-        return LatentPath(self.name, np.vstack([self.points, points]),
-                          np.concatenate([self.times, times]))
+        return LatentPath(
+            self.name, np.vstack([self.points, points]), np.concatenate([self.times, times])
+        )
 
     def segment_at(self, t: float) -> int:
         """Index of the segment (points ``i`` to ``i + 1``) that holds time ``t``, in seconds."""
@@ -104,8 +105,12 @@ class LatentPath:
             p3 = points[i + 2] if i + 2 < n else b
             u2, u3 = u * u, u * u * u
             # Catmull-Rom basis: passes through a at u = 0 and b at u = 1.
-            out[:] = 0.5 * ((-u3 + 2 * u2 - u) * p0 + (3 * u3 - 5 * u2 + 2) * a
-                            + (-3 * u3 + 4 * u2 + u) * b + (u3 - u2) * p3)
+            out[:] = 0.5 * (
+                (-u3 + 2 * u2 - u) * p0
+                + (3 * u3 - 5 * u2 + 2) * a
+                + (-3 * u3 + 4 * u2 + u) * b
+                + (u3 - u2) * p3
+            )
         elif interpolation == "spherical":
             _slerp(a, b, u, out)
         else:

@@ -42,8 +42,10 @@ def backend(api: str = "") -> Any:
         import mido
         import rtmidi  # noqa: F401  (mido loads it lazily; a missing one is named here)
     except ImportError as exc:
-        raise ControlError(f"midi: MIDI needs mido and python-rtmidi ({exc}); install them with "
-                           "pip install mido python-rtmidi") from None
+        raise ControlError(
+            f"midi: MIDI needs mido and python-rtmidi ({exc}); install them with "
+            "pip install mido python-rtmidi"
+        ) from None
     return mido.Backend(BACKEND + (f"/{RTMIDI_APIS[api]}" if api else ""), load=True)
 
 
@@ -59,8 +61,9 @@ def input_names(api: str = "") -> list[str]:
     try:
         return list(midi.get_input_names())
     except Exception as exc:  # rtmidi's SystemError and its kin
-        raise ControlError(f"midi: cannot list the MIDI input ports of "
-                           f"{api or 'the default MIDI system'} ({exc})") from None
+        raise ControlError(
+            f"midi: cannot list the MIDI input ports of {api or 'the default MIDI system'} ({exc})"
+        ) from None
 
 
 def find_port(wanted: str, names: Sequence[str]) -> str:
@@ -77,18 +80,22 @@ def find_port(wanted: str, names: Sequence[str]) -> str:
     if text.isdigit():
         if int(text) < len(names):
             return names[int(text)]
-        raise ControlError(f"midi.input: there is no MIDI input port number {text}; the ports "
-                           f"there are: {listing}")
+        raise ControlError(
+            f"midi.input: there is no MIDI input port number {text}; the ports there are: {listing}"
+        )
     if text in names:
         return text
     found = [name for name in names if text.lower() in name.lower()]
     if len(found) == 1:
         return found[0]
     if not found:
-        raise ControlError(f"midi.input: no MIDI input port {wanted!r}; the ports there are: "
-                           f"{listing}")
-    raise ControlError(f"midi.input: {wanted!r} is part of {len(found)} ports' names "
-                       f"({'; '.join(found)}): give more of the name, or its number")
+        raise ControlError(
+            f"midi.input: no MIDI input port {wanted!r}; the ports there are: {listing}"
+        )
+    raise ControlError(
+        f"midi.input: {wanted!r} is part of {len(found)} ports' names "
+        f"({'; '.join(found)}): give more of the name, or its number"
+    )
 
 
 class MidiInput:
@@ -119,6 +126,7 @@ class MidiInput:
         self._handled = threading.Condition()
         self._logged = -1e9
         from caminos.engine.control.surface import attach_midi
+
         attach_midi(engine, self)  # the composition root wires the input onto the engine
 
     def start(self) -> "MidiInput":
@@ -136,8 +144,7 @@ class MidiInput:
         try:
             self._port = midi.open_input(name, callback=self._receive)
         except Exception as exc:
-            raise ControlError(f"midi: cannot open the MIDI input port {name!r} ({exc})") \
-                from None
+            raise ControlError(f"midi: cannot open the MIDI input port {name!r} ({exc})") from None
         self.port_name = name
         log.info("MIDI: listening to %s", name)
         return self
@@ -156,8 +163,7 @@ class MidiInput:
         """Wait until ``count`` MIDI messages have been handled (learnt from, or their events
         posted); whether they were within ``timeout`` seconds."""
         with self._handled:
-            return self._handled.wait_for(lambda: self.counters["midi_messages"] >= count,
-                                          timeout)
+            return self._handled.wait_for(lambda: self.counters["midi_messages"] >= count, timeout)
 
     def __enter__(self) -> "MidiInput":
         return self.start()
@@ -203,10 +209,16 @@ class MidiInput:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m caminos.engine.control.midi``: print the MIDI input ports by number."""
-    parser = argparse.ArgumentParser(prog="python -m caminos.engine.control.midi",
-                                     description="The MIDI input ports [midi] input can name.")
-    parser.add_argument("--api", default="", choices=MIDI_APIS,
-                        help="MIDI system: jack, alsa (default: rtmidi's default)")
+    parser = argparse.ArgumentParser(
+        prog="python -m caminos.engine.control.midi",
+        description="The MIDI input ports [midi] input can name.",
+    )
+    parser.add_argument(
+        "--api",
+        default="",
+        choices=MIDI_APIS,
+        help="MIDI system: jack, alsa (default: rtmidi's default)",
+    )
     args = parser.parse_args(argv)
     try:
         names = input_names(args.api)

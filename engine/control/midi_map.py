@@ -113,8 +113,9 @@ def scale(arg: Arg, fraction: float) -> float | int:
     return int(math.floor(value + 0.5)) if arg.kind == "i" else value
 
 
-def target_for(registry: Any, address: Any, given: Iterable[Any],
-               where: str = "/midi/learn") -> Target:
+def target_for(
+    registry: Any, address: Any, given: Iterable[Any], where: str = "/midi/learn"
+) -> Target:
     """The target of ``address`` with its leading arguments ``given``, checked as the registry
     checks a message.
 
@@ -132,15 +133,17 @@ def target_for(registry: Any, address: Any, given: Iterable[Any],
     if not isinstance(address, str):
         raise ControlError(f"{where}: the address must be a string, got {address!r}")
     if len(given) > MAX_GIVEN:
-        raise ControlError(f"{where}: {address}: at most {MAX_GIVEN} arguments may be given, "
-                           f"got {len(given)}")
+        raise ControlError(
+            f"{where}: {address}: at most {MAX_GIVEN} arguments may be given, got {len(given)}"
+        )
     try:
         control = registry[address]
     except ControlError as exc:
         raise ControlError(f"{where}: {exc}") from None
     if control.query:
-        raise ControlError(f"{where}: {address} is a query, answered rather than played; MIDI "
-                           "drives controls")
+        raise ControlError(
+            f"{where}: {address} is a query, answered rather than played; MIDI drives controls"
+        )
     try:
         return Target(address, control.validate(given), None)  # a whole message: a trigger
     except ControlError as whole:
@@ -152,7 +155,8 @@ def target_for(registry: Any, address: Any, given: Iterable[Any],
         raise ControlError(
             f"{where}: {address}: argument {len(given) + 1} ({driven.name}) is not a number with "
             "a range, so a controller cannot drive it; give it too, and a note or a button "
-            "sends the whole message")
+            "sends the whole message"
+        )
     try:
         values = control.validate((*given, driven.lo))
     except ControlError as exc:
@@ -171,7 +175,8 @@ def _driven_arg(control: Control, position: int, where: str) -> Arg | None:
         raise ControlError(
             f"{where}: {control.address} takes {control.signature()}; a controller drives the "
             f"argument right after those given, and the message must end with it: give "
-            f"{names} to drive {args[-1].name}")
+            f"{names} to drive {args[-1].name}"
+        )
     return None
 
 
@@ -206,17 +211,24 @@ class VariadicControl(Control):
         """Check an address, then numbers and strings, at most :attr:`most` in all."""
         values = tuple(args)
         if len(values) > self.most:
-            raise ControlError(f"{self.address}: expected at most {self.most} argument(s) "
-                               f"({self.text}), got {len(values)}")
+            raise ControlError(
+                f"{self.address}: expected at most {self.most} argument(s) "
+                f"({self.text}), got {len(values)}"
+            )
         if values:
             self.args[0].convert(values[0], self.address, 0)  # the address: a string
         for i, value in enumerate(values[1:], start=2):
             if isinstance(value, str):
                 continue
-            if (isinstance(value, bool) or not isinstance(value, (int, float))
-                    or not math.isfinite(value)):
-                raise ControlError(f"{self.address}: argument {i}: expected a finite number or "
-                                   f"a string, got {value!r}"[:200])
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
+                raise ControlError(
+                    f"{self.address}: argument {i}: expected a finite number or "
+                    f"a string, got {value!r}"[:200]
+                )
         return values
 
 
@@ -263,24 +275,49 @@ class MidiMap:
     def controls(self) -> ControlTable:
         """``/midi/learn``, ``/midi/forget`` and ``/midi/list``, as data (queries)."""
         table = ControlTable()
-        table.append(VariadicControl(
-            "/midi/learn", ADDRESS_ARG,
-            "the next MIDI CC or note-on moved drives ADDRESS: a CC, or a note's velocity, moves "
-            "the argument after those given over its range (log for Hz, else linear); with "
-            "every argument given, a note-on or a CC rising past its middle sends the message; "
-            "kept in the patches folder's midi.json; answers /midi/learn s ... (what waits; "
-            "nothing: learning stopped)", self.learn, query=True, group="midi",
-            most=1 + MAX_GIVEN, tags="[s*]", text="address (string), then its first arguments "
-            "if any (numbers or strings); no argument: stop learning"))
-        table.append(VariadicControl(
-            "/midi/forget", ADDRESS_ARG,
-            "forget the MIDI mappings of ADDRESS, or every one; answers /midi/forget i (how "
-            "many)", self.forget, query=True, group="midi", most=1, tags="[s]",
-            text="address (string), optional: every mapping without it"))
-        table.add("/midi/list", (), "answers one /midi/list s i i s ... (kind cc, cc14 or note, "
-                  "channel 1 .. 16, number, address, its given arguments) per mapping, then "
-                  "/midi/list/done i s (count, the address learning waits for or \"\")",
-                  self.listing, group="midi", query=True)
+        table.append(
+            VariadicControl(
+                "/midi/learn",
+                ADDRESS_ARG,
+                "the next MIDI CC or note-on moved drives ADDRESS: a CC, or a note's velocity, "
+                "moves the argument after those given over its range (log for Hz, else "
+                "linear); with every argument given, a note-on or a CC rising past its middle "
+                "sends the message; "
+                "kept in the patches folder's midi.json; answers /midi/learn s ... (what waits; "
+                "nothing: learning stopped)",
+                self.learn,
+                query=True,
+                group="midi",
+                most=1 + MAX_GIVEN,
+                tags="[s*]",
+                text="address (string), then its first arguments "
+                "if any (numbers or strings); no argument: stop learning",
+            )
+        )
+        table.append(
+            VariadicControl(
+                "/midi/forget",
+                ADDRESS_ARG,
+                "forget the MIDI mappings of ADDRESS, or every one; answers /midi/forget i (how "
+                "many)",
+                self.forget,
+                query=True,
+                group="midi",
+                most=1,
+                tags="[s]",
+                text="address (string), optional: every mapping without it",
+            )
+        )
+        table.add(
+            "/midi/list",
+            (),
+            "answers one /midi/list s i i s ... (kind cc, cc14 or note, "
+            "channel 1 .. 16, number, address, its given arguments) per mapping, then "
+            '/midi/list/done i s (count, the address learning waits for or "")',
+            self.listing,
+            group="midi",
+            query=True,
+        )
         return table
 
     def learn(self, *args: Any) -> list[tuple]:
@@ -291,8 +328,9 @@ class MidiMap:
                 self._ready(retry=True)
             self.armed = target
             self._upgrade = None
-        return [("/midi/learn",) if target is None
-                else ("/midi/learn", target.address, *target.given)]
+        return [
+            ("/midi/learn",) if target is None else ("/midi/learn", target.address, *target.given)
+        ]
 
     def forget(self, address: str | None = None) -> list[tuple]:
         """``/midi/forget [ADDRESS]``: remove the mappings of ``address``, or all."""
@@ -305,10 +343,12 @@ class MidiMap:
                 self.armed = None
             else:
                 known = {d["address"] for d in self._dormant} | {
-                    t.address for t in self.mappings.values()}
+                    t.address for t in self.mappings.values()
+                }
                 if address not in known and address not in self.registry:
-                    raise ControlError(f"/midi/forget: {address}: unknown address; "
-                                       "/engine/list lists them")
+                    raise ControlError(
+                        f"/midi/forget: {address}: unknown address; /engine/list lists them"
+                    )
                 gone = [s for s, t in self.mappings.items() if t.address == address]
                 for source in gone:
                     del self.mappings[source]
@@ -325,8 +365,10 @@ class MidiMap:
         """``/midi/list``: one reply per mapping, then the count and what learning waits for."""
         with self._lock:
             self._ready()
-            rows = [("/midi/list", s.kind, s.channel, s.number, t.address, *t.given)
-                    for s, t in self.mappings.items()]
+            rows = [
+                ("/midi/list", s.kind, s.channel, s.number, t.address, *t.given)
+                for s, t in self.mappings.items()
+            ]
             armed = self.armed.address if self.armed is not None else ""
         return rows + [("/midi/list/done", len(rows), armed)]
 
@@ -336,9 +378,10 @@ class MidiMap:
         with self._lock:
             self._ready()
             armed = self.armed
-            return {"armed": None if armed is None else [armed.address, *armed.given],
-                    "mappings": [[s.describe(), t.address, *t.given]
-                                 for s, t in self.mappings.items()]}
+            return {
+                "armed": None if armed is None else [armed.address, *armed.given],
+                "mappings": [[s.describe(), t.address, *t.given] for s, t in self.mappings.items()],
+            }
 
     # ------------------------------------------------------------------------ MIDI in
     def receive(self, kind: str, channel: int, number: int, value: int) -> list[tuple[str, tuple]]:
@@ -375,8 +418,9 @@ class MidiMap:
                 return self._note(channel, number, value if kind == "note_on" else 0)
             return []
 
-    def _control_change(self, channel: int, number: int, value: int,
-                        upgrade: Source | None) -> list[tuple[str, tuple]]:
+    def _control_change(
+        self, channel: int, number: int, value: int, upgrade: Source | None
+    ) -> list[tuple[str, tuple]]:
         source = Source(CC, channel, number)
         if upgrade is not None and upgrade == Source(CC, channel, number - LSB_OFFSET):
             # the LSB right after a learnt MSB: a 14-bit controller
@@ -456,8 +500,12 @@ class MidiMap:
                 log.warning("%s; MIDI plays with no mappings (the file is left as it is)", exc)
                 return
             for entry in self._dormant:
-                log.warning("midi: %s: %s is not a control of this engine; its mapping is kept "
-                            "in the file but not used", self.path, entry["address"])
+                log.warning(
+                    "midi: %s: %s is not a control of this engine; its mapping is kept "
+                    "in the file but not used",
+                    self.path,
+                    entry["address"],
+                )
 
     def _ready(self, retry: bool = False) -> None:
         """Read the file once, before the mappings are first used; with ``retry``, read again
@@ -465,14 +513,16 @@ class MidiMap:
         if not self._loaded or (retry and self.problem):
             self.load()
         if retry and self.problem:
-            raise ControlError(f"{self.problem}; fix or remove the file first (nothing is "
-                               "learnt or forgotten over it)")
+            raise ControlError(
+                f"{self.problem}; fix or remove the file first (nothing is "
+                "learnt or forgotten over it)"
+            )
 
     def _read(self) -> tuple[dict[Source, Target], list[dict]]:
         data = read_json(self.path, "midi", FILE_KIND)
         entries = data.get("mappings", [])
         if not isinstance(entries, list):
-            raise ControlError(f"midi: {self.path}: \"mappings\" must be a list of mappings")
+            raise ControlError(f'midi: {self.path}: "mappings" must be a list of mappings')
         mappings: dict[Source, Target] = {}
         dormant = []
         for i, entry in enumerate(entries):
@@ -483,29 +533,42 @@ class MidiMap:
             if entry["address"] not in self.registry:
                 dormant.append(entry)
                 continue
-            mappings[source] = target_for(self.registry, entry["address"],
-                                          entry.get("args", []), where)
+            mappings[source] = target_for(
+                self.registry, entry["address"], entry.get("args", []), where
+            )
         return mappings, dormant
 
     def _save(self) -> None:
-        entries = [{"kind": s.kind, "channel": s.channel, "number": s.number,
-                    "address": t.address, "args": list(t.given)}
-                   for s, t in self.mappings.items()]
+        entries = [
+            {
+                "kind": s.kind,
+                "channel": s.channel,
+                "number": s.number,
+                "address": t.address,
+                "args": list(t.given),
+            }
+            for s, t in self.mappings.items()
+        ]
         write_json(self.path, "midi", {"caminos": FILE_KIND, "mappings": entries + self._dormant})
 
 
 def _read_entry(entry: Any, where: str) -> Source:
     """Check one entry of the file's ``mappings``; returns its source."""
     if not isinstance(entry, dict):
-        raise ControlError(f"{where}: expected an object with {', '.join(ENTRY_KEYS)}, got "
-                           f"{str(entry)[:60]}")
+        raise ControlError(
+            f"{where}: expected an object with {', '.join(ENTRY_KEYS)}, got {str(entry)[:60]}"
+        )
     unknown = sorted(set(entry) - set(ENTRY_KEYS))
     missing = [k for k in ENTRY_KEYS[:4] if k not in entry]
     if unknown or missing:
-        raise ControlError(f"{where}: " + "; ".join(
-            ([f"unknown key(s) {', '.join(unknown)}"] if unknown else [])
-            + ([f"missing {', '.join(missing)}"] if missing else []))
-            + f" (an entry has {', '.join(ENTRY_KEYS)})")
+        raise ControlError(
+            f"{where}: "
+            + "; ".join(
+                ([f"unknown key(s) {', '.join(unknown)}"] if unknown else [])
+                + ([f"missing {', '.join(missing)}"] if missing else [])
+            )
+            + f" (an entry has {', '.join(ENTRY_KEYS)})"
+        )
     kind, channel, number = entry["kind"], entry["channel"], entry["number"]
     if kind not in KINDS:
         raise ControlError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")

@@ -7,6 +7,11 @@ and ``engine.mixer.path_active``. ``/latent/follow 0`` makes the output follow t
 Landmarks are made in the posting thread (:mod:`~caminos.engine.control.landmark_making`); the
 paths' geometry is :mod:`~caminos.engine.control.latent_paths`; on the DSP thread only small
 arrays are touched, and the per-hop work writes into preallocated buffers.
+
+Why this file is longer than 500 lines: the :class:`Navigator`'s store, player, recording and map
+share its per-hop buffers and one table of controls (a third of the file, one argument per line as
+the formatter lays them out); the paths' geometry and the making of landmarks are already modules
+of their own.
 """
 
 from __future__ import annotations
@@ -19,8 +24,14 @@ import numpy as np
 from caminos.engine.clock.latent import STD_BOUND
 from caminos.engine.control.landmark_making import FILE_VERSION, LandmarkMaker, rows_of
 from caminos.engine.control.latent_paths import INTERPOLATIONS, Landmark, LatentPath
-from caminos.engine.control.patch_files import (PATCHES_FOLDER, file_for, file_to_read,
-                                                number_rows, read_json, write_json)
+from caminos.engine.control.patch_files import (
+    PATCHES_FOLDER,
+    file_for,
+    file_to_read,
+    number_rows,
+    read_json,
+    write_json,
+)
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.errors import ControlError
 from caminos.engine.core.parameters import Parameter
@@ -58,14 +69,24 @@ class Navigator:
         self.playing = False
         self.time = 0.0  # seconds along self.path
         self.direction = 1.0  # -1 on the way back of a ping-pong
-        self.speed = Parameter("/path/speed", Arg("speed", "f", -16.0, 16.0, "x"),
-                               "playback speed (negative plays backwards)", "path", 1.0,
-                               smoothed=False)
+        self.speed = Parameter(
+            "/path/speed",
+            Arg("speed", "f", -16.0, 16.0, "x"),
+            "playback speed (negative plays backwards)",
+            "path",
+            1.0,
+            smoothed=False,
+        )
         self.loop = LOOP_ONCE
         self.interpolation = "linear"
-        self.step_seconds = Parameter("/path/step", Arg("seconds", "f", 0.0, 600.0, "s"),
-                              "time between a path's last point and the next one added", "path",
-                              1.0, smoothed=False)
+        self.step_seconds = Parameter(
+            "/path/step",
+            Arg("seconds", "f", 0.0, 600.0, "s"),
+            "time between a path's last point and the next one added",
+            "path",
+            1.0,
+            smoothed=False,
+        )
         self.xy = (0.5, 0.5)
         self.plane: tuple[str, str, str] = ("", "", "")
         self._plane_points: np.ndarray | None = None  # (3, dims): origin, x end, y end
@@ -187,7 +208,7 @@ class Navigator:
             self._finish_recording()
             return
         row = self._record_buffer[self._record_count]
-        row[:self.dims] = gesture
+        row[: self.dims] = gesture
         row[self.dims] = (hop - self._record_start) * self.hop_seconds
         self._last_recorded[:] = gesture
         self._record_count += 1
@@ -199,7 +220,7 @@ class Navigator:
             return
         rows = self._record_buffer[:count]
         times = rows[:, self.dims] - rows[0, self.dims]
-        self.paths[name] = LatentPath(name, rows[:, :self.dims].copy(), times.copy())
+        self.paths[name] = LatentPath(name, rows[:, : self.dims].copy(), times.copy())
 
     # -------------------------------------------------------------------------- controls
     def controls(self) -> ControlTable:
@@ -208,73 +229,178 @@ class Navigator:
         add = table.add
         dims = self.dims
         std_arg = dict(lo=-STD_BOUND, hi=STD_BOUND, unit="std")
-        add("/landmark/add", (Arg("name", "s"), Arg("sound", "s")),
+        add(
+            "/landmark/add",
+            (Arg("name", "s"), Arg("sound", "s")),
             "a landmark from a sound file (its latent trajectory, encoded before it reaches the "
-            "hop clock), a .npz from caminos encode, or \"live\" (a snapshot of the current "
-            "latent)", self._add_landmark,
-            group="landmark", prepare=self.maker.from_sound)
-        add("/landmark/voice", (Arg("name", "s"), Arg("language", "s"), Arg("text", "s")),
+            'hop clock), a .npz from caminos encode, or "live" (a snapshot of the current '
+            "latent)",
+            self._add_landmark,
+            group="landmark",
+            prepare=self.maker.from_sound,
+        )
+        add(
+            "/landmark/voice",
+            (Arg("name", "s"), Arg("language", "s"), Arg("text", "s")),
             "a landmark from the voice speaking the text in a language (es, en, fr, de, it, pt, "
             "ca, nl): its latent trajectory, rendered and encoded before it reaches the hop "
-            "clock; text \"babble:N\" babbles N asemic words instead", self._add_landmark,
-            group="landmark", prepare=self.maker.from_voice)
-        add("/landmark/point", (Arg("name", "s"), Arg("offset", "f", repeat=True, **std_arg)),
+            'clock; text "babble:N" babbles N asemic words instead',
+            self._add_landmark,
+            group="landmark",
+            prepare=self.maker.from_voice,
+        )
+        add(
+            "/landmark/point",
+            (Arg("name", "s"), Arg("offset", "f", repeat=True, **std_arg)),
             f"a landmark at a point given by the first N axes (N <= {dims}), in standard "
-            "deviations", self._add_landmark, group="landmark",
-            prepare=self.maker.from_numbers)
-        add("/landmark/save", (Arg("name", "s"),), "write a landmark to "
-            "patches/paths/NAME.landmark.json; answers /landmark/save s (file)",
-            self._save_landmark, group="landmark", query=True)
-        add("/landmark/load", (Arg("name", "s"),), "read patches/paths/NAME.landmark.json "
+            "deviations",
+            self._add_landmark,
+            group="landmark",
+            prepare=self.maker.from_numbers,
+        )
+        add(
+            "/landmark/save",
+            (Arg("name", "s"),),
+            "write a landmark to patches/paths/NAME.landmark.json; answers /landmark/save s (file)",
+            self._save_landmark,
+            group="landmark",
+            query=True,
+        )
+        add(
+            "/landmark/load",
+            (Arg("name", "s"),),
+            "read patches/paths/NAME.landmark.json "
             "(a file that fails to parse is reported with its line; nothing changes)",
-            self._add_landmark, group="landmark", prepare=self.maker.load)
+            self._add_landmark,
+            group="landmark",
+            prepare=self.maker.load,
+        )
 
-        add("/path/new", (Arg("path", "s"),), "an empty path (replaces one of that name)",
-            self._new_path, group="path")
-        add("/path/point", (Arg("path", "s"), Arg("offset", "f", repeat=True, **std_arg)),
+        add(
+            "/path/new",
+            (Arg("path", "s"),),
+            "an empty path (replaces one of that name)",
+            self._new_path,
+            group="path",
+        )
+        add(
+            "/path/point",
+            (Arg("path", "s"), Arg("offset", "f", repeat=True, **std_arg)),
             f"append a point (first N axes, N <= {dims}, in standard deviations) /path/step "
-            "seconds after the last", self._append, group="path",
-            prepare=self._prepare_point)
-        add("/path/landmark", (Arg("path", "s"), Arg("landmark", "s")),
+            "seconds after the last",
+            self._append,
+            group="path",
+            prepare=self._prepare_point,
+        )
+        add(
+            "/path/landmark",
+            (Arg("path", "s"), Arg("landmark", "s")),
             "append a landmark: its trajectory at its own pace (one point per hop), or its "
-            "point, /path/step seconds after the last", self._append_landmark, group="path")
+            "point, /path/step seconds after the last",
+            self._append_landmark,
+            group="path",
+        )
         table.append(self.step_seconds.control())
-        add("/path/play", (Arg("path", "s"),), "play a path from its start (its end when the "
-            "speed is negative); set /latent/follow 0 to hear the path alone", self._play,
-            group="path")
-        add("/path/stop", (), "stop the path; the mix returns to the sources", self._stop,
-            group="path")
+        add(
+            "/path/play",
+            (Arg("path", "s"),),
+            "play a path from its start (its end when the "
+            "speed is negative); set /latent/follow 0 to hear the path alone",
+            self._play,
+            group="path",
+        )
+        add(
+            "/path/stop",
+            (),
+            "stop the path; the mix returns to the sources",
+            self._stop,
+            group="path",
+        )
         table.append(self.speed.control())
-        add("/path/pos", (Arg("position", "f", 0.0, 1.0),),
+        add(
+            "/path/pos",
+            (Arg("position", "f", 0.0, 1.0),),
             "jump to a position along the path (0 start .. 1 end) and sound it (scrub)",
-            self._scrub, self._position_now, "path")
-        add("/path/loop", (Arg("mode", "i", 0, 2),), "0 plays once and holds the end, 1 loops, "
-            "2 ping-pongs", self._set_loop, self._loop_mode, "path")
-        add("/path/interp", (Arg("interpolation", "s", choices=INTERPOLATIONS),),
-            "interpolation between points", self._set_interpolation, self._interpolation,
-            "path")
-        add("/path/record", (Arg("path", "s"),), "record incoming gestures (/latent/axis, "
+            self._scrub,
+            self._position_now,
+            "path",
+        )
+        add(
+            "/path/loop",
+            (Arg("mode", "i", 0, 2),),
+            "0 plays once and holds the end, 1 loops, 2 ping-pongs",
+            self._set_loop,
+            self._loop_mode,
+            "path",
+        )
+        add(
+            "/path/interp",
+            (Arg("interpolation", "s", choices=INTERPOLATIONS),),
+            "interpolation between points",
+            self._set_interpolation,
+            self._interpolation,
+            "path",
+        )
+        add(
+            "/path/record",
+            (Arg("path", "s"),),
+            "record incoming gestures (/latent/axis, "
             "/latent/z, /latent/xy, a playing path) into a path, one point per changed hop",
-            self._start_recording, group="path", prepare=self._prepare_recording)
-        add("/path/record/stop", (), "stop recording; the path is ready to play",
+            self._start_recording,
+            group="path",
+            prepare=self._prepare_recording,
+        )
+        add(
+            "/path/record/stop",
+            (),
+            "stop recording; the path is ready to play",
             self._finish_recording if self.engine.clock.ticked else self._stop_untick,
-            group="path")
-        add("/path/save", (Arg("path", "s"),), "write a path to patches/paths/NAME.json; "
-            "answers /path/save s (file)", self._save_path, group="path", query=True)
-        add("/path/load", (Arg("path", "s"),), "read patches/paths/NAME.json (a file that "
+            group="path",
+        )
+        add(
+            "/path/save",
+            (Arg("path", "s"),),
+            "write a path to patches/paths/NAME.json; answers /path/save s (file)",
+            self._save_path,
+            group="path",
+            query=True,
+        )
+        add(
+            "/path/load",
+            (Arg("path", "s"),),
+            "read patches/paths/NAME.json (a file that "
             "fails to parse is reported with its line; nothing changes)",
-            self._set_path, group="path", prepare=self._load_path)
+            self._set_path,
+            group="path",
+            prepare=self._load_path,
+        )
 
-        add("/latent/xy", (Arg("x", "f", 0.0, 1.0), Arg("y", "f", 0.0, 1.0)),
+        add(
+            "/latent/xy",
+            (Arg("x", "f", 0.0, 1.0), Arg("y", "f", 0.0, 1.0)),
             "position on the 2-D map (the plane of /latent/plane); stops a playing path; "
-            "set /latent/follow 0 to hear it alone", self._set_xy, self._xy_now, "latent")
-        add("/latent/plane", (Arg("origin", "s"), Arg("x", "s"), Arg("y", "s")),
+            "set /latent/follow 0 to hear it alone",
+            self._set_xy,
+            self._xy_now,
+            "latent",
+        )
+        add(
+            "/latent/plane",
+            (Arg("origin", "s"), Arg("x", "s"), Arg("y", "s")),
             "the 2-D map's plane through three landmarks (x runs origin to x, y origin to y); "
             f"three empty strings: axes 0 and 1, -{XY_RANGE_STD:g} .. +{XY_RANGE_STD:g} std",
-            self._set_plane, self._plane_now, "latent")
-        add("/latent/plane/axes", (), f"the 2-D map back on axes 0 and 1 (-{XY_RANGE_STD:g} .. "
+            self._set_plane,
+            self._plane_now,
+            "latent",
+        )
+        add(
+            "/latent/plane/axes",
+            (),
+            f"the 2-D map back on axes 0 and 1 (-{XY_RANGE_STD:g} .. "
             f"+{XY_RANGE_STD:g} std), as /latent/plane with three empty strings",
-            self._plane_on_axes, group="latent")
+            self._plane_on_axes,
+            group="latent",
+        )
         return table
 
     # the controls' handlers
@@ -336,8 +462,7 @@ class Navigator:
 
     def _edit(self, name: str) -> LatentPath:
         path = self.paths.get(name)
-        return path if path is not None else LatentPath(name, np.zeros((0, self.dims)),
-                                                        np.zeros(0))
+        return path if path is not None else LatentPath(name, np.zeros((0, self.dims)), np.zeros(0))
 
     def _append(self, made: tuple[str, np.ndarray, Any]) -> None:
         name, points, _ = made
@@ -346,8 +471,7 @@ class Navigator:
 
     def _append_landmark(self, name: str, landmark: str) -> None:
         points = self._landmark("/path/landmark", landmark).points
-        self._set_path(self._edit(name).appended(points, self.step_seconds.value,
-                                                 self.hop_seconds))
+        self._set_path(self._edit(name).appended(points, self.step_seconds.value, self.hop_seconds))
 
     def _play(self, name: str) -> None:
         path = self.paths.get(name)
@@ -413,11 +537,18 @@ class Navigator:
         if path is None:
             raise ControlError(f"/path/save: no path named {name!r}")
         target = file_for(self.folder, "/path/save", name, ".json")
-        write_json(target, "/path/save", {
-            "caminos": "path", "version": FILE_VERSION, "name": name,
-            "model": self.engine.hop_model.name,
-            "times_s": [round(float(t), 6) for t in path.times],
-            "points_std": rows_of(path.points / self.std)})
+        write_json(
+            target,
+            "/path/save",
+            {
+                "caminos": "path",
+                "version": FILE_VERSION,
+                "name": name,
+                "model": self.engine.hop_model.name,
+                "times_s": [round(float(t), 6) for t in path.times],
+                "points_std": rows_of(path.points / self.std),
+            },
+        )
         return [("/path/save", str(target))]
 
     def _load_path(self, name: str) -> LatentPath:
@@ -428,11 +559,17 @@ class Navigator:
         times = data.get("times_s")
         if times is None:
             times = [i * self.step_seconds.value for i in range(len(rows))]
-        if (not isinstance(times, list) or len(times) != len(rows)
-                or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in times)
-                or any(b < a for a, b in zip(times, times[1:])) or (times and times[0] < 0)):
-            raise ControlError(f"{where}: times_s: expected {len(rows)} non-decreasing times in "
-                               "seconds, one per point")
+        if (
+            not isinstance(times, list)
+            or len(times) != len(rows)
+            or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in times)
+            or any(b < a for a, b in zip(times, times[1:]))
+            or (times and times[0] < 0)
+        ):
+            raise ControlError(
+                f"{where}: times_s: expected {len(rows)} non-decreasing times in "
+                "seconds, one per point"
+            )
         times = np.asarray(times, dtype=np.float64)
         return LatentPath(name, self.maker.points_from_rows(rows), times - times[0])
 
@@ -457,8 +594,9 @@ class Navigator:
             self._plane_points = None
             field.set_axes_plane()
         else:
-            self._plane_points = np.stack([self._landmark("/latent/plane", n).mean
-                                           for n in (origin, x, y)])
+            self._plane_points = np.stack(
+                [self._landmark("/latent/plane", n).mean for n in (origin, x, y)]
+            )
             start, x_end, y_end = self._plane_points
             field.set_plane(x_end - start, y_end - start)
         self.plane = (origin, x, y)
@@ -493,8 +631,10 @@ class Navigator:
     def status(self) -> dict[str, Any]:
         """The path, the recording, and where a ticking engine's path plays (a replica's clock
         reports the hop clock's)."""
-        status = {"path": self.path.name if self.path is not None else "",
-                  "recording": self._recording or ""}
+        status = {
+            "path": self.path.name if self.path is not None else "",
+            "recording": self._recording or "",
+        }
         if self.engine.clock.ticked:
             status.update(path_playing=int(self.playing), path_position=self._position())
         return status

@@ -24,8 +24,9 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 def check_name(address: str, name: str) -> str:
     """A name safe to use as a file name: letters, digits, ``_ . -``, at most 64 characters."""
     if not _NAME.match(name) or ".." in name:
-        raise ControlError(f"{address}: name {name!r} must be 1 to 64 letters, digits, _ . - "
-                           "(no folders)")
+        raise ControlError(
+            f"{address}: name {name!r} must be 1 to 64 letters, digits, _ . - (no folders)"
+        )
     return name
 
 
@@ -62,11 +63,14 @@ def read_json(path: Path, address: str, kind: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ControlError(f"{address}: {path}:{exc.lineno}:{exc.colno}: not valid JSON: "
-                           f"{exc.msg}") from None
+        raise ControlError(
+            f"{address}: {path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
+        ) from None
     if not isinstance(data, dict) or data.get("caminos") != kind:
-        raise ControlError(f"{address}: {path}:1: not a caminos {kind} file (expected "
-                           f"\"caminos\": \"{kind}\" at the top)")
+        raise ControlError(
+            f"{address}: {path}:1: not a caminos {kind} file (expected "
+            f'"caminos": "{kind}" at the top)'
+        )
     return data
 
 
@@ -89,7 +93,7 @@ def _dumps(data: Any, indent: int = 0) -> str:
     if isinstance(data, dict):
         if not data:
             return "{}"
-        items = [f'{pad}  {json.dumps(k)}: {_dumps(v, indent + 1)}' for k, v in data.items()]
+        items = [f"{pad}  {json.dumps(k)}: {_dumps(v, indent + 1)}" for k, v in data.items()]
         return "{\n" + ",\n".join(items) + f"\n{pad}}}"
     if isinstance(data, list) and data and any(isinstance(v, (dict, list)) for v in data):
         items = [f"{pad}  {_dumps(v, indent + 1)}" for v in data]
@@ -103,10 +107,14 @@ def number_rows(value: Any, where: str, dims: int) -> list[list[float]]:
         raise ControlError(f"{where}: expected a non-empty list of lists of numbers")
     rows = []
     for i, row in enumerate(value):
-        if (not isinstance(row, list) or not 1 <= len(row) <= dims
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row)
-                or not all(abs(float(v)) < 1e6 for v in row)):
-            raise ControlError(f"{where}[{i}]: expected 1 to {dims} finite numbers, got "
-                               f"{str(row)[:60]}")
+        if (
+            not isinstance(row, list)
+            or not 1 <= len(row) <= dims
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row)
+            or not all(abs(float(v)) < 1e6 for v in row)
+        ):
+            raise ControlError(
+                f"{where}[{i}]: expected 1 to {dims} finite numbers, got {str(row)[:60]}"
+            )
         rows.append([float(v) for v in row])
     return rows

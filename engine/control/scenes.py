@@ -14,8 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from caminos.engine.control.patch_files import (PATCHES_FOLDER, file_for, file_to_read, read_json,
-                                                write_json)
+from caminos.engine.control.patch_files import (
+    PATCHES_FOLDER,
+    file_for,
+    file_to_read,
+    read_json,
+    write_json,
+)
 from caminos.engine.core.controls import Arg, Control, ControlTable
 from caminos.engine.core.errors import ControlError
 
@@ -59,17 +64,39 @@ class SceneBank:
         table = ControlTable()
         add = table.add
         slot = Arg("scene", "i", 0, SLOTS - 1)
-        add("/scene/store", (slot,), "store the value of every control in a scene",
-            self.store, group="scene")
-        add("/scene/recall", (slot, Arg("seconds", "f", 0.0, 600.0, "s")),
+        add(
+            "/scene/store",
+            (slot,),
+            "store the value of every control in a scene",
+            self.store,
+            group="scene",
+        )
+        add(
+            "/scene/recall",
+            (slot, Arg("seconds", "f", 0.0, 600.0, "s")),
             "recall a scene: numeric controls crossfade over the given seconds, others switch at "
-            "once", self.recall, group="scene", prepare=self._prepare_recall)
-        add("/scene/save", (slot, Arg("name", "s")), "write a stored scene to "
-            "patches/scenes/NAME.json; answers /scene/save s (file)", self._save,
-            group="scene", query=True)
-        add("/scene/load", (slot, Arg("name", "s")), "read patches/scenes/NAME.json into a scene "
+            "once",
+            self.recall,
+            group="scene",
+            prepare=self._prepare_recall,
+        )
+        add(
+            "/scene/save",
+            (slot, Arg("name", "s")),
+            "write a stored scene to patches/scenes/NAME.json; answers /scene/save s (file)",
+            self._save,
+            group="scene",
+            query=True,
+        )
+        add(
+            "/scene/load",
+            (slot, Arg("name", "s")),
+            "read patches/scenes/NAME.json into a scene "
             "(a file that fails to parse is reported with its line; nothing changes)",
-            self._store, group="scene", prepare=self._load)
+            self._store,
+            group="scene",
+            prepare=self._load,
+        )
         return table
 
     def _store(self, loaded: tuple[int, dict[str, tuple]]) -> None:
@@ -78,8 +105,11 @@ class SceneBank:
 
     def snapshot(self) -> dict[str, tuple]:
         """The current value of every control that has one (except positions)."""
-        return {c.address: tuple(c.get()) for c in self.engine.registry
-                if c.get is not None and c.address not in NOT_STORED}
+        return {
+            c.address: tuple(c.get())
+            for c in self.engine.registry
+            if c.get is not None and c.address not in NOT_STORED
+        }
 
     def store(self, slot: int) -> None:
         """Store the current state in ``slot`` (DSP thread)."""
@@ -144,9 +174,16 @@ class SceneBank:
         if scene is None:
             raise ControlError(f"/scene/save: scene {slot} is empty")
         path = file_for(self.folder, "/scene/save", name, ".json")
-        write_json(path, "/scene/save", {
-            "caminos": "scene", "version": FILE_VERSION, "name": name,
-            "controls": {k: list(v) for k, v in scene.items()}})
+        write_json(
+            path,
+            "/scene/save",
+            {
+                "caminos": "scene",
+                "version": FILE_VERSION,
+                "name": name,
+                "controls": {k: list(v) for k, v in scene.items()},
+            },
+        )
         return [("/scene/save", str(path))]
 
     def _load(self, slot: int, name: str) -> tuple[int, dict[str, tuple]]:
@@ -154,8 +191,9 @@ class SceneBank:
         data = read_json(path, "/scene/load", "scene")
         controls = data.get("controls")
         if not isinstance(controls, dict):
-            raise ControlError(f"/scene/load: {path}: expected a \"controls\" table of address: "
-                               "[values]")
+            raise ControlError(
+                f'/scene/load: {path}: expected a "controls" table of address: [values]'
+            )
         scene = {}
         for address, values in controls.items():
             if not isinstance(values, list):

@@ -36,8 +36,9 @@ class Surface:
     midi: MidiMap
 
 
-def attach(engine: Any, patches: str | Path | None = None,
-           recordings: str | Path | None = None) -> Surface:
+def attach(
+    engine: Any, patches: str | Path | None = None, recordings: str | Path | None = None
+) -> Surface:
     """Register landmarks, paths, the 2-D map, scenes, recording, the queries and the MIDI
     mappings (``/midi/*``, read from ``midi.json`` when first used) on ``engine``.
 
@@ -65,8 +66,9 @@ def attach(engine: Any, patches: str | Path | None = None,
     scenes = SceneBank(engine, folder / "scenes")
     _register(engine, scenes.controls())
     engine.hop_hooks.append(scenes.on_hop)
-    recorder = ScoreRecorder(engine, recordings if recordings is not None
-                             else paths.folder("recordings"))
+    recorder = ScoreRecorder(
+        engine, recordings if recordings is not None else paths.folder("recordings")
+    )
     _register(engine, recorder.controls())
     engine.recorders.append(recorder.on_event)
     engine.output_hooks.append(recorder.on_output)
@@ -101,8 +103,9 @@ def _register(engine: Any, controls: Any) -> None:
         engine.registry.add(control)
 
 
-def render_score_file(score_path: str | Path, out_path: str | Path, config: Any,
-                      seconds: float | None = None) -> str:
+def render_score_file(
+    score_path: str | Path, out_path: str | Path, config: Any, seconds: float | None = None
+) -> str:
     """``caminos render --score SCORE -o OUT``: a fresh engine replays the score into a file.
 
     Returns
@@ -127,8 +130,11 @@ def render_score_file(score_path: str | Path, out_path: str | Path, config: Any,
         engine.close()
     elapsed = time.perf_counter() - started
     mask = engine.channel_mask if Path(out_path).suffix.lower() == ".wav" else None
-    write_audio_atomic(out_path, samples, engine.sample_rate, config.render.subtype,
-                       channel_mask=mask)
+    write_audio_atomic(
+        out_path, samples, engine.sample_rate, config.render.subtype, channel_mask=mask
+    )
     length = len(samples) / engine.sample_rate
-    return (f"{out_path}: {length:.2f} s from {score_path} "
-            f"({length / max(elapsed, 1e-9):.1f}x real time)")
+    return (
+        f"{out_path}: {length:.2f} s from {score_path} "
+        f"({length / max(elapsed, 1e-9):.1f}x real time)"
+    )

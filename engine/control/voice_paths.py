@@ -51,13 +51,21 @@ class VoicePaths:
         table = ControlTable()
         for channel in range(1, self.field.room_channels + 1):
             voice = self.field.voice_of(channel)
-            table.add(f"/channel/{channel}/path/play", (Arg("path", "s"),),
-                      f"channel {channel}'s voice plays a path of its own, looped, at /path/speed "
-                      f"(/channel/{channel}/follow 0 hears it alone)",
-                      functools.partial(self._play, voice, channel), group="channel")
-            table.add(f"/channel/{channel}/path/stop", (),
-                      f"channel {channel}'s voice back on the shared path",
-                      functools.partial(self._stop, voice), group="channel")
+            table.add(
+                f"/channel/{channel}/path/play",
+                (Arg("path", "s"),),
+                f"channel {channel}'s voice plays a path of its own, looped, at /path/speed "
+                f"(/channel/{channel}/follow 0 hears it alone)",
+                functools.partial(self._play, voice, channel),
+                group="channel",
+            )
+            table.add(
+                f"/channel/{channel}/path/stop",
+                (),
+                f"channel {channel}'s voice back on the shared path",
+                functools.partial(self._stop, voice),
+                group="channel",
+            )
         return table
 
     def _play(self, voice: int | None, channel: int, name: str) -> None:

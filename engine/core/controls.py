@@ -55,8 +55,9 @@ class Arg:
 
     def __post_init__(self) -> None:
         if self.kind not in ARG_KINDS:
-            raise ValueError(f"argument {self.name}: kind must be one of f, i, s; "
-                             f"got {self.kind!r}")
+            raise ValueError(
+                f"argument {self.name}: kind must be one of f, i, s; got {self.kind!r}"
+            )
 
     @property
     def curve(self) -> str:
@@ -86,8 +87,9 @@ class Arg:
             if not isinstance(value, str):
                 raise ControlError(f"{where}: expected a string, got {_show(value)}")
             if self.choices is not None and value not in self.choices:
-                raise ControlError(f"{where}: expected one of {', '.join(self.choices)}, "
-                                   f"got {value!r}")
+                raise ControlError(
+                    f"{where}: expected one of {', '.join(self.choices)}, got {value!r}"
+                )
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ControlError(f"{where}: expected {ARG_KINDS[self.kind]}, got {_show(value)}")
@@ -99,8 +101,10 @@ class Arg:
                 raise ControlError(f"{where}: expected an integer, got {value!r}")
             number = int(number)
         if (self.lo is not None and number < self.lo) or (self.hi is not None and number > self.hi):
-            raise ControlError(f"{where}: {value!r} is out of range [{self.lo:g}, {self.hi:g}]"
-                               + (f" {self.unit}" if self.unit else ""))
+            raise ControlError(
+                f"{where}: {value!r} is out of range [{self.lo:g}, {self.hi:g}]"
+                + (f" {self.unit}" if self.unit else "")
+            )
         return number
 
 
@@ -148,8 +152,9 @@ class Control:
 
     def __post_init__(self) -> None:
         if not self.address.startswith("/") or " " in self.address:
-            raise ValueError(f"control address must start with / and hold no spaces: "
-                             f"{self.address!r}")
+            raise ValueError(
+                f"control address must start with / and hold no spaces: {self.address!r}"
+            )
         if any(a.repeat for a in self.args[:-1]):
             raise ValueError(f"{self.address}: only the last argument may repeat")
 
@@ -165,11 +170,15 @@ class Control:
         fixed = self.args[:-1] if self.args and self.args[-1].repeat else self.args
         repeat = self.args[-1] if self.args and self.args[-1].repeat else None
         if repeat is None and len(values) != len(fixed):
-            raise ControlError(f"{self.address}: expected {len(fixed)} argument(s) "
-                               f"({self.signature()}), got {len(values)}")
+            raise ControlError(
+                f"{self.address}: expected {len(fixed)} argument(s) "
+                f"({self.signature()}), got {len(values)}"
+            )
         if repeat is not None and len(values) < len(fixed) + 1:
-            raise ControlError(f"{self.address}: expected at least {len(fixed) + 1} argument(s) "
-                               f"({self.signature()}), got {len(values)}")
+            raise ControlError(
+                f"{self.address}: expected at least {len(fixed) + 1} argument(s) "
+                f"({self.signature()}), got {len(values)}"
+            )
         out = []
         for i, value in enumerate(values):
             spec = fixed[i] if i < len(fixed) else repeat
@@ -186,9 +195,17 @@ class ControlTable(list):
     subsystem, registered by whoever wires it (the engine for its own parts,
     :func:`caminos.engine.control.surface.attach` for the surface's)."""
 
-    def add(self, address: str, args: tuple[Arg, ...], doc: str, apply: Callable[..., Any],
-            get: Callable[[], tuple] | None = None, group: str = "",
-            prepare: Callable[..., Any] | None = None, query: bool = False) -> Control:
+    def add(
+        self,
+        address: str,
+        args: tuple[Arg, ...],
+        doc: str,
+        apply: Callable[..., Any],
+        get: Callable[[], tuple] | None = None,
+        group: str = "",
+        prepare: Callable[..., Any] | None = None,
+        query: bool = False,
+    ) -> Control:
         """Append one control: the fields of :class:`Control`, with ``group`` before
         ``prepare`` (the order the tables read best in)."""
         control = Control(address, args, doc, apply, get, prepare, query, group)
@@ -297,8 +314,9 @@ class ControlQueue:
         """Queue a validated event for ``hop`` (``-1``: the next hop to be computed)."""
         if len(self._inbox) + len(self._schedule) >= self.capacity:
             self.refused += 1
-            raise ControlError(f"{address}: control queue full ({self.capacity} events waiting); "
-                               "event dropped")
+            raise ControlError(
+                f"{address}: control queue full ({self.capacity} events waiting); event dropped"
+            )
         with self._seq_lock:
             seq = next(self._seq)
         self._inbox.append(ControlEvent(int(hop), seq, address, args, payload))

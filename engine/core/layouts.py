@@ -115,22 +115,28 @@ class SpeakerLayout:
     def __post_init__(self) -> None:
         positions = np.array(self.positions, dtype=np.float64)
         if positions.ndim != 2 or positions.shape[1] != 2:
-            raise ParameterError(f"layout {self.name!r}: positions must have shape "
-                                 f"(n_speakers, 2), got {positions.shape}")
+            raise ParameterError(
+                f"layout {self.name!r}: positions must have shape "
+                f"(n_speakers, 2), got {positions.shape}"
+            )
         n = len(positions)
         if not 1 <= n <= MAX_SPEAKERS:
-            raise ParameterError(f"layout {self.name!r}: expected 1 .. {MAX_SPEAKERS} speakers, "
-                                 f"got {n}")
+            raise ParameterError(
+                f"layout {self.name!r}: expected 1 .. {MAX_SPEAKERS} speakers, got {n}"
+            )
         if not np.isfinite(positions).all():
-            raise ParameterError(f"layout {self.name!r}: positions must be finite, got "
-                                 f"{positions.tolist()}")
+            raise ParameterError(
+                f"layout {self.name!r}: positions must be finite, got {positions.tolist()}"
+            )
         labels = tuple(self.labels) or tuple(str(i + 1) for i in range(n))
         if len(labels) != n or not all(isinstance(label, str) for label in labels):
             raise ParameterError(f"layout {self.name!r}: expected {n} labels (str), got {labels!r}")
         mask = self.channel_mask
         if mask is not None and (mask < 0 or bin(mask).count("1") != n):
-            raise ParameterError(f"layout {self.name!r}: channel_mask must have one bit per "
-                                 f"speaker ({n}), got {mask:#x}")
+            raise ParameterError(
+                f"layout {self.name!r}: channel_mask must have one bit per "
+                f"speaker ({n}), got {mask:#x}"
+            )
         positions.flags.writeable = False
         centred = positions - positions.mean(axis=0)
         radius = float(np.hypot(centred[:, 0], centred[:, 1]).max())
@@ -182,25 +188,36 @@ class SpeakerLayout:
         ParameterError
             ``out`` has the wrong shape, type or memory layout, or ``rotate_deg`` is not finite.
         """
-        if (not isinstance(out, np.ndarray) or out.shape != (self.n_speakers, 2)
-                or out.dtype != np.float64 or not out.flags.c_contiguous):
-            raise ParameterError(f"layout {self.name!r}: out must be a C-contiguous float64 "
-                                 f"array of shape ({self.n_speakers}, 2), got "
-                                 f"{getattr(out, 'shape', type(out).__name__)}")
+        if (
+            not isinstance(out, np.ndarray)
+            or out.shape != (self.n_speakers, 2)
+            or out.dtype != np.float64
+            or not out.flags.c_contiguous
+        ):
+            raise ParameterError(
+                f"layout {self.name!r}: out must be a C-contiguous float64 "
+                f"array of shape ({self.n_speakers}, 2), got "
+                f"{getattr(out, 'shape', type(out).__name__)}"
+            )
         if not math.isfinite(rotate_deg):
-            raise ParameterError(f"layout {self.name!r}: rotate_deg must be finite, got "
-                                 f"{rotate_deg!r}")
+            raise ParameterError(
+                f"layout {self.name!r}: rotate_deg must be finite, got {rotate_deg!r}"
+            )
         turn = math.radians(rotate_deg)
-        np.multiply(self._unit, complex(math.cos(turn), math.sin(turn)),
-                    out=out.view(np.complex128))
+        np.multiply(
+            self._unit, complex(math.cos(turn), math.sin(turn)), out=out.view(np.complex128)
+        )
         return out
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SpeakerLayout):
             return NotImplemented
-        return (self.name == other.name and self.labels == other.labels
-                and self.channel_mask == other.channel_mask
-                and np.array_equal(self.positions, other.positions))
+        return (
+            self.name == other.name
+            and self.labels == other.labels
+            and self.channel_mask == other.channel_mask
+            and np.array_equal(self.positions, other.positions)
+        )
 
     def __hash__(self) -> int:
         return hash((self.name, self.labels, self.channel_mask, self.positions.tobytes()))
@@ -214,8 +231,9 @@ def _on_circle(azimuths_deg: Iterable[float]) -> np.ndarray:
 
 def _check_count(count: int, what: str) -> None:
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_SPEAKERS:
-        raise ParameterError(f"{what}: expected a number of channels in 1 .. {MAX_SPEAKERS}, "
-                             f"got {count!r}")
+        raise ParameterError(
+            f"{what}: expected a number of channels in 1 .. {MAX_SPEAKERS}, got {count!r}"
+        )
 
 
 def default_layout_name(channels: int) -> str:
@@ -258,12 +276,16 @@ def builtin_layout(name: str, channels: int | None = None) -> SpeakerLayout | No
             return SpeakerLayout("mono", np.zeros((1, 2)), ("C",), _FRONT_CENTER)
         return SpeakerLayout("mono", np.zeros((channels, 2)))
     if name == "stereo":
-        return SpeakerLayout("stereo", _on_circle((30.0, -30.0)), ("L", "R"),
-                             _FRONT_LEFT | _FRONT_RIGHT)
+        return SpeakerLayout(
+            "stereo", _on_circle((30.0, -30.0)), ("L", "R"), _FRONT_LEFT | _FRONT_RIGHT
+        )
     if name == "quad":
-        return SpeakerLayout("quad", _on_circle((45.0, -45.0, 135.0, -135.0)),
-                             ("FL", "FR", "BL", "BR"),
-                             _FRONT_LEFT | _FRONT_RIGHT | _BACK_LEFT | _BACK_RIGHT)
+        return SpeakerLayout(
+            "quad",
+            _on_circle((45.0, -45.0, 135.0, -135.0)),
+            ("FL", "FR", "BL", "BR"),
+            _FRONT_LEFT | _FRONT_RIGHT | _BACK_LEFT | _BACK_RIGHT,
+        )
     sized = _SIZED.fullmatch(name)
     if sized is None:
         return None
@@ -307,8 +329,10 @@ def find_layout_file(name: str, search_dirs: Iterable[str | Path] = ()) -> Path:
         if path.is_file():
             return path
     places = ", ".join(str(p) for p in dict.fromkeys(tried))
-    raise ConfigError(f"layout {name!r}: not a built-in layout ({', '.join(BUILTIN_NAMES)}) and "
-                      f"no layout file found (tried {places})")
+    raise ConfigError(
+        f"layout {name!r}: not a built-in layout ({', '.join(BUILTIN_NAMES)}) and "
+        f"no layout file found (tried {places})"
+    )
 
 
 def _number(value: Any) -> bool:
@@ -321,28 +345,37 @@ def _read_speaker(table: Any, key: str, where: str) -> tuple[str, tuple[float, f
         raise ConfigError(f"{where}: {key}: expected a [[speaker]] table, got {table!r}")
     for name in table:
         if name not in _SPEAKER_KEYS:
-            raise ConfigError(f"{where}: unknown key {key}.{name} = {table[name]!r}; a speaker "
-                              f"takes: {', '.join(_SPEAKER_KEYS)}")
+            raise ConfigError(
+                f"{where}: unknown key {key}.{name} = {table[name]!r}; a speaker "
+                f"takes: {', '.join(_SPEAKER_KEYS)}"
+            )
     if "azimuth" in table and "position" in table:
-        raise ConfigError(f"{where}: {key}: give azimuth or position, not both (got azimuth = "
-                          f"{table['azimuth']!r}, position = {table['position']!r})")
+        raise ConfigError(
+            f"{where}: {key}: give azimuth or position, not both (got azimuth = "
+            f"{table['azimuth']!r}, position = {table['position']!r})"
+        )
     label = table.get("label")
     if label is not None and (not isinstance(label, str) or not label.strip()):
         raise ConfigError(f"{where}: {key}.label: expected a non-empty string, got {label!r}")
     if "azimuth" in table:
         azimuth = table["azimuth"]
-        if (not _number(azimuth) or not math.isfinite(azimuth)
-                or abs(azimuth) > _AZIMUTH_LIMIT):
-            raise ConfigError(f"{where}: {key}.azimuth: expected a number of degrees in "
-                              f"[-{_AZIMUTH_LIMIT:g}, {_AZIMUTH_LIMIT:g}], got {azimuth!r}")
+        if not _number(azimuth) or not math.isfinite(azimuth) or abs(azimuth) > _AZIMUTH_LIMIT:
+            raise ConfigError(
+                f"{where}: {key}.azimuth: expected a number of degrees in "
+                f"[-{_AZIMUTH_LIMIT:g}, {_AZIMUTH_LIMIT:g}], got {azimuth!r}"
+            )
         theta = math.radians(azimuth)
         return "azimuth", (math.cos(theta), math.sin(theta)), label
     if "position" in table:
         position = table["position"]
-        if (not isinstance(position, list) or len(position) != 2
-                or not all(_number(v) and math.isfinite(v) for v in position)):
-            raise ConfigError(f"{where}: {key}.position: expected [x, y], two finite numbers, "
-                              f"got {position!r}")
+        if (
+            not isinstance(position, list)
+            or len(position) != 2
+            or not all(_number(v) and math.isfinite(v) for v in position)
+        ):
+            raise ConfigError(
+                f"{where}: {key}.position: expected [x, y], two finite numbers, got {position!r}"
+            )
         return "position", (float(position[0]), float(position[1])), label
     raise ConfigError(f"{where}: {key}: give azimuth (degrees) or position ([x, y]); got neither")
 
@@ -373,8 +406,10 @@ def read_layout_file(path: str | Path) -> SpeakerLayout:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
     for key in data:
         if key not in _FILE_KEYS:
-            raise ConfigError(f"{where}: unknown key {key} = {data[key]!r}; a layout file "
-                              f"takes: {', '.join(_FILE_KEYS)}")
+            raise ConfigError(
+                f"{where}: unknown key {key} = {data[key]!r}; a layout file "
+                f"takes: {', '.join(_FILE_KEYS)}"
+            )
     for key in ("name", "description"):
         value = data.get(key)
         if key in data and (not isinstance(value, str) or not value.strip()):
@@ -383,28 +418,35 @@ def read_layout_file(path: str | Path) -> SpeakerLayout:
     if not isinstance(speakers, list):
         raise ConfigError(f"{where}: speaker: expected [[speaker]] tables, got {speakers!r}")
     if not speakers:
-        raise ConfigError(f"{where}: speaker: no [[speaker]] tables, got {speakers!r}; a layout "
-                          f"has 1 .. {MAX_SPEAKERS} speakers")
+        raise ConfigError(
+            f"{where}: speaker: no [[speaker]] tables, got {speakers!r}; a layout "
+            f"has 1 .. {MAX_SPEAKERS} speakers"
+        )
     if len(speakers) > MAX_SPEAKERS:
-        raise ConfigError(f"{where}: speaker: {len(speakers)} [[speaker]] tables; a layout has "
-                          f"at most {MAX_SPEAKERS}")
+        raise ConfigError(
+            f"{where}: speaker: {len(speakers)} [[speaker]] tables; a layout has "
+            f"at most {MAX_SPEAKERS}"
+        )
     first_kind = ""
     positions, labels = [], []
     for index, table in enumerate(speakers, start=1):
         key = f"speaker[{index}]"
         kind, position, label = _read_speaker(table, key, where)
         if first_kind and kind != first_kind:
-            raise ConfigError(f"{where}: {key}: gives {kind} = {table[kind]!r} but speaker[1] "
-                              f"gives {first_kind}; a layout file places every speaker the "
-                              f"same way")
+            raise ConfigError(
+                f"{where}: {key}: gives {kind} = {table[kind]!r} but speaker[1] "
+                f"gives {first_kind}; a layout file places every speaker the "
+                f"same way"
+            )
         first_kind = first_kind or kind
         positions.append(position)
         labels.append(label if label is not None else str(index))
     return SpeakerLayout(data.get("name", path.stem), np.array(positions), tuple(labels))
 
 
-def load_layout(name_or_path: str, channels: int | None,
-                search_dirs: Iterable[str | Path] = ()) -> SpeakerLayout:
+def load_layout(
+    name_or_path: str, channels: int | None, search_dirs: Iterable[str | Path] = ()
+) -> SpeakerLayout:
     """A built-in layout or a layout file, checked against a channel count.
 
     Parameters
@@ -438,8 +480,10 @@ def load_layout(name_or_path: str, channels: int | None,
         layout = read_layout_file(path)
         source = f" ({path})"
     if channels is not None and layout.n_speakers != channels:
-        raise ConfigError(f"layout {name_or_path!r}{source}: has {layout.n_speakers} speakers, "
-                          f"not the {channels} channels asked for")
+        raise ConfigError(
+            f"layout {name_or_path!r}{source}: has {layout.n_speakers} speakers, "
+            f"not the {channels} channels asked for"
+        )
     return layout
 
 
@@ -479,13 +523,17 @@ def field_layout(config: Config, channels: int | None = None) -> tuple[SpeakerLa
     _check_count(outputs, "field_layout: channels")
     first, name = section.first_channel, section.layout
     if section.voices and section.voices != outputs:
-        raise ConfigError(f"field.voices = {section.voices} but the output has {outputs} "
-                          f"channels (audio.channels): one voice per output channel")
+        raise ConfigError(
+            f"field.voices = {section.voices} but the output has {outputs} "
+            f"channels (audio.channels): one voice per output channel"
+        )
     if not name:
         if first != 1:
-            raise ConfigError(f"field.layout = \"\" with field.first_channel = {first}: name the "
-                              f"whole room's layout (ring-16, a layout file ...) when several "
-                              f"machines share it")
+            raise ConfigError(
+                f'field.layout = "" with field.first_channel = {first}: name the '
+                f"whole room's layout (ring-16, a layout file ...) when several "
+                f"machines share it"
+            )
         name = default_layout_name(outputs)
     try:
         if name == "mono":
@@ -498,17 +546,23 @@ def field_layout(config: Config, channels: int | None = None) -> tuple[SpeakerLa
         raise ConfigError(f"field.layout = {name!r}: {exc}") from None
     room = layout.n_speakers
     if first > room:
-        raise ConfigError(f"field.first_channel = {first} but layout {name!r} has {room} "
-                          f"speakers")
+        raise ConfigError(f"field.first_channel = {first} but layout {name!r} has {room} speakers")
     n_voices = section.voices or room - first + 1
     last = first + n_voices - 1
     if last > room:
-        raise ConfigError(f"field.first_channel = {first} and field.voices = {n_voices} reach "
-                          f"speaker {last}, but layout {name!r} has {room} speakers")
+        raise ConfigError(
+            f"field.first_channel = {first} and field.voices = {n_voices} reach "
+            f"speaker {last}, but layout {name!r} has {room} speakers"
+        )
     if n_voices != outputs:
-        renders = (f"{room} speakers" if first == 1
-                   else f"{room} speakers, {n_voices} of them from field.first_channel = {first}")
-        raise ConfigError(f"field.layout = {name!r} has {renders}, but the output has {outputs} "
-                          f"channels (audio.channels); give a layout of {outputs} speakers, "
-                          f"or set field.first_channel and field.voices")
+        renders = (
+            f"{room} speakers"
+            if first == 1
+            else f"{room} speakers, {n_voices} of them from field.first_channel = {first}"
+        )
+        raise ConfigError(
+            f"field.layout = {name!r} has {renders}, but the output has {outputs} "
+            f"channels (audio.channels); give a layout of {outputs} speakers, "
+            f"or set field.first_channel and field.voices"
+        )
     return layout, first - 1, n_voices

@@ -80,12 +80,31 @@ class Parameter:
         Where the value goes, in the engine's units.
     """
 
-    __slots__ = ("value", "target", "coefficient", "smoothed", "decibels", "address", "arg",
-                 "doc", "group", "changed")
+    __slots__ = (
+        "value",
+        "target",
+        "coefficient",
+        "smoothed",
+        "decibels",
+        "address",
+        "arg",
+        "doc",
+        "group",
+        "changed",
+    )
 
-    def __init__(self, address: str, arg: Arg, doc: str, group: str, value: float,
-                 coefficient: float = 1.0, smoothed: bool = True, decibels: bool = False,
-                 changed: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        arg: Arg,
+        doc: str,
+        group: str,
+        value: float,
+        coefficient: float = 1.0,
+        smoothed: bool = True,
+        decibels: bool = False,
+        changed: Callable[[float], None] | None = None,
+    ) -> None:
         if arg.kind != "f" or arg.repeat:
             raise ValueError(f"{address}: a parameter takes one float argument")
         self.address, self.arg, self.doc, self.group = address, arg, doc, group
@@ -132,13 +151,20 @@ class Parameter:
         """How a fader sweeps the range (:attr:`~caminos.engine.core.controls.Arg.curve`)."""
         return self.arg.curve
 
-    def control(self, address: str | None = None, doc: str | None = None,
-                group: str | None = None) -> Control:
+    def control(
+        self, address: str | None = None, doc: str | None = None, group: str | None = None
+    ) -> Control:
         """The control that sets and reads this parameter; another ``address`` (with its own
         ``doc`` and ``group``) makes an alias of it (``/voice/gain`` for
         ``/source/voice/gain``)."""
-        return Control(address or self.address, (self.arg,), doc or self.doc, self.set, self.get,
-                       group=group or self.group)
+        return Control(
+            address or self.address,
+            (self.arg,),
+            doc or self.doc,
+            self.set,
+            self.get,
+            group=group or self.group,
+        )
 
     def __repr__(self) -> str:
         return f"Parameter({self.address}, value={self.value:g}, target={self.target:g})"

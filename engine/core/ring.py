@@ -66,8 +66,12 @@ class SharedRing(_SharedBlock):
         super().__init__(_HEADER_BYTES + 4 * self.capacity * max(self.channels, 1), name)
         buf = self._shm.buf
         self._pos = np.ndarray((2,), dtype=np.int64, buffer=buf, offset=0)
-        self._data = np.ndarray((self.capacity, max(self.channels, 1)), dtype=np.float32,
-                                buffer=buf, offset=_HEADER_BYTES)
+        self._data = np.ndarray(
+            (self.capacity, max(self.channels, 1)),
+            dtype=np.float32,
+            buffer=buf,
+            offset=_HEADER_BYTES,
+        )
         if self._owner:
             self._pos[:] = 0
             self._data[:] = 0.0
@@ -88,9 +92,9 @@ class SharedRing(_SharedBlock):
             return 0
         start = write % self.capacity
         first = min(n, self.capacity - start)
-        self._data[start:start + first] = block[:first]
+        self._data[start : start + first] = block[:first]
         if first < n:
-            self._data[:n - first] = block[first:n]
+            self._data[: n - first] = block[first:n]
         self._pos[_WRITE] = write + n
         return n
 
@@ -102,9 +106,9 @@ class SharedRing(_SharedBlock):
             return 0
         start = read % self.capacity
         first = min(n, self.capacity - start)
-        out[:first] = self._data[start:start + first]
+        out[:first] = self._data[start : start + first]
         if first < n:
-            out[first:n] = self._data[:n - first]
+            out[first:n] = self._data[: n - first]
         self._pos[_READ] = read + n
         return n
 

@@ -110,11 +110,18 @@ def read_audio(path: str | os.PathLike, sample_rate: int) -> tuple[np.ndarray, A
             if handle.channels > MAX_CHANNELS:
                 raise AudioFileError(
                     f"{name}: has {handle.channels} channels; caminos reads mono or stereo files "
-                    "(mix it down to 1 or 2 channels first)")
+                    "(mix it down to 1 or 2 channels first)"
+                )
             samples = handle.read(dtype="float64", always_2d=True)
-            info = AudioInfo(path=name, format=handle.format, subtype=handle.subtype,
-                             file_sample_rate=int(handle.samplerate), sample_rate=int(sample_rate),
-                             channels=int(handle.channels), file_frames=len(samples))
+            info = AudioInfo(
+                path=name,
+                format=handle.format,
+                subtype=handle.subtype,
+                file_sample_rate=int(handle.samplerate),
+                sample_rate=int(sample_rate),
+                channels=int(handle.channels),
+                file_frames=len(samples),
+            )
     except AudioFileError:
         raise
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
@@ -124,8 +131,10 @@ def read_audio(path: str | os.PathLike, sample_rate: int) -> tuple[np.ndarray, A
     bad = ~np.isfinite(samples)
     if bad.any():
         first = int(np.argmax(bad.any(axis=1)))
-        raise AudioFileError(f"{name}: holds {int(bad.sum())} NaN or infinite samples (the first "
-                             f"at {first / info.file_sample_rate:.3f} s)")
+        raise AudioFileError(
+            f"{name}: holds {int(bad.sum())} NaN or infinite samples (the first "
+            f"at {first / info.file_sample_rate:.3f} s)"
+        )
     if info.resampled:
         samples = soxr.resample(samples, info.file_sample_rate, sample_rate, quality="VHQ")
         samples = np.ascontiguousarray(samples, dtype=np.float64).reshape(-1, info.channels)
@@ -138,16 +147,21 @@ def _output_format(path: Path, subtype: str) -> str:
     extension = _EXTENSION_ALIASES.get(extension, extension)
     formats = sf.available_formats()
     if extension not in formats:
-        raise AudioFileError(f"{path}: unknown sound file extension {path.suffix!r}; use .wav, "
-                             ".flac, .w64, .caf, .aiff or another that libsndfile writes")
+        raise AudioFileError(
+            f"{path}: unknown sound file extension {path.suffix!r}; use .wav, "
+            ".flac, .w64, .caf, .aiff or another that libsndfile writes"
+        )
     if not sf.check_format(extension, subtype):
-        raise AudioFileError(f"{path}: {extension} files cannot hold {subtype} samples; choose "
-                             "another extension (.wav, .flac) or render.subtype")
+        raise AudioFileError(
+            f"{path}: {extension} files cannot hold {subtype} samples; choose "
+            "another extension (.wav, .flac) or render.subtype"
+        )
     return extension
 
 
-def check_output_format(path: str | os.PathLike, channels: int, subtype: str,
-                        channel_mask: int | None = None) -> str:
+def check_output_format(
+    path: str | os.PathLike, channels: int, subtype: str, channel_mask: int | None = None
+) -> str:
     """Check that ``path`` can be written with ``channels`` channels of ``subtype``; returns
     libsndfile's container name for it.
 
@@ -198,13 +212,17 @@ def check_output_format(path: str | os.PathLike, channels: int, subtype: str,
         container = "WAVEX"
     if channel_mask is not None:
         if container != "WAVEX":
-            raise AudioFileError(f"{target}: a channel mask is written only in .wav files, not in "
-                                 f"{container} files; leave it out or write .wav")
+            raise AudioFileError(
+                f"{target}: a channel mask is written only in .wav files, not in "
+                f"{container} files; leave it out or write .wav"
+            )
         check_channel_mask(channel_mask, channels, str(target))
     limit = _CHANNEL_LIMITS.get(container)
     if limit is not None and channels > limit:
-        raise AudioFileError(f"{target}: {container} files hold at most {limit} channels, not "
-                             f"{channels}; write .w64 or .caf instead (or .wav, up to 4 GiB)")
+        raise AudioFileError(
+            f"{target}: {container} files hold at most {limit} channels, not "
+            f"{channels}; write .w64 or .caf instead (or .wav, up to 4 GiB)"
+        )
     return container
 
 
@@ -238,8 +256,15 @@ class AudioWriter:
         As :func:`check_output_format`, or the file cannot be created.
     """
 
-    def __init__(self, path: str | os.PathLike, sample_rate: int, channels: int, subtype: str,
-                 channel_mask: int | None = None, name: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        sample_rate: int,
+        channels: int,
+        subtype: str,
+        channel_mask: int | None = None,
+        name: str | os.PathLike | None = None,
+    ) -> None:
         self.path = Path(path)
         self.name = Path(name) if name is not None else self.path
         container = check_output_format(self.name, channels, subtype, channel_mask)
@@ -247,8 +272,9 @@ class AudioWriter:
         if container == "WAVEX" and (channel_mask is not None or channels > 2):
             self._mask = channel_mask or 0
         try:
-            self._file = sf.SoundFile(self.path, "w", int(sample_rate), channels, subtype=subtype,
-                                      format=container)
+            self._file = sf.SoundFile(
+                self.path, "w", int(sample_rate), channels, subtype=subtype, format=container
+            )
         except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
             raise AudioFileError(f"{self.name}: cannot write ({exc})") from None
 
@@ -272,8 +298,13 @@ class AudioWriter:
         self.close()
 
 
-def write_audio_atomic(path: str | os.PathLike, samples: np.ndarray, sample_rate: int,
-                       subtype: str = "PCM_24", channel_mask: int | None = None) -> None:
+def write_audio_atomic(
+    path: str | os.PathLike,
+    samples: np.ndarray,
+    sample_rate: int,
+    subtype: str = "PCM_24",
+    channel_mask: int | None = None,
+) -> None:
     """Write a sound file so that it appears whole or not at all.
 
     The samples go to a hidden temporary file in the same folder, which is renamed over
@@ -330,8 +361,9 @@ def write_audio_atomic(path: str | os.PathLike, samples: np.ndarray, sample_rate
     if temporary is None:  # pragma: no cover - 16 collisions of 32 random bits
         raise AudioFileError(f"{target}: could not create a temporary file in {folder}")
     try:
-        with AudioWriter(temporary, sample_rate, channels, subtype, channel_mask,
-                         name=target) as writer:
+        with AudioWriter(
+            temporary, sample_rate, channels, subtype, channel_mask, name=target
+        ) as writer:
             writer.write(samples)
         os.replace(temporary, target)
     except BaseException as exc:

@@ -38,13 +38,19 @@ voice keeps ``exp(-sigma**2) + (1 - exp(-sigma**2)) * SMEARED_ENERGY`` of its en
 def decorrelation_gain(amount: float) -> float:
     """The amplitude factor that gives a decorrelated voice back the level the rotation took
     (:data:`SMEARED_ENERGY`); 1 at amount 0."""
-    coherent = math.exp(-(amount * MAX_STD_RADIANS) ** 2)
+    coherent = math.exp(-((amount * MAX_STD_RADIANS) ** 2))
     return 1.0 / math.sqrt(coherent + (1.0 - coherent) * SMEARED_ENERGY)
 
 
 @njit(cache=True, nogil=True)
-def _step_rotation(phase: np.ndarray, noise: np.ndarray, keep: float, kick: float,
-                   amount_radians: float, rotation: np.ndarray) -> None:
+def _step_rotation(
+    phase: np.ndarray,
+    noise: np.ndarray,
+    keep: float,
+    kick: float,
+    amount_radians: float,
+    rotation: np.ndarray,
+) -> None:
     """Step each bin's unit walk (``phase = keep * phase + kick * noise``) and write the unit
     phasors ``exp(i * amount_radians * phase)`` into ``rotation``."""
     for k in range(phase.shape[0]):
@@ -101,6 +107,7 @@ class PhaseDecorrelator:
             waits where it is.
         """
         self._rng.standard_normal(out=self._noise)
-        _step_rotation(self._phase, self._noise, self.keep, self.kick, amount * MAX_STD_RADIANS,
-                       self.rotation)
+        _step_rotation(
+            self._phase, self._noise, self.keep, self.kick, amount * MAX_STD_RADIANS, self.rotation
+        )
         return self.rotation

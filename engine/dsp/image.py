@@ -34,8 +34,15 @@ IMAGE_TIME_S = 0.1
 
 
 @njit(cache=True, nogil=True)
-def envelope_error(decoded: np.ndarray, floor: float, source_log: np.ndarray, width: int,
-                   scratch: np.ndarray, envelope: np.ndarray, out: np.ndarray) -> None:
+def envelope_error(
+    decoded: np.ndarray,
+    floor: float,
+    source_log: np.ndarray,
+    width: int,
+    scratch: np.ndarray,
+    envelope: np.ndarray,
+    out: np.ndarray,
+) -> None:
     """``out`` = the envelope of ``log(decoded + floor)`` less the envelope of ``source_log``,
     in nepers (natural-log units), the envelope being the mean of the ``width`` bins around
     each bin (a level less its fine structure, :func:`~caminos.engine.dsp.texture.fine_structure`);
@@ -49,8 +56,14 @@ def envelope_error(decoded: np.ndarray, floor: float, source_log: np.ndarray, wi
 
 
 @njit(cache=True, nogil=True)
-def update_corrections(errors: np.ndarray, first: int, count: int, coefficient: float,
-                       limit: float, corrections: np.ndarray) -> None:
+def update_corrections(
+    errors: np.ndarray,
+    first: int,
+    count: int,
+    coefficient: float,
+    limit: float,
+    corrections: np.ndarray,
+) -> None:
     """For rows ``first .. first + count - 1`` (one source's channels): each row's error less
     the rows' mean error, negated and clipped to ``limit`` nepers, followed by ``corrections``'
     rows with a one-pole step of ``coefficient``."""
@@ -66,8 +79,9 @@ def update_corrections(errors: np.ndarray, first: int, count: int, coefficient: 
 
 
 @njit(cache=True, nogil=True)
-def apply_image(decoded: np.ndarray, corrections: np.ndarray, weights: np.ndarray,
-                amount: float) -> None:
+def apply_image(
+    decoded: np.ndarray, corrections: np.ndarray, weights: np.ndarray, amount: float
+) -> None:
     """Multiply ``decoded`` (linear magnitudes) by ``exp(amount * c)``, ``c`` the mean of the
     rows of ``corrections`` weighted by ``weights`` (a voice's weight of each source channel)."""
     total = 0.0

@@ -18,8 +18,9 @@ from caminos.engine.core.errors import ParameterError
 from caminos.engine.dsp.spectral import istft, stft as analyze
 
 
-def estimate_magnitudes(estimate: np.ndarray, stft: StftConfig, n_frames: int,
-                        length: int | None = None) -> np.ndarray:
+def estimate_magnitudes(
+    estimate: np.ndarray, stft: StftConfig, n_frames: int, length: int | None = None
+) -> np.ndarray:
     """Magnitudes of an estimate on the target's frame grid.
 
     Parameters
@@ -54,27 +55,31 @@ def estimate_magnitudes(estimate: np.ndarray, stft: StftConfig, n_frames: int,
         else:
             mags = np.asarray(estimate, dtype=np.float64)
     else:
-        raise ParameterError(f"estimate must be a signal (n_samples,) or frames (frames, "
-                             f"{stft.n_bins}), got shape {estimate.shape}")
+        raise ParameterError(
+            f"estimate must be a signal (n_samples,) or frames (frames, "
+            f"{stft.n_bins}), got shape {estimate.shape}"
+        )
     if len(mags) >= n_frames:
         return mags[:n_frames]
     padded = np.zeros((n_frames, stft.n_bins))
-    padded[:len(mags)] = mags
+    padded[: len(mags)] = mags
     return padded
 
 
 def _target(target_magnitudes: np.ndarray, stft: StftConfig) -> np.ndarray:
     target = np.asarray(target_magnitudes, dtype=np.float64)
     if target.ndim != 2 or target.shape[1] != stft.n_bins:
-        raise ParameterError(f"target_magnitudes must have shape (frames, {stft.n_bins}), got "
-                             f"{target.shape}")
+        raise ParameterError(
+            f"target_magnitudes must have shape (frames, {stft.n_bins}), got {target.shape}"
+        )
     if np.iscomplexobj(target_magnitudes) or np.any(target < 0) or not np.all(np.isfinite(target)):
         raise ParameterError("target_magnitudes must be real, finite and non-negative")
     return target
 
 
-def spectral_convergence_db(estimate: np.ndarray, target_magnitudes: np.ndarray,
-                            stft: StftConfig, length: int | None = None) -> float:
+def spectral_convergence_db(
+    estimate: np.ndarray, target_magnitudes: np.ndarray, stft: StftConfig, length: int | None = None
+) -> float:
     """Spectral convergence ``20 log10(||abs(STFT(x_hat)) - S||_F / ||S||_F)``, in dB.
 
     Lower is better: -inf for a perfect estimate, 0 dB when the error is as large as the target
@@ -114,9 +119,13 @@ def spectral_convergence_db(estimate: np.ndarray, target_magnitudes: np.ndarray,
     return float(20.0 * np.log10(err / ref))
 
 
-def log_spectral_distance_db(estimate: np.ndarray, target_magnitudes: np.ndarray,
-                             stft: StftConfig, floor_db: float = -80.0,
-                             length: int | None = None) -> float:
+def log_spectral_distance_db(
+    estimate: np.ndarray,
+    target_magnitudes: np.ndarray,
+    stft: StftConfig,
+    floor_db: float = -80.0,
+    length: int | None = None,
+) -> float:
     """Log-spectral distance: mean over frames of the RMS over bins of the level error, in dB.
 
     ``LSD = mean_m sqrt(mean_k (20 log10((|X[m,k]| + f) / (S[m,k] + f)))**2)`` with the floor
@@ -155,9 +164,15 @@ def log_spectral_distance_db(estimate: np.ndarray, target_magnitudes: np.ndarray
     return float(np.mean(np.sqrt(np.mean(level_error**2, axis=1))))
 
 
-def partial_survival(estimate: np.ndarray, target_magnitudes: np.ndarray, stft: StftConfig,
-                     frame_range_db: float = 30.0, peak_range_db: float = 40.0,
-                     tolerance_db: float = 6.0, length: int | None = None) -> float:
+def partial_survival(
+    estimate: np.ndarray,
+    target_magnitudes: np.ndarray,
+    stft: StftConfig,
+    frame_range_db: float = 30.0,
+    peak_range_db: float = 40.0,
+    tolerance_db: float = 6.0,
+    length: int | None = None,
+) -> float:
     """Share of the target's spectral peaks (partials) that the estimate keeps, 0 to 1.
 
     In the target's loud frames (frame energy within ``frame_range_db`` of the loudest frame's),
@@ -195,9 +210,13 @@ def partial_survival(estimate: np.ndarray, target_magnitudes: np.ndarray, stft: 
     return float(survived / total) if total else float("nan")
 
 
-def partial_counts(estimate_magnitudes: np.ndarray, target_magnitudes: np.ndarray,
-                   frame_range_db: float = 30.0, peak_range_db: float = 40.0,
-                   tolerance_db: float = 6.0) -> tuple[int, int]:
+def partial_counts(
+    estimate_magnitudes: np.ndarray,
+    target_magnitudes: np.ndarray,
+    frame_range_db: float = 30.0,
+    peak_range_db: float = 40.0,
+    tolerance_db: float = 6.0,
+) -> tuple[int, int]:
     """Surviving partials and all partials, as :func:`partial_survival` counts them.
 
     Both arguments are linear magnitudes of the same shape (n_frames, n_bins); the counts can
@@ -218,9 +237,13 @@ def partial_counts(estimate_magnitudes: np.ndarray, target_magnitudes: np.ndarra
     return int(kept.sum()), int(is_peak.sum())
 
 
-def held_partial_jitter_db(estimate_magnitudes: np.ndarray, target_magnitudes: np.ndarray,
-                           frame_range_db: float = 30.0, peak_range_db: float = 40.0,
-                           held_db: float = 1.0) -> tuple[float, int]:
+def held_partial_jitter_db(
+    estimate_magnitudes: np.ndarray,
+    target_magnitudes: np.ndarray,
+    frame_range_db: float = 30.0,
+    peak_range_db: float = 40.0,
+    held_db: float = 1.0,
+) -> tuple[float, int]:
     """How much an estimate's partials flicker where the target's hold steady, in dB.
 
     A *held partial* is a bin that is a spectral peak of the target (as in

@@ -49,8 +49,13 @@ class OutputChain:
 
     def __init__(self, sample_rate: int, channels: int, config: Config, block: int = 1) -> None:
         self.dc = DcBlocker(sample_rate, channels)
-        self.limiter = SafetyLimiter(sample_rate, channels, limiter_ceiling_db(config),
-                                     LIMITER_LOOKAHEAD_MS, config.render.limiter_release_ms)
+        self.limiter = SafetyLimiter(
+            sample_rate,
+            channels,
+            limiter_ceiling_db(config),
+            LIMITER_LOOKAHEAD_MS,
+            config.render.limiter_release_ms,
+        )
         self._ramp = np.arange(1, block + 1) / block
         self._line = np.zeros(block)
 

@@ -24,8 +24,13 @@ from caminos.engine.core.config import Config
 from caminos.engine.core.errors import ParameterError
 from caminos.engine.dsp.audio_io import check_output_format, read_audio, write_audio_atomic
 from caminos.engine.dsp.output import OutputChain
-from caminos.engine.dsp.phase import (OFFLINE_METHODS, STREAMING_METHODS, make_streaming,
-                                      reconstruct, run_streaming)
+from caminos.engine.dsp.phase import (
+    OFFLINE_METHODS,
+    STREAMING_METHODS,
+    make_streaming,
+    reconstruct,
+    run_streaming,
+)
 from caminos.engine.dsp.spectral import istft, latency_samples, n_frames_for, stft
 
 MAX_STRETCH = 100.0  # longest stretch factor accepted; 1 minute becomes 100
@@ -94,8 +99,11 @@ class RenderReport:
     def summary(self) -> str:
         """A few human-readable lines, as ``caminos render`` prints them."""
         layout = "mono" if self.channels == 1 else "stereo"
-        latency = ("whole file (offline method)" if self.latency_samples is None else
-                   f"{self.latency_samples} samples = {self.latency_ms:.1f} ms")
+        latency = (
+            "whole file (offline method)"
+            if self.latency_samples is None
+            else f"{self.latency_samples} samples = {self.latency_ms:.1f} ms"
+        )
         lines = [
             f"rendered: {self.out_path} ({self.seconds_out:.2f} s, {layout}, {self.sample_rate} Hz)"
             f" from {self.in_path} ({self.seconds_in:.2f} s)",
@@ -106,8 +114,10 @@ class RenderReport:
             f"latency if played live: {latency}",
         ]
         if self.nonfinite_samples:
-            lines.append(f"warning: {self.nonfinite_samples} NaN/Inf samples from phase recovery "
-                         "were replaced by silence")
+            lines.append(
+                f"warning: {self.nonfinite_samples} NaN/Inf samples from phase recovery "
+                "were replaced by silence"
+            )
         return "\n".join(lines)
 
 
@@ -153,19 +163,24 @@ def freeze_frame(freeze_at: float, n_frames: int, config: Config) -> int:
 def _check_request(method: str, stretch: float, freeze_at: float | None) -> None:
     """Refuse impossible combinations before any file is read."""
     if method not in STREAMING_METHODS + OFFLINE_METHODS:
-        raise ParameterError(f"unknown phase method {method!r}; expected one of "
-                             f"{', '.join(STREAMING_METHODS + OFFLINE_METHODS)}")
+        raise ParameterError(
+            f"unknown phase method {method!r}; expected one of "
+            f"{', '.join(STREAMING_METHODS + OFFLINE_METHODS)}"
+        )
     if not (math.isfinite(stretch) and MIN_STRETCH <= stretch <= MAX_STRETCH):
         raise ParameterError(f"stretch must lie in [{MIN_STRETCH}, {MAX_STRETCH}], got {stretch}")
     if freeze_at is not None:
         if not (math.isfinite(freeze_at) and freeze_at >= 0.0):
             raise ParameterError(f"freeze_at must be a time in seconds >= 0, got {freeze_at}")
         if stretch != 1.0:
-            raise ParameterError("stretch and freeze_at cannot be combined; render one, then "
-                                 "the other")
+            raise ParameterError(
+                "stretch and freeze_at cannot be combined; render one, then the other"
+            )
     if method == "input" and (stretch != 1.0 or freeze_at is not None):
-        raise ParameterError("phase method 'input' cannot stretch or freeze: the source's own "
-                             "phase no longer matches the moved magnitudes; use pv or rtpghi")
+        raise ParameterError(
+            "phase method 'input' cannot stretch or freeze: the source's own "
+            "phase no longer matches the moved magnitudes; use pv or rtpghi"
+        )
 
 
 def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -175,9 +190,15 @@ def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return False
 
 
-def render(in_path: str | os.PathLike, out_path: str | os.PathLike, config: Config,
-           method: str | None = None, stretch: float = 1.0, freeze_at: float | None = None,
-           progress: bool | None = None) -> RenderReport:
+def render(
+    in_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    config: Config,
+    method: str | None = None,
+    stretch: float = 1.0,
+    freeze_at: float | None = None,
+    progress: bool | None = None,
+) -> RenderReport:
     """Render a sound file through magnitude-only phase recovery into a new sound file.
 
     Per channel: :func:`caminos.engine.dsp.spectral.stft`, magnitudes, optional time-stretch or
@@ -229,19 +250,22 @@ def render(in_path: str | os.PathLike, out_path: str | os.PathLike, config: Conf
     freeze_at = None if freeze_at is None else float(freeze_at)
     _check_request(method, stretch, freeze_at)
     if _same_file(in_path, out_path):
-        raise ParameterError(f"{out_path}: the output would overwrite the input; choose another "
-                             "file name")
+        raise ParameterError(
+            f"{out_path}: the output would overwrite the input; choose another file name"
+        )
     # Build the streaming method first: an unavailable one fails before any work is done.
-    streaming = (None if method in OFFLINE_METHODS
-                 else make_streaming(method, config.stft, config.phase))
+    streaming = (
+        None if method in OFFLINE_METHODS else make_streaming(method, config.stft, config.phase)
+    )
 
     samples, info = read_audio(in_path, config.audio.sample_rate)
     check_output_format(out_path, info.channels, config.render.subtype)  # before the work
     rate = config.audio.sample_rate
     n_in = len(samples)
     if freeze_at is not None and freeze_at >= n_in / rate:
-        raise ParameterError(f"freeze time {freeze_at} s lies past the end of {in_path} "
-                             f"({n_in / rate:.3f} s)")
+        raise ParameterError(
+            f"freeze time {freeze_at} s lies past the end of {in_path} ({n_in / rate:.3f} s)"
+        )
     n_out = max(1, round(n_in * stretch))
     n_frames_out = n_frames_for(n_out, config.stft)
     if progress is None:  # automatic: long renders, and only on a terminal (tqdm's None)
@@ -259,21 +283,25 @@ def render(in_path: str | os.PathLike, out_path: str | os.PathLike, config: Conf
             magnitudes = stretch_magnitudes(magnitudes, stretch, n_frames_out)
         elif freeze_at is not None:
             held = freeze_frame(freeze_at, len(magnitudes), config)
-            magnitudes[held + 1:] = magnitudes[held]
+            magnitudes[held + 1 :] = magnitudes[held]
         del frames
         if streaming is None:
             recovered = reconstruct(magnitudes, method, config.stft, config.phase)
             bar.update(1)
         else:
             # One method instance per channel: each keeps its own history.
-            phase = streaming if channel == 0 else make_streaming(method, config.stft,
-                                                                  config.phase)
+            phase = streaming if channel == 0 else make_streaming(method, config.stft, config.phase)
             phase.reset()
             recovered = run_streaming(phase, magnitudes, reference, bar.update)
         output[:, channel] = istft(recovered, config.stft, length=n_out)
 
-    with tqdm(total=steps, desc=f"render {method}", unit="frame" if streaming else "channel",
-              disable=hide, leave=False) as bar:
+    with tqdm(
+        total=steps,
+        desc=f"render {method}",
+        unit="frame" if streaming else "channel",
+        disable=hide,
+        leave=False,
+    ) as bar:
         # Channels are independent and the phase kernels release the GIL, so threads render
         # them in parallel: a stereo render takes about the time of a mono one on 2 cores.
         workers = min(info.channels, os.cpu_count() or 1)
@@ -289,20 +317,33 @@ def render(in_path: str | os.PathLike, out_path: str | os.PathLike, config: Conf
 
     live_latency = None
     if streaming is not None:
-        live_latency = (latency_samples(config.stft, streaming.lookahead_frames)
-                        + limiter.latency_samples)
+        live_latency = (
+            latency_samples(config.stft, streaming.lookahead_frames) + limiter.latency_samples
+        )
     return RenderReport(
-        in_path=os.fspath(in_path), out_path=os.fspath(out_path), method=method,
-        sample_rate=rate, channels=info.channels, seconds_in=n_in / rate, seconds_out=n_out / rate,
+        in_path=os.fspath(in_path),
+        out_path=os.fspath(out_path),
+        method=method,
+        sample_rate=rate,
+        channels=info.channels,
+        seconds_in=n_in / rate,
+        seconds_out=n_out / rate,
         wall_seconds=time.perf_counter() - started,
         peak_dbfs=20.0 * math.log10(peak) if peak > 0 else -math.inf,
         limiter_reduction_db=limiter.max_reduction_db,
-        limiter_seconds=limiter.reduced_samples / rate, latency_samples=live_latency,
-        nonfinite_samples=limiter.nonfinite_samples)
+        limiter_seconds=limiter.reduced_samples / rate,
+        latency_samples=live_latency,
+        nonfinite_samples=limiter.nonfinite_samples,
+    )
 
 
-def synthesize(magnitudes: np.ndarray, out: str | os.PathLike, config: Config, method: str,
-               n_samples: int | None = None) -> float:
+def synthesize(
+    magnitudes: np.ndarray,
+    out: str | os.PathLike,
+    config: Config,
+    method: str,
+    n_samples: int | None = None,
+) -> float:
     """Magnitudes to a mono sound file: phase recovery, overlap-add, then the output chain
     (DC blocker and safety limiter), written atomically in ``render.subtype``.
 

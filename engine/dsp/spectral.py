@@ -92,8 +92,8 @@ def stft(x: np.ndarray, stft: StftConfig) -> np.ndarray:
     n_frames = n_frames_for(len(x), stft)
     pad = stft.n_fft - stft.hop
     padded = np.zeros((n_frames - 1) * stft.hop + stft.n_fft)
-    padded[pad:pad + len(x)] = x
-    frames = np.lib.stride_tricks.sliding_window_view(padded, stft.n_fft)[::stft.hop]
+    padded[pad : pad + len(x)] = x
+    frames = np.lib.stride_tricks.sliding_window_view(padded, stft.n_fft)[:: stft.hop]
     return np.fft.rfft(frames * analysis_window(stft), axis=1)
 
 
@@ -115,8 +115,9 @@ def istft(spectrogram: np.ndarray, stft: StftConfig, length: int | None = None) 
     """
     spectrogram = np.asarray(spectrogram)
     if spectrogram.ndim != 2 or spectrogram.shape[1] != stft.n_bins:
-        raise ParameterError(f"istft expects frames of {stft.n_bins} bins, got shape "
-                             f"{spectrogram.shape}")
+        raise ParameterError(
+            f"istft expects frames of {stft.n_bins} bins, got shape {spectrogram.shape}"
+        )
     frames = np.fft.irfft(spectrogram, n=stft.n_fft, axis=1) * synthesis_window(stft)
     n_frames = len(frames)
     out = np.zeros((n_frames - 1) * stft.hop + stft.n_fft)
@@ -127,7 +128,7 @@ def istft(spectrogram: np.ndarray, stft: StftConfig, length: int | None = None) 
         length = total
     result = np.zeros(length)
     keep = min(length, total)
-    result[:keep] = out[pad:pad + keep]
+    result[:keep] = out[pad : pad + keep]
     return result
 
 
@@ -149,8 +150,14 @@ def _shift_left(buf: np.ndarray, start: int, stop: int) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _analyze_frame(buf: np.ndarray, start: int, window: np.ndarray, scratch: np.ndarray,
-                   out: np.ndarray, axes: np.ndarray) -> None:
+def _analyze_frame(
+    buf: np.ndarray,
+    start: int,
+    window: np.ndarray,
+    scratch: np.ndarray,
+    out: np.ndarray,
+    axes: np.ndarray,
+) -> None:
     """Window ``buf[start:start+n_fft]`` into ``scratch`` and write its real FFT into ``out``."""
     n_fft = window.shape[0]
     for n in range(n_fft):
@@ -159,8 +166,9 @@ def _analyze_frame(buf: np.ndarray, start: int, window: np.ndarray, scratch: np.
 
 
 @njit(cache=True, nogil=True)
-def _synthesize_frame(frame: np.ndarray, window: np.ndarray, scratch: np.ndarray,
-                      acc: np.ndarray, axes: np.ndarray) -> None:
+def _synthesize_frame(
+    frame: np.ndarray, window: np.ndarray, scratch: np.ndarray, acc: np.ndarray, axes: np.ndarray
+) -> None:
     """Inverse FFT of ``frame``, times the synthesis window, added into ``acc``."""
     n_fft = window.shape[0]
     c2r(frame, scratch, axes, False, 1.0 / n_fft, 1)
@@ -217,7 +225,7 @@ class StftAnalyzer:
             _shift_left(self._buf, self._start, self._fill)
             self._fill -= self._start
             self._start = 0
-        self._buf[self._fill:self._fill + n] = block
+        self._buf[self._fill : self._fill + n] = block
         self._fill += n
 
     def pull_frame(self, out: np.ndarray) -> bool:
@@ -260,10 +268,10 @@ class OverlapAddSynthesizer:
         if self._ready + hop > len(self._out):
             raise ParameterError(f"{self._ready} samples are waiting; pull before pushing more")
         _synthesize_frame(frame, self._window, self._scratch, self._acc, _AXES)
-        self._out[self._ready:self._ready + hop] = self._acc[:hop]
+        self._out[self._ready : self._ready + hop] = self._acc[:hop]
         self._ready += hop
         _shift_left(self._acc, hop, self.stft.n_fft)
-        self._acc[self.stft.n_fft - hop:] = 0.0
+        self._acc[self.stft.n_fft - hop :] = 0.0
 
     def pull(self, out: np.ndarray) -> int:
         """Move up to ``len(out)`` ready samples into ``out``; returns how many were written."""

@@ -83,8 +83,14 @@ class SpectrumTap(_SharedBlock):
         Voices a frame holds at most (1 .. :data:`MAX_VOICES`): the output channels.
     """
 
-    def __init__(self, dims: int = LATENT_DIMS, name: str | None = None, bands: int = BANDS,
-                 frames: int = FRAMES, voices: int = 1) -> None:
+    def __init__(
+        self,
+        dims: int = LATENT_DIMS,
+        name: str | None = None,
+        bands: int = BANDS,
+        frames: int = FRAMES,
+        voices: int = 1,
+    ) -> None:
         if name is None:
             if not 1 <= int(voices) <= MAX_VOICES:
                 raise ValueError(f"a spectrum tap holds 1 .. {MAX_VOICES} voices, got {voices}")
@@ -98,10 +104,14 @@ class SpectrumTap(_SharedBlock):
             self.header[:] = 0
             self.header[[_BANDS, _DIMS, _FRAMES, _VOICES]] = shape
         self.bands, self.dims, self.frames, self.voices = (
-            int(v) for v in self.header[[_BANDS, _DIMS, _FRAMES, _VOICES]])
-        self.rows = np.ndarray((self.frames, self._row_floats(self.bands, self.dims, self.frames,
-                                                              self.voices)),
-                               dtype=np.float32, buffer=buf, offset=_HEADER_BYTES)
+            int(v) for v in self.header[[_BANDS, _DIMS, _FRAMES, _VOICES]]
+        )
+        self.rows = np.ndarray(
+            (self.frames, self._row_floats(self.bands, self.dims, self.frames, self.voices)),
+            dtype=np.float32,
+            buffer=buf,
+            offset=_HEADER_BYTES,
+        )
         if self._owner:
             self.rows[:] = 0.0
 
@@ -155,8 +165,8 @@ class SpectrumTap(_SharedBlock):
     def _split(self, picked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n, bands, dims, voices = len(picked), self.bands, self.dims, self.voices
         used = max(1, min(self.used, voices))
-        latents = picked[:, bands:bands + voices * dims].reshape(n, voices, dims)
-        places = picked[:, bands + voices * dims:].reshape(n, voices, 2)
+        latents = picked[:, bands : bands + voices * dims].reshape(n, voices, dims)
+        places = picked[:, bands + voices * dims :].reshape(n, voices, 2)
         return picked[:, :bands], latents[:, :used], places[:, :used]
 
     def _release_views(self) -> None:

@@ -16,8 +16,15 @@ import rocket_fft  # noqa: F401  (registers the FFT for numba; r2c below)
 from numba import njit
 from rocket_fft import r2c
 
-from caminos.engine.dsp.spectrum_tap import (COUNT_CELL, FLOOR_DB, FRAMES_PER_SECOND, MAX_VOICES,
-                                             USED_CELL, SpectrumTap, band_edges)
+from caminos.engine.dsp.spectrum_tap import (
+    COUNT_CELL,
+    FLOOR_DB,
+    FRAMES_PER_SECOND,
+    MAX_VOICES,
+    USED_CELL,
+    SpectrumTap,
+    band_edges,
+)
 
 
 @njit(cache=True, nogil=True)
@@ -31,9 +38,17 @@ def _push_history(history: np.ndarray, samples: np.ndarray) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _bands_db(history: np.ndarray, window: np.ndarray, scratch: np.ndarray,
-              spectrum: np.ndarray, axes: np.ndarray, edges: np.ndarray, scale: float,
-              floor_db: float, out: np.ndarray) -> None:
+def _bands_db(
+    history: np.ndarray,
+    window: np.ndarray,
+    scratch: np.ndarray,
+    spectrum: np.ndarray,
+    axes: np.ndarray,
+    edges: np.ndarray,
+    scale: float,
+    floor_db: float,
+    out: np.ndarray,
+) -> None:
     """Windowed FFT of ``history``; each band's loudest bin in dBFS into ``out`` (float32)."""
     for n in range(window.shape[0]):
         scratch[n] = history[n] * window[n]
@@ -51,8 +66,16 @@ def _bands_db(history: np.ndarray, window: np.ndarray, scratch: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
-def _store_row(rows: np.ndarray, index: int, bands: np.ndarray, latents: np.ndarray,
-               places: np.ndarray, voices: int, dims: int, header: np.ndarray) -> None:
+def _store_row(
+    rows: np.ndarray,
+    index: int,
+    bands: np.ndarray,
+    latents: np.ndarray,
+    places: np.ndarray,
+    voices: int,
+    dims: int,
+    header: np.ndarray,
+) -> None:
     """Row ``index`` of the ring (float32): the band levels, then ``voices`` latents of ``dims``
     axes, then ``voices`` places (x, y); ``latents`` is (dims,) for one voice or (voices, dims),
     rows and axes past what it has are 0. The voices written go into the header."""
@@ -103,8 +126,14 @@ class SpectrumWriter:
         write a frame. Without it the places are 0.
     """
 
-    def __init__(self, tap: SpectrumTap, n_fft: int, hop: int, sample_rate: int,
-                 places: Callable[[np.ndarray], None] | None = None) -> None:
+    def __init__(
+        self,
+        tap: SpectrumTap,
+        n_fft: int,
+        hop: int,
+        sample_rate: int,
+        places: Callable[[np.ndarray], None] | None = None,
+    ) -> None:
         self.tap = tap
         self.hop = int(hop)
         self.every_hops = max(1, int(round(sample_rate / hop / FRAMES_PER_SECOND)))
@@ -141,10 +170,27 @@ class SpectrumWriter:
             return
         self._countdown = self.every_hops
         tap = self.tap
-        _bands_db(self._history, self._window, self._scratch, self._spectrum, self._axes,
-                  self.edges, self._scale, FLOOR_DB, self._bands)
+        _bands_db(
+            self._history,
+            self._window,
+            self._scratch,
+            self._spectrum,
+            self._axes,
+            self.edges,
+            self._scale,
+            FLOOR_DB,
+            self._bands,
+        )
         if self._place is not None:
             self._place(self._places)
-        _store_row(tap.rows, tap.count % tap.frames, self._bands, latents, self._places,
-                   tap.voices, tap.dims, tap.header)
+        _store_row(
+            tap.rows,
+            tap.count % tap.frames,
+            self._bands,
+            latents,
+            self._places,
+            tap.voices,
+            tap.dims,
+            tap.header,
+        )
         tap.publish()

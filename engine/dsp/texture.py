@@ -56,8 +56,9 @@ def texture_width_bins(n_fft: int, sample_rate: int, width_hz: float = TEXTURE_W
 
 
 @njit(cache=True, nogil=True)
-def fine_structure(log_mags: np.ndarray, width: int, low: float, high: float,
-                   out: np.ndarray) -> None:
+def fine_structure(
+    log_mags: np.ndarray, width: int, low: float, high: float, out: np.ndarray
+) -> None:
     """Each bin's natural-log level minus the mean of the ``width`` bins around it, clipped.
 
     The mean extends the first and last bin beyond the edges (as
@@ -142,9 +143,17 @@ def shift_texture(texture: np.ndarray, ratio: float, out: np.ndarray) -> None:
 
 
 @njit(cache=True, nogil=True)
-def lay_texture(decoded: np.ndarray, source_fine: np.ndarray, amount: float, width: int,
-                low: float, high: float, floor: float, scratch_log: np.ndarray,
-                scratch_fine: np.ndarray) -> None:
+def lay_texture(
+    decoded: np.ndarray,
+    source_fine: np.ndarray,
+    amount: float,
+    width: int,
+    low: float,
+    high: float,
+    floor: float,
+    scratch_log: np.ndarray,
+    scratch_fine: np.ndarray,
+) -> None:
     """Replace ``decoded``'s fine structure by ``source_fine``, in place.
 
     Each bin is multiplied by ``exp(amount * clip(source_fine - decoded_fine, low, high))``,
@@ -176,14 +185,21 @@ def lay_texture(decoded: np.ndarray, source_fine: np.ndarray, amount: float, wid
         decoded[k] *= math.exp(amount * change)
 
 
-def texture_limits_nepers(low_db: float = TEXTURE_LOW_DB,
-                          high_db: float = TEXTURE_HIGH_DB) -> tuple[float, float]:
+def texture_limits_nepers(
+    low_db: float = TEXTURE_LOW_DB, high_db: float = TEXTURE_HIGH_DB
+) -> tuple[float, float]:
     """The clip range in nepers, for :func:`fine_structure`."""
     return low_db * _NEPERS_PER_DB, high_db * _NEPERS_PER_DB
 
 
-def add_texture(decoded: np.ndarray, source_log: np.ndarray, amount: float, n_fft: int,
-                sample_rate: int, floor: float) -> np.ndarray:
+def add_texture(
+    decoded: np.ndarray,
+    source_log: np.ndarray,
+    amount: float,
+    n_fft: int,
+    sample_rate: int,
+    floor: float,
+) -> np.ndarray:
     """Frames decoded from a source's latent, with their fine structure replaced by the
     source's (:func:`lay_texture`).
 
@@ -210,8 +226,9 @@ def add_texture(decoded: np.ndarray, source_log: np.ndarray, amount: float, n_ff
     decoded = np.asarray(decoded, dtype=np.float64)
     source_log = np.asarray(source_log, dtype=np.float64)
     if decoded.shape != source_log.shape:
-        raise ValueError(f"decoded frames {decoded.shape} and source frames {source_log.shape} "
-                         "differ in shape")
+        raise ValueError(
+            f"decoded frames {decoded.shape} and source frames {source_log.shape} differ in shape"
+        )
     out = decoded.copy()
     if amount <= 0.0:
         return out
@@ -220,6 +237,15 @@ def add_texture(decoded: np.ndarray, source_log: np.ndarray, amount: float, n_ff
     source_fine, scratch_log, scratch_fine = (np.empty(decoded.shape[1]) for _ in range(3))
     for frame in range(len(out)):
         fine_structure(source_log[frame], width, -np.inf, np.inf, source_fine)
-        lay_texture(out[frame], source_fine, float(amount), width, low, high, floor,
-                    scratch_log, scratch_fine)
+        lay_texture(
+            out[frame],
+            source_fine,
+            float(amount),
+            width,
+            low,
+            high,
+            floor,
+            scratch_log,
+            scratch_fine,
+        )
     return out

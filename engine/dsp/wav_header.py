@@ -48,12 +48,16 @@ def check_channel_mask(mask: int, channels: int, where: str) -> int:
     if isinstance(mask, bool) or not isinstance(mask, int):
         raise AudioFileError(f"{where}: channel mask {mask!r} is not an integer")
     if not 0 <= mask < 1 << SPEAKER_POSITIONS:
-        raise AudioFileError(f"{where}: channel mask {mask:#x} is not between 0 and 0x3ffff "
-                             f"(one bit for each of the {SPEAKER_POSITIONS} speaker positions)")
+        raise AudioFileError(
+            f"{where}: channel mask {mask:#x} is not between 0 and 0x3ffff "
+            f"(one bit for each of the {SPEAKER_POSITIONS} speaker positions)"
+        )
     named = bin(mask).count("1")
     if named > channels:
-        raise AudioFileError(f"{where}: channel mask {mask:#x} names {named} speakers for "
-                             f"{channels} channels; set at most one bit per channel")
+        raise AudioFileError(
+            f"{where}: channel mask {mask:#x} names {named} speakers for "
+            f"{channels} channels; set at most one bit per channel"
+        )
     return mask
 
 
@@ -97,10 +101,16 @@ def write_channel_mask(path: str | os.PathLike, mask: int) -> None:
             handle.seek(data)
             fmt = handle.read(_EXTENSIBLE_FMT_BYTES)
             tag = int.from_bytes(fmt[:2], "little")
-            if (size < _EXTENSIBLE_FMT_BYTES or len(fmt) < _EXTENSIBLE_FMT_BYTES
-                    or tag != WAVE_FORMAT_EXTENSIBLE or int.from_bytes(fmt[16:18], "little") < 22):
-                raise AudioFileError(f"{where}: format tag 0x{tag:04X} is not "
-                                     "WAVE_FORMAT_EXTENSIBLE, which alone holds a channel mask")
+            if (
+                size < _EXTENSIBLE_FMT_BYTES
+                or len(fmt) < _EXTENSIBLE_FMT_BYTES
+                or tag != WAVE_FORMAT_EXTENSIBLE
+                or int.from_bytes(fmt[16:18], "little") < 22
+            ):
+                raise AudioFileError(
+                    f"{where}: format tag 0x{tag:04X} is not "
+                    "WAVE_FORMAT_EXTENSIBLE, which alone holds a channel mask"
+                )
             check_channel_mask(mask, int.from_bytes(fmt[2:4], "little"), where)
             handle.seek(data + _MASK_OFFSET)
             handle.write(mask.to_bytes(4, "little"))

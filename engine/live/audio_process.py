@@ -16,6 +16,7 @@ from caminos.engine.live.devices import choose_devices, import_sounddevice
 from caminos.engine.live.priority import lock_memory, raise_priority
 from caminos.engine.live.shared import AUDIO_COUNTERS, CONTROL_FLAGS, ProcessSetup, failure_file
 
+
 def _make_callback(out_ring: SharedRing, in_ring: SharedRing | None, counters: SharedCounters):
     """The PortAudio callback: copy rings, count; nothing else (no allocation of buffers)."""
     values = counters.values
@@ -50,8 +51,6 @@ def _make_callback(out_ring: SharedRing, in_ring: SharedRing | None, counters: S
     return callback
 
 
-
-
 def stream_main(setup: ProcessSetup) -> None:
     """Body of the audio process: open the stream and keep it until told to stop.
 
@@ -67,17 +66,27 @@ def stream_main(setup: ProcessSetup) -> None:
         sd = import_sounddevice()
         devices = choose_devices(setup.config)
         callback = _make_callback(out_ring, in_ring, counters)
-        common = dict(samplerate=setup.config.audio.sample_rate,
-                      blocksize=setup.config.audio.block_size, dtype="float32", latency="low")
+        common = dict(
+            samplerate=setup.config.audio.sample_rate,
+            blocksize=setup.config.audio.block_size,
+            dtype="float32",
+            latency="low",
+        )
         if in_ring is not None and devices.input is not None:
-            stream = sd.Stream(device=(devices.input, devices.output),
-                               channels=(setup.input_channels, setup.output_channels),
-                               callback=callback, **common)
+            stream = sd.Stream(
+                device=(devices.input, devices.output),
+                channels=(setup.input_channels, setup.output_channels),
+                callback=callback,
+                **common,
+            )
             control["input_latency_s"], control["output_latency_s"] = stream.latency
         else:
-            stream = sd.OutputStream(device=devices.output, channels=setup.output_channels,
-                                     callback=lambda out, n, t, s: callback(None, out, n, t, s),
-                                     **common)
+            stream = sd.OutputStream(
+                device=devices.output,
+                channels=setup.output_channels,
+                callback=lambda out, n, t, s: callback(None, out, n, t, s),
+                **common,
+            )
             control["output_latency_s"] = float(stream.latency)
         lock_memory()
         stream.start()

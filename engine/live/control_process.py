@@ -31,8 +31,15 @@ from caminos.engine.core.errors import ControlError
 from caminos.engine.clock.status import TIMING_WINDOW
 from caminos.engine.core.ring import SharedArray, SharedCounters
 from caminos.engine.live.events import ForwardingQueue
-from caminos.engine.live.shared import (AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS,
-                                        EXIT_FAILED, FRONT_COUNTERS, report_failure)
+from caminos.engine.live.shared import (
+    AUDIO_COUNTERS,
+    CONTROL_FLAGS,
+    DSP_COUNTERS,
+    EXIT_FAILED,
+    FRONT_COUNTERS,
+    report_failure,
+)
+
 
 # ---------------------------------------------------------------------------- the process
 @dataclass(frozen=True)
@@ -138,8 +145,7 @@ def control_engine(config: Config, channels: int, voice: bool, **engine_options:
     from caminos.engine.clock.engine import Engine
     from caminos.engine.control.surface import attach
 
-    engine = Engine(config, channels=channels, startup_events=False, voice=False,
-                    **engine_options)
+    engine = Engine(config, channels=channels, startup_events=False, voice=False, **engine_options)
     surface = attach(engine)
     if voice:
         from caminos.models.voice.settings import VoiceSettings, voice_controls
@@ -153,9 +159,15 @@ def _plays_no_sound() -> None:
     """``/engine/record/stop`` in the replica: the recording is the hop clock's."""
 
 
-def build_replica(setup: ControlSetup, connection, front: SharedCounters,
-                  dsp: SharedCounters, audio: SharedCounters, control: SharedCounters,
-                  tick_times: SharedArray | None = None):
+def build_replica(
+    setup: ControlSetup,
+    connection,
+    front: SharedCounters,
+    dsp: SharedCounters,
+    audio: SharedCounters,
+    control: SharedCounters,
+    tick_times: SharedArray | None = None,
+):
     """The replica engine with every control, whose posts go to the hop clock.
 
     Built for its job: its clock is what the DSP and audio processes publish
@@ -177,20 +189,38 @@ def build_replica(setup: ControlSetup, connection, front: SharedCounters,
 
     config = setup.config
     counters = engine_counters()
-    clock = PublishedClock(dsp, audio, control, front, counters, config.audio.sample_rate,
-                           config.stft.hop, config.audio.buffer_hops * config.stft.hop,
-                           tick_times.values if tick_times is not None else None)
-    registry = ControlRegistry(overrides={
-        "/engine/record": {"prepare": None, "apply": partial(check_name, "/engine/record")},
-        "/engine/record/stop": {"apply": _plays_no_sound},
-        "/source/file/pos": {"get": clock.file_seconds},
-        "/path/pos": {"get": clock.path_position}})
+    clock = PublishedClock(
+        dsp,
+        audio,
+        control,
+        front,
+        counters,
+        config.audio.sample_rate,
+        config.stft.hop,
+        config.audio.buffer_hops * config.stft.hop,
+        tick_times.values if tick_times is not None else None,
+    )
+    registry = ControlRegistry(
+        overrides={
+            "/engine/record": {"prepare": None, "apply": partial(check_name, "/engine/record")},
+            "/engine/record/stop": {"apply": _plays_no_sound},
+            "/source/file/pos": {"get": clock.file_seconds},
+            "/path/pos": {"get": clock.path_position},
+        }
+    )
     queue = ForwardingQueue(registry, connection, front)
     # the model's numbers from the supervisor's file: torch loads only to encode a landmark
     hop_model = HopModel.load(setup.model_file) if setup.model_file else None
-    replica, surface = control_engine(config, setup.channels, setup.voice, clock=clock,
-                                      registry=registry, queue=queue, counters=counters,
-                                      hop_model=hop_model)
+    replica, surface = control_engine(
+        config,
+        setup.channels,
+        setup.voice,
+        clock=clock,
+        registry=registry,
+        queue=queue,
+        counters=counters,
+        hop_model=hop_model,
+    )
     queue.after_apply.append(surface.navigator.after_event)
     # The engine's start-up file, as the DSP process opened it (applied here, not forwarded);
     # a score holds its own start-up events.
@@ -224,8 +254,11 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
         # process; only what is made from now on is scanned.
         gc.collect()
         gc.freeze()
-        score = (ScorePlayer(replica, setup.score, setup.loop_score, lambda: dsp["hops"])
-                 if setup.score else None)
+        score = (
+            ScorePlayer(replica, setup.score, setup.loop_score, lambda: dsp["hops"])
+            if setup.score
+            else None
+        )
         if score is not None:
             score.feed()  # the first second is queued before the hop clock starts
             flags["go"] = 1.0
@@ -235,8 +268,9 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
         if setup.web:
             from caminos.engine.control.web.server import WebServer
 
-            web = WebServer(replica, setup.config.web, setup.web_token,
-                            spectrum=setup.spectrum).start()
+            web = WebServer(
+                replica, setup.config.web, setup.web_token, spectrum=setup.spectrum
+            ).start()
             front["web_port"] = float(web.port)
         if setup.config.midi.input:
             from caminos.engine.control.midi import MidiInput

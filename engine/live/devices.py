@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from caminos.engine.core.config import Config
 from caminos.engine.core.errors import AudioDeviceError
 
+
 def import_sounddevice():
     """Import sounddevice, or explain why live audio is unavailable.
 
@@ -27,7 +28,8 @@ def import_sounddevice():
         raise AudioDeviceError(
             f"live audio needs the PortAudio library, which was not found ({exc}). Install it "
             "(Debian: apt-get install libportaudio2). Offline work needs no audio device: "
-            "caminos render, reconstruct, morph, train.") from None
+            "caminos render, reconstruct, morph, train."
+        ) from None
     return sounddevice
 
 
@@ -49,9 +51,11 @@ def describe_devices() -> str:
                 marks.append("default out")
             if index == api["default_input_device"]:
                 marks.append("default in")
-            lines.append(f"  {index}: {dev['name']} ({dev['max_input_channels']} in, "
-                         f"{dev['max_output_channels']} out, {dev['default_samplerate']:.0f} Hz)"
-                         + (f" [{', '.join(marks)}]" if marks else ""))
+            lines.append(
+                f"  {index}: {dev['name']} ({dev['max_input_channels']} in, "
+                f"{dev['max_output_channels']} out, {dev['default_samplerate']:.0f} Hz)"
+                + (f" [{', '.join(marks)}]" if marks else "")
+            )
         if not api["devices"]:
             lines.append("  (no devices)")
     return "\n".join(lines)
@@ -62,8 +66,11 @@ def _find_device(sd, wanted: str, host_api: str, kind: str) -> int | None:
     key = "max_output_channels" if kind == "output" else "max_input_channels"
     devices = sd.query_devices()
     apis = sd.query_hostapis()
-    candidates = [i for i, d in enumerate(devices) if d[key] > 0
-                  and (not host_api or host_api.lower() in apis[d["hostapi"]]["name"].lower())]
+    candidates = [
+        i
+        for i, d in enumerate(devices)
+        if d[key] > 0 and (not host_api or host_api.lower() in apis[d["hostapi"]]["name"].lower())
+    ]
     if wanted.strip().isdigit():
         index = int(wanted)
         return index if index in candidates else None
@@ -108,31 +115,39 @@ def choose_devices(config: Config) -> DeviceChoice:
     audio = config.audio
     output = _find_device(sd, audio.output_device, audio.host_api, "output")
     if output is None:
-        wanted = f"output device {audio.output_device!r}" if audio.output_device else \
-            "output device"
+        wanted = (
+            f"output device {audio.output_device!r}" if audio.output_device else "output device"
+        )
         api = f" on host API {audio.host_api!r}" if audio.host_api else ""
-        raise AudioDeviceError(f"no {wanted}{api} found (audio.output_device, audio.host_api). "
-                               f"PortAudio found:\n{describe_devices()}\nWithout a device, "
-                               "render offline: caminos render IN -o OUT.wav")
+        raise AudioDeviceError(
+            f"no {wanted}{api} found (audio.output_device, audio.host_api). "
+            f"PortAudio found:\n{describe_devices()}\nWithout a device, "
+            "render offline: caminos render IN -o OUT.wav"
+        )
     input_index = None
     input_channels = 0
     if audio.input_channels > 0 and audio.input_device.lower() != "none":
         input_index = _find_device(sd, audio.input_device, audio.host_api, "input")
         if input_index is None and audio.input_device:
-            raise AudioDeviceError(f"no input device {audio.input_device!r} found "
-                                   f"(audio.input_device); PortAudio found:\n"
-                                   f"{describe_devices()}\nUse input_device = \"none\" to play "
-                                   "without live input.")
+            raise AudioDeviceError(
+                f"no input device {audio.input_device!r} found "
+                f"(audio.input_device); PortAudio found:\n"
+                f'{describe_devices()}\nUse input_device = "none" to play '
+                "without live input."
+            )
         if input_index is not None:
-            input_channels = min(audio.input_channels,
-                                 int(sd.query_devices(input_index)["max_input_channels"]))
+            input_channels = min(
+                audio.input_channels, int(sd.query_devices(input_index)["max_input_channels"])
+            )
     out_dev = sd.query_devices(output)
     available = int(out_dev["max_output_channels"])
     if audio.channels > available:
-        raise AudioDeviceError(f"audio.channels = {audio.channels} but output device "
-                               f"{out_dev['name']!r} has {available} output channels; set "
-                               f"audio.channels to {available} or choose another device "
-                               "(caminos devices)")
+        raise AudioDeviceError(
+            f"audio.channels = {audio.channels} but output device "
+            f"{out_dev['name']!r} has {available} output channels; set "
+            f"audio.channels to {available} or choose another device "
+            "(caminos devices)"
+        )
     output_channels = audio.channels
     text = f"out: {out_dev['name']} ({output_channels} ch)"
     if input_index is not None and input_channels:

@@ -22,8 +22,14 @@ import numpy as np
 from caminos.engine.clock.status import TIMING_WINDOW
 from caminos.engine.core.ring import SharedArray, SharedCounters
 from caminos.engine.live.priority import lock_memory, raise_priority, raise_to_realtime
-from caminos.engine.live.shared import (CONTROL_FLAGS, DSP_COUNTERS, EXIT_FAILED, ProcessSetup,
-                                        report_failure)
+from caminos.engine.live.shared import (
+    CONTROL_FLAGS,
+    DSP_COUNTERS,
+    EXIT_FAILED,
+    ProcessSetup,
+    report_failure,
+)
+
 
 def dsp_main(setup: ProcessSetup, record: str | None, events, score: bool = False) -> None:
     """Body of the DSP process: engine, warm-up, then one tick per hop the device consumes;
@@ -56,8 +62,14 @@ def publish_latency(engine, counters: SharedCounters) -> int:
     return engine.phase.lookahead
 
 
-def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounters,
-              record: str | None, events, score: bool) -> None:
+def _dsp_loop(
+    setup: ProcessSetup,
+    counters: SharedCounters,
+    stop: SharedCounters,
+    record: str | None,
+    events,
+    score: bool,
+) -> None:
     """Build the engine, then tick until told to stop (:class:`HopLoop`)."""
     # Threads that remain here (a recording's writer) wait at most 0.5 ms for the GIL.
     sys.setswitchinterval(0.0005)
@@ -80,8 +92,7 @@ def _dsp_loop(setup: ProcessSetup, counters: SharedCounters, stop: SharedCounter
         tick_times.close()
 
 
-def _build_engine(setup: ProcessSetup, tick_times: SharedArray, record: str | None,
-                  score: bool):
+def _build_engine(setup: ProcessSetup, tick_times: SharedArray, record: str | None, score: bool):
     """The engine and its surface, warmed, memory locked, the recording and the start-up file
     posted; returns ``(engine, surface)``. A failure leaves no recording and no voice process."""
     # Imported here, not with this module: the supervisor imports it to name the process's
@@ -92,8 +103,14 @@ def _build_engine(setup: ProcessSetup, tick_times: SharedArray, record: str | No
 
     # the model's numbers from the supervisor's file: this process imports no torch
     hop_model = HopModel.load(setup.model_file) if setup.model_file else None
-    engine = Engine(setup.config, channels=setup.output_channels, startup_events=False,
-                    realtime=True, tick_times=tick_times.values, hop_model=hop_model)
+    engine = Engine(
+        setup.config,
+        channels=setup.output_channels,
+        startup_events=False,
+        realtime=True,
+        tick_times=tick_times.values,
+        hop_model=hop_model,
+    )
     engine.warm_up()
     lock_memory()
     surface = attach(engine, recordings=Path(record).parent if record else None)
@@ -124,8 +141,15 @@ class HopLoop:
         The read end of the control process's pipe.
     """
 
-    def __init__(self, setup: ProcessSetup, engine, surface, counters: SharedCounters,
-                 stop: SharedCounters, events) -> None:
+    def __init__(
+        self,
+        setup: ProcessSetup,
+        engine,
+        surface,
+        counters: SharedCounters,
+        stop: SharedCounters,
+        events,
+    ) -> None:
         from caminos.engine.dsp.spectrum_tap import SpectrumTap
         from caminos.engine.dsp.spectrum_writer import SpectrumWriter
         from caminos.engine.live.events import EventReceiver
@@ -140,8 +164,9 @@ class HopLoop:
         self.receiver = EventReceiver(events, engine) if events is not None else None
         self.spectrum_tap = SpectrumTap(name=setup.spectrum)
         # every voice's latent and place on the map, for the control page
-        self.spectrum = SpectrumWriter(self.spectrum_tap, setup.config.stft.n_fft, hop, sr,
-                                       places=engine.field.places)
+        self.spectrum = SpectrumWriter(
+            self.spectrum_tap, setup.config.stft.n_fft, hop, sr, places=engine.field.places
+        )
         self.latents = engine.voice_positions
         self.spectrum.warm_up(np.zeros((hop, setup.output_channels))[:, 0], self.latents)
         counters["pid"] = float(os.getpid())
@@ -149,15 +174,28 @@ class HopLoop:
         counters["voice"] = float(stream is not None)
         counters["voice_pid"] = float(getattr(stream, "worker_pid", 0))
         if self.in_ring is not None:  # duplex: output follows input, after buffer_hops hops
-            self.out_ring.write(np.zeros((setup.config.audio.buffer_hops * hop,
-                                          setup.output_channels), dtype=np.float32))
+            self.out_ring.write(
+                np.zeros(
+                    (setup.config.audio.buffer_hops * hop, setup.output_channels), dtype=np.float32
+                )
+            )
         self.parent = os.getppid()
         self.lookahead = publish_latency(engine, counters)
         self.meter_hops = max(1, round(sr / hop / 2))  # the meter covers half a second
         self.peak = self.energy = 0.0
-        self.index = {key: counters.index(key) for key in (
-            "hops", "peak", "rms", "clock_origin", "file_seconds", "path_position",
-            "path_playing", "events_applied")}
+        self.index = {
+            key: counters.index(key)
+            for key in (
+                "hops",
+                "peak",
+                "rms",
+                "clock_origin",
+                "file_seconds",
+                "path_position",
+                "path_playing",
+                "events_applied",
+            )
+        }
         # Everything built so far (numba, the engine) stays out of the garbage collector's
         # passes: a full pass over it took milliseconds, and events arriving by the thousand
         # make the collector run often. Only what is made from now on is scanned.
@@ -170,8 +208,7 @@ class HopLoop:
         """With a score, queue its first second before the first hop, until the supervisor
         says go."""
         stop = self.stop
-        while (score and stop["go"] == 0.0 and stop["stop"] == 0.0
-               and os.getppid() == self.parent):
+        while score and stop["go"] == 0.0 and stop["stop"] == 0.0 and os.getppid() == self.parent:
             self.receiver.receive(limit=1 << 30)
             time.sleep(0.005)
 
@@ -196,9 +233,12 @@ class HopLoop:
             self.in_block64[:] = self.in_block
             engine.push_input(self.in_block64)
         # the hop computed now sounds after what waits in the ring and the device's buffer
-        engine.clock_origin = (time.time() + self.out_ring.available() / engine.sample_rate
-                               + self.stop["output_latency_s"]
-                               - engine.hop_index * self.hop_seconds)
+        engine.clock_origin = (
+            time.time()
+            + self.out_ring.available() / engine.sample_rate
+            + self.stop["output_latency_s"]
+            - engine.hop_index * self.hop_seconds
+        )
         values[index["clock_origin"]] = engine.clock_origin
         if self.receiver is not None:
             self.receiver.receive()

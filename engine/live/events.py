@@ -77,16 +77,21 @@ class _Pickler(pickle.Pickler):
         self.shared: list[str] = []
 
     def reducer_override(self, obj: Any) -> Any:
-        if (isinstance(obj, np.ndarray) and obj.nbytes >= SHARE_BYTES and obj.dtype.kind in "biufc"
-                and SHM_DIR.is_dir()):
+        if (
+            isinstance(obj, np.ndarray)
+            and obj.nbytes >= SHARE_BYTES
+            and obj.dtype.kind in "biufc"
+            and SHM_DIR.is_dir()
+        ):
             args = _share_array(obj)
             self.shared.append(args[0])
             return _attach_array, args
         return NotImplemented
 
 
-def encode_event(hop: int, address: str, args: tuple, payload: Any,
-                 local: bool) -> tuple[bytes, list[str]]:
+def encode_event(
+    hop: int, address: str, args: tuple, payload: Any, local: bool
+) -> tuple[bytes, list[str]]:
     """One event as bytes for the pipe (at most :data:`PIPE_ATOMIC_BYTES`), and the
     shared-memory files it refers to."""
     buffer = io.BytesIO()
@@ -138,8 +143,9 @@ class EventReceiver:
         self.connection = connection
         self.engine = engine
         self._local: queue.SimpleQueue = queue.SimpleQueue()
-        threading.Thread(target=self._post_local, name="caminos-local-controls",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._post_local, name="caminos-local-controls", daemon=True
+        ).start()
 
     def receive(self, limit: int = EVENTS_PER_HOP) -> int:
         """Queue up to ``limit`` events that have arrived (call once per hop, before

@@ -37,8 +37,9 @@ def save_hop_model(config: Config, path: str) -> None:
     """
     from caminos.engine.clock.engine import load_frame_model
 
-    checkpoint = load_frame_model(config.model.checkpoint_path(), config.stft,
-                                  config.audio.sample_rate)
+    checkpoint = load_frame_model(
+        config.model.checkpoint_path(), config.stft, config.audio.sample_rate
+    )
     checkpoint.hop_model().save(path)
 
 
@@ -68,8 +69,9 @@ class ModelFile:
         self.remove()  # a file of an earlier start
         self.folder = Path(tempfile.mkdtemp(prefix="caminos-model-"))
         path = str(self.folder / FILE_NAME)
-        with ProcessPoolExecutor(max_workers=1,
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
             pool.submit(save_hop_model, config, path).result()
         self.path = path
         return path

@@ -19,9 +19,17 @@ from caminos.engine.live.schedule import Schedule, installation_logger
 from caminos.engine.live.supervisor import LivePlayer
 
 
-def play(config: Config, seconds: float | None = None, report_path: str | None = None,
-         record: str | None = None, status_every: float = 1.0, osc: bool = True,
-         score: str | None = None, loop_score: bool = False, web: bool = False) -> int:
+def play(
+    config: Config,
+    seconds: float | None = None,
+    report_path: str | None = None,
+    record: str | None = None,
+    status_every: float = 1.0,
+    osc: bool = True,
+    score: str | None = None,
+    loop_score: bool = False,
+    web: bool = False,
+) -> int:
     """Play live until ``seconds`` pass or Ctrl-C; returns the exit status (0).
 
     With ``score``, the score plays from the first hop (looping with ``loop_score``), its events
@@ -46,10 +54,14 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
     if not installation:
         log.addHandler(logging.StreamHandler(sys.stderr))
         log.setLevel(logging.INFO)
-    schedule = (Schedule(config.engine.start_time, config.engine.stop_time)
-                if installation and config.engine.start_time else None)
-    player = LivePlayer(config, record=record, osc=osc, log=log, score=score,
-                        loop_score=loop_score, web=web)
+    schedule = (
+        Schedule(config.engine.start_time, config.engine.stop_time)
+        if installation and config.engine.start_time
+        else None
+    )
+    player = LivePlayer(
+        config, record=record, osc=osc, log=log, score=score, loop_score=loop_score, web=web
+    )
     say = log.info if installation else print
     say(f"caminos play: {player.devices.description}; starting the engine...")
     try:
@@ -60,32 +72,41 @@ def play(config: Config, seconds: float | None = None, report_path: str | None =
     lat = player.latency_breakdown()
     hop_ms = 1000.0 * config.stft.hop / config.audio.sample_rate
     osc_port = int(player.front["osc_port"])
-    say(f"playing at {config.audio.sample_rate} Hz, hop {config.stft.hop} ({hop_ms:.2f} ms), "
+    say(
+        f"playing at {config.audio.sample_rate} Hz, hop {config.stft.hop} ({hop_ms:.2f} ms), "
         f"phase {config.engine.phase_method} look-ahead {config.engine.lookahead}"
         + (f", OSC on port {osc_port}" if osc_port else ", no OSC server")
-        + (f", score {score}" + (" (looping)" if loop_score else "") if score else ""))
+        + (f", score {score}" + (" (looping)" if loop_score else "") if score else "")
+    )
     if web:
         for line in web_lines(config, int(player.front["web_port"]), player.web_token):
             say(line)
-    say(f"latency: input->output {lat['input_to_output_ms']:.1f} ms (device in "
+    say(
+        f"latency: input->output {lat['input_to_output_ms']:.1f} ms (device in "
         f"{lat['device_in_ms']:.1f} + engine {lat['algorithmic_ms']:.1f} + buffer "
         f"{lat['buffer_ms']:.1f} + device out {lat['device_out_ms']:.1f}); control->sound "
-        f"{lat['control_to_sound_ms']:.1f} ms")
+        f"{lat['control_to_sound_ms']:.1f} ms"
+    )
     try:
         # installation mode logs a status line every engine.status_every seconds: a failing
         # installation leaves a trace of when its xruns, underruns and restarts began
-        player.run(seconds,
-                   status_every=config.engine.status_every if installation else status_every,
-                   on_status=say, schedule=schedule)
+        player.run(
+            seconds,
+            status_every=config.engine.status_every if installation else status_every,
+            on_status=say,
+            schedule=schedule,
+        )
     except KeyboardInterrupt:
         say("stopping")
     finally:
         report = player.stop()
         if report_path:
             Path(report_path).write_text(report.to_json())
-        say(f"played {report.seconds:.1f} s: {report.callbacks} callbacks, "
+        say(
+            f"played {report.seconds:.1f} s: {report.callbacks} callbacks, "
             f"{report.xruns} xruns, {report.underruns} underruns, {report.restarts} restarts, "
-            f"peak {report.peak_dbfs:.1f} dBFS")
+            f"peak {report.peak_dbfs:.1f} dBFS"
+        )
     return 0
 
 
@@ -123,7 +144,13 @@ def _qr_text(qr) -> list[str]:
     rows = [[bool(v) for v in row] for row in qr.matrix_iter(scale=1, border=2)]
     if len(rows) % 2:
         rows.append([False] * len(rows[0]))
-    blocks = {(True, True): "\u2588", (True, False): "\u2580", (False, True): "\u2584",
-              (False, False): " "}
-    return ["".join(blocks[(top, bottom)] for top, bottom in zip(rows[i], rows[i + 1]))
-            for i in range(0, len(rows), 2)]
+    blocks = {
+        (True, True): "\u2588",
+        (True, False): "\u2580",
+        (False, True): "\u2584",
+        (False, False): " ",
+    }
+    return [
+        "".join(blocks[(top, bottom)] for top, bottom in zip(rows[i], rows[i + 1]))
+        for i in range(0, len(rows), 2)
+    ]

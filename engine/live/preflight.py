@@ -22,12 +22,16 @@ import tempfile
 from pathlib import Path
 
 from caminos.engine.core.config import Config, shipped_file
-from caminos.engine.core.errors import (AudioFileError, CheckpointError, ControlError,
-                                        ParameterError)
+from caminos.engine.core.errors import AudioFileError, CheckpointError, ControlError, ParameterError
 
 
-def check_play(config: Config, score: str | None = None, record: str | None = None,
-               osc: bool = False, web: bool = False) -> None:
+def check_play(
+    config: Config,
+    score: str | None = None,
+    record: str | None = None,
+    osc: bool = False,
+    web: bool = False,
+) -> None:
     """Refuse now, with one message, whatever a live process would refuse once started.
 
     Parameters
@@ -61,8 +65,9 @@ def check_play(config: Config, score: str | None = None, record: str | None = No
         find_port(config.midi.input, input_names(config.midi.api))
     checkpoint = config.model.checkpoint_path()
     if checkpoint.is_dir():
-        raise CheckpointError(f"{checkpoint}: is a folder, not a checkpoint file "
-                              "(model.checkpoint)")
+        raise CheckpointError(
+            f"{checkpoint}: is a folder, not a checkpoint file (model.checkpoint)"
+        )
     if not checkpoint.exists():
         raise CheckpointError(f"{checkpoint}: checkpoint not found (model.checkpoint)")
     from caminos.engine.core.layouts import field_layout
@@ -93,8 +98,9 @@ def check_score(config: Config, path: str) -> None:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=1,
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
         problem = pool.submit(score_problem, config, path).result()
     if problem:
         raise ControlError(problem)
@@ -144,8 +150,9 @@ def check_record(record: str) -> None:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
-        raise ParameterError(f"--record {record}: cannot write in {existing} "
-                             f"({exc.strerror or exc})") from None
+        raise ParameterError(
+            f"--record {record}: cannot write in {existing} ({exc.strerror or exc})"
+        ) from None
     for suffix in (".wav", ".score"):
         target = folder / (prefix.name + suffix)
         if target.is_dir():
@@ -169,8 +176,9 @@ def check_port(kind: str, host: str, port: int, udp: bool) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise ControlError(f"{kind}: cannot listen on {host}:{port} "
-                               f"({exc.strerror or exc})") from None
+            raise ControlError(
+                f"{kind}: cannot listen on {host}:{port} ({exc.strerror or exc})"
+            ) from None
 
 
 def check_sound_file(path: str, key: str) -> None:
@@ -192,6 +200,6 @@ def check_sound_file(path: str, key: str) -> None:
         sf.info(os.fspath(found))
     except Exception as exc:  # libsndfile's errors, an unreadable file
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise AudioFileError(f"{path}: not a sound file caminos can read ({key}: "
-                             f"{reason[:200]})") from None
-
+        raise AudioFileError(
+            f"{path}: not a sound file caminos can read ({key}: {reason[:200]})"
+        ) from None

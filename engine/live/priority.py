@@ -61,5 +61,7 @@ def lock_memory() -> bool:
         mlockall = ctypes.CDLL(None, use_errno=True).mlockall
     except (OSError, AttributeError):
         return False
-    return (mlockall(_MCL_CURRENT | _MCL_FUTURE | _MCL_ONFAULT) == 0
-            or mlockall(_MCL_CURRENT | _MCL_FUTURE) == 0)  # before Linux 4.4 (EINVAL)
+    return (
+        mlockall(_MCL_CURRENT | _MCL_FUTURE | _MCL_ONFAULT) == 0
+        or mlockall(_MCL_CURRENT | _MCL_FUTURE) == 0
+    )  # before Linux 4.4 (EINVAL)

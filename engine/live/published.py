@@ -49,9 +49,18 @@ class PublishedClock:
 
     ticked = False
 
-    def __init__(self, dsp: SharedCounters, audio: SharedCounters, control: SharedCounters,
-                 front: SharedCounters, refused: Mapping[str, float], sample_rate: int,
-                 hop: int, buffer_samples: int, tick_times: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        dsp: SharedCounters,
+        audio: SharedCounters,
+        control: SharedCounters,
+        front: SharedCounters,
+        refused: Mapping[str, float],
+        sample_rate: int,
+        hop: int,
+        buffer_samples: int,
+        tick_times: np.ndarray | None = None,
+    ) -> None:
         self.dsp, self.audio, self.control, self.front = dsp, audio, control, front
         self.refused = refused
         self.tick_times = tick_times
@@ -68,10 +77,12 @@ class PublishedClock:
         """The latency as the DSP process computed it (it publishes again when the look-ahead
         changes), with buffering and the device's latencies."""
         dsp, control = self.dsp, self.control
-        engine = Latency.from_totals(dsp["latency_samples"], dsp["control_latency_samples"],
-                                     self.sample_rate)
-        return engine.live(self.buffer_samples, control["input_latency_s"],
-                           control["output_latency_s"])
+        engine = Latency.from_totals(
+            dsp["latency_samples"], dsp["control_latency_samples"], self.sample_rate
+        )
+        return engine.live(
+            self.buffer_samples, control["input_latency_s"], control["output_latency_s"]
+        )
 
     def measure(self) -> Measured:
         dsp, audio = self.dsp, self.audio
@@ -81,19 +92,31 @@ class PublishedClock:
             "control_errors": int(dsp["control_errors"]) + int(self.refused["control_errors"]),
             "events_applied": int(dsp["events_applied"]),
             "nonfinite_out": int(dsp["nonfinite"]),
-            "xruns": int(audio["xruns"]), "underruns": int(audio["underruns"]),
+            "xruns": int(audio["xruns"]),
+            "underruns": int(audio["underruns"]),
             "restarts": int(audio["restarts"]),
         }
         ticks = self.ticks()
         first = audio["first_time"]
-        live = {"path_position": dsp["path_position"],
-                   "path_playing": int(dsp["path_playing"]), "dsp_pid": int(dsp["pid"]),
-                   "osc_pid": int(self.front["pid"]), "voice_pid": int(dsp["voice_pid"]),
-                   "clock_origin": repr(dsp["clock_origin"])}  # text: an OSC float has 7 digits
-        return Measured(self.hops(), self.hop / self.sample_rate, ticks, self.latency(), counts,
-                        peak=dsp["peak"], rms=dsp["rms"],
-                        uptime_s=time.monotonic() - first if first > 0 else 0.0,
-                        live=live)
+        live = {
+            "path_position": dsp["path_position"],
+            "path_playing": int(dsp["path_playing"]),
+            "dsp_pid": int(dsp["pid"]),
+            "osc_pid": int(self.front["pid"]),
+            "voice_pid": int(dsp["voice_pid"]),
+            "clock_origin": repr(dsp["clock_origin"]),
+        }  # text: an OSC float has 7 digits
+        return Measured(
+            self.hops(),
+            self.hop / self.sample_rate,
+            ticks,
+            self.latency(),
+            counts,
+            peak=dsp["peak"],
+            rms=dsp["rms"],
+            uptime_s=time.monotonic() - first if first > 0 else 0.0,
+            live=live,
+        )
 
     def ticks(self) -> TickTimes:
         """Statistics of the hop clock's recent tick durations, computed here (a copy of the

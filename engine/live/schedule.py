@@ -10,6 +10,7 @@ from pathlib import Path
 
 from caminos.engine.core.config import Config, DEFAULT_CONFIG_PATH
 
+
 @dataclass(frozen=True)
 class Schedule:
     """A daily on-time window, ``start`` to ``stop`` (``HH:MM``); it may run over midnight."""
@@ -45,8 +46,9 @@ def installation_logger(config: Config) -> logging.Logger:
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=config.engine.log_max_bytes,
-                                                   backupCount=1)
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=config.engine.log_max_bytes, backupCount=1
+    )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
     return logger

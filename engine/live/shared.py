@@ -21,15 +21,42 @@ from caminos.engine.core.ring import SharedRing
 
 # Counters the audio callback writes (audio process) and those the DSP process writes (its tick
 # durations go to a SharedArray of their own: the readers take the percentiles, not the hop clock).
-AUDIO_COUNTERS = ("callbacks", "frames", "xruns", "output_underflows", "input_overflows",
-                  "underruns", "overruns", "first_time", "last_time", "restarts")
-DSP_COUNTERS = ("ready", "failed", "hops", "peak", "rms", "nonfinite", "bad_model_frames",
-                "control_errors", "events_applied", "latency_samples", "control_latency_samples",
-                "clock_origin", "bad_source_frames", "file_seconds", "path_position",
-                "path_playing", "pid", "voice", "voice_pid", "realtime")
+AUDIO_COUNTERS = (
+    "callbacks",
+    "frames",
+    "xruns",
+    "output_underflows",
+    "input_overflows",
+    "underruns",
+    "overruns",
+    "first_time",
+    "last_time",
+    "restarts",
+)
+DSP_COUNTERS = (
+    "ready",
+    "failed",
+    "hops",
+    "peak",
+    "rms",
+    "nonfinite",
+    "bad_model_frames",
+    "control_errors",
+    "events_applied",
+    "latency_samples",
+    "control_latency_samples",
+    "clock_origin",
+    "bad_source_frames",
+    "file_seconds",
+    "path_position",
+    "path_playing",
+    "pid",
+    "voice",
+    "voice_pid",
+    "realtime",
+)
 # Counters the control process writes, and the flags the supervisor raises for its children.
-FRONT_COUNTERS = ("ready", "failed", "osc_port", "pid", "control_errors", "events_sent",
-                  "web_port")
+FRONT_COUNTERS = ("ready", "failed", "osc_port", "pid", "control_errors", "events_sent", "web_port")
 # "discard": the run ends before its sound was heard; the DSP process removes its recording.
 CONTROL_FLAGS = ("stop", "audio_stop", "input_latency_s", "output_latency_s", "go", "discard")
 EXIT_FAILED = 1  # a child process's status when it failed and left its error for the supervisor
@@ -108,6 +135,9 @@ class ProcessSetup:
     def attach_rings(self) -> tuple[SharedRing, SharedRing | None]:
         """The output ring and the input ring (None without input), attached by name."""
         out_ring = SharedRing(self.ring_frames, self.output_channels, self.out_ring)
-        in_ring = (SharedRing(2 * self.ring_frames, self.input_channels, self.in_ring)
-                   if self.in_ring else None)
+        in_ring = (
+            SharedRing(2 * self.ring_frames, self.input_channels, self.in_ring)
+            if self.in_ring
+            else None
+        )
         return out_ring, in_ring

@@ -57,12 +57,19 @@ from caminos.engine.live.dsp_process import dsp_main
 from caminos.engine.live.model_file import ModelFile
 from caminos.engine.live.published import PublishedClock
 from caminos.engine.live.schedule import Schedule
-from caminos.engine.live.shared import (AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS,
-                                        FRONT_COUNTERS, ProcessSetup, read_failure)
+from caminos.engine.live.shared import (
+    AUDIO_COUNTERS,
+    CONTROL_FLAGS,
+    DSP_COUNTERS,
+    FRONT_COUNTERS,
+    ProcessSetup,
+    read_failure,
+)
 
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # waits between attempts to reopen a device
 STALL_SECONDS = 1.0  # no callback for this long while the stream claims to run: device lost
 STARTUP_SECONDS = 5.0  # a new stream's first callback may take this long
+
 
 @dataclass
 class LiveReport:
@@ -83,8 +90,6 @@ class LiveReport:
     def to_json(self) -> str:
         """The report as JSON (``caminos play --report``)."""
         return json.dumps(self.__dict__, indent=1)
-
-
 
 
 class LivePlayer:
@@ -117,9 +122,16 @@ class LivePlayer:
         Where status and restarts are logged (installation mode: a rotating file).
     """
 
-    def __init__(self, config: Config, record: str | None = None, osc: bool = True,
-                 log: logging.Logger | None = None, score: str | None = None,
-                 loop_score: bool = False, web: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        record: str | None = None,
+        osc: bool = True,
+        log: logging.Logger | None = None,
+        score: str | None = None,
+        loop_score: bool = False,
+        web: bool = False,
+    ) -> None:
         self.config = config
         sd = import_sounddevice()
         self.devices = choose_devices(config)  # fail now, with the list, if there is none
@@ -142,18 +154,37 @@ class LivePlayer:
         self.front = SharedCounters(FRONT_COUNTERS)
         self.tick_times = SharedArray(TIMING_WINDOW)  # the DSP process writes one a hop
         # what every reader of a live run's status reads (the control process builds the same)
-        self.clock = PublishedClock(self.dsp, self.counters, self.control, self.front, self.front,
-                                    config.audio.sample_rate, hop, config.audio.buffer_hops * hop,
-                                    self.tick_times.values)
+        self.clock = PublishedClock(
+            self.dsp,
+            self.counters,
+            self.control,
+            self.front,
+            self.front,
+            config.audio.sample_rate,
+            hop,
+            config.audio.buffer_hops * hop,
+            self.tick_times.values,
+        )
         self.spectrum = SpectrumTap(voices=self.devices.output_channels)  # a voice each
         self.out_ring = SharedRing(self.ring_frames, self.devices.output_channels)
-        self.in_ring = (SharedRing(2 * self.ring_frames, self.devices.input_channels)
-                        if self.devices.input_channels else None)
-        self._shared = ProcessSetup(config, self.out_ring.name,
-                               self.in_ring.name if self.in_ring else None, self.ring_frames,
-                               self.devices.output_channels, self.devices.input_channels,
-                               self.counters.name, self.dsp.name, self.control.name,
-                               self.spectrum.name, self.tick_times.name)
+        self.in_ring = (
+            SharedRing(2 * self.ring_frames, self.devices.input_channels)
+            if self.devices.input_channels
+            else None
+        )
+        self._shared = ProcessSetup(
+            config,
+            self.out_ring.name,
+            self.in_ring.name if self.in_ring else None,
+            self.ring_frames,
+            self.devices.output_channels,
+            self.devices.input_channels,
+            self.counters.name,
+            self.dsp.name,
+            self.control.name,
+            self.spectrum.name,
+            self.tick_times.name,
+        )
         self._context = mp.get_context("spawn")
         self.model_file = ModelFile()  # the model's numbers for the DSP and control processes
         self.process: mp.Process | None = None
@@ -182,10 +213,12 @@ class LivePlayer:
         control = self.osc or self.score is not None or self.web
         receive, send = self._context.Pipe(duplex=False) if control else (None, None)
         # Not a daemon: it starts the voice's own process.
-        self.process = self._context.Process(target=dsp_main,
-                                             args=(self._shared, self.record, receive,
-                                                   self.score is not None),
-                                             name="caminos-dsp", daemon=False)
+        self.process = self._context.Process(
+            target=dsp_main,
+            args=(self._shared, self.record, receive, self.score is not None),
+            name="caminos-dsp",
+            daemon=False,
+        )
         self.process.start()
         if receive is not None:
             receive.close()  # the DSP process has its own copy
@@ -198,37 +231,54 @@ class LivePlayer:
             time.sleep(0.05)
         if send is not None:
             self._start_control(send, deadline)
-        while (self.in_ring is None and self.out_ring.free() >= self.hop
-               and time.monotonic() < deadline):
+        while (
+            self.in_ring is None
+            and self.out_ring.free() >= self.hop
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.005)  # let it fill the ring before the device starts pulling
         self._start_audio()
         while self.counters["callbacks"] == 0.0:
             if not self.audio.is_alive():  # type: ignore[union-attr]
                 raise AudioDeviceError(f"the audio stream did not start: {self._audio_error()}")
             if time.monotonic() > deadline:
-                raise AudioDeviceError("the audio device called back no sample in "
-                                       f"{timeout:.0f} s")
+                raise AudioDeviceError(f"the audio device called back no sample in {timeout:.0f} s")
             time.sleep(0.01)
         self.started = time.monotonic()
 
     def _start_control(self, send, deadline: float) -> None:
         """Start the control process (OSC, a score) once the engine is ready; wait until it
         listens and has queued the score's start."""
-        setup = ControlSetup(self.config, self.devices.output_channels, self.dsp.name,
-                             self.counters.name, self.control.name, self.front.name,
-                             bool(self.dsp["voice"]), self.osc, self.score, self.loop_score,
-                             spectrum=self.spectrum.name, web=self.web, web_token=self.web_token,
-                             tick_times=self.tick_times.name,
-                             model_file=self._shared.model_file)
-        self.controller = self._context.Process(target=control_main,
-                                                args=(setup, send, os.getpid()),
-                                                name="caminos-control", daemon=True)
+        setup = ControlSetup(
+            self.config,
+            self.devices.output_channels,
+            self.dsp.name,
+            self.counters.name,
+            self.control.name,
+            self.front.name,
+            bool(self.dsp["voice"]),
+            self.osc,
+            self.score,
+            self.loop_score,
+            spectrum=self.spectrum.name,
+            web=self.web,
+            web_token=self.web_token,
+            tick_times=self.tick_times.name,
+            model_file=self._shared.model_file,
+        )
+        self.controller = self._context.Process(
+            target=control_main,
+            args=(setup, send, os.getpid()),
+            name="caminos-control",
+            daemon=True,
+        )
         self.controller.start()
         send.close()
         while self.front["ready"] == 0.0:
             if self.front["failed"] or not self.controller.is_alive():
                 error = read_failure(self.front.name) or (
-                    f"it exited with status {self.controller.exitcode}")
+                    f"it exited with status {self.controller.exitcode}"
+                )
                 raise CaminosError(f"the control process failed: {error}")
             if time.monotonic() > deadline:
                 raise CaminosError("the control process was not ready in time")
@@ -236,17 +286,20 @@ class LivePlayer:
 
     def _dsp_error(self) -> str:
         return read_failure(self.dsp.name) or (
-            f"it exited with status {self.process.exitcode if self.process else None}")
+            f"it exited with status {self.process.exitcode if self.process else None}"
+        )
 
     def _audio_error(self) -> str:
         return read_failure(self.control.name) or (
-            f"it exited with status {self.audio.exitcode if self.audio else None}")
+            f"it exited with status {self.audio.exitcode if self.audio else None}"
+        )
 
     def _start_audio(self) -> None:
         self.control["audio_stop"] = 0.0
         self.counters["last_time"] = 0.0
-        self.audio = self._context.Process(target=stream_main, args=(self._shared,),
-                                           name="caminos-audio", daemon=True)
+        self.audio = self._context.Process(
+            target=stream_main, args=(self._shared,), name="caminos-audio", daemon=True
+        )
         self.audio.start()
         self._audio_started = time.monotonic()
         self._audio_stopped_at = None
@@ -279,8 +332,16 @@ class LivePlayer:
             self.process.join(timeout=60)
             if self.process.is_alive():
                 self.process.kill()
-        for shared in (self.out_ring, self.in_ring, self.counters, self.dsp, self.control,
-                       self.front, self.spectrum, self.tick_times):
+        for shared in (
+            self.out_ring,
+            self.in_ring,
+            self.counters,
+            self.dsp,
+            self.control,
+            self.front,
+            self.spectrum,
+            self.tick_times,
+        ):
             if shared is not None:
                 shared.close()
         self.model_file.remove()
@@ -310,8 +371,13 @@ class LivePlayer:
         self._start_audio()
         self.counters["restarts"] += 1
 
-    def run(self, seconds: float | None = None, status_every: float = 0.0,
-            on_status: Callable[[str], None] = print, schedule: "Schedule | None" = None) -> None:
+    def run(
+        self,
+        seconds: float | None = None,
+        status_every: float = 0.0,
+        on_status: Callable[[str], None] = print,
+        schedule: "Schedule | None" = None,
+    ) -> None:
         """Supervise until ``seconds`` pass (forever when None) or KeyboardInterrupt.
 
         Restarts the audio process whenever :meth:`healthy` fails; checks the DSP process is
@@ -355,11 +421,13 @@ class LivePlayer:
         status = measured_status(self.clock.measure())
         peak = status["peak_dbfs"]
         level = f"{peak:6.1f} dBFS" if peak is not None else "  silent  "
-        return (f"{status['uptime_s']:7.1f} s | hop p99 {status['tick_ms_p99']:.2f} ms "
-                f"of {1000 * self.hop / self.config.audio.sample_rate:.2f} | xruns "
-                f"{status['xruns']} | underruns {status['underruns']} | peak {level} | "
-                f"latency in->out {status['latency_ms']:.1f} ms, control->sound "
-                f"{status['control_latency_ms']:.1f} ms | restarts {status['restarts']}")
+        return (
+            f"{status['uptime_s']:7.1f} s | hop p99 {status['tick_ms_p99']:.2f} ms "
+            f"of {1000 * self.hop / self.config.audio.sample_rate:.2f} | xruns "
+            f"{status['xruns']} | underruns {status['underruns']} | peak {level} | "
+            f"latency in->out {status['latency_ms']:.1f} ms, control->sound "
+            f"{status['control_latency_ms']:.1f} ms | restarts {status['restarts']}"
+        )
 
     def report(self) -> LiveReport:
         """Counts so far (callbacks against those expected over the time they spanned)."""
@@ -370,25 +438,34 @@ class LivePlayer:
         peak = d["peak"]
         return LiveReport(
             seconds=time.monotonic() - self.started if self.started else 0.0,
-            callbacks=int(c["callbacks"]), expected_callbacks=expected,
-            xruns=int(c["xruns"]), underruns=int(c["underruns"]),
+            callbacks=int(c["callbacks"]),
+            expected_callbacks=expected,
+            xruns=int(c["xruns"]),
+            underruns=int(c["underruns"]),
             restarts=int(c["restarts"]),
             peak_dbfs=20 * math.log10(peak) if peak > 0 else -math.inf,
-            nonfinite=int(d["nonfinite"]), tick_ms_p99=self.clock.ticks().p99_ms,
+            nonfinite=int(d["nonfinite"]),
+            tick_ms_p99=self.clock.ticks().p99_ms,
             latency=self.latency_breakdown(),
-            extra={"hops": int(d["hops"]),
-                   # at the moment the audio stopped, once it has: joining the other
-                   # processes afterwards is not an age of the stream
-                   "last_callback_age_s": ((self._audio_stopped_at or time.monotonic())
-                                           - c["last_time"] if c["last_time"] else math.inf),
-                   "control_errors": int(d["control_errors"] + self.front["control_errors"]),
-                   "events_applied": int(d["events_applied"]),
-                   "osc_port": int(self.front["osc_port"]),
-                   "web_port": int(self.front["web_port"]),
-                   "output_underflows": int(c["output_underflows"]),
-                   "input_overflows": int(c["input_overflows"]),
-                   "devices": self.devices.description,
-                   "audio_failures_in_a_row": self._failures})
+            extra={
+                "hops": int(d["hops"]),
+                # at the moment the audio stopped, once it has: joining the other
+                # processes afterwards is not an age of the stream
+                "last_callback_age_s": (
+                    (self._audio_stopped_at or time.monotonic()) - c["last_time"]
+                    if c["last_time"]
+                    else math.inf
+                ),
+                "control_errors": int(d["control_errors"] + self.front["control_errors"]),
+                "events_applied": int(d["events_applied"]),
+                "osc_port": int(self.front["osc_port"]),
+                "web_port": int(self.front["web_port"]),
+                "output_underflows": int(c["output_underflows"]),
+                "input_overflows": int(c["input_overflows"]),
+                "devices": self.devices.description,
+                "audio_failures_in_a_row": self._failures,
+            },
+        )
 
 
 # ---------------------------------------------------------------------------- installation mode

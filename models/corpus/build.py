@@ -36,30 +36,42 @@ SAMPLE_RATE = 48_000  # Hz; the synthetic files are written at the engine's defa
 
 # Sentences written for this corpus (CC0). Training and held-out sentences differ.
 SENTENCES = {
-    "en": ["The quick brown fox jumps over the lazy dog near the river bank.",
-           "Walking slowly through the quiet garden, she heard the distant bells.",
-           "Seven windy evenings brought rain, thunder and a strange silver light.",
-           "Every path through the forest returns, in the end, to the same old stone."],
-    "es": ["El viento del norte mueve las hojas secas del camino.",
-           "Caminante, no hay camino, se hace camino al andar.",
-           "La luna brilla sobre el mar tranquilo de la noche.",
-           "Las campanas de la iglesia suenan cada mañana a las ocho."],
-    "fr": ["Le petit chat dort au soleil sur le mur du jardin.",
-           "Les vagues de la mer chantent doucement pendant la nuit.",
-           "Un chemin de pierre monte lentement vers la vieille maison.",
-           "Elle écoute la pluie tomber sur les toits de la ville."],
-    "de": ["Der alte Mann geht jeden Morgen mit seinem Hund spazieren.",
-           "Im Winter liegt tiefer Schnee auf den Feldern und Wegen.",
-           "Die Glocken der Kirche läuten über das stille Tal.",
-           "Ein kleiner Vogel singt im grünen Baum vor dem Fenster."],
-    "it": ["Il sole tramonta lentamente dietro le colline della Toscana.",
-           "La musica del vento attraversa le strade vuote della città.",
-           "Un gatto nero cammina piano sul tetto della casa.",
-           "Le onde del mare portano sulla spiaggia conchiglie bianche."],
-    "pt": ["O rio corre devagar entre as pedras e as árvores antigas.",
-           "A menina canta uma canção antiga para as estrelas.",
-           "No inverno, a chuva cai sem parar sobre a cidade.",
-           "O caminho do mar é longo, mas o barco continua a navegar."],
+    "en": [
+        "The quick brown fox jumps over the lazy dog near the river bank.",
+        "Walking slowly through the quiet garden, she heard the distant bells.",
+        "Seven windy evenings brought rain, thunder and a strange silver light.",
+        "Every path through the forest returns, in the end, to the same old stone.",
+    ],
+    "es": [
+        "El viento del norte mueve las hojas secas del camino.",
+        "Caminante, no hay camino, se hace camino al andar.",
+        "La luna brilla sobre el mar tranquilo de la noche.",
+        "Las campanas de la iglesia suenan cada mañana a las ocho.",
+    ],
+    "fr": [
+        "Le petit chat dort au soleil sur le mur du jardin.",
+        "Les vagues de la mer chantent doucement pendant la nuit.",
+        "Un chemin de pierre monte lentement vers la vieille maison.",
+        "Elle écoute la pluie tomber sur les toits de la ville.",
+    ],
+    "de": [
+        "Der alte Mann geht jeden Morgen mit seinem Hund spazieren.",
+        "Im Winter liegt tiefer Schnee auf den Feldern und Wegen.",
+        "Die Glocken der Kirche läuten über das stille Tal.",
+        "Ein kleiner Vogel singt im grünen Baum vor dem Fenster.",
+    ],
+    "it": [
+        "Il sole tramonta lentamente dietro le colline della Toscana.",
+        "La musica del vento attraversa le strade vuote della città.",
+        "Un gatto nero cammina piano sul tetto della casa.",
+        "Le onde del mare portano sulla spiaggia conchiglie bianche.",
+    ],
+    "pt": [
+        "O rio corre devagar entre as pedras e as árvores antigas.",
+        "A menina canta uma canção antiga para as estrelas.",
+        "No inverno, a chuva cai sem parar sobre a cidade.",
+        "O caminho do mar é longo, mas o barco continua a navegar.",
+    ],
 }
 
 
@@ -89,8 +101,8 @@ def harmonic_tone(rng: np.random.Generator) -> np.ndarray:
     phase = 2 * np.pi * np.cumsum(f0 * vibrato) / SAMPLE_RATE
     slope, even = rng.uniform(0.6, 2.0), rng.uniform(0.0, 1.0)
     x = np.zeros(n)
-    for k in range(1, int(min(40, 16000 / (f0 * max(1.0, 2.0 ** glide)))) + 1):
-        x += (even if k % 2 == 0 else 1.0) * k ** -slope * np.sin(k * phase + rng.uniform(0, 6.3))
+    for k in range(1, int(min(40, 16000 / (f0 * max(1.0, 2.0**glide)))) + 1):
+        x += (even if k % 2 == 0 else 1.0) * k**-slope * np.sin(k * phase + rng.uniform(0, 6.3))
     x *= envelope(n, rng.uniform(0.01, 0.3), rng.uniform(0.05, 0.5))
     return x
 
@@ -106,8 +118,13 @@ def noise_band(rng: np.random.Generator) -> np.ndarray:
     x = signal.sosfilt(sos, noise)
     if rng.uniform() < 0.5:  # a second band that fades in: the spectrum moves
         centre2 = 100.0 * 2.0 ** rng.uniform(0.0, 7.0)
-        sos2 = signal.butter(2, [centre2 / 1.5, min(centre2 * 1.5, 0.45 * SAMPLE_RATE)],
-                             btype="bandpass", fs=SAMPLE_RATE, output="sos")
+        sos2 = signal.butter(
+            2,
+            [centre2 / 1.5, min(centre2 * 1.5, 0.45 * SAMPLE_RATE)],
+            btype="bandpass",
+            fs=SAMPLE_RATE,
+            output="sos",
+        )
         x = x + np.linspace(0, 1, n) * signal.sosfilt(sos2, rng.standard_normal(n))
     return x * envelope(n, rng.uniform(0.01, 0.5), rng.uniform(0.05, 0.5))
 
@@ -154,13 +171,23 @@ def normalise(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def speak(text: str, voice: str, pitch: int, speed: int, path: Path) -> None:
     """Render ``text`` with espeak-ng into a WAV file (22.05 kHz mono, espeak's own rate)."""
-    subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed), "-w", str(path),
-                    text], check=True, capture_output=True)
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed), "-w", str(path), text],
+        check=True,
+        capture_output=True,
+    )
 
 
-def build(out: Path, seed: int, counts: dict[str, int], heldout_counts: dict[str, int],
-          with_recorded: bool = True, programs: dict[int, str] | None = None,
-          heldout_programs: dict[int, str] | None = None, chords: int = 0) -> None:
+def build(
+    out: Path,
+    seed: int,
+    counts: dict[str, int],
+    heldout_counts: dict[str, int],
+    with_recorded: bool = True,
+    programs: dict[int, str] | None = None,
+    heldout_programs: dict[int, str] | None = None,
+    chords: int = 0,
+) -> None:
     """Write ``out/train``, ``out/heldout`` and ``out/sources.tsv``.
 
     ``programs`` and ``heldout_programs`` default to :data:`recorded.TRAIN_PROGRAMS` and
@@ -173,11 +200,15 @@ def build(out: Path, seed: int, counts: dict[str, int], heldout_counts: dict[str
     if shutil.which("espeak-ng") is None:
         sys.exit("espeak-ng is not installed: apt-get install espeak-ng")
     if with_recorded and recorded.available():
-        sys.exit("the recorded part of the corpus needs " + ", ".join(recorded.available())
-                 + " (or pass --synthetic-only)")
+        sys.exit(
+            "the recorded part of the corpus needs "
+            + ", ".join(recorded.available())
+            + " (or pass --synthetic-only)"
+        )
     for split, split_counts, split_seed, sentences in (
-            ("train", counts, seed, slice(0, 3)),
-            ("heldout", heldout_counts, seed + 1000, slice(3, 4))):
+        ("train", counts, seed, slice(0, 3)),
+        ("heldout", heldout_counts, seed + 1000, slice(3, 4)),
+    ):
         folder = out / split
         if folder.exists():
             shutil.rmtree(folder)
@@ -191,26 +222,36 @@ def build(out: Path, seed: int, counts: dict[str, int], heldout_counts: dict[str
             for j, text in enumerate(texts[sentences]):
                 for take, variant in enumerate(("", "+f3")):  # a lower and a higher voice
                     pitch, speed = int(rng.integers(20, 80)), int(rng.integers(130, 190))
-                    speak(text, language + variant, pitch, speed,
-                          folder / f"speech-{language}-{j}-{take}.wav")
+                    speak(
+                        text,
+                        language + variant,
+                        pitch,
+                        speed,
+                        folder / f"speech-{language}-{j}-{take}.wav",
+                    )
     records: list[recorded.SourceRecord] = []
     if with_recorded:
         rng = np.random.default_rng(seed + 2000)
         train, heldout = out / "train", out / "heldout"
         for program, name in (recorded.TRAIN_PROGRAMS if programs is None else programs).items():
             records += recorded.render_instrument(program, name, train, heldout, rng)
-        for program, name in (recorded.HELDOUT_PROGRAMS if heldout_programs is None
-                              else heldout_programs).items():
+        for program, name in (
+            recorded.HELDOUT_PROGRAMS if heldout_programs is None else heldout_programs
+        ).items():
             records += recorded.render_instrument(program, name, None, heldout, rng)
         records += recorded.copy_sonic_pi(train, heldout, rng)
         if chords:
             chord_rng = np.random.default_rng(seed + 3000)
-            records += render_chords(train, chords, recorded.TRAIN_PROGRAMS if programs is None
-                                     else programs, chord_rng)
-            records += render_chords(heldout, max(1, chords // 8),
-                                     recorded.HELDOUT_PROGRAMS if heldout_programs is None
-                                     else heldout_programs, chord_rng,
-                                     prefix="chord-heldout")
+            records += render_chords(
+                train, chords, recorded.TRAIN_PROGRAMS if programs is None else programs, chord_rng
+            )
+            records += render_chords(
+                heldout,
+                max(1, chords // 8),
+                recorded.HELDOUT_PROGRAMS if heldout_programs is None else heldout_programs,
+                chord_rng,
+                prefix="chord-heldout",
+            )
     with open(out / "sources.tsv", "w") as table:
         table.write("file\tpackage\torigin\tlicence\n")
         for r in records:
@@ -223,19 +264,33 @@ def build(out: Path, seed: int, counts: dict[str, int], heldout_counts: dict[str
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="build/corpus",
-                        help="output folder (default build/corpus)")
+    parser.add_argument(
+        "--out", default="build/corpus", help="output folder (default build/corpus)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--synthetic-only", action="store_true",
-                        help="leave out the recorded instruments and samples (no Debian packages)")
-    parser.add_argument("--chords", type=int, default=CHORDS, metavar="N",
-                        help="also N chords of 2 to 4 notes of the training instruments (and N/8 "
-                             f"of the held-out ones); default {CHORDS}, as the shipped models "
-                             "were built; 0 for none, as the one-comb models before them")
+    parser.add_argument(
+        "--synthetic-only",
+        action="store_true",
+        help="leave out the recorded instruments and samples (no Debian packages)",
+    )
+    parser.add_argument(
+        "--chords",
+        type=int,
+        default=CHORDS,
+        metavar="N",
+        help="also N chords of 2 to 4 notes of the training instruments (and N/8 "
+        f"of the held-out ones); default {CHORDS}, as the shipped models "
+        "were built; 0 for none, as the one-comb models before them",
+    )
     args = parser.parse_args(argv)
-    build(Path(args.out), args.seed, {"harmonic": 80, "noise": 30, "pluck": 40, "bell": 24},
-          {"harmonic": 4, "noise": 3, "pluck": 3, "bell": 3},
-          with_recorded=not args.synthetic_only, chords=args.chords)
+    build(
+        Path(args.out),
+        args.seed,
+        {"harmonic": 80, "noise": 30, "pluck": 40, "bell": 24},
+        {"harmonic": 4, "noise": 3, "pluck": 3, "bell": 3},
+        with_recorded=not args.synthetic_only,
+        chords=args.chords,
+    )
 
 
 if __name__ == "__main__":

@@ -19,16 +19,36 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from caminos.models.corpus.recorded import (RANGES, SAMPLE_RATE, SourceRecord, midi_file,
-                                            render_midi)
+from caminos.models.corpus.recorded import RANGES, SAMPLE_RATE, SourceRecord, midi_file, render_midi
 
 # Chord shapes: semitones above the lowest note.
 SHAPES = {
     2: ((0, 3), (0, 4), (0, 5), (0, 7), (0, 8), (0, 9), (0, 12), (0, 10)),
-    3: ((0, 4, 7), (0, 3, 7), (0, 3, 8), (0, 5, 9), (0, 4, 9), (0, 5, 8), (0, 3, 6),
-        (0, 7, 16), (0, 4, 10), (0, 2, 7), (0, 7, 12)),
-    4: ((0, 4, 7, 11), (0, 3, 7, 10), (0, 4, 7, 10), (0, 3, 6, 9), (0, 4, 7, 14),
-        (0, 3, 7, 14), (0, 7, 16, 23), (0, 5, 7, 10), (0, 2, 4, 7), (0, 4, 7, 12)),
+    3: (
+        (0, 4, 7),
+        (0, 3, 7),
+        (0, 3, 8),
+        (0, 5, 9),
+        (0, 4, 9),
+        (0, 5, 8),
+        (0, 3, 6),
+        (0, 7, 16),
+        (0, 4, 10),
+        (0, 2, 7),
+        (0, 7, 12),
+    ),
+    4: (
+        (0, 4, 7, 11),
+        (0, 3, 7, 10),
+        (0, 4, 7, 10),
+        (0, 3, 6, 9),
+        (0, 4, 7, 14),
+        (0, 3, 7, 14),
+        (0, 7, 16, 23),
+        (0, 5, 7, 10),
+        (0, 2, 4, 7),
+        (0, 4, 7, 12),
+    ),
 }
 LOWEST_KEY, HIGHEST_KEY = 36, 96  # the chords' keys lie in C2 .. C7 (MIDI)
 HOLD_S = (0.8, 2.0)  # held length, seconds, drawn uniformly
@@ -38,8 +58,9 @@ SPREAD_DB = 6.0  # the instrument parts' levels lie within this many dB
 PEAK_DBFS = (-24.0, -3.0)  # each chord's peak level, drawn uniformly
 
 
-def draw_chord(programs: dict[int, str], rng: np.random.Generator,
-               size: int | None = None) -> list[tuple[int, int, int, float, float]]:
+def draw_chord(
+    programs: dict[int, str], rng: np.random.Generator, size: int | None = None
+) -> list[tuple[int, int, int, float, float]]:
     """One chord of ``size`` notes (2 to 4, drawn when None) on the given programs.
 
     Returns
@@ -69,8 +90,10 @@ def draw_chord(programs: dict[int, str], rng: np.random.Generator,
             low = high = max(LOWEST_KEY, low_key)
     root = int(rng.integers(low, high + 1))
     gains = {p: float(rng.uniform(-SPREAD_DB, 0.0)) for p in sorted(set(chosen))}
-    return [(root + s, p, int(rng.integers(50, 111)), float(rng.uniform(0.0, MAX_STAGGER_S)),
-             gains[p]) for s, p in zip(shape, chosen)]
+    return [
+        (root + s, p, int(rng.integers(50, 111)), float(rng.uniform(0.0, MAX_STAGGER_S)), gains[p])
+        for s, p in zip(shape, chosen)
+    ]
 
 
 def render_chord(chord: list[tuple[int, int, int, float, float]], hold_s: float) -> np.ndarray:
@@ -81,11 +104,14 @@ def render_chord(chord: list[tuple[int, int, int, float, float]], hold_s: float)
     mix = np.zeros(length)
     held = slice(int(MAX_STAGGER_S * SAMPLE_RATE), int(hold_s * SAMPLE_RATE))
     for program in sorted({p for _, p, _, _, _ in chord}):
-        notes = sorted((onset, hold_s - onset, key, velocity)
-                       for key, p, velocity, onset, _ in chord if p == program)
+        notes = sorted(
+            (onset, hold_s - onset, key, velocity)
+            for key, p, velocity, onset, _ in chord
+            if p == program
+        )
         part = np.zeros(length)
         rendered = render_midi(midi_file(program, notes))[:length]
-        part[:len(rendered)] = rendered
+        part[: len(rendered)] = rendered
         rms = float(np.sqrt(np.mean(part[held] ** 2)))
         if rms > 0.0:
             gain = next(g for _, p, _, _, g in chord if p == program)
@@ -93,8 +119,13 @@ def render_chord(chord: list[tuple[int, int, int, float, float]], hold_s: float)
     return mix
 
 
-def render_chords(folder: Path, count: int, programs: dict[int, str],
-                  rng: np.random.Generator, prefix: str = "chord") -> list[SourceRecord]:
+def render_chords(
+    folder: Path,
+    count: int,
+    programs: dict[int, str],
+    rng: np.random.Generator,
+    prefix: str = "chord",
+) -> list[SourceRecord]:
     """``count`` chords into FLAC files in ``folder``, a third each of 2, 3 and 4 notes.
 
     Returns
@@ -113,9 +144,15 @@ def render_chords(folder: Path, count: int, programs: dict[int, str],
         x *= 10.0 ** (rng.uniform(*PEAK_DBFS) / 20.0) / peak
         file = f"{prefix}-{i:03d}-{len(chord)}n.flac"
         sf.write(folder / file, x, SAMPLE_RATE, subtype="PCM_24")
-        notes = ", ".join(f"key {key} {programs[p]} v{velocity}"
-                          for key, p, velocity, _, _ in chord)
-        records.append(SourceRecord(file, "fluid-soundfont-gm",
-                                    f"FluidR3_GM.sf2 chord of {len(chord)} notes ({notes}), "
-                                    f"{hold:.1f} s held", "MIT"))
+        notes = ", ".join(
+            f"key {key} {programs[p]} v{velocity}" for key, p, velocity, _, _ in chord
+        )
+        records.append(
+            SourceRecord(
+                file,
+                "fluid-soundfont-gm",
+                f"FluidR3_GM.sf2 chord of {len(chord)} notes ({notes}), {hold:.1f} s held",
+                "MIT",
+            )
+        )
     return records

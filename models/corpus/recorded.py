@@ -35,25 +35,72 @@ MAX_SAMPLE_SECONDS = 6.0  # longer sonic-pi loops are cut, so no file dominates 
 # General MIDI programs (0-based) rendered for training: keyboards, mallets, organ, guitars,
 # bass, bowed and plucked strings, choir, brass, reeds, flutes, synth and ethnic instruments.
 TRAIN_PROGRAMS = {
-    0: "acoustic-grand-piano", 6: "harpsichord", 8: "celesta", 11: "vibraphone",
-    12: "marimba", 14: "tubular-bells", 19: "church-organ", 21: "accordion",
-    24: "nylon-guitar", 26: "jazz-guitar", 32: "acoustic-bass", 40: "violin",
-    42: "cello", 45: "pizzicato-strings", 46: "harp", 52: "choir-aahs",
-    56: "trumpet", 57: "trombone", 60: "french-horn", 65: "alto-sax",
-    68: "oboe", 71: "clarinet", 73: "flute", 105: "banjo",
+    0: "acoustic-grand-piano",
+    6: "harpsichord",
+    8: "celesta",
+    11: "vibraphone",
+    12: "marimba",
+    14: "tubular-bells",
+    19: "church-organ",
+    21: "accordion",
+    24: "nylon-guitar",
+    26: "jazz-guitar",
+    32: "acoustic-bass",
+    40: "violin",
+    42: "cello",
+    45: "pizzicato-strings",
+    46: "harp",
+    52: "choir-aahs",
+    56: "trumpet",
+    57: "trombone",
+    60: "french-horn",
+    65: "alto-sax",
+    68: "oboe",
+    71: "clarinet",
+    73: "flute",
+    105: "banjo",
 }
 # Whole instruments never trained on, for the benchmark's held-out set.
 HELDOUT_PROGRAMS = {
-    4: "electric-piano", 9: "glockenspiel", 41: "viola", 58: "tuba",
-    70: "bassoon", 75: "pan-flute",
+    4: "electric-piano",
+    9: "glockenspiel",
+    41: "viola",
+    58: "tuba",
+    70: "bassoon",
+    75: "pan-flute",
 }
 # Playable range (MIDI notes, inclusive) per program; others default to 36-84.
 RANGES = {
-    0: (28, 100), 6: (36, 88), 8: (60, 100), 9: (72, 105), 11: (53, 89), 12: (45, 96),
-    14: (60, 77), 19: (24, 96), 21: (41, 89), 24: (40, 84), 26: (40, 84), 32: (28, 55),
-    40: (55, 100), 41: (48, 88), 42: (36, 76), 45: (36, 96), 46: (24, 103), 52: (48, 79),
-    56: (54, 84), 57: (40, 72), 58: (28, 58), 60: (41, 77), 65: (49, 81), 68: (58, 91),
-    70: (34, 72), 71: (50, 91), 73: (60, 96), 75: (60, 96), 105: (48, 84), 4: (28, 100),
+    0: (28, 100),
+    6: (36, 88),
+    8: (60, 100),
+    9: (72, 105),
+    11: (53, 89),
+    12: (45, 96),
+    14: (60, 77),
+    19: (24, 96),
+    21: (41, 89),
+    24: (40, 84),
+    26: (40, 84),
+    32: (28, 55),
+    40: (55, 100),
+    41: (48, 88),
+    42: (36, 76),
+    45: (36, 96),
+    46: (24, 103),
+    52: (48, 79),
+    56: (54, 84),
+    57: (40, 72),
+    58: (28, 58),
+    60: (41, 77),
+    65: (49, 81),
+    68: (58, 91),
+    70: (34, 72),
+    71: (50, 91),
+    73: (60, 96),
+    75: (60, 96),
+    105: (48, 84),
+    4: (28, 100),
 }
 PITCH_STEP = 3  # semitones between rendered notes
 VELOCITIES = (45, 100)
@@ -130,9 +177,29 @@ def render_midi(midi: bytes, soundfont: Path = SOUNDFONT) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
         mid, wav = Path(tmp) / "notes.mid", Path(tmp) / "notes.wav"
         mid.write_bytes(midi)
-        subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.6",
-                        "-r", str(SAMPLE_RATE), "-F", str(wav), "-O", "float", str(soundfont),
-                        str(mid)], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "fluidsynth",
+                "-ni",
+                "-q",
+                "-R",
+                "0",
+                "-C",
+                "0",
+                "-g",
+                "0.6",
+                "-r",
+                str(SAMPLE_RATE),
+                "-F",
+                str(wav),
+                "-O",
+                "float",
+                str(soundfont),
+                str(mid),
+            ],
+            check=True,
+            capture_output=True,
+        )
         audio, rate = sf.read(wav, dtype="float64", always_2d=True)
     if rate != SAMPLE_RATE:
         raise RuntimeError(f"fluidsynth wrote {rate} Hz instead of {SAMPLE_RATE}")
@@ -149,8 +216,9 @@ def instrument_notes(program: int) -> list[tuple[int, int, float]]:
     return notes
 
 
-def render_instrument(program: int, name: str, train: Path | None, heldout: Path,
-                      rng: np.random.Generator) -> list[SourceRecord]:
+def render_instrument(
+    program: int, name: str, train: Path | None, heldout: Path, rng: np.random.Generator
+) -> list[SourceRecord]:
     """Render one instrument note by note into FLAC files.
 
     Parameters
@@ -184,9 +252,16 @@ def render_instrument(program: int, name: str, train: Path | None, heldout: Path
         folder = heldout if train is None or keys.index(key) % 4 == 3 else train
         file = f"gm-{name}-{key:03d}-v{velocity:03d}.flac"
         sf.write(folder / file, x, SAMPLE_RATE, subtype="PCM_24")
-        records.append(SourceRecord(file, "fluid-soundfont-gm", f"FluidR3_GM.sf2 program "
-                                    f"{program} ({name}), MIDI key {key}, velocity {velocity}, "
-                                    f"{duration:.1f} s held", "MIT"))
+        records.append(
+            SourceRecord(
+                file,
+                "fluid-soundfont-gm",
+                f"FluidR3_GM.sf2 program "
+                f"{program} ({name}), MIDI key {key}, velocity {velocity}, "
+                f"{duration:.1f} s held",
+                "MIT",
+            )
+        )
     return records
 
 
@@ -201,8 +276,9 @@ def sonic_pi_sources(samples: Path = SONIC_PI_SAMPLES) -> dict[str, str]:
     return listed
 
 
-def copy_sonic_pi(train: Path, heldout: Path, rng: np.random.Generator,
-                  samples: Path = SONIC_PI_SAMPLES) -> list[SourceRecord]:
+def copy_sonic_pi(
+    train: Path, heldout: Path, rng: np.random.Generator, samples: Path = SONIC_PI_SAMPLES
+) -> list[SourceRecord]:
     """Copy the listed CC0 sonic-pi samples (mono, 48 kHz, trimmed), every fifth to ``heldout``."""
     import librosa
 
@@ -212,7 +288,7 @@ def copy_sonic_pi(train: Path, heldout: Path, rng: np.random.Generator,
         if not path.exists():
             continue
         x, rate = sf.read(path, dtype="float64", always_2d=True)
-        x = x.mean(axis=1)[:int(MAX_SAMPLE_SECONDS * rate)]
+        x = x.mean(axis=1)[: int(MAX_SAMPLE_SECONDS * rate)]
         if rate != SAMPLE_RATE:
             x = librosa.resample(x, orig_sr=rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
         peak = np.max(np.abs(x), initial=0.0)
@@ -222,8 +298,9 @@ def copy_sonic_pi(train: Path, heldout: Path, rng: np.random.Generator,
         folder = heldout if i % 5 == 4 else train
         file = f"sonicpi-{name}.flac"
         sf.write(folder / file, x, SAMPLE_RATE, subtype="PCM_24")
-        records.append(SourceRecord(file, "sonic-pi-samples", f"{name}.flac, from {url}",
-                                    "CC0 1.0"))
+        records.append(
+            SourceRecord(file, "sonic-pi-samples", f"{name}.flac, from {url}", "CC0 1.0")
+        )
     return records
 
 

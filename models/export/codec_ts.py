@@ -18,8 +18,11 @@ from typing import List
 import torch
 from torch import nn
 
-from caminos.models.export.partials_ts import MAGNITUDE_FLOOR, PartialChannels, \
-    partial_channels_from
+from caminos.models.export.partials_ts import (
+    MAGNITUDE_FLOOR,
+    PartialChannels,
+    partial_channels_from,
+)
 from caminos.models.export.pitch_ts import OnePitchTracker
 from caminos.models.export.rows_ts import stable_linear, stable_mm
 
@@ -29,8 +32,17 @@ CHORD_MOST = 4  # of caminos.engine.clock.codec: chord intervals drawn above the
 
 def _unused_partials() -> PartialChannels:
     """A placeholder analysis for models without several pitches (never called)."""
-    return PartialChannels(torch.zeros(2, 1), torch.ones(1), torch.zeros(11), 1, 1, 0, False,
-                           torch.zeros(2, 3), (1.0, 1.0))
+    return PartialChannels(
+        torch.zeros(2, 1),
+        torch.ones(1),
+        torch.zeros(11),
+        1,
+        1,
+        0,
+        False,
+        torch.zeros(2, 3),
+        (1.0, 1.0),
+    )
 
 
 class ScriptCodec(nn.Module):
@@ -61,24 +73,35 @@ class ScriptCodec(nn.Module):
         self.max_log = MAX_LOG_MAGNITUDE
         # the linear layers alone: SiLU follows every encoder layer and every decoder layer
         # but the last (the model's nn.Sequential)
-        self.encoder = nn.ModuleList([copy.deepcopy(m) for m in model.encoder
-                                      if isinstance(m, nn.Linear)])
+        self.encoder = nn.ModuleList(
+            [copy.deepcopy(m) for m in model.encoder if isinstance(m, nn.Linear)]
+        )
         self.to_latent = copy.deepcopy(model.to_latent)
-        self.decoder = nn.ModuleList([copy.deepcopy(m) for m in model.decoder
-                                      if isinstance(m, nn.Linear)])
+        self.decoder = nn.ModuleList(
+            [copy.deepcopy(m) for m in model.decoder if isinstance(m, nn.Linear)]
+        )
         self.decoder_layers = len(self.decoder)
         for name in ("input_mean", "input_std", "latent_center", "latent_rotation", "latent_std"):
             self.register_buffer(name, getattr(model, name).detach().clone().float())
-        self.register_buffer("level_stats", model.level_stats.detach().clone().float()
-                             if shape.level else torch.tensor([0.0, 1.0]))
-        self.register_buffer("pitch_stats", model.pitch_stats.detach().clone().float()
-                             if shape.pitch else torch.tensor([36.0, 12.0]))
+        self.register_buffer(
+            "level_stats",
+            model.level_stats.detach().clone().float() if shape.level else torch.tensor([0.0, 1.0]),
+        )
+        self.register_buffer(
+            "pitch_stats",
+            model.pitch_stats.detach().clone().float()
+            if shape.pitch
+            else torch.tensor([36.0, 12.0]),
+        )
         self.one_pitch = OnePitchTracker(
             model.pitch_matrix if shape.pitch else torch.zeros(shape.n_bins, 3),
-            (float(model.pitch_grid[0]), float(model.pitch_grid[1])) if shape.pitch
-            else (1.0, 1.0), MAGNITUDE_FLOOR)
-        self.register_buffer("comb_spread", model.comb_spread.detach().clone().float()
-                             if shape.comb_bands else torch.zeros(1, 1))
+            (float(model.pitch_grid[0]), float(model.pitch_grid[1])) if shape.pitch else (1.0, 1.0),
+            MAGNITUDE_FLOOR,
+        )
+        self.register_buffer(
+            "comb_spread",
+            model.comb_spread.detach().clone().float() if shape.comb_bands else torch.zeros(1, 1),
+        )
         if self.many:
             mean, std = model.channel_statistics()
             self.register_buffer("channel_mean", mean.detach().clone().float())
@@ -97,8 +120,9 @@ class ScriptCodec(nn.Module):
         self.chord_count = 0
         # every bin's index, made once (each tensor operation costs a few microseconds in
         # TorchScript's interpreter, whatever its size)
-        self.register_buffer("bin_index", torch.arange(self.n_bins, dtype=torch.float64),
-                             persistent=False)
+        self.register_buffer(
+            "bin_index", torch.arange(self.n_bins, dtype=torch.float64), persistent=False
+        )
 
     # -- drawing controls ----------------------------------------------------------------------
     @torch.jit.export
@@ -155,15 +179,16 @@ class ScriptCodec(nn.Module):
         for layer in self.encoder:
             h = nn.functional.silu(stable_linear(h, layer.weight, layer.bias))
         h = stable_linear(h, self.to_latent.weight, self.to_latent.bias)
-        columns = [h[:, :self.learned]]
+        columns = [h[:, : self.learned]]
         if self.has_level:
             columns.append(((level - self.level_stats[0]) / self.level_stats[1])[:, None])
         if self.many:
             values = self.partials(log_mags).to(h.dtype)
             columns.append((values - self.channel_mean) / self.channel_std)
         elif self.has_pitch:
-            columns.append(((self.one_pitch(log_mags) - self.pitch_stats[0])
-                            / self.pitch_stats[1])[:, None])
+            columns.append(
+                ((self.one_pitch(log_mags) - self.pitch_stats[0]) / self.pitch_stats[1])[:, None]
+            )
         return torch.cat(columns, dim=1)
 
     @torch.jit.export
@@ -192,8 +217,13 @@ class ScriptCodec(nn.Module):
     def _semitone_bins(self, semitones: torch.Tensor) -> torch.Tensor:
         return 27.5 * torch.pow(2.0, torch.clamp(semitones, max=200.0) / 12.0) / self.bin_hz
 
-    def _draw(self, log_mags: torch.Tensor, heights: torch.Tensor, values: torch.Tensor,
-              level: torch.Tensor) -> torch.Tensor:
+    def _draw(
+        self,
+        log_mags: torch.Tensor,
+        heights: torch.Tensor,
+        values: torch.Tensor,
+        level: torch.Tensor,
+    ) -> torch.Tensor:
         """Every slot's comb and every free peak on the decoded frames
         (:func:`caminos.models.autoencoder.draw_from_values`, in float64 as there)."""
         batch = log_mags.shape[0]
@@ -201,17 +231,18 @@ class ScriptCodec(nn.Module):
         dtype = log_mags.dtype
         heights = heights.reshape(batch, self.slots, self.comb_heights).double()
         if self.has_spread:
-            heights = stable_mm(heights.reshape(batch * self.slots, self.comb_heights),
-                                self.comb_spread.double()).reshape(batch, self.slots, n)
+            heights = stable_mm(
+                heights.reshape(batch * self.slots, self.comb_heights), self.comb_spread.double()
+            ).reshape(batch, self.slots, n)
         values = values.double()
-        semitones = values[:, :self.slots]
+        semitones = values[:, : self.slots]
         if self.has_presence:
-            gates = torch.clamp(values[:, self.slots:2 * self.slots], 0.0, 1.0)
+            gates = torch.clamp(values[:, self.slots : 2 * self.slots], 0.0, 1.0)
         else:
             gates = torch.ones_like(semitones)
         start = self.slots + (self.slots if self.has_presence else 0)
-        peak_semitones = values[:, start:start + self.peaks]
-        peak_log = values[:, start + self.peaks:start + 2 * self.peaks] + level.double()[:, None]
+        peak_semitones = values[:, start : start + self.peaks]
+        peak_log = values[:, start + self.peaks : start + 2 * self.peaks] + level.double()[:, None]
         base = log_mags.double()
         slots = self.slots
         if self.drawn_slots < self.slots:  # /latent/pitches: the first slots alone
@@ -226,8 +257,9 @@ class ScriptCodec(nn.Module):
             heights = torch.cat([heights, heights[:, :1].expand(batch, count, n)], dim=1)
             gates = torch.cat([gates, gates[:, :1].expand(batch, count)], dim=1)
         comb = self._comb(f0_bins).view(batch, slots, n)
-        raise_ = torch.clamp(nn.functional.softplus(heights) * comb * gates[:, :, None],
-                             max=self.max_log)
+        raise_ = torch.clamp(
+            nn.functional.softplus(heights) * comb * gates[:, :, None], max=self.max_log
+        )
         out = base + torch.log1p(torch.expm1(raise_).sum(dim=1))
         if self.peaks > 0:
             bins = self._semitone_bins(peak_semitones)
@@ -245,8 +277,9 @@ class ScriptCodec(nn.Module):
         semitones = first.double()[:, None] + self.chord[:count][None, :]
         return torch.clamp(self._semitone_bins(semitones), 1.0, float(self.n_bins))
 
-    def _one_comb_chord(self, log_mags: torch.Tensor, heights: torch.Tensor,
-                        semitones: torch.Tensor) -> torch.Tensor:
+    def _one_comb_chord(
+        self, log_mags: torch.Tensor, heights: torch.Tensor, semitones: torch.Tensor
+    ) -> torch.Tensor:
         """A one-comb model's comb and the chord's: ``log(exp(x) (1 + sum_c (exp(g_c) - 1)))``
         with ``g_c = min(softplus(heights) comb_c, 12)``, in float64, as the engine draws a
         one-comb model's chord (one slot, gate 1)."""
@@ -255,8 +288,9 @@ class ScriptCodec(nn.Module):
         first = torch.clamp(self._semitone_bins(semitones.double()), 1.0, float(n))
         f0_bins = torch.cat([first[:, None], self._chord_bins(semitones, count)], dim=1)
         comb = self._comb(f0_bins.reshape(-1)).view(batch, 1 + count, n)
-        raise_ = torch.clamp(nn.functional.softplus(heights.double())[:, None, :] * comb,
-                             max=self.max_log)
+        raise_ = torch.clamp(
+            nn.functional.softplus(heights.double())[:, None, :] * comb, max=self.max_log
+        )
         out = log_mags.double() + torch.log1p(torch.expm1(raise_).sum(dim=1))
         return out.to(log_mags.dtype)
 
@@ -273,9 +307,9 @@ class ScriptCodec(nn.Module):
         log_mags = out[:, :n] * self.input_std[-n:] + self.input_mean[-n:]
         if self.has_level:
             i = self.level_index
-            log_mags = log_mags + (raw[:, i:i + 1] * self.level_stats[1] + self.level_stats[0])
+            log_mags = log_mags + (raw[:, i : i + 1] * self.level_stats[1] + self.level_stats[0])
         if self.many:
-            values = raw[:, self.slot_index:] * self.channel_std + self.channel_mean
+            values = raw[:, self.slot_index :] * self.channel_std + self.channel_mean
             level = raw[:, self.level_index] * self.level_stats[1] + self.level_stats[0]
             return self._draw(log_mags, out[:, n:], values, level)
         if self.has_pitch:
@@ -297,8 +331,7 @@ class ScriptCodec(nn.Module):
         """Rotated coordinates (batch, d) to linear magnitudes (batch, n_bins), clamped at
         ``exp(12)`` before the exponential (:func:`caminos.models.autoencoder.linear_magnitude`)."""
         log_mags = self.decode_log(z)
-        return torch.clamp(torch.exp(torch.clamp(log_mags, max=self.max_log)) - self.floor,
-                           min=0.0)
+        return torch.clamp(torch.exp(torch.clamp(log_mags, max=self.max_log)) - self.floor, min=0.0)
 
 
 def codec_from(model) -> ScriptCodec:

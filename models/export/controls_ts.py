@@ -48,8 +48,9 @@ class LatentControls(nn.Module):
         self.register_buffer("std", std.detach().clone().double())
         self.register_buffer("direction", direction.detach().clone().double())
         # smoothed values: follow, noise, pitch, then the d offsets
-        self.register_buffer("value", torch.cat([torch.tensor([1.0, 0.0, 0.0]),
-                                                 torch.zeros(d)]).double())
+        self.register_buffer(
+            "value", torch.cat([torch.tensor([1.0, 0.0, 0.0]), torch.zeros(d)]).double()
+        )
         self.register_buffer("walk", torch.zeros(1, d, dtype=torch.float64))
         self.register_buffer("hop", torch.zeros(1, dtype=torch.long))
 
@@ -114,8 +115,9 @@ class LatentControls(nn.Module):
             self.value = torch.where(close, target, self.value + self.coefficient * difference)
             noise = float(self.value[1])
             if noise > 0.0 or bool(self.walk.abs().gt(0.0).any()):
-                self.walk = self.walk * (1.0 - self.rate) + noise * self.innovation * \
-                    self._gaussian(seed, batch)
+                self.walk = self.walk * (
+                    1.0 - self.rate
+                ) + noise * self.innovation * self._gaussian(seed, batch)
             self.hop = self.hop + 1
             shift = self.std * (self.value[3:] + self.walk) + self.value[2] * self.direction
             rows.append(z[:, f].double() * self.value[0] + shift)

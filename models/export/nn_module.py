@@ -61,9 +61,18 @@ class CaminosNN(nn.Module):
         first, 0 to 1 (the ``texture`` attribute).
     """
 
-    def __init__(self, codec: ScriptCodec, n_fft: int, hop: int, sample_rate: int,
-                 lookahead: int, direction: torch.Tensor, coefficient: float,
-                 axis_labels: List[str], texture: float = 1.0) -> None:
+    def __init__(
+        self,
+        codec: ScriptCodec,
+        n_fft: int,
+        hop: int,
+        sample_rate: int,
+        lookahead: int,
+        direction: torch.Tensor,
+        coefficient: float,
+        axis_labels: List[str],
+        texture: float = 1.0,
+    ) -> None:
         super().__init__()
         d = codec.latent_dim
         self.codec = codec
@@ -105,17 +114,32 @@ class CaminosNN(nn.Module):
         # nn~ attributes: argument types 0 bool, 1 int, 2 float, 3 str
         # pitches and chord as the engine offers /latent/pitches (a model with several pitch
         # slots) and /latent/chord (a model with a pitch channel)
-        drawing = (["pitches"] if codec.has_pitch and codec.slots > 1 else []) + \
-            (["chord"] if codec.has_pitch else [])
-        self._attributes: List[str] = ["follow", "noise", "pitch"] + drawing + \
-            ["texture", "offset", "x", "y", "phase", "seed"]
-        for name, types in (("follow", [2]), ("noise", [2]), ("pitch", [2]), ("texture", [2]),
-                            ("offset", [1, 2]), ("x", [2]), ("y", [2]), ("phase", [3]),
-                            ("seed", [1]), ("pitches", [1]), ("chord", [2] * CHORD_MOST)):
+        drawing = (["pitches"] if codec.has_pitch and codec.slots > 1 else []) + (
+            ["chord"] if codec.has_pitch else []
+        )
+        self._attributes: List[str] = (
+            ["follow", "noise", "pitch"]
+            + drawing
+            + ["texture", "offset", "x", "y", "phase", "seed"]
+        )
+        for name, types in (
+            ("follow", [2]),
+            ("noise", [2]),
+            ("pitch", [2]),
+            ("texture", [2]),
+            ("offset", [1, 2]),
+            ("x", [2]),
+            ("y", [2]),
+            ("phase", [3]),
+            ("seed", [1]),
+            ("pitches", [1]),
+            ("chord", [2] * CHORD_MOST),
+        ):
             self.register_buffer(f"{name}_params", torch.tensor(types))
         self.chord_low, self.chord_high = CHORD_RANGE
-        self.register_buffer("target", torch.cat([torch.tensor([1.0, 0.0, 0.0]),
-                                                  torch.zeros(d)]).double())
+        self.register_buffer(
+            "target", torch.cat([torch.tensor([1.0, 0.0, 0.0]), torch.zeros(d)]).double()
+        )
         self.last_axis = 0
         self.phase_method = 0
         self.phase_names: List[str] = list(METHOD_NAMES)
@@ -166,8 +190,9 @@ class CaminosNN(nn.Module):
             return self.get_latency()
         if method == "encode":
             return 0
-        raise ValueError("caminos: unknown method '" + method + "'; methods are forward, "
-                         "encode, decode")
+        raise ValueError(
+            "caminos: unknown method '" + method + "'; methods are forward, encode, decode"
+        )
 
     @torch.jit.export
     def reset(self) -> None:
@@ -197,8 +222,17 @@ class CaminosNN(nn.Module):
     def _bounded(self, name: str, value: float, lo: float, hi: float, unit: str) -> float:
         """``value`` if within ``lo`` to ``hi``; otherwise raise, naming the range."""
         if not (value >= lo and value <= hi):
-            raise ValueError("caminos: " + name + " expects " + self._number(lo) + " to "
-                             + self._number(hi) + unit + ", got " + self._number(value))
+            raise ValueError(
+                "caminos: "
+                + name
+                + " expects "
+                + self._number(lo)
+                + " to "
+                + self._number(hi)
+                + unit
+                + ", got "
+                + self._number(value)
+            )
         return value
 
     @torch.jit.export
@@ -246,11 +280,14 @@ class CaminosNN(nn.Module):
         notes."""
         slots = self.codec.slots
         if not self.codec.has_pitch or slots < 2:
-            raise ValueError("caminos: pitches needs a model with several pitch slots; this "
-                             "one has " + ("one" if self.codec.has_pitch else "none"))
+            raise ValueError(
+                "caminos: pitches needs a model with several pitch slots; this "
+                "one has " + ("one" if self.codec.has_pitch else "none")
+            )
         if count < 1 or count > slots:
-            raise ValueError("caminos: pitches expects 1 to " + str(slots) + " slots, got "
-                             + str(count))
+            raise ValueError(
+                "caminos: pitches expects 1 to " + str(slots) + " slots, got " + str(count)
+            )
         self.codec.set_drawn_slots(count)
         return 0
 
@@ -295,10 +332,12 @@ class CaminosNN(nn.Module):
     def set_offset(self, axis: int, value: float) -> int:
         """Offset one latent axis (0 varies most) by ``value`` standard deviations (+-8)."""
         if axis < 0 or axis >= self.dims:
-            raise ValueError("caminos: offset axis must be 0 to " + str(self.dims - 1)
-                             + ", got " + str(axis))
-        self.target[3 + axis] = self._bounded("offset", value, -self.std_bound,
-                                              self.std_bound, " std")
+            raise ValueError(
+                "caminos: offset axis must be 0 to " + str(self.dims - 1) + ", got " + str(axis)
+            )
+        self.target[3 + axis] = self._bounded(
+            "offset", value, -self.std_bound, self.std_bound, " std"
+        )
         self.last_axis = axis
         return 0
 
@@ -335,8 +374,9 @@ class CaminosNN(nn.Module):
             if known == name:
                 self.phase_method = i
                 return 0
-        raise ValueError("caminos: phase method '" + name + "' unknown; expected pghi, "
-                         "input or random")
+        raise ValueError(
+            "caminos: phase method '" + name + "' unknown; expected pghi, input or random"
+        )
 
     @torch.jit.export
     def get_seed(self) -> Tuple[int]:
@@ -354,17 +394,34 @@ class CaminosNN(nn.Module):
     # -- methods -------------------------------------------------------------------------------
     def _check(self, x: torch.Tensor, channels: int, ratio: int, method: str) -> None:
         if x.dim() != 3:
-            raise ValueError("caminos " + method + ": expected (batch, channels, samples), got "
-                             + str(x.dim()) + " dimensions")
+            raise ValueError(
+                "caminos "
+                + method
+                + ": expected (batch, channels, samples), got "
+                + str(x.dim())
+                + " dimensions"
+            )
         if x.shape[1] != channels:
-            raise ValueError("caminos " + method + ": expected " + str(channels)
-                             + " input channels, got " + str(x.shape[1]))
+            raise ValueError(
+                "caminos "
+                + method
+                + ": expected "
+                + str(channels)
+                + " input channels, got "
+                + str(x.shape[1])
+            )
         if x.shape[0] < 1:
             raise ValueError("caminos " + method + ": empty batch")
         if ratio == 1 and (x.shape[2] < self.hop or x.shape[2] % self.hop != 0):
-            raise ValueError("caminos " + method + ": buffer of " + str(x.shape[2])
-                             + " samples; expected a multiple of the hop, " + str(self.hop)
-                             + " samples (set nn~'s buffer to 256, 512 ... 4096)")
+            raise ValueError(
+                "caminos "
+                + method
+                + ": buffer of "
+                + str(x.shape[2])
+                + " samples; expected a multiple of the hop, "
+                + str(self.hop)
+                + " samples (set nn~'s buffer to 256, 512 ... 4096)"
+            )
         if ratio > 1 and x.shape[2] < 1:
             raise ValueError("caminos " + method + ": expected at least one latent frame")
 
@@ -407,8 +464,9 @@ class CaminosNN(nn.Module):
         mags = self._decode(z)
         amount = self.texture * float(self.target[0])
         if amount > 0.0:
-            mags = self.texture_stage(mags.reshape(log_mags.shape), log_mags, amount,
-                                      float(self.target[2])).reshape(mags.shape)
+            mags = self.texture_stage(
+                mags.reshape(log_mags.shape), log_mags, amount, float(self.target[2])
+            ).reshape(mags.shape)
         frames = self.forward_phase(mags, spectra, self.phase_method)
         return self._safe(self.forward_out(frames))
 

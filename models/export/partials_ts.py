@@ -74,23 +74,37 @@ class PartialChannels(nn.Module):
         That tracker's first candidate (Hz) and its step (octaves).
     """
 
-    def __init__(self, salience: torch.Tensor, candidates: torch.Tensor, settings: torch.Tensor,
-                 partials: int, slots: int, peaks: int, has_presence: bool,
-                 pitch_matrix: torch.Tensor, pitch_grid: Tuple[float, float]) -> None:
+    def __init__(
+        self,
+        salience: torch.Tensor,
+        candidates: torch.Tensor,
+        settings: torch.Tensor,
+        partials: int,
+        slots: int,
+        peaks: int,
+        has_presence: bool,
+        pitch_matrix: torch.Tensor,
+        pitch_grid: Tuple[float, float],
+    ) -> None:
         super().__init__()
         self.register_buffer("salience", salience.double())
         self.register_buffer("candidates", candidates.double())
         self.one_pitch = OnePitchTracker(pitch_matrix, pitch_grid, MAGNITUDE_FLOOR)
         # constants of every call, made once (each tensor operation costs a few microseconds
         # in TorchScript's interpreter, whatever its size)
-        self.register_buffer("offsets_f", torch.arange(-2.0, 3.0, dtype=torch.float64),
-                             persistent=False)
-        self.register_buffer("harmonics", torch.arange(1, int(partials) + 1,
-                                                       dtype=torch.float64), persistent=False)
+        self.register_buffer(
+            "offsets_f", torch.arange(-2.0, 3.0, dtype=torch.float64), persistent=False
+        )
+        self.register_buffer(
+            "harmonics", torch.arange(1, int(partials) + 1, dtype=torch.float64), persistent=False
+        )
         self.register_buffer("slot_index", torch.arange(int(slots))[None, :], persistent=False)
         semitone_step = 12.0 * float(settings[5])
-        self.register_buffer("grid", (torch.arange(candidates.shape[0], dtype=torch.float64)
-                                      * semitone_step)[None, :], persistent=False)
+        self.register_buffer(
+            "grid",
+            (torch.arange(candidates.shape[0], dtype=torch.float64) * semitone_step)[None, :],
+            persistent=False,
+        )
         values = [float(v) for v in settings.tolist()]
         self.gate = values[0]
         self.bin_hz = values[1]
@@ -109,8 +123,9 @@ class PartialChannels(nn.Module):
         """The one-pitch tracker's estimate of each frame, semitones above A0, (batch,)."""
         return self.one_pitch(log_mags)
 
-    def cancel(self, f0_bins: torch.Tensor, residual: torch.Tensor, depth: float,
-               rows: torch.Tensor) -> torch.Tensor:
+    def cancel(
+        self, f0_bins: torch.Tensor, residual: torch.Tensor, depth: float, rows: torch.Tensor
+    ) -> torch.Tensor:
         """``residual`` less ``depth`` times one note's smoothed partials, in the rows where
         ``rows`` is true (:func:`caminos.models.multipitch.cancel_partials`).
 
@@ -131,12 +146,14 @@ class PartialChannels(nn.Module):
         count = self._partial_count(lowest, residual.shape[1])
         if count < 1:
             return residual
-        valid, nearest, norm, inside, lobe, index = self._partials_of(f0_bins, rows, count,
-                                                                      residual.shape[1])
+        valid, nearest, norm, inside, lobe, index = self._partials_of(
+            f0_bins, rows, count, residual.shape[1]
+        )
         return self._take(residual, depth, rows, valid, nearest, norm, inside, lobe, index)
 
-    def cancel_notes(self, f0_bins: torch.Tensor, residual: torch.Tensor, depth: float,
-                     rows: torch.Tensor) -> torch.Tensor:
+    def cancel_notes(
+        self, f0_bins: torch.Tensor, residual: torch.Tensor, depth: float, rows: torch.Tensor
+    ) -> torch.Tensor:
         """:meth:`cancel` of several notes one after the other (each reads the residual the
         one before left), with what does not depend on the residual (each partial's bins,
         validity and lobe) computed for every note at once: the same numbers, fewer tensor
@@ -168,9 +185,17 @@ class PartialChannels(nn.Module):
         valid, nearest, norm, inside, lobe, index = self._partials_of(f0_bins, rows, count, n)
         for note in range(notes):
             if active[note]:
-                residual = self._take(residual, depth, rows[:, note], valid[:, note],
-                                      nearest[:, note], norm[:, note], inside[:, note],
-                                      lobe[:, note], index[:, note])
+                residual = self._take(
+                    residual,
+                    depth,
+                    rows[:, note],
+                    valid[:, note],
+                    nearest[:, note],
+                    norm[:, note],
+                    inside[:, note],
+                    lobe[:, note],
+                    index[:, note],
+                )
         return residual
 
     def _partial_count(self, lowest: float, n: int) -> int:
@@ -178,9 +203,9 @@ class PartialChannels(nn.Module):
         third-last bin (the kernel's loop stops there), at most the tracker's scratch length."""
         return min(self.partials, int(math.ceil((n - 2.5) / max(lowest, 1e-3))) + 1)
 
-    def _partials_of(self, f0_bins: torch.Tensor, rows: torch.Tensor, count: int, n: int
-                     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
-                                torch.Tensor, torch.Tensor]:
+    def _partials_of(
+        self, f0_bins: torch.Tensor, rows: torch.Tensor, count: int, n: int
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """What a cancellation needs that does not depend on the residual, for fundamentals
         ``f0_bins`` (..., ) in bins and their ``rows`` (...,): each of the first ``count``
         partials' validity, nearest inner bin and smoothing norm (..., count); whether each of
@@ -201,9 +226,18 @@ class PartialChannels(nn.Module):
         index = torch.clamp(bins, 0.0, n - 1.0).long().flatten(-2)
         return valid, nearest, norm, inside, lobe, index
 
-    def _take(self, residual: torch.Tensor, depth: float, rows: torch.Tensor,
-              valid: torch.Tensor, nearest: torch.Tensor, norm: torch.Tensor,
-              inside: torch.Tensor, lobe: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    def _take(
+        self,
+        residual: torch.Tensor,
+        depth: float,
+        rows: torch.Tensor,
+        valid: torch.Tensor,
+        nearest: torch.Tensor,
+        norm: torch.Tensor,
+        inside: torch.Tensor,
+        lobe: torch.Tensor,
+        index: torch.Tensor,
+    ) -> torch.Tensor:
         """``residual`` (batch, n_bins) less ``depth`` times one note's smoothed partials
         (:meth:`_partials_of`'s, (batch, ...)) in ``rows`` (batch,)."""
         # each partial's amplitude: the largest of the three bins nearest it
@@ -213,13 +247,15 @@ class PartialChannels(nn.Module):
         total = 2.0 * amps + padded[:, :-2] + padded[:, 2:]  # a missing neighbour's amp is 0
         smooth = torch.where(valid, torch.minimum(amps, total / norm), 0.0)
         value = torch.where(inside, smooth[:, :, None] * lobe, 0.0)
-        detected = torch.zeros_like(residual).scatter_add(1, index,
-                                                          value.reshape(residual.shape[0], -1))
+        detected = torch.zeros_like(residual).scatter_add(
+            1, index, value.reshape(residual.shape[0], -1)
+        )
         cancelled = torch.clamp(residual - depth * detected, min=0.0)
         return torch.where(rows[:, None], cancelled, residual)
 
-    def slots_of(self, mags: torch.Tensor, held: torch.Tensor, sounding: torch.Tensor
-                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def slots_of(
+        self, mags: torch.Tensor, held: torch.Tensor, sounding: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Estimate and cancel: each row's fundamentals (Hz) and saliences in pick order, and
         how many it filled; (batch, slots), (batch, slots), (batch,)."""
         batch = mags.shape[0]
@@ -244,12 +280,19 @@ class PartialChannels(nn.Module):
             three = scores.gather(1, torch.stack([best, lo, hi], dim=1))
             s, left, right = three[:, 0], three[:, 1], three[:, 2]
             ok = active & (s > 0.0) & (s >= floor * self.new_relative)
-            inner = (best > 0) & (best < n_candidates - 1) & torch.isfinite(left) & \
-                torch.isfinite(right)
+            inner = (
+                (best > 0)
+                & (best < n_candidates - 1)
+                & torch.isfinite(left)
+                & torch.isfinite(right)
+            )
             curve = left - 2.0 * s + right
             bend = inner & (curve < 0.0)
-            shift = torch.where(bend, torch.clamp(0.5 * (left - right) / torch.where(
-                bend, curve, -1.0), -0.5, 0.5), 0.0)
+            shift = torch.where(
+                bend,
+                torch.clamp(0.5 * (left - right) / torch.where(bend, curve, -1.0), -0.5, 0.5),
+                0.0,
+            )
             pitch = self.candidates[0] * torch.pow(2.0, (best.double() + shift) * self.log_step)
             f0[:, i] = torch.where(ok, pitch, f0[:, i])
             salience[:, i] = torch.where(ok, s, salience[:, i])
@@ -261,8 +304,9 @@ class PartialChannels(nn.Module):
                 residual = self.cancel(pitch / self.bin_hz, residual, self.depth, ok)
         return f0, salience, filled
 
-    def pick_peaks(self, mags: torch.Tensor, residual: torch.Tensor, first_hz: torch.Tensor
-                   ) -> Tuple[torch.Tensor, torch.Tensor]:
+    def pick_peaks(
+        self, mags: torch.Tensor, residual: torch.Tensor, first_hz: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         """The largest local maxima of ``residual``, refined on ``mags``: frequencies (bins)
         and linear magnitudes, (batch, peaks) each (:func:`caminos.models.partials.pick_peaks`;
         unfound peaks at the first slot's frequency with magnitude 0)."""
@@ -274,8 +318,8 @@ class PartialChannels(nn.Module):
         is_peak[:, 1:-1] = middle
         keyed = torch.where(is_peak, r, torch.full_like(r, -1.0))
         ordered, order = torch.sort(keyed, dim=1, descending=True, stable=True)
-        found = ordered[:, :self.peaks] > -1.0
-        k = order[:, :self.peaks]
+        found = ordered[:, : self.peaks] > -1.0
+        k = order[:, : self.peaks]
         for _ in range(2):  # up the frame's own slope, two bins at most
             here = mags.gather(1, k)
             up = mags.gather(1, torch.clamp(k + 1, max=n - 1))
@@ -288,13 +332,20 @@ class PartialChannels(nn.Module):
         c = torch.log(mags.gather(1, torch.clamp(k + 1, max=n - 1)) + self.floor)
         curve = a - 2.0 * b + c
         bend = curve < 0.0
-        offset = torch.where(bend, torch.clamp(0.5 * (a - c) / torch.where(
-            bend, curve, -torch.ones_like(curve)), -0.5, 0.5), torch.zeros_like(curve))
+        offset = torch.where(
+            bend,
+            torch.clamp(
+                0.5 * (a - c) / torch.where(bend, curve, -torch.ones_like(curve)), -0.5, 0.5
+            ),
+            torch.zeros_like(curve),
+        )
         height = b - 0.25 * (a - c) * offset
-        bins = torch.where(found, k.double() + offset, (first_hz / self.bin_hz)[:, None]
-                           .expand(batch, self.peaks))
-        level = torch.where(found, torch.clamp(torch.exp(height) - self.floor, min=0.0),
-                            torch.zeros_like(height))
+        bins = torch.where(
+            found, k.double() + offset, (first_hz / self.bin_hz)[:, None].expand(batch, self.peaks)
+        )
+        level = torch.where(
+            found, torch.clamp(torch.exp(height) - self.floor, min=0.0), torch.zeros_like(height)
+        )
         return bins, level
 
     def forward(self, log_mags: torch.Tensor) -> torch.Tensor:
@@ -350,14 +401,21 @@ def partial_channels_from(model) -> PartialChannels:
     shape = model.shape
     n_fft = 2 * (shape.n_bins - 1)
     from caminos.models.multipitch import MultiPitchTracker
+
     tracker = MultiPitchTracker(n_fft, round(shape.bin_hz * n_fft), slots=shape.pitch_slots)
     index, frac, weight = tracker.taps_index, tracker.taps_frac, tracker.taps_weight
     matrix = np.zeros((shape.n_bins, len(tracker.candidates)))
     columns = np.broadcast_to(np.arange(len(tracker.candidates))[:, None], index.shape)
     np.add.at(matrix, (index, columns), weight * (1.0 - frac))
     np.add.at(matrix, (np.minimum(index + 1, shape.n_bins - 1), columns), weight * frac)
-    return PartialChannels(torch.as_tensor(matrix), torch.as_tensor(tracker.candidates),
-                           torch.as_tensor(tracker.settings), tracker.partials_scratch,
-                           shape.pitch_slots, shape.free_peaks, bool(shape.presence_channels),
-                           model.pitch_matrix.detach().clone(),
-                           (float(model.pitch_grid[0]), float(model.pitch_grid[1])))
+    return PartialChannels(
+        torch.as_tensor(matrix),
+        torch.as_tensor(tracker.candidates),
+        torch.as_tensor(tracker.settings),
+        tracker.partials_scratch,
+        shape.pitch_slots,
+        shape.free_peaks,
+        bool(shape.presence_channels),
+        model.pitch_matrix.detach().clone(),
+        (float(model.pitch_grid[0]), float(model.pitch_grid[1])),
+    )

@@ -64,8 +64,9 @@ class StreamingPhase(nn.Module):
         Seed of the table of random phases.
     """
 
-    def __init__(self, n_fft: int, hop: int, lookahead: int = 1, tolerance_db: float = -100.0,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, n_fft: int, hop: int, lookahead: int = 1, tolerance_db: float = -100.0, seed: int = 0
+    ) -> None:
         super().__init__()
         if lookahead not in (0, 1):
             raise ValueError(f"lookahead: expected 0 or 1 frames, got {lookahead}")
@@ -143,15 +144,16 @@ class StreamingPhase(nn.Module):
         mag_all = torch.cat([self.mags, m], dim=1)  # frames m0-1, m0 ...
         ref_all = torch.cat([self.refs, refs.to(torch.complex128)], dim=1)
         if self.lookahead == 1:
-            cur, prev = s_all[:, 1:1 + count], s_all[:, :count]
-            tg_cur, tg_prev = tg_all[:, 1:1 + count], tg_all[:, :count]
+            cur, prev = s_all[:, 1 : 1 + count], s_all[:, :count]
+            tg_cur, tg_prev = tg_all[:, 1 : 1 + count], tg_all[:, :count]
             fgrad = self.fscale * (s_all[:, 2:] - s_all[:, :count])
             out_mag, out_ref = mag_all[:, :count], ref_all[:, :count]
         else:
-            cur, prev = s_all[:, 2:], s_all[:, 1:1 + count]
-            tg_cur, tg_prev = tg_all[:, 2:], tg_all[:, 1:1 + count]
-            fgrad = self.fscale * (3.0 * s_all[:, 2:] - 4.0 * s_all[:, 1:1 + count]
-                                   + s_all[:, :count])
+            cur, prev = s_all[:, 2:], s_all[:, 1 : 1 + count]
+            tg_cur, tg_prev = tg_all[:, 2:], tg_all[:, 1 : 1 + count]
+            fgrad = self.fscale * (
+                3.0 * s_all[:, 2:] - 4.0 * s_all[:, 1 : 1 + count] + s_all[:, :count]
+            )
             out_mag, out_ref = mag_all[:, 1:], ref_all[:, 1:]
         top = torch.maximum(cur.amax(dim=2), prev.amax(dim=2))
         quiet = cur <= (top + self.log_tol)[:, :, None]
@@ -170,9 +172,16 @@ class StreamingPhase(nn.Module):
         self.frame = self.frame + count
         return torch.polar(out_mag, phases - self.centre_shift)
 
-    def _integrate(self, cur: torch.Tensor, prev: torch.Tensor, tg_cur: torch.Tensor,
-                   tg_prev: torch.Tensor, fgrad: torch.Tensor, quiet: torch.Tensor,
-                   noise: torch.Tensor) -> torch.Tensor:
+    def _integrate(
+        self,
+        cur: torch.Tensor,
+        prev: torch.Tensor,
+        tg_cur: torch.Tensor,
+        tg_prev: torch.Tensor,
+        fgrad: torch.Tensor,
+        quiet: torch.Tensor,
+        noise: torch.Tensor,
+    ) -> torch.Tensor:
         """Vectorised RTPGHI over the frames of one call (shapes (batch, frames, n_bins))."""
         n = self.n_bins
         lowest = torch.full_like(cur[:, :, :1], -math.inf)
@@ -181,8 +190,12 @@ class StreamingPhase(nn.Module):
         peak = (cur > left) & (cur >= right)
         index = self.bins.expand_as(cur)
         left_peak = torch.cummax(torch.where(peak, index, torch.full_like(index, -1)), dim=2)[0]
-        right_peak = torch.flip(torch.cummin(torch.flip(
-            torch.where(peak, index, torch.full_like(index, n)), [2]), dim=2)[0], [2])
+        right_peak = torch.flip(
+            torch.cummin(
+                torch.flip(torch.where(peak, index, torch.full_like(index, n)), [2]), dim=2
+            )[0],
+            [2],
+        )
         go_right = (right > left) & (right_peak < n)
         owner = torch.where(go_right | (left_peak < 0), right_peak, left_peak)
         owner = torch.where(peak, index, torch.clamp(owner, 0, n - 1))

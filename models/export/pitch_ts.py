@@ -30,8 +30,9 @@ class OnePitchTracker(nn.Module):
         The magnitude floor of the log-magnitudes (taken off before the square root).
     """
 
-    def __init__(self, pitch_matrix: torch.Tensor, pitch_grid: Tuple[float, float],
-                 floor: float) -> None:
+    def __init__(
+        self, pitch_matrix: torch.Tensor, pitch_grid: Tuple[float, float], floor: float
+    ) -> None:
         super().__init__()
         self.register_buffer("pitch_matrix", pitch_matrix.detach().clone().float())
         self.register_buffer("neighbours", torch.arange(-1, 2), persistent=False)

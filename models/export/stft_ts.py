@@ -70,7 +70,7 @@ class StreamingAnalyzer(nn.Module):
             self.reset(x.shape[0])
         signal = torch.cat([self.tail, x.double()], dim=1)
         frames = signal.unfold(1, self.n_fft, self.hop)
-        self.tail = signal[:, signal.shape[1] - (self.n_fft - self.hop):].clone()
+        self.tail = signal[:, signal.shape[1] - (self.n_fft - self.hop) :].clone()
         return torch.fft.rfft(frames * self.window, dim=-1)
 
 
@@ -114,11 +114,12 @@ class StreamingSynthesizer(nn.Module):
             self.reset(batch)
         frames = torch.fft.irfft(spectra, n=self.n_fft, dim=-1) * self.window
         length = count * self.hop
-        out = torch.zeros(batch, length + self.n_fft - self.hop, dtype=torch.float64,
-                          device=spectra.device)
-        out[:, :self.n_fft - self.hop] = self.tail
+        out = torch.zeros(
+            batch, length + self.n_fft - self.hop, dtype=torch.float64, device=spectra.device
+        )
+        out[:, : self.n_fft - self.hop] = self.tail
         for r in range(self.redundancy - 1, -1, -1):  # oldest frame's part first
-            part = frames[:, :, r * self.hop:(r + 1) * self.hop].reshape(batch, length)
-            out[:, r * self.hop:r * self.hop + length] += part
+            part = frames[:, :, r * self.hop : (r + 1) * self.hop].reshape(batch, length)
+            out[:, r * self.hop : r * self.hop + length] += part
         self.tail = out[:, length:].clone()
         return out[:, :length]

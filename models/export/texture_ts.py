@@ -30,6 +30,7 @@ class Texture(nn.Module):
     def __init__(self, n_fft: int, sample_rate: int, floor: float) -> None:
         super().__init__()
         from caminos.engine.dsp.texture import texture_limits_nepers, texture_width_bins
+
         self.width = int(texture_width_bins(n_fft, sample_rate))
         low, high = texture_limits_nepers()
         self.low = float(low)
@@ -40,10 +41,16 @@ class Texture(nn.Module):
     def fine(self, log_mags: torch.Tensor) -> torch.Tensor:
         """Fine structure of log-magnitude frames (rows, n_bins), float64, in nepers."""
         half = self.width // 2
-        padded = torch.cat([log_mags[:, :1].expand(log_mags.shape[0], half), log_mags,
-                            log_mags[:, -1:].expand(log_mags.shape[0], half)], dim=1)
+        padded = torch.cat(
+            [
+                log_mags[:, :1].expand(log_mags.shape[0], half),
+                log_mags,
+                log_mags[:, -1:].expand(log_mags.shape[0], half),
+            ],
+            dim=1,
+        )
         total = torch.cumsum(torch.cat([torch.zeros_like(padded[:, :1]), padded], dim=1), dim=1)
-        mean = (total[:, self.width:] - total[:, :-self.width]) / self.width
+        mean = (total[:, self.width :] - total[:, : -self.width]) / self.width
         return log_mags - mean
 
     def shift(self, fine: torch.Tensor, semitones: float) -> torch.Tensor:
@@ -58,12 +65,16 @@ class Texture(nn.Module):
         fraction = (position - lower.double())[None, :]
         moved = (1.0 - fraction) * fine[:, lower] + fraction * fine[:, lower + 1]
         last = (position == float(n - 1))[None, :]
-        moved = torch.where(inside[None, :], moved, torch.where(
-            last, fine[:, n - 1:n].expand_as(moved), torch.zeros_like(moved)))
+        moved = torch.where(
+            inside[None, :],
+            moved,
+            torch.where(last, fine[:, n - 1 : n].expand_as(moved), torch.zeros_like(moved)),
+        )
         return moved
 
-    def forward(self, decoded: torch.Tensor, source_log: torch.Tensor, amount: float,
-                semitones: float) -> torch.Tensor:
+    def forward(
+        self, decoded: torch.Tensor, source_log: torch.Tensor, amount: float, semitones: float
+    ) -> torch.Tensor:
         """Decoded linear magnitudes (rows, n_bins) with the source's grain laid on them.
 
         Parameters
@@ -83,6 +94,5 @@ class Texture(nn.Module):
         if semitones != 0.0:
             source = self.shift(source, semitones)
         mags = decoded.double()
-        change = torch.clamp(source - self.fine(torch.log(mags + self.floor)), self.low,
-                             self.high)
+        change = torch.clamp(source - self.fine(torch.log(mags + self.floor)), self.low, self.high)
         return (mags * torch.exp(amount * change)).to(decoded.dtype)

@@ -86,14 +86,25 @@ def build(checkpoint, lookahead: int = 1, texture: float = 1.0):
 
     model = checkpoint.model
     if model.shape.context:
-        raise ExportError(f"{checkpoint.path}: a model with {model.shape.context} frames of "
-                          "context cannot be exported yet (only context 0)")
+        raise ExportError(
+            f"{checkpoint.path}: a model with {model.shape.context} frames of "
+            "context cannot be exported yet (only context 0)"
+        )
     if lookahead not in (0, 1):
         raise ExportError(f"lookahead: expected 0 or 1 frames, got {lookahead}")
     stft, rate = checkpoint.stft, checkpoint.sample_rate
     coefficient = 1.0 - math.exp(-stft.hop / (SMOOTHING_MS * 1e-3 * rate))
-    module = CaminosNN(codec_from(model), stft.n_fft, stft.hop, rate, lookahead,
-                       pitch_direction(model), coefficient, axis_labels(checkpoint), texture)
+    module = CaminosNN(
+        codec_from(model),
+        stft.n_fft,
+        stft.hop,
+        rate,
+        lookahead,
+        pitch_direction(model),
+        coefficient,
+        axis_labels(checkpoint),
+        texture,
+    )
     module.eval()
     return module
 
@@ -116,8 +127,10 @@ def check_methods(scripted, where: str) -> dict:
                 y = getattr(scripted, name)(torch.zeros(batch, in_ch, TEST_BUFFER // in_ratio))
                 expected = (batch, out_ch, TEST_BUFFER // out_ratio)
                 if tuple(y.shape) != expected or y.dtype != torch.float32:
-                    raise ExportError(f"{where}: method {name} gave {tuple(y.shape)} "
-                                      f"{y.dtype}, expected {expected} float32")
+                    raise ExportError(
+                        f"{where}: method {name} gave {tuple(y.shape)} "
+                        f"{y.dtype}, expected {expected} float32"
+                    )
                 if not bool(torch.isfinite(y).all()):
                     raise ExportError(f"{where}: method {name} gave non-finite samples")
             methods[name] = params
@@ -125,8 +138,12 @@ def check_methods(scripted, where: str) -> dict:
     return methods
 
 
-def export_nn(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike,
-              lookahead: int = 1, texture: float = 1.0) -> ExportReport:
+def export_nn(
+    checkpoint_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    lookahead: int = 1,
+    texture: float = 1.0,
+) -> ExportReport:
     """Write a checkpoint as an nn~ TorchScript file.
 
     Parameters
@@ -169,8 +186,9 @@ def export_nn(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike,
     try:
         scripted = torch.jit.script(module)
     except Exception as error:  # a TorchScript compile error is a bug here, named as such
-        raise ExportError(f"{checkpoint_path}: TorchScript could not compile the model: "
-                          f"{error}") from error
+        raise ExportError(
+            f"{checkpoint_path}: TorchScript could not compile the model: {error}"
+        ) from error
     methods = check_methods(scripted, str(checkpoint_path))
     handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     os.close(handle)
@@ -182,8 +200,13 @@ def export_nn(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike,
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
-    return ExportReport(path=str(out), methods=methods,
-                        attributes=list(scripted.get_attributes()),
-                        latency=int(scripted.get_latency()),
-                        sample_rate=int(checkpoint.sample_rate), n_fft=checkpoint.stft.n_fft,
-                        hop=checkpoint.stft.hop, labels=axis_labels(checkpoint))
+    return ExportReport(
+        path=str(out),
+        methods=methods,
+        attributes=list(scripted.get_attributes()),
+        latency=int(scripted.get_latency()),
+        sample_rate=int(checkpoint.sample_rate),
+        n_fft=checkpoint.stft.n_fft,
+        hop=checkpoint.stft.hop,
+        labels=axis_labels(checkpoint),
+    )

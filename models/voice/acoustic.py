@@ -85,8 +85,9 @@ class VoiceModel(nn.Module):
         self.decoder = nn.Sequential(*[_ConvBlock(w, shape.kernel) for _ in range(3)])
         self.out = nn.Conv1d(w, 2 * shape.n_bands + 1, 1)
 
-    def encode(self, phonemes: torch.Tensor, languages: torch.Tensor,
-               style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(
+        self, phonemes: torch.Tensor, languages: torch.Tensor, style: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode phonemes.
 
         Parameters
@@ -105,8 +106,9 @@ class VoiceModel(nn.Module):
         x = self.encoder(x.transpose(1, 2))
         return x, self.duration(x)[:, 0]
 
-    def decode(self, encoding: torch.Tensor, frame_phoneme: torch.Tensor,
-               frame_position: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def decode(
+        self, encoding: torch.Tensor, frame_phoneme: torch.Tensor, frame_position: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Frames from an encoding and an alignment.
 
         Parameters
@@ -132,7 +134,7 @@ class VoiceModel(nn.Module):
         x = self.decoder(self.frame_in(torch.cat([frames, position], dim=1)))
         y = self.out(x).transpose(1, 2)
         n = self.shape.n_bands
-        return y[..., :n], torch.sigmoid(y[..., n:2 * n]), y[..., 2 * n]
+        return y[..., :n], torch.sigmoid(y[..., n : 2 * n]), y[..., 2 * n]
 
 
 def alignment(durations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -183,10 +185,15 @@ class VoiceNormaliser:
 
 
 @torch.no_grad()
-def synthesize_phrase(model: VoiceModel, normaliser: VoiceNormaliser, phonemes: np.ndarray,
-                      languages: np.ndarray, style: int, device: torch.device | str = "cpu",
-                      durations: np.ndarray | None = None
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def synthesize_phrase(
+    model: VoiceModel,
+    normaliser: VoiceNormaliser,
+    phonemes: np.ndarray,
+    languages: np.ndarray,
+    style: int,
+    device: torch.device | str = "cpu",
+    durations: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One phrase: durations, then envelope, aperiodicity and intonation per hop.
 
     Parameters
@@ -212,8 +219,15 @@ def synthesize_phrase(model: VoiceModel, normaliser: VoiceNormaliser, phonemes: 
         durations = np.maximum(np.rint(np.expm1(log_duration[0].clamp(min=0).cpu().numpy())), 1)
     durations = np.asarray(durations, dtype=np.int64)
     frame_phoneme, position = alignment(durations)
-    z, ap, intonation = model.decode(encoding, torch.as_tensor(frame_phoneme, device=device)[None],
-                                     torch.as_tensor(position, device=device)[None])
+    z, ap, intonation = model.decode(
+        encoding,
+        torch.as_tensor(frame_phoneme, device=device)[None],
+        torch.as_tensor(position, device=device)[None],
+    )
     log_power = normaliser.denormalise(z[0].double().cpu().numpy())
-    return (durations, log_power, ap[0].double().cpu().numpy(),
-            intonation[0].double().cpu().numpy())
+    return (
+        durations,
+        log_power,
+        ap[0].double().cpu().numpy(),
+        intonation[0].double().cpu().numpy(),
+    )

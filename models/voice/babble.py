@@ -55,8 +55,9 @@ class BabbleSettings:
         for code, weight in langs.items():
             language(code)
             if not (isinstance(weight, (int, float)) and math.isfinite(weight) and weight >= 0):
-                raise VoiceError(f"language weight of {code!r} must be a number >= 0, "
-                                 f"got {weight!r}")
+                raise VoiceError(
+                    f"language weight of {code!r} must be a number >= 0, got {weight!r}"
+                )
         if not langs or sum(langs.values()) <= 0:
             raise VoiceError("language weights: at least one language needs a weight above 0")
         object.__setattr__(self, "languages", langs)
@@ -101,8 +102,12 @@ class AsemicGenerator:
         generates from one half of a lexicon and judges with the other).
     """
 
-    def __init__(self, settings: BabbleSettings | None = None, seed: int = 0,
-                 models: Mapping[str, NgramModel] | None = None) -> None:
+    def __init__(
+        self,
+        settings: BabbleSettings | None = None,
+        seed: int = 0,
+        models: Mapping[str, NgramModel] | None = None,
+    ) -> None:
         self.settings = settings or BabbleSettings()
         self.rng = np.random.default_rng(seed)
         self.models = dict(models or {})
@@ -122,8 +127,9 @@ class AsemicGenerator:
             uniform[model.eos] = model.unigram[model.eos]
             p = (1.0 - mix) * uniform + mix * model.unigram
         else:
-            span = ((min(likeness, NGRAM_LIKENESS) - INVENTORY_LIKENESS)
-                    / (NGRAM_LIKENESS - INVENTORY_LIKENESS))
+            span = (min(likeness, NGRAM_LIKENESS) - INVENTORY_LIKENESS) / (
+                NGRAM_LIKENESS - INVENTORY_LIKENESS
+            )
             position = 1.0 + span * (MAX_ORDER - 1)
             low = int(math.floor(position))
             frac = position - low
@@ -157,7 +163,8 @@ class AsemicGenerator:
         code = codes[int(self.rng.choice(len(codes), p=weights / weights.sum()))]
         likeness = self.settings.likeness
         if likeness > NGRAM_LIKENESS and (
-                self.rng.random() < (likeness - NGRAM_LIKENESS) / (1 - NGRAM_LIKENESS)):
+            self.rng.random() < (likeness - NGRAM_LIKENESS) / (1 - NGRAM_LIKENESS)
+        ):
             words = lexicon(code)
             ranks = np.arange(1, len(words) + 1, dtype=np.float64)
             zipf = 1.0 / ranks

@@ -80,11 +80,18 @@ class TeacherCorpus:
         offsets = np.cumsum([0] + [len(p) for p in self.phonemes])
         frame_offsets = np.cumsum([0] + [len(x) for x in self.log_power])
         np.savez_compressed(
-            path, phonemes=np.array([p for u in self.phonemes for p in u]), offsets=offsets,
-            frame_offsets=frame_offsets, languages=self.languages, styles=self.styles,
-            durations=np.concatenate(self.durations), log_power=np.concatenate(self.log_power),
+            path,
+            phonemes=np.array([p for u in self.phonemes for p in u]),
+            offsets=offsets,
+            frame_offsets=frame_offsets,
+            languages=self.languages,
+            styles=self.styles,
+            durations=np.concatenate(self.durations),
+            log_power=np.concatenate(self.log_power),
             aperiodicity=np.concatenate(self.aperiodicity),
-            intonation=np.concatenate(self.intonation), texts=np.array(self.texts))
+            intonation=np.concatenate(self.intonation),
+            texts=np.array(self.texts),
+        )
         return path
 
     @classmethod
@@ -95,16 +102,21 @@ class TeacherCorpus:
             with np.load(path, allow_pickle=False) as data:
                 o, f = data["offsets"], data["frame_offsets"]
                 ph = data["phonemes"].tolist()
-                return cls([ph[o[i]:o[i + 1]] for i in range(len(o) - 1)], data["languages"],
-                           data["styles"],
-                           [data["durations"][o[i]:o[i + 1]] for i in range(len(o) - 1)],
-                           [data["log_power"][f[i]:f[i + 1]] for i in range(len(f) - 1)],
-                           [data["aperiodicity"][f[i]:f[i + 1]] for i in range(len(f) - 1)],
-                           [data["intonation"][f[i]:f[i + 1]] for i in range(len(f) - 1)],
-                           data["texts"].tolist())
+                return cls(
+                    [ph[o[i] : o[i + 1]] for i in range(len(o) - 1)],
+                    data["languages"],
+                    data["styles"],
+                    [data["durations"][o[i] : o[i + 1]] for i in range(len(o) - 1)],
+                    [data["log_power"][f[i] : f[i + 1]] for i in range(len(f) - 1)],
+                    [data["aperiodicity"][f[i] : f[i + 1]] for i in range(len(f) - 1)],
+                    [data["intonation"][f[i] : f[i + 1]] for i in range(len(f) - 1)],
+                    data["texts"].tolist(),
+                )
         except FileNotFoundError:
-            raise VoiceError(f"{path}: no voice corpus there; use --data espeak to build one "
-                             "(add --save-corpus DIR to keep it)") from None
+            raise VoiceError(
+                f"{path}: no voice corpus there; use --data espeak to build one "
+                "(add --save-corpus DIR to keep it)"
+            ) from None
         except (OSError, KeyError, ValueError) as exc:
             raise VoiceError(f"{path}: not a readable voice corpus ({exc})") from None
 
@@ -140,8 +152,13 @@ def label(utterance: TeacherUtterance, config: Config, layout: BandLayout):
     centres = np.arange(n) * stft.hop - (stft.n_fft - stft.hop) + stft.n_fft / 2
     owner = np.clip(np.searchsorted(starts, centres, side="right") - 1, 0, len(phonemes) - 1)
     durations = np.bincount(owner, minlength=len(phonemes)).astype(np.int64)
-    return (phonemes, durations, analysis.log_power, analysis.aperiodicity,
-            intonation_semitones(analysis.f0_hz, analysis.voiced))
+    return (
+        phonemes,
+        durations,
+        analysis.log_power,
+        analysis.aperiodicity,
+        intonation_semitones(analysis.f0_hz, analysis.voiced),
+    )
 
 
 def _sentence(rng: np.random.Generator, words: list[str]) -> str:
@@ -153,8 +170,13 @@ def _sentence(rng: np.random.Generator, words: list[str]) -> str:
     return text.strip() + ("?" if rng.random() < 0.2 else ".")
 
 
-def build_corpus(config: Config, utterances_per_language: int = 150, seed: int = 0,
-                 codes: tuple[str, ...] = CODES, progress: bool = True) -> TeacherCorpus:
+def build_corpus(
+    config: Config,
+    utterances_per_language: int = 150,
+    seed: int = 0,
+    codes: tuple[str, ...] = CODES,
+    progress: bool = True,
+) -> TeacherCorpus:
     """Speak and label a corpus with espeak-ng.
 
     Parameters
@@ -173,6 +195,7 @@ def build_corpus(config: Config, utterances_per_language: int = 150, seed: int =
         espeak-ng's library is not installed.
     """
     from wordfreq import top_n_list
+
     if utterances_per_language < 1:
         raise VoiceError(f"utterances per language must be >= 1, got {utterances_per_language}")
     rng = np.random.default_rng(seed)
@@ -182,10 +205,10 @@ def build_corpus(config: Config, utterances_per_language: int = 150, seed: int =
     total = utterances_per_language * len(codes)
     with tqdm(total=total, desc="teacher corpus", unit="utt", disable=not progress) as bar:
         for code in codes:
-            words = [w for w in top_n_list(language(code).wordfreq, SPELLED_WORDS)
-                     if w.isalpha()]
-            generator = AsemicGenerator(BabbleSettings({code: 1.0}, likeness=0.8),
-                                        seed=int(rng.integers(2**31)))
+            words = [w for w in top_n_list(language(code).wordfreq, SPELLED_WORDS) if w.isalpha()]
+            generator = AsemicGenerator(
+                BabbleSettings({code: 1.0}, likeness=0.8), seed=int(rng.integers(2**31))
+            )
             for _ in range(utterances_per_language):
                 asemic = rng.random() < ASEMIC_SHARE
                 if asemic:
@@ -194,12 +217,18 @@ def build_corpus(config: Config, utterances_per_language: int = 150, seed: int =
                 else:
                     text = _sentence(rng, words)
                 variant = int(rng.integers(len(VARIANTS)))
-                spoken = speak(text, code, rate=int(rng.integers(130, 231)),
-                               pitch=int(rng.integers(25, 76)),
-                               pitch_range=int(rng.integers(20, 81)),
-                               variant=VARIANTS[variant], phonemes=asemic)
+                spoken = speak(
+                    text,
+                    code,
+                    rate=int(rng.integers(130, 231)),
+                    pitch=int(rng.integers(25, 76)),
+                    pitch_range=int(rng.integers(20, 81)),
+                    variant=VARIANTS[variant],
+                    phonemes=asemic,
+                )
                 phonemes, durations, log_power, aperiodicity, intonation = label(
-                    spoken, config, layout)
+                    spoken, config, layout
+                )
                 out.phonemes.append(phonemes)
                 out.durations.append(durations)
                 out.log_power.append(log_power)

@@ -76,8 +76,9 @@ class BandLayout:
         self.mean_matrix = member / np.maximum(member.sum(axis=1, keepdims=True), 1.0)
         self.bin_freqs_hz = freqs
 
-    def to_bins(self, band_values: np.ndarray, formant: float = 1.0,
-                out: np.ndarray | None = None) -> np.ndarray:
+    def to_bins(
+        self, band_values: np.ndarray, formant: float = 1.0, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Spread per-band values over bins by linear interpolation between band centres.
 
         ``formant`` > 1 moves every formant up by that factor (the envelope is read at
@@ -86,14 +87,20 @@ class BandLayout:
         """
         if out is None:
             out = np.empty(len(self.bin_freqs_hz))
-        _interp_scaled(self.bin_freqs_hz, 1.0 / formant, self.centres_hz,
-                       np.asarray(band_values, dtype=np.float64), out)
+        _interp_scaled(
+            self.bin_freqs_hz,
+            1.0 / formant,
+            self.centres_hz,
+            np.asarray(band_values, dtype=np.float64),
+            out,
+        )
         return out
 
 
 @njit(cache=True, nogil=True)
-def _interp_scaled(x: np.ndarray, scale: float, xp: np.ndarray, fp: np.ndarray,
-                   out: np.ndarray) -> None:
+def _interp_scaled(
+    x: np.ndarray, scale: float, xp: np.ndarray, fp: np.ndarray, out: np.ndarray
+) -> None:
     """``out = interp(x * scale, xp, fp)`` for increasing ``x`` and ``xp``, in one merge pass."""
     j = 0
     last = xp.shape[0] - 1
@@ -117,9 +124,9 @@ def _long_frames_power(x: np.ndarray, stft: StftConfig) -> np.ndarray:
     n_frames = n_frames_for(len(x), stft)
     long = APERIODICITY_N_FFT
     padded = np.zeros(len(x) + 2 * long + n_frames * stft.hop)
-    padded[long:long + len(x)] = x
+    padded[long : long + len(x)] = x
     first = long + stft.n_fft // 2 - (stft.n_fft - stft.hop) - long // 2  # start of frame 0
-    frames = np.lib.stride_tricks.sliding_window_view(padded[first:], long)[::stft.hop][:n_frames]
+    frames = np.lib.stride_tricks.sliding_window_view(padded[first:], long)[:: stft.hop][:n_frames]
     return np.abs(np.fft.rfft(frames * _hann(long), n=2 * long, axis=1)) ** 2 + POWER_FLOOR
 
 
@@ -135,7 +142,7 @@ def pitch_periods(power: np.ndarray, sample_rate: int) -> np.ndarray:
     """
     long = APERIODICITY_N_FFT
     window = _hann(long)
-    rho = np.correlate(window, window, "full")[long - 1:] / np.sum(window**2)
+    rho = np.correlate(window, window, "full")[long - 1 :] / np.sum(window**2)
     r = np.fft.irfft(power, axis=1)[:, :long]
     lo, hi = int(sample_rate / MAX_F0_HZ), int(sample_rate / MIN_F0_HZ)
     norm = r[:, lo:hi] / (r[:, :1] * rho[lo:hi])
@@ -145,8 +152,9 @@ def pitch_periods(power: np.ndarray, sample_rate: int) -> np.ndarray:
     b = norm[rows, i]
     c = norm[rows, np.minimum(i + 1, hi - lo - 1)]
     curvature = a - 2.0 * b + c
-    shift = np.where(np.abs(curvature) > 1e-12,
-                     0.5 * (a - c) / np.where(curvature == 0, 1, curvature), 0.0)
+    shift = np.where(
+        np.abs(curvature) > 1e-12, 0.5 * (a - c) / np.where(curvature == 0, 1, curvature), 0.0
+    )
     return lo + i + np.clip(shift, -0.5, 0.5)
 
 
@@ -196,20 +204,29 @@ def analyse(x: np.ndarray, stft: StftConfig, layout: BandLayout) -> Analysis:
     long_power = _long_frames_power(x, stft)
     period = pitch_periods(long_power, layout.sample_rate)
     window = _hann(long)
-    rho = np.correlate(window, window, "full")[long - 1:] / np.sum(window**2)
-    long_layout = BandLayout(StftConfig(n_fft=2 * long, hop=stft.hop), layout.sample_rate,
-                             layout.n_bands)
+    rho = np.correlate(window, window, "full")[long - 1 :] / np.sum(window**2)
+    long_layout = BandLayout(
+        StftConfig(n_fft=2 * long, hop=stft.hop), layout.sample_rate, layout.n_bands
+    )
     cosine = np.cos(2.0 * np.pi * np.outer(period, np.arange(long + 1)) / (2 * long))
     band_power = long_power @ long_layout.mean_matrix.T
-    periodicity = ((long_power * cosine) @ long_layout.mean_matrix.T / band_power
-                   / np.interp(period, np.arange(long), rho)[:, None])
+    periodicity = (
+        (long_power * cosine)
+        @ long_layout.mean_matrix.T
+        / band_power
+        / np.interp(period, np.arange(long), rho)[:, None]
+    )
     aperiodicity = np.clip(1.0 - periodicity, 0.0, 1.0)
     low = layout.centres_hz < VOICING_TOP_HZ
     weights = band_power[:, low]
     low_periodicity = (periodicity[:, low] * weights).sum(axis=1) / weights.sum(axis=1)
     loud = np.log(mean.max(axis=1)) > np.log(mean.max()) - SILENCE_NATS
-    return Analysis(np.log(mean).astype(np.float32), aperiodicity.astype(np.float32),
-                    layout.sample_rate / period, (low_periodicity > VOICED_PERIODICITY) & loud)
+    return Analysis(
+        np.log(mean).astype(np.float32),
+        aperiodicity.astype(np.float32),
+        layout.sample_rate / period,
+        (low_periodicity > VOICED_PERIODICITY) & loud,
+    )
 
 
 def window_transform_table(stft: StftConfig) -> np.ndarray:
@@ -219,17 +236,29 @@ def window_transform_table(stft: StftConfig) -> np.ndarray:
     bin ``k0`` (window starting at its phase 0) is ``W(k - k0)`` at bin ``k``.
     """
     w = analysis_window(stft)
-    offsets = np.arange(-LOBE_HALF_BINS * LOBE_OVERSAMPLING,
-                        LOBE_HALF_BINS * LOBE_OVERSAMPLING + 2) / LOBE_OVERSAMPLING
+    offsets = (
+        np.arange(-LOBE_HALF_BINS * LOBE_OVERSAMPLING, LOBE_HALF_BINS * LOBE_OVERSAMPLING + 2)
+        / LOBE_OVERSAMPLING
+    )
     n = np.arange(stft.n_fft)
     return (np.exp(-2j * np.pi * np.outer(offsets, n) / stft.n_fft) @ w).astype(np.complex128)
 
 
 @njit(cache=True, nogil=True)
-def _render(env_power: np.ndarray, aperiodicity: np.ndarray, f0_bins: float, phase0: float,
-            table: np.ndarray, oversampling: int, half: int, max_harmonic_bin: float,
-            power_to_amplitude: float, noise: np.ndarray, scratch: np.ndarray,
-            out: np.ndarray) -> None:
+def _render(
+    env_power: np.ndarray,
+    aperiodicity: np.ndarray,
+    f0_bins: float,
+    phase0: float,
+    table: np.ndarray,
+    oversampling: int,
+    half: int,
+    max_harmonic_bin: float,
+    power_to_amplitude: float,
+    noise: np.ndarray,
+    scratch: np.ndarray,
+    out: np.ndarray,
+) -> None:
     n_bins = out.shape[0]
     scratch[:] = 0.0
     if f0_bins > 0.0:
@@ -301,8 +330,15 @@ class FrameRenderer:
         self.phase = 0.0
         self.rng = np.random.default_rng(self.seed)
 
-    def render(self, log_power: np.ndarray, aperiodicity: np.ndarray, f0_hz: float,
-               out: np.ndarray, formant: float = 1.0, breathiness: float = 0.0) -> None:
+    def render(
+        self,
+        log_power: np.ndarray,
+        aperiodicity: np.ndarray,
+        f0_hz: float,
+        out: np.ndarray,
+        formant: float = 1.0,
+        breathiness: float = 0.0,
+    ) -> None:
         """Write one magnitude frame.
 
         Parameters
@@ -324,7 +360,20 @@ class FrameRenderer:
             ap += breathiness
         self.rng.standard_normal(out=self.noise)
         f0_bins = f0_hz / self.layout.bin_hz
-        _render(env, ap, f0_bins, self.phase, self.table, LOBE_OVERSAMPLING, LOBE_HALF_BINS,
-                self.max_harmonic_bin, self.power_to_amplitude, self.noise, self.scratch, out)
+        _render(
+            env,
+            ap,
+            f0_bins,
+            self.phase,
+            self.table,
+            LOBE_OVERSAMPLING,
+            LOBE_HALF_BINS,
+            self.max_harmonic_bin,
+            self.power_to_amplitude,
+            self.noise,
+            self.scratch,
+            out,
+        )
         self.phase = (self.phase + 2.0 * math.pi * f0_hz * self.stft.hop / self.sample_rate) % (
-            2.0 * math.pi)
+            2.0 * math.pi
+        )

@@ -19,5 +19,7 @@ class EspeakMissingError(VoiceError):
     """espeak-ng (the program or its library) is not installed."""
 
     def __init__(self, what: str = "the espeak-ng program") -> None:
-        super().__init__(f"{what} was not found; the voice needs espeak-ng: install it with "
-                         "`apt-get install espeak-ng libespeak-ng1` (Debian/Ubuntu)")
+        super().__init__(
+            f"{what} was not found; the voice needs espeak-ng: install it with "
+            "`apt-get install espeak-ng libespeak-ng1` (Debian/Ubuntu)"
+        )

@@ -34,7 +34,7 @@ def _phonemize_robustly(words: list[str], code: str, chunk: int = 1000) -> list[
     """:func:`phonemize_words` in chunks; a chunk espeak merges or splits goes word by word."""
     out: list[list[str]] = []
     for start in range(0, len(words), chunk):
-        part = words[start:start + chunk]
+        part = words[start : start + chunk]
         try:
             out.extend(phonemize_words(part, code))
         except VoiceError:
@@ -53,6 +53,7 @@ def build_lexicon(code: str, n_words: int = WORDS_PER_LANGUAGE) -> list[str]:
     spellings, one pronunciation) keep their first, most frequent, place.
     """
     from wordfreq import top_n_list
+
     words = [w for w in top_n_list(language(code).wordfreq, n_words) if _usable(w)]
     seen: dict[str, None] = {}
     for phonemes in _phonemize_robustly(words, code):
@@ -61,16 +62,23 @@ def build_lexicon(code: str, n_words: int = WORDS_PER_LANGUAGE) -> list[str]:
     return list(seen)
 
 
-def build_lexicons(path: str | os.PathLike = LEXICON_PATH, codes: tuple[str, ...] = CODES,
-                   n_words: int = WORDS_PER_LANGUAGE) -> dict[str, list[str]]:
+def build_lexicons(
+    path: str | os.PathLike = LEXICON_PATH,
+    codes: tuple[str, ...] = CODES,
+    n_words: int = WORDS_PER_LANGUAGE,
+) -> dict[str, list[str]]:
     """Build every language's lexicon and write them to ``path`` (gzip JSON)."""
     from tqdm import tqdm
     import wordfreq
+
     lexicons = {code: build_lexicon(code, n_words) for code in tqdm(codes, desc="lexicons")}
-    payload = {"source": "wordfreq "
-                         f"{wordfreq.__version__ if hasattr(wordfreq, '__version__') else ''}"
-                         .strip() + f", top {n_words} words per language, espeak-ng phonemes",
-               "licence": "CC BY-SA 4.0 (wordfreq data)", "lexicons": lexicons}
+    payload = {
+        "source": "wordfreq "
+        f"{wordfreq.__version__ if hasattr(wordfreq, '__version__') else ''}".strip()
+        + f", top {n_words} words per language, espeak-ng phonemes",
+        "licence": "CC BY-SA 4.0 (wordfreq data)",
+        "lexicons": lexicons,
+    }
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
@@ -86,13 +94,19 @@ def _load(path: str) -> dict[str, tuple[tuple[str, ...], ...]]:
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             payload = json.load(handle)
     except FileNotFoundError:
-        raise VoiceError(f"{path}: lexicon file missing; rebuild it with "
-                         "`python -m caminos.models.voice.lexicon`") from None
+        raise VoiceError(
+            f"{path}: lexicon file missing; rebuild it with "
+            "`python -m caminos.models.voice.lexicon`"
+        ) from None
     except (OSError, ValueError) as exc:
-        raise VoiceError(f"{path}: lexicon file unreadable ({exc}); rebuild it with "
-                         "`python -m caminos.models.voice.lexicon`") from None
-    return {code: tuple(tuple(w.split(" ")) for w in words)
-            for code, words in payload["lexicons"].items()}
+        raise VoiceError(
+            f"{path}: lexicon file unreadable ({exc}); rebuild it with "
+            "`python -m caminos.models.voice.lexicon`"
+        ) from None
+    return {
+        code: tuple(tuple(w.split(" ")) for w in words)
+        for code, words in payload["lexicons"].items()
+    }
 
 
 def lexicon(code: str, path: str | os.PathLike = LEXICON_PATH) -> tuple[tuple[str, ...], ...]:

@@ -44,8 +44,9 @@ class NgramModel:
         Phonemes (and end of word) seen in this language.
     """
 
-    def __init__(self, vocab: Sequence[str], words: Iterable[Sequence[str]],
-                 order: int = MAX_ORDER):
+    def __init__(
+        self, vocab: Sequence[str], words: Iterable[Sequence[str]], order: int = MAX_ORDER
+    ):
         if not 1 <= order <= MAX_ORDER:
             raise VoiceError(f"n-gram order must lie in [1, {MAX_ORDER}], got {order}")
         self.vocab = tuple(vocab)
@@ -55,34 +56,43 @@ class NgramModel:
         index = {p: i for i, p in enumerate(self.vocab)}
         size = self.eos + 1
         tables: list[dict[tuple[int, ...], dict[int, int]]] = [
-            defaultdict(lambda: defaultdict(int)) for _ in range(order)]
+            defaultdict(lambda: defaultdict(int)) for _ in range(order)
+        ]
         n_words = 0
         for word in words:
             try:
                 ids = [index[p] for p in word] + [self.eos]
             except KeyError as exc:
-                raise VoiceError(f"phoneme {exc.args[0]!r} is not in the model's "
-                                 "vocabulary") from None
+                raise VoiceError(
+                    f"phoneme {exc.args[0]!r} is not in the model's vocabulary"
+                ) from None
             n_words += 1
             history = (self._bos,) * (order - 1)
             for token in ids:
                 for n in range(order):  # context of length n
-                    context = history[len(history) - n:] if n else ()
+                    context = history[len(history) - n :] if n else ()
                     tables[n][context][token] += 1
                 history = history[1:] + (token,) if order > 1 else history
         if n_words == 0:
             raise VoiceError("an n-gram model needs at least one training word")
         self.n_words = n_words
         self._tables = [
-            {ctx: (np.fromiter(nxt.keys(), np.int64, len(nxt)),
-                   np.fromiter(nxt.values(), np.float64, len(nxt))) for ctx, nxt in t.items()}
-            for t in tables]
+            {
+                ctx: (
+                    np.fromiter(nxt.keys(), np.int64, len(nxt)),
+                    np.fromiter(nxt.values(), np.float64, len(nxt)),
+                )
+                for ctx, nxt in t.items()
+            }
+            for t in tables
+        ]
         ids, counts = self._tables[0][()]
         unigram = np.zeros(size)
         unigram[ids] = counts
         self.inventory = unigram > 0
-        base = ((1.0 - FLOOR) * unigram / unigram.sum()
-                + FLOOR * self.inventory / self.inventory.sum())
+        base = (
+            1.0 - FLOOR
+        ) * unigram / unigram.sum() + FLOOR * self.inventory / self.inventory.sum()
         self._base = (1.0 - FOREIGN) * base + FOREIGN / size  # no symbol impossible: finite scores
 
     @property
@@ -107,7 +117,7 @@ class NgramModel:
         padded = (self._bos,) * (self.order - 1) + tuple(history)
         p = self._base.copy()
         for n in range(1, order):
-            entry = self._tables[n].get(tuple(padded[len(padded) - n:]))
+            entry = self._tables[n].get(tuple(padded[len(padded) - n :]))
             if entry is None:
                 continue  # unseen context: keep the lower order
             ids, counts = entry

@@ -38,8 +38,9 @@ def check_text(text: str) -> str:
     if not stripped:
         raise VoiceError("text is empty; give at least one word to say")
     if len(stripped) > MAX_TEXT_CHARS:
-        raise VoiceError(f"text is {len(stripped)} characters long; at most {MAX_TEXT_CHARS} "
-                         "per utterance")
+        raise VoiceError(
+            f"text is {len(stripped)} characters long; at most {MAX_TEXT_CHARS} per utterance"
+        )
     return stripped
 
 
@@ -53,17 +54,24 @@ def _run(lines: str, code: str) -> str:
     program = espeak_program()
     voice = language(code).espeak
     try:
-        done = subprocess.run([program, "-q", "-x", "--sep= ", "-v", voice],
-                              input=lines.encode("utf-8"), capture_output=True,
-                              timeout=TIMEOUT_S, check=False)
+        done = subprocess.run(
+            [program, "-q", "-x", "--sep= ", "-v", voice],
+            input=lines.encode("utf-8"),
+            capture_output=True,
+            timeout=TIMEOUT_S,
+            check=False,
+        )
     except FileNotFoundError:
         raise EspeakMissingError("the espeak-ng program") from None
     except subprocess.TimeoutExpired:
-        raise VoiceError(f"espeak-ng took more than {TIMEOUT_S:.0f} s to phonemize "
-                         f"{len(lines)} characters") from None
+        raise VoiceError(
+            f"espeak-ng took more than {TIMEOUT_S:.0f} s to phonemize {len(lines)} characters"
+        ) from None
     if done.returncode != 0:
-        raise VoiceError(f"espeak-ng failed on language {code!r}: "
-                         f"{done.stderr.decode('utf-8', 'replace').strip()}")
+        raise VoiceError(
+            f"espeak-ng failed on language {code!r}: "
+            f"{done.stderr.decode('utf-8', 'replace').strip()}"
+        )
     return done.stdout.decode("utf-8", "replace")
 
 
@@ -124,6 +132,8 @@ def phonemize_words(words: list[str], code: str) -> list[list[str]]:
     out = _run("\n".join(f"{w}." for w in words) + "\n", code).splitlines()
     out = [line for line in out if line.strip()]
     if len(out) != len(words):
-        raise VoiceError(f"espeak-ng returned {len(out)} lines for {len(words)} words ({code}); "
-                         "a word holds a line break or sentence punctuation")
+        raise VoiceError(
+            f"espeak-ng returned {len(out)} lines for {len(words)} words ({code}); "
+            "a word holds a line break or sentence punctuation"
+        )
     return [[p for word in _words(line) for p in word] for line in out]

@@ -24,7 +24,7 @@ def mel_cepstrum(log_power: np.ndarray, n: int = N_CEPSTRA) -> np.ndarray:
     ``2 * n_bands``), the convention under which MCD values of different systems compare.
     """
     x = 0.5 * np.asarray(log_power, dtype=np.float64)
-    return dct(x, type=2, axis=-1)[..., 1:n + 1] / (2.0 * x.shape[-1])
+    return dct(x, type=2, axis=-1)[..., 1 : n + 1] / (2.0 * x.shape[-1])
 
 
 def mcd_db(reference: np.ndarray, estimate: np.ndarray) -> float:

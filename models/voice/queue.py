@@ -49,8 +49,9 @@ class FrameRing:
         the last request the producer finished or abandoned.
     """
 
-    def __init__(self, capacity: int, width: int, shared: bool = False,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, capacity: int, width: int, shared: bool = False, name: str | None = None
+    ) -> None:
         self.capacity = int(capacity)
         self.width = int(width)
         self._block: _SharedBlock | None = None
@@ -60,8 +61,9 @@ class FrameRing:
             buf = self._block.buffer
             self.state = np.ndarray((_STATE_CELLS,), np.int64, buf, 0)
             self.generation = np.ndarray((self.capacity,), np.int64, buf, 8 * _STATE_CELLS)
-            self.rows = np.ndarray((self.capacity, self.width), np.float64, buf,
-                                   8 * (_STATE_CELLS + self.capacity))
+            self.rows = np.ndarray(
+                (self.capacity, self.width), np.float64, buf, 8 * (_STATE_CELLS + self.capacity)
+            )
             if name is None:
                 self.state[:] = 0
                 self.generation[:] = 0

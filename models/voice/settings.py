@@ -57,8 +57,9 @@ def parse_mix(text: str) -> dict[str, float]:
         try:
             value = float(weight) if weight else 1.0
         except ValueError:
-            raise VoiceError(f"language mix {text!r}: weight {weight!r} of {code} "
-                             "is not a number") from None
+            raise VoiceError(
+                f"language mix {text!r}: weight {weight!r} of {code} is not a number"
+            ) from None
         if not (math.isfinite(value) and value >= 0):
             raise VoiceError(f"language mix {text!r}: weight of {code} must be >= 0")
         weights[code] = value
@@ -69,10 +70,14 @@ def parse_mix(text: str) -> dict[str, float]:
 
 def checked_words(words: Any) -> int:
     """A babble's number of words, 0 .. :data:`MAX_WORDS`; raises :class:`VoiceError`."""
-    if isinstance(words, bool) or not isinstance(words, (int, np.integer)) or not (
-            0 <= words <= MAX_WORDS):
-        raise VoiceError(f"babble: number of words must be an integer in [0, {MAX_WORDS}], "
-                         f"got {words!r}")
+    if (
+        isinstance(words, bool)
+        or not isinstance(words, (int, np.integer))
+        or not (0 <= words <= MAX_WORDS)
+    ):
+        raise VoiceError(
+            f"babble: number of words must be an integer in [0, {MAX_WORDS}], got {words!r}"
+        )
     return int(words)
 
 
@@ -105,27 +110,49 @@ class VoiceSettings:
         The babble's word generator, with the settings above.
     """
 
-    def __init__(self, config: Config, seed: int = 0,
-                 changed: Callable[[str, Any], None] | None = None) -> None:
+    def __init__(
+        self, config: Config, seed: int = 0, changed: Callable[[str, Any], None] | None = None
+    ) -> None:
         voice = config.voice
         self.changed = changed
-        coefficient = smoothing_coefficient(1000.0 * SMOOTHING_S, config.stft.hop,
-                                            config.audio.sample_rate)
-        self.prosody = {name: Parameter(f"/voice/{name}", Arg(name, "f", lo, hi, unit), doc,
-                                        "voice", float(getattr(voice, name)), coefficient,
-                                        changed=partial(self._changed, name))
-                        for name, (lo, hi, unit, doc) in CONTINUOUS.items()}
+        coefficient = smoothing_coefficient(
+            1000.0 * SMOOTHING_S, config.stft.hop, config.audio.sample_rate
+        )
+        self.prosody = {
+            name: Parameter(
+                f"/voice/{name}",
+                Arg(name, "f", lo, hi, unit),
+                doc,
+                "voice",
+                float(getattr(voice, name)),
+                coefficient,
+                changed=partial(self._changed, name),
+            )
+            for name, (lo, hi, unit, doc) in CONTINUOUS.items()
+        }
         self.babble_settings = {
-            name: Parameter(f"/voice/{name}", Arg(name, "f", lo, hi, unit), doc, "voice",
-                            float(getattr(voice, name)), smoothed=False,
-                            changed=partial(self._babble_changed, name))
-            for name, (lo, hi, unit, doc) in BABBLE.items()}
+            name: Parameter(
+                f"/voice/{name}",
+                Arg(name, "f", lo, hi, unit),
+                doc,
+                "voice",
+                float(getattr(voice, name)),
+                smoothed=False,
+                changed=partial(self._babble_changed, name),
+            )
+            for name, (lo, hi, unit, doc) in BABBLE.items()
+        }
         self.language = voice.language
         self.style = int(voice.style)
         self.generator = AsemicGenerator(
-            BabbleSettings({voice.language: 1.0}, likeness=voice.likeness,
-                           temperature=voice.temperature, word_length=voice.word_length),
-            seed=int(seed))
+            BabbleSettings(
+                {voice.language: 1.0},
+                likeness=voice.likeness,
+                temperature=voice.temperature,
+                word_length=voice.word_length,
+            ),
+            seed=int(seed),
+        )
 
     @property
     def settings(self) -> "VoiceSettings":
@@ -174,10 +201,14 @@ class VoiceSettings:
         parameter = self.prosody.get(name) or self.babble_settings.get(name)
         if parameter is not None:
             lo, hi = parameter.arg.lo, parameter.arg.hi
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                    math.isfinite(value) and lo <= value <= hi):
-                raise VoiceError(f"voice {name} must be a number in [{lo:g}, {hi:g}], "
-                                 f"got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (math.isfinite(value) and lo <= value <= hi)
+            ):
+                raise VoiceError(
+                    f"voice {name} must be a number in [{lo:g}, {hi:g}], got {value!r}"
+                )
             parameter.set(float(value))  # its control's way: the parameter says what changed
             return
         if name == "language":
@@ -188,10 +219,14 @@ class VoiceSettings:
             self.generator.update(languages=weights)
             self.language = max(weights, key=weights.get)
         elif name == "style":
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not (
-                    0 <= value < N_STYLES):
-                raise VoiceError(f"voice style must be an integer in [0, {N_STYLES - 1}], "
-                                 f"got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, np.integer))
+                or not (0 <= value < N_STYLES)
+            ):
+                raise VoiceError(
+                    f"voice style must be an integer in [0, {N_STYLES - 1}], got {value!r}"
+                )
             self.style = int(value)
         else:
             known = ", ".join(list(CONTINUOUS) + list(BABBLE) + ["language", "mix", "style"])
@@ -262,22 +297,51 @@ def voice_controls(voice: Any) -> list[Control]:
     """
     settings = voice.settings
     controls = [
-        Control("/voice/say", (Arg("text", "s"),), "speak the text in the current language "
-                "(interrupts)", voice.say, group="voice"),
-        Control("/voice/babble", (Arg("words", "i", 0, MAX_WORDS),),
-                "babble this many asemic words (interrupts); 0 stops", voice.babble,
-                group="voice"),
-        Control("/voice/stop", (), "fade the voice out and drop what is queued", voice.stop,
-                group="voice"),
-        Control("/voice/language", (Arg("code", "s", choices=CODES),),
-                "language of say and babble", settings.set_language, settings.language_value,
-                group="voice"),
-        Control("/voice/mix", (Arg("weights", "s"),),
-                "babble language weights, e.g. 'es:1,fr:0.5'", settings.set_mix,
-                settings.mix_value, group="voice"),
-        Control("/voice/style", (Arg("style", "i", 0, N_STYLES - 1),),
-                "voice style: 0 default, 1-7 male, 8-11 female (espeak-ng variants)",
-                settings.set_style, settings.style_value, group="voice"),
+        Control(
+            "/voice/say",
+            (Arg("text", "s"),),
+            "speak the text in the current language (interrupts)",
+            voice.say,
+            group="voice",
+        ),
+        Control(
+            "/voice/babble",
+            (Arg("words", "i", 0, MAX_WORDS),),
+            "babble this many asemic words (interrupts); 0 stops",
+            voice.babble,
+            group="voice",
+        ),
+        Control(
+            "/voice/stop",
+            (),
+            "fade the voice out and drop what is queued",
+            voice.stop,
+            group="voice",
+        ),
+        Control(
+            "/voice/language",
+            (Arg("code", "s", choices=CODES),),
+            "language of say and babble",
+            settings.set_language,
+            settings.language_value,
+            group="voice",
+        ),
+        Control(
+            "/voice/mix",
+            (Arg("weights", "s"),),
+            "babble language weights, e.g. 'es:1,fr:0.5'",
+            settings.set_mix,
+            settings.mix_value,
+            group="voice",
+        ),
+        Control(
+            "/voice/style",
+            (Arg("style", "i", 0, N_STYLES - 1),),
+            "voice style: 0 default, 1-7 male, 8-11 female (espeak-ng variants)",
+            settings.set_style,
+            settings.style_value,
+            group="voice",
+        ),
     ]
     for parameter in (*settings.prosody.values(), *settings.babble_settings.values()):
         controls.append(parameter.control())

@@ -33,8 +33,7 @@ import numpy as np
 from caminos.engine.core.config import Config
 from caminos.engine.core.errors import CaminosError
 from caminos.models.voice.errors import VoiceError
-from caminos.models.voice.frame_rows import (APERIODICITY, INTONATION, LOG_POWER, N_BANDS,
-                                             row_width)
+from caminos.models.voice.frame_rows import APERIODICITY, INTONATION, LOG_POWER, N_BANDS, row_width
 from caminos.models.voice.languages import language_index
 from caminos.models.voice.phonemes import phonemize
 from caminos.models.voice.queue import DONE, GENERATION, FrameRing
@@ -48,7 +47,6 @@ RING_SECONDS = 6.0  # synthesis look-ahead held at most
 WORKER_START_S = 300.0  # a worker process loads torch and the model: allow for a busy machine
 PHRASE_WORDS = (3, 7)  # babble phrases hold this many words, inclusive
 PAUSE = ("_:", "_")  # appended to each phrase, as espeak-ng ends a clause
-
 
 
 _LIVE: "weakref.WeakSet[VoiceStream]" = weakref.WeakSet()
@@ -86,8 +84,14 @@ class VoiceStream:
         The worker process could not start (its error is repeated).
     """
 
-    def __init__(self, config: Config, checkpoint: str | os.PathLike | None = None,
-                 seed: int = 0, process: bool = False, _attach: str | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        checkpoint: str | os.PathLike | None = None,
+        seed: int = 0,
+        process: bool = False,
+        _attach: str | None = None,
+    ) -> None:
         voice = config.voice
         self.config = config
         self.engine = voice.engine
@@ -100,6 +104,7 @@ class VoiceStream:
         if self.engine == "neural" and not self.process:  # a worker process loads its own
             import torch
             from caminos.models.voice.checkpoint import load_voice_checkpoint
+
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
             path = checkpoint if checkpoint is not None else voice.checkpoint_path()
             self.model = load_voice_checkpoint(path, config.stft, self.sample_rate, self.device)
@@ -107,8 +112,9 @@ class VoiceStream:
         # loads the renderer's compiled kernels (numba and LLVM: 128 of its 380 MB).
         self.renderer = _frame_renderer(config, self.seed) if _attach is None else None
         width = row_width(self.engine, self.n_bins)
-        self.ring = FrameRing(int(RING_SECONDS / self.hop_s), width, shared=self.process,
-                              name=_attach)
+        self.ring = FrameRing(
+            int(RING_SECONDS / self.hop_s), width, shared=self.process, name=_attach
+        )
         self._row = np.zeros(width)
         self._row_after = np.zeros(width)
         self._last = np.zeros(self.n_bins)
@@ -150,9 +156,20 @@ class VoiceStream:
         context = mp.get_context("spawn")
         here, there = context.Pipe()
         self._process = context.Process(
-            target=_worker_main, name="caminos-voice", daemon=True,
-            args=(self.config, checkpoint, self.seed, self.ring.name, self.ring.capacity,
-                  self.ring.width, there, os.getpid()))
+            target=_worker_main,
+            name="caminos-voice",
+            daemon=True,
+            args=(
+                self.config,
+                checkpoint,
+                self.seed,
+                self.ring.name,
+                self.ring.capacity,
+                self.ring.width,
+                there,
+                os.getpid(),
+            ),
+        )
         self._process.start()
         there.close()
         self._conn = here
@@ -172,9 +189,16 @@ class VoiceStream:
         """Run the model and the renderer once, so the first request pays no start-up cost."""
         if self.model is not None:
             from caminos.models.voice.acoustic import synthesize_phrase
+
             ck = self.model
-            synthesize_phrase(ck.model, ck.normaliser, ck.phoneme_ids(["a", "_"]), np.zeros(2, int),
-                              0, self.device)
+            synthesize_phrase(
+                ck.model,
+                ck.normaliser,
+                ck.phoneme_ids(["a", "_"]),
+                np.zeros(2, int),
+                0,
+                self.device,
+            )
         if self.renderer is not None:
             scratch = np.zeros(self.n_bins)
             self.renderer.render(np.zeros(N_BANDS), np.zeros(N_BANDS), REFERENCE_HZ, scratch)
@@ -227,14 +251,16 @@ class VoiceStream:
     @property
     def active(self) -> bool:
         """True while something is sounding or about to (queued requests, frames, a fade)."""
-        return bool(self._fade or self._pending()
-                    or self._current_available(int(self.position)) is not None)
+        return bool(
+            self._fade or self._pending() or self._current_available(int(self.position)) is not None
+        )
 
     def _pending(self) -> bool:
         """The worker has, or is working on, a request of the current generation."""
         if self._conn is not None:  # a worker process marks each request done in the ring
-            return (self._requested == self.generation
-                    and int(self.ring.state[DONE]) < self._requested)
+            return (
+                self._requested == self.generation and int(self.ring.state[DONE]) < self._requested
+            )
         return bool(self._jobs) or (self._busy and self._busy_generation == self.generation)
 
     def close(self) -> None:
@@ -361,16 +387,26 @@ class VoiceStream:
     def _render(self, out: np.ndarray) -> None:
         v = self.prosody
         self._jitter = JITTER_MEMORY * self._jitter + math.sqrt(1 - JITTER_MEMORY**2) * float(
-            self._jitter_rng.standard_normal())
-        self._vibrato_phase = ((self._vibrato_phase + 2 * math.pi * VIBRATO_HZ * self.hop_s)
-                               % (2 * math.pi))
-        semitones = (v["pitch"].value + v["range"].value * self._row[INTONATION]
-                     + v["vibrato"].value * math.sin(self._vibrato_phase)
-                     + v["jitter"].value * self._jitter)
+            self._jitter_rng.standard_normal()
+        )
+        self._vibrato_phase = (self._vibrato_phase + 2 * math.pi * VIBRATO_HZ * self.hop_s) % (
+            2 * math.pi
+        )
+        semitones = (
+            v["pitch"].value
+            + v["range"].value * self._row[INTONATION]
+            + v["vibrato"].value * math.sin(self._vibrato_phase)
+            + v["jitter"].value * self._jitter
+        )
         f0 = REFERENCE_HZ * 2.0 ** (semitones / 12.0)
-        self.renderer.render(self._row[LOG_POWER], self._row[APERIODICITY], f0, out,
-                             formant=2.0 ** (v["formant"].value / 12.0),
-                             breathiness=v["breathiness"].value)
+        self.renderer.render(
+            self._row[LOG_POWER],
+            self._row[APERIODICITY],
+            f0,
+            out,
+            formant=2.0 ** (v["formant"].value / 12.0),
+            breathiness=v["breathiness"].value,
+        )
 
     # -- the worker thread ---------------------------------------------------------------------
     def _ensure_worker(self) -> None:
@@ -432,6 +468,7 @@ class VoiceStream:
         if self.engine == "espeak":
             return self._espeak_phrase(words)
         from caminos.models.voice.acoustic import synthesize_phrase
+
         mnemonics, languages = [], []
         for code, word in words:
             mnemonics.extend(word)
@@ -440,8 +477,13 @@ class VoiceStream:
         languages.extend([languages[-1]] * len(PAUSE))
         ck = self.model
         _, log_power, aperiodicity, intonation = synthesize_phrase(
-            ck.model, ck.normaliser, ck.phoneme_ids(mnemonics), np.array(languages),
-            min(self.settings.style, ck.model.shape.n_styles - 1), self.device)
+            ck.model,
+            ck.normaliser,
+            ck.phoneme_ids(mnemonics),
+            np.array(languages),
+            min(self.settings.style, ck.model.shape.n_styles - 1),
+            self.device,
+        )
         return np.hstack([log_power, aperiodicity, intonation[:, None]])
 
     def _espeak_phrase(self, words: list[tuple[str, tuple[str, ...]]]) -> np.ndarray:
@@ -454,10 +496,17 @@ class VoiceStream:
 
         from caminos.engine.dsp.spectral import stft as stft_frames
         from caminos.models.voice.teacher import VARIANTS, speak
+
         pitch = int(min(max(50 + 2.0 * self.prosody["pitch"].target, 0), 99))
         spread = int(min(max(12.5 * self.prosody["range"].target, 0), 99))
-        spoken = speak(text, code, pitch=pitch, pitch_range=spread,
-                       variant=VARIANTS[self.settings.style], phonemes=phonemes)
+        spoken = speak(
+            text,
+            code,
+            pitch=pitch,
+            pitch_range=spread,
+            variant=VARIANTS[self.settings.style],
+            phonemes=phonemes,
+        )
         audio = soxr.resample(spoken.audio, spoken.sample_rate, self.sample_rate)
         return np.abs(stft_frames(audio, self.config.stft))
 
@@ -465,8 +514,11 @@ class VoiceStream:
         """Block until the next hop's rows are written or the worker is idle (offline use only)."""
         deadline = time.monotonic() + timeout_s
         with self.ring.changed:
-            while (self.ring.written < int(self.position) + 2 and self._pending()
-                   and time.monotonic() < deadline):
+            while (
+                self.ring.written < int(self.position) + 2
+                and self._pending()
+                and time.monotonic() < deadline
+            ):
                 self.ring.changed.wait(0.01)
 
 
@@ -482,8 +534,9 @@ def _frame_renderer(config: Config, seed: int):
 _CONSUMER_ONLY = frozenset({"rate", "vibrato", "jitter", "breathiness", "formant"})
 
 
-def _worker_main(config: Config, checkpoint, seed: int, ring: str, capacity: int, width: int,
-                 conn, parent: int) -> None:
+def _worker_main(
+    config: Config, checkpoint, seed: int, ring: str, capacity: int, width: int, conn, parent: int
+) -> None:
     """Body of a voice worker process: load the model, then phrase requests into the ring.
 
     A reader thread takes every message off the pipe as it arrives (requests, settings, close)
@@ -492,6 +545,7 @@ def _worker_main(config: Config, checkpoint, seed: int, ring: str, capacity: int
     """
     try:
         import torch
+
         torch.set_num_threads(1)
         stream = VoiceStream(config, checkpoint, seed, _attach=ring)
         if (stream.ring.capacity, stream.ring.width) != (capacity, width):

@@ -34,14 +34,21 @@ class _Id(ctypes.Union):
 
 
 class _Event(ctypes.Structure):
-    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint),
-                ("text_position", ctypes.c_int), ("length", ctypes.c_int),
-                ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
-                ("user_data", ctypes.c_void_p), ("id", _Id)]
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _Id),
+    ]
 
 
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                             ctypes.POINTER(_Event))
+_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
+)
 
 
 @dataclass(frozen=True)
@@ -82,8 +89,9 @@ class _Espeak:
         if lib is None:
             raise EspeakMissingError("the espeak-ng library (libespeak-ng1)")
         self.lib = lib
-        self.sample_rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, None,
-                                                 INITIALIZE_PHONEME_EVENTS)
+        self.sample_rate = lib.espeak_Initialize(
+            AUDIO_OUTPUT_SYNCHRONOUS, 0, None, INITIALIZE_PHONEME_EVENTS
+        )
         if self.sample_rate <= 0:
             raise EspeakMissingError("a working espeak-ng library (initialisation failed)")
         self._chunks: list[bytes] = []
@@ -91,8 +99,16 @@ class _Espeak:
         self._callback = _CALLBACK(self._collect)  # kept alive as long as the library uses it
         lib.espeak_SetSynthCallback(self._callback)
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                     ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        ]
         self.lock = threading.Lock()
 
     def _collect(self, wav, n_samples, events) -> int:
@@ -107,14 +123,18 @@ class _Espeak:
             i += 1
         return 0
 
-    def synthesize(self, text: str, voice: str, rate: int, pitch: int, pitch_range: int,
-                   phonemes: bool) -> TeacherUtterance:
+    def synthesize(
+        self, text: str, voice: str, rate: int, pitch: int, pitch_range: int, phonemes: bool
+    ) -> TeacherUtterance:
         with self.lock:
             self._chunks, self._events = [], []
             if self.lib.espeak_SetVoiceByName(voice.encode("ascii")) != 0:
                 raise VoiceError(f"espeak-ng has no voice {voice!r}")
-            for param, value in ((PARAM_RATE, rate), (PARAM_PITCH, pitch),
-                                 (PARAM_RANGE, pitch_range)):
+            for param, value in (
+                (PARAM_RATE, rate),
+                (PARAM_PITCH, pitch),
+                (PARAM_RANGE, pitch_range),
+            ):
                 self.lib.espeak_SetParameter(param, int(value), 0)
             data = text.encode("utf-8") + b"\0"
             buffer = ctypes.create_string_buffer(data)
@@ -142,8 +162,16 @@ def espeak() -> _Espeak:
         return _instance
 
 
-def speak(text: str, code: str, *, rate: int = 175, pitch: int = 50, pitch_range: int = 50,
-          variant: str = "", phonemes: bool = False) -> TeacherUtterance:
+def speak(
+    text: str,
+    code: str,
+    *,
+    rate: int = 175,
+    pitch: int = 50,
+    pitch_range: int = 50,
+    variant: str = "",
+    phonemes: bool = False,
+) -> TeacherUtterance:
     """Render ``text`` (or ``[[mnemonics]]`` with ``phonemes=True``) with espeak-ng.
 
     Parameters
@@ -163,6 +191,8 @@ def speak(text: str, code: str, *, rate: int = 175, pitch: int = 50, pitch_range
         raise VoiceError(f"unknown espeak-ng variant {variant!r}; known: {', '.join(VARIANTS[1:])}")
     voice = language(code).espeak + (f"+{variant}" if variant else "")
     if not 80 <= rate <= 450 or not 0 <= pitch <= 99 or not 0 <= pitch_range <= 99:
-        raise VoiceError(f"espeak-ng rate must lie in [80, 450] wpm and pitch, range in [0, 99]; "
-                         f"got rate={rate}, pitch={pitch}, range={pitch_range}")
+        raise VoiceError(
+            f"espeak-ng rate must lie in [80, 450] wpm and pitch, range in [0, 99]; "
+            f"got rate={rate}, pitch={pitch}, range={pitch_range}"
+        )
     return espeak().synthesize(text, voice, rate, pitch, pitch_range, phonemes)

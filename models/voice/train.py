@@ -20,8 +20,15 @@ import torch
 from tqdm import tqdm
 
 from caminos.engine.core.config import Config
-from caminos.models.voice.acoustic import (PAD, UNKNOWN, VoiceModel, VoiceNormaliser, VoiceShape,
-                                           alignment, synthesize_phrase)
+from caminos.models.voice.acoustic import (
+    PAD,
+    UNKNOWN,
+    VoiceModel,
+    VoiceNormaliser,
+    VoiceShape,
+    alignment,
+    synthesize_phrase,
+)
 from caminos.models.voice.babble import shared_vocab
 from caminos.models.voice.checkpoint import save_voice_checkpoint
 from caminos.models.voice.corpus import TeacherCorpus
@@ -92,9 +99,23 @@ def _tensors(corpus: TeacherCorpus, index: dict, normaliser: VoiceNormaliser, it
         voiced[row, :t] = known
         fr_mask[row, :t] = 1.0
     styles = corpus.styles[items]
-    return [torch.from_numpy(x) for x in (phonemes, languages, np.asarray(styles), log_dur, ph_mask,
-                                          frame_ph, frame_pos, target, ap, intonation, voiced,
-                                          fr_mask)]
+    return [
+        torch.from_numpy(x)
+        for x in (
+            phonemes,
+            languages,
+            np.asarray(styles),
+            log_dur,
+            ph_mask,
+            frame_ph,
+            frame_pos,
+            target,
+            ap,
+            intonation,
+            voiced,
+            fr_mask,
+        )
+    ]
 
 
 def _batches(corpus: TeacherCorpus, items: list[int], rng: np.random.Generator) -> list[list[int]]:
@@ -113,8 +134,20 @@ def _batches(corpus: TeacherCorpus, items: list[int], rng: np.random.Generator) 
 
 
 def _loss(model: VoiceModel, batch, device) -> torch.Tensor:
-    (phonemes, languages, styles, log_dur, ph_mask, frame_ph, frame_pos, target, ap, intonation,
-     voiced, fr_mask) = [x.to(device) for x in batch]
+    (
+        phonemes,
+        languages,
+        styles,
+        log_dur,
+        ph_mask,
+        frame_ph,
+        frame_pos,
+        target,
+        ap,
+        intonation,
+        voiced,
+        fr_mask,
+    ) = [x.to(device) for x in batch]
     encoding, pred_dur = model.encode(phonemes, languages, styles)
     z, pred_ap, pred_intonation = model.decode(encoding, frame_ph, frame_pos)
     frames = fr_mask.sum() * target.shape[2]
@@ -122,30 +155,57 @@ def _loss(model: VoiceModel, batch, device) -> torch.Tensor:
     aperiodic = (((pred_ap - ap) ** 2).sum(dim=2) * fr_mask).sum() / frames
     duration = (((pred_dur - log_dur) ** 2) * ph_mask).sum() / ph_mask.sum()
     melody = (((pred_intonation - intonation) ** 2) * voiced).sum() / voiced.sum().clamp(min=1.0)
-    return (envelope + APERIODICITY_WEIGHT * aperiodic + DURATION_WEIGHT * duration
-            + INTONATION_WEIGHT * melody)
+    return (
+        envelope
+        + APERIODICITY_WEIGHT * aperiodic
+        + DURATION_WEIGHT * duration
+        + INTONATION_WEIGHT * melody
+    )
 
 
-def evaluate(model: VoiceModel, normaliser: VoiceNormaliser, corpus: TeacherCorpus, index: dict,
-             items: list[int], device) -> tuple[float, float]:
+def evaluate(
+    model: VoiceModel,
+    normaliser: VoiceNormaliser,
+    corpus: TeacherCorpus,
+    index: dict,
+    items: list[int],
+    device,
+) -> tuple[float, float]:
     """Mean MCD in dB (teacher durations) and mean absolute duration error in hops."""
     model.eval()
     mcds, errors = [], []
     for i in items:
         ids = np.array([index.get(x, 1) for x in corpus.phonemes[i]])
         langs = np.full(len(ids), corpus.languages[i])
-        _, log_power, _, _ = synthesize_phrase(model, normaliser, ids, langs, int(corpus.styles[i]),
-                                               device, durations=corpus.durations[i])
+        _, log_power, _, _ = synthesize_phrase(
+            model,
+            normaliser,
+            ids,
+            langs,
+            int(corpus.styles[i]),
+            device,
+            durations=corpus.durations[i],
+        )
         mcds.append(mcd_db(corpus.log_power[i].astype(np.float64), log_power))
-        predicted, _, _, _ = synthesize_phrase(model, normaliser, ids, langs, int(corpus.styles[i]),
-                                               device)
+        predicted, _, _, _ = synthesize_phrase(
+            model, normaliser, ids, langs, int(corpus.styles[i]), device
+        )
         errors.append(float(np.mean(np.abs(predicted - corpus.durations[i]))))
     return float(np.mean(mcds)), float(np.mean(errors))
 
 
-def train_voice(corpus: TeacherCorpus, out: str | os.PathLike, config: Config, minutes: float = 5.0,
-                max_epochs: int = 1000, width: int = 128, seed: int = 0, device: str = "auto",
-                progress: bool = True, provenance: dict | None = None) -> VoiceTrainResult:
+def train_voice(
+    corpus: TeacherCorpus,
+    out: str | os.PathLike,
+    config: Config,
+    minutes: float = 5.0,
+    max_epochs: int = 1000,
+    width: int = 128,
+    seed: int = 0,
+    device: str = "auto",
+    progress: bool = True,
+    provenance: dict | None = None,
+) -> VoiceTrainResult:
     """Fit a :class:`VoiceModel` to ``corpus`` and save the best epoch to ``out``.
 
     Parameters
@@ -176,15 +236,24 @@ def train_voice(corpus: TeacherCorpus, out: str | os.PathLike, config: Config, m
     started = time.perf_counter()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
+    dev = torch.device(
+        "cuda"
+        if device == "auto" and torch.cuda.is_available()
+        else ("cpu" if device == "auto" else device)
+    )
     phonemes = alphabet(corpus)
     index = {p: i for i, p in enumerate(phonemes)}
     stacked = np.concatenate(corpus.log_power).astype(np.float64)
-    spreads = [np.subtract(*np.nanpercentile(t, [95, 5])) for t in corpus.intonation
-               if np.sum(~np.isnan(t)) >= 10]
-    normaliser = VoiceNormaliser(stacked.mean(axis=0), np.maximum(stacked.std(axis=0), 0.1),
-                                 float(np.mean(spreads)) if spreads else 1.0)
+    spreads = [
+        np.subtract(*np.nanpercentile(t, [95, 5]))
+        for t in corpus.intonation
+        if np.sum(~np.isnan(t)) >= 10
+    ]
+    normaliser = VoiceNormaliser(
+        stacked.mean(axis=0),
+        np.maximum(stacked.std(axis=0), 0.1),
+        float(np.mean(spreads)) if spreads else 1.0,
+    )
     del stacked
     order = rng.permutation(len(corpus)).tolist()
     n_val = max(2, int(round(VALIDATION_SHARE * len(corpus))))
@@ -212,21 +281,50 @@ def train_voice(corpus: TeacherCorpus, out: str | os.PathLike, config: Config, m
             with torch.no_grad():
                 val_loss = float(np.mean([_loss(model, b, dev).item() for b in val_batches]))
             if val_loss < best[0]:
-                best = (val_loss, epoch,
-                        {k: v.detach().clone() for k, v in model.state_dict().items()})
+                best = (
+                    val_loss,
+                    epoch,
+                    {k: v.detach().clone() for k, v in model.state_dict().items()},
+                )
             bar.set_postfix(epoch=epoch, val=f"{val_loss:.3f}", best=best[1])
     model.load_state_dict(best[2])
     mcd, duration_error = evaluate(model, normaliser, corpus, index, val, dev)
     seconds = time.perf_counter() - started
-    result = VoiceTrainResult(seconds, epoch, best[1], best[0], mcd, duration_error,
-                              sum(p.numel() for p in model.parameters()))
+    result = VoiceTrainResult(
+        seconds,
+        epoch,
+        best[1],
+        best[0],
+        mcd,
+        duration_error,
+        sum(p.numel() for p in model.parameters()),
+    )
     info = dict(provenance or {})
-    info.update({"intonation_spread_st": normaliser.intonation_spread_st, "seconds": seconds,
-                 "epochs": epoch, "best_epoch": best[1],
-                 "validation_loss": best[0], "validation_mcd_db": mcd,
-                 "validation_duration_error_hops": duration_error,
-                 "utterances": len(corpus), "hops": corpus.hops, "seed": seed,
-                 "device": str(dev), "torch_threads": torch.get_num_threads()})
-    save_voice_checkpoint(out, model.cpu(), normaliser, phonemes, CODES, VARIANTS, config.stft,
-                          config.audio.sample_rate, info)
+    info.update(
+        {
+            "intonation_spread_st": normaliser.intonation_spread_st,
+            "seconds": seconds,
+            "epochs": epoch,
+            "best_epoch": best[1],
+            "validation_loss": best[0],
+            "validation_mcd_db": mcd,
+            "validation_duration_error_hops": duration_error,
+            "utterances": len(corpus),
+            "hops": corpus.hops,
+            "seed": seed,
+            "device": str(dev),
+            "torch_threads": torch.get_num_threads(),
+        }
+    )
+    save_voice_checkpoint(
+        out,
+        model.cpu(),
+        normaliser,
+        phonemes,
+        CODES,
+        VARIANTS,
+        config.stft,
+        config.audio.sample_rate,
+        info,
+    )
     return result

@@ -38,8 +38,9 @@ def speak(voice: str, text: str) -> np.ndarray:
     """espeak-ng's rendering of ``text``, mono float64 at :data:`SAMPLE_RATE`."""
     with tempfile.TemporaryDirectory() as folder:
         wav = Path(folder) / "speech.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", "170", "-p", "45", "-w", str(wav), text],
-                       check=True)
+        subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", "170", "-p", "45", "-w", str(wav), text], check=True
+        )
         speech, rate = sf.read(wav, dtype="float64")
     return soxr.resample(speech, rate, SAMPLE_RATE, quality="VHQ")
 
@@ -51,8 +52,11 @@ def bell(nominal_hz: float, seconds: float) -> np.ndarray:
     for ratio, decay, level in zip(BELL_RATIOS, BELL_DECAYS, BELL_LEVELS):
         # Each partial is a slightly detuned pair, which makes the slow beating of real bells.
         f = nominal_hz * ratio / 2.0
-        out += level * np.exp(-t / decay) * (np.sin(2 * np.pi * f * t)
-                                             + 0.5 * np.sin(2 * np.pi * (f + 0.7) * t + 1.0))
+        out += (
+            level
+            * np.exp(-t / decay)
+            * (np.sin(2 * np.pi * f * t) + 0.5 * np.sin(2 * np.pi * (f + 0.7) * t + 1.0))
+        )
     attack = np.minimum(t / 0.002, 1.0)  # 2 ms: a strike, not a click
     return out * attack / np.max(np.abs(out))
 
@@ -69,16 +73,17 @@ def grains(rng: np.random.Generator, seconds: float) -> tuple[np.ndarray, np.nda
         progress = onset / seconds
         length = int(rng.uniform(0.006, 0.03) * SAMPLE_RATE)
         envelope = np.exp(-np.arange(length) / (0.25 * length))
-        centre_hz = 700.0 * (9.0 ** progress) * rng.uniform(0.85, 1.15)
-        sos = butter(2, [centre_hz / 1.25, centre_hz * 1.25], btype="band", fs=SAMPLE_RATE,
-                     output="sos")
+        centre_hz = 700.0 * (9.0**progress) * rng.uniform(0.85, 1.15)
+        sos = butter(
+            2, [centre_hz / 1.25, centre_hz * 1.25], btype="band", fs=SAMPLE_RATE, output="sos"
+        )
         grain = sosfilt(sos, rng.standard_normal(length)) * envelope
         grain *= rng.uniform(0.4, 1.0) / np.max(np.abs(grain))
         start = int(onset * SAMPLE_RATE)
         stop = min(start + length, n)
         pan = min(max(progress + rng.normal(0.0, 0.1), 0.0), 1.0)
-        left[start:stop] += np.cos(0.5 * np.pi * pan) * grain[:stop - start]
-        right[start:stop] += np.sin(0.5 * np.pi * pan) * grain[:stop - start]
+        left[start:stop] += np.cos(0.5 * np.pi * pan) * grain[: stop - start]
+        right[start:stop] += np.sin(0.5 * np.pi * pan) * grain[: stop - start]
         onset += 0.13 * (1.0 - 0.85 * progress) * rng.uniform(0.6, 1.4)
     return left, right
 
@@ -87,7 +92,7 @@ def place(track: np.ndarray, signal: np.ndarray, start_seconds: float, gain: flo
     """Add ``signal`` into ``track`` from ``start_seconds`` on, cut at the end of the track."""
     start = int(start_seconds * SAMPLE_RATE)
     stop = min(start + len(signal), len(track))
-    track[start:stop] += gain * signal[:stop - start]
+    track[start:stop] += gain * signal[: stop - start]
 
 
 def make_demo() -> np.ndarray:
@@ -117,8 +122,9 @@ def make_demo() -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--output", type=Path,
-                        default=Path(__file__).resolve().parent / "demo.wav")
+    parser.add_argument(
+        "-o", "--output", type=Path, default=Path(__file__).resolve().parent / "demo.wav"
+    )
     args = parser.parse_args()
     sf.write(args.output, make_demo(), SAMPLE_RATE, subtype="PCM_16")
     print(f"wrote {args.output}")

@@ -29,16 +29,18 @@ def _pattern_regex(pattern: str) -> re.Pattern:
             out.append("[^/]*")
         elif c == "?":
             out.append("[^/]")
-        elif c == "[" and "]" in pattern[i + 1:]:
+        elif c == "[" and "]" in pattern[i + 1 :]:
             end = pattern.index("]", i + 1)
-            body = pattern[i + 1:end]
+            body = pattern[i + 1 : end]
             negate = body.startswith("!")
             body = re.escape(body[1:] if negate else body).replace("\\-", "-")
             out.append(f"[{'^' if negate else ''}{body}]")
             i = end
-        elif c == "{" and "}" in pattern[i + 1:]:
+        elif c == "{" and "}" in pattern[i + 1 :]:
             end = pattern.index("}", i + 1)
-            out.append("(?:" + "|".join(re.escape(s) for s in pattern[i + 1:end].split(",")) + ")")
+            out.append(
+                "(?:" + "|".join(re.escape(s) for s in pattern[i + 1 : end].split(",")) + ")"
+            )
             i = end
         else:
             out.append(re.escape(c))

@@ -110,7 +110,7 @@ def registry_markdown(registry: ControlRegistry) -> str:
         doc = control.doc.replace("|", "\\|")
         address = control.address
         if channel is not None:
-            address = "/channel/K/" + address[channel.end():]
+            address = "/channel/K/" + address[channel.end() :]
             doc = re.sub(r"\bchannel 1\b", "channel K", doc).replace("/channel/1/", "/channel/K/")
         lines.append(f"| `{address}` | `{tags}` | {args} | {doc}{kind} |")
     return "\n".join(lines) + "\n" + DOC_FOOTER
@@ -139,8 +139,10 @@ def documented_engine(config: Any = None) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m caminos.engine.control.osc.docs --doc``: print docs/osc.md."""
-    parser = argparse.ArgumentParser(prog="python -m caminos.engine.control.osc.docs",
-                                     description="The OSC address space of caminos.")
+    parser = argparse.ArgumentParser(
+        prog="python -m caminos.engine.control.osc.docs",
+        description="The OSC address space of caminos.",
+    )
     parser.add_argument("--doc", action="store_true", help="print docs/osc.md (Markdown)")
     args = parser.parse_args(argv)
     if args.doc:

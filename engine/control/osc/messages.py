@@ -85,8 +85,7 @@ def parse_packet(data: bytes) -> list[tuple[float | None, str, list]]:
             message = osc_message.OscMessage(data)
             out.append((None, message.address, list(message.params)))
         else:
-            raise MalformedPacket("not an OSC message or bundle (it must start with / or "
-                                  "#bundle)")
+            raise MalformedPacket("not an OSC message or bundle (it must start with / or #bundle)")
     except MalformedPacket:
         raise
     except Exception as exc:  # python-osc raises ParseError, IndexError, struct.error, ...
@@ -96,8 +95,9 @@ def parse_packet(data: bytes) -> list[tuple[float | None, str, list]]:
     return out
 
 
-def _flatten(bundle: osc_bundle.OscBundle, outer: float | None,
-             out: list[tuple[float | None, str, list]]) -> None:
+def _flatten(
+    bundle: osc_bundle.OscBundle, outer: float | None, out: list[tuple[float | None, str, list]]
+) -> None:
     stamp = bundle.timestamp
     time = outer if stamp == 0 else float(stamp)  # 0 is python-osc's "immediately"
     count = 0
@@ -108,8 +108,10 @@ def _flatten(bundle: osc_bundle.OscBundle, outer: float | None,
         else:
             out.append((time, content.address, list(content.params)))
     if count != _declared_elements(bundle.dgram):
-        raise MalformedPacket("bundle elements do not match their declared sizes, or one is "
-                              "neither a message nor a bundle")
+        raise MalformedPacket(
+            "bundle elements do not match their declared sizes, or one is "
+            "neither a message nor a bundle"
+        )
 
 
 def _declared_elements(dgram: bytes) -> int:
@@ -117,7 +119,7 @@ def _declared_elements(dgram: bytes) -> int:
     exactly (python-osc accepts a truncated last element and skips unknown ones)."""
     index, count = 16, 0
     while index + 4 <= len(dgram):
-        size = int.from_bytes(dgram[index:index + 4], "big", signed=True)
+        size = int.from_bytes(dgram[index : index + 4], "big", signed=True)
         if size < 0 or size % 4:
             return -1
         index += 4 + size
@@ -133,7 +135,7 @@ def encode_message(address: str, args: Iterable[Any]) -> bytes:
             builder.add_arg(int(value), "i")
         elif isinstance(value, int) or (hasattr(value, "dtype") and value.dtype.kind in "iu"):
             number = int(value)
-            if -2**31 <= number < 2**31:
+            if -(2**31) <= number < 2**31:
                 builder.add_arg(number, "i")
             else:
                 builder.add_arg(float(number), "f")
@@ -149,10 +151,15 @@ def encode_message(address: str, args: Iterable[Any]) -> bytes:
 class _MessageHeader(ctypes.Structure):
     """``struct msghdr``: where one datagram and its sender's address go."""
 
-    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
-                ("iov", ctypes.c_void_p), ("iovlen", ctypes.c_size_t),
-                ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
-                ("flags", ctypes.c_int)]
+    _fields_ = [
+        ("name", ctypes.c_void_p),
+        ("namelen", ctypes.c_uint32),
+        ("iov", ctypes.c_void_p),
+        ("iovlen", ctypes.c_size_t),
+        ("control", ctypes.c_void_p),
+        ("controllen", ctypes.c_size_t),
+        ("flags", ctypes.c_int),
+    ]
 
 
 class _MmsgHeader(ctypes.Structure):
@@ -176,8 +183,13 @@ def _recvmmsg() -> Any:
         function = ctypes.PyDLL(None, use_errno=True).recvmmsg
     except (OSError, AttributeError):
         return None
-    function.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int,
-                         ctypes.c_void_p]
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_uint,
+        ctypes.c_int,
+        ctypes.c_void_p,
+    ]
     function.restype = ctypes.c_int
     return function
 
@@ -232,8 +244,9 @@ class DatagramReader:
         if self.recvmmsg is None:
             return self._read_each()
         while True:
-            count = self.recvmmsg(self.sock.fileno(), self.headers, RECEIVE_BATCH,
-                                  socket.MSG_DONTWAIT, None)
+            count = self.recvmmsg(
+                self.sock.fileno(), self.headers, RECEIVE_BATCH, socket.MSG_DONTWAIT, None
+            )
             if count >= 0:
                 break
             if ctypes.get_errno() not in (errno.ECONNREFUSED, errno.EINTR):
@@ -247,7 +260,7 @@ class DatagramReader:
             if sender is None:
                 sender = self._sender(key)
             start = k * MAX_DATAGRAM
-            out.append((buffer[start:start + lengths[k * self.stride + self.length_at]], sender))
+            out.append((buffer[start : start + lengths[k * self.stride + self.length_at]], sender))
         return out  # (the kernel left each namelen at 16, sizeof(struct sockaddr_in))
 
     def _sender(self, key: int) -> tuple[str, int]:
@@ -256,8 +269,7 @@ class DatagramReader:
         if len(self.senders) >= MAX_SENDERS:
             self.senders.clear()
         raw = _SOCKADDR_HEAD.pack(key)
-        sender = self.senders[key] = (socket.inet_ntoa(raw[4:8]),
-                                      int.from_bytes(raw[2:4], "big"))
+        sender = self.senders[key] = (socket.inet_ntoa(raw[4:8]), int.from_bytes(raw[2:4], "big"))
         return sender
 
     def _read_each(self) -> list[tuple[bytes, tuple[str, int]]]:

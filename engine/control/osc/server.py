@@ -34,8 +34,13 @@ import time as clock
 from typing import Any
 
 from caminos.engine.control.osc.addresses import PATTERN_CHARACTERS, match_addresses
-from caminos.engine.control.osc.messages import (RECEIVE_BATCH, DatagramReader, MalformedPacket,
-                                                 encode_message, parse_packet)
+from caminos.engine.control.osc.messages import (
+    RECEIVE_BATCH,
+    DatagramReader,
+    MalformedPacket,
+    encode_message,
+    parse_packet,
+)
 from caminos.engine.core.config import OscConfig
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.errors import ControlError
@@ -84,18 +89,27 @@ class OscServer:
         Where the server listens, once :meth:`start` has bound it.
     """
 
-    def __init__(self, engine: Any, config: OscConfig | None = None,
-                 lane_bytes: int = LANE_BACKLOG_BYTES) -> None:
+    def __init__(
+        self, engine: Any, config: OscConfig | None = None, lane_bytes: int = LANE_BACKLOG_BYTES
+    ) -> None:
         if lane_bytes <= DATAGRAM_OVERHEAD:
-            raise ValueError(f"OscServer: lane_bytes must exceed {DATAGRAM_OVERHEAD} (one "
-                             f"datagram's overhead), not {lane_bytes}")
+            raise ValueError(
+                f"OscServer: lane_bytes must exceed {DATAGRAM_OVERHEAD} (one "
+                f"datagram's overhead), not {lane_bytes}"
+            )
         self.engine = engine
         self.config = config or OscConfig()
         self.lane_bytes = lane_bytes
         self.allowed = self.config.allowed
-        self.counters = {"osc_messages": 0, "osc_malformed": 0, "osc_refused": 0,
-                         "osc_replies": 0, "osc_errors_answered": 0, "osc_internal_errors": 0,
-                         "osc_dropped": 0}
+        self.counters = {
+            "osc_messages": 0,
+            "osc_malformed": 0,
+            "osc_refused": 0,
+            "osc_replies": 0,
+            "osc_errors_answered": 0,
+            "osc_internal_errors": 0,
+            "osc_dropped": 0,
+        }
         self.reply_ports: dict[str, int] = {}  # client IP -> port asked for by /osc/reply_port
         self._malformed_logged = (-math.inf, 0)  # (when, osc_malformed then)
         self._known: list[str] = []
@@ -108,16 +122,22 @@ class OscServer:
         self._lanes: dict[tuple[str, int], _Lane] = {}
         self._lanes_lock = threading.Lock()  # the receiving thread and ending lanes only
         from caminos.engine.control.surface import attach_osc
+
         attach_osc(engine, self)  # the composition root wires the server onto the engine
 
     def controls(self) -> ControlTable:
         """``/osc/reply_port``, the OSC server's own control, as data (one per engine: it
         answers whichever server received it)."""
         table = ControlTable()
-        table.add("/osc/reply_port", (Arg("port", "i", 0, 65535),),
-                  "replies to this client's host go to this UDP port (0: back to the port each "
-                  "message came from); answers /osc/reply_port i", _set_reply_port,
-                  group="engine", query=True)
+        table.add(
+            "/osc/reply_port",
+            (Arg("port", "i", 0, 65535),),
+            "replies to this client's host go to this UDP port (0: back to the port each "
+            "message came from); answers /osc/reply_port i",
+            _set_reply_port,
+            group="engine",
+            query=True,
+        )
         return table
 
     # ------------------------------------------------------------------------ lifecycle
@@ -131,8 +151,10 @@ class OscServer:
             sock.bind((self.config.host, self.config.port))
         except OSError as exc:
             sock.close()
-            raise ControlError(f"osc: cannot listen on {self.config.host}:{self.config.port} "
-                               f"({exc.strerror or exc})") from None
+            raise ControlError(
+                f"osc: cannot listen on {self.config.host}:{self.config.port} "
+                f"({exc.strerror or exc})"
+            ) from None
         sock.setblocking(False)  # the receiving thread polls, then reads what is there
         self._socket = sock
         self.address = sock.getsockname()
@@ -231,8 +253,9 @@ class OscServer:
         if len(self._lanes) >= MAX_LANES:
             return list(self._lanes.values())[hash(sender) % len(self._lanes)], False
         lane = self._lanes[sender] = _Lane()
-        threading.Thread(target=self._run_lane, args=(sender, lane), daemon=True,
-                         name="caminos-osc-lane").start()
+        threading.Thread(
+            target=self._run_lane, args=(sender, lane), daemon=True, name="caminos-osc-lane"
+        ).start()
         return lane, True
 
     def _run_lane(self, sender: tuple[str, int], lane: "_Lane") -> None:
@@ -309,8 +332,11 @@ class OscServer:
             hop = -1 if time is None else self.engine.hop_for_time(time)
             args = [int(a) if isinstance(a, bool) else a for a in args]  # OSC T and F: 1 and 0
             if any(c in address for c in PATTERN_CHARACTERS):
-                targets = [a for a in match_addresses(address, self._addresses())
-                           if not self.engine.registry[a].query]
+                targets = [
+                    a
+                    for a in match_addresses(address, self._addresses())
+                    if not self.engine.registry[a].query
+                ]
                 if not targets:
                     reason = f"{address}: the pattern matches no address; /engine/list lists them"
                     self.engine.count_error(reason)
@@ -327,8 +353,15 @@ class OscServer:
                     replies.extend((encode_message(a[0], a[1:]), target) for a in answer)
         return replies
 
-    def _post(self, address: str, args: list, hop: int, sender: tuple[str, int],
-              target: tuple[str, int], replies: list) -> Any:
+    def _post(
+        self,
+        address: str,
+        args: list,
+        hop: int,
+        sender: tuple[str, int],
+        target: tuple[str, int],
+        replies: list,
+    ) -> Any:
         """Post one message; a refusal becomes an ``/error`` in ``replies``."""
         _HANDLING.server, _HANDLING.sender = self, sender
         try:
@@ -346,8 +379,12 @@ class OscServer:
         if now - since >= MALFORMED_LOG_SECONDS:
             total = self.counters["osc_malformed"]
             self._malformed_logged = (now, total)
-            log.warning("OSC: %d malformed packet(s) since the last report, %d in all (the "
-                        "latest: %s)", total - count, total, exc)
+            log.warning(
+                "OSC: %d malformed packet(s) since the last report, %d in all (the latest: %s)",
+                total - count,
+                total,
+                exc,
+            )
 
     def _addresses(self) -> list[str]:
         registry = self.engine.registry
@@ -365,7 +402,6 @@ class OscServer:
     def _error(self, address: str, reason: str, target: tuple[str, int]) -> tuple[bytes, tuple]:
         self.counters["osc_errors_answered"] += 1
         return encode_message(ERROR_ADDRESS, (address, reason)), target
-
 
 
 class _Lane:

@@ -56,8 +56,10 @@ def parse_message(text: Any) -> tuple[str, tuple]:
     if not isinstance(text, str):
         raise ControlError("web: messages are JSON text frames, got a binary frame")
     if len(text.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
-        raise ControlError(f"web: a message is at most {MAX_MESSAGE_BYTES} bytes, got "
-                           f"{len(text.encode('utf-8', 'surrogatepass'))}")
+        raise ControlError(
+            f"web: a message is at most {MAX_MESSAGE_BYTES} bytes, got "
+            f"{len(text.encode('utf-8', 'surrogatepass'))}"
+        )
     try:
         message = json.loads(text, parse_constant=_refuse_constant)
     except ValueError as exc:
@@ -66,8 +68,9 @@ def parse_message(text: Any) -> tuple[str, tuple]:
         raise ControlError(f"web: a message is a JSON object, got {type(message).__name__}")
     unknown = sorted(set(message) - {"address", "args"})
     if unknown:
-        raise ControlError(f"web: unknown field(s) {', '.join(map(repr, unknown))}; a message "
-                           "has address and args")
+        raise ControlError(
+            f"web: unknown field(s) {', '.join(map(repr, unknown))}; a message has address and args"
+        )
     address = message.get("address")
     if not isinstance(address, str) or not address.startswith("/"):
         raise ControlError(f"web: address must be a string starting with /, got {address!r}"[:200])
@@ -78,8 +81,10 @@ def parse_message(text: Any) -> tuple[str, tuple]:
         raise ControlError(f"{address}: at most {MAX_ARGS} arguments, got {len(args)}")
     for i, value in enumerate(args):
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ControlError(f"{address}: argument {i + 1} must be a number or a string, got "
-                               f"{type(value).__name__}")
+            raise ControlError(
+                f"{address}: argument {i + 1} must be a number or a string, got "
+                f"{type(value).__name__}"
+            )
         if isinstance(value, float) and not math.isfinite(value):
             raise ControlError(f"{address}: argument {i + 1} must be finite, got {value!r}")
     return address, tuple(args)

@@ -34,8 +34,14 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from caminos.engine.control.web.protocol import (MAX_MESSAGE_BYTES, RateLimiter, check_host,
-                                                 check_origin, check_token, parse_message)
+from caminos.engine.control.web.protocol import (
+    MAX_MESSAGE_BYTES,
+    RateLimiter,
+    check_host,
+    check_origin,
+    check_token,
+    parse_message,
+)
 from caminos.engine.control.web.state import PageState, changes
 from caminos.engine.core.config import WebConfig
 from caminos.engine.core.errors import ControlError
@@ -85,20 +91,28 @@ class WebServer:
         ``web_errors`` (refused messages), ``web_forbidden`` (403s); also in ``/engine/status``.
     """
 
-    def __init__(self, replica: Any, config: WebConfig, token: str = "",
-                 spectrum: str = "") -> None:
+    def __init__(
+        self, replica: Any, config: WebConfig, token: str = "", spectrum: str = ""
+    ) -> None:
         from caminos.engine.dsp.spectrum_tap import SpectrumTap
 
         self.replica = replica
         self.config = config
         self.token = "" if config.loopback else token
         if not config.loopback and not token:
-            raise ControlError(f"web: the page's server on {config.host} needs a token "
-                               "(web.token, or the random one caminos play makes)")
+            raise ControlError(
+                f"web: the page's server on {config.host} needs a token "
+                "(web.token, or the random one caminos play makes)"
+            )
         self._tap = SpectrumTap(name=spectrum) if spectrum else None
         self.state = PageState(replica, self._tap)
-        self.counters = {"web_pages": 0, "web_messages": 0, "web_refused": 0, "web_errors": 0,
-                         "web_forbidden": 0}
+        self.counters = {
+            "web_pages": 0,
+            "web_messages": 0,
+            "web_refused": 0,
+            "web_errors": 0,
+            "web_forbidden": 0,
+        }
         self.port = 0
         self._pages: set[_Page] = set()
         self._last: dict[str, Any] = {}
@@ -129,8 +143,10 @@ class WebServer:
             raise ControlError(f"web: the server did not start in {timeout:.0f} s")
         if self._error is not None:
             self.stop()
-            raise ControlError(f"web: cannot listen on {self.config.host}:{self.config.port} "
-                               f"({getattr(self._error, 'strerror', None) or self._error})")
+            raise ControlError(
+                f"web: cannot listen on {self.config.host}:{self.config.port} "
+                f"({getattr(self._error, 'strerror', None) or self._error})"
+            )
         return self
 
     def stop(self) -> None:
@@ -206,16 +222,22 @@ class WebServer:
             reason = check_origin(request.headers.get("Origin"), request.host)
         if reason is not None:
             self.counters["web_forbidden"] += 1
-            log.warning("web: refused %s %s from %s: %s", request.method, request.path,
-                        request.remote, reason)
+            log.warning(
+                "web: refused %s %s from %s: %s",
+                request.method,
+                request.path,
+                request.remote,
+                reason,
+            )
         return reason
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
         reason = self._forbidden(request, websocket=False)
         if reason is not None:
             return web.Response(status=403, text=f"403 Forbidden: {reason}\n")
-        response = web.Response(body=self._files["index.html"], content_type="text/html",
-                                headers=_NO_STORE)
+        response = web.Response(
+            body=self._files["index.html"], content_type="text/html", headers=_NO_STORE
+        )
         if self.token:  # the page's scripts and its WebSocket then carry it
             response.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict")
         return response
@@ -225,8 +247,7 @@ class WebServer:
         if reason is not None:
             return web.Response(status=403, text=f"403 Forbidden: {reason}\n")
         name = request.path.lstrip("/")
-        return web.Response(body=self._files[name], content_type=STATIC[name],
-                            headers=_NO_STORE)
+        return web.Response(body=self._files[name], content_type=STATIC[name], headers=_NO_STORE)
 
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         reason = self._forbidden(request, websocket=True)
@@ -261,18 +282,24 @@ class WebServer:
             self.counters["web_refused"] += 1
             if now - page.noticed >= RATE_NOTICE_SECONDS:
                 page.noticed = now
-                reason = (f"web: rate limited ({page.limiter.rate:.0f} messages a second); "
-                          f"{page.limiter.refused} refused so far")
+                reason = (
+                    f"web: rate limited ({page.limiter.rate:.0f} messages a second); "
+                    f"{page.limiter.refused} refused so far"
+                )
                 self.replica.count_error(reason)
                 self._enqueue(page, {"type": "error", "address": "", "reason": reason})
             return
         address = ""
         try:
             address, args = parse_message(data)
-            if (address in self.replica.registry and self.replica.registry[address].query
-                    and address not in PAGE_QUERIES):
-                raise ControlError(f"{address}: a query; the page receives every value "
-                                   "without asking")
+            if (
+                address in self.replica.registry
+                and self.replica.registry[address].query
+                and address not in PAGE_QUERIES
+            ):
+                raise ControlError(
+                    f"{address}: a query; the page receives every value without asking"
+                )
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._posting, self._post, address, args)
         except ControlError as exc:
@@ -328,5 +355,8 @@ class WebServer:
                     self._enqueue(page, message)
 
 
-_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-             "Referrer-Policy": "no-referrer"}
+_NO_STORE = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}

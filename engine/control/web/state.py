@@ -33,11 +33,21 @@ def _round(value: Any) -> Any:
     return value
 
 
-METERS = {"peak_dbfs": "peak_dbfs", "rms_dbfs": "rms_dbfs", "cpu_load": "cpu_load",
-          "tick_ms_p50": "tick_ms_p50", "tick_ms_p99": "tick_ms_p99", "xruns": "xruns",
-          "underruns": "underruns", "restarts": "restarts", "control_errors": "control_errors",
-          "latency_in_out_ms": "latency_ms", "latency_control_ms": "control_latency_ms",
-          "path_position": "path_position", "path_playing": "path_playing"}
+METERS = {
+    "peak_dbfs": "peak_dbfs",
+    "rms_dbfs": "rms_dbfs",
+    "cpu_load": "cpu_load",
+    "tick_ms_p50": "tick_ms_p50",
+    "tick_ms_p99": "tick_ms_p99",
+    "xruns": "xruns",
+    "underruns": "underruns",
+    "restarts": "restarts",
+    "control_errors": "control_errors",
+    "latency_in_out_ms": "latency_ms",
+    "latency_control_ms": "control_latency_ms",
+    "path_position": "path_position",
+    "path_playing": "path_playing",
+}
 """The page's meters, by the status key each shows."""
 
 
@@ -46,12 +56,27 @@ def describe_controls(registry: Any) -> list[dict[str, Any]]:
     whether it is a query, and its arguments (name, kind, range, unit, choices, repeat)."""
     described = []
     for control in registry:
-        described.append({
-            "address": control.address, "group": control.group, "doc": control.doc,
-            "query": control.query, "value": control.get is not None,
-            "args": [{"name": a.name, "kind": a.kind, "lo": a.lo, "hi": a.hi, "unit": a.unit,
-                      "choices": list(a.choices) if a.choices else None, "repeat": a.repeat}
-                     for a in control.args]})
+        described.append(
+            {
+                "address": control.address,
+                "group": control.group,
+                "doc": control.doc,
+                "query": control.query,
+                "value": control.get is not None,
+                "args": [
+                    {
+                        "name": a.name,
+                        "kind": a.kind,
+                        "lo": a.lo,
+                        "hi": a.hi,
+                        "unit": a.unit,
+                        "choices": list(a.choices) if a.choices else None,
+                        "repeat": a.repeat,
+                    }
+                    for a in control.args
+                ],
+            }
+        )
     return described
 
 
@@ -93,8 +118,9 @@ class MapProjection:
             self.points = self._basis = None
             return
         self.points = np.array(points, dtype=np.float64)
-        self._basis = np.linalg.pinv(np.stack([self.points[1] - self.points[0],
-                                               self.points[2] - self.points[0]], axis=1))
+        self._basis = np.linalg.pinv(
+            np.stack([self.points[1] - self.points[0], self.points[2] - self.points[0]], axis=1)
+        )
 
     def project(self, z: np.ndarray) -> tuple[float, float]:
         """``(x, y)`` of a latent point on the map (outside 0 .. 1 when it is off the map)."""
@@ -108,8 +134,9 @@ class MapProjection:
         return float(x), float(y)
 
 
-def field_on_map(projection: MapProjection, latents: np.ndarray, places: np.ndarray,
-                 plane: np.ndarray) -> dict[str, Any]:
+def field_on_map(
+    projection: MapProjection, latents: np.ndarray, places: np.ndarray, plane: np.ndarray
+) -> dict[str, Any]:
     """The field of voices on the map: its centre, each voice, each speaker's place.
 
     Parameters
@@ -139,12 +166,16 @@ def field_on_map(projection: MapProjection, latents: np.ndarray, places: np.ndar
     def point(z: np.ndarray) -> list:
         return [_round(v) for v in projection.project(z)]
 
-    return {"centre": point(centre), "voices": [point(z) for z in latents],
-            "ring": [point(centre + offset) for offset in offsets]}
+    return {
+        "centre": point(centre),
+        "voices": [point(z) for z in latents],
+        "ring": [point(centre + offset) for offset in offsets],
+    }
 
 
-def _centre(latents: np.ndarray, places: np.ndarray,
-            plane: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _centre(
+    latents: np.ndarray, places: np.ndarray, plane: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The field's centre (latent units), the latents on the plane's axes, and each place in
     latent units (see :func:`field_on_map`)."""
     latents = np.asarray(latents, dtype=np.float64)
@@ -161,8 +192,14 @@ def layout_of(replica: Any) -> dict[str, Any]:
     voices = int(replica.voices)
     channels = [int(c) for c in replica.room_channels[:voices]]
     labels = [layout.labels[c - 1] if c - 1 < len(layout.labels) else str(c) for c in channels]
-    return {"name": layout.name, "speakers": int(layout.n_speakers), "voices": voices,
-            "mono": bool(replica.mono), "channels": channels, "labels": labels}
+    return {
+        "name": layout.name,
+        "speakers": int(layout.n_speakers),
+        "voices": voices,
+        "mono": bool(replica.mono),
+        "channels": channels,
+        "labels": labels,
+    }
 
 
 class PageState:
@@ -191,8 +228,9 @@ class PageState:
         self._places = np.zeros((replica.voices, 2))
         self._seen = spectrum.count if spectrum is not None else 0
         config = replica.config
-        self.edges = band_edges(config.stft.n_fft, replica.sample_rate,
-                                spectrum.bands if spectrum is not None else 64)
+        self.edges = band_edges(
+            config.stft.n_fft, replica.sample_rate, spectrum.bands if spectrum is not None else 64
+        )
 
     def hello(self) -> dict[str, Any]:
         """The first message to a page: what it needs to build itself."""
@@ -203,9 +241,9 @@ class PageState:
             "axes": axis_words(replica.hop_model.descriptors, replica.dims),
             "dims": int(replica.dims),
             "model": replica.hop_model.name,
-            "sample_rate": int(replica.sample_rate), "hop": int(replica.hop),
-            "bands_hz": band_centres_hz(self.edges, replica.config.stft.n_fft,
-                                        replica.sample_rate),
+            "sample_rate": int(replica.sample_rate),
+            "hop": int(replica.hop),
+            "bands_hz": band_centres_hz(self.edges, replica.config.stft.n_fft, replica.sample_rate),
             "xy_range_std": XY_RANGE_STD,
             "layout": layout_of(replica),
         }
@@ -214,17 +252,23 @@ class PageState:
         """Every value the page shows, keyed so that :func:`changes` can compare two."""
         lock = getattr(self.replica.queue, "lock", None) or nullcontext()
         with lock:
-            values = {c.address: [_round(v) for v in c.get()] for c in self.replica.registry
-                      if c.get is not None and c.address not in MOVING}
+            values = {
+                c.address: [_round(v) for v in c.get()]
+                for c in self.replica.registry
+                if c.get is not None and c.address not in MOVING
+            }
             nav = self.navigator
             plane = tuple(nav.plane)
             if plane != self._plane:
                 self._plane = plane
                 self.projection.set_plane(nav.plane_points)
-            landmarks = sorted((name, self.projection.project(mark.mean))
-                               for name, mark in nav.landmarks.items())
-            paths = sorted((name, round(float(path.seconds), 3), len(path.points))
-                           for name, path in nav.paths.items())
+            landmarks = sorted(
+                (name, self.projection.project(mark.mean)) for name, mark in nav.landmarks.items()
+            )
+            paths = sorted(
+                (name, round(float(path.seconds), 3), len(path.points))
+                for name, path in nav.paths.items()
+            )
             current = nav.path.name if nav.path is not None else ""
             recording = nav.recording
             scenes = sorted(self.scenes.slots)
@@ -233,7 +277,10 @@ class PageState:
             "values": values,
             "landmarks": [[n, _round(x), _round(y)] for n, (x, y) in landmarks],
             "paths": [list(p) for p in paths],
-            "path": current, "recording": recording, "scenes": scenes, "field": field,
+            "path": current,
+            "recording": recording,
+            "scenes": scenes,
+            "field": field,
             "midi": self.midi.snapshot(),
             "meters": self.meters(),
         }
@@ -250,8 +297,9 @@ class PageState:
             latents = np.array(self.replica.voice_positions)
             self.replica.field.places(self._places)
             places = self._places
-        return field_on_map(self.projection, latents[:, :self.replica.dims], places,
-                            self.replica.field.plane)
+        return field_on_map(
+            self.projection, latents[:, : self.replica.dims], places, self.replica.field.plane
+        )
 
     def meters(self) -> dict[str, Any]:
         """Output level, CPU per hop, xruns and underruns, latency, uptime, restarts, errors: the
@@ -276,11 +324,14 @@ class PageState:
             return None
         plane = self.replica.field.plane
         dims = self.replica.dims
-        return {"type": "spectrum",
-                "frames": np.rint(levels).astype(int).tolist(),
-                "xy": [[_round(v) for v in self.projection.project(_centre(z[:, :dims], p,
-                                                                             plane)[0])]
-                       for z, p in zip(latents, places)]}
+        return {
+            "type": "spectrum",
+            "frames": np.rint(levels).astype(int).tolist(),
+            "xy": [
+                [_round(v) for v in self.projection.project(_centre(z[:, :dims], p, plane)[0])]
+                for z, p in zip(latents, places)
+            ],
+        }
 
 
 def changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -25,8 +25,12 @@ from typing import Callable
 
 import numpy as np
 
-from caminos.engine.core.config import (OFFLINE_PHASE_METHODS, STREAMING_PHASE_METHODS,
-                                        PhaseConfig, StftConfig)
+from caminos.engine.core.config import (
+    OFFLINE_PHASE_METHODS,
+    STREAMING_PHASE_METHODS,
+    PhaseConfig,
+    StftConfig,
+)
 from caminos.engine.core.errors import ParameterError
 from caminos.engine.dsp.phase.base import StreamingPhase
 
@@ -34,8 +38,9 @@ STREAMING_METHODS = STREAMING_PHASE_METHODS  # the names' one list is the config
 OFFLINE_METHODS = OFFLINE_PHASE_METHODS
 
 
-def make_streaming(method: str, stft: StftConfig, phase: PhaseConfig | None = None,
-                   **overrides: object) -> StreamingPhase:
+def make_streaming(
+    method: str, stft: StftConfig, phase: PhaseConfig | None = None, **overrides: object
+) -> StreamingPhase:
     """Build a streaming phase-recovery method by name.
 
     Parameters
@@ -55,47 +60,67 @@ def make_streaming(method: str, stft: StftConfig, phase: PhaseConfig | None = No
     ``pv``, ``input`` and ``random`` use none.
     """
     phase = phase or PhaseConfig()
-    params = {"lookahead": phase.lookahead, "iterations": phase.iterations,
-              "tolerance_db": phase.tolerance_db, "seed": phase.seed}
+    params = {
+        "lookahead": phase.lookahead,
+        "iterations": phase.iterations,
+        "tolerance_db": phase.tolerance_db,
+        "seed": phase.seed,
+    }
     unknown = set(overrides) - set(params)
     if unknown:
-        raise ParameterError(f"unknown phase parameter(s) {sorted(unknown)}; "
-                             f"expected {sorted(params)}")
+        raise ParameterError(
+            f"unknown phase parameter(s) {sorted(unknown)}; expected {sorted(params)}"
+        )
     params.update(overrides)  # type: ignore[arg-type]
     lookahead, iterations = int(params["lookahead"]), int(params["iterations"])
     tolerance_db, seed = float(params["tolerance_db"]), int(params["seed"])
     if method == "rtpghi":
         from caminos.engine.dsp.phase.pghi import RtPghi
+
         return RtPghi(stft, lookahead=min(lookahead, 1), tolerance_db=tolerance_db, seed=seed)
     if method == "rtisi-la":
         from caminos.engine.dsp.phase.rtisi import RtisiLa
+
         return RtisiLa(stft, lookahead=lookahead, iterations=iterations)
     if method == "gsrtisi-la":
         from caminos.engine.dsp.phase.rtisi import GsRtisiLa
+
         return GsRtisiLa(stft, lookahead=lookahead, iterations=iterations)
     if method == "rtpghi+gsrtisi":
         from caminos.engine.dsp.phase.combined import PghiGsRtisi
-        return PghiGsRtisi(stft, lookahead=lookahead, iterations=iterations,
-                           tolerance_db=tolerance_db, seed=seed)
+
+        return PghiGsRtisi(
+            stft, lookahead=lookahead, iterations=iterations, tolerance_db=tolerance_db, seed=seed
+        )
     if method == "pv":
         from caminos.engine.dsp.phase.vocoder import PhaseVocoder
+
         return PhaseVocoder(stft)
     if method == "input":
         from caminos.engine.dsp.phase.simple import InputPhase
+
         return InputPhase(stft)
     if method == "random":
         from caminos.engine.dsp.phase.simple import RandomPhase
+
         return RandomPhase(stft, seed=seed)
     if method in OFFLINE_METHODS:
-        raise ParameterError(f"phase method {method!r} works offline only (whole file); streaming "
-                             f"methods are {', '.join(STREAMING_METHODS)}")
-    raise ParameterError(f"unknown phase method {method!r}; expected one of "
-                         f"{', '.join(STREAMING_METHODS + OFFLINE_METHODS)}")
+        raise ParameterError(
+            f"phase method {method!r} works offline only (whole file); streaming "
+            f"methods are {', '.join(STREAMING_METHODS)}"
+        )
+    raise ParameterError(
+        f"unknown phase method {method!r}; expected one of "
+        f"{', '.join(STREAMING_METHODS + OFFLINE_METHODS)}"
+    )
 
 
-def run_streaming(method: StreamingPhase, magnitudes: np.ndarray,
-                  reference: np.ndarray | None = None,
-                  progress: Callable[[int], None] | None = None) -> np.ndarray:
+def run_streaming(
+    method: StreamingPhase,
+    magnitudes: np.ndarray,
+    reference: np.ndarray | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
     """Drive a streaming method over a whole spectrogram and align its output.
 
     The method's look-ahead is flushed with silent frames, so output frame ``m`` belongs to input
@@ -133,9 +158,14 @@ def run_streaming(method: StreamingPhase, magnitudes: np.ndarray,
     return out
 
 
-def reconstruct(magnitudes: np.ndarray, method: str, stft: StftConfig,
-                phase: PhaseConfig | None = None, reference: np.ndarray | None = None,
-                **overrides: object) -> np.ndarray:
+def reconstruct(
+    magnitudes: np.ndarray,
+    method: str,
+    stft: StftConfig,
+    phase: PhaseConfig | None = None,
+    reference: np.ndarray | None = None,
+    **overrides: object,
+) -> np.ndarray:
     """Recover a complex spectrogram from magnitudes with any method, streaming or offline.
 
     Parameters
@@ -160,20 +190,25 @@ def reconstruct(magnitudes: np.ndarray, method: str, stft: StftConfig,
     phase = phase or PhaseConfig()
     magnitudes = np.asarray(magnitudes, dtype=np.float64)
     if magnitudes.ndim != 2 or magnitudes.shape[1] != stft.n_bins:
-        raise ParameterError(f"expected magnitudes of shape (frames, {stft.n_bins}), got "
-                             f"{magnitudes.shape}")
+        raise ParameterError(
+            f"expected magnitudes of shape (frames, {stft.n_bins}), got {magnitudes.shape}"
+        )
     if method == "pghi":
         from caminos.engine.dsp.phase.pghi import pghi
-        return pghi(magnitudes, stft, tolerance_db=float(overrides.get("tolerance_db",
-                                                                        phase.tolerance_db)))
+
+        return pghi(
+            magnitudes, stft, tolerance_db=float(overrides.get("tolerance_db", phase.tolerance_db))
+        )
     if method == "fgla":
         from caminos.engine.dsp.phase.griffin_lim import fgla
         from caminos.engine.dsp.phase.pghi import pghi
+
         n_iter = int(overrides.get("iterations", phase.offline_iterations))  # type: ignore[arg-type]
         initial = pghi(magnitudes, stft, tolerance_db=phase.tolerance_db)
         return fgla(magnitudes, stft, n_iter=n_iter, initial=initial)
     streaming = make_streaming(method, stft, phase, **overrides)
     if streaming.uses_reference and reference is None:
-        raise ParameterError(f"phase method {method!r} needs the source's own phase, and this "
-                             "source has none")
+        raise ParameterError(
+            f"phase method {method!r} needs the source's own phase, and this source has none"
+        )
     return run_streaming(streaming, magnitudes, reference)

@@ -44,8 +44,9 @@ class StreamingPhase(ABC):
         self.lookahead_frames = 0
 
     @abstractmethod
-    def process(self, magnitude: np.ndarray, out: np.ndarray,
-                reference: np.ndarray | None = None) -> None:
+    def process(
+        self, magnitude: np.ndarray, out: np.ndarray, reference: np.ndarray | None = None
+    ) -> None:
         """Push one magnitude frame and write the complex frame that is due.
 
         Parameters

@@ -46,23 +46,32 @@ class PghiGsRtisi(StreamingPhase):
 
     name = "rtpghi+gsrtisi"
 
-    def __init__(self, stft: StftConfig, lookahead: int = 2, iterations: int = 16,
-                 tolerance_db: float = -100.0, seed: int = 0,
-                 pghi_lookahead: int | None = None) -> None:
+    def __init__(
+        self,
+        stft: StftConfig,
+        lookahead: int = 2,
+        iterations: int = 16,
+        tolerance_db: float = -100.0,
+        seed: int = 0,
+        pghi_lookahead: int | None = None,
+    ) -> None:
         super().__init__(stft)
         if pghi_lookahead is None:
             pghi_lookahead = min(lookahead, 1)
         if not 0 <= pghi_lookahead <= min(lookahead, 1):
-            raise ParameterError(f"pghi_lookahead must be 0 or 1 and at most lookahead={lookahead},"
-                                 f" got {pghi_lookahead}")
+            raise ParameterError(
+                f"pghi_lookahead must be 0 or 1 and at most lookahead={lookahead},"
+                f" got {pghi_lookahead}"
+            )
         self._pghi = RtPghi(stft, lookahead=pghi_lookahead, tolerance_db=tolerance_db, seed=seed)
         self._gs = GsRtisiLa(stft, lookahead=lookahead - pghi_lookahead, iterations=iterations)
         self.lookahead_frames = lookahead
         self._initial = np.zeros(stft.n_bins, dtype=np.complex128)
         self._delayed = np.zeros(stft.n_bins)
 
-    def process(self, magnitude: np.ndarray, out: np.ndarray,
-                reference: np.ndarray | None = None) -> None:
+    def process(
+        self, magnitude: np.ndarray, out: np.ndarray, reference: np.ndarray | None = None
+    ) -> None:
         self._pghi.set_previous_spectrum(self._gs.newest_spectrum())
         self._pghi.process(magnitude, self._initial)
         if self._pghi.lookahead_frames:

@@ -37,14 +37,20 @@ class _Projector:
         if self.silent_start:
             # caminos' framing pads n_fft - hop zeros before the signal: keeping them zero uses
             # a known part of the answer (2-3 dB of spectral convergence on loud starts).
-            self.signal[:self.stft.n_fft - self.stft.hop] = 0.0
+            self.signal[: self.stft.n_fft - self.stft.hop] = 0.0
         view = np.lib.stride_tricks.sliding_window_view(self.signal, self.stft.n_fft)
-        return np.fft.rfft(view[::self.stft.hop] * self.window, axis=1)
+        return np.fft.rfft(view[:: self.stft.hop] * self.window, axis=1)
 
 
-def fgla(magnitudes: np.ndarray, stft: StftConfig, n_iter: int = 100, momentum: float = 0.99,
-         initial: np.ndarray | str = "zeros", seed: int = 0,
-         silent_start: bool = True) -> np.ndarray:
+def fgla(
+    magnitudes: np.ndarray,
+    stft: StftConfig,
+    n_iter: int = 100,
+    momentum: float = 0.99,
+    initial: np.ndarray | str = "zeros",
+    seed: int = 0,
+    silent_start: bool = True,
+) -> np.ndarray:
     """Fast Griffin-Lim phase recovery.
 
     Parameters
@@ -74,19 +80,22 @@ def fgla(magnitudes: np.ndarray, stft: StftConfig, n_iter: int = 100, momentum: 
     """
     mags = np.asarray(magnitudes, dtype=np.float64)
     if mags.ndim != 2 or mags.shape[1] != stft.n_bins:
-        raise ParameterError(f"fgla expects magnitudes of shape (frames, {stft.n_bins}), got "
-                             f"{mags.shape}")
+        raise ParameterError(
+            f"fgla expects magnitudes of shape (frames, {stft.n_bins}), got {mags.shape}"
+        )
     if n_iter < 0 or not 0.0 <= momentum < 1.0:
-        raise ParameterError(f"fgla needs n_iter >= 0 and 0 <= momentum < 1, got {n_iter}, "
-                             f"{momentum}")
+        raise ParameterError(
+            f"fgla needs n_iter >= 0 and 0 <= momentum < 1, got {n_iter}, {momentum}"
+        )
     if isinstance(initial, str):
         if initial == "zeros":
             phasor = np.ones_like(mags, dtype=np.complex128)
         elif initial == "random":
             phasor = np.exp(2j * np.pi * np.random.default_rng(seed).random(mags.shape))
         else:
-            raise ParameterError(f"fgla initial must be 'zeros', 'random' or an array, got "
-                                 f"{initial!r}")
+            raise ParameterError(
+                f"fgla initial must be 'zeros', 'random' or an array, got {initial!r}"
+            )
     else:
         if initial.shape != mags.shape:
             raise ParameterError(f"fgla initial has shape {initial.shape}, expected {mags.shape}")

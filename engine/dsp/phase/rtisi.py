@@ -83,7 +83,7 @@ def compensated_windows(stft: StftConfig, lookahead: int) -> tuple[np.ndarray, n
         for i in range(j - redundancy + 1, last_present + 1):
             shift = (j - i) * hop  # sample n of frame j is sample n + shift of frame i
             lo, hi = max(0, -shift), min(n_fft, n_fft - shift)
-            total[lo:hi] += product[lo + shift:hi + shift]
+            total[lo:hi] += product[lo + shift : hi + shift]
         return g / np.maximum(total, _COMPENSATION_FLOOR)
 
     iterate = np.stack([window_for(lookback + j, newest) for j in range(lookahead + 1)])
@@ -122,8 +122,15 @@ def _impose_magnitude(spectrum: np.ndarray, magnitude: np.ndarray) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _project_frame(ola: np.ndarray, start: int, window: np.ndarray, magnitude: np.ndarray,
-                   seg: np.ndarray, spectrum: np.ndarray, axes: np.ndarray) -> None:
+def _project_frame(
+    ola: np.ndarray,
+    start: int,
+    window: np.ndarray,
+    magnitude: np.ndarray,
+    seg: np.ndarray,
+    spectrum: np.ndarray,
+    axes: np.ndarray,
+) -> None:
     """One Griffin-Lim projection of the frame at ``ola[start:start+n_fft]``.
 
     Windows the overlap-add there, keeps the FFT's phase with ``magnitude``; writes the
@@ -138,8 +145,9 @@ def _project_frame(ola: np.ndarray, start: int, window: np.ndarray, magnitude: n
 
 
 @njit(cache=True, nogil=True)
-def _replace_in_ola(ola: np.ndarray, start: int, frame: np.ndarray, seg: np.ndarray,
-                    synthesis: np.ndarray) -> None:
+def _replace_in_ola(
+    ola: np.ndarray, start: int, frame: np.ndarray, seg: np.ndarray, synthesis: np.ndarray
+) -> None:
     """Replace ``frame`` by ``synthesis * seg``, in the overlap-add at ``start`` and in place."""
     for n in range(frame.shape[0]):
         new = seg[n] * synthesis[n]
@@ -148,8 +156,14 @@ def _replace_in_ola(ola: np.ndarray, start: int, frame: np.ndarray, seg: np.ndar
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _shift_in(frames: np.ndarray, spectra: np.ndarray, mags: np.ndarray, magnitude: np.ndarray,
-              ola: np.ndarray, hop: int) -> None:
+def _shift_in(
+    frames: np.ndarray,
+    spectra: np.ndarray,
+    mags: np.ndarray,
+    magnitude: np.ndarray,
+    ola: np.ndarray,
+    hop: int,
+) -> None:
     """Shift every buffer one frame towards the past (slot copies, nothing allocated), take the
     newest target ``magnitude`` in, empty the newest frame, and rebuild ``ola``: the overlap-add
     of every frame but the newest."""
@@ -178,12 +192,27 @@ def _shift_in(frames: np.ndarray, spectra: np.ndarray, mags: np.ndarray, magnitu
 
 
 @njit(cache=True, nogil=True)
-def _rtisi_push(frames: np.ndarray, spectra: np.ndarray, mags: np.ndarray, ola: np.ndarray,
-                pending: np.ndarray, pending_spectra: np.ndarray, magnitude: np.ndarray,
-                initial: np.ndarray, use_initial: bool, initial_window: np.ndarray,
-                iterate_windows: np.ndarray, synthesis: np.ndarray, hop: int, lookback: int,
-                iterations: int, sweep: int, seg: np.ndarray, out: np.ndarray,
-                axes: np.ndarray) -> None:
+def _rtisi_push(
+    frames: np.ndarray,
+    spectra: np.ndarray,
+    mags: np.ndarray,
+    ola: np.ndarray,
+    pending: np.ndarray,
+    pending_spectra: np.ndarray,
+    magnitude: np.ndarray,
+    initial: np.ndarray,
+    use_initial: bool,
+    initial_window: np.ndarray,
+    iterate_windows: np.ndarray,
+    synthesis: np.ndarray,
+    hop: int,
+    lookback: int,
+    iterations: int,
+    sweep: int,
+    seg: np.ndarray,
+    out: np.ndarray,
+    axes: np.ndarray,
+) -> None:
     """All the work of one push: shift, initialise the newest frame, iterate, commit the oldest.
 
     Parameters
@@ -232,8 +261,9 @@ def _rtisi_push(frames: np.ndarray, spectra: np.ndarray, mags: np.ndarray, ola: 
             # Jacobi: every in-progress frame from the same previous iterate.
             for j in range(n_progress):
                 i = lookback + j
-                _project_frame(ola, i * hop, iterate_windows[j], mags[j], pending[j],
-                               pending_spectra[j], axes)
+                _project_frame(
+                    ola, i * hop, iterate_windows[j], mags[j], pending[j], pending_spectra[j], axes
+                )
             for j in range(n_progress):
                 i = lookback + j
                 _replace_in_ola(ola, i * hop, frames[i], pending[j], synthesis)
@@ -275,8 +305,9 @@ class RtisiLa(StreamingPhase):
     def __init__(self, stft: StftConfig, lookahead: int = 2, iterations: int = 16) -> None:
         super().__init__(stft)
         if not 0 <= int(lookahead) <= _MAX_LOOKAHEAD:
-            raise ParameterError(f"{self.name}: lookahead must be in [0, {_MAX_LOOKAHEAD}] frames, "
-                                 f"got {lookahead}")
+            raise ParameterError(
+                f"{self.name}: lookahead must be in [0, {_MAX_LOOKAHEAD}] frames, got {lookahead}"
+            )
         if int(iterations) < 1:
             raise ParameterError(f"{self.name}: iterations must be at least 1, got {iterations}")
         self.lookahead = int(lookahead)
@@ -298,8 +329,9 @@ class RtisiLa(StreamingPhase):
         self._newest = self._spectra[n_total - 1]
         self._newest.flags.writeable = False  # a view on the buffer; the kernel still writes it
 
-    def process(self, magnitude: np.ndarray, out: np.ndarray,
-                reference: np.ndarray | None = None) -> None:
+    def process(
+        self, magnitude: np.ndarray, out: np.ndarray, reference: np.ndarray | None = None
+    ) -> None:
         """Push one magnitude frame; write the frame pushed ``lookahead`` calls ago into ``out``.
 
         Parameters
@@ -312,8 +344,9 @@ class RtisiLa(StreamingPhase):
         """
         self._push(magnitude, self._no_initial, False, out)
 
-    def process_initialized(self, magnitude: np.ndarray, initial: np.ndarray,
-                            out: np.ndarray) -> None:
+    def process_initialized(
+        self, magnitude: np.ndarray, initial: np.ndarray, out: np.ndarray
+    ) -> None:
         """Like :meth:`process`, with the newest frame's first estimate given.
 
         Parameters
@@ -338,23 +371,45 @@ class RtisiLa(StreamingPhase):
         """
         return self._newest
 
-    def _push(self, magnitude: np.ndarray, initial: np.ndarray, use_initial: bool,
-              out: np.ndarray) -> None:
+    def _push(
+        self, magnitude: np.ndarray, initial: np.ndarray, use_initial: bool, out: np.ndarray
+    ) -> None:
         # The kernel takes 19 arguments on purpose: a 20-argument numba call was measured here
         # to keep about 400 bytes per call for its first ~1100 calls (a bounded cache in the call
         # path, seen by tracemalloc; none with 19 or 21 arguments).
         # The kernel does no bounds checks, and another dtype would compile a new version of it
         # in the audio thread: check both here (a few attribute reads, nothing allocated).
-        for name, array, dtype in (("magnitude", magnitude, np.float64),
-                                   ("initial", initial, np.complex128),
-                                   ("out", out, np.complex128)):
+        for name, array, dtype in (
+            ("magnitude", magnitude, np.float64),
+            ("initial", initial, np.complex128),
+            ("out", out, np.complex128),
+        ):
             if array.shape != (self.n_bins,) or array.dtype != dtype:
-                raise ParameterError(f"{self.name}: {name} must be {dtype.__name__} of shape "
-                                     f"({self.n_bins},), got {array.dtype} {array.shape}")
-        _rtisi_push(self._frames, self._spectra, self._mags, self._ola, self._pending,
-                    self._pending_spectra, magnitude, initial, use_initial, self._initial_window,
-                    self._iterate_windows, self._synthesis, self.stft.hop, self.lookback,
-                    self.iterations, self._sweep, self._seg, out, _AXES)
+                raise ParameterError(
+                    f"{self.name}: {name} must be {dtype.__name__} of shape "
+                    f"({self.n_bins},), got {array.dtype} {array.shape}"
+                )
+        _rtisi_push(
+            self._frames,
+            self._spectra,
+            self._mags,
+            self._ola,
+            self._pending,
+            self._pending_spectra,
+            magnitude,
+            initial,
+            use_initial,
+            self._initial_window,
+            self._iterate_windows,
+            self._synthesis,
+            self.stft.hop,
+            self.lookback,
+            self.iterations,
+            self._sweep,
+            self._seg,
+            out,
+            _AXES,
+        )
 
     def reset(self) -> None:
         """Forget all frames, as if newly constructed."""

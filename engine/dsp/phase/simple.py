@@ -29,8 +29,9 @@ def _apply_reference_phase(magnitude: np.ndarray, reference: np.ndarray, out: np
 
 
 @njit(cache=True, nogil=True)
-def _apply_random_phase(magnitude: np.ndarray, table: np.ndarray, position: int,
-                        out: np.ndarray) -> int:
+def _apply_random_phase(
+    magnitude: np.ndarray, table: np.ndarray, position: int, out: np.ndarray
+) -> int:
     """Combine magnitudes with phases read cyclically from ``table``; returns the next position."""
     n = table.shape[0]
     for k in range(magnitude.shape[0]):
@@ -47,11 +48,14 @@ class InputPhase(StreamingPhase):
     name = "input"
     uses_reference = True
 
-    def process(self, magnitude: np.ndarray, out: np.ndarray,
-                reference: np.ndarray | None = None) -> None:
+    def process(
+        self, magnitude: np.ndarray, out: np.ndarray, reference: np.ndarray | None = None
+    ) -> None:
         if reference is None:
-            raise ParameterError("phase method 'input' needs the source's own analysis frame; "
-                                 "this source has none (use rtpghi or pv)")
+            raise ParameterError(
+                "phase method 'input' needs the source's own analysis frame; "
+                "this source has none (use rtpghi or pv)"
+            )
         _apply_reference_phase(magnitude, reference, out)
 
     def reset(self) -> None:
@@ -80,8 +84,9 @@ class RandomPhase(StreamingPhase):
         self._table = np.exp(2j * np.pi * rng.random(1_000_003))
         self._position = 0
 
-    def process(self, magnitude: np.ndarray, out: np.ndarray,
-                reference: np.ndarray | None = None) -> None:
+    def process(
+        self, magnitude: np.ndarray, out: np.ndarray, reference: np.ndarray | None = None
+    ) -> None:
         self._position = _apply_random_phase(magnitude, self._table, self._position, out)
 
     def reset(self) -> None:

@@ -25,9 +25,19 @@ _TWO_PI = 2.0 * np.pi
 
 
 @njit(cache=True, nogil=True)
-def _vocoder_step(magnitude: np.ndarray, hop: int, n_fft: int, lam: float, log_tol: float,
-                  logs: np.ndarray, tgrads: np.ndarray, phase: np.ndarray, fgrad: np.ndarray,
-                  peak_of: np.ndarray, out: np.ndarray) -> None:
+def _vocoder_step(
+    magnitude: np.ndarray,
+    hop: int,
+    n_fft: int,
+    lam: float,
+    log_tol: float,
+    logs: np.ndarray,
+    tgrads: np.ndarray,
+    phase: np.ndarray,
+    fgrad: np.ndarray,
+    peak_of: np.ndarray,
+    out: np.ndarray,
+) -> None:
     """Advance ``phase`` (window-centre convention, one frame) and write ``out``.
 
     ``logs``/``tgrads`` rows are frames m-1 and m; ``phase`` holds frame m-1 in, frame m out.
@@ -119,10 +129,22 @@ class PhaseVocoder(StreamingPhase):
         self._fgrad = np.zeros(k)
         self._peak_of = np.zeros(k, dtype=np.int64)
 
-    def process(self, magnitude: np.ndarray, out: np.ndarray,
-                reference: np.ndarray | None = None) -> None:
-        _vocoder_step(magnitude, self.stft.hop, self.stft.n_fft, self._lambda, self._log_tol,
-                      self._logs, self._tgrads, self._phase, self._fgrad, self._peak_of, out)
+    def process(
+        self, magnitude: np.ndarray, out: np.ndarray, reference: np.ndarray | None = None
+    ) -> None:
+        _vocoder_step(
+            magnitude,
+            self.stft.hop,
+            self.stft.n_fft,
+            self._lambda,
+            self._log_tol,
+            self._logs,
+            self._tgrads,
+            self._phase,
+            self._fgrad,
+            self._peak_of,
+            out,
+        )
 
     def reset(self) -> None:
         """Forget all frames, as if newly constructed."""
