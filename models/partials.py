@@ -27,8 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from caminos.models.multipitch import (MultiPitchTracker, cancel_partials,
-                                       track_frame_kernel)
+from caminos.models.multipitch import MultiPitchTracker, cancel_partials, track_frame_kernel
 
 MAGNITUDE_FLOOR = 1e-3  # of caminos.models.autoencoder, repeated to keep this module below it
 
@@ -45,8 +44,14 @@ def _parabola(a: float, b: float, c: float) -> tuple[float, float]:
 
 
 @njit(cache=True, nogil=True)
-def pick_peaks(mag: np.ndarray, residual: np.ndarray, floor: float, peak_bins: np.ndarray,
-               peak_mags: np.ndarray, order: np.ndarray) -> int:
+def pick_peaks(
+    mag: np.ndarray,
+    residual: np.ndarray,
+    floor: float,
+    peak_bins: np.ndarray,
+    peak_mags: np.ndarray,
+    order: np.ndarray,
+) -> int:
     """The ``len(peak_bins)`` largest local maxima of ``residual`` above ``floor``, refined on
     ``mag``.
 
@@ -106,10 +111,48 @@ def pick_peaks(mag: np.ndarray, residual: np.ndarray, floor: float, peak_bins: n
     return count
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _write_slots(
+    filled: int,
+    first: float,
+    f0_row: np.ndarray,
+    salience_row: np.ndarray,
+    f0_out: np.ndarray,
+    presence_out: np.ndarray,
+) -> None:
+    """One row's slots: the ``filled`` picks (Hz, and salience over the first's, at most 1),
+    then empty slots at ``first`` Hz with presence 0."""
+    for k in range(f0_out.shape[0]):
+        if k < filled:
+            f0_out[k] = f0_row[k]
+            presence_out[k] = min(salience_row[k] / salience_row[0], 1.0)
+        else:
+            f0_out[k] = first
+            presence_out[k] = 0.0
+
+
 @njit(cache=True, nogil=True)
-def analyse_rows(mags: np.ndarray, fallback_hz: np.ndarray, index, frac, weight, candidates,
-                 settings, held, presence_state, residual, detected, scores, amps, picks, order,
-                 f0_out, presence_out, peak_bins_out, peak_mags_out) -> None:
+def analyse_rows(
+    mags: np.ndarray,
+    fallback_hz: np.ndarray,
+    index,
+    frac,
+    weight,
+    candidates,
+    settings,
+    held,
+    presence_state,
+    residual,
+    detected,
+    scores,
+    amps,
+    picks,
+    order,
+    f0_out,
+    presence_out,
+    peak_bins_out,
+    peak_mags_out,
+) -> None:
     """Each row's slots and peaks (:class:`PartialAnalyser`), allocation-free.
 
     Parameters
@@ -134,22 +177,28 @@ def analyse_rows(mags: np.ndarray, fallback_hz: np.ndarray, index, frac, weight,
     """
     bin_hz = settings[1]
     f0_row, salience_row = picks[0], picks[1]
-    slots = f0_row.shape[0]
     for row in range(mags.shape[0]):
         mag = mags[row]
         held[:] = 0.0
         presence_state[:] = 0.0
-        filled = track_frame_kernel(mag, index, frac, weight, candidates, settings, held,
-                                    presence_state, residual, detected, scores, amps, f0_row,
-                                    salience_row)
+        filled = track_frame_kernel(
+            mag,
+            index,
+            frac,
+            weight,
+            candidates,
+            settings,
+            held,
+            presence_state,
+            residual,
+            detected,
+            scores,
+            amps,
+            f0_row,
+            salience_row,
+        )
         first = f0_row[0] if filled > 0 else fallback_hz[row]
-        for k in range(slots):
-            if k < filled:
-                f0_out[row, k] = f0_row[k]
-                presence_out[row, k] = min(salience_row[k] / salience_row[0], 1.0)
-            else:
-                f0_out[row, k] = first
-                presence_out[row, k] = 0.0
+        _write_slots(filled, first, f0_row, salience_row, f0_out[row], presence_out[row])
         if peak_bins_out.shape[1] == 0:
             continue
         # The tracker's held spectrum, reset before the frame, is the frame's square-rooted
@@ -160,14 +209,22 @@ def analyse_rows(mags: np.ndarray, fallback_hz: np.ndarray, index, frac, weight,
         for p in range(peak_bins_out.shape[1]):
             peak_bins_out[row, p] = first / bin_hz
             peak_mags_out[row, p] = 0.0
-        pick_peaks(mag, residual, np.sqrt(settings[0]), peak_bins_out[row], peak_mags_out[row],
-                   order)
+        pick_peaks(
+            mag, residual, np.sqrt(settings[0]), peak_bins_out[row], peak_mags_out[row], order
+        )
 
 
 @njit(cache=True, nogil=True)
-def channel_values(level: np.ndarray, f0: np.ndarray, presence: np.ndarray,
-                   peak_bins: np.ndarray, peak_mags: np.ndarray, has_presence: bool,
-                   bin_hz: float, out: np.ndarray) -> None:
+def channel_values(
+    level: np.ndarray,
+    f0: np.ndarray,
+    presence: np.ndarray,
+    peak_bins: np.ndarray,
+    peak_mags: np.ndarray,
+    has_presence: bool,
+    bin_hz: float,
+    out: np.ndarray,
+) -> None:
     """The many-pitch latent channels in natural units, one row per frame, into ``out``
     (batch, J), allocation-free: slot pitches (semitones above A0), presences (0 to 1, with
     ``has_presence``), free peaks' frequencies (semitones) and magnitudes (nepers over the
@@ -208,8 +265,9 @@ class PartialAnalyser:
         Rows of the buffers of :meth:`analyse_into` (the hop clock's path).
     """
 
-    def __init__(self, n_fft: int, sample_rate: int, slots: int, peaks: int,
-                 batch: int = 1) -> None:
+    def __init__(
+        self, n_fft: int, sample_rate: int, slots: int, peaks: int, batch: int = 1
+    ) -> None:
         if not 1 <= slots <= 4:
             raise ValueError(f"slots: expected 1 to 4, got {slots}")
         if not 0 <= peaks <= 8:
@@ -219,13 +277,24 @@ class PartialAnalyser:
         self.bin_hz = sample_rate / n_fft
         tracker = MultiPitchTracker(n_fft, sample_rate, slots=slots)
         # What the tracker keeps for its own frames, shared here: taps, settings, scratch.
-        self._tables = (tracker.taps_index, tracker.taps_frac, tracker.taps_weight,
-                        tracker.candidates, tracker.settings)
+        self._tables = (
+            tracker.taps_index,
+            tracker.taps_frac,
+            tracker.taps_weight,
+            tracker.candidates,
+            tracker.settings,
+        )
         n_candidates = len(tracker.candidates)
-        self._scratch = (np.zeros(self.n_bins), np.zeros(n_candidates), np.zeros(self.n_bins),
-                         np.zeros(self.n_bins), np.zeros(n_candidates),
-                         np.zeros(tracker.partials_scratch), np.zeros((2, slots)),
-                         np.zeros(max(peaks, 1), np.int64))
+        self._scratch = (
+            np.zeros(self.n_bins),
+            np.zeros(n_candidates),
+            np.zeros(self.n_bins),
+            np.zeros(self.n_bins),
+            np.zeros(n_candidates),
+            np.zeros(tracker.partials_scratch),
+            np.zeros((2, slots)),
+            np.zeros(max(peaks, 1), np.int64),
+        )
         self.f0 = np.zeros((batch, slots))
         self.presence = np.zeros((batch, slots))
         self.peak_bins = np.zeros((batch, peaks))
@@ -237,11 +306,20 @@ class PartialAnalyser:
 
         ``mags`` (batch, n_bins) float64, ``fallback_hz`` (batch,) float64.
         """
-        analyse_rows(mags, fallback_hz, *self._tables, *self._scratch, self.f0, self.presence,
-                     self.peak_bins, self.peak_mags)
+        analyse_rows(
+            mags,
+            fallback_hz,
+            *self._tables,
+            *self._scratch,
+            self.f0,
+            self.presence,
+            self.peak_bins,
+            self.peak_mags,
+        )
 
-    def analyse(self, mags: np.ndarray, fallback_hz: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def analyse(
+        self, mags: np.ndarray, fallback_hz: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Slots and peaks of every row.
 
         Parameters
@@ -264,6 +342,14 @@ class PartialAnalyser:
         n = len(mags)
         f0, presence = np.zeros((n, self.slots)), np.zeros((n, self.slots))
         peak_bins, peak_mags = np.zeros((n, self.peaks)), np.zeros((n, self.peaks))
-        analyse_rows(mags, np.ascontiguousarray(fallback_hz, np.float64), *self._tables,
-                     *self._scratch, f0, presence, peak_bins, peak_mags)
+        analyse_rows(
+            mags,
+            np.ascontiguousarray(fallback_hz, np.float64),
+            *self._tables,
+            *self._scratch,
+            f0,
+            presence,
+            peak_bins,
+            peak_mags,
+        )
         return f0, presence, peak_bins, peak_mags

@@ -11,9 +11,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_ruff_finds_nothing():
-    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "engine",
-                           "models", "benchmarks", "tests", "patches"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--no-cache",
+            "engine",
+            "models",
+            "benchmarks",
+            "tests",
+            "patches",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 
 
@@ -34,3 +49,48 @@ def test_a_long_module_says_why_at_its_top():
         if LONG_FILE_REASON not in " ".join(doc.split()):
             unexplained.append(str(file.relative_to(ROOT)))
     assert unexplained == []
+
+
+def test_the_code_is_as_the_formatter_lays_it_out():
+    """``ruff format`` (configured in pyproject.toml, its version pinned there) changes nothing."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "format",
+            "--check",
+            "--no-cache",
+            "engine",
+            "models",
+            "benchmarks",
+            "tests",
+            "patches",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+HOP_FUNCTION_LINES = 80
+HOP_METHODS = ("process", "tick", "on_hop", "mix")  # what the hop clock calls on its objects
+
+
+def test_no_function_on_the_hop_path_is_over_80_lines():
+    """Every compiled kernel (``@njit``) and every hop method of ``engine/`` and ``models/``, as
+    the formatter lays it out, from ``def`` to its last line (docstring included)."""
+    import ast
+
+    def compiled(node: ast.FunctionDef) -> bool:
+        return any("njit" in ast.unparse(d) for d in node.decorator_list)
+
+    long = []
+    for file in sorted([*ROOT.glob("engine/**/*.py"), *ROOT.glob("models/**/*.py")]):
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, ast.FunctionDef) and (compiled(node) or node.name in HOP_METHODS):
+                if node.end_lineno - node.lineno + 1 > HOP_FUNCTION_LINES:
+                    long.append(f"{file.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert long == []

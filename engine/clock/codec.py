@@ -25,8 +25,7 @@ from numba import njit
 from caminos.engine.core.errors import CheckpointError
 from caminos.models.partials import channel_values
 from caminos.models.pitch import hann_lobe_at
-from caminos.models.shape import (MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, HopModel,
-                                  band_interpolation)
+from caminos.models.shape import MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, HopModel, band_interpolation
 
 
 # SiLU's exponential never sees more than this: exp(80) = 5.5e34 fits float32 (max 3.4e38), and
@@ -60,8 +59,9 @@ def add_comb_per_bin(h: np.ndarray, heights: np.ndarray, f0_bins: float) -> None
 
 
 @njit(cache=True, nogil=True)
-def add_comb_banded(h: np.ndarray, bands: np.ndarray, lower: np.ndarray, weight: np.ndarray,
-                    f0_bins: float) -> None:
+def add_comb_banded(
+    h: np.ndarray, bands: np.ndarray, lower: np.ndarray, weight: np.ndarray, f0_bins: float
+) -> None:
     """:func:`add_comb_per_bin` with heights interpolated between band centres
     (:func:`caminos.models.shape.band_interpolation`)."""
     for k in range(h.shape[0]):
@@ -95,8 +95,15 @@ def with_batch(layers: tuple[tuple, tuple, tuple], batch: int) -> tuple[tuple, t
 
 
 @njit(cache=True, nogil=True)
-def run_layers(x: np.ndarray, weights: tuple, biases: tuple, outputs: tuple,
-               first_extra: np.ndarray, use_extra: bool, per_row: bool = False) -> np.ndarray:
+def run_layers(
+    x: np.ndarray,
+    weights: tuple,
+    biases: tuple,
+    outputs: tuple,
+    first_extra: np.ndarray,
+    use_extra: bool,
+    per_row: bool = False,
+) -> np.ndarray:
     """``x`` (batch, inputs) float32 through every layer (``x @ weights[i] + biases[i]`` into
     ``outputs[i]``, SiLU between them); returns the last output buffer.
 
@@ -116,7 +123,7 @@ def run_layers(x: np.ndarray, weights: tuple, biases: tuple, outputs: tuple,
         out = outputs[i]
         if per_row:
             for row in range(out.shape[0]):
-                np.dot(h[row:row + 1], weights[i], out[row:row + 1])
+                np.dot(h[row : row + 1], weights[i], out[row : row + 1])
         else:
             np.dot(h, weights[i], out)
         bias = biases[i]
@@ -136,22 +143,22 @@ class EncoderState(NamedTuple):
     """What :func:`encode_frames` reads and the scratch it writes, made once per batch size;
     passed field by field (``*state``)."""
 
-    weights: tuple            # of (inputs, outputs) float32, see make_layers
+    weights: tuple  # of (inputs, outputs) float32, see make_layers
     biases: tuple
     outputs: tuple
     n_bins: int
     has_level: bool
     has_pitch: bool
-    level_in: np.ndarray      # (first width,): the level through the first layer
+    level_in: np.ndarray  # (first width,): the level through the first layer
     level_latent: np.ndarray  # (d,): the level into the latent
     pitch_latent: np.ndarray  # (d,): the tracked pitch (semitones above A0) into the latent
     pitch_matrix: np.ndarray  # (bins, candidates): subharmonic summation
-    first_octave: float       # octaves of the first candidate above A0
-    log_step: float           # octaves between candidates
-    root: np.ndarray          # (batch, bins) scratch: sqrt of the magnitudes
-    scores: np.ndarray        # (batch, candidates) scratch
-    first_extra: np.ndarray   # (batch, first width) scratch
-    level: np.ndarray         # (batch,) scratch: each row's level, nepers
+    first_octave: float  # octaves of the first candidate above A0
+    log_step: float  # octaves between candidates
+    root: np.ndarray  # (batch, bins) scratch: sqrt of the magnitudes
+    scores: np.ndarray  # (batch, candidates) scratch
+    first_extra: np.ndarray  # (batch, first width) scratch
+    level: np.ndarray  # (batch,) scratch: each row's level, nepers
 
 
 @njit(cache=True, nogil=True)
@@ -172,8 +179,7 @@ def _frame_levels(mags: np.ndarray, root: np.ndarray, level: np.ndarray, with_ro
 
 
 @njit(cache=True, nogil=True)
-def _refined_semitones(scores: np.ndarray, row: int, first_octave: float,
-                       log_step: float) -> float:
+def _refined_semitones(scores: np.ndarray, row: int, first_octave: float, log_step: float) -> float:
     """The best candidate of one row of scores, moved by a parabola through its neighbours, in
     semitones above A0 (:meth:`caminos.models.pitch.PitchTracker._refine`)."""
     best = int(np.argmax(scores[row]))
@@ -187,12 +193,27 @@ def _refined_semitones(scores: np.ndarray, row: int, first_octave: float,
 
 
 @njit(cache=True, nogil=True)
-def encode_frames(log_mags: np.ndarray, mags: np.ndarray, out: np.ndarray, weights: tuple,
-                  biases: tuple, outputs: tuple, n_bins: int, has_level: bool, has_pitch: bool,
-                  level_in: np.ndarray, level_latent: np.ndarray, pitch_latent: np.ndarray,
-                  pitch_matrix: np.ndarray, first_octave: float, log_step: float,
-                  root: np.ndarray, scores: np.ndarray, first_extra: np.ndarray,
-                  level: np.ndarray) -> None:
+def encode_frames(
+    log_mags: np.ndarray,
+    mags: np.ndarray,
+    out: np.ndarray,
+    weights: tuple,
+    biases: tuple,
+    outputs: tuple,
+    n_bins: int,
+    has_level: bool,
+    has_pitch: bool,
+    level_in: np.ndarray,
+    level_latent: np.ndarray,
+    pitch_latent: np.ndarray,
+    pitch_matrix: np.ndarray,
+    first_octave: float,
+    log_step: float,
+    root: np.ndarray,
+    scores: np.ndarray,
+    first_extra: np.ndarray,
+    level: np.ndarray,
+) -> None:
     """Log-magnitudes (batch, n_inputs) float32 to latents ``out`` (batch, d), allocation-free;
     ``mags`` (batch, n_bins) are the current frames' ``exp(log_mags)`` (read by the level and
     pitch channels), the other arguments an :class:`EncoderState`'s fields."""
@@ -220,7 +241,8 @@ def encode_frames(log_mags: np.ndarray, mags: np.ndarray, out: np.ndarray, weigh
 
 
 class DecoderState(NamedTuple):
-    """What :func:`decode_frames` reads and the scratch it writes; passed field by field."""
+    """What :func:`decode_frames` reads and the scratch it writes, made once per batch size;
+    passed whole (a namedtuple numba reads field by field)."""
 
     weights: tuple
     biases: tuple
@@ -228,108 +250,136 @@ class DecoderState(NamedTuple):
     n_bins: int
     has_level: bool
     has_pitch: bool
-    level_out: np.ndarray     # (d,): the level read back from z
-    pitch_out: np.ndarray     # (d,): the pitch (semitones above A0) read back from z
+    level_out: np.ndarray  # (d,): the level read back from z
+    pitch_out: np.ndarray  # (d,): the pitch (semitones above A0) read back from z
     pitch_bias: float
     bin_hz: float
-    band_lower: np.ndarray    # (bins,) int: each bin's lower comb band (empty: a height per bin)
-    band_weight: np.ndarray   # (bins,): the upper band's share
-    z_rows: np.ndarray        # (batch, d) float32 scratch
-    many: bool                # several pitch slots or free peaks (a version-3 model)
-    channel_out: np.ndarray   # (J, d): the many-pitch channels read back from z
+    band_lower: np.ndarray  # (bins,) int: each bin's lower comb band (empty: a height per bin)
+    band_weight: np.ndarray  # (bins,): the upper band's share
+    z_rows: np.ndarray  # (batch, d) float32 scratch
+    many: bool  # several pitch slots or free peaks (a version-3 model)
+    channel_out: np.ndarray  # (J, d): the many-pitch channels read back from z
     channel_bias: np.ndarray  # (J,)
-    level_bias: float         # the level, nepers: z . level_out + level_bias
-    has_presence: bool        # the slots have presence channels
-    peaks: int                # free peaks
-    width: int                # comb heights per slot
-    slot_gain: np.ndarray     # (slots,) control: 1 draws the slot, 0 not (/latent/pitches)
-    chord: np.ndarray         # (CHORD_MOST,) control: semitones above the first slot
-    chord_count: np.ndarray   # (1,) int control: chord intervals drawn (/latent/chord)
-    values: np.ndarray        # (J,) scratch
+    level_bias: float  # the level, nepers: z . level_out + level_bias
+    has_presence: bool  # the slots have presence channels
+    peaks: int  # free peaks
+    width: int  # comb heights per slot
+    slot_gain: np.ndarray  # (slots,) control: 1 draws the slot, 0 not (/latent/pitches)
+    chord: np.ndarray  # (CHORD_MOST,) control: semitones above the first slot
+    chord_count: np.ndarray  # (1,) int control: chord intervals drawn (/latent/chord)
+    values: np.ndarray  # (J,) scratch
     slot_semitones: np.ndarray  # (slots,) scratch
-    gates: np.ndarray         # (slots,) scratch
+    gates: np.ndarray  # (slots,) scratch
     peak_semitones: np.ndarray  # (peaks,) scratch
-    peak_logs: np.ndarray     # (peaks,) scratch
-    acc: np.ndarray           # (bins,) scratch
+    peak_logs: np.ndarray  # (peaks,) scratch
+    acc: np.ndarray  # (bins,) scratch
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _read_channels(z_row: np.ndarray, state: DecoderState) -> bool:
+    """A many-pitch model's channels of one latent ``z_row`` (d,) into ``state.values`` (natural
+    units), and from them each slot's pitch (semitones above A0) and drawn share and each free
+    peak's pitch and log magnitude (nepers) into their scratch; False when a channel is not
+    finite (the row is then not drawn)."""
+    values, finite = state.values, True
+    for j in range(values.shape[0]):  # float64 sums, as the torch codec's (numba's
+        v = np.float64(state.channel_bias[j])  # float() keeps a float32 a float32)
+        for i in range(z_row.shape[0]):
+            v += np.float64(z_row[i]) * np.float64(state.channel_out[j, i])
+        values[j] = v
+        finite = finite and math.isfinite(v)
+    if not finite:
+        return False
+    slots, peaks = state.slot_semitones.shape[0], state.peaks
+    level = state.level_bias
+    for i in range(z_row.shape[0]):
+        level += np.float64(z_row[i]) * np.float64(state.level_out[i])
+    for s in range(slots):
+        gate = min(max(values[slots + s], 0.0), 1.0) if state.has_presence else 1.0
+        state.slot_semitones[s] = values[s]
+        state.gates[s] = gate * state.slot_gain[s]
+    start = slots + (slots if state.has_presence else 0)
+    for p in range(peaks):
+        state.peak_semitones[p] = values[start + p]
+        state.peak_logs[p] = values[start + peaks + p] + level
+    return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _draw(h: np.ndarray, heights: np.ndarray, state: DecoderState, slots: int, peaks: int) -> None:
+    """:func:`draw_slots_and_peaks` of the first ``slots`` slots and ``peaks`` free peaks held in
+    ``state``'s scratch, with the chord the control set, on the row ``h``."""
+    draw_slots_and_peaks(
+        h,
+        heights,
+        state.width,
+        state.slot_semitones[:slots],
+        state.gates[:slots],
+        state.chord,
+        state.chord_count[0],
+        state.peak_semitones[:peaks],
+        state.peak_logs[:peaks],
+        state.bin_hz,
+        state.band_lower,
+        state.band_weight,
+        state.acc,
+    )
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _draw_one_comb(
+    h: np.ndarray, heights: np.ndarray, z_row: np.ndarray, offset: float, state: DecoderState
+) -> float:
+    """A one-pitch model's comb (and the chord's) on the row ``h``; returns ``offset``, or NaN
+    when the pitch or the heights are not finite."""
+    semitones = np.dot(z_row, state.pitch_out) + state.pitch_bias
+    if not (math.isfinite(semitones) and math.isfinite(heights[0])):
+        return math.nan
+    if state.chord_count[0] > 0:
+        state.slot_semitones[0] = semitones
+        state.gates[0] = 1.0
+        _draw(h, heights, state, 1, 0)
+        return offset
+    f0_bins = min(
+        max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / state.bin_hz, 1.0), float(state.n_bins)
+    )
+    if state.band_lower.shape[0]:
+        add_comb_banded(h, heights, state.band_lower, state.band_weight, f0_bins)
+    else:
+        add_comb_per_bin(h, heights, f0_bins)
+    return offset
 
 
 @njit(cache=True, nogil=True)
-def decode_frames(z: np.ndarray, out: np.ndarray, weights: tuple, biases: tuple,
-                  outputs: tuple, n_bins: int, has_level: bool, has_pitch: bool,
-                  level_out: np.ndarray, pitch_out: np.ndarray, pitch_bias: float,
-                  bin_hz: float, band_lower: np.ndarray, band_weight: np.ndarray,
-                  z_rows: np.ndarray, many: bool, channel_out: np.ndarray,
-                  channel_bias: np.ndarray, level_bias: float, has_presence: bool, peaks: int,
-                  width: int, slot_gain: np.ndarray, chord: np.ndarray,
-                  chord_count: np.ndarray, values: np.ndarray, slot_semitones: np.ndarray,
-                  gates: np.ndarray, peak_semitones: np.ndarray, peak_logs: np.ndarray,
-                  acc: np.ndarray) -> None:
+def decode_frames(z: np.ndarray, out: np.ndarray, state: DecoderState) -> None:
     """Latents ``z`` (batch, d) to linear magnitudes ``out`` (batch, n_bins) in one pass of the
-    layers, allocation-free; the other arguments are a :class:`DecoderState`'s fields.
+    layers, allocation-free; ``state`` is the :class:`DecoderState` of this batch size.
 
     A non-finite latent or decoder output gives NaN magnitudes in its row (the engine counts
     the frame and plays silence there); a finite one never overflows (log-magnitudes clipped at
     ``MAX_LOG_MAGNITUDE``).
     """
-    n = n_bins
+    n, z_rows = state.n_bins, state.z_rows
     for row in range(z.shape[0]):
         for j in range(z.shape[1]):
             z_rows[row, j] = z[row, j]
-    full = run_layers(z_rows, weights, biases, outputs, z_rows, False, True)  # row by row
+    # row by row: a row's numbers never depend on the batch around it
+    full = run_layers(z_rows, state.weights, state.biases, state.outputs, z_rows, False, True)
     for row in range(z.shape[0]):
         offset = 0.0
-        if has_level:
-            offset = np.dot(z_rows[row], level_out)
-        h = full[row, :n]
-        chords = chord_count[0]
-        if many:
-            heights = full[row, n:]
-            finite = math.isfinite(heights[0])
-            for j in range(values.shape[0]):  # float64 sums, as the torch codec's (numba's
-                v = np.float64(channel_bias[j])  # float() keeps a float32 a float32)
-                for i in range(z_rows.shape[1]):
-                    v += np.float64(z_rows[row, i]) * np.float64(channel_out[j, i])
-                values[j] = v
-                finite = finite and math.isfinite(v)
-            if finite:
-                slots = slot_semitones.shape[0]
-                level = level_bias
-                for i in range(z_rows.shape[1]):
-                    level += np.float64(z_rows[row, i]) * np.float64(level_out[i])
-                for s in range(slots):
-                    gate = min(max(values[slots + s], 0.0), 1.0) if has_presence else 1.0
-                    slot_semitones[s] = values[s]
-                    gates[s] = gate * slot_gain[s]
-                start = slots + (slots if has_presence else 0)
+        if state.has_level:
+            offset = np.dot(z_rows[row], state.level_out)
+        h, heights = full[row, :n], full[row, n:]
+        if state.many:
+            if math.isfinite(heights[0]) and _read_channels(z_rows[row], state):
                 for k in range(n):  # the level first: a peak replaces bins it overtops
                     h[k] += offset
                 offset = 0.0
-                for p in range(peaks):
-                    peak_semitones[p] = values[start + p]
-                    peak_logs[p] = values[start + peaks + p] + level
-                draw_slots_and_peaks(h, heights, width, slot_semitones, gates, chord, chords,
-                                     peak_semitones, peak_logs, bin_hz, band_lower,
-                                     band_weight, acc)
+                _draw(h, heights, state, state.slot_semitones.shape[0], state.peaks)
             else:
                 offset = math.nan
-        elif has_pitch:
-            semitones = np.dot(z_rows[row], pitch_out) + pitch_bias
-            heights = full[row, n:]
-            if math.isfinite(semitones) and math.isfinite(heights[0]) and chords > 0:
-                slot_semitones[0] = semitones
-                gates[0] = 1.0
-                draw_slots_and_peaks(h, heights, width, slot_semitones[:1], gates[:1], chord,
-                                     chords, peak_semitones[:0], peak_logs[:0], bin_hz,
-                                     band_lower, band_weight, acc)
-            elif math.isfinite(semitones) and math.isfinite(heights[0]):
-                f0_bins = min(max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / bin_hz, 1.0),
-                              float(n))
-                if band_lower.shape[0]:
-                    add_comb_banded(h, heights, band_lower, band_weight, f0_bins)
-                else:
-                    add_comb_per_bin(h, heights, f0_bins)
-            else:
-                offset = math.nan
+        elif state.has_pitch:
+            offset = _draw_one_comb(h, heights, z_rows[row], offset, state)
         _write_magnitudes(h, offset, out[row])
 
 
@@ -348,8 +398,14 @@ def _write_magnitudes(h: np.ndarray, offset: float, out: np.ndarray) -> None:
 
 
 @njit(cache=True, nogil=True)
-def clean_magnitudes(mags: np.ndarray, scores: np.ndarray, first_octave: float,
-                     log_step: float, clean: np.ndarray, fallback_hz: np.ndarray) -> None:
+def clean_magnitudes(
+    mags: np.ndarray,
+    scores: np.ndarray,
+    first_octave: float,
+    log_step: float,
+    clean: np.ndarray,
+    fallback_hz: np.ndarray,
+) -> None:
     """The analyser's inputs: ``mags`` (with the floor) less the floor, at least 0, into
     ``clean``; each row's one-pitch estimate from the encoder's ``scores`` (its subharmonic
     summation, :func:`_refined_semitones`), in Hz, into ``fallback_hz``."""
@@ -361,8 +417,7 @@ def clean_magnitudes(mags: np.ndarray, scores: np.ndarray, first_octave: float,
 
 
 @njit(cache=True, nogil=True)
-def add_partial_channels(z: np.ndarray, values: np.ndarray,
-                         channel_latent: np.ndarray) -> None:
+def add_partial_channels(z: np.ndarray, values: np.ndarray, channel_latent: np.ndarray) -> None:
     """``z += values @ channel_latent``, allocation-free: each row's many-pitch channels in
     natural units (``values`` (batch, J), :func:`caminos.models.partials.channel_values`) into
     its latent ``z`` (batch, d)."""
@@ -375,8 +430,9 @@ def add_partial_channels(z: np.ndarray, values: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
-def _slot_heights(bands: np.ndarray, slot: int, width: int, lower: np.ndarray,
-                  weight: np.ndarray, k: int) -> float:
+def _slot_heights(
+    bands: np.ndarray, slot: int, width: int, lower: np.ndarray, weight: np.ndarray, k: int
+) -> float:
     """Slot ``slot``'s comb height at bin ``k`` (before softplus): its band values
     ``bands[slot * width:(slot + 1) * width]`` interpolated (or one per bin when ``lower`` is
     empty)."""
@@ -388,11 +444,21 @@ def _slot_heights(bands: np.ndarray, slot: int, width: int, lower: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
-def draw_slots_and_peaks(h: np.ndarray, bands: np.ndarray, width: int, slot_semitones,
-                         gates: np.ndarray, chord: np.ndarray, chord_count: int,
-                         peak_semitones: np.ndarray, peak_log_mags: np.ndarray,
-                         bin_hz: float, lower: np.ndarray, weight: np.ndarray,
-                         acc: np.ndarray) -> None:
+def draw_slots_and_peaks(
+    h: np.ndarray,
+    bands: np.ndarray,
+    width: int,
+    slot_semitones,
+    gates: np.ndarray,
+    chord: np.ndarray,
+    chord_count: int,
+    peak_semitones: np.ndarray,
+    peak_log_mags: np.ndarray,
+    bin_hz: float,
+    lower: np.ndarray,
+    weight: np.ndarray,
+    acc: np.ndarray,
+) -> None:
     """Raise one comb per slot (and per chord interval) and draw the free peaks on ``h``.
 
     :func:`caminos.models.autoencoder.draw_partials_torch` for one frame, allocation-free:
@@ -414,13 +480,14 @@ def draw_slots_and_peaks(h: np.ndarray, bands: np.ndarray, width: int, slot_semi
         semitones = slot_semitones[slot]
         if s >= slots:
             semitones += chord[s - slots]
-        f0_bins = min(max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / bin_hz, 1.0),
-                      float(n))
+        f0_bins = min(max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / bin_hz, 1.0), float(n))
         for k in range(n):
             lobe = _comb_at(k, f0_bins)
             if lobe > 0.0:
-                g = min(_softplus(_slot_heights(bands, slot, width, lower, weight, k)) * lobe
-                        * gate, MAX_LOG_MAGNITUDE)
+                g = min(
+                    _softplus(_slot_heights(bands, slot, width, lower, weight, k)) * lobe * gate,
+                    MAX_LOG_MAGNITUDE,
+                )
                 acc[k] += np.expm1(g)
     for k in range(n):
         if acc[k] > 0.0:
@@ -449,8 +516,9 @@ def _term(model: HopModel, name: str) -> np.ndarray:
     """
     value = getattr(model, name)
     if value is None:
-        raise CheckpointError(f"{model.path or model.name}: the model has no {name}, which "
-                              "its shape needs")
+        raise CheckpointError(
+            f"{model.path or model.name}: the model has no {name}, which its shape needs"
+        )
     return np.ascontiguousarray(value, dtype=np.float32)
 
 
@@ -458,8 +526,9 @@ def _number(model: HopModel, name: str):
     """One of ``model``'s numbers (a float, or the pitch grid's pair), as :func:`_term`."""
     value = getattr(model, name)
     if value is None:
-        raise CheckpointError(f"{model.path or model.name}: the model has no {name}, which "
-                              "its shape needs")
+        raise CheckpointError(
+            f"{model.path or model.name}: the model has no {name}, which its shape needs"
+        )
     return value
 
 
@@ -515,19 +584,29 @@ class FrameCodec:
         candidates = pitch_matrix.shape[1] if self.has_pitch else 0
         first_width = encoder[0][0].shape[1]
         self._encoder = EncoderState(
-            *encoder, n, self.has_level, self.has_pitch,
+            *encoder,
+            n,
+            self.has_level,
+            self.has_pitch,
             level_in if self.has_level else np.zeros(first_width, np.float32),
-            level_latent, pitch_latent,
+            level_latent,
+            pitch_latent,
             pitch_matrix if self.has_pitch else np.zeros((n, 0), np.float32),
-            first_octave, log_step,
-            np.zeros((batch, n), np.float32), np.zeros((batch, candidates), np.float32),
-            np.zeros((batch, first_width), np.float32), np.zeros(batch, np.float32))
+            first_octave,
+            log_step,
+            np.zeros((batch, n), np.float32),
+            np.zeros((batch, candidates), np.float32),
+            np.zeros((batch, first_width), np.float32),
+            np.zeros(batch, np.float32),
+        )
         self._mags = np.zeros((batch, n))  # exp(log_mags) for callers that pass no mags
         if self.many:  # the analyser of pitch slots and free peaks, and its inputs
             from caminos.models.partials import PartialAnalyser
+
             n_fft = 2 * (n - 1)
-            self._analyser = PartialAnalyser(n_fft, round(shape.bin_hz * n_fft),
-                                             shape.pitch_slots, shape.free_peaks, batch=batch)
+            self._analyser = PartialAnalyser(
+                n_fft, round(shape.bin_hz * n_fft), shape.pitch_slots, shape.free_peaks, batch=batch
+            )
             self._clean = np.zeros((batch, n))
             self._fallback_hz = np.zeros(batch)
             self._values_in = np.zeros((batch, len(channel_latent)))
@@ -542,12 +621,34 @@ class FrameCodec:
 
         def decoder_state(layers: tuple, rows: int) -> DecoderState:
             return DecoderState(
-                *layers, n, self.has_level, self.has_pitch, level_out, pitch_out, pitch_bias,
-                float(shape.bin_hz), band_lower, band_weight, np.zeros((rows, d), np.float32),
-                self.many, channel_out, channel_bias, level_bias,
-                bool(shape.presence_channels), peaks, width, self.slot_gain, self.chord,
-                self.chord_count, np.zeros(len(channel_out)), np.zeros(slots), np.zeros(slots),
-                np.zeros(peaks), np.zeros(peaks), np.zeros(n))
+                *layers,
+                n,
+                self.has_level,
+                self.has_pitch,
+                level_out,
+                pitch_out,
+                pitch_bias,
+                float(shape.bin_hz),
+                band_lower,
+                band_weight,
+                np.zeros((rows, d), np.float32),
+                self.many,
+                channel_out,
+                channel_bias,
+                level_bias,
+                bool(shape.presence_channels),
+                peaks,
+                width,
+                self.slot_gain,
+                self.chord,
+                self.chord_count,
+                np.zeros(len(channel_out)),
+                np.zeros(slots),
+                np.zeros(slots),
+                np.zeros(peaks),
+                np.zeros(peaks),
+                np.zeros(n),
+            )
 
         self._decoder = decoder_state(decoder, decode_batch)
         # one row: decode() of any latent, beside the batch, with the batch's weights
@@ -582,10 +683,9 @@ class FrameCodec:
 
     def chord_intervals(self) -> tuple[float, ...]:
         """The intervals :meth:`set_chord` draws, semitones; empty: no chord."""
-        return tuple(float(v) for v in self.chord[:int(self.chord_count[0])])
+        return tuple(float(v) for v in self.chord[: int(self.chord_count[0])])
 
-    def encode(self, log_mags: np.ndarray, out: np.ndarray,
-               mags: np.ndarray | None = None) -> None:
+    def encode(self, log_mags: np.ndarray, out: np.ndarray, mags: np.ndarray | None = None) -> None:
         """Log-magnitudes (batch, n_inputs) float32, C order, to latents ``out`` (batch, d).
 
         ``mags`` (batch, n_bins) float64, when the caller has them, are the current frames'
@@ -594,27 +694,40 @@ class FrameCodec:
         """
         if mags is None:
             mags = self._mags
-            np.exp(log_mags[:, -self.n_bins:], out=mags)
+            np.exp(log_mags[:, -self.n_bins :], out=mags)
         encode_frames(log_mags, mags, out, *self._encoder)
         if self.many:
             state = self._encoder
-            clean_magnitudes(mags, state.scores, state.first_octave, state.log_step,
-                             self._clean, self._fallback_hz)
+            clean_magnitudes(
+                mags,
+                state.scores,
+                state.first_octave,
+                state.log_step,
+                self._clean,
+                self._fallback_hz,
+            )
             analyser = self._analyser
             analyser.analyse_into(self._clean, self._fallback_hz)
-            channel_values(state.level, analyser.f0, analyser.presence, analyser.peak_bins,
-                           analyser.peak_mags, analyser.slots > 1, analyser.bin_hz,
-                           self._values_in)
+            channel_values(
+                state.level,
+                analyser.f0,
+                analyser.presence,
+                analyser.peak_bins,
+                analyser.peak_mags,
+                analyser.slots > 1,
+                analyser.bin_hz,
+                self._values_in,
+            )
             add_partial_channels(out, self._values_in, self._channel_latent)
 
     def decode_batch(self, z: np.ndarray, out: np.ndarray) -> None:
         """Latents (decode_batch, latent_dim) to linear magnitudes ``out`` (decode_batch,
         n_bins), float64, in one pass of the layers."""
-        decode_frames(z, out, *self._decoder)
+        decode_frames(z, out, self._decoder)
 
     def decode(self, z: np.ndarray, out: np.ndarray) -> None:
         """One latent (latent_dim,) to linear magnitudes ``out`` (n_bins,), float64; the same
         numbers as that row of :meth:`decode_batch`."""
         self._z_one[0] = z
-        decode_frames(self._z_one, self._out_one, *self._single)
+        decode_frames(self._z_one, self._out_one, self._single)
         out[:] = self._out_one[0]

@@ -19,13 +19,16 @@ from caminos.engine.core.errors import ParameterError
 
 def _check_block(block_in: np.ndarray, block_out: np.ndarray, channels: int) -> None:
     if block_in.ndim != 2 or block_in.shape[1] != channels or block_out.shape != block_in.shape:
-        raise ParameterError(f"expected blocks of shape (n, {channels}), got {block_in.shape} in "
-                             f"and {block_out.shape} out")
+        raise ParameterError(
+            f"expected blocks of shape (n, {channels}), got {block_in.shape} in "
+            f"and {block_out.shape} out"
+        )
 
 
 @njit(cache=True, nogil=True)
-def _dc_block(x: np.ndarray, y: np.ndarray, coefficient: float, last_in: np.ndarray,
-              last_out: np.ndarray) -> None:
+def _dc_block(
+    x: np.ndarray, y: np.ndarray, coefficient: float, last_in: np.ndarray, last_out: np.ndarray
+) -> None:
     """One-pole high-pass ``y[n] = x[n] - x[n-1] + R y[n-1]`` per channel, state carried over."""
     n, channels = x.shape
     for c in range(channels):
@@ -109,8 +112,31 @@ def _rescan_minimum(envelope: np.ndarray, pos: int) -> tuple[float, int]:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _write_gained(delay: np.ndarray, oldest: int, gain: float, ceiling: float, y: np.ndarray,
-                  i: int, ints: np.ndarray) -> None:
+def _take_sample(x: np.ndarray, i: int, delay: np.ndarray, pos: int, ints: np.ndarray) -> float:
+    """Sample ``i`` of every channel of ``x`` into row ``pos`` of the delay line, a non-finite
+    value silenced and counted; returns the sample's peak over the channels."""
+    peak = 0.0
+    for c in range(x.shape[1]):
+        value = x[i, c]
+        if not np.isfinite(value):
+            value = 0.0
+            ints[_NONFINITE] += 1
+        delay[pos, c] = value
+        if abs(value) > peak:
+            peak = abs(value)
+    return peak
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _write_gained(
+    delay: np.ndarray,
+    oldest: int,
+    gain: float,
+    ceiling: float,
+    y: np.ndarray,
+    i: int,
+    ints: np.ndarray,
+) -> None:
     """Output sample ``i``: the leaving sample of every channel times ``gain``, clamped to the
     ceiling as a last resort (never reached by the limiter's reasoning; counted if it ever
     is)."""
@@ -126,16 +152,24 @@ def _write_gained(delay: np.ndarray, oldest: int, gain: float, ceiling: float, y
 
 
 @njit(cache=True, nogil=True)
-def _limit(x: np.ndarray, y: np.ndarray, ceiling: float, release: float, delay: np.ndarray,
-           envelope: np.ndarray, smoothed: np.ndarray, ints: np.ndarray,
-           floats: np.ndarray) -> None:
+def _limit(
+    x: np.ndarray,
+    y: np.ndarray,
+    ceiling: float,
+    release: float,
+    delay: np.ndarray,
+    envelope: np.ndarray,
+    smoothed: np.ndarray,
+    ints: np.ndarray,
+    floats: np.ndarray,
+) -> None:
     """Look-ahead limiter over one block; see :class:`SafetyLimiter` for the algorithm.
 
     ``delay``: (L+1, channels) ring of input samples; ``envelope``: ring of the last L+1
     required gains after release; ``smoothed``: ring of the last L+1 sliding minima, whose mean
     is the gain. All three rings share the write position ``ints[_POS]``.
     """
-    n, channels = x.shape
+    n = x.shape[0]
     size = envelope.shape[0]  # L + 1
     pos = ints[_POS]
     hold_age = ints[_HOLD_AGE]
@@ -149,18 +183,10 @@ def _limit(x: np.ndarray, y: np.ndarray, ceiling: float, release: float, delay: 
     oldest = 0
     for i in range(n):
         # Newest sample in, non-finite values silenced; the oldest leaves the delay line.
-        peak = 0.0
+        peak = _take_sample(x, i, delay, pos, ints)
         oldest = pos + 1
         if oldest == size:
             oldest = 0
-        for c in range(channels):
-            value = x[i, c]
-            if not np.isfinite(value):
-                value = 0.0
-                ints[_NONFINITE] += 1
-            delay[pos, c] = value
-            if abs(value) > peak:
-                peak = abs(value)
         # Gain this sample needs, then the release: the envelope rises back towards 1
         # exponentially but never above what the newest sample needs.
         required = target / peak if peak > target else 1.0
@@ -236,8 +262,14 @@ class SafetyLimiter:
         Time constant of the gain's return towards 1, in milliseconds.
     """
 
-    def __init__(self, sample_rate: int, channels: int, ceiling_db: float = -0.3,
-                 lookahead_ms: float = 1.5, release_ms: float = 80.0) -> None:
+    def __init__(
+        self,
+        sample_rate: int,
+        channels: int,
+        ceiling_db: float = -0.3,
+        lookahead_ms: float = 1.5,
+        release_ms: float = 80.0,
+    ) -> None:
         if not (math.isfinite(ceiling_db) and ceiling_db <= 0.0):
             raise ParameterError(f"ceiling_db must be a finite level <= 0 dBFS, got {ceiling_db}")
         if not (math.isfinite(lookahead_ms) and 0.0 <= lookahead_ms <= 100.0):
@@ -284,8 +316,17 @@ class SafetyLimiter:
             Receives the limited, delayed samples; may be ``block_in``.
         """
         _check_block(block_in, block_out, self.channels)
-        _limit(block_in, block_out, self.ceiling, self._release, self._delay, self._envelope,
-               self._smoothed, self._ints, self._floats)
+        _limit(
+            block_in,
+            block_out,
+            self.ceiling,
+            self._release,
+            self._delay,
+            self._envelope,
+            self._smoothed,
+            self._ints,
+            self._floats,
+        )
 
     @property
     def nonfinite_samples(self) -> int:
@@ -330,8 +371,8 @@ def limit_offline(samples: np.ndarray, limiter: SafetyLimiter, block: int = 6553
     samples = np.ascontiguousarray(samples, dtype=np.float64)
     latency = limiter.latency_samples
     padded = np.zeros((len(samples) + latency, limiter.channels))
-    padded[:len(samples)] = samples
+    padded[: len(samples)] = samples
     for start in range(0, len(padded), block):
-        chunk = padded[start:start + block]
+        chunk = padded[start : start + block]
         limiter.process(chunk, chunk)
     return padded[latency:]

@@ -75,10 +75,39 @@ def _heap_pop(heap: np.ndarray, size: int, key: np.ndarray) -> int:
     return top
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _next_seed(
+    logmag: np.ndarray, state: np.ndarray, order: np.ndarray, cursor: int
+) -> tuple[int, int]:
+    """The largest ``_UNKNOWN`` coefficient (-1: none left) and the new ``cursor`` into
+    ``order`` (indices by decreasing magnitude; empty: scan the whole grid instead)."""
+    seed = -1
+    if order.shape[0] > 0:
+        while cursor < order.shape[0] and state[order[cursor]] != _UNKNOWN:
+            cursor += 1
+        if cursor < order.shape[0]:
+            seed = order[cursor]
+    else:
+        best = -np.inf
+        for i in range(logmag.shape[0]):
+            if state[i] == _UNKNOWN and logmag[i] > best:
+                best = logmag[i]
+                seed = i
+    return seed, cursor
+
+
 @njit(cache=True, nogil=True)
-def heap_integrate(logmag: np.ndarray, tgrad: np.ndarray, fgrad: np.ndarray, phase: np.ndarray,
-                   state: np.ndarray, n_bins: int, threshold: float, heap: np.ndarray,
-                   order: np.ndarray) -> None:
+def heap_integrate(
+    logmag: np.ndarray,
+    tgrad: np.ndarray,
+    fgrad: np.ndarray,
+    phase: np.ndarray,
+    state: np.ndarray,
+    n_bins: int,
+    threshold: float,
+    heap: np.ndarray,
+    order: np.ndarray,
+) -> None:
     """Integrate phase gradients over a time-frequency grid along the largest magnitudes.
 
     All arrays are flat views of a ``(n_frames, n_bins)`` grid (index ``t * n_bins + k``).
@@ -139,18 +168,7 @@ def heap_integrate(logmag: np.ndarray, tgrad: np.ndarray, fgrad: np.ndarray, pha
                 size = _heap_push(heap, size, logmag, j)
         # The connected region is exhausted: seed a new one at the largest unknown coefficient
         # (an onset after silence, a component separated from the rest by quiet bins).
-        seed = -1
-        if order.shape[0] > 0:
-            while cursor < order.shape[0] and state[order[cursor]] != _UNKNOWN:
-                cursor += 1
-            if cursor < order.shape[0]:
-                seed = order[cursor]
-        else:
-            best = -np.inf
-            for i in range(n):
-                if state[i] == _UNKNOWN and logmag[i] > best:
-                    best = logmag[i]
-                    seed = i
+        seed, cursor = _next_seed(logmag, state, order, cursor)
         if seed < 0:
             return
         phase[seed] = 0.0
@@ -183,11 +201,28 @@ def _log_magnitude(magnitude: np.ndarray, out: np.ndarray) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _rtpghi_step(magnitude: np.ndarray, lookahead: int, hop: int, n_fft: int, lam: float,
-                 log_tol: float, logs: np.ndarray, mags: np.ndarray, tgrads: np.ndarray,
-                 prev_phase: np.ndarray, g_log: np.ndarray, g_tgrad: np.ndarray,
-                 g_fgrad: np.ndarray, g_phase: np.ndarray, g_state: np.ndarray, heap: np.ndarray,
-                 order: np.ndarray, table: np.ndarray, position: int, out: np.ndarray) -> int:
+def _rtpghi_step(
+    magnitude: np.ndarray,
+    lookahead: int,
+    hop: int,
+    n_fft: int,
+    lam: float,
+    log_tol: float,
+    logs: np.ndarray,
+    mags: np.ndarray,
+    tgrads: np.ndarray,
+    prev_phase: np.ndarray,
+    g_log: np.ndarray,
+    g_tgrad: np.ndarray,
+    g_fgrad: np.ndarray,
+    g_phase: np.ndarray,
+    g_state: np.ndarray,
+    heap: np.ndarray,
+    order: np.ndarray,
+    table: np.ndarray,
+    position: int,
+    out: np.ndarray,
+) -> int:
     """One RTPGHI frame: push ``magnitude``, write the due complex frame; returns table position.
 
     ``logs``/``tgrads`` hold frames m-2, m-1, m (rows 0..2), ``mags`` m-1, m (rows 0, 1).
@@ -266,8 +301,9 @@ class RtPghi(StreamingPhase):
 
     name = "rtpghi"
 
-    def __init__(self, stft: StftConfig, lookahead: int = 1, tolerance_db: float = -100.0,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, stft: StftConfig, lookahead: int = 1, tolerance_db: float = -100.0, seed: int = 0
+    ) -> None:
         super().__init__(stft)
         if lookahead not in (0, 1):
             raise ParameterError(f"rtpghi lookahead must be 0 or 1 frames, got {lookahead}")
@@ -290,13 +326,31 @@ class RtPghi(StreamingPhase):
         self._table = 2.0 * np.pi * np.random.default_rng(seed).random(10 * k + 7)
         self._position = 0
 
-    def process(self, magnitude: np.ndarray, out: np.ndarray,
-                reference: np.ndarray | None = None) -> None:
+    def process(
+        self, magnitude: np.ndarray, out: np.ndarray, reference: np.ndarray | None = None
+    ) -> None:
         self._position = _rtpghi_step(
-            magnitude, self.lookahead_frames, self.stft.hop, self.stft.n_fft, self._lambda,
-            self._log_tol, self._logs, self._mags, self._tgrads, self._prev_phase, self._g_log,
-            self._g_tgrad, self._g_fgrad, self._g_phase, self._g_state, self._heap, self._order,
-            self._table, self._position, out)
+            magnitude,
+            self.lookahead_frames,
+            self.stft.hop,
+            self.stft.n_fft,
+            self._lambda,
+            self._log_tol,
+            self._logs,
+            self._mags,
+            self._tgrads,
+            self._prev_phase,
+            self._g_log,
+            self._g_tgrad,
+            self._g_fgrad,
+            self._g_phase,
+            self._g_state,
+            self._heap,
+            self._order,
+            self._table,
+            self._position,
+            out,
+        )
 
     def set_previous_spectrum(self, spectrum: np.ndarray) -> None:
         """Replace the phase of the last frame written with that of ``spectrum``.
@@ -322,8 +376,9 @@ def _phase_from_spectrum(spectrum: np.ndarray, out: np.ndarray) -> None:
         out[k] = np.arctan2(spectrum[k].imag, spectrum[k].real) + np.pi * k
 
 
-def pghi(magnitudes: np.ndarray, stft: StftConfig, tolerance_db: float = -100.0,
-         seed: int = 0) -> np.ndarray:
+def pghi(
+    magnitudes: np.ndarray, stft: StftConfig, tolerance_db: float = -100.0, seed: int = 0
+) -> np.ndarray:
     """Offline PGHI over a whole magnitude spectrogram.
 
     Parameters
@@ -344,8 +399,9 @@ def pghi(magnitudes: np.ndarray, stft: StftConfig, tolerance_db: float = -100.0,
     """
     mags = np.ascontiguousarray(magnitudes, dtype=np.float64)
     if mags.ndim != 2 or mags.shape[1] != stft.n_bins:
-        raise ParameterError(f"pghi expects magnitudes of shape (frames, {stft.n_bins}), got "
-                             f"{mags.shape}")
+        raise ParameterError(
+            f"pghi expects magnitudes of shape (frames, {stft.n_bins}), got {mags.shape}"
+        )
     n_frames, n_bins = mags.shape
     lam = gaussian_lambda(stft)
     logs = np.log(np.maximum(mags, _LOG_FLOOR))
@@ -359,8 +415,9 @@ def pghi(magnitudes: np.ndarray, stft: StftConfig, tolerance_db: float = -100.0,
     order = np.argsort(-logs.ravel(), kind="stable").astype(np.int64)
     heap = np.zeros(n_frames * n_bins, dtype=np.int64)
     threshold = logs.max() + tolerance_db / 20.0 * np.log(10.0)
-    heap_integrate(logs.ravel(), tgrad.ravel(), fgrad.ravel(), phase, state, n_bins, threshold,
-                   heap, order)
+    heap_integrate(
+        logs.ravel(), tgrad.ravel(), fgrad.ravel(), phase, state, n_bins, threshold, heap, order
+    )
     quiet = state == _QUIET
     phase[quiet] = 2.0 * np.pi * np.random.default_rng(seed).random(int(quiet.sum()))
     phase = phase.reshape(n_frames, n_bins) - np.pi * np.arange(n_bins)
