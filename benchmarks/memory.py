@@ -49,7 +49,7 @@ JACK_SERVER = f"caminos-memory-{os.getpid()}"
 RATE, HOP = 48000, 256  # the dummy server's rate; the engine's hop (config.toml)
 START_TIMEOUT_S = 300.0  # caminos play warms its engine and the voice before it plays
 STOP_TIMEOUT_S = 120  # after Ctrl-C, caminos play stops in about 80 s at most (its own joins)
-STOP_TAIL_LINES = 40  # lines of its output kept to report a stop that did not come
+STOP_TAIL_LINES = 300  # lines of its output kept to report a stop that did not come
 # A PortAudio stream of silence on the benchmark's JACK server, ready once it has called back.
 _STREAM = """
 import threading

@@ -9,6 +9,7 @@ the daily schedule.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import sys
 from pathlib import Path
@@ -17,6 +18,11 @@ from caminos.engine.core.config import Config
 from caminos.engine.live.preflight import check_play
 from caminos.engine.live.schedule import Schedule, installation_logger
 from caminos.engine.live.supervisor import LivePlayer
+
+# The supervisor's stop joins the audio, control and DSP processes for at most 76 s in all before
+# it kills them; a stop still running after this long prints every thread's stack to stderr, so
+# a hang says where it is.
+STOP_STACKS_AFTER_S = 90.0
 
 
 def play(
@@ -99,7 +105,11 @@ def play(
     except KeyboardInterrupt:
         say("stopping")
     finally:
-        report = player.stop()
+        _stacks_if_stop_hangs()
+        try:
+            report = player.stop()
+        finally:
+            faulthandler.cancel_dump_traceback_later()
         if report_path:
             Path(report_path).write_text(report.to_json())
         say(
@@ -108,6 +118,15 @@ def play(
             f"peak {report.peak_dbfs:.1f} dBFS"
         )
     return 0
+
+
+def _stacks_if_stop_hangs() -> None:
+    """Print every thread's stack to stderr if the stop is still running after
+    :data:`STOP_STACKS_AFTER_S` (nothing when stderr is not a file, as under a test's capture)."""
+    try:
+        faulthandler.dump_traceback_later(STOP_STACKS_AFTER_S)
+    except (OSError, ValueError, RuntimeError):  # no file descriptor behind sys.stderr
+        pass
 
 
 def web_lines(config: Config, port: int, token: str) -> list[str]:
