@@ -100,20 +100,35 @@ class PitchTracker:
         out[:] = self._refine(self._scores)
 
     def _refine(self, scores: np.ndarray) -> np.ndarray:
-        """Best candidate of each row, moved by a parabola through its neighbours' scores."""
-        n = scores.shape[1]
-        best = np.argmax(scores, axis=1)
-        rows = np.arange(len(scores))
-        inner = np.clip(best, 1, n - 2)
-        left, centre, right = (
-            scores[rows, inner - 1],
-            scores[rows, inner],
-            scores[rows, inner + 1],
-        )
+        """Best candidate of each row, moved by a parabola through its neighbours' scores, Hz."""
+        index = np.empty(len(scores))
+        refined_candidates(scores, index)
+        return self.candidates[0] * 2.0 ** (index * self.log_step)
+
+
+@njit(cache=True, nogil=True)
+def refined_candidate(scores: np.ndarray) -> float:
+    """The best of one frame's candidate scores (candidates,), as a fractional index: moved by
+    the vertex of a parabola through its neighbours' scores, at most half a step either way.
+
+    The one refinement of every pitch estimate: the tracker's offline frames
+    (:meth:`PitchTracker.track`) and the hop path's (:mod:`caminos.engine.clock.codec`).
+    """
+    best = int(np.argmax(scores))
+    shift = 0.0
+    if 1 <= best <= scores.shape[0] - 2:
+        left, centre, right = scores[best - 1], scores[best], scores[best + 1]
         curve = left - 2.0 * centre + right
-        shift = np.where(curve < 0.0, 0.5 * (left - right) / np.where(curve < 0, curve, -1.0), 0.0)
-        shift = np.where(best == inner, np.clip(shift, -0.5, 0.5), 0.0)
-        return self.candidates[0] * 2.0 ** ((best + shift) * self.log_step)
+        if curve < 0.0:
+            shift = min(max(0.5 * (left - right) / curve, -0.5), 0.5)
+    return best + shift
+
+
+@njit(cache=True, nogil=True)
+def refined_candidates(scores: np.ndarray, out: np.ndarray) -> None:
+    """:func:`refined_candidate` of each row of ``scores`` (frames, candidates) into ``out``."""
+    for row in range(scores.shape[0]):
+        out[row] = refined_candidate(scores[row])
 
 
 def harmonic_comb(f0_hz: np.ndarray, n_bins: int, bin_hz: float) -> np.ndarray:
@@ -135,11 +150,26 @@ def harmonic_comb(f0_hz: np.ndarray, n_bins: int, bin_hz: float) -> np.ndarray:
         first harmonic at least): ``lobe(d) = |sinc(d) / (1 - d**2)|`` for ``d < 2``, else 0
         (the Hann window's normalised main lobe).
     """
-    f0_bins = np.maximum(np.asarray(f0_hz, np.float64), bin_hz)[:, None] / bin_hz
-    k = np.arange(n_bins)[None, :]
-    harmonic = np.maximum(np.round(k / f0_bins), 1.0)
-    d = np.abs(k - harmonic * f0_bins)
-    return hann_lobe(d)
+    f0_bins = np.maximum(np.asarray(f0_hz, np.float64), bin_hz) / bin_hz
+    out = np.empty((len(f0_bins), n_bins))
+    _comb_rows(f0_bins, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _comb_rows(f0_bins: np.ndarray, out: np.ndarray) -> None:
+    for row in range(out.shape[0]):
+        for k in range(out.shape[1]):
+            out[row, k] = comb_at(k, f0_bins[row])
+
+
+@njit(cache=True, nogil=True)
+def comb_at(k: int, f0_bins: float) -> float:
+    """:func:`harmonic_comb` at one bin ``k`` for a fundamental of ``f0_bins`` bins: the main
+    lobe at the distance to the nearest harmonic (the first at least), for kernels (the hop
+    path's comb)."""
+    harmonic = max(np.round(k / f0_bins), 1.0)
+    return hann_lobe_at(k - harmonic * f0_bins)
 
 
 @njit(cache=True, nogil=True)
@@ -156,10 +186,15 @@ def hann_lobe_at(d: float) -> float:
 
 
 def hann_lobe(d: np.ndarray) -> np.ndarray:
-    """The Hann window's normalised main lobe at ``d`` bins from its centre (0 beyond 2)."""
+    """The Hann window's normalised main lobe at ``d`` bins from its centre (0 beyond 2):
+    :func:`hann_lobe_at` of every element, float64 of ``d``'s shape."""
     d = np.asarray(d, np.float64)
-    near_one = np.abs(np.abs(d) - 1.0) < 1e-6
-    safe = np.where(near_one, 0.0, d)
-    lobe = np.abs(np.sinc(safe) / (1.0 - safe**2))
-    lobe = np.where(near_one, 0.5, lobe)  # the limit at one bin
-    return np.where(np.abs(d) < 2.0, lobe, 0.0)
+    out = np.empty(d.size)
+    _lobes(d.ravel(), out)
+    return out.reshape(d.shape)
+
+
+@njit(cache=True, nogil=True)
+def _lobes(d: np.ndarray, out: np.ndarray) -> None:
+    for i in range(d.shape[0]):
+        out[i] = hann_lobe_at(d[i])

@@ -24,7 +24,7 @@ from numba import njit
 
 from caminos.engine.core.errors import CheckpointError
 from caminos.models.partials import channel_values
-from caminos.models.pitch import hann_lobe_at
+from caminos.models.pitch import comb_at, hann_lobe_at, refined_candidate
 from caminos.models.shape import MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, HopModel, band_interpolation
 
 
@@ -37,14 +37,6 @@ _NO_INDEX = np.zeros(0, np.int64)
 
 
 @njit(cache=True, nogil=True)
-def _comb_at(k: int, f0_bins: float) -> float:
-    """The Hann main lobe at bin ``k`` of the nearest harmonic (the first at least) of
-    ``f0_bins``: :func:`caminos.models.pitch.hann_lobe` of the distance, one bin at a time."""
-    harmonic = max(np.round(k / f0_bins), 1.0)
-    return hann_lobe_at(k - harmonic * f0_bins)
-
-
-@njit(cache=True, nogil=True)
 def _softplus(x: float) -> float:
     return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
 
@@ -53,7 +45,7 @@ def _softplus(x: float) -> float:
 def add_comb_per_bin(h: np.ndarray, heights: np.ndarray, f0_bins: float) -> None:
     """``h[k] += softplus(heights[k]) * comb_k(f0)`` in one pass, allocation-free (hop path)."""
     for k in range(h.shape[0]):
-        lobe = _comb_at(k, f0_bins)
+        lobe = comb_at(k, f0_bins)
         if lobe > 0.0:
             h[k] += _softplus(heights[k]) * lobe
 
@@ -65,7 +57,7 @@ def add_comb_banded(
     """:func:`add_comb_per_bin` with heights interpolated between band centres
     (:func:`caminos.models.shape.band_interpolation`)."""
     for k in range(h.shape[0]):
-        lobe = _comb_at(k, f0_bins)
+        lobe = comb_at(k, f0_bins)
         if lobe > 0.0:
             i = lower[k]
             height = bands[i] + weight[k] * (bands[i + 1] - bands[i])
@@ -181,15 +173,8 @@ def _frame_levels(mags: np.ndarray, root: np.ndarray, level: np.ndarray, with_ro
 @njit(cache=True, nogil=True)
 def _refined_semitones(scores: np.ndarray, row: int, first_octave: float, log_step: float) -> float:
     """The best candidate of one row of scores, moved by a parabola through its neighbours, in
-    semitones above A0 (:meth:`caminos.models.pitch.PitchTracker._refine`)."""
-    best = int(np.argmax(scores[row]))
-    shift = 0.0
-    if 1 <= best <= scores.shape[1] - 2:
-        left, centre, right = scores[row, best - 1], scores[row, best], scores[row, best + 1]
-        curve = left - 2.0 * centre + right
-        if curve < 0.0:
-            shift = min(max(0.5 * (left - right) / curve, -0.5), 0.5)
-    return 12.0 * ((best + shift) * log_step + first_octave)
+    semitones above A0 (:func:`caminos.models.pitch.refined_candidate`)."""
+    return 12.0 * (refined_candidate(scores[row]) * log_step + first_octave)
 
 
 @njit(cache=True, nogil=True)
@@ -242,7 +227,7 @@ def encode_frames(
 
 class DecoderState(NamedTuple):
     """What :func:`decode_frames` reads and the scratch it writes, made once per batch size;
-    passed whole (a namedtuple numba reads field by field)."""
+    passed field by field."""
 
     weights: tuple
     biases: tuple
@@ -351,14 +336,17 @@ def _draw_one_comb(
 
 
 @njit(cache=True, nogil=True)
-def decode_frames(z: np.ndarray, out: np.ndarray, state: DecoderState) -> None:
+def decode_frames(z: np.ndarray, out: np.ndarray, *fields) -> None:
     """Latents ``z`` (batch, d) to linear magnitudes ``out`` (batch, n_bins) in one pass of the
-    layers, allocation-free; ``state`` is the :class:`DecoderState` of this batch size.
+    layers, allocation-free; ``fields`` are the :class:`DecoderState` of this batch size, field
+    by field (a namedtuple argument takes numba's slow path from Python, which keeps about 50
+    bytes a call; the fields come spread and the state is made again inside).
 
     A non-finite latent or decoder output gives NaN magnitudes in its row (the engine counts
     the frame and plays silence there); a finite one never overflows (log-magnitudes clipped at
     ``MAX_LOG_MAGNITUDE``).
     """
+    state = DecoderState(*fields)
     n, z_rows = state.n_bins, state.z_rows
     for row in range(z.shape[0]):
         for j in range(z.shape[1]):
@@ -482,7 +470,7 @@ def draw_slots_and_peaks(
             semitones += chord[s - slots]
         f0_bins = min(max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / bin_hz, 1.0), float(n))
         for k in range(n):
-            lobe = _comb_at(k, f0_bins)
+            lobe = comb_at(k, f0_bins)
             if lobe > 0.0:
                 g = min(
                     _softplus(_slot_heights(bands, slot, width, lower, weight, k)) * lobe * gate,
@@ -723,11 +711,11 @@ class FrameCodec:
     def decode_batch(self, z: np.ndarray, out: np.ndarray) -> None:
         """Latents (decode_batch, latent_dim) to linear magnitudes ``out`` (decode_batch,
         n_bins), float64, in one pass of the layers."""
-        decode_frames(z, out, self._decoder)
+        decode_frames(z, out, *self._decoder)
 
     def decode(self, z: np.ndarray, out: np.ndarray) -> None:
         """One latent (latent_dim,) to linear magnitudes ``out`` (n_bins,), float64; the same
         numbers as that row of :meth:`decode_batch`."""
         self._z_one[0] = z
-        decode_frames(self._z_one, self._out_one, self._single)
+        decode_frames(self._z_one, self._out_one, *self._single)
         out[:] = self._out_one[0]
