@@ -1,5 +1,7 @@
-"""The linter as a test: ruff, configured in pyproject.toml (pycodestyle and pyflakes at the
-project's line length of 100), finds nothing in the code, the tests and the benchmarks."""
+"""The linter and the formatter as tests: ruff, configured in pyproject.toml (pycodestyle and
+pyflakes at the project's line length of 100), finds nothing in the code, the tests and the
+benchmarks, and lays them out as they are; and the habits the code keeps (long modules say why,
+hop-path functions stay short)."""
 
 from __future__ import annotations
 
@@ -10,25 +12,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_ruff_finds_nothing():
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ruff",
-            "check",
-            "--no-cache",
-            "engine",
-            "models",
-            "benchmarks",
-            "tests",
-            "patches",
-        ],
+CHECKED = ("engine", "models", "benchmarks", "tests", "patches")
+
+
+def _ruff(*command: str) -> subprocess.CompletedProcess:
+    """``ruff COMMAND... --no-cache`` over :data:`CHECKED`, from the repository root."""
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", *command, "--no-cache", *CHECKED],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_ruff_finds_nothing():
+    done = _ruff("check")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 
 
@@ -53,25 +52,7 @@ def test_a_long_module_says_why_at_its_top():
 
 def test_the_code_is_as_the_formatter_lays_it_out():
     """``ruff format`` (configured in pyproject.toml, its version pinned there) changes nothing."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ruff",
-            "format",
-            "--check",
-            "--no-cache",
-            "engine",
-            "models",
-            "benchmarks",
-            "tests",
-            "patches",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _ruff("format", "--check")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 
 
