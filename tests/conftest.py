@@ -25,6 +25,16 @@ def sine(
     return amplitude * np.sin(2 * np.pi * frequency_hz * t)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``$XDG_CACHE_HOME`` for this run (and every process it starts): the caches caminos keeps
+    there (frames, hop models) neither come from nor fill the developer's own."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(folder))
+        yield folder
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A random generator seeded the same in every test."""

@@ -14,7 +14,7 @@ import torch
 from caminos.engine.clock.engine import Engine
 from caminos.engine.core.config import load_config
 from caminos.engine.core.errors import CheckpointError
-from caminos.engine.live.model_file import ModelFile
+from caminos.engine.live.model_file import HopModelCache, ModelFile
 from caminos.models.api import DEFAULT_CHECKPOINT
 from caminos.models.autoencoder import SpectralVAE, hop_model
 from caminos.models.checkpoint import load_checkpoint
@@ -159,3 +159,50 @@ def test_the_supervisors_file_holds_the_configured_model(checkpoint) -> None:
     finally:
         holder.remove()
     assert not Path(path).exists() and not Path(path).parent.exists()
+
+
+def test_a_second_start_finds_the_models_numbers_in_the_cache(tmp_path, checkpoint) -> None:
+    cache = HopModelCache(tmp_path / "cache")
+    first, second = ModelFile(cache), ModelFile(cache)
+    try:
+        first.write(load_config())
+        path = second.write(load_config())
+        assert not first.from_cache and second.from_cache
+        _assert_same(HopModel.load(path), checkpoint.hop_model())
+    finally:
+        first.remove()
+        second.remove()
+
+
+def test_the_cache_key_is_what_the_numbers_are_made_from(tmp_path) -> None:
+    """The checkpoint's bytes (not its path) and the framing."""
+    cache = HopModelCache(tmp_path)
+    config = load_config()
+    original = Path(config.model.checkpoint_path()).read_bytes()
+    same, other = tmp_path / "same.pt", tmp_path / "other.pt"
+    same.write_bytes(original)
+    other.write_bytes(original + b"\0")
+    key = cache.key(config)
+    assert cache.key(load_config(overrides={"model.checkpoint": str(same)})) == key
+    assert cache.key(load_config(overrides={"model.checkpoint": str(other)})) != key
+    assert cache.key(load_config(overrides={"stft.hop": 128})) != key
+    with pytest.raises(CheckpointError, match="missing.pt: cannot be read"):
+        cache.key(load_config(overrides={"model.checkpoint": str(tmp_path / "missing.pt")}))
+
+
+def test_a_damaged_or_unwritable_cache_still_gives_the_numbers(tmp_path, checkpoint) -> None:
+    config = load_config()
+    cache = HopModelCache(tmp_path / "cache")
+    key = cache.key(config)
+    cache.folder.mkdir()
+    cache.path(key).write_bytes(b"not a hop model")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache's folder would be")
+    for holder in (ModelFile(cache), ModelFile(HopModelCache(blocked / "hop-models"))):
+        try:
+            path = holder.write(config)
+            assert not holder.from_cache
+            _assert_same(HopModel.load(path), checkpoint.hop_model())
+        finally:
+            holder.remove()
+    _assert_same(HopModel.load(cache.path(key)), checkpoint.hop_model())  # computed again

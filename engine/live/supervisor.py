@@ -54,7 +54,7 @@ from caminos.engine.live.audio_process import stream_main
 from caminos.engine.live.control_process import ControlSetup, control_main
 from caminos.engine.live.devices import choose_devices, import_sounddevice
 from caminos.engine.live.dsp_process import dsp_main
-from caminos.engine.live.model_file import ModelFile
+from caminos.engine.live.model_file import HopModelCache, ModelFile, default_cache_dir
 from caminos.engine.live.published import PublishedClock
 from caminos.engine.live.schedule import Schedule
 from caminos.engine.live.shared import (
@@ -186,7 +186,8 @@ class LivePlayer:
             self.tick_times.name,
         )
         self._context = mp.get_context("spawn")
-        self.model_file = ModelFile()  # the model's numbers for the DSP and control processes
+        # the model's numbers for the DSP and control processes
+        self.model_file = ModelFile(HopModelCache(default_cache_dir()))
         self.process: mp.Process | None = None
         self.audio: mp.Process | None = None
         self.controller: mp.Process | None = None
