@@ -399,9 +399,15 @@ function drawMap() {
     ctx.stroke();
   }
   if (trail.length) {
+    // The position's dot; off the map it waits at the edge it left by, as a ring, so a
+    // performer always sees which way the sound went.
     const [x, y] = trail[trail.length - 1];
-    ctx.fillStyle = "#4fc3f7";
-    ctx.beginPath(); ctx.arc(px(x), py(y), 8, 0, 2 * Math.PI); ctx.fill();
+    const inside = x >= 0 && x <= 1 && y >= 0 && y <= 1;
+    const cx = Math.min(Math.max(px(x), 8), w - 8), cy = Math.min(Math.max(py(y), 8), h - 8);
+    ctx.fillStyle = ctx.strokeStyle = "#4fc3f7";
+    ctx.lineWidth = 3;
+    ctx.beginPath(); ctx.arc(cx, cy, 8, 0, 2 * Math.PI);
+    if (inside) ctx.fill(); else ctx.stroke();
   }
   if (many) drawVoices(ctx, px, py, field);
   const xy = state.values["/latent/xy"];
