@@ -221,6 +221,36 @@ def _check_the_page_and_the_map(live, browser) -> None:
     assert columns[:, -columns.shape[1] // 4 :].std() > 3, "the spectrogram draws nothing"
 
 
+def test_the_position_off_the_map_waits_at_its_edge(live, browser) -> None:
+    """Drawn from one position on the map and one past its right edge, in one script (no
+    message can redraw in between): past the edge, the position's blue ring is at the edge
+    and its disc is gone from the middle."""
+    _open_page(live, browser)
+    (edge_off, rest_off), (edge_on, rest_on) = browser.execute_script(
+        """
+        const canvas = document.querySelector('#map');
+        const blue = (trail) => {
+          state.trail = trail;
+          drawMap();
+          const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+          let edge = 0, rest = 0;
+          for (let i = 0; i < d.length; i += 4) {
+            if (!(d[i + 2] > 200 && d[i + 1] > 150 && d[i] < 120)) continue;
+            if ((i / 4) % canvas.width >= canvas.width - 20) edge++; else rest++;
+          }
+          return [edge, rest];
+        };
+        const saved = state.trail;
+        const counts = [blue([[1.6, 0.5]]), blue([[0.5, 0.5]])];
+        state.trail = saved;
+        drawMap();
+        return counts;
+        """
+    )
+    assert edge_off - edge_on > 30, (edge_off, edge_on)  # the ring, at the right edge
+    assert rest_on - rest_off > 100, (rest_on, rest_off)  # the disc, in the middle only
+
+
 def test_a_drag_on_the_map_moves_the_engine(live, browser) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
 
