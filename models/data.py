@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from caminos.engine.core.config import Config
+from caminos.engine.core.config import Config, user_cache_folder
 from caminos.engine.core.errors import CaminosError
 from caminos.engine.dsp.spectral import stft as stft_frames
 from caminos.models.autoencoder import log_magnitude
@@ -159,8 +159,7 @@ def find_sound_files(folder: str | os.PathLike) -> list[Path]:
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/caminos/frames`` (``~/.cache/caminos/frames`` by default)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "caminos" / "frames"
+    return user_cache_folder() / "frames"
 
 
 def _file_key(path: Path, config: Config) -> str:

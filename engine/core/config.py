@@ -329,6 +329,13 @@ def user_data_folder() -> Path:
     return Path(base) / "caminos"
 
 
+def user_cache_folder() -> Path:
+    """``$XDG_CACHE_HOME/caminos``, or ``~/.cache/caminos``: what caminos computes again when
+    it is gone (frames of a training folder, a model's numbers for the hop clock)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "caminos"
+
+
 @dataclass(frozen=True)
 class PathsConfig:
     """Where caminos writes what a performance makes: paths, landmarks, scenes, recordings."""

@@ -32,7 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
-from caminos.engine.core.config import Config
+from caminos.engine.core.config import Config, user_cache_folder
 from caminos.engine.core.errors import CheckpointError
 
 FILE_NAME = "hop-model.npz"
@@ -43,8 +43,7 @@ MODEL_SOURCES = Path(__file__).resolve().parent.parent.parent / "models"
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/caminos/hop-models`` (``~/.cache/caminos/hop-models`` by default)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "caminos" / "hop-models"
+    return user_cache_folder() / "hop-models"
 
 
 def _version(distribution: str) -> str:
