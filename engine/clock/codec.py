@@ -36,6 +36,18 @@ _NO_ARRAY = np.zeros(0, np.float32)  # a channel the model lacks
 _NO_INDEX = np.zeros(0, np.int64)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _semitones_in_bins(semitones: float, bin_hz: float) -> float:
+    """A pitch in semitones above A0 (at most 200) as a frequency in bins of ``bin_hz`` Hz."""
+    return 27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / bin_hz
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _comb_f0_bins(semitones: float, bin_hz: float, n_bins: int) -> float:
+    """A comb's fundamental in bins: :func:`_semitones_in_bins` kept within 1 .. ``n_bins``."""
+    return min(max(_semitones_in_bins(semitones, bin_hz), 1.0), float(n_bins))
+
+
 @njit(cache=True, nogil=True)
 def _softplus(x: float) -> float:
     return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
@@ -325,9 +337,7 @@ def _draw_one_comb(
         state.gates[0] = 1.0
         _draw(h, heights, state, 1, 0)
         return offset
-    f0_bins = min(
-        max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / state.bin_hz, 1.0), float(state.n_bins)
-    )
+    f0_bins = _comb_f0_bins(semitones, state.bin_hz, state.n_bins)
     if state.band_lower.shape[0]:
         add_comb_banded(h, heights, state.band_lower, state.band_weight, f0_bins)
     else:
@@ -468,7 +478,7 @@ def draw_slots_and_peaks(
         semitones = slot_semitones[slot]
         if s >= slots:
             semitones += chord[s - slots]
-        f0_bins = min(max(27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / bin_hz, 1.0), float(n))
+        f0_bins = _comb_f0_bins(semitones, bin_hz, n)
         for k in range(n):
             lobe = comb_at(k, f0_bins)
             if lobe > 0.0:
@@ -481,7 +491,7 @@ def draw_slots_and_peaks(
         if acc[k] > 0.0:
             h[k] += np.log1p(acc[k])
     for p in range(peak_semitones.shape[0]):
-        centre = 27.5 * 2.0 ** (min(peak_semitones[p], 200.0) / 12.0) / bin_hz
+        centre = _semitones_in_bins(peak_semitones[p], bin_hz)
         peak = np.exp(min(peak_log_mags[p], MAX_LOG_MAGNITUDE))
         first = max(0, int(np.ceil(centre - 2.0)))
         last = min(n - 1, int(np.floor(centre + 2.0)))
