@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from caminos.engine.core.config import StftConfig
+from caminos.models.pitch import gated_combs, peak_lobes
 from caminos.models.shape import (
     MAGNITUDE_FLOOR,
     MAX_LOG_MAGNITUDE,
@@ -136,7 +137,7 @@ def draw_partials_torch(
         twice as loud in nepers). Then each peak's main lobe replaces the bins it overtops:
         ``max(that, log(|peak| lobe + floor))``.
     """
-    batch, slots, n = heights.shape
+    n = heights.shape[2]
     dtype = log_mags.dtype
     # In float64, as the hop path's kernel computes it: sums of exponentials of raises of up to
     # 12 nepers lose a few 1e-4 of a neper to float32 rounding otherwise.
@@ -144,20 +145,73 @@ def draw_partials_torch(
         t.double() for t in (log_mags, heights, semitones, gates)
     )
     peak_semitones, peak_log_mags = peak_semitones.double(), peak_log_mags.double()
-    f0_hz = semitones_to_bins(semitones.detach(), bin_hz).reshape(-1) * bin_hz
-    comb = harmonic_comb_torch(f0_hz, n, bin_hz).view(batch, slots, n)
+    # The combs' places, the gates and the peaks come from the partial analysis, not from the
+    # network: no gradient flows through them, so on the CPU the compiled kernels draw them
+    # (training's largest share of a step before, in torch operations).
+    draw = combs_and_peaks if log_mags.device.type == "cpu" else combs_and_peaks_torch
+    gated, drawn = draw(semitones, gates, peak_semitones, peak_log_mags, n, bin_hz)
     raise_ = torch.clamp(
-        torch.nn.functional.softplus(heights) * comb * gates[:, :, None], max=MAX_LOG_MAGNITUDE
+        torch.nn.functional.softplus(heights) * gated.detach(), max=MAX_LOG_MAGNITUDE
     )
     out = log_mags + torch.log1p(torch.expm1(raise_).sum(dim=1))
-    if peak_semitones.shape[1]:
-        bins = semitones_to_bins(peak_semitones.detach(), bin_hz)
-        k = torch.arange(n, device=log_mags.device, dtype=log_mags.dtype)
-        lobe = hann_lobe_torch(k[None, None, :] - bins[:, :, None])
-        peak = torch.exp(torch.clamp(peak_log_mags.detach(), max=MAX_LOG_MAGNITUDE))
-        drawn = torch.log(peak[:, :, None] * lobe + MAGNITUDE_FLOOR).amax(dim=1)
-        out = torch.maximum(out, drawn)
+    if drawn is not None:
+        out = torch.maximum(out, drawn.detach())
     return out.to(dtype)
+
+
+def combs_and_peaks_torch(
+    semitones: torch.Tensor,
+    gates: torch.Tensor,
+    peak_semitones: torch.Tensor,
+    peak_log_mags: torch.Tensor,
+    n_bins: int,
+    bin_hz: float,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """What :func:`draw_partials_torch` draws from the many-pitch channels alone, in torch
+    operations on any device: the gated combs (batch, slots, n_bins) and the peaks'
+    log-magnitudes (batch, n_bins), None without peaks. Arguments as
+    :func:`draw_partials_torch`'s."""
+    batch, slots = semitones.shape
+    f0_hz = semitones_to_bins(semitones.detach(), bin_hz).reshape(-1) * bin_hz
+    combs = harmonic_comb_torch(f0_hz, n_bins, bin_hz).view(batch, slots, n_bins)
+    gated = combs * gates.detach()[:, :, None]
+    if not peak_semitones.shape[1]:
+        return gated, None
+    bins = semitones_to_bins(peak_semitones.detach(), bin_hz)
+    k = torch.arange(n_bins, device=semitones.device, dtype=semitones.dtype)
+    lobe = hann_lobe_torch(k[None, None, :] - bins[:, :, None])
+    peak = torch.exp(torch.clamp(peak_log_mags.detach(), max=MAX_LOG_MAGNITUDE))
+    return gated, torch.log(peak[:, :, None] * lobe + MAGNITUDE_FLOOR).amax(dim=1)
+
+
+def combs_and_peaks(
+    semitones: torch.Tensor,
+    gates: torch.Tensor,
+    peak_semitones: torch.Tensor,
+    peak_log_mags: torch.Tensor,
+    n_bins: int,
+    bin_hz: float,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """What :func:`draw_partials_torch` draws from the many-pitch channels alone, on the CPU by
+    :func:`caminos.models.pitch.gated_combs` and :func:`caminos.models.pitch.peak_lobes`: the
+    gated combs and the peaks' log-magnitudes of :func:`combs_and_peaks_torch`, float64 tensors,
+    in a fifth of its time. Arguments on the CPU. (Shared among threads the rows took no less
+    time: torch's threads still spin after its operations.)"""
+    places, shares = _numpy(semitones), _numpy(gates)
+    peak_places, peak_levels = _numpy(peak_semitones), _numpy(peak_log_mags)
+    batch, slots = places.shape
+    combs = np.empty((batch, slots, n_bins))
+    lobes = np.empty((batch, n_bins)) if peak_places.shape[1] else None
+
+    gated_combs(places, shares, bin_hz, combs)
+    if lobes is not None:
+        peak_lobes(peak_places, peak_levels, bin_hz, MAX_LOG_MAGNITUDE, MAGNITUDE_FLOOR, lobes)
+    return torch.from_numpy(combs), None if lobes is None else torch.from_numpy(lobes)
+
+
+def _numpy(values: torch.Tensor) -> np.ndarray:
+    """A CPU tensor's numbers as a C-ordered float64 array, outside autograd."""
+    return np.ascontiguousarray(values.detach().numpy(), np.float64)
 
 
 def partial_values_numpy(
@@ -758,7 +812,21 @@ def hop_model(
     codec's layers and terms (:class:`FusedCodec`), its latent's standard deviations, its
     :func:`level_readout` and :func:`pitch_direction`, computed in torch as the engine always
     has, so every number is the same bit for bit. ``name``, ``path`` and ``descriptors`` are
-    its checkpoint's (:meth:`caminos.models.checkpoint.Checkpoint.hop_model`)."""
+    its checkpoint's (:meth:`caminos.models.checkpoint.Checkpoint.hop_model`).
+
+    Computed on one of torch's threads: an operation shared among threads computes each part's
+    last elements outside its vector loop, and a worker thread's first part can differ by an
+    ulp (seen in ``exp``), so the same model would give other numbers in a process with more
+    threads, or fresh ones."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _hop_model(model, name, path, descriptors)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _hop_model(model: SpectralVAE, name: str, path: str, descriptors: dict | None) -> HopModel:
     codec = FusedCodec.from_model(model).eval()
     latent_std = model.latent_std.detach().double().numpy()
     terms = {term: _float32(getattr(codec, term)) for term in TERMS if hasattr(codec, term)}

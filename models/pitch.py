@@ -185,6 +185,79 @@ def hann_lobe_at(d: float) -> float:
     return abs(np.sin(np.pi * d) / den)
 
 
+@njit(cache=True, nogil=True)
+def gated_combs(semitones: np.ndarray, gates: np.ndarray, bin_hz: float, out: np.ndarray) -> None:
+    """Every pitch slot's :func:`harmonic_comb` times its gate, into ``out``.
+
+    Parameters
+    ----------
+    semitones, gates : ndarray, shape (batch, slots)
+        Each slot's pitch in semitones above A0 (at most 200 counts) and the share of its comb
+        drawn (0 to 1).
+    bin_hz : float
+        Width of a bin, in Hz.
+    out : ndarray, shape (batch, slots, n_bins)
+        Written: ``comb_at(k, f0) * gate``, the fundamental kept at one bin at least.
+    """
+    n = out.shape[2]
+    for row in range(out.shape[0]):
+        for s in range(out.shape[1]):
+            f0_bins = max(27.5 * 2.0 ** (min(semitones[row, s], 200.0) / 12.0) / bin_hz, 1.0)
+            gate = gates[row, s]
+            comb = out[row, s]
+            comb[:] = 0.0
+            # Only the bins within two of a harmonic have a lobe: each is visited from its
+            # nearest harmonic, as comb_at finds it, and given comb_at's very number.
+            harmonic = 1
+            while harmonic * f0_bins - 2.0 < n:
+                centre = harmonic * f0_bins
+                first = max(0, int(np.ceil(centre - 2.0)))
+                last = min(n - 1, int(np.floor(centre + 2.0)))
+                for k in range(first, last + 1):
+                    if max(np.round(k / f0_bins), 1.0) == harmonic:
+                        comb[k] = hann_lobe_at(k - centre) * gate
+                harmonic += 1
+
+
+@njit(cache=True, nogil=True)
+def peak_lobes(
+    semitones: np.ndarray,
+    log_mags: np.ndarray,
+    bin_hz: float,
+    max_log: float,
+    floor: float,
+    out: np.ndarray,
+) -> None:
+    """The free peaks drawn as the Hann window's main lobe, the largest at each bin, as
+    natural-log magnitudes with ``floor`` added, into ``out``.
+
+    Parameters
+    ----------
+    semitones, log_mags : ndarray, shape (batch, peaks)
+        Each peak's frequency (semitones above A0, at most 200 counts) and natural-log
+        magnitude (at most ``max_log`` counts).
+    bin_hz : float
+        Width of a bin, in Hz.
+    max_log, floor : float
+        The magnitudes' ceiling (nepers) and floor (linear).
+    out : ndarray, shape (batch, n_bins)
+        Written: ``log(max_p |peak_p| lobe(k - centre_p) + floor)``; ``log(floor)`` where no
+        lobe reaches.
+    """
+    n = out.shape[1]
+    for row in range(out.shape[0]):
+        out[row, :] = 0.0
+        for p in range(semitones.shape[1]):
+            centre = 27.5 * 2.0 ** (min(semitones[row, p], 200.0) / 12.0) / bin_hz
+            peak = np.exp(min(log_mags[row, p], max_log))
+            first = max(0, int(np.ceil(centre - 2.0)))
+            last = min(n - 1, int(np.floor(centre + 2.0)))
+            for k in range(first, last + 1):
+                out[row, k] = max(out[row, k], peak * hann_lobe_at(k - centre))
+        for k in range(n):
+            out[row, k] = np.log(out[row, k] + floor)
+
+
 def hann_lobe(d: np.ndarray) -> np.ndarray:
     """The Hann window's normalised main lobe at ``d`` bins from its centre (0 beyond 2):
     :func:`hann_lobe_at` of every element, float64 of ``d``'s shape."""

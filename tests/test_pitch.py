@@ -222,3 +222,68 @@ def test_band_interpolation_reaches_every_bin() -> None:
     spread = values[lower] * (1 - weight) + values[lower + 1] * weight
     assert spread[0] == 0.0 and spread[-1] == 63.0**2
     assert np.all(np.diff(spread) > 0) and lower.max() == 62
+
+
+def _channels(rows: int, slots: int, peaks: int, seed: int = 0):
+    """Random many-pitch channels: pitches from below the lowest bin (the fundamental kept at
+    one bin) to past the 200-semitone cap, gates 0 to 1, peaks anywhere in the spectrum."""
+    rng = np.random.default_rng(seed)
+    semitones = torch.as_tensor(rng.uniform(-40.0, 250.0, (rows, slots)))
+    gates = torch.as_tensor(rng.uniform(0.0, 1.0, (rows, slots)))
+    peak_semitones = torch.as_tensor(rng.uniform(-10.0, 130.0, (rows, peaks)))
+    peak_logs = torch.as_tensor(rng.uniform(-8.0, 14.0, (rows, peaks)))  # past the ceiling too
+    return semitones, gates, peak_semitones, peak_logs
+
+
+def test_gated_combs_give_comb_at_at_every_bin() -> None:
+    """The training kernel visits only the bins near a harmonic; every bin still holds the
+    number the hop path's comb_at gives it, bit for bit."""
+    from caminos.models.pitch import comb_at, gated_combs
+
+    semitones, gates, _, _ = (t.numpy() for t in _channels(64, 3, 0))
+    semitones[0, 0], semitones[1, 1] = -100.0, 1e9  # a fundamental under a bin, one capped
+    out = np.full((64, 3, CFG.n_bins), np.nan)
+    gated_combs(semitones, gates, BIN_HZ, out)
+    for row in range(64):
+        for s in range(3):
+            f0 = max(27.5 * 2.0 ** (min(semitones[row, s], 200.0) / 12.0) / BIN_HZ, 1.0)
+            expected = [comb_at(k, f0) * gates[row, s] for k in range(CFG.n_bins)]
+            assert out[row, s].tolist() == expected
+
+
+@pytest.mark.parametrize("peaks", [0, 4])
+def test_compiled_combs_and_peaks_equal_the_torch_operations(peaks: int) -> None:
+    """Training on the CPU draws through the kernels, on a GPU through torch operations: the
+    same numbers within float64 rounding, but within 1e-4 bins of the lobe's half point, where
+    the torch lobe takes its limit 0.5 (the kernel's is exact there, off by 5e-5 at most)."""
+    from caminos.models.autoencoder import combs_and_peaks, combs_and_peaks_torch
+
+    channels = _channels(256, 3, peaks, seed=1)
+    drawings = combs_and_peaks(*channels, CFG.n_bins, BIN_HZ)
+    references = combs_and_peaks_torch(*channels, CFG.n_bins, BIN_HZ)
+    for drawn, reference in zip(drawings[: 1 + bool(peaks)], references):
+        drawn, reference = drawn.numpy(), reference.numpy()
+        assert np.isclose(drawn, reference, rtol=1e-12, atol=1e-12).mean() > 0.9999
+        np.testing.assert_allclose(drawn, reference, rtol=0, atol=1e-4)
+    if not peaks:
+        assert drawings[1] is None and references[1] is None
+
+
+def test_partials_drawn_on_the_cpu_pass_gradients_to_the_heights_alone() -> None:
+    """The combs and peaks are constants of the analysis: the decoder's heights and spectrum
+    get gradients where a comb is drawn, and nothing else asks for one."""
+    from caminos.models.autoencoder import draw_partials_torch
+
+    semitones, gates, peak_semitones, peak_logs = _channels(8, 3, 4, seed=2)
+    semitones = torch.full((8, 3), 36.0)  # 220 Hz, 4.7 bins: combs well inside the spectrum
+    peak_logs = torch.full((8, 4), -20.0)  # under the floor: no peak overtops a comb
+    log_mags = torch.zeros(8, CFG.n_bins, requires_grad=True)
+    heights = torch.zeros(8, 3, CFG.n_bins, requires_grad=True)
+    out = draw_partials_torch(
+        log_mags, heights, semitones, gates, peak_semitones, peak_logs, BIN_HZ
+    )
+    out.sum().backward()
+    drawn = harmonic_comb(np.array([220.0]), CFG.n_bins, BIN_HZ)[0] > 0
+    assert torch.all(heights.grad[:, :, drawn] > 0)
+    assert torch.all(heights.grad[:, :, ~drawn] == 0)
+    assert log_mags.grad.abs().sum() > 0
