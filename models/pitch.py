@@ -168,8 +168,24 @@ def comb_at(k: int, f0_bins: float) -> float:
     """:func:`harmonic_comb` at one bin ``k`` for a fundamental of ``f0_bins`` bins: the main
     lobe at the distance to the nearest harmonic (the first at least), for kernels (the hop
     path's comb)."""
-    harmonic = max(np.round(k / f0_bins), 1.0)
-    return hann_lobe_at(k - harmonic * f0_bins)
+    return hann_lobe_at(k - nearest_harmonic(k, f0_bins) * f0_bins)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def nearest_harmonic(k: int, f0_bins: float) -> float:
+    """The harmonic of ``f0_bins`` nearest bin ``k`` (the first at least), whose lobe
+    :func:`comb_at` gives the bin."""
+    return max(np.round(k / f0_bins), 1.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def harmonic_span(harmonic: int, f0_bins: float, n_bins: int) -> tuple[int, int]:
+    """First and last bin (inclusive, within ``0 .. n_bins - 1``) less than two bins from the
+    ``harmonic``-th harmonic of ``f0_bins``: where its lobe can be drawn. A kernel that visits
+    these bins of every harmonic, keeping those whose :func:`nearest_harmonic` it is, gives
+    every non-zero bin of :func:`comb_at` and skips the bins between harmonics."""
+    centre = harmonic * f0_bins
+    return max(0, int(np.ceil(centre - 2.0))), min(n_bins - 1, int(np.floor(centre + 2.0)))
 
 
 @njit(cache=True, nogil=True)
@@ -206,16 +222,14 @@ def gated_combs(semitones: np.ndarray, gates: np.ndarray, bin_hz: float, out: np
             gate = gates[row, s]
             comb = out[row, s]
             comb[:] = 0.0
-            # Only the bins within two of a harmonic have a lobe: each is visited from its
-            # nearest harmonic, as comb_at finds it, and given comb_at's very number.
-            harmonic = 1
+            if gate == 0.0:  # an empty slot (a single note's second and third)
+                continue
+            harmonic = 1  # the bins near each harmonic alone (harmonic_span)
             while harmonic * f0_bins - 2.0 < n:
-                centre = harmonic * f0_bins
-                first = max(0, int(np.ceil(centre - 2.0)))
-                last = min(n - 1, int(np.floor(centre + 2.0)))
+                first, last = harmonic_span(harmonic, f0_bins, n)
                 for k in range(first, last + 1):
-                    if max(np.round(k / f0_bins), 1.0) == harmonic:
-                        comb[k] = hann_lobe_at(k - centre) * gate
+                    if nearest_harmonic(k, f0_bins) == harmonic:
+                        comb[k] = hann_lobe_at(k - harmonic * f0_bins) * gate
                 harmonic += 1
 
 

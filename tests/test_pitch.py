@@ -242,6 +242,7 @@ def test_gated_combs_give_comb_at_at_every_bin() -> None:
 
     semitones, gates, _, _ = (t.numpy() for t in _channels(64, 3, 0))
     semitones[0, 0], semitones[1, 1] = -100.0, 1e9  # a fundamental under a bin, one capped
+    gates[2, 1:] = 0.0  # empty slots
     out = np.full((64, 3, CFG.n_bins), np.nan)
     gated_combs(semitones, gates, BIN_HZ, out)
     for row in range(64):
