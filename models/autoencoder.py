@@ -195,8 +195,9 @@ def combs_and_peaks(
     """What :func:`draw_partials_torch` draws from the many-pitch channels alone, on the CPU by
     :func:`caminos.models.pitch.gated_combs` and :func:`caminos.models.pitch.peak_lobes`: the
     gated combs and the peaks' log-magnitudes of :func:`combs_and_peaks_torch`, float64 tensors,
-    in a fifth of its time. Arguments on the CPU. (Shared among threads the rows took no less
-    time: torch's threads still spin after its operations.)"""
+    in a seventh to an eleventh of its time (``benchmarks/training.py``). Arguments on the CPU.
+    (Shared among threads the rows took no less time: torch's threads still spin after its
+    operations.)"""
     places, shares = _numpy(semitones), _numpy(gates)
     peak_places, peak_levels = _numpy(peak_semitones), _numpy(peak_log_mags)
     batch, slots = places.shape
