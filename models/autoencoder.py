@@ -28,7 +28,6 @@ import torch
 from torch import nn
 
 from caminos.engine.core.config import StftConfig
-from caminos.models.pitch import gated_combs, peak_lobes
 from caminos.models.shape import (
     MAGNITUDE_FLOOR,
     MAX_LOG_MAGNITUDE,
@@ -198,6 +197,9 @@ def combs_and_peaks(
     in a seventh to an eleventh of its time (``benchmarks/training.py``). Arguments on the CPU.
     (Shared among threads the rows took no less time: torch's threads still spin after its
     operations.)"""
+    # Imported here: the voice's process imports this module and runs no numba.
+    from caminos.models.pitch import gated_combs, peak_lobes
+
     places, shares = _numpy(semitones), _numpy(gates)
     peak_places, peak_levels = _numpy(peak_semitones), _numpy(peak_log_mags)
     batch, slots = places.shape
