@@ -278,12 +278,24 @@ def test_tick_allocates_little(fresh: Engine, write_sound) -> None:
     assert growth < 4 * 1024  # measured: under 1 KB over 1000 hops (tracemalloc's own)
 
 
-def hop_allocation_peaks(engine: Engine, hops: int = 200) -> dict[str, int]:
+def hop_allocation_peaks(engine: Engine, hops: int = 200, rounds: int = 2) -> dict[str, int]:
     """The most memory each unit of ``engine`` (by class name) and each whole tick ("tick")
     held at once beyond what was held before it, in bytes, over ``hops`` hops each: tracemalloc's
     peak, so a temporary freed within the hop counts, which the retained-growth tests miss.
 
-    The units run one by one as ``Engine.tick`` runs them (with no event due: post none)."""
+    The units run one by one as ``Engine.tick`` runs them (with no event due: post none).
+    tracemalloc counts every thread of the process, and under pytest-xdist a worker's thread
+    talks to the controller now and then: one measure of EncodeUnit came out at 3.1 KB, not
+    its 1.0 KB, once in a whole parallel suite, most likely so. The measure is taken
+    ``rounds`` times and each key keeps its smallest peak: what the engine allocates comes
+    back every round, another thread's message lands in one.
+    """
+    measures = [_allocation_peaks(engine, hops) for _ in range(rounds)]
+    return {key: min(measure[key] for measure in measures) for key in measures[0]}
+
+
+def _allocation_peaks(engine: Engine, hops: int) -> dict[str, int]:
+    """One round of :func:`hop_allocation_peaks`."""
     import tracemalloc
 
     units = [(type(unit).__name__, unit) for unit in engine.units]
