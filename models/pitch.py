@@ -179,13 +179,25 @@ def nearest_harmonic(k: int, f0_bins: float) -> float:
 
 
 @njit(cache=True, nogil=True, inline="always")
+def lobe_span(centre: float, n_bins: int) -> tuple[int, int]:
+    """First and last bin (inclusive, within ``0 .. n_bins - 1``) less than two bins from
+    ``centre`` (bins): where a main lobe centred there can be drawn."""
+    return max(0, int(np.ceil(centre - 2.0))), min(n_bins - 1, int(np.floor(centre + 2.0)))
+
+
+@njit(cache=True, nogil=True, inline="always")
 def harmonic_span(harmonic: int, f0_bins: float, n_bins: int) -> tuple[int, int]:
-    """First and last bin (inclusive, within ``0 .. n_bins - 1``) less than two bins from the
-    ``harmonic``-th harmonic of ``f0_bins``: where its lobe can be drawn. A kernel that visits
+    """:func:`lobe_span` of the ``harmonic``-th harmonic of ``f0_bins``. A kernel that visits
     these bins of every harmonic, keeping those whose :func:`nearest_harmonic` it is, gives
     every non-zero bin of :func:`comb_at` and skips the bins between harmonics."""
-    centre = harmonic * f0_bins
-    return max(0, int(np.ceil(centre - 2.0))), min(n_bins - 1, int(np.floor(centre + 2.0)))
+    return lobe_span(harmonic * f0_bins, n_bins)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def semitones_in_bins(semitones: float, bin_hz: float) -> float:
+    """A pitch in semitones above A0 (at most 200 counts) as a frequency in bins of ``bin_hz``
+    Hz, for kernels."""
+    return 27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / bin_hz
 
 
 @njit(cache=True, nogil=True)
@@ -218,7 +230,7 @@ def gated_combs(semitones: np.ndarray, gates: np.ndarray, bin_hz: float, out: np
     n = out.shape[2]
     for row in range(out.shape[0]):
         for s in range(out.shape[1]):
-            f0_bins = max(27.5 * 2.0 ** (min(semitones[row, s], 200.0) / 12.0) / bin_hz, 1.0)
+            f0_bins = max(semitones_in_bins(semitones[row, s], bin_hz), 1.0)
             gate = gates[row, s]
             comb = out[row, s]
             comb[:] = 0.0
@@ -262,10 +274,9 @@ def peak_lobes(
     for row in range(out.shape[0]):
         out[row, :] = 0.0
         for p in range(semitones.shape[1]):
-            centre = 27.5 * 2.0 ** (min(semitones[row, p], 200.0) / 12.0) / bin_hz
+            centre = semitones_in_bins(semitones[row, p], bin_hz)
             peak = np.exp(min(log_mags[row, p], max_log))
-            first = max(0, int(np.ceil(centre - 2.0)))
-            last = min(n - 1, int(np.floor(centre + 2.0)))
+            first, last = lobe_span(centre, n)
             for k in range(first, last + 1):
                 out[row, k] = max(out[row, k], peak * hann_lobe_at(k - centre))
         for k in range(n):

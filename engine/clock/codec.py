@@ -24,7 +24,13 @@ from numba import njit
 
 from caminos.engine.core.errors import CheckpointError
 from caminos.models.partials import channel_values
-from caminos.models.pitch import comb_at, hann_lobe_at, refined_candidate
+from caminos.models.pitch import (
+    comb_at,
+    hann_lobe_at,
+    lobe_span,
+    refined_candidate,
+    semitones_in_bins,
+)
 from caminos.models.shape import MAGNITUDE_FLOOR, MAX_LOG_MAGNITUDE, HopModel, band_interpolation
 
 
@@ -37,15 +43,10 @@ _NO_INDEX = np.zeros(0, np.int64)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _semitones_in_bins(semitones: float, bin_hz: float) -> float:
-    """A pitch in semitones above A0 (at most 200) as a frequency in bins of ``bin_hz`` Hz."""
-    return 27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / bin_hz
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _comb_f0_bins(semitones: float, bin_hz: float, n_bins: int) -> float:
-    """A comb's fundamental in bins: :func:`_semitones_in_bins` kept within 1 .. ``n_bins``."""
-    return min(max(_semitones_in_bins(semitones, bin_hz), 1.0), float(n_bins))
+    """A comb's fundamental in bins: :func:`~caminos.models.pitch.semitones_in_bins` kept
+    within 1 .. ``n_bins``."""
+    return min(max(semitones_in_bins(semitones, bin_hz), 1.0), float(n_bins))
 
 
 @njit(cache=True, nogil=True)
@@ -491,10 +492,9 @@ def draw_slots_and_peaks(
         if acc[k] > 0.0:
             h[k] += np.log1p(acc[k])
     for p in range(peak_semitones.shape[0]):
-        centre = _semitones_in_bins(peak_semitones[p], bin_hz)
+        centre = semitones_in_bins(peak_semitones[p], bin_hz)
         peak = np.exp(min(peak_log_mags[p], MAX_LOG_MAGNITUDE))
-        first = max(0, int(np.ceil(centre - 2.0)))
-        last = min(n - 1, int(np.floor(centre + 2.0)))
+        first, last = lobe_span(centre, n)
         for k in range(first, last + 1):
             drawn = np.log(peak * hann_lobe_at(k - centre) + MAGNITUDE_FLOOR)
             if drawn > h[k]:
