@@ -38,7 +38,12 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.own_sounds import make_set
 from caminos.engine.core.config import load_config
-from caminos.models.autoencoder import combs_and_peaks, combs_and_peaks_torch, stack_context
+from caminos.models.autoencoder import (
+    channels_to_draw,
+    combs_and_peaks,
+    combs_and_peaks_torch,
+    stack_context,
+)
 from caminos.models.checkpoint import load_checkpoint
 from caminos.models.data import file_frames
 from caminos.models.train import TrainSettings, _train_step
@@ -60,24 +65,9 @@ def median_ms(work, batches: list, rounds: int) -> float:
 
 
 def draw_inputs(model, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """The batch's many-pitch channels as the decoder draws them: slot pitches and gates, free
-    peaks' pitches and log-magnitudes (float64)."""
-    shape = model.shape
-    slots, peaks = shape.pitch_slots, shape.free_peaks
+    """The batch's many-pitch channels as the decoder draws them (float64)."""
     values = torch.as_tensor(model.partial_values(batch), dtype=torch.float64)
-    level = model.level(batch).double()
-    start = slots + shape.presence_channels
-    gates = (
-        values[:, slots:start].clamp(0.0, 1.0)
-        if shape.presence_channels
-        else torch.ones_like(values[:, :slots])
-    )
-    return (
-        values[:, :slots],
-        gates,
-        values[:, start : start + peaks],
-        values[:, start + peaks : start + 2 * peaks] + level[:, None],
-    )
+    return channels_to_draw(values, model.level(batch).double(), model.shape)
 
 
 def main(argv: list[str] | None = None) -> int:

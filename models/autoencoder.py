@@ -149,12 +149,10 @@ def draw_partials_torch(
     # (training's largest share of a step before, in torch operations).
     draw = combs_and_peaks if log_mags.device.type == "cpu" else combs_and_peaks_torch
     gated, drawn = draw(semitones, gates, peak_semitones, peak_log_mags, n, bin_hz)
-    raise_ = torch.clamp(
-        torch.nn.functional.softplus(heights) * gated.detach(), max=MAX_LOG_MAGNITUDE
-    )
+    raise_ = torch.clamp(torch.nn.functional.softplus(heights) * gated, max=MAX_LOG_MAGNITUDE)
     out = log_mags + torch.log1p(torch.expm1(raise_).sum(dim=1))
     if drawn is not None:
-        out = torch.maximum(out, drawn.detach())
+        out = torch.maximum(out, drawn)
     return out.to(dtype)
 
 
@@ -250,10 +248,21 @@ def draw_from_values(
 ) -> torch.Tensor:
     """:func:`draw_partials_torch` from the many-pitch channels in natural units (batch, J),
     the frame's level (batch,) nepers and the decoder's comb outputs (batch, slots * heights)."""
-    slots, peaks = shape.pitch_slots, shape.free_peaks
-    heights = heights.reshape(len(heights), slots, shape.comb_heights).double()
+    heights = heights.reshape(len(heights), shape.pitch_slots, shape.comb_heights).double()
     if comb_spread is not None:
         heights = heights @ comb_spread.double()
+    return draw_partials_torch(
+        log_mags, heights, *channels_to_draw(values, level, shape), shape.bin_hz
+    )
+
+
+def channels_to_draw(
+    values: torch.Tensor, level: torch.Tensor, shape: ModelShape
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The many-pitch channels in natural units (batch, J) and the frame's level (batch,)
+    nepers as :func:`draw_partials_torch` takes them: each slot's pitch and gate (batch, slots),
+    each free peak's pitch and natural-log magnitude (batch, peaks)."""
+    slots, peaks = shape.pitch_slots, shape.free_peaks
     semitones = values[:, :slots]
     gates = (
         torch.clamp(values[:, slots : 2 * slots], 0.0, 1.0)
@@ -263,9 +272,7 @@ def draw_from_values(
     start = slots + shape.presence_channels
     peak_semitones = values[:, start : start + peaks]
     peak_log = values[:, start + peaks : start + 2 * peaks] + level[:, None]
-    return draw_partials_torch(
-        log_mags, heights, semitones, gates, peak_semitones, peak_log, shape.bin_hz
-    )
+    return semitones, gates, peak_semitones, peak_log
 
 
 def stack_context(
