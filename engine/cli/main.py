@@ -65,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --score: length to render (default: to the score's end line)",
     )
     render.add_argument(
+        "--jobs",
+        metavar="N",
+        type=int,
+        default=1,
+        help="with --score: render the field's voices in N processes, each a group of the "
+        "room's channels, limited together: the same samples as one process, sooner on N "
+        "free cores (default 1; the mono layout is always one)",
+    )
+    render.add_argument(
         "-o",
         "--output",
         metavar="OUT",
@@ -188,6 +197,11 @@ def _render(args: argparse.Namespace) -> int:
         raise ParameterError("caminos render: give a sound file IN or --score SCORE (one of them)")
     if args.score is not None:
         return _render_score(args)
+    if args.jobs != 1:
+        raise ParameterError(
+            "caminos render: --jobs splits a --score's field of voices over processes; "
+            "a sound file IN renders in one"
+        )
     method = args.phase or config.phase.method
     extra: dict[str, Any] = {}
     if args.phase is not None:
@@ -244,7 +258,7 @@ def _render_score(args: argparse.Namespace) -> int:
     if args.iterations is not None:
         extra["engine.iterations"] = ("--iterations", args.iterations)
     config = load_with_overrides(args, extra)
-    print(render_score_file(args.score, args.output, config, args.seconds))
+    print(render_score_file(args.score, args.output, config, args.seconds, args.jobs))
     return 0
 
 

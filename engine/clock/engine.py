@@ -248,6 +248,11 @@ class Engine:
     hop_model : HopModel, optional
         The model's numbers (live: read from the file the supervisor wrote, so the process
         imports no torch); by default computed from ``checkpoint`` with torch.
+    limit : bool
+        Run the safety limiter on the output (linked across this engine's channels). False
+        leaves it out: the engine renders one group of a room's channels, and its caller
+        limits them with the other groups' (``caminos render --score --jobs``); the samples
+        are then DC-blocked but unlimited, and come without the limiter's delay.
 
     Notes
     -----
@@ -281,6 +286,7 @@ class Engine:
         counters: dict[str, int] | None = None,
         tick_times: np.ndarray | None = None,
         hop_model: HopModel | None = None,
+        limit: bool = True,
     ) -> None:
         self.config = config
         stft = config.stft
@@ -422,7 +428,7 @@ class Engine:
             DecodeUnit(self.frame_codec),
             ShapeUnit(self.texture, None if self.mono else self.image, self.mixer, self.counters),
             PhaseUnit(self.phase, None if self.mono else self.field),
-            OutputUnit(self.out_gain, self.output, self.channel_gains, self.mono),
+            OutputUnit(self.out_gain, self.output, self.channel_gains, self.mono, limit),
         ]
         self.buffers = HopBuffers.make(
             rows,

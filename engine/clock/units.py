@@ -512,19 +512,30 @@ class PhaseUnit(Unit):
 class OutputUnit(Unit):
     """The output gain (ramped across the hop), the voices into the channels (one voice copied
     to every channel with the mono layout), each channel's gain, the DC blocker per channel and
-    the safety limiter linked across channels."""
+    the safety limiter linked across channels.
+
+    With ``limit`` False the limiter is left out and adds no delay: the engine renders one
+    group of a room's channels, which its caller limits together with the other groups'
+    (:mod:`caminos.engine.control.group_render`).
+    """
 
     def __init__(
-        self, out_gain: Parameter, output: OutputChain, gains: ChannelGains, mono: bool
+        self,
+        out_gain: Parameter,
+        output: OutputChain,
+        gains: ChannelGains,
+        mono: bool,
+        limit: bool = True,
     ) -> None:
         self.out_gain = out_gain
         self.output = output
         self.gains = gains
         self.mono = mono
+        self.limit = limit
 
     @property
     def latency_samples(self) -> int:  # type: ignore[override]
-        return self.output.latency_samples
+        return self.output.latency_samples if self.limit else 0
 
     def process(self, hop: HopBuffers) -> None:
         before = self.out_gain.value
@@ -536,7 +547,10 @@ class OutputUnit(Unit):
         for c, column in enumerate(hop.block_columns):
             np.copyto(column, voices[0 if self.mono else c])
         self.gains.process(block)
-        self.output.process(block)
+        if self.limit:
+            self.output.process(block)
+        else:
+            self.output.block_dc(block)
 
     def reset(self) -> None:
         self.gains.reset()

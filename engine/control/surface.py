@@ -15,13 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from caminos.engine.clock.engine import Engine
+from caminos.engine.control.group_render import render_in_groups, voice_groups
 from caminos.engine.control.midi_map import MidiMap
 from caminos.engine.control.navigation import Navigator
 from caminos.engine.control.queries import query_controls
 from caminos.engine.control.scenes import SceneBank
 from caminos.engine.control.voice_paths import VoicePaths
 from caminos.engine.control.score import ScoreRecorder, render_score
+from caminos.engine.core.errors import CaminosError
+from caminos.engine.core.layouts import field_layout
 from caminos.engine.dsp.audio_io import check_output_format, write_audio_atomic
 
 
@@ -104,14 +109,22 @@ def _register(engine: Any, controls: Any) -> None:
 
 
 def render_score_file(
-    score_path: str | Path, out_path: str | Path, config: Any, seconds: float | None = None
+    score_path: str | Path,
+    out_path: str | Path,
+    config: Any,
+    seconds: float | None = None,
+    jobs: int = 1,
 ) -> str:
     """``caminos render --score SCORE -o OUT``: a fresh engine replays the score into a file.
+
+    With ``jobs`` above 1, the field's voices are rendered in that many processes, each a group
+    of the room's channels, and limited together here (:mod:`~caminos.engine.control.group_render`):
+    the same samples, sooner where cores are free. The mono layout renders in one process.
 
     Returns
     -------
     str
-        One line: what was written, its length and the real-time factor.
+        One line: what was written, its length, the real-time factor and the processes used.
 
     Raises
     ------
@@ -119,22 +132,56 @@ def render_score_file(
         ``out_path`` cannot hold the engine's channels in ``render.subtype`` (a ``.flac`` of
         more than 8 channels, an unknown extension, a missing folder): refused before the
         score is replayed.
+    ParameterError
+        ``jobs`` out of 1 .. 64.
     """
     check_output_format(out_path, config.audio.channels, config.render.subtype)  # before the work
-    engine = Engine(config, startup_events=False)  # the score holds the start-up events
-    attach(engine)
+    groups = voice_groups(config, jobs)
     started = time.perf_counter()
-    try:
-        samples = render_score(score_path, engine, seconds)
-    finally:
-        engine.close()
+    if len(groups) > 1:
+        samples = render_in_groups(score_path, config, seconds, groups, render_group_to_file)
+        layout, _, voices = field_layout(config)
+        mask = layout.channel_mask if voices == layout.n_speakers else None
+        sample_rate = config.audio.sample_rate
+    else:
+        engine = Engine(config, startup_events=False)  # the score holds the start-up events
+        attach(engine)
+        try:
+            samples = render_score(score_path, engine, seconds)
+        finally:
+            engine.close()
+        mask = engine.channel_mask
+        sample_rate = engine.sample_rate
     elapsed = time.perf_counter() - started
-    mask = engine.channel_mask if Path(out_path).suffix.lower() == ".wav" else None
-    write_audio_atomic(
-        out_path, samples, engine.sample_rate, config.render.subtype, channel_mask=mask
-    )
-    length = len(samples) / engine.sample_rate
+    if Path(out_path).suffix.lower() != ".wav":
+        mask = None
+    write_audio_atomic(out_path, samples, sample_rate, config.render.subtype, channel_mask=mask)
+    length = len(samples) / sample_rate
+    processes = f", {len(groups)} processes" if len(groups) > 1 else ""
     return (
         f"{out_path}: {length:.2f} s from {score_path} "
-        f"({length / max(elapsed, 1e-9):.1f}x real time)"
+        f"({length / max(elapsed, 1e-9):.1f}x real time{processes})"
     )
+
+
+def render_group_to_file(
+    score_path: str | Path, config: Any, seconds: float | None, out_path: str, connection: Any
+) -> None:
+    """One process of :func:`render_score_file` with ``jobs``: a fresh engine for one channel
+    group (``config``'s ``field.first_channel`` and ``field.voices``), without the limiter,
+    replays the score; its samples are saved to ``out_path`` (:func:`numpy.save`) and
+    ``("done", "")`` sent on ``connection``, or the error's class name and message."""
+    try:
+        engine = Engine(config, startup_events=False, limit=False)
+        attach(engine)
+        try:
+            samples = render_score(score_path, engine, seconds)
+        finally:
+            engine.close()
+        np.save(out_path, samples)
+    except CaminosError as exc:
+        connection.send((type(exc).__name__, str(exc)))
+    else:
+        connection.send(("done", ""))
+    finally:
+        connection.close()

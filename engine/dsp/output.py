@@ -77,6 +77,19 @@ class OutputChain:
         self.dc.process(block, block)
         self.limiter.process(block, block)
 
+    def block_dc(self, block: np.ndarray) -> None:
+        """:meth:`process` without the limiter: the DC blocker alone, per channel, in place.
+
+        For a part of a room whose channels are limited together elsewhere
+        (:meth:`limit`): ``block_dc`` then ``limit`` is :meth:`process`, sample for sample.
+        """
+        self.dc.process(block, block)
+
+    def limit(self, block: np.ndarray) -> None:
+        """:meth:`process` without the DC blocker: the limiter alone, linked across the
+        block's channels, in place (streaming)."""
+        self.limiter.process(block, block)
+
     def process_offline(self, samples: np.ndarray) -> np.ndarray:
         """A whole signal of shape (n, channels) DC-blocked in place, then limited with the
         limiter's latency removed (sample ``n`` out is sample ``n`` in); returns the result."""
