@@ -82,6 +82,25 @@ def test_a_score_rendered_by_groups_is_the_file_one_process_writes(tmp_path) -> 
     assert sf.info(tmp_path / "three.wav").channels == 4
 
 
+def test_the_default_layout_splits_as_the_layout_it_names(tmp_path) -> None:
+    """``field.layout = ""`` on two channels is the stereo layout: each process renders one of
+    its voices, and the file is one process's."""
+    score = write_score(
+        tmp_path / "stereo.score",
+        f'hop 0 /source/file/open "{DEMO}"',
+        "hop 0 /source/file/play 1",
+        "hop 0 /field/spread 1",
+        "hop 60 end",
+    )
+    config = load_config(overrides={"audio.channels": 2, "render.subtype": "FLOAT"})
+    assert config.field.layout == ""
+    render_score_file(score, tmp_path / "one.wav", config, jobs=1)
+    render_score_file(score, tmp_path / "two.wav", config, jobs=2)
+    np.testing.assert_array_equal(
+        sf.read(tmp_path / "two.wav")[0], sf.read(tmp_path / "one.wav")[0]
+    )
+
+
 def test_a_bad_line_in_a_group_render_is_named_and_nothing_is_written(tmp_path) -> None:
     score = write_score(
         tmp_path / "bad.score", "hop 0 /field/spread 1", "hop 5 /field/spread 12", "hop 20 end"

@@ -28,7 +28,7 @@ import numpy as np
 from caminos.engine.core import errors
 from caminos.engine.core.config import Config
 from caminos.engine.core.errors import CaminosError, ParameterError
-from caminos.engine.core.layouts import field_layout
+from caminos.engine.core.layouts import default_layout_name, field_layout
 from caminos.engine.dsp.output import OutputChain
 
 MAX_JOBS = 64  # processes at most (one voice each at 64 channels)
@@ -87,8 +87,12 @@ def voice_groups(config: Config, jobs: int) -> list[VoiceGroup]:
 def group_config(config: Config, group: VoiceGroup) -> Config:
     """``config`` for the process that renders ``group``: the same room (layout, field, score),
     ``field.first_channel`` and ``field.voices`` set to the group and ``audio.channels`` to its
-    size."""
-    field = dataclasses.replace(config.field, first_channel=group.first_channel, voices=group.count)
+    size. The default layout (``field.layout = ""``, chosen by the channel count) is named, since
+    a group's channel count is not the room's."""
+    layout = config.field.layout or default_layout_name(config.audio.channels)
+    field = dataclasses.replace(
+        config.field, layout=layout, first_channel=group.first_channel, voices=group.count
+    )
     audio = dataclasses.replace(config.audio, channels=group.count)
     return dataclasses.replace(config, field=field, audio=audio)
 
