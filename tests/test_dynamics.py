@@ -222,3 +222,27 @@ def test_dc_blocker_output_does_not_depend_on_block_size(rng: np.random.Generato
     outputs = [run_in_blocks(DcBlocker(SAMPLE_RATE, 2), x, block) for block in BLOCK_SIZES]
     for y in outputs[1:]:
         np.testing.assert_array_equal(y, outputs[0])
+
+
+def test_the_output_chain_split_in_dc_and_limiter_is_the_whole_chain(
+    rng: np.random.Generator,
+) -> None:
+    """``block_dc`` then ``limit`` (a room's groups DC-blocked apart, limited together) gives
+    :meth:`OutputChain.process`'s samples, with the limiter acting."""
+    from caminos.engine.core.config import load_config
+    from caminos.engine.dsp.output import OutputChain
+
+    config = load_config()
+    loud = 3.0 * rng.standard_normal((4096, 4)) + 0.2
+    whole, room = (OutputChain(SAMPLE_RATE, 4, config, block=256) for _ in range(2))
+    groups = [OutputChain(SAMPLE_RATE, 2, config, block=256) for _ in range(2)]
+    a, b = loud.copy(), loud.copy()
+    for start in range(0, len(loud), 256):
+        whole.process(a[start : start + 256])
+        for g, group in enumerate(groups):  # two groups of two channels, each its own block
+            block = np.ascontiguousarray(b[start : start + 256, 2 * g : 2 * g + 2])
+            group.block_dc(block)
+            b[start : start + 256, 2 * g : 2 * g + 2] = block
+        room.limit(b[start : start + 256])
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a).max() < 1.0 and whole.limiter.reduced_samples > 0
