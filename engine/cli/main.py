@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="with --score: render the field's voices in N processes, each a group of the "
         "room's channels, limited together: the same samples as one process, sooner on N "
-        "free cores (default 1; the mono layout is always one)",
+        "free cores (default 1; 0: one per core; the mono layout is always one)",
     )
     render.add_argument(
         "-o",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -58,18 +59,20 @@ class VoiceGroup:
 
 
 def voice_groups(config: Config, jobs: int) -> list[VoiceGroup]:
-    """The channel groups of ``config``'s output for ``jobs`` processes: contiguous, sizes
-    differing by one at most, never more groups than voices; one group with the mono layout.
+    """The channel groups of ``config``'s output for ``jobs`` processes (0: one per core of
+    this machine): contiguous, sizes differing by one at most, never more groups than voices;
+    one group with the mono layout.
 
     Raises
     ------
     ParameterError
-        ``jobs`` below 1 or above :data:`MAX_JOBS`.
+        ``jobs`` below 0 or above :data:`MAX_JOBS`.
     ConfigError
         The field's layout does not fit the output (:func:`field_layout`).
     """
-    if not 1 <= int(jobs) <= MAX_JOBS:
-        raise ParameterError(f"--jobs {jobs}: expected 1 to {MAX_JOBS} processes")
+    if not 0 <= int(jobs) <= MAX_JOBS:
+        raise ParameterError(f"--jobs {jobs}: expected 1 to {MAX_JOBS} processes (0: one per core)")
+    jobs = int(jobs) or min(os.cpu_count() or 1, MAX_JOBS)
     layout, first, voices = field_layout(config)
     channels = config.audio.channels
     if layout.name == "mono":
