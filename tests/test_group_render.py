@@ -121,7 +121,10 @@ def exit_at_once(score_path, config, seconds, out_path, connection) -> None:
 def test_a_group_process_that_dies_is_named_with_its_exit_code(tmp_path) -> None:
     score = write_score(tmp_path / "s.score", "hop 10 end")
     config = field_config("quad", 4)
-    with pytest.raises(RuntimeError, match=r"channels 1-2 ended without a result \(exit code 3\)"):
+    # both die; whichever is heard first is named
+    with pytest.raises(
+        RuntimeError, match=r"channels (1-2|3-4) ended without a result \(exit code 3\)"
+    ):
         render_in_groups(score, config, None, voice_groups(config, 2), exit_at_once)
 
 
@@ -129,3 +132,27 @@ def test_jobs_apply_to_a_score_only(tmp_path, capsys) -> None:
     assert main(["render", str(DEMO), "-o", str(tmp_path / "o.wav"), "--jobs", "2"]) == 2
     assert "--jobs splits a --score's field" in capsys.readouterr().err
     assert not (tmp_path / "o.wav").exists()
+
+
+def test_the_progress_bar_counts_seconds_of_sound_to_the_end(tmp_path, capsys) -> None:
+    """One process and two report the render's progress in seconds of sound, to 100 %; the
+    score replay feeds it from the first hop to the last."""
+    from caminos.engine.clock.engine import Engine
+    from caminos.engine.control.score import PROGRESS_HOPS, render_score
+    from caminos.engine.control.surface import attach
+
+    score = write_score(tmp_path / "s.score", "hop 0 /field/spread 1", "hop 200 end")
+    config = field_config("quad", 4)
+    engine = Engine(config, voice=False, startup_events=False)
+    attach(engine, patches=tmp_path, recordings=tmp_path)
+    calls: list[tuple[int, int]] = []
+    render_score(score, engine, None, lambda done, hops: calls.append((done, hops)))
+    assert calls[0] == (0, 200) and calls[-1] == (200, 200)
+    assert [done for done, _ in calls[1:-1]] == list(range(PROGRESS_HOPS, 200, PROGRESS_HOPS))
+    for jobs in (1, 2):
+        capsys.readouterr()
+        render_score_file(score, tmp_path / f"j{jobs}.wav", config, jobs=jobs, progress=True)
+        err = capsys.readouterr().err
+        assert "render score: 100%" in err and "1.1/1.1 s" in err, err[-300:]
+    render_score_file(score, tmp_path / "quiet.wav", config, jobs=2, progress=False)
+    assert "render score" not in capsys.readouterr().err

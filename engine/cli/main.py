@@ -258,7 +258,8 @@ def _render_score(args: argparse.Namespace) -> int:
     if args.iterations is not None:
         extra["engine.iterations"] = ("--iterations", args.iterations)
     config = load_with_overrides(args, extra)
-    print(render_score_file(args.score, args.output, config, args.seconds, args.jobs))
+    progress = False if args.no_progress else None
+    print(render_score_file(args.score, args.output, config, args.seconds, args.jobs, progress))
     return 0
 
 

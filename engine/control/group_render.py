@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import multiprocessing.connection
 import os
 import tempfile
 from collections.abc import Callable
@@ -114,6 +115,7 @@ def render_in_groups(
     seconds: float | None,
     groups: list[VoiceGroup],
     render_group: Callable[..., None],
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Render a score with one process per group, join the columns and limit them together.
 
@@ -130,9 +132,12 @@ def render_in_groups(
     render_group : callable
         ``render_group(score_path, config, seconds, out_path, connection)``, a module-level
         function (the processes are spawned): renders the score with a fresh, unlimited engine
-        for ``config`` (``Engine(limit=False)``), saves the samples (hops * hop, channels)
-        float64 with :func:`numpy.save` to ``out_path`` and sends ``("done", "")`` on
-        ``connection``, or ``(error class name, message)``.
+        for ``config`` (``Engine(limit=False)``), sends ``("progress", hops_done, hops)`` on
+        ``connection`` as it goes, saves the samples (hops * hop, channels) float64 with
+        :func:`numpy.save` to ``out_path`` and sends ``("done", "")``, or ``(error class name,
+        message)``.
+    on_progress : callable, optional
+        ``on_progress(hops_done, hops)``: the slowest group's progress, as it comes.
 
     Returns
     -------
@@ -162,7 +167,7 @@ def render_in_groups(
                 process.start()
                 send.close()  # the child holds its end: a child that dies closes the pipe
                 workers.append((group, process, receive, path))
-            results = [_result(*worker) for worker in workers]
+            results = _collect(workers, on_progress)
         finally:
             for _, process, receive, _ in workers:
                 if process.is_alive():
@@ -172,19 +177,37 @@ def render_in_groups(
         return _join_and_limit(results, groups, config)
 
 
-def _result(group: VoiceGroup, process: Any, receive: Any, path: Path) -> np.ndarray:
-    """One group's samples, once its process has sent them; its error raised again."""
-    try:
-        kind, message = receive.recv()
-    except EOFError:
-        process.join()
-        raise RuntimeError(
-            f"caminos render --jobs: the process rendering {group.describe()} ended "
-            f"without a result (exit code {process.exitcode})"
-        ) from None
-    if kind != "done":
-        raise _error_class(kind)(message)
-    return np.load(path, mmap_mode="r")
+def _collect(
+    workers: list[tuple[VoiceGroup, Any, Any, Path]], on_progress: Callable[[int, int], None] | None
+) -> list[np.ndarray]:
+    """Every group's samples, in the groups' order, once its process has sent them; the
+    slowest group's progress passed on meanwhile; a group's error raised again."""
+    results: list[np.ndarray | None] = [None] * len(workers)
+    done = [0] * len(workers)
+    waiting = {receive: g for g, (_, _, receive, _) in enumerate(workers)}
+    while waiting:
+        for receive in multiprocessing.connection.wait(list(waiting)):
+            g = waiting[receive]
+            group, process, _, path = workers[g]
+            try:
+                message = receive.recv()
+            except EOFError:
+                process.join()
+                raise RuntimeError(
+                    f"caminos render --jobs: the process rendering {group.describe()} ended "
+                    f"without a result (exit code {process.exitcode})"
+                ) from None
+            kind = message[0]
+            if kind == "progress":
+                done[g] = message[1]
+                if on_progress is not None:
+                    on_progress(min(done), message[2])
+            elif kind == "done":
+                results[g] = np.load(path, mmap_mode="r")
+                del waiting[receive]
+            else:
+                raise _error_class(kind)(message[1])
+    return results  # type: ignore[return-value]
 
 
 def _join_and_limit(

@@ -51,6 +51,7 @@ WRITER_POLL_SECONDS = 0.02
 # As ``caminos render --score --set render.subtype=FLOAT`` writes: the same samples, bit for bit.
 RECORD_SUBTYPE = "FLOAT"
 TAIL_SECONDS = 2.0  # rendered after the last event of a score without an ``end`` line
+PROGRESS_HOPS = 64  # render_score reports its progress this often, in hops (0.34 s at 48 kHz)
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,12 @@ def load_score(path: str | Path, engine: Any) -> Score:
 
 
 # ---------------------------------------------------------------------------- rendering
-def render_score(score_path: str | Path, engine: Any, seconds: float | None = None) -> np.ndarray:
+def render_score(
+    score_path: str | Path,
+    engine: Any,
+    seconds: float | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
     """Replay a score through an engine's :meth:`~Engine.tick`, as fast as it computes.
 
     Each event is posted just before its hop (so its ``prepare`` sees the state it saw live)
@@ -253,6 +259,9 @@ def render_score(score_path: str | Path, engine: Any, seconds: float | None = No
     seconds : float, optional
         Length to render; default up to the score's ``end`` line, or two seconds after its
         last event.
+    on_progress : callable, optional
+        Called as ``on_progress(hops_done, hops_in_all)`` before the first hop and every
+        :data:`PROGRESS_HOPS` hops after it, and at the end (a progress bar's feed).
 
     Returns
     -------
@@ -274,7 +283,11 @@ def render_score(score_path: str | Path, engine: Any, seconds: float | None = No
     start = engine.hop_index
     events = score.events
     k = 0
+    if on_progress is not None:
+        on_progress(0, n_hops)
     for h in range(n_hops):
+        if on_progress is not None and h and h % PROGRESS_HOPS == 0:
+            on_progress(h, n_hops)
         while k < len(events) and events[k].hop <= h:
             event = events[k]
             try:
@@ -283,6 +296,8 @@ def render_score(score_path: str | Path, engine: Any, seconds: float | None = No
                 raise ControlError(f"{score_path}:{event.line}: {exc}") from None
             k += 1
         engine.tick(out[h * hop : (h + 1) * hop])
+    if on_progress is not None:
+        on_progress(n_hops, n_hops)
     return out
 
 

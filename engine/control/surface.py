@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from caminos.engine.clock.engine import Engine
 from caminos.engine.control.group_render import render_in_groups, voice_groups
@@ -25,6 +26,7 @@ from caminos.engine.control.queries import query_controls
 from caminos.engine.control.scenes import SceneBank
 from caminos.engine.control.voice_paths import VoicePaths
 from caminos.engine.control.score import ScoreRecorder, render_score
+from caminos.engine.core.config import PROGRESS_MIN_SECONDS
 from caminos.engine.core.errors import CaminosError
 from caminos.engine.core.layouts import field_layout
 from caminos.engine.dsp.audio_io import check_output_format, write_audio_atomic
@@ -114,12 +116,17 @@ def render_score_file(
     config: Any,
     seconds: float | None = None,
     jobs: int = 1,
+    progress: bool | None = None,
 ) -> str:
     """``caminos render --score SCORE -o OUT``: a fresh engine replays the score into a file.
 
-    With ``jobs`` above 1, the field's voices are rendered in that many processes, each a group
-    of the room's channels, and limited together here (:mod:`~caminos.engine.control.group_render`):
-    the same samples, sooner where cores are free. The mono layout renders in one process.
+    With ``jobs`` above 1 (0: one per core), the field's voices are rendered in that many
+    processes, each a group of the room's channels, and limited together here
+    (:mod:`~caminos.engine.control.group_render`): the same samples, sooner where cores are
+    free. The mono layout renders in one process.
+
+    ``progress``: a progress bar on stderr (True) or none (False); ``None`` shows one on a
+    terminal when ``render.progress`` is set and the render is at least 5 s of sound.
 
     Returns
     -------
@@ -138,20 +145,26 @@ def render_score_file(
     check_output_format(out_path, config.audio.channels, config.render.subtype)  # before the work
     groups = voice_groups(config, jobs)
     started = time.perf_counter()
-    if len(groups) > 1:
-        samples = render_in_groups(score_path, config, seconds, groups, render_group_to_file)
-        layout, _, voices = field_layout(config)
-        mask = layout.channel_mask if voices == layout.n_speakers else None
-        sample_rate = config.audio.sample_rate
-    else:
-        engine = Engine(config, startup_events=False)  # the score holds the start-up events
-        attach(engine)
-        try:
-            samples = render_score(score_path, engine, seconds)
-        finally:
-            engine.close()
-        mask = engine.channel_mask
-        sample_rate = engine.sample_rate
+    bar = _ScoreProgress(config, progress)
+    try:
+        if len(groups) > 1:
+            samples = render_in_groups(
+                score_path, config, seconds, groups, render_group_to_file, bar.update
+            )
+            layout, _, voices = field_layout(config)
+            mask = layout.channel_mask if voices == layout.n_speakers else None
+            sample_rate = config.audio.sample_rate
+        else:
+            engine = Engine(config, startup_events=False)  # the score holds the start-up events
+            attach(engine)
+            try:
+                samples = render_score(score_path, engine, seconds, bar.update)
+            finally:
+                engine.close()
+            mask = engine.channel_mask
+            sample_rate = engine.sample_rate
+    finally:
+        bar.close()
     elapsed = time.perf_counter() - started
     if Path(out_path).suffix.lower() != ".wav":
         mask = None
@@ -162,6 +175,40 @@ def render_score_file(
         f"{out_path}: {length:.2f} s from {score_path} "
         f"({length / max(elapsed, 1e-9):.1f}x real time{processes})"
     )
+
+
+class _ScoreProgress:
+    """A progress bar in seconds of sound, fed ``update(hops_done, hops)``; opened once the
+    score's length is known, and only for renders of at least ``PROGRESS_MIN_SECONDS``."""
+
+    def __init__(self, config: Any, shown: bool | None) -> None:
+        self.hop_seconds = config.stft.hop / config.audio.sample_rate
+        self.shown = config.render.progress if shown is None else shown
+        self.on_terminal_only = shown is None
+        self.bar: tqdm | None = None
+
+    def update(self, done: int, hops: int) -> None:
+        if self.bar is None:
+            if not self.shown or (
+                self.on_terminal_only and hops * self.hop_seconds < PROGRESS_MIN_SECONDS
+            ):
+                self.shown = False
+                return
+            self.bar = tqdm(
+                total=round(hops * self.hop_seconds, 2),
+                desc="render score",
+                unit="s",
+                disable=None if self.on_terminal_only else False,
+                leave=False,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s "
+                "[{elapsed}<{remaining}]",
+            )
+        self.bar.n = round(done * self.hop_seconds, 2)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def render_group_to_file(
@@ -175,7 +222,12 @@ def render_group_to_file(
         engine = Engine(config, startup_events=False, limit=False)
         attach(engine)
         try:
-            samples = render_score(score_path, engine, seconds)
+            samples = render_score(
+                score_path,
+                engine,
+                seconds,
+                lambda done, hops: connection.send(("progress", done, hops)),
+            )
         finally:
             engine.close()
         np.save(out_path, samples)

@@ -137,6 +137,9 @@ class PhaseConfig:
     )
 
 
+PROGRESS_MIN_SECONDS = 5.0  # renders of shorter output show no progress bar (render.progress)
+
+
 @dataclass(frozen=True)
 class RenderConfig:
     """Offline rendering to a sound file."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from caminos.engine.core.config import Config
+from caminos.engine.core.config import PROGRESS_MIN_SECONDS, Config
 from caminos.engine.core.errors import ParameterError
 from caminos.engine.dsp.audio_io import check_output_format, read_audio, write_audio_atomic
 from caminos.engine.dsp.output import OutputChain
@@ -35,7 +35,6 @@ from caminos.engine.dsp.spectral import istft, latency_samples, n_frames_for, st
 
 MAX_STRETCH = 100.0  # longest stretch factor accepted; 1 minute becomes 100
 MIN_STRETCH = 0.01  # shortest
-PROGRESS_MIN_SECONDS = 5.0  # renders of shorter output need no progress bar
 
 
 @dataclass(frozen=True)
