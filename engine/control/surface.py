@@ -233,6 +233,8 @@ def render_group_to_file(
         np.save(out_path, samples)
     except CaminosError as exc:
         connection.send((type(exc).__name__, str(exc)))
+    except KeyboardInterrupt:  # Ctrl-C reaches every process of the terminal: the parent says it
+        return
     else:
         connection.send(("done", ""))
     finally:
