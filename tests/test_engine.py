@@ -369,3 +369,24 @@ def test_frame_codec_equals_the_torch_codec(engine: Engine, rng) -> None:
     codec.decode(z_ref[1].astype(np.float64), mags)
     np.testing.assert_allclose(z, z_ref, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(mags, mags_ref, rtol=1e-4, atol=1e-5 * mags_ref.max())
+
+
+def test_the_codec_encodes_the_sounding_rows_each_on_its_own(engine: Engine, rng) -> None:
+    """A row's latent is the same whatever the other rows hold and whichever of them sound, and
+    a row that does not sound is not encoded (its latent is 0)."""
+    from caminos.engine.clock.codec import FrameCodec
+
+    frames = rng.uniform(-7, 3, size=(4, engine.n_bins)).astype(np.float32)
+    codec = FrameCodec(engine.hop_model, batch=4)
+    every = np.zeros((4, engine.dims), dtype=np.float32)
+    codec.encode(frames, every)
+    some = np.full((4, engine.dims), 7.0, dtype=np.float32)
+    other = frames.copy()
+    other[0] = rng.uniform(-7, 3, size=engine.n_bins)  # rows 0 and 2 hold anything: not sounding
+    other[2] = np.nan
+    codec.encode(other, some, active=np.array([0.0, 1.0, 0.0, 1.0]))
+    np.testing.assert_array_equal(some[[1, 3]], every[[1, 3]])
+    assert not some[[0, 2]].any()
+    alone = np.zeros((1, engine.dims), dtype=np.float32)
+    FrameCodec(engine.hop_model, batch=1).encode(frames[3:4], alone)
+    np.testing.assert_array_equal(alone[0], every[3])  # the same row in a batch of one

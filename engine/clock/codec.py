@@ -107,32 +107,32 @@ def run_layers(
     outputs: tuple,
     first_extra: np.ndarray,
     use_extra: bool,
-    per_row: bool = False,
+    active: np.ndarray,
 ) -> np.ndarray:
     """``x`` (batch, inputs) float32 through every layer (``x @ weights[i] + biases[i]`` into
-    ``outputs[i]``, SiLU between them); returns the last output buffer.
+    ``outputs[i]``, SiLU between them), row by row; returns the last output buffer.
 
     ``first_extra`` (batch, first width) is added to the first layer's output before its SiLU
-    when ``use_extra`` (the level term of a model with a level channel).
+    when ``use_extra`` (the level term of a model with a level channel). Rows whose ``active``
+    value (batch,) is 0 are left as they were (an empty ``active``: every row is computed).
 
-    With ``per_row``, each row is its own matrix product, so a row's result never depends on the
-    batch around it (BLAS sums in another order for other batch sizes): the decoder runs so, and
-    a voice sounds the same, bit for bit, in a field of any size and on any instance of a room
-    split in channel groups. The encoder's batch is one matrix product (its rows are the same
-    on every instance of a room, so its sums are too), as it always was: the mono layout renders
-    the samples caminos rendered before the field.
+    Each row is its own matrix product, so a row's result never depends on the batch around
+    it (BLAS sums in another order for other batch sizes): a voice sounds the same, bit for
+    bit, in a field of any size and on any instance of a room split in channel groups, and a
+    source channel's latent does not depend on which other channels sound.
     """
     h = x
     last = len(weights) - 1
+    every = active.shape[0] == 0
     for i in range(last + 1):
         out = outputs[i]
-        if per_row:
-            for row in range(out.shape[0]):
+        for row in range(out.shape[0]):
+            if every or active[row] != 0.0:
                 np.dot(h[row : row + 1], weights[i], out[row : row + 1])
-        else:
-            np.dot(h, weights[i], out)
         bias = biases[i]
         for row in range(out.shape[0]):
+            if not (every or active[row] != 0.0):
+                continue
             for j in range(out.shape[1]):
                 v = out[row, j] + bias[j]
                 if i == 0 and use_extra:
@@ -151,7 +151,7 @@ class EncoderState(NamedTuple):
     weights: tuple  # of (inputs, outputs) float32, see make_layers
     biases: tuple
     outputs: tuple
-    n_bins: int
+    active: np.ndarray  # (batch,) control: rows to encode (0: the row's latent is 0)
     has_level: bool
     has_pitch: bool
     level_in: np.ndarray  # (first width,): the level through the first layer
@@ -167,13 +167,17 @@ class EncoderState(NamedTuple):
 
 
 @njit(cache=True, nogil=True)
-def _frame_levels(mags: np.ndarray, root: np.ndarray, level: np.ndarray, with_root: bool) -> None:
+def _frame_levels(
+    mags: np.ndarray, root: np.ndarray, level: np.ndarray, with_root: bool, active: np.ndarray
+) -> None:
     """Each row's level (:func:`caminos.models.autoencoder.frame_level`: half the log of the mean
     square of ``mags``, nepers) into ``level``, and, when ``with_root``, the square roots of its
     magnitudes above the floor (the pitch tracker's input) into ``root``. ``mags`` (batch,
     n_bins) are the current frames' linear magnitudes with the floor, ``exp(log_mags)``."""
     n_bins = mags.shape[1]
     for row in range(mags.shape[0]):
+        if active[row] == 0.0:
+            continue
         power = 0.0
         for k in range(n_bins):
             mag = mags[row, k]
@@ -198,7 +202,7 @@ def encode_frames(
     weights: tuple,
     biases: tuple,
     outputs: tuple,
-    n_bins: int,
+    active: np.ndarray,
     has_level: bool,
     has_pitch: bool,
     level_in: np.ndarray,
@@ -214,18 +218,25 @@ def encode_frames(
 ) -> None:
     """Log-magnitudes (batch, n_inputs) float32 to latents ``out`` (batch, d), allocation-free;
     ``mags`` (batch, n_bins) are the current frames' ``exp(log_mags)`` (read by the level and
-    pitch channels), the other arguments an :class:`EncoderState`'s fields."""
+    pitch channels), the other arguments an :class:`EncoderState`'s fields. Rows whose
+    ``active`` value is 0 are not encoded: their latents are 0."""
     if has_level or has_pitch:
-        _frame_levels(mags, root, level, has_pitch)
+        _frame_levels(mags, root, level, has_pitch, active)
     if has_level:
         for row in range(log_mags.shape[0]):
             for j in range(level_in.shape[0]):
                 first_extra[row, j] = level[row] * level_in[j]
-    z = run_layers(log_mags, weights, biases, outputs, first_extra, has_level)
+    z = run_layers(log_mags, weights, biases, outputs, first_extra, has_level, active)
     if has_pitch:
-        np.dot(root, pitch_matrix, scores)
+        for row in range(root.shape[0]):  # one product a row, as the layers
+            if active[row] != 0.0:
+                np.dot(root[row : row + 1], pitch_matrix, scores[row : row + 1])
     one_pitch = has_pitch and pitch_latent.shape[0] > 0  # a many-pitch model: scores only
     for row in range(out.shape[0]):
+        if active[row] == 0.0:
+            for j in range(out.shape[1]):
+                out[row, j] = 0.0
+            continue
         semitones = 0.0
         if one_pitch:
             semitones = _refined_semitones(scores, row, first_octave, log_step)
@@ -363,7 +374,8 @@ def decode_frames(z: np.ndarray, out: np.ndarray, *fields) -> None:
         for j in range(z.shape[1]):
             z_rows[row, j] = z[row, j]
     # row by row: a row's numbers never depend on the batch around it
-    full = run_layers(z_rows, state.weights, state.biases, state.outputs, z_rows, False, True)
+    every = state.values[:0]  # empty: every row
+    full = run_layers(z_rows, state.weights, state.biases, state.outputs, z_rows, False, every)
     for row in range(z.shape[0]):
         offset = 0.0
         if state.has_level:
@@ -404,11 +416,18 @@ def clean_magnitudes(
     log_step: float,
     clean: np.ndarray,
     fallback_hz: np.ndarray,
+    active: np.ndarray,
 ) -> None:
     """The analyser's inputs: ``mags`` (with the floor) less the floor, at least 0, into
     ``clean``; each row's one-pitch estimate from the encoder's ``scores`` (its subharmonic
-    summation, :func:`_refined_semitones`), in Hz, into ``fallback_hz``."""
+    summation, :func:`_refined_semitones`), in Hz, into ``fallback_hz``. A row whose
+    ``active`` value is 0 is silence (nothing to analyse) at A0."""
     for row in range(mags.shape[0]):
+        if active[row] == 0.0:
+            for k in range(mags.shape[1]):
+                clean[row, k] = 0.0
+            fallback_hz[row] = 27.5
+            continue
         for k in range(mags.shape[1]):
             clean[row, k] = max(mags[row, k] - MAGNITUDE_FLOOR, 0.0)
         semitones = _refined_semitones(scores, row, first_octave, log_step)
@@ -416,11 +435,15 @@ def clean_magnitudes(
 
 
 @njit(cache=True, nogil=True)
-def add_partial_channels(z: np.ndarray, values: np.ndarray, channel_latent: np.ndarray) -> None:
+def add_partial_channels(
+    z: np.ndarray, values: np.ndarray, channel_latent: np.ndarray, active: np.ndarray
+) -> None:
     """``z += values @ channel_latent``, allocation-free: each row's many-pitch channels in
     natural units (``values`` (batch, J), :func:`caminos.models.partials.channel_values`) into
-    its latent ``z`` (batch, d)."""
+    its latent ``z`` (batch, d); rows whose ``active`` value is 0 are left alone."""
     for row in range(z.shape[0]):
+        if active[row] == 0.0:
+            continue
         for i in range(z.shape[1]):
             v = 0.0
             for c in range(values.shape[1]):
@@ -581,9 +604,10 @@ class FrameCodec:
                 band_weight = weight.astype(np.float32)
         candidates = pitch_matrix.shape[1] if self.has_pitch else 0
         first_width = encoder[0][0].shape[1]
+        self._active = np.ones(batch)  # rows to encode (encode's ``active``)
         self._encoder = EncoderState(
             *encoder,
-            n,
+            self._active,
             self.has_level,
             self.has_pitch,
             level_in if self.has_level else np.zeros(first_width, np.float32),
@@ -683,16 +707,29 @@ class FrameCodec:
         """The intervals :meth:`set_chord` draws, semitones; empty: no chord."""
         return tuple(float(v) for v in self.chord[: int(self.chord_count[0])])
 
-    def encode(self, log_mags: np.ndarray, out: np.ndarray, mags: np.ndarray | None = None) -> None:
+    def encode(
+        self,
+        log_mags: np.ndarray,
+        out: np.ndarray,
+        mags: np.ndarray | None = None,
+        active: np.ndarray | None = None,
+    ) -> None:
         """Log-magnitudes (batch, n_inputs) float32, C order, to latents ``out`` (batch, d).
 
         ``mags`` (batch, n_bins) float64, when the caller has them, are the current frames'
         linear magnitudes with the floor (``exp`` of the last ``n_bins`` columns): the engine
         passes those it took the log of, so the hop does not take the exponential back.
+        ``active`` (batch,): rows whose value is 0 are not encoded and get latent 0 (the
+        channels of the sources that do not sound this hop); by default every row is.
+        A row's latent never depends on the other rows.
         """
         if mags is None:
             mags = self._mags
             np.exp(log_mags[:, -self.n_bins :], out=mags)
+        if active is None:
+            self._active.fill(1.0)
+        else:
+            np.copyto(self._active, active)
         encode_frames(log_mags, mags, out, *self._encoder)
         if self.many:
             state = self._encoder
@@ -703,6 +740,7 @@ class FrameCodec:
                 state.log_step,
                 self._clean,
                 self._fallback_hz,
+                self._active,
             )
             analyser = self._analyser
             analyser.analyse_into(self._clean, self._fallback_hz)
@@ -716,7 +754,7 @@ class FrameCodec:
                 analyser.bin_hz,
                 self._values_in,
             )
-            add_partial_channels(out, self._values_in, self._channel_latent)
+            add_partial_channels(out, self._values_in, self._channel_latent, self._active)
 
     def decode_batch(self, z: np.ndarray, out: np.ndarray) -> None:
         """Latents (decode_batch, latent_dim) to linear magnitudes ``out`` (decode_batch,

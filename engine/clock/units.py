@@ -14,7 +14,7 @@ Order, with what each reads and writes of :class:`HopBuffers`:
 
 1. :class:`SourcesUnit`: the sources' frames (``mags``, ``refs``), each row's weight, each
    voice's weights of the rows it follows (``weights``) and its reference frame.
-2. :class:`EncodeUnit`: ``log``, ``z_rows`` (one batched encode).
+2. :class:`EncodeUnit`: ``log``, ``z_rows`` (the sounding rows, one product each).
 3. :class:`MixUnit`: each voice's latent ``z``, ``presence``, ``follow``; the field's ``centre``.
 4. :class:`FieldUnit` (not with the mono layout): each voice's place added to ``z``.
 5. :class:`ImageUnit` (not with the mono layout): each multichannel source's channel corrections.
@@ -97,6 +97,7 @@ class HopBuffers:
     refs: np.ndarray  # (R, bins) complex: its analysis frame
     log: np.ndarray  # (R, bins) float32: log magnitudes with the model's floor
     row_weights: np.ndarray  # (R,): each row's weight (gain, up to its level), 0 when idle
+    row_sounding: np.ndarray  # (R,): 1 for the rows of the channels each source sounds, else 0
     weights: np.ndarray  # (V, R): each voice's weight of each row
     sounding: np.ndarray  # (sources,) int: channels each source sounds this hop
     z_rows: np.ndarray  # (R, dims): each row's latent
@@ -150,6 +151,7 @@ class HopBuffers:
             np.zeros((rows, n_bins)),
             np.zeros((rows, n_bins), dtype=np.complex128),
             np.zeros((rows, n_bins), dtype=np.float32),
+            np.zeros(rows),
             np.zeros(rows),
             np.zeros((voices, rows)),
             np.zeros(sources, dtype=np.int64),
@@ -271,6 +273,7 @@ class SourcesUnit(Unit):
             for r in range(source.rows):
                 row = base + r
                 rows[row] = 0.0
+                hop.row_sounding[row] = 1.0 if r < sounding else 0.0
                 mag = mag_rows[row]
                 if r >= sounding:
                     mag.fill(0.0)
@@ -319,7 +322,8 @@ class EncodeUnit(Unit):
             np.add(hop.mags, MAGNITUDE_FLOOR, out=hop.mags)
             np.log(hop.mags, out=self._log64)
             np.copyto(hop.log, self._log64, casting="same_kind")
-            self.codec.encode(hop.log, hop.z_rows32, hop.mags)
+            # only the channels that sound: a stereo file in a ring of 8 encodes 2 rows, not 8
+            self.codec.encode(hop.log, hop.z_rows32, hop.mags, hop.row_sounding)
             np.copyto(hop.z_rows, hop.z_rows32)
 
 
