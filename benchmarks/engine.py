@@ -11,6 +11,7 @@ Rows (``--json PATH`` writes them; a table is printed either way):
 - ``no_texture``: the default chain with ``model.texture`` 0 (the model alone, no source grain).
 - ``phase_only``: the live phase method alone on the same frames: the reference measured in the
   same run, so ``ratio_to_phase`` says what the rest of the chain costs on top of it.
+- ``--channels 1,2 --units``: each unit of the hop timed on its own for each voice count.
 - ``--channels 1,2,8``: only the field rows, ``voices_N``: N voices (1: the mono layout, one
   channel; 2: stereo; 4: quad; else ring-N) at spread 1 with wander and decorrelation on,
   ``p99_vs_mono`` their p99 over the same run's ``voices_1``; ``--phase-method`` adds the rows
@@ -33,6 +34,7 @@ Rows (``--json PATH`` writes them; a table is printed either way):
     python benchmarks/engine.py --no-jack --compare-model old.pt   # beside another model
     python benchmarks/engine.py --live --seconds 60 --json live.json   # about 8 minutes
     python benchmarks/engine.py --channels 1,2,8 --seconds 20   # the field's cost per voice
+    python benchmarks/engine.py --channels 1,2 --units --seconds 10  # per unit of the hop
 """
 
 from __future__ import annotations
@@ -640,6 +642,12 @@ def main(argv: list[str] | None = None) -> int:
         help="with --channels: the rows again with this live phase method",
     )
     parser.add_argument(
+        "--units",
+        action="store_true",
+        help="with --channels: each unit of the hop timed on its own (p50 and p99, us), "
+        "one column per voice count: where a larger field's time goes",
+    )
+    parser.add_argument(
         "--cases",
         default=",".join(LIVE_CASES),
         help=f"with --live: which, comma-separated (default {','.join(LIVE_CASES)})",
@@ -660,6 +668,14 @@ def main(argv: list[str] | None = None) -> int:
         print_live(live_rows)
         if args.json:
             Path(args.json).write_text(json.dumps(live_rows, indent=1))
+        return 0
+
+    if args.channels and args.units:
+        counts = [int(n) for n in args.channels.split(",")]
+        columns = {n: measure_units(n, min(args.seconds, 20.0)) for n in counts}
+        print_units(columns)
+        if args.json:
+            Path(args.json).write_text(json.dumps({str(n): c for n, c in columns.items()}))
         return 0
 
     if args.channels:
@@ -719,6 +735,56 @@ def measure_field(counts: list[int], seconds: float, method: str | None) -> list
     for row in rows:
         row["p99_vs_mono"] = row["p99_fraction"] / mono["p99_fraction"] if mono else None
     return rows
+
+
+def measure_units(voices: int, seconds: float) -> dict[str, tuple[float, float]]:
+    """Each unit of ``Engine.tick`` timed on its own over ``seconds`` of the demo through a
+    field of ``voices`` (:func:`field_overrides`, the latent noise moving, as
+    :func:`measure_chain`): ``{unit: (p50, p99)}`` in microseconds, and ``"hop"``, their sum
+    a hop. The units run in the tick's order on the tick's buffers, the hop hooks first."""
+    config = load_config(overrides={"stft.hop": 256, **field_overrides(voices)})
+    engine = Engine(config)
+    engine.warm_up()
+    engine.post("/source/file/open", str(DEMO))
+    engine.post("/source/file/play", 1)
+    engine.post("/latent/noise", 0.3)
+    for _ in range(50):
+        engine.tick()  # the events applied, the file sounding
+    names = [type(unit).__name__ for unit in engine.units]
+    hops = int(seconds * config.audio.sample_rate / 256)
+    times = np.zeros((hops, len(names)))
+    buffers = engine.buffers
+    for i in range(hops):
+        buffers.index = engine.hop_index
+        for hook in engine.hop_hooks:
+            hook(buffers.index)
+        for u, unit in enumerate(engine.units):
+            t0 = time.perf_counter()
+            unit.process(buffers)
+            times[i, u] = time.perf_counter() - t0
+        engine.hop_index += 1
+    engine.close()
+    times *= 1e6
+    column = {
+        name: (float(np.median(times[:, u])), float(np.percentile(times[:, u], 99)))
+        for u, name in enumerate(names)
+    }
+    total = times.sum(axis=1)
+    column["hop"] = (float(np.median(total)), float(np.percentile(total, 99)))
+    return column
+
+
+def print_units(columns: dict[int, dict[str, tuple[float, float]]]) -> None:
+    """Units as rows, voice counts as columns: p50 / p99 in microseconds (- where the unit is
+    not built: the field and image units with the mono layout)."""
+    names = list(max(columns.values(), key=len))  # the tick's order, "hop" last
+    print(f"{'unit (p50 / p99, us)':<22}" + "".join(f"{f'{n} voices':>18}" for n in columns))
+    for name in names:
+        cells = [
+            f"{column[name][0]:8.0f} /{column[name][1]:6.0f}" if name in column else "-"
+            for column in columns.values()
+        ]
+        print(f"{name:<22}" + "".join(f"{cell:>18}" for cell in cells))
 
 
 def print_rows(rows: list[dict], extra: str | None = None) -> None:
