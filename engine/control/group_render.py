@@ -4,12 +4,13 @@
 into ``N`` contiguous channel groups, the way several machines share one room
 (``field.first_channel``, ``field.voices``), and renders each group in a process of its own
 from the same score. Every group renders exactly its columns of the whole room (a voice's seeds
-follow its room channel, the sources' rows are sized by the room, the decoder multiplies row by
-row), up to the output's safety limiter, which links all the channels: so the groups render
-without it (``Engine(limit=False)``), and this process joins their columns and runs the one
-limiter over the room, hop by hop, as a single engine would. The file is the one a single
-process writes, sample for sample (tested); the render takes about 1 / N of the time where the
-voices' phase recovery dominates and N cores are free.
+follow its room channel, the sources' rows are sized by the room, the encoder and the decoder
+multiply row by row), up to the output's safety limiter, which links all the channels: so the
+groups render without it (``Engine(limit=False)``), and this process joins their columns and
+runs the one limiter over the room, hop by hop, as a single engine would. The file is the one a
+single process writes, sample for sample (tested). The voices' own work (decode, texture, phase
+recovery) divides among the processes; what every voice shares (the sources, their encode, a
+multichannel source's image) each process repeats.
 
 The mono layout (one voice copied to every channel) is one group whatever ``N``.
 """
