@@ -140,7 +140,7 @@ def render_score_file(
         more than 8 channels, an unknown extension, a missing folder): refused before the
         score is replayed.
     ParameterError
-        ``jobs`` out of 1 .. 64.
+        ``jobs`` out of 0 .. 64.
     """
     check_output_format(out_path, config.audio.channels, config.render.subtype)  # before the work
     groups = voice_groups(config, jobs)
