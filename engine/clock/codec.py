@@ -126,13 +126,11 @@ def run_layers(
     every = active.shape[0] == 0
     for i in range(last + 1):
         out = outputs[i]
-        for row in range(out.shape[0]):
-            if every or active[row] != 0.0:
-                np.dot(h[row : row + 1], weights[i], out[row : row + 1])
         bias = biases[i]
         for row in range(out.shape[0]):
             if not (every or active[row] != 0.0):
                 continue
+            np.dot(h[row : row + 1], weights[i], out[row : row + 1])
             for j in range(out.shape[1]):
                 v = out[row, j] + bias[j]
                 if i == 0 and use_extra:
