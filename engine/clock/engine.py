@@ -723,9 +723,7 @@ class Engine:
     def channel_mask(self) -> int | None:
         """The WAV speaker mask of the output (stereo 0x3, quad 0x33), for files that record it;
         None with the mono layout, a layout without a standard mask, or a slice of the room."""
-        if self.mono or self.channels != self.layout.n_speakers:
-            return None
-        return self.layout.channel_mask
+        return self.layout.output_mask(self.channels)
 
     @property
     def decoded_frames(self) -> np.ndarray:

@@ -216,10 +216,10 @@ def _join_and_limit(
 ) -> np.ndarray:
     """The groups' columns side by side, limited hop by hop with the limiter a single engine
     runs (:class:`OutputChain`'s, linked across every channel)."""
-    n = min(len(r) for r in results)
-    if any(len(r) != n for r in results):  # every group replays the same score: never
+    if len({len(r) for r in results}) > 1:  # every group replays the same score: never
         lengths = ", ".join(f"{g.describe()} {len(r)}" for g, r in zip(groups, results))
         raise RuntimeError(f"caminos render --jobs: groups of different lengths: {lengths}")
+    n = len(results[0])
     channels = groups[-1].stop
     out = np.empty((n, channels))
     for group, samples in zip(groups, results):

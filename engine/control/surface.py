@@ -151,8 +151,7 @@ def render_score_file(
             samples = render_in_groups(
                 score_path, config, seconds, groups, render_group_to_file, bar.update
             )
-            layout, _, voices = field_layout(config)
-            mask = layout.channel_mask if voices == layout.n_speakers else None
+            mask = field_layout(config)[0].output_mask(config.audio.channels)
             sample_rate = config.audio.sample_rate
         else:
             engine = Engine(config, startup_events=False)  # the score holds the start-up events

@@ -152,6 +152,15 @@ class SpeakerLayout:
         """Number of speakers, one per output channel."""
         return len(self.positions)
 
+    def output_mask(self, channels: int) -> int | None:
+        """The WAV speaker mask of an output that renders this layout on ``channels`` channels:
+        the layout's own mask when they are its every speaker; None for a slice of the room, a
+        layout without a standard mask, or the mono layout (one voice copied to every
+        channel)."""
+        if self.name == "mono" or channels != self.n_speakers:
+            return None
+        return self.channel_mask
+
     def offsets(self, rotate_deg: float = 0.0) -> np.ndarray:
         """Each speaker's offset from the centre, the farthest at radius 1, rotated.
 
