@@ -26,7 +26,7 @@ from caminos.engine.control.queries import query_controls
 from caminos.engine.control.scenes import SceneBank
 from caminos.engine.control.voice_paths import VoicePaths
 from caminos.engine.control.score import ScoreRecorder, render_score
-from caminos.engine.core.config import PROGRESS_MIN_SECONDS
+from caminos.engine.core.config import progress_disable
 from caminos.engine.core.errors import CaminosError
 from caminos.engine.core.layouts import field_layout
 from caminos.engine.dsp.audio_io import check_output_format, write_audio_atomic
@@ -178,26 +178,28 @@ def render_score_file(
 
 class _ScoreProgress:
     """A progress bar in seconds of sound, fed ``update(hops_done, hops)``; opened once the
-    score's length is known, and only for renders of at least ``PROGRESS_MIN_SECONDS``."""
+    score's length is known, under the rule of file renders (:func:`progress_disable`)."""
 
-    def __init__(self, config: Any, shown: bool | None) -> None:
+    def __init__(self, config: Any, progress: bool | None) -> None:
         self.hop_seconds = config.stft.hop / config.audio.sample_rate
-        self.shown = config.render.progress if shown is None else shown
-        self.on_terminal_only = shown is None
+        self.render = config.render
+        self.progress = progress
+        self.hidden = False
         self.bar: tqdm | None = None
 
     def update(self, done: int, hops: int) -> None:
+        if self.hidden:
+            return
         if self.bar is None:
-            if not self.shown or (
-                self.on_terminal_only and hops * self.hop_seconds < PROGRESS_MIN_SECONDS
-            ):
-                self.shown = False
+            disable = progress_disable(self.render, hops * self.hop_seconds, self.progress)
+            if disable is True:
+                self.hidden = True
                 return
             self.bar = tqdm(
                 total=round(hops * self.hop_seconds, 2),
                 desc="render score",
                 unit="s",
-                disable=None if self.on_terminal_only else False,
+                disable=disable,
                 leave=False,
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s "
                 "[{elapsed}<{remaining}]",

@@ -140,6 +140,15 @@ class PhaseConfig:
 PROGRESS_MIN_SECONDS = 5.0  # renders of shorter output show no progress bar (render.progress)
 
 
+def progress_disable(render: "RenderConfig", seconds: float, progress: bool | None) -> bool | None:
+    """tqdm's ``disable`` for a render of ``seconds`` of sound: ``progress`` True shows a bar,
+    False none; None shows one on a terminal only (tqdm's None) when ``render.progress`` is set
+    and the render lasts :data:`PROGRESS_MIN_SECONDS` or more."""
+    if progress is not None:
+        return not progress
+    return None if render.progress and seconds >= PROGRESS_MIN_SECONDS else True
+
+
 @dataclass(frozen=True)
 class RenderConfig:
     """Offline rendering to a sound file."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from caminos.engine.core.config import PROGRESS_MIN_SECONDS, Config
+from caminos.engine.core.config import Config, progress_disable
 from caminos.engine.core.errors import ParameterError
 from caminos.engine.dsp.audio_io import check_output_format, read_audio, write_audio_atomic
 from caminos.engine.dsp.output import OutputChain
@@ -267,10 +267,7 @@ def render(
         )
     n_out = max(1, round(n_in * stretch))
     n_frames_out = n_frames_for(n_out, config.stft)
-    if progress is None:  # automatic: long renders, and only on a terminal (tqdm's None)
-        hide = None if config.render.progress and n_out / rate >= PROGRESS_MIN_SECONDS else True
-    else:
-        hide = not progress
+    hide = progress_disable(config.render, n_out / rate, progress)
     steps = info.channels * (1 if streaming is None else n_frames_out)
     output = np.zeros((n_out, info.channels))
 
