@@ -62,6 +62,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from caminos.engine.core.config import load_config
+from caminos.engine.core.layouts import default_layout_name
 from caminos.engine.clock.engine import Engine
 from benchmarks.live import REFERENCE_STREAM, free_port, start_jackd, stop_jackd
 
@@ -82,14 +83,24 @@ def field_overrides(voices: int) -> dict:
     1 std, each voice wandering and decorrelated, so every per-voice stage runs."""
     if voices == 1:
         return {"audio.channels": 1, "field.layout": "mono"}
-    layout = {2: "stereo", 4: "quad"}.get(voices, f"ring-{voices}")
     return {
         "audio.channels": voices,
-        "field.layout": layout,
+        "field.layout": default_layout_name(voices),
         "field.spread": 1.0,
         "field.wander": 0.3,
         "field.decorrelate": 1.0,
     }
+
+
+def demo_engine(config) -> Engine:
+    """An engine for ``config``, warm, the demo playing through the file player with the latent
+    noise moving: what every per-hop row measures."""
+    engine = Engine(config)
+    engine.warm_up()
+    engine.post("/source/file/open", str(DEMO))
+    engine.post("/source/file/play", 1)
+    engine.post("/latent/noise", 0.3)
+    return engine
 
 
 def measure_chain(
@@ -115,11 +126,7 @@ def measure_chain(
             **{f"engine.{k}": v for k, v in overrides.items()},
         }
     )
-    engine = Engine(config)
-    engine.warm_up()
-    engine.post("/source/file/open", str(DEMO))
-    engine.post("/source/file/play", 1)
-    engine.post("/latent/noise", 0.3)
+    engine = demo_engine(config)
     hops = int(seconds * config.audio.sample_rate / hop)
     wall = np.empty(hops)
     cpu = np.empty(hops)
@@ -743,11 +750,7 @@ def measure_units(voices: int, seconds: float) -> dict[str, tuple[float, float]]
     :func:`measure_chain`): ``{unit: (p50, p99)}`` in microseconds, and ``"hop"``, their sum
     a hop. The units run in the tick's order on the tick's buffers, the hop hooks first."""
     config = load_config(overrides={"stft.hop": 256, **field_overrides(voices)})
-    engine = Engine(config)
-    engine.warm_up()
-    engine.post("/source/file/open", str(DEMO))
-    engine.post("/source/file/play", 1)
-    engine.post("/latent/noise", 0.3)
+    engine = demo_engine(config)
     for _ in range(50):
         engine.tick()  # the events applied, the file sounding
     names = [type(unit).__name__ for unit in engine.units]

@@ -50,10 +50,10 @@ def field_score(path: Path, seconds: float, field: bool = True) -> Path:
 
 
 def overrides(voices: int) -> dict:
-    """The field of ``voices`` (1: the mono layout on one channel)."""
-    if voices == 1:
-        return {"audio.channels": 1, "field.layout": "mono", "render.subtype": "FLOAT"}
-    layout = {2: "stereo", 4: "quad"}.get(voices, f"ring-{voices}")
+    """The field of ``voices`` in the layout that channel count gets by default (1: mono)."""
+    from caminos.engine.core.layouts import default_layout_name
+
+    layout = default_layout_name(voices)
     return {"audio.channels": voices, "field.layout": layout, "render.subtype": "FLOAT"}
 
 
