@@ -46,7 +46,7 @@ from caminos.models.autoencoder import (
 )
 from caminos.models.checkpoint import load_checkpoint
 from caminos.models.data import file_frames
-from caminos.models.train import TrainSettings, _train_step
+from caminos.models.train import TrainSettings, train_step
 
 BATCH = 256
 
@@ -102,10 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     adam_ms = {}
     for name, options in (("loop", {"foreach": False}), ("fused", {"fused": True})):
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-6, **options)
-        _train_step(model, model, optimizer, batches[0], settings.beta, settings)  # gradients
+        train_step(model, model, optimizer, batches[0], settings.beta, settings)  # gradients
         adam_ms[name] = median_ms(lambda _: optimizer.step(), batches, args.rounds)
     step = median_ms(
-        lambda b: _train_step(model, model, optimizer, b, settings.beta, settings),
+        lambda b: train_step(model, model, optimizer, b, settings.beta, settings),
         batches,
         args.rounds,
     )

@@ -404,7 +404,7 @@ def _batch_loss(
     return _loss_terms(model, recon, model.target(batch), mu, logvar, beta, settings)
 
 
-def _train_step(
+def train_step(
     network: torch.nn.Module,
     model: SpectralVAE,
     optimizer: torch.optim.Optimizer,
@@ -915,7 +915,7 @@ def _train(
                         )
                     if settings.mix_probability > 0:
                         batch = random_mix(batch, settings.mix_probability)
-                    loss = _train_step(network, model, optimizer, batch, beta, settings)
+                    loss = train_step(network, model, optimizer, batch, beta, settings)
                 except Exception as exc:
                     if not _is_out_of_memory(exc) or world > 1:
                         raise

@@ -194,7 +194,7 @@ def test_early_stopping_when_validation_stops_improving(tmp_path, corpus, config
 
 
 def test_batch_size_halves_on_out_of_memory(tmp_path, corpus, config, monkeypatch):
-    real_step = train_module._train_step
+    real_step = train_module.train_step
     seen = []
 
     def step(network, model, optimizer, batch, beta, settings):
@@ -203,7 +203,7 @@ def test_batch_size_halves_on_out_of_memory(tmp_path, corpus, config, monkeypatc
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
         return real_step(network, model, optimizer, batch, beta, settings)
 
-    monkeypatch.setattr(train_module, "_train_step", step)
+    monkeypatch.setattr(train_module, "train_step", step)
     result = train_autoencoder(
         corpus, tmp_path / "m.pt", config, TrainSettings(epochs=1, **TINY), progress=False
     )
