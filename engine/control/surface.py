@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -151,22 +151,15 @@ def render_score_file(
             samples = render_in_groups(
                 score_path, config, seconds, groups, render_group_to_file, bar.update
             )
-            mask = field_layout(config)[0].output_mask(config.audio.channels)
-            sample_rate = config.audio.sample_rate
         else:
-            engine = Engine(config, startup_events=False)  # the score holds the start-up events
-            attach(engine)
-            try:
-                samples = render_score(score_path, engine, seconds, bar.update)
-            finally:
-                engine.close()
-            mask = engine.channel_mask
-            sample_rate = engine.sample_rate
+            samples = _replay(score_path, config, seconds, bar.update, limit=True)
     finally:
         bar.close()
     elapsed = time.perf_counter() - started
-    if Path(out_path).suffix.lower() != ".wav":
-        mask = None
+    sample_rate = config.audio.sample_rate
+    mask = None
+    if Path(out_path).suffix.lower() == ".wav":
+        mask = field_layout(config)[0].output_mask(config.audio.channels)
     write_audio_atomic(out_path, samples, sample_rate, config.render.subtype, channel_mask=mask)
     length = len(samples) / sample_rate
     processes = f", {len(groups)} processes" if len(groups) > 1 else ""
@@ -174,6 +167,24 @@ def render_score_file(
         f"{out_path}: {length:.2f} s from {score_path} "
         f"({length / max(elapsed, 1e-9):.1f}x real time{processes})"
     )
+
+
+def _replay(
+    score_path: str | Path,
+    config: Any,
+    seconds: float | None,
+    on_progress: Callable[[int, int], None],
+    limit: bool,
+) -> np.ndarray:
+    """A fresh engine for ``config`` (with the safety limiter or, for one group of a room,
+    without it) and the surface replay the score; returns its samples (hops * hop, channels)."""
+    # no start-up events: the score holds them
+    engine = Engine(config, startup_events=False, limit=limit)
+    attach(engine)
+    try:
+        return render_score(score_path, engine, seconds, on_progress)
+    finally:
+        engine.close()
 
 
 class _ScoreProgress:
@@ -220,17 +231,13 @@ def render_group_to_file(
     replays the score; its samples are saved to ``out_path`` (:func:`numpy.save`) and
     ``("done", "")`` sent on ``connection``, or the error's class name and message."""
     try:
-        engine = Engine(config, startup_events=False, limit=False)
-        attach(engine)
-        try:
-            samples = render_score(
-                score_path,
-                engine,
-                seconds,
-                lambda done, hops: connection.send(("progress", done, hops)),
-            )
-        finally:
-            engine.close()
+        samples = _replay(
+            score_path,
+            config,
+            seconds,
+            lambda done, hops: connection.send(("progress", done, hops)),
+            limit=False,
+        )
         np.save(out_path, samples)
     except CaminosError as exc:
         connection.send((type(exc).__name__, str(exc)))
