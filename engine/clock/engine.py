@@ -48,6 +48,7 @@ from caminos.engine.clock.field import LatentField
 from caminos.engine.clock.image_stage import ImageStage
 from caminos.engine.clock.latency import Latency
 from caminos.engine.clock.latent import LatentMixer
+from caminos.engine.clock.level_keeper import LevelKeeper
 from caminos.engine.clock.phase_stage import PhaseStage
 from caminos.engine.clock.status import TIMING_WINDOW, Clock, OwnClock, measured_status
 from caminos.engine.clock.sources import FilePlayer, InputSource, LoadedFile, Source, VoiceSource
@@ -339,6 +340,7 @@ class Engine:
         self.voice = VoiceSource(stft, wait=not realtime)
         self.sources: list[Source] = [self.input, self.player, self.voice]
         self.source_gains = [source_gain(source.name, self.coefficient) for source in self.sources]
+        measured_level = not self.mono and hop_model.shape.many_pitches
         self.field = LatentField(
             positions,
             voice_rooms,
@@ -352,7 +354,8 @@ class Engine:
             spin=config.field.spin,
             wander=config.field.wander,
             decorrelate=config.field.decorrelate,
-            level_readout=hop_model.level_readout,
+            # a many-pitch model's level is kept on the voices' frames (ShapeUnit) instead
+            level_readout=None if measured_level else hop_model.level_readout,
             keep_level=config.field.keep_level,
         )
         self.mixer = LatentMixer(
@@ -426,7 +429,22 @@ class Engine:
             MixUnit(self.mixer, self.mono, has_pitch),
             *field_units,
             DecodeUnit(self.frame_codec),
-            ShapeUnit(self.texture, None if self.mono else self.image, self.mixer, self.counters),
+            ShapeUnit(
+                self.texture,
+                None if self.mono else self.image,
+                self.mixer,
+                self.counters,
+                keeper=LevelKeeper(
+                    self.voices,
+                    hop_model.level_out,
+                    hop_model.level_bias,
+                    MAGNITUDE_FLOOR,
+                    self.hop / self.sample_rate,
+                )
+                if measured_level
+                else None,
+                keep_level=self.field.keep_level,
+            ),
             PhaseUnit(self.phase, None if self.mono else self.field),
             OutputUnit(self.out_gain, self.output, self.channel_gains, self.mono, limit),
         ]

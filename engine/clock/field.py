@@ -209,9 +209,9 @@ class LatentField:
         self.keep_level = Parameter(
             "/field/keep_level",
             Arg("amount", "f", 0.0, 1.0),
-            "1: a voice's place changes its timbre, not its loudness (the level the move adds "
-            "through the model read back and undone); 0: places change the level too (axis 1 "
-            "of the default model is about 16 dB per std)",
+            "1: a voice's place changes its timbre, not its loudness (each voice played as "
+            "loud as its latent without the place asks, measured over a quarter second); 0: "
+            "places change the level too (axis 1 of the default model is about 16 dB per std)",
             "field",
             keep_level,
             coefficient,

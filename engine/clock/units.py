@@ -41,6 +41,7 @@ from caminos.engine.clock.codec import CHORD_MOST, FrameCodec
 from caminos.engine.clock.field import LatentField
 from caminos.engine.clock.image_stage import ImageStage
 from caminos.engine.clock.latent import LatentMixer
+from caminos.engine.clock.level_keeper import LevelKeeper
 from caminos.engine.clock.phase_stage import PhaseStage
 from caminos.engine.clock.sources import FilePlayer, Source
 from caminos.engine.clock.texture_stage import TextureStage
@@ -103,6 +104,7 @@ class HopBuffers:
     z_rows: np.ndarray  # (R, dims): each row's latent
     z_rows32: np.ndarray  # (R, dims) float32: the same, as the encoder writes it
     z: np.ndarray  # (V, dims): each voice's latent
+    unmoved: np.ndarray  # (V, dims): each voice's latent before its place was added
     centre: np.ndarray  # (dims,): the field's centre (voice 0's latent with one voice)
     presence: np.ndarray  # (V,): each voice's presence, 0 .. 1
     follow: np.ndarray  # (V,): each voice's follow this hop: the mixer's own array
@@ -116,6 +118,7 @@ class HopBuffers:
     mag_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
     ref_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
     decoded_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
+    unmoved_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
     voice_ref_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
     voice_out_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
     weight_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
@@ -125,6 +128,7 @@ class HopBuffers:
         self.mag_rows = list(self.mags)
         self.ref_rows = list(self.refs)
         self.decoded_rows = list(self.decoded)
+        self.unmoved_rows = list(self.unmoved)
         self.voice_ref_rows = list(self.voice_refs)
         self.voice_out_rows = list(self.voice_out)
         self.weight_rows = list(self.weights)
@@ -158,6 +162,7 @@ class HopBuffers:
             np.zeros((rows, dims)),
             np.zeros((rows, dims), dtype=np.float32),
             z,
+            np.zeros((voices, dims)),
             z[0] if mono else np.zeros(dims),
             np.zeros(voices),
             follow,
@@ -353,6 +358,7 @@ class FieldUnit(Unit):
         self.field = field
 
     def process(self, hop: HopBuffers) -> None:
+        np.copyto(hop.unmoved, hop.z)
         self.field.step(hop.z, hop.level_shift)
 
     def reset(self) -> None:
@@ -442,7 +448,10 @@ class DecodeUnit(Unit):
 class ShapeUnit(Unit):
     """Per voice: a non-finite decoded frame becomes silence (counted), the frame is scaled by
     the voice's presence and back by the level its place added (``/field/keep_level``), takes its
-    image correction and its sources' texture; silence below a presence of 1e-6."""
+    image correction and its sources' texture; silence below a presence of 1e-6.
+
+    With a ``keeper`` (a many-pitch model's field) the level is kept on the textured frame
+    instead, measured (:mod:`~.level_keeper`), ``keep_level`` being the field's parameter."""
 
     def __init__(
         self,
@@ -450,17 +459,22 @@ class ShapeUnit(Unit):
         image: ImageStage | None,
         mixer: LatentMixer,
         counters: dict[str, int],
+        keeper: LevelKeeper | None = None,
+        keep_level: Parameter | None = None,
     ) -> None:
         self.texture = texture
         self.image = image
         self.mixer = mixer
         self.counters = counters
+        self.keeper = keeper
+        self.keep_level = keep_level
 
     def process(self, hop: HopBuffers) -> None:
         texture = self.texture
         texture.step()
         pitch, frozen = self.mixer.pitch.value, self.mixer.frozen
-        image = self.image
+        image, keeper = self.image, self.keeper
+        keep = self.keep_level.value if self.keep_level is not None else 0.0
         for k, decoded in enumerate(hop.decoded_rows):
             presence = hop.presence[k]
             if presence <= 1e-6:
@@ -479,9 +493,13 @@ class ShapeUnit(Unit):
             if image is not None and image.amount.value > 0.0:
                 image.apply(decoded, weights, follow)
             texture.process_voice(k, decoded, hop.log, weights, follow, pitch, held=frozen)
+            if keeper is not None:
+                keeper.process_voice(k, decoded, hop.unmoved_rows[k], presence, keep)
 
     def reset(self) -> None:
         self.texture.reset()
+        if self.keeper is not None:
+            self.keeper.reset()
 
     def controls(self) -> ControlTable:
         return self.texture.controls()

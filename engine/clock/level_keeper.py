@@ -1,0 +1,130 @@
+"""Even loudness across a field's voices: each voice held at the level its latent asks for.
+
+A voice's place moves its latent, and with it the level its frames decode to. For a one-comb
+model that change is the level channel's, linear in the move, and the field undoes it exactly
+(:class:`~caminos.engine.clock.field.LatentField`, ``level_shift``). A many-pitch model's
+decoded level also moves with its free peaks, its comb heights and its learnt shape, and the
+texture stage moves it again; both bend across the map, differently where each source lies. A
+slope measured at the map's centre left a ring of four voices 3 to 16 dB apart around a playing
+file, depending on the model and the texture.
+
+So the keeper measures what each voice plays: the level of its frame once decoded, corrected
+and textured (the log RMS over bins, as the model's level channel reads an input frame), against
+the level its latent *without its place* asks for (the level channel read from that latent: its
+source's, its path's or its landmark's level). Both are smoothed over about a quarter of a
+second, as powers, so that loud frames weigh as they are heard, and the frame is scaled by
+the square root of their ratio (times ``/field/keep_level``, in nepers). A place then changes
+a voice's timbre, not its loudness; every voice plays as loud as what it follows, and a
+stereo source keeps its image. Each voice is measured on its own frames only, so a room split
+in channel groups renders the same samples in every group.
+
+The kernel writes into arrays made once (no allocation per hop).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# One-pole time constant of each voice's two powers, seconds: a loudness, not a frame's flicker.
+SMOOTHING_S = 0.25
+
+
+@njit(cache=True, nogil=True)
+def keep_voice_level(
+    frame: np.ndarray,
+    unmoved_z: np.ndarray,
+    level_out: np.ndarray,
+    level_bias: float,
+    presence: float,
+    floor: float,
+    coefficient: float,
+    keep: float,
+    powers: np.ndarray,
+) -> None:
+    """Scale one voice's ``frame`` (bins,) in place toward the level its latent asks for.
+
+    ``powers`` (2,) holds the voice's smoothed played and asked mean squares, updated here by
+    ``coefficient`` (a first frame sets them); the frame is scaled by
+    ``(asked / played) ** (keep / 2)``. Played is the mean of ``(frame + floor) ** 2`` over
+    bins, asked ``presence ** 2 * exp(2 * (unmoved_z . level_out + level_bias))``."""
+    n = frame.shape[0]
+    played = 0.0
+    for b in range(n):
+        m = frame[b] + floor
+        played += m * m
+    played /= n
+    level = level_bias
+    for j in range(unmoved_z.shape[0]):
+        level += unmoved_z[j] * level_out[j]
+    asked = presence * presence * math.exp(2.0 * level)
+    if not (math.isfinite(played) and math.isfinite(asked)) or played <= 0.0:
+        return
+    if powers[0] <= 0.0:
+        powers[0], powers[1] = played, asked
+    else:
+        powers[0] += coefficient * (played - powers[0])
+        powers[1] += coefficient * (asked - powers[1])
+    if powers[1] <= 0.0:
+        return
+    gain = math.exp(0.5 * keep * math.log(powers[1] / powers[0]))
+    for b in range(n):
+        frame[b] *= gain
+
+
+class LevelKeeper:
+    """Each voice of a field held at the level its latent asks for (see the module).
+
+    Parameters
+    ----------
+    voices : int
+        Voices of this engine.
+    level_out : ndarray, shape (dims,)
+        The level channel's read-back from the latent, nepers per unit of ``z``
+        (:class:`~caminos.models.shape.HopModel`).
+    level_bias : float
+        Its constant, nepers.
+    floor : float
+        The model's magnitude floor, added before the level is read, as the level channel's.
+    hop_seconds : float
+        Seconds per hop, for the smoothing.
+    """
+
+    def __init__(
+        self,
+        voices: int,
+        level_out: np.ndarray,
+        level_bias: float,
+        floor: float,
+        hop_seconds: float,
+    ) -> None:
+        self.level_out = np.ascontiguousarray(level_out, dtype=np.float64)
+        self.level_bias = float(level_bias)
+        self.floor = float(floor)
+        self.coefficient = 1.0 - math.exp(-hop_seconds / SMOOTHING_S)
+        self.powers = np.zeros((voices, 2))
+        self.power_rows = list(self.powers)  # views made once
+
+    def process_voice(
+        self, voice: int, frame: np.ndarray, unmoved_z: np.ndarray, presence: float, keep: float
+    ) -> None:
+        """Scale ``frame`` (bins,), the voice's magnitudes as it will play them, by ``keep``
+        (0 .. 1) of the way to the level its latent without its place ``unmoved_z`` (dims,)
+        asks for, at ``presence`` (0 .. 1)."""
+        keep_voice_level(
+            frame,
+            unmoved_z,
+            self.level_out,
+            self.level_bias,
+            presence,
+            self.floor,
+            self.coefficient,
+            keep,
+            self.power_rows[voice],
+        )
+
+    def reset(self) -> None:
+        """Forget the measured powers."""
+        self.powers.fill(0.0)
