@@ -853,7 +853,7 @@ def _hop_model(model: SpectralVAE, name: str, path: str, descriptors: dict | Non
         decoder_weights=tuple(_float32(w.T) for w in codec.decoder_weights),
         decoder_biases=tuple(_float32(b) for b in codec.decoder_biases),
         latent_std=latent_std,
-        level_readout=level_readout(codec, latent_std),
+        level_readout=level_readout(codec),
         pitch_direction=pitch_direction(model),
         **terms,
         **numbers,
@@ -886,32 +886,19 @@ def pitch_direction(model) -> np.ndarray | None:
     return rotation[list(shape.semitone_indices)].sum(axis=0) / float(model.pitch_stats[1])
 
 
-def level_readout(codec, std: np.ndarray) -> np.ndarray | None:
-    """How a move of the latent changes the decoded level: ``move . r`` nepers; None without a
-    level channel. ``codec`` is a :class:`FusedCodec`.
+def level_readout(codec) -> np.ndarray | None:
+    """How a move of a one-comb model's latent changes its decoded level: ``move . r`` nepers on
+    every bin (``codec.level_out``, its level channel's read-back); None for a model without a
+    level channel and for a many-pitch model. ``codec`` is a :class:`FusedCodec`.
 
-    A one-comb model's level channel is the whole of it (``codec.level_out``: nepers added to
-    every bin). A many-pitch model's level also moves with the free peaks' magnitudes and with
-    what the learnt shape makes of the channels, so its readout is measured: the slope of the
-    decoded frame's level (:func:`frame_level`) from ``-std`` to
-    ``+std`` along each axis around the centre (``std``: each axis's standard deviation). A
-    curvature term per axis measured the same way made the field's voices less even, not more
-    (3.8 against 3.4 dB apart in the test of ``tests/test_field.py``): away from the centre,
-    where sources lie, the level bends differently.
+    A many-pitch model's decoded level also moves with its free peaks' magnitudes and with what
+    its learnt shape makes of the channels, and bends across the map, so that no slope follows
+    it: its field measures what each voice plays instead
+    (:mod:`caminos.engine.clock.level_keeper`).
     """
-    if not codec.has_level:
+    if not codec.has_level or codec.shape.many_pitches:
         return None
-    if not codec.shape.many_pitches:
-        return codec.level_out.detach().double().numpy().copy()
-    d = len(std)
-    spread = np.maximum(np.asarray(std, np.float64), 1e-9)
-    steps = np.zeros((2 * d, d), np.float32)
-    for j in range(d):
-        steps[2 * j, j], steps[2 * j + 1, j] = -spread[j], spread[j]
-    with torch.inference_mode():
-        levels = frame_level(torch.log(codec.decode(torch.as_tensor(steps)) + MAGNITUDE_FLOOR))
-    levels = levels.double().numpy()
-    return (levels[1::2] - levels[0::2]) / (2.0 * spread)
+    return codec.level_out.detach().double().numpy().copy()
 
 
 def track_pitch_torch(

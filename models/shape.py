@@ -295,8 +295,9 @@ class HopModel:
     latent_std : ndarray, float64, shape (latent_dim,)
         Each rotated axis's standard deviation, the unit of offsets.
     level_readout : ndarray, float64, shape (latent_dim,) or None
-        Nepers of decoded level per unit of latent move
-        (:func:`caminos.models.autoencoder.level_readout`).
+        A one-comb model's nepers of decoded level per unit of latent move
+        (:func:`caminos.models.autoencoder.level_readout`); None for a many-pitch model, whose
+        field measures its voices' levels instead.
     pitch_direction : ndarray, float64, shape (latent_dim,) or None
         The latent move of a one-semitone transposition
         (:func:`caminos.models.autoencoder.pitch_direction`).

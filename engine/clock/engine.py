@@ -354,8 +354,8 @@ class Engine:
             spin=config.field.spin,
             wander=config.field.wander,
             decorrelate=config.field.decorrelate,
-            # a many-pitch model's level is kept on the voices' frames (ShapeUnit) instead
-            level_readout=None if measured_level else hop_model.level_readout,
+            # None for a many-pitch model, whose level is kept on the voices' frames (ShapeUnit)
+            level_readout=hop_model.level_readout,
             keep_level=config.field.keep_level,
         )
         self.mixer = LatentMixer(

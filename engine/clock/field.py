@@ -119,9 +119,11 @@ class LatentField:
         Starting values (``[field]``): latent std, degrees, degrees per second, latent std, 0..1.
     level_readout : ndarray, shape (dims,), optional
         How the model's decoder reads the overall level from a latent (nepers per latent unit:
-        ``decode`` adds ``z . level_readout`` to every bin's log magnitude); None for a model
-        without a level channel. With it, :meth:`step` says how much each voice's place moved
-        its level, so the engine can keep the voices' levels (``/field/keep_level``).
+        ``decode`` adds ``z . level_readout`` to every bin's log magnitude, a one-comb model);
+        None for a model without a level channel and for a many-pitch model, whose voices'
+        levels the shape unit measures (:mod:`~.level_keeper`). With it, :meth:`step` says how
+        much each voice's place moved its level, so the engine can keep the voices' levels
+        (``/field/keep_level``).
     keep_level : float
         Starting ``/field/keep_level``, 0 .. 1.
 
