@@ -79,7 +79,13 @@ def test_the_numbers_survive_their_file_bit_for_bit(which, checkpoint, tmp_path)
         assert "level_readout" not in present  # its field measures the voices' levels
         assert loaded.name == "default" and loaded.descriptors == checkpoint.descriptors
     elif which == "one comb":
-        assert {"pitch_out", "pitch_bias", "pitch_grid", "pitch_direction", "level_readout"} <= present
+        assert {
+            "pitch_out",
+            "pitch_bias",
+            "pitch_grid",
+            "pitch_direction",
+            "level_readout",
+        } <= present
     else:
         assert not {"level_in", "pitch_matrix", "pitch_direction"} & present
 
