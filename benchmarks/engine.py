@@ -649,6 +649,13 @@ def main(argv: list[str] | None = None) -> int:
         help="with --channels: the rows again with this live phase method",
     )
     parser.add_argument(
+        "--phase-threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --channels: the rows again with engine.phase_threads = N",
+    )
+    parser.add_argument(
         "--units",
         action="store_true",
         help="with --channels: each unit of the hop timed on its own (p50 and p99, us), "
@@ -687,7 +694,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.channels:
         rows = measure_field(
-            [int(n) for n in args.channels.split(",")], min(args.seconds, 20.0), args.phase_method
+            [int(n) for n in args.channels.split(",")],
+            min(args.seconds, 20.0),
+            args.phase_method,
+            args.phase_threads,
         )
         print_rows(rows, extra="p99_vs_mono")
         if args.json:
@@ -727,16 +737,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def measure_field(counts: list[int], seconds: float, method: str | None) -> list[dict]:
-    """``voices_N`` rows for each count (with ``method``: again with that live phase method),
-    each with ``p99_vs_mono``, its p99 over the same run's one-voice p99."""
+def measure_field(
+    counts: list[int], seconds: float, method: str | None, threads: int = 1
+) -> list[dict]:
+    """``voices_N`` rows for each count (with ``method``: again with that live phase method;
+    with ``threads`` above 1: again with ``engine.phase_threads`` that many), each with
+    ``p99_vs_mono``, its p99 over the same run's one-voice p99."""
     rows = []
-    methods = [None] + ([method] if method else [])
-    for phase_method in methods:
+    variants: list[tuple[str, dict]] = [("", {})]
+    if method:
+        variants.append((f"_{method}", {"phase_method": method}))
+    if threads > 1:
+        variants.append((f"_threads{threads}", {"phase_threads": threads}))
+    for suffix, overrides in variants:
         for voices in counts:
-            overrides = {"phase_method": phase_method} if phase_method else {}
-            name = f"voices_{voices}" + (f"_{phase_method}" if phase_method else "")
-            row, _ = measure_chain(name, 256, seconds, voices=voices, **overrides)
+            row, _ = measure_chain(
+                f"voices_{voices}{suffix}", 256, seconds, voices=voices, **overrides
+            )
             rows.append(row)
     mono = next((r for r in rows if r["voices"] == 1), None)  # the default method's
     for row in rows:

@@ -53,6 +53,7 @@ from caminos.engine.clock.phase_stage import PhaseStage
 from caminos.engine.clock.status import TIMING_WINDOW, Clock, OwnClock, measured_status
 from caminos.engine.clock.sources import FilePlayer, InputSource, LoadedFile, Source, VoiceSource
 from caminos.engine.clock.texture_stage import TextureStage
+from caminos.engine.clock.voice_threads import VoiceThreads
 from caminos.engine.clock.units import (
     DecodeUnit,
     EncodeUnit,
@@ -387,6 +388,12 @@ class Engine:
             crossfade_hops,
             seed_offsets=[c - 1 for c in voice_rooms],
         )
+        # a field's voices' phase recovery on eng.phase_threads threads (the same samples)
+        self.phase_threads = (
+            VoiceThreads(self.voices, eng.phase_threads, "phase")
+            if eng.phase_threads > 1 and self.voices > 1
+            else None
+        )
         self.out_gain = Parameter(
             "/out/gain",
             Arg("gain_db", "f", -96.0, 24.0, "dB"),
@@ -445,7 +452,7 @@ class Engine:
                 else None,
                 keep_level=self.field.keep_level,
             ),
-            PhaseUnit(self.phase, None if self.mono else self.field),
+            PhaseUnit(self.phase, None if self.mono else self.field, self.phase_threads),
             OutputUnit(self.out_gain, self.output, self.channel_gains, self.mono, limit),
         ]
         self.buffers = HopBuffers.make(
@@ -606,7 +613,10 @@ class Engine:
         self.attach_voice(stream, voice_controls(stream))
 
     def close(self) -> None:
-        """Stop the voice stream's worker (thread or process); call when done with the engine."""
+        """Stop the voice stream's worker (thread or process) and the phase recovery's helper
+        threads; call when done with the engine."""
+        if self.phase_threads is not None:
+            self.phase_threads.close()
         stream = self.voice.stream
         if stream is not None and hasattr(stream, "close"):
             stream.close()

@@ -128,10 +128,11 @@ class PhaseStage:
         self.incoming: tuple[PhaseVoice, ...] | None = None
         self._fade_done = 0
         hop = stft.hop
-        self._mine = np.zeros(hop)
-        self._theirs = np.zeros(hop)
+        # a switch's scratch, one row per voice: voices may run on several threads
+        self._mine = np.zeros((self.voices, hop))
+        self._theirs = np.zeros((self.voices, hop))
         self._ramp = np.arange(1, hop + 1) / hop  # 1/hop .. 1 within one hop
-        self._weight = np.zeros(hop)
+        self._weight = np.zeros((self.voices, hop))
         self.switches = 0
 
     def build(self, method: str, lookahead: int | None = None) -> tuple[PhaseVoice, ...]:
@@ -278,14 +279,15 @@ class PhaseStage:
         if incoming is None:
             self.current[k].process(magnitude, reference, out, rotation)
         else:
-            self.current[k].process(magnitude, reference, self._mine, rotation)
-            incoming[k].process(magnitude, reference, self._theirs, rotation)
+            mine, theirs, weight = self._mine[k], self._theirs[k], self._weight[k]
+            self.current[k].process(magnitude, reference, mine, rotation)
+            incoming[k].process(magnitude, reference, theirs, rotation)
             # Linear fade over crossfade_hops hops: the incoming method's weight, sample by sample.
-            np.add(self._ramp, self._fade_done, out=self._weight)
-            self._weight *= 1.0 / self.crossfade_hops
-            np.subtract(self._theirs, self._mine, out=out)
-            out *= self._weight
-            out += self._mine
+            np.add(self._ramp, self._fade_done, out=weight)
+            weight *= 1.0 / self.crossfade_hops
+            np.subtract(theirs, mine, out=out)
+            out *= weight
+            out += mine
         if decorrelate > 0.0:  # the level the rotation took, given back
             out *= decorrelation_gain(decorrelate)
 

@@ -45,6 +45,7 @@ from caminos.engine.clock.level_keeper import LevelKeeper
 from caminos.engine.clock.phase_stage import PhaseStage
 from caminos.engine.clock.sources import FilePlayer, Source
 from caminos.engine.clock.texture_stage import TextureStage
+from caminos.engine.clock.voice_threads import VoiceThreads
 from caminos.engine.core.config import Config
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
@@ -506,11 +507,18 @@ class ShapeUnit(Unit):
 
 
 class PhaseUnit(Unit):
-    """Each voice's phase recovery and overlap-add, decorrelated as the field asks."""
+    """Each voice's phase recovery and overlap-add, decorrelated as the field asks; with
+    ``threads``, the voices' groups at once on helper threads (``engine.phase_threads``)."""
 
-    def __init__(self, phase: PhaseStage, field: LatentField | None) -> None:
+    def __init__(
+        self, phase: PhaseStage, field: LatentField | None, threads: VoiceThreads | None = None
+    ) -> None:
         self.phase = phase
         self.field = field
+        self.threads = threads
+        self._hop: HopBuffers | None = None
+        self._decorrelate = 0.0
+        self._voice_job = self._process_voice  # bound once, not a new method object a hop
 
     @property
     def latency_samples(self) -> int:  # type: ignore[override]
@@ -518,11 +526,21 @@ class PhaseUnit(Unit):
 
     def process(self, hop: HopBuffers) -> None:
         decorrelate = 0.0 if self.field is None else self.field.decorrelate.value
-        for k, decoded in enumerate(hop.decoded_rows):
-            self.phase.process_voice(
-                k, decoded, hop.voice_ref_rows[k], hop.voice_out_rows[k], decorrelate
-            )
+        if self.threads is None:
+            for k, decoded in enumerate(hop.decoded_rows):
+                self.phase.process_voice(
+                    k, decoded, hop.voice_ref_rows[k], hop.voice_out_rows[k], decorrelate
+                )
+        else:
+            self._hop, self._decorrelate = hop, decorrelate
+            self.threads.run(self._voice_job)
         self.phase.end_hop()
+
+    def _process_voice(self, k: int) -> None:
+        hop = self._hop
+        self.phase.process_voice(
+            k, hop.decoded_rows[k], hop.voice_ref_rows[k], hop.voice_out_rows[k], self._decorrelate
+        )
 
     def reset(self) -> None:
         self.phase.reset()

@@ -201,6 +201,13 @@ class EngineConfig:
     iterations: int = _key(
         16, "live iterations per frame (rtisi-la, gsrtisi-la, rtpghi+gsrtisi)", lo=1, hi=200
     )
+    phase_threads: int = _key(
+        1,
+        "threads that share a field's voices' phase recovery (1: the hop's own; more where "
+        "cores are free: the same samples)",
+        lo=1,
+        hi=64,
+    )
     smoothing_ms: float = _key(
         20.0, "time constant of parameter smoothing in milliseconds", lo=0.0, hi=10000.0
     )
