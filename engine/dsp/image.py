@@ -5,12 +5,19 @@ Each channel of a source is encoded and decoded on its own, and the model's enve
 differs from channel to channel: through the model alone, a stereo recording's third-octave level
 differences between channels came out 2 dB off at the median worst band, 4.7 dB at worst
 (``benchmarks/field.py``). The correction measures, every hop, each channel's envelope error:
-the envelope (log level averaged over ``width`` bins) of the channel's own latent decoded, less
-the envelope of the channel itself; it removes from each channel the part of its error that the
-source's other channels do not share (its error minus the channels' mean error), so the decoded
-channels differ by what the source's channels differ by, while the error they share, and so the
-model's own sound, stays. A voice takes the correction of the channels it follows, weighted as it
-follows them, so the field's places (spread, offsets) still move each voice's timbre on top.
+the band levels (the power of ``width`` bins around each bin, in log units) of the channel's
+own latent decoded, less those of the channel itself; it removes from each channel the part of
+its error that the source's other channels do not share (its error minus the channels' mean
+error), so the decoded channels differ by what the source's channels differ by, while the error
+they share, and so the model's own sound, stays. A voice takes the correction of the channels
+it follows, weighted as it follows them, so the field's places (spread, offsets) still move each
+voice's timbre on top.
+
+Band levels are powers (the mean of the squared magnitudes over the band, as a band meter and
+the ear read noise), not means of log levels: where the model draws a few strong peaks over a
+weak floor, a mean of logs weighs the floor as much as the peaks, and the correction missed by
+up to 1 dB in a band of a stereo noise (``tests/test_field.py``; measured in
+``docs/benchmarks.md``, "Many speakers").
 
 The kernels write into caller buffers: the engine calls them every hop without allocating.
 """
@@ -22,11 +29,9 @@ import math
 import numpy as np
 from numba import njit
 
-from caminos.engine.dsp.texture import fine_structure
-
 IMAGE_WIDTH_HZ = 250.0
-"""Width of the moving mean that defines a channel's envelope here, in Hz (5 bins at 1024 points
-and 48 kHz): about a third of an octave at 800 Hz."""
+"""Width of the band around each bin whose power is a channel's envelope here, in Hz (5 bins at
+1024 points and 48 kHz): about a third of an octave at 800 Hz."""
 IMAGE_LIMIT_DB = 12.0
 """Largest correction of a bin, either way, in dB."""
 IMAGE_TIME_S = 0.1
@@ -43,16 +48,39 @@ def envelope_error(
     envelope: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """``out`` = the envelope of ``log(decoded + floor)`` less the envelope of ``source_log``,
-    in nepers (natural-log units), the envelope being the mean of the ``width`` bins around
-    each bin (a level less its fine structure, :func:`~caminos.engine.dsp.texture.fine_structure`);
-    ``scratch`` and ``envelope`` are (n_bins,) buffers."""
+    """``out`` = the band level of ``log(decoded + floor)`` less the band level of
+    ``source_log``, in nepers (natural-log units): each bin's band level is the power of the
+    ``width`` bins around it (:func:`band_levels`), as the ear and a band meter read it, so a few
+    strong partials weigh as they sound; ``scratch`` and ``envelope`` are (n_bins,) buffers."""
     for k in range(decoded.shape[0]):
         scratch[k] = math.log(decoded[k] + floor)
-    fine_structure(scratch, width, -np.inf, np.inf, out)
-    fine_structure(source_log, width, -np.inf, np.inf, envelope)
+    band_levels(scratch, width, envelope, out)
+    band_levels(source_log, width, scratch, envelope)
     for k in range(out.shape[0]):
-        out[k] = (scratch[k] - out[k]) - (source_log[k] - envelope[k])
+        out[k] -= envelope[k]
+
+
+@njit(cache=True, nogil=True)
+def band_levels(log_mags: np.ndarray, width: int, powers: np.ndarray, out: np.ndarray) -> None:
+    """Half the log of the mean of ``exp(2 * log_mags)`` over the ``width`` bins around each
+    bin (the first and last bin extended beyond the edges, as the texture's moving mean,
+    :func:`caminos.engine.dsp.texture.fine_structure`):
+    each bin's band level, in nepers. ``powers`` (n_bins,) is scratch, another buffer than
+    ``out``."""
+    n = log_mags.shape[0]
+    half = width // 2
+    top = np.float64(log_mags[0])  # float64 throughout, whatever the input's type
+    for k in range(n):
+        top = max(top, np.float64(log_mags[k]))
+    for k in range(n):  # relative to the loudest bin: no overflow
+        powers[k] = math.exp(2.0 * (np.float64(log_mags[k]) - top))
+    # each window summed on its own (5 bins at the defaults): no running sum that would
+    # leave rounding noise where a quiet band follows a loud one
+    for k in range(n):
+        total = 0.0
+        for j in range(k - half, k + half + 1):
+            total += powers[min(max(j, 0), n - 1)]
+        out[k] = top + 0.5 * math.log(max(total / width, 1e-300))
 
 
 @njit(cache=True, nogil=True)
