@@ -60,7 +60,7 @@ class TrainSettings:
     Attributes
     ----------
     latent_dim : int
-        Latent dimensions, 8 to 32.
+        Latent dimensions, 8 to 48.
     hidden : tuple of int
         Hidden layer widths of the encoder.
     decoder_hidden : tuple of int
@@ -151,7 +151,7 @@ class TrainSettings:
         training run fits a time budget whatever the machine.
     """
 
-    latent_dim: int = 28
+    latent_dim: int = 32
     hidden: tuple[int, ...] = (256, 128)
     decoder_hidden: tuple[int, ...] = (512, 512)
     context: int = 0
@@ -159,7 +159,7 @@ class TrainSettings:
     pitch: bool = True
     comb_bands: int = 64
     pitch_slots: int = 3
-    free_peaks: int = 4
+    free_peaks: int = 6
     loss: str = "spectral"
     log_weight: float = 1.0
     partial_weight: float = 1.0

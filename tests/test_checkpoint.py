@@ -144,8 +144,8 @@ def test_the_shipped_default_checkpoint_loads_with_the_project_config():
     assert 8 <= d <= 48 and len(loaded.descriptors["axes"]) == d
     assert loaded.provenance["command"].startswith("caminos train autoencoder")
     # Kept for its validation files' partial survival (what the model is chosen by). Its
-    # validation LSD is no longer below PCA's with as many components (4.42 against 4.30 dB
-    # for the many-pitch default: 15 of its 28 dims are measured channels, where PCA gets 28
+    # validation LSD is no longer below PCA's with as many components (4.11 against 4.11 dB
+    # for the many-pitch default: 19 of its 32 dims are measured channels, where PCA gets 32
     # free ones); the held-out comparison with phase recovery is in docs/benchmarks.md.
     assert loaded.provenance["keep"] == "survival"
     assert loaded.provenance["best_validation_survival"] >= 0.85

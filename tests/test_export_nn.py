@@ -116,7 +116,7 @@ def test_the_file_loads_with_torch_alone(exported, tmp_path):
         "y = m(torch.zeros(1, 1, 2048))\n"
         "z = m.encode(torch.zeros(2, 1, 512))\n"
         "a = m.decode(z)\n"
-        "assert y.shape == (1, 1, 2048) and z.shape == (2, 28, 2) and a.shape == (2, 1, 512)\n"
+        "assert y.shape == (1, 1, 2048) and z.shape == (2, 32, 2) and a.shape == (2, 1, 512)\n"
         "assert not [k for k in sys.modules if k.split('.')[0] == 'caminos'], 'caminos'\n"
         "assert not [k for k in sys.modules if k.split('.')[0] == 'numba'], 'numba'\n"
         "print('ok', m.get_latency())\n"
@@ -247,11 +247,11 @@ def test_bad_input_is_refused_with_a_message(exported):
         (lambda: model(torch.zeros(1, 2, 512)), "expected 1 input channels, got 2"),
         (lambda: model(torch.zeros(1, 1, 100)), "multiple of the hop, 256 samples"),
         (lambda: model.encode(torch.zeros(1, 1, 300)), "multiple of the hop"),
-        (lambda: model.decode(torch.zeros(1, 3, 4)), "expected 28 input channels, got 3"),
+        (lambda: model.decode(torch.zeros(1, 3, 4)), "expected 32 input channels, got 3"),
         (lambda: model(torch.zeros(512)), "expected (batch, channels, samples)"),
         (lambda: model.set_phase("heap"), "phase method 'heap' unknown"),
         (lambda: model.set_pitch(100.0), "pitch expects -48 to 48 semitones, got 100"),
-        (lambda: model.set_offset(40, 1.0), "offset axis must be 0 to 27"),
+        (lambda: model.set_offset(40, 1.0), "offset axis must be 0 to 31"),
         (lambda: model.set_follow(float("nan")), "follow expects 0 to 1, got nan"),
         (lambda: model.set_texture(2.0), "texture expects 0 to 1, got 2"),
         (lambda: model.get_method_latency("stretch"), "unknown method 'stretch'"),
@@ -563,7 +563,7 @@ def test_the_command_prints_methods_and_latency(tmp_path, capsys):
     out = tmp_path / "low.ts"
     assert main(["export", "nn", str(CHECKPOINTS / "lowlatency.pt"), "-o", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "method encode: 1 in at ratio 1, 28 out at ratio 128" in printed
+    assert "method encode: 1 in at ratio 1, 32 out at ratio 128" in printed
     assert "latency of forward: 512 samples = 10.7 ms" in printed
     assert out.is_file()
     assert main(["export", "nn", str(tmp_path / "missing.pt"), "-o", str(out)]) == 2
@@ -698,4 +698,4 @@ def test_calls_in_and_out_of_inference_mode_and_batch_changes(exported):
     assert model(block).shape == (1, 1, 1024)
     with torch.inference_mode():
         assert model(torch.randn(4, 1, 4096)).shape == (4, 1, 4096)  # mc.nn~ with 4 voices
-        assert model.decode(torch.zeros(2, 28, 1)).shape == (2, 1, 256)
+        assert model.decode(torch.zeros(2, 32, 1)).shape == (2, 1, 256)

@@ -595,8 +595,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     auto.add_argument(
         "--latent-dim",
         type=int,
-        help="latent dimensions, 8 to 48 (default 28: 13 learned beside the "
-        "level, 3 pitch slots and 4 free peaks)",
+        help="latent dimensions, 8 to 48 (default 32: 13 learned beside the "
+        "level, 3 pitch slots and 6 free peaks)",
     )
     auto.add_argument("--hidden", metavar="W1,W2", help="encoder hidden widths (default 256,128)")
     auto.add_argument(
@@ -654,7 +654,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--free-peaks",
         type=int,
         help="free spectral peaks per frame, 0 to 8, for partials off every comb "
-        "(bells, gongs; default 4)",
+        "(bells, gongs; default 6)",
     )
     auto.add_argument(
         "--max-minutes",

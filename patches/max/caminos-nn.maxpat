@@ -502,7 +502,7 @@
      ],
      "numinlets": 1,
      "numoutlets": 0,
-     "text": "2. encode and decode: the 28 latent axes as signals, one value per hop (256 samples), in standard deviations. Axes 0 and 1 pass through an offset here; the others go straight across."
+     "text": "2. encode and decode: the 32 latent axes as signals, one value per hop (256 samples), in standard deviations. Axes 0 and 1 pass through an offset here; the others go straight across."
     }
    },
    {
@@ -530,7 +530,7 @@
       22
      ],
      "numinlets": 1,
-     "numoutlets": 28,
+     "numoutlets": 32,
      "text": "nn~ default.ts encode 2048"
     }
    },
@@ -602,7 +602,7 @@
       400,
       22
      ],
-     "numinlets": 28,
+     "numinlets": 32,
      "numoutlets": 1,
      "text": "nn~ default.ts decode 2048"
     }
@@ -1662,6 +1662,54 @@
      "destination": [
       "obj-5",
       0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-33",
+      28
+     ],
+     "destination": [
+      "obj-38",
+      28
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-33",
+      29
+     ],
+     "destination": [
+      "obj-38",
+      29
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-33",
+      30
+     ],
+     "destination": [
+      "obj-38",
+      30
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-33",
+      31
+     ],
+     "destination": [
+      "obj-38",
+      31
      ]
     }
    }
