@@ -444,6 +444,7 @@ class Engine:
                 keeper=LevelKeeper(
                     self.voices,
                     hop_model.level_out,
+                    latent_std,
                     hop_model.level_bias,
                     MAGNITUDE_FLOOR,
                     self.hop / self.sample_rate,

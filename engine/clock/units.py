@@ -120,6 +120,7 @@ class HopBuffers:
     ref_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
     decoded_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
     unmoved_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
+    z_voice_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
     voice_ref_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
     voice_out_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
     weight_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
@@ -130,6 +131,7 @@ class HopBuffers:
         self.ref_rows = list(self.refs)
         self.decoded_rows = list(self.decoded)
         self.unmoved_rows = list(self.unmoved)
+        self.z_voice_rows = list(self.z)
         self.voice_ref_rows = list(self.voice_refs)
         self.voice_out_rows = list(self.voice_out)
         self.weight_rows = list(self.weights)
@@ -495,7 +497,9 @@ class ShapeUnit(Unit):
                 image.apply(decoded, weights, follow)
             texture.process_voice(k, decoded, hop.log, weights, follow, pitch, held=frozen)
             if keeper is not None:
-                keeper.process_voice(k, decoded, hop.unmoved_rows[k], presence, keep)
+                keeper.process_voice(
+                    k, decoded, hop.unmoved_rows[k], hop.z_voice_rows[k], presence, keep
+                )
 
     def reset(self) -> None:
         self.texture.reset()
