@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from caminos.engine.clock.level_keeper import FADE_STD, SMOOTHING_S, LevelKeeper
+from caminos.engine.clock.level_keeper import FADE_STD, LIMIT_DB, SMOOTHING_S, LevelKeeper
 
 FLOOR = 1e-3
 HOP_S = 256 / 48000
@@ -49,9 +49,9 @@ def kept(value: float, asked_rms: float) -> float:
 def test_a_voice_is_brought_to_the_level_its_latent_asks_for() -> None:
     keep = keeper()
     frame = np.full(513, 2.0)
-    keep.process_voice(0, frame, asking(math.log(0.25)), placed(asking(math.log(0.25))), 1.0, 1.0)
-    assert rms(frame) == pytest.approx(kept(2.0, 0.25), rel=1e-9)  # a first frame sets them
-    assert rms(frame) == pytest.approx(0.25, rel=FLOOR / 0.25)  # the floor: 0.4 % of 0.25
+    keep.process_voice(0, frame, asking(math.log(0.5)), placed(asking(math.log(0.5))), 1.0, 1.0)
+    assert rms(frame) == pytest.approx(kept(2.0, 0.5), rel=1e-9)  # a first frame sets them
+    assert rms(frame) == pytest.approx(0.5, rel=FLOOR / 0.5)  # the floor: 0.2 % of 0.5
 
 
 @pytest.mark.parametrize("amount", [0.0, 0.5, 1.0])
@@ -59,10 +59,8 @@ def test_keep_level_moves_that_share_of_the_way_in_nepers(amount: float) -> None
     keep = keeper()
     frame = np.full(513, 2.0)
     before = rms(frame)
-    keep.process_voice(
-        0, frame, asking(math.log(0.25)), placed(asking(math.log(0.25))), 1.0, amount
-    )
-    gain = math.exp(amount * math.log(0.25 / before))
+    keep.process_voice(0, frame, asking(math.log(0.5)), placed(asking(math.log(0.5))), 1.0, amount)
+    gain = math.exp(amount * math.log(0.5 / before))
     assert rms(frame) == pytest.approx(rms(np.full(1, 2.0 * gain)), rel=1e-9)
 
 
@@ -106,21 +104,30 @@ def test_a_frame_that_is_not_finite_is_left_and_measures_nothing() -> None:
 
 def test_voices_are_kept_each_on_its_own_and_reset_forgets() -> None:
     keep = keeper(2)
-    quiet, loud = np.full(513, 0.1), np.full(513, 3.0)
+    quiet, loud = np.full(513, 0.3), np.full(513, 3.0)
     keep.process_voice(0, quiet, asking(math.log(1.0)), placed(asking(math.log(1.0))), 1.0, 1.0)
     keep.process_voice(1, loud, asking(math.log(1.0)), placed(asking(math.log(1.0))), 1.0, 1.0)
-    assert rms(quiet) == pytest.approx(kept(0.1, 1.0), rel=1e-9)
+    assert rms(quiet) == pytest.approx(kept(0.3, 1.0), rel=1e-9)
     assert rms(loud) == pytest.approx(kept(3.0, 1.0), rel=1e-9)
     keep.reset()
     assert np.all(keep.powers == 0.0)
 
 
 def test_a_voice_without_a_place_is_left_as_the_model_plays_it_and_the_share_fades_in() -> None:
-    asked = asking(np.log(0.25))
+    asked = asking(np.log(0.5))
     for move, share in ((0.0, 0.0), (0.25 * FADE_STD, 0.25), (FADE_STD, 1.0), (3.0, 1.0)):
         keep = keeper()
         frame = np.full(513, 2.0)
         keep.process_voice(0, frame, asked, placed(asked, move * PLACED), 1.0, 1.0)
-        gain = np.exp(share * np.log(0.25 / rms(np.full(1, 2.0))))
+        gain = np.exp(share * np.log(0.5 / rms(np.full(1, 2.0))))
         assert frame[0] == pytest.approx(2.0 * gain, rel=1e-9), move
         assert keep.powers[0, 0] > 0.0  # measured even where it does not act
+
+
+@pytest.mark.parametrize("asked_db", [-40.0, 40.0])
+def test_no_voice_is_moved_by_more_than_the_limit(asked_db: float) -> None:
+    keep = keeper()
+    frame = np.full(513, 1.0)
+    asked = asking(np.log(1.0 + FLOOR) + asked_db / 20.0 * np.log(10.0))
+    keep.process_voice(0, frame, asked, placed(asked), 1.0, 1.0)
+    assert 20.0 * np.log10(frame[0]) == pytest.approx(np.sign(asked_db) * LIMIT_DB, abs=1e-9)

@@ -39,6 +39,13 @@ SMOOTHING_S = 0.25
 # The correction's share grows from 0 to 1 as the voice's move grows to this many standard
 # deviations (the root of the sum of its squared offsets from its unmoved latent, in stds).
 FADE_STD = 0.5
+# The largest correction either way, dB: a place may move a voice's level by 30 dB and more, and
+# lifting a nearly silent frame by as much raises its noise with it. Uncapped, the live
+# 8-speaker case (`benchmarks/engine.py --live --cases field_8`) had voices corrected by -33 to
+# +25 dB and 10 to 13 engine underruns a minute (2 to 3 with keep_level 0); capped, none in two
+# runs. What made the uncapped hops late was not isolated.
+LIMIT_DB = 18.0
+LIMIT_NEPERS = LIMIT_DB * math.log(10.0) / 20.0
 
 
 @njit(cache=True, nogil=True)
@@ -59,8 +66,9 @@ def keep_voice_level(
 
     ``powers`` (2,) holds the voice's smoothed played and asked mean squares, updated here by
     ``coefficient`` (a first frame sets them); the frame is scaled by
-    ``(asked / played) ** (share / 2)``, ``share`` being ``keep`` times the voice's move from
-    ``unmoved_z`` to ``moved_z`` over :data:`FADE_STD` (in ``std`` units), at most ``keep``.
+    ``(asked / played) ** (share / 2)``, at most :data:`LIMIT_DB` either way, ``share`` being
+    ``keep`` times the voice's move from ``unmoved_z`` to ``moved_z`` over :data:`FADE_STD` (in
+    ``std`` units), at most ``keep``.
     Played is the mean of ``(frame + floor) ** 2`` over bins, asked ``presence ** 2 *
     exp(2 * (unmoved_z . level_out + level_bias))``."""
     n = frame.shape[0]
@@ -89,7 +97,8 @@ def keep_voice_level(
     share = keep * min(math.sqrt(moved) / FADE_STD, 1.0)
     if share <= 0.0:
         return
-    gain = math.exp(0.5 * share * math.log(powers[1] / powers[0]))
+    correction = min(max(0.5 * math.log(powers[1] / powers[0]), -LIMIT_NEPERS), LIMIT_NEPERS)
+    gain = math.exp(share * correction)
     for b in range(n):
         frame[b] *= gain
 
