@@ -52,8 +52,10 @@ def test_a_helpers_error_is_raised_on_the_hops_thread_and_the_next_hop_runs() ->
         threads.close()
 
 
-def test_close_ends_the_helpers_and_is_idempotent() -> None:
+def test_helpers_start_at_the_first_hop_and_close_ends_them_idempotently() -> None:
     threads = VoiceThreads(3, 3, "closing")
+    assert not [t for t in threading.enumerate() if t.name.startswith("caminos-closing-")]
+    threads.run(lambda voice: None)
     helpers = [t for t in threading.enumerate() if t.name.startswith("caminos-closing-")]
     assert len(helpers) == 2
     threads.close()
@@ -105,6 +107,21 @@ def test_a_field_sounds_the_same_bit_for_bit_on_one_or_several_threads() -> None
     assert np.abs(one).max() > 0.01
     assert np.array_equal(_render(2), one)
     assert np.array_equal(_render(4), one)
+
+
+def test_an_engine_built_and_never_ticked_holds_no_helper_thread() -> None:
+    before = {t.ident for t in threading.enumerate()}
+    engine = Engine(
+        load_config(
+            overrides={"audio.channels": 4, "field.layout": "ring-4", "engine.phase_threads": 4}
+        ),
+        voice=False,
+    )
+    try:
+        assert engine.phase_threads is not None and engine.phase_threads.threads == 4
+        assert not [t for t in threading.enumerate() if t.ident not in before]
+    finally:
+        engine.close()
 
 
 def test_phase_threads_out_of_range_is_refused_by_name() -> None:

@@ -7,7 +7,9 @@ first group, one helper thread each of the others, all from the same buffers, an
 on when every group is done. The samples are those of one thread, bit for bit: no voice reads
 another's state, and every voice runs the same code in the same order.
 
-The hand-off is two plain locks per helper and hop, used as signals (the hop's thread releases a
+The helpers start at the first hop, so an engine built and never ticked (the control process's
+replica, a score's check before a live run) holds no thread. The hand-off is two plain locks
+per helper and hop, used as signals (the hop's thread releases a
 helper's ``go``, the helper releases its ``done``), in the DSP process, never in the audio
 callback; a helper sleeps on its ``go`` between hops and spends no CPU there. (A
 ``threading.Barrier``, written in Python over a condition, took about 50 us a hand-off here.)
@@ -36,10 +38,14 @@ class VoiceThreads:
         threads = max(1, min(int(threads), int(voices)))
         bounds = [round(i * voices / threads) for i in range(threads + 1)]
         self.groups = tuple(range(bounds[i], bounds[i + 1]) for i in range(threads))
+        self.name = name
         self._job: Callable[[int], None] | None = None
         self._error: BaseException | None = None
         self._stopping = False
         self._helpers: list[tuple[threading.Thread, threading.Lock, threading.Lock]] = []
+
+    def _start_helpers(self) -> None:
+        """One helper thread per group after the first, each waiting on its ``go`` lock."""
         for index, group in enumerate(self.groups[1:], start=1):
             go, done = threading.Lock(), threading.Lock()
             go.acquire()
@@ -47,7 +53,7 @@ class VoiceThreads:
             helper = threading.Thread(
                 target=self._serve,
                 args=(group, go, done),
-                name=f"caminos-{name}-{index}",
+                name=f"caminos-{self.name}-{index}",
                 daemon=True,
             )
             helper.start()
@@ -63,12 +69,14 @@ class VoiceThreads:
 
         An exception in a helper's group is raised here, once every group has finished.
         """
-        if not self._helpers:
+        if self._stopping:
+            raise RuntimeError("VoiceThreads.run after close")
+        if len(self.groups) == 1:
             for voice in self.groups[0]:
                 job(voice)
             return
-        if self._stopping:
-            raise RuntimeError("VoiceThreads.run after close")
+        if not self._helpers:
+            self._start_helpers()
         self._job = job
         for _, go, _ in self._helpers:
             go.release()
@@ -97,7 +105,7 @@ class VoiceThreads:
 
     def close(self) -> None:
         """Let the helper threads end and wait for them (between hops); idempotent."""
-        if not self._helpers or self._stopping:
+        if self._stopping:
             return
         self._stopping = True
         for helper, go, _ in self._helpers:
