@@ -114,7 +114,7 @@ def run_layers(
 
     ``first_extra`` (batch, first width) is added to the first layer's output before its SiLU
     when ``use_extra`` (the level term of a model with a level channel). Rows whose ``active``
-    value (batch,) is 0 are left as they were (an empty ``active``: every row is computed).
+    value (batch,) is 0 are left as they were.
 
     Each row is its own matrix product, so a row's result never depends on the batch around
     it (BLAS sums in another order for other batch sizes): a voice sounds the same, bit for
@@ -123,12 +123,11 @@ def run_layers(
     """
     h = x
     last = len(weights) - 1
-    every = active.shape[0] == 0
     for i in range(last + 1):
         out = outputs[i]
         bias = biases[i]
         for row in range(out.shape[0]):
-            if not (every or active[row] != 0.0):
+            if active[row] == 0.0:
                 continue
             np.dot(h[row : row + 1], weights[i], out[row : row + 1])
             for j in range(out.shape[1]):
@@ -280,6 +279,7 @@ class DecoderState(NamedTuple):
     peak_semitones: np.ndarray  # (peaks,) scratch
     peak_logs: np.ndarray  # (peaks,) scratch
     acc: np.ndarray  # (bins,) scratch
+    every_row: np.ndarray  # (batch,) ones: run_layers' ``active``, every latent is decoded
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -372,8 +372,9 @@ def decode_frames(z: np.ndarray, out: np.ndarray, *fields) -> None:
         for j in range(z.shape[1]):
             z_rows[row, j] = z[row, j]
     # row by row: a row's numbers never depend on the batch around it
-    every = state.values[:0]  # empty: every row
-    full = run_layers(z_rows, state.weights, state.biases, state.outputs, z_rows, False, every)
+    full = run_layers(
+        z_rows, state.weights, state.biases, state.outputs, z_rows, False, state.every_row
+    )
     for row in range(z.shape[0]):
         offset = 0.0
         if state.has_level:
@@ -668,6 +669,7 @@ class FrameCodec:
                 np.zeros(peaks),
                 np.zeros(peaks),
                 np.zeros(n),
+                np.ones(rows),
             )
 
         self._decoder = decoder_state(decoder, decode_batch)
