@@ -511,15 +511,17 @@ class ShapeUnit(Unit):
 
 
 class PhaseUnit(Unit):
-    """Each voice's phase recovery and overlap-add, decorrelated as the field asks; with
-    ``threads``, the voices' groups at once on helper threads (``engine.phase_threads``)."""
+    """Each voice's phase recovery and overlap-add, decorrelated as the field asks; the voices
+    run through ``threads`` (:class:`~.voice_threads.VoiceThreads`): in one group on the hop's
+    thread, or in groups at once on helper threads (``engine.phase_threads``)."""
 
     def __init__(
         self, phase: PhaseStage, field: LatentField | None, threads: VoiceThreads | None = None
     ) -> None:
         self.phase = phase
         self.field = field
-        self.threads = threads
+        # one group on the hop's own thread unless the engine gave helpers
+        self.threads = threads if threads is not None else VoiceThreads(phase.voices, 1, "phase")
         self._hop: HopBuffers | None = None
         self._decorrelate = 0.0
         self._voice_job = self._process_voice  # bound once, not a new method object a hop
@@ -529,15 +531,9 @@ class PhaseUnit(Unit):
         return self.phase.latency_samples
 
     def process(self, hop: HopBuffers) -> None:
-        decorrelate = 0.0 if self.field is None else self.field.decorrelate.value
-        if self.threads is None:
-            for k, decoded in enumerate(hop.decoded_rows):
-                self.phase.process_voice(
-                    k, decoded, hop.voice_ref_rows[k], hop.voice_out_rows[k], decorrelate
-                )
-        else:
-            self._hop, self._decorrelate = hop, decorrelate
-            self.threads.run(self._voice_job)
+        self._hop = hop
+        self._decorrelate = 0.0 if self.field is None else self.field.decorrelate.value
+        self.threads.run(self._voice_job)
         self.phase.end_hop()
 
     def _process_voice(self, k: int) -> None:
