@@ -216,14 +216,17 @@ def _numpy(values: torch.Tensor) -> np.ndarray:
 
 
 def partial_values_numpy(
-    analyser, log_mags: np.ndarray, fallback_hz: np.ndarray, shape: ModelShape
+    analyser, log_mags: np.ndarray, fallback_hz: np.ndarray, shape: ModelShape, stream: bool = False
 ) -> np.ndarray:
     """:meth:`SpectralVAE.partial_values` on numpy: current frames' log-magnitudes (batch,
-    n_bins) float64 and each frame's one-pitch estimate (Hz) to the channels (batch, J)."""
+    n_bins) float64 and each frame's one-pitch estimate (Hz) to the channels (batch, J); with
+    ``stream``, the frames are consecutive frames of one sound, read as the analyser's stream
+    (:meth:`caminos.models.partials.PartialAnalyser.analyse_stream`), else each alone."""
     from caminos.models.partials import channel_values
 
     mags = np.maximum(np.exp(log_mags) - MAGNITUDE_FLOOR, 0.0)
-    f0, presence, peak_bins, peak_mags = analyser.analyse(mags, fallback_hz)
+    analyse = analyser.analyse_stream if stream else analyser.analyse
+    f0, presence, peak_bins, peak_mags = analyse(mags, fallback_hz)
     values = np.zeros((len(log_mags), shape.latent_dim - shape.slot_index))
     channel_values(
         frame_level(log_mags),
@@ -430,20 +433,22 @@ class SpectralVAE(nn.Module):
         )
 
     @torch.no_grad()
-    def partial_values(self, log_mags: torch.Tensor) -> np.ndarray:
+    def partial_values(self, log_mags: torch.Tensor, stream: bool = False) -> np.ndarray:
         """The many-pitch channels of each input's current frame, in natural units, (batch, J).
 
         Columns in the latent's order from :attr:`ModelShape.slot_index`: slot pitches
         (semitones above A0), presences (0 to 1, with several slots), free peaks' frequencies
         (semitones) and magnitudes (nepers over the frame's level, :func:`frame_level`). Measured
-        by :class:`caminos.models.partials.PartialAnalyser` on the frame alone.
+        by :class:`caminos.models.partials.PartialAnalyser`: on each frame alone (training), or,
+        with ``stream``, on the inputs as consecutive frames of one sound, continuing the stream
+        :meth:`start_stream` began (what the engine hears).
         """
         current = log_mags[:, -self.shape.n_bins :]
         fallback = 27.5 * 2.0 ** (
             self.pitch_semitones(current).cpu().numpy().astype(np.float64) / 12.0
         )
         x = current.detach().cpu().numpy().astype(np.float64)
-        return partial_values_numpy(self.partials, x, fallback, self.shape)
+        return partial_values_numpy(self.partials, x, fallback, self.shape, stream)
 
     def channel_statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and std of each many-pitch channel (natural units to the unrotated latent's
@@ -479,10 +484,11 @@ class SpectralVAE(nn.Module):
         return (log_mags - self.input_mean) / self.input_std
 
     def _posterior(
-        self, log_mags: torch.Tensor
+        self, log_mags: torch.Tensor, stream: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """Posterior mean and log-variance of the learned dims, and the scaled explicit channels
-        (level, pitch: those the shape has, each (batch,))."""
+        (level, pitch: those the shape has, each (batch,)); ``stream`` as in
+        :meth:`partial_values`."""
         level = self.level(log_mags) if self.shape.level else None
         mu, logvar = self.to_latent(self.encoder(self.normalise(log_mags, level))).chunk(2, dim=-1)
         channels = []
@@ -491,7 +497,7 @@ class SpectralVAE(nn.Module):
         if self.shape.many_pitches:
             mean, std = self.channel_statistics()
             values = torch.as_tensor(
-                self.partial_values(log_mags), dtype=mu.dtype, device=mu.device
+                self.partial_values(log_mags, stream), dtype=mu.dtype, device=mu.device
             )
             scaled = (values - mean.to(mu.device)) / std.to(mu.device)
             channels.extend(scaled.unbind(dim=1))
@@ -562,14 +568,21 @@ class SpectralVAE(nn.Module):
         return log_mags[:, -self.shape.n_bins :]
 
     # -- inference -----------------------------------------------------------------------------
-    def encode_raw(self, log_mags: torch.Tensor) -> torch.Tensor:
-        """Posterior means and explicit channels in the unrotated latent, (batch, latent_dim)."""
-        mu, _, channels = self._posterior(log_mags)
+    def start_stream(self) -> None:
+        """Begin a new sound for ``stream`` encoding: its next frame is read alone."""
+        if self.shape.many_pitches:
+            self.partials.reset()
+
+    def encode_raw(self, log_mags: torch.Tensor, stream: bool = False) -> torch.Tensor:
+        """Posterior means and explicit channels in the unrotated latent, (batch, latent_dim);
+        ``stream`` as in :meth:`partial_values`."""
+        mu, _, channels = self._posterior(log_mags, stream)
         return torch.cat([mu, *(c[:, None] for c in channels)], dim=1) if channels else mu
 
-    def encode(self, log_mags: torch.Tensor) -> torch.Tensor:
-        """Log-magnitudes, shape (batch, n_inputs), to rotated latent coordinates (batch, d)."""
-        return (self.encode_raw(log_mags) - self.latent_center) @ self.latent_rotation
+    def encode(self, log_mags: torch.Tensor, stream: bool = False) -> torch.Tensor:
+        """Log-magnitudes, shape (batch, n_inputs), to rotated latent coordinates (batch, d);
+        ``stream`` as in :meth:`partial_values`."""
+        return (self.encode_raw(log_mags, stream) - self.latent_center) @ self.latent_rotation
 
     def decode_log(self, z: torch.Tensor) -> torch.Tensor:
         """Rotated latent coordinates, shape (batch, d), to log-magnitudes (batch, n_bins)."""
@@ -606,10 +619,15 @@ class SpectralVAE(nn.Module):
 
     @torch.inference_mode()
     def encode_numpy(
-        self, log_mags: np.ndarray, batch: int = 4096, raw: bool = False
+        self, log_mags: np.ndarray, batch: int = 4096, raw: bool = False, stream: bool = False
     ) -> np.ndarray:
-        """:meth:`encode` over a numpy array in batches; float32 (n, latent_dim)."""
-        out = self._batched(self.encode_raw if raw else self.encode, log_mags, batch)
+        """:meth:`encode` over a numpy array in batches; float32 (n, latent_dim). With
+        ``stream``, the rows are one sound's frames in order, read as a new stream (what the
+        engine hears when it plays the sound); else each frame alone."""
+        if stream:
+            self.start_stream()
+        encode = self.encode_raw if raw else self.encode
+        out = self._batched(lambda x: encode(x, stream), log_mags, batch)
         return out if len(out) else np.zeros((0, self.shape.latent_dim), np.float32)
 
     @torch.inference_mode()
@@ -760,8 +778,18 @@ class FusedCodec(nn.Module):
             float(self.pitch_grid[1]),
         )
 
-    def encode(self, log_mags: torch.Tensor) -> torch.Tensor:
-        """Log-magnitudes, shape (batch, n_inputs), to rotated latent coordinates (batch, d)."""
+    def start_stream(self) -> None:
+        """Begin a new sound for ``stream`` encoding: its next frame is read alone."""
+        if self.many_pitches:
+            self.partials.reset()
+
+    def encode(self, log_mags: torch.Tensor, stream: bool = False) -> torch.Tensor:
+        """Log-magnitudes, shape (batch, n_inputs), to rotated latent coordinates (batch, d).
+
+        With ``stream``, the rows are consecutive frames of one sound, continuing the stream
+        :meth:`start_stream` began (the many-pitch channels read as the engine reads them,
+        :meth:`SpectralVAE.partial_values`); else each frame alone.
+        """
         weights, biases = self.encoder_weights, self.encoder_biases
         h = torch.nn.functional.linear(log_mags, weights[0], biases[0])
         level = frame_level(log_mags[:, -self.n_bins :])[:, None] if self.has_level else None
@@ -778,6 +806,7 @@ class FusedCodec(nn.Module):
                 log_mags[:, -self.n_bins :].numpy().astype(np.float64),
                 fallback,
                 self.shape,
+                stream,
             )
             h = h + torch.as_tensor(values, dtype=h.dtype) @ self.channel_latent
         elif self.has_pitch:

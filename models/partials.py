@@ -20,6 +20,21 @@ Empty slots take the first slot's pitch and a presence of 0; empty peaks the fir
 frequency and the magnitude floor, so a path between two frames glides rather than jumps to 0 Hz.
 A frame with no pitch at all (silence, noise) takes ``fallback_hz`` for its first slot: the
 one-pitch tracker's estimate, as the models before had.
+
+Streams
+-------
+The model learns from frames read alone (a training batch's frames come in any order), but a
+sound is heard in order, and read alone its frames flicker: a partial near the edge of the six
+largest residual peaks is a free peak in one frame and not in the next, and jumps between its
+exact level and the learnt one; a chord's quieter note drops out of its slot for a frame. So
+every sound the engine plays, and every sound a command encodes, is read as a **stream**: the
+peaks a stream chose last weigh :data:`PEAK_CONTINUITY` times their residual when the next
+frame's are chosen, and the tracker's presences are carried from frame to frame (its hysteresis:
+a pitch held over the last frames keeps its slot with a lower bar than a new one needs). Past
+frames only: no latency. The tracker's held spectrum is not carried
+(:data:`STREAM_SPECTRUM_RELEASE`): it smears a vibrato's partials over the frames, and on
+training files it cost spectral convergence for little less flicker. Variants and numbers, on
+training files and on held-out ones, in ``docs/benchmarks.md`` ("Streams").
 """
 
 from __future__ import annotations
@@ -30,6 +45,13 @@ from numba import njit
 from caminos.models.multipitch import MultiPitchTracker, cancel_partials, track_frame_kernel
 
 MAGNITUDE_FLOOR = 1e-3  # of caminos.models.autoencoder, repeated to keep this module below it
+# A stream's last free peaks weigh this many times their residual (square-rooted magnitudes, so
+# about 4 dB in magnitude) when the next frame's peaks are chosen.
+PEAK_CONTINUITY = 1.6
+# The tracker's held spectrum is not carried in a stream (its release per frame is 0): its
+# presences are. Both chosen on files of the training corpus, never on the held-out ones
+# (docs/benchmarks.md, "Streams": the variants measured).
+STREAM_SPECTRUM_RELEASE = 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -131,27 +153,57 @@ def _write_slots(
             presence_out[k] = 0.0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _frame_roots(mag: np.ndarray, out: np.ndarray) -> None:
+    """The frame's square-rooted magnitudes into ``out``; all 0 for a frame holding NaN or
+    infinity (as the tracker's held spectrum reads such a frame: silence)."""
+    finite = True
+    for k in range(mag.shape[0]):
+        finite = finite and np.isfinite(mag[k])
+    for k in range(mag.shape[0]):
+        out[k] = np.sqrt(max(mag[k], 0.0)) if finite else 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _favour_last_peaks(residual: np.ndarray, last_bins: np.ndarray, last_mags: np.ndarray) -> None:
+    """Raise ``residual`` by :data:`PEAK_CONTINUITY` within a bin of each of the stream's last
+    peaks (``last_bins``, those whose ``last_mags`` are above 0), so that of two residual peaks
+    of about one height the one the last frame chose is chosen again."""
+    n = residual.shape[0]
+    for p in range(last_bins.shape[0]):
+        if not last_mags[p] > 0.0:
+            continue
+        centre = int(np.round(last_bins[p]))
+        for k in range(max(0, centre - 1), min(n, centre + 2)):
+            residual[k] *= PEAK_CONTINUITY
+
+
+@njit(cache=True, nogil=True)
+def restart_silent(state: tuple, active: np.ndarray, streams: np.ndarray) -> None:
+    """Empty the stream state (:func:`analyse_rows`' ``state``) of each row whose ``active``
+    value is 0, and set ``streams`` (:func:`analyse_rows`'): row ``r`` continues stream ``r``,
+    a silent row is read alone (its stream stays empty). Allocation-free."""
+    held, presence, last_bins, last_mags = state
+    for row in range(active.shape[0]):
+        streams[row] = row
+        if active[row] != 0.0:
+            continue
+        streams[row] = -1
+        held[row, :] = 0.0
+        presence[row, :] = 0.0
+        last_bins[row, :] = 0.0
+        last_mags[row, :] = 0.0
+
+
 @njit(cache=True, nogil=True)
 def analyse_rows(
     mags: np.ndarray,
     fallback_hz: np.ndarray,
-    index,
-    frac,
-    weight,
-    candidates,
-    settings,
-    held,
-    presence_state,
-    residual,
-    detected,
-    scores,
-    amps,
-    picks,
-    order,
-    f0_out,
-    presence_out,
-    peak_bins_out,
-    peak_mags_out,
+    streams: np.ndarray,
+    tables: tuple,
+    state: tuple,
+    scratch: tuple,
+    outputs: tuple,
 ) -> None:
     """Each row's slots and peaks (:class:`PartialAnalyser`), allocation-free.
 
@@ -161,26 +213,41 @@ def analyse_rows(
         Linear magnitudes.
     fallback_hz : ndarray, shape (batch,)
         Each row's first-slot pitch when the tracker finds none, Hz.
-    index ... amps
-        The tracker's taps, settings, state (reset per row here) and scratch
+    streams : ndarray of int64, shape (batch,)
+        Which stream each row continues (an index into ``state``'s rows), or -1: the frame read
+        alone, from an empty state that it leaves as it was.
+    tables : tuple
+        The tracker's taps and settings: ``(index, frac, weight, candidates, settings)``
         (:func:`caminos.models.multipitch.track_frame_kernel`).
-    picks : ndarray, shape (2, slots)
-        Scratch: one frame's fundamentals and saliences. (Nineteen arguments, not twenty:
-        numba's dispatcher kept about 400 bytes a call for a function of exactly twenty,
-        measured with tracemalloc, and this runs every hop.)
-    order : ndarray of int64, shape (peaks,)
-        Scratch.
-    f0_out, presence_out : ndarray, shape (batch, slots)
-        Written: fundamentals in Hz, presences 0 to 1.
-    peak_bins_out, peak_mags_out : ndarray, shape (batch, peaks)
-        Written: frequencies in bins, linear magnitudes.
+    state : tuple
+        Each stream's state, read and updated: ``(held, presence, peak_bins, peak_mags)``, of
+        shapes (streams, n_bins), (streams, C), (streams, peaks) twice: the tracker's held
+        spectrum and presences, and the stream's last peaks.
+    scratch : tuple
+        ``(held, presence, residual, detected, scores, amps, picks, order)``: a frame read
+        alone's state, the tracker's scratch, one frame's picks (2, slots), and the peaks' order
+        (int64, peaks). Packed in tuples: numba's dispatcher kept about 400 bytes a call for a
+        function of exactly twenty arguments (measured with tracemalloc), and this runs every
+        hop.
+    outputs : tuple
+        Written, ``(f0, presence, peak_bins, peak_mags)``: (batch, slots) fundamentals in Hz and
+        presences 0 to 1; (batch, peaks) frequencies in bins and linear magnitudes.
     """
+    index, frac, weight, candidates, settings = tables
+    state_held, state_presence, last_bins, last_mags = state
+    alone_held, alone_presence, residual, detected, scores, amps, picks, order = scratch
+    f0_out, presence_out, peak_bins_out, peak_mags_out = outputs
     bin_hz = settings[1]
     f0_row, salience_row = picks[0], picks[1]
     for row in range(mags.shape[0]):
         mag = mags[row]
-        held[:] = 0.0
-        presence_state[:] = 0.0
+        stream = streams[row]
+        if stream < 0:
+            held, presence = alone_held, alone_presence
+            held[:] = 0.0
+            presence[:] = 0.0
+        else:
+            held, presence = state_held[stream], state_presence[stream]
         filled = track_frame_kernel(
             mag,
             index,
@@ -189,7 +256,7 @@ def analyse_rows(
             candidates,
             settings,
             held,
-            presence_state,
+            presence,
             residual,
             detected,
             scores,
@@ -201,17 +268,22 @@ def analyse_rows(
         _write_slots(filled, first, f0_row, salience_row, f0_out[row], presence_out[row])
         if peak_bins_out.shape[1] == 0:
             continue
-        # The tracker's held spectrum, reset before the frame, is the frame's square-rooted
-        # magnitudes (zero for a frame holding NaN or infinity, which then has no peaks)
-        residual[:] = held
+        # What no slot holds: the frame's own square-rooted magnitudes (read alone, the held
+        # spectrum is just that), every slot's partials cancelled to their full depth.
+        _frame_roots(mag, residual)
         for k in range(filled):
             cancel_partials(f0_row[k] / bin_hz, residual, 1.0, amps, detected)
+        if stream >= 0:
+            _favour_last_peaks(residual, last_bins[stream], last_mags[stream])
         for p in range(peak_bins_out.shape[1]):
             peak_bins_out[row, p] = first / bin_hz
             peak_mags_out[row, p] = 0.0
         pick_peaks(
             mag, residual, np.sqrt(settings[0]), peak_bins_out[row], peak_mags_out[row], order
         )
+        if stream >= 0:
+            last_bins[stream, :] = peak_bins_out[row]
+            last_mags[stream, :] = peak_mags_out[row]
 
 
 @njit(cache=True, nogil=True)
@@ -249,7 +321,15 @@ def channel_values(
 
 
 class PartialAnalyser:
-    """Pitch slots and free peaks of magnitude frames, each frame read alone.
+    """Pitch slots and free peaks of magnitude frames: each frame read alone, or frames read in
+    order as streams.
+
+    A frame read alone (:meth:`analyse`: the training batches, whose frames come in any order)
+    starts from an empty state. A stream (:meth:`analyse_stream`: a sound's frames in order;
+    :meth:`analyse_into`: each row a stream of its own, one frame a call, the hop clock's path)
+    carries the multi-pitch tracker's held spectrum and presences from frame to frame and keeps
+    the free peaks it chose last (see the module docstring, "Streams"). A stream's first frame
+    is read as a frame alone.
 
     Parameters
     ----------
@@ -262,7 +342,7 @@ class PartialAnalyser:
     peaks : int
         Free peaks per frame (0 to 8).
     batch : int
-        Rows of the buffers of :meth:`analyse_into` (the hop clock's path).
+        Rows of the buffers of :meth:`analyse_into` (the hop clock's path), each a stream.
     """
 
     def __init__(
@@ -275,7 +355,9 @@ class PartialAnalyser:
         self.slots, self.peaks = slots, peaks
         self.n_bins = n_fft // 2 + 1
         self.bin_hz = sample_rate / n_fft
-        tracker = MultiPitchTracker(n_fft, sample_rate, slots=slots)
+        tracker = MultiPitchTracker(
+            n_fft, sample_rate, slots=slots, spectrum_release=STREAM_SPECTRUM_RELEASE
+        )
         # What the tracker keeps for its own frames, shared here: taps, settings, scratch.
         self._tables = (
             tracker.taps_index,
@@ -286,8 +368,8 @@ class PartialAnalyser:
         )
         n_candidates = len(tracker.candidates)
         self._scratch = (
-            np.zeros(self.n_bins),
-            np.zeros(n_candidates),
+            np.zeros(self.n_bins),  # a frame read alone: held spectrum
+            np.zeros(n_candidates),  # and presences
             np.zeros(self.n_bins),
             np.zeros(self.n_bins),
             np.zeros(n_candidates),
@@ -295,32 +377,49 @@ class PartialAnalyser:
             np.zeros((2, slots)),
             np.zeros(max(peaks, 1), np.int64),
         )
+        streams = max(batch, 1)
+        self._state = (
+            np.zeros((streams, self.n_bins)),
+            np.zeros((streams, n_candidates)),
+            np.zeros((streams, peaks)),
+            np.zeros((streams, peaks)),
+        )
+        self._rows_as_streams = np.arange(batch, dtype=np.int64)  # analyse_into's rows
+        self._streams = np.arange(batch, dtype=np.int64)  # the same, silent rows -1
         self.f0 = np.zeros((batch, slots))
         self.presence = np.zeros((batch, slots))
         self.peak_bins = np.zeros((batch, peaks))
         self.peak_mags = np.zeros((batch, peaks))
+        self._outputs = (self.f0, self.presence, self.peak_bins, self.peak_mags)
 
-    def analyse_into(self, mags: np.ndarray, fallback_hz: np.ndarray) -> None:
-        """:meth:`analyse` of ``batch`` rows into :attr:`f0`, :attr:`presence`,
-        :attr:`peak_bins` and :attr:`peak_mags`, through buffers made once (hop path).
+    def reset(self) -> None:
+        """Start every stream again: its next frame is read as a frame alone."""
+        for array in self._state:
+            array.fill(0.0)
 
-        ``mags`` (batch, n_bins) float64, ``fallback_hz`` (batch,) float64.
+    def analyse_into(
+        self, mags: np.ndarray, fallback_hz: np.ndarray, active: np.ndarray | None = None
+    ) -> None:
+        """The next frame of each of the ``batch`` streams, row ``r`` continuing stream ``r``,
+        into :attr:`f0`, :attr:`presence`, :attr:`peak_bins` and :attr:`peak_mags`, through
+        buffers made once (hop path).
+
+        ``mags`` (batch, n_bins) float64, ``fallback_hz`` (batch,) float64. ``active``
+        (batch,): a row whose value is 0 does not sound this hop; it is read alone and its
+        stream starts again (its next sounding frame is read alone too).
         """
+        streams = self._rows_as_streams
+        if active is not None:
+            streams = self._streams
+            restart_silent(self._state, active, streams)
         analyse_rows(
-            mags,
-            fallback_hz,
-            *self._tables,
-            *self._scratch,
-            self.f0,
-            self.presence,
-            self.peak_bins,
-            self.peak_mags,
+            mags, fallback_hz, streams, self._tables, self._state, self._scratch, self._outputs
         )
 
     def analyse(
         self, mags: np.ndarray, fallback_hz: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Slots and peaks of every row.
+        """Slots and peaks of every row, each row read alone.
 
         Parameters
         ----------
@@ -336,20 +435,33 @@ class PartialAnalyser:
         peak_bins, peak_mags : ndarray, shape (n, peaks)
             Free peaks' frequencies (bins) and linear magnitudes, the largest first.
         """
+        return self._analyse(mags, fallback_hz, -1)
+
+    def analyse_stream(
+        self, mags: np.ndarray, fallback_hz: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`analyse` of consecutive frames of one sound, one hop apart, as the hop clock
+        reads them: stream 0 continued from where its last call (or :meth:`reset`) left it."""
+        return self._analyse(mags, fallback_hz, 0)
+
+    def _analyse(self, mags: np.ndarray, fallback_hz: np.ndarray, stream: int):
         mags = np.ascontiguousarray(mags, np.float64)
         if mags.ndim != 2 or mags.shape[1] != self.n_bins:
             raise ValueError(f"expected magnitudes of shape (n, {self.n_bins}), got {mags.shape}")
         n = len(mags)
-        f0, presence = np.zeros((n, self.slots)), np.zeros((n, self.slots))
-        peak_bins, peak_mags = np.zeros((n, self.peaks)), np.zeros((n, self.peaks))
+        outputs = (
+            np.zeros((n, self.slots)),
+            np.zeros((n, self.slots)),
+            np.zeros((n, self.peaks)),
+            np.zeros((n, self.peaks)),
+        )
         analyse_rows(
             mags,
             np.ascontiguousarray(fallback_hz, np.float64),
-            *self._tables,
-            *self._scratch,
-            f0,
-            presence,
-            peak_bins,
-            peak_mags,
+            np.full(n, stream, np.int64),
+            self._tables,
+            self._state,
+            self._scratch,
+            outputs,
         )
-        return f0, presence, peak_bins, peak_mags
+        return outputs
