@@ -58,7 +58,8 @@ def latent_trajectory(
     """
     if frames is None:
         frames = log_frames(x, config)
-    latent = checkpoint.model.encode_numpy(stack_context(frames, checkpoint.model.shape.context))
+    inputs = stack_context(frames, checkpoint.model.shape.context)
+    latent = checkpoint.model.encode_numpy(inputs, stream=True)  # read in order, as played
     n = np.arange(len(frames))
     times = n * config.stft.hop - (config.stft.n_fft - config.stft.hop) + config.stft.n_fft / 2
     return latent, times / config.audio.sample_rate

@@ -125,11 +125,12 @@ class FolderReport:
 
 
 def model_reconstructor(model: SpectralVAE) -> Reconstructor:
-    """Encode and decode through ``model``: latent means, no texture."""
+    """Encode and decode through ``model``: latent means, no texture; a file's frames read in
+    order, as the engine reads them."""
 
     def run(frames: np.ndarray) -> np.ndarray:
         inputs = stack_context(frames, model.shape.context, np.zeros(1, np.int64))
-        return model.decode_numpy(model.encode_numpy(inputs))
+        return model.decode_numpy(model.encode_numpy(inputs, stream=True))
 
     return run
 

@@ -62,7 +62,8 @@ def test_file_player_frames_decode_as_the_model_decodes_the_file(
     fresh: Engine, write_sound
 ) -> None:
     """Golden: at speed 1 and without texture the engine decodes exactly the model's offline
-    reconstruction."""
+    reconstruction, the file's frames read as one stream of the analysis as the engine reads
+    them."""
     tone = sine(330.0, 2.0, amplitude=0.3) + sine(660.0, 2.0, amplitude=0.1)
     path = write_sound("tone.wav", tone)
     fresh.texture.amount.jump(0.0)
@@ -75,9 +76,10 @@ def test_file_player_frames_decode_as_the_model_decodes_the_file(
         decoded.append(fresh.decoded_frames[0].copy())
     model = fresh.checkpoint.model
     frames = np.abs(stft(tone, fresh.stft))
+    model.start_stream()
     with torch.no_grad():
         expected = model.decode(
-            model.encode(log_magnitude(torch.tensor(frames, dtype=torch.float32)))
+            model.encode(log_magnitude(torch.tensor(frames, dtype=torch.float32)), stream=True)
         ).numpy()
     got = np.array(decoded)[40 : len(frames)]  # after the fade-in of presence
     np.testing.assert_allclose(got, expected[40:], rtol=1e-3, atol=1e-3 * expected.max())
@@ -113,8 +115,11 @@ def test_texture_lays_the_sources_grain_over_the_decoded_frames_as_offline(
     frames = np.abs(stft(noisy, fresh.stft))
     source_log = log_magnitude(frames)
     model = fresh.checkpoint.model
+    model.start_stream()  # the file's frames in order, as the engine reads them
     with torch.no_grad():
-        plain = model.decode(model.encode(torch.tensor(source_log, dtype=torch.float32))).numpy()
+        plain = model.decode(
+            model.encode(torch.tensor(source_log, dtype=torch.float32), stream=True)
+        ).numpy()
     expected = add_texture(
         plain, source_log, 1.0, fresh.stft.n_fft, fresh.sample_rate, MAGNITUDE_FLOOR
     )

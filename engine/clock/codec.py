@@ -721,7 +721,9 @@ class FrameCodec:
         passes those it took the log of, so the hop does not take the exponential back.
         ``active`` (batch,): rows whose value is 0 are not encoded and get latent 0 (the
         channels of the sources that do not sound this hop); by default every row is.
-        A row's latent never depends on the other rows.
+        A row's latent never depends on the other rows. Each row is a stream of the many-pitch
+        analysis: its frames are read in order, one a call (a row that does not sound starts
+        its stream again; :meth:`restart_streams` starts them all again).
         """
         if mags is None:
             mags = self._mags
@@ -743,7 +745,7 @@ class FrameCodec:
                 self._active,
             )
             analyser = self._analyser
-            analyser.analyse_into(self._clean, self._fallback_hz)
+            analyser.analyse_into(self._clean, self._fallback_hz, self._active)
             channel_values(
                 state.level,
                 analyser.f0,
@@ -755,6 +757,12 @@ class FrameCodec:
                 self._values_in,
             )
             add_partial_channels(out, self._values_in, self._channel_latent, self._active)
+
+    def restart_streams(self) -> None:
+        """Start every row's stream of the many-pitch analysis again: the next frame each row
+        encodes is read alone (:class:`~caminos.models.partials.PartialAnalyser`)."""
+        if self.many:
+            self._analyser.reset()
 
     def decode_batch(self, z: np.ndarray, out: np.ndarray) -> None:
         """Latents (decode_batch, latent_dim) to linear magnitudes ``out`` (decode_batch,

@@ -324,6 +324,7 @@ class EncodeUnit(Unit):
         # The log in float64 before its cast to the model's float32: np.log straight into a
         # float32 output casts through a buffer numpy allocates every call (12 KB for 3 rows).
         self._log64 = np.zeros((codec.batch, codec.n_bins))
+        self._streaming = False  # the analysis' streams hold a frame read (restart_streams)
 
     def process(self, hop: HopBuffers) -> None:
         if np.count_nonzero(hop.row_weights) and not self.mixer.frozen:  # any() allocates
@@ -333,6 +334,14 @@ class EncodeUnit(Unit):
             # only the channels that sound: a stereo file in a ring of 8 encodes 2 rows, not 8
             self.codec.encode(hop.log, hop.z_rows32, hop.mags, hop.row_sounding)
             np.copyto(hop.z_rows, hop.z_rows32)
+            self._streaming = True
+        elif self._streaming:  # nothing read this hop: each row's next frame starts afresh
+            self.codec.restart_streams()
+            self._streaming = False
+
+    def reset(self) -> None:
+        self.codec.restart_streams()
+        self._streaming = False
 
 
 class MixUnit(Unit):

@@ -90,7 +90,8 @@ class LandmarkMaker:
             raise ControlError(f"/landmark/voice: the voice rendered nothing for {text!r}")
         with torch.no_grad():
             logs = log_magnitude(torch.tensor(frames, dtype=torch.float32))
-            latent = codec.encode(logs).double().numpy()
+            codec.start_stream()  # the voice's frames in order, as the engine reads a sound
+            latent = codec.encode(logs, stream=True).double().numpy()
         return name, latent, f"voice {language}: {text}"
 
     def from_numbers(self, name: str, *values_std: float) -> tuple[str, np.ndarray, str]:
