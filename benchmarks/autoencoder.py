@@ -4,7 +4,9 @@ Each held-out file (never trained on: whole instruments, every fourth pitch of t
 recordings, seeds and sentences) is analysed, and its magnitudes are replaced by:
 
 - each ``--model``'s encode and decode (case 1, "through the model": what ``caminos
-  reconstruct`` and the engine with a source playing do);
+  reconstruct`` and the engine with a source playing do), the file's frames read in order as
+  one stream of the many-pitch analysis, as the engine reads them (``--frames-alone`` adds
+  ``MODEL/alone``: each frame's analysis read alone, as before);
 - ``MODEL+texture``: the same decode with its fine structure replaced by the file's
   (:mod:`caminos.engine.dsp.texture`, ``--texture``, default ``model.texture``), which is what
   ``caminos reconstruct`` and the engine play by default (case 1 with the source's fine
@@ -326,6 +328,12 @@ def main(argv: list[str] | None = None) -> int:
         "the engine did before it carried a landmark's motion exactly",
     )
     parser.add_argument(
+        "--frames-alone",
+        action="store_true",
+        help="also each model with every frame's many-pitch analysis read alone (rows "
+        "MODEL/alone), as before the engine read a sound as a stream",
+    )
+    parser.add_argument(
         "--chords",
         type=int,
         default=0,
@@ -432,8 +440,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, codec, checkpoint in zip(names, fused, checkpoints):
             with torch.inference_mode():
                 inputs = torch.as_tensor(stack_context(log_mags, checkpoint.model.shape.context))
-                z = codec.encode(inputs)
+                codec.start_stream()  # the file's frames in order, as the engine reads them
+                z = codec.encode(inputs, stream=True)
                 decoded = codec.decode(z).numpy().astype(np.float64)
+                if args.frames_alone:
+                    alone = codec.decode(codec.encode(inputs)).numpy().astype(np.float64)
                 if smoothing is None:  # frame for frame: the same latents, the same frames
                     replayed = decoded
                 else:
@@ -451,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 ]
             versions += [(f"{name}/replay", replayed)]
+            if args.frames_alone:
+                versions += [(f"{name}/alone", alone)]
         projected = np.maximum(
             np.exp(pca.reconstruct(log_mags).astype(np.float64)) - MAGNITUDE_FLOOR, 0.0
         )
@@ -498,7 +511,12 @@ def main(argv: list[str] | None = None) -> int:
     all_names = [
         n
         for name in names
-        for n in (name, *([f"{name}+texture"] if texture > 0.0 else []), f"{name}/replay")
+        for n in (
+            name,
+            *([f"{name}+texture"] if texture > 0.0 else []),
+            f"{name}/replay",
+            *([f"{name}/alone"] if args.frames_alone else []),
+        )
     ] + ["pca", "oracle"]
     summarise(rows, all_names)
     print()

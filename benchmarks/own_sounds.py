@@ -168,7 +168,7 @@ def landmarks(model: SpectralVAE, frames_by_file: list[np.ndarray]) -> np.ndarra
     points = []
     for frames in frames_by_file:
         inputs = stack_context(frames, model.shape.context, np.zeros(1, np.int64))
-        z = model.encode_numpy(inputs).astype(np.float64)
+        z = model.encode_numpy(inputs, stream=True).astype(np.float64)
         level = frames.max(axis=1)
         loud = level >= level.max() - 30.0 / (20.0 / np.log(10.0))
         points.append(z[loud].mean(axis=0) / model.latent_std.numpy().astype(np.float64))
