@@ -35,6 +35,10 @@ frames only: no latency. The tracker's held spectrum is not carried
 (:data:`STREAM_SPECTRUM_RELEASE`): it smears a vibrato's partials over the frames, and on
 training files it cost spectral convergence for little less flicker. Variants and numbers, on
 training files and on held-out ones, in ``docs/benchmarks.md`` ("Streams").
+
+Why this file is longer than 500 lines: the analysis of a frame and of a stream share every
+compiled kernel (the tracker's call, the residual, the free peaks and their continuity), which
+must stay the one path that training, the commands and the hop clock read.
 """
 
 from __future__ import annotations
@@ -178,6 +182,65 @@ def _favour_last_peaks(residual: np.ndarray, last_bins: np.ndarray, last_mags: n
             residual[k] *= PEAK_CONTINUITY
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _track(
+    mag: np.ndarray,
+    tables: tuple,
+    held: np.ndarray,
+    presence: np.ndarray,
+    scratch: tuple,
+    f0_row: np.ndarray,
+    salience_row: np.ndarray,
+) -> int:
+    """:func:`caminos.models.multipitch.track_frame_kernel` of one frame with the state
+    ``held``, ``presence`` and :func:`analyse_rows`' tables and scratch; returns the slots
+    filled."""
+    index, frac, weight, candidates, settings = tables
+    residual, detected, scores, amps = scratch[2], scratch[3], scratch[4], scratch[5]
+    return track_frame_kernel(
+        mag,
+        index,
+        frac,
+        weight,
+        candidates,
+        settings,
+        held,
+        presence,
+        residual,
+        detected,
+        scores,
+        amps,
+        f0_row,
+        salience_row,
+    )
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _free_peaks(
+    mag: np.ndarray,
+    residual: np.ndarray,
+    empty_bin: float,
+    settings: np.ndarray,
+    continued: bool,
+    last_bins: np.ndarray,
+    last_mags: np.ndarray,
+    bins: np.ndarray,
+    mags: np.ndarray,
+    order: np.ndarray,
+) -> None:
+    """A frame's free peaks from its ``residual`` (:func:`pick_peaks`) into ``bins`` and
+    ``mags``, empty ones at ``empty_bin`` with magnitude 0; a ``continued`` stream's last peaks
+    (``last_bins``, ``last_mags``, then replaced by these) favoured first."""
+    if continued:
+        _favour_last_peaks(residual, last_bins, last_mags)
+    bins[:] = empty_bin
+    mags[:] = 0.0
+    pick_peaks(mag, residual, np.sqrt(settings[0]), bins, mags, order)
+    if continued:
+        last_bins[:] = bins
+        last_mags[:] = mags
+
+
 @njit(cache=True, nogil=True)
 def restart_silent(state: tuple, active: np.ndarray, streams: np.ndarray) -> None:
     """Empty the stream state (:func:`analyse_rows`' ``state``) of each row whose ``active``
@@ -225,15 +288,14 @@ def analyse_rows(
         spectrum and presences, and the stream's last peaks.
     scratch : tuple
         ``(held, presence, residual, detected, scores, amps, picks, order)``: a frame read
-        alone's state, the tracker's scratch, one frame's picks (2, slots), and the peaks' order
-        (int64, peaks). Packed in tuples: numba's dispatcher kept about 400 bytes a call for a
-        function of exactly twenty arguments (measured with tracemalloc), and this runs every
-        hop.
+        alone's state, the tracker's scratch, one frame's picks (2, slots), the peaks' order
+        (int64, peaks). In tuples: numba's dispatcher kept about 400 bytes a call for a function
+        of exactly twenty arguments (tracemalloc), and this runs every hop.
     outputs : tuple
         Written, ``(f0, presence, peak_bins, peak_mags)``: (batch, slots) fundamentals in Hz and
         presences 0 to 1; (batch, peaks) frequencies in bins and linear magnitudes.
     """
-    index, frac, weight, candidates, settings = tables
+    settings = tables[4]
     state_held, state_presence, last_bins, last_mags = state
     alone_held, alone_presence, residual, detected, scores, amps, picks, order = scratch
     f0_out, presence_out, peak_bins_out, peak_mags_out = outputs
@@ -248,22 +310,7 @@ def analyse_rows(
             presence[:] = 0.0
         else:
             held, presence = state_held[stream], state_presence[stream]
-        filled = track_frame_kernel(
-            mag,
-            index,
-            frac,
-            weight,
-            candidates,
-            settings,
-            held,
-            presence,
-            residual,
-            detected,
-            scores,
-            amps,
-            f0_row,
-            salience_row,
-        )
+        filled = _track(mag, tables, held, presence, scratch, f0_row, salience_row)
         first = f0_row[0] if filled > 0 else fallback_hz[row]
         _write_slots(filled, first, f0_row, salience_row, f0_out[row], presence_out[row])
         if peak_bins_out.shape[1] == 0:
@@ -273,17 +320,19 @@ def analyse_rows(
         _frame_roots(mag, residual)
         for k in range(filled):
             cancel_partials(f0_row[k] / bin_hz, residual, 1.0, amps, detected)
-        if stream >= 0:
-            _favour_last_peaks(residual, last_bins[stream], last_mags[stream])
-        for p in range(peak_bins_out.shape[1]):
-            peak_bins_out[row, p] = first / bin_hz
-            peak_mags_out[row, p] = 0.0
-        pick_peaks(
-            mag, residual, np.sqrt(settings[0]), peak_bins_out[row], peak_mags_out[row], order
+        last = max(stream, 0)  # a frame read alone reads no last peaks and keeps none
+        _free_peaks(
+            mag,
+            residual,
+            first / bin_hz,
+            settings,
+            stream >= 0,
+            last_bins[last],
+            last_mags[last],
+            peak_bins_out[row],
+            peak_mags_out[row],
+            order,
         )
-        if stream >= 0:
-            last_bins[stream, :] = peak_bins_out[row]
-            last_mags[stream, :] = peak_mags_out[row]
 
 
 @njit(cache=True, nogil=True)
