@@ -195,23 +195,9 @@ def _track(
     """:func:`caminos.models.multipitch.track_frame_kernel` of one frame with the state
     ``held``, ``presence`` and :func:`analyse_rows`' tables and scratch; returns the slots
     filled."""
-    index, frac, weight, candidates, settings = tables
     residual, detected, scores, amps = scratch[2], scratch[3], scratch[4], scratch[5]
     return track_frame_kernel(
-        mag,
-        index,
-        frac,
-        weight,
-        candidates,
-        settings,
-        held,
-        presence,
-        residual,
-        detected,
-        scores,
-        amps,
-        f0_row,
-        salience_row,
+        mag, *tables, held, presence, residual, detected, scores, amps, f0_row, salience_row
     )
 
 
