@@ -47,6 +47,7 @@ import numpy as np
 from numba import njit
 
 from caminos.models.multipitch import MultiPitchTracker, cancel_partials, track_frame_kernel
+from caminos.models.pitch import refined_candidate
 
 MAGNITUDE_FLOOR = 1e-3  # of caminos.models.autoencoder, repeated to keep this module below it
 # A stream's last free peaks weigh this many times their residual (square-rooted magnitudes, so
@@ -183,6 +184,24 @@ def _favour_last_peaks(residual: np.ndarray, last_bins: np.ndarray, last_mags: n
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _fallback_pitch(row: int, fallback_hz: np.ndarray, one_pitch: tuple) -> float:
+    """Row ``row``'s fallback pitch (Hz): ``fallback_hz[row]``, or, where that is NaN, the
+    one-pitch tracker's refined estimate, written there. ``one_pitch`` is ``(roots, matrix,
+    scores, grid)``: the rows' square-rooted magnitudes (batch, n_bins) and the subharmonic
+    summation (n_bins, candidates), float32, a scores scratch (batch, candidates), and the grid
+    (first candidate in octaves above A0, octaves between candidates), as the hop path's encoder
+    holds them (:mod:`caminos.engine.clock.codec`); empty arrays leave a NaN as it is."""
+    hz = fallback_hz[row]
+    roots, matrix, scores, grid = one_pitch
+    if np.isnan(hz) and row < roots.shape[0]:
+        np.dot(roots[row : row + 1], matrix, scores[row : row + 1])
+        semitones = 12.0 * (refined_candidate(scores[row]) * grid[1] + grid[0])
+        hz = 27.5 * 2.0 ** (semitones / 12.0)
+        fallback_hz[row] = hz
+    return hz
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _track(
     mag: np.ndarray,
     tables: tuple,
@@ -253,6 +272,7 @@ def analyse_rows(
     state: tuple,
     scratch: tuple,
     outputs: tuple,
+    one_pitch: tuple,
 ) -> None:
     """Each row's slots and peaks (:class:`PartialAnalyser`), allocation-free.
 
@@ -261,7 +281,8 @@ def analyse_rows(
     mags : ndarray, shape (batch, n_bins)
         Linear magnitudes.
     fallback_hz : ndarray, shape (batch,)
-        Each row's first-slot pitch when the tracker finds none, Hz.
+        Each row's first-slot pitch when the tracker finds none, Hz; NaN: taken then from
+        ``one_pitch`` (and written here).
     streams : ndarray of int64, shape (batch,)
         Which stream each row continues (an index into ``state``'s rows), or -1: the frame read
         alone, from an empty state that it leaves as it was.
@@ -280,6 +301,8 @@ def analyse_rows(
     outputs : tuple
         Written, ``(f0, presence, peak_bins, peak_mags)``: (batch, slots) fundamentals in Hz and
         presences 0 to 1; (batch, peaks) frequencies in bins and linear magnitudes.
+    one_pitch : tuple
+        The one-pitch tracker for a NaN fallback (:func:`_fallback_pitch`), or empty arrays.
     """
     settings = tables[4]
     state_held, state_presence, last_bins, last_mags = state
@@ -297,7 +320,7 @@ def analyse_rows(
         else:
             held, presence = state_held[stream], state_presence[stream]
         filled = _track(mag, tables, held, presence, scratch, f0_row, salience_row)
-        first = f0_row[0] if filled > 0 else fallback_hz[row]
+        first = f0_row[0] if filled > 0 else _fallback_pitch(row, fallback_hz, one_pitch)
         _write_slots(filled, first, f0_row, salience_row, f0_out[row], presence_out[row])
         if peak_bins_out.shape[1] == 0:
             continue
@@ -426,6 +449,12 @@ class PartialAnalyser:
         self.peak_bins = np.zeros((batch, peaks))
         self.peak_mags = np.zeros((batch, peaks))
         self._outputs = (self.f0, self.presence, self.peak_bins, self.peak_mags)
+        self._no_one_pitch = (  # no one-pitch tracker: the fallbacks come given
+            np.zeros((0, self.n_bins), np.float32),
+            np.zeros((self.n_bins, 1), np.float32),
+            np.zeros((0, 1), np.float32),
+            np.zeros(2),
+        )
 
     def reset(self) -> None:
         """Start every stream again: its next frame is read as a frame alone."""
@@ -433,7 +462,11 @@ class PartialAnalyser:
             array.fill(0.0)
 
     def analyse_into(
-        self, mags: np.ndarray, fallback_hz: np.ndarray, active: np.ndarray | None = None
+        self,
+        mags: np.ndarray,
+        fallback_hz: np.ndarray,
+        active: np.ndarray | None = None,
+        one_pitch: tuple | None = None,
     ) -> None:
         """The next frame of each of the ``batch`` streams, row ``r`` continuing stream ``r``,
         into :attr:`f0`, :attr:`presence`, :attr:`peak_bins` and :attr:`peak_mags`, through
@@ -441,14 +474,23 @@ class PartialAnalyser:
 
         ``mags`` (batch, n_bins) float64, ``fallback_hz`` (batch,) float64. ``active``
         (batch,): a row whose value is 0 does not sound this hop; it is read alone and its
-        stream starts again (its next sounding frame is read alone too).
+        stream starts again (its next sounding frame is read alone too). ``one_pitch``
+        (:func:`_fallback_pitch`): a NaN fallback is taken from it, only for a frame with no
+        pitch slot (most frames have one, and the product is 0.5 MB of weights).
         """
         streams = self._rows_as_streams
         if active is not None:
             streams = self._streams
             restart_silent(self._state, active, streams)
         analyse_rows(
-            mags, fallback_hz, streams, self._tables, self._state, self._scratch, self._outputs
+            mags,
+            fallback_hz,
+            streams,
+            self._tables,
+            self._state,
+            self._scratch,
+            self._outputs,
+            self._no_one_pitch if one_pitch is None else one_pitch,
         )
 
     def analyse(
@@ -498,5 +540,6 @@ class PartialAnalyser:
             self._state,
             self._scratch,
             outputs,
+            self._no_one_pitch,
         )
         return outputs

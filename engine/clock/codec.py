@@ -224,11 +224,13 @@ def encode_frames(
             for j in range(level_in.shape[0]):
                 first_extra[row, j] = level[row] * level_in[j]
     z = run_layers(log_mags, weights, biases, outputs, first_extra, has_level, active)
-    if has_pitch:
+    # A many-pitch model reads the one-pitch tracker's scores only for a frame the analysis
+    # finds no pitch in (its fallback, models.partials), and takes them then from ``root``.
+    one_pitch = has_pitch and pitch_latent.shape[0] > 0
+    if one_pitch:
         for row in range(root.shape[0]):  # one product a row, as the layers
             if active[row] != 0.0:
                 np.dot(root[row : row + 1], pitch_matrix, scores[row : row + 1])
-    one_pitch = has_pitch and pitch_latent.shape[0] > 0  # a many-pitch model: scores only
     for row in range(out.shape[0]):
         if active[row] == 0.0:
             for j in range(out.shape[1]):
@@ -409,17 +411,11 @@ def _write_magnitudes(h: np.ndarray, offset: float, out: np.ndarray) -> None:
 
 @njit(cache=True, nogil=True)
 def clean_magnitudes(
-    mags: np.ndarray,
-    scores: np.ndarray,
-    first_octave: float,
-    log_step: float,
-    clean: np.ndarray,
-    fallback_hz: np.ndarray,
-    active: np.ndarray,
+    mags: np.ndarray, clean: np.ndarray, fallback_hz: np.ndarray, active: np.ndarray
 ) -> None:
     """The analyser's inputs: ``mags`` (with the floor) less the floor, at least 0, into
-    ``clean``; each row's one-pitch estimate from the encoder's ``scores`` (its subharmonic
-    summation, :func:`_refined_semitones`), in Hz, into ``fallback_hz``. A row whose
+    ``clean``; ``fallback_hz`` NaN, the one-pitch estimate being taken only where the analysis
+    needs it (:meth:`~caminos.models.partials.PartialAnalyser.analyse_into`). A row whose
     ``active`` value is 0 is silence (nothing to analyse) at A0."""
     for row in range(mags.shape[0]):
         if active[row] == 0.0:
@@ -429,8 +425,7 @@ def clean_magnitudes(
             continue
         for k in range(mags.shape[1]):
             clean[row, k] = max(mags[row, k] - MAGNITUDE_FLOOR, 0.0)
-        semitones = _refined_semitones(scores, row, first_octave, log_step)
-        fallback_hz[row] = 27.5 * 2.0 ** (semitones / 12.0)
+        fallback_hz[row] = math.nan
 
 
 @njit(cache=True, nogil=True)
@@ -630,6 +625,14 @@ class FrameCodec:
             )
             self._clean = np.zeros((batch, n))
             self._fallback_hz = np.zeros(batch)
+            # the encoder's one-pitch tracker, for the frames the analysis finds no pitch in
+            state = self._encoder
+            self._one_pitch_tracker = (
+                state.root,
+                state.pitch_matrix,
+                state.scores,
+                np.array([state.first_octave, state.log_step]),
+            )
             self._values_in = np.zeros((batch, len(channel_latent)))
             self._channel_latent = channel_latent.astype(np.float64)
         # Controls the decoder reads every hop (set from the control thread between hops).
@@ -735,17 +738,11 @@ class FrameCodec:
         encode_frames(log_mags, mags, out, *self._encoder)
         if self.many:
             state = self._encoder
-            clean_magnitudes(
-                mags,
-                state.scores,
-                state.first_octave,
-                state.log_step,
-                self._clean,
-                self._fallback_hz,
-                self._active,
-            )
+            clean_magnitudes(mags, self._clean, self._fallback_hz, self._active)
             analyser = self._analyser
-            analyser.analyse_into(self._clean, self._fallback_hz, self._active)
+            analyser.analyse_into(
+                self._clean, self._fallback_hz, self._active, self._one_pitch_tracker
+            )
             channel_values(
                 state.level,
                 analyser.f0,
