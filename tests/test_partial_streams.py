@@ -167,3 +167,31 @@ def test_the_hop_paths_codec_reads_each_row_as_a_stream_and_restarts_them() -> N
     assert not np.array_equal(carried, first)
     codec.restart_streams()
     assert np.array_equal(encode(codec, last), first)
+
+
+def test_the_hop_paths_fallback_pitch_is_taken_only_for_a_frame_without_a_slot() -> None:
+    """A NaN fallback is the one-pitch tracker's estimate where the analysis finds no pitch (a
+    tone under the gate) and is never computed where it finds one (a loud tone)."""
+    from caminos.models.multipitch import GATE_DB
+    from caminos.models.pitch import PitchTracker
+
+    tracker = PitchTracker(N_FFT, RATE)
+    tone = [(220.0 * h, 0.3 / h) for h in range(1, 9)]
+    loud = frame(tone)
+    gate = N_FFT / 4 * 10.0 ** (GATE_DB / 20.0)
+    quiet = loud * (0.5 * gate / loud.max())  # under the gate: no slot
+    mags = np.stack([quiet, loud])
+    one_pitch = (
+        np.sqrt(mags).astype(np.float32),
+        tracker.matrix_t,
+        np.zeros((2, tracker.matrix_t.shape[1]), np.float32),
+        np.array([np.log2(tracker.candidates[0] / 27.5), tracker.log_step]),
+    )
+    fallback = np.full(2, np.nan)
+    analyser = PartialAnalyser(N_FFT, RATE, SLOTS, PEAKS, batch=2)
+    analyser.analyse_into(mags, fallback, None, one_pitch)
+    assert np.all(analyser.presence[0] == 0.0)  # no slot: every slot at the fallback
+    assert abs(12.0 * np.log2(fallback[0] / 220.0)) < 0.3
+    assert np.all(analyser.f0[0] == fallback[0])
+    assert np.isnan(fallback[1])  # a slot found: the product never ran
+    assert abs(12.0 * np.log2(analyser.f0[1, 0] / 220.0)) < 0.3
