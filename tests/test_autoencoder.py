@@ -319,13 +319,14 @@ def test_benchmark_writes_model_pca_and_oracle_rows(small_setup, tmp_path):
                 str(tmp_path / "cache"),
                 "--listen",
                 str(tmp_path / "hear"),
+                "--frames-alone",
             ]
         )
         == 0
     )
     data = json.loads(out.read_text())
     rows, summary = data["rows"], data["summary"]
-    names = ["small", "small+texture", "small/replay", "pca", "oracle"]
+    names = ["small", "small+texture", "small/replay", "small/alone", "pca", "oracle"]
     assert [r["model"] for r in rows] == names * 2
     for row in rows:
         assert {"signal", "class", "model", "lsd_db", "sc_db", "partial_survival"} <= set(row)
@@ -333,8 +334,8 @@ def test_benchmark_writes_model_pca_and_oracle_rows(small_setup, tmp_path):
     assert summary[0]["latent_dim"] == 8 and summary[0]["encode_decode_us_p99"] > 0
     assert summary[0]["hop_path_us_p99"] > 0
     assert summary[0]["midpoint_crest_ratio"] > 0
-    assert summary[4]["lsd_db"] < summary[3]["lsd_db"]  # the oracle is the ceiling
-    assert summary[4]["partial_survival"] == 1.0
+    assert summary[5]["lsd_db"] < summary[4]["lsd_db"]  # the oracle is the ceiling
+    assert summary[5]["partial_survival"] == 1.0
     heard = sorted(p.name for p in (tmp_path / "hear").iterdir())
     assert "h.png" in heard and "h-input.wav" in heard and "h-small.wav" in heard
     assert "h-small-replay.wav" in heard and "h-small+texture.wav" in heard
@@ -369,3 +370,37 @@ def test_benchmark_chords_mix_three_held_out_notes(tmp_path):
     assert len(mix) == RATE // 4  # the shortest
     np.testing.assert_allclose(mix[100], (0.1 + 0.2 + 0.3) / 3, atol=1e-3)
     assert chord_mixes(paths[3:], 1, seed=0) == []  # fewer than three notes
+
+
+def test_the_flicker_benchmark_sets_a_stream_beside_frames_alone(tmp_path):
+    """benchmarks/flicker.py on a bell of partials that wobble: both readings' jitter and
+    survival printed, the stream's jitter the lower, and the picture written."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    rng = np.random.default_rng(3)
+    t = np.arange(RATE) / RATE
+    bell = sum(
+        0.05 * (1.0 + 0.1 * rng.standard_normal(len(t))).clip(0.5) * np.sin(2 * np.pi * f * t)
+        for f in (811.0, 1433.0, 2017.0, 2689.0, 3301.0, 3967.0, 4621.0, 5279.0, 5903.0, 6637.0)
+    )
+    sound, png = tmp_path / "bell.wav", tmp_path / "flicker.png"
+    sf.write(sound, bell, RATE)
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "flicker.py"), str(sound), "--png", str(png)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stderr
+    jitter = {
+        "alone" if "frames alone" in line else "stream": float(line.split(" dB")[0].split()[-1])
+        for line in done.stdout.splitlines()
+        if line.startswith("bell.wav")
+    }
+    assert set(jitter) == {"alone", "stream"}, done.stdout
+    assert jitter["stream"] < jitter["alone"], done.stdout
+    assert png.stat().st_size > 10_000
