@@ -326,6 +326,11 @@ def test_a_broken_file_is_reported_with_its_line_and_disturbs_nothing(rig):
 
 @pytest.mark.parametrize("interp", ["linear", "cubic", "spherical"])
 def test_playing_a_path_allocates_next_to_nothing_per_hop(rig, interp):
+    """tracemalloc counts every thread of the process, and under pytest-xdist a worker's thread
+    talks to the controller now and then (one whole parallel suite saw a peak of 9.9 KB here):
+    the 1000 hops are measured in three rounds and each figure keeps its smallest, as
+    tests/test_engine.py's hop_allocation_peaks does. What the path player allocates comes back
+    every round; another thread's message lands in one."""
     import tracemalloc
 
     engine, surface, _ = rig
@@ -344,11 +349,14 @@ def test_playing_a_path_allocates_next_to_nothing_per_hop(rig, interp):
     run(engine)
     for hop in range(10):
         nav.on_hop(hop)
-    tracemalloc.start()
-    for hop in range(1000):
-        nav.on_hop(hop)
-    retained, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    measures = []
+    for _ in range(3):
+        tracemalloc.start()
+        for hop in range(1000):
+            nav.on_hop(hop)
+        measures.append(tracemalloc.get_traced_memory())
+        tracemalloc.stop()
+    retained, peak = (min(m[k] for m in measures) for k in (0, 1))
     engine.post("/path/stop")
     run(engine)
     assert retained < 2048 and peak < 8192, (retained, peak)  # temporaries of 16 floats only
