@@ -31,9 +31,9 @@ every sound the engine plays, and every sound a command encodes, is read as a **
 peaks a stream chose last weigh :data:`PEAK_CONTINUITY` times their residual when the next
 frame's are chosen, and the tracker's presences are carried from frame to frame (its hysteresis:
 a pitch held over the last frames keeps its slot with a lower bar than a new one needs). Past
-frames only: no latency. The tracker's held spectrum is not carried
-(:data:`STREAM_SPECTRUM_RELEASE`): it smears a vibrato's partials over the frames, and on
-training files it cost spectral convergence for little less flicker. Variants and numbers, on
+frames only: no latency. The tracker's held spectrum is not carried (each frame's is the frame
+itself): it smears a vibrato's partials over the frames, and on training files it cost spectral
+convergence for little less flicker. Variants and numbers, on
 training files and on held-out ones, in ``docs/benchmarks.md`` ("Streams").
 
 Why this file is longer than 500 lines: the analysis of a frame and of a stream share every
@@ -51,12 +51,10 @@ from caminos.models.pitch import refined_candidate
 
 MAGNITUDE_FLOOR = 1e-3  # of caminos.models.autoencoder, repeated to keep this module below it
 # A stream's last free peaks weigh this many times their residual (square-rooted magnitudes, so
-# about 4 dB in magnitude) when the next frame's peaks are chosen.
+# about 4 dB in magnitude) when the next frame's peaks are chosen; a stream carries them and the
+# tracker's presences, not its held spectrum. Chosen on files of the training corpus, never on
+# the held-out ones (docs/benchmarks.md, "Streams": the variants measured).
 PEAK_CONTINUITY = 1.6
-# The tracker's held spectrum is not carried in a stream (its release per frame is 0): its
-# presences are. Both chosen on files of the training corpus, never on the held-out ones
-# (docs/benchmarks.md, "Streams": the variants measured).
-STREAM_SPECTRUM_RELEASE = 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -159,17 +157,6 @@ def _write_slots(
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _frame_roots(mag: np.ndarray, out: np.ndarray) -> None:
-    """The frame's square-rooted magnitudes into ``out``; all 0 for a frame holding NaN or
-    infinity (as the tracker's held spectrum reads such a frame: silence)."""
-    finite = True
-    for k in range(mag.shape[0]):
-        finite = finite and np.isfinite(mag[k])
-    for k in range(mag.shape[0]):
-        out[k] = np.sqrt(max(mag[k], 0.0)) if finite else 0.0
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _favour_last_peaks(residual: np.ndarray, last_bins: np.ndarray, last_mags: np.ndarray) -> None:
     """Raise ``residual`` by :data:`PEAK_CONTINUITY` within a bin of each of the stream's last
     peaks (``last_bins``, those whose ``last_mags`` are above 0), so that of two residual peaks
@@ -251,13 +238,12 @@ def restart_silent(state: tuple, active: np.ndarray, streams: np.ndarray) -> Non
     """Empty the stream state (:func:`analyse_rows`' ``state``) of each row whose ``active``
     value is 0, and set ``streams`` (:func:`analyse_rows`'): row ``r`` continues stream ``r``,
     a silent row is read alone (its stream stays empty). Allocation-free."""
-    held, presence, last_bins, last_mags = state
+    presence, last_bins, last_mags = state
     for row in range(active.shape[0]):
         streams[row] = row
         if active[row] != 0.0:
             continue
         streams[row] = -1
-        held[row, :] = 0.0
         presence[row, :] = 0.0
         last_bins[row, :] = 0.0
         last_mags[row, :] = 0.0
@@ -290,14 +276,14 @@ def analyse_rows(
         The tracker's taps and settings: ``(index, frac, weight, candidates, settings)``
         (:func:`caminos.models.multipitch.track_frame_kernel`).
     state : tuple
-        Each stream's state, read and updated: ``(held, presence, peak_bins, peak_mags)``, of
-        shapes (streams, n_bins), (streams, C), (streams, peaks) twice: the tracker's held
-        spectrum and presences, and the stream's last peaks.
+        Each stream's state, read and updated: ``(presence, peak_bins, peak_mags)``, of shapes
+        (streams, C) and (streams, peaks) twice: the tracker's presences and the stream's last
+        peaks.
     scratch : tuple
-        ``(held, presence, residual, detected, scores, amps, picks, order)``: a frame read
-        alone's state, the tracker's scratch, one frame's picks (2, slots), the peaks' order
-        (int64, peaks). In tuples: numba's dispatcher kept about 400 bytes a call for a function
-        of exactly twenty arguments (tracemalloc), and this runs every hop.
+        ``(held, presence, residual, detected, scores, amps, picks, order)``: the held
+        spectrum (emptied every frame), a lone frame's presences, the tracker's scratch, a
+        frame's picks (2, slots), the peaks' order (int64, peaks). Tuples: numba kept about 400
+        bytes a call for a function of exactly twenty arguments, and this runs every hop.
     outputs : tuple
         Written, ``(f0, presence, peak_bins, peak_mags)``: (batch, slots) fundamentals in Hz and
         presences 0 to 1; (batch, peaks) frequencies in bins and linear magnitudes.
@@ -305,28 +291,29 @@ def analyse_rows(
         The one-pitch tracker for a NaN fallback (:func:`_fallback_pitch`), or empty arrays.
     """
     settings = tables[4]
-    state_held, state_presence, last_bins, last_mags = state
-    alone_held, alone_presence, residual, detected, scores, amps, picks, order = scratch
+    state_presence, last_bins, last_mags = state
+    held, alone_presence, residual, detected, scores, amps, picks, order = scratch
     f0_out, presence_out, peak_bins_out, peak_mags_out = outputs
     bin_hz = settings[1]
     f0_row, salience_row = picks[0], picks[1]
     for row in range(mags.shape[0]):
         mag = mags[row]
         stream = streams[row]
+        held[:] = 0.0
         if stream < 0:
-            held, presence = alone_held, alone_presence
-            held[:] = 0.0
+            presence = alone_presence
             presence[:] = 0.0
         else:
-            held, presence = state_held[stream], state_presence[stream]
+            presence = state_presence[stream]
         filled = _track(mag, tables, held, presence, scratch, f0_row, salience_row)
         first = f0_row[0] if filled > 0 else _fallback_pitch(row, fallback_hz, one_pitch)
         _write_slots(filled, first, f0_row, salience_row, f0_out[row], presence_out[row])
         if peak_bins_out.shape[1] == 0:
             continue
-        # What no slot holds: the frame's own square-rooted magnitudes (read alone, the held
-        # spectrum is just that), every slot's partials cancelled to their full depth.
-        _frame_roots(mag, residual)
+        # What no slot holds: the held spectrum, emptied before the frame, is the frame's
+        # square-rooted magnitudes (zero for a frame holding NaN or infinity, which then has
+        # no peaks), every slot's partials cancelled to their full depth.
+        residual[:] = held
         for k in range(filled):
             cancel_partials(f0_row[k] / bin_hz, residual, 1.0, amps, detected)
         last = max(stream, 0)  # a frame read alone reads no last peaks and keeps none
@@ -385,8 +372,8 @@ class PartialAnalyser:
     A frame read alone (:meth:`analyse`: the training batches, whose frames come in any order)
     starts from an empty state. A stream (:meth:`analyse_stream`: a sound's frames in order;
     :meth:`analyse_into`: each row a stream of its own, one frame a call, the hop clock's path)
-    carries the multi-pitch tracker's held spectrum and presences from frame to frame and keeps
-    the free peaks it chose last (see the module docstring, "Streams"). A stream's first frame
+    carries the multi-pitch tracker's presences from frame to frame and keeps the free peaks it
+    chose last (see the module docstring, "Streams"). A stream's first frame
     is read as a frame alone.
 
     Parameters
@@ -413,9 +400,7 @@ class PartialAnalyser:
         self.slots, self.peaks = slots, peaks
         self.n_bins = n_fft // 2 + 1
         self.bin_hz = sample_rate / n_fft
-        tracker = MultiPitchTracker(
-            n_fft, sample_rate, slots=slots, spectrum_release=STREAM_SPECTRUM_RELEASE
-        )
+        tracker = MultiPitchTracker(n_fft, sample_rate, slots=slots)
         # What the tracker keeps for its own frames, shared here: taps, settings, scratch.
         self._tables = (
             tracker.taps_index,
@@ -426,8 +411,8 @@ class PartialAnalyser:
         )
         n_candidates = len(tracker.candidates)
         self._scratch = (
-            np.zeros(self.n_bins),  # a frame read alone: held spectrum
-            np.zeros(n_candidates),  # and presences
+            np.zeros(self.n_bins),  # the held spectrum, each frame's own
+            np.zeros(n_candidates),  # a frame read alone's presences
             np.zeros(self.n_bins),
             np.zeros(self.n_bins),
             np.zeros(n_candidates),
@@ -437,13 +422,12 @@ class PartialAnalyser:
         )
         streams = max(batch, 1)
         self._state = (
-            np.zeros((streams, self.n_bins)),
             np.zeros((streams, n_candidates)),
             np.zeros((streams, peaks)),
             np.zeros((streams, peaks)),
         )
-        self._rows_as_streams = np.arange(batch, dtype=np.int64)  # analyse_into's rows
-        self._streams = np.arange(batch, dtype=np.int64)  # the same, silent rows -1
+        self._streams = np.zeros(batch, np.int64)  # analyse_into's: row r stream r, silent -1
+        self._all_sounding = np.ones(batch)
         self.f0 = np.zeros((batch, slots))
         self.presence = np.zeros((batch, slots))
         self.peak_bins = np.zeros((batch, peaks))
@@ -478,10 +462,8 @@ class PartialAnalyser:
         (:func:`_fallback_pitch`): a NaN fallback is taken from it, only for a frame with no
         pitch slot (most frames have one, and the product is 0.5 MB of weights).
         """
-        streams = self._rows_as_streams
-        if active is not None:
-            streams = self._streams
-            restart_silent(self._state, active, streams)
+        streams = self._streams
+        restart_silent(self._state, self._all_sounding if active is None else active, streams)
         analyse_rows(
             mags,
             fallback_hz,
