@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -13,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from caminos.engine.core.config import Config, load_config
+from tests.waiting import timed_out
 
 SAMPLE_RATE = 48_000  # Hz, the default of config.toml
 
@@ -89,6 +89,22 @@ class Rendered(list):
         with self.changed:
             return self.changed.wait_for(lambda: len(self) >= hops, timeout)
 
+    def wait_until(self, check: Callable[[], object], timeout_s: float, what: str) -> object:
+        """Check after every hop rendered until ``check`` returns something true (the engine's
+        values change at the start of a hop), and return it; fail the test, naming ``what``,
+        when ``timeout_s`` seconds pass first."""
+        value = None
+
+        def ready() -> bool:
+            nonlocal value
+            value = check()
+            return bool(value)
+
+        with self.changed:
+            if not self.changed.wait_for(ready, timeout_s):
+                timed_out(what, timeout_s)
+        return value
+
 
 @contextmanager
 def ticking(engine) -> Iterator[Rendered]:
@@ -144,28 +160,6 @@ def restore(engine, values: dict[str, tuple], surface=None) -> None:
         surface.scenes.clear()
     engine.reset()
     engine.mixer.reset()
-
-
-def wait_until(
-    predicate: Callable[[], object], timeout_s: float, what: str, poll_s: float = 0.01
-) -> object:
-    """Poll ``predicate`` until it returns something true, and return that; fail the test,
-    naming ``what``, when ``timeout_s`` seconds pass first.
-
-    For a condition the code under test signals no other way (a value read back over OSC, a
-    page's state in the browser, another process's output or file, a JACK port appearing).
-    Where the code exposes an event, wait on it instead: a reply, a
-    :class:`threading.Condition`, the hop count of :class:`Rendered`. The deadline only bounds
-    a failing test; a passing one returns as soon as the condition holds.
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}", pytrace=False)
-        time.sleep(poll_s)
 
 
 def restore_by_events(

@@ -19,7 +19,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import pytest
 import soundfile as sf
 
 from benchmarks.live import REFERENCE_STREAM
-from tests.conftest import wait_until
+from tests.waiting import FolderChanges, Lines, until_answered
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "patches" / "demo" / "demo.wav"
@@ -141,7 +140,6 @@ class Play:
 
     def __init__(self, tmp_path: Path, seconds: float, *extra: str, file: bool = True) -> None:
         self.report_path = tmp_path / "report.json"
-        self.lines: list[str] = []
         sound = ["--file", str(DEMO)] if file else []
         self.process = subprocess.Popen(
             CAMINOS
@@ -161,32 +159,28 @@ class Play:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self._playing = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self.output = Lines(self.process.stdout)
 
-    def _read(self) -> None:
-        for line in self.process.stdout:  # type: ignore[union-attr]
-            self.lines.append(line)
-            if line.startswith("playing at"):
-                self._playing.set()
+    @property
+    def lines(self) -> list[str]:
+        """What it has printed so far, line by line."""
+        return self.output.lines
 
     def wait_playing(self, timeout: float = 120.0) -> None:
-        if not self._playing.wait(timeout):
+        playing = self.output.wait(
+            lambda lines: any(line.startswith("playing at") for line in lines), timeout
+        )
+        if not playing:
             self.process.kill()
             pytest.fail("caminos play did not start:\n" + "".join(self.lines))
 
     def wait_line(self, text: str, timeout: float = 30.0) -> str:
         """The first line it has printed (or prints within ``timeout``) that holds ``text``."""
-        return wait_until(
-            lambda: next((line for line in list(self.lines) if text in line), None),
-            timeout,
-            f"caminos play to print {text!r}",
-        )
+        return self.output.wait_for_text(text, timeout)
 
     def finish(self, timeout: float = 120.0) -> dict:
         code = self.process.wait(timeout=timeout)
-        self._reader.join(timeout=5)
+        self.output.join(5)
         assert code == 0, "".join(self.lines)
         return json.loads(self.report_path.read_text())
 
@@ -248,11 +242,11 @@ def test_plays_30_seconds_through_jack(jackd, tmp_path: Path) -> None:
 
 def test_plays_while_a_second_process_floods_controls(jackd, tmp_path: Path) -> None:
     port = _free_port()
-    play = Play(tmp_path, 20, "--set", f"osc.port={port}")
+    play = Play(tmp_path, 20, "--set", f"osc.port={port}", "--record", str(tmp_path / "live"))
     play.wait_playing()
     reference = _reference(19)  # the bare stream beside the whole play, not just the flood
     flood = subprocess.run(
-        [sys.executable, "-c", _FLOOD, str(port), str(round(15 * RATE / HOP))],
+        [sys.executable, "-c", _FLOOD, str(port), str(round(15 * RATE / HOP)), str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -269,13 +263,17 @@ def test_plays_while_a_second_process_floods_controls(jackd, tmp_path: Path) -> 
 
 
 # A controller flooding the engine for HOPS hops of its clock: 20 messages every 2 hops (1,875 a
-# second), paced by the engine's hop counter (/engine/status), not by the flood's own clock.
+# second), paced by the hops the engine has played, which its recording shows as it grows (the
+# recording's writer writes every few hops: the messages come in bursts at the same rate), not by
+# the flood's own clock.
 _FLOOD = """
 import math, socket, sys
+from pathlib import Path
 from pythonosc.osc_message import OscMessage
 from caminos.engine.control.osc.messages import encode_message
-from tests.conftest import wait_until
-port, hops = int(sys.argv[1]), int(sys.argv[2])
+from tests.test_live_jack import _recorded_hops
+from tests.waiting import FolderChanges
+port, hops, folder = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sock.bind(("127.0.0.1", 0))
 sock.settimeout(10.0)
@@ -284,26 +282,32 @@ engine = ("127.0.0.1", port)
 def send(address, *args):
     sock.sendto(encode_message(address, args), engine)
 
-def hop():
-    # the reply comes after every message sent before it (one client's messages keep their order)
+def taken():
+    # the reply comes after every message sent before it (one client's messages keep their
+    # order): the flood never runs ahead of the control process
     send("/engine/status")
-    while True:
-        reply = OscMessage(sock.recvfrom(65536)[0])  # the /error answers are skipped
-        if reply.address == "/engine/status":
-            return int(dict(zip(reply.params[::2], reply.params[1::2]))["hop"])
+    while OscMessage(sock.recvfrom(65536)[0]).address != "/engine/status":
+        pass  # the /error answers
 
-sent, start = 0, hop()
-for batch in range(hops // 2):
-    wait_until(lambda: hop() >= start + 2 * batch, 10.0, f"hop {start + 2 * batch}", poll_s=0.005)
-    for k in range(20):
-        i = sent + k
-        if i % 10 == 9:
-            send("/latent/axis", 99, 0.0)  # out of range: answered, counted
-        elif i % 2:
-            send("/latent/axis", i % 8, math.sin(i / 50.0))
-        else:
-            send("/latent/noise", 0.2 + 0.1 * math.sin(i / 70.0))
-    sent += 20
+def played():
+    return _recorded_hops(folder / "live.wav")
+
+sent = 0
+with FolderChanges(folder) as changes:
+    start = changes.wait_until(played, 10.0, "the recording's first hops")
+    for batch in range(hops // 2):
+        due = start + 2 * batch
+        changes.wait_until(lambda: played() >= due, 10.0, f"hop {due}")
+        for k in range(20):
+            i = sent + k
+            if i % 10 == 9:
+                send("/latent/axis", 99, 0.0)  # out of range: answered, counted
+            elif i % 2:
+                send("/latent/axis", i % 8, math.sin(i / 50.0))
+            else:
+                send("/latent/noise", 0.2 + 0.1 * math.sin(i / 70.0))
+        sent += 20
+        taken()
 print(sent)
 """
 
@@ -325,11 +329,12 @@ def test_recovers_when_the_server_goes_away_and_returns(jackd, tmp_path: Path) -
     play = Play(tmp_path, 25, "--no-osc", "--record", str(tmp_path / "live"))
     play.wait_playing()
     hops = round(4 * RATE / HOP)
-    wait_until(
-        lambda: _recorded_hops(tmp_path / "live.wav") >= hops,
-        30,
-        f"{hops} hops (four seconds) played",
-    )
+    with FolderChanges(tmp_path) as changes:
+        changes.wait_until(
+            lambda: _recorded_hops(tmp_path / "live.wav") >= hops,
+            30,
+            f"{hops} hops (four seconds) played",
+        )
     jackd.stop()
     play.wait_line("audio stream lost")  # the supervisor noticed the server gone
     restarted = JackServer(tmp_path / "jackd-again.log")
@@ -350,6 +355,7 @@ def test_live_recording_renders_offline_to_the_same_samples(jackd, tmp_path: Pat
     play = Play(tmp_path, 8, "--record", str(prefix), "--set", f"osc.port={port}")
     play.wait_playing()
     client = Client(port)
+    changes = FolderChanges(tmp_path)
     try:
         hop = client.status()["hop"]
         for address, args in [
@@ -360,10 +366,11 @@ def test_live_recording_renders_offline_to_the_same_samples(jackd, tmp_path: Pat
             ("/out/gain", [-6.0]),
         ]:
             hop += 150  # an event every 150 hops (0.8 s)
-            client.wait_hop(hop)
+            client.wait_hop(hop, changes)
             client.send(address, *args)
     finally:
         client.close()
+        changes.close()
     report = play.finish()
     _check_sound(report)
     score = (tmp_path / "live.score").read_text()
@@ -396,16 +403,24 @@ def test_measured_input_to_output_latency_matches_the_reported_one(jackd, tmp_pa
     """Clicks from jack_metro into the live input, recorded beside the engine's output."""
     play = Play(tmp_path, 14, "--no-osc", file=False)
     play.wait_playing()
-    metro = subprocess.Popen(
-        ["jack_metro", "-b", "60", "-f", "880", "-A", "0.5", "-D", "40", "-n", "metro"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    # JACK's own event monitor (line-buffered) prints each client and port as it registers
+    monitor = subprocess.Popen(
+        ["stdbuf", "-oL", "jack_evmon"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    events = Lines(monitor.stdout)
+    metro = None
     try:
-        wait_until(
-            lambda: (
-                "metro:60_bpm"
-                in subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=10).stdout
+        events.wait_for_text("Graph reordered", 10)  # the monitor is a client: it sees the rest
+        metro = subprocess.Popen(
+            ["jack_metro", "-b", "60", "-f", "880", "-A", "0.5", "-D", "40", "-n", "metro"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        events.wait_until(
+            lambda lines: any(
+                "Client metro registered" in line
+                and any(later.startswith("Port") and "registered" in later for later in after)
+                for line, after in ((ln, lines[i + 1 :]) for i, ln in enumerate(lines))
             ),
             10,
             "jack_metro's port",
@@ -425,7 +440,10 @@ def test_measured_input_to_output_latency_matches_the_reported_one(jackd, tmp_pa
             check=True,
         )
     finally:
-        metro.kill()
+        if metro is not None:
+            metro.kill()
+        monitor.terminate()
+        monitor.wait(timeout=10)
     report = play.finish()
     samples, rate = sf.read(recording)
     clicks, out = _onsets(samples[:, 0], rate), _onsets(samples[:, 1], rate)
@@ -493,13 +511,13 @@ class Client:
         flat = self.reply("/engine/status")
         return dict(zip(flat[::2], flat[1::2]))
 
-    def wait_hop(self, hop: int, timeout: float = 30.0) -> int:
-        """Return the engine's hop counter once it has reached ``hop``."""
-        return wait_until(
+    def wait_hop(self, hop: int, changes: FolderChanges, timeout: float = 30.0) -> int:
+        """Return the engine's hop counter once it has reached ``hop``, asking again each time
+        the folder of the engine's recording changes (its writer writes every few hops)."""
+        return changes.wait_until(
             lambda: (lambda now: now if now >= hop else None)(self.status()["hop"]),
             timeout,
             f"the engine's hop {hop}",
-            poll_s=HOP / RATE,
         )
 
     def close(self) -> None:
@@ -524,6 +542,7 @@ def test_voice_and_controls_run_beside_the_hop_clock(jackd, tmp_path: Path) -> N
     play = Play(tmp_path, 40, "--record", str(prefix), "--set", f"osc.port={port}")
     play.wait_playing()
     performer, other = Client(port), Client(port)
+    changes = FolderChanges(tmp_path)  # the recording's: hops played, the score written
     try:
         status = performer.status()
         pids = {status["dsp_pid"], status["osc_pid"], status["voice_pid"], play.process.pid}
@@ -543,7 +562,7 @@ def test_voice_and_controls_run_beside_the_hop_clock(jackd, tmp_path: Path) -> N
         when = time.time() + 0.5
         performer.send_at(when, "/latent/axis", 3, 1.25)
         expected_hop = math.floor((when - float(status["clock_origin"])) * 48000 / 256)
-        performer.wait_hop(expected_hop + 1)  # its hop has sounded
+        performer.wait_hop(expected_hop + 1, changes)  # its hop has sounded
         # A voice landmark takes seconds to render in the control process.
         counted = performer.status()["osc_messages"]  # the messages it has taken, this one too
         other.send("/landmark/voice", "long", "es", "babble:300")
@@ -553,15 +572,15 @@ def test_voice_and_controls_run_beside_the_hop_clock(jackd, tmp_path: Path) -> N
             asked.append(1)
             return performer.status()["osc_messages"] > counted + len(asked)
 
-        wait_until(landmark_taken, 10, "the control process to take /landmark/voice")
+        until_answered(landmark_taken, 10, "the control process to take /landmark/voice")
         sent = []  # (hop computed when the performer sent it, x)
         for i in range(8):
             x = 0.1 + 0.1 * i
             hop = performer.status()["hop"]
             performer.send("/latent/xy", x, 0.5)
             sent.append((hop, x))
-            performer.wait_hop(hop + 47)  # the next one 47 hops (a quarter second) later
-        wait_until(
+            performer.wait_hop(hop + 47, changes)  # the next one 47 hops (a quarter second) later
+        changes.wait_until(
             lambda: "/landmark/voice" in (tmp_path / "live.score").read_text(),
             120,
             "the voice landmark in the live score",
@@ -569,6 +588,7 @@ def test_voice_and_controls_run_beside_the_hop_clock(jackd, tmp_path: Path) -> N
     finally:
         performer.close()
         other.close()
+        changes.close()
     play.process.send_signal(signal.SIGINT)
     report = play.finish()
     _check_sound(report)

@@ -26,7 +26,7 @@ from caminos.engine.control.surface import attach
 from caminos.engine.core.config import MidiConfig, load_config
 from caminos.engine.core.controls import Arg
 from caminos.engine.core.errors import ConfigError, ControlError
-from tests.conftest import wait_until
+from tests.waiting import until_answered
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_jackd = pytest.mark.skipif(
@@ -466,14 +466,16 @@ def test_caminos_play_learns_a_cc_and_plays_it(jack_midi_out, tmp_path: Path) ->
             return _replies(client, "/midi/list", "/midi/list/done")
 
         jack_midi_out.send_message([CC_ON_CHANNEL_1, 21, 0])
-        assert wait_until(listed, 20, "the CC to be learnt") == [["cc", 1, 21, "/latent/axis", 2]]
+        assert until_answered(listed, 20, "the CC to be learnt") == [
+            ["cc", 1, 21, "/latent/axis", 2]
+        ]
         jack_midi_out.send_message([CC_ON_CHANNEL_1, 21, 127])
 
         def axis() -> float:
             client.send("/engine/get", "/latent/z")
             return client.reply("/engine/get")[1 + 2]
 
-        wait_until(lambda: axis() == pytest.approx(8.0), 20, "/latent/axis 2 to reach 8 std")
+        until_answered(lambda: axis() == pytest.approx(8.0), 20, "/latent/axis 2 to reach 8 std")
         assert client.status()["midi_events"] == 1
     finally:
         if client is not None:

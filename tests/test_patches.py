@@ -21,7 +21,9 @@ from caminos.engine.control.osc.docs import documented_engine
 from caminos.engine.control.osc.server import OscServer
 from caminos.engine.core.config import OscConfig, load_config
 from caminos.engine.core.controls import ControlRegistry
-from tests.conftest import Rendered, control_values, restore_by_events, wait_until
+from caminos.engine.control.osc.messages import encode_message
+from tests.conftest import Rendered, control_values, restore_by_events
+from tests.waiting import Lines, timed_out
 
 PATCHES = Path(__file__).resolve().parent.parent / "patches"
 
@@ -66,10 +68,11 @@ def live_engine(tmp_path_factory):
 
 @pytest.fixture
 def live(live_engine):
-    """The module's live engine, its controls back at their start-up values for this test."""
+    """The module's live engine, its controls back at their start-up values for this test; with
+    its server and its :class:`Rendered` hops."""
     engine, server, rendered = live_engine
     restore_by_events(engine, engine.defaults, rendered)
-    return engine, server
+    return live_engine
 
 
 @pytest.fixture(scope="module")
@@ -83,41 +86,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def udp_bound(port: int) -> bool:
-    """Whether a socket of this machine is bound to UDP ``port`` (IPv4 or IPv6), read from
-    /proc/net without touching the port."""
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        if any(int(line.split()[1].rsplit(":", 1)[1], 16) == port for line in lines):
-            return True
-    return False
-
-
-def read_lines(process: subprocess.Popen) -> list[str]:
-    """The lines ``process`` writes to its stdout, collected as they come by a thread."""
-    lines: list[str] = []
-
-    def read() -> None:
-        for line in process.stdout:
-            lines.append(line)
-
-    threading.Thread(target=read, daemon=True).start()
-    return lines
+def wait_listening(output: Lines, port: int, timeout_s: float) -> None:
+    """Return once the process printing ``output`` (oscdump, which prints every message it
+    receives) prints a probe sent to UDP ``port``: it is listening there. A probe not printed
+    within 0.1 s is sent again (UDP to a port nobody holds yet is lost)."""
+    probe = encode_message("/caminos/probe", ())
+    deadline = time.monotonic() + timeout_s
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        while not output.wait(lambda lines: any("/caminos/probe" in ln for ln in lines), 0.1):
+            if time.monotonic() >= deadline:
+                timed_out(f"oscdump to listen on port {port}", timeout_s, "".join(output.lines))
+            sock.sendto(probe, ("127.0.0.1", port))
 
 
 # ------------------------------------------------------------------------------ liblo
 @needs("oscsend")
 @needs("oscdump")
 def test_oscsend_changes_the_engine_and_oscdump_reads_the_reply(live):
-    engine, server = live
+    engine, server, rendered = live
     reply_port = free_port()
     dump = subprocess.Popen(["oscdump", "-L", str(reply_port)], stdout=subprocess.PIPE, text=True)
-    lines = read_lines(dump)
+    output = Lines(dump.stdout)
     try:
-        wait_until(lambda: udp_bound(reply_port), 10, f"oscdump to listen on port {reply_port}")
+        wait_listening(output, reply_port, 10)
 
         def send(*arguments: str) -> None:
             subprocess.run(
@@ -127,19 +118,19 @@ def test_oscsend_changes_the_engine_and_oscdump_reads_the_reply(live):
         # oscsend sends from a new port each time: ask for replies on oscdump's port
         send("/osc/reply_port", "i", str(reply_port))
         send("/latent/axis", "if", "5", "-1.25")
-        wait_until(lambda: engine.mixer.offset_target[5] == -1.25, 2, "/latent/axis 5 -1.25")
+        rendered.wait_until(lambda: engine.mixer.offset_target[5] == -1.25, 2, "/latent/axis 5")
         send("/engine/get", "s", "/latent/z")
         send("/latent/axis", "if", "5", "nan")
-        printed = lambda: {w for line in lines for w in line.split()[:2]}  # noqa: E731
-        wait_until(
-            lambda: {"/engine/get", "/error"} <= printed(),
+        output.wait_until(
+            lambda lines: {"/engine/get", "/error"} <= {w for ln in lines for w in ln.split()[:2]},
             10,
             "oscdump to print the reply and the error",
         )
     finally:
         dump.terminate()
         dump.wait(timeout=5)
-        out = "".join(lines)
+        output.join(5)
+        out = "".join(output.lines)
         server.reply_ports.clear()
     assert "/engine/get s" in out and '"/latent/z"' in out and "-1.250000" in out
     assert "/error ss" in out and "finite" in out
@@ -149,7 +140,7 @@ def test_oscsend_changes_the_engine_and_oscdump_reads_the_reply(live):
 # ---------------------------------------------------------------------------- Pure Data
 @needs("pd")
 def test_pd_patch_plays_the_engine_and_reads_replies(live):
-    engine, server = live
+    engine, server, _ = live
     reply_port = free_port()
     done = subprocess.run(
         [
@@ -184,7 +175,7 @@ def test_pd_patch_plays_the_engine_and_reads_replies(live):
 def test_pd_main_patch_pad_and_controls_reach_the_engine(live):
     """caminos.pd itself, opened as an abstraction: its 2-D pad (moved by [s caminos-pad-set],
     read back by its poll) and a control sent through [s caminos] change the engine."""
-    engine, server = live
+    engine, server, rendered = live
     done = subprocess.run(
         [
             "pd",
@@ -204,10 +195,10 @@ def test_pd_main_patch_pad_and_controls_reach_the_engine(live):
     assert done.returncode == 0, done.stdout + done.stderr
     # (its own start-up connects to 9000 and listens on 9001; those may be busy here)
     assert "couldn't create" not in done.stderr, done.stderr
-    wait_until(lambda: engine.get("/latent/xy") == (0.25, 0.75), 2, "/latent/xy 0.25 0.75")
+    rendered.wait_until(lambda: engine.get("/latent/xy") == (0.25, 0.75), 2, "/latent/xy")
     assert engine.mixer.offset_target[2] == 1.5
     # the field's spread slider, and channel 2's number box, gain, mute and xy
-    wait_until(lambda: engine.get("/channel/2/xy") == (0.5, -0.5), 2, "/channel/2/xy 0.5 -0.5")
+    rendered.wait_until(lambda: engine.get("/channel/2/xy") == (0.5, -0.5), 2, "/channel/2/xy")
     assert engine.get("/field/spread") == (1.25,)
     assert engine.get("/channel/2/gain") == (0.5,) and engine.get("/channel/2/mute") == (1,)
     assert engine.get("/channel/1/gain") == (1.0,) and engine.get("/channel/1/mute") == (0,)
@@ -302,7 +293,7 @@ def test_pd_messages_match_the_registry(registry):
 # ------------------------------------------------------------------------ SuperCollider
 @needs("sclang")
 def test_sclang_script_plays_the_engine_and_reads_replies(live):
-    engine, server = live
+    engine, server, _ = live
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QTWEBENGINE_DISABLE_SANDBOX="1")
     applied = []
     engine.recorders.append(lambda hop, address, args: applied.append((hop, address, args)))
@@ -343,7 +334,7 @@ def test_sclang_script_plays_the_engine_and_reads_replies(live):
 
 @needs("sclang")
 def test_sclang_gui_opens_offscreen_and_plays_the_engine(live):
-    engine, server = live
+    engine, server, _ = live
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QTWEBENGINE_DISABLE_SANDBOX="1")
     done = subprocess.run(
         [

@@ -13,6 +13,7 @@ Skipped, with the reason, where chromium, chromedriver or jackd are not installe
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import signal
@@ -25,7 +26,7 @@ import numpy as np
 import pytest
 
 from caminos.engine.dsp.spectrum_tap import FRAMES_PER_SECOND
-from tests.conftest import wait_until
+from tests.waiting import timed_out, until_answered
 from tests.test_live_jack import SERVER_NAME, Client, JackServer, Play, _free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -134,15 +135,47 @@ def _url(live, path: str = "/", token: str | None = TOKEN) -> str:
     return f"http://127.0.0.1:{live['port']}{path}{query}"
 
 
-def _wait(test, timeout: float = 10.0, what: str = "") -> object:
-    """:func:`tests.conftest.wait_until`, polling every 50 ms (a page or a reply over OSC)."""
-    return wait_until(test, timeout, what or str(test), poll_s=0.05)
+# Resolves with the value of a JavaScript expression once it is true, checking it again each time
+# the page dispatches the event named (the control page's "caminos:changed" comes after every
+# message it takes in), or with null at the deadline.
+_PAGE_WAIT = """
+const [expression, eventName, timeoutMs, done] = arguments;
+const test = new Function("return (" + expression + ");");
+let timer = null;
+const check = () => {
+  let value = null;
+  try { value = test(); } catch (error) { value = null; }
+  if (!value) return false;
+  document.removeEventListener(eventName, check);
+  clearTimeout(timer);
+  done(value);
+  return true;
+};
+if (!check()) {
+  document.addEventListener(eventName, check);
+  timer = setTimeout(() => { document.removeEventListener(eventName, check); done(null); },
+                     timeoutMs);
+}
+"""
+
+
+def _page_until(
+    browser, expression: str, timeout: float, what: str, event: str = "caminos:changed"
+) -> object:
+    """The value of the JavaScript ``expression`` on the page once it is true, checked again at
+    each ``event`` the page dispatches; fails the test, naming ``what``, after ``timeout``
+    seconds."""
+    browser.set_script_timeout(timeout + 10)
+    value = browser.execute_async_script(_PAGE_WAIT, expression, event, round(1000 * timeout))
+    if not value:
+        timed_out(what, timeout)
+    return value
 
 
 def _spectrum_frames(browser, frames: int, what: str) -> None:
     """Wait until the page has received ``frames`` spectrum frames since it loaded (its trail
     keeps the map position of each, up to three seconds' worth)."""
-    _wait(lambda: browser.execute_script("return state.trail.length") >= frames, 30, what)
+    _page_until(browser, f"state.trail.length >= {frames}", 30, what)
 
 
 def _get(live, address: str) -> list:
@@ -154,11 +187,10 @@ def _get(live, address: str) -> list:
 
 def _open_page(live, browser) -> None:
     browser.get(_url(live))
-    _wait(
-        lambda: browser.execute_script(
-            "return document.querySelector('#connection').className === 'on' && "
-            "document.querySelectorAll('#scenes button').length === 16"
-        ),
+    _page_until(
+        browser,
+        "document.querySelector('#connection').className === 'on' && "
+        "document.querySelectorAll('#scenes button').length === 16",
         20,
         "the page to connect",
     )
@@ -170,7 +202,7 @@ def test_the_page_loads_fits_a_phone_and_shows_the_map(live, browser) -> None:
     # The sources' latent held (it still sounds), so the voices' dots stay where the page's
     # state says while the map is captured
     live["osc"].send("/latent/freeze", 1)
-    _wait(lambda: _get(live, "/latent/freeze") == [1], 5, "/latent/freeze 1")
+    until_answered(lambda: _get(live, "/latent/freeze") == [1], 5, "/latent/freeze 1")
     try:
         _check_the_page_and_the_map(live, browser)
     finally:
@@ -265,7 +297,7 @@ def test_a_drag_on_the_map_moves_the_engine(live, browser) -> None:
     for _ in range(10):
         actions.move_by_offset(step_x, -step_y)
     actions.pause(0.2).release().perform()
-    x, y = _wait(
+    x, y = until_answered(
         lambda: (lambda v: v if abs(v[0] - expected[0]) < 0.03 else None)(_get(live, "/latent/xy")),
         5,
         "/latent/xy to follow the drag",
@@ -291,20 +323,19 @@ def test_a_gesture_drawn_on_the_map_becomes_a_path_that_plays(live, browser) -> 
     actions.release().perform()
     browser.find_element("css selector", "input[name=map-mode][value=move]").click()
     button = "#paths button[data-path='stroke']"
-    _wait(lambda: browser.find_elements("css selector", button), 5, "the drawn path's button")
+    _page_until(browser, f'document.querySelector("{button}")', 5, "the drawn path's button")
     Select(browser.find_element("css selector", "[data-address='/path/loop']")).select_by_value("1")
-    _wait(lambda: _get(live, "/path/loop") == [1], 5, "the loop mode from the page")
+    until_answered(lambda: _get(live, "/path/loop") == [1], 5, "the loop mode from the page")
     browser.find_element("css selector", button).click()
-    _wait(lambda: live["osc"].status()["path_playing"] == 1, 5, "the drawn path to play")
-    _wait(
-        lambda: browser.execute_script(
-            f"return document.querySelector(\"{button}\").classList.contains('playing')"
-        ),
+    until_answered(lambda: live["osc"].status()["path_playing"] == 1, 5, "the path to play")
+    _page_until(
+        browser,
+        f"document.querySelector(\"{button}\").classList.contains('playing')",
         5,
         "the page to show it playing",
     )
     browser.find_element("css selector", "#path-stop").click()
-    _wait(lambda: live["osc"].status()["path_playing"] == 0, 5, "the path to stop")
+    until_answered(lambda: live["osc"].status()["path_playing"] == 0, 5, "the path to stop")
     live["osc"].send("/path/loop", 0)
 
 
@@ -312,11 +343,11 @@ def test_a_change_over_osc_shows_on_the_page(live, browser) -> None:
     _open_page(live, browser)
     live["osc"].send("/latent/noise", 0.7)
     live["osc"].send("/source/file/speed", -1.5)
-    script = "return document.querySelector('[data-address=\"%s\"]').value"
+    value = "document.querySelector('[data-address=\"%s\"]').value"
     started = time.monotonic()
-    _wait(lambda: browser.execute_script(script % "/latent/noise") == "0.7", 5, "the noise")
-    _wait(lambda: browser.execute_script(script % "/source/file/speed") == "-1.5", 5, "speed")
-    print(f"OSC to page: {1000 * (time.monotonic() - started):.0f} ms (polled every 50 ms)")
+    _page_until(browser, f"{value % '/latent/noise'} === '0.7'", 5, "the noise")
+    _page_until(browser, f"{value % '/source/file/speed'} === '-1.5'", 5, "the speed")
+    print(f"OSC to page: {1000 * (time.monotonic() - started):.0f} ms")
     live["osc"].send("/latent/noise", 0.0)
     live["osc"].send("/source/file/speed", 1.0)
 
@@ -334,27 +365,19 @@ def test_the_pitches_and_chord_rows_send_their_values(live, browser) -> None:
     browser.execute_script(
         f"const el = {slider}; el.value = 2; el.dispatchEvent(new Event('input'));"
     )
-    _wait(lambda: _get(live, "/latent/pitches") == [2], 5, "/latent/pitches 2 from the page")
+    until_answered(lambda: _get(live, "/latent/pitches") == [2], 5, "/latent/pitches from the page")
     live["osc"].send("/latent/pitches", 3)
     chord = browser.find_element("css selector", "#chord")
     chord.clear()
     chord.send_keys("4 7", Keys.ENTER)
-    _wait(lambda: _get(live, "/latent/chord") == [4.0, 7.0], 5, "/latent/chord 4 7 from the page")
+    until_answered(lambda: _get(live, "/latent/chord") == [4.0, 7.0], 5, "/latent/chord 4 7")
     browser.find_element("css selector", "#chord-row button[data-chord='3 7']").click()
-    _wait(lambda: _get(live, "/latent/chord") == [3.0, 7.0], 5, "the minor preset's chord")
+    until_answered(lambda: _get(live, "/latent/chord") == [3.0, 7.0], 5, "the minor chord")
     # a chord sent over OSC shows in the row's field
     live["osc"].send("/latent/chord", 12.0)
-    _wait(
-        lambda: browser.execute_script("return document.querySelector('#chord').value") == "12",
-        5,
-        "the chord over OSC on the page",
-    )
+    _page_until(browser, "document.querySelector('#chord').value === '12'", 5, "the chord")
     browser.find_element("css selector", "#chord-row button[data-chord='0']").click()
-    _wait(lambda: _get(live, "/latent/chord") == [0.0], 5, "no chord from the page")
-
-
-def _ring(browser) -> list:
-    return browser.execute_script("return state.field.ring || []")
+    until_answered(lambda: _get(live, "/latent/chord") == [0.0], 5, "no chord from the page")
 
 
 def test_the_field_s_sliders_move_the_voices_on_the_map(live, browser) -> None:
@@ -365,23 +388,26 @@ def test_the_field_s_sliders_move_the_voices_on_the_map(live, browser) -> None:
     # a slider moved on the page (its own input handler) reaches the engine
     browser.execute_script("""const el = document.querySelector('[data-address="/field/spread"]');
         el.value = 1.5; el.dispatchEvent(new Event('input'));""")
-    _wait(lambda: _get(live, "/field/spread") == [pytest.approx(1.5)], 5, "/field/spread")
+    until_answered(lambda: _get(live, "/field/spread") == [pytest.approx(1.5)], 5, "the spread")
     # a rotation sent over OSC moves the page's slider, and the speakers' places on its map:
     # the front-left speaker (45 degrees) turned 45 more is straight above the centre
     live["osc"].send("/field/rotate", 45.0)
-    script = "return document.querySelector('[data-address=\"/field/rotate\"]').value"
-    _wait(lambda: browser.execute_script(script) == "45", 5, "the rotate slider")
-
-    def front_left_above() -> bool:
-        centre = browser.execute_script("return state.field.centre")
-        ring = _ring(browser)
-        return len(ring) == CHANNELS and np.allclose(
-            ring[0], [centre[0], centre[1] + 1.5 * QUARTER], atol=0.01
-        )
-
-    _wait(front_left_above, 10, "the front-left speaker's place above the centre")
+    rotate = "document.querySelector('[data-address=\"/field/rotate\"]').value"
+    _page_until(browser, f"{rotate} === '45'", 5, "the rotate slider")
+    front_left_above = (
+        "((c, ring) => ring.length === %d && Math.abs(ring[0][0] - c[0]) < 0.01 && "
+        "Math.abs(ring[0][1] - c[1] - %r) < 0.01)(state.field.centre, state.field.ring || [])"
+    ) % (CHANNELS, 1.5 * QUARTER)
+    _page_until(browser, front_left_above, 10, "the front-left speaker's place above the centre")
+    centre, ring = browser.execute_script("return [state.field.centre, state.field.ring]")
+    assert np.allclose(ring[0], [centre[0], centre[1] + 1.5 * QUARTER], atol=0.01)
     live["osc"].send("/field/spread", 0.5)
     live["osc"].send("/field/rotate", 0.0)
+
+
+def _has_class(selector: str, name: str) -> str:
+    """A JavaScript expression: whether the element ``selector`` finds has class ``name``."""
+    return f"document.querySelector({json.dumps(selector)}).classList.contains({json.dumps(name)})"
 
 
 def _armed(live) -> str:
@@ -397,39 +423,35 @@ def test_a_slider_s_midi_button_arms_learning_and_stops_it(live, browser) -> Non
     axis = browser.find_element("css selector", selector % '["/latent/axis",2]')
     assert noise.is_displayed() and noise.size["width"] < WIDTH / 4  # beside the slider
     noise.click()
-    _wait(lambda: _armed(live) == "/latent/noise", 5, "learning armed for /latent/noise")
-    _wait(lambda: "armed" in noise.get_attribute("class"), 5, "the button to show it is armed")
+    noise_armed = _has_class(selector % '["/latent/noise"]', "armed")
+    axis_armed = _has_class(selector % '["/latent/axis",2]', "armed")
+    until_answered(lambda: _armed(live) == "/latent/noise", 5, "learning armed for the noise")
+    _page_until(browser, noise_armed, 5, "the button to show it is armed")
     browser.execute_script("arguments[0].scrollIntoView()", axis)
     axis.click()  # another slider: learning waits for that one instead
-    _wait(lambda: _armed(live) == "/latent/axis", 5, "learning armed for axis 2")
-    _wait(lambda: "armed" not in noise.get_attribute("class"), 5, "the first to disarm")
+    until_answered(lambda: _armed(live) == "/latent/axis", 5, "learning armed for axis 2")
+    _page_until(browser, f"!{noise_armed}", 5, "the first to disarm")
     axis.click()  # pressed again: learning stops
-    _wait(lambda: _armed(live) == "", 5, "learning stopped")
-    _wait(lambda: "armed" not in axis.get_attribute("class"), 5, "the button to show it")
+    until_answered(lambda: _armed(live) == "", 5, "learning stopped")
+    _page_until(browser, f"!{axis_armed}", 5, "the button to show it")
 
 
 def test_a_scene_pad_stores_and_recalls(live, browser) -> None:
     _open_page(live, browser)
     live["osc"].send("/out/gain", -9.0)
-    _wait(lambda: _get(live, "/out/gain")[0] == pytest.approx(-9.0), 5, "the gain")
+    until_answered(lambda: _get(live, "/out/gain")[0] == pytest.approx(-9.0), 5, "the gain")
     browser.find_element("css selector", "#scene-store").click()
     browser.find_element("css selector", "#scenes button[data-scene='5']").click()
-    _wait(
-        lambda: browser.execute_script(
-            "return document.querySelector(\"#scenes button[data-scene='5']\")"
-            ".classList.contains('stored')"
-        ),
-        5,
-        "pad 5 to show it holds a scene",
-    )
+    stored = _has_class("#scenes button[data-scene='5']", "stored")
+    _page_until(browser, stored, 5, "pad 5 to show it holds a scene")
     browser.find_element("css selector", "#scene-store").click()  # back to recalling
     live["osc"].send("/out/gain", 0.0)
-    _wait(lambda: _get(live, "/out/gain")[0] == pytest.approx(0.0), 5, "the gain at 0")
+    until_answered(lambda: _get(live, "/out/gain")[0] == pytest.approx(0.0), 5, "the gain at 0")
     fade = browser.find_element("css selector", "#scene-fade")
     fade.clear()
     fade.send_keys("0")
     browser.find_element("css selector", "#scenes button[data-scene='5']").click()
-    _wait(lambda: _get(live, "/out/gain")[0] == pytest.approx(-9.0), 5, "the scene's gain")
+    until_answered(lambda: _get(live, "/out/gain")[0] == pytest.approx(-9.0), 5, "the scene's gain")
     live["osc"].send("/out/gain", 0.0)
 
 
@@ -441,24 +463,27 @@ def test_the_meters_show_the_engine_s_real_xrun_count(live, browser) -> None:
     pid = int(status["dsp_pid"])
     os.kill(pid, signal.SIGSTOP)
     try:  # stopped until the audio process has counted the hops it did not get
-        _wait(
+        until_answered(
             lambda: live["osc"].status()["underruns"] > status["underruns"],
             5,
             "underruns while the DSP process is stopped",
         )
     finally:
         os.kill(pid, signal.SIGCONT)
-    _wait(lambda: live["osc"].status()["underruns"] > status["underruns"], 5, "underruns")
+    until_answered(lambda: live["osc"].status()["underruns"] > status["underruns"], 5, "underruns")
 
-    def same() -> bool:
+    def shows_the_status() -> bool:
+        """Whether the page comes to show the counts of a status asked now (a count that moves
+        on meanwhile asks again)."""
         status = live["osc"].status()
-        shown = browser.execute_script("return document.querySelector('#m-xruns').textContent")
-        underruns = browser.execute_script(
-            "return document.querySelector('#m-underruns').textContent"
-        )
-        return shown == str(int(status["xruns"])) and underruns == str(int(status["underruns"]))
+        expression = (
+            "document.querySelector('#m-xruns').textContent === '%d' && "
+            "document.querySelector('#m-underruns').textContent === '%d'"
+        ) % (status["xruns"], status["underruns"])
+        browser.set_script_timeout(10)
+        return browser.execute_async_script(_PAGE_WAIT, expression, "caminos:changed", 2000)
 
-    _wait(same, 10, "the page's xruns and underruns to equal /engine/status's")
+    until_answered(shows_the_status, 10, "the page's xruns and underruns to equal /engine/status's")
     uptime = browser.execute_script("return document.querySelector('#m-uptime').textContent")
     assert uptime.count(":") == 2 and uptime != "0:00:00", uptime
     assert "ms" in browser.execute_script("return document.querySelector('#m-cpu').textContent")
@@ -482,8 +507,9 @@ _ATTACK = """<!doctype html><title>another site</title><script>
 window.result = "pending";
 const socket = new WebSocket("ws://127.0.0.1:%d/ws?token=%s");
 socket.onopen = () => { socket.send(JSON.stringify({address: "/latent/follow", args: [0.123]}));
-                        window.result = "open"; };
-socket.onclose = (event) => { if (window.result === "pending") window.result = "refused"; };
+                        window.result = "open"; document.dispatchEvent(new Event("outcome")); };
+socket.onclose = (event) => { if (window.result === "pending") window.result = "refused";
+                              document.dispatchEvent(new Event("outcome")); };
 </script>"""
 
 
@@ -507,12 +533,12 @@ def test_a_page_of_another_site_cannot_drive_the_engine(live, browser) -> None:
     try:
         before = _get(live, "/latent/follow")
         browser.get(f"http://localhost:{other.server_address[1]}/")
-        result = _wait(
-            lambda: (lambda r: r if r != "pending" else None)(
-                browser.execute_script("return window.result")
-            ),
+        result = _page_until(
+            browser,
+            "window.result !== 'pending' && window.result",
             10,
             "the handshake's outcome",
+            event="outcome",
         )
         assert result == "refused"
         assert _get(live, "/latent/follow") == before
@@ -548,12 +574,11 @@ def test_screenshot_for_the_readme(live, browser) -> None:
     try:
         _open_page(live, browser)
         # what the screenshot shows: the landmarks, the path, the stored scene, a full trail
-        _wait(
-            lambda: browser.execute_script(
-                "const names = state.landmarks.map((l) => l[0]);"
-                "return ['bright', 'dark', 'middle'].every((n) => names.includes(n)) && "
-                "state.paths.some((p) => p[0] === 'walk') && state.scenes.includes(0)"
-            ),
+        _page_until(
+            browser,
+            "((names) => ['bright', 'dark', 'middle'].every((n) => names.includes(n)))"
+            "(state.landmarks.map((l) => l[0])) && "
+            "state.paths.some((p) => p[0] === 'walk') && state.scenes.includes(0)",
             10,
             "the landmarks, the path and the scene on the page",
         )

@@ -18,9 +18,15 @@ function connect() {
   const url = `${scheme}//${location.host}/ws` + (token ? `?token=${encodeURIComponent(token)}` : "");
   const socket = new WebSocket(url);
   state.socket = socket;
-  socket.onopen = () => setConnection(true);
-  socket.onclose = () => { setConnection(false); setTimeout(connect, 1000); };
-  socket.onmessage = (event) => receive(JSON.parse(event.data));
+  socket.onopen = () => { setConnection(true); changed(); };
+  socket.onclose = () => { setConnection(false); changed(); setTimeout(connect, 1000); };
+  socket.onmessage = (event) => { receive(JSON.parse(event.data)); changed(); };
+}
+
+// "caminos:changed" on the document after the page has taken in each message (and when the
+// connection opens or closes), for scripts that watch the page, as the tests do.
+function changed() {
+  document.dispatchEvent(new Event("caminos:changed"));
 }
 
 function setConnection(on) {
