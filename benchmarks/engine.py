@@ -280,7 +280,15 @@ def measure_jack(seconds: float, load: bool) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------- live cases
-LIVE_CASES = ("idle", "voice_babble", "voice_say", "osc_fuzz", "all", "field_8")
+LIVE_CASES = (
+    "idle",
+    "voice_babble",
+    "voice_say",
+    "osc_fuzz",
+    "all",
+    "field_8",
+    "field_8_unwatched",
+)
 FIELD_VOICES = 8  # the field_8 case: a ring of 8 speakers, a path per voice, the voice babbling
 SENTENCES = (
     "el viento mueve las hojas del camino",
@@ -450,8 +458,11 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
 
     ``field_8``: eight output ports, a ring of eight voices (spread 1, wander, decorrelation),
     each on its own slow path, the voice babbling; the bare stream writes eight channels too.
+    ``field_8_unwatched``: the same without the overload watch (``engine.overload_phase = ""``):
+    what the machine does with the chosen phase recovery whatever it costs.
     """
-    channels = FIELD_VOICES if case == "field_8" else 2
+    field_case = case.startswith("field_8")
+    channels = FIELD_VOICES if field_case else 2
     field = (
         [
             "--set",
@@ -465,9 +476,11 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
             "--set",
             "field.decorrelate=1",
         ]
-        if case == "field_8"
+        if field_case
         else []
     )
+    if case == "field_8_unwatched":
+        field += ["--set", 'engine.overload_phase=""']
     server = start_jackd(JACK_SERVER, playback=channels)
     play = None
     try:
@@ -525,9 +538,9 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
                     stdout=subprocess.PIPE,
                     text=True,
                 )
-            if case in ("voice_babble", "all", "field_8"):
+            if case in ("voice_babble", "all") or field_case:
                 _send(port, "/voice/babble", 10000)
-            if case == "field_8":
+            if field_case:
                 messages = []
                 for k in range(channels):  # a slow circle of its own for each voice
                     name = f"v{k + 1}"
@@ -584,6 +597,7 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
         "events_applied": report["extra"]["events_applied"],
         "control_errors": report["extra"]["control_errors"],
         "tick_ms_p99": report["tick_ms_p99"],
+        "phase_fallbacks": report["extra"]["phase_fallbacks"],
     }
 
 
@@ -592,9 +606,9 @@ def print_live(rows: list[dict]) -> None:
     print(
         "| case | engine underruns | xruns | bare stream xruns | callbacks / expected | "
         "/engine/status p50 / p99 / max ms (lost) | packets sent | events applied | "
-        "tick p99 ms |"
+        "tick p99 ms | phase fallbacks |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         status = (
             f"{r['status_p50_ms']:.1f} / {r['status_p99_ms']:.1f} / "
@@ -605,7 +619,8 @@ def print_live(rows: list[dict]) -> None:
         print(
             f"| `{r['case']}` | {r['engine_underruns']} | {r['xruns']} | {r['bare_xruns']} | "
             f"{r['callbacks']} / {r['expected_callbacks']} | {status} | "
-            f"{r['packets_sent'] or '-'} | {r['events_applied']} | {r['tick_ms_p99']:.2f} |"
+            f"{r['packets_sent'] or '-'} | {r['events_applied']} | {r['tick_ms_p99']:.2f} | "
+            f"{r['phase_fallbacks']} |"
         )
 
 

@@ -625,6 +625,11 @@ def test_installation_mode_logs_status_lines(jackd, tmp_path: Path) -> None:
     )
 
 
+# The live runs compared with an offline render of the score they played: the overload watch
+# (engine/live/overload.py) would add its switches to what plays if this machine ran late.
+NO_OVERLOAD_WATCH = ("--set", 'engine.overload_phase=""')
+
+
 def test_a_score_played_live_records_what_it_renders_offline(jackd, tmp_path: Path) -> None:
     """caminos play --score --loop: every event on its hop, the first pass the same samples as
     caminos render --score, the next passes the events again, one score length later."""
@@ -645,6 +650,7 @@ def test_a_score_played_live_records_what_it_renders_offline(jackd, tmp_path: Pa
         "--loop",
         "--record",
         str(prefix),
+        *NO_OVERLOAD_WATCH,
         file=False,
     )
     report = play.finish()
@@ -667,6 +673,62 @@ def test_a_score_played_live_records_what_it_renders_offline(jackd, tmp_path: Pa
     assert len(again) == 400 * 256 and len(live) > 2 * len(again)
     assert np.abs(again).max() > 0.01
     assert np.array_equal(live[: len(again)], again)
+
+
+def test_a_hop_clock_running_late_steps_the_phase_recovery_down_and_tries_again(
+    jackd, tmp_path: Path
+) -> None:
+    """The DSP process stopped for a moment leaves the device without hops: the overload watch
+    (engine/live/overload.py) steps the phase recovery down to engine.overload_phase, which the
+    status, /engine/get and the live score say, and tries the chosen method again later."""
+    port = _free_port()
+    play = Play(
+        tmp_path,
+        10,
+        "--set",
+        f"osc.port={port}",
+        "--set",
+        "engine.overload_retry_s=2",
+        "--record",
+        str(tmp_path / "live"),
+    )
+    play.wait_playing()
+    client = Client(port)
+    changes = FolderChanges(tmp_path)
+
+    def method() -> str:
+        client.send("/engine/get", "/phase/method")
+        return client.reply("/engine/get")[1]
+
+    try:
+        # the watch decides on a second of hops, the first one settled
+        client.wait_hop(round(2.5 * RATE / HOP), changes)
+        chosen = method()
+        assert chosen == "gsrtisi-la" and client.status()["phase_fallbacks"] == 0
+        status = client.status()
+        pid = int(status["dsp_pid"])
+        os.kill(pid, signal.SIGSTOP)
+        try:  # stopped until the audio process has counted three hops it did not get
+            until_answered(
+                lambda: client.status()["underruns"] >= status["underruns"] + 3,
+                5,
+                "three underruns while the DSP process is stopped",
+            )
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        play.wait_line("stepped down to pv", 10)
+        assert method() == "pv" and client.status()["phase_fallbacks"] == 1
+        play.wait_line("phase recovery back to the chosen method", 10)
+        assert method() == chosen, "".join(play.lines)
+    finally:
+        client.close()
+        changes.close()
+    report = play.finish()
+    assert report["extra"]["phase_fallbacks"] == 1, "".join(play.lines)
+    switches = [
+        rest for _, rest in _score_hops((tmp_path / "live.score").read_text(), "/phase/method")
+    ]
+    assert switches == ["pv", chosen], switches
 
 
 FIELD = ["--set", "field.spread=1", "--set", "field.wander=0.3", "--set", "field.decorrelate=0.7"]
@@ -693,6 +755,7 @@ def test_four_voices_record_live_what_they_render_offline(jackd, tmp_path: Path)
         "--record",
         str(tmp_path / "live"),
         *field,
+        *NO_OVERLOAD_WATCH,
         file=False,
     )
     report = play.finish()

@@ -214,6 +214,17 @@ class EngineConfig:
     crossfade_ms: float = _key(
         50.0, "crossfade when the phase method changes, in milliseconds", lo=0.0, hi=2000.0
     )
+    overload_phase: str = _key(
+        "pv",
+        'live: the cheaper phase recovery played while the hop clock runs late ("": never)',
+        choices=(*STREAMING_PHASE_METHODS, ""),
+    )
+    overload_retry_s: float = _key(
+        60.0,
+        "live: seconds on overload_phase before the chosen method is tried again",
+        lo=1.0,
+        hi=3600.0,
+    )
     gain_db: float = _key(0.0, "output gain in dB before the limiter", lo=-96.0, hi=24.0)
     file: str = _key("", "sound file the file player opens at start (empty: none)")
     loop: bool = _key(True, "the file player loops")

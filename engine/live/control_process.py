@@ -31,6 +31,7 @@ from caminos.engine.core.errors import ControlError
 from caminos.engine.clock.status import TIMING_WINDOW
 from caminos.engine.core.ring import SharedArray, SharedCounters
 from caminos.engine.live.events import ForwardingQueue
+from caminos.engine.live.overload import OverloadPolicy, OverloadWatch
 from caminos.engine.live.shared import (
     AUDIO_COUNTERS,
     CONTROL_FLAGS,
@@ -231,6 +232,38 @@ def build_replica(
     return replica
 
 
+def overload_watch(
+    config: Config,
+    replica,
+    dsp: SharedCounters,
+    audio: SharedCounters,
+    front: SharedCounters,
+    ticks: SharedArray | None,
+) -> OverloadWatch | None:
+    """The watch that steps the phase recovery down while the hop clock runs late
+    (:mod:`caminos.engine.live.overload`), counting in ``front`` how often it did
+    (``phase_fallbacks``) and whether the fallback plays (``phase_fallen``); None with
+    ``engine.overload_phase = ""``."""
+    engine = config.engine
+    if not engine.overload_phase or ticks is None:
+        return None
+    policy = OverloadPolicy(engine.overload_phase, engine.overload_retry_s)
+
+    def counted(method: str) -> None:
+        front["phase_fallbacks"] = float(policy.fallbacks)
+        front["phase_fallen"] = float(policy.fallen)
+
+    return OverloadWatch(
+        replica,
+        policy,
+        ticks.values,
+        lambda: dsp["hops"],
+        lambda: audio["underruns"],
+        config.stft.hop / config.audio.sample_rate,
+        on_switch=counted,
+    )
+
+
 def control_main(setup: ControlSetup, connection, parent: int) -> None:
     """Body of the control process: the replica and the OSC server until told to stop."""
 
@@ -276,11 +309,14 @@ def control_main(setup: ControlSetup, connection, parent: int) -> None:
             from caminos.engine.control.midi import MidiInput
 
             midi = MidiInput(replica, replica.surface.midi, setup.config.midi).start()
+        watch = overload_watch(setup.config, replica, dsp, audio, front, ticks)
         front["ready"] = 1.0
         while flags["stop"] == 0.0 and os.getppid() == parent:
             time.sleep(FEED_SECONDS)
             if score is not None:
                 score.feed()
+            if watch is not None:
+                watch.check(time.monotonic())
             front["control_errors"] = float(replica.counters["control_errors"])
         front["control_errors"] = float(replica.counters["control_errors"])
     except BaseException as exc:  # one line for the supervisor, which prints it; no traceback

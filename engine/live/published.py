@@ -104,6 +104,7 @@ class PublishedClock:
             "dsp_pid": int(dsp["pid"]),
             "osc_pid": int(self.front["pid"]),
             "voice_pid": int(dsp["voice_pid"]),
+            "phase_fallbacks": int(self.front["phase_fallbacks"]),
             "clock_origin": repr(dsp["clock_origin"]),
         }  # text: an OSC float has 7 digits
         return Measured(

@@ -56,7 +56,17 @@ DSP_COUNTERS = (
     "realtime",
 )
 # Counters the control process writes, and the flags the supervisor raises for its children.
-FRONT_COUNTERS = ("ready", "failed", "osc_port", "pid", "control_errors", "events_sent", "web_port")
+FRONT_COUNTERS = (
+    "ready",
+    "failed",
+    "osc_port",
+    "pid",
+    "control_errors",
+    "events_sent",
+    "web_port",
+    "phase_fallbacks",  # how often the overload watch stepped the phase recovery down
+    "phase_fallen",  # 1 while its cheaper method plays
+)
 # "discard": the run ends before its sound was heard; the DSP process removes its recording.
 CONTROL_FLAGS = ("stop", "audio_stop", "input_latency_s", "output_latency_s", "go", "discard")
 EXIT_FAILED = 1  # a child process's status when it failed and left its error for the supervisor

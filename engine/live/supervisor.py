@@ -194,6 +194,7 @@ class LivePlayer:
         self._audio_started = 0.0
         self._audio_stopped_at: float | None = None  # monotonic time the audio process ended
         self._failures = 0
+        self._phase_fallen = False  # what the last phase-fallback line said
         self.started = 0.0
 
     # -- lifecycle
@@ -404,9 +405,28 @@ class LivePlayer:
                 self.restart()
             elif self.counters["last_time"] > 0.0:
                 self._failures = 0  # calling back again: the next failure waits briefly
+            self._log_phase_fallback()
             if status_every and time.monotonic() >= next_status:
                 next_status = max(next_status + status_every, time.monotonic())
                 on_status(self.status_line())
+
+    def _log_phase_fallback(self) -> None:
+        """A line when the overload watch (:mod:`caminos.engine.live.overload`) steps the phase
+        recovery down, and one when it brings the chosen method back."""
+        fallen = bool(self.front["phase_fallen"])
+        if fallen == self._phase_fallen:
+            return
+        self._phase_fallen = fallen
+        if fallen:
+            self.log.warning(
+                "the hop clock ran late: phase recovery stepped down to %s (engine.overload_phase,"
+                " %d time(s) so far); the chosen one is tried again in %g s or more",
+                self.config.engine.overload_phase,
+                int(self.front["phase_fallbacks"]),
+                self.config.engine.overload_retry_s,
+            )
+        else:
+            self.log.info("phase recovery back to the chosen method")
 
     # -- reporting
     def latency_breakdown(self) -> dict[str, float]:
@@ -460,6 +480,7 @@ class LivePlayer:
                 "control_errors": int(d["control_errors"] + self.front["control_errors"]),
                 "events_applied": int(d["events_applied"]),
                 "osc_port": int(self.front["osc_port"]),
+                "phase_fallbacks": int(self.front["phase_fallbacks"]),
                 "web_port": int(self.front["web_port"]),
                 "output_underflows": int(c["output_underflows"]),
                 "input_overflows": int(c["input_overflows"]),
