@@ -1,7 +1,8 @@
 """The audio process: only the PortAudio stream.
 
-Its callback copies input into one ring and output out of another and counts xruns: no
-allocation of buffers, no locks, no torch, no logging, so it gets the GIL at once (the DSP
+Its callback copies input into one ring and output out of another, counts xruns and rings the
+hop clock's doorbell (:mod:`caminos.engine.live.doorbell`): no allocation of buffers, no locks,
+no torch, no logging, so it gets the GIL at once (the DSP
 process, which holds its own GIL for most of every hop, runs elsewhere).
 """
 
@@ -13,12 +14,16 @@ from pathlib import Path
 
 from caminos.engine.core.ring import SharedCounters, SharedRing
 from caminos.engine.live.devices import choose_devices, import_sounddevice
+from caminos.engine.live.doorbell import Doorbell
 from caminos.engine.live.priority import lock_memory, raise_priority
 from caminos.engine.live.shared import AUDIO_COUNTERS, CONTROL_FLAGS, ProcessSetup, failure_file
 
 
-def _make_callback(out_ring: SharedRing, in_ring: SharedRing | None, counters: SharedCounters):
-    """The PortAudio callback: copy rings, count; nothing else (no allocation of buffers)."""
+def _make_callback(
+    out_ring: SharedRing, in_ring: SharedRing | None, counters: SharedCounters, doorbell: Doorbell
+):
+    """The PortAudio callback: copy rings, count, ring the hop clock's doorbell (there is room
+    for its next hop); nothing else (no allocation of buffers)."""
     values = counters.values
     i_calls, i_frames = counters.index("callbacks"), counters.index("frames")
     i_xruns, i_under = counters.index("xruns"), counters.index("underruns")
@@ -47,6 +52,7 @@ def _make_callback(out_ring: SharedRing, in_ring: SharedRing | None, counters: S
         if got < frames:
             outdata[got:] = 0.0
             values[i_under] += 1.0
+        doorbell.ring()
 
     return callback
 
@@ -65,7 +71,7 @@ def stream_main(setup: ProcessSetup) -> None:
     try:
         sd = import_sounddevice()
         devices = choose_devices(setup.config)
-        callback = _make_callback(out_ring, in_ring, counters)
+        callback = _make_callback(out_ring, in_ring, counters, setup.doorbell)
         common = dict(
             samplerate=setup.config.audio.sample_rate,
             blocksize=setup.config.audio.block_size,

@@ -31,6 +31,11 @@ from caminos.engine.live.shared import (
 )
 
 
+# With nothing to do, the hop clock waits for the audio callback's doorbell at most this many hops
+# (then it looks at the rings and the stop flag again: a stopped stream rings no bell).
+IDLE_HOPS = 2
+
+
 def dsp_main(setup: ProcessSetup, record: str | None, events, score: bool = False) -> None:
     """Body of the DSP process: engine, warm-up, then one tick per hop the device consumes;
     ``events`` is the read end of the control process's pipe (None without it); with
@@ -156,6 +161,7 @@ class HopLoop:
 
         self.engine, self.surface, self.counters, self.stop = engine, surface, counters, stop
         self.out_ring, self.in_ring = setup.attach_rings()
+        self.doorbell = setup.doorbell
         hop, sr = engine.hop, engine.sample_rate
         self.hop_seconds = hop / sr
         self.in_block = np.zeros((hop, max(setup.input_channels, 1)), dtype=np.float32)
@@ -214,14 +220,17 @@ class HopLoop:
 
     def run(self) -> None:
         """Tick whenever the output ring has room for a hop (and the input ring holds one),
-        until the supervisor says stop or dies."""
+        until the supervisor says stop or dies; with nothing to do, sleep until the audio
+        callback rings the doorbell (:mod:`caminos.engine.live.doorbell`), at most
+        :data:`IDLE_HOPS` hops."""
         engine, stop = self.engine, self.stop
         out_ring, in_ring, hop = self.out_ring, self.in_ring, engine.hop
+        doorbell, idle_s = self.doorbell, IDLE_HOPS * self.hop_seconds
         while stop["stop"] == 0.0:
             if out_ring.free() < hop or (in_ring is not None and in_ring.available() < hop):
                 if os.getppid() != self.parent:  # the supervisor died: do not linger
                     break
-                time.sleep(self.hop_seconds / 8)
+                doorbell.wait(idle_s)
                 continue
             self._hop()
 

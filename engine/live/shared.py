@@ -18,6 +18,7 @@ from pathlib import Path
 from caminos.engine.core.config import Config
 from caminos.engine.core.errors import CaminosError
 from caminos.engine.core.ring import SharedRing
+from caminos.engine.live.doorbell import Doorbell
 
 # Counters the audio callback writes (audio process) and those the DSP process writes (its tick
 # durations go to a SharedArray of their own: the readers take the percentiles, not the hop clock).
@@ -140,6 +141,7 @@ class ProcessSetup:
     control: str
     spectrum: str
     tick_times: str
+    doorbell: Doorbell  # rung by the audio callback, waited on by the hop clock
     model_file: str = ""
 
     def attach_rings(self) -> tuple[SharedRing, SharedRing | None]:

@@ -53,6 +53,7 @@ from caminos.engine.dsp.spectrum_tap import SpectrumTap
 from caminos.engine.live.audio_process import stream_main
 from caminos.engine.live.control_process import ControlSetup, control_main
 from caminos.engine.live.devices import choose_devices, import_sounddevice
+from caminos.engine.live.doorbell import Doorbell
 from caminos.engine.live.dsp_process import dsp_main
 from caminos.engine.live.model_file import HopModelCache, ModelFile, default_cache_dir
 from caminos.engine.live.published import PublishedClock
@@ -184,6 +185,7 @@ class LivePlayer:
             self.control.name,
             self.spectrum.name,
             self.tick_times.name,
+            doorbell=Doorbell(),
         )
         self._context = mp.get_context("spawn")
         # the model's numbers for the DSP and control processes
@@ -346,6 +348,7 @@ class LivePlayer:
         ):
             if shared is not None:
                 shared.close()
+        self._shared.doorbell.close()
         self.model_file.remove()
         return report
 
