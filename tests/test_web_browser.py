@@ -160,15 +160,21 @@ if (!check()) {
 
 
 def _page_until(
-    browser, expression: str, timeout: float, what: str, event: str = "caminos:changed"
+    browser,
+    expression: str,
+    timeout: float,
+    what: str,
+    event: str = "caminos:changed",
+    show: str = "",
 ) -> object:
     """The value of the JavaScript ``expression`` on the page once it is true, checked again at
-    each ``event`` the page dispatches; fails the test, naming ``what``, after ``timeout``
-    seconds."""
+    each ``event`` the page dispatches; fails the test, naming ``what`` (and the value of the
+    JavaScript ``show`` then, where given), after ``timeout`` seconds."""
     browser.set_script_timeout(timeout + 10)
     value = browser.execute_async_script(_PAGE_WAIT, expression, event, round(1000 * timeout))
     if not value:
-        timed_out(what, timeout)
+        seen = f"the page: {browser.execute_script(f'return {show}')!r}" if show else ""
+        timed_out(what, timeout, seen)
     return value
 
 
@@ -398,7 +404,14 @@ def test_the_field_s_sliders_move_the_voices_on_the_map(live, browser) -> None:
         "((c, ring) => ring.length === %d && Math.abs(ring[0][0] - c[0]) < 0.01 && "
         "Math.abs(ring[0][1] - c[1] - %r) < 0.01)(state.field.centre, state.field.ring || [])"
     ) % (CHANNELS, 1.5 * QUARTER)
-    _page_until(browser, front_left_above, 10, "the front-left speaker's place above the centre")
+    _page_until(
+        browser,
+        front_left_above,
+        10,
+        "the front-left speaker's place above the centre",
+        show="[state.field.centre, state.field.ring, state.values['/field/spread'], "
+        "state.values['/field/rotate'], state.values['/field/spin']]",
+    )
     centre, ring = browser.execute_script("return [state.field.centre, state.field.ring]")
     assert np.allclose(ring[0], [centre[0], centre[1] + 1.5 * QUARTER], atol=0.01)
     live["osc"].send("/field/spread", 0.5)
