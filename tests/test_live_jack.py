@@ -691,6 +691,8 @@ def test_a_hop_clock_running_late_steps_the_phase_recovery_down_and_tries_again(
         "engine.overload_retry_s=2",
         "--record",
         str(tmp_path / "live"),
+        "--status-every",
+        "0.5",
     )
     play.wait_playing()
     client = Client(port)
@@ -718,6 +720,7 @@ def test_a_hop_clock_running_late_steps_the_phase_recovery_down_and_tries_again(
             os.kill(pid, signal.SIGCONT)
         play.wait_line("stepped down to pv", 10)
         assert method() == "pv" and client.status()["phase_fallbacks"] == 1
+        play.wait_line("| phase fallbacks 1", 10)  # in the status lines from now on
         play.wait_line("phase recovery back to the chosen method", 10)
         assert method() == chosen, "".join(play.lines)
     finally:

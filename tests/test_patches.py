@@ -93,10 +93,12 @@ def wait_listening(output: Lines, port: int, timeout_s: float) -> None:
     probe = encode_message("/caminos/probe", ())
     deadline = time.monotonic() + timeout_s
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        while not output.wait(lambda lines: any("/caminos/probe" in ln for ln in lines), 0.1):
+        while True:
+            sock.sendto(probe, ("127.0.0.1", port))
+            if output.wait(lambda lines: any("/caminos/probe" in ln for ln in lines), 0.1):
+                return
             if time.monotonic() >= deadline:
                 timed_out(f"oscdump to listen on port {port}", timeout_s, "".join(output.lines))
-            sock.sendto(probe, ("127.0.0.1", port))
 
 
 # ------------------------------------------------------------------------------ liblo

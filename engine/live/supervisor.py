@@ -441,16 +441,19 @@ class LivePlayer:
         """One line of the status every reader shows
         (:func:`caminos.engine.clock.status.measured_status`): time, CPU of a hop, xruns (the
         device's flags), underruns (the engine late with a hop: a hole in the sound), level,
-        latency, restarts."""
+        latency, restarts; and, once the overload watch has stepped the phase recovery down,
+        how often."""
         status = measured_status(self.clock.measure())
         peak = status["peak_dbfs"]
         level = f"{peak:6.1f} dBFS" if peak is not None else "  silent  "
+        fallbacks = status.get("phase_fallbacks", 0)
         return (
             f"{status['uptime_s']:7.1f} s | hop p99 {status['tick_ms_p99']:.2f} ms "
             f"of {1000 * self.hop / self.config.audio.sample_rate:.2f} | xruns "
             f"{status['xruns']} | underruns {status['underruns']} | peak {level} | "
             f"latency in->out {status['latency_ms']:.1f} ms, control->sound "
             f"{status['control_latency_ms']:.1f} ms | restarts {status['restarts']}"
+            + (f" | phase fallbacks {fallbacks}" if fallbacks else "")
         )
 
     def report(self) -> LiveReport:

@@ -42,6 +42,7 @@ METERS = {
     "xruns": "xruns",
     "underruns": "underruns",
     "restarts": "restarts",
+    "phase_fallbacks": "phase_fallbacks",  # caminos play only (engine/live/overload.py)
     "control_errors": "control_errors",
     "latency_in_out_ms": "latency_ms",
     "latency_control_ms": "control_latency_ms",
@@ -306,7 +307,7 @@ class PageState:
         replica's status (:func:`caminos.engine.clock.status.measured_status`, the numbers
         ``/engine/status`` and the status line show), under the page's names."""
         status = self.replica.status()
-        meters = {page: status[key] for page, key in METERS.items()}
+        meters = {page: status.get(key) for page, key in METERS.items()}
         meters = {k: (_round(v) if isinstance(v, float) else v) for k, v in meters.items()}
         meters["hop_ms"] = _round(1000.0 * self.replica.hop / self.replica.sample_rate)
         meters["uptime_s"] = int(status["uptime_s"])

@@ -310,6 +310,7 @@ function paintMeters() {
   }
   if (m.uptime_s != null) set("#m-uptime", uptime(m.uptime_s));
   if (m.restarts != null) set("#m-restarts", String(m.restarts));
+  if (m.phase_fallbacks != null) set("#m-fallbacks", String(m.phase_fallbacks));
   if (m.control_errors != null) set("#m-errors", String(m.control_errors));
 }
 
