@@ -402,11 +402,13 @@ def _fuzz_controls() -> list:
 
 
 class _StatusProbe:
-    """Asks ``/engine/status`` every 50 ms from its own socket; keeps each round trip."""
+    """Asks ``/engine/status`` every 50 ms from its own socket; keeps each round trip, and
+    ``timeline``: (seconds since the start, underruns, phase fallbacks) at each reply."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.round_trips: list[float] = []
+        self.timeline: list[tuple[float, int, int]] = []
         self.lost = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -425,6 +427,7 @@ class _StatusProbe:
         from caminos.engine.control.osc.messages import encode_message
 
         query = encode_message("/engine/status", ())
+        start = time.perf_counter()
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.bind(("127.0.0.1", 0))
             sock.settimeout(1.0)
@@ -432,9 +435,18 @@ class _StatusProbe:
                 sent = time.perf_counter()
                 sock.sendto(query, ("127.0.0.1", self.port))
                 try:
-                    while OscMessage(sock.recvfrom(65536)[0]).address != "/engine/status":
-                        pass
+                    reply = OscMessage(sock.recvfrom(65536)[0])
+                    while reply.address != "/engine/status":
+                        reply = OscMessage(sock.recvfrom(65536)[0])
                     self.round_trips.append(time.perf_counter() - sent)
+                    status = dict(zip(reply.params[::2], reply.params[1::2]))
+                    self.timeline.append(
+                        (
+                            sent - start,
+                            int(status["underruns"]),
+                            int(status.get("phase_fallbacks", 0)),
+                        )
+                    )
                 except (socket.timeout, OSError):
                     self.lost += 1
                 time.sleep(max(STATUS_EVERY_S - (time.perf_counter() - sent), 0.0))
@@ -598,6 +610,7 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
         "control_errors": report["extra"]["control_errors"],
         "tick_ms_p99": report["tick_ms_p99"],
         "phase_fallbacks": report["extra"]["phase_fallbacks"],
+        "timeline": status.timeline,
     }
 
 
@@ -693,7 +706,8 @@ def main(argv: list[str] | None = None) -> int:
             if case not in LIVE_CASES:
                 parser.error(f"--cases: unknown case {case!r}; known: {', '.join(LIVE_CASES)}")
             live_rows.append(measure_live(case, args.seconds, controls))
-            print(json.dumps(live_rows[-1]), flush=True)
+            shown = {k: v for k, v in live_rows[-1].items() if k != "timeline"}
+            print(json.dumps(shown), flush=True)
         print_live(live_rows)
         if args.json:
             Path(args.json).write_text(json.dumps(live_rows, indent=1))

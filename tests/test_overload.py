@@ -216,3 +216,21 @@ def test_before_half_a_window_of_hops_only_underruns_count(replica) -> None:
     assert watch.check(0.0) is None and watch.check(1.0) is None
     underruns[0] = float(UNDERRUNS)
     assert watch.check(1.25) == FALLBACK
+
+
+def test_the_benchmark_draws_the_holes_of_both_cases(tmp_path) -> None:
+    """benchmarks/overload.py's picture from two timelines (seconds, underruns, fallbacks)."""
+    from PIL import Image
+
+    from benchmarks.overload import draw
+
+    watched = [(0.05 * k, min(k, 30), int(k >= 20)) for k in range(200)]
+    unwatched = [(0.05 * k, 5 * k, 0) for k in range(200)]
+    rows = [
+        {"case": "field_8", "timeline": watched},
+        {"case": "field_8_unwatched", "timeline": unwatched},
+    ]
+    path = tmp_path / "overload.png"
+    draw(rows, str(path))
+    image = Image.open(path)
+    assert image.format == "PNG" and image.width > 600
