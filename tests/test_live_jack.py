@@ -727,11 +727,12 @@ def test_a_hop_clock_running_late_steps_the_phase_recovery_down_and_tries_again(
         client.close()
         changes.close()
     report = play.finish()
-    assert report["extra"]["phase_fallbacks"] == 1, "".join(play.lines)
+    # (a machine busy with other tests may make the default run late again after the try)
+    assert report["extra"]["phase_fallbacks"] >= 1, "".join(play.lines)
     switches = [
         rest for _, rest in _score_hops((tmp_path / "live.score").read_text(), "/phase/method")
     ]
-    assert switches == ["pv", chosen], switches
+    assert switches[:2] == ["pv", chosen], switches
 
 
 FIELD = ["--set", "field.spread=1", "--set", "field.wander=0.3", "--set", "field.decorrelate=0.7"]
