@@ -159,6 +159,15 @@ if (!check()) {
 """
 
 
+def _page_wait(
+    browser, expression: str, timeout: float, event: str = "caminos:changed"
+) -> object | None:
+    """The value of the JavaScript ``expression`` on the page once it is true, checked again at
+    each ``event`` the page dispatches; None after ``timeout`` seconds."""
+    browser.set_script_timeout(timeout + 10)
+    return browser.execute_async_script(_PAGE_WAIT, expression, event, round(1000 * timeout))
+
+
 def _page_until(
     browser,
     expression: str,
@@ -167,11 +176,9 @@ def _page_until(
     event: str = "caminos:changed",
     show: str = "",
 ) -> object:
-    """The value of the JavaScript ``expression`` on the page once it is true, checked again at
-    each ``event`` the page dispatches; fails the test, naming ``what`` (and the value of the
-    JavaScript ``show`` then, where given), after ``timeout`` seconds."""
-    browser.set_script_timeout(timeout + 10)
-    value = browser.execute_async_script(_PAGE_WAIT, expression, event, round(1000 * timeout))
+    """:func:`_page_wait`, failing the test, naming ``what`` (and the value of the JavaScript
+    ``show`` then, where given), after ``timeout`` seconds."""
+    value = _page_wait(browser, expression, timeout, event)
     if not value:
         seen = f"the page: {browser.execute_script(f'return {show}')!r}" if show else ""
         timed_out(what, timeout, seen)
@@ -500,8 +507,7 @@ def test_the_meters_show_the_engine_s_real_xrun_count(live, browser) -> None:
             "document.querySelector('#m-underruns').textContent === '%d' && "
             "document.querySelector('#m-fallbacks').textContent === '%d'"
         ) % (status["xruns"], status["underruns"], status["phase_fallbacks"])
-        browser.set_script_timeout(10)
-        return browser.execute_async_script(_PAGE_WAIT, expression, "caminos:changed", 2000)
+        return _page_wait(browser, expression, 2.0)
 
     until_answered(shows_the_status, 10, "the page's counts to equal /engine/status's")
     uptime = browser.execute_script("return document.querySelector('#m-uptime').textContent")

@@ -446,7 +446,7 @@ class LivePlayer:
         status = measured_status(self.clock.measure())
         peak = status["peak_dbfs"]
         level = f"{peak:6.1f} dBFS" if peak is not None else "  silent  "
-        fallbacks = status.get("phase_fallbacks", 0)
+        fallbacks = status["phase_fallbacks"]
         return (
             f"{status['uptime_s']:7.1f} s | hop p99 {status['tick_ms_p99']:.2f} ms "
             f"of {1000 * self.hop / self.config.audio.sample_rate:.2f} | xruns "
