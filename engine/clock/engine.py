@@ -387,6 +387,8 @@ class Engine:
             eng.iterations,
             crossfade_hops,
             seed_offsets=[c - 1 for c in voice_rooms],
+            banked=not self.mono,  # a field's voices in one call per group (the same samples
+            # in any grouping); the mono layout's voice as before
         )
         # a field's voices' phase recovery on eng.phase_threads threads (the same samples)
         self.phase_threads = (

@@ -7,7 +7,9 @@ Every method is aligned to the engine's look-ahead (a method with less look-ahea
 delayed by the difference), so switching methods keeps the timing; the outgoing and incoming
 methods run side by side for the crossfade, each with its own overlap-add, and their samples are
 crossfaded linearly. Building a method allocates, so it happens in the thread that posts the
-change (:meth:`PhaseStage.build`); :meth:`PhaseStage.process` allocates nothing.
+change (:meth:`PhaseStage.build`); playing allocates nothing. A field's voices play the RTISI
+family as one bank, a group of voices in one compiled call
+(:mod:`caminos.engine.clock.phase_voices`).
 """
 
 from __future__ import annotations
@@ -19,68 +21,9 @@ import numpy as np
 from caminos.engine.core.config import PhaseConfig, StftConfig
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.dsp.decorrelate import PhaseDecorrelator, decorrelation_gain
-from caminos.engine.dsp.phase import STREAMING_METHODS, make_streaming
-from caminos.engine.dsp.phase.base import StreamingPhase
-from caminos.engine.dsp.spectral import OverlapAddSynthesizer
-
-
-class PhaseVoice:
-    """One streaming method with the frame delay that aligns it, and its own overlap-add.
-
-    Parameters
-    ----------
-    method : StreamingPhase
-    lookahead : int
-        The engine's look-ahead in frames; ``lookahead - method.lookahead_frames`` frames of
-        delay are put before the method (never negative: methods are built with at most it).
-    """
-
-    def __init__(self, method: StreamingPhase, lookahead: int) -> None:
-        stft = method.stft
-        self.method = method
-        self.lookahead = int(lookahead)
-        self.delay = max(self.lookahead - method.lookahead_frames, 0)
-        self._mags = np.zeros((self.delay + 1, stft.n_bins))
-        self._refs = np.zeros((self.delay + 1, stft.n_bins), dtype=np.complex128)
-        self._slot = 0
-        self._frame = np.zeros(stft.n_bins, dtype=np.complex128)
-        self._synth = OverlapAddSynthesizer(stft, max_pending=stft.hop)
-
-    @property
-    def name(self) -> str:
-        """The method's name (``/phase/method``)."""
-        return self.method.name
-
-    def process(
-        self,
-        magnitude: np.ndarray,
-        reference: np.ndarray,
-        out: np.ndarray,
-        rotation: np.ndarray | None = None,
-    ) -> None:
-        """Push one frame, write one hop of samples into ``out`` (shape (hop,)); the complex
-        frame is multiplied by ``rotation`` (unit phasors, a decorrelator's) on its way to the
-        overlap-add."""
-        if self.delay:
-            slot = self._slot
-            oldest = (slot + 1) % (self.delay + 1)
-            self._mags[slot] = magnitude
-            self._refs[slot] = reference
-            self.method.process(self._mags[oldest], self._frame, self._refs[oldest])
-            self._slot = oldest
-        else:
-            self.method.process(magnitude, self._frame, reference)
-        if rotation is not None:
-            self._frame *= rotation
-        self._synth.push_frame(self._frame)
-        self._synth.pull(out)
-
-    def reset(self) -> None:
-        """Forget all frames."""
-        self.method.reset()
-        self._mags[:] = 0.0
-        self._refs[:] = 0.0
-        self._synth.reset()
+from caminos.engine.clock.phase_voices import BankedVoices, PhaseVoice, SeparateVoices
+from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.phase import STREAMING_METHODS, make_bank, make_streaming
 
 
 class PhaseStage:
@@ -102,6 +45,11 @@ class PhaseStage:
     seed_offsets : sequence of int, optional
         One per voice (default ``(0,)``: one voice with the configured seed). A voice's offset
         also seeds its decorrelator, so a voice sounds the same whichever others play beside it.
+    banked : bool
+        Play the methods that have a bank (the RTISI family) as one, a group of voices a call
+        (:meth:`process_group`); a voice's samples then do not depend on the group it plays in,
+        but differ from the single-voice method's in the last bits. False (the mono layout):
+        every method voice by voice.
     """
 
     def __init__(
@@ -113,8 +61,10 @@ class PhaseStage:
         iterations: int,
         crossfade_hops: int,
         seed_offsets=(0,),
+        banked: bool = False,
     ) -> None:
         self.stft = stft
+        self.banked = bool(banked)
         self.phase = phase
         self.lookahead = int(lookahead)
         self.iterations = int(iterations)
@@ -125,7 +75,7 @@ class PhaseStage:
             PhaseDecorrelator(stft.n_bins, _seed(phase.seed, 7919 + k)) for k in self.seed_offsets
         )
         self.current = self.build(method)
-        self.incoming: tuple[PhaseVoice, ...] | None = None
+        self.incoming: SeparateVoices | BankedVoices | None = None
         self._fade_done = 0
         hop = stft.hop
         # a switch's scratch, one row per voice: voices may run on several threads
@@ -133,11 +83,17 @@ class PhaseStage:
         self._theirs = np.zeros((self.voices, hop))
         self._ramp = np.arange(1, hop + 1) / hop  # 1/hop .. 1 within one hop
         self._weight = np.zeros((self.voices, hop))
+        self._mine_rows, self._theirs_rows = tuple(self._mine), tuple(self._theirs)
+        self._weight_rows = tuple(self._weight)
+        self._rotations: list = [None] * self.voices  # this hop's, each voice's decorrelator's
+        self._gain = 1.0  # this hop's decorrelation gain
+        self._voice_ranges = tuple(range(k, k + 1) for k in range(self.voices))
         self.switches = 0
 
-    def build(self, method: str, lookahead: int | None = None) -> tuple[PhaseVoice, ...]:
+    def build(self, method: str, lookahead: int | None = None) -> SeparateVoices | BankedVoices:
         """Build (allocate) a method for every voice, aligned to ``lookahead`` (default: the
-        current one).
+        current one): one bank for all of them where the stage is banked and the method has
+        one, else one method per voice.
 
         Raises
         ------
@@ -145,23 +101,26 @@ class PhaseStage:
             Unknown or offline-only method.
         """
         lookahead = self.lookahead if lookahead is None else int(lookahead)
+        phases = [
+            self.phase if offset == 0 else replace(self.phase, seed=_seed(self.phase.seed, offset))
+            for offset in self.seed_offsets
+        ]
+        if self.banked:
+            bank = make_bank(method, self.stft, phases, lookahead, self.iterations)
+            if bank is not None:
+                return BankedVoices(bank, self.stft, lookahead)
         built = []
-        for offset in self.seed_offsets:
-            phase = (
-                self.phase
-                if offset == 0
-                else replace(self.phase, seed=_seed(self.phase.seed, offset))
-            )
+        for phase in phases:
             streaming = make_streaming(
                 method, self.stft, phase, lookahead=lookahead, iterations=self.iterations
             )
             built.append(PhaseVoice(streaming, lookahead))
-        return tuple(built)
+        return SeparateVoices(tuple(built))
 
     @property
     def method(self) -> str:
         """Name of the method now playing (the incoming one once a switch has begun)."""
-        return (self.incoming or self.current)[0].name
+        return (self.incoming or self.current).name
 
     @property
     def latency_samples(self) -> int:
@@ -169,15 +128,14 @@ class PhaseStage:
         path; it changes with ``/phase/lookahead``."""
         return self.lookahead * self.stft.hop
 
-    def switch(self, voices: tuple[PhaseVoice, ...]) -> None:
+    def switch(self, voices: SeparateVoices | BankedVoices) -> None:
         """Start crossfading to built methods (:meth:`build`); their look-ahead becomes the
         stage's.
 
         A switch during a switch replaces the incoming methods and restarts the fade.
         """
-        for voice in voices:
-            voice.reset()
-        self.lookahead = voices[0].lookahead
+        voices.reset()
+        self.lookahead = voices.lookahead
         if self.crossfade_hops == 0:
             self.current, self.incoming = voices, None
         else:
@@ -226,15 +184,15 @@ class PhaseStage:
     def _iterations(self) -> tuple[int]:
         return (self.iterations,)
 
-    def _build_lookahead(self, frames: int) -> tuple[PhaseVoice, ...]:
+    def _build_lookahead(self, frames: int) -> SeparateVoices | BankedVoices:
         return self.build(self.method, frames)
 
     def set_iterations(self, iterations: int) -> None:
         """Iterations per frame of the playing methods, from the next frame on."""
         self.iterations = int(iterations)
         for voices in (self.current, self.incoming):
-            for voice in voices or ():
-                _set_iterations(voice.method, self.iterations)
+            if voices is not None:
+                voices.set_iterations(self.iterations)
 
     def process(
         self,
@@ -243,8 +201,8 @@ class PhaseStage:
         out: np.ndarray,
         decorrelate: float = 0.0,
     ) -> None:
-        """One frame in, one hop of samples out for a single-voice stage (shapes (n_bins,) and
-        (hop,)); see :meth:`process_voice`."""
+        """One frame in, one hop of samples out for a single-voice stage that is not banked
+        (shapes (n_bins,) and (hop,)); see :meth:`process_group`."""
         self.process_voice(0, magnitude, reference, out, decorrelate)
         self.end_hop()
 
@@ -256,40 +214,101 @@ class PhaseStage:
         out: np.ndarray,
         decorrelate: float = 0.0,
     ) -> None:
-        """Voice ``k``'s frame in, its hop of samples out (shape (hop,)), crossfading during a
-        switch; call :meth:`end_hop` once every voice has played its hop.
+        """Voice ``k``'s frame in, its hop of samples out (shape (hop,)), in a stage that is not
+        banked; call :meth:`end_hop` once every voice has played its hop.
+
+        Raises
+        ------
+        ParameterError
+            The stage plays a bank (:meth:`process_group` then).
+        """
+        for voices in (self.current, self.incoming):
+            if isinstance(voices, BankedVoices):
+                raise ParameterError(
+                    f"the phase stage plays {voices.name} as a bank: push a group of voices"
+                )
+        group = self._voice_ranges[k]
+        self._rotate(group, decorrelate)
+        rotation = self._rotations[k]
+        incoming = self.incoming
+        if incoming is None:
+            self.current.process_one(k, magnitude, reference, out, rotation)
+        else:
+            self.current.process_one(k, magnitude, reference, self._mine[k], rotation)
+            incoming.process_one(k, magnitude, reference, self._theirs[k], rotation)
+            self._fade(k, out)
+        if decorrelate > 0.0:
+            out *= self._gain
+
+    def process_group(
+        self,
+        group: range,
+        magnitudes: np.ndarray,
+        magnitude_rows,
+        reference_rows,
+        out_rows,
+        decorrelate: float = 0.0,
+    ) -> None:
+        """The frames of the voices of ``group`` in, their hops of samples out, crossfading
+        during a switch; call :meth:`end_hop` once every voice has played its hop.
 
         Parameters
         ----------
-        k : int
-            The voice.
-        magnitude : ndarray, shape (n_bins,)
-            Its linear magnitudes this hop.
-        reference : ndarray, shape (n_bins,), complex128
-            The analysis frame of the source it follows (zeros when none), for ``input``.
-        out : ndarray, shape (hop,)
-            Receives its samples.
+        group : range
+            The voices (contiguous), those one thread plays.
+        magnitudes : ndarray, shape (voices, n_bins), float64, C-contiguous
+            Every voice's linear magnitudes this hop (a bank reads its group's rows).
+        magnitude_rows, reference_rows : sequence of ndarray
+            The rows of ``magnitudes``, and each voice's source analysis frame (complex128, zeros
+            when none, for ``input``), as views made once.
+        out_rows : sequence of ndarray
+            Each voice's hop of samples (shape (hop,)), written.
         decorrelate : float
-            0 .. 1, the amount of its spectral decorrelator
+            0 .. 1, the amount of each voice's spectral decorrelator
             (:class:`caminos.engine.dsp.decorrelate.PhaseDecorrelator`); its level loss is made
             up (:func:`~caminos.engine.dsp.decorrelate.decorrelation_gain`).
         """
-        rotation = self.decorrelators[k].step(decorrelate) if decorrelate > 0.0 else None
-        incoming = self.incoming
+        self._rotate(group, decorrelate)
+        incoming, rotations = self.incoming, self._rotations
         if incoming is None:
-            self.current[k].process(magnitude, reference, out, rotation)
+            self.current.process(
+                group, magnitudes, magnitude_rows, reference_rows, out_rows, rotations
+            )
         else:
-            mine, theirs, weight = self._mine[k], self._theirs[k], self._weight[k]
-            self.current[k].process(magnitude, reference, mine, rotation)
-            incoming[k].process(magnitude, reference, theirs, rotation)
-            # Linear fade over crossfade_hops hops: the incoming method's weight, sample by sample.
-            np.add(self._ramp, self._fade_done, out=weight)
-            weight *= 1.0 / self.crossfade_hops
-            np.subtract(theirs, mine, out=out)
-            out *= weight
-            out += mine
-        if decorrelate > 0.0:  # the level the rotation took, given back
-            out *= decorrelation_gain(decorrelate)
+            self.current.process(
+                group, magnitudes, magnitude_rows, reference_rows, self._mine_rows, rotations
+            )
+            incoming.process(
+                group, magnitudes, magnitude_rows, reference_rows, self._theirs_rows, rotations
+            )
+            for k in group:
+                self._fade(k, out_rows[k])
+        if decorrelate > 0.0:
+            for k in group:
+                row = out_rows[k]  # (a tuple's item cannot take the in-place product back)
+                row *= self._gain
+
+    def _rotate(self, group: range, decorrelate: float) -> None:
+        """This hop's rotation of each voice of ``group`` (None without decorrelation)."""
+        rotations = self._rotations
+        if decorrelate > 0.0:
+            for k in group:
+                rotations[k] = self.decorrelators[k].step(decorrelate)
+            self._gain = decorrelation_gain(decorrelate)
+        else:
+            for k in group:
+                rotations[k] = None
+
+    def _fade(self, k: int, out: np.ndarray) -> None:
+        """Voice ``k``'s crossfade from the outgoing to the incoming method's samples, into
+        ``out``: linear over crossfade_hops hops, the incoming method's weight sample by
+        sample."""
+        mine, theirs, weight = self._mine_rows[k], self._theirs_rows[k], self._weight_rows[k]
+        np.add(self._ramp, self._fade_done, out=weight)
+        weight *= 1.0 / self.crossfade_hops
+        np.subtract(theirs, mine, out=out)
+        out *= weight
+        out += mine
 
     def end_hop(self) -> None:
         """Advance a switch's crossfade by one hop (after every voice's :meth:`process_voice`)."""
@@ -303,8 +322,7 @@ class PhaseStage:
         """Forget all frames and end any switch."""
         if self.incoming is not None:
             self.current, self.incoming = self.incoming, None
-        for voice in self.current:
-            voice.reset()
+        self.current.reset()
         for decorrelator in self.decorrelators:
             decorrelator.reset()
 
@@ -312,12 +330,3 @@ class PhaseStage:
 def _seed(seed: int, offset: int) -> int:
     """A voice's seed: the configured one moved by the voice's offset, within 0 .. 2**31 - 1."""
     return (int(seed) + int(offset)) % 2**31
-
-
-def _set_iterations(method: StreamingPhase, iterations: int) -> None:
-    """Set iterations on a method that has them (the RTISI family, also inside the combination)."""
-    if hasattr(method, "iterations"):
-        method.iterations = iterations  # type: ignore[attr-defined]
-    inner = getattr(method, "_gs", None)
-    if inner is not None:
-        inner.iterations = iterations

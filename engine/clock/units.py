@@ -533,7 +533,7 @@ class PhaseUnit(Unit):
         self.threads = threads if threads is not None else VoiceThreads(phase.voices, 1, "phase")
         self._hop: HopBuffers | None = None
         self._decorrelate = 0.0
-        self._voice_job = self._process_voice  # bound once, not a new method object a hop
+        self._group_job = self._process_group  # bound once, not a new method object a hop
 
     @property
     def latency_samples(self) -> int:  # type: ignore[override]
@@ -542,13 +542,18 @@ class PhaseUnit(Unit):
     def process(self, hop: HopBuffers) -> None:
         self._hop = hop
         self._decorrelate = 0.0 if self.field is None else self.field.decorrelate.value
-        self.threads.run(self._voice_job)
+        self.threads.run_groups(self._group_job)
         self.phase.end_hop()
 
-    def _process_voice(self, k: int) -> None:
+    def _process_group(self, group: range) -> None:
         hop = self._hop
-        self.phase.process_voice(
-            k, hop.decoded_rows[k], hop.voice_ref_rows[k], hop.voice_out_rows[k], self._decorrelate
+        self.phase.process_group(
+            group,
+            hop.decoded,
+            hop.decoded_rows,
+            hop.voice_ref_rows,
+            hop.voice_out_rows,
+            self._decorrelate,
         )
 
     def reset(self) -> None:

@@ -39,7 +39,8 @@ class VoiceThreads:
         bounds = [round(i * voices / threads) for i in range(threads + 1)]
         self.groups = tuple(range(bounds[i], bounds[i + 1]) for i in range(threads))
         self.name = name
-        self._job: Callable[[int], None] | None = None
+        self._job: Callable | None = None
+        self._per_group = False
         self._error: BaseException | None = None
         self._stopping = False
         self._helpers: list[tuple[threading.Thread, threading.Lock, threading.Lock]] = []
@@ -69,20 +70,26 @@ class VoiceThreads:
 
         An exception in a helper's group is raised here, once every group has finished.
         """
+        self._run(job, False)
+
+    def run_groups(self, job: Callable[[range], None]) -> None:
+        """Call ``job(group)`` once for every group of voices (a ``range``), the groups at once;
+        return when all are done (a job that pushes its group's voices in one call)."""
+        self._run(job, True)
+
+    def _run(self, job: Callable, per_group: bool) -> None:
         if self._stopping:
             raise RuntimeError("VoiceThreads.run after close")
         if len(self.groups) == 1:
-            for voice in self.groups[0]:
-                job(voice)
+            _play(job, per_group, self.groups[0])
             return
         if not self._helpers:
             self._start_helpers()
-        self._job = job
+        self._job, self._per_group = job, per_group
         for _, go, _ in self._helpers:
             go.release()
         try:
-            for voice in self.groups[0]:
-                job(voice)
+            _play(job, per_group, self.groups[0])
         finally:
             for _, _, done in self._helpers:
                 done.acquire()
@@ -96,9 +103,7 @@ class VoiceThreads:
             if self._stopping:
                 return
             try:
-                job = self._job
-                for voice in group:
-                    job(voice)
+                _play(self._job, self._per_group, group)
             except BaseException as exc:  # handed to the hop's thread, which raises it
                 self._error = exc
             done.release()
@@ -111,3 +116,12 @@ class VoiceThreads:
         for helper, go, _ in self._helpers:
             go.release()
             helper.join()
+
+
+def _play(job: Callable, per_group: bool, group: range) -> None:
+    """``job(group)``, or ``job(voice)`` for every voice of the group."""
+    if per_group:
+        job(group)
+        return
+    for voice in group:
+        job(voice)

@@ -115,6 +115,49 @@ def make_streaming(
     )
 
 
+BANK_METHODS = ("rtisi-la", "gsrtisi-la", "rtpghi+gsrtisi")  # methods with a many-voice bank
+
+
+def make_bank(method: str, stft: StftConfig, phases, lookahead: int, iterations: int):
+    """A streaming method for several voices at once, pushed a group of voices in one compiled
+    call (:mod:`caminos.engine.dsp.phase.rtisi_bank`), or None for a method without one.
+
+    Parameters
+    ----------
+    method : str
+        One of :data:`STREAMING_METHODS`; those of :data:`BANK_METHODS` have a bank.
+    stft : StftConfig
+        Frame settings.
+    phases : sequence of PhaseConfig
+        One per voice: its tolerance and seed.
+    lookahead, iterations : int
+        The same for every voice (frames; iterations per frame).
+
+    Returns
+    -------
+    RtisiBank, PghiGsRtisiBank or None
+        Each has ``name``, ``voices``, ``lookahead_frames``, a settable ``iterations``,
+        ``push_rows(first, stop, magnitudes, magnitude_rows, out)`` and ``reset()``.
+    """
+    if method not in BANK_METHODS:
+        return None
+    if method == "rtpghi+gsrtisi":
+        from caminos.engine.dsp.phase.combined import PghiGsRtisiBank
+
+        return PghiGsRtisiBank(
+            stft,
+            [phase.seed for phase in phases],
+            lookahead=lookahead,
+            iterations=iterations,
+            tolerance_db=phases[0].tolerance_db,
+        )
+    from caminos.engine.dsp.phase.rtisi import GS_NEWEST_FIRST, JACOBI
+    from caminos.engine.dsp.phase.rtisi_bank import RtisiBank
+
+    sweep = JACOBI if method == "rtisi-la" else GS_NEWEST_FIRST
+    return RtisiBank(stft, len(phases), lookahead=lookahead, iterations=iterations, sweep=sweep)
+
+
 def run_streaming(
     method: StreamingPhase,
     magnitudes: np.ndarray,

@@ -22,6 +22,7 @@ from caminos.engine.core.errors import ParameterError
 from caminos.engine.dsp.phase.base import StreamingPhase
 from caminos.engine.dsp.phase.pghi import RtPghi
 from caminos.engine.dsp.phase.rtisi import GsRtisiLa
+from caminos.engine.dsp.phase.rtisi_bank import RtisiBank
 
 
 class PghiGsRtisi(StreamingPhase):
@@ -58,11 +59,7 @@ class PghiGsRtisi(StreamingPhase):
         super().__init__(stft)
         if pghi_lookahead is None:
             pghi_lookahead = min(lookahead, 1)
-        if not 0 <= pghi_lookahead <= min(lookahead, 1):
-            raise ParameterError(
-                f"pghi_lookahead must be 0 or 1 and at most lookahead={lookahead},"
-                f" got {pghi_lookahead}"
-            )
+        _check_pghi_lookahead(pghi_lookahead, lookahead)
         self._pghi = RtPghi(stft, lookahead=pghi_lookahead, tolerance_db=tolerance_db, seed=seed)
         self._gs = GsRtisiLa(stft, lookahead=lookahead - pghi_lookahead, iterations=iterations)
         self.lookahead_frames = lookahead
@@ -85,3 +82,87 @@ class PghiGsRtisi(StreamingPhase):
         self._pghi.reset()
         self._gs.reset()
         self._delayed[:] = 0.0
+
+
+class PghiGsRtisiBank:
+    """``rtpghi+gsrtisi`` for several voices: each voice's RTPGHI on its own, then the voices'
+    GSRTISI-LA in one compiled push (:class:`~caminos.engine.dsp.phase.rtisi_bank.RtisiBank`).
+
+    Parameters
+    ----------
+    stft : StftConfig
+        Frame settings.
+    seeds : sequence of int
+        One per voice: the seed of its RTPGHI's random phases.
+    lookahead, iterations, tolerance_db, pghi_lookahead
+        As :class:`PghiGsRtisi`, the same for every voice.
+    """
+
+    name = "rtpghi+gsrtisi"
+
+    def __init__(
+        self,
+        stft: StftConfig,
+        seeds,
+        lookahead: int = 2,
+        iterations: int = 16,
+        tolerance_db: float = -100.0,
+        pghi_lookahead: int | None = None,
+    ) -> None:
+        if pghi_lookahead is None:
+            pghi_lookahead = min(lookahead, 1)
+        _check_pghi_lookahead(pghi_lookahead, lookahead)
+        self._pghi = tuple(
+            RtPghi(stft, lookahead=pghi_lookahead, tolerance_db=tolerance_db, seed=int(seed))
+            for seed in seeds
+        )
+        voices = len(self._pghi)
+        self._gs = RtisiBank(
+            stft, voices, lookahead=lookahead - pghi_lookahead, iterations=iterations
+        )
+        self.voices = voices
+        self.lookahead_frames = lookahead
+        self._initial = np.zeros((voices, stft.n_bins), dtype=np.complex128)
+        self._delayed = np.zeros((voices, stft.n_bins))
+        self._initial_rows = tuple(self._initial)
+        self._delayed_rows = tuple(self._delayed)
+
+    @property
+    def iterations(self) -> int:
+        """GSRTISI-LA's sweeps per push."""
+        return self._gs.iterations
+
+    @iterations.setter
+    def iterations(self, value: int) -> None:
+        self._gs.iterations = value
+
+    def push_rows(
+        self, first: int, stop: int, magnitudes: np.ndarray, magnitude_rows, out: np.ndarray
+    ) -> None:
+        """Push rows ``first`` to ``stop - 1``: magnitudes of shape (voices, n_bins) (and the
+        same rows as views, ``magnitude_rows``), committed frames into the rows of ``out``."""
+        gs, initial = self._gs, self._initial_rows
+        for r in range(first, stop):
+            pghi = self._pghi[r]
+            pghi.set_previous_spectrum(gs.newest_rows[r])
+            pghi.process(magnitude_rows[r], initial[r])
+        if self._pghi[0].lookahead_frames:
+            gs.process_rows(first, stop, self._delayed, out, self._initial)
+            for r in range(first, stop):
+                self._delayed_rows[r][:] = magnitude_rows[r]
+        else:
+            gs.process_rows(first, stop, magnitudes, out, self._initial)
+
+    def reset(self) -> None:
+        """Forget every voice's frames, as if newly constructed."""
+        for pghi in self._pghi:
+            pghi.reset()
+        self._gs.reset()
+        self._delayed[:] = 0.0
+
+
+def _check_pghi_lookahead(pghi_lookahead: int, lookahead: int) -> None:
+    if not 0 <= pghi_lookahead <= min(lookahead, 1):
+        raise ParameterError(
+            f"pghi_lookahead must be 0 or 1 and at most lookahead={lookahead}, got {pghi_lookahead}"
+        )

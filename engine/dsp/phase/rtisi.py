@@ -42,7 +42,7 @@ _AXES = np.zeros(1, dtype=np.int64)  # transform along axis 0 of a 1-D frame
 # signal * sum, so dividing by at least 1e-3 only attenuates those samples, and rounding noise is
 # never divided by ~0.
 _COMPENSATION_FLOOR = 1e-3
-_MAX_LOOKAHEAD = 8
+MAX_LOOKAHEAD = 8
 # Update orders of the in-progress frames within one iteration.
 JACOBI = 0  # all from the previous iterate
 GS_OLDEST_FIRST = 1  # Gauss-Seidel, oldest (committed next) frame first
@@ -91,7 +91,7 @@ def compensated_windows(stft: StftConfig, lookahead: int) -> tuple[np.ndarray, n
 
 
 @njit(cache=True, nogil=True)
-def _impose_magnitude(spectrum: np.ndarray, magnitude: np.ndarray) -> None:
+def impose_magnitude(spectrum: np.ndarray, magnitude: np.ndarray) -> None:
     """``spectrum = magnitude * spectrum / |spectrum|`` in place; zero phase where it is 0."""
     # Branch-free first pass (0.9 us for 513 bins against 1.8 us with a branch per bin, since it
     # vectorises); bins whose squared norm leaves [1e-300, 1e300] are left alone and fixed after.
@@ -140,12 +140,12 @@ def _project_frame(
     for n in range(n_fft):
         seg[n] = ola[start + n] * window[n]
     r2c(seg, spectrum, axes, True, 1.0, 1)
-    _impose_magnitude(spectrum, magnitude)
+    impose_magnitude(spectrum, magnitude)
     c2r(spectrum, seg, axes, False, 1.0 / n_fft, 1)
 
 
 @njit(cache=True, nogil=True)
-def _replace_in_ola(
+def replace_in_ola(
     ola: np.ndarray, start: int, frame: np.ndarray, seg: np.ndarray, synthesis: np.ndarray
 ) -> None:
     """Replace ``frame`` by ``synthesis * seg``, in the overlap-add at ``start`` and in place."""
@@ -156,7 +156,7 @@ def _replace_in_ola(
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _shift_in(
+def shift_in(
     frames: np.ndarray,
     spectra: np.ndarray,
     mags: np.ndarray,
@@ -236,7 +236,7 @@ def _rtisi_push(
     n_bins = spectra.shape[1]
     n_progress = mags.shape[0]
     newest = n_total - 1
-    _shift_in(frames, spectra, mags, magnitude, ola, hop)
+    shift_in(frames, spectra, mags, magnitude, ola, hop)
 
     # Initial estimate of the newest frame: given, or RTISI's phase of the partial reconstruction
     # at its position (zero phase where that is silent).
@@ -247,7 +247,7 @@ def _rtisi_push(
         c2r(new_spectrum, seg, axes, False, 1.0 / n_fft, 1)
     else:
         _project_frame(ola, newest * hop, initial_window, magnitude, seg, new_spectrum, axes)
-    _replace_in_ola(ola, newest * hop, frames[newest], seg, synthesis)
+    replace_in_ola(ola, newest * hop, frames[newest], seg, synthesis)
 
     for _ in range(iterations):
         if sweep != JACOBI:
@@ -256,7 +256,7 @@ def _rtisi_push(
                 j = n_progress - 1 - step if sweep == GS_NEWEST_FIRST else step
                 i = lookback + j
                 _project_frame(ola, i * hop, iterate_windows[j], mags[j], seg, spectra[i], axes)
-                _replace_in_ola(ola, i * hop, frames[i], seg, synthesis)
+                replace_in_ola(ola, i * hop, frames[i], seg, synthesis)
         else:
             # Jacobi: every in-progress frame from the same previous iterate.
             for j in range(n_progress):
@@ -266,7 +266,7 @@ def _rtisi_push(
                 )
             for j in range(n_progress):
                 i = lookback + j
-                _replace_in_ola(ola, i * hop, frames[i], pending[j], synthesis)
+                replace_in_ola(ola, i * hop, frames[i], pending[j], synthesis)
                 for k in range(n_bins):
                     spectra[i, k] = pending_spectra[j, k]
 
@@ -304,9 +304,9 @@ class RtisiLa(StreamingPhase):
 
     def __init__(self, stft: StftConfig, lookahead: int = 2, iterations: int = 16) -> None:
         super().__init__(stft)
-        if not 0 <= int(lookahead) <= _MAX_LOOKAHEAD:
+        if not 0 <= int(lookahead) <= MAX_LOOKAHEAD:
             raise ParameterError(
-                f"{self.name}: lookahead must be in [0, {_MAX_LOOKAHEAD}] frames, got {lookahead}"
+                f"{self.name}: lookahead must be in [0, {MAX_LOOKAHEAD}] frames, got {lookahead}"
             )
         if int(iterations) < 1:
             raise ParameterError(f"{self.name}: iterations must be at least 1, got {iterations}")
