@@ -168,6 +168,33 @@ def hop_path_latency_us(
     return float(p50), float(p99)
 
 
+def _time_hop_paths(names, hop_models, frame: np.ndarray, rounds: int) -> int:
+    """``--timing-only``: each model's hop path at batch 1 and 8, rounds interleaved so each
+    round sees the same machine; returns the exit status."""
+    for round_ in range(rounds):
+        for name, model in zip(names, hop_models):
+            for batch in (1, 8):
+                p50, p99 = hop_path_latency_us(
+                    model, frame, batch=batch, repeats=5000 if batch == 1 else 2000
+                )
+                print(
+                    f"round {round_ + 1}: {name}: encode+decode batch {batch}, one "
+                    f"thread: hop path p50 {p50:.0f} us, p99 {p99:.0f} us",
+                    flush=True,
+                )
+    return 0
+
+
+def _loudest_frame(path: str, config) -> np.ndarray:
+    """The loudest log-magnitude frame of a sound file's first channel (float32)."""
+    from caminos.engine.dsp.audio_io import read_audio
+
+    audio, _ = read_audio(path, config.audio.sample_rate)
+    mags = np.abs(analyze(np.ascontiguousarray(audio[:, 0]), config.stft))
+    frames = log_magnitude(mags).astype(np.float32)
+    return frames[int(np.argmax(frames.max(axis=1)))]
+
+
 def replay(z: np.ndarray, coefficient: float | None = None) -> np.ndarray:
     """A landmark trajectory as the path player plays it from silence.
 
@@ -355,6 +382,12 @@ def main(argv: list[str] | None = None) -> int:
         "(for a quiet machine), then stop",
     )
     parser.add_argument("--rounds", type=int, default=3, help="rounds of --timing-only")
+    parser.add_argument(
+        "--frames-from",
+        metavar="AUDIO",
+        help="with --timing-only: time the loudest frame of this sound file's first channel "
+        "(default: the training corpus's loudest frame; no corpus needed then)",
+    )
     parser.add_argument("--config", help="configuration file (default: the project's config.toml)")
     parser.add_argument(
         "--cache-dir",
@@ -373,6 +406,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit("two checkpoints share a file name; give them distinct names")
     d = checkpoints[0].model.shape.latent_dim
     seed = int(checkpoints[0].provenance.get("seed", 0))
+    if args.timing_only and args.frames_from:
+        return _time_hop_paths(
+            names,
+            [c.hop_model() for c in checkpoints],
+            _loudest_frame(args.frames_from, config),
+            args.rounds,
+        )
     corpus = load_corpus(
         args.train_data, config, seed=seed, min_seconds=0.0, cache_dir=args.cache_dir or "default"
     )
@@ -380,18 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     hop_models = [c.hop_model() for c in checkpoints]
     loud_frame = corpus.train.frames[int(np.argmax(corpus.train.frames.max(axis=1)))]
     if args.timing_only:
-        for round_ in range(args.rounds):  # interleaved, so each round sees the same machine
-            for name, model in zip(names, hop_models):
-                for batch in (1, 8):
-                    p50, p99 = hop_path_latency_us(
-                        model, loud_frame, batch=batch, repeats=5000 if batch == 1 else 2000
-                    )
-                    print(
-                        f"round {round_ + 1}: {name}: encode+decode batch {batch}, one "
-                        f"thread: hop path p50 {p50:.0f} us, p99 {p99:.0f} us",
-                        flush=True,
-                    )
-        return 0
+        return _time_hop_paths(names, hop_models, loud_frame, args.rounds)
     pick = np.random.default_rng(seed).choice(
         len(corpus.train), min(20000, len(corpus.train)), replace=False
     )

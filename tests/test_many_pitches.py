@@ -102,6 +102,60 @@ def test_the_peak_drawing_puts_a_partial_off_the_comb_within_half_a_bin():
     assert np.all(h[np.abs(np.arange(n) - centre) >= 2] == np.log(1e-3))  # nothing else drawn
 
 
+def _drawn(base, heights, semitones, gates) -> np.ndarray:
+    """The hop path's drawing of three slots (heights one per bin) on ``base``."""
+    n = base.shape[0]
+    h = base.copy()
+    draw_slots_and_peaks(
+        h,
+        heights.reshape(-1),
+        n,
+        semitones,
+        gates,
+        np.zeros(4),
+        0,
+        np.zeros(0),
+        np.zeros(0),
+        BIN_HZ,
+        np.zeros(0, np.int64),
+        np.zeros(0),
+        np.zeros(n),
+    )
+    return h
+
+
+@pytest.mark.parametrize("quiet_gate", [1e-8, 1e-3])
+def test_a_slot_too_quiet_to_move_a_bin_by_a_millionth_neper_is_left_out(quiet_gate):
+    """Training draws every slot (draw_partials_torch); the hop path leaves out a slot whose
+    comb would raise no bin by more than 1e-6 nepers, and so stays within that of it per slot
+    left out; a slot above the bound is drawn as training draws it."""
+    from caminos.models.autoencoder import draw_partials_torch
+
+    n = N_FFT // 2 + 1
+    rng = np.random.default_rng(3)
+    heights = rng.normal(1.0, 1.0, (3, n))
+    semitones = np.array([36.0, 40.0, 43.0])  # a major triad from 220 Hz
+    gates = np.array([1.0, quiet_gate, quiet_gate])
+    base = rng.normal(-3.0, 1.0, n)
+    ours = _drawn(base, heights, semitones, gates)
+    reference = draw_partials_torch(
+        torch.tensor(base[None]),
+        torch.tensor(heights[None]),
+        torch.tensor(semitones[None]),
+        torch.tensor(gates[None]),
+        torch.zeros(1, 0, dtype=torch.float64),
+        torch.zeros(1, 0, dtype=torch.float64),
+        BIN_HZ,
+    )[0].numpy()
+    apart = np.abs(ours - reference).max()
+    if quiet_gate < 1e-6:  # softplus(4.8) * 1e-8 = 5e-8 nepers at most: both left out
+        np.testing.assert_array_equal(ours, _drawn(base, heights, semitones, gates * [1, 0, 0]))
+        assert 0.0 < apart <= 2e-6
+    else:
+        assert apart <= 1e-9
+        assert np.abs(ours - _drawn(base, heights, semitones, gates * [1, 0, 0])).max() > 1e-4
+
+
 @pytest.fixture(scope="module")
 def many_model() -> SpectralVAE:
     """A small untrained many-pitch model with its statistics fitted on chords and bells."""
