@@ -289,6 +289,7 @@ LIVE_CASES = (
     "field_8",
     "field_8_unwatched",
     "field_8_pv",
+    "field_8_to_pv",
 )
 FIELD_VOICES = 8  # the field_8 case: a ring of 8 speakers, a path per voice, the voice babbling
 SENTENCES = (
@@ -471,9 +472,11 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
 
     ``field_8``: eight output ports, a ring of eight voices (spread 1, wander, decorrelation),
     each on its own slow path, the voice babbling; the bare stream writes eight channels too.
-    ``field_8_unwatched``: the same without the overload watch (``engine.overload_phase = ""``):
-    what the machine does with the chosen phase recovery whatever it costs. ``field_8_pv``: the
-    same with the phase vocoder chosen from the start (``engine.phase_method = "pv"``).
+    ``field_8_unwatched``: the same without the overload watch (``engine.overload_phase = ""``
+    and ``engine.overload_iterations = 0``): what the machine does with the chosen phase
+    recovery whatever it costs. ``field_8_pv``: the same with the phase vocoder chosen from the
+    start (``engine.phase_method = "pv"``). ``field_8_to_pv``: the watch with one step, straight
+    to ``pv`` (``engine.overload_iterations = 0``, the watch before its ladder).
     """
     field_case = case.startswith("field_8")
     channels = FIELD_VOICES if field_case else 2
@@ -494,7 +497,9 @@ def measure_live(case: str, seconds: float, controls: list) -> dict:
         else []
     )
     if case == "field_8_unwatched":
-        field += ["--set", 'engine.overload_phase=""']
+        field += ["--set", 'engine.overload_phase=""', "--set", "engine.overload_iterations=0"]
+    if case == "field_8_to_pv":
+        field += ["--set", "engine.overload_iterations=0"]
     if case == "field_8_pv":
         field += ["--set", 'engine.phase_method="pv"']
     server = start_jackd(JACK_SERVER, playback=channels)

@@ -627,7 +627,7 @@ def test_installation_mode_logs_status_lines(jackd, tmp_path: Path) -> None:
 
 # The live runs compared with an offline render of the score they played: the overload watch
 # (engine/live/overload.py) would add its switches to what plays if this machine ran late.
-NO_OVERLOAD_WATCH = ("--set", 'engine.overload_phase=""')
+NO_OVERLOAD_WATCH = ("--set", 'engine.overload_phase=""', "--set", "engine.overload_iterations=0")
 
 
 def test_a_score_played_live_records_what_it_renders_offline(jackd, tmp_path: Path) -> None:
@@ -679,12 +679,14 @@ def test_a_hop_clock_running_late_steps_the_phase_recovery_down_and_tries_again(
     jackd, tmp_path: Path
 ) -> None:
     """The DSP process stopped for a moment leaves the device without hops: the overload watch
-    (engine/live/overload.py) steps the phase recovery down to engine.overload_phase, which the
-    status, /engine/get and the live score say, and tries the chosen method again later."""
+    (engine/live/overload.py) steps the phase recovery down its ladder, to
+    engine.overload_iterations, and when the hop clock is stopped again, to
+    engine.overload_phase; the status, /engine/get and the live score say so; then it tries
+    each step above again, one at a time."""
     port = _free_port()
     play = Play(
         tmp_path,
-        10,
+        14,
         "--set",
         f"osc.port={port}",
         "--set",
@@ -698,19 +700,18 @@ def test_a_hop_clock_running_late_steps_the_phase_recovery_down_and_tries_again(
     client = Client(port)
     changes = FolderChanges(tmp_path)
 
-    def method() -> str:
+    def playing() -> tuple[str, int]:
         client.send("/engine/get", "/phase/method")
-        return client.reply("/engine/get")[1]
+        method = client.reply("/engine/get")[1]
+        client.send("/engine/get", "/phase/iterations")
+        return method, client.reply("/engine/get")[1]
 
-    try:
-        # the watch decides on a second of hops, the first one settled
-        client.wait_hop(round(2.5 * RATE / HOP), changes)
-        chosen = method()
-        assert chosen == "gsrtisi-la" and client.status()["phase_fallbacks"] == 0
+    def stop_the_hop_clock() -> None:
+        """Stopped until the audio process has counted three hops it did not get."""
         status = client.status()
         pid = int(status["dsp_pid"])
         os.kill(pid, signal.SIGSTOP)
-        try:  # stopped until the audio process has counted three hops it did not get
+        try:
             until_answered(
                 lambda: client.status()["underruns"] >= status["underruns"] + 3,
                 5,
@@ -718,21 +719,35 @@ def test_a_hop_clock_running_late_steps_the_phase_recovery_down_and_tries_again(
             )
         finally:
             os.kill(pid, signal.SIGCONT)
+
+    try:
+        # the watch decides on half a second of hops, the first one settled
+        client.wait_hop(round(2.5 * RATE / HOP), changes)
+        chosen = playing()
+        assert chosen == ("gsrtisi-la", 16) and client.status()["phase_fallbacks"] == 0
+        stop_the_hop_clock()
+        play.wait_line("stepped down to gsrtisi-la with 8 iterations", 10)
+        assert playing() == ("gsrtisi-la", 8) and client.status()["phase_fallbacks"] == 1
+        # the next decision waits for half a second of the new step's hops
+        client.wait_hop(int(client.status()["hop"]) + round(0.6 * RATE / HOP), changes)
+        stop_the_hop_clock()
         play.wait_line("stepped down to pv", 10)
-        assert method() == "pv" and client.status()["phase_fallbacks"] == 1
-        play.wait_line("| phase fallbacks 1", 10)  # in the status lines from now on
-        play.wait_line("phase recovery back to the chosen method", 10)
-        assert method() == chosen, "".join(play.lines)
+        assert playing() == ("pv", 8) and client.status()["phase_fallbacks"] == 2
+        play.wait_line("| phase fallbacks 2", 10)  # in the status lines from now on
+        play.wait_line("phase recovery back up to gsrtisi-la with 8 iterations", 10)
+        play.wait_line("phase recovery back to the chosen setting", 10)
+        assert playing() == chosen, "".join(play.lines)
     finally:
         client.close()
         changes.close()
     report = play.finish()
     # (a machine busy with other tests may make the default run late again after the try)
-    assert report["extra"]["phase_fallbacks"] >= 1, "".join(play.lines)
-    switches = [
-        rest for _, rest in _score_hops((tmp_path / "live.score").read_text(), "/phase/method")
-    ]
-    assert switches[:2] == ["pv", chosen], switches
+    assert report["extra"]["phase_fallbacks"] >= 2, "".join(play.lines)
+    score = (tmp_path / "live.score").read_text()
+    methods = [rest for _, rest in _score_hops(score, "/phase/method")]
+    iterations = [rest for _, rest in _score_hops(score, "/phase/iterations")]
+    assert methods[:2] == ["pv", "gsrtisi-la"], methods
+    assert iterations[:2] == ["8", "16"], iterations
 
 
 FIELD = ["--set", "field.spread=1", "--set", "field.wander=0.3", "--set", "field.decorrelate=0.7"]

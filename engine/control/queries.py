@@ -71,9 +71,10 @@ def query_controls(engine: Any) -> ControlTable:
         "sound), live with buffering and the device's, and their parts (latency_*_ms), peak "
         "and rms dBFS, model, sample_rate, error counts ...; in caminos play also the device's "
         "xruns, the engine's underruns, restarts, the process ids (dsp_pid, osc_pid, "
-        "voice_pid) and how often the phase recovery stepped down to engine.overload_phase "
-        "(phase_fallbacks); with --web the control page's counts (web_pages, web_messages, "
-        "web_refused, web_errors, web_forbidden); with MIDI its counts (midi_*)",
+        "voice_pid) and how often the phase recovery stepped down (to "
+        "engine.overload_iterations, then engine.overload_phase: phase_fallbacks); with --web "
+        "the control page's counts (web_pages, web_messages, web_refused, web_errors, "
+        "web_forbidden); with MIDI its counts (midi_*)",
         status,
         group="engine",
         query=True,

@@ -216,14 +216,19 @@ class EngineConfig:
     )
     overload_phase: str = _key(
         "pv",
-        'live: the cheaper phase recovery played while the hop clock runs late ("": never)',
+        "live: the cheaper phase recovery played while the hop clock runs late, after "
+        'overload_iterations ("": never)',
         choices=(*STREAMING_PHASE_METHODS, ""),
     )
+    overload_iterations: int = _key(
+        8,
+        "live: the RTISI family's iterations while the hop clock runs late, the first step "
+        "down before overload_phase (0: no such step)",
+        lo=0,
+        hi=200,
+    )
     overload_retry_s: float = _key(
-        60.0,
-        "live: seconds on overload_phase before the chosen method is tried again",
-        lo=1.0,
-        hi=3600.0,
+        60.0, "live: seconds on a step down before the step above is tried again", lo=1.0, hi=3600.0
     )
     gain_db: float = _key(0.0, "output gain in dB before the limiter", lo=-96.0, hi=24.0)
     file: str = _key("", "sound file the file player opens at start (empty: none)")

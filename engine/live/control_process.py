@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from caminos.engine.core.config import Config
+from caminos.engine.core.config import STREAMING_PHASE_METHODS, Config
 from caminos.engine.core.errors import ControlError
 from caminos.engine.clock.status import TIMING_WINDOW
 from caminos.engine.core.ring import SharedArray, SharedCounters
 from caminos.engine.live.events import ForwardingQueue
-from caminos.engine.live.overload import OverloadPolicy, OverloadWatch
+from caminos.engine.live.overload import OverloadPolicy, OverloadWatch, phase_ladder
 from caminos.engine.live.shared import (
     AUDIO_COUNTERS,
     CONTROL_FLAGS,
@@ -242,16 +242,22 @@ def overload_watch(
 ) -> OverloadWatch | None:
     """The watch that steps the phase recovery down while the hop clock runs late
     (:mod:`caminos.engine.live.overload`), counting in ``front`` how often it did
-    (``phase_fallbacks``) and whether the fallback plays (``phase_fallen``); None with
-    ``engine.overload_phase = ""``."""
+    (``phase_fallbacks``), how far down it plays (``phase_fallen``: 0 the chosen setting) and
+    what (``phase_step_method``, the method's index in the streaming methods, and
+    ``phase_step_iterations``); None with neither ``engine.overload_phase`` nor
+    ``engine.overload_iterations``."""
     engine = config.engine
-    if not engine.overload_phase or ticks is None:
+    if not (engine.overload_phase or engine.overload_iterations) or ticks is None:
         return None
-    policy = OverloadPolicy(engine.overload_phase, engine.overload_retry_s)
+    ladder = phase_ladder(engine.overload_phase, engine.overload_iterations)
+    policy = OverloadPolicy(ladder, engine.overload_retry_s)
 
-    def counted(method: str) -> None:
+    def counted(setting: tuple) -> None:
+        method, iterations = setting
+        front["phase_step_method"] = float(STREAMING_PHASE_METHODS.index(method))
+        front["phase_step_iterations"] = float(iterations)
         front["phase_fallbacks"] = float(policy.fallbacks)
-        front["phase_fallen"] = float(policy.fallen)
+        front["phase_fallen"] = float(policy.step)
 
     return OverloadWatch(
         replica,

@@ -66,7 +66,9 @@ FRONT_COUNTERS = (
     "events_sent",
     "web_port",
     "phase_fallbacks",  # how often the overload watch stepped the phase recovery down
-    "phase_fallen",  # 1 while its cheaper method plays
+    "phase_fallen",  # how far down its ladder the engine plays (0: the chosen setting)
+    "phase_step_method",  # what the watch last posted: the method's index in the streaming
+    "phase_step_iterations",  # methods, and the iterations
 )
 # "discard": the run ends before its sound was heard; the DSP process removes its recording.
 CONTROL_FLAGS = ("stop", "audio_stop", "input_latency_s", "output_latency_s", "go", "discard")

@@ -56,6 +56,7 @@ from caminos.engine.live.devices import choose_devices, import_sounddevice
 from caminos.engine.live.doorbell import Doorbell
 from caminos.engine.live.dsp_process import dsp_main
 from caminos.engine.live.model_file import HopModelCache, ModelFile, default_cache_dir
+from caminos.engine.live.overload import StepLog
 from caminos.engine.live.published import PublishedClock
 from caminos.engine.live.schedule import Schedule
 from caminos.engine.live.shared import (
@@ -153,6 +154,7 @@ class LivePlayer:
         self.dsp = SharedCounters(DSP_COUNTERS)
         self.control = SharedCounters(CONTROL_FLAGS)
         self.front = SharedCounters(FRONT_COUNTERS)
+        self.step_log = StepLog(self.front, config.engine.overload_retry_s, self.log)
         self.tick_times = SharedArray(TIMING_WINDOW)  # the DSP process writes one a hop
         # what every reader of a live run's status reads (the control process builds the same)
         self.clock = PublishedClock(
@@ -196,7 +198,6 @@ class LivePlayer:
         self._audio_started = 0.0
         self._audio_stopped_at: float | None = None  # monotonic time the audio process ended
         self._failures = 0
-        self._phase_fallen = False  # what the last phase-fallback line said
         self.started = 0.0
 
     # -- lifecycle
@@ -408,28 +409,10 @@ class LivePlayer:
                 self.restart()
             elif self.counters["last_time"] > 0.0:
                 self._failures = 0  # calling back again: the next failure waits briefly
-            self._log_phase_fallback()
+            self.step_log.check()
             if status_every and time.monotonic() >= next_status:
                 next_status = max(next_status + status_every, time.monotonic())
                 on_status(self.status_line())
-
-    def _log_phase_fallback(self) -> None:
-        """A line when the overload watch (:mod:`caminos.engine.live.overload`) steps the phase
-        recovery down, and one when it brings the chosen method back."""
-        fallen = bool(self.front["phase_fallen"])
-        if fallen == self._phase_fallen:
-            return
-        self._phase_fallen = fallen
-        if fallen:
-            self.log.warning(
-                "the hop clock ran late: phase recovery stepped down to %s (engine.overload_phase,"
-                " %d time(s) so far); the chosen one is tried again in %g s or more",
-                self.config.engine.overload_phase,
-                int(self.front["phase_fallbacks"]),
-                self.config.engine.overload_retry_s,
-            )
-        else:
-            self.log.info("phase recovery back to the chosen method")
 
     # -- reporting
     def latency_breakdown(self) -> dict[str, float]:
