@@ -686,6 +686,13 @@ def main(argv: list[str] | None = None) -> int:
         help="with --channels: the rows again with this live phase method",
     )
     parser.add_argument(
+        "--iterations",
+        type=int,
+        metavar="N",
+        help="with --channels: the rows again with engine.iterations = N (the overload "
+        "watch's first step down)",
+    )
+    parser.add_argument(
         "--phase-threads",
         type=int,
         default=1,
@@ -736,6 +743,7 @@ def main(argv: list[str] | None = None) -> int:
             min(args.seconds, 20.0),
             args.phase_method,
             args.phase_threads,
+            args.iterations,
         )
         print_rows(rows, extra="p99_vs_mono")
         if args.json:
@@ -776,17 +784,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure_field(
-    counts: list[int], seconds: float, method: str | None, threads: int = 1
+    counts: list[int],
+    seconds: float,
+    method: str | None,
+    threads: int = 1,
+    iterations: int | None = None,
 ) -> list[dict]:
     """``voices_N`` rows for each count (with ``method``: again with that live phase method;
-    with ``threads`` above 1: again with ``engine.phase_threads`` that many), each with
-    ``p99_vs_mono``, its p99 over the same run's one-voice p99."""
+    with ``threads`` above 1: again with ``engine.phase_threads`` that many; with
+    ``iterations``: again with ``engine.iterations`` that many), each with ``p99_vs_mono``, its
+    p99 over the same run's one-voice p99."""
     rows = []
     variants: list[tuple[str, dict]] = [("", {})]
     if method:
         variants.append((f"_{method}", {"phase_method": method}))
     if threads > 1:
         variants.append((f"_threads{threads}", {"phase_threads": threads}))
+    if iterations:
+        variants.append((f"_iterations{iterations}", {"iterations": iterations}))
     for suffix, overrides in variants:
         for voices in counts:
             row, _ = measure_chain(

@@ -680,7 +680,7 @@ def test_a_hop_clock_running_late_steps_the_phase_recovery_down_and_tries_again(
 ) -> None:
     """The DSP process stopped for a moment leaves the device without hops: the overload watch
     (engine/live/overload.py) steps the phase recovery down its ladder, to
-    engine.overload_iterations, and when the hop clock is stopped again, to
+    engine.overload_iterations (here 8, one step), and when the hop clock is stopped again, to
     engine.overload_phase; the status, /engine/get and the live score say so; then it tries
     each step above again, one at a time."""
     port = _free_port()
@@ -691,6 +691,8 @@ def test_a_hop_clock_running_late_steps_the_phase_recovery_down_and_tries_again(
         f"osc.port={port}",
         "--set",
         "engine.overload_retry_s=2",
+        "--set",
+        "engine.overload_iterations=8",  # one step of iterations (16 to 8), then pv
         "--record",
         str(tmp_path / "live"),
         "--status-every",

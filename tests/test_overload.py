@@ -242,6 +242,7 @@ def test_before_half_a_window_of_hops_only_underruns_count(replica) -> None:
 
 
 def test_the_ladder_halves_the_iterations_before_the_cheaper_method() -> None:
+    """(phase_ladder(FALLBACK, 8) in the tests below: one step of iterations, then pv.)"""
     ladder = phase_ladder(FALLBACK, 8)
     assert ladder((CHOSEN, 16)) == ((CHOSEN, 8), (FALLBACK, 8))
     assert ladder(("rtpghi+gsrtisi", 16)) == (("rtpghi+gsrtisi", 8), (FALLBACK, 8))
@@ -250,6 +251,11 @@ def test_the_ladder_halves_the_iterations_before_the_cheaper_method() -> None:
     assert ladder(("rtpghi", 16)) == ((FALLBACK, 16),)  # no iterations to take
     assert ladder((FALLBACK, 16)) == ()
     assert phase_ladder("", 8)((CHOSEN, 16)) == ((CHOSEN, 8),)
+    # halved step by step down to the fewest (the default 4)
+    fewest = phase_ladder(FALLBACK, 4)
+    assert fewest((CHOSEN, 16)) == ((CHOSEN, 8), (CHOSEN, 4), (FALLBACK, 4))
+    assert fewest((CHOSEN, 24)) == ((CHOSEN, 12), (CHOSEN, 6), (CHOSEN, 4), (FALLBACK, 4))
+    assert fewest((CHOSEN, 5)) == ((CHOSEN, 4), (FALLBACK, 4))
     assert phase_ladder("", 0)((CHOSEN, 16)) == ()
 
 
@@ -276,7 +282,7 @@ def test_a_performer_s_iterations_become_the_chosen_ones() -> None:
     assert policy.update(1.0, (CHOSEN, 16), 1.0, 0) == (CHOSEN, 8)
     assert policy.update(2.0, (CHOSEN, 24), 0.0, 0) is None  # the performer asks for 24
     assert policy.chosen == (CHOSEN, 24) and policy.step == 0
-    assert policy.update(3.0, (CHOSEN, 24), 1.0, 0) == (CHOSEN, 8)
+    assert policy.update(3.0, (CHOSEN, 24), 1.0, 0) == (CHOSEN, 12)  # halved from 24
 
 
 def test_the_watch_posts_the_iterations_then_the_method_and_back(replica) -> None:

@@ -221,9 +221,9 @@ class EngineConfig:
         choices=(*STREAMING_PHASE_METHODS, ""),
     )
     overload_iterations: int = _key(
-        8,
-        "live: the RTISI family's iterations while the hop clock runs late, the first step "
-        "down before overload_phase (0: no such step)",
+        4,
+        "live: while the hop clock runs late, the RTISI family's iterations are halved step "
+        "by step down to this many before overload_phase plays (0: no such steps)",
         lo=0,
         hi=200,
     )

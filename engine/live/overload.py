@@ -6,9 +6,10 @@ the default `gsrtisi-la` take 68 % of a hop at p50 on a 2-core Intel Xeon and ov
 phase state). A hop clock that cannot keep up leaves a hole in the sound at every late hop: 2994
 underruns in a minute on that machine. An installation would rather play on with a cheaper phase
 recovery than drop out, so :class:`OverloadWatch` does what a technician at the desk would, one
-step down a ladder at a time (:func:`phase_ladder`): first the RTISI family's iterations down to
-``engine.overload_iterations`` (8 by default: half the cost, 0.7 to 2.9 dB of spectral
-convergence), then ``engine.overload_phase`` (the phase vocoder, `pv`, by default: 4 to 17 dB):
+step down a ladder at a time (:func:`phase_ladder`): first the RTISI family's iterations halved,
+step by step, down to ``engine.overload_iterations`` (4 by default: from 16, 8 costs half and
+loses 0.7 to 2.9 dB of spectral convergence, 4 a quarter and 1.8 to 5.6 dB), then
+``engine.overload_phase`` (the phase vocoder, `pv`, by default: 4 to 17 dB):
 
 - when a fifth of the last half second's hops took 90 % of a hop or more (:data:`LATE_SHARE`,
   :data:`LATE_FRACTION`, :data:`WINDOW_S`), or :data:`UNDERRUNS` holes came within it, it posts
@@ -46,18 +47,19 @@ MAX_RETRY_S = 3600.0  # the longest wait before trying the chosen method again, 
 ITERATIVE_METHODS = ("rtisi-la", "gsrtisi-la", "rtpghi+gsrtisi")  # those with iterations
 
 
-def phase_ladder(fallback: str, iterations: int) -> Callable[[tuple], tuple]:
-    """The steps down from a chosen ``(method, iterations)``, cheapest last: the same method
-    with ``iterations`` where it iterates more than that (0: no such step), then ``fallback``
-    ("": none) at the iterations the step above left, so a step between methods changes
-    nothing else."""
+def phase_ladder(fallback: str, fewest: int) -> Callable[[tuple], tuple]:
+    """The steps down from a chosen ``(method, iterations)``, cheapest last: for a method that
+    iterates, its iterations halved step by step down to ``fewest`` (0: no such steps), then
+    ``fallback`` ("": none) at the iterations the step above left, so a step between methods
+    changes nothing else."""
 
     def ladder(chosen: tuple) -> tuple:
         method, current = chosen
         steps = []
-        if method in ITERATIVE_METHODS and 0 < iterations < current:
-            current = iterations
-            steps.append((method, current))
+        if method in ITERATIVE_METHODS and fewest > 0:
+            while current > fewest:
+                current = max(current // 2, fewest)
+                steps.append((method, current))
         if fallback and fallback != method:
             steps.append((fallback, current))
         return tuple(steps)
