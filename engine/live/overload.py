@@ -8,8 +8,9 @@ underruns in a minute on that machine. An installation would rather play on with
 recovery than drop out, so :class:`OverloadWatch` does what a technician at the desk would, one
 step down a ladder at a time (:func:`phase_ladder`): first the RTISI family's iterations halved,
 step by step, down to ``engine.overload_iterations`` (4 by default: from 16, 8 costs half and
-loses 0.7 to 2.9 dB of spectral convergence, 4 a quarter and 1.8 to 5.6 dB), then
-``engine.overload_phase`` (the phase vocoder, `pv`, by default: 4 to 17 dB):
+loses 2.3 dB of spectral convergence, 4 a quarter and 4.6 dB, on the mean of
+``benchmarks/phase.py``'s clean signals), then ``engine.overload_phase`` (the phase vocoder,
+`pv`, by default: 7.5 dB):
 
 - when a fifth of the last half second's hops took 90 % of a hop or more (:data:`LATE_SHARE`,
   :data:`LATE_FRACTION`, :data:`WINDOW_S`), or :data:`UNDERRUNS` holes came within it, it posts
