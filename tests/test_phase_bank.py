@@ -190,3 +190,20 @@ def test_a_banked_stage_plays_and_switches_like_a_voice_by_voice_one(tones) -> N
         assert apart_db < -30.0, (k, apart_db)
     with pytest.raises(ParameterError, match="as a bank"):
         banked.process_voice(0, tones[0, 0], np.zeros(CFG.n_bins, complex), np.zeros(CFG.hop))
+
+
+@pytest.mark.parametrize("banked", [False, True])
+@pytest.mark.parametrize("method", BANK_METHODS)
+def test_iterations_reach_every_voice_of_the_stage(method: str, banked: bool, tones) -> None:
+    """/phase/iterations on a playing stage: the same samples as a stage built with them."""
+
+    def stage(iterations: int) -> PhaseStage:
+        return PhaseStage(
+            CFG, PhaseConfig(), method, LOOKAHEAD, iterations, 0, range(VOICES), banked=banked
+        )
+
+    changed = stage(16)
+    changed.set_iterations(2)
+    built = stage(2)
+    np.testing.assert_array_equal(_play(changed, tones[:20], {}), _play(built, tones[:20], {}))
+    assert not np.array_equal(_play(stage(16), tones[:20], {}), _play(stage(2), tones[:20], {}))

@@ -77,12 +77,8 @@ class PhaseVoice:
     def set_iterations(self, iterations: int) -> None:
         """Iterations per frame, for a method that has them (the RTISI family, also inside the
         combination); others ignore it."""
-        method = self.method
-        if hasattr(method, "iterations"):
-            method.iterations = iterations  # type: ignore[attr-defined]
-        inner = getattr(method, "_gs", None)
-        if inner is not None:
-            inner.iterations = iterations
+        if hasattr(self.method, "iterations"):
+            self.method.iterations = iterations  # type: ignore[attr-defined]
 
     def reset(self) -> None:
         """Forget all frames."""

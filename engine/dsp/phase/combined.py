@@ -66,6 +66,15 @@ class PghiGsRtisi(StreamingPhase):
         self._initial = np.zeros(stft.n_bins, dtype=np.complex128)
         self._delayed = np.zeros(stft.n_bins)
 
+    @property
+    def iterations(self) -> int:
+        """GSRTISI-LA's sweeps per push (``/phase/iterations``)."""
+        return self._gs.iterations
+
+    @iterations.setter
+    def iterations(self, value: int) -> None:
+        self._gs.iterations = int(value)
+
     def process(
         self, magnitude: np.ndarray, out: np.ndarray, reference: np.ndarray | None = None
     ) -> None:
