@@ -46,6 +46,11 @@ _ROW_AXES = np.ones(1, dtype=np.int64)  # transform along axis 1: each row of a 
 _HOP, _LOOKBACK, _ITERATIONS, _SWEEP = 0, 1, 2, 3
 
 
+# Inside the kernel, the rows' buffers travel together: ``state`` is (frames, spectra, mags,
+# ola), each with a leading row axis; ``scratch`` is (seg, spectrum, axes), the projections'
+# scratch rows and the FFT's axis. Tuples made on the compiled side cost nothing.
+
+
 @njit(cache=True, nogil=True)
 def _project_rows(
     ola: np.ndarray,
@@ -53,15 +58,14 @@ def _project_rows(
     window: np.ndarray,
     mags: np.ndarray,
     j: int,
-    seg: np.ndarray,
-    spectrum: np.ndarray,
+    scratch: tuple,
     first: int,
     stop: int,
-    axes: np.ndarray,
 ) -> None:
     """One Griffin-Lim projection of frame ``ola[r, start:start+n_fft]`` for rows ``first`` to
     ``stop - 1``, with target ``mags[r, j]``: the consistent spectra into ``spectrum[r]``, their
     inverse FFTs (not yet windowed) into ``seg[r]``; one multi-row FFT each way."""
+    seg, spectrum, axes = scratch
     n_fft = window.shape[0]
     for r in range(first, stop):
         for n in range(n_fft):
@@ -73,71 +77,71 @@ def _project_rows(
 
 
 @njit(cache=True, nogil=True)
+def _keep_projection(state: tuple, i: int, synthesis: np.ndarray, hop: int, scratch, first, stop):
+    """Each row's projection of frame ``i`` (in ``scratch``) becomes the frame: its spectrum,
+    and its windowed samples in place of the old ones in the overlap-add."""
+    frames, spectra, _, ola = state
+    seg, spectrum, _ = scratch
+    for r in range(first, stop):
+        for k in range(spectra.shape[2]):
+            spectra[r, i, k] = spectrum[r, k]
+        replace_in_ola(ola[r], i * hop, frames[r, i], seg[r], synthesis)
+
+
+@njit(cache=True, nogil=True)
 def _start_newest(
-    frames: np.ndarray,
-    spectra: np.ndarray,
-    mags: np.ndarray,
-    ola: np.ndarray,
+    state: tuple,
     initial: np.ndarray,
     use_initial: bool,
     initial_window: np.ndarray,
     synthesis: np.ndarray,
     hop: int,
-    seg: np.ndarray,
-    spectrum: np.ndarray,
+    scratch: tuple,
     first: int,
     stop: int,
-    axes: np.ndarray,
 ) -> None:
     """Each row's newest frame after the shift: its given estimate, or RTISI's phase of the
     partial reconstruction (the row's magnitude is last in ``mags``), into the overlap-add."""
-    n_bins, n_fft = spectra.shape[2], frames.shape[2]
+    frames, _, mags, ola = state
+    seg, spectrum, axes = scratch
     newest = frames.shape[1] - 1
     if use_initial:
         for r in range(first, stop):
-            for k in range(n_bins):
+            for k in range(spectrum.shape[1]):
                 spectrum[r, k] = initial[r, k]
-        c2r(spectrum[first:stop], seg[first:stop], axes, False, 1.0 / n_fft, 1)
+        c2r(spectrum[first:stop], seg[first:stop], axes, False, 1.0 / frames.shape[2], 1)
     else:
         last = mags.shape[1] - 1
-        _project_rows(
-            ola, newest * hop, initial_window, mags, last, seg, spectrum, first, stop, axes
-        )
-    for r in range(first, stop):
-        for k in range(n_bins):
-            spectra[r, newest, k] = spectrum[r, k]
-        replace_in_ola(ola[r], newest * hop, frames[r, newest], seg[r], synthesis)
+        _project_rows(ola, newest * hop, initial_window, mags, last, scratch, first, stop)
+    _keep_projection(state, newest, synthesis, hop, scratch, first, stop)
 
 
 @njit(cache=True, nogil=True)
 def _sweep_jacobi(
-    frames: np.ndarray,
-    spectra: np.ndarray,
-    mags: np.ndarray,
-    ola: np.ndarray,
+    state: tuple,
     pending: np.ndarray,
     pending_spectra: np.ndarray,
     iterate_windows: np.ndarray,
     synthesis: np.ndarray,
     hop: int,
     lookback: int,
-    seg: np.ndarray,
-    spectrum: np.ndarray,
+    scratch: tuple,
     first: int,
     stop: int,
-    axes: np.ndarray,
 ) -> None:
     """One Jacobi iteration of the rows' in-progress frames, all from the previous iterate."""
-    n_bins, n_fft, n_progress = spectra.shape[2], frames.shape[2], mags.shape[1]
-    for j in range(n_progress):
+    frames, spectra, mags, ola = state
+    seg, spectrum, _ = scratch
+    n_bins, n_fft = spectra.shape[2], frames.shape[2]
+    for j in range(mags.shape[1]):
         i = lookback + j
-        _project_rows(ola, i * hop, iterate_windows[j], mags, j, seg, spectrum, first, stop, axes)
+        _project_rows(ola, i * hop, iterate_windows[j], mags, j, scratch, first, stop)
         for r in range(first, stop):
             for n in range(n_fft):
                 pending[r, j, n] = seg[r, n]
             for k in range(n_bins):
                 pending_spectra[r, j, k] = spectrum[r, k]
-    for j in range(n_progress):
+    for j in range(mags.shape[1]):
         i = lookback + j
         for r in range(first, stop):
             replace_in_ola(ola[r], i * hop, frames[r, i], pending[r, j], synthesis)
@@ -147,90 +151,25 @@ def _sweep_jacobi(
 
 @njit(cache=True, nogil=True)
 def _sweep_gauss_seidel(
-    frames: np.ndarray,
-    spectra: np.ndarray,
-    mags: np.ndarray,
-    ola: np.ndarray,
+    state: tuple,
     iterate_windows: np.ndarray,
     synthesis: np.ndarray,
     hop: int,
     lookback: int,
     newest_first: bool,
-    seg: np.ndarray,
-    spectrum: np.ndarray,
+    scratch: tuple,
     first: int,
     stop: int,
-    axes: np.ndarray,
 ) -> None:
     """One Gauss-Seidel iteration: each in-progress frame in turn, the next seeing its update
     (newest first, or oldest first)."""
-    n_bins, n_progress = spectra.shape[2], mags.shape[1]
+    _, _, mags, ola = state
+    n_progress = mags.shape[1]
     for step in range(n_progress):
         j = n_progress - 1 - step if newest_first else step
         i = lookback + j
-        _project_rows(ola, i * hop, iterate_windows[j], mags, j, seg, spectrum, first, stop, axes)
-        for r in range(first, stop):
-            for k in range(n_bins):
-                spectra[r, i, k] = spectrum[r, k]
-            replace_in_ola(ola[r], i * hop, frames[r, i], seg[r], synthesis)
-
-
-@njit(cache=True, nogil=True)
-def _iterate(
-    frames: np.ndarray,
-    spectra: np.ndarray,
-    mags: np.ndarray,
-    ola: np.ndarray,
-    pending: np.ndarray,
-    pending_spectra: np.ndarray,
-    iterate_windows: np.ndarray,
-    synthesis: np.ndarray,
-    settings: np.ndarray,
-    seg: np.ndarray,
-    spectrum: np.ndarray,
-    first: int,
-    stop: int,
-    axes: np.ndarray,
-) -> None:
-    """The rows' iterations, in the sweep order ``settings`` names."""
-    hop, lookback = settings[_HOP], settings[_LOOKBACK]
-    iterations, sweep = settings[_ITERATIONS], settings[_SWEEP]
-    for _ in range(iterations):
-        if sweep == JACOBI:
-            _sweep_jacobi(
-                frames,
-                spectra,
-                mags,
-                ola,
-                pending,
-                pending_spectra,
-                iterate_windows,
-                synthesis,
-                hop,
-                lookback,
-                seg,
-                spectrum,
-                first,
-                stop,
-                axes,
-            )
-        else:
-            _sweep_gauss_seidel(
-                frames,
-                spectra,
-                mags,
-                ola,
-                iterate_windows,
-                synthesis,
-                hop,
-                lookback,
-                sweep == GS_NEWEST_FIRST,
-                seg,
-                spectrum,
-                first,
-                stop,
-                axes,
-            )
+        _project_rows(ola, i * hop, iterate_windows[j], mags, j, scratch, first, stop)
+        _keep_projection(state, i, synthesis, hop, scratch, first, stop)
 
 
 @njit(cache=True, nogil=True)
@@ -262,44 +201,33 @@ def _bank_push(
     ``spectrum`` (rows, n_bins) are scratch; ``settings`` holds hop, look-back, iterations and
     the sweep order.
     """
-    hop = settings[_HOP]
+    hop, lookback = settings[_HOP], settings[_LOOKBACK]
+    iterations, sweep = settings[_ITERATIONS], settings[_SWEEP]
+    state, scratch = (frames, spectra, mags, ola), (seg, spectrum, axes)
     for r in range(first, stop):
         shift_in(frames[r], spectra[r], mags[r], magnitude[r], ola[r], hop)
-    _start_newest(
-        frames,
-        spectra,
-        mags,
-        ola,
-        initial,
-        use_initial,
-        initial_window,
-        synthesis,
-        hop,
-        seg,
-        spectrum,
-        first,
-        stop,
-        axes,
-    )
-    _iterate(
-        frames,
-        spectra,
-        mags,
-        ola,
-        pending,
-        pending_spectra,
-        iterate_windows,
-        synthesis,
-        settings,
-        seg,
-        spectrum,
-        first,
-        stop,
-        axes,
-    )
-    lookback, n_bins = settings[_LOOKBACK], spectra.shape[2]
+    _start_newest(state, initial, use_initial, initial_window, synthesis, hop, scratch, first, stop)
+    for _ in range(iterations):
+        if sweep == JACOBI:
+            _sweep_jacobi(
+                state,
+                pending,
+                pending_spectra,
+                iterate_windows,
+                synthesis,
+                hop,
+                lookback,
+                scratch,
+                first,
+                stop,
+            )
+        else:
+            newest_first = sweep == GS_NEWEST_FIRST
+            _sweep_gauss_seidel(
+                state, iterate_windows, synthesis, hop, lookback, newest_first, scratch, first, stop
+            )
     for r in range(first, stop):
-        for k in range(n_bins):
+        for k in range(spectra.shape[2]):
             out[r, k] = spectra[r, lookback, k]
 
 
