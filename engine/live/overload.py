@@ -36,6 +36,7 @@ import numpy as np
 
 from caminos.engine.core.config import STREAMING_PHASE_METHODS
 from caminos.engine.core.errors import ControlError
+from caminos.engine.dsp.phase import ITERATIVE_METHODS
 
 LATE_FRACTION = 0.9  # a hop is late when its tick took this share of the hop or more
 LATE_SHARE = 0.2  # step down when this share of the last half second's hops was late
@@ -43,9 +44,6 @@ UNDERRUNS = 3  # or when this many underruns came within the last half second
 WINDOW_S = 0.5  # the span both are measured over, in seconds
 SETTLE_S = 0.5  # after a switch, no decision until the window holds the new method's hops only
 MAX_RETRY_S = 3600.0  # the longest wait before trying the chosen method again, in seconds
-
-
-ITERATIVE_METHODS = ("rtisi-la", "gsrtisi-la", "rtpghi+gsrtisi")  # those with iterations
 
 
 def phase_ladder(fallback: str, fewest: int) -> Callable[[tuple], tuple]:

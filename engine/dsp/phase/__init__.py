@@ -115,7 +115,10 @@ def make_streaming(
     )
 
 
-BANK_METHODS = ("rtisi-la", "gsrtisi-la", "rtpghi+gsrtisi")  # methods with a many-voice bank
+# The RTISI family: the methods with iterations (``/phase/iterations``), and those with a
+# many-voice bank (their iterations are what a bank shares out).
+ITERATIVE_METHODS = ("rtisi-la", "gsrtisi-la", "rtpghi+gsrtisi")
+BANK_METHODS = ITERATIVE_METHODS
 
 
 def make_bank(method: str, stft: StftConfig, phases, lookahead: int, iterations: int):
