@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from caminos.engine.core.config import Config, load_config
+from tests.machine_share import REAL_TIME_GROUP, alone, sharing
 from tests.waiting import timed_out
 
 SAMPLE_RATE = 48_000  # Hz, the default of config.toml
@@ -33,6 +35,20 @@ def own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(folder))
         yield folder
+
+
+@pytest.fixture(autouse=True)
+def machine_share(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """Under ``pytest -n``, a real-time test holds the machine alone and every other test shares
+    it (:mod:`tests.machine_share`); in one process, nothing to share."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    folder = tmp_path_factory.getbasetemp().parent  # the same for every worker of the run
+    group = request.node.get_closest_marker("xdist_group")
+    real_time = group is not None and REAL_TIME_GROUP in group.args
+    with alone(folder) if real_time else sharing(folder):
+        yield
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ import pytest
 import soundfile as sf
 
 from benchmarks.live import REFERENCE_STREAM
+from tests.machine_share import REAL_TIME_GROUP
 from tests.waiting import FolderChanges, Lines, until_answered
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,9 +40,9 @@ pytestmark = [
         shutil.which("jackd") is None and not os.environ.get("CI"),
         reason="jackd not installed (scripts/setup.sh --test installs it)",
     ),
-    # One worker of ``pytest -n`` plays these one after another, in real time, while the others
-    # run the quick tests (see the README's test command).
-    pytest.mark.xdist_group("real-time"),
+    # One worker of ``pytest -n`` plays these one after another, in real time, each with the
+    # machine to itself: the other workers wait (tests/machine_share.py).
+    pytest.mark.xdist_group(REAL_TIME_GROUP),
 ]
 
 
