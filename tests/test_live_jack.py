@@ -817,9 +817,9 @@ def test_eight_speakers_play_a_path_each_while_the_voice_babbles(jackd, tmp_path
 
     What is tested is the plumbing (eight ports, a path per voice, the voice, no error), with
     the headroom of the phase vocoder (`pv`, the cheapest phase recovery that still follows the
-    partials) and six hops of buffer (32 ms), so that it holds on any 2-core machine CI may get,
-    where the voice's own process, JACK and the control process share the other core and the
-    suite's other worker runs its tests on both. With three hops, `pv` had 7 underruns in 16 s
+    partials) and six hops of buffer (32 ms), on a 2-core machine where the voice's own
+    process, JACK and the control process share the other core (the suite's other worker waits
+    meanwhile: tests/machine_share.py). With three hops, `pv` had 7 underruns in 16 s
     once on the EPYC in a full suite (the bare stream 1 xrun), its ticks within the hop (p99
     4.78 ms of 5.33): the holes were stalls of the whole machine longer than 16 ms. How many
     voices fit a hop with each method is a benchmark's question (benchmarks/engine.py
@@ -828,7 +828,11 @@ def test_eight_speakers_play_a_path_each_while_the_voice_babbles(jackd, tmp_path
     five; on a 2-core AMD EPYC (512 KB of L2 a core: the decoder's 2.5 MB of weights and eight
     voices' phase state do not stay in it) `rtpghi` takes 70 % at p50 and 118 % at p99, and
     the test failed with it every time (8 to 160 underruns in 16 s), while `pv` takes 45 % and
-    70 %."""
+    70 %. Measured again on the EPYC (2026-12-07, the many-pitch default): offline, `pv` takes
+    40 % at p50 and 66 % at p99, but the voices' paths move them where the decoder draws more
+    combs, and live ticks here reach 95 to 98 % of the hop at p99 (five runs alone, no hole);
+    the one run in six that failed alone had a p99 of 6.46 ms and 6 underruns, the bare stream
+    beside it none."""
     port = _free_port()
     seconds = 12
     play = Play(

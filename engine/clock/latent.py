@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
@@ -123,6 +124,7 @@ class LatentMixer:
         self._walk = np.zeros(self.dims)
         self._innovation = np.zeros(self.dims)
         self._sources = np.zeros(self.dims)
+        self._totals = np.zeros(self.voices)  # each voice's weights' sum this hop
         self._rng = np.random.default_rng(self.seed)
         # each voice's follow this hop: the shared one, or gliding to and from its own
         self.voice_follow_value = np.ones(self.voices)
@@ -269,36 +271,30 @@ class LatentMixer:
         semitones = self.pitch.step()
         if semitones != 0.0:
             np.multiply(self.pitch_direction, semitones, out=self._transpose)
-        for k in range(self.voices):
-            follow = self._voice_follow(k, follow_shared)
-            row = weights[k]
-            total = float(row.sum())
-            if not self.frozen:
-                if total > 0.0:
-                    np.dot(row, z_rows, out=self._sources)
-                    self._sources *= 1.0 / total
-                    self._held[k] = self._sources
-                sounding = min(total, 1.0)
-            else:
-                sounding = 1.0
-            own_path = bool(self.voice_path_active[k])
-            path_active = own_path or self.path_active
-            target = follow * sounding + (1.0 - follow) * float(path_active)
-            difference = target - self._presence[k]  # a Parameter's step, per voice
-            if abs(difference) < 1e-9:
-                self._presence[k] = target
-            else:
-                self._presence[k] += self.coefficient * difference
-            presence[k] = self._presence[k]
-            z = out[k]
-            np.multiply(self._held[k], follow, out=z)
-            if follow < 1.0:
-                z += (1.0 - follow) * (
-                    self.voice_path_position[k] if own_path else self.path_position
-                )
-            z += self._innovation
-            if semitones != 0.0:
-                z += self._transpose
+        for k in range(self.voices):  # into voice_follow_value
+            self._voice_follow(k, follow_shared)
+        # numpy's row sums, which mix_voice_rows' own would equal only below 8 rows
+        weights.sum(axis=1, out=self._totals)
+        mix_voice_rows(
+            z_rows,
+            weights,
+            self._totals,
+            self.voice_follow_value,
+            self.frozen,
+            self._held,
+            self._presence,
+            self.coefficient,
+            self.voice_path_active,
+            self.path_active,
+            self.voice_path_position,
+            self.path_position,
+            self._innovation,
+            self._transpose,
+            semitones != 0.0,
+            self._sources,
+            out,
+            presence,
+        )
 
     def _voice_follow(self, k: int, shared: float) -> float:
         """Voice ``k``'s follow this hop: the shared one, or its own (``voice_follow`` >= 0),
@@ -326,3 +322,67 @@ class LatentMixer:
         self._walk *= 1.0 - rate
         self._innovation *= amplitude * math.sqrt(rate * (2.0 - rate))
         self._walk += self._innovation
+
+
+@njit(cache=True, nogil=True)
+def mix_voice_rows(
+    z_rows: np.ndarray,
+    weights: np.ndarray,
+    totals: np.ndarray,
+    follows: np.ndarray,
+    frozen: bool,
+    held: np.ndarray,
+    presence_state: np.ndarray,
+    coefficient: float,
+    voice_path_active: np.ndarray,
+    path_active: bool,
+    voice_path_position: np.ndarray,
+    path_position: np.ndarray,
+    innovation: np.ndarray,
+    transpose: np.ndarray,
+    transposing: bool,
+    sources: np.ndarray,
+    out: np.ndarray,
+    presence: np.ndarray,
+) -> None:
+    """Every voice's ``z`` for one hop (:meth:`LatentMixer.mix_voices`), allocation-free.
+
+    Voice ``k`` mixes the rows ``z_rows`` (rows, dims) by its ``weights[k]`` (their sum
+    ``totals[k]``; the mean is held in ``held[k]`` while ``frozen`` or silent), then
+    ``z = held * follow + (1 - follow) * path + innovation (+ transpose)``, its path its own
+    (``voice_path_position[k]`` while ``voice_path_active[k]``) or the shared ``path_position``;
+    its ``presence_state[k]`` steps towards what it has to decode with the one-pole
+    ``coefficient`` and is copied to ``presence[k]``. Each number is computed in the order the
+    numpy expressions before it computed it (the weighted mean through BLAS, as ``np.dot``), so
+    a render is the same to the bit. ``sources`` (dims,) is scratch.
+    """
+    for k in range(out.shape[0]):
+        follow = follows[k]
+        total = totals[k]
+        if not frozen:
+            if total > 0.0:
+                np.dot(weights[k], z_rows, sources)
+                scale = 1.0 / total
+                for j in range(sources.shape[0]):
+                    held[k, j] = sources[j] * scale
+            sounding = min(total, 1.0)
+        else:
+            sounding = 1.0
+        own_path = voice_path_active[k]
+        active = 1.0 if (own_path or path_active) else 0.0
+        target = follow * sounding + (1.0 - follow) * active
+        difference = target - presence_state[k]  # a Parameter's step, per voice
+        if abs(difference) < 1e-9:
+            presence_state[k] = target
+        else:
+            presence_state[k] += coefficient * difference
+        presence[k] = presence_state[k]
+        rest = 1.0 - follow
+        for j in range(out.shape[1]):
+            value = held[k, j] * follow
+            if follow < 1.0:
+                value += rest * (voice_path_position[k, j] if own_path else path_position[j])
+            value += innovation[j]
+            if transposing:
+                value += transpose[j]
+            out[k, j] = value
