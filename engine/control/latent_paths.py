@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 INTERPOLATIONS = ("linear", "cubic", "spherical")
 
@@ -85,55 +86,99 @@ class LatentPath:
         great circle and moves the distance linearly, so a path between two timbres keeps its
         intensity instead of passing near the mean sound.
         """
-        points, times = self.points, self.times
-        n = len(points)
-        if n == 0:
-            out[:] = 0.0
-            return out
-        if n == 1 or t <= 0.0:
-            out[:] = points[0]
-            return out
-        if t >= times[-1]:
-            out[:] = points[-1]
-            return out
-        i = self.segment_at(t)
-        span = times[i + 1] - times[i]
-        u = (t - times[i]) / span if span > 0.0 else 1.0
-        a, b = points[i], points[i + 1]
-        if interpolation == "cubic":
-            p0 = points[i - 1] if i > 0 else a
-            p3 = points[i + 2] if i + 2 < n else b
-            u2, u3 = u * u, u * u * u
-            # Catmull-Rom basis: passes through a at u = 0 and b at u = 1.
-            out[:] = 0.5 * (
-                (-u3 + 2 * u2 - u) * p0
-                + (3 * u3 - 5 * u2 + 2) * a
-                + (-3 * u3 + 4 * u2 + u) * b
-                + (u3 - u2) * p3
-            )
-        elif interpolation == "spherical":
-            _slerp(a, b, u, out)
-        else:
-            np.subtract(b, a, out=out)
-            out *= u
-            out += a
+        _evaluate(self.points, self.times, float(t), _MODES.get(interpolation, 0), out)
         return out
 
 
-def _slerp(a: np.ndarray, b: np.ndarray, u: float, out: np.ndarray) -> None:
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    if na < 1e-12 or nb < 1e-12:
-        np.subtract(b, a, out=out)
-        out *= u
-        out += a
+_MODES = {"linear": 0, "cubic": 1, "spherical": 2}  # LatentPath.evaluate's, as _evaluate's
+
+
+@njit(cache=True, nogil=True)
+def _evaluate(points: np.ndarray, times: np.ndarray, t: float, mode: int, out: np.ndarray) -> None:
+    """:meth:`LatentPath.evaluate` compiled, allocation-free (a path player calls it every hop):
+    ``mode`` 0 linear, 1 Catmull-Rom, 2 spherical. Each number is computed in the order the
+    numpy expressions before it computed it (the norms and the cosine through BLAS, as
+    ``np.dot``), so a path plays the same to the bit."""
+    n = points.shape[0]
+    if n == 0:
+        out[:] = 0.0
         return
-    cosine = min(max(float(np.dot(a, b)) / (na * nb), -1.0), 1.0)
-    omega = math.acos(cosine)
-    if omega < 1e-6:
-        wa, wb = 1.0 - u, u
+    if n == 1 or t <= 0.0:
+        out[:] = points[0]
+        return
+    if t >= times[n - 1]:
+        out[:] = points[n - 1]
+        return
+    i = min(max(np.searchsorted(times, t, side="right") - 1, 0), n - 2)
+    span = times[i + 1] - times[i]
+    u = (t - times[i]) / span if span > 0.0 else 1.0
+    a, b = points[i], points[i + 1]
+    if mode == 1:
+        p0 = points[i - 1] if i > 0 else a
+        p3 = points[i + 2] if i + 2 < n else b
+        u2, u3 = u * u, u * u * u
+        # Catmull-Rom basis: passes through a at u = 0 and b at u = 1.
+        w0 = -u3 + 2 * u2 - u
+        w1 = 3 * u3 - 5 * u2 + 2
+        w2 = -3 * u3 + 4 * u2 + u
+        w3 = u3 - u2
+        for j in range(out.shape[0]):
+            out[j] = 0.5 * (((w0 * p0[j] + w1 * a[j]) + w2 * b[j]) + w3 * p3[j])
+        return
+    if mode == 2:
+        na, nb = math.sqrt(np.dot(a, a)), math.sqrt(np.dot(b, b))
+        if na >= 1e-12 and nb >= 1e-12:
+            cosine = min(max(np.dot(a, b) / (na * nb), -1.0), 1.0)
+            omega = math.acos(cosine)
+            if omega < 1e-6:
+                wa, wb = 1.0 - u, u
+            else:
+                wa = math.sin((1.0 - u) * omega) / math.sin(omega)
+                wb = math.sin(u * omega) / math.sin(omega)
+            radius = (1.0 - u) * na + u * nb
+            scale_a, scale_b = wa * radius / na, wb * radius / nb
+            for j in range(out.shape[0]):
+                out[j] = a[j] * scale_a
+                out[j] += scale_b * b[j]
+            return
+    for j in range(out.shape[0]):  # linear (and spherical through the origin)
+        out[j] = (b[j] - a[j]) * u + a[j]
+
+
+@njit(cache=True, nogil=True)
+def glide(position: np.ndarray, target: np.ndarray, coefficient: float) -> None:
+    """One step of a one-pole smoother in place: ``position += coefficient * (target -
+    position)``, element by element, allocation-free (a path's position each hop)."""
+    for j in range(position.shape[0]):
+        position[j] += coefficient * (target[j] - position[j])
+
+
+@njit(cache=True, nogil=True)
+def glide_row(
+    positions: np.ndarray, row: int, target: np.ndarray, coefficient: float, jump: bool
+) -> None:
+    """:func:`glide` of ``positions[row]`` (with ``jump``: set to ``target``), without a view
+    made in Python."""
+    if jump:
+        positions[row, :] = target
     else:
-        wa = math.sin((1.0 - u) * omega) / math.sin(omega)
-        wb = math.sin(u * omega) / math.sin(omega)
-    radius = (1.0 - u) * na + u * nb
-    np.multiply(a, wa * radius / na, out=out)
-    out += (wb * radius / nb) * b
+        glide(positions[row], target, coefficient)
+
+
+@njit(cache=True, nogil=True)
+def hop_rate_between(times: np.ndarray, t0: float, t1: float, hop_seconds: float) -> bool:
+    """Whether every segment of a path with point ``times`` (seconds) from the one holding
+    ``t0`` to the one holding ``t1`` lasts one hop (within 1e-9 s): a sound's own trajectory,
+    which a player carries exactly (:meth:`LatentPath.segment_at`'s segments)."""
+    n = times.shape[0]
+    if n < 2:
+        first = last = 0
+    else:
+        first = min(max(np.searchsorted(times, t0, side="right") - 1, 0), n - 2)
+        last = min(max(np.searchsorted(times, t1, side="right") - 1, 0), n - 2)
+    if first > last:
+        first, last = last, first
+    for i in range(first, last + 1):
+        if abs((times[i + 1] - times[i]) - hop_seconds) > 1e-9:
+            return False
+    return True

@@ -23,7 +23,13 @@ import numpy as np
 
 from caminos.engine.clock.latent import STD_BOUND
 from caminos.engine.control.landmark_making import FILE_VERSION, LandmarkMaker, rows_of
-from caminos.engine.control.latent_paths import INTERPOLATIONS, Landmark, LatentPath
+from caminos.engine.control.latent_paths import (
+    INTERPOLATIONS,
+    Landmark,
+    LatentPath,
+    glide,
+    hop_rate_between,
+)
 from caminos.engine.control.patch_files import (
     PATCHES_FOLDER,
     file_for,
@@ -133,7 +139,7 @@ class Navigator:
                 if along_trajectory:
                     position += self._target
                     position -= self._previous_target
-                position += self.mixer.coefficient * (self._target - position)
+                glide(position, self._target, self.mixer.coefficient)
         if self._recording is not None:
             self._record(hop)
 
@@ -171,12 +177,7 @@ class Navigator:
         segments one hop long (a sound's own trajectory), without a loop's wrap."""
         if self._wrapped or t0 == t1:
             return False
-        first, last = sorted((self.path.segment_at(t0), self.path.segment_at(t1)))
-        times = self.path.times
-        for i in range(first, last + 1):
-            if abs(float(times[i + 1] - times[i]) - self.hop_seconds) > 1e-9:
-                return False
-        return True
+        return hop_rate_between(self.path.times, t0, t1, self.hop_seconds)
 
     def _advance(self) -> None:
         duration = self.path.seconds

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from caminos.engine.control.latent_paths import LatentPath
+from caminos.engine.control.latent_paths import LatentPath, glide_row
 from caminos.engine.control.navigation import Navigator
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.errors import ControlError
@@ -42,7 +42,8 @@ class VoicePaths:
         self.hop_seconds = engine.hop / engine.sample_rate
         voices = self.mixer.voices
         self.paths: list[LatentPath | None] = [None] * voices
-        self.times = np.zeros(voices)
+        self.times = [0.0] * voices  # seconds into each voice's path (Python floats: no array
+        # scalars made each hop)
         self._target = np.zeros(self.mixer.dims)
         self._jump = np.zeros(voices, dtype=np.bool_)
 
@@ -92,19 +93,18 @@ class VoicePaths:
         interpolation = self.navigator.interpolation
         positions = self.mixer.voice_path_position
         coefficient = self.mixer.coefficient
-        for voice, path in enumerate(self.paths):
+        times, paths = self.times, self.paths
+        for voice in range(len(paths)):
+            path = paths[voice]
             if path is None:
                 continue
             seconds = path.seconds
             if seconds > 0.0:
-                self.times[voice] = (self.times[voice] + speed * self.hop_seconds) % seconds
-            path.evaluate(float(self.times[voice]), interpolation, self._target)
-            position = positions[voice]
-            if self._jump[voice]:
-                position[:] = self._target
-                self._jump[voice] = False
-            else:
-                position += coefficient * (self._target - position)
+                times[voice] = (times[voice] + speed * self.hop_seconds) % seconds
+            path.evaluate(times[voice], interpolation, self._target)
+            # the hop a voice starts on its path it sounds there, with no glide from elsewhere
+            glide_row(positions, voice, self._target, coefficient, self._jump[voice])
+            self._jump[voice] = False
 
     def reset(self) -> None:
         """Every voice off its own path."""
