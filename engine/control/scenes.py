@@ -165,7 +165,10 @@ class SceneBank:
             return
         u = min((hop - self._fade_start + 1) / self._fade_hops, 1.0)
         for control, start, end in self._fades:
-            control.apply(*(a + u * (b - a) for a, b in zip(start, end)))
+            if len(start) == 1:  # most controls: one value, and no generator made each hop
+                control.apply(start[0] + u * (end[0] - start[0]))
+            else:
+                control.apply(*(a + u * (b - a) for a, b in zip(start, end)))
         if u >= 1.0:
             self._fades = []
 
