@@ -831,8 +831,9 @@ def test_eight_speakers_play_a_path_each_while_the_voice_babbles(jackd, tmp_path
     70 %. Measured again on the EPYC (2026-12-07, the many-pitch default): offline, `pv` takes
     40 % at p50 and 66 % at p99, but the voices' paths move them where the decoder draws more
     combs, and live ticks here reach 95 to 98 % of the hop at p99 (five runs alone, no hole);
-    the one run in six that failed alone had a p99 of 6.46 ms and 6 underruns, the bare stream
-    beside it none."""
+    two runs in seven of this test alone failed, one with a p99 of 6.46 ms and 6 underruns, the
+    bare stream beside it none (docs/benchmarks.md, "The hop's Python glue and the live tests
+    under a parallel suite")."""
     port = _free_port()
     seconds = 12
     play = Play(
