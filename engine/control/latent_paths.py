@@ -73,10 +73,7 @@ class LatentPath:
 
     def segment_at(self, t: float) -> int:
         """Index of the segment (points ``i`` to ``i + 1``) that holds time ``t``, in seconds."""
-        n = len(self.times)
-        if n < 2:
-            return 0
-        return min(max(int(np.searchsorted(self.times, t, side="right")) - 1, 0), n - 2)
+        return int(_segment(self.times, float(t)))
 
     def evaluate(self, t: float, interpolation: str, out: np.ndarray) -> np.ndarray:
         """The point at time ``t`` (seconds, clamped to the path), written into ``out``.
@@ -91,6 +88,15 @@ class LatentPath:
 
 
 _MODES = {"linear": 0, "cubic": 1, "spherical": 2}  # LatentPath.evaluate's, as _evaluate's
+
+
+@njit(cache=True, nogil=True)
+def _segment(times: np.ndarray, t: float) -> int:
+    """:meth:`LatentPath.segment_at` of a path with point ``times`` (seconds), compiled."""
+    n = times.shape[0]
+    if n < 2:
+        return 0
+    return min(max(np.searchsorted(times, t, side="right") - 1, 0), n - 2)
 
 
 @njit(cache=True, nogil=True)
@@ -109,7 +115,7 @@ def _evaluate(points: np.ndarray, times: np.ndarray, t: float, mode: int, out: n
     if t >= times[n - 1]:
         out[:] = points[n - 1]
         return
-    i = min(max(np.searchsorted(times, t, side="right") - 1, 0), n - 2)
+    i = _segment(times, t)
     span = times[i + 1] - times[i]
     u = (t - times[i]) / span if span > 0.0 else 1.0
     a, b = points[i], points[i + 1]
@@ -170,12 +176,7 @@ def hop_rate_between(times: np.ndarray, t0: float, t1: float, hop_seconds: float
     """Whether every segment of a path with point ``times`` (seconds) from the one holding
     ``t0`` to the one holding ``t1`` lasts one hop (within 1e-9 s): a sound's own trajectory,
     which a player carries exactly (:meth:`LatentPath.segment_at`'s segments)."""
-    n = times.shape[0]
-    if n < 2:
-        first = last = 0
-    else:
-        first = min(max(np.searchsorted(times, t0, side="right") - 1, 0), n - 2)
-        last = min(max(np.searchsorted(times, t1, side="right") - 1, 0), n - 2)
+    first, last = _segment(times, t0), _segment(times, t1)
     if first > last:
         first, last = last, first
     for i in range(first, last + 1):

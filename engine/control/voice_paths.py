@@ -42,8 +42,8 @@ class VoicePaths:
         self.hop_seconds = engine.hop / engine.sample_rate
         voices = self.mixer.voices
         self.paths: list[LatentPath | None] = [None] * voices
-        self.times = [0.0] * voices  # seconds into each voice's path (Python floats: no array
-        # scalars made each hop)
+        # seconds into each voice's path, as Python floats: no array scalar made each hop
+        self.times = [0.0] * voices
         self._target = np.zeros(self.mixer.dims)
         self._jump = np.zeros(voices, dtype=np.bool_)
 
