@@ -263,7 +263,7 @@ class LatentMixer:
         """
         follow_shared = self.follow.step()
         noise = self.noise.step()
-        self.offset += self.coefficient * (self.offset_target - self.offset)
+        glide(self.offset, self.offset_target, self.coefficient)
         if noise > 0.0 or self._walk.any():
             self._step_walk(noise)
         np.add(self.offset, self._walk, out=self._innovation)
@@ -322,6 +322,16 @@ class LatentMixer:
         self._walk *= 1.0 - rate
         self._innovation *= amplitude * math.sqrt(rate * (2.0 - rate))
         self._walk += self._innovation
+
+
+@njit(cache=True, nogil=True)
+def glide(position: np.ndarray, target: np.ndarray, coefficient: float) -> None:
+    """One step of a one-pole smoother in place: ``position += coefficient * (target -
+    position)``, element by element, allocation-free (the mixer's offsets, a path's position,
+    each hop). Unlike the field's glide it never snaps to the target: the same numbers as the
+    numpy expression it replaced."""
+    for j in range(position.shape[0]):
+        position[j] += coefficient * (target[j] - position[j])
 
 
 @njit(cache=True, nogil=True)

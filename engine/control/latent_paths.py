@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from caminos.engine.clock.latent import glide
+
 INTERPOLATIONS = ("linear", "cubic", "spherical")
 
 
@@ -71,10 +73,6 @@ class LatentPath:
             self.name, np.vstack([self.points, points]), np.concatenate([self.times, times])
         )
 
-    def segment_at(self, t: float) -> int:
-        """Index of the segment (points ``i`` to ``i + 1``) that holds time ``t``, in seconds."""
-        return int(_segment(self.times, float(t)))
-
     def evaluate(self, t: float, interpolation: str, out: np.ndarray) -> np.ndarray:
         """The point at time ``t`` (seconds, clamped to the path), written into ``out``.
 
@@ -92,7 +90,8 @@ _MODES = {"linear": 0, "cubic": 1, "spherical": 2}  # LatentPath.evaluate's, as 
 
 @njit(cache=True, nogil=True)
 def _segment(times: np.ndarray, t: float) -> int:
-    """:meth:`LatentPath.segment_at` of a path with point ``times`` (seconds), compiled."""
+    """Index of the segment (points ``i`` to ``i + 1``) of a path with point ``times``
+    (seconds) that holds time ``t``."""
     n = times.shape[0]
     if n < 2:
         return 0
@@ -152,14 +151,6 @@ def _evaluate(points: np.ndarray, times: np.ndarray, t: float, mode: int, out: n
 
 
 @njit(cache=True, nogil=True)
-def glide(position: np.ndarray, target: np.ndarray, coefficient: float) -> None:
-    """One step of a one-pole smoother in place: ``position += coefficient * (target -
-    position)``, element by element, allocation-free (a path's position each hop)."""
-    for j in range(position.shape[0]):
-        position[j] += coefficient * (target[j] - position[j])
-
-
-@njit(cache=True, nogil=True)
 def glide_row(
     positions: np.ndarray, row: int, target: np.ndarray, coefficient: float, jump: bool
 ) -> None:
@@ -175,7 +166,7 @@ def glide_row(
 def hop_rate_between(times: np.ndarray, t0: float, t1: float, hop_seconds: float) -> bool:
     """Whether every segment of a path with point ``times`` (seconds) from the one holding
     ``t0`` to the one holding ``t1`` lasts one hop (within 1e-9 s): a sound's own trajectory,
-    which a player carries exactly (:meth:`LatentPath.segment_at`'s segments)."""
+    which a player carries exactly (:func:`_segment`'s segments)."""
     first, last = _segment(times, t0), _segment(times, t1)
     if first > last:
         first, last = last, first

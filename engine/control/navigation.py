@@ -21,13 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from caminos.engine.clock.latent import STD_BOUND
+from caminos.engine.clock.latent import STD_BOUND, glide
 from caminos.engine.control.landmark_making import FILE_VERSION, LandmarkMaker, rows_of
 from caminos.engine.control.latent_paths import (
     INTERPOLATIONS,
     Landmark,
     LatentPath,
-    glide,
     hop_rate_between,
 )
 from caminos.engine.control.patch_files import (
