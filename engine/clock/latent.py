@@ -271,7 +271,7 @@ class LatentMixer:
         semitones = self.pitch.step()
         if semitones != 0.0:
             np.multiply(self.pitch_direction, semitones, out=self._transpose)
-        for k in range(self.voices):  # into voice_follow_value
+        for k in range(self.voices):
             self._voice_follow(k, follow_shared)
         # numpy's row sums, which mix_voice_rows' own would equal only below 8 rows
         weights.sum(axis=1, out=self._totals)
@@ -296,9 +296,10 @@ class LatentMixer:
             presence,
         )
 
-    def _voice_follow(self, k: int, shared: float) -> float:
-        """Voice ``k``'s follow this hop: the shared one, or its own (``voice_follow`` >= 0),
-        gliding with the mixer's smoothing between them so a change never jumps."""
+    def _voice_follow(self, k: int, shared: float) -> None:
+        """Voice ``k``'s follow this hop into ``voice_follow_value[k]``: the shared one, or its
+        own (``voice_follow`` >= 0), gliding with the mixer's smoothing between them so a change
+        never jumps."""
         own = self.voice_follow[k].value
         value = self.voice_follow_value[k]
         if own < 0.0 and self._follow_settled[k]:
@@ -313,7 +314,6 @@ class LatentMixer:
                 follow = float(value + self.coefficient * difference)
                 self._follow_settled[k] = False
         self.voice_follow_value[k] = follow
-        return follow
 
     def _step_walk(self, amplitude: float) -> None:
         """A mean-reverting random walk (Ornstein-Uhlenbeck) with stationary std ``amplitude``."""
