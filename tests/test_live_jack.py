@@ -27,6 +27,7 @@ import pytest
 import soundfile as sf
 
 from benchmarks.live import REFERENCE_STREAM
+from benchmarks.stall_probe import probe_results, start_probes
 from tests.machine_share import REAL_TIME_GROUP
 from tests.waiting import FolderChanges, Lines, until_answered
 
@@ -186,21 +187,28 @@ class Play:
         return json.loads(self.report_path.read_text())
 
 
-def _reference(seconds: float, channels: int = 2) -> subprocess.Popen:
-    """A bare PortAudio stream writing silence beside the engine, for the same time: what the
-    machine alone does to a client (this 2-core virtual machine stalls clients now and then)."""
-    return subprocess.Popen(
-        [sys.executable, "-c", REFERENCE_STREAM, str(seconds), str(channels)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+class Reference:
+    """What the machine alone does to real-time work beside the engine, for the same seconds: a
+    bare PortAudio stream writing silence (what it does to a JACK client: this 2-core virtual
+    machine stalls clients now and then) and a stall probe on every core (how long a real-time
+    thread on each core waited: benchmarks/stall_probe.py)."""
 
+    def __init__(self, seconds: float, channels: int = 2) -> None:
+        self.stream = subprocess.Popen(
+            [sys.executable, "-c", REFERENCE_STREAM, str(seconds), str(channels)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.probes = start_probes(seconds)
 
-def _reference_result(process: subprocess.Popen) -> dict:
-    out, err = process.communicate(timeout=120)
-    assert process.returncode == 0, err
-    return json.loads(out)
+    def result(self) -> dict:
+        """The bare stream's counts (``callbacks``, ``xruns``, ``expected``) and the probes'
+        ``stalls_ms``, of every core together."""
+        out, err = self.stream.communicate(timeout=120)
+        assert self.stream.returncode == 0, err
+        seen = probe_results(self.probes)
+        return dict(json.loads(out), stalls_ms=sorted(sum(seen["stalls_ms"].values(), [])))
 
 
 def _check_sound(report: dict) -> None:
@@ -208,20 +216,37 @@ def _check_sound(report: dict) -> None:
     assert -40.0 < report["peak_dbfs"] <= -0.3 + 1e-6  # sounding, never past the ceiling
 
 
+def _allowed_underruns(report: dict, reference: dict, max_xruns: int) -> int:
+    """Underruns the machine accounts for: as many as the bare stream's xruns (at least
+    ``max_xruns``), and for every stall of a core longer than the engine's slack (its buffer
+    less a tick at p99) as many hops as the stall lasted.
+
+    A stall of a virtual machine's core keeps the hop clock on it from running while a JACK
+    client on the other core plays on: seen in CI, 9 underruns of a 30 s play beside a bare
+    stream with 2 xruns. A stall of ``s`` ms empties the buffer of at most ``ceil(s / hop)``
+    hops; a stall shorter than the slack empties none.
+    """
+    hop_ms = 1000.0 * HOP / RATE
+    slack_ms = report["latency"]["buffer_ms"] - report["tick_ms_p99"]
+    stalls = [s for s in reference["stalls_ms"] if s > slack_ms]
+    return max(max_xruns, reference["xruns"]) + sum(math.ceil(s / hop_ms) for s in stalls)
+
+
 def _check_healthy(report: dict, reference: dict, max_xruns: int = 2) -> None:
-    """At most ``max_xruns`` xruns of the engine's own and callbacks on time, beyond what a bare
-    stream beside it suffered in the same seconds.
+    """At most ``max_xruns`` xruns of the engine's own and callbacks on time, beyond what the
+    machine did to the bare stream and the stall probes beside it in the same seconds.
 
     The engine's own: ``underruns``, the DSP process late with a hop. With two hops of buffer
     that takes a stall of more than 10 ms, which the bare stream, with no buffer at all, feels
-    as an xrun too; so the engine may have as many as the bare stream had. PortAudio's xrun flags
-    and lost callbacks are compared with the bare stream's likewise: on a quiet machine both
-    are near zero (0 to 3 in 30 s here); when this virtual machine stalls, a client writing
-    silence sees as many.
+    as an xrun too when it stalls its core; a stall of the hop clock's core alone only the
+    probes see (:func:`_allowed_underruns`). PortAudio's xrun flags and lost callbacks are
+    compared with the bare stream's likewise: on a quiet machine both are near zero (0 to 3 in
+    30 s here); when this virtual machine stalls, a client writing silence sees as many.
     """
-    print("engine:", json.dumps(report), "\nbare stream beside it:", json.dumps(reference))
+    print("engine:", json.dumps(report), "\nthe machine beside it:", json.dumps(reference))
     _check_sound(report)
-    assert report["underruns"] <= max(max_xruns, reference["xruns"]), (report, reference)
+    allowed = _allowed_underruns(report, reference, max_xruns)
+    assert report["underruns"] <= allowed, (report, reference)
     assert report["xruns"] <= max_xruns + 2 * reference["xruns"], (report, reference)
     lost = max(1.0 - reference["callbacks"] / reference["expected"], 0.0)
     assert report["callbacks"] >= (0.99 - 2 * lost) * report["expected_callbacks"], (
@@ -234,9 +259,9 @@ def _check_healthy(report: dict, reference: dict, max_xruns: int = 2) -> None:
 def test_plays_30_seconds_through_jack(jackd, tmp_path: Path) -> None:
     play = Play(tmp_path, 30, "--no-osc")
     play.wait_playing()
-    reference = _reference(29)  # the bare stream beside the whole play
+    reference = Reference(29)  # the bare stream beside the whole play
     report = play.finish()
-    _check_healthy(report, _reference_result(reference))
+    _check_healthy(report, reference.result())
     assert report["seconds"] >= 29.5
     assert report["latency"]["algorithmic_ms"] == pytest.approx(1000 * (768 + 256 + 72) / 48000)
 
@@ -245,7 +270,7 @@ def test_plays_while_a_second_process_floods_controls(jackd, tmp_path: Path) -> 
     port = _free_port()
     play = Play(tmp_path, 20, "--set", f"osc.port={port}", "--record", str(tmp_path / "live"))
     play.wait_playing()
-    reference = _reference(19)  # the bare stream beside the whole play, not just the flood
+    reference = Reference(19)  # the bare stream beside the whole play, not just the flood
     flood = subprocess.run(
         [sys.executable, "-c", _FLOOD, str(port), str(round(15 * RATE / HOP)), str(tmp_path)],
         capture_output=True,
@@ -256,7 +281,7 @@ def test_plays_while_a_second_process_floods_controls(jackd, tmp_path: Path) -> 
     assert flood.returncode == 0, flood.stderr
     sent = int(flood.stdout.split()[0])
     report = play.finish()
-    _check_healthy(report, _reference_result(reference))
+    _check_healthy(report, reference.result())
     assert sent > 15 * 1000  # over 1,000 messages a second for 15 s of hops
     # the engine applied them (valid ones) and counted the invalid tenth
     assert report["extra"]["events_applied"] > 0.8 * sent
@@ -746,6 +771,10 @@ def test_a_hop_clock_running_late_steps_the_phase_recovery_down_and_tries_again(
     report = play.finish()
     # (a machine busy with other tests may make the default run late again after the try)
     assert report["extra"]["phase_fallbacks"] >= 2, "".join(play.lines)
+    # each stop of the hop clock is one gap in the sound, three hops at least
+    hop_ms = 1000.0 * HOP / RATE
+    assert report["extra"]["holes"] >= 2 and report["extra"]["longest_hole_ms"] >= 3 * hop_ms
+    assert report["underruns"] >= 6 and report["extra"]["holes"] < report["underruns"], report
     score = (tmp_path / "live.score").read_text()
     methods = [rest for _, rest in _score_hops(score, "/phase/method")]
     iterations = [rest for _, rest in _score_hops(score, "/phase/iterations")]
@@ -864,7 +893,7 @@ def test_eight_speakers_play_a_path_each_while_the_voice_babbles(jackd, tmp_path
         client.send_message(f"/channel/{k + 1}/follow", 0.5)
         client.send_message(f"/channel/{k + 1}/path/play", name)
     client.send_message("/voice/babble", 10000)
-    reference = _reference(seconds, channels=8)
+    reference = Reference(seconds, channels=8)
     report = play.finish()
-    _check_healthy(report, _reference_result(reference))
+    _check_healthy(report, reference.result())
     assert report["extra"]["control_errors"] == 0, report

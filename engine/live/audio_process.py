@@ -23,10 +23,17 @@ def _make_callback(
     out_ring: SharedRing, in_ring: SharedRing | None, counters: SharedCounters, doorbell: Doorbell
 ):
     """The PortAudio callback: copy rings, count, ring the hop clock's doorbell (there is room
-    for its next hop); nothing else (no allocation of buffers)."""
+    for its next hop); nothing else (no allocation of buffers).
+
+    Underruns count callbacks the engine left short; ``holes`` counts the gaps they make, one per
+    run of short callbacks back to back, and ``longest_hole`` the longest run: one stall of the
+    hop clock for 50 ms is about eight underruns but one gap a listener hears.
+    """
     values = counters.values
     i_calls, i_frames = counters.index("callbacks"), counters.index("frames")
     i_xruns, i_under = counters.index("xruns"), counters.index("underruns")
+    i_holes, i_run = counters.index("holes"), counters.index("hole_run")
+    i_longest = counters.index("longest_hole")
     i_over = counters.index("overruns")
     i_out_flag = counters.index("output_underflows")
     i_in_flag = counters.index("input_overflows")
@@ -52,6 +59,13 @@ def _make_callback(
         if got < frames:
             outdata[got:] = 0.0
             values[i_under] += 1.0
+            if values[i_run] == 0.0:  # a new gap in the sound
+                values[i_holes] += 1.0
+            values[i_run] += 1.0
+            if values[i_run] > values[i_longest]:
+                values[i_longest] = values[i_run]
+        else:
+            values[i_run] = 0.0
         doorbell.ring()
 
     return callback

@@ -114,7 +114,8 @@ def play(
             Path(report_path).write_text(report.to_json())
         say(
             f"played {report.seconds:.1f} s: {report.callbacks} callbacks, "
-            f"{report.xruns} xruns, {report.underruns} underruns, {report.restarts} restarts, "
+            f"{report.xruns} xruns, {report.underruns} underruns in {report.extra['holes']} gaps "
+            f"(the longest {report.extra['longest_hole_ms']:.0f} ms), {report.restarts} restarts, "
             f"peak {report.peak_dbfs:.1f} dBFS"
         )
     return 0

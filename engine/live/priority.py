@@ -22,7 +22,11 @@ def raise_priority(niceness: int = -10) -> bool:
     return True
 
 
-DSP_REALTIME_PRIORITY = 5  # SCHED_FIFO: above every ordinary process, below JACK's own threads
+# SCHED_FIFO priority of the hop clock: above every ordinary process, below every thread of the
+# audio server's. JACK 2 runs its clients' callback threads 5 below its own priority (10 by
+# default: at 5). At the same priority as the callback, the DSP process was not preempted by it:
+# a callback that woke on the DSP process's core waited for the hop to finish, up to 3 ms.
+DSP_REALTIME_PRIORITY = 4
 
 
 def raise_to_realtime(priority: int = DSP_REALTIME_PRIORITY) -> bool:

@@ -29,6 +29,9 @@ AUDIO_COUNTERS = (
     "output_underflows",
     "input_overflows",
     "underruns",
+    "holes",  # runs of underruns back to back: the gaps a listener hears, however long
+    "hole_run",  # underruns back to back up to the last callback (0 once it was whole)
+    "longest_hole",  # the longest such run, in callbacks
     "overruns",
     "first_time",
     "last_time",

@@ -444,7 +444,8 @@ class LivePlayer:
         c, d = self.counters, self.dsp
         span = max(c["last_time"] - c["first_time"], 0.0)
         block = self.block_size or self.hop
-        expected = span * self.config.audio.sample_rate / block + (1 if c["callbacks"] else 0)
+        rate = self.config.audio.sample_rate
+        expected = span * rate / block + (1 if c["callbacks"] else 0)
         peak = d["peak"]
         return LiveReport(
             seconds=time.monotonic() - self.started if self.started else 0.0,
@@ -471,6 +472,9 @@ class LivePlayer:
                 "osc_port": int(self.front["osc_port"]),
                 "phase_fallbacks": int(self.front["phase_fallbacks"]),
                 "web_port": int(self.front["web_port"]),
+                "realtime": bool(d["realtime"]),  # the hop clock under SCHED_FIFO
+                "holes": int(c["holes"]),  # gaps in the sound: runs of underruns
+                "longest_hole_ms": 1000.0 * c["longest_hole"] * block / rate,
                 "output_underflows": int(c["output_underflows"]),
                 "input_overflows": int(c["input_overflows"]),
                 "devices": self.devices.description,
