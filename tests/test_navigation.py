@@ -263,9 +263,11 @@ def test_scene_recall_crossfades_numeric_controls_and_switches_others(rig):
 
 
 def test_a_scene_fade_makes_no_temporaries_per_hop(rig):
-    """While a scene fades one-valued controls, the scene hook applies each value without a
-    generator or a tuple made per control and hop: measured here 120 bytes held at once a hop
-    for two controls (tracemalloc's own 64 among them), 840 before.
+    """While a scene fades controls, the scene hook applies each value without a generator made
+    per control and hop: a one-valued control's value directly, a point's values through the
+    fade's own list. Measured here: 120 bytes held at once a hop for two one-valued controls
+    (tracemalloc's own 64 among them), 840 before; with ``/latent/xy`` fading too, 248 bytes,
+    792 with a generator for the point.
 
     Three rounds, each figure keeping its smallest, as tests/test_engine.py's
     hop_allocation_peaks does (another thread's message lands in one round)."""
@@ -274,10 +276,12 @@ def test_a_scene_fade_makes_no_temporaries_per_hop(rig):
     engine, surface, _ = rig
     engine.post("/latent/follow", 0.2)
     engine.post("/latent/noise", 0.5)
+    engine.post("/latent/xy", 0.1, 0.2)
     engine.post("/scene/store", 3)
     run(engine)
     engine.post("/latent/follow", 1.0)
     engine.post("/latent/noise", 0.0)
+    engine.post("/latent/xy", 0.9, 0.8)
     run(engine)
     engine.post("/scene/recall", 3, 2.0)  # 375 hops of fade
     run(engine)
@@ -295,9 +299,11 @@ def test_a_scene_fade_makes_no_temporaries_per_hop(rig):
         tracemalloc.stop()
         peaks.append(peak)
     assert 0.2 < engine.get("/latent/follow")[0] < 1.0  # still fading
+    assert 0.1 < engine.get("/latent/xy")[0] < 0.9
     run(engine, 400)
     assert engine.get("/latent/follow") == (pytest.approx(0.2),)
-    assert min(peaks) < 256, peaks
+    assert engine.get("/latent/xy") == (pytest.approx(0.1), pytest.approx(0.2))
+    assert min(peaks) < 512, peaks
 
 
 # ------------------------------------------------------------------------------- files

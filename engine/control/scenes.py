@@ -50,7 +50,7 @@ class SceneBank:
         self.engine = engine
         self.folder = Path(folder) if folder is not None else PATCHES_FOLDER / "scenes"
         self.slots: dict[int, dict[str, tuple]] = {}
-        self._fades: list[tuple[Control, tuple, tuple]] = []
+        self._fades: list[tuple[Control, tuple, tuple, list]] = []  # start, end, now
         self._fade_start = 0
         self._fade_hops = 0
 
@@ -145,15 +145,15 @@ class SceneBank:
             if now == target:
                 continue
             if _numeric(control) and len(now) == len(target):
-                fades.append((control, now, target))
+                fades.append((control, now, target, list(now)))
             elif control.prepare is not None:
                 if address in prepared:
                     control.apply(prepared[address])
             else:
                 control.apply(*target)
         if not self.engine.clock.ticked:  # an engine never ticked lands on the scene at once,
-            for control, start, end in fades:  # on the values the hop clock's last step reaches
-                control.apply(*(a + (b - a) for a, b in zip(start, end)))
+            for control, start, end, _ in fades:  # on the values the hop clock's last step
+                control.apply(*(a + (b - a) for a, b in zip(start, end)))  # reaches
             fades = []
         self._fades = fades
         self._fade_start = self.engine.hop_index
@@ -164,11 +164,15 @@ class SceneBank:
         if not self._fades:
             return
         u = min((hop - self._fade_start + 1) / self._fade_hops, 1.0)
-        for control, start, end in self._fades:
-            if len(start) == 1:  # most controls: one value, and no generator made each hop
+        for control, start, end, values in self._fades:
+            if len(start) == 1:  # most controls: one value
                 control.apply(start[0] + u * (end[0] - start[0]))
-            else:
-                control.apply(*(a + u * (b - a) for a, b in zip(start, end)))
+                continue
+            i = 0  # more (a point, a latent vector): into the fade's own list, no generator
+            while i < len(values):
+                values[i] = start[i] + u * (end[i] - start[i])
+                i += 1
+            control.apply(*values)
         if u >= 1.0:
             self._fades = []
 
