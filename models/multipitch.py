@@ -96,6 +96,7 @@ import numpy as np
 from numba import njit
 
 from caminos.models.pitch import hann_lobe_at
+from caminos.engine.dsp.compiled import hop_kernel
 
 F0_MIN_HZ = 65.0  # about C2
 F0_MAX_HZ = 2100.0  # about C7
@@ -177,7 +178,7 @@ def salience_taps(
     )
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def saliences(
     r: np.ndarray, index: np.ndarray, frac: np.ndarray, weight: np.ndarray, scores: np.ndarray
 ) -> None:
@@ -200,7 +201,7 @@ def saliences(
         scores[c] = s
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def cancel_partials(
     f0_bins: float, residual: np.ndarray, depth: float, amps: np.ndarray, detected: np.ndarray
 ) -> None:
@@ -248,7 +249,7 @@ def cancel_partials(
         residual[k] = max(0.0, residual[k] - depth * detected[k])
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def track_frame_kernel(
     mag: np.ndarray,
     index: np.ndarray,
@@ -458,7 +459,7 @@ def _sort_by_salience(f0_out: np.ndarray, salience_out: np.ndarray, filled: int)
         salience_out[j + 1] = s
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _track_frames(
     mags,
     index,

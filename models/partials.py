@@ -46,6 +46,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from caminos.engine.dsp.compiled import dot_into, hop_kernel
 from caminos.models.multipitch import MultiPitchTracker, cancel_partials, track_frame_kernel
 from caminos.models.pitch import refined_candidate
 
@@ -57,7 +58,7 @@ MAGNITUDE_FLOOR = 1e-3  # of caminos.models.autoencoder, repeated to keep this m
 PEAK_CONTINUITY = 1.6
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _parabola(a: float, b: float, c: float) -> tuple[float, float]:
     """Offset (bins, -0.5 to 0.5) and height of the vertex of the parabola through
     ``(-1, a), (0, b), (1, c)``; ``(0, b)`` when it opens upwards."""
@@ -68,7 +69,7 @@ def _parabola(a: float, b: float, c: float) -> tuple[float, float]:
     return offset, b - 0.25 * (a - c) * offset
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def pick_peaks(
     mag: np.ndarray,
     residual: np.ndarray,
@@ -181,7 +182,7 @@ def _fallback_pitch(row: int, fallback_hz: np.ndarray, one_pitch: tuple) -> floa
     hz = fallback_hz[row]
     roots, matrix, scores, grid = one_pitch
     if np.isnan(hz) and row < roots.shape[0]:
-        np.dot(roots[row : row + 1], matrix, scores[row : row + 1])
+        dot_into(roots[row : row + 1], matrix, scores[row : row + 1])
         semitones = 12.0 * (refined_candidate(scores[row]) * grid[1] + grid[0])
         hz = 27.5 * 2.0 ** (semitones / 12.0)
         fallback_hz[row] = hz
@@ -229,11 +230,12 @@ def _free_peaks(
     mags[:] = 0.0
     pick_peaks(mag, residual, np.sqrt(settings[0]), bins, mags, order)
     if continued:
-        last_bins[:] = bins
-        last_mags[:] = mags
+        for k in range(bins.shape[0]):
+            last_bins[k] = bins[k]
+            last_mags[k] = mags[k]
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def restart_silent(state: tuple, active: np.ndarray, streams: np.ndarray) -> None:
     """Empty the stream state (:func:`analyse_rows`' ``state``) of each row whose ``active``
     value is 0, and set ``streams`` (:func:`analyse_rows`'): row ``r`` continues stream ``r``,
@@ -249,7 +251,7 @@ def restart_silent(state: tuple, active: np.ndarray, streams: np.ndarray) -> Non
         last_mags[row, :] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def analyse_rows(
     mags: np.ndarray,
     fallback_hz: np.ndarray,
@@ -313,7 +315,8 @@ def analyse_rows(
         # What no slot holds: the held spectrum, emptied before the frame, is the frame's
         # square-rooted magnitudes (zero for a frame holding NaN or infinity, which then has
         # no peaks), every slot's partials cancelled to their full depth.
-        residual[:] = held
+        for k in range(residual.shape[0]):
+            residual[k] = held[k]
         for k in range(filled):
             cancel_partials(f0_row[k] / bin_hz, residual, 1.0, amps, detected)
         last = max(stream, 0)  # a frame read alone reads no last peaks and keeps none
@@ -331,7 +334,7 @@ def analyse_rows(
         )
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def channel_values(
     level: np.ndarray,
     f0: np.ndarray,

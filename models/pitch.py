@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from caminos.engine.dsp.compiled import hop_kernel
 
 F0_MIN_HZ = 40.0
 F0_MAX_HZ = 1600.0
@@ -106,7 +107,7 @@ class PitchTracker:
         return self.candidates[0] * 2.0 ** (index * self.log_step)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def refined_candidate(scores: np.ndarray) -> float:
     """The best of one frame's candidate scores (candidates,), as a fractional index: moved by
     the vertex of a parabola through its neighbours' scores, at most half a step either way.
@@ -124,7 +125,7 @@ def refined_candidate(scores: np.ndarray) -> float:
     return best + shift
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def refined_candidates(scores: np.ndarray, out: np.ndarray) -> None:
     """:func:`refined_candidate` of each row of ``scores`` (frames, candidates) into ``out``."""
     for row in range(scores.shape[0]):
@@ -156,14 +157,14 @@ def harmonic_comb(f0_hz: np.ndarray, n_bins: int, bin_hz: float) -> np.ndarray:
     return out
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _comb_rows(f0_bins: np.ndarray, out: np.ndarray) -> None:
     for row in range(out.shape[0]):
         for k in range(out.shape[1]):
             out[row, k] = comb_at(k, f0_bins[row])
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def comb_at(k: int, f0_bins: float) -> float:
     """:func:`harmonic_comb` at one bin ``k`` for a fundamental of ``f0_bins`` bins: the main
     lobe at the distance to the nearest harmonic (the first at least), for kernels (the hop
@@ -200,7 +201,7 @@ def semitones_in_bins(semitones: float, bin_hz: float) -> float:
     return 27.5 * 2.0 ** (min(semitones, 200.0) / 12.0) / bin_hz
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def hann_lobe_at(d: float) -> float:
     """:func:`hann_lobe` of one distance ``d`` in bins, compiled, for kernels (the hop path's
     comb, the multi-pitch tracker's cancellation)."""
@@ -213,7 +214,7 @@ def hann_lobe_at(d: float) -> float:
     return abs(np.sin(np.pi * d) / den)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def gated_combs(semitones: np.ndarray, gates: np.ndarray, bin_hz: float, out: np.ndarray) -> None:
     """Every pitch slot's :func:`harmonic_comb` times its gate, into ``out``.
 
@@ -245,7 +246,7 @@ def gated_combs(semitones: np.ndarray, gates: np.ndarray, bin_hz: float, out: np
                 harmonic += 1
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def peak_lobes(
     semitones: np.ndarray,
     log_mags: np.ndarray,
@@ -292,7 +293,7 @@ def hann_lobe(d: np.ndarray) -> np.ndarray:
     return out.reshape(d.shape)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _lobes(d: np.ndarray, out: np.ndarray) -> None:
     for i in range(d.shape[0]):
         out[i] = hann_lobe_at(d[i])

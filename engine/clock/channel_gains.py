@@ -12,13 +12,13 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from numba import njit
 
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
+from caminos.engine.dsp.compiled import hop_kernel
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _ramp_columns(block: np.ndarray, before: np.ndarray, after: np.ndarray) -> None:
     """Multiply column ``c`` of ``block`` (n, channels) by a gain ramped linearly from
     ``before[c]`` (reached at the previous block's last sample) to ``after[c]`` (at this

@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from caminos.engine.core.errors import CheckpointError
+from caminos.engine.dsp.compiled import dot_into, hop_kernel
 from caminos.models.partials import channel_values
 from caminos.models.pitch import (
     comb_at,
@@ -49,12 +50,12 @@ def _comb_f0_bins(semitones: float, bin_hz: float, n_bins: int) -> float:
     return min(max(semitones_in_bins(semitones, bin_hz), 1.0), float(n_bins))
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _softplus(x: float) -> float:
     return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def add_comb_per_bin(h: np.ndarray, heights: np.ndarray, f0_bins: float) -> None:
     """``h[k] += softplus(heights[k]) * comb_k(f0)`` in one pass, allocation-free (hop path)."""
     for k in range(h.shape[0]):
@@ -63,7 +64,7 @@ def add_comb_per_bin(h: np.ndarray, heights: np.ndarray, f0_bins: float) -> None
             h[k] += _softplus(heights[k]) * lobe
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def add_comb_banded(
     h: np.ndarray, bands: np.ndarray, lower: np.ndarray, weight: np.ndarray, f0_bins: float
 ) -> None:
@@ -99,7 +100,7 @@ def with_batch(layers: tuple[tuple, tuple, tuple], batch: int) -> tuple[tuple, t
     return ws, bs, tuple(np.zeros((batch, w.shape[1]), np.float32) for w in ws)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def run_layers(
     x: np.ndarray,
     weights: tuple,
@@ -108,9 +109,9 @@ def run_layers(
     first_extra: np.ndarray,
     use_extra: bool,
     active: np.ndarray,
-) -> np.ndarray:
+) -> None:
     """``x`` (batch, inputs) float32 through every layer (``x @ weights[i] + biases[i]`` into
-    ``outputs[i]``, SiLU between them), row by row; returns the last output buffer.
+    ``outputs[i]``, SiLU between them), row by row: the result is in ``outputs[-1]``.
 
     ``first_extra`` (batch, first width) is added to the first layer's output before its SiLU
     when ``use_extra`` (the level term of a model with a level channel). Rows whose ``active``
@@ -129,7 +130,7 @@ def run_layers(
         for row in range(out.shape[0]):
             if active[row] == 0.0:
                 continue
-            np.dot(h[row : row + 1], weights[i], out[row : row + 1])
+            dot_into(h[row : row + 1], weights[i], out[row : row + 1])
             for j in range(out.shape[1]):
                 v = out[row, j] + bias[j]
                 if i == 0 and use_extra:
@@ -138,7 +139,6 @@ def run_layers(
                     v = v / (_ONE + np.exp(min(-v, _EXP_LIMIT)))
                 out[row, j] = v
         h = out
-    return h
 
 
 class EncoderState(NamedTuple):
@@ -163,7 +163,7 @@ class EncoderState(NamedTuple):
     level: np.ndarray  # (batch,) scratch: each row's level, nepers
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _frame_levels(
     mags: np.ndarray, root: np.ndarray, level: np.ndarray, with_root: bool, active: np.ndarray
 ) -> None:
@@ -184,15 +184,24 @@ def _frame_levels(
         level[row] = 0.5 * np.log(power / n_bins)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _refined_semitones(scores: np.ndarray, row: int, first_octave: float, log_step: float) -> float:
     """The best candidate of one row of scores, moved by a parabola through its neighbours, in
     semitones above A0 (:func:`caminos.models.pitch.refined_candidate`)."""
     return 12.0 * (refined_candidate(scores[row]) * log_step + first_octave)
 
 
-@njit(cache=True, nogil=True)
-def encode_frames(
+@hop_kernel
+def encode_frames(log_mags: np.ndarray, mags: np.ndarray, out: np.ndarray, state: tuple) -> None:
+    """:func:`encode_rows` with an :class:`EncoderState` as one plain tuple (``tuple(state)``):
+    numba's dispatcher takes up to 16 arguments from Python without allocating (232 bytes a
+    call at 20, 296 at 32), and a plain tuple of them as one argument costs nothing; a
+    namedtuple would take its slow path."""
+    encode_rows(log_mags, mags, out, *state)
+
+
+@hop_kernel
+def encode_rows(
     log_mags: np.ndarray,
     mags: np.ndarray,
     out: np.ndarray,
@@ -223,14 +232,15 @@ def encode_frames(
         for row in range(log_mags.shape[0]):
             for j in range(level_in.shape[0]):
                 first_extra[row, j] = level[row] * level_in[j]
-    z = run_layers(log_mags, weights, biases, outputs, first_extra, has_level, active)
+    run_layers(log_mags, weights, biases, outputs, first_extra, has_level, active)
+    z = outputs[-1]
     # A many-pitch model reads the one-pitch tracker's scores only for a frame the analysis
     # finds no pitch in (its fallback, models.partials), and takes them then from ``root``.
     one_pitch = has_pitch and pitch_latent.shape[0] > 0
     if one_pitch:
         for row in range(root.shape[0]):  # one product a row, as the layers
             if active[row] != 0.0:
-                np.dot(root[row : row + 1], pitch_matrix, scores[row : row + 1])
+                dot_into(root[row : row + 1], pitch_matrix, scores[row : row + 1])
     for row in range(out.shape[0]):
         if active[row] == 0.0:
             for j in range(out.shape[1]):
@@ -357,12 +367,13 @@ def _draw_one_comb(
     return offset
 
 
-@njit(cache=True, nogil=True)
-def decode_frames(z: np.ndarray, out: np.ndarray, *fields) -> None:
+@hop_kernel
+def decode_frames(z: np.ndarray, out: np.ndarray, fields: tuple) -> None:
     """Latents ``z`` (batch, d) to linear magnitudes ``out`` (batch, n_bins) in one pass of the
-    layers, allocation-free; ``fields`` are the :class:`DecoderState` of this batch size, field
-    by field (a namedtuple argument takes numba's slow path from Python, which keeps about 50
-    bytes a call; the fields come spread and the state is made again inside).
+    layers, allocation-free; ``fields`` is the :class:`DecoderState` of this batch size as one
+    plain tuple (a namedtuple argument takes numba's slow path from Python, and the fields
+    spread, 30 arguments, numba's dispatcher took with an allocation a call; the state is
+    made again inside).
 
     A non-finite latent or decoder output gives NaN magnitudes in its row (the engine counts
     the frame and plays silence there); a finite one never overflows (log-magnitudes clipped at
@@ -374,9 +385,8 @@ def decode_frames(z: np.ndarray, out: np.ndarray, *fields) -> None:
         for j in range(z.shape[1]):
             z_rows[row, j] = z[row, j]
     # row by row: a row's numbers never depend on the batch around it
-    full = run_layers(
-        z_rows, state.weights, state.biases, state.outputs, z_rows, False, state.every_row
-    )
+    run_layers(z_rows, state.weights, state.biases, state.outputs, z_rows, False, state.every_row)
+    full = state.outputs[-1]
     for row in range(z.shape[0]):
         offset = 0.0
         if state.has_level:
@@ -409,7 +419,7 @@ def _write_magnitudes(h: np.ndarray, offset: float, out: np.ndarray) -> None:
         out[k] = v
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def clean_magnitudes(
     mags: np.ndarray, clean: np.ndarray, fallback_hz: np.ndarray, active: np.ndarray
 ) -> None:
@@ -428,7 +438,7 @@ def clean_magnitudes(
         fallback_hz[row] = math.nan
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def add_partial_channels(
     z: np.ndarray, values: np.ndarray, channel_latent: np.ndarray, active: np.ndarray
 ) -> None:
@@ -445,7 +455,7 @@ def add_partial_channels(
             z[row, i] += v
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _slot_heights(
     bands: np.ndarray, slot: int, width: int, lower: np.ndarray, weight: np.ndarray, k: int
 ) -> float:
@@ -467,7 +477,7 @@ def _slot_heights(
 _NEGLIGIBLE_RAISE = 1e-6
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _largest_raise(bands: np.ndarray, slot: int, width: int, gate: float) -> float:
     """``expm1`` of the most slot ``slot`` raises any bin (nepers, before the cap): its comb's
     largest height, through softplus (which keeps the order), at a lobe's peak of 1, times its
@@ -479,7 +489,7 @@ def _largest_raise(bands: np.ndarray, slot: int, width: int, gate: float) -> flo
     return np.expm1(_softplus(top) * gate)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def draw_slots_and_peaks(
     h: np.ndarray,
     bands: np.ndarray,
@@ -639,6 +649,7 @@ class FrameCodec:
             np.zeros((batch, first_width), np.float32),
             np.zeros(batch, np.float32),
         )
+        self._encoder_fields = tuple(self._encoder)  # what the kernel takes: a plain tuple
         self._mags = np.zeros((batch, n))  # exp(log_mags) for callers that pass no mags
         if self.many:  # the analyser of pitch slots and free peaks, and its inputs
             from caminos.models.partials import PartialAnalyser
@@ -700,8 +711,10 @@ class FrameCodec:
             )
 
         self._decoder = decoder_state(decoder, decode_batch)
+        self._decoder_fields = tuple(self._decoder)  # what the kernel takes: a plain tuple
         # one row: decode() of any latent, beside the batch, with the batch's weights
         self._single = decoder_state(with_batch(decoder, 1), 1)
+        self._single_fields = tuple(self._single)
         self._z_one = np.zeros((1, self.latent_dim))
         self._out_one = np.zeros((1, n))
 
@@ -759,7 +772,7 @@ class FrameCodec:
             self._active.fill(1.0)
         else:
             np.copyto(self._active, active)
-        encode_frames(log_mags, mags, out, *self._encoder)
+        encode_frames(log_mags, mags, out, self._encoder_fields)
         if self.many:
             state = self._encoder
             clean_magnitudes(mags, self._clean, self._fallback_hz, self._active)
@@ -788,11 +801,11 @@ class FrameCodec:
     def decode_batch(self, z: np.ndarray, out: np.ndarray) -> None:
         """Latents (decode_batch, latent_dim) to linear magnitudes ``out`` (decode_batch,
         n_bins), float64, in one pass of the layers."""
-        decode_frames(z, out, *self._decoder)
+        decode_frames(z, out, self._decoder_fields)
 
     def decode(self, z: np.ndarray, out: np.ndarray) -> None:
         """One latent (latent_dim,) to linear magnitudes ``out`` (n_bins,), float64; the same
         numbers as that row of :meth:`decode_batch`."""
         self._z_one[0] = z
-        decode_frames(self._z_one, self._out_one, *self._single)
+        decode_frames(self._z_one, self._out_one, self._single_fields)
         out[:] = self._out_one[0]

@@ -23,18 +23,18 @@ import functools
 import math
 
 import numpy as np
-from numba import njit
 
 from caminos.engine.clock.latent import STD_BOUND, own_follow
 from caminos.engine.core.parameters import Parameter
 from caminos.engine.core.controls import Arg, ControlTable
+from caminos.engine.dsp.compiled import hop_kernel
 
 WANDER_RATE = 0.01  # per-hop innovation of each voice's walk: about half a second at hop 256
 SPREAD_MAX_STD = 8.0
 SPIN_MAX_DEG_S = 360.0
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _glide(value: np.ndarray, target: np.ndarray, coefficient: float) -> None:
     """One one-pole step of every element of ``value`` towards ``target`` (snaps within 1e-9)."""
     flat_value = value.reshape(-1)
@@ -47,7 +47,7 @@ def _glide(value: np.ndarray, target: np.ndarray, coefficient: float) -> None:
             flat_value[i] += coefficient * difference
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _add_places(
     z: np.ndarray,
     positions: np.ndarray,
@@ -77,7 +77,7 @@ def _add_places(
         level_shift[k] = shift
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _largest(values: np.ndarray) -> float:
     """The largest absolute value of ``values`` (no temporary array)."""
     largest = 0.0
@@ -86,7 +86,7 @@ def _largest(values: np.ndarray) -> float:
     return largest
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _step_walks(walk: np.ndarray, noise: np.ndarray, keep: float, kick: float) -> None:
     """One Ornstein-Uhlenbeck step of each voice's walk (``noise``: unit normal draws)."""
     for k in range(walk.shape[0]):

@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
+from caminos.engine.dsp.compiled import any_nonzero, dot_into, hop_kernel, row_sums
 
 # Latent offsets and points in standard deviations of each axis are accepted within this bound
 # (the /latent/*, /path/* and /landmark/* controls), and written back within it.
@@ -264,7 +264,7 @@ class LatentMixer:
         follow_shared = self.follow.step()
         noise = self.noise.step()
         glide(self.offset, self.offset_target, self.coefficient)
-        if noise > 0.0 or self._walk.any():
+        if noise > 0.0 or any_nonzero(self._walk):
             self._step_walk(noise)
         np.add(self.offset, self._walk, out=self._innovation)
         self._innovation *= self.std
@@ -273,8 +273,7 @@ class LatentMixer:
             np.multiply(self.pitch_direction, semitones, out=self._transpose)
         for k in range(self.voices):
             self._voice_follow(k, follow_shared)
-        # numpy's row sums, which mix_voice_rows' own would equal only below 8 rows
-        weights.sum(axis=1, out=self._totals)
+        row_sums(weights, self._totals)  # numpy's pairwise row sums, to the bit
         mix_voice_rows(
             z_rows,
             weights,
@@ -324,7 +323,7 @@ class LatentMixer:
         self._walk += self._innovation
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def glide(position: np.ndarray, target: np.ndarray, coefficient: float) -> None:
     """One step of a one-pole smoother in place: ``position += coefficient * (target -
     position)``, element by element, allocation-free (the mixer's offsets, a path's position,
@@ -334,7 +333,7 @@ def glide(position: np.ndarray, target: np.ndarray, coefficient: float) -> None:
         position[j] += coefficient * (target[j] - position[j])
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def mix_voice_rows(
     z_rows: np.ndarray,
     weights: np.ndarray,
@@ -371,7 +370,7 @@ def mix_voice_rows(
         total = totals[k]
         if not frozen:
             if total > 0.0:
-                np.dot(weights[k], z_rows, sources)
+                dot_into(weights[k], z_rows, sources)
                 scale = 1.0 / total
                 for j in range(sources.shape[0]):
                     held[k, j] = sources[j] * scale

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from caminos.engine.dsp.compiled import hop_kernel
 
 # One-pole time constant of each voice's two powers, seconds: a loudness, not a frame's flicker.
 SMOOTHING_S = 0.25
@@ -48,7 +48,7 @@ LIMIT_DB = 18.0
 LIMIT_NEPERS = LIMIT_DB * math.log(10.0) / 20.0
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def keep_voice_level(
     frame: np.ndarray,
     unmoved_z: np.ndarray,

@@ -19,13 +19,13 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from caminos.engine.core.config import Config, StftConfig, shipped_file
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
 from caminos.engine.dsp.audio_io import read_audio
 from caminos.engine.dsp.spectral import _AXES, StftAnalyzer, _analyze_frame, analysis_window
+from caminos.engine.dsp.compiled import hop_kernel
 
 
 class Source:
@@ -377,7 +377,7 @@ class VoiceSource(Source):
             self.stream.reset()
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _scaled_magnitude(frame: np.ndarray, gain: float, out: np.ndarray) -> None:
     """``out = |frame| * gain``, and ``frame *= gain``, in one pass."""
     for k in range(frame.shape[0]):
@@ -385,7 +385,7 @@ def _scaled_magnitude(frame: np.ndarray, gain: float, out: np.ndarray) -> None:
         out[k] = abs(frame[k])
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _copy_wrapped(samples: np.ndarray, n: int, start: int, out: np.ndarray) -> None:
     """``out[i] = samples[(start + i) % n]``: a frame that runs over a loop's end."""
     for i in range(out.shape[0]):

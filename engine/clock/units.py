@@ -34,7 +34,6 @@ import math
 import dataclasses
 
 import numpy as np
-from numba import njit
 
 from caminos.engine.clock.channel_gains import ChannelGains
 from caminos.engine.clock.codec import CHORD_MOST, FrameCodec
@@ -51,13 +50,14 @@ from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
 from caminos.engine.dsp.output import OutputChain
 from caminos.models.shape import MAGNITUDE_FLOOR
+from caminos.engine.dsp.compiled import hop_kernel
 
 # A source's weight in the latent mix grows with its level up to this level of a sine (dBFS), so a
 # silent live input does not pull a playing file towards the latent of silence.
 FULL_WEIGHT_DBFS = -60.0
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def all_finite(values: np.ndarray) -> bool:
     """Whether every value is finite (np.isfinite(...).all() allocates a mask)."""
     for v in values:
@@ -66,7 +66,7 @@ def all_finite(values: np.ndarray) -> bool:
     return True
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def mean_of_rows(rows: np.ndarray, out: np.ndarray) -> None:
     """``out = rows.sum(axis=0) * (1 / len(rows))``, the same sums in the same order (numpy's
     reduction starts from 0 and adds row by row), without the reduction's temporaries."""
@@ -80,7 +80,7 @@ def mean_of_rows(rows: np.ndarray, out: np.ndarray) -> None:
         out[j] *= scale
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def scale_in_place(values: np.ndarray, factor: float) -> None:
     """``values *= factor`` (numpy's makes an array of the factor first)."""
     for i in range(values.shape[0]):

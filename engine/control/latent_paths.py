@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from caminos.engine.clock.latent import glide
+from caminos.engine.dsp.compiled import hop_kernel
 
 INTERPOLATIONS = ("linear", "cubic", "spherical")
 
@@ -88,7 +89,7 @@ class LatentPath:
 _MODES = {"linear": 0, "cubic": 1, "spherical": 2}  # LatentPath.evaluate's, as _evaluate's
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _segment(times: np.ndarray, t: float) -> int:
     """Index of the segment (points ``i`` to ``i + 1``) of a path with point ``times``
     (seconds) that holds time ``t``."""
@@ -98,7 +99,7 @@ def _segment(times: np.ndarray, t: float) -> int:
     return min(max(np.searchsorted(times, t, side="right") - 1, 0), n - 2)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _evaluate(points: np.ndarray, times: np.ndarray, t: float, mode: int, out: np.ndarray) -> None:
     """:meth:`LatentPath.evaluate` compiled, allocation-free (a path player calls it every hop):
     ``mode`` 0 linear, 1 Catmull-Rom, 2 spherical. Each number is computed in the order the
@@ -109,10 +110,10 @@ def _evaluate(points: np.ndarray, times: np.ndarray, t: float, mode: int, out: n
         out[:] = 0.0
         return
     if n == 1 or t <= 0.0:
-        out[:] = points[0]
+        _copy(points[0], out)
         return
     if t >= times[n - 1]:
-        out[:] = points[n - 1]
+        _copy(points[n - 1], out)
         return
     i = _segment(times, t)
     span = times[i + 1] - times[i]
@@ -150,19 +151,27 @@ def _evaluate(points: np.ndarray, times: np.ndarray, t: float, mode: int, out: n
         out[j] = (b[j] - a[j]) * u + a[j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
+def _copy(source: np.ndarray, out: np.ndarray) -> None:
+    """``out[:] = source`` element by element (a kernel without numba's runtime may not copy
+    an array through a temporary)."""
+    for j in range(out.shape[0]):
+        out[j] = source[j]
+
+
+@hop_kernel
 def glide_row(
     positions: np.ndarray, row: int, target: np.ndarray, coefficient: float, jump: bool
 ) -> None:
     """:func:`glide` of ``positions[row]`` (with ``jump``: set to ``target``), without a view
     made in Python."""
     if jump:
-        positions[row, :] = target
+        _copy(target, positions[row])
     else:
         glide(positions[row], target, coefficient)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def hop_rate_between(times: np.ndarray, t0: float, t1: float, hop_seconds: float) -> bool:
     """Whether every segment of a path with point ``times`` (seconds) from the one holding
     ``t0`` to the one holding ``t1`` lasts one hop (within 1e-9 s): a sound's own trajectory,

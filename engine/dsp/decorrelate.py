@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from caminos.engine.dsp.compiled import hop_kernel
 
 MAX_STD_RADIANS = 1.0  # stationary standard deviation of each bin's phase at amount 1, radians
 DEFAULT_RATE = 0.02  # per-hop innovation rate of the walk: a correlation time of 50 hops
@@ -42,7 +42,7 @@ def decorrelation_gain(amount: float) -> float:
     return 1.0 / math.sqrt(coherent + (1.0 - coherent) * SMEARED_ENERGY)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _step_rotation(
     phase: np.ndarray,
     noise: np.ndarray,

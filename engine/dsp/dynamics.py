@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.compiled import hop_kernel
 
 
 def _check_block(block_in: np.ndarray, block_out: np.ndarray, channels: int) -> None:
@@ -25,7 +26,7 @@ def _check_block(block_in: np.ndarray, block_out: np.ndarray, channels: int) -> 
         )
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _dc_block(
     x: np.ndarray, y: np.ndarray, coefficient: float, last_in: np.ndarray, last_out: np.ndarray
 ) -> None:
@@ -151,7 +152,7 @@ def _write_gained(
         y[i, c] = out
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _limit(
     x: np.ndarray,
     y: np.ndarray,

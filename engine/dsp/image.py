@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from caminos.engine.dsp.compiled import hop_kernel
 
 IMAGE_WIDTH_HZ = 250.0
 """Width of the band around each bin whose power is a channel's envelope here, in Hz (5 bins at
@@ -38,7 +38,7 @@ IMAGE_TIME_S = 0.1
 """Time constant of the correction's smoothing from hop to hop, in seconds."""
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def envelope_error(
     decoded: np.ndarray,
     floor: float,
@@ -60,7 +60,7 @@ def envelope_error(
         out[k] -= envelope[k]
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def band_levels(log_mags: np.ndarray, width: int, powers: np.ndarray, out: np.ndarray) -> None:
     """Half the log of the mean of ``exp(2 * log_mags)`` over the ``width`` bins around each
     bin (the first and last bin extended beyond the edges, as the texture's moving mean,
@@ -83,7 +83,7 @@ def band_levels(log_mags: np.ndarray, width: int, powers: np.ndarray, out: np.nd
         out[k] = top + 0.5 * math.log(max(total / width, 1e-300))
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def update_corrections(
     errors: np.ndarray,
     first: int,
@@ -106,7 +106,7 @@ def update_corrections(
             corrections[r, k] += coefficient * (target - corrections[r, k])
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def apply_image(
     decoded: np.ndarray, corrections: np.ndarray, weights: np.ndarray, amount: float
 ) -> None:

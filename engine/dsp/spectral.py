@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 import rocket_fft  # noqa: F401  (registers numpy.fft for numba; r2c/c2r below)
-from numba import njit
 from rocket_fft import c2r, r2c
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.compiled import hop_kernel
 
 _AXES = np.zeros(1, dtype=np.int64)  # transform along axis 0 of a 1-D frame
 _AXES_LAST = np.ones(1, dtype=np.int64)  # transform along axis 1 of a (frames, samples) array
@@ -132,7 +132,7 @@ def istft(spectrogram: np.ndarray, stft: StftConfig, length: int | None = None) 
     return result
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _overlap_add(frames: np.ndarray, hop: int, out: np.ndarray) -> None:
     """Add ``frames[m]`` into ``out`` at ``m*hop``, in place."""
     n_frames, n_fft = frames.shape
@@ -142,14 +142,14 @@ def _overlap_add(frames: np.ndarray, hop: int, out: np.ndarray) -> None:
             out[start + n] += frames[m, n]
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _shift_left(buf: np.ndarray, start: int, stop: int) -> None:
     """Move ``buf[start:stop]`` to the front of ``buf`` without a temporary copy."""
     for i in range(stop - start):
         buf[i] = buf[start + i]
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _analyze_frame(
     buf: np.ndarray,
     start: int,
@@ -165,7 +165,7 @@ def _analyze_frame(
     r2c(scratch, out, axes, True, 1.0, 1)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _synthesize_frame(
     frame: np.ndarray, window: np.ndarray, scratch: np.ndarray, acc: np.ndarray, axes: np.ndarray
 ) -> None:

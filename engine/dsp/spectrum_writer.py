@@ -13,7 +13,6 @@ from typing import Callable
 
 import numpy as np
 import rocket_fft  # noqa: F401  (registers the FFT for numba; r2c below)
-from numba import njit
 from rocket_fft import r2c
 
 from caminos.engine.dsp.spectrum_tap import (
@@ -25,9 +24,10 @@ from caminos.engine.dsp.spectrum_tap import (
     SpectrumTap,
     band_edges,
 )
+from caminos.engine.dsp.compiled import hop_kernel
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _push_history(history: np.ndarray, samples: np.ndarray) -> None:
     """Shift ``history`` left by ``len(samples)`` and append them."""
     n, hop = history.shape[0], samples.shape[0]
@@ -37,7 +37,7 @@ def _push_history(history: np.ndarray, samples: np.ndarray) -> None:
         history[n - hop + i] = samples[i]
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _bands_db(
     history: np.ndarray,
     window: np.ndarray,
@@ -65,7 +65,7 @@ def _bands_db(
         out[b] = level
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _store_row(
     rows: np.ndarray,
     index: int,

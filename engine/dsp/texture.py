@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from caminos.engine.dsp.compiled import hop_kernel
 
 TEXTURE_WIDTH_HZ = 400.0
 """Width of the moving mean that defines a source's envelope, in Hz (9 bins at 1024 points and
@@ -55,7 +55,7 @@ def texture_width_bins(n_fft: int, sample_rate: int, width_hz: float = TEXTURE_W
     return max(3, bins | 1)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def fine_structure(
     log_mags: np.ndarray, width: int, low: float, high: float, out: np.ndarray
 ) -> None:
@@ -86,7 +86,7 @@ def fine_structure(
         total += log_mags[min(k + half + 1, n - 1)] - log_mags[max(k - half, 0)]
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def weighted_mean_rows(rows: np.ndarray, weights: np.ndarray, out: np.ndarray) -> float:
     """The mean of ``rows`` weighted by ``weights`` (rows of weight 0 are skipped), into ``out``.
 
@@ -118,7 +118,7 @@ def weighted_mean_rows(rows: np.ndarray, weights: np.ndarray, out: np.ndarray) -
     return total
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def shift_texture(texture: np.ndarray, ratio: float, out: np.ndarray) -> None:
     """``texture`` moved along frequency by a factor ``ratio`` (bin ``k`` reads bin ``k / ratio``,
     linearly interpolated; bins that read beyond the last one get 0, no texture).
@@ -142,7 +142,7 @@ def shift_texture(texture: np.ndarray, ratio: float, out: np.ndarray) -> None:
             out[k] = (1.0 - fraction) * texture[below] + fraction * texture[below + 1]
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def lay_texture(
     decoded: np.ndarray,
     source_fine: np.ndarray,

@@ -18,11 +18,11 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.dsp.spectral import analysis_window, n_frames_for, stft as stft_frames
 from caminos.models.voice.frame_rows import N_BANDS
+from caminos.engine.dsp.compiled import hop_kernel
 
 MIN_BAND_HZ = 250.0  # narrowest band: wider than the harmonic spacing of most voices, so a
 # band's mean power measures the envelope rather than whether a harmonic happens to fall in it
@@ -97,7 +97,7 @@ class BandLayout:
         return out
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _interp_scaled(
     x: np.ndarray, scale: float, xp: np.ndarray, fp: np.ndarray, out: np.ndarray
 ) -> None:
@@ -244,7 +244,7 @@ def window_transform_table(stft: StftConfig) -> np.ndarray:
     return (np.exp(-2j * np.pi * np.outer(offsets, n) / stft.n_fft) @ w).astype(np.complex128)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _render(
     env_power: np.ndarray,
     aperiodicity: np.ndarray,

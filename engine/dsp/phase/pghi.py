@@ -30,6 +30,7 @@ from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
 from caminos.engine.dsp.phase.base import StreamingPhase
 from caminos.engine.dsp.spectral import gaussian_lambda
+from caminos.engine.dsp.compiled import hop_kernel
 
 _UNKNOWN = 0
 _KNOWN = 1  # phase given from outside (the previous frame, streaming)
@@ -96,7 +97,7 @@ def _next_seed(
     return seed, cursor
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def heap_integrate(
     logmag: np.ndarray,
     tgrad: np.ndarray,
@@ -176,7 +177,7 @@ def heap_integrate(
         size = _heap_push(heap, size, logmag, seed)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _time_gradient(logmag: np.ndarray, hop: int, n_fft: int, lam: float, out: np.ndarray) -> None:
     """Phase advance per hop of each bin (radians) from the frequency slope of ``logmag``."""
     n_bins = logmag.shape[0]
@@ -188,7 +189,7 @@ def _time_gradient(logmag: np.ndarray, hop: int, n_fft: int, lam: float, out: np
     out[n_bins - 1] = base * (n_bins - 1)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _log_magnitude(magnitude: np.ndarray, out: np.ndarray) -> float:
     """``out = log(max(magnitude, floor))``; returns the largest value."""
     best = -np.inf
@@ -200,7 +201,7 @@ def _log_magnitude(magnitude: np.ndarray, out: np.ndarray) -> float:
     return best
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _rtpghi_step(
     magnitude: np.ndarray,
     lookahead: int,
@@ -369,7 +370,7 @@ class RtPghi(StreamingPhase):
         self._position = 0
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _phase_from_spectrum(spectrum: np.ndarray, out: np.ndarray) -> None:
     """Window-centre phase of a frame in caminos' frame-start convention."""
     for k in range(spectrum.shape[0]):

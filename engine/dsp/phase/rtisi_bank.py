@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import numpy as np
 import rocket_fft  # noqa: F401  (registers the FFT for numba; r2c/c2r below)
-from numba import njit
 from rocket_fft import c2r, r2c
 
 from caminos.engine.core.config import StftConfig
@@ -40,6 +39,7 @@ from caminos.engine.dsp.phase.rtisi import (
     shift_in,
 )
 from caminos.engine.dsp.spectral import synthesis_window
+from caminos.engine.dsp.compiled import hop_kernel
 
 _ROW_AXES = np.ones(1, dtype=np.int64)  # transform along axis 1: each row of a (voices, n) block
 # settings' slots (an int64 array, so the kernel takes 19 arguments: see RtisiLa._push)
@@ -51,7 +51,7 @@ _HOP, _LOOKBACK, _ITERATIONS, _SWEEP = 0, 1, 2, 3
 # scratch rows and the FFT's axis. Tuples made on the compiled side cost nothing.
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _project_rows(
     ola: np.ndarray,
     start: int,
@@ -76,7 +76,7 @@ def _project_rows(
     c2r(spectrum[first:stop], seg[first:stop], axes, False, 1.0 / n_fft, 1)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _keep_projection(state: tuple, i: int, synthesis: np.ndarray, hop: int, scratch, first, stop):
     """Each row's projection of frame ``i`` (in ``scratch``) becomes the frame: its spectrum,
     and its windowed samples in place of the old ones in the overlap-add."""
@@ -88,7 +88,7 @@ def _keep_projection(state: tuple, i: int, synthesis: np.ndarray, hop: int, scra
         replace_in_ola(ola[r], i * hop, frames[r, i], seg[r], synthesis)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _start_newest(
     state: tuple,
     initial: np.ndarray,
@@ -116,7 +116,7 @@ def _start_newest(
     _keep_projection(state, newest, synthesis, hop, scratch, first, stop)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _sweep_jacobi(
     state: tuple,
     pending: np.ndarray,
@@ -149,7 +149,7 @@ def _sweep_jacobi(
                 spectra[r, i, k] = pending_spectra[r, j, k]
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _sweep_gauss_seidel(
     state: tuple,
     iterate_windows: np.ndarray,
@@ -172,7 +172,7 @@ def _sweep_gauss_seidel(
         _keep_projection(state, i, synthesis, hop, scratch, first, stop)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _bank_push(
     frames: np.ndarray,
     spectra: np.ndarray,

@@ -8,14 +8,14 @@ beat and a sound of its own (a diffuse, smeared texture).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
 from caminos.engine.dsp.phase.base import StreamingPhase
+from caminos.engine.dsp.compiled import hop_kernel
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _apply_reference_phase(magnitude: np.ndarray, reference: np.ndarray, out: np.ndarray) -> None:
     """``out = magnitude * reference / |reference|``; zero phase where the reference is silent."""
     for k in range(magnitude.shape[0]):
@@ -28,7 +28,7 @@ def _apply_reference_phase(magnitude: np.ndarray, reference: np.ndarray, out: np
             out[k] = complex(magnitude[k], 0.0)
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _apply_random_phase(
     magnitude: np.ndarray, table: np.ndarray, position: int, out: np.ndarray
 ) -> int:

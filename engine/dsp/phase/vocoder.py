@@ -14,17 +14,17 @@ peak, which is zero for a frozen frame, so a freeze holds a rigid, non-phasey im
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.dsp.phase.base import StreamingPhase
 from caminos.engine.dsp.phase.pghi import _LOG_FLOOR, _log_magnitude, _time_gradient
 from caminos.engine.dsp.spectral import gaussian_lambda
+from caminos.engine.dsp.compiled import hop_kernel
 
 _TWO_PI = 2.0 * np.pi
 
 
-@njit(cache=True, nogil=True)
+@hop_kernel
 def _vocoder_step(
     magnitude: np.ndarray,
     hop: int,
