@@ -96,3 +96,17 @@ def test_any_nonzero_is_numpys_any() -> None:
     for values in ([0.0, 0.0], [0.0, -1e-300], [np.nan], []):
         array = np.array(values, dtype=np.float64)
         assert any_nonzero(array) == bool(array.any())
+
+
+@hop_kernel
+def _energy(values: np.ndarray) -> float:
+    return np.dot(values, values)
+
+
+def test_a_frames_energy_is_numpys_dot_to_the_bit(rng) -> None:
+    """The sources' row weights (engine/clock/source_rows.py) take a frame's energy through
+    numba's BLAS ``ddot``, as the Python loop before took numpy's."""
+    for n in [1, 3, 8, 17, 100, 257, 513, 1025]:
+        for _ in range(50):
+            values = rng.standard_normal(n) * rng.uniform(0.0, 10.0)
+            assert _energy(values) == values.dot(values), n

@@ -37,6 +37,7 @@ import numpy as np
 
 from caminos.engine.clock.channel_gains import ChannelGains
 from caminos.engine.clock.codec import CHORD_MOST, FrameCodec
+from caminos.engine.clock.source_rows import follow_rows, weigh_rows
 from caminos.engine.clock.field import LatentField
 from caminos.engine.clock.image_stage import ImageStage
 from caminos.engine.clock.latent import LatentMixer
@@ -116,8 +117,6 @@ class HopBuffers:
     block: np.ndarray  # (hop, channels): the output
     index: int = 0
     # Views made once, so a stage does not make one per row or voice every hop.
-    mag_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
-    ref_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
     decoded_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
     unmoved_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
     z_voice_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
@@ -127,8 +126,6 @@ class HopBuffers:
     block_columns: list[np.ndarray] = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.mag_rows = list(self.mags)
-        self.ref_rows = list(self.refs)
         self.decoded_rows = list(self.decoded)
         self.unmoved_rows = list(self.unmoved)
         self.z_voice_rows = list(self.z)
@@ -249,6 +246,7 @@ class SourcesUnit(Unit):
         stft = config.stft
         self.rows = [source.rows for source in sources]
         self.base = np.cumsum([0] + self.rows[:-1]).astype(np.int64)
+        self.bases = [int(b) for b in self.base]  # Python ints: no numpy scalar made a hop
         self.input_latency_samples = stft.n_fft - stft.hop  # analysis framing and overlap-add
         # Frame energy of a Hann-windowed sine at FULL_WEIGHT_DBFS: its three main bins.
         self.full_weight_energy = 1.5 * (10 ** (FULL_WEIGHT_DBFS / 20) * stft.n_fft / 4) ** 2
@@ -267,41 +265,44 @@ class SourcesUnit(Unit):
 
     def process(self, hop: HopBuffers) -> None:
         rows, weights = hop.row_weights, hop.weights
-        mag_rows, ref_rows, references = hop.mag_rows, hop.ref_rows, hop.voice_ref_rows
+        mags, refs, references = hop.mags, hop.refs, hop.voice_refs
         weights.fill(0.0)
         hop.voice_refs.fill(0.0)
         referenced = 0  # voices whose reference was taken (a bit each)
-        for i, source in enumerate(self.sources):
+        for i in range(len(self.sources)):
+            source = self.sources[i]
             gain = self.gains[i].step()
             source.gain = gain
-            base = int(self.base[i])
-            mags, refs = self._views[i]
-            sounding = source.frames(mags, refs)
+            base = self.bases[i]
+            source_mags, source_refs = self._views[i]
+            sounding = source.frames(source_mags, source_refs)
             hop.sounding[i] = sounding
-            for r in range(source.rows):
-                row = base + r
-                rows[row] = 0.0
-                hop.row_sounding[row] = 1.0 if r < sounding else 0.0
-                mag = mag_rows[row]
-                if r >= sounding:
-                    mag.fill(0.0)
-                    ref_rows[row].fill(0.0)
-                    continue
-                if not all_finite(mag):
-                    mag.fill(0.0)
-                    ref_rows[row].fill(0.0)
-                    self.counters["bad_source_frames"] += 1
-                    continue
-                energy = float(mag.dot(mag))  # np.vdot's sum (BLAS ddot), with less around it
-                rows[row] = gain * min(1.0, math.sqrt(energy / self.full_weight_energy))
+            bad = weigh_rows(
+                mags,
+                refs,
+                rows,
+                hop.row_sounding,
+                base,
+                source.rows,
+                sounding,
+                gain,
+                self.full_weight_energy,
+            )
+            if bad:
+                self.counters["bad_source_frames"] += bad
             if sounding == 0:
                 continue
-            for k in range(weights.shape[0]):
-                row = base + int(self.voice_index[k]) % sounding
-                weights[k, row] = rows[row]
-                if rows[row] > 0.0 and source.has_reference and not referenced >> k & 1:
-                    np.copyto(references[k], ref_rows[row])
-                    referenced |= 1 << k
+            referenced = follow_rows(
+                weights,
+                rows,
+                self.voice_index,
+                base,
+                sounding,
+                references,
+                refs,
+                source.has_reference,
+                referenced,
+            )
 
     def reset(self) -> None:
         for source in self.sources:
