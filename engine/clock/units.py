@@ -51,7 +51,7 @@ from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
 from caminos.engine.dsp.output import OutputChain
 from caminos.models.shape import MAGNITUDE_FLOOR
-from caminos.engine.dsp.compiled import hop_kernel
+from caminos.engine.dsp.compiled import any_nonzero, hop_kernel
 
 # A source's weight in the latent mix grows with its level up to this level of a sine (dBFS), so a
 # silent live input does not pull a playing file towards the latent of silence.
@@ -328,7 +328,7 @@ class EncodeUnit(Unit):
         self._streaming = False  # the analysis' streams hold a frame read (restart_streams)
 
     def process(self, hop: HopBuffers) -> None:
-        if np.count_nonzero(hop.row_weights) and not self.mixer.frozen:  # any() allocates
+        if any_nonzero(hop.row_weights) and not self.mixer.frozen:  # numpy's any() allocates
             np.add(hop.mags, MAGNITUDE_FLOOR, out=hop.mags)
             np.log(hop.mags, out=self._log64)
             np.copyto(hop.log, self._log64, casting="same_kind")
