@@ -308,19 +308,22 @@ class FilePlayer(Source):
             self.position = 0.0 if self.speed.value >= 0 else float(n)
             return 0
         channels = min(loaded.samples.shape[0], self.rows)
-        for row in range(channels):
-            samples = loaded.samples[row]
-            reference = references[row]
-            if self.loop and (start < pad or start + hop > n):
-                _copy_wrapped(samples[pad : pad + n], n, (start - pad) % n, self._wrap)
-                _analyze_frame(self._wrap, 0, self._window, self._scratch, reference, _AXES)
-            elif start < 0:  # playing backwards past the start, not looping: one partial frame
-                self._wrap[:] = 0.0
-                self._wrap[-start:] = samples[: self.stft.n_fft + start]
-                _analyze_frame(self._wrap, 0, self._window, self._scratch, reference, _AXES)
-            else:
-                _analyze_frame(samples, start, self._window, self._scratch, reference, _AXES)
-            _scaled_magnitude(reference, self.gain, magnitudes[row])
+        _file_frames(
+            loaded.samples,
+            n,
+            pad,
+            hop,
+            start,
+            self.loop,
+            self._wrap,
+            self._window,
+            self._scratch,
+            references,
+            magnitudes,
+            self.gain,
+            channels,
+            _AXES,
+        )
         self.position += self.speed.value * hop
         if self.loop:
             self.position %= n
@@ -383,6 +386,46 @@ def _scaled_magnitude(frame: np.ndarray, gain: float, out: np.ndarray) -> None:
     for k in range(frame.shape[0]):
         frame[k] *= gain
         out[k] = abs(frame[k])
+
+
+@hop_kernel
+def _file_frames(
+    samples: np.ndarray,
+    n: int,
+    pad: int,
+    hop: int,
+    start: int,
+    loop: bool,
+    wrap: np.ndarray,
+    window: np.ndarray,
+    scratch: np.ndarray,
+    references: np.ndarray,
+    magnitudes: np.ndarray,
+    gain: float,
+    channels: int,
+    axes: np.ndarray,
+) -> None:
+    """The file's frame at ``start`` of each of its first ``channels`` rows: analysed into
+    ``references`` (scaled by ``gain``), their magnitudes into ``magnitudes``.
+
+    ``samples`` (channels, pad + n + pad) holds the ``n`` samples of each channel between
+    ``pad`` zeros. A looping file's frame that runs over its ends wraps around (through
+    ``wrap``); a frame before the start of a file played backwards, not looping, is partly
+    zeros."""
+    n_fft = window.shape[0]
+    for row in range(channels):
+        source = samples[row]
+        reference = references[row]
+        if loop and (start < pad or start + hop > n):
+            _copy_wrapped(source[pad : pad + n], n, (start - pad) % n, wrap)
+            _analyze_frame(wrap, 0, window, scratch, reference, axes)
+        elif start < 0:  # playing backwards past the start, not looping: one partial frame
+            for i in range(n_fft):
+                wrap[i] = source[i + start] if i >= -start else 0.0
+            _analyze_frame(wrap, 0, window, scratch, reference, axes)
+        else:
+            _analyze_frame(source, start, window, scratch, reference, axes)
+        _scaled_magnitude(reference, gain, magnitudes[row])
 
 
 @hop_kernel
