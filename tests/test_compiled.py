@@ -110,3 +110,20 @@ def test_a_frames_energy_is_numpys_dot_to_the_bit(rng) -> None:
         for _ in range(50):
             values = rng.standard_normal(n) * rng.uniform(0.0, 10.0)
             assert _energy(values) == values.dot(values), n
+
+
+def test_the_output_gain_ramp_is_numpys_three_steps_to_the_bit(rng) -> None:
+    """engine/dsp/output.py's ramped gain, compiled, against the numpy steps it replaced."""
+    from caminos.engine.dsp.output import _ramp_gain
+
+    ramp = np.arange(1, 257) / 256
+    line = np.empty(256)
+    for _ in range(200):
+        ours = rng.standard_normal(256)
+        theirs = ours.copy()
+        before, after = rng.uniform(0.0, 2.0, 2)
+        np.multiply(ramp, after - before, out=line)
+        line += before
+        theirs *= line
+        _ramp_gain(ours, ramp, float(before), float(after))
+        assert np.array_equal(ours, theirs)

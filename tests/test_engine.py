@@ -340,9 +340,9 @@ def assert_hop_allocates_little(peaks: dict[str, int]) -> None:
 
 def test_a_hop_allocates_little_even_for_a_moment(fresh: Engine, write_sound) -> None:
     """No unit makes a large temporary per hop (one voice). Measured here: every tick's peak
-    384 bytes (2.0 KB while numba's runtime kept 48 bytes for each array a kernel took, 13 KB
-    before the encoder's log was cast without numpy's buffer), the largest unit's 336 bytes
-    (ShapeUnit: numpy scalars and the texture stage's Python), DecodeUnit's none."""
+    328 bytes (2.0 KB while numba's runtime kept 48 bytes for each array a kernel took, 13 KB
+    before the encoder's log was cast without numpy's buffer), the largest unit's 280 bytes
+    (PhaseUnit: the Python around its kernels), DecodeUnit's none."""
     path = write_sound("tone.wav", sine(220.0, 1.0, amplitude=0.3))
     fresh.post("/source/file/open", str(path))
     fresh.post("/source/file/play", 1)

@@ -293,10 +293,10 @@ def test_eight_voices_allocate_little_per_hop() -> None:
 @pytest.mark.parametrize("voices", [1, 8])
 def test_a_hop_allocates_little_even_for_a_moment_at_one_and_eight_voices(voices: int) -> None:
     """tracemalloc's peak per hop (temporaries count), per unit and per tick. Measured at 1 and
-    8 voices: every tick's 384 and 432 bytes (2.0 and 2.2 KB while numba's runtime kept 48
+    8 voices: every tick's 328 and 432 bytes (2.0 and 2.2 KB while numba's runtime kept 48
     bytes for each array a kernel took; 13.1 and 41.9 KB before the encoder's log was cast
-    without numpy's buffer), the largest unit's 336 and 384 bytes (ShapeUnit, ImageUnit),
-    DecodeUnit's 0 and 64."""
+    without numpy's buffer), the largest unit's 280 and 384 bytes (PhaseUnit, ImageUnit),
+    DecodeUnit's 0."""
     from tests.test_engine import assert_hop_allocates_little, hop_allocation_peaks
 
     if voices == 1:

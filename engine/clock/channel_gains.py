@@ -19,6 +19,25 @@ from caminos.engine.dsp.compiled import hop_kernel
 
 
 @hop_kernel
+def _step_gains(
+    value: np.ndarray, before: np.ndarray, targets: np.ndarray, coefficient: float
+) -> bool:
+    """One hop of each channel's one-pole glide from ``value`` towards ``targets`` (``before``
+    keeps where it started); whether every channel rests at unity gain (nothing to ramp)."""
+    resting = True
+    for k in range(value.shape[0]):
+        before[k] = value[k]
+        difference = targets[k] - value[k]
+        if abs(difference) < 1e-9:
+            value[k] = targets[k]
+        else:
+            value[k] += coefficient * difference
+        if value[k] != 1.0 or before[k] != 1.0:
+            resting = False
+    return resting
+
+
+@hop_kernel
 def _ramp_columns(block: np.ndarray, before: np.ndarray, after: np.ndarray) -> None:
     """Multiply column ``c`` of ``block`` (n, channels) by a gain ramped linearly from
     ``before[c]`` (reached at the previous block's last sample) to ``after[c]`` (at this
@@ -67,24 +86,16 @@ class ChannelGains:
         self.muted = np.zeros(n, dtype=np.bool_)
         self._value = np.ones(n)  # the smoothed gain applied at the last sample of a hop
         self._before = np.ones(n)
+        self._targets = np.ones(n)  # this hop's target of each channel (0 when muted)
         self._column_of = {c: k for k, c in enumerate(self.channels)}
 
     def process(self, block: np.ndarray) -> None:
         """Ramp each column of ``block`` (hop, channels) to its channel's gain, in place."""
-        value = self._value
-        resting = True
-        for k in range(value.shape[0]):
-            target = 0.0 if self.muted[k] else self._played[k].value
-            self._before[k] = value[k]
-            difference = target - value[k]
-            if abs(difference) < 1e-9:
-                value[k] = target
-            else:
-                value[k] += self.coefficient * difference
-            if value[k] != 1.0 or self._before[k] != 1.0:
-                resting = False
-        if not resting:
-            _ramp_columns(block, self._before, value)
+        targets = self._targets
+        for k in range(targets.shape[0]):
+            targets[k] = 0.0 if self.muted[k] else self._played[k].value
+        if not _step_gains(self._value, self._before, targets, self.coefficient):
+            _ramp_columns(block, self._before, self._value)
 
     def reset(self) -> None:
         """Gains at their targets at once (the engine's reset)."""

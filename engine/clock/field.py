@@ -235,6 +235,7 @@ class LatentField:
         self.offset = np.zeros((n, d))
         self._walk = np.zeros((n, d))
         self._noise = np.zeros((n, d))
+        self._noise_rows = list(self._noise)
         self._walking = False
         self._spin_angle = 0.0  # degrees turned by /field/spin
         self._rngs = [np.random.default_rng([self.seed, c]) for c in self.channels]
@@ -277,8 +278,8 @@ class LatentField:
         _glide(self.xy, self.xy_target, self.coefficient)
         _glide(self.offset, self.offset_target, self.coefficient)
         if wander > 0.0:
-            for k, rng in enumerate(self._rngs):
-                rng.standard_normal(out=self._noise[k])
+            for k in range(len(self._rngs)):  # into each voice's row, a view made once
+                self._rngs[k].standard_normal(out=self._noise_rows[k])
             _step_walks(self._walk, self._noise, self.keep, self.kick * wander)
             self._walking = True
         elif self._walking:  # wander off: the walks fade back to the place (no jump)

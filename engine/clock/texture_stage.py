@@ -66,6 +66,9 @@ class TextureStage:
         self.voices = int(voices)
         self._mean_log = np.zeros((voices, n_bins))
         self._texture = np.zeros((voices, n_bins))
+        # each voice's rows, as views made once: not two views a voice every hop
+        self._mean_log_rows = list(self._mean_log)
+        self._texture_rows = list(self._texture)
         self._moved = np.zeros(n_bins)
         self._scratch_log = np.zeros(n_bins)
         self._scratch_fine = np.zeros(n_bins)
@@ -129,9 +132,9 @@ class TextureStage:
             laid again, so a frozen sound keeps its grain instead of losing it at once.
         """
         amount = self._amount * follow
-        own = self._texture[voice]
+        own = self._texture_rows[voice]
         if not held:
-            mean_log = self._mean_log[voice]
+            mean_log = self._mean_log_rows[voice]
             self._ready[voice] = weighted_mean_rows(source_logs, weights, mean_log) > 0.0
             if self._ready[voice]:
                 fine_structure(mean_log, self.width, -np.inf, np.inf, own)

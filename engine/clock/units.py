@@ -489,7 +489,7 @@ class ShapeUnit(Unit):
         image, keeper = self.image, self.keeper
         keep = self.keep_level.value if self.keep_level is not None else 0.0
         for k, decoded in enumerate(hop.decoded_rows):
-            presence = hop.presence[k]
+            presence = hop.presence.item(k)  # a Python float: no numpy scalar made a voice
             if presence <= 1e-6:
                 decoded.fill(0.0)
                 continue
@@ -499,9 +499,10 @@ class ShapeUnit(Unit):
                 continue
             if presence < 1.0:
                 scale_in_place(decoded, presence)
-            if hop.level_shift[k] != 0.0:
-                scale_in_place(decoded, math.exp(-hop.level_shift[k]))
-            follow = float(hop.follow[k])
+            shift = hop.level_shift.item(k)
+            if shift != 0.0:
+                scale_in_place(decoded, math.exp(-shift))
+            follow = hop.follow.item(k)
             weights = hop.weight_rows[k]
             if image is not None and image.amount.value > 0.0:
                 image.apply(decoded, weights, follow)

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from caminos.engine.core.config import Config
+from caminos.engine.dsp.compiled import hop_kernel
 from caminos.engine.dsp.dynamics import DcBlocker, SafetyLimiter, limit_offline
 
 LIMITER_LOOKAHEAD_MS = 1.5  # the safety limiter's look-ahead, in milliseconds
@@ -29,6 +30,15 @@ def limiter_ceiling_db(config: Config) -> float:
     carry a sample over it."""
     ceiling = 10.0 ** (config.render.ceiling_db / 20.0) - FORMAT_STEP[config.render.subtype]
     return 20.0 * math.log10(ceiling)
+
+
+@hop_kernel
+def _ramp_gain(signal: np.ndarray, ramp: np.ndarray, before: float, after: float) -> None:
+    """``signal *= ramp * (after - before) + before`` in place, the numbers numpy's three
+    in-place steps gave, without their scalar temporaries."""
+    step = after - before
+    for i in range(signal.shape[0]):
+        signal[i] *= ramp[i] * step + before
 
 
 class OutputChain:
@@ -57,7 +67,6 @@ class OutputChain:
             config.render.limiter_release_ms,
         )
         self._ramp = np.arange(1, block + 1) / block
-        self._line = np.zeros(block)
 
     @property
     def latency_samples(self) -> int:
@@ -68,9 +77,7 @@ class OutputChain:
         """Multiply a mono block in place by a gain ramped linearly from ``before`` (reached at
         the previous block's last sample) to ``after`` (at this block's last sample); no
         allocation."""
-        np.multiply(self._ramp, after - before, out=self._line)
-        self._line += before
-        signal *= self._line
+        _ramp_gain(signal, self._ramp, before, after)
 
     def process(self, block: np.ndarray) -> None:
         """DC-block and limit a block of shape (n, channels) in place (streaming)."""
