@@ -95,8 +95,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from caminos.models.pitch import hann_lobe_at
 from caminos.engine.dsp.compiled import hop_kernel
+from caminos.models.pitch import hann_lobe_at
 
 F0_MIN_HZ = 65.0  # about C2
 F0_MAX_HZ = 2100.0  # about C7

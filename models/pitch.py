@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
 from caminos.engine.dsp.compiled import hop_kernel
 
 F0_MIN_HZ = 40.0

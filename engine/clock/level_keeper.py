@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from caminos.engine.dsp.compiled import hop_kernel
 
 # One-pole time constant of each voice's two powers, seconds: a loudness, not a frame's flicker.

@@ -24,8 +24,8 @@ from caminos.engine.core.config import Config, StftConfig, shipped_file
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
 from caminos.engine.dsp.audio_io import read_audio
-from caminos.engine.dsp.spectral import _AXES, StftAnalyzer, _analyze_frame, analysis_window
 from caminos.engine.dsp.compiled import hop_kernel
+from caminos.engine.dsp.spectral import _AXES, StftAnalyzer, _analyze_frame, analysis_window
 
 
 class Source:

@@ -49,9 +49,9 @@ from caminos.engine.clock.voice_threads import VoiceThreads
 from caminos.engine.core.config import Config
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
+from caminos.engine.dsp.compiled import any_nonzero, hop_kernel
 from caminos.engine.dsp.output import OutputChain
 from caminos.models.shape import MAGNITUDE_FLOOR
-from caminos.engine.dsp.compiled import any_nonzero, hop_kernel
 
 # A source's weight in the latent mix grows with its level up to this level of a sine (dBFS), so a
 # silent live input does not pull a playing file towards the latent of silence.

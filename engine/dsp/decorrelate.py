@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from caminos.engine.dsp.compiled import hop_kernel
 
 MAX_STD_RADIANS = 1.0  # stationary standard deviation of each bin's phase at amount 1, radians

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from caminos.engine.dsp.compiled import hop_kernel
 
 IMAGE_WIDTH_HZ = 250.0

@@ -15,6 +15,7 @@ import numpy as np
 import rocket_fft  # noqa: F401  (registers the FFT for numba; r2c below)
 from rocket_fft import r2c
 
+from caminos.engine.dsp.compiled import hop_kernel
 from caminos.engine.dsp.spectrum_tap import (
     COUNT_CELL,
     FLOOR_DB,
@@ -24,7 +25,6 @@ from caminos.engine.dsp.spectrum_tap import (
     SpectrumTap,
     band_edges,
 )
-from caminos.engine.dsp.compiled import hop_kernel
 
 
 @hop_kernel

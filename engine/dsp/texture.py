@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from caminos.engine.dsp.compiled import hop_kernel
 
 TEXTURE_WIDTH_HZ = 400.0

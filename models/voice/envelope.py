@@ -20,9 +20,9 @@ from typing import NamedTuple
 import numpy as np
 
 from caminos.engine.core.config import StftConfig
+from caminos.engine.dsp.compiled import hop_kernel
 from caminos.engine.dsp.spectral import analysis_window, n_frames_for, stft as stft_frames
 from caminos.models.voice.frame_rows import N_BANDS
-from caminos.engine.dsp.compiled import hop_kernel
 
 MIN_BAND_HZ = 250.0  # narrowest band: wider than the harmonic spacing of most voices, so a
 # band's mean power measures the envelope rather than whether a harmonic happens to fall in it

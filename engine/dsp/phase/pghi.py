@@ -28,9 +28,9 @@ from numba import njit
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.compiled import hop_kernel
 from caminos.engine.dsp.phase.base import StreamingPhase
 from caminos.engine.dsp.spectral import gaussian_lambda
-from caminos.engine.dsp.compiled import hop_kernel
 
 _UNKNOWN = 0
 _KNOWN = 1  # phase given from outside (the previous frame, streaming)

@@ -32,9 +32,9 @@ from rocket_fft import c2r, r2c
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.compiled import hop_kernel
 from caminos.engine.dsp.phase.base import StreamingPhase
 from caminos.engine.dsp.spectral import analysis_window, synthesis_window
-from caminos.engine.dsp.compiled import hop_kernel
 
 _AXES = np.zeros(1, dtype=np.int64)  # transform along axis 0 of a 1-D frame
 # The partial window sum sum_i g*gd falls towards 0 at the newest frame's end (no future frames

@@ -29,6 +29,7 @@ from rocket_fft import c2r, r2c
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.compiled import hop_kernel
 from caminos.engine.dsp.phase.rtisi import (
     GS_NEWEST_FIRST,
     JACOBI,
@@ -39,7 +40,6 @@ from caminos.engine.dsp.phase.rtisi import (
     shift_in,
 )
 from caminos.engine.dsp.spectral import synthesis_window
-from caminos.engine.dsp.compiled import hop_kernel
 
 _ROW_AXES = np.ones(1, dtype=np.int64)  # transform along axis 1: each row of a (voices, n) block
 # settings' slots (an int64 array, so the kernel takes 19 arguments: see RtisiLa._push)

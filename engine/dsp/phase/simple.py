@@ -11,8 +11,8 @@ import numpy as np
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
-from caminos.engine.dsp.phase.base import StreamingPhase
 from caminos.engine.dsp.compiled import hop_kernel
+from caminos.engine.dsp.phase.base import StreamingPhase
 
 
 @hop_kernel

@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from caminos.engine.core.config import StftConfig
+from caminos.engine.dsp.compiled import hop_kernel
 from caminos.engine.dsp.phase.base import StreamingPhase
 from caminos.engine.dsp.phase.pghi import _LOG_FLOOR, _log_magnitude, _time_gradient
 from caminos.engine.dsp.spectral import gaussian_lambda
-from caminos.engine.dsp.compiled import hop_kernel
 
 _TWO_PI = 2.0 * np.pi
 
