@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from numba import njit
 
-from caminos.engine.dsp.compiled import KERNEL_OPTIONS, any_nonzero, dot_into, hop_kernel, row_sums
+from caminos.engine.dsp.compiled import (
+    KERNEL_OPTIONS,
+    any_nonzero,
+    dot_into,
+    hop_kernel,
+    pairwise_sum,
+)
 
 
 @hop_kernel
@@ -80,6 +86,13 @@ def test_a_hop_kernel_allocates_nothing_for_a_call_where_numbas_default_does() -
     without = njit(**dict(KERNEL_OPTIONS, cache=False))(_add_product)
     assert _peak_of_calls(with_runtime, *arrays) >= 4 * 48  # numba's MemInfo per array
     assert _peak_of_calls(without, *arrays) == 0
+
+
+@hop_kernel
+def row_sums(matrix: np.ndarray, out: np.ndarray) -> None:
+    """Each row's :func:`pairwise_sum`, as the latent mixer sums each voice's weights."""
+    for row in range(matrix.shape[0]):
+        out[row] = pairwise_sum(matrix[row], 0, matrix.shape[1])
 
 
 def test_row_sums_are_numpys_pairwise_sums_to_the_bit(rng) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
-from caminos.engine.dsp.compiled import any_nonzero, dot_into, hop_kernel, row_sums
+from caminos.engine.dsp.compiled import any_nonzero, dot_into, hop_kernel, pairwise_sum
 
 # Latent offsets and points in standard deviations of each axis are accepted within this bound
 # (the /latent/*, /path/* and /landmark/* controls), and written back within it.
@@ -124,7 +124,6 @@ class LatentMixer:
         self._walk = np.zeros(self.dims)
         self._innovation = np.zeros(self.dims)
         self._sources = np.zeros(self.dims)
-        self._totals = np.zeros(self.voices)  # each voice's weights' sum this hop
         self._rng = np.random.default_rng(self.seed)
         # each voice's follow this hop: the shared one, or gliding to and from its own
         self.voice_follow_value = np.ones(self.voices)
@@ -273,11 +272,9 @@ class LatentMixer:
             np.multiply(self.pitch_direction, semitones, out=self._transpose)
         for k in range(self.voices):
             self._voice_follow(k, follow_shared)
-        row_sums(weights, self._totals)  # numpy's pairwise row sums, to the bit
         mix_voice_rows(
             z_rows,
             weights,
-            self._totals,
             self.voice_follow_value,
             self.frozen,
             self._held,
@@ -337,7 +334,6 @@ def glide(position: np.ndarray, target: np.ndarray, coefficient: float) -> None:
 def mix_voice_rows(
     z_rows: np.ndarray,
     weights: np.ndarray,
-    totals: np.ndarray,
     follows: np.ndarray,
     frozen: bool,
     held: np.ndarray,
@@ -356,8 +352,8 @@ def mix_voice_rows(
 ) -> None:
     """Every voice's ``z`` for one hop (:meth:`LatentMixer.mix_voices`), allocation-free.
 
-    Voice ``k`` mixes the rows ``z_rows`` (rows, dims) by its ``weights[k]`` (their sum
-    ``totals[k]``; the mean is held in ``held[k]`` while ``frozen`` or silent), then
+    Voice ``k`` mixes the rows ``z_rows`` (rows, dims) by its ``weights[k]`` (summed as
+    numpy sums a row; the mean is held in ``held[k]`` while ``frozen`` or silent), then
     ``z = held * follow + (1 - follow) * path + innovation (+ transpose)``, its path its own
     (``voice_path_position[k]`` while ``voice_path_active[k]``) or the shared ``path_position``;
     its ``presence_state[k]`` steps towards what it has to decode with the one-pole
@@ -367,7 +363,7 @@ def mix_voice_rows(
     """
     for k in range(out.shape[0]):
         follow = follows[k]
-        total = totals[k]
+        total = pairwise_sum(weights[k], 0, weights.shape[1])  # numpy's row sum, to the bit
         if not frozen:
             if total > 0.0:
                 dot_into(weights[k], z_rows, sources)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from caminos.engine.dsp.compiled import hop_kernel
+from caminos.engine.dsp.compiled import all_finite, hop_kernel
 
 
 @hop_kernel
@@ -45,13 +45,7 @@ def weigh_rows(
         rows[row] = 0.0
         row_sounding[row] = 1.0 if r < sounding else 0.0
         mag = mags[row]
-        finite = True
-        if r < sounding:
-            for v in mag:
-                if not math.isfinite(v):
-                    finite = False
-                    break
-        if r >= sounding or not finite:
+        if r >= sounding or not all_finite(mag):
             mag[:] = 0.0
             refs[row][:] = 0.0
             bad += 0 if r >= sounding else 1

@@ -49,22 +49,13 @@ from caminos.engine.clock.voice_threads import VoiceThreads
 from caminos.engine.core.config import Config
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
-from caminos.engine.dsp.compiled import any_nonzero, hop_kernel
+from caminos.engine.dsp.compiled import all_finite, any_nonzero, hop_kernel
 from caminos.engine.dsp.output import OutputChain
 from caminos.models.shape import MAGNITUDE_FLOOR
 
 # A source's weight in the latent mix grows with its level up to this level of a sine (dBFS), so a
 # silent live input does not pull a playing file towards the latent of silence.
 FULL_WEIGHT_DBFS = -60.0
-
-
-@hop_kernel
-def all_finite(values: np.ndarray) -> bool:
-    """Whether every value is finite (np.isfinite(...).all() allocates a mask)."""
-    for v in values:
-        if not np.isfinite(v):
-            return False
-    return True
 
 
 @hop_kernel
