@@ -134,6 +134,9 @@ def test_bad_buffers_and_rows_are_refused_by_name(frames) -> None:
         bank.push_rows(0, VOICES, frames[0].astype(np.float32), rows, out)
     with pytest.raises(ParameterError, match="out must be"):
         bank.push_rows(0, VOICES, frames[0], rows, out[:, :-1])
+    transposed = np.zeros((CFG.n_bins, VOICES), dtype=np.complex128).T  # the shape, not C's order
+    with pytest.raises(ParameterError, match="out must be C-contiguous complex128"):
+        bank.push_rows(0, VOICES, frames[0], rows, transposed)
     with pytest.raises(ParameterError, match=r"rows 3 to 5 are outside 0 \.\. 4"):
         bank.push_rows(3, 6, frames[0], rows, out)
     with pytest.raises(ParameterError, match="at least one voice"):

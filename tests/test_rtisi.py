@@ -271,6 +271,21 @@ def test_rejects_bad_parameters(kwargs):
         GsRtisiLa(CFG, **kwargs)
 
 
+def test_frames_of_the_wrong_length_or_dtype_are_refused_by_name() -> None:
+    method = GsRtisiLa(CFG, lookahead=1, iterations=2)
+    out = np.zeros(CFG.n_bins, dtype=np.complex128)
+    with pytest.raises(
+        ParameterError, match=rf"magnitude must be float64 of shape \({CFG.n_bins},\)"
+    ):
+        method.process(np.ones(CFG.n_bins - 1), out)
+    with pytest.raises(ParameterError, match="out must be complex128"):
+        method.process(np.ones(CFG.n_bins), np.zeros(CFG.n_bins))
+    with pytest.raises(ParameterError, match="out must be complex128"):
+        method.process(np.ones(CFG.n_bins), out[:-1])
+    method.process(np.ones(CFG.n_bins), out)  # nothing was pushed by the refused calls
+    assert not out.any()  # the first committed frame is one look-ahead away
+
+
 # --- real time -------------------------------------------------------------------------------
 
 

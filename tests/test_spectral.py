@@ -143,3 +143,36 @@ def test_block_larger_than_max_block_is_refused() -> None:
     analyzer = StftAnalyzer(StftConfig(), max_block=512)
     with pytest.raises(ParameterError, match="max_block"):
         analyzer.push(np.zeros(513))
+
+
+def test_a_hop_synthesized_in_one_call_is_push_then_pull_to_the_bit(noise: np.ndarray) -> None:
+    cfg = StftConfig()
+    frames = stft(noise, cfg)
+    pushed, compiled = OverlapAddSynthesizer(cfg), OverlapAddSynthesizer(cfg, max_pending=cfg.hop)
+    expected, out = np.zeros(cfg.hop), np.zeros(cfg.hop)
+    for frame in frames:
+        pushed.push_frame(frame)
+        pushed.pull(expected)
+        compiled.synthesize_hop(frame, out)
+        assert np.array_equal(out, expected)
+    rows = list(frames[:50])  # (views made before the count)
+    tracemalloc.start()
+    try:
+        for frame in rows:
+            tracemalloc.reset_peak()
+            start = tracemalloc.get_traced_memory()[0]
+            compiled.synthesize_hop(frame, out)
+            assert tracemalloc.get_traced_memory()[1] - start == 0
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_hop_synthesized_into_the_wrong_length_is_refused_with_nothing_done() -> None:
+    cfg = StftConfig()
+    synth = OverlapAddSynthesizer(cfg, max_pending=cfg.hop)
+    frame = np.ones(cfg.n_bins, dtype=np.complex128)
+    with pytest.raises(ParameterError, match=f"one hop \\({cfg.hop} samples\\), got \\(100,\\)"):
+        synth.synthesize_hop(frame, np.zeros(100))
+    synth.push_frame(frame)  # nothing was added: the first hop is the frame's alone
+    with pytest.raises(ParameterError, match="waiting"):
+        synth.synthesize_hop(frame, np.zeros(cfg.hop))

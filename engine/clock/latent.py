@@ -15,7 +15,14 @@ import numpy as np
 
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
-from caminos.engine.dsp.compiled import any_nonzero, dot_into, hop_kernel, pairwise_sum
+from caminos.engine.dsp.compiled import (
+    any_nonzero,
+    dot_into,
+    hop_kernel,
+    pairwise_sum,
+    scale_in_place,
+)
+from caminos.engine.dsp.random_stream import KernelRandom
 
 # Latent offsets and points in standard deviations of each axis are accepted within this bound
 # (the /latent/*, /path/* and /landmark/* controls), and written back within it.
@@ -124,7 +131,7 @@ class LatentMixer:
         self._walk = np.zeros(self.dims)
         self._innovation = np.zeros(self.dims)
         self._sources = np.zeros(self.dims)
-        self._rng = np.random.default_rng(self.seed)
+        self._random = KernelRandom(np.random.default_rng(self.seed))
         # each voice's follow this hop: the shared one, or gliding to and from its own
         self.voice_follow_value = np.ones(self.voices)
         self._follow_settled = np.ones(self.voices, dtype=np.bool_)  # on the shared one
@@ -150,7 +157,7 @@ class LatentMixer:
         self._held[:] = 0.0
         self._presence[:] = 0.0
         self._walk[:] = 0.0
-        self._rng = np.random.default_rng(self.seed)
+        self._random = KernelRandom(np.random.default_rng(self.seed))
         for follow in self.voice_follow:
             follow.jump(-1.0)
         self.voice_follow_value[:] = 1.0
@@ -314,10 +321,10 @@ class LatentMixer:
     def _step_walk(self, amplitude: float) -> None:
         """A mean-reverting random walk (Ornstein-Uhlenbeck) with stationary std ``amplitude``."""
         rate = self.noise_rate
-        self._rng.standard_normal(out=self._innovation)
-        self._walk *= 1.0 - rate
-        self._innovation *= amplitude * math.sqrt(rate * (2.0 - rate))
-        self._walk += self._innovation
+        self._random.standard_normal(self._innovation)
+        scale_in_place(self._walk, 1.0 - rate)
+        scale_in_place(self._innovation, amplitude * math.sqrt(rate * (2.0 - rate)))
+        np.add(self._walk, self._innovation, out=self._walk)
 
 
 @hop_kernel

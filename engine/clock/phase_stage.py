@@ -23,6 +23,7 @@ from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.dsp.decorrelate import PhaseDecorrelator, decorrelation_gain
 from caminos.engine.clock.phase_voices import BankedVoices, PhaseVoice, SeparateVoices
 from caminos.engine.core.errors import ParameterError
+from caminos.engine.dsp.compiled import hop_kernel, scale_in_place
 from caminos.engine.dsp.phase import STREAMING_METHODS, make_bank, make_streaming
 
 
@@ -281,34 +282,42 @@ class PhaseStage:
             incoming.process(
                 group, magnitudes, magnitude_rows, reference_rows, self._theirs_rows, rotations
             )
-            for k in group:
+            k = group.start
+            while k < group.stop:  # (no iterator: nothing allocated, here and below)
                 self._fade(k, out_rows[k])
+                k += 1
         if decorrelate > 0.0:
-            for k in group:
-                row = out_rows[k]  # (a tuple's item cannot take the in-place product back)
-                row *= self._gain
+            k = group.start
+            while k < group.stop:
+                scale_in_place(out_rows[k], self._gain)
+                k += 1
 
     def _rotate(self, group: range, decorrelate: float) -> None:
         """This hop's rotation of each voice of ``group`` (None without decorrelation)."""
-        rotations = self._rotations
+        rotations, k = self._rotations, group.start
         if decorrelate > 0.0:
-            for k in group:
+            while k < group.stop:
                 rotations[k] = self.decorrelators[k].step(decorrelate)
+                k += 1
             self._gain = decorrelation_gain(decorrelate)
         else:
-            for k in group:
+            while k < group.stop:
                 rotations[k] = None
+                k += 1
 
     def _fade(self, k: int, out: np.ndarray) -> None:
         """Voice ``k``'s crossfade from the outgoing to the incoming method's samples, into
         ``out``: linear over crossfade_hops hops, the incoming method's weight sample by
         sample."""
-        mine, theirs, weight = self._mine_rows[k], self._theirs_rows[k], self._weight_rows[k]
-        np.add(self._ramp, self._fade_done, out=weight)
-        weight *= 1.0 / self.crossfade_hops
-        np.subtract(theirs, mine, out=out)
-        out *= weight
-        out += mine
+        _crossfade(
+            self._mine_rows[k],
+            self._theirs_rows[k],
+            self._ramp,
+            float(self._fade_done),
+            1.0 / self.crossfade_hops,
+            self._weight_rows[k],
+            out,
+        )
 
     def end_hop(self) -> None:
         """Advance a switch's crossfade by one hop (after every voice's :meth:`process_voice`)."""
@@ -325,6 +334,25 @@ class PhaseStage:
         self.current.reset()
         for decorrelator in self.decorrelators:
             decorrelator.reset()
+
+
+@hop_kernel
+def _crossfade(
+    mine: np.ndarray,
+    theirs: np.ndarray,
+    ramp: np.ndarray,
+    done: float,
+    scale: float,
+    weight: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """``out = mine + (theirs - mine) * weight`` with ``weight = (ramp + done) * scale``: the
+    incoming method's weight sample by sample, ``done`` hops into the fade (the same products
+    and sums as numpy's, nothing allocated)."""
+    for n in range(out.shape[0]):
+        weight[n] = ramp[n] + done
+        weight[n] *= scale
+        out[n] = (theirs[n] - mine[n]) * weight[n] + mine[n]
 
 
 def _seed(seed: int, offset: int) -> int:

@@ -41,6 +41,7 @@ class PhaseVoice:
         self.delay = max(self.lookahead - method.lookahead_frames, 0)
         self._mags = np.zeros((self.delay + 1, stft.n_bins))
         self._refs = np.zeros((self.delay + 1, stft.n_bins), dtype=np.complex128)
+        self._mag_rows, self._ref_rows = tuple(self._mags), tuple(self._refs)
         self._slot = 0
         self._frame = np.zeros(stft.n_bins, dtype=np.complex128)
         self._synth = OverlapAddSynthesizer(stft, max_pending=stft.hop)
@@ -63,16 +64,15 @@ class PhaseVoice:
         if self.delay:
             slot = self._slot
             oldest = (slot + 1) % (self.delay + 1)
-            self._mags[slot] = magnitude
-            self._refs[slot] = reference
-            self.method.process(self._mags[oldest], self._frame, self._refs[oldest])
+            np.copyto(self._mag_rows[slot], magnitude)
+            np.copyto(self._ref_rows[slot], reference)
+            self.method.process(self._mag_rows[oldest], self._frame, self._ref_rows[oldest])
             self._slot = oldest
         else:
             self.method.process(magnitude, self._frame, reference)
         if rotation is not None:
-            self._frame *= rotation
-        self._synth.push_frame(self._frame)
-        self._synth.pull(out)
+            np.multiply(self._frame, rotation, out=self._frame)
+        self._synth.synthesize_hop(self._frame, out)
 
     def set_iterations(self, iterations: int) -> None:
         """Iterations per frame, for a method that has them (the RTISI family, also inside the
@@ -114,9 +114,10 @@ class SeparateVoices:
         """One hop of the voices of ``group``: row ``k`` of ``magnitude_rows`` and
         ``reference_rows`` in, ``out_rows[k]`` (shape (hop,)) out, each complex frame turned by
         ``rotations[k]`` (None: not turned)."""
-        voices = self.voices
-        for k in group:
+        voices, k = self.voices, group.start
+        while k < group.stop:  # (no iterator: nothing allocated)
             voices[k].process(magnitude_rows[k], reference_rows[k], out_rows[k], rotations[k])
+            k += 1
 
     def process_one(
         self, k: int, magnitude: np.ndarray, reference: np.ndarray, out: np.ndarray, rotation
@@ -172,13 +173,13 @@ class BankedVoices:
         """As :meth:`SeparateVoices.process`; ``magnitudes`` (voices, n_bins), C-contiguous,
         holds the rows of ``magnitude_rows``."""
         self.bank.push_rows(group.start, group.stop, magnitudes, magnitude_rows, self._frames)
-        frames, synths = self._frame_rows, self._synths
-        for k in group:
+        frames, synths, k = self._frame_rows, self._synths, group.start
+        while k < group.stop:  # (no iterator: nothing allocated)
             frame, rotation = frames[k], rotations[k]
             if rotation is not None:
-                frame *= rotation
-            synths[k].push_frame(frame)
-            synths[k].pull(out_rows[k])
+                np.multiply(frame, rotation, out=frame)
+            synths[k].synthesize_hop(frame, out_rows[k])
+            k += 1
 
     def set_iterations(self, iterations: int) -> None:
         """Iterations per frame of every voice."""

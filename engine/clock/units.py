@@ -49,7 +49,7 @@ from caminos.engine.clock.voice_threads import VoiceThreads
 from caminos.engine.core.config import Config
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
-from caminos.engine.dsp.compiled import all_finite, any_nonzero, hop_kernel
+from caminos.engine.dsp.compiled import all_finite, any_nonzero, hop_kernel, scale_in_place
 from caminos.engine.dsp.output import OutputChain
 from caminos.models.shape import MAGNITUDE_FLOOR
 
@@ -70,13 +70,6 @@ def mean_of_rows(rows: np.ndarray, out: np.ndarray) -> None:
     scale = 1.0 / rows.shape[0]
     for j in range(out.shape[0]):
         out[j] *= scale
-
-
-@hop_kernel
-def scale_in_place(values: np.ndarray, factor: float) -> None:
-    """``values *= factor`` (numpy's makes an array of the factor first)."""
-    for i in range(values.shape[0]):
-        values[i] *= factor
 
 
 @dataclasses.dataclass

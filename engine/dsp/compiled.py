@@ -24,6 +24,16 @@ from numba.extending import intrinsic
 from numba.np import linalg
 
 KERNEL_OPTIONS = dict(cache=True, nogil=True, _nrt=False)
+# numpy's dtypes of native byte order are singletons: ``array.dtype is FLOAT64`` checks a dtype
+# without making anything (``array.dtype != np.float64`` converts its right side first).
+FLOAT64 = np.dtype(np.float64)
+COMPLEX128 = np.dtype(np.complex128)
+
+
+def is_kind(array: np.ndarray, dtype: np.dtype, ndim: int) -> bool:
+    """Whether ``array`` has ``ndim`` dimensions of ``dtype`` (:data:`FLOAT64`, ...): what a
+    kernel compiled for it takes without compiling anew, checked without making anything."""
+    return array.ndim == ndim and array.dtype is dtype
 
 
 def hop_kernel(function):
@@ -134,3 +144,24 @@ def any_nonzero(values: np.ndarray) -> bool:
         if v != 0.0:
             return True
     return False
+
+
+@hop_kernel
+def scale_in_place(values: np.ndarray, factor: float) -> None:
+    """``values *= factor`` for a vector (numpy's makes an array of the factor first: 104 bytes
+    a call)."""
+    for i in range(values.shape[0]):
+        values[i] *= factor
+
+
+@hop_kernel
+def is_c_matrix(values: np.ndarray, rows: int, columns: int) -> bool:
+    """Whether the 2-D ``values`` is C-contiguous of shape (rows, columns): a kernel's check of
+    what it is given (in Python, ``.shape`` and ``.flags`` each make an object)."""
+    size = values.itemsize
+    return (
+        values.shape[0] == rows
+        and values.shape[1] == columns
+        and values.strides[1] == size
+        and values.strides[0] == columns * size
+    )

@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from caminos.engine.dsp.compiled import hop_kernel
+from caminos.engine.dsp.random_stream import KernelRandom
 
 MAX_STD_RADIANS = 1.0  # stationary standard deviation of each bin's phase at amount 1, radians
 DEFAULT_RATE = 0.02  # per-hop innovation rate of the walk: a correlation time of 50 hops
@@ -88,13 +89,12 @@ class PhaseDecorrelator:
         self._phase = np.zeros(n_bins)
         self._noise = np.zeros(n_bins)
         self.rotation = np.ones(n_bins, dtype=np.complex128)
-        self._rng = np.random.default_rng(self.seed)
         self.reset()
 
     def reset(self) -> None:
         """Back to the start: the walk drawn again from its seed (stationary from the start)."""
-        self._rng = np.random.default_rng(self.seed)
-        self._rng.standard_normal(out=self._phase)
+        self._random = KernelRandom(np.random.default_rng(self.seed))
+        self._random.standard_normal(self._phase)
 
     def step(self, amount: float) -> np.ndarray:
         """Advance the walk one hop; returns this hop's rotation, the unit phasors to multiply a
@@ -107,7 +107,7 @@ class PhaseDecorrelator:
             only with an amount above 0: at 0 a caller leaves its frames untouched and the walk
             waits where it is.
         """
-        self._rng.standard_normal(out=self._noise)
+        self._random.standard_normal(self._noise)
         _step_rotation(
             self._phase, self._noise, self.keep, self.kick, amount * MAX_STD_RADIANS, self.rotation
         )

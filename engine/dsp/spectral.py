@@ -176,6 +176,32 @@ def _synthesize_frame(
         acc[n] += scratch[n] * window[n]
 
 
+@hop_kernel
+def _synthesize_hop(
+    frame: np.ndarray,
+    window: np.ndarray,
+    scratch: np.ndarray,
+    acc: np.ndarray,
+    out: np.ndarray,
+    hop: int,
+    axes: np.ndarray,
+) -> bool:
+    """:func:`_synthesize_frame`, then the first ``hop`` samples of ``acc`` into ``out`` and
+    ``acc`` moved that far to the left, zeros coming in; False (and nothing done) when ``out``
+    is not ``hop`` samples long."""
+    if out.shape[0] != hop:
+        return False
+    _synthesize_frame(frame, window, scratch, acc, axes)
+    n_fft = acc.shape[0]
+    for n in range(hop):
+        out[n] = acc[n]
+    for n in range(n_fft - hop):
+        acc[n] = acc[hop + n]
+    for n in range(n_fft - hop, n_fft):
+        acc[n] = 0.0
+    return True
+
+
 class StftAnalyzer:
     """Streaming STFT analysis: samples in, in blocks of any size; frames out, one per hop.
 
@@ -272,6 +298,30 @@ class OverlapAddSynthesizer:
         self._ready += hop
         _shift_left(self._acc, hop, self.stft.n_fft)
         self._acc[self.stft.n_fft - hop :] = 0.0
+
+    def synthesize_hop(self, frame: np.ndarray, out: np.ndarray) -> None:
+        """:meth:`push_frame` then :meth:`pull` of its ``hop`` samples into ``out``, in one
+        compiled call that allocates nothing, for a synthesizer with nothing waiting (the hop
+        clock's: one frame in, one hop out, every hop).
+
+        Parameters
+        ----------
+        frame : ndarray, shape (n_bins,), complex128
+        out : ndarray, shape (hop,), float64
+            Receives the hop of samples.
+
+        Raises
+        ------
+        ParameterError
+            Samples are waiting to be pulled, or ``out`` is not one hop long.
+        """
+        if self._ready:
+            raise ParameterError(f"{self._ready} samples are waiting; pull them first")
+        hop = self.stft.hop
+        if out.ndim != 1 or not _synthesize_hop(
+            frame, self._window, self._scratch, self._acc, out, hop, _AXES
+        ):
+            raise ParameterError(f"out must hold one hop ({hop} samples), got {out.shape}")
 
     def pull(self, out: np.ndarray) -> int:
         """Move up to ``len(out)`` ready samples into ``out``; returns how many were written."""

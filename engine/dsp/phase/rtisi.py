@@ -32,7 +32,7 @@ from rocket_fft import c2r, r2c
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
-from caminos.engine.dsp.compiled import hop_kernel
+from caminos.engine.dsp.compiled import COMPLEX128, FLOAT64, hop_kernel, is_kind
 from caminos.engine.dsp.phase.base import StreamingPhase
 from caminos.engine.dsp.spectral import analysis_window, synthesis_window
 
@@ -213,8 +213,9 @@ def _rtisi_push(
     seg: np.ndarray,
     out: np.ndarray,
     axes: np.ndarray,
-) -> None:
-    """All the work of one push: shift, initialise the newest frame, iterate, commit the oldest.
+) -> bool:
+    """All the work of one push: shift, initialise the newest frame, iterate, commit the oldest;
+    False, with nothing done, when ``magnitude``, ``initial`` or ``out`` is not n_bins long.
 
     Parameters
     ----------
@@ -235,6 +236,8 @@ def _rtisi_push(
     """
     n_total, n_fft = frames.shape
     n_bins = spectra.shape[1]
+    if magnitude.shape[0] != n_bins or initial.shape[0] != n_bins or out.shape[0] != n_bins:
+        return False
     n_progress = mags.shape[0]
     newest = n_total - 1
     shift_in(frames, spectra, mags, magnitude, ola, hop)
@@ -273,6 +276,7 @@ def _rtisi_push(
 
     for k in range(n_bins):
         out[k] = spectra[lookback, k]
+    return True
 
 
 class RtisiLa(StreamingPhase):
@@ -379,38 +383,45 @@ class RtisiLa(StreamingPhase):
         # to keep about 400 bytes per call for its first ~1100 calls (a bounded cache in the call
         # path, seen by tracemalloc; none with 19 or 21 arguments).
         # The kernel does no bounds checks, and another dtype would compile a new version of it
-        # in the audio thread: check both here (a few attribute reads, nothing allocated).
-        for name, array, dtype in (
-            ("magnitude", magnitude, np.float64),
-            ("initial", initial, np.complex128),
-            ("out", out, np.complex128),
+        # in the audio thread: the dtypes and dimensions are checked here, the lengths by the
+        # kernel before it starts (nothing allocated either way).
+        if not (
+            is_kind(magnitude, FLOAT64, 1)
+            and is_kind(initial, COMPLEX128, 1)
+            and is_kind(out, COMPLEX128, 1)
+            and _rtisi_push(
+                self._frames,
+                self._spectra,
+                self._mags,
+                self._ola,
+                self._pending,
+                self._pending_spectra,
+                magnitude,
+                initial,
+                use_initial,
+                self._initial_window,
+                self._iterate_windows,
+                self._synthesis,
+                self.stft.hop,
+                self.lookback,
+                self.iterations,
+                self._sweep,
+                self._seg,
+                out,
+                _AXES,
+            )
         ):
-            if array.shape != (self.n_bins,) or array.dtype != dtype:
-                raise ParameterError(
-                    f"{self.name}: {name} must be {dtype.__name__} of shape "
-                    f"({self.n_bins},), got {array.dtype} {array.shape}"
-                )
-        _rtisi_push(
-            self._frames,
-            self._spectra,
-            self._mags,
-            self._ola,
-            self._pending,
-            self._pending_spectra,
-            magnitude,
-            initial,
-            use_initial,
-            self._initial_window,
-            self._iterate_windows,
-            self._synthesis,
-            self.stft.hop,
-            self.lookback,
-            self.iterations,
-            self._sweep,
-            self._seg,
-            out,
-            _AXES,
-        )
+            for name, array, dtype in (
+                ("magnitude", magnitude, np.float64),
+                ("initial", initial, np.complex128),
+                ("out", out, np.complex128),
+            ):
+                if array.shape != (self.n_bins,) or array.dtype != dtype:
+                    break
+            raise ParameterError(
+                f"{self.name}: {name} must be {dtype.__name__} of shape "
+                f"({self.n_bins},), got {array.dtype} {array.shape}"
+            )
 
     def reset(self) -> None:
         """Forget all frames, as if newly constructed."""

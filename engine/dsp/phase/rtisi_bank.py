@@ -29,7 +29,7 @@ from rocket_fft import c2r, r2c
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
-from caminos.engine.dsp.compiled import hop_kernel
+from caminos.engine.dsp.compiled import COMPLEX128, FLOAT64, hop_kernel, is_c_matrix, is_kind
 from caminos.engine.dsp.phase.rtisi import (
     GS_NEWEST_FIRST,
     JACOBI,
@@ -193,14 +193,23 @@ def _bank_push(
     first: int,
     stop: int,
     axes: np.ndarray,
-) -> None:
+) -> bool:
     """One push of rows ``first`` to ``stop - 1``: the single-voice push
-    (:func:`caminos.engine.dsp.phase.rtisi._rtisi_push`) of every row, projection by projection.
+    (:func:`caminos.engine.dsp.phase.rtisi._rtisi_push`) of every row, projection by projection;
+    False, with nothing done, when ``magnitude``, ``initial`` or ``out`` is not C-contiguous of
+    shape (rows, n_bins).
 
     Buffers are the single-voice method's with a leading row axis; ``seg`` (rows, n_fft) and
     ``spectrum`` (rows, n_bins) are scratch; ``settings`` holds hop, look-back, iterations and
     the sweep order.
     """
+    rows, n_bins = spectra.shape[0], spectra.shape[2]
+    if not (
+        is_c_matrix(magnitude, rows, n_bins)
+        and is_c_matrix(initial, rows, n_bins)
+        and is_c_matrix(out, rows, n_bins)
+    ):
+        return False
     hop, lookback = settings[_HOP], settings[_LOOKBACK]
     iterations, sweep = settings[_ITERATIONS], settings[_SWEEP]
     state, scratch = (frames, spectra, mags, ola), (seg, spectrum, axes)
@@ -229,6 +238,7 @@ def _bank_push(
     for r in range(first, stop):
         for k in range(spectra.shape[2]):
             out[r, k] = spectra[r, lookback, k]
+    return True
 
 
 class RtisiBank:
@@ -342,43 +352,57 @@ class RtisiBank:
             The newest frames' first estimates (RTPGHI's in ``rtpghi+gsrtisi``), whose
             magnitudes are already ``magnitudes``; by default RTISI's own initialisation.
         """
-        shape = (self.voices, self.n_bins)
         # The kernel does no bounds checks, and another dtype would compile a new version of it
-        # on the hop clock: check both here (attribute reads, nothing allocated).
-        for name, array, dtype in (
-            ("magnitudes", magnitudes, np.float64),
-            ("out", out, np.complex128),
-            ("initial", self._no_initial if initial is None else initial, np.complex128),
-        ):
-            if array.shape != shape or array.dtype != dtype or not array.flags.c_contiguous:
-                raise ParameterError(
-                    f"{self.name} bank: {name} must be C-contiguous {dtype.__name__} of shape "
-                    f"{shape}, got {array.dtype} {array.shape}"
-                )
+        # on the hop clock: the dtypes and dimensions are checked here, the shapes and the
+        # layout by the kernel before it starts (nothing allocated either way).
         if not 0 <= first < stop <= self.voices:
             raise ParameterError(
                 f"{self.name} bank: rows {first} to {stop - 1} are outside 0 .. {self.voices - 1}"
             )
-        _bank_push(
-            self._frames,
-            self._spectra,
-            self._mags,
-            self._ola,
-            self._pending,
-            self._pending_spectra,
-            magnitudes,
-            self._no_initial if initial is None else initial,
-            initial is not None,
-            self._initial_window,
-            self._iterate_windows,
-            self._synthesis,
-            self._settings,
-            self._seg,
-            self._spectrum,
-            out,
-            first,
-            stop,
-            _ROW_AXES,
+        given = initial is not None
+        if not given:
+            initial = self._no_initial
+        if not (
+            is_kind(magnitudes, FLOAT64, 2)
+            and is_kind(out, COMPLEX128, 2)
+            and is_kind(initial, COMPLEX128, 2)
+            and _bank_push(
+                self._frames,
+                self._spectra,
+                self._mags,
+                self._ola,
+                self._pending,
+                self._pending_spectra,
+                magnitudes,
+                initial,
+                given,
+                self._initial_window,
+                self._iterate_windows,
+                self._synthesis,
+                self._settings,
+                self._seg,
+                self._spectrum,
+                out,
+                first,
+                stop,
+                _ROW_AXES,
+            )
+        ):
+            raise ParameterError(self._misfit(magnitudes, out, initial))
+
+    def _misfit(self, magnitudes: np.ndarray, out: np.ndarray, initial: np.ndarray) -> str:
+        """What was wrong with :meth:`process_rows`' arrays, in words."""
+        shape = (self.voices, self.n_bins)
+        for name, array, dtype in (
+            ("magnitudes", magnitudes, FLOAT64),
+            ("out", out, COMPLEX128),
+            ("initial", initial, COMPLEX128),
+        ):
+            if array.shape != shape or array.dtype != dtype or not array.flags.c_contiguous:
+                break
+        return (
+            f"{self.name} bank: {name} must be C-contiguous {dtype.name} of shape "
+            f"{shape}, got {array.dtype} {array.shape}"
         )
 
     def push_rows(
