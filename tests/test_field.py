@@ -291,13 +291,14 @@ def test_eight_voices_allocate_little_per_hop() -> None:
 
 
 @pytest.mark.parametrize("voices", [1, 8])
-def test_a_hop_allocates_little_even_for_a_moment_at_one_and_eight_voices(voices: int) -> None:
-    """tracemalloc's peak per hop (temporaries count), per unit and per tick. Measured at 1 and
-    8 voices: every tick's 328 and 432 bytes (2.0 and 2.2 KB while numba's runtime kept 48
-    bytes for each array a kernel took; 13.1 and 41.9 KB before the encoder's log was cast
-    without numpy's buffer), the largest unit's 280 and 384 bytes (PhaseUnit, ImageUnit),
-    DecodeUnit's 0."""
-    from tests.test_engine import assert_hop_allocates_little, hop_allocation_peaks
+def test_a_hop_allocates_nothing_even_for_a_moment_at_one_and_eight_voices(voices: int) -> None:
+    """tracemalloc's peak per hop (temporaries count), per unit and per tick, at 1 and 8
+    voices, the eight wandering, decorrelated and spinning. Measured before: every tick's 328
+    and 432 bytes (2.0 and 2.2 KB while numba's runtime kept 48 bytes for each array a kernel
+    took; 13.1 and 41.9 KB before the encoder's log was cast without numpy's buffer), the
+    largest unit's 280 and 384 bytes (PhaseUnit, ImageUnit); now no unit's any, the tick's
+    the hop counter's int."""
+    from tests.test_engine import assert_hop_allocates_nothing, hop_allocation_peaks
 
     if voices == 1:
         engine = field_engine(1, "mono", spread=0.0, wander=0.0, decorrelate=0.0)
@@ -307,7 +308,7 @@ def test_a_hop_allocates_little_even_for_a_moment_at_one_and_eight_voices(voices
     if voices == 8:
         engine.post("/field/spin", 30.0)
     play(engine, 60)
-    assert_hop_allocates_little(hop_allocation_peaks(engine))
+    assert_hop_allocates_nothing(hop_allocation_peaks(engine))
 
 
 def _band_differences(stereo: np.ndarray, edges_hz) -> np.ndarray:
@@ -465,3 +466,23 @@ def test_scenes_store_and_recall_the_field(tmp_path) -> None:
     assert engine.get("/field/rotate") == pytest.approx((45.0,))
     assert engine.get("/channel/3/gain") == pytest.approx((0.25,))
     assert engine.get("/channel/2/xy") == pytest.approx((1.0, -0.5))
+
+
+@pytest.mark.parametrize("voices", [1, 8])
+def test_every_live_phase_method_allocates_nothing_per_hop(voices: int) -> None:
+    """Each streaming method, switched to live and past its crossfade, plays a hop with no
+    allocation (tracemalloc's peak, the smallest of two rounds). Before: RTPGHI 432 and 3424
+    bytes at 1 and 8 voices (its kernel took 20 arguments and returned its table position, a
+    Python int), RTPGHI + GSRTISI-LA 528 and 672, random 32 and 256."""
+    from caminos.engine.dsp.phase import STREAMING_METHODS
+    from tests.test_engine import hop_allocation_peaks
+
+    engine = field_engine(voices, "mono" if voices == 1 else "ring-8", spread=1.0)
+    start_file(engine)
+    peaks = {}
+    for method in STREAMING_METHODS:
+        engine.post("/phase/method", method)
+        play(engine, 40)  # the switch's crossfade done
+        peaks[method] = hop_allocation_peaks(engine, hops=40)["PhaseUnit"]
+    engine.close()
+    assert not any(peaks.values()), peaks

@@ -91,9 +91,11 @@ class ChannelGains:
 
     def process(self, block: np.ndarray) -> None:
         """Ramp each column of ``block`` (hop, channels) to its channel's gain, in place."""
-        targets = self._targets
-        for k in range(targets.shape[0]):
-            targets[k] = 0.0 if self.muted[k] else self._played[k].value
+        targets, muted, played = self._targets, self.muted, self._played
+        k, count = 0, len(muted)
+        while k < count:  # (no iterator: nothing allocated)
+            targets[k] = 0.0 if muted[k] else played[k].value
+            k += 1
         if not _step_gains(self._value, self._before, targets, self.coefficient):
             _ramp_columns(block, self._before, self._value)
 

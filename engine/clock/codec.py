@@ -717,6 +717,7 @@ class FrameCodec:
         self._single_fields = tuple(self._single)
         self._z_one = np.zeros((1, self.latent_dim))
         self._out_one = np.zeros((1, n))
+        self._z_one_row, self._out_one_row = self._z_one[0], self._out_one[0]  # views made once
 
     def set_pitch_slots(self, count: int) -> None:
         """Draw the first ``count`` pitch slots (1 to the model's), the others not
@@ -806,6 +807,6 @@ class FrameCodec:
     def decode(self, z: np.ndarray, out: np.ndarray) -> None:
         """One latent (latent_dim,) to linear magnitudes ``out`` (n_bins,), float64; the same
         numbers as that row of :meth:`decode_batch`."""
-        self._z_one[0] = z
+        np.copyto(self._z_one_row, z)
         decode_frames(self._z_one, self._out_one, self._single_fields)
-        out[:] = self._out_one[0]
+        np.copyto(out, self._out_one_row)

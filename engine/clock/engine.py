@@ -577,8 +577,12 @@ class Engine:
         """Apply the events due at ``hop``, in order, as :meth:`tick` does at its start (an
         engine that is never ticked, the control process's replica, applies its start-up
         events this way)."""
-        for event in self.queue.due(hop):
+        queue = self.queue
+        queue.gather(hop)
+        event = queue.next_due(hop)
+        while event is not None:  # (no list made: nothing allocated on a hop without events)
             self._apply(event)
+            event = queue.next_due(hop)
 
     def _apply(self, event: ControlEvent) -> None:
         control = self.registry[event.address]
@@ -654,17 +658,23 @@ class Engine:
         block = self.buffers.block if out is None else out
         hop_index = self.hop_index
         self.apply_due(hop_index)
-        for hook in self.hop_hooks:  # path players and other per-hop navigation
-            hook(hop_index)
+        # (loops by index, not iterators: nothing is allocated on the hop)
+        hooks, i = self.hop_hooks, 0
+        while i < len(hooks):  # path players and other per-hop navigation
+            hooks[i](hop_index)
+            i += 1
 
-        hop = self.buffers
+        hop, units, i = self.buffers, self.units, 0
         hop.index = hop_index
-        for unit in self.units:
-            unit.process(hop)
+        while i < len(units):
+            units[i].process(hop)
+            i += 1
         if out is not None:
             out[:] = hop.block
-        for hook in self.output_hooks:  # score recording copies the block; nothing slow here
-            hook(hop_index, block)
+        hooks, i = self.output_hooks, 0
+        while i < len(hooks):  # score recording copies the block; nothing slow here
+            hooks[i](hop_index, block)
+            i += 1
 
         self._times[hop_index % TIMING_WINDOW] = time.perf_counter() - started
         self.hop_index = hop_index + 1

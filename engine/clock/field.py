@@ -27,7 +27,8 @@ import numpy as np
 from caminos.engine.clock.latent import STD_BOUND, own_follow
 from caminos.engine.core.parameters import Parameter
 from caminos.engine.core.controls import Arg, ControlTable
-from caminos.engine.dsp.compiled import hop_kernel
+from caminos.engine.dsp.compiled import hop_kernel, scale_in_place
+from caminos.engine.dsp.random_stream import KernelRandom
 
 WANDER_RATE = 0.01  # per-hop innovation of each voice's walk: about half a second at hop 256
 SPREAD_MAX_STD = 8.0
@@ -238,7 +239,7 @@ class LatentField:
         self._noise_rows = list(self._noise)
         self._walking = False
         self._spin_angle = 0.0  # degrees turned by /field/spin
-        self._rngs = [np.random.default_rng([self.seed, c]) for c in self.channels]
+        self._randoms = [KernelRandom(np.random.default_rng([self.seed, c])) for c in self.channels]
         self._voice_of = {c: k for k, c in enumerate(self.channels)}
         self.keep = 1.0 - WANDER_RATE
         self.kick = math.sqrt(WANDER_RATE * (2.0 - WANDER_RATE))
@@ -278,8 +279,10 @@ class LatentField:
         _glide(self.xy, self.xy_target, self.coefficient)
         _glide(self.offset, self.offset_target, self.coefficient)
         if wander > 0.0:
-            for k in range(len(self._rngs)):  # into each voice's row, a view made once
-                self._rngs[k].standard_normal(out=self._noise_rows[k])
+            k, randoms, rows = 0, self._randoms, self._noise_rows
+            while k < len(randoms):  # into each voice's row, a view made once; no iterator
+                randoms[k].standard_normal(rows[k])
+                k += 1
             _step_walks(self._walk, self._noise, self.keep, self.kick * wander)
             self._walking = True
         elif self._walking:  # wander off: the walks fade back to the place (no jump)
@@ -301,7 +304,7 @@ class LatentField:
             level_shift,
         )
         if keep != 1.0:
-            level_shift *= keep
+            scale_in_place(level_shift, keep)
 
     def places(self, out: np.ndarray) -> None:
         """Each voice's place on the map's plane now, in std (voices, 2), for the page."""
@@ -320,7 +323,7 @@ class LatentField:
         self._walking = False
         self.xy[:] = self.xy_target
         self.offset[:] = self.offset_target
-        self._rngs = [np.random.default_rng([self.seed, c]) for c in self.channels]
+        self._randoms = [KernelRandom(np.random.default_rng([self.seed, c])) for c in self.channels]
 
     # ----------------------------------------------------------------------------- controls
     def voice_of(self, channel: int) -> int | None:

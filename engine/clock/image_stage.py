@@ -72,6 +72,7 @@ class ImageStage:
         self.corrections = np.zeros((rows, n_bins))  # nepers, per source channel
         self._decoded = np.zeros(n_bins)
         self._errors = np.zeros((rows, n_bins))
+        self._error_rows = tuple(self._errors)  # views made once
         self._scratch = np.zeros(n_bins)
         self._envelope = np.zeros(n_bins)
         self._amount = 0.0
@@ -85,25 +86,26 @@ class ImageStage:
         self._amount = self.amount.step()
         return self._amount
 
-    def measure(
-        self, codec: FrameCodec, z_rows: np.ndarray, logs: np.ndarray, first: int, count: int
-    ) -> None:
-        """One source's channels this hop: rows ``first .. first + count - 1`` of its latents
-        ``z_rows`` and log magnitudes ``logs``; ``count`` below 2 clears their correction."""
+    def measure(self, codec: FrameCodec, latent_rows, log_rows, first: int, count: int) -> None:
+        """One source's channels this hop: rows ``first .. first + count - 1`` of the latents
+        and log magnitudes (``latent_rows``, ``log_rows``: each row as a view made once);
+        ``count`` below 2 clears their correction."""
         if count < 2:
             self.corrections[first : first + max(count, 1)] = 0.0
             return
-        for r in range(first, first + count):
-            codec.decode(z_rows[r], self._decoded)
+        r = first
+        while r < first + count:  # (no iterator: nothing allocated)
+            codec.decode(latent_rows[r], self._decoded)
             envelope_error(
                 self._decoded,
                 self.floor,
-                logs[r],
+                log_rows[r],
                 self.width,
                 self._scratch,
                 self._envelope,
-                self._errors[r],
+                self._error_rows[r],
             )
+            r += 1
         update_corrections(
             self._errors, first, count, self.coefficient, self.limit, self.corrections
         )

@@ -21,6 +21,7 @@ from caminos.engine.dsp.compiled import (
     hop_kernel,
     pairwise_sum,
     scale_in_place,
+    scaled_into,
 )
 from caminos.engine.dsp.random_stream import KernelRandom
 
@@ -139,6 +140,19 @@ class LatentMixer:
         # the field's path players.
         self.voice_path_position = np.zeros((self.voices, self.dims))
         self.voice_path_active = np.zeros(self.voices, dtype=np.bool_)
+        # The arrays the mixing kernel keeps between hops, as one argument: numba's dispatcher
+        # allocates for a call of more than 16 (mix_voice_rows would take 17).
+        self._mix_state = (
+            self.voice_follow_value,
+            self._held,
+            self._presence,
+            self.voice_path_active,
+            self.voice_path_position,
+            self.path_position,
+            self._innovation,
+            self._transpose,
+            self._sources,
+        )
         # One voice's views for mix(), made once.
         self._one_weights = np.zeros((1, 0))
         self._one_out = np.zeros((1, self.dims))
@@ -276,25 +290,19 @@ class LatentMixer:
         self._innovation *= self.std
         semitones = self.pitch.step()
         if semitones != 0.0:
-            np.multiply(self.pitch_direction, semitones, out=self._transpose)
-        for k in range(self.voices):
+            scaled_into(self.pitch_direction, semitones, self._transpose)
+        k = 0
+        while k < self.voices:  # (no iterator: nothing allocated)
             self._voice_follow(k, follow_shared)
+            k += 1
         mix_voice_rows(
             z_rows,
             weights,
-            self.voice_follow_value,
             self.frozen,
-            self._held,
-            self._presence,
             self.coefficient,
-            self.voice_path_active,
             self.path_active,
-            self.voice_path_position,
-            self.path_position,
-            self._innovation,
-            self._transpose,
             semitones != 0.0,
-            self._sources,
+            self._mix_state,
             out,
             presence,
         )
@@ -304,7 +312,7 @@ class LatentMixer:
         own (``voice_follow`` >= 0), gliding with the mixer's smoothing between them so a change
         never jumps."""
         own = self.voice_follow[k].value
-        value = self.voice_follow_value[k]
+        value = self.voice_follow_value.item(k)  # a Python float: no numpy scalar made
         if own < 0.0 and self._follow_settled[k]:
             follow = shared
         else:
@@ -341,23 +349,18 @@ def glide(position: np.ndarray, target: np.ndarray, coefficient: float) -> None:
 def mix_voice_rows(
     z_rows: np.ndarray,
     weights: np.ndarray,
-    follows: np.ndarray,
     frozen: bool,
-    held: np.ndarray,
-    presence_state: np.ndarray,
     coefficient: float,
-    voice_path_active: np.ndarray,
     path_active: bool,
-    voice_path_position: np.ndarray,
-    path_position: np.ndarray,
-    innovation: np.ndarray,
-    transpose: np.ndarray,
     transposing: bool,
-    sources: np.ndarray,
+    state: tuple,
     out: np.ndarray,
     presence: np.ndarray,
 ) -> None:
     """Every voice's ``z`` for one hop (:meth:`LatentMixer.mix_voices`), allocation-free.
+
+    ``state`` is ``(follows, held, presence_state, voice_path_active, voice_path_position,
+    path_position, innovation, transpose, sources)``, the mixer's arrays (``_mix_state``).
 
     Voice ``k`` mixes the rows ``z_rows`` (rows, dims) by its ``weights[k]`` (summed as
     numpy sums a row; the mean is held in ``held[k]`` while ``frozen`` or silent), then
@@ -368,6 +371,9 @@ def mix_voice_rows(
     numpy expressions before it computed it (the weighted mean through BLAS, as ``np.dot``), so
     a render is the same to the bit. ``sources`` (dims,) is scratch.
     """
+    follows, held, presence_state, voice_path_active = state[0], state[1], state[2], state[3]
+    voice_path_position, path_position, innovation = state[4], state[5], state[6]
+    transpose, sources = state[7], state[8]
     for k in range(out.shape[0]):
         follow = follows[k]
         total = pairwise_sum(weights[k], 0, weights.shape[1])  # numpy's row sum, to the bit

@@ -24,7 +24,7 @@ from caminos.engine.core.config import Config, StftConfig, shipped_file
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
 from caminos.engine.dsp.audio_io import read_audio
-from caminos.engine.dsp.compiled import hop_kernel
+from caminos.engine.dsp.compiled import hop_kernel, scale_in_place
 from caminos.engine.dsp.spectral import _AXES, StftAnalyzer, _analyze_frame, analysis_window
 
 
@@ -124,11 +124,12 @@ class InputSource(Source):
         self._channels = used
 
     def frames(self, magnitudes: np.ndarray, references: np.ndarray) -> int:
-        channels = self._channels
-        for row in range(channels):
+        channels, row = self._channels, 0
+        while row < channels:  # (no iterator: nothing allocated)
             if not self._analyzers[row].pull_frame(references[row]):
                 return 0
             _scaled_magnitude(references[row], self.gain, magnitudes[row])
+            row += 1
         return channels
 
     def reset(self) -> None:
@@ -301,19 +302,15 @@ class FilePlayer(Source):
         loaded = self.file
         if loaded is None or not self.playing or loaded.n_samples == 0:
             return 0
-        n, pad, hop = loaded.n_samples, self._pad, self.stft.hop
-        start = int(math.floor(self.position))
-        if not self.loop and not -hop < start < n + pad:
-            self.playing = False
-            self.position = 0.0 if self.speed.value >= 0 else float(n)
-            return 0
-        channels = min(loaded.samples.shape[0], self.rows)
-        _file_frames(
+        n, hop = loaded.n_samples, self.stft.hop
+        # (the sample position and the other large integers stay inside the kernel: a Python
+        # int over 256 is an object made each hop)
+        channels = _file_frames(
             loaded.samples,
             n,
-            pad,
+            self._pad,
             hop,
-            start,
+            self.position,
             self.loop,
             self._wrap,
             self._window,
@@ -321,9 +318,13 @@ class FilePlayer(Source):
             references,
             magnitudes,
             self.gain,
-            channels,
+            self.rows,
             _AXES,
         )
+        if channels < 0:  # a file not looping has played out
+            self.playing = False
+            self.position = 0.0 if self.speed.value >= 0 else float(n)
+            return 0
         self.position += self.speed.value * hop
         if self.loop:
             self.position %= n
@@ -355,6 +356,8 @@ class VoiceSource(Source):
         self.wait = wait
         self.stream: object | None = None
         self._wait_ready = None
+        self._rows: np.ndarray | None = None  # the magnitudes last given, and their first row
+        self._row: np.ndarray | None = None
         self.attach(stream)
 
     def attach(self, stream: object | None) -> None:
@@ -368,11 +371,12 @@ class VoiceSource(Source):
             return 0
         if self._wait_ready is not None:
             self._wait_ready()
-        magnitude = magnitudes[0]
-        if not stream.next_frame(magnitude):  # type: ignore[attr-defined]
+        if magnitudes is not self._rows:  # the row's view, made once for the rows given
+            self._rows, self._row = magnitudes, magnitudes[0]
+        if not stream.next_frame(self._row):  # type: ignore[attr-defined]
             return 0
         if self.gain != 1.0:
-            magnitude *= self.gain
+            scale_in_place(self._row, self.gain)
         return 1
 
     def reset(self) -> None:
@@ -394,7 +398,7 @@ def _file_frames(
     n: int,
     pad: int,
     hop: int,
-    start: int,
+    position: float,
     loop: bool,
     wrap: np.ndarray,
     window: np.ndarray,
@@ -402,16 +406,21 @@ def _file_frames(
     references: np.ndarray,
     magnitudes: np.ndarray,
     gain: float,
-    channels: int,
+    rows: int,
     axes: np.ndarray,
-) -> None:
-    """The file's frame at ``start`` of each of its first ``channels`` rows: analysed into
-    ``references`` (scaled by ``gain``), their magnitudes into ``magnitudes``.
+) -> int:
+    """The file's frame at sample ``floor(position)`` of each of its channels (at most ``rows``):
+    analysed into ``references`` (scaled by ``gain``), their magnitudes into ``magnitudes``;
+    returns the channels analysed, or -1 (nothing done) when a file not looping has played out.
 
     ``samples`` (channels, pad + n + pad) holds the ``n`` samples of each channel between
     ``pad`` zeros. A looping file's frame that runs over its ends wraps around (through
     ``wrap``); a frame before the start of a file played backwards, not looping, is partly
     zeros."""
+    start = int(math.floor(position))
+    if not loop and not -hop < start < n + pad:
+        return -1
+    channels = min(samples.shape[0], rows)
     n_fft = window.shape[0]
     for row in range(channels):
         source = samples[row]
@@ -426,6 +435,7 @@ def _file_frames(
         else:
             _analyze_frame(source, start, window, scratch, reference, axes)
         _scaled_magnitude(reference, gain, magnitudes[row])
+    return channels
 
 
 @hop_kernel

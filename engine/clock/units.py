@@ -49,7 +49,13 @@ from caminos.engine.clock.voice_threads import VoiceThreads
 from caminos.engine.core.config import Config
 from caminos.engine.core.controls import Arg, ControlTable
 from caminos.engine.core.parameters import Parameter
-from caminos.engine.dsp.compiled import all_finite, any_nonzero, hop_kernel, scale_in_place
+from caminos.engine.dsp.compiled import (
+    add_in_place,
+    all_finite,
+    any_nonzero,
+    hop_kernel,
+    scale_in_place,
+)
 from caminos.engine.dsp.output import OutputChain
 from caminos.models.shape import MAGNITUDE_FLOOR
 
@@ -108,6 +114,8 @@ class HopBuffers:
     voice_out_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
     weight_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
     block_columns: list[np.ndarray] = dataclasses.field(init=False, repr=False)
+    latent_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)  # of z_rows
+    log_rows: list[np.ndarray] = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.decoded_rows = list(self.decoded)
@@ -117,6 +125,8 @@ class HopBuffers:
         self.voice_out_rows = list(self.voice_out)
         self.weight_rows = list(self.weights)
         self.block_columns = list(self.block.T)
+        self.latent_rows = list(self.z_rows)
+        self.log_rows = list(self.log)
 
     @classmethod
     def make(
@@ -248,45 +258,50 @@ class SourcesUnit(Unit):
         return int(sum(self.rows))
 
     def process(self, hop: HopBuffers) -> None:
-        rows, weights = hop.row_weights, hop.weights
-        mags, refs, references = hop.mags, hop.refs, hop.voice_refs
-        weights.fill(0.0)
+        hop.weights.fill(0.0)
         hop.voice_refs.fill(0.0)
         referenced = 0  # voices whose reference was taken (a bit each)
-        for i in range(len(self.sources)):
-            source = self.sources[i]
-            gain = self.gains[i].step()
-            source.gain = gain
-            base = self.bases[i]
-            source_mags, source_refs = self._views[i]
-            sounding = source.frames(source_mags, source_refs)
-            hop.sounding[i] = sounding
-            bad = weigh_rows(
-                mags,
-                refs,
-                rows,
-                hop.row_sounding,
-                base,
-                source.rows,
-                sounding,
-                gain,
-                self.full_weight_energy,
-            )
-            if bad:
-                self.counters["bad_source_frames"] += bad
-            if sounding == 0:
-                continue
-            referenced = follow_rows(
-                weights,
-                rows,
-                self.voice_index,
-                base,
-                sounding,
-                references,
-                refs,
-                source.has_reference,
-                referenced,
-            )
+        i, count = 0, len(self.sources)
+        while i < count:  # (no iterator: nothing allocated)
+            referenced = self._source(i, hop, referenced)
+            i += 1
+
+    def _source(self, i: int, hop: HopBuffers, referenced: int) -> int:
+        """Source ``i``'s frames into its rows, their weights, the voices that follow them;
+        returns ``referenced`` with the voices whose reference it gave."""
+        source = self.sources[i]
+        gain = self.gains[i].step()
+        source.gain = gain
+        base = self.bases[i]
+        source_mags, source_refs = self._views[i]
+        sounding = source.frames(source_mags, source_refs)
+        hop.sounding[i] = sounding
+        bad = weigh_rows(
+            hop.mags,
+            hop.refs,
+            hop.row_weights,
+            hop.row_sounding,
+            base,
+            source.rows,
+            sounding,
+            gain,
+            self.full_weight_energy,
+        )
+        if bad:
+            self.counters["bad_source_frames"] += bad
+        if sounding == 0:
+            return referenced
+        return follow_rows(
+            hop.weights,
+            hop.row_weights,
+            self.voice_index,
+            base,
+            sounding,
+            hop.voice_refs,
+            hop.refs,
+            source.has_reference,
+            referenced,
+        )
 
     def reset(self) -> None:
         for source in self.sources:
@@ -313,7 +328,7 @@ class EncodeUnit(Unit):
 
     def process(self, hop: HopBuffers) -> None:
         if any_nonzero(hop.row_weights) and not self.mixer.frozen:  # numpy's any() allocates
-            np.add(hop.mags, MAGNITUDE_FLOOR, out=hop.mags)
+            add_in_place(hop.mags, MAGNITUDE_FLOOR)
             np.log(hop.mags, out=self._log64)
             np.copyto(hop.log, self._log64, casting="same_kind")
             # only the channels that sound: a stereo file in a ring of 8 encodes 2 rows, not 8
@@ -378,15 +393,14 @@ class ImageUnit(Unit):
 
     def process(self, hop: HopBuffers) -> None:
         if self.image.step() > 0.0 and not self.mixer.frozen:
-            for i in range(hop.sounding.shape[0]):  # a one-channel source has no image
-                if self.sources.rows[i] >= 2 and hop.sounding[i] >= 1:
+            rows, bases, i = self.sources.rows, self.sources.bases, 0
+            while i < len(rows):  # (no iterator, Python ints: nothing allocated)
+                sounding = hop.sounding.item(i)
+                if rows[i] >= 2 and sounding >= 1:  # a one-channel source has no image
                     self.image.measure(
-                        self.codec,
-                        hop.z_rows,
-                        hop.log,
-                        int(self.sources.base[i]),
-                        int(hop.sounding[i]),
+                        self.codec, hop.latent_rows, hop.log_rows, bases[i], sounding
                     )
+                i += 1
 
     def reset(self) -> None:
         self.image.reset()
@@ -467,34 +481,42 @@ class ShapeUnit(Unit):
         self.keep_level = keep_level
 
     def process(self, hop: HopBuffers) -> None:
-        texture = self.texture
-        texture.step()
-        pitch, frozen = self.mixer.pitch.value, self.mixer.frozen
-        image, keeper = self.image, self.keeper
+        self.texture.step()
+        pitch = self.mixer.pitch.value
         keep = self.keep_level.value if self.keep_level is not None else 0.0
-        for k, decoded in enumerate(hop.decoded_rows):
-            presence = hop.presence.item(k)  # a Python float: no numpy scalar made a voice
-            if presence <= 1e-6:
-                decoded.fill(0.0)
-                continue
-            if not all_finite(decoded):
-                decoded.fill(0.0)
-                self.counters["bad_model_frames"] += 1
-                continue
-            if presence < 1.0:
-                scale_in_place(decoded, presence)
-            shift = hop.level_shift.item(k)
-            if shift != 0.0:
-                scale_in_place(decoded, math.exp(-shift))
-            follow = hop.follow.item(k)
-            weights = hop.weight_rows[k]
-            if image is not None and image.amount.value > 0.0:
-                image.apply(decoded, weights, follow)
-            texture.process_voice(k, decoded, hop.log, weights, follow, pitch, held=frozen)
-            if keeper is not None:
-                keeper.process_voice(
-                    k, decoded, hop.unmoved_rows[k], hop.z_voice_rows[k], presence, keep
-                )
+        k, voices = 0, len(hop.decoded_rows)
+        while k < voices:  # (no iterator: nothing allocated)
+            self._shape_voice(k, hop, pitch, keep)
+            k += 1
+
+    def _shape_voice(self, k: int, hop: HopBuffers, pitch: float, keep: float) -> None:
+        """Voice ``k``'s decoded frame, shaped in place."""
+        decoded = hop.decoded_rows[k]
+        presence = hop.presence.item(k)  # a Python float: no numpy scalar made a voice
+        if presence <= 1e-6:
+            decoded.fill(0.0)
+            return
+        if not all_finite(decoded):
+            decoded.fill(0.0)
+            self.counters["bad_model_frames"] += 1
+            return
+        if presence < 1.0:
+            scale_in_place(decoded, presence)
+        shift = hop.level_shift.item(k)
+        if shift != 0.0:
+            scale_in_place(decoded, math.exp(-shift))
+        follow = hop.follow.item(k)
+        weights = hop.weight_rows[k]
+        image = self.image
+        if image is not None and image.amount.value > 0.0:
+            image.apply(decoded, weights, follow)
+        self.texture.process_voice(
+            k, decoded, hop.log, weights, follow, pitch, held=self.mixer.frozen
+        )
+        if self.keeper is not None:
+            self.keeper.process_voice(
+                k, decoded, hop.unmoved_rows[k], hop.z_voice_rows[k], presence, keep
+            )
 
     def reset(self) -> None:
         self.texture.reset()
@@ -580,12 +602,16 @@ class OutputUnit(Unit):
     def process(self, hop: HopBuffers) -> None:
         before = self.out_gain.value
         after = self.out_gain.step()
-        voices = hop.voice_out_rows
-        for samples in voices:
-            self.output.gain(samples, before, after)
+        voices, columns = hop.voice_out_rows, hop.block_columns
+        k, count = 0, len(voices)
+        while k < count:  # (no iterator: nothing allocated, here and below)
+            self.output.gain(voices[k], before, after)
+            k += 1
+        c, count = 0, len(columns)
+        while c < count:
+            np.copyto(columns[c], voices[0 if self.mono else c])
+            c += 1
         block = hop.block
-        for c, column in enumerate(hop.block_columns):
-            np.copyto(column, voices[0 if self.mono else c])
         self.gains.process(block)
         if self.limit:
             self.output.process(block)

@@ -323,16 +323,32 @@ class ControlQueue:
 
     def due(self, hop: int) -> list[ControlEvent]:
         """Events due at or before ``hop``, in (hop, posting) order; call once per hop."""
+        self.gather(hop)
+        ready = []
+        event = self.next_due(hop)
+        while event is not None:
+            ready.append(event)
+            event = self.next_due(hop)
+        return ready
+
+    def gather(self, hop: int) -> None:
+        """Move the events posted since the last call into the schedule, those for a hop
+        before ``hop`` (immediate ones) rescheduled at ``hop``, posting order kept; the hop
+        clock's first step of each hop, then :meth:`next_due` until None (no list made)."""
         inbox, schedule = self._inbox, self._schedule
         while inbox:
             event = inbox.popleft()
             if event.hop < hop:  # immediate, or scheduled in the past: apply now, keep order
                 event = ControlEvent(hop, event.seq, event.address, event.args, event.payload)
             heapq.heappush(schedule, event)
-        ready = []
-        while schedule and schedule[0].hop <= hop:
-            ready.append(heapq.heappop(schedule))
-        return ready
+
+    def next_due(self, hop: int) -> ControlEvent | None:
+        """The earliest gathered event due at or before ``hop``, taken; None when none is (events
+        posted since :meth:`gather` wait for the next hop)."""
+        schedule = self._schedule
+        if schedule and schedule[0].hop <= hop:
+            return heapq.heappop(schedule)
+        return None
 
     def pending(self) -> int:
         """Events waiting (inbox and schedule)."""

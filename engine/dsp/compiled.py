@@ -165,3 +165,19 @@ def is_c_matrix(values: np.ndarray, rows: int, columns: int) -> bool:
         and values.strides[1] == size
         and values.strides[0] == columns * size
     )
+
+
+@hop_kernel
+def add_in_place(values: np.ndarray, offset: float) -> None:
+    """``values += offset`` for a matrix (numpy's makes an array of the offset first)."""
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            values[i, j] += offset
+
+
+@hop_kernel
+def scaled_into(values: np.ndarray, factor: float, out: np.ndarray) -> None:
+    """``np.multiply(values, factor, out=out)`` for a vector, without numpy's array of the
+    factor."""
+    for i in range(values.shape[0]):
+        out[i] = values[i] * factor

@@ -82,7 +82,7 @@ class PghiGsRtisi(StreamingPhase):
         self._pghi.process(magnitude, self._initial)
         if self._pghi.lookahead_frames:
             self._gs.process_initialized(self._delayed, self._initial, out)
-            self._delayed[:] = magnitude
+            np.copyto(self._delayed, magnitude)
         else:
             self._gs.process_initialized(magnitude, self._initial, out)
 
@@ -150,15 +150,18 @@ class PghiGsRtisiBank:
     ) -> None:
         """Push rows ``first`` to ``stop - 1``: magnitudes of shape (voices, n_bins) (and the
         same rows as views, ``magnitude_rows``), committed frames into the rows of ``out``."""
-        gs, initial = self._gs, self._initial_rows
-        for r in range(first, stop):
+        gs, initial, r = self._gs, self._initial_rows, first
+        while r < stop:  # (no iterator: nothing allocated, here and below)
             pghi = self._pghi[r]
             pghi.set_previous_spectrum(gs.newest_rows[r])
             pghi.process(magnitude_rows[r], initial[r])
+            r += 1
         if self._pghi[0].lookahead_frames:
             gs.process_rows(first, stop, self._delayed, out, self._initial)
-            for r in range(first, stop):
-                self._delayed_rows[r][:] = magnitude_rows[r]
+            r = first
+            while r < stop:
+                np.copyto(self._delayed_rows[r], magnitude_rows[r])
+                r += 1
         else:
             gs.process_rows(first, stop, magnitudes, out, self._initial)
 

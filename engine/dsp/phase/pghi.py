@@ -209,25 +209,21 @@ def _rtpghi_step(
     n_fft: int,
     lam: float,
     log_tol: float,
-    logs: np.ndarray,
-    mags: np.ndarray,
-    tgrads: np.ndarray,
-    prev_phase: np.ndarray,
-    g_log: np.ndarray,
-    g_tgrad: np.ndarray,
-    g_fgrad: np.ndarray,
-    g_phase: np.ndarray,
-    g_state: np.ndarray,
-    heap: np.ndarray,
-    order: np.ndarray,
-    table: np.ndarray,
-    position: int,
+    state: tuple,
+    position: np.ndarray,
     out: np.ndarray,
-) -> int:
-    """One RTPGHI frame: push ``magnitude``, write the due complex frame; returns table position.
+) -> None:
+    """One RTPGHI frame: push ``magnitude``, write the due complex frame.
 
-    ``logs``/``tgrads`` hold frames m-2, m-1, m (rows 0..2), ``mags`` m-1, m (rows 0, 1).
+    ``state`` is ``(logs, mags, tgrads, prev_phase, g_log, g_tgrad, g_fgrad, g_phase, g_state,
+    heap, order, table)`` (:attr:`RtPghi._state`, one argument: numba's dispatcher allocates for
+    a call of more than 16); ``logs``/``tgrads`` hold frames m-2, m-1, m (rows 0..2), ``mags``
+    m-1, m (rows 0, 1). ``position[0]`` is the next entry of the random phase ``table``, kept
+    in an array (an int over 256 returned would be a Python object made each hop).
     """
+    logs, mags, tgrads, prev_phase = state[0], state[1], state[2], state[3]
+    g_log, g_tgrad, g_fgrad, g_phase, g_state = state[4], state[5], state[6], state[7], state[8]
+    heap, order, table = state[9], state[10], state[11]
     n_bins = magnitude.shape[0]
     for r in range(2):  # shift the histories by one frame
         for k in range(n_bins):
@@ -261,15 +257,15 @@ def _rtpghi_step(
             top = g_log[i]
     heap_integrate(g_log, g_tgrad, g_fgrad, g_phase, g_state, n_bins, top + log_tol, heap, order)
 
-    n_table = table.shape[0]
+    n_table, next_entry = table.shape[0], position[0]
     mag_row = 1 if lookahead == 0 else 0
     for k in range(n_bins):
         i = n_bins + k
         if g_state[i] == _QUIET:
-            phi = table[position]
-            position += 1
-            if position == n_table:
-                position = 0
+            phi = table[next_entry]
+            next_entry += 1
+            if next_entry == n_table:
+                next_entry = 0
         else:
             phi = g_phase[i]
         phi = phi - _TWO_PI * np.floor(phi / _TWO_PI)  # keep phases small over hours of play
@@ -277,7 +273,7 @@ def _rtpghi_step(
         m = mags[mag_row, k]
         shifted = phi - np.pi * k  # window-centre phase to caminos' frame-start phase
         out[k] = complex(m * np.cos(shifted), m * np.sin(shifted))
-    return position
+    position[0] = next_entry
 
 
 class RtPghi(StreamingPhase):
@@ -325,18 +321,8 @@ class RtPghi(StreamingPhase):
         self._heap = np.zeros(2 * k, dtype=np.int64)
         self._order = np.zeros(0, dtype=np.int64)
         self._table = 2.0 * np.pi * np.random.default_rng(seed).random(10 * k + 7)
-        self._position = 0
-
-    def process(
-        self, magnitude: np.ndarray, out: np.ndarray, reference: np.ndarray | None = None
-    ) -> None:
-        self._position = _rtpghi_step(
-            magnitude,
-            self.lookahead_frames,
-            self.stft.hop,
-            self.stft.n_fft,
-            self._lambda,
-            self._log_tol,
+        self._position = np.zeros(1, dtype=np.int64)  # the table's next entry
+        self._state = (
             self._logs,
             self._mags,
             self._tgrads,
@@ -349,6 +335,19 @@ class RtPghi(StreamingPhase):
             self._heap,
             self._order,
             self._table,
+        )
+
+    def process(
+        self, magnitude: np.ndarray, out: np.ndarray, reference: np.ndarray | None = None
+    ) -> None:
+        _rtpghi_step(
+            magnitude,
+            self.lookahead_frames,
+            self.stft.hop,
+            self.stft.n_fft,
+            self._lambda,
+            self._log_tol,
+            self._state,
             self._position,
             out,
         )
@@ -367,7 +366,7 @@ class RtPghi(StreamingPhase):
         self._mags[:] = 0.0
         self._tgrads[:] = 0.0
         self._prev_phase[:] = 0.0
-        self._position = 0
+        self._position[0] = 0
 
 
 @hop_kernel

@@ -30,16 +30,17 @@ def _apply_reference_phase(magnitude: np.ndarray, reference: np.ndarray, out: np
 
 @hop_kernel
 def _apply_random_phase(
-    magnitude: np.ndarray, table: np.ndarray, position: int, out: np.ndarray
-) -> int:
-    """Combine magnitudes with phases read cyclically from ``table``; returns the next position."""
-    n = table.shape[0]
+    magnitude: np.ndarray, table: np.ndarray, position: np.ndarray, out: np.ndarray
+) -> None:
+    """Combine magnitudes with phases read cyclically from ``table``, from ``position[0]`` on
+    (moved on; an array, so no Python int is made a hop)."""
+    n, entry = table.shape[0], position[0]
     for k in range(magnitude.shape[0]):
-        out[k] = magnitude[k] * table[position]
-        position += 1
-        if position == n:
-            position = 0
-    return position
+        out[k] = magnitude[k] * table[entry]
+        entry += 1
+        if entry == n:
+            entry = 0
+    position[0] = entry
 
 
 class InputPhase(StreamingPhase):
@@ -82,13 +83,13 @@ class RandomPhase(StreamingPhase):
         # with frames (period of thousands of frames).
         rng = np.random.default_rng(seed)
         self._table = np.exp(2j * np.pi * rng.random(1_000_003))
-        self._position = 0
+        self._position = np.zeros(1, dtype=np.int64)  # the table's next entry
 
     def process(
         self, magnitude: np.ndarray, out: np.ndarray, reference: np.ndarray | None = None
     ) -> None:
-        self._position = _apply_random_phase(magnitude, self._table, self._position, out)
+        _apply_random_phase(magnitude, self._table, self._position, out)
 
     def reset(self) -> None:
         """Restart the phase table from its beginning."""
-        self._position = 0
+        self._position[0] = 0
