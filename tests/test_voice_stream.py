@@ -18,6 +18,7 @@ from caminos.models.voice.errors import EspeakMissingError, VoiceError
 from caminos.models.voice.languages import CODES
 from caminos.models.voice.settings import CONTINUOUS, parse_mix, voice_controls
 from caminos.models.voice.stream import FADE_HOPS, REFERENCE_HZ, VoiceStream, render_offline
+from tests.allocation import allocated_at_peak
 
 
 @pytest.fixture(scope="module")
@@ -284,11 +285,15 @@ def test_espeak_engine_speaks_without_a_model(voice_config):
 
 
 def test_next_frame_allocates_nothing_per_hop(voice_config):
-    """Once the worker is done, 200 hops (rate, vibrato and jitter on, so every path runs) stay
-    under 4 KB of peak traced memory: less than one 513-bin frame."""
+    """Once the worker is done (so its thread allocates nothing beside), 300 hops with rate,
+    vibrato, jitter and breathiness on, so every path runs: no hop allocates anything,
+    temporaries included (tracemalloc's peak of each call). The ring is read in kernels
+    (caminos.models.voice.ring_reader), the noise and the jitter drawn in kernels, the row's
+    parts are views made once; before, a sounding hop held 384 to 416 bytes at its peak, an
+    idle one 200."""
     import tracemalloc
 
-    stream = stream_for(voice_config, rate=0.7, vibrato=0.3, jitter=0.2)
+    stream = stream_for(voice_config, rate=0.7, vibrato=0.3, jitter=0.2, breathiness=0.3)
     stream.say("una frase bastante larga para medir la memoria de cada salto")
     with stream.ring.changed:  # the worker notifies it with each row it writes, and at its end
         assert stream.ring.changed.wait_for(lambda: not stream._pending(), timeout=60.0), (
@@ -297,15 +302,30 @@ def test_next_frame_allocates_nothing_per_hop(voice_config):
     out = np.zeros(stream.n_bins)
     for _ in range(20):
         stream.next_frame(out)
-    tracemalloc.start()
-    try:
-        sounding = sum(stream.next_frame(out) for _ in range(200))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert sounding == 200
-    assert peak < 4096
+    # Three rounds of 100 hops, each keeping its largest peak, the smallest of them asserted:
+    # tracemalloc counts every thread, and one of another thread's (pytest-xdist's messages)
+    # lands in one round, as tests/test_engine.py's hop_allocation_peaks says.
+    rounds = []
+    for _ in range(3):
+        peak = 0
+        tracemalloc.start()
+        try:
+            for _ in range(100):
+                peak = max(peak, allocated_at_peak(stream.next_frame, out))
+        finally:
+            tracemalloc.stop()
+        rounds.append(peak)
+    assert stream.next_frame(out)  # the phrase still sounds: every hop measured was a frame
+    assert min(rounds) == 0, rounds
     stream.close()
+
+
+def test_the_streams_answers_are_the_ring_readers() -> None:
+    """The stream reads RingReader.take's answers by number (it does not import the reader's
+    module, which loads numba, where a worker process imports the stream)."""
+    from caminos.models.voice import ring_reader, stream
+
+    assert (stream._SILENT, stream._TAKEN) == (ring_reader.SILENT, ring_reader.TAKEN)
 
 
 def test_frames_play_through_the_engine_chain_hop_by_hop(voice_config):

@@ -65,6 +65,46 @@ def standard_normal_into(addresses: np.ndarray, out: np.ndarray) -> None:
         out[i] = random_standard_normal(bits)
 
 
+@hop_kernel
+def standard_normal_value(addresses: np.ndarray) -> float:
+    """``Generator.standard_normal()``: one draw, numpy's, as a Python float."""
+    return random_standard_normal(_bit_generator(addresses))
+
+
+_warm = False
+
+
+def _warm_up() -> None:
+    """Compile (or load) the kernels once, on a generator of their own, so a first draw on the
+    hop clock does not compile them."""
+    global _warm
+    if not _warm:
+        generator = np.random.default_rng(0)  # alive while its addresses are used
+        addresses = _addresses(generator)
+        standard_normal_into(addresses, np.zeros(1))
+        standard_normal_value(addresses)
+        _warm = True
+
+
+def _addresses(generator: np.random.Generator) -> np.ndarray:
+    """The four addresses a kernel's draw needs, from the bit generator's ``ctypes`` interface
+    (uint64: its state, ``next_uint64``, ``next_uint32``, ``next_double``)."""
+    bindings = generator.bit_generator.ctypes
+
+    def function(pointer) -> int:
+        return ctypes.cast(pointer, ctypes.c_void_p).value
+
+    return np.array(
+        [
+            bindings.state_address,
+            function(bindings.next_uint64),
+            function(bindings.next_uint32),
+            function(bindings.next_double),
+        ],
+        dtype=np.uint64,
+    )
+
+
 class KernelRandom:
     """A numpy ``Generator`` whose draws a hop kernel makes.
 
@@ -77,21 +117,13 @@ class KernelRandom:
 
     def __init__(self, generator: np.random.Generator) -> None:
         self.generator = generator
-        bindings = generator.bit_generator.ctypes
-
-        def function(pointer) -> int:
-            return ctypes.cast(pointer, ctypes.c_void_p).value
-
-        self.addresses = np.array(
-            [
-                bindings.state_address,
-                function(bindings.next_uint64),
-                function(bindings.next_uint32),
-                function(bindings.next_double),
-            ],
-            dtype=np.uint64,
-        )
+        _warm_up()
+        self.addresses = _addresses(generator)
 
     def standard_normal(self, out: np.ndarray) -> None:
         """Fill the float64 vector ``out`` with standard normal draws (numpy's)."""
         standard_normal_into(self.addresses, out)
+
+    def standard_normal_value(self) -> float:
+        """One standard normal draw (numpy's ``standard_normal()``)."""
+        return standard_normal_value(self.addresses)

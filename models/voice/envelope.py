@@ -21,6 +21,7 @@ import numpy as np
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.dsp.compiled import hop_kernel
+from caminos.engine.dsp.random_stream import KernelRandom
 from caminos.engine.dsp.spectral import analysis_window, n_frames_for, stft as stft_frames
 from caminos.models.voice.frame_rows import N_BANDS
 
@@ -95,6 +96,16 @@ class BandLayout:
             out,
         )
         return out
+
+
+@hop_kernel
+def _breathe(aperiodicity: np.ndarray, breathiness: float) -> None:
+    """``aperiodicity *= 1 - breathiness; aperiodicity += breathiness`` (numpy's, to the bit,
+    without its arrays of the two numbers)."""
+    keep = 1.0 - breathiness
+    for k in range(aperiodicity.shape[0]):
+        aperiodicity[k] *= keep
+        aperiodicity[k] += breathiness
 
 
 @hop_kernel
@@ -328,7 +339,7 @@ class FrameRenderer:
     def reset(self) -> None:
         """Fundamental phase to 0 and the noise generator to its seed."""
         self.phase = 0.0
-        self.rng = np.random.default_rng(self.seed)
+        self.random = KernelRandom(np.random.default_rng(self.seed))  # the noise, drawn in a kernel
 
     def render(
         self,
@@ -356,9 +367,8 @@ class FrameRenderer:
         env = np.exp(self.layout.to_bins(log_power, formant, out=self.envelope), out=self.envelope)
         ap = self.layout.to_bins(aperiodicity, formant, out=self.aperiodicity)
         if breathiness > 0.0:  # ap + b (1 - ap), in place
-            ap *= 1.0 - breathiness
-            ap += breathiness
-        self.rng.standard_normal(out=self.noise)
+            _breathe(ap, breathiness)
+        self.random.standard_normal(self.noise)
         f0_bins = f0_hz / self.layout.bin_hz
         _render(
             env,

@@ -130,6 +130,7 @@ class VoiceSettings:
             )
             for name, (lo, hi, unit, doc) in CONTINUOUS.items()
         }
+        self._gliding = tuple(self.prosody.values())  # stepped each hop, by index
         self.babble_settings = {
             name: Parameter(
                 f"/voice/{name}",
@@ -256,13 +257,17 @@ class VoiceSettings:
 
     def glide(self) -> None:
         """One hop of the prosody's smoothing."""
-        for parameter in self.prosody.values():
-            parameter.step()
+        gliding, k = self._gliding, 0
+        while k < len(gliding):  # (no iterator: nothing allocated on the hop)
+            gliding[k].step()
+            k += 1
 
     def land(self) -> None:
         """The prosody at its targets at once (a sound starting from silence, a reset)."""
-        for parameter in self.prosody.values():
-            parameter.jump(parameter.target)
+        gliding, k = self._gliding, 0
+        while k < len(gliding):
+            gliding[k].jump(gliding[k].target)
+            k += 1
 
     # -- the controls' handlers --------------------------------------------------------------
     def set_language(self, code: str) -> None:

@@ -43,6 +43,8 @@ REFERENCE_HZ = 110.0  # pitch 0 (A2)
 VIBRATO_HZ = 5.5
 JITTER_MEMORY = 0.95  # per-hop correlation of the pitch wander
 FADE_HOPS = 3  # an interrupted sound fades out over this many hops
+# RingReader.take's answers (caminos.models.voice.ring_reader, imported by the consumer only)
+_SILENT, _TAKEN = 0, 2
 RING_SECONDS = 6.0  # synthesis look-ahead held at most
 WORKER_START_S = 300.0  # a worker process loads torch and the model: allow for a busy machine
 PHRASE_WORDS = (3, 7)  # babble phrases hold this many words, inclusive
@@ -117,9 +119,14 @@ class VoiceStream:
         )
         self._row = np.zeros(width)
         self._row_after = np.zeros(width)
+        # the neural engine's parts of a row, as views made once
+        self._log_power, self._aperiodicity = self._row[LOG_POWER], self._row[APERIODICITY]
+        # each level of a fade-out as a 0-d array: numpy multiplies by it without making one
+        self._fade_levels = tuple(np.array(k / (FADE_HOPS + 1)) for k in range(FADE_HOPS + 1))
         self._last = np.zeros(self.n_bins)
         self.settings = VoiceSettings(config, self.seed, changed=self._forward)
         self.prosody = self.settings.prosody  # read each hop
+        self._rate = self.prosody["rate"]
         self._warm_up()
         self.last_error: str | None = None
         self._jobs: deque = deque()
@@ -133,6 +140,7 @@ class VoiceStream:
         self._process = None
         if _attach is not None:  # the worker's side of a process-mode stream: no consumer state
             return
+        self._reader = _ring_reader(self.ring)
         self.reset()
         if self.process:
             self._start_process(checkpoint)
@@ -146,6 +154,15 @@ class VoiceStream:
     @generation.setter
     def generation(self, value: int) -> None:
         self.ring.state[GENERATION] = value
+
+    @property
+    def position(self) -> float:
+        """The consumer's position in the ring, in rows (fractional)."""
+        return self._reader.position
+
+    @position.setter
+    def position(self, value: float) -> None:
+        self._reader.position = value
 
     @property
     def worker_pid(self) -> int:
@@ -201,7 +218,10 @@ class VoiceStream:
             )
         if self.renderer is not None:
             scratch = np.zeros(self.n_bins)
-            self.renderer.render(np.zeros(N_BANDS), np.zeros(N_BANDS), REFERENCE_HZ, scratch)
+            # breathy, so every kernel a frame may take is compiled now, not at the first sound
+            self.renderer.render(
+                np.zeros(N_BANDS), np.zeros(N_BANDS), REFERENCE_HZ, scratch, breathiness=0.5
+            )
             self.renderer.reset()
 
     # -- requests, from any thread -------------------------------------------------------------
@@ -241,7 +261,7 @@ class VoiceStream:
         self.position = float(self.ring.written)
         if self.renderer is not None:
             self.renderer.reset()
-        self._jitter_rng = np.random.default_rng(self.seed + 2)
+        self._jitter_random = _kernel_random(self.seed + 2)
         self._jitter = 0.0
         self._vibrato_phase = 0.0
         self.settings.land()
@@ -261,7 +281,9 @@ class VoiceStream:
             return (
                 self._requested == self.generation and int(self.ring.state[DONE]) < self._requested
             )
-        return bool(self._jobs) or (self._busy and self._busy_generation == self.generation)
+        # (a worker thread serves the consumer's own stream: the generation is compared in
+        # the ring, no int made on the hop)
+        return bool(self._jobs) or (self._busy and self._reader.plays(self._busy_generation))
 
     def close(self) -> None:
         """Stop the worker (thread or process) and wait for it (at most 2 s); the stream can no
@@ -337,39 +359,25 @@ class VoiceStream:
             return False
 
     def _next_frame(self, out: np.ndarray) -> bool:
+        # Nothing here allocates: the ring's bookkeeping and the interpolation are one
+        # compiled call (FrameRing.take), the rest reuses buffers and views made once.
         if self._fade:
-            np.multiply(self._last, self._fade / (FADE_HOPS + 1), out=out)
+            np.multiply(self._last, self._fade_levels[self._fade], out=out)
             self._fade -= 1
             self._sounding = False
             return True
-        ring = self.ring
-        index = int(self.position)
-        written = ring.written  # snapshot: rows the worker adds meanwhile wait for the next hop
-        current = self._current_available(index, written)
-        if current is None:
-            if index < written:  # everything there belongs to an interrupted request
-                self.position = float(written)
-                ring.release(written)
-            out[:] = 0.0
-            self._sounding = False
+        process = self._conn is not None
+        found = self._reader.take(
+            self._requested if process else -1,
+            not process and self._pending(),
+            self._row,
+            self._row_after,
+        )
+        if found != _TAKEN:
+            out.fill(0.0)
+            if found == _SILENT:
+                self._sounding = False
             return False
-        if current != index:  # rows of an interrupted request: skip them
-            self.position = float(current)
-            index = current
-        fraction = self.position - index
-        after = index + 1
-        has_after = after < ring.written and ring.generation_of(after) == self.generation
-        if fraction > 0.0 and not has_after:
-            if self._pending():  # the worker has not written the next row yet
-                out[:] = 0.0
-                return False
-            fraction = 0.0
-        if fraction > 0.0:
-            np.multiply(ring.row(index), 1.0 - fraction, out=self._row)
-            np.multiply(ring.row(after), fraction, out=self._row_after)
-            self._row += self._row_after
-        else:
-            self._row[:] = ring.row(index)
         if self._sounding:
             self.settings.glide()
         else:  # starting from silence: nothing to glide from
@@ -377,31 +385,31 @@ class VoiceStream:
         if self.engine == "neural":
             self._render(out)
         else:
-            out[:] = self._row
-        self.position += self.prosody["rate"].value
-        ring.release(int(self.position) if int(self.position) < ring.written else ring.written)
-        self._last[:] = out
+            np.copyto(out, self._row)
+        self._reader.advance(self._rate.value)
+        np.copyto(self._last, out)
         self._sounding = True
         return True
 
     def _render(self, out: np.ndarray) -> None:
         v = self.prosody
-        self._jitter = JITTER_MEMORY * self._jitter + math.sqrt(1 - JITTER_MEMORY**2) * float(
-            self._jitter_rng.standard_normal()
+        self._jitter = (
+            JITTER_MEMORY * self._jitter
+            + math.sqrt(1 - JITTER_MEMORY**2) * self._jitter_random.standard_normal_value()
         )
         self._vibrato_phase = (self._vibrato_phase + 2 * math.pi * VIBRATO_HZ * self.hop_s) % (
             2 * math.pi
         )
         semitones = (
             v["pitch"].value
-            + v["range"].value * self._row[INTONATION]
+            + v["range"].value * self._row.item(INTONATION)
             + v["vibrato"].value * math.sin(self._vibrato_phase)
             + v["jitter"].value * self._jitter
         )
         f0 = REFERENCE_HZ * 2.0 ** (semitones / 12.0)
         self.renderer.render(
-            self._row[LOG_POWER],
-            self._row[APERIODICITY],
+            self._log_power,
+            self._aperiodicity,
             f0,
             out,
             formant=2.0 ** (v["formant"].value / 12.0),
@@ -420,7 +428,9 @@ class VoiceStream:
         while not self._closed:
             with self._wake:
                 while not self._jobs and not self._closed:
-                    self._wake.wait(0.5)
+                    # no timeout: a request and close() notify it under this lock, and an idle
+                    # voice never wakes (a waiting Condition makes a lock each time it waits)
+                    self._wake.wait()
                 if self._closed:
                     return
                 # busy before the job leaves the queue, so `active` never sees a gap
@@ -512,14 +522,29 @@ class VoiceStream:
 
     def wait_ready(self, timeout_s: float = 10.0) -> None:
         """Block until the next hop's rows are written or the worker is idle (offline use only)."""
+        reader = self._reader
+        if not (reader.short_of(2) and self._pending()):  # ready: nothing made, nothing waited
+            return
         deadline = time.monotonic() + timeout_s
         with self.ring.changed:
-            while (
-                self.ring.written < int(self.position) + 2
-                and self._pending()
-                and time.monotonic() < deadline
-            ):
+            while reader.short_of(2) and self._pending() and time.monotonic() < deadline:
                 self.ring.changed.wait(0.01)
+
+
+def _ring_reader(ring: FrameRing):
+    """The consumer's :class:`~caminos.models.voice.ring_reader.RingReader` (imported here: a
+    worker process, which only writes rows, never loads numba)."""
+    from caminos.models.voice.ring_reader import RingReader
+
+    return RingReader(ring)
+
+
+def _kernel_random(seed: int):
+    """A generator drawn from in kernels (:mod:`caminos.engine.dsp.random_stream`), the
+    consumer's, imported here for the same reason."""
+    from caminos.engine.dsp.random_stream import KernelRandom
+
+    return KernelRandom(np.random.default_rng(seed))
 
 
 def _frame_renderer(config: Config, seed: int):
