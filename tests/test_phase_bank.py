@@ -210,3 +210,19 @@ def test_iterations_reach_every_voice_of_the_stage(method: str, banked: bool, to
     built = stage(2)
     np.testing.assert_array_equal(_play(changed, tones[:20], {}), _play(built, tones[:20], {}))
     assert not np.array_equal(_play(stage(16), tones[:20], {}), _play(stage(2), tones[:20], {}))
+
+
+def test_a_bank_unpickled_in_another_process_pushes_its_rows(frames) -> None:
+    """A phase method may be built in one process and played in another: its arrays come back
+    with dtypes equal to numpy's, not the same objects, and the push's checks compare them by
+    equality (the live test of the phase fallback stopped here when they compared identity)."""
+    import pickle
+
+    bank = pickle.loads(pickle.dumps(_bank("gsrtisi-la")))
+    magnitudes = pickle.loads(pickle.dumps(np.ascontiguousarray(frames[0])))
+    out = pickle.loads(pickle.dumps(np.zeros((VOICES, CFG.n_bins), dtype=np.complex128)))
+    bank.push_rows(0, VOICES, magnitudes, tuple(magnitudes), out)
+    reference = _bank("gsrtisi-la")
+    expected = np.zeros_like(out)
+    reference.push_rows(0, VOICES, np.ascontiguousarray(frames[0]), tuple(frames[0]), expected)
+    np.testing.assert_array_equal(out, expected)

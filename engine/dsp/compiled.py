@@ -24,8 +24,8 @@ from numba.extending import intrinsic
 from numba.np import linalg
 
 KERNEL_OPTIONS = dict(cache=True, nogil=True, _nrt=False)
-# numpy's dtypes of native byte order are singletons: ``array.dtype is FLOAT64`` checks a dtype
-# without making anything (``array.dtype != np.float64`` converts its right side first).
+# The dtypes the hop's kernels take, as dtype objects: comparing two dtypes makes nothing. (Not
+# by identity: an array unpickled in another process has an equal dtype that is another object.)
 FLOAT64 = np.dtype(np.float64)
 COMPLEX128 = np.dtype(np.complex128)
 
@@ -33,7 +33,7 @@ COMPLEX128 = np.dtype(np.complex128)
 def is_kind(array: np.ndarray, dtype: np.dtype, ndim: int) -> bool:
     """Whether ``array`` has ``ndim`` dimensions of ``dtype`` (:data:`FLOAT64`, ...): what a
     kernel compiled for it takes without compiling anew, checked without making anything."""
-    return array.ndim == ndim and array.dtype is dtype
+    return array.ndim == ndim and array.dtype == dtype
 
 
 def hop_kernel(function):
