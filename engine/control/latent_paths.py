@@ -63,7 +63,7 @@ class LatentPath:
     @property
     def seconds(self) -> float:
         """Duration in seconds (0 for fewer than two points)."""
-        return float(self.times[-1]) if len(self.times) else 0.0
+        return self.times.item(-1) if len(self.times) else 0.0  # (no numpy scalar made)
 
     def appended(self, points: np.ndarray, gap: float, spacing: float) -> "LatentPath":
         """A new path with ``points`` added: the first ``gap`` seconds after the current last

@@ -23,6 +23,8 @@ import numpy as np
 
 from caminos.engine.clock.latent import STD_BOUND, glide
 from caminos.engine.control.landmark_making import FILE_VERSION, LandmarkMaker, rows_of
+from caminos.engine.control.map_points import axes_point, plane_point
+from caminos.engine.control.map_points import warm_up as warm_up_map_points
 from caminos.engine.control.latent_paths import (
     INTERPOLATIONS,
     Landmark,
@@ -107,6 +109,7 @@ class Navigator:
         self._record_start = 0
         self._last_recorded = np.zeros(self.dims)
         self._gesture = np.zeros(self.dims)
+        warm_up_map_points()  # compiled now, not at the first /latent/xy on the hop clock
 
     # --------------------------------------------------------------------------- per hop
     def on_hop(self, hop: int) -> None:
@@ -127,12 +130,12 @@ class Navigator:
                 before = self.time
                 self._advance()
                 along_trajectory = self._hop_rate_between(before, self.time)
-            self._previous_target[:] = self._target
+            np.copyto(self._previous_target, self._target)  # (a slice's view is an object)
             self.path.evaluate(self.time, self.interpolation, self._target)
         if self.mixer.path_active:
             position = self.mixer.path_position
             if self._jump:
-                position[:] = self._target
+                np.copyto(position, self._target)
                 self._jump = False
             else:
                 if along_trajectory:
@@ -578,14 +581,11 @@ class Navigator:
         self.xy = (x, y)
         self.playing = False
         self._xy_active = True
+        # in kernels: a scene fades /latent/xy on the hop clock, where nothing may allocate
         if self._plane_points is None:
-            self._target[:] = 0.0
-            self._target[0] = (2.0 * x - 1.0) * XY_RANGE_STD * self.std[0]
-            if self.dims > 1:
-                self._target[1] = (2.0 * y - 1.0) * XY_RANGE_STD * self.std[1]
+            axes_point(x, y, XY_RANGE_STD, self.std, self._target)
         else:
-            origin, x_end, y_end = self._plane_points
-            self._target[:] = origin + x * (x_end - origin) + y * (y_end - origin)
+            plane_point(x, y, self._plane_points, self._target)
         self._activate()
 
     def _set_plane(self, origin: str, x: str, y: str) -> None:

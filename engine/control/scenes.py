@@ -51,7 +51,7 @@ class SceneBank:
         self.folder = Path(folder) if folder is not None else PATCHES_FOLDER / "scenes"
         self.slots: dict[int, dict[str, tuple]] = {}
         self._fades: list[tuple[Control, tuple, tuple, list]] = []  # start, end, now
-        self._fade_start = 0
+        self._fade_start = 0.0
         self._fade_hops = 0
 
     def clear(self) -> None:
@@ -156,15 +156,22 @@ class SceneBank:
                 control.apply(*(a + (b - a) for a, b in zip(start, end)))  # reaches
             fades = []
         self._fades = fades
-        self._fade_start = self.engine.hop_index
+        self._fade_start = float(self.engine.hop_index)
         self._fade_hops = max(round(seconds * self.engine.sample_rate / self.engine.hop), 1)
 
     def on_hop(self, hop: int) -> None:
         """One step of a running crossfade (DSP thread)."""
         if not self._fades:
             return
-        u = min((hop - self._fade_start + 1) / self._fade_hops, 1.0)
-        for control, start, end, values in self._fades:
+        # (floats, not ints: a hop number is an int over 256, an object made; the quotient is
+        # the same, both numbers exact)
+        u = (hop - self._fade_start + 1.0) / self._fade_hops
+        if u > 1.0:  # (not min(): it iterates its arguments, an object made)
+            u = 1.0
+        fades, k = self._fades, 0
+        while k < len(fades):  # (no iterator: nothing allocated on the hop)
+            control, start, end, values = fades[k]
+            k += 1
             if len(start) == 1:  # most controls: one value
                 control.apply(start[0] + u * (end[0] - start[0]))
                 continue

@@ -93,18 +93,19 @@ class VoicePaths:
         interpolation = self.navigator.interpolation
         positions = self.mixer.voice_path_position
         coefficient = self.mixer.coefficient
-        times, paths = self.times, self.paths
-        for voice in range(len(paths)):
+        times, paths, voice = self.times, self.paths, 0
+        while voice < len(paths):  # (no iterator: nothing allocated on the hop)
             path = paths[voice]
-            if path is None:
-                continue
-            seconds = path.seconds
-            if seconds > 0.0:
-                times[voice] = (times[voice] + speed * self.hop_seconds) % seconds
-            path.evaluate(times[voice], interpolation, self._target)
-            # the hop a voice starts on its path it sounds there, with no glide from elsewhere
-            glide_row(positions, voice, self._target, coefficient, self._jump[voice])
-            self._jump[voice] = False
+            if path is not None:
+                seconds = path.seconds
+                if seconds > 0.0:
+                    times[voice] = (times[voice] + speed * self.hop_seconds) % seconds
+                path.evaluate(times[voice], interpolation, self._target)
+                # the hop a voice starts on its path it sounds there, with no glide from
+                # elsewhere
+                glide_row(positions, voice, self._target, coefficient, self._jump[voice])
+                self._jump[voice] = False
+            voice += 1
 
     def reset(self) -> None:
         """Every voice off its own path."""
