@@ -699,7 +699,9 @@ class Engine:
         player.position, player.playing, player.loop = 0.0, True, True
         try:
             for i in range(hops):
-                self.input.push(noise[i * self.hop % len(noise) :][: self.hop])
+                block = noise[i * self.hop % len(noise) :][: self.hop]
+                # a vector, then a (samples, channels) block as the live input pushes it
+                self.input.push(block if i % 2 == 0 else block[:, None])
                 self.tick()
             self.reset()
         finally:

@@ -309,12 +309,7 @@ class LatentField:
     def places(self, out: np.ndarray) -> None:
         """Each voice's place on the map's plane now, in std (voices, 2), for the page."""
         angle = math.radians(self.rotate.value + self._spin_angle)
-        c, s = math.cos(angle), math.sin(angle)
-        spread = self.spread.value
-        for k in range(self.voices):
-            px, py = self.positions[k]
-            out[k, 0] = spread * (px * c - py * s) + self.xy[k, 0]
-            out[k, 1] = spread * (px * s + py * c) + self.xy[k, 1]
+        _places(self.positions, math.cos(angle), math.sin(angle), self.spread.value, self.xy, out)
 
     def reset(self) -> None:
         """Back to the start: the spin's angle, walks and own offsets; targets kept."""
@@ -388,3 +383,15 @@ class LatentField:
         if voice is None:
             return (0.0,) * self.dims
         return tuple(float(v) for v in self.offset_target[voice])
+
+
+@hop_kernel
+def _places(
+    positions: np.ndarray, c: float, s: float, spread: float, xy: np.ndarray, out: np.ndarray
+) -> None:
+    """:meth:`LatentField.places`: each voice's place turned by the angle of cosine ``c`` and
+    sine ``s``, times ``spread``, plus its own ``xy``."""
+    for k in range(positions.shape[0]):
+        px, py = positions[k, 0], positions[k, 1]
+        out[k, 0] = spread * (px * c - py * s) + xy[k, 0]
+        out[k, 1] = spread * (px * s + py * c) + xy[k, 1]

@@ -22,6 +22,7 @@ import numpy as np
 
 from caminos.engine.core.config import Config, StftConfig, shipped_file
 from caminos.engine.core.controls import Arg, ControlTable
+from caminos.engine.core.errors import ParameterError
 from caminos.engine.core.parameters import Parameter
 from caminos.engine.dsp.audio_io import read_audio
 from caminos.engine.dsp.compiled import hop_kernel, scale_in_place
@@ -98,37 +99,41 @@ class InputSource(Source):
         super().__init__(stft, rows)
         self._analyzers = [StftAnalyzer(stft, max_block=max_block) for _ in range(self.rows)]
         self._channels = 0  # channels pushed (at most rows)
-        self._fold = np.zeros(max_block)
+        self._given: np.ndarray | None = None  # the magnitudes last given, and (mag, ref) rows
+        self._rows: tuple = ()
+        self._max_block = int(max_block)
+        self._fold = np.zeros((self.rows, max_block))  # each row's samples this block
+        self._fold_rows = tuple(self._fold)
 
     def push(self, samples: np.ndarray) -> None:
-        """Append input samples: (n,) mono or (n, channels), float64, n up to ``max_block``."""
+        """Append input samples: (n,) mono or (n, channels), float64, n up to ``max_block``.
+
+        Channel ``c`` goes to row ``c`` where there are rows enough; else the channels ``row,
+        row + rows, ...`` are mixed (mean) onto each row. Folded in one compiled call into
+        rows made once, so a hop makes nothing."""
         if samples.ndim == 1:
             self._analyzers[0].push(samples)
             self._channels = 1
             return
-        n, channels = samples.shape
-        fold = self._fold[:n]
-        if self.rows == 1:
-            if channels > 1:  # every channel mixed onto the one row, into the buffer made once
-                np.mean(samples, axis=1, out=fold)
-            self._analyzers[0].push(fold if channels > 1 else samples[:, 0])
-            self._channels = 1
-            return
-        used = min(channels, self.rows)
-        for row in range(used):
-            if channels <= self.rows:
-                self._analyzers[row].push(samples[:, row])
-            else:  # channels row, row + rows, ... mixed onto this row
-                np.mean(samples[:, row :: self.rows], axis=1, out=fold)
-                self._analyzers[row].push(fold)
+        n = len(samples)
+        if n > self._max_block:  # (the fold's kernel writes without bounds checks)
+            raise ParameterError(f"block of {n} samples exceeds max_block={self._max_block}")
+        used, row = _fold_channels(samples, self._fold), 0
+        while row < used:  # (no iterator: nothing allocated)
+            self._analyzers[row].push(self._fold_rows[row], n)
+            row += 1
         self._channels = used
 
     def frames(self, magnitudes: np.ndarray, references: np.ndarray) -> int:
-        channels, row = self._channels, 0
+        if magnitudes is not self._given:  # their rows as views, made once for the arrays given
+            self._given = magnitudes
+            self._rows = tuple(zip(magnitudes, references))
+        channels, row, rows = self._channels, 0, self._rows
         while row < channels:  # (no iterator: nothing allocated)
-            if not self._analyzers[row].pull_frame(references[row]):
+            magnitude, reference = rows[row]
+            if not self._analyzers[row].pull_frame(reference):
                 return 0
-            _scaled_magnitude(references[row], self.gain, magnitudes[row])
+            _scaled_magnitude(reference, self.gain, magnitude)
             row += 1
         return channels
 
@@ -382,6 +387,28 @@ class VoiceSource(Source):
     def reset(self) -> None:
         if self.stream is not None and hasattr(self.stream, "reset"):
             self.stream.reset()
+
+
+@hop_kernel
+def _fold_channels(samples: np.ndarray, out: np.ndarray) -> int:
+    """Each row of ``out`` (rows, at least n) from the (n, channels) ``samples``: channel
+    ``row`` where there are rows enough, else the mean of channels ``row, row + rows, ...``
+    (summed in order, as numpy's mean of a few); returns the rows written."""
+    n, channels, rows = samples.shape[0], samples.shape[1], out.shape[0]
+    used = min(channels, rows)
+    for row in range(used):
+        count = 0
+        for c in range(row, channels, rows):
+            count += 1
+        for i in range(n):
+            if count == 1:
+                out[row, i] = samples[i, row]
+            else:
+                total = 0.0
+                for c in range(row, channels, rows):
+                    total += samples[i, c]
+                out[row, i] = total / count
+    return used
 
 
 @hop_kernel

@@ -76,6 +76,18 @@ class SharedRing(_SharedBlock):
             self._pos[:] = 0
             self._data[:] = 0.0
 
+    @property
+    def frames(self) -> np.ndarray:
+        """The ring's frames, (capacity, channels) float32, for a compiled reader or writer
+        (:mod:`caminos.engine.live.ring_kernels`): the same steps as :meth:`write` and
+        :meth:`read_into`."""
+        return self._data
+
+    @property
+    def positions(self) -> np.ndarray:
+        """``[frames ever written, frames ever read]``, int64, beside :attr:`frames`."""
+        return self._pos
+
     def available(self) -> int:
         """Frames written and not yet read."""
         return int(self._pos[_WRITE] - self._pos[_READ])

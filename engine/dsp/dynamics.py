@@ -332,7 +332,7 @@ class SafetyLimiter:
     @property
     def nonfinite_samples(self) -> int:
         """NaN or infinite input samples replaced by silence since the last reset."""
-        return int(self._ints[_NONFINITE])
+        return self._ints.item(_NONFINITE)  # (a Python int: no numpy scalar made)
 
     @property
     def clamped_samples(self) -> int:

@@ -202,6 +202,45 @@ def _synthesize_hop(
     return True
 
 
+@hop_kernel
+def _append_block(
+    buf: np.ndarray, cursor: np.ndarray, block: np.ndarray, n: int, most: int
+) -> bool:
+    """:meth:`StftAnalyzer.push` of the first ``n`` samples of ``block`` on its buffer and
+    ``cursor`` (next frame's start, samples held); False, with nothing done, for more than
+    ``most`` samples."""
+    if n > most or n > block.shape[0]:
+        return False
+    start, fill = cursor[0], cursor[1]
+    if fill + n > buf.shape[0]:  # move what is kept to the front
+        _shift_left(buf, start, fill)
+        fill -= start
+        start = 0
+    for i in range(n):
+        buf[fill + i] = block[i]
+    cursor[0], cursor[1] = start, fill + n
+    return True
+
+
+@hop_kernel
+def _next_frame(
+    buf: np.ndarray,
+    cursor: np.ndarray,
+    window: np.ndarray,
+    scratch: np.ndarray,
+    out: np.ndarray,
+    hop: int,
+    axes: np.ndarray,
+) -> bool:
+    """:meth:`StftAnalyzer.pull_frame` on its buffer and ``cursor``."""
+    start = cursor[0]
+    if cursor[1] - start < window.shape[0]:
+        return False
+    _analyze_frame(buf, start, window, scratch, out, axes)
+    cursor[0] = start + hop
+    return True
+
+
 class StftAnalyzer:
     """Streaming STFT analysis: samples in, in blocks of any size; frames out, one per hop.
 
@@ -228,8 +267,9 @@ class StftAnalyzer:
         self._scratch = np.zeros(stft.n_fft)
         # History of n_fft - hop samples, then room for one block and one pending hop.
         self._buf = np.zeros(stft.n_fft + self.max_block + stft.hop)
-        self._start = 0  # first sample of the next frame
-        self._fill = stft.n_fft - stft.hop  # zeros stand for the signal before time 0
+        # [first sample of the next frame, samples held]: numbers over 256, kept in an array so
+        # a hop makes no Python int; zeros stand for the signal before time 0
+        self._cursor = np.array([0, stft.n_fft - stft.hop], dtype=np.int64)
 
     @property
     def latency_samples(self) -> int:
@@ -239,29 +279,25 @@ class StftAnalyzer:
     def reset(self) -> None:
         """Forget all input, as if newly constructed."""
         self._buf[:] = 0.0
-        self._start = 0
-        self._fill = self.stft.n_fft - self.stft.hop
+        self._cursor[:] = (0, self.stft.n_fft - self.stft.hop)
 
-    def push(self, block: np.ndarray) -> None:
-        """Append a block of samples (any length up to ``max_block``)."""
-        n = len(block)
-        if n > self.max_block:
-            raise ParameterError(f"block of {n} samples exceeds max_block={self.max_block}")
-        if self._fill + n > len(self._buf):
-            _shift_left(self._buf, self._start, self._fill)
-            self._fill -= self._start
-            self._start = 0
-        self._buf[self._fill : self._fill + n] = block
-        self._fill += n
+    def push(self, block: np.ndarray, n: int | None = None) -> None:
+        """Append a block of samples (a vector of any length up to ``max_block``), or its first
+        ``n`` samples."""
+        if not _append_block(
+            self._buf, self._cursor, block, len(block) if n is None else n, self.max_block
+        ):
+            raise ParameterError(
+                f"block of {len(block) if n is None else n} samples exceeds "
+                f"max_block={self.max_block} (or the {len(block)} given)"
+            )
 
     def pull_frame(self, out: np.ndarray) -> bool:
         """Write the next complex frame into ``out`` (complex128, n_bins); False if none is
         ready."""
-        if self._fill - self._start < self.stft.n_fft:
-            return False
-        _analyze_frame(self._buf, self._start, self._window, self._scratch, out, _AXES)
-        self._start += self.stft.hop
-        return True
+        return _next_frame(
+            self._buf, self._cursor, self._window, self._scratch, out, self.stft.hop, _AXES
+        )
 
 
 class OverlapAddSynthesizer:

@@ -129,10 +129,6 @@ class SpectrumTap(_SharedBlock):
         """Voices the writer fills (at most :attr:`voices`; 0 before the first frame)."""
         return int(self.header[USED_CELL])
 
-    def publish(self) -> None:
-        """The row at ``count % frames`` is complete: make it visible (writer only)."""
-        self.header[COUNT_CELL] += 1
-
     def since(self, seen: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         """Frames written after the first ``seen``, oldest first (at most the ring's length).
 

@@ -68,7 +68,6 @@ def _bands_db(
 @hop_kernel
 def _store_row(
     rows: np.ndarray,
-    index: int,
     bands: np.ndarray,
     latents: np.ndarray,
     places: np.ndarray,
@@ -76,9 +75,13 @@ def _store_row(
     dims: int,
     header: np.ndarray,
 ) -> None:
-    """Row ``index`` of the ring (float32): the band levels, then ``voices`` latents of ``dims``
-    axes, then ``voices`` places (x, y); ``latents`` is (dims,) for one voice or (voices, dims),
-    rows and axes past what it has are 0. The voices written go into the header."""
+    """The ring's next row (float32; at the header's count, modulo the ring's length): the
+    band levels, then ``voices`` latents of ``dims`` axes, then ``voices`` places (x, y);
+    ``latents`` is (dims,) for one voice or (voices, dims), rows and axes past what it has are
+    0. The voices written go into the header, then the count that publishes the row (the
+    tap's :meth:`~caminos.engine.dsp.spectrum_tap.SpectrumTap.publish`, here so that no number
+    is made in Python)."""
+    index = header[COUNT_CELL] % rows.shape[0]
     n_bands = bands.shape[0]
     for b in range(n_bands):
         rows[index, b] = bands[b]
@@ -106,6 +109,7 @@ def _store_row(
                 value = places[k, j]
             rows[index, base + 2 * k + j] = value
     header[USED_CELL] = used
+    header[COUNT_CELL] += 1  # after the row: publishes it
 
 
 class SpectrumWriter:
@@ -183,14 +187,4 @@ class SpectrumWriter:
         )
         if self._place is not None:
             self._place(self._places)
-        _store_row(
-            tap.rows,
-            tap.count % tap.frames,
-            self._bands,
-            latents,
-            self._places,
-            tap.voices,
-            tap.dims,
-            tap.header,
-        )
-        tap.publish()
+        _store_row(tap.rows, self._bands, latents, self._places, tap.voices, tap.dims, tap.header)

@@ -21,7 +21,9 @@ import numpy as np
 
 from caminos.engine.clock.status import TIMING_WINDOW
 from caminos.engine.core.ring import SharedArray, SharedCounters
+from caminos.engine.live.meter import ENERGY, PEAK, meter
 from caminos.engine.live.priority import lock_memory, raise_priority, raise_to_realtime
+from caminos.engine.live.ring_kernels import frames_held, has_room, holds, read_frames, write_frames
 from caminos.engine.live.shared import (
     CONTROL_FLAGS,
     DSP_COUNTERS,
@@ -188,7 +190,12 @@ class HopLoop:
         self.parent = os.getppid()
         self.lookahead = publish_latency(engine, counters)
         self.meter_hops = max(1, round(sr / hop / 2))  # the meter covers half a second
-        self.peak = self.energy = 0.0
+        self.meter_samples = float(self.meter_hops * hop)
+        self.level = np.zeros(2)  # the meter's [peak, energy] so far
+        self.mono = engine.buffers.block[:, 0]  # the first channel of every tick's block
+        self._output_latency = stop.index("output_latency_s")
+        self.status = StatusCopy(engine, counters)
+        self._warm_kernels()
         self.index = {
             key: counters.index(key)
             for key in (
@@ -210,6 +217,19 @@ class HopLoop:
         counters["realtime"] = float(raise_to_realtime())  # warm: nothing slow left to do
         counters["ready"] = 1.0
 
+    def _warm_kernels(self) -> None:
+        """Compile (or load) the hop's own kernels now, on scratch arrays of the hop's kinds,
+        not at the first hop on the clock."""
+        frames = np.zeros((2 * len(self.out32), self.out32.shape[1]), dtype=np.float32)
+        positions = np.zeros(2, dtype=np.int64)
+        write_frames(frames, positions, self.out32)
+        read_frames(frames, positions, self.out32)
+        read_frames(frames[:, :1].copy(), positions, self.in_block)
+        has_room(frames, positions, 1)
+        holds(positions, 1)
+        frames_held(positions)
+        meter(np.zeros_like(self.engine.buffers.block), np.zeros(2))
+
     def wait_for_score(self, score: bool) -> None:
         """With a score, queue its first second before the first hop, until the supervisor
         says go."""
@@ -223,11 +243,14 @@ class HopLoop:
         until the supervisor says stop or dies; with nothing to do, sleep until the audio
         callback rings the doorbell (:mod:`caminos.engine.live.doorbell`), at most
         :data:`IDLE_HOPS` hops."""
-        engine, stop = self.engine, self.stop
-        out_ring, in_ring, hop = self.out_ring, self.in_ring, engine.hop
+        flags, stop = self.stop.values, self.stop.index("stop")
+        out_ring, in_ring, hop = self.out_ring, self.in_ring, self.engine.hop
         doorbell, idle_s = self.doorbell, IDLE_HOPS * self.hop_seconds
-        while stop["stop"] == 0.0:
-            if out_ring.free() < hop or (in_ring is not None and in_ring.available() < hop):
+        # the rings' positions read in kernels: nothing is made on the way to a hop
+        while flags.item(stop) == 0.0:
+            if not has_room(out_ring.frames, out_ring.positions, hop) or (
+                in_ring is not None and not holds(in_ring.positions, hop)
+            ):
                 if os.getppid() != self.parent:  # the supervisor died: do not linger
                     break
                 doorbell.wait(idle_s)
@@ -235,17 +258,19 @@ class HopLoop:
             self._hop()
 
     def _hop(self) -> None:
-        """One hop: input in, events, tick, output out, counters published."""
+        """One hop: input in, events, tick, output out, counters published; nothing allocated
+        (tests/test_dsp_hop.py): the rings are moved and the level metered in kernels."""
         engine, values, index = self.engine, self.counters.values, self.index
-        if self.in_ring is not None:
-            self.in_ring.read_into(self.in_block)
-            self.in_block64[:] = self.in_block
+        in_ring, out_ring = self.in_ring, self.out_ring
+        if in_ring is not None:
+            read_frames(in_ring.frames, in_ring.positions, self.in_block)
+            np.copyto(self.in_block64, self.in_block)
             engine.push_input(self.in_block64)
         # the hop computed now sounds after what waits in the ring and the device's buffer
         engine.clock_origin = (
             time.time()
-            + self.out_ring.available() / engine.sample_rate
-            + self.stop["output_latency_s"]
+            + frames_held(out_ring.positions) / engine.sample_rate
+            + self.stop.values.item(self._output_latency)
             - engine.hop_index * self.hop_seconds
         )
         values[index["clock_origin"]] = engine.clock_origin
@@ -254,12 +279,10 @@ class HopLoop:
         block = engine.tick()
         if engine.phase.lookahead != self.lookahead:  # /phase/lookahead moved it
             self.lookahead = publish_latency(engine, self.counters)
-        self.out32[:] = block
-        self.out_ring.write(self.out32)
-        mono = block[:, 0]
-        self.spectrum.push(mono, self.latents)
-        self.peak = max(self.peak, float(np.abs(block).max()))
-        self.energy += float(np.vdot(mono, mono))
+        np.copyto(self.out32, block)
+        write_frames(out_ring.frames, out_ring.positions, self.out32)
+        self.spectrum.push(self.mono, self.latents)
+        meter(block, self.level)
         self._publish_hop()
 
     def _publish_hop(self) -> None:
@@ -273,16 +296,17 @@ class HopLoop:
         values[index["events_applied"]] = engine.counters["events_applied"]
         values[index["hops"]] = hops  # last: a query that sees this hop sees its events applied
         if hops % self.meter_hops == 0:
-            values[index["peak"]] = self.peak
-            values[index["rms"]] = math.sqrt(self.energy / (self.meter_hops * engine.hop))
-            self.peak = self.energy = 0.0
-            _publish_status(engine, self.counters)
+            level = self.level
+            values[index["peak"]] = level.item(PEAK)
+            values[index["rms"]] = math.sqrt(level.item(ENERGY) / self.meter_samples)
+            level[PEAK] = level[ENERGY] = 0.0
+            self.status.publish()
 
     def finish(self) -> None:
         """Publish the last counters, drain the events, end a recording whose sound was heard
         (discard one whose run failed before the device played), close everything."""
         engine = self.engine
-        _publish_status(engine, self.counters)
+        self.status.publish()
         if self.receiver is not None:
             self.receiver.drain()
         recorder = self.surface.recorder
@@ -299,12 +323,24 @@ class HopLoop:
             self.in_ring.close()
 
 
-def _publish_status(engine, counters: SharedCounters) -> None:
-    """The engine's counters, copied for the status readers (the tick times are shared as they
-    are written; nothing here computes a statistic on the hop clock)."""
-    for key, value in engine.counters.items():
-        counters[key] = float(value)
-    counters["nonfinite"] = float(engine.output.limiter.nonfinite_samples)
+class StatusCopy:
+    """The engine's counters, copied for the status readers every half second (the tick times
+    are shared as they are written; nothing here computes a statistic on the hop clock), by
+    index, with nothing allocated."""
+
+    def __init__(self, engine, counters: SharedCounters) -> None:
+        self.engine, self.values = engine, counters.values
+        self.keys = tuple(engine.counters)  # the engine's counters are fixed at its start
+        self.indices = tuple(counters.index(key) for key in self.keys)
+        self.nonfinite = counters.index("nonfinite")
+
+    def publish(self) -> None:
+        counters, values = self.engine.counters, self.values
+        keys, indices, k = self.keys, self.indices, 0  # (three names at once make no tuple)
+        while k < len(keys):
+            values[indices[k]] = counters[keys[k]]
+            k += 1
+        values[self.nonfinite] = self.engine.output.limiter.nonfinite_samples
 
 
 # -------------------------------------------------------------------------------- audio process

@@ -17,6 +17,7 @@ import mmap
 import os
 import pickle
 import queue
+import select
 import threading
 import time
 from pathlib import Path
@@ -142,6 +143,10 @@ class EventReceiver:
     def __init__(self, connection, engine: Any) -> None:
         self.connection = connection
         self.engine = engine
+        # Whether an event waits, asked of the kernel each hop: Connection.poll() builds a
+        # selector and its lists every call (about 1.2 KB a hop), a poll object made once nothing.
+        self._waiting = select.poll()
+        self._waiting.register(connection.fileno(), select.POLLIN)
         self._local: queue.SimpleQueue = queue.SimpleQueue()
         threading.Thread(
             target=self._post_local, name="caminos-local-controls", daemon=True
@@ -154,7 +159,8 @@ class EventReceiver:
         the pipe for the next hops, so a burst of events never makes one hop late."""
         connection, engine = self.connection, self.engine
         count = 0
-        while count < limit and connection is not None and connection.poll():
+        # (a closed end reads as waiting, and its recv_bytes ends the loop)
+        while count < limit and connection is not None and self._waiting.poll(0):
             try:
                 hop, address, args, payload, local = decode_event(connection.recv_bytes())
             except (EOFError, OSError):  # the control process ended
