@@ -1,4 +1,4 @@
-"""The DSP process's hop (engine/live/dsp_process.py's HopLoop), in this process: what one hop
+"""The DSP process's hop (engine/live/hop_loop.py), in this process: what one hop
 allocates around ``Engine.tick`` (the rings, the meter, the spectrum tap, the counters).
 
 The loop is built as the DSP process builds it, on shared blocks this test makes: the output
@@ -18,7 +18,8 @@ from caminos.engine.core.config import load_config
 from caminos.engine.core.ring import SharedArray, SharedCounters, SharedRing
 from caminos.engine.dsp.spectrum_tap import SpectrumTap
 from caminos.engine.live.doorbell import Doorbell
-from caminos.engine.live.dsp_process import HopLoop, _build_engine
+from caminos.engine.live.dsp_process import build_engine
+from caminos.engine.live.hop_loop import HopLoop
 from caminos.engine.live.shared import AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS, ProcessSetup
 from tests.allocation import allocated_at_peak
 
@@ -59,7 +60,7 @@ class HopRig:
             times.name,
             doorbell=self.doorbell,
         )
-        self.engine, surface = _build_engine(setup, times, None, False)
+        self.engine, surface = build_engine(setup, times, None, False)
         # the control process's pipe: nothing is sent, but each hop asks whether it was
         self.events, self.sender = multiprocessing.Pipe(duplex=False)
         self.loop = HopLoop(setup, self.engine, surface, dsp, control, self.events)

@@ -18,7 +18,7 @@ from caminos.engine.core.errors import ControlError
 from caminos.engine.clock.status import TIMING_WINDOW
 from caminos.engine.core.ring import SharedArray, SharedCounters
 from caminos.engine.live.control_process import ControlSetup, build_replica
-from caminos.engine.live.dsp_process import publish_latency
+from caminos.engine.live.hop_loop import publish_latency
 from caminos.engine.live.published import PublishedClock
 from caminos.engine.live.shared import AUDIO_COUNTERS, CONTROL_FLAGS, DSP_COUNTERS, FRONT_COUNTERS
 
