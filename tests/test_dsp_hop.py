@@ -28,9 +28,10 @@ class HopRig:
     """A HopLoop of ``channels`` voices (a ring of that many speakers; mono at 1) with one input
     channel, and the blocks it runs on (closed by :meth:`close`)."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, **settings) -> None:
         layout = "mono" if channels == 1 else f"ring-{channels}"
-        config = load_config(overrides={"audio.channels": channels, "field.layout": layout})
+        overrides = {"audio.channels": channels, "field.layout": layout, **settings}
+        config = load_config(overrides=overrides)
         hop = config.stft.hop
         frames = config.audio.buffer_hops * hop + max(config.audio.block_size, hop)
         self.out_ring = SharedRing(frames, channels)
@@ -139,31 +140,86 @@ def test_the_meter_publishes_the_peak_of_every_channel_and_the_rms_of_the_first(
     assert loop.counters["rms"] == pytest.approx(rms, rel=1e-9)
 
 
-@pytest.mark.parametrize("rig", [8], indirect=True, ids=["8 voices"])
-def test_nothing_is_compiled_on_the_hop_clock(rig) -> None:
-    """Every kernel a hop runs was compiled (or loaded from numba's cache) while the loop was
-    built: a first call on the hop clock takes milliseconds. The demo file, the latent's noise
-    and each voice's wander play; no dispatcher gains a signature over 300 hops."""
-    import gc
+def compiled_on_the_clock(channels: int) -> dict[str, int]:
+    """In a process of its own (spawned: nothing compiled before): build the DSP process's loop
+    at ``channels`` voices, play a scene of what a performance does on the hop clock, and return
+    the numba dispatchers that gained signatures meanwhile (name: how many)."""
+    import math
+    import sys
 
     from numba.core.dispatcher import Dispatcher
 
     def compiled() -> dict[str, int]:
+        # every kernel of the project's modules by name (not gc.get_objects(): the loop freezes
+        # what it built, and the collector no longer lists it)
         return {
-            f"{d.py_func.__module__}.{d.py_func.__qualname__}": len(d.signatures)
-            for d in gc.get_objects()
-            if isinstance(d, Dispatcher)
+            f"{name}.{attribute}": len(value.signatures)
+            for name, module in list(sys.modules.items())
+            if name.startswith("caminos.")
+            for attribute, value in vars(module).items()
+            if isinstance(value, Dispatcher)
         }
 
-    before = compiled()
-    for address, *args in [
-        ("/source/file/open", "patches/demo/demo.wav"),
-        ("/source/file/play", 1),
-        ("/latent/noise", 0.3),
-        ("/field/wander", 0.3),
-    ]:
-        rig.engine.post(address, *args)
-    for _ in range(300):
-        rig.hop_once()
-    after = compiled()
-    assert {name: count for name, count in after.items() if count != before.get(name, 0)} == {}
+    from caminos.engine.dsp.phase import STREAMING_METHODS
+
+    rig = HopRig(channels, **{"field.wander": 0.3, "field.decorrelate": 0.7})
+    try:
+        before = compiled()
+        post = rig.engine.post
+        post("/source/file/open", "patches/demo/demo.wav")
+        post("/source/file/play", 1)
+        post("/latent/noise", 0.3)
+        post("/voice/babble", 20)
+        post("/path/new", "around")
+        for step in range(5):
+            angle = 2 * math.pi * step / 4
+            post("/path/point", "around", 1.5 * math.cos(angle), 1.5 * math.sin(angle))
+        post("/path/loop", 1)
+        post("/path/play", "around")
+        for k in range(1, channels + 1 if channels > 1 else 1):  # a field's voices
+            post(f"/channel/{k}/path/play", "around")
+        post("/scene/store", 1)
+        post("/latent/xy", 0.2, 0.8)
+        for _ in range(20):
+            rig.hop_once()
+        post("/scene/recall", 1, 0.2)
+        for method in STREAMING_METHODS:
+            post("/phase/method", method)
+            for _ in range(20):
+                rig.hop_once()
+        post("/phase/lookahead", 2)
+        for _ in range(20):
+            rig.hop_once()
+        after = compiled()
+    finally:
+        rig.close()
+    return {name: count for name, count in after.items() if count != before.get(name, 0)}
+
+
+@pytest.mark.parametrize("channels", [1, 2, 8], ids=["1 voice", "2 voices", "8 voices"])
+def test_nothing_is_compiled_on_the_hop_clock(channels: int) -> None:
+    """Every kernel a hop runs was compiled (or loaded from numba's cache) while the loop was
+    built: a first call on the hop clock takes milliseconds with the cache, seconds without
+    (a fresh install's first play of eight voices on their own paths had a hole of 1.3 to 2.2 s
+    while the path's kernels compiled). In a fresh process: the demo file, the latent's noise,
+    each voice's wander, the voice babbling, a shared path and each voice's own, /latent/xy, a
+    scene's fade, every live phase method in turn (each switch crossfades) and another
+    look-ahead: no dispatcher gains a signature."""
+    context = multiprocessing.get_context("spawn")
+    answer = context.SimpleQueue()
+    process = context.Process(target=_answer_compiled, args=(channels, answer))
+    process.start()  # not a pool's: its daemonic workers may not start the voice's process
+    try:
+        assert answer.get() == {}
+    finally:
+        process.join(60)
+        if process.is_alive():
+            process.kill()
+
+
+def _answer_compiled(channels: int, answer) -> None:
+    """The spawned process's body: :func:`compiled_on_the_clock`'s answer, or its error."""
+    try:
+        answer.put(compiled_on_the_clock(channels))
+    except BaseException as exc:  # the test sees it instead of waiting
+        answer.put({"error": f"{type(exc).__name__}: {exc}"})

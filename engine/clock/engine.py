@@ -49,7 +49,7 @@ from caminos.engine.clock.image_stage import ImageStage
 from caminos.engine.clock.latency import Latency
 from caminos.engine.clock.latent import LatentMixer
 from caminos.engine.clock.level_keeper import LevelKeeper
-from caminos.engine.clock.phase_stage import PhaseStage
+from caminos.engine.clock.phase_stage import PhaseStage, warm_up_methods
 from caminos.engine.clock.status import TIMING_WINDOW, Clock, OwnClock, measured_status
 from caminos.engine.clock.sources import FilePlayer, InputSource, LoadedFile, Source, VoiceSource
 from caminos.engine.clock.texture_stage import TextureStage
@@ -685,9 +685,12 @@ class Engine:
 
         Call before a stream starts: the first FFT, model and kernel calls cost milliseconds
         (loading compiled code), which would make the first hops late. The file player and the
-        live input play a short noise meanwhile, so their paths are warm too. Control events
+        live input play a short noise meanwhile, so their paths are warm too, and every live
+        phase method runs a frame on a scratch stage (a switch compiles nothing). Control events
         already posted wait for the first real hop; recorders see nothing of the warm-up.
         """
+        phase, eng = self.phase, self.config.engine
+        warm_up_methods(self.stft, phase.phase, phase.lookahead, eng.iterations, phase.banked)
         queue, recorders, hooks = self.queue, self.recorders, self.output_hooks
         self.queue, self.recorders, self.output_hooks = ControlQueue(), [], []
         player = self.player

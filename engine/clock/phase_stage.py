@@ -336,6 +336,28 @@ class PhaseStage:
             decorrelator.reset()
 
 
+def warm_up_methods(
+    stft: StftConfig, phase: PhaseConfig, lookahead: int, iterations: int, banked: bool
+) -> None:
+    """Compile (or load) every live method's kernels, and a switch's crossfade, on a scratch
+    stage of two voices: ``/phase/method`` is applied on the hop clock, where a method's first
+    frame would otherwise compile its kernel (milliseconds from numba's cache, seconds without
+    one), and the overload watch switches methods by itself. The kernels do not depend on the
+    number of voices, only on the arrays' kinds, which are the hop's here."""
+    stage = PhaseStage(
+        stft, phase, STREAMING_METHODS[0], lookahead, iterations, 2, (0, 1), banked=banked
+    )
+    magnitudes = np.zeros((2, stft.n_bins))
+    references = np.zeros((2, stft.n_bins), dtype=np.complex128)
+    out = np.zeros((2, stft.hop))
+    rows = tuple(magnitudes), tuple(references), tuple(out)
+    for method in STREAMING_METHODS:
+        stage.switch(stage.build(method))
+        for decorrelate in (0.0, 0.5):  # the first hop crossfades from the method before
+            stage.process_group(range(2), magnitudes, *rows, decorrelate)
+            stage.end_hop()
+
+
 @hop_kernel
 def _crossfade(
     mine: np.ndarray,

@@ -183,3 +183,14 @@ def hop_rate_between(times: np.ndarray, t0: float, t1: float, hop_seconds: float
         if abs((times[i + 1] - times[i]) - hop_seconds) > 1e-9:
             return False
     return True
+
+
+def warm_up(dims: int) -> None:
+    """Compile (or load) the path players' kernels now, on a path of two points: a path's first
+    play is applied on the hop clock, where a first compile made a hole in the sound (1.3 to
+    2.2 s with numba's cache empty, eight voices each starting a path)."""
+    points, times, out = np.zeros((2, dims)), np.array([0.0, 1.0]), np.zeros(dims)
+    for mode in _MODES.values():
+        _evaluate(points, times, 0.5, mode, out)
+    hop_rate_between(times, 0.25, 0.5, 0.25)
+    glide_row(points, 0, out, 0.5, False)

@@ -31,6 +31,7 @@ from caminos.engine.control.latent_paths import (
     LatentPath,
     hop_rate_between,
 )
+from caminos.engine.control.latent_paths import warm_up as warm_up_paths
 from caminos.engine.control.patch_files import (
     PATCHES_FOLDER,
     file_for,
@@ -109,7 +110,9 @@ class Navigator:
         self._record_start = 0
         self._last_recorded = np.zeros(self.dims)
         self._gesture = np.zeros(self.dims)
-        warm_up_map_points()  # compiled now, not at the first /latent/xy on the hop clock
+        # compiled now, not at the first /latent/xy or path played on the hop clock
+        warm_up_map_points()
+        warm_up_paths(self.dims)
 
     # --------------------------------------------------------------------------- per hop
     def on_hop(self, hop: int) -> None:
