@@ -125,6 +125,9 @@ def test_a_hop_of_the_dsp_process_allocates_nothing_but_the_hop_counter(rig) -> 
 
 @pytest.mark.parametrize("rig", [2], indirect=True, ids=["2 voices"])
 def test_the_meter_publishes_the_peak_of_every_channel_and_the_rms_of_the_first(rig) -> None:
+    """The control page's meter (the last half second) and the run's peak, which the play's
+    report and its last line give (it gave the last half second's: a run's report read -2.65
+    or -6.20 dBFS depending on where the run stopped)."""
     rig.engine.post("/source/file/open", "patches/demo/demo.wav")
     rig.engine.post("/source/file/play", 1)
     loop, blocks = rig.loop, []
@@ -138,6 +141,8 @@ def test_the_meter_publishes_the_peak_of_every_channel_and_the_rms_of_the_first(
     assert loop.counters["peak"] == pytest.approx(np.abs(heard).max(), rel=1e-12)
     rms = np.sqrt(np.mean(heard[:, 0] ** 2))
     assert loop.counters["rms"] == pytest.approx(rms, rel=1e-9)
+    # the run's peak, the report's: every hop since the start, not the last half second's
+    assert loop.counters["peak_run"] == np.abs(np.concatenate(blocks)).max()
 
 
 def compiled_on_the_clock(channels: int) -> dict[str, int]:

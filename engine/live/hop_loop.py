@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from caminos.engine.core.ring import SharedCounters
-from caminos.engine.live.meter import ENERGY, PEAK, meter
+from caminos.engine.live.meter import ENERGY, PEAK, RUN_PEAK, meter
 from caminos.engine.live.priority import raise_to_realtime
 from caminos.engine.live.ring_kernels import frames_held, has_room, holds, read_frames, write_frames
 from caminos.engine.live.shared import ProcessSetup
@@ -97,7 +97,7 @@ class HopLoop:
         self.lookahead = publish_latency(engine, counters)
         self.meter_hops = max(1, round(sr / hop / 2))  # the meter covers half a second
         self.meter_samples = float(self.meter_hops * hop)
-        self.level = np.zeros(2)  # the meter's [peak, energy] so far
+        self.level = np.zeros(3)  # the meter's [peak, energy] this window, the run's peak
         self.mono = engine.buffers.block[:, 0]  # the first channel of every tick's block
         self._output_latency = stop.index("output_latency_s")
         self.status = StatusCopy(engine, counters)
@@ -107,6 +107,7 @@ class HopLoop:
             for key in (
                 "hops",
                 "peak",
+                "peak_run",
                 "rms",
                 "clock_origin",
                 "file_seconds",
@@ -134,7 +135,7 @@ class HopLoop:
         has_room(frames, positions, 1)
         holds(positions, 1)
         frames_held(positions)
-        meter(np.zeros_like(self.engine.buffers.block), np.zeros(2))
+        meter(np.zeros_like(self.engine.buffers.block), np.zeros(3))
 
     def wait_for_score(self, score: bool) -> None:
         """With a score, queue its first second before the first hop, until the supervisor
@@ -204,6 +205,7 @@ class HopLoop:
         if hops % self.meter_hops == 0:
             level = self.level
             values[index["peak"]] = level.item(PEAK)
+            values[index["peak_run"]] = level.item(RUN_PEAK)
             values[index["rms"]] = math.sqrt(level.item(ENERGY) / self.meter_samples)
             level[PEAK] = level[ENERGY] = 0.0
             self.status.publish()
@@ -213,6 +215,7 @@ class HopLoop:
         (discard one whose run failed before the device played), close everything."""
         engine = self.engine
         self.status.publish()
+        self.counters.values[self.index["peak_run"]] = self.level.item(RUN_PEAK)
         if self.receiver is not None:
             self.receiver.drain()
         recorder = self.surface.recorder

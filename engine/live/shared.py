@@ -41,7 +41,8 @@ DSP_COUNTERS = (
     "ready",
     "failed",
     "hops",
-    "peak",
+    "peak",  # the last half second's (the meter)
+    "peak_run",  # the loudest sample since the run began (the report)
     "rms",
     "nonfinite",
     "bad_model_frames",

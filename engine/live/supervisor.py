@@ -446,7 +446,7 @@ class LivePlayer:
         block = self.block_size or self.hop
         rate = self.config.audio.sample_rate
         expected = span * rate / block + (1 if c["callbacks"] else 0)
-        peak = d["peak"]
+        peak = d["peak_run"]  # the whole run's, not the meter's last half second
         return LiveReport(
             seconds=time.monotonic() - self.started if self.started else 0.0,
             callbacks=int(c["callbacks"]),
