@@ -239,7 +239,7 @@ class LatentField:
         self._noise_rows = list(self._noise)
         self._walking = False
         self._spin_angle = 0.0  # degrees turned by /field/spin
-        self._randoms = [KernelRandom(np.random.default_rng([self.seed, c])) for c in self.channels]
+        self._randoms = self._seeded_randoms()
         self._voice_of = {c: k for k, c in enumerate(self.channels)}
         self.keep = 1.0 - WANDER_RATE
         self.kick = math.sqrt(WANDER_RATE * (2.0 - WANDER_RATE))
@@ -318,7 +318,12 @@ class LatentField:
         self._walking = False
         self.xy[:] = self.xy_target
         self.offset[:] = self.offset_target
-        self._randoms = [KernelRandom(np.random.default_rng([self.seed, c])) for c in self.channels]
+        self._randoms = self._seeded_randoms()
+
+    def _seeded_randoms(self) -> list[KernelRandom]:
+        """Each voice's wander noise from its seed (the field's seed and the voice's channel),
+        drawn in kernels."""
+        return [KernelRandom(np.random.default_rng([self.seed, c])) for c in self.channels]
 
     # ----------------------------------------------------------------------------- controls
     def voice_of(self, channel: int) -> int | None:

@@ -52,6 +52,16 @@ class Source:
         self.stft = stft
         self.gain = 1.0
         self.rows = int(rows)
+        self._given: np.ndarray | None = None  # the magnitudes last given to frames()
+        self._given_rows: tuple = ()  # and each channel's (magnitude, reference) rows
+
+    def _rows_of(self, magnitudes: np.ndarray, references: np.ndarray) -> tuple:
+        """Each channel's ``(magnitude, reference)`` rows of :meth:`frames`' buffers, as views
+        made once for the arrays given (the sources' unit gives the same ones every hop: a
+        view made a hop is an object)."""
+        if magnitudes is not self._given:
+            self._given, self._given_rows = magnitudes, tuple(zip(magnitudes, references))
+        return self._given_rows
 
     def frames(self, magnitudes: np.ndarray, references: np.ndarray) -> int:
         """Write this hop's magnitude frame of each channel (and analysis frames where there
@@ -99,8 +109,6 @@ class InputSource(Source):
         super().__init__(stft, rows)
         self._analyzers = [StftAnalyzer(stft, max_block=max_block) for _ in range(self.rows)]
         self._channels = 0  # channels pushed (at most rows)
-        self._given: np.ndarray | None = None  # the magnitudes last given, and (mag, ref) rows
-        self._rows: tuple = ()
         self._max_block = int(max_block)
         self._fold = np.zeros((self.rows, max_block))  # each row's samples this block
         self._fold_rows = tuple(self._fold)
@@ -125,10 +133,7 @@ class InputSource(Source):
         self._channels = used
 
     def frames(self, magnitudes: np.ndarray, references: np.ndarray) -> int:
-        if magnitudes is not self._given:  # their rows as views, made once for the arrays given
-            self._given = magnitudes
-            self._rows = tuple(zip(magnitudes, references))
-        channels, row, rows = self._channels, 0, self._rows
+        channels, row, rows = self._channels, 0, self._rows_of(magnitudes, references)
         while row < channels:  # (no iterator: nothing allocated)
             magnitude, reference = rows[row]
             if not self._analyzers[row].pull_frame(reference):
@@ -361,8 +366,6 @@ class VoiceSource(Source):
         self.wait = wait
         self.stream: object | None = None
         self._wait_ready = None
-        self._rows: np.ndarray | None = None  # the magnitudes last given, and their first row
-        self._row: np.ndarray | None = None
         self.attach(stream)
 
     def attach(self, stream: object | None) -> None:
@@ -376,12 +379,11 @@ class VoiceSource(Source):
             return 0
         if self._wait_ready is not None:
             self._wait_ready()
-        if magnitudes is not self._rows:  # the row's view, made once for the rows given
-            self._rows, self._row = magnitudes, magnitudes[0]
-        if not stream.next_frame(self._row):  # type: ignore[attr-defined]
+        magnitude = self._rows_of(magnitudes, references)[0][0]
+        if not stream.next_frame(magnitude):  # type: ignore[attr-defined]
             return 0
         if self.gain != 1.0:
-            scale_in_place(self._row, self.gain)
+            scale_in_place(magnitude, self.gain)
         return 1
 
     def reset(self) -> None:
@@ -397,9 +399,7 @@ def _fold_channels(samples: np.ndarray, out: np.ndarray) -> int:
     n, channels, rows = samples.shape[0], samples.shape[1], out.shape[0]
     used = min(channels, rows)
     for row in range(used):
-        count = 0
-        for c in range(row, channels, rows):
-            count += 1
+        count = (channels - row + rows - 1) // rows  # channels row, row + rows, ...
         for i in range(n):
             if count == 1:
                 out[row, i] = samples[i, row]

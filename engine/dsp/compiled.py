@@ -36,6 +36,23 @@ def is_kind(array: np.ndarray, dtype: np.dtype, ndim: int) -> bool:
     return array.ndim == ndim and array.dtype == dtype
 
 
+def misfit(owner: str, shape: tuple, arrays, layout: str = "") -> str:
+    """What was wrong with a kernel's arrays, in words, once the kernel refused them: the first
+    of ``arrays`` ((name, array, dtype), ...) not of ``shape`` and ``dtype`` (nor C-contiguous,
+    with ``layout`` "C-contiguous ")."""
+    for name, array, dtype in arrays:
+        if (
+            array.shape != shape
+            or array.dtype != dtype
+            or (layout and not array.flags.c_contiguous)
+        ):
+            break
+    return (
+        f"{owner}: {name} must be {layout}{dtype.name} of shape {shape}, "
+        f"got {array.dtype} {array.shape}"
+    )
+
+
 def hop_kernel(function):
     """Compile ``function`` for the hop: no Python objects, no GIL held, numba's runtime off
     (its array arguments cost no allocation); cached on disk like every kernel."""

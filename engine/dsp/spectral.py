@@ -195,8 +195,7 @@ def _synthesize_hop(
     n_fft = acc.shape[0]
     for n in range(hop):
         out[n] = acc[n]
-    for n in range(n_fft - hop):
-        acc[n] = acc[hop + n]
+    _shift_left(acc, hop, n_fft)
     for n in range(n_fft - hop, n_fft):
         acc[n] = 0.0
     return True

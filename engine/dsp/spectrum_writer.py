@@ -78,9 +78,8 @@ def _store_row(
     """The ring's next row (float32; at the header's count, modulo the ring's length): the
     band levels, then ``voices`` latents of ``dims`` axes, then ``voices`` places (x, y);
     ``latents`` is (dims,) for one voice or (voices, dims), rows and axes past what it has are
-    0. The voices written go into the header, then the count that publishes the row (the
-    tap's :meth:`~caminos.engine.dsp.spectrum_tap.SpectrumTap.publish`, here so that no number
-    is made in Python)."""
+    0. The voices written go into the header, then the count that publishes the row (here,
+    so that no number is made in Python)."""
     index = header[COUNT_CELL] % rows.shape[0]
     n_bands = bands.shape[0]
     for b in range(n_bands):

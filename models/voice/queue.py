@@ -92,22 +92,14 @@ class FrameRing:
         """Rows written and not yet released."""
         return self.written - self.read
 
-    def row(self, index: int) -> np.ndarray:
-        """Row at absolute index ``index`` (a view)."""
-        return self.rows[index % self.capacity]
-
-    def generation_of(self, index: int) -> int:
-        return int(self.generation[index % self.capacity])
-
-    def release(self, upto: int) -> None:
-        """Consumer: rows before absolute index ``upto`` may be overwritten."""
-        if upto > self.read:
-            self.state[READ] = min(upto, self.written)
-            if self._block is None and self.changed.acquire(blocking=False):  # never wait here
-                try:
-                    self.changed.notify_all()
-                finally:
-                    self.changed.release()
+    def wake_producer(self) -> None:
+        """Consumer, after releasing rows: wake a producer thread of this process waiting for
+        room (never waiting for the lock; a producer in another process polls)."""
+        if self._block is None and self.changed.acquire(False):
+            try:
+                self.changed.notify_all()
+            finally:
+                self.changed.release()
 
     def push(self, rows: np.ndarray, generation: int, still_wanted) -> bool:
         """Producer: append ``rows``, waiting for space; stop early when ``still_wanted()`` fails.

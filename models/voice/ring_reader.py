@@ -77,19 +77,18 @@ class RingReader:
         """Whether ``generation`` is the request now playing (``state[GENERATION]``)."""
         return _plays(self.ring.state, generation)
 
+    def holds_request(self) -> bool:
+        """Whether a row of the request now playing is written from the position on."""
+        return _holds_request(self.ring.state, self.ring.generation, self.cursor)
+
     def short_of(self, rows: int) -> bool:
         """Whether fewer than ``rows`` rows are written from the position on."""
         return _short_of(self.ring.state, self.cursor, rows)
 
     def _released(self) -> None:
-        """Rows of a full ring were released: wake a producer thread of this process, which
-        waits for room (a worker process polls). Only then: a notification makes objects."""
-        changed = self.ring.changed
-        if self.ring.name is None and changed.acquire(False):  # never wait here
-            try:
-                changed.notify_all()
-            finally:
-                changed.release()
+        """Rows of a full ring were released: wake its producer, which waits for room. Only
+        then: a notification makes objects."""
+        self.ring.wake_producer()
 
 
 def _warm_up(width: int) -> None:
@@ -100,6 +99,19 @@ def _warm_up(width: int) -> None:
     _advance(ring.state, ring.capacity, cursor, 0.0)
     _short_of(ring.state, cursor, 2)
     _plays(ring.state, 0)
+    _holds_request(ring.state, ring.generation, cursor)
+
+
+@hop_kernel
+def _first_of_request(generations: np.ndarray, generation: int, index: int, written: int) -> int:
+    """The first row from ``index`` on, of the ``written``, that belongs to request
+    ``generation``; -1 when none does."""
+    capacity = generations.shape[0]
+    while index < written:
+        if generations[index % capacity] == generation:
+            return index
+        index += 1
+    return -1
 
 
 @hop_kernel
@@ -116,10 +128,8 @@ def _take(
     """:meth:`RingReader.take` on the ring's arrays."""
     capacity, generation = generations.shape[0], state[GENERATION]
     index, written = int(cursor[0]), state[WRITTEN]
-    current = index
-    while current < written and generations[current % capacity] != generation:
-        current += 1
-    if current >= written:  # nothing of this request: what is there is skipped
+    current = _first_of_request(generations, generation, index, written)
+    if current < 0:  # nothing of this request: what is there is skipped
         if index < written:
             cursor[0] = float(written)
             read = state[READ]
@@ -174,3 +184,10 @@ def _short_of(state: np.ndarray, cursor: np.ndarray, rows: int) -> bool:
 def _plays(state: np.ndarray, generation: int) -> bool:
     """:meth:`RingReader.plays`."""
     return state[GENERATION] == generation
+
+
+@hop_kernel
+def _holds_request(state: np.ndarray, generations: np.ndarray, cursor: np.ndarray) -> bool:
+    """:meth:`RingReader.holds_request`."""
+    index = int(cursor[0])
+    return _first_of_request(generations, state[GENERATION], index, state[WRITTEN]) >= 0

@@ -271,9 +271,7 @@ class VoiceStream:
     @property
     def active(self) -> bool:
         """True while something is sounding or about to (queued requests, frames, a fade)."""
-        return bool(
-            self._fade or self._pending() or self._current_available(int(self.position)) is not None
-        )
+        return bool(self._fade or self._pending() or self._reader.holds_request())
 
     def _pending(self) -> bool:
         """The worker has, or is working on, a request of the current generation."""
@@ -334,17 +332,6 @@ class VoiceStream:
                 self._wake.notify_all()
 
     # -- the DSP thread ------------------------------------------------------------------------
-    def _current_available(self, index: int, stop: int | None = None) -> int | None:
-        """First row in ``[index, stop)`` (stop: rows written) of the current generation, or
-        None."""
-        ring = self.ring
-        stop = ring.written if stop is None else stop
-        while index < stop:
-            if ring.generation_of(index) == self.generation:
-                return index
-            index += 1
-        return None
-
     def next_frame(self, out: np.ndarray) -> bool:
         """Write the next hop's magnitude frame into ``out`` (shape (n_bins,), float64).
 
@@ -360,7 +347,7 @@ class VoiceStream:
 
     def _next_frame(self, out: np.ndarray) -> bool:
         # Nothing here allocates: the ring's bookkeeping and the interpolation are one
-        # compiled call (FrameRing.take), the rest reuses buffers and views made once.
+        # compiled call (RingReader.take), the rest reuses buffers and views made once.
         if self._fade:
             np.multiply(self._last, self._fade_levels[self._fade], out=out)
             self._fade -= 1

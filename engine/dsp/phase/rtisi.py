@@ -32,7 +32,7 @@ from rocket_fft import c2r, r2c
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
-from caminos.engine.dsp.compiled import COMPLEX128, FLOAT64, hop_kernel, is_kind
+from caminos.engine.dsp.compiled import COMPLEX128, FLOAT64, hop_kernel, is_kind, misfit
 from caminos.engine.dsp.phase.base import StreamingPhase
 from caminos.engine.dsp.spectral import analysis_window, synthesis_window
 
@@ -411,17 +411,12 @@ class RtisiLa(StreamingPhase):
                 _AXES,
             )
         ):
-            for name, array, dtype in (
-                ("magnitude", magnitude, np.float64),
-                ("initial", initial, np.complex128),
-                ("out", out, np.complex128),
-            ):
-                if array.shape != (self.n_bins,) or array.dtype != dtype:
-                    break
-            raise ParameterError(
-                f"{self.name}: {name} must be {dtype.__name__} of shape "
-                f"({self.n_bins},), got {array.dtype} {array.shape}"
+            arrays = (
+                ("magnitude", magnitude, FLOAT64),
+                ("initial", initial, COMPLEX128),
+                ("out", out, COMPLEX128),
             )
+            raise ParameterError(misfit(self.name, (self.n_bins,), arrays))
 
     def reset(self) -> None:
         """Forget all frames, as if newly constructed."""

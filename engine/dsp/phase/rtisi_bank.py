@@ -29,7 +29,14 @@ from rocket_fft import c2r, r2c
 
 from caminos.engine.core.config import StftConfig
 from caminos.engine.core.errors import ParameterError
-from caminos.engine.dsp.compiled import COMPLEX128, FLOAT64, hop_kernel, is_c_matrix, is_kind
+from caminos.engine.dsp.compiled import (
+    COMPLEX128,
+    FLOAT64,
+    hop_kernel,
+    is_c_matrix,
+    is_kind,
+    misfit,
+)
 from caminos.engine.dsp.phase.rtisi import (
     GS_NEWEST_FIRST,
     JACOBI,
@@ -388,22 +395,13 @@ class RtisiBank:
                 _ROW_AXES,
             )
         ):
-            raise ParameterError(self._misfit(magnitudes, out, initial))
-
-    def _misfit(self, magnitudes: np.ndarray, out: np.ndarray, initial: np.ndarray) -> str:
-        """What was wrong with :meth:`process_rows`' arrays, in words."""
-        shape = (self.voices, self.n_bins)
-        for name, array, dtype in (
-            ("magnitudes", magnitudes, FLOAT64),
-            ("out", out, COMPLEX128),
-            ("initial", initial, COMPLEX128),
-        ):
-            if array.shape != shape or array.dtype != dtype or not array.flags.c_contiguous:
-                break
-        return (
-            f"{self.name} bank: {name} must be C-contiguous {dtype.name} of shape "
-            f"{shape}, got {array.dtype} {array.shape}"
-        )
+            arrays = (
+                ("magnitudes", magnitudes, FLOAT64),
+                ("out", out, COMPLEX128),
+                ("initial", initial, COMPLEX128),
+            )
+            shape = (self.voices, self.n_bins)
+            raise ParameterError(misfit(f"{self.name} bank", shape, arrays, "C-contiguous "))
 
     def push_rows(
         self, first: int, stop: int, magnitudes: np.ndarray, magnitude_rows, out: np.ndarray
